@@ -1,0 +1,159 @@
+/*
+ * fileio.c - whole-file reads, atomic writes, mkdir -p and rm -rf.
+ */
+#include "lib/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/xalloc.h"
+
+bool hull_path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+bool hull_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int hull_fsync_dir(const char *dir, struct hull_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open %s", dir);
+	int r = fsync(fd);
+	int e = errno;
+	close(fd);
+	if (r < 0)
+		return hull_err_sys(err, e, "fsync %s", dir);
+	return 0;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int hull_file_write_atomic(const char *path, const void *data, size_t len,
+			   mode_t mode, struct hull_err *err)
+{
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, getpid());
+	_cleanup_free_ char *dcopy = xstrdup(path);
+	const char *dir = dirname(dcopy);
+
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "create %s", tmp);
+	int r = write_all(fd, data, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return hull_err_sys(err, -r, "write %s", path);
+	}
+	return hull_fsync_dir(dir, err);
+}
+
+int hull_file_read(const char *path, size_t max, char **out, size_t *len,
+		   struct hull_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open %s", path);
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap >= max) {
+				free(buf);
+				close(fd);
+				return hull_err_set(err, EFBIG,
+						    "%s: larger than %zu bytes",
+						    path, max);
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			free(buf);
+			close(fd);
+			return hull_err_sys(err, e, "read %s", path);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*out = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int hull_mkdir_p(const char *path, mode_t mode, struct hull_err *err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "mkdir %s", p);
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return hull_err_sys(err, errno, "mkdir %s", p);
+	if (!hull_is_dir(p))
+		return hull_err_set(err, ENOTDIR, "%s: not a directory", p);
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	int r = flag == FTW_DP ? rmdir(path) : unlink(path);
+	return r < 0 && errno != ENOENT ? errno : 0;
+}
+
+int hull_rm_rf(const char *path, struct hull_err *err)
+{
+	if (!hull_path_exists(path))
+		return 0;
+	int r = nftw(path, rm_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	if (r != 0)
+		return hull_err_sys(err, r > 0 ? r : errno, "remove %s", path);
+	return 0;
+}

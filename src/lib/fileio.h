@@ -1,0 +1,37 @@
+/*
+ * fileio.h - whole-file reads, crash-safe writes and directory helpers.
+ *
+ * hull_file_write_atomic() is how every record on disk is written: a temp
+ * file beside the target, fsync, rename over it, fsync the directory. A
+ * crash at any moment leaves the old or the new content, never a mix.
+ */
+#ifndef HULL_FILEIO_H
+#define HULL_FILEIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/err.h"
+
+int hull_file_write_atomic(const char *path, const void *data, size_t len,
+			   mode_t mode, struct hull_err *err);
+
+/* Reads at most max bytes (a larger file is an error) into a new
+ * NUL-terminated buffer owned by the caller. */
+int hull_file_read(const char *path, size_t max, char **out, size_t *len,
+		   struct hull_err *err);
+
+/* mkdir -p; existing directories are fine. */
+int hull_mkdir_p(const char *path, mode_t mode, struct hull_err *err);
+
+/* rm -rf without crossing into other mounts; a missing path is fine. */
+int hull_rm_rf(const char *path, struct hull_err *err);
+
+/* fsync a directory, so a rename or create inside it is durable. */
+int hull_fsync_dir(const char *dir, struct hull_err *err);
+
+bool hull_path_exists(const char *path);
+bool hull_is_dir(const char *path);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * root.h - the pool root: /zones, or $HULL_ROOT when set. Every program
+ * honours HULL_ROOT, so tests and users can run independent pools side by
+ * side on one host.
+ */
+#ifndef HULL_ROOT_H
+#define HULL_ROOT_H
+
+#include "lib/err.h"
+
+#define HULL_DEFAULT_ROOT "/zones"
+
+/* The pool root, without a trailing slash. Borrowed, valid until exit. */
+const char *hull_root(void);
+
+/* root + "/" + the formatted relative path; caller frees. */
+char *hull_root_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Fails with a message naming `hull init` unless the pool is initialised. */
+int hull_root_check(struct hull_err *err);
+
+#endif
