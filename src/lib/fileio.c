@@ -86,18 +86,15 @@ int hull_file_read(const char *path, size_t max, char **out, size_t *len,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "open %s", path);
-	size_t cap = 4096, n = 0;
+	/* Read up to max + 1 bytes: one byte past the limit proves it is
+	 * exceeded without reading a hostile file to its end. */
+	size_t limit = max + 1, cap = limit < 4096 ? limit : 4096, n = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max) {
-				free(buf);
-				close(fd);
-				return hull_err_set(err, EFBIG,
-						    "%s: larger than %zu bytes",
-						    path, max);
-			}
-			cap = cap * 2 > max ? max : cap * 2;
+			if (cap == limit)
+				break;
+			cap = cap * 2 > limit ? limit : cap * 2;
 			buf = xrealloc(buf, cap + 1);
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
@@ -112,6 +109,12 @@ int hull_file_read(const char *path, size_t max, char **out, size_t *len,
 		if (r == 0)
 			break;
 		n += (size_t)r;
+	}
+	if (n > max) {
+		free(buf);
+		close(fd);
+		return hull_err_set(err, EFBIG, "%s: larger than %zu bytes", path,
+				    max);
 	}
 	close(fd);
 	buf[n] = '\0';

@@ -1,0 +1,47 @@
+/*
+ * install.h - putting an image into the pool, all or nothing.
+ *
+ * An image is installed as dataset "images/<uuid>" with a read-only snapshot
+ * "images/<uuid>@final" that instances clone; its manifest is kept at
+ * <root>/var/images/<uuid>.json as {"manifest": {...}, "source": URL|null}.
+ * Content is written into a temporary dataset ("images/<uuid>-partial") and
+ * only renamed into place after it is verified, so a failure at any point
+ * leaves the pool as it was.
+ *
+ * The layout inside an image dataset:
+ *   zone-dataset, lx-dataset, docker:  root/   the root filesystem
+ *   zvol:                              disk    the raw disk image
+ */
+#ifndef HULL_IMAGE_INSTALL_H
+#define HULL_IMAGE_INSTALL_H
+
+#include <jansson.h>
+
+#include "lib/err.h"
+#include "pool/pool.h"
+
+struct image_txn; /* opaque: one install in progress */
+
+/* Starts an install of the image the (already validated) manifest names:
+ * refuses a duplicate uuid, creates the temporary dataset. The txn borrows
+ * pool and keeps its own reference to manifest. */
+int image_install_begin(struct pool *pool, json_t *manifest,
+			struct image_txn **out, struct hull_err *err);
+
+/* Absolute path of the temporary dataset, where content goes (borrowed). */
+const char *image_txn_path(const struct image_txn *txn);
+
+/* Snapshots, renames into place, writes the manifest record; frees txn. */
+int image_install_commit(struct image_txn *txn, const char *source,
+			 struct hull_err *err);
+
+/* Destroys the temporary dataset; frees txn. NULL is fine. */
+void image_install_abort(struct image_txn *txn);
+
+/* The whole of `imgadm install -m -f`: checks file against the manifest's
+ * files[0] (size, sha1), unpacks it per type and compression, commits.
+ * source is recorded (NULL for a local install). */
+int image_install_file(struct pool *pool, json_t *manifest, const char *file,
+		       const char *source, struct hull_err *err);
+
+#endif
