@@ -75,8 +75,8 @@ static int walk_entry(const char *path, const struct stat *st, int type,
 
 /* Sets or clears immutability on a whole tree, skipping its top when
  * skip_top (the top is sealed last, after a rename). */
-static int tree_flags(const char *path, bool on, bool skip_top,
-		      struct hull_err *err)
+int pool_dir_tree_flags(const char *path, bool on, bool skip_top,
+			struct hull_err *err)
 {
 	walk_on = on;
 	walk_skip = skip_top ? path : NULL;
@@ -115,7 +115,7 @@ int pool_dir_copy(const char *src, const char *dst, bool readonly,
 		/* A copy of a snapshot carries no flags (cp does not copy
 		 * them), so a clone starts writable. */
 		if (readonly)
-			r = tree_flags(tmp, true, true, err);
+			r = pool_dir_tree_flags(tmp, true, true, err);
 	}
 	if (r == 0 && rename(tmp, dst) < 0)
 		r = hull_err_sys(err, errno, "rename %s", tmp);
@@ -123,12 +123,12 @@ int pool_dir_copy(const char *src, const char *dst, bool readonly,
 		int e = flag_set(dst, true, true);
 		if (e < 0) {
 			r = hull_err_sys(err, -e, "seal %s", dst);
-			tree_flags(dst, false, false, NULL);
+			pool_dir_tree_flags(dst, false, false, NULL);
 			hull_rm_rf(dst, NULL);
 		}
 	}
 	if (r < 0 && hull_path_exists(tmp)) {
-		tree_flags(tmp, false, false, NULL);
+		pool_dir_tree_flags(tmp, false, false, NULL);
 		hull_rm_rf(tmp, NULL);
 	}
 	return r;
@@ -150,7 +150,7 @@ static int d_remove(struct pool *p, const char *path, struct hull_err *err)
 	flag_set(path, true, false);
 	if (rename(path, trash) < 0)
 		return hull_err_sys(err, errno, "remove %s", path);
-	int r = tree_flags(trash, false, false, err);
+	int r = pool_dir_tree_flags(trash, false, false, err);
 	if (r == 0)
 		r = hull_rm_rf(trash, err);
 	return r;

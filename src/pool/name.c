@@ -36,6 +36,11 @@ static bool segment_valid(const char *s, size_t n)
 	return true;
 }
 
+bool pool_segment_valid(const char *s)
+{
+	return s && segment_valid(s, strlen(s));
+}
+
 bool pool_dataset_name_valid(const char *name)
 {
 	if (!name || strlen(name) > POOL_NAME_MAX)

@@ -846,51 +846,41 @@ int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
 	return r < 0 ? hull_err_prefix(err, "send %s", snapshot) : 0;
 }
 
-/* Puts the received snapshot `stage/snap` in place as name@snap: for a
- * new dataset (full stream) with name as its writable copy, for an
- * existing one (incremental) as its newest content. */
-static int receive_commit(struct pool *p, const char *name, const char *stage,
+/* Makes the received snapshot dir/snap take effect. Full stream: dir is
+ * the new dataset's record, still under a temporary name; the dataset is
+ * made a writable copy of the snapshot and the record renamed into place.
+ * Incremental: dir is the dataset's record and its files are replaced by
+ * the new snapshot's. On failure the snapshot is removed. */
+static int receive_commit(struct pool *p, const char *name, const char *dir,
 			  const char *snap, bool incremental,
 			  struct hull_err *err)
 {
-	_cleanup_free_ char *got = xasprintf("%s/%s", stage, snap);
+	_cleanup_free_ char *got = xasprintf("%s/%s", dir, snap);
 	_cleanup_free_ char *full = xasprintf("%s@%s", name, snap);
+	int r = 0;
 	if (!pool_snapshot_name_valid(full))
-		return hull_err_set(err, EINVAL,
-				    "stream names an invalid snapshot: %s",
-				    snap);
-	_cleanup_free_ char *dst = pool_dataset_path(p, full);
-	if (incremental) {
-		if (hull_path_exists(dst))
-			return hull_err_set(err, EEXIST, "%s already exists",
-					    full);
-		if (rename(got, dst) < 0)
-			return hull_err_sys(err, errno, "store %s", full);
-		int r = head_replace(p, name, dst, err);
-		if (r < 0) {
-			rename(dst, got);
-			return r;
+		r = hull_err_set(err, EINVAL,
+				 "stream names an invalid snapshot: %s", snap);
+	if (r == 0 && incremental) {
+		r = head_replace(p, name, got, err);
+	} else if (r == 0) {
+		_cleanup_free_ char *path = pool_dataset_path(p, name);
+		_cleanup_free_ char *m = meta_dir(p, name);
+		r = p->ops->snapshot(p, got, path, false, err);
+		if (r == 0 && rename(dir, m) < 0) {
+			r = hull_err_sys(err, errno, "store %s", full);
+			p->ops->remove(p, path, NULL);
 		}
-		return p->ops->seal(p, dst, true, err);
+		if (r == 0) {
+			free(got);
+			got = xasprintf("%s/%s", m, snap);
+		}
 	}
-	_cleanup_free_ char *path = pool_dataset_path(p, name);
-	int r = p->ops->snapshot(p, got, path, false, err);
+	if (r == 0)
+		r = p->ops->seal(p, got, true, err);
 	if (r < 0)
-		return r;
-	/* The record is built aside with the snapshot inside, then renamed
-	 * into place: the dataset appears whole or not at all. */
-	_cleanup_free_ char *tmp = temp_path(p, "new");
-	_cleanup_free_ char *in = xasprintf("%s/%s", tmp, snap);
-	_cleanup_free_ char *m = meta_dir(p, name);
-	if (mkdir(tmp, 0700) < 0 || rename(got, in) < 0 || rename(tmp, m) < 0) {
-		r = hull_err_sys(err, errno, "store %s", full);
-		rename(in, got);
-		rmdir(tmp);
-		p->ops->remove(p, path, NULL);
-		return r;
-	}
-	_cleanup_free_ char *dst2 = pool_dataset_path(p, full);
-	return p->ops->seal(p, dst2, true, err);
+		p->ops->remove(p, got, NULL);
+	return r;
 }
 
 int pool_receive(struct pool *p, const char *name, int fd,
@@ -906,23 +896,32 @@ int pool_receive(struct pool *p, const char *name, int fd,
 	bool exists = pool_dataset_exists(p, name);
 	if (!exists)
 		r = check_new_dataset(p, name, err);
-	_cleanup_free_ char *stage = temp_path(p, "recv");
-	_cleanup_free_ char *m = meta_dir(p, name);
+	/* A full stream lands in a new record made aside; an incremental
+	 * one in the dataset's own record, beside its base. */
+	_cleanup_free_ char *dir = exists ? meta_dir(p, name)
+					  : temp_path(p, "new");
 	char *snap = NULL;
 	bool incremental = false;
-	if (r == 0 && mkdir(stage, 0700) < 0)
-		r = hull_err_sys(err, errno, "create %s", stage);
+	if (r == 0 && !exists && mkdir(dir, 0700) < 0)
+		r = hull_err_sys(err, errno, "create %s", dir);
 	else if (r == 0) {
-		r = p->ops->receive(p, stage, exists ? m : NULL, fd, &snap,
+		r = p->ops->receive(p, dir, exists ? dir : NULL, fd, &snap,
 				    &incremental, err);
-		if (r == 0 && exists && !incremental)
-			r = hull_err_set(err, EEXIST,
-					 "%s already exists (a full stream makes a new dataset)",
-					 name);
+		if (r == 0 && (exists != incremental)) {
+			_cleanup_free_ char *got = xasprintf("%s/%s", dir, snap);
+			p->ops->remove(p, got, NULL);
+			r = exists ? hull_err_set(err, EEXIST,
+						  "%s already exists (a full stream makes a new dataset)",
+						  name)
+				   : hull_err_set(err, ENOENT,
+						  "an incremental stream needs %s with its base snapshot",
+						  name);
+		}
 		if (r == 0)
-			r = receive_commit(p, name, stage, snap, incremental,
+			r = receive_commit(p, name, dir, snap, incremental,
 					   err);
-		meta_remove(p, stage);
+		if (r < 0 && !exists)
+			meta_remove(p, dir);
 	}
 	free(snap);
 	pool_unlock(p);
