@@ -21,12 +21,12 @@
 #define GIB (1024.0 * 1024 * 1024)
 
 static const char usage_text[] =
-	"usage: sysinfo [-p] [--help] [--version]\n"
-	"\n"
-	"Prints this host's facts as JSON (SmartOS's sysinfo keys).\n"
-	"  -p   parsable: one NAME='value' line per fact, for shells\n"
-	"The pool's figures appear when the pool at /zones (or $HULL_ROOT)\n"
-	"is initialised.\n";
+    "usage: sysinfo [-p] [--help] [--version]\n"
+    "\n"
+    "Prints this host's facts as JSON (SmartOS's sysinfo keys).\n"
+    "  -p   parsable: one NAME='value' line per fact, for shells\n"
+    "The pool's figures appear when the pool at /zones (or $HULL_ROOT)\n"
+    "is initialised.\n";
 
 /* The pool's facts, when there is an initialised pool. */
 static int pool_facts(json_t *o, struct hull_err *err)
@@ -45,9 +45,9 @@ static int pool_facts(json_t *o, struct hull_err *err)
 		json_object_set_new(o, "Zpool", json_string(basename(copy)));
 		json_object_set_new(o, "Zpool Root",
 				    json_string(pool_root_path(p)));
-		json_object_set_new(o, "Zpool Backend",
-				    json_string(pool_backend_name(
-					    pool_backend_get(p))));
+		json_object_set_new(
+		    o, "Zpool Backend",
+		    json_string(pool_backend_name(pool_backend_get(p))));
 		json_object_set_new(o, "Zpool Size in GiB",
 				    json_integer((json_int_t)(size / GIB)));
 		json_object_set_new(o, "Zpool Free in GiB",
@@ -59,7 +59,8 @@ static int pool_facts(json_t *o, struct hull_err *err)
 		if (!disk)
 			disk = hull_json_str(j, "file", NULL);
 		if (disk)
-			json_object_set_new(o, "Zpool Disks", json_string(disk));
+			json_object_set_new(o, "Zpool Disks",
+					    json_string(disk));
 		json_decref(j);
 	}
 	pool_close(p);
@@ -72,7 +73,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-p")) {
 			parsable = true;
-		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		} else if (!strcmp(argv[i], "--help") ||
+			   !strcmp(argv[i], "-h")) {
 			fputs(usage_text, stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {
@@ -80,7 +82,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else {
 			fprintf(stderr,
-				"sysinfo: unknown option '%s' (see sysinfo --help)\n",
+				"sysinfo: unknown option '%s' (see sysinfo "
+				"--help)\n",
 				argv[i]);
 			return 2;
 		}

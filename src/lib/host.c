@@ -257,9 +257,11 @@ static void cpu_facts(json_t *o)
 	free(line);
 	if (f)
 		fclose(f);
-	json_object_set_new(o, "CPU Type", json_string(model ? model : "unknown"));
+	json_object_set_new(o, "CPU Type",
+			    json_string(model ? model : "unknown"));
 	json_object_set_new(o, "CPU Virtualization", json_string(virt));
-	json_object_set_new(o, "VM Capable", json_boolean(strcmp(virt, "none")));
+	json_object_set_new(o, "VM Capable",
+			    json_boolean(strcmp(virt, "none")));
 	json_object_set_new(o, "CPU Physical Cores",
 			    json_integer(nsock > 0 ? nsock : 1));
 	json_object_set_new(o, "CPU Total Cores",
@@ -313,9 +315,9 @@ static json_t *interfaces(void)
 					"MAC Address", "", "ip4addr", "",
 					"IPv4 Addresses", "Link Status",
 					(i->ifa_flags & IFF_UP) &&
-							(i->ifa_flags & IFF_RUNNING)
-						? "up"
-						: "down",
+						(i->ifa_flags & IFF_RUNNING)
+					    ? "up"
+					    : "down",
 					"NIC Names");
 			json_object_set_new(o, i->ifa_name, nic);
 		}
@@ -323,7 +325,7 @@ static json_t *interfaces(void)
 			continue;
 		if (i->ifa_addr->sa_family == AF_PACKET) {
 			const struct sockaddr_ll *ll =
-				(const struct sockaddr_ll *)i->ifa_addr;
+			    (const struct sockaddr_ll *)i->ifa_addr;
 			char packed[3 * 8] = "";
 			for (int b = 0; b < ll->sll_halen && b < 8; b++) {
 				char part[4];
@@ -337,12 +339,13 @@ static json_t *interfaces(void)
 		} else if (i->ifa_addr->sa_family == AF_INET) {
 			char a[INET_ADDRSTRLEN];
 			const struct sockaddr_in *in =
-				(const struct sockaddr_in *)i->ifa_addr;
+			    (const struct sockaddr_in *)i->ifa_addr;
 			inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
 			json_array_append_new(
-				json_object_get(nic, "IPv4 Addresses"),
-				json_string(a));
-			if (!*json_string_value(json_object_get(nic, "ip4addr")))
+			    json_object_get(nic, "IPv4 Addresses"),
+			    json_string(a));
+			if (!*json_string_value(
+				json_object_get(nic, "ip4addr")))
 				json_object_set_new(nic, "ip4addr",
 						    json_string(a));
 		}
@@ -371,7 +374,8 @@ json_t *host_sysinfo_collect(struct hull_err *err)
 	json_object_set_new(o, "Boot Time", json_string(bt));
 	cpu_facts(o);
 	/* SmartOS gives the memory as a string of MiB. */
-	_cleanup_free_ char *mib = xasprintf("%lld", meminfo_kib("MemTotal") / 1024);
+	_cleanup_free_ char *mib =
+	    xasprintf("%lld", meminfo_kib("MemTotal") / 1024);
 	json_object_set_new(o, "MiB of Memory", json_string(mib));
 	int maxv = 0;
 	bool kvm = host_kvm_usable(&maxv);
@@ -381,9 +385,9 @@ json_t *host_sysinfo_collect(struct hull_err *err)
 	json_object_set_new(o, "Cgroup Layout",
 			    json_string(host_cgroup_layout()));
 	static const char *const dmi[][2] = {
-		{"Manufacturer", "/sys/class/dmi/id/sys_vendor"},
-		{"Product", "/sys/class/dmi/id/product_name"},
-		{"Serial Number", "/sys/class/dmi/id/product_serial"},
+	    {"Manufacturer", "/sys/class/dmi/id/sys_vendor"},
+	    {"Product", "/sys/class/dmi/id/product_name"},
+	    {"Serial Number", "/sys/class/dmi/id/product_serial"},
 	};
 	for (size_t i = 0; i < sizeof(dmi) / sizeof(dmi[0]); i++) {
 		char *v = read_line(dmi[i][1]);
