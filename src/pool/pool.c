@@ -63,9 +63,11 @@ int pool_open(struct pool **out, struct hull_err *err)
 		json_decref(j);
 		return r;
 	}
+	bool simple = strcmp(hull_json_str(j, "quotas", ""), "simple") == 0;
 	json_decref(j);
 
 	struct pool *p = xcalloc(1, sizeof(*p));
+	p->simple_quotas = simple;
 	p->root = xstrdup(hull_root());
 	p->backend = b;
 	p->ops = b == POOL_BACKEND_BTRFS ? &pool_btrfs_ops : &pool_dir_ops;
