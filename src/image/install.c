@@ -36,7 +36,6 @@ struct image_txn {
 	char *partial;      /* dataset name images/<uuid>-partial */
 	char *final;        /* dataset name images/<uuid> */
 	char *path;         /* absolute path of the partial dataset */
-	bool made_parent;   /* we created "images": remove it on abort */
 	int lock_fd;
 };
 
@@ -90,24 +89,16 @@ int image_install_begin(struct pool *pool, json_t *manifest,
 				 uuid);
 		goto fail;
 	}
-	if (!pool_dataset_exists(pool, "images")) {
-		if ((r = pool_dataset_create(pool, "images", err)) < 0)
-			goto fail;
-		t->made_parent = true;
-	}
 	/* Left over by an install that was killed: we hold the lock, so
 	 * nobody is writing it. */
 	if (pool_dataset_exists(pool, t->partial) &&
 	    (r = pool_dataset_destroy(pool, t->partial, err)) < 0)
-		goto fail_parent;
+		goto fail;
 	if ((r = pool_dataset_create(pool, t->partial, err)) < 0)
-		goto fail_parent;
+		goto fail;
 	t->path = pool_dataset_path(pool, t->partial);
 	*out = t;
 	return 0;
-fail_parent:
-	if (t->made_parent)
-		pool_dataset_destroy(pool, "images", NULL);
 fail:
 	txn_free(t);
 	return r;
@@ -124,8 +115,6 @@ void image_install_abort(struct image_txn *t)
 		return;
 	if (t->path)
 		pool_dataset_destroy(t->pool, t->partial, NULL);
-	if (t->made_parent)
-		pool_dataset_destroy(t->pool, "images", NULL);
 	txn_free(t);
 }
 
@@ -146,7 +135,6 @@ int image_install_commit(struct image_txn *t, const char *source,
 		pool_dataset_rename(t->pool, t->final, t->partial, NULL);
 		goto fail;
 	}
-	t->made_parent = false;
 	free(t->path);
 	t->path = NULL;
 	txn_free(t);

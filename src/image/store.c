@@ -72,7 +72,8 @@ static json_t *clone_counts(struct pool *p, struct hull_err *err)
 {
 	struct pool_entry *e;
 	size_t n;
-	if (pool_list(p, &e, &n, err) < 0)
+	if (pool_list_select(p, NULL, POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
+			     &e, &n, err) < 0)
 		return NULL;
 	json_t *counts = json_object();
 	for (size_t i = 0; i < n; i++) {
@@ -194,7 +195,8 @@ json_t *image_store_clones(struct pool *p, const char *uuid,
 {
 	struct pool_entry *e;
 	size_t n;
-	if (pool_list(p, &e, &n, err) < 0)
+	if (pool_list_select(p, NULL, POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
+			     &e, &n, err) < 0)
 		return NULL;
 	_cleanup_free_ char *origin = xasprintf("images/%s@final", uuid);
 	json_t *out = json_array();
