@@ -129,7 +129,8 @@ json_t *image_store_list(struct pool *p, bool clones, struct hull_err *err)
 		names[n++] = xstrdup(uuid);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_uuid);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_uuid);
 
 	json_t *counts = NULL;
 	if (clones && !(counts = clone_counts(p, err))) {

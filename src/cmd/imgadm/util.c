@@ -42,6 +42,7 @@ struct pool *imgadm_pool_open(int *rc)
 		*rc = imgadm_fail(&err);
 		return NULL;
 	}
+	*rc = IMGADM_OK;
 	return p;
 }
 
