@@ -42,6 +42,7 @@ struct conn {
 	bool is_socket;  /* send() with MSG_NOSIGNAL, else write() */
 	bool discarding; /* inside an over-long line: drop to its LF */
 	uint32_t events; /* what epoll watches now */
+	unsigned long long active; /* server tick of its last event */
 	struct metadata_buf in, out;
 	struct conn *prev, *next;
 };
@@ -59,6 +60,7 @@ struct metadata_server {
 	struct listener *listeners;
 	unsigned nconns;   /* accepted ones, for max_conns */
 	unsigned nstreams;
+	unsigned long long tick; /* counts events, orders connections */
 	void (*log)(void *ctx, const char *msg);
 	void *log_ctx;
 };
@@ -179,6 +181,7 @@ static struct conn *conn_add(struct metadata_server *srv, int fd, bool stream,
 	c->stream = stream;
 	c->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
 	c->events = EPOLLIN;
+	c->active = ++srv->tick;
 	struct epoll_event ev = { .events = c->events, .data.ptr = c };
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		hull_err_sys(err, errno, "metadata server: watch channel");
@@ -335,6 +338,7 @@ static void conn_event(struct metadata_server *srv, struct conn *c,
 {
 	bool alive = true;
 
+	c->active = ++srv->tick;
 	if (events & EPOLLIN)
 		alive = conn_read(srv, c);
 	else if (events & (EPOLLHUP | EPOLLERR))
@@ -357,6 +361,19 @@ static void conn_event(struct metadata_server *srv, struct conn *c,
 	conn_watch(srv, c, want);
 }
 
+/* At the bound, the accepted connection that has been quiet longest makes
+ * room: a client that opens many connections and sits on them cannot lock
+ * out a newcomer, it only loses its own oldest ones (they see EOF). */
+static void conn_evict(struct metadata_server *srv)
+{
+	struct conn *lru = NULL;
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (!c->stream && (!lru || c->active < lru->active))
+			lru = c;
+	if (lru)
+		conn_close(srv, lru);
+}
+
 static void listener_event(struct metadata_server *srv, struct listener *l)
 {
 	for (int i = 0; i < ACCEPT_BURST; i++) {
@@ -369,10 +386,8 @@ static void listener_event(struct metadata_server *srv, struct listener *l)
 					   strerror(errno));
 			return;
 		}
-		if (srv->nconns >= srv->lim.max_conns) {
-			close(fd);
-			continue;
-		}
+		if (srv->nconns >= srv->lim.max_conns)
+			conn_evict(srv);
 		struct hull_err err = { 0 };
 		if (!conn_add(srv, fd, false, &err)) {
 			server_log(srv, "%s", err.msg);
@@ -391,14 +406,18 @@ int metadata_server_run(struct metadata_server *srv, int timeout_ms,
 			return 0;
 		return hull_err_sys(err, errno, "metadata server: wait");
 	}
-	/* epoll reports a descriptor at most once per batch, and an event
-	 * only ever closes its own connection, so no event of the batch can
-	 * point to a connection freed earlier in it. */
+	/* epoll reports a descriptor at most once per batch and an event only
+	 * closes its own connection, except that accepting may evict another
+	 * one: so connections first, listeners after, and no event of the
+	 * batch ever points to a connection freed earlier in it. */
 	for (int i = 0; i < n; i++) {
 		struct endpoint *ep = evs[i].data.ptr;
 		if (ep->kind == EP_CONN)
 			conn_event(srv, (struct conn *)ep, evs[i].events);
-		else
+	}
+	for (int i = 0; i < n; i++) {
+		struct endpoint *ep = evs[i].data.ptr;
+		if (ep->kind == EP_LISTENER)
 			listener_event(srv, (struct listener *)ep);
 	}
 	return 0;

@@ -13,8 +13,9 @@
  * hostile client cannot stall the others or grow the process.
  *
  * Bounds (see metadata_server_limits): at most max_conns accepted
- * connections (more are accepted and closed at once, so they see EOF
- * instead of hanging in the backlog); a line longer than line_max is
+ * connections (a new one beyond that closes the connection that has been
+ * quiet longest, so sitting on many idle connections cannot lock anyone
+ * out); a line longer than line_max is
  * discarded up to its newline and answered "invalid command"; when a
  * client does not read its answers and out_max bytes are pending, the
  * server stops reading from it until it does.
