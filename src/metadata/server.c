@@ -410,15 +410,16 @@ int metadata_server_run(struct metadata_server *srv, int timeout_ms,
 	 * closes its own connection, except that accepting may evict another
 	 * one: so connections first, listeners after, and no event of the
 	 * batch ever points to a connection freed earlier in it. */
+	struct listener *ready[32];
+	int nready = 0;
 	for (int i = 0; i < n; i++) {
 		struct endpoint *ep = evs[i].data.ptr;
 		if (ep->kind == EP_CONN)
 			conn_event(srv, (struct conn *)ep, evs[i].events);
+		else
+			ready[nready++] = (struct listener *)ep;
 	}
-	for (int i = 0; i < n; i++) {
-		struct endpoint *ep = evs[i].data.ptr;
-		if (ep->kind == EP_LISTENER)
-			listener_event(srv, (struct listener *)ep);
-	}
+	for (int i = 0; i < nready; i++)
+		listener_event(srv, ready[i]);
 	return 0;
 }
