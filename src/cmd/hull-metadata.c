@@ -33,22 +33,23 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: hull-metadata serve --record FILE [--socket PATH] "
-		"[--serial PATH]\n"
-		"                           [--max-connections N]\n"
-		"       hull-metadata --help | --version\n"
-		"Serves the SmartOS metadata protocol for the instance record "
-		"FILE\n"
-		"(an instance's config/vm.json) until SIGINT or SIGTERM.\n"
-		"  --socket PATH   listen on a unix socket at PATH (a zone's "
-		"channel)\n"
-		"  --serial PATH   serve a serial device at PATH; when PATH does "
-		"not exist,\n"
-		"                  create a pty and link PATH to its guest end "
-		"(a VM's COM2)\n"
-		"  --max-connections N  accepted socket connections at once "
-		"(default 64)\n");
+	fprintf(
+	    f,
+	    "usage: hull-metadata serve --record FILE [--socket PATH] "
+	    "[--serial PATH]\n"
+	    "                           [--max-connections N]\n"
+	    "       hull-metadata --help | --version\n"
+	    "Serves the SmartOS metadata protocol for the instance record "
+	    "FILE\n"
+	    "(an instance's config/vm.json) until SIGINT or SIGTERM.\n"
+	    "  --socket PATH   listen on a unix socket at PATH (a zone's "
+	    "channel)\n"
+	    "  --serial PATH   serve a serial device at PATH; when PATH does "
+	    "not exist,\n"
+	    "                  create a pty and link PATH to its guest end "
+	    "(a VM's COM2)\n"
+	    "  --max-connections N  accepted socket connections at once "
+	    "(default 64)\n");
 }
 
 static void log_line(void *ctx, const char *msg)
@@ -64,7 +65,7 @@ static void log_line(void *ctx, const char *msg)
 
 static int listen_unix(const char *path, struct hull_err *err)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -74,9 +75,8 @@ static int listen_unix(const char *path, struct hull_err *err)
 	 * that path is not ours to remove. */
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			return hull_err_set(err, EEXIST,
-					    "%s exists and is not a socket",
-					    path);
+			return hull_err_set(
+			    err, EEXIST, "%s exists and is not a socket", path);
 		unlink(path);
 	}
 	strcpy(sa.sun_path, path);
@@ -104,22 +104,20 @@ static int tty_raw(int fd)
 }
 
 struct serial {
-	int fd;        /* what the server reads and writes */
-	int slave;     /* our hold on a pty's guest end, or -1 */
+	int fd;	   /* what the server reads and writes */
+	int slave; /* our hold on a pty's guest end, or -1 */
 	bool made_link;
 };
 
-static int open_serial(const char *path, struct serial *s,
-		       struct hull_err *err)
+static int open_serial(const char *path, struct serial *s, struct hull_err *err)
 {
 	struct stat st;
 	s->slave = -1;
 	s->made_link = false;
 	if (stat(path, &st) == 0) {
 		if (!S_ISCHR(st.st_mode))
-			return hull_err_set(err, EINVAL,
-					    "%s is not a character device",
-					    path);
+			return hull_err_set(
+			    err, EINVAL, "%s is not a character device", path);
 		s->fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 		if (s->fd < 0)
 			return hull_err_sys(err, errno, "open %s", path);
@@ -164,16 +162,16 @@ static int open_serial(const char *path, struct serial *s,
 static int serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "record", required_argument, NULL, 'r' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "serial", required_argument, NULL, 'S' },
-		{ "max-connections", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"record", required_argument, NULL, 'r'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"serial", required_argument, NULL, 'S'},
+	    {"max-connections", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *record = NULL, *sock_path = NULL, *serial_path = NULL;
 	struct metadata_server_limits lim;
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	int c;
 
 	metadata_server_limits_default(&lim);
@@ -192,9 +190,10 @@ static int serve(int argc, char **argv)
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || v == 0 || v > 4096) {
-				fprintf(stderr, "hull-metadata: "
-						"--max-connections: not a "
-						"number from 1 to 4096: %s\n",
+				fprintf(stderr,
+					"hull-metadata: "
+					"--max-connections: not a "
+					"number from 1 to 4096: %s\n",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -236,7 +235,7 @@ static int serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	int rc = 1, sfd = -1, ep = -1;
-	struct serial ser = { .fd = -1, .slave = -1 };
+	struct serial ser = {.fd = -1, .slave = -1};
 	bool made_sock = false;
 	struct metadata_server *srv = metadata_server_new(&store, &lim, &err);
 	if (!srv)
@@ -264,7 +263,7 @@ static int serve(int argc, char **argv)
 		hull_err_sys(&err, errno, "event loop");
 		goto out;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = sfd };
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = sfd};
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev.data.fd = metadata_server_fd(srv);
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);

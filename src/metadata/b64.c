@@ -4,7 +4,7 @@
 #include "metadata/b64.h"
 
 static const char alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t metadata_b64_encoded_len(size_t len)
 {
@@ -17,8 +17,8 @@ size_t metadata_b64_encode(const void *in, size_t len, char *out)
 	size_t o = 0, i = 0;
 
 	for (; i + 3 <= len; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 |
-			     p[i + 2];
+		unsigned v =
+		    (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
 		out[o++] = alphabet[v >> 18 & 63];
 		out[o++] = alphabet[v >> 12 & 63];
 		out[o++] = alphabet[v >> 6 & 63];

@@ -12,7 +12,7 @@ struct change {
 	const char *key;
 	const char *value; /* NULL for DELETE */
 	size_t len;
-	char *msg;         /* refusal reason, owned */
+	char *msg; /* refusal reason, owned */
 };
 
 /* Runs under the record lock on a fresh copy of the record. */
@@ -47,15 +47,13 @@ static int answer(const struct metadata_store *store,
 		return 0;
 	}
 	if (req->op == METADATA_OP_PUT || req->op == METADATA_OP_DELETE) {
-		struct change c = { .key = req->key,
-				    .value = req->op == METADATA_OP_PUT ?
-						     req->value :
-						     NULL,
-				    .len = req->value_len };
+		struct change c = {
+		    .key = req->key,
+		    .value = req->op == METADATA_OP_PUT ? req->value : NULL,
+		    .len = req->value_len};
 		int r = store->modify(store->ctx, change_edit, &c, err);
 		if (r < 0) {
-			reply(out, req, METADATA_FAILURE, "Internal error",
-			      14);
+			reply(out, req, METADATA_FAILURE, "Internal error", 14);
 		} else if (r > 0) {
 			reply(out, req, METADATA_FAILURE, c.msg,
 			      c.msg ? strlen(c.msg) : 0);

@@ -209,9 +209,9 @@ static enum metadata_verdict parse_v2(const char *line, size_t len,
 	if (req->op == METADATA_OP_KEYS)
 		return METADATA_REQ_OK;
 	if (!pl)
-		return failure(req, req->op == METADATA_OP_PUT ?
-				       "Invalid PUT Request" :
-				       "Missing key");
+		return failure(req, req->op == METADATA_OP_PUT
+					? "Invalid PUT Request"
+					: "Missing key");
 	size_t dlen;
 	char *arg = b64_dup(pl, plen, &dlen);
 	if (!arg)
@@ -279,7 +279,7 @@ enum metadata_verdict metadata_request_parse(const char *line, size_t len,
 void metadata_frame_v2(struct metadata_buf *out, const char *reqid,
 		       const char *code, const void *payload, size_t len)
 {
-	struct metadata_buf body = { 0 };
+	struct metadata_buf body = {0};
 	metadata_buf_puts(&body, reqid);
 	metadata_buf_append(&body, " ", 1);
 	metadata_buf_puts(&body, code);
@@ -312,8 +312,8 @@ void metadata_reply_v1(struct metadata_buf *out, enum metadata_status st,
 		       const void *value, size_t len)
 {
 	if (st != METADATA_SUCCESS) {
-		metadata_buf_puts(out, st == METADATA_NOTFOUND ? "NOTFOUND\n" :
-								 "FAILURE\n");
+		metadata_buf_puts(out, st == METADATA_NOTFOUND ? "NOTFOUND\n"
+							       : "FAILURE\n");
 		return;
 	}
 	metadata_buf_puts(out, "SUCCESS\n");

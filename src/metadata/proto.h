@@ -58,14 +58,14 @@ enum metadata_verdict {
 };
 
 struct metadata_request {
-	int version;           /* 1 or 2 */
+	int version; /* 1 or 2 */
 	enum metadata_op op;
 	char reqid[METADATA_REQID_MAX + 1]; /* V2 only, "" otherwise */
-	char *key;             /* GET, PUT, DELETE: owned, NUL-terminated */
+	char *key; /* GET, PUT, DELETE: owned, NUL-terminated */
 	size_t key_len;
-	char *value;           /* PUT: owned, NUL-terminated, may hold NULs */
+	char *value; /* PUT: owned, NUL-terminated, may hold NULs */
 	size_t value_len;
-	const char *error;     /* static reason for INVALID and FAILURE */
+	const char *error; /* static reason for INVALID and FAILURE */
 };
 
 /* A growable byte buffer; data is always NUL-terminated when non-NULL. */
@@ -95,7 +95,8 @@ void metadata_frame_v2(struct metadata_buf *out, const char *reqid,
 		       const char *code, const void *payload, size_t len);
 /* Appends a V2 response frame for status. */
 void metadata_reply_v2(struct metadata_buf *out, const char *reqid,
-		       enum metadata_status st, const void *payload, size_t len);
+		       enum metadata_status st, const void *payload,
+		       size_t len);
 /* Appends a V1 response: "SUCCESS\n" + dot-stuffed value + "\n.\n", or
  * "NOTFOUND\n" / "FAILURE\n". */
 void metadata_reply_v1(struct metadata_buf *out, enum metadata_status st,

@@ -17,14 +17,44 @@
  * internal_metadata outside the readable namespaces), so this is an allow
  * list, after the list the SmartOS agent serves. */
 static const char *const sdc_props[] = {
-	"alias", "billing_id", "brand", "cpu_cap", "cpu_shares",
-	"create_timestamp", "datacenter_name", "disks", "dns_domain",
-	"do_not_inventory", "hostname", "image_uuid", "last_modified",
-	"limit_priv", "maintain_resolvers", "max_locked_memory", "max_lwps",
-	"max_physical_memory", "max_shm_memory", "max_swap", "nics",
-	"owner_uuid", "package_name", "package_version", "quota", "ram",
-	"resolvers", "routes", "server_uuid", "state", "tags", "tmpfs", "uuid",
-	"vcpus", "zfs_io_priority", "zone_state", "zonename", NULL,
+    "alias",
+    "billing_id",
+    "brand",
+    "cpu_cap",
+    "cpu_shares",
+    "create_timestamp",
+    "datacenter_name",
+    "disks",
+    "dns_domain",
+    "do_not_inventory",
+    "hostname",
+    "image_uuid",
+    "last_modified",
+    "limit_priv",
+    "maintain_resolvers",
+    "max_locked_memory",
+    "max_lwps",
+    "max_physical_memory",
+    "max_shm_memory",
+    "max_swap",
+    "nics",
+    "owner_uuid",
+    "package_name",
+    "package_version",
+    "quota",
+    "ram",
+    "resolvers",
+    "routes",
+    "server_uuid",
+    "state",
+    "tags",
+    "tmpfs",
+    "uuid",
+    "vcpus",
+    "zfs_io_priority",
+    "zone_state",
+    "zonename",
+    NULL,
 };
 
 static bool sdc_prop_allowed(const char *name, size_t n)
@@ -83,8 +113,8 @@ static enum metadata_status scalar(json_t *v, char **value, size_t *len)
 		(*value)[*len] = '\0';
 		return METADATA_SUCCESS;
 	case JSON_INTEGER:
-		*value = xasprintf("%" JSON_INTEGER_FORMAT,
-				   json_integer_value(v));
+		*value =
+		    xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		break;
 	case JSON_REAL:
 		*value = xasprintf("%.17g", json_real_value(v));
@@ -108,8 +138,8 @@ static enum metadata_status scalar(json_t *v, char **value, size_t *len)
 static enum metadata_status as_json(json_t *v, const char *dflt, char **value,
 				    size_t *len)
 {
-	*value = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) :
-		     xstrdup(dflt);
+	*value =
+	    v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup(dflt);
 	if (!*value)
 		abort();
 	*len = strlen(*value);
@@ -150,8 +180,8 @@ static json_t *route_nic(json_t *vm, const char *gw)
 		json_t *nic;
 		json_array_foreach(nics, k, nic)
 		{
-			const char *mac = json_string_value(
-				json_object_get(nic, "mac"));
+			const char *mac =
+			    json_string_value(json_object_get(nic, "mac"));
 			if (mac && strlen(mac) == n - 6 &&
 			    !strncasecmp(mac, gw + 5, n - 6))
 				return nic;
@@ -182,9 +212,8 @@ static enum metadata_status sdc_routes(json_t *vm, char **value, size_t *len)
 			linklocal = true;
 		}
 		json_array_append_new(
-			out, json_pack("{s:s, s:s, s:b}", "dst", dst, "gateway",
-				       addr ? addr : gw, "linklocal",
-				       linklocal));
+		    out, json_pack("{s:s, s:s, s:b}", "dst", dst, "gateway",
+				   addr ? addr : gw, "linklocal", linklocal));
 		free(addr);
 	}
 	enum metadata_status st = as_json(out, NULL, value, len);
@@ -193,8 +222,8 @@ static enum metadata_status sdc_routes(json_t *vm, char **value, size_t *len)
 }
 
 /* sdc:<prop>[.<key>|.<index>]... */
-static enum metadata_status sdc_walk(json_t *vm, const char *path,
-				     char **value, size_t *len)
+static enum metadata_status sdc_walk(json_t *vm, const char *path, char **value,
+				     size_t *len)
 {
 	const char *dot = strchr(path, '.');
 	size_t n = dot ? (size_t)(dot - path) : strlen(path);
@@ -216,9 +245,9 @@ static enum metadata_status sdc_walk(json_t *vm, const char *path,
 			char *end;
 			unsigned long i = strtoul(name, &end, 10);
 			cur = (n && *end == '\0' && name[0] != '-' &&
-			       name[0] != '+') ?
-				      json_array_get(cur, i) :
-				      NULL;
+			       name[0] != '+')
+				  ? json_array_get(cur, i)
+				  : NULL;
 		} else {
 			cur = NULL;
 		}
@@ -241,8 +270,8 @@ static enum metadata_status from_object(json_t *vm, const char *which,
 	return scalar(v, value, len);
 }
 
-enum metadata_status metadata_resolve(json_t *vm, const char *key,
-				      char **value, size_t *len)
+enum metadata_status metadata_resolve(json_t *vm, const char *key, char **value,
+				      size_t *len)
 {
 	*value = NULL;
 	*len = 0;
@@ -280,7 +309,7 @@ enum metadata_status metadata_resolve(json_t *vm, const char *key,
 
 char *metadata_keys(json_t *vm, size_t *len)
 {
-	struct metadata_buf out = { 0 };
+	struct metadata_buf out = {0};
 	const char *k;
 	json_t *v;
 
@@ -310,12 +339,11 @@ static size_t writable_size(json_t *vm)
 	size_t n = 0;
 	const char *k;
 	json_t *v;
-	json_object_foreach(json_object_get(vm, "customer_metadata"), k, v)
-		n += strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
-	json_object_foreach(json_object_get(vm, "internal_metadata"), k, v)
-		if (ends_with(k, "_pw"))
-			n += strlen(k) +
-			     (json_is_string(v) ? json_string_length(v) : 0);
+	json_object_foreach(json_object_get(vm, "customer_metadata"), k, v) n +=
+	    strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
+	json_object_foreach(json_object_get(vm, "internal_metadata"), k,
+			    v) if (ends_with(k, "_pw")) n +=
+	    strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
 	return n;
 }
 
@@ -342,7 +370,7 @@ enum metadata_status metadata_apply(json_t *vm, const char *key,
 		return METADATA_FAILURE;
 	}
 	const char *which =
-		ends_with(key, "_pw") ? "internal_metadata" : "customer_metadata";
+	    ends_with(key, "_pw") ? "internal_metadata" : "customer_metadata";
 	json_t *obj = json_object_get(vm, which);
 	if (!json_is_object(obj)) {
 		obj = json_object();
@@ -355,8 +383,8 @@ enum metadata_status metadata_apply(json_t *vm, const char *key,
 	json_t *old = json_object_get(obj, key);
 	size_t before = writable_size(vm);
 	size_t oldlen = json_is_string(old) ? json_string_length(old) : 0;
-	size_t after = before - (old ? strlen(key) + oldlen : 0) +
-		       strlen(key) + len;
+	size_t after =
+	    before - (old ? strlen(key) + oldlen : 0) + strlen(key) + len;
 	if (after > METADATA_RECORD_MAX && after > before) {
 		*msg = xstrdup("Metadata too large");
 		return METADATA_FAILURE;

@@ -36,8 +36,8 @@
 /* Looks key up in the record vm. On SUCCESS *value is the value (owned,
  * NUL-terminated, *len bytes); on FAILURE *value is a reason to send back;
  * on NOTFOUND *value is NULL. */
-enum metadata_status metadata_resolve(json_t *vm, const char *key,
-				      char **value, size_t *len);
+enum metadata_status metadata_resolve(json_t *vm, const char *key, char **value,
+				      size_t *len);
 
 /* The KEYS answer: names joined by '\n', no trailing newline. Owned. */
 char *metadata_keys(json_t *vm, size_t *len);
@@ -46,7 +46,6 @@ char *metadata_keys(json_t *vm, size_t *len);
  * Returns SUCCESS when vm was changed (or a DELETE found nothing), else
  * FAILURE with *msg (owned) the reason to send back, and vm unchanged. */
 enum metadata_status metadata_apply(json_t *vm, const char *key,
-				    const char *value, size_t len,
-				    char **msg);
+				    const char *value, size_t len, char **msg);
 
 #endif

@@ -38,8 +38,8 @@ struct endpoint {
 
 struct conn {
 	struct endpoint ep;
-	bool stream;     /* added with add_stream (not counted) */
-	bool is_socket;  /* send() with MSG_NOSIGNAL, else write() */
+	bool stream;	 /* added with add_stream (not counted) */
+	bool is_socket;	 /* send() with MSG_NOSIGNAL, else write() */
 	bool discarding; /* inside an over-long line: drop to its LF */
 	uint32_t events; /* what epoll watches now */
 	unsigned long long active; /* server tick of its last event */
@@ -58,7 +58,7 @@ struct metadata_server {
 	struct metadata_server_limits lim;
 	struct conn *conns;
 	struct listener *listeners;
-	unsigned nconns;   /* accepted ones, for max_conns */
+	unsigned nconns; /* accepted ones, for max_conns */
 	unsigned nstreams;
 	unsigned long long tick; /* counts events, orders connections */
 	void (*log)(void *ctx, const char *msg);
@@ -73,7 +73,7 @@ void metadata_server_limits_default(struct metadata_server_limits *lim)
 }
 
 static void server_log(struct metadata_server *srv, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void server_log(struct metadata_server *srv, const char *fmt, ...)
 {
@@ -108,8 +108,7 @@ metadata_server_new(const struct metadata_store *store,
 }
 
 void metadata_server_set_log(struct metadata_server *srv,
-			     void (*log)(void *ctx, const char *msg),
-			     void *ctx)
+			     void (*log)(void *ctx, const char *msg), void *ctx)
 {
 	srv->log = log;
 	srv->log_ctx = ctx;
@@ -182,7 +181,7 @@ static struct conn *conn_add(struct metadata_server *srv, int fd, bool stream,
 	c->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0;
 	c->events = EPOLLIN;
 	c->active = ++srv->tick;
-	struct epoll_event ev = { .events = c->events, .data.ptr = c };
+	struct epoll_event ev = {.events = c->events, .data.ptr = c};
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		hull_err_sys(err, errno, "metadata server: watch channel");
 		free(c);
@@ -210,7 +209,7 @@ int metadata_server_add_listener(struct metadata_server *srv, int fd,
 	struct listener *l = xcalloc(1, sizeof(*l));
 	l->ep.kind = EP_LISTENER;
 	l->ep.fd = fd;
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		r = hull_err_sys(err, errno, "metadata server: listener");
 		close(fd);
@@ -242,7 +241,7 @@ static void conn_watch(struct metadata_server *srv, struct conn *c,
 {
 	if (events == c->events)
 		return;
-	struct epoll_event ev = { .events = events, .data.ptr = c };
+	struct epoll_event ev = {.events = events, .data.ptr = c};
 	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->ep.fd, &ev) == 0)
 		c->events = events;
 }
@@ -251,10 +250,10 @@ static void conn_watch(struct metadata_server *srv, struct conn *c,
 static bool conn_flush(struct conn *c)
 {
 	while (c->out.len) {
-		ssize_t n = c->is_socket ?
-				    send(c->ep.fd, c->out.data, c->out.len,
-					 MSG_NOSIGNAL | MSG_DONTWAIT) :
-				    write(c->ep.fd, c->out.data, c->out.len);
+		ssize_t n = c->is_socket
+				? send(c->ep.fd, c->out.data, c->out.len,
+				       MSG_NOSIGNAL | MSG_DONTWAIT)
+				: write(c->ep.fd, c->out.data, c->out.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -278,7 +277,7 @@ static void conn_answer(struct metadata_server *srv, struct conn *c)
 		char *nl = memchr(line, '\n', c->in.len - pos);
 		if (!nl)
 			break;
-		struct hull_err err = { 0 };
+		struct hull_err err = {0};
 		if (metadata_dispatch(srv->store, line, (size_t)(nl - line),
 				      &c->out, &err) < 0)
 			server_log(srv, "metadata: %s", err.msg);
@@ -286,7 +285,8 @@ static void conn_answer(struct metadata_server *srv, struct conn *c)
 	}
 	metadata_buf_consume(&c->in, pos);
 	/* No newline within line_max bytes: drop it up to its end. */
-	if (c->in.len > srv->lim.line_max && !memchr(c->in.data, '\n', c->in.len)) {
+	if (c->in.len > srv->lim.line_max &&
+	    !memchr(c->in.data, '\n', c->in.len)) {
 		c->discarding = true;
 		metadata_buf_fini(&c->in);
 	} else if (!c->in.len && c->in.cap > BUF_KEEP) {
@@ -377,8 +377,8 @@ static void conn_evict(struct metadata_server *srv)
 static void listener_event(struct metadata_server *srv, struct listener *l)
 {
 	for (int i = 0; i < ACCEPT_BURST; i++) {
-		int fd = accept4(l->ep.fd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(l->ep.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
@@ -388,7 +388,7 @@ static void listener_event(struct metadata_server *srv, struct listener *l)
 		}
 		if (srv->nconns >= srv->lim.max_conns)
 			conn_evict(srv);
-		struct hull_err err = { 0 };
+		struct hull_err err = {0};
 		if (!conn_add(srv, fd, false, &err)) {
 			server_log(srv, "%s", err.msg);
 			close(fd);

@@ -30,7 +30,7 @@
 struct metadata_server_limits {
 	unsigned max_conns; /* accepted connections at once */
 	size_t line_max;    /* longest request line */
-	size_t out_max;     /* pending output before reading pauses */
+	size_t out_max;	    /* pending output before reading pauses */
 };
 
 /* The defaults: 64 connections, METADATA_LINE_MAX, 4 MiB. */

@@ -17,7 +17,7 @@
 struct metadata_file_store {
 	char *path;
 	char *lock_path;
-	json_t *cached;   /* the record as last read, or NULL */
+	json_t *cached;	  /* the record as last read, or NULL */
 	struct stat seen; /* the file it was read from */
 };
 

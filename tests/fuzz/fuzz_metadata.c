@@ -17,17 +17,17 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *seed_record =
-	"{\"uuid\": \"4f2b1c3e-6a7d-4e8f-9a0b-1c2d3e4f5a6b\", \"alias\": \"a\","
-	" \"customer_metadata\": {\"user-script\": \"#!/bin/sh\\n\", \"n\": 1,"
-	"   \"o\": {\"x\": [1, 2]}},"
-	" \"internal_metadata\": {\"operator-script\": \"x\", \"ns:k\": \"v\","
-	"   \"a_pw\": \"p\"},"
-	" \"internal_metadata_namespaces\": [\"ns\", 5],"
-	" \"tags\": {\"t\": \"v\", \"n\": null},"
-	" \"nics\": [{\"mac\": \"02:00:00:00:00:01\", \"ip\": \"192.0.2.1\","
-	"   \"ips\": [\"dhcp\"]}, 7],"
-	" \"routes\": {\"a\": \"nics[0]\", \"b\": \"macs[02:00:00:00:00:01]\","
-	"   \"c\": \"nics[x]\", \"d\": \"macs[]\", \"e\": 3, \"f\": \"nics[99]\"}}";
+    "{\"uuid\": \"4f2b1c3e-6a7d-4e8f-9a0b-1c2d3e4f5a6b\", \"alias\": \"a\","
+    " \"customer_metadata\": {\"user-script\": \"#!/bin/sh\\n\", \"n\": 1,"
+    "   \"o\": {\"x\": [1, 2]}},"
+    " \"internal_metadata\": {\"operator-script\": \"x\", \"ns:k\": \"v\","
+    "   \"a_pw\": \"p\"},"
+    " \"internal_metadata_namespaces\": [\"ns\", 5],"
+    " \"tags\": {\"t\": \"v\", \"n\": null},"
+    " \"nics\": [{\"mac\": \"02:00:00:00:00:01\", \"ip\": \"192.0.2.1\","
+    "   \"ips\": [\"dhcp\"]}, 7],"
+    " \"routes\": {\"a\": \"nics[0]\", \"b\": \"macs[02:00:00:00:00:01]\","
+    "   \"c\": \"nics[x]\", \"d\": \"macs[]\", \"e\": 3, \"f\": \"nics[99]\"}}";
 
 static json_t *vm;
 
@@ -52,7 +52,7 @@ static int mem_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct metadata_store store = { mem_read, mem_modify, NULL };
+	struct metadata_store store = {mem_read, mem_modify, NULL};
 	const char *p = (const char *)data, *end = p + size;
 
 	vm = json_loads(seed_record, 0, NULL);
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		metadata_response_parse(p, len, &resp);
 		metadata_response_fini(&resp);
 
-		struct metadata_buf out = { 0 };
+		struct metadata_buf out = {0};
 		struct hull_err err;
 		metadata_dispatch(&store, p, len, &out, &err);
 		/* Every answer is one line, or a V1 value ending in ".\n". */

@@ -60,15 +60,15 @@ static void test_b64_round_trips(void **state)
 static void test_b64_rejects_malformed(void **state)
 {
 	static const char *bad[] = {
-		"Zg=", "Zg", "Z===", "====", "Zm9v!", "Zm 9", "Zg==Zg==",
-		"Zh==", /* non-zero bits under the padding */
-		"Zm9=", "ab=c", "Zm9v\n",
+	    "Zg=",  "Zg",	"Z===",	  "====", "Zm9v!",
+	    "Zm 9", "Zg==Zg==", "Zh==", /* non-zero bits under the padding */
+	    "Zm9=", "ab=c",	"Zm9v\n",
 	};
 	unsigned char out[16];
 	size_t n;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_false(metadata_b64_decode(bad[i], strlen(bad[i]), out,
-						 &n));
+		assert_false(
+		    metadata_b64_decode(bad[i], strlen(bad[i]), out, &n));
 }
 
 static enum metadata_verdict parse(const char *line,
@@ -80,9 +80,9 @@ static enum metadata_verdict parse(const char *line,
 static void test_v2_get_from_worked_example(void **state)
 {
 	struct metadata_request req;
-	assert_int_equal(parse("V2 25 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=",
-			       &req),
-			 METADATA_REQ_OK);
+	assert_int_equal(
+	    parse("V2 25 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=", &req),
+	    METADATA_REQ_OK);
 	assert_int_equal(req.version, 2);
 	assert_int_equal(req.op, METADATA_OP_GET);
 	assert_string_equal(req.reqid, "8c2a91f0");
@@ -99,9 +99,8 @@ static void test_v2_keys_put_delete_from_worked_example(void **state)
 	metadata_request_fini(&req);
 
 	assert_int_equal(
-		parse("V2 37 a369e757 8c2a91f0 PUT Wm05diBZbUZ5SUdKaGVnPT0=",
-		      &req),
-		METADATA_REQ_OK);
+	    parse("V2 37 a369e757 8c2a91f0 PUT Wm05diBZbUZ5SUdKaGVnPT0=", &req),
+	    METADATA_REQ_OK);
 	assert_int_equal(req.op, METADATA_OP_PUT);
 	assert_string_equal(req.key, "foo");
 	assert_int_equal(req.value_len, 7);
@@ -125,13 +124,12 @@ static void assert_buf(struct metadata_buf *b, const char *want)
 
 static void test_v2_replies_match_worked_example(void **state)
 {
-	struct metadata_buf b = { 0 };
+	struct metadata_buf b = {0};
 	const char *uuid = "4f2b1c3e-6a7d-4e8f-9a0b-1c2d3e4f5a6b";
 
 	metadata_reply_v2(&b, "dc4fae17", METADATA_SUCCESS, "[]", 2);
 	assert_buf(&b, "V2 21 265ae1d8 dc4fae17 SUCCESS W10=\n");
-	metadata_reply_v2(&b, "8c2a91f0", METADATA_SUCCESS, uuid,
-			  strlen(uuid));
+	metadata_reply_v2(&b, "8c2a91f0", METADATA_SUCCESS, uuid, strlen(uuid));
 	assert_buf(&b, "V2 65 3695fa49 8c2a91f0 SUCCESS "
 		       "NGYyYjFjM2UtNmE3ZC00ZThmLTlhMGItMWMyZDNlNGY1YTZi\n");
 	metadata_reply_v2(&b, "8c2a91f0", METADATA_NOTFOUND, NULL, 0);
@@ -156,17 +154,20 @@ static void test_v2_replies_match_worked_example(void **state)
 static void test_v2_malformed_frames_are_invalid(void **state)
 {
 	static const char *bad[] = {
-		"V2 25 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ", /* short body */
-		"V2 24 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=", /* wrong length */
-		"V2 25 c4192fce 8c2a91f0 GET c2RjOnV1aWQ=", /* wrong CRC */
-		"V2 25 C4192FCF 8c2a91f0 GET c2RjOnV1aWQ=", /* upper-case */
-		"V2 25 c4192fc 8c2a91f0 GET c2RjOnV1aWQ=",  /* 7 digits */
-		"V2 25 c4192fcf0 8c2a91f0 GET c2RjOnV1aWQ=",
-		"V2 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=", /* no length */
-		"V2 x5 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=",
-		"V2 99999999 c4192fcf 8c2a91f0 GET", /* absurd length */
-		"V2 25  c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=",
-		"V2 ", "V2 0 00000000 ", "V2 1", "V2 1 ",
+	    "V2 25 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ",	/* short body */
+	    "V2 24 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=", /* wrong length */
+	    "V2 25 c4192fce 8c2a91f0 GET c2RjOnV1aWQ=", /* wrong CRC */
+	    "V2 25 C4192FCF 8c2a91f0 GET c2RjOnV1aWQ=", /* upper-case */
+	    "V2 25 c4192fc 8c2a91f0 GET c2RjOnV1aWQ=",	/* 7 digits */
+	    "V2 25 c4192fcf0 8c2a91f0 GET c2RjOnV1aWQ=",
+	    "V2 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=", /* no length */
+	    "V2 x5 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=",
+	    "V2 99999999 c4192fcf 8c2a91f0 GET", /* absurd length */
+	    "V2 25  c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=",
+	    "V2 ",
+	    "V2 0 00000000 ",
+	    "V2 1",
+	    "V2 1 ",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct metadata_request req;
@@ -179,7 +180,7 @@ static void test_v2_malformed_frames_are_invalid(void **state)
 /* Builds a correctly framed request with an arbitrary body. */
 static char *frame(const char *body)
 {
-	struct metadata_buf b = { 0 };
+	struct metadata_buf b = {0};
 	char head[48];
 	snprintf(head, sizeof(head), "V2 %zu %08x ", strlen(body),
 		 (unsigned)metadata_crc32(body, strlen(body)));
@@ -246,7 +247,7 @@ static void test_v2_oversized_key_and_value(void **state)
 	size_t klen = METADATA_KEY_MAX + 1;
 	char *key = malloc(klen);
 	memset(key, 'k', klen);
-	struct metadata_buf body = { 0 };
+	struct metadata_buf body = {0};
 	char *enc = malloc(metadata_b64_encoded_len(klen) + 1);
 	enc[metadata_b64_encode(key, klen, enc)] = '\0';
 	metadata_buf_puts(&body, "00000001 GET ");
@@ -264,7 +265,7 @@ static void test_v2_oversized_key_and_value(void **state)
 	char *inner = malloc(5 + ve);
 	memcpy(inner, "Zm9v ", 5);
 	metadata_b64_encode(val, vlen, inner + 5);
-	struct metadata_buf out = { 0 };
+	struct metadata_buf out = {0};
 	metadata_frame_v2(&out, "00000002", "PUT", inner, 5 + ve);
 	assert_true(out.len - 1 <= METADATA_LINE_MAX);
 	assert_int_equal(metadata_request_parse(out.data, out.len - 1, &req),
@@ -317,9 +318,10 @@ static void test_v1_requests(void **state)
 	assert_int_equal(parse("NEGOTIATE V3", &req), METADATA_REQ_FAILURE);
 	/* Noise and what V1 does not have: invalid command (spec §3.2). */
 	static const char *bad[] = {
-		"", "GET", "GET ", "NEGOTIATE", "NEGOTIATE ", "PUT foo bar",
-		"DELETE foo", "get sdc:uuid", "FROB", " GET x", "V2",
-		"V2_OK", "SUCCESS",
+	    "",		  "GET",	 "GET ",       "NEGOTIATE",
+	    "NEGOTIATE ", "PUT foo bar", "DELETE foo", "get sdc:uuid",
+	    "FROB",	  " GET x",	 "V2",	       "V2_OK",
+	    "SUCCESS",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(parse(bad[i], &req), METADATA_REQ_INVALID);
@@ -329,7 +331,7 @@ static void test_v1_requests(void **state)
 
 static void test_v1_replies(void **state)
 {
-	struct metadata_buf b = { 0 };
+	struct metadata_buf b = {0};
 	metadata_reply_v1(&b, METADATA_SUCCESS, "abc", 3);
 	assert_buf(&b, "SUCCESS\nabc\n.\n");
 	metadata_reply_v1(&b, METADATA_SUCCESS, ".a\n..b\nc.\n.", 11);
@@ -358,17 +360,16 @@ static void test_response_parse(void **state)
 	assert_int_equal(r.payload_len, 0);
 	metadata_response_fini(&r);
 	static const char *bad[] = {
-		"V2 17 56c7e2f6 8c2a91f0 NOTFOUND",
-		"V2 16 56c7e2f7 8c2a91f0 NOTFOUND",
-		"V2 13 069659f3 8c2a91f0 KEYS",
-		"invalid command",
-		"V2_OK",
-		"",
+	    "V2 17 56c7e2f6 8c2a91f0 NOTFOUND",
+	    "V2 16 56c7e2f7 8c2a91f0 NOTFOUND",
+	    "V2 13 069659f3 8c2a91f0 KEYS",
+	    "invalid command",
+	    "V2_OK",
+	    "",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(metadata_response_parse(bad[i],
-							 strlen(bad[i]), &r),
-				 -1);
+		assert_int_equal(
+		    metadata_response_parse(bad[i], strlen(bad[i]), &r), -1);
 		metadata_response_fini(&r);
 	}
 }
@@ -376,19 +377,19 @@ static void test_response_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32_check_values),
-		cmocka_unit_test(test_b64_round_trips),
-		cmocka_unit_test(test_b64_rejects_malformed),
-		cmocka_unit_test(test_v2_get_from_worked_example),
-		cmocka_unit_test(test_v2_keys_put_delete_from_worked_example),
-		cmocka_unit_test(test_v2_replies_match_worked_example),
-		cmocka_unit_test(test_v2_malformed_frames_are_invalid),
-		cmocka_unit_test(test_v2_bad_bodies),
-		cmocka_unit_test(test_v2_oversized_key_and_value),
-		cmocka_unit_test(test_line_too_long_is_invalid),
-		cmocka_unit_test(test_v1_requests),
-		cmocka_unit_test(test_v1_replies),
-		cmocka_unit_test(test_response_parse),
+	    cmocka_unit_test(test_crc32_check_values),
+	    cmocka_unit_test(test_b64_round_trips),
+	    cmocka_unit_test(test_b64_rejects_malformed),
+	    cmocka_unit_test(test_v2_get_from_worked_example),
+	    cmocka_unit_test(test_v2_keys_put_delete_from_worked_example),
+	    cmocka_unit_test(test_v2_replies_match_worked_example),
+	    cmocka_unit_test(test_v2_malformed_frames_are_invalid),
+	    cmocka_unit_test(test_v2_bad_bodies),
+	    cmocka_unit_test(test_v2_oversized_key_and_value),
+	    cmocka_unit_test(test_line_too_long_is_invalid),
+	    cmocka_unit_test(test_v1_requests),
+	    cmocka_unit_test(test_v1_replies),
+	    cmocka_unit_test(test_response_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

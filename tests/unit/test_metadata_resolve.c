@@ -21,36 +21,36 @@
 #include "metadata/store.h"
 
 static const char *record_text =
-	"{\"uuid\": \"4f2b1c3e-6a7d-4e8f-9a0b-1c2d3e4f5a6b\","
-	" \"alias\": \"web0\", \"hostname\": \"web0\","
-	" \"owner_uuid\": \"930896af-bf8c-48d4-885c-6573a94b1853\","
-	" \"server_uuid\": \"44454c4c-5000-104d-8037-b7c04f5a5131\","
-	" \"datacenter_name\": \"us-test-1\", \"dns_domain\": \"example.com\","
-	" \"max_physical_memory\": 512, \"do_not_inventory\": false,"
-	" \"tmpfs\": 256,"
-	" \"zonepath\": \"/zones/4f2b1c3e-6a7d-4e8f-9a0b-1c2d3e4f5a6b\","
-	" \"customer_metadata\": {\"user-script\": \"#!/bin/sh\\necho hi\\n\","
-	"   \"root_authorized_keys\": \"ssh-ed25519 AAAA test\","
-	"   \"cloud-init:user-data\": \"#cloud-config\\n\","
-	"   \"root_pw\": \"shadowed\", \"secret:x\": \"shadowed\","
-	"   \"num\": 5, \"obj\": {\"a\": 1}},"
-	" \"internal_metadata\": {\"operator-script\": \"#!/bin/sh\\ntrue\\n\","
-	"   \"sdc:volumes\": \"[]\", \"admin_pw\": \"pw1\","
-	"   \"secret:x\": \"s3cr3t\", \"hidden:y\": \"no\", \"plain\": \"no\"},"
-	" \"internal_metadata_namespaces\": [\"secret\"],"
-	" \"tags\": {\"role\": \"web\", \"n\": 3},"
-	" \"resolvers\": [\"192.0.2.53\", \"192.0.2.54\"],"
-	" \"nics\": [{\"mac\": \"02:00:00:00:00:01\", \"interface\": \"net0\","
-	"   \"ips\": [\"192.0.2.10/24\"], \"primary\": true,"
-	"   \"gateways\": [\"192.0.2.1\"]},"
-	"  {\"mac\": \"02:00:00:00:00:02\", \"interface\": \"net1\","
-	"   \"ip\": \"198.51.100.7\", \"netmask\": \"255.255.255.0\"},"
-	"  {\"mac\": \"02:00:00:00:00:03\", \"interface\": \"net2\","
-	"   \"ips\": [\"dhcp\"]}],"
-	" \"routes\": {\"203.0.113.0/24\": \"nics[1]\","
-	"   \"198.51.100.128/25\": \"macs[02:00:00:00:00:01]\","
-	"   \"192.0.2.128/25\": \"192.0.2.254\","
-	"   \"10.0.0.0/8\": \"nics[2]\", \"10.1.0.0/16\": \"nics[9]\"}}";
+    "{\"uuid\": \"4f2b1c3e-6a7d-4e8f-9a0b-1c2d3e4f5a6b\","
+    " \"alias\": \"web0\", \"hostname\": \"web0\","
+    " \"owner_uuid\": \"930896af-bf8c-48d4-885c-6573a94b1853\","
+    " \"server_uuid\": \"44454c4c-5000-104d-8037-b7c04f5a5131\","
+    " \"datacenter_name\": \"us-test-1\", \"dns_domain\": \"example.com\","
+    " \"max_physical_memory\": 512, \"do_not_inventory\": false,"
+    " \"tmpfs\": 256,"
+    " \"zonepath\": \"/zones/4f2b1c3e-6a7d-4e8f-9a0b-1c2d3e4f5a6b\","
+    " \"customer_metadata\": {\"user-script\": \"#!/bin/sh\\necho hi\\n\","
+    "   \"root_authorized_keys\": \"ssh-ed25519 AAAA test\","
+    "   \"cloud-init:user-data\": \"#cloud-config\\n\","
+    "   \"root_pw\": \"shadowed\", \"secret:x\": \"shadowed\","
+    "   \"num\": 5, \"obj\": {\"a\": 1}},"
+    " \"internal_metadata\": {\"operator-script\": \"#!/bin/sh\\ntrue\\n\","
+    "   \"sdc:volumes\": \"[]\", \"admin_pw\": \"pw1\","
+    "   \"secret:x\": \"s3cr3t\", \"hidden:y\": \"no\", \"plain\": \"no\"},"
+    " \"internal_metadata_namespaces\": [\"secret\"],"
+    " \"tags\": {\"role\": \"web\", \"n\": 3},"
+    " \"resolvers\": [\"192.0.2.53\", \"192.0.2.54\"],"
+    " \"nics\": [{\"mac\": \"02:00:00:00:00:01\", \"interface\": \"net0\","
+    "   \"ips\": [\"192.0.2.10/24\"], \"primary\": true,"
+    "   \"gateways\": [\"192.0.2.1\"]},"
+    "  {\"mac\": \"02:00:00:00:00:02\", \"interface\": \"net1\","
+    "   \"ip\": \"198.51.100.7\", \"netmask\": \"255.255.255.0\"},"
+    "  {\"mac\": \"02:00:00:00:00:03\", \"interface\": \"net2\","
+    "   \"ips\": [\"dhcp\"]}],"
+    " \"routes\": {\"203.0.113.0/24\": \"nics[1]\","
+    "   \"198.51.100.128/25\": \"macs[02:00:00:00:00:01]\","
+    "   \"192.0.2.128/25\": \"192.0.2.254\","
+    "   \"10.0.0.0/8\": \"nics[2]\", \"10.1.0.0/16\": \"nics[9]\"}}";
 
 static json_t *record(void)
 {
@@ -160,8 +160,7 @@ static void test_customer_and_internal_keys(void **state)
 {
 	json_t *vm = record();
 	expect(vm, "user-script", METADATA_SUCCESS, "#!/bin/sh\necho hi\n");
-	expect(vm, "cloud-init:user-data", METADATA_SUCCESS,
-	       "#cloud-config\n");
+	expect(vm, "cloud-init:user-data", METADATA_SUCCESS, "#cloud-config\n");
 	expect(vm, "root_authorized_keys", METADATA_SUCCESS,
 	       "ssh-ed25519 AAAA test");
 	expect(vm, "num", METADATA_SUCCESS, "5");
@@ -230,10 +229,10 @@ static void test_put_delete_rules(void **state)
 	expect(vm, "foo", METADATA_SUCCESS, "bar baz");
 	assert_int_equal(metadata_apply(vm, "new_pw", "pw2", 3, &msg),
 			 METADATA_SUCCESS);
-	assert_string_equal(hull_json_str(json_object_get(vm,
-							  "internal_metadata"),
-					  "new_pw", ""),
-			    "pw2");
+	assert_string_equal(
+	    hull_json_str(json_object_get(vm, "internal_metadata"), "new_pw",
+			  ""),
+	    "pw2");
 	assert_null(json_object_get(json_object_get(vm, "customer_metadata"),
 				    "new_pw"));
 	assert_int_equal(metadata_apply(vm, "foo", NULL, 0, &msg),
@@ -308,8 +307,8 @@ static int mem_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 static void roundtrip(struct metadata_store *st, const char *line,
 		      const char *want)
 {
-	struct metadata_buf out = { 0 };
-	struct hull_err err = { 0 };
+	struct metadata_buf out = {0};
+	struct hull_err err = {0};
 	assert_int_equal(metadata_dispatch(st, line, strlen(line), &out, &err),
 			 0);
 	assert_non_null(out.data);
@@ -319,8 +318,8 @@ static void roundtrip(struct metadata_store *st, const char *line,
 
 static void test_dispatch_worked_example(void **state)
 {
-	struct memstore m = { .vm = record() };
-	struct metadata_store st = { mem_read, mem_modify, &m };
+	struct memstore m = {.vm = record()};
+	struct metadata_store st = {mem_read, mem_modify, &m};
 
 	roundtrip(&st, "NEGOTIATE V2", "V2_OK\n");
 	roundtrip(&st, "V2 25 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=",
@@ -334,7 +333,7 @@ static void test_dispatch_worked_example(void **state)
 		  "V2 21 dabf1d7c 8c2a91f0 SUCCESS T0s=\n");
 	roundtrip(&st, "GET foo", "NOTFOUND\n");
 	/* PUT sdc:uuid = "x": refused with the spec's exact frame. */
-	struct metadata_buf req = { 0 };
+	struct metadata_buf req = {0};
 	metadata_frame_v2(&req, "8c2a91f0", "PUT", "c2RjOnV1aWQ= eA==", 17);
 	req.data[--req.len] = '\0';
 	roundtrip(&st, req.data,
@@ -379,10 +378,10 @@ static void test_file_store(void **state)
 		  "V2 21 dabf1d7c 8c2a91f0 SUCCESS T0s=\n");
 	json_t *disk = hull_json_load_file(path, &err);
 	assert_non_null(disk);
-	assert_string_equal(hull_json_str(json_object_get(disk,
-							  "customer_metadata"),
-					  "foo", ""),
-			    "bar baz");
+	assert_string_equal(
+	    hull_json_str(json_object_get(disk, "customer_metadata"), "foo",
+			  ""),
+	    "bar baz");
 	assert_string_equal(hull_json_str(disk, "alias", ""), "web1");
 	json_decref(disk);
 	char *lock = xasprintf("%s/.lock", dir);
@@ -390,7 +389,7 @@ static void test_file_store(void **state)
 
 	/* A record that cannot be read: FAILURE, and the caller hears why. */
 	unlink(path);
-	struct metadata_buf out = { 0 };
+	struct metadata_buf out = {0};
 	assert_true(metadata_dispatch(&st, "GET sdc:alias", 13, &out, &err) <
 		    0);
 	assert_string_equal(out.data, "FAILURE\n");
@@ -408,14 +407,14 @@ static void test_file_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sdc_scalars),
-		cmocka_unit_test(test_sdc_json_keys),
-		cmocka_unit_test(test_customer_and_internal_keys),
-		cmocka_unit_test(test_keys_listing),
-		cmocka_unit_test(test_put_delete_rules),
-		cmocka_unit_test(test_put_total_size_bound),
-		cmocka_unit_test(test_dispatch_worked_example),
-		cmocka_unit_test(test_file_store),
+	    cmocka_unit_test(test_sdc_scalars),
+	    cmocka_unit_test(test_sdc_json_keys),
+	    cmocka_unit_test(test_customer_and_internal_keys),
+	    cmocka_unit_test(test_keys_listing),
+	    cmocka_unit_test(test_put_delete_rules),
+	    cmocka_unit_test(test_put_total_size_bound),
+	    cmocka_unit_test(test_dispatch_worked_example),
+	    cmocka_unit_test(test_file_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

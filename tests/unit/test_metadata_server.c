@@ -35,7 +35,7 @@ static int rec_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 	return edit(the_record, arg);
 }
 
-static struct metadata_store store = { rec_read, rec_modify, NULL };
+static struct metadata_store store = {rec_read, rec_modify, NULL};
 
 static int setup(void **state)
 {
@@ -53,7 +53,7 @@ static int teardown(void **state)
 /* Runs the server until fd has a whole line, returns it (owned). */
 static char *await_line(struct metadata_server *srv, int fd)
 {
-	struct metadata_buf b = { 0 };
+	struct metadata_buf b = {0};
 	for (int spins = 0; spins < 2000; spins++) {
 		assert_int_equal(metadata_server_run(srv, 1, NULL), 0);
 		char c;
@@ -74,8 +74,7 @@ static void send_str(int fd, const char *s)
 			 (ssize_t)strlen(s));
 }
 
-static void expect_answer(struct metadata_server *srv, int fd,
-			  const char *want)
+static void expect_answer(struct metadata_server *srv, int fd, const char *want)
 {
 	char *got = await_line(srv, fd);
 	assert_string_equal(got, want);
@@ -151,7 +150,7 @@ static void test_unread_answers_pause_reading(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
 			 0);
 	assert_int_equal(
-		socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other), 0);
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other), 0);
 	int small = 4096;
 	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
@@ -191,7 +190,7 @@ static void test_connection_bound(void **state)
 	lim.max_conns = 3;
 	char *dir = xstrdup("/tmp/hull-mds-XXXXXX");
 	assert_non_null(mkdtemp(dir));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
 	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -202,7 +201,7 @@ static void test_connection_bound(void **state)
 	for (int i = 0; i < 5; i++) {
 		c[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		assert_int_equal(
-			connect(c[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+		    connect(c[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
 		for (int k = 0; k < 3; k++)
 			metadata_server_run(srv, 1, NULL);
 	}
@@ -234,14 +233,14 @@ static void test_connection_bound(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-			test_stream_answers_and_pipelines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_long_line_is_discarded,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_unread_answers_pause_reading, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connection_bound, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_answers_and_pipelines,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_line_is_discarded, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_unread_answers_pause_reading,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_bound, setup,
+					    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

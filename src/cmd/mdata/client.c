@@ -27,10 +27,10 @@
 #define RESPONSE_MAX (16u << 20)
 
 static const char *const zone_sockets[] = {
-	"/native/.zonecontrol/metadata.sock",
-	"/.zonecontrol/metadata.sock",
-	"/var/run/smartdc/metadata.sock",
-	NULL,
+    "/native/.zonecontrol/metadata.sock",
+    "/.zonecontrol/metadata.sock",
+    "/var/run/smartdc/metadata.sock",
+    NULL,
 };
 #define SERIAL_DEVICE "/dev/ttyS1"
 
@@ -62,8 +62,8 @@ static int read_line(struct mdata_client *c, long long deadline, char **line,
 		     size_t *len)
 {
 	for (;;) {
-		char *nl = c->rbuf.len ? memchr(c->rbuf.data, '\n', c->rbuf.len) :
-					 NULL;
+		char *nl = c->rbuf.len ? memchr(c->rbuf.data, '\n', c->rbuf.len)
+				       : NULL;
 		if (nl) {
 			*len = (size_t)(nl - c->rbuf.data);
 			*line = malloc(*len + 1);
@@ -81,7 +81,7 @@ static int read_line(struct mdata_client *c, long long deadline, char **line,
 		long long left = deadline - now_ms();
 		if (left <= 0)
 			return 1;
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		int r = poll(&p, 1, (int)left);
 		if (r < 0 && errno != EINTR)
 			return -1;
@@ -103,7 +103,7 @@ static int read_line(struct mdata_client *c, long long deadline, char **line,
 static int open_socket(struct mdata_client *c, const char *path, char *why,
 		       size_t whylen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(why, whylen, "socket path too long: %s", path);
 		return -1;
@@ -123,7 +123,7 @@ static int open_serial(struct mdata_client *c, const char *path, char *why,
 		       size_t whylen)
 {
 	struct termios t;
-	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 
 	c->serial = true;
 	c->fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -272,7 +272,7 @@ static int call_v1(struct mdata_client *c, const char *op, const char *arg,
 		   size_t arglen, enum metadata_status *st, char **data,
 		   size_t *len, char *why, size_t whylen)
 {
-	struct metadata_buf req = { 0 }, val = { 0 };
+	struct metadata_buf req = {0}, val = {0};
 	long long deadline = now_ms() + TIMEOUT_V2_MS;
 	char *line;
 	size_t n;
@@ -331,12 +331,11 @@ io:
 	return -1;
 }
 
-int mdata_client_call(struct mdata_client *c, const char *op,
-		      const char *arg, size_t arglen,
-		      enum metadata_status *st, char **data, size_t *len,
-		      char *why, size_t whylen)
+int mdata_client_call(struct mdata_client *c, const char *op, const char *arg,
+		      size_t arglen, enum metadata_status *st, char **data,
+		      size_t *len, char *why, size_t whylen)
 {
-	struct metadata_buf req = { 0 };
+	struct metadata_buf req = {0};
 	long long deadline = now_ms() + TIMEOUT_V2_MS;
 	unsigned int rnd;
 	char reqid[9];
@@ -360,8 +359,8 @@ int mdata_client_call(struct mdata_client *c, const char *op,
 		r = read_line(c, deadline, &line, &n);
 		if (r) {
 			snprintf(why, whylen, "%s: %s", c->path,
-				 r > 0 ? "timed out waiting for an answer" :
-					 strerror(errno));
+				 r > 0 ? "timed out waiting for an answer"
+				       : strerror(errno));
 			return -1;
 		}
 		if (!strcmp(line, "invalid command")) {

@@ -46,10 +46,9 @@ void mdata_client_close(struct mdata_client *c);
  * is the host's answer and *data (owned, NUL-terminated, *len bytes) its
  * payload: the value, the key list or the failure reason. -1 means the
  * exchange itself failed (reason in why). */
-int mdata_client_call(struct mdata_client *c, const char *op,
-		      const char *arg, size_t arglen,
-		      enum metadata_status *st, char **data, size_t *len,
-		      char *why, size_t whylen);
+int mdata_client_call(struct mdata_client *c, const char *op, const char *arg,
+		      size_t arglen, enum metadata_status *st, char **data,
+		      size_t *len, char *why, size_t whylen);
 
 /* b64(key) SP b64(value), owned. */
 char *mdata_put_arg(const char *key, const char *value, size_t vlen,

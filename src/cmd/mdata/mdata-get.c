@@ -16,8 +16,9 @@ int main(int argc, char **argv)
 	size_t len;
 
 	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		printf("Usage: mdata-get <keyname>\n"
-		       "Prints the value of a metadata key of this instance.\n");
+		printf(
+		    "Usage: mdata-get <keyname>\n"
+		    "Prints the value of a metadata key of this instance.\n");
 		return MDEC_SUCCESS;
 	}
 	if (argc != 2) {

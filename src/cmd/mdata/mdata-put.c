@@ -34,7 +34,7 @@ static int read_stdin(struct metadata_buf *b)
 int main(int argc, char **argv)
 {
 	struct mdata_client c;
-	struct metadata_buf val = { 0 };
+	struct metadata_buf val = {0};
 	enum metadata_status st;
 	char why[512], *data;
 	size_t len, alen;
@@ -75,7 +75,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ERROR: host does not support PUT\n");
 		return MDEC_ERROR;
 	}
-	char *arg = mdata_put_arg(key, val.data ? val.data : "", val.len, &alen);
+	char *arg =
+	    mdata_put_arg(key, val.data ? val.data : "", val.len, &alen);
 	metadata_buf_fini(&val);
 	int r = mdata_client_call(&c, "PUT", arg, alen, &st, &data, &len, why,
 				  sizeof(why));
