@@ -596,3 +596,76 @@ def test_hull_metadata_errors(workdir):
     assert not os.path.exists(os.path.join(workdir, "s"))
     cp = subprocess.run([prog("hull-metadata"), "--help"], capture_output=True, text=True)
     assert cp.returncode == 0 and "serve" in cp.stdout
+
+
+# --- the guest tools against an old, V1-only host ----------------------
+
+def test_mdata_tools_fall_back_to_v1(workdir):
+    """A host that does not know NEGOTIATE: GET and KEYS still work over
+    V1 (with dot-stuffed multi-line values), PUT and DELETE are refused
+    by the tools themselves, as SmartOS's are."""
+    import threading
+    path = os.path.join(workdir, "v1.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(8)
+    seen = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            f = c.makefile("rwb")
+            for line in f:
+                line = line.decode().rstrip("\n")
+                seen.append(line)
+                if line == "GET sdc:uuid":
+                    f.write(f"SUCCESS\n{UUID}\n.\n".encode())
+                elif line == "GET dots":
+                    f.write(b"SUCCESS\n..one\n...\nthree\n.\n")
+                elif line == "KEYS":
+                    f.write(b"SUCCESS\na\nb\n.\n")
+                elif line.startswith("GET "):
+                    f.write(b"NOTFOUND\n")
+                else:
+                    f.write(b"invalid command\n")
+                f.flush()
+            c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    env = dict(os.environ, HULL_MDATA_SOCKET=path)
+
+    def run(*args):
+        return subprocess.run([prog(args[0]), *args[1:]], capture_output=True,
+                              env=env, timeout=30)
+    try:
+        assert out(run("mdata-get", "sdc:uuid")) == UUID + "\n"
+        assert out(run("mdata-get", "dots")) == ".one\n..\nthree\n"
+        assert run("mdata-get", "nope").returncode == 1
+        assert out(run("mdata-list")) == "a\nb\n"
+        cp = run("mdata-put", "k", "v")
+        assert cp.returncode == 2 and err1(cp) == "ERROR: host does not support PUT"
+        cp = run("mdata-delete", "k")
+        assert cp.returncode == 2 and err1(cp) == "ERROR: host does not support DELETE"
+        assert "NEGOTIATE V2" in seen
+        assert not [l for l in seen if l.startswith(("PUT", "DELETE", "V2 "))]
+    finally:
+        lsock.close()
+
+
+def test_guest_tools_are_static():
+    """They run inside any guest image: no program interpreter (PT_INTERP),
+    so no shared libraries."""
+    import struct
+    for tool in ("mdata-get", "mdata-put", "mdata-list", "mdata-delete"):
+        with open(prog(tool), "rb") as f:
+            elf = f.read()
+        assert elf[:4] == b"\x7fELF" and elf[4] == 2, tool
+        phoff, = struct.unpack_from("<Q", elf, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+        types = [struct.unpack_from("<I", elf, phoff + i * phentsize)[0]
+                 for i in range(phnum)]
+        assert 3 not in types, f"{tool} is dynamically linked"
