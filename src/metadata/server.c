@@ -343,9 +343,15 @@ static void conn_event(struct metadata_server *srv, struct conn *c,
 		alive = conn_read(srv, c);
 	else if (events & (EPOLLHUP | EPOLLERR))
 		alive = false;
-	if (alive) {
+	/* Answering stops when out_max is pending; if the peer then takes it
+	 * all at once, no event would come for the lines still buffered, so
+	 * go on until output is left pending or no whole line is. */
+	while (alive) {
 		conn_answer(srv, c);
 		alive = conn_flush(c);
+		if (c->out.len || !c->in.len ||
+		    !memchr(c->in.data, '\n', c->in.len))
+			break;
 	}
 	if (!alive) {
 		if (c->stream)

@@ -174,12 +174,47 @@ static void test_unread_answers_pause_reading(void **state)
 	expect_answer(srv, other[1], "SUCCESS\n");
 	expect_answer(srv, other[1], "u-1\n");
 	expect_answer(srv, other[1], ".\n");
-	/* Once it reads, its answers come, in order. */
-	char *first = await_line(srv, sp[1]);
-	assert_string_equal(first, "SUCCESS\n");
-	free(first);
+	/* Once it reads, every request it got in is answered, in order. */
+	fcntl(sp[1], F_SETFL, 0);
+	size_t answers = 0;
+	while (answers < sent) {
+		char *line = await_line(srv, sp[1]);
+		if (!strcmp(line, "SUCCESS\n"))
+			answers++;
+		else
+			assert_true(!strcmp(line, "k\n") ||
+				    !strcmp(line, ".\n"));
+		free(line);
+	}
+	assert_int_equal(answers, sent);
 	close(sp[1]);
 	close(other[1]);
+	metadata_server_free(srv);
+}
+
+static void test_pipelined_burst_over_out_max(void **state)
+{
+	struct metadata_server_limits lim;
+	int sp[2];
+	metadata_server_limits_default(&lim);
+	lim.out_max = 64; /* a handful of answers */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
+			 0);
+	struct metadata_server *srv = metadata_server_new(&store, &lim, NULL);
+	assert_int_equal(metadata_server_add_stream(srv, sp[0], NULL), 0);
+	/* 100 requests in one write, read by a client with room for all the
+	 * answers: each must come although no more input arrives. */
+	struct metadata_buf burst = {0};
+	for (int i = 0; i < 100; i++)
+		metadata_buf_puts(&burst, "GET k\n");
+	send_str(sp[1], burst.data);
+	metadata_buf_fini(&burst);
+	for (int i = 0; i < 100; i++) {
+		expect_answer(srv, sp[1], "SUCCESS\n");
+		expect_answer(srv, sp[1], "v\n");
+		expect_answer(srv, sp[1], ".\n");
+	}
+	close(sp[1]);
 	metadata_server_free(srv);
 }
 
@@ -238,6 +273,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_long_line_is_discarded, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_unread_answers_pause_reading,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pipelined_burst_over_out_max,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_bound, setup,
 					    teardown),
