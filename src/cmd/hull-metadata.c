@@ -112,9 +112,20 @@ struct serial {
 static int open_serial(const char *path, struct serial *s, struct hull_err *err)
 {
 	struct stat st;
+	char target[64];
+	bool old_link = false;
+
 	s->slave = -1;
 	s->made_link = false;
-	if (stat(path, &st) == 0) {
+	/* A link to a pty is a stand-in left by an earlier run: its pty is
+	 * gone (or, worse, its number now belongs to someone else's), so it
+	 * is replaced by a new one rather than opened. */
+	ssize_t tl = readlink(path, target, sizeof(target) - 1);
+	if (tl > 0) {
+		target[tl] = '\0';
+		old_link = !strncmp(target, "/dev/pts/", 9);
+	}
+	if (!old_link && stat(path, &st) == 0) {
 		if (!S_ISCHR(st.st_mode))
 			return hull_err_set(
 			    err, EINVAL, "%s is not a character device", path);

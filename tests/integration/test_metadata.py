@@ -83,15 +83,29 @@ class Server:
         write_record(self.record, make_record(uuid, alias))
         self.sock = os.path.join(workdir, f"{uuid}.sock")
         self.tty = os.path.join(workdir, f"{uuid}.ttyS1")
+        # Stale files from an earlier run may be there: wait for new ones
+        # (a fresh link inode, a socket that accepts).
+        old_link = os.lstat(self.tty).st_ino if os.path.lexists(self.tty) else None
         self.proc = subprocess.Popen(
             [prog("hull-metadata"), "serve", "--record", self.record,
              "--socket", self.sock, "--serial", self.tty, *extra],
             stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 20
-        while not (os.path.exists(self.sock) and os.path.islink(self.tty)):
+        while not (self._accepts() and os.path.islink(self.tty) and
+                   os.lstat(self.tty).st_ino != old_link):
             assert self.proc.poll() is None, self.proc.stderr.read()
             assert time.time() < deadline, "hull-metadata did not start"
             time.sleep(0.02)
+
+    def _accepts(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -669,3 +683,20 @@ def test_guest_tools_are_static():
         types = [struct.unpack_from("<I", elf, phoff + i * phentsize)[0]
                  for i in range(phnum)]
         assert 3 not in types, f"{tool} is dynamically linked"
+
+
+def test_stale_pty_link_is_replaced(workdir):
+    """After a crash the COM2 stand-in link points to a pty that is gone;
+    the next run replaces it instead of opening whatever has that name."""
+    s = Server(workdir)
+    s.proc.kill()
+    s.proc.wait()
+    s.proc.stderr.close()
+    assert os.readlink(s.tty).startswith("/dev/pts/")
+    s2 = Server(workdir)
+    try:
+        assert out(s2.mdata("mdata-get", "sdc:uuid", channel="serial")) == UUID + "\n"
+    finally:
+        rc, err = s2.stop()
+    assert rc == 0, err
+    assert not os.path.lexists(s.tty)
