@@ -20,12 +20,11 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "lib/err.h"
 #include "lib/xalloc.h"
+#include "metadata/channel.h"
 #include "metadata/server.h"
 #include "metadata/store.h"
 
@@ -63,59 +62,19 @@ static void log_line(void *ctx, const char *msg)
 	json_decref(j);
 }
 
-static int listen_unix(const char *path, struct hull_err *err)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct stat st;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return hull_err_set(err, ENAMETOOLONG,
-				    "socket path too long: %s", path);
-	/* A socket left by a server that died is replaced; anything else at
-	 * that path is not ours to remove. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return hull_err_set(
-			    err, EEXIST, "%s exists and is not a socket", path);
-		unlink(path);
-	}
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return hull_err_sys(err, errno, "socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0666) < 0 || listen(fd, 64) < 0) {
-		int e = errno;
-		close(fd);
-		return hull_err_sys(err, e, "listen on %s", path);
-	}
-	return fd;
-}
-
-static int tty_raw(int fd)
-{
-	struct termios t;
-	if (tcgetattr(fd, &t) < 0)
-		return -errno;
-	cfmakeraw(&t);
-	t.c_cc[VMIN] = 1;
-	t.c_cc[VTIME] = 0;
-	return tcsetattr(fd, TCSANOW, &t) < 0 ? -errno : 0;
-}
-
 struct serial {
 	int fd;	   /* what the server reads and writes */
-	int slave; /* our hold on a pty's guest end, or -1 */
+	int guest; /* our hold on a pty's guest end, or -1 */
 	bool made_link;
 };
 
 static int open_serial(const char *path, struct serial *s, struct hull_err *err)
 {
-	struct stat st;
 	char target[64];
 	bool old_link = false;
+	struct stat st;
 
-	s->slave = -1;
+	s->guest = -1;
 	s->made_link = false;
 	/* A link to a pty is a stand-in left by an earlier run: its pty is
 	 * gone (or, worse, its number now belongs to someone else's), so it
@@ -126,48 +85,26 @@ static int open_serial(const char *path, struct serial *s, struct hull_err *err)
 		old_link = !strncmp(target, "/dev/pts/", 9);
 	}
 	if (!old_link && stat(path, &st) == 0) {
-		if (!S_ISCHR(st.st_mode))
-			return hull_err_set(
-			    err, EINVAL, "%s is not a character device", path);
-		s->fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-		if (s->fd < 0)
-			return hull_err_sys(err, errno, "open %s", path);
-		int r = tty_raw(s->fd);
-		if (r < 0) {
-			close(s->fd);
-			return hull_err_sys(err, -r, "%s: raw mode", path);
-		}
-		return 0;
+		s->fd = metadata_channel_open_tty(path, err);
+		return s->fd < 0 ? s->fd : 0;
 	}
-	s->fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char *name;
+	s->fd = metadata_channel_pty(&s->guest, &name, err);
 	if (s->fd < 0)
-		return hull_err_sys(err, errno, "open a pty");
-	const char *name = NULL;
-	if (grantpt(s->fd) < 0 || unlockpt(s->fd) < 0 ||
-	    !(name = ptsname(s->fd))) {
-		int e = errno;
-		close(s->fd);
-		return hull_err_sys(err, e, "set up a pty");
-	}
-	/* Holding the guest end open keeps the master from reporting a
-	 * hang-up each time a guest tool closes it; raw mode on it, or the
-	 * line discipline would echo our answers back to us as requests. */
-	s->slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	int r = s->slave < 0 ? -errno : tty_raw(s->slave);
+		return s->fd;
 	char *tmp = xasprintf("%s.tmp%d", path, (int)getpid());
-	if (r == 0 && (symlink(name, tmp) < 0 || rename(tmp, path) < 0)) {
-		r = -errno;
+	int r = 0;
+	if (symlink(name, tmp) < 0 || rename(tmp, path) < 0) {
+		r = hull_err_sys(err, errno, "link %s to %s", path, name);
 		unlink(tmp);
+		close(s->fd);
+		close(s->guest);
+		s->fd = s->guest = -1;
 	}
 	free(tmp);
-	if (r < 0) {
-		close(s->fd);
-		if (s->slave >= 0)
-			close(s->slave);
-		return hull_err_sys(err, -r, "link %s to a pty", path);
-	}
-	s->made_link = true;
-	return 0;
+	free(name);
+	s->made_link = r == 0;
+	return r;
 }
 
 static int serve(int argc, char **argv)
@@ -246,14 +183,14 @@ static int serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	int rc = 1, sfd = -1, ep = -1;
-	struct serial ser = {.fd = -1, .slave = -1};
+	struct serial ser = {.fd = -1, .guest = -1};
 	bool made_sock = false;
 	struct metadata_server *srv = metadata_server_new(&store, &lim, &err);
 	if (!srv)
 		goto out;
 	metadata_server_set_log(srv, log_line, (void *)record);
 	if (sock_path) {
-		int fd = listen_unix(sock_path, &err);
+		int fd = metadata_channel_listen(sock_path, &err);
 		if (fd < 0)
 			goto out;
 		made_sock = true;
@@ -306,8 +243,8 @@ out:
 		unlink(serial_path);
 	if (ser.fd >= 0)
 		close(ser.fd);
-	if (ser.slave >= 0)
-		close(ser.slave);
+	if (ser.guest >= 0)
+		close(ser.guest);
 	if (sfd >= 0)
 		close(sfd);
 	if (ep >= 0)

@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -700,3 +701,38 @@ def test_stale_pty_link_is_replaced(workdir):
         rc, err = s2.stop()
     assert rc == 0, err
     assert not os.path.lexists(s.tty)
+
+
+def test_serial_on_an_existing_device(workdir):
+    """--serial PATH on a character device that exists: hull-metadata
+    opens it raw and serves it. Here the device is a pty's guest end and
+    this test speaks from the other end, as a VMM's UART would."""
+    rec = os.path.join(workdir, "vm.json")
+    write_record(rec, make_record())
+    master, slave = os.openpty()
+    dev = os.ttyname(slave)
+    os.close(slave)
+    proc = subprocess.Popen([prog("hull-metadata"), "serve", "--record", rec,
+                             "--serial", dev], stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 20
+        got = b""
+        # Resynchronise as a serial client does: bare newlines until the
+        # host answers "invalid command" (it may not be listening yet).
+        while b"invalid command\n" not in got:
+            assert time.time() < deadline, got
+            os.write(master, b"\n")
+            time.sleep(0.05)
+            while select.select([master], [], [], 0.05)[0]:
+                got += os.read(master, 4096)
+        os.write(master, b"V2 25 c4192fcf 8c2a91f0 GET c2RjOnV1aWQ=\n")
+        line = b""
+        while not line.endswith(b"\n"):
+            line += os.read(master, 4096)
+        assert line == b"V2 65 3695fa49 8c2a91f0 SUCCESS " \
+            b"NGYyYjFjM2UtNmE3ZC00ZThmLTlhMGItMWMyZDNlNGY1YTZi\n"
+    finally:
+        proc.terminate()
+        rc = proc.wait(timeout=20)
+        os.close(master)
+    assert rc == 0, proc.stderr.read()
