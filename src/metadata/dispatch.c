@@ -3,6 +3,7 @@
  */
 #include "metadata/dispatch.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,10 @@ static int answer(const struct metadata_store *store,
 		    .len = req->value_len};
 		int r = store->modify(store->ctx, change_edit, &c, err);
 		if (r < 0) {
-			reply(out, req, METADATA_FAILURE, "Internal error", 14);
+			const char *why = err->code == EBUSY
+					      ? "Instance busy, try again"
+					      : "Internal error";
+			reply(out, req, METADATA_FAILURE, why, strlen(why));
 		} else if (r > 0) {
 			reply(out, req, METADATA_FAILURE, c.msg,
 			      c.msg ? strlen(c.msg) : 0);

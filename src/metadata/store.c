@@ -8,7 +8,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -80,11 +84,41 @@ static json_t *file_read(void *ctx, struct hull_err *err)
 	return load(ctx, false, err);
 }
 
+/* The instance lock, waited for at most LOCK_WAIT_MS. A vmadm command
+ * holds it for milliseconds; the server must not stall every other client
+ * of the instance behind one that holds it long, so past the wait the PUT
+ * or DELETE fails (EBUSY) and the guest may try again. */
+#define LOCK_WAIT_MS 1000
+
+static int lock_take_bounded(const char *path, struct hull_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "lock %s", path);
+	for (int waited = 0;; waited += 5) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		int e = errno;
+		if (e != EWOULDBLOCK && e != EINTR) {
+			close(fd);
+			return hull_err_sys(err, e, "lock %s", path);
+		}
+		if (waited >= LOCK_WAIT_MS) {
+			close(fd);
+			return hull_err_set(err, EBUSY,
+					    "lock %s: held by another command",
+					    path);
+		}
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int file_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 		       struct hull_err *err)
 {
 	struct metadata_file_store *fs = ctx;
-	int lock = hull_lock_take(fs->lock_path, true, err);
+	int lock = lock_take_bounded(fs->lock_path, err);
 	if (lock < 0)
 		return lock;
 	/* Read afresh under the lock (a stat can miss a rewrite within one

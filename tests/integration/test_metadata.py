@@ -736,3 +736,24 @@ def test_serial_on_an_existing_device(workdir):
         rc = proc.wait(timeout=20)
         os.close(master)
     assert rc == 0, proc.stderr.read()
+
+
+def test_put_while_the_instance_is_locked(server):
+    """A command holding the instance lock long makes a PUT fail after a
+    bounded wait, never stalls the server: GETs go on meanwhile."""
+    import fcntl
+    lock = os.open(os.path.join(server.dir, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        put = subprocess.Popen([prog("mdata-put"), "k", "v"], env=server.env(),
+                               stderr=subprocess.PIPE)
+        time.sleep(0.2)
+        assert out(server.mdata("mdata-get", "sdc:uuid", channel="serial")) == UUID + "\n"
+        assert put.wait(timeout=30) == 2
+        assert put.stderr.read().decode().strip() == \
+            "Error putting metadata for key 'k': Instance busy, try again"
+        assert "k" not in read_record(server.record)["customer_metadata"]
+    finally:
+        os.close(lock)
+    assert server.mdata("mdata-put", "k", "v").returncode == 0
+    assert read_record(server.record)["customer_metadata"]["k"] == "v"
