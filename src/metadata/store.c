@@ -23,6 +23,10 @@ struct metadata_file_store {
 	char *lock_path;
 	json_t *cached;	  /* the record as last read, or NULL */
 	struct stat seen; /* the file it was read from */
+	/* Token bucket for writes: each is an fsync'd rewrite of the record,
+	 * and the disk is shared with every other instance. */
+	double tokens, burst, per_sec;
+	struct timespec refilled;
 };
 
 struct metadata_file_store *metadata_file_store_new(const char *path)
@@ -32,7 +36,32 @@ struct metadata_file_store *metadata_file_store_new(const char *path)
 	fs->path = xstrdup(path);
 	fs->lock_path = xasprintf("%s/.lock", dirname(copy));
 	free(copy);
+	metadata_file_store_set_rate(fs, 20, 200);
 	return fs;
+}
+
+void metadata_file_store_set_rate(struct metadata_file_store *fs,
+				  double per_sec, double burst)
+{
+	fs->per_sec = per_sec;
+	fs->burst = fs->tokens = burst;
+	clock_gettime(CLOCK_MONOTONIC, &fs->refilled);
+}
+
+static bool write_allowed(struct metadata_file_store *fs)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double dt = (double)(now.tv_sec - fs->refilled.tv_sec) +
+		    (double)(now.tv_nsec - fs->refilled.tv_nsec) / 1e9;
+	fs->refilled = now;
+	fs->tokens += dt * fs->per_sec;
+	if (fs->tokens > fs->burst)
+		fs->tokens = fs->burst;
+	if (fs->tokens < 1)
+		return false;
+	fs->tokens -= 1;
+	return true;
 }
 
 void metadata_file_store_free(struct metadata_file_store *fs)
@@ -118,6 +147,9 @@ static int file_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 		       struct hull_err *err)
 {
 	struct metadata_file_store *fs = ctx;
+	if (!write_allowed(fs))
+		return hull_err_set(err, EBUSY, "%s: too many updates",
+				    fs->path);
 	int lock = lock_take_bounded(fs->lock_path, err);
 	if (lock < 0)
 		return lock;

@@ -36,6 +36,11 @@ struct metadata_file_store;
  * Does not touch the file yet. */
 struct metadata_file_store *metadata_file_store_new(const char *path);
 void metadata_file_store_free(struct metadata_file_store *fs);
+/* Bounds the record rewrites a guest can cause: burst at once, then
+ * per_sec a second (default 200, then 20/s); over it a PUT or DELETE
+ * fails with EBUSY ("Instance busy, try again") and writes nothing. */
+void metadata_file_store_set_rate(struct metadata_file_store *fs,
+				  double per_sec, double burst);
 /* Fills *out with callbacks bound to fs (which must outlive them). */
 void metadata_file_store_bind(struct metadata_file_store *fs,
 			      struct metadata_store *out);

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,6 +387,25 @@ static void test_file_store(void **state)
 	json_decref(disk);
 	char *lock = xasprintf("%s/.lock", dir);
 	assert_true(hull_path_exists(lock));
+
+	/* Writes are rate-bounded: with no refill, the burst is all. */
+	metadata_file_store_set_rate(fs, 0, 2);
+	roundtrip(&st, "V2 20 4dbe7744 8c2a91f0 DELETE Zm9v",
+		  "V2 21 dabf1d7c 8c2a91f0 SUCCESS T0s=\n");
+	roundtrip(&st, "V2 20 4dbe7744 8c2a91f0 DELETE Zm9v",
+		  "V2 21 dabf1d7c 8c2a91f0 SUCCESS T0s=\n");
+	struct metadata_buf busy = {0};
+	assert_true(metadata_dispatch(&st,
+				      "V2 20 4dbe7744 8c2a91f0 DELETE Zm9v", 35,
+				      &busy, &err) == -EBUSY);
+	struct metadata_response resp;
+	assert_int_equal(
+	    metadata_response_parse(busy.data, busy.len - 1, &resp), 0);
+	assert_int_equal(resp.status, METADATA_FAILURE);
+	assert_string_equal(resp.payload, "Instance busy, try again");
+	metadata_response_fini(&resp);
+	metadata_buf_fini(&busy);
+	metadata_file_store_set_rate(fs, 20, 200);
 
 	/* A record that cannot be read: FAILURE, and the caller hears why. */
 	unlink(path);
