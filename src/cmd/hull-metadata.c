@@ -123,7 +123,8 @@ static int serve(int argc, char **argv)
 	int c;
 
 	metadata_server_limits_default(&lim);
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			record = optarg;
@@ -151,9 +152,16 @@ static int serve(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			fprintf(stderr,
+				"hull-metadata: option '%s' needs a value\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "hull-metadata: bad arguments (see "
-					"hull-metadata --help)\n");
+			fprintf(stderr,
+				"hull-metadata: unknown option '%s' (see "
+				"hull-metadata --help)\n",
+				argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}

@@ -608,6 +608,11 @@ def test_hull_metadata_errors(workdir):
     open(notsock, "w").close()
     assert "not a socket" in fails("serve", "--record", rec, "--socket", notsock)
     assert "unknown command" in fails("frob")
+    assert "unknown option '--bogus'" in fails("serve", "--bogus")
+    assert "'--record' needs a value" in fails("serve", "--record")
+    assert "--max-connections" in fails("serve", "--record", rec, "--socket",
+                                        os.path.join(workdir, "s"),
+                                        "--max-connections", "0")
     assert not os.path.exists(os.path.join(workdir, "s"))
     cp = subprocess.run([prog("hull-metadata"), "--help"], capture_output=True, text=True)
     assert cp.returncode == 0 and "serve" in cp.stdout
