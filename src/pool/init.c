@@ -344,8 +344,33 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 	return r;
 }
 
+/* An existing pool, mounted again or found in place, is swept of what
+ * interrupted commands left. */
+static int sweep(struct hull_err *err)
+{
+	struct pool *p;
+	int r = pool_open(&p, err);
+	unsigned n;
+	if (r == 0)
+		r = pool_sweep(p, &n, err);
+	pool_close(p);
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err);
+
 int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 	      struct hull_err *err)
+{
+	int r = init_any(o, res, err);
+	if (r == 0 && *res != POOL_INIT_CREATED && sweep(err) < 0)
+		return hull_err_prefix(err, "init");
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err)
 {
 	const char *root = hull_root();
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);

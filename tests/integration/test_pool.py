@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -173,7 +174,14 @@ def test_init_on_a_block_device(bare):
         assert "d" in listing(bare)
         bare.run("hull", "fini")
         # A device with another filesystem is refused.
-        subprocess.run(["mkfs.ext4", "-q", "-F", dev], check=True)
+        # The kernel lets go of an unmounted btrfs device a moment later.
+        for _ in range(50):
+            if subprocess.run(["mkfs.ext4", "-q", "-F", dev],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"mkfs.ext4 {dev} keeps failing")
         r = bare.fails("hull", "init", "--device", dev)
         assert "ext4" in r.err
         assert not mounted(bare.root) and os.listdir(bare.root) == []
@@ -514,3 +522,28 @@ def test_init_quota_option_errors(bare):
     assert "--quota takes" in r.err
     r = bare.fails("hull", "init", "--backend", "dir", "--quota", "full")
     assert "for the btrfs backend" in r.err
+
+
+def test_init_sweeps_leftovers_of_killed_commands(pool):
+    pool.run("hull", "pool", "create", "images/keep")
+    write(os.path.join(pool.root, "images", "keep", "f"), "kept")
+    pool.run("hull", "pool", "snapshot", "images/keep@s")
+    snaps = os.path.join(pool.root, ".snapshots")
+    # What a command killed midway leaves: a record being built, a dataset
+    # moved aside, a half-made copy.
+    os.makedirs(os.path.join(snaps, ".new-999-0"))
+    write(os.path.join(snaps, ".new-999-0", "@origin"), "images/keep@s\n")
+    trash = os.path.join(snaps, ".trash-999-1")
+    if pool.backend == "btrfs":
+        subprocess.run(["btrfs", "-q", "subvolume", "create", trash], check=True)
+    else:
+        os.mkdir(trash)
+    write(os.path.join(trash, "junk"), "x" * 1000)
+    os.makedirs(os.path.join(pool.root, "images", ".copy-half"))
+    os.makedirs(os.path.join(snaps, "images:keep", ".copy-s2"))
+    assert "already" in pool.run("hull", "init").out
+    assert sorted(os.listdir(snaps)) == ["images:keep"]
+    assert os.listdir(os.path.join(snaps, "images:keep")) == ["s"]
+    assert os.listdir(os.path.join(pool.root, "images")) == ["keep"]
+    assert read(os.path.join(pool.root, "images", "keep", "f")) == "kept"
+    assert set(listing(pool)) == {"images/keep", "images/keep@s"}
