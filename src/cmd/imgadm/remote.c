@@ -1,5 +1,6 @@
 /* remote.c - imgadm commands that talk to image sources. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ static int sources_edit(json_t *list)
 {
 	struct hull_err err = {0};
 	char tmpl[] = "/tmp/imgadm-sources-XXXXXX";
-	int fd = mkstemp(tmpl);
+	int fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0) {
 		hull_err_sys(&err, errno, "mkstemp");
 		return imgadm_fail(&err);
