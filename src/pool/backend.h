@@ -46,12 +46,12 @@ struct pool_ops {
 	int (*send)(struct pool *p, const char *snap, const char *base,
 		    const char *snap_name, const char *base_name, int fd,
 		    struct hull_err *err);
-	/* Reads a stream from fd into the empty directory stage, leaving one
-	 * read-only snapshot there named *snap_name (caller frees). An
-	 * incremental stream (*incremental set) must have its base among the
-	 * snapshots in snapdir, the record of the receiving dataset (NULL when
-	 * it does not exist yet). */
-	int (*receive)(struct pool *p, const char *stage, const char *snapdir,
+	/* Reads a stream from fd, leaving one new read-only snapshot in dir
+	 * (its final folder), named *snap_name (caller frees), its top
+	 * unsealed. An incremental stream (*incremental set) must have its
+	 * base among the snapshots in snapdir (NULL: none). On failure dir is
+	 * left as it was. */
+	int (*receive)(struct pool *p, const char *dir, const char *snapdir,
 		       int fd, char **snap_name, bool *incremental,
 		       struct hull_err *err);
 	/* Seals (on) or unseals the top of a snapshot, which a read-only

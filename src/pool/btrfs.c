@@ -37,7 +37,7 @@ static int b_create(struct pool *p, const char *path, struct hull_err *err)
 {
 	errno = 0;
 	enum btrfs_util_error e =
-		btrfs_util_create_subvolume(path, 0, NULL, NULL);
+	    btrfs_util_create_subvolume(path, 0, NULL, NULL);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "create subvolume", path);
 	return 0;
@@ -48,8 +48,8 @@ static int b_snapshot(struct pool *p, const char *src, const char *dst,
 {
 	errno = 0;
 	enum btrfs_util_error e = btrfs_util_create_snapshot(
-		src, dst, readonly ? BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY : 0,
-		NULL, NULL);
+	    src, dst, readonly ? BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY : 0, NULL,
+	    NULL);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "snapshot", src);
 	return 0;
@@ -63,7 +63,7 @@ static int b_remove(struct pool *p, const char *path, struct hull_err *err)
 		return hull_rm_rf(path, err);
 	errno = 0;
 	enum btrfs_util_error e = btrfs_util_delete_subvolume(
-		path, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
+	    path, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "delete subvolume", path);
 	return 0;
@@ -117,14 +117,14 @@ static int b_space(struct pool *p, const char *path, struct pool_space *out,
 	enum btrfs_util_error e = btrfs_util_subvolume_id(path, &id);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "subvolume id of", path);
-	_cleanup_free_ char *dir = xasprintf(
-		"/sys/fs/btrfs/%s/qgroups/0_%llu", fsid, (unsigned long long)id);
+	_cleanup_free_ char *dir = xasprintf("/sys/fs/btrfs/%s/qgroups/0_%llu",
+					     fsid, (unsigned long long)id);
 	_cleanup_free_ char *rf = xasprintf("%s/referenced", dir);
 	_cleanup_free_ char *ex = xasprintf("%s/exclusive", dir);
 	_cleanup_free_ char *mx = xasprintf("%s/max_referenced", dir);
 	if (read_u64(rf, &out->referenced) < 0 || read_u64(ex, &out->used) < 0)
-		return hull_err_set(err, ENOTSUP,
-				    "%s: no quota group (quotas are off)", path);
+		return hull_err_set(
+		    err, ENOTSUP, "%s: no quota group (quotas are off)", path);
 	if (read_u64(mx, &out->quota) < 0 || out->quota == UINT64_MAX)
 		out->quota = 0;
 	return 0;
@@ -200,28 +200,38 @@ static int b_send(struct pool *p, const char *snap, const char *base,
 	return hull_run((char *const *)argv, -1, fd, NULL, err);
 }
 
-/* The one entry btrfs receive left in dir; caller frees. */
-static char *only_entry(const char *dir)
+/* Names in dir, for telling what a receive added. */
+static char **entries(const char *dir, size_t *n)
 {
+	char **v = NULL;
+	*n = 0;
 	DIR *d = opendir(dir);
 	if (!d)
 		return NULL;
-	char *found = NULL;
-	int n = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		n++;
-		free(found);
-		found = xstrdup(e->d_name);
+		v = xrealloc(v, (*n + 1) * sizeof(*v));
+		v[(*n)++] = xstrdup(e->d_name);
 	}
 	closedir(d);
-	if (n != 1) {
-		free(found);
-		return NULL;
-	}
-	return found;
+	return v;
+}
+
+static bool in_list(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void list_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 static bool uuid_zero(const uint8_t u[16])
@@ -253,34 +263,65 @@ static bool snapdir_has_uuid(const char *snapdir, const uint8_t u[16])
 	return found;
 }
 
-static int b_receive(struct pool *p, const char *stage, const char *snapdir,
+static int b_receive(struct pool *p, const char *dir, const char *snapdir,
 		     int fd, char **snap_name, bool *incremental,
 		     struct hull_err *err)
 {
-	/* -e: stop at the stream's end marker, so a stream can be followed by
-	 * other data on fd. */
-	char *argv[] = {"btrfs", "-q", "receive", "-e", (char *)stage, NULL};
+	/* btrfs receive names the new subvolume itself, inside dir; what is
+	 * new in dir afterwards is what it made. A read-only subvolume
+	 * cannot move to another folder, so dir is its final place. */
+	size_t nb, na;
+	char **before = entries(dir, &nb);
+	/* -e: stop at the stream's end marker. */
+	char *argv[] = {"btrfs", "-q", "receive", "-e", (char *)dir, NULL};
 	int r = hull_run(argv, fd, -1, NULL, err);
-	if (r < 0)
+	char **after = entries(dir, &na);
+	char *name = NULL;
+	int added = 0;
+	for (size_t i = 0; i < na; i++) {
+		if (in_list(before, nb, after[i]))
+			continue;
+		added++;
+		if (!name && after[i][0] != '.' && after[i][0] != '@')
+			name = xstrdup(after[i]);
+		if (r < 0) {
+			_cleanup_free_ char *s =
+			    xasprintf("%s/%s", dir, after[i]);
+			b_remove(p, s, NULL);
+		}
+	}
+	list_free(before, nb);
+	list_free(after, na);
+	if (r < 0) {
+		free(name);
 		return r;
-	char *name = only_entry(stage);
-	if (!name)
-		return hull_err_set(err, EINVAL,
-				    "the stream did not hold exactly one snapshot");
-	_cleanup_free_ char *path = xasprintf("%s/%s", stage, name);
+	}
+	_cleanup_free_ char *path = name ? xasprintf("%s/%s", dir, name) : NULL;
+	if (added != 1 || !name) {
+		if (path)
+			b_remove(p, path, NULL);
+		free(name);
+		return hull_err_set(
+		    err, EINVAL,
+		    "the stream did not hold exactly one snapshot");
+	}
 	struct btrfs_util_subvolume_info si;
 	errno = 0;
 	enum btrfs_util_error e = btrfs_util_subvolume_info(path, 0, &si);
 	if (e != BTRFS_UTIL_OK) {
+		r = util_err(err, e, "inspect", path);
+		b_remove(p, path, NULL);
 		free(name);
-		return util_err(err, e, "inspect", path);
+		return r;
 	}
 	/* An incremental stream is received as a snapshot of its base. */
 	*incremental = !uuid_zero(si.parent_uuid);
 	if (*incremental && !snapdir_has_uuid(snapdir, si.parent_uuid)) {
+		b_remove(p, path, NULL);
 		free(name);
 		return hull_err_set(err, ENOENT,
-				    "the base of the incremental stream is not a snapshot of this dataset");
+				    "the base of the incremental stream is not "
+				    "a snapshot of this dataset");
 	}
 	*snap_name = name;
 	return 0;
@@ -293,13 +334,13 @@ static int b_seal(struct pool *p, const char *path, bool on,
 }
 
 const struct pool_ops pool_btrfs_ops = {
-	.create = b_create,
-	.snapshot = b_snapshot,
-	.remove = b_remove,
-	.space = b_space,
-	.sync = b_sync,
-	.quota_set = b_quota_set,
-	.send = b_send,
-	.receive = b_receive,
-	.seal = b_seal,
+    .create = b_create,
+    .snapshot = b_snapshot,
+    .remove = b_remove,
+    .space = b_space,
+    .sync = b_sync,
+    .quota_set = b_quota_set,
+    .send = b_send,
+    .receive = b_receive,
+    .seal = b_seal,
 };

@@ -39,13 +39,13 @@ static int d_create(struct pool *p, const char *path, struct hull_err *err)
 static int flag_set(const char *path, bool dir, bool on)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-				    (dir ? O_DIRECTORY : 0));
+				(dir ? O_DIRECTORY : 0));
 	if (fd < 0)
 		return -errno;
 	int flags = 0, r = 0;
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
-		int want = on ? (flags | FS_IMMUTABLE_FL)
-			      : (flags & ~FS_IMMUTABLE_FL);
+		int want =
+		    on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
 		if (want != flags && ioctl(fd, FS_IOC_SETFLAGS, &want) < 0)
 			r = -errno;
 	}
@@ -65,8 +65,8 @@ static int walk_entry(const char *path, const struct stat *st, int type,
 	if (walk_skip && strcmp(path, walk_skip) == 0)
 		return 0;
 	if (type == FTW_D || type == FTW_DP || S_ISREG(st->st_mode)) {
-		int r = flag_set(path, type == FTW_D || type == FTW_DP,
-				 walk_on);
+		int r =
+		    flag_set(path, type == FTW_D || type == FTW_DP, walk_on);
 		if (r < 0)
 			return -r;
 	}
@@ -75,8 +75,8 @@ static int walk_entry(const char *path, const struct stat *st, int type,
 
 /* Sets or clears immutability on a whole tree, skipping its top when
  * skip_top (the top is sealed last, after a rename). */
-static int tree_flags(const char *path, bool on, bool skip_top,
-		      struct hull_err *err)
+int pool_dir_tree_flags(const char *path, bool on, bool skip_top,
+			struct hull_err *err)
 {
 	walk_on = on;
 	walk_skip = skip_top ? path : NULL;
@@ -108,14 +108,15 @@ int pool_dir_copy(const char *src, const char *dst, bool readonly,
 		  bool seal_top, struct hull_err *err)
 {
 	_cleanup_free_ char *tmp = sibling_temp(dst, "copy");
-	char *argv[] = {"cp", "-a", "--reflink=auto", "--no-target-directory",
-			(char *)src, tmp, NULL};
+	char *argv[] = {
+	    "cp", "-a", "--reflink=auto", "--no-target-directory", (char *)src,
+	    tmp,  NULL};
 	int r = hull_run(argv, -1, -1, NULL, err);
 	if (r == 0) {
 		/* A copy of a snapshot carries no flags (cp does not copy
 		 * them), so a clone starts writable. */
 		if (readonly)
-			r = tree_flags(tmp, true, true, err);
+			r = pool_dir_tree_flags(tmp, true, true, err);
 	}
 	if (r == 0 && rename(tmp, dst) < 0)
 		r = hull_err_sys(err, errno, "rename %s", tmp);
@@ -123,12 +124,12 @@ int pool_dir_copy(const char *src, const char *dst, bool readonly,
 		int e = flag_set(dst, true, true);
 		if (e < 0) {
 			r = hull_err_sys(err, -e, "seal %s", dst);
-			tree_flags(dst, false, false, NULL);
+			pool_dir_tree_flags(dst, false, false, NULL);
 			hull_rm_rf(dst, NULL);
 		}
 	}
 	if (r < 0 && hull_path_exists(tmp)) {
-		tree_flags(tmp, false, false, NULL);
+		pool_dir_tree_flags(tmp, false, false, NULL);
 		hull_rm_rf(tmp, NULL);
 	}
 	return r;
@@ -150,7 +151,7 @@ static int d_remove(struct pool *p, const char *path, struct hull_err *err)
 	flag_set(path, true, false);
 	if (rename(path, trash) < 0)
 		return hull_err_sys(err, errno, "remove %s", path);
-	int r = tree_flags(trash, false, false, err);
+	int r = pool_dir_tree_flags(trash, false, false, err);
 	if (r == 0)
 		r = hull_rm_rf(trash, err);
 	return r;
@@ -190,13 +191,13 @@ static int d_quota_set(struct pool *p, const char *path, uint64_t bytes,
 }
 
 const struct pool_ops pool_dir_ops = {
-	.create = d_create,
-	.snapshot = d_snapshot,
-	.remove = d_remove,
-	.space = d_space,
-	.sync = d_sync,
-	.quota_set = d_quota_set,
-	.send = pool_dirstream_send,
-	.receive = pool_dirstream_receive,
-	.seal = d_seal,
+    .create = d_create,
+    .snapshot = d_snapshot,
+    .remove = d_remove,
+    .space = d_space,
+    .sync = d_sync,
+    .quota_set = d_quota_set,
+    .send = pool_dirstream_send,
+    .receive = pool_dirstream_receive,
+    .seal = d_seal,
 };

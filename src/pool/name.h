@@ -13,6 +13,8 @@
 /* "a", "images/<uuid>": segments of [A-Za-z0-9._-], none starting with '.',
  * the first not "var". */
 bool pool_dataset_name_valid(const char *name);
+/* One segment: a snapshot's short name, a folder of a dataset name. */
+bool pool_segment_valid(const char *s);
 /* "dataset@snap", snap a segment as above. */
 bool pool_snapshot_name_valid(const char *name);
 

@@ -5,9 +5,12 @@ the fixtures in conftest.py unmount and detach everything afterwards.
 """
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
+
+from conftest import Host, prog
 
 
 def mounted(path):
@@ -277,3 +280,187 @@ def test_destroy_is_recursive(pool):
     pool.run("hull", "pool", "destroy", "z")
     assert listing(pool) == {}
     assert not os.path.exists(os.path.join(pool.root, "z"))
+
+
+def test_rollback(pool):
+    pool.run("hull", "pool", "create", "r")
+    d = os.path.join(pool.root, "r")
+    write(os.path.join(d, "f"), "before")
+    pool.run("hull", "pool", "snapshot", "r@s")
+    write(os.path.join(d, "f"), "after")
+    write(os.path.join(d, "g"), "new")
+    pool.run("hull", "pool", "rollback", "r@s")
+    assert read(os.path.join(d, "f")) == "before"
+    assert sorted(os.listdir(d)) == ["f"]
+    write(os.path.join(d, "g"), "writable again")
+    assert "r@s" in listing(pool)
+    r = pool.fails("hull", "pool", "rollback", "r@gone")
+    assert "no such snapshot" in r.err
+
+
+def test_list_used_and_referenced(pool):
+    pool.run("hull", "pool", "create", "big")
+    with open(os.path.join(pool.root, "big", "data"), "wb") as f:
+        f.write(os.urandom(8 << 20))
+    pool.run("hull", "pool", "snapshot", "big@s")
+    pool.run("hull", "pool", "clone", "big@s", "copy")
+    ls = listing(pool)
+    for name in ("big", "big@s", "copy"):
+        assert ls[name]["referenced"] >= 8 << 20, ls[name]
+    if pool.backend == "btrfs":
+        # The clone shares every block with its origin: nothing of its own.
+        assert ls["copy"]["used"] < 1 << 20
+        with open(os.path.join(pool.root, "copy", "more"), "wb") as f:
+            f.write(os.urandom(2 << 20))
+        ls = listing(pool)
+        assert 2 << 20 <= ls["copy"]["used"] < 3 << 20
+        assert ls["copy"]["referenced"] >= 10 << 20
+    else:
+        assert ls["copy"]["used"] == ls["copy"]["referenced"]
+    # Limits to one dataset and its children; -t snapshot only snapshots.
+    assert set(listing(pool, "big")) == {"big", "big@s"}
+    assert set(listing(pool, "-t", "snapshot")) == {"big@s"}
+    table = pool.run("hull", "pool", "list").out.splitlines()
+    assert table[0].split() == ["NAME", "USED", "REFER", "QUOTA", "ORIGIN"]
+    assert table[1].split()[0] == "big"
+    row = pool.run("hull", "pool", "list", "-H", "-p", "copy").out.split()
+    assert row[0] == "copy" and int(row[2]) >= 8 << 20 and row[4] == "big@s"
+
+
+def test_quota(pool):
+    pool.run("hull", "pool", "create", "q")
+    if pool.backend == "dir":
+        r = pool.fails("hull", "pool", "quota", "q", "1M")
+        assert "btrfs" in r.err
+        return
+    pool.run("hull", "pool", "quota", "q", "4M")
+    assert listing(pool)["q"]["quota"] == 4 << 20
+    path = os.path.join(pool.root, "q", "fill")
+    with pytest.raises(OSError) as e:
+        with open(path, "wb") as f:
+            for _ in range(16):
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+                os.fsync(f.fileno())
+    assert e.value.errno == 122  # EDQUOT
+    os.unlink(path)
+    pool.run("hull", "pool", "quota", "q", "none")
+    assert listing(pool)["q"]["quota"] == 0
+    with open(path, "wb") as f:
+        f.write(b"\0" * (8 << 20))
+        os.fsync(f.fileno())
+
+
+def second_pool(host, backend):
+    """Another pool beside host's, in the same work folder."""
+    other = Host(os.path.join(host.workdir, "other"), host.workdir)
+    if backend == "btrfs":
+        other.run("hull", "init", "--file", os.path.join(host.workdir, "other.img"),
+                  "--size", "1G")
+    else:
+        other.run("hull", "init", "--backend", "dir")
+    return other
+
+
+def snapshot_tree(root):
+    out = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out[rel] = ("link", os.readlink(p))
+            elif os.path.isdir(p):
+                out[rel] = ("dir", st.st_mode)
+            else:
+                out[rel] = ("file", st.st_mode, read(p), int(st.st_mtime))
+    return out
+
+
+def test_send_receive_full_and_incremental(pool):
+    src = os.path.join(pool.root, "d")
+    pool.run("hull", "pool", "create", "d")
+    write(os.path.join(src, "f"), "one")
+    os.makedirs(os.path.join(src, "sub", "deep"))
+    write(os.path.join(src, "sub", "deep", "x"), "x")
+    os.symlink("f", os.path.join(src, "lnk"))
+    os.chmod(os.path.join(src, "f"), 0o640)
+    os.mkdir(os.path.join(src, "gone"))
+    write(os.path.join(src, "gone", "y"), "y")
+    pool.run("hull", "pool", "snapshot", "d@1")
+    write(os.path.join(src, "g"), "two")
+    os.unlink(os.path.join(src, "f"))
+    shutil.rmtree(os.path.join(src, "gone"))
+    write(os.path.join(src, "sub", "deep", "x"), "changed")
+    pool.run("hull", "pool", "snapshot", "d@2")
+
+    full = os.path.join(pool.workdir, "full.stream")
+    incr = os.path.join(pool.workdir, "incr.stream")
+    with open(full, "wb") as f:
+        subprocess.run([prog("hull"), "pool", "send", "d@1"], stdout=f,
+                       env=pool.env, check=True)
+    with open(incr, "wb") as f:
+        subprocess.run([prog("hull"), "pool", "send", "-i", "d@1", "d@2"],
+                       stdout=f, env=pool.env, check=True)
+    # An incremental stream carries only the change.
+    assert os.path.getsize(incr) < os.path.getsize(full) or pool.backend == "btrfs"
+
+    other = second_pool(pool, pool.backend)
+    try:
+        # The incremental one needs its base first.
+        with open(incr, "rb") as f:
+            cp = subprocess.run([prog("hull"), "pool", "receive", "copy"], stdin=f,
+                                env=other.env, capture_output=True, text=True)
+        assert cp.returncode != 0 and len(cp.stderr.strip().splitlines()) == 1
+        assert "copy" not in listing(other)
+        for stream in (full, incr):
+            with open(stream, "rb") as f:
+                subprocess.run([prog("hull"), "pool", "receive", "copy"], stdin=f,
+                               env=other.env, check=True)
+        ls = listing(other)
+        assert set(ls) == {"copy", "copy@1", "copy@2"}
+        snaps = os.path.join(other.root, ".snapshots", "copy")
+        assert snapshot_tree(os.path.join(snaps, "1")) == \
+            snapshot_tree(os.path.join(pool.root, ".snapshots", "d", "1"))
+        assert snapshot_tree(os.path.join(snaps, "2")) == \
+            snapshot_tree(os.path.join(pool.root, ".snapshots", "d", "2"))
+        assert snapshot_tree(os.path.join(other.root, "copy")) == snapshot_tree(src)
+        # The received dataset is an ordinary writable dataset.
+        write(os.path.join(other.root, "copy", "h"), "mine")
+        # Receiving the same full stream again is refused, nothing changes.
+        with open(full, "rb") as f:
+            cp = subprocess.run([prog("hull"), "pool", "receive", "copy"], stdin=f,
+                                env=other.env, capture_output=True, text=True)
+        assert cp.returncode != 0 and len(cp.stderr.strip().splitlines()) == 1
+        assert set(listing(other)) == {"copy", "copy@1", "copy@2"}
+        # A truncated stream is refused and leaves nothing.
+        with open(full, "rb") as f:
+            data = f.read()
+        cp = subprocess.run([prog("hull"), "pool", "receive", "cut"],
+                            input=data[:len(data) // 2], env=other.env,
+                            capture_output=True)
+        assert cp.returncode != 0 and len(cp.stderr.strip().splitlines()) == 1
+        assert "cut" not in listing(other)
+        assert not os.path.exists(os.path.join(other.root, "cut"))
+        assert [e for e in os.listdir(os.path.join(other.root, ".snapshots"))
+                if e != "copy"] == []
+    finally:
+        other.run("hull", "fini", check=False)
+
+
+def test_send_errors(pool):
+    pool.run("hull", "pool", "create", "s")
+    pool.run("hull", "pool", "snapshot", "s@1")
+    pool.run("hull", "pool", "create", "t")
+    pool.run("hull", "pool", "snapshot", "t@1")
+    for args, what in [
+        (["send", "s@nope"], "no such snapshot"),
+        (["send", "-i", "t@1", "s@1"], "not a snapshot of s"),
+        (["send", "-i", "s@1", "s@1"], "itself"),
+        (["receive", "bad name"], "not a valid dataset name"),
+    ]:
+        r = pool.fails("hull", "pool", *args)
+        assert what in r.err, (args, r.err)
+    r = pool.fails("hull", "pool", "receive", "junk", input="garbage\n")
+    assert "junk" not in listing(pool)
