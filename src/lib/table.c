@@ -332,6 +332,8 @@ static int value_cmp(json_t *a, json_t *b)
 	}
 	if (json_is_boolean(a) && json_is_boolean(b))
 		return json_is_true(a) - json_is_true(b);
+	if (json_is_string(a) && json_is_string(b))
+		return strcmp(json_string_value(a), json_string_value(b));
 	char *s = table_value_text(a), *t = table_value_text(b);
 	int c = strcmp(s ? s : "", t ? t : "");
 	free(s);
