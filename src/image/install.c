@@ -33,9 +33,9 @@ struct image_txn {
 	struct pool *pool;
 	json_t *manifest;
 	char uuid[37];
-	char *partial;      /* dataset name images/<uuid>-partial */
-	char *final;        /* dataset name images/<uuid> */
-	char *path;         /* absolute path of the partial dataset */
+	char *partial; /* dataset name images/<uuid>-partial */
+	char *final;   /* dataset name images/<uuid> */
+	char *path;    /* absolute path of the partial dataset */
 	int lock_fd;
 };
 
@@ -127,8 +127,8 @@ int image_install_commit(struct image_txn *t, const char *source,
 		goto fail;
 	if ((r = pool_dataset_rename(t->pool, t->partial, t->final, err)) < 0)
 		goto fail;
-	json_t *rec = json_pack("{s:O, s:s?}", "manifest", t->manifest,
-				"source", source);
+	json_t *rec =
+	    json_pack("{s:O, s:s?}", "manifest", t->manifest, "source", source);
 	r = image_store_record_write(t->uuid, rec, err);
 	json_decref(rec);
 	if (r < 0) {
@@ -252,9 +252,8 @@ int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 
 	struct sha1_tap s;
 	sha1_init(&s);
-	struct unpack_opts o = {.compression = comp,
-				.tap = sha1_feed,
-				.tap_ctx = &s};
+	struct unpack_opts o = {
+	    .compression = comp, .tap = sha1_feed, .tap_ctx = &s};
 	if (!strcmp(type, "zvol")) {
 		_cleanup_free_ char *disk = xasprintf("%s/disk", t->path);
 		r = image_unpack_raw_fd(fd, disk, &o, err);

@@ -44,7 +44,8 @@ json_t *image_sources_load(struct hull_err *err)
 	json_t *list = json_object_get(j, "sources");
 	if (!json_is_array(list)) {
 		json_decref(j);
-		hull_err_set(err, EINVAL, "%s: 'sources' is not an array", path);
+		hull_err_set(err, EINVAL, "%s: 'sources' is not an array",
+			     path);
 		return NULL;
 	}
 	size_t i;
@@ -167,7 +168,8 @@ static CURL *easy_new(const char *url)
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "imgadm/" HULL_VERSION " (hull)");
+	curl_easy_setopt(c, CURLOPT_USERAGENT,
+			 "imgadm/" HULL_VERSION " (hull)");
 	const char *insecure = getenv("IMGADM_INSECURE");
 	if (insecure && !strcmp(insecure, "1")) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -177,8 +179,8 @@ static CURL *easy_new(const char *url)
 }
 
 /* GET url; the body in *out (caller frees). ENOENT on 404. */
-static int http_get(const char *base, const char *path, char **out,
-		    size_t *len, struct hull_err *err)
+static int http_get(const char *base, const char *path, char **out, size_t *len,
+		    struct hull_err *err)
 {
 	_cleanup_free_ char *url = url_join(base, path);
 	CURL *c = easy_new(url);
@@ -192,8 +194,9 @@ static int http_get(const char *base, const char *path, char **out,
 	curl_easy_cleanup(c);
 	int r = 0;
 	if (b.too_big)
-		r = hull_err_set(err, EFBIG, "source %s: answer larger than "
-					     "%u MiB",
+		r = hull_err_set(err, EFBIG,
+				 "source %s: answer larger than "
+				 "%u MiB",
 				 base, BODY_MAX >> 20);
 	else if (cc != CURLE_OK)
 		r = hull_err_set(err, EHOSTUNREACH, "source %s: %s", base,
@@ -264,13 +267,14 @@ static int http_download(const char *base, const char *path, int fd,
 {
 	_cleanup_free_ char *url = url_join(base, path);
 	CURL *c = easy_new(url);
-	struct download d = {.fd = fd, .limit = limit,
-			     .progress = progress, .ctx = ctx};
+	struct download d = {
+	    .fd = fd, .limit = limit, .progress = progress, .ctx = ctx};
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, download_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
 	if (progress) {
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, download_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION,
+				 download_progress);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
 	}
 	CURLcode cc = curl_easy_perform(c);
@@ -314,8 +318,8 @@ static int dir_walk(json_t *src, manifest_fn fn, void *ctx,
 		size_t n = strlen(de->d_name);
 		if (n > 5 && !strcmp(de->d_name + n - 5, ".json") &&
 		    de->d_name[0] != '.') {
-			_cleanup_free_ char *p = xasprintf("%s/%s", dir,
-							   de->d_name);
+			_cleanup_free_ char *p =
+			    xasprintf("%s/%s", dir, de->d_name);
 			r = fn(p, ctx);
 		}
 	}
@@ -329,8 +333,8 @@ static int dir_walk(json_t *src, manifest_fn fn, void *ctx,
 	while (!r && (de = readdir(d))) {
 		if (!hull_uuid_valid(de->d_name))
 			continue;
-		_cleanup_free_ char *p = xasprintf("%s/%s/manifest.json",
-						   images, de->d_name);
+		_cleanup_free_ char *p =
+		    xasprintf("%s/%s/manifest.json", images, de->d_name);
 		if (hull_path_exists(p))
 			r = fn(p, ctx);
 	}
@@ -410,7 +414,8 @@ static char *dir_file_for(const char *mpath, struct hull_err *err)
 	struct dirent *de;
 	char *found = NULL;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, base, blen) || de->d_name[blen] != '.' ||
+		if (strncmp(de->d_name, base, blen) ||
+		    de->d_name[blen] != '.' ||
 		    !strcmp(de->d_name + blen, ".json"))
 			continue;
 		found = xasprintf("%s/%s", dir, de->d_name);
@@ -529,7 +534,8 @@ int image_source_fetch(json_t *src, json_t *manifest, const char *tmp_path,
 		if (f.fail)
 			return -err->code;
 		if (!f.found_path)
-			return hull_err_set(err, ENOENT, "source %s: no image %s",
+			return hull_err_set(err, ENOENT,
+					    "source %s: no image %s",
 					    src_url(src), uuid);
 		*path = dir_file_for(f.found_path, err);
 		free(f.found_path);

@@ -73,8 +73,9 @@ static json_t *clone_counts(struct pool *p, struct hull_err *err)
 {
 	struct pool_entry *e;
 	size_t n;
-	if (pool_list_select(p, NULL, POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
-			     &e, &n, err) < 0)
+	if (pool_list_select(p, NULL,
+			     POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS, &e,
+			     &n, err) < 0)
 		return NULL;
 	json_t *counts = json_object();
 	for (size_t i = 0; i < n; i++) {
@@ -208,8 +209,8 @@ json_t *image_store_list(struct pool *p, bool clones, struct hull_err *err)
 		json_decref(rec);
 		if (counts)
 			json_object_set_new(
-				info, "clones",
-				json_integer(hull_json_int(counts, uuid, 0)));
+			    info, "clones",
+			    json_integer(hull_json_int(counts, uuid, 0)));
 		json_array_append_new(out, info);
 	}
 	free(buf);
@@ -246,7 +247,8 @@ json_t *image_store_get(struct pool *p, const char *uuid, struct hull_err *err)
 		json_decref(info);
 		return NULL;
 	}
-	json_object_set_new(info, "clones", json_integer((json_int_t)json_array_size(c)));
+	json_object_set_new(info, "clones",
+			    json_integer((json_int_t)json_array_size(c)));
 	json_decref(c);
 	return info;
 }
@@ -256,8 +258,9 @@ json_t *image_store_clones(struct pool *p, const char *uuid,
 {
 	struct pool_entry *e;
 	size_t n;
-	if (pool_list_select(p, NULL, POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
-			     &e, &n, err) < 0)
+	if (pool_list_select(p, NULL,
+			     POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS, &e,
+			     &n, err) < 0)
 		return NULL;
 	_cleanup_free_ char *origin = xasprintf("images/%s@final", uuid);
 	json_t *out = json_array();
@@ -300,12 +303,13 @@ int image_store_delete(struct pool *p, const char *uuid, struct hull_err *err)
 		return -err->code;
 	size_t nc = json_array_size(clones);
 	if (nc) {
-		int r = hull_err_set(err, EBUSY,
-				     "image %s is in use: %zu dataset%s cloned "
-				     "from it (%s%s)",
-				     uuid, nc, nc == 1 ? " is" : "s are",
-				     json_string_value(json_array_get(clones, 0)),
-				     nc > 1 ? ", ..." : "");
+		int r =
+		    hull_err_set(err, EBUSY,
+				 "image %s is in use: %zu dataset%s cloned "
+				 "from it (%s%s)",
+				 uuid, nc, nc == 1 ? " is" : "s are",
+				 json_string_value(json_array_get(clones, 0)),
+				 nc > 1 ? ", ..." : "");
 		json_decref(clones);
 		return r;
 	}
@@ -314,11 +318,11 @@ int image_store_delete(struct pool *p, const char *uuid, struct hull_err *err)
 	if (!kids)
 		return -err->code;
 	if (json_array_size(kids)) {
-		int r = hull_err_set(err, EBUSY,
-				     "image %s is in use: image %s has it as "
-				     "origin",
-				     uuid,
-				     json_string_value(json_array_get(kids, 0)));
+		int r = hull_err_set(
+		    err, EBUSY,
+		    "image %s is in use: image %s has it as "
+		    "origin",
+		    uuid, json_string_value(json_array_get(kids, 0)));
 		json_decref(kids);
 		return r;
 	}

@@ -536,6 +536,7 @@ def test_imgapi_avail_show_import(pool, files):
         assert "not found" in r.err
         r = pool.run("imgadm", "import", m["uuid"])
         assert f"Imported image {m['uuid']} (web@7)" in r.out
+        assert r.err == ""  # no progress when stderr is not a terminal
         assert f"/images/{m['uuid']}/file" in srv.requests
         info = json.loads(pool.run("imgadm", "get", m["uuid"]).out)
         assert info["source"] == srv.url
@@ -598,7 +599,10 @@ def test_dir_source_import(pool, files):
     out = pool.run("imgadm", "avail", "-H", "-o", "name").out
     assert sorted(out.split()) == ["one", "two"]
     pool.run("imgadm", "import", m1["uuid"])
-    pool.run("imgadm", "import", m2["uuid"])
+    pool.run("imgadm", "sources", "-d", src)
+    # -S names a source that is not configured.
+    pool.fails("imgadm", "import", m2["uuid"])
+    pool.run("imgadm", "import", "-S", src, m2["uuid"])
     out = pool.run("imgadm", "list", "-H", "-o", "name,source").out
     assert sorted(l.split()[0] for l in out.splitlines()) == ["one", "two"]
     assert src in out

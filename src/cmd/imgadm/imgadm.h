@@ -49,7 +49,7 @@ int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
 int imgadm_fail(const struct hull_err *err);
 /* Prints "imgadm CMD: MSG (see imgadm CMD --help)" and returns 2. */
 int imgadm_usage(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Prints a subcommand's help to stdout; returns 0. */
 int imgadm_help(const char *text);
 /* Opens the pool or prints why not (returns NULL). */

@@ -24,7 +24,8 @@ int imgadm_usage(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "imgadm %s: %s (see imgadm %s --help)\n", cmd, msg, cmd);
+	fprintf(stderr, "imgadm %s: %s (see imgadm %s --help)\n", cmd, msg,
+		cmd);
 	return IMGADM_USAGE;
 }
 
@@ -82,7 +83,7 @@ static json_t *image_lookup(json_t *info, const char *key, void *ctx)
 		return json_incref(json_object_get(info, key));
 	if (!strcmp(key, "size"))
 		return json_incref(json_object_get(
-			json_array_get(json_object_get(m, "files"), 0), "size"));
+		    json_array_get(json_object_get(m, "files"), 0), "size"));
 	json_t *tags = json_object_get(m, "tags");
 	if (!strcmp(key, "docker_id"))
 		return json_incref(json_object_get(tags, "docker:id"));
