@@ -29,6 +29,8 @@
 
 /* An IMGAPI answer for /images on a big public server is a few MB. */
 #define BODY_MAX (64u << 20)
+/* IMGAPI's largest page of /images. */
+#define IMGAPI_PAGE 1000
 
 /* ---- the configured list ---- */
 
@@ -138,13 +140,16 @@ static size_t body_write(char *p, size_t sz, size_t n, void *ctx)
 	return add;
 }
 
-/* base + path, keeping a "?query" of base at the end. */
+/* base + path, keeping a "?query" of base (a channel) at the end, joined
+with one the path may carry. */
 static char *url_join(const char *base, const char *path)
 {
 	const char *q = strchr(base, '?');
 	size_t n = q ? (size_t)(q - base) : strlen(base);
 	while (n && base[n - 1] == '/')
 		n--;
+	if (q && strchr(path, '?'))
+		return xasprintf("%.*s%s&%s", (int)n, base, path, q + 1);
 	return xasprintf("%.*s%s%s", (int)n, base, path, q ? q : "");
 }
 
@@ -457,32 +462,53 @@ json_t *image_source_list(json_t *src, struct hull_err *err)
 		}
 		return f.list;
 	}
-	char *body;
-	size_t len;
-	if (http_get(src_url(src), "/images", &body, &len, err) < 0)
-		return NULL;
-	json_t *all = hull_json_load_buf("/images", body, len, err);
-	free(body);
-	if (!all) {
-		hull_err_prefix(err, "source %s", src_url(src));
-		return NULL;
-	}
-	if (!json_is_array(all)) {
-		json_decref(all);
-		hull_err_set(err, EINVAL, "source %s: /images is not an array",
-			     src_url(src));
-		return NULL;
-	}
+	/* IMGAPI answers at most `limit` (1000) images a page; the next page
+	 * starts after the last uuid seen (marker). */
 	json_t *out = json_array();
-	size_t i;
-	json_t *m;
-	json_array_foreach(all, i, m)
-	{
-		if (image_manifest_validate(m, NULL) == 0)
-			json_array_append(out, m);
+	char marker[37] = "";
+	for (int page = 0; page < 100; page++) {
+		_cleanup_free_ char *path =
+		    marker[0] ? xasprintf("/images?limit=%d&marker=%s",
+					  IMGAPI_PAGE, marker)
+			      : xasprintf("/images?limit=%d", IMGAPI_PAGE);
+		char *body;
+		size_t len;
+		if (http_get(src_url(src), path, &body, &len, err) < 0)
+			goto fail;
+		json_t *all = hull_json_load_buf("/images", body, len, err);
+		free(body);
+		if (!all) {
+			hull_err_prefix(err, "source %s", src_url(src));
+			goto fail;
+		}
+		if (!json_is_array(all)) {
+			json_decref(all);
+			hull_err_set(err, EINVAL,
+				     "source %s: /images is not an array",
+				     src_url(src));
+			goto fail;
+		}
+		size_t i, n = json_array_size(all);
+		json_t *m;
+		json_array_foreach(all, i, m)
+		{
+			if (image_manifest_validate(m, NULL) == 0)
+				json_array_append(out, m);
+		}
+		const char *last =
+		    hull_json_str(json_array_get(all, n - 1), "uuid", "");
+		bool more = n >= IMGAPI_PAGE && hull_uuid_valid(last) &&
+			    strcmp(last, marker) != 0;
+		if (more)
+			snprintf(marker, sizeof(marker), "%s", last);
+		json_decref(all);
+		if (!more)
+			break;
 	}
-	json_decref(all);
 	return out;
+fail:
+	json_decref(out);
+	return NULL;
 }
 
 json_t *image_source_get(json_t *src, const char *uuid, struct hull_err *err)

@@ -99,6 +99,12 @@ def test_not_installed_exits_3(dirpool):
     assert "not installed" in r.err
     dirpool.fails("imgadm", "delete", u, rc=3)
     dirpool.fails("imgadm", "ancestry", u, rc=3)
+    # -E: the same error again as JSON, the last line.
+    r = dirpool.run("imgadm", "-E", "get", u, check=False)
+    assert r.rc == 3
+    lines = r.err.splitlines()
+    assert len(lines) == 2 and "not installed" in lines[0]
+    assert json.loads(lines[1])["code"] == "ImageNotInstalled"
 
 
 def test_uninitialised_root_names_hull_init(bare):
@@ -546,6 +552,20 @@ def test_imgapi_avail_show_import(pool, files):
     # No download left behind.
     assert not [n for n in os.listdir(os.path.join(pool.root, "var", "imgadm"))
                 if n.startswith(".download")]
+
+
+def test_imgapi_avail_pages(dirpool, files):
+    """An IMGAPI with more images than one page (1000) holds."""
+    no_default_source(dirpool)
+    m, mpath, fpath = it.image(files)
+    with it.ImgapiServer() as srv:
+        for i in range(1234):
+            mi = dict(m, uuid=str(it.uuidlib.uuid4()), name=f"n{i}")
+            srv.images[mi["uuid"]] = (mi, b"")
+        dirpool.run("imgadm", "sources", "-a", srv.url)
+        out = dirpool.run("imgadm", "avail", "-H", "-o", "uuid").out.split()
+        assert sorted(out) == sorted(srv.images)
+        assert sum(r.startswith("/images?") for r in srv.requests) == 2
 
 
 def test_imgapi_dropped_connection(pool, files):

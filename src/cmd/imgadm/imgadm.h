@@ -44,6 +44,9 @@ int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
 
 /* util.c */
 
+/* -E: after an error line, print it again as {"code", "message"}. */
+extern bool imgadm_json_errors;
+
 /* Prints "imgadm: MSG" and returns the exit code for err (3 when an image
  * is not installed). */
 int imgadm_fail(const struct hull_err *err);

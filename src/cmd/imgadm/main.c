@@ -32,7 +32,8 @@ static const struct subcommand subcommands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: imgadm [--help] [--version] COMMAND [ARGS...]\n"
+	fprintf(f, "usage: imgadm [--help] [--version] [-v] [-E] COMMAND "
+		   "[ARGS...]\n"
 		   "\n"
 		   "Manages the images of the hull pool ($HULL_ROOT, default "
 		   "/zones), as SmartOS's imgadm does.\n"
@@ -42,9 +43,12 @@ static void usage(FILE *f)
 	     i++)
 		fprintf(f, "  %-10s %s\n", subcommands[i].name,
 			subcommands[i].summary);
-	fprintf(f, "\n`imgadm COMMAND --help` or `imgadm help COMMAND` tells "
-		   "more. Exit status: 0 ok, 1 error, 2 usage, 3 image not "
-		   "installed.\n");
+	fprintf(f,
+		"\n-E adds the error as a JSON object {code, message} on the "
+		"last line of stderr.\n`imgadm COMMAND --help` or `imgadm help "
+		"COMMAND` tells "
+		"more. Exit status: 0 ok, 1 error, 2 usage, 3 image not "
+		"installed.\n");
 }
 
 int main(int argc, char **argv)
@@ -54,9 +58,12 @@ int main(int argc, char **argv)
 		return IMGADM_USAGE;
 	}
 	/* -v (verbose) is accepted for compatibility; errors are always
-	 * one line. */
+	 * one line. -E adds a JSON copy of the error. */
 	while (argc > 2 &&
-	       (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose"))) {
+	       (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose") ||
+		!strcmp(argv[1], "-E"))) {
+		if (!strcmp(argv[1], "-E"))
+			imgadm_json_errors = true;
 		argv++;
 		argc--;
 	}

@@ -9,11 +9,32 @@
 #include "lib/json.h"
 #include "lib/xalloc.h"
 
+bool imgadm_json_errors;
+
+/* -E: the error again as one JSON object, the last line on stderr. */
+static void json_error(const char *code, const char *msg)
+{
+	if (!imgadm_json_errors)
+		return;
+	json_t *j = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	char *s = json_dumps(j, JSON_COMPACT);
+	fprintf(stderr, "%s\n", s);
+	free(s);
+	json_decref(j);
+}
+
 int imgadm_fail(const struct hull_err *err)
 {
 	fprintf(stderr, "imgadm: %s\n", err->msg);
-	if (err->code == ENOENT && strstr(err->msg, "is not installed"))
+	if (err->code == ENOENT && strstr(err->msg, "is not installed")) {
+		json_error("ImageNotInstalled", err->msg);
 		return IMGADM_NOT_INSTALLED;
+	}
+	json_error(err->code == EBUSY		   ? "ImageHasDependentClones"
+		   : err->code == EEXIST	   ? "ImageAlreadyInstalled"
+		   : strstr(err->msg, "manifest:") ? "InvalidManifest"
+						   : "Error",
+		   err->msg);
 	return IMGADM_ERROR;
 }
 
