@@ -93,6 +93,18 @@ def test_install_list_get_delete(pool, files):
     pool.fails("imgadm", "get", uuid, rc=3)
 
 
+def test_install_over_leftover_partial(dirpool, files):
+    """An install killed midway leaves images/UUID-partial; installing the
+    same image again starts afresh."""
+    m, mpath, fpath = it.image(files)
+    dirpool.run("hull", "pool", "create", f"images/{m['uuid']}-partial")
+    open(os.path.join(dirpool.root, "images", m["uuid"] + "-partial", "junk"), "w").close()
+    install(dirpool, mpath, fpath)
+    names = [e["name"] for e in json.loads(dirpool.run("hull", "pool", "list", "-j").out)]
+    assert names == [f"images/{m['uuid']}", f"images/{m['uuid']}@final"]
+    assert not os.path.exists(os.path.join(dirpool.root, "images", m["uuid"], "junk"))
+
+
 def test_not_installed_exits_3(dirpool):
     u = "11111111-2222-4333-8444-555555555555"
     r = dirpool.fails("imgadm", "get", u, rc=3)
@@ -260,9 +272,13 @@ def test_delete_refused_while_cloned_or_origin(pool, files):
     assert f"Would delete image {b['uuid']}" in out and a["uuid"] in out
     assert len(pool.run("imgadm", "list", "-H").out.splitlines()) == 2
     pool.fails("imgadm", "vacuum")  # not a terminal, no -f
+    # What a killed install leaves goes too.
+    pool.run("hull", "pool", "create", "images/%s-partial" % b["uuid"].replace("b", "c"))
     out = pool.run("imgadm", "vacuum", "-f").out
     assert out.index(b["uuid"]) < out.index(a["uuid"])
+    assert "-partial (left by an interrupted install)" in out
     assert pool.run("imgadm", "list", "-H").out == ""
+    assert json.loads(pool.run("hull", "pool", "list", "-j").out) == []
 
 
 # ---- bad input: one line, nothing changed ----

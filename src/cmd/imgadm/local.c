@@ -407,6 +407,22 @@ int imgadm_vacuum(int argc, char **argv)
 		return rc;
 	struct hull_err err = {0};
 	json_t *gone = json_object(); /* uuid -> true, in order found */
+	if (!dry) {
+		/* Installs killed midway leave images/UUID-partial. */
+		json_t *removed;
+		if (image_install_partials_clean(p, &removed, &err) < 0) {
+			json_decref(removed);
+			json_decref(gone);
+			pool_close(p);
+			return imgadm_fail(&err);
+		}
+		size_t i;
+		json_t *name;
+		json_array_foreach(removed, i, name)
+		    printf("Removed %s (left by an interrupted install)\n",
+			   json_string_value(name));
+		json_decref(removed);
+	}
 	json_t *order = json_array();
 	/* Plan the whole vacuum first: each round frees the origins of the
 	 * images the previous round removes. */
