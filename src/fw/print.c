@@ -18,7 +18,10 @@
 
 /* Writes s quoted, escaping what Triton escapes: the quote, parentheses
  * and backslash, control characters, and Unicode spaces (so none can pass
- * for an ASCII space when a person reads the rule). */
+ * for an ASCII space when a person reads the rule). A lone surrogate (from
+ * a \uD800-\uDFFF escape with no partner) has no UTF-8 form: where Triton
+ * would print the bare JavaScript code unit, we print its escape, so the
+ * text stays valid UTF-8 and reads back to the same rule. */
 static void put_quoted(FILE *f, const char *s)
 {
 	size_t len = strlen(s), i = 0;
@@ -46,7 +49,8 @@ static void put_quoted(FILE *f, const char *s)
 			   cp == 0x1680 || cp == 0x180e ||
 			   (cp >= 0x2000 && cp <= 0x200d) || cp == 0x2028 ||
 			   cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
-			   cp == 0x2060 || cp == 0x3000 || cp == 0xfeff;
+			   cp == 0x2060 || cp == 0x3000 || cp == 0xfeff ||
+			   (cp >= 0xd800 && cp <= 0xdfff);
 		if (esc)
 			fprintf(f, "\\u%04X", (unsigned)cp);
 		else

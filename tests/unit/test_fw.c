@@ -238,8 +238,8 @@ static void test_compile_semantics(void **state)
 	const char *rules[] = {
 		"FROM tag role = web TO tag role = db ALLOW tcp PORT 5432",
 		"FROM any TO all vms BLOCK tcp PORT 5432 PRIORITY 2",
-		"FROM any TO vm " UB " ALLOW tcp PORT 5432 PRIORITY 2",
-		"FROM vm " UA " TO any BLOCK udp PORTS 53, 50-60",
+		("FROM any TO vm " UB " ALLOW tcp PORT 5432 PRIORITY 2"),
+		("FROM vm " UA " TO any BLOCK udp PORTS 53, 50-60"),
 	};
 	char *nft = compile_rules(rules, 4, in, 2);
 	/* B's inbound: priority 2 first, ALLOW before BLOCK at a tie, then
@@ -279,8 +279,8 @@ static void test_load_in_netns(void **state)
 	struct fw_inst in[2] = {make_inst(UA, "vha", "192.0.2.10", "web"),
 				make_inst(UB, "vhb", "2001:db8::10", "db")};
 	const char *rules[] = {
-		"FROM (tag role = web OR subnet 198.51.100.0/24 OR ip 2001:db8::1) "
-		"TO tag role = db ALLOW tcp PORTS 1-100, 50-200",
+		("FROM (tag role = web OR subnet 198.51.100.0/24 OR ip 2001:db8::1) "
+		 "TO tag role = db ALLOW tcp PORTS 1-100, 50-200"),
 		"FROM all vms TO all vms ALLOW icmp6 TYPE 128",
 		"FROM any TO all vms ALLOW icmp (TYPE 8 AND TYPE 0 CODE 0)",
 	};
