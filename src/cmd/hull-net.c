@@ -30,8 +30,7 @@ static void usage(FILE *f)
 		"Commands (UUID names the record $HULL_ROOT/UUID/config/vm.json;\n"
 		"NETNS is a name under /run/netns or a path to a netns file):\n"
 		"  setup UUID NETNS [BRAND]   set up every nic of the instance\n"
-		"                             (a VM's taps are held until stdin\n"
-		"                             closes)\n"
+		"                             (a VM's taps: NETNS is ignored)\n"
 		"  teardown UUID              remove the instance's ports and rules\n"
 		"  add-nic UUID MAC NETNS     set up one nic of a running instance\n"
 		"  remove-nic UUID MAC        remove one nic's port\n"
@@ -100,20 +99,11 @@ static int cmd_setup(int argc, char **argv)
 	json_decref(rec);
 	if (r)
 		return fail(&err);
-	if (hvm) {
-		char buf[64];
-		for (size_t i = 0; i < NET_MAX_NICS; i++)
-			if (taps[i] >= 0)
-				printf("tap %zu\n", i);
-		printf("ready\n");
-		fflush(stdout);
-		/* Taps vanish with their last descriptor: hold them. */
-		while (fgets(buf, sizeof(buf), stdin))
-			;
+	/* A VM's taps are persistent; the VMM would get these descriptors. */
+	if (hvm)
 		for (size_t i = 0; i < NET_MAX_NICS; i++)
 			if (taps[i] >= 0)
 				close(taps[i]);
-	}
 	return 0;
 }
 

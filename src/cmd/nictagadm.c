@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 	cmd = argv[optind];
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0; /* glibc: 0 re-initialises getopt for the new argv */
 	if (!strcmp(cmd, "add"))
 		return cmd_add_update(argc, argv, true);
 	if (!strcmp(cmd, "update"))

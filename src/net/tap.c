@@ -27,5 +27,12 @@ int net_tap_open(const char *name, struct hull_err *err)
 		close(fd);
 		return hull_err_sys(err, e, "create tap %s", name);
 	}
+	/* Persistent: the port outlives a VMM restart and is removed, like a
+	 * veth, by net_instance_teardown() (found by its alias). */
+	if (ioctl(fd, TUNSETPERSIST, 1) < 0) {
+		int e = errno;
+		close(fd);
+		return hull_err_sys(err, e, "keep tap %s", name);
+	}
 	return fd;
 }

@@ -6,8 +6,8 @@
 #define HULL_NET_TAP_H
 #include "lib/err.h"
 
-/* Creates (or attaches to) the tap device name in the caller's network
- * namespace. Returns its descriptor (owned by the caller, close-on-exec);
- * the device goes away when the last descriptor is closed. */
+/* Creates the persistent tap device name in the caller's network namespace
+ * and returns a descriptor on it (owned by the caller, close-on-exec). The
+ * device stays after the descriptor is closed, until its link is deleted. */
 int net_tap_open(const char *name, struct hull_err *err);
 #endif
