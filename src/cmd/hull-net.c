@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/err.h"
@@ -35,6 +36,9 @@ static void usage(FILE *f)
 		"  add-nic UUID MAC NETNS     set up one nic of a running instance\n"
 		"  remove-nic UUID MAC        remove one nic's port\n"
 		"  check UUID                 validate the record's nics and routes\n"
+		"  bench-add-nic UUID MAC NETNS N\n"
+		"                             add and remove a nic N times in one\n"
+		"                             process; print first and median ms\n"
 		"  mac                        print a new SmartOS-style MAC\n"
 		"  -h, --help                 this help\n");
 }
@@ -123,6 +127,7 @@ static int cmd_teardown(int argc, char **argv)
 static int cmd_add_nic(int argc, char **argv)
 {
 	struct hull_err err = {0};
+	struct timespec t0, t1;
 	json_t *rec;
 	int fd, tap = -1, r;
 
@@ -136,12 +141,81 @@ static int cmd_add_nic(int argc, char **argv)
 		json_decref(rec);
 		return fail(&err);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = net_nic_add(rec, argv[2], fd, NULL, &tap, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* For bench/net-add-nic: the library call alone, without the cost of
+	 * starting a process. */
+	if (!r && getenv("HULL_NET_TIMING"))
+		fprintf(stderr, "add-nic: %.3f ms\n",
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	close(fd);
 	if (tap >= 0)
 		close(tap);
 	json_decref(rec);
 	return r ? fail(&err) : 0;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* bench-add-nic UUID MAC NETNS N: adds and removes the nic N times in this
+ * process, as a long-lived caller (the supervisor) would, and prints the
+ * first and the median time of net_nic_add() in ms. */
+static int cmd_bench_add_nic(int argc, char **argv)
+{
+	struct hull_err err = {0};
+	double *ms, first;
+	json_t *rec;
+	int fd, n, r = 0;
+
+	if (argc != 5 || (n = atoi(argv[4])) < 1 || n > 10000) {
+		usage(stderr);
+		return 2;
+	}
+	if (!(rec = load_record(argv[1], &err)))
+		return fail(&err);
+	if ((fd = open_netns(argv[3], &err)) < 0) {
+		json_decref(rec);
+		return fail(&err);
+	}
+	ms = xcalloc((size_t)n, sizeof(*ms));
+	for (int i = 0; i < n && !r; i++) {
+		struct timespec t0;
+		int tap = -1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = net_nic_add(rec, argv[2], fd, NULL, &tap, &err);
+		ms[i] = ms_since(&t0);
+		if (tap >= 0)
+			close(tap);
+		if (!r)
+			r = net_nic_remove(argv[1], argv[2], &err);
+	}
+	close(fd);
+	json_decref(rec);
+	if (r) {
+		free(ms);
+		return fail(&err);
+	}
+	first = ms[0];
+	qsort(ms, (size_t)n, sizeof(*ms), dbl_cmp);
+	printf("first %.3f median %.3f min %.3f max %.3f\n", first, ms[n / 2], ms[0],
+	       ms[n - 1]);
+	free(ms);
+	return 0;
 }
 
 static int cmd_remove_nic(int argc, char **argv)
@@ -207,6 +281,8 @@ int main(int argc, char **argv)
 		return cmd_add_nic(argc, argv);
 	if (!strcmp(cmd, "remove-nic"))
 		return cmd_remove_nic(argc, argv);
+	if (!strcmp(cmd, "bench-add-nic"))
+		return cmd_bench_add_nic(argc, argv);
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc, argv);
 	if (!strcmp(cmd, "mac")) {

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/if_bridge.h>
+#include <netlink/route/link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,26 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 
 /* Creates the bridge when missing, binds the uplink, applies the MTU and
  * brings both up. *created says whether the bridge is new. */
+static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
+		       struct hull_err *err);
+
+/* The bridge's ifindex when it exists and is up (the common case when an
+ * instance starts: nothing to change), else what bridge_make() returns. */
+static int bridge_get(struct nl_sock *sk, struct net_tag *t, bool *created,
+		      struct hull_err *err)
+{
+	struct rtnl_link *l = NULL;
+	int idx = -1;
+
+	*created = false;
+	if (rtnl_link_get_kernel(sk, 0, t->bridge, &l) >= 0 && l) {
+		if (rtnl_link_get_flags(l) & IFF_UP)
+			idx = rtnl_link_get_ifindex(l);
+		rtnl_link_put(l);
+	}
+	return idx > 0 ? idx : bridge_make(sk, t, created, err);
+}
+
 static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 		       struct hull_err *err)
 {
@@ -497,21 +518,30 @@ int net_tag_bridge_ensure(const char *name, struct net_tag *out,
 		return r;
 	if (!(sk = net_nl_open(-1, err)))
 		return -err->code;
-	r = bridge_make(sk, out, &created, err);
+	r = bridge_get(sk, out, &created, err);
 	net_nl_close(sk);
 	return r;
 }
 
 int net_tag_restore_all(struct hull_err *err)
 {
-	struct net_tag *tags = NULL, t;
+	struct net_tag *tags = NULL;
+	struct nl_sock *sk;
 	size_t n = 0;
+	bool created;
 	int r;
 
 	if ((r = net_tag_list(&tags, &n, err)))
 		return r;
+	if (!(sk = net_nl_open(-1, err))) {
+		free(tags);
+		return -err->code;
+	}
+	/* Everything re-applied, not only missing bridges: an uplink may have
+	 * come back without its master. */
 	for (size_t i = 0; i < n && r >= 0; i++)
-		r = net_tag_bridge_ensure(tags[i].name, &t, err);
+		r = bridge_make(sk, &tags[i], &created, err);
+	net_nl_close(sk);
 	free(tags);
 	return r < 0 ? r : 0;
 }
