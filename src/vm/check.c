@@ -138,9 +138,7 @@ static bool check_list(json_t *v, char *why, size_t n)
 			       "must be a string or an array of strings");
 	size_t i;
 	json_t *e;
-	json_array_foreach (v, i, e)
-		if (!check_string(e, why, n))
-			return false;
+	json_array_foreach(v, i, e) if (!check_string(e, why, n)) return false;
 	return true;
 }
 
@@ -153,7 +151,8 @@ static bool check_strlist(json_t *v, bool ips, char *why, size_t n)
 		return why_set(why, n, "has too many elements");
 	size_t i;
 	json_t *e;
-	json_array_foreach (v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		if (!check_string(e, why, n))
 			return false;
 		if (ips && !vm_check_ip(json_string_value(e)))
@@ -171,7 +170,8 @@ static bool check_map(json_t *v, bool tags, char *why, size_t n)
 		return why_set(why, n, "has too many keys");
 	const char *k;
 	json_t *e;
-	json_object_foreach (v, k, e) {
+	json_object_foreach(v, k, e)
+	{
 		if (!*k || strlen(k) > 1024)
 			return why_set(why, n, "has an empty or too long key");
 		if (json_is_string(e)) {
@@ -199,7 +199,8 @@ bool vm_check_routes(json_t *routes, char *why, size_t n)
 		return why_set(why, n, "must be an object");
 	const char *dst;
 	json_t *gw;
-	json_object_foreach (routes, dst, gw) {
+	json_object_foreach(routes, dst, gw)
+	{
 		if (!vm_check_ip(dst) && !vm_check_cidr(dst))
 			return why_set(
 			    why, n, "destination \"%s\" is not an IP or CIDR",
@@ -240,7 +241,8 @@ static bool nic_ips(json_t *v, char *why, size_t n)
 			       "must be an array of at most 20 addresses");
 	size_t i;
 	json_t *e;
-	json_array_foreach (v, i, e) {
+	json_array_foreach(v, i, e)
+	{
 		if (!json_is_string(e))
 			return why_set(why, n, "must hold strings");
 		const char *s = json_string_value(e);
@@ -272,7 +274,8 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 		return why_set(why, n, "must be an object");
 	const char *k;
 	json_t *v;
-	json_object_foreach (nic, k, v) {
+	json_object_foreach(nic, k, v)
+	{
 		bool ok = true;
 		sub[0] = '\0';
 		if (!strcmp(k, "mac")) {
@@ -299,10 +302,10 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 			ok = json_is_array(v);
 			size_t i;
 			json_t *e;
-			json_array_foreach (v, i, e)
-				ok = ok && json_is_string(e) &&
-				     (vm_check_ip(json_string_value(e)) ||
-				      vm_check_cidr(json_string_value(e)));
+			json_array_foreach(v, i, e) ok =
+			    ok && json_is_string(e) &&
+			    (vm_check_ip(json_string_value(e)) ||
+			     vm_check_cidr(json_string_value(e)));
 		} else if (!strcmp(k, "gateways")) {
 			ok = check_strlist(v, true, sub, sizeof(sub));
 		} else if (!strcmp(k, "ip")) {
@@ -337,7 +340,8 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 			ok = json_is_array(v) && json_array_size(v) <= 20;
 			size_t i;
 			json_t *e;
-			json_array_foreach (v, i, e) {
+			json_array_foreach(v, i, e)
+			{
 				const char *s = json_is_string(e)
 						    ? json_string_value(e)
 						    : "";
@@ -352,10 +356,10 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 			ok = json_is_array(v);
 			size_t i;
 			json_t *e;
-			json_array_foreach (v, i, e)
-				ok = ok && json_is_integer(e) &&
-				     json_integer_value(e) >= 0 &&
-				     json_integer_value(e) <= 65535;
+			json_array_foreach(v, i, e) ok =
+			    ok && json_is_integer(e) &&
+			    json_integer_value(e) >= 0 &&
+			    json_integer_value(e) <= 65535;
 		} else if (!strcmp(k, "network_uuid")) {
 			ok = json_is_string(v) &&
 			     hull_uuid_valid(json_string_value(v));
@@ -394,7 +398,8 @@ bool vm_check_nics(json_t *nics, unsigned brand, char *why, size_t n)
 	size_t i, j;
 	json_t *nic;
 	int primaries = 0;
-	json_array_foreach (nics, i, nic) {
+	json_array_foreach(nics, i, nic)
+	{
 		if (!vm_check_nic(nic, brand, true, sub, sizeof(sub)))
 			return why_set(why, n, "nic %zu: %s", i, sub);
 		primaries += json_is_true(json_object_get(nic, "primary"));
@@ -473,10 +478,10 @@ bool vm_check_value(const struct vm_prop *p, json_t *v, char *why, size_t n)
 			return why_set(why, n, "must be an array of objects");
 		size_t i;
 		json_t *e;
-		json_array_foreach (v, i, e)
-			if (!json_is_object(e))
-				return why_set(why, n,
-					       "must be an array of objects");
+		json_array_foreach(v, i, e) if (
+		    !json_is_object(
+			e)) return why_set(why, n,
+					   "must be an array of objects");
 		return true;
 	case VM_T_TIMESTAMP:
 		return check_string(v, why, n);

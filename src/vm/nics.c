@@ -18,7 +18,8 @@ void vm_nics_assign(json_t *nics, unsigned brand)
 	size_t i;
 	json_t *nic;
 	bool primary = false;
-	json_array_foreach (nics, i, nic) {
+	json_array_foreach(nics, i, nic)
+	{
 		const char *ifc =
 		    json_string_value(json_object_get(nic, "interface"));
 		if (ifc && strlen(ifc) > 3 && atoi(ifc + 3) >= next)
@@ -26,7 +27,8 @@ void vm_nics_assign(json_t *nics, unsigned brand)
 		primary =
 		    primary || json_is_true(json_object_get(nic, "primary"));
 	}
-	json_array_foreach (nics, i, nic) {
+	json_array_foreach(nics, i, nic)
+	{
 		if (!json_is_object(nic))
 			continue;
 		if (!json_object_get(nic, "interface")) {
@@ -46,7 +48,8 @@ void vm_nics_fill_macs(json_t *nics, unsigned (*rand32)(void))
 {
 	size_t i;
 	json_t *nic;
-	json_array_foreach (nics, i, nic) {
+	json_array_foreach(nics, i, nic)
+	{
 		if (!json_is_object(nic) || json_object_get(nic, "mac"))
 			continue;
 		char mac[18];

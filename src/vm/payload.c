@@ -119,7 +119,8 @@ json_t *vm_payload_check_create(json_t *payload, struct hull_err *err)
 	unsigned brand = vm_brand_from_name(bname);
 	const char *k;
 	json_t *val;
-	json_object_foreach (payload, k, val) {
+	json_object_foreach(payload, k, val)
+	{
 		const struct vm_prop *p = vm_prop_find(k);
 		if (!p) {
 			verdict_add(&v, "bad_properties", k,
@@ -224,7 +225,8 @@ static bool check_helper(const char *prefix, const struct vm_prop *p,
 	size_t i;
 	json_t *e;
 	if (!strcmp(prefix, "remove_")) {
-		json_array_foreach (val, i, e) {
+		json_array_foreach(val, i, e)
+		{
 			if (!json_is_string(e)) {
 				snprintf(why, n, "must be an array of strings");
 				return false;
@@ -238,7 +240,8 @@ static bool check_helper(const char *prefix, const struct vm_prop *p,
 		}
 		return true;
 	}
-	json_array_foreach (val, i, e) {
+	json_array_foreach(val, i, e)
+	{
 		if (!json_is_object(e)) {
 			snprintf(why, n, "must be an array of objects");
 			return false;
@@ -281,7 +284,8 @@ json_t *vm_payload_check_update(json_t *payload, const char *bname,
 	}
 	const char *k;
 	json_t *val;
-	json_object_foreach (payload, k, val) {
+	json_object_foreach(payload, k, val)
+	{
 		const char *prefix, *pname;
 		if (helper_split(k, &prefix, &pname)) {
 			const struct vm_prop *p = vm_prop_find(pname);
@@ -453,8 +457,8 @@ static void map_apply(json_t *vm, const char *prefix, const char *prop,
 	} else {
 		size_t i;
 		json_t *e;
-		json_array_foreach (val, i, e)
-			json_object_del(m, json_string_value(e));
+		json_array_foreach(val, i, e)
+		    json_object_del(m, json_string_value(e));
 	}
 }
 
@@ -462,7 +466,8 @@ static json_t *array_find(json_t *arr, const char *key, const char *value)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach (arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		const char *s = json_string_value(json_object_get(e, key));
 		if (s && !strcasecmp(s, value))
 			return e;
@@ -483,7 +488,8 @@ static int array_apply(json_t *vm, const char *prefix, const char *prop,
 	}
 	size_t i;
 	json_t *e;
-	json_array_foreach (val, i, e) {
+	json_array_foreach(val, i, e)
+	{
 		if (!strcmp(prefix, "remove_")) {
 			const char *id = json_string_value(e);
 			for (size_t j = 0; j < json_array_size(arr); j++) {
@@ -560,7 +566,8 @@ int vm_payload_apply_update(json_t *vm, json_t *update, bool *live,
 	const char *k;
 	json_t *val;
 	int r = 0;
-	json_object_foreach (update, k, val) {
+	json_object_foreach(update, k, val)
+	{
 		const char *prefix, *pname;
 		if (helper_split(k, &prefix, &pname)) {
 			const struct vm_prop *p = vm_prop_find(pname);
@@ -601,7 +608,8 @@ int vm_payload_apply_update(json_t *vm, json_t *update, bool *live,
 		goto fail;
 	}
 	*live = *restart = false;
-	json_object_foreach (vm, k, val) {
+	json_object_foreach(vm, k, val)
+	{
 		json_t *o = json_object_get(old, k);
 		if (o && json_equal(o, val))
 			continue;
@@ -611,7 +619,8 @@ int vm_payload_apply_update(json_t *vm, json_t *update, bool *live,
 		else if (!bookkeeping(k))
 			*restart = true;
 	}
-	json_object_foreach (old, k, val) {
+	json_object_foreach(old, k, val)
+	{
 		if (json_object_get(vm, k))
 			continue;
 		const struct vm_prop *p = vm_prop_find(k);
