@@ -385,6 +385,14 @@ static void test_filters(void **state)
 	assert_int_equal(vm_filter_parse("ram>big", &f, &err), -EINVAL);
 	assert_int_equal(vm_filter_parse("alias=~(", &f, &err), -EINVAL);
 	assert_int_equal(vm_filter_parse("alias", &f, &err), -EINVAL);
+	/* patterns that would blow up glibc's regcomp are refused */
+	assert_int_equal(vm_filter_parse("alias=~a++", &f, &err), -EINVAL);
+	assert_int_equal(vm_filter_parse("alias=~(a{99})", &f, &err), -EINVAL);
+	assert_int_equal(vm_filter_parse("alias=~a*b*c*d*e*f*g*", &f, &err),
+			 -EINVAL);
+	assert_int_equal(vm_filter_parse("alias=~^(web|db)[0-9]{2}$", &f, &err),
+			 0);
+	vm_filter_fini(&f);
 	assert_true(vm_field_valid("max_physical_memory", true));
 	assert_false(vm_field_valid("tags.x", true));
 	assert_false(vm_field_valid("customer_metadata", true));
