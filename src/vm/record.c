@@ -259,7 +259,8 @@ json_t *vm_record_list(struct hull_err *err)
 	char *pd = vm_pending_dir();
 	add_names(pd, ".json", &names, &n, &cap);
 	free(pd);
-	qsort(names, n, sizeof(char *), cmp_uuid);
+	if (n)
+		qsort(names, n, sizeof(char *), cmp_uuid);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && !strcmp(names[i], names[i - 1]))
