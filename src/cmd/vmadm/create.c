@@ -190,10 +190,11 @@ int vmadm_create(int argc, char **argv)
 	json_decref(payload);
 	const char *bname = hull_json_str(vm, "brand", "");
 	if (!vm_brand_supported(vm_brand_from_name(bname))) {
+		vmadm_fail("Invalid value for brand: %s VMs are not yet "
+			   "supported by hull",
+			   bname);
 		json_decref(vm);
-		return vmadm_fail("Invalid value for brand: %s VMs are not yet "
-				  "supported by hull",
-				  bname);
+		return VMADM_ERROR;
 	}
 	char uuid[HULL_UUID_LEN + 1], now[32];
 	hull_uuid_generate(uuid);
