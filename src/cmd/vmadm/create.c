@@ -346,6 +346,13 @@ int vmadm_delete(int argc, char **argv)
 		goto fail;
 	if (pool_dataset_destroy(pool, uuid, &err) < 0)
 		goto fail;
+	/* A create killed between writing vm.json and removing its pending
+	 * record leaves that record behind; it goes with the instance. */
+	char *pp = vm_pending_path(uuid), *lp = vm_pending_lock_path(uuid);
+	unlink(pp);
+	unlink(lp);
+	free(pp);
+	free(lp);
 done:
 	fprintf(stderr, "Successfully deleted VM %s\n", uuid);
 	rc = VMADM_OK;

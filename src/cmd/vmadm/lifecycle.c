@@ -242,9 +242,9 @@ int vmadm_start(int argc, char **argv)
 		return vmadm_fail_err(&err);
 	const char *state = hull_json_str(vm, "state", "");
 	if (!strcmp(state, "failed") || !strcmp(state, "provisioning")) {
+		vmadm_fail("Cannot start VM %s: state is %s", uuid, state);
 		json_decref(vm);
-		return vmadm_fail("Cannot start VM %s: state is %s", uuid,
-				  state);
+		return VMADM_ERROR;
 	}
 	int lock = vmadm_lock(uuid, &err);
 	int r = lock < 0 ? lock : vmadm_start_locked(uuid, vm, &err);

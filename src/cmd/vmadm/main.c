@@ -169,11 +169,16 @@ json_t *vmadm_read_payload(const char *file, const char *action,
 
 int vmadm_lock(const char *uuid, struct hull_err *err)
 {
+	/* Never creates the instance's folders: a lock on an instance whose
+	 * provision did not complete (or that is gone) is an error. */
 	char *dir = hull_root_path("%s/config", uuid);
-	int r = hull_mkdir_p(dir, 0755, err);
+	bool ok = hull_is_dir(dir);
 	free(dir);
-	if (r < 0)
-		return -1;
+	if (!ok)
+		return hull_err_set(err, ENOENT,
+				    "VM %s has no complete record (its "
+				    "provisioning failed, or it was deleted)",
+				    uuid);
 	char *p = hull_root_path("%s/config/.lock", uuid);
 	int fd = hull_lock_take(p, true, err);
 	free(p);

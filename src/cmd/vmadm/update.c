@@ -97,7 +97,10 @@ int vmadm_update(int argc, char **argv)
 	json_t *probe = vm_record_load(uuid, &err);
 	if (!probe)
 		return vmadm_fail_err(&err);
+	bool failed = !strcmp(hull_json_str(probe, "state", ""), "failed");
 	json_decref(probe);
+	if (failed)
+		return vmadm_fail("Cannot update VM %s: state is failed", uuid);
 	json_t *payload =
 	    optind < argc
 		? vm_payload_from_args(argc - optind, argv + optind, &err)
