@@ -119,23 +119,29 @@ json_t *vm_record_load_raw(const char *uuid, bool *pending,
 		return NULL;
 	}
 	*pending = false;
+	/* No stat first: listing thousands of instances, every syscall
+	 * counts; a missing vm.json shows as ENOENT from the read. */
 	char *p = vm_record_path(uuid);
-	json_t *vm = NULL;
-	if (hull_path_exists(p)) {
-		vm = hull_json_load_file(p, err);
-	} else {
-		char *pp = vm_pending_path(uuid);
-		if (hull_path_exists(pp)) {
-			vm = hull_json_load_file(pp, err);
-			*pending = true;
-		} else {
-			hull_err_set(err, ENOENT,
-				     "zoneadm: %s: No such zone configured",
-				     uuid);
-		}
-		free(pp);
-	}
+	struct hull_err e2;
+	json_t *vm = hull_json_load_file(p, &e2);
 	free(p);
+	if (!vm && e2.code != ENOENT) {
+		if (err)
+			*err = e2;
+		return NULL;
+	}
+	if (!vm) {
+		char *pp = vm_pending_path(uuid);
+		vm = hull_json_load_file(pp, &e2);
+		free(pp);
+		if (vm)
+			*pending = true;
+		else if (e2.code == ENOENT)
+			hull_err_set(err, ENOENT,
+				     "zoneadm: %s: No such zone configured", uuid);
+		else if (err)
+			*err = e2;
+	}
 	if (vm && !json_is_object(vm)) {
 		json_decref(vm);
 		hull_err_set(err, EINVAL, "%s: record is not an object", uuid);
