@@ -285,3 +285,32 @@ def test_stdin_tty_and_usage(dirhost):
     assert r.rc == 1 and "Cannot specify -o without -j" in r.err
     r = dirhost.run("vmadm", "--help")
     assert r.rc == 0 and "vmadm create" in r.out
+
+
+@pytest.mark.parametrize("comp", ["none", "gzip"])
+def test_imgadm_create_from_stopped_instance(vmhost, comp):
+    u = create(vmhost, zone(alias="src"))
+    with open(os.path.join(vmhost.root, u, "root", "etc", "motd"), "w") as f:
+        f.write("made in a zone\n")
+    prefix = os.path.join(vmhost.workdir, "myimg")
+    r = vmhost.run("imgadm", "create", "-c", comp, "-o", prefix, u,
+                   "name=myimg", "version=1.2", 'tags={"a":"b"}')
+    mpath = prefix + ".imgmanifest"
+    fpath = prefix + (".tar.gz" if comp == "gzip" else ".tar")
+    assert mpath in r.out and fpath in r.out
+    with open(mpath) as f:
+        m = json.load(f)
+    assert m["origin"] == ZONE_IMG and m["type"] == "zone-dataset"
+    assert m["name"] == "myimg" and m["version"] == "1.2" and m["tags"] == {"a": "b"}
+    assert m["files"][0]["compression"] == comp
+    vmhost.run("imgadm", "install", "-m", mpath, "-f", fpath)
+    info = json.loads(vmhost.run("imgadm", "get", m["uuid"]).out)
+    assert info["manifest"]["origin"] == ZONE_IMG
+    u2 = create(vmhost, zone(image_uuid=m["uuid"]))
+    with open(os.path.join(vmhost.root, u2, "root", "etc", "motd")) as f:
+        assert f.read() == "made in a zone\n"
+    # name and version are required; an unknown VM is one clear line
+    r = vmhost.fails("imgadm", "create", "-o", prefix + "2", u, "name=x")
+    assert "version" in r.err
+    vmhost.fails("imgadm", "create", "0a0a0a0a-0000-4000-8000-000000000000",
+                 "name=x", "version=1")
