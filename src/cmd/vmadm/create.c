@@ -25,6 +25,7 @@
 #include "lib/lock.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
+#include "image/store.h"
 #include "lib/xalloc.h"
 #include "pool/pool.h"
 #include "vm/payload.h"
@@ -46,23 +47,24 @@ static int image_check(struct pool *pool, json_t *vm, struct hull_err *err)
 	const char *img = hull_json_str(vm, "image_uuid", NULL);
 	unsigned brand = vm_brand_from_name(hull_json_str(vm, "brand", ""));
 	bool docker = hull_json_bool(vm, "docker", false);
-	char *mpath = hull_root_path("var/images/%s.json", img);
+	struct hull_err e2;
+	json_t *info = image_store_get(pool, img, &e2);
 	char *snap = xasprintf("images/%s@final", img);
-	int r = 0;
-	if (!hull_path_exists(mpath) || !pool_dataset_exists(pool, snap)) {
-		r = hull_err_set(err, ENOENT,
-				 "Image %s is not installed (see 'imgadm "
-				 "import %s')",
-				 img, img);
-		goto out;
-	}
-	json_t *rec = hull_json_load_file(mpath, err);
-	if (!rec) {
-		r = -EINVAL;
-		goto out;
+	bool ok = info && pool_dataset_exists(pool, snap);
+	free(snap);
+	if (!ok) {
+		json_decref(info);
+		if (info || e2.code == ENOENT)
+			return hull_err_set(err, ENOENT,
+					    "Image %s is not installed (see "
+					    "'imgadm import %s')",
+					    img, img);
+		*err = e2;
+		return -e2.code;
 	}
 	const char *type =
-	    hull_json_str(json_object_get(rec, "manifest"), "type", "");
+	    hull_json_str(json_object_get(info, "manifest"), "type", "");
+	int r = 0;
 	if (!image_type_fits(type, brand, docker))
 		r = hull_err_set(err, EINVAL,
 				 "Image %s is of type %s, which does not fit "
@@ -71,10 +73,7 @@ static int image_check(struct pool *pool, json_t *vm, struct hull_err *err)
 				 docker ? "a docker instance of brand "
 					: "brand ",
 				 hull_json_str(vm, "brand", ""));
-	json_decref(rec);
-out:
-	free(mpath);
-	free(snap);
+	json_decref(info);
 	return r;
 }
 
