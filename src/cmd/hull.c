@@ -23,24 +23,24 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-	"usage: hull [--help] [--version] COMMAND [ARGS...]\n"
-	"\n"
-	"  init [--backend btrfs|dir] [--size SIZE] [--file PATH | --device DEV]\n"
-	"                          make (or mount again) the pool at the root\n"
-	"  fini                    unmount the pool; its data stays in the file\n"
-	"  pool list [-j] [-p] [-H] [-t filesystem|snapshot] [DATASET]\n"
-	"  pool create DATASET\n"
-	"  pool snapshot DATASET@SNAP\n"
-	"  pool clone DATASET@SNAP DATASET\n"
-	"  pool rollback DATASET@SNAP\n"
-	"  pool destroy DATASET|DATASET@SNAP\n"
-	"  pool rename DATASET NEWNAME\n"
-	"  pool quota DATASET SIZE|none\n"
-	"  pool send [-i DATASET@BASE] DATASET@SNAP > STREAM\n"
-	"  pool receive DATASET < STREAM\n"
-	"  pool usage [-j]\n"
-	"\n"
-	"The pool root is /zones, or $HULL_ROOT when set.\n";
+    "usage: hull [--help] [--version] COMMAND [ARGS...]\n"
+    "\n"
+    "  init [--backend btrfs|dir] [--size SIZE] [--file PATH | --device DEV]\n"
+    "                          make (or mount again) the pool at the root\n"
+    "  fini                    unmount the pool; its data stays in the file\n"
+    "  pool list [-j] [-p] [-H] [-t filesystem|snapshot] [DATASET]\n"
+    "  pool create DATASET\n"
+    "  pool snapshot DATASET@SNAP\n"
+    "  pool clone DATASET@SNAP DATASET\n"
+    "  pool rollback DATASET@SNAP\n"
+    "  pool destroy DATASET|DATASET@SNAP\n"
+    "  pool rename DATASET NEWNAME\n"
+    "  pool quota DATASET SIZE|none\n"
+    "  pool send [-i DATASET@BASE] DATASET@SNAP > STREAM\n"
+    "  pool receive DATASET < STREAM\n"
+    "  pool usage [-j]\n"
+    "\n"
+    "The pool root is /zones, or $HULL_ROOT when set.\n";
 
 static int fail(struct hull_err *err)
 {
@@ -49,7 +49,7 @@ static int fail(struct hull_err *err)
 }
 
 static int usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
 {
@@ -73,12 +73,12 @@ static int need_args(int argc, int first, int n, const char *cmd)
 static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"backend", required_argument, NULL, 'b'},
-		{"size", required_argument, NULL, 's'},
-		{"file", required_argument, NULL, 'f'},
-		{"device", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"size", required_argument, NULL, 's'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"device", required_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	struct pool_init_opts o = {.backend = POOL_BACKEND_BTRFS};
 	int c;
@@ -116,9 +116,9 @@ static int cmd_init(int argc, char **argv)
 	if (pool_init(&o, &res, &err) < 0)
 		return fail(&err);
 	static const char *const said[] = {
-		[POOL_INIT_CREATED] = "created",
-		[POOL_INIT_MOUNTED] = "mounted",
-		[POOL_INIT_ALREADY] = "already initialised",
+	    [POOL_INIT_CREATED] = "created",
+	    [POOL_INIT_MOUNTED] = "mounted",
+	    [POOL_INIT_ALREADY] = "already initialised",
 	};
 	printf("hull: pool at %s %s\n", hull_root(), said[res]);
 	return 0;
@@ -197,14 +197,13 @@ static int pool_list_cmd(struct pool *p, int argc, char **argv)
 			continue;
 		if (json) {
 			json_t *o = json_pack(
-				"{s:s, s:s, s:I, s:I, s:I, s:o}", "name",
-				e[i].name, "type",
-				e[i].snapshot ? "snapshot" : "filesystem",
-				"used", (json_int_t)e[i].used, "referenced",
-				(json_int_t)e[i].referenced, "quota",
-				(json_int_t)e[i].quota, "origin",
-				e[i].origin ? json_string(e[i].origin)
-					    : json_null());
+			    "{s:s, s:s, s:I, s:I, s:I, s:o}", "name", e[i].name,
+			    "type", e[i].snapshot ? "snapshot" : "filesystem",
+			    "used", (json_int_t)e[i].used, "referenced",
+			    (json_int_t)e[i].referenced, "quota",
+			    (json_int_t)e[i].quota, "origin",
+			    e[i].origin ? json_string(e[i].origin)
+					: json_null());
 			json_array_append_new(arr, o);
 			continue;
 		}
@@ -237,11 +236,10 @@ static int pool_usage_cmd(struct pool *p, int argc, char **argv)
 	if (pool_usage(p, &size, &avail, &err) < 0)
 		return fail(&err);
 	if (json) {
-		json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "root",
-				      pool_root_path(p), "backend",
-				      pool_backend_name(pool_backend_get(p)),
-				      "size", (json_int_t)size, "available",
-				      (json_int_t)avail);
+		json_t *o = json_pack(
+		    "{s:s, s:s, s:I, s:I}", "root", pool_root_path(p),
+		    "backend", pool_backend_name(pool_backend_get(p)), "size",
+		    (json_int_t)size, "available", (json_int_t)avail);
 		hull_json_print(o);
 		json_decref(o);
 	} else {
@@ -314,13 +312,13 @@ static int cmd_pool(int argc, char **argv)
 	} else if (strcmp(sub, "rename") == 0) {
 		if (!(r = need_args(argc, 1, 2, sub)))
 			r = pool_dataset_rename(p, argv[1], argv[2], &err) < 0
-				    ? -1
-				    : 0;
+				? -1
+				: 0;
 	} else if (strcmp(sub, "receive") == 0 || strcmp(sub, "recv") == 0) {
 		if (!(r = need_args(argc, 1, 1, sub)))
 			r = pool_receive(p, argv[1], STDIN_FILENO, &err) < 0
-				    ? -1
-				    : 0;
+				? -1
+				: 0;
 	} else if (strcmp(sub, "quota") == 0) {
 		uint64_t bytes = 0;
 		if (!(r = need_args(argc, 1, 2, sub))) {
@@ -330,8 +328,8 @@ static int cmd_pool(int argc, char **argv)
 						argv[2]);
 			else
 				r = pool_quota_set(p, argv[1], bytes, &err) < 0
-					    ? -1
-					    : 0;
+					? -1
+					: 0;
 		}
 	} else {
 		r = usage_error("pool: unknown subcommand '%s'", sub);

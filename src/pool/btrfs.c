@@ -37,7 +37,7 @@ static int b_create(struct pool *p, const char *path, struct hull_err *err)
 {
 	errno = 0;
 	enum btrfs_util_error e =
-		btrfs_util_create_subvolume(path, 0, NULL, NULL);
+	    btrfs_util_create_subvolume(path, 0, NULL, NULL);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "create subvolume", path);
 	return 0;
@@ -48,8 +48,8 @@ static int b_snapshot(struct pool *p, const char *src, const char *dst,
 {
 	errno = 0;
 	enum btrfs_util_error e = btrfs_util_create_snapshot(
-		src, dst, readonly ? BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY : 0,
-		NULL, NULL);
+	    src, dst, readonly ? BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY : 0, NULL,
+	    NULL);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "snapshot", src);
 	return 0;
@@ -63,7 +63,7 @@ static int b_remove(struct pool *p, const char *path, struct hull_err *err)
 		return hull_rm_rf(path, err);
 	errno = 0;
 	enum btrfs_util_error e = btrfs_util_delete_subvolume(
-		path, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
+	    path, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "delete subvolume", path);
 	return 0;
@@ -117,14 +117,14 @@ static int b_space(struct pool *p, const char *path, struct pool_space *out,
 	enum btrfs_util_error e = btrfs_util_subvolume_id(path, &id);
 	if (e != BTRFS_UTIL_OK)
 		return util_err(err, e, "subvolume id of", path);
-	_cleanup_free_ char *dir = xasprintf(
-		"/sys/fs/btrfs/%s/qgroups/0_%llu", fsid, (unsigned long long)id);
+	_cleanup_free_ char *dir = xasprintf("/sys/fs/btrfs/%s/qgroups/0_%llu",
+					     fsid, (unsigned long long)id);
 	_cleanup_free_ char *rf = xasprintf("%s/referenced", dir);
 	_cleanup_free_ char *ex = xasprintf("%s/exclusive", dir);
 	_cleanup_free_ char *mx = xasprintf("%s/max_referenced", dir);
 	if (read_u64(rf, &out->referenced) < 0 || read_u64(ex, &out->used) < 0)
-		return hull_err_set(err, ENOTSUP,
-				    "%s: no quota group (quotas are off)", path);
+		return hull_err_set(
+		    err, ENOTSUP, "%s: no quota group (quotas are off)", path);
 	if (read_u64(mx, &out->quota) < 0 || out->quota == UINT64_MAX)
 		out->quota = 0;
 	return 0;
@@ -285,7 +285,8 @@ static int b_receive(struct pool *p, const char *dir, const char *snapdir,
 		if (!name && after[i][0] != '.' && after[i][0] != '@')
 			name = xstrdup(after[i]);
 		if (r < 0) {
-			_cleanup_free_ char *s = xasprintf("%s/%s", dir, after[i]);
+			_cleanup_free_ char *s =
+			    xasprintf("%s/%s", dir, after[i]);
 			b_remove(p, s, NULL);
 		}
 	}
@@ -300,8 +301,9 @@ static int b_receive(struct pool *p, const char *dir, const char *snapdir,
 		if (path)
 			b_remove(p, path, NULL);
 		free(name);
-		return hull_err_set(err, EINVAL,
-				    "the stream did not hold exactly one snapshot");
+		return hull_err_set(
+		    err, EINVAL,
+		    "the stream did not hold exactly one snapshot");
 	}
 	struct btrfs_util_subvolume_info si;
 	errno = 0;
@@ -318,7 +320,8 @@ static int b_receive(struct pool *p, const char *dir, const char *snapdir,
 		b_remove(p, path, NULL);
 		free(name);
 		return hull_err_set(err, ENOENT,
-				    "the base of the incremental stream is not a snapshot of this dataset");
+				    "the base of the incremental stream is not "
+				    "a snapshot of this dataset");
 	}
 	*snap_name = name;
 	return 0;
@@ -331,13 +334,13 @@ static int b_seal(struct pool *p, const char *path, bool on,
 }
 
 const struct pool_ops pool_btrfs_ops = {
-	.create = b_create,
-	.snapshot = b_snapshot,
-	.remove = b_remove,
-	.space = b_space,
-	.sync = b_sync,
-	.quota_set = b_quota_set,
-	.send = b_send,
-	.receive = b_receive,
-	.seal = b_seal,
+    .create = b_create,
+    .snapshot = b_snapshot,
+    .remove = b_remove,
+    .space = b_space,
+    .sync = b_sync,
+    .quota_set = b_quota_set,
+    .send = b_send,
+    .receive = b_receive,
+    .seal = b_seal,
 };

@@ -39,13 +39,13 @@ static int d_create(struct pool *p, const char *path, struct hull_err *err)
 static int flag_set(const char *path, bool dir, bool on)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-				    (dir ? O_DIRECTORY : 0));
+				(dir ? O_DIRECTORY : 0));
 	if (fd < 0)
 		return -errno;
 	int flags = 0, r = 0;
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
-		int want = on ? (flags | FS_IMMUTABLE_FL)
-			      : (flags & ~FS_IMMUTABLE_FL);
+		int want =
+		    on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
 		if (want != flags && ioctl(fd, FS_IOC_SETFLAGS, &want) < 0)
 			r = -errno;
 	}
@@ -65,8 +65,8 @@ static int walk_entry(const char *path, const struct stat *st, int type,
 	if (walk_skip && strcmp(path, walk_skip) == 0)
 		return 0;
 	if (type == FTW_D || type == FTW_DP || S_ISREG(st->st_mode)) {
-		int r = flag_set(path, type == FTW_D || type == FTW_DP,
-				 walk_on);
+		int r =
+		    flag_set(path, type == FTW_D || type == FTW_DP, walk_on);
 		if (r < 0)
 			return -r;
 	}
@@ -108,8 +108,9 @@ int pool_dir_copy(const char *src, const char *dst, bool readonly,
 		  bool seal_top, struct hull_err *err)
 {
 	_cleanup_free_ char *tmp = sibling_temp(dst, "copy");
-	char *argv[] = {"cp", "-a", "--reflink=auto", "--no-target-directory",
-			(char *)src, tmp, NULL};
+	char *argv[] = {
+	    "cp", "-a", "--reflink=auto", "--no-target-directory", (char *)src,
+	    tmp,  NULL};
 	int r = hull_run(argv, -1, -1, NULL, err);
 	if (r == 0) {
 		/* A copy of a snapshot carries no flags (cp does not copy
@@ -190,13 +191,13 @@ static int d_quota_set(struct pool *p, const char *path, uint64_t bytes,
 }
 
 const struct pool_ops pool_dir_ops = {
-	.create = d_create,
-	.snapshot = d_snapshot,
-	.remove = d_remove,
-	.space = d_space,
-	.sync = d_sync,
-	.quota_set = d_quota_set,
-	.send = pool_dirstream_send,
-	.receive = pool_dirstream_receive,
-	.seal = d_seal,
+    .create = d_create,
+    .snapshot = d_snapshot,
+    .remove = d_remove,
+    .space = d_space,
+    .sync = d_sync,
+    .quota_set = d_quota_set,
+    .send = pool_dirstream_send,
+    .receive = pool_dirstream_receive,
+    .seal = d_seal,
 };

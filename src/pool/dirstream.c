@@ -69,7 +69,8 @@ int pool_dirstream_intro_parse(const char *line, size_t *header_len,
 	size_t ml = strlen(magic);
 	if (strncmp(line, magic, ml) != 0)
 		return hull_err_set(err, EINVAL,
-				    "not a dir-backend stream (a btrfs stream needs a btrfs pool)");
+				    "not a dir-backend stream (a btrfs stream "
+				    "needs a btrfs pool)");
 	const char *c = line + ml;
 	unsigned long ver = 0, len = 0;
 	int nd = 0;
@@ -78,8 +79,8 @@ int pool_dirstream_intro_parse(const char *line, size_t *header_len,
 	if (nd == 0 || *c != ' ')
 		return hull_err_set(err, EINVAL, "stream: bad intro line");
 	if (ver != POOL_DIRSTREAM_VERSION)
-		return hull_err_set(err, ENOTSUP,
-				    "stream: version %lu is not supported", ver);
+		return hull_err_set(
+		    err, ENOTSUP, "stream: version %lu is not supported", ver);
 	c++;
 	for (nd = 0; *c >= '0' && *c <= '9' && nd < 10; c++, nd++)
 		len = len * 10 + (unsigned long)(*c - '0');
@@ -127,22 +128,24 @@ int pool_dirstream_header_parse(const char *buf, size_t len,
 		r = hull_err_set(err, EINVAL,
 				 "stream header: removed is not a list");
 	else if (json_array_size(rm) > 0 && !json_is_string(base))
-		r = hull_err_set(err, EINVAL,
-				 "stream header: a full stream removes nothing");
+		r = hull_err_set(
+		    err, EINVAL,
+		    "stream header: a full stream removes nothing");
 	if (r == 0) {
 		h->snapshot = xstrdup(json_string_value(snap));
 		if (json_is_string(base))
 			h->base = xstrdup(json_string_value(base));
 		size_t i;
 		json_t *v;
-		h->removed = xcalloc(json_array_size(rm) + 1,
-				     sizeof(*h->removed));
+		h->removed =
+		    xcalloc(json_array_size(rm) + 1, sizeof(*h->removed));
 		json_array_foreach(rm, i, v)
 		{
 			const char *s = json_string_value(v);
 			if (!pool_dirstream_path_valid(s)) {
-				r = hull_err_set(err, EINVAL,
-						 "stream header: bad removed path");
+				r = hull_err_set(
+				    err, EINVAL,
+				    "stream header: bad removed path");
 				break;
 			}
 			h->removed[h->n_removed++] = xstrdup(s);
@@ -191,7 +194,8 @@ static bool same_entry(const struct stat *a, const char *pa,
 	if (a->st_mode != b->st_mode || a->st_uid != b->st_uid ||
 	    a->st_gid != b->st_gid || a->st_size != b->st_size ||
 	    a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
-	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec || a->st_rdev != b->st_rdev)
+	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+	    a->st_rdev != b->st_rdev)
 		return false;
 	if (S_ISLNK(a->st_mode)) {
 		char la[4096], lb[4096];
@@ -242,7 +246,8 @@ static int send_entry(const char *path, const struct stat *st, int type,
 	if (S.base) {
 		_cleanup_free_ char *other = xasprintf("%s/%s", S.base, rel);
 		struct stat ost;
-		if (lstat(other, &ost) == 0 && same_entry(st, path, &ost, other))
+		if (lstat(other, &ost) == 0 &&
+		    same_entry(st, path, &ost, other))
 			return FTW_CONTINUE;
 	}
 	int fd = -1;
@@ -269,8 +274,8 @@ static int send_entry(const char *path, const struct stat *st, int type,
 	if (r < ARCHIVE_WARN) {
 		S.code = hull_err_set(S.err, EIO, "send %s: %s", rel,
 				      archive_error_string(S.tar)
-					      ? archive_error_string(S.tar)
-					      : "write failed");
+					  ? archive_error_string(S.tar)
+					  : "write failed");
 		return FTW_STOP;
 	}
 	return FTW_CONTINUE;
@@ -297,8 +302,8 @@ int pool_dirstream_send(struct pool *p, const char *snap, const char *base,
 		char *text = json_dumps(h, JSON_COMPACT);
 		json_decref(h);
 		_cleanup_free_ char *intro =
-			xasprintf("%s %d %zu\n", POOL_DIRSTREAM_MAGIC,
-				  POOL_DIRSTREAM_VERSION, strlen(text));
+		    xasprintf("%s %d %zu\n", POOL_DIRSTREAM_MAGIC,
+			      POOL_DIRSTREAM_VERSION, strlen(text));
 		int w = write_all(fd, intro, strlen(intro));
 		if (w == 0)
 			w = write_all(fd, text, strlen(text));
@@ -318,8 +323,8 @@ int pool_dirstream_send(struct pool *p, const char *snap, const char *base,
 	if (archive_write_open_fd(S.tar, fd) != ARCHIVE_OK)
 		r = hull_err_set(err, EIO, "write stream: %s",
 				 archive_error_string(S.tar));
-	if (r == 0 && nftw(snap, send_entry, 32, FTW_PHYS | FTW_MOUNT |
-						      FTW_ACTIONRETVAL) != 0)
+	if (r == 0 && nftw(snap, send_entry, 32,
+			   FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL) != 0)
 		r = S.code ? S.code : hull_err_sys(err, errno, "read %s", snap);
 	if (archive_write_close(S.tar) != ARCHIVE_OK && r == 0)
 		r = hull_err_set(err, EIO, "write stream: %s",
@@ -386,8 +391,7 @@ static int header_read(int fd, struct pool_dirstream_header *h,
 
 /* Removes top/rel unless a folder on the way is a symbolic link (then it
  * is not inside top and is left alone). */
-static int remove_inside(const char *top, const char *rel,
-			 struct hull_err *err)
+static int remove_inside(const char *top, const char *rel, struct hull_err *err)
 {
 	_cleanup_free_ char *path = xasprintf("%s/%s", top, rel);
 	size_t tl = strlen(top);
@@ -418,12 +422,12 @@ static int extract(const char *dir, int fd, struct hull_err *err)
 	struct archive *w = archive_write_disk_new();
 	archive_read_support_format_tar(a);
 	archive_write_disk_set_options(
-		w, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-			   ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR |
-			   ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_UNLINK |
-			   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-			   ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-			   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+	    w, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+		   ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_XATTR |
+		   ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_UNLINK |
+		   ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+		   ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+		   ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
 	int r = 0;
 	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK)
 		r = hull_err_set(err, EINVAL, "stream: %s",
@@ -459,8 +463,8 @@ static int extract(const char *dir, int fd, struct hull_err *err)
 		if (dr != ARCHIVE_EOF) {
 			r = hull_err_set(err, EIO, "unpack %s: %s", name,
 					 archive_error_string(a)
-						 ? archive_error_string(a)
-						 : archive_error_string(w));
+					     ? archive_error_string(a)
+					     : archive_error_string(w));
 			break;
 		}
 		if (archive_write_finish_entry(w) < ARCHIVE_WARN)
@@ -468,7 +472,8 @@ static int extract(const char *dir, int fd, struct hull_err *err)
 					 archive_error_string(w));
 	}
 	if (r == 0 && ar != ARCHIVE_EOF)
-		r = hull_err_set(err, EINVAL, "stream is truncated or corrupt: %s",
+		r = hull_err_set(err, EINVAL,
+				 "stream is truncated or corrupt: %s",
 				 archive_error_string(a));
 	/* Closing sets the folders' times and modes, deferred to the end. */
 	if (archive_write_close(w) != ARCHIVE_OK && r == 0)
@@ -482,9 +487,9 @@ static int extract(const char *dir, int fd, struct hull_err *err)
 	return r;
 }
 
-int pool_dirstream_receive(struct pool *p, const char *dir,
-			   const char *snapdir, int fd, char **snap_name,
-			   bool *incremental, struct hull_err *err)
+int pool_dirstream_receive(struct pool *p, const char *dir, const char *snapdir,
+			   int fd, char **snap_name, bool *incremental,
+			   struct hull_err *err)
 {
 	struct pool_dirstream_header h;
 	int r = header_read(fd, &h, err);
@@ -502,11 +507,12 @@ int pool_dirstream_receive(struct pool *p, const char *dir,
 	}
 	if (r == 0 && h.base) {
 		_cleanup_free_ char *bp =
-			snapdir ? xasprintf("%s/%s", snapdir, h.base) : NULL;
+		    snapdir ? xasprintf("%s/%s", snapdir, h.base) : NULL;
 		if (!bp || !hull_is_dir(bp))
-			r = hull_err_set(err, ENOENT,
-					 "the stream's base snapshot %s is not present",
-					 h.base);
+			r = hull_err_set(
+			    err, ENOENT,
+			    "the stream's base snapshot %s is not present",
+			    h.base);
 		else
 			r = pool_dir_copy(bp, tmp, false, false, err);
 		for (size_t i = 0; r == 0 && i < h.n_removed; i++)

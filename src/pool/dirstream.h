@@ -20,9 +20,9 @@ struct pool;
 #define POOL_DIRSTREAM_HEADER_MAX (64u << 20)
 
 struct pool_dirstream_header {
-	char *snapshot;  /* short name of the snapshot sent */
-	char *base;      /* short name of its base, or NULL for a full stream */
-	char **removed;  /* relative paths gone since the base */
+	char *snapshot; /* short name of the snapshot sent */
+	char *base;	/* short name of its base, or NULL for a full stream */
+	char **removed; /* relative paths gone since the base */
 	size_t n_removed;
 };
 

@@ -101,7 +101,7 @@ struct undo {
 	char *root_made;   /* root folder we created */
 	char *parent_made; /* folder we created for the pool file */
 	char *file_made;   /* pool file we created */
-	int loop_fd;       /* our loop device, until mounted */
+	int loop_fd;	   /* our loop device, until mounted */
 	bool mounted;
 };
 
@@ -191,8 +191,8 @@ static int device_probe(const char *dev, char **type, struct hull_err *err)
 	}
 	char *out = NULL;
 	struct hull_err e2;
-	char *argv[] = {"blkid", "-p", "-o", "value", "-s", "TYPE",
-			(char *)dev, NULL};
+	char *argv[] = {"blkid", "-p",	 "-o",	      "value",
+			"-s",	 "TYPE", (char *)dev, NULL};
 	/* blkid -p exits 2 when it finds no signature. */
 	if (hull_run(argv, -1, -1, &out, &e2) < 0) {
 		*type = xstrdup("");
@@ -213,13 +213,15 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		      struct hull_err *err)
 {
 	if (is_mount_point(root))
-		return hull_err_set(err, EBUSY,
-				    "%s is already a mount point, but not of a hull pool",
-				    root);
+		return hull_err_set(
+		    err, EBUSY,
+		    "%s is already a mount point, but not of a hull pool",
+		    root);
 	if (!dir_empty(root))
-		return hull_err_set(err, ENOTEMPTY,
-				    "%s is not empty: a pool is mounted over an empty folder",
-				    root);
+		return hull_err_set(
+		    err, ENOTEMPTY,
+		    "%s is not empty: a pool is mounted over an empty folder",
+		    root);
 	uint64_t size = o->size ? o->size : POOL_DEFAULT_SIZE;
 	if (size < POOL_MIN_SIZE)
 		return hull_err_set(err, EINVAL,
@@ -236,12 +238,13 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		if (r < 0)
 			return r;
 		if (*type && strcmp(type, "btrfs") != 0)
-			return hull_err_set(err, EEXIST,
-					    "%s holds a %s filesystem: refusing to format it",
-					    dev, type);
+			return hull_err_set(
+			    err, EEXIST,
+			    "%s holds a %s filesystem: refusing to format it",
+			    dev, type);
 		if (!*type) {
-			char *argv[] = {"mkfs.btrfs", "-q", "-L", "hull",
-					(char *)dev, NULL};
+			char *argv[] = {"mkfs.btrfs", "-q",	   "-L",
+					"hull",	      (char *)dev, NULL};
 			r = hull_run(argv, -1, -1, NULL, err);
 			if (r < 0)
 				return r;
@@ -253,12 +256,15 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		if (stat(file, &st) == 0) {
 			if (!S_ISREG(st.st_mode))
 				return hull_err_set(err, EINVAL,
-						    "%s is not a regular file (use --device for a disk)",
+						    "%s is not a regular file "
+						    "(use --device for a disk)",
 						    file);
 			if (!holds_btrfs(file))
-				return hull_err_set(err, EEXIST,
-						    "%s exists and holds no btrfs: refusing to overwrite it",
-						    file);
+				return hull_err_set(
+				    err, EEXIST,
+				    "%s exists and holds no btrfs: refusing to "
+				    "overwrite it",
+				    file);
 		} else {
 			r = file_make(file, size, u, err);
 			if (r < 0)
@@ -284,9 +290,10 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
 	if (!fresh) {
 		if (!hull_path_exists(cfg))
-			return hull_err_set(err, EEXIST,
-					    "%s holds a btrfs that is not a hull pool",
-					    o->device ? o->device : file);
+			return hull_err_set(
+			    err, EEXIST,
+			    "%s holds a btrfs that is not a hull pool",
+			    o->device ? o->device : file);
 		*res = POOL_INIT_MOUNTED;
 		return 0;
 	}
@@ -303,20 +310,22 @@ int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 	const char *root = hull_root();
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
 	if (o->file && o->device)
-		return hull_err_set(err, EINVAL,
-				    "init: --file and --device exclude each other");
+		return hull_err_set(
+		    err, EINVAL,
+		    "init: --file and --device exclude each other");
 	if (o->backend_set && o->backend == POOL_BACKEND_DIR &&
 	    (o->file || o->device || o->size))
 		return hull_err_set(err, EINVAL,
-				    "init: --file, --device and --size are for the btrfs backend");
+				    "init: --file, --device and --size are for "
+				    "the btrfs backend");
 
 	if (hull_path_exists(cfg)) {
 		json_t *j = hull_json_load_file(cfg, err);
 		if (!j)
 			return hull_err_prefix(err, "init");
 		enum pool_backend b = POOL_BACKEND_DIR;
-		int bad = pool_backend_parse(hull_json_str(j, "backend", NULL),
-					     &b);
+		int bad =
+		    pool_backend_parse(hull_json_str(j, "backend", NULL), &b);
 		json_decref(j);
 		if (bad < 0)
 			return hull_err_set(err, EINVAL,
@@ -333,9 +342,10 @@ int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 	_cleanup_free_ char *copy = xstrdup(root);
 	const char *parent = dirname(copy);
 	if (!hull_is_dir(parent))
-		return hull_err_set(err, ENOENT,
-				    "init: %s does not exist (the pool root %s goes in it)",
-				    parent, root);
+		return hull_err_set(
+		    err, ENOENT,
+		    "init: %s does not exist (the pool root %s goes in it)",
+		    parent, root);
 	struct undo u = {.loop_fd = -1};
 	int r = 0;
 	struct stat st;
@@ -369,11 +379,12 @@ int pool_fini(bool *done, struct hull_err *err)
 	*done = false;
 	if (!is_mount_point(root))
 		return 0; /* a dir pool, or nothing mounted: nothing to undo */
-	json_t *j = hull_path_exists(cfg) ? hull_json_load_file(cfg, NULL) : NULL;
+	json_t *j =
+	    hull_path_exists(cfg) ? hull_json_load_file(cfg, NULL) : NULL;
 	if (!j)
-		return hull_err_set(err, EINVAL,
-				    "fini: %s is a mount point hull did not make",
-				    root);
+		return hull_err_set(
+		    err, EINVAL, "fini: %s is a mount point hull did not make",
+		    root);
 	bool btrfs = strcmp(hull_json_str(j, "backend", ""), "btrfs") == 0;
 	json_decref(j);
 	if (!btrfs)
@@ -382,7 +393,8 @@ int pool_fini(bool *done, struct hull_err *err)
 	if (umount2(root, 0) < 0) {
 		if (errno == EBUSY)
 			return hull_err_set(err, EBUSY,
-					    "fini: %s is busy (running instances or open files)",
+					    "fini: %s is busy (running "
+					    "instances or open files)",
 					    root);
 		return hull_err_sys(err, errno, "fini: unmount %s", root);
 	}

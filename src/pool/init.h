@@ -18,15 +18,15 @@
 struct pool_init_opts {
 	enum pool_backend backend;
 	bool backend_set; /* --backend given */
-	uint64_t size;    /* 0: POOL_DEFAULT_SIZE */
+	uint64_t size;	  /* 0: POOL_DEFAULT_SIZE */
 	const char *file; /* NULL: the default for the root */
 	const char *device;
 };
 
 enum pool_init_result {
-	POOL_INIT_CREATED,  /* a new pool */
-	POOL_INIT_MOUNTED,  /* an existing pool file or device mounted again */
-	POOL_INIT_ALREADY,  /* it was initialised and mounted: nothing done */
+	POOL_INIT_CREATED, /* a new pool */
+	POOL_INIT_MOUNTED, /* an existing pool file or device mounted again */
+	POOL_INIT_ALREADY, /* it was initialised and mounted: nothing done */
 };
 
 /* The loop file used when none is given: POOL_DEFAULT_FILE for the

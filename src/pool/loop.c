@@ -64,12 +64,14 @@ int pool_loop_attach(const char *file, char **dev, struct hull_err *err)
 		int e = errno;
 		close(lfd);
 		free(path);
-		r = e == EBUSY ? -EBUSY
-			       : hull_err_sys(err, e, "attach %s to a loop device",
-					      file);
+		r = e == EBUSY
+			? -EBUSY
+			: hull_err_sys(err, e, "attach %s to a loop device",
+				       file);
 	}
 	if (r == -EBUSY)
-		hull_err_set(err, EBUSY, "attach %s: no free loop device", file);
+		hull_err_set(err, EBUSY, "attach %s: no free loop device",
+			     file);
 	close(ffd);
 	close(ctl);
 	return r;

@@ -177,8 +177,8 @@ static int check_snapshot(const struct pool *p, const char *name,
 			  struct hull_err *err)
 {
 	if (!pool_snapshot_name_valid(name))
-		return hull_err_set(err, EINVAL, "not a valid snapshot name: %s",
-				    name);
+		return hull_err_set(err, EINVAL,
+				    "not a valid snapshot name: %s", name);
 	if (!pool_dataset_exists(p, name))
 		return hull_err_set(err, ENOENT, "no such snapshot: %s", name);
 	return 0;
@@ -316,10 +316,9 @@ static int refuse_if_cloned(const struct pool *p, const char *snapshot,
 	struct strv clones = {0};
 	int r = clones_of(p, snapshot, skip, &clones, err);
 	if (r == 0 && clones.n > 0)
-		r = hull_err_set(err, EBUSY,
-				 "snapshot %s has dependent clones (%s%s)",
-				 snapshot, clones.v[0],
-				 clones.n > 1 ? ", ..." : "");
+		r = hull_err_set(
+		    err, EBUSY, "snapshot %s has dependent clones (%s%s)",
+		    snapshot, clones.v[0], clones.n > 1 ? ", ..." : "");
 	strv_free(&clones);
 	return r;
 }
@@ -486,7 +485,8 @@ static void meta_remove(struct pool *p, const char *dir)
 		while ((e = readdir(d))) {
 			if (e->d_name[0] == '.' || e->d_name[0] == '@')
 				continue;
-			_cleanup_free_ char *s = xasprintf("%s/%s", dir, e->d_name);
+			_cleanup_free_ char *s =
+			    xasprintf("%s/%s", dir, e->d_name);
 			p->ops->remove(p, s, NULL);
 		}
 		closedir(d);
@@ -517,7 +517,7 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 		r = snapshots_of(p, doomed.v[i], &snaps, err);
 		for (size_t k = 0; r == 0 && k < snaps.n; k++) {
 			_cleanup_free_ char *s =
-				xasprintf("%s@%s", doomed.v[i], snaps.v[k]);
+			    xasprintf("%s@%s", doomed.v[i], snaps.v[k]);
 			r = refuse_if_cloned(p, s, &doomed, err);
 		}
 	}
@@ -606,7 +606,7 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 		    !pool_name_is_below(all.v[i], from))
 			continue;
 		_cleanup_free_ char *nn =
-			xasprintf("%s%s", to, all.v[i] + strlen(from));
+		    xasprintf("%s%s", to, all.v[i] + strlen(from));
 		_cleanup_free_ char *m1 = meta_dir(p, all.v[i]);
 		_cleanup_free_ char *m2 = meta_dir(p, nn);
 		r = moves_do(&moves, m1, m2, err);
@@ -616,7 +616,8 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 	if (r < 0) {
 		for (size_t i = 0; i + 1 < undo.n; i += 2)
 			hull_file_write_atomic(undo.v[i], undo.v[i + 1],
-					       strlen(undo.v[i + 1]), 0600, NULL);
+					       strlen(undo.v[i + 1]), 0600,
+					       NULL);
 		moves_undo(&moves);
 	}
 	moves_free(&moves);
@@ -763,7 +764,7 @@ int pool_list_select(struct pool *p, const char *under, unsigned flags,
 			continue;
 		for (size_t k = 0; k < snaps.n; k++) {
 			_cleanup_free_ char *s =
-				xasprintf("%s@%s", all.v[i], snaps.v[k]);
+			    xasprintf("%s@%s", all.v[i], snaps.v[k]);
 			v = xrealloc(v, (n + 1) * sizeof(*v));
 			memset(&v[n], 0, sizeof(v[n]));
 			entry_fill(p, &v[n++], s, true, space);
@@ -835,12 +836,13 @@ int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
 					 "%s is not a snapshot of %s",
 					 from_snapshot, ds);
 		if (r == 0 && strcmp(snap, bsnap) == 0)
-			r = hull_err_set(err, EINVAL,
-					 "incremental source is the snapshot itself");
+			r = hull_err_set(
+			    err, EINVAL,
+			    "incremental source is the snapshot itself");
 	}
 	_cleanup_free_ char *path = pool_dataset_path(p, snapshot);
 	_cleanup_free_ char *base =
-		from_snapshot ? pool_dataset_path(p, from_snapshot) : NULL;
+	    from_snapshot ? pool_dataset_path(p, from_snapshot) : NULL;
 	if (r == 0)
 		r = p->ops->send(p, path, base, snap, bsnap, fd, err);
 	return r < 0 ? hull_err_prefix(err, "send %s", snapshot) : 0;
@@ -883,13 +885,11 @@ static int receive_commit(struct pool *p, const char *name, const char *dir,
 	return r;
 }
 
-int pool_receive(struct pool *p, const char *name, int fd,
-		 struct hull_err *err)
+int pool_receive(struct pool *p, const char *name, int fd, struct hull_err *err)
 {
 	if (!pool_dataset_name_valid(name))
-		return hull_err_set(err, EINVAL,
-				    "receive: not a valid dataset name: %s",
-				    name);
+		return hull_err_set(
+		    err, EINVAL, "receive: not a valid dataset name: %s", name);
 	int r = pool_lock(p, err);
 	if (r < 0)
 		return r;
@@ -898,8 +898,8 @@ int pool_receive(struct pool *p, const char *name, int fd,
 		r = check_new_dataset(p, name, err);
 	/* A full stream lands in a new record made aside; an incremental
 	 * one in the dataset's own record, beside its base. */
-	_cleanup_free_ char *dir = exists ? meta_dir(p, name)
-					  : temp_path(p, "new");
+	_cleanup_free_ char *dir =
+	    exists ? meta_dir(p, name) : temp_path(p, "new");
 	char *snap = NULL;
 	bool incremental = false;
 	if (r == 0 && !exists && mkdir(dir, 0700) < 0)
@@ -908,13 +908,16 @@ int pool_receive(struct pool *p, const char *name, int fd,
 		r = p->ops->receive(p, dir, exists ? dir : NULL, fd, &snap,
 				    &incremental, err);
 		if (r == 0 && (exists != incremental)) {
-			_cleanup_free_ char *got = xasprintf("%s/%s", dir, snap);
+			_cleanup_free_ char *got =
+			    xasprintf("%s/%s", dir, snap);
 			p->ops->remove(p, got, NULL);
 			r = exists ? hull_err_set(err, EEXIST,
-						  "%s already exists (a full stream makes a new dataset)",
+						  "%s already exists (a full "
+						  "stream makes a new dataset)",
 						  name)
 				   : hull_err_set(err, ENOENT,
-						  "an incremental stream needs %s with its base snapshot",
+						  "an incremental stream needs "
+						  "%s with its base snapshot",
 						  name);
 		}
 		if (r == 0)

@@ -53,8 +53,8 @@ int pool_size_parse(const char *s, uint64_t *out)
 		return -1;
 	uint64_t v = whole << shift;
 	if (frac) {
-		uint64_t f = (uint64_t)(((unsigned __int128)frac << shift) /
-					frac_div);
+		uint64_t f =
+		    (uint64_t)(((unsigned __int128)frac << shift) / frac_div);
 		if (v > UINT64_MAX - f)
 			return -1;
 		v += f;

@@ -29,7 +29,8 @@
 static void test_names(void **state)
 {
 	assert_true(pool_dataset_name_valid("a"));
-	assert_true(pool_dataset_name_valid("images/7b3c1f0e-0000-4000-8000-00000000abcd"));
+	assert_true(pool_dataset_name_valid(
+	    "images/7b3c1f0e-0000-4000-8000-00000000abcd"));
 	assert_true(pool_dataset_name_valid("a/b_c-d.e"));
 	assert_false(pool_dataset_name_valid(""));
 	assert_false(pool_dataset_name_valid("/a"));
@@ -178,7 +179,7 @@ static int pool_teardown(void **state)
 			size_t n = 0;
 			if (pool_list_select(q, NULL,
 					     POOL_LIST_NO_SPACE |
-						     POOL_LIST_NO_SNAPSHOTS,
+						 POOL_LIST_NO_SNAPSHOTS,
 					     &e, &n, &err) == 0) {
 				for (size_t i = n; i-- > 0;)
 					pool_dataset_destroy(q, e[i].name,
@@ -195,10 +196,10 @@ static int pool_teardown(void **state)
 	return 0;
 }
 
-#define NEED_POOL(p)                                                          \
-	do {                                                                  \
-		if (!(p))                                                     \
-			skip();                                               \
+#define NEED_POOL(p)                                                           \
+	do {                                                                   \
+		if (!(p))                                                      \
+			skip();                                                \
 	} while (0)
 
 static void write_file(const char *path, const char *text)
@@ -302,26 +303,32 @@ static void test_rename_carries_snapshots_and_origins(void **state)
 	NEED_POOL(p);
 	struct hull_err err = {0};
 	assert_int_equal(pool_dataset_create(p, "images/x-partial", &err), 0);
-	assert_int_equal(pool_snapshot_create(p, "images/x-partial@final", &err), 0);
-	assert_int_equal(pool_clone(p, "images/x-partial@final", "inst", &err), 0);
-	assert_int_equal(pool_dataset_rename(p, "images/x-partial", "images/x", &err), 0);
+	assert_int_equal(
+	    pool_snapshot_create(p, "images/x-partial@final", &err), 0);
+	assert_int_equal(pool_clone(p, "images/x-partial@final", "inst", &err),
+			 0);
+	assert_int_equal(
+	    pool_dataset_rename(p, "images/x-partial", "images/x", &err), 0);
 	assert_false(pool_dataset_exists(p, "images/x-partial"));
 	assert_true(pool_dataset_exists(p, "images/x@final"));
 	char *o = NULL;
 	assert_int_equal(pool_origin_get(p, "inst", &o, &err), 0);
 	assert_string_equal(o, "images/x@final");
 	free(o);
-	assert_int_equal(pool_dataset_rename(p, "images/x", "inst", &err), -EEXIST);
+	assert_int_equal(pool_dataset_rename(p, "images/x", "inst", &err),
+			 -EEXIST);
 	assert_int_equal(pool_dataset_rename(p, "nope", "y", &err), -ENOENT);
 	/* Nested datasets move with their parent. */
 	assert_int_equal(pool_dataset_create(p, "inst/root", &err), 0);
 	assert_int_equal(pool_dataset_rename(p, "inst", "inst2", &err), 0);
 	assert_true(pool_dataset_exists(p, "inst2/root"));
 	assert_false(pool_dataset_exists(p, "inst/root"));
-	assert_int_equal(pool_dataset_rename(p, "inst2", "inst2/root/x", &err), -EINVAL);
+	assert_int_equal(pool_dataset_rename(p, "inst2", "inst2/root/x", &err),
+			 -EINVAL);
 	struct pool_entry *e;
 	size_t n;
-	assert_int_equal(pool_list_select(p, NULL, POOL_LIST_NO_SPACE, &e, &n, &err), 0);
+	assert_int_equal(
+	    pool_list_select(p, NULL, POOL_LIST_NO_SPACE, &e, &n, &err), 0);
 	assert_int_equal(n, 4);
 	assert_string_equal(e[0].name, "images/x");
 	assert_string_equal(e[1].name, "images/x@final");
@@ -389,35 +396,34 @@ static void test_quota_and_space(void **state)
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	char *tmpl = xasprintf("%s/hull-unit-pool-XXXXXX",
-			       tmp && *tmp ? tmp : P_tmpdir);
+	char *tmpl =
+	    xasprintf("%s/hull-unit-pool-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
 	workdir = mkdtemp(tmpl);
 	if (!workdir)
 		return 1;
 	const struct CMUnitTest pure[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_name_encoding),
-		cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_name_encoding),
+	    cmocka_unit_test(test_sizes),
 	};
-#define BOTH(t)                                                               \
-	cmocka_unit_test_setup_teardown(t, setup_dir, pool_teardown)
-#define BTRFS(t)                                                              \
-	cmocka_unit_test_setup_teardown(t, setup_btrfs, pool_teardown)
+#define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_dir, pool_teardown)
+#define BTRFS(t) cmocka_unit_test_setup_teardown(t, setup_btrfs, pool_teardown)
 	const struct CMUnitTest dir[] = {
-		BOTH(test_create_snapshot_clone),
-		BOTH(test_refusals_change_nothing),
-		BOTH(test_rename_carries_snapshots_and_origins),
-		BOTH(test_rollback),
-		BOTH(test_quota_and_space),
+	    BOTH(test_create_snapshot_clone),
+	    BOTH(test_refusals_change_nothing),
+	    BOTH(test_rename_carries_snapshots_and_origins),
+	    BOTH(test_rollback),
+	    BOTH(test_quota_and_space),
 	};
 	const struct CMUnitTest btrfs[] = {
-		BTRFS(test_create_snapshot_clone),
-		BTRFS(test_refusals_change_nothing),
-		BTRFS(test_rename_carries_snapshots_and_origins),
-		BTRFS(test_rollback),
-		BTRFS(test_quota_and_space),
+	    BTRFS(test_create_snapshot_clone),
+	    BTRFS(test_refusals_change_nothing),
+	    BTRFS(test_rename_carries_snapshots_and_origins),
+	    BTRFS(test_rollback),
+	    BTRFS(test_quota_and_space),
 	};
-	int failed = cmocka_run_group_tests_name("pool names", pure, NULL, NULL);
+	int failed =
+	    cmocka_run_group_tests_name("pool names", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("pool dir", dir, NULL, NULL);
 	failed += cmocka_run_group_tests_name("pool btrfs", btrfs, NULL, NULL);
 	hull_rm_rf(workdir, NULL);

@@ -104,6 +104,42 @@ static int apply_layers(const char *dir, struct oci_image *img,
 	return 0;
 }
 
+/* Installs the image manifest m describes from the layers of img. */
+static int install_layers(struct pool *p, const char *dir,
+			  struct oci_image *img, json_t *m, bool quiet,
+			  struct hull_err *err)
+{
+	const char *uuid = hull_json_str(m, "uuid", "");
+	_cleanup_free_ char *ds = xasprintf("images/%s", uuid);
+	if (pool_dataset_exists(p, ds)) {
+		if (!quiet)
+			printf("Image %s (%s@%s) is already installed\n", uuid,
+			       hull_json_str(m, "name", ""),
+			       hull_json_str(m, "version", ""));
+		return 0;
+	}
+	struct image_txn *t;
+	int r = image_install_begin(p, m, &t, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *root = xasprintf("%s/root", image_txn_path(t));
+	if (mkdir(root, 0755) < 0)
+		r = hull_err_sys(err, errno, "mkdir %s", root);
+	else
+		r = apply_layers(dir, img, root, err);
+	if (r < 0) {
+		image_install_abort(t);
+		return r;
+	}
+	if ((r = image_install_commit(t, NULL, err)) < 0)
+		return r;
+	if (!quiet)
+		printf("Imported image %s (%s@%s)\n", uuid,
+		       hull_json_str(m, "name", ""),
+		       hull_json_str(m, "version", ""));
+	return 0;
+}
+
 static int import_layout(struct pool *p, const char *dir, bool quiet,
 			 struct hull_err *err)
 {
@@ -112,47 +148,11 @@ static int import_layout(struct pool *p, const char *dir, bool quiet,
 	if (r < 0)
 		return r;
 	char hex[65];
-	json_t *m = NULL;
 	json_t *config = config_load(dir, &img, hex, err);
-	if (!config) {
-		r = -err->code;
-		goto out;
-	}
-	m = oci_image_manifest(config, hex, img.ref, err);
+	json_t *m = config ? oci_image_manifest(config, hex, img.ref, err)
+			   : NULL;
 	json_decref(config);
-	if (!m) {
-		r = -err->code;
-		goto out;
-	}
-	const char *uuid = hull_json_str(m, "uuid", "");
-	_cleanup_free_ char *ds = xasprintf("images/%s", uuid);
-	if (pool_dataset_exists(p, ds)) {
-		if (!quiet)
-			printf("Image %s (%s@%s) is already installed\n", uuid,
-			       hull_json_str(m, "name", ""),
-			       hull_json_str(m, "version", ""));
-		r = 0;
-		goto out;
-	}
-	struct image_txn *t;
-	if ((r = image_install_begin(p, m, &t, err)) < 0)
-		goto out;
-	_cleanup_free_ char *root = xasprintf("%s/root", image_txn_path(t));
-	if (mkdir(root, 0755) < 0)
-		r = hull_err_sys(err, errno, "mkdir %s", root);
-	else
-		r = apply_layers(dir, &img, root, err);
-	if (r < 0) {
-		image_install_abort(t);
-		goto out;
-	}
-	if ((r = image_install_commit(t, NULL, err)) < 0)
-		goto out;
-	if (!quiet)
-		printf("Imported image %s (%s@%s)\n", uuid,
-		       hull_json_str(m, "name", ""),
-		       hull_json_str(m, "version", ""));
-out:
+	r = m ? install_layers(p, dir, &img, m, quiet, err) : -err->code;
 	json_decref(m);
 	oci_image_fini(&img);
 	return r;
