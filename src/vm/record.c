@@ -134,13 +134,24 @@ json_t *vm_record_load_raw(const char *uuid, bool *pending,
 		char *pp = vm_pending_path(uuid);
 		vm = hull_json_load_file(pp, &e2);
 		free(pp);
-		if (vm)
+		if (vm) {
 			*pending = true;
-		else if (e2.code == ENOENT)
-			hull_err_set(err, ENOENT,
-				     "zoneadm: %s: No such zone configured", uuid);
-		else if (err)
+		} else if (e2.code == ENOENT) {
+			char *ds = hull_root_path("%s", uuid);
+			bool orphan = hull_is_dir(ds);
+			free(ds);
+			if (orphan) {
+				vm = json_pack("{s:s}", "uuid", uuid);
+				*pending = true;
+			} else {
+				hull_err_set(err, ENOENT,
+					     "zoneadm: %s: No such zone "
+					     "configured",
+					     uuid);
+			}
+		} else if (err) {
 			*err = e2;
+		}
 	}
 	if (vm && !json_is_object(vm)) {
 		json_decref(vm);
@@ -203,6 +214,43 @@ json_t *vm_record_load(const char *uuid, struct hull_err *err)
 	if (vm)
 		vm_record_derive(vm, pending);
 	return vm;
+}
+
+int vm_pending_write(json_t *vm, struct hull_err *err)
+{
+	/* No fsync: the pending record guards against a vmadm that dies, and
+	 * the page cache outlives a process. A host crash may lose it, but
+	 * then an instance dataset without a record still shows as failed
+	 * (vm_record_load_raw). Two fsyncs here were most of a create's
+	 * time on btrfs. */
+	const char *uuid = hull_json_str(vm, "uuid", "");
+	char *path = vm_pending_path(uuid);
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	char *text = json_dumps(vm, JSON_COMPACT);
+	size_t len = strlen(text), done = 0;
+	int r = 0;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		r = hull_err_sys(err, errno, "create %s", tmp);
+	while (r == 0 && done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = hull_err_sys(err, errno, "write %s", tmp);
+		else
+			done += (size_t)n;
+	}
+	if (fd >= 0 && close(fd) < 0 && r == 0)
+		r = hull_err_sys(err, errno, "write %s", tmp);
+	if (r == 0 && rename(tmp, path) < 0)
+		r = hull_err_sys(err, errno, "rename %s", tmp);
+	free(text);
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	return r;
 }
 
 int vm_record_save(json_t *vm, struct hull_err *err)

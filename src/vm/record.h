@@ -13,6 +13,10 @@
  *                              died: the instance is `failed`, and delete
  *                              removes it.
  *
+ * An instance dataset R/<uuid> with neither is what a host crash can leave
+ * of a create whose pending record never reached the disk: it shows as a
+ * `failed` instance too.
+ *
  * `state`, `zone_state`, `pid`, `boot_timestamp`, `exit_status` and
  * `exit_timestamp` are never stored: vm_record_derive() computes them from
  * the supervisor's pid file lock and R/<uuid>/lastexited
@@ -43,6 +47,10 @@ json_t *vm_record_load(const char *uuid, struct hull_err *err);
 /* Loads without deriving (what is on disk). */
 json_t *vm_record_load_raw(const char *uuid, bool *pending,
 			   struct hull_err *err);
+
+/* Writes the pending record of a create (atomically: temp file and
+ * rename, but without fsync: see record.c). */
+int vm_pending_write(json_t *vm, struct hull_err *err);
 
 /* Strips derived fields, stamps last_modified and writes atomically. The
  * caller holds the instance lock. */

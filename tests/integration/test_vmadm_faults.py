@@ -148,3 +148,16 @@ def test_delete_while_update_waits_for_lock(dirhost):
     finally:
         holder.wait()
     assert get(dirhost, u)["alias"] == "late"
+
+
+def test_dataset_without_record_shows_failed(dirhost):
+    """What a host crash can leave of a create whose pending record never
+    reached the disk: an instance dataset with no record. It is listed as
+    failed, and delete removes it."""
+    u = "f0f0f0f0-0000-4000-8000-00000000c003"
+    dirhost.run("hull", "pool", "create", u)
+    out = dirhost.run("vmadm", "list", "-H", "-o", "uuid,state").out.split()
+    assert out == [u, "failed"]
+    dirhost.fails("vmadm", "create", input=json.dumps(zone(uuid=u)))
+    dirhost.run("vmadm", "delete", u)
+    assert uuids(dirhost) == [] and u not in dirhost.run("hull", "pool", "list").out

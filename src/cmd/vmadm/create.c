@@ -108,9 +108,7 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		r = hull_err_set(err, EEXIST, "VM %s already exists", uuid);
 		goto out;
 	}
-	char *pp = vm_pending_path(uuid);
-	r = hull_json_save_file(pp, vm, err);
-	free(pp);
+	r = vm_pending_write(vm, err);
 	if (r < 0)
 		goto out;
 	vmadm_test_crash("pending");
@@ -145,10 +143,9 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		goto undo;
 	vmadm_test_crash("record");
 
-	pp = vm_pending_path(uuid);
+	char *pp = vm_pending_path(uuid);
 	unlink(pp);
 	free(pp);
-	hull_fsync_dir(pdir, NULL);
 	unlink(lpath);
 	vmadm_test_crash("done");
 	goto out;
