@@ -38,6 +38,9 @@ int imgadm_avail(int argc, char **argv);
 int imgadm_show(int argc, char **argv);
 int imgadm_import(int argc, char **argv);
 
+/* create.c: `imgadm create` of a stopped instance. */
+int imgadm_create(int argc, char **argv);
+
 /* docker.c: `imgadm import PATH` of a docker save archive or OCI layout. */
 int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
 		      struct hull_err *err);

@@ -28,6 +28,7 @@ static const struct subcommand subcommands[] = {
     {"show", NULL, imgadm_show, "print a manifest from the sources"},
     {"import", NULL, imgadm_import,
      "install an image from the sources, or a docker/OCI archive"},
+    {"create", NULL, imgadm_create, "make an image from a stopped instance"},
 };
 
 static void usage(FILE *f)
