@@ -162,6 +162,9 @@ struct control *control_open(struct vm *vm, const char *path,
 	struct stat st;
 
 	c->vm = vm;
+	/* jansson seeds its hash tables from /dev/urandom on first use; do it
+	 * now, while opening files is still allowed. */
+	json_object_seed(0);
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		c->clients[i].fd = -1;
 		c->clients[i].ctl = c;

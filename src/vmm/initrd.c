@@ -24,7 +24,7 @@ static long read_one(const uint8_t *buf, size_t len, struct hull_err *err)
 	archive_read_support_filter_all(a);
 	archive_read_support_format_cpio(a);
 	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
-		hull_err_set(err, EINVAL, "initrd: not a cpio archive: %s",
+		hull_err_set(err, EINVAL, "initrd: not a readable cpio archive (truncated or corrupt?): %s",
 			     archive_error_string(a));
 		goto out;
 	}

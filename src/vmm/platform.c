@@ -20,6 +20,12 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 	if (cfg->boot_timer && boot_timer_init(vm, err) < 0)
 		return -err->code;
 
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		if (disk_open(&vm->disks[i], &cfg->disks[i], err) < 0)
+			return -err->code;
+		vm->n_disks++;
+	}
+
 	size_t mplen = mptable_size(vm->ncpus);
 	uint8_t *mp = vm_gpa(vm, VMM_MPTABLE_ADDR, mplen);
 	if (!mp || VMM_MPTABLE_ADDR + mplen > VMM_SMBIOS_ADDR ||
@@ -35,5 +41,15 @@ int platform_start(struct vm *vm, struct hull_err *err)
 
 unsigned platform_fds(struct vm *vm, int *out, unsigned max)
 {
-	return 0;
+	unsigned n = 0;
+	for (unsigned i = 0; i < vm->n_disks && n < max; i++)
+		out[n++] = vm->disks[i].fd;
+	return n;
+}
+
+void platform_fini(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->n_disks; i++)
+		disk_close(&vm->disks[i]);
+	vm->n_disks = 0;
 }

@@ -18,5 +18,6 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 int platform_start(struct vm *vm, struct hull_err *err);
 /* Descriptors the devices hold (disks, taps, eventfds). */
 unsigned platform_fds(struct vm *vm, int *out, unsigned max);
+void platform_fini(struct vm *vm);
 
 #endif

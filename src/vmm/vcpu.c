@@ -311,6 +311,13 @@ static void *vcpu_thread(void *arg)
 		}
 		}
 	}
+	if (getenv("HULL_VMM_DEBUG")) {
+		struct kvm_sregs sr;
+		ioctl(v->fd, KVM_GET_SREGS, &sr);
+		report_internal(v, "stopped");
+		fprintf(stderr, "cr0 %llx cr3 %llx cr4 %llx efer %llx exits %u\n",
+			sr.cr0, sr.cr3, sr.cr4, sr.efer, run->exit_reason);
+	}
 	pthread_mutex_lock(&vm->lock);
 	vm->running_vcpus--;
 	pthread_cond_broadcast(&vm->cond);

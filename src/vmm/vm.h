@@ -17,6 +17,7 @@
 
 #include "lib/err.h"
 #include "vmm/config.h"
+#include "vmm/disk.h"
 
 /* Guest physical layout (see docs/hull-vmm.md). */
 #define VMM_GDT_ADDR       0x500
@@ -97,6 +98,8 @@ struct vm {
 	struct serial *com1, *com2;
 	struct i8042 *kbd;
 	struct pci *pci;
+	struct disk disks[VMM_MAX_DISKS];
+	unsigned n_disks;
 };
 
 int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err);

@@ -29,6 +29,8 @@ static char cmdline[512];
 static volatile u32 ap_checked_in;
 static volatile u32 ap_seen[64];
 static char serial_line[64];
+static volatile u8 kbd_codes[16];
+static volatile u32 kbd_n;
 static volatile u32 serial_len;
 static u32 heap_next = 0x1000000; /* 16 MiB: above the image */
 
@@ -115,6 +117,14 @@ void guest_irq(u32 vec)
 			char c = (char)inb(0x3f8);
 			if (serial_len < sizeof(serial_line) - 1)
 				serial_line[serial_len++] = c;
+		}
+	}
+	if (vec == 0x42) {
+		/* i8042 output: keyboard scancodes */
+		while (inb(0x64) & 1) {
+			u8 c = inb(0x60);
+			if (kbd_n < sizeof(kbd_codes))
+				kbd_codes[kbd_n++] = c;
 		}
 	}
 	lapic_write(0xb0, 0); /* EOI */
@@ -225,6 +235,48 @@ static int test_serial(void)
 	return irq_count[1] ? 0 : -1;
 }
 
+static int test_kbd(void)
+{
+	ioapic_route(1, 0x42);
+	outb(0x64, 0x60);      /* write the controller configuration byte */
+	outb(0x60, 0x01);      /* keyboard interrupt on */
+	print("kbd: waiting\n");
+	for (;;) {
+		__asm__ volatile("cli");
+		for (u32 i = 2; i < kbd_n; i++)
+			if (kbd_codes[i - 2] == 0x1d && kbd_codes[i - 1] == 0x38 &&
+			    kbd_codes[i] == 0x53) {
+				print("kbd: ctrl-alt-del\n");
+				return 0;
+			}
+		sti_hlt();
+	}
+}
+
+static int test_com2(void)
+{
+	char line[64];
+	u32 n = 0;
+	print("com2: waiting\n");
+	for (;;) {
+		if (!(inb(0x2f8 + 5) & 1))
+			continue;
+		char c = (char)inb(0x2f8);
+		if (c == '\n' || c == '\r')
+			break;
+		if (n < sizeof(line) - 1)
+			line[n++] = c;
+	}
+	line[n] = 0;
+	for (const char *p = "ok\n"; *p; p++) {
+		while (!(inb(0x2f8 + 5) & 0x20))
+			;
+		outb(0x2f8, (u8)*p);
+	}
+	print("com2: got '%s'\n", line);
+	return 0;
+}
+
 static u32 mp_cpu_count(void)
 {
 	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
@@ -300,6 +352,10 @@ void guest_main(u32 kind, u32 info)
 		r = test_timer();
 		if (!r)
 			r = test_serial();
+	} else if (arg_is("test", "kbd")) {
+		r = test_kbd();
+	} else if (arg_is("test", "com2")) {
+		r = test_com2();
 	} else if (arg_is("test", "smp")) {
 		r = test_smp();
 	} else if (arg_is("test", "blk")) {

@@ -252,6 +252,7 @@ out:
 	console_close(meta);
 	console_close(con);
 	io_fini();
+	platform_fini(&vm);
 	vm_destroy(&vm);
 	vmm_config_fini(&cfg);
 	return status;
