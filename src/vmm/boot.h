@@ -6,6 +6,7 @@
 #ifndef HULL_VMM_BOOT_H
 #define HULL_VMM_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,14 @@ int boot_linux_load(struct vm *vm, const uint8_t *kernel, size_t klen,
 int boot_pvh_load(struct vm *vm, const uint8_t *kernel, size_t klen,
 		  const uint8_t *initrd, size_t ilen, const char *cmdline,
 		  struct hull_err *err);
+
+/* Decompresses a bzImage's payload (the vmlinux ELF) into a new buffer.
+ * Returns 0, or a negative code when the payload is absent or unreadable. */
+int boot_bzimage_payload(const uint8_t *k, size_t klen, uint8_t **out,
+			 size_t *out_len);
+
+/* True when buf is an ELF kernel with a PVH entry note. Pure. */
+bool boot_pvh_capable(const uint8_t *buf, size_t len);
 
 /* Where the initrd goes: the highest page-aligned spot below limit that is
  * above min_addr, or 0 if it does not fit. */

@@ -164,6 +164,12 @@ static int elf_parse(const uint8_t *k, size_t len, struct elf_info *info,
 	return 0;
 }
 
+bool boot_pvh_capable(const uint8_t *buf, size_t len)
+{
+	struct elf_info info;
+	return elf_parse(buf, len, &info, NULL) == 0;
+}
+
 int boot_pvh_load(struct vm *vm, const uint8_t *k, size_t klen,
 		  const uint8_t *initrd, size_t ilen, const char *cmdline,
 		  struct hull_err *err)

@@ -367,6 +367,20 @@ static int add_net(struct vmm_config *c, const char *s, struct hull_err *err)
 	return 0;
 }
 
+static int parse_boot(struct vmm_config *c, const char *s, struct hull_err *err)
+{
+	if (!strcmp(s, "auto"))
+		c->boot = VMM_BOOT_AUTO;
+	else if (!strcmp(s, "linux"))
+		c->boot = VMM_BOOT_LINUX;
+	else if (!strcmp(s, "pvh"))
+		c->boot = VMM_BOOT_PVH;
+	else
+		return hull_err_set(err, EINVAL,
+			"boot: expected auto, linux or pvh, got '%s'", s);
+	return 0;
+}
+
 static int parse_forbidden(struct vmm_config *c, const char *s,
 			   struct hull_err *err)
 {
@@ -585,6 +599,10 @@ static int json_field(struct vmm_config *c, const char *key, json_t *v,
 		if (json_want_string(key, v, &s, err) < 0)
 			return -err->code;
 		r = parse_product(c, s, err);
+	} else if (!strcmp(key, "boot")) {
+		if (json_want_string(key, v, &s, err) < 0)
+			return -err->code;
+		r = parse_boot(c, s, err);
 	} else if (!strcmp(key, "rng") || !strcmp(key, "virtio_console")) {
 		return json_want_bool(key, v, key[0] == 'r' ? &c->rng : &c->vconsole,
 				      err);
@@ -624,7 +642,7 @@ int vmm_config_apply_json(struct vmm_config *c, const char *text, size_t len,
 
 enum { OPT_CONFIG = 256, OPT_UUID, OPT_PRODUCT, OPT_RNG, OPT_VCONSOLE,
        OPT_FORBIDDEN, OPT_CHECK, OPT_METADATA, OPT_CONTROL, OPT_VERSION,
-       OPT_BOOT_TIMER };
+       OPT_BOOT_TIMER, OPT_BOOT };
 
 static const struct option options[] = {
 	{"memory", required_argument, NULL, 'm'},
@@ -644,6 +662,7 @@ static const struct option options[] = {
 	{"virtio-console", no_argument, NULL, OPT_VCONSOLE},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
+	{"boot", required_argument, NULL, OPT_BOOT},
 	{"test-forbidden-syscall", required_argument, NULL, OPT_FORBIDDEN},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -658,6 +677,8 @@ static const char usage_text[] =
 	"  --kernel PATH            bzImage or ELF kernel with a PVH entry note\n"
 	"  --initrd PATH            initial ramdisk\n"
 	"  --cmdline STRING         kernel command line\n"
+	"  --boot auto|linux|pvh    how a bzImage boots (default auto: PVH into\n"
+	"                           its ELF payload when it can)\n"
 	"  --disk PATH[,ro][,serial=ID]   virtio-blk disk (repeatable)\n"
 	"  --net tap=NAME|fd=N[,mac=MAC]  virtio-net nic (repeatable)\n"
 	"  --rng                    virtio-rng device\n"
@@ -706,6 +727,7 @@ int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 		case OPT_VCONSOLE: c->vconsole = true; break;
 		case OPT_CHECK: c->check_only = true; break;
 		case OPT_BOOT_TIMER: c->boot_timer = true; break;
+		case OPT_BOOT: r = parse_boot(c, optarg, err); break;
 		case OPT_FORBIDDEN: r = parse_forbidden(c, optarg, err); break;
 		case OPT_CONFIG: {
 			_cleanup_free_ char *text = NULL;

@@ -22,6 +22,10 @@
 #define VMM_CMDLINE_MAX 4095
 #define VMM_SERIAL_ID_MAX 20 /* virtio-blk serial is 20 bytes */
 
+/* How a bzImage boots: auto = PVH into its ELF payload when it has a PVH
+ * note, else the Linux boot protocol. */
+enum vmm_boot_mode { VMM_BOOT_AUTO, VMM_BOOT_LINUX, VMM_BOOT_PVH };
+
 enum vmm_console_kind { VMM_CONSOLE_STDIO, VMM_CONSOLE_PTY, VMM_CONSOLE_UNIX,
 			VMM_CONSOLE_NONE };
 
@@ -60,6 +64,7 @@ struct vmm_config {
 	char *product;          /* SMBIOS product name */
 	bool rng;               /* virtio-rng present */
 	bool vconsole;          /* virtio-console present */
+	enum vmm_boot_mode boot;
 	bool boot_timer;        /* report the guest's port 0x440 write time */
 	bool check_only;        /* validate, open everything, do not run */
 	enum vmm_forbidden forbidden;

@@ -373,6 +373,8 @@ void guest_main(u32 kind, u32 info)
 		outb(0x64, 0xfe);
 		for (;;)
 			__asm__ volatile("cli; hlt");
+	} else if (arg_is("test", "loop")) {
+		delay(1000000);
 	} else if (arg_is("test", "spin")) {
 		for (;;)
 			sti_hlt();

@@ -89,9 +89,26 @@ static int load_kernel(struct vm *vm, const struct vmm_config *cfg,
 		}
 	}
 	switch (boot_detect(k.data, k.len)) {
-	case BOOT_BZIMAGE:
+	case BOOT_BZIMAGE: {
+		uint8_t *elf = NULL;
+		size_t elf_len = 0;
+		if (cfg->boot != VMM_BOOT_LINUX &&
+		    boot_bzimage_payload(k.data, k.len, &elf, &elf_len) == 0 &&
+		    boot_pvh_capable(elf, elf_len)) {
+			r = boot_pvh_load(vm, elf, elf_len, i.data, i.len, cmdline,
+					  err);
+			free(elf);
+			break;
+		}
+		free(elf);
+		if (cfg->boot == VMM_BOOT_PVH) {
+			r = hull_err_set(err, EINVAL,
+				"kernel: --boot pvh, but the bzImage holds no ELF kernel with a PVH note");
+			break;
+		}
 		r = boot_linux_load(vm, k.data, k.len, i.data, i.len, cmdline, err);
 		break;
+	}
 	case BOOT_PVH:
 		r = boot_pvh_load(vm, k.data, k.len, i.data, i.len, cmdline, err);
 		break;
