@@ -7,6 +7,8 @@
 
 #include "vmm/devices.h"
 #include "vmm/mptable.h"
+#include "vmm/pci.h"
+#include "vmm/virtio_devices.h"
 #include "vmm/platform.h"
 
 int platform_init(struct vm *vm, const struct vmm_config *cfg,
@@ -24,6 +26,28 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 		if (disk_open(&vm->disks[i], &cfg->disks[i], err) < 0)
 			return -err->code;
 		vm->n_disks++;
+	}
+	if (cfg->n_disks || cfg->n_nets || cfg->rng) {
+		if (!(vm->pci = pci_new(vm, err)))
+			return -err->code;
+	}
+	for (unsigned i = 0; i < cfg->n_disks; i++) {
+		struct virtio_dev *v = virtio_blk_new(vm, vm->pci, &vm->disks[i], err);
+		if (!v)
+			return -err->code;
+		vm->virtio[vm->n_virtio++] = v;
+	}
+	for (unsigned i = 0; i < cfg->n_nets; i++) {
+		struct virtio_dev *v = virtio_net_new(vm, vm->pci, &cfg->nets[i], err);
+		if (!v)
+			return -err->code;
+		vm->virtio[vm->n_virtio++] = v;
+	}
+	if (cfg->rng) {
+		struct virtio_dev *v = virtio_rng_new(vm, vm->pci, err);
+		if (!v)
+			return -err->code;
+		vm->virtio[vm->n_virtio++] = v;
 	}
 
 	size_t mplen = mptable_size(vm->ncpus);
@@ -44,6 +68,10 @@ unsigned platform_fds(struct vm *vm, int *out, unsigned max)
 	unsigned n = 0;
 	for (unsigned i = 0; i < vm->n_disks && n < max; i++)
 		out[n++] = vm->disks[i].fd;
+	for (unsigned i = 0; i < vm->n_virtio; i++) {
+		n += virtio_pci_fds(vm->virtio[i], out + n, max - n);
+		n += virtio_net_fds(vm->virtio[i], out + n, max - n);
+	}
 	return n;
 }
 

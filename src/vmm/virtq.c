@@ -138,6 +138,14 @@ broken:
 	return -EINVAL;
 }
 
+bool virtq_pending(const struct virtq *q)
+{
+	if (!q->ready || q->broken)
+		return false;
+	const uint8_t *avail = guest_mem_ptr(q->mem, q->avail, 4);
+	return avail && ld16(avail + 2) != q->last_avail;
+}
+
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	uint8_t *used = guest_mem_ptr(q->mem, q->used, 6 + 8u * q->size);

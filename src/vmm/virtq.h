@@ -58,6 +58,9 @@ int virtq_enable(struct virtq *q);
  * malformed. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
 
+/* Whether the driver has made buffers available that were not popped. */
+bool virtq_pending(const struct virtq *q);
+
 /* Returns a chain to the driver with len bytes written into it. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 

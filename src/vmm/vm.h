@@ -100,6 +100,8 @@ struct vm {
 	struct pci *pci;
 	struct disk disks[VMM_MAX_DISKS];
 	unsigned n_disks;
+	struct virtio_dev *virtio[VMM_MAX_DISKS + VMM_MAX_NETS + 2];
+	unsigned n_virtio;
 };
 
 int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err);

@@ -186,7 +186,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (vm_create(&vm, &cfg, &err) < 0 ||
+	if (vm_create(&vm, &cfg, &err) < 0 || io_init(&err) < 0 ||
 	    platform_init(&vm, &cfg, &err) < 0 ||
 	    load_kernel(&vm, &cfg, &err) < 0 ||
 	    vcpus_create(&vm, &err) < 0)
@@ -196,8 +196,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	if (io_init(&err) < 0 ||
-	    io_add(vm.wake_fd, EPOLLIN, on_wake, &vm, &err) < 0)
+	if (io_add(vm.wake_fd, EPOLLIN, on_wake, &vm, &err) < 0)
 		goto fail;
 	con = console_open(vm.com1, cfg.console, cfg.console_path, &err);
 	if (!con) {
