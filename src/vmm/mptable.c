@@ -18,9 +18,11 @@
 #define ISA_IRQS 16
 #define HEADER 44
 
-size_t mptable_size(unsigned ncpus)
+size_t mptable_size(unsigned ncpus, unsigned pci_slots)
 {
-	return 16 + HEADER + 20 * (size_t)ncpus + 8 * 2 + 8 + 8 * ISA_IRQS + 8 * 2;
+	size_t pci = pci_slots > 1 ? pci_slots - 1 : 0;
+	return 16 + HEADER + 20 * (size_t)ncpus + 8 * 2 + 8 + 8 * ISA_IRQS +
+	       8 * pci + 8 * 2;
 }
 
 static uint8_t checksum(const uint8_t *p, size_t n)
@@ -34,9 +36,10 @@ static uint8_t checksum(const uint8_t *p, size_t n)
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
-size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus)
+size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus,
+		     unsigned pci_slots)
 {
-	size_t need = mptable_size(ncpus);
+	size_t need = mptable_size(ncpus, pci_slots);
 	if (len < need || ncpus == 0 || ncpus > 254)
 		return 0;
 	memset(buf, 0, need);
@@ -78,6 +81,15 @@ size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus)
 		e[5] = (uint8_t)(irq == 2 ? 0 : irq);
 		e[6] = ioapic_id;
 		e[7] = (uint8_t)(irq == 0 ? 2 : irq == 2 ? 0 : irq);
+	}
+	for (unsigned slot = 1; slot < pci_slots; slot++, count++, e += 8) {
+		e[0] = MP_IOINT;
+		e[1] = 0;
+		put16(e + 2, 0x0d);       /* level, active high */
+		e[4] = 0;                 /* PCI bus 0 */
+		e[5] = (uint8_t)(slot << 2); /* device, INTA# */
+		e[6] = ioapic_id;
+		e[7] = (uint8_t)(16 + slot % 8);
 	}
 	for (unsigned l = 0; l < 2; l++, count++, e += 8) {
 		e[0] = MP_LINT;

@@ -50,10 +50,11 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 		vm->virtio[vm->n_virtio++] = v;
 	}
 
-	size_t mplen = mptable_size(vm->ncpus);
+	unsigned slots = vm->pci ? pci_slots_used(vm->pci) : 0;
+	size_t mplen = mptable_size(vm->ncpus, slots);
 	uint8_t *mp = vm_gpa(vm, VMM_MPTABLE_ADDR, mplen);
 	if (!mp || VMM_MPTABLE_ADDR + mplen > VMM_SMBIOS_ADDR ||
-	    !mptable_build(mp, mplen, VMM_MPTABLE_ADDR, vm->ncpus))
+	    !mptable_build(mp, mplen, VMM_MPTABLE_ADDR, vm->ncpus, slots))
 		return hull_err_set(err, E2BIG, "cpus: MP table does not fit");
 	return 0;
 }
