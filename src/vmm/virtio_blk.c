@@ -194,10 +194,14 @@ static void notify(struct virtio_dev *v, unsigned qi)
 	struct virtq_chain *c = xmalloc(sizeof(*c));
 	bool any = false;
 	int r;
-	while ((r = virtq_pop(q, c)) == 1) {
+	unsigned budget = VIRTQ_BUDGET(q);
+	while (budget && (r = virtq_pop(q, c)) == 1) {
 		virtq_push(q, c->head, handle(b, c));
 		any = true;
+		budget--;
 	}
+	if (!budget)
+		virtio_pci_rekick(v, qi);
 	free(c);
 	if (any)
 		virtio_pci_notify_queue(v, qi);

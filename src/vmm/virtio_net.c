@@ -82,7 +82,11 @@ static void rx(struct net *n)
 	struct virtq *q = &v->q[RXQ].vq;
 	struct virtq_chain *c = xmalloc(sizeof(*c));
 	bool any = false;
-	for (;;) {
+	for (unsigned budget = VIRTQ_BUDGET(q);; budget--) {
+		if (!budget) {
+			virtio_pci_rekick(v, RXQ);
+			break;
+		}
 		if (!v->q[RXQ].enabled || !virtq_pending(q)) {
 			rx_watch(n, false); /* wait for the driver's kick */
 			break;
@@ -119,7 +123,9 @@ static void tx(struct net *n)
 	struct virtq *q = &v->q[TXQ].vq;
 	struct virtq_chain *c = xmalloc(sizeof(*c));
 	bool any = false;
-	while (virtq_pop(q, c) == 1) {
+	unsigned budget = VIRTQ_BUDGET(q);
+	while (budget && virtq_pop(q, c) == 1) {
+		budget--;
 		int k = seg_iov(n, c, false);
 		/* a frame the tap refuses is dropped, as a wire would */
 		if (k && c->read_len > VNET_HDR_LEN &&
@@ -129,6 +135,8 @@ static void tx(struct net *n)
 		virtq_push(q, c->head, 0);
 		any = true;
 	}
+	if (!budget)
+		virtio_pci_rekick(v, TXQ);
 	free(c);
 	if (any)
 		virtio_pci_notify_queue(v, TXQ);

@@ -258,6 +258,11 @@ static void kick(struct virtio_dev *v, unsigned qi)
 	}
 }
 
+void virtio_pci_rekick(struct virtio_dev *v, unsigned q)
+{
+	kick(v, q);
+}
+
 static void bar_write(struct pci_dev *pd, uint64_t off, const uint8_t *data,
 		      unsigned len)
 {

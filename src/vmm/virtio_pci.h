@@ -77,6 +77,10 @@ struct virtio_dev *virtio_pci_new(struct vm *vm, struct pci *bus,
 				  struct hull_err *err);
 /* Interrupts the driver for queue q (used buffers), if it wants one. */
 void virtio_pci_notify_queue(struct virtio_dev *v, unsigned q);
+/* Schedules another notify(q) on the I/O thread (work left over after a
+ * budget). */
+void virtio_pci_rekick(struct virtio_dev *v, unsigned q);
+
 /* Descriptors the device holds, for the confinement step. */
 unsigned virtio_pci_fds(struct virtio_dev *v, int *out, unsigned max);
 /* Whether the driver accepted feature bit f. */

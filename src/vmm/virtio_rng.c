@@ -13,7 +13,9 @@ static void notify(struct virtio_dev *v, unsigned qi)
 	struct virtq *q = &v->q[qi].vq;
 	struct virtq_chain *c = xmalloc(sizeof(*c));
 	bool any = false;
-	while (virtq_pop(q, c) == 1) {
+	unsigned budget = VIRTQ_BUDGET(q);
+	while (budget && virtq_pop(q, c) == 1) {
+		budget--;
 		uint32_t total = 0;
 		for (unsigned i = 0; i < c->n; i++) {
 			if (!c->seg[i].write)
@@ -27,6 +29,8 @@ static void notify(struct virtio_dev *v, unsigned qi)
 		virtq_push(q, c->head, total);
 		any = true;
 	}
+	if (!budget)
+		virtio_pci_rekick(v, qi);
 	free(c);
 	if (any)
 		virtio_pci_notify_queue(v, qi);

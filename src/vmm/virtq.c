@@ -33,6 +33,14 @@ int virtq_enable(struct virtq *q)
 	    !guest_mem_ptr(q->mem, q->avail, 6 + 2 * n) ||
 	    !guest_mem_ptr(q->mem, q->used, 6 + 8 * n))
 		return -EINVAL;
+	/* the three areas may not overlap: our used-ring writes must never
+	 * change the descriptors or the driver's index under us */
+	uint64_t a[3][2] = {{q->desc, 16 * n}, {q->avail, 6 + 2 * n},
+			    {q->used, 6 + 8 * n}};
+	for (int i = 0; i < 3; i++)
+		for (int j = i + 1; j < 3; j++)
+			if (a[i][0] < a[j][0] + a[j][1] && a[j][0] < a[i][0] + a[i][1])
+				return -EINVAL;
 	q->last_avail = 0;
 	q->used_idx = 0;
 	q->broken = false;

@@ -47,8 +47,8 @@ struct virtq_chain {
 	uint64_t read_len, write_len;
 };
 
-/* Checks the rings the driver programmed lie in guest RAM; marks the queue
- * ready. Returns 0 or -EINVAL. */
+/* Checks the rings the driver programmed lie in guest RAM, aligned and
+ * apart; marks the queue ready. Returns 0 or -EINVAL. */
 int virtq_enable(struct virtq *q);
 
 /* Pops the next available chain. Returns 1 with *c filled, 0 when the ring
@@ -57,6 +57,12 @@ int virtq_enable(struct virtq *q);
  * writable ones, as virtio requires; a chain that mixes them otherwise is
  * malformed. */
 int virtq_pop(struct virtq *q, struct virtq_chain *c);
+
+/* How many chains a device handles per notification before it yields to
+ * the rest of the I/O loop (and kicks itself to continue): a driver that
+ * keeps refilling its ring, even by having the device write over it,
+ * cannot hold the I/O thread. */
+#define VIRTQ_BUDGET(q) ((unsigned)(q)->size)
 
 /* Whether the driver has made buffers available that were not popped. */
 bool virtq_pending(const struct virtq *q);

@@ -63,6 +63,9 @@ static void test_enable_checks(void **state)
 	assert_int_equal(virtq_enable(&b), -EINVAL);
 	b.desc = DESC + 8;
 	assert_int_equal(virtq_enable(&b), -EINVAL);
+	b.desc = DESC;
+	b.used = AVAIL + 8; /* overlaps the avail ring */
+	assert_int_equal(virtq_enable(&b), -EINVAL);
 }
 
 static void test_simple_chain(void **state)
