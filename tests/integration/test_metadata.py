@@ -762,3 +762,48 @@ def test_put_while_the_instance_is_locked(server):
         os.close(lock)
     assert server.mdata("mdata-put", "k", "v").returncode == 0
     assert read_record(server.record)["customer_metadata"]["k"] == "v"
+
+
+def test_mdata_get_retries_when_the_host_goes_away(workdir, server):
+    """The first connection breaks mid-request (the host restarted): the
+    tool opens the channel afresh and asks again, as mdata-client does."""
+    import threading
+    path = os.path.join(workdir, "flaky.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(8)
+    conns = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            conns.append(c)
+            f = c.makefile("rwb")
+            assert f.readline() == b"NEGOTIATE V2\n"
+            f.write(b"V2_OK\n")
+            f.flush()
+            req = f.readline()
+            if len(conns) == 1:
+                f.close()
+                c.close()  # gone mid-request
+                continue
+            # Relay to the real server, as a restarted host would answer.
+            r = Raw(server.sock)
+            f.write(r.ask(req).encode())
+            f.flush()
+            r.close()
+            f.close()
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        cp = subprocess.run([prog("mdata-get"), "sdc:uuid"], capture_output=True,
+                            env=dict(os.environ, HULL_MDATA_SOCKET=path), timeout=30)
+        assert cp.returncode == 0, cp.stderr
+        assert out(cp) == UUID + "\n"
+        assert len(conns) == 2
+    finally:
+        lsock.close()
