@@ -631,49 +631,75 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 
 /* ---- rollback ---- */
 
-static int has_children(const struct pool *p, const char *ds, bool *out,
-			struct hull_err *err)
+/* The datasets nested directly in ds (no dataset between them), as paths
+ * relative to ds's folder. */
+static int children_of(const struct pool *p, const char *ds, struct strv *out,
+		       struct hull_err *err)
 {
 	struct strv all = {0};
 	int r = datasets_all(p, &all, err);
-	*out = false;
-	for (size_t i = 0; r == 0 && i < all.n; i++)
-		if (pool_name_is_below(all.v[i], ds))
-			*out = true;
+	size_t dl = strlen(ds);
+	for (size_t i = 0; r == 0 && i < all.n; i++) {
+		if (!pool_name_is_below(all.v[i], ds))
+			continue;
+		bool direct = true;
+		for (size_t k = 0; k < all.n; k++)
+			if (k != i && pool_name_is_below(all.v[k], ds) &&
+			    pool_name_is_below(all.v[i], all.v[k]))
+				direct = false;
+		if (direct)
+			strv_add(out, xstrdup(all.v[i] + dl + 1));
+	}
 	strv_free(&all);
 	return r;
 }
 
 /* Replaces ds's files by a writable copy of the snapshot at snap_path: the
- * copy is made aside, then swapped in by two renames. */
+ * copy is made aside, the datasets nested in ds move into it (a snapshot
+ * holds only an empty placeholder, or on the dir backend a copy, where
+ * they were), and it is swapped in by two renames. Any failure moves
+ * everything back. */
 int pool_head_replace(struct pool *p, const char *ds, const char *snap_path,
 		      struct hull_err *err)
 {
-	bool kids;
-	int r = has_children(p, ds, &kids, err);
+	struct strv kids = {0};
+	struct moves moved = {0};
+	int r = children_of(p, ds, &kids, err);
 	if (r < 0)
 		return r;
-	if (kids)
-		return hull_err_set(err, EBUSY, "%s has nested datasets", ds);
 	_cleanup_free_ char *path = pool_dataset_path(p, ds);
 	_cleanup_free_ char *fresh = pool_temp_path(p, "fresh");
 	_cleanup_free_ char *old = pool_temp_path(p, "trash");
 	r = p->ops->snapshot(p, snap_path, fresh, false, err);
-	if (r < 0)
-		return r;
-	if (rename(path, old) < 0) {
-		r = hull_err_sys(err, errno, "move %s aside", ds);
-		p->ops->remove(p, fresh, NULL);
+	if (r < 0) {
+		strv_free(&kids);
 		return r;
 	}
-	if (rename(fresh, path) < 0) {
+	for (size_t i = 0; r == 0 && i < kids.n; i++) {
+		_cleanup_free_ char *from = xasprintf("%s/%s", path, kids.v[i]);
+		_cleanup_free_ char *to = xasprintf("%s/%s", fresh, kids.v[i]);
+		_cleanup_free_ char *up = xstrdup(to);
+		*strrchr(up, '/') = '\0';
+		p->ops->remove(p, to, NULL);
+		r = hull_mkdir_p(up, 0755, err);
+		if (r == 0)
+			r = moves_do(&moved, from, to, err);
+	}
+	if (r == 0 && rename(path, old) < 0)
+		r = hull_err_sys(err, errno, "move %s aside", ds);
+	else if (r == 0 && rename(fresh, path) < 0) {
 		r = hull_err_sys(err, errno, "put back %s", ds);
 		rename(old, path);
-		p->ops->remove(p, fresh, NULL);
-		return r;
 	}
-	p->ops->remove(p, old, NULL);
-	return 0;
+	if (r < 0) {
+		moves_undo(&moved);
+		p->ops->remove(p, fresh, NULL);
+	} else {
+		p->ops->remove(p, old, NULL);
+	}
+	moves_free(&moved);
+	strv_free(&kids);
+	return r;
 }
 
 int pool_rollback(struct pool *p, const char *snapshot, struct hull_err *err)
