@@ -14,7 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/lock.h"
+#include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "net/antispoof.h"
@@ -102,7 +105,36 @@ static int collect_cb(const char *name, const char *alias, int master,
 	return 0;
 }
 
+/* One lock per pool for port and antispoof changes: the antispoof table is
+ * shared by all instances, and the last one out removes it, which must not
+ * race with another instance adding its first chain. */
+static int net_lock(struct hull_err *err)
+{
+	_cleanup_free_ char *dir = hull_root_path("var");
+	_cleanup_free_ char *p = hull_root_path("var/net.lock");
+	int r;
+
+	if ((r = hull_mkdir_p(dir, 0755, err)))
+		return r;
+	return hull_lock_take(p, true, err);
+}
+
+static int teardown_locked(const char *uuid, struct hull_err *err);
+
 int net_instance_teardown(const char *uuid, struct hull_err *err)
+{
+	int lock, r;
+
+	if (!hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
+	if ((lock = net_lock(err)) < 0)
+		return lock;
+	r = teardown_locked(uuid, err);
+	hull_lock_release(lock);
+	return r;
+}
+
+static int teardown_locked(const char *uuid, struct hull_err *err)
 {
 	_cleanup_free_ char *prefix = xasprintf("hull:%s:", uuid);
 	struct nl_sock *sk;
@@ -351,9 +383,12 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 						       nic->index);
 		}
 	}
-	for (size_t k = 0; k < cfg->nroutes; k++) {
-		const struct net_route *rt = &cfg->routes[k];
-		for (size_t i = 0; i < n; i++) {
+	/* Routes through a nic first, then those whose gateway is reached
+	 * through one of them. */
+	for (size_t k = 0; k < 2 * cfg->nroutes; k++) {
+		const struct net_route *rt = &cfg->routes[k % cfg->nroutes];
+		bool second = k >= cfg->nroutes, added = false;
+		for (size_t i = 0; i < n && !added; i++) {
 			const struct net_nic *nic = nics[i];
 			bool via = false;
 			if (rt->linklocal) {
@@ -366,6 +401,9 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 			}
 			if (!via)
 				continue;
+			added = true;
+			if (second)
+				break;
 			if ((r = net_route_add(isk, rt->dst.family, &rt->dst,
 					       rt->linklocal ? NULL : &rt->gw,
 					       idx[i], err))) {
@@ -373,7 +411,15 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 				net_addr_format(&rt->dst, true, d, sizeof(d));
 				return hull_err_prefix(err, "routes.%s", d);
 			}
-			break;
+		}
+		/* A gateway on no nic's subnet: let the kernel find the way
+		 * (through another route), once every nic is up. */
+		if (second && !added && !rt->linklocal && n == cfg->nnics &&
+		    (r = net_route_add(isk, rt->dst.family, &rt->dst, &rt->gw, 0,
+				       err))) {
+			char d[NET_ADDR_STRLEN];
+			net_addr_format(&rt->dst, true, d, sizeof(d));
+			return hull_err_prefix(err, "routes.%s", d);
 		}
 	}
 	return 0;
@@ -459,7 +505,7 @@ int net_instance_setup(json_t *record, int netns_fd, const char *brand,
 	const struct net_nic *nics[NET_MAX_NICS];
 	const char *uuid;
 	bool hvm;
-	int r;
+	int lock, r;
 
 	if ((r = record_uuid(record, &uuid, err)) ||
 	    (r = net_config_parse(record, cfg, err)))
@@ -473,11 +519,15 @@ int net_instance_setup(json_t *record, int netns_fd, const char *brand,
 	}
 	for (size_t i = 0; i < cfg->nnics; i++)
 		nics[i] = &cfg->nics[i];
-	/* A crashed supervisor may have left ports behind. */
-	if ((r = net_instance_teardown(uuid, err)))
+	if ((lock = net_lock(err)) < 0) {
+		r = lock;
 		goto out;
-	r = nics_bring_up(uuid, cfg, nics, cfg->nnics, netns_fd, hvm, tap_fds,
-			  err);
+	}
+	/* A crashed supervisor may have left ports behind. */
+	if (!(r = teardown_locked(uuid, err)))
+		r = nics_bring_up(uuid, cfg, nics, cfg->nnics, netns_fd, hvm,
+				  tap_fds, err);
+	hull_lock_release(lock);
 out:
 	free(cfg);
 	return r;
@@ -494,7 +544,7 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 	const char *uuid;
 	int fds[1] = {-1};
 	bool hvm;
-	int r;
+	int lock = -1, r;
 
 	if ((r = record_uuid(record, &uuid, err)) ||
 	    (r = net_config_parse(record, cfg, err)))
@@ -512,6 +562,10 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 		goto out;
 	}
 	alias = port_alias(uuid, m);
+	if ((lock = net_lock(err)) < 0) {
+		r = lock;
+		goto out;
+	}
 	if (!(sk = net_nl_open(-1, err))) {
 		r = -err->code;
 		goto out;
@@ -531,6 +585,7 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 			close(fds[0]);
 	}
 out:
+	hull_lock_release(lock);
 	net_nl_close(sk);
 	free(cfg);
 	return r;
@@ -542,7 +597,7 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 	struct nl_sock *sk;
 	struct made m = {0};
 	uint8_t b[NET_MAC_LEN];
-	int r;
+	int lock, r;
 
 	if (!hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
@@ -550,8 +605,12 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 		return hull_err_set(err, EINVAL, "invalid MAC address '%s'",
 				    mac);
 	alias = port_alias(uuid, b);
-	if (!(sk = net_nl_open(-1, err)))
+	if ((lock = net_lock(err)) < 0)
+		return lock;
+	if (!(sk = net_nl_open(-1, err))) {
+		hull_lock_release(lock);
 		return -err->code;
+	}
 	if ((r = net_link_foreach(sk, alias, collect_cb, &m, err)))
 		goto out;
 	if (m.n == 0) {
@@ -563,5 +622,6 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 		r = table_gc(sk, err);
 out:
 	net_nl_close(sk);
+	hull_lock_release(lock);
 	return r;
 }

@@ -448,7 +448,8 @@ int net_route_add(struct nl_sock *sk, int family, const struct net_addr *dst,
 	rtnl_route_set_table(rt, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, RTPROT_STATIC);
 	rtnl_route_set_scope(rt, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-	rtnl_route_nh_set_ifindex(nh, ifindex);
+	if (ifindex > 0)
+		rtnl_route_nh_set_ifindex(nh, ifindex);
 	if (gw) {
 		g = to_nl_addr(gw, gw->family == AF_INET ? 32 : 128);
 		rtnl_route_nh_set_gateway(nh, g);

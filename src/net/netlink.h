@@ -84,7 +84,7 @@ int net_bridge_vlan(struct nl_sock *sk, int ifindex, bool del, unsigned from,
 int net_addr_add(struct nl_sock *sk, int ifindex, const struct net_addr *a,
 		 struct hull_err *err);
 /* A route to dst (NULL: default route of family) via gw (NULL: on-link) out
- * of ifindex. */
+ * of ifindex (0: wherever the kernel reaches gw). */
 int net_route_add(struct nl_sock *sk, int family, const struct net_addr *dst,
 		  const struct net_addr *gw, int ifindex, struct hull_err *err);
 

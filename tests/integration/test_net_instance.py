@@ -34,6 +34,7 @@ def test_two_zones_ping_each_other_and_host(net):
                       "ips": ["192.0.2.1/24", "2001:db8::1/64"],
                       "gateways": ["192.0.2.254", "2001:db8::fe"]}],
                     routes={"198.51.100.0/24": "192.0.2.254",
+                            "203.0.113.128/25": "203.0.113.1",
                             "203.0.113.0/24": "nics[0]"})
     ub = net.record([{"nic_tag": "stub0", "mac": M2, "ip": "192.0.2.2",
                       "netmask": "255.255.255.0", "gateway": "192.0.2.254",
@@ -51,6 +52,8 @@ def test_two_zones_ping_each_other_and_host(net):
     assert "default via 192.0.2.254 dev net0" in ra
     assert "198.51.100.0/24 via 192.0.2.254 dev net0" in ra
     assert "203.0.113.0/24 dev net0" in ra and "scope link" in ra
+    # A gateway on no nic's subnet, reached through another route.
+    assert "203.0.113.128/25 via 203.0.113.1 dev net0" in ra
     assert "default via 2001:db8::fe dev net0" in routes(net, a, "-6")
     # The host ends: findable names and aliases, on the tag's bridge.
     host = net.links()

@@ -19,6 +19,7 @@
 #include "net/mac.h"
 #include "net/nic.h"
 #include "net/nictag.h"
+#include "net/resolv.h"
 
 static void test_mac_parse_normalises(void **state)
 {
@@ -403,6 +404,33 @@ static void test_antispoof_rules(void **state)
 	free(c);
 }
 
+static void test_resolv_conf(void **state)
+{
+	json_t *j = json_loads("{\"resolvers\":[\"192.0.2.53\",\"2001:db8::53\"],"
+			       "\"dns_domain\":\"example.com\"}",
+			       0, NULL);
+	struct hull_err e = {0};
+	char *t;
+
+	assert_int_equal(net_resolv_conf_render(j, &t, &e), 0);
+	assert_non_null(strstr(t, "\nsearch example.com\nnameserver "
+				  "192.0.2.53\nnameserver 2001:db8::53\n"));
+	free(t);
+	json_decref(j);
+	j = json_loads("{}", 0, NULL);
+	assert_int_equal(net_resolv_conf_render(j, &t, &e), 0);
+	assert_null(t);
+	json_decref(j);
+	j = json_loads("{\"resolvers\":[\"8.8.8\"]}", 0, NULL);
+	assert_true(net_resolv_conf_render(j, &t, &e) < 0);
+	assert_string_equal(e.msg, "resolvers.0: not an IP address");
+	json_decref(j);
+	j = json_loads("{\"dns_domain\":\"a b\\nnameserver 1.2.3.4\"}", 0,
+		       NULL);
+	assert_true(net_resolv_conf_render(j, &t, &e) < 0);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_nics_parse_full),
 		cmocka_unit_test(test_nics_parse_errors),
 		cmocka_unit_test(test_antispoof_rules),
+		cmocka_unit_test(test_resolv_conf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
