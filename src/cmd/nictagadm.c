@@ -21,31 +21,32 @@ static bool verbose;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: nictagadm [-v] <command> [options]\n"
-		"\n"
-		"Manage nic tags (Linux bridges that instances' nics join).\n"
-		"\n"
-		"Commands:\n"
-		"  add [-l] [-p prop=value,...] <name> [mac|link]\n"
-		"                 add a tag bound to the host link with that MAC\n"
-		"                 address or name; -l: a local etherstub\n"
-		"  update [-p prop=value,...] <name> [mac|link]\n"
-		"                 rebind a tag or change its mtu\n"
-		"  delete [-f] <name>\n"
-		"                 remove a tag; -f even while instances use it\n"
-		"  exists [-l] <name>...\n"
-		"                 exit 0 when every tag exists; -l: print the\n"
-		"                 missing names on stderr\n"
-		"  list [-l | -L] [-p] [-d delim]\n"
-		"                 list tags (-l etherstubs only, -L no\n"
-		"                 etherstubs, -p parsable, -d delimiter)\n"
-		"  vms <name>     list the instances that use a tag\n"
-		"  restore        recreate missing bridges (after a reboot)\n"
-		"\n"
-		"Properties: mac=<MAC>, mtu=<1500-9000> (576-9000 for etherstubs)\n"
-		"Options: -h help, -v verbose. Tags live in "
-		"$HULL_ROOT/var/nictags.json.\n");
+	fprintf(
+	    f,
+	    "Usage: nictagadm [-v] <command> [options]\n"
+	    "\n"
+	    "Manage nic tags (Linux bridges that instances' nics join).\n"
+	    "\n"
+	    "Commands:\n"
+	    "  add [-l] [-p prop=value,...] <name> [mac|link]\n"
+	    "                 add a tag bound to the host link with that MAC\n"
+	    "                 address or name; -l: a local etherstub\n"
+	    "  update [-p prop=value,...] <name> [mac|link]\n"
+	    "                 rebind a tag or change its mtu\n"
+	    "  delete [-f] <name>\n"
+	    "                 remove a tag; -f even while instances use it\n"
+	    "  exists [-l] <name>...\n"
+	    "                 exit 0 when every tag exists; -l: print the\n"
+	    "                 missing names on stderr\n"
+	    "  list [-l | -L] [-p] [-d delim]\n"
+	    "                 list tags (-l etherstubs only, -L no\n"
+	    "                 etherstubs, -p parsable, -d delimiter)\n"
+	    "  vms <name>     list the instances that use a tag\n"
+	    "  restore        recreate missing bridges (after a reboot)\n"
+	    "\n"
+	    "Properties: mac=<MAC>, mtu=<1500-9000> (576-9000 for etherstubs)\n"
+	    "Options: -h help, -v verbose. Tags live in "
+	    "$HULL_ROOT/var/nictags.json.\n");
 }
 
 static int fail(struct hull_err *err)
@@ -55,7 +56,7 @@ static int fail(struct hull_err *err)
 }
 
 static int usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -141,8 +142,8 @@ static int cmd_add_update(int argc, char **argv, bool add)
 	if (r)
 		return fail(&err);
 	if (verbose)
-		fprintf(stderr, "nictagadm: %s %s\n",
-			add ? "added" : "updated", argv[optind]);
+		fprintf(stderr, "nictagadm: %s %s\n", add ? "added" : "updated",
+			argv[optind]);
 	return 0;
 }
 

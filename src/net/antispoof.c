@@ -36,7 +36,8 @@ static size_t addr_list(FILE *f, const struct net_nic *n, int family,
 	for (size_t i = 0; i < n->nips; i++) {
 		if (n->ips[i].family != family)
 			continue;
-		net_addr_format(&n->ips[i], with_prefix_of_ips, txt, sizeof(txt));
+		net_addr_format(&n->ips[i], with_prefix_of_ips, txt,
+				sizeof(txt));
 		fprintf(f, "%s%s", count++ ? ", " : "", txt);
 	}
 	for (size_t i = 0; i < n->nallowed; i++) {
@@ -125,11 +126,11 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 	base(f);
 	fprintf(f, "add chain " T " p_%s\n", port);
 	fprintf(f, "flush chain " T " p_%s\n", port);
-#define RULE(...)                                         \
-	do {                                              \
-		fprintf(f, "add rule " T " p_%s ", port); \
-		fprintf(f, __VA_ARGS__);                  \
-		fputc('\n', f);                           \
+#define RULE(...)                                                              \
+	do {                                                                   \
+		fprintf(f, "add rule " T " p_%s ", port);                      \
+		fprintf(f, __VA_ARGS__);                                       \
+		fputc('\n', f);                                                \
 	} while (0)
 	if (!n->allow_restricted_traffic)
 		RULE("ether type != { ip, ip6, arp } drop");
@@ -216,5 +217,6 @@ int net_antispoof_apply(const char *cmds, struct hull_err *err)
 
 int net_antispoof_table_delete(struct hull_err *err)
 {
-	return net_antispoof_apply("add table " T "\ndelete table " T "\n", err);
+	return net_antispoof_apply("add table " T "\ndelete table " T "\n",
+				   err);
 }

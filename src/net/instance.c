@@ -247,15 +247,15 @@ static int port_make(struct nl_sock *sk, const char *uuid,
 		if ((r = net_bridge_vlan(sk, idx, true, 1, 1, 0, err)) ||
 		    (r = net_bridge_vlan(sk, idx, false, n->vlan_id, n->vlan_id,
 					 BRIDGE_VLAN_INFO_PVID |
-						 BRIDGE_VLAN_INFO_UNTAGGED,
+					     BRIDGE_VLAN_INFO_UNTAGGED,
 					 err))) {
 			if (r == -EOPNOTSUPP)
 				return hull_err_set(
-					err, EOPNOTSUPP,
-					"nics.%u: vlan_id %u needs bridge VLAN "
-					"filtering, which this kernel lacks "
-					"(CONFIG_BRIDGE_VLAN_FILTERING)",
-					n->index, n->vlan_id);
+				    err, EOPNOTSUPP,
+				    "nics.%u: vlan_id %u needs bridge VLAN "
+				    "filtering, which this kernel lacks "
+				    "(CONFIG_BRIDGE_VLAN_FILTERING)",
+				    n->index, n->vlan_id);
 			return hull_err_prefix(err, "nics.%u: vlan %u",
 					       n->index, n->vlan_id);
 		}
@@ -321,9 +321,9 @@ static int sysctl_job_run(void *arg)
 	for (size_t i = 0; i < j->n; i++) {
 		const char *v = j->nics[i]->addrconf ? "1" : "0";
 		_cleanup_free_ char *ra = xasprintf(
-			"net/ipv6/conf/%s/accept_ra", j->nics[i]->interface);
-		_cleanup_free_ char *ac = xasprintf(
-			"net/ipv6/conf/%s/autoconf", j->nics[i]->interface);
+		    "net/ipv6/conf/%s/accept_ra", j->nics[i]->interface);
+		_cleanup_free_ char *ac = xasprintf("net/ipv6/conf/%s/autoconf",
+						    j->nics[i]->interface);
 		/* A namespace without IPv6 has no such files: nothing to do. */
 		if (access("/proc/sys/net/ipv6", F_OK) < 0)
 			return 0;
@@ -396,8 +396,7 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 			} else {
 				for (size_t a = 0; a < nic->nips; a++)
 					via = via || net_addr_in_subnet(
-							     &nic->ips[a],
-							     &rt->gw);
+							 &nic->ips[a], &rt->gw);
 			}
 			if (!via)
 				continue;
@@ -415,8 +414,8 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 		/* A gateway on no nic's subnet: let the kernel find the way
 		 * (through another route), once every nic is up. */
 		if (second && !added && !rt->linklocal && n == cfg->nnics &&
-		    (r = net_route_add(isk, rt->dst.family, &rt->dst, &rt->gw, 0,
-				       err))) {
+		    (r = net_route_add(isk, rt->dst.family, &rt->dst, &rt->gw,
+				       0, err))) {
 			char d[NET_ADDR_STRLEN];
 			net_addr_format(&rt->dst, true, d, sizeof(d));
 			return hull_err_prefix(err, "routes.%s", d);

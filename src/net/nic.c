@@ -252,9 +252,8 @@ static int parse_gateways(json_t *nic, unsigned idx, struct net_nic *out,
 
 	if (gws && !json_is_null(gws)) {
 		if (!json_is_array(gws))
-			return hull_err_set(err, EINVAL,
-					    "nics.%u.gateways: not an array",
-					    idx);
+			return hull_err_set(
+			    err, EINVAL, "nics.%u.gateways: not an array", idx);
 		json_array_foreach(gws, i, v)
 		{
 			if ((r = add_gateway(out, v, idx, err)))
@@ -346,8 +345,8 @@ int net_nic_parse(json_t *nic, unsigned index, const char *brand,
 			 net_brand_ifprefix(brand), index);
 	}
 
-	if ((r = get_uint(nic, "vlan_id", index, 0, NET_VLAN_MAX,
-			  &out->vlan_id, err)))
+	if ((r = get_uint(nic, "vlan_id", index, 0, NET_VLAN_MAX, &out->vlan_id,
+			  err)))
 		return r;
 	if ((r = get_uint(nic, "mtu", index, 576, 9000, &out->mtu, err)))
 		return r;
@@ -428,8 +427,7 @@ static int parse_routes(json_t *record, struct net_config *c,
 		int nic;
 
 		if (c->nroutes >= NET_MAX_ROUTES)
-			return hull_err_set(err, E2BIG,
-					    "routes: more than %d",
+			return hull_err_set(err, E2BIG, "routes: more than %d",
 					    NET_MAX_ROUTES);
 		memset(rt, 0, sizeof(*rt));
 		if (net_cidr_parse(dst, true, &rt->dst) < 0)
@@ -438,9 +436,9 @@ static int parse_routes(json_t *record, struct net_config *c,
 					    "'%s'",
 					    dst);
 		if (!gw)
-			return hull_err_set(err, EINVAL,
-					    "routes.%s: gateway is not a string",
-					    dst);
+			return hull_err_set(
+			    err, EINVAL, "routes.%s: gateway is not a string",
+			    dst);
 		nic = route_nic(c, gw);
 		if (nic == -1)
 			return hull_err_set(err, EINVAL,
@@ -461,8 +459,7 @@ static int parse_routes(json_t *record, struct net_config *c,
 	return 0;
 }
 
-int net_config_parse(json_t *record, struct net_config *c,
-		     struct hull_err *err)
+int net_config_parse(json_t *record, struct net_config *c, struct hull_err *err)
 {
 	const char *brand = hull_json_str(record, "brand", "joyent");
 	json_t *nics = json_object_get(record, "nics"), *v;
@@ -493,26 +490,25 @@ int net_config_parse(json_t *record, struct net_config *c,
 					    NET_MAC_LEN)) {
 					net_mac_format(n->mac, txt);
 					return hull_err_set(
-						err, EEXIST,
-						"nics.%zu.mac: duplicate MAC "
-						"address %s",
-						i, txt);
+					    err, EEXIST,
+					    "nics.%zu.mac: duplicate MAC "
+					    "address %s",
+					    i, txt);
 				}
-				if (!strcmp(c->nics[j].interface,
-					    n->interface))
+				if (!strcmp(c->nics[j].interface, n->interface))
 					return hull_err_set(
-						err, EEXIST,
-						"nics.%zu.interface: duplicate "
-						"interface %s",
-						i, n->interface);
+					    err, EEXIST,
+					    "nics.%zu.interface: duplicate "
+					    "interface %s",
+					    i, n->interface);
 			}
 			if (n->primary) {
 				if (c->primary >= 0)
 					return hull_err_set(
-						err, EINVAL,
-						"nics.%zu.primary: more than "
-						"one primary nic",
-						i);
+					    err, EINVAL,
+					    "nics.%zu.primary: more than "
+					    "one primary nic",
+					    i);
 				c->primary = (int)i;
 			}
 		}

@@ -92,7 +92,8 @@ static void tag_from_json(const char *name, json_t *o, struct net_tag *t)
 {
 	memset(t, 0, sizeof(*t));
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->etherstub = strcmp(hull_json_str(o, "type", "normal"), "etherstub") == 0;
+	t->etherstub =
+	    strcmp(hull_json_str(o, "type", "normal"), "etherstub") == 0;
 	snprintf(t->mac, sizeof(t->mac), "%s", hull_json_str(o, "mac", ""));
 	snprintf(t->link, sizeof(t->link), "%s", hull_json_str(o, "link", ""));
 	t->mtu = (unsigned)hull_json_int(o, "mtu", 0);
@@ -104,9 +105,9 @@ static void tag_from_json(const char *name, json_t *o, struct net_tag *t)
 
 static json_t *tag_to_json(const struct net_tag *t)
 {
-	json_t *o = json_pack("{ss ss}", "type",
-			      t->etherstub ? "etherstub" : "normal", "bridge",
-			      t->bridge);
+	json_t *o =
+	    json_pack("{ss ss}", "type", t->etherstub ? "etherstub" : "normal",
+		      "bridge", t->bridge);
 	if (t->mac[0])
 		json_object_set_new(o, "mac", json_string(t->mac));
 	if (t->link[0])
@@ -165,9 +166,8 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 	if (net_mac_parse(link_or_mac, mac) == 0) {
 		if (net_link_find_by_mac(sk, mac, t->link) < 0) {
 			net_mac_format(mac, t->mac);
-			return hull_err_set(err, ENODEV,
-					    "no link with MAC address %s",
-					    t->mac);
+			return hull_err_set(
+			    err, ENODEV, "no link with MAC address %s", t->mac);
 		}
 	} else {
 		if (strlen(link_or_mac) >= IFNAMSIZ ||
@@ -300,12 +300,12 @@ int net_tag_add(const char *name, bool etherstub, const char *link_or_mac,
 		      : !net_tag_name_valid(name))
 		return hull_err_set(err, EINVAL,
 				    etherstub
-					    ? "invalid etherstub name '%s': "
-					      "use [A-Za-z0-9_], fewer than 31 "
-					      "characters, ending in a digit"
-					    : "invalid nic tag name '%s': use "
-					      "[A-Za-z0-9_], fewer than 31 "
-					      "characters",
+					? "invalid etherstub name '%s': "
+					  "use [A-Za-z0-9_], fewer than 31 "
+					  "characters, ending in a digit"
+					: "invalid nic tag name '%s': use "
+					  "[A-Za-z0-9_], fewer than 31 "
+					  "characters",
 				    name);
 	if (!etherstub && !link_or_mac)
 		return hull_err_set(err, EINVAL,
@@ -313,8 +313,9 @@ int net_tag_add(const char *name, bool etherstub, const char *link_or_mac,
 				    "(or -l for an etherstub)",
 				    name);
 	if (mtu && (mtu < (etherstub ? 576u : 1500u) || mtu > 9000))
-		return hull_err_set(err, ERANGE, "mtu %u is out of range (%u-9000)",
-				    mtu, etherstub ? 576u : 1500u);
+		return hull_err_set(err, ERANGE,
+				    "mtu %u is out of range (%u-9000)", mtu,
+				    etherstub ? 576u : 1500u);
 	if ((lock = store_lock(err)) < 0)
 		return lock;
 	snprintf(t.name, sizeof(t.name), "%s", name);
@@ -400,9 +401,8 @@ int net_tag_update(const char *name, const char *link_or_mac, unsigned mtu,
 	}
 	if (mtu)
 		t.mtu = mtu;
-	if (link_or_mac &&
-	    ((r = resolve_uplink(sk, link_or_mac, &t, err)) ||
-	     (r = check_uplink_free(tags, &t, err))))
+	if (link_or_mac && ((r = resolve_uplink(sk, link_or_mac, &t, err)) ||
+			    (r = check_uplink_free(tags, &t, err))))
 		goto out;
 	if (link_or_mac && strcmp(old.link, t.link) &&
 	    net_link_index(sk, old.link) > 0) {
@@ -485,12 +485,12 @@ int net_tag_delete(const char *name, bool force, struct hull_err *err)
 	tag_from_json(name, o, &t);
 	users = net_tag_users(name, err);
 	if (json_array_size(users) > 0 && !force) {
-		r = hull_err_set(err, EBUSY,
-				 "nic tag '%s' is used by %zu instance%s (%s%s)",
-				 name, json_array_size(users),
-				 json_array_size(users) == 1 ? "" : "s",
-				 json_string_value(json_array_get(users, 0)),
-				 json_array_size(users) > 1 ? ", ..." : "");
+		r = hull_err_set(
+		    err, EBUSY, "nic tag '%s' is used by %zu instance%s (%s%s)",
+		    name, json_array_size(users),
+		    json_array_size(users) == 1 ? "" : "s",
+		    json_string_value(json_array_get(users, 0)),
+		    json_array_size(users) > 1 ? ", ..." : "");
 		goto out;
 	}
 	json_object_del(tags, name);
@@ -546,8 +546,7 @@ int net_tag_restore_all(struct hull_err *err)
 	return r < 0 ? r : 0;
 }
 
-int net_records_foreach(int (*fn)(const char *uuid, json_t *record,
-				  void *arg),
+int net_records_foreach(int (*fn)(const char *uuid, json_t *record, void *arg),
 			void *arg)
 {
 	DIR *d = opendir(hull_root());
@@ -564,7 +563,8 @@ int net_records_foreach(int (*fn)(const char *uuid, json_t *record,
 		if (!hull_uuid_valid(de->d_name))
 			continue;
 		p = hull_root_path("%s/config/vm.json", de->d_name);
-		if (!hull_path_exists(p) || !(rec = hull_json_load_file(p, &ignore)))
+		if (!hull_path_exists(p) ||
+		    !(rec = hull_json_load_file(p, &ignore)))
 			continue;
 		r = fn(de->d_name, rec, arg);
 		json_decref(rec);

@@ -33,9 +33,8 @@ int net_resolv_conf_render(json_t *record, char **out, struct hull_err *err)
 		struct net_addr a;
 		if (!json_is_string(v) ||
 		    net_addr_parse(json_string_value(v), &a) < 0)
-			return hull_err_set(err, EINVAL,
-					    "resolvers.%zu: not an IP address",
-					    i);
+			return hull_err_set(
+			    err, EINVAL, "resolvers.%zu: not an IP address", i);
 	}
 	if (json_string_value(dom)) {
 		const char *d = json_string_value(dom);
@@ -57,7 +56,7 @@ int net_resolv_conf_render(json_t *record, char **out, struct hull_err *err)
 	if (json_string_value(dom))
 		fprintf(f, "search %s\n", json_string_value(dom));
 	json_array_foreach(res, i, v)
-		fprintf(f, "nameserver %s\n", json_string_value(v));
+	    fprintf(f, "nameserver %s\n", json_string_value(v));
 	fclose(f);
 	*out = buf;
 	return 0;
