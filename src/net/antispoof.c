@@ -134,7 +134,18 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 	} while (0)
 	if (!n->allow_restricted_traffic)
 		RULE("ether type != { ip, ip6, arp } drop");
-	if (!n->allow_mac_spoofing) {
+	if (n->nblocked) {
+		fprintf(f,
+			"add rule " T " p_%s meta l4proto { tcp, udp } "
+			"th dport { ",
+			port);
+		for (size_t i = 0; i < n->nblocked; i++)
+			fprintf(f, "%s%u", i ? ", " : "", n->blocked_ports[i]);
+		fprintf(f, " } drop\n");
+	}
+	/* allow_unfiltered_promisc: a VM may bridge other MACs behind its
+	 * nic (nested guests), so its source MAC is not pinned. */
+	if (!n->allow_mac_spoofing && !n->allow_unfiltered_promisc) {
 		RULE("ether saddr != %s drop", mac);
 		RULE("arp saddr ether != %s drop", mac);
 	}

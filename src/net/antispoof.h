@@ -15,7 +15,10 @@
  *   - DHCP/DHCPv6 server replies (udp source port 67/547), unless
  *     allow_dhcp_spoofing;
  *   - ethertypes other than IPv4, IPv6 and ARP (VLAN tags included), unless
- *     allow_restricted_traffic.
+ *     allow_restricted_traffic;
+ *   - TCP and UDP to the nic's blocked_outgoing_ports.
+ *
+ * allow_unfiltered_promisc (VMs with nested guests) lifts the MAC checks.
  *
  * Building the rule text is pure (unit-tested); applying it is one
  * libnftables transaction, so a port never runs with half its rules.

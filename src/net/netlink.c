@@ -121,6 +121,18 @@ int net_link_index(struct nl_sock *sk, const char *name)
 	return idx;
 }
 
+int net_link_master(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link *l = NULL;
+	int m;
+
+	if (rtnl_link_get_kernel(sk, 0, name, &l) < 0 || !l)
+		return -ENODEV;
+	m = (int)rtnl_link_get_master(l);
+	rtnl_link_put(l);
+	return m;
+}
+
 int net_link_mac(struct nl_sock *sk, const char *name, uint8_t mac[NET_MAC_LEN],
 		 struct hull_err *err)
 {

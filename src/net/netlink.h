@@ -38,6 +38,8 @@ int net_link_index(struct nl_sock *sk, const char *name);
  * excluded); writes its name. 0 or -ENODEV. */
 int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[NET_MAC_LEN],
 			 char name[IFNAMSIZ]);
+/* The ifindex of a link's master (0: none), or -ENODEV. */
+int net_link_master(struct nl_sock *sk, const char *name);
 /* The MAC of a link. */
 int net_link_mac(struct nl_sock *sk, const char *name, uint8_t mac[NET_MAC_LEN],
 		 struct hull_err *err);

@@ -267,6 +267,37 @@ static int parse_gateways(json_t *nic, unsigned idx, struct net_nic *out,
 	return check_gateways(out, idx, err);
 }
 
+static int parse_blocked(json_t *nic, unsigned idx, struct net_nic *out,
+			 struct hull_err *err)
+{
+	json_t *a = json_object_get(nic, "blocked_outgoing_ports"), *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return hull_err_set(err, EINVAL,
+				    "nics.%u.blocked_outgoing_ports: not an "
+				    "array",
+				    idx);
+	if (json_array_size(a) > NET_MAX_BLOCKED)
+		return hull_err_set(err, E2BIG,
+				    "nics.%u.blocked_outgoing_ports: more than "
+				    "%d",
+				    idx, NET_MAX_BLOCKED);
+	json_array_foreach(a, i, v)
+	{
+		json_int_t p = json_is_integer(v) ? json_integer_value(v) : -1;
+		if (p < 1 || p > 65535)
+			return hull_err_set(err, EINVAL,
+					    "nics.%u.blocked_outgoing_ports: "
+					    "not a port (1-65535)",
+					    idx);
+		out->blocked_ports[out->nblocked++] = (uint16_t)p;
+	}
+	return 0;
+}
+
 static int parse_allowed(json_t *nic, unsigned idx, struct net_nic *out,
 			 struct hull_err *err)
 {
@@ -366,14 +397,17 @@ int net_nic_parse(json_t *nic, unsigned index, const char *brand,
 	    (r = get_bool(nic, "dhcp_server", index, &out->allow_dhcp_spoofing,
 			  err)) ||
 	    (r = get_bool(nic, "allow_restricted_traffic", index,
-			  &out->allow_restricted_traffic, err)))
+			  &out->allow_restricted_traffic, err)) ||
+	    (r = get_bool(nic, "allow_unfiltered_promisc", index,
+			  &out->allow_unfiltered_promisc, err)))
 		return r;
 	if (out->allow_dhcp_spoofing)
 		out->allow_ip_spoofing = true;
 
 	if ((r = parse_ips(nic, index, out, err)) ||
 	    (r = parse_gateways(nic, index, out, err)) ||
-	    (r = parse_allowed(nic, index, out, err)))
+	    (r = parse_allowed(nic, index, out, err)) ||
+	    (r = parse_blocked(nic, index, out, err)))
 		return r;
 	return 0;
 }

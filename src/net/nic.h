@@ -23,6 +23,7 @@
 #define NET_MAX_ALLOWED 64
 #define NET_MAX_GATEWAYS 8
 #define NET_MAX_ROUTES 64
+#define NET_MAX_BLOCKED 64
 #define NET_TAG_MAX 31	  /* SmartOS: tag names are < 31 characters */
 #define NET_VLAN_MAX 4094 /* 4095 is reserved by 802.1Q; Linux refuses it */
 
@@ -46,6 +47,9 @@ struct net_nic {
 	bool allow_mac_spoofing;
 	bool allow_dhcp_spoofing; /* implies allow_ip_spoofing */
 	bool allow_restricted_traffic;
+	bool allow_unfiltered_promisc; /* VMs: more MACs behind the nic */
+	size_t nblocked;
+	uint16_t blocked_ports[NET_MAX_BLOCKED]; /* blocked_outgoing_ports */
 };
 
 struct net_route {

@@ -161,7 +161,7 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 			  struct net_tag *t, struct hull_err *err)
 {
 	uint8_t mac[NET_MAC_LEN];
-	int r;
+	int master, r;
 
 	if (net_mac_parse(link_or_mac, mac) == 0) {
 		if (net_link_find_by_mac(sk, mac, t->link) < 0) {
@@ -180,6 +180,13 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 			return r;
 	}
 	net_mac_format(mac, t->mac);
+	/* Never take a link from a bridge or bond hull did not make. */
+	master = net_link_master(sk, t->link);
+	if (master > 0 && master != net_link_index(sk, t->bridge))
+		return hull_err_set(err, EBUSY,
+				    "link %s already has a master (another "
+				    "bridge or a bond)",
+				    t->link);
 	return 0;
 }
 

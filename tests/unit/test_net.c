@@ -368,6 +368,21 @@ static void test_antispoof_rules(void **state)
 				  "p_hv123456780 }\n"));
 	free(t);
 
+	c->nics[0].blocked_ports[0] = 25;
+	c->nics[0].blocked_ports[1] = 587;
+	c->nics[0].nblocked = 2;
+	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	assert_non_null(strstr(t, "meta l4proto { tcp, udp } th dport { 25, "
+				  "587 } drop\n"));
+	free(t);
+	c->nics[0].nblocked = 0;
+	c->nics[0].allow_unfiltered_promisc = true;
+	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	assert_null(strstr(t, "ether saddr"));
+	assert_non_null(strstr(t, "ip saddr"));
+	free(t);
+	c->nics[0].allow_unfiltered_promisc = false;
+
 	/* Every allow_* flag lifts its rule and nothing else. */
 	c->nics[0].allow_mac_spoofing = true;
 	c->nics[0].allow_restricted_traffic = true;
