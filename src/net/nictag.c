@@ -190,6 +190,17 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 	return 0;
 }
 
+/* True when the link named in t exists and has the tag's MAC. */
+static bool uplink_is(struct nl_sock *sk, const struct net_tag *t)
+{
+	struct hull_err ignore;
+	uint8_t have[NET_MAC_LEN], want[NET_MAC_LEN];
+
+	return t->link[0] && net_mac_parse(t->mac, want) == 0 &&
+	       net_link_mac(sk, t->link, have, &ignore) == 0 &&
+	       memcmp(have, want, NET_MAC_LEN) == 0;
+}
+
 /* Creates the bridge when missing, binds the uplink, applies the MTU and
  * brings both up. *created says whether the bridge is new. */
 static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
@@ -234,8 +245,9 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 		return r;
 	if (t->etherstub)
 		return br;
-	if (!t->link[0] || (up = net_link_index(sk, t->link)) < 0) {
-		/* Link names can change across reboots; the MAC stays. */
+	if (!uplink_is(sk, t)) {
+		/* Link names can change across reboots (and go to another
+		 * link); the MAC stays. */
 		uint8_t mac[NET_MAC_LEN];
 		if (net_mac_parse(t->mac, mac) < 0 ||
 		    net_link_find_by_mac(sk, mac, t->link) < 0)
@@ -243,8 +255,8 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 					    "nic tag '%s': no link with MAC "
 					    "address %s",
 					    t->name, t->mac);
-		up = net_link_index(sk, t->link);
 	}
+	up = net_link_index(sk, t->link);
 	c = (struct net_link_change)NET_LINK_CHANGE_INIT;
 	c.master = br;
 	c.mtu = t->mtu;
@@ -532,24 +544,37 @@ int net_tag_bridge_ensure(const char *name, struct net_tag *out,
 
 int net_tag_restore_all(struct hull_err *err)
 {
-	struct net_tag *tags = NULL;
-	struct nl_sock *sk;
-	size_t n = 0;
-	bool created;
-	int r;
+	struct nl_sock *sk = NULL;
+	json_t *tags = NULL, *o;
+	const char *name;
+	bool created, renamed = false;
+	int lock, r = 0;
 
-	if ((r = net_tag_list(&tags, &n, err)))
-		return r;
-	if (!(sk = net_nl_open(-1, err))) {
-		free(tags);
-		return -err->code;
+	if ((lock = store_lock(err)) < 0)
+		return lock;
+	if (!(tags = store_load(err)) || !(sk = net_nl_open(-1, err))) {
+		r = -err->code;
+		goto out;
 	}
 	/* Everything re-applied, not only missing bridges: an uplink may have
-	 * come back without its master. */
-	for (size_t i = 0; i < n && r >= 0; i++)
-		r = bridge_make(sk, &tags[i], &created, err);
+	 * come back without its master, or under another name (found by its
+	 * MAC, and the new name kept). */
+	json_object_foreach(tags, name, o)
+	{
+		struct net_tag t;
+		tag_from_json(name, o, &t);
+		if ((r = bridge_make(sk, &t, &created, err)) < 0)
+			goto out;
+		if (strcmp(t.link, hull_json_str(o, "link", ""))) {
+			json_object_set_new(o, "link", json_string(t.link));
+			renamed = true;
+		}
+	}
+	r = renamed ? store_save(tags, err) : 0;
+out:
 	net_nl_close(sk);
-	free(tags);
+	json_decref(tags);
+	hull_lock_release(lock);
 	return r < 0 ? r : 0;
 }
 

@@ -122,6 +122,19 @@ def test_restore_after_reboot(net):
     links = net.links()
     assert links["up0"]["master"] == "hbexternal"
     assert "UP" in links["hbstub0"]["flags"]
+    # The uplink comes back under another name: found by its MAC.
+    net.ip("ip", "link", "del", "hbexternal")
+    net.ip("ip", "link", "set", "up0", "name", "eno1")
+    net.run("nictagadm", "restore")
+    assert net.links()["eno1"]["master"] == "hbexternal"
+    assert "eno1" in net.run("nictagadm", "list").out
+    # Another link now wears the old name: the MAC decides.
+    net.ip("ip", "link", "del", "hbexternal")
+    net.uplink("up0")
+    net.run("nictagadm", "restore")
+    links = net.links()
+    assert links["eno1"]["master"] == "hbexternal"
+    assert "master" not in links["up0"]
     # First use by an instance remakes a missing bridge too.
     net.ip("ip", "link", "del", "hbstub0")
     ns = net.instance_ns("a")
