@@ -219,7 +219,46 @@ def test_vm_taps(net):
     for k in (0, 1):
         t = links[f"hv{u[:8]}{k}"]
         assert t["linkinfo"]["info_kind"] == "tun"
+        info = t["linkinfo"]["info_data"]
+        assert info["type"] == "tap" and info["pi"] is False
+        assert info["vnet_hdr"] is True and info["persist"] is True
         assert t["master"] == "hbstub0"
     assert f"p_hv{u[:8]}0" in net.ruleset()
     net.run("hull-net", "teardown", u)
     nothing_left(net)
+
+
+def test_parallel_setups_and_teardowns(net):
+    """The antispoof table is shared: instances coming and going at once
+    never lose each other's rules."""
+    import subprocess
+    from conftest import prog
+    net.run("nictagadm", "add", "-l", "stub0")
+    zones = []
+    for i in range(6):
+        ns = net.instance_ns(f"z{i}")
+        u = net.record([{"nic_tag": "stub0", "mac": f"02:00:00:00:01:{i:02x}",
+                         "ips": [f"192.0.2.{i + 1}/24"]}])
+        zones.append((u, ns))
+
+    def all_at_once(*cmds):
+        ps = [subprocess.Popen(["ip", "netns", "exec", net.ns, prog("hull-net"),
+                                *c], env=net.h.env, stderr=subprocess.PIPE,
+                               text=True) for c in cmds]
+        for p in ps:
+            assert p.wait(timeout=120) == 0, p.stderr.read()
+
+    all_at_once(*[("setup", u, ns) for u, ns in zones])
+    rules = net.ruleset()
+    for u, _ in zones:
+        assert f"p_hv{u[:8]}0" in rules
+    assert net.ping(zones[0][1], "192.0.2.6")
+    # Half go away while the other half are set up again.
+    all_at_once(*[("teardown", u) for u, _ in zones[:3]],
+                *[("setup", u, ns) for u, ns in zones[3:]])
+    rules = net.ruleset()
+    for u, _ in zones[3:]:
+        assert f"p_hv{u[:8]}0" in rules
+    assert net.ping(zones[3][1], "192.0.2.6")
+    all_at_once(*[("teardown", u) for u, _ in zones])
+    nothing_left(net, [ns for _, ns in zones])
