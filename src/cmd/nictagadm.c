@@ -69,6 +69,13 @@ static int usage_error(const char *fmt, ...)
 	return 2;
 }
 
+static int bad_option(void)
+{
+	if (optopt == 0)
+		return usage_error("unknown option");
+	return usage_error("unknown option '-%c'", optopt);
+}
+
 /* -p mac=...,mtu=... */
 static int parse_props(char *s, const char **mac, unsigned *mtu)
 {
@@ -115,7 +122,7 @@ static int cmd_add_update(int argc, char **argv, bool add)
 			verbose = true;
 			break;
 		default:
-			return 2;
+			return bad_option();
 		}
 	}
 	if (optind >= argc)
@@ -159,7 +166,7 @@ static int cmd_delete(int argc, char **argv)
 		else if (c == 'v')
 			verbose = true;
 		else
-			return 2;
+			return bad_option();
 	}
 	if (argc - optind != 1)
 		return usage_error("delete: one tag name is needed");
@@ -182,7 +189,7 @@ static int cmd_exists(int argc, char **argv)
 		else if (c == 'v')
 			verbose = true;
 		else
-			return 2;
+			return bad_option();
 	}
 	if (optind >= argc)
 		return usage_error("exists: a tag name is needed");
@@ -248,7 +255,7 @@ static int cmd_list(int argc, char **argv)
 			verbose = true;
 			break;
 		default:
-			return 2;
+			return bad_option();
 		}
 	}
 	if (only_stubs && no_stubs)
@@ -317,21 +324,24 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c;
 
-	while ((c = getopt(argc, argv, "+hv?")) != -1) {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		/* nictagadm has no long options. */
+		if (!strncmp(argv[i], "--", 2) && argv[i][2])
+			return usage_error("unknown option '%s'", argv[i]);
+	}
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt(argc, argv, "+hv")) != -1) {
 		if (c == 'v') {
 			verbose = true;
 		} else if (c == 'h') {
 			usage(stdout);
 			return 0;
 		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
-	for (int i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
+			return bad_option();
 		}
 	}
 	if (optind >= argc) {
