@@ -168,47 +168,45 @@ static int port_name(struct nl_sock *sk, const char *uuid, char out[IFNAMSIZ],
 
 struct mac_owner {
 	const char *uuid;
-	const uint8_t *mac;
+	char mac[NET_MAC_STRLEN];
 	char owner[HULL_UUID_LEN + 1];
 };
 
-static int mac_owner_cb(const char *uuid, json_t *record, void *arg)
+/* Port aliases are "hull:<uuid>:<mac>": a live port of another instance
+ * with the same MAC is a conflict on the wire. (Records that are not
+ * running are vmadm's to keep unique.) */
+static int mac_owner_cb(const char *name, const char *alias, int master,
+			void *arg)
 {
 	struct mac_owner *o = arg;
-	json_t *nic;
-	size_t i;
+	const char *u = alias + 5, *m = u + HULL_UUID_LEN + 1;
 
-	if (!strcmp(uuid, o->uuid))
+	if (strlen(alias) != 5 + HULL_UUID_LEN + 1 + NET_MAC_STRLEN - 1 ||
+	    !strncmp(u, o->uuid, HULL_UUID_LEN) || strcmp(m, o->mac))
 		return 0;
-	json_array_foreach(json_object_get(record, "nics"), i, nic)
-	{
-		uint8_t m[NET_MAC_LEN];
-		if (net_mac_parse(hull_json_str(nic, "mac", ""), m) == 0 &&
-		    !memcmp(m, o->mac, NET_MAC_LEN)) {
-			snprintf(o->owner, sizeof(o->owner), "%s", uuid);
-			return 1;
-		}
-	}
-	return 0;
+	snprintf(o->owner, sizeof(o->owner), "%.*s", HULL_UUID_LEN, u);
+	return 1;
 }
 
 /* Host-side checks of one nic: its tag exists (its bridge is made when
- * missing) and no other instance owns its MAC. Returns the bridge ifindex. */
-static int nic_check(const char *uuid, const struct net_nic *n,
-		     struct hull_err *err)
+ * missing) and no other running instance owns its MAC. Returns the bridge
+ * ifindex. */
+static int nic_check(struct nl_sock *sk, const char *uuid,
+		     const struct net_nic *n, struct hull_err *err)
 {
-	struct mac_owner o = {.uuid = uuid, .mac = n->mac};
+	struct mac_owner o = {.uuid = uuid};
 	struct net_tag t;
-	int br;
+	int br, r;
 
-	if (net_records_foreach(mac_owner_cb, &o)) {
-		char m[NET_MAC_STRLEN];
-		net_mac_format(n->mac, m);
+	net_mac_format(n->mac, o.mac);
+	r = net_link_foreach(sk, "hull:", mac_owner_cb, &o, err);
+	if (r < 0)
+		return r;
+	if (r == 1)
 		return hull_err_set(err, EEXIST,
 				    "nics.%u.mac: %s is already used by "
 				    "instance %s",
-				    n->index, m, o.owner);
-	}
+				    n->index, o.mac, o.owner);
 	br = net_tag_bridge_ensure(n->tag, &t, err);
 	if (br < 0)
 		return hull_err_prefix(err, "nics.%u", n->index);
@@ -454,17 +452,20 @@ static int nics_bring_up(const char *uuid, const struct net_config *cfg,
 	int br[NET_MAX_NICS];
 	int r = 0;
 
-	for (size_t i = 0; i < n && !r; i++)
-		if ((br[i] = nic_check(uuid, nics[i], err)) < 0)
-			r = br[i];
-	if (r)
-		goto out;
 	if (!hvm && netns_fd < 0) {
 		r = hull_err_set(err, EINVAL, "no network namespace given");
 		goto out;
 	}
-	if (!(sk = net_nl_open(-1, err)) ||
-	    (!hvm && !(isk = net_nl_open(netns_fd, err)))) {
+	if (!(sk = net_nl_open(-1, err))) {
+		r = -err->code;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !r; i++)
+		if ((br[i] = nic_check(sk, uuid, nics[i], err)) < 0)
+			r = br[i];
+	if (r)
+		goto out;
+	if (!hvm && !(isk = net_nl_open(netns_fd, err))) {
 		r = -err->code;
 		goto out;
 	}

@@ -143,9 +143,16 @@ def test_duplicate_macs_refused(net):
                     {"nic_tag": "stub0", "mac": "2:0:0:0:0:1"}])
     assert "duplicate MAC" in net.fails("hull-net", "setup", u, a).err
     ua = net.record([{"nic_tag": "stub0", "mac": M2}])
-    ub = net.record([{"nic_tag": "stub0", "mac": M2}])
+    ub = net.record([{"nic_tag": "stub0", "mac": "02:00:00:00:00:09"},
+                     {"nic_tag": "stub0", "mac": M2}])
+    net.run("hull-net", "setup", ua, a)
     r = net.fails("hull-net", "setup", ub, b)
     assert f"already used by instance {ua}" in r.err
+    assert net.ports() == [f"hv{ua[:8]}0"]
+    assert set(net.links(ns=b)) == {"lo"}
+    net.run("hull-net", "teardown", ua)
+    net.run("hull-net", "setup", ub, b)  # free once ua is down
+    net.run("hull-net", "teardown", ub)
     nothing_left(net, [a, b])
 
 
