@@ -269,3 +269,21 @@ def test_parallel_setups_and_teardowns(net):
     assert net.ping(zones[3][1], "192.0.2.6")
     all_at_once(*[("teardown", u) for u, _ in zones])
     nothing_left(net, [ns for _, ns in zones])
+
+
+def test_ipv6_autoconf_only_for_addrconf(net):
+    net.run("nictagadm", "add", "-l", "stub0")
+    a = net.instance_ns("a")
+    u = net.record([{"nic_tag": "stub0", "mac": M1, "ips": ["2001:db8::1/64"]},
+                    {"nic_tag": "stub0", "mac": M2, "ips": ["addrconf"]}])
+    net.run("hull-net", "setup", u, a)
+
+    def sysctl(ifname, key):
+        return net.ip("cat", f"/proc/sys/net/ipv6/conf/{ifname}/{key}",
+                      ns=a).stdout.strip()
+    assert sysctl("net0", "accept_ra") == "0"
+    assert sysctl("net0", "autoconf") == "0"
+    assert sysctl("net1", "accept_ra") == "1"
+    assert sysctl("net1", "autoconf") == "1"
+    net.run("hull-net", "teardown", u)
+    nothing_left(net, [a])
