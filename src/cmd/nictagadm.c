@@ -316,23 +316,27 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c;
 
-	while ((c = getopt(argc, argv, "+hv?")) != -1) {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+	}
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((c = getopt(argc, argv, "+hv")) != -1) {
 		if (c == 'v') {
 			verbose = true;
 		} else if (c == 'h') {
 			usage(stdout);
 			return 0;
 		} else {
-			usage(stderr);
+			fprintf(stderr, "nictagadm: unknown option -- '%c' "
+					"(see nictagadm --help)\n",
+				optopt);
 			return 2;
 		}
 	}
-	for (int i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
-	}
+	opterr = 1;
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
