@@ -840,3 +840,19 @@ def test_tools_find_the_channel_themselves(server, workdir):
     assert results[0].stdout == UUID + "\n"
     assert results[1].returncode == 0, results[1].stderr
     assert results[1].stdout == "web0\n"
+
+
+def test_large_values_on_both_channels(server):
+    """The largest value a guest may PUT goes through the socket and comes
+    back whole over the serial line; one byte more is refused."""
+    limit = 512 * 1024
+    big = ("0123456789abcdef" * (limit // 16 + 1))[:limit - 1] + "\n"
+    cp = server.mdata("mdata-put", "big", input=big.encode())
+    assert cp.returncode == 0, cp.stderr
+    cp = server.mdata("mdata-get", "big", channel="serial", timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.decode() == big
+    cp = server.mdata("mdata-put", "big2", input=(big + "x").encode())
+    assert cp.returncode == 2
+    assert "value too large" in err1(cp)
+    assert "big2" not in read_record(server.record)["customer_metadata"]
