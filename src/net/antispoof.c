@@ -24,6 +24,11 @@ static void base(FILE *f)
 		   "priority -300; policy accept; }\n");
 	fprintf(f, "flush chain " T " pre\n");
 	fprintf(f, "add rule " T " pre iifname vmap @ports\n");
+	fprintf(f, "add map " T " out_ports { type ifname : verdict; }\n");
+	fprintf(f, "add chain " T " out { type filter hook forward "
+		   "priority -300; policy accept; }\n");
+	fprintf(f, "flush chain " T " out\n");
+	fprintf(f, "add rule " T " out oifname vmap @out_ports\n");
 }
 
 /* Writes the addresses of family from ips/allowed as an nft set body. */
@@ -126,6 +131,22 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 	base(f);
 	fprintf(f, "add chain " T " p_%s\n", port);
 	fprintf(f, "flush chain " T " p_%s\n", port);
+	/* VLAN membership, enforced here too: on a kernel without bridge
+	 * VLAN filtering this is what keeps VLANs apart on an etherstub. A
+	 * frame from a port carries the port's VLAN in its mark; a port takes
+	 * frames marked with its own VLAN and frames from elsewhere (the
+	 * uplink, the host), never those of another VLAN. */
+	fprintf(f, "add rule " T " p_%s meta mark set 0x%08x\n", port,
+		NET_VLAN_MARK | n->vlan_id);
+	fprintf(f, "add chain " T " o_%s\n", port);
+	fprintf(f, "flush chain " T " o_%s\n", port);
+	fprintf(f,
+		"add rule " T " o_%s meta mark and 0x%08x == 0x%08x "
+		"meta mark != 0x%08x drop\n",
+		port, NET_VLAN_MARK_MASK, NET_VLAN_MARK,
+		NET_VLAN_MARK | n->vlan_id);
+	fprintf(f, "add element " T " out_ports { \"%s\" : jump o_%s }\n", port,
+		port);
 #define RULE(...)                                                              \
 	do {                                                                   \
 		fprintf(f, "add rule " T " p_%s ", port);                      \
@@ -200,6 +221,12 @@ char *net_antispoof_port_remove(const char *port)
 	fprintf(f, "delete element " T " ports { \"%s\" }\n", port);
 	fprintf(f, "flush chain " T " p_%s\n", port);
 	fprintf(f, "delete chain " T " p_%s\n", port);
+	fprintf(f, "add chain " T " o_%s\n", port);
+	fprintf(f, "add element " T " out_ports { \"%s\" : jump o_%s }\n", port,
+		port);
+	fprintf(f, "delete element " T " out_ports { \"%s\" }\n", port);
+	fprintf(f, "flush chain " T " o_%s\n", port);
+	fprintf(f, "delete chain " T " o_%s\n", port);
 	fclose(f);
 	return buf;
 }

@@ -192,7 +192,8 @@ static int mac_owner_cb(const char *name, const char *alias, int master,
  * missing) and no other running instance owns its MAC. Returns the bridge
  * ifindex. */
 static int nic_check(struct nl_sock *sk, const char *uuid,
-		     const struct net_nic *n, struct hull_err *err)
+		     const struct net_nic *n, bool *etherstub,
+		     struct hull_err *err)
 {
 	struct mac_owner o = {.uuid = uuid};
 	struct net_tag t;
@@ -210,13 +211,15 @@ static int nic_check(struct nl_sock *sk, const char *uuid,
 	br = net_tag_bridge_ensure(n->tag, &t, err);
 	if (br < 0)
 		return hull_err_prefix(err, "nics.%u", n->index);
+	*etherstub = t.etherstub;
 	return br;
 }
 
 /* Makes the (down) host port of nic n on bridge br. */
 static int port_make(struct nl_sock *sk, const char *uuid,
-		     const struct net_nic *n, int br, int netns_fd, bool hvm,
-		     struct made *m, struct hull_err *err)
+		     const struct net_nic *n, int br, bool etherstub,
+		     int netns_fd, bool hvm, struct made *m,
+		     struct hull_err *err)
 {
 	char *name = m->ports[m->n];
 	_cleanup_free_ char *alias = port_alias(uuid, n->mac);
@@ -247,11 +250,17 @@ static int port_make(struct nl_sock *sk, const char *uuid,
 					 BRIDGE_VLAN_INFO_PVID |
 					     BRIDGE_VLAN_INFO_UNTAGGED,
 					 err))) {
+			/* No bridge VLAN filtering in this kernel: on an
+			 * etherstub the antispoof table keeps VLANs apart
+			 * (antispoof.h); an uplink cannot carry the tags. */
+			if (r == -EOPNOTSUPP && etherstub)
+				return 0;
 			if (r == -EOPNOTSUPP)
 				return hull_err_set(
 				    err, EOPNOTSUPP,
-				    "nics.%u: vlan_id %u needs bridge VLAN "
-				    "filtering, which this kernel lacks "
+				    "nics.%u: vlan_id %u on a tag with an "
+				    "uplink needs bridge VLAN filtering, which "
+				    "this kernel lacks "
 				    "(CONFIG_BRIDGE_VLAN_FILTERING)",
 				    n->index, n->vlan_id);
 			return hull_err_prefix(err, "nics.%u: vlan %u",
@@ -450,6 +459,7 @@ static int nics_bring_up(const char *uuid, const struct net_config *cfg,
 	struct nl_sock *sk = NULL, *isk = NULL;
 	struct made *m = xcalloc(1, sizeof(*m));
 	int br[NET_MAX_NICS];
+	bool stub[NET_MAX_NICS];
 	int r = 0;
 
 	if (!hvm && netns_fd < 0) {
@@ -461,7 +471,7 @@ static int nics_bring_up(const char *uuid, const struct net_config *cfg,
 		goto out;
 	}
 	for (size_t i = 0; i < n && !r; i++)
-		if ((br[i] = nic_check(sk, uuid, nics[i], err)) < 0)
+		if ((br[i] = nic_check(sk, uuid, nics[i], &stub[i], err)) < 0)
 			r = br[i];
 	if (r)
 		goto out;
@@ -470,7 +480,8 @@ static int nics_bring_up(const char *uuid, const struct net_config *cfg,
 		goto out;
 	}
 	for (size_t i = 0; i < n && !r; i++) {
-		r = port_make(sk, uuid, nics[i], br[i], netns_fd, hvm, m, err);
+		r = port_make(sk, uuid, nics[i], br[i], stub[i], netns_fd, hvm,
+			      m, err);
 		if (!r)
 			r = fail_hook(nics[i]->index, err);
 	}

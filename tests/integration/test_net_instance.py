@@ -157,33 +157,57 @@ def test_duplicate_macs_refused(net):
 
 
 def test_vlan_isolation(net):
+    """Zones on one etherstub talk only within their VLAN: through bridge
+    VLAN filtering where the kernel has it, and the antispoof table's
+    marks (which hull loads in both cases)."""
     net.run("nictagadm", "add", "-l", "stub0")
-    a, b, c = (net.instance_ns(x) for x in "abc")
+    a, b, c, d = (net.instance_ns(x) for x in "abcd")
     ua = net.record([{"nic_tag": "stub0", "mac": M1, "vlan_id": 10,
                       "ips": ["192.0.2.1/24"]}])
-    if not net.vlan_filtering():
-        # This kernel has no bridge VLAN filtering: a vlan_id is refused
-        # with one clear line and nothing is left behind.
-        r = net.fails("hull-net", "setup", ua, a, rc=1)
-        assert "CONFIG_BRIDGE_VLAN_FILTERING" in r.err
-        nothing_left(net, [a])
-        pytest.skip("kernel lacks bridge VLAN filtering "
-                    "(CONFIG_BRIDGE_VLAN_FILTERING): isolation not testable")
     ub = net.record([{"nic_tag": "stub0", "mac": M2, "vlan_id": 20,
                       "ips": ["192.0.2.2/24"]}])
     uc = net.record([{"nic_tag": "stub0", "mac": M3, "vlan_id": 10,
                       "ips": ["192.0.2.3/24"]}])
-    for u, ns in ((ua, a), (ub, b), (uc, c)):
+    ud = net.record([{"nic_tag": "stub0", "mac": "02:00:00:00:00:04",
+                      "ips": ["192.0.2.4/24"]}])
+    for u, ns in ((ua, a), (ub, b), (uc, c), (ud, d)):
         net.run("hull-net", "setup", u, ns)
     assert net.ping(a, "192.0.2.3")
     assert not net.ping(a, "192.0.2.2")
     assert not net.ping(b, "192.0.2.3")
-    vl = json.loads(net.ip("bridge", "-j", "vlan", "show").stdout)
-    port = {v["ifname"]: v["vlans"] for v in vl}[f"hv{ua[:8]}0"]
-    assert port == [{"vlan": 10, "flags": ["PVID", "Egress Untagged"]}]
-    for u in (ua, ub, uc):
+    assert not net.ping(d, "192.0.2.1")  # untagged is a VLAN of its own
+    assert not net.ping(b, "192.0.2.4")
+    # A live nic joins its VLAN too.
+    ue = net.record([{"nic_tag": "stub0", "mac": "02:00:00:00:00:05",
+                      "vlan_id": 20, "ips": ["192.0.2.5/24"]}])
+    e = net.instance_ns("e")
+    net.run("hull-net", "setup", ue, e)
+    assert net.ping(e, "192.0.2.2") and not net.ping(e, "192.0.2.1")
+    if net.vlan_filtering():
+        vl = json.loads(net.ip("bridge", "-j", "vlan", "show").stdout)
+        port = {v["ifname"]: v["vlans"] for v in vl}[f"hv{ua[:8]}0"]
+        assert port == [{"vlan": 10, "flags": ["PVID", "Egress Untagged"]}]
+    else:
+        # The marks are what keeps them apart here: without the table
+        # the VLANs would meet.
+        net.ip("nft", "delete", "table", "bridge", "hull_antispoof")
+        assert net.ping(a, "192.0.2.2")
+    for u in (ua, ub, uc, ud, ue):
         net.run("hull-net", "teardown", u)
-    nothing_left(net, [a, b, c])
+    nothing_left(net, [a, b, c, d, e])
+
+
+def test_vlan_on_uplink_needs_kernel_support(net):
+    if net.vlan_filtering():
+        pytest.skip("this kernel has bridge VLAN filtering")
+    net.uplink("up0")
+    net.run("nictagadm", "add", "external", "up0")
+    a = net.instance_ns("a")
+    u = net.record([{"nic_tag": "external", "mac": M1, "vlan_id": 10,
+                     "ips": ["192.0.2.1/24"]}])
+    r = net.fails("hull-net", "setup", u, a, rc=1)
+    assert "CONFIG_BRIDGE_VLAN_FILTERING" in r.err
+    nothing_left(net, [a])
 
 
 def test_live_add_and_remove_nic(net):

@@ -389,7 +389,22 @@ static void test_antispoof_rules(void **state)
 	c->nics[0].allow_dhcp_spoofing = true;
 	c->nics[0].allow_ip_spoofing = true;
 	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
-	assert_null(strstr(t, "drop"));
+	/* Only the VLAN rule of the out chain drops. */
+	{
+		const char *d = strstr(t, "drop");
+		assert_non_null(d);
+		assert_null(strstr(d + 1, "drop"));
+		assert_non_null(strstr(t, "o_hv123456780 meta mark and "
+					  "0xffff0000 == 0x48550000 meta mark "
+					  "!= 0x48550000 drop\n"));
+	}
+	free(t);
+	c->nics[0].vlan_id = 10;
+	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	assert_non_null(strstr(t, "p_hv123456780 meta mark set 0x4855000a\n"));
+	assert_non_null(strstr(t, "meta mark != 0x4855000a drop\n"));
+	assert_non_null(strstr(t, "out_ports { \"hv123456780\" : jump "
+				  "o_hv123456780 }\n"));
 	free(t);
 
 	/* A dhcp nic cannot be pinned to an IPv4 address. */
@@ -416,6 +431,8 @@ static void test_antispoof_rules(void **state)
 				  "{ \"hv123456780\" }\n"));
 	assert_non_null(strstr(t, "delete chain bridge hull_antispoof "
 				  "p_hv123456780\n"));
+	assert_non_null(strstr(t, "delete chain bridge hull_antispoof "
+				  "o_hv123456780\n"));
 	free(t);
 	free(c);
 }
