@@ -29,6 +29,15 @@ static void base(FILE *f)
 		   "priority -300; policy accept; }\n");
 	fprintf(f, "flush chain " T " out\n");
 	fprintf(f, "add rule " T " out oifname vmap @out_ports\n");
+	/* The VLAN mark is for the bridge alone: frames for the host itself
+	 * enter its IP stack unmarked (fwmark routing, the firewall). */
+	fprintf(f, "add chain " T " in { type filter hook input "
+		   "priority -300; policy accept; }\n");
+	fprintf(f, "flush chain " T " in\n");
+	fprintf(f,
+		"add rule " T " in meta mark and 0x%08x == 0x%08x meta mark "
+		"set 0\n",
+		NET_VLAN_MARK_MASK, NET_VLAN_MARK);
 }
 
 /* Writes the addresses of family from ips/allowed as an nft set body. */

@@ -68,6 +68,13 @@ def test_two_zones_ping_each_other_and_host(net):
     assert net.ping(a, "2001:db8::fe")
     assert net.ping(a, "192.0.2.254")
     assert net.ping(None, "192.0.2.2")  # the host namespace reaches them
+    # hull's VLAN marks stay on the bridge: the host's stack sees none.
+    net.ip("nft", "add table inet chk; add chain inet chk input { type "
+           "filter hook input priority 0; }; add rule inet chk input ip "
+           "saddr 192.0.2.1 meta mark != 0 counter")
+    assert net.ping(a, "192.0.2.254")
+    assert "packets 0 " in net.ip("nft", "list", "table", "inet", "chk").stdout
+    net.ip("nft", "delete", "table", "inet", "chk")
 
     net.run("hull-net", "teardown", ua)
     assert net.ports() == [f"hv{ub[:8]}0"]
