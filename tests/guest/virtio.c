@@ -261,6 +261,7 @@ int test_virtio_blk_bench(void)
 	u32 chunk = 256 * 1024;
 	u8 *buf = alloc_pages(chunk);
 	u64 bytes = 0;
+	print("blkbench: start\n");
 	for (u64 s = 0; s + chunk / 512 <= cap; s += chunk / 512) {
 		if (blk_rw(&d, 0, s, buf, chunk) != 0)
 			return -1;

@@ -19,6 +19,7 @@
 
 #include "lib/err.h"
 #include "lib/xalloc.h"
+#include "vmm/archive_dl.h"
 #include "vmm/boot.h"
 #include "vmm/config.h"
 #include "vmm/confine.h"
@@ -122,6 +123,7 @@ static int load_kernel(struct vm *vm, const struct vmm_config *cfg,
 out:
 	free(k.data);
 	free(i.data);
+	archive_dl_put();
 	return r;
 }
 
@@ -172,6 +174,7 @@ int main(int argc, char **argv)
 	int status = VM_EXIT_ERROR;
 	int r;
 
+	boot_timer_main_ns = boot_timer_now();
 	vmm_config_init(&cfg);
 	r = vmm_config_parse_args(&cfg, argc, argv, &text, &err);
 	if (r == 1) {
