@@ -277,6 +277,52 @@ static int test_com2(void)
 	return 0;
 }
 
+static const char *smbios_str(u8 *st, u8 idx)
+{
+	char *s = (char *)st + st[1];
+	if (!idx)
+		return "";
+	while (--idx && *s)
+		s += strlen(s) + 1;
+	return s;
+}
+
+static int test_smbios(void)
+{
+	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
+		u8 *ep = PTR(a);
+		if (memcmp(ep, "_SM_", 4))
+			continue;
+		u8 sum = 0;
+		for (u32 i = 0; i < ep[5]; i++)
+			sum = (u8)(sum + ep[i]);
+		u8 *t = PTR(*(u32 *)(ep + 24));
+		u16 n = *(u16 *)(ep + 28);
+		print("smbios: %u.%u, %u structures, checksum %s\n", ep[6], ep[7], n,
+		      sum ? "bad" : "ok");
+		for (u16 i = 0; i < n; i++) {
+			if (t[0] == 1) {
+				u8 *u = t + 8;
+				print("smbios: manufacturer '%s' product '%s' serial '%s'\n",
+				      smbios_str(t, t[4]), smbios_str(t, t[5]),
+				      smbios_str(t, t[7]));
+				print("smbios: uuid %2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-"
+				      "%2x%2x%2x%2x%2x%2x\n", u[3], u[2], u[1], u[0], u[5],
+				      u[4], u[7], u[6], u[8], u[9], u[10], u[11], u[12], u[13],
+				      u[14], u[15]);
+			}
+			/* next: past the formatted part and the double NUL */
+			u8 *s = t + t[1];
+			while (s[0] || s[1])
+				s++;
+			t = s + 2;
+		}
+		return sum ? -1 : 0;
+	}
+	print("smbios: no entry point\n");
+	return -1;
+}
+
 static u32 mp_cpu_count(void)
 {
 	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
@@ -352,6 +398,8 @@ void guest_main(u32 kind, u32 info)
 		r = test_timer();
 		if (!r)
 			r = test_serial();
+	} else if (arg_is("test", "smbios")) {
+		r = test_smbios();
 	} else if (arg_is("test", "kbd")) {
 		r = test_kbd();
 	} else if (arg_is("test", "com2")) {

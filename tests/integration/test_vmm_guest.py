@@ -237,3 +237,21 @@ def test_metadata_port_is_com2_on_a_socket(tmp_path):
             p.wait()
     assert p.returncode == 0, err
     assert "com2: got 'GET sdc:uuid'" in out
+
+
+def test_smbios_identity():
+    cp = vmmlib.guest(GUEST_ELF, "smbios", "--memory", "16M", "--uuid",
+                      "5B1E0B6A-8A0C-4A5E-9C9F-2F3B3A9F0E01")
+    assert cp.returncode == 0, cp
+    out = cp.stdout.splitlines()
+    assert "smbios: 2.8, 3 structures, checksum ok" in out
+    assert ("smbios: manufacturer 'Joyent' product 'SmartDC HVM' serial "
+            "'5b1e0b6a-8a0c-4a5e-9c9f-2f3b3a9f0e01'") in out
+    assert "smbios: uuid 5b1e0b6a-8a0c-4a5e-9c9f-2f3b3a9f0e01" in out
+    # without --uuid: a random version 4 UUID; --product overrides
+    cp = vmmlib.guest(GUEST_BZ, "smbios", "--memory", "16M", "--product",
+                      "Test Cloud 1")
+    assert cp.returncode == 0, cp
+    line = [l for l in cp.stdout.splitlines() if l.startswith("smbios: uuid")][0]
+    assert line[len("smbios: uuid ") + 14] == "4", line
+    assert "product 'Test Cloud 1'" in cp.stdout
