@@ -198,6 +198,7 @@ isr_\vec:
 	isr 0x41
 	isr 0x42
 	isr 0x43
+	isr 0x44
 
 	/* CPU exceptions: report the vector and stop */
 	.macro exc vec, has_err

@@ -24,7 +24,8 @@ static struct {
 	u64 base;
 } __attribute__((packed)) idt_desc;
 
-volatile u32 irq_count[4];
+volatile u32 irq_count[8];
+volatile u64 intx_isr_addr;
 static char cmdline[512];
 static volatile u32 ap_checked_in;
 static volatile u32 ap_seen[64];
@@ -36,6 +37,7 @@ static u32 heap_next = 0x1000000; /* 16 MiB: above the image */
 
 extern char ap_tramp[], ap_tramp_end[];
 extern void isr_0x40(void), isr_0x41(void), isr_0x42(void), isr_0x43(void),
+	isr_0x44(void),
 	isr_spurious(void);
 
 void guest_main(u32 kind, u32 info);
@@ -61,6 +63,14 @@ static void ioapic_route(u32 pin, u32 vector)
 	mmio_write32(IOAPIC + 0x10, vector); /* fixed, edge, high, unmasked */
 }
 
+void ioapic_route_level(u32 pin, u32 vector)
+{
+	mmio_write32(IOAPIC, 0x10 + 2 * pin + 1);
+	mmio_write32(IOAPIC + 0x10, 0);
+	mmio_write32(IOAPIC, 0x10 + 2 * pin);
+	mmio_write32(IOAPIC + 0x10, vector | (1u << 15)); /* level, high */
+}
+
 static void idt_set(u32 vec, void (*fn)(void))
 {
 	u64 a = (uptr)fn;
@@ -75,6 +85,7 @@ static void idt_init(void)
 	idt_set(0x41, isr_0x41);
 	idt_set(0x42, isr_0x42);
 	idt_set(0x43, isr_0x43);
+	idt_set(0x44, isr_0x44);
 	/* mask the 8259s: interrupts come through the IOAPIC */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
@@ -119,6 +130,8 @@ void guest_irq(u32 vec)
 				serial_line[serial_len++] = c;
 		}
 	}
+	if (vec == 0x44 && intx_isr_addr)
+		(void)mmio_read8(intx_isr_addr); /* acknowledge: the line drops */
 	if (vec == 0x42) {
 		/* i8042 output: keyboard scancodes */
 		while (inb(0x64) & 1) {
