@@ -30,7 +30,7 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 			return -err->code;
 		vm->n_disks++;
 	}
-	if (cfg->n_disks || cfg->n_nets || cfg->rng) {
+	if (cfg->n_disks || cfg->n_nets || cfg->rng || cfg->vconsole) {
 		if (!(vm->pci = pci_new(vm, err)))
 			return -err->code;
 	}
@@ -51,6 +51,11 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 		if (!v)
 			return -err->code;
 		vm->virtio[vm->n_virtio++] = v;
+	}
+	if (cfg->vconsole) {
+		if (!(vm->vcon = virtio_console_new(vm, vm->pci, err)))
+			return -err->code;
+		vm->virtio[vm->n_virtio++] = vm->vcon;
 	}
 
 	unsigned slots = vm->pci ? pci_slots_used(vm->pci) : 0;

@@ -102,6 +102,7 @@ struct vm {
 	unsigned n_disks;
 	struct virtio_dev *virtio[VMM_MAX_DISKS + VMM_MAX_NETS + 2];
 	unsigned n_virtio;
+	struct virtio_dev *vcon;      /* --virtio-console, or NULL */
 };
 
 int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err);

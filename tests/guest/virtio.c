@@ -374,5 +374,34 @@ int test_virtio_net(void)
 
 int test_virtio_console(void)
 {
-	return -1;
+	struct vdev d;
+	if (find(0x1043, &d) < 0 || setup(&d, 0, 2, 0) < 0) {
+		print("vconsole: no device\n");
+		return -1;
+	}
+	char *rx = alloc_pages(256);
+	set_desc(&d.q[0], 0, rx, 255, 2, 0);
+	publish(&d, 0, 0);
+	const char *msg = "hello from hvc0\n";
+	char *tx = alloc_pages(64);
+	memcpy(tx, msg, strlen(msg));
+	set_desc(&d.q[1], 0, tx, (u32)strlen(msg), 0, 0);
+	publish(&d, 1, 0);
+	if (wait_used(&d, 1, 50000000) < 0)
+		return -1;
+	print("vconsole: waiting\n");
+	char line[64];
+	u32 n = 0;
+	while (n == 0 || line[n - 1] != '\n') {
+		long got = wait_used(&d, 0, 0xffffffffu);
+		if (got < 0)
+			return -1;
+		for (long i = 0; i < got && n < sizeof(line) - 1; i++)
+			line[n++] = rx[i];
+		set_desc(&d.q[0], 0, rx, 255, 2, 0);
+		publish(&d, 0, 0);
+	}
+	line[n - 1] = 0;
+	print("vconsole: got '%s'\n", line);
+	return 0;
 }

@@ -67,6 +67,32 @@ def test_rng_gives_random_bytes():
     assert "hull-guest: PASS rng" in cp.stdout
 
 
+def test_virtio_console_shares_the_console():
+    p = subprocess.Popen([vmmlib.vmm(), "--kernel", GUEST_ELF, "--cmdline",
+                          "test=vconsole", "--memory", "32M",
+                          "--virtio-console"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        while "vconsole: waiting" not in seen:
+            line = p.stdout.readline()
+            assert line, (seen, p.stderr.read())
+            seen.append(line.rstrip("\n"))
+        # the guest's hvc0 output came out where COM1's goes
+        assert "hello from hvc0" in seen
+        # with its driver ready, typed input goes to hvc0, not COM1
+        p.stdin.write("typed into hvc0\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "vconsole: got 'typed into hvc0'" in out
+
+
 def test_no_device_without_the_option():
     cp = vmmlib.guest(GUEST_ELF, "rng", "--memory", "32M")
     assert cp.returncode == 0

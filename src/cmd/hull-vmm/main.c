@@ -28,6 +28,7 @@
 #include "vmm/devices.h"
 #include "vmm/iothread.h"
 #include "vmm/platform.h"
+#include "vmm/virtio_devices.h"
 #include "vmm/vm.h"
 
 #define KERNEL_MAX (512u << 20)
@@ -205,6 +206,10 @@ int main(int argc, char **argv)
 	if (!con) {
 		hull_err_prefix(&err, "console");
 		goto fail;
+	}
+	if (vm.vcon) {
+		virtio_console_attach(vm.vcon, con);
+		console_set_virtio(con, vm.vcon);
 	}
 	if (cfg.metadata_path) {
 		meta = console_open(vm.com2, VMM_CONSOLE_UNIX, cfg.metadata_path,
