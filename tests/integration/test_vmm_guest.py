@@ -73,7 +73,7 @@ def test_timer_and_serial_input_interrupts(kernel, kind):
     assert "hull-guest: PASS serial" in out
 
 
-@pytest.mark.parametrize("cpus", [1, 2, 5])
+@pytest.mark.parametrize("cpus", [1, 2, 5, 64])
 def test_every_vcpu_checks_in(cpus):
     cp = vmmlib.guest(GUEST_ELF, "smp", "--cpus", cpus, "--memory", "32M")
     assert cp.returncode == 0, cp

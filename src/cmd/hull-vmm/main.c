@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 	struct console *con = NULL, *meta = NULL;
 	struct control *ctl = NULL;
 	char *text = NULL;
+	int *keep = NULL;
 	int status = VM_EXIT_ERROR;
 	int r;
 
@@ -236,20 +237,21 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Confinement: every descriptor it will ever use is open now. */
-	int keep[64];
+	unsigned maxkeep = 64 + vm.ncpus + 4 * (VMM_MAX_DISKS + VMM_MAX_NETS);
+	keep = xcalloc(maxkeep, sizeof(int));
 	unsigned nkeep = 0;
 	keep[nkeep++] = vm.kvm_fd;
 	keep[nkeep++] = vm.vm_fd;
 	keep[nkeep++] = vm.wake_fd;
-	for (unsigned i = 0; i < vm.ncpus && nkeep < 40; i++)
+	for (unsigned i = 0; i < vm.ncpus; i++)
 		keep[nkeep++] = vm.vcpus[i].fd;
-	nkeep += console_fds(con, keep + nkeep, 64 - nkeep);
+	nkeep += console_fds(con, keep + nkeep, maxkeep - nkeep);
 	if (meta)
-		nkeep += console_fds(meta, keep + nkeep, 64 - nkeep);
+		nkeep += console_fds(meta, keep + nkeep, maxkeep - nkeep);
 	if (ctl)
-		nkeep += control_fds(ctl, keep + nkeep, 64 - nkeep);
-	nkeep += platform_fds(&vm, keep + nkeep, 64 - nkeep);
-	nkeep += io_fds(keep + nkeep, 64 - nkeep);
+		nkeep += control_fds(ctl, keep + nkeep, maxkeep - nkeep);
+	nkeep += platform_fds(&vm, keep + nkeep, maxkeep - nkeep);
+	nkeep += io_fds(keep + nkeep, maxkeep - nkeep);
 	if (confine_close_fds(keep, nkeep, &err) < 0 ||
 	    confine_drop_caps(&err) < 0)
 		goto fail;
@@ -272,6 +274,7 @@ fail:
 	vm_request_exit(&vm, VM_EXIT_ERROR);
 	vcpus_join(&vm);
 out:
+	free(keep);
 	control_close(ctl);
 	console_close(meta);
 	console_close(con);
