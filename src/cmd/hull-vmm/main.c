@@ -128,6 +128,9 @@ out:
 	return r;
 }
 
+static volatile sig_atomic_t stop_signal;
+static int signal_wake_fd = -1;
+
 static void on_wake(void *arg, uint32_t events)
 {
 	uint64_t v;
@@ -135,15 +138,20 @@ static void on_wake(void *arg, uint32_t events)
 	if (read(vm->wake_fd, &v, sizeof(v)) < 0) {
 		/* nothing to do: the loop re-checks exit_reason */
 	}
+	if (stop_signal)
+		vm_request_exit(vm, VM_EXIT_STOPPED);
 }
 
-static struct vm *signal_vm;
-
+/* Only async-signal-safe work here: flag it and wake the I/O loop, which
+ * ends the VM. */
 static void on_signal(int sig)
 {
+	uint64_t one = 1;
 	(void)sig;
-	if (signal_vm)
-		vm_request_exit(signal_vm, VM_EXIT_STOPPED);
+	stop_signal = 1;
+	if (signal_wake_fd >= 0 && write(signal_wake_fd, &one, sizeof(one)) < 0) {
+		/* the eventfd is already readable */
+	}
 }
 
 static void try_forbidden(enum vmm_forbidden f)
@@ -228,7 +236,7 @@ int main(int argc, char **argv)
 	    platform_start(&vm, &err) < 0)
 		goto fail;
 
-	signal_vm = &vm;
+	signal_wake_fd = vm.wake_fd;
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
