@@ -38,12 +38,15 @@ def test_blk_reads_host_data_and_writes_a_pattern(tmp_path, kernel):
     assert f"blk: read sectors 0-7 sum {sum(data[:4096])}" in out
     assert "blk: wrote sectors 8-15 and read them back" in out
     assert "blk: read past the end: status 1" in out
+    assert "blk: discarded sectors 16-23, 0 non-zero bytes after" in out
     assert "hull-guest: PASS blk" in out
-    # the host file now holds the guest's pattern, and nothing else changed
+    # the host file now holds the guest's pattern, a hole where it
+    # discarded, and nothing else changed
     new = disk.read_bytes()
     want = bytes(pattern(8 + j // 512, j % 512, 77) for j in range(4096))
     assert new[4096:8192] == want
-    assert new[:4096] == data[:4096] and new[8192:] == data[8192:]
+    assert new[8192:12288] == bytes(4096)
+    assert new[:4096] == data[:4096] and new[12288:] == data[12288:]
 
 
 def test_blk_read_only_disk_refuses_writes(tmp_path):
