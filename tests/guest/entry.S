@@ -199,6 +199,7 @@ isr_\vec:
 	isr 0x42
 	isr 0x43
 	isr 0x44
+	isr 0x45
 
 	/* CPU exceptions: report the vector and stop */
 	.macro exc vec, has_err

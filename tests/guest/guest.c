@@ -37,7 +37,7 @@ static u32 heap_next = 0x1000000; /* 16 MiB: above the image */
 
 extern char ap_tramp[], ap_tramp_end[];
 extern void isr_0x40(void), isr_0x41(void), isr_0x42(void), isr_0x43(void),
-	isr_0x44(void),
+	isr_0x44(void), isr_0x45(void),
 	isr_spurious(void);
 
 void guest_main(u32 kind, u32 info);
@@ -86,6 +86,7 @@ static void idt_init(void)
 	idt_set(0x42, isr_0x42);
 	idt_set(0x43, isr_0x43);
 	idt_set(0x44, isr_0x44);
+	idt_set(0x45, isr_0x45);
 	/* mask the 8259s: interrupts come through the IOAPIC */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
@@ -226,7 +227,18 @@ static int test_timer(void)
 		sti_hlt();
 	lapic_write(0x320, 1u << 16);  /* masked */
 	print("timer: %u interrupts\n", irq_count[0]);
-	return 0;
+
+	/* the PIT (ISA IRQ 0) arrives at IOAPIC pin 2, as the MP table says */
+	ioapic_route(2, 0x45);
+	outb(0x43, 0x34);              /* channel 0, lo/hi, rate generator */
+	outb(0x40, 11932 & 0xff);      /* 100 Hz */
+	outb(0x40, 11932 >> 8);
+	for (u32 i = 0; i < 100000000 && irq_count[5] < 5; i++)
+		sti_hlt();
+	mmio_write32(IOAPIC, 0x10 + 2 * 2);
+	mmio_write32(IOAPIC + 0x10, 1u << 16); /* mask pin 2 again */
+	print("timer: %u PIT interrupts on IOAPIC pin 2\n", irq_count[5]);
+	return irq_count[5] >= 5 ? 0 : -1;
 }
 
 static int test_serial(void)

@@ -57,18 +57,22 @@ def test_timer_and_serial_input_interrupts(kernel, kind):
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        line = ""
+        line, before = "", ""
         while "serial: send a line" not in line:
             line = p.stdout.readline()
             assert line, p.stderr.read()
+            before += line
         p.stdin.write("hello from the host\n")
         p.stdin.flush()
         out, err = p.communicate(timeout=30)
+        out = before + out
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
     assert p.returncode == 0, err
+    # the PIT's IRQ 0 reaches the guest on IOAPIC pin 2 (the MP table's word)
+    assert "PIT interrupts on IOAPIC pin 2" in out
     assert "serial: got 'hello from the host' in" in out
     assert "hull-guest: PASS serial" in out
 
