@@ -69,6 +69,7 @@ struct pool {
 	const struct pool_ops *ops;
 	int lock_fd; /* held while a mutating operation runs, else -1 */
 	int depth;   /* nesting of pool_lock() */
+	bool simple_quotas; /* btrfs: simple quotas (see init.h) */
 };
 
 #endif

@@ -42,6 +42,28 @@
 #define BTRFS_MAGIC_OFFSET 0x40
 #define BTRFS_MAGIC_TEXT "_BHRfS_M"
 
+static const char *const quota_names[] = {
+    [POOL_QUOTA_AUTO] = "auto",
+    [POOL_QUOTA_SIMPLE] = "simple",
+    [POOL_QUOTA_FULL] = "full",
+    [POOL_QUOTA_NONE] = "none",
+};
+
+int pool_quota_mode_parse(const char *s, enum pool_quota_mode *out)
+{
+	for (size_t i = 0; i < sizeof(quota_names) / sizeof(*quota_names); i++)
+		if (s && strcmp(s, quota_names[i]) == 0) {
+			*out = (enum pool_quota_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *pool_quota_mode_name(enum pool_quota_mode m)
+{
+	return quota_names[m];
+}
+
 char *pool_default_file(const char *root)
 {
 	if (strcmp(root, HULL_DEFAULT_ROOT) == 0)
@@ -130,7 +152,8 @@ static void undo_free(struct undo *u)
 
 /* The folders of a pool and its record. */
 static int layout_make(const char *root, enum pool_backend b, const char *file,
-		       const char *device, struct hull_err *err)
+		       const char *device, enum pool_quota_mode quota,
+		       struct hull_err *err)
 {
 	static const char *const dirs[] = {"var", "images", ".snapshots"};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -144,6 +167,9 @@ static int layout_make(const char *root, enum pool_backend b, const char *file,
 		json_object_set_new(j, "file", json_string(file));
 	if (device)
 		json_object_set_new(j, "device", json_string(device));
+	if (b == POOL_BACKEND_BTRFS)
+		json_object_set_new(j, "quotas",
+				    json_string(pool_quota_mode_name(quota)));
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
 	int r = hull_json_save_file(cfg, j, err);
 	json_decref(j);
@@ -205,7 +231,8 @@ static int device_probe(const char *dev, char **type, struct hull_err *err)
 
 static int init_dir(const char *root, struct undo *u, struct hull_err *err)
 {
-	return layout_make(root, POOL_BACKEND_DIR, NULL, NULL, err);
+	return layout_make(root, POOL_BACKEND_DIR, NULL, NULL, POOL_QUOTA_NONE,
+			   err);
 }
 
 static int init_btrfs(const struct pool_init_opts *o, const char *root,
@@ -297,15 +324,53 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		*res = POOL_INIT_MOUNTED;
 		return 0;
 	}
-	r = pool_btrfs_quota_enable(root, err);
+	enum pool_quota_mode q = o->quota;
+	r = 0;
+	if (q == POOL_QUOTA_AUTO) {
+		q = POOL_QUOTA_SIMPLE;
+		if (pool_btrfs_quota_enable(root, true, NULL) < 0)
+			q = POOL_QUOTA_FULL;
+		else
+			q = POOL_QUOTA_SIMPLE;
+		if (q == POOL_QUOTA_FULL)
+			r = pool_btrfs_quota_enable(root, false, err);
+	} else if (q != POOL_QUOTA_NONE) {
+		r = pool_btrfs_quota_enable(root, q == POOL_QUOTA_SIMPLE, err);
+	}
 	if (r == 0)
-		r = layout_make(root, POOL_BACKEND_BTRFS, file, o->device, err);
+		r = layout_make(root, POOL_BACKEND_BTRFS, file, o->device, q,
+				err);
 	*res = POOL_INIT_CREATED;
 	return r;
 }
 
+/* An existing pool, mounted again or found in place, is swept of what
+ * interrupted commands left. */
+static int sweep(struct hull_err *err)
+{
+	struct pool *p;
+	int r = pool_open(&p, err);
+	unsigned n;
+	if (r == 0)
+		r = pool_sweep(p, &n, err);
+	pool_close(p);
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err);
+
 int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 	      struct hull_err *err)
+{
+	int r = init_any(o, res, err);
+	if (r == 0 && *res != POOL_INIT_CREATED && sweep(err) < 0)
+		return hull_err_prefix(err, "init");
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err)
 {
 	const char *root = hull_root();
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
@@ -314,7 +379,7 @@ int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 		    err, EINVAL,
 		    "init: --file and --device exclude each other");
 	if (o->backend_set && o->backend == POOL_BACKEND_DIR &&
-	    (o->file || o->device || o->size))
+	    (o->file || o->device || o->size || o->quota != POOL_QUOTA_AUTO))
 		return hull_err_set(err, EINVAL,
 				    "init: --file, --device and --size are for "
 				    "the btrfs backend");

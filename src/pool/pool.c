@@ -63,9 +63,11 @@ int pool_open(struct pool **out, struct hull_err *err)
 		json_decref(j);
 		return r;
 	}
+	bool simple = strcmp(hull_json_str(j, "quotas", ""), "simple") == 0;
 	json_decref(j);
 
 	struct pool *p = xcalloc(1, sizeof(*p));
+	p->simple_quotas = simple;
 	p->root = xstrdup(hull_root());
 	p->backend = b;
 	p->ops = b == POOL_BACKEND_BTRFS ? &pool_btrfs_ops : &pool_dir_ops;
@@ -814,6 +816,76 @@ int pool_usage(struct pool *p, uint64_t *size, uint64_t *avail,
 		return hull_err_sys(err, errno, "statvfs %s", p->root);
 	*size = (uint64_t)st.f_blocks * st.f_frsize;
 	*avail = (uint64_t)st.f_bavail * st.f_frsize;
+	return 0;
+}
+
+/* ---- leftovers of interrupted operations ---- */
+
+/* Removes an entry an interrupted operation left: a snapshot, a dataset or
+ * a record holding snapshots. */
+static void leftover_remove(struct pool *p, const char *path)
+{
+	p->ops->seal(p, path, false, NULL);
+	if (p->ops->remove(p, path, NULL) < 0 || hull_path_exists(path))
+		meta_remove(p, path);
+}
+
+static bool temp_name(const char *n)
+{
+	return strncmp(n, ".copy-", 6) == 0 || strncmp(n, ".trash-", 7) == 0;
+}
+
+int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err)
+{
+	*removed = 0;
+	int r = pool_lock(p, err);
+	if (r < 0)
+		return r;
+	/* Under the lock nothing is in flight: every temporary entry is
+	 * left over from a command that was killed or a host that crashed. */
+	_cleanup_free_ char *snaps = xasprintf("%s/.snapshots", p->root);
+	_cleanup_free_ char *images = xasprintf("%s/images", p->root);
+	const char *dirs[] = {snaps, p->root, images};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] != '.' || !strcmp(e->d_name, ".") ||
+			    !strcmp(e->d_name, ".."))
+				continue;
+			if (i > 0 && !temp_name(e->d_name))
+				continue;
+			_cleanup_free_ char *path =
+			    xasprintf("%s/%s", dirs[i], e->d_name);
+			leftover_remove(p, path);
+			(*removed)++;
+		}
+		if (d)
+			closedir(d);
+	}
+	/* Inside each record: half-made snapshots (dir backend). */
+	struct strv all = {0};
+	if (datasets_all(p, &all, NULL) == 0) {
+		for (size_t i = 0; i < all.n; i++) {
+			_cleanup_free_ char *m = meta_dir(p, all.v[i]);
+			DIR *d = opendir(m);
+			struct dirent *e;
+			while (d && (e = readdir(d))) {
+				if (e->d_name[0] != '.' ||
+				    !strcmp(e->d_name, ".") ||
+				    !strcmp(e->d_name, ".."))
+					continue;
+				_cleanup_free_ char *path =
+				    xasprintf("%s/%s", m, e->d_name);
+				leftover_remove(p, path);
+				(*removed)++;
+			}
+			if (d)
+				closedir(d);
+		}
+	}
+	strv_free(&all);
+	pool_unlock(p);
 	return 0;
 }
 

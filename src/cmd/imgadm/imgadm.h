@@ -38,18 +38,24 @@ int imgadm_avail(int argc, char **argv);
 int imgadm_show(int argc, char **argv);
 int imgadm_import(int argc, char **argv);
 
+/* create.c: `imgadm create` of a stopped instance. */
+int imgadm_create(int argc, char **argv);
+
 /* docker.c: `imgadm import PATH` of a docker save archive or OCI layout. */
 int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
 		      struct hull_err *err);
 
 /* util.c */
 
+/* -E: after an error line, print it again as {"code", "message"}. */
+extern bool imgadm_json_errors;
+
 /* Prints "imgadm: MSG" and returns the exit code for err (3 when an image
  * is not installed). */
 int imgadm_fail(const struct hull_err *err);
 /* Prints "imgadm CMD: MSG (see imgadm CMD --help)" and returns 2. */
 int imgadm_usage(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Prints a subcommand's help to stdout; returns 0. */
 int imgadm_help(const char *text);
 /* Opens the pool or prints why not (returns NULL). */
