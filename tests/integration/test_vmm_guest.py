@@ -259,3 +259,41 @@ def test_smbios_identity():
     line = [l for l in cp.stdout.splitlines() if l.startswith("smbios: uuid")][0]
     assert line[len("smbios: uuid ") + 14] == "4", line
     assert "product 'Test Cloud 1'" in cp.stdout
+
+
+def test_console_on_a_pty():
+    p = subprocess.Popen([vmmlib.vmm(), "--kernel", GUEST_ELF, "--cmdline",
+                          "test=serial", "--memory", "32M", "--console", "pty"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        assert line.startswith("hull-vmm: console on /dev/pts/"), line
+        pty = line.split(" on ", 1)[1].strip()
+        fd = os.open(pty, os.O_RDWR | os.O_NOCTTY)
+        with os.fdopen(fd, "r+b", buffering=0) as t:
+            seen = b""
+            while b"serial: send a line" not in seen:
+                chunk = t.read(4096)
+                assert chunk, seen
+                seen += chunk
+            t.write(b"over the pty\r")
+            # the guest powers off right after its last lines, and a pty
+            # whose master closes may drop what was not read yet (EIO)
+            try:
+                while b"hull-guest: PASS serial" not in seen:
+                    chunk = t.read(4096)
+                    if not chunk:
+                        break
+                    seen += chunk
+            except OSError:
+                pass
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    # status 0: the serial test passed, so the line typed on the pty arrived
+    assert p.returncode == 0, seen
+    assert b"serial: send a line" in seen
+    assert p.stdout.read() == ""
