@@ -488,7 +488,7 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	size_t vin_len = 0, vout_len = 0;
 	FILE *fin = open_memstream(&vin, &vin_len);   /* oifname -> i-chain */
 	FILE *fout = open_memstream(&vout, &vout_len); /* iifname -> o-chain */
-	size_t nports = 0;
+	size_t nports = 0, nout = 0;
 	for (size_t i = 0; i < ninsts; i++) {
 		const struct fw_inst *inst = &insts[i];
 		if (!inst_active(inst))
@@ -499,10 +499,10 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 			qsort(outc[i].e, outc[i].n, sizeof(struct entry), entry_cmp);
 		chain_trim(&in[i], true);
 		chain_trim(&outc[i], false);
-		fprintf(ch, "\tchain i-%s {\n"
-			    "\t\tct state established,related accept\n"
-			    "\t\tct state invalid drop\n"
-			    "\t\ticmpv6 type @nd accept\n", inst->uuid);
+		/* Established/related traffic and neighbour discovery are
+		 * accepted in the base chains before any of this. */
+		fprintf(ch, "\tchain i-%s {\n\t\tct state invalid drop\n",
+			inst->uuid);
 		for (size_t k = 0; k < in[i].n; k++) {
 			size_t r = in[i].e[k].rule;
 			emit_lines(ch, &from[r], true, &protos[r],
@@ -510,16 +510,17 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 				   in[i].e[k].block ? "drop" : "accept");
 		}
 		fprintf(ch, "\t\tdrop\n\t}\n");
-		fprintf(ch, "\tchain o-%s {\n"
-			    "\t\tct state established,related return\n",
-			inst->uuid);
-		for (size_t k = 0; k < outc[i].n; k++) {
-			size_t r = outc[i].e[k].rule;
-			emit_lines(ch, &to[r], false, &protos[r],
-				   rules[r].rule->proto,
-				   outc[i].e[k].block ? "drop" : "return");
+		bool has_out = outc[i].n > 0;
+		if (has_out) {
+			fprintf(ch, "\tchain o-%s {\n", inst->uuid);
+			for (size_t k = 0; k < outc[i].n; k++) {
+				size_t r = outc[i].e[k].rule;
+				emit_lines(ch, &to[r], false, &protos[r],
+					   rules[r].rule->proto,
+					   outc[i].e[k].block ? "drop" : "return");
+			}
+			fprintf(ch, "\t}\n");
 		}
-		fprintf(ch, "\t}\n");
 		for (size_t n = 0; n < inst->nnics; n++) {
 			const char *ifn = inst->nics[n].ifname;
 			size_t before = ports_seen.n;
@@ -528,9 +529,10 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 				continue; /* a port claimed twice: first wins */
 			fprintf(fin, "%s\"%s\" : jump i-%s", nports ? ", " : "",
 				ifn, inst->uuid);
-			fprintf(fout, "%s\"%s\" : jump o-%s", nports ? ", " : "",
-				ifn, inst->uuid);
 			nports++;
+			if (has_out)
+				fprintf(fout, "%s\"%s\" : jump o-%s",
+					nout++ ? ", " : "", ifn, inst->uuid);
 		}
 	}
 	fclose(fin);
@@ -546,16 +548,20 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		   "nd-router-advert }\n\t}\n");
 	fprintf(f, "%s%s", defs_buf, chains_buf);
 	/* Two named verdict maps, shared by the base chains: port -> chain. */
-	if (nports)
+	if (nout)
 		fprintf(f, "\tmap from-inst {\n\t\ttype ifname : verdict\n"
-			   "\t\telements = { %s }\n\t}\n"
-			   "\tmap to-inst {\n\t\ttype ifname : verdict\n"
-			   "\t\telements = { %s }\n\t}\n", vout, vin);
+			   "\t\telements = { %s }\n\t}\n", vout);
+	if (nports)
+		fprintf(f, "\tmap to-inst {\n\t\ttype ifname : verdict\n"
+			   "\t\telements = { %s }\n\t}\n", vin);
 	static const char *const hooks[] = {"forward", "input", "output"};
 	for (size_t h = 0; h < 3; h++) {
 		fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority "
 			   "filter; policy accept;\n", hooks[h], hooks[h]);
-		if (nports && h != 2)
+		if (nports)
+			fprintf(f, "\t\tct state established,related accept\n"
+				   "\t\ticmpv6 type @nd accept\n");
+		if (nout && h != 2)
 			fprintf(f, "\t\tiifname vmap @from-inst\n");
 		if (nports && h != 1)
 			fprintf(f, "\t\toifname vmap @to-inst\n");
