@@ -146,6 +146,14 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	    zone_rootfs_mount(cfg, tree, cgroup_v2, err) < 0)
 		child_fail(sock, err);
 	close(tree);
+	/* Init's stdio names /dev/console, as on a real machine (systemd
+	 * checks), not the host's pts path. */
+	int cfd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (cfd < 0 || dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0 || dup2(cfd, 2) < 0) {
+		hull_err_sys(err, errno, "open /dev/console");
+		child_fail(sock, err);
+	}
+	close(cfd);
 	if (chdir(cfg->workdir) < 0) {
 		hull_err_sys(err, errno, "chdir %s", cfg->workdir);
 		child_fail(sock, err);
