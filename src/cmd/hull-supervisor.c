@@ -96,6 +96,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hull-supervisor: not a uuid: %s\n", uuid);
 		return 2;
 	}
+	_cleanup_free_ char *inst = hull_root_path("%s/config/vm.json", uuid);
+	if (!hull_path_exists(inst)) {
+		fprintf(stderr, "hull-supervisor: no such instance %s\n", uuid);
+		return 1;
+	}
 	if (foreground)
 		return supervisor_run(uuid, ready_fd);
 

@@ -285,8 +285,14 @@ static void sv_zone_down(struct supervisor *sv)
 	for (size_t i = 0; i < nhooks; i++)
 		if (hooks[i]->zone_stopped)
 			hooks[i]->zone_stopped(sv->loop, &sv->cfg);
-	if (sv->proc.console_fd >= 0)
+	if (sv->proc.console_fd >= 0) {
+		/* What init wrote last is still in the pty. */
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(sv->proc.console_fd, buf, sizeof(buf))) > 0)
+			console_log_write(sv, buf, (size_t)n);
 		sv_loop_del(sv->loop, sv->proc.console_fd);
+	}
 	if (sv->proc.notify_fd >= 0)
 		sv_loop_del(sv->loop, sv->proc.notify_fd);
 	zone_proc_close(&sv->proc);

@@ -117,6 +117,13 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 {
 	struct hull_err e = { 0 }, *err = &e;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The supervisor blocks signals for its signalfd and ignores
+	 * SIGPIPE; init starts with neither. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
 	char go;
 	if (read(sock, &go, 1) != 1)
 		_exit(127);  /* the supervisor is gone */
