@@ -315,7 +315,7 @@ static bool want_restart(struct supervisor *sv, int status)
 	case ZONE_RESTART_ON_FAILURE:
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			return false;
-		return sv->cfg.restart_max == 0 || sv->failures < sv->cfg.restart_max;
+		return sv->cfg.restart_max == 0 || sv->failures <= sv->cfg.restart_max;
 	case ZONE_RESTART_NEVER:
 		break;
 	}
