@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
+__attribute__((format(printf, 3, 0)))
 static int err_vset(struct hull_err *err, int code, const char *fmt, va_list ap)
 {
 	if (code < 0)

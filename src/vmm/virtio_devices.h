@@ -1,0 +1,25 @@
+/*
+ * virtio_devices.h - the virtio devices hull-vmm offers, one file each.
+ */
+#ifndef HULL_VMM_VIRTIO_DEVICES_H
+#define HULL_VMM_VIRTIO_DEVICES_H
+
+#include "lib/err.h"
+#include "vmm/config.h"
+#include "vmm/disk.h"
+#include "vmm/pci.h"
+#include "vmm/virtio_pci.h"
+
+struct virtio_dev *virtio_blk_new(struct vm *vm, struct pci *bus,
+				  struct disk *disk, struct hull_err *err);
+struct virtio_dev *virtio_rng_new(struct vm *vm, struct pci *bus,
+				  struct hull_err *err);
+/* A tap (opened by name, or an fd given to us) with vnet headers. */
+struct virtio_dev *virtio_net_new(struct vm *vm, struct pci *bus,
+				  const struct vmm_net_config *nc,
+				  struct hull_err *err);
+
+/* The tap descriptor of a virtio-net device (0 for other devices). */
+unsigned virtio_net_fds(struct virtio_dev *v, int *out, unsigned max);
+
+#endif
