@@ -255,7 +255,7 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 		return hull_err_set(err, ENOENT, "zone root %s is missing", root);
 	if (!cfg->argv || !cfg->argv[0])
 		return hull_err_set(err, EINVAL, "no init to run");
-	int master, slave, sp[2];
+	int master = -1, slave = -1, sp[2];
 	char pts[64];
 	int r = open_pty(&master, &slave, pts, err);
 	if (r < 0)
