@@ -6,10 +6,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fw/text.h"
 #include "lib/xalloc.h"
@@ -489,6 +491,8 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	FILE *fin = open_memstream(&vin, &vin_len);   /* oifname -> i-chain */
 	FILE *fout = open_memstream(&vout, &vout_len); /* iifname -> o-chain */
 	size_t nports = 0, nout = 0;
+	/* Address dispatch (see nft.h): v4/v6 address -> chain. */
+	struct strv ain[2] = {{0}}, aout[2] = {{0}}, addrs_seen = {0};
 	for (size_t i = 0; i < ninsts; i++) {
 		const struct fw_inst *inst = &insts[i];
 		if (!inst_active(inst))
@@ -534,6 +538,21 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 				fprintf(fout, "%s\"%s\" : jump o-%s",
 					nout++ ? ", " : "", ifn, inst->uuid);
 		}
+		for (size_t n = 0; n < inst->nnics; n++)
+			for (size_t a = 0; a < inst->nics[n].nips; a++) {
+				const char *ip = inst->nics[n].ips[a];
+				int v6 = strchr(ip, ':') != NULL;
+				size_t before = addrs_seen.n;
+				strv_add(&addrs_seen, xstrdup(ip));
+				if (addrs_seen.n == before)
+					continue;
+				strv_push(&ain[v6], xasprintf("%s : jump i-%s",
+							      ip, inst->uuid));
+				if (has_out)
+					strv_push(&aout[v6],
+						  xasprintf("%s : jump o-%s", ip,
+							    inst->uuid));
+			}
 	}
 	fclose(fin);
 	fclose(fout);
@@ -554,17 +573,42 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	if (nports)
 		fprintf(f, "\tmap to-inst {\n\t\ttype ifname : verdict\n"
 			   "\t\telements = { %s }\n\t}\n", vin);
+	static const char *const afam[2] = {"ip", "ip6"};
+	static const char *const atype[2] = {"ipv4_addr", "ipv6_addr"};
+	for (int v6 = 0; v6 < 2; v6++) {
+		const struct strv *mv[2] = {&aout[v6], &ain[v6]};
+		static const char *const mname[2] = {"from-addr", "to-addr"};
+		for (int d = 0; d < 2; d++) {
+			if (!mv[d]->n)
+				continue;
+			fprintf(f, "\tmap %s%s {\n\t\ttype %s : verdict\n"
+				   "\t\telements = { ", mname[d], v6 ? "6" : "4",
+				atype[v6]);
+			for (size_t i = 0; i < mv[d]->n; i++)
+				fprintf(f, "%s%s", i ? ", " : "", mv[d]->v[i]);
+			fprintf(f, " }\n\t}\n");
+		}
+	}
+	bool any_in = nports || ain[0].n || ain[1].n;
 	static const char *const hooks[] = {"forward", "input", "output"};
 	for (size_t h = 0; h < 3; h++) {
 		fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority "
 			   "filter; policy accept;\n", hooks[h], hooks[h]);
-		if (nports)
+		if (any_in)
 			fprintf(f, "\t\tct state established,related accept\n"
 				   "\t\ticmpv6 type @nd accept\n");
 		if (nout && h != 2)
 			fprintf(f, "\t\tiifname vmap @from-inst\n");
+		for (int v6 = 0; v6 < 2 && h != 2; v6++)
+			if (aout[v6].n)
+				fprintf(f, "\t\t%s saddr vmap @from-addr%s\n",
+					afam[v6], v6 ? "6" : "4");
 		if (nports && h != 1)
 			fprintf(f, "\t\toifname vmap @to-inst\n");
+		for (int v6 = 0; v6 < 2 && h != 1; v6++)
+			if (ain[v6].n)
+				fprintf(f, "\t\t%s daddr vmap @to-addr%s\n",
+					afam[v6], v6 ? "6" : "4");
 		fprintf(f, "\t}\n");
 	}
 	fprintf(f, "}\n");
@@ -573,6 +617,11 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	free(vin);
 	free(vout);
 	strv_free(&ports_seen);
+	strv_free(&addrs_seen);
+	for (int v6 = 0; v6 < 2; v6++) {
+		strv_free(&ain[v6]);
+		strv_free(&aout[v6]);
+	}
 	setpool_free(&pool);
 	free(by_uuid);
 	free(mem_from);
@@ -617,8 +666,36 @@ static int run_nft(const char *buf, bool dry_run, struct hull_err *err)
 	return rc;
 }
 
+/* Bridged frames reach the inet hooks only with br_netfilter's
+ * bridge-nf-call-ip(6)tables on, a per-network-namespace setting. */
+static int bridge_nf_on(struct hull_err *err)
+{
+	static const char *const knobs[] = {
+		"/proc/sys/net/bridge/bridge-nf-call-iptables",
+		"/proc/sys/net/bridge/bridge-nf-call-ip6tables"};
+	for (size_t i = 0; i < 2; i++) {
+		int fd = open(knobs[i], O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return hull_err_sys(err, errno,
+					    "%s (the firewall needs br_netfilter)",
+					    knobs[i]);
+		char c = '0';
+		ssize_t n = read(fd, &c, 1);
+		if (n == 1 && c != '1' &&
+		    (lseek(fd, 0, SEEK_SET) < 0 || write(fd, "1\n", 2) != 2)) {
+			int e = errno;
+			close(fd);
+			return hull_err_sys(err, e, "%s", knobs[i]);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 {
+	if (!dry_run && bridge_nf_on(err) < 0)
+		return -err->code;
 	/* add + delete + define in one buffer: one transaction, so the old
 	 * table is replaced by the new one with nothing in between. */
 	char *buf = xasprintf("add table inet " FW_NFT_TABLE "\n"

@@ -16,6 +16,16 @@
  *     instances passes the sender's outbound and the receiver's inbound
  *     rules.
  *
+ * Ports bridged by hull (nic tags are Linux bridges) are not seen by
+ * name in the inet hooks: with br_netfilter, a bridged packet's iifname and
+ * oifname are the bridge's. So the same chains are also entered by address
+ * (maps from-addr4/6 by source, to-addr4/6 by destination) from every
+ * instance's nics' addresses, which antispoof (src/net) pins to the
+ * instance; fw_nft_apply turns bridge-nf-call-ip(6)tables on in the
+ * caller's namespace so bridged traffic reaches these hooks at all. An
+ * instance whose addresses are not known (dhcp, addrconf) is filtered by
+ * port name only.
+ *
  * A rule touches an instance through a side that names it (vm, tag, all
  * vms), resolved among the instances of the rule's owner (all of them for a
  * global rule); the other side becomes an address match (any: none; ip,
@@ -52,8 +62,15 @@ bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *side,
 			const struct fw_inst *inst);
 
 /* Atomically replaces table inet hull with ruleset (from fw_nft_compile);
- * dry_run only checks it. */
+ * dry_run only checks it. Turns br_netfilter's bridge-nf-call-ip(6)tables
+ * on in the caller's network namespace first. */
 int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err);
+
+/* Recompiles the enabled rules for every instance record under the pool
+ * root and loads them (fwadm reload; vmadm after create, delete, update and
+ * the supervisor before a zone's init runs). Takes the fw store lock.
+ * With no instance's firewall on it only removes the table. */
+int fw_reload(struct hull_err *err);
 
 /* Removes table inet hull (fine when absent). */
 int fw_nft_remove(struct hull_err *err);
