@@ -27,8 +27,26 @@ static bool table_exists(void)
 	return yes;
 }
 
+/* Whether any instance record has its firewall on (unlocked, a hint). */
+static bool any_active(struct hull_err *err)
+{
+	struct fw_inst *insts = NULL;
+	size_t n = 0;
+	if (fw_inst_load_all(&insts, &n, err) < 0)
+		return true; /* let the locked pass report it */
+	bool active = false;
+	for (size_t i = 0; i < n; i++)
+		active |= insts[i].firewall_enabled && insts[i].nnics > 0;
+	fw_inst_free_all(insts, n);
+	return active;
+}
+
 int fw_reload(struct hull_err *err)
 {
+	/* Nothing filtered and nothing loaded: touch neither the host nor
+	 * the store (no lock file in a pool that never used the firewall). */
+	if (!any_active(err) && !table_exists())
+		return 0;
 	int lock = fw_store_lock(err);
 	if (lock < 0)
 		return lock;

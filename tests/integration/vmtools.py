@@ -22,7 +22,6 @@ def install_images(host):
                       (DOCKER_IMG, "docker")):
         _m, mpath, fpath = image(d, name=typ, uuid=uuid, type=typ)
         host.run("imgadm", "install", "-m", mpath, "-f", fpath)
-    record_nictags(host)
     return host
 
 
