@@ -17,11 +17,13 @@
 #define ZONE_CGROUP_MAX_DIRS 16
 
 struct zone_cgroup {
-	bool v2;                            /* pure v2 host */
-	char *rel;                          /* "<parent>/<uuid>" */
+	bool v2;   /* pure v2 host */
+	char *rel; /* "<parent>/<uuid>" */
 	size_t ndirs;
-	char *dirs[ZONE_CGROUP_MAX_DIRS];   /* absolute paths of the zone's cgroup */
-	char *ctl[ZONE_CGROUP_MAX_DIRS];    /* controller of each (v1), "" for v2 */
+	char *dirs[ZONE_CGROUP_MAX_DIRS]; /* absolute paths of the zone's cgroup
+					   */
+	char
+	    *ctl[ZONE_CGROUP_MAX_DIRS]; /* controller of each (v1), "" for v2 */
 };
 
 /* Fills cg with the paths for uuid (nothing is created). */
@@ -33,13 +35,14 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
 /* Moves pid into the zone's cgroup in every hierarchy. */
 int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
 /* Writes the limits that are set (>= 0). */
-int zone_cgroup_limits_apply(struct zone_cgroup *cg, const struct zone_limits *l,
-			     struct hull_err *err);
+int zone_cgroup_limits_apply(struct zone_cgroup *cg,
+			     const struct zone_limits *l, struct hull_err *err);
 /* Does the cgroup (or a descendant) hold a process? */
 bool zone_cgroup_populated(struct zone_cgroup *cg);
 /* SIGKILLs everything in it (cgroup.kill, or freeze + kill on v1) and waits
  * up to timeout_ms for it to be empty. */
-int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms, struct hull_err *err);
+int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,
+		     struct hull_err *err);
 /* Kills what is left and removes the cgroup (descendants first) in every
  * hierarchy; a missing cgroup is fine. */
 int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err);
