@@ -51,6 +51,8 @@ void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid)
 	cg->v2 = is_fs(CG_ROOT, CGROUP2_SUPER_MAGIC);
 	if (cg->v2) {
 		cg->dirs[0] = xasprintf(CG_ROOT "/%s", cg->rel);
+		cg->payload[0] =
+		    xasprintf("%s/" ZONE_CGROUP_PAYLOAD, cg->dirs[0]);
 		cg->ctl[0] = xstrdup("");
 		cg->ndirs = 1;
 		return;
@@ -73,6 +75,8 @@ void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid)
 		if (ok && cg->ndirs < ZONE_CGROUP_MAX_DIRS) {
 			snprintf(seen[cg->ndirs], sizeof(seen[0]), "%s", real);
 			cg->dirs[cg->ndirs] = xasprintf("%s/%s", mnt, cg->rel);
+			cg->payload[cg->ndirs] = xasprintf(
+			    "%s/" ZONE_CGROUP_PAYLOAD, cg->dirs[cg->ndirs]);
 			cg->ctl[cg->ndirs] = xstrdup(v1_hierarchies[i]);
 			cg->ndirs++;
 		}
@@ -86,6 +90,7 @@ void zone_cgroup_fini(struct zone_cgroup *cg)
 		return;
 	for (size_t i = 0; i < cg->ndirs; i++) {
 		free(cg->dirs[i]);
+		free(cg->payload[i]);
 		free(cg->ctl[i]);
 	}
 	free(cg->rel);
@@ -215,16 +220,28 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 			    (r = v2_enable(parent, err)) < 0)
 				return hull_err_prefix(err, "cgroup");
 		}
-		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		bool fresh = mkdir(d, 0755) == 0;
+		if (!fresh && errno != EEXIST)
 			return hull_err_sys(err, errno, "cgroup: mkdir %s", d);
 		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
 		    (r = cpuset_fill(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
-		if (strcmp(cg->ctl[i], "devices") == 0 &&
+		/* (v1 refuses a new whitelist once there are children: set
+		 * it when the cgroup is made; a reboot keeps it.) */
+		if (fresh && strcmp(cg->ctl[i], "devices") == 0 &&
 		    (r = devices_setup(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
 		if (strcmp(cg->ctl[i], "memory") == 0)
 			write_str(d, "memory.use_hierarchy", "1", NULL);
+		/* The payload level below the limits. */
+		if (cg->v2 && (r = v2_enable(d, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
+		const char *pl = cg->payload[i];
+		if (mkdir(pl, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "cgroup: mkdir %s", pl);
+		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
+		    (r = cpuset_fill(pl, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
 	}
 	return 0;
 }
@@ -234,7 +251,7 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; i < cg->ndirs; i++)
-		if (write_str(cg->dirs[i], "cgroup.procs", buf, err) < 0)
+		if (write_str(cg->payload[i], "cgroup.procs", buf, err) < 0)
 			return hull_err_prefix(err, "cgroup attach");
 	return 0;
 }
@@ -508,13 +525,37 @@ int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err)
 	return 0;
 }
 
+static int64_t oom_kills_in(const char *dir, bool v2)
+{
+	_cleanup_free_ char *s =
+	    read_str(dir, v2 ? "memory.events" : "memory.oom_control");
+	char *p = s ? strstr(s, "oom_kill ") : NULL;
+	return p ? strtoll(p + 9, NULL, 10) : 0;
+}
+
+/* v1 counts an OOM kill only in the victim's own cgroup: sum the tree. */
+static int64_t oom_kills_tree(const char *dir)
+{
+	int64_t n = oom_kills_in(dir, false);
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return n;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
+		n += oom_kills_tree(sub);
+	}
+	closedir(dh);
+	return n;
+}
+
 int64_t zone_cgroup_oom_kills(struct zone_cgroup *cg)
 {
 	const char *d = zone_cgroup_dir(cg, "memory");
 	if (!d)
 		return 0;
-	_cleanup_free_ char *s =
-	    read_str(d, cg->v2 ? "memory.events" : "memory.oom_control");
-	char *p = s ? strstr(s, "oom_kill ") : NULL;
-	return p ? strtoll(p + 9, NULL, 10) : 0;
+	/* v2's memory.events is hierarchical already. */
+	return cg->v2 ? oom_kills_in(d, true) : oom_kills_tree(d);
 }

@@ -87,7 +87,7 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	zone_cgroup_init(&cg, uuid);
 	for (size_t i = 0; i < cg.ndirs; i++) {
 		_cleanup_free_ char *f =
-		    xasprintf("%s/cgroup.procs", cg.dirs[i]);
+		    xasprintf("%s/cgroup.procs", cg.payload[i]);
 		int fd = open(f, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
 			r = hull_err_sys(err, errno, "open %s", f);
