@@ -221,8 +221,6 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 			    init);
 		strv_push(&cfg->argv, init);
 	}
-	cfg->userns =
-	    strcmp(hull_json_str(im, "hull:userns", "false"), "true") == 0;
 
 	/* systemd's container interface: container= names the manager. */
 	if (!strv_has_prefix(cfg->envp, "PATH="))

@@ -51,7 +51,6 @@ struct zone_config {
 	char *user; /* docker:user ("name", "uid", "uid:gid") or NULL */
 	enum zone_restart restart;
 	int restart_max; /* on-failure:N, 0 = unlimited */
-	bool userns;	 /* internal_metadata "hull:userns": "true" */
 	struct zone_limits limits;
 };
 
