@@ -371,6 +371,27 @@ static int test_smbios(void)
 	return -1;
 }
 
+/* A prompt without a newline, answered by polling COM1: the VMM must
+ * deliver a partial line without waiting for the rest. */
+static int test_prompt(void)
+{
+	char line[64];
+	u32 n = 0;
+	print("login: ");
+	for (;;) {
+		if (!(inb(0x3f8 + 5) & 1))
+			continue;
+		char c = (char)inb(0x3f8);
+		if (c == '\n' || c == '\r')
+			break;
+		if (n < sizeof(line) - 1)
+			line[n++] = c;
+	}
+	line[n] = 0;
+	print("\nprompt: got '%s'\n", line);
+	return 0;
+}
+
 static u32 mp_cpu_count(void)
 {
 	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
@@ -448,6 +469,8 @@ void guest_main(u32 kind, u32 info)
 			r = test_serial();
 	} else if (arg_is("test", "smbios")) {
 		r = test_smbios();
+	} else if (arg_is("test", "prompt")) {
+		r = test_prompt();
 	} else if (arg_is("test", "kbd")) {
 		r = test_kbd();
 	} else if (arg_is("test", "com2")) {
