@@ -21,6 +21,10 @@ struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
 void serial_set_output(struct serial *s, int out_fd);
 /* Queues bytes the guest will read; returns how many fitted. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
+/* Writes out a partial line now (before the VM ends). */
+void serial_flush(struct serial *s);
+/* The flush timer's descriptor (for the confinement step), or -1. */
+int serial_fd(const struct serial *s);
 void serial_free(struct serial *s);
 
 struct i8042 *i8042_new(struct vm *vm, struct hull_err *err);
@@ -29,7 +33,11 @@ void i8042_ctrl_alt_del(struct i8042 *k);
 int rtc_init(struct vm *vm, struct hull_err *err);
 int pm_init(struct vm *vm, struct hull_err *err);
 /* Port 0x440: the first write prints the CLOCK_MONOTONIC time in ns on
- * stderr ("hull-vmm: boot timer: NS"), for the start-up benchmark. */
+ * stderr ("hull-vmm: boot timer: NS main NS run NS": also when main()
+ * started and when vCPU 0 first entered KVM_RUN), for the start-up
+ * benchmark. */
 int boot_timer_init(struct vm *vm, struct hull_err *err);
+long long boot_timer_now(void);
+extern _Atomic long long boot_timer_main_ns, boot_timer_run_ns;
 
 #endif

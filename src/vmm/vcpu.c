@@ -20,6 +20,7 @@
 #include <linux/kvm.h>
 
 #include "lib/xalloc.h"
+#include "vmm/devices.h"
 #include "vmm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -80,10 +81,16 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 				e->ecx = e->index;
 			}
 			break;
+		case 0x80000008:
+			/* AMD: cores per package - 1, and the APIC ID bits that
+			 * number them (APM vol. 3, CPUID Fn8000_0008 ECX) */
+			e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) |
+				 ((ncpus - 1) & 0xff);
+			break;
 		case 0x8000001e:
-			e->eax = id;
-			e->ebx = 0; /* one thread per core, core id 0..n */
-			e->ecx = 0;
+			e->eax = id;            /* extended APIC ID */
+			e->ebx = id & 0xff;     /* core ID; one thread per core */
+			e->ecx = 0;             /* node 0, one node */
 			break;
 		default:
 			break;
@@ -247,6 +254,8 @@ static void *vcpu_thread(void *arg)
 	struct kvm_run *run = v->run;
 
 	while (vcpu_may_run(v)) {
+		if (v->id == 0 && !boot_timer_run_ns)
+			boot_timer_run_ns = boot_timer_now();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -24,7 +24,8 @@ static struct {
 	u64 base;
 } __attribute__((packed)) idt_desc;
 
-volatile u32 irq_count[4];
+volatile u32 irq_count[8];
+volatile u64 intx_isr_addr;
 static char cmdline[512];
 static volatile u32 ap_checked_in;
 static volatile u32 ap_seen[64];
@@ -36,6 +37,7 @@ static u32 heap_next = 0x1000000; /* 16 MiB: above the image */
 
 extern char ap_tramp[], ap_tramp_end[];
 extern void isr_0x40(void), isr_0x41(void), isr_0x42(void), isr_0x43(void),
+	isr_0x44(void), isr_0x45(void),
 	isr_spurious(void);
 
 void guest_main(u32 kind, u32 info);
@@ -61,6 +63,14 @@ static void ioapic_route(u32 pin, u32 vector)
 	mmio_write32(IOAPIC + 0x10, vector); /* fixed, edge, high, unmasked */
 }
 
+void ioapic_route_level(u32 pin, u32 vector)
+{
+	mmio_write32(IOAPIC, 0x10 + 2 * pin + 1);
+	mmio_write32(IOAPIC + 0x10, 0);
+	mmio_write32(IOAPIC, 0x10 + 2 * pin);
+	mmio_write32(IOAPIC + 0x10, vector | (1u << 15)); /* level, high */
+}
+
 static void idt_set(u32 vec, void (*fn)(void))
 {
 	u64 a = (uptr)fn;
@@ -75,6 +85,8 @@ static void idt_init(void)
 	idt_set(0x41, isr_0x41);
 	idt_set(0x42, isr_0x42);
 	idt_set(0x43, isr_0x43);
+	idt_set(0x44, isr_0x44);
+	idt_set(0x45, isr_0x45);
 	/* mask the 8259s: interrupts come through the IOAPIC */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
@@ -119,6 +131,8 @@ void guest_irq(u32 vec)
 				serial_line[serial_len++] = c;
 		}
 	}
+	if (vec == 0x44 && intx_isr_addr)
+		(void)mmio_read8(intx_isr_addr); /* acknowledge: the line drops */
 	if (vec == 0x42) {
 		/* i8042 output: keyboard scancodes */
 		while (inb(0x64) & 1) {
@@ -204,6 +218,28 @@ static void sti_hlt(void)
 	__asm__ volatile("sti; hlt; cli");
 }
 
+/* The IOAPIC pin the MP table gives for ISA IRQ irq (irq itself if none). */
+static u32 mp_irq_pin(u32 irq)
+{
+	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
+		if (memcmp(PTR(a), "_MP_", 4))
+			continue;
+		u8 *cfg = PTR(*(u32 *)PTR(a + 4));
+		u16 count = *(u16 *)(cfg + 34);
+		u8 *e = cfg + 44;
+		for (u16 i = 0; i < count; i++) {
+			if (e[0] == 0) {
+				e += 20;
+				continue;
+			}
+			if (e[0] == 3 && e[1] == 0 && e[4] == 1 && e[5] == irq)
+				return e[7];
+			e += 8;
+		}
+	}
+	return irq;
+}
+
 static int test_timer(void)
 {
 	lapic_write(0x3e0, 0x3);       /* divide by 16 */
@@ -213,7 +249,19 @@ static int test_timer(void)
 		sti_hlt();
 	lapic_write(0x320, 1u << 16);  /* masked */
 	print("timer: %u interrupts\n", irq_count[0]);
-	return 0;
+
+	/* the PIT (ISA IRQ 0) arrives at the IOAPIC pin the MP table names */
+	u32 pit_pin = mp_irq_pin(0);
+	ioapic_route(pit_pin, 0x45);
+	outb(0x43, 0x34);              /* channel 0, lo/hi, rate generator */
+	outb(0x40, 11932 & 0xff);      /* 100 Hz */
+	outb(0x40, 11932 >> 8);
+	for (u32 i = 0; i < 100000000 && irq_count[5] < 5; i++)
+		sti_hlt();
+	mmio_write32(IOAPIC, 0x10 + 2 * pit_pin);
+	mmio_write32(IOAPIC + 0x10, 1u << 16); /* mask it again */
+	print("timer: %u PIT interrupts on IOAPIC pin %u\n", irq_count[5], pit_pin);
+	return irq_count[5] >= 5 ? 0 : -1;
 }
 
 static int test_serial(void)
@@ -274,6 +322,73 @@ static int test_com2(void)
 		outb(0x2f8, (u8)*p);
 	}
 	print("com2: got '%s'\n", line);
+	return 0;
+}
+
+static const char *smbios_str(u8 *st, u8 idx)
+{
+	char *s = (char *)st + st[1];
+	if (!idx)
+		return "";
+	while (--idx && *s)
+		s += strlen(s) + 1;
+	return s;
+}
+
+static int test_smbios(void)
+{
+	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
+		u8 *ep = PTR(a);
+		if (memcmp(ep, "_SM_", 4))
+			continue;
+		u8 sum = 0;
+		for (u32 i = 0; i < ep[5]; i++)
+			sum = (u8)(sum + ep[i]);
+		u8 *t = PTR(*(u32 *)(ep + 24));
+		u16 n = *(u16 *)(ep + 28);
+		print("smbios: %u.%u, %u structures, checksum %s\n", ep[6], ep[7], n,
+		      sum ? "bad" : "ok");
+		for (u16 i = 0; i < n; i++) {
+			if (t[0] == 1) {
+				u8 *u = t + 8;
+				print("smbios: manufacturer '%s' product '%s' serial '%s'\n",
+				      smbios_str(t, t[4]), smbios_str(t, t[5]),
+				      smbios_str(t, t[7]));
+				print("smbios: uuid %2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-"
+				      "%2x%2x%2x%2x%2x%2x\n", u[3], u[2], u[1], u[0], u[5],
+				      u[4], u[7], u[6], u[8], u[9], u[10], u[11], u[12], u[13],
+				      u[14], u[15]);
+			}
+			/* next: past the formatted part and the double NUL */
+			u8 *s = t + t[1];
+			while (s[0] || s[1])
+				s++;
+			t = s + 2;
+		}
+		return sum ? -1 : 0;
+	}
+	print("smbios: no entry point\n");
+	return -1;
+}
+
+/* A prompt without a newline, answered by polling COM1: the VMM must
+ * deliver a partial line without waiting for the rest. */
+static int test_prompt(void)
+{
+	char line[64];
+	u32 n = 0;
+	print("login: ");
+	for (;;) {
+		if (!(inb(0x3f8 + 5) & 1))
+			continue;
+		char c = (char)inb(0x3f8);
+		if (c == '\n' || c == '\r')
+			break;
+		if (n < sizeof(line) - 1)
+			line[n++] = c;
+	}
+	line[n] = 0;
+	print("\nprompt: got '%s'\n", line);
 	return 0;
 }
 
@@ -352,6 +467,10 @@ void guest_main(u32 kind, u32 info)
 		r = test_timer();
 		if (!r)
 			r = test_serial();
+	} else if (arg_is("test", "smbios")) {
+		r = test_smbios();
+	} else if (arg_is("test", "prompt")) {
+		r = test_prompt();
 	} else if (arg_is("test", "kbd")) {
 		r = test_kbd();
 	} else if (arg_is("test", "com2")) {
