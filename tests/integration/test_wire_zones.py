@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import subprocess
+import time
 import uuid as uuidlib
 
 import pytest
@@ -137,7 +138,13 @@ def wire(bare, workdir):
             except (ProcessLookupError, ValueError):
                 pass
         bare.run("hull", "fini", check=False)
-        sh("ip", "netns", "del", ns, check=False)
+        # A zone started elsewhere meanwhile holds a copy of /run/netns's
+        # mounts for a moment (EBUSY): try again.
+        for _ in range(100):
+            sh("ip", "netns", "del", ns, check=False)
+            if not os.path.exists(f"/run/netns/{ns}"):
+                break
+            time.sleep(0.1)
         cgroup_remove(parent)
         unfreeze(workdir)
 
