@@ -313,3 +313,32 @@ def test_duplicate_mac_or_address_across_the_pool_refused(wire):
         {"add_nics": [{"nic_tag": "wire0", "ips": ["192.0.2.81/24"]}]}))
     assert "already used" in line
     assert len(json.loads(wire.run("vmadm", "get", b).out)["nics"]) == 1
+
+
+def test_routes_resolvers_dns_domain_at_start_and_after_update(wire):
+    a = wire.create(bb(wire, "192.0.2.91", resolvers=["192.0.2.53"],
+                       dns_domain="example.com",
+                       routes={"198.51.100.0/24": "192.0.2.1"}))
+    conf = wire.zlogin(a, "cat", "/etc/resolv.conf").stdout
+    assert "nameserver 192.0.2.53" in conf and "search example.com" in conf
+    routes = wire.zlogin(a, "ip", "route").stdout
+    assert "default via 192.0.2.254" in routes
+    assert "198.51.100.0/24 via 192.0.2.1" in routes
+    wire.run("vmadm", "update", a, input=json.dumps(
+        {"resolvers": ["198.51.100.53"],
+         "set_routes": {"198.51.100.128/25": "192.0.2.2"}}))
+    wire.run("vmadm", "stop", a)
+    wire.run("vmadm", "start", a)
+    assert "nameserver 198.51.100.53" in wire.zlogin(a, "cat", "/etc/resolv.conf").stdout
+    assert "198.51.100.128/25 via 192.0.2.2" in wire.zlogin(a, "ip", "route").stdout
+
+
+def test_update_nics_on_a_running_zone(wire):
+    a = wire.create(bb(wire, "192.0.2.95"))
+    mac = json.loads(wire.run("vmadm", "get", a).out)["nics"][0]["mac"]
+    wire.run("vmadm", "update", a, input=json.dumps(
+        {"update_nics": [{"mac": mac, "ips": ["192.0.2.96/24"]}]}))
+    out = wire.zlogin(a, "ip", "addr", "show", "eth0").stdout
+    assert "192.0.2.96/24" in out and "192.0.2.95/" not in out
+    assert wire.ping(a, HOST4)
+    assert len(wire.ports_of(a)) == 1
