@@ -15,6 +15,7 @@
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
+#include "net/mac.h"
 
 void fw_nic_default_ifname(const char *uuid, size_t idx, char out[16])
 {
@@ -110,6 +111,15 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 		json_array_foreach(ips, k, ipj) {
 			if (json_is_string(ipj))
 				nic_add_ip(nic, json_string_value(ipj));
+		}
+		/* The IPv6 link-local address every nic has (antispoof lets
+		 * it out), so the filter finds traffic to it too. */
+		uint8_t mac[NET_MAC_LEN], ll[16];
+		char lls[INET6_ADDRSTRLEN];
+		if (net_mac_parse(hull_json_str(nj, "mac", ""), mac) == 0) {
+			net_mac_to_ipv6_ll(mac, ll);
+			if (inet_ntop(AF_INET6, ll, lls, sizeof(lls)))
+				nic_add_ip(nic, lls);
 		}
 	}
 	return 0;

@@ -81,6 +81,20 @@ class WireHost:
         return self.zlogin(u, "ping", "-c", "1", "-W", "1", *extra, addr,
                            check=False).returncode == 0
 
+    def ping6_ll(self, u, peer):
+        """u pings peer's IPv6 link-local address (from its MAC)."""
+        mac = json.loads(self.run("vmadm", "get", peer).out)["nics"][0]["mac"]
+        b = [int(x, 16) for x in mac.split(":")]
+        b[0] ^= 2
+        ll = "fe80::%x:%x:%x" % ((b[0] << 8) | b[1], (b[2] << 8) | 0xff,
+                                 0xfe00 | b[3]) + ":%x" % ((b[4] << 8) | b[5])
+        for _ in range(30):  # duplicate address detection first
+            if "tentative" not in self.zlogin(u, "ip", "-6", "addr").stdout:
+                break
+            time.sleep(0.1)
+        return self.zlogin(u, "ping", "-6", "-c", "1", "-W", "1",
+                           f"{ll}%eth0", check=False).returncode == 0
+
     def host_ping(self, addr):
         return sh("ip", "netns", "exec", self.ns, "ping", "-c", "1", "-W", "1",
                   addr, check=False).returncode == 0
@@ -191,8 +205,11 @@ def test_firewall_blocks_inbound_until_a_rule_allows_it(wire):
     wire.zlogin(b, "sh", "-c", "nc -l -p 8080 -e echo hi >/dev/null 2>&1 &")
     assert "hi" not in wire.zlogin(a, "sh", "-c", "echo | nc -w 2 192.0.2.22 8080",
                                    check=False).stdout
+    # nor over IPv6 to its link-local address
+    assert not wire.ping6_ll(a, b)
     # while b still reaches out
     assert wire.ping(b, "192.0.2.21") and wire.ping(b, HOST4)
+    assert wire.ping6_ll(b, a)
     r = wire.run("fwadm", "add", "-e", "-g",
                  f"FROM any TO vm {b} ALLOW icmp TYPE 8 CODE 0")
     rule = r.out.splitlines()[1].split()[0]

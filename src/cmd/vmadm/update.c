@@ -50,7 +50,8 @@ static int update_locked(const char *uuid, json_t *payload,
 	r = vm_payload_apply_update(vm, payload, &live, &restart, err);
 	if (r < 0)
 		goto out;
-	if ((r = vm_nics_host_check(vm, err)) < 0) {
+	if (!json_equal(old_nics, json_object_get(vm, "nics")) &&
+	    (r = vm_nics_host_check(vm, err)) < 0) {
 		hull_err_prefix(err, "Invalid value for nics");
 		goto out;
 	}
