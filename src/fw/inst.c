@@ -41,7 +41,8 @@ static void nic_add_ip(struct fw_nic *nic, const char *s)
 	if (slash)
 		*slash = '\0';
 	unsigned char buf[16];
-	if (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1) {
+	if (inet_pton(AF_INET, a, buf) == 1 ||
+	    inet_pton(AF_INET6, a, buf) == 1) {
 		for (size_t i = 0; i < nic->nips; i++)
 			if (!strcmp(nic->ips[i], a)) {
 				free(a);
@@ -67,7 +68,8 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 	const char *key;
 	json_t *val;
 	if (json_is_object(tags)) {
-		json_object_foreach(tags, key, val) {
+		json_object_foreach(tags, key, val)
+		{
 			char *v;
 			if (json_is_string(val))
 				v = xstrdup(json_string_value(val));
@@ -77,7 +79,8 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 			else if (json_is_real(val))
 				v = xasprintf("%.17g", json_real_value(val));
 			else if (json_is_boolean(val))
-				v = xstrdup(json_is_true(val) ? "true" : "false");
+				v = xstrdup(json_is_true(val) ? "true"
+							      : "false");
 			else
 				continue;
 			size_t n = inst->ntags;
@@ -88,7 +91,8 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 	json_t *nics = json_object_get(vm, "nics");
 	size_t i;
 	json_t *nj;
-	json_array_foreach(nics, i, nj) {
+	json_array_foreach(nics, i, nj)
+	{
 		inst->nics = xrealloc(inst->nics,
 				      (inst->nnics + 1) * sizeof(*inst->nics));
 		struct fw_nic *nic = &inst->nics[inst->nnics++];
@@ -107,7 +111,8 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 		json_t *ips = json_object_get(nj, "ips");
 		size_t k;
 		json_t *ipj;
-		json_array_foreach(ips, k, ipj) {
+		json_array_foreach(ips, k, ipj)
+		{
 			if (json_is_string(ipj))
 				nic_add_ip(nic, json_string_value(ipj));
 		}

@@ -14,15 +14,16 @@
 #include "lib/err.h"
 
 struct fw_nic {
-	char *ifname;   /* host-side port name */
-	char **ips;     /* plain addresses (no prefix length) */
+	char *ifname; /* host-side port name */
+	char **ips;   /* plain addresses (no prefix length) */
 	size_t nips;
 };
 
 struct fw_inst {
 	char *uuid;
 	char *owner_uuid;      /* NULL when the record has none */
-	bool firewall_enabled; /* the record's property and not `fwadm stop`ped */
+	bool firewall_enabled; /* the record's property and not `fwadm stop`ped
+				*/
 	char **tag_keys;       /* tag values as text: numbers in decimal, */
 	char **tag_vals;       /* booleans as true/false */
 	size_t ntags;

@@ -92,7 +92,7 @@ static void strv_free(struct strv *s)
 struct peer {
 	bool any;
 	struct strv v4, v6;
-	char *set4, *set6;  /* "@sN" when the list went into a named set */
+	char *set4, *set6; /* "@sN" when the list went into a named set */
 };
 
 static void addr_add(struct peer *p, const char *a)
@@ -117,7 +117,7 @@ static void subnet_add(struct peer *p, const char *s)
 	int bits = v4 ? 32 : 128;
 	uint8_t *a = v4 ? addr + 12 : addr;
 	for (int b = plen; b < bits; b++)
-		a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+		a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 	inet_ntop(v4 ? AF_INET : AF_INET6, a, txt, sizeof(txt));
 	if (v4)
 		strv_push(&p->v4, xasprintf("%s/%d", txt, plen));
@@ -140,9 +140,11 @@ static size_t side_members(const struct fw_crule *r, const struct fw_side *s,
 			size_t lo = 0, hi = ninsts;
 			while (lo < hi) {
 				size_t mid = (lo + hi) / 2;
-				int c = strcmp(insts[by_uuid[mid]].uuid, s->vms[v]);
+				int c =
+				    strcmp(insts[by_uuid[mid]].uuid, s->vms[v]);
 				if (c == 0) {
-					if (fw_side_names_inst(r, s, &insts[by_uuid[mid]]))
+					if (fw_side_names_inst(
+						r, s, &insts[by_uuid[mid]]))
 						out[n++] = by_uuid[mid];
 					break;
 				}
@@ -192,9 +194,9 @@ static void peer_build(struct peer *p, const struct fw_side *s,
 struct setpool {
 	struct {
 		uint64_t hash;
-		char *key;  /* type + elements */
-		char *ref;  /* "@sN" */
-	} *v;
+		char *key; /* type + elements */
+		char *ref; /* "@sN" */
+	} * v;
 	size_t n;
 };
 
@@ -228,8 +230,9 @@ static char *set_text(FILE *defs, struct setpool *pool, struct strv *v,
 	pool->v[pool->n].hash = h;
 	pool->v[pool->n].key = key;
 	pool->v[pool->n].ref = xasprintf("@s%zu", pool->n);
-	fprintf(defs, "\tset s%zu {\n\t\ttype %s\n\t\tflags interval\n"
-		      "\t\tauto-merge\n\t\telements = { %s }\n\t}\n",
+	fprintf(defs,
+		"\tset s%zu {\n\t\ttype %s\n\t\tflags interval\n"
+		"\t\tauto-merge\n\t\telements = { %s }\n\t}\n",
 		pool->n, type, key + strlen(type) + 1);
 	pool->n++;
 	return xstrdup(pool->v[pool->n - 1].ref);
@@ -254,7 +257,7 @@ static void peer_free(struct peer *p)
 
 /* The protocol half of the match: one or more alternatives. */
 static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
-				  struct setpool *pool)
+				 struct setpool *pool)
 {
 	struct strv m = {0};
 	switch (r->proto) {
@@ -267,15 +270,17 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 		}
 		/* Merge overlapping ranges: an nftables set refuses them. */
 		size_t n = r->nports;
-		uint32_t (*iv)[2] = xcalloc(n ? n : 1, sizeof(*iv));
+		uint32_t(*iv)[2] = xcalloc(n ? n : 1, sizeof(*iv));
 		for (size_t i = 0; i < n; i++) {
 			iv[i][0] = r->ports[i].start;
 			iv[i][1] = r->ports[i].end;
 		}
 		for (size_t i = 1; i < n; i++)
-			for (size_t j = i; j > 0 && iv[j][0] < iv[j - 1][0]; j--) {
+			for (size_t j = i; j > 0 && iv[j][0] < iv[j - 1][0];
+			     j--) {
 				uint32_t t0 = iv[j][0], t1 = iv[j][1];
-				iv[j][0] = iv[j - 1][0], iv[j][1] = iv[j - 1][1];
+				iv[j][0] = iv[j - 1][0],
+				iv[j][1] = iv[j - 1][1];
 				iv[j - 1][0] = t0, iv[j - 1][1] = t1;
 			}
 		size_t w = 0;
@@ -290,16 +295,18 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 		}
 		struct strv el = {0};
 		for (size_t i = 0; i < w; i++)
-			strv_add(&el, iv[i][1] != iv[i][0]
-					      ? xasprintf("%u-%u", iv[i][0], iv[i][1])
-					      : xasprintf("%u", iv[i][0]));
+			strv_add(&el,
+				 iv[i][1] != iv[i][0]
+				     ? xasprintf("%u-%u", iv[i][0], iv[i][1])
+				     : xasprintf("%u", iv[i][0]));
 		free(iv);
 		char *ref = set_text(defs, pool, &el, "inet_service");
 		if (ref)
 			strv_add(&m, xasprintf("%s dport %s", name, ref));
 		else
 			for (size_t i = 0; i < el.n; i++)
-				strv_add(&m, xasprintf("%s dport %s", name, el.v[i]));
+				strv_add(&m, xasprintf("%s dport %s", name,
+						       el.v[i]));
 		free(ref);
 		strv_free(&el);
 		break;
@@ -313,9 +320,9 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 		}
 		for (size_t i = 0; i < r->ntypes; i++) {
 			if (r->types[i].code >= 0)
-				strv_add(&m, xasprintf("%s type %d %s code %d", name,
-						       r->types[i].type, name,
-						       r->types[i].code));
+				strv_add(&m, xasprintf("%s type %d %s code %d",
+						       name, r->types[i].type,
+						       name, r->types[i].code));
 			else
 				strv_add(&m, xasprintf("%s type %d", name,
 						       r->types[i].type));
@@ -336,7 +343,7 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 struct entry {
 	int priority;
 	bool block;
-	size_t order;     /* rule index, for a stable order */
+	size_t order; /* rule index, for a stable order */
 	size_t rule;
 	bool inbound;
 };
@@ -382,11 +389,12 @@ static void chain_trim(struct chainv *c, bool inbound)
 }
 
 static void emit_family(FILE *f, const char *fam, const char *dir,
-			const char *set, const struct strv *v, const char *proto,
-			const char *verdict)
+			const char *set, const struct strv *v,
+			const char *proto, const char *verdict)
 {
 	if (set) {
-		fprintf(f, "\t\t%s %s %s %s %s\n", fam, dir, set, proto, verdict);
+		fprintf(f, "\t\t%s %s %s %s %s\n", fam, dir, set, proto,
+			verdict);
 		return;
 	}
 	for (size_t i = 0; i < v->n; i++)
@@ -408,8 +416,8 @@ static void emit_lines(FILE *f, const struct peer *p, bool inbound,
 			emit_family(f, "ip", dir, p->set4, &p->v4, protos->v[k],
 				    verdict);
 		if (proto != FW_ICMP)
-			emit_family(f, "ip6", dir, p->set6, &p->v6, protos->v[k],
-				    verdict);
+			emit_family(f, "ip6", dir, p->set6, &p->v6,
+				    protos->v[k], verdict);
 	}
 }
 
@@ -453,8 +461,8 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		bool used_in = false, used_out = false;
 		size_t nto = side_members(&rules[r], &rule->to, insts, by_uuid,
 					  ninsts, mem_to);
-		size_t nfrom = side_members(&rules[r], &rule->from, insts, by_uuid,
-					    ninsts, mem_from);
+		size_t nfrom = side_members(&rules[r], &rule->from, insts,
+					    by_uuid, ninsts, mem_from);
 		for (size_t k = 0; k < nto; k++) {
 			if (!inst_active(&insts[mem_to[k]]))
 				continue;
@@ -471,14 +479,19 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 			continue;
 		protos[r] = proto_matches(rule, defs, &pool);
 		if (used_in) {
-			peer_build(&from[r], &rule->from, insts, mem_from, nfrom);
-			from[r].set4 = set_text(defs, &pool, &from[r].v4, "ipv4_addr");
-			from[r].set6 = set_text(defs, &pool, &from[r].v6, "ipv6_addr");
+			peer_build(&from[r], &rule->from, insts, mem_from,
+				   nfrom);
+			from[r].set4 =
+			    set_text(defs, &pool, &from[r].v4, "ipv4_addr");
+			from[r].set6 =
+			    set_text(defs, &pool, &from[r].v6, "ipv6_addr");
 		}
 		if (used_out) {
 			peer_build(&to[r], &rule->to, insts, mem_to, nto);
-			to[r].set4 = set_text(defs, &pool, &to[r].v4, "ipv4_addr");
-			to[r].set6 = set_text(defs, &pool, &to[r].v6, "ipv6_addr");
+			to[r].set4 =
+			    set_text(defs, &pool, &to[r].v4, "ipv4_addr");
+			to[r].set6 =
+			    set_text(defs, &pool, &to[r].v6, "ipv6_addr");
 		}
 	}
 
@@ -486,7 +499,7 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	struct strv ports_seen = {0};
 	char *vin = NULL, *vout = NULL;
 	size_t vin_len = 0, vout_len = 0;
-	FILE *fin = open_memstream(&vin, &vin_len);   /* oifname -> i-chain */
+	FILE *fin = open_memstream(&vin, &vin_len);    /* oifname -> i-chain */
 	FILE *fout = open_memstream(&vout, &vout_len); /* iifname -> o-chain */
 	size_t nports = 0, nout = 0;
 	for (size_t i = 0; i < ninsts; i++) {
@@ -494,9 +507,11 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		if (!inst_active(inst))
 			continue;
 		if (in[i].n > 1)
-			qsort(in[i].e, in[i].n, sizeof(struct entry), entry_cmp);
+			qsort(in[i].e, in[i].n, sizeof(struct entry),
+			      entry_cmp);
 		if (outc[i].n > 1)
-			qsort(outc[i].e, outc[i].n, sizeof(struct entry), entry_cmp);
+			qsort(outc[i].e, outc[i].n, sizeof(struct entry),
+			      entry_cmp);
 		chain_trim(&in[i], true);
 		chain_trim(&outc[i], false);
 		/* Established/related traffic and neighbour discovery are
@@ -517,7 +532,8 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 				size_t r = outc[i].e[k].rule;
 				emit_lines(ch, &to[r], false, &protos[r],
 					   rules[r].rule->proto,
-					   outc[i].e[k].block ? "drop" : "return");
+					   outc[i].e[k].block ? "drop"
+							      : "return");
 			}
 			fprintf(ch, "\t}\n");
 		}
@@ -543,21 +559,28 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	FILE *f = open_memstream(&out, &out_len);
 	fprintf(f, "table inet " FW_NFT_TABLE " {\n");
 	/* IPv6 neighbour discovery always reaches an instance. */
-	fprintf(f, "\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
-		   "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
-		   "nd-router-advert }\n\t}\n");
+	fprintf(f,
+		"\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
+		"nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
+		"nd-router-advert }\n\t}\n");
 	fprintf(f, "%s%s", defs_buf, chains_buf);
 	/* Two named verdict maps, shared by the base chains: port -> chain. */
 	if (nout)
-		fprintf(f, "\tmap from-inst {\n\t\ttype ifname : verdict\n"
-			   "\t\telements = { %s }\n\t}\n", vout);
+		fprintf(f,
+			"\tmap from-inst {\n\t\ttype ifname : verdict\n"
+			"\t\telements = { %s }\n\t}\n",
+			vout);
 	if (nports)
-		fprintf(f, "\tmap to-inst {\n\t\ttype ifname : verdict\n"
-			   "\t\telements = { %s }\n\t}\n", vin);
+		fprintf(f,
+			"\tmap to-inst {\n\t\ttype ifname : verdict\n"
+			"\t\telements = { %s }\n\t}\n",
+			vin);
 	static const char *const hooks[] = {"forward", "input", "output"};
 	for (size_t h = 0; h < 3; h++) {
-		fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority "
-			   "filter; policy accept;\n", hooks[h], hooks[h]);
+		fprintf(f,
+			"\tchain %s {\n\t\ttype filter hook %s priority "
+			"filter; policy accept;\n",
+			hooks[h], hooks[h]);
 		if (nports)
 			fprintf(f, "\t\tct state established,related accept\n"
 				   "\t\ticmpv6 type @nd accept\n");
@@ -600,7 +623,8 @@ static int run_nft(const char *buf, bool dry_run, struct hull_err *err)
 {
 	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!nft)
-		return hull_err_set(err, ENOMEM, "nftables: cannot make a context");
+		return hull_err_set(err, ENOMEM,
+				    "nftables: cannot make a context");
 	nft_ctx_buffer_output(nft);
 	nft_ctx_buffer_error(nft);
 	if (dry_run)
@@ -622,7 +646,8 @@ int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 	/* add + delete + define in one buffer: one transaction, so the old
 	 * table is replaced by the new one with nothing in between. */
 	char *buf = xasprintf("add table inet " FW_NFT_TABLE "\n"
-			      "delete table inet " FW_NFT_TABLE "\n%s", ruleset);
+			      "delete table inet " FW_NFT_TABLE "\n%s",
+			      ruleset);
 	int rc = run_nft(buf, dry_run, err);
 	free(buf);
 	return rc;
@@ -631,5 +656,6 @@ int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 int fw_nft_remove(struct hull_err *err)
 {
 	return run_nft("add table inet " FW_NFT_TABLE "\n"
-		       "delete table inet " FW_NFT_TABLE "\n", false, err);
+		       "delete table inet " FW_NFT_TABLE "\n",
+		       false, err);
 }

@@ -39,7 +39,7 @@
 
 struct fw_crule {
 	const char *uuid;
-	const char *owner_uuid;  /* NULL: global */
+	const char *owner_uuid; /* NULL: global */
 	const struct fw_rule *rule;
 };
 
