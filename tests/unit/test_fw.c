@@ -14,13 +14,18 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nftables/libnftables.h>
 
 #include "fw/inst.h"
 #include "fw/nft.h"
+#include "fw/reload.h"
 #include "fw/rule.h"
 #include "fw/store.h"
 #include "fw/text.h"
 #include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/root.h"
 #include "lib/xalloc.h"
 
 static void assert_canon(const char *in, const char *want)
@@ -315,6 +320,42 @@ static void test_load_in_netns(void **state)
 	assert_non_null(strstr(err.msg, "nftables:"));
 	assert_int_equal(fw_nft_remove(&err), 0);
 	free(nft);
+
+	/* fw_reload: from records on disk to the live filter. */
+	char tmpl[] = "/tmp/hull-test-fw-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	setenv("HULL_ROOT", tmpl, 1);
+	assert_string_equal(hull_root(), tmpl);
+	char *cfg = hull_root_path("%s/config", UB);
+	assert_int_equal(hull_mkdir_p(cfg, 0755, &err), 0);
+	char *vm = xasprintf("%s/vm.json", cfg);
+	const char *rec = "{\"uuid\":\"" UB "\",\"firewall_enabled\":true,"
+			  "\"nics\":[{\"host_ifname\":\"vhb\","
+			  "\"ips\":[\"192.0.2.11/24\"]}]}";
+	assert_int_equal(
+	    hull_file_write_atomic(vm, rec, strlen(rec), 0644, &err), 0);
+	json_t *j =
+	    json_pack("{s:s,s:b}", "rule",
+		      "FROM any TO all vms ALLOW tcp PORT 4242", "enabled", 1);
+	struct fw_rec r;
+	assert_int_equal(fw_rec_from_json(j, NULL, &r, &err), 0);
+	json_decref(j);
+	assert_int_equal(fw_store_save(&r, &err), 0);
+	fw_rec_free(&r);
+	if (fw_reload(false, &err) < 0)
+		fail_msg("fw_reload: %s", err.msg);
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	assert_int_equal(
+	    nft_run_cmd_from_buffer(ctx, "list chain inet hull i-" UB), 0);
+	assert_non_null(
+	    strstr(nft_ctx_get_output_buffer(ctx), "tcp dport 4242 accept"));
+	nft_ctx_free(ctx);
+	assert_int_equal(fw_nft_remove(&err), 0);
+	assert_int_equal(hull_rm_rf(tmpl, &err), 0);
+	free(vm);
+	free(cfg);
 	fw_inst_free(&in[0]);
 	fw_inst_free(&in[1]);
 }
