@@ -16,6 +16,7 @@
 #define HULL_POOL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lib/err.h"
@@ -33,6 +34,8 @@ void pool_close(struct pool *p);
 
 enum pool_backend pool_backend_get(const struct pool *p);
 const char *pool_backend_name(enum pool_backend b);
+/* "btrfs" or "dir"; -1 for anything else. */
+int pool_backend_parse(const char *s, enum pool_backend *out);
 const char *pool_root_path(const struct pool *p);
 
 /* Absolute path of a dataset or snapshot; caller frees. */
@@ -77,6 +80,20 @@ int pool_list(struct pool *p, struct pool_entry **out, size_t *count,
 	      struct hull_err *err);
 void pool_entries_free(struct pool_entry *e, size_t count);
 
+enum pool_list_flags {
+	POOL_LIST_NO_SPACE = 1 << 0,     /* leave used/referenced/quota 0: fast */
+	POOL_LIST_NO_SNAPSHOTS = 1 << 1, /* datasets only */
+};
+/* Like pool_list, limited to `under` and the datasets nested in it (all
+ * when NULL), with flags from enum pool_list_flags. */
+int pool_list_select(struct pool *p, const char *under, unsigned flags,
+		     struct pool_entry **out, size_t *count,
+		     struct hull_err *err);
+
+/* The snapshot a dataset was cloned from (new string) or NULL in *out. */
+int pool_origin_get(struct pool *p, const char *name, char **out,
+		    struct hull_err *err);
+
 /* Writes a stream of snapshot to fd: full, or incremental from from_snapshot
  * (which the receiving side must already have). */
 int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
@@ -85,6 +102,11 @@ int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
  * in the stream. An incremental stream needs its base snapshot present. */
 int pool_receive(struct pool *p, const char *name, int fd,
 		 struct hull_err *err);
+
+/* Removes what commands that were killed (or a crash) left half-made:
+ * temporary entries no listing shows. hull init runs it on a pool that is
+ * already there. *removed counts them. */
+int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err);
 
 /* Size and free bytes of the pool's filesystem. */
 int pool_usage(struct pool *p, uint64_t *size, uint64_t *avail,

@@ -1,13 +1,21 @@
 /*
  * imgadm.h - the subcommands of imgadm, one function each. main.c parses the
  * global options and dispatches; local.c has the commands that work on the
- * pool alone, remote.c those that talk to image sources.
+ * pool alone, remote.c those that talk to image sources, docker.c the
+ * import of OCI/Docker archives, util.c what they share.
  *
  * Each returns the process exit code: 0 ok, 1 error, 2 usage, 3 image not
  * installed (SmartOS's ImageNotInstalled), after printing one line to stderr.
  */
 #ifndef HULL_CMD_IMGADM_H
 #define HULL_CMD_IMGADM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "lib/err.h"
+#include "lib/table.h"
+#include "pool/pool.h"
 
 enum imgadm_exit {
 	IMGADM_OK = 0,
@@ -29,5 +37,39 @@ int imgadm_sources(int argc, char **argv);
 int imgadm_avail(int argc, char **argv);
 int imgadm_show(int argc, char **argv);
 int imgadm_import(int argc, char **argv);
+
+/* create.c: `imgadm create` of a stopped instance. */
+int imgadm_create(int argc, char **argv);
+
+/* docker.c: `imgadm import PATH` of a docker save archive or OCI layout. */
+int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
+		      struct hull_err *err);
+
+/* util.c */
+
+/* -E: after an error line, print it again as {"code", "message"}. */
+extern bool imgadm_json_errors;
+
+/* Prints "imgadm: MSG" and returns the exit code for err (3 when an image
+ * is not installed). */
+int imgadm_fail(const struct hull_err *err);
+/* Prints "imgadm CMD: MSG (see imgadm CMD --help)" and returns 2. */
+int imgadm_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints a subcommand's help to stdout; returns 0. */
+int imgadm_help(const char *text);
+/* Opens the pool or prints why not (returns NULL). */
+struct pool *imgadm_pool_open(int *rc);
+
+/* The lookup that gives `list`/`avail` their computed fields (pub,
+ * published, clones, size, source, docker_*) over info objects
+ * {"manifest", "source", ...}. */
+extern const struct table_view imgadm_view;
+
+/* Filters, sorts and prints a list of info objects: as a table of columns
+ * or, with json, as a JSON array. Returns an exit code. */
+int imgadm_print_list(json_t *infos, char **filters, int nfilters,
+		      const char *columns, const char *sort, unsigned flags,
+		      bool json);
 
 #endif

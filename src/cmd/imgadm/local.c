@@ -1,41 +1,577 @@
 /* local.c - imgadm commands that work on the pool alone. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "image/install.h"
+#include "image/manifest.h"
+#include "image/store.h"
 #include "imgadm.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+
+#define LIST_COLUMNS "uuid,name,version,os,type,pub"
+#define LIST_SORT "published_at,name"
+
+static const struct option help_only[] = {{"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+
+/* getopt's own complaint would be a second line; we print one. */
+static int bad_option(const char *cmd, int opt, char **argv)
+{
+	if (opt == '?' && optopt)
+		return imgadm_usage(cmd, "unknown option '-%c'", optopt);
+	if (opt == '?')
+		return imgadm_usage(cmd, "unknown option '%s'",
+				    argv[optind - 1]);
+	return imgadm_usage(cmd, "option '-%c' needs a value", optopt);
+}
+
+/* ---- install ---- */
+
+static const char install_help[] =
+    "usage: imgadm install [-q] -m MANIFEST -f FILE\n"
+    "\n"
+    "Installs an image from a local manifest and file. The file is checked\n"
+    "against the manifest's files[0] (size and sha1) and unpacked into a\n"
+    "temporary dataset that becomes images/UUID only once complete.\n"
+    "\n"
+    "  -m MANIFEST   the image manifest (JSON)\n"
+    "  -f FILE       the image file (tarball, or raw disk for zvol)\n"
+    "  -P POOL       accepted for compatibility; the pool is HULL_ROOT\n"
+    "  -q            print nothing on success\n";
 
 int imgadm_install(int argc, char **argv)
 {
-	fprintf(stderr, "imgadm: %s: not implemented yet\n", argv[0]);
-	return IMGADM_ERROR;
+	static const struct option lo[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"manifest", required_argument, NULL, 'm'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {NULL, 0, NULL, 0}};
+	const char *mpath = NULL, *fpath = NULL;
+	bool quiet = false;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hm:f:P:q", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			return imgadm_help(install_help);
+		case 'm':
+			mpath = optarg;
+			break;
+		case 'f':
+			fpath = optarg;
+			break;
+		case 'P':
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			return bad_option("install", c, argv);
+		}
+	}
+	if (optind < argc)
+		return imgadm_usage("install", "unexpected argument '%s'",
+				    argv[optind]);
+	if (!mpath)
+		return imgadm_usage("install", "-m MANIFEST is required");
+	if (!fpath)
+		return imgadm_usage("install", "-f FILE is required");
+
+	struct hull_err err = {0};
+	char *buf;
+	size_t len;
+	if (hull_file_read(mpath, 1 << 20, &buf, &len, &err) < 0)
+		return imgadm_fail(&err);
+	json_t *m = image_manifest_parse(buf, len, &err);
+	free(buf);
+	if (!m) {
+		hull_err_prefix(&err, "%s", mpath);
+		return imgadm_fail(&err);
+	}
+	image_manifest_defaults(m);
+	int rc;
+	struct pool *p = imgadm_pool_open(&rc);
+	if (!p) {
+		json_decref(m);
+		return rc;
+	}
+	rc = IMGADM_OK;
+	if (image_install_file(p, m, fpath, NULL, &err) < 0)
+		rc = imgadm_fail(&err);
+	else if (!quiet)
+		printf("Installed image %s (%s@%s)\n",
+		       hull_json_str(m, "uuid", ""),
+		       hull_json_str(m, "name", ""),
+		       hull_json_str(m, "version", ""));
+	json_decref(m);
+	pool_close(p);
+	return rc;
 }
+
+/* ---- list ---- */
+
+static const char list_help[] =
+    "usage: imgadm list [-j | -H | -p] [-o FIELD,...] [-s FIELD,...]\n"
+    "                   [--docker] [FIELD=VALUE ...]\n"
+    "\n"
+    "Lists installed images.\n"
+    "\n"
+    "  -j            JSON: an array of {manifest, zpool, source, clones}\n"
+    "  -H            no header line\n"
+    "  -p            parsable: fields separated by ':' (escaped as '\\:')\n"
+    "  -o FIELDS     columns (default " LIST_COLUMNS ")\n"
+    "  -s FIELDS     sort keys, '-' prefix for descending\n"
+    "                (default " LIST_SORT ")\n"
+    "  --docker      docker images only, with docker columns\n"
+    "\n"
+    "Fields are manifest fields (dotted paths like tags.role work) and the\n"
+    "computed pub, published_date, published, clones, size, source,\n"
+    "docker_id, docker_short_id, docker_repo, docker_tags.\n"
+    "Filters: FIELD=VALUE exact, FIELD=~TEXT substring, FIELD=true|false.\n";
 
 int imgadm_list(int argc, char **argv)
 {
-	fprintf(stderr, "imgadm: %s: not implemented yet\n", argv[0]);
-	return IMGADM_ERROR;
+	static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+					   {"json", no_argument, NULL, 'j'},
+					   {"docker", no_argument, NULL, 'D'},
+					   {NULL, 0, NULL, 0}};
+	const char *columns = NULL, *sort = LIST_SORT;
+	unsigned flags = 0;
+	bool json = false, docker = false;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hjHpo:s:P:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			return imgadm_help(list_help);
+		case 'j':
+			json = true;
+			break;
+		case 'H':
+			flags |= TABLE_NO_HEADER;
+			break;
+		case 'p':
+			flags |= TABLE_PARSABLE;
+			break;
+		case 'o':
+			columns = optarg;
+			break;
+		case 's':
+			sort = optarg;
+			break;
+		case 'D':
+			docker = true;
+			break;
+		case 'P':
+			break;
+		default:
+			return bad_option("list", c, argv);
+		}
+	}
+	struct hull_err err = {0};
+	if (!columns)
+		columns = docker
+			      ? "uuid,docker_repo,docker_tags,docker_short_id,"
+				"pub"
+			      : LIST_COLUMNS;
+	if (table_keys_check(columns, false, &err) < 0)
+		return imgadm_usage("list", "-o: %s", err.msg);
+	if (table_keys_check(sort, true, &err) < 0)
+		return imgadm_usage("list", "-s: %s", err.msg);
+	int nf = argc - optind;
+	char **filters = argv + optind;
+	for (int i = 0; i < nf; i++)
+		if (!strchr(filters[i], '=') || filters[i][0] == '=')
+			return imgadm_usage("list",
+					    "invalid filter '%s' (want "
+					    "FIELD=VALUE)",
+					    filters[i]);
+	int rc;
+	struct pool *p = imgadm_pool_open(&rc);
+	if (!p)
+		return rc;
+	/* Clone counts cost a walk over the pool: only when shown or used. */
+	bool need_clones =
+	    json || strstr(columns, "clones") || strstr(sort, "clones");
+	for (int i = 0; i < nf; i++)
+		need_clones |= !strncmp(filters[i], "clones=", 7);
+	json_t *all = image_store_list(p, need_clones, &err);
+	pool_close(p);
+	if (!all)
+		return imgadm_fail(&err);
+	if (docker) {
+		json_t *d = json_array();
+		size_t i;
+		json_t *info;
+		json_array_foreach(all, i, info)
+		{
+			if (!strcmp(
+				hull_json_str(json_object_get(info, "manifest"),
+					      "type", ""),
+				"docker"))
+				json_array_append(d, info);
+		}
+		json_decref(all);
+		all = d;
+	}
+	rc = imgadm_print_list(all, filters, nf, columns, sort, flags, json);
+	json_decref(all);
+	return rc;
+}
+
+/* ---- get ---- */
+
+static const char get_help[] =
+    "usage: imgadm get [-r] UUID\n"
+    "       imgadm info [-r] UUID\n"
+    "\n"
+    "Prints an installed image's info as JSON: {manifest, zpool, source,\n"
+    "clones}. With -r, also the datasets cloned from it (children).\n"
+    "Exits 3 when the image is not installed.\n";
+
+static int one_uuid(const char *cmd, int argc, char **argv, const char **out)
+{
+	if (optind >= argc)
+		return imgadm_usage(cmd, "missing UUID");
+	if (optind + 1 < argc)
+		return imgadm_usage(cmd, "unexpected argument '%s'",
+				    argv[optind + 1]);
+	if (!hull_uuid_valid(argv[optind]))
+		return imgadm_usage(cmd, "'%s' is not a UUID", argv[optind]);
+	*out = argv[optind];
+	return 0;
 }
 
 int imgadm_get(int argc, char **argv)
 {
-	fprintf(stderr, "imgadm: %s: not implemented yet\n", argv[0]);
-	return IMGADM_ERROR;
+	bool children = false;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hrP:", help_only, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			return imgadm_help(get_help);
+		case 'r':
+			children = true;
+			break;
+		case 'P':
+			break;
+		default:
+			return bad_option(argv[0], c, argv);
+		}
+	}
+	const char *uuid;
+	int rc = one_uuid(argv[0], argc, argv, &uuid);
+	if (rc)
+		return rc;
+	struct pool *p = imgadm_pool_open(&rc);
+	if (!p)
+		return rc;
+	struct hull_err err = {0};
+	json_t *info = image_store_get(p, uuid, &err);
+	if (info && children) {
+		json_t *cl = image_store_clones(p, uuid, &err);
+		if (!cl) {
+			json_decref(info);
+			info = NULL;
+		} else {
+			json_object_set_new(info, "children",
+					    json_pack("{s:o}", "clones", cl));
+		}
+	}
+	pool_close(p);
+	if (!info)
+		return imgadm_fail(&err);
+	hull_json_print(info);
+	json_decref(info);
+	return IMGADM_OK;
 }
+
+/* ---- delete ---- */
+
+static const char delete_help[] =
+    "usage: imgadm delete UUID\n"
+    "       imgadm destroy UUID\n"
+    "\n"
+    "Deletes an installed image. Refused while an instance or another\n"
+    "image was cloned from it or names it as origin.\n";
 
 int imgadm_delete(int argc, char **argv)
 {
-	fprintf(stderr, "imgadm: %s: not implemented yet\n", argv[0]);
-	return IMGADM_ERROR;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hP:", help_only, NULL)) != -1) {
+		if (c == 'h')
+			return imgadm_help(delete_help);
+		if (c != 'P')
+			return bad_option(argv[0], c, argv);
+	}
+	const char *uuid;
+	int rc = one_uuid(argv[0], argc, argv, &uuid);
+	if (rc)
+		return rc;
+	struct pool *p = imgadm_pool_open(&rc);
+	if (!p)
+		return rc;
+	struct hull_err err = {0};
+	if (image_store_delete(p, uuid, &err) < 0)
+		rc = imgadm_fail(&err);
+	else
+		printf("Deleted image %s\n", uuid);
+	pool_close(p);
+	return rc;
+}
+
+/* ---- vacuum ---- */
+
+static const char vacuum_help[] =
+    "usage: imgadm vacuum [-n] [-f]\n"
+    "\n"
+    "Deletes every installed image that no instance and no other image\n"
+    "uses (repeating until none is left, so an unused chain goes too).\n"
+    "\n"
+    "  -n   dry run: print what would be deleted\n"
+    "  -f   do not ask for confirmation (needed when stdin is not a tty)\n";
+
+/* The installed images nothing uses: no clones, no child image. */
+static json_t *unused_images(struct pool *p, json_t *skip, struct hull_err *err)
+{
+	json_t *all = image_store_list(p, true, err);
+	if (!all)
+		return NULL;
+	json_t *origins = json_object();
+	size_t i;
+	json_t *info;
+	json_array_foreach(all, i, info)
+	{
+		const char *o = hull_json_str(json_object_get(info, "manifest"),
+					      "origin", NULL);
+		/* An image about to go does not hold its origin. */
+		const char *u = hull_json_str(json_object_get(info, "manifest"),
+					      "uuid", "");
+		if (o && !json_object_get(skip, u))
+			json_object_set_new(origins, o, json_true());
+	}
+	json_t *out = json_array();
+	json_array_foreach(all, i, info)
+	{
+		json_t *m = json_object_get(info, "manifest");
+		const char *u = hull_json_str(m, "uuid", "");
+		if (hull_json_int(info, "clones", 0) == 0 &&
+		    !json_object_get(origins, u))
+			json_array_append(out, info);
+	}
+	json_decref(origins);
+	json_decref(all);
+	return out;
 }
 
 int imgadm_vacuum(int argc, char **argv)
 {
-	fprintf(stderr, "imgadm: %s: not implemented yet\n", argv[0]);
-	return IMGADM_ERROR;
+	bool dry = false, force = false;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hnf", help_only, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			return imgadm_help(vacuum_help);
+		case 'n':
+			dry = true;
+			break;
+		case 'f':
+			force = true;
+			break;
+		default:
+			return bad_option("vacuum", c, argv);
+		}
+	}
+	if (optind < argc)
+		return imgadm_usage("vacuum", "unexpected argument '%s'",
+				    argv[optind]);
+	int rc;
+	struct pool *p = imgadm_pool_open(&rc);
+	if (!p)
+		return rc;
+	struct hull_err err = {0};
+	json_t *gone = json_object(); /* uuid -> true, in order found */
+	if (!dry) {
+		/* Installs killed midway leave images/UUID-partial. */
+		json_t *removed;
+		if (image_install_partials_clean(p, &removed, &err) < 0) {
+			json_decref(removed);
+			json_decref(gone);
+			pool_close(p);
+			return imgadm_fail(&err);
+		}
+		size_t i;
+		json_t *name;
+		json_array_foreach(removed, i, name)
+		    printf("Removed %s (left by an interrupted install)\n",
+			   json_string_value(name));
+		json_decref(removed);
+	}
+	json_t *order = json_array();
+	/* Plan the whole vacuum first: each round frees the origins of the
+	 * images the previous round removes. */
+	for (;;) {
+		json_t *unused = unused_images(p, gone, &err);
+		if (!unused) {
+			rc = imgadm_fail(&err);
+			goto out;
+		}
+		size_t added = 0, i;
+		json_t *info;
+		json_array_foreach(unused, i, info)
+		{
+			const char *u = hull_json_str(
+			    json_object_get(info, "manifest"), "uuid", "");
+			if (!json_object_get(gone, u)) {
+				json_object_set_new(gone, u, json_true());
+				json_array_append(order, info);
+				added++;
+			}
+		}
+		json_decref(unused);
+		if (!added)
+			break;
+	}
+	if (json_array_size(order) == 0) {
+		printf("Nothing to vacuum: every image is in use\n");
+		goto out;
+	}
+	if (!dry && !force) {
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr,
+				"imgadm: vacuum would delete %zu "
+				"image(s); use -f to confirm when "
+				"stdin is not a terminal\n",
+				json_array_size(order));
+			rc = IMGADM_ERROR;
+			goto out;
+		}
+		printf("Delete %zu unused image(s)? [y/N] ",
+		       json_array_size(order));
+		fflush(stdout);
+		char answer[16] = "";
+		if (!fgets(answer, sizeof(answer), stdin) ||
+		    (answer[0] != 'y' && answer[0] != 'Y')) {
+			printf("Aborting\n");
+			goto out;
+		}
+	}
+	size_t i;
+	json_t *info;
+	json_array_foreach(order, i, info)
+	{
+		json_t *m = json_object_get(info, "manifest");
+		const char *u = hull_json_str(m, "uuid", "");
+		if (dry) {
+			printf("Would delete image %s (%s@%s)\n", u,
+			       hull_json_str(m, "name", "-"),
+			       hull_json_str(m, "version", "-"));
+			continue;
+		}
+		if (image_store_delete(p, u, &err) < 0) {
+			rc = imgadm_fail(&err);
+			goto out;
+		}
+		printf("Deleted image %s (%s@%s)\n", u,
+		       hull_json_str(m, "name", "-"),
+		       hull_json_str(m, "version", "-"));
+	}
+out:
+	json_decref(gone);
+	json_decref(order);
+	pool_close(p);
+	return rc;
 }
+
+/* ---- ancestry ---- */
+
+static const char ancestry_help[] =
+    "usage: imgadm ancestry [-j | -H] [-o FIELD,...] UUID\n"
+    "\n"
+    "Lists the image and its chain of origin images, the image first.\n"
+    "\n"
+    "  -j          JSON array of info objects\n"
+    "  -H          no header line\n"
+    "  -o FIELDS   columns (default uuid,name,version,published)\n";
 
 int imgadm_ancestry(int argc, char **argv)
 {
-	fprintf(stderr, "imgadm: %s: not implemented yet\n", argv[0]);
-	return IMGADM_ERROR;
+	static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+					   {"json", no_argument, NULL, 'j'},
+					   {NULL, 0, NULL, 0}};
+	const char *columns = "uuid,name,version,published";
+	unsigned flags = 0;
+	bool json = false;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hjHo:P:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			return imgadm_help(ancestry_help);
+		case 'j':
+			json = true;
+			break;
+		case 'H':
+			flags |= TABLE_NO_HEADER;
+			break;
+		case 'o':
+			columns = optarg;
+			break;
+		case 'P':
+			break;
+		default:
+			return bad_option("ancestry", c, argv);
+		}
+	}
+	const char *uuid;
+	int rc = one_uuid("ancestry", argc, argv, &uuid);
+	if (rc)
+		return rc;
+	struct hull_err err = {0};
+	if (table_keys_check(columns, false, &err) < 0)
+		return imgadm_usage("ancestry", "-o: %s", err.msg);
+	struct pool *p = imgadm_pool_open(&rc);
+	if (!p)
+		return rc;
+	json_t *chain = json_array();
+	char *cur = xstrdup(uuid);
+	/* Origins form a chain; a loop (a hand-edited record) must end. */
+	for (int depth = 0; cur && depth < 64; depth++) {
+		json_t *info = image_store_get(p, cur, &err);
+		if (!info) {
+			if (depth == 0) {
+				rc = imgadm_fail(&err);
+				goto out;
+			}
+			break; /* an origin not installed ends the chain */
+		}
+		free(cur);
+		const char *o = hull_json_str(json_object_get(info, "manifest"),
+					      "origin", NULL);
+		cur = o ? xstrdup(o) : NULL;
+		json_array_append_new(chain, info);
+	}
+	rc = imgadm_print_list(chain, NULL, 0, columns, NULL, flags, json);
+out:
+	free(cur);
+	json_decref(chain);
+	pool_close(p);
+	return rc;
 }
-

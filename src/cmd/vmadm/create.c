@@ -1,0 +1,368 @@
+/*
+ * create.c - vmadm create, validate and delete.
+ *
+ * A create is ordered so that a kill -9 at any point leaves either nothing
+ * or a `failed` instance that delete removes (record.h):
+ *   1. validate, check the image (nothing on disk yet)
+ *   2. take the pending lock, refuse a duplicate uuid
+ *   3. write the pending record          <- from here: `failed` if we die
+ *   4. clone the image into <uuid>, set its quota
+ *   5. write config/vm.json              <- from here: a complete instance
+ *   6. remove the pending record
+ *   7. start it when autoboot is set
+ * Any error before 6 undoes 3-5, so a refused create leaves nothing.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/vmadm/vmadm.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/lock.h"
+#include "lib/root.h"
+#include "lib/uuid.h"
+#include "image/store.h"
+#include "lib/xalloc.h"
+#include "pool/pool.h"
+#include "supervisor/client.h"
+#include "vm/payload.h"
+#include "vm/proptable.h"
+#include "vm/record.h"
+
+/* The image types that fit an instance (spec §1.5, §2.3). */
+static bool image_type_fits(const char *type, unsigned brand, bool docker)
+{
+	if (docker)
+		return !strcmp(type, "docker");
+	if (brand == VM_BRAND_LX)
+		return !strcmp(type, "lx-dataset") || !strcmp(type, "docker");
+	return !strcmp(type, "zone-dataset");
+}
+
+static int image_check(struct pool *pool, json_t *vm, struct hull_err *err)
+{
+	const char *img = hull_json_str(vm, "image_uuid", NULL);
+	unsigned brand = vm_brand_from_name(hull_json_str(vm, "brand", ""));
+	bool docker = hull_json_bool(vm, "docker", false);
+	struct hull_err e2;
+	json_t *info = image_store_get(pool, img, &e2);
+	char *snap = xasprintf("images/%s@final", img);
+	bool ok = info && pool_dataset_exists(pool, snap);
+	free(snap);
+	if (!ok) {
+		json_decref(info);
+		if (info || e2.code == ENOENT)
+			return hull_err_set(err, ENOENT,
+					    "Image %s is not installed (see "
+					    "'imgadm import %s')",
+					    img, img);
+		*err = e2;
+		return -e2.code;
+	}
+	const char *type =
+	    hull_json_str(json_object_get(info, "manifest"), "type", "");
+	int r = 0;
+	if (!image_type_fits(type, brand, docker))
+		r = hull_err_set(err, EINVAL,
+				 "Image %s is of type %s, which does not fit "
+				 "%s%s",
+				 img, type,
+				 docker ? "a docker instance of brand "
+					: "brand ",
+				 hull_json_str(vm, "brand", ""));
+	json_decref(info);
+	return r;
+}
+
+/* Undoes a create that failed before it completed. */
+static void create_undo(struct pool *pool, const char *uuid, bool cloned)
+{
+	if (cloned && pool_dataset_exists(pool, uuid))
+		pool_dataset_destroy(pool, uuid, NULL);
+	char *pp = vm_pending_path(uuid);
+	unlink(pp);
+	free(pp);
+}
+
+static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
+{
+	const char *uuid = hull_json_str(vm, "uuid", NULL);
+	char *pdir = vm_pending_dir();
+	int r = hull_mkdir_p(pdir, 0700, err);
+	if (r < 0) {
+		free(pdir);
+		return r;
+	}
+	char *lpath = vm_pending_lock_path(uuid);
+	int lock = hull_lock_take(lpath, true, err);
+	if (lock < 0) {
+		free(pdir);
+		free(lpath);
+		return lock;
+	}
+	bool cloned = false;
+	if (vm_record_exists(uuid)) {
+		r = hull_err_set(err, EEXIST, "VM %s already exists", uuid);
+		goto out;
+	}
+	r = vm_pending_write(vm, err);
+	if (r < 0)
+		goto out;
+	vmadm_test_crash("pending");
+
+	char *snap =
+	    xasprintf("images/%s@final", hull_json_str(vm, "image_uuid", ""));
+	r = pool_clone(pool, snap, uuid, err);
+	free(snap);
+	if (r < 0)
+		goto undo;
+	cloned = true;
+	vmadm_test_crash("clone");
+
+	json_int_t quota = hull_json_int(vm, "quota", 0);
+	r = pool_quota_set(pool, uuid, (uint64_t)quota << 30, err);
+	if (r == -ENOTSUP || r == -EOPNOTSUPP)
+		r = 0;
+	if (r < 0)
+		goto undo;
+	vmadm_test_crash("quota");
+
+	const char *dirs[] = {"config", "run", "logs"};
+	for (size_t i = 0; i < 3; i++) {
+		char *d = hull_root_path("%s/%s", uuid, dirs[i]);
+		r = hull_mkdir_p(d, 0755, err);
+		free(d);
+		if (r < 0)
+			goto undo;
+	}
+	r = vm_record_save(vm, err);
+	if (r < 0)
+		goto undo;
+	vmadm_test_crash("record");
+
+	char *pp = vm_pending_path(uuid);
+	unlink(pp);
+	free(pp);
+	unlink(lpath);
+	vmadm_test_crash("done");
+	goto out;
+undo:
+	hull_err_prefix(err, "create %s", uuid);
+	create_undo(pool, uuid, cloned);
+out:
+	hull_lock_release(lock);
+	free(pdir);
+	free(lpath);
+	return r;
+}
+
+int vmadm_create(int argc, char **argv)
+{
+	const char *file = NULL;
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
+		if (c == 'f')
+			file = optarg;
+		else if (c != 'd' && c != 'v')
+			return vmadm_usage("create");
+	}
+	if (optind != argc)
+		return vmadm_usage("create");
+	struct hull_err err;
+	json_t *payload = vmadm_read_payload(file, "create", &err);
+	if (!payload)
+		return vmadm_fail_err(&err);
+	json_t *bad = vm_payload_check_create(payload, &err);
+	if (bad) {
+		json_decref(bad);
+		json_decref(payload);
+		return vmadm_fail_err(&err);
+	}
+	json_t *vm = vm_payload_defaults(payload);
+	json_decref(payload);
+	const char *bname = hull_json_str(vm, "brand", "");
+	if (!vm_brand_supported(vm_brand_from_name(bname))) {
+		vmadm_fail("Invalid value for brand: %s VMs are not yet "
+			   "supported by hull",
+			   bname);
+		json_decref(vm);
+		return VMADM_ERROR;
+	}
+	char uuid[HULL_UUID_LEN + 1], now[32];
+	hull_uuid_generate(uuid);
+	vm_time_iso(now);
+	vm_payload_fill_generated(vm, uuid, now, vmadm_rand32);
+	const char *id = hull_json_str(vm, "uuid", uuid);
+	char *zonepath = hull_root_path("%s", id);
+	json_object_set_new(vm, "zonepath", json_string(zonepath));
+	free(zonepath);
+
+	struct pool *pool;
+	int rc = VMADM_ERROR;
+	if (pool_open(&pool, &err) < 0) {
+		json_decref(vm);
+		return vmadm_fail_err(&err);
+	}
+	if (image_check(pool, vm, &err) < 0 ||
+	    create_instance(pool, vm, &err) < 0) {
+		vmadm_fail_err(&err);
+		goto out;
+	}
+	fprintf(stderr, "Successfully created VM %s\n", id);
+	rc = VMADM_OK;
+	if (hull_json_bool(vm, "autoboot", true)) {
+		int lock = vmadm_lock(id, &err);
+		if (lock < 0 || vmadm_start_locked(id, vm, &err) < 0) {
+			hull_err_prefix(&err, "start %s", id);
+			rc = vmadm_fail_err(&err);
+		}
+		hull_lock_release(lock);
+	}
+out:
+	pool_close(pool);
+	json_decref(vm);
+	return rc;
+}
+
+int vmadm_validate(int argc, char **argv)
+{
+	const char *file = NULL;
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
+		if (c == 'f')
+			file = optarg;
+		else if (c != 'd' && c != 'v')
+			return vmadm_usage("validate");
+	}
+	/* operands: create | update <brand>, -f may also follow them */
+	const char *action = optind < argc ? argv[optind++] : NULL;
+	const char *brand = NULL;
+	if (action && !strcmp(action, "update"))
+		brand = optind < argc ? argv[optind++] : NULL;
+	while ((c = getopt(argc, argv, "f:dv")) != -1) {
+		if (c == 'f')
+			file = optarg;
+		else if (c != 'd' && c != 'v')
+			return vmadm_usage("validate");
+	}
+	if (!action || optind != argc ||
+	    (strcmp(action, "create") && strcmp(action, "update")) ||
+	    (!strcmp(action, "update") && !brand))
+		return vmadm_usage("validate");
+	struct hull_err err;
+	json_t *payload = vmadm_read_payload(file, "validate", &err);
+	if (!payload)
+		return vmadm_fail_err(&err);
+	json_t *bad = !strcmp(action, "create")
+			  ? vm_payload_check_create(payload, &err)
+			  : vm_payload_check_update(payload, brand, &err);
+	if (bad) {
+		hull_json_print(bad);
+		json_decref(bad);
+		json_decref(payload);
+		return vmadm_fail_err(&err);
+	}
+	if (!brand)
+		brand = hull_json_str(payload, "brand", "joyent");
+	printf("VALID '%s' payload for %s brand VMs.\n", action, brand);
+	json_decref(payload);
+	return VMADM_OK;
+}
+
+static int delete_pending(struct pool *pool, const char *uuid,
+			  struct hull_err *err)
+{
+	char *lpath = vm_pending_lock_path(uuid);
+	int lock = hull_lock_take(lpath, true, err);
+	if (lock < 0) {
+		free(lpath);
+		return lock;
+	}
+	int r = 0;
+	if (pool_dataset_exists(pool, uuid))
+		r = pool_dataset_destroy(pool, uuid, err);
+	if (r == 0) {
+		char *pp = vm_pending_path(uuid);
+		unlink(pp);
+		free(pp);
+		unlink(lpath);
+	}
+	hull_lock_release(lock);
+	free(lpath);
+	return r;
+}
+
+int vmadm_delete(int argc, char **argv)
+{
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt(argc, argv, "+dv")) != -1)
+		if (c != 'd' && c != 'v')
+			return vmadm_usage("delete");
+	if (optind != argc - 1)
+		return vmadm_usage("delete");
+	const char *uuid = argv[optind];
+	struct hull_err err;
+	bool pending;
+	json_t *vm = vm_record_load_raw(uuid, &pending, &err);
+	if (!vm)
+		return vmadm_fail_err(&err);
+	struct pool *pool;
+	if (pool_open(&pool, &err) < 0) {
+		json_decref(vm);
+		return vmadm_fail_err(&err);
+	}
+	int rc = VMADM_ERROR, lock = -1;
+	if (pending) {
+		if (delete_pending(pool, uuid, &err) < 0)
+			goto fail;
+		goto done;
+	}
+	lock = vmadm_lock(uuid, &err);
+	if (lock < 0)
+		goto fail;
+	/* Re-read under the lock: an update may have changed it. */
+	json_decref(vm);
+	vm = vm_record_load_raw(uuid, &pending, &err);
+	if (!vm)
+		goto fail;
+	if (hull_json_bool(vm, "indestructible_zoneroot", false)) {
+		hull_err_set(&err, EPERM,
+			     "Cannot delete VM %s: indestructible_zoneroot is "
+			     "set",
+			     uuid);
+		goto fail;
+	}
+	if (vmadm_stop_locked(uuid, true, 0, &err) < 0)
+		goto fail;
+	/* what the supervisor may leave: an empty cgroup, run files */
+	zone_cleanup(uuid, NULL);
+	if (pool_dataset_destroy(pool, uuid, &err) < 0)
+		goto fail;
+	/* A create killed between writing vm.json and removing its pending
+	 * record leaves that record behind; it goes with the instance. */
+	char *pp = vm_pending_path(uuid), *lp = vm_pending_lock_path(uuid);
+	unlink(pp);
+	unlink(lp);
+	free(pp);
+	free(lp);
+done:
+	fprintf(stderr, "Successfully deleted VM %s\n", uuid);
+	rc = VMADM_OK;
+	goto out;
+fail:
+	if (err.code != EPERM)
+		hull_err_prefix(&err, "delete %s", uuid);
+	vmadm_fail_err(&err);
+out:
+	hull_lock_release(lock);
+	pool_close(pool);
+	json_decref(vm);
+	return rc;
+}

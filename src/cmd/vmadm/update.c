@@ -1,0 +1,118 @@
+/*
+ * update.c - vmadm update: apply an update payload (file, stdin or
+ * key=value arguments) to an instance under its lock. Quota is applied to
+ * the dataset at once; resource controls reach a running zone's cgroup
+ * through its supervisor (vmadm_apply_live); other changes take effect at
+ * the next start, as on SmartOS.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/vmadm/vmadm.h"
+#include "lib/json.h"
+#include "lib/lock.h"
+#include "pool/pool.h"
+#include "vm/nics.h"
+#include "vm/payload.h"
+#include "vm/record.h"
+
+static int update_locked(const char *uuid, json_t *payload,
+			 struct hull_err *err)
+{
+	bool pending;
+	json_t *vm = vm_record_load_raw(uuid, &pending, err);
+	if (!vm)
+		return -ENOENT;
+	int r;
+	if (pending) {
+		r = hull_err_set(err, EINVAL,
+				 "Cannot update VM %s: its provisioning did "
+				 "not complete (state failed)",
+				 uuid);
+		goto out;
+	}
+	const char *brand = hull_json_str(vm, "brand", "joyent");
+	json_t *bad = vm_payload_check_update(payload, brand, err);
+	if (bad) {
+		json_decref(bad);
+		r = -EINVAL;
+		goto out;
+	}
+	vm_nics_fill_macs(json_object_get(payload, "add_nics"), vmadm_rand32);
+	json_int_t old_quota = hull_json_int(vm, "quota", 0);
+	bool live, restart;
+	r = vm_payload_apply_update(vm, payload, &live, &restart, err);
+	if (r < 0)
+		goto out;
+	json_int_t quota = hull_json_int(vm, "quota", 0);
+	if (quota != old_quota) {
+		struct pool *pool;
+		r = pool_open(&pool, err);
+		if (r < 0)
+			goto out;
+		r = pool_quota_set(pool, uuid, (uint64_t)quota << 30, err);
+		pool_close(pool);
+		if (r == -ENOTSUP || r == -EOPNOTSUPP)
+			r = 0;
+		if (r < 0)
+			goto out;
+	}
+	r = vm_record_save(vm, err);
+	if (r < 0)
+		goto out;
+	if (live && vm_supervisor_alive(uuid))
+		r = vmadm_apply_live(uuid, err);
+out:
+	json_decref(vm);
+	return r;
+}
+
+int vmadm_update(int argc, char **argv)
+{
+	const char *file = NULL;
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
+		if (c == 'f')
+			file = optarg;
+		else if (c != 'd' && c != 'v')
+			return vmadm_usage("update");
+	}
+	if (optind >= argc)
+		return vmadm_usage("update");
+	const char *uuid = argv[optind++];
+	/* -f may follow the uuid too */
+	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
+		if (c == 'f')
+			file = optarg;
+		else if (c != 'd' && c != 'v')
+			return vmadm_usage("update");
+	}
+	if (file && optind < argc)
+		return vmadm_usage("update");
+	struct hull_err err;
+	json_t *probe = vm_record_load(uuid, &err);
+	if (!probe)
+		return vmadm_fail_err(&err);
+	bool failed = !strcmp(hull_json_str(probe, "state", ""), "failed");
+	json_decref(probe);
+	if (failed)
+		return vmadm_fail("Cannot update VM %s: state is failed", uuid);
+	json_t *payload =
+	    optind < argc
+		? vm_payload_from_args(argc - optind, argv + optind, &err)
+		: vmadm_read_payload(file, "update", &err);
+	if (!payload)
+		return vmadm_fail_err(&err);
+	int lock = vmadm_lock(uuid, &err);
+	int r = lock < 0 ? lock : update_locked(uuid, payload, &err);
+	hull_lock_release(lock);
+	json_decref(payload);
+	if (r < 0)
+		return vmadm_fail_err(&err);
+	fprintf(stderr, "Successfully updated VM %s\n", uuid);
+	return VMADM_OK;
+}

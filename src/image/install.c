@@ -1,0 +1,314 @@
+/*
+ * install.c - installing an image into the pool, all or nothing (see
+ * install.h).
+ *
+ * The sequence mirrors SmartOS's import: content goes into
+ * images/<uuid>-partial, is checked (size before, SHA-1 while unpacking, so
+ * the file is read once), gets its @final snapshot, and only then is renamed
+ * to images/<uuid> and its manifest record written. Every failure before the
+ * rename destroys the partial dataset; a failure after it renames back.
+ */
+#include "image/install.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image/manifest.h"
+#include "image/store.h"
+#include "image/unpack.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/root.h"
+#include "lib/xalloc.h"
+
+struct image_txn {
+	struct pool *pool;
+	json_t *manifest;
+	char uuid[37];
+	char *partial; /* dataset name images/<uuid>-partial */
+	char *final;   /* dataset name images/<uuid> */
+	char *path;    /* absolute path of the partial dataset */
+	int lock_fd;
+};
+
+int image_install_lock(struct hull_err *err)
+{
+	int fd = open(hull_root(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open %s", hull_root());
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int e = errno;
+			close(fd);
+			return hull_err_sys(err, e, "lock %s", hull_root());
+		}
+	}
+	return fd;
+}
+
+static void txn_free(struct image_txn *t)
+{
+	if (!t)
+		return;
+	json_decref(t->manifest);
+	free(t->partial);
+	free(t->final);
+	free(t->path);
+	if (t->lock_fd >= 0)
+		close(t->lock_fd);
+	free(t);
+}
+
+int image_install_begin(struct pool *pool, json_t *manifest,
+			struct image_txn **out, struct hull_err *err)
+{
+	const char *uuid = hull_json_str(manifest, "uuid", NULL);
+	if (!uuid || strlen(uuid) != 36)
+		return hull_err_set(err, EINVAL, "manifest: uuid is missing");
+	struct image_txn *t = xcalloc(1, sizeof(*t));
+	t->pool = pool;
+	t->lock_fd = -1;
+	t->manifest = json_incref(manifest);
+	memcpy(t->uuid, uuid, 37);
+	t->final = xasprintf("images/%s", uuid);
+	t->partial = xasprintf("images/%s-partial", uuid);
+	int r = image_install_lock(err);
+	if (r < 0)
+		goto fail;
+	t->lock_fd = r;
+	if (pool_dataset_exists(pool, t->final)) {
+		r = hull_err_set(err, EEXIST, "image %s is already installed",
+				 uuid);
+		goto fail;
+	}
+	/* Left over by an install that was killed: we hold the lock, so
+	 * nobody is writing it. */
+	if (pool_dataset_exists(pool, t->partial) &&
+	    (r = pool_dataset_destroy(pool, t->partial, err)) < 0)
+		goto fail;
+	if ((r = pool_dataset_create(pool, t->partial, err)) < 0)
+		goto fail;
+	t->path = pool_dataset_path(pool, t->partial);
+	*out = t;
+	return 0;
+fail:
+	txn_free(t);
+	return r;
+}
+
+const char *image_txn_path(const struct image_txn *txn)
+{
+	return txn->path;
+}
+
+void image_install_abort(struct image_txn *t)
+{
+	if (!t)
+		return;
+	if (t->path)
+		pool_dataset_destroy(t->pool, t->partial, NULL);
+	txn_free(t);
+}
+
+int image_install_commit(struct image_txn *t, const char *source,
+			 struct hull_err *err)
+{
+	_cleanup_free_ char *snap = xasprintf("%s@final", t->partial);
+	int r = pool_snapshot_create(t->pool, snap, err);
+	if (r < 0)
+		goto fail;
+	if ((r = pool_dataset_rename(t->pool, t->partial, t->final, err)) < 0)
+		goto fail;
+	json_t *rec =
+	    json_pack("{s:O, s:s?}", "manifest", t->manifest, "source", source);
+	r = image_store_record_write(t->uuid, rec, err);
+	json_decref(rec);
+	if (r < 0) {
+		pool_dataset_rename(t->pool, t->final, t->partial, NULL);
+		goto fail;
+	}
+	free(t->path);
+	t->path = NULL;
+	txn_free(t);
+	return 0;
+fail:
+	hull_err_prefix(err, "install %s", t->uuid);
+	image_install_abort(t);
+	return r;
+}
+
+/* ---- install -m -f ---- */
+
+struct sha1_tap {
+	EVP_MD_CTX *ctx;
+	uint64_t bytes;
+};
+
+static void sha1_feed(void *ctx, const void *buf, size_t len)
+{
+	struct sha1_tap *s = ctx;
+	EVP_DigestUpdate(s->ctx, buf, len);
+	s->bytes += len;
+}
+
+static void sha1_hex(struct sha1_tap *s, char out[41])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_DigestFinal_ex(s->ctx, md, &n);
+	for (unsigned i = 0; i < n && i < 20; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	out[40] = '\0';
+}
+
+static void sha1_init(struct sha1_tap *s)
+{
+	s->ctx = EVP_MD_CTX_new();
+	if (!s->ctx || EVP_DigestInit_ex(s->ctx, EVP_sha1(), NULL) != 1)
+		abort();
+	s->bytes = 0;
+}
+
+int image_file_sha1(const char *path, char out[41], struct hull_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open %s", path);
+	struct sha1_tap s;
+	sha1_init(&s);
+	char *buf = xmalloc(1 << 20);
+	int r = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, 1 << 20);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = hull_err_sys(err, errno, "read %s", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		sha1_feed(&s, buf, (size_t)n);
+	}
+	free(buf);
+	close(fd);
+	sha1_hex(&s, out);
+	EVP_MD_CTX_free(s.ctx);
+	return r;
+}
+
+/* Reads the rest of fd into the hash (after a failed unpack, to tell a
+ * damaged download from a damaged image). */
+static void sha1_finish_fd(struct sha1_tap *s, int fd)
+{
+	char *buf = xmalloc(1 << 20);
+	ssize_t n;
+	while ((n = read(fd, buf, 1 << 20)) > 0)
+		sha1_feed(s, buf, (size_t)n);
+	free(buf);
+}
+
+int image_install_file(struct pool *pool, json_t *manifest, const char *file,
+		       const char *source, struct hull_err *err)
+{
+	json_t *f0 = json_array_get(json_object_get(manifest, "files"), 0);
+	if (!f0)
+		return hull_err_set(err, EINVAL,
+				    "manifest: files: needs one entry to "
+				    "install from a file");
+	const char *want_sha1 = hull_json_str(f0, "sha1", "");
+	json_int_t want_size = hull_json_int(f0, "size", -1);
+	const char *comp = hull_json_str(f0, "compression", "none");
+	const char *type = hull_json_str(manifest, "type", "");
+
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "%s", file);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return hull_err_sys(err, errno, "%s", file);
+	if (!S_ISREG(st.st_mode))
+		return hull_err_set(err, EINVAL, "%s: not a regular file",
+				    file);
+	if ((json_int_t)st.st_size != want_size)
+		return hull_err_set(err, EINVAL,
+				    "%s: size mismatch: file has %lld bytes, "
+				    "manifest says %lld",
+				    file, (long long)st.st_size,
+				    (long long)want_size);
+
+	struct image_txn *t;
+	int r = image_install_begin(pool, manifest, &t, err);
+	if (r < 0)
+		return r;
+
+	struct sha1_tap s;
+	sha1_init(&s);
+	struct unpack_opts o = {
+	    .compression = comp, .tap = sha1_feed, .tap_ctx = &s};
+	if (!strcmp(type, "zvol")) {
+		_cleanup_free_ char *disk = xasprintf("%s/disk", t->path);
+		r = image_unpack_raw_fd(fd, disk, &o, err);
+	} else {
+		_cleanup_free_ char *root = xasprintf("%s/root", t->path);
+		if (mkdir(root, 0755) < 0)
+			r = hull_err_sys(err, errno, "mkdir %s", root);
+		else
+			r = image_unpack_fd(fd, root, &o, err);
+	}
+	if (r < 0)
+		sha1_finish_fd(&s, fd);
+	char got[41];
+	sha1_hex(&s, got);
+	EVP_MD_CTX_free(s.ctx);
+	if (strcasecmp(got, want_sha1) != 0) {
+		/* The bytes are not what the manifest describes: that is the
+		 * problem to report, whatever unpacking made of them. */
+		image_install_abort(t);
+		return hull_err_set(err, EINVAL,
+				    "%s: sha1 mismatch: file has %s, manifest "
+				    "says %s",
+				    file, got, want_sha1);
+	}
+	if (r < 0) {
+		image_install_abort(t);
+		return hull_err_prefix(err, "%s", file);
+	}
+	return image_install_commit(t, source, err);
+}
+
+int image_install_partials_clean(struct pool *pool, json_t **removed,
+				 struct hull_err *err)
+{
+	*removed = json_array();
+	int lock = image_install_lock(err);
+	if (lock < 0)
+		return lock;
+	struct pool_entry *e;
+	size_t n;
+	int r = pool_list_select(pool, "images",
+				 POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
+				 &e, &n, err);
+	if (r < 0) {
+		close(lock);
+		return r;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		size_t len = strlen(e[i].name);
+		if (len < 8 || strcmp(e[i].name + len - 8, "-partial"))
+			continue;
+		if ((r = pool_dataset_destroy(pool, e[i].name, err)) == 0)
+			json_array_append_new(*removed, json_string(e[i].name));
+	}
+	pool_entries_free(e, n);
+	close(lock);
+	return r;
+}

@@ -1,0 +1,504 @@
+/*
+ * init.c - `hull init` and `hull fini` (see init.h).
+ *
+ * A btrfs pool is a filesystem mounted at the root, made with mkfs.btrfs on
+ * a sparse file (through a loop device) or on a block device. Its record,
+ * R/var/pool.json, lives inside that filesystem, so an unmounted pool looks
+ * uninitialised to every command, and mounting it again brings the record
+ * back with the data. A file or device that already holds a btrfs is never
+ * formatted again: after a reboot `hull init` just mounts it.
+ *
+ * Every step that makes something (root folder, file, loop device, mount)
+ * is remembered in struct undo and taken back when a later step fails.
+ */
+#include "pool/init.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <mntent.h>
+#include <time.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/root.h"
+#include "lib/spawn.h"
+#include "lib/xalloc.h"
+#include "pool/btrfs.h"
+#include "pool/loop.h"
+#include "pool/size.h"
+
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
+
+/* btrfs's superblock sits at 64 KiB; its magic at offset 0x40 in it. */
+#define BTRFS_SB_OFFSET 0x10000
+#define BTRFS_MAGIC_OFFSET 0x40
+#define BTRFS_MAGIC_TEXT "_BHRfS_M"
+
+static const char *const quota_names[] = {
+    [POOL_QUOTA_AUTO] = "auto",
+    [POOL_QUOTA_SIMPLE] = "simple",
+    [POOL_QUOTA_FULL] = "full",
+    [POOL_QUOTA_NONE] = "none",
+};
+
+int pool_quota_mode_parse(const char *s, enum pool_quota_mode *out)
+{
+	for (size_t i = 0; i < sizeof(quota_names) / sizeof(*quota_names); i++)
+		if (s && strcmp(s, quota_names[i]) == 0) {
+			*out = (enum pool_quota_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *pool_quota_mode_name(enum pool_quota_mode m)
+{
+	return quota_names[m];
+}
+
+char *pool_default_file(const char *root)
+{
+	if (strcmp(root, HULL_DEFAULT_ROOT) == 0)
+		return xstrdup(POOL_DEFAULT_FILE);
+	return xasprintf("%s.img", root);
+}
+
+static bool is_mount_point(const char *path)
+{
+	struct statx stx;
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS,
+		  &stx) < 0)
+		return false;
+	if (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
+		return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+	/* Older kernels: a mount point sits on another device than its
+	 * parent. */
+	_cleanup_free_ char *up = xasprintf("%s/..", path);
+	struct stat a, b;
+	return stat(path, &a) == 0 && stat(up, &b) == 0 && a.st_dev != b.st_dev;
+}
+
+static bool dir_empty(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	bool empty = true;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	closedir(d);
+	return empty;
+}
+
+/* True when the file or device at path holds a btrfs. */
+static bool holds_btrfs(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	char magic[sizeof(BTRFS_MAGIC_TEXT) - 1];
+	ssize_t n = pread(fd, magic, sizeof(magic),
+			  BTRFS_SB_OFFSET + BTRFS_MAGIC_OFFSET);
+	close(fd);
+	return n == (ssize_t)sizeof(magic) &&
+	       memcmp(magic, BTRFS_MAGIC_TEXT, sizeof(magic)) == 0;
+}
+
+struct undo {
+	char *root_made;   /* root folder we created */
+	char *parent_made; /* folder we created for the pool file */
+	char *file_made;   /* pool file we created */
+	int loop_fd;	   /* our loop device, until mounted */
+	bool mounted;
+};
+
+static void undo_run(struct undo *u, const char *root)
+{
+	if (u->mounted && umount2(root, 0) < 0)
+		umount2(root, MNT_DETACH);
+	if (u->loop_fd >= 0)
+		close(u->loop_fd);
+	if (u->file_made)
+		unlink(u->file_made);
+	if (u->parent_made)
+		rmdir(u->parent_made);
+	if (u->root_made)
+		hull_rm_rf(u->root_made, NULL);
+}
+
+static void undo_free(struct undo *u)
+{
+	if (u->loop_fd >= 0)
+		close(u->loop_fd);
+	free(u->root_made);
+	free(u->parent_made);
+	free(u->file_made);
+}
+
+/* The folders of a pool and its record. */
+static int layout_make(const char *root, enum pool_backend b, const char *file,
+		       const char *device, enum pool_quota_mode quota,
+		       struct hull_err *err)
+{
+	static const char *const dirs[] = {"var", "images", ".snapshots"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		_cleanup_free_ char *d = xasprintf("%s/%s", root, dirs[i]);
+		if (mkdir(d, dirs[i][0] == '.' ? 0700 : 0755) < 0 &&
+		    errno != EEXIST)
+			return hull_err_sys(err, errno, "create %s", d);
+	}
+	json_t *j = json_pack("{s:s}", "backend", pool_backend_name(b));
+	if (file)
+		json_object_set_new(j, "file", json_string(file));
+	if (device)
+		json_object_set_new(j, "device", json_string(device));
+	if (b == POOL_BACKEND_BTRFS)
+		json_object_set_new(j, "quotas",
+				    json_string(pool_quota_mode_name(quota)));
+	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
+	int r = hull_json_save_file(cfg, j, err);
+	json_decref(j);
+	return r;
+}
+
+/* Makes a new sparse pool file of size bytes and a btrfs in it. */
+static int file_make(const char *file, uint64_t size, struct undo *u,
+		     struct hull_err *err)
+{
+	_cleanup_free_ char *copy = xstrdup(file);
+	const char *parent = dirname(copy);
+	if (!hull_is_dir(parent)) {
+		/* Only the last folder is made (/var/lib/hull); a missing
+		 * /var/lib is a broken host, not ours to fix. */
+		if (mkdir(parent, 0700) < 0)
+			return hull_err_sys(err, errno, "create %s", parent);
+		u->parent_made = xstrdup(parent);
+	}
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "create %s", file);
+	u->file_made = xstrdup(file);
+	int r = ftruncate(fd, (off_t)size);
+	int e = errno;
+	close(fd);
+	if (r < 0)
+		return hull_err_sys(err, e, "size %s", file);
+	char *argv[] = {"mkfs.btrfs", "-q", "-L", "hull", (char *)file, NULL};
+	return hull_run(argv, -1, -1, NULL, err);
+}
+
+/* What a block device holds: "btrfs", another type, or "" for nothing. */
+static int device_probe(const char *dev, char **type, struct hull_err *err)
+{
+	struct stat st;
+	if (stat(dev, &st) < 0)
+		return hull_err_sys(err, errno, "%s", dev);
+	if (!S_ISBLK(st.st_mode))
+		return hull_err_set(err, ENOTBLK, "%s is not a block device",
+				    dev);
+	if (holds_btrfs(dev)) {
+		*type = xstrdup("btrfs");
+		return 0;
+	}
+	char *out = NULL;
+	struct hull_err e2;
+	char *argv[] = {"blkid", "-p",	 "-o",	      "value",
+			"-s",	 "TYPE", (char *)dev, NULL};
+	/* blkid -p exits 2 when it finds no signature. */
+	if (hull_run(argv, -1, -1, &out, &e2) < 0) {
+		*type = xstrdup("");
+		return 0;
+	}
+	out[strcspn(out, "\n")] = '\0';
+	*type = out;
+	return 0;
+}
+
+static int init_dir(const char *root, struct undo *u, struct hull_err *err)
+{
+	return layout_make(root, POOL_BACKEND_DIR, NULL, NULL, POOL_QUOTA_NONE,
+			   err);
+}
+
+static int init_btrfs(const struct pool_init_opts *o, const char *root,
+		      struct undo *u, enum pool_init_result *res,
+		      struct hull_err *err)
+{
+	if (is_mount_point(root))
+		return hull_err_set(
+		    err, EBUSY,
+		    "%s is already a mount point, but not of a hull pool",
+		    root);
+	if (!dir_empty(root))
+		return hull_err_set(
+		    err, ENOTEMPTY,
+		    "%s is not empty: a pool is mounted over an empty folder",
+		    root);
+	uint64_t size = o->size ? o->size : POOL_DEFAULT_SIZE;
+	if (size < POOL_MIN_SIZE)
+		return hull_err_set(err, EINVAL,
+				    "pool size too small: the least is 256M");
+	_cleanup_free_ char *file = NULL;
+	const char *dev = o->device;
+	bool fresh = false;
+	_cleanup_free_ char *loopdev = NULL;
+	int r;
+
+	if (dev) {
+		_cleanup_free_ char *type = NULL;
+		r = device_probe(dev, &type, err);
+		if (r < 0)
+			return r;
+		if (*type && strcmp(type, "btrfs") != 0)
+			return hull_err_set(
+			    err, EEXIST,
+			    "%s holds a %s filesystem: refusing to format it",
+			    dev, type);
+		if (!*type) {
+			char *argv[] = {"mkfs.btrfs", "-q",	   "-L",
+					"hull",	      (char *)dev, NULL};
+			r = hull_run(argv, -1, -1, NULL, err);
+			if (r < 0)
+				return r;
+			fresh = true;
+		}
+	} else {
+		file = o->file ? xstrdup(o->file) : pool_default_file(root);
+		struct stat st;
+		if (stat(file, &st) == 0) {
+			if (!S_ISREG(st.st_mode))
+				return hull_err_set(err, EINVAL,
+						    "%s is not a regular file "
+						    "(use --device for a disk)",
+						    file);
+			if (!holds_btrfs(file))
+				return hull_err_set(
+				    err, EEXIST,
+				    "%s exists and holds no btrfs: refusing to "
+				    "overwrite it",
+				    file);
+		} else {
+			r = file_make(file, size, u, err);
+			if (r < 0)
+				return r;
+			fresh = true;
+		}
+		r = pool_loop_attach(file, &loopdev, err);
+		if (r < 0)
+			return r;
+		u->loop_fd = r;
+		dev = loopdev;
+	}
+
+	if (mount(dev, root, "btrfs", 0, NULL) < 0)
+		return hull_err_sys(err, errno, "mount %s on %s", dev, root);
+	u->mounted = true;
+	/* Mounted, the loop device is held by the mount; closing our
+	 * descriptor lets LO_FLAGS_AUTOCLEAR free it at unmount. */
+	if (u->loop_fd >= 0) {
+		close(u->loop_fd);
+		u->loop_fd = -1;
+	}
+	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
+	if (!fresh) {
+		if (!hull_path_exists(cfg))
+			return hull_err_set(
+			    err, EEXIST,
+			    "%s holds a btrfs that is not a hull pool",
+			    o->device ? o->device : file);
+		*res = POOL_INIT_MOUNTED;
+		return 0;
+	}
+	enum pool_quota_mode q = o->quota;
+	r = 0;
+	if (q == POOL_QUOTA_AUTO) {
+		q = POOL_QUOTA_SIMPLE;
+		if (pool_btrfs_quota_enable(root, true, NULL) < 0)
+			q = POOL_QUOTA_FULL;
+		else
+			q = POOL_QUOTA_SIMPLE;
+		if (q == POOL_QUOTA_FULL)
+			r = pool_btrfs_quota_enable(root, false, err);
+	} else if (q != POOL_QUOTA_NONE) {
+		r = pool_btrfs_quota_enable(root, q == POOL_QUOTA_SIMPLE, err);
+	}
+	if (r == 0)
+		r = layout_make(root, POOL_BACKEND_BTRFS, file, o->device, q,
+				err);
+	*res = POOL_INIT_CREATED;
+	return r;
+}
+
+/* An existing pool, mounted again or found in place, is swept of what
+ * interrupted commands left. */
+static int sweep(struct hull_err *err)
+{
+	struct pool *p;
+	int r = pool_open(&p, err);
+	unsigned n;
+	if (r == 0)
+		r = pool_sweep(p, &n, err);
+	pool_close(p);
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err);
+
+int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
+	      struct hull_err *err)
+{
+	int r = init_any(o, res, err);
+	if (r == 0 && *res != POOL_INIT_CREATED && sweep(err) < 0)
+		return hull_err_prefix(err, "init");
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err)
+{
+	const char *root = hull_root();
+	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
+	if (o->file && o->device)
+		return hull_err_set(
+		    err, EINVAL,
+		    "init: --file and --device exclude each other");
+	if (o->backend_set && o->backend == POOL_BACKEND_DIR &&
+	    (o->file || o->device || o->size || o->quota != POOL_QUOTA_AUTO))
+		return hull_err_set(err, EINVAL,
+				    "init: --file, --device and --size are for "
+				    "the btrfs backend");
+
+	if (hull_path_exists(cfg)) {
+		json_t *j = hull_json_load_file(cfg, err);
+		if (!j)
+			return hull_err_prefix(err, "init");
+		enum pool_backend b = POOL_BACKEND_DIR;
+		int bad =
+		    pool_backend_parse(hull_json_str(j, "backend", NULL), &b);
+		json_decref(j);
+		if (bad < 0)
+			return hull_err_set(err, EINVAL,
+					    "init: %s names no known backend",
+					    cfg);
+		if (o->backend_set && o->backend != b)
+			return hull_err_set(err, EEXIST,
+					    "init: %s is already a %s pool",
+					    root, pool_backend_name(b));
+		*res = POOL_INIT_ALREADY;
+		return 0;
+	}
+
+	_cleanup_free_ char *copy = xstrdup(root);
+	const char *parent = dirname(copy);
+	if (!hull_is_dir(parent))
+		return hull_err_set(
+		    err, ENOENT,
+		    "init: %s does not exist (the pool root %s goes in it)",
+		    parent, root);
+	struct undo u = {.loop_fd = -1};
+	int r = 0;
+	struct stat st;
+	if (lstat(root, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			r = hull_err_set(err, ENOTDIR, "%s is not a folder",
+					 root);
+	} else if (mkdir(root, 0755) < 0) {
+		r = hull_err_sys(err, errno, "create %s", root);
+	} else {
+		u.root_made = xstrdup(root);
+	}
+	if (r == 0) {
+		if (o->backend_set && o->backend == POOL_BACKEND_DIR) {
+			r = init_dir(root, &u, err);
+			*res = POOL_INIT_CREATED;
+		} else {
+			r = init_btrfs(o, root, &u, res, err);
+		}
+	}
+	if (r < 0)
+		undo_run(&u, root);
+	undo_free(&u);
+	return r < 0 ? hull_err_prefix(err, "init") : 0;
+}
+
+/* The device mounted at path ("/dev/loop3"), or NULL. Caller frees. */
+static char *mount_source(const char *path)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	if (!f)
+		return NULL;
+	char *src = NULL;
+	struct mntent *m;
+	while ((m = getmntent(f)))
+		if (strcmp(m->mnt_dir, path) == 0) {
+			free(src);
+			src = xstrdup(m->mnt_fsname);
+		}
+	endmntent(f);
+	return src;
+}
+
+/* The kernel frees an autoclear loop device after the last user goes, in
+ * the background (since Linux 5.19): wait for it, so that once fini
+ * returns the device is gone. */
+static void loop_wait_detached(const char *dev)
+{
+	if (!dev || strncmp(dev, "/dev/loop", 9) != 0)
+		return;
+	_cleanup_free_ char *bf =
+	    xasprintf("/sys/block/%s/loop/backing_file", dev + 5);
+	for (int i = 0; i < 500 && hull_path_exists(bf); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+int pool_fini(bool *done, struct hull_err *err)
+{
+	const char *root = hull_root();
+	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
+	*done = false;
+	if (!is_mount_point(root))
+		return 0; /* a dir pool, or nothing mounted: nothing to undo */
+	json_t *j =
+	    hull_path_exists(cfg) ? hull_json_load_file(cfg, NULL) : NULL;
+	if (!j)
+		return hull_err_set(
+		    err, EINVAL, "fini: %s is a mount point hull did not make",
+		    root);
+	bool btrfs = strcmp(hull_json_str(j, "backend", ""), "btrfs") == 0;
+	json_decref(j);
+	if (!btrfs)
+		return 0; /* a dir pool on a mount of the host's own */
+	sync();
+	_cleanup_free_ char *dev = mount_source(root);
+	if (umount2(root, 0) < 0) {
+		if (errno == EBUSY)
+			return hull_err_set(err, EBUSY,
+					    "fini: %s is busy (running "
+					    "instances or open files)",
+					    root);
+		return hull_err_sys(err, errno, "fini: unmount %s", root);
+	}
+	loop_wait_detached(dev);
+	*done = true;
+	return 0;
+}

@@ -1,0 +1,676 @@
+/*
+ * payload.c - create/update payload validation and defaults (see payload.h).
+ *
+ * Validation collects every problem, as SmartOS's `vmadm validate` does, in
+ * four buckets (bad_brand, bad_properties, bad_values, missing_properties);
+ * the one-line error names the first problem found so a user fixes the
+ * payload one property at a time without reading JSON.
+ */
+#include "vm/payload.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/json.h"
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+#include "vm/check.h"
+#include "vm/nics.h"
+#include "vm/proptable.h"
+
+#define ZERO_UUID "00000000-0000-0000-0000-000000000000"
+
+struct verdict {
+	json_t *out;
+	char first[HULL_ERR_MSG_MAX];
+};
+
+static void verdict_add(struct verdict *v, const char *bucket, const char *prop,
+			const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void verdict_add(struct verdict *v, const char *bucket, const char *prop,
+			const char *fmt, ...)
+{
+	if (!v->out)
+		v->out = json_object();
+	if (!strcmp(bucket, "bad_brand")) {
+		json_object_set_new(v->out, bucket, json_string(prop));
+	} else {
+		json_t *a = json_object_get(v->out, bucket);
+		if (!a) {
+			a = json_array();
+			json_object_set_new(v->out, bucket, a);
+		}
+		json_array_append_new(a, json_string(prop));
+	}
+	if (!v->first[0]) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(v->first, sizeof(v->first), fmt, ap);
+		va_end(ap);
+	}
+}
+
+static json_t *verdict_end(struct verdict *v, struct hull_err *err)
+{
+	if (v->out)
+		hull_err_set(err, EINVAL, "%s", v->first);
+	return v->out;
+}
+
+/* Cross-property rules on memory, after defaults. */
+static void check_memory(json_t *vm, unsigned brand, struct verdict *v)
+{
+	json_int_t ram = hull_json_int(vm, "ram", -1);
+	json_int_t phys = hull_json_int(vm, "max_physical_memory", -1);
+	json_int_t locked = hull_json_int(vm, "max_locked_memory", -1);
+	json_int_t swap = hull_json_int(vm, "max_swap", -1);
+	if ((brand & VM_BRANDS_HVM) && ram > 0 && phys > 0 && phys < ram)
+		verdict_add(v, "bad_values", "max_physical_memory",
+			    "Invalid value for %s: must be >= ram",
+			    "max_physical_memory");
+	if (phys > 0 && locked > phys)
+		verdict_add(
+		    v, "bad_values", "max_locked_memory",
+		    "Invalid value for %s: must be <= max_physical_memory",
+		    "max_locked_memory");
+	if (phys > 0 && swap > 0 && swap < phys)
+		verdict_add(
+		    v, "bad_values", "max_swap",
+		    "Invalid value for %s: must be >= max_physical_memory",
+		    "max_swap");
+}
+
+static json_int_t jint(json_t *o, const char *k)
+{
+	return hull_json_int(o, k, -1);
+}
+
+json_t *vm_payload_check_create(json_t *payload, struct hull_err *err)
+{
+	struct verdict v = {0};
+	char why[VM_WHY_MAX];
+	if (!json_is_object(payload)) {
+		hull_err_set(err, EINVAL,
+			     "Invalid JSON payload: not an object");
+		json_t *o = json_object();
+		json_object_set_new(o, "bad_values",
+				    json_pack("[s]", "payload"));
+		return o;
+	}
+	const char *bname = "joyent";
+	json_t *b = json_object_get(payload, "brand");
+	if (b) {
+		if (!json_is_string(b) ||
+		    !vm_brand_from_name(json_string_value(b))) {
+			char *s = json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT);
+			verdict_add(
+			    &v, "bad_brand", s,
+			    "Invalid brand while validating payload: %s", s);
+			free(s);
+			return verdict_end(&v, err);
+		}
+		bname = json_string_value(b);
+	}
+	unsigned brand = vm_brand_from_name(bname);
+	const char *k;
+	json_t *val;
+	json_object_foreach(payload, k, val)
+	{
+		const struct vm_prop *p = vm_prop_find(k);
+		if (!p) {
+			verdict_add(&v, "bad_properties", k,
+				    "Invalid property %s: not a VM property",
+				    k);
+			continue;
+		}
+		if (!(p->flags & VM_P_CREATE)) {
+			verdict_add(
+			    &v, "bad_properties", k,
+			    "Invalid property %s: cannot be set at create", k);
+			continue;
+		}
+		if (!(p->brands & brand)) {
+			snprintf(why, sizeof(why), "%s", bname);
+			verdict_add(
+			    &v, "bad_properties", k,
+			    "Invalid property %s: not valid for brand %s", k,
+			    bname);
+			continue;
+		}
+		bool ok = vm_check_value(p, val, why, sizeof(why));
+		if (ok && p->type == VM_T_NICS)
+			ok = vm_check_nics(val, brand, why, sizeof(why));
+		if (!ok)
+			verdict_add(&v, "bad_values", k,
+				    "Invalid value for %s: %s", k, why);
+	}
+	if ((brand & VM_BRANDS_OS) && !json_object_get(payload, "image_uuid"))
+		verdict_add(&v, "missing_properties", "image_uuid",
+			    "Missing required property: %s", "image_uuid");
+	unsigned n;
+	const struct vm_prop *all = vm_prop_all(&n);
+	for (unsigned i = 0; i < n; i++)
+		if ((all[i].flags & VM_P_REQUIRED) && (all[i].brands & brand) &&
+		    !json_object_get(payload, all[i].name))
+			verdict_add(&v, "missing_properties", all[i].name,
+				    "Missing required property: %s",
+				    all[i].name);
+	if (!v.out) {
+		json_t *vm = vm_payload_defaults(payload);
+		check_memory(vm, brand, &v);
+		json_decref(vm);
+	}
+	return verdict_end(&v, err);
+}
+
+/* The maps and arrays an update changes through helper keys. */
+static const struct {
+	const char *prefix;
+	const char *prop;
+} helpers[] = {
+    {"set_", "customer_metadata"},
+    {"remove_", "customer_metadata"},
+    {"set_", "internal_metadata"},
+    {"remove_", "internal_metadata"},
+    {"set_", "tags"},
+    {"remove_", "tags"},
+    {"set_", "routes"},
+    {"remove_", "routes"},
+    {"add_", "nics"},
+    {"update_", "nics"},
+    {"remove_", "nics"},
+    {"add_", "disks"},
+    {"update_", "disks"},
+    {"remove_", "disks"},
+    {"add_", "filesystems"},
+    {"update_", "filesystems"},
+    {"remove_", "filesystems"},
+    {"add_", "pci_devices"},
+    {"update_", "pci_devices"},
+    {"remove_", "pci_devices"},
+};
+
+static bool helper_split(const char *key, const char **prefix,
+			 const char **prop)
+{
+	for (size_t i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		size_t pl = strlen(helpers[i].prefix);
+		if (!strncmp(key, helpers[i].prefix, pl) &&
+		    !strcmp(key + pl, helpers[i].prop)) {
+			*prefix = helpers[i].prefix;
+			*prop = helpers[i].prop;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool check_helper(const char *prefix, const struct vm_prop *p,
+			 json_t *val, unsigned brand, char *why, size_t n)
+{
+	if (!strcmp(prefix, "set_")) {
+		if (p->type == VM_T_ROUTES)
+			return vm_check_routes(val, why, n);
+		return vm_check_value(p, val, why, n);
+	}
+	if (!json_is_array(val)) {
+		snprintf(why, n, "must be an array");
+		return false;
+	}
+	size_t i;
+	json_t *e;
+	if (!strcmp(prefix, "remove_")) {
+		json_array_foreach(val, i, e)
+		{
+			if (!json_is_string(e)) {
+				snprintf(why, n, "must be an array of strings");
+				return false;
+			}
+			if (p->type == VM_T_NICS &&
+			    !vm_check_mac(json_string_value(e))) {
+				snprintf(why, n, "\"%s\" is not a MAC address",
+					 json_string_value(e));
+				return false;
+			}
+		}
+		return true;
+	}
+	json_array_foreach(val, i, e)
+	{
+		if (!json_is_object(e)) {
+			snprintf(why, n, "must be an array of objects");
+			return false;
+		}
+		if (p->type != VM_T_NICS)
+			continue;
+		char sub[VM_WHY_MAX / 2];
+		bool add = !strcmp(prefix, "add_");
+		if (!vm_check_nic(e, brand, add, sub, sizeof(sub))) {
+			snprintf(why, n, "nic %zu: %s", i, sub);
+			return false;
+		}
+		if (!add && !json_object_get(e, "mac")) {
+			snprintf(why, n, "nic %zu: mac is required", i);
+			return false;
+		}
+	}
+	return true;
+}
+
+json_t *vm_payload_check_update(json_t *payload, const char *bname,
+				struct hull_err *err)
+{
+	struct verdict v = {0};
+	char why[VM_WHY_MAX];
+	unsigned brand = vm_brand_from_name(bname);
+	if (!brand) {
+		verdict_add(&v, "bad_brand", bname ? bname : "",
+			    "Invalid brand while validating payload: %s",
+			    bname ? bname : "");
+		return verdict_end(&v, err);
+	}
+	if (!json_is_object(payload)) {
+		hull_err_set(err, EINVAL,
+			     "Invalid JSON payload: not an object");
+		json_t *o = json_object();
+		json_object_set_new(o, "bad_values",
+				    json_pack("[s]", "payload"));
+		return o;
+	}
+	const char *k;
+	json_t *val;
+	json_object_foreach(payload, k, val)
+	{
+		const char *prefix, *pname;
+		if (helper_split(k, &prefix, &pname)) {
+			const struct vm_prop *p = vm_prop_find(pname);
+			if (!(p->brands & brand)) {
+				verdict_add(&v, "bad_properties", k,
+					    "Invalid property %s: not valid "
+					    "for brand %s",
+					    k, bname);
+				continue;
+			}
+			if (!check_helper(prefix, p, val, brand, why,
+					  sizeof(why)))
+				verdict_add(&v, "bad_values", k,
+					    "Invalid value for %s: %s", k, why);
+			continue;
+		}
+		const struct vm_prop *p = vm_prop_find(k);
+		if (!p) {
+			verdict_add(&v, "bad_properties", k,
+				    "Invalid property %s: not a VM property",
+				    k);
+			continue;
+		}
+		if (p->flags & VM_P_VIA) {
+			verdict_add(
+			    &v, "bad_properties", k,
+			    "Invalid property %s: update it with set_/remove_ "
+			    "or add_/update_/remove_ keys",
+			    k);
+			continue;
+		}
+		if (!(p->flags & VM_P_UPDATE)) {
+			verdict_add(&v, "bad_properties", k,
+				    "Invalid property %s: cannot be updated",
+				    k);
+			continue;
+		}
+		if (!(p->brands & brand)) {
+			verdict_add(
+			    &v, "bad_properties", k,
+			    "Invalid property %s: not valid for brand %s", k,
+			    bname);
+			continue;
+		}
+		if (json_is_null(val)) {
+			if (p->flags & VM_P_REQUIRED)
+				verdict_add(
+				    &v, "bad_values", k,
+				    "Invalid value for %s: cannot be removed",
+				    k);
+			continue;
+		}
+		if (!vm_check_value(p, val, why, sizeof(why)))
+			verdict_add(&v, "bad_values", k,
+				    "Invalid value for %s: %s", k, why);
+	}
+	return verdict_end(&v, err);
+}
+
+static void set_default_int(json_t *vm, const char *k, json_int_t val)
+{
+	if (!json_object_get(vm, k))
+		json_object_set_new(vm, k, json_integer(val));
+}
+
+static void set_default(json_t *vm, const char *k, json_t *val)
+{
+	if (!json_object_get(vm, k))
+		json_object_set(vm, k, val);
+	json_decref(val);
+}
+
+json_t *vm_payload_defaults(json_t *payload)
+{
+	json_t *vm = json_deep_copy(payload);
+	set_default(vm, "brand", json_string("joyent"));
+	const char *bname = json_string_value(json_object_get(vm, "brand"));
+	unsigned brand = vm_brand_from_name(bname);
+	if (brand & VM_BRANDS_HVM) {
+		set_default_int(vm, "ram", 256);
+		json_int_t over = brand == VM_BRAND_KVM ? 1024 : 1280;
+		set_default_int(vm, "max_physical_memory",
+				jint(vm, "ram") + over);
+		set_default_int(vm, "vcpus", 1);
+		set_default_int(vm, "quota", brand == VM_BRAND_BHYVE ? 1 : 10);
+	} else {
+		/* For OS brands ram is an alias that feeds max_physical_memory;
+		 * list shows ram = max_physical_memory. */
+		json_int_t phys = jint(vm, "max_physical_memory");
+		if (phys < 0)
+			phys = jint(vm, "ram") > 0 ? jint(vm, "ram") : 256;
+		json_object_set_new(vm, "max_physical_memory",
+				    json_integer(phys));
+		json_object_set_new(vm, "ram", json_integer(phys));
+		set_default_int(vm, "quota", 10);
+		set_default_int(vm, "tmpfs", phys);
+		set_default(vm, "dns_domain", json_string("local"));
+	}
+	json_int_t phys = jint(vm, "max_physical_memory");
+	set_default_int(vm, "max_locked_memory", phys);
+	set_default_int(vm, "max_swap", phys > 256 ? phys : 256);
+	set_default_int(vm, "max_lwps", 2000);
+	set_default_int(vm, "cpu_shares", 100);
+	set_default_int(vm, "zfs_io_priority", 100);
+	set_default(vm, "autoboot", json_true());
+	set_default(vm, "owner_uuid", json_string(ZERO_UUID));
+	set_default(vm, "billing_id", json_string(ZERO_UUID));
+	set_default(vm, "zpool", json_string("zones"));
+	set_default(vm, "limit_priv", json_string("default"));
+	set_default(vm, "customer_metadata", json_object());
+	set_default(vm, "internal_metadata", json_object());
+	set_default(vm, "tags", json_object());
+	set_default(vm, "nics", json_array());
+	set_default(vm, "resolvers", json_array());
+	vm_nics_assign(json_object_get(vm, "nics"), brand);
+	return vm;
+}
+
+void vm_payload_fill_generated(json_t *vm, const char *uuid,
+			       const char *now_iso, unsigned (*rand32)(void))
+{
+	set_default(vm, "uuid", json_string(uuid));
+	set_default(vm, "zonename",
+		    json_string(hull_json_str(vm, "uuid", uuid)));
+	set_default(vm, "create_timestamp", json_string(now_iso));
+	json_object_set_new(vm, "last_modified", json_string(now_iso));
+	vm_nics_fill_macs(json_object_get(vm, "nics"), rand32);
+}
+
+/* Properties whose change matters only to hull's bookkeeping, not to a
+ * running instance. */
+static bool bookkeeping(const char *k)
+{
+	static const char *const names[] = {
+	    "alias",
+	    "autoboot",
+	    "owner_uuid",
+	    "billing_id",
+	    "package_name",
+	    "package_version",
+	    "do_not_inventory",
+	    "indestructible_zoneroot",
+	    "indestructible_delegated",
+	    "archive_on_delete",
+	    "tags",
+	    "customer_metadata",
+	    "internal_metadata",
+	    "internal_metadata_namespaces",
+	    "firewall_enabled",
+	    "maintain_resolvers",
+	    "last_modified",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(k, names[i]))
+			return true;
+	return false;
+}
+
+static void map_apply(json_t *vm, const char *prefix, const char *prop,
+		      json_t *val)
+{
+	json_t *m = json_object_get(vm, prop);
+	if (!json_is_object(m)) {
+		m = json_object();
+		json_object_set_new(vm, prop, m);
+	}
+	if (!strcmp(prefix, "set_")) {
+		json_object_update(m, val);
+	} else {
+		size_t i;
+		json_t *e;
+		json_array_foreach(val, i, e)
+		    json_object_del(m, json_string_value(e));
+	}
+}
+
+static json_t *array_find(json_t *arr, const char *key, const char *value)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(arr, i, e)
+	{
+		const char *s = json_string_value(json_object_get(e, key));
+		if (s && !strcasecmp(s, value))
+			return e;
+	}
+	return NULL;
+}
+
+static int array_apply(json_t *vm, const char *prefix, const char *prop,
+		       json_t *val, struct hull_err *err)
+{
+	const char *key = !strcmp(prop, "nics")		 ? "mac"
+			  : !strcmp(prop, "filesystems") ? "target"
+							 : "path";
+	json_t *arr = json_object_get(vm, prop);
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(vm, prop, arr);
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(val, i, e)
+	{
+		if (!strcmp(prefix, "remove_")) {
+			const char *id = json_string_value(e);
+			for (size_t j = 0; j < json_array_size(arr); j++) {
+				const char *s =
+				    json_string_value(json_object_get(
+					json_array_get(arr, j), key));
+				if (s && !strcasecmp(s, id)) {
+					json_array_remove(arr, j);
+					break;
+				}
+			}
+			continue;
+		}
+		const char *id = json_string_value(json_object_get(e, key));
+		json_t *old = id ? array_find(arr, key, id) : NULL;
+		if (!strcmp(prefix, "add_")) {
+			if (old)
+				return hull_err_set(err, EEXIST,
+						    "Invalid value for %s%s: "
+						    "%s %s is already present",
+						    prefix, prop, key, id);
+			json_array_append(arr, e);
+		} else {
+			if (!old)
+				return hull_err_set(
+				    err, ENOENT,
+				    "Invalid value for %s%s: no %s with %s %s",
+				    prefix, prop, prop, key,
+				    id ? id : "(none)");
+			json_object_update(old, e);
+		}
+	}
+	return 0;
+}
+
+/* Keeps the memory caps consistent after an update changed some of them,
+ * the way SmartOS does: ram feeds max_physical_memory on OS brands, and
+ * caps the update did not name follow max_physical_memory. */
+static void memory_follow(json_t *vm, json_t *old, json_t *update,
+			  unsigned brand)
+{
+	bool os = brand & VM_BRANDS_OS;
+	if (os && json_object_get(update, "ram") &&
+	    !json_object_get(update, "max_physical_memory"))
+		json_object_set(vm, "max_physical_memory",
+				json_object_get(vm, "ram"));
+	json_int_t phys = jint(vm, "max_physical_memory");
+	json_int_t ophys = jint(old, "max_physical_memory");
+	if (phys < 0 || phys == ophys)
+		return;
+	if (os)
+		json_object_set_new(vm, "ram", json_integer(phys));
+	if (!json_object_get(update, "max_locked_memory")) {
+		json_int_t locked = jint(vm, "max_locked_memory");
+		if (locked == ophys || locked > phys)
+			json_object_set_new(vm, "max_locked_memory",
+					    json_integer(phys));
+	}
+	if (!json_object_get(update, "max_swap")) {
+		json_int_t swap = jint(vm, "max_swap");
+		if (swap >= 0 && swap < phys)
+			json_object_set_new(vm, "max_swap", json_integer(phys));
+	}
+	if (os && !json_object_get(update, "tmpfs") && jint(vm, "tmpfs") > phys)
+		json_object_set_new(vm, "tmpfs", json_integer(phys));
+}
+
+int vm_payload_apply_update(json_t *vm, json_t *update, bool *live,
+			    bool *restart, struct hull_err *err)
+{
+	json_t *old = json_deep_copy(vm);
+	unsigned brand =
+	    vm_brand_from_name(hull_json_str(vm, "brand", "joyent"));
+	const char *k;
+	json_t *val;
+	int r = 0;
+	json_object_foreach(update, k, val)
+	{
+		const char *prefix, *pname;
+		if (helper_split(k, &prefix, &pname)) {
+			const struct vm_prop *p = vm_prop_find(pname);
+			if (p->type == VM_T_MAP || p->type == VM_T_TAGS ||
+			    p->type == VM_T_ROUTES)
+				map_apply(vm, prefix, pname, val);
+			else if ((r = array_apply(vm, prefix, pname, val,
+						  err)) < 0)
+				goto fail;
+			continue;
+		}
+		const struct vm_prop *p = vm_prop_find(k);
+		if (json_is_null(val) ||
+		    (json_is_integer(val) && json_integer_value(val) == 0 &&
+		     p && !(p->flags & VM_P_KEEPZERO)))
+			json_object_del(vm, k);
+		else
+			json_object_set(vm, k, val);
+	}
+	if (json_object_get(update, "add_nics") ||
+	    json_object_get(update, "update_nics") ||
+	    json_object_get(update, "remove_nics")) {
+		json_t *nics = json_object_get(vm, "nics");
+		char why[VM_WHY_MAX];
+		vm_nics_assign(nics, brand);
+		if (!vm_check_nics(nics, brand, why, sizeof(why))) {
+			r = hull_err_set(err, EINVAL,
+					 "Invalid value for nics: %s", why);
+			goto fail;
+		}
+	}
+	memory_follow(vm, old, update, brand);
+	struct verdict v = {0};
+	check_memory(vm, brand, &v);
+	if (v.out) {
+		r = hull_err_set(err, EINVAL, "%s", v.first);
+		json_decref(v.out);
+		goto fail;
+	}
+	*live = *restart = false;
+	json_object_foreach(vm, k, val)
+	{
+		json_t *o = json_object_get(old, k);
+		if (o && json_equal(o, val))
+			continue;
+		const struct vm_prop *p = vm_prop_find(k);
+		if (p && (p->flags & VM_P_LIVE))
+			*live = true;
+		else if (!bookkeeping(k))
+			*restart = true;
+	}
+	json_object_foreach(old, k, val)
+	{
+		if (json_object_get(vm, k))
+			continue;
+		const struct vm_prop *p = vm_prop_find(k);
+		if (p && (p->flags & VM_P_LIVE))
+			*live = true;
+		else if (!bookkeeping(k))
+			*restart = true;
+	}
+	json_decref(old);
+	return 0;
+fail:
+	/* Put vm back as it was: the caller saves nothing on failure, but
+	 * keep the object consistent for it too. */
+	json_object_clear(vm);
+	json_object_update(vm, old);
+	json_decref(old);
+	return r;
+}
+
+json_t *vm_payload_from_args(int argc, char **argv, struct hull_err *err)
+{
+	json_t *u = json_object();
+	for (int i = 0; i < argc; i++) {
+		const char *eq = strchr(argv[i], '=');
+		if (!eq || eq == argv[i]) {
+			json_decref(u);
+			hull_err_set(
+			    err, EINVAL,
+			    "Invalid argument \"%s\": expected key=value",
+			    argv[i]);
+			return NULL;
+		}
+		char *key = xstrndup(argv[i], (size_t)(eq - argv[i]));
+		const char *s = eq + 1;
+		const struct vm_prop *p = vm_prop_find(key);
+		json_t *val = NULL;
+		if (p && p->type == VM_T_INT) {
+			char *end;
+			errno = 0;
+			long long n = strtoll(s, &end, 10);
+			if (*s && !*end && !errno)
+				val = json_integer(n);
+		} else if (p && p->type == VM_T_BOOL) {
+			if (!strcmp(s, "true"))
+				val = json_true();
+			else if (!strcmp(s, "false"))
+				val = json_false();
+		}
+		json_object_set_new(u, key, val ? val : json_string(s));
+		free(key);
+	}
+	return u;
+}
