@@ -4,17 +4,20 @@
 #include "fw/inst.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
+#include "net/netlink.h"
 
 void fw_nic_default_ifname(const char *uuid, size_t idx, char out[16])
 {
@@ -97,9 +100,15 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 				      (inst->nnics + 1) * sizeof(*inst->nics));
 		struct fw_nic *nic = &inst->nics[inst->nnics++];
 		memset(nic, 0, sizeof(*nic));
+		const char *mac = hull_json_str(nj, "mac", NULL);
+		if (mac && strlen(mac) == 17)
+			for (size_t k = 0; k < 17; k++)
+				nic->mac[k] =
+				    (char)tolower((unsigned char)mac[k]);
 		const char *ifn = hull_json_str(nj, "host_ifname", NULL);
 		if (ifn && strlen(ifn) > 0 && strlen(ifn) < 16) {
 			nic->ifname = xstrdup(ifn);
+			nic->named = true;
 		} else {
 			char def[16];
 			fw_nic_default_ifname(uuid, i, def);
@@ -118,6 +127,45 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 		}
 	}
 	return 0;
+}
+
+struct port_scan {
+	struct fw_inst *insts;
+	size_t n;
+};
+
+/* A live port "hull:<uuid>:<mac>": give its name to that nic. */
+static int port_cb(const char *name, const char *alias, int master, void *arg)
+{
+	struct port_scan *ps = arg;
+	size_t len = strlen(alias);
+	if (len != 5 + 36 + 1 + 17 || alias[41] != ':')
+		return 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct fw_inst *in = &ps->insts[i];
+		if (strncmp(in->uuid, alias + 5, 36))
+			continue;
+		for (size_t k = 0; k < in->nnics; k++) {
+			struct fw_nic *nic = &in->nics[k];
+			if (nic->named || strcasecmp(nic->mac, alias + 42))
+				continue;
+			free(nic->ifname);
+			nic->ifname = xstrdup(name);
+		}
+	}
+	return 0;
+}
+
+/* Best effort: without a route socket the default names stay. */
+static void ports_resolve(struct fw_inst *insts, size_t n)
+{
+	struct hull_err ignore;
+	struct nl_sock *sk = net_nl_open(-1, &ignore);
+	if (!sk)
+		return;
+	struct port_scan ps = {insts, n};
+	net_link_foreach(sk, "hull:", port_cb, &ps, &ignore);
+	net_nl_close(sk);
 }
 
 static int uuid_cmp(const void *a, const void *b)
@@ -176,6 +224,8 @@ int fw_inst_load_all(struct fw_inst **out, size_t *n, struct hull_err *err)
 	}
 	if (*n > 1)
 		qsort(*out, *n, sizeof(**out), uuid_cmp);
+	if (*n)
+		ports_resolve(*out, *n);
 	return 0;
 }
 

@@ -15,6 +15,8 @@
 
 struct fw_nic {
 	char *ifname; /* host-side port name */
+	char mac[18]; /* lower case, "" when the record has none */
+	bool named;   /* ifname came from the record's host_ifname */
 	char **ips;   /* plain addresses (no prefix length) */
 	size_t nips;
 };
@@ -42,7 +44,10 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err);
 /* All instance records under the pool root (directories named by a uuid
  * holding config/vm.json), sorted by uuid; an instance stopped with
  * `fwadm stop` (marker <root>/var/fw/stopped/<uuid>) has firewall_enabled
- * false. */
+ * false. A nic's port name is, in order: the record's host_ifname, the
+ * live port in the caller's network namespace whose alias is
+ * "hull:<uuid>:<mac>" (how src/net marks the ports it makes), or the
+ * default name. */
 int fw_inst_load_all(struct fw_inst **out, size_t *n, struct hull_err *err);
 
 /* True when the instance carries tag key (any value, when value is NULL). */

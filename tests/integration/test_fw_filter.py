@@ -1,6 +1,7 @@
 """The loaded firewall really filters. A namespace plays the host and routes
 between two more that play instances A and B, each plugged in through a veth
-pair whose host end is the port named in its record; probes (TCP, UDP,
+pair; A's host end is named in its record (host_ifname), B's is found the
+way src/net marks its ports (alias "hull:<uuid>:<mac>"). Probes (TCP, UDP,
 ICMP) go through as the rules say, and only then."""
 import os
 
@@ -10,6 +11,7 @@ from fwnet import Fw, Netns, pings, reaches, serve, sh
 
 VM_A = "aaaaaaaa-0000-4000-8000-000000000001"
 VM_B = "bbbbbbbb-0000-4000-8000-000000000002"
+B_MAC = "90:b8:d0:00:00:0b"
 A_IP, A_GW = "192.0.2.10", "192.0.2.1"
 B_IP, B_GW = "198.51.100.10", "198.51.100.1"
 
@@ -30,11 +32,13 @@ def net(workdir):
             sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "net0")
             sh("ip", "-n", ns, "link", "set", "net0", "up")
             sh("ip", "-n", ns, "route", "add", "default", "via", gw)
+        sh("ip", "-n", host, "link", "set", "vhb", "alias",
+           f"hull:{VM_B}:{B_MAC}")
         fw = Fw(os.path.join(workdir, "zones"), host)
         fw.host, fw.a, fw.b = host, a, b
         fw.vm(VM_A, ifname="vha", ips=[A_IP], tags={"role": "web"},
               firewall=False)
-        fw.vm(VM_B, ifname="vhb", ips=[B_IP], tags={"role": "db"})
+        fw.vm(VM_B, ips=[B_IP], tags={"role": "db"}, mac=B_MAC)
         serve(a, [22, 80])
         serve(b, [22, 23, 53, 80, 5432])
         yield fw
