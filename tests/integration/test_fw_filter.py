@@ -111,3 +111,31 @@ def test_tags_follow_instances_and_stop_start(net):
     assert reaches(net.a, "tcp", B_IP, 23)
     net.run("start", VM_B)
     assert not reaches(net.a, "tcp", B_IP, 23)
+
+
+def test_reloads_never_open_a_window(net):
+    """While the filter is replaced again and again, a blocked port stays
+    blocked and an allowed one stays open: each reload is one transaction."""
+    import threading
+
+    net.add("FROM any TO vm " + VM_B + " ALLOW tcp PORT 22", "-e")
+    stop = threading.Event()
+    errors = []
+
+    def reload_loop():
+        while not stop.is_set():
+            cp = net.run("reload", check=False)
+            if cp.returncode != 0:
+                errors.append(cp.stderr)
+
+    t = threading.Thread(target=reload_loop)
+    t.start()
+    try:
+        leaked = [reaches(net.a, "tcp", B_IP, 23) for _ in range(8)]
+        open_ = [reaches(net.a, "tcp", B_IP, 22) for _ in range(8)]
+    finally:
+        stop.set()
+        t.join()
+    assert not errors
+    assert not any(leaked)
+    assert all(open_)
