@@ -120,7 +120,9 @@ static char *compile(const struct fw_rec *recs, size_t n, struct state *st)
 		cr[k].rule = &recs[i].rule;
 		k++;
 	}
-	char *text = fw_nft_compile(cr, k, st->insts, st->ninsts);
+	char *text =
+	    fw_nft_compile_flags(cr, k, st->insts, st->ninsts,
+				 fw_nft_bridge_supported() ? FW_NFT_BRIDGE : 0);
 	free(cr);
 	return text;
 }
@@ -863,6 +865,16 @@ static int cmd_vm_state(int argc, char **argv, int what)
 				k += st.recs[i].enabled &&
 				     rule_touches(&st.recs[i], in);
 			printf("rules: %zu\n", k);
+			bool br_ok = fw_nft_bridge_supported();
+			for (size_t n = 0; n < in->nnics; n++) {
+				const struct fw_nic *nic = &in->nics[n];
+				printf("port %s: %s\n", nic->ifname,
+				       !nic->bridged ? "routed"
+				       : br_ok	     ? "bridged"
+						     : "bridged, not filtered "
+						       "(no bridge connection "
+						       "tracking in this kernel)");
+			}
 		}
 		free(mark);
 		rc = 0;

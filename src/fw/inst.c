@@ -151,6 +151,7 @@ static int port_cb(const char *name, const char *alias, int master, void *arg)
 				continue;
 			free(nic->ifname);
 			nic->ifname = xstrdup(name);
+			nic->bridged = master > 0;
 		}
 	}
 	return 0;
@@ -165,6 +166,12 @@ static void ports_resolve(struct fw_inst *insts, size_t n)
 		return;
 	struct port_scan ps = {insts, n};
 	net_link_foreach(sk, "hull:", port_cb, &ps, &ignore);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < insts[i].nnics; k++)
+			if (insts[i].nics[k].named)
+				insts[i].nics[k].bridged =
+				    net_link_master(
+					sk, insts[i].nics[k].ifname) > 0;
 	net_nl_close(sk);
 }
 

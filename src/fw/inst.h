@@ -17,6 +17,7 @@ struct fw_nic {
 	char *ifname; /* host-side port name */
 	char mac[18]; /* lower case, "" when the record has none */
 	bool named;   /* ifname came from the record's host_ifname */
+	bool bridged; /* the port is live and enslaved to a bridge */
 	char **ips;   /* plain addresses (no prefix length) */
 	size_t nips;
 };

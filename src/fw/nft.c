@@ -436,11 +436,89 @@ static int by_uuid_cmp(const void *a, const void *b, void *ctx)
 char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		     const struct fw_inst *insts, size_t ninsts)
 {
-	char *defs_buf = NULL, *chains_buf = NULL, *out = NULL;
-	size_t defs_len = 0, chains_len = 0, out_len = 0;
+	return fw_nft_compile_flags(rules, nrules, insts, ninsts, 0);
+}
+
+/* One table being written: its instance chains and dispatch maps. */
+struct table {
+	const char *family;
+	char *ch_buf, *vin, *vout;
+	size_t ch_len, vin_len, vout_len;
+	FILE *ch, *fin, *fout;
+	size_t nports, nout;
+};
+
+static void table_open(struct table *t)
+{
+	t->ch = open_memstream(&t->ch_buf, &t->ch_len);
+	t->fin = open_memstream(&t->vin, &t->vin_len);
+	t->fout = open_memstream(&t->vout, &t->vout_len);
+	if (!t->ch || !t->fin || !t->fout)
+		abort();
+}
+
+static void table_close(struct table *t)
+{
+	fclose(t->ch);
+	fclose(t->fin);
+	fclose(t->fout);
+}
+
+static void table_free(struct table *t)
+{
+	free(t->ch_buf);
+	free(t->vin);
+	free(t->vout);
+}
+
+static void table_emit(FILE *f, const struct table *t, const char *defs)
+{
+	fprintf(f, "table %s " FW_NFT_TABLE " {\n", t->family);
+	/* IPv6 neighbour discovery always reaches an instance. */
+	fprintf(f,
+		"\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
+		"nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
+		"nd-router-advert }\n\t}\n");
+	fprintf(f, "%s%s", defs, t->ch_buf);
+	/* Two named verdict maps, shared by the base chains: port -> chain. */
+	if (t->nout)
+		fprintf(f,
+			"\tmap from-inst {\n\t\ttype ifname : verdict\n"
+			"\t\telements = { %s }\n\t}\n",
+			t->vout);
+	if (t->nports)
+		fprintf(f,
+			"\tmap to-inst {\n\t\ttype ifname : verdict\n"
+			"\t\telements = { %s }\n\t}\n",
+			t->vin);
+	/* The same three hooks mean the same in both families: forward is
+	 * port to port, input port to host, output host to port. */
+	static const char *const hooks[] = {"forward", "input", "output"};
+	for (size_t h = 0; h < 3; h++) {
+		fprintf(f,
+			"\tchain %s {\n\t\ttype filter hook %s priority "
+			"filter; policy accept;\n",
+			hooks[h], hooks[h]);
+		if (t->nports)
+			fprintf(f, "\t\tct state established,related accept\n"
+				   "\t\ticmpv6 type @nd accept\n");
+		if (t->nout && h != 2)
+			fprintf(f, "\t\tiifname vmap @from-inst\n");
+		if (t->nports && h != 1)
+			fprintf(f, "\t\toifname vmap @to-inst\n");
+		fprintf(f, "\t}\n");
+	}
+	fprintf(f, "}\n");
+}
+
+char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
+			   const struct fw_inst *insts, size_t ninsts,
+			   unsigned flags)
+{
+	char *defs_buf = NULL, *out = NULL;
+	size_t defs_len = 0, out_len = 0;
 	FILE *defs = open_memstream(&defs_buf, &defs_len);
-	FILE *ch = open_memstream(&chains_buf, &chains_len);
-	if (!defs || !ch)
+	if (!defs)
 		abort();
 
 	/* Per rule: the peers each side stands for, and the protocol match. */
@@ -495,13 +573,13 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		}
 	}
 
-	/* Per instance: its two chains and its ports in the dispatch maps. */
+	/* Per instance: its two chains and its ports in the dispatch maps of
+	 * the table that sees them (bridge ports in table bridge, when the
+	 * caller says the kernel can track connections there). */
 	struct strv ports_seen = {0};
-	char *vin = NULL, *vout = NULL;
-	size_t vin_len = 0, vout_len = 0;
-	FILE *fin = open_memstream(&vin, &vin_len);    /* oifname -> i-chain */
-	FILE *fout = open_memstream(&vout, &vout_len); /* iifname -> o-chain */
-	size_t nports = 0, nout = 0;
+	struct table tabs[2] = {{"inet"}, {"bridge"}};
+	for (size_t t = 0; t < 2; t++)
+		table_open(&tabs[t]);
 	for (size_t i = 0; i < ninsts; i++) {
 		const struct fw_inst *inst = &insts[i];
 		if (!inst_active(inst))
@@ -514,6 +592,9 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 			      entry_cmp);
 		chain_trim(&in[i], true);
 		chain_trim(&outc[i], false);
+		char *ibuf = NULL;
+		size_t ilen = 0;
+		FILE *ch = open_memstream(&ibuf, &ilen);
 		/* Established/related traffic and neighbour discovery are
 		 * accepted in the base chains before any of this. */
 		fprintf(ch, "\tchain i-%s {\n\t\tct state invalid drop\n",
@@ -537,64 +618,44 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 			}
 			fprintf(ch, "\t}\n");
 		}
+		fclose(ch);
+		bool in_tab[2] = {false, false};
 		for (size_t n = 0; n < inst->nnics; n++) {
 			const char *ifn = inst->nics[n].ifname;
 			size_t before = ports_seen.n;
 			strv_add(&ports_seen, xstrdup(ifn));
 			if (ports_seen.n == before)
 				continue; /* a port claimed twice: first wins */
-			fprintf(fin, "%s\"%s\" : jump i-%s", nports ? ", " : "",
-				ifn, inst->uuid);
-			nports++;
+			size_t t =
+			    (flags & FW_NFT_BRIDGE) && inst->nics[n].bridged
+				? 1
+				: 0;
+			struct table *tb = &tabs[t];
+			if (!in_tab[t]) {
+				fputs(ibuf, tb->ch);
+				in_tab[t] = true;
+			}
+			fprintf(tb->fin, "%s\"%s\" : jump i-%s",
+				tb->nports++ ? ", " : "", ifn, inst->uuid);
 			if (has_out)
-				fprintf(fout, "%s\"%s\" : jump o-%s",
-					nout++ ? ", " : "", ifn, inst->uuid);
+				fprintf(tb->fout, "%s\"%s\" : jump o-%s",
+					tb->nout++ ? ", " : "", ifn,
+					inst->uuid);
 		}
+		free(ibuf);
 	}
-	fclose(fin);
-	fclose(fout);
 	fclose(defs);
-	fclose(ch);
 
 	FILE *f = open_memstream(&out, &out_len);
-	fprintf(f, "table inet " FW_NFT_TABLE " {\n");
-	/* IPv6 neighbour discovery always reaches an instance. */
-	fprintf(f,
-		"\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
-		"nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
-		"nd-router-advert }\n\t}\n");
-	fprintf(f, "%s%s", defs_buf, chains_buf);
-	/* Two named verdict maps, shared by the base chains: port -> chain. */
-	if (nout)
-		fprintf(f,
-			"\tmap from-inst {\n\t\ttype ifname : verdict\n"
-			"\t\telements = { %s }\n\t}\n",
-			vout);
-	if (nports)
-		fprintf(f,
-			"\tmap to-inst {\n\t\ttype ifname : verdict\n"
-			"\t\telements = { %s }\n\t}\n",
-			vin);
-	static const char *const hooks[] = {"forward", "input", "output"};
-	for (size_t h = 0; h < 3; h++) {
-		fprintf(f,
-			"\tchain %s {\n\t\ttype filter hook %s priority "
-			"filter; policy accept;\n",
-			hooks[h], hooks[h]);
-		if (nports)
-			fprintf(f, "\t\tct state established,related accept\n"
-				   "\t\ticmpv6 type @nd accept\n");
-		if (nout && h != 2)
-			fprintf(f, "\t\tiifname vmap @from-inst\n");
-		if (nports && h != 1)
-			fprintf(f, "\t\toifname vmap @to-inst\n");
-		fprintf(f, "\t}\n");
+	for (size_t t = 0; t < 2; t++) {
+		table_close(&tabs[t]);
+		/* table inet always exists, so an empty ruleset is one too. */
+		if (t == 0 || tabs[t].nports)
+			table_emit(f, &tabs[t], defs_buf);
+		table_free(&tabs[t]);
 	}
-	fprintf(f, "}\n");
 	fclose(f);
 
-	free(vin);
-	free(vout);
 	strv_free(&ports_seen);
 	setpool_free(&pool);
 	free(by_uuid);
@@ -615,7 +676,6 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	free(in);
 	free(outc);
 	free(defs_buf);
-	free(chains_buf);
 	return out;
 }
 
@@ -641,13 +701,29 @@ static int run_nft(const char *buf, bool dry_run, struct hull_err *err)
 	return rc;
 }
 
+/* Both tables go, whichever exist, in the same transaction as the new. */
+#define DROP_TABLES                                                            \
+	"add table inet " FW_NFT_TABLE "\n"                                    \
+	"delete table inet " FW_NFT_TABLE "\n"                                 \
+	"add table bridge " FW_NFT_TABLE "\n"                                  \
+	"delete table bridge " FW_NFT_TABLE "\n"
+
+bool fw_nft_bridge_supported(void)
+{
+	struct hull_err ignore;
+	return run_nft("add table bridge hull_probe\n"
+		       "add chain bridge hull_probe c { type filter hook "
+		       "forward priority filter; policy accept; ct state "
+		       "established accept; }\n"
+		       "delete table bridge hull_probe\n",
+		       true, &ignore) == 0;
+}
+
 int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 {
 	/* add + delete + define in one buffer: one transaction, so the old
 	 * table is replaced by the new one with nothing in between. */
-	char *buf = xasprintf("add table inet " FW_NFT_TABLE "\n"
-			      "delete table inet " FW_NFT_TABLE "\n%s",
-			      ruleset);
+	char *buf = xasprintf(DROP_TABLES "%s", ruleset);
 	int rc = run_nft(buf, dry_run, err);
 	free(buf);
 	return rc;
@@ -655,7 +731,5 @@ int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 
 int fw_nft_remove(struct hull_err *err)
 {
-	return run_nft("add table inet " FW_NFT_TABLE "\n"
-		       "delete table inet " FW_NFT_TABLE "\n",
-		       false, err);
+	return run_nft(DROP_TABLES, false, err);
 }

@@ -2,7 +2,8 @@
  * nft.h - the firewall compiled to nftables, and loaded.
  *
  * fw_nft_compile() is a pure function: enabled rules plus the instances
- * they may touch in, one nftables ruleset (table inet hull) out. For every
+ * they may touch in, one nftables ruleset (table inet hull, and with FW_NFT_BRIDGE table bridge
+ * hull for bridge ports) out. For every
  * instance with its firewall on, and each of its host-side ports:
  *
  *   - traffic to the instance (forward and output hooks, by oifname) goes
@@ -47,15 +48,29 @@ struct fw_crule {
 char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		     const struct fw_inst *insts, size_t ninsts);
 
+/* With FW_NFT_BRIDGE, ports that are bridge ports (fw_nic.bridged) are
+ * dispatched from a `table bridge hull` with the same chains, so traffic
+ * bridged between two ports of one nic tag is filtered too. Only pass it
+ * when fw_nft_bridge_supported(): stateful filtering in the bridge family
+ * needs the kernel's bridge connection tracking (nf_conntrack_bridge). */
+#define FW_NFT_BRIDGE 1u
+char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
+			   const struct fw_inst *insts, size_t ninsts,
+			   unsigned flags);
+
+/* Whether the kernel can track connections in the bridge family (checked
+ * with a dry-run transaction; changes nothing). */
+bool fw_nft_bridge_supported(void);
+
 /* Whether a side of rule r names instance inst (owner taken into account). */
 bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *side,
 			const struct fw_inst *inst);
 
-/* Atomically replaces table inet hull with ruleset (from fw_nft_compile);
- * dry_run only checks it. */
+/* Atomically replaces tables inet hull and bridge hull with ruleset (from
+ * fw_nft_compile); dry_run only checks it. */
 int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err);
 
-/* Removes table inet hull (fine when absent). */
+/* Removes tables inet hull and bridge hull (fine when absent). */
 int fw_nft_remove(struct hull_err *err);
 
 #endif

@@ -33,7 +33,9 @@ int fw_reload(bool dry_run, struct hull_err *err)
 			cr[k].rule = &recs[i].rule;
 			k++;
 		}
-		char *text = fw_nft_compile(cr, k, insts, ninsts);
+		char *text = fw_nft_compile_flags(
+		    cr, k, insts, ninsts,
+		    fw_nft_bridge_supported() ? FW_NFT_BRIDGE : 0);
 		rc = fw_nft_apply(text, dry_run, err);
 		free(text);
 		free(cr);

@@ -139,3 +139,71 @@ def test_reloads_never_open_a_window(net):
     assert not errors
     assert not any(leaked)
     assert all(open_)
+
+
+A_MAC = "90:b8:d0:00:00:0a"
+
+
+@pytest.fixture
+def bridged(workdir):
+    """A, B and the host on one bridge, as src/net plugs zones into a nic
+    tag: host ends enslaved to br0, named and aliased the way src/net does
+    (hv<8 hex><k>, "hull:<uuid>:<mac>"), records without host_ifname."""
+    nets = Netns()
+    try:
+        host = nets.add("h")
+        a = nets.add("a")
+        b = nets.add("b")
+        sh("ip", "-n", host, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", host, "addr", "add", "192.0.2.1/24", "dev", "br0")
+        sh("ip", "-n", host, "link", "set", "br0", "up")
+        for ns, uuid, mac, ip in ((a, VM_A, A_MAC, "192.0.2.10"),
+                                  (b, VM_B, B_MAC, "192.0.2.11")):
+            port = f"hv{uuid[:8]}0"
+            sh("ip", "-n", host, "link", "add", port, "type", "veth",
+               "peer", "name", "net0", "netns", ns)
+            sh("ip", "-n", host, "link", "set", port, "master", "br0",
+               "alias", f"hull:{uuid}:{mac}", "up")
+            sh("ip", "-n", ns, "link", "set", "net0", "address", mac, "up")
+            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "net0")
+        fw = Fw(os.path.join(workdir, "zones"), host)
+        fw.host, fw.a, fw.b = host, a, b
+        fw.vm(VM_A, ips=["192.0.2.10"], mac=A_MAC, firewall=False)
+        fw.vm(VM_B, ips=["192.0.2.11"], mac=B_MAC)
+        yield fw
+    finally:
+        nets.cleanup()
+
+
+def _bridge_ct(ns):
+    return sh("ip", "netns", "exec", ns, "nft", "-c",
+              "add table bridge hull_probe; add chain bridge hull_probe c "
+              "{ type filter hook forward priority filter; policy accept; "
+              "ct state established accept; }", check=False).returncode == 0
+
+
+def test_bridged_port_status(bridged):
+    """fwadm finds the bridge port by its alias and says whether this
+    kernel lets it filter bridged traffic."""
+    out = bridged.run("status", "-v", VM_B).stdout.splitlines()
+    port = f"hv{VM_B[:8]}0"
+    if _bridge_ct(bridged.host):
+        assert out[2] == f"port {port}: bridged"
+    else:
+        assert out[2] == (f"port {port}: bridged, not filtered (no bridge "
+                          "connection tracking in this kernel)")
+
+
+def test_bridged_traffic_is_filtered(bridged):
+    if not _bridge_ct(bridged.host):
+        pytest.skip("kernel lacks bridge connection tracking "
+                    "(CONFIG_NF_CONNTRACK_BRIDGE)")
+    serve(bridged.b, [22, 23])
+    assert reaches(bridged.a, "tcp", "192.0.2.11", 22)
+    bridged.run("reload")
+    assert not reaches(bridged.a, "tcp", "192.0.2.11", 22)
+    assert not reaches(bridged.host, "tcp", "192.0.2.11", 22)
+    bridged.add("FROM any TO vm " + VM_B + " ALLOW tcp PORT 22", "-e")
+    assert reaches(bridged.a, "tcp", "192.0.2.11", 22)
+    assert reaches(bridged.host, "tcp", "192.0.2.11", 22)
+    assert not reaches(bridged.a, "tcp", "192.0.2.11", 23)

@@ -280,6 +280,35 @@ static void test_compile_semantics(void **state)
 	assert_non_null(strstr(nft, "\"vha\" : jump o-" UA));
 	assert_non_null(strstr(nft, "\"vhb\" : jump i-" UB));
 	free(nft);
+	/* With FW_NFT_BRIDGE, a bridge port is dispatched from table bridge
+	 * (and only there); a routed port stays in table inet. */
+	in[1].nics[0].bridged = true;
+	{
+		struct fw_rule pr[4];
+		struct fw_crule cr[4];
+		struct hull_err e;
+		for (size_t k = 0; k < 4; k++) {
+			assert_int_equal(fw_rule_parse(rules[k], &pr[k], &e),
+					 0);
+			cr[k] = (struct fw_crule){"r", NULL, &pr[k]};
+		}
+		char *both = fw_nft_compile_flags(cr, 4, in, 2, FW_NFT_BRIDGE);
+		const char *br = strstr(both, "table bridge hull {");
+		assert_non_null(br);
+		assert_non_null(strstr(br, "chain i-" UB));
+		assert_non_null(strstr(br, "\"vhb\" : jump i-" UB));
+		assert_null(strstr(br, "chain i-" UA));
+		const char *inet = strstr(both, "table inet hull {");
+		assert_true(inet < br);
+		assert_null(memmem(inet, (size_t)(br - inet), "\"vhb\"", 5));
+		free(both);
+		char *plain = fw_nft_compile_flags(cr, 4, in, 2, 0);
+		assert_null(strstr(plain, "table bridge"));
+		free(plain);
+		for (size_t k = 0; k < 4; k++)
+			fw_rule_free(&pr[k]);
+	}
+	in[1].nics[0].bridged = false;
 	/* An instance with its firewall off gets no chains. */
 	in[1].firewall_enabled = false;
 	nft = compile_rules(rules, 4, in, 2);
