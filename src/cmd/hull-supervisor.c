@@ -21,6 +21,7 @@
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
+#include "supervisor/metadata_hook.h"
 #include "supervisor/supervisor.h"
 
 static void usage(FILE *f)
@@ -101,6 +102,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hull-supervisor: no such instance %s\n", uuid);
 		return 1;
 	}
+	supervisor_hook_register(&metadata_hook);
 	if (foreground)
 		return supervisor_run(uuid, ready_fd);
 

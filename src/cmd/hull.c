@@ -26,6 +26,7 @@ static const char usage_text[] =
     "usage: hull [--help] [--version] COMMAND [ARGS...]\n"
     "\n"
     "  init [--backend btrfs|dir] [--size SIZE] [--file PATH | --device DEV]\n"
+    "       [--quota simple|full|none]\n"
     "                          make (or mount again) the pool at the root\n"
     "  fini                    unmount the pool; its data stays in the file\n"
     "  pool list [-j] [-p] [-H] [-t filesystem|snapshot] [DATASET]\n"
@@ -77,12 +78,14 @@ static int cmd_init(int argc, char **argv)
 	    {"size", required_argument, NULL, 's'},
 	    {"file", required_argument, NULL, 'f'},
 	    {"device", required_argument, NULL, 'd'},
+	    {"quota", required_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct pool_init_opts o = {.backend = POOL_BACKEND_BTRFS};
 	int c;
-	while ((c = getopt_long(argc, argv, "+b:s:f:d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+b:s:f:d:q:h", opts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'b':
 			if (pool_backend_parse(optarg, &o.backend) < 0)
@@ -100,6 +103,14 @@ static int cmd_init(int argc, char **argv)
 			break;
 		case 'd':
 			o.device = optarg;
+			break;
+		case 'q':
+			if (pool_quota_mode_parse(optarg, &o.quota) < 0 ||
+			    o.quota == POOL_QUOTA_AUTO)
+				return usage_error(
+				    "init: --quota takes simple, "
+				    "full or none, not '%s'",
+				    optarg);
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -80,7 +80,7 @@ static int console(const char *uuid)
 int main(int argc, char **argv)
 {
 	struct hull_err err = { 0 };
-	if (!zone_exe_is_sealed() && !getenv("HULL_ZLOGIN_UNSEALED")) {
+	if (!zone_exe_is_sealed()) {
 		zone_exe_reexec_sealed(argv, &err);
 		fprintf(stderr, "zlogin: %s\n", err.msg);
 		return 1;

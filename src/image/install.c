@@ -33,13 +33,13 @@ struct image_txn {
 	struct pool *pool;
 	json_t *manifest;
 	char uuid[37];
-	char *partial;      /* dataset name images/<uuid>-partial */
-	char *final;        /* dataset name images/<uuid> */
-	char *path;         /* absolute path of the partial dataset */
+	char *partial; /* dataset name images/<uuid>-partial */
+	char *final;   /* dataset name images/<uuid> */
+	char *path;    /* absolute path of the partial dataset */
 	int lock_fd;
 };
 
-static int root_lock(struct hull_err *err)
+int image_install_lock(struct hull_err *err)
 {
 	int fd = open(hull_root(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -80,7 +80,7 @@ int image_install_begin(struct pool *pool, json_t *manifest,
 	memcpy(t->uuid, uuid, 37);
 	t->final = xasprintf("images/%s", uuid);
 	t->partial = xasprintf("images/%s-partial", uuid);
-	int r = root_lock(err);
+	int r = image_install_lock(err);
 	if (r < 0)
 		goto fail;
 	t->lock_fd = r;
@@ -127,8 +127,8 @@ int image_install_commit(struct image_txn *t, const char *source,
 		goto fail;
 	if ((r = pool_dataset_rename(t->pool, t->partial, t->final, err)) < 0)
 		goto fail;
-	json_t *rec = json_pack("{s:O, s:s?}", "manifest", t->manifest,
-				"source", source);
+	json_t *rec =
+	    json_pack("{s:O, s:s?}", "manifest", t->manifest, "source", source);
 	r = image_store_record_write(t->uuid, rec, err);
 	json_decref(rec);
 	if (r < 0) {
@@ -252,9 +252,8 @@ int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 
 	struct sha1_tap s;
 	sha1_init(&s);
-	struct unpack_opts o = {.compression = comp,
-				.tap = sha1_feed,
-				.tap_ctx = &s};
+	struct unpack_opts o = {
+	    .compression = comp, .tap = sha1_feed, .tap_ctx = &s};
 	if (!strcmp(type, "zvol")) {
 		_cleanup_free_ char *disk = xasprintf("%s/disk", t->path);
 		r = image_unpack_raw_fd(fd, disk, &o, err);
@@ -284,4 +283,32 @@ int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 		return hull_err_prefix(err, "%s", file);
 	}
 	return image_install_commit(t, source, err);
+}
+
+int image_install_partials_clean(struct pool *pool, json_t **removed,
+				 struct hull_err *err)
+{
+	*removed = json_array();
+	int lock = image_install_lock(err);
+	if (lock < 0)
+		return lock;
+	struct pool_entry *e;
+	size_t n;
+	int r = pool_list_select(pool, "images",
+				 POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
+				 &e, &n, err);
+	if (r < 0) {
+		close(lock);
+		return r;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		size_t len = strlen(e[i].name);
+		if (len < 8 || strcmp(e[i].name + len - 8, "-partial"))
+			continue;
+		if ((r = pool_dataset_destroy(pool, e[i].name, err)) == 0)
+			json_array_append_new(*removed, json_string(e[i].name));
+	}
+	pool_entries_free(e, n);
+	close(lock);
+	return r;
 }

@@ -48,6 +48,16 @@ void image_install_abort(struct image_txn *txn);
 int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 		       const char *source, struct hull_err *err);
 
+/* Takes the pool's install lock (a descriptor to close), waiting for an
+ * install in progress. */
+int image_install_lock(struct hull_err *err);
+
+/* Destroys the temporary datasets installs killed midway left behind
+ * (none can be in progress: the install lock is held meanwhile); their
+ * names go into *removed (a new array). */
+int image_install_partials_clean(struct pool *pool, json_t **removed,
+				 struct hull_err *err);
+
 /* Hex SHA-1 of a whole file (41 bytes with the NUL). */
 int image_file_sha1(const char *path, char out[41], struct hull_err *err);
 

@@ -15,14 +15,14 @@
 #include "lib/json.h"
 #include "lib/uuid.h"
 
-static const char *const types[] = {"zone-dataset", "lx-dataset", "zvol",
-				    "docker", "lxd", "other", NULL};
+static const char *const types[] = {
+    "zone-dataset", "lx-dataset", "zvol", "docker", "lxd", "other", NULL};
 static const char *const oses[] = {"smartos", "linux", "windows", "bsd",
 				   "illumos", "other", NULL};
-static const char *const states[] = {"active", "unactivated", "disabled",
-				     "creating", "failed", NULL};
-static const char *const compressions[] = {"none", "gzip", "bzip2", "xz",
-					   "zstd", NULL};
+static const char *const states[] = {"active",	 "unactivated", "disabled",
+				     "creating", "failed",	NULL};
+static const char *const compressions[] = {"none", "gzip", "bzip2",
+					   "xz",   "zstd", NULL};
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -66,8 +66,9 @@ static int check_enum(json_t *m, const char *key, bool required,
 		return r;
 	json_t *v = json_object_get(m, key);
 	if (v && !in_list(json_string_value(v), list))
-		return hull_err_set(err, EINVAL, "manifest: %s: unknown %s '%s'",
-				    key, key, json_string_value(v));
+		return hull_err_set(err, EINVAL,
+				    "manifest: %s: unknown %s '%s'", key, key,
+				    json_string_value(v));
 	return 0;
 }
 
@@ -246,7 +247,8 @@ static int check_requirements(json_t *m, struct hull_err *err)
 		if (v && (!json_is_integer(v) || json_integer_value(v) < 0)) {
 			char field[64];
 			snprintf(field, sizeof(field), "requirements.%s", *k);
-			return bad(err, field, "must be a non-negative integer");
+			return bad(err, field,
+				   "must be a non-negative integer");
 		}
 	}
 	static const char *const strs[] = {"brand", "bootrom", NULL};
@@ -260,7 +262,8 @@ static int check_requirements(json_t *m, struct hull_err *err)
 	}
 	json_t *ssh = json_object_get(req, "ssh_key");
 	if (ssh && !json_is_boolean(ssh))
-		return bad(err, "requirements.ssh_key", "must be true or false");
+		return bad(err, "requirements.ssh_key",
+			   "must be true or false");
 	static const char *const plats[] = {"min_platform", "max_platform",
 					    NULL};
 	for (const char *const *k = plats; *k; k++) {
@@ -299,8 +302,9 @@ int image_manifest_validate(json_t *m, struct hull_err *err)
 
 	json_t *v = json_object_get(m, "v");
 	if (!v)
-		return bad(err, "v", "is missing (v1 manifests are not "
-				     "supported)");
+		return bad(err, "v",
+			   "is missing (v1 manifests are not "
+			   "supported)");
 	if (!json_is_integer(v))
 		return bad(err, "v", "must be an integer");
 	if (json_integer_value(v) != 2)
@@ -383,9 +387,10 @@ json_t *image_manifest_parse(const char *buf, size_t len, struct hull_err *err)
 
 bool image_type_is_rootfs(const char *type)
 {
-	return type && (!strcmp(type, "zone-dataset") ||
-			!strcmp(type, "lx-dataset") || !strcmp(type, "docker") ||
-			!strcmp(type, "lxd") || !strcmp(type, "other"));
+	return type &&
+	       (!strcmp(type, "zone-dataset") || !strcmp(type, "lx-dataset") ||
+		!strcmp(type, "docker") || !strcmp(type, "lxd") ||
+		!strcmp(type, "other"));
 }
 
 void image_manifest_defaults(json_t *m)

@@ -68,9 +68,8 @@ static int digest_path(json_t *desc, const char *what, char **path,
 	if (!d)
 		return hull_err_set(err, EINVAL, "OCI %s: no digest", what);
 	if (strncmp(d, "sha256:", 7) || !hex64(d + 7))
-		return hull_err_set(err, EINVAL,
-				    "OCI %s: unsupported digest '%.80s'", what,
-				    d);
+		return hull_err_set(
+		    err, EINVAL, "OCI %s: unsupported digest '%.80s'", what, d);
 	*path = xasprintf("blobs/sha256/%s", d + 7);
 	*sha256 = xstrdup(d + 7);
 	return 0;
@@ -102,11 +101,11 @@ int oci_index_manifest(json_t *index, char **path, char **sha256, char **ref,
 		const char *mt = hull_json_str(d, "mediaType", "");
 		*is_index = strstr(mt, "index") || strstr(mt, "manifest.list");
 		json_t *ann = json_object_get(d, "annotations");
-		const char *r = hull_json_str(ann, "io.containerd.image.name",
-					      NULL);
+		const char *r =
+		    hull_json_str(ann, "io.containerd.image.name", NULL);
 		if (!r)
-			r = hull_json_str(ann, "org.opencontainers.image.ref.name",
-					  NULL);
+			r = hull_json_str(
+			    ann, "org.opencontainers.image.ref.name", NULL);
 		*ref = r ? xstrdup(r) : NULL;
 		int rc = digest_path(d, "index", path, sha256, err);
 		if (rc < 0) {
@@ -133,7 +132,8 @@ int oci_manifest_parse(json_t *m, struct oci_image *out, struct hull_err *err)
 	json_t *layers = json_object_get(m, "layers");
 	if (!json_is_array(layers))
 		return hull_err_set(err, EINVAL, "OCI manifest: no layers");
-	out->layers = xcalloc(json_array_size(layers) + 1, sizeof(*out->layers));
+	out->layers =
+	    xcalloc(json_array_size(layers) + 1, sizeof(*out->layers));
 	size_t i;
 	json_t *l;
 	json_array_foreach(layers, i, l)
@@ -170,15 +170,16 @@ int oci_docker_manifest_parse(json_t *m, struct oci_image *out,
 	}
 	json_t *tags = json_object_get(e, "RepoTags");
 	const char *t = json_is_array(tags)
-				? json_string_value(json_array_get(tags, 0))
-				: NULL;
+			    ? json_string_value(json_array_get(tags, 0))
+			    : NULL;
 	if (t)
 		out->ref = xstrdup(t);
 	json_t *layers = json_object_get(e, "Layers");
 	if (!json_is_array(layers))
 		return hull_err_set(err, EINVAL,
 				    "docker manifest.json: no Layers");
-	out->layers = xcalloc(json_array_size(layers) + 1, sizeof(*out->layers));
+	out->layers =
+	    xcalloc(json_array_size(layers) + 1, sizeof(*out->layers));
 	size_t i;
 	json_t *l;
 	json_array_foreach(layers, i, l)
@@ -208,8 +209,7 @@ static json_t *doc_load(const char *dir, const char *rel, struct hull_err *err)
 	return j;
 }
 
-int oci_image_load(const char *dir, struct oci_image *out,
-		   struct hull_err *err)
+int oci_image_load(const char *dir, struct oci_image *out, struct hull_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	_cleanup_free_ char *index_path = xasprintf("%s/index.json", dir);
@@ -279,8 +279,8 @@ void oci_uuid_from_digest(const char *hex, char out[37])
 	static const char variant[] = "89ab";
 	int v = isdigit((unsigned char)h[16]) ? h[16] - '0' : h[16] - 'a' + 10;
 	h[16] = variant[v & 3];
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12,
-		 h + 16, h + 20);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16,
+		 h + 20);
 }
 
 /* Splits "registry/repo:tag" into repo and tag (NULL when absent). */
@@ -297,7 +297,7 @@ static void ref_split(const char *ref, char **repo, char **tag)
 		*tag = xstrdup(colon + 1);
 	} else if (!strchr(ref, '/') && !strchr(ref, ':') &&
 		   strspn(ref, "abcdefghijklmnopqrstuvwxyz0123456789._-") ==
-			   strlen(ref) &&
+		       strlen(ref) &&
 		   !strstr(ref, "..")) {
 		/* An OCI ref.name annotation alone is usually just a tag. */
 		*tag = xstrdup(ref);
@@ -311,8 +311,8 @@ static char *truncate_dup(const char *s, size_t max)
 	return xstrndup(s, strnlen(s, max));
 }
 
-json_t *oci_image_manifest(json_t *config, const char *sha256,
-			   const char *ref, struct hull_err *err)
+json_t *oci_image_manifest(json_t *config, const char *sha256, const char *ref,
+			   struct hull_err *err)
 {
 	if (!json_is_object(config)) {
 		hull_err_set(err, EINVAL, "image config: not an object");
@@ -322,15 +322,15 @@ json_t *oci_image_manifest(json_t *config, const char *sha256,
 	oci_uuid_from_digest(sha256, uuid);
 	char *repo, *tag;
 	ref_split(ref, &repo, &tag);
-	_cleanup_free_ char *name = truncate_dup(repo ? repo : "docker-image",
-						 512);
-	_cleanup_free_ char *version = truncate_dup(
-		tag ? tag : sha256, tag ? 128 : 12);
+	_cleanup_free_ char *name =
+	    truncate_dup(repo ? repo : "docker-image", 512);
+	_cleanup_free_ char *version =
+	    truncate_dup(tag ? tag : sha256, tag ? 128 : 12);
 	_cleanup_free_ char *id = xasprintf("sha256:%s", sha256);
 
 	json_t *c = json_object_get(config, "config");
 	json_t *dc = json_object();
-	static const char *const keys[] = {"Entrypoint", "Cmd", "Env",
+	static const char *const keys[] = {"Entrypoint", "Cmd",	 "Env",
 					   "WorkingDir", "User", NULL};
 	for (const char *const *k = keys; *k; k++) {
 		json_t *v = json_object_get(c, *k);
@@ -339,11 +339,11 @@ json_t *oci_image_manifest(json_t *config, const char *sha256,
 		if (v && (list ? json_is_array(v) : json_is_string(v)))
 			json_object_set(dc, *k, v);
 		else
-			json_object_set_new(dc, *k,
-					    list ? json_null() : json_string(""));
+			json_object_set_new(
+			    dc, *k, list ? json_null() : json_string(""));
 	}
-	json_t *tags = json_pack("{s:s, s:o}", "docker:id", id, "docker:config",
-				 dc);
+	json_t *tags =
+	    json_pack("{s:s, s:o}", "docker:id", id, "docker:config", dc);
 	if (repo)
 		json_object_set_new(tags, "docker:repo", json_string(repo));
 	if (tag) {

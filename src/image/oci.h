@@ -27,7 +27,7 @@ struct oci_layer {
 };
 
 struct oci_image {
-	char *config_path; /* relative, checked */
+	char *config_path;   /* relative, checked */
 	char *config_sha256; /* expected digest of the config, or NULL */
 	struct oci_layer *layers;
 	size_t nlayers;
@@ -45,8 +45,8 @@ void oci_image_fini(struct oci_image *img);
  *   oci_docker_manifest_parse: docker's manifest.json -> config, layers, ref.
  * Paths are refused when absolute or holding "..".
  */
-int oci_index_manifest(json_t *index, char **path, char **sha256,
-		       char **ref, int *is_index, struct hull_err *err);
+int oci_index_manifest(json_t *index, char **path, char **sha256, char **ref,
+		       int *is_index, struct hull_err *err);
 int oci_manifest_parse(json_t *manifest, struct oci_image *out,
 		       struct hull_err *err);
 int oci_docker_manifest_parse(json_t *manifest, struct oci_image *out,

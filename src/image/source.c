@@ -29,6 +29,8 @@
 
 /* An IMGAPI answer for /images on a big public server is a few MB. */
 #define BODY_MAX (64u << 20)
+/* IMGAPI's largest page of /images. */
+#define IMGAPI_PAGE 1000
 
 /* ---- the configured list ---- */
 
@@ -44,7 +46,8 @@ json_t *image_sources_load(struct hull_err *err)
 	json_t *list = json_object_get(j, "sources");
 	if (!json_is_array(list)) {
 		json_decref(j);
-		hull_err_set(err, EINVAL, "%s: 'sources' is not an array", path);
+		hull_err_set(err, EINVAL, "%s: 'sources' is not an array",
+			     path);
 		return NULL;
 	}
 	size_t i;
@@ -137,13 +140,16 @@ static size_t body_write(char *p, size_t sz, size_t n, void *ctx)
 	return add;
 }
 
-/* base + path, keeping a "?query" of base at the end. */
+/* base + path, keeping a "?query" of base (a channel) at the end, joined
+with one the path may carry. */
 static char *url_join(const char *base, const char *path)
 {
 	const char *q = strchr(base, '?');
 	size_t n = q ? (size_t)(q - base) : strlen(base);
 	while (n && base[n - 1] == '/')
 		n--;
+	if (q && strchr(path, '?'))
+		return xasprintf("%.*s%s&%s", (int)n, base, path, q + 1);
 	return xasprintf("%.*s%s%s", (int)n, base, path, q ? q : "");
 }
 
@@ -167,7 +173,8 @@ static CURL *easy_new(const char *url)
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "imgadm/" HULL_VERSION " (hull)");
+	curl_easy_setopt(c, CURLOPT_USERAGENT,
+			 "imgadm/" HULL_VERSION " (hull)");
 	const char *insecure = getenv("IMGADM_INSECURE");
 	if (insecure && !strcmp(insecure, "1")) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -177,8 +184,8 @@ static CURL *easy_new(const char *url)
 }
 
 /* GET url; the body in *out (caller frees). ENOENT on 404. */
-static int http_get(const char *base, const char *path, char **out,
-		    size_t *len, struct hull_err *err)
+static int http_get(const char *base, const char *path, char **out, size_t *len,
+		    struct hull_err *err)
 {
 	_cleanup_free_ char *url = url_join(base, path);
 	CURL *c = easy_new(url);
@@ -192,8 +199,9 @@ static int http_get(const char *base, const char *path, char **out,
 	curl_easy_cleanup(c);
 	int r = 0;
 	if (b.too_big)
-		r = hull_err_set(err, EFBIG, "source %s: answer larger than "
-					     "%u MiB",
+		r = hull_err_set(err, EFBIG,
+				 "source %s: answer larger than "
+				 "%u MiB",
 				 base, BODY_MAX >> 20);
 	else if (cc != CURLE_OK)
 		r = hull_err_set(err, EHOSTUNREACH, "source %s: %s", base,
@@ -264,13 +272,14 @@ static int http_download(const char *base, const char *path, int fd,
 {
 	_cleanup_free_ char *url = url_join(base, path);
 	CURL *c = easy_new(url);
-	struct download d = {.fd = fd, .limit = limit,
-			     .progress = progress, .ctx = ctx};
+	struct download d = {
+	    .fd = fd, .limit = limit, .progress = progress, .ctx = ctx};
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, download_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
 	if (progress) {
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, download_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION,
+				 download_progress);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &d);
 	}
 	CURLcode cc = curl_easy_perform(c);
@@ -314,8 +323,8 @@ static int dir_walk(json_t *src, manifest_fn fn, void *ctx,
 		size_t n = strlen(de->d_name);
 		if (n > 5 && !strcmp(de->d_name + n - 5, ".json") &&
 		    de->d_name[0] != '.') {
-			_cleanup_free_ char *p = xasprintf("%s/%s", dir,
-							   de->d_name);
+			_cleanup_free_ char *p =
+			    xasprintf("%s/%s", dir, de->d_name);
 			r = fn(p, ctx);
 		}
 	}
@@ -329,8 +338,8 @@ static int dir_walk(json_t *src, manifest_fn fn, void *ctx,
 	while (!r && (de = readdir(d))) {
 		if (!hull_uuid_valid(de->d_name))
 			continue;
-		_cleanup_free_ char *p = xasprintf("%s/%s/manifest.json",
-						   images, de->d_name);
+		_cleanup_free_ char *p =
+		    xasprintf("%s/%s/manifest.json", images, de->d_name);
 		if (hull_path_exists(p))
 			r = fn(p, ctx);
 	}
@@ -410,7 +419,8 @@ static char *dir_file_for(const char *mpath, struct hull_err *err)
 	struct dirent *de;
 	char *found = NULL;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, base, blen) || de->d_name[blen] != '.' ||
+		if (strncmp(de->d_name, base, blen) ||
+		    de->d_name[blen] != '.' ||
 		    !strcmp(de->d_name + blen, ".json"))
 			continue;
 		found = xasprintf("%s/%s", dir, de->d_name);
@@ -452,32 +462,53 @@ json_t *image_source_list(json_t *src, struct hull_err *err)
 		}
 		return f.list;
 	}
-	char *body;
-	size_t len;
-	if (http_get(src_url(src), "/images", &body, &len, err) < 0)
-		return NULL;
-	json_t *all = hull_json_load_buf("/images", body, len, err);
-	free(body);
-	if (!all) {
-		hull_err_prefix(err, "source %s", src_url(src));
-		return NULL;
-	}
-	if (!json_is_array(all)) {
-		json_decref(all);
-		hull_err_set(err, EINVAL, "source %s: /images is not an array",
-			     src_url(src));
-		return NULL;
-	}
+	/* IMGAPI answers at most `limit` (1000) images a page; the next page
+	 * starts after the last uuid seen (marker). */
 	json_t *out = json_array();
-	size_t i;
-	json_t *m;
-	json_array_foreach(all, i, m)
-	{
-		if (image_manifest_validate(m, NULL) == 0)
-			json_array_append(out, m);
+	char marker[37] = "";
+	for (int page = 0; page < 100; page++) {
+		_cleanup_free_ char *path =
+		    marker[0] ? xasprintf("/images?limit=%d&marker=%s",
+					  IMGAPI_PAGE, marker)
+			      : xasprintf("/images?limit=%d", IMGAPI_PAGE);
+		char *body;
+		size_t len;
+		if (http_get(src_url(src), path, &body, &len, err) < 0)
+			goto fail;
+		json_t *all = hull_json_load_buf("/images", body, len, err);
+		free(body);
+		if (!all) {
+			hull_err_prefix(err, "source %s", src_url(src));
+			goto fail;
+		}
+		if (!json_is_array(all)) {
+			json_decref(all);
+			hull_err_set(err, EINVAL,
+				     "source %s: /images is not an array",
+				     src_url(src));
+			goto fail;
+		}
+		size_t i, n = json_array_size(all);
+		json_t *m;
+		json_array_foreach(all, i, m)
+		{
+			if (image_manifest_validate(m, NULL) == 0)
+				json_array_append(out, m);
+		}
+		const char *last =
+		    hull_json_str(json_array_get(all, n - 1), "uuid", "");
+		bool more = n >= IMGAPI_PAGE && hull_uuid_valid(last) &&
+			    strcmp(last, marker) != 0;
+		if (more)
+			snprintf(marker, sizeof(marker), "%s", last);
+		json_decref(all);
+		if (!more)
+			break;
 	}
-	json_decref(all);
 	return out;
+fail:
+	json_decref(out);
+	return NULL;
 }
 
 json_t *image_source_get(json_t *src, const char *uuid, struct hull_err *err)
@@ -529,7 +560,8 @@ int image_source_fetch(json_t *src, json_t *manifest, const char *tmp_path,
 		if (f.fail)
 			return -err->code;
 		if (!f.found_path)
-			return hull_err_set(err, ENOENT, "source %s: no image %s",
+			return hull_err_set(err, ENOENT,
+					    "source %s: no image %s",
 					    src_url(src), uuid);
 		*path = dir_file_for(f.found_path, err);
 		free(f.found_path);

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,8 +73,9 @@ static json_t *clone_counts(struct pool *p, struct hull_err *err)
 {
 	struct pool_entry *e;
 	size_t n;
-	if (pool_list_select(p, NULL, POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
-			     &e, &n, err) < 0)
+	if (pool_list_select(p, NULL,
+			     POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS, &e,
+			     &n, err) < 0)
 		return NULL;
 	json_t *counts = json_object();
 	for (size_t i = 0; i < n; i++) {
@@ -98,64 +100,123 @@ static int cmp_uuid(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The names in a folder (sorted), or an empty list when it is missing. */
+static char **dir_names(const char *dir, size_t *n)
+{
+	char **v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return NULL;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_uuid);
+	return v;
+}
+
+static void names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Reads a small record relative to dirfd with one open and (usually) one
+ * read: listing a thousand images is mostly this. */
+static json_t *record_load_at(int dirfd, const char *name, char **buf,
+			      size_t *cap)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	size_t len = 0;
+	for (;;) {
+		if (len == *cap) {
+			if (*cap >= HULL_JSON_MAX_FILE) {
+				close(fd);
+				return NULL;
+			}
+			*cap = *cap ? *cap * 2 : 65536;
+			*buf = xrealloc(*buf, *cap);
+		}
+		ssize_t r = read(fd, *buf + len, *cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	return json_loadb(*buf, len, 0, NULL);
+}
+
 json_t *image_store_list(struct pool *p, bool clones, struct hull_err *err)
 {
 	_cleanup_free_ char *dir = hull_root_path("var/images");
 	json_t *out = json_array();
-	DIR *d = opendir(dir);
-	if (!d) {
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
 		if (errno == ENOENT)
 			return out;
 		hull_err_sys(err, errno, "%s", dir);
 		json_decref(out);
 		return NULL;
 	}
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len != 41 || strcmp(de->d_name + 36, ".json"))
-			continue;
-		char uuid[37];
-		memcpy(uuid, de->d_name, 36);
-		uuid[36] = '\0';
-		if (!hull_uuid_valid(uuid))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			names = xrealloc(names, cap * sizeof(*names));
-		}
-		names[n++] = xstrdup(uuid);
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_uuid);
+	size_t nrec, nds;
+	char **recs = dir_names(dir, &nrec);
+	/* An image is listed when its dataset's folder is there too; one
+	 * readdir instead of a stat per image. */
+	_cleanup_free_ char *images = pool_dataset_path(p, "images");
+	char **ds = dir_names(images, &nds);
 
 	json_t *counts = NULL;
 	if (clones && !(counts = clone_counts(p, err))) {
 		json_decref(out);
 		out = NULL;
 	}
-	for (size_t i = 0; out && i < n; i++) {
-		if (!installed(p, names[i]))
+	char *buf = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; out && i < nrec; i++) {
+		const char *name = recs[i];
+		if (strlen(name) != 41 || strcmp(name + 36, ".json"))
 			continue;
-		_cleanup_free_ char *path = record_path(names[i]);
-		struct hull_err ignored;
-		json_t *rec = hull_json_load_file(path, &ignored);
+		char uuid[37];
+		memcpy(uuid, name, 36);
+		uuid[36] = '\0';
+		const char *key = uuid;
+		if (!hull_uuid_valid(uuid) ||
+		    !bsearch(&key, ds, nds, sizeof(*ds), cmp_uuid))
+			continue;
+		json_t *rec = record_load_at(dfd, name, &buf, &cap);
 		if (!rec)
 			continue; /* unreadable: get names the problem */
-		json_t *info = info_from_record(names[i], rec);
+		json_t *info = info_from_record(uuid, rec);
 		json_decref(rec);
 		if (counts)
 			json_object_set_new(
-				info, "clones",
-				json_integer(hull_json_int(counts, names[i], 0)));
+			    info, "clones",
+			    json_integer(hull_json_int(counts, uuid, 0)));
 		json_array_append_new(out, info);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	free(buf);
+	close(dfd);
+	names_free(recs, nrec);
+	names_free(ds, nds);
 	json_decref(counts);
 	return out;
 }
@@ -186,7 +247,8 @@ json_t *image_store_get(struct pool *p, const char *uuid, struct hull_err *err)
 		json_decref(info);
 		return NULL;
 	}
-	json_object_set_new(info, "clones", json_integer((json_int_t)json_array_size(c)));
+	json_object_set_new(info, "clones",
+			    json_integer((json_int_t)json_array_size(c)));
 	json_decref(c);
 	return info;
 }
@@ -196,8 +258,9 @@ json_t *image_store_clones(struct pool *p, const char *uuid,
 {
 	struct pool_entry *e;
 	size_t n;
-	if (pool_list_select(p, NULL, POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
-			     &e, &n, err) < 0)
+	if (pool_list_select(p, NULL,
+			     POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS, &e,
+			     &n, err) < 0)
 		return NULL;
 	_cleanup_free_ char *origin = xasprintf("images/%s@final", uuid);
 	json_t *out = json_array();
@@ -240,12 +303,13 @@ int image_store_delete(struct pool *p, const char *uuid, struct hull_err *err)
 		return -err->code;
 	size_t nc = json_array_size(clones);
 	if (nc) {
-		int r = hull_err_set(err, EBUSY,
-				     "image %s is in use: %zu dataset%s cloned "
-				     "from it (%s%s)",
-				     uuid, nc, nc == 1 ? " is" : "s are",
-				     json_string_value(json_array_get(clones, 0)),
-				     nc > 1 ? ", ..." : "");
+		int r =
+		    hull_err_set(err, EBUSY,
+				 "image %s is in use: %zu dataset%s cloned "
+				 "from it (%s%s)",
+				 uuid, nc, nc == 1 ? " is" : "s are",
+				 json_string_value(json_array_get(clones, 0)),
+				 nc > 1 ? ", ..." : "");
 		json_decref(clones);
 		return r;
 	}
@@ -254,11 +318,11 @@ int image_store_delete(struct pool *p, const char *uuid, struct hull_err *err)
 	if (!kids)
 		return -err->code;
 	if (json_array_size(kids)) {
-		int r = hull_err_set(err, EBUSY,
-				     "image %s is in use: image %s has it as "
-				     "origin",
-				     uuid,
-				     json_string_value(json_array_get(kids, 0)));
+		int r = hull_err_set(
+		    err, EBUSY,
+		    "image %s is in use: image %s has it as "
+		    "origin",
+		    uuid, json_string_value(json_array_get(kids, 0)));
 		json_decref(kids);
 		return r;
 	}

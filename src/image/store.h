@@ -29,8 +29,7 @@ json_t *image_store_list(struct pool *p, bool clones, struct hull_err *err);
 
 /* One image's info object; ENOENT ("image X is not installed") when it is
  * not installed. */
-json_t *image_store_get(struct pool *p, const char *uuid,
-			struct hull_err *err);
+json_t *image_store_get(struct pool *p, const char *uuid, struct hull_err *err);
 
 /* The datasets cloned from images/<uuid>@final, as a new JSON array of
  * names. */
@@ -39,7 +38,6 @@ json_t *image_store_clones(struct pool *p, const char *uuid,
 
 /* Deletes an installed image. Refused (EBUSY) while a dataset is cloned
  * from it or another installed image names it as origin. */
-int image_store_delete(struct pool *p, const char *uuid,
-		       struct hull_err *err);
+int image_store_delete(struct pool *p, const char *uuid, struct hull_err *err);
 
 #endif

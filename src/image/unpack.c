@@ -65,7 +65,8 @@ static void printable(const char *in, char *out, size_t outsz)
 {
 	size_t i = 0;
 	for (; in && *in && i + 4 < outsz; in++)
-		out[i++] = ((unsigned char)*in < 0x20 || *in == 0x7f) ? '?' : *in;
+		out[i++] =
+		    ((unsigned char)*in < 0x20 || *in == 0x7f) ? '?' : *in;
 	if (in && *in) {
 		memcpy(out + i, "...", 3);
 		i += 3;
@@ -97,7 +98,8 @@ static int entry_sys(struct hull_err *err, int code, const char *name,
 static int path_normalise(const char *in, char **out, struct hull_err *err)
 {
 	if (!in)
-		return hull_err_set(err, EINVAL, "archive entry without a name");
+		return hull_err_set(err, EINVAL,
+				    "archive entry without a name");
 	if (in[0] == '/')
 		return entry_err(err, EPERM, in, "absolute path refused");
 	size_t n = strlen(in);
@@ -185,8 +187,8 @@ static int dir_open(struct unpacker *u, const char *dir, bool create,
 	char *save = NULL;
 	for (char *c = strtok_r(copy, "/", &save); c;
 	     c = strtok_r(NULL, "/", &save)) {
-		int nfd = openat(fd, c, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-					    O_CLOEXEC);
+		int nfd = openat(fd, c,
+				 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0 && errno == ENOENT && create) {
 			if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
 				int e = errno;
@@ -197,14 +199,14 @@ static int dir_open(struct unpacker *u, const char *dir, bool create,
 			}
 			nfd = openat(fd, c,
 				     O_PATH | O_DIRECTORY | O_NOFOLLOW |
-					     O_CLOEXEC);
+					 O_CLOEXEC);
 		}
 		if (nfd < 0) {
 			int e = errno;
 			struct stat st;
-			bool link = fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) ==
-					    0 &&
-				    S_ISLNK(st.st_mode);
+			bool link =
+			    fstatat(fd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode);
 			close(fd);
 			free(copy);
 			if (link || e == ELOOP)
@@ -243,14 +245,15 @@ int image_rm_rf_at(int dfd, const char *name, struct hull_err *err)
 {
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : hull_err_sys(err, errno, "%s", name);
+		return errno == ENOENT ? 0
+				       : hull_err_sys(err, errno, "%s", name);
 	if (!S_ISDIR(st.st_mode)) {
 		if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 			return hull_err_sys(err, errno, "remove %s", name);
 		return 0;
 	}
-	int fd = openat(dfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd =
+	    openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "open %s", name);
 	DIR *d = fdopendir(fd);
@@ -268,8 +271,7 @@ int image_rm_rf_at(int dfd, const char *name, struct hull_err *err)
 			break;
 	}
 	closedir(d);
-	if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0 &&
-	    errno != ENOENT)
+	if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		r = hull_err_sys(err, errno, "remove %s", name);
 	return r;
 }
@@ -307,7 +309,8 @@ static int make_room(struct unpacker *u, int pfd, const char *name,
 	struct stat st;
 	*exists_dir = false;
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : hull_err_sys(err, errno, "%s", name);
+		return errno == ENOENT ? 0
+				       : hull_err_sys(err, errno, "%s", name);
 	if (S_ISDIR(st.st_mode) && new_is_dir) {
 		*exists_dir = true;
 		return 0;
@@ -368,8 +371,8 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e,
 		if (r < ARCHIVE_WARN)
 			return hull_err_set(err, EIO, "%s",
 					    archive_error_string(a)
-						    ? archive_error_string(a)
-						    : "archive read error");
+						? archive_error_string(a)
+						: "archive read error");
 		const char *p = block;
 		while (size) {
 			ssize_t w = pwrite(fd, p, size, offset);
@@ -396,9 +399,9 @@ static int extract_file(struct unpacker *u, struct archive *a,
 			struct archive_entry *e, int pfd, const char *name,
 			const char *path, struct hull_err *err)
 {
-	int fd = openat(pfd, name,
-			O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			0600);
+	int fd =
+	    openat(pfd, name,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return entry_sys(err, errno, path, "create");
 	int r = write_data(a, fd, e, path, err);
@@ -410,9 +413,9 @@ static int extract_file(struct unpacker *u, struct archive *a,
 		r = set_xattrs(e, fd, path, err);
 	if (r == 0 && archive_entry_mtime_is_set(e)) {
 		struct timespec ts[2] = {
-			{.tv_nsec = UTIME_OMIT},
-			{.tv_sec = archive_entry_mtime(e),
-			 .tv_nsec = archive_entry_mtime_nsec(e)}};
+		    {.tv_nsec = UTIME_OMIT},
+		    {.tv_sec = archive_entry_mtime(e),
+		     .tv_nsec = archive_entry_mtime_nsec(e)}};
 		if (futimens(fd, ts) < 0)
 			r = entry_sys(err, errno, path, "set time");
 	}
@@ -456,8 +459,8 @@ static int extract_hardlink(struct unpacker *u, struct archive_entry *e,
 	return 0;
 }
 
-static int extract_symlink(struct unpacker *u, struct archive_entry *e,
-			   int pfd, const char *name, const char *path,
+static int extract_symlink(struct unpacker *u, struct archive_entry *e, int pfd,
+			   const char *name, const char *path,
 			   struct hull_err *err)
 {
 	const char *target = archive_entry_symlink(e);
@@ -474,9 +477,9 @@ static int extract_symlink(struct unpacker *u, struct archive_entry *e,
 		return entry_sys(err, errno, path, "cannot set owner");
 	if (archive_entry_mtime_is_set(e)) {
 		struct timespec ts[2] = {
-			{.tv_nsec = UTIME_OMIT},
-			{.tv_sec = archive_entry_mtime(e),
-			 .tv_nsec = archive_entry_mtime_nsec(e)}};
+		    {.tv_nsec = UTIME_OMIT},
+		    {.tv_sec = archive_entry_mtime(e),
+		     .tv_nsec = archive_entry_mtime_nsec(e)}};
 		utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW);
 	}
 	return 0;
@@ -488,8 +491,8 @@ static int extract_dir(struct unpacker *u, struct archive_entry *e, int pfd,
 {
 	if (!exists && mkdirat(pfd, name, 0700) < 0)
 		return entry_sys(err, errno, path, "mkdir");
-	int fd = openat(pfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd =
+	    openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return entry_sys(err, errno, path, "open directory");
 	int r = set_owner(u, fd, e, path, err);
@@ -607,8 +610,8 @@ static int dirs_finish(struct unpacker *u, struct hull_err *err)
 				hull_err_clear(err);
 			continue;
 		}
-		int fd = openat(pfd, name,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = openat(
+		    pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		int r = 0;
@@ -692,7 +695,8 @@ static la_ssize_t fd_read(struct archive *a, void *ctx, const void **buf)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			archive_set_error(a, errno, "read: %s", strerror(errno));
+			archive_set_error(a, errno, "read: %s",
+					  strerror(errno));
 			return -1;
 		}
 		if (n > 0 && s->o && s->o->tap)
@@ -842,8 +846,8 @@ int image_unpack_raw_fd(int fd, const char *dest_file,
 	}
 	if ((r = check_filter(a, o ? o->compression : NULL, err)) < 0)
 		goto done;
-	out = open(dest_file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		   0600);
+	out = open(dest_file,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
 		r = hull_err_sys(err, errno, "create %s", dest_file);
 		goto done;
@@ -869,9 +873,10 @@ int image_unpack_raw_fd(int fd, const char *dest_file,
 			if (!all_zero(p + off, chunk)) {
 				size_t done_w = 0;
 				while (done_w < chunk) {
-					ssize_t w = pwrite(out, p + off + done_w,
-							   chunk - done_w,
-							   offset + (off_t)(off + done_w));
+					ssize_t w = pwrite(
+					    out, p + off + done_w,
+					    chunk - done_w,
+					    offset + (off_t)(off + done_w));
 					if (w < 0 && errno == EINTR)
 						continue;
 					if (w < 0) {

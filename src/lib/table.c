@@ -149,10 +149,10 @@ int table_filters_parse(char *const *args, int n, unsigned flags,
 					it->value = NULL;
 					table_filters_free(f);
 					return hull_err_set(
-						err, EINVAL,
-						"invalid regular expression in "
-						"filter '%.100s'",
-						args[i]);
+					    err, EINVAL,
+					    "invalid regular expression in "
+					    "filter '%.100s'",
+					    args[i]);
 				}
 				it->regex = true;
 			}
@@ -210,13 +210,13 @@ static bool wild_matches(const struct filter_item *it, json_t *j,
 		if (json_is_array(j)) {
 			size_t i;
 			json_t *e;
-			json_array_foreach(j, i, e) if (wild_matches(it, e, rest))
-				return true;
+			json_array_foreach(
+			    j, i, e) if (wild_matches(it, e, rest)) return true;
 		} else if (json_is_object(j)) {
 			const char *k;
 			json_t *e;
-			json_object_foreach(j, k, e) if (wild_matches(it, e, rest))
-				return true;
+			json_object_foreach(
+			    j, k, e) if (wild_matches(it, e, rest)) return true;
 		}
 		return false;
 	}
@@ -332,6 +332,8 @@ static int value_cmp(json_t *a, json_t *b)
 	}
 	if (json_is_boolean(a) && json_is_boolean(b))
 		return json_is_true(a) - json_is_true(b);
+	if (json_is_string(a) && json_is_string(b))
+		return strcmp(json_string_value(a), json_string_value(b));
 	char *s = table_value_text(a), *t = table_value_text(b);
 	int c = strcmp(s ? s : "", t ? t : "");
 	free(s);
@@ -403,8 +405,7 @@ int table_sort(json_t *rows, const char *keys, const struct table_view *v,
 
 /* ---- render ---- */
 
-static void append_parsable(char **buf, size_t *len, size_t *cap,
-			    const char *s)
+static void append_parsable(char **buf, size_t *len, size_t *cap, const char *s)
 {
 	for (; s && *s; s++) {
 		if (*s == ':' || *s == '\\')
@@ -434,8 +435,8 @@ char *table_render(json_t *rows, const char *columns, unsigned flags,
 	size_t line = 0;
 	if (header) {
 		for (size_t c = 0; c < ncol; c++) {
-			const char *h = v && v->header ? v->header(cols[c], v->ctx)
-						       : NULL;
+			const char *h =
+			    v && v->header ? v->header(cols[c], v->ctx) : NULL;
 			char *t = xstrdup(h ? h : cols[c]);
 			if (!h)
 				for (char *p = t; *p; p++)

@@ -313,9 +313,13 @@ static bool conn_read(struct metadata_server *srv, struct conn *c)
 		}
 		return true;
 	}
-	/* in.len <= line_max here, so this reads at least one byte. */
+	/* Outside discarding, in.len <= line_max + 1. With the buffer full
+	 * of lines not yet answered (output was at out_max) there is no
+	 * room: answer those first, read later. */
 	size_t room = srv->lim.line_max + 1 - c->in.len;
 	size_t want = room < READ_CHUNK ? room : READ_CHUNK;
+	if (want == 0)
+		return true;
 	if (c->in.cap < c->in.len + want + 1) {
 		size_t cap = c->in.cap ? c->in.cap : 4096;
 		while (cap < c->in.len + want + 1)

@@ -23,6 +23,7 @@ struct metadata_file_store {
 	char *lock_path;
 	json_t *cached;	  /* the record as last read, or NULL */
 	struct stat seen; /* the file it was read from */
+	int seen_fd;	  /* held open, see load() */
 	/* Token bucket for writes: each is an fsync'd rewrite of the record,
 	 * and the disk is shared with every other instance. */
 	double tokens, burst, per_sec;
@@ -35,6 +36,7 @@ struct metadata_file_store *metadata_file_store_new(const char *path)
 	char *copy = xstrdup(path);
 	fs->path = xstrdup(path);
 	fs->lock_path = xasprintf("%s/.lock", dirname(copy));
+	fs->seen_fd = -1;
 	free(copy);
 	metadata_file_store_set_rate(fs, 20, 200);
 	return fs;
@@ -69,6 +71,8 @@ void metadata_file_store_free(struct metadata_file_store *fs)
 	if (!fs)
 		return;
 	json_decref(fs->cached);
+	if (fs->seen_fd >= 0)
+		close(fs->seen_fd);
 	free(fs->path);
 	free(fs->lock_path);
 	free(fs);
@@ -84,6 +88,11 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+/* Every writer replaces the record by rename, so a new record is a new
+ * inode. Holding the file last read open keeps its inode number from being
+ * given to the next record, so comparing inode numbers (with size and
+ * times for writers that edit in place) never mistakes a new record for
+ * the cached one, however fast the rewrites come. */
 static json_t *load(struct metadata_file_store *fs, bool fresh,
 		    struct hull_err *err)
 {
@@ -94,17 +103,49 @@ static json_t *load(struct metadata_file_store *fs, bool fresh,
 	}
 	if (!fresh && fs->cached && same_file(&st, &fs->seen))
 		return json_incref(fs->cached);
-	json_t *j = hull_json_load_file(fs->path, err);
-	if (!j)
+
+	int fd = open(fs->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		hull_err_sys(err, errno, "instance record %s", fs->path);
+		if (fd >= 0)
+			close(fd);
 		return NULL;
-	if (!json_is_object(j)) {
+	}
+	if (st.st_size > (off_t)HULL_JSON_MAX_FILE) {
+		close(fd);
+		hull_err_set(err, EFBIG, "%s: too large", fs->path);
+		return NULL;
+	}
+	size_t size = (size_t)st.st_size, got = 0;
+	char *buf = xmalloc(size + 1);
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	json_t *j =
+	    got == size ? hull_json_load_buf(fs->path, buf, size, err) : NULL;
+	if (got != size)
+		hull_err_set(err, EIO, "%s: short read", fs->path);
+	free(buf);
+	if (j && !json_is_object(j)) {
 		json_decref(j);
+		j = NULL;
 		hull_err_set(err, EINVAL, "%s: not a JSON object", fs->path);
+	}
+	if (!j) {
+		close(fd);
 		return NULL;
 	}
 	json_decref(fs->cached);
 	fs->cached = json_incref(j);
 	fs->seen = st;
+	if (fs->seen_fd >= 0)
+		close(fs->seen_fd);
+	fs->seen_fd = fd;
 	return j;
 }
 
@@ -117,7 +158,7 @@ static json_t *file_read(void *ctx, struct hull_err *err)
  * holds it for milliseconds; the server must not stall every other client
  * of the instance behind one that holds it long, so past the wait the PUT
  * or DELETE fails (EBUSY) and the guest may try again. */
-#define LOCK_WAIT_MS 1000
+#define LOCK_WAIT_MS 250
 
 static int lock_take_bounded(const char *path, struct hull_err *err)
 {

@@ -8,7 +8,7 @@
  * and re-reads it only when the file changed (inode, size or mtime), so a
  * GET costs a stat and `vmadm update` of metadata is seen by the next
  * request. A change is made under <dir>/.lock (the instance lock every hull
- * command takes, waited for at most a second so one long holder cannot
+ * command takes, waited for at most 250 ms so one long holder cannot
  * stall the server), on a fresh read of the file, and saved atomically.
  */
 #ifndef HULL_METADATA_STORE_H

@@ -122,11 +122,18 @@ static int b_space(struct pool *p, const char *path, struct pool_space *out,
 	_cleanup_free_ char *rf = xasprintf("%s/referenced", dir);
 	_cleanup_free_ char *ex = xasprintf("%s/exclusive", dir);
 	_cleanup_free_ char *mx = xasprintf("%s/max_referenced", dir);
-	if (read_u64(rf, &out->referenced) < 0 || read_u64(ex, &out->used) < 0)
-		return hull_err_set(
-		    err, ENOTSUP, "%s: no quota group (quotas are off)", path);
+	if (read_u64(rf, &out->referenced) < 0 ||
+	    read_u64(ex, &out->used) < 0) {
+		/* Quotas off: what it references is still countable. */
+		out->used = out->quota = 0;
+		return pool_btrfs_referenced(path, &out->referenced, err);
+	}
 	if (read_u64(mx, &out->quota) < 0 || out->quota == UINT64_MAX)
 		out->quota = 0;
+	/* Simple quotas charge shared extents to their writer only: what a
+	 * snapshot or clone sees is counted from its tree instead. */
+	if (p->simple_quotas)
+		return pool_btrfs_referenced(path, &out->referenced, err);
 	return 0;
 }
 
@@ -154,31 +161,43 @@ static int b_quota_set(struct pool *p, const char *path, uint64_t bytes,
 	int r = ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &a);
 	int e = errno;
 	close(fd);
+	if (r < 0 && e == ENOTCONN)
+		return hull_err_set(err, ENOTSUP,
+				    "quotas are off in this pool (hull init "
+				    "--quota none)");
 	if (r < 0)
 		return hull_err_sys(err, e, "set quota");
 	return 0;
 }
 
-int pool_btrfs_quota_enable(const char *root, struct hull_err *err)
+/* Simple quotas (kernel 6.7+): usage is charged to the subvolume that
+ * wrote an extent, so a snapshot needs no accounting pass. */
+#ifndef BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA
+#define BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA 4
+#endif
+
+int pool_btrfs_quota_enable(const char *root, bool simple, struct hull_err *err)
 {
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "open %s", root);
 	struct btrfs_ioctl_quota_ctl_args a;
 	memset(&a, 0, sizeof(a));
-	a.cmd = BTRFS_QUOTA_CTL_ENABLE;
+	a.cmd = simple ? BTRFS_QUOTA_CTL_ENABLE_SIMPLE_QUOTA
+		       : BTRFS_QUOTA_CTL_ENABLE;
 	int r = ioctl(fd, BTRFS_IOC_QUOTA_CTL, &a);
 	int e = errno;
-	if (r == 0) {
+	if (r == 0 && !simple) {
 		/* Enabling starts a rescan; wait so the first figures are
-		 * right. EINVAL: none was running. */
+		 * right. */
 		while (ioctl(fd, BTRFS_IOC_QUOTA_RESCAN_WAIT) < 0 &&
 		       errno == EINTR)
 			;
 	}
 	close(fd);
 	if (r < 0)
-		return hull_err_sys(err, e, "enable quotas on %s", root);
+		return hull_err_sys(err, e, "enable %s quotas on %s",
+				    simple ? "simple" : "full", root);
 	return 0;
 }
 

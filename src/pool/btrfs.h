@@ -5,13 +5,23 @@
 #ifndef HULL_POOL_BTRFS_H
 #define HULL_POOL_BTRFS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "lib/err.h"
 
 /* The filesystem UUID of the btrfs holding path, as text. */
 int pool_btrfs_fsid(const char *path, char out[37], struct hull_err *err);
 
-/* Turns on quota groups for the filesystem mounted at root and waits for
- * the first accounting scan. */
-int pool_btrfs_quota_enable(const char *root, struct hull_err *err);
+/* Turns on quota groups for the filesystem mounted at root: simple quotas
+ * (kernel 6.7+; -EINVAL before) or full accounting, waiting for its first
+ * scan. */
+int pool_btrfs_quota_enable(const char *root, bool simple,
+			    struct hull_err *err);
+
+/* Data bytes the subvolume at path references, each extent once, from a
+ * walk of its tree (see btrfs_refer.c). */
+int pool_btrfs_referenced(const char *path, uint64_t *out,
+			  struct hull_err *err);
 
 #endif

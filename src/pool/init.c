@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <mntent.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,28 @@
 #define BTRFS_SB_OFFSET 0x10000
 #define BTRFS_MAGIC_OFFSET 0x40
 #define BTRFS_MAGIC_TEXT "_BHRfS_M"
+
+static const char *const quota_names[] = {
+    [POOL_QUOTA_AUTO] = "auto",
+    [POOL_QUOTA_SIMPLE] = "simple",
+    [POOL_QUOTA_FULL] = "full",
+    [POOL_QUOTA_NONE] = "none",
+};
+
+int pool_quota_mode_parse(const char *s, enum pool_quota_mode *out)
+{
+	for (size_t i = 0; i < sizeof(quota_names) / sizeof(*quota_names); i++)
+		if (s && strcmp(s, quota_names[i]) == 0) {
+			*out = (enum pool_quota_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *pool_quota_mode_name(enum pool_quota_mode m)
+{
+	return quota_names[m];
+}
 
 char *pool_default_file(const char *root)
 {
@@ -130,7 +154,8 @@ static void undo_free(struct undo *u)
 
 /* The folders of a pool and its record. */
 static int layout_make(const char *root, enum pool_backend b, const char *file,
-		       const char *device, struct hull_err *err)
+		       const char *device, enum pool_quota_mode quota,
+		       struct hull_err *err)
 {
 	static const char *const dirs[] = {"var", "images", ".snapshots"};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -144,6 +169,9 @@ static int layout_make(const char *root, enum pool_backend b, const char *file,
 		json_object_set_new(j, "file", json_string(file));
 	if (device)
 		json_object_set_new(j, "device", json_string(device));
+	if (b == POOL_BACKEND_BTRFS)
+		json_object_set_new(j, "quotas",
+				    json_string(pool_quota_mode_name(quota)));
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
 	int r = hull_json_save_file(cfg, j, err);
 	json_decref(j);
@@ -205,7 +233,8 @@ static int device_probe(const char *dev, char **type, struct hull_err *err)
 
 static int init_dir(const char *root, struct undo *u, struct hull_err *err)
 {
-	return layout_make(root, POOL_BACKEND_DIR, NULL, NULL, err);
+	return layout_make(root, POOL_BACKEND_DIR, NULL, NULL, POOL_QUOTA_NONE,
+			   err);
 }
 
 static int init_btrfs(const struct pool_init_opts *o, const char *root,
@@ -297,15 +326,53 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		*res = POOL_INIT_MOUNTED;
 		return 0;
 	}
-	r = pool_btrfs_quota_enable(root, err);
+	enum pool_quota_mode q = o->quota;
+	r = 0;
+	if (q == POOL_QUOTA_AUTO) {
+		q = POOL_QUOTA_SIMPLE;
+		if (pool_btrfs_quota_enable(root, true, NULL) < 0)
+			q = POOL_QUOTA_FULL;
+		else
+			q = POOL_QUOTA_SIMPLE;
+		if (q == POOL_QUOTA_FULL)
+			r = pool_btrfs_quota_enable(root, false, err);
+	} else if (q != POOL_QUOTA_NONE) {
+		r = pool_btrfs_quota_enable(root, q == POOL_QUOTA_SIMPLE, err);
+	}
 	if (r == 0)
-		r = layout_make(root, POOL_BACKEND_BTRFS, file, o->device, err);
+		r = layout_make(root, POOL_BACKEND_BTRFS, file, o->device, q,
+				err);
 	*res = POOL_INIT_CREATED;
 	return r;
 }
 
+/* An existing pool, mounted again or found in place, is swept of what
+ * interrupted commands left. */
+static int sweep(struct hull_err *err)
+{
+	struct pool *p;
+	int r = pool_open(&p, err);
+	unsigned n;
+	if (r == 0)
+		r = pool_sweep(p, &n, err);
+	pool_close(p);
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err);
+
 int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 	      struct hull_err *err)
+{
+	int r = init_any(o, res, err);
+	if (r == 0 && *res != POOL_INIT_CREATED && sweep(err) < 0)
+		return hull_err_prefix(err, "init");
+	return r;
+}
+
+static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
+		    struct hull_err *err)
 {
 	const char *root = hull_root();
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
@@ -314,7 +381,7 @@ int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 		    err, EINVAL,
 		    "init: --file and --device exclude each other");
 	if (o->backend_set && o->backend == POOL_BACKEND_DIR &&
-	    (o->file || o->device || o->size))
+	    (o->file || o->device || o->size || o->quota != POOL_QUOTA_AUTO))
 		return hull_err_set(err, EINVAL,
 				    "init: --file, --device and --size are for "
 				    "the btrfs backend");
@@ -372,6 +439,38 @@ int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
 	return r < 0 ? hull_err_prefix(err, "init") : 0;
 }
 
+/* The device mounted at path ("/dev/loop3"), or NULL. Caller frees. */
+static char *mount_source(const char *path)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	if (!f)
+		return NULL;
+	char *src = NULL;
+	struct mntent *m;
+	while ((m = getmntent(f)))
+		if (strcmp(m->mnt_dir, path) == 0) {
+			free(src);
+			src = xstrdup(m->mnt_fsname);
+		}
+	endmntent(f);
+	return src;
+}
+
+/* The kernel frees an autoclear loop device after the last user goes, in
+ * the background (since Linux 5.19): wait for it, so that once fini
+ * returns the device is gone. */
+static void loop_wait_detached(const char *dev)
+{
+	if (!dev || strncmp(dev, "/dev/loop", 9) != 0)
+		return;
+	_cleanup_free_ char *bf =
+	    xasprintf("/sys/block/%s/loop/backing_file", dev + 5);
+	for (int i = 0; i < 500 && hull_path_exists(bf); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 int pool_fini(bool *done, struct hull_err *err)
 {
 	const char *root = hull_root();
@@ -390,6 +489,7 @@ int pool_fini(bool *done, struct hull_err *err)
 	if (!btrfs)
 		return 0; /* a dir pool on a mount of the host's own */
 	sync();
+	_cleanup_free_ char *dev = mount_source(root);
 	if (umount2(root, 0) < 0) {
 		if (errno == EBUSY)
 			return hull_err_set(err, EBUSY,
@@ -398,6 +498,7 @@ int pool_fini(bool *done, struct hull_err *err)
 					    root);
 		return hull_err_sys(err, errno, "fini: unmount %s", root);
 	}
+	loop_wait_detached(dev);
 	*done = true;
 	return 0;
 }

@@ -15,12 +15,24 @@
 #define POOL_DEFAULT_SIZE (20ull << 30)
 #define POOL_MIN_SIZE (256ull << 20)
 
+/* How a btrfs pool accounts space (see docs/hull.md). */
+enum pool_quota_mode {
+	POOL_QUOTA_AUTO,   /* simple where the kernel has it, else full */
+	POOL_QUOTA_SIMPLE, /* charged to the writer: fast snapshots */
+	POOL_QUOTA_FULL,   /* exact referenced bytes: slow snapshots */
+	POOL_QUOTA_NONE,
+};
+
+int pool_quota_mode_parse(const char *s, enum pool_quota_mode *out);
+const char *pool_quota_mode_name(enum pool_quota_mode m);
+
 struct pool_init_opts {
 	enum pool_backend backend;
 	bool backend_set; /* --backend given */
 	uint64_t size;	  /* 0: POOL_DEFAULT_SIZE */
 	const char *file; /* NULL: the default for the root */
 	const char *device;
+	enum pool_quota_mode quota;
 };
 
 enum pool_init_result {

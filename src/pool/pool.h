@@ -103,6 +103,11 @@ int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
 int pool_receive(struct pool *p, const char *name, int fd,
 		 struct hull_err *err);
 
+/* Removes what commands that were killed (or a crash) left half-made:
+ * temporary entries no listing shows. hull init runs it on a pool that is
+ * already there. *removed counts them. */
+int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err);
+
 /* Size and free bytes of the pool's filesystem. */
 int pool_usage(struct pool *p, uint64_t *size, uint64_t *avail,
 	       struct hull_err *err);

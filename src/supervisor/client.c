@@ -276,8 +276,9 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 	zone_cgroup_fini(&cg);
 	if (r < 0)
 		return r;
-	static const char *const files[] = { "control.sock", "console.sock" };
-	for (size_t i = 0; i < 2; i++) {
+	static const char *const files[] = { "control.sock", "console.sock",
+					      "zonecontrol/metadata.sock" };
+	for (size_t i = 0; i < 3; i++) {
 		_cleanup_free_ char *p = hull_root_path("%s/run/%s", uuid, files[i]);
 		unlink(p);
 	}

@@ -315,7 +315,7 @@ static bool want_restart(struct supervisor *sv, int status)
 	case ZONE_RESTART_ON_FAILURE:
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			return false;
-		return sv->cfg.restart_max == 0 || sv->failures < sv->cfg.restart_max;
+		return sv->cfg.restart_max == 0 || sv->failures <= sv->cfg.restart_max;
 	case ZONE_RESTART_NEVER:
 		break;
 	}
@@ -615,7 +615,9 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 		return hull_err_set(err, ENOENT, "no such instance %s", sv->uuid);
 	sv->run_dir = hull_root_path("%s/run", sv->uuid);
 	_cleanup_free_ char *logs = hull_root_path("%s/logs", sv->uuid);
+	_cleanup_free_ char *zc = xasprintf("%s/zonecontrol", sv->run_dir);
 	if ((r = hull_mkdir_p(sv->run_dir, 0700, err)) < 0 ||
+	    (r = hull_mkdir_p(zc, 0755, err)) < 0 ||
 	    (r = hull_mkdir_p(logs, 0700, err)) < 0)
 		return r;
 	sv->log_path = xasprintf("%s/console.log", logs);
@@ -679,6 +681,9 @@ static void sv_teardown(struct supervisor *sv)
 		_cleanup_free_ char *pidf = xasprintf("%s/supervisor.pid", sv->run_dir);
 		unlink(ctl);
 		unlink(con);
+		_cleanup_free_ char *md = xasprintf("%s/zonecontrol/metadata.sock",
+						    sv->run_dir);
+		unlink(md);
 		if (sv->lock_fd >= 0 && flock(sv->lock_fd, LOCK_EX | LOCK_NB) == 0)
 			unlink(pidf);
 	}

@@ -161,6 +161,8 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	const char *brand = hull_json_str(vm, "brand", "joyent");
 	if (strcmp(brand, "joyent") == 0)
 		cfg->brand = ZONE_BRAND_JOYENT;
+	else if (strcmp(brand, "builder") == 0)
+		cfg->brand = ZONE_BRAND_JOYENT;  /* joyent, meant for builds */
 	else if (strcmp(brand, "joyent-minimal") == 0)
 		cfg->brand = ZONE_BRAND_JOYENT_MINIMAL;
 	else if (strcmp(brand, "lx") == 0)

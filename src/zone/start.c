@@ -113,7 +113,7 @@ static int child_user(const struct zone_config *cfg, struct hull_err *err)
 
 static __attribute__((noreturn)) void
 child_run(const struct zone_config *cfg, const char *root, int slave,
-	  const char *pts, int sock, bool cgroup_v2)
+	  const char *pts, const char *zonecontrol, int sock, bool cgroup_v2)
 {
 	struct hull_err e = { 0 }, *err = &e;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -145,6 +145,17 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		child_fail(sock, err);
 	}
 	close(slave);
+	/* The metadata channel's folder, read-only, for after the pivot. */
+	int zc = -1;
+	if (zonecontrol) {
+		zc = open_tree(AT_FDCWD, zonecontrol, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					 MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+		if (zc < 0 || mount_setattr(zc, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
+			hull_err_sys(err, errno, "clone %s", zonecontrol);
+			child_fail(sock, err);
+		}
+	}
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
 		hull_err_sys(err, errno, "sethostname");
 		child_fail(sock, err);
@@ -153,6 +164,16 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	    zone_rootfs_mount(cfg, tree, cgroup_v2, err) < 0)
 		child_fail(sock, err);
 	close(tree);
+	if (zc >= 0) {
+		const char *at = cfg->brand == ZONE_BRAND_LX ? "/native/.zonecontrol" :
+			"/.zonecontrol";
+		int r = zone_mkdir_p(at, 0755);
+		if (r < 0 || move_mount(zc, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			hull_err_sys(err, r < 0 ? -r : errno, "mount %s", at);
+			child_fail(sock, err);
+		}
+		close(zc);
+	}
 	/* Init's stdio names /dev/console, as on a real machine (systemd
 	 * checks), not the host's pts path. */
 	int cfd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -251,6 +272,11 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	out->pid = -1;
 	out->console_fd = out->notify_fd = -1;
 	_cleanup_free_ char *root = hull_root_path("%s/root", cfg->uuid);
+	_cleanup_free_ char *zc = hull_root_path("%s/run/zonecontrol", cfg->uuid);
+	if (!hull_is_dir(zc)) {
+		free(zc);
+		zc = NULL;
+	}
 	if (!hull_is_dir(root))
 		return hull_err_set(err, ENOENT, "zone root %s is missing", root);
 	if (!cfg->argv || !cfg->argv[0])
@@ -270,7 +296,7 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	if (pid == 0) {
 		close(sp[0]);
 		close(master);
-		child_run(cfg, root, slave, pts, sp[1], cg->v2);
+		child_run(cfg, root, slave, pts, zc, sp[1], cg->v2);
 	}
 	close(sp[1]);
 	close(slave);

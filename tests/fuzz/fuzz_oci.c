@@ -51,8 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_path(img.layers[i].path);
 	}
 	oci_image_fini(&img);
-	json_t *m = oci_image_manifest(j, "0123456789abcdef0123456789abcdef"
-					  "0123456789abcdef0123456789abcdef",
+	json_t *m = oci_image_manifest(j,
+				       "0123456789abcdef0123456789abcdef"
+				       "0123456789abcdef0123456789abcdef",
 				       "repo:tag", &err);
 	if (m && image_manifest_validate(m, &err) != 0)
 		__builtin_trap();

@@ -88,7 +88,10 @@ def cleanup_root(workdir):
         if workdir in line:
             subprocess.run(["losetup", "-d", line.split(":")[0]],
                            capture_output=True)
+    # The dir backend seals snapshots with the immutable attribute.
+    subprocess.run(["chattr", "-R", "-f", "-i", workdir], capture_output=True)
     shutil.rmtree(workdir, ignore_errors=True)
+    assert not os.path.exists(workdir), f"could not remove {workdir}"
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import json
 import os
 import tarfile
 import threading
+import urllib.parse
 import uuid as uuidlib
 
 OWNER = "00000000-0000-0000-0000-000000000000"
@@ -155,7 +156,15 @@ class ImgapiServer:
                 if parts == ["ping"]:
                     return self.send_json({"ping": "pong"})
                 if parts == ["images"]:
-                    return self.send_json([m for m, _ in outer.images.values()])
+                    # Pages as IMGAPI gives them: `limit` images after
+                    # `marker` (here in uuid order).
+                    q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                    limit = int(q.get("limit", ["1000"])[0])
+                    marker = q.get("marker", [""])[0]
+                    ms = sorted((m for m, _ in outer.images.values()),
+                                key=lambda m: m["uuid"])
+                    ms = [m for m in ms if m["uuid"] > marker][:limit]
+                    return self.send_json(ms)
                 if len(parts) >= 2 and parts[0] == "images" and parts[1] in outer.images:
                     m, data = outer.images[parts[1]]
                     if len(parts) == 2:

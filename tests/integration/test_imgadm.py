@@ -93,12 +93,30 @@ def test_install_list_get_delete(pool, files):
     pool.fails("imgadm", "get", uuid, rc=3)
 
 
+def test_install_over_leftover_partial(dirpool, files):
+    """An install killed midway leaves images/UUID-partial; installing the
+    same image again starts afresh."""
+    m, mpath, fpath = it.image(files)
+    dirpool.run("hull", "pool", "create", f"images/{m['uuid']}-partial")
+    open(os.path.join(dirpool.root, "images", m["uuid"] + "-partial", "junk"), "w").close()
+    install(dirpool, mpath, fpath)
+    names = [e["name"] for e in json.loads(dirpool.run("hull", "pool", "list", "-j").out)]
+    assert names == [f"images/{m['uuid']}", f"images/{m['uuid']}@final"]
+    assert not os.path.exists(os.path.join(dirpool.root, "images", m["uuid"], "junk"))
+
+
 def test_not_installed_exits_3(dirpool):
     u = "11111111-2222-4333-8444-555555555555"
     r = dirpool.fails("imgadm", "get", u, rc=3)
     assert "not installed" in r.err
     dirpool.fails("imgadm", "delete", u, rc=3)
     dirpool.fails("imgadm", "ancestry", u, rc=3)
+    # -E: the same error again as JSON, the last line.
+    r = dirpool.run("imgadm", "-E", "get", u, check=False)
+    assert r.rc == 3
+    lines = r.err.splitlines()
+    assert len(lines) == 2 and "not installed" in lines[0]
+    assert json.loads(lines[1])["code"] == "ImageNotInstalled"
 
 
 def test_uninitialised_root_names_hull_init(bare):
@@ -254,9 +272,13 @@ def test_delete_refused_while_cloned_or_origin(pool, files):
     assert f"Would delete image {b['uuid']}" in out and a["uuid"] in out
     assert len(pool.run("imgadm", "list", "-H").out.splitlines()) == 2
     pool.fails("imgadm", "vacuum")  # not a terminal, no -f
+    # What a killed install leaves goes too.
+    pool.run("hull", "pool", "create", "images/%s-partial" % b["uuid"].replace("b", "c"))
     out = pool.run("imgadm", "vacuum", "-f").out
     assert out.index(b["uuid"]) < out.index(a["uuid"])
+    assert "-partial (left by an interrupted install)" in out
     assert pool.run("imgadm", "list", "-H").out == ""
+    assert json.loads(pool.run("hull", "pool", "list", "-j").out) == []
 
 
 # ---- bad input: one line, nothing changed ----
@@ -536,6 +558,7 @@ def test_imgapi_avail_show_import(pool, files):
         assert "not found" in r.err
         r = pool.run("imgadm", "import", m["uuid"])
         assert f"Imported image {m['uuid']} (web@7)" in r.out
+        assert r.err == ""  # no progress when stderr is not a terminal
         assert f"/images/{m['uuid']}/file" in srv.requests
         info = json.loads(pool.run("imgadm", "get", m["uuid"]).out)
         assert info["source"] == srv.url
@@ -545,6 +568,20 @@ def test_imgapi_avail_show_import(pool, files):
     # No download left behind.
     assert not [n for n in os.listdir(os.path.join(pool.root, "var", "imgadm"))
                 if n.startswith(".download")]
+
+
+def test_imgapi_avail_pages(dirpool, files):
+    """An IMGAPI with more images than one page (1000) holds."""
+    no_default_source(dirpool)
+    m, mpath, fpath = it.image(files)
+    with it.ImgapiServer() as srv:
+        for i in range(1234):
+            mi = dict(m, uuid=str(it.uuidlib.uuid4()), name=f"n{i}")
+            srv.images[mi["uuid"]] = (mi, b"")
+        dirpool.run("imgadm", "sources", "-a", srv.url)
+        out = dirpool.run("imgadm", "avail", "-H", "-o", "uuid").out.split()
+        assert sorted(out) == sorted(srv.images)
+        assert sum(r.startswith("/images?") for r in srv.requests) == 2
 
 
 def test_imgapi_dropped_connection(pool, files):
@@ -598,7 +635,10 @@ def test_dir_source_import(pool, files):
     out = pool.run("imgadm", "avail", "-H", "-o", "name").out
     assert sorted(out.split()) == ["one", "two"]
     pool.run("imgadm", "import", m1["uuid"])
-    pool.run("imgadm", "import", m2["uuid"])
+    pool.run("imgadm", "sources", "-d", src)
+    # -S names a source that is not configured.
+    pool.fails("imgadm", "import", m2["uuid"])
+    pool.run("imgadm", "import", "-S", src, m2["uuid"])
     out = pool.run("imgadm", "list", "-H", "-o", "name,source").out
     assert sorted(l.split()[0] for l in out.splitlines()) == ["one", "two"]
     assert src in out

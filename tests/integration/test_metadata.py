@@ -762,3 +762,97 @@ def test_put_while_the_instance_is_locked(server):
         os.close(lock)
     assert server.mdata("mdata-put", "k", "v").returncode == 0
     assert read_record(server.record)["customer_metadata"]["k"] == "v"
+
+
+def test_mdata_get_retries_when_the_host_goes_away(workdir, server):
+    """The first connection breaks mid-request (the host restarted): the
+    tool opens the channel afresh and asks again, as mdata-client does."""
+    import threading
+    path = os.path.join(workdir, "flaky.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(8)
+    conns = []
+
+    def serve():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            conns.append(c)
+            f = c.makefile("rwb")
+            assert f.readline() == b"NEGOTIATE V2\n"
+            f.write(b"V2_OK\n")
+            f.flush()
+            req = f.readline()
+            if len(conns) == 1:
+                f.close()
+                c.close()  # gone mid-request
+                continue
+            # Relay to the real server, as a restarted host would answer.
+            r = Raw(server.sock)
+            f.write(r.ask(req).encode())
+            f.flush()
+            r.close()
+            f.close()
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        cp = subprocess.run([prog("mdata-get"), "sdc:uuid"], capture_output=True,
+                            env=dict(os.environ, HULL_MDATA_SOCKET=path), timeout=30)
+        assert cp.returncode == 0, cp.stderr
+        assert out(cp) == UUID + "\n"
+        assert len(conns) == 2
+    finally:
+        lsock.close()
+
+
+def test_tools_find_the_channel_themselves(server, workdir):
+    """Without HULL_MDATA_*: a zone socket at one of SmartOS's paths wins,
+    else COM2 (/dev/ttyS1). Shown in a private mount namespace where
+    /var/run/smartdc/metadata.sock is the server's socket, then where only
+    /dev/ttyS1 (the server's pty) exists."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HULL_MDATA_")}
+    get = prog("mdata-get")
+    sock_script = (
+        'mount -t tmpfs run /run && mkdir -p /run/smartdc && '
+        'touch /run/smartdc/metadata.sock && '
+        'mount --bind "$1" /run/smartdc/metadata.sock && exec "$2" sdc:uuid')
+    tty = os.path.realpath(server.tty)
+    hold = os.path.join(workdir, "ttyS1")
+    serial_script = (
+        'touch "$3" && mount --bind "$1" "$3" && '
+        'mount -t tmpfs run /run && mount -t tmpfs dev /dev && '
+        'touch /dev/ttyS1 && mount --bind "$3" /dev/ttyS1 && exec "$2" sdc:hostname')
+    results = []
+    for script, args in ((sock_script, [server.sock, get]),
+                         (serial_script, [tty, get, hold])):
+        cp = subprocess.run(["unshare", "--mount", "--propagation", "private",
+                             "sh", "-c", script, "sh", *args],
+                            capture_output=True, text=True, env=env, timeout=60)
+        if cp.returncode != 0 and ("unshare failed" in cp.stderr or
+                                   "mount:" in cp.stderr):
+            pytest.skip("cannot make a mount namespace here: " + cp.stderr.strip())
+        results.append(cp)
+    assert results[0].returncode == 0, results[0].stderr
+    assert results[0].stdout == UUID + "\n"
+    assert results[1].returncode == 0, results[1].stderr
+    assert results[1].stdout == "web0\n"
+
+
+def test_large_values_on_both_channels(server):
+    """The largest value a guest may PUT goes through the socket and comes
+    back whole over the serial line; one byte more is refused."""
+    limit = 512 * 1024
+    big = ("0123456789abcdef" * (limit // 16 + 1))[:limit - 1] + "\n"
+    cp = server.mdata("mdata-put", "big", input=big.encode())
+    assert cp.returncode == 0, cp.stderr
+    cp = server.mdata("mdata-get", "big", channel="serial", timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.decode() == big
+    cp = server.mdata("mdata-put", "big2", input=(big + "x").encode())
+    assert cp.returncode == 2
+    assert "value too large" in err1(cp)
+    assert "big2" not in read_record(server.record)["customer_metadata"]

@@ -13,17 +13,18 @@
 #include "image/manifest.h"
 
 static const char good[] =
-	"{\"v\": 2, \"uuid\": \"3f0e8a4c-1b2d-4e5f-8a9b-0c1d2e3f4a5b\","
-	" \"owner\": \"00000000-0000-0000-0000-000000000000\","
-	" \"name\": \"base\", \"version\": \"1.0+x\", \"type\": \"zone-dataset\","
-	" \"os\": \"smartos\", \"state\": \"active\", \"disabled\": false,"
-	" \"public\": true, \"published_at\": \"2012-05-02T15:14:45.805Z\","
-	" \"files\": [{\"sha1\": \"97f20b32c2016782257176fb58a35e5044f05840\","
-	"   \"size\": 46271847, \"compression\": \"bzip2\"}],"
-	" \"requirements\": {\"networks\": [{\"name\": \"net0\","
-	"   \"description\": \"public\"}], \"min_ram\": 256, \"brand\": \"joyent\"},"
-	" \"tags\": {\"role\": \"os\", \"n\": 3, \"b\": true,"
-	"   \"docker:config\": {\"Cmd\": [\"sh\"]}}}";
+    "{\"v\": 2, \"uuid\": \"3f0e8a4c-1b2d-4e5f-8a9b-0c1d2e3f4a5b\","
+    " \"owner\": \"00000000-0000-0000-0000-000000000000\","
+    " \"name\": \"base\", \"version\": \"1.0+x\", \"type\": \"zone-dataset\","
+    " \"os\": \"smartos\", \"state\": \"active\", \"disabled\": false,"
+    " \"public\": true, \"published_at\": \"2012-05-02T15:14:45.805Z\","
+    " \"files\": [{\"sha1\": \"97f20b32c2016782257176fb58a35e5044f05840\","
+    "   \"size\": 46271847, \"compression\": \"bzip2\"}],"
+    " \"requirements\": {\"networks\": [{\"name\": \"net0\","
+    "   \"description\": \"public\"}], \"min_ram\": 256, \"brand\": "
+    "\"joyent\"},"
+    " \"tags\": {\"role\": \"os\", \"n\": 3, \"b\": true,"
+    "   \"docker:config\": {\"Cmd\": [\"sh\"]}}}";
 
 static json_t *load_good(void)
 {
@@ -91,13 +92,16 @@ static void test_mistyped_fields(void **state)
 	expect_bad("{\"files\": [{\"sha1\": \"xyz\", \"size\": 1,"
 		   " \"compression\": \"gzip\"}]}",
 		   "files[0].sha1");
-	expect_bad("{\"files\": [{\"sha1\": \"97f20b32c2016782257176fb58a35e5044f05840\","
+	expect_bad("{\"files\": [{\"sha1\": "
+		   "\"97f20b32c2016782257176fb58a35e5044f05840\","
 		   " \"size\": -1, \"compression\": \"gzip\"}]}",
 		   "files[0].size");
-	expect_bad("{\"files\": [{\"sha1\": \"97f20b32c2016782257176fb58a35e5044f05840\","
+	expect_bad("{\"files\": [{\"sha1\": "
+		   "\"97f20b32c2016782257176fb58a35e5044f05840\","
 		   " \"size\": 99999999999999, \"compression\": \"gzip\"}]}",
 		   "files[0].size: larger than 20 GiB");
-	expect_bad("{\"files\": [{\"sha1\": \"97f20b32c2016782257176fb58a35e5044f05840\","
+	expect_bad("{\"files\": [{\"sha1\": "
+		   "\"97f20b32c2016782257176fb58a35e5044f05840\","
 		   " \"size\": 1}]}",
 		   "files[0].compression: is missing");
 	expect_bad("{\"tags\": {\"x\": {\"y\": 1}}}", "tags.x");
@@ -138,18 +142,20 @@ static void test_enums(void **state)
 	expect_bad("{\"type\": \"vm\"}", "type: unknown type 'vm'");
 	expect_bad("{\"os\": \"plan9\"}", "os: unknown os");
 	expect_bad("{\"state\": \"sleepy\"}", "state: unknown state");
-	expect_bad("{\"files\": [{\"sha1\": \"97f20b32c2016782257176fb58a35e5044f05840\","
+	expect_bad("{\"files\": [{\"sha1\": "
+		   "\"97f20b32c2016782257176fb58a35e5044f05840\","
 		   " \"size\": 1, \"compression\": \"lz4\"}]}",
 		   "unknown compression 'lz4'");
-	static const char *const types[] = {"zone-dataset", "lx-dataset", "zvol",
-					    "docker", "lxd", "other"};
+	static const char *const types[] = {
+	    "zone-dataset", "lx-dataset", "zvol", "docker", "lxd", "other"};
 	for (size_t i = 0; i < 6; i++) {
 		json_t *m = load_good();
 		json_object_set_new(m, "type", json_string(types[i]));
 		assert_int_equal(image_manifest_validate(m, NULL), 0);
 		json_decref(m);
 	}
-	static const char *const comps[] = {"none", "gzip", "bzip2", "xz", "zstd"};
+	static const char *const comps[] = {"none", "gzip", "bzip2", "xz",
+					    "zstd"};
 	for (size_t i = 0; i < 5; i++) {
 		json_t *m = load_good();
 		json_t *f = json_array_get(json_object_get(m, "files"), 0);
@@ -190,13 +196,13 @@ static void test_defaults_and_rootfs_types(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_manifest_passes),
-		cmocka_unit_test(test_required_fields),
-		cmocka_unit_test(test_mistyped_fields),
-		cmocka_unit_test(test_lengths),
-		cmocka_unit_test(test_enums),
-		cmocka_unit_test(test_parse_rejects_non_json_and_non_objects),
-		cmocka_unit_test(test_defaults_and_rootfs_types),
+	    cmocka_unit_test(test_good_manifest_passes),
+	    cmocka_unit_test(test_required_fields),
+	    cmocka_unit_test(test_mistyped_fields),
+	    cmocka_unit_test(test_lengths),
+	    cmocka_unit_test(test_enums),
+	    cmocka_unit_test(test_parse_rejects_non_json_and_non_objects),
+	    cmocka_unit_test(test_defaults_and_rootfs_types),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

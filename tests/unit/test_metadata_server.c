@@ -218,6 +218,42 @@ static void test_pipelined_burst_over_out_max(void **state)
 	metadata_server_free(srv);
 }
 
+static void test_full_input_of_unanswered_lines(void **state)
+{
+	struct metadata_server_limits lim;
+	int sp[2];
+	metadata_server_limits_default(&lim);
+	lim.line_max = 64; /* the input buffer fills with whole lines */
+	lim.out_max = 16;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
+			 0);
+	int small = 4096;
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	struct metadata_server *srv = metadata_server_new(&store, &lim, NULL);
+	assert_int_equal(metadata_server_add_stream(srv, sp[0], NULL), 0);
+	fcntl(sp[1], F_SETFL, O_NONBLOCK);
+	size_t sent = 0;
+	for (int round = 0; round < 100; round++) {
+		for (int i = 0; i < 20; i++)
+			if (send(sp[1], "GET k\n", 6, MSG_NOSIGNAL) == 6)
+				sent++;
+		metadata_server_run(srv, 0, NULL);
+	}
+	fcntl(sp[1], F_SETFL, 0);
+	/* Read slowly, a little at a time, while the server runs: every
+	 * request is answered and the connection stays up. */
+	size_t answers = 0;
+	while (answers < sent) {
+		char *line = await_line(srv, sp[1]);
+		answers += !strcmp(line, "SUCCESS\n");
+		free(line);
+	}
+	assert_int_equal(metadata_server_connections(srv), 1);
+	close(sp[1]);
+	metadata_server_free(srv);
+}
+
 static void test_connection_bound(void **state)
 {
 	struct metadata_server_limits lim;
@@ -275,6 +311,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unread_answers_pause_reading,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_burst_over_out_max,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_input_of_unanswered_lines,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_bound, setup,
 					    teardown),

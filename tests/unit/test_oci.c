@@ -30,17 +30,20 @@ static json_t *J(const char *s)
 
 static void test_index_picks_linux_amd64(void **state)
 {
-	json_t *idx = J("{\"manifests\": ["
-			"{\"digest\": \"sha256:" H1 "\", \"platform\":"
-			" {\"os\": \"linux\", \"architecture\": \"arm64\"}},"
-			"{\"digest\": \"sha256:" H2 "\", \"mediaType\":"
-			" \"application/vnd.oci.image.manifest.v1+json\","
-			" \"platform\": {\"os\": \"linux\", \"architecture\": \"amd64\"},"
-			" \"annotations\": {\"org.opencontainers.image.ref.name\": \"3.19\"}}]}");
+	json_t *idx =
+	    J("{\"manifests\": ["
+	      "{\"digest\": \"sha256:" H1 "\", \"platform\":"
+	      " {\"os\": \"linux\", \"architecture\": \"arm64\"}},"
+	      "{\"digest\": \"sha256:" H2 "\", \"mediaType\":"
+	      " \"application/vnd.oci.image.manifest.v1+json\","
+	      " \"platform\": {\"os\": \"linux\", \"architecture\": \"amd64\"},"
+	      " \"annotations\": {\"org.opencontainers.image.ref.name\": "
+	      "\"3.19\"}}]}");
 	char *path, *sha, *ref;
 	int is_index;
 	struct hull_err err = {0};
-	assert_int_equal(oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err), 0);
+	assert_int_equal(
+	    oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err), 0);
 	assert_string_equal(path, "blobs/sha256/" H2);
 	assert_string_equal(sha, H2);
 	assert_string_equal(ref, "3.19");
@@ -51,14 +54,17 @@ static void test_index_picks_linux_amd64(void **state)
 	json_decref(idx);
 
 	idx = J("{\"manifests\": [{\"digest\": \"sha512:abc\"}]}");
-	assert_true(oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err) < 0);
+	assert_true(
+	    oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err) < 0);
 	assert_non_null(strstr(err.msg, "unsupported digest"));
 	json_decref(idx);
 	idx = J("{\"manifests\": [{\"digest\": \"sha256:../../etc/passwd\"}]}");
-	assert_true(oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err) < 0);
+	assert_true(
+	    oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err) < 0);
 	json_decref(idx);
 	idx = J("{}");
-	assert_true(oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err) < 0);
+	assert_true(
+	    oci_index_manifest(idx, &path, &sha, &ref, &is_index, &err) < 0);
 	json_decref(idx);
 }
 
@@ -80,8 +86,9 @@ static void test_manifest_layers_in_order(void **state)
 
 static void test_docker_manifest(void **state)
 {
-	json_t *m = J("[{\"Config\": \"" HC ".json\", \"RepoTags\": [\"busybox:latest\"],"
-		      " \"Layers\": [\"abc/layer.tar\", \"blobs/sha256/" H1 "\"]}]");
+	json_t *m = J(
+	    "[{\"Config\": \"" HC ".json\", \"RepoTags\": [\"busybox:latest\"],"
+	    " \"Layers\": [\"abc/layer.tar\", \"blobs/sha256/" H1 "\"]}]");
 	struct oci_image img = {0};
 	struct hull_err err = {0};
 	assert_int_equal(oci_docker_manifest_parse(m, &img, &err), 0);
@@ -94,16 +101,17 @@ static void test_docker_manifest(void **state)
 	json_decref(m);
 
 	static const char *const bad[] = {
-		"[{\"Config\": \"../x.json\", \"Layers\": []}]",
-		"[{\"Config\": \"/x.json\", \"Layers\": []}]",
-		"[{\"Config\": \"x.json\", \"Layers\": [\"a/../../b\"]}]",
-		"[{\"Config\": \"x.json\"}]",
-		"{}",
+	    "[{\"Config\": \"../x.json\", \"Layers\": []}]",
+	    "[{\"Config\": \"/x.json\", \"Layers\": []}]",
+	    "[{\"Config\": \"x.json\", \"Layers\": [\"a/../../b\"]}]",
+	    "[{\"Config\": \"x.json\"}]",
+	    "{}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		m = J(bad[i]);
 		memset(&img, 0, sizeof(img));
-		assert_int_equal(oci_docker_manifest_parse(m, &img, &err), -EINVAL);
+		assert_int_equal(oci_docker_manifest_parse(m, &img, &err),
+				 -EINVAL);
 		oci_image_fini(&img);
 		json_decref(m);
 	}
@@ -131,21 +139,27 @@ static void test_image_manifest_keeps_config(void **state)
 			" \"Env\": [\"A=1\"], \"WorkingDir\": \"/srv\","
 			" \"User\": \"app\", \"Labels\": {\"x\": \"y\"}}}");
 	struct hull_err err = {0};
-	json_t *m = oci_image_manifest(cfg, HC, "registry.example/team/app:2.1", &err);
+	json_t *m =
+	    oci_image_manifest(cfg, HC, "registry.example/team/app:2.1", &err);
 	if (!m)
 		fail_msg("%s", err.msg);
 	assert_int_equal(image_manifest_validate(m, &err), 0);
-	assert_string_equal(json_string_value(json_object_get(m, "type")), "docker");
+	assert_string_equal(json_string_value(json_object_get(m, "type")),
+			    "docker");
 	assert_string_equal(json_string_value(json_object_get(m, "name")),
 			    "registry.example/team/app");
-	assert_string_equal(json_string_value(json_object_get(m, "version")), "2.1");
+	assert_string_equal(json_string_value(json_object_get(m, "version")),
+			    "2.1");
 	json_t *tags = json_object_get(m, "tags");
 	assert_true(json_is_true(json_object_get(tags, "docker:tag:2.1")));
-	assert_string_equal(json_string_value(json_object_get(tags, "docker:id")),
-			    "sha256:" HC);
+	assert_string_equal(
+	    json_string_value(json_object_get(tags, "docker:id")),
+	    "sha256:" HC);
 	json_t *dc = json_object_get(tags, "docker:config");
-	assert_string_equal(json_string_value(json_object_get(dc, "WorkingDir")), "/srv");
-	assert_string_equal(json_string_value(json_object_get(dc, "User")), "app");
+	assert_string_equal(
+	    json_string_value(json_object_get(dc, "WorkingDir")), "/srv");
+	assert_string_equal(json_string_value(json_object_get(dc, "User")),
+			    "app");
 	assert_int_equal(json_array_size(json_object_get(dc, "Cmd")), 1);
 	assert_null(json_object_get(dc, "Labels"));
 	json_decref(m);
@@ -158,8 +172,8 @@ static void test_image_manifest_keeps_config(void **state)
 			    "c0ffee00c0ff");
 	assert_null(json_object_get(m, "published_at"));
 	assert_true(json_is_null(json_object_get(
-		json_object_get(json_object_get(m, "tags"), "docker:config"),
-		"Entrypoint")));
+	    json_object_get(json_object_get(m, "tags"), "docker:config"),
+	    "Entrypoint")));
 	json_decref(m);
 	json_decref(empty);
 	json_decref(cfg);
@@ -168,11 +182,11 @@ static void test_image_manifest_keeps_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_index_picks_linux_amd64),
-		cmocka_unit_test(test_manifest_layers_in_order),
-		cmocka_unit_test(test_docker_manifest),
-		cmocka_unit_test(test_uuid_is_deterministic_and_valid),
-		cmocka_unit_test(test_image_manifest_keeps_config),
+	    cmocka_unit_test(test_index_picks_linux_amd64),
+	    cmocka_unit_test(test_manifest_layers_in_order),
+	    cmocka_unit_test(test_docker_manifest),
+	    cmocka_unit_test(test_uuid_is_deterministic_and_valid),
+	    cmocka_unit_test(test_image_manifest_keeps_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
+#include "pool/dirstream.h"
 #include "pool/init.h"
 #include "pool/name.h"
 #include "pool/pool.h"
@@ -112,6 +113,53 @@ static void test_sizes(void **state)
 	assert_string_equal(buf, "1.5K");
 	pool_size_format(20ull << 30, buf, sizeof(buf));
 	assert_string_equal(buf, "20G");
+}
+
+
+static void test_dirstream_opening(void **state)
+{
+	struct hull_err err;
+	size_t n;
+	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 50", &n, &err), 0);
+	assert_int_equal(n, 50);
+	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 2 50", &n, &err), -ENOTSUP);
+	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 0", &n, &err), -EINVAL);
+	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 99999999999", &n, &err), -EINVAL);
+	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 5x", &n, &err), -EINVAL);
+	assert_int_equal(pool_dirstream_intro_parse("btrfs-stream", &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "btrfs"));
+
+	struct pool_dirstream_header h;
+	const char *ok = "{\"snapshot\":\"2\",\"base\":\"1\",\"removed\":[\"a/b\",\"c\"]}";
+	assert_int_equal(pool_dirstream_header_parse(ok, strlen(ok), &h, &err), 0);
+	assert_string_equal(h.snapshot, "2");
+	assert_string_equal(h.base, "1");
+	assert_int_equal(h.n_removed, 2);
+	assert_string_equal(h.removed[0], "a/b");
+	pool_dirstream_header_free(&h);
+	const char *full = "{\"snapshot\":\"s\",\"base\":null,\"removed\":[]}";
+	assert_int_equal(pool_dirstream_header_parse(full, strlen(full), &h, &err), 0);
+	assert_null(h.base);
+	pool_dirstream_header_free(&h);
+	static const char *const bad[] = {
+		"{\"snapshot\":\"../x\",\"removed\":[]}",
+		"{\"snapshot\":\"a/b\",\"removed\":[]}",
+		"{\"snapshot\":\"s\",\"base\":\"..\",\"removed\":[]}",
+		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"../etc\"]}",
+		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"/etc\"]}",
+		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"a/../../x\"]}",
+		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[1]}",
+		"{\"snapshot\":\"s\",\"removed\":[\"x\"]}",
+		"{\"snapshot\":\"s\"}",
+		"[1]",
+		"{",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(pool_dirstream_header_parse(bad[i], strlen(bad[i]), &h, &err), -EINVAL);
+	assert_true(pool_dirstream_path_valid("a/b/"));
+	assert_false(pool_dirstream_path_valid("a//b"));
+	assert_false(pool_dirstream_path_valid("./a"));
+	assert_false(pool_dirstream_path_valid(""));
 }
 
 /* ---- real pools ---- */
@@ -362,6 +410,20 @@ static void test_rollback(void **state)
 	assert_false(hull_path_exists(g));
 	/* Still writable after. */
 	write_file(g, "again");
+	/* Datasets nested in it stay as they are, with their files. */
+	assert_int_equal(pool_dataset_create(p, "r/child", &err), 0);
+	char *c = xasprintf("%s/child/c", path);
+	write_file(c, "child data");
+	assert_int_equal(pool_rollback(p, "r@s", &err), 0);
+	t = read_text(c);
+	assert_string_equal(t, "child data");
+	free(t);
+	assert_false(hull_path_exists(g));
+	assert_true(pool_dataset_exists(p, "r/child"));
+	assert_int_equal(pool_snapshot_create(p, "r/child@cs", &err), 0);
+	assert_int_equal(pool_dataset_destroy(p, "r", &err), 0);
+	assert_false(pool_dataset_exists(p, "r/child"));
+	free(c);
 	assert_int_equal(pool_rollback(p, "r@nope", &err), -ENOENT);
 	free(g);
 	free(f);
@@ -405,6 +467,7 @@ int main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_name_encoding),
 	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_dirstream_opening),
 	};
 #define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_dir, pool_teardown)
 #define BTRFS(t) cmocka_unit_test_setup_teardown(t, setup_btrfs, pool_teardown)

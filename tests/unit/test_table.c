@@ -17,14 +17,14 @@ static json_t *rows(void)
 {
 	json_error_t je;
 	json_t *r = json_loads(
-		"[{\"uuid\": \"b\", \"name\": \"web\", \"ram\": 512, \"on\": true,"
-		"  \"tags\": {\"role\": \"front\"},"
-		"  \"nics\": [{\"ip\": \"192.0.2.10\"}, {\"ip\": \"192.0.2.11\"}]},"
-		" {\"uuid\": \"a\", \"name\": \"db\", \"ram\": 4096, \"on\": false,"
-		"  \"nics\": [{\"ip\": \"198.51.100.5\"}]},"
-		" {\"uuid\": \"c\", \"name\": \"web2\", \"ram\": 512,"
-		"  \"alias\": \"x:y\"}]",
-		0, &je);
+	    "[{\"uuid\": \"b\", \"name\": \"web\", \"ram\": 512, \"on\": true,"
+	    "  \"tags\": {\"role\": \"front\"},"
+	    "  \"nics\": [{\"ip\": \"192.0.2.10\"}, {\"ip\": \"192.0.2.11\"}]},"
+	    " {\"uuid\": \"a\", \"name\": \"db\", \"ram\": 4096, \"on\": false,"
+	    "  \"nics\": [{\"ip\": \"198.51.100.5\"}]},"
+	    " {\"uuid\": \"c\", \"name\": \"web2\", \"ram\": 512,"
+	    "  \"alias\": \"x:y\"}]",
+	    0, &je);
 	assert_non_null(r);
 	return r;
 }
@@ -35,8 +35,8 @@ static char *uuids(json_t *rs)
 	size_t n = 0;
 	size_t i;
 	json_t *r;
-	json_array_foreach(rs, i, r)
-		buf[n++] = json_string_value(json_object_get(r, "uuid"))[0];
+	json_array_foreach(rs, i, r) buf[n++] =
+	    json_string_value(json_object_get(r, "uuid"))[0];
 	buf[n] = '\0';
 	return buf;
 }
@@ -46,7 +46,8 @@ static char *select_with(const char *f1, const char *f2, unsigned flags)
 	char *args[2] = {(char *)f1, (char *)f2};
 	struct table_filter *f;
 	struct hull_err err = {0};
-	assert_int_equal(table_filters_parse(args, f2 ? 2 : 1, flags, &f, &err), 0);
+	assert_int_equal(table_filters_parse(args, f2 ? 2 : 1, flags, &f, &err),
+			 0);
 	json_t *all = rows();
 	json_t *sel = table_select(all, f, NULL);
 	char *out = strdup(uuids(sel));
@@ -93,9 +94,9 @@ static void test_filter_parse_errors(void **state)
 	char *bad2[] = {"=x"};
 	assert_int_equal(table_filters_parse(bad2, 1, 0, &f, &err), -EINVAL);
 	char *bad3[] = {"name=~(("};
-	assert_int_equal(table_filters_parse(bad3, 1, TABLE_FILTER_REGEX, &f,
-					     &err),
-			 -EINVAL);
+	assert_int_equal(
+	    table_filters_parse(bad3, 1, TABLE_FILTER_REGEX, &f, &err),
+	    -EINVAL);
 }
 
 static void test_sort(void **state)
@@ -198,12 +199,12 @@ static void test_value_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_filters),
-		cmocka_unit_test(test_filter_parse_errors),
-		cmocka_unit_test(test_sort),
-		cmocka_unit_test(test_render),
-		cmocka_unit_test(test_custom_view),
-		cmocka_unit_test(test_value_text),
+	    cmocka_unit_test(test_filters),
+	    cmocka_unit_test(test_filter_parse_errors),
+	    cmocka_unit_test(test_sort),
+	    cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_custom_view),
+	    cmocka_unit_test(test_value_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

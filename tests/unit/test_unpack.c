@@ -41,8 +41,9 @@ static void ar_open(struct ar *w, int filter)
 		archive_write_add_filter_xz(w->a);
 	else
 		archive_write_add_filter_none(w->a);
-	assert_int_equal(archive_write_open_memory(w->a, w->buf, w->cap, &w->used),
-			 ARCHIVE_OK);
+	assert_int_equal(
+	    archive_write_open_memory(w->a, w->buf, w->cap, &w->used),
+	    ARCHIVE_OK);
 }
 
 static void ar_add(struct ar *w, const char *path, mode_t type, mode_t perm,
@@ -111,7 +112,8 @@ static void test_regular_tree(void **state)
 	ar_open(&w, ARCHIVE_FILTER_GZIP);
 	ar_add(&w, "./", AE_IFDIR, 0755, NULL, NULL);
 	ar_add(&w, "./etc/", AE_IFDIR, 0755, NULL, NULL);
-	ar_add(&w, "./etc/hosts", AE_IFREG, 0644, "127.0.0.1 localhost\n", NULL);
+	ar_add(&w, "./etc/hosts", AE_IFREG, 0644, "127.0.0.1 localhost\n",
+	       NULL);
 	ar_add(&w, "./usr/lib/deep/file", AE_IFREG, 0600, "deep", NULL);
 	ar_add(&w, "./bin/sh", AE_IFLNK, 0777, NULL, "busybox");
 	ar_add(&w, "./bin/abs", AE_IFLNK, 0777, NULL, "/etc/hosts");
@@ -326,7 +328,8 @@ static void test_expected_compression_and_tap(void **state)
 	ar_close(&w);
 	char *d = scratch();
 	char *file = xasprintf("%s.tar.xz", d);
-	assert_int_equal(hull_file_write_atomic(file, w.buf, w.used, 0644, NULL), 0);
+	assert_int_equal(
+	    hull_file_write_atomic(file, w.buf, w.used, 0644, NULL), 0);
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	struct hull_err err = {0};
 	struct unpack_opts o = {.compression = "gzip"};
@@ -382,13 +385,13 @@ static void test_raw_keeps_holes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_regular_tree),
-		cmocka_unit_test(test_hostile_entries),
-		cmocka_unit_test(test_whiteouts),
-		cmocka_unit_test(test_whiteout_names_plain_without_flag),
-		cmocka_unit_test(test_garbage_and_truncation),
-		cmocka_unit_test(test_expected_compression_and_tap),
-		cmocka_unit_test(test_raw_keeps_holes),
+	    cmocka_unit_test(test_regular_tree),
+	    cmocka_unit_test(test_hostile_entries),
+	    cmocka_unit_test(test_whiteouts),
+	    cmocka_unit_test(test_whiteout_names_plain_without_flag),
+	    cmocka_unit_test(test_garbage_and_truncation),
+	    cmocka_unit_test(test_expected_compression_and_tap),
+	    cmocka_unit_test(test_raw_keeps_holes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,8 +50,8 @@ static void sha256_begin(struct sha256_tap *t)
 }
 
 /* Reads the config blob, checking its digest when it is named by one. */
-static json_t *config_load(const char *dir, struct oci_image *img,
-			   char hex[65], struct hull_err *err)
+static json_t *config_load(const char *dir, struct oci_image *img, char hex[65],
+			   struct hull_err *err)
 {
 	_cleanup_free_ char *p = xasprintf("%s/%s", dir, img->config_path);
 	char *buf;
@@ -96,10 +96,11 @@ static int apply_layers(const char *dir, struct oci_image *img,
 		if (r < 0)
 			return hull_err_prefix(err, "layer %s", l->path);
 		if (l->sha256 && strcmp(hex, l->sha256))
-			return hull_err_set(err, EINVAL,
-					    "layer %s: digest mismatch (content "
-					    "is sha256:%s)",
-					    l->path, hex);
+			return hull_err_set(
+			    err, EINVAL,
+			    "layer %s: digest mismatch (content "
+			    "is sha256:%s)",
+			    l->path, hex);
 	}
 	return 0;
 }
@@ -149,8 +150,8 @@ static int import_layout(struct pool *p, const char *dir, bool quiet,
 		return r;
 	char hex[65];
 	json_t *config = config_load(dir, &img, hex, err);
-	json_t *m = config ? oci_image_manifest(config, hex, img.ref, err)
-			   : NULL;
+	json_t *m =
+	    config ? oci_image_manifest(config, hex, img.ref, err) : NULL;
 	json_decref(config);
 	r = m ? install_layers(p, dir, &img, m, quiet, err) : -err->code;
 	json_decref(m);

@@ -47,12 +47,15 @@ int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
 
 /* util.c */
 
+/* -E: after an error line, print it again as {"code", "message"}. */
+extern bool imgadm_json_errors;
+
 /* Prints "imgadm: MSG" and returns the exit code for err (3 when an image
  * is not installed). */
 int imgadm_fail(const struct hull_err *err);
 /* Prints "imgadm CMD: MSG (see imgadm CMD --help)" and returns 2. */
 int imgadm_usage(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Prints a subcommand's help to stdout; returns 0. */
 int imgadm_help(const char *text);
 /* Opens the pool or prints why not (returns NULL). */

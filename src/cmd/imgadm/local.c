@@ -35,24 +35,25 @@ static int bad_option(const char *cmd, int opt, char **argv)
 /* ---- install ---- */
 
 static const char install_help[] =
-	"usage: imgadm install [-q] -m MANIFEST -f FILE\n"
-	"\n"
-	"Installs an image from a local manifest and file. The file is checked\n"
-	"against the manifest's files[0] (size and sha1) and unpacked into a\n"
-	"temporary dataset that becomes images/UUID only once complete.\n"
-	"\n"
-	"  -m MANIFEST   the image manifest (JSON)\n"
-	"  -f FILE       the image file (tarball, or raw disk for zvol)\n"
-	"  -P POOL       accepted for compatibility; the pool is HULL_ROOT\n"
-	"  -q            print nothing on success\n";
+    "usage: imgadm install [-q] -m MANIFEST -f FILE\n"
+    "\n"
+    "Installs an image from a local manifest and file. The file is checked\n"
+    "against the manifest's files[0] (size and sha1) and unpacked into a\n"
+    "temporary dataset that becomes images/UUID only once complete.\n"
+    "\n"
+    "  -m MANIFEST   the image manifest (JSON)\n"
+    "  -f FILE       the image file (tarball, or raw disk for zvol)\n"
+    "  -P POOL       accepted for compatibility; the pool is HULL_ROOT\n"
+    "  -q            print nothing on success\n";
 
 int imgadm_install(int argc, char **argv)
 {
-	static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
-					   {"manifest", required_argument, NULL, 'm'},
-					   {"file", required_argument, NULL, 'f'},
-					   {"quiet", no_argument, NULL, 'q'},
-					   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"manifest", required_argument, NULL, 'm'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {NULL, 0, NULL, 0}};
 	const char *mpath = NULL, *fpath = NULL;
 	bool quiet = false;
 	int c;
@@ -108,7 +109,8 @@ int imgadm_install(int argc, char **argv)
 		rc = imgadm_fail(&err);
 	else if (!quiet)
 		printf("Installed image %s (%s@%s)\n",
-		       hull_json_str(m, "uuid", ""), hull_json_str(m, "name", ""),
+		       hull_json_str(m, "uuid", ""),
+		       hull_json_str(m, "name", ""),
 		       hull_json_str(m, "version", ""));
 	json_decref(m);
 	pool_close(p);
@@ -118,23 +120,23 @@ int imgadm_install(int argc, char **argv)
 /* ---- list ---- */
 
 static const char list_help[] =
-	"usage: imgadm list [-j | -H | -p] [-o FIELD,...] [-s FIELD,...]\n"
-	"                   [--docker] [FIELD=VALUE ...]\n"
-	"\n"
-	"Lists installed images.\n"
-	"\n"
-	"  -j            JSON: an array of {manifest, zpool, source, clones}\n"
-	"  -H            no header line\n"
-	"  -p            parsable: fields separated by ':' (escaped as '\\:')\n"
-	"  -o FIELDS     columns (default " LIST_COLUMNS ")\n"
-	"  -s FIELDS     sort keys, '-' prefix for descending\n"
-	"                (default " LIST_SORT ")\n"
-	"  --docker      docker images only, with docker columns\n"
-	"\n"
-	"Fields are manifest fields (dotted paths like tags.role work) and the\n"
-	"computed pub, published_date, published, clones, size, source,\n"
-	"docker_id, docker_short_id, docker_repo, docker_tags.\n"
-	"Filters: FIELD=VALUE exact, FIELD=~TEXT substring, FIELD=true|false.\n";
+    "usage: imgadm list [-j | -H | -p] [-o FIELD,...] [-s FIELD,...]\n"
+    "                   [--docker] [FIELD=VALUE ...]\n"
+    "\n"
+    "Lists installed images.\n"
+    "\n"
+    "  -j            JSON: an array of {manifest, zpool, source, clones}\n"
+    "  -H            no header line\n"
+    "  -p            parsable: fields separated by ':' (escaped as '\\:')\n"
+    "  -o FIELDS     columns (default " LIST_COLUMNS ")\n"
+    "  -s FIELDS     sort keys, '-' prefix for descending\n"
+    "                (default " LIST_SORT ")\n"
+    "  --docker      docker images only, with docker columns\n"
+    "\n"
+    "Fields are manifest fields (dotted paths like tags.role work) and the\n"
+    "computed pub, published_date, published, clones, size, source,\n"
+    "docker_id, docker_short_id, docker_repo, docker_tags.\n"
+    "Filters: FIELD=VALUE exact, FIELD=~TEXT substring, FIELD=true|false.\n";
 
 int imgadm_list(int argc, char **argv)
 {
@@ -178,9 +180,10 @@ int imgadm_list(int argc, char **argv)
 	}
 	struct hull_err err = {0};
 	if (!columns)
-		columns = docker ? "uuid,docker_repo,docker_tags,docker_short_id,"
-				   "pub"
-				 : LIST_COLUMNS;
+		columns = docker
+			      ? "uuid,docker_repo,docker_tags,docker_short_id,"
+				"pub"
+			      : LIST_COLUMNS;
 	if (table_keys_check(columns, false, &err) < 0)
 		return imgadm_usage("list", "-o: %s", err.msg);
 	if (table_keys_check(sort, true, &err) < 0)
@@ -198,8 +201,8 @@ int imgadm_list(int argc, char **argv)
 	if (!p)
 		return rc;
 	/* Clone counts cost a walk over the pool: only when shown or used. */
-	bool need_clones = json || strstr(columns, "clones") ||
-			   strstr(sort, "clones");
+	bool need_clones =
+	    json || strstr(columns, "clones") || strstr(sort, "clones");
 	for (int i = 0; i < nf; i++)
 		need_clones |= !strncmp(filters[i], "clones=", 7);
 	json_t *all = image_store_list(p, need_clones, &err);
@@ -212,9 +215,10 @@ int imgadm_list(int argc, char **argv)
 		json_t *info;
 		json_array_foreach(all, i, info)
 		{
-			if (!strcmp(hull_json_str(json_object_get(info, "manifest"),
-						  "type", ""),
-				    "docker"))
+			if (!strcmp(
+				hull_json_str(json_object_get(info, "manifest"),
+					      "type", ""),
+				"docker"))
 				json_array_append(d, info);
 		}
 		json_decref(all);
@@ -228,12 +232,12 @@ int imgadm_list(int argc, char **argv)
 /* ---- get ---- */
 
 static const char get_help[] =
-	"usage: imgadm get [-r] UUID\n"
-	"       imgadm info [-r] UUID\n"
-	"\n"
-	"Prints an installed image's info as JSON: {manifest, zpool, source,\n"
-	"clones}. With -r, also the datasets cloned from it (children).\n"
-	"Exits 3 when the image is not installed.\n";
+    "usage: imgadm get [-r] UUID\n"
+    "       imgadm info [-r] UUID\n"
+    "\n"
+    "Prints an installed image's info as JSON: {manifest, zpool, source,\n"
+    "clones}. With -r, also the datasets cloned from it (children).\n"
+    "Exits 3 when the image is not installed.\n";
 
 static int one_uuid(const char *cmd, int argc, char **argv, const char **out)
 {
@@ -297,11 +301,11 @@ int imgadm_get(int argc, char **argv)
 /* ---- delete ---- */
 
 static const char delete_help[] =
-	"usage: imgadm delete UUID\n"
-	"       imgadm destroy UUID\n"
-	"\n"
-	"Deletes an installed image. Refused while an instance or another\n"
-	"image was cloned from it or names it as origin.\n";
+    "usage: imgadm delete UUID\n"
+    "       imgadm destroy UUID\n"
+    "\n"
+    "Deletes an installed image. Refused while an instance or another\n"
+    "image was cloned from it or names it as origin.\n";
 
 int imgadm_delete(int argc, char **argv)
 {
@@ -333,17 +337,16 @@ int imgadm_delete(int argc, char **argv)
 /* ---- vacuum ---- */
 
 static const char vacuum_help[] =
-	"usage: imgadm vacuum [-n] [-f]\n"
-	"\n"
-	"Deletes every installed image that no instance and no other image\n"
-	"uses (repeating until none is left, so an unused chain goes too).\n"
-	"\n"
-	"  -n   dry run: print what would be deleted\n"
-	"  -f   do not ask for confirmation (needed when stdin is not a tty)\n";
+    "usage: imgadm vacuum [-n] [-f]\n"
+    "\n"
+    "Deletes every installed image that no instance and no other image\n"
+    "uses (repeating until none is left, so an unused chain goes too).\n"
+    "\n"
+    "  -n   dry run: print what would be deleted\n"
+    "  -f   do not ask for confirmation (needed when stdin is not a tty)\n";
 
 /* The installed images nothing uses: no clones, no child image. */
-static json_t *unused_images(struct pool *p, json_t *skip,
-			     struct hull_err *err)
+static json_t *unused_images(struct pool *p, json_t *skip, struct hull_err *err)
 {
 	json_t *all = image_store_list(p, true, err);
 	if (!all)
@@ -404,6 +407,22 @@ int imgadm_vacuum(int argc, char **argv)
 		return rc;
 	struct hull_err err = {0};
 	json_t *gone = json_object(); /* uuid -> true, in order found */
+	if (!dry) {
+		/* Installs killed midway leave images/UUID-partial. */
+		json_t *removed;
+		if (image_install_partials_clean(p, &removed, &err) < 0) {
+			json_decref(removed);
+			json_decref(gone);
+			pool_close(p);
+			return imgadm_fail(&err);
+		}
+		size_t i;
+		json_t *name;
+		json_array_foreach(removed, i, name)
+		    printf("Removed %s (left by an interrupted install)\n",
+			   json_string_value(name));
+		json_decref(removed);
+	}
 	json_t *order = json_array();
 	/* Plan the whole vacuum first: each round frees the origins of the
 	 * images the previous round removes. */
@@ -418,7 +437,7 @@ int imgadm_vacuum(int argc, char **argv)
 		json_array_foreach(unused, i, info)
 		{
 			const char *u = hull_json_str(
-				json_object_get(info, "manifest"), "uuid", "");
+			    json_object_get(info, "manifest"), "uuid", "");
 			if (!json_object_get(gone, u)) {
 				json_object_set_new(gone, u, json_true());
 				json_array_append(order, info);
@@ -435,9 +454,10 @@ int imgadm_vacuum(int argc, char **argv)
 	}
 	if (!dry && !force) {
 		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr, "imgadm: vacuum would delete %zu "
-					"image(s); use -f to confirm when "
-					"stdin is not a terminal\n",
+			fprintf(stderr,
+				"imgadm: vacuum would delete %zu "
+				"image(s); use -f to confirm when "
+				"stdin is not a terminal\n",
 				json_array_size(order));
 			rc = IMGADM_ERROR;
 			goto out;
@@ -482,13 +502,13 @@ out:
 /* ---- ancestry ---- */
 
 static const char ancestry_help[] =
-	"usage: imgadm ancestry [-j | -H] [-o FIELD,...] UUID\n"
-	"\n"
-	"Lists the image and its chain of origin images, the image first.\n"
-	"\n"
-	"  -j          JSON array of info objects\n"
-	"  -H          no header line\n"
-	"  -o FIELDS   columns (default uuid,name,version,published)\n";
+    "usage: imgadm ancestry [-j | -H] [-o FIELD,...] UUID\n"
+    "\n"
+    "Lists the image and its chain of origin images, the image first.\n"
+    "\n"
+    "  -j          JSON array of info objects\n"
+    "  -H          no header line\n"
+    "  -o FIELDS   columns (default uuid,name,version,published)\n";
 
 int imgadm_ancestry(int argc, char **argv)
 {

@@ -1,5 +1,6 @@
 /* remote.c - imgadm commands that talk to image sources. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,20 +35,20 @@ static int bad_option(const char *cmd, int opt, char **argv)
 /* ---- sources ---- */
 
 static const char sources_help[] =
-	"usage: imgadm sources [-v] [-j]                 list sources\n"
-	"       imgadm sources -a URL [-t TYPE] [-f]     add a source\n"
-	"       imgadm sources -d URL                    delete a source\n"
-	"       imgadm sources -e                        edit them in $EDITOR\n"
-	"       imgadm sources -c                        check each answers\n"
-	"\n"
-	"Sources are tried in order by import and show. Types:\n"
-	"  imgapi   an IMGAPI server (http:// or https:// URL)\n"
-	"  dir      a local folder (path or file:// URL) holding NAME.json\n"
-	"           manifests with their file beside them (NAME.tar.gz, ...),\n"
-	"           or images/UUID/manifest.json + images/UUID/file\n"
-	"The type defaults to dir for paths, imgapi otherwise. -a checks that\n"
-	"the source answers unless -f is given. The list is kept in\n"
-	"$HULL_ROOT/var/imgadm/sources.json.\n";
+    "usage: imgadm sources [-v] [-j]                 list sources\n"
+    "       imgadm sources -a URL [-t TYPE] [-f]     add a source\n"
+    "       imgadm sources -d URL                    delete a source\n"
+    "       imgadm sources -e                        edit them in $EDITOR\n"
+    "       imgadm sources -c                        check each answers\n"
+    "\n"
+    "Sources are tried in order by import and show. Types:\n"
+    "  imgapi   an IMGAPI server (http:// or https:// URL)\n"
+    "  dir      a local folder (path or file:// URL) holding NAME.json\n"
+    "           manifests with their file beside them (NAME.tar.gz, ...),\n"
+    "           or images/UUID/manifest.json + images/UUID/file\n"
+    "The type defaults to dir for paths, imgapi otherwise. -a checks that\n"
+    "the source answers unless -f is given. The list is kept in\n"
+    "$HULL_ROOT/var/imgadm/sources.json.\n";
 
 static int sources_print(json_t *list, bool verbose, bool json)
 {
@@ -63,7 +64,8 @@ static int sources_print(json_t *list, bool verbose, bool json)
 	}
 	size_t i;
 	json_t *s;
-	json_array_foreach(list, i, s) printf("%s\n", hull_json_str(s, "url", ""));
+	json_array_foreach(list, i, s)
+	    printf("%s\n", hull_json_str(s, "url", ""));
 	return IMGADM_OK;
 }
 
@@ -83,7 +85,7 @@ static int sources_edit(json_t *list)
 {
 	struct hull_err err = {0};
 	char tmpl[] = "/tmp/imgadm-sources-XXXXXX";
-	int fd = mkstemp(tmpl);
+	int fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0) {
 		hull_err_sys(&err, errno, "mkstemp");
 		return imgadm_fail(&err);
@@ -94,12 +96,12 @@ static int sources_edit(json_t *list)
 	size_t i;
 	json_t *s;
 	json_array_foreach(list, i, s)
-		fprintf(f, "%s %s\n", hull_json_str(s, "url", ""),
-			hull_json_str(s, "type", ""));
+	    fprintf(f, "%s %s\n", hull_json_str(s, "url", ""),
+		    hull_json_str(s, "type", ""));
 	fclose(f);
 	const char *editor = getenv("EDITOR");
-	_cleanup_free_ char *cmd = xasprintf("%s '%s'", editor ? editor : "vi",
-					     tmpl);
+	_cleanup_free_ char *cmd =
+	    xasprintf("%s '%s'", editor ? editor : "vi", tmpl);
 	if (system(cmd) != 0) {
 		unlink(tmpl);
 		fprintf(stderr, "imgadm: editor failed; sources unchanged\n");
@@ -116,7 +118,8 @@ static int sources_edit(json_t *list)
 	int rc = IMGADM_OK;
 	while (fgets(line, sizeof(line), f)) {
 		char url[4096], type[64] = "";
-		if (line[0] == '#' || sscanf(line, "%4095s %63s", url, type) < 1)
+		if (line[0] == '#' ||
+		    sscanf(line, "%4095s %63s", url, type) < 1)
 			continue;
 		if (!type[0])
 			strcpy(type, image_source_type_guess(url));
@@ -124,8 +127,8 @@ static int sources_edit(json_t *list)
 			rc = imgadm_fail(&err);
 			break;
 		}
-		json_array_append_new(out,
-				      json_pack("{s:s, s:s}", "url", url, "type", type));
+		json_array_append_new(
+		    out, json_pack("{s:s, s:s}", "url", url, "type", type));
 	}
 	fclose(f);
 	if (rc == IMGADM_OK && image_sources_save(out, &err) < 0)
@@ -136,12 +139,13 @@ static int sources_edit(json_t *list)
 
 int imgadm_sources(int argc, char **argv)
 {
-	static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
-					   {"json", no_argument, NULL, 'j'},
-					   {"add", required_argument, NULL, 'a'},
-					   {"del", required_argument, NULL, 'd'},
-					   {"type", required_argument, NULL, 't'},
-					   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"add", required_argument, NULL, 'a'},
+	    {"del", required_argument, NULL, 'd'},
+	    {"type", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0}};
 	const char *add = NULL, *del = NULL, *type = NULL;
 	bool verbose = false, json = false, edit = false, check = false,
 	     force = false;
@@ -227,12 +231,13 @@ int imgadm_sources(int argc, char **argv)
 	} else if (del) {
 		int i = source_index(list, del);
 		if (i < 0) {
-			fprintf(stderr, "imgadm: no image source \"%s\"\n", del);
+			fprintf(stderr, "imgadm: no image source \"%s\"\n",
+				del);
 			rc = IMGADM_ERROR;
 			goto out;
 		}
-		const char *t = hull_json_str(json_array_get(list, (size_t)i),
-					      "type", "");
+		const char *t =
+		    hull_json_str(json_array_get(list, (size_t)i), "type", "");
 		printf("Deleted \"%s\" image source \"%s\"\n", t, del);
 		json_array_remove(list, (size_t)i);
 		if (image_sources_save(list, &err) < 0)
@@ -263,17 +268,17 @@ out:
 /* ---- avail ---- */
 
 static const char avail_help[] =
-	"usage: imgadm avail [-j | -H] [-o FIELD,...] [-s FIELD,...]\n"
-	"                    [FIELD=VALUE ...]\n"
-	"       imgadm available ...\n"
-	"\n"
-	"Lists the images the configured sources offer (an image offered by\n"
-	"two sources is shown once, from the first).\n"
-	"\n"
-	"  -j          JSON array of {manifest, source}\n"
-	"  -H          no header line\n"
-	"  -o FIELDS   columns (default uuid,name,version,os,type,pub)\n"
-	"  -s FIELDS   sort keys (default published_at,name)\n";
+    "usage: imgadm avail [-j | -H] [-o FIELD,...] [-s FIELD,...]\n"
+    "                    [FIELD=VALUE ...]\n"
+    "       imgadm available ...\n"
+    "\n"
+    "Lists the images the configured sources offer (an image offered by\n"
+    "two sources is shown once, from the first).\n"
+    "\n"
+    "  -j          JSON array of {manifest, source}\n"
+    "  -H          no header line\n"
+    "  -o FIELDS   columns (default uuid,name,version,os,type,pub)\n"
+    "  -s FIELDS   sort keys (default published_at,name)\n";
 
 int imgadm_avail(int argc, char **argv)
 {
@@ -347,13 +352,14 @@ int imgadm_avail(int argc, char **argv)
 				continue;
 			json_object_set_new(seen, u, json_true());
 			json_array_append_new(
-				rows, json_pack("{s:O, s:O}", "manifest", m,
-						"source", json_object_get(src, "url")));
+			    rows,
+			    json_pack("{s:O, s:O}", "manifest", m, "source",
+				      json_object_get(src, "url")));
 		}
 		json_decref(ms);
 	}
-	rc = imgadm_print_list(rows, argv + optind, argc - optind, columns, sort,
-			       flags, json);
+	rc = imgadm_print_list(rows, argv + optind, argc - optind, columns,
+			       sort, flags, json);
 out:
 	json_decref(seen);
 	json_decref(rows);
@@ -364,9 +370,9 @@ out:
 /* ---- show ---- */
 
 static const char show_help[] =
-	"usage: imgadm show UUID\n"
-	"\n"
-	"Prints the manifest of an image from the first source that has it.\n";
+    "usage: imgadm show UUID\n"
+    "\n"
+    "Prints the manifest of an image from the first source that has it.\n";
 
 /* The manifest of uuid from the first source that has it; *from gets that
  * source (new reference). A source that fails is skipped, but its error is
@@ -444,18 +450,18 @@ int imgadm_show(int argc, char **argv)
 /* ---- import ---- */
 
 static const char import_help[] =
-	"usage: imgadm import [-q] [-S URL] UUID\n"
-	"       imgadm import [-q] PATH\n"
-	"\n"
-	"Installs an image from the configured sources (tried in order), or\n"
-	"from a `docker save` archive or an OCI image layout (a directory or a\n"
-	"tar of one) at PATH. An image whose origin is not installed brings\n"
-	"its origin in first. Importing an image already installed is a\n"
-	"no-op. Progress is shown when stderr is a terminal.\n"
-	"\n"
-	"  -S URL   use only this source (type guessed from the URL)\n"
-	"  -P POOL  accepted for compatibility; the pool is HULL_ROOT\n"
-	"  -q       print nothing on success\n";
+    "usage: imgadm import [-q] [-S URL] UUID\n"
+    "       imgadm import [-q] PATH\n"
+    "\n"
+    "Installs an image from the configured sources (tried in order), or\n"
+    "from a `docker save` archive or an OCI image layout (a directory or a\n"
+    "tar of one) at PATH. An image whose origin is not installed brings\n"
+    "its origin in first. Importing an image already installed is a\n"
+    "no-op. Progress is shown when stderr is a terminal.\n"
+    "\n"
+    "  -S URL   use only this source (type guessed from the URL)\n"
+    "  -P POOL  accepted for compatibility; the pool is HULL_ROOT\n"
+    "  -q       print nothing on success\n";
 
 struct progress {
 	const char *uuid;
@@ -516,8 +522,9 @@ static int import_uuid(struct pool *pool, const char *uuid, json_t *only,
 		return 0;
 	}
 	if (depth > 16)
-		return hull_err_set(err, ELOOP, "image %s: origin chain too "
-						"long",
+		return hull_err_set(err, ELOOP,
+				    "image %s: origin chain too "
+				    "long",
 				    uuid);
 	json_t *src = NULL, *m;
 	if (only) {

@@ -9,11 +9,32 @@
 #include "lib/json.h"
 #include "lib/xalloc.h"
 
+bool imgadm_json_errors;
+
+/* -E: the error again as one JSON object, the last line on stderr. */
+static void json_error(const char *code, const char *msg)
+{
+	if (!imgadm_json_errors)
+		return;
+	json_t *j = json_pack("{s:s, s:s}", "code", code, "message", msg);
+	char *s = json_dumps(j, JSON_COMPACT);
+	fprintf(stderr, "%s\n", s);
+	free(s);
+	json_decref(j);
+}
+
 int imgadm_fail(const struct hull_err *err)
 {
 	fprintf(stderr, "imgadm: %s\n", err->msg);
-	if (err->code == ENOENT && strstr(err->msg, "is not installed"))
+	if (err->code == ENOENT && strstr(err->msg, "is not installed")) {
+		json_error("ImageNotInstalled", err->msg);
 		return IMGADM_NOT_INSTALLED;
+	}
+	json_error(err->code == EBUSY		   ? "ImageHasDependentClones"
+		   : err->code == EEXIST	   ? "ImageAlreadyInstalled"
+		   : strstr(err->msg, "manifest:") ? "InvalidManifest"
+						   : "Error",
+		   err->msg);
 	return IMGADM_ERROR;
 }
 
@@ -24,7 +45,8 @@ int imgadm_usage(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "imgadm %s: %s (see imgadm %s --help)\n", cmd, msg, cmd);
+	fprintf(stderr, "imgadm %s: %s (see imgadm %s --help)\n", cmd, msg,
+		cmd);
 	return IMGADM_USAGE;
 }
 
@@ -82,7 +104,7 @@ static json_t *image_lookup(json_t *info, const char *key, void *ctx)
 		return json_incref(json_object_get(info, key));
 	if (!strcmp(key, "size"))
 		return json_incref(json_object_get(
-			json_array_get(json_object_get(m, "files"), 0), "size"));
+		    json_array_get(json_object_get(m, "files"), 0), "size"));
 	json_t *tags = json_object_get(m, "tags");
 	if (!strcmp(key, "docker_id"))
 		return json_incref(json_object_get(tags, "docker:id"));

@@ -170,24 +170,40 @@ static int serial_sync(struct mdata_client *c, char *why, size_t whylen)
 		free(line);
 	}
 	metadata_buf_fini(&c->rbuf);
-	while (now_ms() < deadline) {
+	int sent = 0, answered = 0;
+	while (!answered && now_ms() < deadline) {
 		if (write_all(c->fd, "\n", 1) < 0)
 			goto fail;
+		sent++;
 		long long step = now_ms() + 1000;
 		int r = read_line(c, step < deadline ? step : deadline, &line,
 				  &len);
 		if (r < 0)
 			goto fail;
 		if (r == 0) {
-			int ok = !strcmp(line, "invalid command");
+			answered = !strcmp(line, "invalid command");
 			free(line);
-			if (ok)
-				return 0;
 		}
 	}
-	snprintf(why, whylen, "no answer from the metadata service on %s",
-		 c->path);
-	return -1;
+	if (!answered) {
+		snprintf(why, whylen,
+			 "no answer from the metadata service on %s", c->path);
+		return -1;
+	}
+	/* Every newline sent gets its own answer. A host that was slow to
+	 * answer the first has the others on their way, and one of those
+	 * must not be taken for the answer to NEGOTIATE: collect them, or
+	 * give up on them after a quiet half second. */
+	while (answered < sent) {
+		int r = read_line(c, now_ms() + 500, &line, &len);
+		if (r == 1)
+			break;
+		if (r < 0)
+			goto fail;
+		answered += !strcmp(line, "invalid command");
+		free(line);
+	}
+	return 0;
 fail:
 	snprintf(why, whylen, "%s: %s", c->path, strerror(errno));
 	return -1;
@@ -331,9 +347,9 @@ io:
 	return -1;
 }
 
-int mdata_client_call(struct mdata_client *c, const char *op, const char *arg,
-		      size_t arglen, enum metadata_status *st, char **data,
-		      size_t *len, char *why, size_t whylen)
+static int call_once(struct mdata_client *c, const char *op, const char *arg,
+		     size_t arglen, enum metadata_status *st, char **data,
+		     size_t *len, char *why, size_t whylen)
 {
 	struct metadata_buf req = {0};
 	long long deadline = now_ms() + TIMEOUT_V2_MS;
@@ -383,4 +399,19 @@ int mdata_client_call(struct mdata_client *c, const char *op, const char *arg,
 		*len = resp.payload_len;
 		return 0;
 	}
+}
+
+int mdata_client_call(struct mdata_client *c, const char *op, const char *arg,
+		      size_t arglen, enum metadata_status *st, char **data,
+		      size_t *len, char *why, size_t whylen)
+{
+	/* As mdata-client does: when the exchange breaks (the host went away
+	 * or restarted, the line lost sync), open the channel afresh, resync,
+	 * renegotiate and ask once more. Every request is safe to repeat. */
+	if (call_once(c, op, arg, arglen, st, data, len, why, whylen) == 0)
+		return 0;
+	mdata_client_close(c);
+	if (mdata_client_open(c, why, whylen) < 0)
+		return -1;
+	return call_once(c, op, arg, arglen, st, data, len, why, whylen);
 }

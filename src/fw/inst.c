@@ -1,0 +1,214 @@
+/*
+ * inst.c - instance records as the firewall sees them (see inst.h).
+ */
+#include "fw/inst.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/root.h"
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+
+void fw_nic_default_ifname(const char *uuid, size_t idx, char out[16])
+{
+	char hex[9];
+	size_t k = 0;
+	for (const char *p = uuid; *p && k < 8; p++)
+		if (*p != '-')
+			hex[k++] = *p;
+	hex[k] = '\0';
+	snprintf(out, 16, "vh%s-%zu", hex, idx % 10000);
+}
+
+static void push(char ***v, size_t *n, char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(char *));
+	(*v)[(*n)++] = s;
+}
+
+/* "192.0.2.5/24" or "192.0.2.5" -> the address, when it is one. */
+static void nic_add_ip(struct fw_nic *nic, const char *s)
+{
+	char *a = xstrdup(s);
+	char *slash = strchr(a, '/');
+	if (slash)
+		*slash = '\0';
+	unsigned char buf[16];
+	if (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1) {
+		for (size_t i = 0; i < nic->nips; i++)
+			if (!strcmp(nic->ips[i], a)) {
+				free(a);
+				return;
+			}
+		push(&nic->ips, &nic->nips, a);
+		return;
+	}
+	free(a); /* dhcp, addrconf */
+}
+
+int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
+{
+	memset(inst, 0, sizeof(*inst));
+	const char *uuid = hull_json_str(vm, "uuid", NULL);
+	if (!uuid || !hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "VM record has no valid uuid");
+	inst->uuid = xstrdup(uuid);
+	const char *owner = hull_json_str(vm, "owner_uuid", NULL);
+	inst->owner_uuid = owner ? xstrdup(owner) : NULL;
+	inst->firewall_enabled = hull_json_bool(vm, "firewall_enabled", false);
+	json_t *tags = json_object_get(vm, "tags");
+	const char *key;
+	json_t *val;
+	if (json_is_object(tags)) {
+		json_object_foreach(tags, key, val) {
+			char *v;
+			if (json_is_string(val))
+				v = xstrdup(json_string_value(val));
+			else if (json_is_integer(val))
+				v = xasprintf("%" JSON_INTEGER_FORMAT,
+					      json_integer_value(val));
+			else if (json_is_real(val))
+				v = xasprintf("%.17g", json_real_value(val));
+			else if (json_is_boolean(val))
+				v = xstrdup(json_is_true(val) ? "true" : "false");
+			else
+				continue;
+			size_t n = inst->ntags;
+			push(&inst->tag_keys, &n, xstrdup(key));
+			push(&inst->tag_vals, &inst->ntags, v);
+		}
+	}
+	json_t *nics = json_object_get(vm, "nics");
+	size_t i;
+	json_t *nj;
+	json_array_foreach(nics, i, nj) {
+		inst->nics = xrealloc(inst->nics,
+				      (inst->nnics + 1) * sizeof(*inst->nics));
+		struct fw_nic *nic = &inst->nics[inst->nnics++];
+		memset(nic, 0, sizeof(*nic));
+		const char *ifn = hull_json_str(nj, "host_ifname", NULL);
+		if (ifn && strlen(ifn) > 0 && strlen(ifn) < 16) {
+			nic->ifname = xstrdup(ifn);
+		} else {
+			char def[16];
+			fw_nic_default_ifname(uuid, i, def);
+			nic->ifname = xstrdup(def);
+		}
+		const char *ip = hull_json_str(nj, "ip", NULL);
+		if (ip)
+			nic_add_ip(nic, ip);
+		json_t *ips = json_object_get(nj, "ips");
+		size_t k;
+		json_t *ipj;
+		json_array_foreach(ips, k, ipj) {
+			if (json_is_string(ipj))
+				nic_add_ip(nic, json_string_value(ipj));
+		}
+	}
+	return 0;
+}
+
+static int uuid_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fw_inst *)a)->uuid,
+		      ((const struct fw_inst *)b)->uuid);
+}
+
+int fw_inst_load_all(struct fw_inst **out, size_t *n, struct hull_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	DIR *d = opendir(hull_root());
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return hull_err_sys(err, errno, "open %s", hull_root());
+	}
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d))) {
+		if (!hull_uuid_valid(de->d_name))
+			continue;
+		char *path = hull_root_path("%s/config/vm.json", de->d_name);
+		if (!hull_path_exists(path)) {
+			free(path);
+			continue;
+		}
+		json_t *vm = hull_json_load_file(path, err);
+		free(path);
+		if (!vm) {
+			rc = -EINVAL;
+			break;
+		}
+		struct fw_inst inst;
+		rc = fw_inst_from_json(vm, &inst, err);
+		json_decref(vm);
+		if (rc < 0) {
+			fw_inst_free(&inst);
+			hull_err_prefix(err, "instance %s", de->d_name);
+			break;
+		}
+		char *mark = hull_root_path("var/fw/stopped/%s", inst.uuid);
+		if (hull_path_exists(mark))
+			inst.firewall_enabled = false;
+		free(mark);
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = inst;
+	}
+	closedir(d);
+	if (rc < 0) {
+		fw_inst_free_all(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return rc;
+	}
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), uuid_cmp);
+	return 0;
+}
+
+bool fw_inst_has_tag(const struct fw_inst *inst, const char *key,
+		     const char *value)
+{
+	for (size_t i = 0; i < inst->ntags; i++)
+		if (!strcmp(inst->tag_keys[i], key) &&
+		    (!value || !strcmp(inst->tag_vals[i], value)))
+			return true;
+	return false;
+}
+
+void fw_inst_free(struct fw_inst *inst)
+{
+	if (!inst)
+		return;
+	free(inst->uuid);
+	free(inst->owner_uuid);
+	for (size_t i = 0; i < inst->ntags; i++) {
+		free(inst->tag_keys[i]);
+		free(inst->tag_vals[i]);
+	}
+	free(inst->tag_keys);
+	free(inst->tag_vals);
+	for (size_t i = 0; i < inst->nnics; i++) {
+		free(inst->nics[i].ifname);
+		for (size_t k = 0; k < inst->nics[i].nips; k++)
+			free(inst->nics[i].ips[k]);
+		free(inst->nics[i].ips);
+	}
+	free(inst->nics);
+	memset(inst, 0, sizeof(*inst));
+}
+
+void fw_inst_free_all(struct fw_inst *insts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fw_inst_free(&insts[i]);
+	free(insts);
+}

@@ -1,0 +1,39 @@
+/*
+ * devices.h - the legacy PC devices every hull-vmm guest gets: two 8250
+ * UARTs, the i8042 (for reset), the CMOS RTC and the power-management ports.
+ */
+#ifndef HULL_VMM_DEVICES_H
+#define HULL_VMM_DEVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "vmm/vm.h"
+
+struct serial;
+struct i8042;
+
+/* A UART at base (0x3f8 COM1, 0x2f8 COM2) on ISA irq. Output goes to out_fd
+ * (-1: discarded); input is fed with serial_input from the I/O thread. */
+struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
+			  struct hull_err *err);
+void serial_set_output(struct serial *s, int out_fd);
+/* Queues bytes the guest will read; returns how many fitted. */
+size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
+void serial_free(struct serial *s);
+
+struct i8042 *i8042_new(struct vm *vm, struct hull_err *err);
+/* Queues the Ctrl-Alt-Del key sequence (control socket "shutdown"). */
+void i8042_ctrl_alt_del(struct i8042 *k);
+int rtc_init(struct vm *vm, struct hull_err *err);
+int pm_init(struct vm *vm, struct hull_err *err);
+/* Port 0x440: the first write prints the CLOCK_MONOTONIC time in ns on
+ * stderr ("hull-vmm: boot timer: NS main NS run NS": also when main()
+ * started and when vCPU 0 first entered KVM_RUN), for the start-up
+ * benchmark. */
+int boot_timer_init(struct vm *vm, struct hull_err *err);
+long long boot_timer_now(void);
+extern _Atomic long long boot_timer_main_ns, boot_timer_run_ns;
+
+#endif

@@ -1,0 +1,69 @@
+/*
+ * disk.c - open and lock disk images. A regular file or a block device;
+ * the size must be a whole number of 512-byte sectors, as virtio-blk
+ * counts them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/disk.h"
+
+int disk_open(struct disk *d, const struct vmm_disk_config *c,
+	      struct hull_err *err)
+{
+	struct stat st;
+	memset(d, 0, sizeof(*d));
+	d->readonly = c->readonly;
+	strcpy(d->serial, c->serial);
+	d->fd = open(c->path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (d->fd < 0)
+		return hull_err_sys(err, errno, "disk %s", c->path);
+	if (fstat(d->fd, &st) < 0) {
+		hull_err_sys(err, errno, "disk %s", c->path);
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode)) {
+		d->size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(d->fd, BLKGETSIZE64, &d->size) < 0) {
+			hull_err_sys(err, errno, "disk %s: size", c->path);
+			goto fail;
+		}
+	} else {
+		hull_err_set(err, EINVAL, "disk %s: not a file or block device",
+			     c->path);
+		goto fail;
+	}
+	if (d->size % 512) {
+		hull_err_set(err, EINVAL,
+			"disk %s: size %llu is not a multiple of 512 bytes", c->path,
+			(unsigned long long)d->size);
+		goto fail;
+	}
+	if (flock(d->fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			hull_err_set(err, EBUSY, "disk %s is in use by another VM%s",
+				     c->path, c->readonly ? " read-write" : "");
+		else
+			hull_err_sys(err, errno, "disk %s: lock", c->path);
+		goto fail;
+	}
+	return 0;
+fail:
+	close(d->fd);
+	d->fd = -1;
+	return -err->code;
+}
+
+void disk_close(struct disk *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}

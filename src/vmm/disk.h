@@ -1,0 +1,28 @@
+/*
+ * disk.h - a VM's disk image: opened (read-only or read-write) and locked
+ * before the guest starts, so a missing disk or one another VM holds
+ * read-write is refused up front rather than corrupted later.
+ */
+#ifndef HULL_VMM_DISK_H
+#define HULL_VMM_DISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "vmm/config.h"
+
+struct disk {
+	int fd;
+	bool readonly;
+	uint64_t size;      /* bytes */
+	char serial[VMM_SERIAL_ID_MAX + 1];
+};
+
+/* Opens and locks: a shared lock for read-only, an exclusive one for
+ * read-write, both non-blocking (another holder is an error). */
+int disk_open(struct disk *d, const struct vmm_disk_config *c,
+	      struct hull_err *err);
+void disk_close(struct disk *d);
+
+#endif

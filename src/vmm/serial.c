@@ -1,0 +1,209 @@
+/*
+ * serial.c - an 8250/16550A UART (COM1, COM2) with FIFO-less transmit and a
+ * receive ring, loopback (the Linux driver's probe uses it) and interrupts
+ * for received data and an empty transmitter.
+ *
+ * Transmit is immediate: a byte written to THR goes to the output fd at
+ * once, so LSR always reads "transmitter empty" and earlyprintk never spins.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/xalloc.h"
+#include "vmm/devices.h"
+
+#define RX_RING 4096
+
+enum { REG_RBR_THR, REG_IER, REG_IIR_FCR, REG_LCR, REG_MCR, REG_LSR, REG_MSR,
+       REG_SCR };
+
+#define LCR_DLAB 0x80
+#define MCR_LOOP 0x10
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define IER_RDI 0x01
+#define IER_THRI 0x02
+#define IIR_NONE 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+
+struct serial {
+	pthread_mutex_t lock;
+	struct vm *vm;
+	unsigned irq;
+	int out_fd;
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	bool thr_pending;   /* "THR empty" interrupt not yet acknowledged */
+	bool irq_level;
+	uint8_t rx[RX_RING];
+	unsigned rx_head, rx_count;
+};
+
+static void update_irq(struct serial *s)
+{
+	bool level = ((s->ier & IER_RDI) && s->rx_count) ||
+		     ((s->ier & IER_THRI) && s->thr_pending);
+	if (level != s->irq_level) {
+		s->irq_level = level;
+		vm_irq_line(s->vm, s->irq, level);
+	}
+}
+
+static void rx_push(struct serial *s, uint8_t b)
+{
+	if (s->rx_count == RX_RING)
+		return; /* overrun: the byte is lost, as on a real UART */
+	s->rx[(s->rx_head + s->rx_count++) % RX_RING] = b;
+}
+
+static void out_byte(struct serial *s, uint8_t b)
+{
+	if (s->mcr & MCR_LOOP) {
+		rx_push(s, b);
+		return;
+	}
+	if (s->out_fd < 0)
+		return;
+	while (write(s->out_fd, &b, 1) < 0 && errno == EINTR)
+		;
+}
+
+static uint8_t msr_value(struct serial *s)
+{
+	if (s->mcr & MCR_LOOP) {
+		/* loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD */
+		uint8_t m = s->mcr;
+		return (uint8_t)(((m & 0x02) << 3) | ((m & 0x01) << 5) |
+				 ((m & 0x04) << 4) | ((m & 0x08) << 4));
+	}
+	return 0xb0; /* DCD, DSR, CTS: a cable is plugged in */
+}
+
+static void serial_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
+{
+	struct serial *s = dev;
+	uint8_t v = 0;
+	pthread_mutex_lock(&s->lock);
+	switch (off) {
+	case REG_RBR_THR:
+		if (s->lcr & LCR_DLAB) {
+			v = s->dll;
+		} else if (s->rx_count) {
+			v = s->rx[s->rx_head];
+			s->rx_head = (s->rx_head + 1) % RX_RING;
+			s->rx_count--;
+		}
+		break;
+	case REG_IER:
+		v = (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
+		break;
+	case REG_IIR_FCR:
+		if ((s->ier & IER_RDI) && s->rx_count) {
+			v = IIR_RDI;
+		} else if ((s->ier & IER_THRI) && s->thr_pending) {
+			v = IIR_THRI;
+			s->thr_pending = false; /* reading IIR acknowledges THRE */
+		} else {
+			v = IIR_NONE;
+		}
+		if (s->fcr & 0x01)
+			v |= 0xc0;
+		break;
+	case REG_LCR: v = s->lcr; break;
+	case REG_MCR: v = s->mcr; break;
+	case REG_LSR:
+		v = LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
+		break;
+	case REG_MSR: v = msr_value(s); break;
+	case REG_SCR: v = s->scr; break;
+	}
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < len; i++)
+		data[i] = i ? 0xff : v;
+}
+
+static void serial_write(void *dev, uint64_t off, const uint8_t *data,
+			 unsigned len)
+{
+	struct serial *s = dev;
+	uint8_t v = data[0];
+	pthread_mutex_lock(&s->lock);
+	switch (off) {
+	case REG_RBR_THR:
+		if (s->lcr & LCR_DLAB) {
+			s->dll = v;
+		} else {
+			out_byte(s, v);
+			s->thr_pending = true;
+		}
+		break;
+	case REG_IER:
+		if (s->lcr & LCR_DLAB) {
+			s->dlm = v;
+		} else {
+			/* enabling THRI with the transmitter empty interrupts at once */
+			if ((v & IER_THRI) && !(s->ier & IER_THRI))
+				s->thr_pending = true;
+			s->ier = v & 0x0f;
+		}
+		break;
+	case REG_IIR_FCR:
+		s->fcr = v;
+		if (v & 0x02) { /* clear receive FIFO */
+			s->rx_count = 0;
+			s->rx_head = 0;
+		}
+		break;
+	case REG_LCR: s->lcr = v; break;
+	case REG_MCR: s->mcr = v & 0x1f; break;
+	case REG_SCR: s->scr = v; break;
+	default: break;
+	}
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static const struct vm_io_ops serial_ops = {serial_read, serial_write};
+
+struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
+			  struct hull_err *err)
+{
+	struct serial *s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
+	s->vm = vm;
+	s->irq = irq;
+	s->out_fd = -1;
+	if (vm_pio_register(vm, base, 8, &serial_ops, s, err) < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void serial_set_output(struct serial *s, int out_fd)
+{
+	pthread_mutex_lock(&s->lock);
+	s->out_fd = out_fd;
+	pthread_mutex_unlock(&s->lock);
+}
+
+size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&s->lock);
+	while (n < len && s->rx_count < RX_RING)
+		rx_push(s, buf[n++]);
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+void serial_free(struct serial *s)
+{
+	free(s);
+}

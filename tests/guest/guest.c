@@ -1,0 +1,471 @@
+/*
+ * guest.c - hull-vmm's freestanding test guest. The command line picks one
+ * test ("test=NAME"); every run first prints the boot information it was
+ * given, then "hull-guest: ready", then the test's lines and
+ * "hull-guest: PASS NAME" or "hull-guest: FAIL NAME: why", and powers off
+ * (except the reboot test). The host side (tests/integration/test_vmm_*.py)
+ * reads COM1 and checks the lines.
+ */
+#include "guest.h"
+
+#define LAPIC 0xfee00000u
+#define IOAPIC 0xfec00000u
+
+struct idt_entry {
+	u16 off_lo, sel;
+	u8 ist, flags;
+	u16 off_mid;
+	u32 off_hi, reserved;
+} __attribute__((packed));
+
+static struct idt_entry idt[256];
+static struct {
+	u16 limit;
+	u64 base;
+} __attribute__((packed)) idt_desc;
+
+volatile u32 irq_count[8];
+volatile u64 intx_isr_addr;
+static char cmdline[512];
+static volatile u32 ap_checked_in;
+static volatile u32 ap_seen[64];
+static char serial_line[64];
+static volatile u8 kbd_codes[16];
+static volatile u32 kbd_n;
+static volatile u32 serial_len;
+static u32 heap_next = 0x1000000; /* 16 MiB: above the image */
+
+extern char ap_tramp[], ap_tramp_end[];
+extern void isr_0x40(void), isr_0x41(void), isr_0x42(void), isr_0x43(void),
+	isr_0x44(void), isr_0x45(void),
+	isr_spurious(void);
+
+void guest_main(u32 kind, u32 info);
+void early_idt(void);
+void ap_main(u32 id);
+void guest_irq(u32 vec);
+
+void *alloc_pages(u32 bytes)
+{
+	u32 p = heap_next;
+	heap_next += (bytes + 4095) & ~4095u;
+	memset(PTR(p), 0, bytes);
+	return PTR(p);
+}
+
+static void lapic_write(u32 reg, u32 v) { mmio_write32(LAPIC + reg, v); }
+
+static void ioapic_route(u32 pin, u32 vector)
+{
+	mmio_write32(IOAPIC, 0x10 + 2 * pin + 1);
+	mmio_write32(IOAPIC + 0x10, 0); /* destination: APIC ID 0 */
+	mmio_write32(IOAPIC, 0x10 + 2 * pin);
+	mmio_write32(IOAPIC + 0x10, vector); /* fixed, edge, high, unmasked */
+}
+
+void ioapic_route_level(u32 pin, u32 vector)
+{
+	mmio_write32(IOAPIC, 0x10 + 2 * pin + 1);
+	mmio_write32(IOAPIC + 0x10, 0);
+	mmio_write32(IOAPIC, 0x10 + 2 * pin);
+	mmio_write32(IOAPIC + 0x10, vector | (1u << 15)); /* level, high */
+}
+
+static void idt_set(u32 vec, void (*fn)(void))
+{
+	u64 a = (uptr)fn;
+	idt[vec] = (struct idt_entry){(u16)a, 0x20, 0, 0x8e, (u16)(a >> 16),
+				      (u32)(a >> 32), 0};
+}
+
+static void idt_init(void)
+{
+	early_idt();
+	idt_set(0x40, isr_0x40);
+	idt_set(0x41, isr_0x41);
+	idt_set(0x42, isr_0x42);
+	idt_set(0x43, isr_0x43);
+	idt_set(0x44, isr_0x44);
+	idt_set(0x45, isr_0x45);
+	/* mask the 8259s: interrupts come through the IOAPIC */
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+	lapic_write(0xf0, 0x1ff); /* software enable, spurious vector 0xff */
+}
+
+void guest_fault(u32 vec, u64 code, u64 rip);
+
+void guest_fault(u32 vec, u64 code, u64 rip)
+{
+	u64 cr2;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+	print("hull-guest: FAIL exception %u code %lx rip %lx cr2 %lx\n", vec,
+	      code, rip, cr2);
+	poweroff();
+}
+
+extern void exc_0(void), exc_6(void), exc_8(void), exc_13(void), exc_14(void);
+
+void early_idt(void)
+{
+	for (u32 v = 0; v < 256; v++)
+		idt_set(v, isr_spurious);
+	idt_set(0, exc_0);
+	idt_set(6, exc_6);
+	idt_set(8, exc_8);
+	idt_set(13, exc_13);
+	idt_set(14, exc_14);
+	idt_desc.limit = sizeof(idt) - 1;
+	idt_desc.base = (uptr)idt;
+	__asm__ volatile("lidt %0" :: "m"(idt_desc));
+}
+
+void guest_irq(u32 vec)
+{
+	irq_count[vec - 0x40]++;
+	if (vec == 0x41) {
+		/* COM1 received data: drain it */
+		while (inb(0x3f8 + 5) & 1) {
+			char c = (char)inb(0x3f8);
+			if (serial_len < sizeof(serial_line) - 1)
+				serial_line[serial_len++] = c;
+		}
+	}
+	if (vec == 0x44 && intx_isr_addr)
+		(void)mmio_read8(intx_isr_addr); /* acknowledge: the line drops */
+	if (vec == 0x42) {
+		/* i8042 output: keyboard scancodes */
+		while (inb(0x64) & 1) {
+			u8 c = inb(0x60);
+			if (kbd_n < sizeof(kbd_codes))
+				kbd_codes[kbd_n++] = c;
+		}
+	}
+	lapic_write(0xb0, 0); /* EOI */
+}
+
+static const char *arg(const char *key)
+{
+	size_t kl = strlen(key);
+	for (const char *p = cmdline; *p;) {
+		while (*p == ' ')
+			p++;
+		if (!memcmp(p, key, kl) && p[kl] == '=')
+			return p + kl + 1;
+		while (*p && *p != ' ')
+			p++;
+	}
+	return 0;
+}
+
+static int arg_is(const char *key, const char *val)
+{
+	const char *v = arg(key);
+	size_t n = strlen(val);
+	return v && !memcmp(v, val, n) && (v[n] == ' ' || v[n] == 0);
+}
+
+static void boot_info(u32 kind, u32 info)
+{
+	const char *cl = 0;
+	u64 total = 0;
+	u32 n = 0;
+
+	if (kind == 2) {
+		u32 *si = PTR(info);
+		if (si[0] != 0x336ec578) {
+			print("hull-guest: FAIL boot: bad start_info magic %x\n", si[0]);
+			poweroff();
+		}
+		cl = PTR(*(u64 *)&si[6]);
+		u64 mm = *(u64 *)&si[10];
+		n = si[12];
+		for (u32 i = 0; i < n; i++) {
+			u64 *e = PTR(mm + i * 24);
+			u32 type = *(u32 *)&e[2];
+			print("memmap: %lx-%lx type %u\n", e[0], e[0] + e[1] - 1, type);
+			if (type == 1)
+				total += e[1];
+		}
+		print("boot: pvh\n");
+	} else {
+		u8 *zp = PTR(info);
+		cl = PTR(*(u32 *)(zp + 0x228));
+		n = zp[0x1e8];
+		for (u32 i = 0; i < n; i++) {
+			u8 *e = zp + 0x2d0 + i * 20;
+			u64 addr = *(u64 *)e, size = *(u64 *)(e + 8);
+			u32 type = *(u32 *)(e + 16);
+			print("memmap: %lx-%lx type %u\n", addr, addr + size - 1, type);
+			if (type == 1)
+				total += size;
+		}
+		print("boot: bzimage\n");
+	}
+	if (cl) {
+		size_t l = strlen(cl);
+		if (l >= sizeof(cmdline))
+			l = sizeof(cmdline) - 1;
+		memcpy(cmdline, cl, l);
+		cmdline[l] = 0;
+	}
+	print("cmdline: %s\n", cmdline);
+	print("memory: %lu KiB usable\n", total >> 10);
+}
+
+static void sti_hlt(void)
+{
+	__asm__ volatile("sti; hlt; cli");
+}
+
+static int test_timer(void)
+{
+	lapic_write(0x3e0, 0x3);       /* divide by 16 */
+	lapic_write(0x320, 0x40 | (1u << 17)); /* periodic, vector 0x40 */
+	lapic_write(0x380, 200000);
+	while (irq_count[0] < 10)
+		sti_hlt();
+	lapic_write(0x320, 1u << 16);  /* masked */
+	print("timer: %u interrupts\n", irq_count[0]);
+
+	/* the PIT (ISA IRQ 0) arrives at IOAPIC pin 2, as the MP table says */
+	ioapic_route(2, 0x45);
+	outb(0x43, 0x34);              /* channel 0, lo/hi, rate generator */
+	outb(0x40, 11932 & 0xff);      /* 100 Hz */
+	outb(0x40, 11932 >> 8);
+	for (u32 i = 0; i < 100000000 && irq_count[5] < 5; i++)
+		sti_hlt();
+	mmio_write32(IOAPIC, 0x10 + 2 * 2);
+	mmio_write32(IOAPIC + 0x10, 1u << 16); /* mask pin 2 again */
+	print("timer: %u PIT interrupts on IOAPIC pin 2\n", irq_count[5]);
+	return irq_count[5] >= 5 ? 0 : -1;
+}
+
+static int test_serial(void)
+{
+	ioapic_route(4, 0x41);
+	outb(0x3f8 + 1, 0x01);         /* IER: received data */
+	outb(0x3f8 + 4, 0x08);         /* MCR: OUT2 */
+	print("serial: send a line\n");
+	for (;;) {
+		__asm__ volatile("cli");
+		int done = serial_len && (serial_line[serial_len - 1] == '\n' ||
+					  serial_line[serial_len - 1] == '\r');
+		if (done)
+			break;
+		sti_hlt();
+	}
+	serial_line[serial_len - 1] = 0;
+	print("serial: got '%s' in %u interrupts\n", serial_line, irq_count[1]);
+	return irq_count[1] ? 0 : -1;
+}
+
+static int test_kbd(void)
+{
+	ioapic_route(1, 0x42);
+	outb(0x64, 0x60);      /* write the controller configuration byte */
+	outb(0x60, 0x01);      /* keyboard interrupt on */
+	print("kbd: waiting\n");
+	for (;;) {
+		__asm__ volatile("cli");
+		for (u32 i = 2; i < kbd_n; i++)
+			if (kbd_codes[i - 2] == 0x1d && kbd_codes[i - 1] == 0x38 &&
+			    kbd_codes[i] == 0x53) {
+				print("kbd: ctrl-alt-del\n");
+				return 0;
+			}
+		sti_hlt();
+	}
+}
+
+static int test_com2(void)
+{
+	char line[64];
+	u32 n = 0;
+	print("com2: waiting\n");
+	for (;;) {
+		if (!(inb(0x2f8 + 5) & 1))
+			continue;
+		char c = (char)inb(0x2f8);
+		if (c == '\n' || c == '\r')
+			break;
+		if (n < sizeof(line) - 1)
+			line[n++] = c;
+	}
+	line[n] = 0;
+	for (const char *p = "ok\n"; *p; p++) {
+		while (!(inb(0x2f8 + 5) & 0x20))
+			;
+		outb(0x2f8, (u8)*p);
+	}
+	print("com2: got '%s'\n", line);
+	return 0;
+}
+
+static const char *smbios_str(u8 *st, u8 idx)
+{
+	char *s = (char *)st + st[1];
+	if (!idx)
+		return "";
+	while (--idx && *s)
+		s += strlen(s) + 1;
+	return s;
+}
+
+static int test_smbios(void)
+{
+	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
+		u8 *ep = PTR(a);
+		if (memcmp(ep, "_SM_", 4))
+			continue;
+		u8 sum = 0;
+		for (u32 i = 0; i < ep[5]; i++)
+			sum = (u8)(sum + ep[i]);
+		u8 *t = PTR(*(u32 *)(ep + 24));
+		u16 n = *(u16 *)(ep + 28);
+		print("smbios: %u.%u, %u structures, checksum %s\n", ep[6], ep[7], n,
+		      sum ? "bad" : "ok");
+		for (u16 i = 0; i < n; i++) {
+			if (t[0] == 1) {
+				u8 *u = t + 8;
+				print("smbios: manufacturer '%s' product '%s' serial '%s'\n",
+				      smbios_str(t, t[4]), smbios_str(t, t[5]),
+				      smbios_str(t, t[7]));
+				print("smbios: uuid %2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-"
+				      "%2x%2x%2x%2x%2x%2x\n", u[3], u[2], u[1], u[0], u[5],
+				      u[4], u[7], u[6], u[8], u[9], u[10], u[11], u[12], u[13],
+				      u[14], u[15]);
+			}
+			/* next: past the formatted part and the double NUL */
+			u8 *s = t + t[1];
+			while (s[0] || s[1])
+				s++;
+			t = s + 2;
+		}
+		return sum ? -1 : 0;
+	}
+	print("smbios: no entry point\n");
+	return -1;
+}
+
+static u32 mp_cpu_count(void)
+{
+	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
+		if (memcmp(PTR(a), "_MP_", 4))
+			continue;
+		u8 *cfg = PTR(*(u32 *)PTR(a + 4));
+		u16 count = *(u16 *)(cfg + 34);
+		u8 *e = cfg + 44;
+		u32 cpus = 0;
+		for (u16 i = 0; i < count; i++) {
+			if (e[0] == 0) {
+				cpus += e[3] & 1;
+				e += 20;
+			} else {
+				e += 8;
+			}
+		}
+		return cpus;
+	}
+	return 0;
+}
+
+void ap_main(u32 id)
+{
+	print("smp: cpu %u checked in\n", id);
+	if (id < 64)
+		ap_seen[id] = 1;
+	__atomic_add_fetch(&ap_checked_in, 1, __ATOMIC_SEQ_CST);
+}
+
+static void delay(u32 n)
+{
+	for (volatile u32 i = 0; i < n; i++)
+		;
+}
+
+static int test_smp(void)
+{
+	u32 cpus = mp_cpu_count();
+	print("smp: MP table lists %u cpus\n", cpus);
+	if (!cpus)
+		return -1;
+	memcpy(PTR(0x8000), ap_tramp, (size_t)(ap_tramp_end - ap_tramp));
+	barrier();
+	lapic_write(0x310, 0);
+	lapic_write(0x300, 0x000c4500); /* INIT to all but self */
+	delay(100000);
+	lapic_write(0x300, 0x000c4608); /* SIPI, vector 8 = 0x8000 */
+	delay(100000);
+	for (u32 spins = 0; ap_checked_in < cpus - 1 && spins < 2000; spins++) {
+		if (spins == 20)
+			lapic_write(0x300, 0x000c4608); /* second SIPI, per the MP spec */
+		delay(100000);
+	}
+	print("smp: %u of %u cpus checked in\n", ap_checked_in + 1, cpus);
+	return ap_checked_in + 1 == cpus ? 0 : -1;
+}
+
+void guest_main(u32 kind, u32 info)
+{
+	int r = 0;
+	boot_info(kind, info);
+	idt_init();
+	print("hull-guest: ready\n");
+
+	const char *t = arg("test");
+	if (!t || arg_is("test", "hello")) {
+		r = 0;
+		t = "hello";
+	} else if (arg_is("test", "timer")) {
+		r = test_timer();
+	} else if (arg_is("test", "serial")) {
+		r = test_timer();
+		if (!r)
+			r = test_serial();
+	} else if (arg_is("test", "smbios")) {
+		r = test_smbios();
+	} else if (arg_is("test", "kbd")) {
+		r = test_kbd();
+	} else if (arg_is("test", "com2")) {
+		r = test_com2();
+	} else if (arg_is("test", "smp")) {
+		r = test_smp();
+	} else if (arg_is("test", "blk")) {
+		r = test_virtio_blk(arg("blk"));
+	} else if (arg_is("test", "blkbench")) {
+		r = test_virtio_blk_bench();
+	} else if (arg_is("test", "rng")) {
+		r = test_virtio_rng();
+	} else if (arg_is("test", "net")) {
+		r = test_virtio_net();
+	} else if (arg_is("test", "vconsole")) {
+		r = test_virtio_console();
+	} else if (arg_is("test", "reboot")) {
+		print("hull-guest: rebooting\n");
+		outb(0x64, 0xfe);
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	} else if (arg_is("test", "loop")) {
+		delay(1000000);
+	} else if (arg_is("test", "spin")) {
+		for (;;)
+			sti_hlt();
+	} else {
+		print("hull-guest: FAIL unknown test\n");
+		poweroff();
+	}
+	size_t l = 0;
+	while (t[l] && t[l] != ' ')
+		l++;
+	char name[32];
+	if (l >= sizeof(name))
+		l = sizeof(name) - 1;
+	memcpy(name, t, l);
+	name[l] = 0;
+	if (r == 0)
+		print("hull-guest: PASS %s\n", name);
+	else
+		print("hull-guest: FAIL %s\n", name);
+	poweroff();
+}

@@ -1,0 +1,111 @@
+"""Raw Ethernet frames for the antispoof tests, sent and caught with
+AF_PACKET sockets from inside instance namespaces.
+
+    rawframes.py send IFNAME FRAMES.json   # [{"kind":..., fields}, ...]
+    rawframes.py recv IFNAME SECONDS       # prints the markers seen, JSON
+
+Every frame carries a marker (an ASCII word) in its payload, so the
+receiver reports which of them crossed the bridge.
+"""
+import json
+import socket
+import struct
+import sys
+import time
+
+ETH_P_ALL = 0x0003
+
+
+def mac(s):
+    return bytes(int(x, 16) for x in s.split(":"))
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ipv4_udp(src, dst, sport, dport, payload):
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17,
+                      0, socket.inet_aton(src), socket.inet_aton(dst))
+    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
+    return hdr + udp
+
+
+def ipv6_udp(src, dst, sport, dport, payload):
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    s = socket.inet_pton(socket.AF_INET6, src)
+    d = socket.inet_pton(socket.AF_INET6, dst)
+    pseudo = s + d + struct.pack("!IxxxB", len(udp), 17)
+    c = csum(pseudo + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("!H", c) + udp[8:]
+    return struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + s + d + udp
+
+
+def arp(sha, spa, tpa, marker):
+    # An ARP request; the marker rides in the trailing padding.
+    return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac(sha),
+                       socket.inet_aton(spa), b"\0" * 6,
+                       socket.inet_aton(tpa)) + marker
+
+
+def frame(f):
+    m = f["marker"].encode()
+    dst, src = mac(f["dst"]), mac(f["src"])
+    k = f["kind"]
+    if k == "udp4":
+        return dst + src + b"\x08\x00" + ipv4_udp(
+            f["sip"], f["dip"], f.get("sport", 40000), f.get("dport", 40001), m)
+    if k == "udp6":
+        return dst + src + b"\x86\xdd" + ipv6_udp(
+            f["sip"], f["dip"], f.get("sport", 40000), f.get("dport", 40001), m)
+    if k == "arp":
+        return dst + src + b"\x08\x06" + arp(f["sha"], f["sip"], f["dip"], m)
+    if k == "raw":
+        return dst + src + struct.pack("!H", f["ethertype"]) + m
+    if k == "vlan":
+        # An 802.1Q tag (VLAN 5) over an experimental ethertype.
+        return dst + src + struct.pack("!HHH", 0x8100, 5, 0x88B5) + m
+    raise ValueError(k)
+
+
+def send(ifname, frames):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((ifname, 0))
+    for f in frames:
+        s.send(frame(f))
+        time.sleep(0.01)
+
+
+def recv(ifname, seconds, markers):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.bind((ifname, 0))
+    s.settimeout(0.1)
+    seen = set()
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            data, addr = s.recvfrom(65535)
+        except socket.timeout:
+            continue
+        if addr[2] == socket.PACKET_OUTGOING:
+            continue
+        for m in markers:
+            if m.encode() in data:
+                seen.add(m)
+    return sorted(seen)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "send":
+        with open(sys.argv[3]) as fh:
+            send(sys.argv[2], json.load(fh))
+    else:
+        print("READY", flush=True)
+        print(json.dumps(recv(sys.argv[2], float(sys.argv[3]),
+                              sys.argv[4].split(","))))

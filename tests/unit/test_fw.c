@@ -1,0 +1,315 @@
+/*
+ * test_fw.c - the firewall: rule parser and printer, rule records, the
+ * nftables compiler, and loading a ruleset in a network namespace of the
+ * test's own.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fw/inst.h"
+#include "fw/nft.h"
+#include "fw/rule.h"
+#include "fw/store.h"
+#include "fw/text.h"
+#include "lib/err.h"
+#include "lib/xalloc.h"
+
+static void assert_canon(const char *in, const char *want)
+{
+	struct hull_err err = {0};
+	char *got = fw_rule_canonical(in, &err);
+	if (!got)
+		fail_msg("%s: refused: %s", in, err.msg);
+	assert_string_equal(got, want);
+	/* The canonical text is a fixed point. */
+	char *again = fw_rule_canonical(got, &err);
+	assert_non_null(again);
+	assert_string_equal(again, want);
+	free(again);
+	free(got);
+}
+
+static void assert_refused(const char *in, const char *msg_part)
+{
+	struct hull_err err = {0};
+	char *got = fw_rule_canonical(in, &err);
+	if (got)
+		fail_msg("%s: accepted as %s", in, got);
+	assert_int_equal(err.code, EINVAL);
+	if (msg_part && !strstr(err.msg, msg_part))
+		fail_msg("%s: message '%s' lacks '%s'", in, err.msg, msg_part);
+}
+
+static void test_canonical_forms(void **state)
+{
+	assert_canon("from any to all vms allow tcp port 22",
+		     "FROM any TO all vms ALLOW tcp PORT 22");
+	assert_canon("FROM (any) TO (all vms) BLOCK udp (PORT ALL)",
+		     "FROM any TO all vms BLOCK udp PORT all");
+	assert_canon("FROM tag role = db TO tag \"role\" = www ALLOW tcp PORT 5432",
+		     "FROM tag \"role\" = \"db\" TO tag \"role\" = \"www\" ALLOW tcp PORT 5432");
+	/* Targets sorted by kind, then text; duplicates dropped; a bare tag
+	 * swallows its valued forms. */
+	assert_canon("FROM (vm 9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d OR tag b OR "
+		     "ip 198.51.100.7 OR tag a = x OR tag a OR subnet 192.0.2.0/24 "
+		     "OR ip 192.0.2.1 OR ip 192.0.2.1) TO any ALLOW tcp PORT 1",
+		     "FROM (ip 192.0.2.1 OR ip 198.51.100.7 OR subnet 192.0.2.0/24 OR "
+		     "tag \"a\" OR tag \"b\" OR vm 9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d)"
+		     " TO any ALLOW tcp PORT 1");
+	/* Ports: sorted, not deduplicated, PORTS once a range is present. */
+	assert_canon("FROM any TO all vms ALLOW tcp (PORT 80 AND PORT 22 AND PORT 80)",
+		     "FROM any TO all vms ALLOW tcp (PORT 22 AND PORT 80 AND PORT 80)");
+	assert_canon("FROM any TO all vms ALLOW tcp PORTS 8000-8100, 443, 80 - 81",
+		     "FROM any TO all vms ALLOW tcp PORTS 80 - 81, 443, 8000 - 8100");
+	assert_canon("FROM any TO all vms ALLOW tcp PORTS 443, 080",
+		     "FROM any TO all vms ALLOW tcp (PORT 80 AND PORT 443)");
+	assert_canon("FROM any TO all vms ALLOW icmp TYPE 8 CODE 0 PRIORITY 007",
+		     "FROM any TO all vms ALLOW icmp TYPE 8 CODE 0 PRIORITY 7");
+	assert_canon("FROM any TO all vms ALLOW icmp6 TYPE all PRIORITY 0",
+		     "FROM any TO all vms ALLOW icmp6 TYPE all");
+	assert_canon("FROM all vms TO any BLOCK esp", "FROM all vms TO any BLOCK esp");
+	/* Escapes: printed back the way Triton prints them. */
+	assert_canon("FROM tag \"a b\\(\\)\\/\\u00e9\\u0000\\t\" TO any ALLOW ah",
+		     "FROM tag \"a b\\(\\)/\xc3\xa9\\u0000\\t\" TO any ALLOW ah");
+	assert_canon("FROM tag \"\xc2\xa0\" TO any ALLOW ah",
+		     "FROM tag \"\\u00A0\" TO any ALLOW ah");
+}
+
+/* Triton's ICMP sort compares with the first element's arity; the order
+ * V8's sort leaves is the canonical one. Cases checked against fwrule. */
+static void test_icmp_order_quirk(void **state)
+{
+	assert_canon("FROM all vms TO any ALLOW icmp (TYPE 8 CODE 0 AND TYPE 3 "
+		     "AND TYPE 0 CODE 1)",
+		     "FROM all vms TO any ALLOW icmp (TYPE 3 AND TYPE 0 CODE 1 "
+		     "AND TYPE 8 CODE 0)");
+	assert_canon("FROM all vms TO any ALLOW icmp (TYPE 9 AND TYPE 3 CODE 1 "
+		     "AND TYPE 0 AND TYPE 2 CODE 0)",
+		     "FROM all vms TO any ALLOW icmp (TYPE 0 AND TYPE 9 AND "
+		     "TYPE 2 CODE 0 AND TYPE 3 CODE 1)");
+}
+
+static void test_refusals(void **state)
+{
+	assert_refused("", "unexpected end of rule");
+	assert_refused("From any TO all vms ALLOW tcp PORT 22", "character 1");
+	assert_refused("FROM any TO any ALLOW tcp PORT 22", "does not affect VMs");
+	assert_refused("FROM any TO all vms ALLOW tcp PORT 0", "character 36");
+	assert_refused("FROM any TO all vms ALLOW tcp PORT 65536", "'65536'");
+	assert_refused("FROM any TO all vms ALLOW tcp PORTS 90-80", "ends before");
+	assert_refused("FROM any TO all vms ALLOW tcp PORTS 1-2-3", "'1-2-3'");
+	assert_refused("FROM any TO all vms ALLOW tcp PORT 22 PRIORITY 101", "101");
+	assert_refused("FROM ip 0.0.0.0 TO all vms ALLOW tcp PORT 1", "IPv4");
+	assert_refused("FROM ip 01.2.3.4 TO all vms ALLOW tcp PORT 1", "IPv4");
+	assert_refused("FROM ip 2001:DB8::1 TO all vms ALLOW tcp PORT 1",
+		       "unexpected word '2001'");
+	assert_refused("FROM subnet 192.0.2.0/33 TO all vms ALLOW tcp PORT 1",
+		       "invalid subnet");
+	assert_refused("FROM vm 1F0E3A2B-4C5D-4E6F-8A9B-0C1D2E3F4A5B TO any "
+		       "ALLOW tcp PORT 1", "invalid UUID");
+	assert_refused("FROM (any OR tag a) TO all vms ALLOW tcp PORT 1", "')'");
+	assert_refused("FROM ip 2001:db8::1 TO all vms ALLOW icmp TYPE 8",
+		       "non-IPv4");
+	assert_refused("FROM tag \"a\\x\" TO all vms ALLOW tcp PORT 1",
+		       "unexpected text");
+	assert_refused("FROM all vms TO any ALLOW tcp PORT 22 junk", "'junk'");
+	assert_refused("FROM tag \xff TO all vms ALLOW tcp PORT 1", "UTF-8");
+	/* 25 targets on a side, 25 ports. */
+	char *big = xstrdup("FROM (tag a");
+	for (int i = 0; i < 24; i++) {
+		char *n = xasprintf("%s OR tag t%d", big, i);
+		free(big);
+		big = n;
+	}
+	char *r = xasprintf("%s) TO any ALLOW tcp PORT 1", big);
+	assert_refused(r, "24 targets");
+	free(r);
+	free(big);
+	big = xstrdup("FROM all vms TO any ALLOW tcp PORTS 1");
+	for (int i = 2; i <= 25; i++) {
+		char *n = xasprintf("%s, %d", big, i);
+		free(big);
+		big = n;
+	}
+	assert_refused(big, "24 ports");
+	free(big);
+}
+
+static void test_subnet_parse(void **state)
+{
+	uint8_t a[16];
+	bool v4;
+	int plen;
+	assert_true(fw_subnet_parse("010.0.0.0/8", a, &v4, &plen));
+	assert_true(v4);
+	assert_int_equal(plen, 8);
+	assert_int_equal(a[12], 10);
+	assert_true(fw_subnet_parse("1:2:3:4::5:6:7:8/64", a, &v4, &plen));
+	assert_false(v4);
+	assert_false(fw_subnet_parse("1::2::3/64", a, &v4, &plen));
+	assert_false(fw_subnet_parse("2001:db8::/129", a, &v4, &plen));
+	assert_true(fw_is_ipv6_node("1:2:3:4:5:6:7::"));
+	assert_false(fw_is_ipv6_node("1:2:3:4:5:6:7:8::"));
+	assert_false(fw_is_ipv4_node("1.2.3.04"));
+}
+
+static void test_record_json(void **state)
+{
+	struct hull_err err = {0};
+	json_t *j = json_pack("{s:s,s:b,s:s}", "rule",
+			      "from any to all vms allow tcp port 22", "enabled", 1,
+			      "owner_uuid", "cccccccc-0000-4000-8000-000000000001");
+	struct fw_rec rec;
+	assert_int_equal(fw_rec_from_json(j, NULL, &rec, &err), 0);
+	json_decref(j);
+	assert_string_equal(rec.text, "FROM any TO all vms ALLOW tcp PORT 22");
+	json_t *out = fw_rec_to_json(&rec);
+	assert_true(json_is_true(json_object_get(out, "enabled")));
+	assert_null(json_object_get(out, "global"));
+	assert_non_null(json_object_get(out, "version"));
+	json_decref(out);
+	fw_rec_free(&rec);
+
+	j = json_pack("{s:s,s:b,s:s}", "rule", "FROM any TO all vms ALLOW tcp PORT 1",
+		      "global", 1, "owner_uuid", "cccccccc-0000-4000-8000-000000000001");
+	assert_int_equal(fw_rec_from_json(j, NULL, &rec, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "both global and owner_uuid"));
+	fw_rec_free(&rec);
+	json_decref(j);
+	j = json_pack("{s:s,s:s}", "rule", "FROM any TO all vms ALLOW tcp PORT 1",
+		      "colour", "red");
+	assert_int_equal(fw_rec_from_json(j, NULL, &rec, &err), -EINVAL);
+	fw_rec_free(&rec);
+	json_decref(j);
+}
+
+static struct fw_inst make_inst(const char *uuid, const char *ifname,
+				const char *ip, const char *tag)
+{
+	char *s = xasprintf("{\"uuid\":\"%s\",\"owner_uuid\":"
+			    "\"cccccccc-0000-4000-8000-000000000001\","
+			    "\"firewall_enabled\":true,\"tags\":{\"role\":\"%s\"},"
+			    "\"nics\":[{\"host_ifname\":\"%s\",\"ips\":[\"%s/24\"]}]}",
+			    uuid, tag, ifname, ip);
+	json_t *j = json_loads(s, 0, NULL);
+	free(s);
+	struct fw_inst in;
+	struct hull_err err;
+	assert_int_equal(fw_inst_from_json(j, &in, &err), 0);
+	json_decref(j);
+	return in;
+}
+
+#define UA "aaaaaaaa-0000-4000-8000-000000000001"
+#define UB "bbbbbbbb-0000-4000-8000-000000000002"
+
+static char *compile_rules(const char **texts, size_t n, struct fw_inst *in,
+			   size_t nin)
+{
+	struct fw_rule *rules = xcalloc(n, sizeof(*rules));
+	struct fw_crule *cr = xcalloc(n, sizeof(*cr));
+	for (size_t i = 0; i < n; i++) {
+		struct hull_err err;
+		assert_int_equal(fw_rule_parse(texts[i], &rules[i], &err), 0);
+		cr[i].uuid = "r";
+		cr[i].rule = &rules[i];
+	}
+	char *out = fw_nft_compile(cr, n, in, nin);
+	for (size_t i = 0; i < n; i++)
+		fw_rule_free(&rules[i]);
+	free(rules);
+	free(cr);
+	return out;
+}
+
+static void test_compile_semantics(void **state)
+{
+	struct fw_inst in[2] = {make_inst(UA, "vha", "192.0.2.10", "web"),
+				make_inst(UB, "vhb", "198.51.100.10", "db")};
+	const char *rules[] = {
+		"FROM tag role = web TO tag role = db ALLOW tcp PORT 5432",
+		"FROM any TO all vms BLOCK tcp PORT 5432 PRIORITY 2",
+		("FROM any TO vm " UB " ALLOW tcp PORT 5432 PRIORITY 2"),
+		("FROM vm " UA " TO any BLOCK udp PORTS 53, 50-60"),
+	};
+	char *nft = compile_rules(rules, 4, in, 2);
+	/* B's inbound: priority 2 first, ALLOW before BLOCK at a tie, then
+	 * the web->db rule resolved to A's address; then drop. */
+	const char *b = strstr(nft, "chain i-" UB);
+	assert_non_null(b);
+	const char *allow2 = strstr(b, "tcp dport 5432 accept");
+	const char *block2 = strstr(b, "tcp dport 5432 drop");
+	const char *web = strstr(b, "ip saddr 192.0.2.10 tcp dport 5432 accept");
+	assert_non_null(allow2);
+	assert_non_null(block2);
+	assert_non_null(web);
+	assert_true(allow2 < block2 && block2 < web);
+	/* A's outbound: the overlapping ports merged into one set. */
+	const char *a = strstr(nft, "chain o-" UA);
+	assert_non_null(strstr(a, "udp dport 50-60 drop"));
+	assert_non_null(strstr(nft, "\"vha\" : jump o-" UA));
+	assert_non_null(strstr(nft, "\"vhb\" : jump i-" UB));
+	free(nft);
+	/* An instance with its firewall off gets no chains. */
+	in[1].firewall_enabled = false;
+	nft = compile_rules(rules, 4, in, 2);
+	assert_null(strstr(nft, "chain i-" UB));
+	free(nft);
+	fw_inst_free(&in[0]);
+	fw_inst_free(&in[1]);
+}
+
+/* Loads a compiled ruleset in a fresh network namespace of this process,
+ * then replaces it, then removes it. */
+static void test_load_in_netns(void **state)
+{
+	if (geteuid() != 0)
+		skip(); /* needs root for a network namespace and nftables */
+	if (unshare(CLONE_NEWNET) < 0)
+		fail_msg("unshare(CLONE_NEWNET): %s", strerror(errno));
+	struct fw_inst in[2] = {make_inst(UA, "vha", "192.0.2.10", "web"),
+				make_inst(UB, "vhb", "2001:db8::10", "db")};
+	const char *rules[] = {
+		("FROM (tag role = web OR subnet 198.51.100.0/24 OR ip 2001:db8::1) "
+		 "TO tag role = db ALLOW tcp PORTS 1-100, 50-200"),
+		"FROM all vms TO all vms ALLOW icmp6 TYPE 128",
+		"FROM any TO all vms ALLOW icmp (TYPE 8 AND TYPE 0 CODE 0)",
+	};
+	char *nft = compile_rules(rules, 3, in, 2);
+	struct hull_err err = {0};
+	if (fw_nft_apply(nft, false, &err) < 0)
+		fail_msg("load: %s\n%s", err.msg, nft);
+	/* Replacing works the same way, and a broken ruleset changes nothing. */
+	if (fw_nft_apply(nft, false, &err) < 0)
+		fail_msg("reload: %s", err.msg);
+	assert_int_equal(fw_nft_apply("table inet hull { chain x { junk } }",
+				      false, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "nftables:"));
+	assert_int_equal(fw_nft_remove(&err), 0);
+	free(nft);
+	fw_inst_free(&in[0]);
+	fw_inst_free(&in[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_canonical_forms),
+		cmocka_unit_test(test_icmp_order_quirk),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_subnet_parse),
+		cmocka_unit_test(test_record_json),
+		cmocka_unit_test(test_compile_semantics),
+		cmocka_unit_test(test_load_in_netns),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
