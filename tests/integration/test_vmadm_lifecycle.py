@@ -190,3 +190,13 @@ def test_console_attach_and_detach(zhost):
     zhost.run("vmadm", "stop", "-F", u)
     r = zhost.fails("vmadm", "console", u)
     assert "not running" in r.err
+
+
+def test_rollback_of_running_zone_restarts_it(zhost):
+    u = create(zhost, bb(zhost))
+    zhost.run("vmadm", "create-snapshot", u, "base")
+    with open(os.path.join(zhost.root, u, "root", "etc", "marker"), "w") as f:
+        f.write("x")
+    zhost.run("vmadm", "rollback-snapshot", u, "base")
+    assert state(zhost, u) == "running"
+    assert not os.path.exists(os.path.join(zhost.root, u, "root", "etc", "marker"))
