@@ -442,7 +442,7 @@ int hvm_bls_parse(const char *text, size_t len, struct hvm_bootent *out,
 	if (len > HVM_BOOTCFG_TEXT_MAX)
 		return hull_err_set(err, EINVAL, "BLS entry: over %u bytes",
 				    HVM_BOOTCFG_TEXT_MAX);
-	_cleanup_free_ char *opts = NULL;
+	_cleanup_free_ char *opts = NULL, *cl = NULL;
 	size_t optlen = 0;
 	const char *p = text, *end = text + len;
 	int r = 0;
@@ -513,7 +513,7 @@ int hvm_bls_parse(const char *text, size_t len, struct hvm_bootent *out,
 		goto fail;
 	}
 	/* Variables ($kernelopts from grubenv) cannot be resolved here. */
-	_cleanup_free_ char *cl = xmalloc(optlen + 1);
+	cl = xmalloc(optlen + 1);
 	size_t at = 0;
 	char *save = NULL;
 	for (char *t = opts ? strtok_r(opts, " \t", &save) : NULL; t;
