@@ -25,22 +25,26 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: hull-net <command> [args]\n"
-		"\n"
-		"Commands (UUID names the record $HULL_ROOT/UUID/config/vm.json;\n"
-		"NETNS is a name under /run/netns or a path to a netns file):\n"
-		"  setup UUID NETNS [BRAND]   set up every nic of the instance\n"
-		"                             (a VM's taps: NETNS is ignored)\n"
-		"  teardown UUID              remove the instance's ports and rules\n"
-		"  add-nic UUID MAC NETNS     set up one nic of a running instance\n"
-		"  remove-nic UUID MAC        remove one nic's port\n"
-		"  check UUID                 validate the record's nics and routes\n"
-		"  bench-add-nic UUID MAC NETNS N\n"
-		"                             add and remove a nic N times in one\n"
-		"                             process; print first and median ms\n"
-		"  mac                        print a new SmartOS-style MAC\n"
-		"  -h, --help                 this help\n");
+	fprintf(
+	    f,
+	    "Usage: hull-net <command> [args]\n"
+	    "\n"
+	    "Commands (UUID names the record $HULL_ROOT/UUID/config/vm.json;\n"
+	    "NETNS is a name under /run/netns or a path to a netns file):\n"
+	    "  setup UUID NETNS [BRAND]   set up every nic of the instance\n"
+	    "                             (a VM's taps: NETNS is ignored)\n"
+	    "  teardown UUID              remove the instance's ports and "
+	    "rules\n"
+	    "  add-nic UUID MAC NETNS     set up one nic of a running "
+	    "instance\n"
+	    "  remove-nic UUID MAC        remove one nic's port\n"
+	    "  check UUID                 validate the record's nics and "
+	    "routes\n"
+	    "  bench-add-nic UUID MAC NETNS N\n"
+	    "                             add and remove a nic N times in one\n"
+	    "                             process; print first and median ms\n"
+	    "  mac                        print a new SmartOS-style MAC\n"
+	    "  -h, --help                 this help\n");
 }
 
 static int fail(struct hull_err *err)
@@ -52,7 +56,7 @@ static int fail(struct hull_err *err)
 static int open_netns(const char *s, struct hull_err *err)
 {
 	_cleanup_free_ char *p =
-		strchr(s, '/') ? xstrdup(s) : xasprintf("/run/netns/%s", s);
+	    strchr(s, '/') ? xstrdup(s) : xasprintf("/run/netns/%s", s);
 	int fd = open(p, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -149,7 +153,7 @@ static int cmd_add_nic(int argc, char **argv)
 	if (!r && getenv("HULL_NET_TIMING"))
 		fprintf(stderr, "add-nic: %.3f ms\n",
 			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-				(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	close(fd);
 	if (tap >= 0)
 		close(tap);
@@ -212,8 +216,8 @@ static int cmd_bench_add_nic(int argc, char **argv)
 	}
 	first = ms[0];
 	qsort(ms, (size_t)n, sizeof(*ms), dbl_cmp);
-	printf("first %.3f median %.3f min %.3f max %.3f\n", first, ms[n / 2], ms[0],
-	       ms[n - 1]);
+	printf("first %.3f median %.3f min %.3f max %.3f\n", first, ms[n / 2],
+	       ms[0], ms[n - 1]);
 	free(ms);
 	return 0;
 }

@@ -21,31 +21,32 @@ static bool verbose;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: nictagadm [-v] <command> [options]\n"
-		"\n"
-		"Manage nic tags (Linux bridges that instances' nics join).\n"
-		"\n"
-		"Commands:\n"
-		"  add [-l] [-p prop=value,...] <name> [mac|link]\n"
-		"                 add a tag bound to the host link with that MAC\n"
-		"                 address or name; -l: a local etherstub\n"
-		"  update [-p prop=value,...] <name> [mac|link]\n"
-		"                 rebind a tag or change its mtu\n"
-		"  delete [-f] <name>\n"
-		"                 remove a tag; -f even while instances use it\n"
-		"  exists [-l] <name>...\n"
-		"                 exit 0 when every tag exists; -l: print the\n"
-		"                 missing names on stderr\n"
-		"  list [-l | -L] [-p] [-d delim]\n"
-		"                 list tags (-l etherstubs only, -L no\n"
-		"                 etherstubs, -p parsable, -d delimiter)\n"
-		"  vms <name>     list the instances that use a tag\n"
-		"  restore        recreate missing bridges (after a reboot)\n"
-		"\n"
-		"Properties: mac=<MAC>, mtu=<1500-9000> (576-9000 for etherstubs)\n"
-		"Options: -h help, -v verbose. Tags live in "
-		"$HULL_ROOT/var/nictags.json.\n");
+	fprintf(
+	    f,
+	    "Usage: nictagadm [-v] <command> [options]\n"
+	    "\n"
+	    "Manage nic tags (Linux bridges that instances' nics join).\n"
+	    "\n"
+	    "Commands:\n"
+	    "  add [-l] [-p prop=value,...] <name> [mac|link]\n"
+	    "                 add a tag bound to the host link with that MAC\n"
+	    "                 address or name; -l: a local etherstub\n"
+	    "  update [-p prop=value,...] <name> [mac|link]\n"
+	    "                 rebind a tag or change its mtu\n"
+	    "  delete [-f] <name>\n"
+	    "                 remove a tag; -f even while instances use it\n"
+	    "  exists [-l] <name>...\n"
+	    "                 exit 0 when every tag exists; -l: print the\n"
+	    "                 missing names on stderr\n"
+	    "  list [-l | -L] [-p] [-d delim]\n"
+	    "                 list tags (-l etherstubs only, -L no\n"
+	    "                 etherstubs, -p parsable, -d delimiter)\n"
+	    "  vms <name>     list the instances that use a tag\n"
+	    "  restore        recreate missing bridges (after a reboot)\n"
+	    "\n"
+	    "Properties: mac=<MAC>, mtu=<1500-9000> (576-9000 for etherstubs)\n"
+	    "Options: -h help, -v verbose. Tags live in "
+	    "$HULL_ROOT/var/nictags.json.\n");
 }
 
 static int fail(struct hull_err *err)
@@ -55,7 +56,7 @@ static int fail(struct hull_err *err)
 }
 
 static int usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -66,6 +67,13 @@ static int usage_error(const char *fmt, ...)
 	fprintf(stderr, " (see nictagadm -h)\n");
 	va_end(ap);
 	return 2;
+}
+
+static int bad_option(void)
+{
+	if (optopt == 0)
+		return usage_error("unknown option");
+	return usage_error("unknown option '-%c'", optopt);
 }
 
 /* -p mac=...,mtu=... */
@@ -114,7 +122,7 @@ static int cmd_add_update(int argc, char **argv, bool add)
 			verbose = true;
 			break;
 		default:
-			return 2;
+			return bad_option();
 		}
 	}
 	if (optind >= argc)
@@ -141,8 +149,8 @@ static int cmd_add_update(int argc, char **argv, bool add)
 	if (r)
 		return fail(&err);
 	if (verbose)
-		fprintf(stderr, "nictagadm: %s %s\n",
-			add ? "added" : "updated", argv[optind]);
+		fprintf(stderr, "nictagadm: %s %s\n", add ? "added" : "updated",
+			argv[optind]);
 	return 0;
 }
 
@@ -158,7 +166,7 @@ static int cmd_delete(int argc, char **argv)
 		else if (c == 'v')
 			verbose = true;
 		else
-			return 2;
+			return bad_option();
 	}
 	if (argc - optind != 1)
 		return usage_error("delete: one tag name is needed");
@@ -181,7 +189,7 @@ static int cmd_exists(int argc, char **argv)
 		else if (c == 'v')
 			verbose = true;
 		else
-			return 2;
+			return bad_option();
 	}
 	if (optind >= argc)
 		return usage_error("exists: a tag name is needed");
@@ -247,7 +255,7 @@ static int cmd_list(int argc, char **argv)
 			verbose = true;
 			break;
 		default:
-			return 2;
+			return bad_option();
 		}
 	}
 	if (only_stubs && no_stubs)
@@ -321,8 +329,11 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
+		/* nictagadm has no long options. */
+		if (!strncmp(argv[i], "--", 2) && argv[i][2])
+			return usage_error("unknown option '%s'", argv[i]);
 	}
-	opterr = 0; /* one line of our own instead of getopt's */
+	opterr = 0; /* our own one-line messages */
 	while ((c = getopt(argc, argv, "+hv")) != -1) {
 		if (c == 'v') {
 			verbose = true;
@@ -330,13 +341,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "nictagadm: unknown option -- '%c' "
-					"(see nictagadm --help)\n",
-				optopt);
-			return 2;
+			return bad_option();
 		}
 	}
-	opterr = 1;
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;

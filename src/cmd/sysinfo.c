@@ -16,6 +16,7 @@
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
+#include "net/nictag.h"
 #include "pool/pool.h"
 
 #define GIB (1024.0 * 1024 * 1024)
@@ -67,6 +68,29 @@ static int pool_facts(json_t *o, struct hull_err *err)
 	return r;
 }
 
+/* "NIC Names": the nic tags bound to each interface (they live in the
+ * pool, so only when there is one). */
+static void nic_names(json_t *o)
+{
+	struct hull_err quiet;
+	if (hull_root_check(&quiet) < 0)
+		return;
+	struct net_tag *tags = NULL;
+	size_t n = 0;
+	if (net_tag_list(&tags, &n, &quiet) < 0)
+		return;
+	json_t *nics = json_object_get(o, "Network Interfaces");
+	for (size_t i = 0; i < n; i++) {
+		json_t *nic = tags[i].link[0]
+				  ? json_object_get(nics, tags[i].link)
+				  : NULL;
+		json_t *names = json_object_get(nic, "NIC Names");
+		if (json_is_array(names))
+			json_array_append_new(names, json_string(tags[i].name));
+	}
+	free(tags);
+}
+
 int main(int argc, char **argv)
 {
 	bool parsable = false;
@@ -95,6 +119,7 @@ int main(int argc, char **argv)
 		json_decref(o);
 		return 1;
 	}
+	nic_names(o);
 	if (parsable) {
 		char *text = host_sysinfo_flatten(o);
 		fputs(text, stdout);

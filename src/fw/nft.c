@@ -14,10 +14,6 @@
 #include "fw/text.h"
 #include "lib/xalloc.h"
 
-/* Anonymous sets longer than this become named sets, so a big address list
- * is written once and not copied into every chain that uses it. */
-#define INLINE_MAX 4
-
 bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *s,
 			const struct fw_inst *inst)
 {
@@ -59,6 +55,32 @@ static void strv_add(struct strv *s, char *x)
 	s->v[s->n++] = x;
 }
 
+static void strv_push(struct strv *s, char *x)
+{
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof(char *));
+	s->v[s->n++] = x;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void strv_sort_unique(struct strv *s)
+{
+	if (s->n < 2)
+		return;
+	qsort(s->v, s->n, sizeof(char *), str_cmp);
+	size_t w = 1;
+	for (size_t i = 1; i < s->n; i++) {
+		if (!strcmp(s->v[i], s->v[w - 1]))
+			free(s->v[i]);
+		else
+			s->v[w++] = s->v[i];
+	}
+	s->n = w;
+}
+
 static void strv_free(struct strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -70,7 +92,7 @@ static void strv_free(struct strv *s)
 struct peer {
 	bool any;
 	struct strv v4, v6;
-	char *set4, *set6;  /* "@name" of a named set, or the inline text */
+	char *set4, *set6;  /* "@sN" when the list went into a named set */
 };
 
 static void addr_add(struct peer *p, const char *a)
@@ -78,10 +100,10 @@ static void addr_add(struct peer *p, const char *a)
 	unsigned char buf[16];
 	char txt[INET6_ADDRSTRLEN];
 	if (inet_pton(AF_INET, a, buf) == 1)
-		strv_add(&p->v4, xstrdup(a));
+		strv_push(&p->v4, xstrdup(a));
 	else if (inet_pton(AF_INET6, a, buf) == 1 &&
 		 inet_ntop(AF_INET6, buf, txt, sizeof(txt)))
-		strv_add(&p->v6, xstrdup(txt));
+		strv_push(&p->v6, xstrdup(txt));
 }
 
 static void subnet_add(struct peer *p, const char *s)
@@ -98,14 +120,49 @@ static void subnet_add(struct peer *p, const char *s)
 		a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
 	inet_ntop(v4 ? AF_INET : AF_INET6, a, txt, sizeof(txt));
 	if (v4)
-		strv_add(&p->v4, xasprintf("%s/%d", txt, plen));
+		strv_push(&p->v4, xasprintf("%s/%d", txt, plen));
 	else
-		strv_add(&p->v6, xasprintf("%s/%d", txt, plen));
+		strv_push(&p->v6, xasprintf("%s/%d", txt, plen));
 }
 
-static void peer_build(struct peer *p, const struct fw_crule *r,
-		       const struct fw_side *s, const struct fw_inst *insts,
-		       size_t ninsts)
+/* The instances a side names, as indices into insts. A side of vm targets
+ * only is looked up by uuid (by_uuid: indices sorted by uuid); tags and all
+ * vms need a look at every instance. */
+static size_t side_members(const struct fw_crule *r, const struct fw_side *s,
+			   const struct fw_inst *insts, const size_t *by_uuid,
+			   size_t ninsts, size_t *out)
+{
+	size_t n = 0;
+	if (!fw_side_has_vms(s))
+		return 0;
+	if (!s->allvms && s->ntags == 0) {
+		for (size_t v = 0; v < s->nvms; v++) {
+			size_t lo = 0, hi = ninsts;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				int c = strcmp(insts[by_uuid[mid]].uuid, s->vms[v]);
+				if (c == 0) {
+					if (fw_side_names_inst(r, s, &insts[by_uuid[mid]]))
+						out[n++] = by_uuid[mid];
+					break;
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		}
+		return n;
+	}
+	for (size_t i = 0; i < ninsts; i++)
+		if (fw_side_names_inst(r, s, &insts[i]))
+			out[n++] = i;
+	return n;
+}
+
+static void peer_build(struct peer *p, const struct fw_side *s,
+		       const struct fw_inst *insts, const size_t *members,
+		       size_t nmembers)
 {
 	memset(p, 0, sizeof(*p));
 	p->any = s->any;
@@ -113,30 +170,78 @@ static void peer_build(struct peer *p, const struct fw_crule *r,
 		addr_add(p, s->ips[i]);
 	for (size_t i = 0; i < s->nsubnets; i++)
 		subnet_add(p, s->subnets[i]);
-	if (!fw_side_has_vms(s))
-		return;
-	for (size_t i = 0; i < ninsts; i++) {
-		if (!fw_side_names_inst(r, s, &insts[i]))
-			continue;
-		for (size_t n = 0; n < insts[i].nnics; n++)
-			for (size_t k = 0; k < insts[i].nics[n].nips; k++)
-				addr_add(p, insts[i].nics[n].ips[k]);
+	for (size_t m = 0; m < nmembers; m++) {
+		const struct fw_inst *in = &insts[members[m]];
+		for (size_t n = 0; n < in->nnics; n++)
+			for (size_t k = 0; k < in->nics[n].nips; k++)
+				addr_add(p, in->nics[n].ips[k]);
 	}
+	strv_sort_unique(&p->v4);
+	strv_sort_unique(&p->v6);
 }
 
-static char *set_text(FILE *defs, struct strv *v, const char *name,
+/* Up to this many addresses are matched by one rule each; a longer list
+ * goes into a named set. Sets are not free when loading: the kernel's loop
+ * check for every jump in the dispatch maps walks all sets of the table,
+ * so a few big sets are much cheaper than many small ones. */
+#define SET_MIN 4
+
+/* Named sets, one per distinct element list: rules whose peers resolve to
+ * the same addresses (every rule naming the same tag, say) share a set, so
+ * the ruleset grows with the distinct address lists, not with the rules. */
+struct setpool {
+	struct {
+		uint64_t hash;
+		char *key;  /* type + elements */
+		char *ref;  /* "@sN" */
+	} *v;
+	size_t n;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static char *set_text(FILE *defs, struct setpool *pool, struct strv *v,
 		      const char *type)
 {
-	if (v->n == 0)
+	if (v->n <= SET_MIN)
 		return NULL;
-	if (v->n == 1 && !strchr(v->v[0], '/'))
-		return xstrdup(v->v[0]);
-	fprintf(defs, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n"
-		      "\t\tauto-merge\n\t\telements = { ", name, type);
+	char *key = NULL;
+	size_t klen = 0;
+	FILE *k = open_memstream(&key, &klen);
+	fprintf(k, "%s:", type);
 	for (size_t i = 0; i < v->n; i++)
-		fprintf(defs, "%s%s", i ? ", " : "", v->v[i]);
-	fprintf(defs, " }\n\t}\n");
-	return xasprintf("@%s", name);
+		fprintf(k, "%s%s", i ? ", " : "", v->v[i]);
+	fclose(k);
+	uint64_t h = fnv1a(key);
+	for (size_t i = 0; i < pool->n; i++)
+		if (pool->v[i].hash == h && !strcmp(pool->v[i].key, key)) {
+			free(key);
+			return xstrdup(pool->v[i].ref);
+		}
+	pool->v = xrealloc(pool->v, (pool->n + 1) * sizeof(*pool->v));
+	pool->v[pool->n].hash = h;
+	pool->v[pool->n].key = key;
+	pool->v[pool->n].ref = xasprintf("@s%zu", pool->n);
+	fprintf(defs, "\tset s%zu {\n\t\ttype %s\n\t\tflags interval\n"
+		      "\t\tauto-merge\n\t\telements = { %s }\n\t}\n",
+		pool->n, type, key + strlen(type) + 1);
+	pool->n++;
+	return xstrdup(pool->v[pool->n - 1].ref);
+}
+
+static void setpool_free(struct setpool *pool)
+{
+	for (size_t i = 0; i < pool->n; i++) {
+		free(pool->v[i].key);
+		free(pool->v[i].ref);
+	}
+	free(pool->v);
 }
 
 static void peer_free(struct peer *p)
@@ -148,7 +253,8 @@ static void peer_free(struct peer *p)
 }
 
 /* The protocol half of the match: one or more alternatives. */
-static struct strv proto_matches(const struct fw_rule *r)
+static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
+				  struct setpool *pool)
 {
 	struct strv m = {0};
 	switch (r->proto) {
@@ -182,19 +288,20 @@ static struct strv proto_matches(const struct fw_rule *r)
 				w++;
 			}
 		}
-		char *buf = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&buf, &len);
-		fprintf(f, "%s dport %s", name, w > 1 ? "{ " : "");
-		for (size_t i = 0; i < w; i++) {
-			fprintf(f, "%s%u", i ? ", " : "", iv[i][0]);
-			if (iv[i][1] != iv[i][0])
-				fprintf(f, "-%u", iv[i][1]);
-		}
-		fprintf(f, "%s", w > 1 ? " }" : "");
-		fclose(f);
+		struct strv el = {0};
+		for (size_t i = 0; i < w; i++)
+			strv_add(&el, iv[i][1] != iv[i][0]
+					      ? xasprintf("%u-%u", iv[i][0], iv[i][1])
+					      : xasprintf("%u", iv[i][0]));
 		free(iv);
-		strv_add(&m, buf);
+		char *ref = set_text(defs, pool, &el, "inet_service");
+		if (ref)
+			strv_add(&m, xasprintf("%s dport %s", name, ref));
+		else
+			for (size_t i = 0; i < el.n; i++)
+				strv_add(&m, xasprintf("%s dport %s", name, el.v[i]));
+		free(ref);
+		strv_free(&el);
 		break;
 	}
 	case FW_ICMP:
@@ -260,6 +367,33 @@ static void chain_add(struct chainv *c, size_t rule, const struct fw_rule *r,
 				      rule, inbound};
 }
 
+/* Entries after the last one that goes against the chain's default only
+ * repeat the default (an inbound BLOCK with no ALLOW after it, an outbound
+ * ALLOW with no BLOCK after it): drop them. A tag rule such as "FROM tag
+ * web TO vm X ALLOW ..." gives every web instance an outbound ALLOW, which
+ * only matters where an outbound BLOCK follows it. */
+static void chain_trim(struct chainv *c, bool inbound)
+{
+	size_t keep = 0;
+	for (size_t k = 0; k < c->n; k++)
+		if (c->e[k].block != inbound)
+			keep = k + 1;
+	c->n = keep;
+}
+
+static void emit_family(FILE *f, const char *fam, const char *dir,
+			const char *set, const struct strv *v, const char *proto,
+			const char *verdict)
+{
+	if (set) {
+		fprintf(f, "\t\t%s %s %s %s %s\n", fam, dir, set, proto, verdict);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		fprintf(f, "\t\t%s %s %s %s %s\n", fam, dir, v->v[i], proto,
+			verdict);
+}
+
 static void emit_lines(FILE *f, const struct peer *p, bool inbound,
 		       const struct strv *protos, enum fw_proto proto,
 		       const char *verdict)
@@ -270,18 +404,25 @@ static void emit_lines(FILE *f, const struct peer *p, bool inbound,
 			fprintf(f, "\t\t%s %s\n", protos->v[k], verdict);
 			continue;
 		}
-		if (p->set4 && proto != FW_ICMP6)
-			fprintf(f, "\t\tip %s %s %s %s\n", dir, p->set4,
-				protos->v[k], verdict);
-		if (p->set6 && proto != FW_ICMP)
-			fprintf(f, "\t\tip6 %s %s %s %s\n", dir, p->set6,
-				protos->v[k], verdict);
+		if (proto != FW_ICMP6)
+			emit_family(f, "ip", dir, p->set4, &p->v4, protos->v[k],
+				    verdict);
+		if (proto != FW_ICMP)
+			emit_family(f, "ip6", dir, p->set6, &p->v6, protos->v[k],
+				    verdict);
 	}
 }
 
 static bool inst_active(const struct fw_inst *in)
 {
 	return in->firewall_enabled && in->nnics > 0;
+}
+
+static int by_uuid_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct fw_inst *insts = ctx;
+	return strcmp(insts[*(const size_t *)a].uuid,
+		      insts[*(const size_t *)b].uuid);
 }
 
 char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
@@ -300,39 +441,44 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	struct strv *protos = xcalloc(nrules ? nrules : 1, sizeof(*protos));
 	struct chainv *in = xcalloc(ninsts ? ninsts : 1, sizeof(*in));
 	struct chainv *outc = xcalloc(ninsts ? ninsts : 1, sizeof(*outc));
+	struct setpool pool = {0};
+	size_t *by_uuid = xcalloc(ninsts ? ninsts : 1, sizeof(size_t));
+	size_t *mem_from = xcalloc(ninsts ? ninsts : 1, sizeof(size_t));
+	size_t *mem_to = xcalloc(ninsts ? ninsts : 1, sizeof(size_t));
+	for (size_t i = 0; i < ninsts; i++)
+		by_uuid[i] = i;
+	qsort_r(by_uuid, ninsts, sizeof(size_t), by_uuid_cmp, (void *)insts);
 	for (size_t r = 0; r < nrules; r++) {
 		const struct fw_rule *rule = rules[r].rule;
 		bool used_in = false, used_out = false;
-		for (size_t i = 0; i < ninsts; i++) {
-			if (!inst_active(&insts[i]))
+		size_t nto = side_members(&rules[r], &rule->to, insts, by_uuid,
+					  ninsts, mem_to);
+		size_t nfrom = side_members(&rules[r], &rule->from, insts, by_uuid,
+					    ninsts, mem_from);
+		for (size_t k = 0; k < nto; k++) {
+			if (!inst_active(&insts[mem_to[k]]))
 				continue;
-			if (fw_side_names_inst(&rules[r], &rule->to, &insts[i])) {
-				chain_add(&in[i], r, rule, true);
-				used_in = true;
-			}
-			if (fw_side_names_inst(&rules[r], &rule->from, &insts[i])) {
-				chain_add(&outc[i], r, rule, false);
-				used_out = true;
-			}
+			chain_add(&in[mem_to[k]], r, rule, true);
+			used_in = true;
+		}
+		for (size_t k = 0; k < nfrom; k++) {
+			if (!inst_active(&insts[mem_from[k]]))
+				continue;
+			chain_add(&outc[mem_from[k]], r, rule, false);
+			used_out = true;
 		}
 		if (!used_in && !used_out)
 			continue;
-		protos[r] = proto_matches(rule);
+		protos[r] = proto_matches(rule, defs, &pool);
 		if (used_in) {
-			peer_build(&from[r], &rules[r], &rule->from, insts, ninsts);
-			char n4[32], n6[32];
-			snprintf(n4, sizeof(n4), "r%zu-from4", r);
-			snprintf(n6, sizeof(n6), "r%zu-from6", r);
-			from[r].set4 = set_text(defs, &from[r].v4, n4, "ipv4_addr");
-			from[r].set6 = set_text(defs, &from[r].v6, n6, "ipv6_addr");
+			peer_build(&from[r], &rule->from, insts, mem_from, nfrom);
+			from[r].set4 = set_text(defs, &pool, &from[r].v4, "ipv4_addr");
+			from[r].set6 = set_text(defs, &pool, &from[r].v6, "ipv6_addr");
 		}
 		if (used_out) {
-			peer_build(&to[r], &rules[r], &rule->to, insts, ninsts);
-			char n4[32], n6[32];
-			snprintf(n4, sizeof(n4), "r%zu-to4", r);
-			snprintf(n6, sizeof(n6), "r%zu-to6", r);
-			to[r].set4 = set_text(defs, &to[r].v4, n4, "ipv4_addr");
-			to[r].set6 = set_text(defs, &to[r].v6, n6, "ipv6_addr");
+			peer_build(&to[r], &rule->to, insts, mem_to, nto);
+			to[r].set4 = set_text(defs, &pool, &to[r].v4, "ipv4_addr");
+			to[r].set6 = set_text(defs, &pool, &to[r].v6, "ipv6_addr");
 		}
 	}
 
@@ -342,7 +488,7 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	size_t vin_len = 0, vout_len = 0;
 	FILE *fin = open_memstream(&vin, &vin_len);   /* oifname -> i-chain */
 	FILE *fout = open_memstream(&vout, &vout_len); /* iifname -> o-chain */
-	size_t nports = 0;
+	size_t nports = 0, nout = 0;
 	for (size_t i = 0; i < ninsts; i++) {
 		const struct fw_inst *inst = &insts[i];
 		if (!inst_active(inst))
@@ -351,12 +497,12 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 			qsort(in[i].e, in[i].n, sizeof(struct entry), entry_cmp);
 		if (outc[i].n > 1)
 			qsort(outc[i].e, outc[i].n, sizeof(struct entry), entry_cmp);
-		fprintf(ch, "\tchain i-%s {\n"
-			    "\t\tct state established,related accept\n"
-			    "\t\tct state invalid drop\n"
-			    "\t\ticmpv6 type { nd-neighbor-solicit, "
-			    "nd-neighbor-advert, nd-router-solicit, "
-			    "nd-router-advert } accept\n", inst->uuid);
+		chain_trim(&in[i], true);
+		chain_trim(&outc[i], false);
+		/* Established/related traffic and neighbour discovery are
+		 * accepted in the base chains before any of this. */
+		fprintf(ch, "\tchain i-%s {\n\t\tct state invalid drop\n",
+			inst->uuid);
 		for (size_t k = 0; k < in[i].n; k++) {
 			size_t r = in[i].e[k].rule;
 			emit_lines(ch, &from[r], true, &protos[r],
@@ -364,16 +510,17 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 				   in[i].e[k].block ? "drop" : "accept");
 		}
 		fprintf(ch, "\t\tdrop\n\t}\n");
-		fprintf(ch, "\tchain o-%s {\n"
-			    "\t\tct state established,related return\n",
-			inst->uuid);
-		for (size_t k = 0; k < outc[i].n; k++) {
-			size_t r = outc[i].e[k].rule;
-			emit_lines(ch, &to[r], false, &protos[r],
-				   rules[r].rule->proto,
-				   outc[i].e[k].block ? "drop" : "return");
+		bool has_out = outc[i].n > 0;
+		if (has_out) {
+			fprintf(ch, "\tchain o-%s {\n", inst->uuid);
+			for (size_t k = 0; k < outc[i].n; k++) {
+				size_t r = outc[i].e[k].rule;
+				emit_lines(ch, &to[r], false, &protos[r],
+					   rules[r].rule->proto,
+					   outc[i].e[k].block ? "drop" : "return");
+			}
+			fprintf(ch, "\t}\n");
 		}
-		fprintf(ch, "\t}\n");
 		for (size_t n = 0; n < inst->nnics; n++) {
 			const char *ifn = inst->nics[n].ifname;
 			size_t before = ports_seen.n;
@@ -382,9 +529,10 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 				continue; /* a port claimed twice: first wins */
 			fprintf(fin, "%s\"%s\" : jump i-%s", nports ? ", " : "",
 				ifn, inst->uuid);
-			fprintf(fout, "%s\"%s\" : jump o-%s", nports ? ", " : "",
-				ifn, inst->uuid);
 			nports++;
+			if (has_out)
+				fprintf(fout, "%s\"%s\" : jump o-%s",
+					nout++ ? ", " : "", ifn, inst->uuid);
 		}
 	}
 	fclose(fin);
@@ -393,15 +541,30 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	fclose(ch);
 
 	FILE *f = open_memstream(&out, &out_len);
-	fprintf(f, "table inet " FW_NFT_TABLE " {\n%s%s", defs_buf, chains_buf);
+	fprintf(f, "table inet " FW_NFT_TABLE " {\n");
+	/* IPv6 neighbour discovery always reaches an instance. */
+	fprintf(f, "\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
+		   "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
+		   "nd-router-advert }\n\t}\n");
+	fprintf(f, "%s%s", defs_buf, chains_buf);
+	/* Two named verdict maps, shared by the base chains: port -> chain. */
+	if (nout)
+		fprintf(f, "\tmap from-inst {\n\t\ttype ifname : verdict\n"
+			   "\t\telements = { %s }\n\t}\n", vout);
+	if (nports)
+		fprintf(f, "\tmap to-inst {\n\t\ttype ifname : verdict\n"
+			   "\t\telements = { %s }\n\t}\n", vin);
 	static const char *const hooks[] = {"forward", "input", "output"};
 	for (size_t h = 0; h < 3; h++) {
 		fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority "
 			   "filter; policy accept;\n", hooks[h], hooks[h]);
-		if (nports && h != 2)
-			fprintf(f, "\t\tiifname vmap { %s }\n", vout);
+		if (nports)
+			fprintf(f, "\t\tct state established,related accept\n"
+				   "\t\ticmpv6 type @nd accept\n");
+		if (nout && h != 2)
+			fprintf(f, "\t\tiifname vmap @from-inst\n");
 		if (nports && h != 1)
-			fprintf(f, "\t\toifname vmap { %s }\n", vin);
+			fprintf(f, "\t\toifname vmap @to-inst\n");
 		fprintf(f, "\t}\n");
 	}
 	fprintf(f, "}\n");
@@ -410,6 +573,10 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	free(vin);
 	free(vout);
 	strv_free(&ports_seen);
+	setpool_free(&pool);
+	free(by_uuid);
+	free(mem_from);
+	free(mem_to);
 	for (size_t r = 0; r < nrules; r++) {
 		peer_free(&from[r]);
 		peer_free(&to[r]);

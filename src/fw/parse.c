@@ -350,7 +350,7 @@ static int parse_ports(struct parser *p, struct fw_rule *r)
 			return syntax_error(p, "a port number or range");
 		struct fw_token a = p->tok;
 		advance(p);
-		long s, e;
+		long s = 0, e = 0;
 		if (p->tok.kind == TK_DASH) {
 			advance(p);
 			if (p->tok.kind != TK_WORD)
@@ -400,7 +400,7 @@ static int parse_port(struct parser *p, struct fw_rule *r, bool allow_all)
 	if (p->tok.kind != TK_WORD)
 		return syntax_error(p, allow_all ? "a port number or ALL"
 						 : "a port number");
-	long v;
+	long v = 0;
 	if (port_word(p, &p->tok, &v) < 0)
 		return -EINVAL;
 	push_port(r, v, v, false);
@@ -443,7 +443,7 @@ static int parse_type(struct parser *p, struct fw_rule *r, bool allow_all)
 	if (p->tok.kind != TK_WORD)
 		return syntax_error(p, allow_all ? "an ICMP type or ALL"
 						 : "an ICMP type");
-	long type, code = -1;
+	long type = 0, code = -1;
 	if (!digits_in_range(p->text + p->tok.pos, p->tok.len, 0, 255, &type))
 		return value_error(p, &p->tok, "invalid ICMP type");
 	advance(p);

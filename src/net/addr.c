@@ -92,7 +92,8 @@ static bool bits_equal(const uint8_t *x, const uint8_t *y, unsigned bits)
 
 bool net_addr_in_subnet(const struct net_addr *net, const struct net_addr *ip)
 {
-	return net->family == ip->family && bits_equal(net->a, ip->a, net->prefix);
+	return net->family == ip->family &&
+	       bits_equal(net->a, ip->a, net->prefix);
 }
 
 bool net_addr_equal(const struct net_addr *x, const struct net_addr *y)

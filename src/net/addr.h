@@ -11,9 +11,10 @@
 #include <stdint.h>
 
 struct net_addr {
-	int family;      /* AF_INET or AF_INET6 */
-	uint8_t a[16];   /* network byte order; IPv4 uses the first 4 bytes */
-	unsigned prefix; /* 0..32 or 0..128; a bare address has the full length */
+	int family;    /* AF_INET or AF_INET6 */
+	uint8_t a[16]; /* network byte order; IPv4 uses the first 4 bytes */
+	unsigned
+	    prefix; /* 0..32 or 0..128; a bare address has the full length */
 };
 
 #define NET_ADDR_STRLEN 64

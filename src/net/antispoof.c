@@ -24,6 +24,20 @@ static void base(FILE *f)
 		   "priority -300; policy accept; }\n");
 	fprintf(f, "flush chain " T " pre\n");
 	fprintf(f, "add rule " T " pre iifname vmap @ports\n");
+	fprintf(f, "add map " T " out_ports { type ifname : verdict; }\n");
+	fprintf(f, "add chain " T " out { type filter hook forward "
+		   "priority -300; policy accept; }\n");
+	fprintf(f, "flush chain " T " out\n");
+	fprintf(f, "add rule " T " out oifname vmap @out_ports\n");
+	/* The VLAN mark is for the bridge alone: frames for the host itself
+	 * enter its IP stack unmarked (fwmark routing, the firewall). */
+	fprintf(f, "add chain " T " in { type filter hook input "
+		   "priority -300; policy accept; }\n");
+	fprintf(f, "flush chain " T " in\n");
+	fprintf(f,
+		"add rule " T " in meta mark and 0x%08x == 0x%08x meta mark "
+		"set 0\n",
+		NET_VLAN_MARK_MASK, NET_VLAN_MARK);
 }
 
 /* Writes the addresses of family from ips/allowed as an nft set body. */
@@ -36,7 +50,8 @@ static size_t addr_list(FILE *f, const struct net_nic *n, int family,
 	for (size_t i = 0; i < n->nips; i++) {
 		if (n->ips[i].family != family)
 			continue;
-		net_addr_format(&n->ips[i], with_prefix_of_ips, txt, sizeof(txt));
+		net_addr_format(&n->ips[i], with_prefix_of_ips, txt,
+				sizeof(txt));
 		fprintf(f, "%s%s", count++ ? ", " : "", txt);
 	}
 	for (size_t i = 0; i < n->nallowed; i++) {
@@ -125,15 +140,42 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 	base(f);
 	fprintf(f, "add chain " T " p_%s\n", port);
 	fprintf(f, "flush chain " T " p_%s\n", port);
-#define RULE(...)                                         \
-	do {                                              \
-		fprintf(f, "add rule " T " p_%s ", port); \
-		fprintf(f, __VA_ARGS__);                  \
-		fputc('\n', f);                           \
+	/* VLAN membership, enforced here too: on a kernel without bridge
+	 * VLAN filtering this is what keeps VLANs apart on an etherstub. A
+	 * frame from a port carries the port's VLAN in its mark; a port takes
+	 * frames marked with its own VLAN and frames from elsewhere (the
+	 * uplink, the host), never those of another VLAN. */
+	fprintf(f, "add rule " T " p_%s meta mark set 0x%08x\n", port,
+		NET_VLAN_MARK | n->vlan_id);
+	fprintf(f, "add chain " T " o_%s\n", port);
+	fprintf(f, "flush chain " T " o_%s\n", port);
+	fprintf(f,
+		"add rule " T " o_%s meta mark and 0x%08x == 0x%08x "
+		"meta mark != 0x%08x drop\n",
+		port, NET_VLAN_MARK_MASK, NET_VLAN_MARK,
+		NET_VLAN_MARK | n->vlan_id);
+	fprintf(f, "add element " T " out_ports { \"%s\" : jump o_%s }\n", port,
+		port);
+#define RULE(...)                                                              \
+	do {                                                                   \
+		fprintf(f, "add rule " T " p_%s ", port);                      \
+		fprintf(f, __VA_ARGS__);                                       \
+		fputc('\n', f);                                                \
 	} while (0)
 	if (!n->allow_restricted_traffic)
 		RULE("ether type != { ip, ip6, arp } drop");
-	if (!n->allow_mac_spoofing) {
+	if (n->nblocked) {
+		fprintf(f,
+			"add rule " T " p_%s meta l4proto { tcp, udp } "
+			"th dport { ",
+			port);
+		for (size_t i = 0; i < n->nblocked; i++)
+			fprintf(f, "%s%u", i ? ", " : "", n->blocked_ports[i]);
+		fprintf(f, " } drop\n");
+	}
+	/* allow_unfiltered_promisc: a VM may bridge other MACs behind its
+	 * nic (nested guests), so its source MAC is not pinned. */
+	if (!n->allow_mac_spoofing && !n->allow_unfiltered_promisc) {
 		RULE("ether saddr != %s drop", mac);
 		RULE("arp saddr ether != %s drop", mac);
 	}
@@ -188,6 +230,12 @@ char *net_antispoof_port_remove(const char *port)
 	fprintf(f, "delete element " T " ports { \"%s\" }\n", port);
 	fprintf(f, "flush chain " T " p_%s\n", port);
 	fprintf(f, "delete chain " T " p_%s\n", port);
+	fprintf(f, "add chain " T " o_%s\n", port);
+	fprintf(f, "add element " T " out_ports { \"%s\" : jump o_%s }\n", port,
+		port);
+	fprintf(f, "delete element " T " out_ports { \"%s\" }\n", port);
+	fprintf(f, "flush chain " T " o_%s\n", port);
+	fprintf(f, "delete chain " T " o_%s\n", port);
 	fclose(f);
 	return buf;
 }
@@ -216,5 +264,6 @@ int net_antispoof_apply(const char *cmds, struct hull_err *err)
 
 int net_antispoof_table_delete(struct hull_err *err)
 {
-	return net_antispoof_apply("add table " T "\ndelete table " T "\n", err);
+	return net_antispoof_apply("add table " T "\ndelete table " T "\n",
+				   err);
 }

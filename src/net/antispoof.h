@@ -15,7 +15,15 @@
  *   - DHCP/DHCPv6 server replies (udp source port 67/547), unless
  *     allow_dhcp_spoofing;
  *   - ethertypes other than IPv4, IPv6 and ARP (VLAN tags included), unless
- *     allow_restricted_traffic.
+ *     allow_restricted_traffic;
+ *   - TCP and UDP to the nic's blocked_outgoing_ports.
+ *
+ * allow_unfiltered_promisc (VMs with nested guests) lifts the MAC checks.
+ *
+ * The same table keeps VLANs apart where the kernel cannot (no bridge VLAN
+ * filtering): a port's chain marks what it sends with its vlan_id, and a
+ * second map, `out_ports`, on the bridge forward hook, drops at each port
+ * what another port of another VLAN sent.
  *
  * Building the rule text is pure (unit-tested); applying it is one
  * libnftables transaction, so a port never runs with half its rules.
@@ -28,6 +36,9 @@
 #include "net/nic.h"
 
 #define NET_ANTISPOOF_TABLE "hull_antispoof"
+/* Packet marks carrying a frame's VLAN across the bridge ("HU" | vid). */
+#define NET_VLAN_MARK 0x48550000u
+#define NET_VLAN_MARK_MASK 0xffff0000u
 
 /* Commands that create the table, map and base chain when missing and
  * (re)load port's chain from nic. Caller frees. */

@@ -14,7 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/lock.h"
+#include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "net/antispoof.h"
@@ -102,7 +105,36 @@ static int collect_cb(const char *name, const char *alias, int master,
 	return 0;
 }
 
+/* One lock per pool for port and antispoof changes: the antispoof table is
+ * shared by all instances, and the last one out removes it, which must not
+ * race with another instance adding its first chain. */
+static int net_lock(struct hull_err *err)
+{
+	_cleanup_free_ char *dir = hull_root_path("var");
+	_cleanup_free_ char *p = hull_root_path("var/net.lock");
+	int r;
+
+	if ((r = hull_mkdir_p(dir, 0755, err)))
+		return r;
+	return hull_lock_take(p, true, err);
+}
+
+static int teardown_locked(const char *uuid, struct hull_err *err);
+
 int net_instance_teardown(const char *uuid, struct hull_err *err)
+{
+	int lock, r;
+
+	if (!hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
+	if ((lock = net_lock(err)) < 0)
+		return lock;
+	r = teardown_locked(uuid, err);
+	hull_lock_release(lock);
+	return r;
+}
+
+static int teardown_locked(const char *uuid, struct hull_err *err)
 {
 	_cleanup_free_ char *prefix = xasprintf("hull:%s:", uuid);
 	struct nl_sock *sk;
@@ -136,57 +168,58 @@ static int port_name(struct nl_sock *sk, const char *uuid, char out[IFNAMSIZ],
 
 struct mac_owner {
 	const char *uuid;
-	const uint8_t *mac;
+	char mac[NET_MAC_STRLEN];
 	char owner[HULL_UUID_LEN + 1];
 };
 
-static int mac_owner_cb(const char *uuid, json_t *record, void *arg)
+/* Port aliases are "hull:<uuid>:<mac>": a live port of another instance
+ * with the same MAC is a conflict on the wire. (Records that are not
+ * running are vmadm's to keep unique.) */
+static int mac_owner_cb(const char *name, const char *alias, int master,
+			void *arg)
 {
 	struct mac_owner *o = arg;
-	json_t *nic;
-	size_t i;
+	const char *u = alias + 5, *m = u + HULL_UUID_LEN + 1;
 
-	if (!strcmp(uuid, o->uuid))
+	if (strlen(alias) != 5 + HULL_UUID_LEN + 1 + NET_MAC_STRLEN - 1 ||
+	    !strncmp(u, o->uuid, HULL_UUID_LEN) || strcmp(m, o->mac))
 		return 0;
-	json_array_foreach(json_object_get(record, "nics"), i, nic)
-	{
-		uint8_t m[NET_MAC_LEN];
-		if (net_mac_parse(hull_json_str(nic, "mac", ""), m) == 0 &&
-		    !memcmp(m, o->mac, NET_MAC_LEN)) {
-			snprintf(o->owner, sizeof(o->owner), "%s", uuid);
-			return 1;
-		}
-	}
-	return 0;
+	snprintf(o->owner, sizeof(o->owner), "%.*s", HULL_UUID_LEN, u);
+	return 1;
 }
 
 /* Host-side checks of one nic: its tag exists (its bridge is made when
- * missing) and no other instance owns its MAC. Returns the bridge ifindex. */
-static int nic_check(const char *uuid, const struct net_nic *n,
+ * missing) and no other running instance owns its MAC. Returns the bridge
+ * ifindex. */
+static int nic_check(struct nl_sock *sk, const char *uuid,
+		     const struct net_nic *n, bool *etherstub,
 		     struct hull_err *err)
 {
-	struct mac_owner o = {.uuid = uuid, .mac = n->mac};
+	struct mac_owner o = {.uuid = uuid};
 	struct net_tag t;
-	int br;
+	int br, r;
 
-	if (net_records_foreach(mac_owner_cb, &o)) {
-		char m[NET_MAC_STRLEN];
-		net_mac_format(n->mac, m);
+	net_mac_format(n->mac, o.mac);
+	r = net_link_foreach(sk, "hull:", mac_owner_cb, &o, err);
+	if (r < 0)
+		return r;
+	if (r == 1)
 		return hull_err_set(err, EEXIST,
 				    "nics.%u.mac: %s is already used by "
 				    "instance %s",
-				    n->index, m, o.owner);
-	}
+				    n->index, o.mac, o.owner);
 	br = net_tag_bridge_ensure(n->tag, &t, err);
 	if (br < 0)
 		return hull_err_prefix(err, "nics.%u", n->index);
+	*etherstub = t.etherstub;
 	return br;
 }
 
 /* Makes the (down) host port of nic n on bridge br. */
 static int port_make(struct nl_sock *sk, const char *uuid,
-		     const struct net_nic *n, int br, int netns_fd, bool hvm,
-		     struct made *m, struct hull_err *err)
+		     const struct net_nic *n, int br, bool etherstub,
+		     int netns_fd, bool hvm, struct made *m,
+		     struct hull_err *err)
 {
 	char *name = m->ports[m->n];
 	_cleanup_free_ char *alias = port_alias(uuid, n->mac);
@@ -215,15 +248,21 @@ static int port_make(struct nl_sock *sk, const char *uuid,
 		if ((r = net_bridge_vlan(sk, idx, true, 1, 1, 0, err)) ||
 		    (r = net_bridge_vlan(sk, idx, false, n->vlan_id, n->vlan_id,
 					 BRIDGE_VLAN_INFO_PVID |
-						 BRIDGE_VLAN_INFO_UNTAGGED,
+					     BRIDGE_VLAN_INFO_UNTAGGED,
 					 err))) {
+			/* No bridge VLAN filtering in this kernel: on an
+			 * etherstub the antispoof table keeps VLANs apart
+			 * (antispoof.h); an uplink cannot carry the tags. */
+			if (r == -EOPNOTSUPP && etherstub)
+				return 0;
 			if (r == -EOPNOTSUPP)
 				return hull_err_set(
-					err, EOPNOTSUPP,
-					"nics.%u: vlan_id %u needs bridge VLAN "
-					"filtering, which this kernel lacks "
-					"(CONFIG_BRIDGE_VLAN_FILTERING)",
-					n->index, n->vlan_id);
+				    err, EOPNOTSUPP,
+				    "nics.%u: vlan_id %u on a tag with an "
+				    "uplink needs bridge VLAN filtering, which "
+				    "this kernel lacks "
+				    "(CONFIG_BRIDGE_VLAN_FILTERING)",
+				    n->index, n->vlan_id);
 			return hull_err_prefix(err, "nics.%u: vlan %u",
 					       n->index, n->vlan_id);
 		}
@@ -289,9 +328,9 @@ static int sysctl_job_run(void *arg)
 	for (size_t i = 0; i < j->n; i++) {
 		const char *v = j->nics[i]->addrconf ? "1" : "0";
 		_cleanup_free_ char *ra = xasprintf(
-			"net/ipv6/conf/%s/accept_ra", j->nics[i]->interface);
-		_cleanup_free_ char *ac = xasprintf(
-			"net/ipv6/conf/%s/autoconf", j->nics[i]->interface);
+		    "net/ipv6/conf/%s/accept_ra", j->nics[i]->interface);
+		_cleanup_free_ char *ac = xasprintf("net/ipv6/conf/%s/autoconf",
+						    j->nics[i]->interface);
 		/* A namespace without IPv6 has no such files: nothing to do. */
 		if (access("/proc/sys/net/ipv6", F_OK) < 0)
 			return 0;
@@ -351,9 +390,12 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 						       nic->index);
 		}
 	}
-	for (size_t k = 0; k < cfg->nroutes; k++) {
-		const struct net_route *rt = &cfg->routes[k];
-		for (size_t i = 0; i < n; i++) {
+	/* Routes through a nic first, then those whose gateway is reached
+	 * through one of them. */
+	for (size_t k = 0; k < 2 * cfg->nroutes; k++) {
+		const struct net_route *rt = &cfg->routes[k % cfg->nroutes];
+		bool second = k >= cfg->nroutes, added = false;
+		for (size_t i = 0; i < n && !added; i++) {
 			const struct net_nic *nic = nics[i];
 			bool via = false;
 			if (rt->linklocal) {
@@ -361,11 +403,13 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 			} else {
 				for (size_t a = 0; a < nic->nips; a++)
 					via = via || net_addr_in_subnet(
-							     &nic->ips[a],
-							     &rt->gw);
+							 &nic->ips[a], &rt->gw);
 			}
 			if (!via)
 				continue;
+			added = true;
+			if (second)
+				break;
 			if ((r = net_route_add(isk, rt->dst.family, &rt->dst,
 					       rt->linklocal ? NULL : &rt->gw,
 					       idx[i], err))) {
@@ -373,7 +417,15 @@ static int inside_configure(struct nl_sock *isk, int netns_fd,
 				net_addr_format(&rt->dst, true, d, sizeof(d));
 				return hull_err_prefix(err, "routes.%s", d);
 			}
-			break;
+		}
+		/* A gateway on no nic's subnet: let the kernel find the way
+		 * (through another route), once every nic is up. */
+		if (second && !added && !rt->linklocal && n == cfg->nnics &&
+		    (r = net_route_add(isk, rt->dst.family, &rt->dst, &rt->gw,
+				       0, err))) {
+			char d[NET_ADDR_STRLEN];
+			net_addr_format(&rt->dst, true, d, sizeof(d));
+			return hull_err_prefix(err, "routes.%s", d);
 		}
 	}
 	return 0;
@@ -407,24 +459,29 @@ static int nics_bring_up(const char *uuid, const struct net_config *cfg,
 	struct nl_sock *sk = NULL, *isk = NULL;
 	struct made *m = xcalloc(1, sizeof(*m));
 	int br[NET_MAX_NICS];
+	bool stub[NET_MAX_NICS];
 	int r = 0;
 
-	for (size_t i = 0; i < n && !r; i++)
-		if ((br[i] = nic_check(uuid, nics[i], err)) < 0)
-			r = br[i];
-	if (r)
-		goto out;
 	if (!hvm && netns_fd < 0) {
 		r = hull_err_set(err, EINVAL, "no network namespace given");
 		goto out;
 	}
-	if (!(sk = net_nl_open(-1, err)) ||
-	    (!hvm && !(isk = net_nl_open(netns_fd, err)))) {
+	if (!(sk = net_nl_open(-1, err))) {
+		r = -err->code;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !r; i++)
+		if ((br[i] = nic_check(sk, uuid, nics[i], &stub[i], err)) < 0)
+			r = br[i];
+	if (r)
+		goto out;
+	if (!hvm && !(isk = net_nl_open(netns_fd, err))) {
 		r = -err->code;
 		goto out;
 	}
 	for (size_t i = 0; i < n && !r; i++) {
-		r = port_make(sk, uuid, nics[i], br[i], netns_fd, hvm, m, err);
+		r = port_make(sk, uuid, nics[i], br[i], stub[i], netns_fd, hvm,
+			      m, err);
 		if (!r)
 			r = fail_hook(nics[i]->index, err);
 	}
@@ -459,7 +516,7 @@ int net_instance_setup(json_t *record, int netns_fd, const char *brand,
 	const struct net_nic *nics[NET_MAX_NICS];
 	const char *uuid;
 	bool hvm;
-	int r;
+	int lock, r;
 
 	if ((r = record_uuid(record, &uuid, err)) ||
 	    (r = net_config_parse(record, cfg, err)))
@@ -473,11 +530,15 @@ int net_instance_setup(json_t *record, int netns_fd, const char *brand,
 	}
 	for (size_t i = 0; i < cfg->nnics; i++)
 		nics[i] = &cfg->nics[i];
-	/* A crashed supervisor may have left ports behind. */
-	if ((r = net_instance_teardown(uuid, err)))
+	if ((lock = net_lock(err)) < 0) {
+		r = lock;
 		goto out;
-	r = nics_bring_up(uuid, cfg, nics, cfg->nnics, netns_fd, hvm, tap_fds,
-			  err);
+	}
+	/* A crashed supervisor may have left ports behind. */
+	if (!(r = teardown_locked(uuid, err)))
+		r = nics_bring_up(uuid, cfg, nics, cfg->nnics, netns_fd, hvm,
+				  tap_fds, err);
+	hull_lock_release(lock);
 out:
 	free(cfg);
 	return r;
@@ -494,7 +555,7 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 	const char *uuid;
 	int fds[1] = {-1};
 	bool hvm;
-	int r;
+	int lock = -1, r;
 
 	if ((r = record_uuid(record, &uuid, err)) ||
 	    (r = net_config_parse(record, cfg, err)))
@@ -512,6 +573,10 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 		goto out;
 	}
 	alias = port_alias(uuid, m);
+	if ((lock = net_lock(err)) < 0) {
+		r = lock;
+		goto out;
+	}
 	if (!(sk = net_nl_open(-1, err))) {
 		r = -err->code;
 		goto out;
@@ -531,6 +596,7 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 			close(fds[0]);
 	}
 out:
+	hull_lock_release(lock);
 	net_nl_close(sk);
 	free(cfg);
 	return r;
@@ -542,7 +608,7 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 	struct nl_sock *sk;
 	struct made m = {0};
 	uint8_t b[NET_MAC_LEN];
-	int r;
+	int lock, r;
 
 	if (!hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
@@ -550,8 +616,12 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 		return hull_err_set(err, EINVAL, "invalid MAC address '%s'",
 				    mac);
 	alias = port_alias(uuid, b);
-	if (!(sk = net_nl_open(-1, err)))
+	if ((lock = net_lock(err)) < 0)
+		return lock;
+	if (!(sk = net_nl_open(-1, err))) {
+		hull_lock_release(lock);
 		return -err->code;
+	}
 	if ((r = net_link_foreach(sk, alias, collect_cb, &m, err)))
 		goto out;
 	if (m.n == 0) {
@@ -563,5 +633,6 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 		r = table_gc(sk, err);
 out:
 	net_nl_close(sk);
+	hull_lock_release(lock);
 	return r;
 }

@@ -93,7 +93,8 @@ struct nl_sock *net_nl_open(int netns_fd, struct hull_err *err)
 
 	if (netns_fd < 0) {
 		nl_open_here(&o);
-	} else if (net_in_netns(netns_fd, nl_open_here, &o, err) < 0 && !o.nlerr) {
+	} else if (net_in_netns(netns_fd, nl_open_here, &o, err) < 0 &&
+		   !o.nlerr) {
 		return NULL;
 	}
 	if (!o.sk)
@@ -120,8 +121,20 @@ int net_link_index(struct nl_sock *sk, const char *name)
 	return idx;
 }
 
-int net_link_mac(struct nl_sock *sk, const char *name,
-		 uint8_t mac[NET_MAC_LEN], struct hull_err *err)
+int net_link_master(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link *l = NULL;
+	int m;
+
+	if (rtnl_link_get_kernel(sk, 0, name, &l) < 0 || !l)
+		return -ENODEV;
+	m = (int)rtnl_link_get_master(l);
+	rtnl_link_put(l);
+	return m;
+}
+
+int net_link_mac(struct nl_sock *sk, const char *name, uint8_t mac[NET_MAC_LEN],
+		 struct hull_err *err)
 {
 	struct rtnl_link *l = NULL;
 	struct nl_addr *a;
@@ -175,8 +188,8 @@ int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[NET_MAC_LEN],
 }
 
 int net_link_foreach(struct nl_sock *sk, const char *prefix,
-		     int (*fn)(const char *name, const char *alias,
-			       int master, void *arg),
+		     int (*fn)(const char *name, const char *alias, int master,
+			       void *arg),
 		     void *arg, struct hull_err *err)
 {
 	struct nl_cache *cache = NULL;
@@ -184,14 +197,14 @@ int net_link_foreach(struct nl_sock *sk, const char *prefix,
 	int r;
 
 	if ((r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache)) < 0)
-		return hull_err_set(err, EIO, "list links: %s",
-				    nl_geterror(r));
+		return hull_err_set(err, EIO, "list links: %s", nl_geterror(r));
 	r = 0;
 	for (o = nl_cache_get_first(cache); o && !r; o = nl_cache_get_next(o)) {
 		struct rtnl_link *l = (struct rtnl_link *)o;
 		const char *alias = rtnl_link_get_ifalias(l);
 
-		if (prefix && (!alias || strncmp(alias, prefix, strlen(prefix))))
+		if (prefix &&
+		    (!alias || strncmp(alias, prefix, strlen(prefix))))
 			continue;
 		r = fn(rtnl_link_get_name(l), alias,
 		       (int)rtnl_link_get_master(l), arg);
@@ -275,8 +288,7 @@ nla_put_failure:
 			    name);
 }
 
-int net_link_delete(struct nl_sock *sk, const char *name,
-		    struct hull_err *err)
+int net_link_delete(struct nl_sock *sk, const char *name, struct hull_err *err)
 {
 	int idx = net_link_index(sk, name);
 
@@ -290,7 +302,7 @@ static int bridge_create(struct nl_sock *sk, const char *name, unsigned mtu,
 			 bool vlan_filtering, struct hull_err *err)
 {
 	struct nl_msg *msg =
-		link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);
+	    link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);
 	struct nlattr *info, *data;
 
 	NLA_PUT_STRING(msg, IFLA_IFNAME, name);
@@ -321,7 +333,7 @@ int net_veth_create(struct nl_sock *sk, const char *host_name, int master,
 		    const uint8_t peer_mac[NET_MAC_LEN], struct hull_err *err)
 {
 	struct nl_msg *msg =
-		link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);
+	    link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);
 	struct ifinfomsg peer_ifi = {.ifi_family = AF_UNSPEC};
 	struct nlattr *info, *data, *peer;
 
@@ -362,7 +374,7 @@ int net_bridge_vlan(struct nl_sock *sk, int ifindex, bool del, unsigned from,
 		    unsigned to, unsigned flags, struct hull_err *err)
 {
 	struct nl_msg *msg =
-		link_msg(del ? RTM_DELLINK : RTM_SETLINK, 0, AF_BRIDGE, ifindex);
+	    link_msg(del ? RTM_DELLINK : RTM_SETLINK, 0, AF_BRIDGE, ifindex);
 	struct bridge_vlan_info vi = {.flags = (uint16_t)flags,
 				      .vid = (uint16_t)from};
 	struct nlattr *spec;
@@ -379,8 +391,9 @@ int net_bridge_vlan(struct nl_sock *sk, int ifindex, bool del, unsigned from,
 	NLA_PUT(msg, IFLA_BRIDGE_VLAN_INFO, sizeof(vi), &vi);
 	nla_nest_end(msg, spec);
 	snprintf(what, sizeof(what), "%u", ifindex);
-	return send_sync(sk, msg, del ? "remove vlan on port" : "add vlan on port",
-			 what, err);
+	return send_sync(sk, msg,
+			 del ? "remove vlan on port" : "add vlan on port", what,
+			 err);
 nla_put_failure:
 	nlmsg_free(msg);
 	return hull_err_set(err, ENOBUFS, "bridge vlan: message too big");
@@ -388,8 +401,8 @@ nla_put_failure:
 
 static struct nl_addr *to_nl_addr(const struct net_addr *a, unsigned prefix)
 {
-	struct nl_addr *n = nl_addr_build(a->family, a->a,
-					  a->family == AF_INET ? 4 : 16);
+	struct nl_addr *n =
+	    nl_addr_build(a->family, a->a, a->family == AF_INET ? 4 : 16);
 	if (!n)
 		abort();
 	nl_addr_set_prefixlen(n, (int)prefix);
@@ -410,7 +423,8 @@ int net_addr_add(struct nl_sock *sk, int ifindex, const struct net_addr *a,
 	rtnl_addr_set_local(ra, local);
 	if (a->family == AF_INET && a->prefix < 31) {
 		struct net_addr b = *a;
-		uint32_t host = a->prefix ? 0xffffffffu >> a->prefix : 0xffffffffu;
+		uint32_t host =
+		    a->prefix ? 0xffffffffu >> a->prefix : 0xffffffffu;
 		for (int i = 0; i < 4; i++)
 			b.a[i] |= (uint8_t)(host >> (24 - 8 * i));
 		struct nl_addr *bc = to_nl_addr(&b, 32);
@@ -448,7 +462,8 @@ int net_route_add(struct nl_sock *sk, int family, const struct net_addr *dst,
 	rtnl_route_set_table(rt, RT_TABLE_MAIN);
 	rtnl_route_set_protocol(rt, RTPROT_STATIC);
 	rtnl_route_set_scope(rt, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
-	rtnl_route_nh_set_ifindex(nh, ifindex);
+	if (ifindex > 0)
+		rtnl_route_nh_set_ifindex(nh, ifindex);
 	if (gw) {
 		g = to_nl_addr(gw, gw->family == AF_INET ? 32 : 128);
 		rtnl_route_nh_set_gateway(nh, g);
@@ -470,8 +485,7 @@ int net_route_add(struct nl_sock *sk, int family, const struct net_addr *dst,
 	return 0;
 }
 
-int net_sysctl_write(const char *path, const char *value,
-		     struct hull_err *err)
+int net_sysctl_write(const char *path, const char *value, struct hull_err *err)
 {
 	_cleanup_free_ char *p = xasprintf("/proc/sys/%s", path);
 	int fd = open(p, O_WRONLY | O_CLOEXEC);

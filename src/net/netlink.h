@@ -38,29 +38,33 @@ int net_link_index(struct nl_sock *sk, const char *name);
  * excluded); writes its name. 0 or -ENODEV. */
 int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[NET_MAC_LEN],
 			 char name[IFNAMSIZ]);
+/* The ifindex of a link's master (0: none), or -ENODEV. */
+int net_link_master(struct nl_sock *sk, const char *name);
 /* The MAC of a link. */
-int net_link_mac(struct nl_sock *sk, const char *name,
-		 uint8_t mac[NET_MAC_LEN], struct hull_err *err);
+int net_link_mac(struct nl_sock *sk, const char *name, uint8_t mac[NET_MAC_LEN],
+		 struct hull_err *err);
 /* Calls fn for every link whose alias starts with prefix (all links when
  * prefix is NULL); stops at the first non-zero return, which it returns. */
 int net_link_foreach(struct nl_sock *sk, const char *prefix,
-		     int (*fn)(const char *name, const char *alias,
-			       int master, void *arg),
+		     int (*fn)(const char *name, const char *alias, int master,
+			       void *arg),
 		     void *arg, struct hull_err *err);
 
 /* Changes of one link; fields left at their "unchanged" value are not sent. */
 struct net_link_change {
-	unsigned mtu;        /* 0: unchanged */
-	const uint8_t *mac;  /* NULL: unchanged */
-	const char *alias;   /* NULL: unchanged */
-	int master;          /* -1: unchanged, 0: no master, else ifindex */
-	int up;              /* -1: unchanged, 0: down, 1: up */
+	unsigned mtu;	    /* 0: unchanged */
+	const uint8_t *mac; /* NULL: unchanged */
+	const char *alias;  /* NULL: unchanged */
+	int master;	    /* -1: unchanged, 0: no master, else ifindex */
+	int up;		    /* -1: unchanged, 0: down, 1: up */
 };
-#define NET_LINK_CHANGE_INIT {.master = -1, .up = -1}
+#define NET_LINK_CHANGE_INIT                                                   \
+	{                                                                      \
+		.master = -1, .up = -1                                         \
+	}
 int net_link_change(struct nl_sock *sk, const char *name,
 		    const struct net_link_change *c, struct hull_err *err);
-int net_link_delete(struct nl_sock *sk, const char *name,
-		    struct hull_err *err);
+int net_link_delete(struct nl_sock *sk, const char *name, struct hull_err *err);
 
 /* A bridge, down, with VLAN filtering on where the kernel has it
  * (*vlan_filtering says); mtu 0 for the default. */
@@ -84,11 +88,10 @@ int net_bridge_vlan(struct nl_sock *sk, int ifindex, bool del, unsigned from,
 int net_addr_add(struct nl_sock *sk, int ifindex, const struct net_addr *a,
 		 struct hull_err *err);
 /* A route to dst (NULL: default route of family) via gw (NULL: on-link) out
- * of ifindex. */
+ * of ifindex (0: wherever the kernel reaches gw). */
 int net_route_add(struct nl_sock *sk, int family, const struct net_addr *dst,
 		  const struct net_addr *gw, int ifindex, struct hull_err *err);
 
 /* Writes value to /proc/sys/<path> in the calling thread's namespace. */
-int net_sysctl_write(const char *path, const char *value,
-		     struct hull_err *err);
+int net_sysctl_write(const char *path, const char *value, struct hull_err *err);
 #endif

@@ -252,9 +252,8 @@ static int parse_gateways(json_t *nic, unsigned idx, struct net_nic *out,
 
 	if (gws && !json_is_null(gws)) {
 		if (!json_is_array(gws))
-			return hull_err_set(err, EINVAL,
-					    "nics.%u.gateways: not an array",
-					    idx);
+			return hull_err_set(
+			    err, EINVAL, "nics.%u.gateways: not an array", idx);
 		json_array_foreach(gws, i, v)
 		{
 			if ((r = add_gateway(out, v, idx, err)))
@@ -266,6 +265,37 @@ static int parse_gateways(json_t *nic, unsigned idx, struct net_nic *out,
 			return r;
 	}
 	return check_gateways(out, idx, err);
+}
+
+static int parse_blocked(json_t *nic, unsigned idx, struct net_nic *out,
+			 struct hull_err *err)
+{
+	json_t *a = json_object_get(nic, "blocked_outgoing_ports"), *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return hull_err_set(err, EINVAL,
+				    "nics.%u.blocked_outgoing_ports: not an "
+				    "array",
+				    idx);
+	if (json_array_size(a) > NET_MAX_BLOCKED)
+		return hull_err_set(err, E2BIG,
+				    "nics.%u.blocked_outgoing_ports: more than "
+				    "%d",
+				    idx, NET_MAX_BLOCKED);
+	json_array_foreach(a, i, v)
+	{
+		json_int_t p = json_is_integer(v) ? json_integer_value(v) : -1;
+		if (p < 1 || p > 65535)
+			return hull_err_set(err, EINVAL,
+					    "nics.%u.blocked_outgoing_ports: "
+					    "not a port (1-65535)",
+					    idx);
+		out->blocked_ports[out->nblocked++] = (uint16_t)p;
+	}
+	return 0;
 }
 
 static int parse_allowed(json_t *nic, unsigned idx, struct net_nic *out,
@@ -346,8 +376,8 @@ int net_nic_parse(json_t *nic, unsigned index, const char *brand,
 			 net_brand_ifprefix(brand), index);
 	}
 
-	if ((r = get_uint(nic, "vlan_id", index, 0, NET_VLAN_MAX,
-			  &out->vlan_id, err)))
+	if ((r = get_uint(nic, "vlan_id", index, 0, NET_VLAN_MAX, &out->vlan_id,
+			  err)))
 		return r;
 	if ((r = get_uint(nic, "mtu", index, 576, 9000, &out->mtu, err)))
 		return r;
@@ -367,14 +397,17 @@ int net_nic_parse(json_t *nic, unsigned index, const char *brand,
 	    (r = get_bool(nic, "dhcp_server", index, &out->allow_dhcp_spoofing,
 			  err)) ||
 	    (r = get_bool(nic, "allow_restricted_traffic", index,
-			  &out->allow_restricted_traffic, err)))
+			  &out->allow_restricted_traffic, err)) ||
+	    (r = get_bool(nic, "allow_unfiltered_promisc", index,
+			  &out->allow_unfiltered_promisc, err)))
 		return r;
 	if (out->allow_dhcp_spoofing)
 		out->allow_ip_spoofing = true;
 
 	if ((r = parse_ips(nic, index, out, err)) ||
 	    (r = parse_gateways(nic, index, out, err)) ||
-	    (r = parse_allowed(nic, index, out, err)))
+	    (r = parse_allowed(nic, index, out, err)) ||
+	    (r = parse_blocked(nic, index, out, err)))
 		return r;
 	return 0;
 }
@@ -428,8 +461,7 @@ static int parse_routes(json_t *record, struct net_config *c,
 		int nic;
 
 		if (c->nroutes >= NET_MAX_ROUTES)
-			return hull_err_set(err, E2BIG,
-					    "routes: more than %d",
+			return hull_err_set(err, E2BIG, "routes: more than %d",
 					    NET_MAX_ROUTES);
 		memset(rt, 0, sizeof(*rt));
 		if (net_cidr_parse(dst, true, &rt->dst) < 0)
@@ -438,9 +470,9 @@ static int parse_routes(json_t *record, struct net_config *c,
 					    "'%s'",
 					    dst);
 		if (!gw)
-			return hull_err_set(err, EINVAL,
-					    "routes.%s: gateway is not a string",
-					    dst);
+			return hull_err_set(
+			    err, EINVAL, "routes.%s: gateway is not a string",
+			    dst);
 		nic = route_nic(c, gw);
 		if (nic == -1)
 			return hull_err_set(err, EINVAL,
@@ -461,8 +493,7 @@ static int parse_routes(json_t *record, struct net_config *c,
 	return 0;
 }
 
-int net_config_parse(json_t *record, struct net_config *c,
-		     struct hull_err *err)
+int net_config_parse(json_t *record, struct net_config *c, struct hull_err *err)
 {
 	const char *brand = hull_json_str(record, "brand", "joyent");
 	json_t *nics = json_object_get(record, "nics"), *v;
@@ -493,26 +524,25 @@ int net_config_parse(json_t *record, struct net_config *c,
 					    NET_MAC_LEN)) {
 					net_mac_format(n->mac, txt);
 					return hull_err_set(
-						err, EEXIST,
-						"nics.%zu.mac: duplicate MAC "
-						"address %s",
-						i, txt);
+					    err, EEXIST,
+					    "nics.%zu.mac: duplicate MAC "
+					    "address %s",
+					    i, txt);
 				}
-				if (!strcmp(c->nics[j].interface,
-					    n->interface))
+				if (!strcmp(c->nics[j].interface, n->interface))
 					return hull_err_set(
-						err, EEXIST,
-						"nics.%zu.interface: duplicate "
-						"interface %s",
-						i, n->interface);
+					    err, EEXIST,
+					    "nics.%zu.interface: duplicate "
+					    "interface %s",
+					    i, n->interface);
 			}
 			if (n->primary) {
 				if (c->primary >= 0)
 					return hull_err_set(
-						err, EINVAL,
-						"nics.%zu.primary: more than "
-						"one primary nic",
-						i);
+					    err, EINVAL,
+					    "nics.%zu.primary: more than "
+					    "one primary nic",
+					    i);
 				c->primary = (int)i;
 			}
 		}

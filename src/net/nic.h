@@ -18,21 +18,22 @@
 #include "net/addr.h"
 #include "net/mac.h"
 
-#define NET_MAX_NICS 32      /* bounded so names stay in IFNAMSIZ */
-#define NET_MAX_IPS 20       /* SmartOS: ips has at most 20 entries */
+#define NET_MAX_NICS 32 /* bounded so names stay in IFNAMSIZ */
+#define NET_MAX_IPS 20	/* SmartOS: ips has at most 20 entries */
 #define NET_MAX_ALLOWED 64
 #define NET_MAX_GATEWAYS 8
 #define NET_MAX_ROUTES 64
-#define NET_TAG_MAX 31       /* SmartOS: tag names are < 31 characters */
-#define NET_VLAN_MAX 4094    /* 4095 is reserved by 802.1Q; Linux refuses it */
+#define NET_MAX_BLOCKED 64
+#define NET_TAG_MAX 31	  /* SmartOS: tag names are < 31 characters */
+#define NET_VLAN_MAX 4094 /* 4095 is reserved by 802.1Q; Linux refuses it */
 
 struct net_nic {
 	unsigned index; /* position in nics[] */
 	char tag[NET_TAG_MAX + 1];
 	uint8_t mac[NET_MAC_LEN];
 	char interface[IFNAMSIZ]; /* the name inside the instance */
-	unsigned vlan_id;         /* 0: untagged */
-	unsigned mtu;             /* 0: the link's default */
+	unsigned vlan_id;	  /* 0: untagged */
+	unsigned mtu;		  /* 0: the link's default */
 	bool primary;
 	bool dhcp;     /* ips holds "dhcp" (or ip is "dhcp") */
 	bool addrconf; /* ips holds "addrconf": SLAAC/DHCPv6 */
@@ -46,12 +47,15 @@ struct net_nic {
 	bool allow_mac_spoofing;
 	bool allow_dhcp_spoofing; /* implies allow_ip_spoofing */
 	bool allow_restricted_traffic;
+	bool allow_unfiltered_promisc; /* VMs: more MACs behind the nic */
+	size_t nblocked;
+	uint16_t blocked_ports[NET_MAX_BLOCKED]; /* blocked_outgoing_ports */
 };
 
 struct net_route {
 	struct net_addr dst; /* with prefix */
-	bool linklocal;      /* gw was nics[N] or macs[...]: on-link via nic */
-	unsigned nic;        /* with linklocal: index into nics[] */
+	bool linklocal;	     /* gw was nics[N] or macs[...]: on-link via nic */
+	unsigned nic;	     /* with linklocal: index into nics[] */
 	struct net_addr gw;  /* without linklocal */
 };
 

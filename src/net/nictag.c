@@ -92,7 +92,8 @@ static void tag_from_json(const char *name, json_t *o, struct net_tag *t)
 {
 	memset(t, 0, sizeof(*t));
 	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->etherstub = strcmp(hull_json_str(o, "type", "normal"), "etherstub") == 0;
+	t->etherstub =
+	    strcmp(hull_json_str(o, "type", "normal"), "etherstub") == 0;
 	snprintf(t->mac, sizeof(t->mac), "%s", hull_json_str(o, "mac", ""));
 	snprintf(t->link, sizeof(t->link), "%s", hull_json_str(o, "link", ""));
 	t->mtu = (unsigned)hull_json_int(o, "mtu", 0);
@@ -104,9 +105,9 @@ static void tag_from_json(const char *name, json_t *o, struct net_tag *t)
 
 static json_t *tag_to_json(const struct net_tag *t)
 {
-	json_t *o = json_pack("{ss ss}", "type",
-			      t->etherstub ? "etherstub" : "normal", "bridge",
-			      t->bridge);
+	json_t *o =
+	    json_pack("{ss ss}", "type", t->etherstub ? "etherstub" : "normal",
+		      "bridge", t->bridge);
 	if (t->mac[0])
 		json_object_set_new(o, "mac", json_string(t->mac));
 	if (t->link[0])
@@ -160,14 +161,13 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 			  struct net_tag *t, struct hull_err *err)
 {
 	uint8_t mac[NET_MAC_LEN];
-	int r;
+	int master, r;
 
 	if (net_mac_parse(link_or_mac, mac) == 0) {
 		if (net_link_find_by_mac(sk, mac, t->link) < 0) {
 			net_mac_format(mac, t->mac);
-			return hull_err_set(err, ENODEV,
-					    "no link with MAC address %s",
-					    t->mac);
+			return hull_err_set(
+			    err, ENODEV, "no link with MAC address %s", t->mac);
 		}
 	} else {
 		if (strlen(link_or_mac) >= IFNAMSIZ ||
@@ -180,7 +180,25 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 			return r;
 	}
 	net_mac_format(mac, t->mac);
+	/* Never take a link from a bridge or bond hull did not make. */
+	master = net_link_master(sk, t->link);
+	if (master > 0 && master != net_link_index(sk, t->bridge))
+		return hull_err_set(err, EBUSY,
+				    "link %s already has a master (another "
+				    "bridge or a bond)",
+				    t->link);
 	return 0;
+}
+
+/* True when the link named in t exists and has the tag's MAC. */
+static bool uplink_is(struct nl_sock *sk, const struct net_tag *t)
+{
+	struct hull_err ignore;
+	uint8_t have[NET_MAC_LEN], want[NET_MAC_LEN];
+
+	return t->link[0] && net_mac_parse(t->mac, want) == 0 &&
+	       net_link_mac(sk, t->link, have, &ignore) == 0 &&
+	       memcmp(have, want, NET_MAC_LEN) == 0;
 }
 
 /* Creates the bridge when missing, binds the uplink, applies the MTU and
@@ -227,8 +245,9 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 		return r;
 	if (t->etherstub)
 		return br;
-	if (!t->link[0] || (up = net_link_index(sk, t->link)) < 0) {
-		/* Link names can change across reboots; the MAC stays. */
+	if (!uplink_is(sk, t)) {
+		/* Link names can change across reboots (and go to another
+		 * link); the MAC stays. */
 		uint8_t mac[NET_MAC_LEN];
 		if (net_mac_parse(t->mac, mac) < 0 ||
 		    net_link_find_by_mac(sk, mac, t->link) < 0)
@@ -236,8 +255,8 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 					    "nic tag '%s': no link with MAC "
 					    "address %s",
 					    t->name, t->mac);
-		up = net_link_index(sk, t->link);
 	}
+	up = net_link_index(sk, t->link);
 	c = (struct net_link_change)NET_LINK_CHANGE_INIT;
 	c.master = br;
 	c.mtu = t->mtu;
@@ -300,12 +319,12 @@ int net_tag_add(const char *name, bool etherstub, const char *link_or_mac,
 		      : !net_tag_name_valid(name))
 		return hull_err_set(err, EINVAL,
 				    etherstub
-					    ? "invalid etherstub name '%s': "
-					      "use [A-Za-z0-9_], fewer than 31 "
-					      "characters, ending in a digit"
-					    : "invalid nic tag name '%s': use "
-					      "[A-Za-z0-9_], fewer than 31 "
-					      "characters",
+					? "invalid etherstub name '%s': "
+					  "use [A-Za-z0-9_], fewer than 31 "
+					  "characters, ending in a digit"
+					: "invalid nic tag name '%s': use "
+					  "[A-Za-z0-9_], fewer than 31 "
+					  "characters",
 				    name);
 	if (!etherstub && !link_or_mac)
 		return hull_err_set(err, EINVAL,
@@ -313,8 +332,9 @@ int net_tag_add(const char *name, bool etherstub, const char *link_or_mac,
 				    "(or -l for an etherstub)",
 				    name);
 	if (mtu && (mtu < (etherstub ? 576u : 1500u) || mtu > 9000))
-		return hull_err_set(err, ERANGE, "mtu %u is out of range (%u-9000)",
-				    mtu, etherstub ? 576u : 1500u);
+		return hull_err_set(err, ERANGE,
+				    "mtu %u is out of range (%u-9000)", mtu,
+				    etherstub ? 576u : 1500u);
 	if ((lock = store_lock(err)) < 0)
 		return lock;
 	snprintf(t.name, sizeof(t.name), "%s", name);
@@ -400,9 +420,8 @@ int net_tag_update(const char *name, const char *link_or_mac, unsigned mtu,
 	}
 	if (mtu)
 		t.mtu = mtu;
-	if (link_or_mac &&
-	    ((r = resolve_uplink(sk, link_or_mac, &t, err)) ||
-	     (r = check_uplink_free(tags, &t, err))))
+	if (link_or_mac && ((r = resolve_uplink(sk, link_or_mac, &t, err)) ||
+			    (r = check_uplink_free(tags, &t, err))))
 		goto out;
 	if (link_or_mac && strcmp(old.link, t.link) &&
 	    net_link_index(sk, old.link) > 0) {
@@ -485,12 +504,12 @@ int net_tag_delete(const char *name, bool force, struct hull_err *err)
 	tag_from_json(name, o, &t);
 	users = net_tag_users(name, err);
 	if (json_array_size(users) > 0 && !force) {
-		r = hull_err_set(err, EBUSY,
-				 "nic tag '%s' is used by %zu instance%s (%s%s)",
-				 name, json_array_size(users),
-				 json_array_size(users) == 1 ? "" : "s",
-				 json_string_value(json_array_get(users, 0)),
-				 json_array_size(users) > 1 ? ", ..." : "");
+		r = hull_err_set(
+		    err, EBUSY, "nic tag '%s' is used by %zu instance%s (%s%s)",
+		    name, json_array_size(users),
+		    json_array_size(users) == 1 ? "" : "s",
+		    json_string_value(json_array_get(users, 0)),
+		    json_array_size(users) > 1 ? ", ..." : "");
 		goto out;
 	}
 	json_object_del(tags, name);
@@ -525,29 +544,41 @@ int net_tag_bridge_ensure(const char *name, struct net_tag *out,
 
 int net_tag_restore_all(struct hull_err *err)
 {
-	struct net_tag *tags = NULL;
-	struct nl_sock *sk;
-	size_t n = 0;
-	bool created;
-	int r;
+	struct nl_sock *sk = NULL;
+	json_t *tags = NULL, *o;
+	const char *name;
+	bool created, renamed = false;
+	int lock, r = 0;
 
-	if ((r = net_tag_list(&tags, &n, err)))
-		return r;
-	if (!(sk = net_nl_open(-1, err))) {
-		free(tags);
-		return -err->code;
+	if ((lock = store_lock(err)) < 0)
+		return lock;
+	if (!(tags = store_load(err)) || !(sk = net_nl_open(-1, err))) {
+		r = -err->code;
+		goto out;
 	}
 	/* Everything re-applied, not only missing bridges: an uplink may have
-	 * come back without its master. */
-	for (size_t i = 0; i < n && r >= 0; i++)
-		r = bridge_make(sk, &tags[i], &created, err);
+	 * come back without its master, or under another name (found by its
+	 * MAC, and the new name kept). */
+	json_object_foreach(tags, name, o)
+	{
+		struct net_tag t;
+		tag_from_json(name, o, &t);
+		if ((r = bridge_make(sk, &t, &created, err)) < 0)
+			goto out;
+		if (strcmp(t.link, hull_json_str(o, "link", ""))) {
+			json_object_set_new(o, "link", json_string(t.link));
+			renamed = true;
+		}
+	}
+	r = renamed ? store_save(tags, err) : 0;
+out:
 	net_nl_close(sk);
-	free(tags);
+	json_decref(tags);
+	hull_lock_release(lock);
 	return r < 0 ? r : 0;
 }
 
-int net_records_foreach(int (*fn)(const char *uuid, json_t *record,
-				  void *arg),
+int net_records_foreach(int (*fn)(const char *uuid, json_t *record, void *arg),
 			void *arg)
 {
 	DIR *d = opendir(hull_root());
@@ -564,7 +595,8 @@ int net_records_foreach(int (*fn)(const char *uuid, json_t *record,
 		if (!hull_uuid_valid(de->d_name))
 			continue;
 		p = hull_root_path("%s/config/vm.json", de->d_name);
-		if (!hull_path_exists(p) || !(rec = hull_json_load_file(p, &ignore)))
+		if (!hull_path_exists(p) ||
+		    !(rec = hull_json_load_file(p, &ignore)))
 			continue;
 		r = fn(de->d_name, rec, arg);
 		json_decref(rec);

@@ -26,8 +26,8 @@ struct net_tag {
 	char name[NET_TAG_MAX + 1];
 	bool etherstub;
 	char mac[NET_MAC_STRLEN]; /* the uplink's MAC; "" for an etherstub */
-	char link[IFNAMSIZ];      /* the uplink's name when bound */
-	unsigned mtu;             /* 0: the default */
+	char link[IFNAMSIZ];	  /* the uplink's name when bound */
+	unsigned mtu;		  /* 0: the default */
 	char bridge[IFNAMSIZ];
 };
 
@@ -62,7 +62,6 @@ int net_tag_restore_all(struct hull_err *err);
 
 /* Calls fn with each instance record under the pool root (R/<uuid>/config/
  * vm.json), stopping at a non-zero return. Unreadable records are skipped. */
-int net_records_foreach(int (*fn)(const char *uuid, json_t *record,
-				  void *arg),
+int net_records_foreach(int (*fn)(const char *uuid, json_t *record, void *arg),
 			void *arg);
 #endif

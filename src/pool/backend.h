@@ -67,9 +67,27 @@ struct pool {
 	char *root;
 	enum pool_backend backend;
 	const struct pool_ops *ops;
-	int lock_fd; /* held while a mutating operation runs, else -1 */
-	int depth;   /* nesting of pool_lock() */
+	int lock_fd;	    /* held while a mutating operation runs, else -1 */
+	int depth;	    /* nesting of pool_lock() */
 	bool simple_quotas; /* btrfs: simple quotas (see init.h) */
 };
+
+/* Helpers pool.c shares with stream.c. */
+int pool_lock(struct pool *p, struct hull_err *err); /* re-entrant */
+void pool_unlock(struct pool *p);
+/* R/.snapshots/<enc>: a dataset's record. Caller frees. */
+char *pool_meta_dir(const struct pool *p, const char *ds);
+/* A unique temporary entry in R/.snapshots. Caller frees. */
+char *pool_temp_path(const struct pool *p, const char *what);
+int pool_check_snapshot(const struct pool *p, const char *name,
+			struct hull_err *err);
+/* A new dataset's name must be free and its parent folder exist. */
+int pool_check_new_dataset(const struct pool *p, const char *name,
+			   struct hull_err *err);
+/* Replaces ds's files by a writable copy of the snapshot at snap_path. */
+int pool_head_replace(struct pool *p, const char *ds, const char *snap_path,
+		      struct hull_err *err);
+/* Deletes a record moved aside: its snapshots, then the rest. */
+void pool_meta_remove(struct pool *p, const char *dir);
 
 #endif

@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <mntent.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +439,38 @@ static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
 	return r < 0 ? hull_err_prefix(err, "init") : 0;
 }
 
+/* The device mounted at path ("/dev/loop3"), or NULL. Caller frees. */
+static char *mount_source(const char *path)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	if (!f)
+		return NULL;
+	char *src = NULL;
+	struct mntent *m;
+	while ((m = getmntent(f)))
+		if (strcmp(m->mnt_dir, path) == 0) {
+			free(src);
+			src = xstrdup(m->mnt_fsname);
+		}
+	endmntent(f);
+	return src;
+}
+
+/* The kernel frees an autoclear loop device after the last user goes, in
+ * the background (since Linux 5.19): wait for it, so that once fini
+ * returns the device is gone. */
+static void loop_wait_detached(const char *dev)
+{
+	if (!dev || strncmp(dev, "/dev/loop", 9) != 0)
+		return;
+	_cleanup_free_ char *bf =
+	    xasprintf("/sys/block/%s/loop/backing_file", dev + 5);
+	for (int i = 0; i < 500 && hull_path_exists(bf); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 int pool_fini(bool *done, struct hull_err *err)
 {
 	const char *root = hull_root();
@@ -455,6 +489,7 @@ int pool_fini(bool *done, struct hull_err *err)
 	if (!btrfs)
 		return 0; /* a dir pool on a mount of the host's own */
 	sync();
+	_cleanup_free_ char *dev = mount_source(root);
 	if (umount2(root, 0) < 0) {
 		if (errno == EBUSY)
 			return hull_err_set(err, EBUSY,
@@ -463,6 +498,7 @@ int pool_fini(bool *done, struct hull_err *err)
 					    root);
 		return hull_err_sys(err, errno, "fini: unmount %s", root);
 	}
+	loop_wait_detached(dev);
 	*done = true;
 	return 0;
 }

@@ -96,7 +96,7 @@ const char *pool_root_path(const struct pool *p)
 }
 
 /* The pool lock, re-entrant within one handle. */
-static int pool_lock(struct pool *p, struct hull_err *err)
+int pool_lock(struct pool *p, struct hull_err *err)
 {
 	if (p->depth++ > 0)
 		return 0;
@@ -110,7 +110,7 @@ static int pool_lock(struct pool *p, struct hull_err *err)
 	return 0;
 }
 
-static void pool_unlock(struct pool *p)
+void pool_unlock(struct pool *p)
 {
 	if (p->depth > 0 && --p->depth == 0) {
 		hull_lock_release(p->lock_fd);
@@ -120,7 +120,7 @@ static void pool_unlock(struct pool *p)
 
 /* ---- paths ---- */
 
-static char *meta_dir(const struct pool *p, const char *ds)
+char *pool_meta_dir(const struct pool *p, const char *ds)
 {
 	_cleanup_free_ char *enc = pool_name_encode(ds);
 	return xasprintf("%s/.snapshots/%s", p->root, enc);
@@ -132,7 +132,7 @@ char *pool_dataset_path(const struct pool *p, const char *name)
 	if (!at)
 		return xasprintf("%s/%s", p->root, name);
 	_cleanup_free_ char *ds = xstrndup(name, (size_t)(at - name));
-	_cleanup_free_ char *m = meta_dir(p, ds);
+	_cleanup_free_ char *m = pool_meta_dir(p, ds);
 	return xasprintf("%s/%s", m, at + 1);
 }
 
@@ -144,12 +144,12 @@ bool pool_dataset_exists(const struct pool *p, const char *name)
 	}
 	if (!pool_dataset_name_valid(name))
 		return false;
-	_cleanup_free_ char *m = meta_dir(p, name);
+	_cleanup_free_ char *m = pool_meta_dir(p, name);
 	return hull_is_dir(m);
 }
 
 /* A unique name for a temporary entry in R/.snapshots. */
-static char *temp_path(const struct pool *p, const char *what)
+char *pool_temp_path(const struct pool *p, const char *what)
 {
 	static unsigned seq;
 	return xasprintf("%s/.snapshots/.%s-%d-%u", p->root, what, getpid(),
@@ -175,8 +175,8 @@ static int check_dataset(const struct pool *p, const char *name,
 	return 0;
 }
 
-static int check_snapshot(const struct pool *p, const char *name,
-			  struct hull_err *err)
+int pool_check_snapshot(const struct pool *p, const char *name,
+			struct hull_err *err)
 {
 	if (!pool_snapshot_name_valid(name))
 		return hull_err_set(err, EINVAL,
@@ -187,8 +187,8 @@ static int check_snapshot(const struct pool *p, const char *name,
 }
 
 /* A new dataset name must be free and its parent folder must exist. */
-static int check_new_dataset(const struct pool *p, const char *name,
-			     struct hull_err *err)
+int pool_check_new_dataset(const struct pool *p, const char *name,
+			   struct hull_err *err)
 {
 	if (!pool_dataset_name_valid(name))
 		return hull_err_set(err, EINVAL, "not a valid dataset name: %s",
@@ -255,7 +255,7 @@ static int datasets_all(const struct pool *p, struct strv *out,
 static int snapshots_of(const struct pool *p, const char *ds, struct strv *out,
 			struct hull_err *err)
 {
-	_cleanup_free_ char *dir = meta_dir(p, ds);
+	_cleanup_free_ char *dir = pool_meta_dir(p, ds);
 	DIR *d = opendir(dir);
 	if (!d)
 		return hull_err_sys(err, errno, "open %s", dir);
@@ -274,7 +274,7 @@ static int snapshots_of(const struct pool *p, const char *ds, struct strv *out,
 /* The snapshot a dataset was cloned from, or NULL. Caller frees. */
 static char *origin_of(const struct pool *p, const char *ds)
 {
-	_cleanup_free_ char *m = meta_dir(p, ds);
+	_cleanup_free_ char *m = pool_meta_dir(p, ds);
 	_cleanup_free_ char *path = xasprintf("%s/@origin", m);
 	char *buf = NULL;
 	size_t len;
@@ -330,8 +330,8 @@ static int refuse_if_cloned(const struct pool *p, const char *snapshot,
 static int meta_create(struct pool *p, const char *ds, const char *origin,
 		       struct hull_err *err)
 {
-	_cleanup_free_ char *tmp = temp_path(p, "new");
-	_cleanup_free_ char *m = meta_dir(p, ds);
+	_cleanup_free_ char *tmp = pool_temp_path(p, "new");
+	_cleanup_free_ char *m = pool_meta_dir(p, ds);
 	if (mkdir(tmp, 0700) < 0)
 		return hull_err_sys(err, errno, "create %s", tmp);
 	if (origin) {
@@ -364,7 +364,7 @@ int pool_dataset_create(struct pool *p, const char *name, struct hull_err *err)
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *path = pool_dataset_path(p, name);
-	r = check_new_dataset(p, name, err);
+	r = pool_check_new_dataset(p, name, err);
 	if (r == 0)
 		r = p->ops->create(p, path, err);
 	if (r == 0) {
@@ -404,9 +404,9 @@ int pool_clone(struct pool *p, const char *snapshot, const char *name,
 	int r = pool_lock(p, err);
 	if (r < 0)
 		return r;
-	r = check_snapshot(p, snapshot, err);
+	r = pool_check_snapshot(p, snapshot, err);
 	if (r == 0)
-		r = check_new_dataset(p, name, err);
+		r = pool_check_new_dataset(p, name, err);
 	_cleanup_free_ char *src = pool_dataset_path(p, snapshot);
 	_cleanup_free_ char *dst = pool_dataset_path(p, name);
 	if (r == 0)
@@ -429,7 +429,7 @@ int pool_snapshot_destroy(struct pool *p, const char *snapshot,
 	int r = pool_lock(p, err);
 	if (r < 0)
 		return r;
-	r = check_snapshot(p, snapshot, err);
+	r = pool_check_snapshot(p, snapshot, err);
 	if (r == 0)
 		r = refuse_if_cloned(p, snapshot, NULL, err);
 	_cleanup_free_ char *path = pool_dataset_path(p, snapshot);
@@ -479,7 +479,7 @@ static void moves_free(struct moves *m)
 }
 
 /* Deletes a dataset record moved aside: its snapshots, then the rest. */
-static void meta_remove(struct pool *p, const char *dir)
+void pool_meta_remove(struct pool *p, const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (d) {
@@ -527,9 +527,9 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 	 * mount point in a running instance) fails here and is put back. */
 	for (size_t i = 0; r == 0 && i < doomed.n; i++) {
 		_cleanup_free_ char *path = pool_dataset_path(p, doomed.v[i]);
-		_cleanup_free_ char *m = meta_dir(p, doomed.v[i]);
-		char *tdata = temp_path(p, "trash");
-		char *tmeta = temp_path(p, "trash");
+		_cleanup_free_ char *m = pool_meta_dir(p, doomed.v[i]);
+		char *tdata = pool_temp_path(p, "trash");
+		char *tmeta = pool_temp_path(p, "trash");
 		strv_add(&trash, tdata);
 		strv_add(&trash, tmeta);
 		if (hull_path_exists(path))
@@ -542,7 +542,7 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 	} else {
 		for (size_t i = 0; i < trash.n; i += 2) {
 			p->ops->remove(p, trash.v[i], NULL);
-			meta_remove(p, trash.v[i + 1]);
+			pool_meta_remove(p, trash.v[i + 1]);
 		}
 	}
 	moves_free(&moves);
@@ -569,7 +569,7 @@ static int origins_rename(struct pool *p, const char *from, const char *to,
 		if (!o || strncmp(o, from, fl) != 0 ||
 		    (o[fl] != '@' && o[fl] != '/'))
 			continue;
-		_cleanup_free_ char *m = meta_dir(p, all.v[i]);
+		_cleanup_free_ char *m = pool_meta_dir(p, all.v[i]);
 		_cleanup_free_ char *f = xasprintf("%s/@origin", m);
 		_cleanup_free_ char *text = xasprintf("%s%s\n", to, o + fl);
 		r = hull_file_write_atomic(f, text, strlen(text), 0600, err);
@@ -592,7 +592,7 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 	struct moves moves = {0};
 	r = check_dataset(p, from, err);
 	if (r == 0)
-		r = check_new_dataset(p, to, err);
+		r = pool_check_new_dataset(p, to, err);
 	if (r == 0 && pool_name_is_below(to, from))
 		r = hull_err_set(err, EINVAL, "cannot move %s inside itself",
 				 from);
@@ -609,8 +609,8 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 			continue;
 		_cleanup_free_ char *nn =
 		    xasprintf("%s%s", to, all.v[i] + strlen(from));
-		_cleanup_free_ char *m1 = meta_dir(p, all.v[i]);
-		_cleanup_free_ char *m2 = meta_dir(p, nn);
+		_cleanup_free_ char *m1 = pool_meta_dir(p, all.v[i]);
+		_cleanup_free_ char *m2 = pool_meta_dir(p, nn);
 		r = moves_do(&moves, m1, m2, err);
 	}
 	if (r == 0)
@@ -631,49 +631,75 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 
 /* ---- rollback ---- */
 
-static int has_children(const struct pool *p, const char *ds, bool *out,
-			struct hull_err *err)
+/* The datasets nested directly in ds (no dataset between them), as paths
+ * relative to ds's folder. */
+static int children_of(const struct pool *p, const char *ds, struct strv *out,
+		       struct hull_err *err)
 {
 	struct strv all = {0};
 	int r = datasets_all(p, &all, err);
-	*out = false;
-	for (size_t i = 0; r == 0 && i < all.n; i++)
-		if (pool_name_is_below(all.v[i], ds))
-			*out = true;
+	size_t dl = strlen(ds);
+	for (size_t i = 0; r == 0 && i < all.n; i++) {
+		if (!pool_name_is_below(all.v[i], ds))
+			continue;
+		bool direct = true;
+		for (size_t k = 0; k < all.n; k++)
+			if (k != i && pool_name_is_below(all.v[k], ds) &&
+			    pool_name_is_below(all.v[i], all.v[k]))
+				direct = false;
+		if (direct)
+			strv_add(out, xstrdup(all.v[i] + dl + 1));
+	}
 	strv_free(&all);
 	return r;
 }
 
 /* Replaces ds's files by a writable copy of the snapshot at snap_path: the
- * copy is made aside, then swapped in by two renames. */
-static int head_replace(struct pool *p, const char *ds, const char *snap_path,
-			struct hull_err *err)
+ * copy is made aside, the datasets nested in ds move into it (a snapshot
+ * holds only an empty placeholder, or on the dir backend a copy, where
+ * they were), and it is swapped in by two renames. Any failure moves
+ * everything back. */
+int pool_head_replace(struct pool *p, const char *ds, const char *snap_path,
+		      struct hull_err *err)
 {
-	bool kids;
-	int r = has_children(p, ds, &kids, err);
+	struct strv kids = {0};
+	struct moves moved = {0};
+	int r = children_of(p, ds, &kids, err);
 	if (r < 0)
 		return r;
-	if (kids)
-		return hull_err_set(err, EBUSY, "%s has nested datasets", ds);
 	_cleanup_free_ char *path = pool_dataset_path(p, ds);
-	_cleanup_free_ char *fresh = temp_path(p, "fresh");
-	_cleanup_free_ char *old = temp_path(p, "trash");
+	_cleanup_free_ char *fresh = pool_temp_path(p, "fresh");
+	_cleanup_free_ char *old = pool_temp_path(p, "trash");
 	r = p->ops->snapshot(p, snap_path, fresh, false, err);
-	if (r < 0)
-		return r;
-	if (rename(path, old) < 0) {
-		r = hull_err_sys(err, errno, "move %s aside", ds);
-		p->ops->remove(p, fresh, NULL);
+	if (r < 0) {
+		strv_free(&kids);
 		return r;
 	}
-	if (rename(fresh, path) < 0) {
+	for (size_t i = 0; r == 0 && i < kids.n; i++) {
+		_cleanup_free_ char *from = xasprintf("%s/%s", path, kids.v[i]);
+		_cleanup_free_ char *to = xasprintf("%s/%s", fresh, kids.v[i]);
+		_cleanup_free_ char *up = xstrdup(to);
+		*strrchr(up, '/') = '\0';
+		p->ops->remove(p, to, NULL);
+		r = hull_mkdir_p(up, 0755, err);
+		if (r == 0)
+			r = moves_do(&moved, from, to, err);
+	}
+	if (r == 0 && rename(path, old) < 0)
+		r = hull_err_sys(err, errno, "move %s aside", ds);
+	else if (r == 0 && rename(fresh, path) < 0) {
 		r = hull_err_sys(err, errno, "put back %s", ds);
 		rename(old, path);
-		p->ops->remove(p, fresh, NULL);
-		return r;
 	}
-	p->ops->remove(p, old, NULL);
-	return 0;
+	if (r < 0) {
+		moves_undo(&moved);
+		p->ops->remove(p, fresh, NULL);
+	} else {
+		p->ops->remove(p, old, NULL);
+	}
+	moves_free(&moved);
+	strv_free(&kids);
+	return r;
 }
 
 int pool_rollback(struct pool *p, const char *snapshot, struct hull_err *err)
@@ -682,12 +708,12 @@ int pool_rollback(struct pool *p, const char *snapshot, struct hull_err *err)
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *ds = NULL, *snap = NULL;
-	r = check_snapshot(p, snapshot, err);
+	r = pool_check_snapshot(p, snapshot, err);
 	if (r == 0)
 		pool_name_split(snapshot, &ds, &snap);
 	_cleanup_free_ char *src = pool_dataset_path(p, snapshot);
 	if (r == 0)
-		r = head_replace(p, ds, src, err);
+		r = pool_head_replace(p, ds, src, err);
 	pool_unlock(p);
 	return r < 0 ? hull_err_prefix(err, "rollback to %s", snapshot) : 0;
 }
@@ -827,7 +853,7 @@ static void leftover_remove(struct pool *p, const char *path)
 {
 	p->ops->seal(p, path, false, NULL);
 	if (p->ops->remove(p, path, NULL) < 0 || hull_path_exists(path))
-		meta_remove(p, path);
+		pool_meta_remove(p, path);
 }
 
 static bool temp_name(const char *n)
@@ -867,7 +893,7 @@ int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err)
 	struct strv all = {0};
 	if (datasets_all(p, &all, NULL) == 0) {
 		for (size_t i = 0; i < all.n; i++) {
-			_cleanup_free_ char *m = meta_dir(p, all.v[i]);
+			_cleanup_free_ char *m = pool_meta_dir(p, all.v[i]);
 			DIR *d = opendir(m);
 			struct dirent *e;
 			while (d && (e = readdir(d))) {
@@ -887,118 +913,4 @@ int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err)
 	strv_free(&all);
 	pool_unlock(p);
 	return 0;
-}
-
-/* ---- send, receive ---- */
-
-int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
-	      int fd, struct hull_err *err)
-{
-	int r = check_snapshot(p, snapshot, err);
-	_cleanup_free_ char *ds = NULL, *snap = NULL, *bds = NULL,
-			    *bsnap = NULL;
-	if (r == 0)
-		pool_name_split(snapshot, &ds, &snap);
-	if (r == 0 && from_snapshot) {
-		r = check_snapshot(p, from_snapshot, err);
-		if (r == 0)
-			pool_name_split(from_snapshot, &bds, &bsnap);
-		if (r == 0 && strcmp(ds, bds) != 0)
-			r = hull_err_set(err, EINVAL,
-					 "%s is not a snapshot of %s",
-					 from_snapshot, ds);
-		if (r == 0 && strcmp(snap, bsnap) == 0)
-			r = hull_err_set(
-			    err, EINVAL,
-			    "incremental source is the snapshot itself");
-	}
-	_cleanup_free_ char *path = pool_dataset_path(p, snapshot);
-	_cleanup_free_ char *base =
-	    from_snapshot ? pool_dataset_path(p, from_snapshot) : NULL;
-	if (r == 0)
-		r = p->ops->send(p, path, base, snap, bsnap, fd, err);
-	return r < 0 ? hull_err_prefix(err, "send %s", snapshot) : 0;
-}
-
-/* Makes the received snapshot dir/snap take effect. Full stream: dir is
- * the new dataset's record, still under a temporary name; the dataset is
- * made a writable copy of the snapshot and the record renamed into place.
- * Incremental: dir is the dataset's record and its files are replaced by
- * the new snapshot's. On failure the snapshot is removed. */
-static int receive_commit(struct pool *p, const char *name, const char *dir,
-			  const char *snap, bool incremental,
-			  struct hull_err *err)
-{
-	_cleanup_free_ char *got = xasprintf("%s/%s", dir, snap);
-	_cleanup_free_ char *full = xasprintf("%s@%s", name, snap);
-	int r = 0;
-	if (!pool_snapshot_name_valid(full))
-		r = hull_err_set(err, EINVAL,
-				 "stream names an invalid snapshot: %s", snap);
-	if (r == 0 && incremental) {
-		r = head_replace(p, name, got, err);
-	} else if (r == 0) {
-		_cleanup_free_ char *path = pool_dataset_path(p, name);
-		_cleanup_free_ char *m = meta_dir(p, name);
-		r = p->ops->snapshot(p, got, path, false, err);
-		if (r == 0 && rename(dir, m) < 0) {
-			r = hull_err_sys(err, errno, "store %s", full);
-			p->ops->remove(p, path, NULL);
-		}
-		if (r == 0) {
-			free(got);
-			got = xasprintf("%s/%s", m, snap);
-		}
-	}
-	if (r == 0)
-		r = p->ops->seal(p, got, true, err);
-	if (r < 0)
-		p->ops->remove(p, got, NULL);
-	return r;
-}
-
-int pool_receive(struct pool *p, const char *name, int fd, struct hull_err *err)
-{
-	if (!pool_dataset_name_valid(name))
-		return hull_err_set(
-		    err, EINVAL, "receive: not a valid dataset name: %s", name);
-	int r = pool_lock(p, err);
-	if (r < 0)
-		return r;
-	bool exists = pool_dataset_exists(p, name);
-	if (!exists)
-		r = check_new_dataset(p, name, err);
-	/* A full stream lands in a new record made aside; an incremental
-	 * one in the dataset's own record, beside its base. */
-	_cleanup_free_ char *dir =
-	    exists ? meta_dir(p, name) : temp_path(p, "new");
-	char *snap = NULL;
-	bool incremental = false;
-	if (r == 0 && !exists && mkdir(dir, 0700) < 0)
-		r = hull_err_sys(err, errno, "create %s", dir);
-	else if (r == 0) {
-		r = p->ops->receive(p, dir, exists ? dir : NULL, fd, &snap,
-				    &incremental, err);
-		if (r == 0 && (exists != incremental)) {
-			_cleanup_free_ char *got =
-			    xasprintf("%s/%s", dir, snap);
-			p->ops->remove(p, got, NULL);
-			r = exists ? hull_err_set(err, EEXIST,
-						  "%s already exists (a full "
-						  "stream makes a new dataset)",
-						  name)
-				   : hull_err_set(err, ENOENT,
-						  "an incremental stream needs "
-						  "%s with its base snapshot",
-						  name);
-		}
-		if (r == 0)
-			r = receive_commit(p, name, dir, snap, incremental,
-					   err);
-		if (r < 0 && !exists)
-			meta_remove(p, dir);
-	}
-	free(snap);
-	pool_unlock(p);
-	return r < 0 ? hull_err_prefix(err, "receive %s", name) : 0;
 }

@@ -23,6 +23,7 @@
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
+#include "supervisor/client.h"
 
 static const char *const derived[] = {
     "state",	      "zone_state", "pid", "boot_timestamp", "exit_status",
@@ -72,15 +73,6 @@ void vm_time_iso(char out[32])
 	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static void iso_from_ms(long long ms, char out[32])
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03lldZ", ms % 1000);
-}
-
 bool vm_record_exists(const char *uuid)
 {
 	char *a = hull_root_path("%s", uuid);
@@ -104,10 +96,7 @@ static bool lock_held(const char *path)
 
 bool vm_supervisor_alive(const char *uuid)
 {
-	char *p = hull_root_path("%s/run/supervisor.pid", uuid);
-	bool alive = lock_held(p);
-	free(p);
-	return alive;
+	return supervisor_alive(uuid);
 }
 
 json_t *vm_record_load_raw(const char *uuid, bool *pending,
@@ -161,29 +150,16 @@ json_t *vm_record_load_raw(const char *uuid, bool *pending,
 	return vm;
 }
 
-/* lastexited: "<epoch-ms> <waitstatus>"; SmartOS turns the wait status into
- * exit_status: the exit code when the low byte is 0, else -signal. */
+/* exit_status/exit_timestamp from R/<uuid>/lastexited, which the
+ * supervisor writes (docs/internals.md). */
 static void derive_exit(json_t *vm, const char *uuid)
 {
-	char *p = hull_root_path("%s/lastexited", uuid);
-	char *buf = NULL;
-	size_t len;
-	int r = hull_file_read(p, 256, &buf, &len, NULL);
-	free(p);
-	if (r < 0)
-		return;
-	long long ms;
 	int status;
-	if (sscanf(buf, "%lld %d", &ms, &status) == 2) {
-		char iso[32];
-		iso_from_ms(ms, iso);
-		int code = status == -1		  ? 0
-			   : (status & 0xff) == 0 ? (status >> 8) & 0xff
-						  : -(status & 0x7f);
-		json_object_set_new(vm, "exit_status", json_integer(code));
-		json_object_set_new(vm, "exit_timestamp", json_string(iso));
-	}
-	free(buf);
+	char ts[32];
+	if (zone_lastexited_read(uuid, &status, ts, NULL) < 0)
+		return;
+	json_object_set_new(vm, "exit_status", json_integer(status));
+	json_object_set_new(vm, "exit_timestamp", json_string(ts));
 }
 
 void vm_record_derive(json_t *vm, bool pending)
@@ -196,7 +172,7 @@ void vm_record_derive(json_t *vm, bool pending)
 		free(lp);
 		state = busy ? "provisioning" : "failed";
 		zstate = busy ? "configured" : "incomplete";
-	} else if (vm_supervisor_alive(uuid)) {
+	} else if (zone_is_running(uuid)) {
 		state = zstate = "running";
 	} else {
 		state = "stopped";

@@ -101,7 +101,7 @@ static int check_memory(uint64_t m, const char *text, struct hull_err *err)
 static int parse_memory(struct vmm_config *c, const char *s,
 			struct hull_err *err)
 {
-	uint64_t m;
+	uint64_t m = 0;
 	if (vmm_parse_size(s, &m, err) < 0)
 		return hull_err_prefix(err, "memory");
 	if (check_memory(m, s, err) < 0)
@@ -432,7 +432,7 @@ static int json_disk(struct vmm_config *c, size_t i, json_t *d,
 		return hull_err_set(err, E2BIG, "config: disks: more than %d disks",
 				    VMM_MAX_DISKS);
 	json_object_foreach(d, key, v) {
-		const char *s;
+		const char *s = NULL;
 		if (!strcmp(key, "path")) {
 			if (json_want_string("disks[].path", v, &s, err) < 0 ||
 			    check_path("config: disks[].path", s, err) < 0)
@@ -480,7 +480,7 @@ static int json_net(struct vmm_config *c, size_t i, json_t *n,
 		return hull_err_set(err, E2BIG, "config: nets: more than %d nics",
 				    VMM_MAX_NETS);
 	json_object_foreach(n, key, v) {
-		const char *s;
+		const char *s = NULL;
 		if (!strcmp(key, "tap")) {
 			if (json_want_string("nets[].tap", v, &s, err) < 0)
 				goto fail;

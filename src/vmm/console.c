@@ -18,6 +18,7 @@
 #include "lib/xalloc.h"
 #include "vmm/console.h"
 #include "vmm/iothread.h"
+#include "vmm/virtio_devices.h"
 
 struct console {
 	struct serial *ser;
@@ -27,6 +28,7 @@ struct console {
 	char *path;
 	bool tty_saved;
 	struct termios saved;
+	struct virtio_dev *vcon;
 };
 
 static void on_input(void *arg, uint32_t events);
@@ -64,7 +66,8 @@ static void on_input(void *arg, uint32_t events)
 	uint8_t buf[256];
 	ssize_t n = read(fd, buf, sizeof(buf));
 	if (n > 0) {
-		serial_input(c->ser, buf, (size_t)n);
+		if (!c->vcon || !virtio_console_input(c->vcon, buf, (size_t)n))
+			serial_input(c->ser, buf, (size_t)n);
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -180,6 +183,25 @@ int console_start(struct console *c, struct hull_err *err)
 		return 0;
 	}
 	return 0;
+}
+
+void console_output(struct console *c, const uint8_t *buf, size_t len)
+{
+	int fd = c->kind == VMM_CONSOLE_UNIX ? c->conn_fd : c->out_fd;
+	while (fd >= 0 && len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* nobody reading a pty or socket: dropped */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+void console_set_virtio(struct console *c, struct virtio_dev *v)
+{
+	c->vcon = v;
 }
 
 unsigned console_fds(struct console *c, int *out, unsigned max)

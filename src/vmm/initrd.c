@@ -6,46 +6,46 @@
  * than as a kernel panic much later. Concatenated archives (an uncompressed
  * microcode cpio before the compressed main one) are read in turn.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/archive_dl.h"
 #include "vmm/boot.h"
 
 /* Reads one archive from buf; returns bytes consumed (> 0), or < 0. */
-static long read_one(const uint8_t *buf, size_t len, struct hull_err *err)
+static long read_one(const struct archive_dl *ar, const uint8_t *buf,
+		     size_t len, struct hull_err *err)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = ar->read_new();
 	struct archive_entry *e;
 	long used = -1;
 	int r;
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_cpio(a);
-	if (archive_read_open_memory(a, buf, len) != ARCHIVE_OK) {
+	ar->support_filter_all(a);
+	ar->support_format_cpio(a);
+	if (ar->open_memory(a, buf, len) != ARCHIVE_OK) {
 		hull_err_set(err, EINVAL, "initrd: not a readable cpio archive (truncated or corrupt?): %s",
-			     archive_error_string(a));
+			     ar->error_string(a));
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-		if (archive_read_data_skip(a) != ARCHIVE_OK) {
+	while ((r = ar->next_header(a, &e)) == ARCHIVE_OK) {
+		if (ar->data_skip(a) != ARCHIVE_OK) {
 			r = ARCHIVE_FATAL;
 			break;
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		const char *why = archive_error_string(a);
+		const char *why = ar->error_string(a);
 		hull_err_set(err, EINVAL, "initrd: truncated or corrupt: %s",
 			     why ? why : "unreadable archive");
 		goto out;
 	}
 	/* Bytes of the input consumed, by the outermost (raw) filter. */
-	used = (long)archive_filter_bytes(a, -1);
+	used = (long)ar->filter_bytes(a, -1);
 	if (used <= 0)
 		used = (long)len;
 out:
-	archive_read_free(a);
+	ar->read_free(a);
 	return used;
 }
 
@@ -54,8 +54,11 @@ int boot_initrd_check(const uint8_t *buf, size_t len, struct hull_err *err)
 	size_t off = 0;
 	if (!len)
 		return hull_err_set(err, EINVAL, "initrd: empty file");
+	const struct archive_dl *ar = archive_dl_get(err);
+	if (!ar)
+		return -err->code;
 	while (off < len) {
-		long used = read_one(buf + off, len - off, err);
+		long used = read_one(ar, buf + off, len - off, err);
 		if (used < 0)
 			return -err->code;
 		off += (size_t)used;

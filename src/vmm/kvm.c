@@ -63,6 +63,8 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err)
 		return hull_err_sys(err, errno, "KVM_SET_IDENTITY_MAP_ADDR");
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return hull_err_sys(err, errno, "KVM_CREATE_IRQCHIP");
+	if (vm_routing_init(vm, err) < 0)
+		return -err->code;
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return hull_err_sys(err, errno, "KVM_CREATE_PIT2");
@@ -113,6 +115,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);
 	vm->vm_fd = vm->kvm_fd = vm->wake_fd = -1;
+	free(vm->routing);
+	vm->routing = NULL;
 }
 
 void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len)

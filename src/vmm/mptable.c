@@ -1,7 +1,7 @@
 /*
  * mptable.c - MP table (Intel MP spec 1.4, chapter 4): one processor entry
  * per vCPU (APIC ID = index), a PCI and an ISA bus, the in-kernel IOAPIC,
- * ISA IRQs wired to IOAPIC pins (IRQ 0 to pin 2, as KVM's default routing
+ * ISA IRQs wired to IOAPIC pins (IRQ 0 to pin 2, as irq_routing.c routes it
  * and PC firmware do), and LINT0/LINT1 as ExtINT and NMI.
  */
 #include <string.h>

@@ -7,13 +7,12 @@
  * with a vmlinux. Where that is not possible the bzImage boots through the
  * Linux boot protocol as usual.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/xalloc.h"
+#include "vmm/archive_dl.h"
 #include "vmm/boot.h"
 
 #define PAYLOAD_MAX (256u << 20)
@@ -36,14 +35,17 @@ int boot_bzimage_payload(const uint8_t *k, size_t klen, uint8_t **out,
 	if (!len || setup > klen || off > klen - setup || len > klen - setup - off)
 		return -EINVAL;
 
-	struct archive *a = archive_read_new();
+	const struct archive_dl *ar = archive_dl_get(NULL);
+	if (!ar)
+		return -ENOENT;
+	struct archive *a = ar->read_new();
 	struct archive_entry *e;
-	archive_read_support_filter_all(a);
-	archive_read_support_format_raw(a);
+	ar->support_filter_all(a);
+	ar->support_format_raw(a);
 	int r = -EINVAL;
-	if (archive_read_open_memory(a, k + setup + off, len) != ARCHIVE_OK ||
-	    archive_read_next_header(a, &e) != ARCHIVE_OK ||
-	    archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE)
+	if (ar->open_memory(a, k + setup + off, len) != ARCHIVE_OK ||
+	    ar->next_header(a, &e) != ARCHIVE_OK ||
+	    ar->filter_code(a, 0) == ARCHIVE_FILTER_NONE)
 		goto out;
 	size_t cap = 64u << 20, n = 0;
 	uint8_t *buf = xmalloc(cap);
@@ -56,7 +58,7 @@ int boot_bzimage_payload(const uint8_t *k, size_t klen, uint8_t **out,
 			cap *= 2;
 			buf = xrealloc(buf, cap);
 		}
-		la_ssize_t got = archive_read_data(a, buf + n, cap - n);
+		la_ssize_t got = ar->read_data(a, buf + n, cap - n);
 		if (got < 0) {
 			free(buf);
 			goto out;
@@ -69,6 +71,6 @@ int boot_bzimage_payload(const uint8_t *k, size_t klen, uint8_t **out,
 	*out_len = n;
 	r = 0;
 out:
-	archive_read_free(a);
+	ar->read_free(a);
 	return r;
 }

@@ -89,6 +89,9 @@ static void data_write(void *dev, uint64_t off, const uint8_t *data,
 	if (d)
 		cfg_write(d, (bus->addr & 0xfc) + (unsigned)off, data, len);
 	pthread_mutex_unlock(&bus->lock);
+	/* outside the bus lock: the device takes its own */
+	if (d && d->ops && d->ops->cfg_written)
+		d->ops->cfg_written(d);
 }
 
 static void addr_read(void *dev, uint64_t off, uint8_t *data, unsigned len)

@@ -27,6 +27,8 @@ struct pci_dev_ops {
 			  unsigned len);
 	/* after the guest moved BAR 0 (ioeventfds follow it) */
 	void (*bar_moved)(struct pci_dev *d);
+	/* after any configuration write (MSI-X enable follows it) */
+	void (*cfg_written)(struct pci_dev *d);
 };
 
 struct pci_dev {

@@ -4,10 +4,13 @@
  * firmware tables. Adding a device is a line here and a file of its own.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <sys/random.h>
 
 #include "vmm/devices.h"
 #include "vmm/mptable.h"
 #include "vmm/pci.h"
+#include "vmm/smbios.h"
 #include "vmm/virtio_devices.h"
 #include "vmm/platform.h"
 
@@ -27,7 +30,7 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 			return -err->code;
 		vm->n_disks++;
 	}
-	if (cfg->n_disks || cfg->n_nets || cfg->rng) {
+	if (cfg->n_disks || cfg->n_nets || cfg->rng || cfg->vconsole) {
 		if (!(vm->pci = pci_new(vm, err)))
 			return -err->code;
 	}
@@ -49,6 +52,11 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 			return -err->code;
 		vm->virtio[vm->n_virtio++] = v;
 	}
+	if (cfg->vconsole) {
+		if (!(vm->vcon = virtio_console_new(vm, vm->pci, err)))
+			return -err->code;
+		vm->virtio[vm->n_virtio++] = vm->vcon;
+	}
 
 	unsigned slots = vm->pci ? pci_slots_used(vm->pci) : 0;
 	size_t mplen = mptable_size(vm->ncpus, slots);
@@ -56,6 +64,31 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 	if (!mp || VMM_MPTABLE_ADDR + mplen > VMM_SMBIOS_ADDR ||
 	    !mptable_build(mp, mplen, VMM_MPTABLE_ADDR, vm->ncpus, slots))
 		return hull_err_set(err, E2BIG, "cpus: MP table does not fit");
+
+	struct smbios_info si = {
+		.manufacturer = "Joyent",
+		.product = cfg->product ? cfg->product : "SmartDC HVM",
+		.version = "hull-vmm " HULL_VERSION,
+	};
+	char serial[37];
+	if (cfg->uuid) {
+		smbios_parse_uuid(cfg->uuid, si.uuid); /* checked by the config */
+	} else {
+		/* a random (version 4) UUID, as a VM without one gets on SmartOS */
+		if (getrandom(si.uuid, sizeof(si.uuid), 0) != sizeof(si.uuid))
+			return hull_err_sys(err, errno, "getrandom");
+		si.uuid[6] = (uint8_t)((si.uuid[6] & 0x0f) | 0x40);
+		si.uuid[8] = (uint8_t)((si.uuid[8] & 0x3f) | 0x80);
+	}
+	const uint8_t *u = si.uuid;
+	snprintf(serial, sizeof(serial),
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
+		 u[11], u[12], u[13], u[14], u[15]);
+	si.serial = serial;
+	uint8_t *sm = vm_gpa(vm, VMM_SMBIOS_ADDR, 0x1000);
+	if (!sm || !smbios_build(sm, 0x1000, VMM_SMBIOS_ADDR, &si))
+		return hull_err_set(err, E2BIG, "SMBIOS tables do not fit");
 	return 0;
 }
 

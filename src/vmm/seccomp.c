@@ -29,10 +29,10 @@ int confine_close_fds(const int *keep, unsigned n, struct hull_err *err)
 	if (!d)
 		return hull_err_sys(err, errno, "open /proc/self/fd");
 	int dfd = dirfd(d);
-	int close_list[256];
+	int close_list[1024];
 	unsigned nclose = 0;
 	struct dirent *e;
-	while ((e = readdir(d)) && nclose < 256) {
+	while ((e = readdir(d)) && nclose < 1024) {
 		int fd = atoi(e->d_name);
 		if (e->d_name[0] == '.' || fd <= 2 || fd == dfd)
 			continue;

@@ -20,6 +20,7 @@
 #include <linux/kvm.h>
 
 #include "lib/xalloc.h"
+#include "vmm/devices.h"
 #include "vmm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -247,6 +248,8 @@ static void *vcpu_thread(void *arg)
 	struct kvm_run *run = v->run;
 
 	while (vcpu_may_run(v)) {
+		if (v->id == 0 && !boot_timer_run_ns)
+			boot_timer_run_ns = boot_timer_now();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

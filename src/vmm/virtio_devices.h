@@ -19,6 +19,14 @@ struct virtio_dev *virtio_net_new(struct vm *vm, struct pci *bus,
 				  const struct vmm_net_config *nc,
 				  struct hull_err *err);
 
+struct console;
+/* A virtio console sharing COM1's back end (attach once it is open). */
+struct virtio_dev *virtio_console_new(struct vm *vm, struct pci *bus,
+				      struct hull_err *err);
+void virtio_console_attach(struct virtio_dev *v, struct console *con);
+/* Offers typed bytes; false when the driver is not ready (COM1 gets them). */
+bool virtio_console_input(struct virtio_dev *v, const uint8_t *buf, size_t len);
+
 /* The tap descriptor of a virtio-net device (0 for other devices). */
 unsigned virtio_net_fds(struct virtio_dev *v, int *out, unsigned max);
 

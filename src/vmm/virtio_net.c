@@ -94,7 +94,13 @@ static void rx(struct net *n)
 		if (virtq_pop(q, c) != 1)
 			break;
 		int k = seg_iov(n, c, true);
-		ssize_t got = k ? readv(n->tap, n->iov, k) : -1;
+		if (!k) {
+			/* nothing writable: useless to us, return it empty */
+			virtq_push(q, c->head, 0);
+			any = true;
+			continue;
+		}
+		ssize_t got = readv(n->tap, n->iov, k);
 		if (got < 0) {
 			/* nothing to read after all: give the chain back */
 			q->last_avail--;

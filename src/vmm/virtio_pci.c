@@ -46,11 +46,30 @@ static bool msix_enabled(const struct virtio_dev *v)
 	return v->pci.cfg[CAP_MSIX + 3] & 0x80;
 }
 
+/* Keeps vector vec's MSI route in step with its table entry. */
+static void msix_route(struct virtio_dev *v, unsigned vec)
+{
+	if (vec >= VIRTIO_MSIX_VECTORS || v->irqfd[vec] < 0)
+		return;
+	bool on = msix_enabled(v) && !(v->msix[vec][3] & 1);
+	if (vm_msi_route(v->vm, v->msi_gsi + vec, on, v->msix[vec][0],
+			 v->msix[vec][1], v->msix[vec][2]) < 0) {
+		/* fall back to KVM_SIGNAL_MSI for this vector */
+		close(v->irqfd[vec]);
+		v->irqfd[vec] = -1;
+	}
+}
+
 static void msix_send(struct virtio_dev *v, uint16_t vec)
 {
 	if (vec >= VIRTIO_MSIX_VECTORS || (v->msix[vec][3] & 1) ||
 	    (v->pci.cfg[CAP_MSIX + 3] & 0x40))
 		return; /* masked: a real device would set the PBA bit */
+	if (v->irqfd[vec] >= 0) {
+		uint64_t one = 1;
+		if (write(v->irqfd[vec], &one, 8) == 8)
+			return;
+	}
 	struct kvm_msi msi = {
 		.address_lo = v->msix[vec][0],
 		.address_hi = v->msix[vec][1],
@@ -277,9 +296,25 @@ static void bar_write(struct pci_dev *pd, uint64_t off, const uint8_t *data,
 	if (off < BAR_MSIX_TABLE) {
 		common_write(v, off, val);
 	} else if (off < BAR_MSIX_TABLE + 16 * VIRTIO_MSIX_VECTORS && len == 4) {
-		v->msix[(off - BAR_MSIX_TABLE) / 16][(off % 16) / 4] = val;
+		unsigned vec = (unsigned)((off - BAR_MSIX_TABLE) / 16);
+		v->msix[vec][(off % 16) / 4] = val;
+		msix_route(v, vec);
 	} else if (off >= BAR_DEVICE && off < BAR_NOTIFY && v->ops->cfg_write) {
 		v->ops->cfg_write(v, off - BAR_DEVICE, data, len);
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void cfg_written(struct pci_dev *pd)
+{
+	struct virtio_dev *v = pd->priv;
+	pthread_mutex_lock(&v->lock);
+	bool on = msix_enabled(v);
+	if (on != v->msix_was_enabled) {
+		v->msix_was_enabled = on;
+		for (unsigned i = 0; i < VIRTIO_MSIX_VECTORS; i++)
+			msix_route(v, i);
+		intx_update(v);
 	}
 	pthread_mutex_unlock(&v->lock);
 }
@@ -297,7 +332,7 @@ static void bar_moved(struct pci_dev *pd)
 }
 
 static const struct pci_dev_ops virtio_bar_ops = {bar_read, bar_write,
-						  bar_moved};
+						  bar_moved, cfg_written};
 
 struct kick_ctx {
 	struct virtio_dev *v;
@@ -352,6 +387,8 @@ struct virtio_dev *virtio_pci_new(struct vm *vm, struct pci *bus,
 	}
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		v->q[i].kick_fd = -1;
+	for (unsigned i = 0; i < VIRTIO_MSIX_VECTORS; i++)
+		v->irqfd[i] = -1;
 	v->pci.ops = &virtio_bar_ops;
 	v->pci.priv = v;
 	if (pci_add(bus, &v->pci, 0x1af4, (uint16_t)(0x1040 + ops->device_id),
@@ -382,8 +419,19 @@ struct virtio_dev *virtio_pci_new(struct vm *vm, struct pci *bus,
 		if (io_add(v->q[i].kick_fd, EPOLLIN, on_kick, k, err) < 0)
 			goto fail;
 	}
-	for (unsigned i = 0; i < VIRTIO_MSIX_VECTORS; i++)
+	v->msi_gsi = vm_msi_gsi_alloc(vm, VIRTIO_MSIX_VECTORS);
+	for (unsigned i = 0; i < VIRTIO_MSIX_VECTORS; i++) {
 		v->msix[i][3] = 1; /* masked until the driver programs it */
+		/* an irqfd per vector; its route is set when the driver
+		 * unmasks it. Without one, KVM_SIGNAL_MSI does the job. */
+		v->irqfd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct kvm_irqfd fd = {.fd = (uint32_t)v->irqfd[i],
+				       .gsi = v->msi_gsi + i};
+		if (v->irqfd[i] >= 0 && ioctl(vm->vm_fd, KVM_IRQFD, &fd) < 0) {
+			close(v->irqfd[i]);
+			v->irqfd[i] = -1;
+		}
+	}
 	device_reset(v);
 	return v;
 fail:
@@ -397,5 +445,8 @@ unsigned virtio_pci_fds(struct virtio_dev *v, int *out, unsigned max)
 	for (unsigned i = 0; i < v->ops->num_queues && n < max; i++)
 		if (v->q[i].kick_fd >= 0)
 			out[n++] = v->q[i].kick_fd;
+	for (unsigned i = 0; i < VIRTIO_MSIX_VECTORS && n < max; i++)
+		if (v->irqfd[i] >= 0)
+			out[n++] = v->irqfd[i];
 	return n;
 }

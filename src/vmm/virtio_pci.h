@@ -1,7 +1,7 @@
 /*
  * virtio_pci.h - the modern virtio-pci transport (virtio 1.2 section 4.1)
  * for hull-vmm's virtio devices: common/ISR/device/notify capabilities in
- * BAR 0, MSI-X (KVM_SIGNAL_MSI) with INTx as the fallback, queue
+ * BAR 0, MSI-X through irqfds with INTx as the fallback, queue
  * notifications through ioeventfds handled on the I/O thread.
  *
  * A device supplies its ID, queues, features, config space and a notify
@@ -66,6 +66,9 @@ struct virtio_dev {
 	uint16_t msix_config, qsel;
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
 	uint32_t msix[VIRTIO_MSIX_VECTORS][4];
+	int irqfd[VIRTIO_MSIX_VECTORS];     /* per vector, -1: KVM_SIGNAL_MSI */
+	unsigned msi_gsi;                   /* GSI of vector 0 */
+	bool msix_was_enabled;
 	bool intx_level;
 };
 

@@ -19,6 +19,8 @@
 #include "vmm/config.h"
 #include "vmm/disk.h"
 
+struct kvm_irq_routing;
+
 /* Guest physical layout (see docs/hull-vmm.md). */
 #define VMM_GDT_ADDR       0x500
 #define VMM_PVH_INFO_ADDR  0x6000
@@ -102,7 +104,23 @@ struct vm {
 	unsigned n_disks;
 	struct virtio_dev *virtio[VMM_MAX_DISKS + VMM_MAX_NETS + 2];
 	unsigned n_virtio;
+	struct virtio_dev *vcon;      /* --virtio-console, or NULL */
+
+	/* GSI routing (irq_routing.c): the PC's ISA and IOAPIC lines, then one
+	 * MSI route per virtio MSI-X vector, for irqfds */
+	pthread_mutex_t routing_lock;
+	struct kvm_irq_routing *routing;
+	unsigned next_msi_gsi;
 };
+
+/* Sets the base GSI routing (after KVM_CREATE_IRQCHIP). */
+int vm_routing_init(struct vm *vm, struct hull_err *err);
+/* Reserves n consecutive GSIs for MSI routes; returns the first. */
+unsigned vm_msi_gsi_alloc(struct vm *vm, unsigned n);
+/* Points gsi at an MSI message (enabled) or removes its route; commits
+ * the table. Returns 0 or -errno. */
+int vm_msi_route(struct vm *vm, unsigned gsi, bool enabled, uint32_t addr_lo,
+		 uint32_t addr_hi, uint32_t data);
 
 int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err);
 void vm_destroy(struct vm *vm);

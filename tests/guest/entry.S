@@ -54,13 +54,14 @@ common:
 	movw %cx, %fs
 	movw %cx, %gs
 	movl $bsp_stack_top, %esp
-	/* clear .bss (a bzImage loader copies only the file) */
-	movl $__bss_start, %edi
-	movl $__bss_end, %ecx
-	subl %edi, %ecx
+	/* Clear the PML4 and PDPT pages (a bzImage loader copies only the
+	 * file). The rest of .bss is cleared once in long mode, where it runs
+	 * natively: here, unpaged, every iteration may be emulated. */
+	movl $pml4, %edi
+	movl $2048, %ecx
 	xorl %eax, %eax
 	cld
-	rep stosb
+	rep stosl
 	/* page directories: 2048 entries of 2 MiB; the top GiB (PCI, IOAPIC,
 	 * LAPIC) uncached */
 	movl $page_dirs, %edi
@@ -120,6 +121,12 @@ ap_start32:
 
 	.code64
 bsp64:
+	movq $__bss_pt_end, %rdi
+	movq $__bss_end, %rcx
+	subq %rdi, %rcx
+	shrq $3, %rcx
+	xorl %eax, %eax
+	rep stosq
 	movl %ebp, %edi
 	movl %ebx, %esi
 	call guest_main
@@ -191,6 +198,8 @@ isr_\vec:
 	isr 0x41
 	isr 0x42
 	isr 0x43
+	isr 0x44
+	isr 0x45
 
 	/* CPU exceptions: report the vector and stop */
 	.macro exc vec, has_err
@@ -227,7 +236,9 @@ gdt_desc:
 	.word gdt_end - gdt - 1
 	.long gdt
 
-	.section .bss
+	/* page tables first in .bss (the linker scripts place this section
+	 * there), so the rest can be cleared in one go once they work */
+	.section .bss.pagetables, "aw", @nobits
 	.p2align 12
 pml4:
 	.skip 4096
@@ -235,6 +246,9 @@ pdpt:
 	.skip 4096
 page_dirs:
 	.skip 4096 * 4
+
+	.section .bss
+	.p2align 6
 	.skip 64
 ap_boot_stack:
 	.p2align 12

@@ -24,7 +24,8 @@ static struct {
 	u64 base;
 } __attribute__((packed)) idt_desc;
 
-volatile u32 irq_count[4];
+volatile u32 irq_count[8];
+volatile u64 intx_isr_addr;
 static char cmdline[512];
 static volatile u32 ap_checked_in;
 static volatile u32 ap_seen[64];
@@ -36,6 +37,7 @@ static u32 heap_next = 0x1000000; /* 16 MiB: above the image */
 
 extern char ap_tramp[], ap_tramp_end[];
 extern void isr_0x40(void), isr_0x41(void), isr_0x42(void), isr_0x43(void),
+	isr_0x44(void), isr_0x45(void),
 	isr_spurious(void);
 
 void guest_main(u32 kind, u32 info);
@@ -61,6 +63,14 @@ static void ioapic_route(u32 pin, u32 vector)
 	mmio_write32(IOAPIC + 0x10, vector); /* fixed, edge, high, unmasked */
 }
 
+void ioapic_route_level(u32 pin, u32 vector)
+{
+	mmio_write32(IOAPIC, 0x10 + 2 * pin + 1);
+	mmio_write32(IOAPIC + 0x10, 0);
+	mmio_write32(IOAPIC, 0x10 + 2 * pin);
+	mmio_write32(IOAPIC + 0x10, vector | (1u << 15)); /* level, high */
+}
+
 static void idt_set(u32 vec, void (*fn)(void))
 {
 	u64 a = (uptr)fn;
@@ -75,6 +85,8 @@ static void idt_init(void)
 	idt_set(0x41, isr_0x41);
 	idt_set(0x42, isr_0x42);
 	idt_set(0x43, isr_0x43);
+	idt_set(0x44, isr_0x44);
+	idt_set(0x45, isr_0x45);
 	/* mask the 8259s: interrupts come through the IOAPIC */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
@@ -119,6 +131,8 @@ void guest_irq(u32 vec)
 				serial_line[serial_len++] = c;
 		}
 	}
+	if (vec == 0x44 && intx_isr_addr)
+		(void)mmio_read8(intx_isr_addr); /* acknowledge: the line drops */
 	if (vec == 0x42) {
 		/* i8042 output: keyboard scancodes */
 		while (inb(0x64) & 1) {
@@ -213,7 +227,18 @@ static int test_timer(void)
 		sti_hlt();
 	lapic_write(0x320, 1u << 16);  /* masked */
 	print("timer: %u interrupts\n", irq_count[0]);
-	return 0;
+
+	/* the PIT (ISA IRQ 0) arrives at IOAPIC pin 2, as the MP table says */
+	ioapic_route(2, 0x45);
+	outb(0x43, 0x34);              /* channel 0, lo/hi, rate generator */
+	outb(0x40, 11932 & 0xff);      /* 100 Hz */
+	outb(0x40, 11932 >> 8);
+	for (u32 i = 0; i < 100000000 && irq_count[5] < 5; i++)
+		sti_hlt();
+	mmio_write32(IOAPIC, 0x10 + 2 * 2);
+	mmio_write32(IOAPIC + 0x10, 1u << 16); /* mask pin 2 again */
+	print("timer: %u PIT interrupts on IOAPIC pin 2\n", irq_count[5]);
+	return irq_count[5] >= 5 ? 0 : -1;
 }
 
 static int test_serial(void)
@@ -275,6 +300,52 @@ static int test_com2(void)
 	}
 	print("com2: got '%s'\n", line);
 	return 0;
+}
+
+static const char *smbios_str(u8 *st, u8 idx)
+{
+	char *s = (char *)st + st[1];
+	if (!idx)
+		return "";
+	while (--idx && *s)
+		s += strlen(s) + 1;
+	return s;
+}
+
+static int test_smbios(void)
+{
+	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
+		u8 *ep = PTR(a);
+		if (memcmp(ep, "_SM_", 4))
+			continue;
+		u8 sum = 0;
+		for (u32 i = 0; i < ep[5]; i++)
+			sum = (u8)(sum + ep[i]);
+		u8 *t = PTR(*(u32 *)(ep + 24));
+		u16 n = *(u16 *)(ep + 28);
+		print("smbios: %u.%u, %u structures, checksum %s\n", ep[6], ep[7], n,
+		      sum ? "bad" : "ok");
+		for (u16 i = 0; i < n; i++) {
+			if (t[0] == 1) {
+				u8 *u = t + 8;
+				print("smbios: manufacturer '%s' product '%s' serial '%s'\n",
+				      smbios_str(t, t[4]), smbios_str(t, t[5]),
+				      smbios_str(t, t[7]));
+				print("smbios: uuid %2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-"
+				      "%2x%2x%2x%2x%2x%2x\n", u[3], u[2], u[1], u[0], u[5],
+				      u[4], u[7], u[6], u[8], u[9], u[10], u[11], u[12], u[13],
+				      u[14], u[15]);
+			}
+			/* next: past the formatted part and the double NUL */
+			u8 *s = t + t[1];
+			while (s[0] || s[1])
+				s++;
+			t = s + 2;
+		}
+		return sum ? -1 : 0;
+	}
+	print("smbios: no entry point\n");
+	return -1;
 }
 
 static u32 mp_cpu_count(void)
@@ -352,6 +423,8 @@ void guest_main(u32 kind, u32 info)
 		r = test_timer();
 		if (!r)
 			r = test_serial();
+	} else if (arg_is("test", "smbios")) {
+		r = test_smbios();
 	} else if (arg_is("test", "kbd")) {
 		r = test_kbd();
 	} else if (arg_is("test", "com2")) {

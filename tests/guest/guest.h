@@ -53,6 +53,9 @@ int test_virtio_blk_bench(void);
 /* a tiny bump allocator over the RAM after the image */
 void *alloc_pages(u32 bytes);
 
-extern volatile u32 irq_count[4];
+extern volatile u32 irq_count[8];
+/* INTx test: the ISR register the level-triggered handler reads */
+extern volatile u64 intx_isr_addr;
+void ioapic_route_level(u32 pin, u32 vector);
 
 #endif

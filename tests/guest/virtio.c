@@ -158,6 +158,26 @@ static long wait_used(struct vdev *d, unsigned qi, u32 spins)
 	return -1;
 }
 
+/* Like wait_used, but sleeps in hlt until the completion interrupt: the
+ * vCPU then leaves the host CPU to the VMM's I/O thread. */
+static long wait_used_irq(struct vdev *d, unsigned qi)
+{
+	struct vq *q = &d->q[qi];
+	for (;;) {
+		__asm__ volatile("cli");
+		barrier();
+		u16 used_idx = *(volatile u16 *)(q->used + 2);
+		if (used_idx != q->last_used) {
+			u8 *e = q->used + 4 + 8 * (q->last_used % q->size);
+			q->last_used++;
+			return *(u32 *)(e + 4);
+		}
+		__asm__ volatile("sti; hlt");
+	}
+}
+
+static int blk_irq_wait;
+
 static u8 blk_status;
 static struct { u32 type, reserved; u64 sector; } blk_hdr;
 
@@ -178,7 +198,7 @@ static int blk_rw(struct vdev *d, u32 type, u64 sector, void *buf, u32 len)
 		set_desc(q, 1, &blk_status, 1, 2, 0);
 	}
 	publish(d, 0, 0);
-	if (wait_used(d, 0, 50000000) < 0)
+	if (blk_irq_wait ? wait_used_irq(d, 0) < 0 : wait_used(d, 0, 50000000) < 0)
 		return -2;
 	return blk_status;
 }
@@ -200,7 +220,8 @@ int test_virtio_blk(const char *args)
 {
 	struct vdev d;
 	u32 seed = parse_u32(args);
-	if (find(0x1042, &d) < 0 || setup(&d, (1u << 5) | (1u << 9), 1, 1) < 0) {
+	if (find(0x1042, &d) < 0 ||
+	    setup(&d, (1u << 5) | (1u << 9) | (1u << 13), 1, 1) < 0) {
 		print("blk: no device\n");
 		return -1;
 	}
@@ -242,6 +263,27 @@ int test_virtio_blk(const char *args)
 			return -1;
 		}
 	print("blk: wrote sectors 8-15 and read them back\n");
+	/* discard sectors 16-23: a hole in the host file, read back as zeros */
+	if (mmio_read32(d.common + 0x0c) & (1u << 13)) {
+		static struct { u64 sector; u32 num, flags; } seg = {16, 8, 0};
+		struct vq *q = &d.q[0];
+		blk_hdr.type = 11;
+		blk_hdr.sector = 0;
+		blk_status = 0xff;
+		set_desc(q, 0, &blk_hdr, 16, 1, 1);
+		set_desc(q, 1, &seg, 16, 1, 2);
+		set_desc(q, 2, &blk_status, 1, 2, 0);
+		publish(&d, 0, 0);
+		if (wait_used(&d, 0, 50000000) < 0 || blk_status != 0)
+			return -1;
+		memset(buf, 0xee, 4096);
+		if (blk_rw(&d, 0, 16, buf, 4096) != 0)
+			return -1;
+		u32 nz = 0;
+		for (u32 j = 0; j < 4096; j++)
+			nz += buf[j] != 0;
+		print("blk: discarded sectors 16-23, %u non-zero bytes after\n", nz);
+	}
 	/* past the end: must fail */
 	st = blk_rw(&d, 0, cap, buf, 512);
 	print("blk: read past the end: status %u\n", (u32)st);
@@ -255,12 +297,14 @@ int test_virtio_blk(const char *args)
 int test_virtio_blk_bench(void)
 {
 	struct vdev d;
-	if (find(0x1042, &d) < 0 || setup(&d, 0, 1, 0) < 0)
+	if (find(0x1042, &d) < 0 || setup(&d, 0, 1, 1) < 0)
 		return -1;
+	blk_irq_wait = 1; /* MSI-X completions, the vCPU halted meanwhile */
 	u64 cap = *(volatile u64 *)PTR(d.device);
 	u32 chunk = 256 * 1024;
 	u8 *buf = alloc_pages(chunk);
 	u64 bytes = 0;
+	print("blkbench: start\n");
 	for (u64 s = 0; s + chunk / 512 <= cap; s += chunk / 512) {
 		if (blk_rw(&d, 0, s, buf, chunk) != 0)
 			return -1;
@@ -277,6 +321,12 @@ int test_virtio_rng(void)
 		print("rng: no device\n");
 		return -1;
 	}
+	/* completions through INTx: MSI-X stays off, the pin is the one the
+	 * interrupt line register names */
+	u8 line = pci_read8(d.bdf, 0x3c);
+	intx_isr_addr = d.isr;
+	ioapic_route_level(line, 0x44);
+	print("rng: INTx on IOAPIC pin %u\n", line);
 	u8 *a = alloc_pages(64), *b = alloc_pages(64);
 	set_desc(&d.q[0], 0, a, 64, 2, 0);
 	publish(&d, 0, 0);
@@ -286,7 +336,10 @@ int test_virtio_rng(void)
 	long n2 = wait_used(&d, 0, 50000000);
 	print("rng: got %u and %u bytes\n", (u32)n1, (u32)n2);
 	print("rng: %x%x%x%x...\n", a[0], a[1], a[2], a[3]);
-	return n1 == 64 && n2 == 64 && memcmp(a, b, 64) ? 0 : -1;
+	for (u32 i = 0; i < 1000000 && !irq_count[4]; i++)
+		__asm__ volatile("sti; pause; cli");
+	print("rng: %u INTx interrupts\n", irq_count[4]);
+	return n1 == 64 && n2 == 64 && memcmp(a, b, 64) && irq_count[4] ? 0 : -1;
 }
 
 int test_virtio_net(void)
@@ -364,5 +417,34 @@ int test_virtio_net(void)
 
 int test_virtio_console(void)
 {
-	return -1;
+	struct vdev d;
+	if (find(0x1043, &d) < 0 || setup(&d, 0, 2, 0) < 0) {
+		print("vconsole: no device\n");
+		return -1;
+	}
+	char *rx = alloc_pages(256);
+	set_desc(&d.q[0], 0, rx, 255, 2, 0);
+	publish(&d, 0, 0);
+	const char *msg = "hello from hvc0\n";
+	char *tx = alloc_pages(64);
+	memcpy(tx, msg, strlen(msg));
+	set_desc(&d.q[1], 0, tx, (u32)strlen(msg), 0, 0);
+	publish(&d, 1, 0);
+	if (wait_used(&d, 1, 50000000) < 0)
+		return -1;
+	print("vconsole: waiting\n");
+	char line[64];
+	u32 n = 0;
+	while (n == 0 || line[n - 1] != '\n') {
+		long got = wait_used(&d, 0, 0xffffffffu);
+		if (got < 0)
+			return -1;
+		for (long i = 0; i < got && n < sizeof(line) - 1; i++)
+			line[n++] = rx[i];
+		set_desc(&d.q[0], 0, rx, 255, 2, 0);
+		publish(&d, 0, 0);
+	}
+	line[n - 1] = 0;
+	print("vconsole: got '%s'\n", line);
+	return 0;
 }

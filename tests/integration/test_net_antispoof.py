@@ -35,6 +35,7 @@ def frames_a():
                           dip="255.255.255.255", sport=67, dport=68),
         "ethertype": dict(kind="raw", dst=MB, src=MA, ethertype=0x88B5),
         "vlantag": dict(kind="vlan", dst=MB, src=MA),
+        "smtp": dict(good, kind="udp4", dport=25),
     }
 
 
@@ -76,7 +77,7 @@ def setup_pair(net, flags):
 def test_spoofed_frames_are_dropped(net):
     a, b, ua, ub = setup_pair(net, {})
     got = exchange(net, a, b, frames_a())
-    assert got == {"legit", "legit6", "legitarp", "allowed"}
+    assert got == {"legit", "legit6", "legitarp", "allowed", "smtp"}
     # The zones still talk normally.
     assert net.ping(a, "192.0.2.2") and net.ping(b, "2001:db8::1")
     for u in (ua, ub):
@@ -96,7 +97,8 @@ def test_allow_flags_lift_the_checks(net):
 
 
 def test_each_flag_alone(net):
-    a, b, ua, ub = setup_pair(net, {"allow_dhcp_spoofing": True})
+    a, b, ua, ub = setup_pair(net, {"allow_dhcp_spoofing": True,
+                                    "blocked_outgoing_ports": [25]})
     # DHCP spoofing implies IP spoofing (SmartOS), not MAC spoofing.
     got = exchange(net, a, b, frames_a())
     assert got == {"legit", "legit6", "legitarp", "allowed", "srcip",
@@ -107,6 +109,6 @@ def test_each_flag_alone(net):
                  "allow_restricted_traffic": True}], uuid=ua)
     net.run("hull-net", "setup", ua, a)
     got = exchange(net, a, b, frames_a())
-    assert got == {"legit", "legitarp", "ethertype", "vlantag"}
+    assert got == {"legit", "legitarp", "ethertype", "vlantag", "smtp"}
     for u in (ua, ub):
         net.run("hull-net", "teardown", u)

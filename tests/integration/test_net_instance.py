@@ -34,6 +34,7 @@ def test_two_zones_ping_each_other_and_host(net):
                       "ips": ["192.0.2.1/24", "2001:db8::1/64"],
                       "gateways": ["192.0.2.254", "2001:db8::fe"]}],
                     routes={"198.51.100.0/24": "192.0.2.254",
+                            "203.0.113.128/25": "203.0.113.1",
                             "203.0.113.0/24": "nics[0]"})
     ub = net.record([{"nic_tag": "stub0", "mac": M2, "ip": "192.0.2.2",
                       "netmask": "255.255.255.0", "gateway": "192.0.2.254",
@@ -51,6 +52,8 @@ def test_two_zones_ping_each_other_and_host(net):
     assert "default via 192.0.2.254 dev net0" in ra
     assert "198.51.100.0/24 via 192.0.2.254 dev net0" in ra
     assert "203.0.113.0/24 dev net0" in ra and "scope link" in ra
+    # A gateway on no nic's subnet, reached through another route.
+    assert "203.0.113.128/25 via 203.0.113.1 dev net0" in ra
     assert "default via 2001:db8::fe dev net0" in routes(net, a, "-6")
     # The host ends: findable names and aliases, on the tag's bridge.
     host = net.links()
@@ -65,6 +68,13 @@ def test_two_zones_ping_each_other_and_host(net):
     assert net.ping(a, "2001:db8::fe")
     assert net.ping(a, "192.0.2.254")
     assert net.ping(None, "192.0.2.2")  # the host namespace reaches them
+    # hull's VLAN marks stay on the bridge: the host's stack sees none.
+    net.ip("nft", "add table inet chk; add chain inet chk input { type "
+           "filter hook input priority 0; }; add rule inet chk input ip "
+           "saddr 192.0.2.1 meta mark != 0 counter")
+    assert net.ping(a, "192.0.2.254")
+    assert "packets 0 " in net.ip("nft", "list", "table", "inet", "chk").stdout
+    net.ip("nft", "delete", "table", "inet", "chk")
 
     net.run("hull-net", "teardown", ua)
     assert net.ports() == [f"hv{ub[:8]}0"]
@@ -140,40 +150,71 @@ def test_duplicate_macs_refused(net):
                     {"nic_tag": "stub0", "mac": "2:0:0:0:0:1"}])
     assert "duplicate MAC" in net.fails("hull-net", "setup", u, a).err
     ua = net.record([{"nic_tag": "stub0", "mac": M2}])
-    ub = net.record([{"nic_tag": "stub0", "mac": M2}])
+    ub = net.record([{"nic_tag": "stub0", "mac": "02:00:00:00:00:09"},
+                     {"nic_tag": "stub0", "mac": M2}])
+    net.run("hull-net", "setup", ua, a)
     r = net.fails("hull-net", "setup", ub, b)
     assert f"already used by instance {ua}" in r.err
+    assert net.ports() == [f"hv{ua[:8]}0"]
+    assert set(net.links(ns=b)) == {"lo"}
+    net.run("hull-net", "teardown", ua)
+    net.run("hull-net", "setup", ub, b)  # free once ua is down
+    net.run("hull-net", "teardown", ub)
     nothing_left(net, [a, b])
 
 
 def test_vlan_isolation(net):
+    """Zones on one etherstub talk only within their VLAN: through bridge
+    VLAN filtering where the kernel has it, and the antispoof table's
+    marks (which hull loads in both cases)."""
     net.run("nictagadm", "add", "-l", "stub0")
-    a, b, c = (net.instance_ns(x) for x in "abc")
+    a, b, c, d = (net.instance_ns(x) for x in "abcd")
     ua = net.record([{"nic_tag": "stub0", "mac": M1, "vlan_id": 10,
                       "ips": ["192.0.2.1/24"]}])
-    if not net.vlan_filtering():
-        # This kernel has no bridge VLAN filtering: a vlan_id is refused
-        # with one clear line and nothing is left behind.
-        r = net.fails("hull-net", "setup", ua, a, rc=1)
-        assert "CONFIG_BRIDGE_VLAN_FILTERING" in r.err
-        nothing_left(net, [a])
-        pytest.skip("kernel lacks bridge VLAN filtering "
-                    "(CONFIG_BRIDGE_VLAN_FILTERING): isolation not testable")
     ub = net.record([{"nic_tag": "stub0", "mac": M2, "vlan_id": 20,
                       "ips": ["192.0.2.2/24"]}])
     uc = net.record([{"nic_tag": "stub0", "mac": M3, "vlan_id": 10,
                       "ips": ["192.0.2.3/24"]}])
-    for u, ns in ((ua, a), (ub, b), (uc, c)):
+    ud = net.record([{"nic_tag": "stub0", "mac": "02:00:00:00:00:04",
+                      "ips": ["192.0.2.4/24"]}])
+    for u, ns in ((ua, a), (ub, b), (uc, c), (ud, d)):
         net.run("hull-net", "setup", u, ns)
     assert net.ping(a, "192.0.2.3")
     assert not net.ping(a, "192.0.2.2")
     assert not net.ping(b, "192.0.2.3")
-    vl = json.loads(net.ip("bridge", "-j", "vlan", "show").stdout)
-    port = {v["ifname"]: v["vlans"] for v in vl}[f"hv{ua[:8]}0"]
-    assert port == [{"vlan": 10, "flags": ["PVID", "Egress Untagged"]}]
-    for u in (ua, ub, uc):
+    assert not net.ping(d, "192.0.2.1")  # untagged is a VLAN of its own
+    assert not net.ping(b, "192.0.2.4")
+    # A live nic joins its VLAN too.
+    ue = net.record([{"nic_tag": "stub0", "mac": "02:00:00:00:00:05",
+                      "vlan_id": 20, "ips": ["192.0.2.5/24"]}])
+    e = net.instance_ns("e")
+    net.run("hull-net", "setup", ue, e)
+    assert net.ping(e, "192.0.2.2") and not net.ping(e, "192.0.2.1")
+    if net.vlan_filtering():
+        vl = json.loads(net.ip("bridge", "-j", "vlan", "show").stdout)
+        port = {v["ifname"]: v["vlans"] for v in vl}[f"hv{ua[:8]}0"]
+        assert port == [{"vlan": 10, "flags": ["PVID", "Egress Untagged"]}]
+    else:
+        # The marks are what keeps them apart here: without the table
+        # the VLANs would meet.
+        net.ip("nft", "delete", "table", "bridge", "hull_antispoof")
+        assert net.ping(a, "192.0.2.2")
+    for u in (ua, ub, uc, ud, ue):
         net.run("hull-net", "teardown", u)
-    nothing_left(net, [a, b, c])
+    nothing_left(net, [a, b, c, d, e])
+
+
+def test_vlan_on_uplink_needs_kernel_support(net):
+    if net.vlan_filtering():
+        pytest.skip("this kernel has bridge VLAN filtering")
+    net.uplink("up0")
+    net.run("nictagadm", "add", "external", "up0")
+    a = net.instance_ns("a")
+    u = net.record([{"nic_tag": "external", "mac": M1, "vlan_id": 10,
+                     "ips": ["192.0.2.1/24"]}])
+    r = net.fails("hull-net", "setup", u, a, rc=1)
+    assert "CONFIG_BRIDGE_VLAN_FILTERING" in r.err
+    nothing_left(net, [a])
 
 
 def test_live_add_and_remove_nic(net):
@@ -216,7 +257,64 @@ def test_vm_taps(net):
     for k in (0, 1):
         t = links[f"hv{u[:8]}{k}"]
         assert t["linkinfo"]["info_kind"] == "tun"
+        info = t["linkinfo"]["info_data"]
+        assert info["type"] == "tap" and info["pi"] is False
+        assert info["vnet_hdr"] is True and info["persist"] is True
         assert t["master"] == "hbstub0"
     assert f"p_hv{u[:8]}0" in net.ruleset()
     net.run("hull-net", "teardown", u)
     nothing_left(net)
+
+
+def test_parallel_setups_and_teardowns(net):
+    """The antispoof table is shared: instances coming and going at once
+    never lose each other's rules."""
+    import subprocess
+    from conftest import prog
+    net.run("nictagadm", "add", "-l", "stub0")
+    zones = []
+    for i in range(6):
+        ns = net.instance_ns(f"z{i}")
+        u = net.record([{"nic_tag": "stub0", "mac": f"02:00:00:00:01:{i:02x}",
+                         "ips": [f"192.0.2.{i + 1}/24"]}])
+        zones.append((u, ns))
+
+    def all_at_once(*cmds):
+        ps = [subprocess.Popen(["ip", "netns", "exec", net.ns, prog("hull-net"),
+                                *c], env=net.h.env, stderr=subprocess.PIPE,
+                               text=True) for c in cmds]
+        for p in ps:
+            assert p.wait(timeout=120) == 0, p.stderr.read()
+
+    all_at_once(*[("setup", u, ns) for u, ns in zones])
+    rules = net.ruleset()
+    for u, _ in zones:
+        assert f"p_hv{u[:8]}0" in rules
+    assert net.ping(zones[0][1], "192.0.2.6")
+    # Half go away while the other half are set up again.
+    all_at_once(*[("teardown", u) for u, _ in zones[:3]],
+                *[("setup", u, ns) for u, ns in zones[3:]])
+    rules = net.ruleset()
+    for u, _ in zones[3:]:
+        assert f"p_hv{u[:8]}0" in rules
+    assert net.ping(zones[3][1], "192.0.2.6")
+    all_at_once(*[("teardown", u) for u, _ in zones])
+    nothing_left(net, [ns for _, ns in zones])
+
+
+def test_ipv6_autoconf_only_for_addrconf(net):
+    net.run("nictagadm", "add", "-l", "stub0")
+    a = net.instance_ns("a")
+    u = net.record([{"nic_tag": "stub0", "mac": M1, "ips": ["2001:db8::1/64"]},
+                    {"nic_tag": "stub0", "mac": M2, "ips": ["addrconf"]}])
+    net.run("hull-net", "setup", u, a)
+
+    def sysctl(ifname, key):
+        return net.ip("cat", f"/proc/sys/net/ipv6/conf/{ifname}/{key}",
+                      ns=a).stdout.strip()
+    assert sysctl("net0", "accept_ra") == "0"
+    assert sysctl("net0", "autoconf") == "0"
+    assert sysctl("net1", "accept_ra") == "1"
+    assert sysctl("net1", "autoconf") == "1"
+    net.run("hull-net", "teardown", u)
+    nothing_left(net, [a])

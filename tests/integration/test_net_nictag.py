@@ -66,6 +66,11 @@ def test_add_refuses_bad_input(net):
     net.fails("nictagadm", "add", "other", "nosuchlink", rc=1)
     net.fails("nictagadm", "add", "other", "02:00:00:00:99:99", rc=1)
     net.fails("nictagadm", "add", "other", rc=1)  # needs a link
+    net.uplink("up9")
+    net.ip("ip", "link", "add", "otherbr", "type", "bridge")
+    net.ip("ip", "link", "set", "up9", "master", "otherbr")
+    r = net.fails("nictagadm", "add", "other", "up9", rc=1)
+    assert "already has a master" in r.err
     net.fails("nictagadm", "add", "-l", "-p", "mtu=100", "stub0", rc=1)
     net.fails("nictagadm", "add", "-p", "speed=1", "x", "up0", rc=2)
     net.fails("nictagadm", "frobnicate", rc=2)
@@ -73,6 +78,7 @@ def test_add_refuses_bad_input(net):
     net.fails("nictagadm", "vms", "nope", rc=1)
     # Nothing half-made: only the first tag's bridge exists.
     assert sorted(n for n in net.links() if n.startswith("hb")) == ["hbexternal"]
+    assert net.links()["up9"]["master"] == "otherbr"
     assert net.run("nictagadm", "list", "-p").out.count("\n") == 1
 
 
@@ -116,6 +122,19 @@ def test_restore_after_reboot(net):
     links = net.links()
     assert links["up0"]["master"] == "hbexternal"
     assert "UP" in links["hbstub0"]["flags"]
+    # The uplink comes back under another name: found by its MAC.
+    net.ip("ip", "link", "del", "hbexternal")
+    net.ip("ip", "link", "set", "up0", "name", "eno1")
+    net.run("nictagadm", "restore")
+    assert net.links()["eno1"]["master"] == "hbexternal"
+    assert "eno1" in net.run("nictagadm", "list").out
+    # Another link now wears the old name: the MAC decides.
+    net.ip("ip", "link", "del", "hbexternal")
+    net.uplink("up0")
+    net.run("nictagadm", "restore")
+    links = net.links()
+    assert links["eno1"]["master"] == "hbexternal"
+    assert "master" not in links["up0"]
     # First use by an instance remakes a missing bridge too.
     net.ip("ip", "link", "del", "hbstub0")
     ns = net.instance_ns("a")

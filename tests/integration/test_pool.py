@@ -304,6 +304,16 @@ def test_rollback(pool):
     assert "r@s" in listing(pool)
     r = pool.fails("hull", "pool", "rollback", "r@gone")
     assert "no such snapshot" in r.err
+    # A nested dataset (an instance's root) is left as it is.
+    pool.run("hull", "pool", "create", "r/root")
+    write(os.path.join(d, "root", "etc"), "zone file")
+    pool.run("hull", "pool", "snapshot", "r@s2")
+    write(os.path.join(d, "root", "etc"), "changed after s2")
+    write(os.path.join(d, "top"), "changed after s2")
+    pool.run("hull", "pool", "rollback", "r@s2")
+    assert read(os.path.join(d, "root", "etc")) == "changed after s2"
+    assert not os.path.exists(os.path.join(d, "top"))
+    assert "r/root" in listing(pool)
 
 
 def test_list_used_and_referenced(pool):

@@ -121,3 +121,20 @@ def test_usage(bare):
     assert "sysinfo" in bare.run("sysinfo", "--help").out
     r = bare.fails("sysinfo", "-x", rc=2)
     assert "unknown option" in r.err
+
+
+def test_nic_names_are_the_nic_tags_on_a_link(pool, netns):
+    ip = ["ip", "-n", netns]
+    subprocess.run(ip + ["link", "add", "hullt0", "type", "veth", "peer", "name",
+                         "hullt1"], check=True)
+    subprocess.run(ip + ["link", "set", "hullt0", "up"], check=True)
+    subprocess.run(ip + ["link", "set", "hullt1", "up"], check=True)
+    cp = subprocess.run(["ip", "netns", "exec", netns, prog("nictagadm"), "add",
+                         "admin", "hullt0"], capture_output=True, text=True,
+                        env=pool.env)
+    assert cp.returncode == 0, cp
+    cp = subprocess.run(["ip", "netns", "exec", netns, prog("sysinfo")],
+                        capture_output=True, text=True, env=pool.env, check=True)
+    nics = json.loads(cp.stdout)["Network Interfaces"]
+    assert nics["hullt0"]["NIC Names"] == ["admin"]
+    assert nics["hullt1"]["NIC Names"] == []

@@ -57,23 +57,27 @@ def test_timer_and_serial_input_interrupts(kernel, kind):
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        line = ""
+        line, before = "", ""
         while "serial: send a line" not in line:
             line = p.stdout.readline()
             assert line, p.stderr.read()
+            before += line
         p.stdin.write("hello from the host\n")
         p.stdin.flush()
         out, err = p.communicate(timeout=30)
+        out = before + out
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
     assert p.returncode == 0, err
+    # the PIT's IRQ 0 reaches the guest on IOAPIC pin 2 (the MP table's word)
+    assert "PIT interrupts on IOAPIC pin 2" in out
     assert "serial: got 'hello from the host' in" in out
     assert "hull-guest: PASS serial" in out
 
 
-@pytest.mark.parametrize("cpus", [1, 2, 5])
+@pytest.mark.parametrize("cpus", [1, 2, 5, 64])
 def test_every_vcpu_checks_in(cpus):
     cp = vmmlib.guest(GUEST_ELF, "smp", "--cpus", cpus, "--memory", "32M")
     assert cp.returncode == 0, cp
@@ -237,3 +241,59 @@ def test_metadata_port_is_com2_on_a_socket(tmp_path):
             p.wait()
     assert p.returncode == 0, err
     assert "com2: got 'GET sdc:uuid'" in out
+
+
+def test_smbios_identity():
+    cp = vmmlib.guest(GUEST_ELF, "smbios", "--memory", "16M", "--uuid",
+                      "5B1E0B6A-8A0C-4A5E-9C9F-2F3B3A9F0E01")
+    assert cp.returncode == 0, cp
+    out = cp.stdout.splitlines()
+    assert "smbios: 2.8, 3 structures, checksum ok" in out
+    assert ("smbios: manufacturer 'Joyent' product 'SmartDC HVM' serial "
+            "'5b1e0b6a-8a0c-4a5e-9c9f-2f3b3a9f0e01'") in out
+    assert "smbios: uuid 5b1e0b6a-8a0c-4a5e-9c9f-2f3b3a9f0e01" in out
+    # without --uuid: a random version 4 UUID; --product overrides
+    cp = vmmlib.guest(GUEST_BZ, "smbios", "--memory", "16M", "--product",
+                      "Test Cloud 1")
+    assert cp.returncode == 0, cp
+    line = [l for l in cp.stdout.splitlines() if l.startswith("smbios: uuid")][0]
+    assert line[len("smbios: uuid ") + 14] == "4", line
+    assert "product 'Test Cloud 1'" in cp.stdout
+
+
+def test_console_on_a_pty():
+    p = subprocess.Popen([vmmlib.vmm(), "--kernel", GUEST_ELF, "--cmdline",
+                          "test=serial", "--memory", "32M", "--console", "pty"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        assert line.startswith("hull-vmm: console on /dev/pts/"), line
+        pty = line.split(" on ", 1)[1].strip()
+        fd = os.open(pty, os.O_RDWR | os.O_NOCTTY)
+        with os.fdopen(fd, "r+b", buffering=0) as t:
+            seen = b""
+            while b"serial: send a line" not in seen:
+                chunk = t.read(4096)
+                assert chunk, seen
+                seen += chunk
+            t.write(b"over the pty\r")
+            # the guest powers off right after its last lines, and a pty
+            # whose master closes may drop what was not read yet (EIO)
+            try:
+                while b"hull-guest: PASS serial" not in seen:
+                    chunk = t.read(4096)
+                    if not chunk:
+                        break
+                    seen += chunk
+            except OSError:
+                pass
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    # status 0: the serial test passed, so the line typed on the pty arrived
+    assert p.returncode == 0, seen
+    assert b"serial: send a line" in seen
+    assert p.stdout.read() == ""

@@ -95,7 +95,8 @@ def test_debian_cloud_kernel_early_boot():
     cmdline = "console=ttyS0 earlyprintk=serial hull.test=boot-protocol"
     lines, pending, p = boot_until(
         vmlinuz, "512M", cmdline,
-        [r"Linux version", r"Command line:", r"BIOS-e820: .*0x000000001fffffff"],
+        [r"Linux version", r"Command line:", r"BIOS-e820: .*0x000000001fffffff",
+         r"DMI: "],
         timeout=600)
     text = "\n".join(lines)
     assert not pending, f"never saw {pending} in:\n{text}\n{p.stderr.read()!r}"
@@ -110,3 +111,5 @@ def test_debian_cloud_kernel_early_boot():
     assert usable[0] == (0, 0x9FBFF), usable
     assert usable[-1] == (0x100000, (512 << 20) - 1), usable
     assert sum(b - a + 1 for a, b in usable) == 0x9FC00 + (511 << 20)
+    # the SMBIOS tables: what cloud-init's SmartOS datasource reads
+    assert any("DMI: Joyent SmartDC HVM" in l for l in lines), text

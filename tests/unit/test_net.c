@@ -19,6 +19,7 @@
 #include "net/mac.h"
 #include "net/nic.h"
 #include "net/nictag.h"
+#include "net/resolv.h"
 
 static void test_mac_parse_normalises(void **state)
 {
@@ -204,20 +205,21 @@ static void test_nics_parse_full(void **state)
 	char s[NET_ADDR_STRLEN];
 
 	assert_int_equal(
-		parse("{\"brand\":\"lx\",\"nics\":["
-		      "{\"nic_tag\":\"admin\",\"mac\":\"2:8:20:1:2:3\","
-		      "\"ip\":\"192.0.2.5\",\"netmask\":\"255.255.255.0\","
-		      "\"gateway\":\"192.0.2.1\",\"vlan_id\":\"10\"},"
-		      "{\"nic_tag\":\"ext\",\"mac\":\"02:08:20:01:02:04\","
-		      "\"ips\":[\"198.51.100.7/24\",\"2001:db8::7/64\",\"addrconf\"],"
-		      "\"gateways\":[\"198.51.100.1\",\"fe80::1\"],\"primary\":true,"
-		      "\"mtu\":9000,\"dhcp_server\":true,"
-		      "\"allowed_ips\":[\"203.0.113.0/24\",\"203.0.113.9\"]}],"
-		      "\"routes\":{\"203.0.113.0/24\":\"198.51.100.9\","
-		      "\"192.0.2.128/25\":\"nics[0]\","
-		      "\"10.1.1.1\":\"macs[02:08:20:01:02:04]\"}}",
-		      c, &e),
-		0);
+	    parse(
+		"{\"brand\":\"lx\",\"nics\":["
+		"{\"nic_tag\":\"admin\",\"mac\":\"2:8:20:1:2:3\","
+		"\"ip\":\"192.0.2.5\",\"netmask\":\"255.255.255.0\","
+		"\"gateway\":\"192.0.2.1\",\"vlan_id\":\"10\"},"
+		"{\"nic_tag\":\"ext\",\"mac\":\"02:08:20:01:02:04\","
+		"\"ips\":[\"198.51.100.7/24\",\"2001:db8::7/64\",\"addrconf\"],"
+		"\"gateways\":[\"198.51.100.1\",\"fe80::1\"],\"primary\":true,"
+		"\"mtu\":9000,\"dhcp_server\":true,"
+		"\"allowed_ips\":[\"203.0.113.0/24\",\"203.0.113.9\"]}],"
+		"\"routes\":{\"203.0.113.0/24\":\"198.51.100.9\","
+		"\"192.0.2.128/25\":\"nics[0]\","
+		"\"10.1.1.1\":\"macs[02:08:20:01:02:04]\"}}",
+		c, &e),
+	    0);
 	assert_int_equal(c->nnics, 2);
 	assert_int_equal(c->primary, 1);
 	assert_string_equal(c->nics[0].interface, "eth0");
@@ -265,69 +267,69 @@ struct bad {
 static void test_nics_parse_errors(void **state)
 {
 	static const struct bad bad[] = {
-		{"{\"nics\":[{\"mac\":\"02:00:00:00:00:01\"}]}",
-		 "nics.0: no nic_tag"},
-		{"{\"nics\":[{\"nic_tag\":\"a\"}]}", "nics.0: no mac"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"zz\"}]}",
-		 "nics.0.mac: invalid MAC address 'zz'"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"01:00:00:00:00:01\"}]}",
-		 "nics.0.mac: not a unicast MAC address '01:00:00:00:00:01'"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\"},"
-		 "{\"nic_tag\":\"a\",\"mac\":\"2:0:0:0:0:1\"}]}",
-		 "nics.1.mac: duplicate MAC address 02:00:00:00:00:01"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"vlan_id\":4095}]}",
-		 "nics.0.vlan_id: 4095 is out of range (0-4094)"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"vlan_id\":-1}]}",
-		 "nics.0.vlan_id: -1 is out of range (0-4094)"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"mtu\":100}]}",
-		 "nics.0.mtu: 100 is out of range (576-9000)"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"ips\":[\"192.0.2.5\"]}]}",
-		 "nics.0.ips: not an address in CIDR form, 'dhcp' or "
-		 "'addrconf': '192.0.2.5'"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"ips\":[\"192.0.2.5/24\"],\"gateways\":[\"198.51.100.1\"]}]}",
-		 "nics.0: gateway 198.51.100.1 is outside the nic's subnets"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"ip\":\"192.0.2.5\",\"netmask\":\"255.255.255.0\","
-		 "\"gateway\":\"192.0.3.1\"}]}",
-		 "nics.0: gateway 192.0.3.1 is outside the nic's subnets"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"ip\":\"192.0.2.5\",\"netmask\":\"255.0.255.0\"}]}",
-		 "nics.0.netmask: not a netmask: '255.0.255.0'"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"ip\":\"192.0.2.5\"}]}",
-		 "nics.0: ip 192.0.2.5 needs a netmask"},
-		{"{\"nics\":[{\"nic_tag\":\"bad-tag\",\"mac\":"
-		 "\"02:00:00:00:00:01\"}]}",
-		 "nics.0.nic_tag: invalid tag name 'bad-tag'"},
-		{"{\"nics\":[{\"nic_tag\":\"sdc_overlay/123\",\"mac\":"
-		 "\"02:00:00:00:00:01\"}]}",
-		 "nics.0.nic_tag: overlay nic tags are not supported: "
-		 "'sdc_overlay/123'"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"primary\":true},{\"nic_tag\":\"a\",\"mac\":"
-		 "\"02:00:00:00:00:02\",\"primary\":true}]}",
-		 "nics.1.primary: more than one primary nic"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"interface\":\"x\"},{\"nic_tag\":\"a\",\"mac\":"
-		 "\"02:00:00:00:00:02\",\"interface\":\"x\"}]}",
-		 "nics.1.interface: duplicate interface x"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		 "\"allow_ip_spoofing\":\"yes\"}]}",
-		 "nics.0.allow_ip_spoofing: not a boolean"},
-		{"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\"}],"
-		 "\"routes\":{\"10.0.0.0/8\":\"nics[1]\"}}",
-		 "routes.10.0.0.0/8: 'nics[1]' names no nic"},
-		{"{\"routes\":{\"10.0.0.0/8\":\"2001:db8::1\"}}",
-		 "routes.10.0.0.0/8: not a gateway for it: '2001:db8::1'"},
-		{"{\"routes\":{\"nope\":\"192.0.2.1\"}}",
-		 "routes: not an address or subnet: 'nope'"},
-		{"{\"nics\":{}}", "nics: not an array"},
-		{NULL, NULL}};
+	    {"{\"nics\":[{\"mac\":\"02:00:00:00:00:01\"}]}",
+	     "nics.0: no nic_tag"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\"}]}", "nics.0: no mac"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"zz\"}]}",
+	     "nics.0.mac: invalid MAC address 'zz'"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"01:00:00:00:00:01\"}]}",
+	     "nics.0.mac: not a unicast MAC address '01:00:00:00:00:01'"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\"},"
+	     "{\"nic_tag\":\"a\",\"mac\":\"2:0:0:0:0:1\"}]}",
+	     "nics.1.mac: duplicate MAC address 02:00:00:00:00:01"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"vlan_id\":4095}]}",
+	     "nics.0.vlan_id: 4095 is out of range (0-4094)"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"vlan_id\":-1}]}",
+	     "nics.0.vlan_id: -1 is out of range (0-4094)"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"mtu\":100}]}",
+	     "nics.0.mtu: 100 is out of range (576-9000)"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"ips\":[\"192.0.2.5\"]}]}",
+	     "nics.0.ips: not an address in CIDR form, 'dhcp' or "
+	     "'addrconf': '192.0.2.5'"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"ips\":[\"192.0.2.5/24\"],\"gateways\":[\"198.51.100.1\"]}]}",
+	     "nics.0: gateway 198.51.100.1 is outside the nic's subnets"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"ip\":\"192.0.2.5\",\"netmask\":\"255.255.255.0\","
+	     "\"gateway\":\"192.0.3.1\"}]}",
+	     "nics.0: gateway 192.0.3.1 is outside the nic's subnets"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"ip\":\"192.0.2.5\",\"netmask\":\"255.0.255.0\"}]}",
+	     "nics.0.netmask: not a netmask: '255.0.255.0'"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"ip\":\"192.0.2.5\"}]}",
+	     "nics.0: ip 192.0.2.5 needs a netmask"},
+	    {"{\"nics\":[{\"nic_tag\":\"bad-tag\",\"mac\":"
+	     "\"02:00:00:00:00:01\"}]}",
+	     "nics.0.nic_tag: invalid tag name 'bad-tag'"},
+	    {"{\"nics\":[{\"nic_tag\":\"sdc_overlay/123\",\"mac\":"
+	     "\"02:00:00:00:00:01\"}]}",
+	     "nics.0.nic_tag: overlay nic tags are not supported: "
+	     "'sdc_overlay/123'"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"primary\":true},{\"nic_tag\":\"a\",\"mac\":"
+	     "\"02:00:00:00:00:02\",\"primary\":true}]}",
+	     "nics.1.primary: more than one primary nic"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"interface\":\"x\"},{\"nic_tag\":\"a\",\"mac\":"
+	     "\"02:00:00:00:00:02\",\"interface\":\"x\"}]}",
+	     "nics.1.interface: duplicate interface x"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+	     "\"allow_ip_spoofing\":\"yes\"}]}",
+	     "nics.0.allow_ip_spoofing: not a boolean"},
+	    {"{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\"}],"
+	     "\"routes\":{\"10.0.0.0/8\":\"nics[1]\"}}",
+	     "routes.10.0.0.0/8: 'nics[1]' names no nic"},
+	    {"{\"routes\":{\"10.0.0.0/8\":\"2001:db8::1\"}}",
+	     "routes.10.0.0.0/8: not a gateway for it: '2001:db8::1'"},
+	    {"{\"routes\":{\"nope\":\"192.0.2.1\"}}",
+	     "routes: not an address or subnet: 'nope'"},
+	    {"{\"nics\":{}}", "nics: not an array"},
+	    {NULL, NULL}};
 	struct net_config *c = xcalloc(1, sizeof(*c));
 
 	for (int i = 0; bad[i].json; i++) {
@@ -345,11 +347,11 @@ static void test_antispoof_rules(void **state)
 	char *t;
 
 	assert_int_equal(
-		parse("{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		      "\"ips\":[\"192.0.2.5/24\",\"2001:db8::5/64\"],"
-		      "\"allowed_ips\":[\"198.51.100.7/24\"]}]}",
-		      c, &e),
-		0);
+	    parse("{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+		  "\"ips\":[\"192.0.2.5/24\",\"2001:db8::5/64\"],"
+		  "\"allowed_ips\":[\"198.51.100.7/24\"]}]}",
+		  c, &e),
+	    0);
 	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
 	assert_non_null(strstr(t, "add table bridge hull_antispoof\n"));
 	assert_non_null(strstr(t, "p_hv123456780 ether saddr != "
@@ -366,21 +368,51 @@ static void test_antispoof_rules(void **state)
 				  "p_hv123456780 }\n"));
 	free(t);
 
+	c->nics[0].blocked_ports[0] = 25;
+	c->nics[0].blocked_ports[1] = 587;
+	c->nics[0].nblocked = 2;
+	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	assert_non_null(strstr(t, "meta l4proto { tcp, udp } th dport { 25, "
+				  "587 } drop\n"));
+	free(t);
+	c->nics[0].nblocked = 0;
+	c->nics[0].allow_unfiltered_promisc = true;
+	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	assert_null(strstr(t, "ether saddr"));
+	assert_non_null(strstr(t, "ip saddr"));
+	free(t);
+	c->nics[0].allow_unfiltered_promisc = false;
+
 	/* Every allow_* flag lifts its rule and nothing else. */
 	c->nics[0].allow_mac_spoofing = true;
 	c->nics[0].allow_restricted_traffic = true;
 	c->nics[0].allow_dhcp_spoofing = true;
 	c->nics[0].allow_ip_spoofing = true;
 	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
-	assert_null(strstr(t, "drop"));
+	/* Only the VLAN rule of the out chain drops. */
+	{
+		const char *d = strstr(t, "drop");
+		assert_non_null(d);
+		assert_null(strstr(d + 1, "drop"));
+		assert_non_null(strstr(t, "o_hv123456780 meta mark and "
+					  "0xffff0000 == 0x48550000 meta mark "
+					  "!= 0x48550000 drop\n"));
+	}
+	free(t);
+	c->nics[0].vlan_id = 10;
+	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	assert_non_null(strstr(t, "p_hv123456780 meta mark set 0x4855000a\n"));
+	assert_non_null(strstr(t, "meta mark != 0x4855000a drop\n"));
+	assert_non_null(strstr(t, "out_ports { \"hv123456780\" : jump "
+				  "o_hv123456780 }\n"));
 	free(t);
 
 	/* A dhcp nic cannot be pinned to an IPv4 address. */
 	assert_int_equal(
-		parse("{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
-		      "\"ips\":[\"dhcp\"]}]}",
-		      c, &e),
-		0);
+	    parse("{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+		  "\"ips\":[\"dhcp\"]}]}",
+		  c, &e),
+	    0);
 	t = net_antispoof_port_rules(&c->nics[0], "p");
 	assert_null(strstr(t, "ip saddr"));
 	assert_non_null(strstr(t, "ip6 saddr != { ::, fe80::ff:fe00:1 } drop"));
@@ -399,25 +431,56 @@ static void test_antispoof_rules(void **state)
 				  "{ \"hv123456780\" }\n"));
 	assert_non_null(strstr(t, "delete chain bridge hull_antispoof "
 				  "p_hv123456780\n"));
+	assert_non_null(strstr(t, "delete chain bridge hull_antispoof "
+				  "o_hv123456780\n"));
 	free(t);
 	free(c);
+}
+
+static void test_resolv_conf(void **state)
+{
+	json_t *j =
+	    json_loads("{\"resolvers\":[\"192.0.2.53\",\"2001:db8::53\"],"
+		       "\"dns_domain\":\"example.com\"}",
+		       0, NULL);
+	struct hull_err e = {0};
+	char *t;
+
+	assert_int_equal(net_resolv_conf_render(j, &t, &e), 0);
+	assert_non_null(strstr(t, "\nsearch example.com\nnameserver "
+				  "192.0.2.53\nnameserver 2001:db8::53\n"));
+	free(t);
+	json_decref(j);
+	j = json_loads("{}", 0, NULL);
+	assert_int_equal(net_resolv_conf_render(j, &t, &e), 0);
+	assert_null(t);
+	json_decref(j);
+	j = json_loads("{\"resolvers\":[\"8.8.8\"]}", 0, NULL);
+	assert_true(net_resolv_conf_render(j, &t, &e) < 0);
+	assert_string_equal(e.msg, "resolvers.0: not an IP address");
+	json_decref(j);
+	j = json_loads("{\"dns_domain\":\"a b\\nnameserver 1.2.3.4\"}", 0,
+		       NULL);
+	assert_true(net_resolv_conf_render(j, &t, &e) < 0);
+	json_decref(j);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mac_parse_normalises),
-		cmocka_unit_test(test_mac_parse_refuses_garbage),
-		cmocka_unit_test(test_mac_unicast),
-		cmocka_unit_test(test_mac_generate_smartos_prefix),
-		cmocka_unit_test(test_mac_ipv6_ll),
-		cmocka_unit_test(test_addr_cidr),
-		cmocka_unit_test(test_addr_netmask),
-		cmocka_unit_test(test_addr_subnet),
-		cmocka_unit_test(test_tag_names),
-		cmocka_unit_test(test_nics_parse_full),
-		cmocka_unit_test(test_nics_parse_errors),
-		cmocka_unit_test(test_antispoof_rules),
+	    cmocka_unit_test(test_mac_parse_normalises),
+	    cmocka_unit_test(test_mac_parse_refuses_garbage),
+	    cmocka_unit_test(test_mac_unicast),
+	    cmocka_unit_test(test_mac_generate_smartos_prefix),
+	    cmocka_unit_test(test_mac_ipv6_ll),
+	    cmocka_unit_test(test_addr_cidr),
+	    cmocka_unit_test(test_addr_netmask),
+	    cmocka_unit_test(test_addr_subnet),
+	    cmocka_unit_test(test_tag_names),
+	    cmocka_unit_test(test_nics_parse_full),
+	    cmocka_unit_test(test_nics_parse_errors),
+	    cmocka_unit_test(test_antispoof_rules),
+	    cmocka_unit_test(test_resolv_conf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -410,6 +410,20 @@ static void test_rollback(void **state)
 	assert_false(hull_path_exists(g));
 	/* Still writable after. */
 	write_file(g, "again");
+	/* Datasets nested in it stay as they are, with their files. */
+	assert_int_equal(pool_dataset_create(p, "r/child", &err), 0);
+	char *c = xasprintf("%s/child/c", path);
+	write_file(c, "child data");
+	assert_int_equal(pool_rollback(p, "r@s", &err), 0);
+	t = read_text(c);
+	assert_string_equal(t, "child data");
+	free(t);
+	assert_false(hull_path_exists(g));
+	assert_true(pool_dataset_exists(p, "r/child"));
+	assert_int_equal(pool_snapshot_create(p, "r/child@cs", &err), 0);
+	assert_int_equal(pool_dataset_destroy(p, "r", &err), 0);
+	assert_false(pool_dataset_exists(p, "r/child"));
+	free(c);
 	assert_int_equal(pool_rollback(p, "r@nope", &err), -ENOENT);
 	free(g);
 	free(f);

@@ -19,6 +19,7 @@
 
 #include "lib/err.h"
 #include "lib/xalloc.h"
+#include "vmm/archive_dl.h"
 #include "vmm/boot.h"
 #include "vmm/config.h"
 #include "vmm/confine.h"
@@ -27,6 +28,7 @@
 #include "vmm/devices.h"
 #include "vmm/iothread.h"
 #include "vmm/platform.h"
+#include "vmm/virtio_devices.h"
 #include "vmm/vm.h"
 
 #define KERNEL_MAX (512u << 20)
@@ -122,8 +124,12 @@ static int load_kernel(struct vm *vm, const struct vmm_config *cfg,
 out:
 	free(k.data);
 	free(i.data);
+	archive_dl_put();
 	return r;
 }
+
+static volatile sig_atomic_t stop_signal;
+static int signal_wake_fd = -1;
 
 static void on_wake(void *arg, uint32_t events)
 {
@@ -132,15 +138,20 @@ static void on_wake(void *arg, uint32_t events)
 	if (read(vm->wake_fd, &v, sizeof(v)) < 0) {
 		/* nothing to do: the loop re-checks exit_reason */
 	}
+	if (stop_signal)
+		vm_request_exit(vm, VM_EXIT_STOPPED);
 }
 
-static struct vm *signal_vm;
-
+/* Only async-signal-safe work here: flag it and wake the I/O loop, which
+ * ends the VM. */
 static void on_signal(int sig)
 {
+	uint64_t one = 1;
 	(void)sig;
-	if (signal_vm)
-		vm_request_exit(signal_vm, VM_EXIT_STOPPED);
+	stop_signal = 1;
+	if (signal_wake_fd >= 0 && write(signal_wake_fd, &one, sizeof(one)) < 0) {
+		/* the eventfd is already readable */
+	}
 }
 
 static void try_forbidden(enum vmm_forbidden f)
@@ -169,9 +180,11 @@ int main(int argc, char **argv)
 	struct console *con = NULL, *meta = NULL;
 	struct control *ctl = NULL;
 	char *text = NULL;
+	int *keep = NULL;
 	int status = VM_EXIT_ERROR;
 	int r;
 
+	boot_timer_main_ns = boot_timer_now();
 	vmm_config_init(&cfg);
 	r = vmm_config_parse_args(&cfg, argc, argv, &text, &err);
 	if (r == 1) {
@@ -203,6 +216,10 @@ int main(int argc, char **argv)
 		hull_err_prefix(&err, "console");
 		goto fail;
 	}
+	if (vm.vcon) {
+		virtio_console_attach(vm.vcon, con);
+		console_set_virtio(con, vm.vcon);
+	}
 	if (cfg.metadata_path) {
 		meta = console_open(vm.com2, VMM_CONSOLE_UNIX, cfg.metadata_path,
 				    &err);
@@ -219,7 +236,7 @@ int main(int argc, char **argv)
 	    platform_start(&vm, &err) < 0)
 		goto fail;
 
-	signal_vm = &vm;
+	signal_wake_fd = vm.wake_fd;
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -228,20 +245,21 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Confinement: every descriptor it will ever use is open now. */
-	int keep[64];
+	unsigned maxkeep = 64 + vm.ncpus + 4 * (VMM_MAX_DISKS + VMM_MAX_NETS);
+	keep = xcalloc(maxkeep, sizeof(int));
 	unsigned nkeep = 0;
 	keep[nkeep++] = vm.kvm_fd;
 	keep[nkeep++] = vm.vm_fd;
 	keep[nkeep++] = vm.wake_fd;
-	for (unsigned i = 0; i < vm.ncpus && nkeep < 40; i++)
+	for (unsigned i = 0; i < vm.ncpus; i++)
 		keep[nkeep++] = vm.vcpus[i].fd;
-	nkeep += console_fds(con, keep + nkeep, 64 - nkeep);
+	nkeep += console_fds(con, keep + nkeep, maxkeep - nkeep);
 	if (meta)
-		nkeep += console_fds(meta, keep + nkeep, 64 - nkeep);
+		nkeep += console_fds(meta, keep + nkeep, maxkeep - nkeep);
 	if (ctl)
-		nkeep += control_fds(ctl, keep + nkeep, 64 - nkeep);
-	nkeep += platform_fds(&vm, keep + nkeep, 64 - nkeep);
-	nkeep += io_fds(keep + nkeep, 64 - nkeep);
+		nkeep += control_fds(ctl, keep + nkeep, maxkeep - nkeep);
+	nkeep += platform_fds(&vm, keep + nkeep, maxkeep - nkeep);
+	nkeep += io_fds(keep + nkeep, maxkeep - nkeep);
 	if (confine_close_fds(keep, nkeep, &err) < 0 ||
 	    confine_drop_caps(&err) < 0)
 		goto fail;
@@ -264,6 +282,7 @@ fail:
 	vm_request_exit(&vm, VM_EXIT_ERROR);
 	vcpus_join(&vm);
 out:
+	free(keep);
 	control_close(ctl);
 	console_close(meta);
 	console_close(con);

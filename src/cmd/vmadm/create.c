@@ -28,6 +28,7 @@
 #include "image/store.h"
 #include "lib/xalloc.h"
 #include "pool/pool.h"
+#include "supervisor/client.h"
 #include "vm/payload.h"
 #include "vm/proptable.h"
 #include "vm/record.h"
@@ -340,6 +341,8 @@ int vmadm_delete(int argc, char **argv)
 	}
 	if (vmadm_stop_locked(uuid, true, 0, &err) < 0)
 		goto fail;
+	/* what the supervisor may leave: an empty cgroup, run files */
+	zone_cleanup(uuid, NULL);
 	if (pool_dataset_destroy(pool, uuid, &err) < 0)
 		goto fail;
 	/* A create killed between writing vm.json and removing its pending

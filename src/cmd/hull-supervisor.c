@@ -1,0 +1,146 @@
+/*
+ * hull-supervisor - the per-instance supervisor (docs/hull-supervisor.md).
+ *
+ * `hull-supervisor UUID` daemonises: the foreground process waits until
+ * the zone's init runs and exits 0, or prints the one error line and exits
+ * 1. With --ready-fd N the caller reads that report on its own descriptor
+ * N instead ("OK" or the error line). --foreground keeps it attached.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+#include "lib/fileio.h"
+#include "lib/root.h"
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+#include "supervisor/metadata_hook.h"
+#include "supervisor/supervisor.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: hull-supervisor [--ready-fd N] [--foreground] UUID\n"
+		   "Creates the zone UUID and supervises it until it stops.\n"
+		   "Normally started by `vmadm start`, not by hand.\n");
+}
+
+/* Detaches from the caller: new session, stdin /dev/null, stdout and
+ * stderr to the instance's supervisor.log, no inherited descriptors but
+ * the ready pipe (moved to 3). */
+static int daemonise(const char *uuid, int *ready_fd)
+{
+	_cleanup_free_ char *logs = hull_root_path("%s/logs", uuid);
+	hull_mkdir_p(logs, 0700, NULL);
+	_cleanup_free_ char *log = xasprintf("%s/supervisor.log", logs);
+	int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (lfd < 0 || nfd < 0)
+		return -errno;
+	if (setsid() < 0 && getpid() != getsid(0))
+		return -errno;
+	if (dup2(nfd, 0) < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
+		return -errno;
+	if (*ready_fd != 3) {
+		if (dup2(*ready_fd, 3) < 0)
+			return -errno;
+		*ready_fd = 3;
+	}
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	syscall(SYS_close_range, 4, ~0U, 0);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int ready_fd = -1, c;
+	bool foreground = false;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			ready_fd = atoi(optarg);
+			if (ready_fd < 0 || fcntl(ready_fd, F_GETFD) < 0) {
+				fprintf(stderr, "hull-supervisor: --ready-fd %s: not open\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
+	const char *uuid = argv[optind];
+	if (!hull_uuid_valid(uuid)) {
+		fprintf(stderr, "hull-supervisor: not a uuid: %s\n", uuid);
+		return 2;
+	}
+	_cleanup_free_ char *inst = hull_root_path("%s/config/vm.json", uuid);
+	if (!hull_path_exists(inst)) {
+		fprintf(stderr, "hull-supervisor: no such instance %s\n", uuid);
+		return 1;
+	}
+	supervisor_hook_register(&metadata_hook);
+	if (foreground)
+		return supervisor_run(uuid, ready_fd);
+
+	/* Without --ready-fd the foreground process is the reporter. */
+	int p[2] = { -1, -1 };
+	if (ready_fd < 0) {
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			perror("hull-supervisor: pipe");
+			return 1;
+		}
+		ready_fd = p[1];
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("hull-supervisor: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		if (p[0] >= 0)
+			close(p[0]);
+		int r = daemonise(uuid, &ready_fd);
+		if (r < 0) {
+			dprintf(ready_fd, "daemonise: %s\n", strerror(-r));
+			_exit(1);
+		}
+		_exit(supervisor_run(uuid, ready_fd));
+	}
+	if (p[0] < 0)
+		return 0;  /* the caller reads the report on its descriptor */
+	close(p[1]);
+	char buf[1024];
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	char *nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	if (strcmp(buf, "OK") == 0)
+		return 0;
+	fprintf(stderr, "hull-supervisor: %s\n", *buf ? buf : "exited early");
+	return 1;
+}

@@ -1,0 +1,51 @@
+/*
+ * client.h - what vmadm (and zlogin) use to start, ask and clean up a
+ * zone's supervisor. See docs/internals.md for the files and protocol.
+ */
+#ifndef HULL_SUPERVISOR_CLIENT_H
+#define HULL_SUPERVISOR_CLIENT_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "lib/err.h"
+
+/* Runs hull-supervisor UUID and waits until the zone's init runs; on
+ * failure err holds the supervisor's one error line and nothing is left. */
+int supervisor_start(const char *uuid, struct hull_err *err);
+/* Is the supervisor alive (it holds the lock on run/supervisor.pid)? */
+bool supervisor_alive(const char *uuid);
+/* The derived state: supervisor alive and the zone's cgroup populated. */
+bool zone_is_running(const char *uuid);
+/* One request, one answer (a new reference). An answer {"ok":false} is an
+ * error carrying the supervisor's message. timeout_ms < 0 waits forever. */
+int supervisor_request(const char *uuid, json_t *req, json_t **resp,
+		       int timeout_ms, struct hull_err *err);
+/* Stop (graceful, timeout_s then kill; force: kill now); returns once the
+ * supervisor has exited. A zone that is not running is fine. */
+int supervisor_stop(const char *uuid, int timeout_s, bool force,
+		    struct hull_err *err);
+int supervisor_reboot(const char *uuid, int timeout_s, bool force,
+		      struct hull_err *err);
+/* signal: a name ("SIGTERM", "HUP") or number. */
+int supervisor_kill(const char *uuid, const char *signal, struct hull_err *err);
+/* The status object (see docs/internals.md); NULL when not running. */
+json_t *supervisor_status(const char *uuid, struct hull_err *err);
+/* The pid of init (host view), or -1. */
+pid_t zone_init_pid(const char *uuid, struct hull_err *err);
+/* Applies the record's limits to the running zone's cgroup (vmadm update). */
+int zone_limits_update(const char *uuid, struct hull_err *err);
+/* Removes what a dead supervisor left (processes in the cgroup, the
+ * cgroup, run files). EBUSY when a supervisor is alive. */
+int zone_cleanup(const char *uuid, struct hull_err *err);
+/* The same, for the supervisor itself, which holds the pid lock. */
+int zone_cleanup_locked(const char *uuid, struct hull_err *err);
+/* The last exit of init: SmartOS's exit_status (status>>8, or -signal) and
+ * exit_timestamp (ISO-8601). ENOENT when the zone never exited. */
+int zone_lastexited_read(const char *uuid, int *exit_status, char ts[32],
+			 struct hull_err *err);
+/* Attaches in_fd/out_fd to the zone's console until the console closes or
+ * a 0x1d byte (^]) arrives on in_fd. The caller sets the terminal mode. */
+int zone_console_attach(const char *uuid, int in_fd, int out_fd,
+			struct hull_err *err);
+#endif

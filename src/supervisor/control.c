@@ -1,0 +1,105 @@
+/*
+ * control.c - parsing control requests and signal names.
+ */
+#include "supervisor/control.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+	const char *name;
+	int no;
+} signals[] = {
+	{ "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT },
+	{ "ILL", SIGILL },   { "TRAP", SIGTRAP },   { "ABRT", SIGABRT },
+	{ "BUS", SIGBUS },   { "FPE", SIGFPE },     { "KILL", SIGKILL },
+	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },   { "USR2", SIGUSR2 },
+	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM },   { "TERM", SIGTERM },
+	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT },   { "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },   { "TTOU", SIGTTOU },
+	{ "URG", SIGURG },   { "XCPU", SIGXCPU },   { "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+	{ "IO", SIGIO },     { "PWR", SIGPWR },     { "SYS", SIGSYS },
+};
+
+static int parse_num(const char *s, int lo, int hi)
+{
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 3)
+		return -EINVAL;
+	int n = atoi(s);
+	return n < lo || n > hi ? -EINVAL : n;
+}
+
+int control_signal_parse(const char *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (s[0] >= '0' && s[0] <= '9')
+		return parse_num(s, 1, SIGRTMAX);
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < sizeof(signals) / sizeof(*signals); i++)
+		if (strcasecmp(s, signals[i].name) == 0)
+			return signals[i].no;
+	if (strncasecmp(s, "RTMIN", 5) == 0) {
+		if (!s[5])
+			return SIGRTMIN;
+		int n = s[5] == '+' ? parse_num(s + 6, 0, SIGRTMAX - SIGRTMIN) : -EINVAL;
+		return n < 0 ? n : SIGRTMIN + n;
+	}
+	return -EINVAL;
+}
+
+int control_request_parse(const char *line, size_t len, struct control_req *req,
+			  struct hull_err *err)
+{
+	memset(req, 0, sizeof(*req));
+	req->timeout_s = CONTROL_DEFAULT_TIMEOUT;
+	if (len > CONTROL_LINE_MAX)
+		return hull_err_set(err, E2BIG, "request longer than %d bytes",
+				    CONTROL_LINE_MAX);
+	json_error_t je;
+	json_t *j = json_loadb(line, len, 0, &je);
+	if (!j)
+		return hull_err_set(err, EINVAL, "request is not JSON: %s", je.text);
+	int r = 0;
+	const char *cmd = json_string_value(json_object_get(j, "cmd"));
+	json_t *t = json_object_get(j, "timeout");
+	json_t *f = json_object_get(j, "force");
+	if (!json_is_object(j) || !cmd) {
+		r = hull_err_set(err, EINVAL, "request has no cmd");
+	} else if (strcmp(cmd, "status") == 0) {
+		req->cmd = CONTROL_STATUS;
+	} else if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "reboot") == 0) {
+		req->cmd = cmd[0] == 's' ? CONTROL_STOP : CONTROL_REBOOT;
+		if (t && (!json_is_integer(t) || json_integer_value(t) < 0 ||
+			  json_integer_value(t) > 86400))
+			r = hull_err_set(err, EINVAL, "timeout: not 0..86400 seconds");
+		else if (t)
+			req->timeout_s = (int)json_integer_value(t);
+		if (f && !json_is_boolean(f))
+			r = hull_err_set(err, EINVAL, "force: not a boolean");
+		req->force = json_is_true(f);
+	} else if (strcmp(cmd, "kill") == 0) {
+		req->cmd = CONTROL_KILL;
+		json_t *s = json_object_get(j, "signal");
+		req->signo = json_is_integer(s) ?
+			(json_integer_value(s) > 0 && json_integer_value(s) <= SIGRTMAX ?
+			 (int)json_integer_value(s) : -EINVAL) :
+			s ? control_signal_parse(json_string_value(s)) : SIGTERM;
+		if (req->signo < 0)
+			r = hull_err_set(err, EINVAL, "signal: unknown signal");
+	} else if (strcmp(cmd, "update") == 0) {
+		req->cmd = CONTROL_UPDATE;
+	} else if (strcmp(cmd, "listener") == 0) {
+		req->cmd = CONTROL_LISTENER;
+	} else {
+		r = hull_err_set(err, EINVAL, "unknown cmd %.64s", cmd);
+	}
+	json_decref(j);
+	return r;
+}

@@ -1,0 +1,35 @@
+/*
+ * control.h - the supervisor's control protocol (docs/internals.md): one
+ * JSON object per line. Parsing is pure (tests/fuzz/fuzz_control.c): the
+ * socket is root-only, but a request is still checked field by field.
+ */
+#ifndef HULL_SUPERVISOR_CONTROL_H
+#define HULL_SUPERVISOR_CONTROL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "lib/err.h"
+
+#define CONTROL_LINE_MAX 4096
+#define CONTROL_DEFAULT_TIMEOUT 60
+
+enum control_cmd {
+	CONTROL_STATUS,
+	CONTROL_STOP,
+	CONTROL_REBOOT,
+	CONTROL_KILL,
+	CONTROL_UPDATE,
+	CONTROL_LISTENER,  /* a uname listener (lx zlogin) rides along */
+};
+
+struct control_req {
+	enum control_cmd cmd;
+	int timeout_s;   /* stop, reboot */
+	bool force;      /* stop, reboot */
+	int signo;       /* kill */
+};
+
+int control_request_parse(const char *line, size_t len, struct control_req *req,
+			  struct hull_err *err);
+/* "SIGTERM", "TERM", "term", "15", "SIGRTMIN+3": the number, or -EINVAL. */
+int control_signal_parse(const char *s);
+#endif

@@ -1,0 +1,740 @@
+/*
+ * supervisor.c - the per-zone supervisor's state machine and event loop.
+ *
+ *   booting ──ok──> running ──init exits──> (policy) ──> running (restart)
+ *                      │                          └────> done
+ *                      ├─ stop ──> stopping ──init exits──> done
+ *                      └─ reboot ─> rebooting ─init exits─> booting
+ *
+ * Every path to "done" kills what is left in the zone's cgroup, removes
+ * it and the run files, and answers waiting clients.
+ */
+#include "supervisor/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/fileio.h"
+#include "lib/root.h"
+#include "lib/xalloc.h"
+#include "supervisor/client.h"
+#include "supervisor/control.h"
+#include "supervisor/log.h"
+#include "supervisor/sock.h"
+#include "zone/cgroup.h"
+#include "zone/start.h"
+#include "zone/uname.h"
+
+#define CONSOLE_LOG_MAX (4 << 20)
+#define BACKOFF_MAX_S 60
+#define QUICK_EXIT_S 10
+
+enum sv_state { SV_BOOTING, SV_RUNNING, SV_STOPPING, SV_REBOOTING, SV_BACKOFF,
+		SV_DONE };
+
+struct sv_client {
+	int fd;
+	bool console;
+	bool waiting;          /* a stop/reboot answer is owed */
+	int passed_fd;         /* a descriptor that came with the request, or -1 */
+	size_t len;
+	char buf[CONTROL_LINE_MAX + 1];
+	struct sv_client *next;
+};
+
+struct supervisor {
+	char uuid[HULL_UUID_LEN + 1];
+	struct zone_config cfg;
+	struct zone_cgroup cg;
+	struct zone_proc proc;
+	struct sv_loop *loop;
+	enum sv_state state;
+	int sig_fd, timer_fd, ctl_fd, con_fd, log_fd, lock_fd;
+	char *run_dir, *log_path;
+	char boot_ts[32];
+	time_t boot_mono;
+	int restarts, backoff_s, failures;
+	int64_t oom_seen;
+	bool owns_run;         /* we hold the pid lock: the run files are ours */
+	struct sv_client *clients;
+};
+
+/* The one supervisor of this process, for callbacks whose data is a
+ * client. */
+static struct supervisor *sv_self;
+
+static const struct sv_hook *hooks[4];
+static size_t nhooks;
+
+void supervisor_hook_register(const struct sv_hook *hook)
+{
+	if (nhooks < sizeof(hooks) / sizeof(*hooks))
+		hooks[nhooks++] = hook;
+}
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void timer_arm(struct supervisor *sv, int seconds)
+{
+	struct itimerspec it = { .it_value = { seconds, seconds ? 0 : 1 } };
+	timerfd_settime(sv->timer_fd, 0, &it, NULL);
+}
+
+static void timer_disarm(struct supervisor *sv)
+{
+	struct itimerspec it = { { 0, 0 }, { 0, 0 } };
+	timerfd_settime(sv->timer_fd, 0, &it, NULL);
+}
+
+/* ---- clients ---------------------------------------------------------- */
+
+static void client_send(struct sv_client *c, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		return;
+	size_t len = strlen(s);
+	s[len] = '\n';
+	/* Answers are small; a client that does not read loses its answer. */
+	(void)!send(c->fd, s, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(s);
+}
+
+static void client_error(struct sv_client *c, const char *msg)
+{
+	client_send(c, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+static void client_close(struct supervisor *sv, struct sv_client *c)
+{
+	for (struct sv_client **pp = &sv->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	sv_loop_del(sv->loop, c->fd);
+	close(c->fd);
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
+	free(c);
+}
+
+/* Answers every client waiting for a stop or reboot. */
+static void clients_answer_waiting(struct supervisor *sv, const char *error)
+{
+	for (struct sv_client *c = sv->clients; c; c = c->next) {
+		if (!c->waiting)
+			continue;
+		c->waiting = false;
+		if (error)
+			client_error(c, error);
+		else
+			client_send(c, json_pack("{s:b}", "ok", 1));
+	}
+}
+
+/* ---- console ---------------------------------------------------------- */
+
+static void console_log_open(struct supervisor *sv)
+{
+	if (sv->log_fd >= 0)
+		close(sv->log_fd);
+	sv->log_fd = open(sv->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			  0640);
+}
+
+static void console_log_write(struct supervisor *sv, const char *buf, size_t n)
+{
+	struct stat st;
+	if (sv->log_fd >= 0 && fstat(sv->log_fd, &st) == 0 &&
+	    st.st_size > CONSOLE_LOG_MAX) {
+		_cleanup_free_ char *old = xasprintf("%s.0", sv->log_path);
+		rename(sv->log_path, old);
+		console_log_open(sv);
+	}
+	if (sv->log_fd >= 0)
+		(void)!write(sv->log_fd, buf, n);
+}
+
+static void on_console(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct supervisor *sv = data;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* EIO: no process holds the console any more. Stop
+		 * watching it; the next boot brings a new one. */
+		sv_loop_del(loop, fd);
+		return;
+	}
+	console_log_write(sv, buf, (size_t)n);
+	for (struct sv_client *c = sv->clients; c; c = c->next)
+		if (c->console)
+			(void)!send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void on_console_client(struct sv_loop *loop, int fd, uint32_t events,
+			      void *data)
+{
+	struct sv_client *c = data;
+	struct supervisor *sv = sv_self;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		client_close(sv, c);
+		return;
+	}
+	if (sv->proc.console_fd >= 0)
+		(void)!write(sv->proc.console_fd, buf, (size_t)n);
+}
+
+/* ---- boot and exit ---------------------------------------------------- */
+
+static void on_uname(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct supervisor *sv = data;
+	struct hull_err err = { 0 };
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		/* Every task under this filter is gone. */
+		sv_loop_del(loop, fd);
+		if (fd != sv->proc.notify_fd)
+			close(fd);
+		return;
+	}
+	if (zone_uname_handle(fd, sv->cfg.kernel_version, &err) < 0)
+		sv_log("warn", "uname: %s", err.msg);
+}
+
+static int sv_boot(struct supervisor *sv, struct hull_err *err)
+{
+	int r;
+	/* A reboot picks up what vmadm update changed in the record. */
+	struct zone_config cfg;
+	if ((r = zone_config_load(sv->uuid, &cfg, err)) < 0)
+		return r;
+	zone_config_fini(&sv->cfg);
+	sv->cfg = cfg;
+	if ((r = zone_cgroup_create(&sv->cg, err)) < 0 ||
+	    (r = zone_cgroup_limits_apply(&sv->cg, &sv->cfg.limits, err)) < 0)
+		return r;
+	if ((r = zone_start(&sv->cfg, &sv->cg, &sv->proc, err)) < 0)
+		return r;
+	fcntl(sv->proc.console_fd, F_SETFL, O_NONBLOCK);
+	if ((r = sv_loop_add(sv->loop, sv->proc.console_fd, EPOLLIN, on_console, sv,
+			     err)) < 0)
+		return r;
+	if (sv->proc.notify_fd >= 0 &&
+	    (r = sv_loop_add(sv->loop, sv->proc.notify_fd, EPOLLIN, on_uname, sv,
+			     err)) < 0)
+		return r;
+	sv_log_timestamp(sv->boot_ts);
+	sv->boot_mono = mono_now();
+	sv->oom_seen = zone_cgroup_oom_kills(&sv->cg);
+	sv->state = SV_RUNNING;
+	sv_log("info", "zone booted: init %s is pid %d", sv->cfg.argv[0],
+	       (int)sv->proc.pid);
+	for (size_t i = 0; i < nhooks; i++) {
+		if (hooks[i]->zone_started &&
+		    hooks[i]->zone_started(sv->loop, &sv->cfg, sv->proc.pid, err) < 0)
+			return hull_err_prefix(err, "%s", hooks[i]->name);
+	}
+	return 0;
+}
+
+static void write_lastexited(struct supervisor *sv, int status)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%lld %d\n",
+			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, status);
+	_cleanup_free_ char *p = hull_root_path("%s/lastexited", sv->uuid);
+	struct hull_err err = { 0 };
+	if (hull_file_write_atomic(p, buf, (size_t)n, 0644, &err) < 0)
+		sv_log("error", "record exit: %s", err.msg);
+}
+
+static void sv_zone_down(struct supervisor *sv)
+{
+	struct hull_err err = { 0 };
+	for (size_t i = 0; i < nhooks; i++)
+		if (hooks[i]->zone_stopped)
+			hooks[i]->zone_stopped(sv->loop, &sv->cfg);
+	if (sv->proc.console_fd >= 0) {
+		/* What init wrote last is still in the pty. */
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(sv->proc.console_fd, buf, sizeof(buf))) > 0)
+			console_log_write(sv, buf, (size_t)n);
+		sv_loop_del(sv->loop, sv->proc.console_fd);
+	}
+	if (sv->proc.notify_fd >= 0)
+		sv_loop_del(sv->loop, sv->proc.notify_fd);
+	zone_proc_close(&sv->proc);
+	sv->proc.pid = -1;
+	/* init's death killed its pid namespace; a zlogin'd process that
+	 * escaped it cannot exist, but make sure the cgroup is empty. */
+	if (zone_cgroup_kill(&sv->cg, 5000, &err) < 0)
+		sv_log("error", "%s", err.msg);
+}
+
+static bool want_restart(struct supervisor *sv, int status)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP)
+		return true;   /* reboot(2) from inside */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
+		return false;  /* halt or power off from inside */
+	switch (sv->cfg.restart) {
+	case ZONE_RESTART_ALWAYS:
+		return true;
+	case ZONE_RESTART_ON_FAILURE:
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			return false;
+		return sv->cfg.restart_max == 0 || sv->failures <= sv->cfg.restart_max;
+	case ZONE_RESTART_NEVER:
+		break;
+	}
+	return false;
+}
+
+static void sv_finish(struct supervisor *sv, const char *why)
+{
+	sv_log("info", "zone stopped: %s", why);
+	sv->state = SV_DONE;
+}
+
+static void sv_try_boot(struct supervisor *sv)
+{
+	struct hull_err err = { 0 };
+	if (sv_boot(sv, &err) == 0) {
+		sv->restarts++;
+		clients_answer_waiting(sv, NULL);
+		return;
+	}
+	sv_log("error", "boot: %s", err.msg);
+	if (sv->proc.pid > 0)
+		sv_zone_down(sv);
+	clients_answer_waiting(sv, err.msg);
+	sv_finish(sv, "boot failed");
+}
+
+static void on_init_exit(struct supervisor *sv, int status)
+{
+	write_lastexited(sv, status);
+	int64_t ooms = zone_cgroup_oom_kills(&sv->cg);
+	if (ooms > sv->oom_seen)
+		sv_log("warn", "out of memory: %lld process(es) killed in the zone",
+		       (long long)(ooms - sv->oom_seen));
+	sv->oom_seen = ooms;
+	if (WIFEXITED(status))
+		sv_log("info", "init exited with status %d", WEXITSTATUS(status));
+	else
+		sv_log("info", "init killed by signal %d", WTERMSIG(status));
+	bool ran_long = mono_now() - sv->boot_mono >= QUICK_EXIT_S;
+	sv_zone_down(sv);
+	timer_disarm(sv);
+	switch (sv->state) {
+	case SV_STOPPING:
+		sv_finish(sv, "stop requested");
+		return;
+	case SV_REBOOTING:
+		sv_try_boot(sv);
+		return;
+	default:
+		break;
+	}
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		sv->failures++;
+	if (!want_restart(sv, status)) {
+		sv_finish(sv, "init exited");
+		return;
+	}
+	sv->backoff_s = ran_long ? 0 : sv->backoff_s ? sv->backoff_s * 2 : 1;
+	if (sv->backoff_s > BACKOFF_MAX_S)
+		sv->backoff_s = BACKOFF_MAX_S;
+	sv_log("info", "restarting init in %d s", sv->backoff_s);
+	sv->state = SV_BACKOFF;
+	timer_arm(sv, sv->backoff_s);
+}
+
+/* The signal init treats as "shut down cleanly". */
+static int stop_signal(struct supervisor *sv)
+{
+	if (sv->cfg.docker)
+		return SIGTERM;
+	_cleanup_free_ char *p = hull_root_path("%s/root%s", sv->uuid,
+						sv->cfg.argv[0]);
+	char link[256] = "";
+	ssize_t n = readlink(p, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	const char *name = n > 0 ? link : sv->cfg.argv[0];
+	if (strstr(name, "systemd"))
+		return SIGRTMIN + 3;
+	if (strstr(name, "busybox"))
+		return SIGUSR2;
+	return SIGTERM;
+}
+
+static void sv_stop_begin(struct supervisor *sv, enum sv_state next, int timeout,
+			  bool force)
+{
+	if (sv->state == SV_BACKOFF || sv->state == SV_BOOTING) {
+		timer_disarm(sv);
+		if (next == SV_REBOOTING) {
+			sv_try_boot(sv);
+		} else {
+			sv_finish(sv, "stop requested");
+		}
+		return;
+	}
+	sv->state = next;
+	if (force || timeout == 0) {
+		kill(sv->proc.pid, SIGKILL);
+		return;
+	}
+	int sig = stop_signal(sv);
+	sv_log("info", "stopping: signal %d to init, %d s to go", sig, timeout);
+	kill(sv->proc.pid, sig);
+	timer_arm(sv, timeout);
+}
+
+static void on_timer(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct supervisor *sv = data;
+	uint64_t ticks;
+	(void)!read(fd, &ticks, sizeof(ticks));
+	if (sv->state == SV_BACKOFF) {
+		sv_try_boot(sv);
+	} else if ((sv->state == SV_STOPPING || sv->state == SV_REBOOTING) &&
+		   sv->proc.pid > 0) {
+		sv_log("info", "init did not stop in time: killing the zone");
+		kill(sv->proc.pid, SIGKILL);
+	}
+}
+
+static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct supervisor *sv = data;
+	struct signalfd_siginfo si;
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+		if (sv->state == SV_RUNNING || sv->state == SV_BACKOFF)
+			sv_stop_begin(sv, SV_STOPPING, 30, false);
+		return;
+	}
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			break;
+		if (pid == sv->proc.pid)
+			on_init_exit(sv, status);
+	}
+}
+
+/* ---- control ---------------------------------------------------------- */
+
+static void do_status(struct supervisor *sv, struct sv_client *c)
+{
+	const char *state = sv->state == SV_RUNNING ? "running" :
+		sv->state == SV_STOPPING ? "stopping" :
+		sv->state == SV_REBOOTING ? "rebooting" :
+		sv->state == SV_BACKOFF ? "restarting" : "stopped";
+	json_t *j = json_pack("{s:b, s:s, s:i, s:s, s:i, s:I, s:s}", "ok", 1,
+			      "state", state, "supervisor_pid", (int)getpid(),
+			      "boot_timestamp", sv->boot_ts, "restarts",
+			      sv->restarts, "oom_kills",
+			      (json_int_t)zone_cgroup_oom_kills(&sv->cg),
+			      "cgroup", sv->cg.rel);
+	if (sv->proc.pid > 0)
+		json_object_set_new(j, "pid", json_integer(sv->proc.pid));
+	static const char *const brands[] = { "joyent", "joyent-minimal", "lx" };
+	json_object_set_new(j, "brand", json_string(brands[sv->cfg.brand]));
+	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
+	client_send(c, j);
+}
+
+static void do_request(struct supervisor *sv, struct sv_client *c,
+		       const char *line, size_t len)
+{
+	struct control_req req;
+	struct hull_err err = { 0 };
+	if (control_request_parse(line, len, &req, &err) < 0) {
+		client_error(c, err.msg);
+		return;
+	}
+	switch (req.cmd) {
+	case CONTROL_STATUS:
+		do_status(sv, c);
+		break;
+	case CONTROL_STOP:
+	case CONTROL_REBOOT:
+		c->waiting = true;
+		if (sv->state == SV_STOPPING || sv->state == SV_REBOOTING) {
+			if (req.force && sv->proc.pid > 0)
+				kill(sv->proc.pid, SIGKILL);
+			break;  /* answered with the stop in progress */
+		}
+		sv_stop_begin(sv, req.cmd == CONTROL_STOP ? SV_STOPPING : SV_REBOOTING,
+			      req.timeout_s, req.force);
+		break;
+	case CONTROL_KILL:
+		if (sv->proc.pid <= 0 || kill(sv->proc.pid, req.signo) < 0)
+			client_error(c, "zone is not running");
+		else
+			client_send(c, json_pack("{s:b}", "ok", 1));
+		break;
+	case CONTROL_LISTENER:
+		if (c->passed_fd < 0 || sv->cfg.brand != ZONE_BRAND_LX ||
+		    sv_loop_add(sv->loop, c->passed_fd, EPOLLIN, on_uname, sv, &err) < 0) {
+			client_error(c, "listener: no descriptor or not an lx zone");
+			break;
+		}
+		c->passed_fd = -1;
+		client_send(c, json_pack("{s:b}", "ok", 1));
+		break;
+	case CONTROL_UPDATE: {
+		struct zone_config cfg;
+		if (zone_config_load(sv->uuid, &cfg, &err) < 0 ||
+		    zone_cgroup_limits_apply(&sv->cg, &cfg.limits, &err) < 0) {
+			zone_config_fini(&cfg);
+			client_error(c, err.msg);
+			break;
+		}
+		sv->cfg.limits = cfg.limits;
+		zone_config_fini(&cfg);
+		client_send(c, json_pack("{s:b}", "ok", 1));
+		break;
+	}
+	}
+}
+
+static void on_control_client(struct sv_loop *loop, int fd, uint32_t events,
+			      void *data)
+{
+	struct sv_client *c = data;
+	struct supervisor *sv = sv_self;
+	struct iovec iov = { c->buf + c->len, CONTROL_LINE_MAX - c->len };
+	union {
+		char b[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
+			     .msg_controllen = sizeof(u.b) };
+	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+		if (c->passed_fd >= 0)
+			close(c->passed_fd);
+		memcpy(&c->passed_fd, CMSG_DATA(cm), sizeof(int));
+	}
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		client_close(sv, c);
+		return;
+	}
+	c->len += (size_t)n;
+	char *nl;
+	while ((nl = memchr(c->buf, '\n', c->len))) {
+		size_t l = (size_t)(nl - c->buf);
+		do_request(sv, c, c->buf, l);
+		memmove(c->buf, nl + 1, c->len - l - 1);
+		c->len -= l + 1;
+	}
+	if (c->len == CONTROL_LINE_MAX) {
+		client_error(c, "request too long");
+		client_close(sv, c);
+	}
+}
+
+static void on_accept(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct supervisor *sv = sv_self;
+	bool console = data != NULL;
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return;
+	struct sv_client *c = xcalloc(1, sizeof(*c));
+	c->fd = cfd;
+	c->passed_fd = -1;
+	c->console = console;
+	if (sv_loop_add(loop, cfd, EPOLLIN,
+			console ? on_console_client : on_control_client, c, NULL) < 0) {
+		close(cfd);
+		free(c);
+		return;
+	}
+	c->next = sv->clients;
+	sv->clients = c;
+}
+
+/* ---- set-up and tear-down --------------------------------------------- */
+
+static void ready_report(int *ready_fd, const char *msg)
+{
+	if (*ready_fd < 0)
+		return;
+	(void)!write(*ready_fd, msg, strlen(msg));
+	(void)!write(*ready_fd, "\n", 1);
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+static int sv_setup(struct supervisor *sv, struct hull_err *err)
+{
+	int r;
+	_cleanup_free_ char *inst = hull_root_path("%s", sv->uuid);
+	if (!hull_is_dir(inst))
+		return hull_err_set(err, ENOENT, "no such instance %s", sv->uuid);
+	sv->run_dir = hull_root_path("%s/run", sv->uuid);
+	_cleanup_free_ char *logs = hull_root_path("%s/logs", sv->uuid);
+	_cleanup_free_ char *zc = xasprintf("%s/zonecontrol", sv->run_dir);
+	if ((r = hull_mkdir_p(sv->run_dir, 0700, err)) < 0 ||
+	    (r = hull_mkdir_p(zc, 0755, err)) < 0 ||
+	    (r = hull_mkdir_p(logs, 0700, err)) < 0)
+		return r;
+	sv->log_path = xasprintf("%s/console.log", logs);
+	_cleanup_free_ char *pidf = xasprintf("%s/supervisor.pid", sv->run_dir);
+	sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (sv->lock_fd < 0)
+		return hull_err_sys(err, errno, "open %s", pidf);
+	if (flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return hull_err_set(err, EBUSY, "zone %s is already running",
+				    sv->uuid);
+	sv->owns_run = true;
+	/* What a killed predecessor left: an empty cgroup, stale sockets. */
+	if ((r = zone_cleanup_locked(sv->uuid, err)) < 0)
+		return r;
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(sv->lock_fd, 0) < 0 || pwrite(sv->lock_fd, buf, (size_t)n, 0) != n)
+		return hull_err_sys(err, errno, "write %s", pidf);
+	console_log_open(sv);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sv->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	sv->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (sv->sig_fd < 0 || sv->timer_fd < 0)
+		return hull_err_sys(err, errno, "signalfd/timerfd");
+	if (!(sv->loop = sv_loop_new(err)))
+		return -err->code;
+	_cleanup_free_ char *ctl = xasprintf("%s/control.sock", sv->run_dir);
+	_cleanup_free_ char *con = xasprintf("%s/console.sock", sv->run_dir);
+	if ((sv->ctl_fd = sv_sock_listen(ctl, err)) < 0 ||
+	    (sv->con_fd = sv_sock_listen(con, err)) < 0)
+		return -err->code;
+	if ((r = sv_loop_add(sv->loop, sv->sig_fd, EPOLLIN, on_signal, sv, err)) < 0 ||
+	    (r = sv_loop_add(sv->loop, sv->timer_fd, EPOLLIN, on_timer, sv, err)) < 0 ||
+	    (r = sv_loop_add(sv->loop, sv->ctl_fd, EPOLLIN, on_accept, NULL, err)) < 0 ||
+	    (r = sv_loop_add(sv->loop, sv->con_fd, EPOLLIN, on_accept, sv, err)) < 0)
+		return r;
+	return 0;
+}
+
+static void sv_teardown(struct supervisor *sv)
+{
+	struct hull_err err = { 0 };
+	if (sv->proc.pid > 0) {
+		kill(sv->proc.pid, SIGKILL);
+		waitpid(sv->proc.pid, NULL, 0);
+		sv_zone_down(sv);
+	}
+	if (sv->cg.rel && zone_cgroup_destroy(&sv->cg, &err) < 0)
+		sv_log("error", "%s", err.msg);
+	if (sv->owns_run) {
+		_cleanup_free_ char *ctl = xasprintf("%s/control.sock", sv->run_dir);
+		_cleanup_free_ char *con = xasprintf("%s/console.sock", sv->run_dir);
+		_cleanup_free_ char *pidf = xasprintf("%s/supervisor.pid", sv->run_dir);
+		unlink(ctl);
+		unlink(con);
+		_cleanup_free_ char *md = xasprintf("%s/zonecontrol/metadata.sock",
+						    sv->run_dir);
+		unlink(md);
+		if (sv->lock_fd >= 0 && flock(sv->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			unlink(pidf);
+	}
+	/* Answer stop requests only now: the cgroup is gone. */
+	clients_answer_waiting(sv, NULL);
+	while (sv->clients)
+		client_close(sv, sv->clients);
+	sv_loop_free(sv->loop);
+	for (int *fd = &sv->sig_fd; fd <= &sv->lock_fd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	zone_cgroup_fini(&sv->cg);
+	zone_config_fini(&sv->cfg);
+	free(sv->run_dir);
+	free(sv->log_path);
+}
+
+int supervisor_run(const char *uuid, int ready_fd)
+{
+	struct supervisor sv;
+	memset(&sv, 0, sizeof(sv));
+	sv.sig_fd = sv.timer_fd = sv.ctl_fd = sv.con_fd = sv.log_fd = sv.lock_fd = -1;
+	sv.proc.pid = -1;
+	sv.proc.console_fd = sv.proc.notify_fd = -1;
+	sv_self = &sv;
+	snprintf(sv.uuid, sizeof(sv.uuid), "%s", uuid);
+	sv_log_init(uuid);
+	struct hull_err err = { 0 };
+	int rc = 0;
+	if (sv_setup(&sv, &err) < 0) {
+		ready_report(&ready_fd, err.msg);
+		sv_teardown(&sv);
+		return 1;
+	}
+	zone_cgroup_init(&sv.cg, uuid);
+	if (sv_boot(&sv, &err) < 0) {
+		sv_log("error", "start: %s", err.msg);
+		ready_report(&ready_fd, err.msg);
+		sv_teardown(&sv);
+		return 1;
+	}
+	ready_report(&ready_fd, "OK");
+	while (sv.state != SV_DONE) {
+		int n = sv_loop_run_once(sv.loop, -1);
+		if (n < 0) {
+			sv_log("error", "event loop: %s", strerror(-n));
+			rc = 1;
+			break;
+		}
+	}
+	sv_teardown(&sv);
+	sv_log("info", "supervisor exits");
+	return rc;
+}

@@ -1,0 +1,503 @@
+/*
+ * cgroup.c - creating, limiting, emptying and removing a zone's cgroup.
+ *
+ * v2 hosts: /sys/fs/cgroup/<parent>/<uuid> with cpu, memory, pids and io
+ * enabled from the root down. v1 and hybrid hosts (v1 controllers, an empty
+ * v2 tree): the same path in each hierarchy mounted under /sys/fs/cgroup.
+ * cpuset needs cpus and mems copied down before a task may join, and the
+ * devices hierarchy gets a whitelist of the nodes a zone's /dev holds.
+ */
+#include "zone/cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "lib/fileio.h"
+#include "lib/xalloc.h"
+
+#define CG_ROOT "/sys/fs/cgroup"
+
+static const char *const v1_hierarchies[] = {
+	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+	"pids", "systemd", "unified",
+};
+
+const char *zone_cgroup_parent(void)
+{
+	const char *p = getenv("HULL_CGROUP_PARENT");
+	return p && *p ? p : "hull";
+}
+
+static bool is_fs(const char *path, long magic)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && sf.f_type == magic;
+}
+
+void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->rel = xasprintf("%s/%s", zone_cgroup_parent(), uuid);
+	cg->v2 = is_fs(CG_ROOT, CGROUP2_SUPER_MAGIC);
+	if (cg->v2) {
+		cg->dirs[0] = xasprintf(CG_ROOT "/%s", cg->rel);
+		cg->ctl[0] = xstrdup("");
+		cg->ndirs = 1;
+		return;
+	}
+	/* cpu and cpuacct may be one hierarchy behind two links; keep one. */
+	char seen[ZONE_CGROUP_MAX_DIRS][64] = { { 0 } };
+	for (size_t i = 0; i < sizeof(v1_hierarchies) / sizeof(*v1_hierarchies); i++) {
+		char *mnt = xasprintf(CG_ROOT "/%s", v1_hierarchies[i]);
+		char real[64] = "";
+		char *rp = realpath(mnt, NULL);
+		bool ok = rp && (is_fs(rp, CGROUP_SUPER_MAGIC) ||
+				 is_fs(rp, CGROUP2_SUPER_MAGIC));
+		if (rp)
+			snprintf(real, sizeof(real), "%s", rp);
+		free(rp);
+		for (size_t k = 0; ok && k < cg->ndirs; k++)
+			if (strcmp(seen[k], real) == 0)
+				ok = false;
+		if (ok && cg->ndirs < ZONE_CGROUP_MAX_DIRS) {
+			snprintf(seen[cg->ndirs], sizeof(seen[0]), "%s", real);
+			cg->dirs[cg->ndirs] = xasprintf("%s/%s", mnt, cg->rel);
+			cg->ctl[cg->ndirs] = xstrdup(v1_hierarchies[i]);
+			cg->ndirs++;
+		}
+		free(mnt);
+	}
+}
+
+void zone_cgroup_fini(struct zone_cgroup *cg)
+{
+	if (!cg)
+		return;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		free(cg->dirs[i]);
+		free(cg->ctl[i]);
+	}
+	free(cg->rel);
+	memset(cg, 0, sizeof(*cg));
+}
+
+const char *zone_cgroup_dir(struct zone_cgroup *cg, const char *controller)
+{
+	for (size_t i = 0; i < cg->ndirs; i++)
+		if (cg->v2 || strcmp(cg->ctl[i], controller) == 0)
+			return cg->dirs[i];
+	return NULL;
+}
+
+static int write_str(const char *dir, const char *file, const char *val,
+		     struct hull_err *err)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open %s", p);
+	ssize_t n = write(fd, val, strlen(val));
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return hull_err_sys(err, e, "write %s to %s", val, p);
+	return 0;
+}
+
+static char *read_str(const char *dir, const char *file)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	char *s = NULL;
+	size_t len;
+	if (hull_file_read(p, 1 << 20, &s, &len, NULL) < 0)
+		return NULL;
+	return s;
+}
+
+static bool has_file(const char *dir, const char *file)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, file);
+	return access(p, F_OK) == 0;
+}
+
+/* Is word one of the space-separated words in list? */
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; p && (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* v2: enable the controllers we use in subtree_control on the way down. */
+static int v2_enable(const char *dir, struct hull_err *err)
+{
+	_cleanup_free_ char *avail = read_str(dir, "cgroup.controllers");
+	_cleanup_free_ char *on = read_str(dir, "cgroup.subtree_control");
+	static const char *const want[] = { "cpu", "memory", "pids", "io" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+		if (!has_word(avail, want[i]) || has_word(on, want[i]))
+			continue;
+		char buf[16];
+		snprintf(buf, sizeof(buf), "+%s", want[i]);
+		if (write_str(dir, "cgroup.subtree_control", buf, err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+/* cpuset v1: a new cgroup starts with empty cpus/mems; copy the parent's. */
+static int cpuset_fill(const char *dir, struct hull_err *err)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_free_ char *cur = read_str(dir, files[i]);
+		if (cur && strspn(cur, " \n") != strlen(cur))
+			continue;
+		_cleanup_free_ char *parent = xstrdup(dir);
+		*strrchr(parent, '/') = '\0';
+		_cleanup_free_ char *val = read_str(parent, files[i]);
+		if (!val)
+			return hull_err_set(err, EIO, "read %s/%s", parent, files[i]);
+		if (write_str(dir, files[i], val, err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+/* Character devices a zone may use: what zone_dev_populate creates, plus
+ * the pty slaves and /dev/net/tun (for a VMM zone). Block devices: none. */
+static const char *const dev_allow[] = {
+	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+};
+
+static int devices_setup(const char *dir, struct hull_err *err)
+{
+	if (write_str(dir, "devices.deny", "a", err) < 0)
+		return -err->code;
+	for (size_t i = 0; i < sizeof(dev_allow) / sizeof(*dev_allow); i++)
+		if (write_str(dir, "devices.allow", dev_allow[i], err) < 0)
+			return -err->code;
+	return 0;
+}
+
+int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
+{
+	int r;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		const char *d = cg->dirs[i];
+		_cleanup_free_ char *parent = xstrdup(d);
+		*strrchr(parent, '/') = '\0';
+		if ((r = hull_mkdir_p(parent, 0755, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
+		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
+		    (r = cpuset_fill(parent, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
+		if (cg->v2) {
+			/* Root and parent delegate controllers to their children. */
+			if ((r = v2_enable(CG_ROOT, err)) < 0 ||
+			    (r = v2_enable(parent, err)) < 0)
+				return hull_err_prefix(err, "cgroup");
+		}
+		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "cgroup: mkdir %s", d);
+		if (strcmp(cg->ctl[i], "cpuset") == 0 && (r = cpuset_fill(d, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
+		if (strcmp(cg->ctl[i], "devices") == 0 &&
+		    (r = devices_setup(d, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
+		if (strcmp(cg->ctl[i], "memory") == 0)
+			write_str(d, "memory.use_hierarchy", "1", NULL);
+	}
+	return 0;
+}
+
+int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (size_t i = 0; i < cg->ndirs; i++)
+		if (write_str(cg->dirs[i], "cgroup.procs", buf, err) < 0)
+			return hull_err_prefix(err, "cgroup attach");
+	return 0;
+}
+
+/* systemd's mapping of cpu.shares (2..262144, default 1024) onto cpu.weight
+ * (1..10000, default 100). */
+static int64_t shares_to_weight(int64_t s)
+{
+	if (s < 2)
+		s = 2;
+	if (s > 262144)
+		s = 262144;
+	return 1 + ((s - 2) * 9999) / 262142;
+}
+
+static int write_i64(const char *dir, const char *file, int64_t v,
+		     struct hull_err *err)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	return write_str(dir, file, buf, err);
+}
+
+static int memory_v1(const char *d, const struct zone_limits *l,
+		     struct hull_err *err)
+{
+	int64_t mem = l->max_physical_memory >= 0 ?
+		l->max_physical_memory << 20 : -1;
+	int64_t sw = l->max_swap >= 0 ? l->max_swap << 20 : -1;
+	if (mem < 0 && sw < 0)
+		return 0;
+	bool memsw = has_file(d, "memory.memsw.limit_in_bytes");
+	/* memsw must stay >= limit at every step: lift it, set the limit,
+	 * then set memsw to its value. */
+	if (memsw)
+		write_str(d, "memory.memsw.limit_in_bytes", "-1", NULL);
+	if (mem >= 0 && write_i64(d, "memory.limit_in_bytes", mem, err) < 0)
+		return -err->code;
+	if (memsw && sw >= 0) {
+		if (mem >= 0 && sw < mem)
+			sw = mem;
+		if (write_i64(d, "memory.memsw.limit_in_bytes", sw, err) < 0)
+			return -err->code;
+	}
+	return 0;
+}
+
+static int limits_v1(struct zone_cgroup *cg, size_t i, const struct zone_limits *l,
+		     struct hull_err *err)
+{
+	const char *d = cg->dirs[i], *c = cg->ctl[i];
+	if (strcmp(c, "cpu") == 0) {
+		if (l->cpu_cap >= 0) {
+			if (write_str(d, "cpu.cfs_period_us", "100000", err) < 0 ||
+			    write_i64(d, "cpu.cfs_quota_us",
+				      l->cpu_cap ? l->cpu_cap * 1000 : -1, err) < 0)
+				return -err->code;
+		}
+		if (l->cpu_shares >= 0 &&
+		    write_i64(d, "cpu.shares", l->cpu_shares < 2 ? 2 : l->cpu_shares,
+			      err) < 0)
+			return -err->code;
+	} else if (strcmp(c, "memory") == 0) {
+		return memory_v1(d, l, err);
+	} else if (strcmp(c, "pids") == 0 && l->max_lwps >= 0) {
+		if (l->max_lwps == 0)
+			return write_str(d, "pids.max", "max", err);
+		return write_i64(d, "pids.max", l->max_lwps, err);
+	} else if (strcmp(c, "blkio") == 0 && l->zfs_io_priority >= 0) {
+		/* v1 weights run 10..1000 (cfq) or 1..1000 (bfq). */
+		int64_t w = l->zfs_io_priority;
+		w = w < 10 ? 10 : w > 1000 ? 1000 : w;
+		if (has_file(d, "blkio.weight"))
+			return write_i64(d, "blkio.weight", w, err);
+		if (has_file(d, "blkio.bfq.weight"))
+			return write_i64(d, "blkio.bfq.weight", w, err);
+	}
+	return 0;
+}
+
+static int limits_v2(const char *d, const struct zone_limits *l,
+		     struct hull_err *err)
+{
+	char buf[64];
+	if (l->cpu_cap >= 0) {
+		if (l->cpu_cap)
+			snprintf(buf, sizeof(buf), "%lld 100000",
+				 (long long)l->cpu_cap * 1000);
+		else
+			snprintf(buf, sizeof(buf), "max 100000");
+		if (write_str(d, "cpu.max", buf, err) < 0)
+			return -err->code;
+	}
+	if (l->cpu_shares >= 0 &&
+	    write_i64(d, "cpu.weight", shares_to_weight(l->cpu_shares), err) < 0)
+		return -err->code;
+	if (l->max_physical_memory >= 0 &&
+	    write_i64(d, "memory.max", l->max_physical_memory << 20, err) < 0)
+		return -err->code;
+	if (l->max_swap >= 0 && has_file(d, "memory.swap.max")) {
+		int64_t sw = l->max_swap - (l->max_physical_memory > 0 ?
+					    l->max_physical_memory : 0);
+		if (write_i64(d, "memory.swap.max", (sw < 0 ? 0 : sw) << 20, err) < 0)
+			return -err->code;
+	}
+	if (l->max_lwps >= 0) {
+		int r = l->max_lwps ? write_i64(d, "pids.max", l->max_lwps, err) :
+			write_str(d, "pids.max", "max", err);
+		if (r < 0)
+			return r;
+	}
+	if (l->zfs_io_priority >= 0) {
+		int64_t w = l->zfs_io_priority;
+		w = w < 1 ? 1 : w > 10000 ? 10000 : w;
+		if (has_file(d, "io.weight")) {
+			snprintf(buf, sizeof(buf), "default %lld", (long long)w);
+			return write_str(d, "io.weight", buf, err);
+		}
+		if (has_file(d, "io.bfq.weight"))
+			return write_i64(d, "io.bfq.weight", w > 1000 ? 1000 : w, err);
+	}
+	return 0;
+}
+
+int zone_cgroup_limits_apply(struct zone_cgroup *cg, const struct zone_limits *l,
+			     struct hull_err *err)
+{
+	int r;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		r = cg->v2 ? limits_v2(cg->dirs[i], l, err) : limits_v1(cg, i, l, err);
+		if (r < 0)
+			return hull_err_prefix(err, "cgroup limits");
+	}
+	return 0;
+}
+
+/* Calls fn(pid) for every process in dir and its descendants; returns how
+ * many there were. */
+static size_t procs_walk(const char *dir, void (*fn)(pid_t))
+{
+	size_t n = 0;
+	_cleanup_free_ char *procs = read_str(dir, "cgroup.procs");
+	for (char *save = NULL, *t = procs ? strtok_r(procs, "\n", &save) : NULL; t;
+	     t = strtok_r(NULL, "\n", &save)) {
+		n++;
+		if (fn)
+			fn((pid_t)atoi(t));
+	}
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return n;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
+		n += procs_walk(sub, fn);
+	}
+	closedir(dh);
+	return n;
+}
+
+/* The hierarchy that tells best whether processes remain: v2's, else pids,
+ * else the first. */
+static const char *census_dir(struct zone_cgroup *cg)
+{
+	const char *d = zone_cgroup_dir(cg, "pids");
+	return d ? d : cg->ndirs ? cg->dirs[0] : NULL;
+}
+
+bool zone_cgroup_populated(struct zone_cgroup *cg)
+{
+	const char *d = census_dir(cg);
+	if (!d)
+		return false;
+	if (cg->v2) {
+		_cleanup_free_ char *ev = read_str(d, "cgroup.events");
+		if (ev)
+			return strstr(ev, "populated 1") != NULL;
+		return false;
+	}
+	return procs_walk(d, NULL) > 0;
+}
+
+static void kill_one(pid_t pid)
+{
+	if (pid > 1)
+		kill(pid, SIGKILL);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms, struct hull_err *err)
+{
+	const char *d = census_dir(cg);
+	if (!d || !hull_is_dir(d))
+		return 0;
+	const char *fz = zone_cgroup_dir(cg, "freezer");
+	bool v2kill = cg->v2 && has_file(d, "cgroup.kill");
+	for (int waited = 0;; waited += 10) {
+		if (v2kill) {
+			write_str(d, "cgroup.kill", "1", NULL);
+		} else {
+			/* Freeze first so a fork bomb cannot outrun the killer;
+			 * SIGKILL is delivered to frozen tasks once thawed. */
+			if (fz && hull_is_dir(fz))
+				write_str(fz, "freezer.state", "FROZEN", NULL);
+			procs_walk(d, kill_one);
+			if (fz && hull_is_dir(fz))
+				write_str(fz, "freezer.state", "THAWED", NULL);
+		}
+		if (!zone_cgroup_populated(cg))
+			return 0;
+		if (waited >= timeout_ms)
+			return hull_err_set(err, EBUSY,
+					    "cgroup %s: processes remain after SIGKILL",
+					    cg->rel);
+		sleep_ms(10);
+	}
+}
+
+static int rmdir_tree(const char *dir)
+{
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
+		rmdir_tree(sub);
+	}
+	closedir(dh);
+	for (int i = 0; i < 50; i++) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY)
+			return -errno;
+		sleep_ms(10);  /* exiting tasks leave the cgroup asynchronously */
+	}
+	return -EBUSY;
+}
+
+int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err)
+{
+	int r = zone_cgroup_kill(cg, 5000, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		if ((r = rmdir_tree(cg->dirs[i])) < 0)
+			return hull_err_sys(err, -r, "cgroup: rmdir %s", cg->dirs[i]);
+	}
+	return 0;
+}
+
+int64_t zone_cgroup_oom_kills(struct zone_cgroup *cg)
+{
+	const char *d = zone_cgroup_dir(cg, "memory");
+	if (!d)
+		return 0;
+	_cleanup_free_ char *s = read_str(d, cg->v2 ? "memory.events" :
+					  "memory.oom_control");
+	char *p = s ? strstr(s, "oom_kill ") : NULL;
+	return p ? strtoll(p + 9, NULL, 10) : 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * cgroup.h - one cgroup per zone, on cgroup v2 hosts and on v1/hybrid hosts.
+ *
+ * The zone's cgroup is <parent>/<uuid>; parent is "hull" or
+ * $HULL_CGROUP_PARENT. On v1 the same relative path is made in every
+ * mounted hierarchy (and in the v2 tree of a hybrid host, which systemd
+ * inside a zone uses for its own tracking).
+ */
+#ifndef HULL_ZONE_CGROUP_H
+#define HULL_ZONE_CGROUP_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "lib/err.h"
+#include "zone/config.h"
+
+#define ZONE_CGROUP_MAX_DIRS 16
+
+struct zone_cgroup {
+	bool v2;                            /* pure v2 host */
+	char *rel;                          /* "<parent>/<uuid>" */
+	size_t ndirs;
+	char *dirs[ZONE_CGROUP_MAX_DIRS];   /* absolute paths of the zone's cgroup */
+	char *ctl[ZONE_CGROUP_MAX_DIRS];    /* controller of each (v1), "" for v2 */
+};
+
+/* Fills cg with the paths for uuid (nothing is created). */
+void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid);
+void zone_cgroup_fini(struct zone_cgroup *cg);
+/* The cgroup parent in use ("hull" or $HULL_CGROUP_PARENT). */
+const char *zone_cgroup_parent(void);
+int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
+/* Moves pid into the zone's cgroup in every hierarchy. */
+int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
+/* Writes the limits that are set (>= 0). */
+int zone_cgroup_limits_apply(struct zone_cgroup *cg, const struct zone_limits *l,
+			     struct hull_err *err);
+/* Does the cgroup (or a descendant) hold a process? */
+bool zone_cgroup_populated(struct zone_cgroup *cg);
+/* SIGKILLs everything in it (cgroup.kill, or freeze + kill on v1) and waits
+ * up to timeout_ms for it to be empty. */
+int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms, struct hull_err *err);
+/* Kills what is left and removes the cgroup (descendants first) in every
+ * hierarchy; a missing cgroup is fine. */
+int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err);
+/* OOM kills inside the zone so far. */
+int64_t zone_cgroup_oom_kills(struct zone_cgroup *cg);
+/* The memory cgroup's directory (for reading usage), or NULL. */
+const char *zone_cgroup_dir(struct zone_cgroup *cg, const char *controller);
+#endif

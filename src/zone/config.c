@@ -1,0 +1,256 @@
+/*
+ * config.c - the instance record, reduced to what the zone runtime needs.
+ *
+ * Docker zones carry their image's OCI config in internal_metadata as
+ * strings holding JSON (docker:entrypoint, docker:cmd, docker:env are JSON
+ * arrays of strings), the way SmartOS's dockerinit reads them. Those bytes
+ * come from an image, so every value is type-checked and bounded here.
+ */
+#include "zone/config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "lib/json.h"
+#include "lib/root.h"
+#include "lib/xalloc.h"
+
+#define ZONE_ARGV_MAX 4096
+#define ZONE_DEFAULT_PATH \
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+void zone_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static size_t strv_len(char **v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+static void strv_push(char ***v, const char *s)
+{
+	size_t n = strv_len(*v);
+	*v = xrealloc(*v, (n + 2) * sizeof(char *));
+	(*v)[n] = xstrdup(s);
+	(*v)[n + 1] = NULL;
+}
+
+/* A JSON array of strings, or a string holding one (docker:* keys). */
+static int strv_from_json(json_t *j, const char *what, char ***out,
+			  struct hull_err *err)
+{
+	json_t *owned = NULL;
+	if (json_is_string(j)) {
+		const char *s = json_string_value(j);
+		owned = json_loads(s, 0, NULL);
+		if (!owned)
+			return hull_err_set(err, EINVAL,
+					    "%s: not a JSON array of strings", what);
+		j = owned;
+	}
+	if (!json_is_array(j) || json_array_size(j) > ZONE_ARGV_MAX) {
+		json_decref(owned);
+		return hull_err_set(err, EINVAL, "%s: not an array of strings", what);
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(j, i, e) {
+		if (!json_is_string(e) || strlen(json_string_value(e)) !=
+		    json_string_length(e)) {
+			json_decref(owned);
+			return hull_err_set(err, EINVAL,
+					    "%s: element %zu is not a string", what, i);
+		}
+		strv_push(out, json_string_value(e));
+	}
+	json_decref(owned);
+	return 0;
+}
+
+static int64_t lim(json_t *vm, const char *key)
+{
+	json_t *v = json_object_get(vm, key);
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		return json_integer_value(v);
+	if (json_is_real(v) && json_real_value(v) >= 0)
+		return (int64_t)json_real_value(v);
+	return -1;
+}
+
+void zone_limits_from_json(json_t *vm, struct zone_limits *l)
+{
+	l->cpu_cap = lim(vm, "cpu_cap");
+	l->cpu_shares = lim(vm, "cpu_shares");
+	l->max_physical_memory = lim(vm, "max_physical_memory");
+	if (l->max_physical_memory < 0)
+		l->max_physical_memory = lim(vm, "ram");
+	l->max_swap = lim(vm, "max_swap");
+	l->max_lwps = lim(vm, "max_lwps");
+	l->zfs_io_priority = lim(vm, "zfs_io_priority");
+}
+
+static bool strv_has_prefix(char **v, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (size_t i = 0; v && v[i]; i++)
+		if (strncmp(v[i], prefix, n) == 0)
+			return true;
+	return false;
+}
+
+static int parse_docker(json_t *im, struct zone_config *cfg, struct hull_err *err)
+{
+	int r;
+	json_t *ep = json_object_get(im, "docker:entrypoint");
+	json_t *cmd = json_object_get(im, "docker:cmd");
+	if (ep && !json_is_null(ep) &&
+	    (r = strv_from_json(ep, "docker:entrypoint", &cfg->argv, err)) < 0)
+		return r;
+	if (cmd && !json_is_null(cmd) &&
+	    (r = strv_from_json(cmd, "docker:cmd", &cfg->argv, err)) < 0)
+		return r;
+	if (strv_len(cfg->argv) == 0)
+		return hull_err_set(err, EINVAL,
+				    "docker zone has neither docker:entrypoint nor docker:cmd");
+	json_t *env = json_object_get(im, "docker:env");
+	if (env && !json_is_null(env) &&
+	    (r = strv_from_json(env, "docker:env", &cfg->envp, err)) < 0)
+		return r;
+	const char *wd = hull_json_str(im, "docker:workdir", NULL);
+	if (wd && *wd) {
+		if (wd[0] != '/')
+			return hull_err_set(err, EINVAL,
+					    "docker:workdir: not an absolute path: %s", wd);
+		free(cfg->workdir);
+		cfg->workdir = xstrdup(wd);
+	}
+	const char *user = hull_json_str(im, "docker:user", NULL);
+	if (user && *user)
+		cfg->user = xstrdup(user);
+	const char *pol = hull_json_str(im, "docker:restartpolicy", "no");
+	if (strcmp(pol, "always") == 0 || strcmp(pol, "unless-stopped") == 0) {
+		cfg->restart = ZONE_RESTART_ALWAYS;
+	} else if (strncmp(pol, "on-failure", 10) == 0) {
+		cfg->restart = ZONE_RESTART_ON_FAILURE;
+		if (pol[10] == ':')
+			cfg->restart_max = atoi(pol + 11);
+	}
+	return 0;
+}
+
+int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
+{
+	int r;
+	memset(cfg, 0, sizeof(*cfg));
+	if (!json_is_object(vm))
+		return hull_err_set(err, EINVAL, "instance record is not an object");
+	const char *uuid = hull_json_str(vm, "uuid", "");
+	if (!hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "instance record: bad uuid");
+	memcpy(cfg->uuid, uuid, HULL_UUID_LEN + 1);
+
+	const char *brand = hull_json_str(vm, "brand", "joyent");
+	if (strcmp(brand, "joyent") == 0)
+		cfg->brand = ZONE_BRAND_JOYENT;
+	else if (strcmp(brand, "builder") == 0)
+		cfg->brand = ZONE_BRAND_JOYENT;  /* joyent, meant for builds */
+	else if (strcmp(brand, "joyent-minimal") == 0)
+		cfg->brand = ZONE_BRAND_JOYENT_MINIMAL;
+	else if (strcmp(brand, "lx") == 0)
+		cfg->brand = ZONE_BRAND_LX;
+	else
+		return hull_err_set(err, EINVAL, "brand %s is not a zone brand", brand);
+
+	cfg->docker = hull_json_bool(vm, "docker", false);
+	cfg->hostname = xstrdup(hull_json_str(vm, "hostname", cfg->uuid));
+	if (strlen(cfg->hostname) > 64)
+		return hull_err_set(err, EINVAL, "hostname: longer than 64 bytes");
+	const char *dom = hull_json_str(vm, "dns_domain", NULL);
+	cfg->dns_domain = dom ? xstrdup(dom) : NULL;
+	json_t *res = json_object_get(vm, "resolvers");
+	if (res && (r = strv_from_json(res, "resolvers", &cfg->resolvers, err)) < 0)
+		return r;
+	if (cfg->brand == ZONE_BRAND_LX) {
+		const char *kv = hull_json_str(vm, "kernel_version", NULL);
+		if (kv) {
+			if (strlen(kv) > 64)
+				return hull_err_set(err, EINVAL,
+						    "kernel_version: longer than 64 bytes");
+			cfg->kernel_version = xstrdup(kv);
+		}
+	}
+	cfg->workdir = xstrdup("/");
+	cfg->restart = hull_json_bool(vm, "restart_init", true) ?
+		ZONE_RESTART_ALWAYS : ZONE_RESTART_NEVER;
+
+	json_t *im = json_object_get(vm, "internal_metadata");
+	if (cfg->docker) {
+		cfg->restart = ZONE_RESTART_NEVER;
+		if ((r = parse_docker(im, cfg, err)) < 0)
+			return r;
+		if (json_is_boolean(json_object_get(vm, "restart_init")) &&
+		    !json_is_true(json_object_get(vm, "restart_init")))
+			cfg->restart = ZONE_RESTART_NEVER;
+	} else {
+		const char *init = hull_json_str(vm, "init_name", "/sbin/init");
+		if (init[0] != '/')
+			return hull_err_set(err, EINVAL,
+					    "init_name: not an absolute path: %s", init);
+		strv_push(&cfg->argv, init);
+	}
+	cfg->userns = strcmp(hull_json_str(im, "hull:userns", "false"), "true") == 0;
+
+	/* systemd's container interface: container= names the manager. */
+	if (!strv_has_prefix(cfg->envp, "PATH="))
+		strv_push(&cfg->envp, ZONE_DEFAULT_PATH);
+	if (!strv_has_prefix(cfg->envp, "HOME="))
+		strv_push(&cfg->envp, "HOME=/root");
+	if (!strv_has_prefix(cfg->envp, "TERM="))
+		strv_push(&cfg->envp, "TERM=vt100");
+	strv_push(&cfg->envp, "container=hull");
+	char *hn = xasprintf("HOSTNAME=%s", cfg->hostname);
+	if (!strv_has_prefix(cfg->envp, "HOSTNAME="))
+		strv_push(&cfg->envp, hn);
+	free(hn);
+	zone_limits_from_json(vm, &cfg->limits);
+	return 0;
+}
+
+int zone_config_load(const char *uuid, struct zone_config *cfg,
+		     struct hull_err *err)
+{
+	_cleanup_free_ char *path = hull_root_path("%s/config/vm.json", uuid);
+	memset(cfg, 0, sizeof(*cfg));
+	json_t *vm = hull_json_load_file(path, err);
+	if (!vm)
+		return -err->code;
+	int r = zone_config_parse(vm, cfg, err);
+	json_decref(vm);
+	if (r == 0 && strcmp(cfg->uuid, uuid) != 0)
+		r = hull_err_set(err, EINVAL, "%s: uuid is %s", path, cfg->uuid);
+	return r;
+}
+
+void zone_config_fini(struct zone_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->hostname);
+	free(cfg->dns_domain);
+	zone_strv_free(cfg->resolvers);
+	free(cfg->kernel_version);
+	zone_strv_free(cfg->argv);
+	zone_strv_free(cfg->envp);
+	free(cfg->workdir);
+	free(cfg->user);
+	memset(cfg, 0, sizeof(*cfg));
+}

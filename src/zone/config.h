@@ -1,0 +1,67 @@
+/*
+ * config.h - what the zone runtime needs from an instance record.
+ *
+ * zone_config_parse() turns a SmartOS VM object (vm.json, written by vmadm)
+ * into a struct zone_config: brand, hostname, resolvers, init argv and env
+ * (for docker zones from internal_metadata docker:* keys, which come from
+ * an untrusted image config), and resource limits. It is a pure function so
+ * it can be fuzzed (tests/fuzz/fuzz_zone_config.c).
+ */
+#ifndef HULL_ZONE_CONFIG_H
+#define HULL_ZONE_CONFIG_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "lib/err.h"
+#include "lib/uuid.h"
+
+/* -1 means "not set, leave the kernel's default". */
+struct zone_limits {
+	int64_t cpu_cap;             /* percent of one CPU; 0 = uncapped */
+	int64_t cpu_shares;
+	int64_t max_physical_memory; /* MiB */
+	int64_t max_swap;            /* MiB, RAM + swap */
+	int64_t max_lwps;
+	int64_t zfs_io_priority;
+};
+
+enum zone_brand {
+	ZONE_BRAND_JOYENT,
+	ZONE_BRAND_JOYENT_MINIMAL,
+	ZONE_BRAND_LX,
+};
+
+enum zone_restart {
+	ZONE_RESTART_NEVER,
+	ZONE_RESTART_ALWAYS,
+	ZONE_RESTART_ON_FAILURE,
+};
+
+struct zone_config {
+	char uuid[HULL_UUID_LEN + 1];
+	enum zone_brand brand;
+	bool docker;
+	char *hostname;
+	char *dns_domain;
+	char **resolvers;        /* NULL-terminated */
+	char *kernel_version;    /* lx: what uname -r reports, else NULL */
+	char **argv;             /* init's argv, NULL-terminated */
+	char **envp;             /* init's environment, NULL-terminated */
+	char *workdir;           /* docker:workdir or "/" */
+	char *user;              /* docker:user ("name", "uid", "uid:gid") or NULL */
+	enum zone_restart restart;
+	int restart_max;         /* on-failure:N, 0 = unlimited */
+	bool userns;             /* internal_metadata "hull:userns": "true" */
+	struct zone_limits limits;
+};
+
+/* Fills cfg from a VM object; cfg owns copies of all strings. */
+int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err);
+/* Reads R/<uuid>/config/vm.json and parses it. */
+int zone_config_load(const char *uuid, struct zone_config *cfg,
+		     struct hull_err *err);
+/* Limits only (for vmadm update). */
+void zone_limits_from_json(json_t *vm, struct zone_limits *l);
+void zone_config_fini(struct zone_config *cfg);
+void zone_strv_free(char **v);
+#endif

@@ -1,0 +1,351 @@
+/*
+ * exec.c - zlogin's mechanism: join a running zone and run a command.
+ *
+ * Order: ask the supervisor for init's pid; open init's namespaces and the
+ * zone's cgroup.procs files; open a pty in the zone's devpts (through
+ * /proc/<init>/root, resolved inside that root); join the pid namespace,
+ * fork, and return to our own. The child (now in the zone's pid namespace)
+ * moves itself into the cgroup, joins the other namespaces, the mount
+ * namespace last (which also sets its root and cwd to the zone's, so no
+ * host directory stays reachable, CVE-2024-21626), takes the zone's
+ * restrictions and execs. The parent keeps the host's view: it only relays
+ * and waits.
+ */
+#include "zone/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <sched.h>
+
+#include "lib/root.h"
+#include "lib/xalloc.h"
+#include "supervisor/client.h"
+#include "supervisor/sock.h"
+#include "zone/caps.h"
+#include "zone/cgroup.h"
+#include "zone/ns.h"
+#include "zone/seccomp.h"
+
+extern char **environ;
+
+struct joined {
+	struct zone_ns_fds ns;
+	pid_t init;
+	int cg_fd[ZONE_CGROUP_MAX_DIRS];
+	size_t ncg;
+	int ctl_fd;      /* lx: control socket for the uname listener */
+	bool lx, sys_admin;
+};
+
+static void joined_close(struct joined *j)
+{
+	zone_ns_close(&j->ns);
+	for (size_t i = 0; i < j->ncg; i++)
+		close(j->cg_fd[i]);
+	j->ncg = 0;
+	if (j->ctl_fd >= 0)
+		close(j->ctl_fd);
+	j->ctl_fd = -1;
+}
+
+static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
+{
+	memset(j, 0, sizeof(*j));
+	j->ctl_fd = -1;
+	json_t *st = supervisor_status(uuid, err);
+	if (!st)
+		return -err->code;
+	json_t *p = json_object_get(st, "pid");
+	pid_t pid = json_is_integer(p) ? (pid_t)json_integer_value(p) : -1;
+	const char *brand = json_string_value(json_object_get(st, "brand"));
+	j->lx = brand && strcmp(brand, "lx") == 0;
+	j->sys_admin = brand && strcmp(brand, "joyent-minimal") != 0 &&
+		!json_is_true(json_object_get(st, "docker"));
+	json_decref(st);
+	if (pid <= 0)
+		return hull_err_set(err, ESRCH, "zone %s is not running", uuid);
+	j->init = pid;
+	int r = zone_ns_open(pid, &j->ns, err);
+	if (r < 0)
+		return r;
+	struct zone_cgroup cg;
+	zone_cgroup_init(&cg, uuid);
+	for (size_t i = 0; i < cg.ndirs; i++) {
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", cg.dirs[i]);
+		int fd = open(f, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			r = hull_err_sys(err, errno, "open %s", f);
+			break;
+		}
+		j->cg_fd[j->ncg++] = fd;
+	}
+	zone_cgroup_fini(&cg);
+	if (r == 0 && j->lx) {
+		_cleanup_free_ char *ctl = hull_root_path("%s/run/control.sock", uuid);
+		if ((j->ctl_fd = sv_sock_connect(ctl, err)) < 0)
+			r = -err->code;
+	}
+	if (r < 0)
+		joined_close(j);
+	return r;
+}
+
+/* Hands the child's uname listener to the supervisor. */
+static int send_listener(int sock, int fd)
+{
+	static const char req[] = "{\"cmd\":\"listener\"}\n";
+	struct iovec iov = { (void *)req, sizeof(req) - 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		return -errno;
+	/* Wait for the answer, so the listener is served before we exec. */
+	char buf[128];
+	return read(sock, buf, sizeof(buf)) > 0 ? 0 : -EIO;
+}
+
+static __attribute__((noreturn)) void
+child_run(const struct zone_exec_opts *o, struct joined *j, int slave)
+{
+	struct hull_err e = { 0 };
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (size_t i = 0; i < j->ncg; i++) {
+		if (write(j->cg_fd[i], "0", 1) != 1) {
+			dprintf(2, "zlogin: join cgroup: %s\n", strerror(errno));
+			_exit(126);
+		}
+	}
+	if (zone_ns_enter(&j->ns, ~CLONE_NEWPID, &e) < 0) {
+		dprintf(2, "zlogin: %s\n", e.msg);
+		_exit(126);
+	}
+	if (slave >= 0) {
+		if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+		    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
+			_exit(126);
+	}
+	if (chdir("/") < 0)
+		_exit(126);
+	if (zone_caps_drop(j->sys_admin, &e) < 0) {
+		dprintf(2, "zlogin: %s\n", e.msg);
+		_exit(126);
+	}
+	int nfd = zone_seccomp_load(j->lx, &e);
+	if (nfd < 0) {
+		dprintf(2, "zlogin: %s\n", e.msg);
+		_exit(126);
+	}
+	if (nfd > 0 && send_listener(j->ctl_fd, nfd) < 0) {
+		dprintf(2, "zlogin: cannot hand uname listener to the supervisor\n");
+		_exit(126);
+	}
+	/* Nothing of the host but stdio reaches the command. */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	environ = o->envp;
+	execvp(o->argv[0], o->argv);
+	int en = errno;
+	dprintf(2, "zlogin: %s: %s\n", o->argv[0], strerror(en));
+	_exit(en == ENOENT ? 127 : 126);
+}
+
+/* A pty of the zone's own devpts instance, opened from outside: the path
+ * is resolved with the zone's root as "/", so a symlink the zone planted
+ * cannot send us to a host file. */
+static int open_zone_pty(pid_t init, int *master, int *slave, int host_tty,
+			 struct hull_err *err)
+{
+	char rootp[64];
+	snprintf(rootp, sizeof(rootp), "/proc/%d/root", (int)init);
+	int dfd = open(rootp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return hull_err_sys(err, errno, "open %s", rootp);
+	struct open_how how = { .flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int m = (int)syscall(SYS_openat2, dfd, "dev/pts/ptmx", &how, sizeof(how));
+	int e = errno;
+	close(dfd);
+	if (m < 0)
+		return hull_err_sys(err, e, "open the zone's /dev/pts/ptmx");
+	if (unlockpt(m) < 0) {
+		e = errno;
+		close(m);
+		return hull_err_sys(err, e, "unlockpt");
+	}
+	int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0) {
+		e = errno;
+		close(m);
+		return hull_err_sys(err, e, "open pty peer");
+	}
+	struct winsize ws;
+	if (ioctl(host_tty, TIOCGWINSZ, &ws) == 0)
+		ioctl(m, TIOCSWINSZ, &ws);
+	*master = m;
+	*slave = s;
+	return 0;
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+/* Copies between the host's in/out and the pty master until the child
+ * exits; forwards window size changes and termination signals. */
+static int relay(const struct zone_exec_opts *o, int master, pid_t child, int sfd)
+{
+	/* Without a pty the command reads our stdin itself. */
+	bool m_open = master >= 0, in_open = m_open && o->in_fd >= 0;
+	int status = 0;
+	for (;;) {
+		struct pollfd p[3] = { { sfd, POLLIN, 0 }, { master, POLLIN, 0 },
+				       { in_open ? o->in_fd : -1, POLLIN, 0 } };
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD) {
+					if (waitpid(child, &status, WNOHANG) == child)
+						break;
+				} else if (si.ssi_signo == SIGWINCH && m_open) {
+					struct winsize ws;
+					if (ioctl(o->in_fd, TIOCGWINSZ, &ws) == 0)
+						ioctl(master, TIOCSWINSZ, &ws);
+				} else {
+					kill(child, (int)si.ssi_signo);
+				}
+			}
+		}
+		char buf[8192];
+		if (m_open && p[1].revents) {
+			ssize_t n = read(master, buf, sizeof(buf));
+			if (n <= 0)
+				m_open = false;  /* EIO: the last slave closed */
+			else
+				(void)!write(o->out_fd, buf, (size_t)n);
+		}
+		if (in_open && p[2].revents) {
+			ssize_t n = read(o->in_fd, buf, sizeof(buf));
+			if (n <= 0) {
+				in_open = false;
+				/* End of input: send the pty's EOF character. */
+				if (m_open)
+					(void)!write(master, "\004", 1);
+			} else if (m_open) {
+				(void)!write(master, buf, (size_t)n);
+			}
+		}
+	}
+	/* Drain what the command wrote last. */
+	if (m_open) {
+		char buf[8192];
+		ssize_t n;
+		fcntl(master, F_SETFL, O_NONBLOCK);
+		while ((n = read(master, buf, sizeof(buf))) > 0)
+			(void)!write(o->out_fd, buf, (size_t)n);
+	}
+	return exit_code(status);
+}
+
+int zone_exec(const struct zone_exec_opts *o, struct hull_err *err)
+{
+	struct joined j;
+	int r = prepare(o->uuid, &j, err);
+	if (r < 0)
+		return r;
+	prctl(PR_SET_DUMPABLE, 0);
+	int master = -1, slave = -1;
+	if (o->tty && (r = open_zone_pty(j.init, &master, &slave, o->in_fd, err)) < 0) {
+		joined_close(&j);
+		return r;
+	}
+	/* Only the pid namespace, for the fork, and only until the fork: this
+	 * process keeps the host's view (the sanitizers' leak checker walks
+	 * our /proc/self at exit); the child joins the rest. */
+	int self_pid_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (self_pid_ns < 0 || (r = zone_ns_enter(&j.ns, CLONE_NEWPID, err)) < 0) {
+		if (self_pid_ns < 0)
+			r = hull_err_sys(err, errno, "open /proc/self/ns/pid");
+		else
+			close(self_pid_ns);
+		joined_close(&j);
+		if (master >= 0) {
+			close(master);
+			close(slave);
+		}
+		return hull_err_prefix(err, "join zone %s", o->uuid);
+	}
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGWINCH);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (master >= 0)
+			close(master);
+		child_run(o, &j, slave);
+	}
+	int e = errno;
+	/* Back to our own pid namespace for any later child (allowed: it is
+	 * our active namespace). */
+	setns(self_pid_ns, CLONE_NEWPID);
+	close(self_pid_ns);
+	errno = e;
+	joined_close(&j);
+	if (slave >= 0)
+		close(slave);
+	if (pid < 0) {
+		if (master >= 0)
+			close(master);
+		return hull_err_sys(err, errno, "fork");
+	}
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		int status;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (master >= 0)
+			close(master);
+		return exit_code(status);
+	}
+	r = relay(o, master, pid, sfd);
+	close(sfd);
+	if (master >= 0)
+		close(master);
+	return r;
+}

@@ -1,0 +1,177 @@
+/*
+ * rootfs.c - pivot_root into the instance root and mount what a zone sees.
+ *
+ * joyent and lx zones get /proc, /dev, /sys (read-only) with their own
+ * cgroup tree writable under /sys/fs/cgroup (systemd needs it), and tmpfs
+ * on /run and /tmp; joyent-minimal gets /proc and /dev only.
+ */
+#include "zone/rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lib/xalloc.h"
+#include "zone/dev.h"
+#include "zone/mask.h"
+
+int zone_mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				return 0;
+		}
+	}
+}
+
+int zone_rootfs_pivot(const char *root, struct hull_err *err)
+{
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return hull_err_sys(err, errno, "make / private");
+	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return hull_err_sys(err, errno, "bind %s", root);
+	/* Device nodes in an image are not honoured; /dev is ours. */
+	if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_NODEV, NULL) < 0)
+		return hull_err_sys(err, errno, "remount %s nodev", root);
+	if (chdir(root) < 0)
+		return hull_err_sys(err, errno, "chdir %s", root);
+	/* pivot_root(".", ".") stacks the old root on top of the new one;
+	 * detaching "." then drops it without needing a directory for it. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return hull_err_sys(err, errno, "pivot_root %s", root);
+	if (mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return hull_err_sys(err, errno, "make old root a slave");
+	if (umount2(".", MNT_DETACH) < 0)
+		return hull_err_sys(err, errno, "detach old root");
+	if (chdir("/") < 0)
+		return hull_err_sys(err, errno, "chdir /");
+	return 0;
+}
+
+/* Writes a regular file hull owns, replacing a symlink rather than
+ * following it. */
+static int write_owned(const char *path, const char *text, struct hull_err *err)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && unlink(path) < 0)
+		return hull_err_sys(err, errno, "unlink %s", path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		      0644);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open %s", path);
+	size_t len = strlen(text);
+	ssize_t n = write(fd, text, len);
+	int e = errno;
+	close(fd);
+	if (n != (ssize_t)len)
+		return hull_err_sys(err, n < 0 ? e : EIO, "write %s", path);
+	return 0;
+}
+
+int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err)
+{
+	int r;
+	if (cfg->resolvers && cfg->resolvers[0]) {
+		zone_mkdir_p("/etc", 0755);
+		char buf[4096];
+		size_t off = 0;
+		if (cfg->dns_domain)
+			off += snprintf(buf + off, sizeof(buf) - off, "search %s\n",
+					cfg->dns_domain);
+		for (char **p = cfg->resolvers; *p && off < sizeof(buf); p++)
+			off += snprintf(buf + off, sizeof(buf) - off,
+					"nameserver %s\n", *p);
+		if (off >= sizeof(buf))
+			return hull_err_set(err, E2BIG, "resolvers: too many");
+		if ((r = write_owned("/etc/resolv.conf", buf, err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int mnt(const char *src, const char *dst, const char *type,
+	       unsigned long flags, const char *data, struct hull_err *err)
+{
+	int r = zone_mkdir_p(dst, 0755);
+	if (r < 0)
+		return hull_err_sys(err, -r, "mkdir %s", dst);
+	if (mount(src, dst, type, flags, data) < 0)
+		return hull_err_sys(err, errno, "mount %s on %s", type ? type : src,
+				    dst);
+	return 0;
+}
+
+/* The zone's own cgroup tree. The caller unshared the cgroup namespace
+ * after joining the zone's cgroup, so each mount shows that cgroup as its
+ * root, writable, as systemd expects of a container. */
+static int mount_cgroups(bool v2, struct hull_err *err)
+{
+	const unsigned long f = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	if (v2)
+		return mnt("cgroup2", "/sys/fs/cgroup", "cgroup2", f, NULL, err);
+	int r;
+	if ((r = mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", f, "mode=755,size=64k",
+		     err)) < 0)
+		return r;
+	static const char *const ctl[] = {
+		"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
+		"blkio", "pids",
+	};
+	for (size_t i = 0; i < sizeof(ctl) / sizeof(*ctl); i++) {
+		_cleanup_free_ char *dst = xasprintf("/sys/fs/cgroup/%s", ctl[i]);
+		if (mnt("cgroup", dst, "cgroup", f, ctl[i], NULL) < 0)
+			rmdir(dst);  /* the host lacks this controller */
+	}
+	if ((r = mnt("cgroup", "/sys/fs/cgroup/systemd", "cgroup", f,
+		     "none,name=systemd", err)) < 0)
+		return r;
+	mnt("cgroup2", "/sys/fs/cgroup/unified", "cgroup2", f, NULL, NULL);
+	if (mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | MS_RDONLY | f,
+		  "mode=755,size=64k") < 0)
+		return hull_err_sys(err, errno, "remount /sys/fs/cgroup ro");
+	return 0;
+}
+
+int zone_rootfs_mount(const struct zone_config *cfg, int console_fd,
+		      bool cgroup_v2, struct hull_err *err)
+{
+	int r;
+	if ((r = mnt("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     NULL, err)) < 0)
+		return r;
+	if ((r = zone_dev_populate(console_fd, err)) < 0)
+		return r;
+	bool minimal = cfg->brand == ZONE_BRAND_JOYENT_MINIMAL;
+	if (!minimal) {
+		if ((r = mnt("sysfs", "/sys", "sysfs",
+			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+			     err)) < 0)
+			return r;
+		if ((r = mount_cgroups(cgroup_v2, err)) < 0)
+			return r;
+		if ((r = mnt("tmpfs", "/run", "tmpfs",
+			     MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755",
+			     err)) < 0)
+			return r;
+		if ((r = mnt("tmpfs", "/tmp", "tmpfs",
+			     MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=1777",
+			     err)) < 0)
+			return r;
+	}
+	return zone_mask_apply(err);
+}

@@ -1,0 +1,28 @@
+/*
+ * rootfs.h - the zone's filesystem view, built inside its mount namespace.
+ *
+ * Order matters (see zone_child_run): pivot into the root first, so every
+ * path below is resolved inside the zone's root and a symlink planted in an
+ * image cannot point a mount or a write at the host; write the files hull
+ * owns (resolv.conf) before /proc and /sys exist, so a symlink cannot aim
+ * them at a kernel tunable; then mount the pseudo filesystems.
+ */
+#ifndef HULL_ZONE_ROOTFS_H
+#define HULL_ZONE_ROOTFS_H
+#include <stdbool.h>
+#include "lib/err.h"
+#include "zone/config.h"
+
+/* Makes every mount private, binds root onto itself (nodev), pivots into it
+ * and detaches the old root. cwd is "/" afterwards. */
+int zone_rootfs_pivot(const char *root, struct hull_err *err);
+/* /etc/resolv.conf from resolvers (when there are any), /etc/hostname. */
+int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err);
+/* proc, dev (see dev.h), sys (read-only), cgroup tree, /run and /tmp,
+ * masked paths. console_fd is the pty slave bound onto /dev/console;
+ * cgroup_v2 says what the host has (decided before the pivot). */
+int zone_rootfs_mount(const struct zone_config *cfg, int console_fd,
+		      bool cgroup_v2, struct hull_err *err);
+/* mkdir -p of an absolute path, inside the current root. */
+int zone_mkdir_p(const char *path, mode_t mode);
+#endif

@@ -1,0 +1,335 @@
+/*
+ * start.c - clone3 into the zone's namespaces and become its init.
+ *
+ * Parent and child talk over a SOCK_SEQPACKET pair. The child waits for
+ * "go" (sent once the parent has moved it into the zone's cgroup, so the
+ * cgroup namespace it then unshares is rooted there), sets itself up, sends
+ * the uname listener (lx) with SCM_RIGHTS, and execs init; the socket is
+ * close-on-exec, so EOF without an error message means init runs. A failure
+ * travels back as one message: errno + text.
+ *
+ * The child holds PR_SET_PDEATHSIG(SIGKILL): if the supervisor dies, init
+ * dies, and with it the zone's pid namespace, so nothing outlives a killed
+ * supervisor. A supervisor that died before "go" makes the read return EOF.
+ */
+#include "zone/start.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+
+
+#include "lib/fileio.h"
+#include "lib/root.h"
+#include "lib/xalloc.h"
+#include "zone/caps.h"
+#include "zone/ns.h"
+#include "zone/rootfs.h"
+#include "zone/seccomp.h"
+#include "zone/user.h"
+
+extern char **environ;
+
+void zone_proc_close(struct zone_proc *p)
+{
+	if (p->console_fd >= 0)
+		close(p->console_fd);
+	if (p->notify_fd >= 0)
+		close(p->notify_fd);
+	p->console_fd = p->notify_fd = -1;
+}
+
+static __attribute__((noreturn)) void child_fail(int sock, struct hull_err *err)
+{
+	char msg[HULL_ERR_MSG_MAX + 8];
+	int code = err->code ? err->code : EIO;
+	memcpy(msg, &code, sizeof(code));
+	size_t len = strnlen(err->msg, HULL_ERR_MSG_MAX);
+	memcpy(msg + sizeof(code), err->msg, len);
+	(void)!send(sock, msg, sizeof(code) + len, MSG_NOSIGNAL);
+	_exit(127);
+}
+
+static int send_fd(int sock, int fd)
+{
+	char c = 'F';
+	struct iovec iov = { &c, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static char *read_small(const char *path)
+{
+	char *s = NULL;
+	size_t len;
+	if (hull_file_read(path, 1 << 20, &s, &len, NULL) < 0)
+		return NULL;
+	return s;
+}
+
+static int child_user(const struct zone_config *cfg, struct hull_err *err)
+{
+	if (!cfg->user)
+		return 0;
+	_cleanup_free_ char *pw = read_small("/etc/passwd");
+	_cleanup_free_ char *gr = read_small("/etc/group");
+	uid_t uid;
+	gid_t gid;
+	int r = zone_user_resolve(cfg->user, pw, gr, &uid, &gid, err);
+	if (r < 0)
+		return r;
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+		return hull_err_sys(err, errno, "docker:user %s", cfg->user);
+	/* A credential change clears the parent-death signal: set it again. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return 0;
+}
+
+static __attribute__((noreturn)) void
+child_run(const struct zone_config *cfg, const char *root, int slave,
+	  const char *pts, const char *zonecontrol, int sock, bool cgroup_v2)
+{
+	struct hull_err e = { 0 }, *err = &e;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The supervisor blocks signals for its signalfd and ignores
+	 * SIGPIPE; init starts with neither. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	char go;
+	if (read(sock, &go, 1) != 1)
+		_exit(127);  /* the supervisor is gone */
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		hull_err_sys(err, errno, "unshare cgroup namespace");
+		child_fail(sock, err);
+	}
+	if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+	    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0) {
+		hull_err_sys(err, errno, "console");
+		child_fail(sock, err);
+	}
+	/* A detached bind of the console, for /dev/console after the pivot. */
+	/* (By path: the slave descriptor's mount is the parent namespace's,
+	 * which open_tree refuses to clone.) */
+	int tree = open_tree(AT_FDCWD, pts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0) {
+		hull_err_sys(err, errno, "open_tree console");
+		child_fail(sock, err);
+	}
+	close(slave);
+	/* The metadata channel's folder, read-only, for after the pivot. */
+	int zc = -1;
+	if (zonecontrol) {
+		zc = open_tree(AT_FDCWD, zonecontrol, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+					 MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+		if (zc < 0 || mount_setattr(zc, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
+			hull_err_sys(err, errno, "clone %s", zonecontrol);
+			child_fail(sock, err);
+		}
+	}
+	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
+		hull_err_sys(err, errno, "sethostname");
+		child_fail(sock, err);
+	}
+	if (zone_rootfs_pivot(root, err) < 0 || zone_rootfs_write_etc(cfg, err) < 0 ||
+	    zone_rootfs_mount(cfg, tree, cgroup_v2, err) < 0)
+		child_fail(sock, err);
+	close(tree);
+	if (zc >= 0) {
+		const char *at = cfg->brand == ZONE_BRAND_LX ? "/native/.zonecontrol" :
+			"/.zonecontrol";
+		int r = zone_mkdir_p(at, 0755);
+		if (r < 0 || move_mount(zc, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+			hull_err_sys(err, r < 0 ? -r : errno, "mount %s", at);
+			child_fail(sock, err);
+		}
+		close(zc);
+	}
+	/* Init's stdio names /dev/console, as on a real machine (systemd
+	 * checks), not the host's pts path. */
+	int cfd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (cfd < 0 || dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0 || dup2(cfd, 2) < 0) {
+		hull_err_sys(err, errno, "open /dev/console");
+		child_fail(sock, err);
+	}
+	close(cfd);
+	if (chdir(cfg->workdir) < 0) {
+		hull_err_sys(err, errno, "chdir %s", cfg->workdir);
+		child_fail(sock, err);
+	}
+	bool sys_admin = !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL;
+	if (zone_caps_drop(sys_admin, err) < 0)
+		child_fail(sock, err);
+	int nfd = zone_seccomp_load(cfg->brand == ZONE_BRAND_LX, err);
+	if (nfd < 0)
+		child_fail(sock, err);
+	if (nfd > 0) {
+		int r = send_fd(sock, nfd);
+		close(nfd);
+		if (r < 0) {
+			hull_err_sys(err, -r, "pass uname listener");
+			child_fail(sock, err);
+		}
+	}
+	if (child_user(cfg, err) < 0)
+		child_fail(sock, err);
+	/* No descriptor of the host survives exec (CVE-2024-21626). */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	environ = cfg->envp;
+	execvp(cfg->argv[0], cfg->argv);
+	hull_err_sys(err, errno, "exec %s", cfg->argv[0]);
+	child_fail(sock, err);
+}
+
+static int open_pty(int *master, int *slave, char name[64], struct hull_err *err)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return hull_err_sys(err, errno, "open pty");
+	if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, 64)) {
+		int e = errno;
+		close(m);
+		return hull_err_sys(err, e, "pty");
+	}
+	int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (s < 0) {
+		int e = errno;
+		close(m);
+		return hull_err_sys(err, e, "open %s", name);
+	}
+	struct winsize ws = { .ws_row = 25, .ws_col = 80 };
+	ioctl(m, TIOCSWINSZ, &ws);
+	*master = m;
+	*slave = s;
+	return 0;
+}
+
+static int recv_result(int sock, struct zone_proc *out, struct hull_err *err)
+{
+	for (;;) {
+		char buf[HULL_ERR_MSG_MAX + 8];
+		struct iovec iov = { buf, sizeof(buf) - 1 };
+		union {
+			char c[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.c, .msg_controllen = sizeof(u.c) };
+		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return hull_err_sys(err, errno, "zone start");
+		if (n == 0)
+			return 0;  /* exec'd */
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		if (cm && cm->cmsg_type == SCM_RIGHTS) {
+			memcpy(&out->notify_fd, CMSG_DATA(cm), sizeof(int));
+			continue;
+		}
+		if ((size_t)n < sizeof(int))
+			return hull_err_set(err, EIO, "zone start: short message");
+		int code;
+		memcpy(&code, buf, sizeof(code));
+		buf[n] = '\0';
+		return hull_err_set(err, code > 0 ? code : EIO, "%s",
+				    buf + sizeof(code));
+	}
+}
+
+int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
+	       struct zone_proc *out, struct hull_err *err)
+{
+	out->pid = -1;
+	out->console_fd = out->notify_fd = -1;
+	_cleanup_free_ char *root = hull_root_path("%s/root", cfg->uuid);
+	_cleanup_free_ char *zc = hull_root_path("%s/run/zonecontrol", cfg->uuid);
+	if (!hull_is_dir(zc)) {
+		free(zc);
+		zc = NULL;
+	}
+	if (!hull_is_dir(root))
+		return hull_err_set(err, ENOENT, "zone root %s is missing", root);
+	if (!cfg->argv || !cfg->argv[0])
+		return hull_err_set(err, EINVAL, "no init to run");
+	int master = -1, slave = -1, sp[2];
+	char pts[64];
+	int r = open_pty(&master, &slave, pts, err);
+	if (r < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		r = hull_err_sys(err, errno, "socketpair");
+		close(master);
+		close(slave);
+		return r;
+	}
+	pid_t pid = zone_ns_clone(ZONE_NS_FLAGS);
+	if (pid == 0) {
+		close(sp[0]);
+		close(master);
+		child_run(cfg, root, slave, pts, zc, sp[1], cg->v2);
+	}
+	close(sp[1]);
+	close(slave);
+	if (pid < 0) {
+		r = hull_err_sys(err, -pid, "clone3");
+		goto fail;
+	}
+	out->pid = pid;
+	out->console_fd = master;
+	master = -1;
+	if ((r = zone_cgroup_attach(cg, pid, err)) < 0)
+		goto fail;
+	if (write(sp[0], "g", 1) != 1) {
+		r = hull_err_sys(err, errno, "zone start");
+		goto fail;
+	}
+	r = recv_result(sp[0], out, err);
+	close(sp[0]);
+	sp[0] = -1;
+	if (r < 0)
+		goto fail;
+	return 0;
+fail:
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (master >= 0)
+		close(master);
+	if (out->pid > 0) {
+		kill(out->pid, SIGKILL);
+		while (waitpid(out->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	out->pid = -1;
+	zone_proc_close(out);
+	return r;
+}

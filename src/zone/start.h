@@ -1,0 +1,27 @@
+/*
+ * start.h - starting a zone's init: the supervisor's one call into the
+ * container runtime.
+ */
+#ifndef HULL_ZONE_START_H
+#define HULL_ZONE_START_H
+#include <sys/types.h>
+#include "lib/err.h"
+#include "zone/cgroup.h"
+#include "zone/config.h"
+
+struct zone_proc {
+	pid_t pid;          /* init, as the host sees it */
+	int console_fd;     /* pty master (owned), the zone's /dev/console */
+	int notify_fd;      /* lx: uname listener (owned), else -1 */
+};
+
+/*
+ * Creates init in new namespaces inside cg (which must exist), with the
+ * zone's root, /dev, /proc, /sys, capabilities and seccomp filter, and
+ * returns once init has been exec'd (or failed, with nothing left running).
+ * The caller reaps init (it is our child) and owns out's descriptors.
+ */
+int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
+	       struct zone_proc *out, struct hull_err *err);
+void zone_proc_close(struct zone_proc *p);
+#endif

@@ -1,0 +1,62 @@
+/*
+ * zone_probe - a tiny static program the zone tests copy into a zone: it
+ * makes one syscall a zone must not be allowed and prints the errno name
+ * ("OK" when it succeeded), so a test can assert on the filter's answer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/reboot.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long probe(const char *name)
+{
+	if (!strcmp(name, "keyctl"))
+		return syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0);
+	if (!strcmp(name, "add_key"))
+		return syscall(SYS_add_key, "user", "hull", "x", 1, -3);
+	if (!strcmp(name, "kexec_load"))
+		return syscall(SYS_kexec_load, 0, 0, NULL, 0);
+	if (!strcmp(name, "kexec_file_load"))
+		return syscall(SYS_kexec_file_load, -1, -1, 0, "", 0);
+	if (!strcmp(name, "init_module"))
+		return syscall(SYS_init_module, NULL, 0, "");
+	if (!strcmp(name, "finit_module"))
+		return syscall(SYS_finit_module, -1, "", 0);
+	if (!strcmp(name, "delete_module"))
+		return syscall(SYS_delete_module, "hull_nonexistent", 0);
+	if (!strcmp(name, "bpf"))
+		return syscall(SYS_bpf, 0, NULL, 0);
+	if (!strcmp(name, "perf_event_open"))
+		return syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0);
+	if (!strcmp(name, "open_by_handle_at"))
+		return syscall(SYS_open_by_handle_at, -1, NULL, 0);
+	if (!strcmp(name, "unshare_user"))
+		return unshare(CLONE_NEWUSER);
+	if (!strcmp(name, "clone3"))
+		return syscall(SYS_clone3, NULL, 0);
+	if (!strcmp(name, "reboot_kexec"))
+		return syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+			       LINUX_REBOOT_CMD_KEXEC, NULL);
+	if (!strcmp(name, "swapon"))
+		return syscall(SYS_swapon, "/nonexistent", 0);
+	if (!strcmp(name, "mknod_block"))
+		return syscall(SYS_mknod, "/tmp/probe-sda", 060600, 0x800);
+	if (!strcmp(name, "getpid"))
+		return syscall(SYS_getpid) > 0 ? 0 : -1;
+	errno = EINVAL;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		long r = probe(argv[i]);
+		printf("%s %s\n", argv[i], r >= 0 ? "OK" : strerrorname_np(errno));
+	}
+	return 0;
+}

@@ -1,0 +1,170 @@
+"""vmadm with running zones: start/stop/reboot/kill, state derived from the
+supervisor (a killed supervisor shows as stopped), delete of a running zone,
+autoboot, events on state changes, live updates. Uses a busybox image from
+scripts/mkimage-busybox and a cgroup parent of the test's own."""
+import glob
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+import uuid as uuidlib
+
+import pytest
+
+from conftest import ROOT, _init_pool, prog
+from vmtools import create, get, unfreeze
+from zonekit import cgroup_dirs, cgroup_remove
+
+
+@pytest.fixture
+def zhost(bare, workdir):
+    """A btrfs pool with the busybox image, its own cgroup parent."""
+    parent = "hull-t-" + uuidlib.uuid4().hex[:8]
+    bare.env["HULL_CGROUP_PARENT"] = parent
+    _init_pool(bare, "btrfs")
+    d = os.path.join(workdir, "bb")
+    os.makedirs(d)
+    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o", d,
+                    "-c", "none"], check=True, capture_output=True)
+    mpath = glob.glob(os.path.join(d, "*.json"))[0]
+    with open(mpath) as f:
+        bare.image = json.load(f)["uuid"]
+    bare.run("imgadm", "install", "-m", mpath,
+             "-f", glob.glob(os.path.join(d, "*.tar"))[0])
+    try:
+        yield bare
+    finally:
+        for u in bare.run("vmadm", "lookup", check=False).out.split():
+            bare.run("vmadm", "delete", u, check=False)
+        bare.run("hull", "fini", check=False)
+        cgroup_remove(parent)
+        unfreeze(workdir)
+
+
+def bb(host, **kw):
+    p = {"brand": "lx", "kernel_version": "4.3.0", "image_uuid": host.image,
+         "max_physical_memory": 128}
+    p.update(kw)
+    return p
+
+
+def state(host, u):
+    return host.run("vmadm", "list", "-H", "-o", "state", f"uuid={u}").out.strip()
+
+
+def supervisor_pid(host, u):
+    with open(os.path.join(host.root, u, "run", "supervisor.pid")) as f:
+        return int(f.read().split()[0])
+
+
+def wait_for(pred, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def test_start_stop_and_derived_state(zhost):
+    u = create(zhost, bb(zhost, alias="bb1"))          # autoboot: starts it
+    vm = get(zhost, u)
+    assert vm["state"] == "running" and vm["zone_state"] == "running"
+    r = zhost.run("vmadm", "start", u)
+    assert "already running" in r.err
+    r = zhost.run("vmadm", "stop", u, "-F")
+    assert f"Successfully completed stop for VM {u}" in r.err
+    vm = get(zhost, u)
+    assert vm["state"] == "stopped" and vm["autoboot"] is False
+    r = zhost.run("vmadm", "stop", u)
+    assert r.rc == 0 and "not running" in r.err
+    r = zhost.run("vmadm", "start", u)
+    assert f"Successfully started VM {u}" in r.err
+    assert get(zhost, u)["autoboot"] is True
+    # kill -9 of the supervisor: the instance shows as stopped at once,
+    # and starts again cleanly
+    os.kill(supervisor_pid(zhost, u), signal.SIGKILL)
+    assert wait_for(lambda: state(zhost, u) == "stopped")
+    zhost.run("vmadm", "start", u)
+    assert state(zhost, u) == "running"
+    r = zhost.run("vmadm", "reboot", u, "-F")
+    assert f"Successfully completed reboot for VM {u}" in r.err
+    assert state(zhost, u) == "running"
+    info = json.loads(zhost.run("vmadm", "info", u).out)
+    assert info["status"]["state"] == "running"
+
+
+def test_delete_running_zone_leaves_nothing(zhost):
+    u = create(zhost, bb(zhost))
+    assert state(zhost, u) == "running"
+    parent = zhost.env["HULL_CGROUP_PARENT"]
+    zhost.run("vmadm", "delete", u)
+    assert not os.path.exists(os.path.join(zhost.root, u))
+    assert not any(os.path.isdir(os.path.join(d, u)) for d in cgroup_dirs(parent))
+    out = subprocess.run(["pgrep", "-f", f"hull-supervisor.*{u}"],
+                         capture_output=True, text=True).stdout
+    assert out == ""
+
+
+def test_kill_and_exit_status(zhost):
+    u = create(zhost, bb(zhost, restart_init=False))
+    r = zhost.run("vmadm", "kill", "-s", "KILL", u)
+    assert f'Sent signal "KILL" to init process for VM {u}' in r.err
+    assert wait_for(lambda: state(zhost, u) == "stopped")
+    vm = get(zhost, u)
+    assert vm["exit_status"] == -9 and vm["exit_timestamp"].endswith("Z")
+    r = zhost.fails("vmadm", "kill", u)
+    assert "not running" in r.err
+
+
+def test_autoboot_starts_marked_instances(zhost):
+    a = create(zhost, bb(zhost, autoboot=False, alias="a"))
+    b = create(zhost, bb(zhost, autoboot=False, alias="b"))
+    zhost.run("vmadm", "update", b, "autoboot=true")
+    r = zhost.run("vmadm", "autoboot")
+    assert f"Successfully started VM {b}" in r.err
+    assert state(zhost, a) == "stopped" and state(zhost, b) == "running"
+
+
+def test_events_show_state_changes(zhost):
+    u = create(zhost, bb(zhost, autoboot=False))
+    p = subprocess.Popen([prog("vmadm"), "events", "-j", "-r", u],
+                         stdout=subprocess.PIPE, text=True, env=zhost.env)
+    q = queue.Queue()
+    threading.Thread(target=lambda: [q.put(l) for l in p.stdout],
+                     daemon=True).start()
+    try:
+        assert json.loads(q.get(timeout=10))["type"] == "ready"
+        zhost.run("vmadm", "start", u)
+        seen = []
+        while not any(c.get("prettyPath") == "state" and c.get("newValue") == "running"
+                      for c in seen):
+            seen += json.loads(q.get(timeout=10)).get("changes", [])
+        os.kill(supervisor_pid(zhost, u), signal.SIGKILL)
+        seen = []
+        while not any(c.get("prettyPath") == "state" and c.get("newValue") == "stopped"
+                      for c in seen):
+            seen += json.loads(q.get(timeout=10)).get("changes", [])
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_live_update_of_running_zone(zhost):
+    u = create(zhost, bb(zhost))
+    zhost.run("vmadm", "update", u, "max_physical_memory=256", "cpu_cap=50",
+              "max_lwps=300")
+    vm = get(zhost, u)
+    assert vm["max_physical_memory"] == 256 and vm["state"] == "running"
+    parent = zhost.env["HULL_CGROUP_PARENT"]
+    limits = []
+    for d in cgroup_dirs(parent):
+        for f in ("memory.max", "memory.limit_in_bytes"):
+            path = os.path.join(d, u, f)
+            if os.path.exists(path):
+                with open(path) as fh:
+                    limits.append(int(fh.read()))
+    assert str(256 << 20) in map(str, limits), limits

@@ -1,0 +1,225 @@
+/*
+ * test_zone.c - the zone runtime's pure parts: the instance record,
+ * docker:user, the LX uname overlay, the capability policy, and the
+ * supervisor's control protocol.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/capability.h>
+
+#include <cmocka.h>
+
+#include "lib/json.h"
+#include "supervisor/control.h"
+#include "zone/caps.h"
+#include "zone/config.h"
+#include "zone/uname.h"
+#include "zone/user.h"
+
+#define UUID "5a1c8e3e-0f33-4c4f-9b9e-2f3d1f1e0a11"
+
+static json_t *rec(const char *text)
+{
+	json_error_t je;
+	json_t *j = json_loads(text, 0, &je);
+	assert_non_null(j);
+	return j;
+}
+
+static bool strv_has(char **v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+static void test_config_defaults(void **state)
+{
+	json_t *j = rec("{\"uuid\":\"" UUID "\",\"brand\":\"joyent\","
+			"\"max_physical_memory\":256,\"cpu_cap\":0}");
+	struct zone_config c;
+	struct hull_err err = { 0 };
+	assert_int_equal(zone_config_parse(j, &c, &err), 0);
+	assert_string_equal(c.hostname, UUID);
+	assert_string_equal(c.argv[0], "/sbin/init");
+	assert_null(c.argv[1]);
+	assert_true(strv_has(c.envp, "container=hull"));
+	assert_int_equal(c.restart, ZONE_RESTART_ALWAYS);
+	assert_int_equal(c.limits.max_physical_memory, 256);
+	assert_int_equal(c.limits.cpu_cap, 0);
+	assert_int_equal(c.limits.max_lwps, -1);
+	assert_null(c.kernel_version);
+	zone_config_fini(&c);
+	json_decref(j);
+}
+
+static void test_config_lx_and_resolvers(void **state)
+{
+	json_t *j = rec("{\"uuid\":\"" UUID "\",\"brand\":\"lx\",\"kernel_version\":"
+			"\"3.13.0\",\"resolvers\":[\"192.0.2.1\"],\"hostname\":\"h\","
+			"\"restart_init\":false}");
+	struct zone_config c;
+	assert_int_equal(zone_config_parse(j, &c, NULL), 0);
+	assert_int_equal(c.brand, ZONE_BRAND_LX);
+	assert_string_equal(c.kernel_version, "3.13.0");
+	assert_string_equal(c.resolvers[0], "192.0.2.1");
+	assert_int_equal(c.restart, ZONE_RESTART_NEVER);
+	zone_config_fini(&c);
+	json_decref(j);
+}
+
+static void test_config_docker_keys(void **state)
+{
+	json_t *j = rec("{\"uuid\":\"" UUID "\",\"brand\":\"lx\",\"docker\":true,"
+			"\"internal_metadata\":{"
+			"\"docker:entrypoint\":\"[\\\"/entry\\\"]\","
+			"\"docker:cmd\":\"[\\\"a\\\",\\\"b\\\"]\","
+			"\"docker:env\":\"[\\\"PATH=/x\\\",\\\"A=1\\\"]\","
+			"\"docker:workdir\":\"/srv\",\"docker:user\":\"www:1\","
+			"\"docker:restartpolicy\":\"on-failure:3\"}}");
+	struct zone_config c;
+	assert_int_equal(zone_config_parse(j, &c, NULL), 0);
+	assert_string_equal(c.argv[0], "/entry");
+	assert_string_equal(c.argv[1], "a");
+	assert_string_equal(c.argv[2], "b");
+	assert_null(c.argv[3]);
+	assert_true(strv_has(c.envp, "PATH=/x"));    /* the image's PATH wins */
+	assert_false(strv_has(c.envp, "PATH=/usr/local/sbin:/usr/local/bin:"
+				      "/usr/sbin:/usr/bin:/sbin:/bin"));
+	assert_string_equal(c.workdir, "/srv");
+	assert_string_equal(c.user, "www:1");
+	assert_int_equal(c.restart, ZONE_RESTART_ON_FAILURE);
+	assert_int_equal(c.restart_max, 3);
+	zone_config_fini(&c);
+	json_decref(j);
+}
+
+static void test_config_refuses_bad_records(void **state)
+{
+	static const char *const bad[] = {
+		"[]",
+		"{\"uuid\":\"nope\"}",
+		"{\"uuid\":\"" UUID "\",\"brand\":\"bhyve\"}",
+		"{\"uuid\":\"" UUID "\",\"init_name\":\"sbin/init\"}",
+		"{\"uuid\":\"" UUID "\",\"docker\":true}",
+		"{\"uuid\":\"" UUID "\",\"docker\":true,\"internal_metadata\":"
+		"{\"docker:cmd\":\"[1]\"}}",
+		"{\"uuid\":\"" UUID "\",\"docker\":true,\"internal_metadata\":"
+		"{\"docker:cmd\":\"[\\\"x\\\"]\",\"docker:workdir\":\"rel\"}}",
+		"{\"uuid\":\"" UUID "\",\"resolvers\":\"192.0.2.1\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		json_t *j = rec(bad[i]);
+		struct zone_config c;
+		struct hull_err err = { 0 };
+		assert_true(zone_config_parse(j, &c, &err) < 0);
+		assert_int_equal(err.code, EINVAL);
+		zone_config_fini(&c);
+		json_decref(j);
+	}
+}
+
+static void test_user_resolve(void **state)
+{
+	const char *pw = "root:x:0:0::/root:/bin/sh\nwww:x:33:44::/:/bin/false\n";
+	const char *gr = "root:x:0:\nstaff:x:50:\n";
+	uid_t u;
+	gid_t g;
+	assert_int_equal(zone_user_resolve("www", pw, gr, &u, &g, NULL), 0);
+	assert_int_equal(u, 33);
+	assert_int_equal(g, 44);
+	assert_int_equal(zone_user_resolve("1000:2000", pw, gr, &u, &g, NULL), 0);
+	assert_int_equal(u, 1000);
+	assert_int_equal(g, 2000);
+	assert_int_equal(zone_user_resolve("www:staff", pw, gr, &u, &g, NULL), 0);
+	assert_int_equal(g, 50);
+	assert_int_equal(zone_user_resolve("ww", pw, gr, &u, &g, NULL), -ENOENT);
+	assert_int_equal(zone_user_resolve("www:nogroup", pw, gr, &u, &g, NULL),
+			 -ENOENT);
+	assert_int_equal(zone_user_resolve("x", NULL, NULL, &u, &g, NULL), -ENOENT);
+}
+
+static void test_uname_lx_overlay(void **state)
+{
+	struct utsname u;
+	memset(&u, 0, sizeof(u));
+	strcpy(u.sysname, "Linux");
+	strcpy(u.nodename, "web");
+	strcpy(u.release, "6.1.0");
+	zone_uname_lx(&u, "4.3.0");
+	assert_string_equal(u.release, "4.3.0");
+	assert_string_equal(u.version, "BrandZ virtual linux");
+	assert_string_equal(u.nodename, "web");
+	zone_uname_lx(&u, NULL);
+	assert_string_equal(u.release, "4.3.0");
+}
+
+static void test_caps_policy(void **state)
+{
+	assert_true(zone_caps_dropped(CAP_SYS_MODULE, true));
+	assert_true(zone_caps_dropped(CAP_SYS_PTRACE, true));
+	assert_true(zone_caps_dropped(CAP_MKNOD, true));
+	assert_false(zone_caps_dropped(CAP_SYS_ADMIN, true));
+	assert_true(zone_caps_dropped(CAP_SYS_ADMIN, false));
+	assert_false(zone_caps_dropped(CAP_NET_ADMIN, true));
+	assert_false(zone_caps_dropped(CAP_CHOWN, false));
+}
+
+static void test_control_parse(void **state)
+{
+	struct control_req r;
+	struct hull_err err = { 0 };
+	const char *s = "{\"cmd\":\"stop\",\"timeout\":5,\"force\":true}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.cmd, CONTROL_STOP);
+	assert_int_equal(r.timeout_s, 5);
+	assert_true(r.force);
+	s = "{\"cmd\":\"reboot\"}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.timeout_s, CONTROL_DEFAULT_TIMEOUT);
+	s = "{\"cmd\":\"kill\",\"signal\":\"HUP\"}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.signo, SIGHUP);
+	static const char *const bad[] = {
+		"", "[]", "{}", "{\"cmd\":1}", "{\"cmd\":\"dance\"}",
+		"{\"cmd\":\"stop\",\"timeout\":-1}", "{\"cmd\":\"stop\",\"force\":1}",
+		"{\"cmd\":\"kill\",\"signal\":\"SIGNOPE\"}",
+		"{\"cmd\":\"kill\",\"signal\":999}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(control_request_parse(bad[i], strlen(bad[i]), &r, &err),
+				 -EINVAL);
+}
+
+static void test_signal_names(void **state)
+{
+	assert_int_equal(control_signal_parse("SIGTERM"), SIGTERM);
+	assert_int_equal(control_signal_parse("term"), SIGTERM);
+	assert_int_equal(control_signal_parse("9"), SIGKILL);
+	assert_int_equal(control_signal_parse("SIGRTMIN+3"), SIGRTMIN + 3);
+	assert_int_equal(control_signal_parse("0"), -EINVAL);
+	assert_int_equal(control_signal_parse("RTMIN+99"), -EINVAL);
+	assert_int_equal(control_signal_parse("9999"), -EINVAL);
+	assert_int_equal(control_signal_parse(""), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_lx_and_resolvers),
+		cmocka_unit_test(test_config_docker_keys),
+		cmocka_unit_test(test_config_refuses_bad_records),
+		cmocka_unit_test(test_user_resolve),
+		cmocka_unit_test(test_uname_lx_overlay),
+		cmocka_unit_test(test_caps_policy),
+		cmocka_unit_test(test_control_parse),
+		cmocka_unit_test(test_signal_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
