@@ -16,6 +16,7 @@
 #include "hvm/bootdisk.h"
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
+#include "hvm/qmp.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 	      "                [--boot-dir DIR] [--accel auto|kvm|tcg]\n"
 	      "                [--console-pty] [--console-log FILE]\n"
 	      "                [--tap-fd FD]... [--qemu BIN]\n"
+	      "       hull-hvm qmp RUN_DIR status|powerdown|quit\n"
 	      "       hull-hvm --help | --version\n"
 	      "\n"
 	      "  boot-find   print what DISK boots (grub.cfg default entry, "
@@ -37,7 +39,10 @@ static void usage(FILE *f)
 	      "  qemu-argv   print the QEMU command line for an instance "
 	      "record, one\n"
 	      "              argument per line\n"
-	      "  qemu        run it (exec): the kvm brand's VMM by hand\n",
+	      "  qemu        run it (exec): the kvm brand's VMM by hand\n"
+	      "  qmp         ask a running QEMU over RUN_DIR/qmp.sock: its "
+	      "status,\n"
+	      "              a guest power-off (ACPI power button), or quit\n",
 	      f);
 }
 
@@ -252,6 +257,47 @@ out:
 	return rc;
 }
 
+static int cmd_qmp(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "hull-hvm: qmp: expected RUN_DIR and one of "
+				"status, powerdown, quit\n");
+		return 2;
+	}
+	const char *what = argv[2];
+	const char *cmd = !strcmp(what, "powerdown") ? "system_powerdown"
+			  : !strcmp(what, "quit")    ? "quit"
+			  : !strcmp(what, "status")  ? "query-status"
+						     : NULL;
+	if (!cmd) {
+		fprintf(stderr, "hull-hvm: qmp: unknown request %s\n", what);
+		return 2;
+	}
+	struct hull_err err = {0};
+	_cleanup_free_ char *path = xasprintf("%s/%s", argv[1],
+					      HVM_QEMU_QMP_SOCK);
+	struct hvm_qmp *q = hvm_qmp_open(path, 5000, &err);
+	if (!q) {
+		fprintf(stderr, "hull-hvm: %s\n", err.msg);
+		return 1;
+	}
+	int r;
+	char status[64];
+	if (!strcmp(what, "status")) {
+		r = hvm_qmp_status(q, status, sizeof(status), 5000, &err);
+		if (r == 0)
+			printf("%s\n", status);
+	} else {
+		r = hvm_qmp_execute(q, cmd, NULL, 5000, &err);
+	}
+	hvm_qmp_close(q);
+	if (r < 0) {
+		fprintf(stderr, "hull-hvm: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -273,6 +319,8 @@ int main(int argc, char **argv)
 		return cmd_qemu(argc - 1, argv + 1, false);
 	if (!strcmp(sub, "qemu"))
 		return cmd_qemu(argc - 1, argv + 1, true);
+	if (!strcmp(sub, "qmp"))
+		return cmd_qmp(argc - 1, argv + 1);
 	fprintf(stderr, "hull-hvm: unknown command %s (see hull-hvm --help)\n",
 		sub);
 	return 2;

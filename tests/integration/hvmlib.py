@@ -1,9 +1,8 @@
 """Helpers for the HVM tests: the Linux guest image (scripts/mkimage-linux-vm),
 built once and cached outside the repository, keyed by the script's and
-the guest mdata-get's hashes; a console reader; a QMP client."""
+the guest mdata-get's hashes; a console reader."""
 import fcntl
 import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -84,29 +83,6 @@ class Console:
 
     def send(self, line):
         self.sock.sendall(line.encode() + b"\n")
-
-    def close(self):
-        self.sock.close()
-
-
-class Qmp:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.f = self.sock.makefile("rw")
-        greeting = json.loads(self.f.readline())
-        assert "QMP" in greeting, greeting
-        self.execute("qmp_capabilities")
-
-    def execute(self, cmd):
-        self.f.write(json.dumps({"execute": cmd}) + "\n")
-        self.f.flush()
-        while True:
-            msg = json.loads(self.f.readline())
-            if "event" in msg:
-                continue
-            assert "return" in msg, msg
-            return msg["return"]
 
     def close(self):
         self.sock.close()

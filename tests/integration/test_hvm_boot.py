@@ -168,3 +168,10 @@ def test_qemu_argv_refuses_bad_record(bare, workdir):
     assert argv[argv.index("-append") + 1] == "console=ttyS0 quiet hull.test=grub"
     assert argv[argv.index("-kernel") + 1] == os.path.join(boot, "kernel")
     assert "pc,accel=tcg" in argv
+
+
+def test_qmp_without_qemu_refused(bare, workdir):
+    r = bare.fails("hull-hvm", "qmp", workdir, "status")
+    assert "qmp.sock" in r.err
+    r = bare.fails("hull-hvm", "qmp", workdir, "reboot")
+    assert "unknown request" in r.err

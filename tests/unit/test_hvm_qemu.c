@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "hvm/qemu.h"
+#include "hvm/qmp.h"
 #include "lib/err.h"
 #include "lib/xalloc.h"
 
@@ -265,6 +266,39 @@ static void test_extra_disks(void **state)
 	json_decref(vm);
 }
 
+static void test_qmp_parse(void **state)
+{
+	struct hull_err err = {0};
+	json_t *v;
+	const char *g = "{\"QMP\": {\"version\": {}, \"capabilities\": []}}";
+	assert_int_equal(hvm_qmp_reply_parse(g, strlen(g), &v, &err),
+			 HVM_QMP_GREETING);
+	assert_null(v);
+	const char *r = "{\"return\": {\"status\": \"running\"}}";
+	assert_int_equal(hvm_qmp_reply_parse(r, strlen(r), &v, &err),
+			 HVM_QMP_RETURN);
+	assert_string_equal(json_string_value(json_object_get(v, "status")),
+			    "running");
+	json_decref(v);
+	const char *e = "{\"event\": \"POWERDOWN\", \"timestamp\": {}}";
+	assert_int_equal(hvm_qmp_reply_parse(e, strlen(e), &v, &err),
+			 HVM_QMP_EVENT);
+	assert_string_equal(json_string_value(v), "POWERDOWN");
+	json_decref(v);
+	const char *x = "{\"error\": {\"class\": \"GenericError\", "
+			"\"desc\": \"no such thing\"}}";
+	assert_int_equal(hvm_qmp_reply_parse(x, strlen(x), &v, &err),
+			 HVM_QMP_ERROR);
+	assert_string_equal(err.msg, "QMP: no such thing");
+	assert_true(hvm_qmp_reply_parse("[1]", 3, &v, &err) < 0);
+	assert_true(hvm_qmp_reply_parse("{\"event\": 1}", 12, &v, &err) < 0);
+	assert_true(hvm_qmp_reply_parse("{}", 2, &v, &err) < 0);
+	assert_true(hvm_qmp_reply_parse("{\"a\":1,\"a\":2}", 13, &v, &err) <
+		    0);
+	assert_true(hvm_qmp_reply_parse("x", HVM_QMP_LINE_MAX + 1, &v, &err) <
+		    0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +307,7 @@ int main(void)
 	    cmocka_unit_test(test_bootrom),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_extra_disks),
+	    cmocka_unit_test(test_qmp_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
