@@ -301,7 +301,7 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		     struct hull_err *err)
 {
 	struct strv sv = {0};
-	json_int_t vcpus, ram, vnc_port;
+	json_int_t vcpus = 1, ram = 256, vnc_port = -1;
 	const char *uuid, *cpu_type, *bootrom, *boot_order, *extra;
 	int r;
 

@@ -122,7 +122,7 @@ static int read_reply(struct hvm_qmp *q, long long deadline, json_t **ret,
 		      struct hull_err *err)
 {
 	for (;;) {
-		size_t len;
+		size_t len = 0;
 		int r = read_line(q, deadline, &len, err);
 		if (r < 0)
 			return r;
