@@ -192,3 +192,21 @@ def test_copies_sparse_and_inline_files(bare, workdir):
         assert f.read() == kernel
     with open(got["initrd_file"], "rb") as f:
         assert f.read() == b"tiny"
+
+
+def test_guest_image_installs_as_zvol(pool):
+    # The image package from scripts/mkimage-linux-vm is what imgadm
+    # takes, and the installed disk boots by its grub.cfg.
+    _, manifest, zvol = hvmlib.guest_image("grub", "mbr")
+    with open(manifest) as f:
+        uuid = json.load(f)["uuid"]
+    pool.run("imgadm", "install", "-m", manifest, "-f", zvol)
+    got = json.loads(pool.run("imgadm", "get", uuid).out)
+    m = got.get("manifest", got)
+    assert m["type"] == "zvol"
+    assert m["image_size"] == 64
+    assert (m["disk_driver"], m["nic_driver"], m["cpu_type"]) == \
+        ("virtio", "virtio", "qemu64")
+    disk = os.path.join(pool.root, "images", uuid, "disk")
+    assert os.path.getsize(disk) == 64 << 20
+    assert find(pool, disk)["source"] == "grub.cfg"
