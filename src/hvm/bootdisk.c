@@ -20,6 +20,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "hvm/parttab.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 
 #define DIR_NAMES_MAX 4096 /* names read from one directory */
@@ -134,6 +135,8 @@ out:
 struct src {
 	int fd;
 	uint64_t offset, size;
+	dev_t dev; /* the disk file's identity, for the copies' stamp */
+	ino_t ino;
 };
 
 /* Copies a file's bytes to out_fd (at its current position) straight
@@ -428,10 +431,73 @@ static int try_newest(ext2_filsys fs, struct hvm_bootent *ent,
 }
 
 /* Copies the kernel and the initrd files (concatenated) into dir. */
+/* What the copies in dir were made from: the disk file, the partition,
+ * and each source file's inode, generation, size and times. A restart
+ * whose stamp matches reuses the copies instead of copying 20-odd MiB
+ * again. The guest can change these fields only by changing its own
+ * files, so a forged match can only make it boot its own older kernel. */
+static char *stamp_make(ext2_filsys fs, const struct src *srcd,
+			const struct hvm_bootent *e, uint64_t *ksize,
+			uint64_t *isize, struct hull_err *err)
+{
+	char *st = xasprintf("hull boot stamp 1\ndisk %ju %ju %" PRIu64 "\n",
+			     (uintmax_t)srcd->dev, (uintmax_t)srcd->ino,
+			     srcd->offset);
+	*ksize = *isize = 0;
+	for (size_t i = 0; i < 1 + e->ninitrd; i++) {
+		const char *path = i == 0 ? e->kernel : e->initrd[i - 1];
+		ext2_ino_t ino;
+		struct ext2_inode inode;
+		struct ext2_inode_large big;
+		if (lookup_file(fs, path, &ino, &inode, err) < 0) {
+			free(st);
+			return NULL;
+		}
+		memset(&big, 0, sizeof(big));
+		if (ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)&big,
+					   sizeof(big)))
+			memcpy(&big, &inode, sizeof(inode));
+		uint64_t size = EXT2_I_SIZE(&inode);
+		*(i == 0 ? ksize : isize) += size;
+		char *next = xasprintf(
+		    "%s%s %u %u %" PRIu64 " %u.%u %u.%u\n", st, path, ino,
+		    big.i_generation, size, big.i_mtime, big.i_mtime_extra,
+		    big.i_ctime, big.i_ctime_extra);
+		free(st);
+		st = next;
+	}
+	return st;
+}
+
+static bool file_has_size(const char *path, uint64_t size)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       (uint64_t)st.st_size == size;
+}
+
 static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 		   struct hvm_boot *b, struct hull_err *err)
 {
 	const struct hvm_bootent *e = &b->ent;
+	uint64_t ksize, isize;
+	_cleanup_free_ char *stamp = stamp_make(fs, srcd, e, &ksize, &isize,
+						err);
+	if (!stamp)
+		return -err->code;
+	_cleanup_free_ char *stamp_path = xasprintf("%s/.stamp", dir);
+	_cleanup_free_ char *kpath = xasprintf("%s/kernel", dir);
+	_cleanup_free_ char *ipath = xasprintf("%s/initrd", dir);
+	_cleanup_free_ char *old = NULL;
+	size_t old_len = 0;
+	if (hull_file_read(stamp_path, 64 << 10, &old, &old_len, NULL) == 0 &&
+	    !strcmp(old, stamp) && file_has_size(kpath, ksize) &&
+	    (!e->ninitrd || file_has_size(ipath, isize))) {
+		b->kernel_file = xstrdup(kpath);
+		b->initrd_file = e->ninitrd ? xstrdup(ipath) : NULL;
+		return 0;
+	}
+	unlink(stamp_path);
 	for (int which = 0; which < 2; which++) {
 		size_t nfiles = which == 0 ? 1 : e->ninitrd;
 		if (!nfiles)
@@ -482,6 +548,17 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 			b->kernel_file = xstrdup(path);
 		else
 			b->initrd_file = xstrdup(path);
+	}
+	/* The stamp last, after the copies are in place; no fsync: if it
+	 * is lost, the next start copies again. */
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", stamp_path);
+	int sfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (sfd >= 0) {
+		bool ok = write(sfd, stamp, strlen(stamp)) ==
+			  (ssize_t)strlen(stamp);
+		ok = close(sfd) == 0 && ok;
+		if (!ok || rename(tmp, stamp_path) < 0)
+			unlink(tmp);
 	}
 	return 0;
 }
@@ -568,7 +645,9 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 			out->partition = parts[i].index;
 			struct src sd = {.fd = dfd,
 					 .offset = parts[i].offset,
-					 .size = parts[i].size};
+					 .size = parts[i].size,
+					 .dev = st.st_dev,
+					 .ino = st.st_ino};
 			if (dir)
 				r = extract(fs, &sd, dir, out, err);
 		}

@@ -41,7 +41,7 @@ def test_grub_default_entry(bare, workdir):
     assert is_bzimage(got["kernel_file"])
     with open(got["initrd_file"], "rb") as f:
         assert f.read(2) == b"\x1f\x8b"  # the gzip'd cpio
-    assert sorted(os.listdir(out)) == ["initrd", "kernel"]
+    assert sorted(os.listdir(out)) == [".stamp", "initrd", "kernel"]
 
 
 def test_newest_kernel_gpt(bare, workdir):
@@ -210,3 +210,31 @@ def test_guest_image_installs_as_zvol(pool):
     disk = os.path.join(pool.root, "images", uuid, "disk")
     assert os.path.getsize(disk) == 64 << 20
     assert find(pool, disk)["source"] == "grub.cfg"
+
+
+def test_copies_reused_until_the_guest_changes_its_kernel(bare, workdir):
+    img = mkfs(workdir, {"/boot/vmlinuz-3": b"kernel one",
+                         "/boot/initrd.img-3": b"initrd one"})
+    out = os.path.join(workdir, "boot")
+    os.mkdir(out)
+    first = find(bare, img, "--extract", out)
+    ino = os.stat(first["kernel_file"]).st_ino
+    # A restart: the same files, not copied again.
+    again = find(bare, img, "--extract", out)
+    assert os.stat(again["kernel_file"]).st_ino == ino
+    assert again["initrd_file"] == first["initrd_file"]
+    # The guest installs a new kernel under the same name.
+    new = os.path.join(workdir, "new-kernel")
+    with open(new, "wb") as f:
+        f.write(b"kernel two, longer")
+    for cmd in ("rm /boot/vmlinuz-3", f"write {new} /boot/vmlinuz-3"):
+        subprocess.run(["debugfs", "-w", "-R", cmd, img], check=True,
+                       capture_output=True)
+    third = find(bare, img, "--extract", out)
+    with open(third["kernel_file"], "rb") as f:
+        assert f.read() == b"kernel two, longer"
+    # A copy truncated behind hull's back is not trusted.
+    os.truncate(third["initrd_file"], 3)
+    find(bare, img, "--extract", out)
+    with open(third["initrd_file"], "rb") as f:
+        assert f.read() == b"initrd one"
