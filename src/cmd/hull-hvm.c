@@ -196,13 +196,14 @@ static int cmd_qemu(int argc, char **argv, bool run)
 	}
 	if (strcmp(accel, "auto") && strcmp(accel, "kvm") &&
 	    strcmp(accel, "tcg")) {
-		fprintf(stderr, "hull-hvm: %s: --accel must be auto, kvm or "
-				"tcg\n",
+		fprintf(stderr,
+			"hull-hvm: %s: --accel must be auto, kvm or "
+			"tcg\n",
 			cmd);
 		return 2;
 	}
-	h.kvm = !strcmp(accel, "kvm") ||
-		(!strcmp(accel, "auto") && hvm_kvm_full());
+	h.kvm =
+	    !strcmp(accel, "kvm") || (!strcmp(accel, "auto") && hvm_kvm_full());
 	h.tap_fds = taps;
 	struct hull_err err = {0};
 	json_t *vm = hull_json_load_file(record, &err);
@@ -220,8 +221,9 @@ static int cmd_qemu(int argc, char **argv, bool run)
 			goto out;
 		}
 		if (!boot_dir) {
-			fprintf(stderr, "hull-hvm: %s: direct boot needs "
-					"--boot-dir DIR\n",
+			fprintf(stderr,
+				"hull-hvm: %s: direct boot needs "
+				"--boot-dir DIR\n",
 				cmd);
 			rc = 2;
 			goto out;
@@ -274,8 +276,8 @@ static int cmd_qmp(int argc, char **argv)
 		return 2;
 	}
 	struct hull_err err = {0};
-	_cleanup_free_ char *path = xasprintf("%s/%s", argv[1],
-					      HVM_QEMU_QMP_SOCK);
+	_cleanup_free_ char *path =
+	    xasprintf("%s/%s", argv[1], HVM_QEMU_QMP_SOCK);
 	struct hvm_qmp *q = hvm_qmp_open(path, 5000, &err);
 	if (!q) {
 		fprintf(stderr, "hull-hvm: %s\n", err.msg);

@@ -55,8 +55,8 @@ static int ext_err(struct hull_err *err, errcode_t e, const char *what)
 static int lookup(ext2_filsys fs, const char *path, ext2_ino_t *ino,
 		  struct ext2_inode *inode, struct hull_err *err)
 {
-	errcode_t e = ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO,
-					  path, ino);
+	errcode_t e =
+	    ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);
 	if (e)
 		return hull_err_set(err, ENOENT, "%s: not found", path);
 	e = ext2fs_read_inode(fs, *ino, inode);
@@ -98,8 +98,8 @@ static int read_ino(ext2_filsys fs, ext2_ino_t ino, uint64_t size, int fd,
 	uint64_t done = 0;
 	int r = 0;
 	while (done < size) {
-		unsigned want = size - done > CHUNK ? CHUNK
-						    : (unsigned)(size - done);
+		unsigned want =
+		    size - done > CHUNK ? CHUNK : (unsigned)(size - done);
 		unsigned got = 0;
 		char *dst = fd >= 0 ? chunk : buf + done;
 		e = ext2fs_file_read(f, dst, want, &got);
@@ -117,8 +117,8 @@ static int read_ino(ext2_filsys fs, ext2_ino_t ino, uint64_t size, int fd,
 				if (w < 0) {
 					if (errno == EINTR)
 						continue;
-					r = hull_err_sys(err, errno,
-							 "write %s", what);
+					r = hull_err_sys(err, errno, "write %s",
+							 what);
 					goto out;
 				}
 				off += (unsigned)w;
@@ -174,9 +174,9 @@ static int copy_mapped(ext2_filsys fs, const struct src *src, ext2_ino_t ino,
 		if (flags & BMAP_RET_UNINIT)
 			pb = 0; /* reads as zeros */
 		struct run *last = nruns ? &runs[nruns - 1] : NULL;
-		if (last && ((pb == 0 && last->phys == 0) ||
-			     (pb && last->phys &&
-			      last->phys + last->count == pb)))
+		if (last &&
+		    ((pb == 0 && last->phys == 0) ||
+		     (pb && last->phys && last->phys + last->count == pb)))
 			last->count++;
 		else {
 			runs = xrealloc(runs, (nruns + 1) * sizeof(*runs));
@@ -314,8 +314,8 @@ static int list_dir(ext2_filsys fs, const char *path, struct names *nm,
 		return hull_err_set(err, ENOENT, "%s: not a directory", path);
 	errcode_t e = ext2fs_dir_iterate2(fs, ino, 0, NULL, dir_cb, nm);
 	if (nm->overflow)
-		return hull_err_set(err, EFBIG, "%s: more than %d names",
-				    path, DIR_NAMES_MAX);
+		return hull_err_set(err, EFBIG, "%s: more than %d names", path,
+				    DIR_NAMES_MAX);
 	if (e)
 		return ext_err(err, e, path);
 	return 0;
@@ -369,10 +369,9 @@ static int try_bls(ext2_filsys fs, struct hvm_bootent *ent,
 			if (l < 6 || strcmp(nm.v[i] + l - 5, ".conf"))
 				continue;
 			if (k >= cap) {
-				r = hull_err_set(err, EFBIG,
-						 "%s: more than %d entries",
-						 dirs[d],
-						 HVM_BOOTCFG_ENTRIES_MAX);
+				r = hull_err_set(
+				    err, EFBIG, "%s: more than %d entries",
+				    dirs[d], HVM_BOOTCFG_ENTRIES_MAX);
 				break;
 			}
 			_cleanup_free_ char *path =
@@ -382,8 +381,8 @@ static int try_bls(ext2_filsys fs, struct hvm_bootent *ent,
 			r = read_text(fs, path, HVM_BOOTCFG_TEXT_MAX, &text,
 				      &len, err);
 			if (r == 0)
-				r = hvm_bls_parse(text, len, &ents[k],
-						  &vers[k], err);
+				r = hvm_bls_parse(text, len, &ents[k], &vers[k],
+						  err);
 			if (r == -ENOENT) {
 				r = 0; /* an entry without a kernel */
 				continue;
@@ -440,9 +439,9 @@ static char *stamp_make(ext2_filsys fs, const struct src *srcd,
 			const struct hvm_bootent *e, uint64_t *ksize,
 			uint64_t *isize, struct hull_err *err)
 {
-	char *st = xasprintf("hull boot stamp 1\ndisk %ju %ju %" PRIu64 "\n",
-			     (uintmax_t)srcd->dev, (uintmax_t)srcd->ino,
-			     srcd->offset);
+	char *st =
+	    xasprintf("hull boot stamp 1\ndisk %ju %ju %" PRIu64 "\n",
+		      (uintmax_t)srcd->dev, (uintmax_t)srcd->ino, srcd->offset);
 	*ksize = *isize = 0;
 	for (size_t i = 0; i < 1 + e->ninitrd; i++) {
 		const char *path = i == 0 ? e->kernel : e->initrd[i - 1];
@@ -459,10 +458,10 @@ static char *stamp_make(ext2_filsys fs, const struct src *srcd,
 			memcpy(&big, &inode, sizeof(inode));
 		uint64_t size = EXT2_I_SIZE(&inode);
 		*(i == 0 ? ksize : isize) += size;
-		char *next = xasprintf(
-		    "%s%s %u %u %" PRIu64 " %u.%u %u.%u\n", st, path, ino,
-		    big.i_generation, size, big.i_mtime, big.i_mtime_extra,
-		    big.i_ctime, big.i_ctime_extra);
+		char *next = xasprintf("%s%s %u %u %" PRIu64 " %u.%u %u.%u\n",
+				       st, path, ino, big.i_generation, size,
+				       big.i_mtime, big.i_mtime_extra,
+				       big.i_ctime, big.i_ctime_extra);
 		free(st);
 		st = next;
 	}
@@ -481,8 +480,8 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 {
 	const struct hvm_bootent *e = &b->ent;
 	uint64_t ksize, isize;
-	_cleanup_free_ char *stamp = stamp_make(fs, srcd, e, &ksize, &isize,
-						err);
+	_cleanup_free_ char *stamp =
+	    stamp_make(fs, srcd, e, &ksize, &isize, err);
 	if (!stamp)
 		return -err->code;
 	_cleanup_free_ char *stamp_path = xasprintf("%s/.stamp", dir);
@@ -507,8 +506,8 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 		    which == 0 ? HVM_BOOT_KERNEL_MAX : HVM_BOOT_INITRD_MAX;
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
 		_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			      0600);
+		int fd =
+		    open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return hull_err_sys(err, errno, "create %s", tmp);
 		int r = 0;
@@ -522,8 +521,7 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 			uint64_t size = EXT2_I_SIZE(&inode);
 			if (size > budget) {
 				r = hull_err_set(err, EFBIG,
-						 "%s: %s over %" PRIu64
-						 " MiB",
+						 "%s: %s over %" PRIu64 " MiB",
 						 src, name, budget >> 20);
 				break;
 			}
@@ -531,8 +529,7 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 			r = copy_mapped(fs, srcd, ino, &inode, size, fd, src,
 					err);
 			if (r == -ENOTSUP)
-				r = read_ino(fs, ino, size, fd, NULL, src,
-					     err);
+				r = read_ino(fs, ino, size, fd, NULL, src, err);
 		}
 		if (r == 0 && close(fd) < 0)
 			r = hull_err_sys(err, errno, "write %s", tmp);
@@ -554,8 +551,8 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", stamp_path);
 	int sfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (sfd >= 0) {
-		bool ok = write(sfd, stamp, strlen(stamp)) ==
-			  (ssize_t)strlen(stamp);
+		bool ok =
+		    write(sfd, stamp, strlen(stamp)) == (ssize_t)strlen(stamp);
 		ok = close(sfd) == 0 && ok;
 		if (!ok || rename(tmp, stamp_path) < 0)
 			unlink(tmp);
@@ -564,8 +561,7 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 }
 
 /* Applies the three rules to one filesystem; -ENOENT: nothing here. */
-static int try_fs(ext2_filsys fs, struct hvm_bootent *ent,
-		  struct hull_err *err)
+static int try_fs(ext2_filsys fs, struct hvm_bootent *ent, struct hull_err *err)
 {
 	int r = try_grub(fs, ent, err);
 	if (r == -ENOENT)
@@ -585,8 +581,7 @@ static int try_fs(ext2_filsys fs, struct hvm_bootent *ent,
 		hvm_bootent_fini(ent);
 		/* Not -ENOENT: the disk says what to boot and it is missing,
 		 * which is not "no kernel on this filesystem". */
-		hull_err_prefix(err, "%s names a file that is not there",
-				what);
+		hull_err_prefix(err, "%s names a file that is not there", what);
 		return -EINVAL;
 	}
 	return 0;
@@ -609,8 +604,8 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 		disk_size = end > 0 ? (uint64_t)end : 0;
 	} else {
 		close(fd);
-		return hull_err_set(err, EINVAL,
-				    "%s: not a disk file or block device", disk);
+		return hull_err_set(
+		    err, EINVAL, "%s: not a disk file or block device", disk);
 	}
 	_cleanup_close_ int dfd = fd;
 	_cleanup_free_ uint8_t *head = xcalloc(1, HVM_PARTTAB_READ);
@@ -625,8 +620,8 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 	if (r < 0)
 		return hull_err_prefix(err, "%s", disk);
 	if (kind == HVM_PARTTAB_NONE) {
-		parts[0] = (struct hvm_part){.index = 0, .offset = 0,
-					     .size = disk_size};
+		parts[0] = (struct hvm_part){
+		    .index = 0, .offset = 0, .size = disk_size};
 		nparts = 1;
 	}
 	unsigned nfs = 0;

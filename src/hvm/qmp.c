@@ -98,15 +98,16 @@ static int read_line(struct hvm_qmp *q, long long deadline, size_t *len,
 			return hull_err_sys(err, errno, "QMP: poll");
 		if (r <= 0)
 			continue;
-		ssize_t n = read(q->fd, q->buf + q->len,
-				 HVM_QMP_LINE_MAX - q->len);
+		ssize_t n =
+		    read(q->fd, q->buf + q->len, HVM_QMP_LINE_MAX - q->len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return hull_err_sys(err, errno, "QMP: read");
 		if (n == 0)
-			return hull_err_set(err, EPIPE, "QMP: QEMU closed the "
-							"connection");
+			return hull_err_set(err, EPIPE,
+					    "QMP: QEMU closed the "
+					    "connection");
 		q->len += (size_t)n;
 	}
 }
@@ -221,8 +222,7 @@ struct hvm_qmp *hvm_qmp_open(const char *path, int timeout_ms,
 		hvm_qmp_close(q);
 		return NULL;
 	}
-	if (hvm_qmp_execute(q, "qmp_capabilities", NULL, timeout_ms, err) <
-	    0) {
+	if (hvm_qmp_execute(q, "qmp_capabilities", NULL, timeout_ms, err) < 0) {
 		hvm_qmp_close(q);
 		return NULL;
 	}
