@@ -23,27 +23,31 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: hull-hvm boot-find DISK [--extract DIR]\n"
-	      "       hull-hvm qemu-argv|qemu --record FILE --run-dir DIR\n"
-	      "                [--boot-dir DIR] [--accel auto|kvm|tcg]\n"
-	      "                [--console-pty] [--console-log FILE]\n"
-	      "                [--tap-fd FD]... [--qemu BIN]\n"
-	      "       hull-hvm qmp RUN_DIR status|powerdown|quit\n"
-	      "       hull-hvm --help | --version\n"
-	      "\n"
-	      "  boot-find   print what DISK boots (grub.cfg default entry, "
-	      "else the\n"
-	      "              newest BLS entry, else the newest "
-	      "/boot/vmlinuz-*) as JSON;\n"
-	      "              --extract copies kernel and initrd into DIR\n"
-	      "  qemu-argv   print the QEMU command line for an instance "
-	      "record, one\n"
-	      "              argument per line\n"
-	      "  qemu        run it (exec): the kvm brand's VMM by hand\n"
-	      "  qmp         ask a running QEMU over RUN_DIR/qmp.sock: its "
-	      "status,\n"
-	      "              a guest power-off (ACPI power button), or quit\n",
-	      f);
+	fputs(
+	    "usage: hull-hvm boot-find DISK [--extract DIR]\n"
+	    "       hull-hvm qemu-argv|qemu --record FILE --run-dir DIR\n"
+	    "                [--boot-dir DIR] [--accel auto|kvm|tcg]\n"
+	    "                [--console-pty] [--console-log FILE]\n"
+	    "                [--tap-fd FD]... [--qemu BIN]\n"
+	    "       hull-hvm qmp RUN_DIR status|powerdown|quit|stop [SECONDS]\n"
+	    "       hull-hvm --help | --version\n"
+	    "\n"
+	    "  boot-find   print what DISK boots (grub.cfg default entry, "
+	    "else the\n"
+	    "              newest BLS entry, else the newest "
+	    "/boot/vmlinuz-*) as JSON;\n"
+	    "              --extract copies kernel and initrd into DIR\n"
+	    "  qemu-argv   print the QEMU command line for an instance "
+	    "record, one\n"
+	    "              argument per line\n"
+	    "  qemu        run it (exec): the kvm brand's VMM by hand\n"
+	    "  qmp         ask a running QEMU over RUN_DIR/qmp.sock: its "
+	    "status,\n"
+	    "              a guest power-off (ACPI power button), quit, or "
+	    "stop:\n"
+	    "              power-off, then quit after SECONDS (default "
+	    "60)\n",
+	    f);
 }
 
 static json_t *boot_json(const struct hvm_boot *b)
@@ -261,19 +265,30 @@ out:
 
 static int cmd_qmp(int argc, char **argv)
 {
-	if (argc != 3) {
+	if (argc < 3 || argc > 4) {
 		fprintf(stderr, "hull-hvm: qmp: expected RUN_DIR and one of "
-				"status, powerdown, quit\n");
+				"status, powerdown, quit, stop [SECONDS]\n");
 		return 2;
 	}
 	const char *what = argv[2];
 	const char *cmd = !strcmp(what, "powerdown") ? "system_powerdown"
 			  : !strcmp(what, "quit")    ? "quit"
 			  : !strcmp(what, "status")  ? "query-status"
+			  : !strcmp(what, "stop")    ? "stop"
 						     : NULL;
-	if (!cmd) {
+	if (!cmd || (argc == 4 && strcmp(what, "stop"))) {
 		fprintf(stderr, "hull-hvm: qmp: unknown request %s\n", what);
 		return 2;
+	}
+	long secs = 60;
+	if (argc == 4) {
+		char *end;
+		secs = strtol(argv[3], &end, 10);
+		if (*end || secs < 0 || secs > 86400) {
+			fprintf(stderr, "hull-hvm: qmp: bad timeout %s\n",
+				argv[3]);
+			return 2;
+		}
 	}
 	struct hull_err err = {0};
 	_cleanup_free_ char *path =
@@ -285,10 +300,15 @@ static int cmd_qmp(int argc, char **argv)
 	}
 	int r;
 	char status[64];
+	bool forced = false;
 	if (!strcmp(what, "status")) {
 		r = hvm_qmp_status(q, status, sizeof(status), 5000, &err);
 		if (r == 0)
 			printf("%s\n", status);
+	} else if (!strcmp(what, "stop")) {
+		r = hvm_qmp_stop(q, (int)secs * 1000, &forced, &err);
+		if (r == 0)
+			printf("%s\n", forced ? "forced" : "powered off");
 	} else {
 		r = hvm_qmp_execute(q, cmd, NULL, 5000, &err);
 	}
