@@ -17,6 +17,7 @@
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
+#include "hvm/vmm.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 	    "                [--boot-dir DIR] [--accel auto|kvm|tcg]\n"
 	    "                [--console-pty] [--console-log FILE]\n"
 	    "                [--tap-fd FD]... [--qemu BIN]\n"
+	    "       hull-hvm vmm-argv (the same options)\n"
 	    "       hull-hvm qmp RUN_DIR status|powerdown|quit|stop [SECONDS]\n"
 	    "       hull-hvm --help | --version\n"
 	    "\n"
@@ -41,6 +43,8 @@ static void usage(FILE *f)
 	    "record, one\n"
 	    "              argument per line\n"
 	    "  qemu        run it (exec): the kvm brand's VMM by hand\n"
+	    "  vmm-argv    print the hull-vmm command line (the bhyve brand; "
+	    "needs KVM)\n"
 	    "  qmp         ask a running QEMU over RUN_DIR/qmp.sock: its "
 	    "status,\n"
 	    "              a guest power-off (ACPI power button), quit, or "
@@ -128,8 +132,10 @@ static const char *boot_disk(json_t *vm)
 	return first;
 }
 
-static int cmd_qemu(int argc, char **argv, bool run)
+static int cmd_qemu(int argc, char **argv, const char *cmd)
 {
+	const bool run = !strcmp(cmd, "qemu");
+	const bool vmm = !strcmp(cmd, "vmm-argv");
 	static const struct option opts[] = {
 	    {"record", required_argument, NULL, 'r'},
 	    {"run-dir", required_argument, NULL, 'R'},
@@ -145,7 +151,6 @@ static int cmd_qemu(int argc, char **argv, bool run)
 	struct hvm_qemu_host h = {0};
 	int taps[HVM_QEMU_NICS_MAX];
 	int c;
-	const char *cmd = run ? "qemu" : "qemu-argv";
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
@@ -240,7 +245,18 @@ static int cmd_qemu(int argc, char **argv, bool run)
 		h.initrd = b.initrd_file;
 		h.cmdline = b.ent.cmdline;
 	}
-	av = hvm_qemu_argv(vm, &h, &err);
+	if (vmm) {
+		struct hvm_vmm_host vh = {.kvm = h.kvm,
+					  .run_dir = h.run_dir,
+					  .kernel = h.kernel,
+					  .initrd = h.initrd,
+					  .cmdline = h.cmdline,
+					  .tap_fds = taps,
+					  .ntap_fds = h.ntap_fds};
+		av = hvm_vmm_argv(vm, &vh, &err);
+	} else {
+		av = hvm_qemu_argv(vm, &h, &err);
+	}
 	if (!av) {
 		fprintf(stderr, "hull-hvm: %s\n", err.msg);
 		goto out;
@@ -338,9 +354,11 @@ int main(int argc, char **argv)
 	if (!strcmp(sub, "boot-find"))
 		return cmd_boot_find(argc - 1, argv + 1);
 	if (!strcmp(sub, "qemu-argv"))
-		return cmd_qemu(argc - 1, argv + 1, false);
+		return cmd_qemu(argc - 1, argv + 1, "qemu-argv");
 	if (!strcmp(sub, "qemu"))
-		return cmd_qemu(argc - 1, argv + 1, true);
+		return cmd_qemu(argc - 1, argv + 1, "qemu");
+	if (!strcmp(sub, "vmm-argv"))
+		return cmd_qemu(argc - 1, argv + 1, "vmm-argv");
 	if (!strcmp(sub, "qmp"))
 		return cmd_qmp(argc - 1, argv + 1);
 	fprintf(stderr, "hull-hvm: unknown command %s (see hull-hvm --help)\n",

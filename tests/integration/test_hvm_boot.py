@@ -9,6 +9,8 @@ import subprocess
 import pytest
 
 import hvmlib
+import vmmlib
+from conftest import prog
 
 KERNEL = re.compile(r"^/boot/vmlinuz-\d+\.\d+\.\d+-\d+-cloud-amd64$")
 
@@ -238,3 +240,32 @@ def test_copies_reused_until_the_guest_changes_its_kernel(bare, workdir):
     find(bare, img, "--extract", out)
     with open(third["initrd_file"], "rb") as f:
         assert f.read() == b"initrd one"
+
+
+def test_bhyve_brand_argv(bare, workdir):
+    # Without hardware virtualization the bhyve brand says so, one line.
+    raw, _, _ = hvmlib.guest_image("grub", "mbr")
+    disk = os.path.join(workdir, "disk0.img")
+    subprocess.run(["cp", "--sparse=always", raw, disk], check=True)
+    rec = os.path.join(workdir, "vm.json")
+    with open(rec, "w") as f:
+        json.dump({"uuid": "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                   "brand": "bhyve", "ram": 256,
+                   "disks": [{"path": disk, "boot": True}]}, f)
+    boot = os.path.join(workdir, "boot")
+    os.mkdir(boot)
+    args = ["vmm-argv", "--record", rec, "--run-dir", workdir,
+            "--boot-dir", boot]
+    r = bare.fails("hull-hvm", *args, "--accel", "tcg")
+    assert "needs hardware virtualization" in r.err
+    # With it (forced here), the argv is one hull-vmm accepts: --check
+    # opens the disk, loads the kernel and reads the initrd through.
+    argv = bare.run("hull-hvm", *args, "--accel", "kvm").out.split("\n")[:-1]
+    assert argv[0] == "hull-vmm"
+    assert argv[argv.index("--cmdline") + 1] == \
+        "console=ttyS0 quiet hull.test=grub"
+    if vmmlib.kvm_unusable() is not None:
+        pytest.skip(f"hull-vmm --check: {vmmlib.kvm_unusable()}")
+    r = subprocess.run([prog("hull-vmm"), *argv[1:], "--check"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
