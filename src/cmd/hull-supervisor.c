@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 	};
 	int ready_fd = -1, c;
 	bool foreground = false;
+	opterr = 0; /* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -84,7 +85,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr, "hull-supervisor: unknown option '%s' (see hull-supervisor --help)\n",
+				argv[optind - 1]);
 			return 2;
 		}
 	}

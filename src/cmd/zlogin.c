@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
+	opterr = 0; /* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "+tTCh", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -105,7 +106,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr, "zlogin: unknown option '%s' (see zlogin --help)\n",
+				argv[optind - 1]);
 			return 2;
 		}
 	}

@@ -21,6 +21,10 @@ struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
 void serial_set_output(struct serial *s, int out_fd);
 /* Queues bytes the guest will read; returns how many fitted. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
+/* Writes out a partial line now (before the VM ends). */
+void serial_flush(struct serial *s);
+/* The flush timer's descriptor (for the confinement step), or -1. */
+int serial_fd(const struct serial *s);
 void serial_free(struct serial *s);
 
 struct i8042 *i8042_new(struct vm *vm, struct hull_err *err);

@@ -1,8 +1,9 @@
 /*
  * mptable.c - MP table (Intel MP spec 1.4, chapter 4): one processor entry
  * per vCPU (APIC ID = index), a PCI and an ISA bus, the in-kernel IOAPIC,
- * ISA IRQs wired to IOAPIC pins (IRQ 0 to pin 2, as irq_routing.c routes it
- * and PC firmware do), and LINT0/LINT1 as ExtINT and NMI.
+ * ISA IRQs wired to the IOAPIC pins of the same number (KVM's routing,
+ * irq_routing.c; IRQ 2 is the 8259 cascade and has no entry), PCI INTA#
+ * routing, and LINT0/LINT1 as ExtINT and NMI.
  */
 #include <string.h>
 
@@ -21,8 +22,8 @@
 size_t mptable_size(unsigned ncpus, unsigned pci_slots)
 {
 	size_t pci = pci_slots > 1 ? pci_slots - 1 : 0;
-	return 16 + HEADER + 20 * (size_t)ncpus + 8 * 2 + 8 + 8 * ISA_IRQS +
-	       8 * pci + 8 * 2;
+	return 16 + HEADER + 20 * (size_t)ncpus + 8 * 2 + 8 +
+	       8 * (ISA_IRQS - 1) + 8 * pci + 8 * 2;
 }
 
 static uint8_t checksum(const uint8_t *p, size_t n)
@@ -73,14 +74,18 @@ size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus,
 	put32(e + 4, (uint32_t)VMM_IOAPIC_ADDR);
 	e += 8;
 	count++;
-	for (unsigned irq = 0; irq < ISA_IRQS; irq++, count++, e += 8) {
+	for (unsigned irq = 0; irq < ISA_IRQS; irq++) {
+		if (irq == 2)
+			continue;         /* the cascade */
 		e[0] = MP_IOINT;
-		e[1] = irq == 2 ? 3 : 0;  /* pin 0 is the 8259's ExtINT */
+		e[1] = 0;                 /* vectored interrupt */
 		put16(e + 2, 0);          /* conforms to the ISA bus */
 		e[4] = 1;                 /* ISA */
-		e[5] = (uint8_t)(irq == 2 ? 0 : irq);
+		e[5] = (uint8_t)irq;
 		e[6] = ioapic_id;
-		e[7] = (uint8_t)(irq == 0 ? 2 : irq == 2 ? 0 : irq);
+		e[7] = (uint8_t)irq;
+		count++;
+		e += 8;
 	}
 	for (unsigned slot = 1; slot < pci_slots; slot++, count++, e += 8) {
 		e[0] = MP_IOINT;

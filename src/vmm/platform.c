@@ -100,6 +100,10 @@ int platform_start(struct vm *vm, struct hull_err *err)
 unsigned platform_fds(struct vm *vm, int *out, unsigned max)
 {
 	unsigned n = 0;
+	if (vm->com1 && serial_fd(vm->com1) >= 0 && n < max)
+		out[n++] = serial_fd(vm->com1);
+	if (vm->com2 && serial_fd(vm->com2) >= 0 && n < max)
+		out[n++] = serial_fd(vm->com2);
 	for (unsigned i = 0; i < vm->n_disks && n < max; i++)
 		out[n++] = vm->disks[i].fd;
 	for (unsigned i = 0; i < vm->n_virtio; i++) {

@@ -3,17 +3,23 @@
  * receive ring, loopback (the Linux driver's probe uses it) and interrupts
  * for received data and an empty transmitter.
  *
- * Transmit is immediate: a byte written to THR goes to the output fd at
- * once, so LSR always reads "transmitter empty" and earlyprintk never spins.
+ * Transmit never waits: a byte written to THR is taken at once, so LSR
+ * always reads "transmitter empty" and earlyprintk never spins. Output is
+ * gathered into lines (a write per line rather than per byte, each one a
+ * wake-up of whoever reads the console); a partial line, such as a
+ * prompt, goes out after 2 ms through a timer on the I/O thread.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "lib/xalloc.h"
 #include "vmm/devices.h"
+#include "vmm/iothread.h"
 
 #define RX_RING 4096
 
@@ -41,7 +47,27 @@ struct serial {
 	bool irq_level;
 	uint8_t rx[RX_RING];
 	unsigned rx_head, rx_count;
+	uint8_t obuf[512];
+	size_t olen;
+	int timer_fd;
+	bool timer_armed;
 };
+
+#define FLUSH_DELAY_NS 2000000
+
+static void flush_locked(struct serial *s)
+{
+	size_t off = 0;
+	while (s->out_fd >= 0 && off < s->olen) {
+		ssize_t n = write(s->out_fd, s->obuf + off, s->olen - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* a pty or socket nobody reads: dropped */
+		off += (size_t)n;
+	}
+	s->olen = 0;
+}
 
 static void update_irq(struct serial *s)
 {
@@ -68,8 +94,29 @@ static void out_byte(struct serial *s, uint8_t b)
 	}
 	if (s->out_fd < 0)
 		return;
-	while (write(s->out_fd, &b, 1) < 0 && errno == EINTR)
-		;
+	s->obuf[s->olen++] = b;
+	if (b == '\n' || s->olen == sizeof(s->obuf) || s->timer_fd < 0) {
+		flush_locked(s);
+	} else if (!s->timer_armed) {
+		struct itimerspec t = {.it_value = {0, FLUSH_DELAY_NS}};
+		if (timerfd_settime(s->timer_fd, 0, &t, NULL) == 0)
+			s->timer_armed = true;
+		else
+			flush_locked(s);
+	}
+}
+
+static void on_flush_timer(void *arg, uint32_t events)
+{
+	struct serial *s = arg;
+	uint64_t n;
+	if (read(s->timer_fd, &n, sizeof(n)) < 0) {
+		/* spurious wake-up: flush anyway */
+	}
+	pthread_mutex_lock(&s->lock);
+	s->timer_armed = false;
+	flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static uint8_t msr_value(struct serial *s)
@@ -178,7 +225,12 @@ struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
 	s->vm = vm;
 	s->irq = irq;
 	s->out_fd = -1;
-	if (vm_pio_register(vm, base, 8, &serial_ops, s, err) < 0) {
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vm_pio_register(vm, base, 8, &serial_ops, s, err) < 0 ||
+	    (s->timer_fd >= 0 &&
+	     io_add(s->timer_fd, EPOLLIN, on_flush_timer, s, err) < 0)) {
+		if (s->timer_fd >= 0)
+			close(s->timer_fd);
 		free(s);
 		return NULL;
 	}
@@ -188,8 +240,23 @@ struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
 void serial_set_output(struct serial *s, int out_fd)
 {
 	pthread_mutex_lock(&s->lock);
+	flush_locked(s);
 	s->out_fd = out_fd;
 	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_flush(struct serial *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	flush_locked(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int serial_fd(const struct serial *s)
+{
+	return s->timer_fd;
 }
 
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)

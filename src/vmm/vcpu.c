@@ -81,10 +81,16 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 				e->ecx = e->index;
 			}
 			break;
+		case 0x80000008:
+			/* AMD: cores per package - 1, and the APIC ID bits that
+			 * number them (APM vol. 3, CPUID Fn8000_0008 ECX) */
+			e->ecx = (e->ecx & ~0xf0ffu) | (shift << 12) |
+				 ((ncpus - 1) & 0xff);
+			break;
 		case 0x8000001e:
-			e->eax = id;
-			e->ebx = 0; /* one thread per core, core id 0..n */
-			e->ecx = 0;
+			e->eax = id;            /* extended APIC ID */
+			e->ebx = id & 0xff;     /* core ID; one thread per core */
+			e->ecx = 0;             /* node 0, one node */
 			break;
 		default:
 			break;

@@ -113,7 +113,7 @@ struct vm {
 	unsigned next_msi_gsi;
 };
 
-/* Sets the base GSI routing (after KVM_CREATE_IRQCHIP). */
+/* Prepares the GSI routing table (KVM's default, uncommitted). */
 int vm_routing_init(struct vm *vm, struct hull_err *err);
 /* Reserves n consecutive GSIs for MSI routes; returns the first. */
 unsigned vm_msi_gsi_alloc(struct vm *vm, unsigned n);

@@ -218,6 +218,28 @@ static void sti_hlt(void)
 	__asm__ volatile("sti; hlt; cli");
 }
 
+/* The IOAPIC pin the MP table gives for ISA IRQ irq (irq itself if none). */
+static u32 mp_irq_pin(u32 irq)
+{
+	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
+		if (memcmp(PTR(a), "_MP_", 4))
+			continue;
+		u8 *cfg = PTR(*(u32 *)PTR(a + 4));
+		u16 count = *(u16 *)(cfg + 34);
+		u8 *e = cfg + 44;
+		for (u16 i = 0; i < count; i++) {
+			if (e[0] == 0) {
+				e += 20;
+				continue;
+			}
+			if (e[0] == 3 && e[1] == 0 && e[4] == 1 && e[5] == irq)
+				return e[7];
+			e += 8;
+		}
+	}
+	return irq;
+}
+
 static int test_timer(void)
 {
 	lapic_write(0x3e0, 0x3);       /* divide by 16 */
@@ -228,16 +250,17 @@ static int test_timer(void)
 	lapic_write(0x320, 1u << 16);  /* masked */
 	print("timer: %u interrupts\n", irq_count[0]);
 
-	/* the PIT (ISA IRQ 0) arrives at IOAPIC pin 2, as the MP table says */
-	ioapic_route(2, 0x45);
+	/* the PIT (ISA IRQ 0) arrives at the IOAPIC pin the MP table names */
+	u32 pit_pin = mp_irq_pin(0);
+	ioapic_route(pit_pin, 0x45);
 	outb(0x43, 0x34);              /* channel 0, lo/hi, rate generator */
 	outb(0x40, 11932 & 0xff);      /* 100 Hz */
 	outb(0x40, 11932 >> 8);
 	for (u32 i = 0; i < 100000000 && irq_count[5] < 5; i++)
 		sti_hlt();
-	mmio_write32(IOAPIC, 0x10 + 2 * 2);
-	mmio_write32(IOAPIC + 0x10, 1u << 16); /* mask pin 2 again */
-	print("timer: %u PIT interrupts on IOAPIC pin 2\n", irq_count[5]);
+	mmio_write32(IOAPIC, 0x10 + 2 * pit_pin);
+	mmio_write32(IOAPIC + 0x10, 1u << 16); /* mask it again */
+	print("timer: %u PIT interrupts on IOAPIC pin %u\n", irq_count[5], pit_pin);
 	return irq_count[5] >= 5 ? 0 : -1;
 }
 
@@ -348,6 +371,27 @@ static int test_smbios(void)
 	return -1;
 }
 
+/* A prompt without a newline, answered by polling COM1: the VMM must
+ * deliver a partial line without waiting for the rest. */
+static int test_prompt(void)
+{
+	char line[64];
+	u32 n = 0;
+	print("login: ");
+	for (;;) {
+		if (!(inb(0x3f8 + 5) & 1))
+			continue;
+		char c = (char)inb(0x3f8);
+		if (c == '\n' || c == '\r')
+			break;
+		if (n < sizeof(line) - 1)
+			line[n++] = c;
+	}
+	line[n] = 0;
+	print("\nprompt: got '%s'\n", line);
+	return 0;
+}
+
 static u32 mp_cpu_count(void)
 {
 	for (u32 a = 0xf0000; a < 0x100000; a += 16) {
@@ -425,6 +469,8 @@ void guest_main(u32 kind, u32 info)
 			r = test_serial();
 	} else if (arg_is("test", "smbios")) {
 		r = test_smbios();
+	} else if (arg_is("test", "prompt")) {
+		r = test_prompt();
 	} else if (arg_is("test", "kbd")) {
 		r = test_kbd();
 	} else if (arg_is("test", "com2")) {

@@ -6,9 +6,10 @@ exact command line it was given and an e820 map matching the memory size.
 This host's nested KVM runs guest code very slowly and stock kernels stop
 part-way (DESIGN.md), so the test reads the early boot output and then
 stops the VM. hull-vmm boots the vmlinuz's own ELF payload through its PVH
-entry (the default, --boot auto); the in-guest decompressor of the
---boot linux path takes minutes here and is exercised by the test guest's
-bzImage instead (test_vmm_guest.py)."""
+entry (the default, --boot auto). Through the Linux boot protocol proper
+(--boot linux) the kernel's in-guest decompressor takes minutes here, so
+that test checks the decompressor took the zero page and reached long mode;
+the test guest's bzImage covers the rest of that path (test_vmm_guest.py)."""
 import glob
 import os
 import re
@@ -113,3 +114,37 @@ def test_debian_cloud_kernel_early_boot():
     assert sum(b - a + 1 for a, b in usable) == 0x9FC00 + (511 << 20)
     # the SMBIOS tables: what cloud-init's SmartOS datasource reads
     assert any("DMI: Joyent SmartDC HVM" in l for l in lines), text
+
+
+def test_debian_cloud_kernel_boot_protocol_entry():
+    """--boot linux: the bzImage's own 32-bit entry with the zero page.
+    The kernel's decompressor reads the setup header through ESI
+    (kernel_alignment, init_size), builds page tables and enters long mode
+    within a few seconds, then decompresses for minutes on this host; so
+    the test stops it after that and checks the vCPU's state
+    (HULL_VMM_DEBUG=1 prints it): long mode active, paging on, executing
+    beyond the 1 MiB load address."""
+    vmlinuz = fetch_kernel()
+    p = subprocess.Popen([vmmlib.vmm(), "--kernel", vmlinuz, "--boot", "linux",
+                          "--memory", "256M", "--cmdline",
+                          "console=ttyS0 earlyprintk=serial"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, HULL_VMM_DEBUG="1"))
+    try:
+        time.sleep(10)
+        p.terminate()
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 3, err
+    m = re.search(r"stopped at rip 0x([0-9a-f]+)\ncr0 ([0-9a-f]+) cr3 [0-9a-f]+ "
+                  r"cr4 ([0-9a-f]+) efer ([0-9a-f]+)", err)
+    assert m, err
+    rip, cr0, cr4, efer = (int(x, 16) for x in m.groups())
+    assert efer & 0x500 == 0x500, err      # LME and LMA: long mode
+    assert cr0 & 0x80000001 == 0x80000001, err  # PG and PE
+    assert cr4 & 0x20, err                 # PAE
+    assert rip > 0x100000, err

@@ -282,6 +282,11 @@ fail:
 	vm_request_exit(&vm, VM_EXIT_ERROR);
 	vcpus_join(&vm);
 out:
+	/* what the guest printed last, perhaps without a newline */
+	if (vm.com1)
+		serial_flush(vm.com1);
+	if (vm.com2)
+		serial_flush(vm.com2);
 	free(keep);
 	control_close(ctl);
 	console_close(meta);
