@@ -1,10 +1,9 @@
 /*
- * reload.c - recompile and load the whole filter from the rule store and
- * the instance records (see nft.h).
+ * reload.c - rebuild and load the live filter from disk (see reload.h).
  */
-#include <errno.h>
+#include "fw/reload.h"
+
 #include <nftables/libnftables.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
 #include "fw/inst.h"
@@ -12,6 +11,43 @@
 #include "fw/store.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"
+
+int fw_reload(bool dry_run, struct hull_err *err)
+{
+	int lock = fw_store_lock(err);
+	if (lock < 0)
+		return lock;
+	struct fw_rec *recs = NULL;
+	struct fw_inst *insts = NULL;
+	size_t n = 0, ninsts = 0;
+	int rc = fw_store_load_all(&recs, &n, err);
+	if (rc == 0)
+		rc = fw_inst_load_all(&insts, &ninsts, err);
+	if (rc == 0) {
+		struct fw_crule *cr = xcalloc(n ? n : 1, sizeof(*cr));
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!recs[i].enabled)
+				continue;
+			cr[k].uuid = recs[i].uuid;
+			cr[k].owner_uuid = recs[i].owner_uuid;
+			cr[k].rule = &recs[i].rule;
+			k++;
+		}
+		char *text = fw_nft_compile_flags(
+		    cr, k, insts, ninsts,
+		    fw_nft_bridge_supported() ? FW_NFT_BRIDGE : 0);
+		rc = fw_nft_apply(text, dry_run, err);
+		free(text);
+		free(cr);
+	}
+	fw_rec_free_all(recs, n);
+	fw_inst_free_all(insts, ninsts);
+	hull_lock_release(lock);
+	if (rc < 0)
+		hull_err_prefix(err, "firewall reload");
+	return rc;
+}
 
 /* Whether table inet hull exists in this network namespace. */
 static bool table_exists(void)
@@ -27,13 +63,14 @@ static bool table_exists(void)
 	return yes;
 }
 
-/* Whether any instance record has its firewall on (unlocked, a hint). */
-static bool any_active(struct hull_err *err)
+/* Whether any instance record has its firewall on (unlocked: a hint). */
+static bool any_active(void)
 {
 	struct fw_inst *insts = NULL;
 	size_t n = 0;
-	if (fw_inst_load_all(&insts, &n, err) < 0)
-		return true; /* let the locked pass report it */
+	struct hull_err ignore;
+	if (fw_inst_load_all(&insts, &n, &ignore) < 0)
+		return true; /* let fw_reload report it */
 	bool active = false;
 	for (size_t i = 0; i < n; i++)
 		active |= insts[i].firewall_enabled && insts[i].nnics > 0;
@@ -41,45 +78,9 @@ static bool any_active(struct hull_err *err)
 	return active;
 }
 
-int fw_reload(struct hull_err *err)
+int fw_reload_if_used(struct hull_err *err)
 {
-	/* Nothing filtered and nothing loaded: touch neither the host nor
-	 * the store (no lock file in a pool that never used the firewall). */
-	if (!any_active(err) && !table_exists())
+	if (!any_active() && !table_exists())
 		return 0;
-	int lock = fw_store_lock(err);
-	if (lock < 0)
-		return lock;
-	struct fw_rec *recs = NULL;
-	struct fw_inst *insts = NULL;
-	size_t n = 0, ninsts = 0;
-	int r = fw_store_load_all(&recs, &n, err);
-	if (r == 0)
-		r = fw_inst_load_all(&insts, &ninsts, err);
-	bool active = false;
-	for (size_t i = 0; i < ninsts; i++)
-		active |= insts[i].firewall_enabled && insts[i].nnics > 0;
-	if (r == 0 && !active) {
-		/* Nothing to filter: leave the host's settings alone. */
-		r = table_exists() ? fw_nft_remove(err) : 0;
-	} else if (r == 0) {
-		struct fw_crule *cr = xcalloc(n ? n : 1, sizeof(*cr));
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (!recs[i].enabled)
-				continue;
-			cr[k].uuid = recs[i].uuid;
-			cr[k].owner_uuid = recs[i].owner_uuid;
-			cr[k].rule = &recs[i].rule;
-			k++;
-		}
-		char *text = fw_nft_compile(cr, k, insts, ninsts);
-		free(cr);
-		r = fw_nft_apply(text, false, err);
-		free(text);
-	}
-	fw_rec_free_all(recs, n);
-	fw_inst_free_all(insts, ninsts);
-	hull_lock_release(lock);
-	return r < 0 ? hull_err_prefix(err, "firewall") : 0;
+	return fw_reload(false, err);
 }

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "fw/nft.h"
+#include "fw/reload.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
@@ -50,7 +50,7 @@ int net_hook_prepare(const struct zone_config *cfg, pid_t init,
 	if (r < 0)
 		goto out;
 	if (hull_json_bool(rec, "firewall_enabled", false) &&
-	    (r = fw_reload(err)) < 0) {
+	    (r = fw_reload(false, err)) < 0) {
 		struct hull_err ignore;
 		net_instance_teardown(cfg->uuid, &ignore);
 	}

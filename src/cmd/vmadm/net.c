@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cmd/vmadm/vmadm.h"
-#include "fw/nft.h"
+#include "fw/reload.h"
 #include "lib/json.h"
 #include "net/instance.h"
 #include "supervisor/client.h"
@@ -73,5 +73,5 @@ out:
 
 int vmadm_fw_reload(struct hull_err *err)
 {
-	return fw_reload(err);
+	return fw_reload_if_used(err);
 }

@@ -74,6 +74,11 @@ int vmadm_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 /* Recompiles and loads the firewall for all instances (fw_reload). */
 int vmadm_fw_reload(struct hull_err *err);
 
+/* snapshot.c */
+int vmadm_snapshot_create(int argc, char **argv);
+int vmadm_snapshot_delete(int argc, char **argv);
+int vmadm_snapshot_rollback(int argc, char **argv);
+
 /* events.c */
 int vmadm_events(int argc, char **argv);
 
