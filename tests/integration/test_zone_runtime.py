@@ -166,3 +166,16 @@ def test_no_host_descriptor_reaches_init(zones):
     r = z.zlogin("sh", "-c", "for l in /proc/1/fd/0 /proc/1/cwd /proc/1/root; do "
                  "readlink $l; done")
     assert r.out.split() == ["/dev/console", "/", "/"]
+
+
+def test_symlinked_mountpoints_are_refused(zones):
+    """/tmp -> /proc in an image would lay the zone's tmpfs over its procfs,
+    leaving an unmasked /proc beneath for a zone root to uncover."""
+    for name, target in (("tmp", "/proc"), ("proc", "/tmp/p"), ("dev", "../dev2")):
+        z = zones.new(start=False)
+        p = os.path.join(z.rootfs, name)
+        os.rmdir(p)
+        os.symlink(target, p)
+        r = z.host.fails("hull-supervisor", z.uuid)
+        assert f"the image's /{name} is a symbolic link" in r.err
+        assert not cgroup_pids(z.cgroup)
