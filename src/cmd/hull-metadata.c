@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hvm/com2.h"
 #include "lib/err.h"
 #include "lib/xalloc.h"
 #include "metadata/channel.h"
@@ -46,7 +47,9 @@ static void usage(FILE *f)
 	    "  --serial PATH   serve a serial device at PATH; when PATH does "
 	    "not exist,\n"
 	    "                  create a pty and link PATH to its guest end "
-	    "(a VM's COM2)\n"
+	    "(a VM's COM2);\n"
+	    "                  when PATH is a unix socket (QEMU's COM2), "
+	    "connect to it\n"
 	    "  --max-connections N  accepted socket connections at once "
 	    "(default 64)\n");
 }
@@ -83,6 +86,12 @@ static int open_serial(const char *path, struct serial *s, struct hull_err *err)
 	if (tl > 0) {
 		target[tl] = '\0';
 		old_link = !strncmp(target, "/dev/pts/", 9);
+	}
+	if (!old_link && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		/* An emulator's COM2 that listens (QEMU's -chardev socket,
+		 * server=on): connect and serve the stream. */
+		s->fd = hvm_com2_connect(path, 0, err);
+		return s->fd < 0 ? s->fd : 0;
 	}
 	if (!old_link && stat(path, &st) == 0) {
 		s->fd = metadata_channel_open_tty(path, err);
