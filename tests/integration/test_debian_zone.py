@@ -216,10 +216,28 @@ def test_cloud_init_found_smartos_and_applied_config(deb):
     assert r.rc == 0, r
     # The cloud-config: hostname, file, root's key; and the user-script.
     assert z(deb, "cat", "/etc/hostname").out.strip() == CI_HOSTNAME
+    assert z(deb, "hostname").out.strip() == CI_HOSTNAME
+    assert z(deb, "hostnamectl", "--static").out.strip() == CI_HOSTNAME
     assert z(deb, "cat", "/etc/hull-cloud-config").out == FILE_TEXT
     keys = z(deb, "cat", "/root/.ssh/authorized_keys").out
     assert SSH_KEY in keys
     assert z(deb, "cat", "/var/tmp/hull-user-script").out == "user-script ran\n"
+
+
+def test_hostname_is_set_by_root_only(deb):
+    # The supervisor does sethostname(2) for the zone's root (the zone has
+    # no CAP_SYS_ADMIN); anyone else gets EPERM, as from the kernel.
+    before = z(deb, "hostname").out.strip()
+    r = z(deb, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+          "hostname", "not-allowed", check=False)
+    assert r.rc != 0, r
+    assert z(deb, "hostname").out.strip() == before
+    r = z(deb, "hostname", "x" * 65, check=False)
+    assert r.rc != 0, r
+    z(deb, "hostname", "renamed-by-root")
+    assert z(deb, "hostname").out.strip() == "renamed-by-root"
+    assert z(deb, "uname", "-n").out.strip() == "renamed-by-root"
+    z(deb, "hostname", before)
 
 
 def test_mdata_get_in_zone(deb):
