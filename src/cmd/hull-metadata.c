@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hvm/com2.h"
 #include "lib/err.h"
 #include "lib/xalloc.h"
 #include "metadata/channel.h"
@@ -83,6 +84,12 @@ static int open_serial(const char *path, struct serial *s, struct hull_err *err)
 	if (tl > 0) {
 		target[tl] = '\0';
 		old_link = !strncmp(target, "/dev/pts/", 9);
+	}
+	if (!old_link && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		/* An emulator's COM2 that listens (QEMU's -chardev socket,
+		 * server=on): connect and serve the stream. */
+		s->fd = hvm_com2_connect(path, 0, err);
+		return s->fd < 0 ? s->fd : 0;
 	}
 	if (!old_link && stat(path, &st) == 0) {
 		s->fd = metadata_channel_open_tty(path, err);

@@ -1,0 +1,480 @@
+/*
+ * bootdisk.c - the firmware-less boot loader (see bootdisk.h): partition
+ * table, ext2/3/4 through libext2fs (read-only), the boot configuration
+ * rules of bootcfg.h, and the copies of kernel and initrd.
+ */
+#include "hvm/bootdisk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <et/com_err.h>
+#include <ext2fs/ext2_err.h>
+#include <ext2fs/ext2fs.h>
+
+#include "hvm/parttab.h"
+#include "lib/xalloc.h"
+
+#define DIR_NAMES_MAX 4096 /* names read from one directory */
+#define CHUNK (1u << 20)
+
+void hvm_boot_fini(struct hvm_boot *b)
+{
+	if (!b)
+		return;
+	hvm_bootent_fini(&b->ent);
+	free(b->kernel_file);
+	free(b->initrd_file);
+	memset(b, 0, sizeof(*b));
+}
+
+static pthread_once_t et_once = PTHREAD_ONCE_INIT;
+
+static void et_init(void)
+{
+	initialize_ext2_error_table();
+}
+
+static int ext_err(struct hull_err *err, errcode_t e, const char *what)
+{
+	int code = (e > 0 && e < 4096) ? (int)e : EIO;
+	if (e == EXT2_ET_FILE_NOT_FOUND)
+		code = ENOENT;
+	return hull_err_set(err, code, "%s: %s", what, error_message(e));
+}
+
+/* The inode of a regular file or directory at path, or -ENOENT. */
+static int lookup(ext2_filsys fs, const char *path, ext2_ino_t *ino,
+		  struct ext2_inode *inode, struct hull_err *err)
+{
+	errcode_t e = ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO,
+					  path, ino);
+	if (e)
+		return hull_err_set(err, ENOENT, "%s: not found", path);
+	e = ext2fs_read_inode(fs, *ino, inode);
+	if (e)
+		return ext_err(err, e, path);
+	return 0;
+}
+
+/* Looks path up as given, then with /boot removed or added (a separate
+ * /boot partition holds /vmlinuz-* where the root holds /boot/vmlinuz-*).
+ * Only regular files count. */
+static int lookup_file(ext2_filsys fs, const char *path, ext2_ino_t *ino,
+		       struct ext2_inode *inode, struct hull_err *err)
+{
+	_cleanup_free_ char *alt = NULL;
+	if (!strncmp(path, "/boot/", 6))
+		alt = xstrdup(path + 5);
+	else if (path[0] == '/')
+		alt = xasprintf("/boot%s", path);
+	const char *tries[] = {path, alt};
+	for (size_t i = 0; i < 2 && tries[i]; i++) {
+		struct hull_err e2;
+		if (lookup(fs, tries[i], ino, inode, &e2) == 0 &&
+		    LINUX_S_ISREG(inode->i_mode))
+			return 0;
+	}
+	return hull_err_set(err, ENOENT, "%s: not found", path);
+}
+
+/* Copies a file's bytes to fd (or reads them into *buf when fd < 0). */
+static int read_ino(ext2_filsys fs, ext2_ino_t ino, uint64_t size, int fd,
+		    char *buf, const char *what, struct hull_err *err)
+{
+	ext2_file_t f;
+	errcode_t e = ext2fs_file_open(fs, ino, 0, &f);
+	if (e)
+		return ext_err(err, e, what);
+	_cleanup_free_ char *chunk = fd >= 0 ? xmalloc(CHUNK) : NULL;
+	uint64_t done = 0;
+	int r = 0;
+	while (done < size) {
+		unsigned want = size - done > CHUNK ? CHUNK
+						    : (unsigned)(size - done);
+		unsigned got = 0;
+		char *dst = fd >= 0 ? chunk : buf + done;
+		e = ext2fs_file_read(f, dst, want, &got);
+		if (e) {
+			r = ext_err(err, e, what);
+			break;
+		}
+		if (!got) {
+			r = hull_err_set(err, EIO, "%s: short file", what);
+			break;
+		}
+		if (fd >= 0) {
+			for (unsigned off = 0; off < got;) {
+				ssize_t w = write(fd, chunk + off, got - off);
+				if (w < 0) {
+					if (errno == EINTR)
+						continue;
+					r = hull_err_sys(err, errno,
+							 "write %s", what);
+					goto out;
+				}
+				off += (unsigned)w;
+			}
+		}
+		done += got;
+	}
+out:
+	ext2fs_file_close(f);
+	return r;
+}
+
+/* Reads a small text file; -ENOENT when it is not there. */
+static int read_text(ext2_filsys fs, const char *path, size_t max, char **out,
+		     size_t *len, struct hull_err *err)
+{
+	ext2_ino_t ino;
+	struct ext2_inode inode;
+	int r = lookup(fs, path, &ino, &inode, err);
+	if (r < 0)
+		return r;
+	if (!LINUX_S_ISREG(inode.i_mode))
+		return hull_err_set(err, ENOENT, "%s: not a file", path);
+	uint64_t size = EXT2_I_SIZE(&inode);
+	if (size > max)
+		return hull_err_set(err, EFBIG, "%s: over %zu bytes", path,
+				    max);
+	char *buf = xmalloc(size + 1);
+	r = read_ino(fs, ino, size, -1, buf, path, err);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[size] = '\0';
+	*out = buf;
+	*len = size;
+	return 0;
+}
+
+struct names {
+	char **v;
+	size_t n;
+	bool overflow;
+};
+
+static void names_free(struct names *nm)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		free(nm->v[i]);
+	free(nm->v);
+	memset(nm, 0, sizeof(*nm));
+}
+
+static int dir_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *d,
+		  int offset, int blocksize, char *buf, void *priv)
+{
+	struct names *nm = priv;
+	int l = ext2fs_dirent_name_len(d);
+	if ((l == 1 && d->name[0] == '.') ||
+	    (l == 2 && d->name[0] == '.' && d->name[1] == '.'))
+		return 0;
+	if (nm->n >= DIR_NAMES_MAX) {
+		nm->overflow = true;
+		return DIRENT_ABORT;
+	}
+	if (memchr(d->name, '\0', (size_t)l) || memchr(d->name, '/', (size_t)l))
+		return 0;
+	nm->v = xrealloc(nm->v, (nm->n + 1) * sizeof(*nm->v));
+	nm->v[nm->n++] = xstrndup(d->name, (size_t)l);
+	return 0;
+}
+
+/* The names in directory path; -ENOENT when there is none. */
+static int list_dir(ext2_filsys fs, const char *path, struct names *nm,
+		    struct hull_err *err)
+{
+	ext2_ino_t ino;
+	struct ext2_inode inode;
+	int r = lookup(fs, path, &ino, &inode, err);
+	if (r < 0)
+		return r;
+	if (!LINUX_S_ISDIR(inode.i_mode))
+		return hull_err_set(err, ENOENT, "%s: not a directory", path);
+	errcode_t e = ext2fs_dir_iterate2(fs, ino, 0, NULL, dir_cb, nm);
+	if (nm->overflow)
+		return hull_err_set(err, EFBIG, "%s: more than %d names",
+				    path, DIR_NAMES_MAX);
+	if (e)
+		return ext_err(err, e, path);
+	return 0;
+}
+
+static int try_grub(ext2_filsys fs, struct hvm_bootent *ent,
+		    struct hull_err *err)
+{
+	static const char *const paths[] = {
+	    "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/grub/grub.cfg",
+	    "/grub2/grub.cfg"};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+		int r = read_text(fs, paths[i], HVM_BOOTCFG_TEXT_MAX, &text,
+				  &len, err);
+		if (r == -ENOENT)
+			continue;
+		if (r == 0)
+			r = hvm_grub_parse(text, len, ent, err);
+		if (r == -ENOENT)
+			continue; /* e.g. a grub.cfg that only runs blscfg */
+		if (r < 0)
+			return hull_err_prefix(err, "%s", paths[i]);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int try_bls(ext2_filsys fs, struct hvm_bootent *ent,
+		   struct hull_err *err)
+{
+	static const char *const dirs[] = {"/boot/loader/entries",
+					   "/loader/entries"};
+	for (size_t d = 0; d < 2; d++) {
+		struct names nm = {0};
+		int r = list_dir(fs, dirs[d], &nm, err);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+		size_t cap = nm.n < HVM_BOOTCFG_ENTRIES_MAX
+				 ? nm.n
+				 : HVM_BOOTCFG_ENTRIES_MAX;
+		struct hvm_bootent *ents = xcalloc(cap + 1, sizeof(*ents));
+		char **names = xcalloc(cap + 1, sizeof(*names));
+		char **vers = xcalloc(cap + 1, sizeof(*vers));
+		size_t k = 0;
+		for (size_t i = 0; i < nm.n && r == 0; i++) {
+			size_t l = strlen(nm.v[i]);
+			if (l < 6 || strcmp(nm.v[i] + l - 5, ".conf"))
+				continue;
+			if (k >= cap) {
+				r = hull_err_set(err, EFBIG,
+						 "%s: more than %d entries",
+						 dirs[d],
+						 HVM_BOOTCFG_ENTRIES_MAX);
+				break;
+			}
+			_cleanup_free_ char *path =
+			    xasprintf("%s/%s", dirs[d], nm.v[i]);
+			_cleanup_free_ char *text = NULL;
+			size_t len;
+			r = read_text(fs, path, HVM_BOOTCFG_TEXT_MAX, &text,
+				      &len, err);
+			if (r == 0)
+				r = hvm_bls_parse(text, len, &ents[k],
+						  &vers[k], err);
+			if (r == -ENOENT) {
+				r = 0; /* an entry without a kernel */
+				continue;
+			}
+			if (r < 0) {
+				hull_err_prefix(err, "%s", path);
+				break;
+			}
+			names[k++] = nm.v[i];
+		}
+		if (r == 0 && k) {
+			size_t pick = hvm_bls_pick(names, vers, k);
+			*ent = ents[pick];
+			memset(&ents[pick], 0, sizeof(ents[pick]));
+		}
+		for (size_t i = 0; i < k; i++) {
+			hvm_bootent_fini(&ents[i]);
+			free(vers[i]);
+		}
+		free(ents);
+		free(names);
+		free(vers);
+		names_free(&nm);
+		if (r < 0)
+			return r;
+		if (k)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+static int try_newest(ext2_filsys fs, struct hvm_bootent *ent,
+		      struct hull_err *err)
+{
+	struct names nm = {0};
+	int r = list_dir(fs, "/boot", &nm, err);
+	if (r == -ENOENT) {
+		names_free(&nm);
+		r = list_dir(fs, "/", &nm, err);
+	}
+	if (r == 0)
+		r = hvm_boot_newest(nm.v, nm.n, ent, err);
+	names_free(&nm);
+	return r;
+}
+
+/* Copies the kernel and the initrd files (concatenated) into dir. */
+static int extract(ext2_filsys fs, const char *dir, struct hvm_boot *b,
+		   struct hull_err *err)
+{
+	const struct hvm_bootent *e = &b->ent;
+	for (int which = 0; which < 2; which++) {
+		size_t nfiles = which == 0 ? 1 : e->ninitrd;
+		if (!nfiles)
+			break;
+		const char *name = which == 0 ? "kernel" : "initrd";
+		uint64_t budget =
+		    which == 0 ? HVM_BOOT_KERNEL_MAX : HVM_BOOT_INITRD_MAX;
+		_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
+		_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0600);
+		if (fd < 0)
+			return hull_err_sys(err, errno, "create %s", tmp);
+		int r = 0;
+		for (size_t i = 0; i < nfiles && r == 0; i++) {
+			const char *src = which == 0 ? e->kernel : e->initrd[i];
+			ext2_ino_t ino;
+			struct ext2_inode inode;
+			r = lookup_file(fs, src, &ino, &inode, err);
+			if (r < 0)
+				break;
+			uint64_t size = EXT2_I_SIZE(&inode);
+			if (size > budget) {
+				r = hull_err_set(err, EFBIG,
+						 "%s: %s over %" PRIu64
+						 " MiB",
+						 src, name, budget >> 20);
+				break;
+			}
+			budget -= size;
+			r = read_ino(fs, ino, size, fd, NULL, src, err);
+		}
+		if (r == 0 && close(fd) < 0)
+			r = hull_err_sys(err, errno, "write %s", tmp);
+		else if (r < 0)
+			close(fd);
+		if (r == 0 && rename(tmp, path) < 0)
+			r = hull_err_sys(err, errno, "rename %s", tmp);
+		if (r < 0) {
+			unlink(tmp);
+			return r;
+		}
+		if (which == 0)
+			b->kernel_file = xstrdup(path);
+		else
+			b->initrd_file = xstrdup(path);
+	}
+	return 0;
+}
+
+/* Applies the three rules to one filesystem; -ENOENT: nothing here. */
+static int try_fs(ext2_filsys fs, struct hvm_bootent *ent,
+		  struct hull_err *err)
+{
+	int r = try_grub(fs, ent, err);
+	if (r == -ENOENT)
+		r = try_bls(fs, ent, err);
+	if (r == -ENOENT)
+		r = try_newest(fs, ent, err);
+	if (r < 0)
+		return r;
+	/* The configuration named it; it must be there. */
+	ext2_ino_t ino;
+	struct ext2_inode inode;
+	const char *what = hvm_boot_source_name(ent->source);
+	r = lookup_file(fs, ent->kernel, &ino, &inode, err);
+	for (size_t i = 0; r == 0 && i < ent->ninitrd; i++)
+		r = lookup_file(fs, ent->initrd[i], &ino, &inode, err);
+	if (r < 0) {
+		hvm_bootent_fini(ent);
+		/* Not -ENOENT: the disk says what to boot and it is missing,
+		 * which is not "no kernel on this filesystem". */
+		hull_err_prefix(err, "%s names a file that is not there",
+				what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
+		  struct hull_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_once(&et_once, et_init);
+	int fd = open(disk, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "%s", disk);
+	struct stat st;
+	uint64_t disk_size = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		disk_size = (uint64_t)st.st_size;
+	else if (fstat(fd, &st) == 0 && S_ISBLK(st.st_mode)) {
+		off_t end = lseek(fd, 0, SEEK_END);
+		disk_size = end > 0 ? (uint64_t)end : 0;
+	} else {
+		close(fd);
+		return hull_err_set(err, EINVAL,
+				    "%s: not a disk file or block device", disk);
+	}
+	_cleanup_free_ uint8_t *head = xcalloc(1, HVM_PARTTAB_READ);
+	ssize_t got = pread(fd, head, HVM_PARTTAB_READ, 0);
+	close(fd);
+	if (got < 0)
+		return hull_err_sys(err, errno, "read %s", disk);
+	struct hvm_part parts[HVM_PART_MAX];
+	size_t nparts;
+	enum hvm_parttab_kind kind;
+	int r = hvm_parttab_parse(head, (size_t)got, disk_size, parts, &nparts,
+				  &kind, err);
+	if (r < 0)
+		return hull_err_prefix(err, "%s", disk);
+	if (kind == HVM_PARTTAB_NONE) {
+		parts[0] = (struct hvm_part){.index = 0, .offset = 0,
+					     .size = disk_size};
+		nparts = 1;
+	}
+	unsigned nfs = 0;
+	for (size_t i = 0; i < nparts; i++) {
+		char opts[48];
+		snprintf(opts, sizeof(opts), "offset=%" PRIu64,
+			 parts[i].offset);
+		ext2_filsys fs;
+		errcode_t e = ext2fs_open2(disk, opts, EXT2_FLAG_64BITS, 0, 0,
+					   unix_io_manager, &fs);
+		if (e)
+			continue; /* not ext2/3/4: swap, EFI, BIOS boot... */
+		nfs++;
+		r = try_fs(fs, &out->ent, err);
+		if (r == 0) {
+			out->partition = parts[i].index;
+			if (dir)
+				r = extract(fs, dir, out, err);
+		}
+		ext2fs_close_free(&fs);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0) {
+			hvm_boot_fini(out);
+			if (parts[i].index)
+				return hull_err_prefix(err, "%s partition %u",
+						       disk, parts[i].index);
+			return hull_err_prefix(err, "%s", disk);
+		}
+		return 0;
+	}
+	if (!nfs)
+		return hull_err_set(err, ENOENT,
+				    "%s: no ext2/3/4 filesystem to boot from",
+				    disk);
+	return hull_err_set(err, ENOENT,
+			    "%s: no kernel found (no grub.cfg entry, no BLS "
+			    "entry, no /boot/vmlinuz-*)",
+			    disk);
+}

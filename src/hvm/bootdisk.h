@@ -1,0 +1,48 @@
+/*
+ * bootdisk.h - the firmware-less boot loader (what bhyveload and
+ * grub-bhyve do for bhyve): reads a guest's boot disk, finds the kernel,
+ * initrd and command line its own configuration names, and copies the
+ * kernel and initrd out so the VMM can boot them directly.
+ *
+ * The disk: an MBR or GPT partition table (parttab.h), or a bare
+ * filesystem. Each filesystem, bootable partitions first, is opened
+ * read-only with libext2fs (ext2/3/4) and asked, in this order:
+ *   1. the default entry of /boot/grub/grub.cfg (or /boot/grub2/, or
+ *      /grub/ on a separate /boot partition);
+ *   2. the newest BLS entry in /boot/loader/entries/ (or /loader/entries/);
+ *   3. the newest /boot/vmlinuz-* (or /vmlinuz-* on a separate /boot),
+ *      with its initrd and the command line HVM_BOOT_DEFAULT_CMDLINE.
+ * The first filesystem that answers wins. A path that a configuration
+ * names under /boot is also looked for without the /boot prefix, so a
+ * separate /boot partition works. Several initrd files are concatenated
+ * (the kernel unpacks each cpio in turn).
+ *
+ * The disk is the guest's: every size read from it is bounded
+ * (HVM_BOOT_KERNEL_MAX, HVM_BOOT_INITRD_MAX, the bootcfg.h bounds), and
+ * its text goes through the pure parsers of bootcfg.h and parttab.h.
+ */
+#ifndef HULL_HVM_BOOTDISK_H
+#define HULL_HVM_BOOTDISK_H
+
+#include "hvm/bootcfg.h"
+#include "lib/err.h"
+
+#define HVM_BOOT_KERNEL_MAX (256ull << 20)
+#define HVM_BOOT_INITRD_MAX (1ull << 30) /* all initrd files together */
+
+struct hvm_boot {
+	struct hvm_bootent ent; /* what the configuration says */
+	unsigned partition;	/* 1-based; 0 for a bare filesystem */
+	char *kernel_file;	/* the copy in dir (owned), or NULL */
+	char *initrd_file;	/* the copy in dir (owned), or NULL */
+};
+
+void hvm_boot_fini(struct hvm_boot *b);
+
+/* Finds what disk boots. With dir non-NULL, also writes dir/kernel and
+ * (when there is one) dir/initrd, replacing earlier copies. A disk with
+ * no kernel is -ENOENT with a message naming what was searched. */
+int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
+		  struct hull_err *err);
+
+#endif

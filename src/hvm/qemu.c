@@ -1,0 +1,443 @@
+/*
+ * qemu.c - instance record to QEMU argv (see qemu.h and docs/hvm.md).
+ */
+#include "hvm/qemu.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static void add(struct strv *sv, char *owned)
+{
+	if (sv->n + 2 > sv->cap) {
+		sv->cap = sv->cap ? sv->cap * 2 : 64;
+		sv->v = xrealloc(sv->v, sv->cap * sizeof(*sv->v));
+	}
+	sv->v[sv->n++] = owned;
+	sv->v[sv->n] = NULL;
+}
+
+static void add2(struct strv *sv, const char *opt, char *owned)
+{
+	add(sv, xstrdup(opt));
+	add(sv, owned);
+}
+
+void hvm_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* QEMU's option syntax: a comma inside a value is written twice. */
+static char *qesc(const char *s)
+{
+	size_t n = 0;
+	for (const char *p = s; *p; p++)
+		n += *p == ',' ? 2 : 1;
+	char *o = xmalloc(n + 1), *q = o;
+	for (const char *p = s; *p; p++) {
+		*q++ = *p;
+		if (*p == ',')
+			*q++ = ',';
+	}
+	*q = '\0';
+	return o;
+}
+
+static bool is_mac(const char *s)
+{
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++) {
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* A JSON integer in [lo, hi], or dflt when absent. */
+static int get_int(json_t *o, const char *key, const char *name,
+		   json_int_t dflt, json_int_t lo, json_int_t hi,
+		   json_int_t *out, struct hull_err *err)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi)
+		return hull_err_set(err, EINVAL,
+				    "%s: must be an integer from %lld to %lld",
+				    name, (long long)lo, (long long)hi);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* A JSON string or NULL when absent; -EINVAL when of another type. */
+static int get_str(json_t *o, const char *key, const char *name,
+		   const char **out, struct hull_err *err)
+{
+	json_t *v = json_object_get(o, key);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return hull_err_set(err, EINVAL, "%s: must be a string", name);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int add_disks(struct strv *sv, json_t *vm, bool firmware,
+		     struct hull_err *err)
+{
+	json_t *disks = json_object_get(vm, "disks");
+	if (!disks)
+		return 0;
+	if (!json_is_array(disks))
+		return hull_err_set(err, EINVAL, "disks: must be an array");
+	if (json_array_size(disks) > HVM_QEMU_DISKS_MAX)
+		return hull_err_set(err, EINVAL, "disks: more than %d",
+				    HVM_QEMU_DISKS_MAX);
+	const char *deflt;
+	int r = get_str(vm, "disk_driver", "disk_driver", &deflt, err);
+	if (r < 0)
+		return r;
+	bool scsi_bus = false;
+	int ide_unit = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach(disks, i, d)
+	{
+		char name[32];
+		snprintf(name, sizeof(name), "disks.%zu", i);
+		if (!json_is_object(d))
+			return hull_err_set(err, EINVAL, "%s: must be an object",
+					    name);
+		const char *path, *model, *media, *uuid;
+		char key[48];
+		snprintf(key, sizeof(key), "%s.path", name);
+		if ((r = get_str(d, "path", key, &path, err)) < 0)
+			return r;
+		if (!path || path[0] != '/')
+			return hull_err_set(err, EINVAL,
+					    "%s: must be an absolute path", key);
+		snprintf(key, sizeof(key), "%s.model", name);
+		if ((r = get_str(d, "model", key, &model, err)) < 0)
+			return r;
+		if (!model)
+			model = deflt ? deflt : "virtio";
+		snprintf(key, sizeof(key), "%s.media", name);
+		if ((r = get_str(d, "media", key, &media, err)) < 0)
+			return r;
+		if (!media)
+			media = "disk";
+		if (strcmp(media, "disk") && strcmp(media, "cdrom"))
+			return hull_err_set(err, EINVAL,
+					    "%s: must be disk or cdrom", key);
+		bool cdrom = !strcmp(media, "cdrom");
+		snprintf(key, sizeof(key), "%s.uuid", name);
+		if ((r = get_str(d, "uuid", key, &uuid, err)) < 0)
+			return r;
+		json_t *bootv = json_object_get(d, "boot");
+		if (bootv && !json_is_boolean(bootv))
+			return hull_err_set(err, EINVAL,
+					    "%s.boot: must be true or false",
+					    name);
+		bool boot = json_is_true(bootv);
+		/* The guest sees a stable serial: the disk's UUID when it
+		 * has one (hex digits only, as many as virtio-blk takes),
+		 * else its index. */
+		char serial[21];
+		if (uuid && hull_uuid_valid(uuid)) {
+			size_t k = 0;
+			for (const char *p = uuid; *p && k < 20; p++)
+				if (*p != '-')
+					serial[k++] = *p;
+			serial[k] = '\0';
+		} else {
+			snprintf(serial, sizeof(serial), "hull-disk%u",
+				 (unsigned)(i % 100));
+		}
+		_cleanup_free_ char *epath = qesc(path);
+		add2(sv, "-drive",
+		     xasprintf("file=%s,if=none,id=disk%zu,format=raw,"
+			       "media=%s%s",
+			       epath, i, media, cdrom ? ",readonly=on" : ""));
+		char boot_opt[24] = "";
+		/* Only firmware reads bootindex; a direct boot's loader
+		 * ROM holds index 0 itself. */
+		if (boot && firmware)
+			snprintf(boot_opt, sizeof(boot_opt), ",bootindex=%d",
+				 0);
+		if (!strcmp(model, "virtio")) {
+			if (cdrom)
+				return hull_err_set(
+				    err, EINVAL,
+				    "%s.model: a virtio disk cannot be a cdrom",
+				    name);
+			add2(sv, "-device",
+			     xasprintf("virtio-blk-pci,drive=disk%zu,"
+				       "serial=%s%s",
+				       i, serial, boot_opt));
+		} else if (!strcmp(model, "ide")) {
+			if (ide_unit >= 4)
+				return hull_err_set(err, EINVAL,
+						    "%s.model: more than 4 ide "
+						    "disks",
+						    name);
+			add2(sv, "-device",
+			     xasprintf("%s,drive=disk%zu,bus=ide.%d,unit=%d,"
+				       "serial=%s%s",
+				       cdrom ? "ide-cd" : "ide-hd", i,
+				       ide_unit / 2, ide_unit % 2, serial,
+				       boot_opt));
+			ide_unit++;
+		} else if (!strcmp(model, "scsi")) {
+			if (!scsi_bus) {
+				add2(sv, "-device",
+				     xstrdup("virtio-scsi-pci,id=scsi0"));
+				scsi_bus = true;
+			}
+			add2(sv, "-device",
+			     xasprintf("%s,drive=disk%zu,bus=scsi0.0,"
+				       "serial=%s%s",
+				       cdrom ? "scsi-cd" : "scsi-hd", i,
+				       serial, boot_opt));
+		} else {
+			return hull_err_set(err, EINVAL,
+					    "%s.model: must be virtio, ide or "
+					    "scsi",
+					    name);
+		}
+	}
+	return 0;
+}
+
+static int add_nics(struct strv *sv, json_t *vm, const struct hvm_qemu_host *h,
+		    struct hull_err *err)
+{
+	json_t *nics = json_object_get(vm, "nics");
+	if (!nics)
+		return 0;
+	if (!json_is_array(nics))
+		return hull_err_set(err, EINVAL, "nics: must be an array");
+	if (json_array_size(nics) > HVM_QEMU_NICS_MAX)
+		return hull_err_set(err, EINVAL, "nics: more than %d",
+				    HVM_QEMU_NICS_MAX);
+	const char *deflt;
+	int r = get_str(vm, "nic_driver", "nic_driver", &deflt, err);
+	if (r < 0)
+		return r;
+	size_t i;
+	json_t *n;
+	json_array_foreach(nics, i, n)
+	{
+		char key[48];
+		if (!json_is_object(n))
+			return hull_err_set(err, EINVAL,
+					    "nics.%zu: must be an object", i);
+		const char *mac, *model;
+		snprintf(key, sizeof(key), "nics.%zu.mac", i);
+		if ((r = get_str(n, "mac", key, &mac, err)) < 0)
+			return r;
+		if (!mac || !is_mac(mac))
+			return hull_err_set(err, EINVAL,
+					    "%s: must be a MAC address", key);
+		snprintf(key, sizeof(key), "nics.%zu.model", i);
+		if ((r = get_str(n, "model", key, &model, err)) < 0)
+			return r;
+		if (!model)
+			model = deflt ? deflt : "virtio";
+		const char *dev;
+		if (!strcmp(model, "virtio"))
+			dev = "virtio-net-pci";
+		else if (!strcmp(model, "e1000"))
+			dev = "e1000";
+		else if (!strcmp(model, "rtl8139"))
+			dev = "rtl8139";
+		else
+			return hull_err_set(err, EINVAL,
+					    "%s: must be virtio, e1000 or "
+					    "rtl8139",
+					    key);
+		if (i >= h->ntap_fds || h->tap_fds[i] < 0)
+			return hull_err_set(err, EINVAL,
+					    "nics.%zu: no tap device", i);
+		add2(sv, "-netdev",
+		     xasprintf("tap,id=net%zu,fd=%d", i, h->tap_fds[i]));
+		add2(sv, "-device",
+		     xasprintf("%s,netdev=net%zu,mac=%s", dev, i, mac));
+	}
+	return 0;
+}
+
+/* A unix socket QEMU listens on, without waiting for the peer. */
+static char *sock_chardev(const char *id, const char *run, const char *name,
+			  const char *log)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", run, name);
+	_cleanup_free_ char *ep = qesc(p);
+	_cleanup_free_ char *el = log ? qesc(log) : NULL;
+	return xasprintf("socket,id=%s,path=%s,server=on,wait=off%s%s%s", id,
+			 ep, el ? ",logfile=" : "", el ? el : "",
+			 el ? ",logappend=on" : "");
+}
+
+char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
+		     struct hull_err *err)
+{
+	struct strv sv = {0};
+	json_int_t vcpus = 1, ram = 256, vnc_port = -1;
+	const char *uuid, *cpu_type, *bootrom, *boot_order, *extra;
+	int r;
+
+	if (!json_is_object(vm)) {
+		hull_err_set(err, EINVAL, "instance record: not an object");
+		return NULL;
+	}
+	if (!h->run_dir || h->run_dir[0] != '/') {
+		hull_err_set(err, EINVAL, "run directory: not absolute");
+		return NULL;
+	}
+	if ((r = get_str(vm, "uuid", "uuid", &uuid, err)) < 0)
+		return NULL;
+	if (!uuid || !hull_uuid_valid(uuid)) {
+		hull_err_set(err, EINVAL, "uuid: not a UUID");
+		return NULL;
+	}
+	if (get_int(vm, "vcpus", "vcpus", 1, 1, HVM_QEMU_VCPUS_MAX, &vcpus,
+		    err) < 0 ||
+	    get_int(vm, "ram", "ram", 256, HVM_QEMU_RAM_MIN, HVM_QEMU_RAM_MAX,
+		    &ram, err) < 0 ||
+	    get_int(vm, "vnc_port", "vnc_port", -1, -1, 65535, &vnc_port,
+		    err) < 0 ||
+	    get_str(vm, "cpu_type", "cpu_type", &cpu_type, err) < 0 ||
+	    get_str(vm, "bootrom", "bootrom", &bootrom, err) < 0 ||
+	    get_str(vm, "boot", "boot", &boot_order, err) < 0 ||
+	    get_str(vm, "qemu_extra_opts", "qemu_extra_opts", &extra, err) < 0)
+		return NULL;
+	if (!cpu_type)
+		cpu_type = "qemu64";
+	if (strcmp(cpu_type, "qemu64") && strcmp(cpu_type, "host")) {
+		hull_err_set(err, EINVAL, "cpu_type: must be qemu64 or host");
+		return NULL;
+	}
+	if (bootrom && strcmp(bootrom, "bios") && strcmp(bootrom, "uefi")) {
+		hull_err_set(err, EINVAL, "bootrom: must be bios or uefi");
+		return NULL;
+	}
+	bool uefi = bootrom && !strcmp(bootrom, "uefi") && !h->kernel;
+
+	add(&sv, xstrdup(h->qemu ? h->qemu : HVM_QEMU_BIN));
+	add2(&sv, "-name", xasprintf("guest=%s,debug-threads=on", uuid));
+	add2(&sv, "-uuid", xstrdup(uuid));
+	add(&sv, xstrdup("-no-user-config"));
+	add(&sv, xstrdup("-nodefaults"));
+	add2(&sv, "-machine", xasprintf("%s,accel=%s", uefi ? "q35" : "pc",
+					h->kvm ? "kvm" : "tcg"));
+	/* "host" passes the host CPU through, which only KVM can; under TCG
+	 * the nearest is QEMU's "max" model. */
+	add2(&sv, "-cpu",
+	     xstrdup(!strcmp(cpu_type, "host") && !h->kvm ? "max" : cpu_type));
+	add2(&sv, "-smp", xasprintf("%lld", (long long)vcpus));
+	add2(&sv, "-m", xasprintf("%lld", (long long)ram));
+	/* SmartOS's identity, spec §0.1: cloud-init's SmartOS datasource
+	 * looks for a product starting with "SmartDC". */
+	add2(&sv, "-smbios",
+	     xasprintf("type=1,manufacturer=Joyent,product=SmartDC HVM,"
+		       "version=7.0,serial=%s,uuid=%s,sku=001,"
+		       "family=Virtual Machine",
+		       uuid, uuid));
+	add2(&sv, "-rtc", xstrdup("base=utc"));
+	/* A guest reboot ends QEMU; the supervisor starts it again, which
+	 * runs the boot loader again (a new kernel after an upgrade). */
+	add(&sv, xstrdup("-no-reboot"));
+	/* QEMU's own seccomp filter, under the double hull's. */
+	add2(&sv, "-sandbox",
+	     xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+		     "resourcecontrol=deny"));
+	if (vnc_port >= 0) {
+		_cleanup_free_ char *p =
+		    xasprintf("%s/%s", h->run_dir, HVM_QEMU_VNC_SOCK);
+		_cleanup_free_ char *ep = qesc(p);
+		add2(&sv, "-vga", xstrdup("std"));
+		add2(&sv, "-vnc", xasprintf("unix:%s", ep));
+	} else {
+		add(&sv, xstrdup("-nographic"));
+	}
+
+	if (h->kernel) {
+		add2(&sv, "-kernel", xstrdup(h->kernel));
+		if (h->initrd)
+			add2(&sv, "-initrd", xstrdup(h->initrd));
+		add2(&sv, "-append", xstrdup(h->cmdline ? h->cmdline : ""));
+	} else {
+		if (uefi) {
+			_cleanup_free_ char *e = qesc(HVM_QEMU_OVMF);
+			add2(&sv, "-drive",
+			     xasprintf("if=pflash,format=raw,readonly=on,"
+				       "file=%s",
+				       e));
+		} else {
+			add2(&sv, "-bios", xstrdup(HVM_QEMU_SEABIOS));
+		}
+		const char *ord = boot_order ? boot_order : "order=cd";
+		for (const char *p = ord; *p; p++)
+			if (!isalnum((unsigned char)*p) && !strchr("=,", *p)) {
+				hull_err_set(err, EINVAL,
+					     "boot: not a boot order: %s", ord);
+				goto fail;
+			}
+		add2(&sv, "-boot", xstrdup(ord));
+	}
+
+	/* COM1: the console; COM2: the metadata channel. */
+	if (h->console_pty) {
+		_cleanup_free_ char *el = h->console_log ? qesc(h->console_log)
+							 : NULL;
+		add2(&sv, "-chardev",
+		     xasprintf("pty,id=com1%s%s%s", el ? ",logfile=" : "",
+			       el ? el : "", el ? ",logappend=on" : ""));
+	} else {
+		add2(&sv, "-chardev",
+		     sock_chardev("com1", h->run_dir, HVM_QEMU_CONSOLE_SOCK,
+				  h->console_log));
+	}
+	add2(&sv, "-serial", xstrdup("chardev:com1"));
+	add2(&sv, "-chardev",
+	     sock_chardev("com2", h->run_dir, HVM_QEMU_COM2_SOCK, NULL));
+	add2(&sv, "-serial", xstrdup("chardev:com2"));
+	add2(&sv, "-chardev",
+	     sock_chardev("qmp", h->run_dir, HVM_QEMU_QMP_SOCK, NULL));
+	add2(&sv, "-mon", xstrdup("chardev=qmp,mode=control"));
+
+	if (add_disks(&sv, vm, !h->kernel, err) < 0 || add_nics(&sv, vm, h, err) < 0)
+		goto fail;
+	add2(&sv, "-device", xstrdup("virtio-rng-pci"));
+
+	if (extra) {
+		_cleanup_free_ char *copy = xstrdup(extra);
+		char *save = NULL;
+		for (char *t = strtok_r(copy, " \t\n", &save); t;
+		     t = strtok_r(NULL, " \t\n", &save))
+			add(&sv, xstrdup(t));
+	}
+	return sv.v;
+fail:
+	hvm_strv_free(sv.v);
+	return NULL;
+}

@@ -1,0 +1,54 @@
+/*
+ * qmp.h - a small QMP client for the kvm brand: what the supervisor needs
+ * to stop a QEMU guest cleanly (system_powerdown, then quit after the
+ * timeout) and to report its state (query-status).
+ *
+ * QEMU runs guest-driven code, so what it says is read as untrusted:
+ * lines are bounded (HVM_QMP_LINE_MAX) and parsed by a pure function
+ * (hvm_qmp_reply_parse, fuzzed by tests/fuzz/fuzz_qmp.c); every wait has
+ * a deadline.
+ */
+#ifndef HULL_HVM_QMP_H
+#define HULL_HVM_QMP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "lib/err.h"
+
+#define HVM_QMP_LINE_MAX (64u << 10)
+
+enum hvm_qmp_reply {
+	HVM_QMP_GREETING = 1,
+	HVM_QMP_RETURN,
+	HVM_QMP_ERROR, /* the command failed; err says why */
+	HVM_QMP_EVENT,
+};
+
+/* One line QEMU sent. For RETURN, *ret (may be NULL) gets the "return"
+ * value (a new reference); for EVENT, *ret gets the event's name as a
+ * JSON string. Returns the kind, or a negative code for a line that is
+ * not QMP. */
+int hvm_qmp_reply_parse(const char *line, size_t len, json_t **ret,
+			struct hull_err *err);
+
+struct hvm_qmp;
+
+/* Connects to QEMU's QMP socket, reads its greeting and leaves
+ * negotiation mode (qmp_capabilities). */
+struct hvm_qmp *hvm_qmp_open(const char *path, int timeout_ms,
+			     struct hull_err *err);
+void hvm_qmp_close(struct hvm_qmp *q);
+
+/* Runs cmd (no arguments) and returns its "return" value (new reference)
+ * through *ret when ret is non-NULL. Events that arrive meanwhile are
+ * skipped. */
+int hvm_qmp_execute(struct hvm_qmp *q, const char *cmd, json_t **ret,
+		    int timeout_ms, struct hull_err *err);
+
+/* query-status's "status" ("running", "paused", "shutdown", ...) into
+ * out (size n). */
+int hvm_qmp_status(struct hvm_qmp *q, char *out, size_t n, int timeout_ms,
+		   struct hull_err *err);
+
+#endif
