@@ -15,18 +15,28 @@
 #include <sys/prctl.h>
 
 static const cap_value_t dropped[] = {
-	CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_SYS_PTRACE,
-	CAP_SYS_PACCT, CAP_MKNOD, CAP_AUDIT_CONTROL, CAP_AUDIT_READ,
-	CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG, CAP_WAKE_ALARM,
-	CAP_BLOCK_SUSPEND, CAP_LINUX_IMMUTABLE,
+    CAP_SYS_MODULE,
+    CAP_SYS_RAWIO,
+    CAP_SYS_TIME,
+    CAP_SYS_PTRACE,
+    CAP_SYS_PACCT,
+    CAP_MKNOD,
+    CAP_AUDIT_CONTROL,
+    CAP_AUDIT_READ,
+    CAP_MAC_ADMIN,
+    CAP_MAC_OVERRIDE,
+    CAP_SYSLOG,
+    CAP_WAKE_ALARM,
+    CAP_BLOCK_SUSPEND,
+    CAP_LINUX_IMMUTABLE,
 #ifdef CAP_BPF
-	CAP_BPF,
+    CAP_BPF,
 #endif
 #ifdef CAP_PERFMON
-	CAP_PERFMON,
+    CAP_PERFMON,
 #endif
 #ifdef CAP_CHECKPOINT_RESTORE
-	CAP_CHECKPOINT_RESTORE,
+    CAP_CHECKPOINT_RESTORE,
 #endif
 };
 
@@ -46,7 +56,8 @@ int zone_caps_drop(bool sys_admin, struct hull_err *err)
 		if (!zone_caps_dropped(c, sys_admin))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return hull_err_sys(err, errno, "drop capability %d", c);
+			return hull_err_sys(err, errno, "drop capability %d",
+					    c);
 	}
 	/* Capabilities the kernel knows but libcap does not: drop too. */
 	for (int c = CAP_LAST_CAP + 1; c < 64; c++)

@@ -152,7 +152,7 @@ def test_systemd_conventions(zones):
     # ... and from the host that is inside the zone's cgroup
     from zonekit import cgroup_dirs
     if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        assert any(os.path.isdir(os.path.join(d, "sub"))
+        assert any(os.path.isdir(os.path.join(d, "zone", "sub"))
                    for d in cgroup_dirs(z.cgroup))
 
 

@@ -4,12 +4,11 @@ import fcntl
 import hashlib
 import os
 import pty
-import shutil
 import subprocess
 import time
 
 from conftest import prog
-from zonekit import zones, wait_for, cgroup_pids  # noqa: F401
+from zonekit import zones, wait_for, cgroup_pids, copy_libraries  # noqa: F401
 
 
 def test_exit_status_is_passed_through(zones):
@@ -90,18 +89,6 @@ def test_cve_2024_21626_no_host_cwd_or_descriptor(zones, workdir):
     assert set(fds) <= {"0", "1", "2", "3"}, cp.stdout  # 3: ls's own directory
     assert str(fd) not in fds or fd <= 3
     assert "ESCAPED" not in cp.stdout
-
-
-def copy_libraries(binary, root):
-    """Copies the shared libraries binary needs into root, as a Debian zone
-    would have them."""
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        path = line.split("=>")[-1].split("(")[0].strip()
-        if path.startswith("/") and os.path.exists(path):
-            dst = os.path.join(root, path.lstrip("/"))
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copy2(os.path.realpath(path), dst)
 
 
 def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):

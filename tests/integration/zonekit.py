@@ -236,6 +236,18 @@ def wait_for(pred, timeout=10.0, interval=0.05):
     return pred()
 
 
+def copy_libraries(binary, root):
+    """Copies the shared libraries binary needs into root, as a Debian zone
+    would have them."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        path = line.split("=>")[-1].split("(")[0].strip()
+        if path.startswith("/") and os.path.exists(path):
+            dst = os.path.join(root, path.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(os.path.realpath(path), dst)
+
+
 def mounts_under(path):
     with open("/proc/self/mounts") as f:
         return [l.split()[1] for l in f if l.split()[1].startswith(path)]
