@@ -1,0 +1,341 @@
+/*
+ * vmmzone.c - the double hull (see vmmzone.h).
+ *
+ * The parent resolves the program's libraries, makes the cgroup, clones
+ * the child into its namespaces, moves it into the cgroup and only then
+ * lets it go on (a byte on a pipe). The child builds its root, drops every
+ * privilege and execs; a failure before the exec comes back as one line on
+ * a close-on-exec pipe, whose plain EOF means the exec happened.
+ */
+#include "hvm/vmmzone.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hvm/ldlist.h"
+#include "lib/fileio.h"
+#include "lib/xalloc.h"
+#include "zone/config.h"
+#include "zone/ns.h"
+#include "zone/rootfs.h"
+
+#define HULL_NS_FLAGS                                                          \
+	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |            \
+	 CLONE_NEWNET)
+#define HULL_PIDS_MAX 1024
+
+int64_t hvm_hull_overhead_mib(int64_t ram_mib)
+{
+	int64_t o = 64 + ram_mib / 16;
+	return o > 1024 ? 1024 : o;
+}
+
+/* What a bind mount may do once remounted. */
+enum {
+	B_RW = 1,   /* writable */
+	B_EXEC = 2, /* programs and libraries */
+	B_DEV = 4,  /* device nodes */
+};
+
+/* Binds the host path src at the same path under root (creating an empty
+ * file or directory to mount on), then remounts it with only what flags
+ * allow. */
+static int bind_in(const char *root, const char *src, int flags,
+		   struct hull_err *err)
+{
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return hull_err_sys(err, errno, "%s", src);
+	_cleanup_free_ char *dst = xasprintf("%s%s", root, src);
+	_cleanup_free_ char *parent = xstrdup(dst);
+	char *slash = strrchr(parent, '/');
+	*slash = '\0';
+	if (hull_mkdir_p(parent, 0755, err) < 0)
+		return -err->code;
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "mkdir %s", dst);
+	} else {
+		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return hull_err_sys(err, errno, "create %s", dst);
+		close(fd);
+	}
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return hull_err_sys(err, errno, "bind %s", src);
+	unsigned long mf = MS_REMOUNT | MS_BIND | MS_NOSUID;
+	if (!(flags & B_RW))
+		mf |= MS_RDONLY;
+	if (!(flags & B_EXEC))
+		mf |= MS_NOEXEC;
+	if (!(flags & B_DEV))
+		mf |= MS_NODEV;
+	if (mount(NULL, dst, NULL, mf, NULL) < 0)
+		return hull_err_sys(err, errno, "remount %s", src);
+	return 0;
+}
+
+static int drop_privileges(struct hull_err *err)
+{
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return hull_err_sys(err, errno, "drop capability %d", c);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		return hull_err_sys(err, errno, "clear ambient capabilities");
+	cap_t none = cap_init();
+	if (!none)
+		return hull_err_sys(err, errno, "cap_init");
+	int r = cap_set_proc(none);
+	cap_free(none);
+	if (r < 0)
+		return hull_err_sys(err, errno, "clear capabilities");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return hull_err_sys(err, errno, "no_new_privs");
+	return 0;
+}
+
+static int keep_fds(const struct hvm_hull *h, struct hull_err *err)
+{
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		return hull_err_sys(err, errno, "close_range");
+	for (size_t i = 0; i < h->nkeep_fds; i++)
+		if (fcntl(h->keep_fds[i], F_SETFD, 0) < 0)
+			return hull_err_sys(err, errno, "descriptor %d",
+					    h->keep_fds[i]);
+	return 0;
+}
+
+/* In the child, in its new namespaces: everything up to the exec. */
+static int child_setup(const struct hvm_hull *h, const struct hvm_ldlist *libs,
+		       struct hull_err *err)
+{
+	const char *root = h->root;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return hull_err_sys(err, errno, "make / private");
+	if (mount("hull-vmm", root, "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755,size=1m") < 0)
+		return hull_err_sys(err, errno, "tmpfs on %s", root);
+	/* the program and its libraries: read-only, executable */
+	for (size_t i = 0; i < libs->n; i++)
+		if (bind_in(root, libs->paths[i], B_EXEC, err) < 0)
+			return -err->code;
+	static const char *const devs[] = {"/dev/null", "/dev/urandom",
+					   "/dev/kvm"};
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		/* QEMU without KVM (TCG) runs where there is no /dev/kvm */
+		if (i == 2 && access(devs[i], F_OK) < 0 && errno == ENOENT)
+			continue;
+		if (bind_in(root, devs[i], B_RW | B_DEV, err) < 0)
+			return -err->code;
+	}
+	if (h->tun && bind_in(root, "/dev/net/tun", B_RW | B_DEV, err) < 0)
+		return -err->code;
+	if (h->run_dir && bind_in(root, h->run_dir, B_RW, err) < 0)
+		return -err->code;
+	for (size_t i = 0; i < h->nfiles; i++) {
+		struct stat st;
+		if (stat(h->files[i].path, &st) < 0)
+			return hull_err_sys(err, errno, "%s", h->files[i].path);
+		int f = (h->files[i].rw ? B_RW : 0) |
+			(S_ISBLK(st.st_mode) ? B_DEV : 0);
+		if (bind_in(root, h->files[i].path, f, err) < 0)
+			return -err->code;
+	}
+	_cleanup_free_ char *proc = xasprintf("%s/proc", root);
+	if (mkdir(proc, 0555) < 0 && errno != EEXIST)
+		return hull_err_sys(err, errno, "mkdir %s", proc);
+	if (zone_rootfs_pivot(root, err) < 0)
+		return -err->code;
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return hull_err_sys(err, errno, "mount /proc");
+	if (mount(NULL, "/", NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		  NULL) < 0)
+		return hull_err_sys(err, errno, "remount / read-only");
+	const char *host = h->uuid ? h->uuid : "hull-vmm";
+	if (sethostname(host, strlen(host)) < 0)
+		return hull_err_sys(err, errno, "sethostname");
+	if (keep_fds(h, err) < 0 || drop_privileges(err) < 0)
+		return -err->code;
+	return 0;
+}
+
+static void child_fail(int fd, const struct hull_err *err)
+{
+	size_t n = strlen(err->msg);
+	ssize_t w = write(fd, err->msg, n ? n : 1);
+	(void)w;
+	_exit(127);
+}
+
+static int allow_one(const char *dir, const char *rule, struct hull_err *err)
+{
+	_cleanup_free_ char *p = xasprintf("%s/devices.allow", dir);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open %s", p);
+	ssize_t n = write(fd, rule, strlen(rule));
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return hull_err_sys(err, e, "%s: %s", p, rule);
+	return 0;
+}
+
+/* On v1 hosts a zone's devices cgroup allows only what a zone's /dev
+ * holds (zone/cgroup.c); an emulator also needs /dev/kvm and its disks
+ * that are devices. An allow rule is added to the zone's cgroup and to
+ * its payload level, where the process is. */
+static int devices_allow(struct zone_cgroup *cg, const struct hvm_hull *h,
+			 struct hull_err *err)
+{
+	char rules[HVM_HULL_PATHS_MAX + 1][48];
+	size_t n = 0;
+	snprintf(rules[n++], sizeof(rules[0]), "c 10:232 rwm"); /* kvm */
+	for (size_t i = 0; i < h->nfiles; i++) {
+		struct stat st;
+		if (stat(h->files[i].path, &st) < 0)
+			return hull_err_sys(err, errno, "%s", h->files[i].path);
+		if (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode))
+			snprintf(rules[n++], sizeof(rules[0]), "%c %u:%u %s",
+				 S_ISBLK(st.st_mode) ? 'b' : 'c',
+				 major(st.st_rdev), minor(st.st_rdev),
+				 h->files[i].rw ? "rw" : "r");
+	}
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		if (cg->v2 || strcmp(cg->ctl[i], "devices"))
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (allow_one(cg->dirs[i], rules[k], err) < 0 ||
+			    allow_one(cg->payload[i], rules[k], err) < 0)
+				return hull_err_prefix(err, "cgroup");
+	}
+	return 0;
+}
+
+int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
+		   pid_t *pidp, struct hull_err *err)
+{
+	if (!h->argv || !h->argv[0] || h->argv[0][0] != '/')
+		return hull_err_set(err, EINVAL,
+				    "the emulator must be an absolute path");
+	if (!h->root || h->root[0] != '/')
+		return hull_err_set(err, EINVAL,
+				    "the hull's root must be an absolute path");
+	if (h->nfiles > HVM_HULL_PATHS_MAX)
+		return hull_err_set(err, E2BIG, "more than %d files",
+				    HVM_HULL_PATHS_MAX);
+	for (size_t i = 0; i < h->nfiles; i++)
+		if (!h->files[i].path || h->files[i].path[0] != '/')
+			return hull_err_set(err, EINVAL,
+					    "%s: must be an absolute path",
+					    h->files[i].path ? h->files[i].path
+							     : "(null)");
+	if (h->run_dir && h->run_dir[0] != '/')
+		return hull_err_set(err, EINVAL,
+				    "%s: must be an absolute path", h->run_dir);
+
+	struct hvm_ldlist libs;
+	if (hvm_ldlist_resolve(h->argv[0], &libs, err) < 0)
+		return -err->code;
+	int r;
+	struct zone_limits lim = {
+		.cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
+		.cpu_shares = -1,
+		.max_physical_memory =
+		    h->ram_mib > 0 ? h->ram_mib + hvm_hull_overhead_mib(h->ram_mib)
+				   : -1,
+		.max_swap = -1,
+		.max_lwps = HULL_PIDS_MAX,
+		.zfs_io_priority = -1,
+	};
+	lim.max_swap = lim.max_physical_memory;
+	if ((r = zone_cgroup_create(cg, err)) < 0 ||
+	    (r = zone_cgroup_limits_apply(cg, &lim, err)) < 0 ||
+	    (r = devices_allow(cg, h, err)) < 0) {
+		hvm_ldlist_fini(&libs);
+		return r;
+	}
+
+	int go[2], ep[2];
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		hvm_ldlist_fini(&libs);
+		return hull_err_sys(err, errno, "pipe");
+	}
+	if (pipe2(ep, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(go[0]);
+		close(go[1]);
+		hvm_ldlist_fini(&libs);
+		return hull_err_sys(err, e, "pipe");
+	}
+	pid_t pid = zone_ns_clone(HULL_NS_FLAGS);
+	if (pid == 0) {
+		close(go[1]);
+		close(ep[0]);
+		struct hull_err cerr = {0};
+		char b;
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (read(go[0], &b, 1) != 1)
+			_exit(127);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int s = 1; s < NSIG; s++)
+			signal(s, SIG_DFL);
+		if (child_setup(h, &libs, &cerr) < 0)
+			child_fail(ep[1], &cerr);
+		execve(h->argv[0], h->argv, h->envp);
+		hull_err_sys(&cerr, errno, "exec %s", h->argv[0]);
+		child_fail(ep[1], &cerr);
+	}
+	close(go[0]);
+	close(ep[1]);
+	hvm_ldlist_fini(&libs);
+	if (pid < 0) {
+		close(go[1]);
+		close(ep[0]);
+		return hull_err_sys(err, -pid, "clone");
+	}
+	r = zone_cgroup_attach(cg, pid, err);
+	if (r == 0 && write(go[1], "g", 1) != 1)
+		r = hull_err_sys(err, errno, "start the hull");
+	close(go[1]);
+	char msg[HULL_ERR_MSG_MAX];
+	ssize_t n = 0;
+	if (r == 0) {
+		while ((n = read(ep[0], msg, sizeof(msg) - 1)) < 0 &&
+		       errno == EINTR)
+			;
+	}
+	close(ep[0]);
+	if (r < 0 || n != 0) {
+		if (r == 0) {
+			msg[n > 0 ? n : 0] = '\0';
+			r = hull_err_set(err, EIO, "hull: %s", msg);
+		}
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	*pidp = pid;
+	return 0;
+}
