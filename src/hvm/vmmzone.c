@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -52,44 +52,100 @@ enum {
 	B_DEV = 4,  /* device nodes */
 };
 
-/* Binds the host path src at the same path under root (creating an empty
- * file or directory to mount on), then remounts it with only what flags
- * allow. */
-static int bind_in(const char *root, const char *src, int flags,
-		   struct hull_err *err)
+/* One bind mount of the hull's root, worked out by the parent so that the
+ * child, between fork and exec, only makes system calls. */
+struct bind {
+	char *src;
+	char *dst; /* root + src */
+	int flags;
+	bool dir;
+};
+
+struct plan {
+	struct bind *b;
+	size_t n;
+	char *proc; /* root/proc */
+};
+
+static void plan_fini(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->b[i].src);
+		free(p->b[i].dst);
+	}
+	free(p->b);
+	free(p->proc);
+	memset(p, 0, sizeof(*p));
+}
+
+static int plan_add(struct plan *p, const char *root, const char *src,
+		    int flags, struct hull_err *err)
 {
 	struct stat st;
 	if (stat(src, &st) < 0)
 		return hull_err_sys(err, errno, "%s", src);
-	_cleanup_free_ char *dst = xasprintf("%s%s", root, src);
-	_cleanup_free_ char *parent = xstrdup(dst);
-	char *slash = strrchr(parent, '/');
-	*slash = '\0';
-	if (hull_mkdir_p(parent, 0755, err) < 0)
-		return -err->code;
-	if (S_ISDIR(st.st_mode)) {
-		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-			return hull_err_sys(err, errno, "mkdir %s", dst);
-	} else {
-		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return hull_err_sys(err, errno, "create %s", dst);
-		close(fd);
-	}
-	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
-		return hull_err_sys(err, errno, "bind %s", src);
-	unsigned long mf = MS_REMOUNT | MS_BIND | MS_NOSUID;
-	if (!(flags & B_RW))
-		mf |= MS_RDONLY;
-	if (!(flags & B_EXEC))
-		mf |= MS_NOEXEC;
-	if (!(flags & B_DEV))
-		mf |= MS_NODEV;
-	if (mount(NULL, dst, NULL, mf, NULL) < 0)
-		return hull_err_sys(err, errno, "remount %s", src);
+	if (strlen(root) + strlen(src) >= PATH_MAX)
+		return hull_err_set(err, ENAMETOOLONG, "%s: path too long", src);
+	if ((S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)) && !(flags & B_DEV))
+		flags |= B_DEV; /* a disk that is a device node */
+	p->b = xrealloc(p->b, (p->n + 1) * sizeof(*p->b));
+	p->b[p->n++] = (struct bind){xstrdup(src), xasprintf("%s%s", root, src),
+				     flags, S_ISDIR(st.st_mode)};
 	return 0;
 }
 
+/* mkdir -p of path's parent, without allocating (in the child). */
+static int mkdir_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *q = buf + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*q = '/';
+	}
+	return 0;
+}
+
+/* Binds b->src at b->dst (creating an empty file or directory to mount
+ * on), then remounts it with only what its flags allow. */
+static int bind_in(const struct bind *b, struct hull_err *err)
+{
+	int r = mkdir_parents(b->dst);
+	if (r < 0)
+		return hull_err_sys(err, -r, "mkdir for %s", b->src);
+	if (b->dir) {
+		if (mkdir(b->dst, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "mkdir %s", b->dst);
+	} else {
+		int fd = open(b->dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return hull_err_sys(err, errno, "create %s", b->dst);
+		close(fd);
+	}
+	if (mount(b->src, b->dst, NULL, MS_BIND, NULL) < 0)
+		return hull_err_sys(err, errno, "bind %s", b->src);
+	unsigned long mf = MS_REMOUNT | MS_BIND | MS_NOSUID;
+	if (!(b->flags & B_RW))
+		mf |= MS_RDONLY;
+	if (!(b->flags & B_EXEC))
+		mf |= MS_NOEXEC;
+	if (!(b->flags & B_DEV))
+		mf |= MS_NODEV;
+	if (mount(NULL, b->dst, NULL, mf, NULL) < 0)
+		return hull_err_sys(err, errno, "remount %s", b->src);
+	return 0;
+}
+
+/* Every capability set emptied (with the bounding set empty, an exec as
+ * uid 0 gains none back), then no_new_privs. capset directly: libcap's
+ * cap_init allocates, and this runs between fork and exec. */
 static int drop_privileges(struct hull_err *err)
 {
 	for (int c = 0; c <= CAP_LAST_CAP; c++)
@@ -98,12 +154,10 @@ static int drop_privileges(struct hull_err *err)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
 	    errno != EINVAL)
 		return hull_err_sys(err, errno, "clear ambient capabilities");
-	cap_t none = cap_init();
-	if (!none)
-		return hull_err_sys(err, errno, "cap_init");
-	int r = cap_set_proc(none);
-	cap_free(none);
-	if (r < 0)
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
 		return hull_err_sys(err, errno, "clear capabilities");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return hull_err_sys(err, errno, "no_new_privs");
@@ -122,45 +176,20 @@ static int keep_fds(const struct hvm_hull *h, struct hull_err *err)
 }
 
 /* In the child, in its new namespaces: everything up to the exec. */
-static int child_setup(const struct hvm_hull *h, const struct hvm_ldlist *libs,
+static int child_setup(const struct hvm_hull *h, const struct plan *p,
 		       struct hull_err *err)
 {
-	const char *root = h->root;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return hull_err_sys(err, errno, "make / private");
-	if (mount("hull-vmm", root, "tmpfs", MS_NOSUID | MS_NODEV,
+	if (mount("hull-vmm", h->root, "tmpfs", MS_NOSUID | MS_NODEV,
 		  "mode=0755,size=1m") < 0)
-		return hull_err_sys(err, errno, "tmpfs on %s", root);
-	/* the program and its libraries: read-only, executable */
-	for (size_t i = 0; i < libs->n; i++)
-		if (bind_in(root, libs->paths[i], B_EXEC, err) < 0)
+		return hull_err_sys(err, errno, "tmpfs on %s", h->root);
+	for (size_t i = 0; i < p->n; i++)
+		if (bind_in(&p->b[i], err) < 0)
 			return -err->code;
-	static const char *const devs[] = {"/dev/null", "/dev/urandom",
-					   "/dev/kvm"};
-	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		/* QEMU without KVM (TCG) runs where there is no /dev/kvm */
-		if (i == 2 && access(devs[i], F_OK) < 0 && errno == ENOENT)
-			continue;
-		if (bind_in(root, devs[i], B_RW | B_DEV, err) < 0)
-			return -err->code;
-	}
-	if (h->tun && bind_in(root, "/dev/net/tun", B_RW | B_DEV, err) < 0)
-		return -err->code;
-	if (h->run_dir && bind_in(root, h->run_dir, B_RW, err) < 0)
-		return -err->code;
-	for (size_t i = 0; i < h->nfiles; i++) {
-		struct stat st;
-		if (stat(h->files[i].path, &st) < 0)
-			return hull_err_sys(err, errno, "%s", h->files[i].path);
-		int f = (h->files[i].rw ? B_RW : 0) |
-			(S_ISBLK(st.st_mode) ? B_DEV : 0);
-		if (bind_in(root, h->files[i].path, f, err) < 0)
-			return -err->code;
-	}
-	_cleanup_free_ char *proc = xasprintf("%s/proc", root);
-	if (mkdir(proc, 0555) < 0 && errno != EEXIST)
-		return hull_err_sys(err, errno, "mkdir %s", proc);
-	if (zone_rootfs_pivot(root, err) < 0)
+	if (mkdir(p->proc, 0555) < 0 && errno != EEXIST)
+		return hull_err_sys(err, errno, "mkdir %s", p->proc);
+	if (zone_rootfs_pivot(h->root, err) < 0)
 		return -err->code;
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
@@ -175,6 +204,40 @@ static int child_setup(const struct hvm_hull *h, const struct hvm_ldlist *libs,
 	if (keep_fds(h, err) < 0 || drop_privileges(err) < 0)
 		return -err->code;
 	return 0;
+}
+
+/* The binds, in order: the program and its libraries (read-only,
+ * executable), the device nodes, the run directory, the files. */
+static int plan_make(const struct hvm_hull *h, struct plan *p,
+		     struct hull_err *err)
+{
+	struct hvm_ldlist libs;
+	memset(p, 0, sizeof(*p));
+	if (hvm_ldlist_resolve(h->argv[0], &libs, err) < 0)
+		return -err->code;
+	int r = 0;
+	for (size_t i = 0; i < libs.n && r == 0; i++)
+		r = plan_add(p, h->root, libs.paths[i], B_EXEC, err);
+	hvm_ldlist_fini(&libs);
+	static const char *const devs[] = {"/dev/null", "/dev/urandom",
+					   "/dev/kvm"};
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]) && r == 0; i++) {
+		/* QEMU without KVM (TCG) runs where there is no /dev/kvm */
+		if (i == 2 && access(devs[i], F_OK) < 0 && errno == ENOENT)
+			continue;
+		r = plan_add(p, h->root, devs[i], B_RW | B_DEV, err);
+	}
+	if (r == 0 && h->tun)
+		r = plan_add(p, h->root, "/dev/net/tun", B_RW | B_DEV, err);
+	if (r == 0 && h->run_dir)
+		r = plan_add(p, h->root, h->run_dir, B_RW, err);
+	for (size_t i = 0; i < h->nfiles && r == 0; i++)
+		r = plan_add(p, h->root, h->files[i].path,
+			     h->files[i].rw ? B_RW : 0, err);
+	p->proc = xasprintf("%s/proc", h->root);
+	if (r < 0)
+		plan_fini(p);
+	return r;
 }
 
 static void child_fail(int fd, const struct hull_err *err)
@@ -252,10 +315,10 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		return hull_err_set(err, EINVAL,
 				    "%s: must be an absolute path", h->run_dir);
 
-	struct hvm_ldlist libs;
-	if (hvm_ldlist_resolve(h->argv[0], &libs, err) < 0)
-		return -err->code;
+	struct plan plan;
 	int r;
+	if ((r = plan_make(h, &plan, err)) < 0)
+		return r;
 	struct zone_limits lim = {
 		.cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
 		.cpu_shares = -1,
@@ -270,20 +333,20 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 	if ((r = zone_cgroup_create(cg, err)) < 0 ||
 	    (r = zone_cgroup_limits_apply(cg, &lim, err)) < 0 ||
 	    (r = devices_allow(cg, h, err)) < 0) {
-		hvm_ldlist_fini(&libs);
+		plan_fini(&plan);
 		return r;
 	}
 
 	int go[2], ep[2];
 	if (pipe2(go, O_CLOEXEC) < 0) {
-		hvm_ldlist_fini(&libs);
+		plan_fini(&plan);
 		return hull_err_sys(err, errno, "pipe");
 	}
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		int e = errno;
 		close(go[0]);
 		close(go[1]);
-		hvm_ldlist_fini(&libs);
+		plan_fini(&plan);
 		return hull_err_sys(err, e, "pipe");
 	}
 	pid_t pid = zone_ns_clone(HULL_NS_FLAGS);
@@ -300,7 +363,7 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
-		if (child_setup(h, &libs, &cerr) < 0)
+		if (child_setup(h, &plan, &cerr) < 0)
 			child_fail(ep[1], &cerr);
 		execve(h->argv[0], h->argv, h->envp);
 		hull_err_sys(&cerr, errno, "exec %s", h->argv[0]);
@@ -308,7 +371,7 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 	}
 	close(go[0]);
 	close(ep[1]);
-	hvm_ldlist_fini(&libs);
+	plan_fini(&plan);
 	if (pid < 0) {
 		close(go[1]);
 		close(ep[0]);
