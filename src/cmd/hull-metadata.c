@@ -47,7 +47,9 @@ static void usage(FILE *f)
 	    "  --serial PATH   serve a serial device at PATH; when PATH does "
 	    "not exist,\n"
 	    "                  create a pty and link PATH to its guest end "
-	    "(a VM's COM2)\n"
+	    "(a VM's COM2);\n"
+	    "                  when PATH is a unix socket (QEMU's COM2), "
+	    "connect to it\n"
 	    "  --max-connections N  accepted socket connections at once "
 	    "(default 64)\n");
 }

@@ -1,0 +1,310 @@
+/*
+ * disks.c - disks[] at create, and the disk files (see disks.h).
+ */
+#include "hvm/disks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+
+#define DISKS_MAX 16
+
+static bool one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (!strcmp(s, *set))
+			return true;
+	return false;
+}
+
+/* An absolute path without empty, "." or ".." components. */
+static bool path_clean(const char *p)
+{
+	if (p[0] != '/')
+		return false;
+	for (const char *c = p + 1;;) {
+		const char *e = strchr(c, '/');
+		size_t l = e ? (size_t)(e - c) : strlen(c);
+		if (l == 0 || (l == 1 && c[0] == '.') ||
+		    (l == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (!e)
+			return true;
+		c = e + 1;
+	}
+}
+
+static int bad(struct hull_err *err, size_t i, const char *key,
+	       const char *why)
+{
+	return hull_err_set(err, EINVAL, "disks.%zu.%s: %s", i, key, why);
+}
+
+/* An integer property in [lo, hi], or absent (*out untouched). */
+static int int_prop(json_t *d, size_t i, const char *key, int64_t lo,
+		    int64_t hi, int64_t *out, bool *present,
+		    struct hull_err *err)
+{
+	json_t *v = json_object_get(d, key);
+	*present = v != NULL;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi) {
+		char why[96];
+		snprintf(why, sizeof(why), "must be an integer from %lld to %lld",
+			 (long long)lo, (long long)hi);
+		return bad(err, i, key, why);
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int check_disk(json_t *d, size_t i, const char *brand,
+		      const char *inst_dir, const char *deflt_model,
+		      hvm_image_lookup_fn lookup, void *ctx, json_t *fill,
+		      struct hull_err *err)
+{
+	static const char *const kvm_models[] = {"virtio", "ide", "scsi",
+						 NULL};
+	static const char *const bhyve_models[] = {"virtio", "ahci", "nvme",
+						   NULL};
+	static const char *const medias[] = {"disk", "cdrom", NULL};
+	static const char *const known[] = {
+	    "path",	   "size",	"image_uuid", "image_size",
+	    "image_name",  "boot",	"media",      "model",
+	    "block_size",  "compression", "refreservation", "nocreate",
+	    "zpool",	   "uuid",	"pci_slot",   "guest_block_size",
+	    "notrim",	   NULL};
+	const bool bhyve = !strcmp(brand, "bhyve");
+	int r;
+
+	if (!json_is_object(d))
+		return hull_err_set(err, EINVAL, "disks.%zu: must be an object",
+				    i);
+	const char *k;
+	json_t *v;
+	json_object_foreach(d, k, v)
+	{
+		if (!one_of(k, known))
+			return bad(err, i, k, "unknown property");
+	}
+	/* bhyve-only fields on kvm. */
+	static const char *const bhyve_only[] = {"pci_slot", "guest_block_size",
+						 "notrim", NULL};
+	for (const char *const *b = bhyve_only; !bhyve && *b; b++)
+		if (json_object_get(d, *b))
+			return bad(err, i, *b, "only for the bhyve brand");
+
+	/* model, media */
+	const char *model = deflt_model;
+	if ((v = json_object_get(d, "model"))) {
+		if (!json_is_string(v))
+			return bad(err, i, "model", "must be a string");
+		model = json_string_value(v);
+	}
+	if (!one_of(model, bhyve ? bhyve_models : kvm_models))
+		return bad(err, i, "model",
+			   bhyve ? "must be virtio, ahci or nvme"
+				 : "must be virtio, ide or scsi");
+	json_object_set_new(fill, "model", json_string(model));
+	const char *media = "disk";
+	if ((v = json_object_get(d, "media"))) {
+		if (!json_is_string(v) || !one_of(json_string_value(v), medias))
+			return bad(err, i, "media", "must be disk or cdrom");
+		media = json_string_value(v);
+	}
+	json_object_set_new(fill, "media", json_string(media));
+	static const char *const bools[] = {"boot", "nocreate", "notrim", NULL};
+	for (const char *const *b = bools; *b; b++)
+		if ((v = json_object_get(d, *b)) && !json_is_boolean(v))
+			return bad(err, i, *b, "must be true or false");
+
+	/* Sizes and the image. */
+	int64_t size = 0, image_size = 0, bs = 0, refres = 0;
+	bool has_size, has_isize, has_bs, has_refres;
+	if ((r = int_prop(d, i, "size", 1, HVM_DISK_SIZE_MAX, &size, &has_size,
+			  err)) < 0 ||
+	    (r = int_prop(d, i, "image_size", 1, HVM_DISK_SIZE_MAX,
+			  &image_size, &has_isize, err)) < 0 ||
+	    (r = int_prop(d, i, "block_size", 512, 131072, &bs, &has_bs,
+			  err)) < 0 ||
+	    (r = int_prop(d, i, "refreservation", 0, HVM_DISK_SIZE_MAX,
+			  &refres, &has_refres, err)) < 0)
+		return r;
+	if (has_bs && (bs & (bs - 1)))
+		return bad(err, i, "block_size", "must be a power of 2");
+	json_t *iu = json_object_get(d, "image_uuid");
+	if (iu) {
+		if (!json_is_string(iu) || !hull_uuid_valid(json_string_value(iu)))
+			return bad(err, i, "image_uuid", "must be a UUID");
+		if (has_size)
+			return bad(err, i, "size",
+				   "not allowed with image_uuid (the image "
+				   "gives it)");
+		if (has_bs)
+			return bad(err, i, "block_size",
+				   "not allowed with image_uuid");
+		struct hvm_image_info info = {.type = NULL, .image_size = -1};
+		const char *u = json_string_value(iu);
+		if (!lookup || lookup(ctx, u, &info) < 0)
+			return hull_err_set(err, ENOENT,
+					    "disks.%zu.image_uuid: image %s is "
+					    "not installed",
+					    i, u);
+		if (!info.type || strcmp(info.type, "zvol"))
+			return hull_err_set(err, EINVAL,
+					    "disks.%zu.image_uuid: image %s is "
+					    "of type %s, not zvol",
+					    i, u, info.type ? info.type : "?");
+		if (info.image_size > 0 && has_isize &&
+		    image_size != info.image_size)
+			return hull_err_set(err, EINVAL,
+					    "disks.%zu.image_size: %lld does "
+					    "not match the image's %lld "
+					    "(EBADSIZE)",
+					    i, (long long)image_size,
+					    (long long)info.image_size);
+		if (info.image_size <= 0 && !has_isize)
+			return bad(err, i, "image_size",
+				   "required: the image does not say");
+		json_object_set_new(
+		    fill, "image_size",
+		    json_integer(has_isize ? image_size : info.image_size));
+	} else if (!has_size && strcmp(media, "cdrom")) {
+		return bad(err, i, "size", "required without image_uuid");
+	} else if (has_isize) {
+		return bad(err, i, "image_size", "only with image_uuid");
+	}
+
+	/* path: in the instance's disks/ directory. */
+	_cleanup_free_ char *dir = xasprintf("%s/disks/", inst_dir);
+	if ((v = json_object_get(d, "path"))) {
+		if (!json_is_string(v))
+			return bad(err, i, "path", "must be a string");
+		const char *p = json_string_value(v);
+		if (!path_clean(p) || strncmp(p, dir, strlen(dir)) ||
+		    strchr(p + strlen(dir), '/') || !p[strlen(dir)])
+			return hull_err_set(err, EINVAL,
+					    "disks.%zu.path: must be a file in "
+					    "%s",
+					    i, dir);
+		if (strlen(p) > 4000)
+			return bad(err, i, "path", "too long");
+		json_object_set_new(fill, "path", json_string(p));
+	} else {
+		json_object_set_new(fill, "path",
+				    json_sprintf("%sdisk%zu.img", dir, i));
+	}
+	return 0;
+}
+
+int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
+		   hvm_image_lookup_fn lookup, void *ctx,
+		   struct hull_err *err)
+{
+	if (strcmp(brand, "kvm") && strcmp(brand, "bhyve"))
+		return hull_err_set(err, EINVAL, "brand: %s has no disks",
+				    brand);
+	if (!path_clean(inst_dir))
+		return hull_err_set(err, EINVAL, "instance directory: %s",
+				    inst_dir);
+	json_t *disks = json_object_get(vm, "disks");
+	if (!disks)
+		return 0;
+	if (!json_is_array(disks))
+		return hull_err_set(err, EINVAL, "disks: must be an array");
+	if (json_array_size(disks) > DISKS_MAX)
+		return hull_err_set(err, EINVAL, "disks: more than %d",
+				    DISKS_MAX);
+	json_t *drv = json_object_get(vm, "disk_driver");
+	if (drv && !json_is_string(drv))
+		return hull_err_set(err, EINVAL, "disk_driver: must be a string");
+	const char *deflt = drv ? json_string_value(drv) : "virtio";
+
+	/* Check every disk into fills first; change vm only when all pass. */
+	size_t n = json_array_size(disks), nboot = 0;
+	json_t *fills = json_array();
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_t *d = json_array_get(disks, i), *f = json_object();
+		r = check_disk(d, i, brand, inst_dir, deflt, lookup, ctx, f,
+			       err);
+		json_array_append_new(fills, f);
+		if (r == 0 && json_is_true(json_object_get(d, "boot")))
+			nboot++;
+		const char *p = json_string_value(json_object_get(f, "path"));
+		for (size_t j = 0; r == 0 && j < i; j++) {
+			json_t *o = json_array_get(fills, j);
+			if (!strcmp(p, json_string_value(
+					   json_object_get(o, "path"))))
+				r = hull_err_set(err, EINVAL,
+						 "disks.%zu.path: the same as "
+						 "disks.%zu.path",
+						 i, j);
+		}
+	}
+	if (r == 0 && nboot > 1)
+		r = hull_err_set(err, EINVAL, "disks: more than one boot disk");
+	if (r == 0)
+		for (size_t i = 0; i < n; i++)
+			json_object_update(json_array_get(disks, i),
+					   json_array_get(fills, i));
+	json_decref(fills);
+	return r;
+}
+
+int hvm_disk_make(const char *path, int64_t size_mib, const char *clone_from,
+		  struct hull_err *err)
+{
+	if (size_mib < 0 || size_mib > HVM_DISK_SIZE_MAX)
+		return hull_err_set(err, EINVAL, "%s: bad size %lld MiB", path,
+				    (long long)size_mib);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "create %s", path);
+	int r = 0;
+	off_t want = (off_t)size_mib << 20;
+	if (clone_from) {
+		int src = open(clone_from, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (src < 0 || fstat(src, &st) < 0) {
+			r = hull_err_sys(err, errno, "%s", clone_from);
+		} else if (ioctl(fd, FICLONE, src) < 0) {
+			/* No reflinks here (or across filesystems): copy,
+			 * in the kernel, keeping holes where it can. */
+			loff_t in = 0;
+			while (in < st.st_size) {
+				ssize_t c = copy_file_range(
+				    src, &in, fd, NULL,
+				    (size_t)(st.st_size - in), 0);
+				if (c < 0 && errno == EINTR)
+					continue;
+				if (c <= 0) {
+					r = hull_err_sys(err, c < 0 ? errno : EIO,
+							 "copy %s", clone_from);
+					break;
+				}
+			}
+		}
+		if (r == 0 && st.st_size > want)
+			want = st.st_size;
+		if (src >= 0)
+			close(src);
+	}
+	if (r == 0 && ftruncate(fd, want) < 0)
+		r = hull_err_sys(err, errno, "size %s", path);
+	if (close(fd) < 0 && r == 0)
+		r = hull_err_sys(err, errno, "write %s", path);
+	if (r < 0)
+		unlink(path);
+	return r;
+}

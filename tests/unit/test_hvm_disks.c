@@ -1,0 +1,194 @@
+/*
+ * test_hvm_disks.c - disks[] of an HVM instance at create (checks, filled
+ * defaults, the image lookup) and the disk files (sparse, cloned).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hvm/disks.h"
+#include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/xalloc.h"
+
+#define INST "/zones/3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+#define ZVOL "11111111-2222-4333-8444-555555555555"
+#define ZONE_IMG "66666666-7777-4888-9999-aaaaaaaaaaaa"
+
+static int lookup(void *ctx, const char *uuid, struct hvm_image_info *out)
+{
+	if (!strcmp(uuid, ZVOL)) {
+		out->type = "zvol";
+		out->image_size = 10240;
+		return 0;
+	}
+	if (!strcmp(uuid, ZONE_IMG)) {
+		out->type = "zone-dataset";
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static json_t *vm_with(const char *disks, const char *extra)
+{
+	char *t = xasprintf("{\"brand\": \"kvm\", \"disks\": %s%s}", disks,
+			    extra ? extra : "");
+	json_error_t je;
+	json_t *vm = json_loads(t, 0, &je);
+	if (!vm)
+		fail_msg("%s: %s", t, je.text);
+	free(t);
+	return vm;
+}
+
+static void test_plan_fills(void **state)
+{
+	json_t *vm = vm_with("[{\"image_uuid\": \"" ZVOL "\", \"boot\": true},"
+			     " {\"size\": 2048, \"model\": \"ide\"},"
+			     " {\"size\": 10, \"path\": \"" INST
+			     "/disks/data.img\"}]",
+			     ", \"disk_driver\": \"scsi\"");
+	struct hull_err err = {0};
+	assert_int_equal(hvm_disks_plan(vm, "kvm", INST, lookup, NULL, &err),
+			 0);
+	json_t *d = json_object_get(vm, "disks");
+	json_t *d0 = json_array_get(d, 0), *d1 = json_array_get(d, 1);
+	assert_string_equal(json_string_value(json_object_get(d0, "path")),
+			    INST "/disks/disk0.img");
+	assert_string_equal(json_string_value(json_object_get(d0, "model")),
+			    "scsi");
+	assert_string_equal(json_string_value(json_object_get(d0, "media")),
+			    "disk");
+	assert_int_equal(json_integer_value(json_object_get(d0, "image_size")),
+			 10240);
+	assert_string_equal(json_string_value(json_object_get(d1, "path")),
+			    INST "/disks/disk1.img");
+	assert_string_equal(json_string_value(json_object_get(d1, "model")),
+			    "ide");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(d, 2), "path")),
+			    INST "/disks/data.img");
+	json_decref(vm);
+}
+
+static void refused(const char *brand, const char *disks, const char *want)
+{
+	json_t *vm = vm_with(disks, NULL);
+	char *before = json_dumps(vm, JSON_SORT_KEYS);
+	struct hull_err err = {0};
+	if (hvm_disks_plan(vm, brand, INST, lookup, NULL, &err) == 0)
+		fail_msg("accepted %s", disks);
+	if (!strstr(err.msg, want))
+		fail_msg("%s: got '%s', want '%s'", disks, err.msg, want);
+	/* Nothing filled in on a refusal. */
+	char *after = json_dumps(vm, JSON_SORT_KEYS);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	json_decref(vm);
+}
+
+static void test_plan_refuses(void **state)
+{
+	refused("kvm", "{}", "disks: must be an array");
+	refused("kvm", "[1]", "disks.0: must be an object");
+	refused("kvm", "[{\"size\": 1}, {}]", "disks.1.size: required");
+	refused("kvm", "[{\"size\": 0}]", "disks.0.size");
+	refused("kvm", "[{\"size\": \"5\"}]", "disks.0.size");
+	refused("kvm", "[{\"size\": 1, \"path\": \"/etc/shadow\"}]",
+		"disks.0.path: must be a file in " INST "/disks/");
+	refused("kvm",
+		"[{\"size\": 1, \"path\": \"" INST "/disks/../config/vm.json\"}]",
+		"disks.0.path");
+	refused("kvm", "[{\"size\": 1, \"path\": \"" INST "/disks/\"}]",
+		"disks.0.path");
+	refused("kvm", "[{\"size\": 1, \"path\": \"" INST "/disks/a/b\"}]",
+		"disks.0.path");
+	refused("kvm",
+		"[{\"size\": 1, \"path\": \"" INST "/disks/x\"}, {\"size\": 1, "
+		"\"path\": \"" INST "/disks/x\"}]",
+		"disks.1.path: the same as disks.0.path");
+	refused("kvm", "[{\"size\": 1, \"model\": \"nvme\"}]", "disks.0.model");
+	refused("bhyve", "[{\"size\": 1, \"model\": \"ide\"}]",
+		"disks.0.model");
+	refused("kvm", "[{\"size\": 1, \"media\": \"tape\"}]", "disks.0.media");
+	refused("kvm", "[{\"size\": 1, \"boot\": \"yes\"}]", "disks.0.boot");
+	refused("kvm", "[{\"size\": 1, \"boot\": true}, {\"size\": 1, \"boot\":"
+		       " true}]",
+		"more than one boot disk");
+	refused("kvm", "[{\"size\": 1, \"block_size\": 3000}]",
+		"disks.0.block_size");
+	refused("kvm", "[{\"size\": 1, \"pci_slot\": \"0:4:0\"}]",
+		"disks.0.pci_slot: only for the bhyve brand");
+	refused("kvm", "[{\"size\": 1, \"colour\": \"red\"}]",
+		"disks.0.colour: unknown property");
+	refused("kvm", "[{\"image_uuid\": \"" ZVOL "\", \"size\": 5}]",
+		"disks.0.size: not allowed with image_uuid");
+	refused("kvm", "[{\"image_uuid\": \"" ZVOL "\", \"image_size\": 5}]",
+		"EBADSIZE");
+	refused("kvm", "[{\"image_uuid\": \"" ZONE_IMG "\"}]",
+		"of type zone-dataset, not zvol");
+	refused("kvm",
+		"[{\"image_uuid\": \"99999999-2222-4333-8444-555555555555\"}]",
+		"not installed");
+	refused("kvm", "[{\"image_uuid\": \"nope\"}]", "disks.0.image_uuid");
+	refused("joyent", "[]", "brand");
+}
+
+static void test_disk_make(void **state)
+{
+	char dir[] = "/tmp/hull-unit-disks-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct hull_err err = {0};
+	char *sparse = xasprintf("%s/sparse.img", dir);
+	assert_int_equal(hvm_disk_make(sparse, 100, NULL, &err), 0);
+	struct stat st;
+	assert_int_equal(stat(sparse, &st), 0);
+	assert_int_equal(st.st_size, 100 << 20);
+	assert_true(st.st_blocks < 64); /* sparse */
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* It must not exist already. */
+	assert_int_equal(hvm_disk_make(sparse, 1, NULL, &err), -EEXIST);
+
+	char *src = xasprintf("%s/image.disk", dir);
+	assert_int_equal(hull_file_write_atomic(src, "bootsector", 10, 0644,
+						&err),
+			 0);
+	char *clone = xasprintf("%s/clone.img", dir);
+	assert_int_equal(hvm_disk_make(clone, 1, src, &err), 0);
+	char *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(hull_file_read(clone, 2 << 20, &buf, &len, &err), 0);
+	assert_int_equal(len, 1 << 20); /* grown to the size asked */
+	assert_memory_equal(buf, "bootsector", 10);
+	free(buf);
+
+	char *bad = xasprintf("%s/bad.img", dir);
+	assert_true(hvm_disk_make(bad, 1, "/nonexistent/disk", &err) < 0);
+	assert_int_equal(access(bad, F_OK), -1); /* nothing left */
+
+	assert_int_equal(hull_rm_rf(dir, &err), 0);
+	free(sparse);
+	free(src);
+	free(clone);
+	free(bad);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_plan_fills),
+	    cmocka_unit_test(test_plan_refuses),
+	    cmocka_unit_test(test_disk_make),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
