@@ -110,10 +110,11 @@ def build_probe(workdir):
     return out
 
 
-# An init that logs, stops on SIGTERM, and otherwise idles.
+# An init that stops on SIGTERM, says so once it does ("init up": pid 1
+# of a namespace ignores signals it has no handler for), and idles.
 DEFAULT_INIT = """#!/bin/sh
-echo "init up $$"
 trap 'echo "init stopping"; exit 0' TERM
+echo "init up $$"
 while true; do sleep 1 & wait $!; done
 """
 
