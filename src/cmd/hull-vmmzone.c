@@ -28,27 +28,27 @@ static volatile pid_t child;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: hull-vmmzone --uuid UUID --root DIR [--run-dir DIR]\n"
-		"                    [--file PATH[:rw]]... [--fd N]... [--tun]\n"
-		"                    [--ram MIB] [--cpu-cap PCT] -- PROGRAM "
-		"[ARG...]\n"
-		"Runs PROGRAM (an emulator: hull-vmm or qemu) in its own pid, "
-		"mount, ipc,\n"
-		"uts and empty network namespaces, on a root holding only "
-		"PROGRAM, its\n"
-		"libraries, the files named, the run directory and /dev/null,\n"
-		"/dev/urandom and /dev/kvm, in cgroup UUID, without "
-		"capabilities.\n"
-		"  --uuid UUID     the instance (cgroup name, hostname)\n"
-		"  --root DIR      an empty directory to build the root on\n"
-		"  --run-dir DIR   the sockets' directory (read-write)\n"
-		"  --file PATH     a disk, kernel or initrd (read-only; :rw for "
-		"read-write)\n"
-		"  --fd N          keep descriptor N open (a tap)\n"
-		"  --tun           also /dev/net/tun\n"
-		"  --ram MIB       guest RAM: memory limit is RAM + overhead\n"
-		"  --cpu-cap PCT   CPU cap in percent of one CPU\n");
+	fprintf(
+	    f, "usage: hull-vmmzone --uuid UUID --root DIR [--run-dir DIR]\n"
+	       "                    [--file PATH[:rw]]... [--fd N]... [--tun]\n"
+	       "                    [--ram MIB] [--cpu-cap PCT] -- PROGRAM "
+	       "[ARG...]\n"
+	       "Runs PROGRAM (an emulator: hull-vmm or qemu) in its own pid, "
+	       "mount, ipc,\n"
+	       "uts and empty network namespaces, on a root holding only "
+	       "PROGRAM, its\n"
+	       "libraries, the files named, the run directory and /dev/null,\n"
+	       "/dev/urandom and /dev/kvm, in cgroup UUID, without "
+	       "capabilities.\n"
+	       "  --uuid UUID     the instance (cgroup name, hostname)\n"
+	       "  --root DIR      an empty directory to build the root on\n"
+	       "  --run-dir DIR   the sockets' directory (read-write)\n"
+	       "  --file PATH     a disk, kernel or initrd (read-only; :rw for "
+	       "read-write)\n"
+	       "  --fd N          keep descriptor N open (a tap)\n"
+	       "  --tun           also /dev/net/tun\n"
+	       "  --ram MIB       guest RAM: memory limit is RAM + overhead\n"
+	       "  --cpu-cap PCT   CPU cap in percent of one CPU\n");
 }
 
 static void forward(int sig)
@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'u':
 			if (!hull_uuid_valid(optarg)) {
-				fprintf(stderr, "hull-vmmzone: not a uuid: %s\n",
+				fprintf(stderr,
+					"hull-vmmzone: not a uuid: %s\n",
 					optarg);
 				return 1;
 			}
@@ -115,14 +116,16 @@ int main(int argc, char **argv)
 			bool rw = n > 3 && !strcmp(optarg + n - 3, ":rw");
 			if (rw)
 				optarg[n - 3] = '\0';
-			h.files[h.nfiles++] = (struct hvm_hull_path){optarg, rw};
+			h.files[h.nfiles++] =
+			    (struct hvm_hull_path){optarg, rw};
 			break;
 		}
 		case 'F':
 			if (nfds >= sizeof(fds) / sizeof(fds[0]) ||
 			    parse_num(optarg, 3, 1 << 20, &v) < 0) {
-				fprintf(stderr, "hull-vmmzone: --fd: bad "
-						"descriptor: %s\n",
+				fprintf(stderr,
+					"hull-vmmzone: --fd: bad "
+					"descriptor: %s\n",
 					optarg);
 				return 1;
 			}
@@ -192,8 +195,8 @@ int main(int argc, char **argv)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	child = 0;
-	int rc = WIFEXITED(status) ? WEXITSTATUS(status)
-				   : 128 + WTERMSIG(status);
+	int rc =
+	    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (zone_cgroup_destroy(&cg, &err) < 0) {
 		fprintf(stderr, "hull-vmmzone: %s\n", err.msg);
 		if (rc == 0)

@@ -130,8 +130,8 @@ static int add_disks(struct argv *a, json_t *vm, struct hull_err *err)
 		if ((r = get_str(d, "path", name, &path, err)) < 0)
 			return r;
 		if (!path || path[0] != '/')
-			return hull_err_set(err, EINVAL,
-					    "%s: must be an absolute path", name);
+			return hull_err_set(
+			    err, EINVAL, "%s: must be an absolute path", name);
 		if ((r = no_comma(path, name, err)) < 0)
 			return r;
 		snprintf(name, sizeof(name), "disks.%zu.model", i);
@@ -148,16 +148,17 @@ static int add_disks(struct argv *a, json_t *vm, struct hull_err *err)
 			return r;
 		json_t *bootv = json_object_get(d, "boot");
 		if (bootv && !json_is_boolean(bootv))
-			return hull_err_set(err, EINVAL,
-					    "disks.%zu.boot: must be true or false",
-					    i);
+			return hull_err_set(
+			    err, EINVAL,
+			    "disks.%zu.boot: must be true or false", i);
 		json_t *rov = json_object_get(d, "read_only");
 		if (rov && !json_is_boolean(rov))
 			return hull_err_set(err, EINVAL,
 					    "disks.%zu.read_only: must be true "
 					    "or false",
 					    i);
-		bool ro = (media && !strcmp(media, "cdrom")) || json_is_true(rov);
+		bool ro =
+		    (media && !strcmp(media, "cdrom")) || json_is_true(rov);
 		/* The same serial the kvm brand gives (qemu.c): the disk's
 		 * UUID without dashes, as much as virtio-blk holds. */
 		char serial[21];
@@ -171,8 +172,9 @@ static int add_disks(struct argv *a, json_t *vm, struct hull_err *err)
 			snprintf(serial, sizeof(serial), "hull-disk%u",
 				 (unsigned)(i % 100));
 		}
-		add2(a, "--disk", xasprintf("%s%s,serial=%s", path,
-					    ro ? ",ro" : "", serial));
+		add2(
+		    a, "--disk",
+		    xasprintf("%s%s,serial=%s", path, ro ? ",ro" : "", serial));
 	}
 	return 0;
 }
@@ -237,7 +239,7 @@ char **hvm_bhyve_argv(json_t *vm, const struct hvm_bhyve_host *h,
 		return NULL;
 	}
 	const char *uuid;
-	json_int_t vcpus, ram;
+	json_int_t vcpus = 0, ram = 0;
 	if (get_str(vm, "uuid", "uuid", &uuid, err) < 0)
 		return NULL;
 	if (!uuid || !hull_uuid_valid(uuid)) {

@@ -29,7 +29,7 @@
 #define HVM_BHYVE_BIN "hull-vmm"
 #define HVM_BHYVE_PRODUCT "SmartDC HVM"
 #define HVM_BHYVE_VCPUS_MAX 64
-#define HVM_BHYVE_RAM_MIN 8	       /* MiB */
+#define HVM_BHYVE_RAM_MIN 8		/* MiB */
 #define HVM_BHYVE_RAM_MAX (1024 * 1024) /* MiB */
 #define HVM_BHYVE_DISKS_MAX 16
 #define HVM_BHYVE_NICS_MAX 8

@@ -85,7 +85,8 @@ static int plan_add(struct plan *p, const char *root, const char *src,
 	if (stat(src, &st) < 0)
 		return hull_err_sys(err, errno, "%s", src);
 	if (strlen(root) + strlen(src) >= PATH_MAX)
-		return hull_err_set(err, ENAMETOOLONG, "%s: path too long", src);
+		return hull_err_set(err, ENAMETOOLONG, "%s: path too long",
+				    src);
 	if ((S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)) && !(flags & B_DEV))
 		flags |= B_DEV; /* a disk that is a device node */
 	p->b = xrealloc(p->b, (p->n + 1) * sizeof(*p->b));
@@ -150,7 +151,8 @@ static int drop_privileges(struct hull_err *err)
 {
 	for (int c = 0; c <= CAP_LAST_CAP; c++)
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return hull_err_sys(err, errno, "drop capability %d", c);
+			return hull_err_sys(err, errno, "drop capability %d",
+					    c);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
 	    errno != EINVAL)
 		return hull_err_sys(err, errno, "clear ambient capabilities");
@@ -307,27 +309,26 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 				    HVM_HULL_PATHS_MAX);
 	for (size_t i = 0; i < h->nfiles; i++)
 		if (!h->files[i].path || h->files[i].path[0] != '/')
-			return hull_err_set(err, EINVAL,
-					    "%s: must be an absolute path",
-					    h->files[i].path ? h->files[i].path
-							     : "(null)");
+			return hull_err_set(
+			    err, EINVAL, "%s: must be an absolute path",
+			    h->files[i].path ? h->files[i].path : "(null)");
 	if (h->run_dir && h->run_dir[0] != '/')
-		return hull_err_set(err, EINVAL,
-				    "%s: must be an absolute path", h->run_dir);
+		return hull_err_set(err, EINVAL, "%s: must be an absolute path",
+				    h->run_dir);
 
 	struct plan plan;
 	int r;
 	if ((r = plan_make(h, &plan, err)) < 0)
 		return r;
 	struct zone_limits lim = {
-		.cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
-		.cpu_shares = -1,
-		.max_physical_memory =
-		    h->ram_mib > 0 ? h->ram_mib + hvm_hull_overhead_mib(h->ram_mib)
-				   : -1,
-		.max_swap = -1,
-		.max_lwps = HULL_PIDS_MAX,
-		.zfs_io_priority = -1,
+	    .cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
+	    .cpu_shares = -1,
+	    .max_physical_memory =
+		h->ram_mib > 0 ? h->ram_mib + hvm_hull_overhead_mib(h->ram_mib)
+			       : -1,
+	    .max_swap = -1,
+	    .max_lwps = HULL_PIDS_MAX,
+	    .zfs_io_priority = -1,
 	};
 	lim.max_swap = lim.max_physical_memory;
 	if ((r = zone_cgroup_create(cg, err)) < 0 ||

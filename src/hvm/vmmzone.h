@@ -48,19 +48,19 @@ struct hvm_hull_path {
 };
 
 struct hvm_hull {
-	const char *uuid;   /* the hostname inside */
-	char *const *argv;  /* argv[0]: the emulator, an absolute path */
+	const char *uuid;  /* the hostname inside */
+	char *const *argv; /* argv[0]: the emulator, an absolute path */
 	char *const *envp;
-	const char *root;   /* an empty host directory: the tmpfs goes there,
-			       in the hull's mount namespace only */
+	const char *root;    /* an empty host directory: the tmpfs goes there,
+				in the hull's mount namespace only */
 	const char *run_dir; /* sockets: bound read-write */
 	struct hvm_hull_path files[HVM_HULL_PATHS_MAX]; /* disks, kernel, ... */
 	size_t nfiles;
 	const int *keep_fds; /* kept open at the same numbers (taps) */
 	size_t nkeep_fds;
-	bool tun;           /* also /dev/net/tun */
-	int64_t ram_mib;    /* > 0: memory.max = ram + overhead */
-	int64_t cpu_cap;    /* percent of a CPU; 0: none */
+	bool tun;	 /* also /dev/net/tun */
+	int64_t ram_mib; /* > 0: memory.max = ram + overhead */
+	int64_t cpu_cap; /* percent of a CPU; 0: none */
 };
 
 /*
@@ -69,7 +69,7 @@ struct hvm_hull {
  * running. cg is created (if needed), limited and joined; the caller
  * reaps the pid and destroys cg afterwards.
  */
-int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
-		   pid_t *pid, struct hull_err *err);
+int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg, pid_t *pid,
+		   struct hull_err *err);
 
 #endif

@@ -62,17 +62,35 @@ static void test_full_argv(void **state)
 	char **av = hvm_bhyve_argv(vm, &h, &err);
 	assert_non_null(av);
 	static const char *const want[] = {
-	    "hull-vmm", "--uuid", UUID, "--product", "SmartDC HVM",
-	    "--cpus", "2", "--memory", "512M",
-	    "--kernel", RUN "/boot/kernel", "--initrd", RUN "/boot/initrd",
-	    "--cmdline", "root=/dev/vda1 console=ttyS0",
-	    "--disk", "/dev/zvol/" UUID "-disk0,serial=aaaaaaaabbbbccccdddd",
-	    "--disk", "/zones/" UUID "/cd.iso,ro,serial=hull-disk1",
-	    "--net", "fd=7,mac=02:08:20:aa:bb:cc",
-	    "--net", "fd=9,mac=02:08:20:aa:bb:cd",
-	    "--console", "unix:" RUN "/console.sock",
-	    "--metadata", "unix:" RUN "/ttyb.sock",
-	    "--control", "unix:" RUN "/vmm.sock",
+	    "hull-vmm",
+	    "--uuid",
+	    UUID,
+	    "--product",
+	    "SmartDC HVM",
+	    "--cpus",
+	    "2",
+	    "--memory",
+	    "512M",
+	    "--kernel",
+	    RUN "/boot/kernel",
+	    "--initrd",
+	    RUN "/boot/initrd",
+	    "--cmdline",
+	    "root=/dev/vda1 console=ttyS0",
+	    "--disk",
+	    "/dev/zvol/" UUID "-disk0,serial=aaaaaaaabbbbccccdddd",
+	    "--disk",
+	    "/zones/" UUID "/cd.iso,ro,serial=hull-disk1",
+	    "--net",
+	    "fd=7,mac=02:08:20:aa:bb:cc",
+	    "--net",
+	    "fd=9,mac=02:08:20:aa:bb:cd",
+	    "--console",
+	    "unix:" RUN "/console.sock",
+	    "--metadata",
+	    "unix:" RUN "/ttyb.sock",
+	    "--control",
+	    "unix:" RUN "/vmm.sock",
 	};
 	size_t n = 0;
 	while (av[n])
@@ -87,8 +105,8 @@ static void test_full_argv(void **state)
 static void test_defaults(void **state)
 {
 	json_t *vm = json_pack("{s:s}", "uuid", UUID);
-	struct hvm_bhyve_host h = {.vmm = "/opt/hull/bin/hull-vmm",
-				   .run_dir = "/r", .kernel = "/r/k"};
+	struct hvm_bhyve_host h = {
+	    .vmm = "/opt/hull/bin/hull-vmm", .run_dir = "/r", .kernel = "/r/k"};
 	struct hull_err err = {0};
 	char **av = hvm_bhyve_argv(vm, &h, &err);
 	assert_non_null(av);
@@ -165,9 +183,9 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_argv),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_full_argv),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

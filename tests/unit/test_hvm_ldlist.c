@@ -20,23 +20,27 @@ static void test_parse(void **state)
 	    "\tlinux-vdso.so.1 (0x00007ffd5c3f0000)\n"
 	    "\tlibjansson.so.4 => /lib/x86_64-linux-gnu/libjansson.so.4 "
 	    "(0x00007f0c1a000000)\n"
-	    "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f0c19e00000)\n"
+	    "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 "
+	    "(0x00007f0c19e00000)\n"
 	    "\t/lib64/ld-linux-x86-64.so.2 (0x00007f0c1a100000)\n"
 	    "\tlibweird.so => /opt/a dir/libweird.so (0x1)\n"
-	    "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f0c19e00000)\n"
+	    "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 "
+	    "(0x00007f0c19e00000)\n"
 	    "\n";
 	struct hvm_ldlist l = {0};
 	struct hull_err err = {0};
 	assert_int_equal(hvm_ldlist_parse(text, &l, &err), 0);
 	assert_int_equal(l.n, 4);
-	assert_string_equal(l.paths[0], "/lib/x86_64-linux-gnu/libjansson.so.4");
+	assert_string_equal(l.paths[0],
+			    "/lib/x86_64-linux-gnu/libjansson.so.4");
 	assert_string_equal(l.paths[1], "/lib/x86_64-linux-gnu/libc.so.6");
 	assert_string_equal(l.paths[2], "/lib64/ld-linux-x86-64.so.2");
 	assert_string_equal(l.paths[3], "/opt/a dir/libweird.so");
 	hvm_ldlist_fini(&l);
 	hvm_ldlist_fini(&l); /* idempotent */
 
-	assert_int_equal(hvm_ldlist_parse("\tstatically linked\n", &l, &err), 0);
+	assert_int_equal(hvm_ldlist_parse("\tstatically linked\n", &l, &err),
+			 0);
 	assert_int_equal(l.n, 0);
 	assert_int_equal(hvm_ldlist_parse("", &l, &err), 0);
 	assert_int_equal(l.n, 0);
@@ -46,10 +50,11 @@ static void test_not_found(void **state)
 {
 	struct hvm_ldlist l = {0};
 	struct hull_err err = {0};
-	assert_int_equal(hvm_ldlist_parse("\tlibc.so.6 => /lib/libc.so.6 (0x1)\n"
-					  "\tlibgone.so.1 => not found\n",
-					  &l, &err),
-			 -ENOENT);
+	assert_int_equal(
+	    hvm_ldlist_parse("\tlibc.so.6 => /lib/libc.so.6 (0x1)\n"
+			     "\tlibgone.so.1 => not found\n",
+			     &l, &err),
+	    -ENOENT);
 	assert_string_equal(err.msg, "libgone.so.1: not found");
 	hvm_ldlist_fini(&l);
 }
@@ -79,9 +84,9 @@ static void test_resolve(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_not_found),
-		cmocka_unit_test(test_resolve),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_not_found),
+	    cmocka_unit_test(test_resolve),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
