@@ -21,6 +21,7 @@
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -338,10 +339,12 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		return r;
 	}
 
+	/* go: a socket, so that telling a child that already failed is
+	 * EPIPE, not SIGPIPE; ep: the child's error line, EOF on exec. */
 	int go[2], ep[2];
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0) {
 		plan_fini(&plan);
-		return hull_err_sys(err, errno, "pipe");
+		return hull_err_sys(err, errno, "socketpair");
 	}
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		int e = errno;
@@ -352,13 +355,14 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 	}
 	pid_t pid = zone_ns_clone(HULL_NS_FLAGS);
 	if (pid == 0) {
+		/* The root is built while the parent moves us into the
+		 * cgroup (a v1 migration costs milliseconds per hierarchy);
+		 * only the exec waits for it. */
 		close(go[1]);
 		close(ep[0]);
 		struct hull_err cerr = {0};
 		char b;
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-		if (read(go[0], &b, 1) != 1)
-			_exit(127);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -366,6 +370,8 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 			signal(s, SIG_DFL);
 		if (child_setup(h, &plan, &cerr) < 0)
 			child_fail(ep[1], &cerr);
+		if (read(go[0], &b, 1) != 1)
+			_exit(127);
 		execve(h->argv[0], h->argv, h->envp);
 		hull_err_sys(&cerr, errno, "exec %s", h->argv[0]);
 		child_fail(ep[1], &cerr);
@@ -379,21 +385,21 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		return hull_err_sys(err, -pid, "clone");
 	}
 	r = zone_cgroup_attach(cg, pid, err);
-	if (r == 0 && write(go[1], "g", 1) != 1)
+	if (r == 0 && send(go[1], "g", 1, MSG_NOSIGNAL) != 1)
 		r = hull_err_sys(err, errno, "start the hull");
 	close(go[1]);
+	/* The child's own failure, if any, says most: it wins. */
 	char msg[HULL_ERR_MSG_MAX];
-	ssize_t n = 0;
-	if (r == 0) {
-		while ((n = read(ep[0], msg, sizeof(msg) - 1)) < 0 &&
-		       errno == EINTR)
-			;
-	}
+	ssize_t n;
+	while ((n = read(ep[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
+		;
 	close(ep[0]);
 	if (r < 0 || n != 0) {
-		if (r == 0) {
-			msg[n > 0 ? n : 0] = '\0';
+		if (n > 0) {
+			msg[n] = '\0';
 			r = hull_err_set(err, EIO, "hull: %s", msg);
+		} else if (r == 0) {
+			r = hull_err_sys(err, errno, "hull: read");
 		}
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

@@ -14,7 +14,8 @@ import pytest
 import vmmlib
 from conftest import BUILD, prog
 from vmmlib import GUEST_ELF
-from zonekit import cgroup_dirs, cgroup_file, cgroup_remove, cgroup_v2
+from zonekit import (cgroup_dirs, cgroup_file, cgroup_pids, cgroup_remove,
+                     cgroup_v2)
 
 PROBE = os.path.join(BUILD, "tests", "guest", "hull-probe")
 
@@ -102,8 +103,9 @@ def test_limits_are_ram_plus_overhead_and_cpu_cap(hull):
                          stderr=subprocess.PIPE, text=True)
     rel = f"{hull.parent}/{hull.uuid}"
     try:
-        for _ in range(200):
-            if cgroup_dirs(rel):
+        # limits are written before the emulator joins the cgroup
+        for _ in range(500):
+            if cgroup_dirs(rel) and cgroup_pids(rel):
                 break
             time.sleep(0.02)
         mem = (1024 + 64 + 1024 // 16) << 20
