@@ -3,7 +3,8 @@
  * (hvm/vmmzone.h, docs/hull-vmmzone.md).
  *
  *   hull-vmmzone --uuid UUID --root DIR [--run-dir DIR] [--file PATH[:rw]]...
- *                [--fd N]... [--tun] [--ram MIB] [--cpu-cap PCT]
+ *                [--fd N]... [--tun] [--dlopen SONAME]... [--ram MIB]
+ *                [--cpu-cap PCT]
  *                -- PROGRAM [ARG...]
  *
  * It waits for the emulator, forwarding SIGTERM, SIGINT and SIGHUP to it,
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 	    {"file", required_argument, NULL, 'f'},
 	    {"fd", required_argument, NULL, 'F'},
 	    {"tun", no_argument, NULL, 't'},
+	    {"dlopen", required_argument, NULL, 'L'},
 	    {"ram", required_argument, NULL, 'm'},
 	    {"cpu-cap", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
@@ -85,6 +87,8 @@ int main(int argc, char **argv)
 	struct hvm_hull h = {.envp = environ};
 	int fds[64];
 	size_t nfds = 0;
+	const char *dl[16];
+	size_t ndl = 0;
 	long long v;
 	int c;
 	opterr = 0;
@@ -134,6 +138,14 @@ int main(int argc, char **argv)
 		case 't':
 			h.tun = true;
 			break;
+		case 'L':
+			if (ndl >= sizeof(dl) / sizeof(dl[0])) {
+				fprintf(stderr,
+					"hull-vmmzone: too many --dlopen\n");
+				return 1;
+			}
+			dl[ndl++] = optarg;
+			break;
 		case 'm':
 			if (parse_num(optarg, 1, 1 << 30, &v) < 0) {
 				fprintf(stderr,
@@ -171,6 +183,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	h.argv = argv + optind;
+	h.dlopen_libs = dl;
+	h.ndlopen = ndl;
 	h.keep_fds = fds;
 	h.nkeep_fds = nfds;
 

@@ -28,6 +28,9 @@
 
 #define HVM_BHYVE_BIN "hull-vmm"
 #define HVM_BHYVE_PRODUCT "SmartDC HVM"
+/* What hull-vmm dlopen()s during set-up (kernel payloads and initrds): the
+ * double hull must hold it too (hvm_hull.dlopen_libs). */
+#define HVM_BHYVE_DLOPEN "libarchive.so.13"
 #define HVM_BHYVE_VCPUS_MAX 64
 #define HVM_BHYVE_RAM_MIN 8		/* MiB */
 #define HVM_BHYVE_RAM_MAX (1024 * 1024) /* MiB */

@@ -4,7 +4,9 @@
  */
 #include "hvm/ldlist.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,46 @@ int hvm_ldlist_parse(const char *text, struct hvm_ldlist *l,
 	return 0;
 }
 
+/* Appends what the loader lists for path (a program or a library). */
+static int list_of(const char *path, struct hvm_ldlist *l,
+		   struct hull_err *err)
+{
+	char *argv[] = {(char *)HVM_LDSO, (char *)"--list", (char *)path, NULL};
+	_cleanup_free_ char *out = NULL;
+	struct hull_err e2 = {0};
+	if (hull_run(argv, -1, -1, &out, &e2) < 0) {
+		/* The loader refuses a static program ("not a dynamic
+		 * executable"): it needs nothing else. */
+		if (strstr(e2.msg, "not a dynamic executable"))
+			return 0;
+		return hull_err_set(err, e2.code, "%s", e2.msg);
+	}
+	if (hvm_ldlist_parse(out, l, err) < 0)
+		return hull_err_prefix(err, "%s", path);
+	return 0;
+}
+
+int hvm_ldlist_add_dlopen(struct hvm_ldlist *l, const char *soname,
+			  struct hull_err *err)
+{
+	void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+	if (!h)
+		return hull_err_set(err, ENOENT, "%s: cannot be loaded",
+				    soname);
+	struct link_map *lm = NULL;
+	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) < 0 || !lm || !lm->l_name ||
+	    lm->l_name[0] != '/') {
+		dlclose(h);
+		return hull_err_set(err, ENOENT, "%s: no path", soname);
+	}
+	_cleanup_free_ char *path = xstrdup(lm->l_name);
+	dlclose(h);
+	int r = add(l, path, strlen(path), err);
+	if (r == 0)
+		r = list_of(path, l, err);
+	return r;
+}
+
 int hvm_ldlist_resolve(const char *program, struct hvm_ldlist *l,
 		       struct hull_err *err)
 {
@@ -96,23 +138,8 @@ int hvm_ldlist_resolve(const char *program, struct hvm_ldlist *l,
 		return hull_err_set(err, EINVAL, "%s: not a regular file",
 				    program);
 	add(l, program, strlen(program), err);
-	char *argv[] = {(char *)HVM_LDSO, (char *)"--list", (char *)program,
-			NULL};
-	_cleanup_free_ char *out = NULL;
-	struct hull_err e2 = {0};
-	int r = hull_run(argv, -1, -1, &out, &e2);
-	if (r < 0) {
-		/* The loader refuses a static program ("not a dynamic
-		 * executable"): it needs nothing else. */
-		if (strstr(e2.msg, "not a dynamic executable"))
-			return 0;
+	int r = list_of(program, l, err);
+	if (r < 0)
 		hvm_ldlist_fini(l);
-		return hull_err_set(err, e2.code, "%s", e2.msg);
-	}
-	if ((r = hvm_ldlist_parse(out, l, err)) < 0) {
-		hull_err_prefix(err, "%s", program);
-		hvm_ldlist_fini(l);
-		return r;
-	}
-	return 0;
+	return r;
 }

@@ -219,6 +219,8 @@ static int plan_make(const struct hvm_hull *h, struct plan *p,
 	if (hvm_ldlist_resolve(h->argv[0], &libs, err) < 0)
 		return -err->code;
 	int r = 0;
+	for (size_t i = 0; i < h->ndlopen && r == 0; i++)
+		r = hvm_ldlist_add_dlopen(&libs, h->dlopen_libs[i], err);
 	for (size_t i = 0; i < libs.n && r == 0; i++)
 		r = plan_add(p, h->root, libs.paths[i], B_EXEC, err);
 	hvm_ldlist_fini(&libs);

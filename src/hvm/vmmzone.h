@@ -56,6 +56,8 @@ struct hvm_hull {
 	const char *run_dir; /* sockets: bound read-write */
 	struct hvm_hull_path files[HVM_HULL_PATHS_MAX]; /* disks, kernel, ... */
 	size_t nfiles;
+	const char *const *dlopen_libs; /* sonames the program dlopen()s */
+	size_t ndlopen;
 	const int *keep_fds; /* kept open at the same numbers (taps) */
 	size_t nkeep_fds;
 	bool tun;	 /* also /dev/net/tun */

@@ -186,3 +186,29 @@ def test_hull_vmm_guest_boots_in_the_hull(hull):
     assert "hull-guest: PASS com2" in text
     assert answer.startswith(b"ok"), answer
     assert p.returncode == 0, err
+
+
+@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
+                    reason=str(vmmlib.kvm_unusable()))
+def test_hull_vmm_reads_an_initrd_in_the_hull(hull, tmp_path):
+    """hull-vmm reads an initrd through libarchive, which it dlopen()s:
+    --dlopen brings the library and its own closure into the hull."""
+    import gzip
+    from test_vmm_config import make_cpio
+    initrd = tmp_path / "initrd.img"
+    initrd.write_bytes(gzip.compress(make_cpio({"init": b"x" * 1000})))
+    cmd = hull.cmd(vmmlib.vmm(), "--kernel", GUEST_ELF, "--initrd",
+                   str(initrd), "--cmdline", "test=hello", "--memory", "32M",
+                   extra=("--file", GUEST_ELF, "--file", str(initrd),
+                          "--dlopen", "libarchive.so.13"))
+    cp = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
+                        timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert "hull-guest: PASS hello" in cp.stdout
+    # without it, the library is not there: one line, nothing running
+    cmd.remove("--dlopen")
+    cmd.remove("libarchive.so.13")
+    cp = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
+                        timeout=60)
+    assert cp.returncode == 1, cp
+    assert "libarchive" in cp.stderr, cp.stderr

@@ -81,12 +81,34 @@ static void test_resolve(void **state)
 	assert_int_equal(hvm_ldlist_resolve("/", &l, &err), -EINVAL);
 }
 
+static void test_dlopen(void **state)
+{
+	struct hvm_ldlist l = {0};
+	struct hull_err err = {0};
+	if (access(HVM_LDSO, X_OK) < 0)
+		skip();
+	/* libarchive (what hull-vmm loads) and what it needs */
+	assert_int_equal(hvm_ldlist_add_dlopen(&l, "libarchive.so.13", &err), 0);
+	assert_true(l.n > 1);
+	assert_non_null(strstr(l.paths[0], "/libarchive.so.13"));
+	int libc = 0;
+	for (size_t i = 0; i < l.n; i++)
+		libc |= strstr(l.paths[i], "/libc.so.6") != NULL;
+	assert_true(libc);
+	hvm_ldlist_fini(&l);
+	assert_int_equal(hvm_ldlist_add_dlopen(&l, "libnonexistent.so.9", &err),
+			 -ENOENT);
+	assert_string_equal(err.msg, "libnonexistent.so.9: cannot be loaded");
+	hvm_ldlist_fini(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_not_found),
 	    cmocka_unit_test(test_resolve),
+	    cmocka_unit_test(test_dlopen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
