@@ -4,9 +4,7 @@
  */
 #include "hvm/ldlist.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,25 +101,36 @@ static int list_of(const char *path, struct hvm_ldlist *l,
 	return 0;
 }
 
+/* Where the loader looks for a library that no RUNPATH and no cache
+ * names: its default directories (Debian's multiarch ones first). Inside
+ * the hull there is no /etc/ld.so.cache, so this is exactly where the
+ * emulator's dlopen() will look. */
+static const char *const default_dirs[] = {
+    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64",
+    "/usr/lib64",	     "/lib",			   "/usr/lib",
+};
+
 int hvm_ldlist_add_dlopen(struct hvm_ldlist *l, const char *soname,
 			  struct hull_err *err)
 {
-	void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
-	if (!h)
-		return hull_err_set(err, ENOENT, "%s: cannot be loaded",
+	if (!*soname || strchr(soname, '/'))
+		return hull_err_set(err, EINVAL, "%s: not a library name",
 				    soname);
-	struct link_map *lm = NULL;
-	if (dlinfo(h, RTLD_DI_LINKMAP, &lm) < 0 || !lm || !lm->l_name ||
-	    lm->l_name[0] != '/') {
-		dlclose(h);
-		return hull_err_set(err, ENOENT, "%s: no path", soname);
+	for (size_t i = 0; i < sizeof(default_dirs) / sizeof(*default_dirs);
+	     i++) {
+		_cleanup_free_ char *path =
+		    xasprintf("%s/%s", default_dirs[i], soname);
+		struct stat st;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		int r = add(l, path, strlen(path), err);
+		if (r == 0)
+			r = list_of(path, l, err);
+		return r;
 	}
-	_cleanup_free_ char *path = xstrdup(lm->l_name);
-	dlclose(h);
-	int r = add(l, path, strlen(path), err);
-	if (r == 0)
-		r = list_of(path, l, err);
-	return r;
+	return hull_err_set(err, ENOENT, "%s: not found in the loader's "
+				       "directories",
+			    soname);
 }
 
 int hvm_ldlist_resolve(const char *program, struct hvm_ldlist *l,

@@ -98,7 +98,10 @@ static void test_dlopen(void **state)
 	hvm_ldlist_fini(&l);
 	assert_int_equal(hvm_ldlist_add_dlopen(&l, "libnonexistent.so.9", &err),
 			 -ENOENT);
-	assert_string_equal(err.msg, "libnonexistent.so.9: cannot be loaded");
+	assert_string_equal(err.msg, "libnonexistent.so.9: not found in the "
+				     "loader's directories");
+	assert_int_equal(hvm_ldlist_add_dlopen(&l, "/lib/libc.so.6", &err),
+			 -EINVAL);
 	hvm_ldlist_fini(&l);
 }
 
