@@ -1,11 +1,12 @@
 /*
  * vmmzone.c - the double hull (see vmmzone.h).
  *
- * The parent resolves the program's libraries, makes the cgroup, clones
- * the child into its namespaces, moves it into the cgroup and only then
- * lets it go on (a byte on a pipe). The child builds its root, drops every
- * privilege and execs; a failure before the exec comes back as one line on
- * a close-on-exec pipe, whose plain EOF means the exec happened.
+ * The parent works out every bind (the program's libraries included) and
+ * makes the cgroup; the child is cloned into its namespaces (and, on the
+ * v2 hierarchy, straight into its cgroup), joins the v1 hierarchies
+ * itself, builds its root, drops every privilege and execs. Between fork
+ * and exec the child only makes system calls; a failure comes back as one
+ * line on a close-on-exec pipe, whose plain EOF means the exec happened.
  */
 #include "hvm/vmmzone.h"
 
@@ -13,6 +14,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +24,7 @@
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -298,6 +301,48 @@ static int devices_allow(struct zone_cgroup *cg, const struct hvm_hull *h,
 	return 0;
 }
 
+struct attach {
+	const struct zone_cgroup *cg;
+	int v2;		/* index of the v2 hierarchy in cg, or -1 */
+	bool v2_joined; /* already in it (CLONE_INTO_CGROUP) */
+};
+
+/* In the child: joins every hierarchy it is not in yet. Writing 0 to a v1
+ * "tasks" file moves the writing thread only, which the kernel does
+ * without the global threadgroup lock. */
+static int attach_self(const struct attach *at, struct hull_err *err)
+{
+	for (size_t i = 0; i < at->cg->ndirs; i++) {
+		bool v2 = (int)i == at->v2;
+		if (v2 && at->v2_joined)
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "%s/%s", at->cg->payload[i],
+			 v2 ? "cgroup.procs" : "tasks");
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return hull_err_sys(err, errno, "cgroup: open %s", p);
+		ssize_t w = write(fd, "0", 1);
+		int e = errno;
+		close(fd);
+		if (w != 1)
+			return hull_err_sys(err, e, "cgroup: join %s", p);
+	}
+	return 0;
+}
+
+/* clone3 into the hull's namespaces and straight into the v2 cgroup cgfd. */
+static pid_t clone_into(int cgfd)
+{
+	struct clone_args a;
+	memset(&a, 0, sizeof(a));
+	a.flags = HULL_NS_FLAGS | CLONE_INTO_CGROUP;
+	a.exit_signal = SIGCHLD;
+	a.cgroup = (uint64_t)cgfd;
+	long r = syscall(SYS_clone3, &a, sizeof(a));
+	return r < 0 ? -errno : (pid_t)r;
+}
+
 int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		   pid_t *pidp, struct hull_err *err)
 {
@@ -341,67 +386,76 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		return r;
 	}
 
-	/* go: a socket, so that telling a child that already failed is
-	 * EPIPE, not SIGPIPE; ep: the child's error line, EOF on exec. */
-	int go[2], ep[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, go) < 0) {
-		plan_fini(&plan);
-		return hull_err_sys(err, errno, "socketpair");
+	/* The cgroup is joined without the global lock a migration of
+	 * another process takes (cgroup_threadgroup_rwsem, whose write side
+	 * waits for an RCU grace period: about 10 ms on a busy host): the v2
+	 * hierarchy by cloning straight into it, each v1 hierarchy by the
+	 * child moving itself, a single thread, through "tasks". */
+	struct attach at = {.cg = cg, .v2 = -1};
+	int cgfd = -1;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		struct statfs sf;
+		if (statfs(cg->payload[i], &sf) == 0 &&
+		    sf.f_type == CGROUP2_SUPER_MAGIC) {
+			at.v2 = (int)i;
+			cgfd = open(cg->payload[i],
+				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		}
 	}
+	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		int e = errno;
-		close(go[0]);
-		close(go[1]);
+		if (cgfd >= 0)
+			close(cgfd);
 		plan_fini(&plan);
 		return hull_err_sys(err, e, "pipe");
 	}
-	pid_t pid = zone_ns_clone(HULL_NS_FLAGS);
+	pid_t pid = cgfd >= 0 ? clone_into(cgfd) : -EBADF;
+	if (pid < 0) {
+		/* no CLONE_INTO_CGROUP (before 5.7): the child writes its
+		 * v2 cgroup.procs too */
+		at.v2_joined = false;
+		pid = zone_ns_clone(HULL_NS_FLAGS);
+	} else {
+		at.v2_joined = true;
+	}
 	if (pid == 0) {
-		/* The root is built while the parent moves us into the
-		 * cgroup (a v1 migration costs milliseconds per hierarchy);
-		 * only the exec waits for it. */
-		close(go[1]);
 		close(ep[0]);
 		struct hull_err cerr = {0};
-		char b;
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
-		if (child_setup(h, &plan, &cerr) < 0)
+		if (attach_self(&at, &cerr) < 0 ||
+		    child_setup(h, &plan, &cerr) < 0)
 			child_fail(ep[1], &cerr);
-		if (read(go[0], &b, 1) != 1)
-			_exit(127);
 		execve(h->argv[0], h->argv, h->envp);
 		hull_err_sys(&cerr, errno, "exec %s", h->argv[0]);
 		child_fail(ep[1], &cerr);
 	}
-	close(go[0]);
+	if (cgfd >= 0)
+		close(cgfd);
 	close(ep[1]);
 	plan_fini(&plan);
 	if (pid < 0) {
-		close(go[1]);
 		close(ep[0]);
 		return hull_err_sys(err, -pid, "clone");
 	}
-	r = zone_cgroup_attach(cg, pid, err);
-	if (r == 0 && send(go[1], "g", 1, MSG_NOSIGNAL) != 1)
-		r = hull_err_sys(err, errno, "start the hull");
-	close(go[1]);
-	/* The child's own failure, if any, says most: it wins. */
+	/* The child's error line, or EOF once it has exec'd. */
 	char msg[HULL_ERR_MSG_MAX];
 	ssize_t n;
 	while ((n = read(ep[0], msg, sizeof(msg) - 1)) < 0 && errno == EINTR)
 		;
+	int e = errno;
 	close(ep[0]);
-	if (r < 0 || n != 0) {
+	if (n != 0) {
 		if (n > 0) {
 			msg[n] = '\0';
 			r = hull_err_set(err, EIO, "hull: %s", msg);
-		} else if (r == 0) {
-			r = hull_err_sys(err, errno, "hull: read");
+		} else {
+			r = hull_err_sys(err, e, "hull: read");
 		}
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

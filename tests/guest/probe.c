@@ -72,8 +72,13 @@ int main(int argc, char **argv)
 	status_line("CapEff");
 	status_line("CapBnd");
 	status_line("NoNewPrivs");
-	FILE *f = fopen("/proc/net/dev", "re");
 	char line[256];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	while (f && fgets(line, sizeof(line), f))
+		printf("cgroup: %s", line);
+	if (f)
+		fclose(f);
+	f = fopen("/proc/net/dev", "re");
 	printf("net:");
 	for (int n = 0; f && fgets(line, sizeof(line), f); n++) {
 		char *c = strchr(line, ':');

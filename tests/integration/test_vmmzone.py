@@ -83,6 +83,12 @@ def test_probe_sees_only_its_own_hull(hull):
     assert "status CapBnd:\t0000000000000000" in out, out
     assert "status NoNewPrivs:\t1" in out, out
     assert "mount: Operation not permitted" in out
+    # in its cgroup in every hierarchy (v2: cloned into it; v1: it moved
+    # itself there before the exec)
+    cgs = [l for l in out if l.startswith("cgroup: ")]
+    assert cgs, out
+    for l in cgs:
+        assert l.endswith(f"/{hull.parent}/{hull.uuid}/zone"), l
     # an empty network namespace: a loopback only
     assert "net: lo" in out, out
     # the host's mount table did not change
