@@ -17,33 +17,41 @@
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
+#include "hvm/vmm.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
 
 static void usage(FILE *f)
 {
-	fputs("usage: hull-hvm boot-find DISK [--extract DIR]\n"
-	      "       hull-hvm qemu-argv|qemu --record FILE --run-dir DIR\n"
-	      "                [--boot-dir DIR] [--accel auto|kvm|tcg]\n"
-	      "                [--console-pty] [--console-log FILE]\n"
-	      "                [--tap-fd FD]... [--qemu BIN]\n"
-	      "       hull-hvm qmp RUN_DIR status|powerdown|quit\n"
-	      "       hull-hvm --help | --version\n"
-	      "\n"
-	      "  boot-find   print what DISK boots (grub.cfg default entry, "
-	      "else the\n"
-	      "              newest BLS entry, else the newest "
-	      "/boot/vmlinuz-*) as JSON;\n"
-	      "              --extract copies kernel and initrd into DIR\n"
-	      "  qemu-argv   print the QEMU command line for an instance "
-	      "record, one\n"
-	      "              argument per line\n"
-	      "  qemu        run it (exec): the kvm brand's VMM by hand\n"
-	      "  qmp         ask a running QEMU over RUN_DIR/qmp.sock: its "
-	      "status,\n"
-	      "              a guest power-off (ACPI power button), or quit\n",
-	      f);
+	fputs(
+	    "usage: hull-hvm boot-find DISK [--extract DIR]\n"
+	    "       hull-hvm qemu-argv|qemu --record FILE --run-dir DIR\n"
+	    "                [--boot-dir DIR] [--accel auto|kvm|tcg]\n"
+	    "                [--console-pty] [--console-log FILE]\n"
+	    "                [--tap-fd FD]... [--qemu BIN]\n"
+	    "       hull-hvm vmm-argv (the same options)\n"
+	    "       hull-hvm qmp RUN_DIR status|powerdown|quit|stop [SECONDS]\n"
+	    "       hull-hvm --help | --version\n"
+	    "\n"
+	    "  boot-find   print what DISK boots (grub.cfg default entry, "
+	    "else the\n"
+	    "              newest BLS entry, else the newest "
+	    "/boot/vmlinuz-*) as JSON;\n"
+	    "              --extract copies kernel and initrd into DIR\n"
+	    "  qemu-argv   print the QEMU command line for an instance "
+	    "record, one\n"
+	    "              argument per line\n"
+	    "  qemu        run it (exec): the kvm brand's VMM by hand\n"
+	    "  vmm-argv    print the hull-vmm command line (the bhyve brand; "
+	    "needs KVM)\n"
+	    "  qmp         ask a running QEMU over RUN_DIR/qmp.sock: its "
+	    "status,\n"
+	    "              a guest power-off (ACPI power button), quit, or "
+	    "stop:\n"
+	    "              power-off, then quit after SECONDS (default "
+	    "60)\n",
+	    f);
 }
 
 static json_t *boot_json(const struct hvm_boot *b)
@@ -124,8 +132,10 @@ static const char *boot_disk(json_t *vm)
 	return first;
 }
 
-static int cmd_qemu(int argc, char **argv, bool run)
+static int cmd_qemu(int argc, char **argv, const char *cmd)
 {
+	const bool run = !strcmp(cmd, "qemu");
+	const bool vmm = !strcmp(cmd, "vmm-argv");
 	static const struct option opts[] = {
 	    {"record", required_argument, NULL, 'r'},
 	    {"run-dir", required_argument, NULL, 'R'},
@@ -141,7 +151,6 @@ static int cmd_qemu(int argc, char **argv, bool run)
 	struct hvm_qemu_host h = {0};
 	int taps[HVM_QEMU_NICS_MAX];
 	int c;
-	const char *cmd = run ? "qemu" : "qemu-argv";
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
@@ -196,13 +205,14 @@ static int cmd_qemu(int argc, char **argv, bool run)
 	}
 	if (strcmp(accel, "auto") && strcmp(accel, "kvm") &&
 	    strcmp(accel, "tcg")) {
-		fprintf(stderr, "hull-hvm: %s: --accel must be auto, kvm or "
-				"tcg\n",
+		fprintf(stderr,
+			"hull-hvm: %s: --accel must be auto, kvm or "
+			"tcg\n",
 			cmd);
 		return 2;
 	}
-	h.kvm = !strcmp(accel, "kvm") ||
-		(!strcmp(accel, "auto") && hvm_kvm_full());
+	h.kvm =
+	    !strcmp(accel, "kvm") || (!strcmp(accel, "auto") && hvm_kvm_full());
 	h.tap_fds = taps;
 	struct hull_err err = {0};
 	json_t *vm = hull_json_load_file(record, &err);
@@ -220,8 +230,9 @@ static int cmd_qemu(int argc, char **argv, bool run)
 			goto out;
 		}
 		if (!boot_dir) {
-			fprintf(stderr, "hull-hvm: %s: direct boot needs "
-					"--boot-dir DIR\n",
+			fprintf(stderr,
+				"hull-hvm: %s: direct boot needs "
+				"--boot-dir DIR\n",
 				cmd);
 			rc = 2;
 			goto out;
@@ -234,7 +245,18 @@ static int cmd_qemu(int argc, char **argv, bool run)
 		h.initrd = b.initrd_file;
 		h.cmdline = b.ent.cmdline;
 	}
-	av = hvm_qemu_argv(vm, &h, &err);
+	if (vmm) {
+		struct hvm_vmm_host vh = {.kvm = h.kvm,
+					  .run_dir = h.run_dir,
+					  .kernel = h.kernel,
+					  .initrd = h.initrd,
+					  .cmdline = h.cmdline,
+					  .tap_fds = taps,
+					  .ntap_fds = h.ntap_fds};
+		av = hvm_vmm_argv(vm, &vh, &err);
+	} else {
+		av = hvm_qemu_argv(vm, &h, &err);
+	}
 	if (!av) {
 		fprintf(stderr, "hull-hvm: %s\n", err.msg);
 		goto out;
@@ -259,23 +281,34 @@ out:
 
 static int cmd_qmp(int argc, char **argv)
 {
-	if (argc != 3) {
+	if (argc < 3 || argc > 4) {
 		fprintf(stderr, "hull-hvm: qmp: expected RUN_DIR and one of "
-				"status, powerdown, quit\n");
+				"status, powerdown, quit, stop [SECONDS]\n");
 		return 2;
 	}
 	const char *what = argv[2];
 	const char *cmd = !strcmp(what, "powerdown") ? "system_powerdown"
 			  : !strcmp(what, "quit")    ? "quit"
 			  : !strcmp(what, "status")  ? "query-status"
+			  : !strcmp(what, "stop")    ? "stop"
 						     : NULL;
-	if (!cmd) {
+	if (!cmd || (argc == 4 && strcmp(what, "stop"))) {
 		fprintf(stderr, "hull-hvm: qmp: unknown request %s\n", what);
 		return 2;
 	}
+	long secs = 60;
+	if (argc == 4) {
+		char *end;
+		secs = strtol(argv[3], &end, 10);
+		if (*end || secs < 0 || secs > 86400) {
+			fprintf(stderr, "hull-hvm: qmp: bad timeout %s\n",
+				argv[3]);
+			return 2;
+		}
+	}
 	struct hull_err err = {0};
-	_cleanup_free_ char *path = xasprintf("%s/%s", argv[1],
-					      HVM_QEMU_QMP_SOCK);
+	_cleanup_free_ char *path =
+	    xasprintf("%s/%s", argv[1], HVM_QEMU_QMP_SOCK);
 	struct hvm_qmp *q = hvm_qmp_open(path, 5000, &err);
 	if (!q) {
 		fprintf(stderr, "hull-hvm: %s\n", err.msg);
@@ -283,10 +316,15 @@ static int cmd_qmp(int argc, char **argv)
 	}
 	int r;
 	char status[64];
+	bool forced = false;
 	if (!strcmp(what, "status")) {
 		r = hvm_qmp_status(q, status, sizeof(status), 5000, &err);
 		if (r == 0)
 			printf("%s\n", status);
+	} else if (!strcmp(what, "stop")) {
+		r = hvm_qmp_stop(q, (int)secs * 1000, &forced, &err);
+		if (r == 0)
+			printf("%s\n", forced ? "forced" : "powered off");
 	} else {
 		r = hvm_qmp_execute(q, cmd, NULL, 5000, &err);
 	}
@@ -316,9 +354,11 @@ int main(int argc, char **argv)
 	if (!strcmp(sub, "boot-find"))
 		return cmd_boot_find(argc - 1, argv + 1);
 	if (!strcmp(sub, "qemu-argv"))
-		return cmd_qemu(argc - 1, argv + 1, false);
+		return cmd_qemu(argc - 1, argv + 1, "qemu-argv");
 	if (!strcmp(sub, "qemu"))
-		return cmd_qemu(argc - 1, argv + 1, true);
+		return cmd_qemu(argc - 1, argv + 1, "qemu");
+	if (!strcmp(sub, "vmm-argv"))
+		return cmd_qemu(argc - 1, argv + 1, "vmm-argv");
 	if (!strcmp(sub, "qmp"))
 		return cmd_qmp(argc - 1, argv + 1);
 	fprintf(stderr, "hull-hvm: unknown command %s (see hull-hvm --help)\n",

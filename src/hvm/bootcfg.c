@@ -263,7 +263,8 @@ static int grub_fill(const struct node *nd, struct hvm_bootent *out,
 		return hull_err_set(err, EINVAL,
 				    "grub.cfg: command line of '%s' over %u "
 				    "bytes",
-				    nd->title ? nd->title : "", HVM_BOOTCFG_CMDLINE_MAX);
+				    nd->title ? nd->title : "",
+				    HVM_BOOTCFG_CMDLINE_MAX);
 	if (nd->too_many_initrd)
 		return hull_err_set(err, EINVAL,
 				    "grub.cfg: more than %d initrd files",
@@ -367,7 +368,8 @@ int hvm_grub_parse(const char *text, size_t len, struct hvm_bootent *out,
 			continue;
 		if (cur >= 0 && g.nodes[cur].kind == NODE_ENTRY) {
 			struct node *nd = &g.nodes[cur];
-			if ((!strcmp(cmd, "linux") || !strcmp(cmd, "linuxefi") ||
+			if ((!strcmp(cmd, "linux") ||
+			     !strcmp(cmd, "linuxefi") ||
 			     !strcmp(cmd, "linux16")) &&
 			    n >= 2) {
 				nd->kernel = w[1].s;
@@ -463,8 +465,8 @@ int hvm_bls_parse(const char *text, size_t len, struct hvm_bootent *out,
 		while (v < le && (*v == ' ' || *v == '\t'))
 			v++;
 		const char *ve = le;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' ||
-				  ve[-1] == '\r'))
+		while (ve > v &&
+		       (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
 			ve--;
 		size_t kl = (size_t)(ke - k), vl = (size_t)(ve - v);
 		if (memchr(v, '\0', vl)) {

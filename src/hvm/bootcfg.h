@@ -39,8 +39,8 @@ enum hvm_boot_source {
  * within the filesystem that holds them, device prefix removed). */
 struct hvm_bootent {
 	enum hvm_boot_source source;
-	char *title;			       /* may be NULL */
-	char *kernel;			       /* owned */
+	char *title;			      /* may be NULL */
+	char *kernel;			      /* owned */
 	char *initrd[HVM_BOOTCFG_INITRD_MAX]; /* owned, ninitrd of them */
 	size_t ninitrd;
 	char *cmdline; /* owned, never NULL (may be "") */

@@ -20,6 +20,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "hvm/parttab.h"
+#include "lib/fileio.h"
 #include "lib/xalloc.h"
 
 #define DIR_NAMES_MAX 4096 /* names read from one directory */
@@ -54,8 +55,8 @@ static int ext_err(struct hull_err *err, errcode_t e, const char *what)
 static int lookup(ext2_filsys fs, const char *path, ext2_ino_t *ino,
 		  struct ext2_inode *inode, struct hull_err *err)
 {
-	errcode_t e = ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO,
-					  path, ino);
+	errcode_t e =
+	    ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);
 	if (e)
 		return hull_err_set(err, ENOENT, "%s: not found", path);
 	e = ext2fs_read_inode(fs, *ino, inode);
@@ -97,8 +98,8 @@ static int read_ino(ext2_filsys fs, ext2_ino_t ino, uint64_t size, int fd,
 	uint64_t done = 0;
 	int r = 0;
 	while (done < size) {
-		unsigned want = size - done > CHUNK ? CHUNK
-						    : (unsigned)(size - done);
+		unsigned want =
+		    size - done > CHUNK ? CHUNK : (unsigned)(size - done);
 		unsigned got = 0;
 		char *dst = fd >= 0 ? chunk : buf + done;
 		e = ext2fs_file_read(f, dst, want, &got);
@@ -116,8 +117,8 @@ static int read_ino(ext2_filsys fs, ext2_ino_t ino, uint64_t size, int fd,
 				if (w < 0) {
 					if (errno == EINTR)
 						continue;
-					r = hull_err_sys(err, errno,
-							 "write %s", what);
+					r = hull_err_sys(err, errno, "write %s",
+							 what);
 					goto out;
 				}
 				off += (unsigned)w;
@@ -134,6 +135,8 @@ out:
 struct src {
 	int fd;
 	uint64_t offset, size;
+	dev_t dev; /* the disk file's identity, for the copies' stamp */
+	ino_t ino;
 };
 
 /* Copies a file's bytes to out_fd (at its current position) straight
@@ -171,9 +174,9 @@ static int copy_mapped(ext2_filsys fs, const struct src *src, ext2_ino_t ino,
 		if (flags & BMAP_RET_UNINIT)
 			pb = 0; /* reads as zeros */
 		struct run *last = nruns ? &runs[nruns - 1] : NULL;
-		if (last && ((pb == 0 && last->phys == 0) ||
-			     (pb && last->phys &&
-			      last->phys + last->count == pb)))
+		if (last &&
+		    ((pb == 0 && last->phys == 0) ||
+		     (pb && last->phys && last->phys + last->count == pb)))
 			last->count++;
 		else {
 			runs = xrealloc(runs, (nruns + 1) * sizeof(*runs));
@@ -311,8 +314,8 @@ static int list_dir(ext2_filsys fs, const char *path, struct names *nm,
 		return hull_err_set(err, ENOENT, "%s: not a directory", path);
 	errcode_t e = ext2fs_dir_iterate2(fs, ino, 0, NULL, dir_cb, nm);
 	if (nm->overflow)
-		return hull_err_set(err, EFBIG, "%s: more than %d names",
-				    path, DIR_NAMES_MAX);
+		return hull_err_set(err, EFBIG, "%s: more than %d names", path,
+				    DIR_NAMES_MAX);
 	if (e)
 		return ext_err(err, e, path);
 	return 0;
@@ -366,10 +369,9 @@ static int try_bls(ext2_filsys fs, struct hvm_bootent *ent,
 			if (l < 6 || strcmp(nm.v[i] + l - 5, ".conf"))
 				continue;
 			if (k >= cap) {
-				r = hull_err_set(err, EFBIG,
-						 "%s: more than %d entries",
-						 dirs[d],
-						 HVM_BOOTCFG_ENTRIES_MAX);
+				r = hull_err_set(
+				    err, EFBIG, "%s: more than %d entries",
+				    dirs[d], HVM_BOOTCFG_ENTRIES_MAX);
 				break;
 			}
 			_cleanup_free_ char *path =
@@ -379,8 +381,8 @@ static int try_bls(ext2_filsys fs, struct hvm_bootent *ent,
 			r = read_text(fs, path, HVM_BOOTCFG_TEXT_MAX, &text,
 				      &len, err);
 			if (r == 0)
-				r = hvm_bls_parse(text, len, &ents[k],
-						  &vers[k], err);
+				r = hvm_bls_parse(text, len, &ents[k], &vers[k],
+						  err);
 			if (r == -ENOENT) {
 				r = 0; /* an entry without a kernel */
 				continue;
@@ -428,10 +430,73 @@ static int try_newest(ext2_filsys fs, struct hvm_bootent *ent,
 }
 
 /* Copies the kernel and the initrd files (concatenated) into dir. */
+/* What the copies in dir were made from: the disk file, the partition,
+ * and each source file's inode, generation, size and times. A restart
+ * whose stamp matches reuses the copies instead of copying 20-odd MiB
+ * again. The guest can change these fields only by changing its own
+ * files, so a forged match can only make it boot its own older kernel. */
+static char *stamp_make(ext2_filsys fs, const struct src *srcd,
+			const struct hvm_bootent *e, uint64_t *ksize,
+			uint64_t *isize, struct hull_err *err)
+{
+	char *st =
+	    xasprintf("hull boot stamp 1\ndisk %ju %ju %" PRIu64 "\n",
+		      (uintmax_t)srcd->dev, (uintmax_t)srcd->ino, srcd->offset);
+	*ksize = *isize = 0;
+	for (size_t i = 0; i < 1 + e->ninitrd; i++) {
+		const char *path = i == 0 ? e->kernel : e->initrd[i - 1];
+		ext2_ino_t ino;
+		struct ext2_inode inode;
+		struct ext2_inode_large big;
+		if (lookup_file(fs, path, &ino, &inode, err) < 0) {
+			free(st);
+			return NULL;
+		}
+		memset(&big, 0, sizeof(big));
+		if (ext2fs_read_inode_full(fs, ino, (struct ext2_inode *)&big,
+					   sizeof(big)))
+			memcpy(&big, &inode, sizeof(inode));
+		uint64_t size = EXT2_I_SIZE(&inode);
+		*(i == 0 ? ksize : isize) += size;
+		char *next = xasprintf("%s%s %u %u %" PRIu64 " %u.%u %u.%u\n",
+				       st, path, ino, big.i_generation, size,
+				       big.i_mtime, big.i_mtime_extra,
+				       big.i_ctime, big.i_ctime_extra);
+		free(st);
+		st = next;
+	}
+	return st;
+}
+
+static bool file_has_size(const char *path, uint64_t size)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       (uint64_t)st.st_size == size;
+}
+
 static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 		   struct hvm_boot *b, struct hull_err *err)
 {
 	const struct hvm_bootent *e = &b->ent;
+	uint64_t ksize, isize;
+	_cleanup_free_ char *stamp =
+	    stamp_make(fs, srcd, e, &ksize, &isize, err);
+	if (!stamp)
+		return -err->code;
+	_cleanup_free_ char *stamp_path = xasprintf("%s/.stamp", dir);
+	_cleanup_free_ char *kpath = xasprintf("%s/kernel", dir);
+	_cleanup_free_ char *ipath = xasprintf("%s/initrd", dir);
+	_cleanup_free_ char *old = NULL;
+	size_t old_len = 0;
+	if (hull_file_read(stamp_path, 64 << 10, &old, &old_len, NULL) == 0 &&
+	    !strcmp(old, stamp) && file_has_size(kpath, ksize) &&
+	    (!e->ninitrd || file_has_size(ipath, isize))) {
+		b->kernel_file = xstrdup(kpath);
+		b->initrd_file = e->ninitrd ? xstrdup(ipath) : NULL;
+		return 0;
+	}
+	unlink(stamp_path);
 	for (int which = 0; which < 2; which++) {
 		size_t nfiles = which == 0 ? 1 : e->ninitrd;
 		if (!nfiles)
@@ -441,8 +506,8 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 		    which == 0 ? HVM_BOOT_KERNEL_MAX : HVM_BOOT_INITRD_MAX;
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
 		_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			      0600);
+		int fd =
+		    open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return hull_err_sys(err, errno, "create %s", tmp);
 		int r = 0;
@@ -456,8 +521,7 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 			uint64_t size = EXT2_I_SIZE(&inode);
 			if (size > budget) {
 				r = hull_err_set(err, EFBIG,
-						 "%s: %s over %" PRIu64
-						 " MiB",
+						 "%s: %s over %" PRIu64 " MiB",
 						 src, name, budget >> 20);
 				break;
 			}
@@ -465,8 +529,7 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 			r = copy_mapped(fs, srcd, ino, &inode, size, fd, src,
 					err);
 			if (r == -ENOTSUP)
-				r = read_ino(fs, ino, size, fd, NULL, src,
-					     err);
+				r = read_ino(fs, ino, size, fd, NULL, src, err);
 		}
 		if (r == 0 && close(fd) < 0)
 			r = hull_err_sys(err, errno, "write %s", tmp);
@@ -483,12 +546,22 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 		else
 			b->initrd_file = xstrdup(path);
 	}
+	/* The stamp last, after the copies are in place; no fsync: if it
+	 * is lost, the next start copies again. */
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp", stamp_path);
+	int sfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (sfd >= 0) {
+		bool ok =
+		    write(sfd, stamp, strlen(stamp)) == (ssize_t)strlen(stamp);
+		ok = close(sfd) == 0 && ok;
+		if (!ok || rename(tmp, stamp_path) < 0)
+			unlink(tmp);
+	}
 	return 0;
 }
 
 /* Applies the three rules to one filesystem; -ENOENT: nothing here. */
-static int try_fs(ext2_filsys fs, struct hvm_bootent *ent,
-		  struct hull_err *err)
+static int try_fs(ext2_filsys fs, struct hvm_bootent *ent, struct hull_err *err)
 {
 	int r = try_grub(fs, ent, err);
 	if (r == -ENOENT)
@@ -508,8 +581,7 @@ static int try_fs(ext2_filsys fs, struct hvm_bootent *ent,
 		hvm_bootent_fini(ent);
 		/* Not -ENOENT: the disk says what to boot and it is missing,
 		 * which is not "no kernel on this filesystem". */
-		hull_err_prefix(err, "%s names a file that is not there",
-				what);
+		hull_err_prefix(err, "%s names a file that is not there", what);
 		return -EINVAL;
 	}
 	return 0;
@@ -532,8 +604,8 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 		disk_size = end > 0 ? (uint64_t)end : 0;
 	} else {
 		close(fd);
-		return hull_err_set(err, EINVAL,
-				    "%s: not a disk file or block device", disk);
+		return hull_err_set(
+		    err, EINVAL, "%s: not a disk file or block device", disk);
 	}
 	_cleanup_close_ int dfd = fd;
 	_cleanup_free_ uint8_t *head = xcalloc(1, HVM_PARTTAB_READ);
@@ -548,8 +620,8 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 	if (r < 0)
 		return hull_err_prefix(err, "%s", disk);
 	if (kind == HVM_PARTTAB_NONE) {
-		parts[0] = (struct hvm_part){.index = 0, .offset = 0,
-					     .size = disk_size};
+		parts[0] = (struct hvm_part){
+		    .index = 0, .offset = 0, .size = disk_size};
 		nparts = 1;
 	}
 	unsigned nfs = 0;
@@ -568,7 +640,9 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 			out->partition = parts[i].index;
 			struct src sd = {.fd = dfd,
 					 .offset = parts[i].offset,
-					 .size = parts[i].size};
+					 .size = parts[i].size,
+					 .dev = st.st_dev,
+					 .ino = st.st_ino};
 			if (dir)
 				r = extract(fs, &sd, dir, out, err);
 		}

@@ -42,8 +42,7 @@ static bool path_clean(const char *p)
 	}
 }
 
-static int bad(struct hull_err *err, size_t i, const char *key,
-	       const char *why)
+static int bad(struct hull_err *err, size_t i, const char *key, const char *why)
 {
 	return hull_err_set(err, EINVAL, "disks.%zu.%s: %s", i, key, why);
 }
@@ -60,8 +59,9 @@ static int int_prop(json_t *d, size_t i, const char *key, int64_t lo,
 	if (!json_is_integer(v) || json_integer_value(v) < lo ||
 	    json_integer_value(v) > hi) {
 		char why[96];
-		snprintf(why, sizeof(why), "must be an integer from %lld to %lld",
-			 (long long)lo, (long long)hi);
+		snprintf(why, sizeof(why),
+			 "must be an integer from %lld to %lld", (long long)lo,
+			 (long long)hi);
 		return bad(err, i, key, why);
 	}
 	*out = json_integer_value(v);
@@ -73,17 +73,16 @@ static int check_disk(json_t *d, size_t i, const char *brand,
 		      hvm_image_lookup_fn lookup, void *ctx, json_t *fill,
 		      struct hull_err *err)
 {
-	static const char *const kvm_models[] = {"virtio", "ide", "scsi",
-						 NULL};
+	static const char *const kvm_models[] = {"virtio", "ide", "scsi", NULL};
 	static const char *const bhyve_models[] = {"virtio", "ahci", "nvme",
 						   NULL};
 	static const char *const medias[] = {"disk", "cdrom", NULL};
 	static const char *const known[] = {
-	    "path",	   "size",	"image_uuid", "image_size",
-	    "image_name",  "boot",	"media",      "model",
-	    "block_size",  "compression", "refreservation", "nocreate",
-	    "zpool",	   "uuid",	"pci_slot",   "guest_block_size",
-	    "notrim",	   NULL};
+	    "path",	  "size",	 "image_uuid",	   "image_size",
+	    "image_name", "boot",	 "media",	   "model",
+	    "block_size", "compression", "refreservation", "nocreate",
+	    "zpool",	  "uuid",	 "pci_slot",	   "guest_block_size",
+	    "notrim",	  NULL};
 	const bool bhyve = !strcmp(brand, "bhyve");
 	int r;
 
@@ -133,18 +132,19 @@ static int check_disk(json_t *d, size_t i, const char *brand,
 	bool has_size, has_isize, has_bs, has_refres;
 	if ((r = int_prop(d, i, "size", 1, HVM_DISK_SIZE_MAX, &size, &has_size,
 			  err)) < 0 ||
-	    (r = int_prop(d, i, "image_size", 1, HVM_DISK_SIZE_MAX,
-			  &image_size, &has_isize, err)) < 0 ||
-	    (r = int_prop(d, i, "block_size", 512, 131072, &bs, &has_bs,
-			  err)) < 0 ||
-	    (r = int_prop(d, i, "refreservation", 0, HVM_DISK_SIZE_MAX,
-			  &refres, &has_refres, err)) < 0)
+	    (r = int_prop(d, i, "image_size", 1, HVM_DISK_SIZE_MAX, &image_size,
+			  &has_isize, err)) < 0 ||
+	    (r = int_prop(d, i, "block_size", 512, 131072, &bs, &has_bs, err)) <
+		0 ||
+	    (r = int_prop(d, i, "refreservation", 0, HVM_DISK_SIZE_MAX, &refres,
+			  &has_refres, err)) < 0)
 		return r;
 	if (has_bs && (bs & (bs - 1)))
 		return bad(err, i, "block_size", "must be a power of 2");
 	json_t *iu = json_object_get(d, "image_uuid");
 	if (iu) {
-		if (!json_is_string(iu) || !hull_uuid_valid(json_string_value(iu)))
+		if (!json_is_string(iu) ||
+		    !hull_uuid_valid(json_string_value(iu)))
 			return bad(err, i, "image_uuid", "must be a UUID");
 		if (has_size)
 			return bad(err, i, "size",
@@ -208,8 +208,7 @@ static int check_disk(json_t *d, size_t i, const char *brand,
 }
 
 int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
-		   hvm_image_lookup_fn lookup, void *ctx,
-		   struct hull_err *err)
+		   hvm_image_lookup_fn lookup, void *ctx, struct hull_err *err)
 {
 	if (strcmp(brand, "kvm") && strcmp(brand, "bhyve"))
 		return hull_err_set(err, EINVAL, "brand: %s has no disks",
@@ -227,7 +226,8 @@ int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
 				    DISKS_MAX);
 	json_t *drv = json_object_get(vm, "disk_driver");
 	if (drv && !json_is_string(drv))
-		return hull_err_set(err, EINVAL, "disk_driver: must be a string");
+		return hull_err_set(err, EINVAL,
+				    "disk_driver: must be a string");
 	const char *deflt = drv ? json_string_value(drv) : "virtio";
 
 	/* Check every disk into fills first; change vm only when all pass. */
@@ -289,7 +289,8 @@ int hvm_disk_make(const char *path, int64_t size_mib, const char *clone_from,
 				if (c < 0 && errno == EINTR)
 					continue;
 				if (c <= 0) {
-					r = hull_err_sys(err, c < 0 ? errno : EIO,
+					r = hull_err_sys(err,
+							 c < 0 ? errno : EIO,
 							 "copy %s", clone_from);
 					break;
 				}

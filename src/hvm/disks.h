@@ -22,8 +22,8 @@
 
 /* What hvm_disks_plan needs to know about an installed image. */
 struct hvm_image_info {
-	const char *type;	/* manifest type ("zvol", ...) */
-	int64_t image_size;	/* MiB, or -1 when the manifest has none */
+	const char *type;   /* manifest type ("zvol", ...) */
+	int64_t image_size; /* MiB, or -1 when the manifest has none */
 };
 
 /* Looks an image up: 0 and *out filled, or -ENOENT when not installed.
@@ -37,8 +37,7 @@ typedef int (*hvm_image_lookup_fn)(void *ctx, const char *uuid,
  * property ("disks.1.path: ..."); vm is unchanged then. Pure apart from
  * the lookups. */
 int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
-		   hvm_image_lookup_fn lookup, void *ctx,
-		   struct hull_err *err);
+		   hvm_image_lookup_fn lookup, void *ctx, struct hull_err *err);
 
 /* Makes the disk file at path (which must not exist): a clone of
  * clone_from when given (reflink, else a copy with copy_file_range),

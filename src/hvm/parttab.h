@@ -19,7 +19,7 @@
 
 #include "lib/err.h"
 
-#define HVM_PART_MAX 128		  /* partitions reported */
+#define HVM_PART_MAX 128	    /* partitions reported */
 #define HVM_PARTTAB_READ (1u << 20) /* bytes a caller should pass */
 
 struct hvm_part {

@@ -18,8 +18,8 @@ bool hvm_cpuinfo_has_virt(const char *text, size_t len)
 		if ((size_t)(le - p) > 5 && !strncmp(p, "flags", 5)) {
 			const char *w = memchr(p, ':', (size_t)(le - p));
 			while (w && w < le) {
-				while (w < le && (*w == ' ' || *w == ':' ||
-						  *w == '\t'))
+				while (w < le &&
+				       (*w == ' ' || *w == ':' || *w == '\t'))
 					w++;
 				const char *we = w;
 				while (we < le && *we != ' ' && *we != '\t')

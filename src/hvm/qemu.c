@@ -125,16 +125,16 @@ static int add_disks(struct strv *sv, json_t *vm, bool firmware,
 		char name[32];
 		snprintf(name, sizeof(name), "disks.%zu", i);
 		if (!json_is_object(d))
-			return hull_err_set(err, EINVAL, "%s: must be an object",
-					    name);
+			return hull_err_set(err, EINVAL,
+					    "%s: must be an object", name);
 		const char *path, *model, *media, *uuid;
 		char key[48];
 		snprintf(key, sizeof(key), "%s.path", name);
 		if ((r = get_str(d, "path", key, &path, err)) < 0)
 			return r;
 		if (!path || path[0] != '/')
-			return hull_err_set(err, EINVAL,
-					    "%s: must be an absolute path", key);
+			return hull_err_set(
+			    err, EINVAL, "%s: must be an absolute path", key);
 		snprintf(key, sizeof(key), "%s.model", name);
 		if ((r = get_str(d, "model", key, &model, err)) < 0)
 			return r;
@@ -215,8 +215,8 @@ static int add_disks(struct strv *sv, json_t *vm, bool firmware,
 			add2(sv, "-device",
 			     xasprintf("%s,drive=disk%zu,bus=scsi0.0,"
 				       "serial=%s%s",
-				       cdrom ? "scsi-cd" : "scsi-hd", i,
-				       serial, boot_opt));
+				       cdrom ? "scsi-cd" : "scsi-hd", i, serial,
+				       boot_opt));
 		} else {
 			return hull_err_set(err, EINVAL,
 					    "%s.model: must be virtio, ide or "
@@ -323,8 +323,8 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		    err) < 0 ||
 	    get_int(vm, "ram", "ram", 256, HVM_QEMU_RAM_MIN, HVM_QEMU_RAM_MAX,
 		    &ram, err) < 0 ||
-	    get_int(vm, "vnc_port", "vnc_port", -1, -1, 65535, &vnc_port,
-		    err) < 0 ||
+	    get_int(vm, "vnc_port", "vnc_port", -1, -1, 65535, &vnc_port, err) <
+		0 ||
 	    get_str(vm, "cpu_type", "cpu_type", &cpu_type, err) < 0 ||
 	    get_str(vm, "bootrom", "bootrom", &bootrom, err) < 0 ||
 	    get_str(vm, "boot", "boot", &boot_order, err) < 0 ||
@@ -347,8 +347,9 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 	add2(&sv, "-uuid", xstrdup(uuid));
 	add(&sv, xstrdup("-no-user-config"));
 	add(&sv, xstrdup("-nodefaults"));
-	add2(&sv, "-machine", xasprintf("%s,accel=%s", uefi ? "q35" : "pc",
-					h->kvm ? "kvm" : "tcg"));
+	add2(&sv, "-machine",
+	     xasprintf("%s,accel=%s", uefi ? "q35" : "pc",
+		       h->kvm ? "kvm" : "tcg"));
 	/* "host" passes the host CPU through, which only KVM can; under TCG
 	 * the nearest is QEMU's "max" model. */
 	add2(&sv, "-cpu",
@@ -407,8 +408,8 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 
 	/* COM1: the console; COM2: the metadata channel. */
 	if (h->console_pty) {
-		_cleanup_free_ char *el = h->console_log ? qesc(h->console_log)
-							 : NULL;
+		_cleanup_free_ char *el =
+		    h->console_log ? qesc(h->console_log) : NULL;
 		add2(&sv, "-chardev",
 		     xasprintf("pty,id=com1%s%s%s", el ? ",logfile=" : "",
 			       el ? el : "", el ? ",logappend=on" : ""));
@@ -425,7 +426,8 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 	     sock_chardev("qmp", h->run_dir, HVM_QEMU_QMP_SOCK, NULL));
 	add2(&sv, "-mon", xstrdup("chardev=qmp,mode=control"));
 
-	if (add_disks(&sv, vm, !h->kernel, err) < 0 || add_nics(&sv, vm, h, err) < 0)
+	if (add_disks(&sv, vm, !h->kernel, err) < 0 ||
+	    add_nics(&sv, vm, h, err) < 0)
 		goto fail;
 	add2(&sv, "-device", xstrdup("virtio-rng-pci"));
 

@@ -34,7 +34,7 @@
 #define HVM_QEMU_SEABIOS "/usr/share/seabios/bios-256k.bin"
 #define HVM_QEMU_OVMF "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define HVM_QEMU_VCPUS_MAX 255
-#define HVM_QEMU_RAM_MIN 32		/* MiB */
+#define HVM_QEMU_RAM_MIN 32	       /* MiB */
 #define HVM_QEMU_RAM_MAX (1024 * 1024) /* MiB */
 #define HVM_QEMU_DISKS_MAX 16
 #define HVM_QEMU_NICS_MAX 16
@@ -46,10 +46,10 @@
 #define HVM_QEMU_VNC_SOCK "vnc.sock"
 
 struct hvm_qemu_host {
-	bool kvm;	  /* /dev/kvm usable for full guests */
-	const char *qemu; /* binary; NULL: HVM_QEMU_BIN */
-	const char *run_dir; /* where the sockets go (required) */
-	bool console_pty;    /* COM1 on a pty instead of a socket */
+	bool kvm;		 /* /dev/kvm usable for full guests */
+	const char *qemu;	 /* binary; NULL: HVM_QEMU_BIN */
+	const char *run_dir;	 /* where the sockets go (required) */
+	bool console_pty;	 /* COM1 on a pty instead of a socket */
 	const char *console_log; /* COM1 output also appended here, or NULL */
 	/* Direct boot (from the boot loader); kernel NULL: use the bootrom. */
 	const char *kernel, *initrd, *cmdline;

@@ -98,15 +98,16 @@ static int read_line(struct hvm_qmp *q, long long deadline, size_t *len,
 			return hull_err_sys(err, errno, "QMP: poll");
 		if (r <= 0)
 			continue;
-		ssize_t n = read(q->fd, q->buf + q->len,
-				 HVM_QMP_LINE_MAX - q->len);
+		ssize_t n =
+		    read(q->fd, q->buf + q->len, HVM_QMP_LINE_MAX - q->len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return hull_err_sys(err, errno, "QMP: read");
 		if (n == 0)
-			return hull_err_set(err, EPIPE, "QMP: QEMU closed the "
-							"connection");
+			return hull_err_set(err, EPIPE,
+					    "QMP: QEMU closed the "
+					    "connection");
 		q->len += (size_t)n;
 	}
 }
@@ -221,8 +222,7 @@ struct hvm_qmp *hvm_qmp_open(const char *path, int timeout_ms,
 		hvm_qmp_close(q);
 		return NULL;
 	}
-	if (hvm_qmp_execute(q, "qmp_capabilities", NULL, timeout_ms, err) <
-	    0) {
+	if (hvm_qmp_execute(q, "qmp_capabilities", NULL, timeout_ms, err) < 0) {
 		hvm_qmp_close(q);
 		return NULL;
 	}
@@ -254,4 +254,39 @@ int hvm_qmp_status(struct hvm_qmp *q, char *out, size_t n, int timeout_ms,
 	strcpy(out, s);
 	json_decref(v);
 	return 0;
+}
+
+/* Waits until QEMU closes the connection (it exited), skipping events. */
+static int wait_closed(struct hvm_qmp *q, long long deadline,
+		       struct hull_err *err)
+{
+	for (;;) {
+		size_t len = 0;
+		int r = read_line(q, deadline, &len, err);
+		if (r == -EPIPE || r == -ECONNRESET)
+			return 0;
+		if (r < 0)
+			return r;
+		consume(q, len);
+	}
+}
+
+int hvm_qmp_stop(struct hvm_qmp *q, int timeout_ms, bool *forced,
+		 struct hull_err *err)
+{
+	*forced = false;
+	int r = hvm_qmp_execute(q, "system_powerdown", NULL, 5000, err);
+	if (r == -EPIPE)
+		return 0; /* already gone */
+	if (r < 0)
+		return r;
+	r = wait_closed(q, now_ms() + timeout_ms, err);
+	if (r != -ETIMEDOUT)
+		return r;
+	*forced = true;
+	r = send_cmd(q, "quit", err);
+	if (r < 0)
+		return r == -EPIPE ? 0 : r;
+	/* quit answers, then QEMU closes the socket as it exits. */
+	return wait_closed(q, now_ms() + 10000, err);
 }

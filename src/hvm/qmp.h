@@ -12,6 +12,7 @@
 #define HULL_HVM_QMP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/err.h"
@@ -50,5 +51,12 @@ int hvm_qmp_execute(struct hvm_qmp *q, const char *cmd, json_t **ret,
  * out (size n). */
 int hvm_qmp_status(struct hvm_qmp *q, char *out, size_t n, int timeout_ms,
 		   struct hull_err *err);
+
+/* Stops QEMU the way `vmadm stop` does: asks the guest to power off
+ * (system_powerdown, the ACPI power button) and waits up to timeout_ms
+ * for QEMU to exit (its QMP connection closes); past that, quit. *forced
+ * says whether it came to quit. */
+int hvm_qmp_stop(struct hvm_qmp *q, int timeout_ms, bool *forced,
+		 struct hull_err *err);
 
 #endif

@@ -281,6 +281,49 @@ static void add_names(const char *dir, const char *suffix, char ***names,
 	closedir(d);
 }
 
+/*
+ * The listing fast path: paths relative to a descriptor of the pool root,
+ * so the kernel walks the root's own components once per listing rather
+ * than three times per instance (path lookup was a third of a listing's
+ * CPU time). Pending and unusual records go the general way.
+ */
+static json_t *load_fast(int rootfd, const char *uuid)
+{
+	char rel[HULL_UUID_LEN + 32];
+	snprintf(rel, sizeof(rel), "%s/config/vm.json", uuid);
+	int fd = openat(rootfd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return vm_record_load(uuid, NULL);
+	struct stat st;
+	json_t *vm = NULL;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (1 << 20)) {
+		char *buf = xmalloc((size_t)st.st_size);
+		if (read(fd, buf, (size_t)st.st_size) == st.st_size)
+			vm = json_loadb(buf, (size_t)st.st_size, 0, NULL);
+		free(buf);
+	}
+	close(fd);
+	if (!json_is_object(vm)) {
+		json_decref(vm);
+		return vm_record_load(uuid, NULL);
+	}
+	snprintf(rel, sizeof(rel), "%s/run/supervisor.pid", uuid);
+	fd = openat(rootfd, rel, O_RDONLY | O_CLOEXEC);
+	bool alive =
+	    fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	if (fd >= 0)
+		close(fd);
+	bool running = alive && zone_is_running(uuid);
+	json_object_set_new(vm, "state",
+			    json_string(running ? "running" : "stopped"));
+	json_object_set_new(vm, "zone_state",
+			    json_string(running ? "running" : "installed"));
+	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
+	if (faccessat(rootfd, rel, F_OK, 0) == 0)
+		derive_exit(vm, uuid);
+	return vm;
+}
+
 json_t *vm_record_list(struct hull_err *err)
 {
 	char **names = NULL;
@@ -292,13 +335,17 @@ json_t *vm_record_list(struct hull_err *err)
 	if (n)
 		qsort(names, n, sizeof(char *), cmp_uuid);
 	json_t *arr = json_array();
+	int rootfd = open(hull_root(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && !strcmp(names[i], names[i - 1]))
 			continue;
-		json_t *vm = vm_record_load(names[i], NULL);
+		json_t *vm = rootfd >= 0 ? load_fast(rootfd, names[i])
+					 : vm_record_load(names[i], NULL);
 		if (vm)
 			json_array_append_new(arr, vm);
 	}
+	if (rootfd >= 0)
+		close(rootfd);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

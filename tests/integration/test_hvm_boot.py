@@ -9,6 +9,8 @@ import subprocess
 import pytest
 
 import hvmlib
+import vmmlib
+from conftest import prog
 
 KERNEL = re.compile(r"^/boot/vmlinuz-\d+\.\d+\.\d+-\d+-cloud-amd64$")
 
@@ -41,7 +43,7 @@ def test_grub_default_entry(bare, workdir):
     assert is_bzimage(got["kernel_file"])
     with open(got["initrd_file"], "rb") as f:
         assert f.read(2) == b"\x1f\x8b"  # the gzip'd cpio
-    assert sorted(os.listdir(out)) == ["initrd", "kernel"]
+    assert sorted(os.listdir(out)) == [".stamp", "initrd", "kernel"]
 
 
 def test_newest_kernel_gpt(bare, workdir):
@@ -210,3 +212,60 @@ def test_guest_image_installs_as_zvol(pool):
     disk = os.path.join(pool.root, "images", uuid, "disk")
     assert os.path.getsize(disk) == 64 << 20
     assert find(pool, disk)["source"] == "grub.cfg"
+
+
+def test_copies_reused_until_the_guest_changes_its_kernel(bare, workdir):
+    img = mkfs(workdir, {"/boot/vmlinuz-3": b"kernel one",
+                         "/boot/initrd.img-3": b"initrd one"})
+    out = os.path.join(workdir, "boot")
+    os.mkdir(out)
+    first = find(bare, img, "--extract", out)
+    ino = os.stat(first["kernel_file"]).st_ino
+    # A restart: the same files, not copied again.
+    again = find(bare, img, "--extract", out)
+    assert os.stat(again["kernel_file"]).st_ino == ino
+    assert again["initrd_file"] == first["initrd_file"]
+    # The guest installs a new kernel under the same name.
+    new = os.path.join(workdir, "new-kernel")
+    with open(new, "wb") as f:
+        f.write(b"kernel two, longer")
+    for cmd in ("rm /boot/vmlinuz-3", f"write {new} /boot/vmlinuz-3"):
+        subprocess.run(["debugfs", "-w", "-R", cmd, img], check=True,
+                       capture_output=True)
+    third = find(bare, img, "--extract", out)
+    with open(third["kernel_file"], "rb") as f:
+        assert f.read() == b"kernel two, longer"
+    # A copy truncated behind hull's back is not trusted.
+    os.truncate(third["initrd_file"], 3)
+    find(bare, img, "--extract", out)
+    with open(third["initrd_file"], "rb") as f:
+        assert f.read() == b"initrd one"
+
+
+def test_bhyve_brand_argv(bare, workdir):
+    # Without hardware virtualization the bhyve brand says so, one line.
+    raw, _, _ = hvmlib.guest_image("grub", "mbr")
+    disk = os.path.join(workdir, "disk0.img")
+    subprocess.run(["cp", "--sparse=always", raw, disk], check=True)
+    rec = os.path.join(workdir, "vm.json")
+    with open(rec, "w") as f:
+        json.dump({"uuid": "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                   "brand": "bhyve", "ram": 256,
+                   "disks": [{"path": disk, "boot": True}]}, f)
+    boot = os.path.join(workdir, "boot")
+    os.mkdir(boot)
+    args = ["vmm-argv", "--record", rec, "--run-dir", workdir,
+            "--boot-dir", boot]
+    r = bare.fails("hull-hvm", *args, "--accel", "tcg")
+    assert "needs hardware virtualization" in r.err
+    # With it (forced here), the argv is one hull-vmm accepts: --check
+    # opens the disk, loads the kernel and reads the initrd through.
+    argv = bare.run("hull-hvm", *args, "--accel", "kvm").out.split("\n")[:-1]
+    assert argv[0] == "hull-vmm"
+    assert argv[argv.index("--cmdline") + 1] == \
+        "console=ttyS0 quiet hull.test=grub"
+    if vmmlib.kvm_unusable() is not None:
+        pytest.skip(f"hull-vmm --check: {vmmlib.kvm_unusable()}")
+    r = subprocess.run([prog("hull-vmm"), *argv[1:], "--check"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

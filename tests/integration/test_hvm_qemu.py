@@ -77,9 +77,15 @@ def test_guest_boots_metadata_powerdown(workdir, variant, table):
         r = subprocess.run([prog("hull-hvm"), "qmp", run, "status"],
                            capture_output=True, text=True, timeout=30)
         assert (r.returncode, r.stdout) == (0, "running\n"), r
-        r = subprocess.run([prog("hull-hvm"), "qmp", run, "powerdown"],
-                           capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r
+        if variant == "grub":
+            # vmadm stop's way: power-off, quit only after the timeout.
+            r = subprocess.run([prog("hull-hvm"), "qmp", run, "stop", "60"],
+                               capture_output=True, text=True, timeout=90)
+            assert (r.returncode, r.stdout) == (0, "powered off\n"), r
+        else:
+            r = subprocess.run([prog("hull-hvm"), "qmp", run, "powerdown"],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r
         con.wait("hull-guest: powering off", 60)
         rc = qemu.wait(60)
         assert rc == 0, qemu.stderr.read()
@@ -91,3 +97,34 @@ def test_guest_boots_metadata_powerdown(workdir, variant, table):
             con.close()
         hvmlib.stop(qemu)
         hvmlib.stop(md)
+
+
+def test_bootrom_bios_and_forced_stop(workdir):
+    # Firmware boot (SeaBIOS) of a disk with nothing on it: the firmware
+    # ignores the power button, so stop comes to quit after its timeout.
+    disk = os.path.join(workdir, "empty.img")
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+    run = os.path.join(workdir, "run")
+    os.mkdir(run)
+    rec = os.path.join(workdir, "vm.json")
+    with open(rec, "w") as f:
+        json.dump({"uuid": UUID, "brand": "kvm", "ram": 64,
+                   "bootrom": "bios", "disks": [{"path": disk,
+                                                 "boot": True}]}, f)
+    qemu = subprocess.Popen([prog("hull-hvm"), "qemu", "--record", rec,
+                             "--run-dir", run],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    con = None
+    try:
+        con = hvmlib.Console(os.path.join(run, "console.sock"))
+        con.wait("SeaBIOS", 60)
+        r = subprocess.run([prog("hull-hvm"), "qmp", run, "stop", "1"],
+                           capture_output=True, text=True, timeout=60)
+        assert (r.returncode, r.stdout) == (0, "forced\n"), r
+        assert qemu.wait(30) == 0
+    finally:
+        if con:
+            con.close()
+        hvmlib.stop(qemu)

@@ -168,3 +168,35 @@ def test_live_update_of_running_zone(zhost):
                 with open(path) as fh:
                     limits.append(int(fh.read()))
     assert str(256 << 20) in map(str, limits), limits
+
+
+def test_console_attach_and_detach(zhost):
+    u = create(zhost, bb(zhost))
+    p = subprocess.Popen([prog("vmadm"), "console", u], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=zhost.env)
+    time.sleep(0.5)
+    p.stdin.write(b"echo hello-$((6*7))\n")
+    p.stdin.flush()
+    time.sleep(1)
+    p.stdin.write(b"\x1d")          # ^] detaches
+    p.stdin.flush()
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    assert b"hello-42" in out
+    assert state(zhost, u) == "running"   # detaching leaves the zone up
+    with open(os.path.join(zhost.root, u, "logs", "console.log"), "rb") as f:
+        assert b"hello-42" in f.read()
+    zhost.run("vmadm", "stop", "-F", u)
+    r = zhost.fails("vmadm", "console", u)
+    assert "not running" in r.err
+
+
+def test_rollback_of_running_zone_restarts_it(zhost):
+    u = create(zhost, bb(zhost))
+    zhost.run("vmadm", "create-snapshot", u, "base")
+    with open(os.path.join(zhost.root, u, "root", "etc", "marker"), "w") as f:
+        f.write("x")
+    zhost.run("vmadm", "rollback-snapshot", u, "base")
+    assert state(zhost, u) == "running"
+    assert not os.path.exists(os.path.join(zhost.root, u, "root", "etc", "marker"))

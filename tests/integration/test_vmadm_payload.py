@@ -314,3 +314,42 @@ def test_imgadm_create_from_stopped_instance(vmhost, comp):
     assert "version" in r.err
     vmhost.fails("imgadm", "create", "0a0a0a0a-0000-4000-8000-000000000000",
                  "name=x", "version=1")
+
+
+def test_snapshots_create_rollback_delete(vmhost):
+    u = create(vmhost, zone(alias="snap"))
+    motd = os.path.join(vmhost.root, u, "root", "etc", "motd")
+
+    def write(text):
+        with open(motd, "w") as f:
+            f.write(text)
+
+    write("one\n")
+    r = vmhost.run("vmadm", "create-snapshot", u, "s1")
+    assert f"Created snapshot s1 for VM {u}" in r.err
+    write("two\n")
+    vmhost.run("vmadm", "create-snapshot", u, "s2")
+    write("three\n")
+    snaps = get(vmhost, u)["snapshots"]
+    assert [s["name"] for s in snaps] == ["s2", "s1"]
+    assert all(s["created_at"].endswith("Z") for s in snaps)
+    vmhost.run("vmadm", "update", u, "alias=after")
+    r = vmhost.run("vmadm", "rollback-snapshot", u, "s1")
+    assert f"Rolled back VM {u} to snapshot s1" in r.err
+    with open(motd) as f:
+        assert f.read() == "one\n"
+    vm = get(vmhost, u)
+    # newer snapshots are gone; the record is not rolled back
+    assert [s["name"] for s in vm["snapshots"]] == ["s1"]
+    assert vm["alias"] == "after" and vm["state"] == "stopped"
+    assert f"{u}@vmsnap-s2" not in vmhost.run("hull", "pool", "list").out
+    vmhost.fails("vmadm", "create-snapshot", u, "s1")
+    vmhost.fails("vmadm", "create-snapshot", u, "bad/name")
+    vmhost.fails("vmadm", "delete-snapshot", u, "nosuch")
+    vmhost.fails("vmadm", "rollback-snapshot", u, "s2")
+    r = vmhost.run("vmadm", "delete-snapshot", u, "s1")
+    assert f"Deleted snapshot s1 for VM {u}" in r.err
+    assert get(vmhost, u)["snapshots"] == []
+    vmhost.run("vmadm", "create-snapshot", u, "last")
+    vmhost.run("vmadm", "delete", u)      # takes its snapshots along
+    assert u not in vmhost.run("hull", "pool", "list").out

@@ -82,8 +82,8 @@ static void test_grub_default_forms(void **state)
 	    {"set default=s>b\n", "/b"},
 	    {"set default='S>C \"quoted\"'\n", "/c"},
 	    {"set default=A\n", "/a"},
-	    {"set default=7\n", "/a"},	/* no such entry: the first */
-	    {"set default=1\n", "/a"},	/* a submenu: the first entry */
+	    {"set default=7\n", "/a"},	   /* no such entry: the first */
+	    {"set default=1\n", "/a"},	   /* a submenu: the first entry */
 	    {"set default=saved\n", "/a"}, /* unknown: the first */
 	    {"", "/a"},
 	};
@@ -167,9 +167,10 @@ static void test_bls(void **state)
 
 static void test_newest(void **state)
 {
-	char *names[] = {"config-6.1.0-9-amd64", "vmlinuz-6.1.0-9-amd64",
-			 "vmlinuz-6.1.0-10-amd64", "initrd.img-6.1.0-10-amd64",
-			 "initrd.img-6.1.0-9-amd64", "grub"};
+	char *names[] = {
+	    "config-6.1.0-9-amd64",	"vmlinuz-6.1.0-9-amd64",
+	    "vmlinuz-6.1.0-10-amd64",	"initrd.img-6.1.0-10-amd64",
+	    "initrd.img-6.1.0-9-amd64", "grub"};
 	struct hvm_bootent e;
 	struct hull_err err = {0};
 	assert_int_equal(hvm_boot_newest(names, 6, &e, &err), 0);
@@ -212,9 +213,8 @@ static void test_mbr(void **state)
 	enum hvm_parttab_kind kind;
 	struct hull_err err = {0};
 	/* No signature: a bare filesystem. */
-	assert_int_equal(hvm_parttab_parse(d, 4096, 1 << 20, parts, &n, &kind,
-					   &err),
-			 0);
+	assert_int_equal(
+	    hvm_parttab_parse(d, 4096, 1 << 20, parts, &n, &kind, &err), 0);
 	assert_int_equal(kind, HVM_PARTTAB_NONE);
 	assert_int_equal(n, 0);
 	d[510] = 0x55;
@@ -231,9 +231,8 @@ static void test_mbr(void **state)
 	e[32 + 4] = 0x05;
 	put32(e + 32 + 8, 8192);
 	put32(e + 32 + 12, 10);
-	assert_int_equal(hvm_parttab_parse(d, 4096, 8 << 20, parts, &n, &kind,
-					   &err),
-			 0);
+	assert_int_equal(
+	    hvm_parttab_parse(d, 4096, 8 << 20, parts, &n, &kind, &err), 0);
 	assert_int_equal(kind, HVM_PARTTAB_MBR);
 	assert_int_equal(n, 2);
 	assert_int_equal(parts[0].index, 2);
@@ -242,15 +241,14 @@ static void test_mbr(void **state)
 	assert_int_equal(parts[0].size, 200 * 512);
 	assert_int_equal(parts[1].index, 1);
 	/* Beyond the end of the disk. */
-	assert_int_equal(hvm_parttab_parse(d, 4096, 4096 * 512, parts, &n,
-					   &kind, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    hvm_parttab_parse(d, 4096, 4096 * 512, parts, &n, &kind, &err),
+	    -EINVAL);
 	assert_non_null(strstr(err.msg, "partition 2"));
 	/* A FAT boot sector ends in 0x55AA too: not a table. */
 	e[0] = 0x12;
-	assert_int_equal(hvm_parttab_parse(d, 4096, 8 << 20, parts, &n, &kind,
-					   &err),
-			 0);
+	assert_int_equal(
+	    hvm_parttab_parse(d, 4096, 8 << 20, parts, &n, &kind, &err), 0);
 	assert_int_equal(kind, HVM_PARTTAB_NONE);
 	free(d);
 }
@@ -284,9 +282,8 @@ static void test_gpt(void **state)
 	size_t n;
 	enum hvm_parttab_kind kind;
 	struct hull_err err = {0};
-	assert_int_equal(hvm_parttab_parse(d, len, 64 << 20, parts, &n, &kind,
-					   &err),
-			 0);
+	assert_int_equal(
+	    hvm_parttab_parse(d, len, 64 << 20, parts, &n, &kind, &err), 0);
 	assert_int_equal(kind, HVM_PARTTAB_GPT);
 	assert_int_equal(n, 2);
 	assert_int_equal(parts[0].index, 3);
@@ -296,15 +293,15 @@ static void test_gpt(void **state)
 	assert_int_equal(parts[1].index, 1);
 	/* A flipped bit in the entries: the CRC catches it. */
 	ents[40] ^= 1;
-	assert_int_equal(hvm_parttab_parse(d, len, 64 << 20, parts, &n, &kind,
-					   &err),
-			 -EINVAL);
+	assert_int_equal(
+	    hvm_parttab_parse(d, len, 64 << 20, parts, &n, &kind, &err),
+	    -EINVAL);
 	assert_non_null(strstr(err.msg, "CRC"));
 	ents[40] ^= 1;
 	/* Entries past the bytes given. */
-	assert_int_equal(hvm_parttab_parse(d, 20 * 512, 64 << 20, parts, &n,
-					   &kind, &err),
-			 -EINVAL);
+	assert_int_equal(
+	    hvm_parttab_parse(d, 20 * 512, 64 << 20, parts, &n, &kind, &err),
+	    -EINVAL);
 	free(d);
 }
 

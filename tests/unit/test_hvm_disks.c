@@ -52,11 +52,11 @@ static json_t *vm_with(const char *disks, const char *extra)
 
 static void test_plan_fills(void **state)
 {
-	json_t *vm = vm_with("[{\"image_uuid\": \"" ZVOL "\", \"boot\": true},"
-			     " {\"size\": 2048, \"model\": \"ide\"},"
-			     " {\"size\": 10, \"path\": \"" INST
-			     "/disks/data.img\"}]",
-			     ", \"disk_driver\": \"scsi\"");
+	json_t *vm =
+	    vm_with("[{\"image_uuid\": \"" ZVOL "\", \"boot\": true},"
+		    " {\"size\": 2048, \"model\": \"ide\"},"
+		    " {\"size\": 10, \"path\": \"" INST "/disks/data.img\"}]",
+		    ", \"disk_driver\": \"scsi\"");
 	struct hull_err err = {0};
 	assert_int_equal(hvm_disks_plan(vm, "kvm", INST, lookup, NULL, &err),
 			 0);
@@ -74,9 +74,9 @@ static void test_plan_fills(void **state)
 			    INST "/disks/disk1.img");
 	assert_string_equal(json_string_value(json_object_get(d1, "model")),
 			    "ide");
-	assert_string_equal(json_string_value(json_object_get(
-				json_array_get(d, 2), "path")),
-			    INST "/disks/data.img");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(d, 2), "path")),
+	    INST "/disks/data.img");
 	json_decref(vm);
 }
 
@@ -107,7 +107,8 @@ static void test_plan_refuses(void **state)
 	refused("kvm", "[{\"size\": 1, \"path\": \"/etc/shadow\"}]",
 		"disks.0.path: must be a file in " INST "/disks/");
 	refused("kvm",
-		"[{\"size\": 1, \"path\": \"" INST "/disks/../config/vm.json\"}]",
+		"[{\"size\": 1, \"path\": \"" INST
+		"/disks/../config/vm.json\"}]",
 		"disks.0.path");
 	refused("kvm", "[{\"size\": 1, \"path\": \"" INST "/disks/\"}]",
 		"disks.0.path");
@@ -122,8 +123,9 @@ static void test_plan_refuses(void **state)
 		"disks.0.model");
 	refused("kvm", "[{\"size\": 1, \"media\": \"tape\"}]", "disks.0.media");
 	refused("kvm", "[{\"size\": 1, \"boot\": \"yes\"}]", "disks.0.boot");
-	refused("kvm", "[{\"size\": 1, \"boot\": true}, {\"size\": 1, \"boot\":"
-		       " true}]",
+	refused("kvm",
+		"[{\"size\": 1, \"boot\": true}, {\"size\": 1, \"boot\":"
+		" true}]",
 		"more than one boot disk");
 	refused("kvm", "[{\"size\": 1, \"block_size\": 3000}]",
 		"disks.0.block_size");
@@ -160,9 +162,8 @@ static void test_disk_make(void **state)
 	assert_int_equal(hvm_disk_make(sparse, 1, NULL, &err), -EEXIST);
 
 	char *src = xasprintf("%s/image.disk", dir);
-	assert_int_equal(hull_file_write_atomic(src, "bootsector", 10, 0644,
-						&err),
-			 0);
+	assert_int_equal(
+	    hull_file_write_atomic(src, "bootsector", 10, 0644, &err), 0);
 	char *clone = xasprintf("%s/clone.img", dir);
 	assert_int_equal(hvm_disk_make(clone, 1, src, &err), 0);
 	char *buf = NULL;

@@ -101,8 +101,8 @@ static void test_direct_boot_tcg(void **state)
 	assert_string_equal(find(av, "-chardev", "id=com2"),
 			    "socket,id=com2,path=/zones/" UUID
 			    "/run/ttyb.sock,server=on,wait=off");
-	assert_non_null(find(av, "-chardev", "id=qmp,path=/zones/" UUID
-					     "/run/qmp.sock"));
+	assert_non_null(
+	    find(av, "-chardev", "id=qmp,path=/zones/" UUID "/run/qmp.sock"));
 	assert_non_null(find(av, "-mon", "chardev=qmp,mode=control"));
 	/* COM1 before COM2. */
 	const char *first = NULL;
@@ -117,8 +117,9 @@ static void test_direct_boot_tcg(void **state)
 	assert_string_equal(find(av, "-device", "drive=disk0"),
 			    "virtio-blk-pci,drive=disk0,"
 			    "serial=aaaaaaaabbbbccccdddd");
-	assert_non_null(find(av, "-drive", "/disks/disk0.img,if=none,"
-					   "id=disk0,format=raw,media=disk"));
+	assert_non_null(find(av, "-drive",
+			     "/disks/disk0.img,if=none,"
+			     "id=disk0,format=raw,media=disk"));
 	assert_non_null(find(av, "-drive", "/disks/d,,1.img,if=none"));
 	assert_string_equal(find(av, "-device", "drive=disk1"),
 			    "ide-hd,drive=disk1,bus=ide.0,unit=0,"
@@ -293,8 +294,7 @@ static void test_qmp_parse(void **state)
 	assert_true(hvm_qmp_reply_parse("[1]", 3, &v, &err) < 0);
 	assert_true(hvm_qmp_reply_parse("{\"event\": 1}", 12, &v, &err) < 0);
 	assert_true(hvm_qmp_reply_parse("{}", 2, &v, &err) < 0);
-	assert_true(hvm_qmp_reply_parse("{\"a\":1,\"a\":2}", 13, &v, &err) <
-		    0);
+	assert_true(hvm_qmp_reply_parse("{\"a\":1,\"a\":2}", 13, &v, &err) < 0);
 	assert_true(hvm_qmp_reply_parse("x", HVM_QMP_LINE_MAX + 1, &v, &err) <
 		    0);
 }

@@ -144,6 +144,9 @@ out:
 int imgadm_create(int argc, char **argv)
 {
 	const char *mfile = NULL, *prefix = NULL, *comp = "none";
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help"))
+			return imgadm_help(help);
 	int c;
 	optind = 0;
 	opterr = 0;

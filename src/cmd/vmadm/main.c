@@ -57,6 +57,12 @@ static const struct subcommand subcommands[] = {
     {"kill", NULL, vmadm_kill, "kill [-s SIGNAL|-SIGNAL] <uuid>"},
     {"console", NULL, vmadm_console, "console <uuid>"},
     {"events", NULL, vmadm_events, "events [-f] [-j] [-r] [uuid]"},
+    {"create-snapshot", NULL, vmadm_snapshot_create,
+     "create-snapshot <uuid> <snapname>"},
+    {"delete-snapshot", NULL, vmadm_snapshot_delete,
+     "delete-snapshot <uuid> <snapname>"},
+    {"rollback-snapshot", NULL, vmadm_snapshot_rollback,
+     "rollback-snapshot <uuid> <snapname>"},
     {"autoboot", NULL, vmadm_autoboot, "autoboot"},
 };
 

@@ -147,6 +147,8 @@ static int cmp_field(json_t *a, json_t *b, const char *key)
 		double d = json_number_value(x) - json_number_value(y);
 		return d < 0 ? -1 : d > 0;
 	}
+	if (json_is_string(x) && json_is_string(y))
+		return strcmp(json_string_value(x), json_string_value(y));
 	char *s = vm_field_text(a, key), *t = vm_field_text(b, key);
 	int r = strcmp(s ? s : "", t ? t : "");
 	free(s);

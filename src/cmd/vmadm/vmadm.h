@@ -66,6 +66,11 @@ int vmadm_stop_locked(const char *uuid, bool force, int timeout,
 /* Applies live resource limits of a running instance. */
 int vmadm_apply_live(const char *uuid, struct hull_err *err);
 
+/* snapshot.c */
+int vmadm_snapshot_create(int argc, char **argv);
+int vmadm_snapshot_delete(int argc, char **argv);
+int vmadm_snapshot_rollback(int argc, char **argv);
+
 /* events.c */
 int vmadm_events(int argc, char **argv);
 
