@@ -490,6 +490,7 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 	static const char *const brands[] = {"joyent", "joyent-minimal", "lx"};
 	json_object_set_new(j, "brand", json_string(brands[sv->cfg.brand]));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
+	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
 	client_send(c, j);
 }
 

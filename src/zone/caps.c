@@ -6,7 +6,9 @@
  * what would defeat the runtime's own defences: CAP_SYS_PTRACE (with it a
  * zone could read a joining zlogin's /proc/<pid>/ files before it drops
  * to the zone's binary), CAP_MKNOD (only the nodes hull makes in /dev).
- * CAP_SYS_ADMIN stays for system containers whose init mounts (systemd).
+ * CAP_SYS_ADMIN goes too unless the record asks for it (see
+ * zone_config.sys_admin): without user namespaces it would let a zone
+ * root mount a fresh procfs without the masks.
  */
 #include "zone/caps.h"
 

@@ -222,6 +222,10 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 		strv_push(&cfg->argv, init);
 	}
 
+	cfg->sys_admin =
+	    !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL &&
+	    strcmp(hull_json_str(im, "hull:sys_admin", "false"), "true") == 0;
+
 	/* systemd's container interface: container= names the manager. */
 	if (!strv_has_prefix(cfg->envp, "PATH="))
 		strv_push(&cfg->envp, ZONE_DEFAULT_PATH);

@@ -41,6 +41,11 @@ struct zone_config {
 	char uuid[HULL_UUID_LEN + 1];
 	enum zone_brand brand;
 	bool docker;
+	/* Keep CAP_SYS_ADMIN (internal_metadata "hull:sys_admin": "true",
+	 * joyent/lx/builder only). Without user namespaces a zone root with
+	 * it can mount a fresh, unmasked procfs: opt-in, for images whose
+	 * init insists on mounting (systemd's sandboxing). */
+	bool sys_admin;
 	char *hostname;
 	char *dns_domain;
 	char **resolvers;     /* NULL-terminated */

@@ -43,6 +43,8 @@ int zone_dev_populate(int console_fd, struct hull_err *err)
 	int r = zone_mkdir_p("/dev", 0755);
 	if (r < 0)
 		return hull_err_sys(err, -r, "mkdir /dev");
+	if ((r = zone_mountpoint_check("/dev", err)) < 0)
+		return r;
 	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
 		  "mode=755,size=65536k") < 0)
 		return hull_err_sys(err, errno, "mount tmpfs on /dev");

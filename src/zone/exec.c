@@ -74,8 +74,7 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	pid_t pid = json_is_integer(p) ? (pid_t)json_integer_value(p) : -1;
 	const char *brand = json_string_value(json_object_get(st, "brand"));
 	j->lx = brand && strcmp(brand, "lx") == 0;
-	j->sys_admin = brand && strcmp(brand, "joyent-minimal") != 0 &&
-		       !json_is_true(json_object_get(st, "docker"));
+	j->sys_admin = json_is_true(json_object_get(st, "sys_admin"));
 	json_decref(st);
 	if (pid <= 0)
 		return hull_err_set(err, ESRCH, "zone %s is not running", uuid);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/xalloc.h"
+#include <stdlib.h>
 #include "zone/dev.h"
 #include "zone/mask.h"
 
@@ -104,12 +105,30 @@ int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err)
 	return 0;
 }
 
+int zone_mountpoint_check(const char *dst, struct hull_err *err)
+{
+	/* A symlink in the image could lay a mount over /proc (hiding an
+	 * unmasked procfs beneath it, there for the taking by a zone root
+	 * that unmounts); mount only on real folders, reached without one. */
+	char *real = realpath(dst, NULL);
+	bool ok = real && strcmp(real, dst) == 0;
+	free(real);
+	if (!ok)
+		return hull_err_set(err, ELOOP,
+				    "the image's %s is a symbolic link or "
+				    "lies under one",
+				    dst);
+	return 0;
+}
+
 static int mnt(const char *src, const char *dst, const char *type,
 	       unsigned long flags, const char *data, struct hull_err *err)
 {
 	int r = zone_mkdir_p(dst, 0755);
 	if (r < 0)
 		return hull_err_sys(err, -r, "mkdir %s", dst);
+	if ((r = zone_mountpoint_check(dst, err)) < 0)
+		return r;
 	if (mount(src, dst, type, flags, data) < 0)
 		return hull_err_sys(err, errno, "mount %s on %s",
 				    type ? type : src, dst);

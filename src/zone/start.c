@@ -175,6 +175,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 				     ? "/native/.zonecontrol"
 				     : "/.zonecontrol";
 		int r = zone_mkdir_p(at, 0755);
+		if (r == 0 && zone_mountpoint_check(at, err) < 0)
+			child_fail(sock, err);
 		if (r < 0 || move_mount(zc, "", AT_FDCWD, at,
 					MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 			hull_err_sys(err, r < 0 ? -r : errno, "mount %s", at);
@@ -195,9 +197,7 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		hull_err_sys(err, errno, "chdir %s", cfg->workdir);
 		child_fail(sock, err);
 	}
-	bool sys_admin =
-	    !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL;
-	if (zone_caps_drop(sys_admin, err) < 0)
+	if (zone_caps_drop(cfg->sys_admin, err) < 0)
 		child_fail(sock, err);
 	int nfd = zone_seccomp_load(cfg->brand == ZONE_BRAND_LX, err);
 	if (nfd < 0)

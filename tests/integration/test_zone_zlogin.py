@@ -116,17 +116,24 @@ def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):
     try:
         # 2. From the zone, find it, open its exe, let it exit, write.
         attack = (
-            "for p in /proc/[0-9]*; do "
-            "  case $(readlink $p/exe) in *zlogin*|*memfd*|*hull*) v=$p;; esac; "
+            "for t in $(seq 300); do "
+            "  for p in /proc/[0-9]*; do "
+            "    case $(readlink $p/exe) in *zlogin*|*memfd*|*hull*) v=$p;; esac; "
+            "  done; [ -n \"$v\" ] && break; sleep 0.1; "
             "done; [ -n \"$v\" ] || { echo NOVICTIM; exit 1; }; "
-            "readlink $v/exe; exec 5<$v/exe; echo opened; "
+            "readlink $v/exe; exec 5<$v/exe; echo opened; touch /root/opened; "
             "while [ -e $v/exe ]; do sleep 0.1; done; "
             "echo EVIL >/proc/self/fd/5 && echo WROTE || echo REFUSED")
         attacker = subprocess.Popen([zl, z.uuid, "sh", "-c", attack],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, env=z.host.env)
-        time.sleep(1.5)
-        # 3. Release the victim: drain the pipe so --help can finish.
+        # 3. Once the zone holds its handle, release the victim
+        end = time.monotonic() + 30
+        while time.monotonic() < end and attacker.poll() is None:
+            if os.path.exists(os.path.join(z.rootfs, "root", "opened")):
+                break
+            time.sleep(0.1)
+        # ... by draining the pipe, so --help can finish.
         os.set_blocking(r, False)
         end = time.monotonic() + 10
         while victim.poll() is None and time.monotonic() < end:
