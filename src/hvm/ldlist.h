@@ -36,7 +36,7 @@ int hvm_ldlist_resolve(const char *program, struct hvm_ldlist *l,
 		       struct hull_err *err);
 
 /* Adds a library the program loads itself with dlopen (hull-vmm's
- * libarchive: HVM_BHYVE_DLOPEN), found in the loader's default directories
+ * libarchive: HVM_HULL_VMM_DLOPEN), found in the loader's default directories
  * (where the program's dlopen looks inside the hull, which has no loader
  * cache), and its own closure. */
 int hvm_ldlist_add_dlopen(struct hvm_ldlist *l, const char *soname,

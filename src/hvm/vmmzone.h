@@ -36,6 +36,9 @@
 #include "zone/cgroup.h"
 
 #define HVM_HULL_PATHS_MAX 32
+/* What hull-vmm dlopen()s during set-up (kernel payloads, initrds): the
+ * bhyve brand passes it in dlopen_libs. */
+#define HVM_HULL_VMM_DLOPEN "libarchive.so.13"
 
 /* Memory the emulator may use beyond the guest's RAM: its own code, page
  * tables, virtqueue buffers, QEMU's heap. 64 MiB + 1/16 of RAM, at most
