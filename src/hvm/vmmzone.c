@@ -214,6 +214,21 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 
 /* The binds, in order: the program and its libraries (read-only,
  * executable), the device nodes, the run directory, the files. */
+/* An instance's files and run directory are bound as named, never through
+ * a symbolic link: the run directory is writable from inside, and a link
+ * planted there by an earlier run must not bring a host file in. */
+static int no_symlinks(const char *path, struct hull_err *err)
+{
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return hull_err_sys(err, errno, "%s", path);
+	if (strcmp(real, path))
+		return hull_err_set(err, EINVAL,
+				    "%s: must not go through a symbolic link",
+				    path);
+	return 0;
+}
+
 static int plan_make(const struct hvm_hull *h, struct plan *p,
 		     struct hull_err *err)
 {
@@ -237,11 +252,14 @@ static int plan_make(const struct hvm_hull *h, struct plan *p,
 	}
 	if (r == 0 && h->tun)
 		r = plan_add(p, h->root, "/dev/net/tun", B_RW | B_DEV, err);
-	if (r == 0 && h->run_dir)
-		r = plan_add(p, h->root, h->run_dir, B_RW, err);
 	for (size_t i = 0; i < h->nfiles && r == 0; i++)
-		r = plan_add(p, h->root, h->files[i].path,
-			     h->files[i].rw ? B_RW : 0, err);
+		if ((r = no_symlinks(h->files[i].path, err)) == 0)
+			r = plan_add(p, h->root, h->files[i].path,
+				     h->files[i].rw ? B_RW : 0, err);
+	/* The run directory last: the emulator of an earlier run could write
+	 * there, so no mount point is made through it. */
+	if (r == 0 && h->run_dir && (r = no_symlinks(h->run_dir, err)) == 0)
+		r = plan_add(p, h->root, h->run_dir, B_RW, err);
 	p->proc = xasprintf("%s/proc", h->root);
 	if (r < 0)
 		plan_fini(p);

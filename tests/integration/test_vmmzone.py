@@ -143,6 +143,15 @@ def test_refusals_are_one_line(hull):
     assert cp.returncode == 1
     assert len(cp.stderr.splitlines()) == 1, cp.stderr
     assert "/nonexistent.img: No such file or directory" in cp.stderr
+    # a file reached through a symbolic link (one a compromised emulator
+    # could plant in its run directory) is not brought in
+    link = hull.inst / "run" / "kernel"
+    link.symlink_to("/etc/passwd")
+    cp = subprocess.run(hull.cmd(PROBE, extra=("--file", str(link))),
+                        env=hull.env, capture_output=True, text=True)
+    assert cp.returncode == 1
+    assert cp.stderr == (f"hull-vmmzone: {link}: must not go through a "
+                         "symbolic link\n")
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
