@@ -89,6 +89,7 @@ static void check(unsigned ncpus)
 	assert_int_equal(fadt[89], 2);
 	assert_int_equal(fadt[91], 4);
 	assert_int_equal(rd32(fadt + 112) & (1u << 20), 0); /* not HW-reduced */
+	assert_int_equal(rd32(fadt + 112) & (1u << 4), 0);  /* fixed power button */
 	assert_int_equal(fadt[172], 1);                  /* X_PM1a_CNT: I/O */
 	assert_int_equal(fadt[173], 16);
 	assert_int_equal(rd64(fadt + 176), 0x604);
