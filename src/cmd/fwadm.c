@@ -31,7 +31,7 @@
 
 #define EXIT_USAGE 2
 
-static bool opt_json;  /* -j before the command: JSON errors */
+static bool opt_json; /* -j before the command: JSON errors */
 
 static int fail(struct hull_err *err)
 {
@@ -47,8 +47,8 @@ static int fail(struct hull_err *err)
 	return 1;
 }
 
-__attribute__((format(printf, 1, 2)))
-static int usage_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
+							     ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -120,14 +120,16 @@ static char *compile(const struct fw_rec *recs, size_t n, struct state *st)
 		cr[k].rule = &recs[i].rule;
 		k++;
 	}
-	char *text = fw_nft_compile(cr, k, st->insts, st->ninsts);
+	char *text =
+	    fw_nft_compile_flags(cr, k, st->insts, st->ninsts,
+				 fw_nft_bridge_supported() ? FW_NFT_BRIDGE : 0);
 	free(cr);
 	return text;
 }
 
 /* A change to the store: records to write and uuids to remove. */
 struct change {
-	struct fw_rec *put;   /* owned */
+	struct fw_rec *put; /* owned */
 	size_t nput;
 	char (*del)[37];
 	size_t ndel;
@@ -161,8 +163,8 @@ static struct fw_rec *change_result(struct state *st, const struct change *c,
 }
 
 /* Writes c and loads the filter; on a failure puts the old records back. */
-static int change_commit(struct state *st, const struct change *c,
-			 bool dry_run, bool print_ruleset, struct hull_err *err)
+static int change_commit(struct state *st, const struct change *c, bool dry_run,
+			 bool print_ruleset, struct hull_err *err)
 {
 	size_t n;
 	struct fw_rec *all = change_result(st, c, &n);
@@ -204,7 +206,8 @@ static int change_commit(struct state *st, const struct change *c,
 	return rc;
 }
 
-/* --- output ---------------------------------------------------------------- */
+/* --- output ----------------------------------------------------------------
+ */
 
 static void print_rule_lines(const struct fw_rec *r, size_t n, const char *head)
 {
@@ -215,8 +218,8 @@ static void print_rule_lines(const struct fw_rec *r, size_t n, const char *head)
 }
 
 static const char *const list_fields[] = {
-	"uuid", "enabled", "global", "owner_uuid", "rule", "description",
-	"created_by", "log", "version", NULL};
+    "uuid",	   "enabled",	 "global", "owner_uuid", "rule",
+    "description", "created_by", "log",	   "version",	 NULL};
 
 static char *field_text(const struct fw_rec *r, const char *f)
 {
@@ -265,7 +268,8 @@ static int print_list(const struct fw_rec *recs, size_t n,
 		while (list_fields[k] && strcmp(list_fields[k], t))
 			k++;
 		if (!list_fields[k] || ncols == 16) {
-			int rc = hull_err_set(err, EINVAL, "unknown field \"%s\"", t);
+			int rc = hull_err_set(err, EINVAL,
+					      "unknown field \"%s\"", t);
 			free(fl);
 			return rc;
 		}
@@ -286,7 +290,9 @@ static int print_list(const struct fw_rec *recs, size_t n,
 			for (const char *p = cols[c]; *p; p++)
 				putchar(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
 			if (c + 1 < ncols)
-				printf("%*s", (int)(width[c] - strlen(cols[c]) + 2), "");
+				printf("%*s",
+				       (int)(width[c] - strlen(cols[c]) + 2),
+				       "");
 		}
 		putchar('\n');
 	}
@@ -298,7 +304,9 @@ static int print_list(const struct fw_rec *recs, size_t n,
 				if (o->parsable)
 					fputs(o->delim, stdout);
 				else
-					printf("%*s", (int)(width[c] - strlen(s) + 2), "");
+					printf("%*s",
+					       (int)(width[c] - strlen(s) + 2),
+					       "");
 			}
 			free(s);
 		}
@@ -308,7 +316,8 @@ static int print_list(const struct fw_rec *recs, size_t n,
 	return 0;
 }
 
-/* --- payloads --------------------------------------------------------------- */
+/* --- payloads ---------------------------------------------------------------
+ */
 
 static json_t *load_payload(const char *file, struct hull_err *err)
 {
@@ -324,7 +333,8 @@ static json_t *load_payload(const char *file, struct hull_err *err)
 				break;
 			if (len > HULL_JSON_MAX_FILE) {
 				free(buf);
-				hull_err_set(err, EFBIG, "stdin: payload too large");
+				hull_err_set(err, EFBIG,
+					     "stdin: payload too large");
 				return NULL;
 			}
 		}
@@ -366,23 +376,26 @@ static json_t *payload_rules(json_t *j, struct hull_err *err)
 	return NULL;
 }
 
-/* --- commands --------------------------------------------------------------- */
+/* --- commands ---------------------------------------------------------------
+ */
 
 enum {
-	OPT_DESC = 256, OPT_DRYRUN, OPT_STDOUT,
+	OPT_DESC = 256,
+	OPT_DRYRUN,
+	OPT_STDOUT,
 };
 
 static const struct option rule_longopts[] = {
-	{"file", required_argument, NULL, 'f'},
-	{"enable", no_argument, NULL, 'e'},
-	{"global", no_argument, NULL, 'g'},
-	{"owner_uuid", required_argument, NULL, 'O'},
-	{"desc", required_argument, NULL, OPT_DESC},
-	{"description", required_argument, NULL, OPT_DESC},
-	{"dryrun", no_argument, NULL, OPT_DRYRUN},
-	{"stdout", no_argument, NULL, OPT_STDOUT},
-	{"json", no_argument, NULL, 'j'},
-	{NULL, 0, NULL, 0},
+    {"file", required_argument, NULL, 'f'},
+    {"enable", no_argument, NULL, 'e'},
+    {"global", no_argument, NULL, 'g'},
+    {"owner_uuid", required_argument, NULL, 'O'},
+    {"desc", required_argument, NULL, OPT_DESC},
+    {"description", required_argument, NULL, OPT_DESC},
+    {"dryrun", no_argument, NULL, OPT_DRYRUN},
+    {"stdout", no_argument, NULL, OPT_STDOUT},
+    {"json", no_argument, NULL, 'j'},
+    {NULL, 0, NULL, 0},
 };
 
 struct rule_opts {
@@ -396,17 +409,35 @@ static int parse_rule_opts(int argc, char **argv, struct rule_opts *o)
 	memset(o, 0, sizeof(*o));
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+f:egO:j", rule_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+f:egO:j", rule_longopts, NULL)) !=
+	       -1) {
 		switch (c) {
-		case 'f': o->file = optarg; break;
-		case 'e': o->enable = true; break;
-		case 'g': o->global = true; break;
-		case 'O': o->owner = optarg; break;
-		case 'j': o->json = true; break;
-		case OPT_DESC: o->desc = optarg; break;
-		case OPT_DRYRUN: o->dryrun = true; break;
-		case OPT_STDOUT: o->to_stdout = true; break;
-		default: return -1;
+		case 'f':
+			o->file = optarg;
+			break;
+		case 'e':
+			o->enable = true;
+			break;
+		case 'g':
+			o->global = true;
+			break;
+		case 'O':
+			o->owner = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case OPT_DESC:
+			o->desc = optarg;
+			break;
+		case OPT_DRYRUN:
+			o->dryrun = true;
+			break;
+		case OPT_STDOUT:
+			o->to_stdout = true;
+			break;
+		default:
+			return -1;
 		}
 	}
 	return optind;
@@ -477,7 +508,8 @@ static int cmd_add_update(int argc, char **argv, bool update)
 	int rc = 1;
 	if (o.file) {
 		if (first < argc)
-			return usage_error("-f takes no rule text: '%s'", argv[first]);
+			return usage_error("-f takes no rule text: '%s'",
+					   argv[first]);
 		json_t *pl = load_payload(o.file, &err);
 		if (!pl)
 			return fail(&err);
@@ -489,12 +521,15 @@ static int cmd_add_update(int argc, char **argv, bool update)
 		const char *uuid = NULL;
 		if (update) {
 			if (first >= argc)
-				return usage_error("%s", "update needs a rule UUID or -f FILE");
+				return usage_error(
+				    "%s",
+				    "update needs a rule UUID or -f FILE");
 			uuid = argv[first++];
 		}
 		if (first >= argc && !update)
 			return usage_error("%s", "add needs a rule or -f FILE");
-		char *text = first < argc ? join_args(argc - first, argv + first) : NULL;
+		char *text =
+		    first < argc ? join_args(argc - first, argv + first) : NULL;
 		json_t *one = cli_rule(&o, text);
 		free(text);
 		if (uuid)
@@ -511,26 +546,33 @@ static int cmd_add_update(int argc, char **argv, bool update)
 		goto out;
 	size_t i;
 	json_t *rj;
-	json_array_foreach(rules, i, rj) {
+	json_array_foreach(rules, i, rj)
+	{
 		const struct fw_rec *base = NULL;
-		const char *uuid = json_is_object(rj) ? hull_json_str(rj, "uuid", NULL) : NULL;
+		const char *uuid =
+		    json_is_object(rj) ? hull_json_str(rj, "uuid", NULL) : NULL;
 		if (update) {
 			if (!uuid) {
-				hull_err_set(&err, EINVAL, "rule %zu: update needs a uuid", i);
+				hull_err_set(&err, EINVAL,
+					     "rule %zu: update needs a uuid",
+					     i);
 				goto out;
 			}
 			base = state_find(&st, uuid);
 			if (!base) {
-				hull_err_set(&err, ENOENT, "unknown rule: %s", uuid);
+				hull_err_set(&err, ENOENT, "unknown rule: %s",
+					     uuid);
 				goto out;
 			}
 		} else if (uuid && state_find(&st, uuid)) {
-			hull_err_set(&err, EEXIST, "rule already exists: %s", uuid);
+			hull_err_set(&err, EEXIST, "rule already exists: %s",
+				     uuid);
 			goto out;
 		}
 		for (size_t p = 0; uuid && p < c.nput; p++)
 			if (!strcmp(c.put[p].uuid, uuid)) {
-				hull_err_set(&err, EINVAL, "rule %s given twice", uuid);
+				hull_err_set(&err, EINVAL,
+					     "rule %s given twice", uuid);
 				goto out;
 			}
 		struct fw_rec rec;
@@ -610,7 +652,8 @@ static int cmd_modify(int argc, char **argv, int what)
 				printf("%s\n", c.del[i]);
 		}
 	} else {
-		print_changed(&c, &o, what == 1 ? "Enabled rules:" : "Disabled rules:");
+		print_changed(&c, &o,
+			      what == 1 ? "Enabled rules:" : "Disabled rules:");
 	}
 	rc = 0;
 out:
@@ -663,11 +706,11 @@ static int cmd_get(int argc, char **argv)
 static int parse_list_opts(int argc, char **argv, struct list_opts *o)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"parsable", no_argument, NULL, 'p'},
-		{"delim", required_argument, NULL, 'd'},
-		{"fields", required_argument, NULL, 'o'},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"parsable", no_argument, NULL, 'p'},
+	    {"delim", required_argument, NULL, 'd'},
+	    {"fields", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->delim = ":";
@@ -675,11 +718,20 @@ static int parse_list_opts(int argc, char **argv, struct list_opts *o)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+jpd:o:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'j': o->json = true; break;
-		case 'p': o->parsable = true; break;
-		case 'd': o->delim = optarg; break;
-		case 'o': o->fields = optarg; break;
-		default: return -1;
+		case 'j':
+			o->json = true;
+			break;
+		case 'p':
+			o->parsable = true;
+			break;
+		case 'd':
+			o->delim = optarg;
+			break;
+		case 'o':
+			o->fields = optarg;
+			break;
+		default:
+			return -1;
 		}
 	}
 	return optind;
@@ -692,11 +744,13 @@ static int cmd_list(int argc, char **argv)
 	if (first < 0)
 		return EXIT_USAGE;
 	if (first < argc)
-		return usage_error("list: unexpected argument '%s'", argv[first]);
+		return usage_error("list: unexpected argument '%s'",
+				   argv[first]);
 	struct hull_err err = {0};
 	struct state st;
 	int rc = 1;
-	if (state_load(&st, &err) == 0 && print_list(st.recs, st.n, &o, &err) == 0)
+	if (state_load(&st, &err) == 0 &&
+	    print_list(st.recs, st.n, &o, &err) == 0)
 		rc = 0;
 	if (rc)
 		fail(&err);
@@ -749,7 +803,8 @@ static int cmd_rules(int argc, char **argv)
 	if (state_load(&st, &err) == 0) {
 		const struct fw_inst *in = state_inst(&st, argv[first]);
 		if (!in) {
-			hull_err_set(&err, ENOENT, "unknown VM: %s", argv[first]);
+			hull_err_set(&err, ENOENT, "unknown VM: %s",
+				     argv[first]);
 		} else {
 			struct fw_rec *sel = xcalloc(st.n + 1, sizeof(*sel));
 			size_t k = 0;
@@ -782,7 +837,8 @@ static int cmd_vm_state(int argc, char **argv, int what)
 	if (what != 3 && argc - first != 1)
 		return usage_error("%s: needs one VM UUID", argv[0]);
 	if (what == 3 && argc != first)
-		return usage_error("reload: unexpected argument '%s'", argv[first]);
+		return usage_error("reload: unexpected argument '%s'",
+				   argv[first]);
 	struct hull_err err = {0};
 	struct state st;
 	struct change none = {0};
@@ -806,8 +862,19 @@ static int cmd_vm_state(int argc, char **argv, int what)
 		if (verbose) {
 			size_t k = 0;
 			for (size_t i = 0; i < st.n; i++)
-				k += st.recs[i].enabled && rule_touches(&st.recs[i], in);
+				k += st.recs[i].enabled &&
+				     rule_touches(&st.recs[i], in);
 			printf("rules: %zu\n", k);
+			bool br_ok = fw_nft_bridge_supported();
+			for (size_t n = 0; n < in->nnics; n++) {
+				const struct fw_nic *nic = &in->nics[n];
+				printf("port %s: %s\n", nic->ifname,
+				       !nic->bridged ? "routed"
+				       : br_ok	     ? "bridged"
+						     : "bridged, not filtered "
+						       "(no bridge connection "
+						       "tracking in this kernel)");
+			}
 		}
 		free(mark);
 		rc = 0;
@@ -824,8 +891,8 @@ static int cmd_vm_state(int argc, char **argv, int what)
 	bool enabled = hull_json_bool(vm, "firewall_enabled", false);
 	json_decref(vm);
 	if (what == 0 && !enabled) {
-		hull_err_set(&err, EINVAL, "VM %s does not have firewall_enabled set",
-			     uuid);
+		hull_err_set(&err, EINVAL,
+			     "VM %s does not have firewall_enabled set", uuid);
 		free(mark);
 		goto out;
 	}
@@ -835,7 +902,8 @@ static int cmd_vm_state(int argc, char **argv, int what)
 			char *dir = hull_root_path("var/fw/stopped");
 			int mrc = hull_mkdir_p(dir, 0755, &err);
 			free(dir);
-			if (mrc < 0 || hull_file_write_atomic(mark, "", 0, 0644, &err) < 0) {
+			if (mrc < 0 || hull_file_write_atomic(mark, "", 0, 0644,
+							      &err) < 0) {
 				free(mark);
 				goto out;
 			}
@@ -853,7 +921,8 @@ static int cmd_vm_state(int argc, char **argv, int what)
 		struct hull_err ignore;
 		if (!o.dryrun) {
 			if (was_stopped)
-				hull_file_write_atomic(mark, "", 0, 0644, &ignore);
+				hull_file_write_atomic(mark, "", 0, 0644,
+						       &ignore);
 			else
 				unlink(mark);
 		}
@@ -908,7 +977,8 @@ static int cmd_parse(int argc, char **argv)
 			json_error_t je;
 			in = json_loads(line, JSON_DECODE_ANY, &je);
 			if (!json_is_string(in)) {
-				fprintf(stderr, "fwadm: parse: bad JSON string line\n");
+				fprintf(stderr,
+					"fwadm: parse: bad JSON string line\n");
 				json_decref(in);
 				rc = 1;
 				break;
@@ -918,12 +988,15 @@ static int cmd_parse(int argc, char **argv)
 		struct hull_err err = {0};
 		json_t *o;
 		if (in && strlen(text) != json_string_length(in)) {
-			hull_err_set(&err, EINVAL, "rule contains a NUL character");
+			hull_err_set(&err, EINVAL,
+				     "rule contains a NUL character");
 			o = json_pack("{s:b,s:s}", "ok", 0, "error", err.msg);
 		} else {
 			char *canon = fw_rule_canonical(text, &err);
-			o = canon ? json_pack("{s:b,s:s}", "ok", 1, "rule", canon)
-				  : json_pack("{s:b,s:s}", "ok", 0, "error", err.msg);
+			o = canon
+				? json_pack("{s:b,s:s}", "ok", 1, "rule", canon)
+				: json_pack("{s:b,s:s}", "ok", 0, "error",
+					    err.msg);
 			free(canon);
 		}
 		char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -943,31 +1016,33 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{"add", cmd_add, "add [-e] [-g] [-O OWNER] [--desc D] RULE | -f FILE"},
-	{"update", cmd_update, "update UUID [-e] [--desc D] [RULE] | -f FILE"},
-	{"delete", cmd_delete, "delete UUID..."},
-	{"enable", cmd_enable, "enable UUID..."},
-	{"disable", cmd_disable, "disable UUID..."},
-	{"get", cmd_get, "get UUID"},
-	{"list", cmd_list, "list [-j] [-p] [-d DELIM] [-o FIELDS]"},
-	{"vms", cmd_vms, "vms RULE-UUID"},
-	{"rules", cmd_rules, "rules [-j] [-p] VM-UUID"},
-	{"start", cmd_start, "start VM-UUID"},
-	{"stop", cmd_stop, "stop VM-UUID"},
-	{"status", cmd_status, "status [-v] VM-UUID"},
-	{"reload", cmd_reload, "reload (recompile and load for all instances)"},
-	{"parse", cmd_parse, "parse (rule texts on stdin, JSON results out)"},
+    {"add", cmd_add, "add [-e] [-g] [-O OWNER] [--desc D] RULE | -f FILE"},
+    {"update", cmd_update, "update UUID [-e] [--desc D] [RULE] | -f FILE"},
+    {"delete", cmd_delete, "delete UUID..."},
+    {"enable", cmd_enable, "enable UUID..."},
+    {"disable", cmd_disable, "disable UUID..."},
+    {"get", cmd_get, "get UUID"},
+    {"list", cmd_list, "list [-j] [-p] [-d DELIM] [-o FIELDS]"},
+    {"vms", cmd_vms, "vms RULE-UUID"},
+    {"rules", cmd_rules, "rules [-j] [-p] VM-UUID"},
+    {"start", cmd_start, "start VM-UUID"},
+    {"stop", cmd_stop, "stop VM-UUID"},
+    {"status", cmd_status, "status [-v] VM-UUID"},
+    {"reload", cmd_reload, "reload (recompile and load for all instances)"},
+    {"parse", cmd_parse, "parse (rule texts on stdin, JSON results out)"},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fwadm [-j] [--help] [--version] COMMAND [ARGS...]\n"
 		   "commands:\n");
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
 		fprintf(f, "  %s\n", subcommands[i].help);
-	fprintf(f, "add, update, delete, enable, disable, start, stop and reload "
-		   "also take --dryrun and --stdout.\nSee the fwadm manual "
-		   "(docs/fwadm.md).\n");
+	fprintf(f,
+		"add, update, delete, enable, disable, start, stop and reload "
+		"also take --dryrun and --stdout.\nSee the fwadm manual "
+		"(docs/fwadm.md).\n");
 }
 
 int main(int argc, char **argv)
@@ -978,7 +1053,8 @@ int main(int argc, char **argv)
 			opt_json = true;
 		} else if (!strcmp(argv[a], "-v")) {
 			/* accepted for SmartOS compatibility */
-		} else if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+		} else if (!strcmp(argv[a], "--help") ||
+			   !strcmp(argv[a], "-h")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[a], "--version")) {
@@ -997,7 +1073,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+	     i++)
 		if (!strcmp(argv[a], subcommands[i].name))
 			return subcommands[i].run(argc - a, argv + a);
 	return usage_error("unknown command '%s'", argv[a]);

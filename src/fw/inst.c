@@ -4,17 +4,20 @@
 #include "fw/inst.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
+#include "net/netlink.h"
 
 void fw_nic_default_ifname(const char *uuid, size_t idx, char out[16])
 {
@@ -41,7 +44,8 @@ static void nic_add_ip(struct fw_nic *nic, const char *s)
 	if (slash)
 		*slash = '\0';
 	unsigned char buf[16];
-	if (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1) {
+	if (inet_pton(AF_INET, a, buf) == 1 ||
+	    inet_pton(AF_INET6, a, buf) == 1) {
 		for (size_t i = 0; i < nic->nips; i++)
 			if (!strcmp(nic->ips[i], a)) {
 				free(a);
@@ -67,7 +71,8 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 	const char *key;
 	json_t *val;
 	if (json_is_object(tags)) {
-		json_object_foreach(tags, key, val) {
+		json_object_foreach(tags, key, val)
+		{
 			char *v;
 			if (json_is_string(val))
 				v = xstrdup(json_string_value(val));
@@ -77,7 +82,8 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 			else if (json_is_real(val))
 				v = xasprintf("%.17g", json_real_value(val));
 			else if (json_is_boolean(val))
-				v = xstrdup(json_is_true(val) ? "true" : "false");
+				v = xstrdup(json_is_true(val) ? "true"
+							      : "false");
 			else
 				continue;
 			size_t n = inst->ntags;
@@ -88,14 +94,21 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 	json_t *nics = json_object_get(vm, "nics");
 	size_t i;
 	json_t *nj;
-	json_array_foreach(nics, i, nj) {
+	json_array_foreach(nics, i, nj)
+	{
 		inst->nics = xrealloc(inst->nics,
 				      (inst->nnics + 1) * sizeof(*inst->nics));
 		struct fw_nic *nic = &inst->nics[inst->nnics++];
 		memset(nic, 0, sizeof(*nic));
+		const char *mac = hull_json_str(nj, "mac", NULL);
+		if (mac && strlen(mac) == 17)
+			for (size_t k = 0; k < 17; k++)
+				nic->mac[k] =
+				    (char)tolower((unsigned char)mac[k]);
 		const char *ifn = hull_json_str(nj, "host_ifname", NULL);
 		if (ifn && strlen(ifn) > 0 && strlen(ifn) < 16) {
 			nic->ifname = xstrdup(ifn);
+			nic->named = true;
 		} else {
 			char def[16];
 			fw_nic_default_ifname(uuid, i, def);
@@ -107,12 +120,59 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 		json_t *ips = json_object_get(nj, "ips");
 		size_t k;
 		json_t *ipj;
-		json_array_foreach(ips, k, ipj) {
+		json_array_foreach(ips, k, ipj)
+		{
 			if (json_is_string(ipj))
 				nic_add_ip(nic, json_string_value(ipj));
 		}
 	}
 	return 0;
+}
+
+struct port_scan {
+	struct fw_inst *insts;
+	size_t n;
+};
+
+/* A live port "hull:<uuid>:<mac>": give its name to that nic. */
+static int port_cb(const char *name, const char *alias, int master, void *arg)
+{
+	struct port_scan *ps = arg;
+	size_t len = strlen(alias);
+	if (len != 5 + 36 + 1 + 17 || alias[41] != ':')
+		return 0;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct fw_inst *in = &ps->insts[i];
+		if (strncmp(in->uuid, alias + 5, 36))
+			continue;
+		for (size_t k = 0; k < in->nnics; k++) {
+			struct fw_nic *nic = &in->nics[k];
+			if (nic->named || strcasecmp(nic->mac, alias + 42))
+				continue;
+			free(nic->ifname);
+			nic->ifname = xstrdup(name);
+			nic->bridged = master > 0;
+		}
+	}
+	return 0;
+}
+
+/* Best effort: without a route socket the default names stay. */
+static void ports_resolve(struct fw_inst *insts, size_t n)
+{
+	struct hull_err ignore;
+	struct nl_sock *sk = net_nl_open(-1, &ignore);
+	if (!sk)
+		return;
+	struct port_scan ps = {insts, n};
+	net_link_foreach(sk, "hull:", port_cb, &ps, &ignore);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < insts[i].nnics; k++)
+			if (insts[i].nics[k].named)
+				insts[i].nics[k].bridged =
+				    net_link_master(
+					sk, insts[i].nics[k].ifname) > 0;
+	net_nl_close(sk);
 }
 
 static int uuid_cmp(const void *a, const void *b)
@@ -171,6 +231,8 @@ int fw_inst_load_all(struct fw_inst **out, size_t *n, struct hull_err *err)
 	}
 	if (*n > 1)
 		qsort(*out, *n, sizeof(**out), uuid_cmp);
+	if (*n)
+		ports_resolve(*out, *n);
 	return 0;
 }
 

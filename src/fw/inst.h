@@ -14,15 +14,19 @@
 #include "lib/err.h"
 
 struct fw_nic {
-	char *ifname;   /* host-side port name */
-	char **ips;     /* plain addresses (no prefix length) */
+	char *ifname; /* host-side port name */
+	char mac[18]; /* lower case, "" when the record has none */
+	bool named;   /* ifname came from the record's host_ifname */
+	bool bridged; /* the port is live and enslaved to a bridge */
+	char **ips;   /* plain addresses (no prefix length) */
 	size_t nips;
 };
 
 struct fw_inst {
 	char *uuid;
 	char *owner_uuid;      /* NULL when the record has none */
-	bool firewall_enabled; /* the record's property and not `fwadm stop`ped */
+	bool firewall_enabled; /* the record's property and not `fwadm stop`ped
+				*/
 	char **tag_keys;       /* tag values as text: numbers in decimal, */
 	char **tag_vals;       /* booleans as true/false */
 	size_t ntags;
@@ -41,7 +45,10 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err);
 /* All instance records under the pool root (directories named by a uuid
  * holding config/vm.json), sorted by uuid; an instance stopped with
  * `fwadm stop` (marker <root>/var/fw/stopped/<uuid>) has firewall_enabled
- * false. */
+ * false. A nic's port name is, in order: the record's host_ifname, the
+ * live port in the caller's network namespace whose alias is
+ * "hull:<uuid>:<mac>" (how src/net marks the ports it makes), or the
+ * default name. */
 int fw_inst_load_all(struct fw_inst **out, size_t *n, struct hull_err *err);
 
 /* True when the instance carries tag key (any value, when value is NULL). */

@@ -16,18 +16,18 @@ static const struct {
 	const char *upper, *lower;
 	enum fw_tok kind;
 } keywords[] = {
-	{"FROM", "from", TK_FROM},     {"TO", "to", TK_TO},
-	{"IP", "ip", TK_IP},           {"SUBNET", "subnet", TK_SUBNET},
-	{"ANY", "any", TK_ANY},        {"ALL", "all", TK_ALL},
-	{"TAG", "tag", TK_TAG},        {"VM", "vm", TK_VM},
-	{"VMS", "vms", TK_VMS},        {"OR", "or", TK_OR},
-	{"AND", "and", TK_AND},        {"BLOCK", "block", TK_BLOCK},
-	{"ALLOW", "allow", TK_ALLOW},  {"PORT", "port", TK_PORT},
-	{"PORTS", "ports", TK_PORTS},  {"TCP", "tcp", TK_TCP},
-	{"UDP", "udp", TK_UDP},        {"ICMP", "icmp", TK_ICMP},
-	{"ICMP6", "icmp6", TK_ICMP6},  {"AH", "ah", TK_AH},
-	{"ESP", "esp", TK_ESP},        {"TYPE", "type", TK_TYPE},
-	{"CODE", "code", TK_CODE},     {"PRIORITY", "priority", TK_PRIORITY},
+    {"FROM", "from", TK_FROM},	  {"TO", "to", TK_TO},
+    {"IP", "ip", TK_IP},	  {"SUBNET", "subnet", TK_SUBNET},
+    {"ANY", "any", TK_ANY},	  {"ALL", "all", TK_ALL},
+    {"TAG", "tag", TK_TAG},	  {"VM", "vm", TK_VM},
+    {"VMS", "vms", TK_VMS},	  {"OR", "or", TK_OR},
+    {"AND", "and", TK_AND},	  {"BLOCK", "block", TK_BLOCK},
+    {"ALLOW", "allow", TK_ALLOW}, {"PORT", "port", TK_PORT},
+    {"PORTS", "ports", TK_PORTS}, {"TCP", "tcp", TK_TCP},
+    {"UDP", "udp", TK_UDP},	  {"ICMP", "icmp", TK_ICMP},
+    {"ICMP6", "icmp6", TK_ICMP6}, {"AH", "ah", TK_AH},
+    {"ESP", "esp", TK_ESP},	  {"TYPE", "type", TK_TYPE},
+    {"CODE", "code", TK_CODE},	  {"PRIORITY", "priority", TK_PRIORITY},
 };
 
 static bool is_word_char(char c)
@@ -97,11 +97,21 @@ static size_t lex_string(const char *s, size_t len, char **out)
 		char e = s[k + 1];
 		uint32_t cp;
 		switch (e) {
-		case 'b': cp = '\b'; break;
-		case 'f': cp = '\f'; break;
-		case 'n': cp = '\n'; break;
-		case 'r': cp = '\r'; break;
-		case 't': cp = '\t'; break;
+		case 'b':
+			cp = '\b';
+			break;
+		case 'f':
+			cp = '\f';
+			break;
+		case 'n':
+			cp = '\n';
+			break;
+		case 'r':
+			cp = '\r';
+			break;
+		case 't':
+			cp = '\t';
+			break;
 		case 'u':
 			cp = hexval(s[k + 2]) << 12 | hexval(s[k + 3]) << 8 |
 			     hexval(s[k + 4]) << 4 | hexval(s[k + 5]);
@@ -119,7 +129,9 @@ static size_t lex_string(const char *s, size_t len, char **out)
 				}
 			}
 			break;
-		default: cp = (uint32_t)e; break;
+		default:
+			cp = (uint32_t)e;
+			break;
 		}
 		fw_utf8_put(f, cp);
 		k += 2;
@@ -187,7 +199,8 @@ void fw_lex_next(struct fw_lexer *lx, struct fw_token *tok)
 	size_t run = 0;
 	while (run < rest && is_word_char(p[run]))
 		run++;
-	for (size_t k = 0; run && k < sizeof(keywords) / sizeof(keywords[0]); k++) {
+	for (size_t k = 0; run && k < sizeof(keywords) / sizeof(keywords[0]);
+	     k++) {
 		if ((strlen(keywords[k].upper) == run) &&
 		    (!memcmp(p, keywords[k].upper, run) ||
 		     !memcmp(p, keywords[k].lower, run))) {
@@ -199,12 +212,23 @@ void fw_lex_next(struct fw_lexer *lx, struct fw_token *tok)
 	}
 	enum fw_tok single = TK_BAD;
 	switch (*p) {
-	case '-': single = TK_DASH; break;
-	case ',': single = TK_COMMA; break;
-	case '=': single = TK_EQ; break;
-	case '(': single = TK_LPAREN; break;
-	case ')': single = TK_RPAREN; break;
-	default: break;
+	case '-':
+		single = TK_DASH;
+		break;
+	case ',':
+		single = TK_COMMA;
+		break;
+	case '=':
+		single = TK_EQ;
+		break;
+	case '(':
+		single = TK_LPAREN;
+		break;
+	case ')':
+		single = TK_RPAREN;
+		break;
+	default:
+		break;
 	}
 	if (single != TK_BAD) {
 		tok->kind = single;
@@ -236,20 +260,42 @@ void fw_lex_next(struct fw_lexer *lx, struct fw_token *tok)
 const char *fw_tok_name(enum fw_tok kind)
 {
 	static const char *const names[] = {
-		[TK_EOF] = "end of rule", [TK_FROM] = "FROM", [TK_TO] = "TO",
-		[TK_IP] = "ip", [TK_SUBNET] = "subnet", [TK_ANY] = "any",
-		[TK_ALL] = "all", [TK_TAG] = "tag", [TK_VM] = "vm",
-		[TK_VMS] = "vms", [TK_DASH] = "'-'", [TK_COMMA] = "','",
-		[TK_EQ] = "'='", [TK_LPAREN] = "'('", [TK_RPAREN] = "')'",
-		[TK_OR] = "OR", [TK_AND] = "AND", [TK_BLOCK] = "BLOCK",
-		[TK_ALLOW] = "ALLOW", [TK_PORT] = "PORT", [TK_PORTS] = "PORTS",
-		[TK_TCP] = "tcp", [TK_UDP] = "udp", [TK_ICMP] = "icmp",
-		[TK_ICMP6] = "icmp6", [TK_AH] = "ah", [TK_ESP] = "esp",
-		[TK_TYPE] = "TYPE", [TK_CODE] = "CODE",
-		[TK_PRIORITY] = "PRIORITY", [TK_STRING] = "quoted string",
-		[TK_IPV4] = "IPv4 address", [TK_IPV6] = "IPv6 address",
-		[TK_CIDR] = "prefix length", [TK_WORD] = "word",
-		[TK_BAD] = "unexpected text",
+	    [TK_EOF] = "end of rule",
+	    [TK_FROM] = "FROM",
+	    [TK_TO] = "TO",
+	    [TK_IP] = "ip",
+	    [TK_SUBNET] = "subnet",
+	    [TK_ANY] = "any",
+	    [TK_ALL] = "all",
+	    [TK_TAG] = "tag",
+	    [TK_VM] = "vm",
+	    [TK_VMS] = "vms",
+	    [TK_DASH] = "'-'",
+	    [TK_COMMA] = "','",
+	    [TK_EQ] = "'='",
+	    [TK_LPAREN] = "'('",
+	    [TK_RPAREN] = "')'",
+	    [TK_OR] = "OR",
+	    [TK_AND] = "AND",
+	    [TK_BLOCK] = "BLOCK",
+	    [TK_ALLOW] = "ALLOW",
+	    [TK_PORT] = "PORT",
+	    [TK_PORTS] = "PORTS",
+	    [TK_TCP] = "tcp",
+	    [TK_UDP] = "udp",
+	    [TK_ICMP] = "icmp",
+	    [TK_ICMP6] = "icmp6",
+	    [TK_AH] = "ah",
+	    [TK_ESP] = "esp",
+	    [TK_TYPE] = "TYPE",
+	    [TK_CODE] = "CODE",
+	    [TK_PRIORITY] = "PRIORITY",
+	    [TK_STRING] = "quoted string",
+	    [TK_IPV4] = "IPv4 address",
+	    [TK_IPV6] = "IPv6 address",
+	    [TK_CIDR] = "prefix length",
+	    [TK_WORD] = "word",
+	    [TK_BAD] = "unexpected text",
 	};
 	return names[kind];
 }

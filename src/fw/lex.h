@@ -11,19 +11,49 @@
 #include <stddef.h>
 
 enum fw_tok {
-	TK_EOF, TK_FROM, TK_TO, TK_IP, TK_SUBNET, TK_ANY, TK_ALL, TK_TAG,
-	TK_VM, TK_VMS, TK_DASH, TK_COMMA, TK_EQ, TK_LPAREN, TK_RPAREN, TK_OR,
-	TK_AND, TK_BLOCK, TK_ALLOW, TK_PORT, TK_PORTS, TK_TCP, TK_UDP,
-	TK_ICMP, TK_ICMP6, TK_AH, TK_ESP, TK_TYPE, TK_CODE, TK_PRIORITY,
-	TK_STRING, TK_IPV4, TK_IPV6, TK_CIDR, TK_WORD,
-	TK_BAD,  /* no rule matches here */
+	TK_EOF,
+	TK_FROM,
+	TK_TO,
+	TK_IP,
+	TK_SUBNET,
+	TK_ANY,
+	TK_ALL,
+	TK_TAG,
+	TK_VM,
+	TK_VMS,
+	TK_DASH,
+	TK_COMMA,
+	TK_EQ,
+	TK_LPAREN,
+	TK_RPAREN,
+	TK_OR,
+	TK_AND,
+	TK_BLOCK,
+	TK_ALLOW,
+	TK_PORT,
+	TK_PORTS,
+	TK_TCP,
+	TK_UDP,
+	TK_ICMP,
+	TK_ICMP6,
+	TK_AH,
+	TK_ESP,
+	TK_TYPE,
+	TK_CODE,
+	TK_PRIORITY,
+	TK_STRING,
+	TK_IPV4,
+	TK_IPV6,
+	TK_CIDR,
+	TK_WORD,
+	TK_BAD, /* no rule matches here */
 };
 
 struct fw_token {
 	enum fw_tok kind;
-	size_t pos;        /* byte offset of the token in the text */
-	size_t len;        /* bytes of source text */
-	char *val;         /* TK_STRING: unescaped (owned); else NULL */
+	size_t pos; /* byte offset of the token in the text */
+	size_t len; /* bytes of source text */
+	char *val;  /* TK_STRING: unescaped (owned); else NULL */
 };
 
 struct fw_lexer {

@@ -92,7 +92,7 @@ static void strv_free(struct strv *s)
 struct peer {
 	bool any;
 	struct strv v4, v6;
-	char *set4, *set6;  /* "@sN" when the list went into a named set */
+	char *set4, *set6; /* "@sN" when the list went into a named set */
 };
 
 static void addr_add(struct peer *p, const char *a)
@@ -117,7 +117,7 @@ static void subnet_add(struct peer *p, const char *s)
 	int bits = v4 ? 32 : 128;
 	uint8_t *a = v4 ? addr + 12 : addr;
 	for (int b = plen; b < bits; b++)
-		a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+		a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 	inet_ntop(v4 ? AF_INET : AF_INET6, a, txt, sizeof(txt));
 	if (v4)
 		strv_push(&p->v4, xasprintf("%s/%d", txt, plen));
@@ -140,9 +140,11 @@ static size_t side_members(const struct fw_crule *r, const struct fw_side *s,
 			size_t lo = 0, hi = ninsts;
 			while (lo < hi) {
 				size_t mid = (lo + hi) / 2;
-				int c = strcmp(insts[by_uuid[mid]].uuid, s->vms[v]);
+				int c =
+				    strcmp(insts[by_uuid[mid]].uuid, s->vms[v]);
 				if (c == 0) {
-					if (fw_side_names_inst(r, s, &insts[by_uuid[mid]]))
+					if (fw_side_names_inst(
+						r, s, &insts[by_uuid[mid]]))
 						out[n++] = by_uuid[mid];
 					break;
 				}
@@ -192,9 +194,9 @@ static void peer_build(struct peer *p, const struct fw_side *s,
 struct setpool {
 	struct {
 		uint64_t hash;
-		char *key;  /* type + elements */
-		char *ref;  /* "@sN" */
-	} *v;
+		char *key; /* type + elements */
+		char *ref; /* "@sN" */
+	} * v;
 	size_t n;
 };
 
@@ -228,8 +230,9 @@ static char *set_text(FILE *defs, struct setpool *pool, struct strv *v,
 	pool->v[pool->n].hash = h;
 	pool->v[pool->n].key = key;
 	pool->v[pool->n].ref = xasprintf("@s%zu", pool->n);
-	fprintf(defs, "\tset s%zu {\n\t\ttype %s\n\t\tflags interval\n"
-		      "\t\tauto-merge\n\t\telements = { %s }\n\t}\n",
+	fprintf(defs,
+		"\tset s%zu {\n\t\ttype %s\n\t\tflags interval\n"
+		"\t\tauto-merge\n\t\telements = { %s }\n\t}\n",
 		pool->n, type, key + strlen(type) + 1);
 	pool->n++;
 	return xstrdup(pool->v[pool->n - 1].ref);
@@ -254,7 +257,7 @@ static void peer_free(struct peer *p)
 
 /* The protocol half of the match: one or more alternatives. */
 static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
-				  struct setpool *pool)
+				 struct setpool *pool)
 {
 	struct strv m = {0};
 	switch (r->proto) {
@@ -267,15 +270,17 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 		}
 		/* Merge overlapping ranges: an nftables set refuses them. */
 		size_t n = r->nports;
-		uint32_t (*iv)[2] = xcalloc(n ? n : 1, sizeof(*iv));
+		uint32_t(*iv)[2] = xcalloc(n ? n : 1, sizeof(*iv));
 		for (size_t i = 0; i < n; i++) {
 			iv[i][0] = r->ports[i].start;
 			iv[i][1] = r->ports[i].end;
 		}
 		for (size_t i = 1; i < n; i++)
-			for (size_t j = i; j > 0 && iv[j][0] < iv[j - 1][0]; j--) {
+			for (size_t j = i; j > 0 && iv[j][0] < iv[j - 1][0];
+			     j--) {
 				uint32_t t0 = iv[j][0], t1 = iv[j][1];
-				iv[j][0] = iv[j - 1][0], iv[j][1] = iv[j - 1][1];
+				iv[j][0] = iv[j - 1][0],
+				iv[j][1] = iv[j - 1][1];
 				iv[j - 1][0] = t0, iv[j - 1][1] = t1;
 			}
 		size_t w = 0;
@@ -290,16 +295,18 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 		}
 		struct strv el = {0};
 		for (size_t i = 0; i < w; i++)
-			strv_add(&el, iv[i][1] != iv[i][0]
-					      ? xasprintf("%u-%u", iv[i][0], iv[i][1])
-					      : xasprintf("%u", iv[i][0]));
+			strv_add(&el,
+				 iv[i][1] != iv[i][0]
+				     ? xasprintf("%u-%u", iv[i][0], iv[i][1])
+				     : xasprintf("%u", iv[i][0]));
 		free(iv);
 		char *ref = set_text(defs, pool, &el, "inet_service");
 		if (ref)
 			strv_add(&m, xasprintf("%s dport %s", name, ref));
 		else
 			for (size_t i = 0; i < el.n; i++)
-				strv_add(&m, xasprintf("%s dport %s", name, el.v[i]));
+				strv_add(&m, xasprintf("%s dport %s", name,
+						       el.v[i]));
 		free(ref);
 		strv_free(&el);
 		break;
@@ -313,9 +320,9 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 		}
 		for (size_t i = 0; i < r->ntypes; i++) {
 			if (r->types[i].code >= 0)
-				strv_add(&m, xasprintf("%s type %d %s code %d", name,
-						       r->types[i].type, name,
-						       r->types[i].code));
+				strv_add(&m, xasprintf("%s type %d %s code %d",
+						       name, r->types[i].type,
+						       name, r->types[i].code));
 			else
 				strv_add(&m, xasprintf("%s type %d", name,
 						       r->types[i].type));
@@ -336,7 +343,7 @@ static struct strv proto_matches(const struct fw_rule *r, FILE *defs,
 struct entry {
 	int priority;
 	bool block;
-	size_t order;     /* rule index, for a stable order */
+	size_t order; /* rule index, for a stable order */
 	size_t rule;
 	bool inbound;
 };
@@ -382,11 +389,12 @@ static void chain_trim(struct chainv *c, bool inbound)
 }
 
 static void emit_family(FILE *f, const char *fam, const char *dir,
-			const char *set, const struct strv *v, const char *proto,
-			const char *verdict)
+			const char *set, const struct strv *v,
+			const char *proto, const char *verdict)
 {
 	if (set) {
-		fprintf(f, "\t\t%s %s %s %s %s\n", fam, dir, set, proto, verdict);
+		fprintf(f, "\t\t%s %s %s %s %s\n", fam, dir, set, proto,
+			verdict);
 		return;
 	}
 	for (size_t i = 0; i < v->n; i++)
@@ -408,8 +416,8 @@ static void emit_lines(FILE *f, const struct peer *p, bool inbound,
 			emit_family(f, "ip", dir, p->set4, &p->v4, protos->v[k],
 				    verdict);
 		if (proto != FW_ICMP)
-			emit_family(f, "ip6", dir, p->set6, &p->v6, protos->v[k],
-				    verdict);
+			emit_family(f, "ip6", dir, p->set6, &p->v6,
+				    protos->v[k], verdict);
 	}
 }
 
@@ -428,11 +436,89 @@ static int by_uuid_cmp(const void *a, const void *b, void *ctx)
 char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		     const struct fw_inst *insts, size_t ninsts)
 {
-	char *defs_buf = NULL, *chains_buf = NULL, *out = NULL;
-	size_t defs_len = 0, chains_len = 0, out_len = 0;
+	return fw_nft_compile_flags(rules, nrules, insts, ninsts, 0);
+}
+
+/* One table being written: its instance chains and dispatch maps. */
+struct table {
+	const char *family;
+	char *ch_buf, *vin, *vout;
+	size_t ch_len, vin_len, vout_len;
+	FILE *ch, *fin, *fout;
+	size_t nports, nout;
+};
+
+static void table_open(struct table *t)
+{
+	t->ch = open_memstream(&t->ch_buf, &t->ch_len);
+	t->fin = open_memstream(&t->vin, &t->vin_len);
+	t->fout = open_memstream(&t->vout, &t->vout_len);
+	if (!t->ch || !t->fin || !t->fout)
+		abort();
+}
+
+static void table_close(struct table *t)
+{
+	fclose(t->ch);
+	fclose(t->fin);
+	fclose(t->fout);
+}
+
+static void table_free(struct table *t)
+{
+	free(t->ch_buf);
+	free(t->vin);
+	free(t->vout);
+}
+
+static void table_emit(FILE *f, const struct table *t, const char *defs)
+{
+	fprintf(f, "table %s " FW_NFT_TABLE " {\n", t->family);
+	/* IPv6 neighbour discovery always reaches an instance. */
+	fprintf(f,
+		"\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
+		"nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
+		"nd-router-advert }\n\t}\n");
+	fprintf(f, "%s%s", defs, t->ch_buf);
+	/* Two named verdict maps, shared by the base chains: port -> chain. */
+	if (t->nout)
+		fprintf(f,
+			"\tmap from-inst {\n\t\ttype ifname : verdict\n"
+			"\t\telements = { %s }\n\t}\n",
+			t->vout);
+	if (t->nports)
+		fprintf(f,
+			"\tmap to-inst {\n\t\ttype ifname : verdict\n"
+			"\t\telements = { %s }\n\t}\n",
+			t->vin);
+	/* The same three hooks mean the same in both families: forward is
+	 * port to port, input port to host, output host to port. */
+	static const char *const hooks[] = {"forward", "input", "output"};
+	for (size_t h = 0; h < 3; h++) {
+		fprintf(f,
+			"\tchain %s {\n\t\ttype filter hook %s priority "
+			"filter; policy accept;\n",
+			hooks[h], hooks[h]);
+		if (t->nports)
+			fprintf(f, "\t\tct state established,related accept\n"
+				   "\t\ticmpv6 type @nd accept\n");
+		if (t->nout && h != 2)
+			fprintf(f, "\t\tiifname vmap @from-inst\n");
+		if (t->nports && h != 1)
+			fprintf(f, "\t\toifname vmap @to-inst\n");
+		fprintf(f, "\t}\n");
+	}
+	fprintf(f, "}\n");
+}
+
+char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
+			   const struct fw_inst *insts, size_t ninsts,
+			   unsigned flags)
+{
+	char *defs_buf = NULL, *out = NULL;
+	size_t defs_len = 0, out_len = 0;
 	FILE *defs = open_memstream(&defs_buf, &defs_len);
-	FILE *ch = open_memstream(&chains_buf, &chains_len);
-	if (!defs || !ch)
+	if (!defs)
 		abort();
 
 	/* Per rule: the peers each side stands for, and the protocol match. */
@@ -453,8 +539,8 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		bool used_in = false, used_out = false;
 		size_t nto = side_members(&rules[r], &rule->to, insts, by_uuid,
 					  ninsts, mem_to);
-		size_t nfrom = side_members(&rules[r], &rule->from, insts, by_uuid,
-					    ninsts, mem_from);
+		size_t nfrom = side_members(&rules[r], &rule->from, insts,
+					    by_uuid, ninsts, mem_from);
 		for (size_t k = 0; k < nto; k++) {
 			if (!inst_active(&insts[mem_to[k]]))
 				continue;
@@ -471,34 +557,44 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 			continue;
 		protos[r] = proto_matches(rule, defs, &pool);
 		if (used_in) {
-			peer_build(&from[r], &rule->from, insts, mem_from, nfrom);
-			from[r].set4 = set_text(defs, &pool, &from[r].v4, "ipv4_addr");
-			from[r].set6 = set_text(defs, &pool, &from[r].v6, "ipv6_addr");
+			peer_build(&from[r], &rule->from, insts, mem_from,
+				   nfrom);
+			from[r].set4 =
+			    set_text(defs, &pool, &from[r].v4, "ipv4_addr");
+			from[r].set6 =
+			    set_text(defs, &pool, &from[r].v6, "ipv6_addr");
 		}
 		if (used_out) {
 			peer_build(&to[r], &rule->to, insts, mem_to, nto);
-			to[r].set4 = set_text(defs, &pool, &to[r].v4, "ipv4_addr");
-			to[r].set6 = set_text(defs, &pool, &to[r].v6, "ipv6_addr");
+			to[r].set4 =
+			    set_text(defs, &pool, &to[r].v4, "ipv4_addr");
+			to[r].set6 =
+			    set_text(defs, &pool, &to[r].v6, "ipv6_addr");
 		}
 	}
 
-	/* Per instance: its two chains and its ports in the dispatch maps. */
+	/* Per instance: its two chains and its ports in the dispatch maps of
+	 * the table that sees them (bridge ports in table bridge, when the
+	 * caller says the kernel can track connections there). */
 	struct strv ports_seen = {0};
-	char *vin = NULL, *vout = NULL;
-	size_t vin_len = 0, vout_len = 0;
-	FILE *fin = open_memstream(&vin, &vin_len);   /* oifname -> i-chain */
-	FILE *fout = open_memstream(&vout, &vout_len); /* iifname -> o-chain */
-	size_t nports = 0, nout = 0;
+	struct table tabs[2] = {{"inet"}, {"bridge"}};
+	for (size_t t = 0; t < 2; t++)
+		table_open(&tabs[t]);
 	for (size_t i = 0; i < ninsts; i++) {
 		const struct fw_inst *inst = &insts[i];
 		if (!inst_active(inst))
 			continue;
 		if (in[i].n > 1)
-			qsort(in[i].e, in[i].n, sizeof(struct entry), entry_cmp);
+			qsort(in[i].e, in[i].n, sizeof(struct entry),
+			      entry_cmp);
 		if (outc[i].n > 1)
-			qsort(outc[i].e, outc[i].n, sizeof(struct entry), entry_cmp);
+			qsort(outc[i].e, outc[i].n, sizeof(struct entry),
+			      entry_cmp);
 		chain_trim(&in[i], true);
 		chain_trim(&outc[i], false);
+		char *ibuf = NULL;
+		size_t ilen = 0;
+		FILE *ch = open_memstream(&ibuf, &ilen);
 		/* Established/related traffic and neighbour discovery are
 		 * accepted in the base chains before any of this. */
 		fprintf(ch, "\tchain i-%s {\n\t\tct state invalid drop\n",
@@ -517,61 +613,49 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 				size_t r = outc[i].e[k].rule;
 				emit_lines(ch, &to[r], false, &protos[r],
 					   rules[r].rule->proto,
-					   outc[i].e[k].block ? "drop" : "return");
+					   outc[i].e[k].block ? "drop"
+							      : "return");
 			}
 			fprintf(ch, "\t}\n");
 		}
+		fclose(ch);
+		bool in_tab[2] = {false, false};
 		for (size_t n = 0; n < inst->nnics; n++) {
 			const char *ifn = inst->nics[n].ifname;
 			size_t before = ports_seen.n;
 			strv_add(&ports_seen, xstrdup(ifn));
 			if (ports_seen.n == before)
 				continue; /* a port claimed twice: first wins */
-			fprintf(fin, "%s\"%s\" : jump i-%s", nports ? ", " : "",
-				ifn, inst->uuid);
-			nports++;
+			size_t t =
+			    (flags & FW_NFT_BRIDGE) && inst->nics[n].bridged
+				? 1
+				: 0;
+			struct table *tb = &tabs[t];
+			if (!in_tab[t]) {
+				fputs(ibuf, tb->ch);
+				in_tab[t] = true;
+			}
+			fprintf(tb->fin, "%s\"%s\" : jump i-%s",
+				tb->nports++ ? ", " : "", ifn, inst->uuid);
 			if (has_out)
-				fprintf(fout, "%s\"%s\" : jump o-%s",
-					nout++ ? ", " : "", ifn, inst->uuid);
+				fprintf(tb->fout, "%s\"%s\" : jump o-%s",
+					tb->nout++ ? ", " : "", ifn,
+					inst->uuid);
 		}
+		free(ibuf);
 	}
-	fclose(fin);
-	fclose(fout);
 	fclose(defs);
-	fclose(ch);
 
 	FILE *f = open_memstream(&out, &out_len);
-	fprintf(f, "table inet " FW_NFT_TABLE " {\n");
-	/* IPv6 neighbour discovery always reaches an instance. */
-	fprintf(f, "\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
-		   "nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, "
-		   "nd-router-advert }\n\t}\n");
-	fprintf(f, "%s%s", defs_buf, chains_buf);
-	/* Two named verdict maps, shared by the base chains: port -> chain. */
-	if (nout)
-		fprintf(f, "\tmap from-inst {\n\t\ttype ifname : verdict\n"
-			   "\t\telements = { %s }\n\t}\n", vout);
-	if (nports)
-		fprintf(f, "\tmap to-inst {\n\t\ttype ifname : verdict\n"
-			   "\t\telements = { %s }\n\t}\n", vin);
-	static const char *const hooks[] = {"forward", "input", "output"};
-	for (size_t h = 0; h < 3; h++) {
-		fprintf(f, "\tchain %s {\n\t\ttype filter hook %s priority "
-			   "filter; policy accept;\n", hooks[h], hooks[h]);
-		if (nports)
-			fprintf(f, "\t\tct state established,related accept\n"
-				   "\t\ticmpv6 type @nd accept\n");
-		if (nout && h != 2)
-			fprintf(f, "\t\tiifname vmap @from-inst\n");
-		if (nports && h != 1)
-			fprintf(f, "\t\toifname vmap @to-inst\n");
-		fprintf(f, "\t}\n");
+	for (size_t t = 0; t < 2; t++) {
+		table_close(&tabs[t]);
+		/* table inet always exists, so an empty ruleset is one too. */
+		if (t == 0 || tabs[t].nports)
+			table_emit(f, &tabs[t], defs_buf);
+		table_free(&tabs[t]);
 	}
-	fprintf(f, "}\n");
 	fclose(f);
 
-	free(vin);
-	free(vout);
 	strv_free(&ports_seen);
 	setpool_free(&pool);
 	free(by_uuid);
@@ -592,7 +676,6 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 	free(in);
 	free(outc);
 	free(defs_buf);
-	free(chains_buf);
 	return out;
 }
 
@@ -600,7 +683,8 @@ static int run_nft(const char *buf, bool dry_run, struct hull_err *err)
 {
 	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!nft)
-		return hull_err_set(err, ENOMEM, "nftables: cannot make a context");
+		return hull_err_set(err, ENOMEM,
+				    "nftables: cannot make a context");
 	nft_ctx_buffer_output(nft);
 	nft_ctx_buffer_error(nft);
 	if (dry_run)
@@ -617,12 +701,29 @@ static int run_nft(const char *buf, bool dry_run, struct hull_err *err)
 	return rc;
 }
 
+/* Both tables go, whichever exist, in the same transaction as the new. */
+#define DROP_TABLES                                                            \
+	"add table inet " FW_NFT_TABLE "\n"                                    \
+	"delete table inet " FW_NFT_TABLE "\n"                                 \
+	"add table bridge " FW_NFT_TABLE "\n"                                  \
+	"delete table bridge " FW_NFT_TABLE "\n"
+
+bool fw_nft_bridge_supported(void)
+{
+	struct hull_err ignore;
+	return run_nft("add table bridge hull_probe\n"
+		       "add chain bridge hull_probe c { type filter hook "
+		       "forward priority filter; policy accept; ct state "
+		       "established accept; }\n"
+		       "delete table bridge hull_probe\n",
+		       true, &ignore) == 0;
+}
+
 int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 {
 	/* add + delete + define in one buffer: one transaction, so the old
 	 * table is replaced by the new one with nothing in between. */
-	char *buf = xasprintf("add table inet " FW_NFT_TABLE "\n"
-			      "delete table inet " FW_NFT_TABLE "\n%s", ruleset);
+	char *buf = xasprintf(DROP_TABLES "%s", ruleset);
 	int rc = run_nft(buf, dry_run, err);
 	free(buf);
 	return rc;
@@ -630,6 +731,5 @@ int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 
 int fw_nft_remove(struct hull_err *err)
 {
-	return run_nft("add table inet " FW_NFT_TABLE "\n"
-		       "delete table inet " FW_NFT_TABLE "\n", false, err);
+	return run_nft(DROP_TABLES, false, err);
 }

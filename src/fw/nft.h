@@ -2,19 +2,27 @@
  * nft.h - the firewall compiled to nftables, and loaded.
  *
  * fw_nft_compile() is a pure function: enabled rules plus the instances
- * they may touch in, one nftables ruleset (table inet hull) out. For every
- * instance with its firewall on, and each of its host-side ports:
+ * they may touch in, one nftables ruleset out: table inet hull (with
+ * FW_NFT_BRIDGE, also table bridge hull for ports that are bridge ports;
+ * the same chains either way). For every instance with its firewall on,
+ * and each of its host-side ports:
  *
- *   - traffic to the instance (forward and output hooks, by oifname) goes
- *     through chain i-<uuid>: established/related and IPv6 neighbour
- *     discovery pass, then the inbound rules in priority order (higher
- *     first; at equal priority ALLOW before BLOCK), then drop;
- *   - traffic from it (forward and input hooks, by iifname) goes through
- *     o-<uuid> first: established/related pass, then the outbound rules
- *     (higher priority first; at equal priority BLOCK before ALLOW), and
- *     whatever is not blocked goes on (return), so a packet between two
- *     instances passes the sender's outbound and the receiver's inbound
- *     rules.
+ *   - established/related traffic and IPv6 neighbour discovery pass first,
+ *     in the base chains (forward: port to port, input: port to host,
+ *     output: host to port);
+ *   - traffic to the instance (forward and output, by oifname, through map
+ *     to-inst) goes through chain i-<uuid>: invalid packets drop, then the
+ *     inbound rules in priority order (higher first; at equal priority
+ *     ALLOW before BLOCK), then drop;
+ *   - traffic from it (forward and input, by iifname, through map
+ *     from-inst) goes first through o-<uuid>, when it has outbound rules:
+ *     higher priority first, at equal priority BLOCK before ALLOW; what is
+ *     not blocked goes on (return), so a packet between two instances
+ *     passes the sender's outbound and the receiver's inbound rules.
+ *
+ * Rules that only repeat a chain's default after the last rule against it
+ * are left out, and every address or port list longer than a few entries
+ * is one named set shared by all rules that resolve to it.
  *
  * A rule touches an instance through a side that names it (vm, tag, all
  * vms), resolved among the instances of the rule's owner (all of them for a
@@ -22,7 +30,7 @@
  * subnet; vm/tag/all vms: those instances' addresses). Ports are always
  * destination ports.
  *
- * fw_nft_apply() replaces the whole table in one transaction (one
+ * fw_nft_apply() replaces both tables in one transaction (one
  * nft_run_cmd_from_buffer), so the filter changes atomically.
  */
 #ifndef HULL_FW_NFT_H
@@ -39,7 +47,7 @@
 
 struct fw_crule {
 	const char *uuid;
-	const char *owner_uuid;  /* NULL: global */
+	const char *owner_uuid; /* NULL: global */
 	const struct fw_rule *rule;
 };
 
@@ -47,15 +55,29 @@ struct fw_crule {
 char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
 		     const struct fw_inst *insts, size_t ninsts);
 
+/* With FW_NFT_BRIDGE, ports that are bridge ports (fw_nic.bridged) are
+ * dispatched from a `table bridge hull` with the same chains, so traffic
+ * bridged between two ports of one nic tag is filtered too. Only pass it
+ * when fw_nft_bridge_supported(): stateful filtering in the bridge family
+ * needs the kernel's bridge connection tracking (nf_conntrack_bridge). */
+#define FW_NFT_BRIDGE 1u
+char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
+			   const struct fw_inst *insts, size_t ninsts,
+			   unsigned flags);
+
+/* Whether the kernel can track connections in the bridge family (checked
+ * with a dry-run transaction; changes nothing). */
+bool fw_nft_bridge_supported(void);
+
 /* Whether a side of rule r names instance inst (owner taken into account). */
 bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *side,
 			const struct fw_inst *inst);
 
-/* Atomically replaces table inet hull with ruleset (from fw_nft_compile);
- * dry_run only checks it. */
+/* Atomically replaces tables inet hull and bridge hull with ruleset (from
+ * fw_nft_compile); dry_run only checks it. */
 int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err);
 
-/* Removes table inet hull (fine when absent). */
+/* Removes tables inet hull and bridge hull (fine when absent). */
 int fw_nft_remove(struct hull_err *err);
 
 #endif

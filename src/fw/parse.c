@@ -36,8 +36,8 @@
 /* A target as written, before deduplication. */
 struct raw_target {
 	enum { RT_ANY, RT_ALLVMS, RT_IP, RT_SUBNET, RT_TAG, RT_VM } kind;
-	char *a;  /* ip / subnet / vm / tag name */
-	char *b;  /* tag value or NULL */
+	char *a; /* ip / subnet / vm / tag name */
+	char *b; /* tag value or NULL */
 };
 
 struct raw_side {
@@ -104,10 +104,11 @@ static int syntax_error(struct parser *p, const char *expected)
 				    "at character %zu: unexpected text '%.*s'",
 				    column(p->text, t->pos), tok_text_len(p, t),
 				    p->text + t->pos);
-	return hull_err_set(p->err, EINVAL,
-			    "at character %zu: unexpected %s '%.*s', expected %s",
-			    column(p->text, t->pos), fw_tok_name(t->kind),
-			    tok_text_len(p, t), p->text + t->pos, expected);
+	return hull_err_set(
+	    p->err, EINVAL,
+	    "at character %zu: unexpected %s '%.*s', expected %s",
+	    column(p->text, t->pos), fw_tok_name(t->kind), tok_text_len(p, t),
+	    p->text + t->pos, expected);
 }
 
 /* A semantic error about token t (already consumed). */
@@ -152,9 +153,9 @@ static bool uuid_lower_valid(const char *s, size_t n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (shape[i] == '-' ? c != '-'
-				    : !((c >= '0' && c <= '9') ||
-					(c >= 'a' && c <= 'f')))
+		if (shape[i] == '-'
+			? c != '-'
+			: !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return false;
 	}
 	return true;
@@ -189,7 +190,8 @@ static int parse_tstr(struct parser *p, char **out)
 	} else if (p->tok.kind == TK_WORD) {
 		*out = tok_strdup(p, &p->tok);
 	} else {
-		return syntax_error(p, "a tag name or value (word or quoted string)");
+		return syntax_error(
+		    p, "a tag name or value (word or quoted string)");
 	}
 	advance(p);
 	return 0;
@@ -208,14 +210,16 @@ static int parse_target(struct parser *p, struct raw_side *side)
 			if (!fw_is_ipv4_node(ip) || !strcmp(ip, "0.0.0.0") ||
 			    !strcmp(ip, "255.255.255.255")) {
 				free(ip);
-				return value_error(p, &t, "invalid IPv4 address");
+				return value_error(p, &t,
+						   "invalid IPv4 address");
 			}
 			side_push(side, RT_IP, ip, NULL);
 		} else if (t.kind == TK_IPV6) {
 			char *ip = tok_strdup(p, &t);
 			if (!fw_is_ipv6_node(ip)) {
 				free(ip);
-				return value_error(p, &t, "invalid IPv6 address");
+				return value_error(p, &t,
+						   "invalid IPv6 address");
 			}
 			side_push(side, RT_IP, ip, NULL);
 		} else {
@@ -321,7 +325,8 @@ static int parse_tlist(struct parser *p, struct raw_side *side)
 	default:
 		if (p->tok.kind != TK_IP && p->tok.kind != TK_SUBNET &&
 		    p->tok.kind != TK_VM && p->tok.kind != TK_TAG)
-			return syntax_error(p, "any, all vms, ip, subnet, vm, tag or '('");
+			return syntax_error(
+			    p, "any, all vms, ip, subnet, vm, tag or '('");
 		return parse_target(p, side);
 	}
 }
@@ -354,12 +359,15 @@ static int parse_ports(struct parser *p, struct fw_rule *r)
 		if (p->tok.kind == TK_DASH) {
 			advance(p);
 			if (p->tok.kind != TK_WORD)
-				return syntax_error(p, "the end of the port range");
+				return syntax_error(
+				    p, "the end of the port range");
 			struct fw_token b = p->tok;
-			if (port_word(p, &a, &s) < 0 || port_word(p, &b, &e) < 0)
+			if (port_word(p, &a, &s) < 0 ||
+			    port_word(p, &b, &e) < 0)
 				return -EINVAL;
 			if (e < s)
-				return value_error(p, &b, "port range ends before it starts");
+				return value_error(
+				    p, &b, "port range ends before it starts");
 			push_port(r, s, e, true);
 			advance(p);
 		} else {
@@ -370,14 +378,21 @@ static int parse_ports(struct parser *p, struct fw_rule *r)
 					return -EINVAL;
 				push_port(r, s, s, false);
 			} else {
-				size_t n1 = (size_t)(dash - w), n2 = a.len - n1 - 1;
+				size_t n1 = (size_t)(dash - w),
+				       n2 = a.len - n1 - 1;
 				if (memchr(dash + 1, '-', n2))
-					return value_error(p, &a, "invalid port number or range");
+					return value_error(
+					    p, &a,
+					    "invalid port number or range");
 				if (!digits_in_range(w, n1, 1, 65535, &s) ||
-				    !digits_in_range(dash + 1, n2, 1, 65535, &e))
-					return value_error(p, &a, "invalid port number");
+				    !digits_in_range(dash + 1, n2, 1, 65535,
+						     &e))
+					return value_error(
+					    p, &a, "invalid port number");
 				if (e < s)
-					return value_error(p, &a, "port range ends before it starts");
+					return value_error(
+					    p, &a,
+					    "port range ends before it starts");
 				push_port(r, s, e, true);
 			}
 		}
@@ -552,7 +567,8 @@ static void js_sort(void *base, size_t n, size_t sz, js_cmp cmp)
 			else
 				left = mid + 1;
 		}
-		memmove(a + (left + 1) * sz, a + left * sz, (start - left) * sz);
+		memmove(a + (left + 1) * sz, a + left * sz,
+			(start - left) * sz);
 		memcpy(a + left * sz, tmp, sz);
 	}
 }
@@ -643,8 +659,9 @@ static void side_build(struct fw_side *out, struct raw_side *in)
 				if (!strcmp(out->tags[k].name, t->a))
 					tag = &out->tags[k];
 			if (!tag) {
-				out->tags = xrealloc(out->tags, (out->ntags + 1) *
-								sizeof(*out->tags));
+				out->tags =
+				    xrealloc(out->tags, (out->ntags + 1) *
+							    sizeof(*out->tags));
 				tag = &out->tags[out->ntags++];
 				memset(tag, 0, sizeof(*tag));
 				tag->name = t->a;
@@ -687,22 +704,24 @@ static int check_icmp_family(const struct fw_side *s, bool v4,
 			     struct hull_err *err)
 {
 	for (size_t i = 0; i < s->nips; i++)
-		if (v4 ? !fw_is_ipv4_node(s->ips[i]) : !fw_is_ipv6_node(s->ips[i]))
-			return hull_err_set(err, EINVAL,
-					    "rule affects ICMPv%c but contains a "
-					    "non-IPv%c address (%s)",
-					    v4 ? '4' : '6', v4 ? '4' : '6', s->ips[i]);
+		if (v4 ? !fw_is_ipv4_node(s->ips[i])
+		       : !fw_is_ipv6_node(s->ips[i]))
+			return hull_err_set(
+			    err, EINVAL,
+			    "rule affects ICMPv%c but contains a "
+			    "non-IPv%c address (%s)",
+			    v4 ? '4' : '6', v4 ? '4' : '6', s->ips[i]);
 	for (size_t i = 0; i < s->nsubnets; i++) {
 		char *a = xstrdup(s->subnets[i]);
 		*strchr(a, '/') = '\0';
 		bool ok = v4 ? fw_is_ipv4_node(a) : fw_is_ipv6_node(a);
 		free(a);
 		if (!ok)
-			return hull_err_set(err, EINVAL,
-					    "rule affects ICMPv%c but contains a "
-					    "non-IPv%c subnet (%s)",
-					    v4 ? '4' : '6', v4 ? '4' : '6',
-					    s->subnets[i]);
+			return hull_err_set(
+			    err, EINVAL,
+			    "rule affects ICMPv%c but contains a "
+			    "non-IPv%c subnet (%s)",
+			    v4 ? '4' : '6', v4 ? '4' : '6', s->subnets[i]);
 	}
 	return 0;
 }
@@ -744,30 +763,34 @@ int fw_rule_parse(const char *text, struct fw_rule *r, struct hull_err *err)
 		}
 		if (!digits_in_range(text + p.tok.pos, p.tok.len, 0,
 				     FW_PRIORITY_MAX, &prio)) {
-			value_error(&p, &p.tok, "invalid priority level (0-100)");
+			value_error(&p, &p.tok,
+				    "invalid priority level (0-100)");
 			goto out;
 		}
 		r->priority = (int)prio;
 		advance(&p);
 	}
 	if (p.tok.kind != TK_EOF) {
-		syntax_error(&p, p.tok.kind == TK_BAD ? "" :
-			     r->priority ? "end of rule" : "PRIORITY or end of rule");
+		syntax_error(&p, p.tok.kind == TK_BAD ? ""
+				 : r->priority	      ? "end of rule"
+					       : "PRIORITY or end of rule");
 		goto out;
 	}
 
 	/* The checks Triton makes on the parsed rule, in its order. */
 	size_t ntargets = r->proto == FW_ICMP || r->proto == FW_ICMP6
-				  ? (r->all ? 1 : r->ntypes)
-				  : (r->all ? 1 : r->nports);
+			      ? (r->all ? 1 : r->ntypes)
+			      : (r->all ? 1 : r->nports);
 	if (ntargets > FW_MAX_PROTO_TARGETS) {
 		rc = hull_err_set(err, EINVAL, "maximum of %d %s allowed",
 				  FW_MAX_PROTO_TARGETS,
 				  r->proto == FW_ICMP || r->proto == FW_ICMP6
-					  ? "types" : "ports");
+				      ? "types"
+				      : "ports");
 		goto out;
 	}
-	if (to.n > FW_MAX_TARGETS_PER_SIDE || from.n > FW_MAX_TARGETS_PER_SIDE) {
+	if (to.n > FW_MAX_TARGETS_PER_SIDE ||
+	    from.n > FW_MAX_TARGETS_PER_SIDE) {
 		rc = hull_err_set(err, EINVAL,
 				  "maximum of %d targets allowed per side",
 				  FW_MAX_TARGETS_PER_SIDE);

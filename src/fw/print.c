@@ -35,18 +35,32 @@ static void put_quoted(FILE *f, const char *s)
 			continue;
 		}
 		switch (cp) {
-		case '"': case '(': case ')': case '\\':
+		case '"':
+		case '(':
+		case ')':
+		case '\\':
 			fprintf(f, "\\%c", (int)cp);
 			continue;
-		case '\b': fputs("\\b", f); continue;
-		case '\t': fputs("\\t", f); continue;
-		case '\n': fputs("\\n", f); continue;
-		case '\f': fputs("\\f", f); continue;
-		case '\r': fputs("\\r", f); continue;
-		default: break;
+		case '\b':
+			fputs("\\b", f);
+			continue;
+		case '\t':
+			fputs("\\t", f);
+			continue;
+		case '\n':
+			fputs("\\n", f);
+			continue;
+		case '\f':
+			fputs("\\f", f);
+			continue;
+		case '\r':
+			fputs("\\r", f);
+			continue;
+		default:
+			break;
 		}
-		bool esc = cp < 0x20 || cp == 0x7f || cp == 0x85 || cp == 0xa0 ||
-			   cp == 0x1680 || cp == 0x180e ||
+		bool esc = cp < 0x20 || cp == 0x7f || cp == 0x85 ||
+			   cp == 0xa0 || cp == 0x1680 || cp == 0x180e ||
 			   (cp >= 0x2000 && cp <= 0x200d) || cp == 0x2028 ||
 			   cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
 			   cp == 0x2060 || cp == 0x3000 || cp == 0xfeff ||
@@ -117,8 +131,8 @@ static void put_side(FILE *f, const struct fw_side *s)
 }
 
 static const char *const proto_names[] = {
-	[FW_TCP] = "tcp", [FW_UDP] = "udp", [FW_ICMP] = "icmp",
-	[FW_ICMP6] = "icmp6", [FW_AH] = "ah", [FW_ESP] = "esp",
+    [FW_TCP] = "tcp",	  [FW_UDP] = "udp", [FW_ICMP] = "icmp",
+    [FW_ICMP6] = "icmp6", [FW_AH] = "ah",   [FW_ESP] = "esp",
 };
 
 static void put_proto(FILE *f, const struct fw_rule *r)
@@ -149,7 +163,8 @@ static void put_proto(FILE *f, const struct fw_rule *r)
 		}
 		fputs(r->nports > 1 ? " (PORT " : " PORT ", f);
 		for (size_t i = 0; i < r->nports; i++)
-			fprintf(f, "%s%u", i ? " AND PORT " : "", r->ports[i].start);
+			fprintf(f, "%s%u", i ? " AND PORT " : "",
+				r->ports[i].start);
 		if (r->nports > 1)
 			fputc(')', f);
 		break;
@@ -162,7 +177,8 @@ static void put_proto(FILE *f, const struct fw_rule *r)
 		}
 		fputs(r->ntypes > 1 ? " (TYPE " : " TYPE ", f);
 		for (size_t i = 0; i < r->ntypes; i++) {
-			fprintf(f, "%s%d", i ? " AND TYPE " : "", r->types[i].type);
+			fprintf(f, "%s%d", i ? " AND TYPE " : "",
+				r->types[i].type);
 			if (r->types[i].code >= 0)
 				fprintf(f, " CODE %d", r->types[i].code);
 		}

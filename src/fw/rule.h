@@ -36,15 +36,15 @@ enum fw_proto { FW_TCP, FW_UDP, FW_ICMP, FW_ICMP6, FW_AH, FW_ESP };
 struct fw_tag {
 	char *name;
 	bool all;
-	char **values;   /* sorted, unique; ignored when all */
+	char **values; /* sorted, unique; ignored when all */
 	size_t nvalues;
 };
 
 /* One side of a rule (FROM or TO). Each list is sorted and unique; ip and
  * subnet entries are the text as written (Triton keeps them so). */
 struct fw_side {
-	bool any;     /* `any` */
-	bool allvms;  /* `all vms` */
+	bool any;    /* `any` */
+	bool allvms; /* `all vms` */
 	char **ips;
 	size_t nips;
 	char **subnets;
@@ -71,12 +71,12 @@ struct fw_rule {
 	struct fw_side from, to;
 	enum fw_action action;
 	enum fw_proto proto;
-	bool all;               /* PORT ALL, TYPE ALL, and always for ah/esp */
-	struct fw_port *ports;  /* tcp/udp, unless all */
+	bool all;	       /* PORT ALL, TYPE ALL, and always for ah/esp */
+	struct fw_port *ports; /* tcp/udp, unless all */
 	size_t nports;
-	struct fw_icmp *types;  /* icmp/icmp6, unless all */
+	struct fw_icmp *types; /* icmp/icmp6, unless all */
 	size_t ntypes;
-	int priority;           /* 0..100 */
+	int priority; /* 0..100 */
 };
 
 /* Parses rule text into *rule (zeroed first; free with fw_rule_free even

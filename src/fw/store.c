@@ -54,7 +54,8 @@ static int get_bool(json_t *j, const char *key, bool *out, bool *present,
 	else if (json_is_string(v) && !strcmp(json_string_value(v), "false"))
 		*out = false;
 	else
-		return hull_err_set(err, EINVAL, "%s must be true or false", key);
+		return hull_err_set(err, EINVAL, "%s must be true or false",
+				    key);
 	return 0;
 }
 
@@ -68,8 +69,8 @@ static int get_string(json_t *j, const char *key, char **out,
 		return hull_err_set(err, EINVAL, "%s must be a string", key);
 	if (json_string_length(v) > FW_STRING_MAX)
 		return hull_err_set(err, EINVAL,
-				    "%s must be shorter than %d characters", key,
-				    FW_STRING_MAX);
+				    "%s must be shorter than %d characters",
+				    key, FW_STRING_MAX);
 	free(*out);
 	*out = xstrdup(json_string_value(v));
 	return 0;
@@ -85,19 +86,23 @@ int fw_rec_from_json(json_t *j, const struct fw_rec *base, struct fw_rec *rec,
 {
 	memset(rec, 0, sizeof(*rec));
 	if (!json_is_object(j))
-		return hull_err_set(err, EINVAL, "a rule must be a JSON object");
+		return hull_err_set(err, EINVAL,
+				    "a rule must be a JSON object");
 	static const char *const known[] = {
-		"uuid", "rule", "enabled", "log", "owner_uuid", "global",
-		"description", "created_by", "version", NULL};
+	    "uuid",   "rule",	     "enabled",	   "log",     "owner_uuid",
+	    "global", "description", "created_by", "version", NULL};
 	const char *key;
 	json_t *val;
-	json_object_foreach(j, key, val) {
+	json_object_foreach(j, key, val)
+	{
 		size_t k = 0;
 		while (known[k] && strcmp(known[k], key))
 			k++;
 		if (!known[k])
-			return hull_err_set(err, EINVAL, "unknown rule property "
-					    "\"%s\"", key);
+			return hull_err_set(err, EINVAL,
+					    "unknown rule property "
+					    "\"%s\"",
+					    key);
 	}
 	if (base) {
 		memcpy(rec->uuid, base->uuid, sizeof(rec->uuid));
@@ -112,7 +117,8 @@ int fw_rec_from_json(json_t *j, const struct fw_rec *base, struct fw_rec *rec,
 		if (!json_is_string(u) || !uuid_lower(json_string_value(u)))
 			return hull_err_set(err, EINVAL, "invalid rule UUID");
 		if (base && strcmp(base->uuid, json_string_value(u)))
-			return hull_err_set(err, EINVAL, "rule UUID cannot change");
+			return hull_err_set(err, EINVAL,
+					    "rule UUID cannot change");
 		snprintf(rec->uuid, sizeof(rec->uuid), "%s",
 			 json_string_value(u));
 	} else if (!base) {
@@ -129,8 +135,8 @@ int fw_rec_from_json(json_t *j, const struct fw_rec *base, struct fw_rec *rec,
 	if (get_bool(j, "global", &global, &present, err) < 0)
 		return -EINVAL;
 	if (present && global && o)
-		return hull_err_set(err, EINVAL,
-				    "cannot specify both global and owner_uuid");
+		return hull_err_set(
+		    err, EINVAL, "cannot specify both global and owner_uuid");
 	if (present && global) {
 		free(rec->owner_uuid);
 		rec->owner_uuid = NULL;
@@ -141,7 +147,8 @@ int fw_rec_from_json(json_t *j, const struct fw_rec *base, struct fw_rec *rec,
 	    get_string(j, "created_by", &rec->created_by, err) < 0)
 		return -EINVAL;
 	json_t *r = json_object_get(j, "rule");
-	const char *text = r ? json_string_value(r) : (base ? base->text : NULL);
+	const char *text =
+	    r ? json_string_value(r) : (base ? base->text : NULL);
 	if (r && !json_is_string(r))
 		return hull_err_set(err, EINVAL, "rule must be a string");
 	if (!text)
@@ -162,13 +169,16 @@ json_t *fw_rec_to_json(const struct fw_rec *rec)
 	json_object_set_new(j, "enabled", json_boolean(rec->enabled));
 	json_object_set_new(j, "log", json_boolean(rec->log));
 	if (rec->owner_uuid)
-		json_object_set_new(j, "owner_uuid", json_string(rec->owner_uuid));
+		json_object_set_new(j, "owner_uuid",
+				    json_string(rec->owner_uuid));
 	else
 		json_object_set_new(j, "global", json_true());
 	if (rec->description)
-		json_object_set_new(j, "description", json_string(rec->description));
+		json_object_set_new(j, "description",
+				    json_string(rec->description));
 	if (rec->created_by)
-		json_object_set_new(j, "created_by", json_string(rec->created_by));
+		json_object_set_new(j, "created_by",
+				    json_string(rec->created_by));
 	json_object_set_new(j, "version", json_string(rec->version));
 	return j;
 }
@@ -226,7 +236,8 @@ int fw_store_load_all(struct fw_rec **out, size_t *n, struct hull_err *err)
 	if (!d) {
 		int e = errno;
 		free(dir);
-		return e == ENOENT ? 0 : hull_err_sys(err, e, "open rule store");
+		return e == ENOENT ? 0
+				   : hull_err_sys(err, e, "open rule store");
 	}
 	struct dirent *de;
 	int rc = 0;

@@ -16,14 +16,14 @@
 
 struct fw_rec {
 	char uuid[37];
-	char *text;          /* canonical rule text */
+	char *text;	     /* canonical rule text */
 	struct fw_rule rule; /* parsed */
 	bool enabled;
 	bool log;
-	char *owner_uuid;    /* NULL: global */
-	char *description;   /* NULL when unset */
+	char *owner_uuid;  /* NULL: global */
+	char *description; /* NULL when unset */
 	char *created_by;
-	char *version;       /* "<ms since epoch>.<pid, 6 digits>" */
+	char *version; /* "<ms since epoch>.<pid, 6 digits>" */
 };
 
 /* Builds a record from a JSON payload (as `fwadm add -f` and `update -f`

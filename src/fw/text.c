@@ -121,8 +121,14 @@ size_t fw_js_space(const char *s, size_t len, size_t i)
 	if (!fw_utf8_next(s, len, &j, &cp, true))
 		return 0;
 	switch (cp) {
-	case 0xa0: case 0x1680: case 0x2028: case 0x2029: case 0x202f:
-	case 0x205f: case 0x3000: case 0xfeff:
+	case 0xa0:
+	case 0x1680:
+	case 0x2028:
+	case 0x2029:
+	case 0x202f:
+	case 0x205f:
+	case 0x3000:
+	case 0xfeff:
 		return j - i;
 	default:
 		return cp >= 0x2000 && cp <= 0x200a ? j - i : 0;
@@ -196,7 +202,8 @@ static bool hex_field(const char *v, size_t n, uint32_t *out)
 	uint32_t x = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = v[i];
-		x = x * 16 + (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+		x = x * 16 +
+		    (uint32_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
 		if (x > 0xffff)
 			return false;
 	}
@@ -223,7 +230,8 @@ bool fw_subnet_parse(const char *s, uint8_t addr[16], bool *v4, int *plen)
 	}
 	memset(addr, 0, 16);
 	if (strchr(a, '.')) {
-		/* ip6addr: four decimal fields, each 0..255 (leading zeros fine). */
+		/* ip6addr: four decimal fields, each 0..255 (leading zeros
+		 * fine). */
 		const char *p = a;
 		for (int k = 0; k < 4; k++) {
 			size_t n = 0;

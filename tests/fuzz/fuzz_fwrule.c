@@ -47,7 +47,8 @@ static bool side_eq(const struct fw_side *a, const struct fw_side *b)
 		const struct fw_tag *x = &a->tags[i++], *y = &b->tags[j++];
 		if (strcmp(x->name, y->name) || x->all != y->all)
 			return false;
-		if (!x->all && !strv_eq(x->values, x->nvalues, y->values, y->nvalues))
+		if (!x->all &&
+		    !strv_eq(x->values, x->nvalues, y->values, y->nvalues))
 			return false;
 	}
 }
@@ -66,11 +67,12 @@ static int icmp_cmp(const void *a, const void *b)
 static bool rule_eq(const struct fw_rule *a, const struct fw_rule *b)
 {
 	if (!side_eq(&a->from, &b->from) || !side_eq(&a->to, &b->to) ||
-	    a->action != b->action || a->proto != b->proto || a->all != b->all ||
-	    a->priority != b->priority || a->nports != b->nports ||
-	    a->ntypes != b->ntypes)
+	    a->action != b->action || a->proto != b->proto ||
+	    a->all != b->all || a->priority != b->priority ||
+	    a->nports != b->nports || a->ntypes != b->ntypes)
 		return false;
-	if (a->nports && memcmp(a->ports, b->ports, a->nports * sizeof(*a->ports)))
+	if (a->nports &&
+	    memcmp(a->ports, b->ports, a->nports * sizeof(*a->ports)))
 		return false;
 	if (!a->ntypes)
 		return true;

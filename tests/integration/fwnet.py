@@ -79,13 +79,17 @@ class Fw:
         return out.splitlines()[1].split()[0]
 
     def vm(self, uuid, ifname=None, ips=(), tags=None, owner=None,
-           firewall=True):
-        """Writes the instance record vmadm would write."""
+           firewall=True, mac=None):
+        """Writes the instance record vmadm would write (host_ifname only
+        when ifname is given: otherwise fwadm finds the port by the alias
+        src/net gives it)."""
         d = os.path.join(self.root, uuid, "config")
         os.makedirs(d, exist_ok=True)
         nic = {"interface": "net0", "ips": [f"{ip}/24" for ip in ips]}
         if ifname:
             nic["host_ifname"] = ifname
+        if mac:
+            nic["mac"] = mac
         rec = {"uuid": uuid, "brand": "joyent-minimal",
                "firewall_enabled": firewall, "tags": tags or {},
                "nics": [nic]}

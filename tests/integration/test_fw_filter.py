@@ -1,6 +1,7 @@
 """The loaded firewall really filters. A namespace plays the host and routes
 between two more that play instances A and B, each plugged in through a veth
-pair whose host end is the port named in its record; probes (TCP, UDP,
+pair; A's host end is named in its record (host_ifname), B's is found the
+way src/net marks its ports (alias "hull:<uuid>:<mac>"). Probes (TCP, UDP,
 ICMP) go through as the rules say, and only then."""
 import os
 
@@ -10,6 +11,7 @@ from fwnet import Fw, Netns, pings, reaches, serve, sh
 
 VM_A = "aaaaaaaa-0000-4000-8000-000000000001"
 VM_B = "bbbbbbbb-0000-4000-8000-000000000002"
+B_MAC = "90:b8:d0:00:00:0b"
 A_IP, A_GW = "192.0.2.10", "192.0.2.1"
 B_IP, B_GW = "198.51.100.10", "198.51.100.1"
 
@@ -30,11 +32,13 @@ def net(workdir):
             sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "net0")
             sh("ip", "-n", ns, "link", "set", "net0", "up")
             sh("ip", "-n", ns, "route", "add", "default", "via", gw)
+        sh("ip", "-n", host, "link", "set", "vhb", "alias",
+           f"hull:{VM_B}:{B_MAC}")
         fw = Fw(os.path.join(workdir, "zones"), host)
         fw.host, fw.a, fw.b = host, a, b
         fw.vm(VM_A, ifname="vha", ips=[A_IP], tags={"role": "web"},
               firewall=False)
-        fw.vm(VM_B, ifname="vhb", ips=[B_IP], tags={"role": "db"})
+        fw.vm(VM_B, ips=[B_IP], tags={"role": "db"}, mac=B_MAC)
         serve(a, [22, 80])
         serve(b, [22, 23, 53, 80, 5432])
         yield fw
@@ -107,3 +111,99 @@ def test_tags_follow_instances_and_stop_start(net):
     assert reaches(net.a, "tcp", B_IP, 23)
     net.run("start", VM_B)
     assert not reaches(net.a, "tcp", B_IP, 23)
+
+
+def test_reloads_never_open_a_window(net):
+    """While the filter is replaced again and again, a blocked port stays
+    blocked and an allowed one stays open: each reload is one transaction."""
+    import threading
+
+    net.add("FROM any TO vm " + VM_B + " ALLOW tcp PORT 22", "-e")
+    stop = threading.Event()
+    errors = []
+
+    def reload_loop():
+        while not stop.is_set():
+            cp = net.run("reload", check=False)
+            if cp.returncode != 0:
+                errors.append(cp.stderr)
+
+    t = threading.Thread(target=reload_loop)
+    t.start()
+    try:
+        leaked = [reaches(net.a, "tcp", B_IP, 23) for _ in range(8)]
+        open_ = [reaches(net.a, "tcp", B_IP, 22) for _ in range(8)]
+    finally:
+        stop.set()
+        t.join()
+    assert not errors
+    assert not any(leaked)
+    assert all(open_)
+
+
+A_MAC = "90:b8:d0:00:00:0a"
+
+
+@pytest.fixture
+def bridged(workdir):
+    """A, B and the host on one bridge, as src/net plugs zones into a nic
+    tag: host ends enslaved to br0, named and aliased the way src/net does
+    (hv<8 hex><k>, "hull:<uuid>:<mac>"), records without host_ifname."""
+    nets = Netns()
+    try:
+        host = nets.add("h")
+        a = nets.add("a")
+        b = nets.add("b")
+        sh("ip", "-n", host, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", host, "addr", "add", "192.0.2.1/24", "dev", "br0")
+        sh("ip", "-n", host, "link", "set", "br0", "up")
+        for ns, uuid, mac, ip in ((a, VM_A, A_MAC, "192.0.2.10"),
+                                  (b, VM_B, B_MAC, "192.0.2.11")):
+            port = f"hv{uuid[:8]}0"
+            sh("ip", "-n", host, "link", "add", port, "type", "veth",
+               "peer", "name", "net0", "netns", ns)
+            sh("ip", "-n", host, "link", "set", port, "master", "br0",
+               "alias", f"hull:{uuid}:{mac}", "up")
+            sh("ip", "-n", ns, "link", "set", "net0", "address", mac, "up")
+            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", "net0")
+        fw = Fw(os.path.join(workdir, "zones"), host)
+        fw.host, fw.a, fw.b = host, a, b
+        fw.vm(VM_A, ips=["192.0.2.10"], mac=A_MAC, firewall=False)
+        fw.vm(VM_B, ips=["192.0.2.11"], mac=B_MAC)
+        yield fw
+    finally:
+        nets.cleanup()
+
+
+def _bridge_ct(ns):
+    return sh("ip", "netns", "exec", ns, "nft", "-c",
+              "add table bridge hull_probe; add chain bridge hull_probe c "
+              "{ type filter hook forward priority filter; policy accept; "
+              "ct state established accept; }", check=False).returncode == 0
+
+
+def test_bridged_port_status(bridged):
+    """fwadm finds the bridge port by its alias and says whether this
+    kernel lets it filter bridged traffic."""
+    out = bridged.run("status", "-v", VM_B).stdout.splitlines()
+    port = f"hv{VM_B[:8]}0"
+    if _bridge_ct(bridged.host):
+        assert out[2] == f"port {port}: bridged"
+    else:
+        assert out[2] == (f"port {port}: bridged, not filtered (no bridge "
+                          "connection tracking in this kernel)")
+
+
+def test_bridged_traffic_is_filtered(bridged):
+    if not _bridge_ct(bridged.host):
+        pytest.skip("kernel lacks bridge connection tracking "
+                    "(CONFIG_NF_CONNTRACK_BRIDGE)")
+    serve(bridged.b, [22, 23])
+    assert reaches(bridged.a, "tcp", "192.0.2.11", 22)
+    bridged.run("reload")
+    assert not reaches(bridged.a, "tcp", "192.0.2.11", 22)
+    assert not reaches(bridged.host, "tcp", "192.0.2.11", 22)
+    bridged.add("FROM any TO vm " + VM_B + " ALLOW tcp PORT 22", "-e")
+    assert reaches(bridged.a, "tcp", "192.0.2.11", 22)
+    assert reaches(bridged.host, "tcp", "192.0.2.11", 22)
+    assert not reaches(bridged.a, "tcp", "192.0.2.11", 23)

@@ -146,7 +146,8 @@ def test_vms_rules_status_start_stop(fw):
     rules_b = fw.run("rules", "-p", "-o", "uuid", VM_B).stdout.split()
     assert rules_b == [every]
     assert fw.run("status", VM_A).stdout == "running\n"
-    assert fw.run("status", "-v", VM_A).stdout == "running\nrules: 2\n"
+    assert fw.run("status", "-v", VM_A).stdout == \
+        "running\nrules: 2\nport vha: routed\n"
     fw.run("stop", VM_A)
     assert fw.run("status", VM_A).stdout == "stopped\n"
     assert f"chain i-{VM_A}" not in fw.run("reload", "--dryrun",

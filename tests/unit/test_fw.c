@@ -14,13 +14,18 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nftables/libnftables.h>
 
 #include "fw/inst.h"
 #include "fw/nft.h"
+#include "fw/reload.h"
 #include "fw/rule.h"
 #include "fw/store.h"
 #include "fw/text.h"
 #include "lib/err.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/root.h"
 #include "lib/xalloc.h"
 
 static void assert_canon(const char *in, const char *want)
@@ -55,31 +60,39 @@ static void test_canonical_forms(void **state)
 		     "FROM any TO all vms ALLOW tcp PORT 22");
 	assert_canon("FROM (any) TO (all vms) BLOCK udp (PORT ALL)",
 		     "FROM any TO all vms BLOCK udp PORT all");
-	assert_canon("FROM tag role = db TO tag \"role\" = www ALLOW tcp PORT 5432",
-		     "FROM tag \"role\" = \"db\" TO tag \"role\" = \"www\" ALLOW tcp PORT 5432");
+	assert_canon(
+	    "FROM tag role = db TO tag \"role\" = www ALLOW tcp PORT 5432",
+	    "FROM tag \"role\" = \"db\" TO tag \"role\" = \"www\" ALLOW tcp "
+	    "PORT 5432");
 	/* Targets sorted by kind, then text; duplicates dropped; a bare tag
 	 * swallows its valued forms. */
-	assert_canon("FROM (vm 9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d OR tag b OR "
-		     "ip 198.51.100.7 OR tag a = x OR tag a OR subnet 192.0.2.0/24 "
-		     "OR ip 192.0.2.1 OR ip 192.0.2.1) TO any ALLOW tcp PORT 1",
-		     "FROM (ip 192.0.2.1 OR ip 198.51.100.7 OR subnet 192.0.2.0/24 OR "
-		     "tag \"a\" OR tag \"b\" OR vm 9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d)"
-		     " TO any ALLOW tcp PORT 1");
+	assert_canon(
+	    "FROM (vm 9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d OR tag b OR "
+	    "ip 198.51.100.7 OR tag a = x OR tag a OR subnet 192.0.2.0/24 "
+	    "OR ip 192.0.2.1 OR ip 192.0.2.1) TO any ALLOW tcp PORT 1",
+	    "FROM (ip 192.0.2.1 OR ip 198.51.100.7 OR subnet 192.0.2.0/24 OR "
+	    "tag \"a\" OR tag \"b\" OR vm 9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d)"
+	    " TO any ALLOW tcp PORT 1");
 	/* Ports: sorted, not deduplicated, PORTS once a range is present. */
-	assert_canon("FROM any TO all vms ALLOW tcp (PORT 80 AND PORT 22 AND PORT 80)",
-		     "FROM any TO all vms ALLOW tcp (PORT 22 AND PORT 80 AND PORT 80)");
-	assert_canon("FROM any TO all vms ALLOW tcp PORTS 8000-8100, 443, 80 - 81",
-		     "FROM any TO all vms ALLOW tcp PORTS 80 - 81, 443, 8000 - 8100");
+	assert_canon(
+	    "FROM any TO all vms ALLOW tcp (PORT 80 AND PORT 22 AND PORT 80)",
+	    "FROM any TO all vms ALLOW tcp (PORT 22 AND PORT 80 AND PORT 80)");
+	assert_canon(
+	    "FROM any TO all vms ALLOW tcp PORTS 8000-8100, 443, 80 - 81",
+	    "FROM any TO all vms ALLOW tcp PORTS 80 - 81, 443, 8000 - 8100");
 	assert_canon("FROM any TO all vms ALLOW tcp PORTS 443, 080",
 		     "FROM any TO all vms ALLOW tcp (PORT 80 AND PORT 443)");
-	assert_canon("FROM any TO all vms ALLOW icmp TYPE 8 CODE 0 PRIORITY 007",
-		     "FROM any TO all vms ALLOW icmp TYPE 8 CODE 0 PRIORITY 7");
+	assert_canon(
+	    "FROM any TO all vms ALLOW icmp TYPE 8 CODE 0 PRIORITY 007",
+	    "FROM any TO all vms ALLOW icmp TYPE 8 CODE 0 PRIORITY 7");
 	assert_canon("FROM any TO all vms ALLOW icmp6 TYPE all PRIORITY 0",
 		     "FROM any TO all vms ALLOW icmp6 TYPE all");
-	assert_canon("FROM all vms TO any BLOCK esp", "FROM all vms TO any BLOCK esp");
+	assert_canon("FROM all vms TO any BLOCK esp",
+		     "FROM all vms TO any BLOCK esp");
 	/* Escapes: printed back the way Triton prints them. */
-	assert_canon("FROM tag \"a b\\(\\)\\/\\u00e9\\u0000\\t\" TO any ALLOW ah",
-		     "FROM tag \"a b\\(\\)/\xc3\xa9\\u0000\\t\" TO any ALLOW ah");
+	assert_canon(
+	    "FROM tag \"a b\\(\\)\\/\\u00e9\\u0000\\t\" TO any ALLOW ah",
+	    "FROM tag \"a b\\(\\)/\xc3\xa9\\u0000\\t\" TO any ALLOW ah");
 	assert_canon("FROM tag \"\xc2\xa0\" TO any ALLOW ah",
 		     "FROM tag \"\\u00A0\" TO any ALLOW ah");
 }
@@ -102,12 +115,15 @@ static void test_refusals(void **state)
 {
 	assert_refused("", "unexpected end of rule");
 	assert_refused("From any TO all vms ALLOW tcp PORT 22", "character 1");
-	assert_refused("FROM any TO any ALLOW tcp PORT 22", "does not affect VMs");
+	assert_refused("FROM any TO any ALLOW tcp PORT 22",
+		       "does not affect VMs");
 	assert_refused("FROM any TO all vms ALLOW tcp PORT 0", "character 36");
 	assert_refused("FROM any TO all vms ALLOW tcp PORT 65536", "'65536'");
-	assert_refused("FROM any TO all vms ALLOW tcp PORTS 90-80", "ends before");
+	assert_refused("FROM any TO all vms ALLOW tcp PORTS 90-80",
+		       "ends before");
 	assert_refused("FROM any TO all vms ALLOW tcp PORTS 1-2-3", "'1-2-3'");
-	assert_refused("FROM any TO all vms ALLOW tcp PORT 22 PRIORITY 101", "101");
+	assert_refused("FROM any TO all vms ALLOW tcp PORT 22 PRIORITY 101",
+		       "101");
 	assert_refused("FROM ip 0.0.0.0 TO all vms ALLOW tcp PORT 1", "IPv4");
 	assert_refused("FROM ip 01.2.3.4 TO all vms ALLOW tcp PORT 1", "IPv4");
 	assert_refused("FROM ip 2001:DB8::1 TO all vms ALLOW tcp PORT 1",
@@ -115,8 +131,10 @@ static void test_refusals(void **state)
 	assert_refused("FROM subnet 192.0.2.0/33 TO all vms ALLOW tcp PORT 1",
 		       "invalid subnet");
 	assert_refused("FROM vm 1F0E3A2B-4C5D-4E6F-8A9B-0C1D2E3F4A5B TO any "
-		       "ALLOW tcp PORT 1", "invalid UUID");
-	assert_refused("FROM (any OR tag a) TO all vms ALLOW tcp PORT 1", "')'");
+		       "ALLOW tcp PORT 1",
+		       "invalid UUID");
+	assert_refused("FROM (any OR tag a) TO all vms ALLOW tcp PORT 1",
+		       "')'");
 	assert_refused("FROM ip 2001:db8::1 TO all vms ALLOW icmp TYPE 8",
 		       "non-IPv4");
 	assert_refused("FROM tag \"a\\x\" TO all vms ALLOW tcp PORT 1",
@@ -165,9 +183,9 @@ static void test_subnet_parse(void **state)
 static void test_record_json(void **state)
 {
 	struct hull_err err = {0};
-	json_t *j = json_pack("{s:s,s:b,s:s}", "rule",
-			      "from any to all vms allow tcp port 22", "enabled", 1,
-			      "owner_uuid", "cccccccc-0000-4000-8000-000000000001");
+	json_t *j = json_pack(
+	    "{s:s,s:b,s:s}", "rule", "from any to all vms allow tcp port 22",
+	    "enabled", 1, "owner_uuid", "cccccccc-0000-4000-8000-000000000001");
 	struct fw_rec rec;
 	assert_int_equal(fw_rec_from_json(j, NULL, &rec, &err), 0);
 	json_decref(j);
@@ -179,14 +197,15 @@ static void test_record_json(void **state)
 	json_decref(out);
 	fw_rec_free(&rec);
 
-	j = json_pack("{s:s,s:b,s:s}", "rule", "FROM any TO all vms ALLOW tcp PORT 1",
-		      "global", 1, "owner_uuid", "cccccccc-0000-4000-8000-000000000001");
+	j = json_pack("{s:s,s:b,s:s}", "rule",
+		      "FROM any TO all vms ALLOW tcp PORT 1", "global", 1,
+		      "owner_uuid", "cccccccc-0000-4000-8000-000000000001");
 	assert_int_equal(fw_rec_from_json(j, NULL, &rec, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "both global and owner_uuid"));
 	fw_rec_free(&rec);
 	json_decref(j);
-	j = json_pack("{s:s,s:s}", "rule", "FROM any TO all vms ALLOW tcp PORT 1",
-		      "colour", "red");
+	j = json_pack("{s:s,s:s}", "rule",
+		      "FROM any TO all vms ALLOW tcp PORT 1", "colour", "red");
 	assert_int_equal(fw_rec_from_json(j, NULL, &rec, &err), -EINVAL);
 	fw_rec_free(&rec);
 	json_decref(j);
@@ -195,11 +214,12 @@ static void test_record_json(void **state)
 static struct fw_inst make_inst(const char *uuid, const char *ifname,
 				const char *ip, const char *tag)
 {
-	char *s = xasprintf("{\"uuid\":\"%s\",\"owner_uuid\":"
-			    "\"cccccccc-0000-4000-8000-000000000001\","
-			    "\"firewall_enabled\":true,\"tags\":{\"role\":\"%s\"},"
-			    "\"nics\":[{\"host_ifname\":\"%s\",\"ips\":[\"%s/24\"]}]}",
-			    uuid, tag, ifname, ip);
+	char *s = xasprintf(
+	    "{\"uuid\":\"%s\",\"owner_uuid\":"
+	    "\"cccccccc-0000-4000-8000-000000000001\","
+	    "\"firewall_enabled\":true,\"tags\":{\"role\":\"%s\"},"
+	    "\"nics\":[{\"host_ifname\":\"%s\",\"ips\":[\"%s/24\"]}]}",
+	    uuid, tag, ifname, ip);
 	json_t *j = json_loads(s, 0, NULL);
 	free(s);
 	struct fw_inst in;
@@ -236,10 +256,10 @@ static void test_compile_semantics(void **state)
 	struct fw_inst in[2] = {make_inst(UA, "vha", "192.0.2.10", "web"),
 				make_inst(UB, "vhb", "198.51.100.10", "db")};
 	const char *rules[] = {
-		"FROM tag role = web TO tag role = db ALLOW tcp PORT 5432",
-		"FROM any TO all vms BLOCK tcp PORT 5432 PRIORITY 2",
-		("FROM any TO vm " UB " ALLOW tcp PORT 5432 PRIORITY 2"),
-		("FROM vm " UA " TO any BLOCK udp PORTS 53, 50-60"),
+	    "FROM tag role = web TO tag role = db ALLOW tcp PORT 5432",
+	    "FROM any TO all vms BLOCK tcp PORT 5432 PRIORITY 2",
+	    ("FROM any TO vm " UB " ALLOW tcp PORT 5432 PRIORITY 2"),
+	    ("FROM vm " UA " TO any BLOCK udp PORTS 53, 50-60"),
 	};
 	char *nft = compile_rules(rules, 4, in, 2);
 	/* B's inbound: priority 2 first, ALLOW before BLOCK at a tie, then
@@ -248,7 +268,8 @@ static void test_compile_semantics(void **state)
 	assert_non_null(b);
 	const char *allow2 = strstr(b, "tcp dport 5432 accept");
 	const char *block2 = strstr(b, "tcp dport 5432 drop");
-	const char *web = strstr(b, "ip saddr 192.0.2.10 tcp dport 5432 accept");
+	const char *web =
+	    strstr(b, "ip saddr 192.0.2.10 tcp dport 5432 accept");
 	assert_non_null(allow2);
 	assert_non_null(block2);
 	assert_non_null(web);
@@ -259,6 +280,35 @@ static void test_compile_semantics(void **state)
 	assert_non_null(strstr(nft, "\"vha\" : jump o-" UA));
 	assert_non_null(strstr(nft, "\"vhb\" : jump i-" UB));
 	free(nft);
+	/* With FW_NFT_BRIDGE, a bridge port is dispatched from table bridge
+	 * (and only there); a routed port stays in table inet. */
+	in[1].nics[0].bridged = true;
+	{
+		struct fw_rule pr[4];
+		struct fw_crule cr[4];
+		struct hull_err e;
+		for (size_t k = 0; k < 4; k++) {
+			assert_int_equal(fw_rule_parse(rules[k], &pr[k], &e),
+					 0);
+			cr[k] = (struct fw_crule){"r", NULL, &pr[k]};
+		}
+		char *both = fw_nft_compile_flags(cr, 4, in, 2, FW_NFT_BRIDGE);
+		const char *br = strstr(both, "table bridge hull {");
+		assert_non_null(br);
+		assert_non_null(strstr(br, "chain i-" UB));
+		assert_non_null(strstr(br, "\"vhb\" : jump i-" UB));
+		assert_null(strstr(br, "chain i-" UA));
+		const char *inet = strstr(both, "table inet hull {");
+		assert_true(inet < br);
+		assert_null(memmem(inet, (size_t)(br - inet), "\"vhb\"", 5));
+		free(both);
+		char *plain = fw_nft_compile_flags(cr, 4, in, 2, 0);
+		assert_null(strstr(plain, "table bridge"));
+		free(plain);
+		for (size_t k = 0; k < 4; k++)
+			fw_rule_free(&pr[k]);
+	}
+	in[1].nics[0].bridged = false;
 	/* An instance with its firewall off gets no chains. */
 	in[1].firewall_enabled = false;
 	nft = compile_rules(rules, 4, in, 2);
@@ -279,23 +329,62 @@ static void test_load_in_netns(void **state)
 	struct fw_inst in[2] = {make_inst(UA, "vha", "192.0.2.10", "web"),
 				make_inst(UB, "vhb", "2001:db8::10", "db")};
 	const char *rules[] = {
-		("FROM (tag role = web OR subnet 198.51.100.0/24 OR ip 2001:db8::1) "
-		 "TO tag role = db ALLOW tcp PORTS 1-100, 50-200"),
-		"FROM all vms TO all vms ALLOW icmp6 TYPE 128",
-		"FROM any TO all vms ALLOW icmp (TYPE 8 AND TYPE 0 CODE 0)",
+	    ("FROM (tag role = web OR subnet 198.51.100.0/24 OR ip "
+	     "2001:db8::1) "
+	     "TO tag role = db ALLOW tcp PORTS 1-100, 50-200"),
+	    "FROM all vms TO all vms ALLOW icmp6 TYPE 128",
+	    "FROM any TO all vms ALLOW icmp (TYPE 8 AND TYPE 0 CODE 0)",
 	};
 	char *nft = compile_rules(rules, 3, in, 2);
 	struct hull_err err = {0};
 	if (fw_nft_apply(nft, false, &err) < 0)
 		fail_msg("load: %s\n%s", err.msg, nft);
-	/* Replacing works the same way, and a broken ruleset changes nothing. */
+	/* Replacing works the same way, and a broken ruleset changes nothing.
+	 */
 	if (fw_nft_apply(nft, false, &err) < 0)
 		fail_msg("reload: %s", err.msg);
-	assert_int_equal(fw_nft_apply("table inet hull { chain x { junk } }",
-				      false, &err), -EINVAL);
+	assert_int_equal(
+	    fw_nft_apply("table inet hull { chain x { junk } }", false, &err),
+	    -EINVAL);
 	assert_non_null(strstr(err.msg, "nftables:"));
 	assert_int_equal(fw_nft_remove(&err), 0);
 	free(nft);
+
+	/* fw_reload: from records on disk to the live filter. */
+	char tmpl[] = "/tmp/hull-test-fw-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	setenv("HULL_ROOT", tmpl, 1);
+	assert_string_equal(hull_root(), tmpl);
+	char *cfg = hull_root_path("%s/config", UB);
+	assert_int_equal(hull_mkdir_p(cfg, 0755, &err), 0);
+	char *vm = xasprintf("%s/vm.json", cfg);
+	const char *rec = "{\"uuid\":\"" UB "\",\"firewall_enabled\":true,"
+			  "\"nics\":[{\"host_ifname\":\"vhb\","
+			  "\"ips\":[\"192.0.2.11/24\"]}]}";
+	assert_int_equal(
+	    hull_file_write_atomic(vm, rec, strlen(rec), 0644, &err), 0);
+	json_t *j =
+	    json_pack("{s:s,s:b}", "rule",
+		      "FROM any TO all vms ALLOW tcp PORT 4242", "enabled", 1);
+	struct fw_rec r;
+	assert_int_equal(fw_rec_from_json(j, NULL, &r, &err), 0);
+	json_decref(j);
+	assert_int_equal(fw_store_save(&r, &err), 0);
+	fw_rec_free(&r);
+	if (fw_reload(false, &err) < 0)
+		fail_msg("fw_reload: %s", err.msg);
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	assert_int_equal(
+	    nft_run_cmd_from_buffer(ctx, "list chain inet hull i-" UB), 0);
+	assert_non_null(
+	    strstr(nft_ctx_get_output_buffer(ctx), "tcp dport 4242 accept"));
+	nft_ctx_free(ctx);
+	assert_int_equal(fw_nft_remove(&err), 0);
+	assert_int_equal(hull_rm_rf(tmpl, &err), 0);
+	free(vm);
+	free(cfg);
 	fw_inst_free(&in[0]);
 	fw_inst_free(&in[1]);
 }
@@ -303,13 +392,13 @@ static void test_load_in_netns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_canonical_forms),
-		cmocka_unit_test(test_icmp_order_quirk),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_subnet_parse),
-		cmocka_unit_test(test_record_json),
-		cmocka_unit_test(test_compile_semantics),
-		cmocka_unit_test(test_load_in_netns),
+	    cmocka_unit_test(test_canonical_forms),
+	    cmocka_unit_test(test_icmp_order_quirk),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_subnet_parse),
+	    cmocka_unit_test(test_record_json),
+	    cmocka_unit_test(test_compile_semantics),
+	    cmocka_unit_test(test_load_in_netns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,19 @@
+/*
+ * reload.h - rebuilding the live filter from what is on disk, for callers
+ * other than fwadm: vmadm calls fw_reload() after it creates or deletes an
+ * instance or changes its firewall_enabled, tags, owner_uuid or nics, so
+ * rules that name tags or `all vms` follow the instances.
+ */
+#ifndef HULL_FW_RELOAD_H
+#define HULL_FW_RELOAD_H
+
+#include <stdbool.h>
+
+#include "lib/err.h"
+
+/* Under the rule store lock: reads every rule and instance record,
+ * compiles, and replaces table inet hull in one transaction in the
+ * caller's network namespace (dry_run: only checks the result). */
+int fw_reload(bool dry_run, struct hull_err *err);
+
+#endif
