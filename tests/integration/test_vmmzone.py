@@ -4,6 +4,8 @@ probe.c) reports what it sees from inside: no host processes, no host files,
 not another instance's disk, no capabilities, no network; and hull-vmm's
 test guest boots through the hull with its console and COM2 sockets."""
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -264,3 +266,38 @@ def test_bhyve_launch_is_complete_in_the_hull(hull):
     r = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
+                    reason=str(vmmlib.kvm_unusable()))
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                    reason="qemu-system-x86_64 is not installed")
+def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull):
+    """The kvm brand's emulator in the same hull: QEMU (microvm, with its
+    data and firmware folders bound read-only) boots the test guest; a
+    SIGTERM to hull-vmmzone reaches QEMU, which ends, and the cgroup goes."""
+    qemu = os.path.realpath(shutil.which("qemu-system-x86_64"))
+    files = ["--file", GUEST_ELF]
+    for d in ("/usr/share/qemu", "/usr/share/seabios"):
+        if os.path.isdir(d):
+            files += ["--file", os.path.realpath(d)]
+    p = subprocess.Popen(
+        hull.cmd(qemu, "-M", "microvm", "-enable-kvm", "-cpu", "kvm64",
+                 "-m", "64M", "-nodefaults", "-no-user-config", "-nographic",
+                 "-display", "none", "-serial", "stdio", "-kernel", GUEST_ELF,
+                 "-append", "test=spin", extra=(*files, "--ram", "64")),
+        env=hull.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "hull-guest: ready" not in line:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert "terminating on signal 15" in err, err
+    assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
