@@ -268,24 +268,37 @@ def test_bhyve_launch_is_complete_in_the_hull(hull):
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+QEMU_TCG = "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
+
+
 @pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
                     reason="qemu-system-x86_64 is not installed")
-def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull):
+@pytest.mark.parametrize("accel", ["kvm", "tcg"])
+def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull, accel):
     """The kvm brand's emulator in the same hull: QEMU (microvm, with its
-    data and firmware folders bound read-only) boots the test guest; a
-    SIGTERM to hull-vmmzone reaches QEMU, which ends, and the cgroup goes."""
+    data and firmware folders bound read-only) boots the test guest, with
+    KVM or with TCG (QEMU's accel-tcg module, which it loads by path, is
+    brought in with --dlopen); a SIGTERM to hull-vmmzone reaches QEMU,
+    which ends, and the cgroup goes."""
+    if accel == "kvm" and vmmlib.kvm_unusable() is not None:
+        pytest.skip(str(vmmlib.kvm_unusable()))
+    if accel == "tcg" and not os.path.exists(QEMU_TCG):
+        pytest.skip(f"{QEMU_TCG} is not installed")
     qemu = os.path.realpath(shutil.which("qemu-system-x86_64"))
-    files = ["--file", GUEST_ELF]
+    files = ["--file", GUEST_ELF, "--ram", "64"]
     for d in ("/usr/share/qemu", "/usr/share/seabios"):
         if os.path.isdir(d):
             files += ["--file", os.path.realpath(d)]
+    if accel == "tcg":
+        files += ["--dlopen", QEMU_TCG]
+        opts = ["-accel", "tcg"]
+    else:
+        opts = ["-enable-kvm", "-cpu", "kvm64"]
     p = subprocess.Popen(
-        hull.cmd(qemu, "-M", "microvm", "-enable-kvm", "-cpu", "kvm64",
-                 "-m", "64M", "-nodefaults", "-no-user-config", "-nographic",
-                 "-display", "none", "-serial", "stdio", "-kernel", GUEST_ELF,
-                 "-append", "test=spin", extra=(*files, "--ram", "64")),
+        hull.cmd(qemu, "-M", "microvm", *opts, "-m", "64M", "-nodefaults",
+                 "-no-user-config", "-nographic", "-display", "none",
+                 "-serial", "stdio", "-kernel", GUEST_ELF, "-append",
+                 "test=spin", extra=files),
         env=hull.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
