@@ -197,8 +197,10 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 		return hull_err_sys(err, errno, "mkdir %s", p->proc);
 	if (zone_rootfs_pivot(h->root, err) < 0)
 		return -err->code;
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
+	/* Read-only: uid 0 without capabilities may still write many
+	 * root-owned sysctls (vm/drop_caches, kernel/printk, ...). */
+	if (mount("proc", "/proc", "proc",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
 		return hull_err_sys(err, errno, "mount /proc");
 	if (mount(NULL, "/", NULL,
 		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,

@@ -59,6 +59,8 @@ def test_probe_sees_only_its_own_hull(hull):
     cp = subprocess.run(
         hull.cmd(PROBE, "--own", disk, "--try", other, "--try", "/etc/passwd",
                  "--try", "/etc/hostname", "--try", "/dev/sda",
+                 "--trywrite", "/proc/sys/vm/drop_caches",
+                 "--trywrite", "/proc/sys/kernel/printk",
                  "--run", str(hull.inst / "run"),
                  extra=("--ram", "64", "--cpu-cap", "50")),
         env=hull.env, capture_output=True, text=True, timeout=60)
@@ -78,6 +80,9 @@ def test_probe_sees_only_its_own_hull(hull):
     assert f"try {other}: No such file or directory" in out
     assert "try /etc/passwd: No such file or directory" in out
     assert "try /dev/sda: No such file or directory" in out
+    # its /proc is its own and read-only: no host-wide sysctl or sysrq
+    assert "trywrite /proc/sys/vm/drop_caches: Read-only file system" in out
+    assert "trywrite /proc/sys/kernel/printk: Read-only file system" in out
     assert f"run {hull.inst}/run/probe.out: opened" in out
     assert (hull.inst / "run" / "probe.out").exists()
     # no capabilities, no_new_privs, cannot mount
