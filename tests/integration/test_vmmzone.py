@@ -319,3 +319,19 @@ def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull, accel):
             p.wait()
     assert "terminating on signal 15" in err, err
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
+
+
+@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
+                    reason=str(vmmlib.kvm_unusable()))
+def test_hull_vmm_still_confines_itself_in_the_hull(hull):
+    """Inside the hull, hull-vmm still installs its own seccomp allow-list:
+    an execve after set-up kills it with SIGSYS, which hull-vmmzone
+    reports as 128 + 31."""
+    cp = subprocess.run(
+        hull.cmd(vmmlib.vmm(), "--kernel", GUEST_ELF, "--cmdline", "test=spin",
+                 "--memory", "16M", "--console", "none",
+                 "--test-forbidden-syscall", "execve",
+                 extra=("--file", GUEST_ELF, "--ram", "16")),
+        env=hull.env, capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 128 + signal.SIGSYS, cp
+    assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
