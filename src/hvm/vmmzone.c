@@ -214,8 +214,6 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 	return 0;
 }
 
-/* The binds, in order: the program and its libraries (read-only,
- * executable), the device nodes, the run directory, the files. */
 /* An instance's files and run directory are bound as named, never through
  * a symbolic link: the run directory is writable from inside, and a link
  * planted there by an earlier run must not bring a host file in. */
@@ -226,16 +224,21 @@ static int no_symlinks(const char *path, struct hull_err *err)
 		return hull_err_sys(err, errno, "%s", path);
 	if (strcmp(real, path))
 		return hull_err_set(err, EINVAL,
-				    "%s: must not go through a symbolic link",
+				    "%s: must be a canonical path (no symbolic "
+				    "link, '.', '..' or trailing '/')",
 				    path);
 	return 0;
 }
 
+/* The binds, in order: the program and its libraries (read-only,
+ * executable), the device nodes, the files, the run directory. */
 static int plan_make(const struct hvm_hull *h, struct plan *p,
 		     struct hull_err *err)
 {
 	struct hvm_ldlist libs;
 	memset(p, 0, sizeof(*p));
+	if (no_symlinks(h->root, err) < 0)
+		return -err->code;
 	if (hvm_ldlist_resolve(h->argv[0], &libs, err) < 0)
 		return -err->code;
 	int r = 0;

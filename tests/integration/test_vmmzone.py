@@ -157,8 +157,8 @@ def test_refusals_are_one_line(hull):
     cp = subprocess.run(hull.cmd(PROBE, extra=("--file", str(link))),
                         env=hull.env, capture_output=True, text=True)
     assert cp.returncode == 1
-    assert cp.stderr == (f"hull-vmmzone: {link}: must not go through a "
-                         "symbolic link\n")
+    assert cp.stderr == (f"hull-vmmzone: {link}: must be a canonical path "
+                         "(no symbolic link, '.', '..' or trailing '/')\n")
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
