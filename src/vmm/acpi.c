@@ -112,7 +112,8 @@ static void gas_io(uint8_t *g, uint16_t port, unsigned bytes, uint8_t access)
 static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
 {
 	header(t, "FACP", FADT_LEN, 6);
-	put32(t + 36, facs);                /* FIRMWARE_CTRL */
+	/* FIRMWARE_CTRL stays 0: ACPI 6 wants one of it and X_FIRMWARE_CTRL
+	 * (Linux lists the FACS twice otherwise) */
 	put32(t + 40, dsdt);
 	put16(t + 46, ACPI_SCI_IRQ);        /* SCI_INT */
 	/* SMI_CMD 0: always in ACPI mode */

@@ -545,7 +545,10 @@ static int test_acpi(int button)
 	u8 *dsdt = acpi_table(dsdt_addr, "DSDT");
 	if (!dsdt)
 		return -1;
-	u8 *facs = PTR(*(u32 *)(fadt + 36));
+	u64 facs_addr = *(u64 *)(fadt + 132); /* X_FIRMWARE_CTRL */
+	if (!facs_addr)
+		facs_addr = *(u32 *)(fadt + 36);
+	u8 *facs = PTR(facs_addr);
 	if (memcmp(facs, "FACS", 4)) {
 		print("acpi: no FACS\n");
 		return -1;
