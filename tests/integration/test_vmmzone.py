@@ -266,11 +266,21 @@ def test_bhyve_launch_is_complete_in_the_hull(hull):
     assert argv[0] == "hull-vmm"
     argv[0] = os.path.abspath(vmmlib.vmm())
     assert f"unix:{run}/console.sock" in argv
-    cmd = hull.cmd(*argv, "--check",
-                   extra=("--dlopen", "libarchive.so.13", "--ram", "256"))
+    # the hull's part of the record: uuid, disks, ram (hull-vmmzone
+    # --record, hvm_hull_from_record)
+    cmd = [prog("hull-vmmzone"), "--record", str(rec), "--root",
+           str(hull.inst / "root"), "--run-dir", run, "--dlopen",
+           "libarchive.so.13", "--", *argv, "--check"]
     r = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
+    # a bad record is one line
+    rec.write_text(json.dumps({"uuid": hull.uuid, "disks": [{"path": "x"}]}))
+    r = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1
+    assert r.stderr == (f"hull-vmmzone: {rec}: disks.0.path: must be an "
+                        "absolute path\n")
 
 
 QEMU_TCG = "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
