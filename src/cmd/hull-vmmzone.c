@@ -238,6 +238,15 @@ int main(int argc, char **argv)
 	struct zone_cgroup cg;
 	struct hull_err err = {0};
 	zone_cgroup_init(&cg, h.uuid);
+	/* a signal that comes while the hull is being made waits until the
+	 * emulator's pid is known, then goes to it (the child resets its
+	 * mask before the exec) */
+	sigset_t fwd, old;
+	sigemptyset(&fwd);
+	sigaddset(&fwd, SIGTERM);
+	sigaddset(&fwd, SIGINT);
+	sigaddset(&fwd, SIGHUP);
+	sigprocmask(SIG_BLOCK, &fwd, &old);
 	pid_t pid;
 	if (hvm_hull_start(&h, &cg, &pid, &err) < 0) {
 		fprintf(stderr, "hull-vmmzone: %s\n", err.msg);
@@ -247,6 +256,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	child = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
