@@ -36,3 +36,11 @@ bench_zone_pid() {
 bench_zone_stop() {
 	bench_zone_ctl "$1" '{"cmd":"stop","force":true}' >/dev/null 2>&1 || true
 }
+
+# Removes the benchmark's (empty, once its zones stopped) cgroup parent.
+bench_cgroup_parent_remove() {
+	for _h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+		[ -d "$_h/$HULL_CGROUP_PARENT" ] && rmdir "$_h/$HULL_CGROUP_PARENT" 2>/dev/null
+	done
+	true
+}

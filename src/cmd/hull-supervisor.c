@@ -60,10 +60,10 @@ static int daemonise(const char *uuid, int *ready_fd)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "ready-fd", required_argument, NULL, 'r' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"ready-fd", required_argument, NULL, 'r'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int ready_fd = -1, c;
 	bool foreground = false;
@@ -73,7 +73,9 @@ int main(int argc, char **argv)
 		case 'r':
 			ready_fd = atoi(optarg);
 			if (ready_fd < 0 || fcntl(ready_fd, F_GETFD) < 0) {
-				fprintf(stderr, "hull-supervisor: --ready-fd %s: not open\n",
+				fprintf(stderr,
+					"hull-supervisor: --ready-fd %s: not "
+					"open\n",
 					optarg);
 				return 2;
 			}
@@ -109,7 +111,7 @@ int main(int argc, char **argv)
 		return supervisor_run(uuid, ready_fd);
 
 	/* Without --ready-fd the foreground process is the reporter. */
-	int p[2] = { -1, -1 };
+	int p[2] = {-1, -1};
 	if (ready_fd < 0) {
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			perror("hull-supervisor: pipe");
@@ -133,7 +135,7 @@ int main(int argc, char **argv)
 		_exit(supervisor_run(uuid, ready_fd));
 	}
 	if (p[0] < 0)
-		return 0;  /* the caller reads the report on its descriptor */
+		return 0; /* the caller reads the report on its descriptor */
 	close(p[1]);
 	char buf[1024];
 	ssize_t n = read(p[0], buf, sizeof(buf) - 1);

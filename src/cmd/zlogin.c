@@ -57,7 +57,7 @@ static void tty_restore(int fd)
 
 static int console(const char *uuid)
 {
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (!zone_is_running(uuid)) {
 		fprintf(stderr, "zlogin: zone %s is not running\n", uuid);
 		return 1;
@@ -79,7 +79,7 @@ static int console(const char *uuid)
 
 int main(int argc, char **argv)
 {
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (!zone_exe_is_sealed()) {
 		zone_exe_reexec_sealed(argv, &err);
 		fprintf(stderr, "zlogin: %s\n", err.msg);
@@ -88,7 +88,8 @@ int main(int argc, char **argv)
 	int force_tty = -1, c;
 	bool cons = false;
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' }, { 0 },
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	opterr = 0; /* one line of our own instead of getopt's */
 	while ((c = getopt_long(argc, argv, "+tTCh", opts, NULL)) != -1) {
@@ -123,17 +124,25 @@ int main(int argc, char **argv)
 	if (cons)
 		return console(uuid);
 
-	static char *shell[] = { "/bin/sh", "-l", NULL };
+	static char *shell[] = {"/bin/sh", "-l", NULL};
 	char **cmd = optind < argc ? argv + optind : shell;
 	bool tty = force_tty >= 0 ? force_tty : isatty(0);
 	const char *term = getenv("TERM");
 	char *envp[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=/root", "USER=root", "LOGNAME=root", "container=hull",
-		xasprintf("TERM=%s", term && *term ? term : "vt100"), NULL,
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	    "HOME=/root",
+	    "USER=root",
+	    "LOGNAME=root",
+	    "container=hull",
+	    xasprintf("TERM=%s", term && *term ? term : "vt100"),
+	    NULL,
 	};
-	struct zone_exec_opts o = { .uuid = uuid, .argv = cmd, .envp = envp,
-				    .tty = tty, .in_fd = 0, .out_fd = 1 };
+	struct zone_exec_opts o = {.uuid = uuid,
+				   .argv = cmd,
+				   .envp = envp,
+				   .tty = tty,
+				   .in_fd = 0,
+				   .out_fd = 1};
 	bool raw = tty && isatty(0);
 	if (raw)
 		tty_raw(0);

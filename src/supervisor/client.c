@@ -71,7 +71,7 @@ int supervisor_start(const char *uuid, struct hull_err *err)
 		/* The supervisor reports on fd 3 (see hull-supervisor(8)). */
 		if (p[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(p[1], 3) < 0)
 			_exit(127);
-		char *argv[] = { prog, "--ready-fd", "3", (char *)uuid, NULL };
+		char *argv[] = {prog, "--ready-fd", "3", (char *)uuid, NULL};
 		execvp(prog, argv);
 		dprintf(3, "cannot run %s: %s\n", prog, strerror(errno));
 		_exit(127);
@@ -100,7 +100,8 @@ int supervisor_start(const char *uuid, struct hull_err *err)
 	if (strcmp(buf, "OK") == 0)
 		return 0;
 	if (!*buf)
-		return hull_err_set(err, EIO, "supervisor exited without a word");
+		return hull_err_set(err, EIO,
+				    "supervisor exited without a word");
 	return hull_err_set(err, EIO, "%s", buf);
 }
 
@@ -132,7 +133,7 @@ static int wait_gone(const char *uuid, int timeout_ms)
 	for (int waited = 0; supervisor_alive(uuid); waited += 10) {
 		if (timeout_ms >= 0 && waited >= timeout_ms)
 			return -ETIMEDOUT;
-		struct timespec ts = { 0, 10 * 1000000L };
+		struct timespec ts = {0, 10 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 	return 0;
@@ -159,22 +160,25 @@ int supervisor_request(const char *uuid, json_t *req, json_t **resp,
 	size_t got = 0;
 	int r = 0;
 	while (!memchr(buf, '\n', got)) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
+		struct pollfd pfd = {fd, POLLIN, 0};
 		int pr = poll(&pfd, 1, timeout_ms);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0) {
-			r = hull_err_set(err, ETIMEDOUT, "supervisor did not answer");
+			r = hull_err_set(err, ETIMEDOUT,
+					 "supervisor did not answer");
 			break;
 		}
 		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
 		if (n <= 0) {
-			r = hull_err_set(err, EIO, "supervisor closed the connection");
+			r = hull_err_set(err, EIO,
+					 "supervisor closed the connection");
 			break;
 		}
 		got += (size_t)n;
 		if (got == sizeof(buf) - 1) {
-			r = hull_err_set(err, E2BIG, "supervisor answer too long");
+			r = hull_err_set(err, E2BIG,
+					 "supervisor answer too long");
 			break;
 		}
 	}
@@ -182,8 +186,8 @@ int supervisor_request(const char *uuid, json_t *req, json_t **resp,
 	if (r < 0)
 		return r;
 	json_error_t je;
-	json_t *j = json_loadb(buf, (size_t)((char *)memchr(buf, '\n', got) - buf), 0,
-			       &je);
+	json_t *j = json_loadb(
+	    buf, (size_t)((char *)memchr(buf, '\n', got) - buf), 0, &je);
 	if (!j)
 		return hull_err_set(err, EIO, "supervisor answer: %s", je.text);
 	if (!json_is_true(json_object_get(j, "ok"))) {
@@ -211,23 +215,25 @@ int supervisor_stop(const char *uuid, int timeout_s, bool force,
 {
 	if (!supervisor_alive(uuid))
 		return zone_cleanup(uuid, err);
-	int r = simple(uuid, json_pack("{s:s, s:i, s:b}", "cmd", "stop", "timeout",
-				       timeout_s, "force", force),
+	int r = simple(uuid,
+		       json_pack("{s:s, s:i, s:b}", "cmd", "stop", "timeout",
+				 timeout_s, "force", force),
 		       -1, err);
 	if (r < 0 && supervisor_alive(uuid))
 		return r;
 	/* The answer comes with the cgroup gone; the lock goes at exit. */
 	if (wait_gone(uuid, 10000) < 0)
-		return hull_err_set(err, ETIMEDOUT, "supervisor of %s did not exit",
-				    uuid);
+		return hull_err_set(err, ETIMEDOUT,
+				    "supervisor of %s did not exit", uuid);
 	return 0;
 }
 
 int supervisor_reboot(const char *uuid, int timeout_s, bool force,
 		      struct hull_err *err)
 {
-	return simple(uuid, json_pack("{s:s, s:i, s:b}", "cmd", "reboot", "timeout",
-				      timeout_s, "force", force),
+	return simple(uuid,
+		      json_pack("{s:s, s:i, s:b}", "cmd", "reboot", "timeout",
+				timeout_s, "force", force),
 		      -1, err);
 }
 
@@ -236,7 +242,8 @@ int supervisor_kill(const char *uuid, const char *signal, struct hull_err *err)
 	int sig = control_signal_parse(signal ? signal : "SIGTERM");
 	if (sig < 0)
 		return hull_err_set(err, EINVAL, "unknown signal %s", signal);
-	return simple(uuid, json_pack("{s:s, s:i}", "cmd", "kill", "signal", sig),
+	return simple(uuid,
+		      json_pack("{s:s, s:i}", "cmd", "kill", "signal", sig),
 		      10000, err);
 }
 
@@ -264,7 +271,7 @@ pid_t zone_init_pid(const char *uuid, struct hull_err *err)
 int zone_limits_update(const char *uuid, struct hull_err *err)
 {
 	if (!supervisor_alive(uuid))
-		return 0;  /* applied at the next start */
+		return 0; /* applied at the next start */
 	return simple(uuid, json_pack("{s:s}", "cmd", "update"), 10000, err);
 }
 
@@ -276,10 +283,11 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 	zone_cgroup_fini(&cg);
 	if (r < 0)
 		return r;
-	static const char *const files[] = { "control.sock", "console.sock",
-					      "zonecontrol/metadata.sock" };
+	static const char *const files[] = {"control.sock", "console.sock",
+					    "zonecontrol/metadata.sock"};
 	for (size_t i = 0; i < 3; i++) {
-		_cleanup_free_ char *p = hull_root_path("%s/run/%s", uuid, files[i]);
+		_cleanup_free_ char *p =
+		    hull_root_path("%s/run/%s", uuid, files[i]);
 		unlink(p);
 	}
 	return 0;
@@ -288,10 +296,12 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 int zone_cleanup(const char *uuid, struct hull_err *err)
 {
 	if (supervisor_alive(uuid))
-		return hull_err_set(err, EBUSY, "zone %s has a live supervisor", uuid);
+		return hull_err_set(err, EBUSY, "zone %s has a live supervisor",
+				    uuid);
 	int r = zone_cleanup_locked(uuid, err);
 	if (r == 0) {
-		_cleanup_free_ char *p = hull_root_path("%s/run/supervisor.pid", uuid);
+		_cleanup_free_ char *p =
+		    hull_root_path("%s/run/supervisor.pid", uuid);
 		unlink(p);
 	}
 	return r;
@@ -312,8 +322,8 @@ int zone_lastexited_read(const char *uuid, int *exit_status, char ts[32],
 		return hull_err_set(err, EINVAL, "%s: malformed", p);
 	/* SmartOS: low byte 0 -> status >> 8, else -(status & 0xff)... of the
 	 * signal number, which is the low 7 bits of a wait status. */
-	*exit_status = (status & 0xff) == 0 ? (status >> 8) & 0xff :
-		-(status & 0x7f);
+	*exit_status =
+	    (status & 0xff) == 0 ? (status >> 8) & 0xff : -(status & 0x7f);
 	time_t sec = (time_t)(ms / 1000);
 	struct tm tm;
 	gmtime_r(&sec, &tm);
@@ -332,7 +342,7 @@ int zone_console_attach(const char *uuid, int in_fd, int out_fd,
 	int r = 0;
 	bool in_open = true;
 	for (;;) {
-		struct pollfd p[2] = { { fd, POLLIN, 0 }, { in_fd, POLLIN, 0 } };
+		struct pollfd p[2] = {{fd, POLLIN, 0}, {in_fd, POLLIN, 0}};
 		if (poll(p, in_open ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -343,7 +353,7 @@ int zone_console_attach(const char *uuid, int in_fd, int out_fd,
 		if (p[0].revents) {
 			ssize_t n = read(fd, buf, sizeof(buf));
 			if (n <= 0)
-				break;  /* the zone stopped */
+				break; /* the zone stopped */
 			if (write(out_fd, buf, (size_t)n) < 0) {
 				r = hull_err_sys(err, errno, "write");
 				break;

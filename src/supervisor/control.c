@@ -14,16 +14,16 @@ static const struct {
 	const char *name;
 	int no;
 } signals[] = {
-	{ "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT },
-	{ "ILL", SIGILL },   { "TRAP", SIGTRAP },   { "ABRT", SIGABRT },
-	{ "BUS", SIGBUS },   { "FPE", SIGFPE },     { "KILL", SIGKILL },
-	{ "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },   { "USR2", SIGUSR2 },
-	{ "PIPE", SIGPIPE }, { "ALRM", SIGALRM },   { "TERM", SIGTERM },
-	{ "CHLD", SIGCHLD }, { "CONT", SIGCONT },   { "STOP", SIGSTOP },
-	{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },   { "TTOU", SIGTTOU },
-	{ "URG", SIGURG },   { "XCPU", SIGXCPU },   { "XFSZ", SIGXFSZ },
-	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-	{ "IO", SIGIO },     { "PWR", SIGPWR },     { "SYS", SIGSYS },
+    {"HUP", SIGHUP},	   {"INT", SIGINT},   {"QUIT", SIGQUIT},
+    {"ILL", SIGILL},	   {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},
+    {"BUS", SIGBUS},	   {"FPE", SIGFPE},   {"KILL", SIGKILL},
+    {"USR1", SIGUSR1},	   {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+    {"PIPE", SIGPIPE},	   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+    {"CHLD", SIGCHLD},	   {"CONT", SIGCONT}, {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},	   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    {"URG", SIGURG},	   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH},
+    {"IO", SIGIO},	   {"PWR", SIGPWR},   {"SYS", SIGSYS},
 };
 
 static int parse_num(const char *s, int lo, int hi)
@@ -48,7 +48,8 @@ int control_signal_parse(const char *s)
 	if (strncasecmp(s, "RTMIN", 5) == 0) {
 		if (!s[5])
 			return SIGRTMIN;
-		int n = s[5] == '+' ? parse_num(s + 6, 0, SIGRTMAX - SIGRTMIN) : -EINVAL;
+		int n = s[5] == '+' ? parse_num(s + 6, 0, SIGRTMAX - SIGRTMIN)
+				    : -EINVAL;
 		return n < 0 ? n : SIGRTMIN + n;
 	}
 	return -EINVAL;
@@ -65,7 +66,8 @@ int control_request_parse(const char *line, size_t len, struct control_req *req,
 	json_error_t je;
 	json_t *j = json_loadb(line, len, 0, &je);
 	if (!j)
-		return hull_err_set(err, EINVAL, "request is not JSON: %s", je.text);
+		return hull_err_set(err, EINVAL, "request is not JSON: %s",
+				    je.text);
 	int r = 0;
 	const char *cmd = json_string_value(json_object_get(j, "cmd"));
 	json_t *t = json_object_get(j, "timeout");
@@ -78,7 +80,8 @@ int control_request_parse(const char *line, size_t len, struct control_req *req,
 		req->cmd = cmd[0] == 's' ? CONTROL_STOP : CONTROL_REBOOT;
 		if (t && (!json_is_integer(t) || json_integer_value(t) < 0 ||
 			  json_integer_value(t) > 86400))
-			r = hull_err_set(err, EINVAL, "timeout: not 0..86400 seconds");
+			r = hull_err_set(err, EINVAL,
+					 "timeout: not 0..86400 seconds");
 		else if (t)
 			req->timeout_s = (int)json_integer_value(t);
 		if (f && !json_is_boolean(f))
@@ -87,10 +90,13 @@ int control_request_parse(const char *line, size_t len, struct control_req *req,
 	} else if (strcmp(cmd, "kill") == 0) {
 		req->cmd = CONTROL_KILL;
 		json_t *s = json_object_get(j, "signal");
-		req->signo = json_is_integer(s) ?
-			(json_integer_value(s) > 0 && json_integer_value(s) <= SIGRTMAX ?
-			 (int)json_integer_value(s) : -EINVAL) :
-			s ? control_signal_parse(json_string_value(s)) : SIGTERM;
+		req->signo = json_is_integer(s)
+				 ? (json_integer_value(s) > 0 &&
+					    json_integer_value(s) <= SIGRTMAX
+					? (int)json_integer_value(s)
+					: -EINVAL)
+			     : s ? control_signal_parse(json_string_value(s))
+				 : SIGTERM;
 		if (req->signo < 0)
 			r = hull_err_set(err, EINVAL, "signal: unknown signal");
 	} else if (strcmp(cmd, "update") == 0) {

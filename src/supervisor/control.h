@@ -18,14 +18,14 @@ enum control_cmd {
 	CONTROL_REBOOT,
 	CONTROL_KILL,
 	CONTROL_UPDATE,
-	CONTROL_LISTENER,  /* a uname listener (lx zlogin) rides along */
+	CONTROL_LISTENER, /* a uname listener (lx zlogin) rides along */
 };
 
 struct control_req {
 	enum control_cmd cmd;
-	int timeout_s;   /* stop, reboot */
-	bool force;      /* stop, reboot */
-	int signo;       /* kill */
+	int timeout_s; /* stop, reboot */
+	bool force;    /* stop, reboot */
+	int signo;     /* kill */
 };
 
 int control_request_parse(const char *line, size_t len, struct control_req *req,

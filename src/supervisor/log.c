@@ -36,8 +36,8 @@ void sv_log(const char *level, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	sv_log_timestamp(ts);
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "level", level,
-			      "uuid", log_uuid, "msg", msg);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "level",
+			      level, "uuid", log_uuid, "msg", msg);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (s) {
 		size_t len = strlen(s);

@@ -7,7 +7,7 @@
 #define HULL_SUPERVISOR_LOG_H
 void sv_log_init(const char *uuid);
 void sv_log(const char *level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* ISO-8601 UTC with milliseconds, as SmartOS writes timestamps. */
 void sv_log_timestamp(char out[32]);
 #endif

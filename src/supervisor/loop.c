@@ -55,7 +55,7 @@ int sv_loop_add(struct sv_loop *l, int fd, uint32_t events, sv_loop_fn fn,
 	w->fd = fd;
 	w->fn = fn;
 	w->data = data;
-	struct epoll_event ev = { .events = events, .data.ptr = w };
+	struct epoll_event ev = {.events = events, .data.ptr = w};
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		free(w);
 		return hull_err_sys(err, errno, "epoll_ctl add");
@@ -78,7 +78,7 @@ int sv_loop_mod(struct sv_loop *l, int fd, uint32_t events)
 	struct sv_watch *w = find(l, fd);
 	if (!w)
 		return -ENOENT;
-	struct epoll_event ev = { .events = events, .data.ptr = w };
+	struct epoll_event ev = {.events = events, .data.ptr = w};
 	return epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -90,7 +90,8 @@ void sv_loop_del(struct sv_loop *l, int fd)
 			*pp = w->next;
 			epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL);
 			/* A callback may delete a watch whose event is still
-			 * pending in this round: mark it dead, free it later. */
+			 * pending in this round: mark it dead, free it later.
+			 */
 			w->fn = NULL;
 			w->next = NULL;
 			free(w);

@@ -26,9 +26,10 @@ static void md_log(void *ctx, const char *msg)
 	sv_log("warn", "metadata: %s", msg);
 }
 
-static void on_metadata(struct sv_loop *loop, int fd, uint32_t events, void *data)
+static void on_metadata(struct sv_loop *loop, int fd, uint32_t events,
+			void *data)
 {
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (metadata_server_run(md_srv, 0, &err) < 0)
 		sv_log("error", "metadata: %s", err.msg);
 }
@@ -38,9 +39,10 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 {
 	if (md_srv)
 		return 0;
-	_cleanup_free_ char *rec = hull_root_path("%s/config/vm.json", cfg->uuid);
-	_cleanup_free_ char *sock = hull_root_path("%s/run/zonecontrol/metadata.sock",
-						   cfg->uuid);
+	_cleanup_free_ char *rec =
+	    hull_root_path("%s/config/vm.json", cfg->uuid);
+	_cleanup_free_ char *sock =
+	    hull_root_path("%s/run/zonecontrol/metadata.sock", cfg->uuid);
 	md_fs = metadata_file_store_new(rec);
 	metadata_file_store_bind(md_fs, &md_store);
 	if (!(md_srv = metadata_server_new(&md_store, NULL, err)))
@@ -49,11 +51,11 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 	int fd = metadata_channel_listen(sock, err);
 	if (fd < 0 || metadata_server_add_listener(md_srv, fd, err) < 0)
 		return -err->code;
-	return sv_loop_add(loop, metadata_server_fd(md_srv), EPOLLIN, on_metadata,
-			   NULL, err);
+	return sv_loop_add(loop, metadata_server_fd(md_srv), EPOLLIN,
+			   on_metadata, NULL, err);
 }
 
 const struct sv_hook metadata_hook = {
-	.name = "metadata",
-	.zone_started = md_started,
+    .name = "metadata",
+    .zone_started = md_started,
 };

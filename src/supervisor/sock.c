@@ -32,10 +32,11 @@ static int addr_of(const char *path, struct sockaddr_un *addr, int *dirfd,
 	if (*dirfd < 0)
 		return hull_err_sys(err, errno, "open %s", path);
 	if ((size_t)snprintf(addr->sun_path, sizeof(addr->sun_path),
-			     "/proc/self/fd/%d/%s", *dirfd, basename(b)) >=
-	    sizeof(addr->sun_path)) {
+			     "/proc/self/fd/%d/%s", *dirfd,
+			     basename(b)) >= sizeof(addr->sun_path)) {
 		close(*dirfd);
-		return hull_err_set(err, ENAMETOOLONG, "socket name too long: %s", path);
+		return hull_err_set(err, ENAMETOOLONG,
+				    "socket name too long: %s", path);
 	}
 	return 0;
 }
@@ -53,7 +54,8 @@ int sv_sock_listen(const char *path, struct hull_err *err)
 	}
 	unlink(path);
 	mode_t old = umask(077);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fd, 16) < 0) {
 		r = hull_err_sys(err, errno, "bind %s", path);
 		umask(old);
 		close(fd);

@@ -43,14 +43,20 @@
 #define BACKOFF_MAX_S 60
 #define QUICK_EXIT_S 10
 
-enum sv_state { SV_BOOTING, SV_RUNNING, SV_STOPPING, SV_REBOOTING, SV_BACKOFF,
-		SV_DONE };
+enum sv_state {
+	SV_BOOTING,
+	SV_RUNNING,
+	SV_STOPPING,
+	SV_REBOOTING,
+	SV_BACKOFF,
+	SV_DONE
+};
 
 struct sv_client {
 	int fd;
 	bool console;
-	bool waiting;          /* a stop/reboot answer is owed */
-	int passed_fd;         /* a descriptor that came with the request, or -1 */
+	bool waiting;  /* a stop/reboot answer is owed */
+	int passed_fd; /* a descriptor that came with the request, or -1 */
 	size_t len;
 	char buf[CONTROL_LINE_MAX + 1];
 	struct sv_client *next;
@@ -69,7 +75,7 @@ struct supervisor {
 	time_t boot_mono;
 	int restarts, backoff_s, failures;
 	int64_t oom_seen;
-	bool owns_run;         /* we hold the pid lock: the run files are ours */
+	bool owns_run; /* we hold the pid lock: the run files are ours */
 	struct sv_client *clients;
 };
 
@@ -95,13 +101,13 @@ static time_t mono_now(void)
 
 static void timer_arm(struct supervisor *sv, int seconds)
 {
-	struct itimerspec it = { .it_value = { seconds, seconds ? 0 : 1 } };
+	struct itimerspec it = {.it_value = {seconds, seconds ? 0 : 1}};
 	timerfd_settime(sv->timer_fd, 0, &it, NULL);
 }
 
 static void timer_disarm(struct supervisor *sv)
 {
-	struct itimerspec it = { { 0, 0 }, { 0, 0 } };
+	struct itimerspec it = {{0, 0}, {0, 0}};
 	timerfd_settime(sv->timer_fd, 0, &it, NULL);
 }
 
@@ -160,8 +166,8 @@ static void console_log_open(struct supervisor *sv)
 {
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
-	sv->log_fd = open(sv->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			  0640);
+	sv->log_fd =
+	    open(sv->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 }
 
 static void console_log_write(struct supervisor *sv, const char *buf, size_t n)
@@ -177,7 +183,8 @@ static void console_log_write(struct supervisor *sv, const char *buf, size_t n)
 		(void)!write(sv->log_fd, buf, n);
 }
 
-static void on_console(struct sv_loop *loop, int fd, uint32_t events, void *data)
+static void on_console(struct sv_loop *loop, int fd, uint32_t events,
+		       void *data)
 {
 	struct supervisor *sv = data;
 	char buf[4096];
@@ -193,7 +200,8 @@ static void on_console(struct sv_loop *loop, int fd, uint32_t events, void *data
 	console_log_write(sv, buf, (size_t)n);
 	for (struct sv_client *c = sv->clients; c; c = c->next)
 		if (c->console)
-			(void)!send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)!send(c->fd, buf, (size_t)n,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void on_console_client(struct sv_loop *loop, int fd, uint32_t events,
@@ -218,7 +226,7 @@ static void on_console_client(struct sv_loop *loop, int fd, uint32_t events,
 static void on_uname(struct sv_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct supervisor *sv = data;
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (events & (EPOLLHUP | EPOLLERR)) {
 		/* Every task under this filter is gone. */
 		sv_loop_del(loop, fd);
@@ -245,12 +253,12 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 	if ((r = zone_start(&sv->cfg, &sv->cg, &sv->proc, err)) < 0)
 		return r;
 	fcntl(sv->proc.console_fd, F_SETFL, O_NONBLOCK);
-	if ((r = sv_loop_add(sv->loop, sv->proc.console_fd, EPOLLIN, on_console, sv,
-			     err)) < 0)
+	if ((r = sv_loop_add(sv->loop, sv->proc.console_fd, EPOLLIN, on_console,
+			     sv, err)) < 0)
 		return r;
 	if (sv->proc.notify_fd >= 0 &&
-	    (r = sv_loop_add(sv->loop, sv->proc.notify_fd, EPOLLIN, on_uname, sv,
-			     err)) < 0)
+	    (r = sv_loop_add(sv->loop, sv->proc.notify_fd, EPOLLIN, on_uname,
+			     sv, err)) < 0)
 		return r;
 	sv_log_timestamp(sv->boot_ts);
 	sv->boot_mono = mono_now();
@@ -260,7 +268,8 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 	       (int)sv->proc.pid);
 	for (size_t i = 0; i < nhooks; i++) {
 		if (hooks[i]->zone_started &&
-		    hooks[i]->zone_started(sv->loop, &sv->cfg, sv->proc.pid, err) < 0)
+		    hooks[i]->zone_started(sv->loop, &sv->cfg, sv->proc.pid,
+					   err) < 0)
 			return hull_err_prefix(err, "%s", hooks[i]->name);
 	}
 	return 0;
@@ -272,16 +281,17 @@ static void write_lastexited(struct supervisor *sv, int status)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	char buf[64];
 	int n = snprintf(buf, sizeof(buf), "%lld %d\n",
-			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, status);
+			 (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+			 status);
 	_cleanup_free_ char *p = hull_root_path("%s/lastexited", sv->uuid);
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (hull_file_write_atomic(p, buf, (size_t)n, 0644, &err) < 0)
 		sv_log("error", "record exit: %s", err.msg);
 }
 
 static void sv_zone_down(struct supervisor *sv)
 {
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	for (size_t i = 0; i < nhooks; i++)
 		if (hooks[i]->zone_stopped)
 			hooks[i]->zone_stopped(sv->loop, &sv->cfg);
@@ -306,16 +316,17 @@ static void sv_zone_down(struct supervisor *sv)
 static bool want_restart(struct supervisor *sv, int status)
 {
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGHUP)
-		return true;   /* reboot(2) from inside */
+		return true; /* reboot(2) from inside */
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGINT)
-		return false;  /* halt or power off from inside */
+		return false; /* halt or power off from inside */
 	switch (sv->cfg.restart) {
 	case ZONE_RESTART_ALWAYS:
 		return true;
 	case ZONE_RESTART_ON_FAILURE:
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			return false;
-		return sv->cfg.restart_max == 0 || sv->failures <= sv->cfg.restart_max;
+		return sv->cfg.restart_max == 0 ||
+		       sv->failures <= sv->cfg.restart_max;
 	case ZONE_RESTART_NEVER:
 		break;
 	}
@@ -330,7 +341,7 @@ static void sv_finish(struct supervisor *sv, const char *why)
 
 static void sv_try_boot(struct supervisor *sv)
 {
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (sv_boot(sv, &err) == 0) {
 		sv->restarts++;
 		clients_answer_waiting(sv, NULL);
@@ -348,11 +359,13 @@ static void on_init_exit(struct supervisor *sv, int status)
 	write_lastexited(sv, status);
 	int64_t ooms = zone_cgroup_oom_kills(&sv->cg);
 	if (ooms > sv->oom_seen)
-		sv_log("warn", "out of memory: %lld process(es) killed in the zone",
+		sv_log("warn",
+		       "out of memory: %lld process(es) killed in the zone",
 		       (long long)(ooms - sv->oom_seen));
 	sv->oom_seen = ooms;
 	if (WIFEXITED(status))
-		sv_log("info", "init exited with status %d", WEXITSTATUS(status));
+		sv_log("info", "init exited with status %d",
+		       WEXITSTATUS(status));
 	else
 		sv_log("info", "init killed by signal %d", WTERMSIG(status));
 	bool ran_long = mono_now() - sv->boot_mono >= QUICK_EXIT_S;
@@ -387,8 +400,8 @@ static int stop_signal(struct supervisor *sv)
 {
 	if (sv->cfg.docker)
 		return SIGTERM;
-	_cleanup_free_ char *p = hull_root_path("%s/root%s", sv->uuid,
-						sv->cfg.argv[0]);
+	_cleanup_free_ char *p =
+	    hull_root_path("%s/root%s", sv->uuid, sv->cfg.argv[0]);
 	char link[256] = "";
 	ssize_t n = readlink(p, link, sizeof(link) - 1);
 	link[n > 0 ? n : 0] = '\0';
@@ -400,8 +413,8 @@ static int stop_signal(struct supervisor *sv)
 	return SIGTERM;
 }
 
-static void sv_stop_begin(struct supervisor *sv, enum sv_state next, int timeout,
-			  bool force)
+static void sv_stop_begin(struct supervisor *sv, enum sv_state next,
+			  int timeout, bool force)
 {
 	if (sv->state == SV_BACKOFF || sv->state == SV_BOOTING) {
 		timer_disarm(sv);
@@ -462,21 +475,22 @@ static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
 
 static void do_status(struct supervisor *sv, struct sv_client *c)
 {
-	const char *state = sv->state == SV_RUNNING ? "running" :
-		sv->state == SV_STOPPING ? "stopping" :
-		sv->state == SV_REBOOTING ? "rebooting" :
-		sv->state == SV_BACKOFF ? "restarting" : "stopped";
-	json_t *j = json_pack("{s:b, s:s, s:i, s:s, s:i, s:I, s:s}", "ok", 1,
-			      "state", state, "supervisor_pid", (int)getpid(),
-			      "boot_timestamp", sv->boot_ts, "restarts",
-			      sv->restarts, "oom_kills",
-			      (json_int_t)zone_cgroup_oom_kills(&sv->cg),
-			      "cgroup", sv->cg.rel);
+	const char *state = sv->state == SV_RUNNING	? "running"
+			    : sv->state == SV_STOPPING	? "stopping"
+			    : sv->state == SV_REBOOTING ? "rebooting"
+			    : sv->state == SV_BACKOFF	? "restarting"
+							: "stopped";
+	json_t *j = json_pack(
+	    "{s:b, s:s, s:i, s:s, s:i, s:I, s:s}", "ok", 1, "state", state,
+	    "supervisor_pid", (int)getpid(), "boot_timestamp", sv->boot_ts,
+	    "restarts", sv->restarts, "oom_kills",
+	    (json_int_t)zone_cgroup_oom_kills(&sv->cg), "cgroup", sv->cg.rel);
 	if (sv->proc.pid > 0)
 		json_object_set_new(j, "pid", json_integer(sv->proc.pid));
-	static const char *const brands[] = { "joyent", "joyent-minimal", "lx" };
+	static const char *const brands[] = {"joyent", "joyent-minimal", "lx"};
 	json_object_set_new(j, "brand", json_string(brands[sv->cfg.brand]));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
+	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
 	client_send(c, j);
 }
 
@@ -484,7 +498,7 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		       const char *line, size_t len)
 {
 	struct control_req req;
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (control_request_parse(line, len, &req, &err) < 0) {
 		client_error(c, err.msg);
 		return;
@@ -499,10 +513,11 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		if (sv->state == SV_STOPPING || sv->state == SV_REBOOTING) {
 			if (req.force && sv->proc.pid > 0)
 				kill(sv->proc.pid, SIGKILL);
-			break;  /* answered with the stop in progress */
+			break; /* answered with the stop in progress */
 		}
-		sv_stop_begin(sv, req.cmd == CONTROL_STOP ? SV_STOPPING : SV_REBOOTING,
-			      req.timeout_s, req.force);
+		sv_stop_begin(
+		    sv, req.cmd == CONTROL_STOP ? SV_STOPPING : SV_REBOOTING,
+		    req.timeout_s, req.force);
 		break;
 	case CONTROL_KILL:
 		if (sv->proc.pid <= 0 || kill(sv->proc.pid, req.signo) < 0)
@@ -512,8 +527,10 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		break;
 	case CONTROL_LISTENER:
 		if (c->passed_fd < 0 || sv->cfg.brand != ZONE_BRAND_LX ||
-		    sv_loop_add(sv->loop, c->passed_fd, EPOLLIN, on_uname, sv, &err) < 0) {
-			client_error(c, "listener: no descriptor or not an lx zone");
+		    sv_loop_add(sv->loop, c->passed_fd, EPOLLIN, on_uname, sv,
+				&err) < 0) {
+			client_error(
+			    c, "listener: no descriptor or not an lx zone");
 			break;
 		}
 		c->passed_fd = -1;
@@ -540,13 +557,15 @@ static void on_control_client(struct sv_loop *loop, int fd, uint32_t events,
 {
 	struct sv_client *c = data;
 	struct supervisor *sv = sv_self;
-	struct iovec iov = { c->buf + c->len, CONTROL_LINE_MAX - c->len };
+	struct iovec iov = {c->buf + c->len, CONTROL_LINE_MAX - c->len};
 	union {
 		char b[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			     .msg_controllen = sizeof(u.b) };
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.b,
+			    .msg_controllen = sizeof(u.b)};
 	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
 	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
@@ -586,7 +605,8 @@ static void on_accept(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	c->passed_fd = -1;
 	c->console = console;
 	if (sv_loop_add(loop, cfd, EPOLLIN,
-			console ? on_console_client : on_control_client, c, NULL) < 0) {
+			console ? on_console_client : on_control_client, c,
+			NULL) < 0) {
 		close(cfd);
 		free(c);
 		return;
@@ -612,7 +632,8 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 	int r;
 	_cleanup_free_ char *inst = hull_root_path("%s", sv->uuid);
 	if (!hull_is_dir(inst))
-		return hull_err_set(err, ENOENT, "no such instance %s", sv->uuid);
+		return hull_err_set(err, ENOENT, "no such instance %s",
+				    sv->uuid);
 	sv->run_dir = hull_root_path("%s/run", sv->uuid);
 	_cleanup_free_ char *logs = hull_root_path("%s/logs", sv->uuid);
 	_cleanup_free_ char *zc = xasprintf("%s/zonecontrol", sv->run_dir);
@@ -634,7 +655,8 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 		return r;
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(sv->lock_fd, 0) < 0 || pwrite(sv->lock_fd, buf, (size_t)n, 0) != n)
+	if (ftruncate(sv->lock_fd, 0) < 0 ||
+	    pwrite(sv->lock_fd, buf, (size_t)n, 0) != n)
 		return hull_err_sys(err, errno, "write %s", pidf);
 	console_log_open(sv);
 
@@ -647,7 +669,8 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sv->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	sv->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	sv->timer_fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (sv->sig_fd < 0 || sv->timer_fd < 0)
 		return hull_err_sys(err, errno, "signalfd/timerfd");
 	if (!(sv->loop = sv_loop_new(err)))
@@ -657,17 +680,21 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 	if ((sv->ctl_fd = sv_sock_listen(ctl, err)) < 0 ||
 	    (sv->con_fd = sv_sock_listen(con, err)) < 0)
 		return -err->code;
-	if ((r = sv_loop_add(sv->loop, sv->sig_fd, EPOLLIN, on_signal, sv, err)) < 0 ||
-	    (r = sv_loop_add(sv->loop, sv->timer_fd, EPOLLIN, on_timer, sv, err)) < 0 ||
-	    (r = sv_loop_add(sv->loop, sv->ctl_fd, EPOLLIN, on_accept, NULL, err)) < 0 ||
-	    (r = sv_loop_add(sv->loop, sv->con_fd, EPOLLIN, on_accept, sv, err)) < 0)
+	if ((r = sv_loop_add(sv->loop, sv->sig_fd, EPOLLIN, on_signal, sv,
+			     err)) < 0 ||
+	    (r = sv_loop_add(sv->loop, sv->timer_fd, EPOLLIN, on_timer, sv,
+			     err)) < 0 ||
+	    (r = sv_loop_add(sv->loop, sv->ctl_fd, EPOLLIN, on_accept, NULL,
+			     err)) < 0 ||
+	    (r = sv_loop_add(sv->loop, sv->con_fd, EPOLLIN, on_accept, sv,
+			     err)) < 0)
 		return r;
 	return 0;
 }
 
 static void sv_teardown(struct supervisor *sv)
 {
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (sv->proc.pid > 0) {
 		kill(sv->proc.pid, SIGKILL);
 		waitpid(sv->proc.pid, NULL, 0);
@@ -676,15 +703,19 @@ static void sv_teardown(struct supervisor *sv)
 	if (sv->cg.rel && zone_cgroup_destroy(&sv->cg, &err) < 0)
 		sv_log("error", "%s", err.msg);
 	if (sv->owns_run) {
-		_cleanup_free_ char *ctl = xasprintf("%s/control.sock", sv->run_dir);
-		_cleanup_free_ char *con = xasprintf("%s/console.sock", sv->run_dir);
-		_cleanup_free_ char *pidf = xasprintf("%s/supervisor.pid", sv->run_dir);
+		_cleanup_free_ char *ctl =
+		    xasprintf("%s/control.sock", sv->run_dir);
+		_cleanup_free_ char *con =
+		    xasprintf("%s/console.sock", sv->run_dir);
+		_cleanup_free_ char *pidf =
+		    xasprintf("%s/supervisor.pid", sv->run_dir);
 		unlink(ctl);
 		unlink(con);
-		_cleanup_free_ char *md = xasprintf("%s/zonecontrol/metadata.sock",
-						    sv->run_dir);
+		_cleanup_free_ char *md =
+		    xasprintf("%s/zonecontrol/metadata.sock", sv->run_dir);
 		unlink(md);
-		if (sv->lock_fd >= 0 && flock(sv->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		if (sv->lock_fd >= 0 &&
+		    flock(sv->lock_fd, LOCK_EX | LOCK_NB) == 0)
 			unlink(pidf);
 	}
 	/* Answer stop requests only now: the cgroup is gone. */
@@ -705,13 +736,14 @@ int supervisor_run(const char *uuid, int ready_fd)
 {
 	struct supervisor sv;
 	memset(&sv, 0, sizeof(sv));
-	sv.sig_fd = sv.timer_fd = sv.ctl_fd = sv.con_fd = sv.log_fd = sv.lock_fd = -1;
+	sv.sig_fd = sv.timer_fd = sv.ctl_fd = sv.con_fd = sv.log_fd =
+	    sv.lock_fd = -1;
 	sv.proc.pid = -1;
 	sv.proc.console_fd = sv.proc.notify_fd = -1;
 	sv_self = &sv;
 	snprintf(sv.uuid, sizeof(sv.uuid), "%s", uuid);
 	sv_log_init(uuid);
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	int rc = 0;
 	if (sv_setup(&sv, &err) < 0) {
 		ready_report(&ready_fd, err.msg);

@@ -31,7 +31,8 @@ struct sv_hook {
 	const char *name;
 	int (*zone_started)(struct sv_loop *loop, const struct zone_config *cfg,
 			    pid_t init, struct hull_err *err);
-	void (*zone_stopped)(struct sv_loop *loop, const struct zone_config *cfg);
+	void (*zone_stopped)(struct sv_loop *loop,
+			     const struct zone_config *cfg);
 };
 void supervisor_hook_register(const struct sv_hook *hook);
 

@@ -6,7 +6,9 @@
  * what would defeat the runtime's own defences: CAP_SYS_PTRACE (with it a
  * zone could read a joining zlogin's /proc/<pid>/ files before it drops
  * to the zone's binary), CAP_MKNOD (only the nodes hull makes in /dev).
- * CAP_SYS_ADMIN stays for system containers whose init mounts (systemd).
+ * CAP_SYS_ADMIN goes too unless the record asks for it (see
+ * zone_config.sys_admin): without user namespaces it would let a zone
+ * root mount a fresh procfs without the masks.
  */
 #include "zone/caps.h"
 
@@ -15,18 +17,28 @@
 #include <sys/prctl.h>
 
 static const cap_value_t dropped[] = {
-	CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME, CAP_SYS_PTRACE,
-	CAP_SYS_PACCT, CAP_MKNOD, CAP_AUDIT_CONTROL, CAP_AUDIT_READ,
-	CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG, CAP_WAKE_ALARM,
-	CAP_BLOCK_SUSPEND, CAP_LINUX_IMMUTABLE,
+    CAP_SYS_MODULE,
+    CAP_SYS_RAWIO,
+    CAP_SYS_TIME,
+    CAP_SYS_PTRACE,
+    CAP_SYS_PACCT,
+    CAP_MKNOD,
+    CAP_AUDIT_CONTROL,
+    CAP_AUDIT_READ,
+    CAP_MAC_ADMIN,
+    CAP_MAC_OVERRIDE,
+    CAP_SYSLOG,
+    CAP_WAKE_ALARM,
+    CAP_BLOCK_SUSPEND,
+    CAP_LINUX_IMMUTABLE,
 #ifdef CAP_BPF
-	CAP_BPF,
+    CAP_BPF,
 #endif
 #ifdef CAP_PERFMON
-	CAP_PERFMON,
+    CAP_PERFMON,
 #endif
 #ifdef CAP_CHECKPOINT_RESTORE
-	CAP_CHECKPOINT_RESTORE,
+    CAP_CHECKPOINT_RESTORE,
 #endif
 };
 
@@ -46,7 +58,8 @@ int zone_caps_drop(bool sys_admin, struct hull_err *err)
 		if (!zone_caps_dropped(c, sys_admin))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return hull_err_sys(err, errno, "drop capability %d", c);
+			return hull_err_sys(err, errno, "drop capability %d",
+					    c);
 	}
 	/* Capabilities the kernel knows but libcap does not: drop too. */
 	for (int c = CAP_LAST_CAP + 1; c < 64; c++)

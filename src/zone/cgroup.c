@@ -28,8 +28,8 @@
 #define CG_ROOT "/sys/fs/cgroup"
 
 static const char *const v1_hierarchies[] = {
-	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
-	"pids", "systemd", "unified",
+    "cpu",     "cpuacct", "cpuset", "memory",  "devices",
+    "freezer", "blkio",	  "pids",   "systemd", "unified",
 };
 
 const char *zone_cgroup_parent(void)
@@ -51,13 +51,16 @@ void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid)
 	cg->v2 = is_fs(CG_ROOT, CGROUP2_SUPER_MAGIC);
 	if (cg->v2) {
 		cg->dirs[0] = xasprintf(CG_ROOT "/%s", cg->rel);
+		cg->payload[0] =
+		    xasprintf("%s/" ZONE_CGROUP_PAYLOAD, cg->dirs[0]);
 		cg->ctl[0] = xstrdup("");
 		cg->ndirs = 1;
 		return;
 	}
 	/* cpu and cpuacct may be one hierarchy behind two links; keep one. */
-	char seen[ZONE_CGROUP_MAX_DIRS][64] = { { 0 } };
-	for (size_t i = 0; i < sizeof(v1_hierarchies) / sizeof(*v1_hierarchies); i++) {
+	char seen[ZONE_CGROUP_MAX_DIRS][64] = {{0}};
+	for (size_t i = 0; i < sizeof(v1_hierarchies) / sizeof(*v1_hierarchies);
+	     i++) {
 		char *mnt = xasprintf(CG_ROOT "/%s", v1_hierarchies[i]);
 		char real[64] = "";
 		char *rp = realpath(mnt, NULL);
@@ -72,6 +75,8 @@ void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid)
 		if (ok && cg->ndirs < ZONE_CGROUP_MAX_DIRS) {
 			snprintf(seen[cg->ndirs], sizeof(seen[0]), "%s", real);
 			cg->dirs[cg->ndirs] = xasprintf("%s/%s", mnt, cg->rel);
+			cg->payload[cg->ndirs] = xasprintf(
+			    "%s/" ZONE_CGROUP_PAYLOAD, cg->dirs[cg->ndirs]);
 			cg->ctl[cg->ndirs] = xstrdup(v1_hierarchies[i]);
 			cg->ndirs++;
 		}
@@ -85,6 +90,7 @@ void zone_cgroup_fini(struct zone_cgroup *cg)
 		return;
 	for (size_t i = 0; i < cg->ndirs; i++) {
 		free(cg->dirs[i]);
+		free(cg->payload[i]);
 		free(cg->ctl[i]);
 	}
 	free(cg->rel);
@@ -146,7 +152,7 @@ static int v2_enable(const char *dir, struct hull_err *err)
 {
 	_cleanup_free_ char *avail = read_str(dir, "cgroup.controllers");
 	_cleanup_free_ char *on = read_str(dir, "cgroup.subtree_control");
-	static const char *const want[] = { "cpu", "memory", "pids", "io" };
+	static const char *const want[] = {"cpu", "memory", "pids", "io"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
 		if (!has_word(avail, want[i]) || has_word(on, want[i]))
 			continue;
@@ -161,7 +167,7 @@ static int v2_enable(const char *dir, struct hull_err *err)
 /* cpuset v1: a new cgroup starts with empty cpus/mems; copy the parent's. */
 static int cpuset_fill(const char *dir, struct hull_err *err)
 {
-	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
 	for (size_t i = 0; i < 2; i++) {
 		_cleanup_free_ char *cur = read_str(dir, files[i]);
 		if (cur && strspn(cur, " \n") != strlen(cur))
@@ -170,7 +176,8 @@ static int cpuset_fill(const char *dir, struct hull_err *err)
 		*strrchr(parent, '/') = '\0';
 		_cleanup_free_ char *val = read_str(parent, files[i]);
 		if (!val)
-			return hull_err_set(err, EIO, "read %s/%s", parent, files[i]);
+			return hull_err_set(err, EIO, "read %s/%s", parent,
+					    files[i]);
 		if (write_str(dir, files[i], val, err) < 0)
 			return -err->code;
 	}
@@ -180,8 +187,8 @@ static int cpuset_fill(const char *dir, struct hull_err *err)
 /* Character devices a zone may use: what zone_dev_populate creates, plus
  * the pty slaves and /dev/net/tun (for a VMM zone). Block devices: none. */
 static const char *const dev_allow[] = {
-	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm",	  "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
 };
 
 static int devices_setup(const char *dir, struct hull_err *err)
@@ -207,20 +214,34 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 		    (r = cpuset_fill(parent, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
 		if (cg->v2) {
-			/* Root and parent delegate controllers to their children. */
+			/* Root and parent delegate controllers to their
+			 * children. */
 			if ((r = v2_enable(CG_ROOT, err)) < 0 ||
 			    (r = v2_enable(parent, err)) < 0)
 				return hull_err_prefix(err, "cgroup");
 		}
-		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		bool fresh = mkdir(d, 0755) == 0;
+		if (!fresh && errno != EEXIST)
 			return hull_err_sys(err, errno, "cgroup: mkdir %s", d);
-		if (strcmp(cg->ctl[i], "cpuset") == 0 && (r = cpuset_fill(d, err)) < 0)
+		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
+		    (r = cpuset_fill(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
-		if (strcmp(cg->ctl[i], "devices") == 0 &&
+		/* (v1 refuses a new whitelist once there are children: set
+		 * it when the cgroup is made; a reboot keeps it.) */
+		if (fresh && strcmp(cg->ctl[i], "devices") == 0 &&
 		    (r = devices_setup(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
 		if (strcmp(cg->ctl[i], "memory") == 0)
 			write_str(d, "memory.use_hierarchy", "1", NULL);
+		/* The payload level below the limits. */
+		if (cg->v2 && (r = v2_enable(d, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
+		const char *pl = cg->payload[i];
+		if (mkdir(pl, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "cgroup: mkdir %s", pl);
+		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
+		    (r = cpuset_fill(pl, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
 	}
 	return 0;
 }
@@ -230,7 +251,7 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; i < cg->ndirs; i++)
-		if (write_str(cg->dirs[i], "cgroup.procs", buf, err) < 0)
+		if (write_str(cg->payload[i], "cgroup.procs", buf, err) < 0)
 			return hull_err_prefix(err, "cgroup attach");
 	return 0;
 }
@@ -257,8 +278,8 @@ static int write_i64(const char *dir, const char *file, int64_t v,
 static int memory_v1(const char *d, const struct zone_limits *l,
 		     struct hull_err *err)
 {
-	int64_t mem = l->max_physical_memory >= 0 ?
-		l->max_physical_memory << 20 : -1;
+	int64_t mem =
+	    l->max_physical_memory >= 0 ? l->max_physical_memory << 20 : -1;
 	int64_t sw = l->max_swap >= 0 ? l->max_swap << 20 : -1;
 	if (mem < 0 && sw < 0)
 		return 0;
@@ -278,20 +299,22 @@ static int memory_v1(const char *d, const struct zone_limits *l,
 	return 0;
 }
 
-static int limits_v1(struct zone_cgroup *cg, size_t i, const struct zone_limits *l,
-		     struct hull_err *err)
+static int limits_v1(struct zone_cgroup *cg, size_t i,
+		     const struct zone_limits *l, struct hull_err *err)
 {
 	const char *d = cg->dirs[i], *c = cg->ctl[i];
 	if (strcmp(c, "cpu") == 0) {
 		if (l->cpu_cap >= 0) {
-			if (write_str(d, "cpu.cfs_period_us", "100000", err) < 0 ||
+			if (write_str(d, "cpu.cfs_period_us", "100000", err) <
+				0 ||
 			    write_i64(d, "cpu.cfs_quota_us",
-				      l->cpu_cap ? l->cpu_cap * 1000 : -1, err) < 0)
+				      l->cpu_cap ? l->cpu_cap * 1000 : -1,
+				      err) < 0)
 				return -err->code;
 		}
 		if (l->cpu_shares >= 0 &&
-		    write_i64(d, "cpu.shares", l->cpu_shares < 2 ? 2 : l->cpu_shares,
-			      err) < 0)
+		    write_i64(d, "cpu.shares",
+			      l->cpu_shares < 2 ? 2 : l->cpu_shares, err) < 0)
 			return -err->code;
 	} else if (strcmp(c, "memory") == 0) {
 		return memory_v1(d, l, err);
@@ -325,20 +348,23 @@ static int limits_v2(const char *d, const struct zone_limits *l,
 			return -err->code;
 	}
 	if (l->cpu_shares >= 0 &&
-	    write_i64(d, "cpu.weight", shares_to_weight(l->cpu_shares), err) < 0)
+	    write_i64(d, "cpu.weight", shares_to_weight(l->cpu_shares), err) <
+		0)
 		return -err->code;
 	if (l->max_physical_memory >= 0 &&
 	    write_i64(d, "memory.max", l->max_physical_memory << 20, err) < 0)
 		return -err->code;
 	if (l->max_swap >= 0 && has_file(d, "memory.swap.max")) {
-		int64_t sw = l->max_swap - (l->max_physical_memory > 0 ?
-					    l->max_physical_memory : 0);
-		if (write_i64(d, "memory.swap.max", (sw < 0 ? 0 : sw) << 20, err) < 0)
+		int64_t sw =
+		    l->max_swap -
+		    (l->max_physical_memory > 0 ? l->max_physical_memory : 0);
+		if (write_i64(d, "memory.swap.max", (sw < 0 ? 0 : sw) << 20,
+			      err) < 0)
 			return -err->code;
 	}
 	if (l->max_lwps >= 0) {
-		int r = l->max_lwps ? write_i64(d, "pids.max", l->max_lwps, err) :
-			write_str(d, "pids.max", "max", err);
+		int r = l->max_lwps ? write_i64(d, "pids.max", l->max_lwps, err)
+				    : write_str(d, "pids.max", "max", err);
 		if (r < 0)
 			return r;
 	}
@@ -346,21 +372,24 @@ static int limits_v2(const char *d, const struct zone_limits *l,
 		int64_t w = l->zfs_io_priority;
 		w = w < 1 ? 1 : w > 10000 ? 10000 : w;
 		if (has_file(d, "io.weight")) {
-			snprintf(buf, sizeof(buf), "default %lld", (long long)w);
+			snprintf(buf, sizeof(buf), "default %lld",
+				 (long long)w);
 			return write_str(d, "io.weight", buf, err);
 		}
 		if (has_file(d, "io.bfq.weight"))
-			return write_i64(d, "io.bfq.weight", w > 1000 ? 1000 : w, err);
+			return write_i64(d, "io.bfq.weight",
+					 w > 1000 ? 1000 : w, err);
 	}
 	return 0;
 }
 
-int zone_cgroup_limits_apply(struct zone_cgroup *cg, const struct zone_limits *l,
-			     struct hull_err *err)
+int zone_cgroup_limits_apply(struct zone_cgroup *cg,
+			     const struct zone_limits *l, struct hull_err *err)
 {
 	int r;
 	for (size_t i = 0; i < cg->ndirs; i++) {
-		r = cg->v2 ? limits_v2(cg->dirs[i], l, err) : limits_v1(cg, i, l, err);
+		r = cg->v2 ? limits_v2(cg->dirs[i], l, err)
+			   : limits_v1(cg, i, l, err);
 		if (r < 0)
 			return hull_err_prefix(err, "cgroup limits");
 	}
@@ -373,8 +402,9 @@ static size_t procs_walk(const char *dir, void (*fn)(pid_t))
 {
 	size_t n = 0;
 	_cleanup_free_ char *procs = read_str(dir, "cgroup.procs");
-	for (char *save = NULL, *t = procs ? strtok_r(procs, "\n", &save) : NULL; t;
-	     t = strtok_r(NULL, "\n", &save)) {
+	for (char *save = NULL,
+		  *t = procs ? strtok_r(procs, "\n", &save) : NULL;
+	     t; t = strtok_r(NULL, "\n", &save)) {
 		n++;
 		if (fn)
 			fn((pid_t)atoi(t));
@@ -423,11 +453,12 @@ static void kill_one(pid_t pid)
 
 static void sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
-int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms, struct hull_err *err)
+int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,
+		     struct hull_err *err)
 {
 	const char *d = census_dir(cg);
 	if (!d || !hull_is_dir(d))
@@ -449,9 +480,10 @@ int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms, struct hull_err *er
 		if (!zone_cgroup_populated(cg))
 			return 0;
 		if (waited >= timeout_ms)
-			return hull_err_set(err, EBUSY,
-					    "cgroup %s: processes remain after SIGKILL",
-					    cg->rel);
+			return hull_err_set(
+			    err, EBUSY,
+			    "cgroup %s: processes remain after SIGKILL",
+			    cg->rel);
 		sleep_ms(10);
 	}
 }
@@ -474,7 +506,8 @@ static int rmdir_tree(const char *dir)
 			return 0;
 		if (errno != EBUSY)
 			return -errno;
-		sleep_ms(10);  /* exiting tasks leave the cgroup asynchronously */
+		sleep_ms(
+		    10); /* exiting tasks leave the cgroup asynchronously */
 	}
 	return -EBUSY;
 }
@@ -486,9 +519,36 @@ int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err)
 		return r;
 	for (size_t i = 0; i < cg->ndirs; i++) {
 		if ((r = rmdir_tree(cg->dirs[i])) < 0)
-			return hull_err_sys(err, -r, "cgroup: rmdir %s", cg->dirs[i]);
+			return hull_err_sys(err, -r, "cgroup: rmdir %s",
+					    cg->dirs[i]);
 	}
 	return 0;
+}
+
+static int64_t oom_kills_in(const char *dir, bool v2)
+{
+	_cleanup_free_ char *s =
+	    read_str(dir, v2 ? "memory.events" : "memory.oom_control");
+	char *p = s ? strstr(s, "oom_kill ") : NULL;
+	return p ? strtoll(p + 9, NULL, 10) : 0;
+}
+
+/* v1 counts an OOM kill only in the victim's own cgroup: sum the tree. */
+static int64_t oom_kills_tree(const char *dir)
+{
+	int64_t n = oom_kills_in(dir, false);
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return n;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", dir, de->d_name);
+		n += oom_kills_tree(sub);
+	}
+	closedir(dh);
+	return n;
 }
 
 int64_t zone_cgroup_oom_kills(struct zone_cgroup *cg)
@@ -496,8 +556,6 @@ int64_t zone_cgroup_oom_kills(struct zone_cgroup *cg)
 	const char *d = zone_cgroup_dir(cg, "memory");
 	if (!d)
 		return 0;
-	_cleanup_free_ char *s = read_str(d, cg->v2 ? "memory.events" :
-					  "memory.oom_control");
-	char *p = s ? strstr(s, "oom_kill ") : NULL;
-	return p ? strtoll(p + 9, NULL, 10) : 0;
+	/* v2's memory.events is hierarchical already. */
+	return cg->v2 ? oom_kills_in(d, true) : oom_kills_tree(d);
 }

@@ -5,6 +5,11 @@
  * $HULL_CGROUP_PARENT. On v1 the same relative path is made in every
  * mounted hierarchy (and in the v2 tree of a hybrid host, which systemd
  * inside a zone uses for its own tracking).
+ *
+ * Limits are written on <parent>/<uuid>; the zone's processes live one
+ * level down, in <parent>/<uuid>/zone, which is the root of the zone's
+ * cgroup namespace. The zone may write its own tree (systemd does), but
+ * what it can reach is below the limits, so it cannot lift them.
  */
 #ifndef HULL_ZONE_CGROUP_H
 #define HULL_ZONE_CGROUP_H
@@ -17,11 +22,15 @@
 #define ZONE_CGROUP_MAX_DIRS 16
 
 struct zone_cgroup {
-	bool v2;                            /* pure v2 host */
-	char *rel;                          /* "<parent>/<uuid>" */
+	bool v2;   /* pure v2 host */
+	char *rel; /* "<parent>/<uuid>" */
 	size_t ndirs;
-	char *dirs[ZONE_CGROUP_MAX_DIRS];   /* absolute paths of the zone's cgroup */
-	char *ctl[ZONE_CGROUP_MAX_DIRS];    /* controller of each (v1), "" for v2 */
+	/* absolute paths of the zone's cgroup, in each hierarchy */
+	char *dirs[ZONE_CGROUP_MAX_DIRS];
+	/* dirs[i]/zone: where the zone's tasks go */
+	char *payload[ZONE_CGROUP_MAX_DIRS];
+	/* controller of each (v1), "" for v2 */
+	char *ctl[ZONE_CGROUP_MAX_DIRS];
 };
 
 /* Fills cg with the paths for uuid (nothing is created). */
@@ -30,16 +39,19 @@ void zone_cgroup_fini(struct zone_cgroup *cg);
 /* The cgroup parent in use ("hull" or $HULL_CGROUP_PARENT). */
 const char *zone_cgroup_parent(void);
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
-/* Moves pid into the zone's cgroup in every hierarchy. */
+#define ZONE_CGROUP_PAYLOAD "zone"
+/* Moves pid into the zone's cgroup (its payload level) in every
+ * hierarchy. */
 int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
 /* Writes the limits that are set (>= 0). */
-int zone_cgroup_limits_apply(struct zone_cgroup *cg, const struct zone_limits *l,
-			     struct hull_err *err);
+int zone_cgroup_limits_apply(struct zone_cgroup *cg,
+			     const struct zone_limits *l, struct hull_err *err);
 /* Does the cgroup (or a descendant) hold a process? */
 bool zone_cgroup_populated(struct zone_cgroup *cg);
 /* SIGKILLs everything in it (cgroup.kill, or freeze + kill on v1) and waits
  * up to timeout_ms for it to be empty. */
-int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms, struct hull_err *err);
+int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,
+		     struct hull_err *err);
 /* Kills what is left and removes the cgroup (descendants first) in every
  * hierarchy; a missing cgroup is fine. */
 int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err);

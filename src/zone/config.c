@@ -16,7 +16,7 @@
 #include "lib/xalloc.h"
 
 #define ZONE_ARGV_MAX 4096
-#define ZONE_DEFAULT_PATH \
+#define ZONE_DEFAULT_PATH                                                      \
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 void zone_strv_free(char **v)
@@ -54,21 +54,25 @@ static int strv_from_json(json_t *j, const char *what, char ***out,
 		owned = json_loads(s, 0, NULL);
 		if (!owned)
 			return hull_err_set(err, EINVAL,
-					    "%s: not a JSON array of strings", what);
+					    "%s: not a JSON array of strings",
+					    what);
 		j = owned;
 	}
 	if (!json_is_array(j) || json_array_size(j) > ZONE_ARGV_MAX) {
 		json_decref(owned);
-		return hull_err_set(err, EINVAL, "%s: not an array of strings", what);
+		return hull_err_set(err, EINVAL, "%s: not an array of strings",
+				    what);
 	}
 	size_t i;
 	json_t *e;
-	json_array_foreach(j, i, e) {
-		if (!json_is_string(e) || strlen(json_string_value(e)) !=
-		    json_string_length(e)) {
+	json_array_foreach(j, i, e)
+	{
+		if (!json_is_string(e) ||
+		    strlen(json_string_value(e)) != json_string_length(e)) {
 			json_decref(owned);
 			return hull_err_set(err, EINVAL,
-					    "%s: element %zu is not a string", what, i);
+					    "%s: element %zu is not a string",
+					    what, i);
 		}
 		strv_push(out, json_string_value(e));
 	}
@@ -107,7 +111,8 @@ static bool strv_has_prefix(char **v, const char *prefix)
 	return false;
 }
 
-static int parse_docker(json_t *im, struct zone_config *cfg, struct hull_err *err)
+static int parse_docker(json_t *im, struct zone_config *cfg,
+			struct hull_err *err)
 {
 	int r;
 	json_t *ep = json_object_get(im, "docker:entrypoint");
@@ -119,8 +124,9 @@ static int parse_docker(json_t *im, struct zone_config *cfg, struct hull_err *er
 	    (r = strv_from_json(cmd, "docker:cmd", &cfg->argv, err)) < 0)
 		return r;
 	if (strv_len(cfg->argv) == 0)
-		return hull_err_set(err, EINVAL,
-				    "docker zone has neither docker:entrypoint nor docker:cmd");
+		return hull_err_set(
+		    err, EINVAL,
+		    "docker zone has neither docker:entrypoint nor docker:cmd");
 	json_t *env = json_object_get(im, "docker:env");
 	if (env && !json_is_null(env) &&
 	    (r = strv_from_json(env, "docker:env", &cfg->envp, err)) < 0)
@@ -128,8 +134,9 @@ static int parse_docker(json_t *im, struct zone_config *cfg, struct hull_err *er
 	const char *wd = hull_json_str(im, "docker:workdir", NULL);
 	if (wd && *wd) {
 		if (wd[0] != '/')
-			return hull_err_set(err, EINVAL,
-					    "docker:workdir: not an absolute path: %s", wd);
+			return hull_err_set(
+			    err, EINVAL,
+			    "docker:workdir: not an absolute path: %s", wd);
 		free(cfg->workdir);
 		cfg->workdir = xstrdup(wd);
 	}
@@ -152,7 +159,8 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	int r;
 	memset(cfg, 0, sizeof(*cfg));
 	if (!json_is_object(vm))
-		return hull_err_set(err, EINVAL, "instance record is not an object");
+		return hull_err_set(err, EINVAL,
+				    "instance record is not an object");
 	const char *uuid = hull_json_str(vm, "uuid", "");
 	if (!hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "instance record: bad uuid");
@@ -162,35 +170,40 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	if (strcmp(brand, "joyent") == 0)
 		cfg->brand = ZONE_BRAND_JOYENT;
 	else if (strcmp(brand, "builder") == 0)
-		cfg->brand = ZONE_BRAND_JOYENT;  /* joyent, meant for builds */
+		cfg->brand = ZONE_BRAND_JOYENT; /* joyent, meant for builds */
 	else if (strcmp(brand, "joyent-minimal") == 0)
 		cfg->brand = ZONE_BRAND_JOYENT_MINIMAL;
 	else if (strcmp(brand, "lx") == 0)
 		cfg->brand = ZONE_BRAND_LX;
 	else
-		return hull_err_set(err, EINVAL, "brand %s is not a zone brand", brand);
+		return hull_err_set(err, EINVAL, "brand %s is not a zone brand",
+				    brand);
 
 	cfg->docker = hull_json_bool(vm, "docker", false);
 	cfg->hostname = xstrdup(hull_json_str(vm, "hostname", cfg->uuid));
 	if (strlen(cfg->hostname) > 64)
-		return hull_err_set(err, EINVAL, "hostname: longer than 64 bytes");
+		return hull_err_set(err, EINVAL,
+				    "hostname: longer than 64 bytes");
 	const char *dom = hull_json_str(vm, "dns_domain", NULL);
 	cfg->dns_domain = dom ? xstrdup(dom) : NULL;
 	json_t *res = json_object_get(vm, "resolvers");
-	if (res && (r = strv_from_json(res, "resolvers", &cfg->resolvers, err)) < 0)
+	if (res &&
+	    (r = strv_from_json(res, "resolvers", &cfg->resolvers, err)) < 0)
 		return r;
 	if (cfg->brand == ZONE_BRAND_LX) {
 		const char *kv = hull_json_str(vm, "kernel_version", NULL);
 		if (kv) {
 			if (strlen(kv) > 64)
-				return hull_err_set(err, EINVAL,
-						    "kernel_version: longer than 64 bytes");
+				return hull_err_set(
+				    err, EINVAL,
+				    "kernel_version: longer than 64 bytes");
 			cfg->kernel_version = xstrdup(kv);
 		}
 	}
 	cfg->workdir = xstrdup("/");
-	cfg->restart = hull_json_bool(vm, "restart_init", true) ?
-		ZONE_RESTART_ALWAYS : ZONE_RESTART_NEVER;
+	cfg->restart = hull_json_bool(vm, "restart_init", true)
+			   ? ZONE_RESTART_ALWAYS
+			   : ZONE_RESTART_NEVER;
 
 	json_t *im = json_object_get(vm, "internal_metadata");
 	if (cfg->docker) {
@@ -203,11 +216,15 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	} else {
 		const char *init = hull_json_str(vm, "init_name", "/sbin/init");
 		if (init[0] != '/')
-			return hull_err_set(err, EINVAL,
-					    "init_name: not an absolute path: %s", init);
+			return hull_err_set(
+			    err, EINVAL, "init_name: not an absolute path: %s",
+			    init);
 		strv_push(&cfg->argv, init);
 	}
-	cfg->userns = strcmp(hull_json_str(im, "hull:userns", "false"), "true") == 0;
+
+	cfg->sys_admin =
+	    !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL &&
+	    strcmp(hull_json_str(im, "hull:sys_admin", "false"), "true") == 0;
 
 	/* systemd's container interface: container= names the manager. */
 	if (!strv_has_prefix(cfg->envp, "PATH="))
@@ -236,7 +253,8 @@ int zone_config_load(const char *uuid, struct zone_config *cfg,
 	int r = zone_config_parse(vm, cfg, err);
 	json_decref(vm);
 	if (r == 0 && strcmp(cfg->uuid, uuid) != 0)
-		r = hull_err_set(err, EINVAL, "%s: uuid is %s", path, cfg->uuid);
+		r = hull_err_set(err, EINVAL, "%s: uuid is %s", path,
+				 cfg->uuid);
 	return r;
 }
 

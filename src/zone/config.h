@@ -17,10 +17,10 @@
 
 /* -1 means "not set, leave the kernel's default". */
 struct zone_limits {
-	int64_t cpu_cap;             /* percent of one CPU; 0 = uncapped */
+	int64_t cpu_cap; /* percent of one CPU; 0 = uncapped */
 	int64_t cpu_shares;
 	int64_t max_physical_memory; /* MiB */
-	int64_t max_swap;            /* MiB, RAM + swap */
+	int64_t max_swap;	     /* MiB, RAM + swap */
 	int64_t max_lwps;
 	int64_t zfs_io_priority;
 };
@@ -41,22 +41,27 @@ struct zone_config {
 	char uuid[HULL_UUID_LEN + 1];
 	enum zone_brand brand;
 	bool docker;
+	/* Keep CAP_SYS_ADMIN (internal_metadata "hull:sys_admin": "true",
+	 * joyent/lx/builder only). Without user namespaces a zone root with
+	 * it can mount a fresh, unmasked procfs: opt-in, for images whose
+	 * init insists on mounting (systemd's sandboxing). */
+	bool sys_admin;
 	char *hostname;
 	char *dns_domain;
-	char **resolvers;        /* NULL-terminated */
-	char *kernel_version;    /* lx: what uname -r reports, else NULL */
-	char **argv;             /* init's argv, NULL-terminated */
-	char **envp;             /* init's environment, NULL-terminated */
-	char *workdir;           /* docker:workdir or "/" */
-	char *user;              /* docker:user ("name", "uid", "uid:gid") or NULL */
+	char **resolvers;     /* NULL-terminated */
+	char *kernel_version; /* lx: what uname -r reports, else NULL */
+	char **argv;	      /* init's argv, NULL-terminated */
+	char **envp;	      /* init's environment, NULL-terminated */
+	char *workdir;	      /* docker:workdir or "/" */
+	char *user; /* docker:user ("name", "uid", "uid:gid") or NULL */
 	enum zone_restart restart;
-	int restart_max;         /* on-failure:N, 0 = unlimited */
-	bool userns;             /* internal_metadata "hull:userns": "true" */
+	int restart_max; /* on-failure:N, 0 = unlimited */
 	struct zone_limits limits;
 };
 
 /* Fills cfg from a VM object; cfg owns copies of all strings. */
-int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err);
+int zone_config_parse(json_t *vm, struct zone_config *cfg,
+		      struct hull_err *err);
 /* Reads R/<uuid>/config/vm.json and parses it. */
 int zone_config_load(const char *uuid, struct zone_config *cfg,
 		     struct hull_err *err);

@@ -18,7 +18,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-
 #include "zone/rootfs.h"
 
 static const struct {
@@ -26,20 +25,17 @@ static const struct {
 	unsigned maj, min;
 	mode_t mode;
 } nodes[] = {
-	{ "/dev/null", 1, 3, 0666 },    { "/dev/zero", 1, 5, 0666 },
-	{ "/dev/full", 1, 7, 0666 },    { "/dev/random", 1, 8, 0666 },
-	{ "/dev/urandom", 1, 9, 0666 }, { "/dev/tty", 5, 0, 0666 },
+    {"/dev/null", 1, 3, 0666},	  {"/dev/zero", 1, 5, 0666},
+    {"/dev/full", 1, 7, 0666},	  {"/dev/random", 1, 8, 0666},
+    {"/dev/urandom", 1, 9, 0666}, {"/dev/tty", 5, 0, 0666},
 };
 
 static const struct {
 	const char *target, *path;
 } links[] = {
-	{ "/proc/self/fd", "/dev/fd" },
-	{ "/proc/self/fd/0", "/dev/stdin" },
-	{ "/proc/self/fd/1", "/dev/stdout" },
-	{ "/proc/self/fd/2", "/dev/stderr" },
-	{ "pts/ptmx", "/dev/ptmx" },
-	{ "/proc/kcore", "/dev/core" },
+    {"/proc/self/fd", "/dev/fd"},	{"/proc/self/fd/0", "/dev/stdin"},
+    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+    {"pts/ptmx", "/dev/ptmx"},		{"/proc/kcore", "/dev/core"},
 };
 
 int zone_dev_populate(int console_fd, struct hull_err *err)
@@ -47,6 +43,8 @@ int zone_dev_populate(int console_fd, struct hull_err *err)
 	int r = zone_mkdir_p("/dev", 0755);
 	if (r < 0)
 		return hull_err_sys(err, -r, "mkdir /dev");
+	if ((r = zone_mountpoint_check("/dev", err)) < 0)
+		return r;
 	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
 		  "mode=755,size=65536k") < 0)
 		return hull_err_sys(err, errno, "mount tmpfs on /dev");
@@ -55,13 +53,15 @@ int zone_dev_populate(int console_fd, struct hull_err *err)
 		if (mknod(nodes[i].path, S_IFCHR | nodes[i].mode,
 			  makedev(nodes[i].maj, nodes[i].min)) < 0) {
 			umask(old);
-			return hull_err_sys(err, errno, "mknod %s", nodes[i].path);
+			return hull_err_sys(err, errno, "mknod %s",
+					    nodes[i].path);
 		}
 	}
 	umask(old);
 	for (size_t i = 0; i < sizeof(links) / sizeof(*links); i++)
 		if (symlink(links[i].target, links[i].path) < 0)
-			return hull_err_sys(err, errno, "symlink %s", links[i].path);
+			return hull_err_sys(err, errno, "symlink %s",
+					    links[i].path);
 	if (mkdir("/dev/pts", 0755) < 0 ||
 	    mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
@@ -72,12 +72,13 @@ int zone_dev_populate(int console_fd, struct hull_err *err)
 		return hull_err_sys(err, errno, "mount /dev/shm");
 	mkdir("/dev/mqueue", 0755);
 	if (console_fd >= 0) {
-		int fd = open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		int fd =
+		    open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return hull_err_sys(err, errno, "create /dev/console");
 		close(fd);
-		if (syscall(SYS_move_mount, console_fd, "", AT_FDCWD, "/dev/console",
-			    MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		if (syscall(SYS_move_mount, console_fd, "", AT_FDCWD,
+			    "/dev/console", MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			return hull_err_sys(err, errno, "bind console");
 	}
 	return 0;

@@ -48,7 +48,7 @@ struct joined {
 	pid_t init;
 	int cg_fd[ZONE_CGROUP_MAX_DIRS];
 	size_t ncg;
-	int ctl_fd;      /* lx: control socket for the uname listener */
+	int ctl_fd; /* lx: control socket for the uname listener */
 	bool lx, sys_admin;
 };
 
@@ -74,8 +74,7 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	pid_t pid = json_is_integer(p) ? (pid_t)json_integer_value(p) : -1;
 	const char *brand = json_string_value(json_object_get(st, "brand"));
 	j->lx = brand && strcmp(brand, "lx") == 0;
-	j->sys_admin = brand && strcmp(brand, "joyent-minimal") != 0 &&
-		!json_is_true(json_object_get(st, "docker"));
+	j->sys_admin = json_is_true(json_object_get(st, "sys_admin"));
 	json_decref(st);
 	if (pid <= 0)
 		return hull_err_set(err, ESRCH, "zone %s is not running", uuid);
@@ -86,7 +85,8 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
 	for (size_t i = 0; i < cg.ndirs; i++) {
-		_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", cg.dirs[i]);
+		_cleanup_free_ char *f =
+		    xasprintf("%s/cgroup.procs", cg.payload[i]);
 		int fd = open(f, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
 			r = hull_err_sys(err, errno, "open %s", f);
@@ -96,7 +96,8 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	}
 	zone_cgroup_fini(&cg);
 	if (r == 0 && j->lx) {
-		_cleanup_free_ char *ctl = hull_root_path("%s/run/control.sock", uuid);
+		_cleanup_free_ char *ctl =
+		    hull_root_path("%s/run/control.sock", uuid);
 		if ((j->ctl_fd = sv_sock_connect(ctl, err)) < 0)
 			r = -err->code;
 	}
@@ -109,14 +110,16 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 static int send_listener(int sock, int fd)
 {
 	static const char req[] = "{\"cmd\":\"listener\"}\n";
-	struct iovec iov = { (void *)req, sizeof(req) - 1 };
+	struct iovec iov = {(void *)req, sizeof(req) - 1};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	memset(&u, 0, sizeof(u));
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -129,15 +132,16 @@ static int send_listener(int sock, int fd)
 	return read(sock, buf, sizeof(buf)) > 0 ? 0 : -EIO;
 }
 
-static __attribute__((noreturn)) void
-child_run(const struct zone_exec_opts *o, struct joined *j, int slave)
+static __attribute__((noreturn)) void child_run(const struct zone_exec_opts *o,
+						struct joined *j, int slave)
 {
-	struct hull_err e = { 0 };
+	struct hull_err e = {0};
 	prctl(PR_SET_DUMPABLE, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	for (size_t i = 0; i < j->ncg; i++) {
 		if (write(j->cg_fd[i], "0", 1) != 1) {
-			dprintf(2, "zlogin: join cgroup: %s\n", strerror(errno));
+			dprintf(2, "zlogin: join cgroup: %s\n",
+				strerror(errno));
 			_exit(126);
 		}
 	}
@@ -162,7 +166,9 @@ child_run(const struct zone_exec_opts *o, struct joined *j, int slave)
 		_exit(126);
 	}
 	if (nfd > 0 && send_listener(j->ctl_fd, nfd) < 0) {
-		dprintf(2, "zlogin: cannot hand uname listener to the supervisor\n");
+		dprintf(
+		    2,
+		    "zlogin: cannot hand uname listener to the supervisor\n");
 		_exit(126);
 	}
 	/* Nothing of the host but stdio reaches the command. */
@@ -185,9 +191,11 @@ static int open_zone_pty(pid_t init, int *master, int *slave, int host_tty,
 	int dfd = open(rootp, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return hull_err_sys(err, errno, "open %s", rootp);
-	struct open_how how = { .flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	int m = (int)syscall(SYS_openat2, dfd, "dev/pts/ptmx", &how, sizeof(how));
+	struct open_how how = {.flags = O_RDWR | O_NOCTTY | O_CLOEXEC,
+			       .resolve =
+				   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	int m =
+	    (int)syscall(SYS_openat2, dfd, "dev/pts/ptmx", &how, sizeof(how));
 	int e = errno;
 	close(dfd);
 	if (m < 0)
@@ -220,25 +228,29 @@ static int exit_code(int status)
 
 /* Copies between the host's in/out and the pty master until the child
  * exits; forwards window size changes and termination signals. */
-static int relay(const struct zone_exec_opts *o, int master, pid_t child, int sfd)
+static int relay(const struct zone_exec_opts *o, int master, pid_t child,
+		 int sfd)
 {
 	/* Without a pty the command reads our stdin itself. */
 	bool m_open = master >= 0, in_open = m_open && o->in_fd >= 0;
 	int status = 0;
 	for (;;) {
-		struct pollfd p[3] = { { sfd, POLLIN, 0 }, { master, POLLIN, 0 },
-				       { in_open ? o->in_fd : -1, POLLIN, 0 } };
+		struct pollfd p[3] = {{sfd, POLLIN, 0},
+				      {master, POLLIN, 0},
+				      {in_open ? o->in_fd : -1, POLLIN, 0}};
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGCHLD) {
-					if (waitpid(child, &status, WNOHANG) == child)
+					if (waitpid(child, &status, WNOHANG) ==
+					    child)
 						break;
 				} else if (si.ssi_signo == SIGWINCH && m_open) {
 					struct winsize ws;
-					if (ioctl(o->in_fd, TIOCGWINSZ, &ws) == 0)
+					if (ioctl(o->in_fd, TIOCGWINSZ, &ws) ==
+					    0)
 						ioctl(master, TIOCSWINSZ, &ws);
 				} else {
 					kill(child, (int)si.ssi_signo);
@@ -249,7 +261,7 @@ static int relay(const struct zone_exec_opts *o, int master, pid_t child, int sf
 		if (m_open && p[1].revents) {
 			ssize_t n = read(master, buf, sizeof(buf));
 			if (n <= 0)
-				m_open = false;  /* EIO: the last slave closed */
+				m_open = false; /* EIO: the last slave closed */
 			else
 				(void)!write(o->out_fd, buf, (size_t)n);
 		}
@@ -257,7 +269,8 @@ static int relay(const struct zone_exec_opts *o, int master, pid_t child, int sf
 			ssize_t n = read(o->in_fd, buf, sizeof(buf));
 			if (n <= 0) {
 				in_open = false;
-				/* End of input: send the pty's EOF character. */
+				/* End of input: send the pty's EOF character.
+				 */
 				if (m_open)
 					(void)!write(master, "\004", 1);
 			} else if (m_open) {
@@ -284,7 +297,8 @@ int zone_exec(const struct zone_exec_opts *o, struct hull_err *err)
 		return r;
 	prctl(PR_SET_DUMPABLE, 0);
 	int master = -1, slave = -1;
-	if (o->tty && (r = open_zone_pty(j.init, &master, &slave, o->in_fd, err)) < 0) {
+	if (o->tty &&
+	    (r = open_zone_pty(j.init, &master, &slave, o->in_fd, err)) < 0) {
 		joined_close(&j);
 		return r;
 	}
@@ -292,7 +306,8 @@ int zone_exec(const struct zone_exec_opts *o, struct hull_err *err)
 	 * process keeps the host's view (the sanitizers' leak checker walks
 	 * our /proc/self at exit); the child joins the rest. */
 	int self_pid_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	if (self_pid_ns < 0 || (r = zone_ns_enter(&j.ns, CLONE_NEWPID, err)) < 0) {
+	if (self_pid_ns < 0 ||
+	    (r = zone_ns_enter(&j.ns, CLONE_NEWPID, err)) < 0) {
 		if (self_pid_ns < 0)
 			r = hull_err_sys(err, errno, "open /proc/self/ns/pid");
 		else

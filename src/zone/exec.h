@@ -18,10 +18,10 @@
 
 struct zone_exec_opts {
 	const char *uuid;
-	char **argv;     /* the command, looked up in the zone's PATH */
-	char **envp;     /* its environment */
-	bool tty;        /* run it on a new pty of the zone; relay in/out */
-	int in_fd, out_fd;  /* the host side of the relay (tty) */
+	char **argv;	   /* the command, looked up in the zone's PATH */
+	char **envp;	   /* its environment */
+	bool tty;	   /* run it on a new pty of the zone; relay in/out */
+	int in_fd, out_fd; /* the host side of the relay (tty) */
 };
 
 /* Returns the command's exit code (128 + signal when killed), or a

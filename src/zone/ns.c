@@ -33,10 +33,9 @@ static const struct {
 	const char *name;
 	int type;
 } ns_order[ZONE_NS_COUNT] = {
-	{ "user", CLONE_NEWUSER }, { "cgroup", CLONE_NEWCGROUP },
-	{ "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS },
-	{ "net", CLONE_NEWNET },   { "pid", CLONE_NEWPID },
-	{ "mnt", CLONE_NEWNS },
+    {"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
+    {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},	  {"pid", CLONE_NEWPID},
+    {"mnt", CLONE_NEWNS},
 };
 
 static bool same_ns(const char *name, int fd)
@@ -53,7 +52,8 @@ int zone_ns_open(pid_t pid, struct zone_ns_fds *ns, struct hull_err *err)
 	memset(ns, 0, sizeof(*ns));
 	for (size_t i = 0; i < ZONE_NS_COUNT; i++) {
 		char p[64];
-		snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, ns_order[i].name);
+		snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid,
+			 ns_order[i].name);
 		int fd = open(p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			int e = errno;
@@ -76,7 +76,8 @@ int zone_ns_enter(struct zone_ns_fds *ns, int types, struct hull_err *err)
 {
 	for (size_t i = 0; i < ns->n; i++)
 		if ((ns->type[i] & types) && setns(ns->fd[i], ns->type[i]) < 0)
-			return hull_err_sys(err, errno, "setns(%#x)", ns->type[i]);
+			return hull_err_sys(err, errno, "setns(%#x)",
+					    ns->type[i]);
 	return 0;
 }
 

@@ -9,8 +9,9 @@
 #include "lib/err.h"
 
 /* The namespaces every zone gets (user namespaces are separate). */
-#define ZONE_NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | \
-		       CLONE_NEWIPC | CLONE_NEWNET)
+#define ZONE_NS_FLAGS                                                          \
+	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |            \
+	 CLONE_NEWNET)
 
 /* fork() into new namespaces: returns the child's pid in the parent, 0 in the
  * child, -errno on failure. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/xalloc.h"
+#include <stdlib.h>
 #include "zone/dev.h"
 #include "zone/mask.h"
 
@@ -70,8 +71,8 @@ static int write_owned(const char *path, const char *text, struct hull_err *err)
 	struct stat st;
 	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && unlink(path) < 0)
 		return hull_err_sys(err, errno, "unlink %s", path);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		      0644);
+	int fd = open(
+	    path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "open %s", path);
 	size_t len = strlen(text);
@@ -91,8 +92,8 @@ int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err)
 		char buf[4096];
 		size_t off = 0;
 		if (cfg->dns_domain)
-			off += snprintf(buf + off, sizeof(buf) - off, "search %s\n",
-					cfg->dns_domain);
+			off += snprintf(buf + off, sizeof(buf) - off,
+					"search %s\n", cfg->dns_domain);
 		for (char **p = cfg->resolvers; *p && off < sizeof(buf); p++)
 			off += snprintf(buf + off, sizeof(buf) - off,
 					"nameserver %s\n", *p);
@@ -104,15 +105,33 @@ int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err)
 	return 0;
 }
 
+int zone_mountpoint_check(const char *dst, struct hull_err *err)
+{
+	/* A symlink in the image could lay a mount over /proc (hiding an
+	 * unmasked procfs beneath it, there for the taking by a zone root
+	 * that unmounts); mount only on real folders, reached without one. */
+	char *real = realpath(dst, NULL);
+	bool ok = real && strcmp(real, dst) == 0;
+	free(real);
+	if (!ok)
+		return hull_err_set(err, ELOOP,
+				    "the image's %s is a symbolic link or "
+				    "lies under one",
+				    dst);
+	return 0;
+}
+
 static int mnt(const char *src, const char *dst, const char *type,
 	       unsigned long flags, const char *data, struct hull_err *err)
 {
 	int r = zone_mkdir_p(dst, 0755);
 	if (r < 0)
 		return hull_err_sys(err, -r, "mkdir %s", dst);
+	if ((r = zone_mountpoint_check(dst, err)) < 0)
+		return r;
 	if (mount(src, dst, type, flags, data) < 0)
-		return hull_err_sys(err, errno, "mount %s on %s", type ? type : src,
-				    dst);
+		return hull_err_sys(err, errno, "mount %s on %s",
+				    type ? type : src, dst);
 	return 0;
 }
 
@@ -123,19 +142,21 @@ static int mount_cgroups(bool v2, struct hull_err *err)
 {
 	const unsigned long f = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	if (v2)
-		return mnt("cgroup2", "/sys/fs/cgroup", "cgroup2", f, NULL, err);
+		return mnt("cgroup2", "/sys/fs/cgroup", "cgroup2", f, NULL,
+			   err);
 	int r;
 	if ((r = mnt("tmpfs", "/sys/fs/cgroup", "tmpfs", f, "mode=755,size=64k",
 		     err)) < 0)
 		return r;
 	static const char *const ctl[] = {
-		"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer",
-		"blkio", "pids",
+	    "cpu",     "cpuacct", "cpuset", "memory",
+	    "devices", "freezer", "blkio",  "pids",
 	};
 	for (size_t i = 0; i < sizeof(ctl) / sizeof(*ctl); i++) {
-		_cleanup_free_ char *dst = xasprintf("/sys/fs/cgroup/%s", ctl[i]);
+		_cleanup_free_ char *dst =
+		    xasprintf("/sys/fs/cgroup/%s", ctl[i]);
 		if (mnt("cgroup", dst, "cgroup", f, ctl[i], NULL) < 0)
-			rmdir(dst);  /* the host lacks this controller */
+			rmdir(dst); /* the host lacks this controller */
 	}
 	if ((r = mnt("cgroup", "/sys/fs/cgroup/systemd", "cgroup", f,
 		     "none,name=systemd", err)) < 0)

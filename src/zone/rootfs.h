@@ -23,6 +23,9 @@ int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err);
  * cgroup_v2 says what the host has (decided before the pivot). */
 int zone_rootfs_mount(const struct zone_config *cfg, int console_fd,
 		      bool cgroup_v2, struct hull_err *err);
+/* Fails (ELOOP) unless dst, an absolute path in the current root, is
+ * reached without following a symbolic link. */
+int zone_mountpoint_check(const char *dst, struct hull_err *err);
 /* mkdir -p of an absolute path, inside the current root. */
 int zone_mkdir_p(const char *path, mode_t mode);
 #endif

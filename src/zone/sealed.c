@@ -40,7 +40,8 @@ int zone_exe_reexec_sealed(char **argv, struct hull_err *err)
 	}
 	off_t off = 0;
 	while (off < st.st_size) {
-		ssize_t n = sendfile(mfd, src, &off, (size_t)(st.st_size - off));
+		ssize_t n =
+		    sendfile(mfd, src, &off, (size_t)(st.st_size - off));
 		if (n <= 0) {
 			int e = n < 0 ? errno : EIO;
 			close(src);

@@ -16,14 +16,41 @@
 #include <unistd.h>
 
 static const char *const denied[] = {
-	"init_module", "finit_module", "delete_module", "create_module",
-	"kexec_load", "kexec_file_load", "keyctl", "add_key", "request_key",
-	"bpf", "perf_event_open", "open_by_handle_at", "name_to_handle_at",
-	"swapon", "swapoff", "acct", "settimeofday", "clock_settime",
-	"clock_adjtime", "adjtimex", "stime", "iopl", "ioperm",
-	"lookup_dcookie", "userfaultfd", "quotactl", "nfsservctl",
-	"get_kernel_syms", "query_module", "uselib", "vm86", "vm86old",
-	"pciconfig_read", "pciconfig_write", "syslog",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "create_module",
+    "kexec_load",
+    "kexec_file_load",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "perf_event_open",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "swapon",
+    "swapoff",
+    "acct",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "stime",
+    "iopl",
+    "ioperm",
+    "lookup_dcookie",
+    "userfaultfd",
+    "quotactl",
+    "nfsservctl",
+    "get_kernel_syms",
+    "query_module",
+    "uselib",
+    "vm86",
+    "vm86old",
+    "pciconfig_read",
+    "pciconfig_write",
+    "syslog",
 };
 
 int zone_seccomp_load(bool notify_uname, struct hull_err *err)
@@ -38,32 +65,37 @@ int zone_seccomp_load(bool notify_uname, struct hull_err *err)
 	for (size_t i = 0; i < sizeof(denied) / sizeof(*denied); i++) {
 		int nr = seccomp_syscall_resolve_name(denied[i]);
 		if (nr == __NR_SCMP_ERROR)
-			continue;  /* not on this architecture */
-		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)) < 0)
+			continue; /* not on this architecture */
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0)) <
+		    0)
 			goto fail;
 	}
 	/* reboot(2) in a pid namespace only ends that namespace (restart,
 	 * halt, power off, ctrl-alt-del); anything else (kexec, suspend) is
 	 * refused. */
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(reboot), 1,
-				  SCMP_A2(SCMP_CMP_EQ, LINUX_REBOOT_CMD_KEXEC))) < 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(reboot), 1,
-				  SCMP_A2(SCMP_CMP_EQ, LINUX_REBOOT_CMD_SW_SUSPEND))) < 0)
+	if ((r = seccomp_rule_add(
+		 ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(reboot), 1,
+		 SCMP_A2(SCMP_CMP_EQ, LINUX_REBOOT_CMD_KEXEC))) < 0 ||
+	    (r = seccomp_rule_add(
+		 ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(reboot), 1,
+		 SCMP_A2(SCMP_CMP_EQ, LINUX_REBOOT_CMD_SW_SUSPEND))) < 0)
 		goto fail;
 	/* No new user namespaces: unshare and clone show their flags;
 	 * clone3 hides them behind a pointer, so it answers ENOSYS and libc
 	 * falls back to clone. */
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
-				  SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER,
-					  CLONE_NEWUSER))) < 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-				  SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER,
-					  CLONE_NEWUSER))) < 0 ||
+	if ((r = seccomp_rule_add(
+		 ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+		 SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER))) <
+		0 ||
+	    (r = seccomp_rule_add(
+		 ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+		 SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER))) <
+		0 ||
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 				  0)) < 0)
 		goto fail;
-	if (notify_uname &&
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(uname), 0)) < 0)
+	if (notify_uname && (r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
+						  SCMP_SYS(uname), 0)) < 0)
 		goto fail;
 	if ((r = seccomp_load(ctx)) < 0)
 		goto fail;

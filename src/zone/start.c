@@ -33,7 +33,6 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
-
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
@@ -68,14 +67,16 @@ static __attribute__((noreturn)) void child_fail(int sock, struct hull_err *err)
 static int send_fd(int sock, int fd)
 {
 	char c = 'F';
-	struct iovec iov = { &c, 1 };
+	struct iovec iov = {&c, 1};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	memset(&u, 0, sizeof(u));
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -115,7 +116,7 @@ static __attribute__((noreturn)) void
 child_run(const struct zone_config *cfg, const char *root, int slave,
 	  const char *pts, const char *zonecontrol, int sock, bool cgroup_v2)
 {
-	struct hull_err e = { 0 }, *err = &e;
+	struct hull_err e = {0}, *err = &e;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* The supervisor blocks signals for its signalfd and ignores
 	 * SIGPIPE; init starts with neither. */
@@ -126,7 +127,7 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		signal(s, SIG_DFL);
 	char go;
 	if (read(sock, &go, 1) != 1)
-		_exit(127);  /* the supervisor is gone */
+		_exit(127); /* the supervisor is gone */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		hull_err_sys(err, errno, "unshare cgroup namespace");
 		child_fail(sock, err);
@@ -139,7 +140,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	/* A detached bind of the console, for /dev/console after the pivot. */
 	/* (By path: the slave descriptor's mount is the parent namespace's,
 	 * which open_tree refuses to clone.) */
-	int tree = open_tree(AT_FDCWD, pts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	int tree =
+	    open_tree(AT_FDCWD, pts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (tree < 0) {
 		hull_err_sys(err, errno, "open_tree console");
 		child_fail(sock, err);
@@ -148,10 +150,13 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	/* The metadata channel's folder, read-only, for after the pivot. */
 	int zc = -1;
 	if (zonecontrol) {
-		zc = open_tree(AT_FDCWD, zonecontrol, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-					 MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
-		if (zc < 0 || mount_setattr(zc, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
+		zc = open_tree(AT_FDCWD, zonecontrol,
+			       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		struct mount_attr ro = {
+		    .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+				MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
+		if (zc < 0 ||
+		    mount_setattr(zc, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
 			hull_err_sys(err, errno, "clone %s", zonecontrol);
 			child_fail(sock, err);
 		}
@@ -160,15 +165,20 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		hull_err_sys(err, errno, "sethostname");
 		child_fail(sock, err);
 	}
-	if (zone_rootfs_pivot(root, err) < 0 || zone_rootfs_write_etc(cfg, err) < 0 ||
+	if (zone_rootfs_pivot(root, err) < 0 ||
+	    zone_rootfs_write_etc(cfg, err) < 0 ||
 	    zone_rootfs_mount(cfg, tree, cgroup_v2, err) < 0)
 		child_fail(sock, err);
 	close(tree);
 	if (zc >= 0) {
-		const char *at = cfg->brand == ZONE_BRAND_LX ? "/native/.zonecontrol" :
-			"/.zonecontrol";
+		const char *at = cfg->brand == ZONE_BRAND_LX
+				     ? "/native/.zonecontrol"
+				     : "/.zonecontrol";
 		int r = zone_mkdir_p(at, 0755);
-		if (r < 0 || move_mount(zc, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		if (r == 0 && zone_mountpoint_check(at, err) < 0)
+			child_fail(sock, err);
+		if (r < 0 || move_mount(zc, "", AT_FDCWD, at,
+					MOVE_MOUNT_F_EMPTY_PATH) < 0) {
 			hull_err_sys(err, r < 0 ? -r : errno, "mount %s", at);
 			child_fail(sock, err);
 		}
@@ -177,7 +187,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	/* Init's stdio names /dev/console, as on a real machine (systemd
 	 * checks), not the host's pts path. */
 	int cfd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (cfd < 0 || dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0 || dup2(cfd, 2) < 0) {
+	if (cfd < 0 || dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0 ||
+	    dup2(cfd, 2) < 0) {
 		hull_err_sys(err, errno, "open /dev/console");
 		child_fail(sock, err);
 	}
@@ -186,8 +197,7 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		hull_err_sys(err, errno, "chdir %s", cfg->workdir);
 		child_fail(sock, err);
 	}
-	bool sys_admin = !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL;
-	if (zone_caps_drop(sys_admin, err) < 0)
+	if (zone_caps_drop(cfg->sys_admin, err) < 0)
 		child_fail(sock, err);
 	int nfd = zone_seccomp_load(cfg->brand == ZONE_BRAND_LX, err);
 	if (nfd < 0)
@@ -210,7 +220,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	child_fail(sock, err);
 }
 
-static int open_pty(int *master, int *slave, char name[64], struct hull_err *err)
+static int open_pty(int *master, int *slave, char name[64],
+		    struct hull_err *err)
 {
 	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0)
@@ -226,7 +237,7 @@ static int open_pty(int *master, int *slave, char name[64], struct hull_err *err
 		close(m);
 		return hull_err_sys(err, e, "open %s", name);
 	}
-	struct winsize ws = { .ws_row = 25, .ws_col = 80 };
+	struct winsize ws = {.ws_row = 25, .ws_col = 80};
 	ioctl(m, TIOCSWINSZ, &ws);
 	*master = m;
 	*slave = s;
@@ -237,27 +248,30 @@ static int recv_result(int sock, struct zone_proc *out, struct hull_err *err)
 {
 	for (;;) {
 		char buf[HULL_ERR_MSG_MAX + 8];
-		struct iovec iov = { buf, sizeof(buf) - 1 };
+		struct iovec iov = {buf, sizeof(buf) - 1};
 		union {
 			char c[CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
 		} u;
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = u.c, .msg_controllen = sizeof(u.c) };
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = u.c,
+				    .msg_controllen = sizeof(u.c)};
 		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return hull_err_sys(err, errno, "zone start");
 		if (n == 0)
-			return 0;  /* exec'd */
+			return 0; /* exec'd */
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 		if (cm && cm->cmsg_type == SCM_RIGHTS) {
 			memcpy(&out->notify_fd, CMSG_DATA(cm), sizeof(int));
 			continue;
 		}
 		if ((size_t)n < sizeof(int))
-			return hull_err_set(err, EIO, "zone start: short message");
+			return hull_err_set(err, EIO,
+					    "zone start: short message");
 		int code;
 		memcpy(&code, buf, sizeof(code));
 		buf[n] = '\0';
@@ -272,13 +286,15 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	out->pid = -1;
 	out->console_fd = out->notify_fd = -1;
 	_cleanup_free_ char *root = hull_root_path("%s/root", cfg->uuid);
-	_cleanup_free_ char *zc = hull_root_path("%s/run/zonecontrol", cfg->uuid);
+	_cleanup_free_ char *zc =
+	    hull_root_path("%s/run/zonecontrol", cfg->uuid);
 	if (!hull_is_dir(zc)) {
 		free(zc);
 		zc = NULL;
 	}
 	if (!hull_is_dir(root))
-		return hull_err_set(err, ENOENT, "zone root %s is missing", root);
+		return hull_err_set(err, ENOENT, "zone root %s is missing",
+				    root);
 	if (!cfg->argv || !cfg->argv[0])
 		return hull_err_set(err, EINVAL, "no init to run");
 	int master = -1, slave = -1, sp[2];

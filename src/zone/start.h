@@ -10,9 +10,9 @@
 #include "zone/config.h"
 
 struct zone_proc {
-	pid_t pid;          /* init, as the host sees it */
-	int console_fd;     /* pty master (owned), the zone's /dev/console */
-	int notify_fd;      /* lx: uname listener (owned), else -1 */
+	pid_t pid;	/* init, as the host sees it */
+	int console_fd; /* pty master (owned), the zone's /dev/console */
+	int notify_fd;	/* lx: uname listener (owned), else -1 */
 };
 
 /*

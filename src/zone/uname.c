@@ -36,7 +36,7 @@ static int uname_of(pid_t pid, struct utsname *u)
 	if (fd >= 0 && self >= 0 && setns(fd, CLONE_NEWUTS) == 0) {
 		r = uname(u) == 0 ? 0 : -errno;
 		if (setns(self, CLONE_NEWUTS) < 0)
-			r = -errno;  /* cannot happen: we came from there */
+			r = -errno; /* cannot happen: we came from there */
 	}
 	if (fd >= 0)
 		close(fd);
@@ -55,7 +55,8 @@ int zone_uname_handle(int notify_fd, const char *release, struct hull_err *err)
 	if ((r = seccomp_notify_receive(notify_fd, req)) < 0) {
 		/* The caller died between notification and receive. */
 		seccomp_notify_free(req, resp);
-		return r == -ENOENT ? 0 : hull_err_sys(err, -r, "seccomp receive");
+		return r == -ENOENT ? 0
+				    : hull_err_sys(err, -r, "seccomp receive");
 	}
 	resp->id = req->id;
 	resp->flags = 0;
@@ -68,9 +69,9 @@ int zone_uname_handle(int notify_fd, const char *release, struct hull_err *err)
 		resp->error = -EFAULT;
 	} else {
 		zone_uname_lx(&u, release);
-		struct iovec local = { &u, sizeof(u) };
-		struct iovec remote = { (void *)(uintptr_t)req->data.args[0],
-					sizeof(u) };
+		struct iovec local = {&u, sizeof(u)};
+		struct iovec remote = {(void *)(uintptr_t)req->data.args[0],
+				       sizeof(u)};
 		if (process_vm_writev(req->pid, &local, 1, &remote, 1, 0) !=
 		    (ssize_t)sizeof(u))
 			resp->error = -EFAULT;

@@ -30,7 +30,8 @@ static bool lookup(const char *file, const char *name, size_t len, int k,
 	for (const char *line = file; line && *line;) {
 		const char *end = strchr(line, '\n');
 		size_t ll = end ? (size_t)(end - line) : strlen(line);
-		if (ll > len && strncmp(line, name, len) == 0 && line[len] == ':') {
+		if (ll > len && strncmp(line, name, len) == 0 &&
+		    line[len] == ':') {
 			const char *f = line;
 			const char *stop = line + ll;
 			for (int i = 0; i < k && f; i++) {
@@ -41,7 +42,8 @@ static bool lookup(const char *file, const char *name, size_t len, int k,
 			if (!f)
 				return false;
 			const char *fe = memchr(f, ':', (size_t)(stop - f));
-			return parse_id(f, fe ? (size_t)(fe - f) : (size_t)(stop - f), out);
+			return parse_id(
+			    f, fe ? (size_t)(fe - f) : (size_t)(stop - f), out);
 		}
 		line = end ? end + 1 : NULL;
 	}
@@ -57,7 +59,8 @@ int zone_user_resolve(const char *spec, const char *passwd, const char *group,
 	bool have_g = false;
 	if (!parse_id(spec, ulen, &u)) {
 		if (!lookup(passwd, spec, ulen, 2, &u))
-			return hull_err_set(err, ENOENT, "docker:user: no user %.*s",
+			return hull_err_set(err, ENOENT,
+					    "docker:user: no user %.*s",
 					    (int)ulen, spec);
 		have_g = lookup(passwd, spec, ulen, 3, &g);
 	}
@@ -65,7 +68,8 @@ int zone_user_resolve(const char *spec, const char *passwd, const char *group,
 		const char *gs = colon + 1;
 		if (!parse_id(gs, strlen(gs), &g) &&
 		    !lookup(group, gs, strlen(gs), 2, &g))
-			return hull_err_set(err, ENOENT, "docker:user: no group %s", gs);
+			return hull_err_set(err, ENOENT,
+					    "docker:user: no group %s", gs);
 		have_g = true;
 	}
 	*uid = (uid_t)u;

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf[size] = buf[size + 1] = buf[size + 2] = '\0';
 	const char *spec = buf;
 	const char *pw = spec + strlen(spec) + 1;
-	const char *gr = pw <= buf + size ? pw + strlen(pw) + 1 : buf + size + 2;
+	const char *gr =
+	    pw <= buf + size ? pw + strlen(pw) + 1 : buf + size + 2;
 	if (pw > buf + size + 1)
 		pw = buf + size + 1;
 	if (gr > buf + size + 2)

@@ -66,8 +66,9 @@ def test_fork_bomb_stays_inside(zones):
     assert len(cgroup_pids(z.cgroup)) <= 30
     ctl = "" if cgroup_v2() else "pids"
     assert int(cgroup_file(z.cgroup, ctl, "pids.current")) <= 30
-    ev = cgroup_file(z.cgroup, ctl, "pids.events")
-    assert int(ev.split()[-1]) > 0  # forks were refused
+    # forks were refused, at the limit's level or counted where they failed
+    ev = [cgroup_file(c, ctl, "pids.events") for c in (z.cgroup, z.cgroup + "/zone")]
+    assert sum(int(e.split()[-1]) for e in ev) > 0
     z.stop(force=True)
 
 
@@ -83,3 +84,20 @@ def test_memory_limit_ooms_inside_and_is_recorded(zones):
     # A stop then logs it.
     z.stop(timeout=5)
     assert any("out of memory" in l["msg"] for l in z.supervisor_log())
+
+
+def test_zone_cannot_lift_its_own_limits(zones):
+    z = zones.new({"max_lwps": 30, "max_physical_memory": 64})
+    ctl = "" if cgroup_v2() else "pids"
+    # Root in the zone may write its own cgroup tree (systemd does) ...
+    r = z.zlogin("sh", "-c", "f=/sys/fs/cgroup/pids.max; "
+                 "[ -e $f ] || f=/sys/fs/cgroup/pids/pids.max; "
+                 "echo max > $f && echo wrote; cat $f")
+    assert "wrote" in r.out
+    # ... but the limits sit above what it can reach.
+    assert cgroup_file(z.cgroup, ctl, "pids.max") == "30"
+    r = z.zlogin("sh", "-c", "i=0; while [ $i -lt 100 ]; do sleep 5 & "
+                 "i=$((i+1)); done", check=False, input="")
+    assert "can't fork" in r.err
+    assert len(cgroup_pids(z.cgroup)) <= 30
+    z.stop(force=True)

@@ -62,9 +62,25 @@ def test_capabilities_are_reduced(zones):
     bnd = int(r.out.split()[1], 16)
     for cap in (16, 17, 19, 25, 27):  # sys_module rawio ptrace time mknod
         assert not bnd & (1 << cap), hex(bnd)
-    assert bnd & (1 << 21)  # sys_admin stays for system containers
+    assert not bnd & (1 << 21)  # no sys_admin unless the record asks
     r = z.zlogin("mknod", "/tmp/sda", "b", "8", "0", check=False)
     assert r.rc != 0 and "Operation not permitted" in r.err
+    # so no fresh, unmasked procfs and no way around the read-only binds
+    r = z.zlogin("sh", "-c", "mkdir -p /mnt/p; mount -t proc proc /mnt/p; "
+                 "mount -o remount,rw /proc/sys; mount --bind /proc /mnt/p",
+                 check=False)
+    assert r.err.count("permission denied") == 3, r
+
+
+def test_sys_admin_is_opt_in(zones):
+    z = zones.new({"internal_metadata": {"hull:sys_admin": "true"}})
+    r = z.zlogin("grep", "CapBnd", "/proc/self/status")
+    assert int(r.out.split()[1], 16) & (1 << 21)
+    d = zones.new({"docker": True, "internal_metadata": {
+        "hull:sys_admin": "true", "docker:cmd": '["/bin/sh","-c","sleep 100"]'}},
+        init=None)
+    r = d.zlogin("grep", "CapBnd", "/proc/self/status")
+    assert not int(r.out.split()[1], 16) & (1 << 21)  # never for docker
 
 
 def test_minimal_and_docker_zones_lose_sys_admin(zones):
@@ -100,7 +116,9 @@ def test_init_is_filtered_too(zones, probe):
 
 def test_lx_uname_is_brandz(zones):
     init = "#!/bin/sh\nuname -r\nuname -v\nwhile true; do sleep 1; done\n"
-    z = zones.new({"brand": "lx", "kernel_version": "4.19.0"}, init=init)
+    # (hull:sys_admin only so that the zone may rename itself below)
+    z = zones.new({"brand": "lx", "kernel_version": "4.19.0",
+                   "internal_metadata": {"hull:sys_admin": "true"}}, init=init)
     assert wait_for(lambda: "BrandZ" in z.console_log())
     assert re.search(r"4\.19\.0\r?\nBrandZ virtual linux", z.console_log())
     r = z.zlogin("uname", "-r", "-v", "-n")
@@ -141,7 +159,8 @@ def test_systemd_conventions(zones):
     r = z.zlogin("sh", "-c", "tr '\\0' '\\n' < /proc/1/environ | grep container=; "
                  "grep -E ' /(run|tmp) ' /proc/mounts | cut -d' ' -f2,3; "
                  "cat /proc/1/cgroup | cut -d: -f3 | sort -u; "
-                 "mkdir /sys/fs/cgroup/pids/sub && echo $$ > /sys/fs/cgroup/pids/sub/cgroup.procs"
+                 "mkdir /sys/fs/cgroup/pids/sub && "
+                 "echo $$ > /sys/fs/cgroup/pids/sub/cgroup.procs"
                  " && echo moved; grep pids /proc/self/cgroup")
     lines = r.out.splitlines()
     assert lines[0] == "container=hull"
@@ -152,7 +171,7 @@ def test_systemd_conventions(zones):
     # ... and from the host that is inside the zone's cgroup
     from zonekit import cgroup_dirs
     if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        assert any(os.path.isdir(os.path.join(d, "sub"))
+        assert any(os.path.isdir(os.path.join(d, "zone", "sub"))
                    for d in cgroup_dirs(z.cgroup))
 
 
@@ -166,3 +185,16 @@ def test_no_host_descriptor_reaches_init(zones):
     r = z.zlogin("sh", "-c", "for l in /proc/1/fd/0 /proc/1/cwd /proc/1/root; do "
                  "readlink $l; done")
     assert r.out.split() == ["/dev/console", "/", "/"]
+
+
+def test_symlinked_mountpoints_are_refused(zones):
+    """/tmp -> /proc in an image would lay the zone's tmpfs over its procfs,
+    leaving an unmasked /proc beneath for a zone root to uncover."""
+    for name, target in (("tmp", "/proc"), ("proc", "/tmp/p"), ("dev", "../dev2")):
+        z = zones.new(start=False)
+        p = os.path.join(z.rootfs, name)
+        os.rmdir(p)
+        os.symlink(target, p)
+        r = z.host.fails("hull-supervisor", z.uuid)
+        assert f"the image's /{name} is a symbolic link" in r.err
+        assert not cgroup_pids(z.cgroup)

@@ -4,12 +4,11 @@ import fcntl
 import hashlib
 import os
 import pty
-import shutil
 import subprocess
 import time
 
 from conftest import prog
-from zonekit import zones, wait_for, cgroup_pids  # noqa: F401
+from zonekit import zones, wait_for, cgroup_pids, copy_libraries  # noqa: F401
 
 
 def test_exit_status_is_passed_through(zones):
@@ -92,18 +91,6 @@ def test_cve_2024_21626_no_host_cwd_or_descriptor(zones, workdir):
     assert "ESCAPED" not in cp.stdout
 
 
-def copy_libraries(binary, root):
-    """Copies the shared libraries binary needs into root, as a Debian zone
-    would have them."""
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        path = line.split("=>")[-1].split("(")[0].strip()
-        if path.startswith("/") and os.path.exists(path):
-            dst = os.path.join(root, path.lstrip("/"))
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copy2(os.path.realpath(path), dst)
-
-
 def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):
     """The zone runs the joining program (#!/proc/self/exe trick) and keeps
     a handle on it: writing through it must not reach the host binary."""
@@ -129,17 +116,24 @@ def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):
     try:
         # 2. From the zone, find it, open its exe, let it exit, write.
         attack = (
-            "for p in /proc/[0-9]*; do "
-            "  case $(readlink $p/exe) in *zlogin*|*memfd*|*hull*) v=$p;; esac; "
+            "for t in $(seq 300); do "
+            "  for p in /proc/[0-9]*; do "
+            "    case $(readlink $p/exe) in *zlogin*|*memfd*|*hull*) v=$p;; esac; "
+            "  done; [ -n \"$v\" ] && break; sleep 0.1; "
             "done; [ -n \"$v\" ] || { echo NOVICTIM; exit 1; }; "
-            "readlink $v/exe; exec 5<$v/exe; echo opened; "
+            "readlink $v/exe; exec 5<$v/exe; echo opened; touch /root/opened; "
             "while [ -e $v/exe ]; do sleep 0.1; done; "
             "echo EVIL >/proc/self/fd/5 && echo WROTE || echo REFUSED")
         attacker = subprocess.Popen([zl, z.uuid, "sh", "-c", attack],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, env=z.host.env)
-        time.sleep(1.5)
-        # 3. Release the victim: drain the pipe so --help can finish.
+        # 3. Once the zone holds its handle, release the victim
+        end = time.monotonic() + 30
+        while time.monotonic() < end and attacker.poll() is None:
+            if os.path.exists(os.path.join(z.rootfs, "root", "opened")):
+                break
+            time.sleep(0.1)
+        # ... by draining the pipe, so --help can finish.
         os.set_blocking(r, False)
         end = time.monotonic() + 10
         while victim.poll() is None and time.monotonic() < end:

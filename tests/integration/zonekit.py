@@ -110,10 +110,11 @@ def build_probe(workdir):
     return out
 
 
-# An init that logs, stops on SIGTERM, and otherwise idles.
+# An init that stops on SIGTERM, says so once it does ("init up": pid 1
+# of a namespace ignores signals it has no handler for), and idles.
 DEFAULT_INIT = """#!/bin/sh
-echo "init up $$"
 trap 'echo "init stopping"; exit 0' TERM
+echo "init up $$"
 while true; do sleep 1 & wait $!; done
 """
 
@@ -234,6 +235,18 @@ def wait_for(pred, timeout=10.0, interval=0.05):
             return v
         time.sleep(interval)
     return pred()
+
+
+def copy_libraries(binary, root):
+    """Copies the shared libraries binary needs into root, as a Debian zone
+    would have them."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        path = line.split("=>")[-1].split("(")[0].strip()
+        if path.startswith("/") and os.path.exists(path):
+            dst = os.path.join(root, path.lstrip("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(os.path.realpath(path), dst)
 
 
 def mounts_under(path):

@@ -43,7 +43,7 @@ static void test_config_defaults(void **state)
 	json_t *j = rec("{\"uuid\":\"" UUID "\",\"brand\":\"joyent\","
 			"\"max_physical_memory\":256,\"cpu_cap\":0}");
 	struct zone_config c;
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	assert_int_equal(zone_config_parse(j, &c, &err), 0);
 	assert_string_equal(c.hostname, UUID);
 	assert_string_equal(c.argv[0], "/sbin/init");
@@ -60,9 +60,10 @@ static void test_config_defaults(void **state)
 
 static void test_config_lx_and_resolvers(void **state)
 {
-	json_t *j = rec("{\"uuid\":\"" UUID "\",\"brand\":\"lx\",\"kernel_version\":"
-			"\"3.13.0\",\"resolvers\":[\"192.0.2.1\"],\"hostname\":\"h\","
-			"\"restart_init\":false}");
+	json_t *j =
+	    rec("{\"uuid\":\"" UUID "\",\"brand\":\"lx\",\"kernel_version\":"
+		"\"3.13.0\",\"resolvers\":[\"192.0.2.1\"],\"hostname\":\"h\","
+		"\"restart_init\":false}");
 	struct zone_config c;
 	assert_int_equal(zone_config_parse(j, &c, NULL), 0);
 	assert_int_equal(c.brand, ZONE_BRAND_LX);
@@ -75,20 +76,21 @@ static void test_config_lx_and_resolvers(void **state)
 
 static void test_config_docker_keys(void **state)
 {
-	json_t *j = rec("{\"uuid\":\"" UUID "\",\"brand\":\"lx\",\"docker\":true,"
-			"\"internal_metadata\":{"
-			"\"docker:entrypoint\":\"[\\\"/entry\\\"]\","
-			"\"docker:cmd\":\"[\\\"a\\\",\\\"b\\\"]\","
-			"\"docker:env\":\"[\\\"PATH=/x\\\",\\\"A=1\\\"]\","
-			"\"docker:workdir\":\"/srv\",\"docker:user\":\"www:1\","
-			"\"docker:restartpolicy\":\"on-failure:3\"}}");
+	json_t *j =
+	    rec("{\"uuid\":\"" UUID "\",\"brand\":\"lx\",\"docker\":true,"
+		"\"internal_metadata\":{"
+		"\"docker:entrypoint\":\"[\\\"/entry\\\"]\","
+		"\"docker:cmd\":\"[\\\"a\\\",\\\"b\\\"]\","
+		"\"docker:env\":\"[\\\"PATH=/x\\\",\\\"A=1\\\"]\","
+		"\"docker:workdir\":\"/srv\",\"docker:user\":\"www:1\","
+		"\"docker:restartpolicy\":\"on-failure:3\"}}");
 	struct zone_config c;
 	assert_int_equal(zone_config_parse(j, &c, NULL), 0);
 	assert_string_equal(c.argv[0], "/entry");
 	assert_string_equal(c.argv[1], "a");
 	assert_string_equal(c.argv[2], "b");
 	assert_null(c.argv[3]);
-	assert_true(strv_has(c.envp, "PATH=/x"));    /* the image's PATH wins */
+	assert_true(strv_has(c.envp, "PATH=/x")); /* the image's PATH wins */
 	assert_false(strv_has(c.envp, "PATH=/usr/local/sbin:/usr/local/bin:"
 				      "/usr/sbin:/usr/bin:/sbin:/bin"));
 	assert_string_equal(c.workdir, "/srv");
@@ -102,21 +104,21 @@ static void test_config_docker_keys(void **state)
 static void test_config_refuses_bad_records(void **state)
 {
 	static const char *const bad[] = {
-		"[]",
-		"{\"uuid\":\"nope\"}",
-		"{\"uuid\":\"" UUID "\",\"brand\":\"bhyve\"}",
-		"{\"uuid\":\"" UUID "\",\"init_name\":\"sbin/init\"}",
-		"{\"uuid\":\"" UUID "\",\"docker\":true}",
-		"{\"uuid\":\"" UUID "\",\"docker\":true,\"internal_metadata\":"
-		"{\"docker:cmd\":\"[1]\"}}",
-		"{\"uuid\":\"" UUID "\",\"docker\":true,\"internal_metadata\":"
-		"{\"docker:cmd\":\"[\\\"x\\\"]\",\"docker:workdir\":\"rel\"}}",
-		"{\"uuid\":\"" UUID "\",\"resolvers\":\"192.0.2.1\"}",
+	    "[]",
+	    "{\"uuid\":\"nope\"}",
+	    "{\"uuid\":\"" UUID "\",\"brand\":\"bhyve\"}",
+	    "{\"uuid\":\"" UUID "\",\"init_name\":\"sbin/init\"}",
+	    "{\"uuid\":\"" UUID "\",\"docker\":true}",
+	    "{\"uuid\":\"" UUID "\",\"docker\":true,\"internal_metadata\":"
+	    "{\"docker:cmd\":\"[1]\"}}",
+	    "{\"uuid\":\"" UUID "\",\"docker\":true,\"internal_metadata\":"
+	    "{\"docker:cmd\":\"[\\\"x\\\"]\",\"docker:workdir\":\"rel\"}}",
+	    "{\"uuid\":\"" UUID "\",\"resolvers\":\"192.0.2.1\"}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		json_t *j = rec(bad[i]);
 		struct zone_config c;
-		struct hull_err err = { 0 };
+		struct hull_err err = {0};
 		assert_true(zone_config_parse(j, &c, &err) < 0);
 		assert_int_equal(err.code, EINVAL);
 		zone_config_fini(&c);
@@ -126,22 +128,27 @@ static void test_config_refuses_bad_records(void **state)
 
 static void test_user_resolve(void **state)
 {
-	const char *pw = "root:x:0:0::/root:/bin/sh\nwww:x:33:44::/:/bin/false\n";
+	const char *pw =
+	    "root:x:0:0::/root:/bin/sh\nwww:x:33:44::/:/bin/false\n";
 	const char *gr = "root:x:0:\nstaff:x:50:\n";
 	uid_t u;
 	gid_t g;
 	assert_int_equal(zone_user_resolve("www", pw, gr, &u, &g, NULL), 0);
 	assert_int_equal(u, 33);
 	assert_int_equal(g, 44);
-	assert_int_equal(zone_user_resolve("1000:2000", pw, gr, &u, &g, NULL), 0);
+	assert_int_equal(zone_user_resolve("1000:2000", pw, gr, &u, &g, NULL),
+			 0);
 	assert_int_equal(u, 1000);
 	assert_int_equal(g, 2000);
-	assert_int_equal(zone_user_resolve("www:staff", pw, gr, &u, &g, NULL), 0);
+	assert_int_equal(zone_user_resolve("www:staff", pw, gr, &u, &g, NULL),
+			 0);
 	assert_int_equal(g, 50);
-	assert_int_equal(zone_user_resolve("ww", pw, gr, &u, &g, NULL), -ENOENT);
+	assert_int_equal(zone_user_resolve("ww", pw, gr, &u, &g, NULL),
+			 -ENOENT);
 	assert_int_equal(zone_user_resolve("www:nogroup", pw, gr, &u, &g, NULL),
 			 -ENOENT);
-	assert_int_equal(zone_user_resolve("x", NULL, NULL, &u, &g, NULL), -ENOENT);
+	assert_int_equal(zone_user_resolve("x", NULL, NULL, &u, &g, NULL),
+			 -ENOENT);
 }
 
 static void test_uname_lx_overlay(void **state)
@@ -173,7 +180,7 @@ static void test_caps_policy(void **state)
 static void test_control_parse(void **state)
 {
 	struct control_req r;
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	const char *s = "{\"cmd\":\"stop\",\"timeout\":5,\"force\":true}";
 	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
 	assert_int_equal(r.cmd, CONTROL_STOP);
@@ -186,14 +193,20 @@ static void test_control_parse(void **state)
 	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
 	assert_int_equal(r.signo, SIGHUP);
 	static const char *const bad[] = {
-		"", "[]", "{}", "{\"cmd\":1}", "{\"cmd\":\"dance\"}",
-		"{\"cmd\":\"stop\",\"timeout\":-1}", "{\"cmd\":\"stop\",\"force\":1}",
-		"{\"cmd\":\"kill\",\"signal\":\"SIGNOPE\"}",
-		"{\"cmd\":\"kill\",\"signal\":999}",
+	    "",
+	    "[]",
+	    "{}",
+	    "{\"cmd\":1}",
+	    "{\"cmd\":\"dance\"}",
+	    "{\"cmd\":\"stop\",\"timeout\":-1}",
+	    "{\"cmd\":\"stop\",\"force\":1}",
+	    "{\"cmd\":\"kill\",\"signal\":\"SIGNOPE\"}",
+	    "{\"cmd\":\"kill\",\"signal\":999}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		assert_int_equal(control_request_parse(bad[i], strlen(bad[i]), &r, &err),
-				 -EINVAL);
+		assert_int_equal(
+		    control_request_parse(bad[i], strlen(bad[i]), &r, &err),
+		    -EINVAL);
 }
 
 static void test_signal_names(void **state)
@@ -211,15 +224,15 @@ static void test_signal_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_config_lx_and_resolvers),
-		cmocka_unit_test(test_config_docker_keys),
-		cmocka_unit_test(test_config_refuses_bad_records),
-		cmocka_unit_test(test_user_resolve),
-		cmocka_unit_test(test_uname_lx_overlay),
-		cmocka_unit_test(test_caps_policy),
-		cmocka_unit_test(test_control_parse),
-		cmocka_unit_test(test_signal_names),
+	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_config_lx_and_resolvers),
+	    cmocka_unit_test(test_config_docker_keys),
+	    cmocka_unit_test(test_config_refuses_bad_records),
+	    cmocka_unit_test(test_user_resolve),
+	    cmocka_unit_test(test_uname_lx_overlay),
+	    cmocka_unit_test(test_caps_policy),
+	    cmocka_unit_test(test_control_parse),
+	    cmocka_unit_test(test_signal_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

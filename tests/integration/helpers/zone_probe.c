@@ -16,7 +16,8 @@
 static long probe(const char *name)
 {
 	if (!strcmp(name, "keyctl"))
-		return syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0);
+		return syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3,
+			       0);
 	if (!strcmp(name, "add_key"))
 		return syscall(SYS_add_key, "user", "hull", "x", 1, -3);
 	if (!strcmp(name, "kexec_load"))
@@ -40,8 +41,9 @@ static long probe(const char *name)
 	if (!strcmp(name, "clone3"))
 		return syscall(SYS_clone3, NULL, 0);
 	if (!strcmp(name, "reboot_kexec"))
-		return syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
-			       LINUX_REBOOT_CMD_KEXEC, NULL);
+		return syscall(SYS_reboot, LINUX_REBOOT_MAGIC1,
+			       LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_KEXEC,
+			       NULL);
 	if (!strcmp(name, "swapon"))
 		return syscall(SYS_swapon, "/nonexistent", 0);
 	if (!strcmp(name, "mknod_block"))
@@ -56,7 +58,8 @@ int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		long r = probe(argv[i]);
-		printf("%s %s\n", argv[i], r >= 0 ? "OK" : strerrorname_np(errno));
+		printf("%s %s\n", argv[i],
+		       r >= 0 ? "OK" : strerrorname_np(errno));
 	}
 	return 0;
 }
