@@ -241,7 +241,9 @@ static int plan_make(const struct hvm_hull *h, struct plan *p,
 		r = plan_add(p, h->root, h->run_dir, B_RW, err);
 	for (size_t i = 0; i < h->nfiles && r == 0; i++)
 		r = plan_add(p, h->root, h->files[i].path,
-			     h->files[i].rw ? B_RW : 0, err);
+			     (h->files[i].rw ? B_RW : 0) |
+				 (h->files[i].exec ? B_EXEC : 0),
+			     err);
 	p->proc = xasprintf("%s/proc", h->root);
 	if (r < 0)
 		plan_fini(p);
