@@ -302,14 +302,18 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	proc->pid = pid;
 	proc->notify_fd = -1;
 	/* 5. the console and QMP */
-	_cleanup_free_ char *con = xasprintf("%s/%s", run, HVM_QEMU_CONSOLE_SOCK);
-	if ((proc->console_fd = hvm_com2_connect(con, 10000, err)) < 0) {
+	char *con = xasprintf("%s/%s", run, HVM_QEMU_CONSOLE_SOCK);
+	proc->console_fd = hvm_com2_connect(con, 10000, err);
+	free(con);
+	if (proc->console_fd < 0) {
 		r = hull_err_prefix(err, "console");
 		goto out;
 	}
 	if (vm->kvm_brand) {
-		_cleanup_free_ char *q = xasprintf("%s/%s", run, HVM_QEMU_QMP_SOCK);
-		if ((vm->qmp_fd = hvm_com2_connect(q, 10000, err)) < 0) {
+		char *q = xasprintf("%s/%s", run, HVM_QEMU_QMP_SOCK);
+		vm->qmp_fd = hvm_com2_connect(q, 10000, err);
+		free(q);
+		if (vm->qmp_fd < 0) {
 			r = hull_err_prefix(err, "qmp");
 			goto out;
 		}
