@@ -135,7 +135,8 @@ static void qmp_line(struct sv_vm *vm, const char *line, size_t len)
 	json_t *o = json_loadb(line, len, 0, NULL);
 	const char *reason = hull_json_str(json_object_get(o, "data"),
 					   "reason", "");
-	vm->reset = !strcmp(reason, "guest-reset");
+	/* guest-reset, or host-qmp-system-reset: a reboot either way */
+	vm->reset = strstr(reason, "reset") != NULL;
 	sv_log("info", "guest %s", vm->reset ? "reboots" : "shut down");
 	json_decref(o);
 }

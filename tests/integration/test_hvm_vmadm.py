@@ -127,8 +127,17 @@ def test_newest_kernel_and_forced_stop(vmhost):
     extra = json.loads(h.run("vmadm", "get", u).out)["disks"][1]["path"]
     st = os.stat(extra)
     assert st.st_size == 16 << 20 and st.st_blocks == 0   # sparse
+    # reboot: power button, then QEMU again (the boot loader runs again)
+    h.run("vmadm", "reboot", u, timeout=90)
+    assert state(h, u) == "running"
+    end = time.monotonic() + 60
+    while console_log(h, u).count(READY) < 2:
+        assert time.monotonic() < end, console_log(h, u)[-3000:]
+        time.sleep(0.1)
     h.run("vmadm", "stop", "-F", u, timeout=60)
     assert state(h, u) == "stopped"
+    sv = open(os.path.join(h.root, u, "logs", "supervisor.log")).read()
+    assert sv.count("QEMU started") == 2
 
 
 def test_no_kernel_refused_at_start(vmhost):
