@@ -6,11 +6,13 @@ delete; bad payloads refused with nothing created."""
 import json
 import os
 import socket
+import subprocess
 import time
 
 import pytest
 
 import hvmlib
+from conftest import prog
 from zonekit import Zones
 
 READY = "hull-guest: ready"
@@ -175,7 +177,6 @@ def test_bad_payloads_refused_nothing_created(vmhost, payload, prop):
 def test_wrong_image_type_refused(vmhost, workdir):
     # A zone image (a busybox tarball) is not a disk.
     import glob
-    import subprocess
     from conftest import ROOT
     h = vmhost
     d = os.path.join(workdir, "bb")
@@ -194,8 +195,6 @@ def test_wrong_image_type_refused(vmhost, workdir):
 
 
 def test_bhyve_linux_needs_hardware_virtualization(vmhost):
-    from hvmlib import guest_image  # noqa: F401
-    import subprocess
     cpu = open("/proc/cpuinfo").read()
     if " vmx" in cpu or " svm" in cpu:
         pytest.skip("this host has hardware virtualization; the bhyve "
@@ -207,4 +206,43 @@ def test_bhyve_linux_needs_hardware_virtualization(vmhost):
     r = h.fails("vmadm", "start", u)
     assert "hardware virtualization" in r.err
     assert state(h, u) == "stopped"
-    del subprocess
+
+
+def test_kvm_guest_network_over_tap(vmhost):
+    # The nic is a tap on the tag's bridge; the guest configures eth0
+    # from sdc:nics over metadata and answers a ping from the host side.
+    from nethelp import NetHost
+    h = vmhost
+    img = install(h)
+    net = NetHost(h)
+    try:
+        net.run("nictagadm", "add", "-l", "stub0")
+        net.ip("ip", "addr", "add", "192.0.2.254/24", "dev", "hbstub0")
+        p = {"brand": "kvm", "ram": 256,
+             "disks": [{"image_uuid": img, "boot": True}],
+             "nics": [{"nic_tag": "stub0", "ips": ["192.0.2.10/24"],
+                       "gateways": ["192.0.2.254"], "primary": True}]}
+        cp = subprocess.run(["ip", "netns", "exec", net.ns,
+                             prog("vmadm"), "create"], input=json.dumps(p),
+                            capture_output=True, text=True, env=h.env,
+                            timeout=180)
+        assert cp.returncode == 0, cp.stderr
+        u = cp.stderr.split("Successfully created VM ")[1].split()[0]
+        vm = json.loads(h.run("vmadm", "get", u).out)
+        mac = vm["nics"][0]["mac"]
+        port = f"hv{u[:8]}0"
+        links = net.links()
+        assert links[port]["master"] == "hbstub0"
+        assert links[port]["linkinfo"]["info_kind"] == "tun"
+        wait_console(h, u, READY)
+        assert "hull-guest: addr=192.0.2.10/24" in console_log(h, u)
+        assert net.ping(None, "192.0.2.10", count=3)
+        neigh = net.ip("ip", "neigh", "show", "192.0.2.10").stdout
+        assert mac in neigh
+        r = subprocess.run(["ip", "netns", "exec", net.ns, prog("vmadm"),
+                            "stop", u], capture_output=True, text=True,
+                           env=h.env, timeout=90)
+        assert r.returncode == 0, r.stderr
+        assert port not in net.links()
+    finally:
+        net.close()
