@@ -575,6 +575,11 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		break;
 	case CONTROL_UPDATE: {
 		struct zone_config cfg;
+		if (sv->vm.hvm) {
+			/* The hull's limits follow ram at the next boot. */
+			client_send(c, json_pack("{s:b}", "ok", 1));
+			break;
+		}
 		if (zone_config_load(sv->uuid, &cfg, &err) < 0 ||
 		    zone_cgroup_limits_apply(&sv->cg, &cfg.limits, &err) < 0) {
 			zone_config_fini(&cfg);

@@ -246,3 +246,14 @@ def test_kvm_guest_network_over_tap(vmhost):
         assert port not in net.links()
     finally:
         net.close()
+
+
+def test_update_running_vm(vmhost):
+    h = vmhost
+    img = install(h)
+    u = create(h, {"brand": "kvm", "disks": [{"image_uuid": img}]})
+    h.run("vmadm", "update", u, "alias=renamed", "cpu_cap=50")
+    vm = json.loads(h.run("vmadm", "get", u).out)
+    assert (vm["alias"], vm["cpu_cap"]) == ("renamed", 50)
+    assert state(h, u) == "running"
+    h.run("vmadm", "stop", "-F", u, timeout=60)
