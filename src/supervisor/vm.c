@@ -35,10 +35,12 @@
  * runs even for a direct kernel boot, linuxboot_dma.bin loads the
  * kernel), and its modules (Debian builds TCG as one). Bound read-only
  * into the hull where they exist. */
-static const char *const qemu_data[] = {
-    "/usr/share/qemu",		 "/usr/share/seabios",
-    "/usr/lib/ipxe/qemu",	 "/usr/share/OVMF",
-    "/usr/lib/x86_64-linux-gnu/qemu", NULL};
+static const char *const qemu_data[] = {"/usr/share/qemu",
+					"/usr/share/seabios",
+					"/usr/lib/ipxe/qemu",
+					"/usr/share/OVMF",
+					"/usr/lib/x86_64-linux-gnu/qemu",
+					NULL};
 
 int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err)
 {
@@ -133,8 +135,8 @@ static void qmp_line(struct sv_vm *vm, const char *line, size_t len)
 	if (!shutdown)
 		return;
 	json_t *o = json_loadb(line, len, 0, NULL);
-	const char *reason = hull_json_str(json_object_get(o, "data"),
-					   "reason", "");
+	const char *reason =
+	    hull_json_str(json_object_get(o, "data"), "reason", "");
 	/* guest-reset, or host-qmp-system-reset: a reboot either way */
 	vm->reset = strstr(reason, "reset") != NULL;
 	sv_log("info", "guest %s", vm->reset ? "reboots" : "shut down");
@@ -225,8 +227,7 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 			goto out;
 	}
 	/* 2. the taps */
-	if (ntaps > 0 &&
-	    (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
+	if (ntaps > 0 && (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
 		goto out;
 	/* 3. the argv */
 	bool kvm = hvm_kvm_full();
@@ -241,8 +242,8 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 					  .tap_fds = taps,
 					  .ntap_fds = ntaps};
 		if (!bin) {
-			r = hull_err_set(err, ENOENT,
-					 "%s is not installed", HVM_QEMU_BIN);
+			r = hull_err_set(err, ENOENT, "%s is not installed",
+					 HVM_QEMU_BIN);
 			goto out;
 		}
 		argv = hvm_qemu_argv(rec, &h, err);
@@ -323,7 +324,8 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 				     err)) < 0)
 			goto out;
 	}
-	sv_log("info", "%s started: %s, pid %d, %s", vm->kvm_brand ? "QEMU" : "hull-vmm",
+	sv_log("info", "%s started: %s, pid %d, %s",
+	       vm->kvm_brand ? "QEMU" : "hull-vmm",
 	       direct ? boot.ent.kernel : "bootrom", (int)pid,
 	       kvm ? "KVM" : "TCG");
 	r = 0;

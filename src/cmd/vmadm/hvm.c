@@ -77,9 +77,8 @@ static int limits_check(json_t *vm, bool bhyve, struct hull_err *err)
 				    "to %d MiB",
 				    HVM_QEMU_RAM_MIN, HVM_QEMU_RAM_MAX);
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	long long host = pages > 0 && psz > 0
-			     ? (long long)pages * psz / (1024 * 1024)
-			     : 0;
+	long long host =
+	    pages > 0 && psz > 0 ? (long long)pages * psz / (1024 * 1024) : 0;
 	if (host > 0 && ram > host)
 		return hull_err_set(err, EINVAL,
 				    "Invalid value for ram: %lld MiB is more "
@@ -160,8 +159,8 @@ int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err)
 			continue;
 		const char *path = hull_json_str(d, "path", "");
 		const char *img = hull_json_str(d, "image_uuid", NULL);
-		json_int_t size = hull_json_int(
-		    d, "size", hull_json_int(d, "image_size", 0));
+		json_int_t size =
+		    hull_json_int(d, "size", hull_json_int(d, "image_size", 0));
 		char *from = img ? hull_root_path("images/%s/disk", img) : NULL;
 		r = hvm_disk_make(path, size, from, err);
 		free(from);
