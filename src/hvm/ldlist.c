@@ -113,6 +113,17 @@ static const char *const default_dirs[] = {
 int hvm_ldlist_add_dlopen(struct hvm_ldlist *l, const char *soname,
 			  struct hull_err *err)
 {
+	if (soname[0] == '/') {
+		/* a module loaded by path (QEMU's accel-tcg-x86_64.so) */
+		struct stat st;
+		if (stat(soname, &st) < 0)
+			return hull_err_sys(err, errno, "%s", soname);
+		if (!S_ISREG(st.st_mode))
+			return hull_err_set(err, EINVAL,
+					    "%s: not a regular file", soname);
+		int r = add(l, soname, strlen(soname), err);
+		return r < 0 ? r : list_of(soname, l, err);
+	}
 	if (!*soname || strchr(soname, '/'))
 		return hull_err_set(err, EINVAL, "%s: not a library name",
 				    soname);

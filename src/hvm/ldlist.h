@@ -38,7 +38,8 @@ int hvm_ldlist_resolve(const char *program, struct hvm_ldlist *l,
 /* Adds a library the program loads itself with dlopen (hull-vmm's
  * libarchive: HVM_HULL_VMM_DLOPEN), found in the loader's default directories
  * (where the program's dlopen looks inside the hull, which has no loader
- * cache), and its own closure. */
+ * cache), and its own closure. An absolute path (a module the program
+ * loads by path, as QEMU's accel-tcg-x86_64.so) is taken as it is. */
 int hvm_ldlist_add_dlopen(struct hvm_ldlist *l, const char *soname,
 			  struct hull_err *err);
 

@@ -197,8 +197,10 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 		return hull_err_sys(err, errno, "mkdir %s", p->proc);
 	if (zone_rootfs_pivot(h->root, err) < 0)
 		return -err->code;
-	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
+	/* Read-only: uid 0 without capabilities may still write many
+	 * root-owned sysctls (vm/drop_caches, kernel/printk, ...). */
+	if (mount("proc", "/proc", "proc",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
 		return hull_err_sys(err, errno, "mount /proc");
 	if (mount(NULL, "/", NULL,
 		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
@@ -212,13 +214,31 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 	return 0;
 }
 
+/* An instance's files and run directory are bound as named, never through
+ * a symbolic link: the run directory is writable from inside, and a link
+ * planted there by an earlier run must not bring a host file in. */
+static int no_symlinks(const char *path, struct hull_err *err)
+{
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return hull_err_sys(err, errno, "%s", path);
+	if (strcmp(real, path))
+		return hull_err_set(err, EINVAL,
+				    "%s: must be a canonical path (no symbolic "
+				    "link, '.', '..' or trailing '/')",
+				    path);
+	return 0;
+}
+
 /* The binds, in order: the program and its libraries (read-only,
- * executable), the device nodes, the run directory, the files. */
+ * executable), the device nodes, the files, the run directory. */
 static int plan_make(const struct hvm_hull *h, struct plan *p,
 		     struct hull_err *err)
 {
 	struct hvm_ldlist libs;
 	memset(p, 0, sizeof(*p));
+	if (no_symlinks(h->root, err) < 0)
+		return -err->code;
 	if (hvm_ldlist_resolve(h->argv[0], &libs, err) < 0)
 		return -err->code;
 	int r = 0;
@@ -237,13 +257,14 @@ static int plan_make(const struct hvm_hull *h, struct plan *p,
 	}
 	if (r == 0 && h->tun)
 		r = plan_add(p, h->root, "/dev/net/tun", B_RW | B_DEV, err);
-	if (r == 0 && h->run_dir)
-		r = plan_add(p, h->root, h->run_dir, B_RW, err);
 	for (size_t i = 0; i < h->nfiles && r == 0; i++)
-		r = plan_add(p, h->root, h->files[i].path,
-			     (h->files[i].rw ? B_RW : 0) |
-				 (h->files[i].exec ? B_EXEC : 0),
-			     err);
+		if ((r = no_symlinks(h->files[i].path, err)) == 0)
+			r = plan_add(p, h->root, h->files[i].path,
+				     h->files[i].rw ? B_RW : 0, err);
+	/* The run directory last: the emulator of an earlier run could write
+	 * there, so no mount point is made through it. */
+	if (r == 0 && h->run_dir && (r = no_symlinks(h->run_dir, err)) == 0)
+		r = plan_add(p, h->root, h->run_dir, B_RW, err);
 	p->proc = xasprintf("%s/proc", h->root);
 	if (r < 0)
 		plan_fini(p);

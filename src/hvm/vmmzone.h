@@ -48,7 +48,6 @@ int64_t hvm_hull_overhead_mib(int64_t ram_mib);
 struct hvm_hull_path {
 	const char *path; /* absolute host path, bound at the same path */
 	bool rw;
-	bool exec; /* code the emulator loads (QEMU's modules) */
 };
 
 struct hvm_hull {

@@ -33,14 +33,13 @@
 
 /* What QEMU reads besides its argv: firmware and option ROMs (SeaBIOS
  * runs even for a direct kernel boot, linuxboot_dma.bin loads the
- * kernel), and its modules (Debian builds TCG as one). Bound read-only
- * into the hull where they exist. */
-static const char *const qemu_data[] = {"/usr/share/qemu",
-					"/usr/share/seabios",
-					"/usr/lib/ipxe/qemu",
-					"/usr/share/OVMF",
-					"/usr/lib/x86_64-linux-gnu/qemu",
+ * kernel). Bound read-only into the hull where they exist. */
+static const char *const qemu_data[] = {"/usr/share/qemu", "/usr/share/seabios",
+					"/usr/lib/ipxe/qemu", "/usr/share/OVMF",
 					NULL};
+/* Debian builds TCG as a module QEMU loads by path (brought in like a
+ * dlopen()ed library: executable, with its closure). */
+#define QEMU_TCG_MODULE "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
 
 int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err)
 {
@@ -293,12 +292,17 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 			continue;
 		bool ro = !strcmp(hull_json_str(d, "media", "disk"), "cdrom") ||
 			  hull_json_bool(d, "read_only", false);
-		hh.files[hh.nfiles++] = (struct hvm_hull_path){p, !ro, false};
+		hh.files[hh.nfiles++] = (struct hvm_hull_path){p, !ro};
 	}
 	for (const char *const *f = qemu_data; vm->kvm_brand && *f; f++)
 		if (hull_path_exists(*f) && hh.nfiles < HVM_HULL_PATHS_MAX)
-			hh.files[hh.nfiles++] = (struct hvm_hull_path){
-			    *f, false, !!strstr(*f, "/lib/")};
+			hh.files[hh.nfiles++] =
+			    (struct hvm_hull_path){*f, false};
+	static const char *const qemu_libs[] = {QEMU_TCG_MODULE};
+	if (vm->kvm_brand && !kvm && hull_path_exists(QEMU_TCG_MODULE)) {
+		hh.dlopen_libs = qemu_libs;
+		hh.ndlopen = 1;
+	}
 	if ((r = hvm_hull_start(&hh, cg, &pid, err)) < 0)
 		goto out;
 	proc->pid = pid;

@@ -7,7 +7,8 @@
  * The FADT is a full (not hardware-reduced) one: PM1a event and control
  * blocks and a 24-bit PM timer at ACPI_PM_BASE, SCI on ISA IRQ 9, no
  * SMI_CMD (the machine is always in ACPI mode: SCI_EN reads as set), the
- * reset register at 0xcf9, no fixed power or sleep button. The DSDT holds
+ * reset register at 0xcf9, the fixed power button (pressed from the
+ * control socket) and no sleep button. The DSDT holds
  * one object, Name (\_S5, Package () {5, 5, 0, 0}): Linux's poweroff writes
  * SLP_TYP 5 with SLP_EN to PM1a_CNT, and pm.c ends the VM (exit status 0).
  * The MADT lists a local APIC per vCPU (APIC ID = processor UID = vCPU
@@ -111,7 +112,8 @@ static void gas_io(uint8_t *g, uint16_t port, unsigned bytes, uint8_t access)
 static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
 {
 	header(t, "FACP", FADT_LEN, 6);
-	put32(t + 36, facs);                /* FIRMWARE_CTRL */
+	/* FIRMWARE_CTRL stays 0: ACPI 6 wants one of it and X_FIRMWARE_CTRL
+	 * (Linux lists the FACS twice otherwise) */
 	put32(t + 40, dsdt);
 	put16(t + 46, ACPI_SCI_IRQ);        /* SCI_INT */
 	/* SMI_CMD 0: always in ACPI mode */
@@ -125,10 +127,10 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
 	put16(t + 98, 1001);                /* P_LVL3_LAT: no C3 */
 	/* IAPC_BOOT_ARCH: legacy devices, an 8042, no VGA */
 	put16(t + 109, 0x0001 | 0x0002 | 0x0004);
-	/* flags: WBINVD, PROC_C1, PWR_BUTTON and SLP_BUTTON (none fixed),
+	/* flags: WBINVD, PROC_C1, SLP_BUTTON (no sleep button; PWR_BUTTON
+	 * clear: the power button is the fixed one in PM1, pm.c),
 	 * RESET_REG_SUP */
-	put32(t + 112, (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5) |
-			       (1u << 10));
+	put32(t + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 10));
 	gas_io(t + 116, ACPI_RESET_PORT, 1, 1);
 	t[128] = ACPI_RESET_VALUE;
 	t[131] = 4;                         /* FADT minor version: 6.4 */

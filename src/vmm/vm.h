@@ -100,6 +100,7 @@ struct vm {
 	const struct vmm_config *cfg;
 	struct serial *com1, *com2;
 	struct i8042 *kbd;
+	struct pm *pm;                /* ACPI PM registers (pm.c) */
 	struct pci *pci;
 	struct disk disks[VMM_MAX_DISKS];
 	unsigned n_disks;

@@ -26,6 +26,8 @@ static struct {
 
 volatile u32 irq_count[8];
 volatile u64 intx_isr_addr;
+static volatile u16 sci_evt_port; /* PM1a_EVT while waiting for the SCI */
+static volatile u16 sci_sts_seen;
 static char cmdline[512];
 static volatile u32 ap_checked_in;
 static volatile u32 ap_seen[64];
@@ -133,6 +135,12 @@ void guest_irq(u32 vec)
 	}
 	if (vec == 0x44 && intx_isr_addr)
 		(void)mmio_read8(intx_isr_addr); /* acknowledge: the line drops */
+	if (vec == 0x44 && sci_evt_port) {
+		/* the SCI: clear the PM1 status bits that are set */
+		u16 st = inw(sci_evt_port);
+		sci_sts_seen |= st;
+		outw(sci_evt_port, st);
+	}
 	if (vec == 0x42) {
 		/* i8042 output: keyboard scancodes */
 		while (inb(0x64) & 1) {
@@ -470,7 +478,7 @@ static u32 aml_int(const u8 **p)
  * agrees), checks every table, counts the MADT's local APICs against the
  * MP table, reads \_S5 from the DSDT and powers off through PM1a_CNT the
  * way an ACPI OS does: SLP_TYP | SLP_EN. */
-static int test_acpi(void)
+static int test_acpi(int button)
 {
 	u8 *rsdp = 0;
 	for (u32 a = 0xe0000; a < 0x100000 && !rsdp; a += 16)
@@ -537,7 +545,10 @@ static int test_acpi(void)
 	u8 *dsdt = acpi_table(dsdt_addr, "DSDT");
 	if (!dsdt)
 		return -1;
-	u8 *facs = PTR(*(u32 *)(fadt + 36));
+	u64 facs_addr = *(u64 *)(fadt + 132); /* X_FIRMWARE_CTRL */
+	if (!facs_addr)
+		facs_addr = *(u32 *)(fadt + 36);
+	u8 *facs = PTR(facs_addr);
 	if (memcmp(facs, "FACS", 4)) {
 		print("acpi: no FACS\n");
 		return -1;
@@ -556,8 +567,25 @@ static int test_acpi(void)
 	print("acpi: \\_S5 SLP_TYP %u, PM1a_CNT at %x\n", typ, cnt);
 	if (typ > 7 || !cnt)
 		return -1;
+	if (button) {
+		/* as an OS does: the fixed power button (FADT flag clear),
+		 * PWRBTN_EN in PM1a_EVT's enable half, the SCI's pin */
+		u16 evt = (u16)*(u32 *)(fadt + 56);
+		u16 sci = *(u16 *)(fadt + 46);
+		if (*(u32 *)(fadt + 112) & (1u << 4)) {
+			print("acpi: no fixed power button\n");
+			return -1;
+		}
+		sci_evt_port = evt;
+		ioapic_route_level(sci, 0x44);
+		outw(evt + 2, 0x0100);
+		print("acpi: waiting for the power button (SCI %u)\n", sci);
+		while (!(sci_sts_seen & 0x0100))
+			sti_hlt();
+		print("acpi: power button pressed, status %x\n", sci_sts_seen);
+	}
 	/* the result line first: a power-off ends the VM here */
-	print("hull-guest: PASS acpi\n");
+	print("hull-guest: PASS %s\n", button ? "acpibutton" : "acpi");
 	outw(cnt, (u16)(typ << 10 | 0x2000));
 	delay(10000000);
 	print("acpi: still running after the S5 write\n");
@@ -612,7 +640,9 @@ void guest_main(u32 kind, u32 info)
 	} else if (arg_is("test", "com2")) {
 		r = test_com2();
 	} else if (arg_is("test", "acpi")) {
-		r = test_acpi();
+		r = test_acpi(0);
+	} else if (arg_is("test", "acpibutton")) {
+		r = test_acpi(1);
 	} else if (arg_is("test", "smp")) {
 		r = test_smp();
 	} else if (arg_is("test", "blk")) {

@@ -3,7 +3,7 @@
  * (tests/integration/test_vmmzone.py): run as "the emulator" inside the
  * hull, it reports what it can see and do, one fact per line.
  *
- *   hull-probe [--own PATH] [--try PATH]... [--run DIR]
+ *   hull-probe [--own PATH] [--try PATH]... [--trywrite PATH]... [--run DIR]
  *
  * --own: a disk it must be able to open read-write; --try: paths it must
  * not be able to open (the host's files, another instance's disk);
@@ -102,6 +102,8 @@ int main(int argc, char **argv)
 			open_report("own", argv[i + 1], O_RDWR);
 		} else if (!strcmp(argv[i], "--try")) {
 			open_report("try", argv[i + 1], O_RDONLY);
+		} else if (!strcmp(argv[i], "--trywrite")) {
+			open_report("trywrite", argv[i + 1], O_WRONLY);
 		} else if (!strcmp(argv[i], "--run")) {
 			char p[4096];
 			snprintf(p, sizeof(p), "%s/probe.out", argv[i + 1]);

@@ -2,7 +2,7 @@
 AF_PACKET sockets from inside instance namespaces.
 
     rawframes.py send IFNAME FRAMES.json   # [{"kind":..., fields}, ...]
-    rawframes.py recv IFNAME SECONDS       # prints the markers seen, JSON
+    rawframes.py recv IFNAME SECONDS MARKERS [END]  # prints the markers seen, JSON
 
 Every frame carries a marker (an ASCII word) in its payload, so the
 receiver reports which of them crossed the bridge.
@@ -74,7 +74,18 @@ def frame(f):
     raise ValueError(k)
 
 
+def wait_carrier(ifname, seconds=10):
+    """A link just set up drops frames until its carrier is up."""
+    end = time.time() + seconds
+    while time.time() < end:
+        with open(f"/sys/class/net/{ifname}/operstate") as fh:
+            if fh.read().strip() in ("up", "unknown"):
+                return
+        time.sleep(0.02)
+
+
 def send(ifname, frames):
+    wait_carrier(ifname)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((ifname, 0))
     for f in frames:
@@ -82,7 +93,9 @@ def send(ifname, frames):
         time.sleep(0.01)
 
 
-def recv(ifname, seconds, markers):
+def recv(ifname, seconds, markers, end_marker=None):
+    """Collects markers for `seconds`, or until end_marker (sent last, on a
+    frame that always passes) shows everything before it has arrived."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((ifname, 0))
     s.settimeout(0.1)
@@ -98,6 +111,9 @@ def recv(ifname, seconds, markers):
         for m in markers:
             if m.encode() in data:
                 seen.add(m)
+        if end_marker and end_marker in seen:
+            break
+    seen.discard(end_marker)
     return sorted(seen)
 
 
@@ -107,5 +123,7 @@ if __name__ == "__main__":
             send(sys.argv[2], json.load(fh))
     else:
         print("READY", flush=True)
+        end = sys.argv[5] if len(sys.argv) > 5 else None
         print(json.dumps(recv(sys.argv[2], float(sys.argv[3]),
-                              sys.argv[4].split(","))))
+                              sys.argv[4].split(",") + ([end] if end else []),
+                              end)))

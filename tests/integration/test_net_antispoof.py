@@ -44,12 +44,15 @@ def exchange(net, a, b, frames):
     for k, f in frames.items():
         f["marker"] = f"HULLMARK{k.upper()}X"
     markers = ",".join(f["marker"] for f in frames.values())
+    # A legitimate frame sent last ends the wait as soon as it arrives.
+    end = dict(frames["legit"], marker="HULLMARKENDX")
     path = os.path.join(net.h.workdir, "frames.json")
     with open(path, "w") as fh:
-        json.dump(list(frames.values()), fh)
+        json.dump(list(frames.values()) + [end], fh)
     rx = subprocess.Popen(["ip", "netns", "exec", b, PY,
                            os.path.join(HERE, "rawframes.py"), "recv", "eth0",
-                           "2.5", markers], stdout=subprocess.PIPE, text=True)
+                           "15", markers, end["marker"]],
+                          stdout=subprocess.PIPE, text=True)
     try:
         assert rx.stdout.readline().strip() == "READY"
         net.ip(PY, os.path.join(HERE, "rawframes.py"), "send", "net0", path,

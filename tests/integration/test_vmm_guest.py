@@ -346,3 +346,26 @@ def test_acpi_tables_and_s5_poweroff(kernel, kind, cpus):
     assert "acpi: override IRQ 9 -> GSI 9 flags d" in out
     assert "acpi: \\_S5 SLP_TYP 5, PM1a_CNT at 604" in out
     assert out[-1] == "hull-guest: PASS acpi"
+
+
+def test_control_powerdown_is_the_acpi_power_button(tmp_path):
+    """"powerdown" presses the fixed ACPI power button: the guest, having
+    enabled PWRBTN_EN and routed the FADT's SCI, takes the interrupt, sees
+    PWRBTN_STS, clears it and powers off through \\_S5 (exit status 0)."""
+    p, path = _spawn(tmp_path, "acpibutton")
+    try:
+        line = ""
+        while "acpi: waiting for the power button (SCI 9)" not in line:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+        c = Control(path)
+        assert c.ask({"command": "powerdown"}) == {"ok": True}
+        c.close()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "acpi: power button pressed, status 100" in out
+    assert out.splitlines()[-1] == "hull-guest: PASS acpibutton"

@@ -4,6 +4,8 @@ probe.c) reports what it sees from inside: no host processes, no host files,
 not another instance's disk, no capabilities, no network; and hull-vmm's
 test guest boots through the hull with its console and COM2 sockets."""
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -57,6 +59,8 @@ def test_probe_sees_only_its_own_hull(hull):
     cp = subprocess.run(
         hull.cmd(PROBE, "--own", disk, "--try", other, "--try", "/etc/passwd",
                  "--try", "/etc/hostname", "--try", "/dev/sda",
+                 "--trywrite", "/proc/sys/vm/drop_caches",
+                 "--trywrite", "/proc/sys/kernel/printk",
                  "--run", str(hull.inst / "run"),
                  extra=("--ram", "64", "--cpu-cap", "50")),
         env=hull.env, capture_output=True, text=True, timeout=60)
@@ -76,6 +80,9 @@ def test_probe_sees_only_its_own_hull(hull):
     assert f"try {other}: No such file or directory" in out
     assert "try /etc/passwd: No such file or directory" in out
     assert "try /dev/sda: No such file or directory" in out
+    # its /proc is its own and read-only: no host-wide sysctl or sysrq
+    assert "trywrite /proc/sys/vm/drop_caches: Read-only file system" in out
+    assert "trywrite /proc/sys/kernel/printk: Read-only file system" in out
     assert f"run {hull.inst}/run/probe.out: opened" in out
     assert (hull.inst / "run" / "probe.out").exists()
     # no capabilities, no_new_privs, cannot mount
@@ -143,6 +150,15 @@ def test_refusals_are_one_line(hull):
     assert cp.returncode == 1
     assert len(cp.stderr.splitlines()) == 1, cp.stderr
     assert "/nonexistent.img: No such file or directory" in cp.stderr
+    # a file reached through a symbolic link (one a compromised emulator
+    # could plant in its run directory) is not brought in
+    link = hull.inst / "run" / "kernel"
+    link.symlink_to("/etc/passwd")
+    cp = subprocess.run(hull.cmd(PROBE, extra=("--file", str(link))),
+                        env=hull.env, capture_output=True, text=True)
+    assert cp.returncode == 1
+    assert cp.stderr == (f"hull-vmmzone: {link}: must be a canonical path "
+                         "(no symbolic link, '.', '..' or trailing '/')\n")
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
@@ -255,3 +271,67 @@ def test_bhyve_launch_is_complete_in_the_hull(hull):
     r = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+QEMU_TCG = "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
+                    reason="qemu-system-x86_64 is not installed")
+@pytest.mark.parametrize("accel", ["kvm", "tcg"])
+def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull, accel):
+    """The kvm brand's emulator in the same hull: QEMU (microvm, with its
+    data and firmware folders bound read-only) boots the test guest, with
+    KVM or with TCG (QEMU's accel-tcg module, which it loads by path, is
+    brought in with --dlopen); a SIGTERM to hull-vmmzone reaches QEMU,
+    which ends, and the cgroup goes."""
+    if accel == "kvm" and vmmlib.kvm_unusable() is not None:
+        pytest.skip(str(vmmlib.kvm_unusable()))
+    if accel == "tcg" and not os.path.exists(QEMU_TCG):
+        pytest.skip(f"{QEMU_TCG} is not installed")
+    qemu = os.path.realpath(shutil.which("qemu-system-x86_64"))
+    files = ["--file", GUEST_ELF, "--ram", "64"]
+    for d in ("/usr/share/qemu", "/usr/share/seabios"):
+        if os.path.isdir(d):
+            files += ["--file", os.path.realpath(d)]
+    if accel == "tcg":
+        files += ["--dlopen", QEMU_TCG]
+        opts = ["-accel", "tcg"]
+    else:
+        opts = ["-enable-kvm", "-cpu", "kvm64"]
+    p = subprocess.Popen(
+        hull.cmd(qemu, "-M", "microvm", *opts, "-m", "64M", "-nodefaults",
+                 "-no-user-config", "-nographic", "-display", "none",
+                 "-serial", "stdio", "-kernel", GUEST_ELF, "-append",
+                 "test=spin", extra=files),
+        env=hull.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "hull-guest: ready" not in line:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert "terminating on signal 15" in err, err
+    assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
+
+
+@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
+                    reason=str(vmmlib.kvm_unusable()))
+def test_hull_vmm_still_confines_itself_in_the_hull(hull):
+    """Inside the hull, hull-vmm still installs its own seccomp allow-list:
+    an execve after set-up kills it with SIGSYS, which hull-vmmzone
+    reports as 128 + 31."""
+    cp = subprocess.run(
+        hull.cmd(vmmlib.vmm(), "--kernel", GUEST_ELF, "--cmdline", "test=spin",
+                 "--memory", "16M", "--console", "none",
+                 "--test-forbidden-syscall", "execve",
+                 extra=("--file", GUEST_ELF, "--ram", "16")),
+        env=hull.env, capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 128 + signal.SIGSYS, cp
+    assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")

@@ -100,8 +100,11 @@ static void test_dlopen(void **state)
 			 -ENOENT);
 	assert_string_equal(err.msg, "libnonexistent.so.9: not found in the "
 				     "loader's directories");
-	assert_int_equal(hvm_ldlist_add_dlopen(&l, "/lib/libc.so.6", &err),
+	assert_int_equal(hvm_ldlist_add_dlopen(&l, "lib/libc.so.6", &err),
 			 -EINVAL);
+	assert_int_equal(hvm_ldlist_add_dlopen(&l, "/nonexistent.so", &err),
+			 -ENOENT);
+	assert_int_equal(hvm_ldlist_add_dlopen(&l, "/", &err), -EINVAL);
 	hvm_ldlist_fini(&l);
 }
 
