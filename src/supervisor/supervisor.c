@@ -458,7 +458,7 @@ static void sv_stop_begin(struct supervisor *sv, enum sv_state next,
 	if (sv->vm.hvm) {
 		struct hull_err err = {0};
 		sv_log("info", "stopping: power button, %d s to go", timeout);
-		if (sv_vm_powerdown(&sv->vm, &err) < 0)
+		if (sv_vm_powerdown(&sv->vm, sv->uuid, &err) < 0)
 			kill(sv->proc.pid, SIGKILL);
 		else
 			timer_arm(sv, timeout);

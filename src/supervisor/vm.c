@@ -208,7 +208,7 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 		goto out;
 	static const char *const socks[] = {
 	    HVM_QEMU_CONSOLE_SOCK, HVM_QEMU_COM2_SOCK, HVM_QEMU_QMP_SOCK,
-	    "vmm.sock", NULL};
+	    HVM_VMM_CONTROL_SOCK, NULL};
 	for (const char *const *s = socks; *s; s++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", run, *s);
 		unlink(p);
@@ -346,11 +346,25 @@ out:
 	return r;
 }
 
-int sv_vm_powerdown(struct sv_vm *vm, struct hull_err *err)
+int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err)
 {
-	if (!vm->kvm_brand || vm->qmp_fd < 0)
-		return hull_err_set(err, ENOTCONN, "no QMP connection");
-	qmp_send(vm, "system_powerdown");
+	if (vm->kvm_brand) {
+		if (vm->qmp_fd < 0)
+			return hull_err_set(err, ENOTCONN, "no QMP connection");
+		qmp_send(vm, "system_powerdown");
+		return 0;
+	}
+	/* hull-vmm: its control socket's ACPI power button. */
+	_cleanup_free_ char *p = hull_root_path(
+	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_VMM_CONTROL_SOCK, uuid);
+	int fd = hvm_com2_connect(p, 1000, err);
+	if (fd < 0)
+		return fd;
+	static const char req[] = "{\"command\": \"powerdown\"}\n";
+	ssize_t n = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+	close(fd);
+	if (n != (ssize_t)sizeof(req) - 1)
+		return hull_err_sys(err, errno, "%s", p);
 	return 0;
 }
 

@@ -49,8 +49,9 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	       struct sv_loop *loop, struct zone_proc *proc,
 	       struct hull_err *err);
 
-/* Asks the guest to power off (the ACPI power button). */
-int sv_vm_powerdown(struct sv_vm *vm, struct hull_err *err);
+/* Asks the guest to power off (the ACPI power button): QMP
+ * system_powerdown for QEMU, "powerdown" on hull-vmm's control socket. */
+int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err);
 
 /* After the emulator exited: reads what QMP still holds, closes it and
  * removes the taps. Returns whether the guest asked for a reboot. */

@@ -79,6 +79,17 @@ def wait_console(h, u, want, timeout=90):
         time.sleep(0.1)
 
 
+def emulator_pid(h, u):
+    with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
+        sv = f.read().strip()
+    kids = []
+    for t in os.listdir(f"/proc/{sv}/task"):
+        with open(f"/proc/{sv}/task/{t}/children") as f:
+            kids += f.read().split()
+    assert len(kids) == 1, kids
+    return int(kids[0])
+
+
 def test_kvm_guest_boots_serves_metadata_and_powers_off(vmhost):
     h = vmhost
     img = install(h)
@@ -96,6 +107,15 @@ def test_kvm_guest_boots_serves_metadata_and_powers_off(vmhost):
     # mdata-get inside the guest, over COM2, answered by the supervisor
     assert f"hull-guest: uuid={u}" in log
     assert "hull.test=grub" in log           # grub.cfg's default entry
+    # QEMU runs double-hulled: its own pid and network namespaces, a root
+    # without the host's files, in the instance's cgroup.
+    qemu = emulator_pid(h, u)
+    for ns in ("pid", "net", "mnt"):
+        assert os.readlink(f"/proc/{qemu}/ns/{ns}") != \
+            os.readlink(f"/proc/self/ns/{ns}")
+    assert not os.path.exists(f"/proc/{qemu}/root/etc/passwd")
+    assert os.path.exists(f"/proc/{qemu}/root{disk['path']}")
+    assert f"/{u}" in open(f"/proc/{qemu}/cgroup").read()
     # vmadm console relays COM1 both ways
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.path.join(h.root, u, "run", "console.sock"))
@@ -192,6 +212,21 @@ def test_wrong_image_type_refused(vmhost, workdir):
         {"brand": "kvm", "disks": [{"image_uuid": img}]}))
     assert "zvol" in r.err and "disks.0" in r.err
     assert h.run("vmadm", "list", "-H").out.strip() == ""
+
+
+def test_bhyve_boots_linux(vmhost):
+    cpu = open("/proc/cpuinfo").read()
+    if " vmx" not in cpu and " svm" not in cpu:
+        pytest.skip("this host's KVM runs small guests only (no vmx/svm): "
+                    "hull-vmm cannot boot stock Linux here")
+    h = vmhost
+    img = install(h)
+    u = create(h, {"brand": "bhyve", "ram": 256,
+                   "disks": [{"image_uuid": img, "boot": True}]})
+    wait_console(h, u, READY)
+    assert f"hull-guest: uuid={u}" in console_log(h, u)
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+    assert state(h, u) == "stopped"
 
 
 def test_bhyve_linux_needs_hardware_virtualization(vmhost):
