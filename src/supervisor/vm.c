@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +80,12 @@ static const char *boot_disk(json_t *vm)
 	return first;
 }
 
+static bool is_prog(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
 /* An absolute path for the emulator: beside this program (a build tree
  * or an install), else in PATH. */
 static char *find_prog(const char *name)
@@ -89,11 +96,11 @@ static char *find_prog(const char *name)
 		self[n] = '\0';
 		char *dir = dirname(self);
 		char *c = xasprintf("%s/%s", dir, name);
-		if (access(c, X_OK) == 0)
+		if (is_prog(c))
 			return c;
 		free(c);
 		c = xasprintf("%s/%s/%s", dir, name, name);
-		if (access(c, X_OK) == 0)
+		if (is_prog(c))
 			return c;
 		free(c);
 	}
@@ -104,7 +111,7 @@ static char *find_prog(const char *name)
 	for (char *d = strtok_r(copy, ":", &save); d;
 	     d = strtok_r(NULL, ":", &save)) {
 		char *c = xasprintf("%s/%s", d, name);
-		if (*d == '/' && access(c, X_OK) == 0)
+		if (*d == '/' && is_prog(c))
 			return c;
 		free(c);
 	}
@@ -229,7 +236,10 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	if (ntaps > 0 && (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
 		goto out;
 	/* 3. the argv */
-	bool kvm = hvm_kvm_full();
+	/* HULL_TEST_KVM_SMALL (tests only): let the bhyve brand use a KVM
+	 * that runs small guests only, for hull-vmm's own test guest. */
+	bool kvm = hvm_kvm_full() ||
+		   (!vm->kvm_brand && getenv("HULL_TEST_KVM_SMALL") != NULL);
 	if (vm->kvm_brand) {
 		bin = find_prog(HVM_QEMU_BIN);
 		struct hvm_qemu_host h = {.kvm = kvm,

@@ -292,3 +292,43 @@ def test_update_running_vm(vmhost):
     assert (vm["alias"], vm["cpu_cap"]) == ("renamed", 50)
     assert state(h, u) == "running"
     h.run("vmadm", "stop", "-F", u, timeout=60)
+
+
+def test_bhyve_boots_the_test_guest_double_hulled(vmhost, workdir):
+    # hull-vmm's own test guest (tests/guest) runs on a KVM that runs
+    # small guests only; HULL_TEST_KVM_SMALL lets the bhyve brand use it.
+    # Its disk: a bare ext4 filesystem whose grub.cfg boots the guest
+    # waiting for the ACPI power button, which vmadm stop presses.
+    import vmmlib
+    why = vmmlib.kvm_unusable()
+    if why is not None:
+        pytest.skip(why)
+    h = vmhost
+    h.env["HULL_TEST_KVM_SMALL"] = "1"
+    u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
+                   "disks": [{"size": 8, "boot": True}]})
+    disk = json.loads(h.run("vmadm", "get", u).out)["disks"][0]["path"]
+    fs = os.path.join(workdir, "guestfs")
+    os.makedirs(os.path.join(fs, "boot", "grub"))
+    subprocess.run(["cp", vmmlib.GUEST_BZ,
+                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
+    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
+        f.write("menuentry 'guest' {\n"
+                "  linux /boot/vmlinuz-1 test=acpibutton\n}\n")
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
+                   check=True, capture_output=True)
+    h.run("vmadm", "start", u)
+    wait_console(h, u, "waiting for the power button", 30)
+    assert "hull-guest: ready" in console_log(h, u)
+    vmm = emulator_pid(h, u)
+    assert os.readlink(f"/proc/{vmm}/exe").endswith("hull-vmm")
+    for ns in ("pid", "net", "mnt"):
+        assert os.readlink(f"/proc/{vmm}/ns/{ns}") != \
+            os.readlink(f"/proc/self/ns/{ns}")
+    assert not os.path.exists(f"/proc/{vmm}/root/etc/passwd")
+    assert os.path.exists(f"/proc/{vmm}/root{disk}")
+    h.run("vmadm", "stop", u, "-t", "30", timeout=60)
+    assert state(h, u) == "stopped"
+    assert "hull-guest: PASS acpibutton" in console_log(h, u)
+    sv = open(os.path.join(h.root, u, "logs", "supervisor.log")).read()
+    assert "did not stop in time" not in sv
