@@ -116,10 +116,17 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		goto out;
 	vmadm_test_crash("pending");
 
-	char *snap =
-	    xasprintf("images/%s@final", hull_json_str(vm, "image_uuid", ""));
-	r = pool_clone(pool, snap, uuid, err);
-	free(snap);
+	const bool hvm = vm_brand_from_name(hull_json_str(vm, "brand", "")) &
+			 VM_BRANDS_HVM;
+	if (hvm) {
+		/* An HVM instance's dataset holds its disks, not a root. */
+		r = pool_dataset_create(pool, uuid, err);
+	} else {
+		char *snap = xasprintf("images/%s@final",
+				       hull_json_str(vm, "image_uuid", ""));
+		r = pool_clone(pool, snap, uuid, err);
+		free(snap);
+	}
 	if (r < 0)
 		goto undo;
 	cloned = true;
@@ -141,6 +148,8 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		if (r < 0)
 			goto undo;
 	}
+	if (hvm && (r = vmadm_hvm_disks_make(vm, err)) < 0)
+		goto undo;
 	r = vm_record_save(vm, err);
 	if (r < 0)
 		goto undo;
@@ -215,7 +224,9 @@ int vmadm_create(int argc, char **argv)
 		vmadm_fail_err(&err);
 		goto out;
 	}
-	if (image_check(pool, vm, &err) < 0 ||
+	bool hvm = vm_brand_from_name(bname) & VM_BRANDS_HVM;
+	if ((hvm ? vmadm_hvm_plan(pool, vm, &err) : image_check(pool, vm, &err)) <
+		0 ||
 	    create_instance(pool, vm, &err) < 0) {
 		vmadm_fail_err(&err);
 		goto out;

@@ -39,6 +39,11 @@ void vmadm_getopt_reset(void);
 
 /* create.c */
 int vmadm_create(int argc, char **argv);
+/* HVM brands (hvm.c): checks limits and disks[], fills in what the
+ * image and brand give; then, in the new dataset, makes the disk files. */
+struct pool;
+int vmadm_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err);
+int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err);
 int vmadm_validate(int argc, char **argv);
 int vmadm_delete(int argc, char **argv);
 
