@@ -49,6 +49,8 @@ write_files:
     content: |
       {FILE_TEXT.strip()}
 """
+MD_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx9d8c7b6a5f4e3d2c1b0a9z8y7x6w5"
+          "v4u3t2s1r0q9p8o7 root-key@example")
 USER_SCRIPT = "#!/bin/sh\necho user-script ran > /var/tmp/hull-user-script\n"
 
 # Units allowed to fail, and why: none so far. systemd in a container
@@ -130,7 +132,8 @@ def deb():
             "alias": "debian", "hostname": HOSTNAME, "max_physical_memory": 1024,
             "autoboot": False,
             "customer_metadata": {"cloud-init:user-data": USER_DATA,
-                                  "user-script": USER_SCRIPT},
+                                  "user-script": USER_SCRIPT,
+                                  "root_authorized_keys": MD_KEY},
         })
         host.run("vmadm", "start", host.uuid)
         # systemctl talks to pid 1 over its private socket: wait for it.
@@ -166,6 +169,11 @@ def test_systemd_is_pid1_and_reaches_multi_user(deb):
     assert failed <= EXPECTED_FAILURES, (failed, console(deb)[-3000:])
     assert z(deb, "systemctl", "is-active", "multi-user.target").out.strip() == "active"
     assert z(deb, "systemctl", "is-active", "ssh.service").out.strip() == "active"
+    # A getty on the console (systemd's container convention), which
+    # `vmadm console` attaches to.
+    assert z(deb, "systemctl", "is-active", "console-getty.service").out.strip() \
+        == "active"
+    assert wait_for(lambda: " login: " in console(deb), 30), console(deb)[-2000:]
 
 
 def test_container_conventions(deb):
@@ -220,7 +228,7 @@ def test_cloud_init_found_smartos_and_applied_config(deb):
     assert z(deb, "hostnamectl", "--static").out.strip() == CI_HOSTNAME
     assert z(deb, "cat", "/etc/hull-cloud-config").out == FILE_TEXT
     keys = z(deb, "cat", "/root/.ssh/authorized_keys").out
-    assert SSH_KEY in keys
+    assert SSH_KEY in keys and MD_KEY in keys, keys
     assert z(deb, "cat", "/var/tmp/hull-user-script").out == "user-script ran\n"
 
 
