@@ -16,6 +16,9 @@
 #include "metadata/server.h"
 #include "metadata/store.h"
 #include "supervisor/log.h"
+#include "supervisor/vm.h"
+#include "hvm/com2.h"
+#include "hvm/qemu.h"
 
 static struct metadata_file_store *md_fs;
 static struct metadata_store md_store;
@@ -34,11 +37,26 @@ static void on_metadata(struct sv_loop *loop, int fd, uint32_t events,
 		sv_log("error", "metadata: %s", err.msg);
 }
 
+/* An HVM instance's guest speaks the protocol on its COM2, which its
+ * emulator listens on at run/vm/ttyb.sock (supervisor/vm.h): connect to
+ * it after each boot and serve it as one more stream of the server. */
+static int hvm_com2_add(const char *uuid, struct hull_err *err)
+{
+	if (!sv_vm_record_is_hvm(uuid))
+		return 0;
+	_cleanup_free_ char *p = hull_root_path(
+	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_QEMU_COM2_SOCK, uuid);
+	int fd = hvm_com2_connect(p, 10000, err);
+	if (fd < 0 || metadata_server_add_stream(md_srv, fd, err) < 0)
+		return hull_err_prefix(err, "COM2");
+	return 0;
+}
+
 static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 		      pid_t init, struct hull_err *err)
 {
 	if (md_srv)
-		return 0;
+		return hvm_com2_add(cfg->uuid, err);
 	_cleanup_free_ char *rec =
 	    hull_root_path("%s/config/vm.json", cfg->uuid);
 	_cleanup_free_ char *sock =
@@ -51,8 +69,9 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 	int fd = metadata_channel_listen(sock, err);
 	if (fd < 0 || metadata_server_add_listener(md_srv, fd, err) < 0)
 		return -err->code;
-	return sv_loop_add(loop, metadata_server_fd(md_srv), EPOLLIN,
-			   on_metadata, NULL, err);
+	int r = sv_loop_add(loop, metadata_server_fd(md_srv), EPOLLIN,
+			    on_metadata, NULL, err);
+	return r < 0 ? r : hvm_com2_add(cfg->uuid, err);
 }
 
 const struct sv_hook metadata_hook = {

@@ -35,6 +35,7 @@
 #include "supervisor/control.h"
 #include "supervisor/log.h"
 #include "supervisor/sock.h"
+#include "supervisor/vm.h"
 #include "zone/cgroup.h"
 #include "zone/start.h"
 #include "zone/uname.h"
@@ -76,6 +77,7 @@ struct supervisor {
 	int restarts, backoff_s, failures;
 	int64_t oom_seen;
 	bool owns_run; /* we hold the pid lock: the run files are ours */
+	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
 };
 
@@ -243,6 +245,18 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 	int r;
 	/* A reboot picks up what vmadm update changed in the record. */
 	struct zone_config cfg;
+	if (sv->vm.hvm) {
+		/* An HVM instance: the emulator instead of init (vm.h). Its
+		 * zone_config carries only the uuid; the hull sets the
+		 * cgroup's limits from ram and cpu_cap. */
+		zone_config_fini(&sv->cfg);
+		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
+		sv->cfg.restart = ZONE_RESTART_NEVER;
+		if ((r = sv_vm_boot(&sv->vm, sv->uuid, &sv->cg, sv->loop,
+				    &sv->proc, err)) < 0)
+			return r;
+		goto started;
+	}
 	if ((r = zone_config_load(sv->uuid, &cfg, err)) < 0)
 		return r;
 	zone_config_fini(&sv->cfg);
@@ -252,6 +266,7 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 		return r;
 	if ((r = zone_start(&sv->cfg, &sv->cg, &sv->proc, err)) < 0)
 		return r;
+started:
 	fcntl(sv->proc.console_fd, F_SETFL, O_NONBLOCK);
 	if ((r = sv_loop_add(sv->loop, sv->proc.console_fd, EPOLLIN, on_console,
 			     sv, err)) < 0)
@@ -264,7 +279,8 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 	sv->boot_mono = mono_now();
 	sv->oom_seen = zone_cgroup_oom_kills(&sv->cg);
 	sv->state = SV_RUNNING;
-	sv_log("info", "zone booted: init %s is pid %d", sv->cfg.argv[0],
+	sv_log("info", "zone booted: init %s is pid %d",
+	       sv->cfg.argv ? sv->cfg.argv[0] : "(the emulator)",
 	       (int)sv->proc.pid);
 	for (size_t i = 0; i < nhooks; i++) {
 		if (hooks[i]->zone_started &&
@@ -306,6 +322,8 @@ static void sv_zone_down(struct supervisor *sv)
 	if (sv->proc.notify_fd >= 0)
 		sv_loop_del(sv->loop, sv->proc.notify_fd);
 	zone_proc_close(&sv->proc);
+	if (sv->vm.hvm) /* QMP and the taps (a second call is harmless) */
+		sv_vm_down(&sv->vm, sv->uuid, sv->loop, 0);
 	sv->proc.pid = -1;
 	/* init's death killed its pid namespace; a zlogin'd process that
 	 * escaped it cannot exist, but make sure the cgroup is empty. */
@@ -357,6 +375,13 @@ static void sv_try_boot(struct supervisor *sv)
 static void on_init_exit(struct supervisor *sv, int status)
 {
 	write_lastexited(sv, status);
+	/* A guest's reboot ends its emulator: start it again, running the
+	 * boot loader again. A power-off leaves it stopped. */
+	if (sv->vm.hvm && sv_vm_down(&sv->vm, sv->uuid, sv->loop, status) &&
+	    sv->state == SV_RUNNING) {
+		sv_log("info", "the guest rebooted");
+		sv->state = SV_REBOOTING;
+	}
 	int64_t ooms = zone_cgroup_oom_kills(&sv->cg);
 	if (ooms > sv->oom_seen)
 		sv_log("warn",
@@ -430,6 +455,15 @@ static void sv_stop_begin(struct supervisor *sv, enum sv_state next,
 		kill(sv->proc.pid, SIGKILL);
 		return;
 	}
+	if (sv->vm.hvm) {
+		struct hull_err err = {0};
+		sv_log("info", "stopping: power button, %d s to go", timeout);
+		if (sv_vm_powerdown(&sv->vm, sv->uuid, &err) < 0)
+			kill(sv->proc.pid, SIGKILL);
+		else
+			timer_arm(sv, timeout);
+		return;
+	}
 	int sig = stop_signal(sv);
 	sv_log("info", "stopping: signal %d to init, %d s to go", sig, timeout);
 	kill(sv->proc.pid, sig);
@@ -488,7 +522,10 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 	if (sv->proc.pid > 0)
 		json_object_set_new(j, "pid", json_integer(sv->proc.pid));
 	static const char *const brands[] = {"joyent", "joyent-minimal", "lx"};
-	json_object_set_new(j, "brand", json_string(brands[sv->cfg.brand]));
+	json_object_set_new(
+	    j, "brand",
+	    json_string(sv->vm.hvm ? (sv->vm.kvm_brand ? "kvm" : "bhyve")
+				   : brands[sv->cfg.brand]));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
 	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
 	client_send(c, j);
@@ -538,6 +575,11 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		break;
 	case CONTROL_UPDATE: {
 		struct zone_config cfg;
+		if (sv->vm.hvm) {
+			/* The hull's limits follow ram at the next boot. */
+			client_send(c, json_pack("{s:b}", "ok", 1));
+			break;
+		}
 		if (zone_config_load(sv->uuid, &cfg, &err) < 0 ||
 		    zone_cgroup_limits_apply(&sv->cg, &cfg.limits, &err) < 0) {
 			zone_config_fini(&cfg);
@@ -740,6 +782,7 @@ int supervisor_run(const char *uuid, int ready_fd)
 	    sv.lock_fd = -1;
 	sv.proc.pid = -1;
 	sv.proc.console_fd = sv.proc.notify_fd = sv.proc.console_hold_fd = -1;
+	sv.vm.qmp_fd = -1;
 	sv_self = &sv;
 	snprintf(sv.uuid, sizeof(sv.uuid), "%s", uuid);
 	sv_log_init(uuid);
@@ -751,7 +794,7 @@ int supervisor_run(const char *uuid, int ready_fd)
 		return 1;
 	}
 	zone_cgroup_init(&sv.cg, uuid);
-	if (sv_boot(&sv, &err) < 0) {
+	if (sv_vm_init(&sv.vm, uuid, &err) < 0 || sv_boot(&sv, &err) < 0) {
 		sv_log("error", "start: %s", err.msg);
 		ready_report(&ready_fd, err.msg);
 		sv_teardown(&sv);

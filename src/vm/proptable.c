@@ -206,5 +206,5 @@ const char *vm_brand_type(unsigned brand)
 
 bool vm_brand_supported(unsigned brand)
 {
-	return (brand & VM_BRANDS_OS) != 0;
+	return (brand & (VM_BRANDS_OS | VM_BRANDS_HVM)) != 0;
 }

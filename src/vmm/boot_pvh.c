@@ -217,6 +217,7 @@ int boot_pvh_load(struct vm *vm, const uint8_t *k, size_t klen,
 	si->magic = HVM_START_MAGIC;
 	si->version = 1;
 	si->cmdline_paddr = VMM_CMDLINE_ADDR;
+	si->rsdp_paddr = VMM_ACPI_ADDR;     /* acpi.c: the RSDP comes first */
 	if (initrd) {
 		struct hvm_modlist_entry *m = vm_gpa(vm, PVH_MODLIST_ADDR, sizeof(*m));
 		memcpy(vm_gpa(vm, iaddr, ilen), initrd, ilen);

@@ -32,6 +32,9 @@ struct i8042 *i8042_new(struct vm *vm, struct hull_err *err);
 void i8042_ctrl_alt_del(struct i8042 *k);
 int rtc_init(struct vm *vm, struct hull_err *err);
 int pm_init(struct vm *vm, struct hull_err *err);
+/* Presses the ACPI power button: PWRBTN_STS is set and, once the guest
+ * enabled it, the SCI is raised until the guest clears the status. */
+void pm_power_button(struct pm *pm);
 /* Port 0x440: the first write prints the CLOCK_MONOTONIC time in ns on
  * stderr ("hull-vmm: boot timer: NS main NS run NS": also when main()
  * started and when vCPU 0 first entered KVM_RUN), for the start-up

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/random.h>
 
+#include "vmm/acpi.h"
 #include "vmm/devices.h"
 #include "vmm/mptable.h"
 #include "vmm/pci.h"
@@ -64,6 +65,12 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 	if (!mp || VMM_MPTABLE_ADDR + mplen > VMM_SMBIOS_ADDR ||
 	    !mptable_build(mp, mplen, VMM_MPTABLE_ADDR, vm->ncpus, slots))
 		return hull_err_set(err, E2BIG, "cpus: MP table does not fit");
+
+	size_t acpilen = acpi_size(vm->ncpus);
+	uint8_t *acpi = vm_gpa(vm, VMM_ACPI_ADDR, acpilen);
+	if (!acpi || VMM_ACPI_ADDR + acpilen > VMM_MPTABLE_ADDR ||
+	    !acpi_build(acpi, acpilen, VMM_ACPI_ADDR, vm->ncpus))
+		return hull_err_set(err, E2BIG, "cpus: ACPI tables do not fit");
 
 	struct smbios_info si = {
 		.manufacturer = "Joyent",

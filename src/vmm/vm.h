@@ -27,6 +27,7 @@ struct kvm_irq_routing;
 #define VMM_PVH_MEMMAP_ADDR 0x6800
 #define VMM_ZERO_PAGE_ADDR 0x7000
 #define VMM_CMDLINE_ADDR   0x20000
+#define VMM_ACPI_ADDR      0xe0000
 #define VMM_MPTABLE_ADDR   0xf0000
 #define VMM_SMBIOS_ADDR    0xf1000
 #define VMM_KERNEL_ADDR    0x100000
@@ -99,6 +100,7 @@ struct vm {
 	const struct vmm_config *cfg;
 	struct serial *com1, *com2;
 	struct i8042 *kbd;
+	struct pm *pm;                /* ACPI PM registers (pm.c) */
 	struct pci *pci;
 	struct disk disks[VMM_MAX_DISKS];
 	unsigned n_disks;

@@ -44,6 +44,13 @@
 
 extern char **environ;
 
+static zone_prepare_fn prepare_fn;
+
+void zone_start_set_prepare(zone_prepare_fn fn)
+{
+	prepare_fn = fn;
+}
+
 void zone_proc_close(struct zone_proc *p)
 {
 	if (p->console_fd >= 0)
@@ -326,6 +333,8 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	out->console_fd = master;
 	master = -1;
 	if ((r = zone_cgroup_attach(cg, pid, err)) < 0)
+		goto fail;
+	if (prepare_fn && (r = prepare_fn(cfg, pid, err)) < 0)
 		goto fail;
 	if (write(sp[0], "g", 1) != 1) {
 		r = hull_err_sys(err, errno, "zone start");

@@ -26,6 +26,8 @@ static struct {
 
 volatile u32 irq_count[8];
 volatile u64 intx_isr_addr;
+static volatile u16 sci_evt_port; /* PM1a_EVT while waiting for the SCI */
+static volatile u16 sci_sts_seen;
 static char cmdline[512];
 static volatile u32 ap_checked_in;
 static volatile u32 ap_seen[64];
@@ -133,6 +135,12 @@ void guest_irq(u32 vec)
 	}
 	if (vec == 0x44 && intx_isr_addr)
 		(void)mmio_read8(intx_isr_addr); /* acknowledge: the line drops */
+	if (vec == 0x44 && sci_evt_port) {
+		/* the SCI: clear the PM1 status bits that are set */
+		u16 st = inw(sci_evt_port);
+		sci_sts_seen |= st;
+		outw(sci_evt_port, st);
+	}
 	if (vec == 0x42) {
 		/* i8042 output: keyboard scancodes */
 		while (inb(0x64) & 1) {
@@ -414,6 +422,7 @@ static u32 mp_cpu_count(void)
 	return 0;
 }
 
+
 void ap_main(u32 id)
 {
 	print("smp: cpu %u checked in\n", id);
@@ -426,6 +435,161 @@ static void delay(u32 n)
 {
 	for (volatile u32 i = 0; i < n; i++)
 		;
+}
+
+static u8 acpi_sum(const u8 *p, u32 n)
+{
+	u8 s = 0;
+	while (n--)
+		s = (u8)(s + *p++);
+	return s;
+}
+
+/* A table the XSDT or FADT points to: its signature and checksum checked
+ * and printed; 0 when either is wrong. */
+static u8 *acpi_table(u64 addr, const char *sig)
+{
+	u8 *t = PTR(addr);
+	u32 len = *(u32 *)(t + 4);
+	u8 s = acpi_sum(t, len);
+	print("acpi: %c%c%c%c at %lx length %u checksum %s\n", t[0], t[1], t[2],
+	      t[3], addr, len, s ? "bad" : "ok");
+	if (s || (sig && memcmp(t, sig, 4)))
+		return 0;
+	return t;
+}
+
+/* The value of an AML integer at p (ZeroOp, OneOp, BytePrefix, WordPrefix);
+ * advances p. */
+static u32 aml_int(const u8 **p)
+{
+	const u8 *a = *p;
+	switch (a[0]) {
+	case 0x00: *p = a + 1; return 0;
+	case 0x01: *p = a + 1; return 1;
+	case 0x0a: *p = a + 2; return a[1];
+	case 0x0b: *p = a + 3; return a[1] | (u32)a[2] << 8;
+	}
+	*p = a + 1;
+	return 0xffffffff;
+}
+
+/* Finds the RSDP in the BIOS area, walks the XSDT (and checks the RSDT
+ * agrees), checks every table, counts the MADT's local APICs against the
+ * MP table, reads \_S5 from the DSDT and powers off through PM1a_CNT the
+ * way an ACPI OS does: SLP_TYP | SLP_EN. */
+static int test_acpi(int button)
+{
+	u8 *rsdp = 0;
+	for (u32 a = 0xe0000; a < 0x100000 && !rsdp; a += 16)
+		if (!memcmp(PTR(a), "RSD PTR ", 8))
+			rsdp = PTR(a);
+	if (!rsdp) {
+		print("acpi: no RSDP\n");
+		return -1;
+	}
+	print("acpi: RSDP at %lx revision %u checksum %s extended %s\n",
+	      (u64)(uptr)rsdp, rsdp[15], acpi_sum(rsdp, 20) ? "bad" : "ok",
+	      acpi_sum(rsdp, 36) ? "bad" : "ok");
+	if (acpi_sum(rsdp, 20) || acpi_sum(rsdp, 36) || rsdp[15] < 2)
+		return -1;
+	u8 *rsdt = acpi_table(*(u32 *)(rsdp + 16), "RSDT");
+	u8 *xsdt = acpi_table(*(u64 *)(rsdp + 24), "XSDT");
+	if (!rsdt || !xsdt)
+		return -1;
+	u32 n = (*(u32 *)(xsdt + 4) - 36) / 8;
+	if ((*(u32 *)(rsdt + 4) - 36) / 4 != n) {
+		print("acpi: RSDT and XSDT disagree\n");
+		return -1;
+	}
+	u8 *fadt = 0, *madt = 0;
+	for (u32 i = 0; i < n; i++) {
+		u64 a = *(u64 *)(xsdt + 36 + 8 * i);
+		if (*(u32 *)(rsdt + 36 + 4 * i) != a) {
+			print("acpi: RSDT entry %u differs\n", i);
+			return -1;
+		}
+		u8 *t = acpi_table(a, 0);
+		if (!t)
+			return -1;
+		if (!memcmp(t, "FACP", 4))
+			fadt = t;
+		else if (!memcmp(t, "APIC", 4))
+			madt = t;
+	}
+	if (!fadt || !madt) {
+		print("acpi: no %s\n", fadt ? "MADT" : "FADT");
+		return -1;
+	}
+
+	u32 lapics = 0, ioapic_id = 0xff;
+	u8 *end = madt + *(u32 *)(madt + 4);
+	for (u8 *e = madt + 44; e < end && e[1]; e += e[1]) {
+		if (e[0] == 0 && (*(u32 *)(e + 4) & 1))
+			lapics++;
+		else if (e[0] == 1 && *(u32 *)(e + 4) == IOAPIC)
+			ioapic_id = e[2];
+		else if (e[0] == 2)
+			print("acpi: override IRQ %u -> GSI %u flags %x\n", e[3],
+			      *(u32 *)(e + 4), *(u16 *)(e + 8));
+	}
+	u32 mp = mp_cpu_count();
+	print("acpi: MADT %u local APICs (MP table %u), IOAPIC id %u\n", lapics,
+	      mp, ioapic_id);
+	if (!lapics || lapics != mp || ioapic_id == 0xff)
+		return -1;
+
+	u64 dsdt_addr = *(u64 *)(fadt + 140);
+	if (!dsdt_addr)
+		dsdt_addr = *(u32 *)(fadt + 40);
+	u8 *dsdt = acpi_table(dsdt_addr, "DSDT");
+	if (!dsdt)
+		return -1;
+	u64 facs_addr = *(u64 *)(fadt + 132); /* X_FIRMWARE_CTRL */
+	if (!facs_addr)
+		facs_addr = *(u32 *)(fadt + 36);
+	u8 *facs = PTR(facs_addr);
+	if (memcmp(facs, "FACS", 4)) {
+		print("acpi: no FACS\n");
+		return -1;
+	}
+	/* \_S5: NameOp "_S5_" PackageOp PkgLength NumElements SLP_TYPa ... */
+	const u8 *aml = dsdt + 36, *aend = dsdt + *(u32 *)(dsdt + 4);
+	u32 typ = 0xffffffff;
+	for (; aml + 8 < aend; aml++) {
+		if (aml[0] == 0x08 && !memcmp(aml + 1, "_S5_", 4) && aml[5] == 0x12) {
+			const u8 *q = aml + 8; /* one-byte PkgLength, NumElements */
+			typ = aml_int(&q);
+			break;
+		}
+	}
+	u16 cnt = (u16)*(u32 *)(fadt + 64);
+	print("acpi: \\_S5 SLP_TYP %u, PM1a_CNT at %x\n", typ, cnt);
+	if (typ > 7 || !cnt)
+		return -1;
+	if (button) {
+		/* as an OS does: the fixed power button (FADT flag clear),
+		 * PWRBTN_EN in PM1a_EVT's enable half, the SCI's pin */
+		u16 evt = (u16)*(u32 *)(fadt + 56);
+		u16 sci = *(u16 *)(fadt + 46);
+		if (*(u32 *)(fadt + 112) & (1u << 4)) {
+			print("acpi: no fixed power button\n");
+			return -1;
+		}
+		sci_evt_port = evt;
+		ioapic_route_level(sci, 0x44);
+		outw(evt + 2, 0x0100);
+		print("acpi: waiting for the power button (SCI %u)\n", sci);
+		while (!(sci_sts_seen & 0x0100))
+			sti_hlt();
+		print("acpi: power button pressed, status %x\n", sci_sts_seen);
+	}
+	/* the result line first: a power-off ends the VM here */
+	print("hull-guest: PASS %s\n", button ? "acpibutton" : "acpi");
+	outw(cnt, (u16)(typ << 10 | 0x2000));
+	delay(10000000);
+	print("acpi: still running after the S5 write\n");
+	return -1;
 }
 
 static int test_smp(void)
@@ -475,6 +639,10 @@ void guest_main(u32 kind, u32 info)
 		r = test_kbd();
 	} else if (arg_is("test", "com2")) {
 		r = test_com2();
+	} else if (arg_is("test", "acpi")) {
+		r = test_acpi(0);
+	} else if (arg_is("test", "acpibutton")) {
+		r = test_acpi(1);
 	} else if (arg_is("test", "smp")) {
 		r = test_smp();
 	} else if (arg_is("test", "blk")) {

@@ -326,3 +326,46 @@ def test_partial_line_is_not_held_back():
             p.wait()
     assert p.returncode == 0, err
     assert b"prompt: got 'root'" in out
+
+
+@pytest.mark.parametrize("kernel,kind", KERNELS)
+@pytest.mark.parametrize("cpus", [1, 3])
+def test_acpi_tables_and_s5_poweroff(kernel, kind, cpus):
+    """The guest finds the RSDP, checks every table, counts the MADT's
+    local APICs and powers off by writing \\_S5's SLP_TYP to PM1a_CNT; the
+    VMM exits 0 only through that write (the guest fails otherwise)."""
+    cp = vmmlib.guest(kernel, "acpi", "--memory", "32M", "--cpus", cpus)
+    assert cp.returncode == 0, cp
+    out = cp.stdout.splitlines()
+    assert "memmap: e0000-fffff type 2" in out
+    assert "acpi: RSDP at e0000 revision 2 checksum ok extended ok" in out
+    for sig in ("RSDT", "XSDT", "FACP", "APIC", "DSDT"):
+        assert any(l.startswith(f"acpi: {sig} at ") and
+                   l.endswith("checksum ok") for l in out), (sig, out)
+    assert f"acpi: MADT {cpus} local APICs (MP table {cpus}), IOAPIC id {cpus}" in out
+    assert "acpi: override IRQ 9 -> GSI 9 flags d" in out
+    assert "acpi: \\_S5 SLP_TYP 5, PM1a_CNT at 604" in out
+    assert out[-1] == "hull-guest: PASS acpi"
+
+
+def test_control_powerdown_is_the_acpi_power_button(tmp_path):
+    """"powerdown" presses the fixed ACPI power button: the guest, having
+    enabled PWRBTN_EN and routed the FADT's SCI, takes the interrupt, sees
+    PWRBTN_STS, clears it and powers off through \\_S5 (exit status 0)."""
+    p, path = _spawn(tmp_path, "acpibutton")
+    try:
+        line = ""
+        while "acpi: waiting for the power button (SCI 9)" not in line:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+        c = Control(path)
+        assert c.ask({"command": "powerdown"}) == {"ok": True}
+        c.close()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "acpi: power button pressed, status 100" in out
+    assert out.splitlines()[-1] == "hull-guest: PASS acpibutton"

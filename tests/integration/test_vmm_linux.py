@@ -97,7 +97,8 @@ def test_debian_cloud_kernel_early_boot():
     lines, pending, p = boot_until(
         vmlinuz, "512M", cmdline,
         [r"Linux version", r"Command line:", r"BIOS-e820: .*0x000000001fffffff",
-         r"DMI: "],
+         r"DMI: ", r"ACPI: RSDP ", r"ACPI: FACP ", r"ACPI: APIC ",
+         r"ACPI: DSDT "],
         timeout=600)
     text = "\n".join(lines)
     assert not pending, f"never saw {pending} in:\n{text}\n{p.stderr.read()!r}"
@@ -114,6 +115,12 @@ def test_debian_cloud_kernel_early_boot():
     assert sum(b - a + 1 for a, b in usable) == 0x9FC00 + (511 << 20)
     # the SMBIOS tables: what cloud-init's SmartOS datasource reads
     assert any("DMI: Joyent SmartDC HVM" in l for l in lines), text
+    # the ACPI tables (src/vmm/acpi.c), found by the kernel at 0xe0000
+    assert any(re.search(r"ACPI: RSDP 0x0+E0000 000024 \(v02 HULL", l)
+               for l in lines), text
+    for sig in ("XSDT", "FACP", "DSDT", "APIC"):
+        assert any(re.search(rf"ACPI: {sig} 0x0+E0[0-9A-F]{{3}} .*HULL", l)
+                   for l in lines), (sig, text)
 
 
 def test_debian_cloud_kernel_boot_protocol_entry():

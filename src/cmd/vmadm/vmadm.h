@@ -39,6 +39,11 @@ void vmadm_getopt_reset(void);
 
 /* create.c */
 int vmadm_create(int argc, char **argv);
+/* HVM brands (hvm.c): checks limits and disks[], fills in what the
+ * image and brand give; then, in the new dataset, makes the disk files. */
+struct pool;
+int vmadm_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err);
+int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err);
 int vmadm_validate(int argc, char **argv);
 int vmadm_delete(int argc, char **argv);
 
@@ -65,6 +70,14 @@ int vmadm_stop_locked(const char *uuid, bool force, int timeout,
 		      struct hull_err *err);
 /* Applies live resource limits of a running instance. */
 int vmadm_apply_live(const char *uuid, struct hull_err *err);
+
+/* net.c */
+/* Makes a running zone's ports match vm's nics (old_nics: before the
+ * update); nothing when it is not running. */
+int vmadm_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
+		    struct hull_err *err);
+/* Recompiles and loads the firewall for all instances (fw_reload). */
+int vmadm_fw_reload(struct hull_err *err);
 
 /* snapshot.c */
 int vmadm_snapshot_create(int argc, char **argv);

@@ -1,0 +1,399 @@
+/*
+ * vm.c - the supervisor's HVM variant (see vm.h).
+ */
+#include "supervisor/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hvm/bootdisk.h"
+#include "hvm/com2.h"
+#include "hvm/probe.h"
+#include "hvm/qemu.h"
+#include "hvm/qmp.h"
+#include "hvm/vmm.h"
+#include "hvm/vmmzone.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/root.h"
+#include "lib/xalloc.h"
+#include "net/instance.h"
+#include "net/nic.h"
+#include "supervisor/log.h"
+
+/* What QEMU reads besides its argv: firmware and option ROMs (SeaBIOS
+ * runs even for a direct kernel boot, linuxboot_dma.bin loads the
+ * kernel). Bound read-only into the hull where they exist. */
+static const char *const qemu_data[] = {"/usr/share/qemu", "/usr/share/seabios",
+					"/usr/lib/ipxe/qemu", "/usr/share/OVMF",
+					NULL};
+/* Debian builds TCG as a module QEMU loads by path (brought in like a
+ * dlopen()ed library: executable, with its closure). */
+#define QEMU_TCG_MODULE "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
+
+int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->qmp_fd = -1;
+	_cleanup_free_ char *p = hull_root_path("%s/config/vm.json", uuid);
+	json_t *rec = hull_json_load_file(p, err);
+	if (!rec)
+		return -err->code;
+	const char *brand = hull_json_str(rec, "brand", "joyent");
+	vm->hvm = net_brand_is_hvm(brand);
+	vm->kvm_brand = !strcmp(brand, "kvm");
+	json_decref(rec);
+	return 0;
+}
+
+bool sv_vm_record_is_hvm(const char *uuid)
+{
+	struct sv_vm vm;
+	return sv_vm_init(&vm, uuid, NULL) == 0 && vm.hvm;
+}
+
+/* The disk the boot loader reads: the one marked boot, else the first. */
+static const char *boot_disk(json_t *vm)
+{
+	json_t *d;
+	size_t i;
+	const char *first = NULL;
+	json_array_foreach(json_object_get(vm, "disks"), i, d)
+	{
+		const char *p = json_string_value(json_object_get(d, "path"));
+		if (!first)
+			first = p;
+		if (json_is_true(json_object_get(d, "boot")))
+			return p;
+	}
+	return first;
+}
+
+static bool is_prog(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* An absolute path for the emulator: beside this program (a build tree
+ * or an install), else in PATH. */
+static char *find_prog(const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *dir = dirname(self);
+		char *c = xasprintf("%s/%s", dir, name);
+		if (is_prog(c))
+			return c;
+		free(c);
+		c = xasprintf("%s/%s/%s", dir, name, name);
+		if (is_prog(c))
+			return c;
+		free(c);
+	}
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy =
+	    xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(copy, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
+		char *c = xasprintf("%s/%s", d, name);
+		if (*d == '/' && is_prog(c))
+			return c;
+		free(c);
+	}
+	return NULL;
+}
+
+static void qmp_send(struct sv_vm *vm, const char *cmd)
+{
+	char line[96];
+	int n = snprintf(line, sizeof(line), "{\"execute\": \"%s\"}\n", cmd);
+	if (vm->qmp_fd >= 0)
+		(void)!send(vm->qmp_fd, line, (size_t)n,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* One line from QEMU: a SHUTDOWN event whose reason is guest-reset is a
+ * reboot from inside (QEMU runs with -no-reboot). */
+static void qmp_line(struct sv_vm *vm, const char *line, size_t len)
+{
+	json_t *name = NULL;
+	if (hvm_qmp_reply_parse(line, len, &name, NULL) != HVM_QMP_EVENT) {
+		json_decref(name);
+		return;
+	}
+	bool shutdown = !strcmp(json_string_value(name), "SHUTDOWN");
+	json_decref(name);
+	if (!shutdown)
+		return;
+	json_t *o = json_loadb(line, len, 0, NULL);
+	const char *reason =
+	    hull_json_str(json_object_get(o, "data"), "reason", "");
+	/* guest-reset, or host-qmp-system-reset: a reboot either way */
+	vm->reset = strstr(reason, "reset") != NULL;
+	sv_log("info", "guest %s", vm->reset ? "reboots" : "shut down");
+	json_decref(o);
+}
+
+/* Reads what QMP has; false at its end. */
+static bool qmp_read(struct sv_vm *vm)
+{
+	for (;;) {
+		ssize_t n = read(vm->qmp_fd, vm->qbuf + vm->qlen,
+				 sizeof(vm->qbuf) - vm->qlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		vm->qlen += (size_t)n;
+		char *nl;
+		while ((nl = memchr(vm->qbuf, '\n', vm->qlen))) {
+			size_t l = (size_t)(nl - vm->qbuf);
+			qmp_line(vm, vm->qbuf, l);
+			memmove(vm->qbuf, nl + 1, vm->qlen - l - 1);
+			vm->qlen -= l + 1;
+		}
+		if (vm->qlen == sizeof(vm->qbuf))
+			vm->qlen = 0; /* a line too long for us: dropped */
+	}
+}
+
+static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct sv_vm *vm = data;
+	if (!qmp_read(vm))
+		sv_loop_del(loop, fd);
+}
+
+static void taps_close(int *taps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (taps[i] >= 0)
+			close(taps[i]);
+}
+
+int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
+	       struct sv_loop *loop, struct zone_proc *proc,
+	       struct hull_err *err)
+{
+	int r;
+	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
+	json_t *rec = hull_json_load_file(recp, err);
+	if (!rec)
+		return -err->code;
+	_cleanup_free_ char *run =
+	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
+	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
+	int taps[NET_MAX_NICS];
+	for (size_t i = 0; i < NET_MAX_NICS; i++)
+		taps[i] = -1;
+	size_t ntaps = json_array_size(json_object_get(rec, "nics"));
+	struct hvm_boot boot = {0};
+	char **argv = NULL, *bin = NULL;
+	pid_t pid = -1;
+	vm->reset = false;
+	vm->qlen = 0;
+
+	if ((r = hull_mkdir_p(run, 0700, err)) < 0 ||
+	    (r = hull_mkdir_p(root, 0755, err)) < 0)
+		goto out;
+	static const char *const socks[] = {
+	    HVM_QEMU_CONSOLE_SOCK, HVM_QEMU_COM2_SOCK, HVM_QEMU_QMP_SOCK,
+	    HVM_VMM_CONTROL_SOCK, NULL};
+	for (const char *const *s = socks; *s; s++) {
+		_cleanup_free_ char *p = xasprintf("%s/%s", run, *s);
+		unlink(p);
+	}
+	/* 1. the boot loader */
+	bool direct = !json_is_string(json_object_get(rec, "bootrom"));
+	if (direct) {
+		const char *disk = boot_disk(rec);
+		if (!disk) {
+			r = hull_err_set(err, EINVAL,
+					 "disks: no disk to boot from");
+			goto out;
+		}
+		if ((r = hvm_boot_load(disk, run, &boot, err)) < 0)
+			goto out;
+	}
+	/* 2. the taps */
+	if (ntaps > 0 && (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
+		goto out;
+	/* 3. the argv */
+	/* HULL_TEST_KVM_SMALL (tests only): let the bhyve brand use a KVM
+	 * that runs small guests only, for hull-vmm's own test guest. */
+	bool kvm = hvm_kvm_full() ||
+		   (!vm->kvm_brand && getenv("HULL_TEST_KVM_SMALL") != NULL);
+	if (vm->kvm_brand) {
+		bin = find_prog(HVM_QEMU_BIN);
+		struct hvm_qemu_host h = {.kvm = kvm,
+					  .qemu = bin,
+					  .run_dir = run,
+					  .kernel = boot.kernel_file,
+					  .initrd = boot.initrd_file,
+					  .cmdline = boot.ent.cmdline,
+					  .tap_fds = taps,
+					  .ntap_fds = ntaps};
+		if (!bin) {
+			r = hull_err_set(err, ENOENT, "%s is not installed",
+					 HVM_QEMU_BIN);
+			goto out;
+		}
+		argv = hvm_qemu_argv(rec, &h, err);
+	} else {
+		bin = find_prog("hull-vmm");
+		struct hvm_vmm_host h = {.kvm = kvm,
+					 .vmm = bin,
+					 .run_dir = run,
+					 .kernel = boot.kernel_file,
+					 .initrd = boot.initrd_file,
+					 .cmdline = boot.ent.cmdline,
+					 .tap_fds = taps,
+					 .ntap_fds = ntaps};
+		argv = hvm_vmm_argv(rec, &h, err);
+		if (argv && !bin) {
+			r = hull_err_set(err, ENOENT,
+					 "hull-vmm is not installed");
+			goto out;
+		}
+	}
+	if (!argv) {
+		r = -err->code;
+		goto out;
+	}
+	/* 4. the emulator in its hull */
+	static char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
+	static const char *const vmm_libs[] = {HVM_HULL_VMM_DLOPEN};
+	struct hvm_hull hh = {.uuid = uuid,
+			      .argv = argv,
+			      .envp = envp,
+			      .root = root,
+			      .run_dir = run,
+			      .keep_fds = taps,
+			      .nkeep_fds = ntaps,
+			      .ram_mib = hull_json_int(rec, "ram", 256),
+			      .cpu_cap = hull_json_int(rec, "cpu_cap", 0)};
+	if (!vm->kvm_brand) {
+		hh.dlopen_libs = vmm_libs;
+		hh.ndlopen = 1;
+	}
+	json_t *d;
+	size_t i;
+	json_array_foreach(json_object_get(rec, "disks"), i, d)
+	{
+		const char *p = hull_json_str(d, "path", NULL);
+		if (!p || hh.nfiles >= HVM_HULL_PATHS_MAX)
+			continue;
+		bool ro = !strcmp(hull_json_str(d, "media", "disk"), "cdrom") ||
+			  hull_json_bool(d, "read_only", false);
+		hh.files[hh.nfiles++] = (struct hvm_hull_path){p, !ro};
+	}
+	for (const char *const *f = qemu_data; vm->kvm_brand && *f; f++)
+		if (hull_path_exists(*f) && hh.nfiles < HVM_HULL_PATHS_MAX)
+			hh.files[hh.nfiles++] =
+			    (struct hvm_hull_path){*f, false};
+	static const char *const qemu_libs[] = {QEMU_TCG_MODULE};
+	if (vm->kvm_brand && !kvm && hull_path_exists(QEMU_TCG_MODULE)) {
+		hh.dlopen_libs = qemu_libs;
+		hh.ndlopen = 1;
+	}
+	if ((r = hvm_hull_start(&hh, cg, &pid, err)) < 0)
+		goto out;
+	proc->pid = pid;
+	proc->notify_fd = -1;
+	/* 5. the console and QMP */
+	char *con = xasprintf("%s/%s", run, HVM_QEMU_CONSOLE_SOCK);
+	proc->console_fd = hvm_com2_connect(con, 10000, err);
+	free(con);
+	if (proc->console_fd < 0) {
+		r = hull_err_prefix(err, "console");
+		goto out;
+	}
+	if (vm->kvm_brand) {
+		char *q = xasprintf("%s/%s", run, HVM_QEMU_QMP_SOCK);
+		vm->qmp_fd = hvm_com2_connect(q, 10000, err);
+		free(q);
+		if (vm->qmp_fd < 0) {
+			r = hull_err_prefix(err, "qmp");
+			goto out;
+		}
+		qmp_send(vm, "qmp_capabilities");
+		if ((r = sv_loop_add(loop, vm->qmp_fd, EPOLLIN, on_qmp, vm,
+				     err)) < 0)
+			goto out;
+	}
+	sv_log("info", "%s started: %s, pid %d, %s",
+	       vm->kvm_brand ? "QEMU" : "hull-vmm",
+	       direct ? boot.ent.kernel : "bootrom", (int)pid,
+	       kvm ? "KVM" : "TCG");
+	r = 0;
+out:
+	/* The emulator holds its own copies of the taps. */
+	taps_close(taps, NET_MAX_NICS);
+	if (r < 0 && ntaps > 0)
+		net_instance_teardown(uuid, NULL);
+	hvm_strv_free(argv);
+	free(bin);
+	hvm_boot_fini(&boot);
+	json_decref(rec);
+	/* On failure the caller kills proc->pid (our child) if set. */
+	return r;
+}
+
+int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err)
+{
+	if (vm->kvm_brand) {
+		if (vm->qmp_fd < 0)
+			return hull_err_set(err, ENOTCONN, "no QMP connection");
+		qmp_send(vm, "system_powerdown");
+		return 0;
+	}
+	/* hull-vmm: its control socket's ACPI power button. */
+	_cleanup_free_ char *p = hull_root_path(
+	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_VMM_CONTROL_SOCK, uuid);
+	int fd = hvm_com2_connect(p, 1000, err);
+	if (fd < 0)
+		return fd;
+	static const char req[] = "{\"command\": \"powerdown\"}\n";
+	ssize_t n = send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+	close(fd);
+	if (n != (ssize_t)sizeof(req) - 1)
+		return hull_err_sys(err, errno, "%s", p);
+	return 0;
+}
+
+bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
+		int status)
+{
+	if (vm->qmp_fd >= 0) {
+		qmp_read(vm);
+		sv_loop_del(loop, vm->qmp_fd);
+		close(vm->qmp_fd);
+		vm->qmp_fd = -1;
+	}
+	struct hull_err err = {0};
+	if (net_instance_teardown(uuid, &err) < 0)
+		sv_log("warn", "taps: %s", err.msg);
+	bool reboot = vm->reset;
+	/* hull-vmm ends with status 2 for a reboot from inside. */
+	if (!vm->kvm_brand && WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		reboot = true;
+	vm->reset = false;
+	return reboot;
+}

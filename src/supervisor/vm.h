@@ -1,0 +1,64 @@
+/*
+ * vm.h - the supervisor's HVM variant (brands kvm and bhyve): instead of
+ * a zone's init it boots the instance's emulator (docs/hvm.md):
+ *
+ *   1. the boot loader reads the boot disk into R/<uuid>/run/vm/ (kernel,
+ *      initrd, command line; skipped with a bootrom);
+ *   2. the nics' taps are opened (src/net);
+ *   3. the argv: hvm_qemu_argv (kvm) or hvm_vmm_argv (bhyve), its sockets
+ *      in run/vm/ (console.sock = COM1, ttyb.sock = COM2, qmp.sock);
+ *   4. the emulator starts inside its own hull (hvm_hull_start: a zone
+ *      holding only it, its libraries and firmware, the disks and run/vm),
+ *      in the instance's cgroup; it is the supervisor's child, reaped like
+ *      a zone's init;
+ *   5. the supervisor connects to COM1 (its console descriptor: logged and
+ *      relayed to `vmadm console` as a zone's pty is) and, for kvm, to QMP,
+ *      where it reads SHUTDOWN events (a guest reset ends QEMU under
+ *      -no-reboot; the event's reason tells a reboot from a power-off) and
+ *      sends system_powerdown for a stop. The metadata hook connects COM2.
+ */
+#ifndef HULL_SUPERVISOR_VM_H
+#define HULL_SUPERVISOR_VM_H
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "lib/err.h"
+#include "supervisor/loop.h"
+#include "zone/cgroup.h"
+#include "zone/start.h"
+
+/* The run directory's subdirectory for the emulator's sockets and boot
+ * files: R/<uuid>/run/vm (run/console.sock is the supervisor's own). */
+#define SV_VM_RUN_SUBDIR "vm"
+
+struct sv_vm {
+	bool hvm;	/* the record's brand is kvm or bhyve */
+	bool kvm_brand; /* kvm (QEMU) rather than bhyve (hull-vmm) */
+	int qmp_fd;	/* kvm: the held QMP connection, or -1 */
+	bool reset;	/* the guest asked for a reset (reboot) */
+	size_t qlen;
+	char qbuf[8192];
+};
+
+/* Reads the record's brand into vm (hvm false for a zone brand). */
+int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err);
+
+/* Steps 1-5: on success proc has the emulator's pid and the console
+ * descriptor (a connected socket), and loop watches QMP. */
+int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
+	       struct sv_loop *loop, struct zone_proc *proc,
+	       struct hull_err *err);
+
+/* Asks the guest to power off (the ACPI power button): QMP
+ * system_powerdown for QEMU, "powerdown" on hull-vmm's control socket. */
+int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err);
+
+/* After the emulator exited: reads what QMP still holds, closes it and
+ * removes the taps. Returns whether the guest asked for a reboot. */
+bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
+		int status);
+
+/* Is the record at R/<uuid>/config/vm.json an HVM instance? */
+bool sv_vm_record_is_hvm(const char *uuid);
+
+#endif
