@@ -251,6 +251,12 @@ def test_hostname_is_set_by_root_only(deb):
 def test_mdata_get_in_zone(deb):
     assert z(deb, "mdata-get", "sdc:hostname").out.strip() == HOSTNAME
     assert z(deb, "mdata-get", "sdc:uuid").out.strip() == deb.uuid
+    assert z(deb, "mdata-get", "user-script").out == USER_SCRIPT
+    z(deb, "mdata-put", "from-debian", "hello")
+    assert "from-debian" in z(deb, "mdata-list").out.split()
+    assert get(deb, deb.uuid)["customer_metadata"]["from-debian"] == "hello"
+    z(deb, "mdata-delete", "from-debian")
+    assert "from-debian" not in get(deb, deb.uuid)["customer_metadata"]
 
 
 def test_vmadm_stop_is_systemds_clean_shutdown(deb):
