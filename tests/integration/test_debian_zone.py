@@ -152,6 +152,11 @@ def z(host, *cmd, check=True, timeout=120):
     return host.run("zlogin", host.uuid, *cmd, check=check, timeout=timeout)
 
 
+def supervisor_log(host):
+    with open(os.path.join(host.root, host.uuid, "logs", "supervisor.log")) as f:
+        return f.read()
+
+
 def console(host):
     p = os.path.join(host.root, host.uuid, "logs", "console.log")
     with open(p, errors="replace") as f:
@@ -259,15 +264,33 @@ def test_mdata_get_in_zone(deb):
     assert "from-debian" not in get(deb, deb.uuid)["customer_metadata"]
 
 
+def test_vmadm_reboot_boots_systemd_again(deb):
+    z(deb, "systemctl", "is-system-running", "--wait", check=False, timeout=300)
+    boots = supervisor_log(deb).count("zone booted")
+    r = deb.run("vmadm", "reboot", deb.uuid, timeout=120)
+    assert r.rc == 0, r
+    assert wait_for(lambda: z(deb, "test", "-S", "/run/systemd/private",
+                              check=False).rc == 0, 120)
+    r = z(deb, "systemctl", "is-system-running", "--wait", check=False,
+          timeout=300)
+    assert r.out.strip() == "running", r
+    assert z(deb, "cat", "/proc/1/comm").out.strip() == "systemd"
+    log = supervisor_log(deb)
+    assert log.count("zone booted") == boots + 1, log
+    assert "did not stop in time" not in log, log
+    # cloud-init's per-instance work is not redone: same instance.
+    assert z(deb, "cat", "/etc/hull-cloud-config").out == FILE_TEXT
+
+
 def test_vmadm_stop_is_systemds_clean_shutdown(deb):
     # Up first, so the stop is of a booted system.
     z(deb, "systemctl", "is-system-running", "--wait", check=False, timeout=300)
     r = deb.run("vmadm", "stop", deb.uuid, "-t", "60", timeout=120)
     assert f"Successfully completed stop for VM {deb.uuid}" in r.err
     assert get(deb, deb.uuid)["state"] == "stopped"
-    log = os.path.join(deb.root, deb.uuid, "logs", "supervisor.log")
-    with open(log) as f:
-        text = f.read()
+    # The log of this stop: from its last "stopping" line on.
+    text = supervisor_log(deb)
+    text = text[text.rindex('"stopping: '):]
     # SIGRTMIN+3 is systemd's "halt": it stops its units, and
     # systemd-shutdown's reboot(2) ends the pid namespace, which the kernel
     # reports as its init killed by SIGINT.
