@@ -58,7 +58,9 @@ void zone_proc_close(struct zone_proc *p)
 		close(p->console_fd);
 	if (p->notify_fd >= 0)
 		close(p->notify_fd);
-	p->console_fd = p->notify_fd = -1;
+	if (p->console_hold_fd >= 0)
+		close(p->console_hold_fd);
+	p->console_fd = p->notify_fd = p->console_hold_fd = -1;
 }
 
 static __attribute__((noreturn)) void child_fail(int sock, struct hull_err *err)
@@ -312,7 +314,7 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	       struct zone_proc *out, struct hull_err *err)
 {
 	out->pid = -1;
-	out->console_fd = out->notify_fd = -1;
+	out->console_fd = out->notify_fd = out->console_hold_fd = -1;
 	_cleanup_free_ char *root = hull_root_path("%s/root", cfg->uuid);
 	_cleanup_free_ char *zc =
 	    hull_root_path("%s/run/zonecontrol", cfg->uuid);
@@ -347,7 +349,7 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 		child_run(cfg, root, slave, pts, zc, tools, sp[1], cg->v2);
 	}
 	close(sp[1]);
-	close(slave);
+	out->console_hold_fd = slave;
 	if (pid < 0) {
 		r = hull_err_sys(err, -pid, "clone3");
 		goto fail;

@@ -13,6 +13,10 @@ struct zone_proc {
 	pid_t pid;	/* init, as the host sees it */
 	int console_fd; /* pty master (owned), the zone's /dev/console */
 	int notify_fd;	/* lx: uname listener (owned), else -1 */
+	/* The pty slave, held open (owned) so the master never reads EIO
+	 * while init (systemd) has no descriptor of /dev/console open: the
+	 * console stays logged and drained for the zone's whole life. */
+	int console_hold_fd;
 };
 
 /*

@@ -129,7 +129,7 @@ int zone_uname_handle(int notify_fd, const char *release, struct hull_err *err)
 	if (req->data.nr == SYS_sethostname) {
 		resp->error = sethostname_for(notify_fd, req);
 	} else if (uname_of(req->pid, &u) < 0 ||
-	    seccomp_notify_id_valid(notify_fd, req->id) < 0) {
+		   seccomp_notify_id_valid(notify_fd, req->id) < 0) {
 		resp->error = -EFAULT;
 	} else {
 		zone_uname_lx(&u, release);

@@ -49,6 +49,8 @@ write_files:
     content: |
       {FILE_TEXT.strip()}
 """
+MD_KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHx9d8c7b6a5f4e3d2c1b0a9z8y7x6w5"
+          "v4u3t2s1r0q9p8o7 root-key@example")
 USER_SCRIPT = "#!/bin/sh\necho user-script ran > /var/tmp/hull-user-script\n"
 
 # Units allowed to fail, and why: none so far. systemd in a container
@@ -130,7 +132,8 @@ def deb():
             "alias": "debian", "hostname": HOSTNAME, "max_physical_memory": 1024,
             "autoboot": False,
             "customer_metadata": {"cloud-init:user-data": USER_DATA,
-                                  "user-script": USER_SCRIPT},
+                                  "user-script": USER_SCRIPT,
+                                  "root_authorized_keys": MD_KEY},
         })
         host.run("vmadm", "start", host.uuid)
         # systemctl talks to pid 1 over its private socket: wait for it.
@@ -147,6 +150,11 @@ def deb():
 
 def z(host, *cmd, check=True, timeout=120):
     return host.run("zlogin", host.uuid, *cmd, check=check, timeout=timeout)
+
+
+def supervisor_log(host):
+    with open(os.path.join(host.root, host.uuid, "logs", "supervisor.log")) as f:
+        return f.read()
 
 
 def console(host):
@@ -166,6 +174,11 @@ def test_systemd_is_pid1_and_reaches_multi_user(deb):
     assert failed <= EXPECTED_FAILURES, (failed, console(deb)[-3000:])
     assert z(deb, "systemctl", "is-active", "multi-user.target").out.strip() == "active"
     assert z(deb, "systemctl", "is-active", "ssh.service").out.strip() == "active"
+    # A getty on the console (systemd's container convention), which
+    # `vmadm console` attaches to.
+    assert z(deb, "systemctl", "is-active", "console-getty.service").out.strip() \
+        == "active"
+    assert wait_for(lambda: " login: " in console(deb), 30), console(deb)[-2000:]
 
 
 def test_container_conventions(deb):
@@ -220,7 +233,7 @@ def test_cloud_init_found_smartos_and_applied_config(deb):
     assert z(deb, "hostnamectl", "--static").out.strip() == CI_HOSTNAME
     assert z(deb, "cat", "/etc/hull-cloud-config").out == FILE_TEXT
     keys = z(deb, "cat", "/root/.ssh/authorized_keys").out
-    assert SSH_KEY in keys
+    assert SSH_KEY in keys and MD_KEY in keys, keys
     assert z(deb, "cat", "/var/tmp/hull-user-script").out == "user-script ran\n"
 
 
@@ -243,6 +256,30 @@ def test_hostname_is_set_by_root_only(deb):
 def test_mdata_get_in_zone(deb):
     assert z(deb, "mdata-get", "sdc:hostname").out.strip() == HOSTNAME
     assert z(deb, "mdata-get", "sdc:uuid").out.strip() == deb.uuid
+    assert z(deb, "mdata-get", "user-script").out == USER_SCRIPT
+    z(deb, "mdata-put", "from-debian", "hello")
+    assert "from-debian" in z(deb, "mdata-list").out.split()
+    assert get(deb, deb.uuid)["customer_metadata"]["from-debian"] == "hello"
+    z(deb, "mdata-delete", "from-debian")
+    assert "from-debian" not in get(deb, deb.uuid)["customer_metadata"]
+
+
+def test_vmadm_reboot_boots_systemd_again(deb):
+    z(deb, "systemctl", "is-system-running", "--wait", check=False, timeout=300)
+    boots = supervisor_log(deb).count("zone booted")
+    r = deb.run("vmadm", "reboot", deb.uuid, timeout=120)
+    assert r.rc == 0, r
+    assert wait_for(lambda: z(deb, "test", "-S", "/run/systemd/private",
+                              check=False).rc == 0, 120)
+    r = z(deb, "systemctl", "is-system-running", "--wait", check=False,
+          timeout=300)
+    assert r.out.strip() == "running", r
+    assert z(deb, "cat", "/proc/1/comm").out.strip() == "systemd"
+    log = supervisor_log(deb)
+    assert log.count("zone booted") == boots + 1, log
+    assert "did not stop in time" not in log, log
+    # cloud-init's per-instance work is not redone: same instance.
+    assert z(deb, "cat", "/etc/hull-cloud-config").out == FILE_TEXT
 
 
 def test_vmadm_stop_is_systemds_clean_shutdown(deb):
@@ -251,9 +288,9 @@ def test_vmadm_stop_is_systemds_clean_shutdown(deb):
     r = deb.run("vmadm", "stop", deb.uuid, "-t", "60", timeout=120)
     assert f"Successfully completed stop for VM {deb.uuid}" in r.err
     assert get(deb, deb.uuid)["state"] == "stopped"
-    log = os.path.join(deb.root, deb.uuid, "logs", "supervisor.log")
-    with open(log) as f:
-        text = f.read()
+    # The log of this stop: from its last "stopping" line on.
+    text = supervisor_log(deb)
+    text = text[text.rindex('"stopping: '):]
     # SIGRTMIN+3 is systemd's "halt": it stops its units, and
     # systemd-shutdown's reboot(2) ends the pid namespace, which the kernel
     # reports as its init killed by SIGINT.
