@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,36 @@ static char *tools_source_dir(void)
 	return xasprintf("%s/mdata", exe);
 }
 
+/* copy_file_range where the kernel can (same filesystem type), else plain
+ * reads and writes: the tools usually live on another filesystem than the
+ * pool. */
+static int copy_all(int in, int out, off_t size)
+{
+	bool plain = false;
+	char buf[65536];
+	for (off_t left = size; left > 0;) {
+		ssize_t n;
+		if (!plain) {
+			n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+				      errno == ENOSYS || errno == EOPNOTSUPP)) {
+				plain = true;
+				continue;
+			}
+		} else {
+			n = read(in, buf, sizeof(buf));
+			if (n > 0 && write(out, buf, (size_t)n) != n)
+				return errno ? -errno : -EIO;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the source shrank */
+		left -= n;
+	}
+	return 0;
+}
+
 static int copy_tool(const char *from, const struct stat *st, const char *to,
 		     struct hull_err *err)
 {
@@ -53,14 +84,7 @@ static int copy_tool(const char *from, const struct stat *st, const char *to,
 		close(in);
 		return hull_err_sys(err, e, "create %s", tmp);
 	}
-	int r = 0;
-	for (off_t left = st->st_size; left > 0 && r == 0;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-		if (n <= 0)
-			r = n < 0 ? -errno : -EIO;
-		else
-			left -= n;
-	}
+	int r = copy_all(in, out, st->st_size);
 	struct timespec times[2] = {st->st_atim, st->st_mtim};
 	if (r == 0 && futimens(out, times) < 0)
 		r = -errno;
