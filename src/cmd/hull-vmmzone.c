@@ -4,7 +4,7 @@
  *
  *   hull-vmmzone --uuid UUID --root DIR [--run-dir DIR] [--file PATH[:rw]]...
  *                [--fd N]... [--tun] [--dlopen SONAME]... [--ram MIB]
- *                [--cpu-cap PCT]
+ *                [--cpu-cap PCT] [--record VM.JSON]
  *                -- PROGRAM [ARG...]
  *
  * It waits for the emulator, forwarding SIGTERM, SIGINT and SIGHUP to it,
@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hvm/hullrec.h"
 #include "hvm/vmmzone.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
 	    {"fd", required_argument, NULL, 'F'},
 	    {"tun", no_argument, NULL, 't'},
 	    {"dlopen", required_argument, NULL, 'L'},
+	    {"record", required_argument, NULL, 'R'},
 	    {"ram", required_argument, NULL, 'm'},
 	    {"cpu-cap", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
@@ -89,6 +91,7 @@ int main(int argc, char **argv)
 	size_t nfds = 0;
 	const char *dl[16];
 	size_t ndl = 0;
+	const char *record = NULL;
 	long long v;
 	int c;
 	opterr = 0;
@@ -138,6 +141,9 @@ int main(int argc, char **argv)
 		case 't':
 			h.tun = true;
 			break;
+		case 'R':
+			record = optarg;
+			break;
 		case 'L':
 			if (ndl >= sizeof(dl) / sizeof(dl[0])) {
 				fprintf(stderr,
@@ -177,9 +183,44 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	json_t *vm = NULL;
+	if (record) {
+		/* the record's uuid, disks, ram and cpu_cap, under the
+		 * options given */
+		json_error_t je;
+		struct hvm_hull r = {0};
+		struct hull_err rerr = {0};
+		vm = json_load_file(record, JSON_REJECT_DUPLICATES, &je);
+		if (!vm) {
+			fprintf(stderr, "hull-vmmzone: %s: %s\n", record,
+				je.text);
+			return 1;
+		}
+		if (hvm_hull_from_record(vm, &r, &rerr) < 0) {
+			fprintf(stderr, "hull-vmmzone: %s: %s\n", record,
+				rerr.msg);
+			json_decref(vm);
+			return 1;
+		}
+		if (h.nfiles + r.nfiles > HVM_HULL_PATHS_MAX) {
+			fprintf(stderr, "hull-vmmzone: more than %d files\n",
+				HVM_HULL_PATHS_MAX);
+			json_decref(vm);
+			return 1;
+		}
+		for (size_t i = 0; i < r.nfiles; i++)
+			h.files[h.nfiles++] = r.files[i];
+		if (!h.uuid)
+			h.uuid = r.uuid;
+		if (!h.ram_mib)
+			h.ram_mib = r.ram_mib;
+		if (!h.cpu_cap)
+			h.cpu_cap = r.cpu_cap;
+	}
 	if (!h.uuid || !h.root || optind >= argc) {
 		fprintf(stderr, "hull-vmmzone: --uuid, --root and a program "
 				"are required (see hull-vmmzone --help)\n");
+		json_decref(vm);
 		return 1;
 	}
 	h.argv = argv + optind;
@@ -197,14 +238,25 @@ int main(int argc, char **argv)
 	struct zone_cgroup cg;
 	struct hull_err err = {0};
 	zone_cgroup_init(&cg, h.uuid);
+	/* a signal that comes while the hull is being made waits until the
+	 * emulator's pid is known, then goes to it (the child resets its
+	 * mask before the exec) */
+	sigset_t fwd, old;
+	sigemptyset(&fwd);
+	sigaddset(&fwd, SIGTERM);
+	sigaddset(&fwd, SIGINT);
+	sigaddset(&fwd, SIGHUP);
+	sigprocmask(SIG_BLOCK, &fwd, &old);
 	pid_t pid;
 	if (hvm_hull_start(&h, &cg, &pid, &err) < 0) {
 		fprintf(stderr, "hull-vmmzone: %s\n", err.msg);
 		zone_cgroup_destroy(&cg, &err);
 		zone_cgroup_fini(&cg);
+		json_decref(vm);
 		return 1;
 	}
 	child = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -217,5 +269,6 @@ int main(int argc, char **argv)
 			rc = 1;
 	}
 	zone_cgroup_fini(&cg);
+	json_decref(vm);
 	return rc;
 }

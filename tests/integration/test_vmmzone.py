@@ -266,11 +266,21 @@ def test_bhyve_launch_is_complete_in_the_hull(hull):
     assert argv[0] == "hull-vmm"
     argv[0] = os.path.abspath(vmmlib.vmm())
     assert f"unix:{run}/console.sock" in argv
-    cmd = hull.cmd(*argv, "--check",
-                   extra=("--dlopen", "libarchive.so.13", "--ram", "256"))
+    # the hull's part of the record: uuid, disks, ram (hull-vmmzone
+    # --record, hvm_hull_from_record)
+    cmd = [prog("hull-vmmzone"), "--record", str(rec), "--root",
+           str(hull.inst / "root"), "--run-dir", run, "--dlopen",
+           "libarchive.so.13", "--", *argv, "--check"]
     r = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
+    # a bad record is one line
+    rec.write_text(json.dumps({"uuid": hull.uuid, "disks": [{"path": "x"}]}))
+    r = subprocess.run(cmd, env=hull.env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1
+    assert r.stderr == (f"hull-vmmzone: {rec}: disks.0.path: must be an "
+                        "absolute path\n")
 
 
 QEMU_TCG = "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
@@ -335,3 +345,63 @@ def test_hull_vmm_still_confines_itself_in_the_hull(hull):
         env=hull.env, capture_output=True, text=True, timeout=60)
     assert cp.returncode == 128 + signal.SIGSYS, cp
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
+
+
+OPEN_TAP_AND_EXEC = r"""
+import fcntl, os, struct, sys
+fd = os.open("/dev/net/tun", os.O_RDWR)
+# TUNSETIFF: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR on the existing tap
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(),
+                                         0x0002 | 0x1000 | 0x4000))
+os.set_inheritable(fd, True)
+argv = [a.replace("TAPFD", str(fd)) for a in sys.argv[2:]]
+os.execv(argv[0], argv)
+"""
+
+
+@pytest.fixture
+def netns():
+    name = "hull-t-hull" + uuidlib.uuid4().hex[:6]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
+                    reason=str(vmmlib.kvm_unusable()))
+def test_hull_vmm_net_through_a_tap_handed_in(hull, netns):
+    """The hull's own network namespace is empty; the nic works through a
+    tap descriptor opened outside (in a test namespace) and kept open with
+    --fd: the guest's frame reaches the host side and the answer comes
+    back."""
+    import sys
+    from test_vmm_devices import RESPONDER
+    ex = ["ip", "netns", "exec", netns]
+    subprocess.run(ex + ["ip", "tuntap", "add", "dev", "vtap0", "mode", "tap",
+                         "vnet_hdr"], check=True)
+    subprocess.run(ex + ["ip", "link", "set", "vtap0", "up"], check=True)
+    resp = subprocess.Popen(ex + [sys.executable, "-c", RESPONDER, "vtap0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert resp.stdout.readline().strip() == "listening"
+        cmd = hull.cmd(vmmlib.vmm(), "--kernel", GUEST_ELF, "--cmdline",
+                       "test=net", "--memory", "32M", "--net",
+                       "fd=TAPFD,mac=02:00:5e:10:00:43",
+                       extra=("--file", GUEST_ELF, "--fd", "TAPFD",
+                              "--ram", "32"))
+        vm = subprocess.run(ex + [sys.executable, "-c", OPEN_TAP_AND_EXEC,
+                                  "vtap0", *cmd],
+                            env=hull.env, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120)
+        out, err = resp.communicate(timeout=30)
+    finally:
+        if resp.poll() is None:
+            resp.kill()
+            resp.wait()
+    assert vm.returncode == 0, vm
+    assert "net: mac 02:00:5e:10:00:43" in vm.stdout
+    assert "net: got 'hull-host pong'" in vm.stdout
+    assert "ping from 02:00:5e:10:00:43" in out

@@ -1,0 +1,20 @@
+/*
+ * hullrec.h - what a VM's double hull (vmmzone.h) takes from its instance
+ * record: the instance UUID, the disks (read-write, or read-only for a
+ * cdrom or read_only disk), the memory limit's base (ram) and cpu_cap.
+ * The caller adds the rest (the emulator's argv, the root and run
+ * directories, the taps, dlopen_libs).
+ */
+#ifndef HULL_HVM_HULLREC_H
+#define HULL_HVM_HULLREC_H
+
+#include <jansson.h>
+
+#include "hvm/vmmzone.h"
+#include "lib/err.h"
+
+/* Fills h's uuid, files, ram_mib and cpu_cap from the VM object vm. The
+ * strings are borrowed from vm. Pure. Errors name the property. */
+int hvm_hull_from_record(json_t *vm, struct hvm_hull *h, struct hull_err *err);
+
+#endif
