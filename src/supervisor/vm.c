@@ -19,6 +19,7 @@
 
 #include "hvm/bootdisk.h"
 #include "hvm/com2.h"
+#include "hvm/hullrec.h"
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
@@ -280,29 +281,20 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	/* 4. the emulator in its hull */
 	static char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
 	static const char *const vmm_libs[] = {HVM_HULL_VMM_DLOPEN};
-	struct hvm_hull hh = {.uuid = uuid,
-			      .argv = argv,
-			      .envp = envp,
-			      .root = root,
-			      .run_dir = run,
-			      .keep_fds = taps,
-			      .nkeep_fds = ntaps,
-			      .ram_mib = hull_json_int(rec, "ram", 256),
-			      .cpu_cap = hull_json_int(rec, "cpu_cap", 0)};
+	struct hvm_hull hh = {0};
+	/* uuid, the disks (read-write but cdroms and read_only), ram and
+	 * cpu_cap from the record */
+	if ((r = hvm_hull_from_record(rec, &hh, err)) < 0)
+		goto out;
+	hh.argv = argv;
+	hh.envp = envp;
+	hh.root = root;
+	hh.run_dir = run;
+	hh.keep_fds = taps;
+	hh.nkeep_fds = ntaps;
 	if (!vm->kvm_brand) {
 		hh.dlopen_libs = vmm_libs;
 		hh.ndlopen = 1;
-	}
-	json_t *d;
-	size_t i;
-	json_array_foreach(json_object_get(rec, "disks"), i, d)
-	{
-		const char *p = hull_json_str(d, "path", NULL);
-		if (!p || hh.nfiles >= HVM_HULL_PATHS_MAX)
-			continue;
-		bool ro = !strcmp(hull_json_str(d, "media", "disk"), "cdrom") ||
-			  hull_json_bool(d, "read_only", false);
-		hh.files[hh.nfiles++] = (struct hvm_hull_path){p, !ro};
 	}
 	for (const char *const *f = qemu_data; vm->kvm_brand && *f; f++)
 		if (hull_path_exists(*f) && hh.nfiles < HVM_HULL_PATHS_MAX)
