@@ -128,26 +128,36 @@ static void qmp_send(struct sv_vm *vm, const char *cmd)
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* One line from QEMU: a SHUTDOWN event whose reason is guest-reset is a
- * reboot from inside (QEMU runs with -no-reboot). */
-static void qmp_line(struct sv_vm *vm, const char *line, size_t len)
+int sv_vm_qmp_event(const char *line, size_t len)
 {
 	json_t *name = NULL;
 	if (hvm_qmp_reply_parse(line, len, &name, NULL) != HVM_QMP_EVENT) {
 		json_decref(name);
-		return;
+		return SV_VM_EV_OTHER;
 	}
 	bool shutdown = !strcmp(json_string_value(name), "SHUTDOWN");
 	json_decref(name);
 	if (!shutdown)
-		return;
+		return SV_VM_EV_OTHER;
+	/* The line parsed as QMP above, so it is one bounded JSON object. */
 	json_t *o = json_loadb(line, len, 0, NULL);
 	const char *reason =
 	    hull_json_str(json_object_get(o, "data"), "reason", "");
 	/* guest-reset, or host-qmp-system-reset: a reboot either way */
-	vm->reset = strstr(reason, "reset") != NULL;
-	sv_log("info", "guest %s", vm->reset ? "reboots" : "shut down");
+	int r = strstr(reason, "reset") ? SV_VM_EV_RESET : SV_VM_EV_SHUTDOWN;
 	json_decref(o);
+	return r;
+}
+
+/* One line from QEMU: a SHUTDOWN event whose reason is a reset is a
+ * reboot (QEMU runs with -no-reboot). */
+static void qmp_line(struct sv_vm *vm, const char *line, size_t len)
+{
+	int ev = sv_vm_qmp_event(line, len);
+	if (ev == SV_VM_EV_OTHER)
+		return;
+	vm->reset = ev == SV_VM_EV_RESET;
+	sv_log("info", "guest %s", vm->reset ? "reboots" : "shut down");
 }
 
 /* Reads what QMP has; false at its end. */
