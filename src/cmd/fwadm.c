@@ -871,9 +871,10 @@ static int cmd_vm_state(int argc, char **argv, int what)
 				printf("port %s: %s\n", nic->ifname,
 				       !nic->bridged ? "routed"
 				       : br_ok	     ? "bridged"
-						     : "bridged, not filtered "
-						       "(no bridge connection "
-						       "tracking in this kernel)");
+						     : "bridged, filtered by "
+						       "address (no bridge "
+						       "connection tracking in "
+						       "this kernel)");
 			}
 		}
 		free(mark);

@@ -22,6 +22,7 @@
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "supervisor/metadata_hook.h"
+#include "supervisor/net_hook.h"
 #include "supervisor/supervisor.h"
 
 static void usage(FILE *f)
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	supervisor_hook_register(&metadata_hook);
+	supervisor_hook_register(&net_hook);
+	zone_start_set_prepare(net_hook_prepare);
 	if (foreground)
 		return supervisor_run(uuid, ready_fd);
 

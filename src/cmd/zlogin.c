@@ -20,6 +20,7 @@
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "supervisor/client.h"
+#include "zone/config.h"
 #include "zone/exec.h"
 #include "zone/sealed.h"
 
@@ -129,7 +130,8 @@ int main(int argc, char **argv)
 	bool tty = force_tty >= 0 ? force_tty : isatty(0);
 	const char *term = getenv("TERM");
 	char *envp[] = {
-	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:"
+	    ZONE_TOOLS_DIR,
 	    "HOME=/root",
 	    "USER=root",
 	    "LOGNAME=root",

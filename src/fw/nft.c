@@ -6,10 +6,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fw/text.h"
 #include "lib/xalloc.h"
@@ -446,6 +448,9 @@ struct table {
 	size_t ch_len, vin_len, vout_len;
 	FILE *ch, *fin, *fout;
 	size_t nports, nout;
+	/* Address dispatch (table inet only): "addr : jump chain" entries,
+	 * [0] IPv4, [1] IPv6. */
+	struct strv ain[2], aout[2];
 };
 
 static void table_open(struct table *t)
@@ -466,6 +471,10 @@ static void table_close(struct table *t)
 
 static void table_free(struct table *t)
 {
+	for (int v6 = 0; v6 < 2; v6++) {
+		strv_free(&t->ain[v6]);
+		strv_free(&t->aout[v6]);
+	}
 	free(t->ch_buf);
 	free(t->vin);
 	free(t->vout);
@@ -491,6 +500,25 @@ static void table_emit(FILE *f, const struct table *t, const char *defs)
 			"\tmap to-inst {\n\t\ttype ifname : verdict\n"
 			"\t\telements = { %s }\n\t}\n",
 			t->vin);
+	/* Address maps: address -> chain (see nft.h). */
+	static const char *const afam[2] = {"ip", "ip6"};
+	static const char *const atype[2] = {"ipv4_addr", "ipv6_addr"};
+	for (int v6 = 0; v6 < 2; v6++) {
+		const struct strv *mv[2] = {&t->aout[v6], &t->ain[v6]};
+		static const char *const mname[2] = {"from-addr", "to-addr"};
+		for (int d = 0; d < 2; d++) {
+			if (!mv[d]->n)
+				continue;
+			fprintf(f,
+				"\tmap %s%s {\n\t\ttype %s : verdict\n"
+				"\t\telements = { ",
+				mname[d], v6 ? "6" : "4", atype[v6]);
+			for (size_t i = 0; i < mv[d]->n; i++)
+				fprintf(f, "%s%s", i ? ", " : "", mv[d]->v[i]);
+			fprintf(f, " }\n\t}\n");
+		}
+	}
+	bool any_in = t->nports || t->ain[0].n || t->ain[1].n;
 	/* The same three hooks mean the same in both families: forward is
 	 * port to port, input port to host, output host to port. */
 	static const char *const hooks[] = {"forward", "input", "output"};
@@ -499,13 +527,21 @@ static void table_emit(FILE *f, const struct table *t, const char *defs)
 			"\tchain %s {\n\t\ttype filter hook %s priority "
 			"filter; policy accept;\n",
 			hooks[h], hooks[h]);
-		if (t->nports)
+		if (any_in)
 			fprintf(f, "\t\tct state established,related accept\n"
 				   "\t\ticmpv6 type @nd accept\n");
 		if (t->nout && h != 2)
 			fprintf(f, "\t\tiifname vmap @from-inst\n");
+		for (int v6 = 0; v6 < 2 && h != 2; v6++)
+			if (t->aout[v6].n)
+				fprintf(f, "\t\t%s saddr vmap @from-addr%s\n",
+					afam[v6], v6 ? "6" : "4");
 		if (t->nports && h != 1)
 			fprintf(f, "\t\toifname vmap @to-inst\n");
+		for (int v6 = 0; v6 < 2 && h != 1; v6++)
+			if (t->ain[v6].n)
+				fprintf(f, "\t\t%s daddr vmap @to-addr%s\n",
+					afam[v6], v6 ? "6" : "4");
 		fprintf(f, "\t}\n");
 	}
 	fprintf(f, "}\n");
@@ -576,7 +612,7 @@ char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
 	/* Per instance: its two chains and its ports in the dispatch maps of
 	 * the table that sees them (bridge ports in table bridge, when the
 	 * caller says the kernel can track connections there). */
-	struct strv ports_seen = {0};
+	struct strv ports_seen = {0}, addrs_seen = {0};
 	struct table tabs[2] = {{"inet"}, {"bridge"}};
 	for (size_t t = 0; t < 2; t++)
 		table_open(&tabs[t]);
@@ -641,6 +677,27 @@ char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
 				fprintf(tb->fout, "%s\"%s\" : jump o-%s",
 					tb->nout++ ? ", " : "", ifn,
 					inst->uuid);
+			if (t != 0)
+				continue;
+			/* A port in table inet is also found by its
+			 * addresses: a bridged packet reaches the inet hooks
+			 * (br_netfilter) named after the bridge, not the
+			 * port. */
+			for (size_t a = 0; a < inst->nics[n].nips; a++) {
+				const char *ip = inst->nics[n].ips[a];
+				int v6 = strchr(ip, ':') != NULL;
+				size_t had = addrs_seen.n;
+				strv_add(&addrs_seen, xstrdup(ip));
+				if (addrs_seen.n == had)
+					continue;
+				strv_push(&tb->ain[v6],
+					  xasprintf("%s : jump i-%s", ip,
+						    inst->uuid));
+				if (has_out)
+					strv_push(&tb->aout[v6],
+						  xasprintf("%s : jump o-%s", ip,
+							    inst->uuid));
+			}
 		}
 		free(ibuf);
 	}
@@ -657,6 +714,7 @@ char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
 	fclose(f);
 
 	strv_free(&ports_seen);
+	strv_free(&addrs_seen);
 	setpool_free(&pool);
 	free(by_uuid);
 	free(mem_from);
@@ -719,8 +777,39 @@ bool fw_nft_bridge_supported(void)
 		       true, &ignore) == 0;
 }
 
+/* Bridged packets reach the inet hooks only with br_netfilter's
+ * bridge-nf-call-ip(6)tables on, a per-network-namespace setting. */
+static int bridge_nf_on(struct hull_err *err)
+{
+	static const char *const knobs[] = {
+	    "/proc/sys/net/bridge/bridge-nf-call-iptables",
+	    "/proc/sys/net/bridge/bridge-nf-call-ip6tables"};
+	for (size_t i = 0; i < 2; i++) {
+		int fd = open(knobs[i], O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return hull_err_sys(err, errno,
+					    "%s (the firewall needs br_netfilter)",
+					    knobs[i]);
+		char c = '0';
+		ssize_t n = read(fd, &c, 1);
+		if (n == 1 && c != '1' &&
+		    (lseek(fd, 0, SEEK_SET) < 0 || write(fd, "1\n", 2) != 2)) {
+			int e = errno;
+			close(fd);
+			return hull_err_sys(err, e, "%s", knobs[i]);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 {
+	/* Address dispatch is only worth anything when bridged packets are
+	 * handed to the inet hooks. */
+	if (!dry_run && strstr(ruleset, "vmap @to-addr") &&
+	    bridge_nf_on(err) < 0)
+		return -err->code;
 	/* add + delete + define in one buffer: one transaction, so the old
 	 * table is replaced by the new one with nothing in between. */
 	char *buf = xasprintf(DROP_TABLES "%s", ruleset);

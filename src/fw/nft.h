@@ -20,6 +20,16 @@
  *     not blocked goes on (return), so a packet between two instances
  *     passes the sender's outbound and the receiver's inbound rules.
  *
+ * Ports in table inet are also found by address: with br_netfilter, a
+ * packet bridged between two ports of a nic tag reaches the inet hooks
+ * with the bridge's name as iifname/oifname, not the port's. So the same
+ * chains are entered from maps from-addr4/6 (by source) and to-addr4/6 (by
+ * destination) holding the addresses of those instances' nics (ip, ips and
+ * the MAC's IPv6 link-local address), which antispoof (src/net) pins to
+ * them; fw_nft_apply then turns bridge-nf-call-ip(6)tables on in the
+ * caller's namespace, or bridged traffic would never reach these hooks. A
+ * nic with only dhcp/addrconf IPv4 is matched by link-local and port only.
+ *
  * Rules that only repeat a chain's default after the last rule against it
  * are left out, and every address or port list longer than a few entries
  * is one named set shared by all rules that resolve to it.

@@ -3,6 +3,7 @@
  */
 #include "fw/reload.h"
 
+#include <nftables/libnftables.h>
 #include <stdlib.h>
 
 #include "fw/inst.h"
@@ -46,4 +47,40 @@ int fw_reload(bool dry_run, struct hull_err *err)
 	if (rc < 0)
 		hull_err_prefix(err, "firewall reload");
 	return rc;
+}
+
+/* Whether table inet hull exists in this network namespace. */
+static bool table_exists(void)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!nft)
+		return true;
+	nft_ctx_buffer_output(nft);
+	nft_ctx_buffer_error(nft);
+	bool yes = nft_run_cmd_from_buffer(nft, "list table inet " FW_NFT_TABLE
+					   "\n") == 0;
+	nft_ctx_free(nft);
+	return yes;
+}
+
+/* Whether any instance record has its firewall on (unlocked: a hint). */
+static bool any_active(void)
+{
+	struct fw_inst *insts = NULL;
+	size_t n = 0;
+	struct hull_err ignore;
+	if (fw_inst_load_all(&insts, &n, &ignore) < 0)
+		return true; /* let fw_reload report it */
+	bool active = false;
+	for (size_t i = 0; i < n; i++)
+		active |= insts[i].firewall_enabled && insts[i].nnics > 0;
+	fw_inst_free_all(insts, n);
+	return active;
+}
+
+int fw_reload_if_used(struct hull_err *err)
+{
+	if (!any_active() && !table_exists())
+		return 0;
+	return fw_reload(false, err);
 }

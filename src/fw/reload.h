@@ -16,4 +16,9 @@
  * caller's network namespace (dry_run: only checks the result). */
 int fw_reload(bool dry_run, struct hull_err *err);
 
+/* fw_reload(false), unless no instance has its firewall on and no filter
+ * is loaded: then it touches nothing (no lock file, no nftables), so a
+ * pool that never used the firewall never sees it. */
+int fw_reload_if_used(struct hull_err *err);
+
 #endif

@@ -471,7 +471,8 @@ static char *stamp_make(ext2_filsys fs, const struct src *srcd,
 static bool file_has_size(const char *path, uint64_t size)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	/* lstat: a planted symbolic link is never taken for a copy. */
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 	       (uint64_t)st.st_size == size;
 }
 
@@ -506,8 +507,12 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 		    which == 0 ? HVM_BOOT_KERNEL_MAX : HVM_BOOT_INITRD_MAX;
 		_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
 		_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-		int fd =
-		    open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		/* The folder is writable from inside the emulator's hull: never
+		 * follow or reuse what may have been planted there. */
+		unlink(tmp);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+				       O_CLOEXEC,
+			      0600);
 		if (fd < 0)
 			return hull_err_sys(err, errno, "create %s", tmp);
 		int r = 0;
@@ -549,7 +554,9 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 	/* The stamp last, after the copies are in place; no fsync: if it
 	 * is lost, the next start copies again. */
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", stamp_path);
-	int sfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	unlink(tmp);
+	int sfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		       0600);
 	if (sfd >= 0) {
 		bool ok =
 		    write(sfd, stamp, strlen(stamp)) == (ssize_t)strlen(stamp);

@@ -241,6 +241,15 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 	c.alias = alias;
 	c.mtu = t->mtu;
 	c.up = 1;
+	/* A bridge without an address of its own takes its lowest port's,
+	 * and changes it when that port goes: the host's neighbours would
+	 * hold a stale MAC for its address. Give it a fixed one: the
+	 * uplink's, or a new one for an etherstub. */
+	uint8_t fixed[NET_MAC_LEN];
+	if (*created && (t->etherstub || net_mac_parse(t->mac, fixed) < 0))
+		net_mac_generate(fixed);
+	if (*created)
+		c.mac = fixed;
 	if ((r = net_link_change(sk, t->bridge, &c, err)))
 		return r;
 	if (t->etherstub)

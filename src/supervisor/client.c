@@ -24,6 +24,7 @@
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
+#include "net/stale.h"
 #include "supervisor/control.h"
 #include "supervisor/sock.h"
 #include "zone/cgroup.h"
@@ -283,6 +284,9 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 	zone_cgroup_fini(&cg);
 	if (r < 0)
 		return r;
+	/* Ports and antispoof chains a killed supervisor left. */
+	if ((r = net_instance_cleanup(uuid, err)) < 0)
+		return hull_err_prefix(err, "network");
 	static const char *const files[] = {"control.sock", "console.sock",
 					    "zonecontrol/metadata.sock"};
 	for (size_t i = 0; i < 3; i++) {

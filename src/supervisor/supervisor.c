@@ -781,7 +781,7 @@ int supervisor_run(const char *uuid, int ready_fd)
 	sv.sig_fd = sv.timer_fd = sv.ctl_fd = sv.con_fd = sv.log_fd =
 	    sv.lock_fd = -1;
 	sv.proc.pid = -1;
-	sv.proc.console_fd = sv.proc.notify_fd = -1;
+	sv.proc.console_fd = sv.proc.notify_fd = sv.proc.console_hold_fd = -1;
 	sv.vm.qmp_fd = -1;
 	sv_self = &sv;
 	snprintf(sv.uuid, sizeof(sv.uuid), "%s", uuid);

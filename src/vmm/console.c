@@ -1,7 +1,8 @@
 /*
  * console.c - UART back ends: stdio (raw mode when a terminal), a pty, or a
  * unix socket. Output to a pty or socket nobody reads is dropped rather
- * than blocking the vCPU that wrote it.
+ * than blocking the vCPU that wrote it; COM1's output while no client is
+ * connected to its socket is kept for the next one (serial_keep_backlog).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -19,6 +19,11 @@ struct i8042;
 struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
 			  struct hull_err *err);
 void serial_set_output(struct serial *s, int out_fd);
+/* Keeps the last max bytes written while there is no output (a console
+ * socket nobody is connected to) and hands them to the next output set,
+ * so a client that connects late (the supervisor's console log) still
+ * gets the boot messages. Set-up time only (it allocates). */
+void serial_keep_backlog(struct serial *s, size_t max);
 /* Queues bytes the guest will read; returns how many fitted. */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
 /* Writes out a partial line now (before the VM ends). */

@@ -51,6 +51,8 @@ struct serial {
 	size_t olen;
 	int timer_fd;
 	bool timer_armed;
+	uint8_t *bl;        /* backlog ring (serial_keep_backlog), or NULL */
+	size_t bl_max, bl_head, bl_len;
 };
 
 #define FLUSH_DELAY_NS 2000000
@@ -92,8 +94,16 @@ static void out_byte(struct serial *s, uint8_t b)
 		rx_push(s, b);
 		return;
 	}
-	if (s->out_fd < 0)
+	if (s->out_fd < 0) {
+		if (s->bl) {
+			s->bl[(s->bl_head + s->bl_len) % s->bl_max] = b;
+			if (s->bl_len < s->bl_max)
+				s->bl_len++;
+			else
+				s->bl_head = (s->bl_head + 1) % s->bl_max;
+		}
 		return;
+	}
 	s->obuf[s->olen++] = b;
 	if (b == '\n' || s->olen == sizeof(s->obuf) || s->timer_fd < 0) {
 		flush_locked(s);
@@ -242,6 +252,31 @@ void serial_set_output(struct serial *s, int out_fd)
 	pthread_mutex_lock(&s->lock);
 	flush_locked(s);
 	s->out_fd = out_fd;
+	/* what was written while nobody listened, oldest first */
+	while (out_fd >= 0 && s->bl_len) {
+		size_t n = s->bl_max - s->bl_head;
+		if (n > s->bl_len)
+			n = s->bl_len;
+		ssize_t w = write(out_fd, s->bl + s->bl_head, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break; /* a client that does not read: the rest is dropped */
+		s->bl_head = (s->bl_head + (size_t)w) % s->bl_max;
+		s->bl_len -= (size_t)w;
+	}
+	if (out_fd >= 0)
+		s->bl_head = s->bl_len = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void serial_keep_backlog(struct serial *s, size_t max)
+{
+	pthread_mutex_lock(&s->lock);
+	free(s->bl);
+	s->bl = max ? xmalloc(max) : NULL;
+	s->bl_max = max;
+	s->bl_head = s->bl_len = 0;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -272,5 +307,8 @@ size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 
 void serial_free(struct serial *s)
 {
+	if (!s)
+		return;
+	free(s->bl);
 	free(s);
 }

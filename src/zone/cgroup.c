@@ -246,12 +246,20 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 	return 0;
 }
 
+const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i)
+{
+	/* A hybrid host's v2 tree sits among the v1 ones as "unified". */
+	bool v2 = !cg->ctl[i][0] || strcmp(cg->ctl[i], "unified") == 0;
+	return v2 ? "cgroup.procs" : "tasks";
+}
+
 int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
 {
 	char buf[32];
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	for (size_t i = 0; i < cg->ndirs; i++)
-		if (write_str(cg->payload[i], "cgroup.procs", buf, err) < 0)
+		if (write_str(cg->payload[i], zone_cgroup_join_file(cg, i), buf,
+			      err) < 0)
 			return hull_err_prefix(err, "cgroup attach");
 	return 0;
 }

@@ -40,9 +40,14 @@ void zone_cgroup_fini(struct zone_cgroup *cg);
 const char *zone_cgroup_parent(void);
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
 #define ZONE_CGROUP_PAYLOAD "zone"
-/* Moves pid into the zone's cgroup (its payload level) in every
- * hierarchy. */
+/* Moves pid, which must be single-threaded (a freshly cloned init), into
+ * the zone's cgroup (its payload level) in every hierarchy. */
 int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
+/* The file that moves a single-threaded process into hierarchy i:
+ * "tasks" on v1, whose one-thread move skips the kernel's global
+ * threadgroup lock (an RCU grace period, ~10 ms, on every cgroup.procs
+ * write), and "cgroup.procs" on v2, which has no such file. */
+const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i);
 /* Writes the limits that are set (>= 0). */
 int zone_cgroup_limits_apply(struct zone_cgroup *cg,
 			     const struct zone_limits *l, struct hull_err *err);

@@ -9,6 +9,10 @@
  */
 #ifndef HULL_ZONE_CONFIG_H
 #define HULL_ZONE_CONFIG_H
+
+/* Where every zone finds hull's guest tools (mdata-get…), read-only: the
+ * path SmartOS's LX zones use. It ends every zone's default PATH. */
+#define ZONE_TOOLS_DIR "/native/usr/sbin"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>

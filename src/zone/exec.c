@@ -85,8 +85,8 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
 	for (size_t i = 0; i < cg.ndirs; i++) {
-		_cleanup_free_ char *f =
-		    xasprintf("%s/cgroup.procs", cg.payload[i]);
+		_cleanup_free_ char *f = xasprintf(
+		    "%s/%s", cg.payload[i], zone_cgroup_join_file(&cg, i));
 		int fd = open(f, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
 			r = hull_err_sys(err, errno, "open %s", f);

@@ -3,7 +3,7 @@
  *
  * joyent and lx zones get /proc, /dev, /sys (read-only) with their own
  * cgroup tree writable under /sys/fs/cgroup (systemd needs it), and tmpfs
- * on /run and /tmp; joyent-minimal gets /proc and /dev only.
+ * on /run, /run/lock and /tmp; joyent-minimal gets /proc and /dev only.
  */
 #include "zone/rootfs.h"
 
@@ -188,6 +188,12 @@ int zone_rootfs_mount(const struct zone_config *cfg, int console_fd,
 		if ((r = mnt("tmpfs", "/run", "tmpfs",
 			     MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755",
 			     err)) < 0)
+			return r;
+		/* systemd (252 and later) must find /run/lock mounted: it
+		 * cannot mount it itself without CAP_SYS_ADMIN. */
+		if ((r = mnt("tmpfs", "/run/lock", "tmpfs",
+			     MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_STRICTATIME,
+			     "mode=1777,size=5m", err)) < 0)
 			return r;
 		if ((r = mnt("tmpfs", "/tmp", "tmpfs",
 			     MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=1777",

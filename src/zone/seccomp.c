@@ -94,8 +94,13 @@ int zone_seccomp_load(bool notify_uname, struct hull_err *err)
 	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 				  0)) < 0)
 		goto fail;
-	if (notify_uname && (r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
-						  SCMP_SYS(uname), 0)) < 0)
+	/* lx: uname answers with the LX identity, and sethostname (which
+	 * needs the CAP_SYS_ADMIN a zone lacks) is done by the supervisor. */
+	if (notify_uname &&
+	    ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(uname), 0)) <
+		 0 ||
+	     (r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sethostname),
+				   0)) < 0))
 		goto fail;
 	if ((r = seccomp_load(ctx)) < 0)
 		goto fail;

@@ -38,11 +38,19 @@
 #include "lib/xalloc.h"
 #include "zone/caps.h"
 #include "zone/ns.h"
+#include "zone/tools.h"
 #include "zone/rootfs.h"
 #include "zone/seccomp.h"
 #include "zone/user.h"
 
 extern char **environ;
+
+static zone_prepare_fn prepare_fn;
+
+void zone_start_set_prepare(zone_prepare_fn fn)
+{
+	prepare_fn = fn;
+}
 
 void zone_proc_close(struct zone_proc *p)
 {
@@ -50,7 +58,9 @@ void zone_proc_close(struct zone_proc *p)
 		close(p->console_fd);
 	if (p->notify_fd >= 0)
 		close(p->notify_fd);
-	p->console_fd = p->notify_fd = -1;
+	if (p->console_hold_fd >= 0)
+		close(p->console_hold_fd);
+	p->console_fd = p->notify_fd = p->console_hold_fd = -1;
 }
 
 static __attribute__((noreturn)) void child_fail(int sock, struct hull_err *err)
@@ -112,9 +122,41 @@ static int child_user(const struct zone_config *cfg, struct hull_err *err)
 	return 0;
 }
 
+/* A detached, read-only bind of a host folder, to attach inside the zone
+ * after the pivot; exec stays allowed only where asked (the guest tools). */
+static int host_tree_clone(const char *path, bool exec, struct hull_err *err)
+{
+	int t = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	struct mount_attr ro = {
+	    .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+			MOUNT_ATTR_NODEV | (exec ? 0 : MOUNT_ATTR_NOEXEC)};
+	if (t < 0 || mount_setattr(t, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
+		int e = errno;
+		if (t >= 0)
+			close(t);
+		return hull_err_sys(err, e, "clone %s", path);
+	}
+	return t;
+}
+
+/* Attaches a tree from host_tree_clone at `at` inside the zone (after the
+ * pivot), refusing a mount point the image made a symbolic link. */
+static int host_tree_attach(int tree, const char *at, struct hull_err *err)
+{
+	int r = zone_mkdir_p(at, 0755);
+	if (r == 0 && zone_mountpoint_check(at, err) < 0)
+		return -EINVAL;
+	if (r < 0 ||
+	    move_mount(tree, "", AT_FDCWD, at, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return hull_err_sys(err, r < 0 ? -r : errno, "mount %s", at);
+	close(tree);
+	return 0;
+}
+
 static __attribute__((noreturn)) void
 child_run(const struct zone_config *cfg, const char *root, int slave,
-	  const char *pts, const char *zonecontrol, int sock, bool cgroup_v2)
+	  const char *pts, const char *zonecontrol, const char *tools, int sock,
+	  bool cgroup_v2)
 {
 	struct hull_err e = {0}, *err = &e;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -147,20 +189,13 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		child_fail(sock, err);
 	}
 	close(slave);
-	/* The metadata channel's folder, read-only, for after the pivot. */
-	int zc = -1;
-	if (zonecontrol) {
-		zc = open_tree(AT_FDCWD, zonecontrol,
-			       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		struct mount_attr ro = {
-		    .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-				MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC};
-		if (zc < 0 ||
-		    mount_setattr(zc, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0) {
-			hull_err_sys(err, errno, "clone %s", zonecontrol);
-			child_fail(sock, err);
-		}
-	}
+	/* The metadata channel's folder and the guest tools (mdata-get…),
+	 * read-only, for after the pivot. */
+	int zc = -1, tl = -1;
+	if (zonecontrol && (zc = host_tree_clone(zonecontrol, false, err)) < 0)
+		child_fail(sock, err);
+	if (tools && (tl = host_tree_clone(tools, true, err)) < 0)
+		child_fail(sock, err);
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
 		hull_err_sys(err, errno, "sethostname");
 		child_fail(sock, err);
@@ -170,20 +205,15 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	    zone_rootfs_mount(cfg, tree, cgroup_v2, err) < 0)
 		child_fail(sock, err);
 	close(tree);
-	if (zc >= 0) {
-		const char *at = cfg->brand == ZONE_BRAND_LX
+	if (zc >= 0 &&
+	    host_tree_attach(zc, cfg->brand == ZONE_BRAND_LX
 				     ? "/native/.zonecontrol"
-				     : "/.zonecontrol";
-		int r = zone_mkdir_p(at, 0755);
-		if (r == 0 && zone_mountpoint_check(at, err) < 0)
-			child_fail(sock, err);
-		if (r < 0 || move_mount(zc, "", AT_FDCWD, at,
-					MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-			hull_err_sys(err, r < 0 ? -r : errno, "mount %s", at);
-			child_fail(sock, err);
-		}
-		close(zc);
-	}
+				     : "/.zonecontrol",
+			     err) < 0)
+		child_fail(sock, err);
+	/* Where SmartOS's LX zones find them; on every zone's PATH. */
+	if (tl >= 0 && host_tree_attach(tl, ZONE_TOOLS_DIR, err) < 0)
+		child_fail(sock, err);
 	/* Init's stdio names /dev/console, as on a real machine (systemd
 	 * checks), not the host's pts path. */
 	int cfd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -284,7 +314,7 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	       struct zone_proc *out, struct hull_err *err)
 {
 	out->pid = -1;
-	out->console_fd = out->notify_fd = -1;
+	out->console_fd = out->notify_fd = out->console_hold_fd = -1;
 	_cleanup_free_ char *root = hull_root_path("%s/root", cfg->uuid);
 	_cleanup_free_ char *zc =
 	    hull_root_path("%s/run/zonecontrol", cfg->uuid);
@@ -292,6 +322,10 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 		free(zc);
 		zc = NULL;
 	}
+	struct hull_err terr = {0};
+	_cleanup_free_ char *tools = zone_tools_prepare(&terr);
+	if (!tools && terr.code)
+		return hull_err_set(err, terr.code, "%s", terr.msg);
 	if (!hull_is_dir(root))
 		return hull_err_set(err, ENOENT, "zone root %s is missing",
 				    root);
@@ -312,10 +346,10 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	if (pid == 0) {
 		close(sp[0]);
 		close(master);
-		child_run(cfg, root, slave, pts, zc, sp[1], cg->v2);
+		child_run(cfg, root, slave, pts, zc, tools, sp[1], cg->v2);
 	}
 	close(sp[1]);
-	close(slave);
+	out->console_hold_fd = slave;
 	if (pid < 0) {
 		r = hull_err_sys(err, -pid, "clone3");
 		goto fail;
@@ -324,6 +358,8 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	out->console_fd = master;
 	master = -1;
 	if ((r = zone_cgroup_attach(cg, pid, err)) < 0)
+		goto fail;
+	if (prepare_fn && (r = prepare_fn(cfg, pid, err)) < 0)
 		goto fail;
 	if (write(sp[0], "g", 1) != 1) {
 		r = hull_err_sys(err, errno, "zone start");

@@ -5,7 +5,9 @@
  * answers it with the calling task's own utsname (its uts namespace, so
  * hostname changes inside the zone show), except release = the record's
  * kernel_version and version = "BrandZ virtual linux", as SmartOS's LX
- * brand reports.
+ * brand reports. Its sethostname(2) comes to the supervisor too, which
+ * sets the name in the caller's uts namespace when the caller's effective
+ * uid is 0 (a zone lacks the CAP_SYS_ADMIN the kernel wants for it).
  */
 #ifndef HULL_ZONE_UNAME_H
 #define HULL_ZONE_UNAME_H
@@ -16,6 +18,7 @@
 
 /* Pure: overlays the LX identity on u (release may be NULL: keep). */
 void zone_uname_lx(struct utsname *u, const char *release);
-/* Reads one notification from listener fd and answers it. */
+/* Reads one notification (uname or sethostname) from listener fd and
+ * answers it. */
 int zone_uname_handle(int notify_fd, const char *release, struct hull_err *err);
 #endif

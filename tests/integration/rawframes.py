@@ -99,6 +99,8 @@ def recv(ifname, seconds, markers, end_marker=None):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((ifname, 0))
     s.settimeout(0.1)
+    # Only now is every frame caught: tell the sender to go.
+    print("READY", flush=True)
     seen = set()
     end = time.time() + seconds
     while time.time() < end:
@@ -122,7 +124,6 @@ if __name__ == "__main__":
         with open(sys.argv[3]) as fh:
             send(sys.argv[2], json.load(fh))
     else:
-        print("READY", flush=True)
         end = sys.argv[5] if len(sys.argv) > 5 else None
         print(json.dumps(recv(sys.argv[2], float(sys.argv[3]),
                               sys.argv[4].split(",") + ([end] if end else []),

@@ -269,3 +269,31 @@ def test_bhyve_brand_argv(bare, workdir):
     r = subprocess.run([prog("hull-vmm"), *argv[1:], "--check"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_extract_never_follows_what_the_emulator_planted(bare, workdir):
+    """The extract folder is writable from inside the emulator's hull: a
+    symbolic link left there (as a copy, a temporary file or the stamp)
+    must never make the next start write through it or boot a host file."""
+    raw, _, _ = hvmlib.guest_image("grub", "mbr")
+    out = os.path.join(workdir, "boot")
+    os.mkdir(out)
+    find(bare, raw, "--extract", out)
+    victim = os.path.join(workdir, "host-file")
+    with open(victim, "w") as f:
+        f.write("host data\n")
+    # A link of the kernel's own size, with a stamp that says "reuse it".
+    size = os.path.getsize(os.path.join(out, "kernel"))
+    with open(victim, "ab") as f:
+        f.truncate(size)
+    for name in ("kernel", "kernel.tmp", "initrd.tmp", ".stamp.tmp"):
+        p = os.path.join(out, name)
+        if os.path.lexists(p):
+            os.unlink(p)
+        os.symlink(victim, p)
+    got = find(bare, raw, "--extract", out)
+    assert not os.path.islink(got["kernel_file"])
+    assert is_bzimage(got["kernel_file"])
+    with open(victim, "rb") as f:
+        assert f.read(10) == b"host data\n"
+    assert os.path.getsize(victim) == size

@@ -54,6 +54,26 @@ def no_default_source(host):
 
 # ---- install, list, get, delete ----
 
+def test_busybox_builder_can_carry_the_guest_tools(bare, files):
+    """mkimage-busybox -M puts hull's static mdata tools in /usr/sbin and
+    ships no /etc/hostname (the payload names the instance)."""
+    import tarfile
+    from conftest import prog
+    tools = os.path.dirname(prog("mdata-get"))
+    mpath = subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"),
+                            "-o", files, "-M", tools], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    with tarfile.open(mpath[:-len(".json")] + ".tar.gz") as t:
+        names = set(t.getnames())
+        for tool in ("mdata-get", "mdata-put", "mdata-list", "mdata-delete"):
+            m = t.getmember(f"./usr/sbin/{tool}")
+            assert m.isreg() and m.mode & 0o111, tool
+    assert "./etc/hostname" not in names
+    r = subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"),
+                        "-o", files, "-M", files], capture_output=True, text=True)
+    assert r.returncode != 0 and "mdata-get is missing" in r.stderr
+
+
 def test_install_list_get_delete(pool, files):
     out = subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"),
                           "-o", files, "-V", "1.2.3"], capture_output=True,

@@ -73,6 +73,9 @@ def test_start_stop_and_derived_state(zhost):
     u = create(zhost, bb(zhost, alias="bb1"))          # autoboot: starts it
     vm = get(zhost, u)
     assert vm["state"] == "running" and vm["zone_state"] == "running"
+    # hull's guest tools reach a zone on a btrfs pool (another filesystem
+    # than the one they were built on), and it reads its own metadata.
+    assert zhost.run("zlogin", u, "mdata-get", "sdc:uuid").out.strip() == u
     r = zhost.run("vmadm", "start", u)
     assert "already running" in r.err
     r = zhost.run("vmadm", "stop", u, "-F")

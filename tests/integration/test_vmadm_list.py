@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conftest import _init_pool
-from vmtools import create, install_images, lx, unfreeze, zone
+from vmtools import create, install_images, record_nictags, lx, unfreeze, zone
 
 UA = "aaaaaaaa-0000-4000-8000-000000000001"
 UB = "bbbbbbbb-0000-4000-8000-000000000002"
@@ -23,6 +23,7 @@ def three(tmp_path_factory):
     try:
         _init_pool(host, "dir")
         install_images(host)
+        record_nictags(host)
         create(host, zone(uuid=UA, alias="web01", max_physical_memory=1024,
                           tags={"role": "web", "n": 3},
                           nics=[{"nic_tag": "admin", "ips": ["192.0.2.10/24"]}]))

@@ -9,12 +9,14 @@ import pytest
 from conftest import _init_pool
 from imgtools import state
 from vmtools import (DOCKER_IMG, LX_IMG, MISSING_IMG, ZONE_IMG, create,
-                     datasets, get, install_images, lx, unfreeze, uuids, zone)
+                     datasets, get, install_images, lx, record_nictags,
+                     unfreeze, uuids, zone)
 
 
 @pytest.fixture
 def vmhost(pool, workdir):
     install_images(pool)
+    record_nictags(pool)
     yield pool
     unfreeze(workdir)
 
@@ -25,6 +27,7 @@ def dirhost(bare, workdir):
     _init_pool(bare, "dir")
     bare.backend = "dir"
     install_images(bare)
+    record_nictags(bare)
     yield bare
     unfreeze(workdir)
     bare.run("hull", "fini", check=False)

@@ -201,7 +201,7 @@ def test_console_on_a_unix_socket(tmp_path):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(sock)
         f = s.makefile("rw")
-        # the guest waits for a line; output before we connected is dropped
+        # the guest waits for a line
         f.write("typed on the socket\n")
         f.flush()
         seen = ""
@@ -369,3 +369,42 @@ def test_control_powerdown_is_the_acpi_power_button(tmp_path):
     assert p.returncode == 0, err
     assert "acpi: power button pressed, status 100" in out
     assert out.splitlines()[-1] == "hull-guest: PASS acpibutton"
+
+
+def test_console_socket_keeps_the_boot_messages_for_a_late_client(tmp_path):
+    """Output while nobody is connected to COM1's socket is kept (the last
+    64 KiB) and handed to the next client: a supervisor that connects after
+    the guest started still logs its boot from the first line."""
+    sock = str(tmp_path / "console.sock")
+    p = subprocess.Popen([vmmlib.vmm(), "--kernel", GUEST_ELF, "--cmdline",
+                          "test=prompt", "--memory", "32M", "--console",
+                          f"unix:{sock}"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        _wait_for(sock)
+        time.sleep(1)  # let the guest print before anyone connects
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock)
+        s.settimeout(30)
+        got = b""
+        while b"login: " not in got:
+            chunk = s.recv(4096)
+            assert chunk, got
+            got += chunk
+        s.sendall(b"late\n")
+        while b"hull-guest: PASS prompt" not in got:
+            chunk = s.recv(4096)
+            assert chunk, got
+            got += chunk
+        s.close()
+        p.wait(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    text = got.decode()
+    assert text.startswith("memmap: 0-9fbff type 1"), text
+    assert "hull-guest: ready" in text
+    assert "prompt: got 'late'" in text
+    assert p.returncode == 0

@@ -189,7 +189,7 @@ def test_hull_vmm_guest_boots_in_the_hull(hull):
         m.sendall(b"GET sdc:uuid\n")
         got = b""
         c.settimeout(30)
-        while b"hull-guest: PASS" not in got:
+        while b"hull-guest: PASS com2" not in got:
             chunk = c.recv(4096)
             if not chunk:
                 break

@@ -25,6 +25,22 @@ def install_images(host):
     return host
 
 
+def record_nictags(host, names=("admin", "external")):
+    """vmadm refuses nics on unknown nic tags: record the tags the sample
+    payloads name in the pool's tag store, without their bridges (these
+    tests never start a zone with nics, so no network is touched)."""
+    p = os.path.join(host.root, "var", "nictags.json")
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    tags = {}
+    if os.path.exists(p):
+        with open(p) as f:
+            tags = json.load(f).get("tags", {})
+    for n in names:
+        tags.setdefault(n, {"type": "etherstub"})
+    with open(p, "w") as f:
+        json.dump({"tags": tags}, f)
+
+
 def unfreeze(workdir):
     """The dir backend makes image snapshots immutable; let cleanup remove
     them."""

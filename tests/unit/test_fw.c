@@ -279,6 +279,12 @@ static void test_compile_semantics(void **state)
 	assert_non_null(strstr(a, "udp dport 50-60 drop"));
 	assert_non_null(strstr(nft, "\"vha\" : jump o-" UA));
 	assert_non_null(strstr(nft, "\"vhb\" : jump i-" UB));
+	/* Bridged packets reach the inet hooks named after the bridge: the
+	 * same chains are entered by the instances' addresses too. */
+	assert_non_null(strstr(nft, "192.0.2.10 : jump o-" UA));
+	assert_non_null(strstr(nft, "198.51.100.10 : jump i-" UB));
+	assert_non_null(strstr(nft, "ip daddr vmap @to-addr4"));
+	assert_non_null(strstr(nft, "ip saddr vmap @from-addr4"));
 	free(nft);
 	/* With FW_NFT_BRIDGE, a bridge port is dispatched from table bridge
 	 * (and only there); a routed port stays in table inet. */
@@ -339,6 +345,7 @@ static void test_load_in_netns(void **state)
 	struct hull_err err = {0};
 	if (fw_nft_apply(nft, false, &err) < 0)
 		fail_msg("load: %s\n%s", err.msg, nft);
+	assert_non_null(strstr(nft, "ip6 daddr vmap @to-addr6"));
 	/* Replacing works the same way, and a broken ruleset changes nothing.
 	 */
 	if (fw_nft_apply(nft, false, &err) < 0)

@@ -216,6 +216,10 @@ int main(int argc, char **argv)
 		hull_err_prefix(&err, "console");
 		goto fail;
 	}
+	/* COM1 on a socket keeps its last 64 KiB for a late client; COM2,
+	 * the metadata channel, does not (stale requests are not replayed) */
+	if (cfg.console == VMM_CONSOLE_UNIX)
+		serial_keep_backlog(vm.com1, 64 << 10);
 	if (vm.vcon) {
 		virtio_console_attach(vm.vcon, con);
 		console_set_virtio(con, vm.vcon);

@@ -28,6 +28,7 @@
 #include "lib/xalloc.h"
 #include "pool/pool.h"
 #include "supervisor/client.h"
+#include "vm/netcheck.h"
 #include "vm/payload.h"
 #include "vm/proptable.h"
 #include "vm/record.h"
@@ -218,10 +219,20 @@ int vmadm_create(int argc, char **argv)
 		json_decref(vm);
 		return vmadm_fail_err(&err);
 	}
+	if (vm_nics_host_check(vm, &err) < 0) {
+		hull_err_prefix(&err, "Invalid value for nics");
+		vmadm_fail_err(&err);
+		goto out;
+	}
 	bool hvm = vm_brand_from_name(bname) & VM_BRANDS_HVM;
 	if ((hvm ? vmadm_hvm_plan(pool, vm, &err) : image_check(pool, vm, &err)) <
 		0 ||
 	    create_instance(pool, vm, &err) < 0) {
+		vmadm_fail_err(&err);
+		goto out;
+	}
+	/* Rules naming tags or all vms follow the new instance. */
+	if (vmadm_fw_reload(&err) < 0) {
 		vmadm_fail_err(&err);
 		goto out;
 	}
@@ -356,6 +367,8 @@ int vmadm_delete(int argc, char **argv)
 	/* what the supervisor may leave: an empty cgroup, run files */
 	zone_cleanup(uuid, NULL);
 	if (pool_dataset_destroy(pool, uuid, &err) < 0)
+		goto fail;
+	if (vmadm_fw_reload(&err) < 0)
 		goto fail;
 	/* A create killed between writing vm.json and removing its pending
 	 * record leaves that record behind; it goes with the instance. */

@@ -15,6 +15,7 @@
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "pool/pool.h"
+#include "vm/netcheck.h"
 #include "vm/nics.h"
 #include "vm/payload.h"
 #include "vm/record.h"
@@ -27,6 +28,7 @@ static int update_locked(const char *uuid, json_t *payload,
 	if (!vm)
 		return -ENOENT;
 	int r;
+	json_t *old_nics = NULL;
 	if (pending) {
 		r = hull_err_set(err, EINVAL,
 				 "Cannot update VM %s: its provisioning did "
@@ -42,11 +44,17 @@ static int update_locked(const char *uuid, json_t *payload,
 		goto out;
 	}
 	vm_nics_fill_macs(json_object_get(payload, "add_nics"), vmadm_rand32);
+	old_nics = json_deep_copy(json_object_get(vm, "nics"));
 	json_int_t old_quota = hull_json_int(vm, "quota", 0);
 	bool live, restart;
 	r = vm_payload_apply_update(vm, payload, &live, &restart, err);
 	if (r < 0)
 		goto out;
+	if (!json_equal(old_nics, json_object_get(vm, "nics")) &&
+	    (r = vm_nics_host_check(vm, err)) < 0) {
+		hull_err_prefix(err, "Invalid value for nics");
+		goto out;
+	}
 	json_int_t quota = hull_json_int(vm, "quota", 0);
 	if (quota != old_quota) {
 		struct pool *pool;
@@ -65,7 +73,12 @@ static int update_locked(const char *uuid, json_t *payload,
 		goto out;
 	if (live && vm_supervisor_alive(uuid))
 		r = vmadm_apply_live(uuid, err);
+	if (r == 0 && vm_supervisor_alive(uuid))
+		r = vmadm_nics_live(uuid, old_nics, vm, err);
+	if (r == 0)
+		r = vmadm_fw_reload(err);
 out:
+	json_decref(old_nics);
 	json_decref(vm);
 	return r;
 }

@@ -71,6 +71,14 @@ int vmadm_stop_locked(const char *uuid, bool force, int timeout,
 /* Applies live resource limits of a running instance. */
 int vmadm_apply_live(const char *uuid, struct hull_err *err);
 
+/* net.c */
+/* Makes a running zone's ports match vm's nics (old_nics: before the
+ * update); nothing when it is not running. */
+int vmadm_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
+		    struct hull_err *err);
+/* Recompiles and loads the firewall for all instances (fw_reload). */
+int vmadm_fw_reload(struct hull_err *err);
+
 /* snapshot.c */
 int vmadm_snapshot_create(int argc, char **argv);
 int vmadm_snapshot_delete(int argc, char **argv);
