@@ -18,7 +18,9 @@ int hvm_com2_connect(const char *path, int wait_ms, struct hull_err *err)
 		return hull_err_set(err, ENAMETOOLONG,
 				    "socket path too long: %s", path);
 	strcpy(sa.sun_path, path);
-	for (int waited = 0;; waited += 10) {
+	/* 1 ms steps: the emulator listens some 50 ms after its exec,
+	 * and every start waits for it. */
+	for (int waited = 0;; waited += 1) {
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return hull_err_sys(err, errno, "socket");
@@ -37,7 +39,7 @@ int hvm_com2_connect(const char *path, int wait_ms, struct hull_err *err)
 		close(fd);
 		if ((e != ENOENT && e != ECONNREFUSED) || waited >= wait_ms)
 			return hull_err_sys(err, e, "connect %s", path);
-		struct timespec ts = {0, 10 * 1000 * 1000};
+		struct timespec ts = {0, 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 }

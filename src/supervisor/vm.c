@@ -19,6 +19,7 @@
 
 #include "hvm/bootdisk.h"
 #include "hvm/com2.h"
+#include "hvm/hullrec.h"
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
@@ -127,26 +128,36 @@ static void qmp_send(struct sv_vm *vm, const char *cmd)
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-/* One line from QEMU: a SHUTDOWN event whose reason is guest-reset is a
- * reboot from inside (QEMU runs with -no-reboot). */
-static void qmp_line(struct sv_vm *vm, const char *line, size_t len)
+int sv_vm_qmp_event(const char *line, size_t len)
 {
 	json_t *name = NULL;
 	if (hvm_qmp_reply_parse(line, len, &name, NULL) != HVM_QMP_EVENT) {
 		json_decref(name);
-		return;
+		return SV_VM_EV_OTHER;
 	}
 	bool shutdown = !strcmp(json_string_value(name), "SHUTDOWN");
 	json_decref(name);
 	if (!shutdown)
-		return;
+		return SV_VM_EV_OTHER;
+	/* The line parsed as QMP above, so it is one bounded JSON object. */
 	json_t *o = json_loadb(line, len, 0, NULL);
 	const char *reason =
 	    hull_json_str(json_object_get(o, "data"), "reason", "");
 	/* guest-reset, or host-qmp-system-reset: a reboot either way */
-	vm->reset = strstr(reason, "reset") != NULL;
-	sv_log("info", "guest %s", vm->reset ? "reboots" : "shut down");
+	int r = strstr(reason, "reset") ? SV_VM_EV_RESET : SV_VM_EV_SHUTDOWN;
 	json_decref(o);
+	return r;
+}
+
+/* One line from QEMU: a SHUTDOWN event whose reason is a reset is a
+ * reboot (QEMU runs with -no-reboot). */
+static void qmp_line(struct sv_vm *vm, const char *line, size_t len)
+{
+	int ev = sv_vm_qmp_event(line, len);
+	if (ev == SV_VM_EV_OTHER)
+		return;
+	vm->reset = ev == SV_VM_EV_RESET;
+	sv_log("info", "guest %s", vm->reset ? "reboots" : "shut down");
 }
 
 /* Reads what QMP has; false at its end. */
@@ -280,29 +291,20 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	/* 4. the emulator in its hull */
 	static char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
 	static const char *const vmm_libs[] = {HVM_HULL_VMM_DLOPEN};
-	struct hvm_hull hh = {.uuid = uuid,
-			      .argv = argv,
-			      .envp = envp,
-			      .root = root,
-			      .run_dir = run,
-			      .keep_fds = taps,
-			      .nkeep_fds = ntaps,
-			      .ram_mib = hull_json_int(rec, "ram", 256),
-			      .cpu_cap = hull_json_int(rec, "cpu_cap", 0)};
+	struct hvm_hull hh = {0};
+	/* uuid, the disks (read-write but cdroms and read_only), ram and
+	 * cpu_cap from the record */
+	if ((r = hvm_hull_from_record(rec, &hh, err)) < 0)
+		goto out;
+	hh.argv = argv;
+	hh.envp = envp;
+	hh.root = root;
+	hh.run_dir = run;
+	hh.keep_fds = taps;
+	hh.nkeep_fds = ntaps;
 	if (!vm->kvm_brand) {
 		hh.dlopen_libs = vmm_libs;
 		hh.ndlopen = 1;
-	}
-	json_t *d;
-	size_t i;
-	json_array_foreach(json_object_get(rec, "disks"), i, d)
-	{
-		const char *p = hull_json_str(d, "path", NULL);
-		if (!p || hh.nfiles >= HVM_HULL_PATHS_MAX)
-			continue;
-		bool ro = !strcmp(hull_json_str(d, "media", "disk"), "cdrom") ||
-			  hull_json_bool(d, "read_only", false);
-		hh.files[hh.nfiles++] = (struct hvm_hull_path){p, !ro};
 	}
 	for (const char *const *f = qemu_data; vm->kvm_brand && *f; f++)
 		if (hull_path_exists(*f) && hh.nfiles < HVM_HULL_PATHS_MAX)

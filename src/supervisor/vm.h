@@ -20,6 +20,7 @@
 #ifndef HULL_SUPERVISOR_VM_H
 #define HULL_SUPERVISOR_VM_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "lib/err.h"
@@ -57,6 +58,11 @@ int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err);
  * removes the taps. Returns whether the guest asked for a reboot. */
 bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
 		int status);
+
+/* One line from QEMU's QMP socket (untrusted: QEMU runs guest-driven
+ * code). Pure; fuzzed by tests/fuzz/fuzz_sv_qmp_event.c. */
+enum { SV_VM_EV_OTHER, SV_VM_EV_SHUTDOWN, SV_VM_EV_RESET };
+int sv_vm_qmp_event(const char *line, size_t len);
 
 /* Is the record at R/<uuid>/config/vm.json an HVM instance? */
 bool sv_vm_record_is_hvm(const char *uuid);
