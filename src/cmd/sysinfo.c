@@ -16,6 +16,7 @@
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
+#include "hvm/probe.h"
 #include "net/nictag.h"
 #include "pool/pool.h"
 
@@ -91,6 +92,19 @@ static void nic_names(json_t *o)
 	free(tags);
 }
 
+/* What the VM brands get here: a /dev/kvm that speaks the API may still run
+ * only small guests (no vmx/svm), so the bhyve brand needs more than the
+ * API, and the kvm brand falls back to QEMU's TCG. */
+static void hvm_facts(json_t *o)
+{
+	bool full = hvm_kvm_full();
+	json_object_set_new(o, "Bhyve Capable", json_boolean(full));
+	if (!full)
+		json_object_set_new(o, "Bhyve Max Vcpus", json_integer(0));
+	json_object_set_new(o, "HVM Acceleration",
+			    json_string(full ? "kvm" : "tcg"));
+}
+
 int main(int argc, char **argv)
 {
 	bool parsable = false;
@@ -120,6 +134,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nic_names(o);
+	hvm_facts(o);
 	if (parsable) {
 		char *text = host_sysinfo_flatten(o);
 		fputs(text, stdout);

@@ -49,6 +49,12 @@ def test_host_facts(bare):
     mem_kib = int([l for l in open("/proc/meminfo") if l.startswith("MemTotal:")][0].split()[1])
     assert a["MiB of Memory"] == str(mem_kib // 1024)
     assert a["HVM API"] == os.access("/dev/kvm", os.R_OK | os.W_OK)
+    with open("/proc/cpuinfo") as f:
+        virt = any(w in ("vmx", "svm") for l in f if l.startswith("flags")
+                   for w in l.split())
+    full = a["HVM API"] and virt
+    assert a["Bhyve Capable"] == full
+    assert a["HVM Acceleration"] == ("kvm" if full else "tcg")
     assert a["Cgroup Layout"] == expected_layout()
     btime = [l for l in open("/proc/stat") if l.startswith("btime ")][0].split()[1]
     assert a["Boot Time"] == btime
