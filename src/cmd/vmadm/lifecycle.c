@@ -177,6 +177,18 @@ int vmadm_reboot(int argc, char **argv)
 	return stop_or_reboot(argc, argv, true);
 }
 
+/* 1 when the instance's derived state is running, 0 when not, or a
+ * negative code when its record cannot be read. */
+static int record_running(const char *uuid, struct hull_err *err)
+{
+	json_t *vm = vm_record_load(uuid, err);
+	if (!vm)
+		return -err->code;
+	bool running = !strcmp(hull_json_str(vm, "state", ""), "running");
+	json_decref(vm);
+	return running;
+}
+
 int vmadm_kill(int argc, char **argv)
 {
 	const char *sig = "SIGTERM";
@@ -200,11 +212,9 @@ int vmadm_kill(int argc, char **argv)
 	if (!uuid)
 		return vmadm_usage("kill");
 	struct hull_err err;
-	json_t *vm = vm_record_load(uuid, &err);
-	if (!vm)
+	int running = record_running(uuid, &err);
+	if (running < 0)
 		return vmadm_fail_err(&err);
-	bool running = !strcmp(hull_json_str(vm, "state", ""), "running");
-	json_decref(vm);
 	if (!running)
 		return vmadm_fail("Cannot send signal to VM %s: VM is not "
 				  "running",
@@ -229,11 +239,9 @@ int vmadm_console(int argc, char **argv)
 	if (!uuid)
 		return vmadm_usage("console");
 	struct hull_err err;
-	json_t *vm = vm_record_load(uuid, &err);
-	if (!vm)
+	int running = record_running(uuid, &err);
+	if (running < 0)
 		return vmadm_fail_err(&err);
-	bool running = !strcmp(hull_json_str(vm, "state", ""), "running");
-	json_decref(vm);
 	if (!running)
 		return vmadm_fail("Cannot connect to console of VM %s: VM is "
 				  "not running",
