@@ -264,6 +264,10 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 	if ((r = zone_cgroup_create(&sv->cg, err)) < 0 ||
 	    (r = zone_cgroup_limits_apply(&sv->cg, &sv->cfg.limits, err)) < 0)
 		return r;
+	if (sv->cfg.userns &&
+	    (r = zone_cgroup_delegate(&sv->cg, sv->cfg.userns_uid,
+				      sv->cfg.userns_gid, err)) < 0)
+		return r;
 	if ((r = zone_start(&sv->cfg, &sv->cg, &sv->proc, err)) < 0)
 		return r;
 started:
@@ -528,6 +532,13 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 				   : brands[sv->cfg.brand]));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
 	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
+	if (sv->cfg.userns)
+		json_object_set_new(
+		    j, "userns",
+		    json_pack("{s:I, s:I, s:I}", "uid",
+			      (json_int_t)sv->cfg.userns_uid, "gid",
+			      (json_int_t)sv->cfg.userns_gid, "count",
+			      (json_int_t)sv->cfg.userns_count));
 	client_send(c, j);
 }
 

@@ -264,6 +264,35 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
 	return 0;
 }
 
+int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
+			 struct hull_err *err)
+{
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		const char *pl = cg->payload[i];
+		if (chown(pl, uid, gid) < 0)
+			return hull_err_sys(err, errno, "cgroup: chown %s", pl);
+		DIR *dh = opendir(pl);
+		if (!dh)
+			return hull_err_sys(err, errno, "cgroup: open %s", pl);
+		struct dirent *de;
+		int r = 0;
+		while ((de = readdir(dh))) {
+			if (de->d_type != DT_REG)
+				continue;
+			if (fchownat(dirfd(dh), de->d_name, uid, gid,
+				     AT_SYMLINK_NOFOLLOW) < 0) {
+				r = hull_err_sys(err, errno, "cgroup: chown %s/%s",
+						 pl, de->d_name);
+				break;
+			}
+		}
+		closedir(dh);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* systemd's mapping of cpu.shares (2..262144, default 1024) onto cpu.weight
  * (1..10000, default 100). */
 static int64_t shares_to_weight(int64_t s)

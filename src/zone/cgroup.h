@@ -48,6 +48,12 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
  * threadgroup lock (an RCU grace period, ~10 ms, on every cgroup.procs
  * write), and "cgroup.procs" on v2, which has no such file. */
 const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i);
+/* Hands the payload level (the root of the zone's cgroup namespace) and
+ * every file in it to uid/gid in every hierarchy, for a zone whose root
+ * is that host uid (a user namespace): systemd inside makes and fills its
+ * own cgroups below. The limits one level up stay the host's. */
+int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
+			 struct hull_err *err);
 /* Writes the limits that are set (>= 0). */
 int zone_cgroup_limits_apply(struct zone_cgroup *cg,
 			     const struct zone_limits *l, struct hull_err *err);

@@ -14,6 +14,7 @@
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
+#include "zone/idrange.h"
 
 #define ZONE_ARGV_MAX 4096
 #define ZONE_DEFAULT_PATH                                                      \
@@ -155,6 +156,45 @@ static int parse_docker(json_t *im, struct zone_config *cfg,
 	return 0;
 }
 
+int zone_config_userns_flag(json_t *im, struct hull_err *err)
+{
+	json_t *v = json_object_get(im, "hull:userns");
+	if (!v)
+		return 0;
+	const char *s = json_string_value(v);
+	if (s && strcmp(s, "true") == 0)
+		return 1;
+	if (s && strcmp(s, "false") == 0)
+		return 0;
+	return hull_err_set(err, EINVAL,
+			    "Invalid value for internal_metadata hull:userns: "
+			    "must be \"true\" or \"false\"");
+}
+
+/* The id range vmadm create recorded for a userns zone (idrange.h). */
+static int parse_userns_range(json_t *vm, struct zone_config *cfg,
+			      struct hull_err *err)
+{
+	json_t *r = json_object_get(vm, "hull_userns");
+	json_t *u = json_object_get(r, "uid"), *g = json_object_get(r, "gid"),
+	       *c = json_object_get(r, "count");
+	if (!json_is_integer(u) || !json_is_integer(g) || !json_is_integer(c))
+		return hull_err_set(err, EINVAL,
+				    "hull:userns is set but the record holds "
+				    "no id range (hull_userns)");
+	json_int_t ui = json_integer_value(u), gi = json_integer_value(g),
+		   ci = json_integer_value(c);
+	if (ci != ZONE_IDRANGE_SIZE || ui <= 0 || gi <= 0 ||
+	    ui + ci > (json_int_t)UINT32_MAX || gi + ci > (json_int_t)UINT32_MAX)
+		return hull_err_set(err, EINVAL,
+				    "hull_userns: not a range of %u host ids",
+				    ZONE_IDRANGE_SIZE);
+	cfg->userns_uid = (uint32_t)ui;
+	cfg->userns_gid = (uint32_t)gi;
+	cfg->userns_count = (uint32_t)ci;
+	return 0;
+}
+
 int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 {
 	int r;
@@ -226,6 +266,11 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	cfg->sys_admin =
 	    !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL &&
 	    strcmp(hull_json_str(im, "hull:sys_admin", "false"), "true") == 0;
+	if ((r = zone_config_userns_flag(im, err)) < 0)
+		return r;
+	cfg->userns = r == 1;
+	if (cfg->userns && (r = parse_userns_range(vm, cfg, err)) < 0)
+		return r;
 
 	/* systemd's container interface: container= names the manager. */
 	if (!strv_has_prefix(cfg->envp, "PATH="))

@@ -50,6 +50,13 @@ struct zone_config {
 	 * it can mount a fresh, unmasked procfs: opt-in, for images whose
 	 * init insists on mounting (systemd's sandboxing). */
 	bool sys_admin;
+	/* internal_metadata "hull:userns": "true": the zone runs in a user
+	 * namespace of its own, its root mapped to host uid userns_uid (and
+	 * gid userns_gid), userns_count ids, kept in the record's hull_userns
+	 * object by vmadm create (docs/vmadm.md). Such a zone keeps every
+	 * capability within its namespaces. */
+	bool userns;
+	uint32_t userns_uid, userns_gid, userns_count;
 	char *hostname;
 	char *dns_domain;
 	char **resolvers;     /* NULL-terminated */
@@ -66,6 +73,9 @@ struct zone_config {
 /* Fills cfg from a VM object; cfg owns copies of all strings. */
 int zone_config_parse(json_t *vm, struct zone_config *cfg,
 		      struct hull_err *err);
+/* internal_metadata "hull:userns": 1 for "true", 0 for "false" or
+ * absent, -EINVAL (with the property named in err) for anything else. */
+int zone_config_userns_flag(json_t *internal_metadata, struct hull_err *err);
 /* Reads R/<uuid>/config/vm.json and parses it. */
 int zone_config_load(const char *uuid, struct zone_config *cfg,
 		     struct hull_err *err);

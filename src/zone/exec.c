@@ -40,6 +40,7 @@
 #include "zone/cgroup.h"
 #include "zone/ns.h"
 #include "zone/seccomp.h"
+#include "zone/userns.h"
 
 extern char **environ;
 
@@ -50,6 +51,9 @@ struct joined {
 	size_t ncg;
 	int ctl_fd; /* lx: control socket for the uname listener */
 	bool lx, sys_admin;
+	bool userns; /* the zone has a user namespace; its root is uid/gid */
+	uid_t uid;
+	gid_t gid;
 };
 
 static void joined_close(struct joined *j)
@@ -75,6 +79,12 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	const char *brand = json_string_value(json_object_get(st, "brand"));
 	j->lx = brand && strcmp(brand, "lx") == 0;
 	j->sys_admin = json_is_true(json_object_get(st, "sys_admin"));
+	json_t *un = json_object_get(st, "userns");
+	if (json_is_object(un)) {
+		j->userns = true;
+		j->uid = (uid_t)json_integer_value(json_object_get(un, "uid"));
+		j->gid = (gid_t)json_integer_value(json_object_get(un, "gid"));
+	}
 	json_decref(st);
 	if (pid <= 0)
 		return hull_err_set(err, ESRCH, "zone %s is not running", uuid);
@@ -145,10 +155,14 @@ static __attribute__((noreturn)) void child_run(const struct zone_exec_opts *o,
 			_exit(126);
 		}
 	}
-	if (zone_ns_enter(&j->ns, ~CLONE_NEWPID, &e) < 0) {
+	/* The user namespace first (zone_ns_open's order): the others are
+	 * owned by it. */
+	if (zone_ns_enter(&j->ns, ~CLONE_NEWPID, &e) < 0 ||
+	    (j->userns && zone_userns_root_ids(&e) < 0)) {
 		dprintf(2, "zlogin: %s\n", e.msg);
 		_exit(126);
 	}
+	prctl(PR_SET_DUMPABLE, 0);
 	if (slave >= 0) {
 		if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
 		    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
@@ -156,11 +170,11 @@ static __attribute__((noreturn)) void child_run(const struct zone_exec_opts *o,
 	}
 	if (chdir("/") < 0)
 		_exit(126);
-	if (zone_caps_drop(j->sys_admin, &e) < 0) {
+	if (zone_caps_drop(j->sys_admin || j->userns, &e) < 0) {
 		dprintf(2, "zlogin: %s\n", e.msg);
 		_exit(126);
 	}
-	int nfd = zone_seccomp_load(j->lx, &e);
+	int nfd = zone_seccomp_load(j->lx, j->lx && !j->userns, &e);
 	if (nfd < 0) {
 		dprintf(2, "zlogin: %s\n", e.msg);
 		_exit(126);
@@ -299,6 +313,14 @@ int zone_exec(const struct zone_exec_opts *o, struct hull_err *err)
 	int master = -1, slave = -1;
 	if (o->tty &&
 	    (r = open_zone_pty(j.init, &master, &slave, o->in_fd, err)) < 0) {
+		joined_close(&j);
+		return r;
+	}
+	/* The pty was made by the host's root: give it to the zone's. */
+	if (slave >= 0 && j.userns && fchown(slave, j.uid, (gid_t)-1) < 0) {
+		r = hull_err_sys(err, errno, "chown the zone's pty");
+		close(master);
+		close(slave);
 		joined_close(&j);
 		return r;
 	}

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -21,7 +22,47 @@
 #include "zone/dev.h"
 #include "zone/mask.h"
 
-int zone_mkdir_p(const char *path, mode_t mode)
+static struct {
+	bool set;
+	int user_fd;
+	uid_t uid;
+	gid_t gid;
+	char tmpfs[64];
+} owner = {.user_fd = -1};
+
+void zone_rootfs_set_owner(int user_fd, uid_t uid, gid_t gid)
+{
+	owner.set = true;
+	owner.user_fd = user_fd;
+	owner.uid = uid;
+	owner.gid = gid;
+	snprintf(owner.tmpfs, sizeof(owner.tmpfs), ",uid=%u,gid=%u",
+		 (unsigned)uid, (unsigned)gid);
+}
+
+const char *zone_rootfs_tmpfs_owner(void)
+{
+	return owner.set ? owner.tmpfs : "";
+}
+
+gid_t zone_rootfs_tty_gid(void)
+{
+	return owner.set ? owner.gid + 5 : 5;
+}
+
+/* Creating in an idmapped root needs a file system id the mount maps
+ * (the host's root is not one of the zone's ids): act as the zone's root
+ * for the call. (setfsuid to non-zero drops the file capabilities; back at
+ * 0 they return.) */
+static void as_zone_root(bool on)
+{
+	if (!owner.set)
+		return;
+	setfsgid(on ? owner.gid : 0);
+	setfsuid(on ? owner.uid : 0);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
@@ -39,13 +80,48 @@ int zone_mkdir_p(const char *path, mode_t mode)
 	}
 }
 
+int zone_mkdir_p(const char *path, mode_t mode)
+{
+	as_zone_root(true);
+	int r = mkdir_p(path, mode);
+	as_zone_root(false);
+	return r;
+}
+
+/* The instance root onto itself: a plain bind, or for a userns zone a
+ * clone made idmapped through the zone's user namespace. */
+static int bind_root(const char *root, struct hull_err *err)
+{
+	if (!owner.set) {
+		if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return hull_err_sys(err, errno, "bind %s", root);
+		return 0;
+	}
+	int t = open_tree(AT_FDCWD, root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (t < 0)
+		return hull_err_sys(err, errno, "clone %s", root);
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NODEV,
+			       .userns_fd = (uint64_t)owner.user_fd};
+	int r = 0;
+	if (mount_setattr(t, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+		r = hull_err_sys(err, errno,
+				 "idmapped mount of %s (the pool's file system "
+				 "must support idmapped mounts)",
+				 root);
+	else if (move_mount(t, "", AT_FDCWD, root, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		r = hull_err_sys(err, errno, "mount %s", root);
+	close(t);
+	return r;
+}
+
 int zone_rootfs_pivot(const char *root, struct hull_err *err)
 {
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return hull_err_sys(err, errno, "make / private");
-	if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return hull_err_sys(err, errno, "bind %s", root);
+	int r = bind_root(root, err);
+	if (r < 0)
+		return r;
 	/* Device nodes in an image are not honoured; /dev is ours. */
 	if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_NODEV, NULL) < 0)
 		return hull_err_sys(err, errno, "remount %s nodev", root);
@@ -71,8 +147,10 @@ static int write_owned(const char *path, const char *text, struct hull_err *err)
 	struct stat st;
 	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && unlink(path) < 0)
 		return hull_err_sys(err, errno, "unlink %s", path);
+	as_zone_root(true);
 	int fd = open(
 	    path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	as_zone_root(false);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "open %s", path);
 	size_t len = strlen(text);
@@ -129,6 +207,9 @@ static int mnt(const char *src, const char *dst, const char *type,
 		return hull_err_sys(err, -r, "mkdir %s", dst);
 	if ((r = zone_mountpoint_check(dst, err)) < 0)
 		return r;
+	_cleanup_free_ char *owned = NULL;
+	if (owner.set && type && strcmp(type, "tmpfs") == 0)
+		data = owned = xasprintf("%s%s", data ? data : "", owner.tmpfs);
 	if (mount(src, dst, type, flags, data) < 0)
 		return hull_err_sys(err, errno, "mount %s on %s",
 				    type ? type : src, dst);
@@ -162,8 +243,10 @@ static int mount_cgroups(bool v2, struct hull_err *err)
 		     "none,name=systemd", err)) < 0)
 		return r;
 	mnt("cgroup2", "/sys/fs/cgroup/unified", "cgroup2", f, NULL, NULL);
+	_cleanup_free_ char *data =
+	    xasprintf("mode=755,size=64k%s", zone_rootfs_tmpfs_owner());
 	if (mount(NULL, "/sys/fs/cgroup", NULL, MS_REMOUNT | MS_RDONLY | f,
-		  "mode=755,size=64k") < 0)
+		  data) < 0)
 		return hull_err_sys(err, errno, "remount /sys/fs/cgroup ro");
 	return 0;
 }

@@ -13,6 +13,20 @@
 #include "lib/err.h"
 #include "zone/config.h"
 
+/*
+ * For a zone in a user namespace (userns.h), called in the child before
+ * the pivot: user_fd is the zone's user namespace, uid and gid the host
+ * ids of its root. The root is then mounted idmapped through user_fd (the
+ * image keeps its ownership on disk), what hull creates in the image is
+ * created as the zone's root, and the tmpfs and devpts mounts belong to
+ * it. Without this call (the default) everything is the host's root's.
+ */
+void zone_rootfs_set_owner(int user_fd, uid_t uid, gid_t gid);
+/* ",uid=U,gid=G" for a tmpfs of a userns zone, else "". */
+const char *zone_rootfs_tmpfs_owner(void);
+/* The host gid of the zone's tty group (5), for devpts. */
+gid_t zone_rootfs_tty_gid(void);
+
 /* Makes every mount private, binds root onto itself (nodev), pivots into it
  * and detaches the old root. cwd is "/" afterwards. */
 int zone_rootfs_pivot(const char *root, struct hull_err *err);

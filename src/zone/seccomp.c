@@ -53,7 +53,8 @@ static const char *const denied[] = {
     "syslog",
 };
 
-int zone_seccomp_load(bool notify_uname, struct hull_err *err)
+int zone_seccomp_load(bool notify_uname, bool notify_sethostname,
+		      struct hull_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
@@ -99,8 +100,9 @@ int zone_seccomp_load(bool notify_uname, struct hull_err *err)
 	if (notify_uname &&
 	    ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(uname), 0)) <
 		 0 ||
-	     (r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sethostname),
-				   0)) < 0))
+	     (notify_sethostname &&
+	      (r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sethostname),
+				    0)) < 0)))
 		goto fail;
 	if ((r = seccomp_load(ctx)) < 0)
 		goto fail;

@@ -16,6 +16,8 @@
 #include "lib/err.h"
 /* Loads the filter into the calling thread. With notify_uname, returns the
  * listener descriptor (>= 0, close-on-exec) the caller must pass to the
- * supervisor, else 0. */
-int zone_seccomp_load(bool notify_uname, struct hull_err *err);
+ * supervisor, else 0; notify_sethostname sends sethostname(2) there too
+ * (for zones that lack CAP_SYS_ADMIN over their uts namespace). */
+int zone_seccomp_load(bool notify_uname, bool notify_sethostname,
+		      struct hull_err *err);
 #endif

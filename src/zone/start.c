@@ -42,6 +42,7 @@
 #include "zone/rootfs.h"
 #include "zone/seccomp.h"
 #include "zone/user.h"
+#include "zone/userns.h"
 
 extern char **environ;
 
@@ -153,6 +154,49 @@ static int host_tree_attach(int tree, const char *at, struct hull_err *err)
 	return 0;
 }
 
+/*
+ * The zone's filesystem: called in its mount namespace by a process with
+ * the host root's privileges (init itself, or for a userns zone the
+ * mounter of userns.h), before the pivot; returns in the zone's root.
+ */
+static int zone_mounts(const struct zone_config *cfg, const char *root,
+		       const char *pts, const char *zonecontrol,
+		       const char *tools, bool cgroup_v2, struct hull_err *err)
+{
+	/* A detached bind of the console, for /dev/console after the pivot. */
+	/* (By path: the slave descriptor's mount is the parent namespace's,
+	 * which open_tree refuses to clone.) */
+	int tree = pts ? open_tree(AT_FDCWD, pts,
+				   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+		       : -1;
+	if (pts && tree < 0)
+		return hull_err_sys(err, errno, "open_tree console");
+	/* The metadata channel's folder and the guest tools (mdata-get…),
+	 * read-only, for after the pivot. */
+	int zc = -1, tl = -1, r;
+	if (zonecontrol && (zc = host_tree_clone(zonecontrol, false, err)) < 0)
+		return zc;
+	if (tools && (tl = host_tree_clone(tools, true, err)) < 0)
+		return tl;
+	if ((r = zone_rootfs_pivot(root, err)) < 0 ||
+	    (r = zone_rootfs_write_etc(cfg, err)) < 0 ||
+	    (r = zone_rootfs_mount(cfg, tree, cgroup_v2, err)) < 0)
+		return r;
+	if (tree >= 0)
+		close(tree);
+	if (zc >= 0 &&
+	    (r = host_tree_attach(zc,
+				  cfg->brand == ZONE_BRAND_LX
+				      ? "/native/.zonecontrol"
+				      : "/.zonecontrol",
+				  err)) < 0)
+		return r;
+	/* Where SmartOS's LX zones find them; on every zone's PATH. */
+	if (tl >= 0 && (r = host_tree_attach(tl, ZONE_TOOLS_DIR, err)) < 0)
+		return r;
+	return 0;
+}
+
 static __attribute__((noreturn)) void
 child_run(const struct zone_config *cfg, const char *root, int slave,
 	  const char *pts, const char *zonecontrol, const char *tools, int sock,
@@ -174,51 +218,34 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		hull_err_sys(err, errno, "unshare cgroup namespace");
 		child_fail(sock, err);
 	}
-	if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
-	    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0) {
+	/* (A userns zone's console is a pty of its own devpts, made by the
+	 * mounter: init takes it below, from /dev/console.) */
+	if (setsid() < 0 ||
+	    (slave >= 0 && (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
+			    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0))) {
 		hull_err_sys(err, errno, "console");
 		child_fail(sock, err);
 	}
-	/* A detached bind of the console, for /dev/console after the pivot. */
-	/* (By path: the slave descriptor's mount is the parent namespace's,
-	 * which open_tree refuses to clone.) */
-	int tree =
-	    open_tree(AT_FDCWD, pts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	if (tree < 0) {
-		hull_err_sys(err, errno, "open_tree console");
-		child_fail(sock, err);
-	}
-	close(slave);
-	/* The metadata channel's folder and the guest tools (mdata-get…),
-	 * read-only, for after the pivot. */
-	int zc = -1, tl = -1;
-	if (zonecontrol && (zc = host_tree_clone(zonecontrol, false, err)) < 0)
-		child_fail(sock, err);
-	if (tools && (tl = host_tree_clone(tools, true, err)) < 0)
-		child_fail(sock, err);
+	if (slave >= 0)
+		close(slave);
 	if (sethostname(cfg->hostname, strlen(cfg->hostname)) < 0) {
 		hull_err_sys(err, errno, "sethostname");
 		child_fail(sock, err);
 	}
-	if (zone_rootfs_pivot(root, err) < 0 ||
-	    zone_rootfs_write_etc(cfg, err) < 0 ||
-	    zone_rootfs_mount(cfg, tree, cgroup_v2, err) < 0)
+	if (!cfg->userns &&
+	    zone_mounts(cfg, root, pts, zonecontrol, tools, cgroup_v2, err) < 0)
 		child_fail(sock, err);
-	close(tree);
-	if (zc >= 0 &&
-	    host_tree_attach(zc, cfg->brand == ZONE_BRAND_LX
-				     ? "/native/.zonecontrol"
-				     : "/.zonecontrol",
-			     err) < 0)
+	/* A userns zone's mounts were made for it (userns.h); a mount
+	 * namespace of the zone's own locks them. */
+	if (cfg->userns && unshare(CLONE_NEWNS) < 0) {
+		hull_err_sys(err, errno, "unshare mount namespace");
 		child_fail(sock, err);
-	/* Where SmartOS's LX zones find them; on every zone's PATH. */
-	if (tl >= 0 && host_tree_attach(tl, ZONE_TOOLS_DIR, err) < 0)
-		child_fail(sock, err);
+	}
 	/* Init's stdio names /dev/console, as on a real machine (systemd
 	 * checks), not the host's pts path. */
 	int cfd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (cfd < 0 || dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0 ||
-	    dup2(cfd, 2) < 0) {
+	if (cfd < 0 || (slave < 0 && ioctl(cfd, TIOCSCTTY, 0) < 0) ||
+	    dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0 || dup2(cfd, 2) < 0) {
 		hull_err_sys(err, errno, "open /dev/console");
 		child_fail(sock, err);
 	}
@@ -227,9 +254,11 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		hull_err_sys(err, errno, "chdir %s", cfg->workdir);
 		child_fail(sock, err);
 	}
-	if (zone_caps_drop(cfg->sys_admin, err) < 0)
+	if (zone_caps_drop(cfg->sys_admin || cfg->userns, err) < 0)
 		child_fail(sock, err);
-	int nfd = zone_seccomp_load(cfg->brand == ZONE_BRAND_LX, err);
+	int nfd = zone_seccomp_load(cfg->brand == ZONE_BRAND_LX,
+				    cfg->brand == ZONE_BRAND_LX && !cfg->userns,
+				    err);
 	if (nfd < 0)
 		child_fail(sock, err);
 	if (nfd > 0) {
@@ -310,6 +339,261 @@ static int recv_result(int sock, struct zone_proc *out, struct hull_err *err)
 	}
 }
 
+static int send_int(int sock, int v)
+{
+	return send(sock, &v, sizeof(v), MSG_NOSIGNAL) == sizeof(v) ? 0 : -EIO;
+}
+
+static int recv_int(int sock, int *v)
+{
+	ssize_t n;
+	while ((n = recv(sock, v, sizeof(*v), 0)) < 0 && errno == EINTR)
+		;
+	return n == sizeof(*v) ? 0 : -EIO;
+}
+
+/*
+ * Step 1 of userns.h: the helper makes the namespaces and forks init (our
+ * child, waiting for "go" on sp[1]). Returns init's pid or a negative
+ * errno with err set.
+ */
+static pid_t spawn_userns(const struct zone_config *cfg, const char *root,
+			  int master, int slave, const char *pts,
+			  const char *zc, const char *tools, int sp[2],
+			  bool cgroup_v2, struct hull_err *err)
+{
+	int hs[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hs) < 0)
+		return hull_err_sys(err, errno, "socketpair");
+	pid_t helper = zone_ns_clone(CLONE_NEWNS);
+	if (helper == 0) {
+		struct hull_err e = {0};
+		close(hs[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Nothing of the host's filesystem stays init's cwd. */
+		if (chdir("/") < 0 || unshare(CLONE_NEWUSER) < 0) {
+			send_int(hs[1], -errno);
+			_exit(126);
+		}
+		int go;
+		if (send_int(hs[1], 0) < 0 || recv_int(hs[1], &go) < 0)
+			_exit(126);
+		if (zone_userns_root_ids(&e) < 0 ||
+		    unshare(CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS |
+			    CLONE_NEWIPC) < 0) {
+			send_int(hs[1], e.code ? -e.code : -errno);
+			_exit(126);
+		}
+		pid_t init = zone_userns_fork_sibling();
+		if (init == 0) {
+			close(hs[1]);
+			close(sp[0]);
+			close(master);
+			child_run(cfg, root, slave, pts, zc, tools, sp[1],
+				  cgroup_v2);
+		}
+		send_int(hs[1], init);
+		_exit(0);
+	}
+	close(hs[1]);
+	if (helper < 0) {
+		close(hs[0]);
+		return hull_err_sys(err, -helper, "clone3");
+	}
+	int v = -EIO, r = 0;
+	if (recv_int(hs[0], &v) < 0 || v < 0)
+		r = hull_err_sys(err, v < 0 ? -v : EIO,
+				 "make the zone's user namespace");
+	if (r == 0)
+		r = zone_userns_write_maps(helper, cfg->userns_uid,
+					   cfg->userns_gid, cfg->userns_count,
+					   err);
+	if (r == 0 && send_int(hs[0], 1) < 0)
+		r = hull_err_set(err, EIO, "start the zone's user namespace");
+	if (r == 0 && (recv_int(hs[0], &v) < 0 || v <= 0))
+		r = hull_err_sys(err, v < 0 ? -v : EIO,
+				 "start init in the zone's namespaces");
+	close(hs[0]);
+	while (waitpid(helper, NULL, 0) < 0 && errno == EINTR)
+		;
+	return r < 0 ? r : v;
+}
+
+/* The console of a userns zone, in the mounter after the mounts: a pty of
+ * the zone's own devpts (the host's may not let us hand its ptys to the
+ * zone's root), owned by the zone's root and tty group, bound onto
+ * /dev/console. pty[0] is the master, pty[1] the slave (both owned). */
+static int console_make(const struct zone_config *cfg, int pty[2],
+			struct hull_err *err)
+{
+	int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m < 0)
+		return hull_err_sys(err, errno, "open /dev/pts/ptmx");
+	unsigned n = 0;
+	int s = -1;
+	if (unlockpt(m) < 0 || ioctl(m, TIOCGPTN, &n) < 0 ||
+	    (s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0 ||
+	    fchown(s, cfg->userns_uid, cfg->userns_gid + 5) < 0)
+		return hull_err_sys(err, errno, "console pty");
+	struct winsize ws = {.ws_row = 25, .ws_col = 80};
+	ioctl(m, TIOCSWINSZ, &ws);
+	char path[64];
+	snprintf(path, sizeof(path), "/dev/pts/%u", n);
+	int fd = open("/dev/console", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "create /dev/console");
+	close(fd);
+	int t = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (t < 0 || move_mount(t, "", AT_FDCWD, "/dev/console",
+				MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return hull_err_sys(err, errno, "bind console");
+	close(t);
+	pty[0] = m;
+	pty[1] = s;
+	return 0;
+}
+
+static int send_fds(int sock, const int *fds, size_t n)
+{
+	char c = 'F';
+	struct iovec iov = {&c, 1};
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
+			    .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* The mounter's answer: n descriptors, or an error message. */
+static int recv_fds(int sock, int *fds, size_t n, struct hull_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
+	char buf[HULL_ERR_MSG_MAX + 8];
+	struct iovec iov = {buf, sizeof(buf) - 1};
+	union {
+		char c[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.c,
+			    .msg_controllen = sizeof(u.c)};
+	ssize_t r;
+	while ((r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return hull_err_sys(err, errno, "the zone's mounts");
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(n * sizeof(int))) {
+		memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
+		return 0;
+	}
+	if ((size_t)r <= sizeof(int))
+		return hull_err_set(err, EIO, "the zone's mounts failed");
+	int code;
+	memcpy(&code, buf, sizeof(code));
+	buf[r] = '\0';
+	return hull_err_set(err, code > 0 ? code : EIO, "%s", buf + sizeof(code));
+}
+
+static int open_ns_of(pid_t pid, const char *name)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid, name);
+	return open(p, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Step 2 of userns.h: a child of ours joins init's mount, net and pid
+ * namespaces and forks the mounter (in the zone's pid namespace, for
+ * procfs; in its cgroup and a cgroup namespace rooted there, for the
+ * cgroup mounts), which builds the filesystem with the host root's
+ * privileges. Returns once it is built, or the mounter's error.
+ */
+static int mount_userns(const struct zone_config *cfg, pid_t init,
+			struct zone_cgroup *cg, const char *root,
+			const char *zc, const char *tools, int pty[2],
+			struct hull_err *err)
+{
+	int ms[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ms) < 0)
+		return hull_err_sys(err, errno, "socketpair");
+	pid_t g = fork();
+	if (g == 0) {
+		struct hull_err e = {0};
+		close(ms[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int user = open_ns_of(init, "user"), mnt = open_ns_of(init, "mnt"),
+		    net = open_ns_of(init, "net"), pid = open_ns_of(init, "pid");
+		if (user < 0 || mnt < 0 || net < 0 || pid < 0 ||
+		    setns(mnt, CLONE_NEWNS) < 0 || setns(net, CLONE_NEWNET) < 0 ||
+		    setns(pid, CLONE_NEWPID) < 0) {
+			hull_err_sys(&e, errno, "join the zone's namespaces");
+			child_fail(ms[1], &e);
+		}
+		pid_t m = fork();
+		if (m == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (zone_cgroup_attach(cg, 0, &e) < 0)
+				child_fail(ms[1], &e);
+			if (unshare(CLONE_NEWCGROUP) < 0) {
+				hull_err_sys(&e, errno,
+					     "unshare cgroup namespace");
+				child_fail(ms[1], &e);
+			}
+			zone_rootfs_set_owner(user, cfg->userns_uid,
+					      cfg->userns_gid);
+			int con[2];
+			if (zone_mounts(cfg, root, NULL, zc, tools, cg->v2,
+					&e) < 0 ||
+			    console_make(cfg, con, &e) < 0)
+				child_fail(ms[1], &e);
+			if (send_fds(ms[1], con, 2) < 0)
+				_exit(127);
+			_exit(0);
+		}
+		int st = 0;
+		if (m < 0) {
+			hull_err_sys(&e, errno, "fork");
+			child_fail(ms[1], &e);
+		}
+		while (waitpid(m, &st, 0) < 0 && errno == EINTR)
+			;
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+	}
+	close(ms[1]);
+	if (g < 0) {
+		close(ms[0]);
+		return hull_err_sys(err, errno, "fork");
+	}
+	int r = recv_fds(ms[0], pty, 2, err);
+	close(ms[0]);
+	int st = 0;
+	while (waitpid(g, &st, 0) < 0 && errno == EINTR)
+		;
+	if (r == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		r = hull_err_set(err, EIO, "the zone's mounts failed");
+	if (r < 0) {
+		for (int i = 0; i < 2; i++)
+			if (pty[i] >= 0)
+				close(pty[i]);
+		pty[0] = pty[1] = -1;
+	}
+	return r;
+}
+
 int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	       struct zone_proc *out, struct hull_err *err)
 {
@@ -332,26 +616,37 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	if (!cfg->argv || !cfg->argv[0])
 		return hull_err_set(err, EINVAL, "no init to run");
 	int master = -1, slave = -1, sp[2];
-	char pts[64];
-	int r = open_pty(&master, &slave, pts, err);
+	char pts[64] = "";
+	int r = cfg->userns ? 0 : open_pty(&master, &slave, pts, err);
 	if (r < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = hull_err_sys(err, errno, "socketpair");
-		close(master);
-		close(slave);
+		if (master >= 0) {
+			close(master);
+			close(slave);
+		}
 		return r;
 	}
-	pid_t pid = zone_ns_clone(ZONE_NS_FLAGS);
-	if (pid == 0) {
-		close(sp[0]);
-		close(master);
-		child_run(cfg, root, slave, pts, zc, tools, sp[1], cg->v2);
+	pid_t pid;
+	if (cfg->userns) {
+		pid = spawn_userns(cfg, root, master, slave, pts, zc, tools, sp,
+				   cg->v2, err);
+	} else {
+		pid = zone_ns_clone(ZONE_NS_FLAGS);
+		if (pid == 0) {
+			close(sp[0]);
+			close(master);
+			child_run(cfg, root, slave, pts, zc, tools, sp[1],
+				  cg->v2);
+		}
+		if (pid < 0)
+			hull_err_sys(err, -pid, "clone3");
 	}
 	close(sp[1]);
 	out->console_hold_fd = slave;
 	if (pid < 0) {
-		r = hull_err_sys(err, -pid, "clone3");
+		r = -err->code;
 		goto fail;
 	}
 	out->pid = pid;
@@ -361,6 +656,14 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 		goto fail;
 	if (prepare_fn && (r = prepare_fn(cfg, pid, err)) < 0)
 		goto fail;
+	if (cfg->userns) {
+		int pty[2];
+		if ((r = mount_userns(cfg, pid, cg, root, zc, tools, pty,
+				      err)) < 0)
+			goto fail;
+		out->console_fd = pty[0];
+		out->console_hold_fd = pty[1];
+	}
 	if (write(sp[0], "g", 1) != 1) {
 		r = hull_err_sys(err, errno, "zone start");
 		goto fail;

@@ -28,10 +28,12 @@
 #include "lib/xalloc.h"
 #include "pool/pool.h"
 #include "supervisor/client.h"
+#include "vm/idmap.h"
 #include "vm/netcheck.h"
 #include "vm/payload.h"
 #include "vm/proptable.h"
 #include "vm/record.h"
+#include "zone/config.h"
 
 /* The image types that fit an instance (spec §1.5, §2.3). */
 static bool image_type_fits(const char *type, unsigned brand, bool docker)
@@ -111,7 +113,23 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		r = hull_err_set(err, EEXIST, "VM %s already exists", uuid);
 		goto out;
 	}
+	/* A userns zone's id range: picked and recorded (in the pending
+	 * record) under the pool's allocation lock (vm/idmap.h). */
+	int idlock = -1;
+	json_object_del(vm, "hull_userns");
+	if (zone_config_userns_flag(json_object_get(vm, "internal_metadata"),
+				    NULL) == 1) {
+		if ((idlock = vm_idmap_lock(err)) < 0) {
+			r = idlock;
+			goto out;
+		}
+		if ((r = vm_idmap_assign(vm, err)) < 0) {
+			hull_lock_release(idlock);
+			goto out;
+		}
+	}
 	r = vm_pending_write(vm, err);
+	hull_lock_release(idlock);
 	if (r < 0)
 		goto out;
 	vmadm_test_crash("pending");
@@ -197,6 +215,18 @@ int vmadm_create(int argc, char **argv)
 	json_t *vm = vm_payload_defaults(payload);
 	json_decref(payload);
 	const char *bname = hull_json_str(vm, "brand", "");
+	int userns = zone_config_userns_flag(
+	    json_object_get(vm, "internal_metadata"), &err);
+	if (userns == 1 && (vm_brand_from_name(bname) & VM_BRANDS_HVM))
+		userns = hull_err_set(&err, EINVAL,
+				      "Invalid value for internal_metadata "
+				      "hull:userns: only zones run in user "
+				      "namespaces, not brand %s",
+				      bname);
+	if (userns < 0) {
+		json_decref(vm);
+		return vmadm_fail_err(&err);
+	}
 	if (!vm_brand_supported(vm_brand_from_name(bname))) {
 		vmadm_fail("Invalid value for brand: %s VMs are not yet "
 			   "supported by hull",

@@ -19,6 +19,7 @@
 #include "vm/nics.h"
 #include "vm/payload.h"
 #include "vm/record.h"
+#include "zone/config.h"
 
 static int update_locked(const char *uuid, json_t *payload,
 			 struct hull_err *err)
@@ -47,9 +48,24 @@ static int update_locked(const char *uuid, json_t *payload,
 	old_nics = json_deep_copy(json_object_get(vm, "nics"));
 	json_int_t old_quota = hull_json_int(vm, "quota", 0);
 	bool live, restart;
+	int userns = zone_config_userns_flag(
+	    json_object_get(vm, "internal_metadata"), NULL);
 	r = vm_payload_apply_update(vm, payload, &live, &restart, err);
 	if (r < 0)
 		goto out;
+	/* A zone's user namespace (and its id range) is fixed at create. */
+	int now = zone_config_userns_flag(
+	    json_object_get(vm, "internal_metadata"), err);
+	if (now < 0) {
+		r = now;
+		goto out;
+	}
+	if (now != userns) {
+		r = hull_err_set(err, EINVAL,
+				 "Invalid value for internal_metadata "
+				 "hull:userns: it is fixed at create");
+		goto out;
+	}
 	if (!json_equal(old_nics, json_object_get(vm, "nics")) &&
 	    (r = vm_nics_host_check(vm, err)) < 0) {
 		hull_err_prefix(err, "Invalid value for nics");
