@@ -657,7 +657,7 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	if (prepare_fn && (r = prepare_fn(cfg, pid, err)) < 0)
 		goto fail;
 	if (cfg->userns) {
-		int pty[2];
+		int pty[2] = {-1, -1};
 		if ((r = mount_userns(cfg, pid, cg, root, zc, tools, pty,
 				      err)) < 0)
 			goto fail;

@@ -43,6 +43,11 @@ def test_init_runs_as_the_mapped_root(zones):
     assert lines[1] == ["0", str(gid), str(SIZE)]
     assert lines[2] == ["0"] and lines[3] == ["0"]
     assert proc_ids(z.status()["pid"]) == (uid, gid)
+    # The maps were written by the supervisor: setgroups(2) stays allowed,
+    # so the zone's root can drop and take groups (login, su, daemons).
+    r = z.zlogin("sh", "-c", "cat /proc/self/setgroups; "
+                 "su -s /bin/sh -c 'id -u; id -G' nobody")
+    assert r.out.split() == ["allow", "65534", "65534"], r
     st = os.stat(f"/proc/{z.status()['pid']}")
     assert (st.st_uid, st.st_gid) == (uid, gid)
 
@@ -392,3 +397,23 @@ def test_vmadm_refuses_bad_values_and_changes(bbhost):
     r = h.fails("vmadm", "update", plain,
                 input=json.dumps({"set_internal_metadata": {"hull:userns": "true"}}))
     assert "fixed at create" in r.err
+
+
+def test_userns_console_is_logged_and_attachable(zones):
+    import test_zone_supervisor as t
+    t.test_console_is_logged_and_attachable(UsernsZones(zones))
+
+
+def test_userns_stop_is_graceful_and_records_exit(zones):
+    import test_zone_supervisor as t
+    t.test_stop_is_graceful_and_records_exit(UsernsZones(zones))
+
+
+def test_userns_reboot_and_halt_from_inside(zones):
+    import test_zone_supervisor as t
+    t.test_reboot_and_halt_from_inside(UsernsZones(zones))
+
+
+def test_userns_kill_9_of_supervisor_leaves_nothing(zones):
+    import test_zone_supervisor as t
+    t.test_kill_9_of_supervisor_leaves_nothing(UsernsZones(zones))
