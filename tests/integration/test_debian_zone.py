@@ -10,6 +10,9 @@ tree, in $HULL_TEST_CACHE or /var/cache/hull-test, under a key made of the
 script and the mdata tools it installs: a change to either builds afresh.
 
 One zone serves every test here (module scope): booting it is what costs.
+The module runs twice: once with a plain zone, once with a zone in a user
+namespace of its own (internal_metadata "hull:userns": "true"), where
+systemd runs with every capability of its namespaces.
 """
 import fcntl
 import glob
@@ -115,8 +118,8 @@ def wait_for(pred, timeout):
     return pred()
 
 
-@pytest.fixture(scope="module")
-def deb():
+@pytest.fixture(scope="module", params=["plain", "userns"])
+def deb(request):
     """A btrfs pool with the Debian image and one running Debian zone."""
     manifest, file = debian_image()
     workdir = tempfile.mkdtemp(prefix="hull-test-")
@@ -124,6 +127,7 @@ def deb():
     parent = "hull-t-" + uuidlib.uuid4().hex[:8]
     host.env["HULL_CGROUP_PARENT"] = parent
     host.parent = parent
+    host.userns = request.param == "userns"
     try:
         _init_pool(host, "btrfs")
         host.run("imgadm", "install", "-m", manifest, "-f", file, timeout=600)
@@ -134,6 +138,7 @@ def deb():
             "customer_metadata": {"cloud-init:user-data": USER_DATA,
                                   "user-script": USER_SCRIPT,
                                   "root_authorized_keys": MD_KEY},
+            "internal_metadata": {"hull:userns": "true"} if host.userns else {},
         })
         host.run("vmadm", "start", host.uuid)
         # systemctl talks to pid 1 over its private socket: wait for it.
@@ -235,6 +240,28 @@ def test_cloud_init_found_smartos_and_applied_config(deb):
     keys = z(deb, "cat", "/root/.ssh/authorized_keys").out
     assert SSH_KEY in keys and MD_KEY in keys, keys
     assert z(deb, "cat", "/var/tmp/hull-user-script").out == "user-script ran\n"
+
+
+def test_user_namespace_when_asked(deb):
+    uid_map = z(deb, "cat", "/proc/1/uid_map").out.split()
+    eff = int(z(deb, "grep", "CapEff", "/proc/1/status").out.split()[1], 16)
+    if deb.userns:
+        rng = get(deb, deb.uuid)["hull_userns"]
+        assert uid_map == ["0", str(rng["uid"]), "65536"]
+        assert eff & (1 << 21)  # systemd holds CAP_SYS_ADMIN in its namespace
+        # From the host, the zone's processes run as the range's uids.
+        with open(os.path.join(deb.root, deb.uuid, "run", "supervisor.pid")) as f:
+            sup = int(f.read())
+        kids = open(f"/proc/{sup}/task/{sup}/children").read().split()
+        uids = {int(open(f"/proc/{k}/status").read().split("Uid:")[1].split()[0])
+                for k in kids}
+        assert uids == {rng["uid"]}, uids
+        # A file systemd's tmpfiles made is root's on disk.
+        st = os.stat(os.path.join(deb.root, deb.uuid, "root", "var", "log"))
+        assert st.st_uid == 0
+    else:
+        assert uid_map == ["0", "0", "4294967295"]
+        assert not eff & (1 << 21)
 
 
 def test_hostname_is_set_by_root_only(deb):
