@@ -417,3 +417,27 @@ def test_userns_reboot_and_halt_from_inside(zones):
 def test_userns_kill_9_of_supervisor_leaves_nothing(zones):
     import test_zone_supervisor as t
     t.test_kill_9_of_supervisor_leaves_nothing(UsernsZones(zones))
+
+
+# Networking: the supervisor plugs a nic into a netns the zone's user
+# namespace owns; the zone's root manages it.
+
+from test_wire_zones import wire, bb, HOST4  # noqa: F401,E402
+
+
+def test_userns_zone_on_the_wire(wire):
+    a = wire.create(bb(wire, "192.0.2.31",
+                       internal_metadata={"hull:userns": "true"}))
+    b = wire.create(bb(wire, "192.0.2.32"))
+    assert wire.ping(a, "192.0.2.32")
+    assert wire.ping(b, "192.0.2.31")
+    assert wire.ping(a, HOST4)
+    assert "192.0.2.31/24" in wire.zlogin(a, "ip", "addr", "show", "eth0").stdout
+    # Its own network stack, changed by its own root.
+    wire.zlogin(a, "ip", "addr", "add", "198.51.100.31/24", "dev", "eth0")
+    assert "198.51.100.31/24" in wire.zlogin(a, "ip", "addr").stdout
+    wire.zlogin(a, "sysctl", "-w", "net.ipv4.ip_forward=1")
+    wire.run("vmadm", "stop", a)
+    assert wire.ports_of(a) == []
+    wire.run("vmadm", "start", a)
+    assert wire.ping(a, "192.0.2.32")
