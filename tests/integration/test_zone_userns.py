@@ -441,3 +441,34 @@ def test_userns_zone_on_the_wire(wire):
     assert wire.ports_of(a) == []
     wire.run("vmadm", "start", a)
     assert wire.ping(a, "192.0.2.32")
+
+
+def test_images_and_snapshots_of_a_userns_zone_are_plain(bbhost):
+    """The zone's files keep the image's ownership on disk: an image made
+    from it (and a snapshot of it) serves a plain zone unchanged."""
+    h = bbhost
+    u = create(h, {"brand": "lx", "kernel_version": "4.3.0", "image_uuid": h.image,
+                   "internal_metadata": {"hull:userns": "true"}})
+    h.run("zlogin", u, "sh", "-c", "echo made > /etc/motd; mkdir /home/u; "
+          "chown 1000:1000 /home/u")
+    h.run("vmadm", "create-snapshot", u, "s1")
+    h.run("zlogin", u, "rm", "/etc/motd")
+    h.run("vmadm", "rollback-snapshot", u, "s1")  # stops it
+    st = os.stat(os.path.join(h.root, u, "root", "etc", "motd"))
+    assert (st.st_uid, st.st_gid) == (0, 0)
+    if vm_get(h, u)["state"] != "stopped":
+        h.run("vmadm", "stop", u)
+    prefix = os.path.join(h.workdir, "fromuserns")
+    h.run("imgadm", "create", "-c", "none", "-o", prefix, u,
+          "name=fromuserns", "version=1")
+    with open(prefix + ".imgmanifest") as f:
+        img = json.load(f)["uuid"]
+    h.run("imgadm", "install", "-m", prefix + ".imgmanifest", "-f", prefix + ".tar")
+    p = create(h, {"brand": "lx", "kernel_version": "4.3.0", "image_uuid": img})
+    r = h.run("zlogin", p, "stat", "-c", "%u:%g", "/etc/motd", "/home/u")
+    assert r.out.split() == ["0:0", "1000:1000"]
+    # ... and a userns zone from it sees the same.
+    n = create(h, {"brand": "lx", "kernel_version": "4.3.0", "image_uuid": img,
+                   "internal_metadata": {"hull:userns": "true"}})
+    r = h.run("zlogin", n, "stat", "-c", "%u:%g", "/etc/motd", "/home/u")
+    assert r.out.split() == ["0:0", "1000:1000"]
