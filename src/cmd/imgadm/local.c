@@ -144,31 +144,17 @@ int imgadm_list(int argc, char **argv)
 					   {"json", no_argument, NULL, 'j'},
 					   {"docker", no_argument, NULL, 'D'},
 					   {NULL, 0, NULL, 0}};
-	const char *columns = NULL, *sort = LIST_SORT;
-	unsigned flags = 0;
-	bool json = false, docker = false;
+	struct imgadm_list_opts o = {.sort = LIST_SORT};
+	bool docker = false;
 	int c;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hjHpo:s:P:", lo, NULL)) != -1) {
+		if (imgadm_list_option(&o, c, optarg))
+			continue;
 		switch (c) {
 		case 'h':
 			return imgadm_help(list_help);
-		case 'j':
-			json = true;
-			break;
-		case 'H':
-			flags |= TABLE_NO_HEADER;
-			break;
-		case 'p':
-			flags |= TABLE_PARSABLE;
-			break;
-		case 'o':
-			columns = optarg;
-			break;
-		case 's':
-			sort = optarg;
-			break;
 		case 'D':
 			docker = true;
 			break;
@@ -178,33 +164,25 @@ int imgadm_list(int argc, char **argv)
 			return bad_option("list", c, argv);
 		}
 	}
-	struct hull_err err = {0};
-	if (!columns)
-		columns = docker
-			      ? "uuid,docker_repo,docker_tags,docker_short_id,"
-				"pub"
-			      : LIST_COLUMNS;
-	if (table_keys_check(columns, false, &err) < 0)
-		return imgadm_usage("list", "-o: %s", err.msg);
-	if (table_keys_check(sort, true, &err) < 0)
-		return imgadm_usage("list", "-s: %s", err.msg);
+	if (!o.columns)
+		o.columns =
+		    docker ? "uuid,docker_repo,docker_tags,docker_short_id,"
+			     "pub"
+			   : LIST_COLUMNS;
 	int nf = argc - optind;
 	char **filters = argv + optind;
-	for (int i = 0; i < nf; i++)
-		if (!strchr(filters[i], '=') || filters[i][0] == '=')
-			return imgadm_usage("list",
-					    "invalid filter '%s' (want "
-					    "FIELD=VALUE)",
-					    filters[i]);
-	int rc;
+	int rc = imgadm_list_check("list", &o, filters, nf);
+	if (rc)
+		return rc;
 	struct pool *p = imgadm_pool_open(&rc);
 	if (!p)
 		return rc;
 	/* Clone counts cost a walk over the pool: only when shown or used. */
 	bool need_clones =
-	    json || strstr(columns, "clones") || strstr(sort, "clones");
+	    o.json || strstr(o.columns, "clones") || strstr(o.sort, "clones");
 	for (int i = 0; i < nf; i++)
 		need_clones |= !strncmp(filters[i], "clones=", 7);
+	struct hull_err err = {0};
 	json_t *all = image_store_list(p, need_clones, &err);
 	pool_close(p);
 	if (!all)
@@ -224,7 +202,7 @@ int imgadm_list(int argc, char **argv)
 		json_decref(all);
 		all = d;
 	}
-	rc = imgadm_print_list(all, filters, nf, columns, sort, flags, json);
+	rc = imgadm_print_list(all, filters, nf, &o);
 	json_decref(all);
 	return rc;
 }
@@ -515,25 +493,16 @@ int imgadm_ancestry(int argc, char **argv)
 	static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
 					   {"json", no_argument, NULL, 'j'},
 					   {NULL, 0, NULL, 0}};
-	const char *columns = "uuid,name,version,published";
-	unsigned flags = 0;
-	bool json = false;
+	struct imgadm_list_opts o = {.columns = "uuid,name,version,published"};
 	int c;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hjHo:P:", lo, NULL)) != -1) {
+		if (imgadm_list_option(&o, c, optarg))
+			continue;
 		switch (c) {
 		case 'h':
 			return imgadm_help(ancestry_help);
-		case 'j':
-			json = true;
-			break;
-		case 'H':
-			flags |= TABLE_NO_HEADER;
-			break;
-		case 'o':
-			columns = optarg;
-			break;
 		case 'P':
 			break;
 		default:
@@ -544,9 +513,10 @@ int imgadm_ancestry(int argc, char **argv)
 	int rc = one_uuid("ancestry", argc, argv, &uuid);
 	if (rc)
 		return rc;
+	rc = imgadm_list_check("ancestry", &o, NULL, 0);
+	if (rc)
+		return rc;
 	struct hull_err err = {0};
-	if (table_keys_check(columns, false, &err) < 0)
-		return imgadm_usage("ancestry", "-o: %s", err.msg);
 	struct pool *p = imgadm_pool_open(&rc);
 	if (!p)
 		return rc;
@@ -563,12 +533,12 @@ int imgadm_ancestry(int argc, char **argv)
 			break; /* an origin not installed ends the chain */
 		}
 		free(cur);
-		const char *o = hull_json_str(json_object_get(info, "manifest"),
-					      "origin", NULL);
-		cur = o ? xstrdup(o) : NULL;
+		const char *origin = hull_json_str(
+		    json_object_get(info, "manifest"), "origin", NULL);
+		cur = origin ? xstrdup(origin) : NULL;
 		json_array_append_new(chain, info);
 	}
-	rc = imgadm_print_list(chain, NULL, 0, columns, NULL, flags, json);
+	rc = imgadm_print_list(chain, NULL, 0, &o);
 out:
 	free(cur);
 	json_decref(chain);

@@ -126,9 +126,48 @@ static json_t *image_lookup(json_t *info, const char *key, void *ctx)
 
 const struct table_view imgadm_view = {.lookup = image_lookup};
 
+bool imgadm_list_option(struct imgadm_list_opts *o, int c, char *arg)
+{
+	switch (c) {
+	case 'j':
+		o->json = true;
+		return true;
+	case 'H':
+		o->flags |= TABLE_NO_HEADER;
+		return true;
+	case 'p':
+		o->flags |= TABLE_PARSABLE;
+		return true;
+	case 'o':
+		o->columns = arg;
+		return true;
+	case 's':
+		o->sort = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int imgadm_list_check(const char *cmd, const struct imgadm_list_opts *o,
+		      char **filters, int nfilters)
+{
+	struct hull_err err = {0};
+	if (table_keys_check(o->columns, false, &err) < 0)
+		return imgadm_usage(cmd, "-o: %s", err.msg);
+	if (o->sort && table_keys_check(o->sort, true, &err) < 0)
+		return imgadm_usage(cmd, "-s: %s", err.msg);
+	for (int i = 0; i < nfilters; i++)
+		if (!strchr(filters[i], '=') || filters[i][0] == '=')
+			return imgadm_usage(cmd,
+					    "invalid filter '%s' (want "
+					    "FIELD=VALUE)",
+					    filters[i]);
+	return 0;
+}
+
 int imgadm_print_list(json_t *infos, char **filters, int nfilters,
-		      const char *columns, const char *sort, unsigned flags,
-		      bool json)
+		      const struct imgadm_list_opts *o)
 {
 	struct hull_err err = {0};
 	struct table_filter *f = NULL;
@@ -136,14 +175,15 @@ int imgadm_print_list(json_t *infos, char **filters, int nfilters,
 		return imgadm_fail(&err);
 	json_t *rows = table_select(infos, f, &imgadm_view);
 	table_filters_free(f);
-	if (sort && table_sort(rows, sort, &imgadm_view, &err) < 0) {
+	if (o->sort && table_sort(rows, o->sort, &imgadm_view, &err) < 0) {
 		json_decref(rows);
 		return imgadm_fail(&err);
 	}
-	if (json) {
+	if (o->json) {
 		hull_json_print(rows);
 	} else {
-		char *t = table_render(rows, columns, flags, &imgadm_view);
+		char *t =
+		    table_render(rows, o->columns, o->flags, &imgadm_view);
 		fputs(t, stdout);
 		free(t);
 	}
