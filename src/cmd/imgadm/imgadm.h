@@ -10,6 +10,7 @@
 #ifndef HULL_CMD_IMGADM_H
 #define HULL_CMD_IMGADM_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -58,6 +59,10 @@ int imgadm_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Prints a subcommand's help to stdout; returns 0. */
 int imgadm_help(const char *text);
+/* The long options of a subcommand that has only --help. */
+extern const struct option imgadm_help_only[];
+/* The usage line for what getopt_long returned as opt ('?' or ':'). */
+int imgadm_bad_option(const char *cmd, int opt, char **argv);
 /* Opens the pool or prints why not (returns NULL). */
 struct pool *imgadm_pool_open(int *rc);
 

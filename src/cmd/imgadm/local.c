@@ -18,20 +18,6 @@
 #define LIST_COLUMNS "uuid,name,version,os,type,pub"
 #define LIST_SORT "published_at,name"
 
-static const struct option help_only[] = {{"help", no_argument, NULL, 'h'},
-					  {NULL, 0, NULL, 0}};
-
-/* getopt's own complaint would be a second line; we print one. */
-static int bad_option(const char *cmd, int opt, char **argv)
-{
-	if (opt == '?' && optopt)
-		return imgadm_usage(cmd, "unknown option '-%c'", optopt);
-	if (opt == '?')
-		return imgadm_usage(cmd, "unknown option '%s'",
-				    argv[optind - 1]);
-	return imgadm_usage(cmd, "option '-%c' needs a value", optopt);
-}
-
 /* ---- install ---- */
 
 static const char install_help[] =
@@ -75,7 +61,7 @@ int imgadm_install(int argc, char **argv)
 			quiet = true;
 			break;
 		default:
-			return bad_option("install", c, argv);
+			return imgadm_bad_option("install", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -161,7 +147,7 @@ int imgadm_list(int argc, char **argv)
 		case 'P':
 			break;
 		default:
-			return bad_option("list", c, argv);
+			return imgadm_bad_option("list", c, argv);
 		}
 	}
 	if (!o.columns)
@@ -236,7 +222,8 @@ int imgadm_get(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hrP:", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hrP:", imgadm_help_only, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'h':
 			return imgadm_help(get_help);
@@ -246,7 +233,7 @@ int imgadm_get(int argc, char **argv)
 		case 'P':
 			break;
 		default:
-			return bad_option(argv[0], c, argv);
+			return imgadm_bad_option(argv[0], c, argv);
 		}
 	}
 	const char *uuid;
@@ -290,11 +277,12 @@ int imgadm_delete(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hP:", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hP:", imgadm_help_only, NULL)) !=
+	       -1) {
 		if (c == 'h')
 			return imgadm_help(delete_help);
 		if (c != 'P')
-			return bad_option(argv[0], c, argv);
+			return imgadm_bad_option(argv[0], c, argv);
 	}
 	const char *uuid;
 	int rc = one_uuid(argv[0], argc, argv, &uuid);
@@ -362,7 +350,8 @@ int imgadm_vacuum(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hnf", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hnf", imgadm_help_only, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'h':
 			return imgadm_help(vacuum_help);
@@ -373,7 +362,7 @@ int imgadm_vacuum(int argc, char **argv)
 			force = true;
 			break;
 		default:
-			return bad_option("vacuum", c, argv);
+			return imgadm_bad_option("vacuum", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -506,7 +495,7 @@ int imgadm_ancestry(int argc, char **argv)
 		case 'P':
 			break;
 		default:
-			return bad_option("ancestry", c, argv);
+			return imgadm_bad_option("ancestry", c, argv);
 		}
 	}
 	const char *uuid;

@@ -19,19 +19,6 @@
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 
-static const struct option help_only[] = {{"help", no_argument, NULL, 'h'},
-					  {NULL, 0, NULL, 0}};
-
-static int bad_option(const char *cmd, int opt, char **argv)
-{
-	if (opt == '?' && optopt)
-		return imgadm_usage(cmd, "unknown option '-%c'", optopt);
-	if (opt == '?')
-		return imgadm_usage(cmd, "unknown option '%s'",
-				    argv[optind - 1]);
-	return imgadm_usage(cmd, "option '-%c' needs a value", optopt);
-}
-
 /* ---- sources ---- */
 
 static const char sources_help[] =
@@ -185,7 +172,7 @@ int imgadm_sources(int argc, char **argv)
 			check = true;
 			break;
 		default:
-			return bad_option("sources", c, argv);
+			return imgadm_bad_option("sources", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -295,7 +282,7 @@ int imgadm_avail(int argc, char **argv)
 			continue;
 		if (c == 'h')
 			return imgadm_help(avail_help);
-		return bad_option(argv[0], c, argv);
+		return imgadm_bad_option(argv[0], c, argv);
 	}
 	int rc = imgadm_list_check(argv[0], &o, argv + optind, argc - optind);
 	if (rc)
@@ -392,10 +379,11 @@ int imgadm_show(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", imgadm_help_only, NULL)) !=
+	       -1) {
 		if (c == 'h')
 			return imgadm_help(show_help);
-		return bad_option("show", c, argv);
+		return imgadm_bad_option("show", c, argv);
 	}
 	if (optind >= argc)
 		return imgadm_usage("show", "missing UUID");
@@ -548,7 +536,7 @@ int imgadm_import(int argc, char **argv)
 		case 'C':
 			break;
 		default:
-			return bad_option("import", c, argv);
+			return imgadm_bad_option("import", c, argv);
 		}
 	}
 	if (optind >= argc)

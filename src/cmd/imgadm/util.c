@@ -1,5 +1,6 @@
 /* util.c - what imgadm's subcommands share: errors, the list view. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,4 +190,18 @@ int imgadm_print_list(json_t *infos, char **filters, int nfilters,
 	}
 	json_decref(rows);
 	return IMGADM_OK;
+}
+
+const struct option imgadm_help_only[] = {{"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+
+int imgadm_bad_option(const char *cmd, int opt, char **argv)
+{
+	/* getopt's own complaint would be a second line; we print one. */
+	if (opt == '?' && optopt)
+		return imgadm_usage(cmd, "unknown option '-%c'", optopt);
+	if (opt == '?')
+		return imgadm_usage(cmd, "unknown option '%s'",
+				    argv[optind - 1]);
+	return imgadm_usage(cmd, "option '-%c' needs a value", optopt);
 }
