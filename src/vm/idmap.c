@@ -176,9 +176,9 @@ int vm_idmap_assign(json_t *vm, struct hull_err *err)
 				    "namespace",
 				    ZONE_IDRANGE_SIZE);
 	}
-	json_t *range = json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)uid,
-				  "gid", (json_int_t)gid, "count",
-				  (json_int_t)ZONE_IDRANGE_SIZE);
+	json_t *range =
+	    json_pack("{s:I, s:I, s:I}", "uid", (json_int_t)uid, "gid",
+		      (json_int_t)gid, "count", (json_int_t)ZONE_IDRANGE_SIZE);
 	json_object_set(ledger, hull_json_str(vm, "uuid", ""), range);
 	_cleanup_free_ char *p = hull_root_path("var/vmadm/userns.json");
 	r = hull_json_save_file(p, ledger, err);

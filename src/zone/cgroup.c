@@ -281,8 +281,9 @@ int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
 				continue;
 			if (fchownat(dirfd(dh), de->d_name, uid, gid,
 				     AT_SYMLINK_NOFOLLOW) < 0) {
-				r = hull_err_sys(err, errno, "cgroup: chown %s/%s",
-						 pl, de->d_name);
+				r = hull_err_sys(err, errno,
+						 "cgroup: chown %s/%s", pl,
+						 de->d_name);
 				break;
 			}
 		}

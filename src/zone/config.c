@@ -185,7 +185,8 @@ static int parse_userns_range(json_t *vm, struct zone_config *cfg,
 	json_int_t ui = json_integer_value(u), gi = json_integer_value(g),
 		   ci = json_integer_value(c);
 	if (ci != ZONE_IDRANGE_SIZE || ui <= 0 || gi <= 0 ||
-	    ui + ci > (json_int_t)UINT32_MAX || gi + ci > (json_int_t)UINT32_MAX)
+	    ui + ci > (json_int_t)UINT32_MAX ||
+	    gi + ci > (json_int_t)UINT32_MAX)
 		return hull_err_set(err, EINVAL,
 				    "hull_userns: not a range of %u host ids",
 				    ZONE_IDRANGE_SIZE);

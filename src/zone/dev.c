@@ -48,8 +48,8 @@ int zone_dev_populate(int console_fd, struct hull_err *err)
 	char data[128];
 	snprintf(data, sizeof(data), "mode=755,size=65536k%s",
 		 zone_rootfs_tmpfs_owner());
-	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
-		  data) < 0)
+	if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, data) <
+	    0)
 		return hull_err_sys(err, errno, "mount tmpfs on /dev");
 	mode_t old = umask(0);
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(*nodes); i++) {
@@ -65,17 +65,17 @@ int zone_dev_populate(int console_fd, struct hull_err *err)
 		if (symlink(links[i].target, links[i].path) < 0)
 			return hull_err_sys(err, errno, "symlink %s",
 					    links[i].path);
-	snprintf(data, sizeof(data), "newinstance,ptmxmode=0666,mode=0620,gid=%u",
+	snprintf(data, sizeof(data),
+		 "newinstance,ptmxmode=0666,mode=0620,gid=%u",
 		 (unsigned)zone_rootfs_tty_gid());
 	if (mkdir("/dev/pts", 0755) < 0 ||
-	    mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		  data) < 0)
+	    mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, data) <
+		0)
 		return hull_err_sys(err, errno, "mount devpts");
 	snprintf(data, sizeof(data), "mode=1777,size=65536k%s",
 		 zone_rootfs_tmpfs_owner());
 	if (mkdir("/dev/shm", 01777) < 0 ||
-	    mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-		  data) < 0)
+	    mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, data) < 0)
 		return hull_err_sys(err, errno, "mount /dev/shm");
 	mkdir("/dev/mqueue", 0755);
 	if (console_fd >= 0) {

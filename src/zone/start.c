@@ -166,9 +166,9 @@ static int zone_mounts(const struct zone_config *cfg, const char *root,
 	/* A detached bind of the console, for /dev/console after the pivot. */
 	/* (By path: the slave descriptor's mount is the parent namespace's,
 	 * which open_tree refuses to clone.) */
-	int tree = pts ? open_tree(AT_FDCWD, pts,
-				   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
-		       : -1;
+	int tree =
+	    pts ? open_tree(AT_FDCWD, pts, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)
+		: -1;
 	if (pts && tree < 0)
 		return hull_err_sys(err, errno, "open_tree console");
 	/* The metadata channel's folder and the guest tools (mdata-get…),
@@ -184,12 +184,11 @@ static int zone_mounts(const struct zone_config *cfg, const char *root,
 		return r;
 	if (tree >= 0)
 		close(tree);
-	if (zc >= 0 &&
-	    (r = host_tree_attach(zc,
-				  cfg->brand == ZONE_BRAND_LX
-				      ? "/native/.zonecontrol"
-				      : "/.zonecontrol",
-				  err)) < 0)
+	if (zc >= 0 && (r = host_tree_attach(zc,
+					     cfg->brand == ZONE_BRAND_LX
+						 ? "/native/.zonecontrol"
+						 : "/.zonecontrol",
+					     err)) < 0)
 		return r;
 	/* Where SmartOS's LX zones find them; on every zone's PATH. */
 	if (tl >= 0 && (r = host_tree_attach(tl, ZONE_TOOLS_DIR, err)) < 0)
@@ -221,8 +220,9 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	/* (A userns zone's console is a pty of its own devpts, made by the
 	 * mounter: init takes it below, from /dev/console.) */
 	if (setsid() < 0 ||
-	    (slave >= 0 && (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
-			    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0))) {
+	    (slave >= 0 &&
+	     (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 ||
+	      ioctl(0, TIOCSCTTY, 0) < 0))) {
 		hull_err_sys(err, errno, "console");
 		child_fail(sock, err);
 	}
@@ -256,9 +256,9 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	}
 	if (zone_caps_drop(cfg->sys_admin || cfg->userns, err) < 0)
 		child_fail(sock, err);
-	int nfd = zone_seccomp_load(cfg->brand == ZONE_BRAND_LX,
-				    cfg->brand == ZONE_BRAND_LX && !cfg->userns,
-				    err);
+	int nfd =
+	    zone_seccomp_load(cfg->brand == ZONE_BRAND_LX,
+			      cfg->brand == ZONE_BRAND_LX && !cfg->userns, err);
 	if (nfd < 0)
 		child_fail(sock, err);
 	if (nfd > 0) {
@@ -505,7 +505,8 @@ static int recv_fds(int sock, int *fds, size_t n, struct hull_err *err)
 	int code;
 	memcpy(&code, buf, sizeof(code));
 	buf[r] = '\0';
-	return hull_err_set(err, code > 0 ? code : EIO, "%s", buf + sizeof(code));
+	return hull_err_set(err, code > 0 ? code : EIO, "%s",
+			    buf + sizeof(code));
 }
 
 static int open_ns_of(pid_t pid, const char *name)
@@ -535,10 +536,13 @@ static int mount_userns(const struct zone_config *cfg, pid_t init,
 		struct hull_err e = {0};
 		close(ms[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		int user = open_ns_of(init, "user"), mnt = open_ns_of(init, "mnt"),
-		    net = open_ns_of(init, "net"), pid = open_ns_of(init, "pid");
+		int user = open_ns_of(init, "user"),
+		    mnt = open_ns_of(init, "mnt"),
+		    net = open_ns_of(init, "net"),
+		    pid = open_ns_of(init, "pid");
 		if (user < 0 || mnt < 0 || net < 0 || pid < 0 ||
-		    setns(mnt, CLONE_NEWNS) < 0 || setns(net, CLONE_NEWNET) < 0 ||
+		    setns(mnt, CLONE_NEWNS) < 0 ||
+		    setns(net, CLONE_NEWNET) < 0 ||
 		    setns(pid, CLONE_NEWPID) < 0) {
 			hull_err_sys(&e, errno, "join the zone's namespaces");
 			child_fail(ms[1], &e);

@@ -15,8 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int write_map(pid_t pid, const char *file, uint32_t base,
-		     uint32_t count, struct hull_err *err)
+static int write_map(pid_t pid, const char *file, uint32_t base, uint32_t count,
+		     struct hull_err *err)
 {
 	char path[64], line[64];
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);

@@ -55,29 +55,35 @@ static void test_pick(void **state)
 {
 	struct zone_idrange pool = {1000000, 4 * SZ};
 	uint32_t u, g;
-	assert_int_equal(zone_idrange_pick(pool, pool, NULL, NULL, 0, &u, &g), 0);
+	assert_int_equal(zone_idrange_pick(pool, pool, NULL, NULL, 0, &u, &g),
+			 0);
 	assert_int_equal(u, 1000000);
 	assert_int_equal(g, 1000000);
 	/* The first slot taken: the second. */
 	struct zone_idrange used[3] = {{1000000, SZ}};
-	assert_int_equal(zone_idrange_pick(pool, pool, used, used, 1, &u, &g), 0);
+	assert_int_equal(zone_idrange_pick(pool, pool, used, used, 1, &u, &g),
+			 0);
 	assert_int_equal(u, 1000000 + SZ);
 	/* A hole is reused (a deleted instance's range). */
 	used[0] = (struct zone_idrange){1000000 + SZ, SZ};
-	assert_int_equal(zone_idrange_pick(pool, pool, used, used, 1, &u, &g), 0);
+	assert_int_equal(zone_idrange_pick(pool, pool, used, used, 1, &u, &g),
+			 0);
 	assert_int_equal(u, 1000000);
 	/* A range recorded off the grid blocks every slot it touches. */
 	used[0] = (struct zone_idrange){1000000 + 10, SZ};
-	assert_int_equal(zone_idrange_pick(pool, pool, used, used, 1, &u, &g), 0);
+	assert_int_equal(zone_idrange_pick(pool, pool, used, used, 1, &u, &g),
+			 0);
 	assert_int_equal(u, 1000000 + 2 * SZ);
 	/* Only a gid taken is enough to skip a slot. */
 	struct zone_idrange gused[1] = {{1000000, 1}};
 	struct zone_idrange uused[1] = {{5, 1}};
-	assert_int_equal(zone_idrange_pick(pool, pool, uused, gused, 1, &u, &g), 0);
+	assert_int_equal(zone_idrange_pick(pool, pool, uused, gused, 1, &u, &g),
+			 0);
 	assert_int_equal(g, 1000000 + SZ);
 	/* Different pools for uids and gids: the same slot in each. */
 	struct zone_idrange gpool = {3000000, 8 * SZ};
-	assert_int_equal(zone_idrange_pick(pool, gpool, NULL, NULL, 0, &u, &g), 0);
+	assert_int_equal(zone_idrange_pick(pool, gpool, NULL, NULL, 0, &u, &g),
+			 0);
 	assert_int_equal(u, 1000000);
 	assert_int_equal(g, 3000000);
 	/* Spent: four ranges in a pool of four. */
@@ -100,7 +106,8 @@ static void test_pick(void **state)
 				ZONE_IDRANGE_DEFAULT_COUNT - SZ);
 	/* Id 0 and the top of the id space are never handed out. */
 	struct zone_idrange zero = {0, 2 * SZ};
-	assert_int_equal(zone_idrange_pick(zero, zero, NULL, NULL, 0, &u, &g), 0);
+	assert_int_equal(zone_idrange_pick(zero, zero, NULL, NULL, 0, &u, &g),
+			 0);
 	assert_int_equal(u, SZ);
 	struct zone_idrange top = {UINT32_MAX - SZ + 1, SZ};
 	assert_int_equal(zone_idrange_pick(top, top, NULL, NULL, 0, &u, &g),
