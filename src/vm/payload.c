@@ -90,6 +90,25 @@ static json_int_t jint(json_t *o, const char *k)
 	return hull_json_int(o, k, -1);
 }
 
+/* hull's own internal_metadata switch hull:userns (docs/vmadm.md): "true"
+ * or "false", and only for zones. The create path checks it again. */
+static void check_userns_key(json_t *payload, unsigned brand, struct verdict *v)
+{
+	json_t *val = json_object_get(
+	    json_object_get(payload, "internal_metadata"), "hull:userns");
+	if (!val)
+		return;
+	const char *s = json_string_value(val);
+	if (!s || (strcmp(s, "true") && strcmp(s, "false")))
+		verdict_add(v, "bad_values", "internal_metadata",
+			    "Invalid value for internal_metadata hull:userns: "
+			    "must be \"true\" or \"false\"");
+	else if (!strcmp(s, "true") && (brand & VM_BRANDS_HVM))
+		verdict_add(v, "bad_values", "internal_metadata",
+			    "Invalid value for internal_metadata hull:userns: "
+			    "only zones run in user namespaces");
+}
+
 json_t *vm_payload_check_create(json_t *payload, struct hull_err *err)
 {
 	struct verdict v = {0};
@@ -149,6 +168,7 @@ json_t *vm_payload_check_create(json_t *payload, struct hull_err *err)
 			verdict_add(&v, "bad_values", k,
 				    "Invalid value for %s: %s", k, why);
 	}
+	check_userns_key(payload, brand, &v);
 	if ((brand & VM_BRANDS_OS) && !json_object_get(payload, "image_uuid"))
 		verdict_add(&v, "missing_properties", "image_uuid",
 			    "Missing required property: %s", "image_uuid");

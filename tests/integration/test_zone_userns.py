@@ -378,6 +378,13 @@ def test_vmadm_refuses_bad_values_and_changes(bbhost):
     r = h.fails("vmadm", "create", input=json.dumps(p))
     assert "internal_metadata hull:userns" in r.err
     assert h.run("vmadm", "list", "-H").out.strip() == ""
+    # validate refuses what create refuses, also a VM in a user namespace
+    r = h.fails("vmadm", "validate", "create", input=json.dumps(p))
+    assert "internal_metadata hull:userns" in r.err
+    vm = {"brand": "bhyve", "ram": 256, "vcpus": 1,
+          "internal_metadata": {"hull:userns": "true"}}
+    r = h.fails("vmadm", "validate", "create", input=json.dumps(vm))
+    assert "only zones run in user namespaces" in r.err
     p["internal_metadata"]["hull:userns"] = "true"
     p["hull_userns"] = {"uid": 1, "gid": 1, "count": SIZE}
     r = h.fails("vmadm", "create", input=json.dumps(p))
