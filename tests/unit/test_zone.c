@@ -58,6 +58,19 @@ static void test_config_defaults(void **state)
 	json_decref(j);
 }
 
+/* A record without cpu_cap (vmadm update cpu_cap=0 removes it) is
+ * uncapped, so a running zone's old cap is lifted, not kept. */
+static void test_limits_without_cpu_cap_lift_the_cap(void **state)
+{
+	json_t *j = rec("{\"uuid\":\"" UUID "\",\"max_lwps\":40}");
+	struct zone_limits l;
+	zone_limits_from_json(j, &l);
+	assert_int_equal(l.cpu_cap, 0);
+	assert_int_equal(l.max_lwps, 40);
+	assert_int_equal(l.cpu_shares, -1);
+	json_decref(j);
+}
+
 static void test_config_lx_and_resolvers(void **state)
 {
 	json_t *j =
@@ -225,6 +238,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_limits_without_cpu_cap_lift_the_cap),
 	    cmocka_unit_test(test_config_lx_and_resolvers),
 	    cmocka_unit_test(test_config_docker_keys),
 	    cmocka_unit_test(test_config_refuses_bad_records),
