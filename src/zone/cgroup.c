@@ -164,6 +164,25 @@ static int v2_enable(const char *dir, struct hull_err *err)
 	return 0;
 }
 
+/* v2: v2_enable on the root and on each level below it down to dir. */
+static int v2_enable_down(const char *dir, struct hull_err *err)
+{
+	_cleanup_free_ char *p = xstrdup(dir);
+	size_t root = strlen(CG_ROOT);
+	for (char *s = p + root;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		int r = v2_enable(p, err);
+		*s = c;
+		if (r < 0)
+			return r;
+		if (!c)
+			return 0;
+	}
+}
+
 /* cpuset v1: a new cgroup starts with empty cpus/mems; copy the parent's. */
 static int cpuset_fill(const char *dir, struct hull_err *err)
 {
@@ -213,13 +232,10 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
 		    (r = cpuset_fill(parent, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
-		if (cg->v2) {
-			/* Root and parent delegate controllers to their
-			 * children. */
-			if ((r = v2_enable(CG_ROOT, err)) < 0 ||
-			    (r = v2_enable(parent, err)) < 0)
-				return hull_err_prefix(err, "cgroup");
-		}
+		/* Every level from the root to the parent delegates the
+		 * controllers to the next (a parent may be "a.slice/hull"). */
+		if (cg->v2 && (r = v2_enable_down(parent, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
 		bool fresh = mkdir(d, 0755) == 0;
 		if (!fresh && errno != EEXIST)
 			return hull_err_sys(err, errno, "cgroup: mkdir %s", d);

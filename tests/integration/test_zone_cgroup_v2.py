@@ -38,7 +38,8 @@ CHECKS = [
     "update", "update_cpu_max", "update_cpu_weight", "update_memory_max",
     "update_memory_swap_max", "update_pids_max", "update_io_weight",
     "update_cpu_uncapped", "oom_recorded", "stop", "restart",
-    "delete_cgroup",
+    "supervisor_killed", "start_after_kill", "delete_cgroup",
+    "nested_pids_max", "nested_memory_max", "nested_delete",
 ]
 # Only these may be skipped, and only for the kernel's lack of the file.
 SKIPPABLE = {"io_weight", "update_io_weight"}
