@@ -220,6 +220,8 @@ static int devices_setup(const char *dir, struct hull_err *err)
 	return 0;
 }
 
+static int rmdir_tree(const char *dir);
+
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 {
 	int r;
@@ -253,6 +255,13 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 		if (cg->v2 && (r = v2_enable(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
 		const char *pl = cg->payload[i];
+		/* v2: what the zone's last boot made below its root (systemd's
+		 * slices, the controllers it enabled there) would leave the
+		 * payload an inner node, which no process may join (EBUSY):
+		 * start from an empty one. The zone is down, so all of it is
+		 * empty. */
+		if (cg->v2)
+			rmdir_tree(pl);
 		if (mkdir(pl, 0755) < 0 && errno != EEXIST)
 			return hull_err_sys(err, errno, "cgroup: mkdir %s", pl);
 		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
@@ -278,6 +287,29 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
 			      err) < 0)
 			return hull_err_prefix(err, "cgroup attach");
 	return 0;
+}
+
+char *zone_cgroup_of_pid(const struct zone_cgroup *cg, pid_t pid)
+{
+	if (!cg->v2 || pid <= 0)
+		return NULL;
+	_cleanup_free_ char *f = xasprintf("/proc/%d/cgroup", (int)pid);
+	_cleanup_free_ char *s = NULL;
+	size_t len;
+	if (hull_file_read(f, 1 << 16, &s, &len, NULL) < 0)
+		return NULL;
+	/* v2 has one line, "0::/path" (from our own, the host's, namespace). */
+	if (strncmp(s, "0::", 3) != 0)
+		return NULL;
+	char *path = s + 3;
+	path[strcspn(path, "\n")] = '\0';
+	_cleanup_free_ char *below =
+	    xasprintf("/%s/" ZONE_CGROUP_PAYLOAD "/", cg->rel);
+	size_t n = strlen(below);
+	if (strncmp(path, below, n) != 0 || !path[n] || strstr(path, "/../") ||
+	    strstr(path, "/./"))
+		return NULL;
+	return xasprintf(CG_ROOT "%s", path);
 }
 
 /* systemd's mapping of cpu.shares (2..262144, default 1024) onto cpu.weight

@@ -48,6 +48,12 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
  * threadgroup lock (an RCU grace period, ~10 ms, on every cgroup.procs
  * write), and "cgroup.procs" on v2, which has no such file. */
 const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i);
+/* v2: the folder of pid's cgroup when it lies strictly below the zone's
+ * payload level (a process of the zone that its own init moved there, as
+ * systemd moves itself to init.scope), else NULL. Once the zone enables
+ * controllers below its root, the root is an inner node that no process
+ * may join (EBUSY); zlogin joins init's cgroup instead. */
+char *zone_cgroup_of_pid(const struct zone_cgroup *cg, pid_t pid);
 /* Writes the limits that are set (>= 0). */
 int zone_cgroup_limits_apply(struct zone_cgroup *cg,
 			     const struct zone_limits *l, struct hull_err *err);
