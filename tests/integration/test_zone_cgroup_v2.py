@@ -162,8 +162,9 @@ def build_initramfs(workdir, vmlinuz):
 def debian_pool():
     """A btrfs pool file holding the cached Debian 12 image and one stopped
     lx zone of it (cloud-init switched off: under TCG it would take
-    minutes), made here with the build under test; yields (file, root,
-    uuid), or (None, reason, None) when the image cannot be had."""
+    minutes; and so ssh, whose host keys cloud-init makes), made here with
+    the build under test; yields (file, root, uuid), or (None, reason,
+    None) when the image cannot be had."""
     try:
         manifest, image = debian_image()
     except pytest.skip.Exception as e:
@@ -183,9 +184,13 @@ def debian_pool():
             "image_uuid": IMAGE_UUID, "alias": "debian", "autoboot": False,
             "max_physical_memory": 512}))
         u = (r.out + r.err).split()[-1]
-        with open(os.path.join(host.root, u, "root", "etc", "cloud",
-                               "cloud-init.disabled"), "w"):
+        zroot = os.path.join(host.root, u, "root")
+        with open(os.path.join(zroot, "etc", "cloud", "cloud-init.disabled"),
+                  "w"):
             pass
+        # ssh's host keys are cloud-init's to make: without it sshd fails.
+        os.symlink("/dev/null", os.path.join(zroot, "etc", "systemd",
+                                             "system", "ssh.service"))
         host.run("hull", "fini")
         yield os.path.join(workdir, "pool.img"), host.root, u
     finally:
