@@ -427,14 +427,17 @@ static int limits_v2(const char *d, const struct zone_limits *l,
 	if (l->zfs_io_priority >= 0) {
 		int64_t w = l->zfs_io_priority;
 		w = w < 1 ? 1 : w > 10000 ? 10000 : w;
+		/* Both when both are there: io.weight acts through iocost,
+		 * io.bfq.weight on the devices BFQ schedules. */
 		if (has_file(d, "io.weight")) {
 			snprintf(buf, sizeof(buf), "default %lld",
 				 (long long)w);
-			return write_str(d, "io.weight", buf, err);
+			if (write_str(d, "io.weight", buf, err) < 0)
+				return -err->code;
 		}
-		if (has_file(d, "io.bfq.weight"))
-			return write_i64(d, "io.bfq.weight",
-					 w > 1000 ? 1000 : w, err);
+		if (has_file(d, "io.bfq.weight") &&
+		    write_i64(d, "io.bfq.weight", w > 1000 ? 1000 : w, err) < 0)
+			return -err->code;
 	}
 	return 0;
 }

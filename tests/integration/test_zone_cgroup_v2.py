@@ -39,23 +39,26 @@ DEBIAN_CHECKS = ["systemd_boot", "systemd_zlogin", "systemd_cgroup_tree",
 CHECKS = [
     "boot", "sysinfo_layout", "create",
     "cpu_max", "cpu_weight", "memory_max", "memory_swap_max", "pids_max",
-    "io_weight", "zone_leaf", "zone_tree_writable", "zone_cannot_lift",
+    "io_weight", "io_bfq_weight", "zone_leaf", "zone_tree_writable", "zone_cannot_lift",
     "fork_bomb", "fork_bomb_counted", "host_survives",
     "oom_killed", "oom_counted", "oom_zone_survives",
     "update", "update_cpu_max", "update_cpu_weight", "update_memory_max",
     "update_memory_swap_max", "update_pids_max", "update_io_weight",
+    "update_io_bfq_weight",
     "update_cpu_uncapped", "oom_recorded", "stop", "restart",
     "supervisor_killed", "start_after_kill", "delete_cgroup",
     "nested_pids_max", "nested_memory_max", "nested_delete",
 ] + DEBIAN_CHECKS
 # Only these may be skipped, and only for the kernel's lack of the file.
 # (and the Debian checks when the Debian image cannot be built).
-SKIPPABLE = {"io_weight", "update_io_weight"} | set(DEBIAN_CHECKS)
+SKIPPABLE = {"io_weight", "update_io_weight", "io_bfq_weight",
+             "update_io_bfq_weight"} | set(DEBIAN_CHECKS)
 BOOT_TIMEOUT = 240
 # What a host would load on demand and this VM cannot (it has no modprobe):
 # nf_tables, which vmadm asks whether a firewall table exists. In load
 # order, each after what its modinfo "depends=" names.
-# Then the virtio disk and btrfs, for the Debian pool.
+# Then the virtio disk and btrfs, for the Debian pool, and BFQ, whose
+# io.bfq.weight the zone's I/O weight reaches too.
 MODULES = ["net/netfilter/nfnetlink.ko", "lib/libcrc32c.ko",
            "net/netfilter/nf_tables.ko",
            "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
@@ -63,7 +66,8 @@ MODULES = ["net/netfilter/nfnetlink.ko", "lib/libcrc32c.ko",
            "drivers/virtio/virtio_pci_modern_dev.ko",
            "drivers/virtio/virtio_pci.ko", "drivers/block/virtio_blk.ko",
            "crypto/xor.ko", "lib/raid6/raid6_pq.ko",
-           "lib/zstd/zstd_compress.ko", "fs/btrfs/btrfs.ko"]
+           "lib/zstd/zstd_compress.ko", "fs/btrfs/btrfs.ko",
+           "block/bfq.ko"]
 
 
 def linux_kernel():
