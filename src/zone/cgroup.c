@@ -312,15 +312,14 @@ char *zone_cgroup_of_pid(const struct zone_cgroup *cg, pid_t pid)
 	return xasprintf(CG_ROOT "%s", path);
 }
 
-/* systemd's mapping of cpu.shares (2..262144, default 1024) onto cpu.weight
- * (1..10000, default 100). */
+/* systemd's mapping of cpu.shares (default 1024) onto cpu.weight (1..10000,
+ * default 100): proportional, so a zone weighs against the host's other
+ * cgroups as its cpu.shares does on v1 (not runc's range-to-range map,
+ * which gives 1024 shares a weight of 39). */
 static int64_t shares_to_weight(int64_t s)
 {
-	if (s < 2)
-		s = 2;
-	if (s > 262144)
-		s = 262144;
-	return 1 + ((s - 2) * 9999) / 262142;
+	int64_t w = s * 100 / 1024;
+	return w < 1 ? 1 : w > 10000 ? 10000 : w;
 }
 
 static int write_i64(const char *dir, const char *file, int64_t v,
