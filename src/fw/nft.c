@@ -695,8 +695,8 @@ char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
 						    inst->uuid));
 				if (has_out)
 					strv_push(&tb->aout[v6],
-						  xasprintf("%s : jump o-%s", ip,
-							    inst->uuid));
+						  xasprintf("%s : jump o-%s",
+							    ip, inst->uuid));
 			}
 		}
 		free(ibuf);
@@ -787,9 +787,9 @@ static int bridge_nf_on(struct hull_err *err)
 	for (size_t i = 0; i < 2; i++) {
 		int fd = open(knobs[i], O_RDWR | O_CLOEXEC);
 		if (fd < 0)
-			return hull_err_sys(err, errno,
-					    "%s (the firewall needs br_netfilter)",
-					    knobs[i]);
+			return hull_err_sys(
+			    err, errno, "%s (the firewall needs br_netfilter)",
+			    knobs[i]);
 		char c = '0';
 		ssize_t n = read(fd, &c, 1);
 		if (n == 1 && c != '1' &&

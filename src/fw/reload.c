@@ -58,7 +58,7 @@ static bool table_exists(void)
 	nft_ctx_buffer_output(nft);
 	nft_ctx_buffer_error(nft);
 	bool yes = nft_run_cmd_from_buffer(nft, "list table inet " FW_NFT_TABLE
-					   "\n") == 0;
+						"\n") == 0;
 	nft_ctx_free(nft);
 	return yes;
 }

@@ -7,8 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 0)))
-static int err_vset(struct hull_err *err, int code, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int
+err_vset(struct hull_err *err, int code, const char *fmt, va_list ap)
 {
 	if (code < 0)
 		code = -code;

@@ -18,21 +18,21 @@
 #define HULL_ERR_MSG_MAX 1024
 
 struct hull_err {
-	int code;                    /* positive errno value, 0 when clear */
-	char msg[HULL_ERR_MSG_MAX];  /* one line, no trailing newline */
+	int code;		    /* positive errno value, 0 when clear */
+	char msg[HULL_ERR_MSG_MAX]; /* one line, no trailing newline */
 };
 
 /* Sets err (may be NULL) and returns -code. */
 int hull_err_set(struct hull_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like hull_err_set, and appends ": strerror(code)". */
 int hull_err_sys(struct hull_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Prepends "context: " to the message and returns -err->code. */
 int hull_err_prefix(struct hull_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 void hull_err_clear(struct hull_err *err);
 

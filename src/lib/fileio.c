@@ -113,8 +113,8 @@ int hull_file_read(const char *path, size_t max, char **out, size_t *len,
 	if (n > max) {
 		free(buf);
 		close(fd);
-		return hull_err_set(err, EFBIG, "%s: larger than %zu bytes", path,
-				    max);
+		return hull_err_set(err, EFBIG, "%s: larger than %zu bytes",
+				    path, max);
 	}
 	close(fd);
 	buf[n] = '\0';

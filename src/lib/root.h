@@ -14,7 +14,8 @@
 const char *hull_root(void);
 
 /* root + "/" + the formatted relative path; caller frees. */
-char *hull_root_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *hull_root_path(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* Fails with a message naming `hull init` unless the pool is initialised. */
 int hull_root_check(struct hull_err *err);

@@ -71,7 +71,7 @@ int hull_run(char *const argv[], int in_fd, int out_fd, char **out,
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in_fd >= 0 ? in_fd : nullfd, 0);
 	posix_spawn_file_actions_adddup2(
-		&fa, out_fd >= 0 ? out_fd : (capfd >= 0 ? capfd : nullfd), 1);
+	    &fa, out_fd >= 0 ? out_fd : (capfd >= 0 ? capfd : nullfd), 1);
 	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
 
 	/* A child must not inherit a blocked or ignored SIGPIPE/SIGCHLD. */
@@ -83,7 +83,7 @@ int hull_run(char *const argv[], int in_fd, int out_fd, char **out,
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-					       POSIX_SPAWN_SETSIGDEF);
+					    POSIX_SPAWN_SETSIGDEF);
 
 	pid_t pid;
 	int r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
@@ -116,8 +116,9 @@ int hull_run(char *const argv[], int in_fd, int out_fd, char **out,
 			ret = hull_err_set(err, EIO, "%s: killed by signal %d",
 					   argv[0], WTERMSIG(status));
 		else
-			ret = hull_err_set(err, EIO, "%s: exited with status %d",
-					   argv[0], WEXITSTATUS(status));
+			ret =
+			    hull_err_set(err, EIO, "%s: exited with status %d",
+					 argv[0], WEXITSTATUS(status));
 		if (out && capfd >= 0) {
 			free(*out);
 			*out = NULL;

@@ -26,8 +26,8 @@ static char *table_text(void)
 		return NULL;
 	nft_ctx_buffer_output(nft);
 	nft_ctx_buffer_error(nft);
-	if (nft_run_cmd_from_buffer(nft, "list table bridge " NET_ANTISPOOF_TABLE
-				    "\n") == 0)
+	if (nft_run_cmd_from_buffer(
+		nft, "list table bridge " NET_ANTISPOOF_TABLE "\n") == 0)
 		out = xstrdup(nft_ctx_get_output_buffer(nft));
 	nft_ctx_free(nft);
 	return out;
@@ -76,7 +76,8 @@ int net_instance_cleanup(const char *uuid, struct hull_err *err)
 	r = any ? net_antispoof_apply(buf, err) : 0;
 	free(buf);
 	struct hull_err ignore;
-	if (!r && any && net_link_foreach(sk, "hull:", any_cb, NULL, &ignore) == 0)
+	if (!r && any &&
+	    net_link_foreach(sk, "hull:", any_cb, NULL, &ignore) == 0)
 		r = net_antispoof_table_delete(err);
 	net_nl_close(sk);
 	hull_lock_release(lock);

@@ -28,7 +28,8 @@ enum pool_backend {
 
 struct pool; /* opaque */
 
-/* Opens the pool at hull_root(); fails naming `hull init` when there is none. */
+/* Opens the pool at hull_root(); fails naming `hull init` when there is none.
+ */
 int pool_open(struct pool **out, struct hull_err *err);
 void pool_close(struct pool *p);
 
@@ -46,7 +47,8 @@ bool pool_name_valid(const char *name);
 int pool_dataset_create(struct pool *p, const char *name, struct hull_err *err);
 /* Destroys the dataset and its snapshots. Refused (EBUSY) while a clone of
  * one of its snapshots exists. */
-int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err);
+int pool_dataset_destroy(struct pool *p, const char *name,
+			 struct hull_err *err);
 /* Renames a dataset together with its snapshots. */
 int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 			struct hull_err *err);
@@ -67,12 +69,12 @@ int pool_quota_set(struct pool *p, const char *name, uint64_t bytes,
 		   struct hull_err *err);
 
 struct pool_entry {
-	char *name;        /* "ds" or "ds@snap" */
+	char *name; /* "ds" or "ds@snap" */
 	bool snapshot;
-	char *origin;      /* snapshot a clone came from, or NULL */
-	uint64_t used;     /* bytes exclusive to it */
+	char *origin;	     /* snapshot a clone came from, or NULL */
+	uint64_t used;	     /* bytes exclusive to it */
 	uint64_t referenced; /* bytes it can see */
-	uint64_t quota;    /* 0 when none */
+	uint64_t quota;	     /* 0 when none */
 };
 
 /* Lists datasets and snapshots, sorted by name. */
@@ -81,7 +83,7 @@ int pool_list(struct pool *p, struct pool_entry **out, size_t *count,
 void pool_entries_free(struct pool_entry *e, size_t count);
 
 enum pool_list_flags {
-	POOL_LIST_NO_SPACE = 1 << 0,     /* leave used/referenced/quota 0: fast */
+	POOL_LIST_NO_SPACE = 1 << 0, /* leave used/referenced/quota 0: fast */
 	POOL_LIST_NO_SNAPSHOTS = 1 << 1, /* datasets only */
 };
 /* Like pool_list, limited to `under` and the datasets nested in it (all

@@ -72,7 +72,8 @@ static void test_file_write_atomic_and_read(void **state)
 	char *parent = xasprintf("%s/a/b", dir);
 	struct hull_err err;
 	assert_int_equal(hull_mkdir_p(parent, 0755, &err), 0);
-	assert_int_equal(hull_file_write_atomic(path, "hello", 5, 0600, &err), 0);
+	assert_int_equal(hull_file_write_atomic(path, "hello", 5, 0600, &err),
+			 0);
 	char *buf;
 	size_t len;
 	assert_int_equal(hull_file_read(path, 100, &buf, &len, &err), 0);
@@ -124,8 +125,8 @@ static void test_run_captures_output_and_errors(void **state)
 	assert_int_equal(hull_run(ok, -1, -1, &out, &err), 0);
 	assert_string_equal(out, "hi\n");
 	free(out);
-	char *const bad[] = {"sh", "-c", "echo first >&2; echo boom >&2; exit 3",
-			     NULL};
+	char *const bad[] = {"sh", "-c",
+			     "echo first >&2; echo boom >&2; exit 3", NULL};
 	assert_int_equal(hull_run(bad, -1, -1, NULL, &err), -EIO);
 	assert_string_equal(err.msg, "sh: boom");
 	char *const missing[] = {"hull-no-such-program", NULL};
@@ -136,14 +137,14 @@ static void test_run_captures_output_and_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_err_set_returns_negative_code),
-		cmocka_unit_test(test_err_prefix_adds_context),
-		cmocka_unit_test(test_uuid_generate_is_valid_v4),
-		cmocka_unit_test(test_uuid_valid_rejects_malformed),
-		cmocka_unit_test(test_file_write_atomic_and_read),
-		cmocka_unit_test(test_json_load_reports_line),
-		cmocka_unit_test(test_json_save_is_sorted_and_newline_terminated),
-		cmocka_unit_test(test_run_captures_output_and_errors),
+	    cmocka_unit_test(test_err_set_returns_negative_code),
+	    cmocka_unit_test(test_err_prefix_adds_context),
+	    cmocka_unit_test(test_uuid_generate_is_valid_v4),
+	    cmocka_unit_test(test_uuid_valid_rejects_malformed),
+	    cmocka_unit_test(test_file_write_atomic_and_read),
+	    cmocka_unit_test(test_json_load_reports_line),
+	    cmocka_unit_test(test_json_save_is_sorted_and_newline_terminated),
+	    cmocka_unit_test(test_run_captures_output_and_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

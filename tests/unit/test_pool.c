@@ -115,47 +115,61 @@ static void test_sizes(void **state)
 	assert_string_equal(buf, "20G");
 }
 
-
 static void test_dirstream_opening(void **state)
 {
 	struct hull_err err;
 	size_t n;
-	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 50", &n, &err), 0);
+	assert_int_equal(
+	    pool_dirstream_intro_parse("hull-dir-stream 1 50", &n, &err), 0);
 	assert_int_equal(n, 50);
-	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 2 50", &n, &err), -ENOTSUP);
-	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 0", &n, &err), -EINVAL);
-	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 99999999999", &n, &err), -EINVAL);
-	assert_int_equal(pool_dirstream_intro_parse("hull-dir-stream 1 5x", &n, &err), -EINVAL);
-	assert_int_equal(pool_dirstream_intro_parse("btrfs-stream", &n, &err), -EINVAL);
+	assert_int_equal(
+	    pool_dirstream_intro_parse("hull-dir-stream 2 50", &n, &err),
+	    -ENOTSUP);
+	assert_int_equal(
+	    pool_dirstream_intro_parse("hull-dir-stream 1 0", &n, &err),
+	    -EINVAL);
+	assert_int_equal(pool_dirstream_intro_parse(
+			     "hull-dir-stream 1 99999999999", &n, &err),
+			 -EINVAL);
+	assert_int_equal(
+	    pool_dirstream_intro_parse("hull-dir-stream 1 5x", &n, &err),
+	    -EINVAL);
+	assert_int_equal(pool_dirstream_intro_parse("btrfs-stream", &n, &err),
+			 -EINVAL);
 	assert_non_null(strstr(err.msg, "btrfs"));
 
 	struct pool_dirstream_header h;
-	const char *ok = "{\"snapshot\":\"2\",\"base\":\"1\",\"removed\":[\"a/b\",\"c\"]}";
-	assert_int_equal(pool_dirstream_header_parse(ok, strlen(ok), &h, &err), 0);
+	const char *ok =
+	    "{\"snapshot\":\"2\",\"base\":\"1\",\"removed\":[\"a/b\",\"c\"]}";
+	assert_int_equal(pool_dirstream_header_parse(ok, strlen(ok), &h, &err),
+			 0);
 	assert_string_equal(h.snapshot, "2");
 	assert_string_equal(h.base, "1");
 	assert_int_equal(h.n_removed, 2);
 	assert_string_equal(h.removed[0], "a/b");
 	pool_dirstream_header_free(&h);
 	const char *full = "{\"snapshot\":\"s\",\"base\":null,\"removed\":[]}";
-	assert_int_equal(pool_dirstream_header_parse(full, strlen(full), &h, &err), 0);
+	assert_int_equal(
+	    pool_dirstream_header_parse(full, strlen(full), &h, &err), 0);
 	assert_null(h.base);
 	pool_dirstream_header_free(&h);
 	static const char *const bad[] = {
-		"{\"snapshot\":\"../x\",\"removed\":[]}",
-		"{\"snapshot\":\"a/b\",\"removed\":[]}",
-		"{\"snapshot\":\"s\",\"base\":\"..\",\"removed\":[]}",
-		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"../etc\"]}",
-		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"/etc\"]}",
-		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"a/../../x\"]}",
-		"{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[1]}",
-		"{\"snapshot\":\"s\",\"removed\":[\"x\"]}",
-		"{\"snapshot\":\"s\"}",
-		"[1]",
-		"{",
+	    "{\"snapshot\":\"../x\",\"removed\":[]}",
+	    "{\"snapshot\":\"a/b\",\"removed\":[]}",
+	    "{\"snapshot\":\"s\",\"base\":\"..\",\"removed\":[]}",
+	    "{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"../etc\"]}",
+	    "{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"/etc\"]}",
+	    "{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[\"a/../../x\"]}",
+	    "{\"snapshot\":\"s\",\"base\":\"b\",\"removed\":[1]}",
+	    "{\"snapshot\":\"s\",\"removed\":[\"x\"]}",
+	    "{\"snapshot\":\"s\"}",
+	    "[1]",
+	    "{",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		assert_int_equal(pool_dirstream_header_parse(bad[i], strlen(bad[i]), &h, &err), -EINVAL);
+		assert_int_equal(pool_dirstream_header_parse(
+				     bad[i], strlen(bad[i]), &h, &err),
+				 -EINVAL);
 	assert_true(pool_dirstream_path_valid("a/b/"));
 	assert_false(pool_dirstream_path_valid("a//b"));
 	assert_false(pool_dirstream_path_valid("./a"));

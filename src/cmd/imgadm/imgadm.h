@@ -10,6 +10,7 @@
 #ifndef HULL_CMD_IMGADM_H
 #define HULL_CMD_IMGADM_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -58,6 +59,10 @@ int imgadm_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Prints a subcommand's help to stdout; returns 0. */
 int imgadm_help(const char *text);
+/* The long options of a subcommand that has only --help. */
+extern const struct option imgadm_help_only[];
+/* The usage line for what getopt_long returned as opt ('?' or ':'). */
+int imgadm_bad_option(const char *cmd, int opt, char **argv);
 /* Opens the pool or prints why not (returns NULL). */
 struct pool *imgadm_pool_open(int *rc);
 
@@ -66,10 +71,25 @@ struct pool *imgadm_pool_open(int *rc);
  * {"manifest", "source", ...}. */
 extern const struct table_view imgadm_view;
 
+/* The options every listing command shares: -j, -H, -p, -o, -s. */
+struct imgadm_list_opts {
+	const char *columns, *sort; /* sort NULL: no sorting */
+	unsigned flags;		    /* TABLE_NO_HEADER, TABLE_PARSABLE */
+	bool json;
+};
+
+/* Takes getopt's c when it is one of the shared listing options; returns
+ * false for any other option. */
+bool imgadm_list_option(struct imgadm_list_opts *o, int c, char *arg);
+
+/* Checks -o, -s and the FIELD=VALUE filters; prints a usage line for cmd
+ * and returns 2 when one is wrong, else 0. */
+int imgadm_list_check(const char *cmd, const struct imgadm_list_opts *o,
+		      char **filters, int nfilters);
+
 /* Filters, sorts and prints a list of info objects: as a table of columns
- * or, with json, as a JSON array. Returns an exit code. */
+ * or, with -j, as a JSON array. Returns an exit code. */
 int imgadm_print_list(json_t *infos, char **filters, int nfilters,
-		      const char *columns, const char *sort, unsigned flags,
-		      bool json);
+		      const struct imgadm_list_opts *o);
 
 #endif

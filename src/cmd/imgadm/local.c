@@ -18,20 +18,6 @@
 #define LIST_COLUMNS "uuid,name,version,os,type,pub"
 #define LIST_SORT "published_at,name"
 
-static const struct option help_only[] = {{"help", no_argument, NULL, 'h'},
-					  {NULL, 0, NULL, 0}};
-
-/* getopt's own complaint would be a second line; we print one. */
-static int bad_option(const char *cmd, int opt, char **argv)
-{
-	if (opt == '?' && optopt)
-		return imgadm_usage(cmd, "unknown option '-%c'", optopt);
-	if (opt == '?')
-		return imgadm_usage(cmd, "unknown option '%s'",
-				    argv[optind - 1]);
-	return imgadm_usage(cmd, "option '-%c' needs a value", optopt);
-}
-
 /* ---- install ---- */
 
 static const char install_help[] =
@@ -75,7 +61,7 @@ int imgadm_install(int argc, char **argv)
 			quiet = true;
 			break;
 		default:
-			return bad_option("install", c, argv);
+			return imgadm_bad_option("install", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -144,67 +130,45 @@ int imgadm_list(int argc, char **argv)
 					   {"json", no_argument, NULL, 'j'},
 					   {"docker", no_argument, NULL, 'D'},
 					   {NULL, 0, NULL, 0}};
-	const char *columns = NULL, *sort = LIST_SORT;
-	unsigned flags = 0;
-	bool json = false, docker = false;
+	struct imgadm_list_opts o = {.sort = LIST_SORT};
+	bool docker = false;
 	int c;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hjHpo:s:P:", lo, NULL)) != -1) {
+		if (imgadm_list_option(&o, c, optarg))
+			continue;
 		switch (c) {
 		case 'h':
 			return imgadm_help(list_help);
-		case 'j':
-			json = true;
-			break;
-		case 'H':
-			flags |= TABLE_NO_HEADER;
-			break;
-		case 'p':
-			flags |= TABLE_PARSABLE;
-			break;
-		case 'o':
-			columns = optarg;
-			break;
-		case 's':
-			sort = optarg;
-			break;
 		case 'D':
 			docker = true;
 			break;
 		case 'P':
 			break;
 		default:
-			return bad_option("list", c, argv);
+			return imgadm_bad_option("list", c, argv);
 		}
 	}
-	struct hull_err err = {0};
-	if (!columns)
-		columns = docker
-			      ? "uuid,docker_repo,docker_tags,docker_short_id,"
-				"pub"
-			      : LIST_COLUMNS;
-	if (table_keys_check(columns, false, &err) < 0)
-		return imgadm_usage("list", "-o: %s", err.msg);
-	if (table_keys_check(sort, true, &err) < 0)
-		return imgadm_usage("list", "-s: %s", err.msg);
+	if (!o.columns)
+		o.columns =
+		    docker ? "uuid,docker_repo,docker_tags,docker_short_id,"
+			     "pub"
+			   : LIST_COLUMNS;
 	int nf = argc - optind;
 	char **filters = argv + optind;
-	for (int i = 0; i < nf; i++)
-		if (!strchr(filters[i], '=') || filters[i][0] == '=')
-			return imgadm_usage("list",
-					    "invalid filter '%s' (want "
-					    "FIELD=VALUE)",
-					    filters[i]);
-	int rc;
+	int rc = imgadm_list_check("list", &o, filters, nf);
+	if (rc)
+		return rc;
 	struct pool *p = imgadm_pool_open(&rc);
 	if (!p)
 		return rc;
 	/* Clone counts cost a walk over the pool: only when shown or used. */
 	bool need_clones =
-	    json || strstr(columns, "clones") || strstr(sort, "clones");
+	    o.json || strstr(o.columns, "clones") || strstr(o.sort, "clones");
 	for (int i = 0; i < nf; i++)
 		need_clones |= !strncmp(filters[i], "clones=", 7);
+	struct hull_err err = {0};
 	json_t *all = image_store_list(p, need_clones, &err);
 	pool_close(p);
 	if (!all)
@@ -224,7 +188,7 @@ int imgadm_list(int argc, char **argv)
 		json_decref(all);
 		all = d;
 	}
-	rc = imgadm_print_list(all, filters, nf, columns, sort, flags, json);
+	rc = imgadm_print_list(all, filters, nf, &o);
 	json_decref(all);
 	return rc;
 }
@@ -258,7 +222,8 @@ int imgadm_get(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hrP:", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hrP:", imgadm_help_only, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'h':
 			return imgadm_help(get_help);
@@ -268,7 +233,7 @@ int imgadm_get(int argc, char **argv)
 		case 'P':
 			break;
 		default:
-			return bad_option(argv[0], c, argv);
+			return imgadm_bad_option(argv[0], c, argv);
 		}
 	}
 	const char *uuid;
@@ -312,11 +277,12 @@ int imgadm_delete(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hP:", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hP:", imgadm_help_only, NULL)) !=
+	       -1) {
 		if (c == 'h')
 			return imgadm_help(delete_help);
 		if (c != 'P')
-			return bad_option(argv[0], c, argv);
+			return imgadm_bad_option(argv[0], c, argv);
 	}
 	const char *uuid;
 	int rc = one_uuid(argv[0], argc, argv, &uuid);
@@ -384,7 +350,8 @@ int imgadm_vacuum(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hnf", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hnf", imgadm_help_only, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'h':
 			return imgadm_help(vacuum_help);
@@ -395,7 +362,7 @@ int imgadm_vacuum(int argc, char **argv)
 			force = true;
 			break;
 		default:
-			return bad_option("vacuum", c, argv);
+			return imgadm_bad_option("vacuum", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -515,38 +482,30 @@ int imgadm_ancestry(int argc, char **argv)
 	static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
 					   {"json", no_argument, NULL, 'j'},
 					   {NULL, 0, NULL, 0}};
-	const char *columns = "uuid,name,version,published";
-	unsigned flags = 0;
-	bool json = false;
+	struct imgadm_list_opts o = {.columns = "uuid,name,version,published"};
 	int c;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hjHo:P:", lo, NULL)) != -1) {
+		if (imgadm_list_option(&o, c, optarg))
+			continue;
 		switch (c) {
 		case 'h':
 			return imgadm_help(ancestry_help);
-		case 'j':
-			json = true;
-			break;
-		case 'H':
-			flags |= TABLE_NO_HEADER;
-			break;
-		case 'o':
-			columns = optarg;
-			break;
 		case 'P':
 			break;
 		default:
-			return bad_option("ancestry", c, argv);
+			return imgadm_bad_option("ancestry", c, argv);
 		}
 	}
 	const char *uuid;
 	int rc = one_uuid("ancestry", argc, argv, &uuid);
 	if (rc)
 		return rc;
+	rc = imgadm_list_check("ancestry", &o, NULL, 0);
+	if (rc)
+		return rc;
 	struct hull_err err = {0};
-	if (table_keys_check(columns, false, &err) < 0)
-		return imgadm_usage("ancestry", "-o: %s", err.msg);
 	struct pool *p = imgadm_pool_open(&rc);
 	if (!p)
 		return rc;
@@ -563,12 +522,12 @@ int imgadm_ancestry(int argc, char **argv)
 			break; /* an origin not installed ends the chain */
 		}
 		free(cur);
-		const char *o = hull_json_str(json_object_get(info, "manifest"),
-					      "origin", NULL);
-		cur = o ? xstrdup(o) : NULL;
+		const char *origin = hull_json_str(
+		    json_object_get(info, "manifest"), "origin", NULL);
+		cur = origin ? xstrdup(origin) : NULL;
 		json_array_append_new(chain, info);
 	}
-	rc = imgadm_print_list(chain, NULL, 0, columns, NULL, flags, json);
+	rc = imgadm_print_list(chain, NULL, 0, &o);
 out:
 	free(cur);
 	json_decref(chain);

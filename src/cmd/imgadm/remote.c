@@ -19,19 +19,6 @@
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 
-static const struct option help_only[] = {{"help", no_argument, NULL, 'h'},
-					  {NULL, 0, NULL, 0}};
-
-static int bad_option(const char *cmd, int opt, char **argv)
-{
-	if (opt == '?' && optopt)
-		return imgadm_usage(cmd, "unknown option '-%c'", optopt);
-	if (opt == '?')
-		return imgadm_usage(cmd, "unknown option '%s'",
-				    argv[optind - 1]);
-	return imgadm_usage(cmd, "option '-%c' needs a value", optopt);
-}
-
 /* ---- sources ---- */
 
 static const char sources_help[] =
@@ -185,7 +172,7 @@ int imgadm_sources(int argc, char **argv)
 			check = true;
 			break;
 		default:
-			return bad_option("sources", c, argv);
+			return imgadm_bad_option("sources", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -285,47 +272,22 @@ int imgadm_avail(int argc, char **argv)
 	static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
 					   {"json", no_argument, NULL, 'j'},
 					   {NULL, 0, NULL, 0}};
-	const char *columns = "uuid,name,version,os,type,pub";
-	const char *sort = "published_at,name";
-	unsigned flags = 0;
-	bool json = false;
+	struct imgadm_list_opts o = {.columns = "uuid,name,version,os,type,pub",
+				     .sort = "published_at,name"};
 	int c;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hjHpo:s:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'h':
+		if (imgadm_list_option(&o, c, optarg))
+			continue;
+		if (c == 'h')
 			return imgadm_help(avail_help);
-		case 'j':
-			json = true;
-			break;
-		case 'H':
-			flags |= TABLE_NO_HEADER;
-			break;
-		case 'p':
-			flags |= TABLE_PARSABLE;
-			break;
-		case 'o':
-			columns = optarg;
-			break;
-		case 's':
-			sort = optarg;
-			break;
-		default:
-			return bad_option(argv[0], c, argv);
-		}
+		return imgadm_bad_option(argv[0], c, argv);
 	}
+	int rc = imgadm_list_check(argv[0], &o, argv + optind, argc - optind);
+	if (rc)
+		return rc;
 	struct hull_err err = {0};
-	if (table_keys_check(columns, false, &err) < 0)
-		return imgadm_usage(argv[0], "-o: %s", err.msg);
-	if (table_keys_check(sort, true, &err) < 0)
-		return imgadm_usage(argv[0], "-s: %s", err.msg);
-	for (int i = optind; i < argc; i++)
-		if (!strchr(argv[i], '=') || argv[i][0] == '=')
-			return imgadm_usage(argv[0],
-					    "invalid filter '%s' (want "
-					    "FIELD=VALUE)",
-					    argv[i]);
 	if (hull_root_check(&err) < 0)
 		return imgadm_fail(&err);
 	json_t *sources = image_sources_load(&err);
@@ -333,7 +295,6 @@ int imgadm_avail(int argc, char **argv)
 		return imgadm_fail(&err);
 	json_t *rows = json_array();
 	json_t *seen = json_object();
-	int rc = IMGADM_OK;
 	size_t i;
 	json_t *src;
 	json_array_foreach(sources, i, src)
@@ -358,8 +319,7 @@ int imgadm_avail(int argc, char **argv)
 		}
 		json_decref(ms);
 	}
-	rc = imgadm_print_list(rows, argv + optind, argc - optind, columns,
-			       sort, flags, json);
+	rc = imgadm_print_list(rows, argv + optind, argc - optind, &o);
 out:
 	json_decref(seen);
 	json_decref(rows);
@@ -419,10 +379,11 @@ int imgadm_show(int argc, char **argv)
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", help_only, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", imgadm_help_only, NULL)) !=
+	       -1) {
 		if (c == 'h')
 			return imgadm_help(show_help);
-		return bad_option("show", c, argv);
+		return imgadm_bad_option("show", c, argv);
 	}
 	if (optind >= argc)
 		return imgadm_usage("show", "missing UUID");
@@ -575,7 +536,7 @@ int imgadm_import(int argc, char **argv)
 		case 'C':
 			break;
 		default:
-			return bad_option("import", c, argv);
+			return imgadm_bad_option("import", c, argv);
 		}
 	}
 	if (optind >= argc)

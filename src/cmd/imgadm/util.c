@@ -1,5 +1,6 @@
 /* util.c - what imgadm's subcommands share: errors, the list view. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,9 +127,48 @@ static json_t *image_lookup(json_t *info, const char *key, void *ctx)
 
 const struct table_view imgadm_view = {.lookup = image_lookup};
 
+bool imgadm_list_option(struct imgadm_list_opts *o, int c, char *arg)
+{
+	switch (c) {
+	case 'j':
+		o->json = true;
+		return true;
+	case 'H':
+		o->flags |= TABLE_NO_HEADER;
+		return true;
+	case 'p':
+		o->flags |= TABLE_PARSABLE;
+		return true;
+	case 'o':
+		o->columns = arg;
+		return true;
+	case 's':
+		o->sort = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int imgadm_list_check(const char *cmd, const struct imgadm_list_opts *o,
+		      char **filters, int nfilters)
+{
+	struct hull_err err = {0};
+	if (table_keys_check(o->columns, false, &err) < 0)
+		return imgadm_usage(cmd, "-o: %s", err.msg);
+	if (o->sort && table_keys_check(o->sort, true, &err) < 0)
+		return imgadm_usage(cmd, "-s: %s", err.msg);
+	for (int i = 0; i < nfilters; i++)
+		if (!strchr(filters[i], '=') || filters[i][0] == '=')
+			return imgadm_usage(cmd,
+					    "invalid filter '%s' (want "
+					    "FIELD=VALUE)",
+					    filters[i]);
+	return 0;
+}
+
 int imgadm_print_list(json_t *infos, char **filters, int nfilters,
-		      const char *columns, const char *sort, unsigned flags,
-		      bool json)
+		      const struct imgadm_list_opts *o)
 {
 	struct hull_err err = {0};
 	struct table_filter *f = NULL;
@@ -136,17 +176,32 @@ int imgadm_print_list(json_t *infos, char **filters, int nfilters,
 		return imgadm_fail(&err);
 	json_t *rows = table_select(infos, f, &imgadm_view);
 	table_filters_free(f);
-	if (sort && table_sort(rows, sort, &imgadm_view, &err) < 0) {
+	if (o->sort && table_sort(rows, o->sort, &imgadm_view, &err) < 0) {
 		json_decref(rows);
 		return imgadm_fail(&err);
 	}
-	if (json) {
+	if (o->json) {
 		hull_json_print(rows);
 	} else {
-		char *t = table_render(rows, columns, flags, &imgadm_view);
+		char *t =
+		    table_render(rows, o->columns, o->flags, &imgadm_view);
 		fputs(t, stdout);
 		free(t);
 	}
 	json_decref(rows);
 	return IMGADM_OK;
+}
+
+const struct option imgadm_help_only[] = {{"help", no_argument, NULL, 'h'},
+					  {NULL, 0, NULL, 0}};
+
+int imgadm_bad_option(const char *cmd, int opt, char **argv)
+{
+	/* getopt's own complaint would be a second line; we print one. */
+	if (opt == '?' && optopt)
+		return imgadm_usage(cmd, "unknown option '-%c'", optopt);
+	if (opt == '?')
+		return imgadm_usage(cmd, "unknown option '%s'",
+				    argv[optind - 1]);
+	return imgadm_usage(cmd, "option '-%c' needs a value", optopt);
 }
