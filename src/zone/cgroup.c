@@ -24,6 +24,7 @@
 
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
+#include "zone/devfilter.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
 
@@ -248,6 +249,14 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 		 * it when the cgroup is made; a reboot keeps it.) */
 		if (fresh && strcmp(cg->ctl[i], "devices") == 0 &&
 		    (r = devices_setup(d, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
+		/* v2 has no devices controller: the same whitelist as a
+		 * device program, attached once, where the zone cannot
+		 * reach. */
+		if (fresh && cg->v2 &&
+		    (r = zone_devfilter_attach(
+			 d, dev_allow, sizeof(dev_allow) / sizeof(*dev_allow),
+			 err)) < 0)
 			return hull_err_prefix(err, "cgroup");
 		if (strcmp(cg->ctl[i], "memory") == 0)
 			write_str(d, "memory.use_hierarchy", "1", NULL);

@@ -42,7 +42,8 @@ DEBIAN_CHECKS = ["systemd_boot", "systemd_zlogin", "systemd_cgroup_tree",
 CHECKS = [
     "boot", "sysinfo_layout", "create",
     "cpu_max", "cpu_weight", "memory_max", "memory_swap_max", "pids_max",
-    "io_weight", "io_bfq_weight", "zone_leaf", "zone_tree_writable",
+    "io_weight", "io_bfq_weight", "zone_leaf", "device_filter",
+    "zone_tree_writable",
     "zone_cannot_lift", "fork_bomb", "fork_bomb_counted", "host_survives",
     "oom_killed", "oom_counted", "oom_zone_survives",
     "update", "update_cpu_max", "update_cpu_weight", "update_memory_max",
@@ -223,9 +224,19 @@ def boot(tmp_path_factory, debfile, debroot, debuuid):
             "-m", "1536", "-nodefaults", "-no-user-config", "-display",
             "none", "-monitor", "none", "-serial", f"file:{console}",
             "-no-reboot", "-kernel", vmlinuz, "-initrd", initrd]
+    # A scratch disk, the block device the zone must not open, and the
+    # Debian pool; each found in the VM by its serial.
+    scratch = os.path.join(workdir, "scratch.img")
+    with open(scratch, "wb") as f:
+        f.truncate(1 << 20)
+    disks = [(scratch, "hull-scratch")]
     if debfile:
-        argv += ["-drive", f"file={debfile},if=virtio,format=raw,cache=unsafe"]
+        disks.append((debfile, "hull-debian"))
         cmdline += f" hull.debroot={debroot} hull.debuuid={debuuid}"
+    for i, (path, serial) in enumerate(disks):
+        argv += ["-drive", f"file={path},if=none,id=d{i},format=raw,"
+                 "cache=unsafe",
+                 "-device", f"virtio-blk-pci,drive=d{i},serial={serial}"]
     argv += ["-append", cmdline]
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
