@@ -226,6 +226,7 @@ static int rmdir_tree(const char *dir);
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 {
 	int r;
+	cg->fresh = false;
 	for (size_t i = 0; i < cg->ndirs; i++) {
 		const char *d = cg->dirs[i];
 		_cleanup_free_ char *parent = xstrdup(d);
@@ -250,14 +251,7 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 		if (fresh && strcmp(cg->ctl[i], "devices") == 0 &&
 		    (r = devices_setup(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
-		/* v2 has no devices controller: the same whitelist as a
-		 * device program, attached once, where the zone cannot
-		 * reach. */
-		if (fresh && cg->v2 &&
-		    (r = zone_devfilter_attach(
-			 d, dev_allow, sizeof(dev_allow) / sizeof(*dev_allow),
-			 err)) < 0)
-			return hull_err_prefix(err, "cgroup");
+		cg->fresh |= fresh;
 		if (strcmp(cg->ctl[i], "memory") == 0)
 			write_str(d, "memory.use_hierarchy", "1", NULL);
 		/* The payload level below the limits. */
@@ -278,6 +272,18 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 			return hull_err_prefix(err, "cgroup");
 	}
 	return 0;
+}
+
+int zone_cgroup_devices_limit(struct zone_cgroup *cg, struct hull_err *err)
+{
+	/* v2 has no devices controller: the same whitelist as a device
+	 * program, attached once, where the zone cannot reach. */
+	if (!cg->v2 || !cg->fresh || !cg->ndirs)
+		return 0;
+	int r =
+	    zone_devfilter_attach(cg->dirs[0], dev_allow,
+				  sizeof(dev_allow) / sizeof(*dev_allow), err);
+	return r < 0 ? hull_err_prefix(err, "cgroup") : 0;
 }
 
 const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i)

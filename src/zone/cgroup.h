@@ -31,6 +31,8 @@ struct zone_cgroup {
 	char *payload[ZONE_CGROUP_MAX_DIRS];
 	/* controller of each (v1), "" for v2 */
 	char *ctl[ZONE_CGROUP_MAX_DIRS];
+	/* zone_cgroup_create made the limits level (it did not exist) */
+	bool fresh;
 };
 
 /* Fills cg with the paths for uuid (nothing is created). */
@@ -39,6 +41,12 @@ void zone_cgroup_fini(struct zone_cgroup *cg);
 /* The cgroup parent in use ("hull" or $HULL_CGROUP_PARENT). */
 const char *zone_cgroup_parent(void);
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
+/* A zone's device whitelist: v1 writes it when it makes the cgroup (the
+ * devices controller refuses a new one once there are children); v2, which
+ * has no such controller, attaches it here as a device program
+ * (devfilter.h), on a cgroup zone_cgroup_create just made. A VMM's hull
+ * does not call it: its emulator opens /dev/kvm and its disks. */
+int zone_cgroup_devices_limit(struct zone_cgroup *cg, struct hull_err *err);
 #define ZONE_CGROUP_PAYLOAD "zone"
 /* Moves pid, which must be single-threaded (a freshly cloned init), into
  * the zone's cgroup (its payload level) in every hierarchy. */

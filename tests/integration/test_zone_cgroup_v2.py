@@ -36,8 +36,8 @@ QEMU = "qemu-system-x86_64"
 TAG = "HULL-CGV2 "
 PROGRAMS = ["hull", "vmadm", "imgadm", "hull-supervisor", "zlogin", "sysinfo"]
 DEBIAN_CHECKS = ["systemd_boot", "systemd_zlogin", "systemd_cgroup_tree",
-                 "systemd_controllers", "systemd_reboot", "systemd_stop",
-                 "systemd_delete"]
+                 "systemd_controllers", "systemd_reboot",
+                 "systemd_device_filter", "systemd_stop", "systemd_delete"]
 # The checks cgv2-init makes, in its order.
 CHECKS = [
     "boot", "sysinfo_layout", "create",
