@@ -262,6 +262,7 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 	zone_config_fini(&sv->cfg);
 	sv->cfg = cfg;
 	if ((r = zone_cgroup_create(&sv->cg, err)) < 0 ||
+	    (r = zone_cgroup_devices_limit(&sv->cg, err)) < 0 ||
 	    (r = zone_cgroup_limits_apply(&sv->cg, &sv->cfg.limits, err)) < 0)
 		return r;
 	if (sv->cfg.userns &&

@@ -24,6 +24,7 @@
 
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
+#include "zone/devfilter.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
 
@@ -164,6 +165,25 @@ static int v2_enable(const char *dir, struct hull_err *err)
 	return 0;
 }
 
+/* v2: v2_enable on the root and on each level below it down to dir. */
+static int v2_enable_down(const char *dir, struct hull_err *err)
+{
+	_cleanup_free_ char *p = xstrdup(dir);
+	size_t root = strlen(CG_ROOT);
+	for (char *s = p + root;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		int r = v2_enable(p, err);
+		*s = c;
+		if (r < 0)
+			return r;
+		if (!c)
+			return 0;
+	}
+}
+
 /* cpuset v1: a new cgroup starts with empty cpus/mems; copy the parent's. */
 static int cpuset_fill(const char *dir, struct hull_err *err)
 {
@@ -201,9 +221,12 @@ static int devices_setup(const char *dir, struct hull_err *err)
 	return 0;
 }
 
+static int rmdir_tree(const char *dir);
+
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 {
 	int r;
+	cg->fresh = false;
 	for (size_t i = 0; i < cg->ndirs; i++) {
 		const char *d = cg->dirs[i];
 		_cleanup_free_ char *parent = xstrdup(d);
@@ -213,13 +236,10 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
 		    (r = cpuset_fill(parent, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
-		if (cg->v2) {
-			/* Root and parent delegate controllers to their
-			 * children. */
-			if ((r = v2_enable(CG_ROOT, err)) < 0 ||
-			    (r = v2_enable(parent, err)) < 0)
-				return hull_err_prefix(err, "cgroup");
-		}
+		/* Every level from the root to the parent delegates the
+		 * controllers to the next (a parent may be "a.slice/hull"). */
+		if (cg->v2 && (r = v2_enable_down(parent, err)) < 0)
+			return hull_err_prefix(err, "cgroup");
 		bool fresh = mkdir(d, 0755) == 0;
 		if (!fresh && errno != EEXIST)
 			return hull_err_sys(err, errno, "cgroup: mkdir %s", d);
@@ -231,12 +251,20 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 		if (fresh && strcmp(cg->ctl[i], "devices") == 0 &&
 		    (r = devices_setup(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
+		cg->fresh |= fresh;
 		if (strcmp(cg->ctl[i], "memory") == 0)
 			write_str(d, "memory.use_hierarchy", "1", NULL);
 		/* The payload level below the limits. */
 		if (cg->v2 && (r = v2_enable(d, err)) < 0)
 			return hull_err_prefix(err, "cgroup");
 		const char *pl = cg->payload[i];
+		/* v2: what the zone's last boot made below its root (systemd's
+		 * slices, the controllers it enabled there) would leave the
+		 * payload an inner node, which no process may join (EBUSY):
+		 * start from an empty one. The zone is down, so all of it is
+		 * empty. */
+		if (cg->v2)
+			rmdir_tree(pl);
 		if (mkdir(pl, 0755) < 0 && errno != EEXIST)
 			return hull_err_sys(err, errno, "cgroup: mkdir %s", pl);
 		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
@@ -244,6 +272,18 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 			return hull_err_prefix(err, "cgroup");
 	}
 	return 0;
+}
+
+int zone_cgroup_devices_limit(struct zone_cgroup *cg, struct hull_err *err)
+{
+	/* v2 has no devices controller: the same whitelist as a device
+	 * program, attached once, where the zone cannot reach. */
+	if (!cg->v2 || !cg->fresh || !cg->ndirs)
+		return 0;
+	int r =
+	    zone_devfilter_attach(cg->dirs[0], dev_allow,
+				  sizeof(dev_allow) / sizeof(*dev_allow), err);
+	return r < 0 ? hull_err_prefix(err, "cgroup") : 0;
 }
 
 const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i)
@@ -294,15 +334,37 @@ int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
 	return 0;
 }
 
-/* systemd's mapping of cpu.shares (2..262144, default 1024) onto cpu.weight
- * (1..10000, default 100). */
+char *zone_cgroup_of_pid(const struct zone_cgroup *cg, pid_t pid)
+{
+	if (!cg->v2 || pid <= 0)
+		return NULL;
+	_cleanup_free_ char *f = xasprintf("/proc/%d/cgroup", (int)pid);
+	_cleanup_free_ char *s = NULL;
+	size_t len;
+	if (hull_file_read(f, 1 << 16, &s, &len, NULL) < 0)
+		return NULL;
+	/* v2 has one line, "0::/path" (from our own, the host's, namespace). */
+	if (strncmp(s, "0::", 3) != 0)
+		return NULL;
+	char *path = s + 3;
+	path[strcspn(path, "\n")] = '\0';
+	_cleanup_free_ char *below =
+	    xasprintf("/%s/" ZONE_CGROUP_PAYLOAD "/", cg->rel);
+	size_t n = strlen(below);
+	if (strncmp(path, below, n) != 0 || !path[n] || strstr(path, "/../") ||
+	    strstr(path, "/./"))
+		return NULL;
+	return xasprintf(CG_ROOT "%s", path);
+}
+
+/* systemd's mapping of cpu.shares (default 1024) onto cpu.weight (1..10000,
+ * default 100): proportional, so a zone weighs against the host's other
+ * cgroups as its cpu.shares does on v1 (not runc's range-to-range map,
+ * which gives 1024 shares a weight of 39). */
 static int64_t shares_to_weight(int64_t s)
 {
-	if (s < 2)
-		s = 2;
-	if (s > 262144)
-		s = 262144;
-	return 1 + ((s - 2) * 9999) / 262142;
+	int64_t w = s * 100 / 1024;
+	return w < 1 ? 1 : w > 10000 ? 10000 : w;
 }
 
 static int write_i64(const char *dir, const char *file, int64_t v,
@@ -409,14 +471,17 @@ static int limits_v2(const char *d, const struct zone_limits *l,
 	if (l->zfs_io_priority >= 0) {
 		int64_t w = l->zfs_io_priority;
 		w = w < 1 ? 1 : w > 10000 ? 10000 : w;
+		/* Both when both are there: io.weight acts through iocost,
+		 * io.bfq.weight on the devices BFQ schedules. */
 		if (has_file(d, "io.weight")) {
 			snprintf(buf, sizeof(buf), "default %lld",
 				 (long long)w);
-			return write_str(d, "io.weight", buf, err);
+			if (write_str(d, "io.weight", buf, err) < 0)
+				return -err->code;
 		}
-		if (has_file(d, "io.bfq.weight"))
-			return write_i64(d, "io.bfq.weight",
-					 w > 1000 ? 1000 : w, err);
+		if (has_file(d, "io.bfq.weight") &&
+		    write_i64(d, "io.bfq.weight", w > 1000 ? 1000 : w, err) < 0)
+			return -err->code;
 	}
 	return 0;
 }

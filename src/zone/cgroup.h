@@ -31,6 +31,8 @@ struct zone_cgroup {
 	char *payload[ZONE_CGROUP_MAX_DIRS];
 	/* controller of each (v1), "" for v2 */
 	char *ctl[ZONE_CGROUP_MAX_DIRS];
+	/* zone_cgroup_create made the limits level (it did not exist) */
+	bool fresh;
 };
 
 /* Fills cg with the paths for uuid (nothing is created). */
@@ -39,6 +41,12 @@ void zone_cgroup_fini(struct zone_cgroup *cg);
 /* The cgroup parent in use ("hull" or $HULL_CGROUP_PARENT). */
 const char *zone_cgroup_parent(void);
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
+/* A zone's device whitelist: v1 writes it when it makes the cgroup (the
+ * devices controller refuses a new one once there are children); v2, which
+ * has no such controller, attaches it here as a device program
+ * (devfilter.h), on a cgroup zone_cgroup_create just made. A VMM's hull
+ * does not call it: its emulator opens /dev/kvm and its disks. */
+int zone_cgroup_devices_limit(struct zone_cgroup *cg, struct hull_err *err);
 #define ZONE_CGROUP_PAYLOAD "zone"
 /* Moves pid, which must be single-threaded (a freshly cloned init), into
  * the zone's cgroup (its payload level) in every hierarchy. */
@@ -54,6 +62,12 @@ const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i);
  * own cgroups below. The limits one level up stay the host's. */
 int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
 			 struct hull_err *err);
+/* v2: the folder of pid's cgroup when it lies strictly below the zone's
+ * payload level (a process of the zone that its own init moved there, as
+ * systemd moves itself to init.scope), else NULL. Once the zone enables
+ * controllers below its root, the root is an inner node that no process
+ * may join (EBUSY); zlogin joins init's cgroup instead. */
+char *zone_cgroup_of_pid(const struct zone_cgroup *cg, pid_t pid);
 /* Writes the limits that are set (>= 0). */
 int zone_cgroup_limits_apply(struct zone_cgroup *cg,
 			     const struct zone_limits *l, struct hull_err *err);

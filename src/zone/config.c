@@ -94,7 +94,11 @@ static int64_t lim(json_t *vm, const char *key)
 
 void zone_limits_from_json(json_t *vm, struct zone_limits *l)
 {
+	/* No cpu_cap is no cap (vmadm update cpu_cap=0 removes the
+	 * property): write it so, or a running zone keeps its old cap. */
 	l->cpu_cap = lim(vm, "cpu_cap");
+	if (l->cpu_cap < 0)
+		l->cpu_cap = 0;
 	l->cpu_shares = lim(vm, "cpu_shares");
 	l->max_physical_memory = lim(vm, "max_physical_memory");
 	if (l->max_physical_memory < 0)

@@ -49,6 +49,8 @@ struct joined {
 	pid_t init;
 	int cg_fd[ZONE_CGROUP_MAX_DIRS];
 	size_t ncg;
+	/* v2: init's cgroup.procs, for when the payload level is busy */
+	int cg_init_fd;
 	int ctl_fd; /* lx: control socket for the uname listener */
 	bool lx, sys_admin;
 	bool userns; /* the zone has a user namespace; its root is uid/gid */
@@ -62,6 +64,9 @@ static void joined_close(struct joined *j)
 	for (size_t i = 0; i < j->ncg; i++)
 		close(j->cg_fd[i]);
 	j->ncg = 0;
+	if (j->cg_init_fd >= 0)
+		close(j->cg_init_fd);
+	j->cg_init_fd = -1;
 	if (j->ctl_fd >= 0)
 		close(j->ctl_fd);
 	j->ctl_fd = -1;
@@ -71,6 +76,7 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 {
 	memset(j, 0, sizeof(*j));
 	j->ctl_fd = -1;
+	j->cg_init_fd = -1;
 	json_t *st = supervisor_status(uuid, err);
 	if (!st)
 		return -err->code;
@@ -103,6 +109,11 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 			break;
 		}
 		j->cg_fd[j->ncg++] = fd;
+	}
+	_cleanup_free_ char *init_cg = zone_cgroup_of_pid(&cg, pid);
+	if (init_cg) {
+		_cleanup_free_ char *f = xasprintf("%s/cgroup.procs", init_cg);
+		j->cg_init_fd = open(f, O_WRONLY | O_CLOEXEC);
 	}
 	zone_cgroup_fini(&cg);
 	if (r == 0 && j->lx) {
@@ -149,7 +160,11 @@ static __attribute__((noreturn)) void child_run(const struct zone_exec_opts *o,
 	prctl(PR_SET_DUMPABLE, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	for (size_t i = 0; i < j->ncg; i++) {
-		if (write(j->cg_fd[i], "0", 1) != 1) {
+		/* v2: a zone that made cgroups with controllers below its
+		 * root (systemd) cannot be joined there: join init's. */
+		if (write(j->cg_fd[i], "0", 1) != 1 &&
+		    (errno != EBUSY || j->cg_init_fd < 0 ||
+		     write(j->cg_init_fd, "0", 1) != 1)) {
 			dprintf(2, "zlogin: join cgroup: %s\n",
 				strerror(errno));
 			_exit(126);

@@ -93,7 +93,10 @@ def test_zone_cannot_lift_its_own_limits(zones):
     r = z.zlogin("sh", "-c", "f=/sys/fs/cgroup/pids.max; "
                  "[ -e $f ] || f=/sys/fs/cgroup/pids/pids.max; "
                  "echo max > $f && echo wrote; cat $f")
-    assert "wrote" in r.out
+    # (On v2, cgroup2 mounted with nsdelegate, as systemd mounts it, refuses
+    # writes to a namespace root's own limits: test_zone_cgroup_v2 checks
+    # such a host.)
+    assert "wrote" in r.out or cgroup_v2()
     # ... but the limits sit above what it can reach.
     assert cgroup_file(z.cgroup, ctl, "pids.max") == "30"
     r = z.zlogin("sh", "-c", "i=0; while [ $i -lt 100 ]; do sleep 5 & "

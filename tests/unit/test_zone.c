@@ -17,6 +17,7 @@
 #include "supervisor/control.h"
 #include "zone/caps.h"
 #include "zone/config.h"
+#include "zone/devfilter.h"
 #include "zone/uname.h"
 #include "zone/user.h"
 
@@ -56,6 +57,103 @@ static void test_config_defaults(void **state)
 	assert_null(c.kernel_version);
 	zone_config_fini(&c);
 	json_decref(j);
+}
+
+/* A record without cpu_cap (vmadm update cpu_cap=0 removes it) is
+ * uncapped, so a running zone's old cap is lifted, not kept. */
+static void test_limits_without_cpu_cap_lift_the_cap(void **state)
+{
+	json_t *j = rec("{\"uuid\":\"" UUID "\",\"max_lwps\":40}");
+	struct zone_limits l;
+	zone_limits_from_json(j, &l);
+	assert_int_equal(l.cpu_cap, 0);
+	assert_int_equal(l.max_lwps, 40);
+	assert_int_equal(l.cpu_shares, -1);
+	json_decref(j);
+}
+
+/* Runs a device program as the kernel would, for the instructions
+ * zone_devfilter_build emits: returns r0 at exit, or -1 on anything else
+ * (an unknown instruction, a jump out of the program). */
+static int devfilter_run(const struct bpf_insn *p, int n, unsigned type,
+			 unsigned access, unsigned major, unsigned minor)
+{
+	uint32_t ctx[3] = {access << 16 | type, major, minor};
+	uint64_t r[11] = {0};
+	for (int pc = 0, steps = 0; pc >= 0 && pc < n && steps < 1000;
+	     pc++, steps++) {
+		const struct bpf_insn *i = &p[pc];
+		switch (i->code) {
+		case BPF_LDX | BPF_W | BPF_MEM:
+			if (i->src_reg != BPF_REG_1 || i->off % 4 || i->off > 8)
+				return -1;
+			r[i->dst_reg] = ctx[i->off / 4];
+			break;
+		case BPF_ALU | BPF_MOV | BPF_X:
+			r[i->dst_reg] = (uint32_t)r[i->src_reg];
+			break;
+		case BPF_ALU | BPF_AND | BPF_K:
+			r[i->dst_reg] =
+			    (uint32_t)r[i->dst_reg] & (uint32_t)i->imm;
+			break;
+		case BPF_ALU | BPF_RSH | BPF_K:
+			r[i->dst_reg] = (uint32_t)r[i->dst_reg] >> i->imm;
+			break;
+		case BPF_ALU64 | BPF_MOV | BPF_K:
+			r[i->dst_reg] = (uint64_t)(int64_t)i->imm;
+			break;
+		case BPF_JMP | BPF_JNE | BPF_K:
+			if (r[i->dst_reg] != (uint64_t)(int64_t)i->imm)
+				pc += i->off;
+			break;
+		case BPF_JMP | BPF_EXIT:
+			return (int)r[0];
+		default:
+			return -1;
+		}
+	}
+	return -1;
+}
+
+static void test_devfilter_allows_what_it_lists(void **state)
+{
+	static const char *const rules[] = {"c 1:3 rwm", "c 136:* rwm",
+					    "b 8:* r", "c *:9 rw"};
+	struct bpf_insn p[ZONE_DEVFILTER_MAX_INSNS];
+	struct hull_err err = {0};
+	int n = zone_devfilter_build(rules, 4, p, &err);
+	assert_true(n > 0 && n <= ZONE_DEVFILTER_MAX_INSNS);
+	const unsigned c = BPF_DEVCG_DEV_CHAR, b = BPF_DEVCG_DEV_BLOCK;
+	const unsigned rd = BPF_DEVCG_ACC_READ, wr = BPF_DEVCG_ACC_WRITE,
+		       mk = BPF_DEVCG_ACC_MKNOD;
+	assert_int_equal(devfilter_run(p, n, c, rd | wr, 1, 3), 1);
+	assert_int_equal(devfilter_run(p, n, c, mk, 1, 3), 1);
+	assert_int_equal(devfilter_run(p, n, c, rd, 1, 4), 0);
+	assert_int_equal(devfilter_run(p, n, b, rd, 1, 3), 0);
+	assert_int_equal(devfilter_run(p, n, c, rd | wr, 136, 7), 1);
+	assert_int_equal(devfilter_run(p, n, b, rd, 8, 0), 1);
+	assert_int_equal(devfilter_run(p, n, b, wr, 8, 0), 0);
+	assert_int_equal(devfilter_run(p, n, b, mk, 8, 16), 0);
+	assert_int_equal(devfilter_run(p, n, c, rd | wr, 42, 9), 1);
+	assert_int_equal(devfilter_run(p, n, c, mk, 42, 9), 0);
+	assert_int_equal(devfilter_run(p, n, b, rd, 7, 0), 0);
+	/* No rule: nothing is allowed. */
+	n = zone_devfilter_build(rules, 0, p, &err);
+	assert_int_equal(devfilter_run(p, n, c, rd, 1, 3), 0);
+}
+
+static void test_devfilter_refuses_bad_rules(void **state)
+{
+	static const char *const bad[] = {"a 1:3 rwm",	"c 1:3",    "c 1-3 rw",
+					  "c x:3 r",	"c 1:3 rx", "c 1:3 ",
+					  "c 1:3 rwm ", "c -1:3 r"};
+	struct bpf_insn p[ZONE_DEVFILTER_MAX_INSNS];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct hull_err err = {0};
+		assert_int_equal(zone_devfilter_build(&bad[i], 1, p, &err),
+				 -EINVAL);
+		assert_non_null(strstr(err.msg, "bad rule"));
+	}
 }
 
 static void test_config_lx_and_resolvers(void **state)
@@ -225,6 +323,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_config_defaults),
+	    cmocka_unit_test(test_limits_without_cpu_cap_lift_the_cap),
+	    cmocka_unit_test(test_devfilter_allows_what_it_lists),
+	    cmocka_unit_test(test_devfilter_refuses_bad_rules),
 	    cmocka_unit_test(test_config_lx_and_resolvers),
 	    cmocka_unit_test(test_config_docker_keys),
 	    cmocka_unit_test(test_config_refuses_bad_records),
