@@ -7,13 +7,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fw/text.h"
+#include "lib/nft.h"
 #include "lib/xalloc.h"
 
 bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *s,
@@ -739,12 +739,9 @@ char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
 
 static int run_nft(const char *buf, bool dry_run, struct hull_err *err)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *nft = hull_nft_open(err);
 	if (!nft)
-		return hull_err_set(err, ENOMEM,
-				    "nftables: cannot make a context");
-	nft_ctx_buffer_output(nft);
-	nft_ctx_buffer_error(nft);
+		return -err->code;
 	if (dry_run)
 		nft_ctx_set_dry_run(nft, true);
 	int rc = nft_run_cmd_from_buffer(nft, buf);

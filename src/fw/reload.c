@@ -3,13 +3,13 @@
  */
 #include "fw/reload.h"
 
-#include <nftables/libnftables.h>
 #include <stdlib.h>
 
 #include "fw/inst.h"
 #include "fw/nft.h"
 #include "fw/store.h"
 #include "lib/lock.h"
+#include "lib/nft.h"
 #include "lib/xalloc.h"
 
 int fw_reload(bool dry_run, struct hull_err *err)
@@ -52,11 +52,10 @@ int fw_reload(bool dry_run, struct hull_err *err)
 /* Whether table inet hull exists in this network namespace. */
 static bool table_exists(void)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct hull_err ignore = {0};
+	struct nft_ctx *nft = hull_nft_open(&ignore);
 	if (!nft)
-		return true;
-	nft_ctx_buffer_output(nft);
-	nft_ctx_buffer_error(nft);
+		return false; /* no nftables: no table either */
 	bool yes = nft_run_cmd_from_buffer(nft, "list table inet " FW_NFT_TABLE
 						"\n") == 0;
 	nft_ctx_free(nft);

@@ -4,11 +4,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/nft.h"
 #include "lib/xalloc.h"
 #include "net/antispoof.h"
 
@@ -242,13 +242,11 @@ char *net_antispoof_port_remove(const char *port)
 
 int net_antispoof_apply(const char *cmds, struct hull_err *err)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *nft = hull_nft_open(err);
 	int r;
 
 	if (!nft)
-		return hull_err_set(err, ENOMEM, "nftables: no context");
-	nft_ctx_buffer_output(nft);
-	nft_ctx_buffer_error(nft);
+		return -err->code;
 	r = nft_run_cmd_from_buffer(nft, cmds);
 	if (r != 0) {
 		const char *e = nft_ctx_get_error_buffer(nft);

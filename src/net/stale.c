@@ -4,12 +4,12 @@
 #include "net/stale.h"
 
 #include <errno.h>
-#include <nftables/libnftables.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/lock.h"
+#include "lib/nft.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "net/antispoof.h"
@@ -19,13 +19,12 @@
 /* The text of "list table bridge hull_antispoof", or NULL when absent. */
 static char *table_text(void)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct hull_err ignore = {0};
+	struct nft_ctx *nft = hull_nft_open(&ignore);
 	char *out = NULL;
 
 	if (!nft)
-		return NULL;
-	nft_ctx_buffer_output(nft);
-	nft_ctx_buffer_error(nft);
+		return NULL; /* no nftables: no table either */
 	if (nft_run_cmd_from_buffer(
 		nft, "list table bridge " NET_ANTISPOOF_TABLE "\n") == 0)
 		out = xstrdup(nft_ctx_get_output_buffer(nft));

@@ -4,15 +4,23 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <linux/netlink.h>
+#include <nftables/libnftables.h>
+#include <seccomp.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "lib/err.h"
+#include "lib/nft.h"
 #include "lib/xalloc.h"
 #include "net/addr.h"
 #include "net/antispoof.h"
@@ -465,6 +473,62 @@ static void test_resolv_conf(void **state)
 	json_decref(j);
 }
 
+/* A kernel without nf_tables netlink (modules off), imitated with a
+ * seccomp filter: libnftables itself would exit the process; hull's
+ * wrapper reports an error and the caller goes on. */
+static int no_netfilter_netlink(void)
+{
+	scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
+	if (!f ||
+	    seccomp_rule_add(f, SCMP_ACT_ERRNO(EPROTONOSUPPORT),
+			     SCMP_SYS(socket), 2,
+			     SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+			     SCMP_A2(SCMP_CMP_EQ, NETLINK_NETFILTER)) < 0 ||
+	    seccomp_load(f) < 0)
+		return -1;
+	seccomp_release(f);
+	return 0;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void test_nft_unavailable_is_an_error(void **state)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (no_netfilter_netlink() < 0)
+			_exit(10);
+		/* the premise: plain libnftables ends the process */
+		pid_t raw = fork();
+		if (raw == 0) {
+			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			dup2(null, STDERR_FILENO);
+			struct nft_ctx *n = nft_ctx_new(NFT_CTX_DEFAULT);
+			nft_ctx_buffer_error(n);
+			nft_run_cmd_from_buffer(n, "list tables\n");
+			_exit(0);
+		}
+		if (wait_status(raw) == 0)
+			_exit(11);
+		if (hull_nft_available())
+			_exit(12);
+		struct hull_err err = {0};
+		if (hull_nft_open(&err) || !strstr(err.msg, "nf_tables"))
+			_exit(13);
+		if (net_antispoof_apply("list tables\n", &err) >= 0)
+			_exit(14);
+		_exit(0);
+	}
+	assert_int_equal(wait_status(pid), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +545,7 @@ int main(void)
 	    cmocka_unit_test(test_nics_parse_errors),
 	    cmocka_unit_test(test_antispoof_rules),
 	    cmocka_unit_test(test_resolv_conf),
+	    cmocka_unit_test(test_nft_unavailable_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
