@@ -71,6 +71,7 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
+	int nmi_pending; /* set by vm_nmi, taken by this vCPU's thread */
 };
 
 struct vm {
@@ -142,6 +143,12 @@ void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
 
 /* Ends the VM with this reason (first reason wins). Thread-safe. */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why);
+
+/* Queues an NMI for vCPU 0 (control socket's "nmi"): the vCPU's own
+ * thread issues KVM_NMI before it next enters the guest, since vCPU
+ * ioctls from another thread would wait for KVM_RUN to return. A paused
+ * VM takes it when resumed. Thread-safe. */
+void vm_nmi(struct vm *vm);
 
 /* Pause/resume every vCPU (control socket). */
 void vm_pause(struct vm *vm);
