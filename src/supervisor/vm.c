@@ -32,6 +32,7 @@
 #include "net/instance.h"
 #include "net/nic.h"
 #include "supervisor/log.h"
+#include "supervisor/vnc.h"
 
 /* What QEMU reads besides its argv: firmware and option ROMs (SeaBIOS
  * runs even for a direct kernel boot, linuxboot_dma.bin loads the
@@ -192,6 +193,44 @@ static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
 		sv_loop_del(loop, fd);
 }
 
+/* The VNC password first (QEMU refuses every client until it has one,
+ * so a client that comes early is refused, never let in), then the
+ * relay. */
+static int vnc_setup(struct sv_vm *vm, const char *uuid, json_t *rec,
+		     const char *run, struct sv_loop *loop,
+		     struct hull_err *err)
+{
+	const char *pw = hull_json_str(rec, "vnc_password", NULL);
+	if (pw && *pw) {
+		_cleanup_free_ char *q =
+		    xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
+		struct hvm_qmp *qmp = hvm_qmp_open(q, 10000, err);
+		if (!qmp)
+			return hull_err_prefix(err, "vnc_password");
+		json_t *args = json_pack("{s:s}", "password", pw);
+		int r = hvm_qmp_execute_args(qmp, "change-vnc-password", args,
+					     NULL, 10000, err);
+		json_decref(args);
+		hvm_qmp_close(qmp);
+		if (r < 0)
+			return hull_err_prefix(err, "vnc_password");
+	}
+	_cleanup_free_ char *top = hull_root_path("%s/run", uuid);
+	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_VNC_SOCK);
+	struct hull_err verr = {0};
+	/* QEMU sets VNC up after its chardevs: wait until it listens, so
+	 * the first client is not turned away. */
+	int probe = hvm_com2_connect(sock, 10000, err);
+	if (probe < 0)
+		return hull_err_prefix(err, "vnc");
+	close(probe);
+	vm->vnc = sv_vnc_start(
+	    loop, top, sock, (int)hull_json_int(rec, "vnc_port", 0), pw, &verr);
+	if (!vm->vnc)
+		sv_log("warn", "vnc: no relay: %s", verr.msg);
+	return 0;
+}
+
 static void taps_close(int *taps, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -224,9 +263,13 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	if ((r = hull_mkdir_p(run, 0700, err)) < 0 ||
 	    (r = hull_mkdir_p(root, 0755, err)) < 0)
 		goto out;
-	static const char *const socks[] = {
-	    HVM_QEMU_CONSOLE_SOCK, HVM_QEMU_COM2_SOCK, HVM_QEMU_QMP_SOCK,
-	    HVM_VMM_CONTROL_SOCK, NULL};
+	static const char *const socks[] = {HVM_QEMU_CONSOLE_SOCK,
+					    HVM_QEMU_COM2_SOCK,
+					    HVM_QEMU_QMP_SOCK,
+					    HVM_QEMU_QMPC_SOCK,
+					    HVM_QEMU_VNC_SOCK,
+					    HVM_VMM_CONTROL_SOCK,
+					    NULL};
 	for (const char *const *s = socks; *s; s++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", run, *s);
 		unlink(p);
@@ -340,6 +383,10 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 				     err)) < 0)
 			goto out;
 	}
+	/* 6. VNC */
+	if (vm->kvm_brand && hull_json_int(rec, "vnc_port", 0) >= 0 &&
+	    (r = vnc_setup(vm, uuid, rec, run, loop, err)) < 0)
+		goto out;
 	sv_log("info", "%s started: %s, pid %d, %s",
 	       vm->kvm_brand ? "QEMU" : "hull-vmm",
 	       direct ? boot.ent.kernel : "bootrom", (int)pid,
@@ -383,6 +430,8 @@ int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err)
 bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
 		int status)
 {
+	sv_vnc_stop(vm->vnc);
+	vm->vnc = NULL;
 	if (vm->qmp_fd >= 0) {
 		qmp_read(vm);
 		sv_loop_del(loop, vm->qmp_fd);
