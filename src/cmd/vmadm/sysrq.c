@@ -45,6 +45,10 @@ int vmadm_sysrq(int argc, char **argv)
 	if (!vm)
 		return vmadm_fail_err(&err);
 	int rc = VMADM_ERROR;
+	_cleanup_free_ char *run =
+	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
+	_cleanup_free_ char *dir = hull_root_path("%s/tmp", uuid);
+	_cleanup_free_ char *ppm = xasprintf("%s/vm.ppm", dir);
 	const char *state = hull_json_str(vm, "state", "");
 	const char *brand = hull_json_str(vm, "brand", "");
 	bool kvm = !strcmp(brand, "kvm");
@@ -71,10 +75,6 @@ int vmadm_sysrq(int argc, char **argv)
 			   uuid);
 		goto out;
 	}
-	_cleanup_free_ char *run =
-	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
-	_cleanup_free_ char *dir = hull_root_path("%s/tmp", uuid);
-	_cleanup_free_ char *ppm = xasprintf("%s/vm.ppm", dir);
 	if (req == HVM_SYSRQ_SCREENSHOT && hull_mkdir_p(dir, 0700, &err) < 0) {
 		vmadm_fail_err(&err);
 		goto out;
