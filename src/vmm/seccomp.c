@@ -91,7 +91,7 @@ static const int plain[] = {
  * virtio queues when the guest's driver enables them. */
 static const unsigned long ioctls[] = {
 	KVM_RUN, KVM_IRQ_LINE, KVM_GET_REGS, KVM_GET_SREGS, KVM_SIGNAL_MSI, KVM_IRQFD,
-	KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, KVM_NMI, TUNSETOFFLOAD,
+	KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, TUNSETOFFLOAD,
 };
 
 /* HULL_VMM_SECCOMP_DEBUG=1: report the refused call instead of dying

@@ -256,13 +256,6 @@ static void *vcpu_thread(void *arg)
 	while (vcpu_may_run(v)) {
 		if (v->id == 0 && !boot_timer_run_ns)
 			boot_timer_run_ns = boot_timer_now();
-		/* After vcpu_may_run cleared immediate_exit: an NMI queued
-		 * from here on also sets it, so KVM_RUN returns at once and
-		 * the next round takes it. */
-		if (__atomic_exchange_n(&v->nmi_pending, 0, __ATOMIC_SEQ_CST) &&
-		    ioctl(v->fd, KVM_NMI) < 0)
-			fprintf(stderr, "hull-vmm: vCPU %u: KVM_NMI: %s\n", v->id,
-				strerror(errno));
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -370,18 +363,6 @@ void vcpus_wait_parked(struct vm *vm)
 	while (vm->running_vcpus && vm->exit_reason == VM_RUNNING)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	pthread_mutex_unlock(&vm->lock);
-}
-
-void vm_nmi(struct vm *vm)
-{
-	if (!vm->vcpus || !vm->ncpus)
-		return;
-	struct vcpu *v = &vm->vcpus[0];
-	__atomic_store_n(&v->nmi_pending, 1, __ATOMIC_SEQ_CST);
-	if (!v->started)
-		return;
-	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
 void vcpus_kick(struct vm *vm)

@@ -71,7 +71,6 @@ struct vcpu {
 	size_t run_size;
 	pthread_t thread;
 	bool started;
-	int nmi_pending; /* set by vm_nmi, taken by this vCPU's thread */
 };
 
 struct vm {
@@ -144,10 +143,9 @@ void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
 /* Ends the VM with this reason (first reason wins). Thread-safe. */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why);
 
-/* Queues an NMI for vCPU 0 (control socket's "nmi"): the vCPU's own
- * thread issues KVM_NMI before it next enters the guest, since vCPU
- * ioctls from another thread would wait for KVM_RUN to return. A paused
- * VM takes it when resumed. Thread-safe. */
+/* Sends vCPU 0 an NMI (control socket's "nmi"), as an NMI message to
+ * its local APIC (APIC ID 0): thread-safe, and KVM wakes a halted vCPU
+ * for it. A paused VM takes it when resumed. */
 void vm_nmi(struct vm *vm);
 
 /* Pause/resume every vCPU (control socket). */

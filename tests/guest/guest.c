@@ -156,16 +156,15 @@ void guest_irq(u32 vec)
 }
 
 /* An NMI (hull-vmm's control socket "nmi", vmadm sysrq): reported on
- * COM1 whatever test runs. */
+ * COM1 whatever test runs. Not with print: the NMI may have interrupted
+ * a print that holds its lock. */
 void guest_nmi(void)
 {
 	nmi_count++;
-	print("hull-guest: NMI received\n");
+	print_nolock("hull-guest: NMI received\n");
 }
 
-/* Waits, halted with interrupts off, for an NMI (IF does not mask it).
- * Not sti; hlt: an NMI that arrives in the STI shadow before the HLT
- * may wait for an NMI window that a halted vCPU never opens. */
+/* Waits, halted, for an NMI (IF does not mask it). */
 static int test_nmi(void)
 {
 	print("nmi: waiting for an NMI\n");

@@ -372,9 +372,10 @@ def test_control_powerdown_is_the_acpi_power_button(tmp_path):
 
 
 def test_control_nmi_reaches_the_guest(tmp_path):
-    """"nmi" injects an NMI into vCPU 0: the guest's vector-2 handler
-    reports it on COM1. One sent while the VM is paused is taken when it
-    resumes (the vCPU's own thread issues KVM_NMI)."""
+    """"nmi" sends vCPU 0 an NMI (an NMI message to its local APIC): the
+    guest, halted with interrupts off, takes it in its vector-2 handler,
+    which reports it on COM1. One sent while the VM is paused is taken
+    when it resumes."""
     p, path = _spawn(tmp_path, "nmi")
     try:
         line = ""
