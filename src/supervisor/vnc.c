@@ -87,9 +87,12 @@ static void conn_close(struct vnc_conn *c)
 	free(c);
 }
 
-/* Moves what can move; false when the connection is over. */
+/* Moves what can move; false when the connection is over (what was
+ * read before a side closed is passed on first, as far as it goes: a
+ * server's last words, such as why authentication failed). */
 static bool conn_pump(struct vnc_conn *c)
 {
+	bool open = true;
 	for (int i = 0; i < 2; i++) {
 		while (c->len[i] < VNC_BUF) {
 			ssize_t n = read(c->fd[i], c->buf[i] + c->len[i],
@@ -98,8 +101,10 @@ static bool conn_pump(struct vnc_conn *c)
 				continue;
 			if (n < 0 && errno == EAGAIN)
 				break;
-			if (n <= 0)
-				return false; /* closed, or reset */
+			if (n <= 0) {
+				open = false; /* closed, or reset */
+				break;
+			}
 			c->len[i] += (size_t)n;
 		}
 		while (c->len[i] > 0) {
@@ -116,6 +121,8 @@ static bool conn_pump(struct vnc_conn *c)
 			c->len[i] -= (size_t)n;
 		}
 	}
+	if (!open)
+		return false;
 	/* Read a side only while its buffer has room; wait for a side to
 	 * take more only while something is owed to it. */
 	for (int i = 0; i < 2; i++) {
@@ -130,7 +137,10 @@ static bool conn_pump(struct vnc_conn *c)
 static void on_conn(struct sv_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct vnc_conn *c = data;
-	if (!conn_pump(c))
+	/* A side that hung up or failed ends the connection (after what
+	 * can still move has moved): epoll reports it whatever the mask, so
+	 * waiting on would spin. */
+	if (!conn_pump(c) || (events & (EPOLLHUP | EPOLLERR)))
 		conn_close(c);
 }
 

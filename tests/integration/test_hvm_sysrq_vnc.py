@@ -44,6 +44,36 @@ def rfb_hello(port, timeout=10):
         s.close()
 
 
+def recv_exactly(s, n):
+    got = b""
+    while len(got) < n:
+        d = s.recv(n - len(got))
+        assert d, got
+        got += d
+    return got
+
+
+def wrong_password(port):
+    """VNC authentication (RFB 3.8) with a response that cannot be right;
+    returns the SecurityResult (1: failed) once the reason came too."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(recv_exactly(s, 12))
+        n = recv_exactly(s, 1)[0]
+        assert 2 in recv_exactly(s, n)
+        s.sendall(b"\x02")
+        recv_exactly(s, 16)            # the challenge
+        s.sendall(b"\0" * 16)
+        result = struct.unpack(">I", recv_exactly(s, 4))[0]
+        if result:
+            reason = recv_exactly(s, struct.unpack(">I",
+                                                   recv_exactly(s, 4))[0])
+            assert reason, "no reason given"
+        return result
+    finally:
+        s.close()
+
+
 def refused(port):
     s = socket.socket()
     try:
@@ -116,6 +146,9 @@ def test_kvm_nmi_screenshot_and_vnc(vmhost):
     half.sendall(b"RFB 0")
     half.close()
     assert rfb_hello(port)[1] == types
+    # A wrong answer to the VNC challenge: QEMU says why and hangs up; its
+    # last words come through the relay.
+    assert wrong_password(port) == 1
     assert state(h, u) == "running"
 
     # Stopped: no relay, no info, and sysrq says why.
