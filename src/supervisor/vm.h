@@ -16,10 +16,10 @@
  *      where it reads SHUTDOWN events (a guest reset ends QEMU under
  *      -no-reboot; the event's reason tells a reboot from a power-off) and
  *      sends system_powerdown for a stop. The metadata hook connects COM2.
- *   6. kvm with VNC (vnc_port >= 0): the password, if any, is set over
- *      QEMU's command QMP socket before anyone can connect, then the
- *      relay (vnc.h) listens on the host. A relay that cannot listen (its
- *      port taken) is logged and the VM runs without one, as on SmartOS.
+ *   6. kvm with VNC (vnc_port >= 0): the relay (vnc.h) listens on the
+ *      host and sets the password, if any, over QEMU's command QMP
+ *      socket. A relay that cannot listen (its port taken) is logged and
+ *      the VM runs without one, as on SmartOS.
  */
 #ifndef HULL_SUPERVISOR_VM_H
 #define HULL_SUPERVISOR_VM_H

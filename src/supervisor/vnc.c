@@ -15,9 +15,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hvm/com2.h"
+#include "hvm/qmp.h"
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
@@ -26,16 +29,26 @@
 /* Per direction: a framebuffer update is relayed in pieces this big. */
 #define VNC_BUF (16 << 10)
 
+/* A client that comes before QEMU listens waits for it: every
+ * RETRY_MS, up to RETRY_MAX times (10 s). */
+#define RETRY_MS 10
+#define RETRY_MAX 1000
+
 struct vnc_conn {
 	struct sv_vnc *v;
-	int fd[2];	      /* 0: the TCP client, 1: QEMU's socket */
+	int fd[2]; /* 0: the TCP client, 1: QEMU's socket (-1: not yet) */
+	int tries;
 	size_t len[2];	      /* bytes read from fd[i], owed to fd[1 - i] */
 	char buf[2][VNC_BUF]; /* allocated only while in use */
 };
 
 struct sv_vnc {
 	struct sv_loop *loop;
-	int listen_fd;
+	int listen_fd, timer_fd;
+	int qmp_fd; /* setting the password, or -1 */
+	int qreturns;
+	size_t qlen;
+	char qbuf[4096];
 	char *sock, *info;
 	struct vnc_conn *conns[SV_VNC_CLIENTS_MAX];
 };
@@ -78,6 +91,8 @@ static void conn_close(struct vnc_conn *c)
 {
 	struct sv_vnc *v = c->v;
 	for (int i = 0; i < 2; i++) {
+		if (c->fd[i] < 0)
+			continue;
 		sv_loop_del(v->loop, c->fd[i]);
 		close(c->fd[i]);
 	}
@@ -139,8 +154,10 @@ static void on_conn(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	struct vnc_conn *c = data;
 	/* A side that hung up or failed ends the connection (after what
 	 * can still move has moved): epoll reports it whatever the mask, so
-	 * waiting on would spin. */
-	if (!conn_pump(c) || (events & (EPOLLHUP | EPOLLERR)))
+	 * waiting on would spin. A client still waiting for QEMU is only
+	 * watched for that. */
+	if ((c->fd[1] >= 0 && !conn_pump(c)) ||
+	    (events & (EPOLLHUP | EPOLLERR)))
 		conn_close(c);
 }
 
@@ -163,6 +180,54 @@ static int connect_qemu(const char *path)
 	return fd;
 }
 
+/* Connects c to QEMU: 1 done, 0 not yet (QEMU does not listen yet), or
+ * a negative code. */
+static int conn_attach(struct vnc_conn *c)
+{
+	int qfd = connect_qemu(c->v->sock);
+	if (qfd == -ENOENT || qfd == -ECONNREFUSED || qfd == -EAGAIN)
+		return 0;
+	if (qfd < 0)
+		return qfd;
+	c->fd[1] = qfd;
+	if (sv_loop_add(c->v->loop, qfd, EPOLLIN, on_conn, c, NULL) < 0 ||
+	    sv_loop_mod(c->v->loop, c->fd[0], EPOLLIN) < 0)
+		return -EIO;
+	return 1;
+}
+
+static void timer_set(struct sv_vnc *v, bool on)
+{
+	struct itimerspec it = {0};
+	if (on)
+		it.it_interval.tv_nsec = it.it_value.tv_nsec =
+		    RETRY_MS * 1000000L;
+	timerfd_settime(v->timer_fd, 0, &it, NULL);
+}
+
+static void on_retry(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct sv_vnc *v = data;
+	uint64_t ticks;
+	(void)!read(fd, &ticks, sizeof(ticks));
+	bool waiting = false;
+	for (int i = 0; i < SV_VNC_CLIENTS_MAX; i++) {
+		struct vnc_conn *c = v->conns[i];
+		if (!c || c->fd[1] >= 0)
+			continue;
+		int r = conn_attach(c);
+		if (r < 0 || (r == 0 && ++c->tries >= RETRY_MAX)) {
+			sv_log("warn", "vnc: client dropped: %s",
+			       r < 0 ? strerror(-r) : "QEMU does not listen");
+			conn_close(c);
+		} else if (r == 0) {
+			waiting = true;
+		}
+	}
+	if (!waiting)
+		timer_set(v, false);
+}
+
 static void on_accept(struct sv_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct sv_vnc *v = data;
@@ -173,31 +238,97 @@ static void on_accept(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	for (int i = 0; i < SV_VNC_CLIENTS_MAX && slot < 0; i++)
 		if (!v->conns[i])
 			slot = i;
-	int qfd = slot < 0 ? -EMFILE : connect_qemu(v->sock);
-	if (qfd < 0) {
-		sv_log("warn", "vnc: client refused: %s",
-		       slot < 0 ? "too many clients" : strerror(-qfd));
+	if (slot < 0) {
+		sv_log("warn", "vnc: client refused: too many clients");
 		close(cfd);
 		return;
 	}
 	struct vnc_conn *c = xcalloc(1, sizeof(*c));
 	c->v = v;
 	c->fd[0] = cfd;
-	c->fd[1] = qfd;
-	if (sv_loop_add(loop, cfd, EPOLLIN, on_conn, c, NULL) < 0) {
+	c->fd[1] = -1;
+	if (sv_loop_add(loop, cfd, 0, on_conn, c, NULL) < 0) {
 		close(cfd);
-		close(qfd);
-		free(c);
-		return;
-	}
-	if (sv_loop_add(loop, qfd, EPOLLIN, on_conn, c, NULL) < 0) {
-		sv_loop_del(loop, cfd);
-		close(cfd);
-		close(qfd);
 		free(c);
 		return;
 	}
 	v->conns[slot] = c;
+	int r = conn_attach(c);
+	if (r < 0) {
+		sv_log("warn", "vnc: client refused: %s", strerror(-r));
+		conn_close(c);
+	} else if (r == 0) {
+		timer_set(v, true); /* QEMU is still starting */
+	}
+}
+
+/* The password, over QEMU's command QMP socket, without waiting: both
+ * commands go at once (QMP takes them in order), the answers are read
+ * in the loop. Until it is set QEMU lets no client in (password=on). */
+static void qmp_done(struct sv_vnc *v, const char *why)
+{
+	if (why)
+		sv_log("error", "vnc: password not set: %s", why);
+	sv_loop_del(v->loop, v->qmp_fd);
+	close(v->qmp_fd);
+	v->qmp_fd = -1;
+}
+
+static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct sv_vnc *v = data;
+	ssize_t n = read(fd, v->qbuf + v->qlen, sizeof(v->qbuf) - v->qlen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		qmp_done(v, "QEMU closed the connection");
+		return;
+	}
+	v->qlen += (size_t)n;
+	char *nl;
+	while ((nl = memchr(v->qbuf, '\n', v->qlen))) {
+		size_t l = (size_t)(nl - v->qbuf);
+		struct hull_err err = {0};
+		int kind = hvm_qmp_reply_parse(v->qbuf, l, NULL, &err);
+		memmove(v->qbuf, nl + 1, v->qlen - l - 1);
+		v->qlen -= l + 1;
+		if (kind < 0 || kind == HVM_QMP_ERROR) {
+			qmp_done(v, err.msg);
+			return;
+		}
+		/* the second answer is change-vnc-password's */
+		if (kind == HVM_QMP_RETURN && ++v->qreturns == 2) {
+			sv_log("info", "vnc: password set");
+			qmp_done(v, NULL);
+			return;
+		}
+	}
+	if (v->qlen == sizeof(v->qbuf))
+		qmp_done(v, "QMP line too long");
+}
+
+static int password_set(struct sv_vnc *v, const char *qmp_sock,
+			const char *password, struct hull_err *err)
+{
+	json_t *cmd =
+	    json_pack("{s:s, s:{s:s}}", "execute", "change-vnc-password",
+		      "arguments", "password", password);
+	char *c = json_dumps(cmd, JSON_COMPACT);
+	json_decref(cmd);
+	char *req = xasprintf("{\"execute\": \"qmp_capabilities\"}\n%s\n", c);
+	free(c);
+	int r = 0;
+	v->qmp_fd = hvm_com2_connect(qmp_sock, 10000, err);
+	if (v->qmp_fd < 0) {
+		r = hull_err_prefix(err, "vnc_password");
+	} else if (send(v->qmp_fd, req, strlen(req), MSG_NOSIGNAL) !=
+		   (ssize_t)strlen(req)) {
+		r = hull_err_sys(err, errno, "vnc_password: QMP");
+	} else {
+		r = sv_loop_add(v->loop, v->qmp_fd, EPOLLIN, on_qmp, v, err);
+	}
+	free(req);
+	return r;
 }
 
 /* The listen address: R/var/vnc_listen, else loopback. */
@@ -244,8 +375,9 @@ static int info_write(struct sv_vnc *v, const struct sockaddr_storage *ss,
 }
 
 struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
-			    const char *vnc_sock, int port,
-			    const char *password, struct hull_err *err)
+			    const char *vnc_sock, const char *qmp_sock,
+			    int port, const char *password,
+			    struct hull_err *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -261,6 +393,9 @@ struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
 	struct sv_vnc *v = xcalloc(1, sizeof(*v));
 	v->loop = loop;
+	v->qmp_fd = -1;
+	v->timer_fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	v->sock = xstrdup(vnc_sock);
 	v->info = xasprintf("%s/%s", run_dir, SV_VNC_INFO);
 	v->listen_fd =
@@ -275,7 +410,14 @@ struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
 		hull_err_sys(err, errno, "vnc: listen on port %d", port);
 		goto fail;
 	}
-	if (info_write(v, &ss, password, err) < 0 ||
+	if (v->timer_fd < 0) {
+		hull_err_sys(err, errno, "vnc: timerfd");
+		goto fail;
+	}
+	if ((password && *password &&
+	     password_set(v, qmp_sock, password, err) < 0) ||
+	    info_write(v, &ss, password, err) < 0 ||
+	    sv_loop_add(loop, v->timer_fd, EPOLLIN, on_retry, v, err) < 0 ||
 	    sv_loop_add(loop, v->listen_fd, EPOLLIN, on_accept, v, err) < 0)
 		goto fail;
 	return v;
@@ -291,9 +433,13 @@ void sv_vnc_stop(struct sv_vnc *v)
 	for (int i = 0; i < SV_VNC_CLIENTS_MAX; i++)
 		if (v->conns[i])
 			conn_close(v->conns[i]);
-	if (v->listen_fd >= 0) {
-		sv_loop_del(v->loop, v->listen_fd);
-		close(v->listen_fd);
+	if (v->qmp_fd >= 0)
+		qmp_done(v, NULL);
+	for (int *fd = &v->listen_fd; fd <= &v->timer_fd; fd++) {
+		if (*fd < 0)
+			continue;
+		sv_loop_del(v->loop, *fd);
+		close(*fd);
 	}
 	if (v->info)
 		unlink(v->info);

@@ -38,10 +38,15 @@
 struct sv_vnc;
 
 /* Listens on port (0: any) and relays to vnc_sock; writes vnc.json into
- * run_dir. password (NULL or "": none) is only reported. */
+ * run_dir. password (NULL or "": none) is set with QMP
+ * change-vnc-password on qmp_sock, without waiting for the answer: QEMU
+ * (started with password=on) lets no client in until it is set, and a
+ * failure is logged. A client that comes before QEMU listens on
+ * vnc_sock waits for it (up to 10 s). */
 struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
-			    const char *vnc_sock, int port,
-			    const char *password, struct hull_err *err);
+			    const char *vnc_sock, const char *qmp_sock,
+			    int port, const char *password,
+			    struct hull_err *err);
 
 /* Closes everything and removes vnc.json. NULL is fine. */
 void sv_vnc_stop(struct sv_vnc *v);

@@ -108,6 +108,9 @@ def test_kvm_nmi_screenshot_and_vnc(vmhost):
     img = install(h)
     u = create(h, {"brand": "kvm", "ram": 256, "vnc_password": "s3cret",
                    "disks": [{"image_uuid": img, "boot": True}]})
+    # The relay listens once create returns, before QEMU's VNC is up (the
+    # boot does not wait for it): the client waits for QEMU.
+    assert rfb_hello(info_vnc(h, u)["port"])[1] == [2]
     wait_console(h, u, READY)
 
     # NMI: the guest's kernel has no handler for it and says so.
