@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -308,4 +310,227 @@ int hvm_disk_make(const char *path, int64_t size_mib, const char *clone_from,
 	if (r < 0)
 		unlink(path);
 	return r;
+}
+
+/* ---- update_disks: resizing while stopped ----------------------------- */
+
+static int upd_bad(struct hull_err *err, size_t i, const char *key,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int upd_bad(struct hull_err *err, size_t i, const char *key,
+		   const char *fmt, ...)
+{
+	char why[HULL_ERR_MSG_MAX / 2];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return hull_err_set(err, EINVAL,
+			    "Invalid value for update_disks.%zu%s%s: %s", i,
+			    key ? "." : "", key ? key : "", why);
+}
+
+static int64_t file_bytes(const char *path, struct hull_err *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return hull_err_sys(err, errno, "disk %s", path);
+	if (!S_ISREG(st.st_mode))
+		return hull_err_set(err, EINVAL, "disk %s: not a regular file",
+				    path);
+	return (int64_t)st.st_size;
+}
+
+static int resize_cmp(const void *a, const void *b)
+{
+	const struct hvm_disk_resize *x = a, *y = b;
+	bool gx = x->new_bytes > x->old_bytes, gy = y->new_bytes > y->old_bytes;
+	return (int)gy - (int)gx; /* grows first */
+}
+
+int hvm_disks_update_plan(json_t *vm, json_t *update_disks, bool running,
+			  struct hvm_disk_resize **plan, size_t *n,
+			  struct hull_err *err)
+{
+	static const char *const known[] = {
+	    "path", "size", "boot", "model", "dangerous_allow_shrink", NULL};
+	static const char *const kvm_models[] = {"virtio", "ide", "scsi", NULL};
+	static const char *const bhyve_models[] = {"virtio", "ahci", "nvme",
+						   NULL};
+	const char *brand = json_string_value(json_object_get(vm, "brand"));
+	bool bhyve = brand && !strcmp(brand, "bhyve");
+	json_t *disks = json_object_get(vm, "disks");
+	*plan = NULL;
+	*n = 0;
+	if (!json_is_array(update_disks))
+		return hull_err_set(err, EINVAL,
+				    "Invalid value for update_disks: must be "
+				    "an array");
+	struct hvm_disk_resize *p =
+	    xcalloc(json_array_size(update_disks) + 1, sizeof(*p));
+	size_t np = 0, i;
+	json_t *u;
+	int r = 0;
+	json_array_foreach(update_disks, i, u)
+	{
+		const char *k;
+		json_t *v;
+		if (!json_is_object(u)) {
+			r = upd_bad(err, i, NULL, "must be an object");
+			goto fail;
+		}
+		json_object_foreach(u, k, v)
+		{
+			if (!one_of(k, known)) {
+				r = upd_bad(err, i, k, "cannot be updated");
+				goto fail;
+			}
+		}
+		const char *path =
+		    json_string_value(json_object_get(u, "path"));
+		if (!path) {
+			r = upd_bad(err, i, "path",
+				    "required: it names the disk");
+			goto fail;
+		}
+		json_t *d = NULL, *e;
+		size_t j;
+		json_array_foreach(disks, j, e)
+		{
+			const char *dp =
+			    json_string_value(json_object_get(e, "path"));
+			if (dp && !strcmp(dp, path))
+				d = e;
+		}
+		if (!d) {
+			r = upd_bad(err, i, "path", "the VM has no disk %s",
+				    path);
+			goto fail;
+		}
+		for (size_t q = 0; q < i; q++) {
+			const char *op = json_string_value(json_object_get(
+			    json_array_get(update_disks, q), "path"));
+			if (op && !strcmp(op, path)) {
+				r = upd_bad(err, i, "path", "%s is named twice",
+					    path);
+				goto fail;
+			}
+		}
+		if ((v = json_object_get(u, "boot")) && !json_is_boolean(v)) {
+			r = upd_bad(err, i, "boot", "must be true or false");
+			goto fail;
+		}
+		if ((v = json_object_get(u, "model")) &&
+		    (!json_is_string(v) ||
+		     !one_of(json_string_value(v),
+			     bhyve ? bhyve_models : kvm_models))) {
+			r = upd_bad(err, i, "model", "must be %s",
+				    bhyve ? "virtio, ahci or nvme"
+					  : "virtio, ide or scsi");
+			goto fail;
+		}
+		json_t *shrink = json_object_get(u, "dangerous_allow_shrink");
+		if (shrink && !json_is_boolean(shrink)) {
+			r = upd_bad(err, i, "dangerous_allow_shrink",
+				    "must be true or false");
+			goto fail;
+		}
+		json_t *sz = json_object_get(u, "size");
+		if (!sz)
+			continue;
+		if (!json_is_integer(sz) || json_integer_value(sz) < 1 ||
+		    json_integer_value(sz) > HVM_DISK_SIZE_MAX) {
+			r = upd_bad(err, i, "size",
+				    "must be an integer from 1 to %lld (MiB)",
+				    (long long)HVM_DISK_SIZE_MAX);
+			goto fail;
+		}
+		const char *media =
+		    json_string_value(json_object_get(d, "media"));
+		if (media && !strcmp(media, "cdrom")) {
+			r = upd_bad(err, i, "size", "%s is a cdrom", path);
+			goto fail;
+		}
+		int64_t cur = file_bytes(path, err);
+		if (cur < 0) {
+			r = hull_err_prefix(err,
+					    "Invalid value for "
+					    "update_disks.%zu.path",
+					    i);
+			goto fail;
+		}
+		int64_t want = (int64_t)json_integer_value(sz) << 20;
+		if (want == cur)
+			continue;
+		char what[HULL_ERR_MSG_MAX / 4];
+		snprintf(what, sizeof(what), "%s from %lld MiB to %lld MiB",
+			 path, (long long)(cur >> 20), (long long)(want >> 20));
+		if (running) {
+			r = upd_bad(err, i, "size",
+				    "cannot resize %s while the VM is running: "
+				    "stop it first",
+				    what);
+			goto fail;
+		}
+		if (want < cur && !json_is_true(shrink)) {
+			r = upd_bad(
+			    err, i, "size",
+			    "cannot resize %s: shrinking loses the data "
+			    "at the disk's end (dangerous_allow_shrink "
+			    "allows it)",
+			    what);
+			goto fail;
+		}
+		p[np++] = (struct hvm_disk_resize){path, cur, want};
+	}
+	qsort(p, np, sizeof(*p), resize_cmp);
+	*plan = p;
+	*n = np;
+	return 0;
+fail:
+	free(p);
+	return r;
+}
+
+static int truncate_to(const char *path, int64_t bytes, struct hull_err *err)
+{
+	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "resize %s", path);
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		r = hull_err_set(err, EINVAL, "resize %s: not a regular file",
+				 path);
+	else if (ftruncate(fd, (off_t)bytes) < 0 || fsync(fd) < 0)
+		r = hull_err_sys(err, errno, "resize %s", path);
+	close(fd);
+	return r;
+}
+
+void hvm_disks_resize_undo(const struct hvm_disk_resize *plan, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		truncate_to(plan[i].path, plan[i].old_bytes, NULL);
+}
+
+int hvm_disks_resize(const struct hvm_disk_resize *plan, size_t n,
+		     struct hull_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = truncate_to(plan[i].path, plan[i].new_bytes, err);
+		if (r < 0) {
+			hvm_disks_resize_undo(plan, i);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void hvm_disks_update_scrub(json_t *vm)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(vm, "disks"), i, d)
+	    json_object_del(d, "dangerous_allow_shrink");
 }

@@ -46,4 +46,36 @@ int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
 int hvm_disk_make(const char *path, int64_t size_mib, const char *clone_from,
 		  struct hull_err *err);
 
+/* One disk file to resize (vmadm update's update_disks). */
+struct hvm_disk_resize {
+	const char *path;  /* borrowed from the record */
+	int64_t old_bytes; /* the file's size now */
+	int64_t new_bytes;
+};
+
+/* Checks update_disks (SmartOS: [{path, size (MiB), boot, model,
+ * dangerous_allow_shrink}], keyed by path) against the record vm (its
+ * brand and disks[], before the update) and the disk files, and lists the
+ * resizes it asks for in *plan (n entries, caller frees; grows first,
+ * shrinks last). A size is changed only while the VM is stopped
+ * (running), never for a cdrom, and made smaller only with
+ * dangerous_allow_shrink: true. Errors name the entry and property
+ * ("Invalid value for update_disks.0.size: ..."). Changes nothing. */
+int hvm_disks_update_plan(json_t *vm, json_t *update_disks, bool running,
+			  struct hvm_disk_resize **plan, size_t *n,
+			  struct hull_err *err);
+
+/* Resizes the files as planned (sparse: growing allocates nothing);
+ * on failure, what was done is undone (a grow is; a shrink, done last,
+ * cannot give back its data). */
+int hvm_disks_resize(const struct hvm_disk_resize *plan, size_t n,
+		     struct hull_err *err);
+
+/* Puts the files back to their old sizes (after a later step failed). */
+void hvm_disks_resize_undo(const struct hvm_disk_resize *plan, size_t n);
+
+/* Drops what an update must not store (dangerous_allow_shrink) from
+ * disks[] after update_disks was merged in. */
+void hvm_disks_update_scrub(json_t *vm);
+
 #endif

@@ -301,8 +301,8 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		     struct hull_err *err)
 {
 	struct strv sv = {0};
-	json_int_t vcpus = 1, ram = 256, vnc_port = -1;
-	const char *uuid, *cpu_type, *bootrom, *boot_order, *extra;
+	json_int_t vcpus = 1, ram = 256, vnc_port = 0;
+	const char *uuid, *cpu_type, *bootrom, *boot_order, *extra, *vnc_pw;
 	int r;
 
 	if (!json_is_object(vm)) {
@@ -323,13 +323,19 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		    err) < 0 ||
 	    get_int(vm, "ram", "ram", 256, HVM_QEMU_RAM_MIN, HVM_QEMU_RAM_MAX,
 		    &ram, err) < 0 ||
-	    get_int(vm, "vnc_port", "vnc_port", -1, -1, 65535, &vnc_port, err) <
+	    get_int(vm, "vnc_port", "vnc_port", 0, -1, 65535, &vnc_port, err) <
 		0 ||
+	    get_str(vm, "vnc_password", "vnc_password", &vnc_pw, err) < 0 ||
 	    get_str(vm, "cpu_type", "cpu_type", &cpu_type, err) < 0 ||
 	    get_str(vm, "bootrom", "bootrom", &bootrom, err) < 0 ||
 	    get_str(vm, "boot", "boot", &boot_order, err) < 0 ||
 	    get_str(vm, "qemu_extra_opts", "qemu_extra_opts", &extra, err) < 0)
 		return NULL;
+	if (vnc_pw && strlen(vnc_pw) > HVM_QEMU_VNC_PASSWORD_MAX) {
+		hull_err_set(err, EINVAL, "vnc_password: at most %d characters",
+			     HVM_QEMU_VNC_PASSWORD_MAX);
+		return NULL;
+	}
 	if (!cpu_type)
 		cpu_type = "qemu64";
 	if (strcmp(cpu_type, "qemu64") && strcmp(cpu_type, "host")) {
@@ -371,12 +377,20 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 	add2(&sv, "-sandbox",
 	     xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
 		     "resourcecontrol=deny"));
+	/* VNC (vnc_port 0: a port chosen at start, N: that port, -1: none):
+	 * QEMU serves it on a unix socket in the run directory, and the
+	 * supervisor relays a TCP port on the host to it (the hull has no
+	 * network). With a password, VNC authentication is on and the
+	 * supervisor sets the password over QMP before it relays. */
 	if (vnc_port >= 0) {
 		_cleanup_free_ char *p =
 		    xasprintf("%s/%s", h->run_dir, HVM_QEMU_VNC_SOCK);
 		_cleanup_free_ char *ep = qesc(p);
 		add2(&sv, "-vga", xstrdup("std"));
-		add2(&sv, "-vnc", xasprintf("unix:%s", ep));
+		add2(&sv, "-display", xstrdup("none"));
+		add2(&sv, "-vnc",
+		     xasprintf("unix:%s%s", ep,
+			       vnc_pw && *vnc_pw ? ",password=on" : ""));
 	} else {
 		add(&sv, xstrdup("-nographic"));
 	}
@@ -425,6 +439,12 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 	add2(&sv, "-chardev",
 	     sock_chardev("qmp", h->run_dir, HVM_QEMU_QMP_SOCK, NULL));
 	add2(&sv, "-mon", xstrdup("chardev=qmp,mode=control"));
+	/* A second QMP monitor for commands that want their answer
+	 * (vmadm sysrq, the VNC password): the first is the supervisor's,
+	 * held for events. */
+	add2(&sv, "-chardev",
+	     sock_chardev("qmpc", h->run_dir, HVM_QEMU_QMPC_SOCK, NULL));
+	add2(&sv, "-mon", xstrdup("chardev=qmpc,mode=control"));
 
 	if (add_disks(&sv, vm, !h->kernel, err) < 0 ||
 	    add_nics(&sv, vm, h, err) < 0)

@@ -13,7 +13,10 @@
  *   bootrom (SeaBIOS for bios, OVMF for uefi) with -boot from `boot`;
  *   COM1 = the console (a unix socket, or a pty), COM2 = the metadata
  *   channel (a unix socket QEMU listens on, the metadata server
- *   connects), a QMP socket for powerdown, quit and status;
+ *   connects), a QMP socket the supervisor holds (events, powerdown)
+ *   and a second one for commands that want an answer (sysrq, the VNC
+ *   password); VNC (vnc_port >= 0, the default) with a std VGA on
+ *   vnc.sock, which the supervisor relays to a TCP port;
  *   disks[] as raw drives with serial= (virtio, ide or scsi), nics[] as
  *   tap descriptors handed in, with their mac and model; qemu_extra_opts
  *   appended last, split on blanks, as SmartOS does.
@@ -43,7 +46,10 @@
 #define HVM_QEMU_CONSOLE_SOCK "console.sock"
 #define HVM_QEMU_COM2_SOCK "ttyb.sock"
 #define HVM_QEMU_QMP_SOCK "qmp.sock"
+#define HVM_QEMU_QMPC_SOCK "qmp-cmd.sock"
 #define HVM_QEMU_VNC_SOCK "vnc.sock"
+/* SmartOS's bound: VNC authentication uses the first 8 characters. */
+#define HVM_QEMU_VNC_PASSWORD_MAX 8
 
 struct hvm_qemu_host {
 	bool kvm;		 /* /dev/kvm usable for full guests */

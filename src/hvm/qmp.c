@@ -142,9 +142,12 @@ static int read_reply(struct hvm_qmp *q, long long deadline, json_t **ret,
 	}
 }
 
-static int send_cmd(struct hvm_qmp *q, const char *cmd, struct hull_err *err)
+static int send_cmd(struct hvm_qmp *q, const char *cmd, json_t *args,
+		    struct hull_err *err)
 {
 	json_t *o = json_pack("{s:s}", "execute", cmd);
+	if (args)
+		json_object_set(o, "arguments", args);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	size_t l = strlen(s), off = 0;
@@ -168,9 +171,15 @@ static int send_cmd(struct hvm_qmp *q, const char *cmd, struct hull_err *err)
 int hvm_qmp_execute(struct hvm_qmp *q, const char *cmd, json_t **ret,
 		    int timeout_ms, struct hull_err *err)
 {
+	return hvm_qmp_execute_args(q, cmd, NULL, ret, timeout_ms, err);
+}
+
+int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
+			 json_t **ret, int timeout_ms, struct hull_err *err)
+{
 	if (ret)
 		*ret = NULL;
-	int r = send_cmd(q, cmd, err);
+	int r = send_cmd(q, cmd, args, err);
 	if (r < 0)
 		return r;
 	json_t *v = NULL;
@@ -284,7 +293,7 @@ int hvm_qmp_stop(struct hvm_qmp *q, int timeout_ms, bool *forced,
 	if (r != -ETIMEDOUT)
 		return r;
 	*forced = true;
-	r = send_cmd(q, "quit", err);
+	r = send_cmd(q, "quit", NULL, err);
 	if (r < 0)
 		return r == -EPIPE ? 0 : r;
 	/* quit answers, then QEMU closes the socket as it exits. */

@@ -47,6 +47,10 @@ void hvm_qmp_close(struct hvm_qmp *q);
 int hvm_qmp_execute(struct hvm_qmp *q, const char *cmd, json_t **ret,
 		    int timeout_ms, struct hull_err *err);
 
+/* The same with arguments (a JSON object, borrowed; NULL: none). */
+int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
+			 json_t **ret, int timeout_ms, struct hull_err *err);
+
 /* query-status's "status" ("running", "paused", "shutdown", ...) into
  * out (size n). */
 int hvm_qmp_status(struct hvm_qmp *q, char *out, size_t n, int timeout_ms,

@@ -288,8 +288,9 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 	if ((r = net_instance_cleanup(uuid, err)) < 0)
 		return hull_err_prefix(err, "network");
 	static const char *const files[] = {"control.sock", "console.sock",
-					    "zonecontrol/metadata.sock"};
-	for (size_t i = 0; i < 3; i++) {
+					    "zonecontrol/metadata.sock",
+					    "vnc.json"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		_cleanup_free_ char *p =
 		    hull_root_path("%s/run/%s", uuid, files[i]);
 		unlink(p);

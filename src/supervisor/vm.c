@@ -32,6 +32,7 @@
 #include "net/instance.h"
 #include "net/nic.h"
 #include "supervisor/log.h"
+#include "supervisor/vnc.h"
 
 /* What QEMU reads besides its argv: firmware and option ROMs (SeaBIOS
  * runs even for a direct kernel boot, linuxboot_dma.bin loads the
@@ -192,6 +193,24 @@ static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
 		sv_loop_del(loop, fd);
 }
 
+/* The relay (vnc.h): it listens at once and sets the password over QMP
+ * without waiting for QEMU, which meanwhile lets no client in; a client
+ * that comes before QEMU listens waits for it. The boot does not wait
+ * for QEMU's VNC (some 200 ms under TCG). */
+static void vnc_setup(struct sv_vm *vm, const char *uuid, json_t *rec,
+		      const char *run, struct sv_loop *loop)
+{
+	_cleanup_free_ char *top = hull_root_path("%s/run", uuid);
+	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_VNC_SOCK);
+	_cleanup_free_ char *qmp = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
+	struct hull_err err = {0};
+	vm->vnc = sv_vnc_start(loop, top, sock, qmp,
+			       (int)hull_json_int(rec, "vnc_port", 0),
+			       hull_json_str(rec, "vnc_password", NULL), &err);
+	if (!vm->vnc)
+		sv_log("warn", "vnc: no relay: %s", err.msg);
+}
+
 static void taps_close(int *taps, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -224,9 +243,13 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	if ((r = hull_mkdir_p(run, 0700, err)) < 0 ||
 	    (r = hull_mkdir_p(root, 0755, err)) < 0)
 		goto out;
-	static const char *const socks[] = {
-	    HVM_QEMU_CONSOLE_SOCK, HVM_QEMU_COM2_SOCK, HVM_QEMU_QMP_SOCK,
-	    HVM_VMM_CONTROL_SOCK, NULL};
+	static const char *const socks[] = {HVM_QEMU_CONSOLE_SOCK,
+					    HVM_QEMU_COM2_SOCK,
+					    HVM_QEMU_QMP_SOCK,
+					    HVM_QEMU_QMPC_SOCK,
+					    HVM_QEMU_VNC_SOCK,
+					    HVM_VMM_CONTROL_SOCK,
+					    NULL};
 	for (const char *const *s = socks; *s; s++) {
 		_cleanup_free_ char *p = xasprintf("%s/%s", run, *s);
 		unlink(p);
@@ -340,6 +363,9 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 				     err)) < 0)
 			goto out;
 	}
+	/* 6. VNC */
+	if (vm->kvm_brand && hull_json_int(rec, "vnc_port", 0) >= 0)
+		vnc_setup(vm, uuid, rec, run, loop);
 	sv_log("info", "%s started: %s, pid %d, %s",
 	       vm->kvm_brand ? "QEMU" : "hull-vmm",
 	       direct ? boot.ent.kernel : "bootrom", (int)pid,
@@ -383,6 +409,8 @@ int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err)
 bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
 		int status)
 {
+	sv_vnc_stop(vm->vnc);
+	vm->vnc = NULL;
 	if (vm->qmp_fd >= 0) {
 		qmp_read(vm);
 		sv_loop_del(loop, vm->qmp_fd);

@@ -16,6 +16,10 @@
  *      where it reads SHUTDOWN events (a guest reset ends QEMU under
  *      -no-reboot; the event's reason tells a reboot from a power-off) and
  *      sends system_powerdown for a stop. The metadata hook connects COM2.
+ *   6. kvm with VNC (vnc_port >= 0): the relay (vnc.h) listens on the
+ *      host and sets the password, if any, over QEMU's command QMP
+ *      socket. A relay that cannot listen (its port taken) is logged and
+ *      the VM runs without one, as on SmartOS.
  */
 #ifndef HULL_SUPERVISOR_VM_H
 #define HULL_SUPERVISOR_VM_H
@@ -33,10 +37,11 @@
 #define SV_VM_RUN_SUBDIR "vm"
 
 struct sv_vm {
-	bool hvm;	/* the record's brand is kvm or bhyve */
-	bool kvm_brand; /* kvm (QEMU) rather than bhyve (hull-vmm) */
-	int qmp_fd;	/* kvm: the held QMP connection, or -1 */
-	bool reset;	/* the guest asked for a reset (reboot) */
+	bool hvm;	    /* the record's brand is kvm or bhyve */
+	bool kvm_brand;	    /* kvm (QEMU) rather than bhyve (hull-vmm) */
+	int qmp_fd;	    /* kvm: the held QMP connection, or -1 */
+	bool reset;	    /* the guest asked for a reset (reboot) */
+	struct sv_vnc *vnc; /* kvm: the VNC relay (vnc.h), or NULL */
 	size_t qlen;
 	char qbuf[8192];
 };

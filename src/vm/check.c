@@ -448,6 +448,9 @@ bool vm_check_value(const struct vm_prop *p, json_t *v, char *why, size_t n)
 			return why_set(why, n,
 				       "must be one of joyent, joyent-minimal, "
 				       "builder, lx, kvm, bhyve");
+		if (!strcmp(p->name, "vnc_password") &&
+		    json_string_length(v) > 8)
+			return why_set(why, n, "must be at most 8 characters");
 		if (!strcmp(p->name, "zonename") && json_string_length(v) > 64)
 			return why_set(why, n, "must be at most 64 bytes");
 		return true;

@@ -133,8 +133,10 @@ static const struct vm_prop props[] = {
     {"vga", VM_T_STRING, KVM, C | U, 0, 0, NULL, 0},
     {"virtio_txburst", VM_T_INT, KVM, C | U, 1, I64MAX, NULL, 0},
     {"virtio_txtimer", VM_T_INT, KVM, C | U, 1, I64MAX, NULL, 0},
-    {"vnc_password", VM_T_STRING, HVM, C | U, 0, 0, NULL, 0},
-    {"vnc_port", VM_T_INT, HVM, C | U, -1, 65535, NULL, 0},
+    /* kvm only: SmartOS's bhyve has a framebuffer, hull-vmm has none;
+     * at most 8 characters (VNC authentication's DES key) */
+    {"vnc_password", VM_T_STRING, KVM, C | U, 0, 0, NULL, 0},
+    {"vnc_port", VM_T_INT, KVM, C | U, -1, 65535, NULL, 0},
     {"zfs_data_compression", VM_T_STRING, OS, C | U, 0, 0, NULL, 0},
     {"zfs_data_recsize", VM_T_INT, OS, C | U, 512, 131072, NULL, 0},
     {"zfs_filesystem", VM_T_STRING, ANY, RO, 0, 0, NULL, 0},

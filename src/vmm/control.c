@@ -87,6 +87,9 @@ char *control_handle(struct vm *vm, const char *line, size_t len)
 	} else if (!strcmp(cmd, "powerdown")) {
 		pm_power_button(vm->pm);
 		out = answer(json_pack("{s:b}", "ok", 1));
+	} else if (!strcmp(cmd, "nmi")) {
+		vm_nmi(vm);
+		out = answer(json_pack("{s:b}", "ok", 1));
 	} else if (!strcmp(cmd, "stop")) {
 		vm_request_exit(vm, VM_EXIT_STOPPED);
 		out = answer(json_pack("{s:b, s:s}", "ok", 1, "state", "stopping"));

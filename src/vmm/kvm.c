@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -218,6 +219,18 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason why)
 	if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
 		/* the counter cannot overflow with one write per exit */
 	}
+}
+
+void vm_nmi(struct vm *vm)
+{
+	/* An MSI whose delivery mode is NMI (data bits 10:8 = 100b; the
+	 * vector is ignored), physical destination APIC ID 0 (Intel SDM vol.
+	 * 3, 11.11): the in-kernel local APIC queues the NMI and kicks the
+	 * vCPU, from any thread (KVM_NMI is a vCPU ioctl, which from another
+	 * thread would wait for KVM_RUN to return). */
+	struct kvm_msi msi = {.address_lo = VMM_LAPIC_ADDR, .data = 4u << 8};
+	if (ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		fprintf(stderr, "hull-vmm: NMI: %s\n", strerror(errno));
 }
 
 void vm_pause(struct vm *vm)

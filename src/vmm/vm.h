@@ -143,6 +143,11 @@ void vm_irq_line(struct vm *vm, unsigned gsi, bool level);
 /* Ends the VM with this reason (first reason wins). Thread-safe. */
 void vm_request_exit(struct vm *vm, enum vm_exit_reason why);
 
+/* Sends vCPU 0 an NMI (control socket's "nmi"), as an NMI message to
+ * its local APIC (APIC ID 0): thread-safe, and KVM wakes a halted vCPU
+ * for it. A paused VM takes it when resumed. */
+void vm_nmi(struct vm *vm);
+
 /* Pause/resume every vCPU (control socket). */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);

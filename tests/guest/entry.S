@@ -186,6 +186,30 @@ exc_\vec:
 	exc 13, 1
 	exc 14, 1
 
+	/* NMI (vector 2): the C handler reports it on COM1 */
+	.globl isr_nmi
+isr_nmi:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	call guest_nmi
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rax
+	iretq
+
 	.globl isr_spurious
 isr_spurious:
 	iretq

@@ -36,6 +36,9 @@ int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 
 void print(const char *fmt, ...);
+/* A string on COM1 without print's lock: for handlers that may interrupt
+ * a print (an NMI), where taking the lock would wait forever. */
+void print_nolock(const char *s);
 void poweroff(void) __attribute__((noreturn));
 
 /* PCI and virtio (virtio.c) */

@@ -77,6 +77,12 @@ static void put_num(u64 v, unsigned base, int width)
 		com1_putc(buf[--n]);
 }
 
+void print_nolock(const char *s)
+{
+	while (*s)
+		com1_putc(*s++);
+}
+
 void print(const char *fmt, ...)
 {
 	va_list ap;

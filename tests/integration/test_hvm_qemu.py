@@ -102,6 +102,8 @@ def test_guest_boots_metadata_powerdown(workdir, variant, table):
 def test_bootrom_bios_and_forced_stop(workdir):
     # Firmware boot (SeaBIOS) of a disk with nothing on it: the firmware
     # ignores the power button, so stop comes to quit after its timeout.
+    # Without a display (vnc_port -1) SeaBIOS writes to COM1; with one it
+    # writes to the VGA screen, as on a PC.
     disk = os.path.join(workdir, "empty.img")
     with open(disk, "wb") as f:
         f.truncate(1 << 20)
@@ -110,6 +112,7 @@ def test_bootrom_bios_and_forced_stop(workdir):
     rec = os.path.join(workdir, "vm.json")
     with open(rec, "w") as f:
         json.dump({"uuid": UUID, "brand": "kvm", "ram": 64,
+                   "vnc_port": -1,
                    "bootrom": "bios", "disks": [{"path": disk,
                                                  "boot": True}]}, f)
     qemu = subprocess.Popen([prog("hull-hvm"), "qemu", "--record", rec,

@@ -371,6 +371,33 @@ def test_control_powerdown_is_the_acpi_power_button(tmp_path):
     assert out.splitlines()[-1] == "hull-guest: PASS acpibutton"
 
 
+def test_control_nmi_reaches_the_guest(tmp_path):
+    """"nmi" sends vCPU 0 an NMI (an NMI message to its local APIC): the
+    guest, halted with interrupts off, takes it in its vector-2 handler,
+    which reports it on COM1. One sent while the VM is paused is taken
+    when it resumes."""
+    p, path = _spawn(tmp_path, "nmi")
+    try:
+        line = ""
+        while "nmi: waiting for an NMI" not in line:
+            line = p.stdout.readline()
+            assert line, p.stderr.read()
+        c = Control(path)
+        assert c.ask({"command": "pause"})["state"] == "paused"
+        assert c.ask({"command": "nmi"}) == {"ok": True}
+        assert c.ask({"command": "resume"})["state"] == "running"
+        c.close()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert "hull-guest: NMI received" in out
+    assert "nmi: 1 received" in out
+    assert out.splitlines()[-1] == "hull-guest: PASS nmi"
+
+
 def test_console_socket_keeps_the_boot_messages_for_a_late_client(tmp_path):
     """Output while nobody is connected to COM1's socket is kept (the last
     64 KiB) and handed to the next client: a supervisor that connects after

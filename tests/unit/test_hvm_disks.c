@@ -184,12 +184,127 @@ static void test_disk_make(void **state)
 	free(bad);
 }
 
+/* update_disks: a plan from the record and the files, grows first; the
+ * resize and its undo. */
+static void test_update_plan_and_resize(void **state)
+{
+	char dir[] = "/tmp/hull-unit-disks-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct hull_err err = {0};
+	char *a = xasprintf("%s/disk0.img", dir);
+	char *b = xasprintf("%s/disk1.img", dir);
+	char *cd = xasprintf("%s/cd.iso", dir);
+	assert_int_equal(hvm_disk_make(a, 16, NULL, &err), 0);
+	assert_int_equal(hvm_disk_make(b, 16, NULL, &err), 0);
+	assert_int_equal(hvm_disk_make(cd, 1, NULL, &err), 0);
+	json_t *vm =
+	    json_pack("{s:s, s:[{s:s, s:i}, {s:s, s:i}, {s:s, s:s}]}", "brand",
+		      "kvm", "disks", "path", a, "size", 16, "path", b, "size",
+		      16, "path", cd, "media", "cdrom");
+	struct hvm_disk_resize *plan = NULL;
+	size_t n = 0;
+
+	/* b shrinks (allowed), a grows: a comes first. */
+	json_t *ud =
+	    json_pack("[{s:s, s:i, s:b}, {s:s, s:i}]", "path", b, "size", 8,
+		      "dangerous_allow_shrink", 1, "path", a, "size", 32);
+	assert_int_equal(hvm_disks_update_plan(vm, ud, false, &plan, &n, &err),
+			 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(plan[0].path, a);
+	assert_int_equal(plan[0].old_bytes, 16 << 20);
+	assert_int_equal(plan[0].new_bytes, 32 << 20);
+	assert_string_equal(plan[1].path, b);
+	assert_int_equal(hvm_disks_resize(plan, n, &err), 0);
+	struct stat st;
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_size, 32 << 20);
+	assert_int_equal(stat(b, &st), 0);
+	assert_int_equal(st.st_size, 8 << 20);
+	hvm_disks_resize_undo(plan, n);
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_size, 16 << 20);
+	free(plan);
+	json_decref(ud);
+
+	/* The same size is no resize; other fields need none. */
+	ud = json_pack("[{s:s, s:i, s:b}]", "path", a, "size", 16, "boot", 1);
+	assert_int_equal(hvm_disks_update_plan(vm, ud, true, &plan, &n, &err),
+			 0);
+	assert_int_equal(n, 0);
+	free(plan);
+	json_decref(ud);
+
+	/* Refusals name the entry and property. */
+	static const struct {
+		const char *json, *want;
+		bool running;
+	} bad[] = {
+	    {"[{\"path\": \"A\", \"size\": 8}]",
+	     "update_disks.0.size: cannot resize", false},
+	    {"[{\"path\": \"A\", \"size\": 20}]", "while the VM is running",
+	     true},
+	    {"[{\"path\": \"/x\", \"size\": 20}]",
+	     "update_disks.0.path: the VM has no disk /x", false},
+	    {"[{\"path\": \"C\", \"size\": 20}]", "is a cdrom", false},
+	    {"[{\"path\": \"A\", \"size\": -1}]", "update_disks.0.size", false},
+	    {"[{\"path\": \"A\", \"nocreate\": true}]",
+	     "update_disks.0.nocreate: cannot be updated", false},
+	    {"[{\"path\": \"A\", \"model\": \"ahci\"}]", "update_disks.0.model",
+	     false},
+	    {"[7]", "update_disks.0: must be an object", false},
+	    {"{}", "must be an array", false},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char *text = xstrdup(bad[i].json);
+		char *t2 = NULL;
+		char *p;
+		/* A and C stand for the disk paths */
+		if ((p = strchr(text, 'A')) && p[-1] == '"') {
+			*p = '\0';
+			t2 = xasprintf("%s%s%s", text, a, p + 1);
+		} else if ((p = strchr(text, 'C')) && p[-1] == '"') {
+			*p = '\0';
+			t2 = xasprintf("%s%s%s", text, cd, p + 1);
+		} else {
+			t2 = xstrdup(text);
+		}
+		ud = json_loads(t2, 0, NULL);
+		assert_non_null(ud);
+		plan = NULL;
+		int r = hvm_disks_update_plan(vm, ud, bad[i].running, &plan, &n,
+					      &err);
+		if (r != -EINVAL || !strstr(err.msg, bad[i].want))
+			fail_msg("%s: %d '%s'", t2, r, err.msg);
+		assert_null(plan);
+		json_decref(ud);
+		free(text);
+		free(t2);
+	}
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_size, 16 << 20);
+
+	/* dangerous_allow_shrink is never stored. */
+	json_object_set_new(json_array_get(json_object_get(vm, "disks"), 0),
+			    "dangerous_allow_shrink", json_true());
+	hvm_disks_update_scrub(vm);
+	assert_null(
+	    json_object_get(json_array_get(json_object_get(vm, "disks"), 0),
+			    "dangerous_allow_shrink"));
+	json_decref(vm);
+	assert_int_equal(hull_rm_rf(dir, &err), 0);
+	free(a);
+	free(b);
+	free(cd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plan_fills),
 	    cmocka_unit_test(test_plan_refuses),
 	    cmocka_unit_test(test_disk_make),
+	    cmocka_unit_test(test_update_plan_and_resize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,7 +91,11 @@ static void test_direct_boot_tcg(void **state)
 			    "/zones/" UUID "/run/initrd");
 	assert_string_equal(find(av, "-append", ""), "console=ttyS0 ro");
 	assert_null(find(av, "-bios", ""));
-	assert_true(has(av, "-nographic"));
+	/* VNC by default (vnc_port 0), on a socket, without a password */
+	assert_false(has(av, "-nographic"));
+	assert_string_equal(find(av, "-vnc", ""),
+			    "unix:/zones/" UUID "/run/vnc.sock");
+	assert_string_equal(find(av, "-vga", ""), "std");
 	assert_true(has(av, "-nodefaults"));
 	assert_true(has(av, "-no-reboot"));
 	/* COM1 console, COM2 metadata, QMP: sockets QEMU listens on. */
@@ -104,6 +108,9 @@ static void test_direct_boot_tcg(void **state)
 	assert_non_null(
 	    find(av, "-chardev", "id=qmp,path=/zones/" UUID "/run/qmp.sock"));
 	assert_non_null(find(av, "-mon", "chardev=qmp,mode=control"));
+	assert_non_null(find(av, "-chardev",
+			     "id=qmpc,path=/zones/" UUID "/run/qmp-cmd.sock"));
+	assert_non_null(find(av, "-mon", "chardev=qmpc,mode=control"));
 	/* COM1 before COM2. */
 	const char *first = NULL;
 	for (char **p = av; *p; p++)
@@ -187,6 +194,24 @@ static void test_bootrom(void **state)
 	hvm_strv_free(av);
 	json_decref(vm);
 
+	/* vnc_port -1: no display at all; a password turns VNC auth on */
+	vm = vm_new(", \"vnc_port\": -1");
+	av = hvm_qemu_argv(vm, &h, &err);
+	assert_non_null(av);
+	assert_true(has(av, "-nographic"));
+	assert_null(find(av, "-vnc", ""));
+	assert_null(find(av, "-vga", ""));
+	hvm_strv_free(av);
+	json_decref(vm);
+	vm = vm_new(", \"vnc_port\": 5901, \"vnc_password\": \"s3cr,t\"");
+	av = hvm_qemu_argv(vm, &h, &err);
+	assert_non_null(av);
+	assert_string_equal(find(av, "-vnc", ""),
+			    "unix:/zones/" UUID "/run/vnc.sock,password=on");
+	assert_null(find(av, "-vnc", "s3cr")); /* never on the command line */
+	hvm_strv_free(av);
+	json_decref(vm);
+
 	vm = vm_new(", \"bootrom\": \"uefi\", \"boot\": \"order=c\"");
 	av = hvm_qemu_argv(vm, &h, &err);
 	assert_non_null(av);
@@ -241,6 +266,9 @@ static void test_refused(void **state)
 		"nics.0.model", false);
 	refused("", "nics.0: no tap device", true);
 	refused(", \"vnc_port\": 70000", "vnc_port", false);
+	refused(", \"vnc_port\": -2", "vnc_port", false);
+	refused(", \"vnc_password\": \"123456789\"", "vnc_password", false);
+	refused(", \"vnc_password\": 5", "vnc_password", false);
 }
 
 static void test_extra_disks(void **state)

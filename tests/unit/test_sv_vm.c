@@ -1,7 +1,9 @@
 /*
  * test_sv_vm.c - the supervisor's reading of QEMU's QMP events: a guest
- * power-off, a guest reset (a reboot under -no-reboot), anything else.
+ * power-off, a guest reset (a reboot under -no-reboot), anything else;
+ * the VNC relay's listen address (R/var/vnc_listen).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,10 @@
 #include <cmocka.h>
 
 #include "supervisor/vm.h"
+#include "supervisor/vnc.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 static int ev(const char *line)
 {
@@ -55,10 +61,34 @@ static void test_events(void **state)
 	    SV_VM_EV_SHUTDOWN);
 }
 
+/* R/var/vnc_listen: one IP literal, blanks around it allowed. */
+static void test_vnc_listen(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct hull_err err = {0};
+	assert_int_equal(sv_vnc_listen_parse("127.0.0.1", &ss, &len, &err), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(((struct sockaddr_in *)&ss)->sin_addr.s_addr,
+			 htonl(INADDR_LOOPBACK));
+	assert_int_equal(
+	    sv_vnc_listen_parse("  2001:db8::1\n", &ss, &len, &err), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	static const char *const bad[] = {
+	    "",	   "\n",	  "localhost", "1.2.3", "1.2.3.4 5.6.7.8",
+	    "::g", "192.0.2.1/24"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		if (sv_vnc_listen_parse(bad[i], &ss, &len, &err) != -EINVAL ||
+		    !strstr(err.msg, "vnc_listen"))
+			fail_msg("accepted '%s'", bad[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_vnc_listen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,7 @@ static const struct subcommand subcommands[] = {
     {"reboot", NULL, vmadm_reboot, "reboot <uuid> [-F]"},
     {"kill", NULL, vmadm_kill, "kill [-s SIGNAL|-SIGNAL] <uuid>"},
     {"console", NULL, vmadm_console, "console <uuid>"},
+    {"sysrq", NULL, vmadm_sysrq, "sysrq <uuid> <nmi|screenshot>"},
     {"events", NULL, vmadm_events, "events [-f] [-j] [-r] [uuid]"},
     {"create-snapshot", NULL, vmadm_snapshot_create,
      "create-snapshot <uuid> <snapname>"},

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cmd/vmadm/vmadm.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/root.h"
 #include "lib/xalloc.h"
 #include "vm/filter.h"
 #include "vm/proptable.h"
@@ -393,11 +395,26 @@ int vmadm_info(int argc, char **argv)
 	if (all || strstr(types, "version"))
 		json_object_set_new(out, "version",
 				    json_pack("{s:s}", "hull", HULL_VERSION));
+	const char *brand = hull_json_str(vm, "brand", "");
+	if ((all || strstr(types, "vnc")) &&
+	    (!strcmp(brand, "kvm") || !strcmp(brand, "bhyve"))) {
+		/* What the supervisor's relay wrote (SmartOS's host, port,
+		 * display, password); {} when there is none: vnc_port -1,
+		 * the bhyve brand (no display), or no port to be had. */
+		char *p = hull_root_path("%s/run/vnc.json", uuid);
+		json_t *v =
+		    hull_path_exists(p) ? hull_json_load_file(p, NULL) : NULL;
+		free(p);
+		json_object_set_new(out, "vnc",
+				    json_is_object(v) ? v : json_object());
+		if (v && !json_is_object(v))
+			json_decref(v);
+	}
 	if (!json_object_size(out)) {
 		json_decref(out);
 		json_decref(vm);
-		return vmadm_fail("Invalid info type(s) \"%s\": zones support "
-				  "all, status, version",
+		return vmadm_fail("Invalid info type(s) \"%s\": supported are "
+				  "all, status, version and (HVM) vnc",
 				  types);
 	}
 	hull_json_print(out);

@@ -3,7 +3,9 @@
  * key=value arguments) to an instance under its lock. Quota is applied to
  * the dataset at once; resource controls reach a running zone's cgroup
  * through its supervisor (vmadm_apply_live); other changes take effect at
- * the next start, as on SmartOS.
+ * the next start, as on SmartOS. update_disks[].size resizes a stopped
+ * HVM instance's disk files (hvm/disks.h), just before the record is
+ * saved, and back when saving fails.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "cmd/vmadm/vmadm.h"
+#include "hvm/disks.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "pool/pool.h"
@@ -30,6 +33,8 @@ static int update_locked(const char *uuid, json_t *payload,
 		return -ENOENT;
 	int r;
 	json_t *old_nics = NULL;
+	struct hvm_disk_resize *resize = NULL;
+	size_t nresize = 0;
 	if (pending) {
 		r = hull_err_set(err, EINVAL,
 				 "Cannot update VM %s: its provisioning did "
@@ -44,6 +49,12 @@ static int update_locked(const char *uuid, json_t *payload,
 		r = -EINVAL;
 		goto out;
 	}
+	/* update_disks: checked against the disk files now; a size is
+	 * changed on disk just before the record is saved. */
+	json_t *ud = json_object_get(payload, "update_disks");
+	if (ud && (r = hvm_disks_update_plan(vm, ud, vm_supervisor_alive(uuid),
+					     &resize, &nresize, err)) < 0)
+		goto out;
 	vm_nics_fill_macs(json_object_get(payload, "add_nics"), vmadm_rand32);
 	old_nics = json_deep_copy(json_object_get(vm, "nics"));
 	json_int_t old_quota = hull_json_int(vm, "quota", 0);
@@ -66,6 +77,7 @@ static int update_locked(const char *uuid, json_t *payload,
 				 "hull:userns: it is fixed at create");
 		goto out;
 	}
+	hvm_disks_update_scrub(vm);
 	if (!json_equal(old_nics, json_object_get(vm, "nics")) &&
 	    (r = vm_nics_host_check(vm, err)) < 0) {
 		hull_err_prefix(err, "Invalid value for nics");
@@ -84,9 +96,13 @@ static int update_locked(const char *uuid, json_t *payload,
 		if (r < 0)
 			goto out;
 	}
-	r = vm_record_save(vm, err);
-	if (r < 0)
+	if (nresize && (r = hvm_disks_resize(resize, nresize, err)) < 0)
 		goto out;
+	r = vm_record_save(vm, err);
+	if (r < 0) {
+		hvm_disks_resize_undo(resize, nresize);
+		goto out;
+	}
 	if (live && vm_supervisor_alive(uuid))
 		r = vmadm_apply_live(uuid, err);
 	if (r == 0 && vm_supervisor_alive(uuid))
@@ -94,6 +110,7 @@ static int update_locked(const char *uuid, json_t *payload,
 	if (r == 0)
 		r = vmadm_fw_reload(err);
 out:
+	free(resize);
 	json_decref(old_nics);
 	json_decref(vm);
 	return r;

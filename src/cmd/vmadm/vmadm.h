@@ -2,7 +2,8 @@
  * vmadm.h - the subcommands of vmadm, one function each, and the helpers
  * they share. main.c dispatches; create.c has create/validate/delete,
  * show.c get/list/lookup/info, update.c update, lifecycle.c
- * start/stop/reboot/kill/console/autoboot, events.c events.
+ * start/stop/reboot/kill/console/autoboot, events.c events, sysrq.c
+ * sysrq.
  *
  * Each returns the process exit code (0 ok, 1 error, 2 usage) after
  * printing: success messages and errors go to stderr, machine-readable
@@ -83,6 +84,9 @@ int vmadm_fw_reload(struct hull_err *err);
 int vmadm_snapshot_create(int argc, char **argv);
 int vmadm_snapshot_delete(int argc, char **argv);
 int vmadm_snapshot_rollback(int argc, char **argv);
+
+/* sysrq.c */
+int vmadm_sysrq(int argc, char **argv);
 
 /* events.c */
 int vmadm_events(int argc, char **argv);
