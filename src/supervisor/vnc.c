@@ -39,7 +39,7 @@ struct vnc_conn {
 	int fd[2]; /* 0: the TCP client, 1: QEMU's socket (-1: not yet) */
 	int tries;
 	size_t len[2];	      /* bytes read from fd[i], owed to fd[1 - i] */
-	char buf[2][VNC_BUF]; /* allocated only while in use */
+	char buf[2][VNC_BUF]; /* the connection is freed when it ends */
 };
 
 struct sv_vnc {
@@ -435,11 +435,12 @@ void sv_vnc_stop(struct sv_vnc *v)
 			conn_close(v->conns[i]);
 	if (v->qmp_fd >= 0)
 		qmp_done(v, NULL);
-	for (int *fd = &v->listen_fd; fd <= &v->timer_fd; fd++) {
-		if (*fd < 0)
+	int fds[] = {v->listen_fd, v->timer_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++) {
+		if (fds[i] < 0)
 			continue;
-		sv_loop_del(v->loop, *fd);
-		close(*fd);
+		sv_loop_del(v->loop, fds[i]);
+		close(fds[i]);
 	}
 	if (v->info)
 		unlink(v->info);
