@@ -8,11 +8,11 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/regex.h"
 #include "lib/xalloc.h"
 
 struct filter_item {
@@ -144,15 +144,11 @@ int table_filters_parse(char *const *args, int n, unsigned flags,
 			it->tilde = true;
 			val++;
 			if (flags & TABLE_FILTER_REGEX) {
-				if (regcomp(&it->re, val,
-					    REG_EXTENDED | REG_NOSUB) != 0) {
+				if (hull_regcomp(&it->re, val, err) < 0) {
 					it->value = NULL;
 					table_filters_free(f);
-					return hull_err_set(
-					    err, EINVAL,
-					    "invalid regular expression in "
-					    "filter '%.100s'",
-					    args[i]);
+					return hull_err_prefix(
+					    err, "filter '%.100s'", args[i]);
 				}
 				it->regex = true;
 			}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/regex.h"
 #include "lib/xalloc.h"
 #include "vm/proptable.h"
 
@@ -31,50 +32,6 @@ bool vm_field_valid(const char *key, bool listable_only)
 		    !strncmp(key, path_roots[i], n))
 			return dot[1] != '\0';
 	return false;
-}
-
-/* glibc's regcomp expands repetitions by copying the tree, so nested or
- * chained quantifiers grow it exponentially; these bounds keep any pattern
- * a user can type well inside a few megabytes. */
-#define RE_MAX_LEN 256
-#define RE_MAX_QUANT 6
-#define RE_MAX_COUNT 32
-
-static bool regex_tame(const char *re)
-{
-	if (strlen(re) > RE_MAX_LEN)
-		return false;
-	int quants = 0;
-	bool after_quant = false;
-	for (const char *p = re; *p; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-			after_quant = false;
-			continue;
-		}
-		bool quant = *p == '*' || *p == '+' || *p == '?' || *p == '{';
-		/* a quantifier on a quantifier ("a++") only multiplies work */
-		if (quant && after_quant)
-			return false;
-		after_quant = quant;
-		if (!quant)
-			continue;
-		quants++;
-		if (*p != '{')
-			continue;
-		while (p[1] && p[1] != '}') {
-			p++;
-			if (*p >= '0' && *p <= '9') {
-				if (atoi(p) > RE_MAX_COUNT)
-					return false;
-				while (p[1] >= '0' && p[1] <= '9')
-					p++;
-			}
-		}
-		if (p[1])
-			p++;
-	}
-	return quants <= RE_MAX_QUANT;
 }
 
 int vm_filter_parse(const char *arg, struct vm_filter *f, struct hull_err *err)
@@ -100,26 +57,9 @@ int vm_filter_parse(const char *arg, struct vm_filter *f, struct hull_err *err)
 		if (*v == '~') {
 			f->op = VM_FILTER_RE;
 			v++;
-			if (!regex_tame(v)) {
-				hull_err_set(err, EINVAL,
-					     "Invalid filter \"%s\": regular "
-					     "expression too complex (at most "
-					     "%d bytes, %d repetitions, counts "
-					     "up to %d)",
-					     arg, RE_MAX_LEN, RE_MAX_QUANT,
-					     RE_MAX_COUNT);
-				free(key);
-				return -EINVAL;
-			}
-			int r = regcomp(&f->re, v, REG_EXTENDED | REG_NOSUB);
-			if (r) {
-				char buf[128];
-				regerror(r, &f->re, buf, sizeof(buf));
-				hull_err_set(
-				    err, EINVAL,
-				    "Invalid filter \"%s\": bad regular "
-				    "expression: %s",
-				    arg, buf);
+			if (hull_regcomp(&f->re, v, err) < 0) {
+				hull_err_prefix(err, "Invalid filter \"%s\"",
+						arg);
 				free(key);
 				return -EINVAL;
 			}

@@ -15,6 +15,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/regex.h"
 #include "lib/spawn.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -134,6 +135,48 @@ static void test_run_captures_output_and_errors(void **state)
 	assert_non_null(strstr(err.msg, "hull-no-such-program"));
 }
 
+static void test_regex_cost_bounds_expansion(void **state)
+{
+	const size_t over = HULL_REGEX_MAX_NODES + 1;
+	assert_int_equal(hull_regex_cost("abc"), 3);
+	assert_int_equal(hull_regex_cost("a+"), 2);
+	assert_int_equal(hull_regex_cost("(ab){3}"), 9);
+	assert_int_equal(hull_regex_cost("a{2,}"), 3);
+	assert_int_equal(hull_regex_cost("a|b"), 3);
+	/* bracket expressions are one atom, whatever they hold */
+	assert_int_equal(hull_regex_cost("[{]a{2}"), 3);
+	assert_int_equal(hull_regex_cost("[]a]"), 1);
+	assert_int_equal(hull_regex_cost("[[:alpha:]]+"), 2);
+	/* '{' that opens no interval is an ordinary character */
+	assert_int_equal(hull_regex_cost("a{x"), 3);
+	/* what makes glibc's tree explode */
+	assert_int_equal(hull_regex_cost("a++"), over);
+	assert_int_equal(hull_regex_cost("x+*"), over);
+	assert_int_equal(hull_regex_cost("(((a{32}){32}){32})"), over);
+	assert_int_equal(
+	    hull_regex_cost("((((((((((((((((((a))))))))))))))))))"), over);
+	char long_re[HULL_REGEX_MAX_LEN + 2];
+	memset(long_re, 'a', sizeof(long_re) - 1);
+	long_re[sizeof(long_re) - 1] = '\0';
+	assert_int_equal(hull_regex_cost(long_re), over);
+	/* a fuzzer's find: '{' inside a bracket once hid a "+++" chain */
+	assert_int_equal(hull_regex_cost("[{\"nic_tag\":],\"m+++4"), over);
+}
+
+static void test_regcomp_refuses_with_one_message(void **state)
+{
+	regex_t re;
+	struct hull_err err = {0};
+	assert_int_equal(hull_regcomp(&re, "^web[0-9]+$", &err), 0);
+	assert_int_equal(regexec(&re, "web12", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(&re, "web", 0, NULL, 0), 0);
+	regfree(&re);
+	assert_true(hull_regcomp(&re, "(a{64}){64}", &err) < 0);
+	assert_non_null(strstr(err.msg, "too complex"));
+	assert_true(hull_regcomp(&re, "(", &err) < 0);
+	assert_non_null(strstr(err.msg, "bad regular expression"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +188,8 @@ int main(void)
 	    cmocka_unit_test(test_json_load_reports_line),
 	    cmocka_unit_test(test_json_save_is_sorted_and_newline_terminated),
 	    cmocka_unit_test(test_run_captures_output_and_errors),
+	    cmocka_unit_test(test_regex_cost_bounds_expansion),
+	    cmocka_unit_test(test_regcomp_refuses_with_one_message),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
