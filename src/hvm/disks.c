@@ -44,13 +44,22 @@ static bool path_clean(const char *p)
 	}
 }
 
-static int bad(struct hull_err *err, size_t i, const char *key, const char *why)
+/* Where a disk is in the payload: "disks" or "add_disks", and its index
+ * there (errors name it so). */
+struct disk_at {
+	const char *label;
+	size_t i;
+};
+
+static int bad(struct hull_err *err, struct disk_at at, const char *key,
+	       const char *why)
 {
-	return hull_err_set(err, EINVAL, "disks.%zu.%s: %s", i, key, why);
+	return hull_err_set(err, EINVAL, "%s.%zu.%s: %s", at.label, at.i, key,
+			    why);
 }
 
 /* An integer property in [lo, hi], or absent (*out untouched). */
-static int int_prop(json_t *d, size_t i, const char *key, int64_t lo,
+static int int_prop(json_t *d, struct disk_at i, const char *key, int64_t lo,
 		    int64_t hi, int64_t *out, bool *present,
 		    struct hull_err *err)
 {
@@ -70,8 +79,9 @@ static int int_prop(json_t *d, size_t i, const char *key, int64_t lo,
 	return 0;
 }
 
-static int check_disk(json_t *d, size_t i, const char *brand,
+static int check_disk(json_t *d, struct disk_at i, const char *brand,
 		      const char *inst_dir, const char *deflt_model,
+		      const char *deflt_path,
 		      hvm_image_lookup_fn lookup, void *ctx, json_t *fill,
 		      struct hull_err *err)
 {
@@ -89,8 +99,8 @@ static int check_disk(json_t *d, size_t i, const char *brand,
 	int r;
 
 	if (!json_is_object(d))
-		return hull_err_set(err, EINVAL, "disks.%zu: must be an object",
-				    i);
+		return hull_err_set(err, EINVAL, "%s.%zu: must be an object",
+				    i.label, i.i);
 	const char *k;
 	json_t *v;
 	json_object_foreach(d, k, v)
@@ -159,21 +169,21 @@ static int check_disk(json_t *d, size_t i, const char *brand,
 		const char *u = json_string_value(iu);
 		if (!lookup || lookup(ctx, u, &info) < 0)
 			return hull_err_set(err, ENOENT,
-					    "disks.%zu.image_uuid: image %s is "
+					    "%s.%zu.image_uuid: image %s is "
 					    "not installed",
-					    i, u);
+					    i.label, i.i, u);
 		if (!info.type || strcmp(info.type, "zvol"))
 			return hull_err_set(err, EINVAL,
-					    "disks.%zu.image_uuid: image %s is "
+					    "%s.%zu.image_uuid: image %s is "
 					    "of type %s, not zvol",
-					    i, u, info.type ? info.type : "?");
+					    i.label, i.i, u, info.type ? info.type : "?");
 		if (info.image_size > 0 && has_isize &&
 		    image_size != info.image_size)
 			return hull_err_set(err, EINVAL,
-					    "disks.%zu.image_size: %lld does "
+					    "%s.%zu.image_size: %lld does "
 					    "not match the image's %lld "
 					    "(EBADSIZE)",
-					    i, (long long)image_size,
+					    i.label, i.i, (long long)image_size,
 					    (long long)info.image_size);
 		if (info.image_size <= 0 && !has_isize)
 			return bad(err, i, "image_size",
@@ -196,21 +206,53 @@ static int check_disk(json_t *d, size_t i, const char *brand,
 		if (!path_clean(p) || strncmp(p, dir, strlen(dir)) ||
 		    strchr(p + strlen(dir), '/') || !p[strlen(dir)])
 			return hull_err_set(err, EINVAL,
-					    "disks.%zu.path: must be a file in "
+					    "%s.%zu.path: must be a file in "
 					    "%s",
-					    i, dir);
+					    i.label, i.i, dir);
 		if (strlen(p) > 4000)
 			return bad(err, i, "path", "too long");
 		json_object_set_new(fill, "path", json_string(p));
 	} else {
-		json_object_set_new(fill, "path",
-				    json_sprintf("%sdisk%zu.img", dir, i));
+		json_object_set_new(fill, "path", json_string(deflt_path));
 	}
 	return 0;
 }
 
-int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
-		   hvm_image_lookup_fn lookup, void *ctx, struct hull_err *err)
+static const char *disk_path(json_t *disks, json_t *fills, size_t first,
+			     size_t j)
+{
+	json_t *d = j < first ? json_array_get(disks, j)
+			      : json_array_get(fills, j - first);
+	return json_string_value(json_object_get(d, "path"));
+}
+
+/* The first inst_dir/disks/diskN.img no disk names: disks before i (the
+ * filled ones from first on) and every path given in the payload. */
+static char *free_path(json_t *disks, json_t *fills, size_t first, size_t i,
+		       const char *inst_dir)
+{
+	for (size_t n = 0;; n++) {
+		char *p = xasprintf("%s/disks/disk%zu.img", inst_dir, n);
+		bool used = false;
+		for (size_t j = 0; j < json_array_size(disks) && !used; j++) {
+			const char *q =
+			    j < i ? disk_path(disks, fills, first, j)
+				  : json_string_value(json_object_get(
+					json_array_get(disks, j), "path"));
+			used = q && !strcmp(p, q);
+		}
+		if (!used)
+			return p;
+		free(p);
+	}
+}
+
+/* Checks and fills disks[first..] (named label.0, label.1, ...), against
+ * the disks before them too. */
+static int plan_range(json_t *vm, const char *brand, const char *inst_dir,
+		      size_t first, const char *label,
+		      hvm_image_lookup_fn lookup, void *ctx,
+		      struct hull_err *err)
 {
 	if (strcmp(brand, "kvm") && strcmp(brand, "bhyve"))
 		return hull_err_set(err, EINVAL, "brand: %s has no disks",
@@ -224,8 +266,8 @@ int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
 	if (!json_is_array(disks))
 		return hull_err_set(err, EINVAL, "disks: must be an array");
 	if (json_array_size(disks) > DISKS_MAX)
-		return hull_err_set(err, EINVAL, "disks: more than %d",
-				    DISKS_MAX);
+		return hull_err_set(err, EINVAL, "%s: more than %d disks",
+				    label, DISKS_MAX);
 	json_t *drv = json_object_get(vm, "disk_driver");
 	if (drv && !json_is_string(drv))
 		return hull_err_set(err, EINVAL,
@@ -236,32 +278,61 @@ int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
 	size_t n = json_array_size(disks), nboot = 0;
 	json_t *fills = json_array();
 	int r = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
+	for (size_t i = 0; i < first && i < n; i++)
+		if (json_is_true(
+			json_object_get(json_array_get(disks, i), "boot")))
+			nboot++;
+	for (size_t i = first; i < n && r == 0; i++) {
 		json_t *d = json_array_get(disks, i), *f = json_object();
-		r = check_disk(d, i, brand, inst_dir, deflt, lookup, ctx, f,
-			       err);
+		struct disk_at at = {label, i - first};
+		char *dp = free_path(disks, fills, first, i, inst_dir);
+		r = check_disk(d, at, brand, inst_dir, deflt, dp, lookup, ctx,
+			       f, err);
+		free(dp);
 		json_array_append_new(fills, f);
 		if (r == 0 && json_is_true(json_object_get(d, "boot")))
 			nboot++;
 		const char *p = json_string_value(json_object_get(f, "path"));
 		for (size_t j = 0; r == 0 && j < i; j++) {
-			json_t *o = json_array_get(fills, j);
-			if (!strcmp(p, json_string_value(
-					   json_object_get(o, "path"))))
+			const char *o = disk_path(disks, fills, first, j);
+			if (!o || strcmp(p, o))
+				continue;
+			if (j >= first)
 				r = hull_err_set(err, EINVAL,
-						 "disks.%zu.path: the same as "
-						 "disks.%zu.path",
-						 i, j);
+						 "%s.%zu.path: the same as "
+						 "%s.%zu.path",
+						 label, i - first, label,
+						 j - first);
+			else
+				r = hull_err_set(err, EEXIST,
+						 "%s.%zu.path: the VM already "
+						 "has disk %s",
+						 label, i - first, p);
 		}
 	}
 	if (r == 0 && nboot > 1)
-		r = hull_err_set(err, EINVAL, "disks: more than one boot disk");
+		r = hull_err_set(err, EINVAL,
+				 "%s: more than one boot disk", label);
 	if (r == 0)
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = first; i < n; i++)
 			json_object_update(json_array_get(disks, i),
-					   json_array_get(fills, i));
+					   json_array_get(fills, i - first));
 	json_decref(fills);
 	return r;
+}
+
+int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
+		   hvm_image_lookup_fn lookup, void *ctx, struct hull_err *err)
+{
+	return plan_range(vm, brand, inst_dir, 0, "disks", lookup, ctx, err);
+}
+
+int hvm_disks_plan_added(json_t *vm, size_t first, const char *brand,
+			 const char *inst_dir, hvm_image_lookup_fn lookup,
+			 void *ctx, struct hull_err *err)
+{
+	return plan_range(vm, brand, inst_dir, first, "add_disks", lookup, ctx,
+			  err);
 }
 
 int hvm_disk_make(const char *path, int64_t size_mib, const char *clone_from,
@@ -533,4 +604,112 @@ void hvm_disks_update_scrub(json_t *vm)
 	json_t *d;
 	json_array_foreach(json_object_get(vm, "disks"), i, d)
 	    json_object_del(d, "dangerous_allow_shrink");
+}
+
+/* ---- add_disks / remove_disks: while stopped -------------------------- */
+
+int hvm_disks_remove_plan(json_t *vm, json_t *remove, struct hull_err *err)
+{
+	json_t *disks = json_object_get(vm, "disks");
+	if (!json_is_array(remove))
+		return hull_err_set(err, EINVAL,
+				    "Invalid value for remove_disks: must be "
+				    "an array of paths");
+	size_t i, j;
+	json_t *e, *d;
+	json_array_foreach(remove, i, e)
+	{
+		const char *p = json_string_value(e);
+		if (!p)
+			return hull_err_set(err, EINVAL,
+					    "Invalid value for remove_disks.%zu: "
+					    "must be a path",
+					    i);
+		json_t *found = NULL;
+		json_array_foreach(disks, j, d)
+		{
+			const char *dp =
+			    json_string_value(json_object_get(d, "path"));
+			if (dp && !strcmp(dp, p))
+				found = d;
+		}
+		if (!found)
+			return hull_err_set(err, ENOENT,
+					    "Invalid value for remove_disks.%zu: "
+					    "the VM has no disk %s",
+					    i, p);
+		if (json_is_true(json_object_get(found, "boot")))
+			return hull_err_set(err, EINVAL,
+					    "Invalid value for remove_disks.%zu: "
+					    "%s is the boot disk",
+					    i, p);
+		for (size_t q = 0; q < i; q++)
+			if (!strcmp(p, json_string_value(
+					   json_array_get(remove, q))))
+				return hull_err_set(
+				    err, EINVAL,
+				    "Invalid value for remove_disks.%zu: %s "
+				    "is named twice",
+				    i, p);
+	}
+	return 0;
+}
+
+static char *aside_path(const char *path)
+{
+	return xasprintf("%s.removing", path);
+}
+
+void hvm_disks_aside_undo(json_t *remove, size_t n)
+{
+	for (size_t i = 0; i < n && i < json_array_size(remove); i++) {
+		const char *p = json_string_value(json_array_get(remove, i));
+		char *a = aside_path(p);
+		/* Only what was set aside: a missing file stays missing. */
+		if (access(a, F_OK) == 0)
+			renameat2(AT_FDCWD, a, AT_FDCWD, p, RENAME_NOREPLACE);
+		free(a);
+	}
+}
+
+int hvm_disks_aside(json_t *remove, struct hull_err *err)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(remove, i, e)
+	{
+		const char *p = json_string_value(e);
+		struct stat st;
+		if (lstat(p, &st) < 0 && errno == ENOENT)
+			continue; /* already gone: only the record changes */
+		if (!S_ISREG(st.st_mode)) {
+			hvm_disks_aside_undo(remove, i);
+			return hull_err_set(err, EINVAL,
+					    "remove_disks.%zu: %s is not a "
+					    "regular file",
+					    i, p);
+		}
+		char *a = aside_path(p);
+		int r = renameat2(AT_FDCWD, p, AT_FDCWD, a, RENAME_NOREPLACE);
+		int e2 = errno;
+		free(a);
+		if (r < 0) {
+			hvm_disks_aside_undo(remove, i);
+			return hull_err_sys(err, e2, "remove_disks.%zu: %s", i,
+					    p);
+		}
+	}
+	return 0;
+}
+
+void hvm_disks_aside_drop(json_t *remove)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(remove, i, e)
+	{
+		char *a = aside_path(json_string_value(e));
+		unlink(a);
+		free(a);
+	}
 }

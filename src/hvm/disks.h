@@ -39,6 +39,29 @@ typedef int (*hvm_image_lookup_fn)(void *ctx, const char *uuid,
 int hvm_disks_plan(json_t *vm, const char *brand, const char *inst_dir,
 		   hvm_image_lookup_fn lookup, void *ctx, struct hull_err *err);
 
+/* Checks and fills the disks that vmadm update's add_disks appended to
+ * vm's disks[] (from index first on) as hvm_disks_plan does at create,
+ * against the disks already there too: a path already used, more than 16
+ * disks or a second boot disk are refused. Errors name the entry
+ * ("add_disks.0.size: ..."); vm is unchanged then. The default path is
+ * the first inst_dir/disks/diskN.img no disk uses. */
+int hvm_disks_plan_added(json_t *vm, size_t first, const char *brand,
+			 const char *inst_dir, hvm_image_lookup_fn lookup,
+			 void *ctx, struct hull_err *err);
+
+/* Checks remove_disks (an array of paths) against the record vm: each
+ * must name one of its disks, once, and not the boot disk (as Triton
+ * refuses to delete it). Changes nothing. */
+int hvm_disks_remove_plan(json_t *vm, json_t *remove, struct hull_err *err);
+
+/* Sets the files of remove_disks aside (renamed to PATH.removing, in
+ * their directory) so that a failed record save can put them back
+ * (hvm_disks_aside_undo) and a good one drop them (hvm_disks_aside_drop).
+ * A file that is already gone is skipped. All or nothing. */
+int hvm_disks_aside(json_t *remove, struct hull_err *err);
+void hvm_disks_aside_undo(json_t *remove, size_t n);
+void hvm_disks_aside_drop(json_t *remove);
+
 /* Makes the disk file at path (which must not exist): a clone of
  * clone_from when given (reflink, else a copy with copy_file_range),
  * grown to size_mib when that is larger; else a sparse file of size_mib.

@@ -293,10 +293,14 @@ static int allow_one(const char *dir, const char *rule, struct hull_err *err)
 	return 0;
 }
 
-/* On v1 hosts a zone's devices cgroup allows only what a zone's /dev
- * holds (zone/cgroup.c); an emulator also needs /dev/kvm and its disks
- * that are devices. An allow rule is added to the zone's cgroup and to
- * its payload level, where the process is. */
+/* A zone's device whitelist allows only what a zone's /dev holds
+ * (zone/cgroup.c); an emulator also needs /dev/kvm and its disks that are
+ * devices (read-only ones for reading only). On v1 an allow rule is added
+ * to the zone's cgroup and to its payload level, where the process is; on
+ * v2 the zone's whitelist and these rules become the device program
+ * attached to the hull's limits level (devfilter.h), which the emulator
+ * cannot reach, once, when its cgroup is made (a guest reboot keeps it:
+ * disks change only while the VM is stopped). */
 static int devices_allow(struct zone_cgroup *cg, const struct hvm_hull *h,
 			 struct hull_err *err)
 {
@@ -313,8 +317,14 @@ static int devices_allow(struct zone_cgroup *cg, const struct hvm_hull *h,
 				 major(st.st_rdev), minor(st.st_rdev),
 				 h->files[i].rw ? "rw" : "r");
 	}
+	if (cg->v2) {
+		const char *v[HVM_HULL_PATHS_MAX + 1];
+		for (size_t k = 0; k < n; k++)
+			v[k] = rules[k];
+		return zone_cgroup_devices_limit_with(cg, v, n, err);
+	}
 	for (size_t i = 0; i < cg->ndirs; i++) {
-		if (cg->v2 || strcmp(cg->ctl[i], "devices"))
+		if (strcmp(cg->ctl[i], "devices"))
 			continue;
 		for (size_t k = 0; k < n; k++)
 			if (allow_one(cg->dirs[i], rules[k], err) < 0 ||

@@ -274,16 +274,28 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 	return 0;
 }
 
-int zone_cgroup_devices_limit(struct zone_cgroup *cg, struct hull_err *err)
+int zone_cgroup_devices_limit_with(struct zone_cgroup *cg,
+				   const char *const *extra, size_t nextra,
+				   struct hull_err *err)
 {
 	/* v2 has no devices controller: the same whitelist as a device
 	 * program, attached once, where the zone cannot reach. */
 	if (!cg->v2 || !cg->fresh || !cg->ndirs)
 		return 0;
-	int r =
-	    zone_devfilter_attach(cg->dirs[0], dev_allow,
-				  sizeof(dev_allow) / sizeof(*dev_allow), err);
+	size_t nz = sizeof(dev_allow) / sizeof(*dev_allow);
+	_cleanup_free_ const char **rules =
+	    xcalloc(nz + nextra + 1, sizeof(*rules));
+	for (size_t i = 0; i < nz; i++)
+		rules[i] = dev_allow[i];
+	for (size_t i = 0; i < nextra; i++)
+		rules[nz + i] = extra[i];
+	int r = zone_devfilter_attach(cg->dirs[0], rules, nz + nextra, err);
 	return r < 0 ? hull_err_prefix(err, "cgroup") : 0;
+}
+
+int zone_cgroup_devices_limit(struct zone_cgroup *cg, struct hull_err *err)
+{
+	return zone_cgroup_devices_limit_with(cg, NULL, 0, err);
 }
 
 const char *zone_cgroup_join_file(const struct zone_cgroup *cg, size_t i)

@@ -44,9 +44,13 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
 /* A zone's device whitelist: v1 writes it when it makes the cgroup (the
  * devices controller refuses a new one once there are children); v2, which
  * has no such controller, attaches it here as a device program
- * (devfilter.h), on a cgroup zone_cgroup_create just made. A VMM's hull
- * does not call it: its emulator opens /dev/kvm and its disks. */
+ * (devfilter.h), on a cgroup zone_cgroup_create just made. */
 int zone_cgroup_devices_limit(struct zone_cgroup *cg, struct hull_err *err);
+/* The same with extra whitelist lines: a VMM's hull adds /dev/kvm and its
+ * disks that are device nodes (src/hvm/vmmzone.c). */
+int zone_cgroup_devices_limit_with(struct zone_cgroup *cg,
+				   const char *const *extra, size_t nextra,
+				   struct hull_err *err);
 #define ZONE_CGROUP_PAYLOAD "zone"
 /* Moves pid, which must be single-threaded (a freshly cloned init), into
  * the zone's cgroup (its payload level) in every hierarchy. */

@@ -7,7 +7,9 @@
  * writes it) becomes a program that allows what it lists and refuses the
  * rest. It is attached to the zone's limits level, which the zone cannot
  * reach (and its seccomp filter refuses bpf(2)), with BPF_F_ALLOW_MULTI so
- * that a filter the host put higher up keeps applying too.
+ * that a filter the host put higher up keeps applying too. A VM's double
+ * hull gets the zone's whitelist plus /dev/kvm and its disks that are
+ * device nodes (at most 32), hence room for 64 rules.
  */
 #ifndef HULL_ZONE_DEVFILTER_H
 #define HULL_ZONE_DEVFILTER_H
@@ -18,7 +20,7 @@
 #include "lib/err.h"
 
 /* Room for the program of up to this many rules. */
-#define ZONE_DEVFILTER_MAX_RULES 32
+#define ZONE_DEVFILTER_MAX_RULES 64
 #define ZONE_DEVFILTER_MAX_INSNS (8 + 7 * ZONE_DEVFILTER_MAX_RULES)
 
 /* Builds the program for rules (v1 whitelist lines: TYPE MAJOR:MINOR ACCESS,

@@ -105,6 +105,34 @@ def test_probe_sees_only_its_own_hull(hull):
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
+def test_device_disks_are_filtered(hull):
+    """A disk that is a block device, given read-only, opens for reading
+    only: the hull's device filter (v1: its devices cgroup; v2: its
+    device program, checked in test_zone_cgroup_v2.py) allows it "r"; the
+    bind mount alone would not refuse a write to a device node. /dev/null
+    (the zone's whitelist) opens for writing."""
+    backing = hull.inst / "blk.img"
+    with open(backing, "wb") as f:
+        f.truncate(1 << 20)
+    r = subprocess.run(["losetup", "-f", "--show", str(backing)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"no loop device: {r.stderr.strip()}")
+    dev = r.stdout.strip()
+    try:
+        cp = subprocess.run(
+            hull.cmd(PROBE, "--try", dev, "--trywrite", dev,
+                     "--trywrite", "/dev/null", extra=("--file", dev)),
+            env=hull.env, capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(["losetup", "-d", dev])
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.splitlines()
+    assert f"try {dev}: opened" in out, out
+    assert f"trywrite {dev}: Operation not permitted" in out, out
+    assert "trywrite /dev/null: opened" in out, out
+
+
 def test_limits_are_ram_plus_overhead_and_cpu_cap(hull):
     # a probe that stays long enough to read its cgroup: hull-vmm's guest
     # would do, but the probe needs no KVM; sleep via a fifo instead

@@ -4,7 +4,8 @@ This host is hybrid (v1 controllers, an empty v2 tree), so the v2 path
 runs inside a VM: Debian's cloud kernel (the kvm-brand tests' kernel,
 fetched with `apt-get download` into the test cache) under QEMU TCG, with
 an uncompressed initramfs holding busybox, the hull programs of the build
-under test (HULL_BUILD, the sanitizer build, with the libraries ldd names),
+under test (HULL_BUILD, the sanitizer build, with the libraries ldd names)
+and the double hull's stand-in emulator (hull-probe),
 GNU cp, a few modules and a busybox zone image. Its init
 (helpers/cgv2-init) mounts cgroup2 alone at /sys/fs/cgroup as systemd
 does, makes a dir pool on tmpfs, creates zones with every resource
@@ -25,7 +26,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROOT, Host, cleanup_root, prog
+from conftest import BUILD, ROOT, Host, cleanup_root, prog
 from hvmlib import CACHE
 from test_debian_zone import IMAGE_UUID, debian_image
 from zonekit import copy_libraries
@@ -34,7 +35,10 @@ INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers",
                     "cgv2-init")
 QEMU = "qemu-system-x86_64"
 TAG = "HULL-CGV2 "
-PROGRAMS = ["hull", "vmadm", "imgadm", "hull-supervisor", "zlogin", "sysinfo"]
+PROGRAMS = ["hull", "vmadm", "imgadm", "hull-supervisor", "zlogin", "sysinfo",
+            "hull-vmmzone"]
+# The double hull's stand-in emulator (tests/guest/probe.c).
+PROBE = os.path.join(BUILD, "tests", "guest", "hull-probe")
 DEBIAN_CHECKS = ["systemd_boot", "systemd_zlogin", "systemd_cgroup_tree",
                  "systemd_controllers", "systemd_reboot",
                  "systemd_device_filter", "systemd_stop", "systemd_delete"]
@@ -43,6 +47,7 @@ CHECKS = [
     "boot", "sysinfo_layout", "create",
     "cpu_max", "cpu_weight", "memory_max", "memory_swap_max", "pids_max",
     "io_weight", "io_bfq_weight", "zone_leaf", "device_filter",
+    "vm_hull_device_filter",
     "zone_tree_writable",
     "zone_cannot_lift", "fork_bomb", "fork_bomb_counted", "host_survives",
     "oom_killed", "oom_counted", "oom_zone_survives",
@@ -142,7 +147,7 @@ def build_initramfs(workdir, vmlinuz):
             os.symlink("busybox", os.path.join(r, "bin", a))
     # The programs under test, and GNU cp for the dir backend (busybox's
     # has no --reflink).
-    for p in [prog(n) for n in PROGRAMS] + [shutil.which("cp")]:
+    for p in [prog(n) for n in PROGRAMS] + [shutil.which("cp"), PROBE]:
         dst = os.path.join(r, "usr", "local", "bin", os.path.basename(p))
         shutil.copy2(p, dst)
         copy_libraries(p, r)

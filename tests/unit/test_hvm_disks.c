@@ -146,6 +146,157 @@ static void test_plan_refuses(void **state)
 	refused("joyent", "[]", "brand");
 }
 
+/* add_disks: disks[first..] planned against those already there. */
+static json_t *added(const char *brand, const char *have, const char *add,
+		     int want_r, const char *want)
+{
+	char *t = xasprintf("{\"brand\": \"%s\", \"disks\": %s}", brand,
+			    have);
+	json_t *vm = json_loads(t, 0, NULL);
+	assert_non_null(vm);
+	free(t);
+	size_t first = json_array_size(json_object_get(vm, "disks"));
+	json_t *a = json_loads(add, 0, NULL);
+	assert_non_null(a);
+	json_array_extend(json_object_get(vm, "disks"), a);
+	json_decref(a);
+	json_t *before = json_deep_copy(vm);
+	struct hull_err err = {0};
+	int r = hvm_disks_plan_added(vm, first, brand, INST, lookup, NULL,
+				     &err);
+	if (want_r == 0) {
+		if (r != 0)
+			fail_msg("%s: %s", add, err.msg);
+	} else {
+		assert_int_equal(r, want_r);
+		if (!strstr(err.msg, want))
+			fail_msg("%s: want '%s', got '%s'", add, want, err.msg);
+		assert_true(json_equal(vm, before)); /* unchanged */
+	}
+	json_decref(before);
+	return vm;
+}
+
+static void test_plan_added(void **state)
+{
+	const char *have =
+	    "[{\"path\": \"" INST "/disks/disk0.img\", \"size\": 8, "
+	    "\"boot\": true, \"model\": \"virtio\", \"media\": \"disk\"},"
+	    " {\"path\": \"" INST "/disks/disk2.img\", \"size\": 8, "
+	    "\"model\": \"virtio\", \"media\": \"disk\"}]";
+	/* Default paths: the first diskN.img nothing uses. */
+	json_t *vm = added("kvm", have,
+			   "[{\"size\": 4}, {\"image_uuid\": \"" ZVOL "\"},"
+			   " {\"size\": 1, \"path\": \"" INST
+			   "/disks/disk3.img\"}, {\"size\": 2}]",
+			   0, NULL);
+	json_t *d = json_object_get(vm, "disks");
+	assert_int_equal(json_array_size(d), 6);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(d, 2), "path")),
+	    INST "/disks/disk1.img");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(d, 3), "path")),
+	    INST "/disks/disk4.img");
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_array_get(d, 3), "image_size")),
+			 10240);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(d, 5), "path")),
+	    INST "/disks/disk5.img");
+	json_decref(vm);
+
+	json_decref(added("kvm", have,
+			  "[{\"size\": 1, \"path\": \"" INST
+			  "/disks/disk2.img\"}]",
+			  -EEXIST,
+			  "add_disks.0.path: the VM already has disk " INST
+			  "/disks/disk2.img"));
+	json_decref(added("kvm", have, "[{\"size\": 1, \"boot\": true}]",
+			  -EINVAL, "add_disks: more than one boot disk"));
+	json_decref(added("kvm", have, "[{\"size\": 1}, {\"size\": 0}]",
+			  -EINVAL, "add_disks.1.size"));
+	json_decref(added("kvm", have,
+			  "[{\"size\": 1, \"path\": \"/etc/shadow\"}]",
+			  -EINVAL,
+			  "add_disks.0.path: must be a file in " INST
+			  "/disks/"));
+	json_decref(added("bhyve", have, "[{\"size\": 1, \"model\": \"ide\"}]",
+			  -EINVAL, "add_disks.0.model"));
+	json_decref(added("kvm", have,
+			  "[{\"image_uuid\": \"" ZONE_IMG "\"}]", -EINVAL,
+			  "add_disks.0.image_uuid"));
+	char many[2048] = "[";
+	for (int i = 0; i < 15; i++)
+		strcat(many, i ? ", {\"size\": 1}" : "{\"size\": 1}");
+	strcat(many, "]");
+	json_decref(
+	    added("kvm", have, many, -EINVAL, "add_disks: more than 16 disks"));
+}
+
+static void test_remove_plan_and_aside(void **state)
+{
+	char dir[] = "/tmp/hull-unit-rmdisks-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct hull_err err = {0};
+	char *boot = xasprintf("%s/boot.img", dir);
+	char *data = xasprintf("%s/data.img", dir);
+	char *gone = xasprintf("%s/gone.img", dir);
+	assert_int_equal(hvm_disk_make(boot, 1, NULL, &err), 0);
+	assert_int_equal(hvm_disk_make(data, 2, NULL, &err), 0);
+	json_t *vm = json_pack("{s:[{s:s,s:b},{s:s},{s:s}]}", "disks", "path",
+			       boot, "boot", 1, "path", data, "path", gone);
+	json_t *rm = json_pack("[s]", boot);
+	assert_int_equal(hvm_disks_remove_plan(vm, rm, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "remove_disks.0: "));
+	assert_non_null(strstr(err.msg, "is the boot disk"));
+	json_decref(rm);
+	rm = json_pack("[s]", "/nope.img");
+	assert_int_equal(hvm_disks_remove_plan(vm, rm, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "the VM has no disk /nope.img"));
+	json_decref(rm);
+	rm = json_pack("[s,s]", data, data);
+	assert_int_equal(hvm_disks_remove_plan(vm, rm, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "remove_disks.1: "));
+	json_decref(rm);
+	rm = json_pack("[i]", 3);
+	assert_int_equal(hvm_disks_remove_plan(vm, rm, &err), -EINVAL);
+	json_decref(rm);
+
+	rm = json_pack("[s,s]", gone, data);
+	assert_int_equal(hvm_disks_remove_plan(vm, rm, &err), 0);
+	/* Set aside, put back (a save failed). */
+	assert_int_equal(hvm_disks_aside(rm, &err), 0);
+	assert_int_equal(access(data, F_OK), -1);
+	hvm_disks_aside_undo(rm, json_array_size(rm));
+	struct stat st;
+	assert_int_equal(stat(data, &st), 0);
+	assert_int_equal(st.st_size, 2 << 20);
+	assert_int_equal(access(gone, F_OK), -1);
+	/* Set aside, dropped (the save went through). */
+	assert_int_equal(hvm_disks_aside(rm, &err), 0);
+	hvm_disks_aside_drop(rm);
+	assert_int_equal(access(data, F_OK), -1);
+	char *aside = xasprintf("%s.removing", data);
+	assert_int_equal(access(aside, F_OK), -1);
+	/* A directory where a disk file should be is refused, nothing
+	 * moved. */
+	json_decref(rm);
+	assert_int_equal(mkdir(data, 0700), 0);
+	rm = json_pack("[s,s]", boot, data);
+	assert_true(hvm_disks_aside(rm, &err) < 0);
+	assert_int_equal(access(boot, F_OK), 0);
+	assert_int_equal(rmdir(data), 0);
+
+	json_decref(rm);
+	json_decref(vm);
+	assert_int_equal(hull_rm_rf(dir, &err), 0);
+	free(boot);
+	free(data);
+	free(gone);
+	free(aside);
+}
+
 static void test_disk_make(void **state)
 {
 	char dir[] = "/tmp/hull-unit-disks-XXXXXX";
@@ -303,6 +454,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plan_fills),
 	    cmocka_unit_test(test_plan_refuses),
+	    cmocka_unit_test(test_plan_added),
+	    cmocka_unit_test(test_remove_plan_and_aside),
 	    cmocka_unit_test(test_disk_make),
 	    cmocka_unit_test(test_update_plan_and_resize),
 	};

@@ -142,6 +142,43 @@ static void test_devfilter_allows_what_it_lists(void **state)
 	assert_int_equal(devfilter_run(p, n, c, rd, 1, 3), 0);
 }
 
+/* A VM's double hull: the zone's whitelist, /dev/kvm and up to 32 disks
+ * that are device nodes (src/hvm/vmmzone.c) fit in one program, whose
+ * last rules still match; more than ZONE_DEVFILTER_MAX_RULES is refused. */
+static void test_devfilter_vm_hull_rules(void **state)
+{
+	char buf[ZONE_DEVFILTER_MAX_RULES + 1][24];
+	const char *rules[ZONE_DEVFILTER_MAX_RULES + 1];
+	size_t n = 0;
+	for (int m = 0; m < 10; m++)
+		snprintf(buf[n++], sizeof(buf[0]), "c 1:%d rwm", m);
+	snprintf(buf[n++], sizeof(buf[0]), "c 10:232 rwm");
+	for (int d = 0; d < 32; d++)
+		snprintf(buf[n++], sizeof(buf[0]), "b 259:%d %s", d,
+			 d % 2 ? "rw" : "r");
+	for (size_t i = 0; i < n; i++)
+		rules[i] = buf[i];
+	struct bpf_insn p[ZONE_DEVFILTER_MAX_INSNS];
+	struct hull_err err = {0};
+	int k = zone_devfilter_build(rules, n, p, &err);
+	assert_true(k > 0 && k <= ZONE_DEVFILTER_MAX_INSNS);
+	const unsigned c = BPF_DEVCG_DEV_CHAR, b = BPF_DEVCG_DEV_BLOCK;
+	const unsigned rd = BPF_DEVCG_ACC_READ, wr = BPF_DEVCG_ACC_WRITE;
+	assert_int_equal(devfilter_run(p, k, c, rd | wr, 10, 232), 1);
+	assert_int_equal(devfilter_run(p, k, c, rd | wr, 10, 237), 0);
+	assert_int_equal(devfilter_run(p, k, b, rd, 259, 30), 1);
+	assert_int_equal(devfilter_run(p, k, b, wr, 259, 30), 0); /* ro */
+	assert_int_equal(devfilter_run(p, k, b, rd | wr, 259, 31), 1);
+	assert_int_equal(devfilter_run(p, k, b, rd, 259, 32), 0);
+	assert_int_equal(devfilter_run(p, k, b, rd, 8, 0), 0);
+	while (n <= ZONE_DEVFILTER_MAX_RULES) {
+		snprintf(buf[n], sizeof(buf[0]), "c 4:%zu rw", n);
+		rules[n] = buf[n];
+		n++;
+	}
+	assert_int_equal(zone_devfilter_build(rules, n, p, &err), -EINVAL);
+}
+
 static void test_devfilter_refuses_bad_rules(void **state)
 {
 	static const char *const bad[] = {"a 1:3 rwm",	"c 1:3",    "c 1-3 rw",
@@ -326,6 +363,7 @@ int main(void)
 	    cmocka_unit_test(test_limits_without_cpu_cap_lift_the_cap),
 	    cmocka_unit_test(test_devfilter_allows_what_it_lists),
 	    cmocka_unit_test(test_devfilter_refuses_bad_rules),
+	    cmocka_unit_test(test_devfilter_vm_hull_rules),
 	    cmocka_unit_test(test_config_lx_and_resolvers),
 	    cmocka_unit_test(test_config_docker_keys),
 	    cmocka_unit_test(test_config_refuses_bad_records),

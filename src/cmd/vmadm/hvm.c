@@ -143,7 +143,34 @@ int vmadm_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err)
 	return r;
 }
 
-int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err)
+int vmadm_hvm_disks_plan_added(json_t *vm, size_t first,
+				struct hull_err *err)
+{
+	struct pool *pool;
+	int r = pool_open(&pool, err);
+	if (r < 0)
+		return r;
+	struct lookup_ctx c = {.pool = pool, .recs = json_object()};
+	char *inst = hull_root_path("%s", hull_json_str(vm, "uuid", ""));
+	r = hvm_disks_plan_added(vm, first, hull_json_str(vm, "brand", ""),
+				 inst, image_lookup, &c, err);
+	free(inst);
+	json_decref(c.recs);
+	pool_close(pool);
+	return r;
+}
+
+void vmadm_hvm_disks_unmake(json_t *vm, size_t first, size_t end)
+{
+	json_t *disks = json_object_get(vm, "disks");
+	for (size_t i = first; i < end && i < json_array_size(disks); i++) {
+		json_t *d = json_array_get(disks, i);
+		if (!json_is_true(json_object_get(d, "nocreate")))
+			unlink(hull_json_str(d, "path", ""));
+	}
+}
+
+int vmadm_hvm_disks_make_from(json_t *vm, size_t first, struct hull_err *err)
 {
 	const char *uuid = hull_json_str(vm, "uuid", "");
 	char *dir = hull_root_path("%s/disks", uuid);
@@ -151,10 +178,9 @@ int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err)
 	free(dir);
 	if (r < 0)
 		return r;
-	json_t *d;
-	size_t i;
-	json_array_foreach(json_object_get(vm, "disks"), i, d)
-	{
+	json_t *disks = json_object_get(vm, "disks"), *d;
+	for (size_t i = first; i < json_array_size(disks); i++) {
+		d = json_array_get(disks, i);
 		if (json_is_true(json_object_get(d, "nocreate")))
 			continue;
 		const char *path = hull_json_str(d, "path", "");
@@ -164,8 +190,17 @@ int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err)
 		char *from = img ? hull_root_path("images/%s/disk", img) : NULL;
 		r = hvm_disk_make(path, size, from, err);
 		free(from);
-		if (r < 0)
-			return hull_err_prefix(err, "disks.%zu", i);
+		if (r < 0) {
+			vmadm_hvm_disks_unmake(vm, first, i);
+			return first ? hull_err_prefix(err, "add_disks.%zu",
+						       i - first)
+				     : hull_err_prefix(err, "disks.%zu", i);
+		}
 	}
 	return 0;
+}
+
+int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err)
+{
+	return vmadm_hvm_disks_make_from(vm, 0, err);
 }

@@ -4,10 +4,14 @@
  * the dataset at once; resource controls reach a running zone's cgroup
  * through its supervisor (vmadm_apply_live); other changes take effect at
  * the next start, as on SmartOS. update_disks[].size resizes a stopped
- * HVM instance's disk files (hvm/disks.h), just before the record is
- * saved, and back when saving fails.
+ * HVM instance's disk files (hvm/disks.h); add_disks makes the files of
+ * the new disks (as create does) and remove_disks deletes the removed
+ * disks' files, both only while the instance is stopped. All of it is
+ * done just before the record is saved and undone when saving fails;
+ * removed files are set aside until then and dropped after.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +38,8 @@ static int update_locked(const char *uuid, json_t *payload,
 	int r;
 	json_t *old_nics = NULL;
 	struct hvm_disk_resize *resize = NULL;
-	size_t nresize = 0;
+	size_t nresize = 0, first_added = 0;
+	bool resized = false, aside = false, made = false;
 	if (pending) {
 		r = hull_err_set(err, EINVAL,
 				 "Cannot update VM %s: its provisioning did "
@@ -51,9 +56,25 @@ static int update_locked(const char *uuid, json_t *payload,
 	}
 	/* update_disks: checked against the disk files now; a size is
 	 * changed on disk just before the record is saved. */
+	bool running = vm_supervisor_alive(uuid);
 	json_t *ud = json_object_get(payload, "update_disks");
-	if (ud && (r = hvm_disks_update_plan(vm, ud, vm_supervisor_alive(uuid),
-					     &resize, &nresize, err)) < 0)
+	if (ud && (r = hvm_disks_update_plan(vm, ud, running, &resize,
+					     &nresize, err)) < 0)
+		goto out;
+	/* add_disks, remove_disks: the emulator has its disks open and
+	 * bound into its hull, so only while stopped (SmartOS too needs a
+	 * restart of a KVM VM for disk changes). */
+	json_t *ad = json_object_get(payload, "add_disks");
+	json_t *rd = json_object_get(payload, "remove_disks");
+	if ((ad || rd) && running) {
+		r = hull_err_set(err, EBUSY,
+				 "Invalid value for %s: cannot %s disks while "
+				 "the VM is running: stop it first",
+				 ad ? "add_disks" : "remove_disks",
+				 ad ? "add" : "remove");
+		goto out;
+	}
+	if (rd && (r = hvm_disks_remove_plan(vm, rd, err)) < 0)
 		goto out;
 	vm_nics_fill_macs(json_object_get(payload, "add_nics"), vmadm_rand32);
 	old_nics = json_deep_copy(json_object_get(vm, "nics"));
@@ -64,6 +85,13 @@ static int update_locked(const char *uuid, json_t *payload,
 	r = vm_payload_apply_update(vm, payload, &live, &restart, err);
 	if (r < 0)
 		goto out;
+	if (ad) {
+		size_t n = json_array_size(json_object_get(vm, "disks"));
+		first_added = n - json_array_size(ad);
+		r = vmadm_hvm_disks_plan_added(vm, first_added, err);
+		if (r < 0)
+			goto out;
+	}
 	/* A zone's user namespace (and its id range) is fixed at create. */
 	int now = zone_config_userns_flag(
 	    json_object_get(vm, "internal_metadata"), err);
@@ -98,17 +126,32 @@ static int update_locked(const char *uuid, json_t *payload,
 	}
 	if (nresize && (r = hvm_disks_resize(resize, nresize, err)) < 0)
 		goto out;
+	resized = true;
+	if (rd && (r = hvm_disks_aside(rd, err)) < 0)
+		goto undo;
+	aside = rd != NULL;
+	if (ad && (r = vmadm_hvm_disks_make_from(vm, first_added, err)) < 0)
+		goto undo;
+	made = ad != NULL;
 	r = vm_record_save(vm, err);
-	if (r < 0) {
-		hvm_disks_resize_undo(resize, nresize);
-		goto out;
-	}
+	if (r < 0)
+		goto undo;
+	if (aside)
+		hvm_disks_aside_drop(rd);
 	if (live && vm_supervisor_alive(uuid))
 		r = vmadm_apply_live(uuid, err);
 	if (r == 0 && vm_supervisor_alive(uuid))
 		r = vmadm_nics_live(uuid, old_nics, vm, err);
 	if (r == 0)
 		r = vmadm_fw_reload(err);
+	goto out;
+undo:
+	if (made)
+		vmadm_hvm_disks_unmake(vm, first_added, SIZE_MAX);
+	if (aside)
+		hvm_disks_aside_undo(rd, json_array_size(rd));
+	if (resized)
+		hvm_disks_resize_undo(resize, nresize);
 out:
 	free(resize);
 	json_decref(old_nics);

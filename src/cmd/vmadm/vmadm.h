@@ -45,6 +45,12 @@ int vmadm_create(int argc, char **argv);
 struct pool;
 int vmadm_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err);
 int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err);
+/* vmadm update's add_disks: plan disks[first..] (hvm_disks_plan_added),
+ * make their files (removed again on failure), or remove them (after a
+ * later step failed). */
+int vmadm_hvm_disks_plan_added(json_t *vm, size_t first, struct hull_err *err);
+int vmadm_hvm_disks_make_from(json_t *vm, size_t first, struct hull_err *err);
+void vmadm_hvm_disks_unmake(json_t *vm, size_t first, size_t end);
 int vmadm_validate(int argc, char **argv);
 int vmadm_delete(int argc, char **argv);
 
