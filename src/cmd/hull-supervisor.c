@@ -88,7 +88,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "hull-supervisor: unknown option '%s' (see hull-supervisor --help)\n",
+			fprintf(stderr,
+				"hull-supervisor: unknown option '%s' (see "
+				"hull-supervisor --help)\n",
 				argv[optind - 1]);
 			return 2;
 		}

@@ -108,8 +108,10 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "zlogin: unknown option '%s' (see zlogin --help)\n",
-				argv[optind - 1]);
+			fprintf(
+			    stderr,
+			    "zlogin: unknown option '%s' (see zlogin --help)\n",
+			    argv[optind - 1]);
 			return 2;
 		}
 	}
@@ -130,8 +132,8 @@ int main(int argc, char **argv)
 	bool tty = force_tty >= 0 ? force_tty : isatty(0);
 	const char *term = getenv("TERM");
 	char *envp[] = {
-	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:"
-	    ZONE_TOOLS_DIR,
+	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/"
+	    "bin:" ZONE_TOOLS_DIR,
 	    "HOME=/root",
 	    "USER=root",
 	    "LOGNAME=root",

@@ -21,7 +21,8 @@ static int other_check(const struct net_config *cfg, const char *other,
 {
 	size_t i;
 	json_t *nic;
-	json_array_foreach(nics, i, nic) {
+	json_array_foreach(nics, i, nic)
+	{
 		uint8_t mac[NET_MAC_LEN];
 		const char *ms = hull_json_str(nic, "mac", "");
 		bool have_mac = net_mac_parse(ms, mac) == 0;
@@ -33,30 +34,36 @@ static int other_check(const struct net_config *cfg, const char *other,
 			na++;
 		size_t k;
 		json_t *e;
-		json_array_foreach(json_object_get(nic, "ips"), k, e) {
+		json_array_foreach(json_object_get(nic, "ips"), k, e)
+		{
 			if (na < NET_MAX_IPS + 1 && json_is_string(e) &&
-			    net_cidr_parse(json_string_value(e), true, &addrs[na]) == 0)
+			    net_cidr_parse(json_string_value(e), true,
+					   &addrs[na]) == 0)
 				na++;
 		}
 		for (size_t n = 0; n < cfg->nnics; n++) {
 			const struct net_nic *mine = &cfg->nics[n];
 			if (have_mac && !memcmp(mac, mine->mac, NET_MAC_LEN))
-				return hull_err_set(err, EEXIST,
-						    "nics.%u: mac %s is already used "
-						    "by VM %s", mine->index, ms, other);
+				return hull_err_set(
+				    err, EEXIST,
+				    "nics.%u: mac %s is already used "
+				    "by VM %s",
+				    mine->index, ms, other);
 			for (size_t a = 0; a < mine->nips; a++)
 				for (size_t b = 0; b < na; b++) {
-					struct net_addr x = mine->ips[a], y = addrs[b];
+					struct net_addr x = mine->ips[a],
+							y = addrs[b];
 					x.prefix = y.prefix = 0;
 					if (!net_addr_equal(&x, &y))
 						continue;
 					char s[NET_ADDR_STRLEN];
 					net_addr_format(&mine->ips[a], false, s,
 							sizeof(s));
-					return hull_err_set(err, EEXIST,
-							    "nics.%u: address %s is "
-							    "already used by VM %s",
-							    mine->index, s, other);
+					return hull_err_set(
+					    err, EEXIST,
+					    "nics.%u: address %s is "
+					    "already used by VM %s",
+					    mine->index, s, other);
 				}
 		}
 	}
@@ -81,12 +88,13 @@ int vm_nics_host_check(json_t *vm, struct hull_err *err)
 	while (d && r == 0 && (de = readdir(d))) {
 		if (!hull_uuid_valid(de->d_name) || !strcmp(de->d_name, self))
 			continue;
-		_cleanup_free_ char *p = hull_root_path("%s/config/vm.json",
-							de->d_name);
+		_cleanup_free_ char *p =
+		    hull_root_path("%s/config/vm.json", de->d_name);
 		json_t *other = json_load_file(p, 0, NULL);
 		if (!other)
 			continue;
-		r = other_check(cfg, de->d_name, json_object_get(other, "nics"), err);
+		r = other_check(cfg, de->d_name, json_object_get(other, "nics"),
+				err);
 		json_decref(other);
 	}
 	if (d)

@@ -28,13 +28,16 @@
 
 /* AML: Name (_S5_, Package (4) {5, 5, 0, 0}) */
 static const uint8_t dsdt_aml[] = {
-	0x08, '_', 'S', '5', '_',           /* NameOp, NameSeg */
-	0x12, 0x08, 0x04,                   /* PackageOp, PkgLength 8, 4 elements */
-	0x0a, ACPI_S5_TYP, 0x0a, ACPI_S5_TYP, /* BytePrefix 5, BytePrefix 5 */
-	0x00, 0x00,                         /* ZeroOp, ZeroOp */
+    0x08, '_',	       'S',  '5',	  '_', /* NameOp, NameSeg */
+    0x12, 0x08,	       0x04, /* PackageOp, PkgLength 8, 4 elements */
+    0x0a, ACPI_S5_TYP, 0x0a, ACPI_S5_TYP, /* BytePrefix 5, BytePrefix 5 */
+    0x00, 0x00,				  /* ZeroOp, ZeroOp */
 };
 
-static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t align16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
 
 static size_t madt_len(unsigned ncpus)
 {
@@ -50,7 +53,7 @@ static struct layout layout_of(unsigned ncpus)
 {
 	struct layout l;
 	l.rsdp = 0;
-	l.facs = 64;                        /* 64-byte aligned */
+	l.facs = 64; /* 64-byte aligned */
 	l.rsdt = l.facs + FACS_LEN;
 	l.xsdt = align16(l.rsdt + HDR + 4 * N_TABLES);
 	l.fadt = align16(l.xsdt + HDR + 8 * N_TABLES);
@@ -73,9 +76,18 @@ static uint8_t checksum(const uint8_t *p, size_t n)
 	return (uint8_t)-s;
 }
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
 
 /* The common table header; the checksum is set by header_sum once the
  * body is written. */
@@ -84,11 +96,11 @@ static void header(uint8_t *t, const char sig[4], size_t len, uint8_t rev)
 	memcpy(t, sig, 4);
 	put32(t + 4, (uint32_t)len);
 	t[8] = rev;
-	memcpy(t + 10, "HULL  ", 6);        /* OEM ID */
-	memcpy(t + 16, "HULL-VMM", 8);      /* OEM table ID */
-	put32(t + 24, 1);                   /* OEM revision */
-	memcpy(t + 28, "HULL", 4);          /* creator ID */
-	put32(t + 32, 1);                   /* creator revision */
+	memcpy(t + 10, "HULL  ", 6);   /* OEM ID */
+	memcpy(t + 16, "HULL-VMM", 8); /* OEM table ID */
+	put32(t + 24, 1);	       /* OEM revision */
+	memcpy(t + 28, "HULL", 4);     /* creator ID */
+	put32(t + 32, 1);	       /* creator revision */
 }
 
 static void header_sum(uint8_t *t)
@@ -102,10 +114,10 @@ static void header_sum(uint8_t *t)
 /* A Generic Address Structure for an I/O port block. */
 static void gas_io(uint8_t *g, uint16_t port, unsigned bytes, uint8_t access)
 {
-	g[0] = 1;                           /* system I/O space */
-	g[1] = (uint8_t)(bytes * 8);        /* register bit width */
-	g[2] = 0;                           /* bit offset */
-	g[3] = access;                      /* 1 byte, 2 word, 3 dword */
+	g[0] = 1;		     /* system I/O space */
+	g[1] = (uint8_t)(bytes * 8); /* register bit width */
+	g[2] = 0;		     /* bit offset */
+	g[3] = access;		     /* 1 byte, 2 word, 3 dword */
 	put64(g + 4, port);
 }
 
@@ -115,16 +127,16 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
 	/* FIRMWARE_CTRL stays 0: ACPI 6 wants one of it and X_FIRMWARE_CTRL
 	 * (Linux lists the FACS twice otherwise) */
 	put32(t + 40, dsdt);
-	put16(t + 46, ACPI_SCI_IRQ);        /* SCI_INT */
+	put16(t + 46, ACPI_SCI_IRQ); /* SCI_INT */
 	/* SMI_CMD 0: always in ACPI mode */
-	put32(t + 56, ACPI_PM1_EVT);        /* PM1a_EVT_BLK */
-	put32(t + 64, ACPI_PM1_CNT);        /* PM1a_CNT_BLK */
-	put32(t + 76, ACPI_PM_TMR);         /* PM_TMR_BLK */
-	t[88] = 4;                          /* PM1_EVT_LEN */
-	t[89] = 2;                          /* PM1_CNT_LEN */
-	t[91] = 4;                          /* PM_TMR_LEN */
-	put16(t + 96, 101);                 /* P_LVL2_LAT: no C2 */
-	put16(t + 98, 1001);                /* P_LVL3_LAT: no C3 */
+	put32(t + 56, ACPI_PM1_EVT); /* PM1a_EVT_BLK */
+	put32(t + 64, ACPI_PM1_CNT); /* PM1a_CNT_BLK */
+	put32(t + 76, ACPI_PM_TMR);  /* PM_TMR_BLK */
+	t[88] = 4;		     /* PM1_EVT_LEN */
+	t[89] = 2;		     /* PM1_CNT_LEN */
+	t[91] = 4;		     /* PM_TMR_LEN */
+	put16(t + 96, 101);	     /* P_LVL2_LAT: no C2 */
+	put16(t + 98, 1001);	     /* P_LVL3_LAT: no C3 */
 	/* IAPC_BOOT_ARCH: legacy devices, an 8042, no VGA */
 	put16(t + 109, 0x0001 | 0x0002 | 0x0004);
 	/* flags: WBINVD, PROC_C1, SLP_BUTTON (no sleep button; PWR_BUTTON
@@ -133,13 +145,13 @@ static void build_fadt(uint8_t *t, uint32_t facs, uint32_t dsdt)
 	put32(t + 112, (1u << 0) | (1u << 2) | (1u << 5) | (1u << 10));
 	gas_io(t + 116, ACPI_RESET_PORT, 1, 1);
 	t[128] = ACPI_RESET_VALUE;
-	t[131] = 4;                         /* FADT minor version: 6.4 */
-	put64(t + 132, facs);               /* X_FIRMWARE_CTRL */
-	put64(t + 140, dsdt);               /* X_DSDT */
+	t[131] = 4;	      /* FADT minor version: 6.4 */
+	put64(t + 132, facs); /* X_FIRMWARE_CTRL */
+	put64(t + 140, dsdt); /* X_DSDT */
 	gas_io(t + 148, ACPI_PM1_EVT, 4, 2);
 	gas_io(t + 172, ACPI_PM1_CNT, 2, 2);
 	gas_io(t + 208, ACPI_PM_TMR, 4, 3);
-	memcpy(t + 268, "HULL-VMM", 8);     /* hypervisor vendor identity */
+	memcpy(t + 268, "HULL-VMM", 8); /* hypervisor vendor identity */
 	header_sum(t);
 }
 
@@ -148,38 +160,41 @@ static void build_madt(uint8_t *t, unsigned ncpus)
 	size_t len = madt_len(ncpus);
 	header(t, "APIC", len, 5);
 	put32(t + 36, (uint32_t)VMM_LAPIC_ADDR);
-	put32(t + 40, 1);                   /* PCAT_COMPAT: there are 8259s */
+	put32(t + 40, 1); /* PCAT_COMPAT: there are 8259s */
 	uint8_t *e = t + 44;
 	for (unsigned i = 0; i < ncpus; i++, e += 8) {
-		e[0] = 0;                   /* processor local APIC */
+		e[0] = 0; /* processor local APIC */
 		e[1] = 8;
-		e[2] = (uint8_t)i;          /* ACPI processor UID */
-		e[3] = (uint8_t)i;          /* APIC ID */
-		put32(e + 4, 1);            /* enabled */
+		e[2] = (uint8_t)i; /* ACPI processor UID */
+		e[3] = (uint8_t)i; /* APIC ID */
+		put32(e + 4, 1);   /* enabled */
 	}
-	e[0] = 1;                           /* I/O APIC */
+	e[0] = 1; /* I/O APIC */
 	e[1] = 12;
-	e[2] = (uint8_t)ncpus;              /* its ID, as in the MP table */
+	e[2] = (uint8_t)ncpus; /* its ID, as in the MP table */
 	put32(e + 4, (uint32_t)VMM_IOAPIC_ADDR);
-	put32(e + 8, 0);                    /* GSI base */
+	put32(e + 8, 0); /* GSI base */
 	e += 12;
-	static const struct { uint8_t irq; uint16_t flags; } iso[2] = {
-		{0, 0x0000},                /* PIT: pin 0, bus defaults */
-		{ACPI_SCI_IRQ, 0x000d},     /* SCI: active high, level */
+	static const struct {
+		uint8_t irq;
+		uint16_t flags;
+	} iso[2] = {
+	    {0, 0x0000},	    /* PIT: pin 0, bus defaults */
+	    {ACPI_SCI_IRQ, 0x000d}, /* SCI: active high, level */
 	};
 	for (unsigned i = 0; i < 2; i++, e += 10) {
-		e[0] = 2;                   /* interrupt source override */
+		e[0] = 2; /* interrupt source override */
 		e[1] = 10;
-		e[2] = 0;                   /* ISA */
+		e[2] = 0; /* ISA */
 		e[3] = iso[i].irq;
-		put32(e + 4, iso[i].irq);   /* GSI: the pin of the same number */
+		put32(e + 4, iso[i].irq); /* GSI: the pin of the same number */
 		put16(e + 8, iso[i].flags);
 	}
-	e[0] = 4;                           /* local APIC NMI */
+	e[0] = 4; /* local APIC NMI */
 	e[1] = 6;
-	e[2] = 0xff;                        /* every processor */
+	e[2] = 0xff; /* every processor */
 	put16(e + 3, 0);
-	e[5] = 1;                           /* LINT1 */
+	e[5] = 1; /* LINT1 */
 	header_sum(t);
 }
 
@@ -195,7 +210,7 @@ size_t acpi_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus)
 	uint8_t *facs = buf + l.facs;
 	memcpy(facs, "FACS", 4);
 	put32(facs + 4, FACS_LEN);
-	facs[32] = 2;                       /* version */
+	facs[32] = 2; /* version */
 
 	uint8_t *dsdt = buf + l.dsdt;
 	header(dsdt, "DSDT", HDR + sizeof(dsdt_aml), 2);
@@ -220,7 +235,7 @@ size_t acpi_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus)
 	uint8_t *rsdp = buf + l.rsdp;
 	memcpy(rsdp, "RSD PTR ", 8);
 	memcpy(rsdp + 9, "HULL  ", 6);
-	rsdp[15] = 2;                       /* revision: ACPI 2.0+ */
+	rsdp[15] = 2; /* revision: ACPI 2.0+ */
 	put32(rsdp + 16, base + (uint32_t)l.rsdt);
 	put32(rsdp + 20, 36);
 	put64(rsdp + 24, base + (uint64_t)l.xsdt);

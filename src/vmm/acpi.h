@@ -13,20 +13,20 @@
 
 /* The PM register block (QEMU's ICH9 layout, so firmware written for it
  * works): PM1a status/enable at +0, PM1a control at +4, PM timer at +8. */
-#define ACPI_PM_BASE      0x600
-#define ACPI_PM1_EVT      (ACPI_PM_BASE + 0)
-#define ACPI_PM1_CNT      (ACPI_PM_BASE + 4)
-#define ACPI_PM_TMR       (ACPI_PM_BASE + 8)
-#define ACPI_SCI_IRQ      9
+#define ACPI_PM_BASE 0x600
+#define ACPI_PM1_EVT (ACPI_PM_BASE + 0)
+#define ACPI_PM1_CNT (ACPI_PM_BASE + 4)
+#define ACPI_PM_TMR (ACPI_PM_BASE + 8)
+#define ACPI_SCI_IRQ 9
 /* PM1 control: SCI_EN (bit 0), SLP_TYP (bits 10-12), SLP_EN (bit 13). */
-#define ACPI_PM1_SCI_EN   0x0001
-#define ACPI_PM1_SLP_EN   0x2000
+#define ACPI_PM1_SCI_EN 0x0001
+#define ACPI_PM1_SLP_EN 0x2000
 #define ACPI_PM1_SLP_TYP(v) (((v) >> 10) & 7)
 /* The sleep type the DSDT's \_S5 package names. */
-#define ACPI_S5_TYP       5
+#define ACPI_S5_TYP 5
 /* The reset register (FADT RESET_REG) and the value written to it. */
-#define ACPI_RESET_PORT   0xcf9
-#define ACPI_RESET_VALUE  0x06
+#define ACPI_RESET_PORT 0xcf9
+#define ACPI_RESET_VALUE 0x06
 
 /* Bytes the tables need for ncpus. */
 size_t acpi_size(unsigned ncpus);

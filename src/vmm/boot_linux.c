@@ -74,28 +74,33 @@ int boot_linux_load(struct vm *vm, const uint8_t *k, size_t klen,
 		    struct hull_err *err)
 {
 	if (klen < 0x264)
-		return hull_err_set(err, EINVAL, "kernel: too short for a bzImage");
+		return hull_err_set(err, EINVAL,
+				    "kernel: too short for a bzImage");
 	uint16_t version = rd16(k, HDR_VERSION);
 	if (version < 0x206)
 		return hull_err_set(err, EINVAL,
-			"kernel: boot protocol %u.%02u is too old (2.06 or later needed)",
-			version >> 8, version & 0xff);
+				    "kernel: boot protocol %u.%02u is too old "
+				    "(2.06 or later needed)",
+				    version >> 8, version & 0xff);
 	if (!(k[HDR_LOADFLAGS] & LOADED_HIGH))
 		return hull_err_set(err, EINVAL,
-			"kernel: not a bzImage (zImage loaded low is not supported)");
+				    "kernel: not a bzImage (zImage loaded low "
+				    "is not supported)");
 	unsigned setup_sects = k[HDR_SETUP_SECTS] ? k[HDR_SETUP_SECTS] : 4;
 	size_t setup_len = ((size_t)setup_sects + 1) * 512;
 	if (setup_len >= klen)
-		return hull_err_set(err, EINVAL,
-			"kernel: truncated (setup is %zu bytes, file %zu)", setup_len,
-			klen);
+		return hull_err_set(
+		    err, EINVAL,
+		    "kernel: truncated (setup is %zu bytes, file %zu)",
+		    setup_len, klen);
 	size_t pm_len = klen - setup_len;
 	/* syssize counts 16-byte paragraphs, so it may round the file up */
 	uint64_t syssize = (uint64_t)rd32(k, 0x1f4) * 16;
 	if (syssize > pm_len + 15)
 		return hull_err_set(err, EINVAL,
-			"kernel: truncated (header says %llu bytes of kernel, file has %zu)",
-			(unsigned long long)syssize, pm_len);
+				    "kernel: truncated (header says %llu bytes "
+				    "of kernel, file has %zu)",
+				    (unsigned long long)syssize, pm_len);
 
 	/* The kernel decompresses in place and needs init_size bytes from its
 	 * load address before it reads the memory map (boot.rst, init_size). */
@@ -105,15 +110,17 @@ int boot_linux_load(struct vm *vm, const uint8_t *k, size_t klen,
 	uint64_t kend = VMM_KERNEL_ADDR + need;
 	if (kend > vm->low_size)
 		return hull_err_set(err, ENOMEM,
-			"kernel: needs %llu MiB from 1 MiB, more than the guest memory",
-			(unsigned long long)(need >> 20) + 1);
+				    "kernel: needs %llu MiB from 1 MiB, more "
+				    "than the guest memory",
+				    (unsigned long long)(need >> 20) + 1);
 
 	size_t cmdlen = strlen(cmdline);
 	uint32_t cmdmax = rd32(k, HDR_CMDLINE_SIZE);
 	if (cmdlen > cmdmax)
-		return hull_err_set(err, E2BIG,
-			"cmdline: %zu bytes, this kernel takes at most %u", cmdlen,
-			cmdmax);
+		return hull_err_set(
+		    err, E2BIG,
+		    "cmdline: %zu bytes, this kernel takes at most %u", cmdlen,
+		    cmdmax);
 
 	uint64_t iaddr = 0;
 	if (initrd) {
@@ -122,8 +129,9 @@ int boot_linux_load(struct vm *vm, const uint8_t *k, size_t klen,
 					 (kend + 0xfff) & ~0xfffull, ilen);
 		if (!iaddr)
 			return hull_err_set(err, ENOMEM,
-				"initrd: %zu bytes do not fit in guest memory beside the kernel",
-				ilen);
+					    "initrd: %zu bytes do not fit in "
+					    "guest memory beside the kernel",
+					    ilen);
 	}
 
 	/* All checked: write the guest. */
@@ -136,7 +144,8 @@ int boot_linux_load(struct vm *vm, const uint8_t *k, size_t klen,
 	size_t hdr_end = 0x202 + k[HDR_JUMP + 1];
 	if (hdr_end > 0x280)
 		hdr_end = 0x280;
-	memcpy(zp + HDR_SETUP_SECTS, k + HDR_SETUP_SECTS, hdr_end - HDR_SETUP_SECTS);
+	memcpy(zp + HDR_SETUP_SECTS, k + HDR_SETUP_SECTS,
+	       hdr_end - HDR_SETUP_SECTS);
 	zp[HDR_VID_MODE] = 0xff;
 	zp[HDR_VID_MODE + 1] = 0xff;
 	zp[HDR_TYPE_OF_LOADER] = 0xff;

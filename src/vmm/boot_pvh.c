@@ -51,7 +51,8 @@ static int in_file(size_t len, uint64_t off, uint64_t n)
 }
 
 /* Scans one PT_NOTE region for the PVH entry. */
-static int find_note(const uint8_t *k, uint64_t off, uint64_t n, uint64_t *entry)
+static int find_note(const uint8_t *k, uint64_t off, uint64_t n,
+		     uint64_t *entry)
 {
 	uint64_t p = off, end = off + n;
 	while (end - p >= 12) {
@@ -65,7 +66,8 @@ static int find_note(const uint8_t *k, uint64_t off, uint64_t n, uint64_t *entry
 		if (next > end)
 			return 0;
 		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
-		    !memcmp(k + name, "Xen", 4) && (descsz == 4 || descsz == 8)) {
+		    !memcmp(k + name, "Xen", 4) &&
+		    (descsz == 4 || descsz == 8)) {
 			uint64_t v = 0;
 			memcpy(&v, k + desc, descsz);
 			*entry = v;
@@ -87,37 +89,44 @@ static int elf_parse(const uint8_t *k, size_t len, struct elf_info *info,
 	if (len < sizeof(Elf32_Ehdr) || memcmp(k, ELFMAG, SELFMAG))
 		return hull_err_set(err, EINVAL, "kernel: not an ELF file");
 	if (k[EI_DATA] != ELFDATA2LSB)
-		return hull_err_set(err, EINVAL, "kernel: ELF is not little-endian");
+		return hull_err_set(err, EINVAL,
+				    "kernel: ELF is not little-endian");
 	if (k[EI_CLASS] == ELFCLASS64) {
 		Elf64_Ehdr h;
 		if (len < sizeof(h))
-			return hull_err_set(err, EINVAL, "kernel: truncated ELF header");
+			return hull_err_set(err, EINVAL,
+					    "kernel: truncated ELF header");
 		memcpy(&h, k, sizeof(h));
 		if (h.e_machine != EM_X86_64)
-			return hull_err_set(err, EINVAL, "kernel: ELF is not for x86");
+			return hull_err_set(err, EINVAL,
+					    "kernel: ELF is not for x86");
 		is64 = true;
 		phoff = h.e_phoff;
 		phnum = h.e_phnum;
 		phentsize = h.e_phentsize;
 		if (phentsize != sizeof(Elf64_Phdr))
-			return hull_err_set(err, EINVAL, "kernel: bad ELF program headers");
+			return hull_err_set(err, EINVAL,
+					    "kernel: bad ELF program headers");
 	} else if (k[EI_CLASS] == ELFCLASS32) {
 		Elf32_Ehdr h;
 		memcpy(&h, k, sizeof(h));
 		if (h.e_machine != EM_386)
-			return hull_err_set(err, EINVAL, "kernel: ELF is not for x86");
+			return hull_err_set(err, EINVAL,
+					    "kernel: ELF is not for x86");
 		is64 = false;
 		phoff = h.e_phoff;
 		phnum = h.e_phnum;
 		phentsize = h.e_phentsize;
 		if (phentsize != sizeof(Elf32_Phdr))
-			return hull_err_set(err, EINVAL, "kernel: bad ELF program headers");
+			return hull_err_set(err, EINVAL,
+					    "kernel: bad ELF program headers");
 	} else {
 		return hull_err_set(err, EINVAL, "kernel: unknown ELF class");
 	}
 	if (!phnum || !in_file(len, phoff, (uint64_t)phnum * phentsize))
-		return hull_err_set(err, EINVAL,
-			"kernel: truncated (ELF program headers past the end)");
+		return hull_err_set(
+		    err, EINVAL,
+		    "kernel: truncated (ELF program headers past the end)");
 
 	bool found = false;
 	for (unsigned i = 0; i < phnum; i++) {
@@ -128,39 +137,53 @@ static int elf_parse(const uint8_t *k, size_t len, struct elf_info *info,
 			Elf64_Phdr p;
 			memcpy(&p, ph, sizeof(p));
 			type = p.p_type;
-			s = (struct seg){p.p_offset, p.p_filesz, p.p_memsz, p.p_paddr};
+			s = (struct seg){p.p_offset, p.p_filesz, p.p_memsz,
+					 p.p_paddr};
 		} else {
 			Elf32_Phdr p;
 			memcpy(&p, ph, sizeof(p));
 			type = p.p_type;
-			s = (struct seg){p.p_offset, p.p_filesz, p.p_memsz, p.p_paddr};
+			s = (struct seg){p.p_offset, p.p_filesz, p.p_memsz,
+					 p.p_paddr};
 		}
 		if (type == PT_NOTE) {
 			if (!in_file(len, s.off, s.filesz))
 				return hull_err_set(err, EINVAL,
-					"kernel: truncated (ELF note past the end)");
+						    "kernel: truncated (ELF "
+						    "note past the end)");
 			if (!found)
-				found = find_note(k, s.off, s.filesz, &info->entry);
+				found =
+				    find_note(k, s.off, s.filesz, &info->entry);
 		} else if (type == PT_LOAD && s.memsz) {
 			if (!in_file(len, s.off, s.filesz))
 				return hull_err_set(err, EINVAL,
-					"kernel: truncated (ELF segment past the end)");
+						    "kernel: truncated (ELF "
+						    "segment past the end)");
 			if (s.filesz > s.memsz)
-				return hull_err_set(err, EINVAL, "kernel: bad ELF segment sizes");
+				return hull_err_set(
+				    err, EINVAL,
+				    "kernel: bad ELF segment sizes");
 			if (info->nseg == MAX_SEGS)
-				return hull_err_set(err, EINVAL, "kernel: too many ELF segments");
+				return hull_err_set(
+				    err, EINVAL,
+				    "kernel: too many ELF segments");
 			if (s.paddr + s.memsz < s.paddr)
-				return hull_err_set(err, EINVAL, "kernel: bad ELF segment address");
+				return hull_err_set(
+				    err, EINVAL,
+				    "kernel: bad ELF segment address");
 			info->segs[info->nseg++] = s;
 			if (s.paddr + s.memsz > info->end)
 				info->end = s.paddr + s.memsz;
 		}
 	}
 	if (!found)
-		return hull_err_set(err, EINVAL,
-			"kernel: ELF has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY; Linux needs CONFIG_PVH)");
+		return hull_err_set(
+		    err, EINVAL,
+		    "kernel: ELF has no PVH entry note "
+		    "(XEN_ELFNOTE_PHYS32_ENTRY; Linux needs CONFIG_PVH)");
 	if (!info->nseg)
-		return hull_err_set(err, EINVAL, "kernel: ELF has nothing to load");
+		return hull_err_set(err, EINVAL,
+				    "kernel: ELF has nothing to load");
 	return 0;
 }
 
@@ -179,16 +202,20 @@ int boot_pvh_load(struct vm *vm, const uint8_t *k, size_t klen,
 		return -err->code;
 	for (unsigned i = 0; i < info.nseg; i++) {
 		struct seg *s = &info.segs[i];
-		if (s->paddr < VMM_KERNEL_ADDR || !vm_gpa(vm, s->paddr, s->memsz))
-			return hull_err_set(err, ENOMEM,
-				"kernel: ELF segment at 0x%llx (%llu bytes) is outside guest RAM above 1 MiB",
-				(unsigned long long)s->paddr,
-				(unsigned long long)s->memsz);
+		if (s->paddr < VMM_KERNEL_ADDR ||
+		    !vm_gpa(vm, s->paddr, s->memsz))
+			return hull_err_set(
+			    err, ENOMEM,
+			    "kernel: ELF segment at 0x%llx (%llu bytes) is "
+			    "outside guest RAM above 1 MiB",
+			    (unsigned long long)s->paddr,
+			    (unsigned long long)s->memsz);
 	}
 	if (info.entry < VMM_KERNEL_ADDR || info.entry >= info.end)
-		return hull_err_set(err, EINVAL,
-			"kernel: PVH entry 0x%llx is outside the loaded kernel",
-			(unsigned long long)info.entry);
+		return hull_err_set(
+		    err, EINVAL,
+		    "kernel: PVH entry 0x%llx is outside the loaded kernel",
+		    (unsigned long long)info.entry);
 	size_t cmdlen = strlen(cmdline);
 	uint64_t iaddr = 0;
 	if (initrd) {
@@ -196,8 +223,9 @@ int boot_pvh_load(struct vm *vm, const uint8_t *k, size_t klen,
 					 (info.end + 0xfff) & ~0xfffull, ilen);
 		if (!iaddr)
 			return hull_err_set(err, ENOMEM,
-				"initrd: %zu bytes do not fit in guest memory beside the kernel",
-				ilen);
+					    "initrd: %zu bytes do not fit in "
+					    "guest memory beside the kernel",
+					    ilen);
 	}
 
 	for (unsigned i = 0; i < info.nseg; i++) {
@@ -208,8 +236,8 @@ int boot_pvh_load(struct vm *vm, const uint8_t *k, size_t klen,
 	}
 	char *cl = vm_gpa(vm, VMM_CMDLINE_ADDR, cmdlen + 1);
 	struct hvm_start_info *si = vm_gpa(vm, VMM_PVH_INFO_ADDR, sizeof(*si));
-	struct hvm_memmap_entry *mm = vm_gpa(vm, VMM_PVH_MEMMAP_ADDR,
-					     E820_MAX * sizeof(*mm));
+	struct hvm_memmap_entry *mm =
+	    vm_gpa(vm, VMM_PVH_MEMMAP_ADDR, E820_MAX * sizeof(*mm));
 	if (!cl || !si || !mm)
 		return hull_err_set(err, ENOMEM, "guest memory too small");
 	memcpy(cl, cmdline, cmdlen + 1);
@@ -217,9 +245,10 @@ int boot_pvh_load(struct vm *vm, const uint8_t *k, size_t klen,
 	si->magic = HVM_START_MAGIC;
 	si->version = 1;
 	si->cmdline_paddr = VMM_CMDLINE_ADDR;
-	si->rsdp_paddr = VMM_ACPI_ADDR;     /* acpi.c: the RSDP comes first */
+	si->rsdp_paddr = VMM_ACPI_ADDR; /* acpi.c: the RSDP comes first */
 	if (initrd) {
-		struct hvm_modlist_entry *m = vm_gpa(vm, PVH_MODLIST_ADDR, sizeof(*m));
+		struct hvm_modlist_entry *m =
+		    vm_gpa(vm, PVH_MODLIST_ADDR, sizeof(*m));
 		memcpy(vm_gpa(vm, iaddr, ilen), initrd, ilen);
 		*m = (struct hvm_modlist_entry){.paddr = iaddr, .size = ilen};
 		si->nr_modules = 1;

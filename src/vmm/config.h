@@ -26,12 +26,19 @@
  * note, else the Linux boot protocol. */
 enum vmm_boot_mode { VMM_BOOT_AUTO, VMM_BOOT_LINUX, VMM_BOOT_PVH };
 
-enum vmm_console_kind { VMM_CONSOLE_STDIO, VMM_CONSOLE_PTY, VMM_CONSOLE_UNIX,
-			VMM_CONSOLE_NONE };
+enum vmm_console_kind {
+	VMM_CONSOLE_STDIO,
+	VMM_CONSOLE_PTY,
+	VMM_CONSOLE_UNIX,
+	VMM_CONSOLE_NONE
+};
 
 /* Test-only: what the VMM attempts after confining itself (seccomp test). */
-enum vmm_forbidden { VMM_FORBIDDEN_NONE, VMM_FORBIDDEN_EXECVE,
-		     VMM_FORBIDDEN_OPEN };
+enum vmm_forbidden {
+	VMM_FORBIDDEN_NONE,
+	VMM_FORBIDDEN_EXECVE,
+	VMM_FORBIDDEN_OPEN
+};
 
 struct vmm_disk_config {
 	char *path;
@@ -40,14 +47,14 @@ struct vmm_disk_config {
 };
 
 struct vmm_net_config {
-	char *tap;      /* tap interface name, or NULL when fd is given */
-	int fd;         /* an open tap descriptor, or -1 */
+	char *tap; /* tap interface name, or NULL when fd is given */
+	int fd;	   /* an open tap descriptor, or -1 */
 	uint8_t mac[6];
 	bool has_mac;
 };
 
 struct vmm_config {
-	uint64_t memory;        /* bytes, a multiple of 2 MiB */
+	uint64_t memory; /* bytes, a multiple of 2 MiB */
 	unsigned cpus;
 	char *kernel;
 	char *initrd;
@@ -57,16 +64,16 @@ struct vmm_config {
 	struct vmm_net_config nets[VMM_MAX_NETS];
 	unsigned n_nets;
 	enum vmm_console_kind console;
-	char *console_path;     /* unix:PATH */
-	char *metadata_path;    /* unix:PATH for COM2, or NULL */
-	char *control_path;     /* unix:PATH for the control socket, or NULL */
-	char *uuid;             /* SMBIOS system UUID, canonical text */
-	char *product;          /* SMBIOS product name */
-	bool rng;               /* virtio-rng present */
-	bool vconsole;          /* virtio-console present */
+	char *console_path;  /* unix:PATH */
+	char *metadata_path; /* unix:PATH for COM2, or NULL */
+	char *control_path;  /* unix:PATH for the control socket, or NULL */
+	char *uuid;	     /* SMBIOS system UUID, canonical text */
+	char *product;	     /* SMBIOS product name */
+	bool rng;	     /* virtio-rng present */
+	bool vconsole;	     /* virtio-console present */
 	enum vmm_boot_mode boot;
-	bool boot_timer;        /* report the guest's port 0x440 write time */
-	bool check_only;        /* validate, open everything, do not run */
+	bool boot_timer; /* report the guest's port 0x440 write time */
+	bool check_only; /* validate, open everything, do not run */
 	enum vmm_forbidden forbidden;
 };
 

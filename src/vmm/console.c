@@ -47,7 +47,8 @@ static void drop_conn(struct console *c)
 static void on_accept(void *arg, uint32_t events)
 {
 	struct console *c = arg;
-	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd =
+	    accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	drop_conn(c); /* the newest client wins, as a serial cable re-plugged */
@@ -84,9 +85,11 @@ static int open_unix(struct console *c, const char *path, struct hull_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
-		return hull_err_set(err, ENAMETOOLONG, "%s: path too long", path);
+		return hull_err_set(err, ENAMETOOLONG, "%s: path too long",
+				    path);
 	strcpy(sa.sun_path, path);
-	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	c->listen_fd =
+	    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->listen_fd < 0)
 		return hull_err_sys(err, errno, "socket");
 	struct stat st;
@@ -138,11 +141,12 @@ struct console *console_open(struct serial *ser, enum vmm_console_kind kind,
 	case VMM_CONSOLE_STDIO:
 		c->in_fd = STDIN_FILENO;
 		c->out_fd = STDOUT_FILENO;
-		if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &c->saved) == 0) {
+		if (isatty(STDIN_FILENO) &&
+		    tcgetattr(STDIN_FILENO, &c->saved) == 0) {
 			struct termios t = c->saved;
 			/* raw input, but keep ^C for the user to stop the VM */
-			t.c_lflag &= (tcflag_t)~(ICANON | ECHO | IEXTEN);
-			t.c_iflag &= (tcflag_t)~(ICRNL | IXON);
+			t.c_lflag &= (tcflag_t) ~(ICANON | ECHO | IEXTEN);
+			t.c_iflag &= (tcflag_t) ~(ICRNL | IXON);
 			tcsetattr(STDIN_FILENO, TCSANOW, &t);
 			c->tty_saved = true;
 		}
@@ -208,7 +212,8 @@ void console_set_virtio(struct console *c, struct virtio_dev *v)
 unsigned console_fds(struct console *c, int *out, unsigned max)
 {
 	unsigned n = 0;
-	int fds[] = {c->in_fd, c->out_fd, c->listen_fd, c->conn_fd, c->pty_slave};
+	int fds[] = {c->in_fd, c->out_fd, c->listen_fd, c->conn_fd,
+		     c->pty_slave};
 	for (unsigned i = 0; i < 5 && n < max; i++)
 		if (fds[i] >= 0)
 			out[n++] = fds[i];

@@ -65,21 +65,25 @@ char *control_handle(struct vm *vm, const char *line, size_t len)
 	char *out;
 	if (!strcmp(cmd, "status")) {
 		pthread_mutex_lock(&vm->lock);
-		const char *state = vm->exit_reason != VM_RUNNING ? "stopping" :
-				    vm->paused ? "paused" : "running";
+		const char *state = vm->exit_reason != VM_RUNNING ? "stopping"
+				    : vm->paused		  ? "paused"
+								  : "running";
 		pthread_mutex_unlock(&vm->lock);
 		out = answer(json_pack("{s:b, s:s, s:i, s:I}", "ok", 1, "state",
 				       state, "cpus", (int)vm->ncpus, "memory",
 				       (json_int_t)vm->mem_size));
 	} else if (!strcmp(cmd, "pause")) {
 		vm_pause(vm);
-		out = answer(json_pack("{s:b, s:s}", "ok", 1, "state", "paused"));
+		out =
+		    answer(json_pack("{s:b, s:s}", "ok", 1, "state", "paused"));
 	} else if (!strcmp(cmd, "resume")) {
 		vm_resume(vm);
-		out = answer(json_pack("{s:b, s:s}", "ok", 1, "state", "running"));
+		out = answer(
+		    json_pack("{s:b, s:s}", "ok", 1, "state", "running"));
 	} else if (!strcmp(cmd, "shutdown")) {
 		if (!vm->kbd) {
-			out = fail("no keyboard controller to send the request");
+			out =
+			    fail("no keyboard controller to send the request");
 		} else {
 			i8042_ctrl_alt_del(vm->kbd);
 			out = answer(json_pack("{s:b}", "ok", 1));
@@ -92,7 +96,8 @@ char *control_handle(struct vm *vm, const char *line, size_t len)
 		out = answer(json_pack("{s:b}", "ok", 1));
 	} else if (!strcmp(cmd, "stop")) {
 		vm_request_exit(vm, VM_EXIT_STOPPED);
-		out = answer(json_pack("{s:b, s:s}", "ok", 1, "state", "stopping"));
+		out = answer(
+		    json_pack("{s:b, s:s}", "ok", 1, "state", "stopping"));
 	} else {
 		out = fail("unknown command");
 	}
@@ -126,7 +131,8 @@ static void on_client(void *arg, uint32_t events)
 		size_t rl = strlen(reply);
 		reply = xrealloc(reply, rl + 2);
 		reply[rl] = '\n';
-		/* answers are small; a client that does not read them is gone */
+		/* answers are small; a client that does not read them is gone
+		 */
 		if (send(cl->fd, reply, rl + 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
 		    (ssize_t)(rl + 1)) {
 			free(reply);
@@ -144,7 +150,8 @@ static void on_client(void *arg, uint32_t events)
 static void on_accept(void *arg, uint32_t events)
 {
 	struct control *c = arg;
-	int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd =
+	    accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
 	for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -175,7 +182,8 @@ struct control *control_open(struct vm *vm, const char *path,
 		c->clients[i].fd = -1;
 		c->clients[i].ctl = c;
 	}
-	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	c->listen_fd =
+	    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->listen_fd < 0) {
 		hull_err_sys(err, errno, "control: socket");
 		goto fail;

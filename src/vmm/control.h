@@ -1,7 +1,8 @@
 /*
  * control.h - the control socket: a unix stream socket speaking JSON lines.
  * Each request is one object {"command": "status"|"pause"|"resume"|
- * "shutdown"|"powerdown"|"nmi"|"stop"}; each answer one object {"ok": true, ...} or
+ * "shutdown"|"powerdown"|"nmi"|"stop"}; each answer one object {"ok": true,
+ * ...} or
  * {"ok": false, "error": "..."} (docs/hull-vmm.md).
  */
 #ifndef HULL_VMM_CONTROL_H

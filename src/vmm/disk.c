@@ -41,14 +41,16 @@ int disk_open(struct disk *d, const struct vmm_disk_config *c,
 		goto fail;
 	}
 	if (d->size % 512) {
-		hull_err_set(err, EINVAL,
-			"disk %s: size %llu is not a multiple of 512 bytes", c->path,
-			(unsigned long long)d->size);
+		hull_err_set(
+		    err, EINVAL,
+		    "disk %s: size %llu is not a multiple of 512 bytes",
+		    c->path, (unsigned long long)d->size);
 		goto fail;
 	}
 	if (flock(d->fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		if (errno == EWOULDBLOCK)
-			hull_err_set(err, EBUSY, "disk %s is in use by another VM%s",
+			hull_err_set(err, EBUSY,
+				     "disk %s is in use by another VM%s",
 				     c->path, c->readonly ? " read-write" : "");
 		else
 			hull_err_sys(err, errno, "disk %s: lock", c->path);

@@ -15,7 +15,7 @@
 struct disk {
 	int fd;
 	bool readonly;
-	uint64_t size;      /* bytes */
+	uint64_t size; /* bytes */
 	char serial[VMM_SERIAL_ID_MAX + 1];
 };
 

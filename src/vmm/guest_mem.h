@@ -25,7 +25,8 @@ static inline void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa,
 {
 	for (unsigned i = 0; i < m->n; i++) {
 		uint64_t base = m->region[i].gpa, size = m->region[i].size;
-		if (gpa >= base && gpa - base <= size && len <= size - (gpa - base))
+		if (gpa >= base && gpa - base <= size &&
+		    len <= size - (gpa - base))
 			return m->region[i].host + (gpa - base);
 	}
 	return NULL;

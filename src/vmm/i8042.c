@@ -19,8 +19,8 @@
 struct i8042 {
 	pthread_mutex_t lock;
 	struct vm *vm;
-	uint8_t ctr;       /* controller configuration byte */
-	uint8_t out[16];   /* pending output bytes */
+	uint8_t ctr;	 /* controller configuration byte */
+	uint8_t out[16]; /* pending output bytes */
 	unsigned out_head, out_count;
 	bool irq_level;
 	uint8_t pending_cmd;
@@ -54,8 +54,9 @@ static void data_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 			k->out_count--;
 		}
 		update_irq(k);
-	} else {        /* port 0x64 */
-		data[0] = k->status | STATUS_SYS | (k->out_count ? STATUS_OBF : 0);
+	} else { /* port 0x64 */
+		data[0] =
+		    k->status | STATUS_SYS | (k->out_count ? STATUS_OBF : 0);
 	}
 	pthread_mutex_unlock(&k->lock);
 	for (unsigned i = 1; i < len; i++)
@@ -66,18 +67,28 @@ static void command(struct i8042 *k, uint8_t cmd)
 {
 	k->status |= STATUS_CMD;
 	switch (cmd) {
-	case 0x20: put_out(k, k->ctr); break;          /* read CTR */
-	case 0x60:                                      /* write CTR */
-	case 0xd1:                                      /* write output port */
-	case 0xd2: case 0xd3: case 0xd4:                /* write to kbd/aux */
+	case 0x20:
+		put_out(k, k->ctr);
+		break; /* read CTR */
+	case 0x60:     /* write CTR */
+	case 0xd1:     /* write output port */
+	case 0xd2:
+	case 0xd3:
+	case 0xd4: /* write to kbd/aux */
 		k->pending_cmd = cmd;
 		break;
-	case 0xaa: put_out(k, 0x55); break;            /* self-test passed */
-	case 0xab: case 0xa9: put_out(k, 0x00); break; /* port tests passed */
-	case 0xfe:                                      /* pulse reset line */
+	case 0xaa:
+		put_out(k, 0x55);
+		break; /* self-test passed */
+	case 0xab:
+	case 0xa9:
+		put_out(k, 0x00);
+		break; /* port tests passed */
+	case 0xfe:     /* pulse reset line */
 		vm_request_exit(k->vm, VM_EXIT_REBOOT);
 		break;
-	default: break;
+	default:
+		break;
 	}
 }
 
@@ -93,11 +104,11 @@ static void data_write(void *dev, uint64_t off, const uint8_t *data,
 		if (k->pending_cmd == 0x60) {
 			k->ctr = data[0];
 			update_irq(k);
-		}
-		else if (k->pending_cmd == 0xd1 && !(data[0] & 1))
-			vm_request_exit(k->vm, VM_EXIT_REBOOT); /* reset bit low */
+		} else if (k->pending_cmd == 0xd1 && !(data[0] & 1))
+			vm_request_exit(k->vm,
+					VM_EXIT_REBOOT); /* reset bit low */
 		else if (k->pending_cmd == 0xd2 || k->pending_cmd == 0xd3)
-			put_out(k, data[0]);                 /* echo */
+			put_out(k, data[0]); /* echo */
 		k->pending_cmd = 0;
 	}
 	pthread_mutex_unlock(&k->lock);

@@ -24,7 +24,9 @@ static long read_one(const struct archive_dl *ar, const uint8_t *buf,
 	ar->support_filter_all(a);
 	ar->support_format_cpio(a);
 	if (ar->open_memory(a, buf, len) != ARCHIVE_OK) {
-		hull_err_set(err, EINVAL, "initrd: not a readable cpio archive (truncated or corrupt?): %s",
+		hull_err_set(err, EINVAL,
+			     "initrd: not a readable cpio archive (truncated "
+			     "or corrupt?): %s",
 			     ar->error_string(a));
 		goto out;
 	}

@@ -31,26 +31,33 @@ static void add(struct kvm_irq_routing *r, struct kvm_irq_routing_entry e)
 
 static int commit(struct vm *vm)
 {
-	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routing) < 0 ? -errno : 0;
+	return ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routing) < 0 ? -errno
+								      : 0;
 }
 
 int vm_routing_init(struct vm *vm, struct hull_err *err)
 {
 	pthread_mutex_init(&vm->routing_lock, NULL);
-	vm->routing = xcalloc(1, sizeof(*vm->routing) +
-			      MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
+	vm->routing =
+	    xcalloc(1, sizeof(*vm->routing) +
+			   MAX_ROUTES * sizeof(struct kvm_irq_routing_entry));
 	vm->next_msi_gsi = FIRST_MSI_GSI;
 	struct kvm_irq_routing *r = vm->routing;
 	/* KVM's default table (virt/kvm/irqchip.c), entry for entry */
 	for (unsigned i = 0; i < 24; i++) {
 		add(r, (struct kvm_irq_routing_entry){
-			.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC, .pin = i}});
+			   .gsi = i,
+			   .type = KVM_IRQ_ROUTING_IRQCHIP,
+			   .u.irqchip = {.irqchip = KVM_IRQCHIP_IOAPIC,
+					 .pin = i}});
 		if (i < 16)
 			add(r, (struct kvm_irq_routing_entry){
-				.gsi = i, .type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = {.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER :
-					      KVM_IRQCHIP_PIC_SLAVE, .pin = i % 8}});
+				   .gsi = i,
+				   .type = KVM_IRQ_ROUTING_IRQCHIP,
+				   .u.irqchip = {
+				       .irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER
+							: KVM_IRQCHIP_PIC_SLAVE,
+				       .pin = i % 8}});
 	}
 	(void)err;
 	return 0;
@@ -73,16 +80,19 @@ int vm_msi_route(struct vm *vm, unsigned gsi, bool enabled, uint32_t addr_lo,
 	pthread_mutex_lock(&vm->routing_lock);
 	unsigned i;
 	for (i = 0; i < r->nr; i++)
-		if (r->entries[i].gsi == gsi && r->entries[i].type == KVM_IRQ_ROUTING_MSI)
+		if (r->entries[i].gsi == gsi &&
+		    r->entries[i].type == KVM_IRQ_ROUTING_MSI)
 			break;
 	if (!enabled) {
 		if (i < r->nr)
 			r->entries[i] = r->entries[--r->nr];
 	} else {
 		struct kvm_irq_routing_entry e = {
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_MSI,
-			.u.msi = {.address_lo = addr_lo, .address_hi = addr_hi,
-				  .data = data}};
+		    .gsi = gsi,
+		    .type = KVM_IRQ_ROUTING_MSI,
+		    .u.msi = {.address_lo = addr_lo,
+			      .address_hi = addr_hi,
+			      .data = data}};
 		if (i < r->nr)
 			r->entries[i] = e;
 		else if (r->nr < MAX_ROUTES)

@@ -25,10 +25,10 @@ static int mem_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 		    void *host, struct hull_err *err)
 {
 	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uint64_t)(uintptr_t)host,
+	    .slot = slot,
+	    .guest_phys_addr = gpa,
+	    .memory_size = size,
+	    .userspace_addr = (uint64_t)(uintptr_t)host,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return hull_err_sys(err, errno, "KVM memory slot %u", slot);
@@ -49,10 +49,12 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err)
 	if (vm->kvm_fd < 0)
 		return hull_err_sys(err, errno, "open /dev/kvm");
 	if (ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		return hull_err_set(err, ENOTSUP, "/dev/kvm: unsupported API version");
+		return hull_err_set(err, ENOTSUP,
+				    "/dev/kvm: unsupported API version");
 	int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max > 0 && cfg->cpus > (unsigned)max)
-		return hull_err_set(err, ERANGE, "cpus: this host's KVM allows at most %d",
+		return hull_err_set(err, ERANGE,
+				    "cpus: this host's KVM allows at most %d",
 				    max);
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
@@ -68,7 +70,8 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err)
 	 * here), before them it costs microseconds.
 	 */
 	vm->mem_size = cfg->memory;
-	vm->low_size = cfg->memory < VMM_MMIO_HOLE ? cfg->memory : VMM_MMIO_HOLE;
+	vm->low_size =
+	    cfg->memory < VMM_MMIO_HOLE ? cfg->memory : VMM_MMIO_HOLE;
 	/* MAP_NORESERVE: untouched guest pages cost nothing on the host. */
 	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -148,21 +151,23 @@ static int io_register(struct vm_io_range *tab, unsigned *n, uint64_t base,
 		return hull_err_set(err, ENOSPC, "too many device ranges");
 	for (unsigned i = 0; i < *n; i++)
 		if (base < tab[i].base + tab[i].len && tab[i].base < base + len)
-			return hull_err_set(err, EEXIST,
-				"device range 0x%llx overlaps another",
-				(unsigned long long)base);
+			return hull_err_set(
+			    err, EEXIST, "device range 0x%llx overlaps another",
+			    (unsigned long long)base);
 	tab[(*n)++] = (struct vm_io_range){base, len, ops, dev};
 	return 0;
 }
 
 int vm_pio_register(struct vm *vm, uint16_t base, uint16_t len,
-		    const struct vm_io_ops *ops, void *dev, struct hull_err *err)
+		    const struct vm_io_ops *ops, void *dev,
+		    struct hull_err *err)
 {
 	return io_register(vm->pio, &vm->n_pio, base, len, ops, dev, err);
 }
 
 int vm_mmio_register(struct vm *vm, uint64_t base, uint64_t len,
-		     const struct vm_io_ops *ops, void *dev, struct hull_err *err)
+		     const struct vm_io_ops *ops, void *dev,
+		     struct hull_err *err)
 {
 	return io_register(vm->mmio, &vm->n_mmio, base, len, ops, dev, err);
 }
@@ -175,7 +180,8 @@ static void dispatch(struct vm_io_range *tab, unsigned n, uint64_t addr,
 		if (addr >= r->base && addr - r->base < r->len) {
 			if (write) {
 				if (r->ops->write)
-					r->ops->write(r->dev, addr - r->base, data, len);
+					r->ops->write(r->dev, addr - r->base,
+						      data, len);
 			} else if (r->ops->read) {
 				r->ops->read(r->dev, addr - r->base, data, len);
 			} else {

@@ -34,8 +34,14 @@ static uint8_t checksum(const uint8_t *p, size_t n)
 	return (uint8_t)-s;
 }
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
 
 size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus,
 		     unsigned pci_slots)
@@ -53,14 +59,18 @@ size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus,
 
 	for (unsigned i = 0; i < ncpus; i++, count++, e += 20) {
 		e[0] = MP_CPU;
-		e[1] = (uint8_t)i;               /* local APIC ID */
-		e[2] = 0x14;                     /* local APIC version */
+		e[1] = (uint8_t)i;		   /* local APIC ID */
+		e[2] = 0x14;			   /* local APIC version */
 		e[3] = 0x01 | (i == 0 ? 0x02 : 0); /* enabled, bootstrap */
-		put32(e + 4, 0x600);             /* family 6 signature */
-		put32(e + 8, 0x201);             /* FPU, APIC */
+		put32(e + 4, 0x600);		   /* family 6 signature */
+		put32(e + 8, 0x201);		   /* FPU, APIC */
 	}
-	static const struct { uint8_t id; char name[7]; } buses[] = {
-		{0, "PCI   "}, {1, "ISA   "},
+	static const struct {
+		uint8_t id;
+		char name[7];
+	} buses[] = {
+	    {0, "PCI   "},
+	    {1, "ISA   "},
 	};
 	for (unsigned i = 0; i < 2; i++, count++, e += 8) {
 		e[0] = MP_BUS;
@@ -76,11 +86,11 @@ size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus,
 	count++;
 	for (unsigned irq = 0; irq < ISA_IRQS; irq++) {
 		if (irq == 2)
-			continue;         /* the cascade */
+			continue; /* the cascade */
 		e[0] = MP_IOINT;
-		e[1] = 0;                 /* vectored interrupt */
-		put16(e + 2, 0);          /* conforms to the ISA bus */
-		e[4] = 1;                 /* ISA */
+		e[1] = 0;	 /* vectored interrupt */
+		put16(e + 2, 0); /* conforms to the ISA bus */
+		e[4] = 1;	 /* ISA */
 		e[5] = (uint8_t)irq;
 		e[6] = ioapic_id;
 		e[7] = (uint8_t)irq;
@@ -90,19 +100,19 @@ size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus,
 	for (unsigned slot = 1; slot < pci_slots; slot++, count++, e += 8) {
 		e[0] = MP_IOINT;
 		e[1] = 0;
-		put16(e + 2, 0x0d);       /* level, active high */
-		e[4] = 0;                 /* PCI bus 0 */
+		put16(e + 2, 0x0d);	     /* level, active high */
+		e[4] = 0;		     /* PCI bus 0 */
 		e[5] = (uint8_t)(slot << 2); /* device, INTA# */
 		e[6] = ioapic_id;
 		e[7] = (uint8_t)(16 + slot % 8);
 	}
 	for (unsigned l = 0; l < 2; l++, count++, e += 8) {
 		e[0] = MP_LINT;
-		e[1] = l == 0 ? 3 : 1;    /* ExtINT, NMI */
+		e[1] = l == 0 ? 3 : 1; /* ExtINT, NMI */
 		put16(e + 2, 0);
 		e[4] = 1;
 		e[5] = 0;
-		e[6] = 0xff;              /* every local APIC */
+		e[6] = 0xff; /* every local APIC */
 		e[7] = (uint8_t)l;
 	}
 
@@ -117,8 +127,8 @@ size_t mptable_build(uint8_t *buf, size_t len, uint32_t base, unsigned ncpus,
 
 	memcpy(fp, "_MP_", 4);
 	put32(fp + 4, base + 16);
-	fp[8] = 1;   /* length in 16-byte units */
-	fp[9] = 4;   /* spec 1.4 */
+	fp[8] = 1; /* length in 16-byte units */
+	fp[9] = 4; /* spec 1.4 */
 	fp[10] = checksum(fp, 16);
 	return need;
 }

@@ -32,7 +32,8 @@ int boot_bzimage_payload(const uint8_t *k, size_t klen, uint8_t **out,
 	memcpy(&off, k + 0x248, 4);
 	memcpy(&len, k + 0x24c, 4);
 	size_t setup = ((size_t)(k[0x1f1] ? k[0x1f1] : 4) + 1) * 512;
-	if (!len || setup > klen || off > klen - setup || len > klen - setup - off)
+	if (!len || setup > klen || off > klen - setup ||
+	    len > klen - setup - off)
 		return -EINVAL;
 
 	const struct archive_dl *ar = archive_dl_get(NULL);

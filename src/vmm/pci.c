@@ -15,14 +15,20 @@
 struct pci {
 	pthread_mutex_t lock;
 	struct vm *vm;
-	uint32_t addr;                  /* 0xcf8 */
-	struct pci_dev host;            /* 00.0 */
+	uint32_t addr;	     /* 0xcf8 */
+	struct pci_dev host; /* 00.0 */
 	struct pci_dev *slots[PCI_MAX_SLOTS];
 	unsigned next_slot;
 };
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
 
 uint64_t pci_bar0(const struct pci_dev *d)
 {
@@ -54,8 +60,8 @@ static struct pci_dev *lookup(struct pci *bus, uint32_t addr)
 
 static void cfg_write_byte(struct pci_dev *d, unsigned off, uint8_t v)
 {
-	d->cfg[off] = (uint8_t)((d->cfg[off] & ~d->wmask[off]) |
-				(v & d->wmask[off]));
+	d->cfg[off] =
+	    (uint8_t)((d->cfg[off] & ~d->wmask[off]) | (v & d->wmask[off]));
 }
 
 static void cfg_write(struct pci_dev *d, unsigned off, const uint8_t *data,
@@ -64,8 +70,8 @@ static void cfg_write(struct pci_dev *d, unsigned off, const uint8_t *data,
 	uint64_t old_bar = pci_bar0(d);
 	for (unsigned i = 0; i < len && off + i < 256; i++)
 		cfg_write_byte(d, off + i, data[i]);
-	if (off < 0x14 && off + len > 0x10 && d->ops && pci_bar0(d) != old_bar &&
-	    d->ops->bar_moved)
+	if (off < 0x14 && off + len > 0x10 && d->ops &&
+	    pci_bar0(d) != old_bar && d->ops->bar_moved)
 		d->ops->bar_moved(d);
 }
 
@@ -116,8 +122,7 @@ static void addr_write(void *dev, uint64_t off, const uint8_t *data,
 	}
 }
 
-static struct pci_dev *bar_lookup(struct pci *bus, uint64_t addr,
-				  uint64_t *off)
+static struct pci_dev *bar_lookup(struct pci *bus, uint64_t addr, uint64_t *off)
 {
 	for (unsigned s = 1; s < bus->next_slot; s++) {
 		struct pci_dev *d = bus->slots[s];
@@ -168,13 +173,13 @@ struct pci *pci_new(struct vm *vm, struct hull_err *err)
 	/* 00.0: a host bridge, so guests that expect one find it */
 	put16(bus->host.cfg + 0x00, 0x8086);
 	put16(bus->host.cfg + 0x02, 0x1237);
-	bus->host.cfg[0x0b] = 0x06;      /* bridge */
+	bus->host.cfg[0x0b] = 0x06; /* bridge */
 	bus->slots[0] = &bus->host;
 	bus->next_slot = 1;
 	if (vm_pio_register(vm, 0xcf8, 1, &addr_ops, bus, err) < 0 ||
 	    vm_pio_register(vm, 0xcfc, 4, &data_ops, bus, err) < 0 ||
-	    vm_mmio_register(vm, VMM_PCI_MMIO_BASE, PCI_WINDOW_SIZE, &window_ops,
-			     bus, err) < 0) {
+	    vm_mmio_register(vm, VMM_PCI_MMIO_BASE, PCI_WINDOW_SIZE,
+			     &window_ops, bus, err) < 0) {
 		free(bus);
 		return NULL;
 	}
@@ -193,16 +198,17 @@ int pci_add(struct pci *bus, struct pci_dev *d, uint16_t vendor,
 	d->gsi = PCI_GSI_BASE + slot % 8;
 	put16(d->cfg + 0x00, vendor);
 	put16(d->cfg + 0x02, device);
-	put16(d->cfg + 0x06, 0x0010);                 /* capability list */
-	d->cfg[0x08] = 0x01;                          /* revision (virtio 1) */
+	put16(d->cfg + 0x06, 0x0010); /* capability list */
+	d->cfg[0x08] = 0x01;	      /* revision (virtio 1) */
 	d->cfg[0x09] = (uint8_t)class_code;
 	d->cfg[0x0a] = (uint8_t)(class_code >> 8);
 	d->cfg[0x0b] = (uint8_t)(class_code >> 16);
-	put32(d->cfg + 0x10, (uint32_t)(VMM_PCI_MMIO_BASE + slot * PCI_BAR_SIZE));
+	put32(d->cfg + 0x10,
+	      (uint32_t)(VMM_PCI_MMIO_BASE + slot * PCI_BAR_SIZE));
 	put16(d->cfg + 0x2c, vendor);
 	put16(d->cfg + 0x2e, subsys);
-	d->cfg[0x3c] = (uint8_t)d->gsi;               /* interrupt line */
-	d->cfg[0x3d] = 0x01;                          /* INTA# */
+	d->cfg[0x3c] = (uint8_t)d->gsi; /* interrupt line */
+	d->cfg[0x3d] = 0x01;		/* INTA# */
 	/* writable: command (I/O, memory, bus master, INTx disable), BAR 0
 	 * above its size, interrupt line */
 	d->wmask[0x04] = 0x07;

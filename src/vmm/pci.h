@@ -33,7 +33,7 @@ struct pci_dev_ops {
 
 struct pci_dev {
 	uint8_t cfg[256];
-	uint8_t wmask[256];     /* bits the guest may write */
+	uint8_t wmask[256]; /* bits the guest may write */
 	unsigned slot;
 	unsigned gsi;
 	const struct pci_dev_ops *ops;

@@ -20,8 +20,8 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 {
 	if (!(vm->com1 = serial_new(vm, 0x3f8, 4, err)) ||
 	    !(vm->com2 = serial_new(vm, 0x2f8, 3, err)) ||
-	    !(vm->kbd = i8042_new(vm, err)) ||
-	    rtc_init(vm, err) < 0 || pm_init(vm, err) < 0)
+	    !(vm->kbd = i8042_new(vm, err)) || rtc_init(vm, err) < 0 ||
+	    pm_init(vm, err) < 0)
 		return -err->code;
 	if (cfg->boot_timer && boot_timer_init(vm, err) < 0)
 		return -err->code;
@@ -36,13 +36,15 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 			return -err->code;
 	}
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		struct virtio_dev *v = virtio_blk_new(vm, vm->pci, &vm->disks[i], err);
+		struct virtio_dev *v =
+		    virtio_blk_new(vm, vm->pci, &vm->disks[i], err);
 		if (!v)
 			return -err->code;
 		vm->virtio[vm->n_virtio++] = v;
 	}
 	for (unsigned i = 0; i < cfg->n_nets; i++) {
-		struct virtio_dev *v = virtio_net_new(vm, vm->pci, &cfg->nets[i], err);
+		struct virtio_dev *v =
+		    virtio_net_new(vm, vm->pci, &cfg->nets[i], err);
 		if (!v)
 			return -err->code;
 		vm->virtio[vm->n_virtio++] = v;
@@ -73,15 +75,17 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 		return hull_err_set(err, E2BIG, "cpus: ACPI tables do not fit");
 
 	struct smbios_info si = {
-		.manufacturer = "Joyent",
-		.product = cfg->product ? cfg->product : "SmartDC HVM",
-		.version = "hull-vmm " HULL_VERSION,
+	    .manufacturer = "Joyent",
+	    .product = cfg->product ? cfg->product : "SmartDC HVM",
+	    .version = "hull-vmm " HULL_VERSION,
 	};
 	char serial[37];
 	if (cfg->uuid) {
-		smbios_parse_uuid(cfg->uuid, si.uuid); /* checked by the config */
+		smbios_parse_uuid(cfg->uuid,
+				  si.uuid); /* checked by the config */
 	} else {
-		/* a random (version 4) UUID, as a VM without one gets on SmartOS */
+		/* a random (version 4) UUID, as a VM without one gets on
+		 * SmartOS */
 		if (getrandom(si.uuid, sizeof(si.uuid), 0) != sizeof(si.uuid))
 			return hull_err_sys(err, errno, "getrandom");
 		si.uuid[6] = (uint8_t)((si.uuid[6] & 0x0f) | 0x40);
@@ -89,9 +93,10 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 	}
 	const uint8_t *u = si.uuid;
 	snprintf(serial, sizeof(serial),
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10],
-		 u[11], u[12], u[13], u[14], u[15]);
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%"
+		 "02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		 u[10], u[11], u[12], u[13], u[14], u[15]);
 	si.serial = serial;
 	uint8_t *sm = vm_gpa(vm, VMM_SMBIOS_ADDR, 0x1000);
 	if (!sm || !smbios_build(sm, 0x1000, VMM_SMBIOS_ADDR, &si))

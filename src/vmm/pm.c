@@ -59,26 +59,25 @@ static void put_le(uint8_t *data, unsigned len, uint32_t v)
 		data[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void pm_write(void *dev, uint64_t off, const uint8_t *data,
-		     unsigned len)
+static void pm_write(void *dev, uint64_t off, const uint8_t *data, unsigned len)
 {
 	struct pm *pm = dev;
 	bool off_now = false;
 	pthread_mutex_lock(&pm->lock);
-	if (off == 0 && len >= 2) {                 /* PM1a status */
-		pm->sts &= (uint16_t)~(le16(data, len) & PM1_STS_MASK);
-		if (len == 4)                       /* and enable */
+	if (off == 0 && len >= 2) { /* PM1a status */
+		pm->sts &= (uint16_t) ~(le16(data, len) & PM1_STS_MASK);
+		if (len == 4) /* and enable */
 			pm->en = le16(data + 2, 2);
 		sci_update(pm);
-	} else if (off == 2 && len >= 2) {          /* PM1a enable */
+	} else if (off == 2 && len >= 2) { /* PM1a enable */
 		pm->en = le16(data, len);
 		sci_update(pm);
-	} else if (off == 4 && len >= 2) {          /* PM1a control */
+	} else if (off == 4 && len >= 2) { /* PM1a control */
 		uint16_t v = le16(data, len);
-		pm->cnt = v & 0x1c06;               /* SLP_TYP, GBL_RLS, BM_RLD */
+		pm->cnt = v & 0x1c06; /* SLP_TYP, GBL_RLS, BM_RLD */
 		unsigned typ = ACPI_PM1_SLP_TYP(v);
-		off_now = (v & ACPI_PM1_SLP_EN) &&
-			  (typ == ACPI_S5_TYP || typ == 0);
+		off_now =
+		    (v & ACPI_PM1_SLP_EN) && (typ == ACPI_S5_TYP || typ == 0);
 	}
 	pthread_mutex_unlock(&pm->lock);
 	if (off_now)
@@ -100,8 +99,9 @@ static void pm_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 	if (off == 8) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		unsigned __int128 ns = (unsigned __int128)ts.tv_sec * 1000000000u +
-				       (unsigned)ts.tv_nsec;
+		unsigned __int128 ns =
+		    (unsigned __int128)ts.tv_sec * 1000000000u +
+		    (unsigned)ts.tv_nsec;
 		v = (uint32_t)(ns * 3579545u / 1000000000u) & 0xffffff;
 	}
 	put_le(data, len, v);

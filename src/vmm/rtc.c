@@ -27,19 +27,32 @@ static uint8_t clock_reg(struct rtc *r, uint8_t idx)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	switch (idx) {
-	case 0x00: return bcd(tm.tm_sec);
-	case 0x02: return bcd(tm.tm_min);
-	case 0x04: return bcd(tm.tm_hour);
-	case 0x06: return bcd(tm.tm_wday + 1);
-	case 0x07: return bcd(tm.tm_mday);
-	case 0x08: return bcd(tm.tm_mon + 1);
-	case 0x09: return bcd(tm.tm_year % 100);
-	case 0x32: return bcd((1900 + tm.tm_year) / 100);
-	case 0x0a: return 0x26; /* 32.768 kHz base, 1024 Hz rate, no update */
-	case 0x0b: return 0x02; /* 24-hour, BCD */
-	case 0x0c: return 0x00;
-	case 0x0d: return 0x80; /* battery good */
-	default: return r->cmos[idx];
+	case 0x00:
+		return bcd(tm.tm_sec);
+	case 0x02:
+		return bcd(tm.tm_min);
+	case 0x04:
+		return bcd(tm.tm_hour);
+	case 0x06:
+		return bcd(tm.tm_wday + 1);
+	case 0x07:
+		return bcd(tm.tm_mday);
+	case 0x08:
+		return bcd(tm.tm_mon + 1);
+	case 0x09:
+		return bcd(tm.tm_year % 100);
+	case 0x32:
+		return bcd((1900 + tm.tm_year) / 100);
+	case 0x0a:
+		return 0x26; /* 32.768 kHz base, 1024 Hz rate, no update */
+	case 0x0b:
+		return 0x02; /* 24-hour, BCD */
+	case 0x0c:
+		return 0x00;
+	case 0x0d:
+		return 0x80; /* battery good */
+	default:
+		return r->cmos[idx];
 	}
 }
 

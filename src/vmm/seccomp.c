@@ -70,28 +70,58 @@ int confine_drop_caps(struct hull_err *err)
 
 /* System calls allowed with any arguments. */
 static const int plain[] = {
-	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv),
-	SCMP_SYS(pwritev), SCMP_SYS(preadv2), SCMP_SYS(pwritev2),
-	SCMP_SYS(lseek), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
-	SCMP_SYS(fallocate), SCMP_SYS(close),
-	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-	SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
-	SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
-	SCMP_SYS(futex), SCMP_SYS(exit), SCMP_SYS(exit_group),
-	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(tgkill),
-	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sched_yield),
-	SCMP_SYS(madvise), SCMP_SYS(munmap), SCMP_SYS(brk), SCMP_SYS(mremap),
-	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
-	SCMP_SYS(nanosleep), SCMP_SYS(getrandom), SCMP_SYS(restart_syscall),
-	SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime),
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(readv),
+    SCMP_SYS(writev),
+    SCMP_SYS(pread64),
+    SCMP_SYS(pwrite64),
+    SCMP_SYS(preadv),
+    SCMP_SYS(pwritev),
+    SCMP_SYS(preadv2),
+    SCMP_SYS(pwritev2),
+    SCMP_SYS(lseek),
+    SCMP_SYS(fsync),
+    SCMP_SYS(fdatasync),
+    SCMP_SYS(fallocate),
+    SCMP_SYS(close),
+    SCMP_SYS(epoll_wait),
+    SCMP_SYS(epoll_pwait),
+    SCMP_SYS(epoll_ctl),
+    SCMP_SYS(accept4),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(shutdown),
+    SCMP_SYS(futex),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(getpid),
+    SCMP_SYS(gettid),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(madvise),
+    SCMP_SYS(munmap),
+    SCMP_SYS(brk),
+    SCMP_SYS(mremap),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(getrandom),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(timerfd_settime),
+    SCMP_SYS(timerfd_gettime),
 };
 
 /* The only ioctls after set-up: running vCPUs, interrupts, and wiring
  * virtio queues when the guest's driver enables them. */
 static const unsigned long ioctls[] = {
-	KVM_RUN, KVM_IRQ_LINE, KVM_GET_REGS, KVM_GET_SREGS, KVM_SIGNAL_MSI, KVM_IRQFD,
-	KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, TUNSETOFFLOAD,
+    KVM_RUN,	   KVM_IRQ_LINE,	KVM_GET_REGS,
+    KVM_GET_SREGS, KVM_SIGNAL_MSI,	KVM_IRQFD,
+    KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, TUNSETOFFLOAD,
 };
 
 /* HULL_VMM_SECCOMP_DEBUG=1: report the refused call instead of dying
@@ -99,8 +129,9 @@ static const unsigned long ioctls[] = {
 static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	char msg[64];
-	int n = snprintf(msg, sizeof(msg), "hull-vmm: seccomp refused syscall %d\n",
-			 si->si_syscall);
+	int n =
+	    snprintf(msg, sizeof(msg), "hull-vmm: seccomp refused syscall %d\n",
+		     si->si_syscall);
 	if (write(2, msg, (size_t)n) < 0) {
 		/* nothing more to do */
 	}
@@ -115,7 +146,8 @@ int confine_seccomp(struct hull_err *err)
 				       .sa_flags = SA_SIGINFO};
 		sigaction(SIGSYS, &sa, NULL);
 	}
-	scmp_filter_ctx ctx = seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
+	scmp_filter_ctx ctx =
+	    seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	int r = 0;
 	if (!ctx)
 		return hull_err_set(err, ENOMEM, "seccomp_init");

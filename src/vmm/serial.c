@@ -23,8 +23,16 @@
 
 #define RX_RING 4096
 
-enum { REG_RBR_THR, REG_IER, REG_IIR_FCR, REG_LCR, REG_MCR, REG_LSR, REG_MSR,
-       REG_SCR };
+enum {
+	REG_RBR_THR,
+	REG_IER,
+	REG_IIR_FCR,
+	REG_LCR,
+	REG_MCR,
+	REG_LSR,
+	REG_MSR,
+	REG_SCR
+};
 
 #define LCR_DLAB 0x80
 #define MCR_LOOP 0x10
@@ -43,7 +51,7 @@ struct serial {
 	unsigned irq;
 	int out_fd;
 	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
-	bool thr_pending;   /* "THR empty" interrupt not yet acknowledged */
+	bool thr_pending; /* "THR empty" interrupt not yet acknowledged */
 	bool irq_level;
 	uint8_t rx[RX_RING];
 	unsigned rx_head, rx_count;
@@ -51,7 +59,7 @@ struct serial {
 	size_t olen;
 	int timer_fd;
 	bool timer_armed;
-	uint8_t *bl;        /* backlog ring (serial_keep_backlog), or NULL */
+	uint8_t *bl; /* backlog ring (serial_keep_backlog), or NULL */
 	size_t bl_max, bl_head, bl_len;
 };
 
@@ -163,20 +171,29 @@ static void serial_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 			v = IIR_RDI;
 		} else if ((s->ier & IER_THRI) && s->thr_pending) {
 			v = IIR_THRI;
-			s->thr_pending = false; /* reading IIR acknowledges THRE */
+			s->thr_pending =
+			    false; /* reading IIR acknowledges THRE */
 		} else {
 			v = IIR_NONE;
 		}
 		if (s->fcr & 0x01)
 			v |= 0xc0;
 		break;
-	case REG_LCR: v = s->lcr; break;
-	case REG_MCR: v = s->mcr; break;
+	case REG_LCR:
+		v = s->lcr;
+		break;
+	case REG_MCR:
+		v = s->mcr;
+		break;
 	case REG_LSR:
 		v = LSR_THRE | LSR_TEMT | (s->rx_count ? LSR_DR : 0);
 		break;
-	case REG_MSR: v = msr_value(s); break;
-	case REG_SCR: v = s->scr; break;
+	case REG_MSR:
+		v = msr_value(s);
+		break;
+	case REG_SCR:
+		v = s->scr;
+		break;
 	}
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
@@ -203,7 +220,8 @@ static void serial_write(void *dev, uint64_t off, const uint8_t *data,
 		if (s->lcr & LCR_DLAB) {
 			s->dlm = v;
 		} else {
-			/* enabling THRI with the transmitter empty interrupts at once */
+			/* enabling THRI with the transmitter empty interrupts
+			 * at once */
 			if ((v & IER_THRI) && !(s->ier & IER_THRI))
 				s->thr_pending = true;
 			s->ier = v & 0x0f;
@@ -216,10 +234,17 @@ static void serial_write(void *dev, uint64_t off, const uint8_t *data,
 			s->rx_head = 0;
 		}
 		break;
-	case REG_LCR: s->lcr = v; break;
-	case REG_MCR: s->mcr = v & 0x1f; break;
-	case REG_SCR: s->scr = v; break;
-	default: break;
+	case REG_LCR:
+		s->lcr = v;
+		break;
+	case REG_MCR:
+		s->mcr = v & 0x1f;
+		break;
+	case REG_SCR:
+		s->scr = v;
+		break;
+	default:
+		break;
 	}
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
@@ -235,7 +260,8 @@ struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
 	s->vm = vm;
 	s->irq = irq;
 	s->out_fd = -1;
-	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->timer_fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (vm_pio_register(vm, base, 8, &serial_ops, s, err) < 0 ||
 	    (s->timer_fd >= 0 &&
 	     io_add(s->timer_fd, EPOLLIN, on_flush_timer, s, err) < 0)) {
@@ -261,7 +287,8 @@ void serial_set_output(struct serial *s, int out_fd)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			break; /* a client that does not read: the rest is dropped */
+			break; /* a client that does not read: the rest is
+				  dropped */
 		s->bl_head = (s->bl_head + (size_t)w) % s->bl_max;
 		s->bl_len -= (size_t)w;
 	}

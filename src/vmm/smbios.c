@@ -84,11 +84,11 @@ size_t smbios_build(uint8_t *buf, size_t len, uint32_t base,
 	/* type 0: BIOS information */
 	start = w.pos;
 	uint8_t t0[0x18] = {0, 0x18, 0x00, 0x00, 1, 2, 0x00, 0xe8, 3, 0};
-	t0[10] = 0x08;                  /* characteristics not supported */
-	t0[0x13] = 0x10;                /* ext. byte 2: virtual machine */
+	t0[10] = 0x08;	 /* characteristics not supported */
+	t0[0x13] = 0x10; /* ext. byte 2: virtual machine */
 	t0[0x14] = 0;
 	t0[0x15] = 0;
-	t0[0x16] = 0xff;                /* no embedded controller */
+	t0[0x16] = 0xff; /* no embedded controller */
 	t0[0x17] = 0xff;
 	put(&w, t0, sizeof(t0));
 	const char *s0[] = {"hull", info->version, "01/01/2026"};
@@ -103,7 +103,7 @@ size_t smbios_build(uint8_t *buf, size_t len, uint32_t base,
 	uint8_t le[16] = {u[3], u[2], u[1], u[0], u[5], u[4], u[7], u[6]};
 	memcpy(le + 8, u + 8, 8);
 	memcpy(t1 + 8, le, 16);
-	t1[0x18] = 0x06;                /* woken by the power switch */
+	t1[0x18] = 0x06; /* woken by the power switch */
 	put(&w, t1, sizeof(t1));
 	const char *s1[] = {info->manufacturer, info->product, info->version,
 			    info->serial};

@@ -14,7 +14,7 @@ struct smbios_info {
 	const char *product;
 	const char *version;
 	const char *serial;
-	uint8_t uuid[16];       /* RFC 4122 byte order */
+	uint8_t uuid[16]; /* RFC 4122 byte order */
 };
 
 /* Writes the entry point and the structure table (BIOS, system, end) into

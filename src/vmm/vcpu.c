@@ -33,8 +33,8 @@ static void kick_handler(int sig)
 static struct kvm_cpuid2 *supported_cpuid(int kvm_fd, struct hull_err *err)
 {
 	for (unsigned n = 128; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = xcalloc(1, sizeof(*c) +
-					       n * sizeof(struct kvm_cpuid_entry2));
+		struct kvm_cpuid2 *c = xcalloc(
+		    1, sizeof(*c) + n * sizeof(struct kvm_cpuid_entry2));
 		c->nent = n;
 		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
 			return c;
@@ -64,7 +64,9 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 				 ((ncpus > 1 ? ncpus : 1) << 16);
 			e->ecx |= 1u << 31; /* running under a hypervisor */
 			if (ncpus > 1)
-				e->edx |= 1u << 28; /* HTT: more than one logical CPU */
+				e->edx |=
+				    1u
+				    << 28; /* HTT: more than one logical CPU */
 			break;
 		case 0xb:
 			e->edx = id;
@@ -88,9 +90,9 @@ static void cpuid_fixup(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
 				 ((ncpus - 1) & 0xff);
 			break;
 		case 0x8000001e:
-			e->eax = id;            /* extended APIC ID */
-			e->ebx = id & 0xff;     /* core ID; one thread per core */
-			e->ecx = 0;             /* node 0, one node */
+			e->eax = id;	    /* extended APIC ID */
+			e->ebx = id & 0xff; /* core ID; one thread per core */
+			e->ecx = 0;	    /* node 0, one node */
 			break;
 		default:
 			break;
@@ -117,8 +119,16 @@ static int lapic_setup(struct vcpu *v, struct hull_err *err)
 static void seg_flat(struct kvm_segment *s, uint16_t sel, uint8_t type)
 {
 	*s = (struct kvm_segment){
-		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
-		.present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0, .g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = sel,
+	    .type = type,
+	    .present = 1,
+	    .dpl = 0,
+	    .db = 1,
+	    .s = 1,
+	    .l = 0,
+	    .g = 1,
 	};
 }
 
@@ -133,7 +143,8 @@ static int boot_state(struct vcpu *v, struct hull_err *err)
 	 * TSS 0x20. Linux and the PVH guests load their own soon after. */
 	uint64_t *gdt = vm_gpa(vm, VMM_GDT_ADDR, 5 * 8);
 	if (!gdt)
-		return hull_err_set(err, ENOMEM, "guest memory too small for the GDT");
+		return hull_err_set(err, ENOMEM,
+				    "guest memory too small for the GDT");
 	gdt[0] = 0;
 	gdt[1] = 0;
 	gdt[2] = 0x00cf9b000000ffffull;
@@ -145,10 +156,16 @@ static int boot_state(struct vcpu *v, struct hull_err *err)
 	seg_flat(&s.cs, 0x10, 0xb);
 	seg_flat(&s.ds, 0x18, 0x3);
 	s.es = s.fs = s.gs = s.ss = s.ds;
-	s.tr = (struct kvm_segment){.base = 0, .limit = 0x67, .selector = 0x20,
-				    .type = 0xb, .present = 1};
-	s.ldt = (struct kvm_segment){.selector = 0, .type = 2, .present = 1,
-				     .limit = 0xffff, .unusable = 0};
+	s.tr = (struct kvm_segment){.base = 0,
+				    .limit = 0x67,
+				    .selector = 0x20,
+				    .type = 0xb,
+				    .present = 1};
+	s.ldt = (struct kvm_segment){.selector = 0,
+				     .type = 2,
+				     .present = 1,
+				     .limit = 0xffff,
+				     .unusable = 0};
 	s.gdt.base = VMM_GDT_ADDR;
 	s.gdt.limit = 5 * 8 - 1;
 	s.idt.base = 0;
@@ -199,8 +216,8 @@ int vcpus_create(struct vm *vm, struct hull_err *err)
 			break;
 		}
 		v->run_size = (size_t)run_size;
-		v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			      v->fd, 0);
+		v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE,
+			      MAP_SHARED, v->fd, 0);
 		if (v->run == MAP_FAILED) {
 			v->run = NULL;
 			r = hull_err_sys(err, errno, "mmap vCPU %u", i);
@@ -266,14 +283,17 @@ static void *vcpu_thread(void *arg)
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO: {
 			uint8_t *p = (uint8_t *)run + run->io.data_offset;
-			for (uint32_t i = 0; i < run->io.count; i++, p += run->io.size)
-				vm_pio_dispatch(vm, run->io.port, p, run->io.size,
-						run->io.direction == KVM_EXIT_IO_OUT);
+			for (uint32_t i = 0; i < run->io.count;
+			     i++, p += run->io.size)
+				vm_pio_dispatch(
+				    vm, run->io.port, p, run->io.size,
+				    run->io.direction == KVM_EXIT_IO_OUT);
 			break;
 		}
 		case KVM_EXIT_MMIO:
-			vm_mmio_dispatch(vm, run->mmio.phys_addr, run->mmio.data,
-					 run->mmio.len, run->mmio.is_write);
+			vm_mmio_dispatch(vm, run->mmio.phys_addr,
+					 run->mmio.data, run->mmio.len,
+					 run->mmio.is_write);
 			break;
 		case KVM_EXIT_INTR:
 			break;
@@ -282,23 +302,30 @@ static void *vcpu_thread(void *arg)
 				struct kvm_sregs sr;
 				ioctl(v->fd, KVM_GET_SREGS, &sr);
 				report_internal(v, "triple fault");
-				fprintf(stderr, "cr0 %llx cr3 %llx cr4 %llx efer %llx\n",
-					sr.cr0, sr.cr3, sr.cr4, sr.efer);
+				fprintf(
+				    stderr,
+				    "cr0 %llx cr3 %llx cr4 %llx efer %llx\n",
+				    sr.cr0, sr.cr3, sr.cr4, sr.efer);
 			}
-			/* a triple fault resets a PC: Linux reboots this way last */
+			/* a triple fault resets a PC: Linux reboots this way
+			 * last */
 			vm_request_exit(vm, VM_EXIT_REBOOT);
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
 			vm_request_exit(vm, run->system_event.type ==
-					KVM_SYSTEM_EVENT_RESET ? VM_EXIT_REBOOT :
-					VM_EXIT_POWEROFF);
+						    KVM_SYSTEM_EVENT_RESET
+						? VM_EXIT_REBOOT
+						: VM_EXIT_POWEROFF);
 			break;
 		case KVM_EXIT_HLT:
 			vm_request_exit(vm, VM_EXIT_POWEROFF);
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
-			fprintf(stderr, "hull-vmm: vCPU %u: entry failed, reason 0x%llx\n",
-				v->id, (unsigned long long)
+			fprintf(
+			    stderr,
+			    "hull-vmm: vCPU %u: entry failed, reason 0x%llx\n",
+			    v->id,
+			    (unsigned long long)
 				run->fail_entry.hardware_entry_failure_reason);
 			vm_request_exit(vm, VM_EXIT_ERROR);
 			break;
@@ -324,7 +351,8 @@ static void *vcpu_thread(void *arg)
 		struct kvm_sregs sr;
 		ioctl(v->fd, KVM_GET_SREGS, &sr);
 		report_internal(v, "stopped");
-		fprintf(stderr, "cr0 %llx cr3 %llx cr4 %llx efer %llx exits %u\n",
+		fprintf(stderr,
+			"cr0 %llx cr3 %llx cr4 %llx efer %llx exits %u\n",
 			sr.cr0, sr.cr3, sr.cr4, sr.efer, run->exit_reason);
 	}
 	pthread_mutex_lock(&vm->lock);
@@ -373,7 +401,8 @@ void vcpus_kick(struct vm *vm)
 		struct vcpu *v = &vm->vcpus[i];
 		if (!v->started)
 			continue;
-		/* immediate_exit covers a kick that lands just before KVM_RUN */
+		/* immediate_exit covers a kick that lands just before KVM_RUN
+		 */
 		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 	}

@@ -89,8 +89,8 @@ static int do_rw(int fd, struct iovec *iov, int n, uint64_t off, bool write)
 {
 	/* preadv/pwritev may be short: loop until done */
 	while (n > 0) {
-		ssize_t r = write ? pwritev(fd, iov, n, (off_t)off) :
-				    preadv(fd, iov, n, (off_t)off);
+		ssize_t r = write ? pwritev(fd, iov, n, (off_t)off)
+				  : preadv(fd, iov, n, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -118,7 +118,10 @@ static bool in_range(struct blk *b, uint64_t sector, uint64_t bytes)
 /* Handles one request; returns the bytes written into the chain. */
 static uint32_t handle(struct blk *b, const struct virtq_chain *c)
 {
-	struct { uint32_t type, reserved; uint64_t sector; } hdr;
+	struct {
+		uint32_t type, reserved;
+		uint64_t sector;
+	} hdr;
 	uint8_t status = S_OK;
 	uint32_t written = 0;
 
@@ -160,15 +163,19 @@ static uint32_t handle(struct blk *b, const struct virtq_chain *c)
 	case T_GET_ID: {
 		char id[VMM_SERIAL_ID_MAX] = {0};
 		memcpy(id, b->disk->serial, strlen(b->disk->serial));
-		uint64_t len = c->write_len - 1 < sizeof(id) ? c->write_len - 1 :
-			       sizeof(id);
+		uint64_t len = c->write_len - 1 < sizeof(id) ? c->write_len - 1
+							     : sizeof(id);
 		written = (uint32_t)virtq_chain_write(c, 0, id, len);
 		break;
 	}
 	case T_DISCARD: {
-		struct { uint64_t sector; uint32_t num, flags; } seg;
+		struct {
+			uint64_t sector;
+			uint32_t num, flags;
+		} seg;
 		if (b->disk->readonly ||
-		    virtq_chain_read(c, sizeof(hdr), &seg, sizeof(seg)) != sizeof(seg) ||
+		    virtq_chain_read(c, sizeof(hdr), &seg, sizeof(seg)) !=
+			sizeof(seg) ||
 		    !in_range(b, seg.sector, (uint64_t)seg.num * 512)) {
 			status = S_IOERR;
 			break;
@@ -208,13 +215,13 @@ static void notify(struct virtio_dev *v, unsigned qi)
 }
 
 static const struct virtio_dev_ops blk_ops = {
-	.name = "virtio-blk",
-	.device_id = 2,
-	.class_code = 0x018000,
-	.num_queues = 1,
-	.queue_size = QUEUE_SIZE,
-	.cfg_read = cfg_read,
-	.notify = notify,
+    .name = "virtio-blk",
+    .device_id = 2,
+    .class_code = 0x018000,
+    .num_queues = 1,
+    .queue_size = QUEUE_SIZE,
+    .cfg_read = cfg_read,
+    .notify = notify,
 };
 
 struct virtio_dev *virtio_blk_new(struct vm *vm, struct pci *bus,

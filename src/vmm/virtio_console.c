@@ -57,7 +57,8 @@ static void tx(struct virtio_dev *v)
 	while (budget && virtq_pop(q, ch) == 1) {
 		budget--;
 		for (uint64_t off = 0; off < ch->read_len;) {
-			uint64_t n = virtq_chain_read(ch, off, c->out, sizeof(c->out));
+			uint64_t n =
+			    virtq_chain_read(ch, off, c->out, sizeof(c->out));
 			if (!n)
 				break;
 			if (c->con)
@@ -83,13 +84,13 @@ static void notify(struct virtio_dev *v, unsigned qi)
 }
 
 static const struct virtio_dev_ops vcon_ops = {
-	.name = "virtio-console",
-	.device_id = 3,
-	.class_code = 0x078000,
-	.num_queues = 2,
-	.queue_size = 64,
-	.cfg_read = cfg_read,
-	.notify = notify,
+    .name = "virtio-console",
+    .device_id = 3,
+    .class_code = 0x078000,
+    .num_queues = 2,
+    .queue_size = 64,
+    .cfg_read = cfg_read,
+    .notify = notify,
 };
 
 struct virtio_dev *virtio_console_new(struct vm *vm, struct pci *bus,
@@ -114,7 +115,8 @@ bool virtio_console_input(struct virtio_dev *v, const uint8_t *buf, size_t len)
 	bool taken = false;
 	pthread_mutex_lock(&v->lock);
 	if ((v->status & 4) && v->q[RXQ].enabled) {
-		size_t n = len < PENDING - c->npending ? len : PENDING - c->npending;
+		size_t n =
+		    len < PENDING - c->npending ? len : PENDING - c->npending;
 		memcpy(c->pending + c->npending, buf, n);
 		c->npending += n;
 		flush_rx(v);

@@ -61,7 +61,8 @@ static int seg_iov(struct net *n, const struct virtq_chain *c, bool write)
 	int k = 0;
 	for (unsigned i = 0; i < c->n; i++)
 		if (c->seg[i].write == write && c->seg[i].len)
-			n->iov[k++] = (struct iovec){c->seg[i].ptr, c->seg[i].len};
+			n->iov[k++] =
+			    (struct iovec){c->seg[i].ptr, c->seg[i].len};
 	return k;
 }
 
@@ -181,15 +182,15 @@ static void reset(struct virtio_dev *v)
 }
 
 static const struct virtio_dev_ops net_ops = {
-	.name = "virtio-net",
-	.device_id = 1,
-	.class_code = 0x020000,
-	.num_queues = 2,
-	.queue_size = 256,
-	.cfg_read = cfg_read,
-	.notify = notify,
-	.ready = ready,
-	.reset = reset,
+    .name = "virtio-net",
+    .device_id = 1,
+    .class_code = 0x020000,
+    .num_queues = 2,
+    .queue_size = 256,
+    .cfg_read = cfg_read,
+    .notify = notify,
+    .ready = ready,
+    .reset = reset,
 };
 
 static int tap_open(const struct vmm_net_config *nc, struct hull_err *err)
@@ -211,17 +212,21 @@ static int tap_open(const struct vmm_net_config *nc, struct hull_err *err)
 		fd = fcntl(nc->fd, F_DUPFD_CLOEXEC, 3);
 		if (fd < 0)
 			return hull_err_sys(err, errno, "net: fd %d", nc->fd);
-		if (ioctl(fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_TAP) ||
+		if (ioctl(fd, TUNGETIFF, &ifr) < 0 ||
+		    !(ifr.ifr_flags & IFF_TAP) ||
 		    !(ifr.ifr_flags & IFF_VNET_HDR)) {
 			close(fd);
-			return hull_err_set(err, EINVAL,
-				"net: fd %d is not a tap opened with IFF_VNET_HDR", nc->fd);
+			return hull_err_set(
+			    err, EINVAL,
+			    "net: fd %d is not a tap opened with IFF_VNET_HDR",
+			    nc->fd);
 		}
 		fcntl(fd, F_SETFL, O_NONBLOCK);
 		close(nc->fd); /* ours now, as a dup that is close-on-exec */
 	}
 	int hdr = VNET_HDR_LEN;
-	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, 0) < 0) {
 		int e = errno;
 		close(fd);
 		return hull_err_sys(err, e, "net: tap vnet header");
@@ -243,8 +248,12 @@ struct virtio_dev *virtio_net_new(struct vm *vm, struct pci *bus,
 	} else {
 		/* locally administered, from the tap descriptor and pid */
 		uint32_t r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)tap;
-		uint8_t mac[6] = {0x02, 0x68, (uint8_t)(r >> 24), (uint8_t)(r >> 16),
-				  (uint8_t)(r >> 8), (uint8_t)r};
+		uint8_t mac[6] = {0x02,
+				  0x68,
+				  (uint8_t)(r >> 24),
+				  (uint8_t)(r >> 16),
+				  (uint8_t)(r >> 8),
+				  (uint8_t)r};
 		memcpy(n->cfg.mac, mac, 6);
 	}
 	n->cfg.status = 1; /* link up */

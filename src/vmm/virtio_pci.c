@@ -31,14 +31,21 @@
 #define STATUS_DRIVER_OK 4
 #define STATUS_FEATURES_OK 8
 
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
 
 void virtio_cfg_copy(const void *cfg, size_t cfg_len, uint64_t off,
 		     uint8_t *data, unsigned len)
 {
 	for (unsigned i = 0; i < len; i++)
-		data[i] = off + i < cfg_len ? ((const uint8_t *)cfg)[off + i] : 0;
+		data[i] =
+		    off + i < cfg_len ? ((const uint8_t *)cfg)[off + i] : 0;
 }
 
 static bool msix_enabled(const struct virtio_dev *v)
@@ -71,9 +78,9 @@ static void msix_send(struct virtio_dev *v, uint16_t vec)
 			return;
 	}
 	struct kvm_msi msi = {
-		.address_lo = v->msix[vec][0],
-		.address_hi = v->msix[vec][1],
-		.data = v->msix[vec][2],
+	    .address_lo = v->msix[vec][0],
+	    .address_hi = v->msix[vec][1],
+	    .data = v->msix[vec][2],
 	};
 	ioctl(v->vm->vm_fd, KVM_SIGNAL_MSI, &msi);
 }
@@ -105,11 +112,13 @@ static void ioeventfd_set(struct virtio_dev *v, unsigned qi, bool on)
 	struct virtio_queue *q = &v->q[qi];
 	if (q->ioeventfd_on == on)
 		return;
-	uint64_t addr = on ? pci_bar0(&v->pci) + BAR_NOTIFY + qi * NOTIFY_MULT :
-			     q->ioeventfd_addr;
+	uint64_t addr = on ? pci_bar0(&v->pci) + BAR_NOTIFY + qi * NOTIFY_MULT
+			   : q->ioeventfd_addr;
 	struct kvm_ioeventfd io = {
-		.addr = addr, .len = 2, .fd = q->kick_fd,
-		.flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+	    .addr = addr,
+	    .len = 2,
+	    .fd = q->kick_fd,
+	    .flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
 	};
 	/* On failure the notify write exits to us instead and we kick the
 	 * eventfd by hand: slower, still correct. */
@@ -142,44 +151,78 @@ static void device_reset(struct virtio_dev *v)
 
 static uint64_t common_read(struct virtio_dev *v, uint64_t off)
 {
-	struct virtio_queue *q = v->qsel < v->ops->num_queues ? &v->q[v->qsel] :
-				 NULL;
+	struct virtio_queue *q =
+	    v->qsel < v->ops->num_queues ? &v->q[v->qsel] : NULL;
 	switch (off) {
-	case 0x00: return v->dfsel;
-	case 0x04: return v->dfsel < 2 ? (uint32_t)(v->host_features >> (32 * v->dfsel)) : 0;
-	case 0x08: return v->gfsel;
-	case 0x0c: return v->gfsel < 2 ? (uint32_t)(v->guest_features >> (32 * v->gfsel)) : 0;
-	case 0x10: return v->msix_config;
-	case 0x12: return v->ops->num_queues;
-	case 0x14: return v->status;
-	case 0x15: return v->config_gen;
-	case 0x16: return v->qsel;
-	case 0x18: return q ? q->size : 0;
-	case 0x1a: return q ? q->msix_vector : NO_VECTOR;
-	case 0x1c: return q ? q->enabled : 0;
-	case 0x1e: return v->qsel;
-	case 0x20: return q ? (uint32_t)q->vq.desc : 0;
-	case 0x24: return q ? (uint32_t)(q->vq.desc >> 32) : 0;
-	case 0x28: return q ? (uint32_t)q->vq.avail : 0;
-	case 0x2c: return q ? (uint32_t)(q->vq.avail >> 32) : 0;
-	case 0x30: return q ? (uint32_t)q->vq.used : 0;
-	case 0x34: return q ? (uint32_t)(q->vq.used >> 32) : 0;
-	default: return 0;
+	case 0x00:
+		return v->dfsel;
+	case 0x04:
+		return v->dfsel < 2
+			   ? (uint32_t)(v->host_features >> (32 * v->dfsel))
+			   : 0;
+	case 0x08:
+		return v->gfsel;
+	case 0x0c:
+		return v->gfsel < 2
+			   ? (uint32_t)(v->guest_features >> (32 * v->gfsel))
+			   : 0;
+	case 0x10:
+		return v->msix_config;
+	case 0x12:
+		return v->ops->num_queues;
+	case 0x14:
+		return v->status;
+	case 0x15:
+		return v->config_gen;
+	case 0x16:
+		return v->qsel;
+	case 0x18:
+		return q ? q->size : 0;
+	case 0x1a:
+		return q ? q->msix_vector : NO_VECTOR;
+	case 0x1c:
+		return q ? q->enabled : 0;
+	case 0x1e:
+		return v->qsel;
+	case 0x20:
+		return q ? (uint32_t)q->vq.desc : 0;
+	case 0x24:
+		return q ? (uint32_t)(q->vq.desc >> 32) : 0;
+	case 0x28:
+		return q ? (uint32_t)q->vq.avail : 0;
+	case 0x2c:
+		return q ? (uint32_t)(q->vq.avail >> 32) : 0;
+	case 0x30:
+		return q ? (uint32_t)q->vq.used : 0;
+	case 0x34:
+		return q ? (uint32_t)(q->vq.used >> 32) : 0;
+	default:
+		return 0;
 	}
 }
 
-static void set_lo(uint64_t *r, uint32_t v) { *r = (*r & ~0xffffffffull) | v; }
-static void set_hi(uint64_t *r, uint32_t v) { *r = (*r & 0xffffffffull) | ((uint64_t)v << 32); }
+static void set_lo(uint64_t *r, uint32_t v)
+{
+	*r = (*r & ~0xffffffffull) | v;
+}
+static void set_hi(uint64_t *r, uint32_t v)
+{
+	*r = (*r & 0xffffffffull) | ((uint64_t)v << 32);
+}
 
 static void common_write(struct virtio_dev *v, uint64_t off, uint32_t val)
 {
-	struct virtio_queue *q = v->qsel < v->ops->num_queues ? &v->q[v->qsel] :
-				 NULL;
+	struct virtio_queue *q =
+	    v->qsel < v->ops->num_queues ? &v->q[v->qsel] : NULL;
 	/* queue fields are frozen once enabled (4.1.4.3.2) */
 	bool q_rw = q && !q->enabled;
 	switch (off) {
-	case 0x00: v->dfsel = val; break;
-	case 0x08: v->gfsel = val; break;
+	case 0x00:
+		v->dfsel = val;
+		break;
+	case 0x08:
+		v->gfsel = val;
+		break;
 	case 0x0c:
 		if (v->gfsel < 2 && !(v->status & STATUS_FEATURES_OK)) {
 			uint64_t f = v->guest_features;
@@ -190,7 +233,9 @@ static void common_write(struct virtio_dev *v, uint64_t off, uint32_t val)
 			v->guest_features = f & v->host_features;
 		}
 		break;
-	case 0x10: v->msix_config = (uint16_t)val; break;
+	case 0x10:
+		v->msix_config = (uint16_t)val;
+		break;
 	case 0x14: {
 		uint8_t s = (uint8_t)val;
 		if (s == 0) {
@@ -198,7 +243,8 @@ static void common_write(struct virtio_dev *v, uint64_t off, uint32_t val)
 			break;
 		}
 		/* FEATURES_OK only sticks with VERSION_1 accepted */
-		if ((s & STATUS_FEATURES_OK) && !virtio_has(v, VIRTIO_F_VERSION_1))
+		if ((s & STATUS_FEATURES_OK) &&
+		    !virtio_has(v, VIRTIO_F_VERSION_1))
 			s &= (uint8_t)~STATUS_FEATURES_OK;
 		bool was_ok = v->status & STATUS_DRIVER_OK;
 		v->status = s;
@@ -206,12 +252,18 @@ static void common_write(struct virtio_dev *v, uint64_t off, uint32_t val)
 			v->ops->ready(v);
 		break;
 	}
-	case 0x16: v->qsel = (uint16_t)val; break;
+	case 0x16:
+		v->qsel = (uint16_t)val;
+		break;
 	case 0x18:
-		if (q_rw && val && val <= v->ops->queue_size && !(val & (val - 1)))
+		if (q_rw && val && val <= v->ops->queue_size &&
+		    !(val & (val - 1)))
 			q->size = (uint16_t)val;
 		break;
-	case 0x1a: if (q) q->msix_vector = (uint16_t)val; break;
+	case 0x1a:
+		if (q)
+			q->msix_vector = (uint16_t)val;
+		break;
 	case 0x1c:
 		if (q_rw && val == 1) {
 			q->vq.size = q->size;
@@ -222,13 +274,32 @@ static void common_write(struct virtio_dev *v, uint64_t off, uint32_t val)
 			}
 		}
 		break;
-	case 0x20: if (q_rw) set_lo(&q->vq.desc, val); break;
-	case 0x24: if (q_rw) set_hi(&q->vq.desc, val); break;
-	case 0x28: if (q_rw) set_lo(&q->vq.avail, val); break;
-	case 0x2c: if (q_rw) set_hi(&q->vq.avail, val); break;
-	case 0x30: if (q_rw) set_lo(&q->vq.used, val); break;
-	case 0x34: if (q_rw) set_hi(&q->vq.used, val); break;
-	default: break;
+	case 0x20:
+		if (q_rw)
+			set_lo(&q->vq.desc, val);
+		break;
+	case 0x24:
+		if (q_rw)
+			set_hi(&q->vq.desc, val);
+		break;
+	case 0x28:
+		if (q_rw)
+			set_lo(&q->vq.avail, val);
+		break;
+	case 0x2c:
+		if (q_rw)
+			set_hi(&q->vq.avail, val);
+		break;
+	case 0x30:
+		if (q_rw)
+			set_lo(&q->vq.used, val);
+		break;
+	case 0x34:
+		if (q_rw)
+			set_hi(&q->vq.used, val);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -288,14 +359,16 @@ static void bar_write(struct pci_dev *pd, uint64_t off, const uint8_t *data,
 	struct virtio_dev *v = pd->priv;
 	uint32_t val = le(data, len);
 	if (off >= BAR_NOTIFY) {
-		/* no ioeventfd caught it: hand it to the I/O thread ourselves */
+		/* no ioeventfd caught it: hand it to the I/O thread ourselves
+		 */
 		kick(v, (unsigned)((off - BAR_NOTIFY) / NOTIFY_MULT));
 		return;
 	}
 	pthread_mutex_lock(&v->lock);
 	if (off < BAR_MSIX_TABLE) {
 		common_write(v, off, val);
-	} else if (off < BAR_MSIX_TABLE + 16 * VIRTIO_MSIX_VECTORS && len == 4) {
+	} else if (off < BAR_MSIX_TABLE + 16 * VIRTIO_MSIX_VECTORS &&
+		   len == 4) {
 		unsigned vec = (unsigned)((off - BAR_MSIX_TABLE) / 16);
 		v->msix[vec][(off % 16) / 4] = val;
 		msix_route(v, vec);
@@ -355,11 +428,11 @@ static void on_kick(void *arg, uint32_t events)
 static void add_cap(uint8_t *cfg, unsigned at, unsigned next, uint8_t type,
 		    uint32_t off, uint32_t len, unsigned cap_len)
 {
-	cfg[at] = 0x09;                  /* vendor-specific */
+	cfg[at] = 0x09; /* vendor-specific */
 	cfg[at + 1] = (uint8_t)next;
 	cfg[at + 2] = (uint8_t)cap_len;
 	cfg[at + 3] = type;
-	cfg[at + 4] = 0;                 /* BAR 0 */
+	cfg[at + 4] = 0; /* BAR 0 */
 	put32(cfg + at + 8, off);
 	put32(cfg + at + 12, len);
 }
@@ -404,9 +477,9 @@ struct virtio_dev *virtio_pci_new(struct vm *vm, struct pci *bus,
 	c[CAP_MSIX] = 0x11;
 	c[CAP_MSIX + 1] = 0;
 	put16(c + CAP_MSIX + 2, VIRTIO_MSIX_VECTORS - 1);
-	put32(c + CAP_MSIX + 4, BAR_MSIX_TABLE);   /* BIR 0 */
+	put32(c + CAP_MSIX + 4, BAR_MSIX_TABLE); /* BIR 0 */
 	put32(c + CAP_MSIX + 8, BAR_MSIX_PBA);
-	v->pci.wmask[CAP_MSIX + 3] = 0xc0;         /* enable, function mask */
+	v->pci.wmask[CAP_MSIX + 3] = 0xc0; /* enable, function mask */
 
 	for (unsigned i = 0; i < ops->num_queues; i++) {
 		v->q[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -27,7 +27,7 @@ struct virtio_dev;
 
 struct virtio_dev_ops {
 	const char *name;
-	uint16_t device_id;     /* virtio device type (1 net, 2 blk, ...) */
+	uint16_t device_id; /* virtio device type (1 net, 2 blk, ...) */
 	uint32_t class_code;
 	unsigned num_queues;
 	uint16_t queue_size;
@@ -48,7 +48,7 @@ struct virtio_queue {
 	uint16_t msix_vector;
 	uint16_t size;
 	bool enabled;
-	int kick_fd;            /* eventfd: ioeventfd target */
+	int kick_fd; /* eventfd: ioeventfd target */
 	bool ioeventfd_on;
 	uint64_t ioeventfd_addr;
 };
@@ -66,8 +66,8 @@ struct virtio_dev {
 	uint16_t msix_config, qsel;
 	struct virtio_queue q[VIRTIO_MAX_QUEUES];
 	uint32_t msix[VIRTIO_MSIX_VECTORS][4];
-	int irqfd[VIRTIO_MSIX_VECTORS];     /* per vector, -1: KVM_SIGNAL_MSI */
-	unsigned msi_gsi;                   /* GSI of vector 0 */
+	int irqfd[VIRTIO_MSIX_VECTORS]; /* per vector, -1: KVM_SIGNAL_MSI */
+	unsigned msi_gsi;		/* GSI of vector 0 */
 	bool msix_was_enabled;
 	bool intx_level;
 };

@@ -37,12 +37,12 @@ static void notify(struct virtio_dev *v, unsigned qi)
 }
 
 static const struct virtio_dev_ops rng_ops = {
-	.name = "virtio-rng",
-	.device_id = 4,
-	.class_code = 0x00ff00,
-	.num_queues = 1,
-	.queue_size = 64,
-	.notify = notify,
+    .name = "virtio-rng",
+    .device_id = 4,
+    .class_code = 0x00ff00,
+    .num_queues = 1,
+    .queue_size = 64,
+    .notify = notify,
 };
 
 struct virtio_dev *virtio_rng_new(struct vm *vm, struct pci *bus,

@@ -35,11 +35,12 @@ int virtq_enable(struct virtq *q)
 		return -EINVAL;
 	/* the three areas may not overlap: our used-ring writes must never
 	 * change the descriptors or the driver's index under us */
-	uint64_t a[3][2] = {{q->desc, 16 * n}, {q->avail, 6 + 2 * n},
-			    {q->used, 6 + 8 * n}};
+	uint64_t a[3][2] = {
+	    {q->desc, 16 * n}, {q->avail, 6 + 2 * n}, {q->used, 6 + 8 * n}};
 	for (int i = 0; i < 3; i++)
 		for (int j = i + 1; j < 3; j++)
-			if (a[i][0] < a[j][0] + a[j][1] && a[j][0] < a[i][0] + a[i][1])
+			if (a[i][0] < a[j][0] + a[j][1] &&
+			    a[j][0] < a[i][0] + a[i][1])
 				return -EINVAL;
 	q->last_avail = 0;
 	q->used_idx = 0;
@@ -103,7 +104,8 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 {
 	if (!q->ready || q->broken)
 		return 0;
-	const uint8_t *avail = guest_mem_ptr(q->mem, q->avail, 6 + 2u * q->size);
+	const uint8_t *avail =
+	    guest_mem_ptr(q->mem, q->avail, 6 + 2u * q->size);
 	const uint8_t *table = guest_mem_ptr(q->mem, q->desc, 16u * q->size);
 	if (!avail || !table)
 		goto broken;

@@ -17,7 +17,7 @@
 #include "vmm/guest_mem.h"
 
 #define VIRTQ_MAX_SIZE 1024
-#define VIRTQ_MAX_SEGS 260      /* per chain, indirect tables included */
+#define VIRTQ_MAX_SEGS 260 /* per chain, indirect tables included */
 
 #define VIRTQ_DESC_F_NEXT 1
 #define VIRTQ_DESC_F_WRITE 2
@@ -25,19 +25,19 @@
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 
 struct virtq {
-	uint16_t size;          /* power of two, 1..VIRTQ_MAX_SIZE */
+	uint16_t size; /* power of two, 1..VIRTQ_MAX_SIZE */
 	uint64_t desc, avail, used;
-	uint16_t last_avail;    /* next avail ring slot to consume */
-	uint16_t used_idx;      /* our copy of used->idx */
+	uint16_t last_avail; /* next avail ring slot to consume */
+	uint16_t used_idx;   /* our copy of used->idx */
 	bool ready;
-	bool broken;            /* the driver broke the protocol: stop */
+	bool broken; /* the driver broke the protocol: stop */
 	const struct guest_mem *mem;
 };
 
 struct virtq_seg {
 	uint8_t *ptr;
 	uint32_t len;
-	bool write;             /* device-writable */
+	bool write; /* device-writable */
 };
 
 struct virtq_chain {

@@ -22,21 +22,21 @@
 struct kvm_irq_routing;
 
 /* Guest physical layout (see docs/hull-vmm.md). */
-#define VMM_GDT_ADDR       0x500
-#define VMM_PVH_INFO_ADDR  0x6000
+#define VMM_GDT_ADDR 0x500
+#define VMM_PVH_INFO_ADDR 0x6000
 #define VMM_PVH_MEMMAP_ADDR 0x6800
 #define VMM_ZERO_PAGE_ADDR 0x7000
-#define VMM_CMDLINE_ADDR   0x20000
-#define VMM_ACPI_ADDR      0xe0000
-#define VMM_MPTABLE_ADDR   0xf0000
-#define VMM_SMBIOS_ADDR    0xf1000
-#define VMM_KERNEL_ADDR    0x100000
-#define VMM_LOW_RAM_END    0x9fc00
-#define VMM_MMIO_HOLE      0xc0000000ull /* RAM stops here below 4 GiB */
-#define VMM_PCI_MMIO_BASE  0xe0000000ull
-#define VMM_IOAPIC_ADDR    0xfec00000ull
-#define VMM_LAPIC_ADDR     0xfee00000ull
-#define VMM_TSS_ADDR       0xfffbd000ull
+#define VMM_CMDLINE_ADDR 0x20000
+#define VMM_ACPI_ADDR 0xe0000
+#define VMM_MPTABLE_ADDR 0xf0000
+#define VMM_SMBIOS_ADDR 0xf1000
+#define VMM_KERNEL_ADDR 0x100000
+#define VMM_LOW_RAM_END 0x9fc00
+#define VMM_MMIO_HOLE 0xc0000000ull /* RAM stops here below 4 GiB */
+#define VMM_PCI_MMIO_BASE 0xe0000000ull
+#define VMM_IOAPIC_ADDR 0xfec00000ull
+#define VMM_LAPIC_ADDR 0xfee00000ull
+#define VMM_TSS_ADDR 0xfffbd000ull
 
 /* How the VM ended; the process exit status (docs/hull-vmm.md). */
 enum vm_exit_reason {
@@ -52,7 +52,8 @@ struct vm;
 /* A port or MMIO range handler: data is len bytes (1, 2, 4 or 8). */
 struct vm_io_ops {
 	void (*read)(void *dev, uint64_t off, uint8_t *data, unsigned len);
-	void (*write)(void *dev, uint64_t off, const uint8_t *data, unsigned len);
+	void (*write)(void *dev, uint64_t off, const uint8_t *data,
+		      unsigned len);
 };
 
 struct vm_io_range {
@@ -76,9 +77,9 @@ struct vcpu {
 struct vm {
 	int kvm_fd;
 	int vm_fd;
-	uint8_t *mem;           /* one mapping, GPA 0..low, then 4G.. as high */
-	uint64_t mem_size;      /* total guest RAM */
-	uint64_t low_size;      /* RAM below VMM_MMIO_HOLE */
+	uint8_t *mem;	   /* one mapping, GPA 0..low, then 4G.. as high */
+	uint64_t mem_size; /* total guest RAM */
+	uint64_t low_size; /* RAM below VMM_MMIO_HOLE */
 	unsigned ncpus;
 	struct vcpu *vcpus;
 	struct vm_io_range pio[VM_IO_MAX];
@@ -86,12 +87,12 @@ struct vm {
 	struct vm_io_range mmio[VM_IO_MAX];
 	unsigned n_mmio;
 
-	pthread_mutex_t lock;   /* exit_reason, paused */
+	pthread_mutex_t lock; /* exit_reason, paused */
 	pthread_cond_t cond;
 	int exit_reason;
 	bool paused;
 	unsigned running_vcpus; /* vCPUs currently outside their pause wait */
-	int wake_fd;            /* eventfd: the main loop wakes on any exit */
+	int wake_fd;		/* eventfd: the main loop wakes on any exit */
 
 	/* entry state for the boot vCPU, from the kernel loader */
 	uint64_t entry;
@@ -100,13 +101,13 @@ struct vm {
 	const struct vmm_config *cfg;
 	struct serial *com1, *com2;
 	struct i8042 *kbd;
-	struct pm *pm;                /* ACPI PM registers (pm.c) */
+	struct pm *pm; /* ACPI PM registers (pm.c) */
 	struct pci *pci;
 	struct disk disks[VMM_MAX_DISKS];
 	unsigned n_disks;
 	struct virtio_dev *virtio[VMM_MAX_DISKS + VMM_MAX_NETS + 2];
 	unsigned n_virtio;
-	struct virtio_dev *vcon;      /* --virtio-console, or NULL */
+	struct virtio_dev *vcon; /* --virtio-console, or NULL */
 
 	/* GSI routing (irq_routing.c): the PC's ISA and IOAPIC lines, then one
 	 * MSI route per virtio MSI-X vector, for irqfds */
@@ -124,7 +125,8 @@ unsigned vm_msi_gsi_alloc(struct vm *vm, unsigned n);
 int vm_msi_route(struct vm *vm, unsigned gsi, bool enabled, uint32_t addr_lo,
 		 uint32_t addr_hi, uint32_t data);
 
-int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err);
+int vm_create(struct vm *vm, const struct vmm_config *cfg,
+	      struct hull_err *err);
 void vm_destroy(struct vm *vm);
 
 /* Guest memory access, bounds-checked: NULL when [gpa, gpa+len) is not all
@@ -133,9 +135,11 @@ void *vm_gpa(struct vm *vm, uint64_t gpa, uint64_t len);
 
 /* Registers a port-I/O or MMIO range (before the vCPUs start). */
 int vm_pio_register(struct vm *vm, uint16_t base, uint16_t len,
-		    const struct vm_io_ops *ops, void *dev, struct hull_err *err);
+		    const struct vm_io_ops *ops, void *dev,
+		    struct hull_err *err);
 int vm_mmio_register(struct vm *vm, uint64_t base, uint64_t len,
-		     const struct vm_io_ops *ops, void *dev, struct hull_err *err);
+		     const struct vm_io_ops *ops, void *dev,
+		     struct hull_err *err);
 
 /* Raises or lowers a GSI line on the in-kernel irqchip. */
 void vm_irq_line(struct vm *vm, unsigned gsi, bool level);

@@ -18,8 +18,8 @@
 
 #define ZONE_ARGV_MAX 4096
 #define ZONE_DEFAULT_PATH                                                      \
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:"    \
-	ZONE_TOOLS_DIR
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/"       \
+	"bin:" ZONE_TOOLS_DIR
 
 void zone_strv_free(char **v)
 {

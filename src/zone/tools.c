@@ -51,7 +51,8 @@ static int copy_all(int in, int out, off_t size)
 	for (off_t left = size; left > 0;) {
 		ssize_t n;
 		if (!plain) {
-			n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+			n = copy_file_range(in, NULL, out, NULL, (size_t)left,
+					    0);
 			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
 				      errno == ENOSYS || errno == EOPNOTSUPP)) {
 				plain = true;

@@ -49,11 +49,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gm.n = 2;
 	}
 	struct virtq q = {
-		.size = (uint16_t)(1u << (hdr.size % 11)),
-		.desc = hdr.desc % (MEM_SIZE + 64),
-		.avail = hdr.avail % (MEM_SIZE + 64),
-		.used = hdr.used % (MEM_SIZE + 64),
-		.mem = &gm,
+	    .size = (uint16_t)(1u << (hdr.size % 11)),
+	    .desc = hdr.desc % (MEM_SIZE + 64),
+	    .avail = hdr.avail % (MEM_SIZE + 64),
+	    .used = hdr.used % (MEM_SIZE + 64),
+	    .mem = &gm,
 	};
 	if (hdr.high & 2)
 		q.desc |= 1ull << 32;

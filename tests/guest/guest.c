@@ -40,8 +40,7 @@ static u32 heap_next = 0x1000000; /* 16 MiB: above the image */
 
 extern char ap_tramp[], ap_tramp_end[];
 extern void isr_0x40(void), isr_0x41(void), isr_0x42(void), isr_0x43(void),
-	isr_0x44(void), isr_0x45(void),
-	isr_spurious(void), isr_nmi(void);
+    isr_0x44(void), isr_0x45(void), isr_spurious(void), isr_nmi(void);
 
 void guest_main(u32 kind, u32 info);
 void early_idt(void);
@@ -57,7 +56,10 @@ void *alloc_pages(u32 bytes)
 	return PTR(p);
 }
 
-static void lapic_write(u32 reg, u32 v) { mmio_write32(LAPIC + reg, v); }
+static void lapic_write(u32 reg, u32 v)
+{
+	mmio_write32(LAPIC + reg, v);
+}
 
 static void ioapic_route(u32 pin, u32 vector)
 {
@@ -78,8 +80,8 @@ void ioapic_route_level(u32 pin, u32 vector)
 static void idt_set(u32 vec, void (*fn)(void))
 {
 	u64 a = (uptr)fn;
-	idt[vec] = (struct idt_entry){(u16)a, 0x20, 0, 0x8e, (u16)(a >> 16),
-				      (u32)(a >> 32), 0};
+	idt[vec] = (struct idt_entry){(u16)a,	      0x20,	      0, 0x8e,
+				      (u16)(a >> 16), (u32)(a >> 32), 0};
 }
 
 static void idt_init(void)
@@ -122,7 +124,7 @@ void early_idt(void)
 	idt_set(2, isr_nmi);
 	idt_desc.limit = sizeof(idt) - 1;
 	idt_desc.base = (uptr)idt;
-	__asm__ volatile("lidt %0" :: "m"(idt_desc));
+	__asm__ volatile("lidt %0" ::"m"(idt_desc));
 }
 
 void guest_irq(u32 vec)
@@ -137,7 +139,8 @@ void guest_irq(u32 vec)
 		}
 	}
 	if (vec == 0x44 && intx_isr_addr)
-		(void)mmio_read8(intx_isr_addr); /* acknowledge: the line drops */
+		(void)mmio_read8(
+		    intx_isr_addr); /* acknowledge: the line drops */
 	if (vec == 0x44 && sci_evt_port) {
 		/* the SCI: clear the PM1 status bits that are set */
 		u16 st = inw(sci_evt_port);
@@ -204,7 +207,9 @@ static void boot_info(u32 kind, u32 info)
 	if (kind == 2) {
 		u32 *si = PTR(info);
 		if (si[0] != 0x336ec578) {
-			print("hull-guest: FAIL boot: bad start_info magic %x\n", si[0]);
+			print(
+			    "hull-guest: FAIL boot: bad start_info magic %x\n",
+			    si[0]);
 			poweroff();
 		}
 		cl = PTR(*(u64 *)&si[6]);
@@ -213,7 +218,8 @@ static void boot_info(u32 kind, u32 info)
 		for (u32 i = 0; i < n; i++) {
 			u64 *e = PTR(mm + i * 24);
 			u32 type = *(u32 *)&e[2];
-			print("memmap: %lx-%lx type %u\n", e[0], e[0] + e[1] - 1, type);
+			print("memmap: %lx-%lx type %u\n", e[0],
+			      e[0] + e[1] - 1, type);
 			if (type == 1)
 				total += e[1];
 		}
@@ -226,7 +232,8 @@ static void boot_info(u32 kind, u32 info)
 			u8 *e = zp + 0x2d0 + i * 20;
 			u64 addr = *(u64 *)e, size = *(u64 *)(e + 8);
 			u32 type = *(u32 *)(e + 16);
-			print("memmap: %lx-%lx type %u\n", addr, addr + size - 1, type);
+			print("memmap: %lx-%lx type %u\n", addr,
+			      addr + size - 1, type);
 			if (type == 1)
 				total += size;
 		}
@@ -272,33 +279,34 @@ static u32 mp_irq_pin(u32 irq)
 
 static int test_timer(void)
 {
-	lapic_write(0x3e0, 0x3);       /* divide by 16 */
+	lapic_write(0x3e0, 0x3);	       /* divide by 16 */
 	lapic_write(0x320, 0x40 | (1u << 17)); /* periodic, vector 0x40 */
 	lapic_write(0x380, 200000);
 	while (irq_count[0] < 10)
 		sti_hlt();
-	lapic_write(0x320, 1u << 16);  /* masked */
+	lapic_write(0x320, 1u << 16); /* masked */
 	print("timer: %u interrupts\n", irq_count[0]);
 
 	/* the PIT (ISA IRQ 0) arrives at the IOAPIC pin the MP table names */
 	u32 pit_pin = mp_irq_pin(0);
 	ioapic_route(pit_pin, 0x45);
-	outb(0x43, 0x34);              /* channel 0, lo/hi, rate generator */
-	outb(0x40, 11932 & 0xff);      /* 100 Hz */
+	outb(0x43, 0x34);	  /* channel 0, lo/hi, rate generator */
+	outb(0x40, 11932 & 0xff); /* 100 Hz */
 	outb(0x40, 11932 >> 8);
 	for (u32 i = 0; i < 100000000 && irq_count[5] < 5; i++)
 		sti_hlt();
 	mmio_write32(IOAPIC, 0x10 + 2 * pit_pin);
 	mmio_write32(IOAPIC + 0x10, 1u << 16); /* mask it again */
-	print("timer: %u PIT interrupts on IOAPIC pin %u\n", irq_count[5], pit_pin);
+	print("timer: %u PIT interrupts on IOAPIC pin %u\n", irq_count[5],
+	      pit_pin);
 	return irq_count[5] >= 5 ? 0 : -1;
 }
 
 static int test_serial(void)
 {
 	ioapic_route(4, 0x41);
-	outb(0x3f8 + 1, 0x01);         /* IER: received data */
-	outb(0x3f8 + 4, 0x08);         /* MCR: OUT2 */
+	outb(0x3f8 + 1, 0x01); /* IER: received data */
+	outb(0x3f8 + 4, 0x08); /* MCR: OUT2 */
 	print("serial: send a line\n");
 	for (;;) {
 		__asm__ volatile("cli");
@@ -316,14 +324,14 @@ static int test_serial(void)
 static int test_kbd(void)
 {
 	ioapic_route(1, 0x42);
-	outb(0x64, 0x60);      /* write the controller configuration byte */
-	outb(0x60, 0x01);      /* keyboard interrupt on */
+	outb(0x64, 0x60); /* write the controller configuration byte */
+	outb(0x60, 0x01); /* keyboard interrupt on */
 	print("kbd: waiting\n");
 	for (;;) {
 		__asm__ volatile("cli");
 		for (u32 i = 2; i < kbd_n; i++)
-			if (kbd_codes[i - 2] == 0x1d && kbd_codes[i - 1] == 0x38 &&
-			    kbd_codes[i] == 0x53) {
+			if (kbd_codes[i - 2] == 0x1d &&
+			    kbd_codes[i - 1] == 0x38 && kbd_codes[i] == 0x53) {
 				print("kbd: ctrl-alt-del\n");
 				return 0;
 			}
@@ -376,18 +384,21 @@ static int test_smbios(void)
 			sum = (u8)(sum + ep[i]);
 		u8 *t = PTR(*(u32 *)(ep + 24));
 		u16 n = *(u16 *)(ep + 28);
-		print("smbios: %u.%u, %u structures, checksum %s\n", ep[6], ep[7], n,
-		      sum ? "bad" : "ok");
+		print("smbios: %u.%u, %u structures, checksum %s\n", ep[6],
+		      ep[7], n, sum ? "bad" : "ok");
 		for (u16 i = 0; i < n; i++) {
 			if (t[0] == 1) {
 				u8 *u = t + 8;
-				print("smbios: manufacturer '%s' product '%s' serial '%s'\n",
+				print("smbios: manufacturer '%s' product '%s' "
+				      "serial '%s'\n",
 				      smbios_str(t, t[4]), smbios_str(t, t[5]),
 				      smbios_str(t, t[7]));
-				print("smbios: uuid %2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-"
-				      "%2x%2x%2x%2x%2x%2x\n", u[3], u[2], u[1], u[0], u[5],
-				      u[4], u[7], u[6], u[8], u[9], u[10], u[11], u[12], u[13],
-				      u[14], u[15]);
+				print("smbios: uuid "
+				      "%2x%2x%2x%2x-%2x%2x-%2x%2x-%2x%2x-"
+				      "%2x%2x%2x%2x%2x%2x\n",
+				      u[3], u[2], u[1], u[0], u[5], u[4], u[7],
+				      u[6], u[8], u[9], u[10], u[11], u[12],
+				      u[13], u[14], u[15]);
 			}
 			/* next: past the formatted part and the double NUL */
 			u8 *s = t + t[1];
@@ -444,7 +455,6 @@ static u32 mp_cpu_count(void)
 	return 0;
 }
 
-
 void ap_main(u32 id)
 {
 	print("smp: cpu %u checked in\n", id);
@@ -487,10 +497,18 @@ static u32 aml_int(const u8 **p)
 {
 	const u8 *a = *p;
 	switch (a[0]) {
-	case 0x00: *p = a + 1; return 0;
-	case 0x01: *p = a + 1; return 1;
-	case 0x0a: *p = a + 2; return a[1];
-	case 0x0b: *p = a + 3; return a[1] | (u32)a[2] << 8;
+	case 0x00:
+		*p = a + 1;
+		return 0;
+	case 0x01:
+		*p = a + 1;
+		return 1;
+	case 0x0a:
+		*p = a + 2;
+		return a[1];
+	case 0x0b:
+		*p = a + 3;
+		return a[1] | (u32)a[2] << 8;
 	}
 	*p = a + 1;
 	return 0xffffffff;
@@ -552,8 +570,8 @@ static int test_acpi(int button)
 		else if (e[0] == 1 && *(u32 *)(e + 4) == IOAPIC)
 			ioapic_id = e[2];
 		else if (e[0] == 2)
-			print("acpi: override IRQ %u -> GSI %u flags %x\n", e[3],
-			      *(u32 *)(e + 4), *(u16 *)(e + 8));
+			print("acpi: override IRQ %u -> GSI %u flags %x\n",
+			      e[3], *(u32 *)(e + 4), *(u16 *)(e + 8));
 	}
 	u32 mp = mp_cpu_count();
 	print("acpi: MADT %u local APICs (MP table %u), IOAPIC id %u\n", lapics,
@@ -579,20 +597,22 @@ static int test_acpi(int button)
 	const u8 *aml = dsdt + 36, *aend = dsdt + *(u32 *)(dsdt + 4);
 	u32 typ = 0xffffffff;
 	for (; aml + 8 < aend; aml++) {
-		if (aml[0] == 0x08 && !memcmp(aml + 1, "_S5_", 4) && aml[5] == 0x12) {
-			const u8 *q = aml + 8; /* one-byte PkgLength, NumElements */
+		if (aml[0] == 0x08 && !memcmp(aml + 1, "_S5_", 4) &&
+		    aml[5] == 0x12) {
+			const u8 *q =
+			    aml + 8; /* one-byte PkgLength, NumElements */
 			typ = aml_int(&q);
 			break;
 		}
 	}
-	u16 cnt = (u16)*(u32 *)(fadt + 64);
+	u16 cnt = (u16) * (u32 *)(fadt + 64);
 	print("acpi: \\_S5 SLP_TYP %u, PM1a_CNT at %x\n", typ, cnt);
 	if (typ > 7 || !cnt)
 		return -1;
 	if (button) {
 		/* as an OS does: the fixed power button (FADT flag clear),
 		 * PWRBTN_EN in PM1a_EVT's enable half, the SCI's pin */
-		u16 evt = (u16)*(u32 *)(fadt + 56);
+		u16 evt = (u16) * (u32 *)(fadt + 56);
 		u16 sci = *(u16 *)(fadt + 46);
 		if (*(u32 *)(fadt + 112) & (1u << 4)) {
 			print("acpi: no fixed power button\n");
@@ -629,7 +649,9 @@ static int test_smp(void)
 	delay(100000);
 	for (u32 spins = 0; ap_checked_in < cpus - 1 && spins < 2000; spins++) {
 		if (spins == 20)
-			lapic_write(0x300, 0x000c4608); /* second SIPI, per the MP spec */
+			lapic_write(
+			    0x300,
+			    0x000c4608); /* second SIPI, per the MP spec */
 		delay(100000);
 	}
 	print("smp: %u of %u cpus checked in\n", ap_checked_in + 1, cpus);

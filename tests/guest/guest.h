@@ -16,19 +16,64 @@ typedef unsigned long uptr;
 /* a guest-physical address as a pointer (identity-mapped) */
 #define PTR(a) ((void *)(uptr)(a))
 
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
-static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
-static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u16 inw(u16 port) { u16 v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u32 mmio_read32(u64 addr) { return *(volatile u32 *)PTR(addr); }
-static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)PTR(addr) = v; }
-static inline u16 mmio_read16(u64 addr) { return *(volatile u16 *)PTR(addr); }
-static inline void mmio_write16(u64 addr, u16 v) { *(volatile u16 *)PTR(addr) = v; }
-static inline u8 mmio_read8(u64 addr) { return *(volatile u8 *)PTR(addr); }
-static inline void mmio_write8(u64 addr, u8 v) { *(volatile u8 *)PTR(addr) = v; }
-static inline void barrier(void) { __asm__ volatile("mfence" ::: "memory"); }
+static inline void outb(u16 port, u8 v)
+{
+	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outw(u16 port, u16 v)
+{
+	__asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline void outl(u16 port, u32 v)
+{
+	__asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port));
+}
+static inline u8 inb(u16 port)
+{
+	u8 v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline u16 inw(u16 port)
+{
+	u16 v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline u32 inl(u16 port)
+{
+	u32 v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline u32 mmio_read32(u64 addr)
+{
+	return *(volatile u32 *)PTR(addr);
+}
+static inline void mmio_write32(u64 addr, u32 v)
+{
+	*(volatile u32 *)PTR(addr) = v;
+}
+static inline u16 mmio_read16(u64 addr)
+{
+	return *(volatile u16 *)PTR(addr);
+}
+static inline void mmio_write16(u64 addr, u16 v)
+{
+	*(volatile u16 *)PTR(addr) = v;
+}
+static inline u8 mmio_read8(u64 addr)
+{
+	return *(volatile u8 *)PTR(addr);
+}
+static inline void mmio_write8(u64 addr, u8 v)
+{
+	*(volatile u8 *)PTR(addr) = v;
+}
+static inline void barrier(void)
+{
+	__asm__ volatile("mfence" ::: "memory");
+}
 
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);

@@ -110,14 +110,20 @@ void print(const char *fmt, ...)
 				com1_putc(*s++);
 			break;
 		}
-		case 'c': com1_putc((char)va_arg(ap, int)); break;
+		case 'c':
+			com1_putc((char)va_arg(ap, int));
+			break;
 		case 'u':
-			put_num(is_long ? va_arg(ap, u64) : va_arg(ap, u32), 10, width);
+			put_num(is_long ? va_arg(ap, u64) : va_arg(ap, u32), 10,
+				width);
 			break;
 		case 'x':
-			put_num(is_long ? va_arg(ap, u64) : va_arg(ap, u32), 16, width);
+			put_num(is_long ? va_arg(ap, u64) : va_arg(ap, u32), 16,
+				width);
 			break;
-		default: com1_putc(*p); break;
+		default:
+			com1_putc(*p);
+			break;
 		}
 	}
 	va_end(ap);

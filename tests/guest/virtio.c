@@ -28,11 +28,31 @@ static void cfg_addr(u32 bdf, u32 off)
 	outl(0xcf8, 0x80000000u | bdf | (off & 0xfc));
 }
 
-u32 pci_read32(u32 bdf, u32 off) { cfg_addr(bdf, off); return inl(0xcfc); }
-void pci_write32(u32 bdf, u32 off, u32 v) { cfg_addr(bdf, off); outl(0xcfc, v); }
-u16 pci_read16(u32 bdf, u32 off) { cfg_addr(bdf, off); return inw(0xcfc + (off & 2)); }
-void pci_write16(u32 bdf, u32 off, u16 v) { cfg_addr(bdf, off); outw(0xcfc + (off & 2), v); }
-u8 pci_read8(u32 bdf, u32 off) { cfg_addr(bdf, off); return inb(0xcfc + (off & 3)); }
+u32 pci_read32(u32 bdf, u32 off)
+{
+	cfg_addr(bdf, off);
+	return inl(0xcfc);
+}
+void pci_write32(u32 bdf, u32 off, u32 v)
+{
+	cfg_addr(bdf, off);
+	outl(0xcfc, v);
+}
+u16 pci_read16(u32 bdf, u32 off)
+{
+	cfg_addr(bdf, off);
+	return inw(0xcfc + (off & 2));
+}
+void pci_write16(u32 bdf, u32 off, u16 v)
+{
+	cfg_addr(bdf, off);
+	outw(0xcfc + (off & 2), v);
+}
+u8 pci_read8(u32 bdf, u32 off)
+{
+	cfg_addr(bdf, off);
+	return inb(0xcfc + (off & 3));
+}
 
 static int find(u16 device, struct vdev *d)
 {
@@ -45,7 +65,8 @@ static int find(u16 device, struct vdev *d)
 		d->bdf = bdf;
 		d->bar = pci_read32(bdf, 0x10) & ~0xfu;
 		pci_write16(bdf, 0x04, pci_read16(bdf, 0x04) | 0x6);
-		for (u32 cap = pci_read8(bdf, 0x34); cap; cap = pci_read8(bdf, cap + 1)) {
+		for (u32 cap = pci_read8(bdf, 0x34); cap;
+		     cap = pci_read8(bdf, cap + 1)) {
 			u8 id8 = pci_read8(bdf, cap);
 			if (id8 == 0x11) {
 				d->msix_cap = cap;
@@ -55,12 +76,15 @@ static int find(u16 device, struct vdev *d)
 				continue;
 			u8 type = pci_read8(bdf, cap + 3);
 			u64 at = d->bar + pci_read32(bdf, cap + 8);
-			if (type == 1) d->common = at;
+			if (type == 1)
+				d->common = at;
 			else if (type == 2) {
 				d->notify = at;
 				d->notify_mult = pci_read32(bdf, cap + 16);
-			} else if (type == 3) d->isr = at;
-			else if (type == 4) d->device = at;
+			} else if (type == 3)
+				d->isr = at;
+			else if (type == 4)
+				d->device = at;
 		}
 		return d->common && d->notify && d->isr ? 0 : -1;
 	}
@@ -179,7 +203,10 @@ static long wait_used_irq(struct vdev *d, unsigned qi)
 static int blk_irq_wait;
 
 static u8 blk_status;
-static struct { u32 type, reserved; u64 sector; } blk_hdr;
+static struct {
+	u32 type, reserved;
+	u64 sector;
+} blk_hdr;
 
 /* One request: header, data (writable for reads), status. */
 static int blk_rw(struct vdev *d, u32 type, u64 sector, void *buf, u32 len)
@@ -198,7 +225,8 @@ static int blk_rw(struct vdev *d, u32 type, u64 sector, void *buf, u32 len)
 		set_desc(q, 1, &blk_status, 1, 2, 0);
 	}
 	publish(d, 0, 0);
-	if (blk_irq_wait ? wait_used_irq(d, 0) < 0 : wait_used(d, 0, 50000000) < 0)
+	if (blk_irq_wait ? wait_used_irq(d, 0) < 0
+			 : wait_used(d, 0, 50000000) < 0)
 		return -2;
 	return blk_status;
 }
@@ -249,7 +277,8 @@ int test_virtio_blk(const char *args)
 		buf[j] = pattern(8 + j / 512, j % 512, seed);
 	int st = blk_rw(&d, 1, 8, buf, 4096);
 	if (ro) {
-		print("blk: write %s\n", st == 1 ? "refused (read-only)" : "allowed?!");
+		print("blk: write %s\n",
+		      st == 1 ? "refused (read-only)" : "allowed?!");
 		return st == 1 ? 0 : -1;
 	}
 	if (st != 0 || blk_rw(&d, 4, 0, 0, 0) != 0)
@@ -265,7 +294,10 @@ int test_virtio_blk(const char *args)
 	print("blk: wrote sectors 8-15 and read them back\n");
 	/* discard sectors 16-23: a hole in the host file, read back as zeros */
 	if (mmio_read32(d.common + 0x0c) & (1u << 13)) {
-		static struct { u64 sector; u32 num, flags; } seg = {16, 8, 0};
+		static struct {
+			u64 sector;
+			u32 num, flags;
+		} seg = {16, 8, 0};
 		struct vq *q = &d.q[0];
 		blk_hdr.type = 11;
 		blk_hdr.sector = 0;
@@ -282,7 +314,8 @@ int test_virtio_blk(const char *args)
 		u32 nz = 0;
 		for (u32 j = 0; j < 4096; j++)
 			nz += buf[j] != 0;
-		print("blk: discarded sectors 16-23, %u non-zero bytes after\n", nz);
+		print("blk: discarded sectors 16-23, %u non-zero bytes after\n",
+		      nz);
 	}
 	/* past the end: must fail */
 	st = blk_rw(&d, 0, cap, buf, 512);
@@ -339,7 +372,8 @@ int test_virtio_rng(void)
 	for (u32 i = 0; i < 1000000 && !irq_count[4]; i++)
 		__asm__ volatile("sti; pause; cli");
 	print("rng: %u INTx interrupts\n", irq_count[4]);
-	return n1 == 64 && n2 == 64 && memcmp(a, b, 64) && irq_count[4] ? 0 : -1;
+	return n1 == 64 && n2 == 64 && memcmp(a, b, 64) && irq_count[4] ? 0
+									: -1;
 }
 
 int test_virtio_net(void)
@@ -352,8 +386,8 @@ int test_virtio_net(void)
 	u8 mac[6];
 	for (int i = 0; i < 6; i++)
 		mac[i] = mmio_read8(d.device + (u32)i);
-	print("net: mac %2x:%2x:%2x:%2x:%2x:%2x\n", mac[0], mac[1], mac[2], mac[3],
-	      mac[4], mac[5]);
+	print("net: mac %2x:%2x:%2x:%2x:%2x:%2x\n", mac[0], mac[1], mac[2],
+	      mac[3], mac[4], mac[5]);
 	/* receive buffers */
 	u8 *rx = alloc_pages(QSIZE * 2048);
 	for (u16 i = 0; i < 8; i++) {
@@ -369,7 +403,7 @@ int test_virtio_net(void)
 	u8 *tx = alloc_pages(2048);
 	const char *msg = "hull-guest ping";
 	u32 ml = (u32)strlen(msg);
-	memset(tx, 0, 12);                 /* virtio_net_hdr_v1: no offload */
+	memset(tx, 0, 12); /* virtio_net_hdr_v1: no offload */
 	u8 *f = tx + 12;
 	memset(f, 0xff, 6);
 	memcpy(f + 6, mac, 6);
@@ -383,12 +417,14 @@ int test_virtio_net(void)
 		if (wait_used(&d, 1, 50000000) < 0)
 			return -1;
 		print("net: sent ping\n");
-		/* wait for the host's answer; skip anything else (IPv6 noise) */
+		/* wait for the host's answer; skip anything else (IPv6 noise)
+		 */
 		for (u32 k = 0; k < 8; k++) {
 			long n = wait_used(&d, 0, 20000000);
 			if (n < 0)
 				break;
-			u8 *e = d.q[0].used + 4 + 8 * ((d.q[0].last_used - 1) % d.q[0].size);
+			u8 *e = d.q[0].used + 4 +
+				8 * ((d.q[0].last_used - 1) % d.q[0].size);
 			u32 id = *(u32 *)e;
 			u8 *p = rx + 2048 * id + 12;
 			if (n > 26 && p[12] == 0x88 && p[13] == 0xb5) {
@@ -409,7 +445,8 @@ int test_virtio_net(void)
 			d.q[0].idx++;
 			barrier();
 			d.q[0].avail[1] = d.q[0].idx;
-			mmio_write16(d.notify + d.q[0].notify_off * d.notify_mult, 0);
+			mmio_write16(
+			    d.notify + d.q[0].notify_off * d.notify_mult, 0);
 		}
 	}
 	return -1;

@@ -150,8 +150,7 @@ static void test_plan_refuses(void **state)
 static json_t *added(const char *brand, const char *have, const char *add,
 		     int want_r, const char *want)
 {
-	char *t = xasprintf("{\"brand\": \"%s\", \"disks\": %s}", brand,
-			    have);
+	char *t = xasprintf("{\"brand\": \"%s\", \"disks\": %s}", brand, have);
 	json_t *vm = json_loads(t, 0, NULL);
 	assert_non_null(vm);
 	free(t);
@@ -162,8 +161,8 @@ static json_t *added(const char *brand, const char *have, const char *add,
 	json_decref(a);
 	json_t *before = json_deep_copy(vm);
 	struct hull_err err = {0};
-	int r = hvm_disks_plan_added(vm, first, brand, INST, lookup, NULL,
-				     &err);
+	int r =
+	    hvm_disks_plan_added(vm, first, brand, INST, lookup, NULL, &err);
 	if (want_r == 0) {
 		if (r != 0)
 			fail_msg("%s: %s", add, err.msg);
@@ -206,26 +205,22 @@ static void test_plan_added(void **state)
 	    INST "/disks/disk5.img");
 	json_decref(vm);
 
-	json_decref(added("kvm", have,
-			  "[{\"size\": 1, \"path\": \"" INST
-			  "/disks/disk2.img\"}]",
-			  -EEXIST,
-			  "add_disks.0.path: the VM already has disk " INST
-			  "/disks/disk2.img"));
+	json_decref(added(
+	    "kvm", have,
+	    "[{\"size\": 1, \"path\": \"" INST "/disks/disk2.img\"}]", -EEXIST,
+	    "add_disks.0.path: the VM already has disk " INST
+	    "/disks/disk2.img"));
 	json_decref(added("kvm", have, "[{\"size\": 1, \"boot\": true}]",
 			  -EINVAL, "add_disks: more than one boot disk"));
 	json_decref(added("kvm", have, "[{\"size\": 1}, {\"size\": 0}]",
 			  -EINVAL, "add_disks.1.size"));
-	json_decref(added("kvm", have,
-			  "[{\"size\": 1, \"path\": \"/etc/shadow\"}]",
-			  -EINVAL,
-			  "add_disks.0.path: must be a file in " INST
-			  "/disks/"));
+	json_decref(added(
+	    "kvm", have, "[{\"size\": 1, \"path\": \"/etc/shadow\"}]", -EINVAL,
+	    "add_disks.0.path: must be a file in " INST "/disks/"));
 	json_decref(added("bhyve", have, "[{\"size\": 1, \"model\": \"ide\"}]",
 			  -EINVAL, "add_disks.0.model"));
-	json_decref(added("kvm", have,
-			  "[{\"image_uuid\": \"" ZONE_IMG "\"}]", -EINVAL,
-			  "add_disks.0.image_uuid"));
+	json_decref(added("kvm", have, "[{\"image_uuid\": \"" ZONE_IMG "\"}]",
+			  -EINVAL, "add_disks.0.image_uuid"));
 	char many[2048] = "[";
 	for (int i = 0; i < 15; i++)
 		strcat(many, i ? ", {\"size\": 1}" : "{\"size\": 1}");

@@ -88,7 +88,8 @@ static void test_dlopen(void **state)
 	if (access(HVM_LDSO, X_OK) < 0)
 		skip();
 	/* libarchive (what hull-vmm loads) and what it needs */
-	assert_int_equal(hvm_ldlist_add_dlopen(&l, "libarchive.so.13", &err), 0);
+	assert_int_equal(hvm_ldlist_add_dlopen(&l, "libarchive.so.13", &err),
+			 0);
 	assert_true(l.n > 1);
 	assert_non_null(strstr(l.paths[0], "/libarchive.so.13"));
 	int libc = 0;

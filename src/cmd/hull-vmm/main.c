@@ -47,13 +47,13 @@ static int read_file(const char *what, const char *path, struct blob *b,
 		return hull_err_sys(err, errno, "%s %s", what, path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return hull_err_set(err, EINVAL, "%s %s: not a regular file", what,
-				    path);
+		return hull_err_set(err, EINVAL, "%s %s: not a regular file",
+				    what, path);
 	}
 	if ((uint64_t)st.st_size > KERNEL_MAX) {
 		close(fd);
-		return hull_err_set(err, EFBIG, "%s %s: larger than 512 MiB", what,
-				    path);
+		return hull_err_set(err, EFBIG, "%s %s: larger than 512 MiB",
+				    what, path);
 	}
 	b->len = (size_t)st.st_size;
 	b->data = xmalloc(b->len ? b->len : 1);
@@ -97,26 +97,30 @@ static int load_kernel(struct vm *vm, const struct vmm_config *cfg,
 		if (cfg->boot != VMM_BOOT_LINUX &&
 		    boot_bzimage_payload(k.data, k.len, &elf, &elf_len) == 0 &&
 		    boot_pvh_capable(elf, elf_len)) {
-			r = boot_pvh_load(vm, elf, elf_len, i.data, i.len, cmdline,
-					  err);
+			r = boot_pvh_load(vm, elf, elf_len, i.data, i.len,
+					  cmdline, err);
 			free(elf);
 			break;
 		}
 		free(elf);
 		if (cfg->boot == VMM_BOOT_PVH) {
 			r = hull_err_set(err, EINVAL,
-				"kernel: --boot pvh, but the bzImage holds no ELF kernel with a PVH note");
+					 "kernel: --boot pvh, but the bzImage "
+					 "holds no ELF kernel with a PVH note");
 			break;
 		}
-		r = boot_linux_load(vm, k.data, k.len, i.data, i.len, cmdline, err);
+		r = boot_linux_load(vm, k.data, k.len, i.data, i.len, cmdline,
+				    err);
 		break;
 	}
 	case BOOT_PVH:
-		r = boot_pvh_load(vm, k.data, k.len, i.data, i.len, cmdline, err);
+		r = boot_pvh_load(vm, k.data, k.len, i.data, i.len, cmdline,
+				  err);
 		break;
 	default:
-		r = hull_err_set(err, EINVAL,
-			"kernel: neither a Linux bzImage nor an ELF kernel");
+		r = hull_err_set(
+		    err, EINVAL,
+		    "kernel: neither a Linux bzImage nor an ELF kernel");
 		break;
 	}
 	if (r < 0)
@@ -149,7 +153,8 @@ static void on_signal(int sig)
 	uint64_t one = 1;
 	(void)sig;
 	stop_signal = 1;
-	if (signal_wake_fd >= 0 && write(signal_wake_fd, &one, sizeof(one)) < 0) {
+	if (signal_wake_fd >= 0 &&
+	    write(signal_wake_fd, &one, sizeof(one)) < 0) {
 		/* the eventfd is already readable */
 	}
 }
@@ -201,8 +206,7 @@ int main(int argc, char **argv)
 
 	if (vm_create(&vm, &cfg, &err) < 0 || io_init(&err) < 0 ||
 	    platform_init(&vm, &cfg, &err) < 0 ||
-	    load_kernel(&vm, &cfg, &err) < 0 ||
-	    vcpus_create(&vm, &err) < 0)
+	    load_kernel(&vm, &cfg, &err) < 0 || vcpus_create(&vm, &err) < 0)
 		goto fail;
 	if (cfg.check_only) {
 		status = 0;
@@ -225,8 +229,8 @@ int main(int argc, char **argv)
 		console_set_virtio(con, vm.vcon);
 	}
 	if (cfg.metadata_path) {
-		meta = console_open(vm.com2, VMM_CONSOLE_UNIX, cfg.metadata_path,
-				    &err);
+		meta = console_open(vm.com2, VMM_CONSOLE_UNIX,
+				    cfg.metadata_path, &err);
 		if (!meta) {
 			hull_err_prefix(&err, "metadata");
 			goto fail;

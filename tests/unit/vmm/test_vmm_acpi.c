@@ -26,9 +26,24 @@ static uint8_t sum(const uint8_t *p, size_t n)
 	return s;
 }
 
-static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+static uint16_t rd16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return v;
+}
 
 /* The table at guest address a, checked: inside the block, checksum 0,
  * the expected signature. */
@@ -81,7 +96,7 @@ static void check(unsigned ncpus)
 	assert_int_equal(fadt[8], 6);
 	assert_int_equal(rd32(fadt + 4), 276);
 	assert_int_equal(rd16(fadt + 46), ACPI_SCI_IRQ);
-	assert_int_equal(rd32(fadt + 48), 0);            /* no SMI_CMD */
+	assert_int_equal(rd32(fadt + 48), 0); /* no SMI_CMD */
 	assert_int_equal(rd32(fadt + 56), 0x600);
 	assert_int_equal(rd32(fadt + 64), 0x604);
 	assert_int_equal(rd32(fadt + 76), 0x608);
@@ -89,8 +104,9 @@ static void check(unsigned ncpus)
 	assert_int_equal(fadt[89], 2);
 	assert_int_equal(fadt[91], 4);
 	assert_int_equal(rd32(fadt + 112) & (1u << 20), 0); /* not HW-reduced */
-	assert_int_equal(rd32(fadt + 112) & (1u << 4), 0);  /* fixed power button */
-	assert_int_equal(fadt[172], 1);                  /* X_PM1a_CNT: I/O */
+	assert_int_equal(rd32(fadt + 112) & (1u << 4),
+			 0);		/* fixed power button */
+	assert_int_equal(fadt[172], 1); /* X_PM1a_CNT: I/O */
 	assert_int_equal(fadt[173], 16);
 	assert_int_equal(rd64(fadt + 176), 0x604);
 	assert_int_equal(rd64(fadt + 120), ACPI_RESET_PORT);
@@ -105,8 +121,9 @@ static void check(unsigned ncpus)
 	assert_int_equal(facs_at % 64, 0);
 
 	const uint8_t *dsdt = table(rd64(fadt + 140), "DSDT", size);
-	static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-				     0x0a, ACPI_S5_TYP, 0x0a, ACPI_S5_TYP, 0, 0};
+	static const uint8_t s5[] = {0x08, '_',		'S',  '5',  '_',
+				     0x12, 0x08,	0x04, 0x0a, ACPI_S5_TYP,
+				     0x0a, ACPI_S5_TYP, 0,    0};
 	assert_int_equal(rd32(dsdt + 4), 36 + sizeof(s5));
 	assert_memory_equal(dsdt + 36, s5, sizeof(s5));
 
@@ -170,8 +187,8 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tables),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_tables),
+	    cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,11 +60,16 @@ static void test_mac(void **state)
 	assert_int_equal(mac[5], 0x42);
 	assert_int_equal(vmm_parse_mac("02:00:5e:10:00", mac, &err), -EINVAL);
 	assert_int_equal(vmm_parse_mac("02:00:5e:10:00:4", mac, &err), -EINVAL);
-	assert_int_equal(vmm_parse_mac("02-00-5e-10-00-42", mac, &err), -EINVAL);
-	assert_int_equal(vmm_parse_mac("02:00:5e:10:00:4g", mac, &err), -EINVAL);
-	assert_int_equal(vmm_parse_mac("03:00:00:00:00:01", mac, &err), -EINVAL);
-	assert_string_equal(err.msg, "MAC address is multicast: '03:00:00:00:00:01'");
-	assert_int_equal(vmm_parse_mac("00:00:00:00:00:00", mac, &err), -EINVAL);
+	assert_int_equal(vmm_parse_mac("02-00-5e-10-00-42", mac, &err),
+			 -EINVAL);
+	assert_int_equal(vmm_parse_mac("02:00:5e:10:00:4g", mac, &err),
+			 -EINVAL);
+	assert_int_equal(vmm_parse_mac("03:00:00:00:00:01", mac, &err),
+			 -EINVAL);
+	assert_string_equal(err.msg,
+			    "MAC address is multicast: '03:00:00:00:00:01'");
+	assert_int_equal(vmm_parse_mac("00:00:00:00:00:00", mac, &err),
+			 -EINVAL);
 }
 
 static void test_disk_and_net(void **state)
@@ -77,10 +82,12 @@ static void test_disk_and_net(void **state)
 	assert_true(d.readonly);
 	assert_string_equal(d.serial, "xyz");
 	free(d.path);
-	assert_int_equal(vmm_parse_disk("a.img,serial=123456789012345678901", &d,
-					&err), -EINVAL);
+	assert_int_equal(
+	    vmm_parse_disk("a.img,serial=123456789012345678901", &d, &err),
+	    -EINVAL);
 	assert_null(d.path);
-	assert_int_equal(vmm_parse_net("tap=t0,mac=02:00:00:00:00:01", &n, &err), 0);
+	assert_int_equal(
+	    vmm_parse_net("tap=t0,mac=02:00:00:00:00:01", &n, &err), 0);
 	assert_string_equal(n.tap, "t0");
 	assert_true(n.has_mac);
 	free(n.tap);
@@ -97,7 +104,8 @@ static void test_args(void **state)
 	struct hull_err err;
 	assert_int_equal(parse(&c, &err, "--memory", "1G", "--cpus", "4",
 			       "--kernel", "k", "--disk", "a", "--disk", "b,ro",
-			       "--rng", "--cmdline", "x y", NULL), 0);
+			       "--rng", "--cmdline", "x y", NULL),
+			 0);
 	assert_true(c.memory == 1ull << 30);
 	assert_int_equal(c.cpus, 4);
 	assert_int_equal(c.n_disks, 2);
@@ -114,12 +122,14 @@ static void test_args(void **state)
 	vmm_config_fini(&c);
 	assert_int_equal(parse(&c, &err, "--nope", NULL), -EINVAL);
 	vmm_config_fini(&c);
-	assert_int_equal(parse(&c, &err, "--disk", "a", "--disk", "a", "--kernel",
-			       "k", NULL), 0);
+	assert_int_equal(parse(&c, &err, "--disk", "a", "--disk", "a",
+			       "--kernel", "k", NULL),
+			 0);
 	assert_int_equal(vmm_config_validate(&c, &err), -EBUSY);
 	vmm_config_fini(&c);
 	assert_int_equal(parse(&c, &err, "--disk", "a,ro", "--disk", "a,ro",
-			       "--kernel", "k", NULL), 0);
+			       "--kernel", "k", NULL),
+			 0);
 	assert_int_equal(vmm_config_validate(&c, &err), 0);
 	vmm_config_fini(&c);
 	assert_int_equal(parse(&c, &err, NULL), 0);
@@ -137,13 +147,18 @@ static void test_json(void **state)
 {
 	struct vmm_config c;
 	struct hull_err err;
-	assert_int_equal(apply(&c,
-		"{\"memory\": 128, \"cpus\": 2, \"kernel\": \"k\","
-		" \"disks\": [{\"path\": \"d\", \"readonly\": true, \"serial\": \"s\"}],"
-		" \"nets\": [{\"tap\": \"t0\", \"mac\": \"02:00:00:00:00:09\"}],"
-		" \"console\": \"unix:/run/c\", \"control\": \"unix:/run/x\","
-		" \"uuid\": \"5b1e0b6a-8a0c-4a5e-9c9f-2f3b3a9f0e01\", \"rng\": true}",
-		&err), 0);
+	assert_int_equal(
+	    apply(&c,
+		  "{\"memory\": 128, \"cpus\": 2, \"kernel\": \"k\","
+		  " \"disks\": [{\"path\": \"d\", \"readonly\": true, "
+		  "\"serial\": \"s\"}],"
+		  " \"nets\": [{\"tap\": \"t0\", \"mac\": "
+		  "\"02:00:00:00:00:09\"}],"
+		  " \"console\": \"unix:/run/c\", \"control\": \"unix:/run/x\","
+		  " \"uuid\": \"5b1e0b6a-8a0c-4a5e-9c9f-2f3b3a9f0e01\", "
+		  "\"rng\": true}",
+		  &err),
+	    0);
 	assert_true(c.memory == 128ull << 20);
 	assert_int_equal(c.cpus, 2);
 	assert_int_equal(c.n_disks, 1);
@@ -154,16 +169,19 @@ static void test_json(void **state)
 	assert_string_equal(c.console_path, "/run/c");
 	vmm_config_fini(&c);
 
-	static const struct { const char *json, *msg; } bad[] = {
-		{"{\"cpus\": 0}", "config: cpus: '0' is out of range (1 to 64)"},
-		{"{\"cpus\": 1.5}", "config: cpus: must be an integer"},
-		{"{\"memory\": \"1X\"}", "config: memory: not a size: '1X'"},
-		{"{\"disks\": [{\"path\": 1}]}", "config: disks[].path: must be a string"},
-		{"{\"nets\": [{\"tap\": \"a\", \"fd\": 4}]}",
-		 "config: nets[0]: give exactly one of tap or fd"},
-		{"{\"x\": 1}", "config: unknown field 'x'"},
-		{"{\"kernel\": \"a\", \"kernel\": \"b\"}", NULL},
-		{"[1]", "config: must be a JSON object"},
+	static const struct {
+		const char *json, *msg;
+	} bad[] = {
+	    {"{\"cpus\": 0}", "config: cpus: '0' is out of range (1 to 64)"},
+	    {"{\"cpus\": 1.5}", "config: cpus: must be an integer"},
+	    {"{\"memory\": \"1X\"}", "config: memory: not a size: '1X'"},
+	    {"{\"disks\": [{\"path\": 1}]}",
+	     "config: disks[].path: must be a string"},
+	    {"{\"nets\": [{\"tap\": \"a\", \"fd\": 4}]}",
+	     "config: nets[0]: give exactly one of tap or fd"},
+	    {"{\"x\": 1}", "config: unknown field 'x'"},
+	    {"{\"kernel\": \"a\", \"kernel\": \"b\"}", NULL},
+	    {"[1]", "config: must be a JSON object"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_true(apply(&c, bad[i].json, &err) < 0);
@@ -176,11 +194,9 @@ static void test_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_mac),
-		cmocka_unit_test(test_disk_and_net),
-		cmocka_unit_test(test_args),
-		cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_sizes),	 cmocka_unit_test(test_mac),
+	    cmocka_unit_test(test_disk_and_net), cmocka_unit_test(test_args),
+	    cmocka_unit_test(test_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,8 +27,10 @@ static void test_small(void **state)
 	struct e820_entry e[E820_MAX];
 	unsigned n = e820_build(64ull << 20, e);
 	assert_int_equal(n, 4);
-	assert_true(e[0].addr == 0 && e[0].size == 0x9fc00 && e[0].type == E820_RAM);
-	assert_true(e[3].addr == 0x100000 && e[3].addr + e[3].size == 64ull << 20);
+	assert_true(e[0].addr == 0 && e[0].size == 0x9fc00 &&
+		    e[0].type == E820_RAM);
+	assert_true(e[3].addr == 0x100000 &&
+		    e[3].addr + e[3].size == 64ull << 20);
 	assert_true(ram(e, n) == (64ull << 20) - 0x100000 + 0x9fc00);
 	/* sorted, not overlapping */
 	for (unsigned i = 1; i < n; i++)
@@ -62,8 +64,9 @@ static void test_mptable(void **state)
 	for (unsigned cpus = 1; cpus <= 64; cpus += 21) {
 		size_t len = mptable_size(cpus, cpus % 5);
 		assert_true(len < sizeof(buf));
-		assert_int_equal(mptable_build(buf, sizeof(buf), 0xf0000, cpus,
-					       cpus % 5), len);
+		assert_int_equal(
+		    mptable_build(buf, sizeof(buf), 0xf0000, cpus, cpus % 5),
+		    len);
 		assert_memory_equal(buf, "_MP_", 4);
 		assert_int_equal(sum(buf, 16), 0);
 		uint32_t cfg;
@@ -97,9 +100,9 @@ static void test_mptable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_small),
-		cmocka_unit_test(test_above_4g),
-		cmocka_unit_test(test_mptable),
+	    cmocka_unit_test(test_small),
+	    cmocka_unit_test(test_above_4g),
+	    cmocka_unit_test(test_mptable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

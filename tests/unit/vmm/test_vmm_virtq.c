@@ -136,7 +136,7 @@ static void test_wrapped_index(void **state)
 {
 	q.last_avail = 0xffff;
 	desc(3, 0x4000, 16, 0, 0);
-	avail(0xffff % 8, 3, 0);  /* idx wrapped to 0: one pending */
+	avail(0xffff % 8, 3, 0); /* idx wrapped to 0: one pending */
 	assert_int_equal(virtq_pop(&q, &c), 1);
 	assert_int_equal(c.head, 3);
 	assert_int_equal(q.last_avail, 0);
@@ -157,9 +157,17 @@ static void test_indirect(void **state)
 	uint64_t a = 0x4000;
 	uint32_t l = 16;
 	uint16_t f = VIRTQ_DESC_F_NEXT, n = 1;
-	memcpy(t, &a, 8); memcpy(t + 8, &l, 4); memcpy(t + 12, &f, 2); memcpy(t + 14, &n, 2);
-	a = 0x5000; f = VIRTQ_DESC_F_WRITE; n = 0;
-	memcpy(t + 16, &a, 8); memcpy(t + 24, &l, 4); memcpy(t + 28, &f, 2); memcpy(t + 30, &n, 2);
+	memcpy(t, &a, 8);
+	memcpy(t + 8, &l, 4);
+	memcpy(t + 12, &f, 2);
+	memcpy(t + 14, &n, 2);
+	a = 0x5000;
+	f = VIRTQ_DESC_F_WRITE;
+	n = 0;
+	memcpy(t + 16, &a, 8);
+	memcpy(t + 24, &l, 4);
+	memcpy(t + 28, &f, 2);
+	memcpy(t + 30, &n, 2);
 	desc(0, 0x7000, 32, VIRTQ_DESC_F_INDIRECT, 0);
 	avail(0, 0, 1);
 	assert_int_equal(virtq_pop(&q, &c), 1);
@@ -188,8 +196,8 @@ static void test_indirect(void **state)
 static void test_two_regions(void **state)
 {
 	static uint8_t hi[4096];
-	struct guest_mem two = {.region = {{0, MEM, mem}, {1ull << 32, 4096, hi}},
-				.n = 2};
+	struct guest_mem two = {
+	    .region = {{0, MEM, mem}, {1ull << 32, 4096, hi}}, .n = 2};
 	assert_ptr_equal(guest_mem_ptr(&two, 1ull << 32, 16), hi);
 	assert_null(guest_mem_ptr(&two, MEM - 8, 16));
 	assert_null(guest_mem_ptr(&two, (1ull << 32) + 4090, 16));
@@ -199,15 +207,15 @@ static void test_two_regions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_enable_checks, setup),
-		cmocka_unit_test_setup(test_simple_chain, setup),
-		cmocka_unit_test_setup(test_loop_is_an_error, setup),
-		cmocka_unit_test_setup(test_out_of_range, setup),
-		cmocka_unit_test_setup(test_runaway_index, setup),
-		cmocka_unit_test_setup(test_wrapped_index, setup),
-		cmocka_unit_test_setup(test_write_then_read_is_malformed, setup),
-		cmocka_unit_test_setup(test_indirect, setup),
-		cmocka_unit_test(test_two_regions),
+	    cmocka_unit_test_setup(test_enable_checks, setup),
+	    cmocka_unit_test_setup(test_simple_chain, setup),
+	    cmocka_unit_test_setup(test_loop_is_an_error, setup),
+	    cmocka_unit_test_setup(test_out_of_range, setup),
+	    cmocka_unit_test_setup(test_runaway_index, setup),
+	    cmocka_unit_test_setup(test_wrapped_index, setup),
+	    cmocka_unit_test_setup(test_write_then_read_is_malformed, setup),
+	    cmocka_unit_test_setup(test_indirect, setup),
+	    cmocka_unit_test(test_two_regions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
