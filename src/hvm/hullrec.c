@@ -66,12 +66,11 @@ int hvm_hull_from_record(json_t *vm, struct hvm_hull *h, struct hull_err *err)
 	}
 	json_int_t uid = 0, gid = 0;
 	json_t *ids = json_object_get(vm, "hull_userns");
-	if (ids && (!json_is_object(ids) ||
-		    (r = get_int(ids, "uid", 0, 1, UINT32_MAX - 1, &uid, err)) <
-			0 ||
-		    (r = get_int(ids, "gid", 0, 1, UINT32_MAX - 1, &gid, err)) <
-			0 ||
-		    !uid || !gid))
+	if (ids &&
+	    (!json_is_object(ids) ||
+	     (r = get_int(ids, "uid", 0, 1, UINT32_MAX - 1, &uid, err)) < 0 ||
+	     (r = get_int(ids, "gid", 0, 1, UINT32_MAX - 1, &gid, err)) < 0 ||
+	     !uid || !gid))
 		return hull_err_set(err, EINVAL,
 				    "hull_userns: must hold a uid and a gid "
 				    "other than 0");

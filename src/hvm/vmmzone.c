@@ -107,8 +107,10 @@ static int plan_add(struct plan *p, const char *root, const char *src,
 		flags |= B_DEV; /* a disk that is a device node */
 	p->b = xrealloc(p->b, (p->n + 1) * sizeof(*p->b));
 	struct bind *b = &p->b[p->n];
-	*b = (struct bind){xstrdup(src), xasprintf("%s%s", root, src), flags,
-			   S_ISDIR(st.st_mode), NULL, 0, 0};
+	*b = (struct bind){.src = xstrdup(src),
+			   .dst = xasprintf("%s%s", root, src),
+			   .flags = flags,
+			   .dir = S_ISDIR(st.st_mode)};
 	/* run as a uid: a device node that is not for everyone (a disk) is
 	 * made anew for it; the host's node stays root's */
 	if (p->uid && (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)) &&
@@ -256,10 +258,10 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
 		  NULL) < 0)
 		return hull_err_sys(err, errno, "remount / read-only");
-	if (p->dev && mount(NULL, "/dev", NULL,
-			    MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
-				MS_NOEXEC,
-			    NULL) < 0)
+	if (p->dev &&
+	    mount(NULL, "/dev", NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+		  NULL) < 0)
 		return hull_err_sys(err, errno, "remount /dev read-only");
 	const char *host = h->uuid ? h->uuid : "hull-vmm";
 	if (sethostname(host, strlen(host)) < 0)
@@ -343,11 +345,10 @@ static int hand_over(const struct hvm_hull *h, struct hull_err *err)
 	for (size_t i = 0; i < h->nfiles && r == 0; i++) {
 		if (!h->files[i].own)
 			continue;
-		int fd = open(h->files[i].path,
-			      O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		int fd =
+		    open(h->files[i].path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return hull_err_sys(err, errno, "%s",
-					    h->files[i].path);
+			return hull_err_sys(err, errno, "%s", h->files[i].path);
 		/* fchown takes no O_PATH descriptor; fchownat with
 		 * AT_EMPTY_PATH does */
 		struct stat st;
@@ -366,8 +367,8 @@ static int hand_over(const struct hvm_hull *h, struct hull_err *err)
 	}
 	if (r < 0 || !h->run_dir)
 		return r;
-	int dfd = open(h->run_dir,
-		       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd =
+	    open(h->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return hull_err_sys(err, errno, "%s", h->run_dir);
 	if (fchown(dfd, h->uid, h->gid) < 0 || fchmod(dfd, 0700) < 0) {
