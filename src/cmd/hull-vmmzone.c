@@ -4,7 +4,7 @@
  *
  *   hull-vmmzone --uuid UUID --root DIR [--run-dir DIR] [--file PATH[:rw]]...
  *                [--fd N]... [--tun] [--dlopen SONAME]... [--ram MIB]
- *                [--cpu-cap PCT] [--record VM.JSON]
+ *                [--cpu-cap PCT] [--uid UID --gid GID] [--record VM.JSON]
  *                -- PROGRAM [ARG...]
  *
  * It waits for the emulator, forwarding SIGTERM, SIGINT and SIGHUP to it,
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,9 @@ static void usage(FILE *f)
 	fprintf(
 	    f, "usage: hull-vmmzone --uuid UUID --root DIR [--run-dir DIR]\n"
 	       "                    [--file PATH[:rw]]... [--fd N]... [--tun]\n"
-	       "                    [--ram MIB] [--cpu-cap PCT] -- PROGRAM "
-	       "[ARG...]\n"
+	       "                    [--ram MIB] [--cpu-cap PCT] [--uid UID "
+	       "--gid GID]\n"
+	       "                    [--record VM.JSON] -- PROGRAM [ARG...]\n"
 	       "Runs PROGRAM (an emulator: hull-vmm or qemu) in its own pid, "
 	       "mount, ipc,\n"
 	       "uts and empty network namespaces, on a root holding only "
@@ -50,7 +52,14 @@ static void usage(FILE *f)
 	       "  --fd N          keep descriptor N open (a tap)\n"
 	       "  --tun           also /dev/net/tun\n"
 	       "  --ram MIB       guest RAM: memory limit is RAM + overhead\n"
-	       "  --cpu-cap PCT   CPU cap in percent of one CPU\n");
+	       "  --cpu-cap PCT   CPU cap in percent of one CPU\n"
+	       "  --uid UID, --gid GID  run PROGRAM as UID:GID (not 0), "
+	       "handing it the\n"
+	       "                  :rw files, the run directory and a /dev/kvm "
+	       "of its own\n"
+	       "  --record VM.JSON  take uuid, disks, ram, cpu_cap and "
+	       "uid/gid (hull_userns)\n"
+	       "                  from an instance record\n");
 }
 
 static void forward(int sig)
@@ -83,6 +92,8 @@ int main(int argc, char **argv)
 	    {"record", required_argument, NULL, 'R'},
 	    {"ram", required_argument, NULL, 'm'},
 	    {"cpu-cap", required_argument, NULL, 'c'},
+	    {"uid", required_argument, NULL, 'U'},
+	    {"gid", required_argument, NULL, 'G'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -124,7 +135,7 @@ int main(int argc, char **argv)
 			if (rw)
 				optarg[n - 3] = '\0';
 			h.files[h.nfiles++] =
-			    (struct hvm_hull_path){optarg, rw};
+			    (struct hvm_hull_path){optarg, rw, rw};
 			break;
 		}
 		case 'F':
@@ -172,6 +183,20 @@ int main(int argc, char **argv)
 			}
 			h.cpu_cap = v;
 			break;
+		case 'U':
+		case 'G':
+			if (parse_num(optarg, 1, UINT32_MAX - 1, &v) < 0) {
+				fprintf(stderr,
+					"hull-vmmzone: --%s: not an id other "
+					"than 0: %s\n",
+					c == 'U' ? "uid" : "gid", optarg);
+				return 1;
+			}
+			if (c == 'U')
+				h.uid = (uid_t)v;
+			else
+				h.gid = (gid_t)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -216,6 +241,15 @@ int main(int argc, char **argv)
 			h.ram_mib = r.ram_mib;
 		if (!h.cpu_cap)
 			h.cpu_cap = r.cpu_cap;
+		if (!h.uid && !h.gid) {
+			h.uid = r.uid;
+			h.gid = r.gid;
+		}
+	}
+	if (!h.uid != !h.gid) {
+		fprintf(stderr, "hull-vmmzone: --uid and --gid go together\n");
+		json_decref(vm);
+		return 1;
 	}
 	if (!h.uuid || !h.root || optind >= argc) {
 		fprintf(stderr, "hull-vmmzone: --uuid, --root and a program "

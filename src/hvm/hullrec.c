@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "lib/uuid.h"
@@ -61,11 +62,23 @@ int hvm_hull_from_record(json_t *vm, struct hvm_hull *h, struct hull_err *err)
 		    json_string_value(json_object_get(d, "media"));
 		bool ro = json_is_true(json_object_get(d, "read_only")) ||
 			  (media && !strcmp(media, "cdrom"));
-		h->files[n++] = (struct hvm_hull_path){path, !ro};
+		h->files[n++] = (struct hvm_hull_path){path, !ro, true};
 	}
+	json_int_t uid = 0, gid = 0;
+	json_t *ids = json_object_get(vm, "hull_userns");
+	if (ids &&
+	    (!json_is_object(ids) ||
+	     (r = get_int(ids, "uid", 0, 1, UINT32_MAX - 1, &uid, err)) < 0 ||
+	     (r = get_int(ids, "gid", 0, 1, UINT32_MAX - 1, &gid, err)) < 0 ||
+	     !uid || !gid))
+		return hull_err_set(err, EINVAL,
+				    "hull_userns: must hold a uid and a gid "
+				    "other than 0");
 	h->uuid = uuid;
 	h->nfiles = n;
 	h->ram_mib = ram;
 	h->cpu_cap = cap;
+	h->uid = (uid_t)uid;
+	h->gid = (gid_t)gid;
 	return 0;
 }

@@ -10,6 +10,7 @@
  */
 #include "hvm/vmmzone.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -63,12 +64,20 @@ struct bind {
 	char *dst; /* root + src */
 	int flags;
 	bool dir;
+	char *node;  /* a device node made anew here (the hull's /dev), owned
+			by the uid, bound at dst instead of src; or NULL */
+	mode_t type; /* S_IFBLK or S_IFCHR, for node */
+	dev_t rdev;
 };
 
 struct plan {
 	struct bind *b;
 	size_t n;
 	char *proc; /* root/proc */
+	char *dev;  /* root/dev, the hull's own /dev tmpfs (a uid only) */
+	char *kvm;  /* root/dev/kvm, made there; or NULL */
+	uid_t uid;
+	gid_t gid;
 };
 
 static void plan_fini(struct plan *p)
@@ -76,9 +85,12 @@ static void plan_fini(struct plan *p)
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->b[i].src);
 		free(p->b[i].dst);
+		free(p->b[i].node);
 	}
 	free(p->b);
 	free(p->proc);
+	free(p->dev);
+	free(p->kvm);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -94,8 +106,20 @@ static int plan_add(struct plan *p, const char *root, const char *src,
 	if ((S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)) && !(flags & B_DEV))
 		flags |= B_DEV; /* a disk that is a device node */
 	p->b = xrealloc(p->b, (p->n + 1) * sizeof(*p->b));
-	p->b[p->n++] = (struct bind){xstrdup(src), xasprintf("%s%s", root, src),
-				     flags, S_ISDIR(st.st_mode)};
+	struct bind *b = &p->b[p->n];
+	*b = (struct bind){.src = xstrdup(src),
+			   .dst = xasprintf("%s%s", root, src),
+			   .flags = flags,
+			   .dir = S_ISDIR(st.st_mode)};
+	/* run as a uid: a device node that is not for everyone (a disk) is
+	 * made anew for it; the host's node stays root's */
+	if (p->uid && (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)) &&
+	    (st.st_mode & 0666) != 0666) {
+		b->node = xasprintf("%s/.node%zu", p->dev, p->n);
+		b->type = st.st_mode & S_IFMT;
+		b->rdev = st.st_rdev;
+	}
+	p->n++;
 	return 0;
 }
 
@@ -120,8 +144,12 @@ static int mkdir_parents(const char *path)
 
 /* Binds b->src at b->dst (creating an empty file or directory to mount
  * on), then remounts it with only what its flags allow. */
-static int bind_in(const struct bind *b, struct hull_err *err)
+static int bind_in(const struct bind *b, uid_t uid, gid_t gid,
+		   struct hull_err *err)
 {
+	if (b->node && (mknod(b->node, b->type | 0600, b->rdev) < 0 ||
+			chown(b->node, uid, gid) < 0))
+		return hull_err_sys(err, errno, "make a node for %s", b->src);
 	int r = mkdir_parents(b->dst);
 	if (r < 0)
 		return hull_err_sys(err, -r, "mkdir for %s", b->src);
@@ -134,7 +162,7 @@ static int bind_in(const struct bind *b, struct hull_err *err)
 			return hull_err_sys(err, errno, "create %s", b->dst);
 		close(fd);
 	}
-	if (mount(b->src, b->dst, NULL, MS_BIND, NULL) < 0)
+	if (mount(b->node ? b->node : b->src, b->dst, NULL, MS_BIND, NULL) < 0)
 		return hull_err_sys(err, errno, "bind %s", b->src);
 	unsigned long mf = MS_REMOUNT | MS_BIND | MS_NOSUID;
 	if (!(b->flags & B_RW))
@@ -149,9 +177,11 @@ static int bind_in(const struct bind *b, struct hull_err *err)
 }
 
 /* Every capability set emptied (with the bounding set empty, an exec as
- * uid 0 gains none back), then no_new_privs. capset directly: libcap's
+ * uid 0 gains none back), the uid and gid when asked (while CAP_SETUID and
+ * CAP_SETGID are still effective; leaving uid 0 clears the permitted and
+ * effective sets too), then no_new_privs. capset directly: libcap's
  * cap_init allocates, and this runs between fork and exec. */
-static int drop_privileges(struct hull_err *err)
+static int drop_privileges(uid_t uid, gid_t gid, struct hull_err *err)
 {
 	for (int c = 0; c <= CAP_LAST_CAP; c++)
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
@@ -160,6 +190,16 @@ static int drop_privileges(struct hull_err *err)
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
 	    errno != EINVAL)
 		return hull_err_sys(err, errno, "clear ambient capabilities");
+	if (uid) {
+		if (syscall(SYS_setgroups, 0, NULL) < 0)
+			return hull_err_sys(err, errno, "setgroups");
+		if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+			return hull_err_sys(err, errno, "setresgid %u",
+					    (unsigned)gid);
+		if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+			return hull_err_sys(err, errno, "setresuid %u",
+					    (unsigned)uid);
+	}
 	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof(data));
@@ -190,8 +230,20 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 	if (mount("hull-vmm", h->root, "tmpfs", MS_NOSUID | MS_NODEV,
 		  "mode=0755,size=1m") < 0)
 		return hull_err_sys(err, errno, "tmpfs on %s", h->root);
+	/* a /dev of the hull's own, where device nodes may be opened, for
+	 * the nodes made for the uid */
+	if (p->dev) {
+		if (mkdir(p->dev, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "mkdir %s", p->dev);
+		if (mount("hull-dev", p->dev, "tmpfs", MS_NOSUID | MS_NOEXEC,
+			  "mode=0755,size=64k") < 0)
+			return hull_err_sys(err, errno, "tmpfs on %s", p->dev);
+	}
+	if (p->kvm && (mknod(p->kvm, S_IFCHR | 0600, makedev(10, 232)) < 0 ||
+		       chown(p->kvm, p->uid, p->gid) < 0))
+		return hull_err_sys(err, errno, "make /dev/kvm");
 	for (size_t i = 0; i < p->n; i++)
-		if (bind_in(&p->b[i], err) < 0)
+		if (bind_in(&p->b[i], p->uid, p->gid, err) < 0)
 			return -err->code;
 	if (mkdir(p->proc, 0555) < 0 && errno != EEXIST)
 		return hull_err_sys(err, errno, "mkdir %s", p->proc);
@@ -206,10 +258,15 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
 		  NULL) < 0)
 		return hull_err_sys(err, errno, "remount / read-only");
+	if (p->dev &&
+	    mount(NULL, "/dev", NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+		  NULL) < 0)
+		return hull_err_sys(err, errno, "remount /dev read-only");
 	const char *host = h->uuid ? h->uuid : "hull-vmm";
 	if (sethostname(host, strlen(host)) < 0)
 		return hull_err_sys(err, errno, "sethostname");
-	if (keep_fds(h, err) < 0 || drop_privileges(err) < 0)
+	if (keep_fds(h, err) < 0 || drop_privileges(h->uid, h->gid, err) < 0)
 		return -err->code;
 	return 0;
 }
@@ -239,6 +296,10 @@ static int plan_make(const struct hvm_hull *h, struct plan *p,
 	memset(p, 0, sizeof(*p));
 	if (no_symlinks(h->root, err) < 0)
 		return -err->code;
+	p->uid = h->uid;
+	p->gid = h->gid;
+	if (h->uid)
+		p->dev = xasprintf("%s/dev", h->root);
 	if (hvm_ldlist_resolve(h->argv[0], &libs, err) < 0)
 		return -err->code;
 	int r = 0;
@@ -253,6 +314,10 @@ static int plan_make(const struct hvm_hull *h, struct plan *p,
 		/* QEMU without KVM (TCG) runs where there is no /dev/kvm */
 		if (i == 2 && access(devs[i], F_OK) < 0 && errno == ENOENT)
 			continue;
+		if (i == 2 && h->uid) {
+			p->kvm = xasprintf("%s/kvm", p->dev);
+			continue;
+		}
 		r = plan_add(p, h->root, devs[i], B_RW | B_DEV, err);
 	}
 	if (r == 0 && h->tun)
@@ -268,6 +333,73 @@ static int plan_make(const struct hvm_hull *h, struct plan *p,
 	p->proc = xasprintf("%s/proc", h->root);
 	if (r < 0)
 		plan_fini(p);
+	return r;
+}
+
+/* Before the emulator runs as h->uid: its own files and its run directory
+ * (0700) with what is in it (the kernel and initrd copies, sockets of an
+ * earlier run) become the uid's. Never through a symbolic link. */
+static int hand_over(const struct hvm_hull *h, struct hull_err *err)
+{
+	int r = 0;
+	for (size_t i = 0; i < h->nfiles && r == 0; i++) {
+		if (!h->files[i].own)
+			continue;
+		int fd =
+		    open(h->files[i].path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return hull_err_sys(err, errno, "%s", h->files[i].path);
+		/* fchown takes no O_PATH descriptor; fchownat with
+		 * AT_EMPTY_PATH does */
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			r = hull_err_sys(err, errno, "%s", h->files[i].path);
+		else if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+			r = hull_err_set(err, EPERM,
+					 "%s: has other hard links; not handed "
+					 "to the emulator's uid",
+					 h->files[i].path);
+		else if (S_ISREG(st.st_mode) &&
+			 fchownat(fd, "", h->uid, h->gid, AT_EMPTY_PATH) < 0)
+			r = hull_err_sys(err, errno, "chown %s",
+					 h->files[i].path);
+		close(fd);
+	}
+	if (r < 0 || !h->run_dir)
+		return r;
+	int dfd =
+	    open(h->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return hull_err_sys(err, errno, "%s", h->run_dir);
+	if (fchown(dfd, h->uid, h->gid) < 0 || fchmod(dfd, 0700) < 0) {
+		r = hull_err_sys(err, errno, "chown %s", h->run_dir);
+		close(dfd);
+		return r;
+	}
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		r = hull_err_sys(err, errno, "%s", h->run_dir);
+		close(dfd);
+		return r;
+	}
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int fd = openat(dirfd(d), de->d_name,
+				O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* gone meanwhile */
+		struct stat st;
+		if (fstat(fd, &st) == 0 &&
+		    (S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+		    st.st_nlink == 1 &&
+		    fchownat(fd, "", h->uid, h->gid, AT_EMPTY_PATH) < 0)
+			r = hull_err_sys(err, errno, "chown %s/%s", h->run_dir,
+					 de->d_name);
+		close(fd);
+	}
+	closedir(d);
 	return r;
 }
 
@@ -307,15 +439,17 @@ static int devices_allow(struct zone_cgroup *cg, const struct hvm_hull *h,
 	char rules[HVM_HULL_PATHS_MAX + 1][48];
 	size_t n = 0;
 	snprintf(rules[n++], sizeof(rules[0]), "c 10:232 rwm"); /* kvm */
+	/* run as a uid, a disk's node is made in the hull (mknod) */
+	const char *m = h->uid ? "m" : "";
 	for (size_t i = 0; i < h->nfiles; i++) {
 		struct stat st;
 		if (stat(h->files[i].path, &st) < 0)
 			return hull_err_sys(err, errno, "%s", h->files[i].path);
 		if (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode))
-			snprintf(rules[n++], sizeof(rules[0]), "%c %u:%u %s",
+			snprintf(rules[n++], sizeof(rules[0]), "%c %u:%u %s%s",
 				 S_ISBLK(st.st_mode) ? 'b' : 'c',
 				 major(st.st_rdev), minor(st.st_rdev),
-				 h->files[i].rw ? "rw" : "r");
+				 h->files[i].rw ? "rw" : "r", m);
 	}
 	if (cg->v2) {
 		const char *v[HVM_HULL_PATHS_MAX + 1];
@@ -397,10 +531,18 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		return hull_err_set(err, EINVAL, "%s: must be an absolute path",
 				    h->run_dir);
 
+	if (!h->uid != !h->gid)
+		return hull_err_set(err, EINVAL,
+				    "a uid and a gid, or neither, for the "
+				    "emulator");
 	struct plan plan;
 	int r;
 	if ((r = plan_make(h, &plan, err)) < 0)
 		return r;
+	if (h->uid && (r = hand_over(h, err)) < 0) {
+		plan_fini(&plan);
+		return r;
+	}
 	struct zone_limits lim = {
 	    .cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
 	    .cpu_shares = -1,

@@ -17,6 +17,16 @@
  *   - the cgroup cg (limits: memory ram + overhead, cpu_cap);
  *   - no capabilities at all (bounding, permitted, effective, inheritable,
  *     ambient), and no_new_privs;
+ *   - when uid is not 0: that uid and gid (real, effective, saved; no
+ *     supplementary groups), set after the capability bounding set is
+ *     emptied and before the exec. The hull then hands the emulator what
+ *     it must open: its own files (own) and the run directory with the
+ *     entries already in it are chowned to uid:gid (never through a
+ *     symbolic link; a regular file with other hard links is refused); the
+ *     device nodes it needs that are not for everyone (/dev/kvm, a disk
+ *     that is a device node) are made anew, owned by uid:gid, mode 0600, in
+ *     a tmpfs of the hull's own at /dev (nosuid, noexec, not nodev), the
+ *     host's nodes untouched;
  *   - only stdio and the descriptors in keep_fds.
  * hull-vmm then confines itself further (its own seccomp allow-list).
  *
@@ -48,6 +58,7 @@ int64_t hvm_hull_overhead_mib(int64_t ram_mib);
 struct hvm_hull_path {
 	const char *path; /* absolute host path, bound at the same path */
 	bool rw;
+	bool own; /* the instance's own file: handed to uid (see above) */
 };
 
 struct hvm_hull {
@@ -66,6 +77,8 @@ struct hvm_hull {
 	bool tun;	 /* also /dev/net/tun */
 	int64_t ram_mib; /* > 0: memory.max = ram + overhead */
 	int64_t cpu_cap; /* percent of a CPU; 0: none */
+	uid_t uid;	 /* the emulator's uid and gid; 0: stays root */
+	gid_t gid;
 };
 
 /*

@@ -1,5 +1,7 @@
 /*
- * idmap.h - giving a userns zone its host id range at create.
+ * idmap.h - giving a userns zone, or an HVM instance (whose emulator runs
+ * as the range's first uid and gid, hvm/vmmzone.h), its host id range at
+ * create.
  *
  * The range lives in the instance record as "hull_userns": {"uid": U,
  * "gid": G, "count": 65536} (not a SmartOS property: a payload cannot set

@@ -72,6 +72,9 @@ int main(int argc, char **argv)
 	status_line("CapEff");
 	status_line("CapBnd");
 	status_line("NoNewPrivs");
+	status_line("Uid");
+	status_line("Gid");
+	status_line("Groups");
 	char line[256];
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	while (f && fgets(line, sizeof(line), f))

@@ -90,6 +90,28 @@ def emulator_pid(h, u):
     return int(kids[0])
 
 
+def record(h, u):
+    with open(os.path.join(h.root, u, "config", "vm.json")) as f:
+        return json.load(f)
+
+
+def status_ids(pid):
+    """/proc/PID/status's Uid and Gid (real, effective, saved, fs)."""
+    with open(f"/proc/{pid}/status") as f:
+        ids = dict(l.split(":", 1) for l in f.read().splitlines()
+                   if l.startswith(("Uid:", "Gid:")))
+    return ids["Uid"].split(), ids["Gid"].split()
+
+
+def assert_runs_as_instance(h, u, pid):
+    """The emulator runs as the first uid and gid of the instance's id
+    range (hull_userns), not root."""
+    ids = record(h, u)["hull_userns"]
+    assert ids["uid"] > 0 and ids["gid"] > 0, ids
+    assert status_ids(pid) == ([str(ids["uid"])] * 4, [str(ids["gid"])] * 4)
+    return ids
+
+
 def test_kvm_guest_boots_serves_metadata_and_powers_off(vmhost):
     h = vmhost
     img = install(h)
@@ -116,6 +138,9 @@ def test_kvm_guest_boots_serves_metadata_and_powers_off(vmhost):
     assert not os.path.exists(f"/proc/{qemu}/root/etc/passwd")
     assert os.path.exists(f"/proc/{qemu}/root{disk['path']}")
     assert f"/{u}" in open(f"/proc/{qemu}/cgroup").read()
+    # ... as the instance's own uid, which owns its disk, not root
+    ids = assert_runs_as_instance(h, u, qemu)
+    assert os.stat(disk["path"]).st_uid == ids["uid"]
     # vmadm console relays COM1 both ways
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(os.path.join(h.root, u, "run", "console.sock"))
@@ -327,8 +352,48 @@ def test_bhyve_boots_the_test_guest_double_hulled(vmhost, workdir):
             os.readlink(f"/proc/self/ns/{ns}")
     assert not os.path.exists(f"/proc/{vmm}/root/etc/passwd")
     assert os.path.exists(f"/proc/{vmm}/root{disk}")
+    ids = assert_runs_as_instance(h, u, vmm)
+    # its own /dev/kvm node; the host's stays root's, 0600
+    st = os.stat(f"/proc/{vmm}/root/dev/kvm")
+    assert (st.st_uid, st.st_mode & 0o777) == (ids["uid"], 0o600)
+    st = os.stat("/dev/kvm")
+    assert (st.st_uid, st.st_mode & 0o777) == (0, 0o600)
     h.run("vmadm", "stop", u, "-t", "30", timeout=60)
     assert state(h, u) == "stopped"
     assert "hull-guest: PASS acpibutton" in console_log(h, u)
     sv = open(os.path.join(h.root, u, "logs", "supervisor.log")).read()
     assert "did not stop in time" not in sv
+    # an instance created before HVM instances had an id range (its
+    # record has no hull_userns, its files are root's) still starts, its
+    # emulator as root without capabilities, as then
+    rec = record(h, u)
+    del rec["hull_userns"]
+    with open(os.path.join(h.root, u, "config", "vm.json"), "w") as f:
+        json.dump(rec, f)
+    for dirpath, dirs, files in os.walk(os.path.join(h.root, u)):
+        for n in dirs + files:
+            os.lchown(os.path.join(dirpath, n), 0, 0)
+    h.run("vmadm", "start", u)
+    wait_console(h, u, "waiting for the power button", 30)
+    vmm = emulator_pid(h, u)
+    assert status_ids(vmm) == (["0"] * 4, ["0"] * 4)
+    h.run("vmadm", "stop", u, "-t", "30", timeout=60)
+    assert state(h, u) == "stopped"
+
+
+def test_hvm_instances_get_their_own_ids_released_on_delete(vmhost):
+    """Each HVM instance gets an id range of its own at create (the
+    userns allocator's, recorded as hull_userns); delete releases it."""
+    h = vmhost
+    pay = {"brand": "bhyve", "ram": 64, "autoboot": False,
+           "disks": [{"size": 8, "boot": True}]}
+    a = create(h, pay)
+    b = create(h, dict(pay, brand="kvm"))
+    ia, ib = record(h, a)["hull_userns"], record(h, b)["hull_userns"]
+    assert ia["uid"] > 0 and ib["uid"] > 0
+    assert ia["uid"] != ib["uid"] and ia["gid"] != ib["gid"]
+    assert ia["count"] == ib["count"] == 65536
+    assert json.loads(h.run("vmadm", "get", a).out)["hull_userns"] == ia
+    h.run("vmadm", "delete", a)
+    c = create(h, pay)
+    assert record(h, c)["hull_userns"] == ia

@@ -20,6 +20,28 @@ from zonekit import (cgroup_dirs, cgroup_file, cgroup_pids, cgroup_remove,
                      cgroup_v2)
 
 PROBE = os.path.join(BUILD, "tests", "guest", "hull-probe")
+# An instance's emulator uid and gid (vmadm gives the first ids of the
+# instance's range, hull_userns; any non-zero ids do here).
+UID, GID = 3999990000, 3999990001
+AS_UID = ("--uid", str(UID), "--gid", str(GID))
+
+
+def status_ids(pid):
+    """The Uid and Gid lines of /proc/PID/status, as the host sees them."""
+    with open(f"/proc/{pid}/status") as f:
+        ids = dict(l.split(":", 1) for l in f.read().splitlines()
+                   if l.startswith(("Uid:", "Gid:")))
+    return ids["Uid"].split(), ids["Gid"].split()
+
+
+def hull_child(pid):
+    """The emulator: the only child of hull-vmmzone (pid)."""
+    kids = []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/children") as f:
+            kids += f.read().split()
+    assert len(kids) == 1, kids
+    return int(kids[0])
 
 
 @pytest.fixture
@@ -105,12 +127,108 @@ def test_probe_sees_only_its_own_hull(hull):
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
-def test_device_disks_are_filtered(hull):
+def test_probe_runs_as_the_instances_uid(hull):
+    """With --uid/--gid the emulator runs as that uid and gid (no groups,
+    no capabilities, no_new_privs) and is handed only what it must open:
+    its read-write disk, its run directory and what is in it (a kernel
+    copy, root's 0600), a /dev/kvm node of its own; a root-owned 0644 file
+    on the same writable mount stays out of its reach, though root
+    (without --uid) may write it; the host's /dev/kvm is unchanged."""
+    disk = hull.inst / "disks" / "disk0.img"
+    run = hull.inst / "run"
+    (run / "sub").mkdir()
+    rootfile = run / "sub" / "rootfile"
+    rootfile.write_text("root's\n")
+    rootfile.chmod(0o644)
+    kernel = run / "kernel"
+    kernel.write_bytes(b"kernel")
+    kernel.chmod(0o600)
+    # root's emulator (no --uid) can write that file
+    cp = subprocess.run(hull.cmd(PROBE, "--trywrite", str(rootfile)),
+                        env=hull.env, capture_output=True, text=True,
+                        timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert f"trywrite {rootfile}: opened" in cp.stdout.splitlines()
+    kvm = os.path.exists("/dev/kvm")
+    kvm_before = os.stat("/dev/kvm") if kvm else None
+    cp = subprocess.run(
+        hull.cmd(PROBE, "--own", str(disk), "--trywrite", str(rootfile),
+                 "--try", str(kernel), "--run", str(run),
+                 *(("--own", "/dev/kvm") if kvm else ()), extra=AS_UID),
+        env=hull.env, capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.splitlines()
+    assert f"status Uid:\t{UID}\t{UID}\t{UID}\t{UID}" in out, out
+    assert f"status Gid:\t{GID}\t{GID}\t{GID}\t{GID}" in out, out
+    assert [l for l in out if l.startswith("status Groups:")] == \
+        ["status Groups:\t "], out
+    assert "status CapEff:\t0000000000000000" in out, out
+    assert "status NoNewPrivs:\t1" in out, out
+    assert f"own {disk}: opened" in out, out
+    assert f"try {kernel}: opened" in out, out
+    assert f"run {run}/probe.out: opened" in out, out
+    assert f"trywrite {rootfile}: Permission denied" in out, out
+    if kvm:
+        assert "own /dev/kvm: opened" in out, out
+        after = os.stat("/dev/kvm")
+        assert (after.st_uid, after.st_gid, after.st_mode, after.st_rdev) \
+            == (kvm_before.st_uid, kvm_before.st_gid, kvm_before.st_mode,
+                kvm_before.st_rdev)
+        assert (after.st_uid, after.st_mode & 0o777) == (0, 0o600)
+    dev = sorted([l for l in out if l.startswith("dev:")][0].split()[1:])
+    assert set(dev) == {"null", "urandom"} | ({"kvm"} if kvm else set())
+    # on the host: the disk, the run directory and its files are the
+    # uid's; the root-owned file is untouched
+    for p in (disk, run, kernel, run / "probe.out"):
+        st = os.stat(p)
+        assert (st.st_uid, st.st_gid) == (UID, GID), p
+    assert os.stat(run).st_mode & 0o777 == 0o700
+    st = os.stat(rootfile)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o644)
+    assert rootfile.read_text() == "root's\n"
+    assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
+
+
+def test_uid_hand_over_refusals(hull):
+    """Only the instance's own files are handed over: a disk with another
+    hard link is refused in one line; a symbolic link planted in the run
+    directory is not followed (its target stays root's)."""
+    target = hull.inst / "hostfile"
+    target.write_text("host\n")
+    (hull.inst / "run" / "planted").symlink_to(target)
+    cp = subprocess.run(hull.cmd(PROBE, extra=AS_UID), env=hull.env,
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert os.stat(target).st_uid == 0
+    assert os.lstat(hull.inst / "run" / "planted").st_uid == 0
+    disk = hull.inst / "disks" / "disk0.img"
+    os.chown(disk, 0, 0)
+    os.link(disk, hull.inst / "disks" / "other-name")
+    cp = subprocess.run(hull.cmd(PROBE, extra=AS_UID), env=hull.env,
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 1
+    assert cp.stderr == (f"hull-vmmzone: {disk}: has other hard links; not "
+                         "handed to the emulator's uid\n")
+    assert os.stat(disk).st_uid == 0
+    cp = subprocess.run(hull.cmd(PROBE, extra=("--uid", str(UID))),
+                        env=hull.env, capture_output=True, text=True)
+    assert cp.returncode == 1
+    assert cp.stderr == "hull-vmmzone: --uid and --gid go together\n"
+    cp = subprocess.run(hull.cmd(PROBE, extra=("--uid", "0", "--gid", "1")),
+                        env=hull.env, capture_output=True, text=True)
+    assert cp.returncode == 1
+    assert cp.stderr == "hull-vmmzone: --uid: not an id other than 0: 0\n"
+    assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
+
+
+@pytest.mark.parametrize("as_uid", [False, True], ids=["root", "uid"])
+def test_device_disks_are_filtered(hull, as_uid):
     """A disk that is a block device, given read-only, opens for reading
     only: the hull's device filter (v1: its devices cgroup; v2: its
     device program, checked in test_zone_cgroup_v2.py) allows it "r"; the
     bind mount alone would not refuse a write to a device node. /dev/null
-    (the zone's whitelist) opens for writing."""
+    (the zone's whitelist) opens for writing. Run as a uid, the disk's node
+    is made anew for it in the hull's own /dev; the host's stays root's."""
     backing = hull.inst / "blk.img"
     with open(backing, "wb") as f:
         f.truncate(1 << 20)
@@ -122,8 +240,11 @@ def test_device_disks_are_filtered(hull):
     try:
         cp = subprocess.run(
             hull.cmd(PROBE, "--try", dev, "--trywrite", dev,
-                     "--trywrite", "/dev/null", extra=("--file", dev)),
+                     "--trywrite", "/dev/null",
+                     extra=("--file", dev) + (AS_UID if as_uid else ())),
             env=hull.env, capture_output=True, text=True, timeout=60)
+        st = os.stat(dev)
+        assert st.st_uid == 0 and st.st_mode & 0o007 == 0
     finally:
         subprocess.run(["losetup", "-d", dev])
     assert cp.returncode == 0, cp.stderr
@@ -131,6 +252,8 @@ def test_device_disks_are_filtered(hull):
     assert f"try {dev}: opened" in out, out
     assert f"trywrite {dev}: Operation not permitted" in out, out
     assert "trywrite /dev/null: opened" in out, out
+    if as_uid:
+        assert f"status Uid:\t{UID}\t{UID}\t{UID}\t{UID}" in out, out
 
 
 def test_limits_are_ram_plus_overhead_and_cpu_cap(hull):
@@ -192,7 +315,8 @@ def test_refusals_are_one_line(hull):
 
 @pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
                     reason=str(vmmlib.kvm_unusable()))
-def test_hull_vmm_guest_boots_in_the_hull(hull):
+@pytest.mark.parametrize("as_uid", [False, True], ids=["root", "uid"])
+def test_hull_vmm_guest_boots_in_the_hull(hull, as_uid):
     run = hull.inst / "run"
     con, meta = str(run / "console.sock"), str(run / "ttyb.sock")
     p = subprocess.Popen(
@@ -200,7 +324,8 @@ def test_hull_vmm_guest_boots_in_the_hull(hull):
                  "test=com2", "--memory", "32M",
                  "--disk", str(hull.inst / "disks" / "disk0.img"),
                  "--console", f"unix:{con}", "--metadata", f"unix:{meta}",
-                 extra=("--file", GUEST_ELF, "--ram", "32")),
+                 extra=("--file", GUEST_ELF, "--ram", "32") +
+                 (AS_UID if as_uid else ())),
         env=hull.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
@@ -215,6 +340,10 @@ def test_hull_vmm_guest_boots_in_the_hull(hull):
         m = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         m.connect(meta)
         m.sendall(b"GET sdc:uuid\n")
+        # hull-vmm as the host sees it: the instance's uid, or root
+        want = [str(UID)] * 4 if as_uid else ["0"] * 4
+        wantg = [str(GID)] * 4 if as_uid else ["0"] * 4
+        assert status_ids(hull_child(p.pid)) == (want, wantg)
         got = b""
         c.settimeout(30)
         while b"hull-guest: PASS com2" not in got:

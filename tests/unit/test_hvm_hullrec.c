@@ -40,6 +40,18 @@ static void test_record(void **state)
 	assert_true(h.files[0].rw);
 	assert_false(h.files[1].rw);
 	assert_false(h.files[2].rw);
+	/* every disk is the instance's own, handed to its uid */
+	assert_true(h.files[0].own && h.files[1].own && h.files[2].own);
+	assert_int_equal(h.uid, 0); /* no hull_userns: root, as before */
+	assert_int_equal(h.gid, 0);
+	json_decref(vm);
+
+	vm = rec("{\"uuid\": \"" UUID "\", \"hull_userns\": {\"uid\": "
+		 "2147549184, \"gid\": 2147614720, \"count\": 65536}}");
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(hvm_hull_from_record(vm, &h, &err), 0);
+	assert_int_equal(h.uid, 2147549184u);
+	assert_int_equal(h.gid, 2147614720u);
 	json_decref(vm);
 
 	vm = rec("{\"uuid\": \"" UUID "\"}");
@@ -75,6 +87,16 @@ static void test_refused(void **state)
 		"disks.0.path: must be an absolute path");
 	refused("{\"uuid\": \"" UUID "\", \"disks\": [{}]}",
 		"disks.0.path: must be an absolute path");
+	refused("{\"uuid\": \"" UUID "\", \"hull_userns\": 5}",
+		"hull_userns: must hold a uid and a gid other than 0");
+	refused("{\"uuid\": \"" UUID "\", \"hull_userns\": {\"uid\": 0, "
+		"\"gid\": 0}}",
+		"hull_userns: must hold");
+	refused("{\"uuid\": \"" UUID "\", \"hull_userns\": {\"uid\": 7}}",
+		"hull_userns: must hold");
+	refused("{\"uuid\": \"" UUID "\", \"hull_userns\": {\"uid\": "
+		"4294967295, \"gid\": 7}}",
+		"hull_userns: must hold");
 }
 
 int main(void)

@@ -113,12 +113,16 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		r = hull_err_set(err, EEXIST, "VM %s already exists", uuid);
 		goto out;
 	}
-	/* A userns zone's id range: picked and recorded (in the pending
-	 * record) under the pool's allocation lock (vm/idmap.h). */
+	/* A userns zone's id range, or an HVM instance's (its emulator runs
+	 * as the range's first uid and gid, hvm/vmmzone.h): picked and
+	 * recorded (in the pending record) under the pool's allocation lock
+	 * (vm/idmap.h). */
 	int idlock = -1;
 	json_object_del(vm, "hull_userns");
 	if (zone_config_userns_flag(json_object_get(vm, "internal_metadata"),
-				    NULL) == 1) {
+				    NULL) == 1 ||
+	    (vm_brand_from_name(hull_json_str(vm, "brand", "")) &
+	     VM_BRANDS_HVM)) {
 		if ((idlock = vm_idmap_lock(err)) < 0) {
 			r = idlock;
 			goto out;
