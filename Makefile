@@ -8,7 +8,7 @@
 PYTEST := /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps test-deps build build-check build-fuzz check unit fuzz integration demo bench clean
+.PHONY: all deps test-deps build build-check build-fuzz check format-check unit fuzz integration demo bench clean
 
 all: build
 
@@ -33,6 +33,9 @@ build-fuzz: test-deps
 	CC=clang meson setup --reconfigure build-fuzz >/dev/null
 	ninja -C build-fuzz
 
+format-check: test-deps
+	scripts/format-check
+
 unit: build-check
 	meson test -C build-check --suite unit --print-errorlogs
 
@@ -42,7 +45,7 @@ fuzz: build-fuzz
 integration: build-check
 	HULL_BUILD=$(CURDIR)/build-check $(PYTEST) -v tests/integration
 
-check: unit fuzz integration
+check: format-check unit fuzz integration
 
 demo: build
 	scripts/demo

@@ -510,9 +510,9 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 		/* The folder is writable from inside the emulator's hull: never
 		 * follow or reuse what may have been planted there. */
 		unlink(tmp);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				       O_CLOEXEC,
-			      0600);
+		int fd = open(
+		    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
 		if (fd < 0)
 			return hull_err_sys(err, errno, "create %s", tmp);
 		int r = 0;
@@ -555,8 +555,8 @@ static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
 	 * is lost, the next start copies again. */
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp", stamp_path);
 	unlink(tmp);
-	int sfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		       0600);
+	int sfd = open(
+	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (sfd >= 0) {
 		bool ok =
 		    write(sfd, stamp, strlen(stamp)) == (ssize_t)strlen(stamp);

@@ -81,9 +81,8 @@ static int int_prop(json_t *d, struct disk_at i, const char *key, int64_t lo,
 
 static int check_disk(json_t *d, struct disk_at i, const char *brand,
 		      const char *inst_dir, const char *deflt_model,
-		      const char *deflt_path,
-		      hvm_image_lookup_fn lookup, void *ctx, json_t *fill,
-		      struct hull_err *err)
+		      const char *deflt_path, hvm_image_lookup_fn lookup,
+		      void *ctx, json_t *fill, struct hull_err *err)
 {
 	static const char *const kvm_models[] = {"virtio", "ide", "scsi", NULL};
 	static const char *const bhyve_models[] = {"virtio", "ahci", "nvme",
@@ -176,7 +175,8 @@ static int check_disk(json_t *d, struct disk_at i, const char *brand,
 			return hull_err_set(err, EINVAL,
 					    "%s.%zu.image_uuid: image %s is "
 					    "of type %s, not zvol",
-					    i.label, i.i, u, info.type ? info.type : "?");
+					    i.label, i.i, u,
+					    info.type ? info.type : "?");
 		if (info.image_size > 0 && has_isize &&
 		    image_size != info.image_size)
 			return hull_err_set(err, EINVAL,
@@ -311,8 +311,8 @@ static int plan_range(json_t *vm, const char *brand, const char *inst_dir,
 		}
 	}
 	if (r == 0 && nboot > 1)
-		r = hull_err_set(err, EINVAL,
-				 "%s: more than one boot disk", label);
+		r = hull_err_set(err, EINVAL, "%s: more than one boot disk",
+				 label);
 	if (r == 0)
 		for (size_t i = first; i < n; i++)
 			json_object_update(json_array_get(disks, i),
@@ -621,10 +621,11 @@ int hvm_disks_remove_plan(json_t *vm, json_t *remove, struct hull_err *err)
 	{
 		const char *p = json_string_value(e);
 		if (!p)
-			return hull_err_set(err, EINVAL,
-					    "Invalid value for remove_disks.%zu: "
-					    "must be a path",
-					    i);
+			return hull_err_set(
+			    err, EINVAL,
+			    "Invalid value for remove_disks.%zu: "
+			    "must be a path",
+			    i);
 		json_t *found = NULL;
 		json_array_foreach(disks, j, d)
 		{
@@ -634,15 +635,17 @@ int hvm_disks_remove_plan(json_t *vm, json_t *remove, struct hull_err *err)
 				found = d;
 		}
 		if (!found)
-			return hull_err_set(err, ENOENT,
-					    "Invalid value for remove_disks.%zu: "
-					    "the VM has no disk %s",
-					    i, p);
+			return hull_err_set(
+			    err, ENOENT,
+			    "Invalid value for remove_disks.%zu: "
+			    "the VM has no disk %s",
+			    i, p);
 		if (json_is_true(json_object_get(found, "boot")))
-			return hull_err_set(err, EINVAL,
-					    "Invalid value for remove_disks.%zu: "
-					    "%s is the boot disk",
-					    i, p);
+			return hull_err_set(
+			    err, EINVAL,
+			    "Invalid value for remove_disks.%zu: "
+			    "%s is the boot disk",
+			    i, p);
 		for (size_t q = 0; q < i; q++)
 			if (!strcmp(p, json_string_value(
 					   json_array_get(remove, q))))

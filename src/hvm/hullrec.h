@@ -16,8 +16,8 @@
 #include "hvm/vmmzone.h"
 #include "lib/err.h"
 
-/* Fills h's uuid, files, ram_mib, cpu_cap, uid and gid from the VM object vm. The
- * strings are borrowed from vm. Pure. Errors name the property. */
+/* Fills h's uuid, files, ram_mib, cpu_cap, uid and gid from the VM object vm.
+ * The strings are borrowed from vm. Pure. Errors name the property. */
 int hvm_hull_from_record(json_t *vm, struct hvm_hull *h, struct hull_err *err);
 
 #endif

@@ -83,8 +83,7 @@ int hvm_ldlist_parse(const char *text, struct hvm_ldlist *l,
 }
 
 /* Appends what the loader lists for path (a program or a library). */
-static int list_of(const char *path, struct hvm_ldlist *l,
-		   struct hull_err *err)
+static int list_of(const char *path, struct hvm_ldlist *l, struct hull_err *err)
 {
 	char *argv[] = {(char *)HVM_LDSO, (char *)"--list", (char *)path, NULL};
 	_cleanup_free_ char *out = NULL;
@@ -106,8 +105,12 @@ static int list_of(const char *path, struct hvm_ldlist *l,
  * the hull there is no /etc/ld.so.cache, so this is exactly where the
  * emulator's dlopen() will look. */
 static const char *const default_dirs[] = {
-    "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64",
-    "/usr/lib64",	     "/lib",			   "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
 };
 
 int hvm_ldlist_add_dlopen(struct hvm_ldlist *l, const char *soname,
@@ -139,8 +142,9 @@ int hvm_ldlist_add_dlopen(struct hvm_ldlist *l, const char *soname,
 			r = list_of(path, l, err);
 		return r;
 	}
-	return hull_err_set(err, ENOENT, "%s: not found in the loader's "
-				       "directories",
+	return hull_err_set(err, ENOENT,
+			    "%s: not found in the loader's "
+			    "directories",
 			    soname);
 }
 

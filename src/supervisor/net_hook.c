@@ -61,12 +61,12 @@ out:
 
 static void net_stopped(struct sv_loop *loop, const struct zone_config *cfg)
 {
-	struct hull_err err = { 0 };
+	struct hull_err err = {0};
 	if (net_instance_cleanup(cfg->uuid, &err) < 0)
 		sv_log("error", "network teardown: %s", err.msg);
 }
 
 const struct sv_hook net_hook = {
-	.name = "network",
-	.zone_stopped = net_stopped,
+    .name = "network",
+    .zone_stopped = net_stopped,
 };

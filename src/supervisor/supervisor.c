@@ -76,7 +76,7 @@ struct supervisor {
 	time_t boot_mono;
 	int restarts, backoff_s, failures;
 	int64_t oom_seen;
-	bool owns_run; /* we hold the pid lock: the run files are ours */
+	bool owns_run;	 /* we hold the pid lock: the run files are ours */
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
 };

@@ -138,8 +138,8 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		goto out;
 	vmadm_test_crash("pending");
 
-	const bool hvm = vm_brand_from_name(hull_json_str(vm, "brand", "")) &
-			 VM_BRANDS_HVM;
+	const bool hvm =
+	    vm_brand_from_name(hull_json_str(vm, "brand", "")) & VM_BRANDS_HVM;
 	if (hvm) {
 		/* An HVM instance's dataset holds its disks, not a root. */
 		r = pool_dataset_create(pool, uuid, err);
@@ -259,8 +259,8 @@ int vmadm_create(int argc, char **argv)
 		goto out;
 	}
 	bool hvm = vm_brand_from_name(bname) & VM_BRANDS_HVM;
-	if ((hvm ? vmadm_hvm_plan(pool, vm, &err) : image_check(pool, vm, &err)) <
-		0 ||
+	if ((hvm ? vmadm_hvm_plan(pool, vm, &err)
+		 : image_check(pool, vm, &err)) < 0 ||
 	    create_instance(pool, vm, &err) < 0) {
 		vmadm_fail_err(&err);
 		goto out;

@@ -143,8 +143,7 @@ int vmadm_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err)
 	return r;
 }
 
-int vmadm_hvm_disks_plan_added(json_t *vm, size_t first,
-				struct hull_err *err)
+int vmadm_hvm_disks_plan_added(json_t *vm, size_t first, struct hull_err *err)
 {
 	struct pool *pool;
 	int r = pool_open(&pool, err);

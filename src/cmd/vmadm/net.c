@@ -21,9 +21,9 @@ static json_t *nic_by_mac(json_t *nics, const char *mac)
 {
 	size_t i;
 	json_t *n;
-	json_array_foreach(nics, i, n)
-		if (!strcasecmp(hull_json_str(n, "mac", ""), mac))
-			return n;
+	json_array_foreach(
+	    nics, i,
+	    n) if (!strcasecmp(hull_json_str(n, "mac", ""), mac)) return n;
 	return NULL;
 }
 
@@ -46,7 +46,8 @@ int vmadm_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 	size_t i;
 	json_t *n;
 	/* Gone or changed: remove the port. */
-	json_array_foreach(old_nics, i, n) {
+	json_array_foreach(old_nics, i, n)
+	{
 		const char *mac = hull_json_str(n, "mac", "");
 		json_t *now = nic_by_mac(nics, mac);
 		if (now && json_equal(now, n))
@@ -56,19 +57,22 @@ int vmadm_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 	}
 	/* New or changed: make it, primary last so its routes win. */
 	for (int pass = 0; pass < 2; pass++)
-		json_array_foreach(nics, i, n) {
+		json_array_foreach(nics, i, n)
+		{
 			const char *mac = hull_json_str(n, "mac", "");
 			json_t *was = nic_by_mac(old_nics, mac);
 			if ((was && json_equal(was, n)) ||
 			    hull_json_bool(n, "primary", false) != (pass == 1))
 				continue;
-			if ((r = net_nic_add(vm, mac, fd, brand, NULL, err)) < 0)
+			if ((r = net_nic_add(vm, mac, fd, brand, NULL, err)) <
+			    0)
 				goto out;
 		}
 out:
 	close(fd);
 	return r < 0 ? hull_err_prefix(err, "update the nics of running VM %s",
-				       uuid) : 0;
+				       uuid)
+		     : 0;
 }
 
 int vmadm_fw_reload(struct hull_err *err)

@@ -58,8 +58,8 @@ static int update_locked(const char *uuid, json_t *payload,
 	 * changed on disk just before the record is saved. */
 	bool running = vm_supervisor_alive(uuid);
 	json_t *ud = json_object_get(payload, "update_disks");
-	if (ud && (r = hvm_disks_update_plan(vm, ud, running, &resize,
-					     &nresize, err)) < 0)
+	if (ud && (r = hvm_disks_update_plan(vm, ud, running, &resize, &nresize,
+					     err)) < 0)
 		goto out;
 	/* add_disks, remove_disks: the emulator has its disks open and
 	 * bound into its hull, so only while stopped (SmartOS too needs a
