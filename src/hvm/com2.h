@@ -11,6 +11,12 @@
 
 #include "lib/err.h"
 
+/* connect(2) of fd to the unix socket at path without following a
+ * symbolic link at path: the emulator owns the folder its sockets are in
+ * and could plant one pointing anywhere in the host's namespace. 0 or a
+ * negative errno (-ENOTSOCK for what is not a socket). */
+int hvm_sock_connect(int fd, const char *path);
+
 /* Connects to the unix stream socket at path, retrying for up to
  * wait_ms while it does not exist yet or refuses (the emulator is still
  * starting). Returns a non-blocking, close-on-exec descriptor. */

@@ -163,19 +163,15 @@ static void on_conn(struct sv_loop *loop, int fd, uint32_t events, void *data)
 
 static int connect_qemu(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* Non-blocking: a QEMU that does not accept (its backlog full)
 	 * refuses the client instead of stalling the supervisor. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
+	int r = hvm_sock_connect(fd, path);
+	if (r < 0) {
 		close(fd);
-		return -e;
+		return r;
 	}
 	return fd;
 }

@@ -9,9 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "hvm/com2.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
 #include "lib/err.h"
@@ -327,6 +331,49 @@ static void test_qmp_parse(void **state)
 		    0);
 }
 
+/* The supervisor connects to sockets in a folder the emulator owns: a
+ * symbolic link planted there must not lead it elsewhere. */
+static void test_sock_connect_refuses_links(void **state)
+{
+	char dir[] = "/tmp/hull-com2-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *sock = xasprintf("%s/s.sock", dir);
+	char *link = xasprintf("%s/l.sock", dir);
+	char *file = xasprintf("%s/f", dir);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(symlink(sock, link), 0);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(hvm_sock_connect(c, sock), 0);
+	close(c);
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(hvm_sock_connect(c, link), -ENOTSOCK);
+	assert_int_equal(hvm_sock_connect(c, file), -ENOTSOCK);
+	assert_int_equal(hvm_sock_connect(c, "/nonexistent/x.sock"), -ENOENT);
+	close(c);
+	struct hull_err err = {0};
+	assert_true(hvm_com2_connect(link, 0, &err) < 0);
+	int ok = hvm_com2_connect(sock, 0, &err);
+	assert_true(ok >= 0);
+	close(ok);
+
+	close(l);
+	unlink(sock);
+	unlink(link);
+	unlink(file);
+	rmdir(dir);
+	free(sock);
+	free(link);
+	free(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +383,7 @@ int main(void)
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_extra_disks),
 	    cmocka_unit_test(test_qmp_parse),
+	    cmocka_unit_test(test_sock_connect_refuses_links),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
