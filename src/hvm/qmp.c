@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hvm/com2.h"
 #include "lib/xalloc.h"
 
 struct hvm_qmp {
@@ -203,20 +204,14 @@ int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
 struct hvm_qmp *hvm_qmp_open(const char *path, int timeout_ms,
 			     struct hull_err *err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		hull_err_set(err, ENAMETOOLONG, "socket path too long: %s",
-			     path);
-		return NULL;
-	}
-	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		hull_err_sys(err, errno, "socket");
 		return NULL;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		hull_err_sys(err, errno, "connect %s", path);
+	int c = hvm_sock_connect(fd, path);
+	if (c < 0) {
+		hull_err_sys(err, -c, "connect %s", path);
 		close(fd);
 		return NULL;
 	}
