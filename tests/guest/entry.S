@@ -228,8 +228,9 @@ gdt_desc:
 	.long gdt
 
 	/* The page tables are data in the image, built by the assembler:
-	 * this host's nested KVM emulates unpaged code one instruction at a
-	 * time, so filling 2048 entries at run time took about 40 ms. An
+	 * this host's KVM (kvm_pvm) emulates much of a guest's code one
+	 * instruction at a time, so filling 2048 entries at run time cost
+	 * about 10 ms a boot. An
 	 * identity map of 4 GiB with 2 MiB pages; the top GiB (PCI, IOAPIC,
 	 * LAPIC) uncached. */
 	.section .data.pagetables, "aw"
