@@ -14,7 +14,7 @@ import pytest
 
 from test_hvm_sysrq_vnc import make_guest_disk
 from test_hvm_vmadm import (READY, console_log, create, install,  # noqa: F401
-                            vmhost, wait_console)
+                            new_bhyve_test_vm, vmhost, wait_console)
 
 
 def disks_of(h, u):
@@ -106,15 +106,8 @@ def test_kvm_added_disks_are_made_and_seen_removed_are_deleted(vmhost):
 
 
 def test_bhyve_starts_with_an_added_disk(vmhost, workdir):
-    import vmmlib
-    why = vmmlib.kvm_unusable()
-    if why is not None:
-        pytest.skip(why)
     h = vmhost
-    h.env["HULL_TEST_KVM_SMALL"] = "1"
-    u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
-                   "disks": [{"size": 8, "boot": True}]})
-    boot = disks_of(h, u)[0]["path"]
+    u, boot = new_bhyve_test_vm(h)
     make_guest_disk(workdir, boot, "test=blk")
     update(h, u, {"add_disks": [{"size": 32, "model": "virtio"}]})
     added = disks_of(h, u)[1]["path"]

@@ -5,11 +5,9 @@ path and bad fields are refused with nothing changed."""
 import json
 import os
 
-import pytest
-
 from test_hvm_sysrq_vnc import make_guest_disk
 from test_hvm_vmadm import (READY, console_log, create, install, state,  # noqa: F401
-                            vmhost, wait_console)
+                            new_bhyve_test_vm, vmhost, wait_console)
 
 
 def disk_of(h, u, i=0):
@@ -59,15 +57,8 @@ def test_kvm_image_disk_grows_and_the_guest_sees_it(vmhost):
 
 
 def test_bhyve_disk_grows_and_the_test_guest_sees_it(vmhost, workdir):
-    import vmmlib
-    why = vmmlib.kvm_unusable()
-    if why is not None:
-        pytest.skip(why)
     h = vmhost
-    h.env["HULL_TEST_KVM_SMALL"] = "1"
-    u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
-                   "disks": [{"size": 8, "boot": True}]})
-    disk = disk_of(h, u)["path"]
+    u, disk = new_bhyve_test_vm(h)
     make_guest_disk(workdir, disk, "test=blk")
     update(h, u, {"update_disks": [{"path": disk, "size": 16}]})
     assert os.path.getsize(disk) == 16 << 20

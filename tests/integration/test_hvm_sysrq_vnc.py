@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT
 from test_hvm_vmadm import (READY, console_log, create, install, state,  # noqa: F401
-                            vmhost, wait_console)
+                            new_bhyve_test_vm, vmhost, wait_console)
 
 
 def info_vnc(h, u):
@@ -215,15 +215,8 @@ def test_sysrq_usage(vmhost):
 def test_bhyve_nmi_and_no_screenshot(vmhost, workdir):
     # hull-vmm's test guest waits, halted, for an NMI (test=nmi) and
     # reports it; a screenshot is refused (hull-vmm has no framebuffer).
-    import vmmlib
-    why = vmmlib.kvm_unusable()
-    if why is not None:
-        pytest.skip(why)
     h = vmhost
-    h.env["HULL_TEST_KVM_SMALL"] = "1"
-    u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
-                   "disks": [{"size": 8, "boot": True}]})
-    disk = json.loads(h.run("vmadm", "get", u).out)["disks"][0]["path"]
+    u, disk = new_bhyve_test_vm(h)
     make_guest_disk(workdir, disk, "test=nmi")
     h.run("vmadm", "start", u)
     wait_console(h, u, "nmi: waiting for an NMI", 30)

@@ -56,6 +56,21 @@ def create(h, payload):
     return r.err.split("Successfully created VM ")[1].split()[0]
 
 
+def new_bhyve_test_vm(h):
+    """A stopped bhyve VM with an 8 MiB boot disk, for hull-vmm's test
+    guest (tests/guest), which this host's KVM runs where it runs no stock
+    Linux: HULL_TEST_KVM_SMALL lets the bhyve brand use it. Skips where
+    /dev/kvm cannot run even that. Returns (uuid, boot disk path)."""
+    import vmmlib
+    why = vmmlib.kvm_unusable()
+    if why is not None:
+        pytest.skip(why)
+    h.env["HULL_TEST_KVM_SMALL"] = "1"
+    u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
+                   "disks": [{"size": 8, "boot": True}]})
+    return u, json.loads(h.run("vmadm", "get", u).out)["disks"][0]["path"]
+
+
 def state(h, u):
     return h.run("vmadm", "list", "-H", "-o", "state",
                  f"uuid={u}").out.strip()
@@ -320,19 +335,12 @@ def test_update_running_vm(vmhost):
 
 
 def test_bhyve_boots_the_test_guest_double_hulled(vmhost, workdir):
-    # hull-vmm's own test guest (tests/guest) runs on a KVM that runs
-    # small guests only; HULL_TEST_KVM_SMALL lets the bhyve brand use it.
-    # Its disk: a bare ext4 filesystem whose grub.cfg boots the guest
-    # waiting for the ACPI power button, which vmadm stop presses.
+    # hull-vmm's own test guest (new_bhyve_test_vm). Its disk: a bare
+    # ext4 filesystem whose grub.cfg boots the guest waiting for the ACPI
+    # power button, which vmadm stop presses.
     import vmmlib
-    why = vmmlib.kvm_unusable()
-    if why is not None:
-        pytest.skip(why)
     h = vmhost
-    h.env["HULL_TEST_KVM_SMALL"] = "1"
-    u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
-                   "disks": [{"size": 8, "boot": True}]})
-    disk = json.loads(h.run("vmadm", "get", u).out)["disks"][0]["path"]
+    u, disk = new_bhyve_test_vm(h)
     fs = os.path.join(workdir, "guestfs")
     os.makedirs(os.path.join(fs, "boot", "grub"))
     subprocess.run(["cp", vmmlib.GUEST_BZ,
