@@ -135,10 +135,11 @@ ap_gdt_desc:
 ap_tramp_end:
 
 	.code64
-/* Interrupt stubs: save the caller-saved registers, call the C handler. */
-	.macro isr vec
-	.globl isr_\vec
-isr_\vec:
+/* Interrupt stubs: the caller-saved registers around a call of the C
+ * handler fn with vec as its argument (guest_nmi ignores it). */
+	.macro stub name, fn, vec
+	.globl \name
+\name:
 	pushq %rax
 	pushq %rcx
 	pushq %rdx
@@ -149,7 +150,7 @@ isr_\vec:
 	pushq %r10
 	pushq %r11
 	movl $\vec, %edi
-	call guest_irq
+	call \fn
 	popq %r11
 	popq %r10
 	popq %r9
@@ -160,6 +161,9 @@ isr_\vec:
 	popq %rcx
 	popq %rax
 	iretq
+	.endm
+	.macro isr vec
+	stub isr_\vec, guest_irq, \vec
 	.endm
 	isr 0x40
 	isr 0x41
@@ -187,28 +191,7 @@ exc_\vec:
 	exc 14, 1
 
 	/* NMI (vector 2): the C handler reports it on COM1 */
-	.globl isr_nmi
-isr_nmi:
-	pushq %rax
-	pushq %rcx
-	pushq %rdx
-	pushq %rsi
-	pushq %rdi
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	call guest_nmi
-	popq %r11
-	popq %r10
-	popq %r9
-	popq %r8
-	popq %rdi
-	popq %rsi
-	popq %rdx
-	popq %rcx
-	popq %rax
-	iretq
+	stub isr_nmi, guest_nmi, 2
 
 	.globl isr_spurious
 isr_spurious:
