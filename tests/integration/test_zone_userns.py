@@ -2,9 +2,13 @@
 driven through hull-supervisor and zlogin: the zone's root is a host uid
 of the zone's own range, keeps its image's ownership on disk, holds every
 capability within its namespaces and still cannot reach the host."""
+import importlib
+import inspect
 import os
 import random
 import re
+
+import pytest
 
 from zonekit import probe, zones, wait_for, cgroup_dirs, cgroup_v2  # noqa: F401
 
@@ -216,64 +220,34 @@ class UsernsZones:
         return self.zones.new(userns_record(record), **kw)
 
 
-def test_userns_zlogin_exit_status(zones):
-    import test_zone_zlogin as t
-    t.test_exit_status_is_passed_through(UsernsZones(zones))
+# The plain zones' tests, run again against zones in user namespaces.
+REUSED = [
+    ("test_zone_zlogin", "test_exit_status_is_passed_through"),
+    ("test_zone_zlogin", "test_joins_namespaces_and_cgroup"),
+    ("test_zone_zlogin", "test_pty_when_asked_or_interactive"),
+    ("test_zone_zlogin", "test_cve_2024_21626_no_host_cwd_or_descriptor"),
+    ("test_zone_zlogin", "test_cve_2019_5736_host_binary_is_not_writable"),
+    ("test_zone_runtime", "test_dev_is_minimal"),
+    ("test_zone_runtime", "test_proc_and_sys_are_masked_and_read_only"),
+    ("test_zone_runtime", "test_no_host_descriptor_reaches_init"),
+    ("test_zone_runtime", "test_systemd_conventions"),
+    ("test_zone_runtime", "test_hostname_and_resolvers"),
+    ("test_zone_runtime", "test_resolv_conf_symlink_is_replaced_not_followed"),
+    ("test_zone_runtime", "test_symlinked_mountpoints_are_refused"),
+    ("test_zone_supervisor", "test_console_is_logged_and_attachable"),
+    ("test_zone_supervisor", "test_stop_is_graceful_and_records_exit"),
+    ("test_zone_supervisor", "test_reboot_and_halt_from_inside"),
+    ("test_zone_supervisor", "test_kill_9_of_supervisor_leaves_nothing"),
+]
 
 
-def test_userns_zlogin_joins_namespaces_and_cgroup(zones):
-    import test_zone_zlogin as t
-    t.test_joins_namespaces_and_cgroup(UsernsZones(zones))
-
-
-def test_userns_zlogin_pty(zones):
-    import test_zone_zlogin as t
-    t.test_pty_when_asked_or_interactive(UsernsZones(zones))
-
-
-def test_userns_cve_2024_21626(zones, workdir):
-    import test_zone_zlogin as t
-    t.test_cve_2024_21626_no_host_cwd_or_descriptor(UsernsZones(zones), workdir)
-
-
-def test_userns_cve_2019_5736(zones, workdir):
-    import test_zone_zlogin as t
-    t.test_cve_2019_5736_host_binary_is_not_writable(UsernsZones(zones), workdir)
-
-
-def test_userns_dev_is_minimal(zones):
-    import test_zone_runtime as t
-    t.test_dev_is_minimal(UsernsZones(zones))
-
-
-def test_userns_proc_and_sys_are_masked(zones):
-    import test_zone_runtime as t
-    t.test_proc_and_sys_are_masked_and_read_only(UsernsZones(zones))
-
-
-def test_userns_no_host_descriptor_reaches_init(zones):
-    import test_zone_runtime as t
-    t.test_no_host_descriptor_reaches_init(UsernsZones(zones))
-
-
-def test_userns_systemd_conventions(zones):
-    import test_zone_runtime as t
-    t.test_systemd_conventions(UsernsZones(zones))
-
-
-def test_userns_hostname_and_resolvers(zones):
-    import test_zone_runtime as t
-    t.test_hostname_and_resolvers(UsernsZones(zones))
-
-
-def test_userns_resolv_conf_symlink(zones):
-    import test_zone_runtime as t
-    t.test_resolv_conf_symlink_is_replaced_not_followed(UsernsZones(zones))
-
-
-def test_userns_symlinked_mountpoints_are_refused(zones):
-    import test_zone_runtime as t
-    t.test_symlinked_mountpoints_are_refused(UsernsZones(zones))
+@pytest.mark.parametrize("module,name", REUSED, ids=[n for _, n in REUSED])
+def test_userns_passes_the_plain_zone_test(zones, workdir, module, name):
+    test = getattr(importlib.import_module(module), name)
+    args = [UsernsZones(zones)]
+    if "workdir" in inspect.signature(test).parameters:
+        args.append(workdir)
+    test(*args)
 
 
 # vmadm: the range is allocated at create, kept, and freed at delete.
@@ -404,26 +378,6 @@ def test_vmadm_refuses_bad_values_and_changes(bbhost):
     r = h.fails("vmadm", "update", plain,
                 input=json.dumps({"set_internal_metadata": {"hull:userns": "true"}}))
     assert "fixed at create" in r.err
-
-
-def test_userns_console_is_logged_and_attachable(zones):
-    import test_zone_supervisor as t
-    t.test_console_is_logged_and_attachable(UsernsZones(zones))
-
-
-def test_userns_stop_is_graceful_and_records_exit(zones):
-    import test_zone_supervisor as t
-    t.test_stop_is_graceful_and_records_exit(UsernsZones(zones))
-
-
-def test_userns_reboot_and_halt_from_inside(zones):
-    import test_zone_supervisor as t
-    t.test_reboot_and_halt_from_inside(UsernsZones(zones))
-
-
-def test_userns_kill_9_of_supervisor_leaves_nothing(zones):
-    import test_zone_supervisor as t
-    t.test_kill_9_of_supervisor_leaves_nothing(UsernsZones(zones))
 
 
 # Networking: the supervisor plugs a nic into a netns the zone's user
