@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/fileio.h"
@@ -42,10 +43,14 @@ char *hull_root_path(const char *fmt, ...)
 
 int hull_root_check(struct hull_err *err)
 {
-	char *cfg = hull_root_path("var/pool.json");
-	bool ok = hull_path_exists(cfg);
-	free(cfg);
-	if (!ok)
+	_cleanup_free_ char *cfg = hull_root_path("var/pool.json");
+	struct stat st;
+	if (stat(cfg, &st) < 0 && errno == EACCES)
+		return hull_err_set(err, EACCES,
+				    "the hull pool at %s is root's alone: run "
+				    "this as root",
+				    hull_root());
+	if (!hull_path_exists(cfg))
 		return hull_err_set(err, ENOENT,
 				    "no hull pool at %s: run 'hull init' first",
 				    hull_root());

@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, prog
 from vmtools import unfreeze
 from zonekit import Zones, build_probe
 
@@ -28,14 +28,14 @@ NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 SECRET = "hunter2-internal"
 
 
-def as_nobody(*cmd):
+def as_nobody(*cmd, env=None):
     """Runs cmd as nobody. Through sh: setpriv keeps its capabilities
     (keep-caps) until its own execve, so a program setpriv runs directly is
     looked up with root's CAP_DAC_OVERRIDE; sh, already nobody without
     capabilities, looks it up as nobody would."""
     return subprocess.run([*NOBODY, "sh", "-c", 'exec "$0" "$@"',
                            *map(str, cmd)], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=env)
 
 
 def mode(path):
@@ -122,6 +122,12 @@ def test_nobody_reads_no_record_log_or_image(bbhost):
         if os.path.exists(p):
             assert mode(p) & 0o077 == 0, f
     assert mode(os.path.join(h.root, u, "run", "supervisor.pid")) == 0o600
+    # A host user's hull command says why, in one line.
+    for cmd in (["vmadm", "get", u], ["imgadm", "list"]):
+        r = as_nobody(prog(cmd[0]), *cmd[1:], env=h.env)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        assert r.returncode != 0 and len(lines) == 1, (cmd, r.stderr)
+        assert "root's alone" in lines[0] and SECRET not in r.stdout
     # Root still reads it all, and the zone still runs what it holds.
     with open(os.path.join(h.root, u, "config", "vm.json")) as f:
         assert json.load(f)["internal_metadata"]["root_pw"] == SECRET
@@ -182,3 +188,22 @@ def test_setuid_file_planted_by_zone_root_does_not_run_for_host_user(
     r = as_nobody(planted, "euid")
     assert r.returncode != 0 and "euid 0" not in r.stdout, (r.stdout, r.stderr)
     assert "Permission denied" in r.stderr
+
+
+def test_nobody_reads_no_vm_disk(pool, workdir):
+    """A VM's disks (the guest's whole filesystem) are as closed as a
+    zone's root; its emulator reaches them through its own hull's binds."""
+    os.chmod(workdir, 0o755)
+    r = pool.run("vmadm", "create", input=json.dumps(
+        {"brand": "bhyve", "ram": 64, "autoboot": False,
+         "disks": [{"size": 8, "boot": True}]}))
+    u = (r.out.strip() or r.err.strip()).split()[-1]
+    try:
+        disk = json.loads(pool.run("vmadm", "get", u).out)["disks"][0]["path"]
+        assert disk.startswith(os.path.join(pool.root, u))
+        r = as_nobody("dd", f"if={disk}", "of=/dev/null", "count=1")
+        assert r.returncode != 0 and "Permission denied" in r.stderr, r
+        assert mode(os.path.join(pool.root, u)) == 0o700
+        assert mode(os.path.join(pool.root, u, "config", "vm.json")) == 0o600
+    finally:
+        pool.run("vmadm", "delete", u, check=False)
