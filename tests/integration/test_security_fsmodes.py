@@ -167,11 +167,22 @@ def test_old_open_pool_is_closed_on_start_and_init(bbhost):
     assert mode(h.root) == 0o700
 
 
+@pytest.mark.parametrize("userns", [False, True], ids=["plain", "userns"])
 def test_setuid_file_planted_by_zone_root_does_not_run_for_host_user(
-        bbhost, workdir):
+        bbhost, workdir, userns):
+    """Zone root is host root in a plain zone; in a hull:userns zone it is
+    the range's first uid, but the root is an idmapped mount that keeps
+    the image's ownership on disk, so what that zone's root owns is owned
+    by uid 0 on the host. Either way the file is a set-user-ID root
+    program on the host, and it must not run for a host user."""
     h = bbhost
     probe = build_probe(workdir)
-    u = create(h)
+    im = {"root_pw": SECRET}
+    if userns:
+        im["hull:userns"] = "true"
+    u = create(h, internal_metadata=im)
+    assert ("hull_userns" in json.loads(h.run("vmadm", "get", u).out)) == \
+        userns
     # Root of the zone makes a set-user-ID root copy of a static program.
     shutil.copy(probe, os.path.join(h.root, u, "root", "probe"))
     h.run("zlogin", u, "sh", "-c",
