@@ -1,8 +1,12 @@
 """Antispoof: frames a zone may not send never reach the other side; the
 ones it may send do. Frames are forged with raw sockets inside a zone."""
+import ipaddress
 import json
 import os
 import subprocess
+import time
+
+import pytest
 
 from nethelp import net  # noqa: F401  (fixture)
 
@@ -113,5 +117,68 @@ def test_each_flag_alone(net):
     net.run("hull-net", "setup", ua, a)
     got = exchange(net, a, b, frames_a())
     assert got == {"legit", "legitarp", "ethertype", "vlantag", "smtp"}
+    for u in (ua, ub):
+        net.run("hull-net", "teardown", u)
+
+
+def link_local(m):
+    """The EUI-64 link-local address the kernel derives from MAC m."""
+    b = [int(x, 16) for x in m.split(":")]
+    b[0] ^= 2
+    eui = bytes([0xfe, 0x80] + [0] * 6 + b[:3] + [0xff, 0xfe] + b[3:])
+    return str(ipaddress.IPv6Address(eui))
+
+
+def default_routes6(net, ns):
+    out = net.ip("ip", "-6", "-j", "route", "show", "default", ns=ns).stdout
+    return [r.get("gateway") for r in json.loads(out or "[]")]
+
+
+@pytest.mark.parametrize("allow", [False, True], ids=["plain", "router"])
+def test_router_advertisements_and_redirects(net, allow):
+    """Zone A tells its bridge neighbours to route through it: an IPv6
+    router advertisement to all nodes, an IPv6 redirect and an IPv4 ICMP
+    redirect to zone B. B's nic takes router advertisements (addrconf), so
+    one that got through would give B a default route via A. Only a nic
+    allowed to speak for other addresses (allow_ip_spoofing) may do it."""
+    net.run("nictagadm", "add", "-l", "stub0")
+    a, b = net.instance_ns("a"), net.instance_ns("b")
+    lla = link_local(MA)
+    ua = net.record([{"nic_tag": "stub0", "mac": MA,
+                      "ips": ["192.0.2.1/24", "2001:db8::1/64"],
+                      "allow_ip_spoofing": allow}])
+    ub = net.record([{"nic_tag": "stub0", "mac": MB,
+                      "ips": ["192.0.2.2/24", "addrconf"]}], brand="lx")
+    net.run("hull-net", "setup", ua, a)
+    net.run("hull-net", "setup", ub, b)
+    assert net.ip("sysctl", "-n", "net.ipv6.conf.eth0.accept_ra",
+                  ns=b).stdout.strip() == "1"
+    assert default_routes6(net, b) == []
+    frames = {
+        "legit": dict(kind="udp4", dst=MB, src=MA, sip="192.0.2.1",
+                      dip="192.0.2.2"),
+        "ra": dict(kind="ra", dst="33:33:00:00:00:01", src=MA, sip=lla,
+                   dip="ff02::1"),
+        "redirect6": dict(kind="redirect6", dst=MB, src=MA, sip=lla,
+                          dip=link_local(MB), target=lla,
+                          dest="2001:db8:ffff::1"),
+        "redirect4": dict(kind="redirect4", dst=MB, src=MA, sip="192.0.2.1",
+                          dip="192.0.2.2", gateway="192.0.2.1"),
+    }
+    got = exchange(net, a, b, frames)
+    # The kernel handles an RA as it arrives, before the frame sent after
+    # it; a little slack all the same.
+    routers = []
+    for _ in range(5):
+        routers = default_routes6(net, b)
+        if routers:
+            break
+        time.sleep(0.1)
+    if allow:
+        assert got == set(frames)
+        assert routers == [lla]
+    else:
+        assert got == {"legit"}
+        assert routers == []
     for u in (ua, ub):
         net.run("hull-net", "teardown", u)
