@@ -5,10 +5,11 @@ import json
 import os
 import subprocess
 import time
+import uuid as uuidlib
 
 import pytest
 
-from nethelp import net  # noqa: F401  (fixture)
+from nethelp import net, root_tag, sh  # noqa: F401  (net: a fixture)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
@@ -182,3 +183,63 @@ def test_router_advertisements_and_redirects(net, allow):
         assert routers == []
     for u in (ua, ub):
         net.run("hull-net", "teardown", u)
+
+
+def test_pools_have_their_own_tables(net):
+    """A second pool on the same host keeps its ports in a table of its
+    own: its last port going takes only its table, and the first pool's
+    zones stay filtered."""
+    a, b, ua, ub = setup_pair(net, {})
+    root2 = os.path.join(net.h.workdir, "zones2")
+    env2 = {"HULL_ROOT": root2}
+    uc = str(uuidlib.uuid4())
+    os.makedirs(os.path.join(root2, uc, "config"))
+    with open(os.path.join(root2, uc, "config", "vm.json"), "w") as f:
+        json.dump({"uuid": uc, "brand": "joyent", "nics": [
+            {"nic_tag": "stub1", "mac": "02:00:00:00:00:0c",
+             "ips": ["198.51.100.3/24"]}]}, f)
+    net.run("nictagadm", "add", "-l", "stub1", env=env2)
+    c = net.instance_ns("c")
+    net.run("hull-net", "setup", uc, c, env=env2)
+    t1 = net.antispoof_table()
+    t2 = f"hull_antispoof_{root_tag(root2)}"
+    assert t1 != t2
+    tables = net.ip("nft", "list", "tables").stdout
+    assert f"table bridge {t1}" in tables and f"table bridge {t2}" in tables
+    assert f"p_hv{uc[:8]}0" not in net.ip("nft", "list", "table", "bridge",
+                                           t1).stdout
+    net.run("hull-net", "teardown", uc, env=env2)
+    tables = net.ip("nft", "list", "tables").stdout
+    assert f"table bridge {t2}" not in tables
+    assert f"table bridge {t1}" in tables
+    got = exchange(net, a, b, frames_a())
+    assert got == {"legit", "legit6", "legitarp", "allowed", "smtp"}
+    for u in (ua, ub):
+        net.run("hull-net", "teardown", u)
+    assert "hull_antispoof" not in net.ruleset()
+
+
+def test_old_shared_table_is_left_behind(net):
+    """Ports an older hull set up sit in the one `hull_antispoof` table it
+    shared among pools: setting a port up again moves it to the pool's own
+    table, and the old table goes with its last port."""
+    a, b, ua, ub = setup_pair(net, {})
+    port = f"hv{ua[:8]}0"
+    old = ("add table bridge hull_antispoof\n"
+           "add map bridge hull_antispoof ports { type ifname : verdict; }\n"
+           "add chain bridge hull_antispoof pre { type filter hook "
+           "prerouting priority -300; policy accept; }\n"
+           "add rule bridge hull_antispoof pre iifname vmap @ports\n"
+           f"add chain bridge hull_antispoof p_{port}\n"
+           f"add rule bridge hull_antispoof p_{port} ether type ip6 drop\n"
+           f"add element bridge hull_antispoof ports {{ \"{port}\" : "
+           f"jump p_{port} }}\n")
+    sh("ip", "netns", "exec", net.ns, "nft", "-f", "-", input=old)
+    assert not net.ping(a, "2001:db8::2")
+    net.run("hull-net", "setup", ua, a)
+    assert "table bridge hull_antispoof" not in \
+        net.ip("nft", "list", "tables").stdout.splitlines()
+    assert net.ping(a, "2001:db8::2")
+    for u in (ua, ub):
+        net.run("hull-net", "teardown", u)
+    assert "hull_antispoof" not in net.ruleset()
