@@ -47,15 +47,20 @@ def ipv6_udp(src, dst, sport, dport, payload):
     return struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + s + d + udp
 
 
-def icmp6(src, dst, body):
+def icmp6(src, dst, body, hbh=False):
     """An IPv6 packet (hop limit 255, as NDP requires) carrying ICMPv6 body
-    (type, code, a zero checksum, the rest), its checksum filled in."""
+    (type, code, a zero checksum, the rest), its checksum filled in; with
+    hbh, behind an empty hop-by-hop options header (one PadN option)."""
     s = socket.inet_pton(socket.AF_INET6, src)
     d = socket.inet_pton(socket.AF_INET6, dst)
     pseudo = s + d + struct.pack("!IxxxB", len(body), 58)
     c = csum(pseudo + body)
     body = body[:2] + struct.pack("!H", c) + body[4:]
-    return struct.pack("!IHBB", 6 << 28, len(body), 58, 255) + s + d + body
+    nxt = 58
+    if hbh:
+        body = struct.pack("!BBBB4x", 58, 0, 1, 4) + body
+        nxt = 0
+    return struct.pack("!IHBB", 6 << 28, len(body), nxt, 255) + s + d + body
 
 
 def nd_marker_option(marker):
@@ -113,7 +118,8 @@ def frame(f):
         return dst + src + b"\x08\x06" + arp(f["sha"], f["sip"], f["dip"], m)
     if k == "ra":
         return dst + src + b"\x86\xdd" + icmp6(
-            f["sip"], f["dip"], router_advert(f["src"], m))
+            f["sip"], f["dip"], router_advert(f["src"], m),
+            hbh=f.get("hbh", False))
     if k == "redirect6":
         return dst + src + b"\x86\xdd" + icmp6(
             f["sip"], f["dip"], redirect6(f["target"], f["dest"], m))

@@ -138,8 +138,8 @@ def default_routes6(net, ns):
 @pytest.mark.parametrize("allow", [False, True], ids=["plain", "router"])
 def test_router_advertisements_and_redirects(net, allow):
     """Zone A tells its bridge neighbours to route through it: an IPv6
-    router advertisement to all nodes, an IPv6 redirect and an IPv4 ICMP
-    redirect to zone B. B's nic takes router advertisements (addrconf), so
+    router advertisement to all nodes (also behind a hop-by-hop header),
+    an IPv6 redirect and an IPv4 ICMP redirect to zone B. B's nic takes router advertisements (addrconf), so
     one that got through would give B a default route via A. Only a nic
     allowed to speak for other addresses (allow_ip_spoofing) may do it."""
     net.run("nictagadm", "add", "-l", "stub0")
@@ -160,6 +160,8 @@ def test_router_advertisements_and_redirects(net, allow):
                       dip="192.0.2.2"),
         "ra": dict(kind="ra", dst="33:33:00:00:00:01", src=MA, sip=lla,
                    dip="ff02::1"),
+        "ra_hbh": dict(kind="ra", dst="33:33:00:00:00:01", src=MA, sip=lla,
+                       dip="ff02::1", hbh=True),
         "redirect6": dict(kind="redirect6", dst=MB, src=MA, sip=lla,
                           dip=link_local(MB), target=lla,
                           dest="2001:db8:ffff::1"),
