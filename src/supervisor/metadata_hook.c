@@ -15,8 +15,8 @@
  * capabilities, no_new_privs; it holds the listening socket, the COM2
  * stream and the supervisor's log, nothing else. It dies with the
  * supervisor (PR_SET_PDEATHSIG) and with the instance's cgroup; if it dies
- * while the instance runs, the supervisor starts another (at most once a
- * second).
+ * while the instance runs, the supervisor starts another (unless it keeps
+ * dying as it starts).
  *
  * The listening socket is the supervisor's, kept across boots; every
  * connection's peer must be the instance or host root (metadata/peer.h).
@@ -56,6 +56,10 @@ static int md_listen_fd = -1; /* the zone socket, the supervisor's */
 static pid_t md_pid = -1;     /* this boot's server process */
 static int md_pidfd = -1;     /* watched: the server died */
 static time_t md_spawned;     /* CLOCK_MONOTONIC seconds */
+static int md_quick_deaths;   /* in a row, each within a second of its start */
+/* A server that dies this many times in a row right after it started is
+ * not started again before the next boot (a crash loop, not a kill). */
+#define MD_QUICK_DEATHS_MAX 3
 static struct sv_loop *md_loop;
 static char md_uuid[64];
 
@@ -212,10 +216,13 @@ static void on_md_exit(struct sv_loop *loop, int fd, uint32_t events,
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	bool quick = now.tv_sec - md_spawned < 1;
+	if (now.tv_sec - md_spawned < 1)
+		md_quick_deaths++;
+	else
+		md_quick_deaths = 0;
 	md_reap();
-	if (quick) {
-		sv_log("error", "metadata server died right after it started; "
+	if (md_quick_deaths > MD_QUICK_DEATHS_MAX) {
+		sv_log("error", "metadata server keeps dying as it starts; "
 				"not restarted before the next boot");
 		return;
 	}
@@ -301,6 +308,7 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 			return md_listen_fd;
 	}
 	md_reap();
+	md_quick_deaths = 0;
 	return md_spawn(cfg->uuid, err);
 }
 
