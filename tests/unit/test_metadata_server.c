@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "lib/xalloc.h"
+#include "metadata/peer.h"
 #include "metadata/proto.h"
 #include "metadata/server.h"
 
@@ -421,6 +422,29 @@ static void test_peer_check_refuses(void **state)
 	free(dir);
 }
 
+/* Where /proc/<pid>/cgroup places a peer: the memory line decides on v1
+ * and hybrid hosts, the v2 line on pure v2 ones; a sibling whose name
+ * starts the same is not inside. */
+static void test_peer_cgroup_within(void **state)
+{
+	const char *rel = "hull/abc";
+#define W(t) metadata_peer_cgroup_within(t, strlen(t), rel)
+	assert_true(W("0::/hull/abc/zone\n"));
+	assert_true(W("0::/hull/abc\n"));
+	assert_true(W("0::/hull/abc/zone/system.slice/x.service"));
+	assert_false(W("0::/hull/abcd/zone\n"));
+	assert_false(W("0::/user.slice/user-1000.slice\n"));
+	assert_false(W("0::/\n"));
+	assert_false(W(""));
+	/* hybrid: memory decides, whatever the other lines say */
+	assert_true(W("12:memory:/hull/abc/zone\n4:cpu,cpuacct:/\n"
+		      "0::/user.slice\n"));
+	assert_false(W("12:memory:/user.slice\n4:cpu,cpuacct:/hull/abc\n"
+		       "0::/hull/abc/zone\n"));
+	assert_false(W("1:name=systemd:/hull/abc/zone\n"));
+#undef W
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +464,7 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_peer_check_refuses, setup,
 					    teardown),
+	    cmocka_unit_test(test_peer_cgroup_within),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

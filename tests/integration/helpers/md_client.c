@@ -69,8 +69,7 @@ static int do_send(const char *path, const char *line)
 	}
 }
 
-static int do_flood(const char *path, int conns, int seconds,
-		    const char *line)
+static int do_flood(const char *path, int conns, int seconds, const char *line)
 {
 	int *fd = calloc((size_t)conns, sizeof(int));
 	char *closed = calloc((size_t)conns, 1);
@@ -118,8 +117,7 @@ int main(int argc, char **argv)
 		return do_send(argv[2], argv[3]);
 	}
 	if (argc == 6 && !strcmp(argv[1], "flood"))
-		return do_flood(argv[2], atoi(argv[3]), atoi(argv[4]),
-				argv[5]);
+		return do_flood(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
 	fprintf(stderr, "usage: md_client send PATH LINE [UID] | flood PATH "
 			"CONNS SECONDS LINE\n");
 	return 2;
