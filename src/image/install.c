@@ -333,13 +333,12 @@ int image_budget_get(struct pool *pool, const char *what, uint64_t compressed,
 	if ((r = pool_usage(pool, &size, &avail, err)) < 0)
 		return r;
 	if (avail < compressed)
-		return hull_err_sys(err, ENOSPC,
-				    "%s: %llu MiB, but the pool has %llu MiB "
-				    "free",
-				    what,
-				    (unsigned long long)((compressed + MiB - 1) /
-							 MiB),
-				    (unsigned long long)(avail / MiB));
+		return hull_err_sys(
+		    err, ENOSPC,
+		    "%s: %llu MiB, but the pool has %llu MiB "
+		    "free",
+		    what, (unsigned long long)((compressed + MiB - 1) / MiB),
+		    (unsigned long long)(avail / MiB));
 	uint64_t reserve = size / 100;
 	if (reserve < 16 * MiB)
 		reserve = 16 * MiB;
@@ -387,8 +386,8 @@ int image_scratch_make(char **path, int *lock_fd, struct hull_err *err)
 			free(tmpl);
 			return r;
 		}
-		int fd = open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					O_CLOEXEC);
+		int fd =
+		    open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		struct stat st;
 		if (fd >= 0 && flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 &&
 		    st.st_nlink > 0) {
@@ -416,8 +415,9 @@ static int scratch_clean(json_t *removed, struct hull_err *err)
 	_cleanup_close_ int vfd =
 	    open(var, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (vfd < 0)
-		return errno == ENOENT ? 0
-				       : hull_err_sys(err, errno, "open %s", var);
+		return errno == ENOENT
+			   ? 0
+			   : hull_err_sys(err, errno, "open %s", var);
 	int dfd = fcntl(vfd, F_DUPFD_CLOEXEC, 0);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {
@@ -429,11 +429,11 @@ static int scratch_clean(json_t *removed, struct hull_err *err)
 	int r = 0;
 	struct dirent *de;
 	while (r == 0 && (de = readdir(d))) {
-		if (strncmp(de->d_name, SCRATCH_PREFIX,
-			    strlen(SCRATCH_PREFIX)))
+		if (strncmp(de->d_name, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)))
 			continue;
-		int fd = openat(vfd, de->d_name,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd =
+		    openat(vfd, de->d_name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		/* Held: an import is using it. Free: its import is gone. The

@@ -77,8 +77,9 @@ static int digest_path(json_t *desc, const char *what, char **path,
 		/* Name the algorithm when it looks like one; never echo the
 		 * document's bytes otherwise. */
 		size_t n = strcspn(d, ":");
-		bool named = n && n <= 16 && d[n] == ':' &&
-			     strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789+._-") >= n;
+		bool named =
+		    n && n <= 16 && d[n] == ':' &&
+		    strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789+._-") >= n;
 		if (named && strncmp(d, "sha256:", 7))
 			return hull_err_set(err, EINVAL,
 					    "OCI %s: unsupported digest "
@@ -240,10 +241,10 @@ static int blob_open_walk(int dirfd, const char *rel, int flags)
 	char *c = strtok_r(copy, "/", &save);
 	while (c) {
 		char *next = strtok_r(NULL, "/", &save);
-		int nfd = next ? openat(fd, c,
-					O_PATH | O_DIRECTORY | O_NOFOLLOW |
-					    O_CLOEXEC)
-			       : openat(fd, c, flags | O_NOFOLLOW);
+		int nfd =
+		    next ? openat(fd, c,
+				  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			 : openat(fd, c, flags | O_NOFOLLOW);
 		int e = errno;
 		close(fd);
 		if (nfd < 0) {
@@ -264,12 +265,17 @@ int oci_blob_open(int dirfd, const char *rel, struct hull_err *err)
 	/* Non-blocking, so that a FIFO or a device answers at once instead
 	 * of holding the import (and the pool's install lock) forever. */
 	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
-	struct open_how how = {
-	    .flags = (uint64_t)flags,
-	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	struct open_how how = {.flags = (uint64_t)flags,
+			       .resolve =
+				   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
 	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
 		fd = blob_open_walk(dirfd, rel, flags);
+	if (fd < 0 && errno == ENOENT)
+		return hull_err_set(err, ENOENT,
+				    "%s: not found in the image (symlinks "
+				    "may not lead out of it)",
+				    rel);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "%s", rel);
 	struct stat st;
@@ -280,8 +286,7 @@ int oci_blob_open(int dirfd, const char *rel, struct hull_err *err)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return hull_err_set(err, EINVAL, "%s: not a regular file",
-				    rel);
+		return hull_err_set(err, EINVAL, "%s: not a regular file", rel);
 	}
 	if (fcntl(fd, F_SETFL, O_RDONLY) < 0) {
 		int e = errno;

@@ -50,7 +50,7 @@ struct unpacker {
 	int cached_fd;
 	struct deferred_dir *dirs;
 	size_t ndirs, dirs_cap;
-	char *buf; /* data copy buffer for holes */
+	char *buf;	/* data copy buffer for holes */
 	uint64_t limit; /* 0: none */
 	const char *limit_why;
 	uint64_t *used;
@@ -931,10 +931,11 @@ int image_unpack_raw_fd(int fd, const char *dest_file,
 		if (offset + (off_t)size > end)
 			end = offset + (off_t)size;
 		if (o && o->max_disk && (uint64_t)end > o->max_disk) {
-			r = hull_err_set(err, EFBIG,
-					 "disk is larger than the manifest's "
-					 "image_size (%llu MiB)",
-					 (unsigned long long)(o->max_disk >> 20));
+			r = hull_err_set(
+			    err, EFBIG,
+			    "disk is larger than the manifest's "
+			    "image_size (%llu MiB)",
+			    (unsigned long long)(o->max_disk >> 20));
 			goto done;
 		}
 	}

@@ -55,8 +55,8 @@ static json_t *config_load(int dirfd, struct oci_image *img, char hex[65],
 {
 	char *buf;
 	size_t len;
-	if (oci_blob_read(dirfd, img->config_path, 16 << 20, &buf, &len,
-			  err) < 0)
+	if (oci_blob_read(dirfd, img->config_path, 16 << 20, &buf, &len, err) <
+	    0)
 		return NULL;
 	struct sha256_tap t;
 	sha256_begin(&t);
@@ -92,8 +92,8 @@ static void layer_fds_close(struct layer_fds *l)
 	l->n = 0;
 }
 
-static int layer_fds_open(int dirfd, struct oci_image *img,
-			  struct layer_fds *l, struct hull_err *err)
+static int layer_fds_open(int dirfd, struct oci_image *img, struct layer_fds *l,
+			  struct hull_err *err)
 {
 	l->fd = xcalloc(img->nlayers + 1, sizeof(*l->fd));
 	l->n = 0;
