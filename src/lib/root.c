@@ -5,12 +5,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
@@ -39,6 +42,25 @@ char *hull_root_path(const char *fmt, ...)
 	char *p = xasprintf("%s/%s", hull_root(), rel);
 	free(rel);
 	return p;
+}
+
+const char *hull_root_tag(void)
+{
+	static char tag[13];
+	if (!tag[0]) {
+		char canon[PATH_MAX];
+		const char *p =
+		    realpath(hull_root(), canon) ? canon : hull_root();
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+		/* 48 bits: a collision among the few pools of one host is out
+		 * of reach, and the name stays short in `nft list ruleset`. */
+		if (EVP_Digest(p, strlen(p), md, &n, EVP_sha256(), NULL) != 1)
+			abort();
+		for (int i = 0; i < 6; i++)
+			snprintf(tag + 2 * i, 3, "%02x", md[i]);
+	}
+	return tag;
 }
 
 int hull_root_check(struct hull_err *err)

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image/install.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -350,7 +351,9 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 }
 
 /* An existing pool, mounted again or found in place, is swept of what
- * interrupted commands left. */
+ * interrupted commands left: the pool's own temporary entries, then what
+ * killed image imports left (their scratch folders and -partial
+ * datasets). */
 static int sweep(struct hull_err *err)
 {
 	struct pool *p;
@@ -358,6 +361,11 @@ static int sweep(struct hull_err *err)
 	unsigned n;
 	if (r == 0)
 		r = pool_sweep(p, &n, err);
+	if (r == 0) {
+		json_t *removed;
+		r = image_leftovers_clean(p, &removed, err);
+		json_decref(removed);
+	}
 	pool_close(p);
 	return r;
 }

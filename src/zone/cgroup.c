@@ -316,6 +316,24 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
 	return 0;
 }
 
+int zone_cgroup_attach_leaf(struct zone_cgroup *cg, const char *name, pid_t pid,
+			    struct hull_err *err)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		_cleanup_free_ char *d = xasprintf("%s/%s", cg->dirs[i], name);
+		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "cgroup: mkdir %s", d);
+		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
+		    cpuset_fill(d, err) < 0)
+			return hull_err_prefix(err, "cgroup");
+		if (write_str(d, zone_cgroup_join_file(cg, i), buf, err) < 0)
+			return hull_err_prefix(err, "cgroup attach");
+	}
+	return 0;
+}
+
 int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
 			 struct hull_err *err)
 {
