@@ -171,7 +171,7 @@ static void console_log_open(struct supervisor *sv)
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
 	sv->log_fd =
-	    open(sv->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	    open(sv->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 static void console_log_write(struct supervisor *sv, const char *buf, size_t n)
@@ -321,7 +321,7 @@ static void write_lastexited(struct supervisor *sv, int status)
 			 status);
 	_cleanup_free_ char *p = hull_root_path("%s/lastexited", sv->uuid);
 	struct hull_err err = {0};
-	if (hull_file_write_atomic(p, buf, (size_t)n, 0644, &err) < 0)
+	if (hull_file_write_atomic(p, buf, (size_t)n, 0600, &err) < 0)
 		sv_log("error", "record exit: %s", err.msg);
 }
 
@@ -735,13 +735,15 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 	sv->run_dir = hull_root_path("%s/run", sv->uuid);
 	_cleanup_free_ char *logs = hull_root_path("%s/logs", sv->uuid);
 	_cleanup_free_ char *zc = xasprintf("%s/zonecontrol", sv->run_dir);
-	if ((r = hull_mkdir_p(sv->run_dir, 0700, err)) < 0 ||
-	    (r = hull_mkdir_p(zc, 0755, err)) < 0 ||
-	    (r = hull_mkdir_p(logs, 0700, err)) < 0)
+	/* Closed to every host user but root on each start (root.h), not
+	 * only at create: an instance an older hull made open is closed. */
+	if ((r = hull_root_secure(err)) < 0 ||
+	    (r = hull_instance_secure(sv->uuid, err)) < 0 ||
+	    (r = hull_mkdir_p(zc, 0755, err)) < 0)
 		return r;
 	sv->log_path = xasprintf("%s/console.log", logs);
 	_cleanup_free_ char *pidf = xasprintf("%s/supervisor.pid", sv->run_dir);
-	sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sv->lock_fd < 0)
 		return hull_err_sys(err, errno, "open %s", pidf);
 	if (flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0)
