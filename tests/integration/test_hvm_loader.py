@@ -303,3 +303,38 @@ def test_loader_timeout_must_be_seconds(pool, workdir):
     assert r.rc != 0
     assert "HULL_LOADER_TIMEOUT" in one_line(r.err)
     assert state(h, u) == "stopped"
+
+
+def test_stop_F_kills_a_wedged_supervisor(pool, workdir):
+    """Item 1, "vmadm stop -F always works": a supervisor that does not
+    answer (here SIGSTOPped while its loader runs) is killed after 15 s,
+    and what it leaves (its loader, its cgroup, its run files) goes with
+    it."""
+    h = pool
+    img = looping_disk(os.path.join(workdir, "loop.img"))
+    u = create_vm(h, img, **SLOW)
+    p = start_async(h, u)
+    sv = None
+    try:
+        pid = find_loader(h, u)
+        sv = supervisor_pid(h, u)
+        os.kill(pid, signal.SIGSTOP)
+        os.kill(sv, signal.SIGSTOP)
+        t0 = time.monotonic()
+        r = h.run("vmadm", "stop", "-F", u, timeout=60)
+        took = time.monotonic() - t0
+        assert 14 < took < 40, took
+        assert "Successfully completed stop" in r.err
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if sv and not gone(sv):
+            os.kill(sv, signal.SIGKILL)
+    assert p.returncode != 0
+    one_line(err)
+    assert gone(sv) and gone(pid)
+    assert state(h, u) == "stopped"
+    assert not os.path.exists(os.path.join(h.root, u, "run",
+                                           "control.sock"))
