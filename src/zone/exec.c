@@ -301,7 +301,7 @@ static int stdio_open(const struct zone_exec_opts *o, const struct joined *j,
 				  .pty = o->tty};
 	int r;
 	if (o->tty) {
-		int m, s;
+		int m = -1, s = -1;
 		if ((r = open_zone_pty(j->init, &m, &s, o->in_fd, err)) < 0)
 			return r;
 		io->fd[0] = io->fd[1] = io->fd[2] = s;
