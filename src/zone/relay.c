@@ -13,6 +13,7 @@
 #include "zone/relay.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -41,55 +42,14 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Writes all of buf to the host; false when the host's side is gone. */
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		} else if (n < 0 && errno == EAGAIN) {
-			/* Someone made the host's descriptor non-blocking. */
-			struct pollfd p = {fd, POLLOUT, 0};
-			poll(&p, 1, -1);
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* Copies one read of *from to to. Returns false once *from is at its end
- * (with a pty: the last slave closed, EIO). A host side that is gone
- * closes a pipe, so the command gets EPIPE; a pty's output is dropped. */
-static bool copy_out(struct zone_relay *r, int *from, int to)
-{
-	char buf[16384];
-	ssize_t n = read(*from, buf, sizeof(buf));
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return true;
-	if (n <= 0)
-		return false;
-	if (!write_all(to, buf, (size_t)n) && !r->pty)
-		return false;
-	return true;
-}
-
-static void drain(struct zone_relay *r, int *from, int to)
-{
-	size_t total = 0;
-	char buf[16384];
-	ssize_t n;
-	while (*from >= 0 && total < RELAY_DRAIN_MAX &&
-	       (n = read(*from, buf, sizeof(buf))) > 0) {
-		total += (size_t)n;
-		if (!write_all(to, buf, (size_t)n) && !r->pty)
-			break;
-	}
-}
+struct relay_state {
+	struct zone_relay *r;
+	pid_t child;
+	int sfd;
+	int status;	  /* the child's, once reaped */
+	bool reaped;	  /* the command has exited */
+	bool interrupted; /* we were told to stop (SIGINT, SIGTERM, ...) */
+};
 
 static void forward(const struct zone_relay *r, pid_t child, int sig)
 {
@@ -102,17 +62,101 @@ static void forward(const struct zone_relay *r, pid_t child, int sig)
 		kill(child, sig);
 }
 
+/* Reads one signal from the signalfd and acts on it. */
+static void on_signal(struct relay_state *s)
+{
+	struct signalfd_siginfo si;
+	if (read(s->sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	int sig = (int)si.ssi_signo;
+	struct winsize ws;
+	if (sig == SIGCHLD) {
+		if (!s->reaped &&
+		    waitpid(s->child, &s->status, WNOHANG) == s->child)
+			s->reaped = true;
+	} else if (sig == SIGWINCH) {
+		if (s->r->pty && s->r->in_fd >= 0 &&
+		    ioctl(s->r->in_fd, TIOCGWINSZ, &ws) == 0)
+			ioctl(s->r->to_cmd, TIOCSWINSZ, &ws);
+	} else if (sig != SIGPIPE) {
+		/* SIGPIPE is ours (a host reader went away): the failed
+		 * write says so. */
+		s->interrupted = true;
+		if (!s->reaped)
+			forward(s->r, s->child, sig);
+	}
+}
+
+/* Writes all of buf to the host, serving signals meanwhile (a host reader
+ * that does not read must not keep ^C or SIGTERM from the command); the
+ * host's descriptors are shared with others, so they stay blocking, and
+ * each write is at most what poll promised room for. False when the host's
+ * side is gone, or when we were told to stop, the command has exited and
+ * the host's side takes no more: what it left is dropped then. */
+static bool write_all(struct relay_state *s, int fd, const char *buf,
+		      size_t len)
+{
+	while (len) {
+		bool giving_up = s->reaped && s->interrupted;
+		struct pollfd p[2] = {{fd, POLLOUT, 0}, {s->sfd, POLLIN, 0}};
+		if (poll(p, 2, giving_up ? 0 : -1) < 0 && errno != EINTR)
+			return false;
+		if (p[1].revents)
+			on_signal(s);
+		if (!p[0].revents) {
+			if (giving_up)
+				return false;
+			continue;
+		}
+		ssize_t n = write(fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Copies one read of *from to to. Returns false once *from is at its end
+ * (with a pty: the last slave closed, EIO). A host side that is gone
+ * closes a pipe, so the command gets EPIPE; a pty's output is dropped. */
+static bool copy_out(struct relay_state *s, int from, int to)
+{
+	char buf[16384];
+	ssize_t n = read(from, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;
+	return write_all(s, to, buf, (size_t)n) || s->r->pty;
+}
+
+static void drain(struct relay_state *s, int from, int to)
+{
+	size_t total = 0;
+	char buf[16384];
+	ssize_t n;
+	while (from >= 0 && total < RELAY_DRAIN_MAX &&
+	       (n = read(from, buf, sizeof(buf))) > 0) {
+		total += (size_t)n;
+		if (!write_all(s, to, buf, (size_t)n))
+			break;
+	}
+}
+
 int zone_relay_run(struct zone_relay *r, pid_t child, int sfd)
 {
+	struct relay_state s = {.r = r, .child = child, .sfd = sfd};
 	char in[16384];
 	size_t in_len = 0, in_off = 0;
 	bool in_open = r->in_fd >= 0 && r->to_cmd >= 0, in_eof = false;
-	int status = 0;
-	bool reaped = false;
+	set_nonblock(sfd);
 	set_nonblock(r->to_cmd);
 	set_nonblock(r->from_out);
 	set_nonblock(r->from_err);
-	while (!reaped) {
+	while (!s.reaped) {
 		struct pollfd p[5] = {
 		    {sfd, POLLIN, 0},
 		    {r->from_out, POLLIN, 0},
@@ -124,32 +168,14 @@ int zone_relay_run(struct zone_relay *r, pid_t child, int sfd)
 			if (errno == EINTR)
 				continue;
 			/* Cannot wait for anything else: wait for the end. */
-			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+			while (waitpid(child, &s.status, 0) < 0 &&
+			       errno == EINTR)
 				;
 			break;
 		}
-		if (p[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				int sig = (int)si.ssi_signo;
-				if (sig == SIGCHLD) {
-					reaped = waitpid(child, &status,
-							 WNOHANG) == child;
-				} else if (sig == SIGWINCH) {
-					struct winsize ws;
-					if (r->pty && r->in_fd >= 0 &&
-					    ioctl(r->in_fd, TIOCGWINSZ, &ws) ==
-						0)
-						ioctl(r->to_cmd, TIOCSWINSZ,
-						      &ws);
-				} else if (sig != SIGPIPE) {
-					/* SIGPIPE is ours (a host reader
-					 * went away): the write said so. */
-					forward(r, child, sig);
-				}
-			}
-		}
-		if (p[1].revents && !copy_out(r, &r->from_out, r->out_fd)) {
+		if (p[0].revents)
+			on_signal(&s);
+		if (p[1].revents && !copy_out(&s, r->from_out, r->out_fd)) {
 			if (r->pty) {
 				/* EIO: the last slave closed; nothing
 				 * reads input any more either. */
@@ -161,7 +187,7 @@ int zone_relay_run(struct zone_relay *r, pid_t child, int sfd)
 				close_fd(&r->from_out);
 			}
 		}
-		if (p[2].revents && !copy_out(r, &r->from_err, r->err_fd))
+		if (p[2].revents && !copy_out(&s, r->from_err, r->err_fd))
 			close_fd(&r->from_err);
 		if (p[3].revents) {
 			ssize_t n = read(r->in_fd, in, sizeof(in));
@@ -200,12 +226,12 @@ int zone_relay_run(struct zone_relay *r, pid_t child, int sfd)
 			}
 		}
 	}
-	drain(r, &r->from_out, r->out_fd);
-	drain(r, &r->from_err, r->err_fd);
+	drain(&s, r->from_out, r->out_fd);
+	drain(&s, r->from_err, r->err_fd);
 	if (r->pty)
 		r->from_out = -1; /* the same descriptor as to_cmd */
 	close_fd(&r->from_out);
 	close_fd(&r->from_err);
 	close_fd(&r->to_cmd);
-	return status;
+	return s.status;
 }

@@ -309,6 +309,20 @@ def test_signals_reach_the_command(zones):
     p.send_signal(signal.SIGTERM)
     out, _ = p.communicate(timeout=20)
     assert p.returncode == 9 and out == "got-term\n"
+    # Even while zlogin waits on a host reader that does not read.
+    r, w = os.pipe()
+    try:
+        p = subprocess.Popen(
+            [prog("zlogin"), z.uuid, "sh", "-c", "echo ready >&2; exec yes"],
+            stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE,
+            text=True, env=z.host.env)
+        os.close(w)
+        assert p.stderr.readline() == "ready\n"
+        time.sleep(0.5)  # the pipe to us is full: zlogin is waiting on it
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 128 + signal.SIGTERM
+    finally:
+        os.close(r)
     p = subprocess.Popen(
         [prog("zlogin"), z.uuid, "sh", "-c", "echo ready; sleep 61; echo after"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
