@@ -11,8 +11,6 @@ import termios
 import threading
 import time
 
-import pytest
-
 from conftest import prog
 from zonekit import HERE, zones, wait_for, cgroup_pids, copy_libraries  # noqa: F401
 
