@@ -160,7 +160,10 @@ static json_t *side_read(const char *mdir, const char *sha, size_t size,
 int vm_mdfiles_inline(json_t *rec, const char *dir, struct vm_mdfiles_cache *c,
 		      struct hull_err *err)
 {
+	struct hull_err local;
 	json_t *refs = json_object_get(rec, VM_MDFILES_PROP);
+	if (!err)
+		err = &local;
 	if (!refs)
 		return 0;
 	if (!json_is_object(refs))
@@ -240,8 +243,11 @@ int vm_mdfiles_inline(json_t *rec, const char *dir, struct vm_mdfiles_cache *c,
 json_t *vm_mdfiles_load(const char *path, struct vm_mdfiles_cache *c,
 			struct hull_err *err)
 {
+	struct hull_err local;
 	_cleanup_free_ char *copy = xstrdup(path);
 	const char *dir = dirname(copy);
+	if (!err)
+		err = &local;
 	/* A side file that vanished between reading the record and reading
 	 * it was removed by a writer that replaced the record meanwhile:
 	 * read the new record. */
@@ -257,7 +263,9 @@ json_t *vm_mdfiles_load(const char *path, struct vm_mdfiles_cache *c,
 			return NULL;
 		if (tries == 4) {
 			/* Not ENOENT: that would read as "no record". */
-			hull_err_set(err, EIO, "%s", err->msg);
+			char msg[sizeof(err->msg)];
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			hull_err_set(err, EIO, "%s", msg);
 			return NULL;
 		}
 	}
