@@ -35,6 +35,25 @@ json_t *hull_json_load_file(const char *path, struct hull_err *err)
 	return j;
 }
 
+size_t hull_json_escaped_size(const char *s, size_t n)
+{
+	/* '"', '\\' and the control characters with a short escape take
+	 * two bytes, other control characters six ("\u0001"), the rest
+	 * (UTF-8 included) one each. */
+	size_t out = 2;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+		    c == '\n' || c == '\r' || c == '\t')
+			out += 2;
+		else if (c < 0x20)
+			out += 6;
+		else
+			out++;
+	}
+	return out;
+}
+
 char *hull_json_pretty(json_t *j)
 {
 	char *s = json_dumps(j, PRETTY | JSON_ENCODE_ANY);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "lib/xalloc.h"
 
 /* Top-level record properties a guest may read as sdc:<prop>[.path]. The
@@ -338,15 +339,15 @@ char *metadata_keys(json_t *vm, size_t *len)
  * value full of escapes cannot make the record six times the bound. */
 static size_t json_size(json_t *v)
 {
+	if (json_is_string(v))
+		return hull_json_escaped_size(json_string_value(v),
+					      json_string_length(v));
 	return v ? json_dumpb(v, NULL, 0, JSON_ENCODE_ANY) : 0;
 }
 
 static size_t key_size(const char *k)
 {
-	json_t *s = json_string(k);
-	size_t n = s ? json_size(s) : 6 * strlen(k) + 2;
-	json_decref(s);
-	return n;
+	return hull_json_escaped_size(k, strlen(k));
 }
 
 /* Bytes of keys and values a guest can write, for METADATA_RECORD_MAX. */

@@ -17,13 +17,16 @@
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"
+#include "vm/mdfiles.h"
 
 struct metadata_file_store {
 	char *path;
 	char *lock_path;
-	json_t *cached;	  /* the record as last read, or NULL */
-	struct stat seen; /* the file it was read from */
-	int seen_fd;	  /* held open, see load() */
+	char *dir;			 /* the record's folder */
+	struct vm_mdfiles_cache *values; /* its large values, see mdfiles.h */
+	json_t *cached;			 /* the record as last read, or NULL */
+	struct stat seen;		 /* the file it was read from */
+	int seen_fd;			 /* held open, see load() */
 	/* Token bucket for writes: each is an fsync'd rewrite of the record,
 	 * and the disk is shared with every other instance. */
 	double tokens, burst, per_sec;
@@ -35,7 +38,9 @@ struct metadata_file_store *metadata_file_store_new(const char *path)
 	struct metadata_file_store *fs = xcalloc(1, sizeof(*fs));
 	char *copy = xstrdup(path);
 	fs->path = xstrdup(path);
-	fs->lock_path = xasprintf("%s/.lock", dirname(copy));
+	fs->dir = xstrdup(dirname(copy));
+	fs->lock_path = xasprintf("%s/.lock", fs->dir);
+	fs->values = vm_mdfiles_cache_new();
 	fs->seen_fd = -1;
 	free(copy);
 	metadata_file_store_set_rate(fs, 20, 200);
@@ -73,8 +78,10 @@ void metadata_file_store_free(struct metadata_file_store *fs)
 	json_decref(fs->cached);
 	if (fs->seen_fd >= 0)
 		close(fs->seen_fd);
+	vm_mdfiles_cache_free(fs->values);
 	free(fs->path);
 	free(fs->lock_path);
+	free(fs->dir);
 	free(fs);
 }
 
@@ -93,8 +100,8 @@ static bool same_file(const struct stat *a, const struct stat *b)
  * given to the next record, so comparing inode numbers (with size and
  * times for writers that edit in place) never mistakes a new record for
  * the cached one, however fast the rewrites come. */
-static json_t *load(struct metadata_file_store *fs, bool fresh,
-		    struct hull_err *err)
+static json_t *load_once(struct metadata_file_store *fs, bool fresh,
+			 struct hull_err *err)
 {
 	struct stat st;
 	if (stat(fs->path, &st) < 0) {
@@ -136,6 +143,12 @@ static json_t *load(struct metadata_file_store *fs, bool fresh,
 		j = NULL;
 		hull_err_set(err, EINVAL, "%s: not a JSON object", fs->path);
 	}
+	/* Large values come from their side files; the ones already known
+	 * (by content hash) are not read again. */
+	if (j && vm_mdfiles_inline(j, fs->dir, fs->values, err) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (!j) {
 		close(fd);
 		return NULL;
@@ -147,6 +160,18 @@ static json_t *load(struct metadata_file_store *fs, bool fresh,
 		close(fs->seen_fd);
 	fs->seen_fd = fd;
 	return j;
+}
+
+/* A side file missing is a record replaced (and its old values' files
+ * removed) between our reading it and them: read the new one. */
+static json_t *load(struct metadata_file_store *fs, bool fresh,
+		    struct hull_err *err)
+{
+	for (int tries = 0;; tries++) {
+		json_t *j = load_once(fs, fresh, err);
+		if (j || err->code != ENOENT || tries == 4)
+			return j;
+	}
 }
 
 static json_t *file_read(void *ctx, struct hull_err *err)
@@ -184,6 +209,30 @@ static int lock_take_bounded(const char *path, struct hull_err *err)
 	}
 }
 
+/* A copy edit may change freely, except that the metadata values
+ * themselves are shared with the cached record rather than copied: a
+ * value is replaced, never changed in place, and sharing it lets the side
+ * file store know a large value it has already written without hashing it
+ * again (a PUT of a small key then costs the small record only). */
+static json_t *copy_for_edit(json_t *rec)
+{
+	json_t *copy = json_copy(rec);
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(copy, tmp, k, v)
+	{
+		bool md = !strcmp(k, "customer_metadata") ||
+			  !strcmp(k, "internal_metadata");
+		if (json_is_object(v) || json_is_array(v))
+			json_object_set_new(copy, k,
+					    md && json_is_object(v)
+						? json_copy(v)
+						: json_deep_copy(v));
+	}
+	return copy;
+}
+
 static int file_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 		       struct hull_err *err)
 {
@@ -198,12 +247,12 @@ static int file_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 	 * timestamp tick), and edit a copy: the cached record is shared. */
 	json_t *cur = load(fs, true, err);
 	int r = cur ? 0 : -err->code;
-	json_t *copy = cur ? json_deep_copy(cur) : NULL;
+	json_t *copy = cur ? copy_for_edit(cur) : NULL;
 	json_decref(cur);
 	if (copy) {
 		r = edit(copy, arg);
 		if (r == 0)
-			r = hull_json_save_file(fs->path, copy, err);
+			r = vm_mdfiles_save(fs->path, copy, fs->values, err);
 	}
 	json_decref(copy);
 	hull_lock_release(lock);

@@ -10,6 +10,11 @@
  * request. A change is made under <dir>/.lock (the instance lock every hull
  * command takes, waited for at most 250 ms so one long holder cannot
  * stall the server), on a fresh read of the file, and saved atomically.
+ * Large metadata values live in side files beside the record
+ * (vm/mdfiles.h); the store puts them back on reading, keeps the ones it
+ * has read by hash so it does not read them again, and hands them to
+ * vm_mdfiles_save() unchanged so a PUT of a small key writes the small
+ * record only.
  */
 #ifndef HULL_METADATA_STORE_H
 #define HULL_METADATA_STORE_H
@@ -24,7 +29,9 @@ struct metadata_store {
 	/* Takes the record's lock, reads the record afresh and calls
 	 * edit(record, arg). When edit returns 0 the record is saved
 	 * atomically; a positive return is a refusal (nothing written) and
-	 * is passed back, as is a negative error code (err set). */
+	 * is passed back, as is a negative error code (err set). The file
+	 * store's copy shares the metadata values themselves with what it
+	 * read: edit replaces a value, never changes one in place. */
 	int (*modify)(void *ctx, int (*edit)(json_t *record, void *arg),
 		      void *arg, struct hull_err *err);
 	void *ctx;

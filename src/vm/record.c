@@ -24,6 +24,7 @@
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "supervisor/client.h"
+#include "vm/mdfiles.h"
 
 static const char *const derived[] = {
     "state",	      "zone_state", "pid", "boot_timestamp", "exit_status",
@@ -112,7 +113,7 @@ json_t *vm_record_load_raw(const char *uuid, bool *pending,
 	 * counts; a missing vm.json shows as ENOENT from the read. */
 	char *p = vm_record_path(uuid);
 	struct hull_err e2;
-	json_t *vm = hull_json_load_file(p, &e2);
+	json_t *vm = vm_mdfiles_load(p, NULL, &e2);
 	free(p);
 	if (!vm && e2.code != ENOENT) {
 		if (err)
@@ -245,7 +246,7 @@ int vm_record_save(json_t *vm, struct hull_err *err)
 	json_object_set_new(copy, "last_modified", json_string(now));
 	json_object_set_new(vm, "last_modified", json_string(now));
 	char *p = vm_record_path(uuid);
-	int r = hull_json_save_file(p, copy, err);
+	int r = vm_mdfiles_save(p, copy, NULL, err);
 	free(p);
 	json_decref(copy);
 	return r;
@@ -306,7 +307,8 @@ static json_t *load_fast(int rootfd, const char *uuid)
 		free(buf);
 	}
 	close(fd);
-	if (!json_is_object(vm)) {
+	if (!json_is_object(vm) || json_object_get(vm, VM_MDFILES_PROP)) {
+		/* Large metadata values in side files: the general way. */
 		json_decref(vm);
 		return vm_record_load(uuid, NULL);
 	}

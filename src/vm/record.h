@@ -4,6 +4,9 @@
  *   R/<uuid>/config/vm.json    the record (a SmartOS VM object, without the
  *                              derived fields), written atomically under
  *                              R/<uuid>/config/.lock
+ *   R/<uuid>/config/metadata/  large metadata values the record names
+ *                              (vm/mdfiles.h); loading puts them back,
+ *                              saving takes them out again
  *   R/var/vmadm/pending/<uuid>.json
  *                              the record of a create in progress, written
  *                              before the first slow step and removed once

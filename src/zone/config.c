@@ -14,6 +14,7 @@
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
+#include "vm/mdfiles.h"
 #include "zone/idrange.h"
 
 #define ZONE_ARGV_MAX 4096
@@ -298,7 +299,8 @@ int zone_config_load(const char *uuid, struct zone_config *cfg,
 {
 	_cleanup_free_ char *path = hull_root_path("%s/config/vm.json", uuid);
 	memset(cfg, 0, sizeof(*cfg));
-	json_t *vm = hull_json_load_file(path, err);
+	/* With its side files: docker:* values may be large. */
+	json_t *vm = vm_mdfiles_load(path, NULL, err);
 	if (!vm)
 		return -err->code;
 	int r = zone_config_parse(vm, cfg, err);

@@ -881,3 +881,183 @@ def test_record_bound_counts_json_escapes(server):
         assert got.split()[4] == "SUCCESS", got
     finally:
         r.close()
+
+
+# --- large values beside the record (issue 11 item 6) -------------------
+
+def md_io(pid):
+    """Bytes the process handed to write(2) (wchar: counted whatever the
+    file system, unlike write_bytes, which tmpfs never charges) and the
+    bytes it sent to storage."""
+    with open(f"/proc/{pid}/io") as f:
+        io = dict(l.split(": ") for l in f.read().splitlines())
+    return int(io["wchar"]), int(io["write_bytes"])
+
+
+def side_files(config):
+    d = os.path.join(config, "metadata")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def side_files_consistent(config):
+    """Every side file vm.json names is there and holds what it names, and
+    nothing else is there. Returns the names."""
+    import hashlib
+    refs = read_record(os.path.join(config, "vm.json")).get(
+        "hull_metadata_files", {})
+    named = {}
+    for which in refs.values():
+        for ref in which.values():
+            named[ref["sha256"]] = ref["size"]
+    assert side_files(config) == sorted(named)
+    for sha, size in named.items():
+        with open(os.path.join(config, "metadata", sha), "rb") as f:
+            data = f.read()
+        assert len(data) == size and hashlib.sha256(data).hexdigest() == sha
+    return sorted(named)
+
+
+def test_large_values_live_beside_the_record(bare):
+    """Large metadata values live in root-only side files beside vm.json,
+    so a guest's small PUT rewrites a small record: with 1.5 MiB of
+    metadata present, 50 PUTs of a few bytes wrote 75 MiB before (each an
+    fsync'd rewrite of it all). Every reader still sees the values in
+    customer_metadata / internal_metadata, and a record from before side
+    files (a 1.5 MiB value inline) is read as it is and moved out at its
+    next write."""
+    from conftest import _init_pool
+    from vmtools import create, get, install_images, record_nictags, zone, \
+        unfreeze
+    import hashlib
+    _init_pool(bare, "dir")
+    install_images(bare)
+    record_nictags(bare)
+    try:
+        # vmadm takes values of up to 4 KiB, 40 of them are 160 KiB: the
+        # largest go beside the record until it holds 64 KiB of metadata
+        many = {f"v{i:02d}": chr(ord("a") + i % 26) * 4000 for i in range(40)}
+        u = create(bare, zone(customer_metadata={"small": "s", **many}))
+        config = os.path.join(bare.root, u, "config")
+        record = os.path.join(config, "vm.json")
+        assert os.path.getsize(record) < 80 << 10
+        assert len(side_files_consistent(config)) >= 20
+        assert get(bare, u)["customer_metadata"] == {"small": "s", **many}
+        assert "hull_metadata_files" not in get(bare, u)
+        lk = json.loads(bare.run("vmadm", "lookup", "-j", "-o",
+                                 "uuid,customer_metadata").out)
+        assert lk == [{"uuid": u, "customer_metadata": {"small": "s",
+                                                        **many}}]
+        d = os.path.join(config, "metadata")
+        assert os.stat(d).st_mode & 0o777 == 0o700
+        for name in os.listdir(d):
+            st = os.stat(os.path.join(d, name))
+            assert st.st_mode & 0o777 == 0o600 and st.st_uid == 0
+        # an older reader sees a key as missing, never a reference as its
+        # value
+        raw = read_record(record)["customer_metadata"]
+        assert raw["small"] == "s"
+        assert all(raw.get(k, v) == v for k, v in many.items())
+        bare.run("vmadm", "update", u, input=json.dumps({
+            "remove_customer_metadata": sorted(many)}))
+        assert side_files(config) == []
+
+        # a record from before side files, holding a 1.5 MiB value (three
+        # guest PUTs of 512 KiB made as much before)
+        big = "".join(f"{i:07d} line of a big value\n"
+                      for i in range(1536 * 1024 // 28 + 1))[:1536 * 1024]
+        rec = read_record(record)
+        rec["customer_metadata"]["big"] = big
+        write_record(record, rec)
+        assert get(bare, u)["customer_metadata"]["big"] == big
+        sha = hashlib.sha256(big.encode()).hexdigest()
+
+        sock = os.path.join(bare.workdir, "md.sock")
+        proc = subprocess.Popen([prog("hull-metadata"), "serve", "--record",
+                                 record, "--socket", sock],
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.time() + 20
+            while not os.path.exists(sock):
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.time() < deadline
+                time.sleep(0.02)
+            env = dict(os.environ, HULL_MDATA_SOCKET=sock)
+
+            def mdata(*args, value=None):
+                return subprocess.run([prog(args[0]), *args[1:]],
+                                      capture_output=True, env=env,
+                                      input=value, timeout=60)
+            cp = mdata("mdata-get", "big")
+            assert cp.returncode == 0, cp.stderr
+            assert cp.stdout.decode() == big + "\n"
+            # the first write moves it out
+            assert mdata("mdata-put", "first", "x").returncode == 0
+            assert side_files_consistent(config) == [sha]
+            w0, b0 = md_io(proc.pid)
+            t0 = time.monotonic()
+            for i in range(50):
+                cp = mdata("mdata-put", f"k{i}", "tiny")
+                assert cp.returncode == 0, cp.stderr
+            dt = time.monotonic() - t0
+            w1, b1 = md_io(proc.pid)
+            print(f"\n50 small PUTs with a 1.5 MiB value: wchar "
+                  f"{w1 - w0} write_bytes {b1 - b0} in {dt:.2f} s")
+            # each PUT rewrote a record of a few KiB, not 1.5 MiB
+            assert w1 - w0 < 50 * (64 << 10), w1 - w0
+            assert os.path.getsize(record) < 64 << 10
+            assert side_files_consistent(config) == [sha]
+            assert mdata("mdata-get", "big").stdout.decode() == big + "\n"
+            assert mdata("mdata-get", "k49").stdout == b"tiny\n"
+            # a guest's value past the threshold goes beside the record too
+            mid = "m" * (300 << 10)
+            assert mdata("mdata-put", "mid", value=mid.encode()).returncode == 0
+            assert len(side_files_consistent(config)) == 2
+            assert "mid" not in read_record(record)["customer_metadata"]
+            assert mdata("mdata-get", "mid").stdout.decode() == mid + "\n"
+            # replaced by a small value: its file goes
+            assert mdata("mdata-put", "mid", "short").returncode == 0
+            assert side_files_consistent(config) == [sha]
+            assert read_record(record)["customer_metadata"]["mid"] == "short"
+            # a _pw key is internal_metadata, large or not
+            assert mdata("mdata-put", "root_pw",
+                         value=mid.encode()).returncode == 0
+            assert get(bare, u)["internal_metadata"]["root_pw"] == mid
+            assert mdata("mdata-delete", "root_pw").returncode == 0
+            # deleting the key removes its side file
+            cp = mdata("mdata-delete", "big")
+            assert cp.returncode == 0, cp.stderr
+            assert side_files(config) == []
+            assert mdata("mdata-get", "big").returncode == 1
+        finally:
+            proc.terminate()
+            assert proc.wait(timeout=20) == 0, proc.stderr.read()
+        assert "big" not in get(bare, u)["customer_metadata"]
+
+        # vmadm update sets and removes values beside the record the same
+        # way, in internal_metadata too
+        env_value = "E" * 4096
+        bare.run("vmadm", "update", u, input=json.dumps({
+            "set_internal_metadata": {"docker:env": env_value}}))
+        assert len(side_files_consistent(config)) == 1
+        assert get(bare, u)["internal_metadata"]["docker:env"] == env_value
+
+        # a snapshot holds the record and its side files; a rollback keeps
+        # the record as it is now (as on SmartOS) with its side files
+        bare.run("vmadm", "create-snapshot", u, "s1")
+        bare.run("vmadm", "update", u, input=json.dumps({
+            "remove_internal_metadata": ["docker:env"],
+            "set_customer_metadata": {"later": "L" * 4096}}))
+        later = side_files_consistent(config)
+        assert len(later) == 1
+        bare.run("vmadm", "rollback-snapshot", u, "s1")
+        assert side_files_consistent(config) == later
+        vm = get(bare, u)
+        assert vm["customer_metadata"]["later"] == "L" * 4096
+        assert "docker:env" not in vm["internal_metadata"]
+
+        # delete removes the instance, side files and all
+        bare.run("vmadm", "delete", u)
+        assert not os.path.exists(os.path.join(bare.root, u))
+    finally:
+        unfreeze(bare.workdir)
+        bare.run("hull", "fini", check=False)

@@ -188,3 +188,34 @@ def test_flood_is_the_guests_cost_not_the_hosts(zones, workdir):
     assert max(during) < before + 1.0, (before, during)
     # and the guest is served again once it stops
     assert z.zlogin("mdata-get", "sdc:uuid").out == z.uuid + "\n"
+
+
+def test_small_puts_do_not_rewrite_large_values(zones):
+    """The instance's own server (no capabilities, in the instance's
+    cgroup) keeps a large value beside the record: the guest's small PUTs
+    each write a record of a few KiB, not the 1 MiB of metadata it holds,
+    and the value reads back whole inside the zone."""
+    big = "".join(f"{i:06d} big\n" for i in range(1 << 17))[:1 << 20]
+    z = zones.new({"customer_metadata": {"big": big}})
+    sv = z.supervisor_pid()
+    md = wait_for(lambda: metadata_children(sv), 5)[0]
+    config = os.path.join(z.dir, "config")
+    # the first write moves the value out of the record
+    z.zlogin("mdata-put", "first", "x")
+    assert os.listdir(os.path.join(config, "metadata")) != []
+    assert os.path.getsize(os.path.join(config, "vm.json")) < 16 << 10
+
+    def wchar():
+        with open(f"/proc/{md}/io") as f:
+            return int(next(l for l in f if l.startswith("wchar:")).split()[1])
+    w0 = wchar()
+    z.zlogin("sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 "
+             "17 18 19 20; do mdata-put k$i v || exit 1; done")
+    written = wchar() - w0
+    assert written < 20 * (16 << 10), written
+    r = z.zlogin("sh", "-c", "mdata-get big | md5sum; mdata-get k20")
+    import hashlib
+    assert r.out.split()[0] == hashlib.md5((big + "\n").encode()).hexdigest()
+    assert r.out.splitlines()[1] == "v"
+    z.zlogin("mdata-delete", "big")
+    assert not os.path.exists(os.path.join(config, "metadata"))
