@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (net_config_parse(j, &cfg, &err) == 0)
 		for (size_t i = 0; i < cfg.nnics; i++)
-			free(net_antispoof_port_rules(&cfg.nics[i],
+			free(net_antispoof_port_rules("hull_antispoof_fuzz",
+						      &cfg.nics[i],
 						      "hv000000000"));
 	json_decref(j);
 	return 0;
