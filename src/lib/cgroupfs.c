@@ -76,9 +76,12 @@ static bool is_cgroupfs(const char *path)
 bool hull_cgroupfs_mounted(void)
 {
 	static const char *const probe[] = {
-	    HULL_CGROUP_ROOT,	       HULL_CGROUP_ROOT "/memory",
-	    HULL_CGROUP_ROOT "/pids",  HULL_CGROUP_ROOT "/cpu",
-	    HULL_CGROUP_ROOT "/systemd", HULL_CGROUP_ROOT "/unified",
+	    HULL_CGROUP_ROOT,
+	    HULL_CGROUP_ROOT "/memory",
+	    HULL_CGROUP_ROOT "/pids",
+	    HULL_CGROUP_ROOT "/cpu",
+	    HULL_CGROUP_ROOT "/systemd",
+	    HULL_CGROUP_ROOT "/unified",
 	};
 	for (size_t i = 0; i < sizeof(probe) / sizeof(*probe); i++)
 		if (is_cgroupfs(probe[i]))
@@ -104,8 +107,8 @@ static int mount_v1(const char *opts, struct hull_err *err)
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return hull_err_sys(err, errno, "mkdir %s", dir);
 	if (mount("cgroup", dir, "cgroup", mnt_flags, opts) < 0)
-		return hull_err_sys(err, errno, "mount cgroup hierarchy %s on %s",
-				    opts, dir);
+		return hull_err_sys(
+		    err, errno, "mount cgroup hierarchy %s on %s", opts, dir);
 	if (!strchr(opts, ','))
 		return 0;
 	/* Each controller of a shared hierarchy by its own name too. */
@@ -116,15 +119,15 @@ static int mount_v1(const char *opts, struct hull_err *err)
 	     c = strtok_r(NULL, ",", &save)) {
 		if (strncmp(c, "name=", 5) == 0)
 			continue;
-		_cleanup_free_ char *link = xasprintf(HULL_CGROUP_ROOT "/%s", c);
+		_cleanup_free_ char *link =
+		    xasprintf(HULL_CGROUP_ROOT "/%s", c);
 		if (symlink(base, link) < 0 && errno != EEXIST)
 			return hull_err_sys(err, errno, "symlink %s", link);
 	}
 	return 0;
 }
 
-static int mount_all(const struct hull_cgroupfs_layout *l,
-		     struct hull_err *err)
+static int mount_all(const struct hull_cgroupfs_layout *l, struct hull_err *err)
 {
 	if (l->n == 0) {
 		if (!l->v2)
@@ -163,8 +166,7 @@ static int ensure_once(struct hull_err *err)
 		return 0;
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	if (hull_file_read("/proc/self/cgroup", 1 << 16, &text, &len, err) <
-	    0)
+	if (hull_file_read("/proc/self/cgroup", 1 << 16, &text, &len, err) < 0)
 		return -err->code;
 	struct hull_cgroupfs_layout l;
 	if (hull_cgroupfs_parse(text, len, &l) < 0)

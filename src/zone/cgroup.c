@@ -243,9 +243,8 @@ int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 	cg->fresh = false;
 	if (cg->unavailable)
 		return hull_err_set(err, ENOENT, "cgroup: %s", cg->unavailable);
-	for (size_t i = 0; !cg->v2 && i < sizeof(v1_required) /
-						  sizeof(*v1_required);
-	     i++)
+	for (size_t i = 0;
+	     !cg->v2 && i < sizeof(v1_required) / sizeof(*v1_required); i++)
 		if (!zone_cgroup_dir(cg, v1_required[i]))
 			return hull_err_set(err, ENOENT,
 					    "cgroup: no %s hierarchy under %s",
