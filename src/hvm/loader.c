@@ -31,6 +31,7 @@
 
 #include "hvm/parttab.h"
 #include "lib/xalloc.h"
+#include "zone/cgroup.h"
 
 #define MSG_MAX (128u << 10) /* the child's answer */
 #define STAMP_MAX (64u << 10)
@@ -139,14 +140,14 @@ static unsigned long long vm_size_now(void)
 	return pages * (unsigned long long)sysconf(_SC_PAGESIZE);
 }
 
-static int limits_set(void)
+int hvm_loader_limits_set(unsigned cpu_s, unsigned mem_mib)
 {
 	struct {
 		int res;
 		rlim_t soft, hard;
 	} lim[] = {
-	    {RLIMIT_CPU, HVM_LOADER_CPU_S, HVM_LOADER_CPU_S + 1},
-	    {RLIMIT_AS, vm_size_now() + ((rlim_t)HVM_LOADER_MEM_MIB << 20), 0},
+	    {RLIMIT_CPU, cpu_s, (rlim_t)cpu_s + 1},
+	    {RLIMIT_AS, vm_size_now() + ((rlim_t)mem_mib << 20), 0},
 	    {RLIMIT_FSIZE,
 	     HVM_BOOT_INITRD_MAX > HVM_BOOT_KERNEL_MAX ? HVM_BOOT_INITRD_MAX
 						       : HVM_BOOT_KERNEL_MAX,
@@ -247,7 +248,8 @@ static _Noreturn void child_main(const struct child_args *a, pid_t parent)
 		r = -errno;
 	/* a credential change clears the parent-death signal */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (!r && (r = limits_set()) < 0)
+	if (!r && (r = hvm_loader_limits_set(HVM_LOADER_CPU_S,
+					     HVM_LOADER_MEM_MIB)) < 0)
 		step = "limits";
 	if (!r && (r = caps_drop()) < 0)
 		step = "capabilities";
@@ -478,6 +480,14 @@ int hvm_loader_start(const struct hvm_loader_cfg *cfg, struct hvm_loader **out,
 		gid = getegid();
 	}
 	if ((r = maps_write(l->pid, uid, gid, err)) < 0) {
+		hull_err_prefix(err, "boot loader");
+		goto fail;
+	}
+	/* Into the instance's cgroup before it allocates: memory is charged
+	 * where it is first touched. */
+	if (cfg->cg &&
+	    (r = zone_cgroup_attach_leaf(cfg->cg, HVM_LOADER_CGROUP_LEAF,
+					 l->pid, err)) < 0) {
 		hull_err_prefix(err, "boot loader");
 		goto fail;
 	}

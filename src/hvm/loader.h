@@ -35,6 +35,10 @@
 #define HVM_LOADER_CPU_S 20
 #define HVM_LOADER_MEM_MIB 512
 #define HVM_LOADER_NOBODY 65534
+/* The leaf of the instance's cgroup the child runs in. */
+#define HVM_LOADER_CGROUP_LEAF "loader"
+
+struct zone_cgroup;
 
 struct hvm_loader_cfg {
 	const char *disk; /* the boot disk (a file or a block device) */
@@ -42,6 +46,10 @@ struct hvm_loader_cfg {
 	uid_t uid;	  /* the child's ids; 0: HVM_LOADER_NOBODY */
 	gid_t gid;
 	int wall_s; /* 0: HVM_LOADER_WALL_S */
+	/* The instance's cgroup (made, with its limits), or NULL: the child
+	 * joins its leaf HVM_LOADER_CGROUP_LEAF before it starts, so the
+	 * VM's memory, cpu_cap and pids limits bound it too. */
+	struct zone_cgroup *cg;
 };
 
 struct hvm_loader;
@@ -61,6 +69,14 @@ int hvm_loader_finish(struct hvm_loader *l, struct hvm_boot *out,
 /* Kills and reaps the child, removes its half-written copies, frees l.
  * Accepts NULL. */
 void hvm_loader_cancel(struct hvm_loader *l);
+
+/* The child's resource limits, applied to the calling process: cpu_s of
+ * CPU (SIGXCPU, then SIGKILL a second later), mem_mib of address space
+ * beyond what it has now, files up to the copies' bounds, a few
+ * descriptors, no core files, no new processes. The child applies them
+ * with HVM_LOADER_CPU_S and HVM_LOADER_MEM_MIB; exposed for the unit
+ * tests. */
+int hvm_loader_limits_set(unsigned cpu_s, unsigned mem_mib);
 
 /* The whole of it, waiting: start, wait up to the wall-clock limit,
  * finish (or cancel: "took longer than N s"). */

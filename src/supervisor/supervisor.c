@@ -568,7 +568,10 @@ static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
 
 static void do_status(struct supervisor *sv, struct sv_client *c)
 {
+	/* SV_BOOTING: an HVM instance's boot loader reads its disk; no
+	 * process of the guest runs yet (illumos's "ready" zone). */
 	const char *state = sv->state == SV_RUNNING	? "running"
+			    : sv->state == SV_BOOTING	? "ready"
 			    : sv->state == SV_STOPPING	? "stopping"
 			    : sv->state == SV_REBOOTING ? "rebooting"
 			    : sv->state == SV_BACKOFF	? "restarting"
@@ -796,7 +799,10 @@ static void sv_teardown(struct supervisor *sv)
 {
 	struct hull_err err = {0};
 	sv_vm_boot_cancel(&sv->vm);
-	ready_report(&sv->ready_fd, "stopped before it booted");
+	/* Reached with the report still owed only when a stop (vmadm stop,
+	 * SIGTERM) ended the first boot, e.g. while its boot loader ran. */
+	ready_report(&sv->ready_fd, "stopped by a stop request before it "
+				    "booted");
 	if (sv->proc.pid > 0) {
 		kill(sv->proc.pid, SIGKILL);
 		waitpid(sv->proc.pid, NULL, 0);
@@ -872,6 +878,8 @@ int supervisor_run(const char *uuid, int ready_fd)
 		int n = sv_loop_run_once(sv.loop, -1);
 		if (n < 0) {
 			sv_log("error", "event loop: %s", strerror(-n));
+			ready_report(&sv.ready_fd, "supervisor: event loop "
+						   "failed");
 			rc = 1;
 			break;
 		}

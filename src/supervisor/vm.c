@@ -275,6 +275,27 @@ static void on_loader(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	vm->booted(vm->booted_data, r, &err);
 }
 
+/* $HULL_LOADER_TIMEOUT: the boot loader's wall-clock limit in seconds, for
+ * an operator with slow disks or a test (docs/hvm.md); 0 when unset (the
+ * default, HVM_LOADER_WALL_S). */
+static int loader_wall_s(int *out, struct hull_err *err)
+{
+	*out = 0;
+	const char *v = getenv("HULL_LOADER_TIMEOUT");
+	if (!v || !*v)
+		return 0;
+	char *end;
+	errno = 0;
+	long s = strtol(v, &end, 10);
+	if (errno || *end || s < 1 || s > 3600)
+		return hull_err_set(err, EINVAL,
+				    "HULL_LOADER_TIMEOUT: \"%.32s\" is not a "
+				    "number of seconds from 1 to 3600",
+				    v);
+	*out = (int)s;
+	return 0;
+}
+
 int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	       struct sv_loop *loop, struct zone_proc *proc,
 	       void (*booted)(void *data, int r, struct hull_err *err),
@@ -324,10 +345,20 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 		goto out;
 	}
 	struct hvm_hull ids = {0};
-	if ((r = hvm_hull_from_record(rec, &ids, err)) < 0)
+	int wall_s = 0;
+	if ((r = hvm_hull_from_record(rec, &ids, err)) < 0 ||
+	    (r = loader_wall_s(&wall_s, err)) < 0)
 		goto out;
-	struct hvm_loader_cfg lc = {
-	    .disk = disk, .dir = run, .uid = ids.uid, .gid = ids.gid};
+	/* The loader runs in a leaf of the instance's cgroup, under the
+	 * VM's own limits, beside where the emulator will run. */
+	if ((r = hvm_hull_cgroup_setup(&ids, cg, err)) < 0)
+		goto out;
+	struct hvm_loader_cfg lc = {.disk = disk,
+				    .dir = run,
+				    .uid = ids.uid,
+				    .gid = ids.gid,
+				    .wall_s = wall_s,
+				    .cg = cg};
 	if ((r = hvm_loader_start(&lc, &vm->loader, err)) < 0)
 		goto out;
 	struct itimerspec it = {.it_value = {hvm_loader_wall_s(vm->loader), 0}};

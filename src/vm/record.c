@@ -172,11 +172,14 @@ void vm_record_derive(json_t *vm, bool pending)
 		free(lp);
 		state = busy ? "provisioning" : "failed";
 		zstate = busy ? "configured" : "incomplete";
-	} else if (zone_is_running(uuid)) {
-		state = zstate = "running";
-	} else {
+	} else if (!supervisor_alive(uuid)) {
 		state = "stopped";
 		zstate = "installed";
+	} else {
+		/* A supervisor with nothing in the zone yet (an HVM boot
+		 * loader reads the disk) is illumos's "ready" zone: its
+		 * platform is set up, no process of the guest runs. */
+		state = zstate = zone_is_running(uuid) ? "running" : "ready";
 	}
 	json_object_set_new(vm, "state", json_string(state));
 	json_object_set_new(vm, "zone_state", json_string(zstate));
@@ -313,11 +316,12 @@ static json_t *load_fast(int rootfd, const char *uuid)
 	    fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	if (fd >= 0)
 		close(fd);
-	bool running = alive && zone_is_running(uuid);
-	json_object_set_new(vm, "state",
-			    json_string(running ? "running" : "stopped"));
+	const char *state = !alive		    ? "stopped"
+			    : zone_is_running(uuid) ? "running"
+						    : "ready";
+	json_object_set_new(vm, "state", json_string(state));
 	json_object_set_new(vm, "zone_state",
-			    json_string(running ? "running" : "installed"));
+			    json_string(alive ? state : "installed"));
 	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
 	if (faccessat(rootfd, rel, F_OK, 0) == 0)
 		derive_exit(vm, uuid);

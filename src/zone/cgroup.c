@@ -586,11 +586,8 @@ static const char *census_dir(struct zone_cgroup *cg)
 	return d ? d : cg->ndirs ? cg->dirs[0] : NULL;
 }
 
-bool zone_cgroup_populated(struct zone_cgroup *cg)
+static bool dir_populated(const struct zone_cgroup *cg, const char *d)
 {
-	const char *d = census_dir(cg);
-	if (!d)
-		return false;
 	if (cg->v2) {
 		_cleanup_free_ char *ev = read_str(d, "cgroup.events");
 		if (ev)
@@ -598,6 +595,21 @@ bool zone_cgroup_populated(struct zone_cgroup *cg)
 		return false;
 	}
 	return procs_walk(d, NULL) > 0;
+}
+
+bool zone_cgroup_populated(struct zone_cgroup *cg)
+{
+	const char *d = census_dir(cg);
+	return d && dir_populated(cg, d);
+}
+
+bool zone_cgroup_payload_populated(struct zone_cgroup *cg)
+{
+	const char *d = census_dir(cg);
+	for (size_t i = 0; d && i < cg->ndirs; i++)
+		if (cg->dirs[i] == d)
+			return dir_populated(cg, cg->payload[i]);
+	return false;
 }
 
 static void kill_one(pid_t pid)

@@ -92,6 +92,10 @@ int zone_cgroup_limits_apply(struct zone_cgroup *cg,
 			     const struct zone_limits *l, struct hull_err *err);
 /* Does the cgroup (or a descendant) hold a process? */
 bool zone_cgroup_populated(struct zone_cgroup *cg);
+/* Does its payload level (the zone's init and its tree, a VM's emulator)
+ * hold a process? Helpers in leaves beside it (the boot loader, the
+ * metadata server) do not count. */
+bool zone_cgroup_payload_populated(struct zone_cgroup *cg);
 /* SIGKILLs everything in it (cgroup.kill, or freeze + kill on v1) and waits
  * up to timeout_ms for it to be empty. */
 int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,

@@ -1,13 +1,18 @@
 """The boot loader's sandbox (src/hvm/loader.h): a guest controls its
 disk completely, so the loader that reads it before every boot must end
 in bounded time on a hostile filesystem, never as root, and never trust
-what was planted in the emulator's run folder (issue 11, items 4 and 9)."""
+what was planted in the emulator's run folder (issue 11, items 4 and 9).
+While it runs the instance shows as "ready", a forced stop ends it at
+once, and it is charged to the instance's cgroup."""
 import json
 import os
+import signal
 import stat
 import struct
 import subprocess
 import time
+
+from conftest import prog
 
 import pytest
 
@@ -47,11 +52,11 @@ def looping_disk(path):
     return path
 
 
-def create_vm(h, disk_img):
+def create_vm(h, disk_img, **extra):
     """A stopped kvm VM whose boot disk is disk_img's bytes."""
     r = h.run("vmadm", "create", input=json.dumps(
         {"brand": "kvm", "autoboot": False, "ram": 256,
-         "disks": [{"size": 16, "boot": True}]}), timeout=180)
+         "disks": [{"size": 16, "boot": True}], **extra}), timeout=180)
     u = r.err.split("Successfully created VM ")[1].split()[0]
     disk = os.path.join(h.root, u, "disks", "disk0.img")
     with open(disk_img, "rb") as src, open(disk, "wb") as dst:
@@ -141,3 +146,195 @@ def test_stamp_planted_as_link_or_fifo(bare, workdir):
         assert stat.S_ISREG(st.st_mode)  # replaced by a fresh stamp
         with open(secret) as f:
             assert f.read() == good  # never written through
+
+
+def supervisor_pid(h, u):
+    try:
+        with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+        except OSError:
+            continue
+        # the field after the command (which may hold spaces) is the state
+        fields = st[st.rindex(")") + 2:].split()
+        if int(fields[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def find_loader(h, u, timeout=30):
+    """The boot loader: the supervisor's child in a user namespace of its
+    own (the emulator and the metadata server come after it)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        sv = supervisor_pid(h, u)
+        if sv:
+            try:
+                own = os.readlink(f"/proc/{sv}/ns/user")
+            except OSError:
+                own = None
+            for c in children(sv):
+                try:
+                    if own and os.readlink(f"/proc/{c}/ns/user") != own:
+                        return c
+                except OSError:
+                    pass
+        time.sleep(0.002)
+    raise AssertionError("no boot loader appeared")
+
+
+def start_async(h, u, env=None):
+    e = dict(h.env)
+    e.update(env or {})
+    return subprocess.Popen([prog("vmadm"), "start", u], env=e, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def one_line(err):
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+# cpu_cap 1 (1% of a CPU) applies to the loader too (it runs in the
+# instance's cgroup), so it lives long enough to be caught and stopped.
+SLOW = {"cpu_cap": 1}
+
+
+def test_stop_F_while_the_loader_runs(pool, workdir):
+    """Items 1-4: while the first start's loader runs (here stopped with
+    SIGSTOP so that it never finishes), the instance shows as ready, the
+    loader sits in the instance's cgroup in a user namespace of its own,
+    and vmadm stop -F ends it at once, though vmadm start holds the
+    instance lock; the start then fails saying it was stopped."""
+    h = pool
+    img = looping_disk(os.path.join(workdir, "loop.img"))
+    u = create_vm(h, img, **SLOW)
+    p = start_async(h, u)
+    try:
+        pid = find_loader(h, u)
+        os.kill(pid, signal.SIGSTOP)
+        # (the supervisor moves it there before it lets it start)
+        end = time.monotonic() + 10
+        while True:
+            with open(f"/proc/{pid}/cgroup") as f:
+                cg = f.read()
+            if f"/{u}/loader\n" in cg or time.monotonic() > end:
+                break
+            time.sleep(0.01)
+        assert f"/{u}/loader\n" in cg, cg
+        # never "stopped" while something of the instance runs
+        assert state(h, u) == "ready"
+        got = json.loads(h.run("vmadm", "get", u).out)
+        assert (got["state"], got["zone_state"]) == ("ready", "ready")
+        assert p.poll() is None  # the start waits for its boot
+        t0 = time.monotonic()
+        r = h.run("vmadm", "stop", "-F", u, timeout=30)
+        took = time.monotonic() - t0
+        assert took < 5, took
+        assert "Successfully completed stop" in r.err
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode != 0
+    assert "stopped by a stop request before it booted" in one_line(err)
+    assert gone(pid)
+    assert state(h, u) == "stopped"
+    got = json.loads(h.run("vmadm", "get", u).out)
+    assert got["autoboot"] is False
+    # and it starts (and fails on its disk) normally afterwards
+    r = h.fails("vmadm", "start", u)
+    assert "a directory of more than" in r.err
+
+
+def test_loader_wall_clock_limit(pool, workdir):
+    """Item 3: a loader that never finishes (SIGSTOPped) is killed after
+    the wall-clock limit ($HULL_LOADER_TIMEOUT, here 3 s) and the start
+    fails with one line."""
+    h = pool
+    img = looping_disk(os.path.join(workdir, "loop.img"))
+    u = create_vm(h, img, **SLOW)
+    t0 = time.monotonic()
+    p = start_async(h, u, {"HULL_LOADER_TIMEOUT": "3"})
+    try:
+        pid = find_loader(h, u)
+        os.kill(pid, signal.SIGSTOP)
+        assert state(h, u) == "ready"
+        out, err = p.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode != 0
+    assert "boot loader: took longer than 3 s" in one_line(err)
+    assert 3 <= took < 20, took
+    assert gone(pid)
+    assert state(h, u) == "stopped"
+
+
+def test_loader_timeout_must_be_seconds(pool, workdir):
+    h = pool
+    img = looping_disk(os.path.join(workdir, "loop.img"))
+    u = create_vm(h, img)
+    r = h.run("vmadm", "start", u, check=False,
+              env={"HULL_LOADER_TIMEOUT": "soon"})
+    assert r.rc != 0
+    assert "HULL_LOADER_TIMEOUT" in one_line(r.err)
+    assert state(h, u) == "stopped"
+
+
+def test_stop_F_kills_a_wedged_supervisor(pool, workdir):
+    """Item 1, "vmadm stop -F always works": a supervisor that does not
+    answer (here SIGSTOPped while its loader runs) is killed after 15 s,
+    and what it leaves (its loader, its cgroup, its run files) goes with
+    it."""
+    h = pool
+    img = looping_disk(os.path.join(workdir, "loop.img"))
+    u = create_vm(h, img, **SLOW)
+    p = start_async(h, u)
+    sv = None
+    try:
+        pid = find_loader(h, u)
+        sv = supervisor_pid(h, u)
+        os.kill(pid, signal.SIGSTOP)
+        os.kill(sv, signal.SIGSTOP)
+        t0 = time.monotonic()
+        r = h.run("vmadm", "stop", "-F", u, timeout=60)
+        took = time.monotonic() - t0
+        assert 14 < took < 40, took
+        assert "Successfully completed stop" in r.err
+        out, err = p.communicate(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if sv and not gone(sv):
+            os.kill(sv, signal.SIGKILL)
+    assert p.returncode != 0
+    one_line(err)
+    assert gone(sv) and gone(pid)
+    assert state(h, u) == "stopped"
+    assert not os.path.exists(os.path.join(h.root, u, "run",
+                                           "control.sock"))
