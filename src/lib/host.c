@@ -23,6 +23,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "lib/cgroupfs.h"
 #include "lib/fileio.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -192,10 +193,13 @@ int host_uuid_get(char out[37], struct hull_err *err)
 const char *host_cgroup_layout(void)
 {
 	struct statfs st;
-	if (statfs("/sys/fs/cgroup", &st) == 0 &&
+	/* Under `ip netns exec` the hierarchies are mounted privately first
+	 * (where that fails, what is left to see is reported). */
+	hull_cgroupfs_ensure(NULL);
+	if (statfs(HULL_CGROUP_ROOT, &st) == 0 &&
 	    st.f_type == CGROUP2_SUPER_MAGIC)
 		return "v2";
-	if (statfs("/sys/fs/cgroup/unified", &st) == 0 &&
+	if (statfs(HULL_CGROUP_ROOT "/unified", &st) == 0 &&
 	    st.f_type == CGROUP2_SUPER_MAGIC)
 		return "hybrid";
 	return "v1";

@@ -168,8 +168,7 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 /* Is uid the emulator's? Its run folder is made by the supervisor and
  * handed to the emulator's uid (the first of the instance's own id range,
  * which no other host user has); an emulator cannot give it away. This
- * holds where the instance has no cgroup to check against, as under
- * `ip netns exec`, which hides /sys/fs/cgroup. */
+ * holds even where the emulator's cgroup cannot place it. */
 static bool is_emulator_uid(const char *uuid, uid_t uid)
 {
 	_cleanup_free_ char *d =

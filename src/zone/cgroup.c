@@ -6,6 +6,10 @@
  * v2 tree): the same path in each hierarchy mounted under /sys/fs/cgroup.
  * cpuset needs cpus and mems copied down before a task may join, and the
  * devices hierarchy gets a whitelist of the nodes a zone's /dev holds.
+ * Where /sys/fs/cgroup shows no hierarchy (under `ip netns exec`), they are
+ * mounted privately first (lib/cgroupfs.h); where that fails too, nothing
+ * is made and zone_cgroup_create says why: no instance runs without its
+ * limits.
  */
 #include "zone/cgroup.h"
 
@@ -22,11 +26,12 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "lib/cgroupfs.h"
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "zone/devfilter.h"
 
-#define CG_ROOT "/sys/fs/cgroup"
+#define CG_ROOT HULL_CGROUP_ROOT
 
 static const char *const v1_hierarchies[] = {
     "cpu",     "cpuacct", "cpuset", "memory",  "devices",
@@ -49,6 +54,11 @@ void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid)
 {
 	memset(cg, 0, sizeof(*cg));
 	cg->rel = xasprintf("%s/%s", zone_cgroup_parent(), uuid);
+	struct hull_err e = {0};
+	if (hull_cgroupfs_ensure(&e) < 0) {
+		cg->unavailable = xstrdup(e.msg);
+		return;
+	}
 	cg->v2 = is_fs(CG_ROOT, CGROUP2_SUPER_MAGIC);
 	if (cg->v2) {
 		cg->dirs[0] = xasprintf(CG_ROOT "/%s", cg->rel);
@@ -95,6 +105,7 @@ void zone_cgroup_fini(struct zone_cgroup *cg)
 		free(cg->ctl[i]);
 	}
 	free(cg->rel);
+	free(cg->unavailable);
 	memset(cg, 0, sizeof(*cg));
 }
 
@@ -223,10 +234,21 @@ static int devices_setup(const char *dir, struct hull_err *err)
 
 static int rmdir_tree(const char *dir);
 
+/* The hierarchies without which a zone's limits cannot all be set. */
+static const char *const v1_required[] = {"cpu", "memory", "pids"};
+
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err)
 {
 	int r;
 	cg->fresh = false;
+	if (cg->unavailable)
+		return hull_err_set(err, ENOENT, "cgroup: %s", cg->unavailable);
+	for (size_t i = 0;
+	     !cg->v2 && i < sizeof(v1_required) / sizeof(*v1_required); i++)
+		if (!zone_cgroup_dir(cg, v1_required[i]))
+			return hull_err_set(err, ENOENT,
+					    "cgroup: no %s hierarchy under %s",
+					    v1_required[i], CG_ROOT);
 	for (size_t i = 0; i < cg->ndirs; i++) {
 		const char *d = cg->dirs[i];
 		_cleanup_free_ char *parent = xstrdup(d);

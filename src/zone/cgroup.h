@@ -33,13 +33,21 @@ struct zone_cgroup {
 	char *ctl[ZONE_CGROUP_MAX_DIRS];
 	/* zone_cgroup_create made the limits level (it did not exist) */
 	bool fresh;
+	/* why no hierarchy could be reached (ndirs is 0), else NULL */
+	char *unavailable;
 };
 
-/* Fills cg with the paths for uuid (nothing is created). */
+/* Fills cg with the paths for uuid (nothing is created). Where
+ * /sys/fs/cgroup shows no hierarchy, as under `ip netns exec`, the first
+ * call in a process mounts them in a mount namespace of the process's own
+ * (hull_cgroupfs_ensure(), lib/cgroupfs.h); where that fails, cg has no
+ * folder and zone_cgroup_create fails with the reason. */
 void zone_cgroup_init(struct zone_cgroup *cg, const char *uuid);
 void zone_cgroup_fini(struct zone_cgroup *cg);
 /* The cgroup parent in use ("hull" or $HULL_CGROUP_PARENT). */
 const char *zone_cgroup_parent(void);
+/* Makes the cgroup in every hierarchy; fails, making nothing, where the
+ * hierarchies are unreachable or (v1) cpu, memory or pids is missing. */
 int zone_cgroup_create(struct zone_cgroup *cg, struct hull_err *err);
 /* A zone's device whitelist: v1 writes it when it makes the cgroup (the
  * devices controller refuses a new one once there are children); v2, which

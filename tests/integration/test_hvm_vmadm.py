@@ -354,6 +354,55 @@ def test_kvm_guest_network_over_tap(vmhost):
         net.close()
 
 
+def test_kvm_under_ip_netns_exec_runs_in_its_cgroup(vmhost):
+    # `ip netns exec` hides /sys/fs/cgroup; the VM created and stopped
+    # from there still runs in its cgroup in the host's tree, limited,
+    # its state the same inside and outside, and leaves nothing.
+    from nethelp import NetHost
+    from zonekit import cgroup_dirs, cgroup_file, cgroup_pids, cgroup_v2
+    h = vmhost
+    img = install(h)
+    net = NetHost(h)
+
+    def in_ns(*args, input=None):
+        return subprocess.run(["ip", "netns", "exec", net.ns,
+                               prog("vmadm"), *args], input=input,
+                              capture_output=True, text=True, env=h.env,
+                              timeout=180)
+    try:
+        p = {"brand": "kvm", "ram": 256, "cpu_cap": 50,
+             "disks": [{"image_uuid": img, "boot": True}]}
+        cp = in_ns("create", input=json.dumps(p))
+        assert cp.returncode == 0, cp.stderr
+        u = cp.stderr.split("Successfully created VM ")[1].split()[0]
+        rel = f"{h.env['HULL_CGROUP_PARENT']}/{u}"
+        qemu = emulator_pid(h, u)
+        assert qemu in cgroup_pids(rel)
+        if cgroup_v2():
+            assert cgroup_file(rel, "", "cpu.max") == "50000 100000"
+            mem = int(cgroup_file(rel, "", "memory.max"))
+        else:
+            assert cgroup_file(rel, "cpu", "cpu.cfs_quota_us") == "50000"
+            mem = int(cgroup_file(rel, "memory", "memory.limit_in_bytes"))
+        assert 256 << 20 < mem < 1 << 30     # the guest's RAM and overhead
+        assert state(h, u) == "running"
+        cp = in_ns("list", "-H", "-o", "state", f"uuid={u}")
+        assert cp.stdout.strip() == "running", cp
+        # metadata over COM2 from the emulator in the instance's cgroup
+        wait_console(h, u, READY)
+        assert f"hull-guest: uuid={u}" in console_log(h, u)
+        cp = in_ns("stop", u, "-F")
+        assert cp.returncode == 0, cp.stderr
+        assert state(h, u) == "stopped"
+        assert not cgroup_pids(rel)
+        cp = in_ns("delete", u)
+        assert cp.returncode == 0, cp.stderr
+        assert not cgroup_dirs(rel)
+        assert not os.path.exists(os.path.join(h.root, u))
+    finally:
+        net.close()
+
+
 def test_update_running_vm(vmhost):
     h = vmhost
     img = install(h)

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "lib/cgroupfs.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -215,6 +216,45 @@ static void test_regcomp_refuses_with_one_message(void **state)
 	assert_non_null(strstr(err.msg, "bad regular expression"));
 }
 
+/* /proc/self/cgroup as hybrid, v2-only and shared-hierarchy hosts show it:
+ * what hull_cgroupfs_ensure would mount, and lines it refuses. */
+static void test_cgroupfs_parse(void **state)
+{
+	(void)state;
+	struct hull_cgroupfs_layout l;
+	const char *hybrid = "9:name=systemd:/user.slice\n"
+			     "4:memory:/a:b\n"
+			     "2:cpu,cpuacct:/\n"
+			     "0::/user.slice/x.scope\n";
+	assert_int_equal(hull_cgroupfs_parse(hybrid, strlen(hybrid), &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_string_equal(l.v1[0], "name=systemd");
+	assert_string_equal(l.v1[1], "memory");
+	assert_string_equal(l.v1[2], "cpu,cpuacct");
+	assert_true(l.v2);
+	const char *v2 = "0::/init.scope\n";
+	assert_int_equal(hull_cgroupfs_parse(v2, strlen(v2), &l), 0);
+	assert_int_equal(l.n, 0);
+	assert_true(l.v2);
+	/* no trailing newline, an empty line */
+	const char *tail = "\n3:pids:/";
+	assert_int_equal(hull_cgroupfs_parse(tail, strlen(tail), &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_false(l.v2);
+	static const char *const bad[] = {
+	    "memory:/\n", "x:memory:/\n",  "4:memory\n",  "4:memory:\n",
+	    "4::/\n",	  "4:mem ory:/\n", ":memory:/\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(
+		    hull_cgroupfs_parse(bad[i], strlen(bad[i]), &l), -EINVAL);
+	char many[2048] = "";
+	for (int i = 1; i <= HULL_CGROUPFS_MAX + 1; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+			 "%d:c%d:/\n", i, i);
+	assert_int_equal(hull_cgroupfs_parse(many, strlen(many), &l), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +269,7 @@ int main(void)
 	    cmocka_unit_test(test_run_captures_output_and_errors),
 	    cmocka_unit_test(test_regex_cost_bounds_expansion),
 	    cmocka_unit_test(test_regcomp_refuses_with_one_message),
+	    cmocka_unit_test(test_cgroupfs_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
