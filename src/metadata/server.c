@@ -428,10 +428,14 @@ static void conn_event(struct metadata_server *srv, struct conn *c,
 	bool alive = true;
 
 	c->active = ++srv->tick;
-	if (events & EPOLLIN)
-		alive = conn_read(srv, c);
-	else if (events & (EPOLLHUP | EPOLLERR))
+	/* A hang-up on a unix stream means both directions are shut: no
+	 * answer can reach the peer any more, so what it queued is not
+	 * worth answering (a flood that ends would otherwise keep the
+	 * server busy with answers nobody reads). */
+	if (events & (EPOLLHUP | EPOLLERR))
 		alive = false;
+	else if (events & EPOLLIN)
+		alive = conn_read(srv, c);
 	/* Answering stops when out_max is pending; if the peer then takes it
 	 * all at once, no event would come for the lines still buffered, so
 	 * go on until output is left pending or no whole line is. */
