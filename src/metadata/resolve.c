@@ -12,6 +12,7 @@
 
 #include "lib/json.h"
 #include "lib/xalloc.h"
+#include "vm/nics.h"
 
 /* Top-level record properties a guest may read as sdc:<prop>[.path]. The
  * record also holds things that are not the guest's business (for example
@@ -278,9 +279,22 @@ enum metadata_status metadata_resolve(json_t *vm, const char *key, char **value,
 	*len = 0;
 	if (!strncmp(key, "sdc:", 4)) {
 		const char *k = key + 4;
-		if (!strcmp(k, "nics"))
-			return as_json(json_object_get(vm, "nics"), "[]", value,
-				       len);
+		if (!strcmp(k, "nics") || !strncmp(k, "nics.", 5)) {
+			/* Both address forms, as SmartOS gives them, even
+			 * for a record written before hull kept both. */
+			json_t *nics =
+			    json_deep_copy(json_object_get(vm, "nics"));
+			vm_nics_represent(nics);
+			json_t *shown = json_object();
+			if (nics)
+				json_object_set(shown, "nics", nics);
+			enum metadata_status st =
+			    k[4] ? sdc_walk(shown, k, value, len)
+				 : as_json(nics, "[]", value, len);
+			json_decref(shown);
+			json_decref(nics);
+			return st;
+		}
 		if (!strcmp(k, "resolvers"))
 			return as_json(json_object_get(vm, "resolvers"), "[]",
 				       value, len);

@@ -80,6 +80,25 @@ bool vm_check_mac(const char *s)
 	return true;
 }
 
+bool vm_check_netmask(const char *s, unsigned *bits)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	uint32_t m = ntohl(a.s_addr);
+	/* ones, then zeros only: the inverse plus one is a single bit */
+	uint32_t inv = ~m;
+	if ((inv & (inv + 1)) != 0)
+		return false;
+	if (bits) {
+		unsigned b = 0;
+		while (b < 32 && (m & (0x80000000u >> b)))
+			b++;
+		*bits = b;
+	}
+	return true;
+}
+
 bool vm_check_hostname(const char *s)
 {
 	size_t len = strlen(s);
@@ -117,11 +136,90 @@ static bool check_string(json_t *v, char *why, size_t n)
 	return true;
 }
 
+/* A decimal number as JavaScript's Number() reads one from a string:
+ * surrounding blanks, a sign, digits with an optional fraction and
+ * exponent. Hexadecimal, octal, binary and Infinity are left out (see
+ * docs/vmadm.md, DIFFERENCES). */
+static bool js_decimal(const char *s, double *out)
+{
+	while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		s++;
+	const char *p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	size_t digits = 0;
+	while (isdigit((unsigned char)*p))
+		p++, digits++;
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p))
+			p++, digits++;
+	}
+	if (!digits)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+		p++;
+	if (*p)
+		return false;
+	*out = strtod(s, NULL);
+	return true;
+}
+
+bool vm_int_from_json(json_t *v, json_int_t *out)
+{
+	double d;
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (json_is_real(v))
+		d = json_real_value(v);
+	else if (!json_is_string(v) ||
+		 strlen(json_string_value(v)) != json_string_length(v) ||
+		 !js_decimal(json_string_value(v), &d))
+		return false;
+	/* Whole numbers only, and inside what an int64 holds exactly
+	 * enough for every range in the property table. */
+	if (!(d >= -9.0e18 && d <= 9.0e18) || d != (double)(json_int_t)d)
+		return false;
+	*out = (json_int_t)d;
+	return true;
+}
+
+int vm_bool_from_json(json_t *v, bool *deprecated)
+{
+	if (deprecated)
+		*deprecated = false;
+	if (json_is_boolean(v))
+		return json_is_true(v);
+	const char *s = json_string_value(v);
+	if (s && !strcmp(s, "true"))
+		return 1;
+	if (s && !strcmp(s, "false"))
+		return 0;
+	if ((json_is_integer(v) && json_integer_value(v) == 1) ||
+	    (s && !strcmp(s, "1"))) {
+		if (deprecated)
+			*deprecated = true;
+		return 1;
+	}
+	return -1;
+}
+
 static bool check_int(const struct vm_prop *p, json_t *v, char *why, size_t n)
 {
-	if (!json_is_integer(v))
+	json_int_t i;
+	if (!vm_int_from_json(v, &i))
 		return why_set(why, n, "must be an integer");
-	json_int_t i = json_integer_value(v);
 	if (i < p->min || i > p->max)
 		return why_set(
 		    why, n, "must be an integer from %" PRId64 " to %" PRId64,
@@ -266,6 +364,53 @@ static bool nic_iface(const char *s, unsigned brand)
 	return true;
 }
 
+static const char *const nic_keys[] = {
+    "allow_dhcp_spoofing",
+    "allow_ip_spoofing",
+    "allow_mac_spoofing",
+    "allow_restricted_traffic",
+    "allow_unfiltered_promisc",
+    "allowed_dhcp_cids",
+    "allowed_ips",
+    "blocked_outgoing_ports",
+    "dhcp_server",
+    "gateway",
+    "gateways",
+    "interface",
+    "ip",
+    "ips",
+    "mac",
+    "model",
+    "mtu",
+    "netmask",
+    "network_uuid",
+    "nic_tag",
+    "primary",
+    "vlan_id",
+    "vrrp_primary_ip",
+    "vrrp_vrid",
+};
+
+const char *vm_nic_prop_bad(const char *key, unsigned brand)
+{
+	bool known = false;
+	for (size_t i = 0; i < sizeof(nic_keys) / sizeof(nic_keys[0]); i++)
+		known = known || !strcmp(key, nic_keys[i]);
+	if (!known)
+		return "not a nic property";
+	if ((!strcmp(key, "model") ||
+	     !strcmp(key, "allow_unfiltered_promisc")) &&
+	    !(brand & VM_BRANDS_HVM))
+		return "valid only for HVM brands";
+	return NULL;
+}
+
+static bool nic_int(json_t *v, json_int_t lo, json_int_t hi)
+{
+	json_int_t i;
+	return vm_int_from_json(v, &i) && i >= lo && i <= hi;
+}
+
 bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 		  size_t n)
 {
@@ -278,6 +423,8 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 	{
 		bool ok = true;
 		sub[0] = '\0';
+		if (vm_nic_prop_bad(k, brand))
+			continue;
 		if (!strcmp(k, "mac")) {
 			ok = json_is_string(v) &&
 			     vm_check_mac(json_string_value(v));
@@ -288,14 +435,8 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 			ok = check_string(v, sub, sizeof(sub)) &&
 			     json_string_length(v) > 0 &&
 			     json_string_length(v) <= 64;
-			if (ok && !strcmp(k, "model") &&
-			    !(brand & VM_BRANDS_HVM))
-				return why_set(
-				    why, n,
-				    "model is valid only for HVM brands");
 		} else if (!strcmp(k, "vlan_id")) {
-			ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
-			     json_integer_value(v) <= 4095;
+			ok = nic_int(v, 0, 4095);
 		} else if (!strcmp(k, "ips")) {
 			ok = nic_ips(v, sub, sizeof(sub));
 		} else if (!strcmp(k, "allowed_ips")) {
@@ -311,31 +452,27 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 		} else if (!strcmp(k, "ip")) {
 			ok = json_is_string(v) &&
 			     (!strcmp(json_string_value(v), "dhcp") ||
+			      !strcmp(json_string_value(v), "addrconf") ||
 			      vm_check_ip(json_string_value(v)));
-		} else if (!strcmp(k, "netmask") || !strcmp(k, "gateway")) {
+		} else if (!strcmp(k, "netmask")) {
 			ok = json_is_string(v) &&
-			     vm_check_ip(json_string_value(v));
-		} else if (!strcmp(k, "primary")) {
-			ok = json_is_true(v);
+			     vm_check_netmask(json_string_value(v), NULL);
 			if (!ok)
 				snprintf(sub, sizeof(sub),
-					 "only true is valid");
+					 "must be an IPv4 netmask");
+		} else if (!strcmp(k, "gateway")) {
+			ok = json_is_string(v) &&
+			     vm_check_ip(json_string_value(v));
 		} else if (!strcmp(k, "mtu")) {
-			ok = json_is_integer(v) &&
-			     json_integer_value(v) >= 576 &&
-			     json_integer_value(v) <= 9000;
-		} else if (!strcmp(k, "allow_ip_spoofing") ||
+			ok = nic_int(v, 576, 9000);
+		} else if (!strcmp(k, "primary") ||
+			   !strcmp(k, "allow_ip_spoofing") ||
 			   !strcmp(k, "allow_mac_spoofing") ||
 			   !strcmp(k, "allow_dhcp_spoofing") ||
 			   !strcmp(k, "dhcp_server") ||
-			   !strcmp(k, "allow_restricted_traffic")) {
-			ok = json_is_boolean(v);
-		} else if (!strcmp(k, "allow_unfiltered_promisc")) {
-			if (!(brand & VM_BRANDS_HVM))
-				return why_set(why, n,
-					       "allow_unfiltered_promisc is "
-					       "valid only for HVM brands");
-			ok = json_is_boolean(v);
+			   !strcmp(k, "allow_restricted_traffic") ||
+			   !strcmp(k, "allow_unfiltered_promisc")) {
+			ok = vm_bool_from_json(v, NULL) >= 0;
 		} else if (!strcmp(k, "allowed_dhcp_cids")) {
 			ok = json_is_array(v) && json_array_size(v) <= 20;
 			size_t i;
@@ -368,15 +505,11 @@ bool vm_check_nic(json_t *nic, unsigned brand, bool need_tag, char *why,
 				return why_set(
 				    why, n,
 				    "vrrp_vrid is valid only for OS brands");
-			ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
-			     json_integer_value(v) <= 255;
+			ok = nic_int(v, 0, 255);
 		} else if (!strcmp(k, "vrrp_primary_ip")) {
 			unsigned char b[4];
 			ok = json_is_string(v) &&
 			     inet_pton(AF_INET, json_string_value(v), b) == 1;
-		} else {
-			return why_set(why, n, "unknown nic property \"%s\"",
-				       k);
 		}
 		if (!ok)
 			return sub[0] ? why_set(why, n, "%s %s", k, sub)
@@ -402,7 +535,8 @@ bool vm_check_nics(json_t *nics, unsigned brand, char *why, size_t n)
 	{
 		if (!vm_check_nic(nic, brand, true, sub, sizeof(sub)))
 			return why_set(why, n, "nic %zu: %s", i, sub);
-		primaries += json_is_true(json_object_get(nic, "primary"));
+		primaries += vm_bool_from_json(json_object_get(nic, "primary"),
+					       NULL) == 1;
 		const char *mac =
 		    json_string_value(json_object_get(nic, "mac"));
 		const char *ifc =
@@ -455,7 +589,7 @@ bool vm_check_value(const struct vm_prop *p, json_t *v, char *why, size_t n)
 			return why_set(why, n, "must be at most 64 bytes");
 		return true;
 	case VM_T_BOOL:
-		if (!json_is_boolean(v))
+		if (vm_bool_from_json(v, NULL) < 0)
 			return why_set(why, n, "must be true or false");
 		return true;
 	case VM_T_INT:

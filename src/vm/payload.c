@@ -26,6 +26,9 @@
 struct verdict {
 	json_t *out;
 	char first[HULL_ERR_MSG_MAX];
+	/* the first problem that is not a bad property: create and update
+	 * fail on it, while they only drop bad properties */
+	char fatal[HULL_ERR_MSG_MAX];
 };
 
 static void verdict_add(struct verdict *v, const char *bucket, const char *prop,
@@ -45,21 +48,65 @@ static void verdict_add(struct verdict *v, const char *bucket, const char *prop,
 			a = json_array();
 			json_object_set_new(v->out, bucket, a);
 		}
+		size_t i;
+		json_t *e;
+		json_array_foreach(
+		    a, i, e) if (!strcmp(json_string_value(e), prop)) return;
 		json_array_append_new(a, json_string(prop));
 	}
-	if (!v->first[0]) {
+	bool fatal = strcmp(bucket, "bad_properties") != 0;
+	char *slot = !v->first[0]	     ? v->first
+		     : fatal && !v->fatal[0] ? v->fatal
+					     : NULL;
+	if (slot) {
 		va_list ap;
 		va_start(ap, fmt);
-		vsnprintf(v->first, sizeof(v->first), fmt, ap);
+		vsnprintf(slot, HULL_ERR_MSG_MAX, fmt, ap);
 		va_end(ap);
+		if (fatal && slot == v->first)
+			memcpy(v->fatal, v->first, sizeof(v->fatal));
 	}
 }
 
 static json_t *verdict_end(struct verdict *v, struct hull_err *err)
 {
 	if (v->out)
-		hull_err_set(err, EINVAL, "%s", v->first);
+		hull_err_set(err, EINVAL, "%s",
+			     v->fatal[0] ? v->fatal : v->first);
 	return v->out;
+}
+
+/* The keys of each nic that SmartOS does not take for brand: bad
+ * properties named nics.*.KEY, as SmartOS's validate names them. */
+static void nic_bad_props(json_t *nics, unsigned brand, const char *bname,
+			  const char *field, struct verdict *v)
+{
+	size_t i;
+	json_t *nic;
+	json_array_foreach(nics, i, nic)
+	{
+		const char *k;
+		json_t *val;
+		json_object_foreach(nic, k, val)
+		{
+			const char *why = vm_nic_prop_bad(k, brand);
+			if (!why)
+				continue;
+			char name[96];
+			snprintf(name, sizeof(name), "nics.*.%.64s", k);
+			verdict_add(v, "bad_properties", name,
+				    "Invalid property %s in %s: %s (brand %s)",
+				    name, field, why, bname);
+		}
+	}
+}
+
+/* SmartOS takes "" (and on create null) for an integer as "not given". */
+static bool int_unset(const struct vm_prop *p, json_t *val)
+{
+	return p->type == VM_T_INT &&
+	       (json_is_null(val) ||
+		(json_is_string(val) && json_string_length(val) == 0));
 }
 
 /* Cross-property rules on memory, after defaults. */
@@ -161,9 +208,13 @@ json_t *vm_payload_check_create(json_t *payload, struct hull_err *err)
 			    bname);
 			continue;
 		}
+		if (int_unset(p, val))
+			continue;
 		bool ok = vm_check_value(p, val, why, sizeof(why));
-		if (ok && p->type == VM_T_NICS)
+		if (ok && p->type == VM_T_NICS) {
+			nic_bad_props(val, brand, bname, k, &v);
 			ok = vm_check_nics(val, brand, why, sizeof(why));
+		}
 		if (!ok)
 			verdict_add(&v, "bad_values", k,
 				    "Invalid value for %s: %s", k, why);
@@ -180,7 +231,7 @@ json_t *vm_payload_check_create(json_t *payload, struct hull_err *err)
 			verdict_add(&v, "missing_properties", all[i].name,
 				    "Missing required property: %s",
 				    all[i].name);
-	if (!v.out) {
+	if (!v.fatal[0]) {
 		json_t *vm = vm_payload_defaults(payload);
 		check_memory(vm, brand, &v);
 		json_decref(vm);
@@ -316,6 +367,9 @@ json_t *vm_payload_check_update(json_t *payload, const char *bname,
 					    k, bname);
 				continue;
 			}
+			if (p->type == VM_T_NICS && json_is_array(val) &&
+			    strcmp(prefix, "remove_"))
+				nic_bad_props(val, brand, bname, k, &v);
 			if (!check_helper(prefix, p, val, brand, why,
 					  sizeof(why)))
 				verdict_add(&v, "bad_values", k,
@@ -350,7 +404,7 @@ json_t *vm_payload_check_update(json_t *payload, const char *bname,
 			    bname);
 			continue;
 		}
-		if (json_is_null(val)) {
+		if (json_is_null(val) || int_unset(p, val)) {
 			if (p->flags & VM_P_REQUIRED)
 				verdict_add(
 				    &v, "bad_values", k,
@@ -378,9 +432,222 @@ static void set_default(json_t *vm, const char *k, json_t *val)
 	json_decref(val);
 }
 
+static void warn(json_t *warnings, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void warn(json_t *warnings, const char *fmt, ...)
+{
+	if (!warnings)
+		return;
+	char line[HULL_ERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	size_t i;
+	json_t *e;
+	json_array_foreach(warnings, i,
+			   e) if (!strcmp(json_string_value(e), line)) return;
+	json_array_append_new(warnings, json_string(line));
+}
+
+/* A nic's integers and booleans given in the forms SmartOS takes, as JSON
+ * types; primary false means "not primary" and is dropped as SmartOS
+ * does. */
+static void coerce_nic(json_t *nic, json_t *warnings)
+{
+	static const char *const ints[] = {"vlan_id", "mtu", "vrrp_vrid"};
+	static const char *const bools[] = {"primary",
+					    "allow_ip_spoofing",
+					    "allow_mac_spoofing",
+					    "allow_dhcp_spoofing",
+					    "dhcp_server",
+					    "allow_restricted_traffic",
+					    "allow_unfiltered_promisc"};
+	if (!json_is_object(nic))
+		return;
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		json_t *v = json_object_get(nic, ints[i]);
+		json_int_t n;
+		if (v && !json_is_integer(v) && vm_int_from_json(v, &n))
+			json_object_set_new(nic, ints[i], json_integer(n));
+	}
+	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		json_t *v = json_object_get(nic, bools[i]);
+		bool dep;
+		int b = v ? vm_bool_from_json(v, &dep) : -1;
+		if (b < 0)
+			continue;
+		if (dep)
+			warn(warnings,
+			     "DEPRECATED: nics.*.%s is given as 1; use true",
+			     bools[i]);
+		if (!b && !strcmp(bools[i], "primary"))
+			json_object_del(nic, bools[i]);
+		else
+			json_object_set_new(nic, bools[i], json_boolean(b));
+	}
+}
+
+static void coerce(json_t *payload, bool update, json_t *warnings)
+{
+	const char *k;
+	json_t *val;
+	void *tmp;
+	json_object_foreach_safe(payload, tmp, k, val)
+	{
+		const char *prefix, *pname;
+		const struct vm_prop *p =
+		    helper_split(k, &prefix, &pname) ? NULL : vm_prop_find(k);
+		if (!p) {
+			if (helper_split(k, &prefix, &pname) &&
+			    !strcmp(pname, "nics") &&
+			    strcmp(prefix, "remove_")) {
+				size_t i;
+				json_t *nic;
+				json_array_foreach(val, i, nic)
+				    coerce_nic(nic, warnings);
+			}
+			continue;
+		}
+		if (p->type == VM_T_NICS) {
+			size_t i;
+			json_t *nic;
+			json_array_foreach(val, i, nic)
+			    coerce_nic(nic, warnings);
+		} else if (int_unset(p, val)) {
+			if (update)
+				json_object_set_new(payload, k, json_null());
+			else
+				json_object_del(payload, k);
+		} else if (p->type == VM_T_INT && !json_is_integer(val)) {
+			json_int_t n;
+			if (vm_int_from_json(val, &n))
+				json_object_set_new(payload, k,
+						    json_integer(n));
+		} else if (p->type == VM_T_BOOL) {
+			bool dep;
+			int b = vm_bool_from_json(val, &dep);
+			if (b < 0)
+				continue;
+			if (dep)
+				warn(warnings,
+				     "DEPRECATED: %s is given as 1; use true",
+				     k);
+			json_object_set_new(payload, k, json_boolean(b));
+		}
+	}
+}
+
+void vm_payload_warnings(json_t *payload, bool update, json_t *warnings)
+{
+	json_t *copy = json_deep_copy(payload);
+	if (json_is_object(copy))
+		coerce(copy, update, warnings);
+	json_decref(copy);
+}
+
+/* Removes the bad properties a verdict lists, nics.*.KEY from every nic
+ * of nics, add_nics and update_nics. */
+static void drop_bad(json_t *payload, json_t *verdict, const char *action,
+		     json_t *warnings)
+{
+	static const char *const nic_fields[] = {"nics", "add_nics",
+						 "update_nics"};
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(verdict, "bad_properties"), i, e)
+	{
+		const char *name = json_string_value(e);
+		warn(warnings,
+		     "Warning: invalid %s property %s, removed from the "
+		     "payload",
+		     action, name);
+		if (strncmp(name, "nics.*.", 7)) {
+			json_object_del(payload, name);
+			continue;
+		}
+		for (size_t f = 0; f < 3; f++) {
+			size_t j;
+			json_t *nic;
+			json_array_foreach(
+			    json_object_get(payload, nic_fields[f]), j, nic)
+			    json_object_del(nic, name + 7);
+		}
+	}
+}
+
+static json_t *nic_by_mac(json_t *nics, const char *mac)
+{
+	size_t i;
+	json_t *nic;
+	json_array_foreach(nics, i, nic)
+	{
+		const char *m = json_string_value(json_object_get(nic, "mac"));
+		if (mac && m && !strcasecmp(m, mac))
+			return nic;
+	}
+	return NULL;
+}
+
+static int upgrade_nics(json_t *payload, json_t *vm, struct hull_err *err)
+{
+	static const char *const fields[] = {"nics", "add_nics", "update_nics"};
+	char why[VM_WHY_MAX];
+	for (size_t f = 0; f < 3; f++) {
+		size_t i;
+		json_t *nic;
+		json_array_foreach(json_object_get(payload, fields[f]), i, nic)
+		{
+			int r;
+			if (f == 2)
+				r = vm_nic_upgrade_update(
+				    nic,
+				    nic_by_mac(json_object_get(vm, "nics"),
+					       hull_json_str(nic, "mac", NULL)),
+				    why, sizeof(why));
+			else
+				r = vm_nic_upgrade(nic, why, sizeof(why));
+			if (r < 0)
+				return hull_err_set(err, EINVAL,
+						    "Invalid value for %s: nic "
+						    "%zu: %s",
+						    fields[f], i, why);
+		}
+	}
+	return 0;
+}
+
+int vm_payload_prepare(json_t *payload, json_t *vm, json_t *warnings,
+		       struct hull_err *err)
+{
+	bool update = vm != NULL;
+	json_t *bad =
+	    update ? vm_payload_check_update(
+			 payload, hull_json_str(vm, "brand", "joyent"), err)
+		   : vm_payload_check_create(payload, err);
+	if (bad) {
+		json_t *only = json_object_get(bad, "bad_properties");
+		bool fatal = !only || json_object_size(bad) != 1;
+		if (fatal) {
+			json_decref(bad);
+			return -EINVAL;
+		}
+		drop_bad(payload, bad, update ? "update" : "create", warnings);
+		json_decref(bad);
+	}
+	coerce(payload, update, warnings);
+	return upgrade_nics(payload, vm, err);
+}
+
 json_t *vm_payload_defaults(json_t *payload)
 {
 	json_t *vm = json_deep_copy(payload);
+	if (!json_is_object(vm))
+		return vm;
+	coerce(vm, false, NULL);
+	/* a create-time switch, never stored (SmartOS keeps no nowait) */
+	json_object_del(vm, "nowait");
 	set_default(vm, "brand", json_string("joyent"));
 	const char *bname = json_string_value(json_object_get(vm, "brand"));
 	unsigned brand = vm_brand_from_name(bname);
@@ -421,6 +688,7 @@ json_t *vm_payload_defaults(json_t *payload)
 	set_default(vm, "nics", json_array());
 	set_default(vm, "resolvers", json_array());
 	vm_nics_assign(json_object_get(vm, "nics"), brand);
+	vm_nics_represent(json_object_get(vm, "nics"));
 	return vm;
 }
 
@@ -613,6 +881,7 @@ int vm_payload_apply_update(json_t *vm, json_t *update, bool *live,
 		json_t *nics = json_object_get(vm, "nics");
 		char why[VM_WHY_MAX];
 		vm_nics_assign(nics, brand);
+		vm_nics_represent(nics);
 		if (!vm_check_nics(nics, brand, why, sizeof(why))) {
 			r = hull_err_set(err, EINVAL,
 					 "Invalid value for nics: %s", why);

@@ -24,9 +24,34 @@ json_t *vm_payload_check_update(json_t *payload, const char *brand,
 				struct hull_err *err);
 
 /*
+ * Readies a create payload (vm NULL) or an update payload of instance vm
+ * in place, as SmartOS's create and update do before they apply one:
+ *  - validation as above; a bad value, a missing property or a bad brand
+ *    fails (-EINVAL, err names the first);
+ *  - bad properties (unknown, not for this brand or action, nics.*.KEY
+ *    SmartOS does not know) are removed, a warning line each;
+ *  - integers given as strings ("512") or whole reals become integers,
+ *    "" (and null on create) for an integer means "not given"; booleans
+ *    given as "true", "false", 1 or "1" become booleans, 1 and "1" with
+ *    SmartOS's deprecation warning; a nic's primary false is dropped;
+ *  - nics in the older form (ip, netmask, gateway) in nics, add_nics and
+ *    update_nics are upgraded to ips and gateways (nics.h); an ip without
+ *    a netmask fails.
+ * warnings (an array, or NULL) receives the warning lines, for the caller
+ * to print.
+ */
+int vm_payload_prepare(json_t *payload, json_t *vm, json_t *warnings,
+		       struct hull_err *err);
+
+/* The deprecation warnings vm_payload_prepare would give for payload,
+ * without changing it (for `vmadm validate`). */
+void vm_payload_warnings(json_t *payload, bool update, json_t *warnings);
+
+/*
  * Returns a new instance object: the (valid) create payload with SmartOS's
  * defaults filled in (brand, memory caps, quota, cpu_shares, autoboot,
- * owner_uuid, nics' interfaces and primary, …). uuid, mac addresses and
+ * owner_uuid, nics' interfaces, primary and representative ip, netmask
+ * and gateway, …) and the create-only nowait left out. uuid, mac addresses and
  * timestamps that are missing are left for the caller, which owns the
  * randomness and the clock (vm_payload_fill_generated).
  */

@@ -25,6 +25,7 @@
 #include "lib/xalloc.h"
 #include "supervisor/client.h"
 #include "vm/mdfiles.h"
+#include "vm/nics.h"
 
 static const char *const derived[] = {
     "state",	      "zone_state", "pid", "boot_timestamp", "exit_status",
@@ -163,6 +164,15 @@ static void derive_exit(json_t *vm, const char *uuid)
 	json_object_set_new(vm, "exit_timestamp", json_string(ts));
 }
 
+/* What SmartOS shows of a record hull wrote before it kept both nic
+ * address forms (nics.h), and without the create-only nowait, which
+ * SmartOS never stores. */
+static void shown_as_smartos(json_t *vm)
+{
+	vm_nics_represent(json_object_get(vm, "nics"));
+	json_object_del(vm, "nowait");
+}
+
 void vm_record_derive(json_t *vm, bool pending)
 {
 	const char *uuid = hull_json_str(vm, "uuid", "");
@@ -185,6 +195,7 @@ void vm_record_derive(json_t *vm, bool pending)
 	json_object_set_new(vm, "state", json_string(state));
 	json_object_set_new(vm, "zone_state", json_string(zstate));
 	derive_exit(vm, uuid);
+	shown_as_smartos(vm);
 }
 
 json_t *vm_record_load(const char *uuid, struct hull_err *err)
@@ -327,6 +338,7 @@ static json_t *load_fast(int rootfd, const char *uuid)
 	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
 	if (faccessat(rootfd, rel, F_OK, 0) == 0)
 		derive_exit(vm, uuid);
+	shown_as_smartos(vm);
 	return vm;
 }
 

@@ -48,6 +48,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vm_payload_apply_update(vm, j, &live, &restart, &err);
 		}
 		json_decref(bad);
+		/* prepare: bad properties dropped, types converted, nics
+		 * upgraded, as vmadm create and update do */
+		json_t *warn = json_array();
+		json_t *c = json_deep_copy(j);
+		if (vm_payload_prepare(c, NULL, warn, &err) == 0) {
+			json_t *d = vm_payload_defaults(c);
+			json_decref(d);
+		}
+		json_decref(c);
+		c = json_deep_copy(j);
+		if (vm_payload_prepare(c, vm, warn, &err) == 0) {
+			bool live, restart;
+			vm_payload_apply_update(vm, c, &live, &restart, &err);
+		}
+		json_decref(c);
+		json_decref(warn);
 		json_decref(vm);
 		json_decref(j);
 	}

@@ -507,7 +507,11 @@ def test_cloudinit_client_reads_the_record(server, kind):
     assert got["availability_zone"] == "us-test-1"
     assert got["dns_domain"] == "example.com"
     assert got["vendor-data"] is None
-    assert got["network-data"] == make_record()["nics"]
+    # sdc:nics: the record's nics with SmartOS's representative
+    # ip/netmask/gateway beside ips/gateways
+    want = [dict(n) for n in make_record()["nics"]]
+    want[0].update(ip="192.0.2.10", netmask="255.255.255.0", gateway="192.0.2.1")
+    assert got["network-data"] == want
     assert got["dns_servers"] == ["192.0.2.53"]
     assert got["routes"] == [{"dst": "198.51.100.0/24", "gateway": "192.0.2.254",
                               "linklocal": False}]

@@ -109,15 +109,10 @@ def test_create_on_both_backends_with_quota_and_defaults(vmhost):
 
 
 BAD = [
-    ({"foo": 1}, "foo"),
     ({"ram": "lots"}, "ram"),
     ({"max_physical_memory": 0}, "max_physical_memory"),
     ({"cpu_shares": 100000}, "cpu_shares"),
     ({"max_swap": 100}, "max_swap"),
-    ({"vcpus": 2}, "vcpus"),
-    ({"kernel_version": "3.13.0"}, "kernel_version"),
-    ({"docker": True}, "docker"),
-    ({"state": "running"}, "state"),
     ({"autoboot": "yes"}, "autoboot"),
     ({"hostname": "not a host"}, "hostname"),
     ({"resolvers": ["8.8.8"]}, "resolvers"),
@@ -143,6 +138,43 @@ def test_bad_payload_refused_naming_property_nothing_created(dirhost, change, pr
     verdict = json.loads(r.out)
     assert any(prop in verdict.get(k, []) for k in
                ("bad_properties", "bad_values", "missing_properties"))
+
+
+# SmartOS's create and update drop properties its validate lists as bad
+# (VM.js normalizePayload), with a warning line each, and go on.
+DROPPED = [({"foo": 1}, "foo"), ({"vcpus": 2}, "vcpus"),
+           ({"kernel_version": "3.13.0"}, "kernel_version"),
+           ({"docker": True}, "docker"), ({"state": "running"}, "state")]
+
+
+@pytest.mark.parametrize("change,prop", DROPPED, ids=[d[1] for d in DROPPED])
+def test_bad_properties_dropped_with_a_warning(dirhost, change, prop):
+    p = zone(**change)
+    r = dirhost.fails("vmadm", "validate", "create", input=json.dumps(p), rc=1)
+    assert json.loads(r.out)["bad_properties"] == [prop]
+    r = dirhost.run("vmadm", "create", input=json.dumps(p))
+    assert f"Warning: invalid create property {prop}, removed from the payload" \
+        in r.err.splitlines()
+    u = r.err.split("Successfully created VM ")[1].split()[0]
+    vm = get(dirhost, u)
+    assert prop not in vm or vm[prop] != change[prop]
+
+
+@pytest.mark.parametrize("upd,prop", [
+    ({"brand": "lx"}, "brand"), ({"image_uuid": LX_IMG}, "image_uuid"),
+    ({"uuid": ZONE_IMG}, "uuid"), ({"customer_metadata": {}}, "customer_metadata"),
+    ({"nosuch": 1}, "nosuch")])
+def test_update_drops_bad_properties_with_a_warning(dirhost, upd, prop):
+    u = create(dirhost, zone(max_physical_memory=512,
+                             customer_metadata={"k": "v"}))
+    before = get(dirhost, u)
+    r = dirhost.run("vmadm", "update", u, input=json.dumps(upd))
+    assert f"Warning: invalid update property {prop}, removed from the payload" \
+        in r.err.splitlines()
+    after = get(dirhost, u)
+    for k in ("brand", "image_uuid", "uuid", "customer_metadata"):
+        assert after[k] == before[k]
+    assert "nosuch" not in after
 
 
 def test_missing_required_and_bad_brand(dirhost):
@@ -233,12 +265,7 @@ def test_update_rules(dirhost):
 
 
 @pytest.mark.parametrize("upd,prop", [
-    ({"brand": "lx"}, "brand"),
-    ({"image_uuid": LX_IMG}, "image_uuid"),
-    ({"uuid": ZONE_IMG}, "uuid"),
-    ({"customer_metadata": {}}, "customer_metadata"),
     ({"ram": "big"}, "ram"),
-    ({"nosuch": 1}, "nosuch"),
     ({"max_swap": 257}, "max_swap"),
     ({"update_nics": [{"mac": "02:00:00:00:00:09", "vlan_id": 1}]}, "update_nics"),
 ])

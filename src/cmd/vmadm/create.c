@@ -206,9 +206,12 @@ int vmadm_create(int argc, char **argv)
 	json_t *payload = vmadm_read_payload(file, "create", &err);
 	if (!payload)
 		return vmadm_fail_err(&err);
-	json_t *bad = vm_payload_check_create(payload, &err);
-	if (bad) {
-		json_decref(bad);
+	json_t *warnings = json_array();
+	int pr = vm_payload_prepare(payload, NULL, warnings, &err);
+	if (pr == 0)
+		vmadm_print_warnings(warnings);
+	json_decref(warnings);
+	if (pr < 0) {
 		json_decref(payload);
 		return vmadm_fail_err(&err);
 	}
@@ -315,6 +318,10 @@ int vmadm_validate(int argc, char **argv)
 	json_t *bad = !strcmp(action, "create")
 			  ? vm_payload_check_create(payload, &err)
 			  : vm_payload_check_update(payload, brand, &err);
+	json_t *warnings = json_array();
+	vm_payload_warnings(payload, strcmp(action, "create") != 0, warnings);
+	vmadm_print_warnings(warnings);
+	json_decref(warnings);
 	if (bad) {
 		hull_json_print(bad);
 		json_decref(bad);

@@ -101,6 +101,14 @@ int vmadm_fail(const char *fmt, ...)
 	return VMADM_ERROR;
 }
 
+void vmadm_print_warnings(json_t *warnings)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(warnings, i, e)
+	    fprintf(stderr, "%s\n", json_string_value(e));
+}
+
 int vmadm_fail_err(const struct hull_err *err)
 {
 	fprintf(stderr, "%s\n", err->msg);

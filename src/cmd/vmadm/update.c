@@ -47,13 +47,13 @@ static int update_locked(const char *uuid, json_t *payload,
 				 uuid);
 		goto out;
 	}
-	const char *brand = hull_json_str(vm, "brand", "joyent");
-	json_t *bad = vm_payload_check_update(payload, brand, err);
-	if (bad) {
-		json_decref(bad);
-		r = -EINVAL;
+	json_t *warnings = json_array();
+	r = vm_payload_prepare(payload, vm, warnings, err);
+	if (r == 0)
+		vmadm_print_warnings(warnings);
+	json_decref(warnings);
+	if (r < 0)
 		goto out;
-	}
 	/* update_disks: checked against the disk files now; a size is
 	 * changed on disk just before the record is saved. */
 	bool running = vm_supervisor_alive(uuid);

@@ -26,6 +26,8 @@ enum vmadm_exit {
 /* main.c */
 int vmadm_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vmadm_fail_err(const struct hull_err *err);
+/* Prints each line of a JSON array of strings to stderr. */
+void vmadm_print_warnings(json_t *warnings);
 int vmadm_usage(const char *cmd);
 /* Reads a JSON payload from file (NULL: stdin, refused when a tty). */
 json_t *vmadm_read_payload(const char *file, const char *action,
