@@ -223,7 +223,8 @@ static void sha1_finish_fd(struct sha1_tap *s, int fd)
 }
 
 int image_install_file(struct pool *pool, json_t *manifest, const char *file,
-		       const char *source, struct hull_err *err)
+		       const char *source, uint64_t *nodes_dropped,
+		       struct hull_err *err)
 {
 	json_t *f0 = json_array_get(json_object_get(manifest, "files"), 0);
 	if (!f0)
@@ -269,7 +270,8 @@ int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 				.tap_ctx = &s,
 				.limit = b.limit,
 				.limit_why = b.why,
-				.max_disk = mib > 0 ? (uint64_t)mib << 20 : 0};
+				.max_disk = mib > 0 ? (uint64_t)mib << 20 : 0,
+				.nodes_dropped = nodes_dropped};
 	if (!strcmp(type, "zvol")) {
 		_cleanup_free_ char *disk = xasprintf("%s/disk", t->path);
 		r = image_unpack_raw_fd(fd, disk, &o, err);

@@ -45,9 +45,11 @@ void image_install_abort(struct image_txn *txn);
 /* The whole of `imgadm install -m -f`: checks file against the manifest's
  * files[0] (size before anything is written, sha1 while it is unpacked),
  * unpacks it per type and compression, commits. source is recorded (NULL
- * for a local install). */
+ * for a local install). The device nodes the archive held and that were
+ * left out are counted in *nodes_dropped (may be NULL). */
 int image_install_file(struct pool *pool, json_t *manifest, const char *file,
-		       const char *source, struct hull_err *err);
+		       const char *source, uint64_t *nodes_dropped,
+		       struct hull_err *err);
 
 /* Takes the pool's install lock (a descriptor to close), waiting for an
  * install in progress. */

@@ -5,15 +5,19 @@
  * the rest of imgadm reads from one is checked here first, so the store,
  * the installer and vmadm can trust a record's shape. Field rules follow
  * IMGAPI's (see spec/smartos.md §2.3); hull also accepts zstd compression.
+ * v1 (DSAPI) manifests are first upgraded to v2 by imgmanifest's rules, as
+ * SmartOS's imgadm does before it installs one.
  */
 #include "image/manifest.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/json.h"
 #include "lib/uuid.h"
+#include "lib/xalloc.h"
 
 static const char *const types[] = {
     "zone-dataset", "lx-dataset", "zvol", "docker", "lxd", "other", NULL};
@@ -302,9 +306,7 @@ int image_manifest_validate(json_t *m, struct hull_err *err)
 
 	json_t *v = json_object_get(m, "v");
 	if (!v)
-		return bad(err, "v",
-			   "is missing (v1 manifests are not "
-			   "supported)");
+		return bad(err, "v", "is missing");
 	if (!json_is_integer(v))
 		return bad(err, "v", "must be an integer");
 	if (json_integer_value(v) != 2)
@@ -373,12 +375,168 @@ int image_manifest_validate(json_t *m, struct hull_err *err)
 	return 0;
 }
 
+/* ---- v1 (DSAPI) manifests ---- */
+
+/* JavaScript's Boolean(v): what the upgrade rules test a value with. */
+static bool js_truthy(json_t *v)
+{
+	if (!v || json_is_null(v) || json_is_false(v))
+		return false;
+	if (json_is_string(v))
+		return json_string_length(v) > 0;
+	if (json_is_number(v))
+		return json_number_value(v) != 0;
+	return true;
+}
+
+/* True when s holds YYYY-MM-DDTHH:MMZ (a DSAPI date without seconds). */
+static bool date_without_seconds(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:ddZ";
+	size_t n = strlen(s), k = sizeof(shape) - 1;
+	for (size_t at = 0; at + k <= n; at++) {
+		size_t i = 0;
+		for (; i < k; i++)
+			if (shape[i] == 'd' ? !isdigit((unsigned char)s[at + i])
+					    : s[at + i] != shape[i])
+				break;
+		if (i == k)
+			return true;
+	}
+	return false;
+}
+
+/* path.extname's idea of a file's compression: .gz, .bz2, else none. */
+static const char *compression_of(const char *name)
+{
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	const char *dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		return "none";
+	if (!strcmp(dot, ".gz"))
+		return "gzip";
+	if (!strcmp(dot, ".bz2"))
+		return "bzip2";
+	return "none";
+}
+
+static int upgrade_to_2(json_t *m, struct hull_err *err)
+{
+	if (!json_is_string(json_object_get(m, "uuid")) ||
+	    !hull_uuid_valid(json_string_value(json_object_get(m, "uuid"))))
+		return bad(err, "uuid", "must be a UUID");
+	json_t *creator = json_object_get(m, "creator_uuid");
+	if (!js_truthy(creator))
+		return bad(err, "creator_uuid",
+			   "is missing (an old DSAPI manifest has one)");
+	if (json_object_get(m, "owner"))
+		return bad(err, "owner",
+			   "must not be given with creator_uuid (v1)");
+	json_object_set(m, "owner", creator);
+	static const char *const dropped[] = {"creator_uuid", "vendor_uuid",
+					      "creator_name", "cloud_name",
+					      "creator_admin"};
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(*dropped); i++)
+		json_object_del(m, dropped[i]);
+
+	json_t *restricted = json_object_get(m, "restricted_to_uuid");
+	if (js_truthy(restricted)) {
+		if (json_object_get(m, "public"))
+			return bad(err, "public",
+				   "must not be given with restricted_to_uuid "
+				   "(v1)");
+		json_object_set_new(m, "public", json_false());
+		json_t *acl = json_array();
+		json_array_append(acl, restricted);
+		json_object_set_new(m, "acl", acl);
+	} else {
+		json_object_set_new(m, "public", json_true());
+	}
+	json_object_del(m, "restricted_to_uuid");
+	json_object_del(m, "owner_uuid");
+
+	bool disabled = js_truthy(json_object_get(m, "disabled"));
+	json_object_set_new(m, "disabled", json_boolean(disabled));
+	json_object_set_new(m, "state",
+			    json_string(disabled ? "disabled" : "active"));
+
+	json_t *created = json_object_get(m, "created_at");
+	if (!js_truthy(json_object_get(m, "published_at")) &&
+	    js_truthy(created))
+		json_object_set(m, "published_at", created);
+	json_t *pub = json_object_get(m, "published_at");
+	if (json_is_string(pub) &&
+	    date_without_seconds(json_string_value(pub))) {
+		const char *p = json_string_value(pub);
+		char *fixed = xasprintf("%.*s:00Z", (int)strlen(p) - 1, p);
+		json_object_set_new(m, "published_at", json_string(fixed));
+		free(fixed);
+	}
+
+	json_t *files = json_object_get(m, "files");
+	size_t i;
+	json_t *f;
+	json_array_foreach(files, i, f)
+	{
+		if (!json_is_object(f))
+			continue;
+		if (!js_truthy(json_object_get(f, "compression"))) {
+			const char *name =
+			    json_string_value(json_object_get(f, "path"));
+			if (!name || !*name)
+				name = json_string_value(
+				    json_object_get(f, "url"));
+			json_object_set_new(
+			    f, "compression",
+			    json_string(compression_of(name ? name : "")));
+		}
+		json_object_del(f, "path");
+		json_object_del(f, "url");
+	}
+
+	/* IMGAPI-104: image_size is a number (DSAPI had strings). */
+	json_t *size = json_object_get(m, "image_size");
+	if (json_is_string(size) && js_truthy(size)) {
+		const char *t = json_string_value(size);
+		char *end;
+		errno = 0;
+		long long n = strtoll(t, &end, 10);
+		if (!errno && end != t && !*end)
+			json_object_set_new(m, "image_size", json_integer(n));
+	}
+
+	static const char *const gone[] = {"platform_type", "created_at",
+					   "updated_at", "_url"};
+	for (size_t k = 0; k < sizeof(gone) / sizeof(*gone); k++)
+		json_object_del(m, gone[k]);
+	json_object_set_new(m, "v", json_integer(2));
+	return 0;
+}
+
+int image_manifest_upgrade(json_t *m, struct hull_err *err)
+{
+	if (!json_is_object(m))
+		return hull_err_set(err, EINVAL, "manifest: not a JSON object");
+	json_t *v = json_object_get(m, "v");
+	if (!js_truthy(v)) {
+		/* creator_uuid is a v1 field that v2 dropped. */
+		if (!js_truthy(json_object_get(m, "creator_uuid")))
+			return bad(err, "v", "is missing");
+		return upgrade_to_2(m, err);
+	}
+	if (json_is_integer(v) && json_integer_value(v) < 2)
+		return upgrade_to_2(m, err);
+	return 0;
+}
+
 json_t *image_manifest_parse(const char *buf, size_t len, struct hull_err *err)
 {
 	json_t *m = hull_json_load_buf("manifest", buf, len, err);
 	if (!m)
 		return NULL;
-	if (image_manifest_validate(m, err) < 0) {
+	if (image_manifest_upgrade(m, err) < 0 ||
+	    image_manifest_validate(m, err) < 0) {
 		json_decref(m);
 		return NULL;
 	}

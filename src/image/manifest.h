@@ -20,8 +20,16 @@
  * entry is checked. Pure: no I/O. */
 int image_manifest_validate(json_t *manifest, struct hull_err *err);
 
-/* Parses a manifest from untrusted bytes and validates it. Returns a new
- * reference or NULL with err set. Pure. */
+/* Upgrades a v1 (DSAPI) manifest to v2 in place, by imgmanifest's rules
+ * (creator_uuid becomes owner, restricted_to_uuid public false and acl,
+ * disabled and state, published_at from created_at with seconds, files'
+ * compression from their path, image_size a number; DSAPI-only fields
+ * dropped). A manifest without v is v1 when it has creator_uuid. v2 and
+ * later are left alone. Pure. */
+int image_manifest_upgrade(json_t *manifest, struct hull_err *err);
+
+/* Parses a manifest from untrusted bytes, upgrades a v1 one and validates
+ * it. Returns a new reference or NULL with err set. Pure. */
 json_t *image_manifest_parse(const char *buf, size_t len, struct hull_err *err);
 
 /* True for the types whose file is a root filesystem tarball. */

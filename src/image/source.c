@@ -492,7 +492,8 @@ json_t *image_source_list(json_t *src, struct hull_err *err)
 		json_t *m;
 		json_array_foreach(all, i, m)
 		{
-			if (image_manifest_validate(m, NULL) == 0)
+			if (image_manifest_upgrade(m, NULL) == 0 &&
+			    image_manifest_validate(m, NULL) == 0)
 				json_array_append(out, m);
 		}
 		const char *last =

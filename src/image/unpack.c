@@ -55,6 +55,7 @@ struct unpacker {
 	const char *limit_why;
 	uint64_t *used;
 	uint64_t used_here; /* what used points to when the caller gave none */
+	uint64_t *nodes_dropped; /* NULL: the caller does not count them */
 };
 
 struct fd_source {
@@ -577,8 +578,17 @@ static int extract_entry(struct unpacker *u, struct archive *a,
 	const char *parent, *name;
 	path_split(path, &parent, &name);
 
-	if (type == AE_IFCHR || type == AE_IFBLK)
-		return entry_err(err, EPERM, full, "device node refused");
+	/* Root filesystem tarballs (debootstrap, LXC and Incus rootfs,
+	 * docker export) carry /dev's nodes. None may reach the pool, and
+	 * none is needed: every instance gets a /dev of its own. The FIFOs
+	 * of that /dev (xconsole, initctl) go with them; FIFOs elsewhere
+	 * are kept. */
+	if (type == AE_IFCHR || type == AE_IFBLK ||
+	    (type == AE_IFIFO && !strncmp(full, "dev/", 4))) {
+		if (u->nodes_dropped)
+			(*u->nodes_dropped)++;
+		return 0;
+	}
 
 	int pfd = dir_open(u, parent, true, full, err);
 	if (pfd < 0)
@@ -759,6 +769,7 @@ static int unpack_archive(struct archive *a, const char *dest, unsigned flags,
 	u.used = o && o->used ? o->used : &u.used_here;
 	u.limit = o ? o->limit : 0;
 	u.limit_why = o ? o->limit_why : NULL;
+	u.nodes_dropped = o ? o->nodes_dropped : NULL;
 	u.root_user = geteuid() == 0;
 	u.rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (u.rootfd < 0)

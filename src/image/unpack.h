@@ -2,8 +2,9 @@
  * unpack.h - unpacking a root filesystem archive (tar, optionally gzip,
  * bzip2, xz or zstd compressed) with libarchive, refusing hostile entries:
  * absolute paths, "..", symlinks or hard links whose target resolves outside
- * the destination, device nodes, and anything that would write through a
- * symlink.
+ * the destination, and anything that would write through a symlink.
+ * Device nodes (and FIFOs under dev/) are dropped, and counted: every
+ * instance gets a /dev of its own.
  *
  * Confinement: every path is walked one component at a time from a
  * descriptor of the destination, each component opened with O_NOFOLLOW (the
@@ -16,7 +17,7 @@
  *
  * Owners (numeric), modes (set-id bits too), modification times, extended
  * attributes of files and directories, hard links and symlinks inside the
- * tree and FIFOs are preserved; sockets are skipped.
+ * tree and FIFOs outside dev/ are preserved; sockets are skipped.
  */
 #ifndef HULL_IMAGE_UNPACK_H
 #define HULL_IMAGE_UNPACK_H
@@ -54,6 +55,9 @@ struct unpack_opts {
 	/* image_unpack_raw_fd only: the largest disk allowed (the manifest's
 	 * image_size), 0 for any. */
 	uint64_t max_disk;
+	/* When set, counts the device nodes (and FIFOs under dev/) left
+	 * out. */
+	uint64_t *nodes_dropped;
 };
 
 /* What an entry costs besides its data: an inode and a directory entry,

@@ -334,7 +334,7 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 		return hull_err_prefix(err, "network");
 	static const char *const files[] = {"control.sock", "console.sock",
 					    "zonecontrol/metadata.sock",
-					    "vnc.json"};
+					    "vnc.json", "init.json"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
 		_cleanup_free_ char *p =
 		    hull_root_path("%s/run/%s", uuid, files[i]);

@@ -243,6 +243,7 @@ static void on_uname(struct sv_loop *loop, int fd, uint32_t events, void *data)
 }
 
 static int sv_booted(struct supervisor *sv, struct hull_err *err);
+static void write_init_record(struct supervisor *sv);
 static void boot_ended(void *data, int r, struct hull_err *err);
 
 /* 0: booted; 1: an HVM instance's boot loader runs, boot_ended comes
@@ -299,6 +300,7 @@ static int sv_booted(struct supervisor *sv, struct hull_err *err)
 	sv->boot_mono = mono_now();
 	sv->oom_seen = zone_cgroup_oom_kills(&sv->cg);
 	sv->state = SV_RUNNING;
+	write_init_record(sv);
 	sv_log("info", "zone booted: init %s is pid %d",
 	       sv->cfg.argv ? sv->cfg.argv[0] : "(the emulator)",
 	       (int)sv->proc.pid);
@@ -309,6 +311,35 @@ static int sv_booted(struct supervisor *sv, struct hull_err *err)
 			return hull_err_prefix(err, "%s", hooks[i]->name);
 	}
 	return 0;
+}
+
+/* R/<uuid>/run/init.json: what vmadm get and list show of a running
+ * instance (pid, boot_timestamp, zoneid) without asking us; removed when
+ * init or the emulator is gone. zoneid is the inode of its pid namespace,
+ * the kernel's number for this boot of the instance, as a zone id is. */
+static void write_init_record(struct supervisor *sv)
+{
+	_cleanup_free_ char *ns =
+	    xasprintf("/proc/%d/ns/pid", (int)sv->proc.pid);
+	struct stat st;
+	json_t *j = json_pack("{s:i, s:s}", "pid", (int)sv->proc.pid,
+			      "boot_timestamp", sv->boot_ts);
+	if (stat(ns, &st) == 0)
+		json_object_set_new(j, "zoneid",
+				    json_integer((json_int_t)st.st_ino));
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	_cleanup_free_ char *p = xasprintf("%s/init.json", sv->run_dir);
+	struct hull_err err = {0};
+	if (hull_file_write_atomic(p, text, strlen(text), 0600, &err) < 0)
+		sv_log("error", "record boot: %s", err.msg);
+	free(text);
+}
+
+static void remove_init_record(struct supervisor *sv)
+{
+	_cleanup_free_ char *p = xasprintf("%s/init.json", sv->run_dir);
+	unlink(p);
 }
 
 static void write_lastexited(struct supervisor *sv, int status)
@@ -341,6 +372,7 @@ static void sv_zone_down(struct supervisor *sv)
 	}
 	if (sv->proc.notify_fd >= 0)
 		sv_loop_del(sv->loop, sv->proc.notify_fd);
+	remove_init_record(sv);
 	zone_proc_close(&sv->proc);
 	if (sv->vm.hvm) /* QMP and the taps (a second call is harmless) */
 		sv_vm_down(&sv->vm, sv->uuid, sv->loop, 0);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/fileio.h"
+#include "lib/host.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
@@ -28,8 +29,17 @@
 #include "vm/nics.h"
 
 static const char *const derived[] = {
-    "state",	      "zone_state", "pid", "boot_timestamp", "exit_status",
-    "exit_timestamp", "type",	    "hvm", "zoneid",
+    "state",
+    "zone_state",
+    "pid",
+    "boot_timestamp",
+    "exit_status",
+    "exit_timestamp",
+    "type",
+    "hvm",
+    "zoneid",
+    "server_uuid",
+    "platform_buildstamp",
 };
 
 bool vm_field_derived(const char *key)
@@ -153,7 +163,8 @@ json_t *vm_record_load_raw(const char *uuid, bool *pending,
 }
 
 /* exit_status/exit_timestamp from R/<uuid>/lastexited, which the
- * supervisor writes (docs/internals.md). */
+ * supervisor writes (docs/internals.md). As on SmartOS, only an instance
+ * that is not running has them. */
 static void derive_exit(json_t *vm, const char *uuid)
 {
 	int status;
@@ -171,6 +182,41 @@ static void shown_as_smartos(json_t *vm)
 {
 	vm_nics_represent(json_object_get(vm, "nics"));
 	json_object_del(vm, "nowait");
+}
+
+/* pid, boot_timestamp and zoneid of a running instance from
+ * R/<uuid>/run/init.json, which its supervisor writes at each boot. */
+static void derive_running(json_t *vm, const char *uuid)
+{
+	_cleanup_free_ char *p = hull_root_path("%s/run/init.json", uuid);
+	json_t *j = hull_json_load_file(p, NULL);
+	static const char *const keys[] = {"pid", "boot_timestamp", "zoneid"};
+	for (size_t i = 0; json_is_object(j) && i < 3; i++) {
+		json_t *v = json_object_get(j, keys[i]);
+		if (json_is_integer(v) || json_is_string(v))
+			json_object_set(vm, keys[i], v);
+	}
+	json_decref(j);
+}
+
+/* What SmartOS takes from sysinfo for every instance: server_uuid (its
+ * UUID) and platform_buildstamp (its Live Image); looked up once per
+ * process. snapshots is always there, [] when there are none. */
+static void derive_host(json_t *vm)
+{
+	static char host_uuid[37];
+	static bool looked;
+	if (!looked) {
+		looked = true;
+		if (host_uuid_get(host_uuid, NULL) < 0)
+			host_uuid[0] = '\0';
+	}
+	if (host_uuid[0])
+		json_object_set_new(vm, "server_uuid", json_string(host_uuid));
+	json_object_set_new(vm, "platform_buildstamp",
+			    json_string(HULL_VERSION));
+	if (!json_is_array(json_object_get(vm, "snapshots")))
+		json_object_set_new(vm, "snapshots", json_array());
 }
 
 void vm_record_derive(json_t *vm, bool pending)
@@ -194,7 +240,11 @@ void vm_record_derive(json_t *vm, bool pending)
 	}
 	json_object_set_new(vm, "state", json_string(state));
 	json_object_set_new(vm, "zone_state", json_string(zstate));
-	derive_exit(vm, uuid);
+	if (!strcmp(state, "running"))
+		derive_running(vm, uuid);
+	else
+		derive_exit(vm, uuid);
+	derive_host(vm);
 	shown_as_smartos(vm);
 }
 
@@ -336,9 +386,12 @@ static json_t *load_fast(int rootfd, const char *uuid)
 	json_object_set_new(vm, "zone_state",
 			    json_string(alive ? state : "installed"));
 	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
-	if (faccessat(rootfd, rel, F_OK, 0) == 0)
+	if (!strcmp(state, "running"))
+		derive_running(vm, uuid);
+	else if (faccessat(rootfd, rel, F_OK, 0) == 0)
 		derive_exit(vm, uuid);
 	shown_as_smartos(vm);
+	derive_host(vm);
 	return vm;
 }
 

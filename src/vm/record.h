@@ -20,10 +20,11 @@
  * of a create whose pending record never reached the disk: it shows as a
  * `failed` instance too.
  *
- * `state`, `zone_state`, `pid`, `boot_timestamp`, `exit_status` and
- * `exit_timestamp` are never stored: vm_record_derive() computes them from
- * the supervisor's pid file lock and R/<uuid>/lastexited
- * (docs/internals.md).
+ * `state`, `zone_state`, `pid`, `boot_timestamp`, `zoneid`, `exit_status`,
+ * `exit_timestamp`, `server_uuid` and `platform_buildstamp` are never
+ * stored: vm_record_derive() computes them from the supervisor's pid file
+ * lock, R/<uuid>/run/init.json (a running instance), R/<uuid>/lastexited
+ * (one that is not running) and the host (docs/internals.md).
  */
 #ifndef HULL_VM_RECORD_H
 #define HULL_VM_RECORD_H
@@ -59,8 +60,9 @@ int vm_pending_write(json_t *vm, struct hull_err *err);
  * caller holds the instance lock. */
 int vm_record_save(json_t *vm, struct hull_err *err);
 
-/* Adds state, zone_state, exit_status, exit_timestamp (and pid,
- * boot_timestamp when the supervisor answers quickly) to vm. */
+/* Adds state and zone_state; pid, boot_timestamp and zoneid when running,
+ * else exit_status and exit_timestamp after an exit; server_uuid,
+ * platform_buildstamp, and snapshots ([]) when the record has none. */
 void vm_record_derive(json_t *vm, bool pending);
 
 /* All instances, derived, in a new array sorted by uuid. Unreadable

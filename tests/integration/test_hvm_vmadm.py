@@ -485,3 +485,51 @@ def test_hvm_instances_get_their_own_ids_released_on_delete(vmhost):
     h.run("vmadm", "delete", a)
     c = create(h, pay)
     assert record(h, c)["hull_userns"] == ia
+
+
+def test_running_vm_object(vmhost, workdir):
+    """A running VM's object: pid is its emulator's (as the host sees
+    it), zoneid the number of the emulator's pid namespace,
+    boot_timestamp when it started; after a stop, exit_timestamp and no
+    pid; info status agrees."""
+    import datetime
+    import vmmlib
+    h = vmhost
+    u, disk = new_bhyve_test_vm(h)
+    fs = os.path.join(workdir, "guestfs")
+    os.makedirs(os.path.join(fs, "boot", "grub"))
+    subprocess.run(["cp", vmmlib.GUEST_BZ,
+                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
+    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
+        f.write("menuentry 'guest' {\n"
+                "  linux /boot/vmlinuz-1 test=acpibutton\n}\n")
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
+                   check=True, capture_output=True)
+    vm = json.loads(h.run("vmadm", "get", u).out)
+    assert vm["state"] == "stopped" and "pid" not in vm
+    assert vm["snapshots"] == []
+    t0 = time.time()
+    h.run("vmadm", "start", u)
+    wait_console(h, u, "waiting for the power button", 30)
+    vm = json.loads(h.run("vmadm", "get", u).out)
+    vmm = emulator_pid(h, u)
+    assert vm["pid"] == vmm
+    assert vm["zoneid"] == os.stat(f"/proc/{vmm}/ns/pid").st_ino
+    boot = datetime.datetime.strptime(
+        vm["boot_timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    assert t0 - 1 <= boot <= time.time() + 1
+    assert "exit_status" not in vm
+    vm_boot = vm["boot_timestamp"]
+    row = h.run("vmadm", "list", "-p", "-o", "pid,zoneid",
+                f"uuid={u}").out.strip()
+    assert row == f"{vmm}:{vm['zoneid']}"
+    st = json.loads(h.run("vmadm", "info", u, "status").out)["status"]
+    assert (st["pid"], st["boot_timestamp"]) == (vmm, vm["boot_timestamp"])
+    h.run("vmadm", "stop", u, "-t", "30", timeout=60)
+    vm = json.loads(h.run("vmadm", "get", u).out)
+    for k in ("pid", "zoneid", "boot_timestamp"):
+        assert k not in vm, k
+    # the guest powered off: its emulator exited 0
+    assert vm["exit_status"] == 0
+    assert vm["exit_timestamp"] >= vm_boot

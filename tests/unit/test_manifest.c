@@ -193,6 +193,107 @@ static void test_defaults_and_rootfs_types(void **state)
 	assert_false(image_type_is_rootfs(NULL));
 }
 
+/* A DSAPI (v1) manifest, as datasets.joyent.com served them. */
+static const char v1[] =
+    "{\"uuid\": \"8418dccc-c9c6-11e1-91e4-5b3a5ad5b22a\","
+    " \"name\": \"base64\", \"version\": \"1.7.0\","
+    " \"urn\": \"sdc:sdc:base64:1.7.0\", \"type\": \"zone-dataset\","
+    " \"os\": \"smartos\", \"description\": \"Base\","
+    " \"creator_uuid\": \"352971aa-31ba-496c-9ade-a379feaecd52\","
+    " \"vendor_uuid\": \"352971aa-31ba-496c-9ade-a379feaecd52\","
+    " \"creator_name\": \"sdc\", \"platform_type\": \"smartos\","
+    " \"cloud_name\": \"sdc\", \"restricted_to_uuid\":"
+    " \"930896af-bf8c-48d4-885c-6573a94b1853\","
+    " \"created_at\": \"2012-07-10T17:45Z\","
+    " \"updated_at\": \"2012-07-10T17:45Z\","
+    " \"files\": [{\"path\": \"base64-1.7.0.zfs.bz2\","
+    "   \"sha1\": \"97f20b32c2016782257176fb58a35e5044f05840\","
+    "   \"size\": 46271847, \"url\": "
+    "\"https://datasets.example/base64-1.7.0.zfs.bz2\"}],"
+    " \"requirements\": {\"networks\": [{\"name\": \"net0\","
+    "   \"description\": \"public\"}]}}";
+
+static void test_v1_upgrade(void **state)
+{
+	(void)state;
+	struct hull_err err = {0};
+	json_t *m = image_manifest_parse(v1, strlen(v1), &err);
+	if (!m)
+		fail_msg("%s", err.msg);
+	assert_int_equal(json_integer_value(json_object_get(m, "v")), 2);
+	assert_string_equal(json_string_value(json_object_get(m, "owner")),
+			    "352971aa-31ba-496c-9ade-a379feaecd52");
+	assert_true(json_is_false(json_object_get(m, "public")));
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(m, "acl"), 0)),
+	    "930896af-bf8c-48d4-885c-6573a94b1853");
+	assert_string_equal(json_string_value(json_object_get(m, "state")),
+			    "active");
+	assert_true(json_is_false(json_object_get(m, "disabled")));
+	assert_string_equal(
+	    json_string_value(json_object_get(m, "published_at")),
+	    "2012-07-10T17:45:00Z");
+	assert_string_equal(json_string_value(json_object_get(m, "urn")),
+			    "sdc:sdc:base64:1.7.0");
+	json_t *f = json_array_get(json_object_get(m, "files"), 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(f, "compression")), "bzip2");
+	assert_null(json_object_get(f, "path"));
+	assert_null(json_object_get(f, "url"));
+	static const char *const gone[] = {
+	    "creator_uuid", "vendor_uuid",	 "creator_name",
+	    "cloud_name",   "platform_type",	 "created_at",
+	    "updated_at",   "restricted_to_uuid"};
+	for (size_t i = 0; i < sizeof(gone) / sizeof(*gone); i++)
+		if (json_object_get(m, gone[i]))
+			fail_msg("%s survived the upgrade", gone[i]);
+	json_decref(m);
+
+	/* Unrestricted: public; a disabled one is state disabled; a string
+	 * image_size becomes a number. */
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:[{s:s, s:s, s:i}]}",
+	    "uuid", "8418dccc-c9c6-11e1-91e4-5b3a5ad5b22a", "creator_uuid",
+	    "352971aa-31ba-496c-9ade-a379feaecd52", "name", "vm", "version",
+	    "1", "type", "zvol", "os", "linux", "disabled", 1, "image_size",
+	    "10240", "files", "path", "vm.zvol.gz", "sha1",
+	    "97f20b32c2016782257176fb58a35e5044f05840", "size", 10);
+	assert_int_equal(image_manifest_upgrade(o, &err), 0);
+	assert_true(json_is_true(json_object_get(o, "public")));
+	assert_string_equal(json_string_value(json_object_get(o, "state")),
+			    "disabled");
+	assert_int_equal(json_integer_value(json_object_get(o, "image_size")),
+			 10240);
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(o, "files"), 0), "compression")),
+	    "gzip");
+	assert_int_equal(image_manifest_validate(o, &err), 0);
+	json_decref(o);
+
+	/* v1 needs creator_uuid; with owner too it is refused. */
+	const char *no_creator = "{\"v\": 1, \"uuid\": "
+				 "\"8418dccc-c9c6-11e1-91e4-5b3a5ad5b22a\"}";
+	assert_null(image_manifest_parse(no_creator, strlen(no_creator), &err));
+	assert_non_null(strstr(err.msg, "creator_uuid"));
+	const char *both =
+	    "{\"uuid\": \"8418dccc-c9c6-11e1-91e4-5b3a5ad5b22a\","
+	    " \"creator_uuid\": \"352971aa-31ba-496c-9ade-a379feaecd52\","
+	    " \"owner\": \"352971aa-31ba-496c-9ade-a379feaecd52\"}";
+	assert_null(image_manifest_parse(both, strlen(both), &err));
+	assert_non_null(strstr(err.msg, "owner"));
+	/* No v and no creator_uuid: not a v1 manifest either. */
+	assert_null(image_manifest_parse("{}", 2, &err));
+	assert_non_null(strstr(err.msg, "v: is missing"));
+	/* v2 is left as it is. */
+	json_t *g = load_good();
+	json_t *copy = json_deep_copy(g);
+	assert_int_equal(image_manifest_upgrade(g, &err), 0);
+	assert_true(json_equal(g, copy));
+	json_decref(g);
+	json_decref(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +304,7 @@ int main(void)
 	    cmocka_unit_test(test_enums),
 	    cmocka_unit_test(test_parse_rejects_non_json_and_non_objects),
 	    cmocka_unit_test(test_defaults_and_rootfs_types),
+	    cmocka_unit_test(test_v1_upgrade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,10 +199,6 @@ static void b_hardlink_abs(struct ar *w)
 {
 	ar_add(w, "h", AE_IFREG, 0644, NULL, "/etc/shadow");
 }
-static void b_device(struct ar *w)
-{
-	ar_add(w, "null", AE_IFCHR, 0666, NULL, NULL);
-}
 static void b_through_symlink(struct ar *w)
 {
 	ar_add(w, "l", AE_IFLNK, 0777, NULL, ".");
@@ -223,9 +219,64 @@ static void test_hostile_entries(void **state)
 	expect_refused(b_symlink_abs_up, "symlink pointing outside", NULL);
 	expect_refused(b_hardlink_out, "hard link target outside", NULL);
 	expect_refused(b_hardlink_abs, "hard link target outside", NULL);
-	expect_refused(b_device, "device node refused", NULL);
 	expect_refused(b_through_symlink, "through a symlink", NULL);
 	expect_refused(b_through_symlink_hardlink, "through a symlink", NULL);
+}
+
+/* A debootstrap-like rootfs: /dev's nodes are left out and counted, the
+ * rest (a FIFO outside dev/ included) is unpacked. */
+static void test_device_nodes_dropped(void **state)
+{
+	(void)state;
+	struct ar w;
+	ar_open(&w, ARCHIVE_FILTER_NONE);
+	ar_add(&w, "./dev/", AE_IFDIR, 0755, NULL, NULL);
+	ar_add(&w, "./dev/null", AE_IFCHR, 0666, NULL, NULL);
+	ar_add(&w, "./dev/loop0", AE_IFBLK, 0660, NULL, NULL);
+	ar_add(&w, "./dev/xconsole", AE_IFIFO, 0640, NULL, NULL);
+	ar_add(&w, "./srv/null", AE_IFCHR, 0666, NULL, NULL);
+	ar_add(&w, "./run/pipe", AE_IFIFO, 0600, NULL, NULL);
+	ar_add(&w, "./etc/hostname", AE_IFREG, 0644, "deb\n", NULL);
+	ar_close(&w);
+	char *d = scratch();
+	char *file = xasprintf("%s.tar", d);
+	assert_int_equal(
+	    hull_file_write_atomic(file, w.buf, w.used, 0644, NULL), 0);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct hull_err err = {0};
+	uint64_t dropped = 0;
+	struct unpack_opts o = {.nodes_dropped = &dropped};
+	if (image_unpack_fd(fd, d, &o, &err) < 0)
+		fail_msg("%s", err.msg);
+	close(fd);
+	assert_int_equal(dropped, 4);
+	struct stat st;
+	char *p = xasprintf("%s/dev", d);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	free(p);
+	static const char *const gone[] = {"dev/null", "dev/loop0",
+					   "dev/xconsole", "srv/null"};
+	for (size_t i = 0; i < 4; i++) {
+		p = xasprintf("%s/%s", d, gone[i]);
+		assert_int_equal(lstat(p, &st), -1);
+		free(p);
+	}
+	p = xasprintf("%s/run/pipe", d);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	free(p);
+	char *h = slurp(d, "etc/hostname");
+	assert_string_equal(h, "deb\n");
+	free(h);
+	/* Without a counter they are dropped all the same. */
+	char *d2 = scratch();
+	assert_int_equal(image_unpack_mem(w.buf, w.used, d2, 0, &err), 0);
+	cleanup(d2);
+	unlink(file);
+	free(file);
+	free(w.buf);
+	cleanup(d);
 }
 
 static void test_whiteouts(void **state)
@@ -437,6 +488,7 @@ int main(void)
 	    cmocka_unit_test(test_garbage_and_truncation),
 	    cmocka_unit_test(test_expected_compression_and_tap),
 	    cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_device_nodes_dropped),
 	    cmocka_unit_test(test_raw_keeps_holes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

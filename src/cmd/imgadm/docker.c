@@ -118,7 +118,7 @@ static int layer_fds_open(int dirfd, struct oci_image *img, struct layer_fds *l,
 
 static int apply_layers(struct oci_image *img, struct layer_fds *fds,
 			const struct image_budget *b, const char *root,
-			struct hull_err *err)
+			uint64_t *nodes, struct hull_err *err)
 {
 	uint64_t used = 0; /* across layers: the image is their sum */
 	for (size_t i = 0; i < img->nlayers; i++) {
@@ -130,7 +130,8 @@ static int apply_layers(struct oci_image *img, struct layer_fds *fds,
 					.tap_ctx = &t,
 					.limit = b->limit,
 					.limit_why = b->why,
-					.used = &used};
+					.used = &used,
+					.nodes_dropped = nodes};
 		int r = image_unpack_fd(fds->fd[i], root, &o, err);
 		char hex[65];
 		sha256_end(&t, hex);
@@ -174,10 +175,11 @@ static int install_layers(struct pool *p, int dirfd, struct oci_image *img,
 		return r;
 	}
 	_cleanup_free_ char *root = xasprintf("%s/root", image_txn_path(t));
+	uint64_t nodes = 0;
 	if (mkdir(root, 0755) < 0)
 		r = hull_err_sys(err, errno, "mkdir %s", root);
 	else
-		r = apply_layers(img, &fds, &b, root, err);
+		r = apply_layers(img, &fds, &b, root, &nodes, err);
 	layer_fds_close(&fds);
 	if (r < 0) {
 		image_install_abort(t);
@@ -185,6 +187,7 @@ static int install_layers(struct pool *p, int dirfd, struct oci_image *img,
 	}
 	if ((r = image_install_commit(t, NULL, err)) < 0)
 		return r;
+	imgadm_warn_nodes(nodes);
 	if (!quiet)
 		printf("Imported image %s (%s@%s)\n", uuid,
 		       hull_json_str(m, "name", ""),

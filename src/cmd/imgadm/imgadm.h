@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "lib/err.h"
 #include "lib/table.h"
@@ -54,6 +55,10 @@ extern bool imgadm_json_errors;
 /* Prints "imgadm: MSG" and returns the exit code for err (3 when an image
  * is not installed). */
 int imgadm_fail(const struct hull_err *err);
+
+/* The one warning line for device nodes an unpack left out (none: no
+ * line). */
+void imgadm_warn_nodes(uint64_t n);
 /* Prints "imgadm CMD: MSG (see imgadm CMD --help)" and returns 2. */
 int imgadm_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

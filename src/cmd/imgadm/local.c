@@ -77,27 +77,61 @@ int imgadm_install(int argc, char **argv)
 	size_t len;
 	if (hull_file_read(mpath, 1 << 20, &buf, &len, &err) < 0)
 		return imgadm_fail(&err);
+	if (!hull_path_exists(fpath)) {
+		free(buf);
+		return imgadm_usage("install",
+				    "file path does not exist: \"%s\"", fpath);
+	}
+	int rc;
+	struct pool *p = imgadm_pool_open(&rc);
+	if (!p) {
+		free(buf);
+		return rc;
+	}
+	/* As on SmartOS, an image already installed is skipped before the
+	 * rest of the manifest is looked at: provisioning scripts run the
+	 * same install again. */
+	json_t *raw = hull_json_load_buf("manifest", buf, len, NULL);
+	const char *ruuid = hull_json_str(raw, "uuid", "");
+	json_t *have =
+	    hull_uuid_valid(ruuid) ? image_store_get(p, ruuid, NULL) : NULL;
+	json_decref(raw);
+	if (have) {
+		json_t *hm = json_object_get(have, "manifest");
+		if (!quiet && json_is_string(json_object_get(hm, "name")))
+			printf("Image %s (%s %s) is already installed, "
+			       "skipping\n",
+			       hull_json_str(hm, "uuid", ""),
+			       hull_json_str(hm, "name", ""),
+			       hull_json_str(hm, "version", ""));
+		else if (!quiet)
+			printf("Image %s is already installed, skipping\n",
+			       hull_json_str(hm, "uuid", ""));
+		json_decref(have);
+		free(buf);
+		pool_close(p);
+		return IMGADM_OK;
+	}
 	json_t *m = image_manifest_parse(buf, len, &err);
 	free(buf);
 	if (!m) {
+		pool_close(p);
 		hull_err_prefix(&err, "%s", mpath);
 		return imgadm_fail(&err);
 	}
 	image_manifest_defaults(m);
-	int rc;
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p) {
-		json_decref(m);
-		return rc;
-	}
 	rc = IMGADM_OK;
-	if (image_install_file(p, m, fpath, NULL, &err) < 0)
+	uint64_t nodes = 0;
+	if (image_install_file(p, m, fpath, NULL, &nodes, &err) < 0) {
 		rc = imgadm_fail(&err);
-	else if (!quiet)
-		printf("Installed image %s (%s@%s)\n",
-		       hull_json_str(m, "uuid", ""),
-		       hull_json_str(m, "name", ""),
-		       hull_json_str(m, "version", ""));
+	} else {
+		imgadm_warn_nodes(nodes);
+		if (!quiet)
+			printf("Installed image %s (%s@%s)\n",
+			       hull_json_str(m, "uuid", ""),
+			       hull_json_str(m, "name", ""),
+			       hull_json_str(m, "version", ""));
+	}
 	json_decref(m);
 	pool_close(p);
 	return rc;

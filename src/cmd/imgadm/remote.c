@@ -460,8 +460,12 @@ static int import_one(struct pool *pool, json_t *src, json_t *m, bool quiet,
 				   &path, &downloaded, err);
 	if (r == 0) {
 		image_manifest_defaults(m);
+		uint64_t nodes = 0;
 		r = image_install_file(pool, m, path,
-				       hull_json_str(src, "url", NULL), err);
+				       hull_json_str(src, "url", NULL), &nodes,
+				       err);
+		if (r == 0)
+			imgadm_warn_nodes(nodes);
 	}
 	if (downloaded)
 		unlink(path);

@@ -24,6 +24,15 @@ static void json_error(const char *code, const char *msg)
 	json_decref(j);
 }
 
+void imgadm_warn_nodes(uint64_t n)
+{
+	if (n)
+		fprintf(stderr,
+			"imgadm: warning: left out %llu device node%s of the "
+			"image (every instance gets a /dev of its own)\n",
+			(unsigned long long)n, n == 1 ? "" : "s");
+}
+
 int imgadm_fail(const struct hull_err *err)
 {
 	fprintf(stderr, "imgadm: %s\n", err->msg);
