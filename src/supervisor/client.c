@@ -117,15 +117,18 @@ bool supervisor_alive(const char *uuid)
 	return alive;
 }
 
-bool zone_is_running(const char *uuid)
+bool zone_cgroup_busy(const char *uuid)
 {
-	if (!supervisor_alive(uuid))
-		return false;
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
 	bool r = zone_cgroup_populated(&cg);
 	zone_cgroup_fini(&cg);
 	return r;
+}
+
+bool zone_is_running(const char *uuid)
+{
+	return supervisor_alive(uuid) && zone_cgroup_busy(uuid);
 }
 
 /* Waits (up to timeout_ms, < 0 forever) for the supervisor to exit. */

@@ -172,8 +172,11 @@ void vm_record_derive(json_t *vm, bool pending)
 		free(lp);
 		state = busy ? "provisioning" : "failed";
 		zstate = busy ? "configured" : "incomplete";
-	} else if (zone_is_running(uuid)) {
-		state = zstate = "running";
+	} else if (zone_cgroup_busy(uuid)) {
+		/* without a live supervisor, what a killed one left: never
+		 * "stopped" while a process (an emulator with its disks
+		 * open) lives */
+		state = zstate = supervisor_alive(uuid) ? "running" : "down";
 	} else {
 		state = "stopped";
 		zstate = "installed";
@@ -313,11 +316,11 @@ static json_t *load_fast(int rootfd, const char *uuid)
 	    fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	if (fd >= 0)
 		close(fd);
-	bool running = alive && zone_is_running(uuid);
-	json_object_set_new(vm, "state",
-			    json_string(running ? "running" : "stopped"));
+	bool busy = zone_cgroup_busy(uuid);
+	const char *state = busy ? (alive ? "running" : "down") : "stopped";
+	json_object_set_new(vm, "state", json_string(state));
 	json_object_set_new(vm, "zone_state",
-			    json_string(running ? "running" : "installed"));
+			    json_string(busy ? state : "installed"));
 	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
 	if (faccessat(rootfd, rel, F_OK, 0) == 0)
 		derive_exit(vm, uuid);
