@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
@@ -39,6 +40,7 @@
 #include "zone/config.h"
 #include "zone/ns.h"
 #include "zone/rootfs.h"
+#include "zone/seccomp.h"
 
 #define HULL_NS_FLAGS                                                          \
 	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |            \
@@ -603,11 +605,22 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		}
 	}
+	/* The emulator may write its run directory on the pool: no btrfs
+	 * subvolume or snapshot of its own there (its quota's escape), as in
+	 * a zone. Built here: the child only loads it. */
+	struct sock_fprog btrfs_prog;
+	if ((r = zone_seccomp_btrfs_prog(&btrfs_prog, err)) < 0) {
+		if (cgfd >= 0)
+			close(cgfd);
+		plan_fini(&plan);
+		return r;
+	}
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		int e = errno;
 		if (cgfd >= 0)
 			close(cgfd);
+		free(btrfs_prog.filter);
 		plan_fini(&plan);
 		return hull_err_sys(err, e, "pipe");
 	}
@@ -632,8 +645,15 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		for (int s = 1; s < NSIG; s++)
 			signal(s, SIG_DFL);
 		if (attach_self(&at, &cerr) < 0 ||
-		    child_setup(h, &plan, &cerr) < 0 ||
-		    pdeathsig_rearm(ppfd, &cerr) < 0)
+		    child_setup(h, &plan, &cerr) < 0)
+			child_fail(ep[1], &cerr);
+		/* no_new_privs is set: no privilege needed to load it */
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+			    &btrfs_prog) < 0) {
+			hull_err_sys(&cerr, errno, "seccomp filter");
+			child_fail(ep[1], &cerr);
+		}
+		if (pdeathsig_rearm(ppfd, &cerr) < 0)
 			child_fail(ep[1], &cerr);
 		execve(h->argv[0], h->argv, h->envp);
 		hull_err_sys(&cerr, errno, "exec %s", h->argv[0]);
@@ -644,6 +664,7 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 	if (ppfd >= 0)
 		close(ppfd);
 	close(ep[1]);
+	free(btrfs_prog.filter);
 	plan_fini(&plan);
 	if (pid < 0) {
 		close(ep[0]);
