@@ -117,8 +117,32 @@ bool supervisor_alive(const char *uuid)
 	return alive;
 }
 
+/* The census folder of the instances' cgroup parent
+ * ("/sys/fs/cgroup/pids/hull"), found once: looking the hierarchies up
+ * costs dozens of system calls, and vmadm list asks for every instance. */
+static const char *census_parent(void)
+{
+	static char *base;
+	if (!base) {
+		struct zone_cgroup cg;
+		zone_cgroup_init(&cg, "census");
+		const char *d = zone_cgroup_census_dir(&cg);
+		base = xstrdup(d ? d : "");
+		char *slash = strrchr(base, '/');
+		if (slash)
+			*slash = '\0';
+		zone_cgroup_fini(&cg);
+	}
+	return base;
+}
+
 bool zone_cgroup_busy(const char *uuid)
 {
+	/* a stopped instance has no cgroup: one stat says so */
+	const char *base = census_parent();
+	_cleanup_free_ char *d = xasprintf("%s/%s", base, uuid);
+	if (!*base || !hull_is_dir(d))
+		return false;
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
 	bool r = zone_cgroup_populated(&cg);

@@ -546,6 +546,11 @@ static const char *census_dir(struct zone_cgroup *cg)
 	return d ? d : cg->ndirs ? cg->dirs[0] : NULL;
 }
 
+const char *zone_cgroup_census_dir(struct zone_cgroup *cg)
+{
+	return census_dir(cg);
+}
+
 bool zone_cgroup_populated(struct zone_cgroup *cg)
 {
 	const char *d = census_dir(cg);

@@ -69,6 +69,12 @@ def test_zone_cannot_escape_its_quota(qhost, workdir, kind):
     assert r.out.splitlines() == [f"{p} EPERM" for p in PROBES], r.out
     assert not os.path.exists(os.path.join(root, "sub"))
     assert not os.path.exists(os.path.join(root, "snap"))
+    # nor is there a subvolume in its tree for rmdir(2) (which deletes an
+    # empty one) to reach: the dataset's own root (inode 256) lies above
+    # the zone's /
+    subvols = [d for d, _, _ in os.walk(root) if os.lstat(d).st_ino == 256]
+    assert subvols == [], subvols
+    assert os.stat(os.path.join(h.root, u)).st_ino == 256
     # what it writes stops at its quota
     r = h.run("zlogin", u, "sh", "-c",
               "dd if=/dev/zero of=/fill bs=1M count=300 && sync",
