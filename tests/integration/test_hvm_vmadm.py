@@ -490,7 +490,8 @@ def leave_a_writer(h, u, disk):
 def test_leftovers_of_a_killed_supervisor_are_down_and_killed_first(vmhost):
     """An emulator left without its supervisor makes the instance down
     (never stopped); what changes its disks (update_disks, add_disks,
-    delete) kills it first, as vmadm stop -F does; imgadm create refuses.
+    start, delete) kills it first, as vmadm stop -F does; imgadm create
+    refuses.
     (rollback-snapshot, for OS brands only, stops the instance first.)"""
     h = vmhost
     u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
@@ -515,6 +516,14 @@ def test_leftovers_of_a_killed_supervisor_are_down_and_killed_first(vmhost):
         h.run("vmadm", "update", u, input=json.dumps(
             {"add_disks": [{"size": 8}]}))
         assert w.wait(5) == -signal.SIGKILL
+
+        # start kills them before anything else, even a start that fails
+        # (this empty disk boots nothing)
+        w = leave_a_writer(h, u, disk)
+        r = h.run("vmadm", "start", u, check=False)
+        assert w.wait(5) == -signal.SIGKILL, r
+        h.run("vmadm", "stop", "-F", u)
+        assert state(h, u) == "stopped"
 
         w = leave_a_writer(h, u, disk)
         h.run("vmadm", "stop", "-F", u)
