@@ -121,7 +121,7 @@ static char *compile(const struct fw_rec *recs, size_t n, struct state *st)
 		k++;
 	}
 	char *text =
-	    fw_nft_compile_flags(cr, k, st->insts, st->ninsts,
+	    fw_nft_compile_flags(fw_nft_table(), cr, k, st->insts, st->ninsts,
 				 fw_nft_bridge_supported() ? FW_NFT_BRIDGE : 0);
 	free(cr);
 	return text;
@@ -174,7 +174,7 @@ static int change_commit(struct state *st, const struct change *c, bool dry_run,
 		fputs(ruleset, stdout);
 	int rc;
 	if (dry_run) {
-		rc = fw_nft_apply(ruleset, true, err);
+		rc = fw_nft_apply(fw_nft_table(), ruleset, false, true, err);
 		free(ruleset);
 		return rc;
 	}
@@ -185,7 +185,9 @@ static int change_commit(struct state *st, const struct change *c, bool dry_run,
 	for (; rc == 0 && done_del < c->ndel; done_del++)
 		rc = fw_store_delete(c->del[done_del], err);
 	if (rc == 0)
-		rc = fw_nft_apply(ruleset, false, err);
+		rc = fw_nft_apply(fw_nft_table(), ruleset,
+				  fw_nft_legacy_ours(st->insts, st->ninsts),
+				  false, err);
 	free(ruleset);
 	if (rc == 0)
 		return 0;

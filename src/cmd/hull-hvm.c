@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hvm/bootdisk.h"
+#include "hvm/loader.h"
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
@@ -104,7 +104,9 @@ static int cmd_boot_find(int argc, char **argv)
 	}
 	struct hull_err err = {0};
 	struct hvm_boot b;
-	if (hvm_boot_load(argv[optind], dir, &b, &err) < 0) {
+	if (hvm_boot_load(
+		&(struct hvm_loader_cfg){.disk = argv[optind], .dir = dir}, &b,
+		&err) < 0) {
 		fprintf(stderr, "hull-hvm: %s\n", err.msg);
 		return 1;
 	}
@@ -237,7 +239,9 @@ static int cmd_qemu(int argc, char **argv, const char *cmd)
 			rc = 2;
 			goto out;
 		}
-		if (hvm_boot_load(disk, boot_dir, &b, &err) < 0) {
+		if (hvm_boot_load(
+			&(struct hvm_loader_cfg){.disk = disk, .dir = boot_dir},
+			&b, &err) < 0) {
 			fprintf(stderr, "hull-hvm: %s\n", err.msg);
 			goto out;
 		}

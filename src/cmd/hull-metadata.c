@@ -26,6 +26,7 @@
 #include "lib/err.h"
 #include "lib/xalloc.h"
 #include "metadata/channel.h"
+#include "metadata/peer.h"
 #include "metadata/server.h"
 #include "metadata/store.h"
 
@@ -114,6 +115,14 @@ static int open_serial(const char *path, struct serial *s, struct hull_err *err)
 	free(name);
 	s->made_link = r == 0;
 	return r;
+}
+
+/* Standalone there is no instance to belong to: the socket serves host
+ * root and the user running hull-metadata, nobody else (peer.h). */
+static bool peer_ok(void *ctx, int fd)
+{
+	uid_t uid;
+	return metadata_peer_allowed(fd, NULL, &uid, NULL) || uid == geteuid();
 }
 
 static int serve(int argc, char **argv)
@@ -206,6 +215,7 @@ static int serve(int argc, char **argv)
 	if (!srv)
 		goto out;
 	metadata_server_set_log(srv, log_line, (void *)record);
+	metadata_server_set_peer_check(srv, peer_ok, NULL);
 	if (sock_path) {
 		int fd = metadata_channel_listen(sock_path, &err);
 		if (fd < 0)

@@ -40,7 +40,7 @@ static int daemonise(const char *uuid, int *ready_fd)
 	_cleanup_free_ char *logs = hull_root_path("%s/logs", uuid);
 	hull_mkdir_p(logs, 0700, NULL);
 	_cleanup_free_ char *log = xasprintf("%s/supervisor.log", logs);
-	int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	int nfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (lfd < 0 || nfd < 0)
 		return -errno;

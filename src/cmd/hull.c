@@ -12,10 +12,13 @@
 
 #include <jansson.h>
 
+#include "fw/nft.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/nft.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
+#include "net/antispoof.h"
 #include "pool/init.h"
 #include "pool/pool.h"
 #include "pool/size.h"
@@ -143,6 +146,15 @@ static int cmd_fini(int argc, char **argv)
 	bool done;
 	if (pool_fini(&done, &err) < 0)
 		return fail(&err);
+	/* Nothing of the pool runs once it is unmounted: its tables in this
+	 * network namespace go too (its own only, named after the root).
+	 * The antispoof table only when no port is left in it. */
+	if (done && hull_nft_available() &&
+	    (fw_nft_remove(fw_nft_table(), &err) < 0 ||
+	     net_antispoof_table_gc(net_antispoof_table(), &err) < 0)) {
+		hull_err_prefix(&err, "fini: pool unmounted, but");
+		return fail(&err);
+	}
 	printf("hull: pool at %s %s\n", hull_root(),
 	       done ? "unmounted" : "has nothing mounted");
 	return 0;

@@ -9,6 +9,7 @@
  * the program the zone could ever see is that copy, never the host file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "zlogin: %s\n", err.msg);
 		return 1;
 	}
+	/* Closed stdio would be reused by the descriptors we open and then
+	 * relayed to: make each /dev/null. */
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			return 1;
 	int force_tty = -1, c;
 	bool cons = false;
 	static const struct option opts[] = {
@@ -146,7 +153,8 @@ int main(int argc, char **argv)
 				   .envp = envp,
 				   .tty = tty,
 				   .in_fd = 0,
-				   .out_fd = 1};
+				   .out_fd = 1,
+				   .err_fd = 2};
 	bool raw = tty && isatty(0);
 	if (raw)
 		tty_raw(0);

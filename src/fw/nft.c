@@ -14,6 +14,7 @@
 
 #include "fw/text.h"
 #include "lib/nft.h"
+#include "lib/root.h"
 #include "lib/xalloc.h"
 
 bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *s,
@@ -435,14 +436,15 @@ static int by_uuid_cmp(const void *a, const void *b, void *ctx)
 		      insts[*(const size_t *)b].uuid);
 }
 
-char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
-		     const struct fw_inst *insts, size_t ninsts)
+char *fw_nft_compile(const char *table, const struct fw_crule *rules,
+		     size_t nrules, const struct fw_inst *insts, size_t ninsts)
 {
-	return fw_nft_compile_flags(rules, nrules, insts, ninsts, 0);
+	return fw_nft_compile_flags(table, rules, nrules, insts, ninsts, 0);
 }
 
 /* One table being written: its instance chains and dispatch maps. */
 struct table {
+	const char *name;
 	const char *family;
 	char *ch_buf, *vin, *vout;
 	size_t ch_len, vin_len, vout_len;
@@ -482,7 +484,7 @@ static void table_free(struct table *t)
 
 static void table_emit(FILE *f, const struct table *t, const char *defs)
 {
-	fprintf(f, "table %s " FW_NFT_TABLE " {\n", t->family);
+	fprintf(f, "table %s %s {\n", t->family, t->name);
 	/* IPv6 neighbour discovery always reaches an instance. */
 	fprintf(f,
 		"\tset nd {\n\t\ttype icmpv6_type\n\t\telements = { "
@@ -547,9 +549,9 @@ static void table_emit(FILE *f, const struct table *t, const char *defs)
 	fprintf(f, "}\n");
 }
 
-char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
-			   const struct fw_inst *insts, size_t ninsts,
-			   unsigned flags)
+char *fw_nft_compile_flags(const char *table, const struct fw_crule *rules,
+			   size_t nrules, const struct fw_inst *insts,
+			   size_t ninsts, unsigned flags)
 {
 	char *defs_buf = NULL, *out = NULL;
 	size_t defs_len = 0, out_len = 0;
@@ -613,7 +615,7 @@ char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
 	 * the table that sees them (bridge ports in table bridge, when the
 	 * caller says the kernel can track connections there). */
 	struct strv ports_seen = {0}, addrs_seen = {0};
-	struct table tabs[2] = {{"inet"}, {"bridge"}};
+	struct table tabs[2] = {{table, "inet"}, {table, "bridge"}};
 	for (size_t t = 0; t < 2; t++)
 		table_open(&tabs[t]);
 	for (size_t i = 0; i < ninsts; i++) {
@@ -756,12 +758,52 @@ static int run_nft(const char *buf, bool dry_run, struct hull_err *err)
 	return rc;
 }
 
-/* Both tables go, whichever exist, in the same transaction as the new. */
-#define DROP_TABLES                                                            \
-	"add table inet " FW_NFT_TABLE "\n"                                    \
-	"delete table inet " FW_NFT_TABLE "\n"                                 \
-	"add table bridge " FW_NFT_TABLE "\n"                                  \
-	"delete table bridge " FW_NFT_TABLE "\n"
+/* Both tables of name go, whichever exist (add first, so that delete never
+ * fails), in the same transaction as the new. */
+static void drop_tables(FILE *f, const char *name)
+{
+	fprintf(f,
+		"add table inet %s\ndelete table inet %s\n"
+		"add table bridge %s\ndelete table bridge %s\n",
+		name, name, name, name);
+}
+
+const char *fw_nft_table(void)
+{
+	static char name[32];
+	if (!name[0])
+		snprintf(name, sizeof(name), "hull_%s", hull_root_tag());
+	return name;
+}
+
+bool fw_nft_legacy_ours(const struct fw_inst *insts, size_t ninsts)
+{
+	struct hull_err ignore;
+	struct nft_ctx *nft = hull_nft_open(&ignore);
+	if (!nft)
+		return false;
+	bool ours = false;
+	if (nft_run_cmd_from_buffer(nft, "list table inet " FW_NFT_LEGACY_TABLE
+					 "\n") == 0) {
+		/* Its instance chains are "i-<uuid>" and "o-<uuid>": the
+		 * table is this pool's when each uuid is one of its
+		 * instances (an older hull compiled it from one pool). */
+		const char *p = nft_ctx_get_output_buffer(nft);
+		ours = true;
+		while (ours && p && (p = strstr(p, "chain ")) != NULL) {
+			p += 6;
+			if ((p[0] != 'i' && p[0] != 'o') || p[1] != '-')
+				continue;
+			bool found = false;
+			for (size_t i = 0; i < ninsts && !found; i++)
+				found = !strncmp(p + 2, insts[i].uuid, 36) &&
+					(p[38] == ' ' || p[38] == '{');
+			ours = found;
+		}
+	}
+	nft_ctx_free(nft);
+	return ours;
+}
 
 bool fw_nft_bridge_supported(void)
 {
@@ -800,7 +842,8 @@ static int bridge_nf_on(struct hull_err *err)
 	return 0;
 }
 
-int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
+int fw_nft_apply(const char *table, const char *ruleset, bool drop_legacy,
+		 bool dry_run, struct hull_err *err)
 {
 	/* Address dispatch is only worth anything when bridged packets are
 	 * handed to the inet hooks. */
@@ -809,13 +852,31 @@ int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err)
 		return -err->code;
 	/* add + delete + define in one buffer: one transaction, so the old
 	 * table is replaced by the new one with nothing in between. */
-	char *buf = xasprintf(DROP_TABLES "%s", ruleset);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		abort();
+	drop_tables(f, table);
+	if (drop_legacy)
+		drop_tables(f, FW_NFT_LEGACY_TABLE);
+	fputs(ruleset, f);
+	fclose(f);
 	int rc = run_nft(buf, dry_run, err);
 	free(buf);
 	return rc;
 }
 
-int fw_nft_remove(struct hull_err *err)
+int fw_nft_remove(const char *table, struct hull_err *err)
 {
-	return run_nft(DROP_TABLES, false, err);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		abort();
+	drop_tables(f, table);
+	fclose(f);
+	int rc = run_nft(buf, false, err);
+	free(buf);
+	return rc;
 }

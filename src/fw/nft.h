@@ -2,10 +2,18 @@
  * nft.h - the firewall compiled to nftables, and loaded.
  *
  * fw_nft_compile() is a pure function: enabled rules plus the instances
- * they may touch in, one nftables ruleset out: table inet hull (with
- * FW_NFT_BRIDGE, also table bridge hull for ports that are bridge ports;
- * the same chains either way). For every instance with its firewall on,
- * and each of its host-side ports:
+ * they may touch in, one nftables ruleset out: table inet <table> (with
+ * FW_NFT_BRIDGE, also table bridge <table> for ports that are bridge
+ * ports; the same chains either way).
+ *
+ * Each pool has tables of its own, named by fw_nft_table() from the pool
+ * root (several pools share a host, the head node's tests run many): a
+ * pool's reload replaces its own tables and never another pool's. A packet
+ * between instances of two pools passes the sender's table and the
+ * receiver's, as it passes two instances' chains in one table. Older hull
+ * versions had one `hull` table per host; a pool's reload drops it with its
+ * own load once it holds only that pool's instances (fw_nft_legacy_ours). For
+ * every instance with its firewall on, and each of its host-side ports:
  *
  *   - established/related traffic and IPv6 neighbour discovery pass first,
  *     in the base chains (forward: port to port, input: port to host,
@@ -40,7 +48,7 @@
  * subnet; vm/tag/all vms: those instances' addresses). Ports are always
  * destination ports.
  *
- * fw_nft_apply() replaces both tables in one transaction (one
+ * fw_nft_apply() replaces a pool's tables in one transaction (one
  * nft_run_cmd_from_buffer), so the filter changes atomically.
  */
 #ifndef HULL_FW_NFT_H
@@ -53,7 +61,11 @@
 #include "fw/rule.h"
 #include "lib/err.h"
 
-#define FW_NFT_TABLE "hull"
+/* The one table older versions shared among all pools of a host. */
+#define FW_NFT_LEGACY_TABLE "hull"
+
+/* This pool's table name, "hull_" + hull_root_tag(). Borrowed. */
+const char *fw_nft_table(void);
 
 struct fw_crule {
 	const char *uuid;
@@ -61,9 +73,10 @@ struct fw_crule {
 	const struct fw_rule *rule;
 };
 
-/* The ruleset text (caller frees). Only pass enabled rules. */
-char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
-		     const struct fw_inst *insts, size_t ninsts);
+/* The ruleset text for tables named table (caller frees). Only pass
+ * enabled rules. */
+char *fw_nft_compile(const char *table, const struct fw_crule *rules,
+		     size_t nrules, const struct fw_inst *insts, size_t ninsts);
 
 /* With FW_NFT_BRIDGE, ports that are bridge ports (fw_nic.bridged) are
  * dispatched from a `table bridge hull` with the same chains, so traffic
@@ -71,9 +84,9 @@ char *fw_nft_compile(const struct fw_crule *rules, size_t nrules,
  * when fw_nft_bridge_supported(): stateful filtering in the bridge family
  * needs the kernel's bridge connection tracking (nf_conntrack_bridge). */
 #define FW_NFT_BRIDGE 1u
-char *fw_nft_compile_flags(const struct fw_crule *rules, size_t nrules,
-			   const struct fw_inst *insts, size_t ninsts,
-			   unsigned flags);
+char *fw_nft_compile_flags(const char *table, const struct fw_crule *rules,
+			   size_t nrules, const struct fw_inst *insts,
+			   size_t ninsts, unsigned flags);
 
 /* Whether the kernel can track connections in the bridge family (checked
  * with a dry-run transaction; changes nothing). */
@@ -83,11 +96,18 @@ bool fw_nft_bridge_supported(void);
 bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *side,
 			const struct fw_inst *inst);
 
-/* Atomically replaces tables inet hull and bridge hull with ruleset (from
- * fw_nft_compile); dry_run only checks it. */
-int fw_nft_apply(const char *ruleset, bool dry_run, struct hull_err *err);
+/* Whether the legacy table exists in this network namespace and every
+ * instance chain in it is one of insts' (this pool's): then this pool
+ * may drop it. */
+bool fw_nft_legacy_ours(const struct fw_inst *insts, size_t ninsts);
 
-/* Removes tables inet hull and bridge hull (fine when absent). */
-int fw_nft_remove(struct hull_err *err);
+/* Atomically replaces tables inet and bridge named table with ruleset
+ * (from fw_nft_compile for the same name), and with drop_legacy also
+ * removes the legacy tables; dry_run only checks it. */
+int fw_nft_apply(const char *table, const char *ruleset, bool drop_legacy,
+		 bool dry_run, struct hull_err *err);
+
+/* Removes tables inet and bridge named table (fine when absent). */
+int fw_nft_remove(const char *table, struct hull_err *err);
 
 #endif

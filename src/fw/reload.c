@@ -34,10 +34,13 @@ int fw_reload(bool dry_run, struct hull_err *err)
 			cr[k].rule = &recs[i].rule;
 			k++;
 		}
+		const char *table = fw_nft_table();
 		char *text = fw_nft_compile_flags(
-		    cr, k, insts, ninsts,
+		    table, cr, k, insts, ninsts,
 		    fw_nft_bridge_supported() ? FW_NFT_BRIDGE : 0);
-		rc = fw_nft_apply(text, dry_run, err);
+		rc =
+		    fw_nft_apply(table, text, fw_nft_legacy_ours(insts, ninsts),
+				 dry_run, err);
 		free(text);
 		free(cr);
 	}
@@ -49,15 +52,19 @@ int fw_reload(bool dry_run, struct hull_err *err)
 	return rc;
 }
 
-/* Whether table inet hull exists in this network namespace. */
+/* Whether this pool's table, or the one older versions shared, exists in
+ * this network namespace (a reload may then have to drop or migrate it). */
 static bool table_exists(void)
 {
 	struct hull_err ignore = {0};
 	struct nft_ctx *nft = hull_nft_open(&ignore);
 	if (!nft)
 		return false; /* no nftables: no table either */
-	bool yes = nft_run_cmd_from_buffer(nft, "list table inet " FW_NFT_TABLE
-						"\n") == 0;
+	char *own = xasprintf("list table inet %s\n", fw_nft_table());
+	bool yes = nft_run_cmd_from_buffer(nft, own) == 0 ||
+		   nft_run_cmd_from_buffer(
+		       nft, "list table inet " FW_NFT_LEGACY_TABLE "\n") == 0;
+	free(own);
 	nft_ctx_free(nft);
 	return yes;
 }

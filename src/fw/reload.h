@@ -12,8 +12,9 @@
 #include "lib/err.h"
 
 /* Under the rule store lock: reads every rule and instance record,
- * compiles, and replaces table inet hull in one transaction in the
- * caller's network namespace (dry_run: only checks the result). */
+ * compiles, and replaces this pool's tables (fw_nft_table) in one
+ * transaction in the caller's network namespace (dry_run: only checks the
+ * result). */
 int fw_reload(bool dry_run, struct hull_err *err);
 
 /* fw_reload(false), unless no instance has its firewall on and no filter

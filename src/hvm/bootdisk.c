@@ -24,6 +24,11 @@
 #include "lib/xalloc.h"
 
 #define DIR_NAMES_MAX 4096 /* names read from one directory */
+/* Blocks (data and map) of one directory: /boot of a distribution holds
+ * a few dozen names, 4096 names of 255 bytes fill some 1,100 4-KiB
+ * blocks. */
+#define DIR_BLOCKS_MAX 2048
+#define LINKS_MAX 8 /* symbolic links followed in one path, as namei's */
 #define CHUNK (1u << 20)
 
 void hvm_boot_fini(struct hvm_boot *b)
@@ -51,15 +56,113 @@ static int ext_err(struct hull_err *err, errcode_t e, const char *what)
 	return hull_err_set(err, code, "%s: %s", what, error_message(e));
 }
 
+/* Counts the blocks (data and extent-tree nodes) a walk visits. */
+static int count_cb(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+		    blk64_t ref_blk, int ref_offset, void *priv)
+{
+	unsigned *n = priv;
+	return ++*n > DIR_BLOCKS_MAX ? BLOCK_ABORT : 0;
+}
+
+/* A directory the walk may read: its size and the blocks its map names
+ * (counted, up to DIR_BLOCKS_MAX, before anything iterates it) are
+ * bounded, so a map that loops or fans out ends here instead of spinning
+ * (libext2fs walks every block a directory's map names). */
+static int dir_check(ext2_filsys fs, ext2_ino_t ino,
+		     const struct ext2_inode *inode, const char *path,
+		     struct hull_err *err)
+{
+	if (!LINUX_S_ISDIR(inode->i_mode))
+		return hull_err_set(err, ENOENT, "%s: not a directory", path);
+	if (EXT2_I_SIZE(inode) > (uint64_t)DIR_BLOCKS_MAX * fs->blocksize)
+		return hull_err_set(err, EFBIG,
+				    "%s: a directory of more than %d blocks",
+				    path, DIR_BLOCKS_MAX);
+	if (inode->i_flags & EXT4_INLINE_DATA_FL)
+		return 0;
+	unsigned n = 0;
+	errcode_t e = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL,
+					    count_cb, &n);
+	if (n > DIR_BLOCKS_MAX)
+		return hull_err_set(err, EFBIG,
+				    "%s: a directory of more than %d blocks",
+				    path, DIR_BLOCKS_MAX);
+	if (e)
+		return ext_err(err, e, path);
+	return 0;
+}
+
+static int read_ino(ext2_filsys fs, ext2_ino_t ino, uint64_t size, int fd,
+		    char *buf, const char *what, struct hull_err *err);
+
+/* Resolves path from directory cwd one component at a time, each
+ * directory checked by dir_check before libext2fs looks into it, symbolic
+ * links followed up to LINKS_MAX in all (*links counts them). */
+static int resolve(ext2_filsys fs, ext2_ino_t cwd, const char *path, int *links,
+		   ext2_ino_t *out, struct hull_err *err)
+{
+	ext2_ino_t cur = path[0] == '/' ? EXT2_ROOT_INO : cwd;
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *save = NULL;
+	for (char *name = strtok_r(copy, "/", &save); name;
+	     name = strtok_r(NULL, "/", &save)) {
+		struct ext2_inode inode;
+		errcode_t e = ext2fs_read_inode(fs, cur, &inode);
+		if (e)
+			return ext_err(err, e, path);
+		/* the directory being looked into, for messages */
+		size_t dlen = (size_t)(name - copy);
+		_cleanup_free_ char *dir =
+		    dlen > 1 ? xstrndup(path, dlen - 1) : xstrdup("/");
+		int r = dir_check(fs, cur, &inode, dir, err);
+		if (r < 0)
+			return r;
+		ext2_ino_t next;
+		if (ext2fs_lookup(fs, cur, name, (int)strlen(name), NULL,
+				  &next))
+			return hull_err_set(err, ENOENT, "%s: not found", path);
+		if ((e = ext2fs_read_inode(fs, next, &inode)))
+			return ext_err(err, e, path);
+		if (LINUX_S_ISLNK(inode.i_mode)) {
+			if (++*links > LINKS_MAX)
+				return hull_err_set(
+				    err, ELOOP,
+				    "%s: more than %d symbolic links", path,
+				    LINKS_MAX);
+			uint64_t size = EXT2_I_SIZE(&inode);
+			if (size == 0 || size >= fs->blocksize)
+				return hull_err_set(err, ENOENT,
+						    "%s: a bad symbolic link",
+						    path);
+			_cleanup_free_ char *target = xcalloc(1, size + 1);
+			if (ext2fs_is_fast_symlink(&inode))
+				memcpy(target, inode.i_block, size);
+			else if ((r = read_ino(fs, next, size, -1, target, path,
+					       err)) < 0)
+				return r;
+			if (strlen(target) != size)
+				return hull_err_set(err, ENOENT,
+						    "%s: a bad symbolic link",
+						    path);
+			if ((r = resolve(fs, cur, target, links, &next, err)) <
+			    0)
+				return r;
+		}
+		cur = next;
+	}
+	*out = cur;
+	return 0;
+}
+
 /* The inode of a regular file or directory at path, or -ENOENT. */
 static int lookup(ext2_filsys fs, const char *path, ext2_ino_t *ino,
 		  struct ext2_inode *inode, struct hull_err *err)
 {
-	errcode_t e =
-	    ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, ino);
-	if (e)
-		return hull_err_set(err, ENOENT, "%s: not found", path);
-	e = ext2fs_read_inode(fs, *ino, inode);
+	int links = 0;
+	int r = resolve(fs, EXT2_ROOT_INO, path, &links, ino, err);
+	if (r < 0)
+		return r;
+	errcode_t e = ext2fs_read_inode(fs, *ino, inode);
 	if (e)
 		return ext_err(err, e, path);
 	return 0;
@@ -310,8 +413,8 @@ static int list_dir(ext2_filsys fs, const char *path, struct names *nm,
 	int r = lookup(fs, path, &ino, &inode, err);
 	if (r < 0)
 		return r;
-	if (!LINUX_S_ISDIR(inode.i_mode))
-		return hull_err_set(err, ENOENT, "%s: not a directory", path);
+	if ((r = dir_check(fs, ino, &inode, path, err)) < 0)
+		return r;
 	errcode_t e = ext2fs_dir_iterate2(fs, ino, 0, NULL, dir_cb, nm);
 	if (nm->overflow)
 		return hull_err_set(err, EFBIG, "%s: more than %d names", path,
@@ -429,7 +532,6 @@ static int try_newest(ext2_filsys fs, struct hvm_bootent *ent,
 	return r;
 }
 
-/* Copies the kernel and the initrd files (concatenated) into dir. */
 /* What the copies in dir were made from: the disk file, the partition,
  * and each source file's inode, generation, size and times. A restart
  * whose stamp matches reuses the copies instead of copying 20-odd MiB
@@ -468,103 +570,58 @@ static char *stamp_make(ext2_filsys fs, const struct src *srcd,
 	return st;
 }
 
-static bool file_has_size(const char *path, uint64_t size)
+/* Writes one file's bytes (several files concatenated) to fd. */
+static int copy_files(ext2_filsys fs, const struct src *srcd,
+		      char *const *files, size_t nfiles, uint64_t budget,
+		      const char *name, int fd, struct hull_err *err)
 {
-	struct stat st;
-	/* lstat: a planted symbolic link is never taken for a copy. */
-	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	       (uint64_t)st.st_size == size;
+	int r = 0;
+	for (size_t i = 0; i < nfiles && r == 0; i++) {
+		const char *src = files[i];
+		ext2_ino_t ino;
+		struct ext2_inode inode;
+		r = lookup_file(fs, src, &ino, &inode, err);
+		if (r < 0)
+			break;
+		uint64_t size = EXT2_I_SIZE(&inode);
+		if (size > budget)
+			return hull_err_set(err, EFBIG,
+					    "%s: %s over %" PRIu64 " MiB", src,
+					    name, budget >> 20);
+		budget -= size;
+		r = copy_mapped(fs, srcd, ino, &inode, size, fd, src, err);
+		if (r == -ENOTSUP)
+			r = read_ino(fs, ino, size, fd, NULL, src, err);
+	}
+	return r;
 }
 
-static int extract(ext2_filsys fs, const struct src *srcd, const char *dir,
-		   struct hvm_boot *b, struct hull_err *err)
+static int extract(ext2_filsys fs, const struct src *srcd,
+		   struct hvm_boot_copy *cp, struct hvm_boot *b,
+		   struct hull_err *err)
 {
 	const struct hvm_bootent *e = &b->ent;
 	uint64_t ksize, isize;
-	_cleanup_free_ char *stamp =
-	    stamp_make(fs, srcd, e, &ksize, &isize, err);
+	char *stamp = stamp_make(fs, srcd, e, &ksize, &isize, err);
 	if (!stamp)
 		return -err->code;
-	_cleanup_free_ char *stamp_path = xasprintf("%s/.stamp", dir);
-	_cleanup_free_ char *kpath = xasprintf("%s/kernel", dir);
-	_cleanup_free_ char *ipath = xasprintf("%s/initrd", dir);
-	_cleanup_free_ char *old = NULL;
-	size_t old_len = 0;
-	if (hull_file_read(stamp_path, 64 << 10, &old, &old_len, NULL) == 0 &&
-	    !strcmp(old, stamp) && file_has_size(kpath, ksize) &&
-	    (!e->ninitrd || file_has_size(ipath, isize))) {
-		b->kernel_file = xstrdup(kpath);
-		b->initrd_file = e->ninitrd ? xstrdup(ipath) : NULL;
+	cp->stamp = stamp;
+	cp->kernel_size = ksize;
+	cp->initrd_size = e->ninitrd ? isize : 0;
+	/* The copies in place were made from these very files. */
+	if (cp->old_stamp && !strcmp(cp->old_stamp, stamp) &&
+	    cp->have_kernel == (int64_t)ksize &&
+	    cp->have_initrd == (e->ninitrd ? (int64_t)isize : -1)) {
+		cp->reused = true;
 		return 0;
 	}
-	unlink(stamp_path);
-	for (int which = 0; which < 2; which++) {
-		size_t nfiles = which == 0 ? 1 : e->ninitrd;
-		if (!nfiles)
-			break;
-		const char *name = which == 0 ? "kernel" : "initrd";
-		uint64_t budget =
-		    which == 0 ? HVM_BOOT_KERNEL_MAX : HVM_BOOT_INITRD_MAX;
-		_cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-		_cleanup_free_ char *tmp = xasprintf("%s.tmp", path);
-		/* The folder is writable from inside the emulator's hull: never
-		 * follow or reuse what may have been planted there. */
-		unlink(tmp);
-		int fd = open(
-		    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-		if (fd < 0)
-			return hull_err_sys(err, errno, "create %s", tmp);
-		int r = 0;
-		for (size_t i = 0; i < nfiles && r == 0; i++) {
-			const char *src = which == 0 ? e->kernel : e->initrd[i];
-			ext2_ino_t ino;
-			struct ext2_inode inode;
-			r = lookup_file(fs, src, &ino, &inode, err);
-			if (r < 0)
-				break;
-			uint64_t size = EXT2_I_SIZE(&inode);
-			if (size > budget) {
-				r = hull_err_set(err, EFBIG,
-						 "%s: %s over %" PRIu64 " MiB",
-						 src, name, budget >> 20);
-				break;
-			}
-			budget -= size;
-			r = copy_mapped(fs, srcd, ino, &inode, size, fd, src,
-					err);
-			if (r == -ENOTSUP)
-				r = read_ino(fs, ino, size, fd, NULL, src, err);
-		}
-		if (r == 0 && close(fd) < 0)
-			r = hull_err_sys(err, errno, "write %s", tmp);
-		else if (r < 0)
-			close(fd);
-		if (r == 0 && rename(tmp, path) < 0)
-			r = hull_err_sys(err, errno, "rename %s", tmp);
-		if (r < 0) {
-			unlink(tmp);
-			return r;
-		}
-		if (which == 0)
-			b->kernel_file = xstrdup(path);
-		else
-			b->initrd_file = xstrdup(path);
-	}
-	/* The stamp last, after the copies are in place; no fsync: if it
-	 * is lost, the next start copies again. */
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp", stamp_path);
-	unlink(tmp);
-	int sfd = open(
-	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (sfd >= 0) {
-		bool ok =
-		    write(sfd, stamp, strlen(stamp)) == (ssize_t)strlen(stamp);
-		ok = close(sfd) == 0 && ok;
-		if (!ok || rename(tmp, stamp_path) < 0)
-			unlink(tmp);
-	}
-	return 0;
+	int r = copy_files(fs, srcd, (char *const *)&e->kernel, 1,
+			   HVM_BOOT_KERNEL_MAX, "kernel", cp->kernel_fd, err);
+	if (r == 0 && e->ninitrd)
+		r = copy_files(fs, srcd, e->initrd, e->ninitrd,
+			       HVM_BOOT_INITRD_MAX, "initrd", cp->initrd_fd,
+			       err);
+	return r;
 }
 
 /* Applies the three rules to one filesystem; -ENOENT: nothing here. */
@@ -594,14 +651,11 @@ static int try_fs(ext2_filsys fs, struct hvm_bootent *ent, struct hull_err *err)
 	return 0;
 }
 
-int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
-		  struct hull_err *err)
+int hvm_boot_scan(int fd, const char *disk, struct hvm_boot_copy *cp,
+		  struct hvm_boot *out, struct hull_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	pthread_once(&et_once, et_init);
-	int fd = open(disk, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return hull_err_sys(err, errno, "%s", disk);
 	struct stat st;
 	uint64_t disk_size = 0;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -610,11 +664,9 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 		off_t end = lseek(fd, 0, SEEK_END);
 		disk_size = end > 0 ? (uint64_t)end : 0;
 	} else {
-		close(fd);
 		return hull_err_set(
 		    err, EINVAL, "%s: not a disk file or block device", disk);
 	}
-	_cleanup_close_ int dfd = fd;
 	_cleanup_free_ uint8_t *head = xcalloc(1, HVM_PARTTAB_READ);
 	ssize_t got = pread(fd, head, HVM_PARTTAB_READ, 0);
 	if (got < 0)
@@ -633,25 +685,33 @@ int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
 	}
 	unsigned nfs = 0;
 	for (size_t i = 0; i < nparts; i++) {
-		char opts[48];
+		char opts[48], name[16];
 		snprintf(opts, sizeof(opts), "offset=%" PRIu64,
 			 parts[i].offset);
+		/* unixfd_io_manager closes what it opened: a copy each time,
+		 * so nothing here opens a path */
+		int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (dfd < 0)
+			return hull_err_sys(err, errno, "%s", disk);
+		snprintf(name, sizeof(name), "%d", dfd);
 		ext2_filsys fs;
-		errcode_t e = ext2fs_open2(disk, opts, EXT2_FLAG_64BITS, 0, 0,
-					   unix_io_manager, &fs);
-		if (e)
+		errcode_t e = ext2fs_open2(name, opts, EXT2_FLAG_64BITS, 0, 0,
+					   unixfd_io_manager, &fs);
+		if (e) {
+			close(dfd);
 			continue; /* not ext2/3/4: swap, EFI, BIOS boot... */
+		}
 		nfs++;
 		r = try_fs(fs, &out->ent, err);
 		if (r == 0) {
 			out->partition = parts[i].index;
-			struct src sd = {.fd = dfd,
+			struct src sd = {.fd = fd,
 					 .offset = parts[i].offset,
 					 .size = parts[i].size,
 					 .dev = st.st_dev,
 					 .ino = st.st_ino};
-			if (dir)
-				r = extract(fs, &sd, dir, out, err);
+			if (cp)
+				r = extract(fs, &sd, cp, out, err);
 		}
 		ext2fs_close_free(&fs);
 		if (r == -ENOENT)

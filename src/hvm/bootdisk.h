@@ -18,11 +18,16 @@
  * (the kernel unpacks each cpio in turn).
  *
  * The disk is the guest's: every size read from it is bounded
- * (HVM_BOOT_KERNEL_MAX, HVM_BOOT_INITRD_MAX, the bootcfg.h bounds), and
- * its text goes through the pure parsers of bootcfg.h and parttab.h.
+ * (HVM_BOOT_KERNEL_MAX, HVM_BOOT_INITRD_MAX, the bootcfg.h bounds, the
+ * blocks of a directory, the symbolic links of a path), its text goes
+ * through the pure parsers of bootcfg.h and parttab.h, and the whole
+ * reading runs in the loader's sandbox (loader.h), not as root.
  */
 #ifndef HULL_HVM_BOOTDISK_H
 #define HULL_HVM_BOOTDISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "hvm/bootcfg.h"
 #include "lib/err.h"
@@ -39,10 +44,26 @@ struct hvm_boot {
 
 void hvm_boot_fini(struct hvm_boot *b);
 
-/* Finds what disk boots. With dir non-NULL, also writes dir/kernel and
- * (when there is one) dir/initrd, replacing earlier copies. A disk with
- * no kernel is -ENOENT with a message naming what was searched. */
-int hvm_boot_load(const char *disk, const char *dir, struct hvm_boot *out,
-		  struct hull_err *err);
+/* What hvm_boot_scan copies and where: two empty files open for writing
+ * (owned by the caller), and what the copies already in place were made
+ * from. */
+struct hvm_boot_copy {
+	int kernel_fd, initrd_fd;
+	const char *old_stamp;		  /* the copies' stamp, or NULL */
+	int64_t have_kernel, have_initrd; /* their sizes, -1: none */
+	/* out */
+	char *stamp; /* what these copies are made from (owned) */
+	uint64_t kernel_size, initrd_size;
+	bool reused; /* the copies in place match: nothing was written */
+};
+
+/* Finds what the disk open at fd (named disk in messages) boots. With cp,
+ * also writes the kernel and the initrd files (concatenated) to
+ * cp->kernel_fd and cp->initrd_fd, unless the copies in place are of the
+ * same files. Reads and writes only through these descriptors: it runs
+ * inside the loader's sandbox (loader.h), never as root. A disk with no
+ * kernel is -ENOENT with a message naming what was searched. */
+int hvm_boot_scan(int fd, const char *disk, struct hvm_boot_copy *cp,
+		  struct hvm_boot *out, struct hull_err *err);
 
 #endif

@@ -538,6 +538,31 @@ static pid_t clone_into(int cgfd)
 	return r < 0 ? -errno : (pid_t)r;
 }
 
+int hvm_hull_cgroup_setup(const struct hvm_hull *h, struct zone_cgroup *cg,
+			  struct hull_err *err)
+{
+	struct zone_limits lim = {
+	    .cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
+	    .cpu_shares = -1,
+	    .max_physical_memory =
+		h->ram_mib > 0 ? h->ram_mib + hvm_hull_overhead_mib(h->ram_mib)
+			       : -1,
+	    .max_swap = -1,
+	    .max_lwps = HULL_PIDS_MAX,
+	    .zfs_io_priority = -1,
+	};
+	lim.max_swap = lim.max_physical_memory;
+	int r;
+	/* A second call (the emulator's, after the boot loader's) finds the
+	 * cgroup made: v2's device program, attached once when it was
+	 * made, stays; v1's rules are added again, which changes nothing. */
+	if ((r = zone_cgroup_create(cg, err)) < 0 ||
+	    (r = zone_cgroup_limits_apply(cg, &lim, err)) < 0 ||
+	    (r = devices_allow(cg, h, err)) < 0)
+		return r;
+	return 0;
+}
+
 int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		   pid_t *pidp, struct hull_err *err)
 {
@@ -571,20 +596,7 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		plan_fini(&plan);
 		return r;
 	}
-	struct zone_limits lim = {
-	    .cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
-	    .cpu_shares = -1,
-	    .max_physical_memory =
-		h->ram_mib > 0 ? h->ram_mib + hvm_hull_overhead_mib(h->ram_mib)
-			       : -1,
-	    .max_swap = -1,
-	    .max_lwps = HULL_PIDS_MAX,
-	    .zfs_io_priority = -1,
-	};
-	lim.max_swap = lim.max_physical_memory;
-	if ((r = zone_cgroup_create(cg, err)) < 0 ||
-	    (r = zone_cgroup_limits_apply(cg, &lim, err)) < 0 ||
-	    (r = devices_allow(cg, h, err)) < 0) {
+	if ((r = hvm_hull_cgroup_setup(h, cg, err)) < 0) {
 		plan_fini(&plan);
 		return r;
 	}

@@ -81,6 +81,13 @@ struct hvm_hull {
 	gid_t gid;
 };
 
+/* Creates cg (if needed) and writes the hull's limits (memory ram +
+ * overhead, cpu_cap, pids) and device rules; hvm_hull_start does it too.
+ * The supervisor calls it first for the boot loader, which runs in a leaf
+ * of cg (loader.h) under the same limits. */
+int hvm_hull_cgroup_setup(const struct hvm_hull *h, struct zone_cgroup *cg,
+			  struct hull_err *err);
+
 /*
  * Starts the emulator in its hull and returns its pid (as the host sees
  * it; our child) once it has been exec'd, or an error with nothing left

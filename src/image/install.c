@@ -10,6 +10,7 @@
  */
 #include "image/install.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -39,12 +40,12 @@ struct image_txn {
 	int lock_fd;
 };
 
-int image_install_lock(struct hull_err *err)
+static int install_lock(int how, struct hull_err *err)
 {
 	int fd = open(hull_root(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "open %s", hull_root());
-	while (flock(fd, LOCK_EX) < 0) {
+	while (flock(fd, how) < 0) {
 		if (errno != EINTR) {
 			int e = errno;
 			close(fd);
@@ -52,6 +53,11 @@ int image_install_lock(struct hull_err *err)
 		}
 	}
 	return fd;
+}
+
+int image_install_lock(struct hull_err *err)
+{
+	return install_lock(LOCK_EX, err);
 }
 
 static void txn_free(struct image_txn *t)
@@ -245,15 +251,25 @@ int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 				    file, (long long)st.st_size,
 				    (long long)want_size);
 
-	struct image_txn *t;
-	int r = image_install_begin(pool, manifest, &t, err);
+	struct image_budget b;
+	int r = image_budget_get(pool, file, (uint64_t)st.st_size, &b, err);
 	if (r < 0)
+		return r;
+	struct image_txn *t;
+	if ((r = image_install_begin(pool, manifest, &t, err)) < 0)
 		return r;
 
 	struct sha1_tap s;
 	sha1_init(&s);
-	struct unpack_opts o = {
-	    .compression = comp, .tap = sha1_feed, .tap_ctx = &s};
+	/* zvol images give the disk's size in MiB; a stream that decompresses
+	 * to more is not the image the manifest describes. */
+	json_int_t mib = hull_json_int(manifest, "image_size", 0);
+	struct unpack_opts o = {.compression = comp,
+				.tap = sha1_feed,
+				.tap_ctx = &s,
+				.limit = b.limit,
+				.limit_why = b.why,
+				.max_disk = mib > 0 ? (uint64_t)mib << 20 : 0};
 	if (!strcmp(type, "zvol")) {
 		_cleanup_free_ char *disk = xasprintf("%s/disk", t->path);
 		r = image_unpack_raw_fd(fd, disk, &o, err);
@@ -285,6 +301,198 @@ int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 	return image_install_commit(t, source, err);
 }
 
+/* ---- limits ---- */
+
+#define MiB (1ull << 20)
+
+static int max_expansion(uint64_t *ratio, struct hull_err *err)
+{
+	const char *env = getenv("IMGADM_MAX_EXPANSION");
+	*ratio = IMAGE_MAX_EXPANSION;
+	if (!env || !*env)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(env, &end, 10);
+	if (errno || *end || env[0] == '-' || v > 1000000)
+		return hull_err_set(err, EINVAL,
+				    "IMGADM_MAX_EXPANSION: not a ratio from 0 "
+				    "to 1000000: '%.40s'",
+				    env);
+	*ratio = v;
+	return 0;
+}
+
+int image_budget_get(struct pool *pool, const char *what, uint64_t compressed,
+		     struct image_budget *b, struct hull_err *err)
+{
+	uint64_t ratio, size, avail;
+	int r = max_expansion(&ratio, err);
+	if (r < 0)
+		return r;
+	if ((r = pool_usage(pool, &size, &avail, err)) < 0)
+		return r;
+	if (avail < compressed)
+		return hull_err_sys(
+		    err, ENOSPC,
+		    "%s: %llu MiB, but the pool has %llu MiB "
+		    "free",
+		    what, (unsigned long long)((compressed + MiB - 1) / MiB),
+		    (unsigned long long)(avail / MiB));
+	uint64_t reserve = size / 100;
+	if (reserve < 16 * MiB)
+		reserve = 16 * MiB;
+	if (reserve > 4096 * MiB)
+		reserve = 4096 * MiB;
+	uint64_t room = avail > reserve ? avail - reserve : 0;
+	/* Even an empty archive writes a little: never a limit of 0, which
+	 * would mean none. */
+	if (room == 0)
+		room = 1;
+	b->limit = room;
+	snprintf(b->why, sizeof(b->why),
+		 "the pool's free space less a reserve of %llu MiB",
+		 (unsigned long long)(reserve / MiB));
+	if (ratio && compressed <= room / ratio) {
+		/* Small images get at least a few MiB: the tar records around
+		 * a tiny file are themselves most of what is compressed. */
+		uint64_t cap = compressed * ratio;
+		if (cap < 4 * MiB)
+			cap = 4 * MiB;
+		if (cap < room) {
+			b->limit = cap;
+			snprintf(b->why, sizeof(b->why),
+				 "%llu times its compressed size; "
+				 "IMGADM_MAX_EXPANSION sets that ratio",
+				 (unsigned long long)ratio);
+		}
+	}
+	return 0;
+}
+
+/* ---- what killed imports leave ---- */
+
+#define SCRATCH_PREFIX ".oci-"
+
+int image_scratch_make(char **path, int *lock_fd, struct hull_err *err)
+{
+	_cleanup_free_ char *var = hull_root_path("var");
+	/* A sweep that found the new folder before it was locked may remove
+	 * it meanwhile: then it is gone (no links) and we make another. */
+	for (int tries = 0; tries < 8; tries++) {
+		char *tmpl = xasprintf("%s/" SCRATCH_PREFIX "XXXXXX", var);
+		if (!mkdtemp(tmpl)) {
+			int r = hull_err_sys(err, errno, "mkdtemp %s", tmpl);
+			free(tmpl);
+			return r;
+		}
+		int fd =
+		    open(tmpl, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 &&
+		    st.st_nlink > 0) {
+			*path = tmpl;
+			*lock_fd = fd;
+			return 0;
+		}
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (fd < 0 && e != ENOENT) {
+			int r = hull_err_sys(err, e, "open %s", tmpl);
+			free(tmpl);
+			return r;
+		}
+		free(tmpl);
+	}
+	return hull_err_set(err, EAGAIN, "cannot make a scratch folder in %s",
+			    var);
+}
+
+static int scratch_clean(json_t *removed, struct hull_err *err)
+{
+	_cleanup_free_ char *var = hull_root_path("var");
+	_cleanup_close_ int vfd =
+	    open(var, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (vfd < 0)
+		return errno == ENOENT
+			   ? 0
+			   : hull_err_sys(err, errno, "open %s", var);
+	int dfd = fcntl(vfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		int e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return hull_err_sys(err, e, "open %s", var);
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (strncmp(de->d_name, SCRATCH_PREFIX, strlen(SCRATCH_PREFIX)))
+			continue;
+		int fd =
+		    openat(vfd, de->d_name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Held: an import is using it. Free: its import is gone. The
+		 * lock is kept while removing, so a new import that made the
+		 * same name meanwhile waits and then sees it gone. */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			r = image_rm_rf_at(vfd, de->d_name, err);
+			if (r == 0) {
+				_cleanup_free_ char *n =
+				    xasprintf("var/%s", de->d_name);
+				json_array_append_new(removed, json_string(n));
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
+	return r;
+}
+
+static int partials_remove(struct pool *pool, json_t *removed,
+			   struct hull_err *err)
+{
+	struct pool_entry *e;
+	size_t n;
+	int r = pool_list_select(pool, "images",
+				 POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
+				 &e, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		size_t len = strlen(e[i].name);
+		if (len < 8 || strcmp(e[i].name + len - 8, "-partial"))
+			continue;
+		if ((r = pool_dataset_destroy(pool, e[i].name, err)) == 0)
+			json_array_append_new(removed, json_string(e[i].name));
+	}
+	pool_entries_free(e, n);
+	return r;
+}
+
+int image_leftovers_clean(struct pool *pool, json_t **removed,
+			  struct hull_err *err)
+{
+	*removed = json_array();
+	int r = scratch_clean(*removed, err);
+	if (r < 0)
+		return r;
+	int lock = install_lock(LOCK_EX | LOCK_NB, err);
+	if (lock == -EWOULDBLOCK) {
+		hull_err_clear(err);
+		return 0;
+	}
+	if (lock < 0)
+		return lock;
+	r = partials_remove(pool, *removed, err);
+	close(lock);
+	return r;
+}
+
 int image_install_partials_clean(struct pool *pool, json_t **removed,
 				 struct hull_err *err)
 {
@@ -292,23 +500,7 @@ int image_install_partials_clean(struct pool *pool, json_t **removed,
 	int lock = image_install_lock(err);
 	if (lock < 0)
 		return lock;
-	struct pool_entry *e;
-	size_t n;
-	int r = pool_list_select(pool, "images",
-				 POOL_LIST_NO_SPACE | POOL_LIST_NO_SNAPSHOTS,
-				 &e, &n, err);
-	if (r < 0) {
-		close(lock);
-		return r;
-	}
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		size_t len = strlen(e[i].name);
-		if (len < 8 || strcmp(e[i].name + len - 8, "-partial"))
-			continue;
-		if ((r = pool_dataset_destroy(pool, e[i].name, err)) == 0)
-			json_array_append_new(*removed, json_string(e[i].name));
-	}
-	pool_entries_free(e, n);
+	int r = partials_remove(pool, *removed, err);
 	close(lock);
 	return r;
 }

@@ -18,6 +18,7 @@
 #define HULL_IMAGE_INSTALL_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "lib/err.h"
 #include "pool/pool.h"
@@ -57,6 +58,42 @@ int image_install_lock(struct hull_err *err);
  * names go into *removed (a new array). */
 int image_install_partials_clean(struct pool *pool, json_t **removed,
 				 struct hull_err *err);
+
+/*
+ * How much unpacking an image may write into the pool (item of struct
+ * unpack_opts): refuses with ENOSPC when the pool's free space is below the
+ * compressed size (nothing can fit); otherwise the smaller of
+ *   - the pool's free space less a reserve (1%, between 16 MiB and 4 GiB),
+ *     so that an import never fills the pool the instances live on, and
+ *   - IMAGE_MAX_EXPANSION times the compressed size, or the ratio in
+ *     $IMGADM_MAX_EXPANSION (0: no ratio limit): real images expand a few
+ *     times, a decompression bomb a thousand.
+ * what names the file for the ENOSPC message.
+ */
+#define IMAGE_MAX_EXPANSION 100
+struct image_budget {
+	uint64_t limit;
+	char why[128];
+};
+int image_budget_get(struct pool *pool, const char *what, uint64_t compressed,
+		     struct image_budget *b, struct hull_err *err);
+
+/*
+ * The scratch folder an import of an archive unpacks it into,
+ * R/var/.oci-XXXXXX, held with an exclusive flock on *lock_fd for as long
+ * as the import lives, so that a sweep tells a live one from one a killed
+ * import left behind. *path is new; close *lock_fd after removing it.
+ */
+int image_scratch_make(char **path, int *lock_fd, struct hull_err *err);
+
+/*
+ * What imports killed midway leave, removed: scratch folders nobody holds,
+ * and images/UUID-partial datasets unless an install is in progress right
+ * now (then it may be its own; they are left for the next sweep). The
+ * names removed go into *removed (a new array). For `hull init`.
+ */
+int image_leftovers_clean(struct pool *pool, json_t **removed,
+			  struct hull_err *err);
 
 /* Hex SHA-1 of a whole file (41 bytes with the NUL). */
 int image_file_sha1(const char *path, char out[41], struct hull_err *err);

@@ -6,10 +6,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "image/manifest.h"
 #include "lib/fileio.h"
@@ -67,9 +73,21 @@ static int digest_path(json_t *desc, const char *what, char **path,
 	const char *d = hull_json_str(desc, "digest", NULL);
 	if (!d)
 		return hull_err_set(err, EINVAL, "OCI %s: no digest", what);
-	if (strncmp(d, "sha256:", 7) || !hex64(d + 7))
-		return hull_err_set(
-		    err, EINVAL, "OCI %s: unsupported digest '%.80s'", what, d);
+	if (strncmp(d, "sha256:", 7) || !hex64(d + 7)) {
+		/* Name the algorithm when it looks like one; never echo the
+		 * document's bytes otherwise. */
+		size_t n = strcspn(d, ":");
+		bool named =
+		    n && n <= 16 && d[n] == ':' &&
+		    strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789+._-") >= n;
+		if (named && strncmp(d, "sha256:", 7))
+			return hull_err_set(err, EINVAL,
+					    "OCI %s: unsupported digest "
+					    "algorithm '%.*s'",
+					    what, (int)n, d);
+		return hull_err_set(err, EINVAL, "OCI %s: malformed digest",
+				    what);
+	}
 	*path = xasprintf("blobs/sha256/%s", d + 7);
 	*sha256 = xstrdup(d + 7);
 	return 0;
@@ -197,26 +215,152 @@ int oci_docker_manifest_parse(json_t *m, struct oci_image *out,
 	return 0;
 }
 
-static json_t *doc_load(const char *dir, const char *rel, struct hull_err *err)
+json_t *oci_json_parse(const char *what, const char *buf, size_t len,
+		       struct hull_err *err)
 {
-	_cleanup_free_ char *p = xasprintf("%s/%s", dir, rel);
+	json_error_t je;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	/* jansson's text quotes the bytes near the error: not repeated, so
+	 * that no message ever carries a file's content. */
+	if (!j)
+		hull_err_set(err, EINVAL,
+			     "%s: not valid JSON (line %d, column %d)", what,
+			     je.line, je.column);
+	return j;
+}
+
+/* openat2 without RESOLVE_IN_ROOT (kernels before 5.6): walk the path one
+ * component at a time, refusing every symlink. */
+static int blob_open_walk(int dirfd, const char *rel, int flags)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	_cleanup_free_ char *copy = xstrdup(rel);
+	char *save = NULL;
+	char *c = strtok_r(copy, "/", &save);
+	while (c) {
+		char *next = strtok_r(NULL, "/", &save);
+		int nfd =
+		    next ? openat(fd, c,
+				  O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			 : openat(fd, c, flags | O_NOFOLLOW);
+		int e = errno;
+		close(fd);
+		if (nfd < 0) {
+			errno = e;
+			return -1;
+		}
+		fd = nfd;
+		c = next;
+	}
+	return fd;
+}
+
+int oci_blob_open(int dirfd, const char *rel, struct hull_err *err)
+{
+	if (!rel_path_ok(rel))
+		return hull_err_set(err, EINVAL, "%s: path outside the image",
+				    rel);
+	/* Non-blocking, so that a FIFO or a device answers at once instead
+	 * of holding the import (and the pool's install lock) forever. */
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	struct open_how how = {.flags = (uint64_t)flags,
+			       .resolve =
+				   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		fd = blob_open_walk(dirfd, rel, flags);
+	if (fd < 0 && errno == ENOENT)
+		return hull_err_set(err, ENOENT,
+				    "%s: not found in the image (symlinks "
+				    "may not lead out of it)",
+				    rel);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "%s", rel);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return hull_err_sys(err, e, "%s", rel);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return hull_err_set(err, EINVAL, "%s: not a regular file", rel);
+	}
+	if (fcntl(fd, F_SETFL, O_RDONLY) < 0) {
+		int e = errno;
+		close(fd);
+		return hull_err_sys(err, e, "%s", rel);
+	}
+	return fd;
+}
+
+int oci_blob_read(int dirfd, const char *rel, size_t max, char **out,
+		  size_t *len, struct hull_err *err)
+{
+	int fd = oci_blob_open(dirfd, rel, err);
+	if (fd < 0)
+		return fd;
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap > max)
+				break;
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return hull_err_sys(err, e, "read %s", rel);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n > max) {
+		free(buf);
+		return hull_err_set(err, EFBIG, "%s: larger than %zu bytes",
+				    rel, max);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static json_t *doc_load(int dirfd, const char *rel, struct hull_err *err)
+{
 	char *buf;
 	size_t len;
-	if (hull_file_read(p, DOC_MAX, &buf, &len, err) < 0)
+	if (oci_blob_read(dirfd, rel, DOC_MAX, &buf, &len, err) < 0)
 		return NULL;
-	json_t *j = hull_json_load_buf(rel, buf, len, err);
+	json_t *j = oci_json_parse(rel, buf, len, err);
 	free(buf);
 	return j;
 }
 
-int oci_image_load(const char *dir, struct oci_image *out, struct hull_err *err)
+/* Whether rel exists under the layout (as a name: what it is gets checked
+ * when it is opened). */
+static bool doc_exists(int dirfd, const char *rel)
+{
+	struct stat st;
+	return fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int oci_image_load(int dirfd, struct oci_image *out, struct hull_err *err)
 {
 	memset(out, 0, sizeof(*out));
-	_cleanup_free_ char *index_path = xasprintf("%s/index.json", dir);
-	_cleanup_free_ char *docker_path = xasprintf("%s/manifest.json", dir);
 	int r;
-	if (hull_path_exists(index_path)) {
-		json_t *doc = doc_load(dir, "index.json", err);
+	if (doc_exists(dirfd, "index.json")) {
+		json_t *doc = doc_load(dirfd, "index.json", err);
 		char *ref = NULL;
 		/* Indexes may nest (a multi-platform image): follow a few. */
 		for (int depth = 0; doc && depth < 4; depth++) {
@@ -232,7 +376,7 @@ int oci_image_load(const char *dir, struct oci_image *out, struct hull_err *err)
 				ref = r2;
 			else
 				free(r2);
-			json_t *next = doc_load(dir, path, err);
+			json_t *next = doc_load(dirfd, path, err);
 			free(path);
 			free(sha);
 			if (!next)
@@ -254,8 +398,8 @@ int oci_image_load(const char *dir, struct oci_image *out, struct hull_err *err)
 		oci_image_fini(out);
 		return -(err && err->code ? err->code : EINVAL);
 	}
-	if (hull_path_exists(docker_path)) {
-		json_t *doc = doc_load(dir, "manifest.json", err);
+	if (doc_exists(dirfd, "manifest.json")) {
+		json_t *doc = doc_load(dirfd, "manifest.json", err);
 		if (!doc)
 			return -err->code;
 		r = oci_docker_manifest_parse(doc, out, err);

@@ -52,9 +52,31 @@ int oci_manifest_parse(json_t *manifest, struct oci_image *out,
 int oci_docker_manifest_parse(json_t *manifest, struct oci_image *out,
 			      struct hull_err *err);
 
-/* Reads the layout at dir into out (follows index -> manifest). */
-int oci_image_load(const char *dir, struct oci_image *out,
-		   struct hull_err *err);
+/* Parses a JSON document of the layout. The error names what and the line
+ * and column, never the bytes there (a blob may be anything). */
+json_t *oci_json_parse(const char *what, const char *buf, size_t len,
+		       struct hull_err *err);
+
+/*
+ * Opens rel, a path the layout names, under the layout folder dirfd, for
+ * reading. The layout is untrusted (a user's folder, or an archive unpacked
+ * as given), so: the path is resolved as if dirfd were "/" (openat2's
+ * RESOLVE_IN_ROOT: a symlink, absolute or climbing with "..", stays inside
+ * the layout, as in docker's own archives, where a repeated layer is a
+ * relative symlink to the first), and only a regular file is accepted,
+ * opened without blocking first (a FIFO or device is refused at once).
+ * Returns a close-on-exec descriptor the caller owns.
+ */
+int oci_blob_open(int dirfd, const char *rel, struct hull_err *err);
+
+/* Reads all of blob rel (at most max bytes) into a new NUL-terminated
+ * buffer. */
+int oci_blob_read(int dirfd, const char *rel, size_t max, char **out,
+		  size_t *len, struct hull_err *err);
+
+/* Reads the layout at dirfd (borrowed) into out (follows index ->
+ * manifest). */
+int oci_image_load(int dirfd, struct oci_image *out, struct hull_err *err);
 
 /* The deterministic image uuid for a config digest (64 hex digits). */
 void oci_uuid_from_digest(const char *sha256_hex, char out[37]);

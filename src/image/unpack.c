@@ -50,7 +50,11 @@ struct unpacker {
 	int cached_fd;
 	struct deferred_dir *dirs;
 	size_t ndirs, dirs_cap;
-	char *buf; /* data copy buffer for holes */
+	char *buf;	/* data copy buffer for holes */
+	uint64_t limit; /* 0: none */
+	const char *limit_why;
+	uint64_t *used;
+	uint64_t used_here; /* what used points to when the caller gave none */
 };
 
 struct fd_source {
@@ -357,8 +361,25 @@ static int set_owner(struct unpacker *u, int fd, struct archive_entry *e,
 	return 0;
 }
 
-static int write_data(struct archive *a, int fd, struct archive_entry *e,
-		      const char *path, struct hull_err *err)
+static int over_limit(uint64_t limit, const char *why, struct hull_err *err)
+{
+	return hull_err_set(err, EFBIG, "unpacks to more than %llu MiB (%s)",
+			    (unsigned long long)(limit >> 20),
+			    why ? why : "the limit for this image");
+}
+
+/* Counts n more bytes written; fails once the limit is passed. */
+static int charge(struct unpacker *u, uint64_t n, struct hull_err *err)
+{
+	*u->used += n;
+	if (u->limit && *u->used > u->limit)
+		return over_limit(u->limit, u->limit_why, err);
+	return 0;
+}
+
+static int write_data(struct unpacker *u, struct archive *a, int fd,
+		      struct archive_entry *e, const char *path,
+		      struct hull_err *err)
 {
 	const void *block;
 	size_t size;
@@ -373,6 +394,10 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e,
 					    archive_error_string(a)
 						? archive_error_string(a)
 						: "archive read error");
+		/* Charged before it is written: a bomb stops at the limit,
+		 * not one block past it. */
+		if (charge(u, size, err) < 0)
+			return -EFBIG;
 		const char *p = block;
 		while (size) {
 			ssize_t w = pwrite(fd, p, size, offset);
@@ -404,7 +429,7 @@ static int extract_file(struct unpacker *u, struct archive *a,
 		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return entry_sys(err, errno, path, "create");
-	int r = write_data(a, fd, e, path, err);
+	int r = write_data(u, a, fd, e, path, err);
 	if (r == 0)
 		r = set_owner(u, fd, e, path, err);
 	if (r == 0 && fchmod(fd, archive_entry_perm(e) & 07777) < 0)
@@ -542,6 +567,8 @@ static int extract_entry(struct unpacker *u, struct archive *a,
 	_cleanup_free_ char *path = NULL;
 	int r = path_normalise(archive_entry_pathname(e), &path, err);
 	if (r < 0)
+		return r;
+	if ((r = charge(u, UNPACK_ENTRY_COST, err)) < 0)
 		return r;
 	mode_t type = archive_entry_filetype(e);
 	if (!*path)
@@ -725,9 +752,13 @@ static int drain(struct fd_source *s, struct hull_err *err)
 }
 
 static int unpack_archive(struct archive *a, const char *dest, unsigned flags,
-			  const char *want, struct hull_err *err)
+			  const struct unpack_opts *o, struct hull_err *err)
 {
+	const char *want = o ? o->compression : NULL;
 	struct unpacker u = {.rootfd = -1, .cached_fd = -1, .flags = flags};
+	u.used = o && o->used ? o->used : &u.used_here;
+	u.limit = o ? o->limit : 0;
+	u.limit_why = o ? o->limit_why : NULL;
 	u.root_user = geteuid() == 0;
 	u.rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (u.rootfd < 0)
@@ -780,8 +811,7 @@ int image_unpack_fd(int fd, const char *dest, const struct unpack_opts *o,
 	if (archive_read_open(a, &s, NULL, fd_read, NULL) != ARCHIVE_OK)
 		r = archive_fail(a, err);
 	else
-		r = unpack_archive(a, dest, o ? o->flags : 0,
-				   o ? o->compression : NULL, err);
+		r = unpack_archive(a, dest, o ? o->flags : 0, o, err);
 	archive_read_free(a);
 	if (r == 0)
 		r = drain(&s, err);
@@ -854,6 +884,8 @@ int image_unpack_raw_fd(int fd, const char *dest_file,
 	}
 	if (ar == ARCHIVE_EOF)
 		goto done;
+	uint64_t used_here = 0;
+	uint64_t *used = o && o->used ? o->used : &used_here;
 	off_t end = 0;
 	for (;;) {
 		const void *block;
@@ -871,6 +903,12 @@ int image_unpack_raw_fd(int fd, const char *dest_file,
 		for (size_t off = 0; off < size;) {
 			size_t chunk = size - off < 65536 ? size - off : 65536;
 			if (!all_zero(p + off, chunk)) {
+				*used += chunk;
+				if (o && o->limit && *used > o->limit) {
+					r = over_limit(o->limit, o->limit_why,
+						       err);
+					goto done;
+				}
 				size_t done_w = 0;
 				while (done_w < chunk) {
 					ssize_t w = pwrite(
@@ -892,6 +930,14 @@ int image_unpack_raw_fd(int fd, const char *dest_file,
 		}
 		if (offset + (off_t)size > end)
 			end = offset + (off_t)size;
+		if (o && o->max_disk && (uint64_t)end > o->max_disk) {
+			r = hull_err_set(
+			    err, EFBIG,
+			    "disk is larger than the manifest's "
+			    "image_size (%llu MiB)",
+			    (unsigned long long)(o->max_disk >> 20));
+			goto done;
+		}
 	}
 	if (ftruncate(out, end) < 0)
 		r = hull_err_sys(err, errno, "truncate %s", dest_file);

@@ -22,6 +22,7 @@
 #define HULL_IMAGE_UNPACK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/err.h"
 
@@ -41,7 +42,23 @@ struct unpack_opts {
 	 * of the file (so a caller can hash it while it is unpacked). */
 	void (*tap)(void *ctx, const void *buf, size_t len);
 	void *tap_ctx;
+	/* The most this unpack may write, 0 for no limit: the data of
+	 * regular files (holes of sparse files not counted) and
+	 * UNPACK_ENTRY_COST for every entry. Past it the unpack stops with
+	 * EFBIG, "unpacks to more than N MiB (limit_why)". */
+	uint64_t limit;
+	const char *limit_why;
+	/* The running count against limit, shared by the calls that fill one
+	 * image (its layers); NULL counts this call alone. */
+	uint64_t *used;
+	/* image_unpack_raw_fd only: the largest disk allowed (the manifest's
+	 * image_size), 0 for any. */
+	uint64_t max_disk;
 };
+
+/* What an entry costs besides its data: an inode and a directory entry,
+ * about what its tar header takes. */
+#define UNPACK_ENTRY_COST 512u
 
 /* Unpacks the archive at path into the existing directory dest. The
  * compression is detected from the content. */

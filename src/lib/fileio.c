@@ -142,6 +142,40 @@ int hull_mkdir_p(const char *path, mode_t mode, struct hull_err *err)
 	return 0;
 }
 
+int hull_chmod_exact(const char *path, mode_t mode, struct hull_err *err)
+{
+	/* O_PATH, so a socket or a file we may not read is no obstacle;
+	 * fchmod takes no O_PATH descriptor, /proc/self/fd does. */
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return hull_err_sys(err, errno, "open %s", path);
+	}
+	struct stat st;
+	int r = 0;
+	if (fstat(fd, &st) < 0) {
+		r = hull_err_sys(err, errno, "stat %s", path);
+	} else if (S_ISLNK(st.st_mode)) {
+		r = hull_err_set(err, ELOOP, "%s: is a symbolic link", path);
+	} else if ((st.st_mode & 07777) != mode) {
+		char fdp[64];
+		snprintf(fdp, sizeof(fdp), "/proc/self/fd/%d", fd);
+		if (chmod(fdp, mode) < 0)
+			r = hull_err_sys(err, errno, "chmod %s", path);
+	}
+	close(fd);
+	return r;
+}
+
+int hull_mkdir_mode(const char *path, mode_t mode, struct hull_err *err)
+{
+	int r = hull_mkdir_p(path, mode, err);
+	if (r < 0)
+		return r;
+	return hull_chmod_exact(path, mode, err);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag,
 		    struct FTW *ftw)
 {

@@ -22,8 +22,17 @@ int hull_file_write_atomic(const char *path, const void *data, size_t len,
 int hull_file_read(const char *path, size_t max, char **out, size_t *len,
 		   struct hull_err *err);
 
-/* mkdir -p; existing directories are fine. */
+/* mkdir -p; existing directories are fine and keep their modes. */
 int hull_mkdir_p(const char *path, mode_t mode, struct hull_err *err);
+
+/* mkdir -p, then path itself gets exactly mode even when it existed (an
+ * older hull's 0755 folder is closed), never through a symbolic link;
+ * its owner is kept. The parents it makes get mode too. */
+int hull_mkdir_mode(const char *path, mode_t mode, struct hull_err *err);
+
+/* An existing file or folder gets exactly mode, never through a symbolic
+ * link; a missing one is fine. */
+int hull_chmod_exact(const char *path, mode_t mode, struct hull_err *err);
 
 /* rm -rf without crossing into other mounts; a missing path is fine. */
 int hull_rm_rf(const char *path, struct hull_err *err);

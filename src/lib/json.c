@@ -50,7 +50,7 @@ int hull_json_save_file(const char *path, json_t *j, struct hull_err *err)
 	s = xrealloc(s, n + 2);
 	s[n] = '\n';
 	s[n + 1] = '\0';
-	int r = hull_file_write_atomic(path, s, n + 1, 0644, err);
+	int r = hull_file_write_atomic(path, s, n + 1, 0600, err);
 	free(s);
 	return r;
 }

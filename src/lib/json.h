@@ -19,6 +19,7 @@ json_t *hull_json_load_file(const char *path, struct hull_err *err);
 json_t *hull_json_load_buf(const char *what, const char *buf, size_t len,
 			   struct hull_err *err);
 
+/* Written atomically, mode 0600: records are root's alone (lib/root.h). */
 int hull_json_save_file(const char *path, json_t *j, struct hull_err *err);
 
 /* Pretty text for stdout, caller frees. */

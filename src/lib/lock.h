@@ -14,6 +14,10 @@
  * descriptor (owned by the caller; closing it releases the lock). */
 int hull_lock_take(const char *path, bool exclusive, struct hull_err *err);
 
+/* The same, exclusive, without waiting: -EWOULDBLOCK (err untouched) when
+ * another holds it. */
+int hull_lock_try(const char *path, struct hull_err *err);
+
 /* Closes a lock descriptor; -1 is fine. */
 void hull_lock_release(int fd);
 

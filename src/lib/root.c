@@ -3,11 +3,17 @@
  */
 #include "lib/root.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
@@ -38,14 +44,99 @@ char *hull_root_path(const char *fmt, ...)
 	return p;
 }
 
+const char *hull_root_tag(void)
+{
+	static char tag[13];
+	if (!tag[0]) {
+		char canon[PATH_MAX];
+		const char *p =
+		    realpath(hull_root(), canon) ? canon : hull_root();
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+		/* 48 bits: a collision among the few pools of one host is out
+		 * of reach, and the name stays short in `nft list ruleset`. */
+		if (EVP_Digest(p, strlen(p), md, &n, EVP_sha256(), NULL) != 1)
+			abort();
+		for (int i = 0; i < 6; i++)
+			snprintf(tag + 2 * i, 3, "%02x", md[i]);
+	}
+	return tag;
+}
+
 int hull_root_check(struct hull_err *err)
 {
-	char *cfg = hull_root_path("var/pool.json");
-	bool ok = hull_path_exists(cfg);
-	free(cfg);
-	if (!ok)
+	_cleanup_free_ char *cfg = hull_root_path("var/pool.json");
+	struct stat st;
+	if (stat(cfg, &st) < 0 && errno == EACCES)
+		return hull_err_set(err, EACCES,
+				    "the hull pool at %s is root's alone: run "
+				    "this as root",
+				    hull_root());
+	if (!hull_path_exists(cfg))
 		return hull_err_set(err, ENOENT,
 				    "no hull pool at %s: run 'hull init' first",
 				    hull_root());
+	/* Every command as root passes here: a pool an older hull left
+	 * open is closed by the next one. */
+	if (geteuid() == 0)
+		return hull_root_secure(err);
 	return 0;
+}
+
+int hull_root_secure(struct hull_err *err)
+{
+	static const char *const dirs[] = {"", "/var", "/images",
+					   "/.snapshots"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
+		_cleanup_free_ char *d =
+		    xasprintf("%s%s", hull_root(), dirs[i]);
+		int r = hull_chmod_exact(d, 0700, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Every file directly in dir gets 0600 (the logs: the guest's console
+ * output, rotated copies included). */
+static int files_private(const char *dir, struct hull_err *err)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0
+				       : hull_err_sys(err, errno, "%s", dir);
+	int r = 0;
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d)))
+		if (e->d_type == DT_REG) {
+			_cleanup_free_ char *f =
+			    xasprintf("%s/%s", dir, e->d_name);
+			r = hull_chmod_exact(f, 0600, err);
+		}
+	closedir(d);
+	return r;
+}
+
+int hull_instance_secure(const char *uuid, struct hull_err *err)
+{
+	_cleanup_free_ char *inst = hull_root_path("%s", uuid);
+	if (!hull_is_dir(inst))
+		return hull_err_set(err, ENOENT, "no such instance %s", uuid);
+	int r = hull_chmod_exact(inst, 0700, err);
+	static const char *const dirs[] = {"config", "run", "logs"};
+	for (size_t i = 0; r == 0 && i < sizeof(dirs) / sizeof(*dirs); i++) {
+		_cleanup_free_ char *d = xasprintf("%s/%s", inst, dirs[i]);
+		r = hull_mkdir_mode(d, 0700, err);
+	}
+	static const char *const files[] = {"config/vm.json", "lastexited",
+					    "run/supervisor.pid"};
+	for (size_t i = 0; r == 0 && i < sizeof(files) / sizeof(*files); i++) {
+		_cleanup_free_ char *f = xasprintf("%s/%s", inst, files[i]);
+		r = hull_chmod_exact(f, 0600, err);
+	}
+	if (r == 0) {
+		_cleanup_free_ char *logs = xasprintf("%s/logs", inst);
+		r = files_private(logs, err);
+	}
+	return r;
 }

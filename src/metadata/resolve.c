@@ -333,6 +333,22 @@ char *metadata_keys(json_t *vm, size_t *len)
 	return out.data ? out.data : xstrdup("");
 }
 
+/* Bytes v takes in the record file: counted as jansson writes it, after
+ * escaping (a control character is six bytes there, "\u0001"), so a
+ * value full of escapes cannot make the record six times the bound. */
+static size_t json_size(json_t *v)
+{
+	return v ? json_dumpb(v, NULL, 0, JSON_ENCODE_ANY) : 0;
+}
+
+static size_t key_size(const char *k)
+{
+	json_t *s = json_string(k);
+	size_t n = s ? json_size(s) : 6 * strlen(k) + 2;
+	json_decref(s);
+	return n;
+}
+
 /* Bytes of keys and values a guest can write, for METADATA_RECORD_MAX. */
 static size_t writable_size(json_t *vm)
 {
@@ -340,10 +356,10 @@ static size_t writable_size(json_t *vm)
 	const char *k;
 	json_t *v;
 	json_object_foreach(json_object_get(vm, "customer_metadata"), k, v) n +=
-	    strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
+	    key_size(k) + json_size(v);
 	json_object_foreach(json_object_get(vm, "internal_metadata"), k,
 			    v) if (ends_with(k, "_pw")) n +=
-	    strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
+	    key_size(k) + json_size(v);
 	return n;
 }
 
@@ -380,18 +396,18 @@ enum metadata_status metadata_apply(json_t *vm, const char *key,
 		json_object_del(obj, key);
 		return METADATA_SUCCESS;
 	}
-	json_t *old = json_object_get(obj, key);
-	size_t before = writable_size(vm);
-	size_t oldlen = json_is_string(old) ? json_string_length(old) : 0;
-	size_t after =
-	    before - (old ? strlen(key) + oldlen : 0) + strlen(key) + len;
-	if (after > METADATA_RECORD_MAX && after > before) {
-		*msg = xstrdup("Metadata too large");
-		return METADATA_FAILURE;
-	}
 	json_t *s = json_stringn(value, len);
 	if (!s) {
 		*msg = xstrdup("Invalid PUT Request: value is not UTF-8 text");
+		return METADATA_FAILURE;
+	}
+	json_t *old = json_object_get(obj, key);
+	size_t before = writable_size(vm);
+	size_t after = before - (old ? key_size(key) + json_size(old) : 0) +
+		       key_size(key) + json_size(s);
+	if (after > METADATA_RECORD_MAX && after > before) {
+		json_decref(s);
+		*msg = xstrdup("Metadata too large");
 		return METADATA_FAILURE;
 	}
 	json_object_set_new(obj, key, s);

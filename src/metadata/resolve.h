@@ -29,8 +29,9 @@
 #include "metadata/proto.h"
 
 /* Most bytes of customer_metadata and writable internal_metadata (keys and
- * values together) a guest may grow its record to with PUT. vmadm may set
- * more; a guest may then only shrink it. */
+ * values together, as the record file holds them: JSON-escaped, quoted) a
+ * guest may grow its record to with PUT. vmadm may set more; a guest may
+ * then only shrink it. */
 #define METADATA_RECORD_MAX (2u * 1024 * 1024)
 
 /* Looks key up in the record vm. On SUCCESS *value is the value (owned,

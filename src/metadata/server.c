@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/xalloc.h"
@@ -41,6 +42,8 @@ struct conn {
 	bool stream;	 /* added with add_stream (not counted) */
 	bool is_socket;	 /* send() with MSG_NOSIGNAL, else write() */
 	bool discarding; /* inside an over-long line: drop to its LF */
+	bool over;	 /* closed for the instance's buffer bound */
+	size_t counted;	 /* its bytes in srv->buffered */
 	uint32_t events; /* what epoll watches now */
 	unsigned long long active; /* server tick of its last event */
 	struct metadata_buf in, out;
@@ -61,8 +64,15 @@ struct metadata_server {
 	unsigned nconns; /* accepted ones, for max_conns */
 	unsigned nstreams;
 	unsigned long long tick; /* counts events, orders connections */
+	size_t buffered;	 /* sum of the connections' counted bytes */
 	void (*log)(void *ctx, const char *msg);
 	void *log_ctx;
+	bool (*peer_ok)(void *ctx, int fd);
+	void *peer_ctx;
+	/* Refusals and closings for the bound are logged at most once a
+	 * second (a flood of them must not become a flood of log lines). */
+	time_t noted_at;
+	unsigned long refused, overs;
 };
 
 void metadata_server_limits_default(struct metadata_server_limits *lim)
@@ -70,6 +80,7 @@ void metadata_server_limits_default(struct metadata_server_limits *lim)
 	lim->max_conns = 64;
 	lim->line_max = METADATA_LINE_MAX;
 	lim->out_max = 4u << 20;
+	lim->buf_max = 16u << 20;
 }
 
 static void server_log(struct metadata_server *srv, const char *fmt, ...)
@@ -124,6 +135,58 @@ unsigned metadata_server_connections(const struct metadata_server *srv)
 	return srv->nconns + srv->nstreams;
 }
 
+size_t metadata_server_buffered(const struct metadata_server *srv)
+{
+	return srv->buffered;
+}
+
+void metadata_server_set_peer_check(struct metadata_server *srv,
+				    bool (*ok)(void *ctx, int fd), void *ctx)
+{
+	srv->peer_ok = ok;
+	srv->peer_ctx = ctx;
+}
+
+/* Logs what was refused or closed since the last note, at most once a
+ * second. */
+static void server_note(struct metadata_server *srv)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if ((!srv->refused && !srv->overs) || now.tv_sec == srv->noted_at)
+		return;
+	srv->noted_at = now.tv_sec;
+	if (srv->refused)
+		server_log(srv,
+			   "metadata: refused %lu connection(s) from outside "
+			   "the instance",
+			   srv->refused);
+	if (srv->overs)
+		server_log(srv,
+			   "metadata: closed %lu connection(s) at the "
+			   "instance's buffer bound (%zu bytes)",
+			   srv->overs, srv->lim.buf_max);
+	srv->refused = srv->overs = 0;
+}
+
+static size_t conn_bytes(const struct conn *c)
+{
+	return c->in.cap + c->out.cap;
+}
+
+/* The instance's total if c held `bytes`. */
+static size_t total_with(const struct metadata_server *srv,
+			 const struct conn *c, size_t bytes)
+{
+	return srv->buffered - c->counted + bytes;
+}
+
+static void conn_account(struct metadata_server *srv, struct conn *c)
+{
+	srv->buffered = total_with(srv, c, conn_bytes(c));
+	c->counted = conn_bytes(c);
+}
+
 static int set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -148,6 +211,9 @@ static void conn_close(struct metadata_server *srv, struct conn *c)
 		srv->nstreams--;
 	else
 		srv->nconns--;
+	srv->buffered -= c->counted;
+	if (c->over)
+		srv->overs++;
 	metadata_buf_fini(&c->in);
 	metadata_buf_fini(&c->out);
 	free(c);
@@ -268,11 +334,20 @@ static bool conn_flush(struct conn *c)
 	return true;
 }
 
-/* Answers the complete lines in the input buffer while output has room. */
-static void conn_answer(struct metadata_server *srv, struct conn *c)
+/* Answers the complete lines in the input buffer while output has room,
+ * in the connection and in the instance. Returns false when the
+ * connection must be closed: a line waits and the instance's bound leaves
+ * it no room while it has no answer pending of its own (nothing would
+ * ever wake it). */
+static bool conn_answer(struct metadata_server *srv, struct conn *c)
 {
 	size_t pos = 0;
+	bool room = true;
 	while (pos < c->in.len && c->out.len < srv->lim.out_max) {
+		if (total_with(srv, c, conn_bytes(c)) >= srv->lim.buf_max) {
+			room = false;
+			break;
+		}
 		char *line = c->in.data + pos;
 		char *nl = memchr(line, '\n', c->in.len - pos);
 		if (!nl)
@@ -284,6 +359,11 @@ static void conn_answer(struct metadata_server *srv, struct conn *c)
 		pos = (size_t)(nl - c->in.data) + 1;
 	}
 	metadata_buf_consume(&c->in, pos);
+	if (!room && !c->out.len && c->in.len &&
+	    memchr(c->in.data, '\n', c->in.len)) {
+		c->over = true;
+		return false;
+	}
 	/* No newline within line_max bytes: drop it up to its end. */
 	if (c->in.len > srv->lim.line_max &&
 	    !memchr(c->in.data, '\n', c->in.len)) {
@@ -292,6 +372,7 @@ static void conn_answer(struct metadata_server *srv, struct conn *c)
 	} else if (!c->in.len && c->in.cap > BUF_KEEP) {
 		metadata_buf_fini(&c->in);
 	}
+	return true;
 }
 
 /* Reads one chunk. Returns false when the connection is finished. */
@@ -324,6 +405,10 @@ static bool conn_read(struct metadata_server *srv, struct conn *c)
 		size_t cap = c->in.cap ? c->in.cap : 4096;
 		while (cap < c->in.len + want + 1)
 			cap *= 2;
+		if (total_with(srv, c, cap + c->out.cap) > srv->lim.buf_max) {
+			c->over = true;
+			return false;
+		}
 		c->in.data = xrealloc(c->in.data, cap);
 		c->in.cap = cap;
 	}
@@ -351,11 +436,17 @@ static void conn_event(struct metadata_server *srv, struct conn *c,
 	 * all at once, no event would come for the lines still buffered, so
 	 * go on until output is left pending or no whole line is. */
 	while (alive) {
-		conn_answer(srv, c);
-		alive = conn_flush(c);
+		alive = conn_answer(srv, c) && conn_flush(c);
 		if (c->out.len || !c->in.len ||
 		    !memchr(c->in.data, '\n', c->in.len))
 			break;
+	}
+	/* One answer may take the total past the bound (answering stops
+	 * at it, not before it): the connection that did is closed. */
+	if (alive && total_with(srv, c, conn_bytes(c)) > srv->lim.buf_max &&
+	    conn_bytes(c) > c->counted) {
+		c->over = true;
+		alive = false;
 	}
 	if (!alive) {
 		if (c->stream)
@@ -363,6 +454,7 @@ static void conn_event(struct metadata_server *srv, struct conn *c,
 		conn_close(srv, c);
 		return;
 	}
+	conn_account(srv, c);
 	/* Pause reading while the client leaves its answers unread; lines
 	 * already buffered are answered once the output drains. */
 	uint32_t want = c->out.len ? EPOLLOUT : 0;
@@ -395,6 +487,11 @@ static void listener_event(struct metadata_server *srv, struct listener *l)
 				server_log(srv, "metadata: accept: %s",
 					   strerror(errno));
 			return;
+		}
+		if (srv->peer_ok && !srv->peer_ok(srv->peer_ctx, fd)) {
+			close(fd);
+			srv->refused++;
+			continue;
 		}
 		if (srv->nconns >= srv->lim.max_conns)
 			conn_evict(srv);
@@ -431,5 +528,6 @@ int metadata_server_run(struct metadata_server *srv, int timeout_ms,
 	}
 	for (int i = 0; i < nready; i++)
 		listener_event(srv, ready[i]);
+	server_note(srv);
 	return 0;
 }

@@ -18,10 +18,20 @@
  * out); a line longer than line_max is
  * discarded up to its newline and answered "invalid command"; when a
  * client does not read its answers and out_max bytes are pending, the
- * server stops reading from it until it does.
+ * server stops reading from it until it does. Over all connections
+ * together the buffers (input and output, as allocated) stay within
+ * buf_max: those are the instance's bytes whoever holds them, so the
+ * bound is per instance, not per connection. A connection whose input
+ * or answers would take the total past it is closed (its pending
+ * answers dropped), and answering stops early while the total is at it.
+ *
+ * Who may talk: a listener's peer check (metadata_server_set_peer_check)
+ * runs on every accepted connection before a byte of it is read; a
+ * refused connection is closed at once, unanswered.
  */
 #ifndef HULL_METADATA_SERVER_H
 #define HULL_METADATA_SERVER_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/err.h"
@@ -31,9 +41,10 @@ struct metadata_server_limits {
 	unsigned max_conns; /* accepted connections at once */
 	size_t line_max;    /* longest request line */
 	size_t out_max;	    /* pending output before reading pauses */
+	size_t buf_max;	    /* all connections' buffers together */
 };
 
-/* The defaults: 64 connections, METADATA_LINE_MAX, 4 MiB. */
+/* The defaults: 64 connections, METADATA_LINE_MAX, 4 MiB, 16 MiB. */
 void metadata_server_limits_default(struct metadata_server_limits *lim);
 
 struct metadata_server;
@@ -51,6 +62,12 @@ void metadata_server_free(struct metadata_server *srv);
 void metadata_server_set_log(struct metadata_server *srv,
 			     void (*log)(void *ctx, const char *msg),
 			     void *ctx);
+
+/* Decides, for each connection accepted on a listener, whether its peer
+ * may use the channel: ok(ctx, fd) returns true to serve it. Refusals
+ * are logged (one line each, at most one a second). Default: everyone. */
+void metadata_server_set_peer_check(struct metadata_server *srv,
+				    bool (*ok)(void *ctx, int fd), void *ctx);
 
 /* Serves connections accepted on the listening socket fd. Takes ownership
  * of fd (made non-blocking here). */
@@ -71,5 +88,7 @@ int metadata_server_run(struct metadata_server *srv, int timeout_ms,
 			struct hull_err *err);
 /* Accepted connections and streams now open. */
 unsigned metadata_server_connections(const struct metadata_server *srv);
+/* Bytes all connections' buffers hold now (as allocated). */
+size_t metadata_server_buffered(const struct metadata_server *srv);
 
 #endif

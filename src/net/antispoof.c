@@ -9,35 +9,42 @@
 #include <string.h>
 
 #include "lib/nft.h"
+#include "lib/root.h"
 #include "lib/xalloc.h"
 #include "net/antispoof.h"
 
-#define T "bridge " NET_ANTISPOOF_TABLE
-
-static void base(FILE *f)
+static void base(FILE *f, const char *tb)
 {
 	/* Idempotent: `add` of an existing table, chain or map is a no-op, and
 	 * the dispatch rule is flushed and re-added in the same transaction. */
-	fprintf(f, "add table " T "\n");
-	fprintf(f, "add map " T " ports { type ifname : verdict; }\n");
-	fprintf(f, "add chain " T " pre { type filter hook prerouting "
-		   "priority -300; policy accept; }\n");
-	fprintf(f, "flush chain " T " pre\n");
-	fprintf(f, "add rule " T " pre iifname vmap @ports\n");
-	fprintf(f, "add map " T " out_ports { type ifname : verdict; }\n");
-	fprintf(f, "add chain " T " out { type filter hook forward "
-		   "priority -300; policy accept; }\n");
-	fprintf(f, "flush chain " T " out\n");
-	fprintf(f, "add rule " T " out oifname vmap @out_ports\n");
+	fprintf(f, "add table bridge %s\n", tb);
+	fprintf(f, "add map bridge %s ports { type ifname : verdict; }\n", tb);
+	fprintf(f,
+		"add chain bridge %s pre { type filter hook prerouting "
+		"priority -300; policy accept; }\n",
+		tb);
+	fprintf(f, "flush chain bridge %s pre\n", tb);
+	fprintf(f, "add rule bridge %s pre iifname vmap @ports\n", tb);
+	fprintf(f, "add map bridge %s out_ports { type ifname : verdict; }\n",
+		tb);
+	fprintf(f,
+		"add chain bridge %s out { type filter hook forward "
+		"priority -300; policy accept; }\n",
+		tb);
+	fprintf(f, "flush chain bridge %s out\n", tb);
+	fprintf(f, "add rule bridge %s out oifname vmap @out_ports\n", tb);
 	/* The VLAN mark is for the bridge alone: frames for the host itself
 	 * enter its IP stack unmarked (fwmark routing, the firewall). */
-	fprintf(f, "add chain " T " in { type filter hook input "
-		   "priority -300; policy accept; }\n");
-	fprintf(f, "flush chain " T " in\n");
 	fprintf(f,
-		"add rule " T " in meta mark and 0x%08x == 0x%08x meta mark "
-		"set 0\n",
-		NET_VLAN_MARK_MASK, NET_VLAN_MARK);
+		"add chain bridge %s in { type filter hook input "
+		"priority -300; policy accept; }\n",
+		tb);
+	fprintf(f, "flush chain bridge %s in\n", tb);
+	fprintf(
+	    f,
+	    "add rule bridge %s in meta mark and 0x%08x == 0x%08x meta mark "
+	    "set 0\n",
+	    tb, NET_VLAN_MARK_MASK, NET_VLAN_MARK);
 }
 
 /* Writes the addresses of family from ips/allowed as an nft set body. */
@@ -124,7 +131,8 @@ static char *addr_set(const struct net_nic *n, int family)
 	return buf;
 }
 
-char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
+char *net_antispoof_port_rules(const char *tb, const struct net_nic *n,
+			       const char *port)
 {
 	char mac[NET_MAC_STRLEN], ll[NET_ADDR_STRLEN];
 	struct net_addr lla = {.family = AF_INET6, .prefix = 128};
@@ -137,28 +145,28 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 	net_mac_format(n->mac, mac);
 	net_mac_to_ipv6_ll(n->mac, lla.a);
 	net_addr_format(&lla, false, ll, sizeof(ll));
-	base(f);
-	fprintf(f, "add chain " T " p_%s\n", port);
-	fprintf(f, "flush chain " T " p_%s\n", port);
+	base(f, tb);
+	fprintf(f, "add chain bridge %s p_%s\n", tb, port);
+	fprintf(f, "flush chain bridge %s p_%s\n", tb, port);
 	/* VLAN membership, enforced here too: on a kernel without bridge
 	 * VLAN filtering this is what keeps VLANs apart on an etherstub. A
 	 * frame from a port carries the port's VLAN in its mark; a port takes
 	 * frames marked with its own VLAN and frames from elsewhere (the
 	 * uplink, the host), never those of another VLAN. */
-	fprintf(f, "add rule " T " p_%s meta mark set 0x%08x\n", port,
+	fprintf(f, "add rule bridge %s p_%s meta mark set 0x%08x\n", tb, port,
 		NET_VLAN_MARK | n->vlan_id);
-	fprintf(f, "add chain " T " o_%s\n", port);
-	fprintf(f, "flush chain " T " o_%s\n", port);
+	fprintf(f, "add chain bridge %s o_%s\n", tb, port);
+	fprintf(f, "flush chain bridge %s o_%s\n", tb, port);
 	fprintf(f,
-		"add rule " T " o_%s meta mark and 0x%08x == 0x%08x "
+		"add rule bridge %s o_%s meta mark and 0x%08x == 0x%08x "
 		"meta mark != 0x%08x drop\n",
-		port, NET_VLAN_MARK_MASK, NET_VLAN_MARK,
+		tb, port, NET_VLAN_MARK_MASK, NET_VLAN_MARK,
 		NET_VLAN_MARK | n->vlan_id);
-	fprintf(f, "add element " T " out_ports { \"%s\" : jump o_%s }\n", port,
-		port);
+	fprintf(f, "add element bridge %s out_ports { \"%s\" : jump o_%s }\n",
+		tb, port, port);
 #define RULE(...)                                                              \
 	do {                                                                   \
-		fprintf(f, "add rule " T " p_%s ", port);                      \
+		fprintf(f, "add rule bridge %s p_%s ", tb, port);              \
 		fprintf(f, __VA_ARGS__);                                       \
 		fputc('\n', f);                                                \
 	} while (0)
@@ -166,9 +174,9 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 		RULE("ether type != { ip, ip6, arp } drop");
 	if (n->nblocked) {
 		fprintf(f,
-			"add rule " T " p_%s meta l4proto { tcp, udp } "
+			"add rule bridge %s p_%s meta l4proto { tcp, udp } "
 			"th dport { ",
-			port);
+			tb, port);
 		for (size_t i = 0; i < n->nblocked; i++)
 			fprintf(f, "%s%u", i ? ", " : "", n->blocked_ports[i]);
 		fprintf(f, " } drop\n");
@@ -182,6 +190,15 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 	if (!n->allow_dhcp_spoofing) {
 		RULE("ether type ip udp sport 67 drop");
 		RULE("ether type ip6 udp sport 547 drop");
+	}
+	/* Router advertisements and redirects make their sender a router
+	 * of every neighbour that listens: only a nic that may speak for
+	 * other addresses (allow_ip_spoofing, a router or NAT zone) may send
+	 * them. The kernel finds the ICMP header behind any IPv6 extension
+	 * headers, so a hop-by-hop or destination header hides nothing. */
+	if (!n->allow_ip_spoofing) {
+		RULE("icmpv6 type { nd-router-advert, nd-redirect } drop");
+		RULE("icmp type redirect drop");
 	}
 	if (!n->allow_ip_spoofing && !n->dhcp) {
 		_cleanup_free_ char *v4 = addr_set(n, AF_INET);
@@ -200,21 +217,22 @@ char *net_antispoof_port_rules(const struct net_nic *n, const char *port)
 		 * MAC (addr_gen_mode eui64, the default). */
 		RULE("ip6 saddr != { ::, %s%s%s } drop", ll, v6 ? ", " : "",
 		     v6 ? v6 : "");
-		fprintf(f,
-			"add rule " T " p_%s icmpv6 type nd-neighbor-advert "
-			"@th,64,128 != { ",
-			port);
+		fprintf(
+		    f,
+		    "add rule bridge %s p_%s icmpv6 type nd-neighbor-advert "
+		    "@th,64,128 != { ",
+		    tb, port);
 		target_list(f, n);
 		fprintf(f, " } drop\n");
 	}
 #undef RULE
-	fprintf(f, "add element " T " ports { \"%s\" : jump p_%s }\n", port,
-		port);
+	fprintf(f, "add element bridge %s ports { \"%s\" : jump p_%s }\n", tb,
+		port, port);
 	fclose(f);
 	return buf;
 }
 
-char *net_antispoof_port_remove(const char *port)
+char *net_antispoof_port_remove(const char *tb, const char *port)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -222,20 +240,20 @@ char *net_antispoof_port_remove(const char *port)
 
 	if (!f)
 		abort();
-	base(f);
+	base(f, tb);
 	/* Make what is removed exist first, so removal never fails. */
-	fprintf(f, "add chain " T " p_%s\n", port);
-	fprintf(f, "add element " T " ports { \"%s\" : jump p_%s }\n", port,
-		port);
-	fprintf(f, "delete element " T " ports { \"%s\" }\n", port);
-	fprintf(f, "flush chain " T " p_%s\n", port);
-	fprintf(f, "delete chain " T " p_%s\n", port);
-	fprintf(f, "add chain " T " o_%s\n", port);
-	fprintf(f, "add element " T " out_ports { \"%s\" : jump o_%s }\n", port,
-		port);
-	fprintf(f, "delete element " T " out_ports { \"%s\" }\n", port);
-	fprintf(f, "flush chain " T " o_%s\n", port);
-	fprintf(f, "delete chain " T " o_%s\n", port);
+	fprintf(f, "add chain bridge %s p_%s\n", tb, port);
+	fprintf(f, "add element bridge %s ports { \"%s\" : jump p_%s }\n", tb,
+		port, port);
+	fprintf(f, "delete element bridge %s ports { \"%s\" }\n", tb, port);
+	fprintf(f, "flush chain bridge %s p_%s\n", tb, port);
+	fprintf(f, "delete chain bridge %s p_%s\n", tb, port);
+	fprintf(f, "add chain bridge %s o_%s\n", tb, port);
+	fprintf(f, "add element bridge %s out_ports { \"%s\" : jump o_%s }\n",
+		tb, port, port);
+	fprintf(f, "delete element bridge %s out_ports { \"%s\" }\n", tb, port);
+	fprintf(f, "flush chain bridge %s o_%s\n", tb, port);
+	fprintf(f, "delete chain bridge %s o_%s\n", tb, port);
 	fclose(f);
 	return buf;
 }
@@ -260,8 +278,71 @@ int net_antispoof_apply(const char *cmds, struct hull_err *err)
 	return r;
 }
 
-int net_antispoof_table_delete(struct hull_err *err)
+const char *net_antispoof_table(void)
 {
-	return net_antispoof_apply("add table " T "\ndelete table " T "\n",
-				   err);
+	static char name[40];
+	if (!name[0])
+		snprintf(name, sizeof(name), "%s_%s",
+			 NET_ANTISPOOF_LEGACY_TABLE, hull_root_tag());
+	return name;
+}
+
+int net_antispoof_table_delete(const char *tb, struct hull_err *err)
+{
+	_cleanup_free_ char *c =
+	    xasprintf("add table bridge %s\ndelete table bridge %s\n", tb, tb);
+	return net_antispoof_apply(c, err);
+}
+
+char *net_antispoof_table_text(const char *tb)
+{
+	struct hull_err ignore = {0};
+	struct nft_ctx *nft = hull_nft_open(&ignore);
+	char *out = NULL;
+
+	if (!nft)
+		return NULL; /* no nftables: no table either */
+	_cleanup_free_ char *c = xasprintf("list table bridge %s\n", tb);
+	if (nft_run_cmd_from_buffer(nft, c) == 0)
+		out = xstrdup(nft_ctx_get_output_buffer(nft));
+	nft_ctx_free(nft);
+	return out;
+}
+
+int net_antispoof_table_gc(const char *tb, struct hull_err *err)
+{
+	_cleanup_free_ char *text = net_antispoof_table_text(tb);
+
+	if (!text || strstr(text, "chain p_"))
+		return 0;
+	return net_antispoof_table_delete(tb, err);
+}
+
+int net_antispoof_legacy_forget(char (*ports)[IFNAMSIZ], size_t n,
+				struct hull_err *err)
+{
+	const char *tb = NET_ANTISPOOF_LEGACY_TABLE;
+	_cleanup_free_ char *text = net_antispoof_table_text(tb);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	if (!text)
+		return 0;
+	if (!(f = open_memstream(&buf, &len)))
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		char pat[IFNAMSIZ + 16];
+		snprintf(pat, sizeof(pat), "chain p_%s {", ports[i]);
+		if (!strstr(text, pat))
+			continue;
+		char *c = net_antispoof_port_remove(tb, ports[i]);
+		fputs(c, f);
+		free(c);
+	}
+	fclose(f);
+	r = len ? net_antispoof_apply(buf, err) : 0;
+	free(buf);
+	return r ? r : net_antispoof_table_gc(tb, err);
 }

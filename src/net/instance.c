@@ -60,7 +60,8 @@ static int ports_remove(struct nl_sock *sk, char (*ports)[IFNAMSIZ], size_t n,
 	if (!(f = open_memstream(&buf, &len)))
 		abort();
 	for (size_t i = 0; i < n; i++) {
-		char *c = net_antispoof_port_remove(ports[i]);
+		char *c =
+		    net_antispoof_port_remove(net_antispoof_table(), ports[i]);
 		fputs(c, f);
 		free(c);
 	}
@@ -76,6 +77,8 @@ static int ports_remove(struct nl_sock *sk, char (*ports)[IFNAMSIZ], size_t n,
 	}
 	r2 = net_antispoof_apply(buf, r ? NULL : err);
 	free(buf);
+	if (!r && !r2)
+		r2 = net_antispoof_legacy_forget(ports, n, err);
 	return r ? r : r2;
 }
 
@@ -85,14 +88,10 @@ static int any_port_cb(const char *name, const char *alias, int master,
 	return 1;
 }
 
-/* Drops the antispoof table once no hull port is left in this namespace. */
-static int table_gc(struct nl_sock *sk, struct hull_err *err)
+/* Drops this pool's antispoof table once none of its ports is left. */
+static int table_gc(struct hull_err *err)
 {
-	struct hull_err ignore;
-
-	if (net_link_foreach(sk, "hull:", any_port_cb, NULL, &ignore) != 0)
-		return 0;
-	return net_antispoof_table_delete(err);
+	return net_antispoof_table_gc(net_antispoof_table(), err);
 }
 
 static int collect_cb(const char *name, const char *alias, int master,
@@ -105,9 +104,10 @@ static int collect_cb(const char *name, const char *alias, int master,
 	return 0;
 }
 
-/* One lock per pool for port and antispoof changes: the antispoof table is
- * shared by all instances, and the last one out removes it, which must not
- * race with another instance adding its first chain. */
+/* One lock per pool for port and antispoof changes: the pool's antispoof
+ * table is shared by its instances, and the last one out removes it, which
+ * must not race with another instance adding its first chain. Other pools
+ * have tables of their own. */
 static int net_lock(struct hull_err *err)
 {
 	_cleanup_free_ char *dir = hull_root_path("var");
@@ -149,7 +149,7 @@ static int teardown_locked(const char *uuid, struct hull_err *err)
 	if (!r && m.n)
 		r = ports_remove(sk, m.ports, m.n, err);
 	if (!r && m.n)
-		r = table_gc(sk, err);
+		r = table_gc(err);
 	net_nl_close(sk);
 	return r;
 }
@@ -291,13 +291,19 @@ static int ports_antispoof(const struct net_nic **nics, struct made *m,
 	if (!f)
 		abort();
 	for (size_t i = from; i < m->n; i++) {
-		char *c = net_antispoof_port_rules(nics[i - from], m->ports[i]);
+		char *c = net_antispoof_port_rules(net_antispoof_table(),
+						   nics[i - from], m->ports[i]);
 		fputs(c, f);
 		free(c);
 	}
 	fclose(f);
 	r = net_antispoof_apply(buf, err);
 	free(buf);
+	/* A port of the same name an older version set up has its chain in
+	 * the legacy table: this pool's new chain is in force, so drop it. */
+	if (!r)
+		r = net_antispoof_legacy_forget(m->ports + from, m->n - from,
+						err);
 	return r;
 }
 
@@ -439,7 +445,7 @@ static void made_undo(struct nl_sock *sk, struct made *m)
 		if (m->tap_fds[i] >= 0)
 			close(m->tap_fds[i]);
 	ports_remove(sk, m->ports, m->n, &ignore);
-	table_gc(sk, &ignore);
+	table_gc(&ignore);
 	m->n = 0;
 }
 
@@ -630,7 +636,7 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 		goto out;
 	}
 	if (!(r = ports_remove(sk, m.ports, m.n, err)))
-		r = table_gc(sk, err);
+		r = table_gc(err);
 out:
 	net_nl_close(sk);
 	hull_lock_release(lock);

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image/install.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -160,10 +161,13 @@ static int layout_make(const char *root, enum pool_backend b, const char *file,
 	static const char *const dirs[] = {"var", "images", ".snapshots"};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		_cleanup_free_ char *d = xasprintf("%s/%s", root, dirs[i]);
-		if (mkdir(d, dirs[i][0] == '.' ? 0700 : 0755) < 0 &&
-		    errno != EEXIST)
+		if (mkdir(d, 0700) < 0 && errno != EEXIST)
 			return hull_err_sys(err, errno, "create %s", d);
 	}
+	/* A fresh btrfs's top folder is 0755: root's alone (lib/root.h). */
+	int r = hull_root_secure(err);
+	if (r < 0)
+		return r;
 	json_t *j = json_pack("{s:s}", "backend", pool_backend_name(b));
 	if (file)
 		json_object_set_new(j, "file", json_string(file));
@@ -173,7 +177,7 @@ static int layout_make(const char *root, enum pool_backend b, const char *file,
 		json_object_set_new(j, "quotas",
 				    json_string(pool_quota_mode_name(quota)));
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
-	int r = hull_json_save_file(cfg, j, err);
+	r = hull_json_save_file(cfg, j, err);
 	json_decref(j);
 	return r;
 }
@@ -347,7 +351,9 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 }
 
 /* An existing pool, mounted again or found in place, is swept of what
- * interrupted commands left. */
+ * interrupted commands left: the pool's own temporary entries, then what
+ * killed image imports left (their scratch folders and -partial
+ * datasets). */
 static int sweep(struct hull_err *err)
 {
 	struct pool *p;
@@ -355,6 +361,11 @@ static int sweep(struct hull_err *err)
 	unsigned n;
 	if (r == 0)
 		r = pool_sweep(p, &n, err);
+	if (r == 0) {
+		json_t *removed;
+		r = image_leftovers_clean(p, &removed, err);
+		json_decref(removed);
+	}
 	pool_close(p);
 	return r;
 }
@@ -420,7 +431,7 @@ static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
 		if (!S_ISDIR(st.st_mode))
 			r = hull_err_set(err, ENOTDIR, "%s is not a folder",
 					 root);
-	} else if (mkdir(root, 0755) < 0) {
+	} else if (mkdir(root, 0700) < 0) {
 		r = hull_err_sys(err, errno, "create %s", root);
 	} else {
 		u.root_made = xstrdup(root);

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,12 +137,17 @@ static const char *census_parent(void)
 	return base;
 }
 
-bool zone_cgroup_busy(const char *uuid)
+/* A stopped instance has no cgroup: one stat says so. */
+static bool has_cgroup(const char *uuid)
 {
-	/* a stopped instance has no cgroup: one stat says so */
 	const char *base = census_parent();
 	_cleanup_free_ char *d = xasprintf("%s/%s", base, uuid);
-	if (!*base || !hull_is_dir(d))
+	return *base && hull_is_dir(d);
+}
+
+bool zone_cgroup_busy(const char *uuid)
+{
+	if (!has_cgroup(uuid))
 		return false;
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
@@ -152,7 +158,13 @@ bool zone_cgroup_busy(const char *uuid)
 
 bool zone_is_running(const char *uuid)
 {
-	return supervisor_alive(uuid) && zone_cgroup_busy(uuid);
+	if (!supervisor_alive(uuid) || !has_cgroup(uuid))
+		return false;
+	struct zone_cgroup cg;
+	zone_cgroup_init(&cg, uuid);
+	bool r = zone_cgroup_payload_populated(&cg);
+	zone_cgroup_fini(&cg);
+	return r;
 }
 
 /* Waits (up to timeout_ms, < 0 forever) for the supervisor to exit. */
@@ -238,15 +250,59 @@ static int simple(const char *uuid, json_t *req, int timeout_ms,
 	return r;
 }
 
+/* SIGKILLs the supervisor of uuid, if one is alive: its children (init,
+ * the emulator, the boot loader, the metadata server) die with it
+ * (PR_SET_PDEATHSIG), and zone_cleanup takes what it leaves. */
+static void supervisor_kill_hard(const char *uuid)
+{
+	_cleanup_free_ char *p = hull_root_path("%s/run/supervisor.pid", uuid);
+	_cleanup_free_ char *s = NULL;
+	size_t len;
+	if (hull_file_read(p, 64, &s, &len, NULL) < 0)
+		return;
+	int pid = atoi(s);
+	if (pid <= 1)
+		return;
+	/* The pid is checked to still be the lock's holder once we hold a
+	 * descriptor of that process, so a reused pid is never hit. */
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pfd < 0)
+		return;
+	if (supervisor_alive(uuid))
+		syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+	close(pfd);
+}
+
 int supervisor_stop(const char *uuid, int timeout_s, bool force,
 		    struct hull_err *err)
 {
 	if (!supervisor_alive(uuid))
 		return zone_cleanup(uuid, err);
-	int r = simple(uuid,
-		       json_pack("{s:s, s:i, s:b}", "cmd", "stop", "timeout",
-				 timeout_s, "force", force),
-		       -1, err);
+	int r;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		r = simple(uuid,
+			   json_pack("{s:s, s:i, s:b}", "cmd", "stop",
+				     "timeout", timeout_s, "force", force),
+			   force ? SUPERVISOR_FORCE_STOP_MS : -1, err);
+		if (r == 0 || !supervisor_alive(uuid) || !force)
+			break;
+		/* A forced stop always works: a supervisor not listening
+		 * yet is asked again; one that does not answer in time
+		 * (wedged) is killed. */
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long ms = (t.tv_sec - t0.tv_sec) * 1000 +
+			  (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms >= SUPERVISOR_FORCE_STOP_MS) {
+			supervisor_kill_hard(uuid);
+			if (wait_gone(uuid, 10000) < 0)
+				break;
+			return zone_cleanup(uuid, err);
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	if (r < 0 && supervisor_alive(uuid))
 		return r;
 	/* The answer comes with the cgroup gone; the lock goes at exit. */

@@ -15,7 +15,10 @@
 int supervisor_start(const char *uuid, struct hull_err *err);
 /* Is the supervisor alive (it holds the lock on run/supervisor.pid)? */
 bool supervisor_alive(const char *uuid);
-/* The derived state: supervisor alive and the zone's cgroup populated. */
+/* The derived state: supervisor alive and the zone's payload cgroup (its
+ * init, a VM's emulator) populated. A supervisor alive with an empty
+ * payload is readying the instance (an HVM boot loader runs, or it waits
+ * between boots, or it tears down): vmadm shows that as "ready". */
 bool zone_is_running(const char *uuid);
 /* The zone's cgroup holds processes, whether or not a supervisor is alive.
  * Without one, they are what a killed supervisor left (an emulator that
@@ -27,7 +30,11 @@ bool zone_cgroup_busy(const char *uuid);
 int supervisor_request(const char *uuid, json_t *req, json_t **resp,
 		       int timeout_ms, struct hull_err *err);
 /* Stop (graceful, timeout_s then kill; force: kill now); returns once the
- * supervisor has exited. A zone that is not running is fine. */
+ * supervisor has exited. A zone that is not running is fine. A forced stop
+ * needs no instance lock and always ends the instance: a supervisor that
+ * does not answer it within SUPERVISOR_FORCE_STOP_MS is SIGKILLed and what
+ * it leaves cleaned up. */
+#define SUPERVISOR_FORCE_STOP_MS 15000
 int supervisor_stop(const char *uuid, int timeout_s, bool force,
 		    struct hull_err *err);
 int supervisor_reboot(const char *uuid, int timeout_s, bool force,

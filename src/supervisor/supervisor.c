@@ -77,6 +77,8 @@ struct supervisor {
 	int restarts, backoff_s, failures;
 	int64_t oom_seen;
 	bool owns_run;	 /* we hold the pid lock: the run files are ours */
+	int ready_fd;	 /* the first boot's report to vmadm, or -1 */
+	int rc;		 /* the exit status */
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
 };
@@ -169,7 +171,7 @@ static void console_log_open(struct supervisor *sv)
 	if (sv->log_fd >= 0)
 		close(sv->log_fd);
 	sv->log_fd =
-	    open(sv->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	    open(sv->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 static void console_log_write(struct supervisor *sv, const char *buf, size_t n)
@@ -240,6 +242,11 @@ static void on_uname(struct sv_loop *loop, int fd, uint32_t events, void *data)
 		sv_log("warn", "uname: %s", err.msg);
 }
 
+static int sv_booted(struct supervisor *sv, struct hull_err *err);
+static void boot_ended(void *data, int r, struct hull_err *err);
+
+/* 0: booted; 1: an HVM instance's boot loader runs, boot_ended comes
+ * later; < 0: failed. */
 static int sv_boot(struct supervisor *sv, struct hull_err *err)
 {
 	int r;
@@ -252,10 +259,12 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 		zone_config_fini(&sv->cfg);
 		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
 		sv->cfg.restart = ZONE_RESTART_NEVER;
-		if ((r = sv_vm_boot(&sv->vm, sv->uuid, &sv->cg, sv->loop,
-				    &sv->proc, err)) < 0)
+		sv->state = SV_BOOTING;
+		r = sv_vm_boot(&sv->vm, sv->uuid, &sv->cg, sv->loop, &sv->proc,
+			       boot_ended, sv, err);
+		if (r != 0)
 			return r;
-		goto started;
+		return sv_booted(sv, err);
 	}
 	if ((r = zone_config_load(sv->uuid, &cfg, err)) < 0)
 		return r;
@@ -271,7 +280,13 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 		return r;
 	if ((r = zone_start(&sv->cfg, &sv->cg, &sv->proc, err)) < 0)
 		return r;
-started:
+	return sv_booted(sv, err);
+}
+
+/* The instance's init (or emulator) runs: watch it. */
+static int sv_booted(struct supervisor *sv, struct hull_err *err)
+{
+	int r;
 	fcntl(sv->proc.console_fd, F_SETFL, O_NONBLOCK);
 	if ((r = sv_loop_add(sv->loop, sv->proc.console_fd, EPOLLIN, on_console,
 			     sv, err)) < 0)
@@ -306,7 +321,7 @@ static void write_lastexited(struct supervisor *sv, int status)
 			 status);
 	_cleanup_free_ char *p = hull_root_path("%s/lastexited", sv->uuid);
 	struct hull_err err = {0};
-	if (hull_file_write_atomic(p, buf, (size_t)n, 0644, &err) < 0)
+	if (hull_file_write_atomic(p, buf, (size_t)n, 0600, &err) < 0)
 		sv_log("error", "record exit: %s", err.msg);
 }
 
@@ -362,19 +377,54 @@ static void sv_finish(struct supervisor *sv, const char *why)
 	sv->state = SV_DONE;
 }
 
-static void sv_try_boot(struct supervisor *sv)
+static void ready_report(int *ready_fd, const char *msg)
 {
-	struct hull_err err = {0};
-	if (sv_boot(sv, &err) == 0) {
-		sv->restarts++;
+	if (*ready_fd < 0)
+		return;
+	(void)!write(*ready_fd, msg, strlen(msg));
+	(void)!write(*ready_fd, "\n", 1);
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+/* How a boot ended: a restart answers the clients waiting for it, the
+ * first boot reports to the vmadm that started us. */
+static void boot_done(struct supervisor *sv, int r, struct hull_err *err)
+{
+	if (r == 0) {
+		if (sv->ready_fd >= 0)
+			ready_report(&sv->ready_fd, "OK");
+		else
+			sv->restarts++;
 		clients_answer_waiting(sv, NULL);
 		return;
 	}
-	sv_log("error", "boot: %s", err.msg);
+	sv_log("error", "boot: %s", err->msg);
 	if (sv->proc.pid > 0)
 		sv_zone_down(sv);
-	clients_answer_waiting(sv, err.msg);
+	if (sv->ready_fd >= 0) {
+		ready_report(&sv->ready_fd, err->msg);
+		sv->rc = 1;
+	}
+	clients_answer_waiting(sv, err->msg);
 	sv_finish(sv, "boot failed");
+}
+
+/* The HVM boot loader has answered (vm.h). */
+static void boot_ended(void *data, int r, struct hull_err *err)
+{
+	struct supervisor *sv = data;
+	if (r == 0)
+		r = sv_booted(sv, err);
+	boot_done(sv, r, err);
+}
+
+static void sv_try_boot(struct supervisor *sv)
+{
+	struct hull_err err = {0};
+	int r = sv_boot(sv, &err);
+	if (r != 1)
+		boot_done(sv, r, &err);
 }
 
 static void on_init_exit(struct supervisor *sv, int status)
@@ -448,6 +498,9 @@ static void sv_stop_begin(struct supervisor *sv, enum sv_state next,
 {
 	if (sv->state == SV_BACKOFF || sv->state == SV_BOOTING) {
 		timer_disarm(sv);
+		/* The boot loader may run: a stop (forced or not) ends it at
+		 * once; a reboot starts it again. */
+		sv_vm_boot_cancel(&sv->vm);
 		if (next == SV_REBOOTING) {
 			sv_try_boot(sv);
 		} else {
@@ -496,7 +549,8 @@ static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-		if (sv->state == SV_RUNNING || sv->state == SV_BACKOFF)
+		if (sv->state == SV_RUNNING || sv->state == SV_BACKOFF ||
+		    sv->state == SV_BOOTING)
 			sv_stop_begin(sv, SV_STOPPING, 30, false);
 		return;
 	}
@@ -514,7 +568,10 @@ static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
 
 static void do_status(struct supervisor *sv, struct sv_client *c)
 {
+	/* SV_BOOTING: an HVM instance's boot loader reads its disk; no
+	 * process of the guest runs yet (illumos's "ready" zone). */
 	const char *state = sv->state == SV_RUNNING	? "running"
+			    : sv->state == SV_BOOTING	? "ready"
 			    : sv->state == SV_STOPPING	? "stopping"
 			    : sv->state == SV_REBOOTING ? "rebooting"
 			    : sv->state == SV_BACKOFF	? "restarting"
@@ -671,16 +728,6 @@ static void on_accept(struct sv_loop *loop, int fd, uint32_t events, void *data)
 
 /* ---- set-up and tear-down --------------------------------------------- */
 
-static void ready_report(int *ready_fd, const char *msg)
-{
-	if (*ready_fd < 0)
-		return;
-	(void)!write(*ready_fd, msg, strlen(msg));
-	(void)!write(*ready_fd, "\n", 1);
-	close(*ready_fd);
-	*ready_fd = -1;
-}
-
 static int sv_setup(struct supervisor *sv, struct hull_err *err)
 {
 	int r;
@@ -691,13 +738,15 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 	sv->run_dir = hull_root_path("%s/run", sv->uuid);
 	_cleanup_free_ char *logs = hull_root_path("%s/logs", sv->uuid);
 	_cleanup_free_ char *zc = xasprintf("%s/zonecontrol", sv->run_dir);
-	if ((r = hull_mkdir_p(sv->run_dir, 0700, err)) < 0 ||
-	    (r = hull_mkdir_p(zc, 0755, err)) < 0 ||
-	    (r = hull_mkdir_p(logs, 0700, err)) < 0)
+	/* Closed to every host user but root on each start (root.h), not
+	 * only at create: an instance an older hull made open is closed. */
+	if ((r = hull_root_secure(err)) < 0 ||
+	    (r = hull_instance_secure(sv->uuid, err)) < 0 ||
+	    (r = hull_mkdir_p(zc, 0755, err)) < 0)
 		return r;
 	sv->log_path = xasprintf("%s/console.log", logs);
 	_cleanup_free_ char *pidf = xasprintf("%s/supervisor.pid", sv->run_dir);
-	sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (sv->lock_fd < 0)
 		return hull_err_sys(err, errno, "open %s", pidf);
 	if (flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0)
@@ -749,6 +798,11 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 static void sv_teardown(struct supervisor *sv)
 {
 	struct hull_err err = {0};
+	sv_vm_boot_cancel(&sv->vm);
+	/* Reached with the report still owed only when a stop (vmadm stop,
+	 * SIGTERM) ended the first boot, e.g. while its boot loader ran. */
+	ready_report(&sv->ready_fd, "stopped by a stop request before it "
+				    "booted");
 	if (sv->proc.pid > 0) {
 		kill(sv->proc.pid, SIGKILL);
 		waitpid(sv->proc.pid, NULL, 0);
@@ -795,6 +849,8 @@ int supervisor_run(const char *uuid, int ready_fd)
 	sv.proc.pid = -1;
 	sv.proc.console_fd = sv.proc.notify_fd = sv.proc.console_hold_fd = -1;
 	sv.vm.qmp_fd = -1;
+	sv.vm.loader_timer = -1;
+	sv.ready_fd = -1;
 	sv_self = &sv;
 	snprintf(sv.uuid, sizeof(sv.uuid), "%s", uuid);
 	sv_log_init(uuid);
@@ -806,22 +862,29 @@ int supervisor_run(const char *uuid, int ready_fd)
 		return 1;
 	}
 	zone_cgroup_init(&sv.cg, uuid);
-	if (sv_vm_init(&sv.vm, uuid, &err) < 0 || sv_boot(&sv, &err) < 0) {
+	sv.ready_fd = ready_fd;
+	int r = sv_vm_init(&sv.vm, uuid, &err);
+	if (r == 0)
+		r = sv_boot(&sv, &err);
+	if (r < 0) {
 		sv_log("error", "start: %s", err.msg);
-		ready_report(&ready_fd, err.msg);
+		ready_report(&sv.ready_fd, err.msg);
 		sv_teardown(&sv);
 		return 1;
 	}
-	ready_report(&ready_fd, "OK");
+	if (r == 0)
+		ready_report(&sv.ready_fd, "OK");
 	while (sv.state != SV_DONE) {
 		int n = sv_loop_run_once(sv.loop, -1);
 		if (n < 0) {
 			sv_log("error", "event loop: %s", strerror(-n));
+			ready_report(&sv.ready_fd, "supervisor: event loop "
+						   "failed");
 			rc = 1;
 			break;
 		}
 	}
 	sv_teardown(&sv);
 	sv_log("info", "supervisor exits");
-	return rc;
+	return rc ? rc : sv.rc;
 }

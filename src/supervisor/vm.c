@@ -14,12 +14,14 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "hvm/bootdisk.h"
 #include "hvm/com2.h"
 #include "hvm/hullrec.h"
+#include "hvm/loader.h"
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
@@ -48,6 +50,7 @@ int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->qmp_fd = -1;
+	vm->loader_timer = -1;
 	_cleanup_free_ char *p = hull_root_path("%s/config/vm.json", uuid);
 	json_t *rec = hull_json_load_file(p, err);
 	if (!rec)
@@ -218,11 +221,94 @@ static void taps_close(int *taps, size_t n)
 			close(taps[i]);
 }
 
+static int boot_rest(struct sv_vm *vm, struct hvm_boot *boot, bool direct,
+		     struct hull_err *err);
+
+static void loader_stop(struct sv_vm *vm)
+{
+	if (vm->loader) {
+		sv_loop_del(vm->loop, hvm_loader_fd(vm->loader));
+		hvm_loader_cancel(vm->loader);
+		vm->loader = NULL;
+	}
+	if (vm->loader_timer >= 0) {
+		sv_loop_del(vm->loop, vm->loader_timer);
+		close(vm->loader_timer);
+		vm->loader_timer = -1;
+	}
+}
+
+bool sv_vm_loading(const struct sv_vm *vm)
+{
+	return vm->loader != NULL;
+}
+
+void sv_vm_boot_cancel(struct sv_vm *vm)
+{
+	if (vm->loader)
+		sv_log("info", "boot loader stopped");
+	loader_stop(vm);
+}
+
+/* The loader has ended (its pidfd) or run out of time (its timer). */
+static void on_loader(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct sv_vm *vm = data;
+	struct hull_err err = {0};
+	struct hvm_boot boot = {0};
+	int r;
+	if (fd == vm->loader_timer) {
+		r = hull_err_set(&err, ETIMEDOUT,
+				 "boot loader: took longer than %d s",
+				 hvm_loader_wall_s(vm->loader));
+		loader_stop(vm);
+	} else {
+		struct hvm_loader *l = vm->loader;
+		sv_loop_del(loop, fd);
+		vm->loader = NULL;
+		loader_stop(vm);
+		r = hvm_loader_finish(l, &boot, &err);
+		if (r == 0)
+			r = boot_rest(vm, &boot, true, &err);
+	}
+	hvm_boot_fini(&boot);
+	vm->booted(vm->booted_data, r, &err);
+}
+
+/* $HULL_LOADER_TIMEOUT: the boot loader's wall-clock limit in seconds, for
+ * an operator with slow disks or a test (docs/hvm.md); 0 when unset (the
+ * default, HVM_LOADER_WALL_S). */
+static int loader_wall_s(int *out, struct hull_err *err)
+{
+	*out = 0;
+	const char *v = getenv("HULL_LOADER_TIMEOUT");
+	if (!v || !*v)
+		return 0;
+	char *end;
+	errno = 0;
+	long s = strtol(v, &end, 10);
+	if (errno || *end || s < 1 || s > 3600)
+		return hull_err_set(err, EINVAL,
+				    "HULL_LOADER_TIMEOUT: \"%.32s\" is not a "
+				    "number of seconds from 1 to 3600",
+				    v);
+	*out = (int)s;
+	return 0;
+}
+
 int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	       struct sv_loop *loop, struct zone_proc *proc,
-	       struct hull_err *err)
+	       void (*booted)(void *data, int r, struct hull_err *err),
+	       void *data, struct hull_err *err)
 {
 	int r;
+	snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
+	vm->cg = cg;
+	vm->loop = loop;
+	vm->proc = proc;
+	vm->booted = booted;
+	vm->booted_data = data;
+	vm->loader_timer = -1;
 	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
 	json_t *rec = hull_json_load_file(recp, err);
 	if (!rec)
@@ -230,13 +316,6 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
-	int taps[NET_MAX_NICS];
-	for (size_t i = 0; i < NET_MAX_NICS; i++)
-		taps[i] = -1;
-	size_t ntaps = json_array_size(json_object_get(rec, "nics"));
-	struct hvm_boot boot = {0};
-	char **argv = NULL, *bin = NULL;
-	pid_t pid = -1;
 	vm->reset = false;
 	vm->qlen = 0;
 
@@ -254,18 +333,81 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 		_cleanup_free_ char *p = xasprintf("%s/%s", run, *s);
 		unlink(p);
 	}
-	/* 1. the boot loader */
-	bool direct = !json_is_string(json_object_get(rec, "bootrom"));
-	if (direct) {
-		const char *disk = boot_disk(rec);
-		if (!disk) {
-			r = hull_err_set(err, EINVAL,
-					 "disks: no disk to boot from");
-			goto out;
-		}
-		if ((r = hvm_boot_load(disk, run, &boot, err)) < 0)
-			goto out;
+	/* 1. the boot loader, in its sandbox (hvm/loader.h), while the
+	 * loop keeps serving: a stop ends it at once */
+	if (json_is_string(json_object_get(rec, "bootrom"))) {
+		r = boot_rest(vm, NULL, false, err);
+		goto out;
 	}
+	const char *disk = boot_disk(rec);
+	if (!disk) {
+		r = hull_err_set(err, EINVAL, "disks: no disk to boot from");
+		goto out;
+	}
+	struct hvm_hull ids = {0};
+	int wall_s = 0;
+	if ((r = hvm_hull_from_record(rec, &ids, err)) < 0 ||
+	    (r = loader_wall_s(&wall_s, err)) < 0)
+		goto out;
+	/* The loader runs in a leaf of the instance's cgroup, under the
+	 * VM's own limits, beside where the emulator will run. */
+	if ((r = hvm_hull_cgroup_setup(&ids, cg, err)) < 0)
+		goto out;
+	struct hvm_loader_cfg lc = {.disk = disk,
+				    .dir = run,
+				    .uid = ids.uid,
+				    .gid = ids.gid,
+				    .wall_s = wall_s,
+				    .cg = cg};
+	if ((r = hvm_loader_start(&lc, &vm->loader, err)) < 0)
+		goto out;
+	struct itimerspec it = {.it_value = {hvm_loader_wall_s(vm->loader), 0}};
+	vm->loader_timer =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vm->loader_timer < 0 ||
+	    timerfd_settime(vm->loader_timer, 0, &it, NULL) < 0) {
+		r = hull_err_sys(err, errno, "boot loader: timer");
+		loader_stop(vm);
+		goto out;
+	}
+	if ((r = sv_loop_add(loop, hvm_loader_fd(vm->loader), EPOLLIN,
+			     on_loader, vm, err)) < 0 ||
+	    (r = sv_loop_add(loop, vm->loader_timer, EPOLLIN, on_loader, vm,
+			     err)) < 0) {
+		loader_stop(vm);
+		goto out;
+	}
+	r = 1;
+out:
+	json_decref(rec);
+	return r;
+}
+
+/* Steps 2 to 6, once the kernel and initrd are in place (boot, or NULL
+ * with a bootrom). */
+static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
+		     struct hull_err *err)
+{
+	int r;
+	const char *uuid = vm->uuid;
+	struct zone_cgroup *cg = vm->cg;
+	struct sv_loop *loop = vm->loop;
+	struct zone_proc *proc = vm->proc;
+	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
+	json_t *rec = hull_json_load_file(recp, err);
+	if (!rec)
+		return -err->code;
+	_cleanup_free_ char *run =
+	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
+	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
+	int taps[NET_MAX_NICS];
+	for (size_t i = 0; i < NET_MAX_NICS; i++)
+		taps[i] = -1;
+	size_t ntaps = json_array_size(json_object_get(rec, "nics"));
+	struct hvm_boot none = {0};
+	struct hvm_boot boot = bootp ? *bootp : none;
+	char **argv = NULL, *bin = NULL;
+	pid_t pid = -1;
 	/* 2. the taps */
 	if (ntaps > 0 && (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
 		goto out;
@@ -378,7 +520,6 @@ out:
 		net_instance_teardown(uuid, NULL);
 	hvm_strv_free(argv);
 	free(bin);
-	hvm_boot_fini(&boot);
 	json_decref(rec);
 	/* On failure the caller kills proc->pid (our child) if set. */
 	return r;

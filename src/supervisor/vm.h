@@ -44,16 +44,35 @@ struct sv_vm {
 	struct sv_vnc *vnc; /* kvm: the VNC relay (vnc.h), or NULL */
 	size_t qlen;
 	char qbuf[8192];
+	/* step 1 while it runs: the loader (hvm/loader.h) and its
+	 * wall-clock timer, and where the boot goes on afterwards */
+	struct hvm_loader *loader;
+	int loader_timer;
+	char uuid[40];
+	struct zone_cgroup *cg;
+	struct sv_loop *loop;
+	struct zone_proc *proc;
+	void (*booted)(void *data, int r, struct hull_err *err);
+	void *booted_data;
 };
 
 /* Reads the record's brand into vm (hvm false for a zone brand). */
 int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err);
 
 /* Steps 1-5: on success proc has the emulator's pid and the console
- * descriptor (a connected socket), and loop watches QMP. */
+ * descriptor (a connected socket), and loop watches QMP. Step 1, the boot
+ * loader, runs in a child while loop goes on serving: then sv_vm_boot
+ * returns 1 and the loop later calls booted(data, r, err) with how the
+ * boot ended (0: proc is set). 0: booted already (a bootrom); < 0: it
+ * failed. */
 int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	       struct sv_loop *loop, struct zone_proc *proc,
-	       struct hull_err *err);
+	       void (*booted)(void *data, int r, struct hull_err *err),
+	       void *data, struct hull_err *err);
+/* Whether step 1 is running; ending it (a stop while it runs) kills the
+ * loader and calls nothing. */
+bool sv_vm_loading(const struct sv_vm *vm);
+void sv_vm_boot_cancel(struct sv_vm *vm);
 
 /* Asks the guest to power off (the ACPI power button): QMP
  * system_powerdown for QEMU, "powerdown" on hull-vmm's control socket. */

@@ -172,14 +172,18 @@ void vm_record_derive(json_t *vm, bool pending)
 		free(lp);
 		state = busy ? "provisioning" : "failed";
 		zstate = busy ? "configured" : "incomplete";
-	} else if (zone_cgroup_busy(uuid)) {
-		/* without a live supervisor, what a killed one left: never
-		 * "stopped" while a process (an emulator with its disks
-		 * open) lives */
-		state = zstate = supervisor_alive(uuid) ? "running" : "down";
+	} else if (!supervisor_alive(uuid)) {
+		/* what a killed supervisor left: never "stopped" while a
+		 * process of the instance (an emulator with its disks open)
+		 * lives */
+		bool left = zone_cgroup_busy(uuid);
+		state = left ? "down" : "stopped";
+		zstate = left ? "down" : "installed";
 	} else {
-		state = "stopped";
-		zstate = "installed";
+		/* A supervisor with nothing in the zone yet (an HVM boot
+		 * loader reads the disk) is illumos's "ready" zone: its
+		 * platform is set up, no process of the guest runs. */
+		state = zstate = zone_is_running(uuid) ? "running" : "ready";
 	}
 	json_object_set_new(vm, "state", json_string(state));
 	json_object_set_new(vm, "zone_state", json_string(zstate));
@@ -316,11 +320,15 @@ static json_t *load_fast(int rootfd, const char *uuid)
 	    fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	if (fd >= 0)
 		close(fd);
-	bool busy = zone_cgroup_busy(uuid);
-	const char *state = busy ? (alive ? "running" : "down") : "stopped";
+	const char *state;
+	if (alive)
+		state = zone_is_running(uuid) ? "running" : "ready";
+	else
+		state = zone_cgroup_busy(uuid) ? "down" : "stopped";
 	json_object_set_new(vm, "state", json_string(state));
-	json_object_set_new(vm, "zone_state",
-			    json_string(busy ? state : "installed"));
+	json_object_set_new(
+	    vm, "zone_state",
+	    json_string(strcmp(state, "stopped") ? state : "installed"));
 	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
 	if (faccessat(rootfd, rel, F_OK, 0) == 0)
 		derive_exit(vm, uuid);

@@ -316,6 +316,24 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err)
 	return 0;
 }
 
+int zone_cgroup_attach_leaf(struct zone_cgroup *cg, const char *name, pid_t pid,
+			    struct hull_err *err)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		_cleanup_free_ char *d = xasprintf("%s/%s", cg->dirs[i], name);
+		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+			return hull_err_sys(err, errno, "cgroup: mkdir %s", d);
+		if (strcmp(cg->ctl[i], "cpuset") == 0 &&
+		    cpuset_fill(d, err) < 0)
+			return hull_err_prefix(err, "cgroup");
+		if (write_str(d, zone_cgroup_join_file(cg, i), buf, err) < 0)
+			return hull_err_prefix(err, "cgroup attach");
+	}
+	return 0;
+}
+
 int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
 			 struct hull_err *err)
 {
@@ -551,11 +569,8 @@ const char *zone_cgroup_census_dir(struct zone_cgroup *cg)
 	return census_dir(cg);
 }
 
-bool zone_cgroup_populated(struct zone_cgroup *cg)
+static bool dir_populated(const struct zone_cgroup *cg, const char *d)
 {
-	const char *d = census_dir(cg);
-	if (!d)
-		return false;
 	if (cg->v2) {
 		_cleanup_free_ char *ev = read_str(d, "cgroup.events");
 		if (ev)
@@ -563,6 +578,21 @@ bool zone_cgroup_populated(struct zone_cgroup *cg)
 		return false;
 	}
 	return procs_walk(d, NULL) > 0;
+}
+
+bool zone_cgroup_populated(struct zone_cgroup *cg)
+{
+	const char *d = census_dir(cg);
+	return d && dir_populated(cg, d);
+}
+
+bool zone_cgroup_payload_populated(struct zone_cgroup *cg)
+{
+	const char *d = census_dir(cg);
+	for (size_t i = 0; d && i < cg->ndirs; i++)
+		if (cg->dirs[i] == d)
+			return dir_populated(cg, cg->payload[i]);
+	return false;
 }
 
 static void kill_one(pid_t pid)

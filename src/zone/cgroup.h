@@ -55,6 +55,13 @@ int zone_cgroup_devices_limit_with(struct zone_cgroup *cg,
 /* Moves pid, which must be single-threaded (a freshly cloned init), into
  * the zone's cgroup (its payload level) in every hierarchy. */
 int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
+/* Moves pid, which must be single-threaded, into the leaf
+ * <parent>/<uuid>/<name>, made here in every hierarchy: a helper process
+ * of the instance (its metadata server) charged to the instance's limits,
+ * beside the zone's tree and out of the zone's reach. zone_cgroup_kill
+ * and zone_cgroup_destroy take it with the rest. */
+int zone_cgroup_attach_leaf(struct zone_cgroup *cg, const char *name, pid_t pid,
+			    struct hull_err *err);
 /* The file that moves a single-threaded process into hierarchy i:
  * "tasks" on v1, whose one-thread move skips the kernel's global
  * threadgroup lock (an RCU grace period, ~10 ms, on every cgroup.procs
@@ -77,6 +84,10 @@ int zone_cgroup_limits_apply(struct zone_cgroup *cg,
 			     const struct zone_limits *l, struct hull_err *err);
 /* Does the cgroup (or a descendant) hold a process? */
 bool zone_cgroup_populated(struct zone_cgroup *cg);
+/* Does its payload level (the zone's init and its tree, a VM's emulator)
+ * hold a process? Helpers in leaves beside it (the boot loader, the
+ * metadata server) do not count. */
+bool zone_cgroup_payload_populated(struct zone_cgroup *cg);
 /* The folder zone_cgroup_populated() reads (the pids hierarchy's, or the
  * first), or NULL. */
 const char *zone_cgroup_census_dir(struct zone_cgroup *cg);

@@ -3,13 +3,15 @@
  *
  * Order: ask the supervisor for init's pid; open init's namespaces and the
  * zone's cgroup.procs files; open a pty in the zone's devpts (through
- * /proc/<init>/root, resolved inside that root); join the pid namespace,
- * fork, and return to our own. The child (now in the zone's pid namespace)
- * moves itself into the cgroup, joins the other namespaces, the mount
- * namespace last (which also sets its root and cwd to the zone's, so no
- * host directory stays reachable, CVE-2024-21626), takes the zone's
- * restrictions and execs. The parent keeps the host's view: it only relays
- * and waits.
+ * /proc/<init>/root, resolved inside that root), or make three pipes; join
+ * the pid namespace, fork, and return to our own. The child (now in the
+ * zone's pid namespace) moves itself into the cgroup, joins the other
+ * namespaces, the mount namespace last (which also sets its root and cwd to
+ * the zone's, so no host directory stays reachable, CVE-2024-21626), starts
+ * a session of its own on the pty or the pipes (so no descriptor or
+ * controlling terminal of the host reaches the zone, CVE-2016-10124),
+ * takes the zone's restrictions and execs. The parent keeps the host's
+ * view: it only relays (relay.c) and waits.
  */
 #include "zone/exec.h"
 
@@ -39,6 +41,7 @@
 #include "zone/caps.h"
 #include "zone/cgroup.h"
 #include "zone/ns.h"
+#include "zone/relay.h"
 #include "zone/seccomp.h"
 #include "zone/userns.h"
 
@@ -153,8 +156,16 @@ static int send_listener(int sock, int fd)
 	return read(sock, buf, sizeof(buf)) > 0 ? 0 : -EIO;
 }
 
+/* The command's descriptors 0-2: the pty slave three times, or the ends
+ * of its stdin, stdout and stderr pipes. */
+struct cmd_stdio {
+	int fd[3];
+	bool pty;
+};
+
 static __attribute__((noreturn)) void child_run(const struct zone_exec_opts *o,
-						struct joined *j, int slave)
+						struct joined *j,
+						const struct cmd_stdio *io)
 {
 	struct hull_err e = {0};
 	prctl(PR_SET_DUMPABLE, 0);
@@ -178,11 +189,13 @@ static __attribute__((noreturn)) void child_run(const struct zone_exec_opts *o,
 		_exit(126);
 	}
 	prctl(PR_SET_DUMPABLE, 0);
-	if (slave >= 0) {
-		if (setsid() < 0 || dup2(slave, 0) < 0 || dup2(slave, 1) < 0 ||
-		    dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
-			_exit(126);
-	}
+	/* From here on the host's stdio is gone: a session of its own (the
+	 * host's terminal is no longer its controlling one), and the pty or
+	 * the pipes as 0-2. Errors below reach zlogin's stderr through the
+	 * relay. */
+	if (setsid() < 0 || dup2(io->fd[0], 0) < 0 || dup2(io->fd[1], 1) < 0 ||
+	    dup2(io->fd[2], 2) < 0 || (io->pty && ioctl(0, TIOCSCTTY, 0) < 0))
+		_exit(126);
 	if (chdir("/") < 0)
 		_exit(126);
 	if (zone_caps_drop(j->sys_admin || j->userns, &e) < 0) {
@@ -255,67 +268,71 @@ static int exit_code(int status)
 	return 128 + WTERMSIG(status);
 }
 
-/* Copies between the host's in/out and the pty master until the child
- * exits; forwards window size changes and termination signals. */
-static int relay(const struct zone_exec_opts *o, int master, pid_t child,
-		 int sfd)
+static void stdio_close(struct cmd_stdio *io, struct zone_relay *rl)
 {
-	/* Without a pty the command reads our stdin itself. */
-	bool m_open = master >= 0, in_open = m_open && o->in_fd >= 0;
-	int status = 0;
-	for (;;) {
-		struct pollfd p[3] = {{sfd, POLLIN, 0},
-				      {master, POLLIN, 0},
-				      {in_open ? o->in_fd : -1, POLLIN, 0}};
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
-			break;
-		if (p[0].revents) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGCHLD) {
-					if (waitpid(child, &status, WNOHANG) ==
-					    child)
-						break;
-				} else if (si.ssi_signo == SIGWINCH && m_open) {
-					struct winsize ws;
-					if (ioctl(o->in_fd, TIOCGWINSZ, &ws) ==
-					    0)
-						ioctl(master, TIOCSWINSZ, &ws);
-				} else {
-					kill(child, (int)si.ssi_signo);
-				}
-			}
-		}
-		char buf[8192];
-		if (m_open && p[1].revents) {
-			ssize_t n = read(master, buf, sizeof(buf));
-			if (n <= 0)
-				m_open = false; /* EIO: the last slave closed */
-			else
-				(void)!write(o->out_fd, buf, (size_t)n);
-		}
-		if (in_open && p[2].revents) {
-			ssize_t n = read(o->in_fd, buf, sizeof(buf));
-			if (n <= 0) {
-				in_open = false;
-				/* End of input: send the pty's EOF character.
-				 */
-				if (m_open)
-					(void)!write(master, "\004", 1);
-			} else if (m_open) {
-				(void)!write(master, buf, (size_t)n);
-			}
-		}
+	for (int i = 0; i < (io->pty ? 1 : 3); i++)
+		if (io->fd[i] >= 0)
+			close(io->fd[i]);
+	io->fd[0] = io->fd[1] = io->fd[2] = -1;
+	if (rl->from_out >= 0 && rl->from_out != rl->to_cmd)
+		close(rl->from_out);
+	if (rl->to_cmd >= 0)
+		close(rl->to_cmd);
+	if (rl->from_err >= 0)
+		close(rl->from_err);
+	rl->to_cmd = rl->from_out = rl->from_err = -1;
+}
+
+/* The command's stdio and the relay's ends of it: a pty of the zone, or
+ * pipes. Either is made by the host's root: a zone with a user namespace
+ * gets them owned by its root, so it may reopen them (/dev/stdin). */
+static int stdio_open(const struct zone_exec_opts *o, const struct joined *j,
+		      struct cmd_stdio *io, struct zone_relay *rl,
+		      struct hull_err *err)
+{
+	io->fd[0] = io->fd[1] = io->fd[2] = -1;
+	io->pty = o->tty;
+	*rl = (struct zone_relay){.in_fd = o->in_fd,
+				  .out_fd = o->out_fd,
+				  .err_fd = o->err_fd,
+				  .to_cmd = -1,
+				  .from_out = -1,
+				  .from_err = -1,
+				  .pty = o->tty};
+	int r;
+	if (o->tty) {
+		int m = -1, s = -1;
+		if ((r = open_zone_pty(j->init, &m, &s, o->in_fd, err)) < 0)
+			return r;
+		io->fd[0] = io->fd[1] = io->fd[2] = s;
+		rl->to_cmd = rl->from_out = m;
+		if (j->userns && fchown(s, j->uid, (gid_t)-1) < 0)
+			goto fail;
+		return 0;
 	}
-	/* Drain what the command wrote last. */
-	if (m_open) {
-		char buf[8192];
-		ssize_t n;
-		fcntl(master, F_SETFL, O_NONBLOCK);
-		while ((n = read(master, buf, sizeof(buf))) > 0)
-			(void)!write(o->out_fd, buf, (size_t)n);
+	int p[3][2];
+	for (int i = 0; i < 3; i++) {
+		if (pipe2(p[i], O_CLOEXEC) < 0)
+			goto fail;
+		/* stdin: the command reads [0]; stdout, stderr: it writes
+		 * [1]. */
+		io->fd[i] = p[i][i == 0 ? 0 : 1];
+		int ours = p[i][i == 0 ? 1 : 0];
+		if (i == 0)
+			rl->to_cmd = ours;
+		else if (i == 1)
+			rl->from_out = ours;
+		else
+			rl->from_err = ours;
+		if (j->userns && fchown(io->fd[i], j->uid, j->gid) < 0)
+			goto fail;
 	}
-	return exit_code(status);
+	return 0;
+fail:
+	r = hull_err_sys(err, errno, "make the command's %s",
+			 o->tty ? "pty" : "pipes");
+	stdio_close(io, rl);
+	return r;
 }
 
 int zone_exec(const struct zone_exec_opts *o, struct hull_err *err)
@@ -325,17 +342,28 @@ int zone_exec(const struct zone_exec_opts *o, struct hull_err *err)
 	if (r < 0)
 		return r;
 	prctl(PR_SET_DUMPABLE, 0);
-	int master = -1, slave = -1;
-	if (o->tty &&
-	    (r = open_zone_pty(j.init, &master, &slave, o->in_fd, err)) < 0) {
+	struct cmd_stdio io;
+	struct zone_relay rl;
+	if ((r = stdio_open(o, &j, &io, &rl, err)) < 0) {
 		joined_close(&j);
 		return r;
 	}
-	/* The pty was made by the host's root: give it to the zone's. */
-	if (slave >= 0 && j.userns && fchown(slave, j.uid, (gid_t)-1) < 0) {
-		r = hull_err_sys(err, errno, "chown the zone's pty");
-		close(master);
-		close(slave);
+	/* The signals the relay serves: they wait for it from now on. */
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGWINCH);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		r = hull_err_sys(err, errno, "signalfd");
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		stdio_close(&io, &rl);
 		joined_close(&j);
 		return r;
 	}
@@ -349,55 +377,38 @@ int zone_exec(const struct zone_exec_opts *o, struct hull_err *err)
 			r = hull_err_sys(err, errno, "open /proc/self/ns/pid");
 		else
 			close(self_pid_ns);
+		close(sfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		stdio_close(&io, &rl);
 		joined_close(&j);
-		if (master >= 0) {
-			close(master);
-			close(slave);
-		}
 		return hull_err_prefix(err, "join zone %s", o->uuid);
 	}
-	sigset_t mask, old;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigaddset(&mask, SIGWINCH);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &mask, &old);
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (master >= 0)
-			close(master);
-		child_run(o, &j, slave);
+		close(sfd);
+		stdio_close(&(struct cmd_stdio){{-1, -1, -1}, false}, &rl);
+		child_run(o, &j, &io);
 	}
 	int e = errno;
 	/* Back to our own pid namespace for any later child (allowed: it is
 	 * our active namespace). */
 	setns(self_pid_ns, CLONE_NEWPID);
 	close(self_pid_ns);
-	errno = e;
 	joined_close(&j);
-	if (slave >= 0)
-		close(slave);
+	/* The command's ends are the command's alone: our copies would keep
+	 * its stdin open and its output from ending. */
+	for (int i = 0; i < (io.pty ? 1 : 3); i++)
+		close(io.fd[i]);
 	if (pid < 0) {
-		if (master >= 0)
-			close(master);
-		return hull_err_sys(err, errno, "fork");
+		r = hull_err_sys(err, e, "fork");
+		close(sfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		io.fd[0] = io.fd[1] = io.fd[2] = -1;
+		stdio_close(&io, &rl);
+		return r;
 	}
-	int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
-		int status;
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (master >= 0)
-			close(master);
-		return exit_code(status);
-	}
-	r = relay(o, master, pid, sfd);
+	int status = zone_relay_run(&rl, pid, sfd);
 	close(sfd);
-	if (master >= 0)
-		close(master);
-	return r;
+	return exit_code(status);
 }

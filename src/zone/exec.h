@@ -3,9 +3,11 @@
  *
  * The caller joins the zone's namespaces and forks; the child joins the
  * zone's cgroup, gets the zone's capability bounding set and seccomp
- * filter, keeps only stdio, and execs the command from the zone's own
- * filesystem. Only the host-side parent (never visible in the zone's pid
- * namespace) relays the pty and collects the exit status.
+ * filter, starts a session of its own whose stdio is a new pty of the
+ * zone or three pipes (never a descriptor of the caller's), and execs the
+ * command from the zone's own filesystem. Only the host-side parent (never
+ * visible in the zone's pid namespace) relays (relay.h) and collects the
+ * exit status.
  *
  * The calling program should run from a sealed copy (zone/sealed.h), and
  * the child is not dumpable until its exec, so a zone process can reach
@@ -18,10 +20,13 @@
 
 struct zone_exec_opts {
 	const char *uuid;
-	char **argv;	   /* the command, looked up in the zone's PATH */
-	char **envp;	   /* its environment */
-	bool tty;	   /* run it on a new pty of the zone; relay in/out */
-	int in_fd, out_fd; /* the host side of the relay (tty) */
+	char **argv; /* the command, looked up in the zone's PATH */
+	char **envp; /* its environment */
+	bool tty;    /* a new pty of the zone as its stdio, else pipes */
+	/* The host's side of the relay, borrowed: what the command reads
+	 * (-1: nothing) and where its output goes (with a pty, stdout and
+	 * stderr both go to out_fd). */
+	int in_fd, out_fd, err_fd;
 };
 
 /* Returns the command's exit code (128 + signal when killed), or a

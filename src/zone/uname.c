@@ -1,11 +1,15 @@
 /*
  * uname.c - answering an lx zone's uname(2) from the supervisor.
  *
- * The notification carries the caller's pid and its buffer address. We
- * read the caller's utsname by joining its uts namespace for one uname()
- * call, overlay the LX fields, write the struct into the caller with
- * process_vm_writev, and check the notification is still valid before and
- * after touching the caller (the pid could have been reused).
+ * The notification carries the caller's pid and its buffer address. A pid
+ * is only a name, and the caller can be killed and its pid reused at any
+ * moment, so we first open what we need of the caller by that name (its
+ * /proc/PID/mem and uts namespace), then check the notification is still
+ * pending (SECCOMP_IOCTL_NOTIF_ID_VALID: then the pid named the caller when
+ * we opened them), and from there on touch the caller only through those
+ * descriptors. We read its utsname by joining its uts namespace for one
+ * uname() call, overlay the LX fields and write the struct into its
+ * memory.
  *
  * sethostname(2) comes the same way: a zone holds no CAP_SYS_ADMIN, yet its
  * root may name its own zone, as on SmartOS (systemd, hostnamectl and
@@ -17,12 +21,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 void zone_uname_lx(struct utsname *u, const char *release)
@@ -32,24 +36,20 @@ void zone_uname_lx(struct utsname *u, const char *release)
 	snprintf(u->version, sizeof(u->version), "%s", ZONE_LX_VERSION);
 }
 
-/* uname() as seen in pid's uts namespace. */
-static int uname_of(pid_t pid, struct utsname *u)
+/* What the supervisor touches of the caller, opened by path. */
+struct caller {
+	int mem; /* /proc/PID/mem: its address space */
+	int uts; /* its uts namespace */
+	long euid;
+};
+
+static void caller_close(struct caller *c)
 {
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/ns/uts", (int)pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	int self = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
-	int r = -EIO;
-	if (fd >= 0 && self >= 0 && setns(fd, CLONE_NEWUTS) == 0) {
-		r = uname(u) == 0 ? 0 : -errno;
-		if (setns(self, CLONE_NEWUTS) < 0)
-			r = -errno; /* cannot happen: we came from there */
-	}
-	if (fd >= 0)
-		close(fd);
-	if (self >= 0)
-		close(self);
-	return r;
+	if (c->mem >= 0)
+		close(c->mem);
+	if (c->uts >= 0)
+		close(c->uts);
+	c->mem = c->uts = -1;
 }
 
 /* The caller's effective uid, from /proc/PID/status; -1 if unreadable. */
@@ -72,39 +72,121 @@ static long euid_of(pid_t pid)
 	return eff;
 }
 
-/* sethostname(name, len) on behalf of pid, in its uts namespace: 0 or
- * the negative errno the caller gets. */
+/* Opens the caller's memory (mem_flags) and uts namespace (and reads its
+ * euid) by its pid, and only then checks that the notification is still
+ * pending. The caller is blocked in the syscall until we answer, so a
+ * pending notification means req->pid named the caller at every step
+ * before; and from here on we reach the caller only through these
+ * descriptors, which keep referring to its address space and namespace
+ * whatever the pid names later (the caller killed and its pid reused
+ * cannot turn our write into a write to another process). 0, -ENOENT
+ * (the caller is gone) or -EFAULT. */
+static int caller_open(int notify_fd, const struct seccomp_notif *req,
+		       int mem_flags, struct caller *c)
+{
+	char p[64];
+	c->euid = -1;
+	snprintf(p, sizeof(p), "/proc/%d/mem", (int)req->pid);
+	c->mem = open(p, mem_flags | O_CLOEXEC);
+	snprintf(p, sizeof(p), "/proc/%d/ns/uts", (int)req->pid);
+	c->uts = open(p, O_RDONLY | O_CLOEXEC);
+	if (c->mem >= 0 && c->uts >= 0)
+		c->euid = euid_of(req->pid);
+	if (seccomp_notify_id_valid(notify_fd, req->id) < 0) {
+		caller_close(c);
+		return -ENOENT;
+	}
+	if (c->mem < 0 || c->uts < 0) {
+		caller_close(c);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* A user address as an offset into /proc/PID/mem. */
+static int mem_offset(uint64_t addr, off_t *off)
+{
+	if (addr > (uint64_t)INT64_MAX)
+		return -EFAULT;
+	*off = (off_t)addr;
+	return 0;
+}
+
+/* uname() as seen in the uts namespace uts. */
+static int uname_in(int uts, struct utsname *u)
+{
+	int self = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+	int r = -EIO;
+	if (self >= 0 && setns(uts, CLONE_NEWUTS) == 0) {
+		r = uname(u) == 0 ? 0 : -errno;
+		if (setns(self, CLONE_NEWUTS) < 0)
+			r = -errno; /* cannot happen: we came from there */
+	}
+	if (self >= 0)
+		close(self);
+	return r;
+}
+
+/* uname(buf): the caller's utsname with the LX identity. */
+static int uname_for(int notify_fd, const struct seccomp_notif *req,
+		     const char *release)
+{
+	struct caller c;
+	off_t off;
+	int r = mem_offset(req->data.args[0], &off);
+	if (r < 0 || (r = caller_open(notify_fd, req, O_RDWR, &c)) < 0)
+		return r == -ENOENT ? -EFAULT : r;
+	struct utsname u;
+	memset(&u, 0, sizeof(u));
+	if ((r = uname_in(c.uts, &u)) == 0) {
+		zone_uname_lx(&u, release);
+		if (pwrite(c.mem, &u, sizeof(u), off) != (ssize_t)sizeof(u))
+			r = -EFAULT;
+	}
+	caller_close(&c);
+	return r < 0 ? -EFAULT : 0;
+}
+
+/* sethostname(name, len) on behalf of the caller, in its uts namespace:
+ * 0 or the negative errno the caller gets. */
 static int sethostname_for(int notify_fd, const struct seccomp_notif *req)
 {
 	uint64_t len = req->data.args[1];
 	char name[HOST_NAME_MAX + 1];
+	struct caller c;
+	off_t off;
 	if (len > HOST_NAME_MAX)
 		return -EINVAL;
-	if (euid_of(req->pid) != 0)
+	int r = mem_offset(req->data.args[0], &off);
+	if (r < 0 || (r = caller_open(notify_fd, req, O_RDONLY, &c)) < 0)
+		return r == -ENOENT ? -EFAULT : r;
+	if (c.euid != 0) {
+		caller_close(&c);
 		return -EPERM;
-	struct iovec local = {name, len};
-	struct iovec remote = {(void *)(uintptr_t)req->data.args[0], len};
-	if (len && process_vm_readv(req->pid, &local, 1, &remote, 1, 0) !=
-		       (ssize_t)len)
+	}
+	if (len && pread(c.mem, name, len, off) != (ssize_t)len) {
+		caller_close(&c);
 		return -EFAULT;
-	char p[64];
-	snprintf(p, sizeof(p), "/proc/%d/ns/uts", (int)req->pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	}
 	int self = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
-	int r = -EIO;
-	/* The pid is the caller's still (checked after opening its ns). */
-	if (fd >= 0 && self >= 0 &&
-	    seccomp_notify_id_valid(notify_fd, req->id) == 0 &&
-	    setns(fd, CLONE_NEWUTS) == 0) {
+	r = -EIO;
+	if (self >= 0 && setns(c.uts, CLONE_NEWUTS) == 0) {
 		r = sethostname(name, len) == 0 ? 0 : -errno;
 		if (setns(self, CLONE_NEWUTS) < 0)
 			r = -errno; /* cannot happen: we came from there */
 	}
-	if (fd >= 0)
-		close(fd);
 	if (self >= 0)
 		close(self);
+	caller_close(&c);
 	return r;
+}
+
+int zone_uname_answer(int notify_fd, const struct seccomp_notif *req,
+		      const char *release)
+{
+	if (req->data.nr == SYS_sethostname)
+		return sethostname_for(notify_fd, req);
+	return uname_for(notify_fd, req, release);
 }
 
 int zone_uname_handle(int notify_fd, const char *release, struct hull_err *err)
@@ -123,26 +205,14 @@ int zone_uname_handle(int notify_fd, const char *release, struct hull_err *err)
 	resp->id = req->id;
 	resp->flags = 0;
 	resp->val = 0;
-	resp->error = 0;
-	struct utsname u;
-	memset(&u, 0, sizeof(u));
-	if (req->data.nr == SYS_sethostname) {
-		resp->error = sethostname_for(notify_fd, req);
-	} else if (uname_of(req->pid, &u) < 0 ||
-		   seccomp_notify_id_valid(notify_fd, req->id) < 0) {
-		resp->error = -EFAULT;
-	} else {
-		zone_uname_lx(&u, release);
-		struct iovec local = {&u, sizeof(u)};
-		struct iovec remote = {(void *)(uintptr_t)req->data.args[0],
-				       sizeof(u)};
-		if (process_vm_writev(req->pid, &local, 1, &remote, 1, 0) !=
-		    (ssize_t)sizeof(u))
-			resp->error = -EFAULT;
-	}
+	resp->error = zone_uname_answer(notify_fd, req, release);
 	r = seccomp_notify_respond(notify_fd, resp);
+	/* libseccomp reports any failure as ECANCELED: one for a caller
+	 * that died meanwhile is no error of ours. */
+	if (r < 0 && seccomp_notify_id_valid(notify_fd, req->id) < 0)
+		r = 0;
 	seccomp_notify_free(req, resp);
-	if (r < 0 && r != -ENOENT)
+	if (r < 0)
 		return hull_err_sys(err, -r, "seccomp respond");
 	return 0;
 }

@@ -18,6 +18,15 @@
 
 /* Pure: overlays the LX identity on u (release may be NULL: keep). */
 void zone_uname_lx(struct utsname *u, const char *release);
+struct seccomp_notif;
+/* Does what one notification received from notify_fd asks (uname or
+ * sethostname) without responding: 0, or the negative errno for the
+ * caller. It reaches the caller only through descriptors opened by its pid
+ * before the notification was found still pending, so a caller that died
+ * and whose pid now names another process is answered with an error, and
+ * that process is never touched. */
+int zone_uname_answer(int notify_fd, const struct seccomp_notif *req,
+		      const char *release);
 /* Reads one notification (uname or sethostname) from listener fd and
  * answers it. */
 int zone_uname_handle(int notify_fd, const char *release, struct hull_err *err);

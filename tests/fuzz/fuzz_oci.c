@@ -2,7 +2,8 @@
  * fuzz_oci.c - the JSON documents of OCI layouts and docker save archives
  * (index, manifest, docker manifest.json, image config), as imgadm reads
  * them from an untrusted archive. Every path they yield must stay
- * relative and free of "..".
+ * relative and free of "..", and an error about a document that is not
+ * JSON never quotes it (the bytes may be a host file's).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,11 +28,15 @@ static void check_path(const char *p)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_error_t je;
-	json_t *j = json_loadb((const char *)data, size, 0, &je);
-	if (!j)
+	struct hull_err err = {0};
+	json_t *j = oci_json_parse("doc", (const char *)data, size, &err);
+	if (!j) {
+		static const char want[] = "doc: not valid JSON (line ";
+		if (strncmp(err.msg, want, sizeof(want) - 1) ||
+		    strchr(err.msg, '\''))
+			__builtin_trap();
 		return 0;
-	struct hull_err err;
+	}
 	char *path = NULL, *sha = NULL, *ref = NULL;
 	int is_index;
 	if (oci_index_manifest(j, &path, &sha, &ref, &is_index, &err) == 0) {

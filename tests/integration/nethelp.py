@@ -6,6 +6,7 @@ namespaces standing in for instances. Everything is removed at the end,
 also when the test fails; the real host's network is never touched.
 Addresses are documentation ranges only.
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +23,11 @@ def sh(*cmd, check=True, input=None, timeout=60):
     if check and cp.returncode != 0:
         raise AssertionError(f"{cmd} failed: {cp.stderr}")
     return cp
+
+
+def root_tag(root):
+    """hull_root_tag(): what a pool's nftables tables are named after."""
+    return hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:12]
 
 
 class NetHost:
@@ -83,6 +89,9 @@ class NetHost:
 
     def ports(self):
         return sorted(n for n in self.links() if n.startswith("hv"))
+
+    def antispoof_table(self):
+        return f"hull_antispoof_{root_tag(self.h.root)}"
 
     def ruleset(self):
         return self.ip("nft", "list", "ruleset").stdout

@@ -47,6 +47,56 @@ def ipv6_udp(src, dst, sport, dport, payload):
     return struct.pack("!IHBB", 6 << 28, len(udp), 17, 64) + s + d + udp
 
 
+def icmp6(src, dst, body, hbh=False):
+    """An IPv6 packet (hop limit 255, as NDP requires) carrying ICMPv6 body
+    (type, code, a zero checksum, the rest), its checksum filled in; with
+    hbh, behind an empty hop-by-hop options header (one PadN option)."""
+    s = socket.inet_pton(socket.AF_INET6, src)
+    d = socket.inet_pton(socket.AF_INET6, dst)
+    pseudo = s + d + struct.pack("!IxxxB", len(body), 58)
+    c = csum(pseudo + body)
+    body = body[:2] + struct.pack("!H", c) + body[4:]
+    nxt = 58
+    if hbh:
+        body = struct.pack("!BBBB4x", 58, 0, 1, 4) + body
+        nxt = 0
+    return struct.pack("!IHBB", 6 << 28, len(body), nxt, 255) + s + d + body
+
+
+def nd_marker_option(marker):
+    """An NDP option of an experimental type (253, RFC 4727) holding the
+    marker: receivers ignore options they do not know (RFC 4861 4.6)."""
+    data = marker + b"\0" * (-(len(marker) + 2) % 8)
+    return struct.pack("!BB", 253, (len(data) + 2) // 8) + data
+
+
+def router_advert(src_mac, marker):
+    """A router advertisement: lifetime 1800 s, source link-layer address,
+    the marker option."""
+    return struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0) + \
+        struct.pack("!BB6s", 1, 1, mac(src_mac)) + nd_marker_option(marker)
+
+
+def redirect6(target, dest, marker):
+    return struct.pack("!BBHI16s16s", 137, 0, 0, 0,
+                       socket.inet_pton(socket.AF_INET6, target),
+                       socket.inet_pton(socket.AF_INET6, dest)) + \
+        nd_marker_option(marker)
+
+
+def redirect4(src, dst, gateway, marker):
+    """An ICMP redirect (type 5, code 1: for the host) quoting a packet to
+    dst, the marker after the quote."""
+    quoted = ipv4_udp(dst, "203.0.113.9", 40000, 40001, b"")
+    body = struct.pack("!BBH4s", 5, 1, 0, socket.inet_aton(gateway)) + \
+        quoted + marker
+    body = body[:2] + struct.pack("!H", csum(body)) + body[4:]
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0, 64, 1,
+                      0, socket.inet_aton(src), socket.inet_aton(dst))
+    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
+    return hdr + body
+
+
 def arp(sha, spa, tpa, marker):
     # An ARP request; the marker rides in the trailing padding.
     return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac(sha),
@@ -66,6 +116,16 @@ def frame(f):
             f["sip"], f["dip"], f.get("sport", 40000), f.get("dport", 40001), m)
     if k == "arp":
         return dst + src + b"\x08\x06" + arp(f["sha"], f["sip"], f["dip"], m)
+    if k == "ra":
+        return dst + src + b"\x86\xdd" + icmp6(
+            f["sip"], f["dip"], router_advert(f["src"], m),
+            hbh=f.get("hbh", False))
+    if k == "redirect6":
+        return dst + src + b"\x86\xdd" + icmp6(
+            f["sip"], f["dip"], redirect6(f["target"], f["dest"], m))
+    if k == "redirect4":
+        return dst + src + b"\x08\x00" + redirect4(
+            f["sip"], f["dip"], f["gateway"], m)
     if k == "raw":
         return dst + src + struct.pack("!H", f["ethertype"]) + m
     if k == "vlan":

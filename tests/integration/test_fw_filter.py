@@ -206,3 +206,61 @@ def test_bridged_traffic_is_filtered(bridged):
     assert reaches(bridged.a, "tcp", "192.0.2.11", 22)
     assert reaches(bridged.host, "tcp", "192.0.2.11", 22)
     assert not reaches(bridged.a, "tcp", "192.0.2.11", 23)
+
+
+def test_two_pools_keep_their_own_filters(net, workdir):
+    """Two pools on one host (the head node's tests run many): each loads
+    tables of its own, so a reload in pool 2 (as vmadm create does) leaves
+    pool 1's rules in force, and removing pool 2's rules leaves them too."""
+    from nethelp import root_tag
+    net.run("reload")
+    assert not reaches(net.a, "tcp", B_IP, 22)  # pool 1 guards B
+    two = Fw(os.path.join(workdir, "zones2"), net.host)
+    two.vm(VM_A, ifname="vha", ips=[A_IP], tags={"role": "web"})
+    rule = two.add("FROM any TO all vms ALLOW tcp PORT 80", "-e")
+    # Pool 1's filter still holds, pool 2's works as well.
+    assert not reaches(net.a, "tcp", B_IP, 22)
+    assert not reaches(net.b, "tcp", A_IP, 22)
+    assert reaches(net.b, "tcp", A_IP, 80)
+    tables = sh("ip", "netns", "exec", net.host, "nft", "list",
+                "tables").stdout.splitlines()
+    t1, t2 = (f"hull_{root_tag(f.root)}" for f in (net, two))
+    assert t1 != t2
+    assert f"table inet {t1}" in tables and f"table inet {t2}" in tables
+    # Pool 1 reloads: pool 2's filter stays.
+    net.run("reload")
+    assert not reaches(net.b, "tcp", A_IP, 22)
+    assert reaches(net.b, "tcp", A_IP, 80)
+    # Pool 2's instance stops using its firewall: only pool 2's table
+    # changes.
+    two.run("delete", rule)
+    two.vm(VM_A, ifname="vha", ips=[A_IP], firewall=False)
+    two.run("reload")
+    assert reaches(net.b, "tcp", A_IP, 22)
+    assert not reaches(net.a, "tcp", B_IP, 22)
+
+
+def test_fini_takes_only_its_own_tables(btrfs_pool, net, workdir):
+    """`hull fini` of one pool removes that pool's tables in the namespace
+    it runs in, and leaves another pool's filter in force."""
+    import subprocess
+
+    from conftest import prog
+    from nethelp import root_tag
+    assert net.root == btrfs_pool.root
+    net.run("reload")
+    two = Fw(os.path.join(workdir, "zones2"), net.host)
+    two.vm(VM_A, ifname="vha", ips=[A_IP])
+    two.run("reload")
+    assert not reaches(net.a, "tcp", B_IP, 22)
+    assert not reaches(net.b, "tcp", A_IP, 22)
+    cp = subprocess.run(["ip", "netns", "exec", net.host, prog("hull"),
+                         "fini"], capture_output=True, text=True,
+                        env=btrfs_pool.env, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    tables = sh("ip", "netns", "exec", net.host, "nft", "list",
+                "tables").stdout.splitlines()
+    assert f"table inet hull_{root_tag(net.root)}" not in tables
+    assert f"table inet hull_{root_tag(two.root)}" in tables
+    assert reaches(net.a, "tcp", B_IP, 22)
+    assert not reaches(net.b, "tcp", A_IP, 22)

@@ -102,6 +102,9 @@ def emulator_pid(h, u):
     for t in os.listdir(f"/proc/{sv}/task"):
         with open(f"/proc/{sv}/task/{t}/children") as f:
             kids += f.read().split()
+    # the other child is the metadata server (in the instance's cgroup)
+    kids = [k for k in kids
+            if open(f"/proc/{k}/comm").read().strip() != "hull-metadata"]
     assert len(kids) == 1, kids
     return int(kids[0])
 
@@ -176,6 +179,34 @@ def test_kvm_guest_boots_serves_metadata_and_powers_off(vmhost):
     assert "did not stop in time" not in sv
     h.run("vmadm", "delete", u)
     assert not os.path.exists(os.path.join(h.root, u))
+
+
+def test_vm_metadata_sockets_refuse_host_users(vmhost):
+    """As an unprivileged host user, neither of a VM's metadata sockets
+    serves anything: the supervisor's (run/zonecontrol/metadata.sock)
+    hangs up on anyone but the instance and host root, and the emulator's
+    COM2 (run/vm/ttyb.sock) is in the emulator's own folder. The guest
+    still reads its metadata over COM2."""
+    import test_metadata_access as mda
+    h = vmhost
+    img = install(h)
+    client = mda.build_client(h.workdir)
+    u = create(h, {"brand": "kvm", "ram": 256,
+                   "customer_metadata": {"user-script": "echo secret"},
+                   "disks": [{"image_uuid": img, "boot": True}]})
+    wait_console(h, u, READY)
+    assert f"hull-guest: uuid={u}" in console_log(h, u)  # mdata-get, COM2
+    run = os.path.join(h.root, u, "run")
+    mda.reachable(h.workdir, h.root, os.path.join(h.root, u), run)
+    sock = os.path.join(run, "zonecontrol", "metadata.sock")
+    for line in ("GET user-script",
+                 mda.put("root_authorized_keys", "ssh-ed25519 AAAA evil")):
+        assert mda.nobody(client, "send", sock, line) == "closed"
+    ttyb = os.path.join(run, "vm", "ttyb.sock")
+    assert mda.nobody(client, "send", ttyb, "GET user-script") == \
+        "connect: Permission denied"
+    assert "root_authorized_keys" not in record(h, u)["customer_metadata"]
+    h.run("vmadm", "stop", u, "-F", timeout=90)
 
 
 def test_newest_kernel_and_forced_stop(vmhost):

@@ -856,3 +856,28 @@ def test_large_values_on_both_channels(server):
     assert cp.returncode == 2
     assert "value too large" in err1(cp)
     assert "big2" not in read_record(server.record)["customer_metadata"]
+
+
+def test_record_bound_counts_json_escapes(server):
+    """The 2 MiB a guest may grow its record to is counted as the record
+    file holds it: 400 KiB of control characters is 2.4 MiB there
+    ("\\u0001" each), refused, and the record stays as it was."""
+    def put(key, value):
+        b64 = base64.b64encode
+        body = "0000abcd PUT " + b64(b64(key.encode()) + b" " +
+                                     b64(value.encode())).decode()
+        return f"V2 {len(body)} {binascii.crc32(body.encode()):08x} {body}\n"
+
+    size0 = os.path.getsize(server.record)
+    r = Raw(server.sock)
+    try:
+        got = r.ask(put("esc", "\x01" * (400 << 10)))
+        assert got.split()[4] == "FAILURE", got
+        assert base64.b64decode(got.split()[5]) == b"Metadata too large"
+        assert "esc" not in read_record(server.record)["customer_metadata"]
+        assert os.path.getsize(server.record) == size0
+        # the same number of plain letters is within the bound
+        got = r.ask(put("plain", "x" * (400 << 10)))
+        assert got.split()[4] == "SUCCESS", got
+    finally:
+        r.close()

@@ -197,7 +197,7 @@ def test_vlan_isolation(net):
     else:
         # The marks are what keeps them apart here: without the table
         # the VLANs would meet.
-        net.ip("nft", "delete", "table", "bridge", "hull_antispoof")
+        net.ip("nft", "delete", "table", "bridge", net.antispoof_table())
         assert net.ping(a, "192.0.2.2")
     for u in (ua, ub, uc, ud, ue):
         net.run("hull-net", "teardown", u)

@@ -227,6 +227,8 @@ REUSED = [
     ("test_zone_zlogin", "test_pty_when_asked_or_interactive"),
     ("test_zone_zlogin", "test_cve_2024_21626_no_host_cwd_or_descriptor"),
     ("test_zone_zlogin", "test_cve_2019_5736_host_binary_is_not_writable"),
+    ("test_zone_zlogin", "test_zone_never_gets_the_operators_terminal"),
+    ("test_zone_zlogin", "test_stdio_without_a_pty"),
     ("test_zone_runtime", "test_dev_is_minimal"),
     ("test_zone_runtime", "test_proc_and_sys_are_masked_and_read_only"),
     ("test_zone_runtime", "test_no_host_descriptor_reaches_init"),

@@ -4,11 +4,15 @@ import fcntl
 import hashlib
 import os
 import pty
+import shutil
+import signal
 import subprocess
+import termios
+import threading
 import time
 
 from conftest import prog
-from zonekit import zones, wait_for, cgroup_pids, copy_libraries  # noqa: F401
+from zonekit import HERE, zones, wait_for, cgroup_pids, copy_libraries  # noqa: F401
 
 
 def test_exit_status_is_passed_through(zones):
@@ -100,7 +104,9 @@ def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):
     with open(zl, "rb") as f:
         before = hashlib.sha256(f.read()).hexdigest()
     # 1. Make zlogin's own image run inside the zone, and keep it blocked
-    #    on a full pipe so the zone can take its time.
+    #    on a full pipe so the zone can take its time: it complains about
+    #    its argument, a "uuid" longer than what zlogin's relay and the
+    #    pipe between them hold.
     r, w = os.pipe()
     fcntl.fcntl(w, 1031, 4096)   # F_SETPIPE_SZ
     fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)
@@ -110,8 +116,8 @@ def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):
     except BlockingIOError:
         pass
     fcntl.fcntl(w, fcntl.F_SETFL, 0)
-    victim = subprocess.Popen([zl, z.uuid, "/proc/self/exe", "--help"],
-                              stdout=w, stderr=subprocess.DEVNULL, env=z.host.env)
+    victim = subprocess.Popen([zl, z.uuid, "/proc/self/exe", "x" * 120000],
+                              stdout=w, stderr=w, env=z.host.env)
     os.close(w)
     try:
         # 2. From the zone, find it, open its exe, let it exit, write.
@@ -133,7 +139,7 @@ def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):
             if os.path.exists(os.path.join(z.rootfs, "root", "opened")):
                 break
             time.sleep(0.1)
-        # ... by draining the pipe, so --help can finish.
+        # ... by draining the pipe, so it can finish.
         os.set_blocking(r, False)
         end = time.monotonic() + 10
         while victim.poll() is None and time.monotonic() < end:
@@ -151,3 +157,178 @@ def test_cve_2019_5736_host_binary_is_not_writable(zones, workdir):
     assert "REFUSED" in out and "WROTE" not in out, out
     with open(zl, "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == before
+
+
+class OperatorTerminal:
+    """An operator's interactive host shell (sh -i) on a pty of its own, its
+    controlling terminal; what it prints is collected in the background."""
+
+    def __init__(self, env):
+        self.master, slave = pty.openpty()
+        self.shell = subprocess.Popen(
+            ["/bin/sh", "-i"], stdin=slave, stdout=slave, stderr=slave,
+            env=dict(env, PS1="$ "), start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.out = b""
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self.lock:
+                self.out += chunk
+
+    def type(self, line):
+        os.write(self.master, line.encode() + b"\n")
+
+    def wait_output(self, text, timeout=30):
+        return wait_for(lambda: text.encode() in self.out, timeout=timeout)
+
+    def close(self):
+        try:
+            self.type("exit")
+            self.shell.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.shell.kill()
+            self.shell.wait()
+        os.close(self.master)
+        self.reader.join(timeout=5)
+
+
+def test_zone_never_gets_the_operators_terminal(zones, workdir):
+    """CVE-2016-10124 (lxc-attach): a zone command that gets the operator's
+    terminal pushes a command line into it with TIOCSTI (the host shell then
+    runs it as root after zlogin returns) and leaves a setsid'd reader
+    behind that reads what the operator types next. zlogin must give the
+    command a pty of the zone or pipes, never a host terminal: with stdin
+    not a terminal, with -T, and (its own pty) interactively."""
+    z = zones.new()
+    probe = os.path.join(workdir, "tty_probe")
+    subprocess.run(["cc", "-static", "-O2", "-o", probe,
+                    os.path.join(HERE, "helpers", "tty_probe.c")],
+                   check=True, capture_output=True)
+    shutil.copy2(probe, os.path.join(z.rootfs, "bin", "tty_probe"))
+    for how, opt, redirect in (("stdin-not-a-tty", "", " </dev/null"),
+                               ("-T", "-T ", ""), ("pty", "", "")):
+        injected = os.path.join(workdir, "INJECTED-" + how)
+        report = os.path.join(z.rootfs, "root", "report-" + how)
+        term = OperatorTerminal(z.host.env)
+        try:
+            term.type(f"{prog('zlogin')} {opt}{z.uuid} /bin/tty_probe "
+                      f"/root/report-{how} 'touch {injected}'{redirect}; "
+                      "echo zlogin-$((40+2))")
+            assert term.wait_output("zlogin-42"), term.out
+            # The operator goes on typing while the zone's reader is alive.
+            time.sleep(1)
+            term.type("echo secret-$((2+3))")
+            term.wait_output("secret-5", timeout=5)
+            assert wait_for(lambda: os.path.exists(report) and
+                            "reader done" in open(report).read(),
+                            timeout=15), term.out
+            time.sleep(0.5)  # let the host shell read what was pushed
+        finally:
+            term.close()
+        with open(report) as f:
+            found = f.read()
+        stolen = report + ".stolen"
+        stolen = open(stolen).read() if os.path.exists(stolen) else ""
+        assert not os.path.exists(injected), (how, found)
+        assert "secret" not in stolen, (how, stolen, found)
+        if how == "pty":
+            # A pty of the zone's devpts: pushing into it only reaches the
+            # zone itself.
+            assert "fd 0 tty /dev/pts/" in found, found
+            continue
+        for fd in range(3):
+            assert f"fd {fd} notty " in found, (how, found)
+            assert f"sti fd {fd} OK" not in found, (how, found)
+            assert f"late sti fd {fd} OK" not in found, (how, found)
+        assert "devtty ENXIO" in found, (how, found)  # no controlling tty
+
+
+def test_stdio_without_a_pty(zones):
+    """Without a pty the command gets pipes: input ends with zlogin's (a
+    shell reading its script from stdin terminates), stdout and stderr stay
+    apart, large transfers both ways do not deadlock, a command that
+    ignores its input or a reader that goes away ends it, and a process the
+    command leaves behind does not hold zlogin."""
+    z = zones.new()
+    r = z.zlogin("sh", input="echo from-script; echo to-err >&2; exit 4\n",
+                 check=False)
+    assert (r.rc, r.out, r.err) == (4, "from-script\n", "to-err\n")
+    r = z.zlogin("sh", "-c", "cat /dev/stdin; ls -l /proc/self/fd/0",
+                 input="reopened\n")
+    assert r.out.startswith("reopened\n") and "pipe:" in r.out
+    big = "".join(f"{i:07d}\n" for i in range(200000))  # 1.6 MB
+    r = z.zlogin("sh", "-c", "cat; cat >&2", input=big)
+    assert r.out == big and r.err == ""
+    r = z.zlogin("sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x")
+    assert len(r.out) == 3000000
+    # A command that never reads: zlogin must not block writing to it.
+    cp = subprocess.run([prog("zlogin"), z.uuid, "sh", "-c", "sleep 0.3"],
+                        stdout=subprocess.PIPE, env=z.host.env, timeout=30,
+                        input=b"y\n" * 2000000)
+    assert cp.returncode == 0
+    # Its reader went away: the command gets EPIPE/SIGPIPE and ends.
+    cp = subprocess.run(f"{prog('zlogin')} {z.uuid} yes | head -n 2",
+                        shell=True, capture_output=True, text=True,
+                        env=z.host.env, timeout=30)
+    assert cp.stdout == "y\ny\n"
+    # Closed stdin, stdout and stderr: still runs (and finds /dev/null).
+    cp = subprocess.run(f"{prog('zlogin')} {z.uuid} sh -c 'exit 5' <&- >&- 2>&-",
+                        shell=True, env=z.host.env, timeout=30)
+    assert cp.returncode == 5
+    # What the command leaves behind does not keep zlogin (nor its pipes).
+    t = time.monotonic()
+    r = z.zlogin("sh", "-c", "sleep 30 & echo started")
+    assert r.out == "started\n" and time.monotonic() - t < 10
+    z.zlogin("pkill", "sleep", check=False)
+
+
+def test_signals_reach_the_command(zones):
+    """SIGTERM to zlogin reaches the command; SIGINT (a ^C at the operator's
+    terminal) reaches its whole process group, as a terminal's would."""
+    z = zones.new()
+    p = subprocess.Popen(
+        [prog("zlogin"), z.uuid, "sh", "-c",
+         "trap 'echo got-term; exit 9' TERM; echo ready; "
+         "while :; do sleep 0.1; done"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+        env=z.host.env)
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=20)
+    assert p.returncode == 9 and out == "got-term\n"
+    # Even while zlogin waits on a host reader that does not read.
+    r, w = os.pipe()
+    try:
+        p = subprocess.Popen(
+            [prog("zlogin"), z.uuid, "sh", "-c", "echo ready >&2; exec yes"],
+            stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE,
+            text=True, env=z.host.env)
+        os.close(w)
+        assert p.stderr.readline() == "ready\n"
+        time.sleep(0.5)  # the pipe to us is full: zlogin is waiting on it
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 128 + signal.SIGTERM
+    finally:
+        os.close(r)
+    p = subprocess.Popen(
+        [prog("zlogin"), z.uuid, "sh", "-c", "echo ready; sleep 61; echo after"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+        env=z.host.env)
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=20)
+    assert p.returncode == 130 and "after" not in out
+    # The sleep went with its shell.
+    assert wait_for(lambda: "sleep 61" not in
+                    z.zlogin("ps", "-o", "args").out), z.zlogin("ps").out

@@ -243,7 +243,7 @@ static char *compile_rules(const char **texts, size_t n, struct fw_inst *in,
 		cr[i].uuid = "r";
 		cr[i].rule = &rules[i];
 	}
-	char *out = fw_nft_compile(cr, n, in, nin);
+	char *out = fw_nft_compile("hull_t", cr, n, in, nin);
 	for (size_t i = 0; i < n; i++)
 		fw_rule_free(&rules[i]);
 	free(rules);
@@ -298,17 +298,18 @@ static void test_compile_semantics(void **state)
 					 0);
 			cr[k] = (struct fw_crule){"r", NULL, &pr[k]};
 		}
-		char *both = fw_nft_compile_flags(cr, 4, in, 2, FW_NFT_BRIDGE);
-		const char *br = strstr(both, "table bridge hull {");
+		char *both =
+		    fw_nft_compile_flags("hull_t", cr, 4, in, 2, FW_NFT_BRIDGE);
+		const char *br = strstr(both, "table bridge hull_t {");
 		assert_non_null(br);
 		assert_non_null(strstr(br, "chain i-" UB));
 		assert_non_null(strstr(br, "\"vhb\" : jump i-" UB));
 		assert_null(strstr(br, "chain i-" UA));
-		const char *inet = strstr(both, "table inet hull {");
+		const char *inet = strstr(both, "table inet hull_t {");
 		assert_true(inet < br);
 		assert_null(memmem(inet, (size_t)(br - inet), "\"vhb\"", 5));
 		free(both);
-		char *plain = fw_nft_compile_flags(cr, 4, in, 2, 0);
+		char *plain = fw_nft_compile_flags("hull_t", cr, 4, in, 2, 0);
 		assert_null(strstr(plain, "table bridge"));
 		free(plain);
 		for (size_t k = 0; k < 4; k++)
@@ -343,19 +344,32 @@ static void test_load_in_netns(void **state)
 	};
 	char *nft = compile_rules(rules, 3, in, 2);
 	struct hull_err err = {0};
-	if (fw_nft_apply(nft, false, &err) < 0)
+	if (fw_nft_apply("hull_t", nft, false, false, &err) < 0)
 		fail_msg("load: %s\n%s", err.msg, nft);
 	assert_non_null(strstr(nft, "ip6 daddr vmap @to-addr6"));
 	/* Replacing works the same way, and a broken ruleset changes nothing.
 	 */
-	if (fw_nft_apply(nft, false, &err) < 0)
+	if (fw_nft_apply("hull_t", nft, false, false, &err) < 0)
 		fail_msg("reload: %s", err.msg);
-	assert_int_equal(
-	    fw_nft_apply("table inet hull { chain x { junk } }", false, &err),
-	    -EINVAL);
+	assert_int_equal(fw_nft_apply("hull_t",
+				      "table inet hull_t { chain x { junk } }",
+				      false, false, &err),
+			 -EINVAL);
 	assert_non_null(strstr(err.msg, "nftables:"));
-	assert_int_equal(fw_nft_remove(&err), 0);
+	assert_int_equal(fw_nft_remove("hull_t", &err), 0);
 	free(nft);
+
+	/* The table an older hull shared among pools: this pool's (it names
+	 * only UA and UB) or another's (it names an instance not in in). */
+	char *legacy = compile_rules(rules, 3, in, 2);
+	char *old = strstr(legacy, "hull_t");
+	memcpy(old, "hull  ", 6); /* "table inet hull {" with two blanks */
+	if (fw_nft_apply(FW_NFT_LEGACY_TABLE, legacy, false, false, &err) < 0)
+		fail_msg("legacy: %s", err.msg);
+	assert_true(fw_nft_legacy_ours(in, 2));
+	assert_false(fw_nft_legacy_ours(in, 1));
+	assert_false(fw_nft_legacy_ours(in + 1, 1));
+	free(legacy);
 
 	/* fw_reload: from records on disk to the live filter. */
 	char tmpl[] = "/tmp/hull-test-fw-XXXXXX";
@@ -378,17 +392,41 @@ static void test_load_in_netns(void **state)
 	json_decref(j);
 	assert_int_equal(fw_store_save(&r, &err), 0);
 	fw_rec_free(&r);
+	/* The legacy table names UA, which this pool does not have: the
+	 * reload leaves it to UA's pool. */
 	if (fw_reload(false, &err) < 0)
 		fail_msg("fw_reload: %s", err.msg);
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
-	assert_int_equal(
-	    nft_run_cmd_from_buffer(ctx, "list chain inet hull i-" UB), 0);
+	char *own = xasprintf("list chain inet %s i-" UB, fw_nft_table());
+	assert_int_equal(strncmp(fw_nft_table(), "hull_", 5), 0);
+	assert_int_equal(strlen(fw_nft_table()), 5 + 12);
+	assert_int_equal(nft_run_cmd_from_buffer(ctx, own), 0);
 	assert_non_null(
 	    strstr(nft_ctx_get_output_buffer(ctx), "tcp dport 4242 accept"));
+	assert_int_equal(nft_run_cmd_from_buffer(ctx, "list table inet hull"),
+			 0);
+	/* Once UA is this pool's too, its reload drops the legacy table in
+	 * the same transaction that loads its own. */
+	char *vma = hull_root_path("%s/config/vm.json", UA);
+	char *cfga = hull_root_path("%s/config", UA);
+	assert_int_equal(hull_mkdir_p(cfga, 0755, &err), 0);
+	const char *reca = "{\"uuid\":\"" UA "\",\"nics\":[]}";
+	assert_int_equal(
+	    hull_file_write_atomic(vma, reca, strlen(reca), 0644, &err), 0);
+	if (fw_reload(false, &err) < 0)
+		fail_msg("fw_reload: %s", err.msg);
+	assert_int_not_equal(
+	    nft_run_cmd_from_buffer(ctx, "list table inet hull"), 0);
+	assert_int_not_equal(
+	    nft_run_cmd_from_buffer(ctx, "list table bridge hull"), 0);
+	assert_int_equal(nft_run_cmd_from_buffer(ctx, own), 0);
 	nft_ctx_free(ctx);
-	assert_int_equal(fw_nft_remove(&err), 0);
+	free(own);
+	free(vma);
+	free(cfga);
+	assert_int_equal(fw_nft_remove(fw_nft_table(), &err), 0);
 	assert_int_equal(hull_rm_rf(tmpl, &err), 0);
 	free(vm);
 	free(cfg);

@@ -90,6 +90,42 @@ static void test_file_write_atomic_and_read(void **state)
 	free(dir);
 }
 
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+/* An existing open folder is closed; a symbolic link is refused, and what
+ * it points to keeps its mode. */
+static void test_mkdir_mode_tightens_existing(void **state)
+{
+	char *dir = tmpdir_new();
+	char *d = xasprintf("%s/inst/config", dir);
+	char *link = xasprintf("%s/link", dir);
+	char *f = xasprintf("%s/rec", d);
+	struct hull_err err;
+	assert_int_equal(hull_mkdir_p(d, 0755, &err), 0);
+	assert_int_equal(chmod(d, 0755), 0);
+	assert_int_equal(hull_mkdir_mode(d, 0700, &err), 0);
+	assert_int_equal(mode_of(d), 0700);
+	assert_int_equal(hull_file_write_atomic(f, "x", 1, 0644, &err), 0);
+	assert_int_equal(hull_chmod_exact(f, 0600, &err), 0);
+	assert_int_equal(mode_of(f), 0600);
+	/* missing is fine */
+	assert_int_equal(hull_chmod_exact(link, 0600, &err), 0);
+	assert_int_equal(symlink(d, link), 0);
+	assert_int_equal(chmod(d, 0755), 0);
+	assert_int_equal(hull_mkdir_mode(link, 0700, &err), -ELOOP);
+	assert_int_equal(mode_of(d), 0755);
+	assert_int_equal(hull_rm_rf(dir, &err), 0);
+	free(f);
+	free(link);
+	free(d);
+	free(dir);
+}
+
 static void test_json_load_reports_line(void **state)
 {
 	struct hull_err err;
@@ -108,6 +144,8 @@ static void test_json_save_is_sorted_and_newline_terminated(void **state)
 	struct hull_err err;
 	json_t *j = json_pack("{s:i,s:s}", "b", 1, "a", "x");
 	assert_int_equal(hull_json_save_file(path, j, &err), 0);
+	/* records are root's alone (lib/root.h) */
+	assert_int_equal(mode_of(path), 0600);
 	char *buf;
 	assert_int_equal(hull_file_read(path, 1000, &buf, NULL, &err), 0);
 	assert_string_equal(buf, "{\n  \"a\": \"x\",\n  \"b\": 1\n}\n");
@@ -185,6 +223,7 @@ int main(void)
 	    cmocka_unit_test(test_uuid_generate_is_valid_v4),
 	    cmocka_unit_test(test_uuid_valid_rejects_malformed),
 	    cmocka_unit_test(test_file_write_atomic_and_read),
+	    cmocka_unit_test(test_mkdir_mode_tightens_existing),
 	    cmocka_unit_test(test_json_load_reports_line),
 	    cmocka_unit_test(test_json_save_is_sorted_and_newline_terminated),
 	    cmocka_unit_test(test_run_captures_output_and_errors),

@@ -268,13 +268,45 @@ static void test_put_total_size_bound(void **state)
 		    METADATA_SUCCESS)
 			break;
 	}
-	assert_int_equal(i, METADATA_RECORD_MAX / (chunk + 2));
+	/* each entry: "kN" and the quoted value, as the file holds them */
+	assert_int_equal(i, METADATA_RECORD_MAX / (chunk + 6));
 	assert_string_equal(msg, "Metadata too large");
 	free(msg);
 	/* Replacing a value with a smaller one is always allowed. */
 	assert_int_equal(metadata_apply(vm, "k0", "y", 1, &msg),
 			 METADATA_SUCCESS);
 	free(big);
+	json_decref(vm);
+}
+
+/* The bound counts what the record file holds: a value of control
+ * characters is six bytes each there ("\u0001"), so 400 KiB of them
+ * (2.4 MiB in the file) is over the 2 MiB bound although 400 KiB of
+ * letters is not. */
+static void test_put_size_counts_json_escapes(void **state)
+{
+	json_t *vm = json_object();
+	char *msg;
+	size_t n = 400 * 1024;
+	char *v = xmalloc(n);
+	memset(v, 0x01, n);
+	assert_int_equal(metadata_apply(vm, "k", v, n, &msg), METADATA_FAILURE);
+	assert_string_equal(msg, "Metadata too large");
+	free(msg);
+	assert_null(
+	    json_object_get(json_object_get(vm, "customer_metadata"), "k"));
+	memset(v, 'x', n);
+	assert_int_equal(metadata_apply(vm, "k", v, n, &msg), METADATA_SUCCESS);
+	/* and a quote or a backslash is two bytes */
+	memset(v, '"', n);
+	assert_int_equal(metadata_apply(vm, "k2", v, n, &msg),
+			 METADATA_SUCCESS);
+	assert_int_equal(metadata_apply(vm, "k3", v, n, &msg),
+			 METADATA_SUCCESS);
+	assert_int_equal(metadata_apply(vm, "k4", v, n, &msg),
+			 METADATA_FAILURE);
+	free(msg);
+	free(v);
 	json_decref(vm);
 }
 
@@ -433,6 +465,7 @@ int main(void)
 	    cmocka_unit_test(test_keys_listing),
 	    cmocka_unit_test(test_put_delete_rules),
 	    cmocka_unit_test(test_put_total_size_bound),
+	    cmocka_unit_test(test_put_size_counts_json_escapes),
 	    cmocka_unit_test(test_dispatch_worked_example),
 	    cmocka_unit_test(test_file_store),
 	};

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <cmocka.h>
 
 #include "lib/xalloc.h"
+#include "metadata/peer.h"
 #include "metadata/proto.h"
 #include "metadata/server.h"
 
@@ -301,6 +303,148 @@ static void test_connection_bound(void **state)
 	free(dir);
 }
 
+/* Many connections that ask and never read: each stays under out_max,
+ * but together they would hold out_max times their number. The bound is
+ * the instance's: the total stays at buf_max (plus one answer), the
+ * connections that would pass it are closed, and a newcomer is still
+ * served once they are gone. */
+static void test_buffers_bounded_per_instance(void **state)
+{
+	struct metadata_server_limits lim;
+	metadata_server_limits_default(&lim);
+	lim.out_max = 256 << 10;
+	lim.buf_max = 1 << 20;
+	/* a value whose answer is ~90 KiB */
+	char *big = xmalloc(64 << 10);
+	memset(big, 'b', 64 << 10);
+	json_object_set_new(json_object_get(the_record, "customer_metadata"),
+			    "big", json_stringn(big, 64 << 10));
+	free(big);
+	struct metadata_server *srv = metadata_server_new(&store, &lim, NULL);
+	enum { N = 16 };
+#define FRAME "V2 17 17670306 0000000a GET Ymln\n"
+	int c[N];
+	int small = 4096;
+	for (int i = 0; i < N; i++) {
+		int sp[2];
+		assert_int_equal(
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+		setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(sp[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		assert_int_equal(metadata_server_add_stream(srv, sp[0], NULL),
+				 0);
+		c[i] = sp[1];
+		fcntl(c[i], F_SETFL, O_NONBLOCK);
+	}
+	size_t peak = 0;
+	for (int round = 0; round < 40; round++) {
+		for (int i = 0; i < N; i++)
+			for (int k = 0; k < 8; k++)
+				(void)!send(c[i], FRAME, strlen(FRAME),
+					    MSG_NOSIGNAL);
+		for (int k = 0; k < 4; k++)
+			metadata_server_run(srv, 0, NULL);
+		size_t now = metadata_server_buffered(srv);
+		if (now > peak)
+			peak = now;
+	}
+	/* buf_max and at most one answer's growth of one buffer */
+	assert_true(peak <= lim.buf_max + (256 << 10));
+	assert_true(metadata_server_connections(srv) < N);
+	int closed = 0;
+	for (int i = 0; i < N; i++) {
+		char buf[4096];
+		ssize_t n;
+		while ((n = recv(c[i], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+			;
+		/* closed with requests unread: a reset */
+		closed += n == 0 || errno == ECONNRESET;
+		close(c[i]);
+	}
+	assert_true(closed > 0);
+	for (int k = 0; k < 10; k++)
+		metadata_server_run(srv, 0, NULL);
+	assert_int_equal(metadata_server_buffered(srv), 0);
+	int sp[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp),
+			 0);
+	assert_int_equal(metadata_server_add_stream(srv, sp[0], NULL), 0);
+	send_str(sp[1], "GET k\n");
+	expect_answer(srv, sp[1], "SUCCESS\n");
+	close(sp[1]);
+	metadata_server_free(srv);
+}
+
+static int peer_calls;
+static bool refuse_all(void *ctx, int fd)
+{
+	peer_calls++;
+	return *(bool *)ctx;
+}
+
+/* A listener's peer check runs on every accepted connection; a refused
+ * one is closed before a byte of it is read or answered. */
+static void test_peer_check_refuses(void **state)
+{
+	char *dir = xstrdup("/tmp/hull-mds-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 16), 0);
+	struct metadata_server *srv = metadata_server_new(&store, NULL, NULL);
+	bool allow = false;
+	metadata_server_set_peer_check(srv, refuse_all, &allow);
+	assert_int_equal(metadata_server_add_listener(srv, l, NULL), 0);
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	send_str(c, "GET k\n");
+	char b;
+	ssize_t n = -1;
+	for (int i = 0; i < 200 && n < 0; i++) {
+		metadata_server_run(srv, 1, NULL);
+		n = recv(c, &b, 1, MSG_DONTWAIT);
+	}
+	assert_int_equal(n, 0); /* EOF, no answer */
+	assert_int_equal(peer_calls, 1);
+	assert_int_equal(metadata_server_connections(srv), 0);
+	close(c);
+	allow = true;
+	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	send_str(c, "GET k\n");
+	expect_answer(srv, c, "SUCCESS\n");
+	close(c);
+	metadata_server_free(srv);
+	unlink(sa.sun_path);
+	rmdir(dir);
+	free(dir);
+}
+
+/* Where /proc/<pid>/cgroup places a peer: the memory line decides on v1
+ * and hybrid hosts, the v2 line on pure v2 ones; a sibling whose name
+ * starts the same is not inside. */
+static void test_peer_cgroup_within(void **state)
+{
+	const char *rel = "hull/abc";
+#define W(t) metadata_peer_cgroup_within(t, strlen(t), rel)
+	assert_true(W("0::/hull/abc/zone\n"));
+	assert_true(W("0::/hull/abc\n"));
+	assert_true(W("0::/hull/abc/zone/system.slice/x.service"));
+	assert_false(W("0::/hull/abcd/zone\n"));
+	assert_false(W("0::/user.slice/user-1000.slice\n"));
+	assert_false(W("0::/\n"));
+	assert_false(W(""));
+	/* hybrid: memory decides, whatever the other lines say */
+	assert_true(W("12:memory:/hull/abc/zone\n4:cpu,cpuacct:/\n"
+		      "0::/user.slice\n"));
+	assert_false(W("12:memory:/user.slice\n4:cpu,cpuacct:/hull/abc\n"
+		       "0::/hull/abc/zone\n"));
+	assert_false(W("1:name=systemd:/hull/abc/zone\n"));
+#undef W
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +460,11 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_bound, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_buffers_bounded_per_instance,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_check_refuses, setup,
+					    teardown),
+	    cmocka_unit_test(test_peer_cgroup_within),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

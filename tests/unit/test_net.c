@@ -360,8 +360,8 @@ static void test_antispoof_rules(void **state)
 		  "\"allowed_ips\":[\"198.51.100.7/24\"]}]}",
 		  c, &e),
 	    0);
-	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
-	assert_non_null(strstr(t, "add table bridge hull_antispoof\n"));
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "hv123456780");
+	assert_non_null(strstr(t, "add table bridge hull_as_t\n"));
 	assert_non_null(strstr(t, "p_hv123456780 ether saddr != "
 				  "02:00:00:00:00:01 drop\n"));
 	assert_non_null(strstr(t, "ip saddr != { 192.0.2.5, 198.51.100.0/24 } "
@@ -372,6 +372,10 @@ static void test_antispoof_rules(void **state)
 				  "2001:db8::5 } drop\n"));
 	assert_non_null(strstr(t, "ether type != { ip, ip6, arp } drop\n"));
 	assert_non_null(strstr(t, "udp sport 67 drop\n"));
+	/* No router advertisement or redirect leaves a plain nic. */
+	assert_non_null(strstr(t, "p_hv123456780 icmpv6 type { "
+				  "nd-router-advert, nd-redirect } drop\n"));
+	assert_non_null(strstr(t, "p_hv123456780 icmp type redirect drop\n"));
 	assert_non_null(strstr(t, "ports { \"hv123456780\" : jump "
 				  "p_hv123456780 }\n"));
 	free(t);
@@ -379,13 +383,13 @@ static void test_antispoof_rules(void **state)
 	c->nics[0].blocked_ports[0] = 25;
 	c->nics[0].blocked_ports[1] = 587;
 	c->nics[0].nblocked = 2;
-	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "hv123456780");
 	assert_non_null(strstr(t, "meta l4proto { tcp, udp } th dport { 25, "
 				  "587 } drop\n"));
 	free(t);
 	c->nics[0].nblocked = 0;
 	c->nics[0].allow_unfiltered_promisc = true;
-	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "hv123456780");
 	assert_null(strstr(t, "ether saddr"));
 	assert_non_null(strstr(t, "ip saddr"));
 	free(t);
@@ -396,7 +400,7 @@ static void test_antispoof_rules(void **state)
 	c->nics[0].allow_restricted_traffic = true;
 	c->nics[0].allow_dhcp_spoofing = true;
 	c->nics[0].allow_ip_spoofing = true;
-	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "hv123456780");
 	/* Only the VLAN rule of the out chain drops. */
 	{
 		const char *d = strstr(t, "drop");
@@ -408,7 +412,7 @@ static void test_antispoof_rules(void **state)
 	}
 	free(t);
 	c->nics[0].vlan_id = 10;
-	t = net_antispoof_port_rules(&c->nics[0], "hv123456780");
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "hv123456780");
 	assert_non_null(strstr(t, "p_hv123456780 meta mark set 0x4855000a\n"));
 	assert_non_null(strstr(t, "meta mark != 0x4855000a drop\n"));
 	assert_non_null(strstr(t, "out_ports { \"hv123456780\" : jump "
@@ -421,25 +425,47 @@ static void test_antispoof_rules(void **state)
 		  "\"ips\":[\"dhcp\"]}]}",
 		  c, &e),
 	    0);
-	t = net_antispoof_port_rules(&c->nics[0], "p");
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "p");
 	assert_null(strstr(t, "ip saddr"));
 	assert_non_null(strstr(t, "ip6 saddr != { ::, fe80::ff:fe00:1 } drop"));
+	free(t);
+	/* An addrconf nic is not pinned to IPv6 addresses, yet it is no
+	 * router either. */
+	assert_int_equal(
+	    parse("{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+		  "\"ips\":[\"addrconf\"]}]}",
+		  c, &e),
+	    0);
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "p");
+	assert_null(strstr(t, "ip6 saddr"));
+	assert_non_null(strstr(t, "nd-router-advert, nd-redirect } drop"));
+	free(t);
+	/* allow_dhcp_spoofing implies allow_ip_spoofing: a DHCP server may
+	 * advertise routes too. */
+	assert_int_equal(
+	    parse("{\"nics\":[{\"nic_tag\":\"a\",\"mac\":\"02:00:00:00:00:01\","
+		  "\"ips\":[\"192.0.2.5/24\"],\"allow_dhcp_spoofing\":true}]}",
+		  c, &e),
+	    0);
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "p");
+	assert_null(strstr(t, "nd-router-advert"));
+	assert_null(strstr(t, "icmp type redirect"));
 	free(t);
 	/* No address at all: no IPv4 leaves. */
 	assert_int_equal(parse("{\"nics\":[{\"nic_tag\":\"a\",\"mac\":"
 			       "\"02:00:00:00:00:01\"}]}",
 			       c, &e),
 			 0);
-	t = net_antispoof_port_rules(&c->nics[0], "p");
+	t = net_antispoof_port_rules("hull_as_t", &c->nics[0], "p");
 	assert_non_null(strstr(t, "p_p ether type ip drop\n"));
 	free(t);
 
-	t = net_antispoof_port_remove("hv123456780");
-	assert_non_null(strstr(t, "delete element bridge hull_antispoof ports "
+	t = net_antispoof_port_remove("hull_as_t", "hv123456780");
+	assert_non_null(strstr(t, "delete element bridge hull_as_t ports "
 				  "{ \"hv123456780\" }\n"));
-	assert_non_null(strstr(t, "delete chain bridge hull_antispoof "
+	assert_non_null(strstr(t, "delete chain bridge hull_as_t "
 				  "p_hv123456780\n"));
-	assert_non_null(strstr(t, "delete chain bridge hull_antispoof "
+	assert_non_null(strstr(t, "delete chain bridge hull_as_t "
 				  "o_hv123456780\n"));
 	free(t);
 	free(c);

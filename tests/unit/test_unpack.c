@@ -350,6 +350,51 @@ static void test_expected_compression_and_tap(void **state)
 	cleanup(d);
 }
 
+/* The byte limit counts data and entries, is shared through used across
+ * calls (an image's layers), and stops the unpack with EFBIG. */
+static void test_limit(void **state)
+{
+	(void)state;
+	struct ar w;
+	ar_open(&w, ARCHIVE_FILTER_NONE);
+	ar_add(&w, "a", AE_IFREG, 0644, "0123456789", NULL);
+	ar_add(&w, "b", AE_IFREG, 0644, "0123456789", NULL);
+	ar_close(&w);
+	char *d = scratch();
+	char *file = xasprintf("%s.tar", d);
+	assert_int_equal(
+	    hull_file_write_atomic(file, w.buf, w.used, 0644, NULL), 0);
+	uint64_t one = UNPACK_ENTRY_COST + 10;
+	struct hull_err err = {0};
+	uint64_t used = 0;
+	struct unpack_opts o = {
+	    .limit = 2 * one, .limit_why = "test", .used = &used};
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(image_unpack_fd(fd, d, &o, &err), 0);
+	close(fd);
+	assert_int_equal(used, 2 * one);
+	/* A second layer on the same count passes the limit at once. */
+	char *d2 = scratch();
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(image_unpack_fd(fd, d2, &o, &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "unpacks to more than"));
+	assert_non_null(strstr(err.msg, "(test)"));
+	close(fd);
+	/* One byte short: the second file's data is refused. */
+	char *d3 = scratch();
+	used = 0;
+	o.limit = 2 * one - 1;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(image_unpack_fd(fd, d3, &o, &err), -EFBIG);
+	close(fd);
+	unlink(file);
+	free(file);
+	free(w.buf);
+	cleanup(d);
+	cleanup(d2);
+	cleanup(d3);
+}
+
 static void test_raw_keeps_holes(void **state)
 {
 	char *d = scratch();
@@ -391,6 +436,7 @@ int main(void)
 	    cmocka_unit_test(test_whiteout_names_plain_without_flag),
 	    cmocka_unit_test(test_garbage_and_truncation),
 	    cmocka_unit_test(test_expected_compression_and_tap),
+	    cmocka_unit_test(test_limit),
 	    cmocka_unit_test(test_raw_keeps_holes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,13 +50,13 @@ static void sha256_begin(struct sha256_tap *t)
 }
 
 /* Reads the config blob, checking its digest when it is named by one. */
-static json_t *config_load(const char *dir, struct oci_image *img, char hex[65],
+static json_t *config_load(int dirfd, struct oci_image *img, char hex[65],
 			   struct hull_err *err)
 {
-	_cleanup_free_ char *p = xasprintf("%s/%s", dir, img->config_path);
 	char *buf;
 	size_t len;
-	if (hull_file_read(p, 16 << 20, &buf, &len, err) < 0)
+	if (oci_blob_read(dirfd, img->config_path, 16 << 20, &buf, &len, err) <
+	    0)
 		return NULL;
 	struct sha256_tap t;
 	sha256_begin(&t);
@@ -70,27 +70,68 @@ static json_t *config_load(const char *dir, struct oci_image *img, char hex[65],
 			     img->config_path, hex);
 		return NULL;
 	}
-	json_t *j = hull_json_load_buf(img->config_path, buf, len, err);
+	json_t *j = oci_json_parse(img->config_path, buf, len, err);
 	free(buf);
 	return j;
 }
 
-static int apply_layers(const char *dir, struct oci_image *img,
-			const char *root, struct hull_err *err)
+/* The layers' descriptors, opened (and checked to be regular files)
+ * before anything is written or locked. */
+struct layer_fds {
+	int *fd;
+	size_t n;
+	uint64_t bytes; /* their total size, compressed */
+};
+
+static void layer_fds_close(struct layer_fds *l)
 {
+	for (size_t i = 0; i < l->n; i++)
+		close(l->fd[i]);
+	free(l->fd);
+	l->fd = NULL;
+	l->n = 0;
+}
+
+static int layer_fds_open(int dirfd, struct oci_image *img, struct layer_fds *l,
+			  struct hull_err *err)
+{
+	l->fd = xcalloc(img->nlayers + 1, sizeof(*l->fd));
+	l->n = 0;
+	l->bytes = 0;
+	for (size_t i = 0; i < img->nlayers; i++) {
+		int fd = oci_blob_open(dirfd, img->layers[i].path, err);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) < 0) {
+			int e = errno;
+			close(fd);
+			fd = hull_err_sys(err, e, "%s", img->layers[i].path);
+		}
+		if (fd < 0) {
+			layer_fds_close(l);
+			return hull_err_prefix(err, "layer");
+		}
+		l->fd[l->n++] = fd;
+		l->bytes += (uint64_t)st.st_size;
+	}
+	return 0;
+}
+
+static int apply_layers(struct oci_image *img, struct layer_fds *fds,
+			const struct image_budget *b, const char *root,
+			struct hull_err *err)
+{
+	uint64_t used = 0; /* across layers: the image is their sum */
 	for (size_t i = 0; i < img->nlayers; i++) {
 		struct oci_layer *l = &img->layers[i];
-		_cleanup_free_ char *p = xasprintf("%s/%s", dir, l->path);
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return hull_err_sys(err, errno, "layer %s", l->path);
 		struct sha256_tap t;
 		sha256_begin(&t);
 		struct unpack_opts o = {.flags = UNPACK_WHITEOUTS,
 					.tap = l->sha256 ? sha256_feed : NULL,
-					.tap_ctx = &t};
-		int r = image_unpack_fd(fd, root, &o, err);
-		close(fd);
+					.tap_ctx = &t,
+					.limit = b->limit,
+					.limit_why = b->why,
+					.used = &used};
+		int r = image_unpack_fd(fds->fd[i], root, &o, err);
 		char hex[65];
 		sha256_end(&t, hex);
 		if (r < 0)
@@ -106,9 +147,8 @@ static int apply_layers(const char *dir, struct oci_image *img,
 }
 
 /* Installs the image manifest m describes from the layers of img. */
-static int install_layers(struct pool *p, const char *dir,
-			  struct oci_image *img, json_t *m, bool quiet,
-			  struct hull_err *err)
+static int install_layers(struct pool *p, int dirfd, struct oci_image *img,
+			  json_t *m, bool quiet, struct hull_err *err)
 {
 	const char *uuid = hull_json_str(m, "uuid", "");
 	_cleanup_free_ char *ds = xasprintf("images/%s", uuid);
@@ -119,15 +159,26 @@ static int install_layers(struct pool *p, const char *dir,
 			       hull_json_str(m, "version", ""));
 		return 0;
 	}
-	struct image_txn *t;
-	int r = image_install_begin(p, m, &t, err);
+	struct layer_fds fds;
+	int r = layer_fds_open(dirfd, img, &fds, err);
 	if (r < 0)
 		return r;
+	struct image_budget b;
+	if ((r = image_budget_get(p, "layers", fds.bytes, &b, err)) < 0) {
+		layer_fds_close(&fds);
+		return r;
+	}
+	struct image_txn *t;
+	if ((r = image_install_begin(p, m, &t, err)) < 0) {
+		layer_fds_close(&fds);
+		return r;
+	}
 	_cleanup_free_ char *root = xasprintf("%s/root", image_txn_path(t));
 	if (mkdir(root, 0755) < 0)
 		r = hull_err_sys(err, errno, "mkdir %s", root);
 	else
-		r = apply_layers(dir, img, root, err);
+		r = apply_layers(img, &fds, &b, root, err);
+	layer_fds_close(&fds);
 	if (r < 0) {
 		image_install_abort(t);
 		return r;
@@ -144,19 +195,45 @@ static int install_layers(struct pool *p, const char *dir,
 static int import_layout(struct pool *p, const char *dir, bool quiet,
 			 struct hull_err *err)
 {
+	_cleanup_close_ int dirfd =
+	    open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return hull_err_sys(err, errno, "open");
 	struct oci_image img;
-	int r = oci_image_load(dir, &img, err);
+	int r = oci_image_load(dirfd, &img, err);
 	if (r < 0)
 		return r;
 	char hex[65];
-	json_t *config = config_load(dir, &img, hex, err);
+	json_t *config = config_load(dirfd, &img, hex, err);
 	json_t *m =
 	    config ? oci_image_manifest(config, hex, img.ref, err) : NULL;
 	json_decref(config);
-	r = m ? install_layers(p, dir, &img, m, quiet, err) : -err->code;
+	r = m ? install_layers(p, dirfd, &img, m, quiet, err) : -err->code;
 	json_decref(m);
 	oci_image_fini(&img);
 	return r;
+}
+
+/* Unpacks the archive at path (confined, like any image, and within the
+ * pool's free space) into the scratch folder. */
+static int scratch_fill(struct pool *p, const char *path, const char *scratch,
+			struct hull_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return hull_err_sys(err, errno, "open");
+	if (!S_ISREG(st.st_mode))
+		return hull_err_set(err, EINVAL,
+				    "not a folder or a regular file");
+	if (fcntl(fd, F_SETFL, O_RDONLY) < 0)
+		return hull_err_sys(err, errno, "open");
+	struct image_budget b;
+	int r = image_budget_get(p, "archive", (uint64_t)st.st_size, &b, err);
+	if (r < 0)
+		return r;
+	struct unpack_opts o = {.limit = b.limit, .limit_why = b.why};
+	return image_unpack_fd(fd, scratch, &o, err);
 }
 
 int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
@@ -169,25 +246,20 @@ int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
 		int r = import_layout(p, path, quiet, err);
 		return r < 0 ? hull_err_prefix(err, "%s", path) : 0;
 	}
-	/* An archive: unpack it (confined, like any image) into a scratch
-	 * folder in the pool's var/, which goes away in every case. */
-	_cleanup_free_ char *var = hull_root_path("var");
-	bool made_var = !hull_is_dir(var);
-	if (made_var && hull_mkdir_p(var, 0755, err) < 0)
-		return -err->code;
-	_cleanup_free_ char *tmpl = xasprintf("%s/.oci-XXXXXX", var);
-	if (!mkdtemp(tmpl)) {
-		int r = hull_err_sys(err, errno, "mkdtemp %s", tmpl);
-		if (made_var)
-			rmdir(var);
-		return r;
-	}
-	int r = image_unpack(path, tmpl, 0, err);
+	/* An archive: unpacked into a scratch folder in the pool's var/,
+	 * which goes away in every case; held locked meanwhile, so that
+	 * `hull init` removes it only once this import is gone. */
+	char *scratch;
+	int lock;
+	int r = image_scratch_make(&scratch, &lock, err);
+	if (r < 0)
+		return hull_err_prefix(err, "%s", path);
+	r = scratch_fill(p, path, scratch, err);
 	if (r == 0)
-		r = import_layout(p, tmpl, quiet, err);
+		r = import_layout(p, scratch, quiet, err);
 	struct hull_err ignored;
-	hull_rm_rf(tmpl, &ignored);
-	if (made_var)
-		rmdir(var);
+	hull_rm_rf(scratch, &ignored);
+	free(scratch);
+	close(lock);
 	return r < 0 ? hull_err_prefix(err, "%s", path) : 0;
 }

@@ -162,14 +162,10 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		goto undo;
 	vmadm_test_crash("quota");
 
-	const char *dirs[] = {"config", "run", "logs"};
-	for (size_t i = 0; i < 3; i++) {
-		char *d = hull_root_path("%s/%s", uuid, dirs[i]);
-		r = hull_mkdir_p(d, 0755, err);
-		free(d);
-		if (r < 0)
-			goto undo;
-	}
+	/* R/<uuid> (a clone of the image's dataset, whose top was 0755)
+	 * and its config/, run/ and logs/: root's alone (lib/root.h). */
+	if ((r = hull_instance_secure(uuid, err)) < 0)
+		goto undo;
 	if (hvm && (r = vmadm_hvm_disks_make(vm, err)) < 0)
 		goto undo;
 	r = vm_record_save(vm, err);

@@ -6,6 +6,8 @@
  * vmadm starts the supervisor and talks to it through the client of
  * src/supervisor/client.h (docs/internals.md). vmadm holds the instance
  * lock for the whole of a start or stop; the supervisor never takes it.
+ * One exception: vmadm stop -F asks a live supervisor to stop without
+ * waiting for the lock (lock_for_force_stop).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd/vmadm/vmadm.h"
@@ -107,6 +110,40 @@ int vmadm_start(int argc, char **argv)
 	return VMADM_OK;
 }
 
+/*
+ * The instance lock for vmadm stop -F, which works at once at any moment:
+ * while another command holds the lock (a start whose boot loader runs, a
+ * stop waiting for a guest to power down, an update) and a supervisor is
+ * alive, the supervisor is told to stop at once without the lock. The lock
+ * guards the record, and a forced stop writes none of it before the
+ * instance is down; the supervisor serialises its own requests. The
+ * holder sees its instance end (a start fails with "stopped by a stop
+ * request before it booted") and releases the lock; then the lock is taken
+ * and autoboot written under it, as in any stop. *stopped says that the
+ * supervisor was stopped here.
+ */
+static int lock_for_force_stop(const char *uuid, bool *stopped,
+			       struct hull_err *err)
+{
+	*stopped = false;
+	for (;;) {
+		int lock = vmadm_lock_try(uuid, err);
+		if (lock != -EWOULDBLOCK)
+			return lock;
+		if (supervisor_alive(uuid)) {
+			int r = supervisor_stop(uuid, 0, true, err);
+			if (r < 0)
+				return r;
+			*stopped = true;
+			return vmadm_lock(uuid, err);
+		}
+		/* a start about to run its supervisor, or a command on a
+		 * stopped instance: ask again shortly */
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+}
+
 static int stop_or_reboot(int argc, char **argv, bool reboot)
 {
 	const char *cmd = reboot ? "reboot" : "stop";
@@ -135,7 +172,9 @@ static int stop_or_reboot(int argc, char **argv, bool reboot)
 	if (!vm)
 		return vmadm_fail_err(&err);
 	json_decref(vm);
-	int lock = vmadm_lock(uuid, &err);
+	bool stopped = false;
+	int lock = force && !reboot ? lock_for_force_stop(uuid, &stopped, &err)
+				    : vmadm_lock(uuid, &err);
 	if (lock < 0)
 		return vmadm_fail_err(&err);
 	int r = 0;
@@ -148,7 +187,12 @@ static int stop_or_reboot(int argc, char **argv, bool reboot)
 			return vmadm_fail("Cannot reboot VM %s: VM is not "
 					  "running",
 					  uuid);
-		fprintf(stderr, "VM %s is already not running\n", uuid);
+		if (stopped)
+			fprintf(stderr,
+				"Successfully completed stop for VM %s\n",
+				uuid);
+		else
+			fprintf(stderr, "VM %s is already not running\n", uuid);
 		return VMADM_OK;
 	}
 	if (reboot) {

@@ -174,7 +174,19 @@ json_t *vmadm_read_payload(const char *file, const char *action,
 	return j;
 }
 
+static int lock_instance(const char *uuid, bool wait, struct hull_err *err);
+
 int vmadm_lock(const char *uuid, struct hull_err *err)
+{
+	return lock_instance(uuid, true, err);
+}
+
+int vmadm_lock_try(const char *uuid, struct hull_err *err)
+{
+	return lock_instance(uuid, false, err);
+}
+
+static int lock_instance(const char *uuid, bool wait, struct hull_err *err)
 {
 	/* Never creates the instance's folders: a lock on an instance whose
 	 * provision did not complete (or that is gone) is an error. */
@@ -187,7 +199,7 @@ int vmadm_lock(const char *uuid, struct hull_err *err)
 				    "provisioning failed, or it was deleted)",
 				    uuid);
 	char *p = hull_root_path("%s/config/.lock", uuid);
-	int fd = hull_lock_take(p, true, err);
+	int fd = wait ? hull_lock_take(p, true, err) : hull_lock_try(p, err);
 	free(p);
 	return fd;
 }

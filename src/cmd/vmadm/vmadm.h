@@ -32,6 +32,8 @@ json_t *vmadm_read_payload(const char *file, const char *action,
 			   struct hull_err *err);
 /* Takes the instance lock (creating config/ if needed); -1 with err. */
 int vmadm_lock(const char *uuid, struct hull_err *err);
+/* The same without waiting: -EWOULDBLOCK when another command holds it. */
+int vmadm_lock_try(const char *uuid, struct hull_err *err);
 /* Kills the process with SIGKILL when HULL_TEST_CRASH_AT names step. */
 void vmadm_test_crash(const char *step);
 unsigned vmadm_rand32(void);

@@ -2,6 +2,7 @@
  * zone_probe - a tiny static program the zone tests copy into a zone: it
  * makes one syscall a zone must not be allowed and prints the errno name
  * ("OK" when it succeeded), so a test can assert on the filter's answer.
+ * "euid" prints the effective uid it runs as (for set-user-ID tests).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -106,6 +107,10 @@ static long probe(const char *name)
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "euid")) {
+			printf("euid %u\n", (unsigned)geteuid());
+			continue;
+		}
 		long r = probe(argv[i]);
 		printf("%s %s\n", argv[i],
 		       r >= 0 ? "OK" : strerrorname_np(errno));
