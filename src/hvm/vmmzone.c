@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/close_range.h>
+#include <linux/seccomp.h>
+#include <poll.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -38,6 +40,7 @@
 #include "zone/config.h"
 #include "zone/ns.h"
 #include "zone/rootfs.h"
+#include "zone/seccomp.h"
 
 #define HULL_NS_FLAGS                                                          \
 	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |            \
@@ -268,6 +271,31 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 		return hull_err_sys(err, errno, "sethostname");
 	if (keep_fds(h, err) < 0 || drop_privileges(h->uid, h->gid, err) < 0)
 		return -err->code;
+	return 0;
+}
+
+/*
+ * The emulator must not outlive the supervisor that holds its console,
+ * its state and its disks' lock: a change of credentials clears the
+ * parent-death signal (the kernel's commit_creds), so it is set again
+ * once the uid is the emulator's, the last change before the exec. The
+ * parent may have died before that, and getppid() tells nothing in a new
+ * pid namespace (the parent lies outside: 0), so its pidfd, opened before
+ * the clone, says whether it is still there. Without a pidfd (before
+ * Linux 5.3) only the window between the clone and this call is open.
+ */
+static int pdeathsig_rearm(int parent_pidfd, struct hull_err *err)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return hull_err_sys(err, errno, "parent-death signal");
+	if (parent_pidfd < 0)
+		return 0;
+	struct pollfd pfd = {parent_pidfd, POLLIN, 0};
+	int n;
+	while ((n = poll(&pfd, 1, 0)) < 0 && errno == EINTR)
+		;
+	if (n != 0)
+		return hull_err_set(err, ESRCH, "the supervisor is gone");
 	return 0;
 }
 
@@ -589,14 +617,27 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		}
 	}
+	/* The emulator may write its run directory on the pool: no btrfs
+	 * subvolume or snapshot of its own there (its quota's escape), as in
+	 * a zone. Built here: the child only loads it. */
+	struct sock_fprog btrfs_prog;
+	if ((r = zone_seccomp_btrfs_prog(&btrfs_prog, err)) < 0) {
+		if (cgfd >= 0)
+			close(cgfd);
+		plan_fini(&plan);
+		return r;
+	}
 	int ep[2];
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		int e = errno;
 		if (cgfd >= 0)
 			close(cgfd);
+		free(btrfs_prog.filter);
 		plan_fini(&plan);
 		return hull_err_sys(err, e, "pipe");
 	}
+	/* close-on-exec: pidfd_open sets it */
+	int ppfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	pid_t pid = cgfd >= 0 ? clone_into(cgfd) : -EBADF;
 	if (pid < 0) {
 		/* no CLONE_INTO_CGROUP (before 5.7): the child writes its
@@ -618,13 +659,24 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 		if (attach_self(&at, &cerr) < 0 ||
 		    child_setup(h, &plan, &cerr) < 0)
 			child_fail(ep[1], &cerr);
+		/* no_new_privs is set: no privilege needed to load it */
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+			    &btrfs_prog) < 0) {
+			hull_err_sys(&cerr, errno, "seccomp filter");
+			child_fail(ep[1], &cerr);
+		}
+		if (pdeathsig_rearm(ppfd, &cerr) < 0)
+			child_fail(ep[1], &cerr);
 		execve(h->argv[0], h->argv, h->envp);
 		hull_err_sys(&cerr, errno, "exec %s", h->argv[0]);
 		child_fail(ep[1], &cerr);
 	}
 	if (cgfd >= 0)
 		close(cgfd);
+	if (ppfd >= 0)
+		close(ppfd);
 	close(ep[1]);
+	free(btrfs_prog.filter);
 	plan_fini(&plan);
 	if (pid < 0) {
 		close(ep[0]);

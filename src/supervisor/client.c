@@ -118,9 +118,47 @@ bool supervisor_alive(const char *uuid)
 	return alive;
 }
 
+/* The census folder of the instances' cgroup parent
+ * ("/sys/fs/cgroup/pids/hull"), found once: looking the hierarchies up
+ * costs dozens of system calls, and vmadm list asks for every instance. */
+static const char *census_parent(void)
+{
+	static char *base;
+	if (!base) {
+		struct zone_cgroup cg;
+		zone_cgroup_init(&cg, "census");
+		const char *d = zone_cgroup_census_dir(&cg);
+		base = xstrdup(d ? d : "");
+		char *slash = strrchr(base, '/');
+		if (slash)
+			*slash = '\0';
+		zone_cgroup_fini(&cg);
+	}
+	return base;
+}
+
+/* A stopped instance has no cgroup: one stat says so. */
+static bool has_cgroup(const char *uuid)
+{
+	const char *base = census_parent();
+	_cleanup_free_ char *d = xasprintf("%s/%s", base, uuid);
+	return *base && hull_is_dir(d);
+}
+
+bool zone_cgroup_busy(const char *uuid)
+{
+	if (!has_cgroup(uuid))
+		return false;
+	struct zone_cgroup cg;
+	zone_cgroup_init(&cg, uuid);
+	bool r = zone_cgroup_populated(&cg);
+	zone_cgroup_fini(&cg);
+	return r;
+}
+
 bool zone_is_running(const char *uuid)
 {
-	if (!supervisor_alive(uuid))
+	if (!supervisor_alive(uuid) || !has_cgroup(uuid))
 		return false;
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);

@@ -20,6 +20,11 @@ bool supervisor_alive(const char *uuid);
  * payload is readying the instance (an HVM boot loader runs, or it waits
  * between boots, or it tears down): vmadm shows that as "ready". */
 bool zone_is_running(const char *uuid);
+/* The zone's cgroup holds processes, whether or not a supervisor is alive.
+ * Without one, they are what a killed supervisor left (an emulator that
+ * has its disks open): the instance is "down" until zone_cleanup() (vmadm
+ * stop -F, start, delete) kills them. */
+bool zone_cgroup_busy(const char *uuid);
 /* One request, one answer (a new reference). An answer {"ok":false} is an
  * error carrying the supervisor's message. timeout_ms < 0 waits forever. */
 int supervisor_request(const char *uuid, json_t *req, json_t **resp,

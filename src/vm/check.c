@@ -18,6 +18,10 @@
  * SmartOS keeps zone attributes short, this bound keeps a hostile payload
  * from growing records without limit. */
 #define VM_STRING_MAX 4096
+/* A metadata value may be as long as the metadata protocol carries
+ * (METADATA_VALUE_MAX, src/metadata/proto.h): a user-script or cloud-init
+ * user-data is often well past 4 KiB. */
+#define VM_METADATA_VALUE_MAX (512 * 1024)
 #define VM_MAP_MAX_KEYS 4096
 #define VM_NIC_MAX 32
 
@@ -124,13 +128,12 @@ bool vm_check_hostname(const char *s)
 	return prev != '.' && prev != '-';
 }
 
-static bool check_string(json_t *v, char *why, size_t n)
+static bool check_string_max(json_t *v, size_t max, char *why, size_t n)
 {
 	if (!json_is_string(v))
 		return why_set(why, n, "must be a string");
-	if (json_string_length(v) > VM_STRING_MAX)
-		return why_set(why, n, "must be at most %d bytes",
-			       VM_STRING_MAX);
+	if (json_string_length(v) > max)
+		return why_set(why, n, "must be at most %zu bytes", max);
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return why_set(why, n, "must not contain NUL bytes");
 	return true;
@@ -215,6 +218,11 @@ int vm_bool_from_json(json_t *v, bool *deprecated)
 	return -1;
 }
 
+static bool check_string(json_t *v, char *why, size_t n)
+{
+	return check_string_max(v, VM_STRING_MAX, why, n);
+}
+
 static bool check_int(const struct vm_prop *p, json_t *v, char *why, size_t n)
 {
 	json_int_t i;
@@ -273,7 +281,9 @@ static bool check_map(json_t *v, bool tags, char *why, size_t n)
 		if (!*k || strlen(k) > 1024)
 			return why_set(why, n, "has an empty or too long key");
 		if (json_is_string(e)) {
-			if (!check_string(e, why, n))
+			if (!check_string_max(
+				e, tags ? VM_STRING_MAX : VM_METADATA_VALUE_MAX,
+				why, n))
 				return false;
 			continue;
 		}

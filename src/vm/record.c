@@ -230,8 +230,12 @@ void vm_record_derive(json_t *vm, bool pending)
 		state = busy ? "provisioning" : "failed";
 		zstate = busy ? "configured" : "incomplete";
 	} else if (!supervisor_alive(uuid)) {
-		state = "stopped";
-		zstate = "installed";
+		/* what a killed supervisor left: never "stopped" while a
+		 * process of the instance (an emulator with its disks open)
+		 * lives */
+		bool left = zone_cgroup_busy(uuid);
+		state = left ? "down" : "stopped";
+		zstate = left ? "down" : "installed";
 	} else {
 		/* A supervisor with nothing in the zone yet (an HVM boot
 		 * loader reads the disk) is illumos's "ready" zone: its
@@ -379,12 +383,15 @@ static json_t *load_fast(int rootfd, const char *uuid)
 	    fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	if (fd >= 0)
 		close(fd);
-	const char *state = !alive		    ? "stopped"
-			    : zone_is_running(uuid) ? "running"
-						    : "ready";
+	const char *state;
+	if (alive)
+		state = zone_is_running(uuid) ? "running" : "ready";
+	else
+		state = zone_cgroup_busy(uuid) ? "down" : "stopped";
 	json_object_set_new(vm, "state", json_string(state));
-	json_object_set_new(vm, "zone_state",
-			    json_string(alive ? state : "installed"));
+	json_object_set_new(
+	    vm, "zone_state",
+	    json_string(strcmp(state, "stopped") ? state : "installed"));
 	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
 	if (!strcmp(state, "running"))
 		derive_running(vm, uuid);

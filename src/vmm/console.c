@@ -3,6 +3,10 @@
  * unix socket. Output to a pty or socket nobody reads is dropped rather
  * than blocking the vCPU that wrote it; COM1's output while no client is
  * connected to its socket is kept for the next one (serial_keep_backlog).
+ * Input is never dropped: what the UART's ring cannot take is held here
+ * and the source is not read again until the guest has made room (the
+ * UART's room eventfd), so the writer's socket buffer, then the writer,
+ * wait for a slow guest (a metadata value of any size reaches it whole).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,14 +34,22 @@ struct console {
 	bool tty_saved;
 	struct termios saved;
 	struct virtio_dev *vcon;
+	uint8_t held[256]; /* input read but not yet taken by the UART */
+	size_t held_off, held_len;
 };
 
 static void on_input(void *arg, uint32_t events);
+
+static int input_fd(const struct console *c)
+{
+	return c->kind == VMM_CONSOLE_UNIX ? c->conn_fd : c->in_fd;
+}
 
 static void drop_conn(struct console *c)
 {
 	if (c->conn_fd < 0)
 		return;
+	c->held_len = 0; /* that client's bytes */
 	serial_set_output(c->ser, -1);
 	io_del(c->conn_fd);
 	close(c->conn_fd);
@@ -61,15 +73,51 @@ static void on_accept(void *arg, uint32_t events)
 	serial_set_output(c->ser, fd);
 }
 
+/* Hands bytes to the guest; what the UART has no room for is held, and
+ * the source is watched for nothing until on_room: one-shot with no event
+ * reports a hang-up once (on_input ignores it while holding) and then
+ * stays quiet, where a plain watch would report it without end. */
+static void deliver(struct console *c, const uint8_t *buf, size_t n)
+{
+	if (c->vcon && virtio_console_input(c->vcon, buf, n))
+		return;
+	size_t m = serial_input(c->ser, buf, n);
+	if (m == n)
+		return;
+	memcpy(c->held, buf + m, n - m);
+	c->held_off = 0;
+	c->held_len = n - m;
+	io_mod(input_fd(c), EPOLLONESHOT, on_input, c);
+}
+
+/* The guest has read the UART's ring down: hand it what is held, then
+ * read the source again. */
+static void on_room(void *arg, uint32_t events)
+{
+	struct console *c = arg;
+	uint64_t v;
+	if (read(serial_room_fd(c->ser), &v, sizeof(v)) < 0) {
+		/* EAGAIN: already reset */
+	}
+	if (!c->held_len)
+		return;
+	size_t m = serial_input(c->ser, c->held + c->held_off, c->held_len);
+	c->held_off += m;
+	c->held_len -= m;
+	if (!c->held_len && input_fd(c) >= 0)
+		io_mod(input_fd(c), EPOLLIN, on_input, c);
+}
+
 static void on_input(void *arg, uint32_t events)
 {
 	struct console *c = arg;
-	int fd = c->kind == VMM_CONSOLE_UNIX ? c->conn_fd : c->in_fd;
-	uint8_t buf[256];
+	int fd = input_fd(c);
+	if (c->held_len)
+		return; /* a hang-up while holding back: seen once re-armed */
+	uint8_t buf[sizeof(c->held)];
 	ssize_t n = read(fd, buf, sizeof(buf));
 	if (n > 0) {
-		if (!c->vcon || !virtio_console_input(c->vcon, buf, (size_t)n))
-			serial_input(c->ser, buf, (size_t)n);
+		deliver(c, buf, (size_t)n);
 		return;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -170,6 +218,9 @@ struct console *console_open(struct serial *ser, enum vmm_console_kind kind,
 
 int console_start(struct console *c, struct hull_err *err)
 {
+	if (c->kind != VMM_CONSOLE_NONE && serial_room_fd(c->ser) >= 0 &&
+	    io_add(serial_room_fd(c->ser), EPOLLIN, on_room, c, err) < 0)
+		return -err->code;
 	switch (c->kind) {
 	case VMM_CONSOLE_STDIO: {
 		/* epoll refuses regular files; such stdin is simply not read */

@@ -24,12 +24,17 @@ void serial_set_output(struct serial *s, int out_fd);
  * so a client that connects late (the supervisor's console log) still
  * gets the boot messages. Set-up time only (it allocates). */
 void serial_keep_backlog(struct serial *s, size_t max);
-/* Queues bytes the guest will read; returns how many fitted. */
+/* Queues bytes the guest will read; returns how many fitted. When not all
+ * did, serial_room_fd() becomes readable once the guest has read its
+ * receive ring down to half: the caller keeps the rest and stops reading
+ * its source until then (back-pressure, what RTS/CTS does on a cable). */
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len);
+/* An eventfd that says "room again" (read it to reset it), or -1. */
+int serial_room_fd(const struct serial *s);
 /* Writes out a partial line now (before the VM ends). */
 void serial_flush(struct serial *s);
-/* The flush timer's descriptor (for the confinement step), or -1. */
-int serial_fd(const struct serial *s);
+/* Its descriptors (flush timer, room eventfd), for the confinement step. */
+unsigned serial_fds(const struct serial *s, int *out, unsigned max);
 void serial_free(struct serial *s);
 
 struct i8042 *i8042_new(struct vm *vm, struct hull_err *err);

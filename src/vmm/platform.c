@@ -112,10 +112,10 @@ int platform_start(struct vm *vm, struct hull_err *err)
 unsigned platform_fds(struct vm *vm, int *out, unsigned max)
 {
 	unsigned n = 0;
-	if (vm->com1 && serial_fd(vm->com1) >= 0 && n < max)
-		out[n++] = serial_fd(vm->com1);
-	if (vm->com2 && serial_fd(vm->com2) >= 0 && n < max)
-		out[n++] = serial_fd(vm->com2);
+	if (vm->com1)
+		n += serial_fds(vm->com1, out + n, max - n);
+	if (vm->com2)
+		n += serial_fds(vm->com2, out + n, max - n);
 	for (unsigned i = 0; i < vm->n_disks && n < max; i++)
 		out[n++] = vm->disks[i].fd;
 	for (unsigned i = 0; i < vm->n_virtio; i++) {

@@ -8,12 +8,21 @@
  * gathered into lines (a write per line rather than per byte, each one a
  * wake-up of whoever reads the console); a partial line, such as a
  * prompt, goes out after 2 ms through a timer on the I/O thread.
+ *
+ * Receive holds back its source instead of dropping: input that does not
+ * fit the ring stays with the caller (console.c), which stops reading its
+ * socket until the guest has read the ring down to half, when room_fd (an
+ * eventfd written from the vCPU thread that read RBR) wakes the I/O
+ * thread. Half, not one byte: one wake-up per 2 KiB the guest reads, not
+ * per byte. The guest still sees a plain 16550A: DR while the ring holds
+ * a byte, a receive interrupt while DR and IER_RDI, never an overrun.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -55,6 +64,8 @@ struct serial {
 	bool irq_level;
 	uint8_t rx[RX_RING];
 	unsigned rx_head, rx_count;
+	bool rx_held; /* input was held back: say when there is room */
+	int room_fd;
 	uint8_t obuf[512];
 	size_t olen;
 	int timer_fd;
@@ -86,6 +97,20 @@ static void update_irq(struct serial *s)
 	if (level != s->irq_level) {
 		s->irq_level = level;
 		vm_irq_line(s->vm, s->irq, level);
+	}
+}
+
+/* After the guest took bytes: wake the I/O thread if it holds input back
+ * and the ring has room for a good part of it. */
+static void rx_room(struct serial *s)
+{
+	if (!s->rx_held || s->rx_count > RX_RING / 2)
+		return;
+	s->rx_held = false;
+	uint64_t one = 1;
+	if (s->room_fd >= 0 && write(s->room_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is already non-zero, a wake-up is on
+		 * its way */
 	}
 }
 
@@ -161,6 +186,7 @@ static void serial_read(void *dev, uint64_t off, uint8_t *data, unsigned len)
 			v = s->rx[s->rx_head];
 			s->rx_head = (s->rx_head + 1) % RX_RING;
 			s->rx_count--;
+			rx_room(s);
 		}
 		break;
 	case REG_IER:
@@ -232,6 +258,7 @@ static void serial_write(void *dev, uint64_t off, const uint8_t *data,
 		if (v & 0x02) { /* clear receive FIFO */
 			s->rx_count = 0;
 			s->rx_head = 0;
+			rx_room(s);
 		}
 		break;
 	case REG_LCR:
@@ -262,15 +289,23 @@ struct serial *serial_new(struct vm *vm, uint16_t base, unsigned irq,
 	s->out_fd = -1;
 	s->timer_fd =
 	    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	s->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->room_fd < 0) {
+		hull_err_sys(err, errno, "eventfd");
+		goto fail;
+	}
 	if (vm_pio_register(vm, base, 8, &serial_ops, s, err) < 0 ||
 	    (s->timer_fd >= 0 &&
-	     io_add(s->timer_fd, EPOLLIN, on_flush_timer, s, err) < 0)) {
-		if (s->timer_fd >= 0)
-			close(s->timer_fd);
-		free(s);
-		return NULL;
-	}
+	     io_add(s->timer_fd, EPOLLIN, on_flush_timer, s, err) < 0))
+		goto fail;
 	return s;
+fail:
+	if (s->timer_fd >= 0)
+		close(s->timer_fd);
+	if (s->room_fd >= 0)
+		close(s->room_fd);
+	free(s);
+	return NULL;
 }
 
 void serial_set_output(struct serial *s, int out_fd)
@@ -316,9 +351,19 @@ void serial_flush(struct serial *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int serial_fd(const struct serial *s)
+unsigned serial_fds(const struct serial *s, int *out, unsigned max)
 {
-	return s->timer_fd;
+	unsigned n = 0;
+	if (s->timer_fd >= 0 && n < max)
+		out[n++] = s->timer_fd;
+	if (s->room_fd >= 0 && n < max)
+		out[n++] = s->room_fd;
+	return n;
+}
+
+int serial_room_fd(const struct serial *s)
+{
+	return s->room_fd;
 }
 
 size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
@@ -327,6 +372,7 @@ size_t serial_input(struct serial *s, const uint8_t *buf, size_t len)
 	pthread_mutex_lock(&s->lock);
 	while (n < len && s->rx_count < RX_RING)
 		rx_push(s, buf[n++]);
+	s->rx_held = n < len;
 	update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 	return n;
@@ -337,5 +383,7 @@ void serial_free(struct serial *s)
 	if (!s)
 		return;
 	free(s->bl);
+	if (s->room_fd >= 0)
+		close(s->room_fd);
 	free(s);
 }

@@ -586,6 +586,11 @@ static const char *census_dir(struct zone_cgroup *cg)
 	return d ? d : cg->ndirs ? cg->dirs[0] : NULL;
 }
 
+const char *zone_cgroup_census_dir(struct zone_cgroup *cg)
+{
+	return census_dir(cg);
+}
+
 static bool dir_populated(const struct zone_cgroup *cg, const char *d)
 {
 	if (cg->v2) {

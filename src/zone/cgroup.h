@@ -96,6 +96,9 @@ bool zone_cgroup_populated(struct zone_cgroup *cg);
  * hold a process? Helpers in leaves beside it (the boot loader, the
  * metadata server) do not count. */
 bool zone_cgroup_payload_populated(struct zone_cgroup *cg);
+/* The folder zone_cgroup_populated() reads (the pids hierarchy's, or the
+ * first), or NULL. */
+const char *zone_cgroup_census_dir(struct zone_cgroup *cg);
 /* SIGKILLs everything in it (cgroup.kill, or freeze + kill on v1) and waits
  * up to timeout_ms for it to be empty. */
 int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,

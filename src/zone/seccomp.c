@@ -10,10 +10,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/btrfs.h>
 #include <linux/reboot.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include "lib/xalloc.h"
 
 static const char *const denied[] = {
     "init_module",
@@ -53,6 +58,77 @@ static const char *const denied[] = {
     "syslog",
 };
 
+/* What makes or destroys a subvolume or a snapshot, and what sets quotas
+ * (seccomp.h says why). FICLONE and friends share the btrfs ioctl type
+ * and stay allowed: cp --reflink uses them, and a clone is charged to the
+ * qgroup it lands in. */
+static const unsigned long btrfs_denied[] = {
+    BTRFS_IOC_SUBVOL_CREATE, BTRFS_IOC_SUBVOL_CREATE_V2,
+    BTRFS_IOC_SNAP_CREATE,   BTRFS_IOC_SNAP_CREATE_V2,
+    BTRFS_IOC_SNAP_DESTROY,  BTRFS_IOC_SNAP_DESTROY_V2,
+    BTRFS_IOC_QUOTA_CTL,     BTRFS_IOC_QGROUP_ASSIGN,
+    BTRFS_IOC_QGROUP_CREATE, BTRFS_IOC_QGROUP_LIMIT,
+    BTRFS_IOC_QUOTA_RESCAN,  BTRFS_IOC_DEFAULT_SUBVOL,
+};
+
+static int deny_btrfs(scmp_filter_ctx ctx)
+{
+	/* The kernel reads the request as an unsigned int: compare the low
+	 * 32 bits only, so that high bits set in the register do not slip
+	 * past the filter. */
+	for (size_t i = 0; i < sizeof(btrfs_denied) / sizeof(*btrfs_denied);
+	     i++) {
+		int r = seccomp_rule_add(
+		    ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, btrfs_denied[i]));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int zone_seccomp_btrfs_prog(struct sock_fprog *prog, struct hull_err *err)
+{
+	prog->filter = NULL;
+	prog->len = 0;
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!ctx)
+		return hull_err_set(err, ENOMEM, "seccomp_init");
+	int fd = -1, r = deny_btrfs(ctx);
+	if (r < 0)
+		goto fail;
+	/* libseccomp 2.5 exports to a descriptor only */
+	fd = memfd_create("hull-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if ((r = seccomp_export_bpf(ctx, fd)) < 0)
+		goto fail;
+	off_t len = lseek(fd, 0, SEEK_END);
+	if (len <= 0 || len % sizeof(struct sock_filter) ||
+	    len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+		r = -EINVAL;
+		goto fail;
+	}
+	prog->filter = xmalloc((size_t)len);
+	if (pread(fd, prog->filter, (size_t)len, 0) != len) {
+		r = -EIO;
+		free(prog->filter);
+		prog->filter = NULL;
+		goto fail;
+	}
+	prog->len = (unsigned short)(len / sizeof(struct sock_filter));
+	close(fd);
+	seccomp_release(ctx);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	seccomp_release(ctx);
+	return hull_err_sys(err, -r, "seccomp filter");
+}
+
 int zone_seccomp_load(bool notify_uname, bool notify_sethostname,
 		      struct hull_err *err)
 {
@@ -71,6 +147,8 @@ int zone_seccomp_load(bool notify_uname, bool notify_sethostname,
 		    0)
 			goto fail;
 	}
+	if ((r = deny_btrfs(ctx)) < 0)
+		goto fail;
 	/* reboot(2) in a pid namespace only ends that namespace (restart,
 	 * halt, power off, ctrl-alt-del); anything else (kexec, suspend) is
 	 * refused. */

@@ -363,6 +363,75 @@ static int test_com2(void)
 	return 0;
 }
 
+static u8 com2_getc(void)
+{
+	while (!(inb(0x2f8 + 5) & 1))
+		;
+	return inb(0x2f8);
+}
+
+static void com2_putc(u8 c)
+{
+	while (!(inb(0x2f8 + 5) & 0x20))
+		;
+	outb(0x2f8, c);
+}
+
+/*
+ * test=mdget key=K: asks COM2 for metadata key K in the SmartOS
+ * protocol's first version ("GET K\n"; the answer "SUCCESS\n", the value
+ * with a '.' doubled at the start of a line, "\n.\n"), reads the answer
+ * whole, and prints the value's length and FNV-1a hash for the host to
+ * compare with what it sent.
+ */
+#define MDGET_MAX (256u << 10)
+static int test_mdget(const char *key)
+{
+	if (!key) {
+		print("mdget: no key=\n");
+		return -1;
+	}
+	for (const char *p = "GET "; *p; p++)
+		com2_putc((u8)*p);
+	for (const char *p = key; *p && *p != ' '; p++)
+		com2_putc((u8)*p);
+	com2_putc('\n');
+	char status[16];
+	u32 sl = 0;
+	for (u8 c; (c = com2_getc()) != '\n';)
+		if (sl < sizeof(status) - 1)
+			status[sl++] = (char)c;
+	status[sl] = 0;
+	if (sl != 7 || memcmp(status, "SUCCESS", 7)) {
+		print("mdget: answer '%s'\n", status);
+		return -1;
+	}
+	u8 *buf = alloc_pages(MDGET_MAX);
+	u32 n = 0;
+	for (;;) {
+		if (n == MDGET_MAX) {
+			print("mdget: more than %u bytes\n", MDGET_MAX);
+			return -1;
+		}
+		buf[n++] = com2_getc();
+		if (n >= 3 && buf[n - 1] == '\n' && buf[n - 2] == '.' &&
+		    buf[n - 3] == '\n')
+			break;
+	}
+	/* the value: without the end marker, a doubled '.' undone */
+	u32 hash = 2166136261u, len = 0;
+	int line_start = 1;
+	for (u32 i = 0; i < n - 3; i++) {
+		if (line_start && buf[i] == '.')
+			i++; /* its double */
+		hash = (hash ^ buf[i]) * 16777619u;
+		len++;
+		line_start = buf[i] == '\n';
+	}
+	print("mdget: %u bytes fnv %x\n", len, hash);
+	return 0;
+}
+
 static const char *smbios_str(u8 *st, u8 idx)
 {
 	char *s = (char *)st + st[1];
@@ -683,6 +752,8 @@ void guest_main(u32 kind, u32 info)
 		r = test_kbd();
 	} else if (arg_is("test", "com2")) {
 		r = test_com2();
+	} else if (arg_is("test", "mdget")) {
+		r = test_mdget(arg("key"));
 	} else if (arg_is("test", "acpi")) {
 		r = test_acpi(0);
 	} else if (arg_is("test", "acpibutton")) {

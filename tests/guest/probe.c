@@ -7,14 +7,17 @@
  *
  * --own: a disk it must be able to open read-write; --try: paths it must
  * not be able to open (the host's files, another instance's disk);
- * --run: a directory to create a file in.
+ * --run: a directory to create a file in; --subvol: a directory to make a
+ * btrfs subvolume in (which the hull's filter refuses).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/btrfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -107,6 +110,18 @@ int main(int argc, char **argv)
 			open_report("try", argv[i + 1], O_RDONLY);
 		} else if (!strcmp(argv[i], "--trywrite")) {
 			open_report("trywrite", argv[i + 1], O_WRONLY);
+		} else if (!strcmp(argv[i], "--subvol")) {
+			struct btrfs_ioctl_vol_args a;
+			memset(&a, 0, sizeof(a));
+			strcpy(a.name, "probe-subvol");
+			int fd = open(argv[i + 1],
+				      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			int r = fd < 0 ? -1
+				       : ioctl(fd, BTRFS_IOC_SUBVOL_CREATE, &a);
+			printf("subvol %s: %s\n", argv[i + 1],
+			       r == 0 ? "made" : strerror(errno));
+			if (fd >= 0)
+				close(fd);
 		} else if (!strcmp(argv[i], "--run")) {
 			char p[4096];
 			snprintf(p, sizeof(p), "%s/probe.out", argv[i + 1]);

@@ -5,6 +5,7 @@ its console, its metadata on COM2, a clean stop through the power button,
 delete; bad payloads refused with nothing created."""
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -56,7 +57,7 @@ def create(h, payload):
     return r.err.split("Successfully created VM ")[1].split()[0]
 
 
-def new_bhyve_test_vm(h):
+def new_bhyve_test_vm(h, **payload):
     """A stopped bhyve VM with an 8 MiB boot disk, for hull-vmm's test
     guest (tests/guest), which this host's KVM runs where it runs no stock
     Linux: HULL_TEST_KVM_SMALL lets the bhyve brand use it. Skips where
@@ -67,7 +68,7 @@ def new_bhyve_test_vm(h):
         pytest.skip(why)
     h.env["HULL_TEST_KVM_SMALL"] = "1"
     u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
-                   "disks": [{"size": 8, "boot": True}]})
+                   "disks": [{"size": 8, "boot": True}], **payload})
     return u, json.loads(h.run("vmadm", "get", u).out)["disks"][0]["path"]
 
 
@@ -354,55 +355,6 @@ def test_kvm_guest_network_over_tap(vmhost):
         net.close()
 
 
-def test_kvm_under_ip_netns_exec_runs_in_its_cgroup(vmhost):
-    # `ip netns exec` hides /sys/fs/cgroup; the VM created and stopped
-    # from there still runs in its cgroup in the host's tree, limited,
-    # its state the same inside and outside, and leaves nothing.
-    from nethelp import NetHost
-    from zonekit import cgroup_dirs, cgroup_file, cgroup_pids, cgroup_v2
-    h = vmhost
-    img = install(h)
-    net = NetHost(h)
-
-    def in_ns(*args, input=None):
-        return subprocess.run(["ip", "netns", "exec", net.ns,
-                               prog("vmadm"), *args], input=input,
-                              capture_output=True, text=True, env=h.env,
-                              timeout=180)
-    try:
-        p = {"brand": "kvm", "ram": 256, "cpu_cap": 50,
-             "disks": [{"image_uuid": img, "boot": True}]}
-        cp = in_ns("create", input=json.dumps(p))
-        assert cp.returncode == 0, cp.stderr
-        u = cp.stderr.split("Successfully created VM ")[1].split()[0]
-        rel = f"{h.env['HULL_CGROUP_PARENT']}/{u}"
-        qemu = emulator_pid(h, u)
-        assert qemu in cgroup_pids(rel)
-        if cgroup_v2():
-            assert cgroup_file(rel, "", "cpu.max") == "50000 100000"
-            mem = int(cgroup_file(rel, "", "memory.max"))
-        else:
-            assert cgroup_file(rel, "cpu", "cpu.cfs_quota_us") == "50000"
-            mem = int(cgroup_file(rel, "memory", "memory.limit_in_bytes"))
-        assert 256 << 20 < mem < 1 << 30     # the guest's RAM and overhead
-        assert state(h, u) == "running"
-        cp = in_ns("list", "-H", "-o", "state", f"uuid={u}")
-        assert cp.stdout.strip() == "running", cp
-        # metadata over COM2 from the emulator in the instance's cgroup
-        wait_console(h, u, READY)
-        assert f"hull-guest: uuid={u}" in console_log(h, u)
-        cp = in_ns("stop", u, "-F")
-        assert cp.returncode == 0, cp.stderr
-        assert state(h, u) == "stopped"
-        assert not cgroup_pids(rel)
-        cp = in_ns("delete", u)
-        assert cp.returncode == 0, cp.stderr
-        assert not cgroup_dirs(rel)
-        assert not os.path.exists(os.path.join(h.root, u))
-    finally:
-        net.close()
-
-
 def test_update_running_vm(vmhost):
     h = vmhost
     img = install(h)
@@ -485,6 +437,201 @@ def test_hvm_instances_get_their_own_ids_released_on_delete(vmhost):
     h.run("vmadm", "delete", a)
     c = create(h, pay)
     assert record(h, c)["hull_userns"] == ia
+
+
+def boot_bhyve_test_guest(h, workdir, args="test=acpibutton",
+                          wait="waiting for the power button", **payload):
+    """A running bhyve VM whose test guest (new_bhyve_test_vm) has the
+    command line args, once wait is on its console (by default: waiting
+    for the ACPI power button). Returns (uuid, boot disk path)."""
+    import vmmlib
+    u, disk = new_bhyve_test_vm(h, **payload)
+    fs = os.path.join(workdir, "guestfs-" + u)
+    os.makedirs(os.path.join(fs, "boot", "grub"))
+    subprocess.run(["cp", vmmlib.GUEST_BZ,
+                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
+    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
+        f.write("menuentry 'guest' {\n"
+                f"  linux /boot/vmlinuz-1 {args}\n}}\n")
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
+                   check=True, capture_output=True)
+    h.run("vmadm", "start", u)
+    wait_console(h, u, wait, 90)
+    return u, disk
+
+
+def instance_cgroup(h, u):
+    return f"{h.env['HULL_CGROUP_PARENT']}/{u}"
+
+
+@pytest.mark.parametrize("brand", ["bhyve", "kvm"])
+def test_killed_supervisor_takes_its_emulator_along(vmhost, workdir, brand):
+    """kill -9 of a VM's supervisor: its emulator (hull-vmm, QEMU), which
+    has the disks open, dies with it (the parent-death signal survives the
+    switch to the instance's uid), and vmadm never says stopped while it
+    lives."""
+    from zonekit import cgroup_pids, pid_alive
+    h = vmhost
+    if brand == "bhyve":
+        u, _ = boot_bhyve_test_guest(h, workdir)
+    else:
+        u = create(h, {"brand": "kvm", "ram": 256,
+                       "disks": [{"image_uuid": install(h)}]})
+        wait_console(h, u, READY)
+    assert state(h, u) == "running"
+    with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
+        sv = int(f.read())
+    emu = emulator_pid(h, u)
+    assert emu in cgroup_pids(instance_cgroup(h, u))
+    os.kill(sv, signal.SIGKILL)
+    end = time.monotonic() + 10
+    while True:
+        s = state(h, u)
+        # state first: an emulator alive now was alive when state was read
+        if s == "stopped":
+            assert not pid_alive(emu), \
+                "vmadm says stopped while the emulator runs"
+            break
+        assert s == "down", s
+        assert time.monotonic() < end, "the emulator outlived its supervisor"
+        time.sleep(0.05)
+    assert not cgroup_pids(instance_cgroup(h, u))
+    # and the VM starts again
+    if brand == "bhyve":
+        h.run("vmadm", "start", u)
+        wait_console(h, u, "waiting for the power button", 30)
+        h.run("vmadm", "stop", u, "-t", "30", timeout=60)
+        assert state(h, u) == "stopped"
+
+
+def leave_a_writer(h, u, disk):
+    """What a killed supervisor's emulator was before the fix: a process
+    in the instance's cgroup, no supervisor, the disk open for writing."""
+    from zonekit import CG, cgroup_v2
+    rel = instance_cgroup(h, u)
+    d = os.path.join(CG, rel) if cgroup_v2() else os.path.join(CG, "pids", rel)
+    os.makedirs(d, exist_ok=True)
+    with open(disk, "r+b") as f:
+        p = subprocess.Popen(["sleep", "600"], stdin=f)
+    with open(os.path.join(d, "cgroup.procs"), "w") as f:
+        f.write(str(p.pid))
+    return p
+
+
+def test_leftovers_of_a_killed_supervisor_are_down_and_killed_first(vmhost):
+    """An emulator left without its supervisor makes the instance down
+    (never stopped); what changes its disks (update_disks, add_disks,
+    start, delete) kills it first, as vmadm stop -F does; imgadm create
+    refuses.
+    (rollback-snapshot, for OS brands only, stops the instance first.)"""
+    h = vmhost
+    u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
+                   "disks": [{"size": 8, "boot": True}]})
+    disk = json.loads(h.run("vmadm", "get", u).out)["disks"][0]["path"]
+    w = leave_a_writer(h, u, disk)
+    try:
+        assert state(h, u) == "down"
+        vm = json.loads(h.run("vmadm", "get", u).out)
+        assert (vm["state"], vm["zone_state"]) == ("down", "down")
+        r = h.fails("imgadm", "create", "-o",
+                    os.path.join(h.workdir, "img"), u, "name=x")
+        assert "is down: stop it before making an image" in r.err
+        assert w.poll() is None
+        h.run("vmadm", "update", u, input=json.dumps(
+            {"update_disks": [{"path": disk, "size": 16}]}))
+        assert w.wait(5) == -signal.SIGKILL
+        assert os.path.getsize(disk) == 16 << 20
+        assert state(h, u) == "stopped"
+
+        w = leave_a_writer(h, u, disk)
+        h.run("vmadm", "update", u, input=json.dumps(
+            {"add_disks": [{"size": 8}]}))
+        assert w.wait(5) == -signal.SIGKILL
+
+        # start kills them before anything else, even a start that fails
+        # (this empty disk boots nothing)
+        w = leave_a_writer(h, u, disk)
+        r = h.run("vmadm", "start", u, check=False)
+        assert w.wait(5) == -signal.SIGKILL, r
+        h.run("vmadm", "stop", "-F", u)
+        assert state(h, u) == "stopped"
+
+        w = leave_a_writer(h, u, disk)
+        h.run("vmadm", "stop", "-F", u)
+        assert w.wait(5) == -signal.SIGKILL
+        assert state(h, u) == "stopped"
+
+        w = leave_a_writer(h, u, disk)
+        h.run("vmadm", "delete", u)
+        assert w.wait(5) == -signal.SIGKILL
+    finally:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+
+
+def test_bhyve_guest_reads_a_100k_user_script_whole(vmhost, workdir):
+    """Metadata over COM2 through the supervisor: a 100 KiB user-script
+    (25 times hull-vmm's receive ring) reaches the test guest whole; the
+    guest reports the length and FNV-1a hash of what it read."""
+    from test_vmm_guest import big_value, fnv1a
+    h = vmhost
+    value = big_value(100 * 1024, 7)
+    u, _ = boot_bhyve_test_guest(
+        h, workdir, "test=mdget key=user-script", "hull-guest: PASS mdget",
+        customer_metadata={"user-script": value.decode()})
+    assert (f"mdget: {len(value)} bytes fnv {fnv1a(value):x}"
+            in console_log(h, u))
+    h.run("vmadm", "delete", u)
+
+
+def test_kvm_under_ip_netns_exec_runs_in_its_cgroup(vmhost):
+    # `ip netns exec` hides /sys/fs/cgroup; the VM created and stopped
+    # from there still runs in its cgroup in the host's tree, limited,
+    # its state the same inside and outside, and leaves nothing.
+    from nethelp import NetHost
+    from zonekit import cgroup_dirs, cgroup_file, cgroup_pids, cgroup_v2
+    h = vmhost
+    img = install(h)
+    net = NetHost(h)
+
+    def in_ns(*args, input=None):
+        return subprocess.run(["ip", "netns", "exec", net.ns,
+                               prog("vmadm"), *args], input=input,
+                              capture_output=True, text=True, env=h.env,
+                              timeout=180)
+    try:
+        p = {"brand": "kvm", "ram": 256, "cpu_cap": 50,
+             "disks": [{"image_uuid": img, "boot": True}]}
+        cp = in_ns("create", input=json.dumps(p))
+        assert cp.returncode == 0, cp.stderr
+        u = cp.stderr.split("Successfully created VM ")[1].split()[0]
+        rel = f"{h.env['HULL_CGROUP_PARENT']}/{u}"
+        qemu = emulator_pid(h, u)
+        assert qemu in cgroup_pids(rel)
+        if cgroup_v2():
+            assert cgroup_file(rel, "", "cpu.max") == "50000 100000"
+            mem = int(cgroup_file(rel, "", "memory.max"))
+        else:
+            assert cgroup_file(rel, "cpu", "cpu.cfs_quota_us") == "50000"
+            mem = int(cgroup_file(rel, "memory", "memory.limit_in_bytes"))
+        assert 256 << 20 < mem < 1 << 30     # the guest's RAM and overhead
+        assert state(h, u) == "running"
+        cp = in_ns("list", "-H", "-o", "state", f"uuid={u}")
+        assert cp.stdout.strip() == "running", cp
+        # metadata over COM2 from the emulator in the instance's cgroup
+        wait_console(h, u, READY)
+        assert f"hull-guest: uuid={u}" in console_log(h, u)
+        cp = in_ns("stop", u, "-F")
+        assert cp.returncode == 0, cp.stderr
+        assert state(h, u) == "stopped"
+        assert not cgroup_pids(rel)
+        cp = in_ns("delete", u)
+        assert cp.returncode == 0, cp.stderr
+        assert not cgroup_dirs(rel)
+        assert not os.path.exists(os.path.join(h.root, u))
+    finally:
+        net.close()
 
 
 def test_running_vm_object(vmhost, workdir):

@@ -189,6 +189,39 @@ def test_probe_runs_as_the_instances_uid(hull):
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
+def test_emulator_cannot_make_btrfs_subvolumes(btrfs_pool):
+    """The emulator may write its run directory, which lies in the
+    instance's dataset on the pool: a subvolume made there would get a
+    qgroup of its own, outside the instance's quota. The hull's filter
+    refuses the btrfs subvolume ioctls, for root's emulator and the
+    uid's alike."""
+    parent = f"hull-test-{uuidlib.uuid4().hex[:8]}"
+    env = dict(os.environ, HULL_CGROUP_PARENT=parent)
+    u = str(uuidlib.uuid4())
+    try:
+        for i, extra in enumerate(((), AS_UID)):
+            inst = os.path.join(btrfs_pool.root, f"inst{i}")
+            for d in ("root", "run", "disks"):
+                os.makedirs(os.path.join(inst, d))
+            with open(os.path.join(inst, "disks", "disk0.img"), "wb") as f:
+                f.write(b"\0" * 4096)
+            run = os.path.join(inst, "run")
+            cp = subprocess.run(
+                [prog("hull-vmmzone"), "--uuid", u, "--root",
+                 os.path.join(inst, "root"), "--run-dir", run, "--file",
+                 os.path.join(inst, "disks", "disk0.img") + ":rw", *extra,
+                 "--", PROBE, "--run", run, "--subvol", run],
+                env=env, capture_output=True, text=True, timeout=60)
+            assert cp.returncode == 0, cp.stderr
+            out = cp.stdout.splitlines()
+            assert f"run {run}/probe.out: opened" in out, cp.stdout
+            assert f"subvol {run}: Operation not permitted" in out, out
+            assert not os.path.exists(os.path.join(run, "probe-subvol"))
+    finally:
+        cgroup_remove(f"{parent}/{u}")
+        cgroup_remove(parent)
+
+
 def test_uid_hand_over_refusals(hull):
     """Only the instance's own files are handed over: a disk with another
     hard link is refused in one line; a symbolic link planted in the run

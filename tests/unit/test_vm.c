@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,6 +144,33 @@ static void test_create_refusals_name_property(void **state)
 	refused("{" IMG ",\"routes\":{\"10.0.0.0/8\":\"nowhere\"}}",
 		"bad_values", "routes", NULL);
 	refused("{\"brand\":\"solaris\"}", "bad_brand", "\"solaris\"", NULL);
+}
+
+/* A metadata value may be as long as the metadata protocol carries (512
+ * KiB: a user-script); a tag and other strings at most 4 KiB. */
+static void test_metadata_value_sizes(void **state)
+{
+	static const char fmt[] = "{" IMG ",\"%s\":{\"k\":\"%s\"}}";
+	size_t big = 512 * 1024;
+	char *v = malloc(big + 2);
+	char *p = malloc(big + 128);
+	memset(v, 'a', big + 1);
+	v[100 * 1024] = '\0';
+	snprintf(p, big + 128, fmt, "customer_metadata", v);
+	accepted(p);
+	v[100 * 1024] = 'a';
+	v[big] = '\0';
+	snprintf(p, big + 128, fmt, "internal_metadata", v);
+	accepted(p);
+	v[big] = 'a';
+	v[big + 1] = '\0';
+	snprintf(p, big + 128, fmt, "customer_metadata", v);
+	refused(p, "bad_values", "customer_metadata", "524288 bytes");
+	v[4097] = '\0';
+	snprintf(p, big + 128, fmt, "tags", v);
+	refused(p, "bad_values", "tags", "4096 bytes");
+	free(p);
+	free(v);
 }
 
 static void test_defaults(void **state)
@@ -420,6 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_table_sorted_and_found),
 	    cmocka_unit_test(test_smartos_samples_accepted),
 	    cmocka_unit_test(test_create_refusals_name_property),
+	    cmocka_unit_test(test_metadata_value_sizes),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_nics_defaults),
 	    cmocka_unit_test(test_update_rules),

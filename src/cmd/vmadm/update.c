@@ -22,6 +22,7 @@
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "pool/pool.h"
+#include "supervisor/client.h"
 #include "vm/netcheck.h"
 #include "vm/nics.h"
 #include "vm/payload.h"
@@ -58,14 +59,22 @@ static int update_locked(const char *uuid, json_t *payload,
 	 * changed on disk just before the record is saved. */
 	bool running = vm_supervisor_alive(uuid);
 	json_t *ud = json_object_get(payload, "update_disks");
+	json_t *ad = json_object_get(payload, "add_disks");
+	json_t *rd = json_object_get(payload, "remove_disks");
+	/* A killed supervisor may have left its emulator running with the
+	 * disks open (state down): kill it, as vmadm stop -F would, before
+	 * a disk changes under it. */
+	if ((ud || ad || rd) && !running && zone_cgroup_busy(uuid) &&
+	    (r = zone_cleanup(uuid, err)) < 0) {
+		hull_err_prefix(err, "Cannot change the disks of VM %s", uuid);
+		goto out;
+	}
 	if (ud && (r = hvm_disks_update_plan(vm, ud, running, &resize, &nresize,
 					     err)) < 0)
 		goto out;
 	/* add_disks, remove_disks: the emulator has its disks open and
 	 * bound into its hull, so only while stopped (SmartOS too needs a
 	 * restart of a KVM VM for disk changes). */
-	json_t *ad = json_object_get(payload, "add_disks");
-	json_t *rd = json_object_get(payload, "remove_disks");
 	if ((ad || rd) && running) {
 		r = hull_err_set(err, EBUSY,
 				 "Invalid value for %s: cannot %s disks while "
