@@ -290,7 +290,8 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 		strv_push(&cfg->envp, hn);
 	free(hn);
 	zone_limits_from_json(vm, &cfg->limits);
-	return 0;
+	return zone_fs_parse(json_object_get(vm, "filesystems"), &cfg->fs,
+			     &cfg->nfs, err);
 }
 
 int zone_config_load(const char *uuid, struct zone_config *cfg,
@@ -321,5 +322,6 @@ void zone_config_fini(struct zone_config *cfg)
 	zone_strv_free(cfg->envp);
 	free(cfg->workdir);
 	free(cfg->user);
+	zone_fs_free(cfg->fs, cfg->nfs);
 	memset(cfg, 0, sizeof(*cfg));
 }
