@@ -25,8 +25,8 @@
 
 #define ZONE_FS_PATH_MAX 1024
 
-__attribute__((format(printf, 3, 4))) static bool
-why_set(char *why, size_t n, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static bool why_set(char *why, size_t n,
+							  const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -217,8 +217,8 @@ int zone_fs_clone(const struct zone_fs *fs, size_t count, int *trees,
 		    .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 				(fs[i].ro ? MOUNT_ATTR_RDONLY : 0) |
 				(fs[i].noexec ? MOUNT_ATTR_NOEXEC : 0)};
-		if (t < 0 || mount_setattr(t, "", AT_EMPTY_PATH, &a,
-					   sizeof(a)) < 0) {
+		if (t < 0 ||
+		    mount_setattr(t, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0) {
 			int e = errno;
 			if (t >= 0)
 				close(t);

@@ -206,8 +206,8 @@ static int open_step(int dfd, const char *name, bool dir)
 {
 	struct open_how how = {
 	    .flags = O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0),
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-		       RESOLVE_NO_MAGICLINKS};
+	    .resolve =
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
 	int fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;
 }
@@ -258,8 +258,8 @@ int zone_rootfs_open_in_root(const char *path, bool dir, struct hull_err *err)
 		comp = next;
 	}
 	struct stat st;
-	if (fstat(fd, &st) < 0 || (dir ? !S_ISDIR(st.st_mode)
-				       : !S_ISREG(st.st_mode))) {
+	if (fstat(fd, &st) < 0 ||
+	    (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
 		close(fd);
 		return hull_err_set(err, dir ? ENOTDIR : EINVAL,
 				    "%s is not a %s", path,

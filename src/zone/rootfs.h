@@ -41,9 +41,10 @@ int zone_rootfs_mount(const struct zone_config *cfg, int console_fd,
  * reached without following a symbolic link. */
 int zone_mountpoint_check(const char *dst, struct hull_err *err);
 /* An O_PATH descriptor of path, absolute in the current root, reached
- * without following any symbolic link; missing folders on the way (and the last one, or an empty regular
- * file when !dir) are created as the zone's root. Fails unless the last
- * component is a folder (dir) or a regular file (!dir). */
+ * without following any symbolic link; missing folders on the way (and the last
+ * one, or an empty regular file when !dir) are created as the zone's root.
+ * Fails unless the last component is a folder (dir) or a regular file (!dir).
+ */
 int zone_rootfs_open_in_root(const char *path, bool dir, struct hull_err *err);
 /* mkdir -p of an absolute path, inside the current root. */
 int zone_mkdir_p(const char *path, mode_t mode);
