@@ -290,8 +290,14 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 		strv_push(&cfg->envp, hn);
 	free(hn);
 	zone_limits_from_json(vm, &cfg->limits);
-	return zone_fs_parse(json_object_get(vm, "filesystems"), &cfg->fs,
-			     &cfg->nfs, err);
+	if ((r = zone_fs_parse(json_object_get(vm, "filesystems"), &cfg->fs,
+			       &cfg->nfs, err)) < 0)
+		return r;
+	if (hull_json_bool(vm, "delegate_dataset", false))
+		return zone_fs_add_delegated(
+		    &cfg->fs, &cfg->nfs, cfg->uuid,
+		    hull_json_str(vm, "zpool", "zones"), err);
+	return 0;
 }
 
 int zone_config_load(const char *uuid, struct zone_config *cfg,

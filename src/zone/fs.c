@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/root.h"
 #include "lib/xalloc.h"
 #include "zone/rootfs.h"
 
@@ -203,6 +204,27 @@ int zone_fs_parse(json_t *arr, struct zone_fs **out, size_t *count,
 	return 0;
 }
 
+int zone_fs_add_delegated(struct zone_fs **fs, size_t *count, const char *uuid,
+			  const char *zpool, struct hull_err *err)
+{
+	if (!*zpool || strlen(zpool) > 64 ||
+	    strspn(zpool, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			  "0123456789_.-") != strlen(zpool) ||
+	    !strcmp(zpool, ".") || !strcmp(zpool, ".."))
+		return hull_err_set(err, EINVAL, "zpool: not a pool name: %s",
+				    zpool);
+	if (*count >= ZONE_FS_MAX)
+		return hull_err_set(err, EINVAL,
+				    "filesystems: too many entries");
+	*fs = xrealloc(*fs, (*count + 1) * sizeof(**fs));
+	struct zone_fs *d = &(*fs)[(*count)++];
+	memset(d, 0, sizeof(*d));
+	d->source = hull_root_path("%s/data", uuid);
+	d->target = xasprintf("/%s/%s/data", zpool, uuid);
+	d->idmap = true;
+	return 0;
+}
+
 int zone_fs_clone(const struct zone_fs *fs, size_t count, int *trees,
 		  struct hull_err *err)
 {
@@ -217,6 +239,11 @@ int zone_fs_clone(const struct zone_fs *fs, size_t count, int *trees,
 		    .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 				(fs[i].ro ? MOUNT_ATTR_RDONLY : 0) |
 				(fs[i].noexec ? MOUNT_ATTR_NOEXEC : 0)};
+		int userns = zone_rootfs_owner_userns();
+		if (fs[i].idmap && userns >= 0) {
+			a.attr_set |= MOUNT_ATTR_IDMAP;
+			a.userns_fd = (uint64_t)userns;
+		}
 		if (t < 0 ||
 		    mount_setattr(t, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0) {
 			int e = errno;

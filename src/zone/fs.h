@@ -31,6 +31,9 @@ struct zone_fs {
 	char *target; /* absolute path in the zone */
 	bool ro;
 	bool noexec;
+	/* The delegated dataset: in a userns zone mounted idmapped like the
+	 * zone's root, so its files keep the zone's ids on disk. */
+	bool idmap;
 };
 
 /* Checks one entry. partial: an update_filesystems entry, which needs only
@@ -43,6 +46,11 @@ bool zone_fs_check_list(json_t *arr, char *why, size_t n);
 int zone_fs_parse(json_t *arr, struct zone_fs **out, size_t *count,
 		  struct hull_err *err);
 void zone_fs_free(struct zone_fs *fs, size_t count);
+/* The delegated dataset (delegate_dataset): R/<uuid>/data, read-write, at
+ * /<zpool>/<uuid>/data in the zone, as SmartOS mounts zones/<uuid>/data.
+ * Appended to *fs; EINVAL for a zpool that is not one name. */
+int zone_fs_add_delegated(struct zone_fs **fs, size_t *count, const char *uuid,
+			  const char *zpool, struct hull_err *err);
 
 /* In the zone's mount namespace, before the pivot: detached binds of each
  * source, into trees[count] (descriptors, caller closes). On failure every

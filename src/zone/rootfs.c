@@ -41,6 +41,11 @@ void zone_rootfs_set_owner(int user_fd, uid_t uid, gid_t gid)
 		 (unsigned)uid, (unsigned)gid);
 }
 
+int zone_rootfs_owner_userns(void)
+{
+	return owner.set ? owner.user_fd : -1;
+}
+
 const char *zone_rootfs_tmpfs_owner(void)
 {
 	return owner.set ? owner.tmpfs : "";

@@ -22,6 +22,8 @@
  * it. Without this call (the default) everything is the host's root's.
  */
 void zone_rootfs_set_owner(int user_fd, uid_t uid, gid_t gid);
+/* The user namespace descriptor given to zone_rootfs_set_owner, or -1. */
+int zone_rootfs_owner_userns(void);
 /* ",uid=U,gid=G" for a tmpfs of a userns zone, else "". */
 const char *zone_rootfs_tmpfs_owner(void);
 /* The host gid of the zone's tty group (5), for devpts. */

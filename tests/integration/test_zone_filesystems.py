@@ -248,3 +248,60 @@ def test_userns_zone_cannot_remount_or_unmount(bbhost, hostdir):
     assert h.run("zlogin", u, "sh", "-c", "echo x > /data/new",
                  check=False).rc != 0
     assert os.listdir(hostdir) == ["hello"]
+
+
+def test_delegated_dataset_is_the_zones_own_subvolume(bbhost):
+    h = bbhost
+    u = create(h, delegate_dataset=True, quota=1)
+    vm = json.loads(h.run("vmadm", "get", u).out)
+    assert vm["datasets"] == [f"zones/{u}/data"]
+    data = os.path.join(h.root, u, "data")
+    # A dataset of the pool of its own (a btrfs subvolume: inode 256).
+    ds = {d["name"]: d for d in json.loads(h.run("hull", "pool", "list", "-j").out)}
+    assert ds[f"{u}/data"]["quota"] == 1 << 30
+    assert os.stat(data).st_ino == 256
+    # Where SmartOS mounts zones/<uuid>/data in the zone, read-write.
+    target = f"/zones/{u}/data"
+    h.run("zlogin", u, "sh", "-c", f"echo kept > {target}/f; mkdir {target}/sub")
+    with open(os.path.join(data, "f")) as f:
+        assert f.read() == "kept\n"
+    opts = mount_line(h, u, target).split()[3].split(",")
+    assert "rw" in opts and "nosuid" in opts and "nodev" in opts
+    # Limited like the instance: quota 1 GiB on the dataset too.
+    r = h.run("zlogin", u, "sh", "-c",
+              f"dd if=/dev/zero of={target}/big bs=1M count=1200 conv=fsync",
+              check=False, timeout=300)
+    assert r.rc != 0 and "quota" in r.err.lower(), r
+    h.run("zlogin", u, "rm", "-f", f"{target}/big")
+    h.run("vmadm", "reboot", u)
+    assert h.run("zlogin", u, "cat", f"{target}/f").out == "kept\n"
+    # A snapshot and rollback of the instance leave its data alone, as
+    # SmartOS's vmadm snapshots cover the zone's root dataset only.
+    h.run("vmadm", "create-snapshot", u, "before")
+    h.run("zlogin", u, "sh", "-c", f"echo later > {target}/g")
+    h.run("vmadm", "rollback-snapshot", u, "before")
+    assert h.run("zlogin", u, "cat", f"{target}/g").out == "later\n"
+    h.run("vmadm", "delete", u)
+    assert not os.path.exists(os.path.join(h.root, u))
+    assert f"{u}/data" not in h.run("hull", "pool", "list", "-H").out
+
+
+def test_delegated_dataset_of_a_userns_zone_keeps_the_zones_ids(bbhost):
+    h = bbhost
+    u = create(h, delegate_dataset=True,
+               internal_metadata={"hull:userns": "true"})
+    target = f"/zones/{u}/data"
+    r = h.run("zlogin", u, "sh", "-c",
+              f"stat -c '%u %g' {target}; echo x > {target}/f; "
+              f"chown 1000:1000 {target}/f; stat -c '%u %g' {target}/f")
+    assert r.out.split() == ["0", "0", "1000", "1000"], r
+    st = os.stat(os.path.join(h.root, u, "data", "f"))
+    assert (st.st_uid, st.st_gid) == (1000, 1000)
+
+
+def test_delegate_dataset_on_a_dir_pool_is_a_folder(bbpool):
+    h = bbpool
+    u = create(h, delegate_dataset=True)
+    h.run("zlogin", u, "sh", "-c", f"echo y > /zones/{u}/data/f")
+    with open(os.path.join(h.root, u, "data", "f")) as f:
+        assert f.read() == "y\n"
