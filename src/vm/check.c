@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/uuid.h"
+#include "zone/fs.h"
 
 /* Strings in a payload end up in files, zone attributes and list columns;
  * SmartOS keeps zone attributes short, this bound keeps a hostile payload
@@ -621,6 +622,8 @@ bool vm_check_value(const struct vm_prop *p, json_t *v, char *why, size_t n)
 		return json_is_array(v) ? true
 					: why_set(why, n, "must be an array");
 	case VM_T_ARRAY:
+		if (!strcmp(p->name, "filesystems"))
+			return zone_fs_check_list(v, why, n);
 		if (!json_is_array(v))
 			return why_set(why, n, "must be an array of objects");
 		size_t i;

@@ -20,6 +20,7 @@
 #include "vm/check.h"
 #include "vm/nics.h"
 #include "vm/proptable.h"
+#include "zone/fs.h"
 
 #define ZERO_UUID "00000000-0000-0000-0000-000000000000"
 
@@ -317,9 +318,15 @@ static bool check_helper(const char *prefix, const struct vm_prop *p,
 			snprintf(why, n, "must be an array of objects");
 			return false;
 		}
+		char sub[VM_WHY_MAX / 2];
+		if (!strcmp(p->name, "filesystems") &&
+		    !zone_fs_check(e, !strcmp(prefix, "update_"), sub,
+				   sizeof(sub))) {
+			snprintf(why, n, "filesystem %zu: %s", i, sub);
+			return false;
+		}
 		if (p->type != VM_T_NICS)
 			continue;
-		char sub[VM_WHY_MAX / 2];
 		bool add = !strcmp(prefix, "add_");
 		if (!vm_check_nic(e, brand, add, sub, sizeof(sub))) {
 			snprintf(why, n, "nic %zu: %s", i, sub);
@@ -885,6 +892,18 @@ int vm_payload_apply_update(json_t *vm, json_t *update, bool *live,
 		if (!vm_check_nics(nics, brand, why, sizeof(why))) {
 			r = hull_err_set(err, EINVAL,
 					 "Invalid value for nics: %s", why);
+			goto fail;
+		}
+	}
+	if (json_object_get(update, "add_filesystems") ||
+	    json_object_get(update, "update_filesystems") ||
+	    json_object_get(update, "remove_filesystems")) {
+		char why[VM_WHY_MAX];
+		if (!zone_fs_check_list(json_object_get(vm, "filesystems"), why,
+					sizeof(why))) {
+			r = hull_err_set(err, EINVAL,
+					 "Invalid value for filesystems: %s",
+					 why);
 			goto fail;
 		}
 	}

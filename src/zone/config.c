@@ -291,6 +291,13 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 		strv_push(&cfg->envp, hn);
 	free(hn);
 	zone_limits_from_json(vm, &cfg->limits);
+	if ((r = zone_fs_parse(json_object_get(vm, "filesystems"), &cfg->fs,
+			       &cfg->nfs, err)) < 0)
+		return r;
+	if (hull_json_bool(vm, "delegate_dataset", false))
+		return zone_fs_add_delegated(
+		    &cfg->fs, &cfg->nfs, cfg->uuid,
+		    hull_json_str(vm, "zpool", "zones"), err);
 	return 0;
 }
 
@@ -323,5 +330,6 @@ void zone_config_fini(struct zone_config *cfg)
 	zone_strv_free(cfg->envp);
 	free(cfg->workdir);
 	free(cfg->user);
+	zone_fs_free(cfg->fs, cfg->nfs);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include "lib/err.h"
 #include "lib/uuid.h"
+#include "zone/fs.h"
 
 /* -1 means "not set, leave the kernel's default". */
 struct zone_limits {
@@ -68,6 +69,8 @@ struct zone_config {
 	enum zone_restart restart;
 	int restart_max; /* on-failure:N, 0 = unlimited */
 	struct zone_limits limits;
+	struct zone_fs *fs; /* `filesystems`, mounted at every boot (fs.h) */
+	size_t nfs;
 };
 
 /* Fills cfg from a VM object; cfg owns copies of all strings. */

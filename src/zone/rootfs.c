@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "lib/xalloc.h"
 #include <stdlib.h>
@@ -38,6 +39,11 @@ void zone_rootfs_set_owner(int user_fd, uid_t uid, gid_t gid)
 	owner.gid = gid;
 	snprintf(owner.tmpfs, sizeof(owner.tmpfs), ",uid=%u,gid=%u",
 		 (unsigned)uid, (unsigned)gid);
+}
+
+int zone_rootfs_owner_userns(void)
+{
+	return owner.set ? owner.user_fd : -1;
 }
 
 const char *zone_rootfs_tmpfs_owner(void)
@@ -197,6 +203,74 @@ int zone_mountpoint_check(const char *dst, struct hull_err *err)
 				    "lies under one",
 				    dst);
 	return 0;
+}
+
+/* One step of zone_rootfs_open_in_root: name in the folder dfd, never
+ * through a symbolic link (a trailing one included: ELOOP). */
+static int open_step(int dfd, const char *name, bool dir)
+{
+	struct open_how how = {
+	    .flags = O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0),
+	    .resolve =
+		RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+int zone_rootfs_open_in_root(const char *path, bool dir, struct hull_err *err)
+{
+	char buf[4096];
+	if (path[0] != '/' ||
+	    snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return hull_err_set(err, EINVAL, "%s: not an absolute path",
+				    path);
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "open /");
+	char *save = NULL;
+	char *comp = strtok_r(buf, "/", &save);
+	while (comp) {
+		char *next = strtok_r(NULL, "/", &save);
+		bool want_dir = next || dir;
+		int nfd = open_step(fd, comp, want_dir);
+		if (nfd == -ENOENT) {
+			/* Made as the zone's root: the zone owns its tree. */
+			as_zone_root(true);
+			int c = want_dir ? mkdirat(fd, comp, 0755)
+					 : openat(fd, comp,
+						  O_WRONLY | O_CREAT | O_EXCL |
+						      O_NOFOLLOW | O_CLOEXEC,
+						  0644);
+			int e = errno;
+			as_zone_root(false);
+			if (!want_dir && c >= 0)
+				close(c);
+			if (c < 0 && e != EEXIST) {
+				close(fd);
+				return hull_err_sys(err, e, "create %s", path);
+			}
+			nfd = open_step(fd, comp, want_dir);
+		}
+		close(fd);
+		if (nfd == -ELOOP)
+			return hull_err_set(err, ELOOP,
+					    "%s is a symbolic link or lies "
+					    "under one",
+					    path);
+		if (nfd < 0)
+			return hull_err_sys(err, -nfd, "open %s", path);
+		fd = nfd;
+		comp = next;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 ||
+	    (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+		close(fd);
+		return hull_err_set(err, dir ? ENOTDIR : EINVAL,
+				    "%s is not a %s", path,
+				    dir ? "folder" : "regular file");
+	}
+	return fd;
 }
 
 static int mnt(const char *src, const char *dst, const char *type,

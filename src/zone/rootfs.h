@@ -22,6 +22,8 @@
  * it. Without this call (the default) everything is the host's root's.
  */
 void zone_rootfs_set_owner(int user_fd, uid_t uid, gid_t gid);
+/* The user namespace descriptor given to zone_rootfs_set_owner, or -1. */
+int zone_rootfs_owner_userns(void);
 /* ",uid=U,gid=G" for a tmpfs of a userns zone, else "". */
 const char *zone_rootfs_tmpfs_owner(void);
 /* The host gid of the zone's tty group (5), for devpts. */
@@ -40,6 +42,12 @@ int zone_rootfs_mount(const struct zone_config *cfg, int console_fd,
 /* Fails (ELOOP) unless dst, an absolute path in the current root, is
  * reached without following a symbolic link. */
 int zone_mountpoint_check(const char *dst, struct hull_err *err);
+/* An O_PATH descriptor of path, absolute in the current root, reached
+ * without following any symbolic link; missing folders on the way (and the last
+ * one, or an empty regular file when !dir) are created as the zone's root.
+ * Fails unless the last component is a folder (dir) or a regular file (!dir).
+ */
+int zone_rootfs_open_in_root(const char *path, bool dir, struct hull_err *err);
 /* mkdir -p of an absolute path, inside the current root. */
 int zone_mkdir_p(const char *path, mode_t mode);
 #endif

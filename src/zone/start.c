@@ -37,6 +37,7 @@
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "zone/caps.h"
+#include "zone/fs.h"
 #include "zone/ns.h"
 #include "zone/tools.h"
 #include "zone/rootfs.h"
@@ -178,6 +179,12 @@ static int zone_mounts(const struct zone_config *cfg, const char *root,
 		return zc;
 	if (tools && (tl = host_tree_clone(tools, true, err)) < 0)
 		return tl;
+	/* The operator's filesystems: sources are host paths, so cloned
+	 * here; targets lie in the zone's tree, so resolved after the
+	 * pivot (fs.h). */
+	int fst[ZONE_FS_MAX];
+	if ((r = zone_fs_clone(cfg->fs, cfg->nfs, fst, err)) < 0)
+		return r;
 	if ((r = zone_rootfs_pivot(root, err)) < 0 ||
 	    (r = zone_rootfs_write_etc(cfg, err)) < 0 ||
 	    (r = zone_rootfs_mount(cfg, tree, cgroup_v2, err)) < 0)
@@ -193,7 +200,7 @@ static int zone_mounts(const struct zone_config *cfg, const char *root,
 	/* Where SmartOS's LX zones find them; on every zone's PATH. */
 	if (tl >= 0 && (r = host_tree_attach(tl, ZONE_TOOLS_DIR, err)) < 0)
 		return r;
-	return 0;
+	return zone_fs_attach(cfg->fs, cfg->nfs, fst, err);
 }
 
 static __attribute__((noreturn)) void

@@ -236,6 +236,62 @@ static void test_config_docker_keys(void **state)
 	json_decref(j);
 }
 
+static void test_config_filesystems(void **state)
+{
+	json_t *j = rec("{\"uuid\":\"" UUID "\",\"filesystems\":["
+			"{\"type\":\"lofs\",\"source\":\"/srv/a\","
+			"\"target\":\"/data\",\"options\":[\"ro\","
+			"\"nodevice\"]},"
+			"{\"type\":\"lofs\",\"source\":\"/srv/b\","
+			"\"target\":\"/var/log\",\"options\":[\"ro\","
+			"\"rw\",\"noexec\"]}]}");
+	struct zone_config c;
+	assert_int_equal(zone_config_parse(j, &c, NULL), 0);
+	assert_int_equal(c.nfs, 2);
+	assert_string_equal(c.fs[0].source, "/srv/a");
+	assert_string_equal(c.fs[0].target, "/data");
+	assert_true(c.fs[0].ro);
+	assert_false(c.fs[0].noexec);
+	assert_false(c.fs[1].ro); /* the last of ro and rw wins */
+	assert_true(c.fs[1].noexec);
+	zone_config_fini(&c);
+	json_decref(j);
+
+	static const char *const bad[] = {
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"/\"}",
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"d\"}",
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"/d/..\"}",
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"/d//e\"}",
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"/d/\"}",
+	    "{\"type\":\"lofs\",\"source\":\"/a/./b\",\"target\":\"/d\"}",
+	    "{\"type\":\"ufs\",\"source\":\"/a\",\"target\":\"/d\"}",
+	    "{\"source\":\"/a\",\"target\":\"/d\"}",
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"/d\","
+	    "\"options\":[\"devices\"]}",
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"/d\","
+	    "\"options\":\"ro\"}",
+	    "{\"type\":\"lofs\",\"source\":\"/a\",\"target\":\"/d\","
+	    "\"raw\":\"/dev/x\"}",
+	};
+	char why[256];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		json_t *e = rec(bad[i]);
+		assert_false(zone_fs_check(e, false, why, sizeof(why)));
+		json_decref(e);
+	}
+	/* update_filesystems entries name the target and what changes. */
+	json_t *e = rec("{\"target\":\"/d\",\"options\":[\"ro\"]}");
+	assert_true(zone_fs_check(e, true, why, sizeof(why)));
+	assert_false(zone_fs_check(e, false, why, sizeof(why)));
+	json_decref(e);
+	json_t *twice = rec("[{\"type\":\"lofs\",\"source\":\"/a\","
+			    "\"target\":\"/d\"},{\"type\":\"lofs\","
+			    "\"source\":\"/b\",\"target\":\"/d\"}]");
+	assert_false(zone_fs_check_list(twice, why, sizeof(why)));
+	assert_string_equal(why, "target /d is used twice");
+	json_decref(twice);
+}
+
 static void test_config_refuses_bad_records(void **state)
 {
 	static const char *const bad[] = {
@@ -249,6 +305,8 @@ static void test_config_refuses_bad_records(void **state)
 	    "{\"uuid\":\"" UUID "\",\"docker\":true,\"internal_metadata\":"
 	    "{\"docker:cmd\":\"[\\\"x\\\"]\",\"docker:workdir\":\"rel\"}}",
 	    "{\"uuid\":\"" UUID "\",\"resolvers\":\"192.0.2.1\"}",
+	    "{\"uuid\":\"" UUID "\",\"filesystems\":[{\"type\":\"lofs\","
+	    "\"source\":\"/a\",\"target\":\"rel\"}]}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		json_t *j = rec(bad[i]);
@@ -366,6 +424,7 @@ int main(void)
 	    cmocka_unit_test(test_devfilter_vm_hull_rules),
 	    cmocka_unit_test(test_config_lx_and_resolvers),
 	    cmocka_unit_test(test_config_docker_keys),
+	    cmocka_unit_test(test_config_filesystems),
 	    cmocka_unit_test(test_config_refuses_bad_records),
 	    cmocka_unit_test(test_user_resolve),
 	    cmocka_unit_test(test_uname_lx_overlay),

@@ -92,6 +92,32 @@ static void create_undo(struct pool *pool, const char *uuid, bool cloned)
 	free(pp);
 }
 
+/* delegate_dataset: SmartOS's zones/<uuid>/data, here the dataset
+ * <uuid>/data (a subvolume nested in the instance's on btrfs), limited
+ * like the instance by `quota`, named in `datasets`, mounted in the zone
+ * at every boot (zone/fs.h) and destroyed with the instance. */
+static int delegated_make(struct pool *pool, json_t *vm, struct hull_err *err)
+{
+	json_object_del(vm, "datasets");
+	if (!hull_json_bool(vm, "delegate_dataset", false))
+		return 0;
+	const char *uuid = hull_json_str(vm, "uuid", "");
+	_cleanup_free_ char *ds = xasprintf("%s/data", uuid);
+	int r = pool_dataset_create(pool, ds, err);
+	if (r < 0)
+		return r;
+	json_int_t quota = hull_json_int(vm, "quota", 0);
+	r = pool_quota_set(pool, ds, (uint64_t)quota << 30, err);
+	if (r == -ENOTSUP || r == -EOPNOTSUPP)
+		r = 0;
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *name =
+	    xasprintf("%s/%s", hull_json_str(vm, "zpool", "zones"), ds);
+	json_object_set_new(vm, "datasets", json_pack("[s]", name));
+	return 0;
+}
+
 static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 {
 	const char *uuid = hull_json_str(vm, "uuid", NULL);
@@ -161,6 +187,8 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 	if (r < 0)
 		goto undo;
 	vmadm_test_crash("quota");
+	if (!hvm && (r = delegated_make(pool, vm, err)) < 0)
+		goto undo;
 
 	/* R/<uuid> (a clone of the image's dataset, whose top was 0755)
 	 * and its config/, run/ and logs/: root's alone (lib/root.h). */

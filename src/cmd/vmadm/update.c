@@ -21,6 +21,7 @@
 #include "hvm/disks.h"
 #include "lib/json.h"
 #include "lib/lock.h"
+#include "lib/xalloc.h"
 #include "pool/pool.h"
 #include "supervisor/client.h"
 #include "vm/netcheck.h"
@@ -127,6 +128,12 @@ static int update_locked(const char *uuid, json_t *payload,
 		if (r < 0)
 			goto out;
 		r = pool_quota_set(pool, uuid, (uint64_t)quota << 30, err);
+		/* The delegated dataset is limited like the instance. */
+		_cleanup_free_ char *data = xasprintf("%s/data", uuid);
+		if (r == 0 && hull_json_bool(vm, "delegate_dataset", false) &&
+		    pool_dataset_exists(pool, data))
+			r = pool_quota_set(pool, data, (uint64_t)quota << 30,
+					   err);
 		pool_close(pool);
 		if (r == -ENOTSUP || r == -EOPNOTSUPP)
 			r = 0;
