@@ -58,6 +58,7 @@ def reason(key, detail=""):
 
 
 def skip(key, detail=""):
+    __tracebackhide__ = True  # pytest reports the caller's line
     pytest.skip(reason(key, detail))
 
 
