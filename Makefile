@@ -36,8 +36,11 @@ build-fuzz: test-deps
 format-check: test-deps
 	scripts/format-check
 
+# A cmocka skip() fails the target too (tests/integration/skips.py).
 unit: build-check
 	meson test -C build-check --suite unit --print-errorlogs
+	/usr/bin/python3 tests/integration/skips.py --check-unit-log \
+		build-check/meson-logs/testlog.txt
 
 fuzz: build-fuzz
 	scripts/fuzz build-fuzz $(FUZZ_SECONDS)

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import skips
 from conftest import ROOT, prog
 
 CACHE = os.environ.get("HULL_TEST_CACHE", "/var/cache/hull-test")
@@ -48,7 +49,7 @@ def guest_image(variant="grub", table="mbr"):
         if r.returncode != 0:
             subprocess.run(["rm", "-rf", tmp])
             if "cannot download" in r.stderr or "cannot resolve" in r.stderr:
-                pytest.skip(f"guest kernel unavailable: {r.stderr.strip()}")
+                skips.skip("offline", f"guest kernel unavailable: {r.stderr.strip()}")
             raise AssertionError(f"mkimage-linux-vm failed: {r.stderr}")
         subprocess.run(["rm", "-rf", d], check=True)
         os.rename(tmp, d)

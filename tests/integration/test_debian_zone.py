@@ -85,7 +85,7 @@ def image_key():
 def debian_image():
     """(manifest path, file path) of the cached image, built if missing."""
     if shutil.which("debootstrap") is None:
-        pytest.skip("debootstrap is not installed (scripts/deps --test)")
+        pytest.fail("debootstrap is not installed: run scripts/deps --test")
     base = cache_dir()
     d = os.path.join(base, "debian-12-" + image_key())
     with open(os.path.join(base, ".lock"), "w") as lk:

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+import skips
 from conftest import prog
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,7 +34,7 @@ def _cache_dir():
 def fwrule_modules():
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.skip("node and npm are needed to run Triton's fwrule as oracle")
+        skips.skip("no-node", "node and npm are needed to run Triton's fwrule as oracle")
     d = _cache_dir()
     mods = os.path.join(d, "node_modules")
     if not os.path.isfile(os.path.join(mods, "fwrule", "lib", "rule.js")):
@@ -43,7 +44,7 @@ def fwrule_modules():
                              f"fwrule@{FWRULE_VERSION}"],
                             capture_output=True, text=True, timeout=300)
         if cp.returncode != 0:
-            pytest.skip("npm could not install fwrule (registry unreachable?): "
+            skips.skip("offline", "npm could not install fwrule: "
                         + (cp.stderr.strip().splitlines() or ["?"])[-1])
     return mods
 

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+import skips
 import hvmlib
 import vmmlib
 from conftest import prog
@@ -265,7 +266,7 @@ def test_bhyve_brand_argv(bare, workdir):
     assert argv[argv.index("--cmdline") + 1] == \
         "console=ttyS0 quiet hull.test=grub"
     if vmmlib.kvm_unusable() is not None:
-        pytest.skip(f"hull-vmm --check: {vmmlib.kvm_unusable()}")
+        skips.skip("no-kvm", f"hull-vmm --check: {vmmlib.kvm_unusable()}")
     r = subprocess.run([prog("hull-vmm"), *argv[1:], "--check"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import skips
 from test_hvm_sysrq_vnc import make_guest_disk
 from test_hvm_vmadm import (READY, console_log, create, install,  # noqa: F401
                             new_bhyve_test_vm, vmhost, wait_console)
@@ -177,7 +178,7 @@ def test_refusals_change_nothing(vmhost):
     cfg = os.path.join(h.root, u, "config")
     if subprocess.run(["chattr", "+i", cfg],
                       capture_output=True).returncode != 0:
-        pytest.skip("chattr +i does not work on this pool's filesystem")
+        skips.skip("host-denies", "chattr +i does not work on this pool's filesystem")
     try:
         r = h.fails("vmadm", "update", u, input=json.dumps(
             {"remove_disks": [d1], "add_disks": [{"size": 4}]}))

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import skips
 import hvmlib
 from conftest import prog
 from zonekit import Zones
@@ -29,7 +30,7 @@ def vmhost(btrfs_pool):
     """A btrfs pool with the guest images installed, its own cgroup
     parent, and every instance deleted afterwards."""
     if not qemu_present():
-        pytest.skip("qemu-system-x86_64 is not installed")
+        pytest.fail("qemu-system-x86_64 is not installed: run scripts/deps")
     h = btrfs_pool
     zs = Zones(h)
     h.images = {}
@@ -65,7 +66,7 @@ def new_bhyve_test_vm(h, **payload):
     import vmmlib
     why = vmmlib.kvm_unusable()
     if why is not None:
-        pytest.skip(why)
+        skips.skip("no-kvm", why)
     h.env["HULL_TEST_KVM_SMALL"] = "1"
     u = create(h, {"brand": "bhyve", "ram": 64, "autoboot": False,
                    "disks": [{"size": 8, "boot": True}], **payload})
@@ -289,7 +290,7 @@ def test_wrong_image_type_refused(vmhost, workdir):
 def test_bhyve_boots_linux(vmhost):
     cpu = open("/proc/cpuinfo").read()
     if " vmx" not in cpu and " svm" not in cpu:
-        pytest.skip("this host's KVM runs small guests only (no vmx/svm): "
+        skips.skip("no-hw-virt", "this host's KVM runs small guests only: "
                     "hull-vmm cannot boot stock Linux here")
     h = vmhost
     img = install(h)
@@ -304,7 +305,7 @@ def test_bhyve_boots_linux(vmhost):
 def test_bhyve_linux_needs_hardware_virtualization(vmhost):
     cpu = open("/proc/cpuinfo").read()
     if " vmx" in cpu or " svm" in cpu:
-        pytest.skip("this host has hardware virtualization; the bhyve "
+        skips.skip("has-hw-virt", "the bhyve "
                     "Linux boot is not yet wired for it here")
     h = vmhost
     img = install(h)

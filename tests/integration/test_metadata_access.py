@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import skips
 from conftest import prog  # noqa: F401
 from zonekit import zones, wait_for, cgroup_v2  # noqa: F401
 from test_zone_userns import userns_record
@@ -144,7 +145,7 @@ def memory_peak(rel):
     else:
         p = f"/sys/fs/cgroup/memory/{rel}/memory.max_usage_in_bytes"
     if not os.path.exists(p):
-        pytest.skip(f"this kernel has no {os.path.basename(p)}")
+        skips.skip("kernel-lacks", f"this kernel has no {os.path.basename(p)}")
     return int(open(p).read())
 
 

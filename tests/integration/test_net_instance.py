@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+import skips
 from nethelp import net  # noqa: F401  (fixture)
 
 M1, M2, M3 = "02:00:00:00:00:01", "02:00:00:00:00:02", "02:00:00:00:00:03"
@@ -206,7 +207,7 @@ def test_vlan_isolation(net):
 
 def test_vlan_on_uplink_needs_kernel_support(net):
     if net.vlan_filtering():
-        pytest.skip("this kernel has bridge VLAN filtering")
+        skips.skip("kernel-has", "this kernel has bridge VLAN filtering")
     net.uplink("up0")
     net.run("nictagadm", "add", "external", "up0")
     a = net.instance_ns("a")

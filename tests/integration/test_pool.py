@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import skips
 from conftest import Host, prog
 
 
@@ -490,7 +491,7 @@ def test_quota_modes(bare, mode):
     r = bare.run("hull", "init", "--file", img, "--size", "1G", "--quota", mode,
                  check=False)
     if r.rc != 0 and mode == "simple" and "Invalid argument" in r.err:
-        pytest.skip("this kernel has no simple quotas (needs 6.7+)")
+        skips.skip("kernel-lacks", "this kernel has no simple quotas (needs 6.7+)")
     assert r.rc == 0, r
     try:
         cfg = json.load(open(os.path.join(bare.root, "var", "pool.json")))

@@ -138,15 +138,17 @@ def test_delete_while_update_waits_for_lock(dirhost):
     """A command holding the instance lock makes others wait, not fail."""
     u = create(dirhost, zone())
     lock = os.path.join(dirhost.root, u, "config", ".lock")
-    holder = subprocess.Popen(["flock", "-x", lock, "sleep", "1"])
+    holder = subprocess.Popen(["flock", "-x", lock, "sh", "-c",
+                               "echo held; sleep 1"], stdout=subprocess.PIPE)
     try:
         import time
-        time.sleep(0.2)
+        assert holder.stdout.readline() == b"held\n"  # the lock is taken
         t0 = time.monotonic()
         dirhost.run("vmadm", "update", u, "alias=late")
         assert time.monotonic() - t0 >= 0.5
     finally:
         holder.wait()
+        holder.stdout.close()
     assert get(dirhost, u)["alias"] == "late"
 
 

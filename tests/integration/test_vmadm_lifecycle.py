@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, _init_pool, prog
 from vmtools import create, get, unfreeze
-from zonekit import cgroup_dirs, cgroup_remove
+from zonekit import cgroup_dirs, cgroup_remove, read_until
 
 
 @pytest.fixture
@@ -178,15 +178,14 @@ def test_console_attach_and_detach(zhost):
     p = subprocess.Popen([prog("vmadm"), "console", u], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=zhost.env)
-    time.sleep(0.5)
     p.stdin.write(b"echo hello-$((6*7))\n")
     p.stdin.flush()
-    time.sleep(1)
+    seen = read_until(p.stdout, b"hello-42")  # the shell answered
     p.stdin.write(b"\x1d")          # ^] detaches
     p.stdin.flush()
     out, err = p.communicate(timeout=10)
     assert p.returncode == 0, err
-    assert b"hello-42" in out
+    assert b"hello-42" in seen + out
     assert state(zhost, u) == "running"   # detaching leaves the zone up
     with open(os.path.join(zhost.root, u, "logs", "console.log"), "rb") as f:
         assert b"hello-42" in f.read()

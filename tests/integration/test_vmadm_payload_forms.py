@@ -229,7 +229,7 @@ def test_old_form_nic_as_cloud_init_reads_it(dirhost):
     try:
         from cloudinit.sources import DataSourceSmartOS as ds
     except ImportError:
-        pytest.skip("Debian's cloud-init is not installed (scripts/deps --test)")
+        pytest.fail("Debian's cloud-init is not installed: run scripts/deps --test")
     u = create(dirhost, zone(nics=[{
         "nic_tag": "admin", "ip": "192.0.2.70", "netmask": "255.255.255.0",
         "gateway": "192.0.2.1", "primary": 1}]))

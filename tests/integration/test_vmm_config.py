@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+import skips
 import vmmlib
 from vmmlib import GUEST_BZ, GUEST_ELF, one_line_error
 
@@ -107,8 +108,8 @@ def test_missing_config_file(tmp_path):
     assert "config" in refuse("--config", str(tmp_path / "none.json"))
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+@skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+              str(vmmlib.kvm_unusable()))
 def test_json_config_runs_a_guest(tmp_path):
     cfg = write_config(tmp_path, {"kernel": GUEST_ELF, "memory": 48,
                                   "cpus": 2, "cmdline": "test=smp",
@@ -119,8 +120,8 @@ def test_json_config_runs_a_guest(tmp_path):
     assert "memory: %d KiB usable" % ((0x9FC00 + (47 << 20)) // 1024) in cp.stdout
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+@skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+              str(vmmlib.kvm_unusable()))
 def test_options_after_config_override_it(tmp_path):
     cfg = write_config(tmp_path, {"kernel": "/nonexistent", "cmdline": "x"})
     cp = vmmlib.run("--config", cfg, "--kernel", GUEST_ELF, "--cmdline",
@@ -131,8 +132,8 @@ def test_options_after_config_override_it(tmp_path):
 
 # --- files that are refused before the guest starts ------------------------
 
-kvm = pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                         reason=str(vmmlib.kvm_unusable()))
+kvm = skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+                   str(vmmlib.kvm_unusable()))
 
 
 @kvm

@@ -6,11 +6,12 @@ import time
 
 import pytest
 
+import skips
 import vmmlib
 from vmmlib import GUEST_ELF
 
-pytestmark = pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                                reason=str(vmmlib.kvm_unusable()))
+pytestmark = skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+                          str(vmmlib.kvm_unusable()))
 
 
 @pytest.mark.parametrize("call", ["execve", "open"])

@@ -8,11 +8,12 @@ import uuid
 
 import pytest
 
+import skips
 import vmmlib
 from vmmlib import GUEST_BZ, GUEST_ELF
 
-pytestmark = pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                                reason=str(vmmlib.kvm_unusable()))
+pytestmark = skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+                          str(vmmlib.kvm_unusable()))
 
 
 def pattern(sector, j, seed):

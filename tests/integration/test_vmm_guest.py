@@ -9,11 +9,12 @@ import time
 
 import pytest
 
+import skips
 import vmmlib
 from vmmlib import GUEST_BZ, GUEST_ELF
 
-pytestmark = pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                                reason=str(vmmlib.kvm_unusable()))
+pytestmark = skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+                          str(vmmlib.kvm_unusable()))
 
 KERNELS = [pytest.param(GUEST_ELF, "pvh", id="pvh"),
            pytest.param(GUEST_BZ, "bzimage", id="bzimage")]

@@ -18,10 +18,11 @@ import time
 
 import pytest
 
+import skips
 import vmmlib
 
-pytestmark = pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                                reason=str(vmmlib.kvm_unusable()))
+pytestmark = skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+                          str(vmmlib.kvm_unusable()))
 
 CACHE = os.environ.get("HULL_TEST_CACHE", "/var/cache/hull-test")
 META = "linux-image-cloud-amd64"
@@ -34,7 +35,7 @@ def fetch_kernel():
                          text=True)
     m = re.search(r"Depends: (linux-image-\S+)", dep.stdout)
     if dep.returncode != 0 or not m:
-        pytest.skip(f"apt-cache cannot resolve {META}: {dep.stderr.strip()}")
+        skips.skip("offline", f"apt-cache cannot resolve {META}: {dep.stderr.strip()}")
     pkg = m.group(1)
     root = os.path.join(CACHE, pkg)
     found = glob.glob(os.path.join(root, "boot", "vmlinuz-*"))
@@ -46,7 +47,7 @@ def fetch_kernel():
                            capture_output=True, text=True, timeout=600)
         debs = glob.glob(os.path.join(CACHE, f"{pkg}_*.deb"))
         if r.returncode != 0 or not debs:
-            pytest.skip(f"cannot fetch {pkg}: {r.stderr.strip()[-200:]}")
+            skips.skip("offline", f"cannot fetch {pkg}: {r.stderr.strip()[-200:]}")
     tmp = root + ".tmp"
     subprocess.run(["rm", "-rf", tmp], check=True)
     subprocess.run(["dpkg", "-x", debs[0], tmp], check=True)

@@ -13,6 +13,7 @@ import uuid as uuidlib
 
 import pytest
 
+import skips
 import vmmlib
 from conftest import BUILD, prog
 from vmmlib import GUEST_ELF
@@ -268,7 +269,7 @@ def test_device_disks_are_filtered(hull, as_uid):
     r = subprocess.run(["losetup", "-f", "--show", str(backing)],
                        capture_output=True, text=True)
     if r.returncode != 0:
-        pytest.skip(f"no loop device: {r.stderr.strip()}")
+        skips.skip("host-denies", f"no loop device: {r.stderr.strip()}")
     dev = r.stdout.strip()
     try:
         cp = subprocess.run(
@@ -346,8 +347,8 @@ def test_refusals_are_one_line(hull):
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+@skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+              str(vmmlib.kvm_unusable()))
 @pytest.mark.parametrize("as_uid", [False, True], ids=["root", "uid"])
 def test_hull_vmm_guest_boots_in_the_hull(hull, as_uid):
     run = hull.inst / "run"
@@ -400,8 +401,8 @@ def test_hull_vmm_guest_boots_in_the_hull(hull, as_uid):
     assert p.returncode == 0, err
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+@skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+              str(vmmlib.kvm_unusable()))
 def test_hull_vmm_reads_an_initrd_in_the_hull(hull, tmp_path):
     """hull-vmm reads an initrd through libarchive, which it dlopen()s:
     --dlopen brings the library and its own closure into the hull."""
@@ -426,8 +427,8 @@ def test_hull_vmm_reads_an_initrd_in_the_hull(hull, tmp_path):
     assert "libarchive" in cp.stderr, cp.stderr
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+@skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+              str(vmmlib.kvm_unusable()))
 def test_bhyve_launch_is_complete_in_the_hull(hull):
     """The bhyve brand's whole launch, double-hulled: the boot loader finds
     the Linux guest image's kernel and initrd (copied into the run
@@ -476,8 +477,6 @@ def test_bhyve_launch_is_complete_in_the_hull(hull):
 QEMU_TCG = "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
 
 
-@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None,
-                    reason="qemu-system-x86_64 is not installed")
 @pytest.mark.parametrize("accel", ["kvm", "tcg"])
 def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull, accel):
     """The kvm brand's emulator in the same hull: QEMU (microvm, with its
@@ -486,9 +485,9 @@ def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull, accel):
     brought in with --dlopen); a SIGTERM to hull-vmmzone reaches QEMU,
     which ends, and the cgroup goes."""
     if accel == "kvm" and vmmlib.kvm_unusable() is not None:
-        pytest.skip(str(vmmlib.kvm_unusable()))
+        skips.skip("no-kvm", str(vmmlib.kvm_unusable()))
     if accel == "tcg" and not os.path.exists(QEMU_TCG):
-        pytest.skip(f"{QEMU_TCG} is not installed")
+        pytest.fail(f"{QEMU_TCG} is not installed: run scripts/deps")
     qemu = os.path.realpath(shutil.which("qemu-system-x86_64"))
     files = ["--file", GUEST_ELF, "--ram", "64"]
     for d in ("/usr/share/qemu", "/usr/share/seabios"):
@@ -521,8 +520,8 @@ def test_qemu_runs_in_the_hull_and_stops_on_sigterm(hull, accel):
     assert not cgroup_dirs(f"{hull.parent}/{hull.uuid}")
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+@skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+              str(vmmlib.kvm_unusable()))
 def test_hull_vmm_still_confines_itself_in_the_hull(hull):
     """Inside the hull, hull-vmm still installs its own seccomp allow-list:
     an execve after set-up kills it with SIGSYS, which hull-vmmzone
@@ -559,8 +558,8 @@ def netns():
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-@pytest.mark.skipif(vmmlib.kvm_unusable() is not None,
-                    reason=str(vmmlib.kvm_unusable()))
+@skips.skipif(vmmlib.kvm_unusable() is not None, "no-kvm",
+              str(vmmlib.kvm_unusable()))
 def test_hull_vmm_net_through_a_tap_handed_in(hull, netns):
     """The hull's own network namespace is empty; the nic works through a
     tap descriptor opened outside (in a test namespace) and kept open with

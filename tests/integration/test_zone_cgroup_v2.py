@@ -26,6 +26,7 @@ import tempfile
 
 import pytest
 
+import skips
 from conftest import BUILD, ROOT, Host, cleanup_root, prog
 from hvmlib import CACHE
 from test_debian_zone import IMAGE_UUID, debian_image
@@ -88,7 +89,7 @@ def linux_kernel():
     pkg = next((l.split(":", 1)[1].strip() for l in r.stdout.splitlines()
                 if l.strip().startswith("Depends: linux-image-")), None)
     if not pkg:
-        pytest.skip(f"apt-cache cannot resolve {meta}")
+        skips.skip("offline", f"apt-cache cannot resolve {meta}")
     os.makedirs(CACHE, exist_ok=True)
     kroot = os.path.join(CACHE, pkg)
     with open(os.path.join(CACHE, ".linux-vm.lock"), "w") as lk:
@@ -101,7 +102,7 @@ def linux_kernel():
                                    timeout=600)
                 debs = glob.glob(os.path.join(CACHE, f"{pkg}_*.deb"))
                 if r.returncode != 0 or not debs:
-                    pytest.skip(f"cannot download {pkg}: {r.stderr.strip()}")
+                    skips.skip("offline", f"cannot download {pkg}: {r.stderr.strip()}")
             tmp = kroot + ".tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             subprocess.run(["dpkg", "-x", debs[0], tmp], check=True)
@@ -219,7 +220,7 @@ def v2vm(tmp_path_factory):
 def boot(tmp_path_factory, debfile, debroot, debuuid):
     """Boots the VM once; returns its console text and {check: line}."""
     if not shutil.which(QEMU):
-        pytest.skip(f"{QEMU} is not installed (scripts/deps --test)")
+        pytest.fail(f"{QEMU} is not installed: run scripts/deps --test")
     vmlinuz = linux_kernel()
     workdir = str(tmp_path_factory.mktemp("cgv2"))
     initrd = build_initramfs(workdir, vmlinuz)
@@ -289,7 +290,7 @@ def test_check(v2vm, check):
     line = results.get(check)
     assert line is not None, f"{check}: no result; console:\n{text[-3000:]}"
     if line.startswith("SKIP") and check in SKIPPABLE:
-        pytest.skip(line)
+        skips.skip("kernel-lacks", line)
     assert line.startswith("PASS"), line
 
 

@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+import skips
 from conftest import ROOT, _init_pool, prog
 from nethelp import NetHost
 from test_metadata_access import build_client
@@ -38,7 +39,7 @@ def nshost(bare, workdir):
     """A dir-backend pool with the busybox image, its own cgroup parent
     and network namespace; every instance deleted afterwards."""
     if not os.path.isdir("/sys/fs/cgroup/memory") and not cgroup_v2():
-        pytest.skip("no cgroup hierarchies on this host")
+        skips.skip("host-denies", "no cgroup hierarchies on this host")
     h = _init_pool(bare, "dir")
     zs = Zones(h)
     net = NetHost(h)

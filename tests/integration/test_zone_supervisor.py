@@ -7,7 +7,7 @@ import time
 
 from conftest import prog
 from zonekit import (zones, wait_for, pid_alive, cgroup_pids, cgroup_dirs,  # noqa: F401
-                     mounts_under)
+                     mounts_under, read_until)
 
 
 def test_start_reports_readiness_and_daemonises(zones):
@@ -149,16 +149,16 @@ def test_console_is_logged_and_attachable(zones):
     p = subprocess.Popen([prog("zlogin"), "-C", z.uuid], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=z.host.env)
-    time.sleep(0.3)
+    connected = read_until(p.stderr, b"[Connected to zone")
     p.stdin.write(b"again\n")
     p.stdin.flush()
     assert wait_for(lambda: "got:again" in z.console_log())
-    time.sleep(0.2)
+    seen = read_until(p.stdout, b"got:again")  # the answer reached us
     p.stdin.write(b"\x1d")
     p.stdin.flush()
     out, err = p.communicate(timeout=10)
     assert p.returncode == 0
-    assert b"got:again" in out
-    assert f"[Connected to zone '{z.uuid}' console]".encode() in err
+    assert b"got:again" in seen + out
+    assert f"[Connected to zone '{z.uuid}' console]".encode() in connected + err
     assert "got:hello" in z.console_log()
     assert z.status()["state"] == "running"  # detaching leaves it running

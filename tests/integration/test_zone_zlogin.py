@@ -316,7 +316,10 @@ def test_signals_reach_the_command(zones):
             text=True, env=z.host.env)
         os.close(w)
         assert p.stderr.readline() == "ready\n"
-        time.sleep(0.5)  # the pipe to us is full: zlogin is waiting on it
+        # The pipe to us is full: zlogin is waiting on it.
+        size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
+        assert wait_for(lambda: int.from_bytes(fcntl.ioctl(
+            r, termios.FIONREAD, b"\0" * 4), "little") >= size)
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=20) == 128 + signal.SIGTERM
     finally:

@@ -8,6 +8,7 @@ the test's own HULL_ROOT and cgroup parent (hull-test-<random>), and
 """
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -235,6 +236,25 @@ def wait_for(pred, timeout=10.0, interval=0.05):
             return v
         time.sleep(interval)
     return pred()
+
+
+def read_until(stream, want, timeout=10.0):
+    """Reads a child's pipe (a Popen's stdout or stderr) until the bytes
+    WANT have arrived; returns everything read. Fails on end of file or
+    after TIMEOUT seconds, showing what came."""
+    fd = stream.fileno()
+    got = b""
+    end = time.monotonic() + timeout
+    while want not in got:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {want!r} in {timeout}s; read {got[-2000:]!r}")
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"end of file before {want!r}; read {got[-2000:]!r}")
+            got += chunk
+    return got
 
 
 def copy_libraries(binary, root):
