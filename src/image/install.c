@@ -346,6 +346,10 @@ int image_budget_get(struct pool *pool, const char *what, uint64_t compressed,
 		reserve = 16 * MiB;
 	if (reserve > 4096 * MiB)
 		reserve = 4096 * MiB;
+	/* A small pool (a test's tmpfs, a lab's loop file) keeps an eighth
+	 * of itself rather than the 16 MiB floor, which would leave it none. */
+	if (reserve > size / 8)
+		reserve = size / 8;
 	uint64_t room = avail > reserve ? avail - reserve : 0;
 	/* Even an empty archive writes a little: never a limit of 0, which
 	 * would mean none. */
