@@ -65,7 +65,7 @@ def minbase_root():
     key = hashlib.sha256(f"{SUITE} {VARIANT} {FORMAT}".encode()).hexdigest()[:12]
     prefix = f"fresh-{SUITE}-{VARIANT}-"
     d = os.path.join(base, prefix + key)
-    with open(os.path.join(base, ".lock"), "w") as lk:
+    with open(os.path.join(base, ".fresh.lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
         if not os.path.isdir(d):
             tmp = tempfile.mkdtemp(prefix=".build-", dir=base)
@@ -156,7 +156,7 @@ def test_fresh_host_builds_with_scripts_deps():
                         "scripts/deps"], check=True)
         r = in_root(w, lower, "cd /src && make build", timeout=2400)
         assert r.returncode == 0, tail(r)
-        built = os.path.join(w, "upper", "src") if False else clone
+        built = clone  # bind-mounted at /src: the build is here
         for p in PROGRAMS:
             path = os.path.join(built, "build", "src", "cmd", p)
             if not os.path.exists(path):
