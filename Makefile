@@ -4,11 +4,22 @@
 #   build/        optimised build: the demo and the benchmarks use it
 #   build-check/  AddressSanitizer + UndefinedBehaviorSanitizer build: the tests
 #   build-fuzz/   clang libFuzzer targets, replayed and fuzzed by `make check`
+#
+# A build folder is set up when it holds no valid meson build (a first run,
+# or one whose set-up failed half-way); meson and ninja keep it current after
+# that. The release build needs only `scripts/deps`; the test builds need
+# `scripts/deps --test` and insist on it (-Dtests=enabled).
 
 PYTEST := /usr/bin/python3 -m pytest
+, := ,
 FUZZ_SECONDS ?= 10
+PREFIX ?= /usr/local
 
-.PHONY: all deps test-deps build build-check build-fuzz check format-check unit fuzz integration demo bench clean
+# setup DIR,MESON-OPTIONS[,ENV]: set DIR up unless it is a valid build.
+setup = @if [ ! -f $(1)/meson-private/coredata.dat ] || [ ! -f $(1)/build.ninja ]; then \
+	rm -rf $(1) && $(3) meson setup $(1) $(2); fi
+
+.PHONY: all deps test-deps build build-check build-fuzz check format-check unit fuzz integration demo install bench clean
 
 all: build
 
@@ -19,19 +30,22 @@ test-deps:
 	scripts/deps --test
 
 build: deps
-	@[ -d build ] || meson setup build --buildtype=release
-	meson setup --reconfigure build >/dev/null
+	$(call setup,build,--buildtype=release --prefix=$(PREFIX))
 	ninja -C build
 
 build-check: test-deps
-	@[ -d build-check ] || meson setup build-check -Db_sanitize=address,undefined -Db_lundef=false
-	meson setup --reconfigure build-check >/dev/null
+	$(call setup,build-check,-Db_sanitize=address$(,)undefined -Db_lundef=false -Dtests=enabled)
 	ninja -C build-check
 
 build-fuzz: test-deps
-	@[ -d build-fuzz ] || CC=clang meson setup build-fuzz -Dfuzz=true
-	CC=clang meson setup --reconfigure build-fuzz >/dev/null
+	$(call setup,build-fuzz,-Dfuzz=true -Dtests=enabled,CC=clang)
 	ninja -C build-fuzz
+
+# Commands to $(PREFIX)/sbin, hull-supervisor, hull-vmm and the guest tools
+# to $(PREFIX)/libexec/hull; DESTDIR is honoured.
+install: build
+	meson configure build -Dprefix=$(PREFIX)
+	DESTDIR="$(DESTDIR)" meson install -C build
 
 format-check: test-deps
 	scripts/format-check

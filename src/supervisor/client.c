@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/fileio.h"
+#include "lib/prog.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -31,28 +32,15 @@
 #include "zone/cgroup.h"
 #include "zone/config.h"
 
-/* $HULL_SUPERVISOR, else beside the calling program or one folder up (the
- * build tree keeps programs with folders one level deeper), else PATH. */
+/* $HULL_SUPERVISOR, else where hull_helper_find finds it (the build tree
+ * or the install's libexecdir), else PATH. */
 static char *supervisor_path(void)
 {
 	const char *env = getenv("HULL_SUPERVISOR");
 	if (env && *env)
 		return xstrdup(env);
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *dir = dirname(self);
-		char *c = xasprintf("%s/hull-supervisor", dir);
-		if (access(c, X_OK) == 0)
-			return c;
-		free(c);
-		c = xasprintf("%s/../hull-supervisor", dir);
-		if (access(c, X_OK) == 0)
-			return c;
-		free(c);
-	}
-	return xstrdup("hull-supervisor");
+	char *p = hull_helper_find("hull-supervisor");
+	return p ? p : xstrdup("hull-supervisor");
 }
 
 int supervisor_start(const char *uuid, struct hull_err *err)

@@ -29,6 +29,7 @@
 #include "hvm/vmmzone.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/prog.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "net/instance.h"
@@ -91,24 +92,13 @@ static bool is_prog(const char *p)
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
 }
 
-/* An absolute path for the emulator: beside this program (a build tree
- * or an install), else in PATH. */
+/* An absolute path for the emulator: hull's own where hull_helper_find
+ * finds it (the build tree or the install's libexecdir), else in PATH. */
 static char *find_prog(const char *name)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *dir = dirname(self);
-		char *c = xasprintf("%s/%s", dir, name);
-		if (is_prog(c))
-			return c;
-		free(c);
-		c = xasprintf("%s/%s/%s", dir, name, name);
-		if (is_prog(c))
-			return c;
-		free(c);
-	}
+	char *own = hull_helper_find(name);
+	if (own)
+		return own;
 	const char *path = getenv("PATH");
 	_cleanup_free_ char *copy =
 	    xstrdup(path ? path : "/usr/local/bin:/usr/bin:/bin");

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/fileio.h"
+#include "lib/prog.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 
@@ -30,15 +31,12 @@ static char *tools_source_dir(void)
 	const char *env = getenv("HULL_MDATA_DIR");
 	if (env && *env)
 		return xstrdup(env);
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
+	/* The build tree's src/cmd/mdata/ or the install's libexecdir. */
+	char *tool = hull_helper_find("mdata/mdata-get");
+	if (!tool)
 		return NULL;
-	exe[n] = '\0';
-	char *slash = strrchr(exe, '/');
-	if (slash)
-		*slash = '\0';
-	return xasprintf("%s/mdata", exe);
+	*strrchr(tool, '/') = '\0';
+	return tool;
 }
 
 /* copy_file_range where the kernel can (same filesystem type), else plain

@@ -10,10 +10,10 @@
 
 /*
  * Makes sure <root>/var/guest-tools holds the current static tools, copied
- * from $HULL_MDATA_DIR or else from mdata/ beside the running program (the
- * build tree's layout), and returns that folder (caller frees). Returns
- * NULL without an error when no tools are found: zones then start without
- * them.
+ * from $HULL_MDATA_DIR or else from the mdata/ folder hull_helper_find
+ * finds (the build tree's src/cmd/mdata, the install's libexecdir/hull/mdata),
+ * and returns that folder (caller frees). Returns NULL without an error when no
+ * tools are found: zones then start without them.
  */
 char *zone_tools_prepare(struct hull_err *err);
 

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/prog.h"
 #include "lib/regex.h"
 #include "lib/spawn.h"
 #include "lib/uuid.h"
@@ -255,6 +257,94 @@ static void test_cgroupfs_parse(void **state)
 	assert_int_equal(hull_cgroupfs_parse(many, strlen(many), &l), -EINVAL);
 }
 
+/* Makes an executable file at dir/rel (folders included). */
+static void put_prog(const char *dir, const char *rel)
+{
+	char *p = xasprintf("%s/%s", dir, rel);
+	for (char *s = strchr(p + strlen(dir) + 1, '/'); s;
+	     s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0755);
+		*s = '/';
+	}
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(chmod(p, 0755), 0);
+	free(p);
+}
+
+static void assert_found(const char *selfdir, const char *name,
+			 const char *libexec, const char *want)
+{
+	char *got =
+	    hull_helper_find_in(selfdir, name, "/usr/local/sbin", libexec);
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	char *rgot = realpath(got, NULL), *rwant = realpath(want, NULL);
+	assert_non_null(rwant);
+	assert_string_equal(rgot, rwant);
+	free(rgot);
+	free(rwant);
+	free(got);
+}
+
+/* The build tree's layouts, an install under DESTDIR, the configured
+ * libexecdir itself, and nothing found. */
+static void test_helper_find(void **state)
+{
+	char tmpl[] = "/tmp/hull-prog-XXXXXX";
+	char *t = mkdtemp(tmpl);
+	assert_non_null(t);
+	put_prog(t, "b/src/cmd/hull-supervisor");
+	put_prog(t, "b/src/cmd/hull-vmm/hull-vmm");
+	put_prog(t, "b/src/cmd/mdata/mdata-get");
+	put_prog(t, "d/usr/local/libexec/hull/hull-supervisor");
+	put_prog(t, "d/usr/local/libexec/hull/mdata/mdata-get");
+	char *cmd = xasprintf("%s/b/src/cmd", t);
+	char *vmadm = xasprintf("%s/b/src/cmd/vmadm", t);
+	char *sbin = xasprintf("%s/d/usr/local/sbin", t);
+	assert_int_equal(mkdir(sbin, 0755), 0);
+	assert_int_equal(mkdir(vmadm, 0755), 0);
+	char *lx = xasprintf("%s/d/usr/local/libexec/hull", t);
+	char *want;
+
+	want = xasprintf("%s/hull-supervisor", cmd);
+	assert_found(vmadm, "hull-supervisor", "/nonexistent", want);
+	assert_found(cmd, "hull-supervisor", "/nonexistent", want);
+	free(want);
+	want = xasprintf("%s/hull-vmm/hull-vmm", cmd);
+	assert_found(cmd, "hull-vmm", "/nonexistent", want);
+	free(want);
+	want = xasprintf("%s/mdata/mdata-get", cmd);
+	assert_found(vmadm, "mdata/mdata-get", "/nonexistent", want);
+	free(want);
+	/* DESTDIR: the program in <t>/d/usr/local/sbin finds <t>/d/usr/local/
+	 * libexec/hull, and so does a helper in that libexecdir. */
+	want = xasprintf("%s/hull-supervisor", lx);
+	assert_found(sbin, "hull-supervisor", "/usr/local/libexec/hull", want);
+	free(want);
+	want = xasprintf("%s/mdata/mdata-get", lx);
+	assert_found(lx, "mdata/mdata-get", "/usr/local/libexec/hull", want);
+	free(want);
+	/* The configured libexecdir, from anywhere. */
+	want = xasprintf("%s/hull-supervisor", lx);
+	assert_found("/nonexistent", "hull-supervisor", lx, want);
+	free(want);
+	assert_found(sbin, "hull-vmm", "/usr/local/libexec/hull", NULL);
+
+	char *rm = xasprintf("rm -rf '%s'", t);
+	assert_int_equal(system(rm), 0);
+	free(rm);
+	free(cmd);
+	free(vmadm);
+	free(sbin);
+	free(lx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +360,7 @@ int main(void)
 	    cmocka_unit_test(test_regex_cost_bounds_expansion),
 	    cmocka_unit_test(test_regcomp_refuses_with_one_message),
 	    cmocka_unit_test(test_cgroupfs_parse),
+	    cmocka_unit_test(test_helper_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

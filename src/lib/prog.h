@@ -1,0 +1,27 @@
+/*
+ * prog.h - where hull's programs find each other: the programs only hull
+ * runs (hull-supervisor, hull-vmm, the guest tools in mdata/) in the build
+ * tree or in an install.
+ */
+#ifndef HULL_PROG_H
+#define HULL_PROG_H
+
+/*
+ * The path of helper NAME ("hull-supervisor", "mdata/mdata-get"), or NULL
+ * (caller frees). Looked for, in order:
+ *   - beside the running program, one folder up, or as NAME/NAME beside it
+ *     (the build tree: programs with folders of their own sit one level
+ *     deeper, src/cmd/vmadm/vmadm);
+ *   - in the configured libexecdir (HULL_LIBEXECDIR, e.g.
+ *     /usr/local/libexec/hull); when the running program lies in
+ *     <D>HULL_SBINDIR or <D>HULL_LIBEXECDIR, <D>HULL_LIBEXECDIR first, so
+ *     an install under DESTDIR or a moved prefix finds its own helpers.
+ */
+char *hull_helper_find(const char *name);
+
+/* Pure part, for tests: the same search from a program in folder selfdir
+ * against the given sbindir and libexecdir. */
+char *hull_helper_find_in(const char *selfdir, const char *name,
+			  const char *sbindir, const char *libexecdir);
+
+#endif
