@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import tempfile
 
-
 from conftest import ROOT
 
 SUITE = "bookworm"
