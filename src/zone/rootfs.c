@@ -201,31 +201,33 @@ static int replace_at(int dfd, const char *dir, const char *name,
 	char tmp[256];
 	if (snprintf(tmp, sizeof(tmp), ".%s.hull", name) >= (int)sizeof(tmp))
 		return hull_err_set(err, ENAMETOOLONG, "%s/%s", dir, name);
-	unlinkat(dfd, tmp, 0);
+	/* As the zone's root throughout: in an idmapped root only an id the
+	 * mount maps may create, rename or remove. */
 	as_zone_root(true);
+	unlinkat(dfd, tmp, 0);
 	int fd =
 	    openat(dfd, tmp,
 		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int e = errno;
+	const char *what = "create";
+	if (fd >= 0) {
+		size_t len = strlen(text);
+		ssize_t n = write(fd, text, len);
+		e = n < 0 ? errno : EIO;
+		what = "write";
+		if (n == (ssize_t)len && fchmod(fd, 0644) == 0) {
+			what = "replace";
+			e = renameat(dfd, tmp, dfd, name) < 0 ? errno : 0;
+		} else if (n == (ssize_t)len) {
+			e = errno;
+		}
+		close(fd);
+		if (e)
+			unlinkat(dfd, tmp, 0);
+	}
 	as_zone_root(false);
-	if (fd < 0)
-		return hull_err_sys(err, errno, "create %s/%s", dir, tmp);
-	size_t len = strlen(text);
-	ssize_t n = write(fd, text, len);
-	int e = n < 0 ? errno : EIO;
-	if (n == (ssize_t)len && fchmod(fd, 0644) < 0) {
-		e = errno;
-		n = -1;
-	}
-	close(fd);
-	if (n != (ssize_t)len) {
-		unlinkat(dfd, tmp, 0);
-		return hull_err_sys(err, e, "write %s/%s", dir, name);
-	}
-	if (renameat(dfd, tmp, dfd, name) < 0) {
-		e = errno;
-		unlinkat(dfd, tmp, 0);
-		return hull_err_sys(err, e, "replace %s/%s", dir, name);
-	}
+	if (e)
+		return hull_err_sys(err, e, "%s %s/%s", what, dir, name);
 	return 0;
 }
 
