@@ -622,6 +622,11 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 				   : brands[sv->cfg.brand]));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
 	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
+	/* limit_priv's capabilities, for zlogin's processes (exec.c) */
+	json_object_set_new(j, "cap_add",
+			    json_integer((json_int_t)sv->cfg.privs.add));
+	json_object_set_new(j, "cap_drop",
+			    json_integer((json_int_t)sv->cfg.privs.drop));
 	if (sv->cfg.userns)
 		json_object_set_new(
 		    j, "userns",

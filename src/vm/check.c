@@ -14,6 +14,7 @@
 
 #include "lib/uuid.h"
 #include "zone/fs.h"
+#include "zone/privs.h"
 
 /* Strings in a payload end up in files, zone attributes and list columns;
  * SmartOS keeps zone attributes short, this bound keeps a hostile payload
@@ -606,7 +607,17 @@ bool vm_check_value(const struct vm_prop *p, json_t *v, char *why, size_t n)
 	case VM_T_INT:
 		return check_int(p, v, why, n);
 	case VM_T_LIST:
-		return check_list(v, why, n);
+		if (!check_list(v, why, n))
+			return false;
+		if (!strcmp(p->name, "limit_priv")) {
+			/* an unknown privilege, as zonecfg refuses it */
+			struct zone_privs privs;
+			struct hull_err e = {0};
+			if (zone_privs_parse(v, &privs, NULL, &e) < 0)
+				return why_set(why, n, "%s",
+					       e.msg + strlen("limit_priv: "));
+		}
+		return true;
 	case VM_T_IPLIST:
 		return check_strlist(v, true, why, n);
 	case VM_T_STRLIST:

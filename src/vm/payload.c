@@ -21,6 +21,7 @@
 #include "vm/nics.h"
 #include "vm/proptable.h"
 #include "zone/fs.h"
+#include "zone/privs.h"
 
 #define ZERO_UUID "00000000-0000-0000-0000-000000000000"
 
@@ -496,6 +497,8 @@ static void coerce_nic(json_t *nic, json_t *warnings)
 	}
 }
 
+static void solaris_only(json_t *payload, json_t *vm, json_t *warnings);
+
 static void coerce(json_t *payload, bool update, json_t *warnings)
 {
 	const char *k;
@@ -549,8 +552,11 @@ static void coerce(json_t *payload, bool update, json_t *warnings)
 void vm_payload_warnings(json_t *payload, bool update, json_t *warnings)
 {
 	json_t *copy = json_deep_copy(payload);
-	if (json_is_object(copy))
+	if (json_is_object(copy)) {
 		coerce(copy, update, warnings);
+		if (!update)
+			solaris_only(copy, NULL, warnings);
+	}
 	json_decref(copy);
 }
 
@@ -625,6 +631,57 @@ static int upgrade_nics(json_t *payload, json_t *vm, struct hull_err *err)
 	return 0;
 }
 
+/* Properties of illumos's zones that Linux has no counterpart for: taken
+ * and stored (vmadm get shows them) with one warning each; limit_priv's
+ * names without a capability warn the same way (privs.h). An HVM
+ * instance's limit_priv is its emulator zone's on SmartOS; hull's
+ * emulator zone has a fixed set, so it is stored without a word. */
+static void solaris_only(json_t *payload, json_t *vm, json_t *warnings)
+{
+	static const char *const props[] = {
+	    "fs_allowed", "zfs_root_compression", "zfs_data_compression"};
+	const char *bname = vm ? hull_json_str(vm, "brand", "joyent")
+			       : hull_json_str(payload, "brand", "joyent");
+	if (!(vm_brand_from_name(bname) & VM_BRANDS_OS))
+		return;
+	for (size_t i = 0; i < sizeof(props) / sizeof(*props); i++) {
+		json_t *v = json_object_get(payload, props[i]);
+		if (v && !json_is_null(v))
+			warn(warnings,
+			     "Warning: %s has no effect on Linux, ignored",
+			     props[i]);
+	}
+	struct zone_privs privs;
+	struct hull_err e = {0};
+	zone_privs_parse(json_object_get(payload, "limit_priv"), &privs,
+			 warnings, &e);
+}
+
+/* limit_priv and fs_allowed given as arrays are kept as SmartOS keeps
+ * them, one comma-separated string. */
+static void join_lists(json_t *payload)
+{
+	static const char *const props[] = {"limit_priv", "fs_allowed"};
+	for (size_t i = 0; i < sizeof(props) / sizeof(*props); i++) {
+		json_t *v = json_object_get(payload, props[i]);
+		if (!json_is_array(v))
+			continue;
+		size_t len = 1, j;
+		json_t *e;
+		json_array_foreach(v, j, e) len += json_string_length(e) + 1;
+		char *s = xmalloc(len);
+		s[0] = '\0';
+		json_array_foreach(v, j, e)
+		{
+			if (j)
+				strcat(s, ",");
+			strcat(s, json_string_value(e));
+		}
+		json_object_set_new(payload, props[i], json_string(s));
+		free(s);
+	}
+}
+
 int vm_payload_prepare(json_t *payload, json_t *vm, json_t *warnings,
 		       struct hull_err *err)
 {
@@ -644,6 +701,8 @@ int vm_payload_prepare(json_t *payload, json_t *vm, json_t *warnings,
 		json_decref(bad);
 	}
 	coerce(payload, update, warnings);
+	solaris_only(payload, vm, warnings);
+	join_lists(payload);
 	return upgrade_nics(payload, vm, err);
 }
 

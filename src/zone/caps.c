@@ -9,6 +9,10 @@
  * CAP_SYS_ADMIN goes too unless the record asks for it (see
  * zone_config.sys_admin): without user namespaces it would let a zone
  * root mount a fresh procfs without the masks.
+ *
+ * limit_priv (privs.h) moves capabilities across that line: sys_time
+ * keeps CAP_SYS_TIME (the clock is the host's, as a SmartOS zone given
+ * sys_time sets the system's), "-net_rawaccess" drops CAP_NET_RAW.
  */
 #include "zone/caps.h"
 
@@ -42,7 +46,7 @@ static const cap_value_t dropped[] = {
 #endif
 };
 
-bool zone_caps_dropped(int cap, bool sys_admin)
+static bool dropped_by_default(int cap, bool sys_admin)
 {
 	if (cap == CAP_SYS_ADMIN)
 		return !sys_admin;
@@ -52,10 +56,22 @@ bool zone_caps_dropped(int cap, bool sys_admin)
 	return false;
 }
 
-int zone_caps_drop(bool sys_admin, struct hull_err *err)
+bool zone_caps_dropped(int cap, bool sys_admin, const struct zone_privs *privs)
+{
+	uint64_t bit = cap >= 0 && cap < 64 ? 1ULL << cap : 0;
+	if (privs && (privs->drop & bit))
+		return true;
+	/* limit_priv never adds CAP_SYS_ADMIN (privs.h). */
+	if (privs && (privs->add & bit) && cap != CAP_SYS_ADMIN)
+		return false;
+	return dropped_by_default(cap, sys_admin);
+}
+
+int zone_caps_drop(bool sys_admin, const struct zone_privs *privs,
+		   struct hull_err *err)
 {
 	for (int c = 0; c <= CAP_LAST_CAP; c++) {
-		if (!zone_caps_dropped(c, sys_admin))
+		if (!zone_caps_dropped(c, sys_admin, privs))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
 			return hull_err_sys(err, errno, "drop capability %d",
@@ -74,10 +90,9 @@ int zone_caps_drop(bool sys_admin, struct hull_err *err)
 	if (!c)
 		return hull_err_sys(err, errno, "cap_get_proc");
 	int r = 0;
-	for (size_t i = 0; i < sizeof(dropped) / sizeof(*dropped); i++) {
-		cap_value_t v = dropped[i];
-		cap_set_flag(c, CAP_INHERITABLE, 1, &v, CAP_CLEAR);
-	}
+	for (cap_value_t v = 0; v <= CAP_LAST_CAP; v++)
+		if (zone_caps_dropped(v, sys_admin, privs))
+			cap_set_flag(c, CAP_INHERITABLE, 1, &v, CAP_CLEAR);
 	if (cap_set_proc(c) < 0)
 		r = hull_err_sys(err, errno, "cap_set_proc");
 	cap_free(c);

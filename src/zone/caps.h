@@ -5,10 +5,14 @@
 #define HULL_ZONE_CAPS_H
 #include <stdbool.h>
 #include "lib/err.h"
+#include "zone/privs.h"
 /* Drops from the bounding set (and the ambient set) every capability a zone
  * must not have. sys_admin says whether CAP_SYS_ADMIN stays (system
- * containers that mount, like systemd) or goes (docker, joyent-minimal). */
-int zone_caps_drop(bool sys_admin, struct hull_err *err);
-/* Is cap in the list zone_caps_drop removes (for tests). */
-bool zone_caps_dropped(int cap, bool sys_admin);
+ * containers that mount, like systemd) or goes (docker, joyent-minimal).
+ * privs (limit_priv, privs.h; NULL for none) keeps what it adds of the
+ * default-dropped list and drops what it takes away. */
+int zone_caps_drop(bool sys_admin, const struct zone_privs *privs,
+		   struct hull_err *err);
+/* Is cap among those zone_caps_drop removes (for tests). */
+bool zone_caps_dropped(int cap, bool sys_admin, const struct zone_privs *privs);
 #endif

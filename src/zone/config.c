@@ -272,6 +272,9 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	cfg->sys_admin =
 	    !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL &&
 	    strcmp(hull_json_str(im, "hull:sys_admin", "false"), "true") == 0;
+	if ((r = zone_privs_parse(json_object_get(vm, "limit_priv"),
+				  &cfg->privs, NULL, err)) < 0)
+		return r;
 	if ((r = zone_config_userns_flag(im, err)) < 0)
 		return r;
 	cfg->userns = r == 1;

@@ -19,6 +19,7 @@
 #include "lib/err.h"
 #include "lib/uuid.h"
 #include "zone/fs.h"
+#include "zone/privs.h"
 
 /* -1 means "not set, leave the kernel's default". */
 struct zone_limits {
@@ -57,6 +58,8 @@ struct zone_config {
 	 * object by vmadm create (docs/vmadm.md). Such a zone keeps every
 	 * capability within its namespaces. */
 	bool userns;
+	/* limit_priv's capabilities beyond and below the default (privs.h) */
+	struct zone_privs privs;
 	uint32_t userns_uid, userns_gid, userns_count;
 	char *hostname;
 	char *dns_domain;

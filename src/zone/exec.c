@@ -56,6 +56,7 @@ struct joined {
 	int cg_init_fd;
 	int ctl_fd; /* lx: control socket for the uname listener */
 	bool lx, sys_admin;
+	struct zone_privs privs; /* limit_priv, as the supervisor has it */
 	bool userns; /* the zone has a user namespace; its root is uid/gid */
 	uid_t uid;
 	gid_t gid;
@@ -88,6 +89,10 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 	const char *brand = json_string_value(json_object_get(st, "brand"));
 	j->lx = brand && strcmp(brand, "lx") == 0;
 	j->sys_admin = json_is_true(json_object_get(st, "sys_admin"));
+	j->privs.add =
+	    (uint64_t)json_integer_value(json_object_get(st, "cap_add"));
+	j->privs.drop =
+	    (uint64_t)json_integer_value(json_object_get(st, "cap_drop"));
 	json_t *un = json_object_get(st, "userns");
 	if (json_is_object(un)) {
 		j->userns = true;
@@ -198,7 +203,7 @@ static __attribute__((noreturn)) void child_run(const struct zone_exec_opts *o,
 		_exit(126);
 	if (chdir("/") < 0)
 		_exit(126);
-	if (zone_caps_drop(j->sys_admin || j->userns, &e) < 0) {
+	if (zone_caps_drop(j->sys_admin || j->userns, &j->privs, &e) < 0) {
 		dprintf(2, "zlogin: %s\n", e.msg);
 		_exit(126);
 	}

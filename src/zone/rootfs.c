@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -146,33 +147,234 @@ int zone_rootfs_pivot(const char *root, struct hull_err *err)
 	return 0;
 }
 
-/* Writes a regular file hull owns, replacing a symlink rather than
- * following it. */
-static int write_owned(const char *path, const char *text, struct hull_err *err)
+/* The files hull writes in the zone's /etc are the zone's to change, so a
+ * link the zone planted there must never carry a write elsewhere: the
+ * folder is reached without following any symbolic link, and a file is
+ * replaced by renaming a new one over it, never written through. */
+
+/* The folder dir (absolute, in the zone's root), created when missing. */
+static int etc_dir(const char *dir, struct hull_err *err)
+{
+	return zone_rootfs_open_in_root(dir, true, err);
+}
+
+/* The text of name in dfd when it is a regular file of at most `max`
+ * bytes (never through a link), else NULL. */
+static char *read_at(int dfd, const char *name, size_t max)
+{
+	int fd =
+	    openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	char *buf = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (size_t)st.st_size <= max) {
+		buf = xmalloc(max + 1);
+		size_t off = 0;
+		ssize_t n;
+		while (off < max && (n = read(fd, buf + off, max - off)) > 0)
+			off += (size_t)n;
+		if (off >= max) { /* grew past max while read */
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[off] = '\0';
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+static bool exists_at(int dfd, const char *name)
 {
 	struct stat st;
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && unlink(path) < 0)
-		return hull_err_sys(err, errno, "unlink %s", path);
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+/* dir/name (dfd is dir) becomes a regular file holding text: written
+ * to a fresh file beside it and renamed over it, as the zone's root. */
+static int replace_at(int dfd, const char *dir, const char *name,
+		      const char *text, struct hull_err *err)
+{
+	char tmp[256];
+	if (snprintf(tmp, sizeof(tmp), ".%s.hull", name) >= (int)sizeof(tmp))
+		return hull_err_set(err, ENAMETOOLONG, "%s/%s", dir, name);
+	/* As the zone's root throughout: in an idmapped root only an id the
+	 * mount maps may create, rename or remove. */
 	as_zone_root(true);
-	int fd = open(
-	    path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	as_zone_root(false);
-	if (fd < 0)
-		return hull_err_sys(err, errno, "open %s", path);
-	size_t len = strlen(text);
-	ssize_t n = write(fd, text, len);
+	unlinkat(dfd, tmp, 0);
+	int fd =
+	    openat(dfd, tmp,
+		   O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	int e = errno;
-	close(fd);
-	if (n != (ssize_t)len)
-		return hull_err_sys(err, n < 0 ? e : EIO, "write %s", path);
+	const char *what = "create";
+	if (fd >= 0) {
+		size_t len = strlen(text);
+		ssize_t n = write(fd, text, len);
+		e = n < 0 ? errno : EIO;
+		what = "write";
+		if (n == (ssize_t)len && fchmod(fd, 0644) == 0) {
+			what = "replace";
+			e = renameat(dfd, tmp, dfd, name) < 0 ? errno : 0;
+		} else if (n == (ssize_t)len) {
+			e = errno;
+		}
+		close(fd);
+		if (e)
+			unlinkat(dfd, tmp, 0);
+	}
+	as_zone_root(false);
+	if (e)
+		return hull_err_sys(err, e, "%s %s/%s", what, dir, name);
 	return 0;
+}
+
+static int write_etc_file(const char *dir, const char *name, const char *text,
+			  struct hull_err *err)
+{
+	int dfd = etc_dir(dir, err);
+	if (dfd < 0)
+		return dfd;
+	int r = replace_at(dfd, dir, name, text, err);
+	close(dfd);
+	return r;
+}
+
+/* The comment that marks the /etc/hosts line hull keeps. */
+#define HOSTS_MARK "# hull: the zone's hostname"
+
+/* Does a line of /etc/hosts (not ours) name host (a name after the
+ * address, before any comment)? */
+static bool hosts_line_names(const char *line, size_t len, const char *host)
+{
+	size_t hl = strlen(host), i = 0;
+	for (int word = 0;; word++) {
+		while (i < len && (line[i] == ' ' || line[i] == '\t'))
+			i++;
+		size_t w = i;
+		while (i < len && line[i] != ' ' && line[i] != '\t' &&
+		       line[i] != '#')
+			i++;
+		if (i == w)
+			return false;
+		if (word > 0 && i - w == hl && !strncasecmp(line + w, host, hl))
+			return true;
+	}
+}
+
+/* /etc/hosts keeps what the image has; a line for the hostname is added
+ * (and a previous one of ours dropped) unless one of the image's lines
+ * names it already. */
+static int write_hosts(const char *host, struct hull_err *err)
+{
+	enum { HOSTS_MAX = 1 << 20 };
+	int dfd = etc_dir("/etc", err);
+	if (dfd < 0)
+		return dfd;
+	bool had = exists_at(dfd, "hosts");
+	_cleanup_free_ char *old = read_at(dfd, "hosts", HOSTS_MAX);
+	if (had && !old) {
+		/* Too large to rewrite whole: left as it is. */
+		close(dfd);
+		return 0;
+	}
+	if (!old)
+		old = xstrdup("127.0.0.1\tlocalhost\n::1\t\tlocalhost\n");
+	size_t cap = strlen(old) + strlen(host) + sizeof(HOSTS_MARK) + 32;
+	_cleanup_free_ char *out = xmalloc(cap);
+	size_t off = 0;
+	bool named = false;
+	for (const char *l = old; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		bool ours = len >= sizeof(HOSTS_MARK) - 1 &&
+			    !memcmp(l + len - (sizeof(HOSTS_MARK) - 1),
+				    HOSTS_MARK, sizeof(HOSTS_MARK) - 1);
+		if (!ours) {
+			named = named || hosts_line_names(l, len, host);
+			memcpy(out + off, l, len);
+			off += len;
+			out[off++] = '\n';
+		}
+		l += len + (nl ? 1 : 0);
+	}
+	if (!named)
+		off += snprintf(out + off, cap - off, "127.0.1.1\t%s\t%s\n",
+				host, HOSTS_MARK);
+	out[off] = '\0';
+	int r =
+	    strcmp(out, old) ? replace_at(dfd, "/etc", "hosts", out, err) : 0;
+	close(dfd);
+	return r;
+}
+
+/* Red Hat's /etc/sysconfig/network: HOSTNAME= is set, NETWORKING=yes
+ * added when missing (services that need $network wait on it), every
+ * other line kept. */
+static int write_sysconfig_network(const char *host, struct hull_err *err)
+{
+	enum { NET_MAX = 64 << 10 };
+	int dfd = etc_dir("/etc/sysconfig", err);
+	if (dfd < 0)
+		return dfd;
+	bool had = exists_at(dfd, "network");
+	_cleanup_free_ char *old = read_at(dfd, "network", NET_MAX);
+	if (had && !old) {
+		close(dfd);
+		return 0;
+	}
+	if (!old)
+		old = xstrdup("");
+	size_t cap = strlen(old) + strlen(host) + 64;
+	_cleanup_free_ char *out = xmalloc(cap);
+	size_t off = 0;
+	bool networking = false;
+	for (const char *l = old; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		if (len >= 11 && !strncmp(l, "NETWORKING=", 11))
+			networking = true;
+		if (!(len >= 9 && !strncmp(l, "HOSTNAME=", 9))) {
+			memcpy(out + off, l, len);
+			off += len;
+			out[off++] = '\n';
+		}
+		l += len + (nl ? 1 : 0);
+	}
+	off += snprintf(out + off, cap - off, "%sHOSTNAME=%s\n",
+			networking ? "" : "NETWORKING=yes\n", host);
+	int r = replace_at(dfd, "/etc/sysconfig", "network", out, err);
+	close(dfd);
+	return r;
+}
+
+/* The hostname where the zone's distribution reads it at boot, as
+ * SmartOS's brands write it: joyent zones /etc/nodename; lx zones
+ * /etc/hostname (Debian, Ubuntu, Alpine, busybox, systemd), a line in
+ * /etc/hosts, and on Red Hat's family /etc/sysconfig/network. */
+static int write_hostname(const struct zone_config *cfg, struct hull_err *err)
+{
+	_cleanup_free_ char *line = xasprintf("%s\n", cfg->hostname);
+	if (cfg->brand != ZONE_BRAND_LX)
+		return write_etc_file("/etc", "nodename", line, err);
+	int r;
+	if ((r = write_etc_file("/etc", "hostname", line, err)) < 0 ||
+	    (r = write_hosts(cfg->hostname, err)) < 0)
+		return r;
+	int dfd = etc_dir("/etc", err);
+	if (dfd < 0)
+		return dfd;
+	bool redhat = exists_at(dfd, "redhat-release");
+	close(dfd);
+	return redhat ? write_sysconfig_network(cfg->hostname, err) : 0;
 }
 
 int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err)
 {
 	int r;
 	if (cfg->resolvers && cfg->resolvers[0]) {
-		zone_mkdir_p("/etc", 0755);
 		char buf[4096];
 		size_t off = 0;
 		if (cfg->dns_domain)
@@ -183,10 +385,10 @@ int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err)
 					"nameserver %s\n", *p);
 		if (off >= sizeof(buf))
 			return hull_err_set(err, E2BIG, "resolvers: too many");
-		if ((r = write_owned("/etc/resolv.conf", buf, err)) < 0)
+		if ((r = write_etc_file("/etc", "resolv.conf", buf, err)) < 0)
 			return r;
 	}
-	return 0;
+	return write_hostname(cfg, err);
 }
 
 int zone_mountpoint_check(const char *dst, struct hull_err *err)

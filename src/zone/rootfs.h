@@ -32,7 +32,10 @@ gid_t zone_rootfs_tty_gid(void);
 /* Makes every mount private, binds root onto itself (nodev), pivots into it
  * and detaches the old root. cwd is "/" afterwards. */
 int zone_rootfs_pivot(const char *root, struct hull_err *err);
-/* /etc/resolv.conf from resolvers (when there are any), /etc/hostname. */
+/* /etc/resolv.conf from resolvers (when there are any) and the hostname
+ * where the zone reads it (joyent /etc/nodename; lx /etc/hostname, an
+ * /etc/hosts line, Red Hat's /etc/sysconfig/network), each replaced by a
+ * file renamed over it in a folder reached without symbolic links. */
 int zone_rootfs_write_etc(const struct zone_config *cfg, struct hull_err *err);
 /* proc, dev (see dev.h), sys (read-only), cgroup tree, /run and /tmp,
  * masked paths. console_fd is the pty slave bound onto /dev/console;

@@ -261,7 +261,7 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 		hull_err_sys(err, errno, "chdir %s", cfg->workdir);
 		child_fail(sock, err);
 	}
-	if (zone_caps_drop(cfg->sys_admin || cfg->userns, err) < 0)
+	if (zone_caps_drop(cfg->sys_admin || cfg->userns, &cfg->privs, err) < 0)
 		child_fail(sock, err);
 	int nfd =
 	    zone_seccomp_load(cfg->brand == ZONE_BRAND_LX,

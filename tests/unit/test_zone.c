@@ -361,13 +361,63 @@ static void test_uname_lx_overlay(void **state)
 
 static void test_caps_policy(void **state)
 {
-	assert_true(zone_caps_dropped(CAP_SYS_MODULE, true));
-	assert_true(zone_caps_dropped(CAP_SYS_PTRACE, true));
-	assert_true(zone_caps_dropped(CAP_MKNOD, true));
-	assert_false(zone_caps_dropped(CAP_SYS_ADMIN, true));
-	assert_true(zone_caps_dropped(CAP_SYS_ADMIN, false));
-	assert_false(zone_caps_dropped(CAP_NET_ADMIN, true));
-	assert_false(zone_caps_dropped(CAP_CHOWN, false));
+	assert_true(zone_caps_dropped(CAP_SYS_MODULE, true, NULL));
+	assert_true(zone_caps_dropped(CAP_SYS_PTRACE, true, NULL));
+	assert_true(zone_caps_dropped(CAP_MKNOD, true, NULL));
+	assert_false(zone_caps_dropped(CAP_SYS_ADMIN, true, NULL));
+	assert_true(zone_caps_dropped(CAP_SYS_ADMIN, false, NULL));
+	assert_false(zone_caps_dropped(CAP_NET_ADMIN, true, NULL));
+	assert_false(zone_caps_dropped(CAP_CHOWN, false, NULL));
+}
+
+static struct zone_privs privs_of(const char *s, json_t *warnings, int *rc)
+{
+	struct zone_privs p;
+	struct hull_err e = {0};
+	json_t *v = json_string(s);
+	*rc = zone_privs_parse(v, &p, warnings, &e);
+	json_decref(v);
+	return p;
+}
+
+static void test_limit_priv_maps_onto_caps(void **state)
+{
+	int rc;
+	json_t *w = json_array();
+	struct zone_privs p = privs_of("default", w, &rc);
+	assert_int_equal(rc, 0);
+	assert_true(p.add == 0 && p.drop == 0);
+	assert_int_equal(json_array_size(w), 0);
+	p = privs_of("default,sys_time,-net_rawaccess,!proc_priocntl", w, &rc);
+	assert_int_equal(rc, 0);
+	assert_false(zone_caps_dropped(CAP_SYS_TIME, false, &p));
+	assert_true(zone_caps_dropped(CAP_SYS_TIME, false, NULL));
+	assert_true(zone_caps_dropped(CAP_NET_RAW, false, &p));
+	assert_true(zone_caps_dropped(CAP_SYS_NICE, false, &p));
+	assert_false(zone_caps_dropped(CAP_CHOWN, false, &p));
+	assert_int_equal(json_array_size(w), 0);
+	/* never CAP_SYS_ADMIN through limit_priv; a warning instead */
+	p = privs_of("default,sys_admin,sys_mount", w, &rc);
+	assert_int_equal(rc, 0);
+	assert_true(zone_caps_dropped(CAP_SYS_ADMIN, false, &p));
+	assert_int_equal(json_array_size(w), 2);
+	p = privs_of("default,-sys_mount", w, &rc);
+	assert_true(zone_caps_dropped(CAP_SYS_ADMIN, true, &p));
+	json_array_clear(w);
+	/* no Linux meaning: one warning each, however often named */
+	p = privs_of("default,dtrace_proc,dtrace_user,dtrace_proc", w, &rc);
+	assert_int_equal(rc, 0);
+	assert_int_equal(json_array_size(w), 2);
+	assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
+			       "dtrace_proc has no Linux counterpart"));
+	p = privs_of("default,sys_tyme", w, &rc);
+	assert_int_equal(rc, -EINVAL);
+	json_t *arr = json_pack("[ss]", "default", "sys_time");
+	struct hull_err e = {0};
+	assert_int_equal(zone_privs_parse(arr, &p, NULL, &e), 0);
+	assert_false(zone_caps_dropped(CAP_SYS_TIME, false, &p));
+	json_decref(arr);
+	json_decref(w);
 }
 
 static void test_control_parse(void **state)
@@ -429,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_user_resolve),
 	    cmocka_unit_test(test_uname_lx_overlay),
 	    cmocka_unit_test(test_caps_policy),
+	    cmocka_unit_test(test_limit_priv_maps_onto_caps),
 	    cmocka_unit_test(test_control_parse),
 	    cmocka_unit_test(test_signal_names),
 	};
