@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-from conftest import ROOT
 from test_hvm_vmadm import (READY, console_log, create, install, state,  # noqa: F401
                             new_bhyve_test_vm, vmhost, wait_console)
 
@@ -256,19 +255,11 @@ def make_guest_disk(workdir, disk, cmdline):
 
 
 def test_zone_sysrq_refused(btrfs_pool, workdir):
-    from zonekit import Zones
+    from zonekit import Zones, install_busybox
     from vmtools import unfreeze
     pool = btrfs_pool
     zs = Zones(pool)
-    img = os.path.join(workdir, "bbimg")
-    os.makedirs(img)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
-                    img, "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(img, "*.json"))[0]
-    pool.run("imgadm", "install", "-m", manifest,
-             "-f", glob.glob(os.path.join(img, "*.tar"))[0])
-    with open(manifest) as f:
-        image = json.load(f)["uuid"]
+    image = install_busybox(pool.run, os.path.join(workdir, "bbimg"))
     try:
         r = pool.run("vmadm", "create", input=json.dumps(
             {"brand": "lx", "kernel_version": "4.3.0", "image_uuid": image}))

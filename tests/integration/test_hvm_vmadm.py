@@ -15,7 +15,7 @@ import pytest
 import skips
 import hvmlib
 from conftest import prog
-from zonekit import Zones
+from zonekit import Zones, install_busybox
 
 READY = "hull-guest: ready"
 
@@ -269,18 +269,8 @@ def test_bad_payloads_refused_nothing_created(vmhost, payload, prop):
 
 def test_wrong_image_type_refused(vmhost, workdir):
     # A zone image (a busybox tarball) is not a disk.
-    import glob
-    from conftest import ROOT
     h = vmhost
-    d = os.path.join(workdir, "bb")
-    os.makedirs(d)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
-                    d, "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(d, "*.json"))[0]
-    h.run("imgadm", "install", "-m", manifest,
-          "-f", glob.glob(os.path.join(d, "*.tar"))[0])
-    with open(manifest) as f:
-        img = json.load(f)["uuid"]
+    img = install_busybox(h.run, os.path.join(workdir, "bb"))
     r = h.fails("vmadm", "create", input=json.dumps(
         {"brand": "kvm", "disks": [{"image_uuid": img}]}))
     assert "zvol" in r.err and "disks.0" in r.err

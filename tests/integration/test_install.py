@@ -10,9 +10,9 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
+from conftest import BUILD
 from vmtools import unfreeze
-from zonekit import Zones, wait_for, pid_alive
+from zonekit import Zones, install_busybox, wait_for, pid_alive
 
 COMMANDS = ("hull", "sysinfo", "imgadm", "vmadm", "zlogin", "nictagadm",
             "fwadm", "hull-metadata", "hull-net", "hull-hvm", "hull-vmmzone")
@@ -69,15 +69,7 @@ def test_installed_vmadm_runs_installed_supervisor(installed, pool, workdir):
         assert r.returncode == 0, f"{cmd} {args}: {r.stderr}"
         return r
 
-    img = os.path.join(workdir, "bbimg")
-    os.makedirs(img)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
-                    img, "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(img, "*.json"))[0]
-    run("imgadm", "install", "-m", manifest,
-        "-f", glob.glob(os.path.join(img, "*.tar"))[0])
-    with open(manifest) as f:
-        image = json.load(f)["uuid"]
+    image = install_busybox(run, os.path.join(workdir, "bbimg"))
     try:
         payload = {"brand": "lx", "kernel_version": "4.3.0",
                    "image_uuid": image, "alias": "installed"}

@@ -11,7 +11,6 @@ Each test acts as nobody (uid 65534) on the host. The test's workdir
 (mkdtemp, 0700) is opened to others first, so what stops nobody is hull's
 own modes, not the test's folder.
 """
-import glob
 import json
 import os
 import shutil
@@ -20,9 +19,9 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, prog
+from conftest import prog
 from vmtools import unfreeze
-from zonekit import Zones, build_probe
+from zonekit import Zones, build_probe, install_busybox
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 SECRET = "hunter2-internal"
@@ -45,15 +44,7 @@ def mode(path):
 @pytest.fixture
 def bbhost(pool, workdir):
     zs = Zones(pool)
-    img = os.path.join(workdir, "bbimg")
-    os.makedirs(img)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o", img,
-                    "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(img, "*.json"))[0]
-    pool.run("imgadm", "install", "-m", manifest,
-             "-f", glob.glob(os.path.join(img, "*.tar"))[0])
-    with open(manifest) as f:
-        pool.image = json.load(f)["uuid"]
+    pool.image = install_busybox(pool.run, os.path.join(workdir, "bbimg"))
     # What is above the pool root is open: hull's modes must do the work.
     os.chmod(workdir, 0o755)
     try:

@@ -2,28 +2,17 @@
 mounts), from vmadm create and add/update/remove_filesystems, mounted at
 every boot, read-only where asked, and never through a symbolic link the
 zone planted."""
-import glob
 import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import ROOT
 from vmtools import unfreeze
-from zonekit import Zones
+from zonekit import Zones, install_busybox
 
 
 def _install_busybox(host):
-    img = os.path.join(host.workdir, "bbimg")
-    os.makedirs(img)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o", img,
-                    "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(img, "*.json"))[0]
-    host.run("imgadm", "install", "-m", manifest,
-             "-f", glob.glob(os.path.join(img, "*.tar"))[0])
-    with open(manifest) as f:
-        host.image = json.load(f)["uuid"]
+    host.image = install_busybox(host.run, os.path.join(host.workdir, "bbimg"))
 
 
 def _cleanup(host):

@@ -6,7 +6,6 @@ limits in the host's tree like any other, vmadm agrees on its state inside
 and outside, zlogin and the metadata peer check work, and stop and delete
 leave nothing. Where the hierarchies cannot be reached at all, a start
 fails with one line and runs nothing."""
-import glob
 import json
 import os
 import subprocess
@@ -14,11 +13,11 @@ import subprocess
 import pytest
 
 import skips
-from conftest import ROOT, _init_pool, prog
+from conftest import _init_pool, prog
 from nethelp import NetHost
 from test_metadata_access import build_client
 from vmtools import unfreeze
-from zonekit import (Zones, cgroup_dirs, cgroup_file, cgroup_pids, cgroup_v2,
+from zonekit import (Zones, install_busybox, cgroup_dirs, cgroup_file, cgroup_pids, cgroup_v2,
                      pid_alive)
 
 LIMITS = {"max_physical_memory": 64, "max_lwps": 50,
@@ -43,15 +42,7 @@ def nshost(bare, workdir):
     h = _init_pool(bare, "dir")
     zs = Zones(h)
     net = NetHost(h)
-    img = os.path.join(workdir, "bbimg")
-    os.makedirs(img)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
-                    img, "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(img, "*.json"))[0]
-    h.run("imgadm", "install", "-m", manifest,
-          "-f", glob.glob(os.path.join(img, "*.tar"))[0])
-    with open(manifest) as f:
-        h.image = json.load(f)["uuid"]
+    h.image = install_busybox(h.run, os.path.join(workdir, "bbimg"))
     h.net = net
     try:
         yield h

@@ -3,17 +3,14 @@ or snapshot of its own (each would get a qgroup of its own, outside the
 quota on its dataset's), whether the zone is plain, in a user namespace
 or a docker zone, nor touch the pool's quotas; what it writes stops at
 its quota and shows in hull pool list."""
-import glob
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
 
-from conftest import ROOT
 from vmtools import unfreeze
-from zonekit import Zones, build_probe, wait_for
+from zonekit import Zones, build_probe, install_busybox, wait_for
 
 
 @pytest.fixture
@@ -21,15 +18,7 @@ def qhost(btrfs_pool, workdir):
     """A btrfs pool with the busybox image installed."""
     h = btrfs_pool
     zs = Zones(h)
-    img = os.path.join(workdir, "bbimg")
-    os.makedirs(img)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
-                    img, "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(img, "*.json"))[0]
-    h.run("imgadm", "install", "-m", manifest,
-          "-f", glob.glob(os.path.join(img, "*.tar"))[0])
-    with open(manifest) as f:
-        h.image = json.load(f)["uuid"]
+    h.image = install_busybox(h.run, os.path.join(workdir, "bbimg"))
     try:
         yield h
     finally:

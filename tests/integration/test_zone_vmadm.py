@@ -1,31 +1,20 @@
 """A busybox zone the way an operator runs one: vmadm create from an
 installed image, zlogin, vmadm list, stop/start, a killed supervisor, and
 delete, with the real supervisor underneath."""
-import glob
 import json
 import os
 import signal
-import subprocess
 
 import pytest
 
-from conftest import ROOT
 from vmtools import unfreeze
-from zonekit import Zones, wait_for, cgroup_dirs, pid_alive
+from zonekit import Zones, install_busybox, wait_for, cgroup_dirs, pid_alive
 
 
 @pytest.fixture
 def bbhost(pool, workdir):
     zs = Zones(pool)
-    img = os.path.join(workdir, "bbimg")
-    os.makedirs(img)
-    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o", img,
-                    "-c", "none"], check=True, capture_output=True)
-    manifest = glob.glob(os.path.join(img, "*.json"))[0]
-    pool.run("imgadm", "install", "-m", manifest,
-             "-f", glob.glob(os.path.join(img, "*.tar"))[0])
-    with open(manifest) as f:
-        pool.image = json.load(f)["uuid"]
+    pool.image = install_busybox(pool.run, os.path.join(workdir, "bbimg"))
     try:
         yield pool
     finally:

@@ -6,6 +6,7 @@ instance record, as docs/internals.md describes. Every zone lives under
 the test's own HULL_ROOT and cgroup parent (hull-test-<random>), and
 `cleanup()` kills and removes whatever a test left, even when it failed.
 """
+import glob
 import json
 import os
 import select
@@ -16,7 +17,7 @@ import subprocess
 import time
 import uuid as uuidlib
 
-from conftest import prog
+from conftest import ROOT, prog
 
 BUSYBOX = "/bin/busybox"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -314,3 +315,17 @@ def zones(bare):
 def probe(workdir):
     """The static syscall probe, built for this test."""
     return build_probe(workdir)
+
+
+def install_busybox(run, folder):
+    """Builds scripts/mkimage-busybox's image (uncompressed) in folder and
+    installs it with run("imgadm", ...): a Host's run, or any callable of
+    that shape. Returns the image's uuid."""
+    os.makedirs(folder)
+    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
+                    folder, "-c", "none"], check=True, capture_output=True)
+    manifest = glob.glob(os.path.join(folder, "*.json"))[0]
+    run("imgadm", "install", "-m", manifest,
+        "-f", glob.glob(os.path.join(folder, "*.tar"))[0])
+    with open(manifest) as f:
+        return json.load(f)["uuid"]
