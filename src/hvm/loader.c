@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -31,6 +30,7 @@
 
 #include "hvm/parttab.h"
 #include "lib/xalloc.h"
+#include "zone/caps.h"
 #include "zone/cgroup.h"
 
 #define MSG_MAX (128u << 10) /* the child's answer */
@@ -165,20 +165,6 @@ int hvm_loader_limits_set(unsigned cpu_s, unsigned mem_mib)
 	return 0;
 }
 
-/* No capability left, even in the child's own user namespace. */
-static int caps_drop(void)
-{
-	for (int c = 0; c <= CAP_LAST_CAP; c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return -errno;
-	cap_t none = cap_init();
-	if (!none)
-		return -ENOMEM;
-	int r = cap_set_proc(none) < 0 ? -errno : 0;
-	cap_free(none);
-	return r;
-}
-
 static json_t *answer_json(const struct hvm_boot *b,
 			   const struct hvm_boot_copy *cp)
 {
@@ -251,7 +237,7 @@ static _Noreturn void child_main(const struct child_args *a, pid_t parent)
 	if (!r && (r = hvm_loader_limits_set(HVM_LOADER_CPU_S,
 					     HVM_LOADER_MEM_MIB)) < 0)
 		step = "limits";
-	if (!r && (r = caps_drop()) < 0)
+	if (!r && (r = zone_caps_drop_all()) < 0)
 		step = "capabilities";
 	if (!r && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		r = -errno;

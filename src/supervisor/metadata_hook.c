@@ -28,7 +28,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -46,6 +45,7 @@
 #include "metadata/store.h"
 #include "supervisor/log.h"
 #include "supervisor/vm.h"
+#include "zone/caps.h"
 #include "zone/cgroup.h"
 #include "hvm/com2.h"
 #include "hvm/qemu.h"
@@ -91,21 +91,6 @@ static void close_all_but(const int *keep, size_t n)
 	syscall(SYS_close_range, from, ~0U, 0);
 }
 
-static int caps_drop(void)
-{
-	for (int c = 0; c <= CAP_LAST_CAP; c++)
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-			return -errno;
-	cap_t none = cap_init();
-	if (!none)
-		return -ENOMEM;
-	int r = cap_set_proc(none) < 0 ? -errno : 0;
-	cap_free(none);
-	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		r = -errno;
-	return r;
-}
-
 /* The child: waits until the supervisor moved it into the instance's
  * cgroup (go), then serves until it is killed. Never returns. */
 __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
@@ -130,7 +115,9 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 	if (read(go, &c, 1) != 1)
 		_exit(1); /* the supervisor gave up on us */
 	close(go);
-	int r = caps_drop();
+	int r = zone_caps_drop_all();
+	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		r = -errno;
 	if (r < 0) {
 		sv_log("error", "metadata server: drop capabilities: %s",
 		       strerror(-r));

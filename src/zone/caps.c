@@ -67,6 +67,19 @@ bool zone_caps_dropped(int cap, bool sys_admin, const struct zone_privs *privs)
 	return dropped_by_default(cap, sys_admin);
 }
 
+int zone_caps_drop_all(void)
+{
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	cap_t none = cap_init();
+	if (!none)
+		return -ENOMEM;
+	int r = cap_set_proc(none) < 0 ? -errno : 0;
+	cap_free(none);
+	return r;
+}
+
 int zone_caps_drop(bool sys_admin, const struct zone_privs *privs,
 		   struct hull_err *err)
 {

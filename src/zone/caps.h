@@ -13,6 +13,11 @@
  * default-dropped list and drops what it takes away. */
 int zone_caps_drop(bool sys_admin, const struct zone_privs *privs,
 		   struct hull_err *err);
+/* Every capability gone: the bounding set emptied and the effective,
+ * permitted and inheritable sets cleared, also inside a user namespace of
+ * the caller's own. For hull's own children that parse untrusted bytes
+ * (the boot loader, the metadata server). 0 or a negative errno. */
+int zone_caps_drop_all(void);
 /* Is cap among those zone_caps_drop removes (for tests). */
 bool zone_caps_dropped(int cap, bool sys_admin, const struct zone_privs *privs);
 #endif
