@@ -16,31 +16,11 @@ import pytest
 
 import imgtools as it
 from conftest import _init_pool, prog
+from test_imgadm import _unfreeze, dirpool, files  # noqa: F401 (fixtures)
 
 SECRET = "swordfishsecret"  # letters only: a JSON error quotes the whole word
 
 
-@pytest.fixture(autouse=True)
-def _unfreeze(workdir):
-    """The dir backend makes snapshots immutable; let the cleanup remove
-    them."""
-    yield
-    subprocess.run(["chattr", "-R", "-i", workdir], capture_output=True)
-
-
-@pytest.fixture
-def dirpool(bare):
-    _init_pool(bare, "dir")
-    bare.backend = "dir"
-    yield bare
-    bare.run("hull", "fini", check=False)
-
-
-@pytest.fixture
-def files(workdir):
-    d = os.path.join(workdir, "files")
-    os.makedirs(d)
-    return d
 
 
 @pytest.fixture
