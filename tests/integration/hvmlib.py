@@ -106,3 +106,19 @@ def stop(p, timeout=10):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def make_guest_disk(workdir, disk, cmdline):
+    """An 8 MiB ext4 filesystem in disk whose grub.cfg boots hull-vmm's
+    test guest with cmdline."""
+    import vmmlib
+    fs = os.path.join(workdir, "guestfs")
+    subprocess.run(["rm", "-rf", fs], check=True)
+    os.makedirs(os.path.join(fs, "boot", "grub"))
+    subprocess.run(["cp", vmmlib.GUEST_BZ,
+                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
+    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
+        f.write("menuentry 'guest' {\n"
+                f"  linux /boot/vmlinuz-1 {cmdline}\n}}\n")
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
+                   check=True, capture_output=True)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import skips
-from test_hvm_sysrq_vnc import make_guest_disk
+from hvmlib import make_guest_disk
 from test_hvm_vmadm import (READY, console_log, create, install,  # noqa: F401
                             new_bhyve_test_vm, vmhost, wait_console)
 

@@ -5,7 +5,7 @@ path and bad fields are refused with nothing changed."""
 import json
 import os
 
-from test_hvm_sysrq_vnc import make_guest_disk
+from hvmlib import make_guest_disk
 from test_hvm_vmadm import (READY, console_log, create, install, state,  # noqa: F401
                             new_bhyve_test_vm, vmhost, wait_console)
 

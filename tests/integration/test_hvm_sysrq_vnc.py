@@ -9,11 +9,11 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import time
 
 import pytest
 
+from hvmlib import make_guest_disk
 from test_hvm_vmadm import (READY, console_log, create, install, state,  # noqa: F401
                             new_bhyve_test_vm, vmhost, wait_console)
 
@@ -236,22 +236,6 @@ def test_bhyve_nmi_and_no_screenshot(vmhost, workdir):
 def info_vnc_refused(h, u):
     r = h.fails("vmadm", "info", u, "vnc")
     return "not running" in r.err
-
-
-def make_guest_disk(workdir, disk, cmdline):
-    """An 8 MiB ext4 filesystem in disk whose grub.cfg boots hull-vmm's
-    test guest with cmdline."""
-    import vmmlib
-    fs = os.path.join(workdir, "guestfs")
-    subprocess.run(["rm", "-rf", fs], check=True)
-    os.makedirs(os.path.join(fs, "boot", "grub"))
-    subprocess.run(["cp", vmmlib.GUEST_BZ,
-                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
-    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
-        f.write("menuentry 'guest' {\n"
-                f"  linux /boot/vmlinuz-1 {cmdline}\n}}\n")
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
-                   check=True, capture_output=True)
 
 
 def test_zone_sysrq_refused(btrfs_pool, workdir):

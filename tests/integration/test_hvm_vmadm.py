@@ -14,6 +14,7 @@ import pytest
 
 import skips
 import hvmlib
+from hvmlib import make_guest_disk
 from conftest import prog
 from zonekit import Zones, install_busybox
 
@@ -361,18 +362,9 @@ def test_bhyve_boots_the_test_guest_double_hulled(vmhost, workdir):
     # hull-vmm's own test guest (new_bhyve_test_vm). Its disk: a bare
     # ext4 filesystem whose grub.cfg boots the guest waiting for the ACPI
     # power button, which vmadm stop presses.
-    import vmmlib
     h = vmhost
     u, disk = new_bhyve_test_vm(h)
-    fs = os.path.join(workdir, "guestfs")
-    os.makedirs(os.path.join(fs, "boot", "grub"))
-    subprocess.run(["cp", vmmlib.GUEST_BZ,
-                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
-    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
-        f.write("menuentry 'guest' {\n"
-                "  linux /boot/vmlinuz-1 test=acpibutton\n}\n")
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
-                   check=True, capture_output=True)
+    make_guest_disk(workdir, disk, "test=acpibutton")
     h.run("vmadm", "start", u)
     wait_console(h, u, "waiting for the power button", 30)
     assert "hull-guest: ready" in console_log(h, u)
@@ -435,17 +427,8 @@ def boot_bhyve_test_guest(h, workdir, args="test=acpibutton",
     """A running bhyve VM whose test guest (new_bhyve_test_vm) has the
     command line args, once wait is on its console (by default: waiting
     for the ACPI power button). Returns (uuid, boot disk path)."""
-    import vmmlib
     u, disk = new_bhyve_test_vm(h, **payload)
-    fs = os.path.join(workdir, "guestfs-" + u)
-    os.makedirs(os.path.join(fs, "boot", "grub"))
-    subprocess.run(["cp", vmmlib.GUEST_BZ,
-                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
-    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
-        f.write("menuentry 'guest' {\n"
-                f"  linux /boot/vmlinuz-1 {args}\n}}\n")
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
-                   check=True, capture_output=True)
+    make_guest_disk(workdir, disk, args)
     h.run("vmadm", "start", u)
     wait_console(h, u, wait, 90)
     return u, disk
@@ -631,18 +614,9 @@ def test_running_vm_object(vmhost, workdir):
     boot_timestamp when it started; after a stop, exit_timestamp and no
     pid; info status agrees."""
     import datetime
-    import vmmlib
     h = vmhost
     u, disk = new_bhyve_test_vm(h)
-    fs = os.path.join(workdir, "guestfs")
-    os.makedirs(os.path.join(fs, "boot", "grub"))
-    subprocess.run(["cp", vmmlib.GUEST_BZ,
-                    os.path.join(fs, "boot", "vmlinuz-1")], check=True)
-    with open(os.path.join(fs, "boot", "grub", "grub.cfg"), "w") as f:
-        f.write("menuentry 'guest' {\n"
-                "  linux /boot/vmlinuz-1 test=acpibutton\n}\n")
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", fs, disk, "8M"],
-                   check=True, capture_output=True)
+    make_guest_disk(workdir, disk, "test=acpibutton")
     vm = json.loads(h.run("vmadm", "get", u).out)
     assert vm["state"] == "stopped" and "pid" not in vm
     assert vm["snapshots"] == []
