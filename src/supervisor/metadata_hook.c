@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -152,19 +151,6 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 
 /* ---- in the supervisor ------------------------------------------------ */
 
-/* Is uid the emulator's? Its run folder is made by the supervisor and
- * handed to the emulator's uid (the first of the instance's own id range,
- * which no other host user has); an emulator cannot give it away. This
- * holds even where the emulator's cgroup cannot place it. */
-static bool is_emulator_uid(const char *uuid, uid_t uid)
-{
-	_cleanup_free_ char *d =
-	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
-	struct stat st;
-	return uid != 0 && lstat(d, &st) == 0 && S_ISDIR(st.st_mode) &&
-	       st.st_uid == uid;
-}
-
 /* An HVM instance's guest speaks the protocol on its COM2, which its
  * emulator listens on at run/vm/ttyb.sock (supervisor/vm.h): connect to
  * it, and make sure it is the emulator that listens there (the emulator
@@ -182,8 +168,7 @@ static int hvm_com2_open(const char *uuid, const char *rel,
 		return hull_err_prefix(err, "COM2") - 1;
 	uid_t uid;
 	pid_t pid;
-	if (!metadata_peer_allowed(fd, rel, &uid, &pid) &&
-	    !is_emulator_uid(uuid, uid)) {
+	if (!metadata_peer_allowed(fd, rel, &uid, &pid)) {
 		close(fd);
 		return hull_err_set(err, EPERM,
 				    "COM2: %s is not the emulator's (uid %u, "
