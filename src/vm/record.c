@@ -219,35 +219,48 @@ static void derive_host(json_t *vm)
 		json_object_set_new(vm, "snapshots", json_array());
 }
 
-void vm_record_derive(json_t *vm, bool pending)
+/* Everything derived for a provisioned instance, alive saying whether its
+ * supervisor is. */
+static void derive_state(json_t *vm, const char *uuid, bool alive)
 {
-	const char *uuid = hull_json_str(vm, "uuid", "");
-	const char *state, *zstate;
-	if (pending) {
-		char *lp = vm_pending_lock_path(uuid);
-		bool busy = lock_held(lp);
-		free(lp);
-		state = busy ? "provisioning" : "failed";
-		zstate = busy ? "configured" : "incomplete";
-	} else if (!supervisor_alive(uuid)) {
-		/* what a killed supervisor left: never "stopped" while a
-		 * process of the instance (an emulator with its disks open)
-		 * lives */
-		bool left = zone_cgroup_busy(uuid);
-		state = left ? "down" : "stopped";
-		zstate = left ? "down" : "installed";
-	} else {
+	const char *state;
+	if (alive)
 		/* A supervisor with nothing in the zone yet (an HVM boot
 		 * loader reads the disk) is illumos's "ready" zone: its
 		 * platform is set up, no process of the guest runs. */
-		state = zstate = zone_is_running(uuid) ? "running" : "ready";
-	}
+		state = zone_is_running(uuid) ? "running" : "ready";
+	else
+		/* what a killed supervisor left: never "stopped" while a
+		 * process of the instance (an emulator with its disks open)
+		 * lives */
+		state = zone_cgroup_busy(uuid) ? "down" : "stopped";
 	json_object_set_new(vm, "state", json_string(state));
-	json_object_set_new(vm, "zone_state", json_string(zstate));
+	json_object_set_new(
+	    vm, "zone_state",
+	    json_string(strcmp(state, "stopped") ? state : "installed"));
 	if (!strcmp(state, "running"))
 		derive_running(vm, uuid);
 	else
 		derive_exit(vm, uuid);
+	derive_host(vm);
+	shown_as_smartos(vm);
+}
+
+void vm_record_derive(json_t *vm, bool pending)
+{
+	const char *uuid = hull_json_str(vm, "uuid", "");
+	if (!pending) {
+		derive_state(vm, uuid, supervisor_alive(uuid));
+		return;
+	}
+	char *lp = vm_pending_lock_path(uuid);
+	bool busy = lock_held(lp);
+	free(lp);
+	json_object_set_new(vm, "state",
+			    json_string(busy ? "provisioning" : "failed"));
+	json_object_set_new(vm, "zone_state",
+			    json_string(busy ? "configured" : "incomplete"));
+	derive_exit(vm, uuid);
 	derive_host(vm);
 	shown_as_smartos(vm);
 }
@@ -383,22 +396,7 @@ static json_t *load_fast(int rootfd, const char *uuid)
 	    fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	if (fd >= 0)
 		close(fd);
-	const char *state;
-	if (alive)
-		state = zone_is_running(uuid) ? "running" : "ready";
-	else
-		state = zone_cgroup_busy(uuid) ? "down" : "stopped";
-	json_object_set_new(vm, "state", json_string(state));
-	json_object_set_new(
-	    vm, "zone_state",
-	    json_string(strcmp(state, "stopped") ? state : "installed"));
-	snprintf(rel, sizeof(rel), "%s/lastexited", uuid);
-	if (!strcmp(state, "running"))
-		derive_running(vm, uuid);
-	else if (faccessat(rootfd, rel, F_OK, 0) == 0)
-		derive_exit(vm, uuid);
-	shown_as_smartos(vm);
-	derive_host(vm);
+	derive_state(vm, uuid, alive);
 	return vm;
 }
 
