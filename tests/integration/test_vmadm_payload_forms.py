@@ -8,20 +8,8 @@ import os
 
 import pytest
 
-from conftest import _init_pool
-from vmtools import (create, get, install_images, record_nictags,
-                     unfreeze, zone)
-
-
-@pytest.fixture
-def dirhost(bare, workdir):
-    _init_pool(bare, "dir")
-    bare.backend = "dir"
-    install_images(bare)
-    record_nictags(bare)
-    yield bare
-    unfreeze(workdir)
-    bare.run("hull", "fini", check=False)
+from test_vmadm_payload import dirhost  # noqa: F401 (fixture)
+from vmtools import create, get, record_nictags, zone
 
 
 def record(host, u):

@@ -7,10 +7,8 @@ zfs_data_compression warn once each. (VM.js stores limit_priv as zonecfg's
 limitpriv; zonecfg refuses a name illumos does not know.)"""
 import json
 
-import pytest
-
-from conftest import _init_pool
-from vmtools import create, get, install_images, record_nictags, unfreeze, zone
+from test_vmadm_payload import dirhost  # noqa: F401 (fixture)
+from vmtools import create, get, zone
 from zonekit import zones  # noqa: F401
 
 CAP_NET_RAW = 13
@@ -48,17 +46,6 @@ def test_sys_admin_is_never_granted_through_limit_priv(zones):
 def test_array_form_is_taken(zones):
     z = zones.new({"limit_priv": ["default", "sys_time"]})
     assert caps(z) & (1 << CAP_SYS_TIME)
-
-
-@pytest.fixture
-def dirhost(bare, workdir):
-    _init_pool(bare, "dir")
-    bare.backend = "dir"
-    install_images(bare)
-    record_nictags(bare)
-    yield bare
-    unfreeze(workdir)
-    bare.run("hull", "fini", check=False)
 
 
 def warnings_of(r):
