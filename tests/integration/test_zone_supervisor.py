@@ -16,11 +16,17 @@ def test_start_reports_readiness_and_daemonises(zones):
     assert r.rc == 0 and r.err == ""
     pid = z.supervisor_pid()
     assert pid_alive(pid)
-    # Detached: its own session, not our child.
+    # Detached: its own session, not our child; its parent is its holder
+    # (docs/internals.md), which leads that session.
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    assert int(fields[1]) != os.getpid()          # ppid
-    assert int(fields[3]) == pid                  # session leader
+    holder = int(fields[1])
+    assert holder != os.getpid()                  # ppid
+    assert int(fields[3]) == holder               # session leader
+    with open(f"/proc/{holder}/comm") as f:
+        assert f.read().strip() == "hull-holder"
+    with open(os.path.join(z.dir, "run", "holder.pid")) as f:
+        assert int(f.read()) == holder
     assert wait_for(lambda: "init up" in z.console_log())
     logs = z.supervisor_log()
     assert all(l["uuid"] == z.uuid for l in logs)
