@@ -67,8 +67,7 @@ static void hlog(const char *level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &t);
 	gmtime_r(&t.tv_sec, &tm);
 	size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts + n, sizeof(ts) - n, ".%03dZ",
-		 (int)(t.tv_nsec / 1000000));
+	snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(t.tv_nsec / 1000000));
 	dprintf(2,
 		"{\"time\":\"%s\",\"level\":\"%s\",\"uuid\":\"%s\","
 		"\"msg\":\"holder: %s\"}\n",
@@ -92,8 +91,7 @@ static void forget(const char *name)
 	*h = held[--nheld];
 }
 
-static int send_msg(int sock, char type, const char *text, size_t len,
-		    int fd)
+static int send_msg(int sock, char type, const char *text, size_t len, int fd)
 {
 	char buf[HOLDER_MSG_MAX];
 	if (len > sizeof(buf) - 1)

@@ -115,8 +115,8 @@ int sv_holder_attach(int fd, bool replay, struct hull_err *err)
 		switch (buf[0]) {
 		case 'F':
 			if (mfd >= 0 && nfds < HOLDER_FDS_MAX) {
-				snprintf(fds[nfds].name, HOLDER_NAME_MAX, "%.*s",
-					 HOLDER_NAME_MAX - 1, text);
+				snprintf(fds[nfds].name, HOLDER_NAME_MAX,
+					 "%.*s", HOLDER_NAME_MAX - 1, text);
 				fds[nfds++].fd = mfd;
 				mfd = -1;
 			}

@@ -655,10 +655,11 @@ static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
 static void state_push(struct supervisor *sv)
 {
 	char t[HOLDER_MSG_MAX];
-	snprintf(t, sizeof(t), "st=%d pid=%d restarts=%d failures=%d "
-			       "backoff=%d boot=%s",
-		 (int)sv->state, (int)sv->proc.pid, sv->restarts,
-		 sv->failures, sv->backoff_s, *sv->boot_ts ? sv->boot_ts : "-");
+	snprintf(t, sizeof(t),
+		 "st=%d pid=%d restarts=%d failures=%d "
+		 "backoff=%d boot=%s",
+		 (int)sv->state, (int)sv->proc.pid, sv->restarts, sv->failures,
+		 sv->backoff_s, *sv->boot_ts ? sv->boot_ts : "-");
 	if (!strcmp(t, sv->pushed))
 		return;
 	memcpy(sv->pushed, t, sizeof(t));
@@ -667,8 +668,7 @@ static void state_push(struct supervisor *sv)
 
 /* The holder reaped a process: after an adoption, the instance's init or
  * emulator is its child, no longer ours. */
-static void on_holder(struct sv_loop *loop, int fd, uint32_t events,
-		      void *data)
+static void on_holder(struct sv_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct supervisor *sv = data;
 	pid_t pid;
@@ -911,9 +911,8 @@ static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 		if (sv->lock_fd < 0)
 			return hull_err_sys(err, errno, "open %s", pidf);
 		if (flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0)
-			return hull_err_set(err, EBUSY,
-					    "zone %s is already running",
-					    sv->uuid);
+			return hull_err_set(
+			    err, EBUSY, "zone %s is already running", sv->uuid);
 		sv->owns_run = true;
 		/* The holder keeps the same open file, so the lock stays
 		 * held while no supervisor runs between two. */
@@ -922,7 +921,8 @@ static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 		 * sockets. */
 		if ((r = zone_cleanup_locked(sv->uuid, err)) < 0)
 			return r;
-		_cleanup_free_ char *hp = xasprintf("%s/holder.pid", sv->run_dir);
+		_cleanup_free_ char *hp =
+		    xasprintf("%s/holder.pid", sv->run_dir);
 		char hb[32];
 		int hn = snprintf(hb, sizeof(hb), "%d\n", (int)getppid());
 		if (sv_holder_active() &&
@@ -1062,7 +1062,8 @@ static int sv_adopt(struct supervisor *sv, struct hull_err *err)
 	}
 	while ((fd = sv_holder_take_prefix("ls.", name, sizeof(name))) >= 0) {
 		sv_holder_drop(name);
-		if (sv_loop_add(sv->loop, fd, EPOLLIN, on_uname, sv, NULL) < 0) {
+		if (sv_loop_add(sv->loop, fd, EPOLLIN, on_uname, sv, NULL) <
+		    0) {
 			close(fd);
 			continue;
 		}

@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from conftest import prog
+from test_hvm_vmadm import vmhost  # noqa: F401
 from test_vmadm_lifecycle import bb, state, supervisor_pid, zhost  # noqa: F401
 from vmtools import create, get
 from zonekit import read_until, wait_for
@@ -125,3 +126,50 @@ def test_kill_9_of_holder_stops_the_zone(zhost):
     assert wait_for(lambda: not alive(init), 5)
     zhost.run("vmadm", "start", u)
     assert state(zhost, u) == "running"
+
+
+def test_twenty_zones_and_two_vms_survive_every_supervisor_killed(vmhost,
+                                                                   workdir):
+    """The upgrade case: every supervisor on the host killed at once; all
+    22 instances keep running (the same init or emulator), are adopted, and
+    answer zlogin, console and mdata-get (zones); then vmadm stop works on
+    each (the VMs' by their ACPI power button, through the adopter)."""
+    from test_hvm_vmadm import boot_bhyve_test_guest, console_log
+    from zonekit import install_busybox
+    h = vmhost
+    img = install_busybox(h.run, os.path.join(workdir, "bb"))
+    zones = [create(h, {"brand": "lx", "kernel_version": "4.3.0",
+                        "image_uuid": img,
+                        "max_physical_memory": 64, "hostname": f"z{i}"})
+             for i in range(20)]
+    vms = [boot_bhyve_test_guest(h, workdir)[0] for _ in range(2)]
+    every = zones + vms
+    inits = {u: init_pid(h, u) for u in every}
+    olds = {u: supervisor_pid(h, u) for u in every}
+    for u in every:
+        os.kill(olds[u], signal.SIGKILL)
+    for u in every:
+        assert wait_for(lambda: adopted(h, u, olds[u]), 10), u
+        assert init_pid(h, u) == inits[u] and alive(inits[u]), u
+    for u in zones:
+        assert h.run("zlogin", u, "hostname").out.strip().startswith("z")
+        assert mdata_hostname(h, u) == u
+        con = subprocess.Popen([prog("vmadm"), "console", u],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=h.env)
+        try:
+            con.stdin.write(b"echo console-$((6*7))\n")
+            con.stdin.flush()
+            read_until(con.stdout, b"console-42")
+        finally:
+            con.kill()
+            con.wait()
+    for u in vms:
+        assert "waiting for the power button" in console_log(h, u)
+    for u in vms:
+        h.run("vmadm", "stop", u, "-t", "30", timeout=60)
+        assert state(h, u) == "stopped" and not alive(inits[u])
+        assert "PASS acpibutton" in console_log(h, u)
+    for u in zones:
+        h.run("vmadm", "stop", u)
+        assert state(h, u) == "stopped" and not alive(inits[u])

@@ -126,13 +126,16 @@ def test_reboot_and_halt_from_inside(zones):
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT
 
 
-def test_kill_9_of_supervisor_leaves_nothing(zones):
+def test_kill_9_of_holder_leaves_nothing(zones):
+    """kill -9 of the holder: nothing can adopt the zone any more, so its
+    supervisor stops it (a killed supervisor alone is adopted:
+    test_supervisor_adopt.py)."""
     z = zones.new()
     z.zlogin("sh", "-c", "sleep 1000 >/dev/null 2>&1 & sleep 1000 >/dev/null 2>&1 &")
     init = z.status()["pid"]
     procs = cgroup_pids(z.cgroup)
     assert len(procs) >= 3
-    os.kill(z.supervisor_pid(), signal.SIGKILL)
+    os.kill(z.holder_pid(), signal.SIGKILL)
     assert wait_for(lambda: not cgroup_pids(z.cgroup), 5)
     assert not any(pid_alive(p) for p in procs | {init})
     assert mounts_under(z.dir) == []
