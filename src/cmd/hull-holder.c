@@ -308,13 +308,14 @@ int main(int argc, char **argv)
 				     "without a word; starting another",
 				     (int)pid, WEXITSTATUS(status));
 			/* A supervisor that dies as it starts, again and
-			 * again: wait a little longer each time (at most
-			 * 5 s), never give the instance up. */
+			 * again (a crash, not a kill): wait a little longer
+			 * each time (at most 2 s), never give the instance
+			 * up. */
 			quick = mono_ms() - spawned < 1000 ? quick + 1 : 0;
-			if (quick > 2) {
-				long ms = 100L << (quick > 8 ? 6 : quick - 2);
-				if (ms > 5000)
-					ms = 5000;
+			if (quick > 5) {
+				long ms = 100L << (quick > 10 ? 5 : quick - 6);
+				if (ms > 2000)
+					ms = 2000;
 				struct timespec ts = {ms / 1000,
 						      (ms % 1000) * 1000000L};
 				nanosleep(&ts, NULL);
