@@ -931,8 +931,11 @@ static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 	}
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(sv->lock_fd, 0) < 0 ||
-	    pwrite(sv->lock_fd, buf, (size_t)n, 0) != n)
+	/* Written over the old pid, then cut to length: a reader never
+	 * sees an empty file (an adopter replaces its predecessor's pid
+	 * while vmadm may read it). */
+	if (pwrite(sv->lock_fd, buf, (size_t)n, 0) != n ||
+	    ftruncate(sv->lock_fd, n) < 0)
 		return hull_err_sys(err, errno, "write %s", pidf);
 	console_log_open(sv);
 
