@@ -6,6 +6,7 @@ goes on without a hang-up."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -128,13 +129,129 @@ def test_kill_9_of_holder_stops_the_zone(zhost):
     assert state(zhost, u) == "running"
 
 
+def kill_and_adopt(host, u):
+    """kill -9 of u's supervisor; returns once a new one has adopted u."""
+    old = supervisor_pid(host, u)
+    os.kill(old, signal.SIGKILL)
+    assert wait_for(lambda: adopted(host, u, old), 10), u
+
+
+def memory_limit(host, u):
+    from zonekit import cgroup_dirs
+    for d in cgroup_dirs(f"{host.env['HULL_CGROUP_PARENT']}/{u}"):
+        for f in ("memory.max", "memory.limit_in_bytes"):
+            if os.path.exists(os.path.join(d, f)):
+                with open(os.path.join(d, f)) as fh:
+                    return int(fh.read())
+    raise AssertionError(f"no memory limit file for {u}")
+
+
+def test_update_of_an_adopted_zone_reaches_its_cgroup(zhost):
+    """The cgroup outlives the supervisor with its limits; the adopter
+    knows them and applies a vmadm update of a running zone, and a reboot
+    through it keeps the new one."""
+    u = create(zhost, bb(zhost, max_physical_memory=128))
+    assert memory_limit(zhost, u) == 128 << 20
+    kill_and_adopt(zhost, u)
+    assert memory_limit(zhost, u) == 128 << 20
+    zhost.run("vmadm", "update", u, "max_physical_memory=96")
+    assert memory_limit(zhost, u) == 96 << 20
+    assert get(zhost, u)["max_physical_memory"] == 96
+    # ... the cgroup the zone's processes are in.
+    from zonekit import cgroup_pids
+    rel = f"{zhost.env['HULL_CGROUP_PARENT']}/{u}"
+    assert init_pid(zhost, u) in cgroup_pids(rel)
+    zhost.run("vmadm", "reboot", u)
+    assert state(zhost, u) == "running"
+    assert memory_limit(zhost, u) == 96 << 20
+    zhost.run("vmadm", "stop", u)
+    assert state(zhost, u) == "stopped"
+
+
+def vm_asks_metadata(host, u):
+    """Has the Linux guest (scripts/mkimage-linux-vm) ask for sdc:uuid
+    again, a command on its console; True once it printed the answer."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(os.path.join(host.root, u, "run", "console.sock"))
+    try:
+        sock.sendall(b"mdata sdc:uuid\n")
+        sock.settimeout(30)
+        got = b""
+        want = f"hull-guest: mdata sdc:uuid={u}".encode()
+        while want not in got:
+            data = sock.recv(4096)
+            assert data, got
+            got += data
+        return True
+    finally:
+        sock.close()
+
+
+def test_kvm_guest_metadata_after_adoption(vmhost):
+    """A VM's metadata channel (COM2) after its supervisor was killed and
+    replaced: the guest asks again (a command on its console, which the
+    holder kept) and the adopter's metadata server answers; a reboot
+    through the adopter boots a guest that is served its metadata too."""
+    from test_hvm_vmadm import (READY, console_log, create as vcreate,
+                                emulator_pid, install, wait_console)
+    h = vmhost
+    u = vcreate(h, {"brand": "kvm", "ram": 256,
+                    "disks": [{"image_uuid": install(h), "boot": True}]})
+    wait_console(h, u, READY)
+    assert f"hull-guest: uuid={u}" in console_log(h, u)
+    emu = emulator_pid(h, u)
+    assert init_pid(h, u) == emu
+    kill_and_adopt(h, u)
+    # The same emulator, now the holder's child.
+    assert init_pid(h, u) == emu and alive(emu)
+    assert vm_asks_metadata(h, u)
+    h.run("vmadm", "reboot", u, timeout=120)
+    # The console log goes on (appended): the second boot's lines.
+    assert wait_for(lambda: console_log(h, u).count(READY) == 2, 90), \
+        console_log(h, u)[-3000:]
+    assert console_log(h, u).count(f"hull-guest: uuid={u}") == 2
+    assert emulator_pid(h, u) != emu and not alive(emu)
+    h.run("vmadm", "stop", u, "-t", "60", timeout=90)
+    assert state(h, u) == "stopped"
+
+
+def test_bhyve_guest_reboot_through_the_adopter_gets_metadata(vmhost,
+                                                               workdir):
+    """hull-vmm's test guest asks COM2 for metadata only at boot: after an
+    adoption, a vmadm reboot through the new supervisor boots it again
+    (now asking for sdc:uuid) and the new metadata server answers."""
+    from hvmlib import make_guest_disk
+    from test_hvm_vmadm import boot_bhyve_test_guest, console_log, \
+        emulator_pid, wait_console
+    from test_vmm_guest import fnv1a
+    h = vmhost
+    u, disk = boot_bhyve_test_guest(h, workdir)
+    emu = emulator_pid(h, u)
+    assert init_pid(h, u) == emu
+    kill_and_adopt(h, u)
+    # The same emulator, now the holder's child.
+    assert init_pid(h, u) == emu and alive(emu)
+    # The next boot's command line (the emulator reads it at boot only).
+    make_guest_disk(workdir, disk, "test=mdget key=sdc:uuid")
+    h.run("vmadm", "reboot", u, timeout=60)
+    wait_console(h, u, "hull-guest: PASS mdget", 60)
+    assert f"mdget: {len(u)} bytes fnv {fnv1a(u.encode()):x}" in \
+        console_log(h, u)
+    # The guest powers off after its test.
+    assert wait_for(lambda: state(h, u) == "stopped", 30)
+
+
 def test_twenty_zones_and_two_vms_survive_every_supervisor_killed(vmhost,
                                                                    workdir):
     """The upgrade case: every supervisor on the host killed at once; all
     22 instances keep running (the same init or emulator), are adopted, and
-    answer zlogin, console and mdata-get (zones); then vmadm stop works on
-    each (the VMs' by their ACPI power button, through the adopter)."""
-    from test_hvm_vmadm import boot_bhyve_test_guest, console_log
+    answer zlogin, console and mdata-get (zones; the kvm guest asks its
+    metadata again on its console); then vmadm stop works on each (the
+    VMs' by their ACPI power button, through the adopter). The VMs: one
+    bhyve (hull-vmm's test guest) and one kvm (QEMU, the Linux guest
+    image, whose kernel package the kvm tests download once)."""
+    from test_hvm_vmadm import (READY, boot_bhyve_test_guest, console_log,
+                                create as vcreate, install, wait_console)
     from zonekit import install_busybox
     h = vmhost
     img = install_busybox(h.run, os.path.join(workdir, "bb"))
@@ -142,7 +259,11 @@ def test_twenty_zones_and_two_vms_survive_every_supervisor_killed(vmhost,
                         "image_uuid": img,
                         "max_physical_memory": 64, "hostname": f"z{i}"})
              for i in range(20)]
-    vms = [boot_bhyve_test_guest(h, workdir)[0] for _ in range(2)]
+    bhyve = boot_bhyve_test_guest(h, workdir)[0]
+    kvm = vcreate(h, {"brand": "kvm", "ram": 256,
+                      "disks": [{"image_uuid": install(h), "boot": True}]})
+    wait_console(h, kvm, READY)
+    vms = [bhyve, kvm]
     every = zones + vms
     inits = {u: init_pid(h, u) for u in every}
     olds = {u: supervisor_pid(h, u) for u in every}
@@ -164,12 +285,13 @@ def test_twenty_zones_and_two_vms_survive_every_supervisor_killed(vmhost,
         finally:
             con.kill()
             con.wait()
+    assert "waiting for the power button" in console_log(h, bhyve)
+    assert vm_asks_metadata(h, kvm)
     for u in vms:
-        assert "waiting for the power button" in console_log(h, u)
-    for u in vms:
-        h.run("vmadm", "stop", u, "-t", "30", timeout=60)
+        h.run("vmadm", "stop", u, "-t", "60", timeout=90)
         assert state(h, u) == "stopped" and not alive(inits[u])
-        assert "PASS acpibutton" in console_log(h, u)
+    assert "PASS acpibutton" in console_log(h, bhyve)
+    assert "hull-guest: powering off" in console_log(h, kvm)
     for u in zones:
         h.run("vmadm", "stop", u)
         assert state(h, u) == "stopped" and not alive(inits[u])
