@@ -308,10 +308,16 @@ int main(int argc, char **argv)
 				     "without a word; starting another",
 				     (int)pid, WEXITSTATUS(status));
 			/* A supervisor that dies as it starts, again and
-			 * again (a crash, not a kill): wait a little longer
-			 * each time (at most 2 s), never give the instance
-			 * up. */
-			quick = mono_ms() - spawned < 1000 ? quick + 1 : 0;
+			 * again (a crash: a fault, an abort, an exit without
+			 * a word): wait a little longer each time (at most
+			 * 2 s), never give the instance up. SIGKILL is
+			 * someone's kill -9 (an upgrade, an operator), never
+			 * a crash: the next one starts at once however soon
+			 * it comes. */
+			bool crash =
+			    !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL;
+			quick =
+			    crash && mono_ms() - spawned < 1000 ? quick + 1 : 0;
 			if (quick > 5) {
 				long ms = 100L << (quick > 10 ? 5 : quick - 6);
 				if (ms > 2000)
