@@ -238,12 +238,11 @@ static int simple(const char *uuid, json_t *req, int timeout_ms,
 	return r;
 }
 
-/* SIGKILLs the supervisor of uuid, if one is alive: its children (init,
- * the emulator, the boot loader, the metadata server) die with it
- * (PR_SET_PDEATHSIG), and zone_cleanup takes what it leaves. */
-static void supervisor_kill_hard(const char *uuid)
+/* SIGKILLs the process named in R/<uuid>/run/<file>, while the lock of
+ * supervisor.pid is held (by it). */
+static void kill_named(const char *uuid, const char *file)
 {
-	_cleanup_free_ char *p = hull_root_path("%s/run/supervisor.pid", uuid);
+	_cleanup_free_ char *p = hull_root_path("%s/run/%s", uuid, file);
 	_cleanup_free_ char *s = NULL;
 	size_t len;
 	if (hull_file_read(p, 64, &s, &len, NULL) < 0)
@@ -259,6 +258,16 @@ static void supervisor_kill_hard(const char *uuid)
 	if (supervisor_alive(uuid))
 		syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
 	close(pfd);
+}
+
+/* SIGKILLs the holder of uuid first (else it would start another
+ * supervisor), then its supervisor: their children (the boot loader, the
+ * metadata server) die with them (PR_SET_PDEATHSIG), and zone_cleanup
+ * takes what they leave (init or the emulator, in the cgroup). */
+static void supervisor_kill_hard(const char *uuid)
+{
+	kill_named(uuid, "holder.pid");
+	kill_named(uuid, "supervisor.pid");
 }
 
 int supervisor_stop(const char *uuid, int timeout_s, bool force,
@@ -369,6 +378,12 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 	return 0;
 }
 
+static void zone_holder_pid_remove(const char *uuid)
+{
+	_cleanup_free_ char *p = hull_root_path("%s/run/holder.pid", uuid);
+	unlink(p);
+}
+
 int zone_cleanup(const char *uuid, struct hull_err *err)
 {
 	if (supervisor_alive(uuid))
@@ -379,6 +394,7 @@ int zone_cleanup(const char *uuid, struct hull_err *err)
 		_cleanup_free_ char *p =
 		    hull_root_path("%s/run/supervisor.pid", uuid);
 		unlink(p);
+		zone_holder_pid_remove(uuid);
 	}
 	return r;
 }

@@ -18,7 +18,8 @@
  * while the instance runs, the supervisor starts another (unless it keeps
  * dying as it starts).
  *
- * The listening socket is the supervisor's, kept across boots; every
+ * The listening socket is the supervisor's, kept across boots and, by
+ * the holder, across a supervisor's death (holder.h); every
  * connection's peer must be the instance or host root (metadata/peer.h).
  */
 #include "supervisor/metadata_hook.h"
@@ -42,6 +43,7 @@
 #include "metadata/peer.h"
 #include "metadata/server.h"
 #include "metadata/store.h"
+#include "supervisor/holder.h"
 #include "supervisor/log.h"
 #include "supervisor/vm.h"
 #include "zone/caps.h"
@@ -287,12 +289,15 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 {
 	md_loop = loop;
 	snprintf(md_uuid, sizeof(md_uuid), "%s", cfg->uuid);
+	if (md_listen_fd < 0)
+		md_listen_fd = sv_holder_take("metadata");
 	if (md_listen_fd < 0) {
 		_cleanup_free_ char *sock = hull_root_path(
 		    "%s/run/zonecontrol/metadata.sock", cfg->uuid);
 		md_listen_fd = metadata_channel_listen(sock, err);
 		if (md_listen_fd < 0)
 			return md_listen_fd;
+		sv_holder_put("metadata", md_listen_fd);
 	}
 	md_reap();
 	md_quick_deaths = 0;

@@ -8,9 +8,11 @@
  * close-on-exec, so EOF without an error message means init runs. A failure
  * travels back as one message: errno + text.
  *
- * The child holds PR_SET_PDEATHSIG(SIGKILL): if the supervisor dies, init
- * dies, and with it the zone's pid namespace, so nothing outlives a killed
- * supervisor. A supervisor that died before "go" makes the read return EOF.
+ * The child holds PR_SET_PDEATHSIG(SIGKILL) while it sets itself up, so a
+ * supervisor that dies then leaves no half-made zone; init itself does
+ * not: it outlives a killed supervisor, in the care of the instance's
+ * holder, until a new supervisor adopts it (docs/internals.md). A
+ * supervisor that died before "go" makes the read return EOF.
  */
 #include "zone/start.h"
 
@@ -281,6 +283,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	/* No descriptor of the host survives exec (CVE-2024-21626). */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	environ = cfg->envp;
+	/* init outlives its supervisor (the holder adopts it). */
+	prctl(PR_SET_PDEATHSIG, 0);
 	execvp(cfg->argv[0], cfg->argv);
 	hull_err_sys(err, errno, "exec %s", cfg->argv[0]);
 	child_fail(sock, err);
