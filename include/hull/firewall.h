@@ -16,7 +16,8 @@
  * network namespace. When loading fails, the records are put back: the
  * store and the filter never disagree. Nothing is printed and nothing
  * exits; a failure returns a negative errno-style code and fills err with
- * one line. The pool root is $HULL_ROOT (lib/root.h), read at each call.
+ * one line. The pool is hull_root() (lib/root.h): $HULL_ROOT as the
+ * process first reads it (call hull_root() once before starting threads).
  */
 #ifndef HULL_FIREWALL_H
 #define HULL_FIREWALL_H

@@ -54,6 +54,8 @@ static bool live_has(const char *what)
 	return r;
 }
 
+/* hull_root() is read once per process: one pool for the whole group,
+ * its rules and filter cleared after each test. */
 static int setup(void **state)
 {
 	if (geteuid() != 0)
@@ -87,11 +89,23 @@ static int teardown(void **state)
 	return 0;
 }
 
+static int clear_rules(void **state)
+{
+	if (geteuid() != 0)
+		return 0;
+	struct hull_err err;
+	char *rules = hull_root_path("var/fw/rules");
+	assert_int_equal(hull_rm_rf(rules, &err), 0);
+	free(rules);
+	return hull_fw_reload(NULL, &err) < 0 ? -1 : 0;
+}
+
 static size_t nrules(void)
 {
 	json_t *all;
 	struct hull_err err;
-	assert_int_equal(hull_fw_rules_list(&all, &err), 0);
+	if (hull_fw_rules_list(&all, &err) < 0)
+		fail_msg("list: %s", err.msg);
 	size_t n = json_array_size(all);
 	json_decref(all);
 	return n;
@@ -248,10 +262,8 @@ static void test_concurrent_adds(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_rule_lifecycle, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_concurrent_adds, setup,
-					    teardown),
+	    cmocka_unit_test_teardown(test_rule_lifecycle, clear_rules),
+	    cmocka_unit_test_teardown(test_concurrent_adds, clear_rules),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
