@@ -6,9 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "image/install.h"
-#include "image/manifest.h"
-#include "image/store.h"
 #include "imgadm.h"
 #include "lib/fileio.h"
 #include "lib/json.h"

@@ -8,10 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/install.h"
-#include "image/manifest.h"
 #include "image/source.h"
-#include "image/store.h"
 #include "imgadm.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
