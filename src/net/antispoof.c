@@ -87,7 +87,7 @@ static void target_list(FILE *f, const struct net_nic *n)
 {
 	uint8_t ll[16];
 
-	net_mac_to_ipv6_ll(n->mac, ll);
+	hull_mac_to_ipv6_ll(n->mac, ll);
 	hex128(f, ll);
 	for (size_t i = 0; i < n->nips; i++) {
 		if (n->ips[i].family != AF_INET6)
@@ -134,7 +134,7 @@ static char *addr_set(const struct net_nic *n, int family)
 char *net_antispoof_port_rules(const char *tb, const struct net_nic *n,
 			       const char *port)
 {
-	char mac[NET_MAC_STRLEN], ll[NET_ADDR_STRLEN];
+	char mac[HULL_MAC_STRLEN], ll[NET_ADDR_STRLEN];
 	struct net_addr lla = {.family = AF_INET6, .prefix = 128};
 	char *buf = NULL;
 	size_t len = 0;
@@ -142,8 +142,8 @@ char *net_antispoof_port_rules(const char *tb, const struct net_nic *n,
 
 	if (!f)
 		abort();
-	net_mac_format(n->mac, mac);
-	net_mac_to_ipv6_ll(n->mac, lla.a);
+	hull_mac_format(n->mac, mac);
+	hull_mac_to_ipv6_ll(n->mac, lla.a);
 	net_addr_format(&lla, false, ll, sizeof(ll));
 	base(f, tb);
 	fprintf(f, "add chain bridge %s p_%s\n", tb, port);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fdpass.h"
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
@@ -805,24 +806,17 @@ static void on_control_client(struct sv_loop *loop, int fd, uint32_t events,
 {
 	struct sv_client *c = data;
 	struct supervisor *sv = sv_self;
-	struct iovec iov = {c->buf + c->len, CONTROL_LINE_MAX - c->len};
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.b,
-			    .msg_controllen = sizeof(u.b)};
-	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+	int pfd;
+	size_t npfd;
+	ssize_t n = hull_fd_recv(fd, c->buf + c->len, CONTROL_LINE_MAX - c->len,
+				 &pfd, 1, &npfd);
+	if (npfd) {
 		if (c->passed_fd >= 0)
 			close(c->passed_fd);
-		memcpy(&c->passed_fd, CMSG_DATA(cm), sizeof(int));
+		c->passed_fd = pfd;
 	}
 	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (n == -EAGAIN)
 			return;
 		client_close(sv, c);
 		return;

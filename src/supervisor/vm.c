@@ -31,6 +31,7 @@
 #include "lib/json.h"
 #include "lib/prog.h"
 #include "lib/root.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 #include "net/instance.h"
 #include "net/nic.h"
@@ -508,7 +509,7 @@ out:
 	taps_close(taps, NET_MAX_NICS);
 	if (r < 0 && ntaps > 0)
 		net_instance_teardown(uuid, NULL);
-	hvm_strv_free(argv);
+	hull_strv_free(argv);
 	free(bin);
 	json_decref(rec);
 	/* On failure the caller kills proc->pid (our child) if set. */

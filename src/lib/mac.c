@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "net/mac.h"
+#include "lib/mac.h"
 
 static int hexval(char c)
 {
@@ -19,13 +19,13 @@ static int hexval(char c)
 	return -1;
 }
 
-int net_mac_parse(const char *s, uint8_t out[NET_MAC_LEN])
+int hull_mac_parse(const char *s, uint8_t out[HULL_MAC_LEN])
 {
 	char sep = 0;
 
 	if (!s)
 		return -EINVAL;
-	for (int i = 0; i < NET_MAC_LEN; i++) {
+	for (int i = 0; i < HULL_MAC_LEN; i++) {
 		int hi = hexval(*s), lo;
 		if (hi < 0)
 			return -EINVAL;
@@ -38,7 +38,7 @@ int net_mac_parse(const char *s, uint8_t out[NET_MAC_LEN])
 		} else {
 			out[i] = (uint8_t)hi;
 		}
-		if (i == NET_MAC_LEN - 1)
+		if (i == HULL_MAC_LEN - 1)
 			break;
 		if (*s != ':' && *s != '-')
 			return -EINVAL;
@@ -49,29 +49,40 @@ int net_mac_parse(const char *s, uint8_t out[NET_MAC_LEN])
 	return *s ? -EINVAL : 0;
 }
 
-void net_mac_format(const uint8_t m[NET_MAC_LEN], char out[NET_MAC_STRLEN])
+int hull_mac_parse_canonical(const char *s, uint8_t out[HULL_MAC_LEN])
 {
-	snprintf(out, NET_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", m[0],
+	if (!s || strlen(s) != HULL_MAC_STRLEN - 1)
+		return -EINVAL;
+	for (int i = 0; i < HULL_MAC_STRLEN - 1; i++)
+		if (i % 3 == 2 ? s[i] != ':' : hexval(s[i]) < 0)
+			return -EINVAL;
+	return hull_mac_parse(s, out);
+}
+
+void hull_mac_format(const uint8_t m[HULL_MAC_LEN], char out[HULL_MAC_STRLEN])
+{
+	snprintf(out, HULL_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", m[0],
 		 m[1], m[2], m[3], m[4], m[5]);
 }
 
-bool net_mac_is_unicast(const uint8_t mac[NET_MAC_LEN])
+bool hull_mac_is_unicast(const uint8_t mac[HULL_MAC_LEN])
 {
-	static const uint8_t zero[NET_MAC_LEN];
-	return !(mac[0] & 1) && memcmp(mac, zero, NET_MAC_LEN) != 0;
+	static const uint8_t zero[HULL_MAC_LEN];
+	return !(mac[0] & 1) && memcmp(mac, zero, HULL_MAC_LEN) != 0;
 }
 
-void net_mac_from_random(const uint8_t r[NET_MAC_LEN], uint8_t out[NET_MAC_LEN])
+void hull_mac_from_random(const uint8_t r[HULL_MAC_LEN],
+			  uint8_t out[HULL_MAC_LEN])
 {
-	memcpy(out, r, NET_MAC_LEN);
+	memcpy(out, r, HULL_MAC_LEN);
 	/* Low nibble 2: locally administered (bit 1) and unicast (bit 0 clear),
 	 * the "X2:" prefix SmartOS's vmadm gives generated MACs. */
 	out[0] = (uint8_t)((r[0] & 0xf0) | 0x02);
 }
 
-void net_mac_generate(uint8_t out[NET_MAC_LEN])
+void hull_mac_generate(uint8_t out[HULL_MAC_LEN])
 {
-	uint8_t r[NET_MAC_LEN];
+	uint8_t r[HULL_MAC_LEN];
 	size_t got = 0;
 
 	while (got < sizeof(r)) {
@@ -79,10 +90,10 @@ void net_mac_generate(uint8_t out[NET_MAC_LEN])
 		if (n > 0)
 			got += (size_t)n;
 	}
-	net_mac_from_random(r, out);
+	hull_mac_from_random(r, out);
 }
 
-void net_mac_to_ipv6_ll(const uint8_t mac[NET_MAC_LEN], uint8_t out[16])
+void hull_mac_to_ipv6_ll(const uint8_t mac[HULL_MAC_LEN], uint8_t out[16])
 {
 	memset(out, 0, 16);
 	out[0] = 0xfe;

@@ -1,5 +1,6 @@
 /*
- * docker.c - `imgadm import PATH`: a docker save archive or an OCI image
+ * archive.c - hull_image_import_archive (hull/image.h), `imgadm import
+ * PATH`: a docker save archive or an OCI image
  * layout (folder or tar) becomes one image of type docker, its layers
  * applied in order with whiteouts. Blobs named by digest are checked
  * against it while they are read.
@@ -13,10 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hull/image.h"
+#include "image/event.h"
 #include "image/install.h"
 #include "image/oci.h"
 #include "image/unpack.h"
-#include "imgadm.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -149,15 +151,16 @@ static int apply_layers(struct oci_image *img, struct layer_fds *fds,
 
 /* Installs the image manifest m describes from the layers of img. */
 static int install_layers(struct pool *p, int dirfd, struct oci_image *img,
-			  json_t *m, bool quiet, struct hull_err *err)
+			  json_t *m, const struct hull_image_events *ev,
+			  struct hull_err *err)
 {
 	const char *uuid = hull_json_str(m, "uuid", "");
 	_cleanup_free_ char *ds = xasprintf("images/%s", uuid);
 	if (pool_dataset_exists(p, ds)) {
-		if (!quiet)
-			printf("Image %s (%s@%s) is already installed\n", uuid,
-			       hull_json_str(m, "name", ""),
-			       hull_json_str(m, "version", ""));
+		image_event(ev, &(struct hull_image_event){
+				    .kind = HULL_IMAGE_EV_SKIPPED,
+				    .uuid = uuid,
+				    .manifest = m});
 		return 0;
 	}
 	struct layer_fds fds;
@@ -187,15 +190,12 @@ static int install_layers(struct pool *p, int dirfd, struct oci_image *img,
 	}
 	if ((r = image_install_commit(t, NULL, err)) < 0)
 		return r;
-	imgadm_warn_nodes(nodes);
-	if (!quiet)
-		printf("Imported image %s (%s@%s)\n", uuid,
-		       hull_json_str(m, "name", ""),
-		       hull_json_str(m, "version", ""));
+	image_event_installed(ev, m, nodes, 0);
 	return 0;
 }
 
-static int import_layout(struct pool *p, const char *dir, bool quiet,
+static int import_layout(struct pool *p, const char *dir,
+			 const struct hull_image_events *ev,
 			 struct hull_err *err)
 {
 	_cleanup_close_ int dirfd =
@@ -211,7 +211,7 @@ static int import_layout(struct pool *p, const char *dir, bool quiet,
 	json_t *m =
 	    config ? oci_image_manifest(config, hex, img.ref, err) : NULL;
 	json_decref(config);
-	r = m ? install_layers(p, dirfd, &img, m, quiet, err) : -err->code;
+	r = m ? install_layers(p, dirfd, &img, m, ev, err) : -err->code;
 	json_decref(m);
 	oci_image_fini(&img);
 	return r;
@@ -239,14 +239,15 @@ static int scratch_fill(struct pool *p, const char *path, const char *scratch,
 	return image_unpack_fd(fd, scratch, &o, err);
 }
 
-int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
-		      struct hull_err *err)
+static int import_archive(struct pool *p, const char *path,
+			  const struct hull_image_events *ev,
+			  struct hull_err *err)
 {
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return hull_err_sys(err, errno, "%s", path);
 	if (S_ISDIR(st.st_mode)) {
-		int r = import_layout(p, path, quiet, err);
+		int r = import_layout(p, path, ev, err);
 		return r < 0 ? hull_err_prefix(err, "%s", path) : 0;
 	}
 	/* An archive: unpacked into a scratch folder in the pool's var/,
@@ -259,10 +260,23 @@ int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
 		return hull_err_prefix(err, "%s", path);
 	r = scratch_fill(p, path, scratch, err);
 	if (r == 0)
-		r = import_layout(p, scratch, quiet, err);
+		r = import_layout(p, scratch, ev, err);
 	struct hull_err ignored;
 	hull_rm_rf(scratch, &ignored);
 	free(scratch);
 	close(lock);
 	return r < 0 ? hull_err_prefix(err, "%s", path) : 0;
+}
+
+int hull_image_import_archive(const char *path,
+			      const struct hull_image_events *ev,
+			      struct hull_err *err)
+{
+	struct pool *p;
+	int r = pool_open(&p, err);
+	if (r < 0)
+		return r;
+	r = import_archive(p, path, ev, err);
+	pool_close(p);
+	return r;
 }
