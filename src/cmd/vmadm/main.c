@@ -6,10 +6,14 @@
  * success, 1 on error, 2 on a usage error; success messages on stderr,
  * machine-readable output on stdout.
  *
+ * The work is the instance library's (include/hull/instance.h); vmadm
+ * parses arguments, calls it once and prints.
+ *
  * Test hook: HULL_TEST_CRASH_AT=<step> makes vmadm kill itself with
  * SIGKILL right after that step of `create` (pending, clone, quota, record,
- * done), so tests can check that a create killed at any moment leaves no
- * trace or a `failed` instance.
+ * done), reported by the library's progress callback, so tests can check
+ * that a create killed at any moment leaves no trace or a `failed`
+ * instance.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +23,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "cmd/vmadm/vmadm.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/lock.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 
@@ -101,14 +103,6 @@ int vmadm_fail(const char *fmt, ...)
 	return VMADM_ERROR;
 }
 
-void vmadm_print_warnings(json_t *warnings)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(warnings, i, e)
-	    fprintf(stderr, "%s\n", json_string_value(e));
-}
-
 int vmadm_fail_err(const struct hull_err *err)
 {
 	fprintf(stderr, "%s\n", err->msg);
@@ -182,50 +176,25 @@ json_t *vmadm_read_payload(const char *file, const char *action,
 	return j;
 }
 
-static int lock_instance(const char *uuid, bool wait, struct hull_err *err);
-
-int vmadm_lock(const char *uuid, struct hull_err *err)
+static void progress(enum hull_step step, const char *uuid, const char *msg,
+		     void *arg)
 {
-	return lock_instance(uuid, true, err);
-}
-
-int vmadm_lock_try(const char *uuid, struct hull_err *err)
-{
-	return lock_instance(uuid, false, err);
-}
-
-static int lock_instance(const char *uuid, bool wait, struct hull_err *err)
-{
-	/* Never creates the instance's folders: a lock on an instance whose
-	 * provision did not complete (or that is gone) is an error. */
-	char *dir = hull_root_path("%s/config", uuid);
-	bool ok = hull_is_dir(dir);
-	free(dir);
-	if (!ok)
-		return hull_err_set(err, ENOENT,
-				    "VM %s has no complete record (its "
-				    "provisioning failed, or it was deleted)",
-				    uuid);
-	char *p = hull_root_path("%s/config/.lock", uuid);
-	int fd = wait ? hull_lock_take(p, true, err) : hull_lock_try(p, err);
-	free(p);
-	return fd;
-}
-
-void vmadm_test_crash(const char *step)
-{
+	static const char *const crash_steps[] = {
+	    [HULL_STEP_PENDING] = "pending", [HULL_STEP_CLONE] = "clone",
+	    [HULL_STEP_QUOTA] = "quota",     [HULL_STEP_RECORD] = "record",
+	    [HULL_STEP_DONE] = "done",
+	};
+	if (step == HULL_STEP_WARNING)
+		fprintf(stderr, "%s\n", msg);
+	else if (step == HULL_STEP_CREATED)
+		fprintf(stderr, "Successfully created VM %s\n", uuid);
 	const char *at = getenv("HULL_TEST_CRASH_AT");
-	if (at && !strcmp(at, step))
+	if (at && (size_t)step < sizeof(crash_steps) / sizeof(*crash_steps) &&
+	    crash_steps[step] && !strcmp(at, crash_steps[step]))
 		raise(SIGKILL);
 }
 
-unsigned vmadm_rand32(void)
-{
-	unsigned v;
-	while (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-		;
-	return v;
-}
+const struct hull_progress vmadm_progress = {.fn = progress};
 
 int main(int argc, char **argv)
 {
