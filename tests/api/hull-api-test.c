@@ -108,8 +108,8 @@ static json_t *payload_for(const char *image, const char *alias)
 {
 	return json_pack("{s:s, s:s, s:s, s:i, s:s, s:b}", "brand", "lx",
 			 "kernel_version", "4.3.0", "image_uuid", image,
-			 "max_physical_memory", 128, "alias", alias,
-			 "autoboot", 0);
+			 "max_physical_memory", 128, "alias", alias, "autoboot",
+			 0);
 }
 
 static void create_one(const char *image, const char *alias, char *uuid,
@@ -128,8 +128,7 @@ struct seen_events {
 	char log[4096];
 };
 
-static void on_event(const char *type, json_t *vm, json_t *changes,
-		     void *arg)
+static void on_event(const char *type, json_t *vm, json_t *changes, void *arg)
 {
 	struct seen_events *s = arg;
 	size_t i;
@@ -145,8 +144,7 @@ static void on_event(const char *type, json_t *vm, json_t *changes,
 		snprintf(one, sizeof(one), "%s:%s=%s ", type,
 			 json_string_value(json_object_get(c, "prettyPath")),
 			 json_is_string(json_object_get(c, "newValue"))
-			     ? json_string_value(
-				   json_object_get(c, "newValue"))
+			     ? json_string_value(json_object_get(c, "newValue"))
 			     : "?");
 		strncat(s->log, one, sizeof(s->log) - strlen(s->log) - 1);
 	}
@@ -186,8 +184,8 @@ static int lifecycle(const char *image)
 	json_t *l = hull_instance_list(f_alias, 1, "-uuid", &err);
 	CHECK(l && json_array_size(l) == 1, "list alias=api-one: %zu",
 	      json_array_size(l));
-	CHECK(!strcmp(json_string_value(json_object_get(json_array_get(l, 0),
-							"type")),
+	CHECK(!strcmp(json_string_value(
+			  json_object_get(json_array_get(l, 0), "type")),
 		      "LX"),
 	      "list: type is not LX");
 	json_decref(l);
@@ -286,8 +284,8 @@ static void *update_worker(void *arg)
 	for (int i = 0; i < UPDATES; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "w%d-%d", w->id, i);
-		json_t *p = json_pack("{s:{s:s}}", "set_customer_metadata",
-				      key, "x");
+		json_t *p =
+		    json_pack("{s:{s:s}}", "set_customer_metadata", key, "x");
 		int r = hull_instance_update(w->uuid, p, NULL, &err);
 		json_decref(p);
 		if (r < 0)
@@ -310,8 +308,8 @@ static void *blocked_worker(void *arg)
 {
 	struct worker *w = arg;
 	struct hull_err err;
-	json_t *p = json_pack("{s:{s:s}}", "set_customer_metadata", "blocked",
-			      "x");
+	json_t *p =
+	    json_pack("{s:{s:s}}", "set_customer_metadata", "blocked", "x");
 	w->result = hull_instance_update(w->uuid, p, NULL, &err);
 	w->done_at = now_s();
 	json_decref(p);
