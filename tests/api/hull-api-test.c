@@ -34,6 +34,8 @@
 #include "hull/instance.h"
 #include "hull/snapshot.h"
 
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void fail(const char *fmt, ...)
 {
 	va_list ap;
