@@ -26,6 +26,7 @@
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/root.h"
+#include "lib/subcmd.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 
@@ -1012,73 +1013,56 @@ static int cmd_parse(int argc, char **argv)
 	return rc;
 }
 
-struct subcommand {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *help;
+static const struct subcmd subcommands[] = {
+    {"add", NULL, cmd_add, "add [-e] [-g] [-O OWNER] [--desc D] RULE | -f FILE",
+     0},
+    {"update", NULL, cmd_update, "update UUID [-e] [--desc D] [RULE] | -f FILE",
+     0},
+    {"delete", NULL, cmd_delete, "delete UUID...", 0},
+    {"enable", NULL, cmd_enable, "enable UUID...", 0},
+    {"disable", NULL, cmd_disable, "disable UUID...", 0},
+    {"get", NULL, cmd_get, "get UUID", 0},
+    {"list", NULL, cmd_list, "list [-j] [-p] [-d DELIM] [-o FIELDS]", 0},
+    {"vms", NULL, cmd_vms, "vms RULE-UUID", 0},
+    {"rules", NULL, cmd_rules, "rules [-j] [-p] VM-UUID", 0},
+    {"start", NULL, cmd_start, "start VM-UUID", 0},
+    {"stop", NULL, cmd_stop, "stop VM-UUID", 0},
+    {"status", NULL, cmd_status, "status [-v] VM-UUID", 0},
+    {"reload", NULL, cmd_reload,
+     "reload (recompile and load for all instances)", 0},
+    {"parse", NULL, cmd_parse, "parse (rule texts on stdin, JSON results out)",
+     0},
 };
 
-static const struct subcommand subcommands[] = {
-    {"add", cmd_add, "add [-e] [-g] [-O OWNER] [--desc D] RULE | -f FILE"},
-    {"update", cmd_update, "update UUID [-e] [--desc D] [RULE] | -f FILE"},
-    {"delete", cmd_delete, "delete UUID..."},
-    {"enable", cmd_enable, "enable UUID..."},
-    {"disable", cmd_disable, "disable UUID..."},
-    {"get", cmd_get, "get UUID"},
-    {"list", cmd_list, "list [-j] [-p] [-d DELIM] [-o FIELDS]"},
-    {"vms", cmd_vms, "vms RULE-UUID"},
-    {"rules", cmd_rules, "rules [-j] [-p] VM-UUID"},
-    {"start", cmd_start, "start VM-UUID"},
-    {"stop", cmd_stop, "stop VM-UUID"},
-    {"status", cmd_status, "status [-v] VM-UUID"},
-    {"reload", cmd_reload, "reload (recompile and load for all instances)"},
-    {"parse", cmd_parse, "parse (rule texts on stdin, JSON results out)"},
-};
-
-static void usage(FILE *f)
+/* -j: JSON errors; -v is accepted for SmartOS compatibility. */
+static enum subcmd_opt option(const char *arg, int left)
 {
-	fprintf(f, "usage: fwadm [-j] [--help] [--version] COMMAND [ARGS...]\n"
-		   "commands:\n");
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
-	     i++)
-		fprintf(f, "  %s\n", subcommands[i].help);
-	fprintf(f,
-		"add, update, delete, enable, disable, start, stop and reload "
-		"also take --dryrun and --stdout.\nSee the fwadm manual "
-		"(docs/fwadm.md).\n");
+	if (!strcmp(arg, "-j")) {
+		opt_json = true;
+		return SUBCMD_OPT_TAKEN;
+	}
+	if (!strcmp(arg, "-v"))
+		return SUBCMD_OPT_TAKEN;
+	return SUBCMD_OPT_STOP;
 }
+
+static const struct subcmd_prog fwadm = {
+    .name = "fwadm",
+    .cmds = subcommands,
+    .ncmds = sizeof(subcommands) / sizeof(subcommands[0]),
+    .flags = SUBCMD_STRICT_OPTS,
+    .usage_exit = EXIT_USAGE,
+    .usage_head = "usage: fwadm [-j] [--help] [--version] COMMAND "
+		  "[ARGS...]\ncommands:\n",
+    .usage_tail = "add, update, delete, enable, disable, start, stop and "
+		  "reload also take --dryrun and --stdout.\nSee the fwadm "
+		  "manual (docs/fwadm.md).\n",
+    .unknown_prefix = "fwadm: unknown command '",
+    .unknown_suffix = "' (see fwadm --help)",
+    .option = option,
+};
 
 int main(int argc, char **argv)
 {
-	int a = 1;
-	while (a < argc && argv[a][0] == '-') {
-		if (!strcmp(argv[a], "-j")) {
-			opt_json = true;
-		} else if (!strcmp(argv[a], "-v")) {
-			/* accepted for SmartOS compatibility */
-		} else if (!strcmp(argv[a], "--help") ||
-			   !strcmp(argv[a], "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(argv[a], "--version")) {
-			printf("fwadm (hull) %s\n", HULL_VERSION);
-			return 0;
-		} else {
-			return usage_error("unknown option '%s'", argv[a]);
-		}
-		a++;
-	}
-	if (a >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[a], "help")) {
-		usage(stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
-	     i++)
-		if (!strcmp(argv[a], subcommands[i].name))
-			return subcommands[i].run(argc - a, argv + a);
-	return usage_error("unknown command '%s'", argv[a]);
+	return subcmd_main(&fwadm, argc, argv);
 }
