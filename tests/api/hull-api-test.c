@@ -263,6 +263,24 @@ static int lifecycle(const char *image)
 	events_expect(ev, &seen, "delete");
 	hull_events_close(ev);
 	printf("ok events\n");
+
+	/* autoboot: create boots it; a NULL err is allowed everywhere. */
+	steps_reset(&st);
+	json_t *p = payload_for(image, "api-boot");
+	json_object_set_new(p, "autoboot", json_true());
+	CHECK(hull_instance_create(p, &pr, uuid, NULL) == 0,
+	      "create with autoboot failed");
+	json_decref(p);
+	CHECK(!strcmp(st.seen, "PCQRDcBr"), "autoboot create steps: %s",
+	      st.seen);
+	CHECK(!strcmp(state_of(uuid), "running"), "after autoboot create: %s",
+	      state_of(uuid));
+	CHECK(hull_instance_kill(uuid, "NOSUCHSIGNAL", NULL) == -EINVAL,
+	      "an unknown signal is accepted");
+	CHECK(hull_instance_delete(uuid, NULL, NULL) == 0,
+	      "delete of a running instance failed");
+	CHECK(!hull_instance_get(uuid, NULL), "get after delete");
+	printf("ok autoboot\n");
 	return 0;
 }
 

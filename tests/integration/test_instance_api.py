@@ -72,11 +72,12 @@ def test_lifecycle_through_the_library(apihost):
     uuid = out[0].split()[-1]
     assert [l.split()[1] for l in out] == [
         "create", "list", "start", "snapshot", "rollback", "stop",
-        "delete-snapshot", "delete", "events"]
+        "delete-snapshot", "delete", "events", "autoboot"]
     # Gone for the CLI too, and from the pool, the host and the cgroups.
     r = apihost.run("vmadm", "get", uuid, check=False)
     assert r.rc == 1 and uuid in r.err
     assert uuid not in instances(apihost)
+    assert instances(apihost) == []  # the autoboot one went too
     assert not [s for s in supervisors() if uuid in s]
     assert not any(os.path.isdir(os.path.join(d, uuid))
                    for d in cgroup_dirs(apihost.parent))
