@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,13 +279,19 @@ int net_antispoof_apply(const char *cmds, struct hull_err *err)
 	return r;
 }
 
+static char table_name[40];
+
+static void table_name_once(void)
+{
+	snprintf(table_name, sizeof(table_name), "%s_%s",
+		 NET_ANTISPOOF_LEGACY_TABLE, hull_root_tag());
+}
+
 const char *net_antispoof_table(void)
 {
-	static char name[40];
-	if (!name[0])
-		snprintf(name, sizeof(name), "%s_%s",
-			 NET_ANTISPOOF_LEGACY_TABLE, hull_root_tag());
-	return name;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, table_name_once);
+	return table_name;
 }
 
 int net_antispoof_table_delete(const char *tb, struct hull_err *err)

@@ -152,7 +152,8 @@ bool pool_dataset_exists(const struct pool *p, const char *name)
 /* A unique name for a temporary entry in R/.snapshots. */
 char *pool_temp_path(const struct pool *p, const char *what)
 {
-	static unsigned seq;
+	/* atomic: threads of one process share the pid */
+	static _Atomic unsigned seq;
 	return xasprintf("%s/.snapshots/.%s-%d-%u", p->root, what, getpid(),
 			 seq++);
 }

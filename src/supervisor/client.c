@@ -5,6 +5,7 @@
 #include "supervisor/client.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -109,20 +110,25 @@ bool supervisor_alive(const char *uuid)
 /* The census folder of the instances' cgroup parent
  * ("/sys/fs/cgroup/pids/hull"), found once: looking the hierarchies up
  * costs dozens of system calls, and vmadm list asks for every instance. */
+static char *census_base;
+
+static void census_once(void)
+{
+	struct zone_cgroup cg;
+	zone_cgroup_init(&cg, "census");
+	const char *d = zone_cgroup_census_dir(&cg);
+	census_base = xstrdup(d ? d : "");
+	char *slash = strrchr(census_base, '/');
+	if (slash)
+		*slash = '\0';
+	zone_cgroup_fini(&cg);
+}
+
 static const char *census_parent(void)
 {
-	static char *base;
-	if (!base) {
-		struct zone_cgroup cg;
-		zone_cgroup_init(&cg, "census");
-		const char *d = zone_cgroup_census_dir(&cg);
-		base = xstrdup(d ? d : "");
-		char *slash = strrchr(base, '/');
-		if (slash)
-			*slash = '\0';
-		zone_cgroup_fini(&cg);
-	}
-	return base;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, census_once);
+	return census_base;
 }
 
 /* A stopped instance has no cgroup: one stat says so. */

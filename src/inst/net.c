@@ -1,6 +1,6 @@
 /*
- * net.c - vmadm's part of an instance's network: nic changes on a running
- * zone (add_nics, remove_nics, update_nics take effect at once, through
+ * net.c - the transactions' part of an instance's network: nic changes on a
+ * running zone (add_nics, remove_nics, update_nics take effect at once, through
  * src/net, as on SmartOS) and reloading the firewall after a change to the
  * instances (docs/hull-net.md, docs/fwadm.md).
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd/vmadm/vmadm.h"
+#include "inst/inst.h"
 #include "fw/reload.h"
 #include "lib/json.h"
 #include "net/instance.h"
@@ -27,8 +27,8 @@ static json_t *nic_by_mac(json_t *nics, const char *mac)
 	return NULL;
 }
 
-int vmadm_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
-		    struct hull_err *err)
+int inst_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
+		   struct hull_err *err)
 {
 	json_t *nics = json_object_get(vm, "nics");
 	const char *brand = hull_json_str(vm, "brand", "joyent");
@@ -75,7 +75,7 @@ out:
 		     : 0;
 }
 
-int vmadm_fw_reload(struct hull_err *err)
+int inst_fw_reload(struct hull_err *err)
 {
 	return fw_reload_if_used(err);
 }

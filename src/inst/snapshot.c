@@ -1,5 +1,6 @@
 /*
- * snapshot.c - vmadm create-snapshot, delete-snapshot, rollback-snapshot.
+ * snapshot.c - an instance's snapshots (include/hull/snapshot.h; vmadm
+ * create-snapshot, delete-snapshot, rollback-snapshot).
  *
  * As on SmartOS: a snapshot of the instance dataset named
  * <uuid>@vmsnap-<name>, listed newest first in the instance's `snapshots`
@@ -11,12 +12,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/vmadm/vmadm.h"
+#include "hull/snapshot.h"
+#include "inst/inst.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"
@@ -27,7 +27,7 @@
 
 enum snap_op { SNAP_CREATE, SNAP_DELETE, SNAP_ROLLBACK };
 
-static bool snap_name_valid(const char *s)
+bool hull_snapshot_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 	if (n < 1 || n > 64)
@@ -50,15 +50,17 @@ static long snap_find(json_t *vm, const char *name)
 }
 
 static int snap_create(struct pool *pool, json_t *vm, const char *uuid,
-		       const char *name, struct hull_err *err)
+		       long idx, const char *name,
+		       const struct hull_progress *pr, struct hull_err *err)
 {
-	if (snap_find(vm, name) >= 0)
+	if (idx >= 0)
 		return hull_err_set(err, EEXIST,
 				    "Snapshot %s of VM %s already exists", name,
 				    uuid);
 	char *snap = xasprintf("%s@vmsnap-%s", uuid, name);
 	int r = pool_snapshot_create(pool, snap, err);
 	if (r == 0) {
+		inst_progress(pr, HULL_STEP_SNAPSHOT, uuid, name);
 		json_t *list = json_object_get(vm, "snapshots");
 		if (!json_is_array(list)) {
 			list = json_array();
@@ -78,22 +80,25 @@ static int snap_create(struct pool *pool, json_t *vm, const char *uuid,
 }
 
 static int snap_delete(struct pool *pool, json_t *vm, const char *uuid,
-		       long idx, const char *name, struct hull_err *err)
+		       long idx, const char *name,
+		       const struct hull_progress *pr, struct hull_err *err)
 {
 	char *snap = xasprintf("%s@vmsnap-%s", uuid, name);
 	int r = pool_snapshot_destroy(pool, snap, err);
 	free(snap);
 	if (r < 0)
 		return r;
+	inst_progress(pr, HULL_STEP_SNAPSHOT, uuid, name);
 	json_array_remove(json_object_get(vm, "snapshots"), (size_t)idx);
 	return vm_record_save(vm, err);
 }
 
 static int snap_rollback(struct pool *pool, json_t *vm, const char *uuid,
-			 long idx, const char *name, struct hull_err *err)
+			 long idx, const char *name,
+			 const struct hull_progress *pr, struct hull_err *err)
 {
 	bool was_running = supervisor_alive(uuid);
-	int r = vmadm_stop_locked(uuid, false, 60, err);
+	int r = inst_stop_locked(uuid, false, 60, pr, err);
 	if (r < 0)
 		return r;
 	char *snap = xasprintf("%s@vmsnap-%s", uuid, name);
@@ -101,6 +106,7 @@ static int snap_rollback(struct pool *pool, json_t *vm, const char *uuid,
 	free(snap);
 	if (r < 0)
 		return r;
+	inst_progress(pr, HULL_STEP_SNAPSHOT, uuid, name);
 	/* Newer snapshots go, newest first, as SmartOS does. */
 	json_t *list = json_object_get(vm, "snapshots");
 	while (idx-- > 0) {
@@ -121,89 +127,86 @@ static int snap_rollback(struct pool *pool, json_t *vm, const char *uuid,
 	if (r < 0)
 		return r;
 	if (was_running) {
-		r = vmadm_start_locked(uuid, vm, err);
-		if (r == -EALREADY)
+		r = inst_start_locked(uuid, pr, err);
+		if (r > 0)
 			r = 0;
 	}
 	return r;
 }
 
-static int snapshot_cmd(int argc, char **argv, enum snap_op op)
+static int snapshot_op(const char *uuid, const char *name, enum snap_op op,
+		       const struct hull_progress *pr, struct hull_err *err)
 {
 	static const char *const cmds[] = {"create-snapshot", "delete-snapshot",
 					   "rollback-snapshot"};
 	const char *cmd = cmds[op];
-	int c;
-	vmadm_getopt_reset();
-	while ((c = getopt(argc, argv, "+dv")) != -1)
-		if (c != 'd' && c != 'v')
-			return vmadm_usage(cmd);
-	if (optind != argc - 2)
-		return vmadm_usage(cmd);
-	const char *uuid = argv[optind], *name = argv[optind + 1];
-	if (!snap_name_valid(name))
-		return vmadm_fail("Invalid snapshot name \"%s\": 1 to 64 of "
-				  "A-Z a-z 0-9 - _ . : %%",
-				  name);
-	struct hull_err err;
-	json_t *vm = vm_record_load(uuid, &err);
+	struct hull_err local;
+	if (!err)
+		err = &local;
+	if (!hull_snapshot_name_valid(name))
+		return hull_err_set(err, EINVAL,
+				    "Invalid snapshot name \"%s\": 1 to 64 of "
+				    "A-Z a-z 0-9 - _ . : %%",
+				    name);
+	json_t *vm = vm_record_load(uuid, err);
 	if (!vm)
-		return vmadm_fail_err(&err);
+		return -err->code;
 	unsigned brand = vm_brand_from_name(hull_json_str(vm, "brand", ""));
 	bool failed = !strcmp(hull_json_str(vm, "state", ""), "failed");
 	json_decref(vm);
 	if (!(brand & VM_BRANDS_OS))
-		return vmadm_fail("Cannot %s VM %s: snapshots are supported "
-				  "for OS brands only",
-				  cmd, uuid);
+		return hull_err_set(err, EINVAL,
+				    "Cannot %s VM %s: snapshots are supported "
+				    "for OS brands only",
+				    cmd, uuid);
 	if (failed)
-		return vmadm_fail("Cannot %s VM %s: state is failed", cmd,
-				  uuid);
+		return hull_err_set(
+		    err, EINVAL, "Cannot %s VM %s: state is failed", cmd, uuid);
 	struct pool *pool;
-	if (pool_open(&pool, &err) < 0)
-		return vmadm_fail_err(&err);
-	int lock = vmadm_lock(uuid, &err), r = -EINVAL;
+	int r = pool_open(&pool, err);
+	if (r < 0)
+		return r;
+	int lock = inst_lock(uuid, err);
 	bool pending;
-	vm = lock < 0 ? NULL : vm_record_load_raw(uuid, &pending, &err);
-	if (!vm)
+	r = lock;
+	vm = lock < 0 ? NULL : vm_record_load_raw(uuid, &pending, err);
+	if (!vm) {
+		if (r >= 0)
+			r = -err->code;
 		goto out;
+	}
+	/* Looked up under the lock: a concurrent call's change is seen. */
 	long idx = snap_find(vm, name);
 	if (op != SNAP_CREATE && idx < 0) {
-		r = hull_err_set(&err, ENOENT, "Snapshot %s of VM %s not found",
+		r = hull_err_set(err, ENOENT, "Snapshot %s of VM %s not found",
 				 name, uuid);
 		goto out;
 	}
-	r = op == SNAP_CREATE ? snap_create(pool, vm, uuid, name, &err)
+	r = op == SNAP_CREATE ? snap_create(pool, vm, uuid, idx, name, pr, err)
 	    : op == SNAP_DELETE
-		? snap_delete(pool, vm, uuid, idx, name, &err)
-		: snap_rollback(pool, vm, uuid, idx, name, &err);
+		? snap_delete(pool, vm, uuid, idx, name, pr, err)
+		: snap_rollback(pool, vm, uuid, idx, name, pr, err);
 out:
 	hull_lock_release(lock);
 	json_decref(vm);
 	pool_close(pool);
-	if (r < 0)
-		return vmadm_fail_err(&err);
-	if (op == SNAP_CREATE)
-		fprintf(stderr, "Created snapshot %s for VM %s\n", name, uuid);
-	else if (op == SNAP_DELETE)
-		fprintf(stderr, "Deleted snapshot %s for VM %s\n", name, uuid);
-	else
-		fprintf(stderr, "Rolled back VM %s to snapshot %s\n", uuid,
-			name);
-	return VMADM_OK;
+	return r;
 }
 
-int vmadm_snapshot_create(int argc, char **argv)
+int hull_snapshot_create(const char *uuid, const char *name,
+			 const struct hull_progress *pr, struct hull_err *err)
 {
-	return snapshot_cmd(argc, argv, SNAP_CREATE);
+	return snapshot_op(uuid, name, SNAP_CREATE, pr, err);
 }
 
-int vmadm_snapshot_delete(int argc, char **argv)
+int hull_snapshot_delete(const char *uuid, const char *name,
+			 const struct hull_progress *pr, struct hull_err *err)
 {
-	return snapshot_cmd(argc, argv, SNAP_DELETE);
+	return snapshot_op(uuid, name, SNAP_DELETE, pr, err);
 }
 
-int vmadm_snapshot_rollback(int argc, char **argv)
+int hull_snapshot_rollback(const char *uuid, const char *name,
+			   const struct hull_progress *pr, struct hull_err *err)
 {
-	return snapshot_cmd(argc, argv, SNAP_ROLLBACK);
+	return snapshot_op(uuid, name, SNAP_ROLLBACK, pr, err);
 }

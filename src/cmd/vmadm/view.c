@@ -1,8 +1,10 @@
 /*
- * show.c - vmadm get, list, lookup and info: reading instances.
- *
- * list and lookup add SmartOS's fake fields: `type` (OS, LX, KVM, BHYV)
- * and, for non-HVM brands, `ram` = max_physical_memory.
+ * view.c - vmadm's commands that read instances: get, list, lookup, info
+ * and events. The instances come from the instance library
+ * (include/hull/instance.h, hull/events.h); this file parses arguments
+ * and prints them as SmartOS's vmadm does. list and lookup show SmartOS's
+ * fake fields the library adds (type, ram, hvm); lookup -j leaves out
+ * type and hvm.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "cmd/vmadm/vmadm.h"
+#include "hull/events.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -18,6 +21,9 @@
 #include "vm/filter.h"
 #include "vm/proptable.h"
 #include "vm/record.h"
+
+/* vmadm events rescans at least this often. */
+#define RESCAN_MS 1000
 
 int vmadm_get(int argc, char **argv)
 {
@@ -29,70 +35,12 @@ int vmadm_get(int argc, char **argv)
 	if (optind != argc - 1)
 		return vmadm_usage("get");
 	struct hull_err err;
-	json_t *vm = vm_record_load(argv[optind], &err);
+	json_t *vm = hull_instance_get(argv[optind], &err);
 	if (!vm)
 		return vmadm_fail_err(&err);
 	hull_json_print(vm);
 	json_decref(vm);
 	return VMADM_OK;
-}
-
-static void add_fake_fields(json_t *vm)
-{
-	unsigned brand = vm_brand_from_name(hull_json_str(vm, "brand", ""));
-	json_object_set_new(vm, "type", json_string(vm_brand_type(brand)));
-	if (!(brand & VM_BRANDS_HVM) &&
-	    json_object_get(vm, "max_physical_memory"))
-		json_object_set(vm, "ram",
-				json_object_get(vm, "max_physical_memory"));
-	json_object_set_new(vm, "hvm", json_boolean(brand & VM_BRANDS_HVM));
-}
-
-struct filters {
-	struct vm_filter *f;
-	int n;
-};
-
-static int filters_parse(int argc, char **argv, struct filters *fs,
-			 struct hull_err *err)
-{
-	fs->f = xcalloc((size_t)argc + 1, sizeof(*fs->f));
-	fs->n = 0;
-	for (int i = 0; i < argc; i++) {
-		if (vm_filter_parse(argv[i], &fs->f[i], err) < 0)
-			return -EINVAL;
-		fs->n++;
-	}
-	return 0;
-}
-
-static void filters_fini(struct filters *fs)
-{
-	for (int i = 0; i < fs->n; i++)
-		vm_filter_fini(&fs->f[i]);
-	free(fs->f);
-}
-
-/* Instances matching all filters, with fake fields, in a new array. */
-static json_t *select_vms(struct filters *fs, struct hull_err *err)
-{
-	json_t *all = vm_record_list(err);
-	if (!all)
-		return NULL;
-	json_t *out = json_array();
-	size_t i;
-	json_t *vm;
-	json_array_foreach(all, i, vm)
-	{
-		add_fake_fields(vm);
-		bool ok = true;
-		for (int k = 0; ok && k < fs->n; k++)
-			ok = vm_filter_match(&fs->f[k], vm);
-		if (ok)
-			json_array_append(out, vm);
-	}
-	json_decref(all);
-	return out;
 }
 
 /* Splits "a,b,c" into a NULL-terminated vector of fields, checking each. */
@@ -136,41 +84,6 @@ static void fields_free(char **v)
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
-}
-
-static char **sort_keys;
-
-static int cmp_field(json_t *a, json_t *b, const char *key)
-{
-	json_t *x = json_object_get(a, key), *y = json_object_get(b, key);
-	if (!x || !y)
-		return (x != NULL) - (y != NULL);
-	if (json_is_number(x) && json_is_number(y)) {
-		double d = json_number_value(x) - json_number_value(y);
-		return d < 0 ? -1 : d > 0;
-	}
-	if (json_is_string(x) && json_is_string(y))
-		return strcmp(json_string_value(x), json_string_value(y));
-	char *s = vm_field_text(a, key), *t = vm_field_text(b, key);
-	int r = strcmp(s ? s : "", t ? t : "");
-	free(s);
-	free(t);
-	return r;
-}
-
-static int cmp_vms(const void *pa, const void *pb)
-{
-	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
-	for (size_t i = 0; sort_keys[i]; i++) {
-		const char *k = sort_keys[i];
-		int dir = 1;
-		if (*k == '-' || *k == '+')
-			dir = *k++ == '-' ? -1 : 1;
-		int r = cmp_field(a, b, k);
-		if (r)
-			return r * dir;
-	}
-	return 0;
 }
 
 static int column_width(const char *field)
@@ -234,29 +147,26 @@ int vmadm_list(int argc, char **argv)
 	char **cols = fields_parse(ospec, false, &err);
 	if (!cols)
 		return vmadm_fail_err(&err);
-	sort_keys = fields_parse(sspec, true, &err);
+	char **sort_keys = fields_parse(sspec, true, &err);
 	if (!sort_keys) {
 		fields_free(cols);
 		return vmadm_fail_err(&err);
 	}
-	struct filters fs;
+	fields_free(sort_keys);
 	int rc = VMADM_ERROR;
-	json_t *vms = NULL;
-	if (filters_parse(argc - optind, argv + optind, &fs, &err) < 0 ||
-	    !(vms = select_vms(&fs, &err))) {
+	json_t *vms = hull_instance_list((const char *const *)argv + optind,
+					 (size_t)(argc - optind), sspec, &err);
+	if (!vms) {
 		vmadm_fail_err(&err);
 		goto out;
 	}
 	size_t n = json_array_size(vms);
-	json_t **v = xcalloc(n + 1, sizeof(json_t *));
-	for (size_t i = 0; i < n; i++)
-		v[i] = json_array_get(vms, i);
-	qsort(v, n, sizeof(json_t *), cmp_vms);
 	if (header)
 		print_header(cols);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; cols[k]; k++) {
-			char *t = vm_field_text(v[i], cols[k]);
+			char *t =
+			    vm_field_text(json_array_get(vms, i), cols[k]);
 			const char *s = t ? t : (parsable ? "" : "-");
 			if (parsable)
 				printf("%s%c", s, cols[k + 1] ? ':' : '\n');
@@ -267,13 +177,10 @@ int vmadm_list(int argc, char **argv)
 			free(t);
 		}
 	}
-	free(v);
 	rc = VMADM_OK;
 out:
 	json_decref(vms);
-	filters_fini(&fs);
 	fields_free(cols);
-	fields_free(sort_keys);
 	return rc;
 }
 
@@ -304,11 +211,10 @@ int vmadm_lookup(int argc, char **argv)
 	if (ospec && !json)
 		return vmadm_fail("Cannot specify -o without -j");
 	struct hull_err err;
-	struct filters fs;
-	json_t *vms = NULL;
 	int rc = VMADM_ERROR;
-	if (filters_parse(argc - optind, argv + optind, &fs, &err) < 0 ||
-	    !(vms = select_vms(&fs, &err))) {
+	json_t *vms = hull_instance_list((const char *const *)argv + optind,
+					 (size_t)(argc - optind), NULL, &err);
+	if (!vms) {
 		vmadm_fail_err(&err);
 		goto out;
 	}
@@ -355,7 +261,6 @@ int vmadm_lookup(int argc, char **argv)
 	rc = VMADM_OK;
 out:
 	json_decref(vms);
-	filters_fini(&fs);
 	return rc;
 }
 
@@ -371,7 +276,7 @@ int vmadm_info(int argc, char **argv)
 	const char *uuid = argv[optind];
 	const char *types = optind + 1 < argc ? argv[optind + 1] : "all";
 	struct hull_err err;
-	json_t *vm = vm_record_load(uuid, &err);
+	json_t *vm = hull_instance_get(uuid, &err);
 	if (!vm)
 		return vmadm_fail_err(&err);
 	if (strcmp(hull_json_str(vm, "state", ""), "running")) {
@@ -421,4 +326,117 @@ int vmadm_info(int argc, char **argv)
 	json_decref(out);
 	json_decref(vm);
 	return VMADM_OK;
+}
+
+static void stamp(char *out, size_t n, bool full)
+{
+	char iso[32];
+	vm_time_iso(iso);
+	snprintf(out, n, "%s", full ? iso : iso + 11);
+}
+
+struct events_out {
+	bool full, json;
+};
+
+static void emit(const char *type, json_t *vm, json_t *changes, void *arg)
+{
+	struct events_out *ev = arg;
+	const char *uuid = hull_json_str(vm, "uuid", "");
+	char when[40];
+	stamp(when, sizeof(when), true);
+	if (ev->json) {
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", type,
+				      "date", when, "zonename",
+				      hull_json_str(vm, "zonename", uuid),
+				      "uuid", uuid, "vm", vm);
+		if (changes)
+			json_object_set(o, "changes", changes);
+		char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n", s);
+		free(s);
+		json_decref(o);
+	} else {
+		stamp(when, sizeof(when), ev->full);
+		char shortid[9];
+		snprintf(shortid, sizeof(shortid), "%s", uuid);
+		const char *id =
+		    ev->full ? hull_json_str(vm, "zonename", uuid) : shortid;
+		const char *alias = hull_json_str(vm, "alias", "-");
+		if (!changes) {
+			printf("[%s] %s %s %s\n", when, id, alias, type);
+		} else {
+			size_t i;
+			json_t *c;
+			json_array_foreach(changes, i, c)
+			{
+				char *o =
+				    json_dumps(json_object_get(c, "oldValue"),
+					       JSON_ENCODE_ANY | JSON_COMPACT);
+				char *n =
+				    json_dumps(json_object_get(c, "newValue"),
+					       JSON_ENCODE_ANY | JSON_COMPACT);
+				printf("[%s] %s %s %s: %s %s :: %s -> %s\n",
+				       when, id, alias, type,
+				       hull_json_str(c, "prettyPath", ""),
+				       hull_json_str(c, "action", ""),
+				       o ? o : "null", n ? n : "null");
+				free(o);
+				free(n);
+			}
+		}
+	}
+	fflush(stdout);
+}
+
+int vmadm_events(int argc, char **argv)
+{
+	struct events_out ev = {0};
+	bool ready = false;
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt(argc, argv, "+fjrdv")) != -1) {
+		switch (c) {
+		case 'f':
+			ev.full = true;
+			break;
+		case 'j':
+			ev.json = true;
+			break;
+		case 'r':
+			ready = true;
+			break;
+		case 'd':
+		case 'v':
+			break;
+		default:
+			return vmadm_usage("events");
+		}
+	}
+	if (optind < argc - 1)
+		return vmadm_usage("events");
+	struct hull_err err;
+	struct hull_events *stream;
+	if (hull_events_open(optind < argc ? argv[optind] : NULL, &stream,
+			     &err) < 0)
+		return vmadm_fail_err(&err);
+	if (ready) {
+		if (ev.json) {
+			char when[40];
+			stamp(when, sizeof(when), true);
+			printf("{\"date\":\"%s\",\"type\":\"ready\"}\n", when);
+		} else {
+			char when[40];
+			stamp(when, sizeof(when), ev.full);
+			printf("[%s] ready\n", when);
+		}
+		fflush(stdout);
+	}
+	/* A rescan at least every RESCAN_MS catches what inotify cannot
+	 * see (a supervisor's cgroup emptying). */
+	int r;
+	while ((r = hull_events_wait(stream, RESCAN_MS, emit, &ev, &err)) >= 0)
+		;
+	hull_events_close(stream);
+	return vmadm_fail_err(&err);
 }

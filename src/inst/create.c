@@ -1,5 +1,6 @@
 /*
- * create.c - vmadm create, validate and delete.
+ * create.c - create, validate and delete an instance
+ * (include/hull/instance.h; vmadm create, validate, delete).
  *
  * A create is ordered so that a kill -9 at any point leaves either nothing
  * or a `failed` instance that delete removes (record.h):
@@ -13,13 +14,12 @@
  * Any error before 6 undoes 3-5, so a refused create leaves nothing.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd/vmadm/vmadm.h"
+#include "inst/inst.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -118,7 +118,8 @@ static int delegated_make(struct pool *pool, json_t *vm, struct hull_err *err)
 	return 0;
 }
 
-static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
+static int create_instance(struct pool *pool, json_t *vm,
+			   const struct hull_progress *pr, struct hull_err *err)
 {
 	const char *uuid = hull_json_str(vm, "uuid", NULL);
 	char *pdir = vm_pending_dir();
@@ -162,7 +163,7 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 	hull_lock_release(idlock);
 	if (r < 0)
 		goto out;
-	vmadm_test_crash("pending");
+	inst_progress(pr, HULL_STEP_PENDING, uuid, NULL);
 
 	const bool hvm =
 	    vm_brand_from_name(hull_json_str(vm, "brand", "")) & VM_BRANDS_HVM;
@@ -178,7 +179,7 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 	if (r < 0)
 		goto undo;
 	cloned = true;
-	vmadm_test_crash("clone");
+	inst_progress(pr, HULL_STEP_CLONE, uuid, NULL);
 
 	json_int_t quota = hull_json_int(vm, "quota", 0);
 	r = pool_quota_set(pool, uuid, (uint64_t)quota << 30, err);
@@ -186,7 +187,7 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 		r = 0;
 	if (r < 0)
 		goto undo;
-	vmadm_test_crash("quota");
+	inst_progress(pr, HULL_STEP_QUOTA, uuid, NULL);
 	if (!hvm && (r = delegated_make(pool, vm, err)) < 0)
 		goto undo;
 
@@ -194,18 +195,18 @@ static int create_instance(struct pool *pool, json_t *vm, struct hull_err *err)
 	 * and its config/, run/ and logs/: root's alone (lib/root.h). */
 	if ((r = hull_instance_secure(uuid, err)) < 0)
 		goto undo;
-	if (hvm && (r = vmadm_hvm_disks_make(vm, err)) < 0)
+	if (hvm && (r = inst_hvm_disks_make(vm, err)) < 0)
 		goto undo;
 	r = vm_record_save(vm, err);
 	if (r < 0)
 		goto undo;
-	vmadm_test_crash("record");
+	inst_progress(pr, HULL_STEP_RECORD, uuid, NULL);
 
 	char *pp = vm_pending_path(uuid);
 	unlink(pp);
 	free(pp);
 	unlink(lpath);
-	vmadm_test_crash("done");
+	inst_progress(pr, HULL_STEP_DONE, uuid, NULL);
 	goto out;
 undo:
 	hull_err_prefix(err, "create %s", uuid);
@@ -217,150 +218,120 @@ out:
 	return r;
 }
 
-int vmadm_create(int argc, char **argv)
+/* The create payload made ready: checked, defaults applied, generated
+ * properties filled in. NULL with err on a refusal. */
+static json_t *create_prepare(json_t *payload, const struct hull_progress *pr,
+			      struct hull_err *err)
 {
-	const char *file = NULL;
-	int c;
-	vmadm_getopt_reset();
-	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
-		if (c == 'f')
-			file = optarg;
-		else if (c != 'd' && c != 'v')
-			return vmadm_usage("create");
-	}
-	if (optind != argc)
-		return vmadm_usage("create");
-	struct hull_err err;
-	json_t *payload = vmadm_read_payload(file, "create", &err);
-	if (!payload)
-		return vmadm_fail_err(&err);
+	json_t *work = json_deep_copy(payload);
 	json_t *warnings = json_array();
-	int pr = vm_payload_prepare(payload, NULL, warnings, &err);
-	if (pr == 0)
-		vmadm_print_warnings(warnings);
+	int pr_r = vm_payload_prepare(work, NULL, warnings, err);
+	if (pr_r == 0)
+		inst_warnings(pr, NULL, warnings);
 	json_decref(warnings);
-	if (pr < 0) {
-		json_decref(payload);
-		return vmadm_fail_err(&err);
+	if (pr_r < 0) {
+		json_decref(work);
+		return NULL;
 	}
-	json_t *vm = vm_payload_defaults(payload);
-	json_decref(payload);
+	json_t *vm = vm_payload_defaults(work);
+	json_decref(work);
 	const char *bname = hull_json_str(vm, "brand", "");
 	int userns = zone_config_userns_flag(
-	    json_object_get(vm, "internal_metadata"), &err);
+	    json_object_get(vm, "internal_metadata"), err);
 	if (userns == 1 && (vm_brand_from_name(bname) & VM_BRANDS_HVM))
-		userns = hull_err_set(&err, EINVAL,
+		userns = hull_err_set(err, EINVAL,
 				      "Invalid value for internal_metadata "
 				      "hull:userns: only zones run in user "
 				      "namespaces, not brand %s",
 				      bname);
+	if (userns >= 0 && !vm_brand_supported(vm_brand_from_name(bname)))
+		userns = hull_err_set(err, EINVAL,
+				      "Invalid value for brand: %s VMs are not "
+				      "yet supported by hull",
+				      bname);
 	if (userns < 0) {
 		json_decref(vm);
-		return vmadm_fail_err(&err);
-	}
-	if (!vm_brand_supported(vm_brand_from_name(bname))) {
-		vmadm_fail("Invalid value for brand: %s VMs are not yet "
-			   "supported by hull",
-			   bname);
-		json_decref(vm);
-		return VMADM_ERROR;
+		return NULL;
 	}
 	char uuid[HULL_UUID_LEN + 1], now[32];
 	hull_uuid_generate(uuid);
 	vm_time_iso(now);
-	vm_payload_fill_generated(vm, uuid, now, vmadm_rand32);
+	vm_payload_fill_generated(vm, uuid, now, inst_rand32);
 	const char *id = hull_json_str(vm, "uuid", uuid);
 	char *zonepath = hull_root_path("%s", id);
 	json_object_set_new(vm, "zonepath", json_string(zonepath));
 	free(zonepath);
+	return vm;
+}
 
+int hull_instance_create(json_t *payload, const struct hull_progress *pr,
+			 char uuid_out[HULL_INSTANCE_UUID_LEN + 1],
+			 struct hull_err *err)
+{
+	struct hull_err local;
+	if (!err)
+		err = &local;
+	uuid_out[0] = '\0';
+	json_t *vm = create_prepare(payload, pr, err);
+	if (!vm)
+		return -err->code;
+	const char *id = hull_json_str(vm, "uuid", "");
 	struct pool *pool;
-	int rc = VMADM_ERROR;
-	if (pool_open(&pool, &err) < 0) {
+	int r = pool_open(&pool, err);
+	if (r < 0) {
 		json_decref(vm);
-		return vmadm_fail_err(&err);
+		return r;
 	}
-	if (vm_nics_host_check(vm, &err) < 0) {
-		hull_err_prefix(&err, "Invalid value for nics");
-		vmadm_fail_err(&err);
+	if ((r = vm_nics_host_check(vm, err)) < 0) {
+		hull_err_prefix(err, "Invalid value for nics");
 		goto out;
 	}
-	bool hvm = vm_brand_from_name(bname) & VM_BRANDS_HVM;
-	if ((hvm ? vmadm_hvm_plan(pool, vm, &err)
-		 : image_check(pool, vm, &err)) < 0 ||
-	    create_instance(pool, vm, &err) < 0) {
-		vmadm_fail_err(&err);
+	bool hvm =
+	    vm_brand_from_name(hull_json_str(vm, "brand", "")) & VM_BRANDS_HVM;
+	if ((r = hvm ? inst_hvm_plan(pool, vm, err)
+		     : image_check(pool, vm, err)) < 0 ||
+	    (r = create_instance(pool, vm, pr, err)) < 0)
 		goto out;
-	}
+	/* From here the instance exists, whatever follows. */
+	snprintf(uuid_out, HULL_INSTANCE_UUID_LEN + 1, "%s", id);
 	/* Rules naming tags or all vms follow the new instance. */
-	if (vmadm_fw_reload(&err) < 0) {
-		vmadm_fail_err(&err);
+	if ((r = inst_fw_reload(err)) < 0)
 		goto out;
-	}
-	fprintf(stderr, "Successfully created VM %s\n", id);
-	rc = VMADM_OK;
+	inst_progress(pr, HULL_STEP_CREATED, id, NULL);
 	if (hull_json_bool(vm, "autoboot", true)) {
-		int lock = vmadm_lock(id, &err);
-		if (lock < 0 || vmadm_start_locked(id, vm, &err) < 0) {
-			hull_err_prefix(&err, "start %s", id);
-			rc = vmadm_fail_err(&err);
-		}
+		int lock = inst_lock(id, err);
+		r = lock < 0 ? lock : inst_start_locked(id, pr, err);
 		hull_lock_release(lock);
+		if (r < 0)
+			hull_err_prefix(err, "start %s", id);
+		else
+			r = 0;
 	}
 out:
 	pool_close(pool);
 	json_decref(vm);
-	return rc;
+	return r;
 }
 
-int vmadm_validate(int argc, char **argv)
+int hull_instance_validate(json_t *payload, bool update, const char *brand,
+			   json_t **bad, const struct hull_progress *pr,
+			   struct hull_err *err)
 {
-	const char *file = NULL;
-	int c;
-	vmadm_getopt_reset();
-	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
-		if (c == 'f')
-			file = optarg;
-		else if (c != 'd' && c != 'v')
-			return vmadm_usage("validate");
-	}
-	/* operands: create | update <brand>, -f may also follow them */
-	const char *action = optind < argc ? argv[optind++] : NULL;
-	const char *brand = NULL;
-	if (action && !strcmp(action, "update"))
-		brand = optind < argc ? argv[optind++] : NULL;
-	while ((c = getopt(argc, argv, "f:dv")) != -1) {
-		if (c == 'f')
-			file = optarg;
-		else if (c != 'd' && c != 'v')
-			return vmadm_usage("validate");
-	}
-	if (!action || optind != argc ||
-	    (strcmp(action, "create") && strcmp(action, "update")) ||
-	    (!strcmp(action, "update") && !brand))
-		return vmadm_usage("validate");
-	struct hull_err err;
-	json_t *payload = vmadm_read_payload(file, "validate", &err);
-	if (!payload)
-		return vmadm_fail_err(&err);
-	json_t *bad = !strcmp(action, "create")
-			  ? vm_payload_check_create(payload, &err)
-			  : vm_payload_check_update(payload, brand, &err);
+	if (bad)
+		*bad = NULL;
+	json_t *b = !update ? vm_payload_check_create(payload, err)
+			    : vm_payload_check_update(payload, brand, err);
 	json_t *warnings = json_array();
-	vm_payload_warnings(payload, strcmp(action, "create") != 0, warnings);
-	vmadm_print_warnings(warnings);
+	vm_payload_warnings(payload, update, warnings);
+	inst_warnings(pr, NULL, warnings);
 	json_decref(warnings);
-	if (bad) {
-		hull_json_print(bad);
-		json_decref(bad);
-		json_decref(payload);
-		return vmadm_fail_err(&err);
-	}
-	if (!brand)
-		brand = hull_json_str(payload, "brand", "joyent");
-	printf("VALID '%s' payload for %s brand VMs.\n", action, brand);
-	json_decref(payload);
-	return VMADM_OK;
+	if (!b)
+		return 0;
+	if (bad)
+		*bad = b;
+	else
+		json_decref(b);
+	return -(err && err->code ? err->code : EINVAL);
 }
 
 static int delete_pending(struct pool *pool, const char *uuid,
@@ -386,54 +357,52 @@ static int delete_pending(struct pool *pool, const char *uuid,
 	return r;
 }
 
-int vmadm_delete(int argc, char **argv)
+int hull_instance_delete(const char *uuid, const struct hull_progress *pr,
+			 struct hull_err *err)
 {
-	int c;
-	vmadm_getopt_reset();
-	while ((c = getopt(argc, argv, "+dv")) != -1)
-		if (c != 'd' && c != 'v')
-			return vmadm_usage("delete");
-	if (optind != argc - 1)
-		return vmadm_usage("delete");
-	const char *uuid = argv[optind];
-	struct hull_err err;
+	struct hull_err local;
+	if (!err)
+		err = &local;
 	bool pending;
-	json_t *vm = vm_record_load_raw(uuid, &pending, &err);
+	json_t *vm = vm_record_load_raw(uuid, &pending, err);
 	if (!vm)
-		return vmadm_fail_err(&err);
+		return -ENOENT;
 	struct pool *pool;
-	if (pool_open(&pool, &err) < 0) {
+	int r = pool_open(&pool, err);
+	if (r < 0) {
 		json_decref(vm);
-		return vmadm_fail_err(&err);
+		return r;
 	}
-	int rc = VMADM_ERROR, lock = -1;
+	int lock = -1;
 	if (pending) {
-		if (delete_pending(pool, uuid, &err) < 0)
+		if ((r = delete_pending(pool, uuid, err)) < 0)
 			goto fail;
-		goto done;
+		goto out;
 	}
-	lock = vmadm_lock(uuid, &err);
-	if (lock < 0)
+	lock = inst_lock(uuid, err);
+	if ((r = lock) < 0)
 		goto fail;
 	/* Re-read under the lock: an update may have changed it. */
 	json_decref(vm);
-	vm = vm_record_load_raw(uuid, &pending, &err);
-	if (!vm)
-		goto fail;
-	if (hull_json_bool(vm, "indestructible_zoneroot", false)) {
-		hull_err_set(&err, EPERM,
-			     "Cannot delete VM %s: indestructible_zoneroot is "
-			     "set",
-			     uuid);
+	vm = vm_record_load_raw(uuid, &pending, err);
+	if (!vm) {
+		r = -ENOENT;
 		goto fail;
 	}
-	if (vmadm_stop_locked(uuid, true, 0, &err) < 0)
+	if (hull_json_bool(vm, "indestructible_zoneroot", false)) {
+		r = hull_err_set(err, EPERM,
+				 "Cannot delete VM %s: indestructible_zoneroot "
+				 "is set",
+				 uuid);
+		goto out;
+	}
+	if ((r = inst_stop_locked(uuid, true, 0, pr, err)) < 0)
 		goto fail;
 	/* what the supervisor may leave: an empty cgroup, run files */
 	zone_cleanup(uuid, NULL);
-	if (pool_dataset_destroy(pool, uuid, &err) < 0)
+	if ((r = pool_dataset_destroy(pool, uuid, err)) < 0)
 		goto fail;
-	if (vmadm_fw_reload(&err) < 0)
+	if ((r = inst_fw_reload(err)) < 0)
 		goto fail;
 	/* A create killed between writing vm.json and removing its pending
 	 * record leaves that record behind; it goes with the instance. */
@@ -442,17 +411,12 @@ int vmadm_delete(int argc, char **argv)
 	unlink(lp);
 	free(pp);
 	free(lp);
-done:
-	fprintf(stderr, "Successfully deleted VM %s\n", uuid);
-	rc = VMADM_OK;
 	goto out;
 fail:
-	if (err.code != EPERM)
-		hull_err_prefix(&err, "delete %s", uuid);
-	vmadm_fail_err(&err);
+	hull_err_prefix(err, "delete %s", uuid);
 out:
 	hull_lock_release(lock);
 	pool_close(pool);
 	json_decref(vm);
-	return rc;
+	return r;
 }

@@ -1,8 +1,8 @@
 /*
- * update.c - vmadm update: apply an update payload (file, stdin or
- * key=value arguments) to an instance under its lock. Quota is applied to
+ * update.c - update an instance (include/hull/instance.h; vmadm update):
+ * apply an update payload to an instance under its lock. Quota is applied to
  * the dataset at once; resource controls reach a running zone's cgroup
- * through its supervisor (vmadm_apply_live); other changes take effect at
+ * through its supervisor (inst_apply_live); other changes take effect at
  * the next start, as on SmartOS. update_disks[].size resizes a stopped
  * HVM instance's disk files (hvm/disks.h); add_disks makes the files of
  * the new disks (as create does) and remove_disks deletes the removed
@@ -12,13 +12,12 @@
  */
 #include <errno.h>
 #include <stdint.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd/vmadm/vmadm.h"
 #include "hvm/disks.h"
+#include "inst/inst.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"
@@ -31,7 +30,7 @@
 #include "zone/config.h"
 
 static int update_locked(const char *uuid, json_t *payload,
-			 struct hull_err *err)
+			 const struct hull_progress *pr, struct hull_err *err)
 {
 	bool pending;
 	json_t *vm = vm_record_load_raw(uuid, &pending, err);
@@ -52,7 +51,7 @@ static int update_locked(const char *uuid, json_t *payload,
 	json_t *warnings = json_array();
 	r = vm_payload_prepare(payload, vm, warnings, err);
 	if (r == 0)
-		vmadm_print_warnings(warnings);
+		inst_warnings(pr, uuid, warnings);
 	json_decref(warnings);
 	if (r < 0)
 		goto out;
@@ -86,7 +85,7 @@ static int update_locked(const char *uuid, json_t *payload,
 	}
 	if (rd && (r = hvm_disks_remove_plan(vm, rd, err)) < 0)
 		goto out;
-	vm_nics_fill_macs(json_object_get(payload, "add_nics"), vmadm_rand32);
+	vm_nics_fill_macs(json_object_get(payload, "add_nics"), inst_rand32);
 	old_nics = json_deep_copy(json_object_get(vm, "nics"));
 	json_int_t old_quota = hull_json_int(vm, "quota", 0);
 	bool live, restart;
@@ -98,7 +97,7 @@ static int update_locked(const char *uuid, json_t *payload,
 	if (ad) {
 		size_t n = json_array_size(json_object_get(vm, "disks"));
 		first_added = n - json_array_size(ad);
-		r = vmadm_hvm_disks_plan_added(vm, first_added, err);
+		r = inst_hvm_disks_plan_added(vm, first_added, err);
 		if (r < 0)
 			goto out;
 	}
@@ -146,7 +145,7 @@ static int update_locked(const char *uuid, json_t *payload,
 	if (rd && (r = hvm_disks_aside(rd, err)) < 0)
 		goto undo;
 	aside = rd != NULL;
-	if (ad && (r = vmadm_hvm_disks_make_from(vm, first_added, err)) < 0)
+	if (ad && (r = inst_hvm_disks_make_from(vm, first_added, err)) < 0)
 		goto undo;
 	made = ad != NULL;
 	r = vm_record_save(vm, err);
@@ -155,15 +154,15 @@ static int update_locked(const char *uuid, json_t *payload,
 	if (aside)
 		hvm_disks_aside_drop(rd);
 	if (live && vm_supervisor_alive(uuid))
-		r = vmadm_apply_live(uuid, err);
+		r = inst_apply_live(uuid, err);
 	if (r == 0 && vm_supervisor_alive(uuid))
-		r = vmadm_nics_live(uuid, old_nics, vm, err);
+		r = inst_nics_live(uuid, old_nics, vm, err);
 	if (r == 0)
-		r = vmadm_fw_reload(err);
+		r = inst_fw_reload(err);
 	goto out;
 undo:
 	if (made)
-		vmadm_hvm_disks_unmake(vm, first_added, SIZE_MAX);
+		inst_hvm_disks_unmake(vm, first_added, SIZE_MAX);
 	if (aside)
 		hvm_disks_aside_undo(rd, json_array_size(rd));
 	if (resized)
@@ -175,49 +174,26 @@ out:
 	return r;
 }
 
-int vmadm_update(int argc, char **argv)
+int hull_instance_update(const char *uuid, json_t *payload,
+			 const struct hull_progress *pr, struct hull_err *err)
 {
-	const char *file = NULL;
-	int c;
-	vmadm_getopt_reset();
-	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
-		if (c == 'f')
-			file = optarg;
-		else if (c != 'd' && c != 'v')
-			return vmadm_usage("update");
-	}
-	if (optind >= argc)
-		return vmadm_usage("update");
-	const char *uuid = argv[optind++];
-	/* -f may follow the uuid too */
-	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
-		if (c == 'f')
-			file = optarg;
-		else if (c != 'd' && c != 'v')
-			return vmadm_usage("update");
-	}
-	if (file && optind < argc)
-		return vmadm_usage("update");
-	struct hull_err err;
-	json_t *probe = vm_record_load(uuid, &err);
+	struct hull_err local;
+	if (!err)
+		err = &local;
+	json_t *probe = vm_record_load(uuid, err);
 	if (!probe)
-		return vmadm_fail_err(&err);
+		return -err->code;
 	bool failed = !strcmp(hull_json_str(probe, "state", ""), "failed");
 	json_decref(probe);
 	if (failed)
-		return vmadm_fail("Cannot update VM %s: state is failed", uuid);
-	json_t *payload =
-	    optind < argc
-		? vm_payload_from_args(argc - optind, argv + optind, &err)
-		: vmadm_read_payload(file, "update", &err);
-	if (!payload)
-		return vmadm_fail_err(&err);
-	int lock = vmadm_lock(uuid, &err);
-	int r = lock < 0 ? lock : update_locked(uuid, payload, &err);
+		return hull_err_set(
+		    err, EINVAL, "Cannot update VM %s: state is failed", uuid);
+	/* The payload is the caller's: the update works on a copy (it
+	 * fills in generated MACs, for one). */
+	json_t *work = json_deep_copy(payload);
+	int lock = inst_lock(uuid, err);
+	int r = lock < 0 ? lock : update_locked(uuid, work, pr, err);
 	hull_lock_release(lock);
-	json_decref(payload);
-	if (r < 0)
-		return vmadm_fail_err(&err);
-	fprintf(stderr, "Successfully updated VM %s\n", uuid);
-	return VMADM_OK;
+	json_decref(work);
+	return r;
 }

@@ -1,6 +1,7 @@
 /*
- * events.c - vmadm events: a stream of instance changes (create, modify,
- * delete), as SmartOS's vminfod prints them (spec/smartos.md §1.9).
+ * events.c - the stream of instance changes (create, modify, delete), as
+ * SmartOS's vminfod reports them (include/hull/events.h; vmadm events,
+ * spec/smartos.md §1.9).
  *
  * hull has no daemon that sees every change, so the stream is computed:
  * inotify on the pool root (instances appear and go), the pending folder
@@ -11,40 +12,28 @@
  * previous ones.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cmd/vmadm/vmadm.h"
+#include "hull/events.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "vm/record.h"
 
-#define RESCAN_MS 1000
-
-struct events {
-	bool full, json;
-	const char *only; /* a uuid, or NULL */
+struct hull_events {
+	char *only; /* a uuid, or NULL */
 	int ino;
 	json_t *seen;	 /* uuid -> instance object */
 	json_t *watched; /* path -> true */
 };
 
-static void stamp(char *out, size_t n, bool full)
-{
-	char iso[32];
-	vm_time_iso(iso);
-	snprintf(out, n, "%s", full ? iso : iso + 11);
-}
-
-static void watch(struct events *ev, const char *path, uint32_t mask)
+static void watch(struct hull_events *ev, const char *path, uint32_t mask)
 {
 	if (json_object_get(ev->watched, path))
 		return;
@@ -52,7 +41,7 @@ static void watch(struct events *ev, const char *path, uint32_t mask)
 		json_object_set_new(ev->watched, path, json_true());
 }
 
-static void watch_instance(struct events *ev, const char *uuid)
+static void watch_instance(struct hull_events *ev, const char *uuid)
 {
 	const uint32_t m = IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE;
 	const char *sub[] = {"", "/config", "/run"};
@@ -108,57 +97,7 @@ static void diff_objects(json_t *changes, const char *prefix, json_t *a,
 	    changes, prefix ? prefix : k, prefix ? k : NULL, v, NULL);
 }
 
-static void emit(struct events *ev, const char *type, json_t *vm,
-		 json_t *changes)
-{
-	const char *uuid = hull_json_str(vm, "uuid", "");
-	char when[40];
-	stamp(when, sizeof(when), true);
-	if (ev->json) {
-		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", type,
-				      "date", when, "zonename",
-				      hull_json_str(vm, "zonename", uuid),
-				      "uuid", uuid, "vm", vm);
-		if (changes)
-			json_object_set(o, "changes", changes);
-		char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-		printf("%s\n", s);
-		free(s);
-		json_decref(o);
-	} else {
-		stamp(when, sizeof(when), ev->full);
-		char shortid[9];
-		snprintf(shortid, sizeof(shortid), "%s", uuid);
-		const char *id =
-		    ev->full ? hull_json_str(vm, "zonename", uuid) : shortid;
-		const char *alias = hull_json_str(vm, "alias", "-");
-		if (!changes) {
-			printf("[%s] %s %s %s\n", when, id, alias, type);
-		} else {
-			size_t i;
-			json_t *c;
-			json_array_foreach(changes, i, c)
-			{
-				char *o =
-				    json_dumps(json_object_get(c, "oldValue"),
-					       JSON_ENCODE_ANY | JSON_COMPACT);
-				char *n =
-				    json_dumps(json_object_get(c, "newValue"),
-					       JSON_ENCODE_ANY | JSON_COMPACT);
-				printf("[%s] %s %s %s: %s %s :: %s -> %s\n",
-				       when, id, alias, type,
-				       hull_json_str(c, "prettyPath", ""),
-				       hull_json_str(c, "action", ""),
-				       o ? o : "null", n ? n : "null");
-				free(o);
-				free(n);
-			}
-		}
-	}
-	fflush(stdout);
-}
-
-static json_t *scan(struct events *ev)
+static json_t *scan(struct hull_events *ev)
 {
 	json_t *all = vm_record_list(NULL);
 	json_t *now = json_object();
@@ -179,27 +118,32 @@ static json_t *scan(struct events *ev)
 	return now;
 }
 
-static void rescan(struct events *ev)
+static int rescan(struct hull_events *ev, hull_event_fn fn, void *arg)
 {
 	json_t *now = scan(ev);
+	int n = 0;
 	const char *uuid;
 	json_t *vm;
 	json_object_foreach(now, uuid, vm)
 	{
 		json_t *old = json_object_get(ev->seen, uuid);
 		if (!old) {
-			emit(ev, "create", vm, NULL);
+			fn("create", vm, NULL, arg);
+			n++;
 			continue;
 		}
 		json_t *changes = json_array();
 		diff_objects(changes, NULL, old, vm);
-		if (json_array_size(changes))
-			emit(ev, "modify", vm, changes);
+		if (json_array_size(changes)) {
+			fn("modify", vm, changes, arg);
+			n++;
+		}
 		json_decref(changes);
 	}
 	json_object_foreach(ev->seen, uuid, vm) if (!json_object_get(now, uuid))
 	{
-		emit(ev, "delete", vm, NULL);
+		fn("delete", vm, NULL, arg);
+		n++;
 		char *p = hull_root_path("%s", uuid);
 		char *c = hull_root_path("%s/config", uuid);
 		char *r = hull_root_path("%s/run", uuid);
@@ -212,76 +156,66 @@ static void rescan(struct events *ev)
 	}
 	json_decref(ev->seen);
 	ev->seen = now;
+	return n;
 }
 
-int vmadm_events(int argc, char **argv)
+int hull_events_open(const char *uuid, struct hull_events **out,
+		     struct hull_err *err)
 {
-	struct events ev = {0};
-	bool ready = false;
-	int c;
-	vmadm_getopt_reset();
-	while ((c = getopt(argc, argv, "+fjrdv")) != -1) {
-		switch (c) {
-		case 'f':
-			ev.full = true;
-			break;
-		case 'j':
-			ev.json = true;
-			break;
-		case 'r':
-			ready = true;
-			break;
-		case 'd':
-		case 'v':
-			break;
-		default:
-			return vmadm_usage("events");
-		}
+	*out = NULL;
+	struct hull_events *ev = xcalloc(1, sizeof(*ev));
+	ev->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ev->ino < 0) {
+		int r = hull_err_sys(err, errno, "events: inotify");
+		free(ev);
+		return r;
 	}
-	if (optind < argc - 1)
-		return vmadm_usage("events");
-	ev.only = optind < argc ? argv[optind] : NULL;
-	ev.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ev.ino < 0)
-		return vmadm_fail("events: inotify: %s", strerror(errno));
-	ev.watched = json_object();
+	ev->only = uuid ? xstrdup(uuid) : NULL;
+	ev->watched = json_object();
 	char *pd = vm_pending_dir();
 	hull_mkdir_p(pd, 0700, NULL);
 	const uint32_t dirmask = IN_CREATE | IN_DELETE | IN_MOVED_TO |
 				 IN_MOVED_FROM | IN_CLOSE_WRITE;
-	watch(&ev, hull_root(), dirmask);
-	watch(&ev, pd, dirmask);
+	watch(ev, hull_root(), dirmask);
+	watch(ev, pd, dirmask);
 	free(pd);
-	ev.seen = scan(&ev);
-	if (ready) {
-		if (ev.json) {
-			char when[40];
-			stamp(when, sizeof(when), true);
-			printf("{\"date\":\"%s\",\"type\":\"ready\"}\n", when);
-		} else {
-			char when[40];
-			stamp(when, sizeof(when), ev.full);
-			printf("[%s] ready\n", when);
-		}
-		fflush(stdout);
+	ev->seen = scan(ev);
+	*out = ev;
+	return 0;
+}
+
+int hull_events_fd(const struct hull_events *ev)
+{
+	return ev->ino;
+}
+
+int hull_events_wait(struct hull_events *ev, int timeout_ms, hull_event_fn fn,
+		     void *arg, struct hull_err *err)
+{
+	struct pollfd p = {.fd = ev->ino, .events = POLLIN};
+	int r = poll(&p, 1, timeout_ms);
+	if (r < 0 && errno != EINTR)
+		return hull_err_sys(err, errno, "events: poll");
+	if (r > 0) {
+		/* Let a burst of changes (a create writes several files)
+		 * settle into one rescan. */
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+		char buf[16384] __attribute__((aligned(8)));
+		while (read(ev->ino, buf, sizeof(buf)) > 0)
+			;
 	}
-	char buf[16384] __attribute__((aligned(8)));
-	for (;;) {
-		struct pollfd p = {.fd = ev.ino, .events = POLLIN};
-		int r = poll(&p, 1, RESCAN_MS);
-		if (r < 0 && errno != EINTR)
-			break;
-		if (r > 0) {
-			/* Let a burst of changes (a create writes several
-			 * files) settle into one rescan. */
-			usleep(20000);
-			while (read(ev.ino, buf, sizeof(buf)) > 0)
-				;
-		}
-		rescan(&ev);
-	}
-	json_decref(ev.seen);
-	json_decref(ev.watched);
-	close(ev.ino);
-	return VMADM_ERROR;
+	return rescan(ev, fn, arg);
+}
+
+void hull_events_close(struct hull_events *ev)
+{
+	if (!ev)
+		return;
+	json_decref(ev->seen);
+	json_decref(ev->watched);
+	if (ev->ino >= 0)
+		close(ev->ino);
+	free(ev->only);
+	free(ev);
 }

@@ -1,6 +1,6 @@
 /*
- * hvm.c - vmadm create's part for the HVM brands (kvm, bhyve): the
- * checks against the brand's and the host's limits, the defaults an
+ * hvm.c - create's (and update's add_disks') part for the HVM brands (kvm,
+ * bhyve): the checks against the brand's and the host's limits, the defaults an
  * image's manifest gives (disk_driver, nic_driver, cpu_type), disks[]
  * planned by hvm_disks_plan (src/hvm/disks.h) and the disk files made
  * in the instance's dataset (R/<uuid>/disks/), cloned from the image's
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd/vmadm/vmadm.h"
+#include "inst/inst.h"
 #include "hvm/disks.h"
 #include "hvm/qemu.h"
 #include "hvm/vmm.h"
@@ -117,7 +117,7 @@ static void image_defaults(json_t *vm, struct lookup_ctx *c)
 	}
 }
 
-int vmadm_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err)
+int inst_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err)
 {
 	const char *brand = hull_json_str(vm, "brand", "");
 	const char *uuid = hull_json_str(vm, "uuid", "");
@@ -143,7 +143,7 @@ int vmadm_hvm_plan(struct pool *pool, json_t *vm, struct hull_err *err)
 	return r;
 }
 
-int vmadm_hvm_disks_plan_added(json_t *vm, size_t first, struct hull_err *err)
+int inst_hvm_disks_plan_added(json_t *vm, size_t first, struct hull_err *err)
 {
 	struct pool *pool;
 	int r = pool_open(&pool, err);
@@ -159,7 +159,7 @@ int vmadm_hvm_disks_plan_added(json_t *vm, size_t first, struct hull_err *err)
 	return r;
 }
 
-void vmadm_hvm_disks_unmake(json_t *vm, size_t first, size_t end)
+void inst_hvm_disks_unmake(json_t *vm, size_t first, size_t end)
 {
 	json_t *disks = json_object_get(vm, "disks");
 	for (size_t i = first; i < end && i < json_array_size(disks); i++) {
@@ -169,7 +169,7 @@ void vmadm_hvm_disks_unmake(json_t *vm, size_t first, size_t end)
 	}
 }
 
-int vmadm_hvm_disks_make_from(json_t *vm, size_t first, struct hull_err *err)
+int inst_hvm_disks_make_from(json_t *vm, size_t first, struct hull_err *err)
 {
 	const char *uuid = hull_json_str(vm, "uuid", "");
 	char *dir = hull_root_path("%s/disks", uuid);
@@ -190,7 +190,7 @@ int vmadm_hvm_disks_make_from(json_t *vm, size_t first, struct hull_err *err)
 		r = hvm_disk_make(path, size, from, err);
 		free(from);
 		if (r < 0) {
-			vmadm_hvm_disks_unmake(vm, first, i);
+			inst_hvm_disks_unmake(vm, first, i);
 			return first ? hull_err_prefix(err, "add_disks.%zu",
 						       i - first)
 				     : hull_err_prefix(err, "disks.%zu", i);
@@ -199,7 +199,7 @@ int vmadm_hvm_disks_make_from(json_t *vm, size_t first, struct hull_err *err)
 	return 0;
 }
 
-int vmadm_hvm_disks_make(json_t *vm, struct hull_err *err)
+int inst_hvm_disks_make(json_t *vm, struct hull_err *err)
 {
-	return vmadm_hvm_disks_make_from(vm, 0, err);
+	return inst_hvm_disks_make_from(vm, 0, err);
 }
