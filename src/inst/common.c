@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "hvm/disks.h"
 #include "hvm/qemu.h"
 #include "hvm/vmm.h"

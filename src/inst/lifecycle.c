@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "fw/reload.h"
 #include "lib/json.h"
 #include "net/instance.h"

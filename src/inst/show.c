@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "hull/snapshot.h"
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"

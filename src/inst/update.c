@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "hvm/disks.h"
-#include "inst/inst.h"
+#include "inst/txn.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"

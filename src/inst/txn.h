@@ -1,13 +1,13 @@
 /*
- * inst.h - what the files of src/inst share behind the public API
+ * txn.h - what the files of src/inst share behind the public API
  * (include/hull/instance.h, snapshot.h, events.h). create.c has create,
  * validate and delete, show.c get and list, update.c update, lifecycle.c
  * start/stop/reboot/kill and the instance lock, snapshot.c the
  * snapshots, events.c the change stream, sysrq.c sysrq, hvm.c the HVM
  * brands' part of create and update, net.c nics and firewall.
  */
-#ifndef HULL_INST_H
-#define HULL_INST_H
+#ifndef HULL_INST_TXN_H
+#define HULL_INST_TXN_H
 
 #include <jansson.h>
 #include <stdbool.h>
