@@ -229,9 +229,14 @@ static long long mono_ms(void)
 
 int main(int argc, char **argv)
 {
+	static const char usage[] = "usage: hull-holder FD SUPERVISOR UUID PID "
+				    "(run by hull-supervisor only)\n";
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
 	if (argc != 5) {
-		fprintf(stderr, "usage: hull-holder FD SUPERVISOR UUID PID "
-				"(run by hull-supervisor only)\n");
+		fputs(usage, stderr);
 		return 2;
 	}
 	int sock = atoi(argv[1]);
