@@ -34,9 +34,13 @@ static const struct bucket {
 	const char *name;
 	const char *fields[4];
 } buckets[] = {
-    {"accounts", {"login"}},	   {"keys", {"account", "fingerprint"}},
-    {"packages", {"name"}},	   {"networks", {"name", "owner"}},
-    {"images", {"owner", "name"}}, {"config", {0}},
+    {"accounts", {"login"}},
+    {"keys", {"account", "fingerprint"}},
+    {"packages", {"name"}},
+    {"networks", {"name", "owner"}},
+    {"images", {"owner", "name"}},
+    {"machines", {"owner", "name", "server"}},
+    {"config", {0}},
     {"join_tokens", {0}},
 };
 
