@@ -102,7 +102,7 @@ static long num(const char *opt, const char *v, bool *bad)
 }
 
 /* The record as JSON with -j, else the one-line message. */
-#define print_rec(rec, ...)                                                  \
+#define print_rec(rec, ...)                                                    \
 	(json_out ? (hull_json_print(rec), 0) : printf(__VA_ARGS__))
 
 static int cmd_setup(int argc, char **argv)

@@ -359,6 +359,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void on_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
