@@ -305,7 +305,7 @@ int head_network_add(struct store *s, const struct head_network *n,
 				    "/30)",
 				    n->subnet ? n->subnet : "(none)");
 	snprintf(net, sizeof(net), "%.*s", (int)(slash - n->subnet), n->subnet);
-	uint32_t base, gw, lo, hi;
+	uint32_t base = 0, gw = 0, lo = 0, hi = 0;
 	if ((r = v4("--subnet", net, &base, err)) < 0 ||
 	    (r = v4("--gateway", n->gateway, &gw, err)) < 0 ||
 	    (r = v4("--provision-start", n->start, &lo, err)) < 0 ||
