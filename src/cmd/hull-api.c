@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 	};
 	char *config = NULL;
 	int o;
+	opterr = 0; /* one line of our own instead of getopt's */
 	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
@@ -44,12 +45,15 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			fprintf(stderr,
+				"hull-api: unknown option '%s' (see --help)\n",
+				argv[optind - 1]);
 			return 2;
 		}
 	}
 	if (optind != argc) {
-		usage(stderr);
+		fprintf(stderr, "hull-api: unexpected argument '%s'\n",
+			argv[optind]);
 		return 2;
 	}
 	if (!config)

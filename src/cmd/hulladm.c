@@ -488,6 +488,7 @@ static int cmd_join_token(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	opterr = 0; /* the subcommands print one line of their own */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j")) {
@@ -499,8 +500,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else {
-			usage(stderr);
-			return 2;
+			return usage_error("unknown option '%s' (see --help)",
+					   argv[i]);
 		}
 	}
 	if (i == argc) {
