@@ -57,6 +57,28 @@ const char *api_query(struct api_req *q, const char *name)
 					   name);
 }
 
+struct query_iter {
+	void (*fn)(void *cls, const char *key, const char *value);
+	void *cls;
+};
+
+static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query_iter *it = cls;
+	it->fn(it->cls, key, value);
+	return MHD_YES;
+}
+
+void api_query_foreach(struct api_req *q,
+		       void (*fn)(void *cls, const char *key, const char *value),
+		       void *cls)
+{
+	struct query_iter it = {fn, cls};
+	MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, query_one,
+				  &it);
+}
+
 int api_reply(struct api_req *q, unsigned status, json_t *body)
 {
 	json_decref(q->out);
@@ -154,6 +176,38 @@ static int split_path(struct api_req *q, char *copy)
 	return 0;
 }
 
+/* Checks the body's Content-MD5 and parses it as a JSON object into
+ * q->body; an answer is set and -1 returned when it is bad. */
+static int parse_body(struct api_req *q, struct pending *p)
+{
+	if (p->len) {
+		const char *md5 = header_of("content-md5", q->conn);
+		if (md5) {
+			unsigned char d[16];
+			unsigned int n = 0;
+			EVP_Digest(p->body, p->len, d, &n, EVP_md5(), NULL);
+			char *want = hull_b64_encode(d, 16);
+			bool ok = !strcmp(want, md5);
+			free(want);
+			if (!ok) {
+				api_error(q, 400, "BadDigest",
+					  "Content-MD5 does not match the "
+					  "body");
+				return -1;
+			}
+		}
+		json_error_t je;
+		q->body =
+		    json_loadb(p->body, p->len, JSON_REJECT_DUPLICATES, &je);
+		if (!json_is_object(q->body)) {
+			api_error(q, 400, "InvalidArgument",
+				  "body is not a JSON object: %.200s", je.text);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void route(struct api_req *q, const char *target, struct pending *p)
 {
 	char *copy = xstrdup(q->path);
@@ -178,32 +232,14 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 			  "request body is larger than %d bytes", API_BODY_MAX);
 		goto out;
 	}
-	if (authenticate(q, target) <= 0)
+	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
+	if (!agent && authenticate(q, target) <= 0)
 		goto out;
-	if (p->len) {
-		const char *md5 = header_of("content-md5", q->conn);
-		if (md5) {
-			unsigned char d[16];
-			unsigned int n = 0;
-			EVP_Digest(p->body, p->len, d, &n, EVP_md5(), NULL);
-			char *want = hull_b64_encode(d, 16);
-			bool ok = !strcmp(want, md5);
-			free(want);
-			if (!ok) {
-				api_error(q, 400, "BadDigest",
-					  "Content-MD5 does not match the "
-					  "body");
-				goto out;
-			}
-		}
-		json_error_t je;
-		q->body =
-		    json_loadb(p->body, p->len, JSON_REJECT_DUPLICATES, &je);
-		if (!json_is_object(q->body)) {
-			api_error(q, 400, "InvalidArgument",
-				  "body is not a JSON object: %.200s", je.text);
-			goto out;
-		}
+	if (parse_body(q, p) < 0)
+		goto out;
+	if (agent) {
+		agentapi_dispatch(q);
+		goto out;
 	}
 	cloudapi_dispatch(q);
 out:

@@ -45,14 +45,20 @@ struct api_req {
 
 /* A query parameter, or NULL. */
 const char *api_query(struct api_req *q, const char *name);
+/* Calls fn for each query parameter (key, value; value may be NULL). */
+void api_query_foreach(struct api_req *q,
+		       void (*fn)(void *cls, const char *key, const char *value),
+		       void *cls);
 /* Sets a CloudAPI error answer {"code","message"}; returns 0. */
 int api_error(struct api_req *q, unsigned status, const char *code,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sets a JSON answer (steals body). */
 int api_reply(struct api_req *q, unsigned status, json_t *body);
 
-/* Handlers (cloudapi.c). */
+/* Handlers (cloudapi.c, machines.c, agentapi.c). */
 int cloudapi_dispatch(struct api_req *q);
+/* The agents' internal API, /agent/...: authenticated per server. */
+int agentapi_dispatch(struct api_req *q);
 int imgapi_dispatch(struct api_req *q);
 
 /* Starts serving c with state s (borrowed until api_stop). *port gets the
