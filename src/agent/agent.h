@@ -51,8 +51,8 @@ void agent_http_free(struct agent_http *h);
 /* method path (under the head URL) with an optional JSON body; *status
  * the HTTP status, *out the JSON answer (new reference; may be NULL).
  * Fails (-EIO, err) only when no answer came. */
-int agent_http_call(struct agent_http *h, const char *method,
-		    const char *path, json_t *body, long *status, json_t **out,
+int agent_http_call(struct agent_http *h, const char *method, const char *path,
+		    json_t *body, long *status, json_t **out,
 		    struct hull_err *err);
 
 /* Trades a one-time token for this server's credential and saves it. */

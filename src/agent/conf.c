@@ -138,8 +138,8 @@ void agent_http_free(struct agent_http *h)
 	free(h);
 }
 
-int agent_http_call(struct agent_http *h, const char *method,
-		    const char *path, json_t *body, long *status, json_t **out,
+int agent_http_call(struct agent_http *h, const char *method, const char *path,
+		    json_t *body, long *status, json_t **out,
 		    struct hull_err *err)
 {
 	CURL *c = h->curl;
@@ -206,19 +206,19 @@ int agent_join(const char *head, const char *token, bool insecure,
 	}
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
-	json_t *body = json_pack("{s:s, s:s, s:s}", "token", token,
-				 "server_uuid", c.server_uuid, "hostname", host);
+	json_t *body =
+	    json_pack("{s:s, s:s, s:s}", "token", token, "server_uuid",
+		      c.server_uuid, "hostname", host);
 	struct agent_http *h = agent_http_new(&c);
 	long status = 0;
 	json_t *ans = NULL;
-	r = agent_http_call(h, "POST", "/agent/join", body, &status, &ans,
-			    err);
+	r = agent_http_call(h, "POST", "/agent/join", body, &status, &ans, err);
 	agent_http_free(h);
 	json_decref(body);
 	if (r == 0 && status != 201) {
-		r = hull_err_set(err, EACCES, "join %s: %s", c.head,
-				 hull_json_str(ans, "message",
-					       "the head node refused"));
+		r = hull_err_set(
+		    err, EACCES, "join %s: %s", c.head,
+		    hull_json_str(ans, "message", "the head node refused"));
 	} else if (r == 0) {
 		const char *key = hull_json_str(ans, "key", NULL);
 		if (!key)

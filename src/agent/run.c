@@ -64,8 +64,8 @@ static void *heartbeat_loop(void *arg)
 		long status = 0;
 		struct hull_err err = {0};
 		json_t *ans = NULL;
-		int r = agent_http_call(h, "POST", path, body, &status, &ans,
-					&err);
+		int r =
+		    agent_http_call(h, "POST", path, body, &status, &ans, &err);
 		json_decref(body);
 		if (r == 0 && status == 200 && full)
 			last_sysinfo = t0.tv_sec;
@@ -106,15 +106,13 @@ static void on_event(const char *type, json_t *vm, json_t *changes, void *arg)
 		if (!changed)
 			return;
 	}
-	_cleanup_free_ char *path = xasprintf("/agent/servers/%s/vms/%s",
-					      p->c->server_uuid, uuid);
+	_cleanup_free_ char *path =
+	    xasprintf("/agent/servers/%s/vms/%s", p->c->server_uuid, uuid);
 	json_t *body = json_pack("{s:s}", "state", state);
 	long status = 0;
 	struct hull_err err = {0};
-	if (agent_http_call(p->h, "POST", path, body, &status, NULL, &err) <
-	    0)
-		agent_log("warn", NULL, "push %s %s: %s", uuid, state,
-			  err.msg);
+	if (agent_http_call(p->h, "POST", path, body, &status, NULL, &err) < 0)
+		agent_log("warn", NULL, "push %s %s: %s", uuid, state, err.msg);
 	json_decref(body);
 }
 
@@ -153,8 +151,8 @@ static void report(struct loop *l, struct agent_http *h, json_t *task,
 	while (!*l->stop) {
 		long status = 0;
 		struct hull_err err = {0};
-		int r = agent_http_call(h, "POST", path, rep, &status, NULL,
-					&err);
+		int r =
+		    agent_http_call(h, "POST", path, rep, &status, NULL, &err);
 		reachability(l, r == 0, err.msg);
 		if (r == 0)
 			return;
@@ -185,8 +183,8 @@ int agent_run(const struct agent_conf *c, volatile int *stop,
 		long status = 0;
 		json_t *tasks = NULL;
 		struct hull_err e = {0};
-		int r = agent_http_call(h, "GET", path, NULL, &status, &tasks,
-					&e);
+		int r =
+		    agent_http_call(h, "GET", path, NULL, &status, &tasks, &e);
 		reachability(&l, r == 0, e.msg);
 		if (r == 0 && status == 200 && json_is_array(tasks)) {
 			size_t i;

@@ -36,10 +36,10 @@ json_t *agent_capacity(bool with_sysinfo, struct hull_err *err)
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	json_t *o = json_pack(
-	    "{s:s, s:I, s:I}", "hostname", host, "ram",
-	    (json_int_t)((long long)pages * psz / (1024 * 1024)), "cpus",
-	    (json_int_t)sysconf(_SC_NPROCESSORS_ONLN));
+	json_t *o =
+	    json_pack("{s:s, s:I, s:I}", "hostname", host, "ram",
+		      (json_int_t)((long long)pages * psz / (1024 * 1024)),
+		      "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN));
 	struct statvfs vfs;
 	if (statvfs(hull_root(), &vfs) == 0) {
 		unsigned long long size =
@@ -60,9 +60,8 @@ json_t *agent_capacity(bool with_sysinfo, struct hull_err *err)
 	json_t *list = hull_instance_list(NULL, 0, NULL, err);
 	size_t i;
 	json_t *vm;
-	json_array_foreach(list, i, vm)
-	    json_object_set(vms, hull_json_str(vm, "uuid", ""),
-			    json_object_get(vm, "state"));
+	json_array_foreach(list, i, vm) json_object_set(
+	    vms, hull_json_str(vm, "uuid", ""), json_object_get(vm, "state"));
 	json_decref(list);
 	json_object_set_new(o, "vms", vms);
 	return o;
@@ -101,7 +100,8 @@ static int ensure_image(const struct agent_conf *c, const char *img,
 			struct hull_err *err)
 {
 	json_t *info = NULL;
-	if (hull_image_get(img, false, &info, NULL) == 0) {
+	struct hull_err scratch = {0}; /* hull_image_get needs one */
+	if (hull_image_get(img, false, &info, &scratch) == 0) {
 		json_decref(info);
 		return 0;
 	}
@@ -112,8 +112,8 @@ static int ensure_image(const struct agent_conf *c, const char *img,
 	return r;
 }
 
-static int run(const struct agent_conf *c, const char *action,
-	       const char *uuid, json_t *params, struct hull_err *err)
+static int run(const struct agent_conf *c, const char *action, const char *uuid,
+	       json_t *params, struct hull_err *err)
 {
 	if (!strcmp(action, "create")) {
 		const char *img = hull_json_str(params, "image_uuid", NULL);
@@ -128,8 +128,8 @@ static int run(const struct agent_conf *c, const char *action,
 		return r < 0 ? r : 0;
 	}
 	if (!strcmp(action, "stop")) {
-		int r = hull_instance_stop(uuid, false, STOP_TIMEOUT_S, NULL,
-					   err);
+		int r =
+		    hull_instance_stop(uuid, false, STOP_TIMEOUT_S, NULL, err);
 		return r < 0 ? r : 0;
 	}
 	if (!strcmp(action, "reboot"))
@@ -176,12 +176,12 @@ int agent_task_run(const struct agent_conf *c, json_t *task, json_t **report,
 	if (!hull_uuid_valid(id) || !hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "task without a valid id");
 	_cleanup_free_ char *p = log_path(id);
-	json_t *done = hull_path_exists(p) ? hull_json_load_file(p, NULL) : NULL;
+	json_t *done =
+	    hull_path_exists(p) ? hull_json_load_file(p, NULL) : NULL;
 	if (done) {
 		const char *st = hull_json_str(done, "state", "");
-		json_t *rep = !strcmp(st, "started")
-				  ? after_crash(action, uuid)
-				  : json_incref(done);
+		json_t *rep = !strcmp(st, "started") ? after_crash(action, uuid)
+						     : json_incref(done);
 		json_decref(done);
 		if (!strcmp(st, "started"))
 			log_write(id, rep, NULL);

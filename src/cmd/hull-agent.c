@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "agent/agent.h"
+#include "lib/cgroupfs.h"
 #include "lib/root.h"
 
 static volatile int stop;
@@ -120,6 +121,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	hull_root(); /* read once, before the threads */
+	/* Under `ip netns exec` the cgroup hierarchies must be mounted
+	 * again, which only a single-threaded process can do: now, before
+	 * the threads start, or no instance's state reads right. */
+	if (hull_cgroupfs_ensure(&err) < 0)
+		agent_log("warn", NULL, "cgroups: %s", err.msg);
+	hull_err_clear(&err);
 	int r = agent_run(&c, &stop, &err);
 	agent_conf_fini(&c);
 	return r < 0 ? fail(err.msg) : 0;

@@ -516,16 +516,15 @@ static int cmd_server(int argc, char **argv)
 		    0) {
 			size_t i;
 			json_t *v;
-			json_array_foreach(all, i, v)
-			    json_array_append_new(views,
-						  server_view(s, v, now));
+			json_array_foreach(all, i, v) json_array_append_new(
+			    views, server_view(s, v, now));
 		}
 		if (r == 0 && json_out) {
 			hull_json_print(views);
 		} else if (r == 0) {
 			printf("%-36s  %-16s  %-7s  %-8s  %8s  %10s  %s\n",
-			       "UUID", "HOSTNAME", "STATUS", "RESERVED",
-			       "RAM", "UNRESERVED", "INSTANCES");
+			       "UUID", "HOSTNAME", "STATUS", "RESERVED", "RAM",
+			       "UNRESERVED", "INSTANCES");
 			size_t i;
 			json_t *v;
 			json_array_foreach(views, i, v) printf(

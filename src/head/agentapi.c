@@ -67,9 +67,13 @@ static int agent_join(struct api_req *q)
 }
 
 /* The fields of a heartbeat the agent may set on its server record. */
-static const char *const reported[] = {
-    "hostname",		   "sysinfo", "ram", "cpus", "disk_pool_size_bytes",
-    "disk_pool_alloc_bytes", "vms"};
+static const char *const reported[] = {"hostname",
+				       "sysinfo",
+				       "ram",
+				       "cpus",
+				       "disk_pool_size_bytes",
+				       "disk_pool_alloc_bytes",
+				       "vms"};
 
 static int heartbeat(struct api_req *q, const char *uuid)
 {

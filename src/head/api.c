@@ -71,7 +71,8 @@ static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind,
 }
 
 void api_query_foreach(struct api_req *q,
-		       void (*fn)(void *cls, const char *key, const char *value),
+		       void (*fn)(void *cls, const char *key,
+				  const char *value),
 		       void *cls)
 {
 	struct query_iter it = {fn, cls};

@@ -47,7 +47,8 @@ struct api_req {
 const char *api_query(struct api_req *q, const char *name);
 /* Calls fn for each query parameter (key, value; value may be NULL). */
 void api_query_foreach(struct api_req *q,
-		       void (*fn)(void *cls, const char *key, const char *value),
+		       void (*fn)(void *cls, const char *key,
+				  const char *value),
 		       void *cls);
 /* Sets a CloudAPI error answer {"code","message"}; returns 0. */
 int api_error(struct api_req *q, unsigned status, const char *code,

@@ -59,8 +59,7 @@ static json_t *machine_view(json_t *m)
 	return v;
 }
 
-static void audit_add(json_t *m, const char *action, bool ok,
-		      const char *login)
+static void audit_add(json_t *m, const char *action, bool ok, const char *login)
 {
 	json_t *a = json_object_get(m, "audit");
 	if (!json_is_array(a)) {
@@ -97,12 +96,14 @@ static int machine_load(struct api_req *q, const char *id, json_t **m,
 		return -ENOENT;
 	}
 	if (!strcmp(hull_json_str(rec, "state", ""), "deleted")) {
-		json_decref(rec);
 		if (etag) {
 			free(*etag);
 			*etag = NULL;
 		}
-		api_error(q, 410, "ResourceNotFound", "VM %s was deleted", id);
+		/* CloudAPI's 410 carries the deleted machine, which the
+		 * CLI shows with its state. */
+		api_reply(q, 410, machine_view(rec));
+		json_decref(rec);
 		return -ENOENT;
 	}
 	*m = rec;
@@ -233,8 +234,8 @@ static int ip_allocate(struct store *s, json_t *net, const char *machine,
 {
 	const char *nid = hull_json_str(net, "id", "");
 	const char *start = hull_json_str(net, "provision_start_ip", "");
-	uint32_t a = ip_num(start), b = ip_num(
-					hull_json_str(net, "provision_end_ip", ""));
+	uint32_t a = ip_num(start),
+		 b = ip_num(hull_json_str(net, "provision_end_ip", ""));
 	uint32_t gw = ip_num(hull_json_str(net, "gateway", ""));
 	json_t *used = NULL;
 	int r = store_find(s, "ips", "network", nid, &used, err);
@@ -266,7 +267,8 @@ static int ip_allocate(struct store *s, json_t *net, const char *machine,
 	}
 	json_decref(taken);
 	if (r == -ENOSPC)
-		return hull_err_set(err, ENOSPC, "network %s has no free address",
+		return hull_err_set(err, ENOSPC,
+				    "network %s has no free address",
 				    hull_json_str(net, "name", nid));
 	return r;
 }
@@ -335,10 +337,10 @@ static int create_txn(struct store *s, void *arg)
 		netmask_of(hull_json_str(net, "subnet", ""), mask);
 		json_t *gw = json_object_get(net, "gateway");
 		json_array_append_new(
-		    nics, json_pack("{s:s, s:b, s:s, s:O*, s:O}", "ip", ip,
-				    "primary", i == 0, "netmask", mask,
-				    "gateway", gw, "network",
-				    json_object_get(net, "id")));
+		    nics,
+		    json_pack("{s:s, s:b, s:s, s:O*, s:O}", "ip", ip, "primary",
+			      i == 0, "netmask", mask, "gateway", gw, "network",
+			      json_object_get(net, "id")));
 		json_t *pn = json_pack(
 		    "{s:O, s:s, s:s, s:b, s:O}", "nic_tag",
 		    json_object_get(net, "nic_tag"), "ip", ip, "netmask", mask,
@@ -519,8 +521,8 @@ static int networks_for(struct api_req *q, json_t **out)
 		const char *id = json_string_value(w);
 		if (json_is_object(w))
 			id = hull_json_str(w, "ipv4_uuid", NULL);
-		json_t *n = id ? find_by_id_or_name(q, "networks", "id", id)
-			       : NULL;
+		json_t *n =
+		    id ? find_by_id_or_name(q, "networks", "id", id) : NULL;
 		if (!n || !network_usable(q, n)) {
 			json_decref(n);
 			json_decref(nets);
@@ -540,10 +542,16 @@ static int networks_for(struct api_req *q, json_t **out)
 	return 1;
 }
 
-static const char *const create_fields[] = {
-    "name",	"image",	    "package", "networks",
-    "metadata", "tags",		    "firewall_enabled",
-    "locality", "deletion_protection", NULL};
+static const char *const create_fields[] = {"name",
+					    "image",
+					    "package",
+					    "networks",
+					    "metadata",
+					    "tags",
+					    "firewall_enabled",
+					    "locality",
+					    "deletion_protection",
+					    NULL};
 
 static int machines_create(struct api_req *q)
 {
@@ -552,8 +560,8 @@ static int machines_create(struct api_req *q)
 	json_t *v;
 	json_object_foreach(body, key, v)
 	{
-		bool known = !strncmp(key, "metadata.", 9) ||
-			     !strncmp(key, "tag.", 4);
+		bool known =
+		    !strncmp(key, "metadata.", 9) || !strncmp(key, "tag.", 4);
 		for (int i = 0; !known && create_fields[i]; i++)
 			known = !strcmp(key, create_fields[i]);
 		if (!known) {
@@ -588,8 +596,9 @@ static int machines_create(struct api_req *q)
 		goto out;
 	}
 	const char *brand = brand_for(img, pkg);
-	if (!brand || (strcmp(brand, "joyent") &&
-		       strcmp(brand, "joyent-minimal") && strcmp(brand, "lx"))) {
+	if (!brand ||
+	    (strcmp(brand, "joyent") && strcmp(brand, "joyent-minimal") &&
+	     strcmp(brand, "lx"))) {
 		api_error(q, 409, "InvalidArgument",
 			  "image %s (type %s) needs a brand this head node "
 			  "cannot provision yet",
@@ -661,6 +670,14 @@ static int machines_create(struct api_req *q)
 	    "billing_id", hull_json_str(pkg, "id", ""), "customer_metadata",
 	    meta, "tags", tags, "firewall_enabled", json_is_true(fw),
 	    "autoboot", 1);
+	/* An lx instance's kernel_version comes from its image's tags, as
+	 * VMAPI takes it; an image without one gets the version lx images
+	 * have long used. */
+	if (!strcmp(brand, "lx"))
+		json_object_set_new(
+		    payload, "kernel_version",
+		    json_string(hull_json_str(json_object_get(img, "tags"),
+					      "kernel_version", "4.3.0")));
 	if (json_is_integer(json_object_get(pkg, "cpu_cap")))
 		json_object_set(payload, "cpu_cap",
 				json_object_get(pkg, "cpu_cap"));
@@ -674,7 +691,12 @@ static int machines_create(struct api_req *q)
 		if ((r = placement_candidates(q->store, memory, disk, &servers,
 					      &err)) < 0)
 			break;
-		struct create_ctx c = {m, payload, nets, servers, memory, disk,
+		struct create_ctx c = {m,
+				       payload,
+				       nets,
+				       servers,
+				       memory,
+				       disk,
 				       hull_json_str(q->account, "login", ""),
 				       &err};
 		r = store_txn(q->store, create_txn, &c, &err);
@@ -739,7 +761,8 @@ static int queue_action(struct api_req *q, const char *id, const char *action,
 		json_object_set_new(m, "updated", json_string(now));
 		/* The etag write makes two requests on one machine queue in
 		 * the order they were taken. */
-		int r = store_put(q->store, "machines", id, m, etag, NULL, &err);
+		int r =
+		    store_put(q->store, "machines", id, m, etag, NULL, &err);
 		if (r == 0)
 			r = task_queue(q->store, hull_json_str(m, "server", ""),
 				       id, action, params, NULL, &err);
@@ -843,8 +866,10 @@ static int machine_update(struct store *s, const char *id,
 		if (r != -ECANCELED)
 			return r < 0 ? r : 0;
 	}
-	return hull_err_set(err, EAGAIN, "machine %s: too many concurrent "
-				"writes", id);
+	return hull_err_set(err, EAGAIN,
+			    "machine %s: too many concurrent "
+			    "writes",
+			    id);
 }
 
 struct report {
@@ -865,9 +890,8 @@ static int apply_report(json_t *m, void *arg)
 	return 1;
 }
 
-int machine_agent_report(struct store *s, const char *server,
-			 const char *uuid, const char *vm_state,
-			 struct hull_err *err)
+int machine_agent_report(struct store *s, const char *server, const char *uuid,
+			 const char *vm_state, struct hull_err *err)
 {
 	struct report rp = {server, machine_state_of_vm(vm_state)};
 	int r = machine_update(s, uuid, apply_report, &rp, err);
@@ -892,8 +916,9 @@ static int apply_done(json_t *m, void *arg)
 	if (!strcmp(d->action, "create")) {
 		json_object_set_new(
 		    m, "state",
-		    json_string(d->ok ? machine_state_of_vm(d->state ?: "running")
-				      : "failed"));
+		    json_string(d->ok
+				    ? machine_state_of_vm(d->state ?: "running")
+				    : "failed"));
 		if (!d->ok && d->error)
 			json_object_set_new(m, "error", json_string(d->error));
 		return 1;
@@ -917,9 +942,8 @@ static int apply_done(json_t *m, void *arg)
 	return 1;
 }
 
-int machine_task_done(struct store *s, json_t *task, bool ok,
-		      const char *error, const char *vm_state,
-		      struct hull_err *err)
+int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
+		      const char *vm_state, struct hull_err *err)
 {
 	const char *id = hull_json_str(task, "machine", "");
 	struct done d = {hull_json_str(task, "action", ""), vm_state, error,

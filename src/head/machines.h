@@ -26,13 +26,11 @@ const char *machine_state_of_vm(const char *vm_state);
 /* An agent's report of one of its instances: sets the machine's state
  * when the machine is the server's (-EPERM when it is another's; 0 and
  * nothing changed when the head node does not know it). */
-int machine_agent_report(struct store *s, const char *server,
-			 const char *uuid, const char *vm_state,
-			 struct hull_err *err);
+int machine_agent_report(struct store *s, const char *server, const char *uuid,
+			 const char *vm_state, struct hull_err *err);
 
 /* A task's end as its agent reports it (ok, or failed with error):
  * the machine's state, audit and addresses follow. */
-int machine_task_done(struct store *s, json_t *task, bool ok,
-		      const char *error, const char *vm_state,
-		      struct hull_err *err);
+int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
+		      const char *vm_state, struct hull_err *err);
 #endif

@@ -78,7 +78,8 @@ json_t *server_view(struct store *s, json_t *srv, int64_t now_ms)
 	json_t *v = json_deep_copy(srv);
 	json_object_del(v, "agent_key_sha256");
 	json_object_del(v, "heartbeat_ms");
-	json_object_set_new(v, "status", json_string(server_status(srv, now_ms)));
+	json_object_set_new(v, "status",
+			    json_string(server_status(srv, now_ms)));
 	json_t *ms = NULL;
 	if (store_find(s, "machines", "server", hull_json_str(srv, "uuid", ""),
 		       &ms, NULL) == 0) {
@@ -89,13 +90,12 @@ json_t *server_view(struct store *s, json_t *srv, int64_t now_ms)
 		json_t *vms = json_object();
 		size_t i;
 		json_t *m;
-		json_array_foreach(ms, i, m) if (books(m))
-		    json_object_set_new(
-			vms, hull_json_str(m, "id", ""),
-			json_pack("{s:O, s:O, s:O}", "state",
-				  json_object_get(m, "state"), "owner_uuid",
-				  json_object_get(m, "owner"), "memory",
-				  json_object_get(m, "memory")));
+		json_array_foreach(ms, i, m) if (books(m)) json_object_set_new(
+		    vms, hull_json_str(m, "id", ""),
+		    json_pack("{s:O, s:O, s:O}", "state",
+			      json_object_get(m, "state"), "owner_uuid",
+			      json_object_get(m, "owner"), "memory",
+			      json_object_get(m, "memory")));
 		json_object_set_new(v, "vms", vms);
 		json_decref(ms);
 	}
@@ -164,8 +164,7 @@ int server_join(struct store *s, const char *token, const char *uuid,
 	if (r < 0) {
 		free(k);
 		if (r == -EACCES || r == -ECANCELED)
-			return hull_err_set(err, EACCES,
-					    "invalid join token");
+			return hull_err_set(err, EACCES, "invalid join token");
 		if (r == -EALREADY)
 			return hull_err_set(err, EACCES,
 					    "join token already used");
@@ -199,8 +198,8 @@ int server_reserve(struct store *s, const char *uuid, bool reserved,
 		char *etag = NULL;
 		int r = store_get(s, "servers", uuid, &srv, &etag, err);
 		if (r == -ENOENT)
-			return hull_err_set(err, ENOENT, "server %.40s not found",
-					    uuid);
+			return hull_err_set(err, ENOENT,
+					    "server %.40s not found", uuid);
 		if (r < 0)
 			return r;
 		json_object_set_new(srv, "reserved", json_boolean(reserved));
@@ -210,8 +209,8 @@ int server_reserve(struct store *s, const char *uuid, bool reserved,
 		if (r != -ECANCELED)
 			return r;
 	}
-	return hull_err_set(err, EAGAIN, "server %s: too many concurrent writes",
-			    uuid);
+	return hull_err_set(err, EAGAIN,
+			    "server %s: too many concurrent writes", uuid);
 }
 
 int server_forget(struct store *s, const char *uuid, struct hull_err *err)
@@ -220,7 +219,8 @@ int server_forget(struct store *s, const char *uuid, struct hull_err *err)
 	int r = store_get(s, "servers", uuid, &srv, NULL, err);
 	json_decref(srv);
 	if (r == -ENOENT)
-		return hull_err_set(err, ENOENT, "server %.40s not found", uuid);
+		return hull_err_set(err, ENOENT, "server %.40s not found",
+				    uuid);
 	if (r < 0)
 		return r;
 	if ((r = store_find(s, "machines", "server", uuid, &ms, err)) < 0)
@@ -230,9 +230,8 @@ int server_forget(struct store *s, const char *uuid, struct hull_err *err)
 	json_array_foreach(ms, i, m) n += books(m);
 	json_decref(ms);
 	if (n)
-		return hull_err_set(err, EBUSY,
-				    "server %s still has %zu instances", uuid,
-				    n);
+		return hull_err_set(
+		    err, EBUSY, "server %s still has %zu instances", uuid, n);
 	return store_del(s, "servers", uuid, NULL, err);
 }
 
@@ -243,12 +242,11 @@ int task_queue(struct store *s, const char *server, const char *machine,
 	char id[HULL_UUID_LEN + 1], now[32];
 	hull_uuid_generate(id);
 	head_now_iso(now);
-	json_t *t = json_pack("{s:s, s:s, s:s, s:s, s:O, s:s, s:s, s:I}", "id",
-			      id, "server", server, "machine", machine,
-			      "action", action, "params",
-			      params ? params : json_null(), "state", "queued",
-			      "created", now, "created_ms",
-			      (json_int_t)head_now_ms());
+	json_t *t = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:O, s:s, s:s, s:I}", "id", id, "server",
+	    server, "machine", machine, "action", action, "params",
+	    params ? params : json_null(), "state", "queued", "created", now,
+	    "created_ms", (json_int_t)head_now_ms());
 	int r = store_put(s, "tasks", id, t, "", NULL, err);
 	json_decref(t);
 	if (r == 0 && id_out)

@@ -1,0 +1,364 @@
+"""A datacenter on one machine, as its users and operators see it:
+`hulladm setup` makes a head node, `hull-agent join` (the exact line
+setup prints) joins compute nodes to it, and the real `triton` 7.17.0 CLI
+creates, lists, gets, stops, starts, reboots and deletes busybox zones
+that the agents run through the instance library.
+
+Two layouts: a converged host (the head node and one agent on one pool,
+over loopback), and a head node with three compute nodes, each its own
+pool (HULL_ROOT, so its own server uuid), its own network namespace joined
+to an admin bridge in the head node's namespace (192.0.2.0/24), and its
+own agent. Instances' nics are on 203.0.113.0/24, each node's nic tag an
+etherstub of its own namespace.
+
+The agents' credentials are tested as an attacker would use them: a
+forged token, a used token, a heartbeat for another server."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import uuid as uuidlib
+
+import pytest
+
+from conftest import Host, _init_pool, prog
+from nethelp import NetHost, sh
+from test_head_api import ssh_key, triton_bin  # noqa: F401  (fixture)
+from vmtools import unfreeze
+from zonekit import Zones, cgroup_remove
+import imgtools  # noqa: F401
+import glob
+from conftest import ROOT
+
+PORT = 8080
+
+
+def http(ns, method, url, body=None, headers=()):
+    """curl inside a namespace: (status, parsed JSON or None)."""
+    cmd = ["ip", "netns", "exec", ns, "curl", "-s", "-o", "-", "-w",
+           "\n%{http_code}", "-X", method, url]
+    for h in headers:
+        cmd += ["-H", h]
+    if body is not None:
+        cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout
+    text, _, code = out.rpartition("\n")
+    try:
+        return int(code), json.loads(text) if text else None
+    except ValueError:
+        return int(code), text
+
+
+class Proc:
+    """A daemon run under `ip netns exec`, its log in a file."""
+
+    def __init__(self, ns, argv, env, log):
+        self.ns, self.argv, self.env, self.log = ns, argv, env, log
+        self.p = None
+
+    def start(self):
+        with open(self.log, "a") as f:
+            self.p = subprocess.Popen(["ip", "netns", "exec", self.ns,
+                                       *self.argv], env=self.env,
+                                      stdout=subprocess.DEVNULL, stderr=f)
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.p and self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+
+class Node:
+    """A compute node: a pool of its own, in a namespace, with an agent."""
+
+    def __init__(self, workdir, name, ns):
+        root = os.path.join(workdir, name, "zones")
+        os.makedirs(root)
+        self.host = Host(root, os.path.join(workdir, name))
+        self.ns = ns
+        self.zones = Zones(self.host)
+        _init_pool(self.host, "btrfs")
+        self.agent = Proc(ns, [prog("hull-agent")], self.host.env,
+                          os.path.join(workdir, name, "agent.log"))
+
+    def run(self, name, *args, check=True):
+        r = subprocess.run(["ip", "netns", "exec", self.ns, prog(name),
+                            *map(str, args)], env=self.host.env,
+                           capture_output=True, text=True, timeout=300)
+        if check:
+            assert r.returncode == 0, (name, args, r.stdout, r.stderr)
+        return r
+
+    def uuid(self):
+        return json.loads(self.run("sysinfo").stdout)["UUID"]
+
+    def vm(self, u):
+        r = self.run("vmadm", "get", u, check=False)
+        return json.loads(r.stdout) if r.returncode == 0 else None
+
+    def cleanup(self):
+        self.agent.kill()
+        for u in self.run("vmadm", "list", "-H", "-o", "uuid",
+                          check=False).stdout.split():
+            self.run("vmadm", "delete", u, check=False)
+        self.zones.cleanup()
+        self.host.run("hull", "fini", check=False)
+
+
+class DC:
+    """The head node (on the pool of the first node when converged) and
+    its nodes."""
+
+    def __init__(self, workdir, home):
+        self.workdir, self.home = workdir, home
+        self.nodes = []
+        self.api = None
+        self.net = None
+
+    def adm(self, *args, check=True):
+        r = subprocess.run([prog("hulladm"), *map(str, args)],
+                           env=self.head_env, capture_output=True, text=True,
+                           timeout=120)
+        if check:
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    def setup(self, head_env, ns, listen):
+        self.head_env, self.head_ns = head_env, ns
+        out = self.adm("setup", "--listen", listen, "--no-tls").stdout
+        m = re.search(r"^\s*(hull-agent join --head (\S+) --token [0-9a-f]{64})\s*$",
+                      out, re.M)
+        assert m, out
+        self.url = m.group(2)
+        self.join_line = m.group(1)
+        self.api = Proc(ns, [prog("hull-api")], head_env,
+                        os.path.join(self.workdir, "hull-api.log"))
+        self.start_api()
+
+    def start_api(self):
+        self.api.start()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if '"listening"' in self.api.text():
+                return
+            assert self.api.p.poll() is None, self.api.text()
+            time.sleep(0.05)
+        raise AssertionError(self.api.text())
+
+    def join(self, node, line=None):
+        """Runs the join line as printed: `hull-agent join --head ...`."""
+        argv = (line or self.join_line).split()
+        assert argv[0] == "hull-agent"
+        return node.run("hull-agent", *argv[1:], check=False)
+
+    def new_token_line(self):
+        tok = self.adm("join-token").stdout.strip()
+        return f"hull-agent join --head {self.url} --token {tok}"
+
+    def populate(self, nodes):
+        """alice with a key, a package, a public network, the busybox
+        image; a nic tag for the network on every node."""
+        self.adm("user", "add", "alice", "--email", "alice@example.com")
+        path, _pub, self.fp = ssh_key(self.home, "ed25519")
+        self.adm("user", "key-add", "alice", path + ".pub")
+        self.adm("package", "add", "bb-128M", "--memory", "128", "--disk",
+                 "1024", "--vcpus", "1")
+        self.adm("network", "add", "external", "--subnet", "203.0.113.0/24",
+                 "--gateway", "203.0.113.1", "--provision-start",
+                 "203.0.113.10", "--provision-end", "203.0.113.250",
+                 "--nic-tag", "pub0", "--public")
+        d = os.path.join(self.workdir, "bbimg")
+        os.makedirs(d)
+        subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"),
+                        "-o", d, "-c", "none"], check=True,
+                       capture_output=True)
+        mpath = glob.glob(os.path.join(d, "*.json"))[0]
+        self.adm("image", "import", "-m", mpath, "-f",
+                 glob.glob(os.path.join(d, "*.tar"))[0])
+        with open(mpath) as f:
+            m = json.load(f)
+        self.image, self.image_name = m["uuid"], m["name"]
+        self.image_version = m["version"]
+        for n in nodes:
+            n.run("nictagadm", "add", "-l", "pub0")
+
+    def triton(self, tbin, *args, check=True, timeout=90):
+        env = {"PATH": os.environ["PATH"], "HOME": self.home,
+               "TRITON_URL": self.url, "TRITON_ACCOUNT": "alice",
+               "TRITON_KEY_ID": self.fp, "TRITON_TLS_INSECURE": "1"}
+        r = subprocess.run(["ip", "netns", "exec", self.head_ns, tbin, *args],
+                           env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        if check:
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    def servers(self):
+        return {s["uuid"]: s for s in
+                json.loads(self.adm("-j", "server", "list").stdout)}
+
+    def wait_status(self, uuid, status, within):
+        t0 = time.time()
+        while time.time() - t0 < within:
+            if self.servers().get(uuid, {}).get("status") == status:
+                return time.time() - t0
+            time.sleep(0.25)
+        raise AssertionError(f"server {uuid} not {status} within {within}s: "
+                             f"{self.servers().get(uuid)}")
+
+    def close(self):
+        # What the daemons said, shown when the test fails.
+        if self.api:
+            quiet = re.compile(r'"url":"/agent/servers/[^"]*/(tasks|heartbeat)",'
+                               r'"status":200|"url":"/alice/machines/[^"]*",'
+                               r'"status":200')
+            print("hull-api:", "".join(
+                l for l in self.api.text().splitlines(True)
+                if not quiet.search(l))[-8000:])
+        db = os.path.join(self.head_env["HULL_ROOT"], "head", "state.db")
+        if os.path.exists(db):
+            import sqlite3
+            c = sqlite3.connect(db)
+            for row in c.execute("SELECT bucket, key, etag, value FROM records "
+                                 "WHERE bucket IN ('machines', 'tasks', 'servers')"):
+                print("db:", row)
+        for n in self.nodes:
+            print("agent", n.agent.log, n.agent.text()[-6000:])
+            print(n.run("vmadm", "list", check=False).stdout)
+        for n in self.nodes:
+            n.agent.kill(signal.SIGTERM)
+        if self.api:
+            self.api.kill(signal.SIGTERM)
+        for n in self.nodes:
+            n.cleanup()
+
+
+def lifecycle(dc, tbin, nodes_by_uuid, name):
+    """triton create -w, list, get, stop, start, reboot; returns the
+    instance as `triton instance get` shows it."""
+    r = dc.triton(tbin, "instance", "create", "-w", "-n", name,
+                  dc.image_name, "bb-128M")
+    assert re.search(rf"Creating instance {name} \(([0-9a-f-]{{36}})", r.stdout), r.stdout
+    assert f"Created instance {name}" in r.stdout, r.stdout
+    inst = json.loads(dc.triton(tbin, "instance", "get", "-j", name).stdout)
+    assert inst["name"] == name and inst["state"] == "running"
+    assert inst["image"] == dc.image and inst["package"] == "bb-128M"
+    assert inst["memory"] == 128 and inst["brand"] == "lx"
+    assert inst["primaryIp"].startswith("203.0.113.")
+    assert inst["compute_node"] in nodes_by_uuid
+    node = nodes_by_uuid[inst["compute_node"]]
+    vm = node.vm(inst["id"])
+    assert vm and vm["state"] == "running" and vm["alias"] == name
+    assert vm["max_physical_memory"] == 128
+    assert vm["nics"][0]["ip"] == inst["primaryIp"]
+    assert vm["nics"][0]["nic_tag"] == "pub0"
+    return inst
+
+
+def test_converged_host(workdir, triton_bin):  # noqa: F811
+    home = os.path.join(workdir, "home")
+    dc = DC(workdir, home)
+    node = Node(workdir, "cn0", None)
+    net = NetHost(node.host)
+    node.ns = net.ns
+    node.agent.ns = net.ns
+    dc.nodes.append(node)
+    try:
+        dc.setup(node.host.env, net.ns, f"127.0.0.1:{PORT}")
+        assert dc.url == f"http://127.0.0.1:{PORT}"
+        dc.populate([node])
+
+        # Tokens: a forged one is refused, nothing is written.
+        forged = dc.join_line.rsplit(" ", 1)[0] + " " + "0" * 64
+        r = dc.join(node, forged)
+        assert r.returncode == 1
+        assert r.stderr.strip() == \
+            f"hull-agent: join {dc.url}: invalid join token"
+        assert not os.path.exists(os.path.join(node.host.root, "var",
+                                               "agent", "agent.json"))
+        r = dc.join(node)
+        assert r.returncode == 0, r.stderr
+        suuid = node.uuid()
+        assert r.stdout.strip() == f"Joined {dc.url} as server {suuid}"
+        cred = os.path.join(node.host.root, "var", "agent", "agent.json")
+        assert os.stat(cred).st_mode & 0o777 == 0o600
+        # The same token a second time: used.
+        r = dc.join(node)
+        assert r.returncode == 1
+        assert r.stderr.strip() == \
+            f"hull-agent: join {dc.url}: join token already used"
+
+        node.agent.start()
+        dc.wait_status(suuid, "running", 10)
+        srv = dc.servers()[suuid]
+        assert srv["reserved"] is False and srv["ram"] > 0
+        assert srv["sysinfo"]["UUID"] == suuid
+        assert srv["disk_pool_size_bytes"] > 3 << 30
+
+        inst = lifecycle(dc, triton_bin, {suuid: node}, "web0")
+        u = inst["id"]
+        listing = dc.triton(triton_bin, "instance", "list", "-H", "-o",
+                            "name,state,primaryIp,img").stdout.split()
+        assert listing == ["web0", "running", inst["primaryIp"],
+                           f"{dc.image_name}@{dc.image_version}"]
+
+        r = dc.triton(triton_bin, "instance", "stop", "-w", "web0")
+        assert re.fullmatch(rf"Stop instance web0 \({u}, \d+s\)\n", r.stdout), r.stdout
+        assert node.vm(u)["state"] == "stopped"
+        assert json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                    u).stdout)["state"] == "stopped"
+        r = dc.triton(triton_bin, "instance", "start", "-w", "web0")
+        assert re.fullmatch(rf"Start instance web0 \({u}, \d+s\)\n", r.stdout), r.stdout
+        assert node.vm(u)["state"] == "running"
+        boot = node.vm(u)["boot_timestamp"]
+        r = dc.triton(triton_bin, "instance", "reboot", "-w", "web0")
+        assert r.stdout == "Rebooting instance web0\nRebooted instance web0\n"
+        assert node.vm(u)["state"] == "running"
+        assert node.vm(u)["boot_timestamp"] != boot
+
+        # A state change outside the head node (the operator on the node)
+        # reaches it within a second.
+        node.run("vmadm", "stop", u)
+        t0 = time.time()
+        while time.time() - t0 < 3:
+            st = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                      u).stdout)["state"]
+            if st == "stopped":
+                break
+        assert st == "stopped"
+        assert time.time() - t0 < 3
+
+        r = dc.triton(triton_bin, "instance", "delete", "-f", "-w", "web0")
+        assert re.fullmatch(rf"Delete instance web0 \({u}, \d+s\)\n", r.stdout), r.stdout
+        assert node.vm(u) is None
+        # Gone: 410 with the deleted machine, as CloudAPI answers.
+        r = dc.triton(triton_bin, "instance", "get", u, check=False)
+        assert r.returncode == 3
+        assert r.stderr == ("triton instance get: error (InstanceDeleted): "
+                            f"instance {u} was deleted\n")
+        assert dc.triton(triton_bin, "instance", "list", "-H").stdout == ""
+        # The done-log: each of the five tasks ran once.
+        done = os.listdir(os.path.join(node.host.root, "var", "agent",
+                                       "tasks"))
+        assert len(done) == 5
+        acts = sorted(json.load(open(os.path.join(
+            node.host.root, "var", "agent", "tasks", t)))["action"]
+            for t in done)
+        assert acts == ["create", "delete", "reboot", "start", "stop"]
+        # Its address is free again: the next instance gets it.
+        inst2 = lifecycle(dc, triton_bin, {suuid: node}, "web1")
+        assert inst2["primaryIp"] == inst["primaryIp"]
+    finally:
+        dc.close()
+        net.close()
+        unfreeze(workdir)
