@@ -362,3 +362,123 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
         dc.close()
         net.close()
         unfreeze(workdir)
+
+
+def admin_network(net, n):
+    """An admin bridge in the head node's namespace (192.0.2.1) and n
+    compute node namespaces on it (192.0.2.11, .12, ...)."""
+    net.ip("ip", "link", "add", "br0", "type", "bridge")
+    net.ip("ip", "addr", "add", "192.0.2.1/24", "dev", "br0")
+    net.ip("ip", "link", "set", "br0", "up")
+    spaces = []
+    for i in range(n):
+        ns = net.add_ns(f"{net.ns}-cn{i}")
+        net.ip("ip", "link", "add", f"adm{i}", "type", "veth", "peer", "name",
+               "admin0", "netns", ns)
+        net.ip("ip", "link", "set", f"adm{i}", "master", "br0", "up")
+        net.ip("ip", "addr", "add", f"192.0.2.{11 + i}/24", "dev", "admin0",
+               ns=ns)
+        net.ip("ip", "link", "set", "admin0", "up", ns=ns)
+        spaces.append(ns)
+    return spaces
+
+
+def test_three_compute_nodes(workdir, triton_bin):  # noqa: F811
+    home = os.path.join(workdir, "home")
+    dc = DC(workdir, home)
+    headroot = os.path.join(workdir, "head", "zones")
+    os.makedirs(headroot)
+    head = Host(headroot, os.path.join(workdir, "head"))
+    net = NetHost(head)
+    try:
+        spaces = admin_network(net, 3)
+        dc.setup(head.env, net.ns, f"192.0.2.1:{PORT}")
+        assert dc.url == f"http://192.0.2.1:{PORT}"
+        for i, ns in enumerate(spaces):
+            dc.nodes.append(Node(workdir, f"cn{i}", ns))
+        nodes = dc.nodes
+        dc.populate(nodes)
+        for n in nodes:
+            # Each node over the admin network, with a token of its own.
+            r = dc.join(n, dc.new_token_line())
+            assert r.returncode == 0, r.stderr
+            n.agent.start()
+        uuids = [n.uuid() for n in nodes]
+        host_uuid = json.loads(subprocess.run(
+            [prog("sysinfo")], capture_output=True, text=True,
+            env={k: v for k, v in os.environ.items() if k != "HULL_ROOT"}
+        ).stdout)["UUID"]
+        assert len(set(uuids)) == 3 and host_uuid not in uuids
+        for u in uuids:
+            dc.wait_status(u, "running", 10)
+        by_uuid = dict(zip(uuids, nodes))
+
+        # Spread: three instances, one on each node.
+        insts = [lifecycle(dc, triton_bin, by_uuid, f"web{i}")
+                 for i in range(3)]
+        assert sorted(i["compute_node"] for i in insts) == sorted(uuids)
+        ips = [i["primaryIp"] for i in insts]
+        assert len(set(ips)) == 3
+        rows = dc.triton(triton_bin, "instance", "list", "-H", "-o",
+                         "name,state,primaryIp").stdout.splitlines()
+        assert sorted(r.split() for r in rows) == \
+            sorted([i["name"], "running", i["primaryIp"]] for i in insts)
+
+        # An agent speaks for its own server only.
+        n0, n1 = nodes[0], nodes[1]
+        key1 = json.load(open(os.path.join(n1.host.root, "var", "agent",
+                                           "agent.json")))["key"]
+        on0 = next(i for i in insts if i["compute_node"] == uuids[0])
+        auth = [f"Authorization: HullAgent {key1}"]
+        st, body = http(net.ns, "POST",
+                        f"{dc.url}/agent/servers/{uuids[0]}/heartbeat",
+                        {"vms": {on0["id"]: "stopped"}}, auth)
+        assert st == 401 and body["code"] == "InvalidCredentials"
+        st, body = http(net.ns, "POST",
+                        f"{dc.url}/agent/servers/{uuids[1]}/vms/{on0['id']}",
+                        {"state": "stopped"}, auth)
+        assert st == 403 and body["code"] == "NotAuthorized"
+        st, body = http(net.ns, "POST",
+                        f"{dc.url}/agent/servers/{uuids[0]}/heartbeat", {},
+                        ["Authorization: HullAgent " + "0" * 64])
+        assert st == 401
+        assert json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                    on0["id"]).stdout)["state"] == "running"
+
+        # An agent killed: its server goes unknown within 11 s, its
+        # instance keeps running, placement passes it over.
+        n0.agent.kill()
+        took = dc.wait_status(uuids[0], "unknown", 13)
+        assert took <= 12
+        assert n0.vm(on0["id"])["state"] == "running"
+        extra = lifecycle(dc, triton_bin, by_uuid, "web3")
+        assert extra["compute_node"] != uuids[0]
+        # A reserved server is passed over too.
+        other = next(u for u in uuids[1:] if u != extra["compute_node"])
+        dc.adm("server", "reserve", extra["compute_node"])
+        assert dc.servers()[extra["compute_node"]]["reserved"] is True
+        more = lifecycle(dc, triton_bin, by_uuid, "web4")
+        assert more["compute_node"] == other
+        dc.adm("server", "unreserve", extra["compute_node"])
+
+        # Restarted, it is running again and its tasks run.
+        n0.agent.start()
+        dc.wait_status(uuids[0], "running", 10)
+        r = dc.triton(triton_bin, "instance", "stop", "-w", on0["name"])
+        assert r.returncode == 0
+        assert n0.vm(on0["id"])["state"] == "stopped"
+
+        # A server with instances cannot be forgotten.
+        r = dc.adm("server", "forget", uuids[0], check=False)
+        assert r.returncode == 1
+        assert r.stderr.startswith(f"hulladm: server {uuids[0]} still has ")
+
+        for i in insts + [extra, more]:
+            dc.triton(triton_bin, "instance", "delete", "-f", "-w", i["name"])
+        for n in nodes:
+            assert n.run("vmadm", "list", "-H").stdout == ""
+        assert dc.triton(triton_bin, "instance", "list", "-H").stdout == ""
+    finally:
+        dc.close()
+        net.close()
+        unfreeze(workdir)
