@@ -102,7 +102,7 @@ static void on_event(const char *type, json_t *vm, json_t *changes, void *arg)
 		size_t i;
 		json_t *ch;
 		json_array_foreach(changes, i, ch) changed |=
-		    !strcmp(hull_json_str(ch, "path", ""), "state");
+		    !strcmp(hull_json_str(ch, "prettyPath", ""), "state");
 		if (!changed)
 			return;
 	}

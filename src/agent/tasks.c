@@ -180,11 +180,23 @@ int agent_task_run(const struct agent_conf *c, json_t *task, json_t **report,
 	    hull_path_exists(p) ? hull_json_load_file(p, NULL) : NULL;
 	if (done) {
 		const char *st = hull_json_str(done, "state", "");
-		json_t *rep = !strcmp(st, "started") ? after_crash(action, uuid)
-						     : json_incref(done);
-		json_decref(done);
-		if (!strcmp(st, "started"))
+		json_t *rep;
+		if (!strcmp(st, "started")) {
+			rep = after_crash(action, uuid);
 			log_write(id, rep, NULL);
+		} else {
+			/* The outcome again, with the instance's state as it
+			 * is now (the logged one is as old as the task). */
+			json_t *now = report_new(true, NULL, uuid);
+			rep = json_deep_copy(done);
+			json_object_del(rep, "vm_state");
+			if (json_object_get(now, "vm_state"))
+				json_object_set(
+				    rep, "vm_state",
+				    json_object_get(now, "vm_state"));
+			json_decref(now);
+		}
+		json_decref(done);
 		*report = rep;
 		return 0;
 	}
