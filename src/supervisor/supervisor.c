@@ -615,11 +615,8 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 	    (json_int_t)zone_cgroup_oom_kills(&sv->cg), "cgroup", sv->cg.rel);
 	if (sv->proc.pid > 0)
 		json_object_set_new(j, "pid", json_integer(sv->proc.pid));
-	static const char *const brands[] = {"joyent", "joyent-minimal", "lx"};
-	json_object_set_new(
-	    j, "brand",
-	    json_string(sv->vm.hvm ? (sv->vm.kvm_brand ? "kvm" : "bhyve")
-				   : brands[sv->cfg.brand]));
+	json_object_set_new(j, "brand",
+			    json_string(inst_brand_str(&sv->cfg.inst)));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
 	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
 	/* limit_priv's capabilities, for zlogin's processes (exec.c) */
@@ -669,7 +666,7 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 			client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	case CONTROL_LISTENER:
-		if (c->passed_fd < 0 || sv->cfg.brand != ZONE_BRAND_LX ||
+		if (c->passed_fd < 0 || sv->cfg.brand != INST_BRAND_LX ||
 		    sv_loop_add(sv->loop, c->passed_fd, EPOLLIN, on_uname, sv,
 				&err) < 0) {
 			client_error(
