@@ -21,6 +21,7 @@
 #include "fw/nft.h"
 #include "fw/rule.h"
 #include "fw/store.h"
+#include "inst/record.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -884,7 +885,7 @@ static int cmd_vm_state(int argc, char **argv, int what)
 		goto out;
 	}
 	/* start/stop: flip the marker, reload, and flip back on failure. */
-	char *vmjson = hull_root_path("%s/config/vm.json", uuid);
+	char *vmjson = inst_record_path(uuid);
 	json_t *vm = hull_json_load_file(vmjson, &err);
 	free(vmjson);
 	if (!vm) {

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inst/inst.h"
+#include "inst/record.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -72,7 +74,7 @@ static json_t *load_record(const char *uuid, struct hull_err *err)
 		hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
 		return NULL;
 	}
-	p = hull_root_path("%s/config/vm.json", uuid);
+	p = inst_record_path(uuid);
 	return hull_json_load_file(p, err);
 }
 
@@ -80,9 +82,8 @@ static int cmd_setup(int argc, char **argv)
 {
 	struct hull_err err = {0};
 	int taps[NET_MAX_NICS];
-	const char *brand;
+	struct inst inst;
 	json_t *rec;
-	bool hvm;
 	int fd, r;
 
 	if (argc < 3 || argc > 4) {
@@ -91,20 +92,28 @@ static int cmd_setup(int argc, char **argv)
 	}
 	if (!(rec = load_record(argv[1], &err)))
 		return fail(&err);
-	brand = argc == 4 ? argv[3] : hull_json_str(rec, "brand", "joyent");
-	hvm = net_brand_is_hvm(brand);
-	if (hvm) {
+	r = inst_parse(rec, &inst, &err);
+	json_decref(rec);
+	if (r < 0)
+		return fail(&err);
+	if (argc == 4 && !(inst.brand = inst_brand_from_name(argv[3]))) {
+		hull_err_set(&err, EINVAL, "unknown brand '%s'", argv[3]);
+		inst_fini(&inst);
+		return fail(&err);
+	}
+	if (inst_is_hvm(&inst)) {
 		fd = -1;
 	} else if ((fd = open_netns(argv[2], &err)) < 0) {
-		json_decref(rec);
+		inst_fini(&inst);
 		return fail(&err);
 	}
 	for (size_t i = 0; i < NET_MAX_NICS; i++)
 		taps[i] = -1;
-	r = net_instance_setup(rec, fd, brand, taps, &err);
+	r = net_instance_setup(&inst, fd, taps, &err);
 	if (fd >= 0)
 		close(fd);
-	json_decref(rec);
+	bool hvm = inst_is_hvm(&inst);
+	inst_fini(&inst);
 	if (r)
 		return fail(&err);
 	/* A VM's taps are persistent; the VMM would get these descriptors. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hull-supervisor: not a uuid: %s\n", uuid);
 		return 2;
 	}
-	_cleanup_free_ char *inst = hull_root_path("%s/config/vm.json", uuid);
+	_cleanup_free_ char *inst = inst_record_path(uuid);
 	if (!hull_path_exists(inst)) {
 		fprintf(stderr, "hull-supervisor: no such instance %s\n", uuid);
 		return 1;

@@ -31,8 +31,8 @@ static int get_str(json_t *o, const char *key, const char *what,
 		return 0;
 	if (!json_is_string(v) ||
 	    strlen(json_string_value(v)) != json_string_length(v))
-		return hull_err_set(err, EINVAL, "%s%s: must be a string",
-				    what, key);
+		return hull_err_set(err, EINVAL, "%s%s: must be a string", what,
+				    key);
 	*out = json_string_value(v);
 	return 0;
 }
@@ -52,8 +52,8 @@ static int get_bool(json_t *o, const char *key, const char *what, bool *out,
 
 /* A non-negative number (an integer, or a real SmartOS wrote for a size)
  * when present; -1 when absent. */
-static int get_num(json_t *o, const char *key, const char *what,
-		   int64_t *out, struct hull_err *err)
+static int get_num(json_t *o, const char *key, const char *what, int64_t *out,
+		   struct hull_err *err)
 {
 	json_t *v = json_object_get(o, key);
 	*out = -1;
@@ -72,8 +72,7 @@ static int get_num(json_t *o, const char *key, const char *what,
 			    what, key);
 }
 
-int inst_limits_parse(json_t *rec, struct inst_limits *l,
-		      struct hull_err *err)
+int inst_limits_parse(json_t *rec, struct inst_limits *l, struct hull_err *err)
 {
 	int r = 0, r1;
 	struct {
@@ -123,13 +122,11 @@ static int parse_disk(json_t *d, size_t i, struct inst_disk *out,
 	    (r = get_bool(d, "read_only", what, &out->read_only, err)) < 0)
 		return r;
 	if (out->path && out->path[0] != '/')
-		return hull_err_set(err, EINVAL,
-				    "disks.%zu.path: must be an absolute path",
-				    i);
+		return hull_err_set(
+		    err, EINVAL, "disks.%zu.path: must be an absolute path", i);
 	if (media && strcmp(media, "disk") && strcmp(media, "cdrom"))
-		return hull_err_set(err, EINVAL,
-				    "disks.%zu.media: must be disk or cdrom",
-				    i);
+		return hull_err_set(
+		    err, EINVAL, "disks.%zu.media: must be disk or cdrom", i);
 	out->cdrom = media && !strcmp(media, "cdrom");
 	return 0;
 }
@@ -176,8 +173,8 @@ static int parse_ids(json_t *rec, struct inst_ids *ids, struct hull_err *err)
 		return hull_err_set(err, EINVAL,
 				    "hull_userns: not a range of host ids "
 				    "above 0");
-	*ids = (struct inst_ids){true, (uint32_t)ui, (uint32_t)gi,
-				 (uint32_t)ci};
+	*ids =
+	    (struct inst_ids){true, (uint32_t)ui, (uint32_t)gi, (uint32_t)ci};
 	return 0;
 }
 

@@ -73,7 +73,7 @@ struct inst {
 	int64_t vcpus;		    /* -1 when absent */
 	int64_t quota;		    /* GiB, -1 when absent */
 	struct inst_limits limits;
-	struct net_config *net; /* nics[] and routes (net/nic.h), owned */
+	struct net_config *net;	 /* nics[] and routes (net/nic.h), owned */
 	struct inst_disk *disks; /* owned array */
 	size_t ndisks;
 	struct zone_fs *fs; /* `filesystems` (zone/fs.h), OS brands */
@@ -97,8 +97,7 @@ void inst_fini(struct inst *inst);
 
 /* The limits of rec. Every limit is filled (-1 when absent or invalid);
  * returns the first invalid one's error. */
-int inst_limits_parse(json_t *rec, struct inst_limits *l,
-		      struct hull_err *err);
+int inst_limits_parse(json_t *rec, struct inst_limits *l, struct hull_err *err);
 
 /* The brand's name, as stored. */
 static inline const char *inst_brand_str(const struct inst *inst)

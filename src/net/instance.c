@@ -28,7 +28,7 @@
 
 bool net_brand_is_hvm(const char *brand)
 {
-	return brand && (!strcmp(brand, "kvm") || !strcmp(brand, "bhyve"));
+	return inst_brand_is_hvm(inst_brand_from_name(brand));
 }
 
 /* What one call made, so a failure can undo exactly that. */
@@ -515,38 +515,29 @@ out:
 	return r;
 }
 
-int net_instance_setup(json_t *record, int netns_fd, const char *brand,
-		       int *tap_fds, struct hull_err *err)
+int net_instance_setup(const struct inst *inst, int netns_fd, int *tap_fds,
+		       struct hull_err *err)
 {
-	struct net_config *cfg = xcalloc(1, sizeof(*cfg));
+	const struct net_config *cfg = inst->net;
 	const struct net_nic *nics[NET_MAX_NICS];
-	const char *uuid;
-	bool hvm;
+	const char *uuid = inst->uuid;
+	bool hvm = inst_is_hvm(inst);
 	int lock, r;
 
-	if ((r = record_uuid(record, &uuid, err)) ||
-	    (r = net_config_parse(record, cfg, err)))
-		goto out;
-	if (!brand)
-		brand = hull_json_str(record, "brand", "joyent");
-	hvm = net_brand_is_hvm(brand);
-	if (hvm && !tap_fds && cfg->nnics) {
-		r = hull_err_set(err, EINVAL, "a VM's taps need a caller");
-		goto out;
-	}
+	if (!cfg)
+		return hull_err_set(err, EINVAL, "instance %s: not parsed",
+				    uuid);
+	if (hvm && !tap_fds && cfg->nnics)
+		return hull_err_set(err, EINVAL, "a VM's taps need a caller");
 	for (size_t i = 0; i < cfg->nnics; i++)
 		nics[i] = &cfg->nics[i];
-	if ((lock = net_lock(err)) < 0) {
-		r = lock;
-		goto out;
-	}
+	if ((lock = net_lock(err)) < 0)
+		return lock;
 	/* A crashed supervisor may have left ports behind. */
 	if (!(r = teardown_locked(uuid, err)))
 		r = nics_bring_up(uuid, cfg, nics, cfg->nnics, netns_fd, hvm,
 				  tap_fds, err);
 	hull_lock_release(lock);
-out:
-	free(cfg);
 	return r;
 }
 

@@ -247,28 +247,40 @@ static void write_init_record(struct supervisor *sv);
 static void boot_ended(void *data, int r, struct hull_err *err);
 
 /* 0: booted; 1: an HVM instance's boot loader runs, boot_ended comes
- * later; < 0: failed. */
-static int sv_boot(struct supervisor *sv, struct hull_err *err)
+ * later; < 0: failed. inst: the instance as read at the supervisor's
+ * start (taken over), or NULL to read it again (a reboot picks up what
+ * vmadm update changed in the record). The record is read once per boot. */
+static int sv_boot(struct supervisor *sv, struct inst *inst,
+		   struct hull_err *err)
 {
 	int r;
-	/* A reboot picks up what vmadm update changed in the record. */
+	struct inst fresh;
+	if (!inst) {
+		if ((r = inst_load(sv->uuid, &fresh, err)) < 0)
+			return r;
+		inst = &fresh;
+	}
 	struct zone_config cfg;
-	if (sv->vm.hvm) {
+	if (inst_is_hvm(inst)) {
 		/* An HVM instance: the emulator instead of init (vm.h). Its
-		 * zone_config carries only the uuid; the hull sets the
+		 * zone_config carries only the instance; the hull sets the
 		 * cgroup's limits from ram and cpu_cap. */
 		zone_config_fini(&sv->cfg);
+		sv->cfg.inst = *inst;
+		memset(inst, 0, sizeof(*inst));
 		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
 		sv->cfg.restart = ZONE_RESTART_NEVER;
 		sv->state = SV_BOOTING;
-		r = sv_vm_boot(&sv->vm, sv->uuid, &sv->cg, sv->loop, &sv->proc,
-			       boot_ended, sv, err);
+		r = sv_vm_boot(&sv->vm, &sv->cfg.inst, &sv->cg, sv->loop,
+			       &sv->proc, boot_ended, sv, err);
 		if (r != 0)
 			return r;
 		return sv_booted(sv, err);
 	}
-	if ((r = zone_config_load(sv->uuid, &cfg, err)) < 0)
+	if ((r = zone_config_from_inst(inst, &cfg, err)) < 0) {
+		zone_config_fini(&cfg);
 		return r;
+	}
 	zone_config_fini(&sv->cfg);
 	sv->cfg = cfg;
 	if ((r = zone_cgroup_create(&sv->cg, err)) < 0 ||
@@ -454,7 +466,7 @@ static void boot_ended(void *data, int r, struct hull_err *err)
 static void sv_try_boot(struct supervisor *sv)
 {
 	struct hull_err err = {0};
-	int r = sv_boot(sv, &err);
+	int r = sv_boot(sv, NULL, &err);
 	if (r != 1)
 		boot_done(sv, r, &err);
 }
@@ -677,20 +689,20 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	case CONTROL_UPDATE: {
-		struct zone_config cfg;
+		struct inst inst;
 		if (sv->vm.hvm) {
 			/* The hull's limits follow ram at the next boot. */
 			client_send(c, json_pack("{s:b}", "ok", 1));
 			break;
 		}
-		if (zone_config_load(sv->uuid, &cfg, &err) < 0 ||
-		    zone_cgroup_limits_apply(&sv->cg, &cfg.limits, &err) < 0) {
-			zone_config_fini(&cfg);
+		if (inst_load(sv->uuid, &inst, &err) < 0 ||
+		    zone_cgroup_limits_apply(&sv->cg, &inst.limits, &err) < 0) {
+			inst_fini(&inst);
 			client_error(c, err.msg);
 			break;
 		}
-		sv->cfg.limits = cfg.limits;
-		zone_config_fini(&cfg);
+		sv->cfg.limits = inst.limits;
+		inst_fini(&inst);
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	}
@@ -897,9 +909,13 @@ int supervisor_run(const char *uuid, int ready_fd)
 	}
 	zone_cgroup_init(&sv.cg, uuid);
 	sv.ready_fd = ready_fd;
-	int r = sv_vm_init(&sv.vm, uuid, &err);
-	if (r == 0)
-		r = sv_boot(&sv, &err);
+	struct inst inst;
+	int r = inst_load(uuid, &inst, &err);
+	if (r == 0) {
+		sv_vm_init(&sv.vm, &inst);
+		r = sv_boot(&sv, &inst, &err);
+		inst_fini(&inst);
+	}
 	if (r < 0) {
 		sv_log("error", "start: %s", err.msg);
 		ready_report(&sv.ready_fd, err.msg);

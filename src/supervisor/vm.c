@@ -47,43 +47,22 @@ static const char *const qemu_data[] = {"/usr/share/qemu", "/usr/share/seabios",
  * dlopen()ed library: executable, with its closure). */
 #define QEMU_TCG_MODULE "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
 
-int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err)
+void sv_vm_init(struct sv_vm *vm, const struct inst *inst)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->qmp_fd = -1;
 	vm->loader_timer = -1;
-	_cleanup_free_ char *p = hull_root_path("%s/config/vm.json", uuid);
-	json_t *rec = hull_json_load_file(p, err);
-	if (!rec)
-		return -err->code;
-	const char *brand = hull_json_str(rec, "brand", "joyent");
-	vm->hvm = net_brand_is_hvm(brand);
-	vm->kvm_brand = !strcmp(brand, "kvm");
-	json_decref(rec);
-	return 0;
-}
-
-bool sv_vm_record_is_hvm(const char *uuid)
-{
-	struct sv_vm vm;
-	return sv_vm_init(&vm, uuid, NULL) == 0 && vm.hvm;
+	vm->hvm = inst_is_hvm(inst);
+	vm->kvm_brand = inst->brand == INST_BRAND_KVM;
 }
 
 /* The disk the boot loader reads: the one marked boot, else the first. */
-static const char *boot_disk(json_t *vm)
+static const char *boot_disk(const struct inst *inst)
 {
-	json_t *d;
-	size_t i;
-	const char *first = NULL;
-	json_array_foreach(json_object_get(vm, "disks"), i, d)
-	{
-		const char *p = json_string_value(json_object_get(d, "path"));
-		if (!first)
-			first = p;
-		if (json_is_true(json_object_get(d, "boot")))
-			return p;
-	}
-	return first;
+	for (size_t i = 0; i < inst->ndisks; i++)
+		if (inst->disks[i].boot)
+			return inst->disks[i].path;
+	return inst->ndisks ? inst->disks[0].path : NULL;
 }
 
 static bool is_prog(const char *p)
@@ -286,23 +265,23 @@ static int loader_wall_s(int *out, struct hull_err *err)
 	return 0;
 }
 
-int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
-	       struct sv_loop *loop, struct zone_proc *proc,
+int sv_vm_boot(struct sv_vm *vm, const struct inst *inst,
+	       struct zone_cgroup *cg, struct sv_loop *loop,
+	       struct zone_proc *proc,
 	       void (*booted)(void *data, int r, struct hull_err *err),
 	       void *data, struct hull_err *err)
 {
 	int r;
+	const char *uuid = inst->uuid;
 	snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
+	vm->inst = inst;
 	vm->cg = cg;
 	vm->loop = loop;
 	vm->proc = proc;
 	vm->booted = booted;
 	vm->booted_data = data;
 	vm->loader_timer = -1;
-	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
-	json_t *rec = hull_json_load_file(recp, err);
-	if (!rec)
-		return -err->code;
+	json_t *rec = inst->json;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
@@ -329,7 +308,7 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 		r = boot_rest(vm, NULL, false, err);
 		goto out;
 	}
-	const char *disk = boot_disk(rec);
+	const char *disk = boot_disk(inst);
 	if (!disk) {
 		r = hull_err_set(err, EINVAL, "disks: no disk to boot from");
 		goto out;
@@ -369,7 +348,6 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	}
 	r = 1;
 out:
-	json_decref(rec);
 	return r;
 }
 
@@ -383,23 +361,20 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	struct zone_cgroup *cg = vm->cg;
 	struct sv_loop *loop = vm->loop;
 	struct zone_proc *proc = vm->proc;
-	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
-	json_t *rec = hull_json_load_file(recp, err);
-	if (!rec)
-		return -err->code;
+	json_t *rec = vm->inst->json;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
 	int taps[NET_MAX_NICS];
 	for (size_t i = 0; i < NET_MAX_NICS; i++)
 		taps[i] = -1;
-	size_t ntaps = json_array_size(json_object_get(rec, "nics"));
+	size_t ntaps = vm->inst->net->nnics;
 	struct hvm_boot none = {0};
 	struct hvm_boot boot = bootp ? *bootp : none;
 	char **argv = NULL, *bin = NULL;
 	pid_t pid = -1;
 	/* 2. the taps */
-	if (ntaps > 0 && (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
+	if (ntaps > 0 && (r = net_instance_setup(vm->inst, -1, taps, err)) < 0)
 		goto out;
 	/* 3. the argv */
 	/* HULL_TEST_KVM_SMALL (tests only): let the bhyve brand use a KVM
@@ -510,7 +485,6 @@ out:
 		net_instance_teardown(uuid, NULL);
 	hvm_strv_free(argv);
 	free(bin);
-	json_decref(rec);
 	/* On failure the caller kills proc->pid (our child) if set. */
 	return r;
 }

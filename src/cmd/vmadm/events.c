@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cmd/vmadm/vmadm.h"
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -201,7 +202,7 @@ static void rescan(struct events *ev)
 	{
 		emit(ev, "delete", vm, NULL);
 		char *p = hull_root_path("%s", uuid);
-		char *c = hull_root_path("%s/config", uuid);
+		char *c = inst_config_dir(uuid);
 		char *r = hull_root_path("%s/run", uuid);
 		json_object_del(ev->watched, p);
 		json_object_del(ev->watched, c);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cmd/vmadm/vmadm.h"
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -196,20 +197,7 @@ int vmadm_lock_try(const char *uuid, struct hull_err *err)
 
 static int lock_instance(const char *uuid, bool wait, struct hull_err *err)
 {
-	/* Never creates the instance's folders: a lock on an instance whose
-	 * provision did not complete (or that is gone) is an error. */
-	char *dir = hull_root_path("%s/config", uuid);
-	bool ok = hull_is_dir(dir);
-	free(dir);
-	if (!ok)
-		return hull_err_set(err, ENOENT,
-				    "VM %s has no complete record (its "
-				    "provisioning failed, or it was deleted)",
-				    uuid);
-	char *p = hull_root_path("%s/config/.lock", uuid);
-	int fd = wait ? hull_lock_take(p, true, err) : hull_lock_try(p, err);
-	free(p);
-	return fd;
+	return inst_lock(uuid, wait, err);
 }
 
 void vmadm_test_crash(const char *step)
