@@ -279,9 +279,10 @@ int inst_load(const char *uuid, struct inst *out, struct hull_err *err)
 	if (r < 0)
 		return hull_err_prefix(err, "instance %s", uuid);
 	if (strcmp(out->uuid, uuid)) {
+		r = hull_err_set(err, EINVAL, "instance %s: record names %s",
+				 uuid, out->uuid);
 		inst_fini(out);
-		return hull_err_set(err, EINVAL, "instance %s: record names %s",
-				    uuid, out->uuid);
+		return r;
 	}
 	return 0;
 }
