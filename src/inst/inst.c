@@ -111,12 +111,12 @@ static int parse_disk(json_t *d, size_t i, struct inst_disk *out,
 	if (!json_is_object(d))
 		return hull_err_set(err, EINVAL, "disks.%zu: must be an object",
 				    i);
-	const char *media = NULL;
 	int r;
 	if ((r = get_str(d, "path", what, &out->path, err)) < 0 ||
 	    (r = get_str(d, "model", what, &out->model, err)) < 0 ||
+	    (r = get_str(d, "uuid", what, &out->uuid, err)) < 0 ||
 	    (r = get_str(d, "image_uuid", what, &out->image_uuid, err)) < 0 ||
-	    (r = get_str(d, "media", what, &media, err)) < 0 ||
+	    (r = get_str(d, "media", what, &out->media, err)) < 0 ||
 	    (r = get_num(d, "size", what, &out->size, err)) < 0 ||
 	    (r = get_bool(d, "boot", what, &out->boot, err)) < 0 ||
 	    (r = get_bool(d, "read_only", what, &out->read_only, err)) < 0)
@@ -124,10 +124,11 @@ static int parse_disk(json_t *d, size_t i, struct inst_disk *out,
 	if (out->path && out->path[0] != '/')
 		return hull_err_set(
 		    err, EINVAL, "disks.%zu.path: must be an absolute path", i);
-	if (media && strcmp(media, "disk") && strcmp(media, "cdrom"))
+	if (out->media && strcmp(out->media, "disk") &&
+	    strcmp(out->media, "cdrom"))
 		return hull_err_set(
 		    err, EINVAL, "disks.%zu.media: must be disk or cdrom", i);
-	out->cdrom = media && !strcmp(media, "cdrom");
+	out->cdrom = out->media && !strcmp(out->media, "cdrom");
 	return 0;
 }
 
@@ -171,10 +172,49 @@ static int parse_ids(json_t *rec, struct inst_ids *ids, struct hull_err *err)
 	if (ui <= 0 || gi <= 0 || ci <= 0 || ui + ci > (json_int_t)UINT32_MAX ||
 	    gi + ci > (json_int_t)UINT32_MAX)
 		return hull_err_set(err, EINVAL,
-				    "hull_userns: not a range of host ids "
-				    "above 0");
+				    "hull_userns: must hold a range of host "
+				    "ids above 0");
 	*ids =
 	    (struct inst_ids){true, (uint32_t)ui, (uint32_t)gi, (uint32_t)ci};
+	return 0;
+}
+
+/* The emulator's options of a VM (struct inst_vm). */
+static int parse_vm(json_t *rec, struct inst *inst, struct hull_err *err)
+{
+	struct inst_vm *vm = &inst->vm;
+	int r;
+	if ((r = get_str(rec, "cpu_type", "", &vm->cpu_type, err)) < 0 ||
+	    (r = get_str(rec, "bootrom", "", &vm->bootrom, err)) < 0 ||
+	    (r = get_str(rec, "boot", "", &vm->boot, err)) < 0 ||
+	    (r = get_str(rec, "qemu_extra_opts", "", &vm->qemu_extra_opts,
+			 err)) < 0 ||
+	    (r = get_str(rec, "vnc_password", "", &vm->vnc_password, err)) <
+		0 ||
+	    (r = get_str(rec, "disk_driver", "", &vm->disk_driver, err)) < 0 ||
+	    (r = get_str(rec, "nic_driver", "", &vm->nic_driver, err)) < 0)
+		return r;
+	json_t *v = json_object_get(rec, "vnc_port");
+	if (v && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) < -1 ||
+		    json_integer_value(v) > 65535)
+			return hull_err_set(err, EINVAL,
+					    "vnc_port: must be an integer from "
+					    "-1 to 65535");
+		vm->vnc_port = json_integer_value(v);
+	}
+	/* nics[] is an array of objects here: net_config_parse said so */
+	json_t *nics = json_object_get(rec, "nics"), *n;
+	size_t i;
+	vm->nic_model =
+	    xcalloc(json_array_size(nics) + 1, sizeof(*vm->nic_model));
+	json_array_foreach(nics, i, n)
+	{
+		char what[32];
+		snprintf(what, sizeof(what), "nics.%zu.", i);
+		if ((r = get_str(n, "model", what, &vm->nic_model[i], err)) < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -249,6 +289,9 @@ static int parse(json_t *rec, struct inst *inst, struct hull_err *err)
 	if ((r = net_config_parse(rec, inst->net, err)) < 0 ||
 	    (r = parse_disks(rec, inst, err)) < 0)
 		return r;
+	if (inst_brand_is_hvm(inst->brand) &&
+	    (r = parse_vm(rec, inst, err)) < 0)
+		return r;
 	if (!inst_brand_is_hvm(inst->brand) &&
 	    (r = zone_fs_parse(json_object_get(rec, "filesystems"), &inst->fs,
 			       &inst->nfs, err)) < 0)
@@ -294,6 +337,7 @@ void inst_fini(struct inst *inst)
 	json_decref(inst->json);
 	free(inst->net);
 	free(inst->disks);
+	free(inst->vm.nic_model);
 	zone_fs_free(inst->fs, inst->nfs);
 	memset(inst, 0, sizeof(*inst));
 }

@@ -43,11 +43,29 @@ struct inst_limits {
 struct inst_disk {
 	const char *path;
 	const char *model;
+	const char *media; /* "disk" or "cdrom" */
+	const char *uuid;  /* the disk's own, the guest's serial */
 	const char *image_uuid;
 	int64_t size; /* MiB, -1 when absent */
 	bool boot;
 	bool cdrom; /* media "cdrom" */
 	bool read_only;
+};
+
+/* What a VM's emulator takes from the record besides disks and nics
+ * (kvm and bhyve only; zeroed for the OS brands). Strings are NULL when
+ * absent; hvm/qemu.h and hvm/vmm.h check their values against what
+ * each emulator offers. */
+struct inst_vm {
+	const char *cpu_type;
+	const char *bootrom;
+	const char *boot; /* QEMU's boot order */
+	const char *qemu_extra_opts;
+	const char *vnc_password;
+	const char *disk_driver; /* the disks' default model */
+	const char *nic_driver;	 /* the nics' default model */
+	int64_t vnc_port;	 /* 0 when absent (a port chosen), -1: none */
+	const char **nic_model;	 /* per nics[] entry, NULL when absent */
 };
 
 /* The host id range of the instance (hull_userns, vm/idmap.h). */
@@ -76,6 +94,7 @@ struct inst {
 	struct net_config *net;	 /* nics[] and routes (net/nic.h), owned */
 	struct inst_disk *disks; /* owned array */
 	size_t ndisks;
+	struct inst_vm vm;  /* VM brands */
 	struct zone_fs *fs; /* `filesystems` (zone/fs.h), OS brands */
 	size_t nfs;
 	json_t *customer_metadata; /* borrowed objects, NULL when absent */

@@ -169,16 +169,15 @@ static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
  * without waiting for QEMU, which meanwhile lets no client in; a client
  * that comes before QEMU listens waits for it. The boot does not wait
  * for QEMU's VNC (some 200 ms under TCG). */
-static void vnc_setup(struct sv_vm *vm, const char *uuid, json_t *rec,
-		      const char *run, struct sv_loop *loop)
+static void vnc_setup(struct sv_vm *vm, const char *uuid, const char *run,
+		      struct sv_loop *loop)
 {
 	_cleanup_free_ char *top = hull_root_path("%s/run", uuid);
 	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_VNC_SOCK);
 	_cleanup_free_ char *qmp = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
 	struct hull_err err = {0};
-	vm->vnc = sv_vnc_start(loop, top, sock, qmp,
-			       (int)hull_json_int(rec, "vnc_port", 0),
-			       hull_json_str(rec, "vnc_password", NULL), &err);
+	vm->vnc = sv_vnc_start(loop, top, sock, qmp, (int)vm->inst->vm.vnc_port,
+			       vm->inst->vm.vnc_password, &err);
 	if (!vm->vnc)
 		sv_log("warn", "vnc: no relay: %s", err.msg);
 }
@@ -281,7 +280,6 @@ int sv_vm_boot(struct sv_vm *vm, const struct inst *inst,
 	vm->booted = booted;
 	vm->booted_data = data;
 	vm->loader_timer = -1;
-	json_t *rec = inst->json;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
@@ -304,7 +302,7 @@ int sv_vm_boot(struct sv_vm *vm, const struct inst *inst,
 	}
 	/* 1. the boot loader, in its sandbox (hvm/loader.h), while the
 	 * loop keeps serving: a stop ends it at once */
-	if (json_is_string(json_object_get(rec, "bootrom"))) {
+	if (inst->vm.bootrom) {
 		r = boot_rest(vm, NULL, false, err);
 		goto out;
 	}
@@ -315,7 +313,7 @@ int sv_vm_boot(struct sv_vm *vm, const struct inst *inst,
 	}
 	struct hvm_hull ids = {0};
 	int wall_s = 0;
-	if ((r = hvm_hull_from_record(rec, &ids, err)) < 0 ||
+	if ((r = hvm_hull_from_inst(vm->inst, &ids, err)) < 0 ||
 	    (r = loader_wall_s(&wall_s, err)) < 0)
 		goto out;
 	/* The loader runs in a leaf of the instance's cgroup, under the
@@ -361,7 +359,6 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	struct zone_cgroup *cg = vm->cg;
 	struct sv_loop *loop = vm->loop;
 	struct zone_proc *proc = vm->proc;
-	json_t *rec = vm->inst->json;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
@@ -396,7 +393,7 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 					 HVM_QEMU_BIN);
 			goto out;
 		}
-		argv = hvm_qemu_argv(rec, &h, err);
+		argv = hvm_qemu_argv(vm->inst, &h, err);
 	} else {
 		bin = find_prog("hull-vmm");
 		struct hvm_vmm_host h = {.kvm = kvm,
@@ -407,7 +404,7 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 					 .cmdline = boot.ent.cmdline,
 					 .tap_fds = taps,
 					 .ntap_fds = ntaps};
-		argv = hvm_vmm_argv(rec, &h, err);
+		argv = hvm_vmm_argv(vm->inst, &h, err);
 		if (argv && !bin) {
 			r = hull_err_set(err, ENOENT,
 					 "hull-vmm is not installed");
@@ -423,8 +420,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	static const char *const vmm_libs[] = {HVM_HULL_VMM_DLOPEN};
 	struct hvm_hull hh = {0};
 	/* uuid, the disks (read-write but cdroms and read_only), ram and
-	 * cpu_cap from the record */
-	if ((r = hvm_hull_from_record(rec, &hh, err)) < 0)
+	 * cpu_cap from the instance */
+	if ((r = hvm_hull_from_inst(vm->inst, &hh, err)) < 0)
 		goto out;
 	hh.argv = argv;
 	hh.envp = envp;
@@ -471,8 +468,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 			goto out;
 	}
 	/* 6. VNC */
-	if (vm->kvm_brand && hull_json_int(rec, "vnc_port", 0) >= 0)
-		vnc_setup(vm, uuid, rec, run, loop);
+	if (vm->kvm_brand && vm->inst->vm.vnc_port >= 0)
+		vnc_setup(vm, uuid, run, loop);
 	sv_log("info", "%s started: %s, pid %d, %s",
 	       vm->kvm_brand ? "QEMU" : "hull-vmm",
 	       direct ? boot.ent.kernel : "bootrom", (int)pid,

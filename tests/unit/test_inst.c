@@ -200,6 +200,31 @@ static void test_parse_typed_parts(void **state)
 	assert_int_equal(in.disks[1].size, -1);
 	assert_int_equal(in.net->nnics, 1);
 	assert_true(in.net->nics[0].dhcp);
+	/* the emulator's options: absent, their defaults */
+	assert_null(in.vm.bootrom);
+	assert_int_equal(in.vm.vnc_port, 0);
+	assert_null(in.vm.nic_model[0]);
+	inst_fini(&in);
+	json_decref(j);
+
+	j = rec("{\"uuid\":\"" U2 "\",\"brand\":\"kvm\",\"bootrom\":"
+		"\"uefi\",\"boot\":\"order=c\",\"cpu_type\":\"host\","
+		"\"vnc_port\":-1,\"vnc_password\":\"pw\",\"disk_driver\":"
+		"\"ide\",\"nic_driver\":\"e1000\",\"qemu_extra_opts\":\"-S\","
+		"\"disks\":[{\"path\":\"/d\",\"uuid\":\"" U1 "\"}],"
+		"\"nics\":[{\"nic_tag\":\"admin\",\"mac\":"
+		"\"02:08:20:01:02:05\",\"model\":\"rtl8139\"}]}");
+	assert_int_equal(inst_parse(j, &in, &err), 0);
+	assert_string_equal(in.vm.bootrom, "uefi");
+	assert_string_equal(in.vm.boot, "order=c");
+	assert_string_equal(in.vm.cpu_type, "host");
+	assert_int_equal(in.vm.vnc_port, -1);
+	assert_string_equal(in.vm.vnc_password, "pw");
+	assert_string_equal(in.vm.disk_driver, "ide");
+	assert_string_equal(in.vm.nic_driver, "e1000");
+	assert_string_equal(in.vm.qemu_extra_opts, "-S");
+	assert_string_equal(in.disks[0].uuid, U1);
+	assert_string_equal(in.vm.nic_model[0], "rtl8139");
 	inst_fini(&in);
 	json_decref(j);
 }
@@ -246,7 +271,14 @@ static void test_parse_refuses_bad_values(void **state)
 	     "disks.0.boot: must be true or false"},
 	    {"{\"uuid\":\"" U1 "\",\"hull_userns\":{\"uid\":0,\"gid\":5,"
 	     "\"count\":10}}",
-	     "hull_userns: not a range of host ids above 0"},
+	     "hull_userns: must hold a range of host ids above 0"},
+	    {"{\"uuid\":\"" U1 "\",\"brand\":\"kvm\",\"vnc_port\":-2}",
+	     "vnc_port: must be an integer from -1 to 65535"},
+	    {"{\"uuid\":\"" U1 "\",\"brand\":\"kvm\",\"cpu_type\":5}",
+	     "cpu_type: must be a string"},
+	    {"{\"uuid\":\"" U1 "\",\"brand\":\"kvm\",\"nics\":[{\"nic_tag\":"
+	     "\"a\",\"mac\":\"02:08:20:01:02:04\",\"model\":1}]}",
+	     "nics.0.model: must be a string"},
 	    {"{\"uuid\":\"" U1 "\",\"hull_userns\":{\"uid\":\"1\"}}",
 	     "hull_userns: must hold integers uid, gid and count"},
 	    {"{\"uuid\":\"" U1 "\",\"customer_metadata\":[]}",
