@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		int pr = inst_parse(vm, &inst, &rerr);
-		inst_fini(&inst);
+		json_decref(vm);
 		if (pr < 0 || hvm_hull_from_inst(&inst, &r, &rerr) < 0) {
 			fprintf(stderr, "hull-vmmzone: %s: %s\n", record,
 				rerr.msg);

@@ -46,11 +46,11 @@ int net_instance_setup(const struct inst *inst, int netns_fd, int *tap_fds,
  * table goes with the last port. Fine when there is nothing to remove. */
 int net_instance_teardown(const char *uuid, struct hull_err *err);
 
-/* Adds the nic of record whose MAC is mac (already in record's nics[]) to a
+/* Adds the nic of inst whose MAC is mac (already in its nics[]) to a
  * running instance: port, rules, and inside the namespace its addresses
  * (and default routes when it is the primary). tap_fd gets the tap of a VM. */
-int net_nic_add(json_t *record, const char *mac, int netns_fd,
-		const char *brand, int *tap_fd, struct hull_err *err);
+int net_nic_add(const struct inst *inst, const char *mac, int netns_fd,
+		int *tap_fd, struct hull_err *err);
 /* Removes the port of the nic with that MAC (its peer goes with it). */
 int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err);
 #endif
