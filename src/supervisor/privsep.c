@@ -1,0 +1,125 @@
+/*
+ * privsep.c - dropping to an unprivileged child's budget (see privsep.h).
+ */
+#include "supervisor/privsep.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <jansson.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "lib/json.h"
+#include "lib/root.h"
+#include "lib/xalloc.h"
+#include "vm/proptable.h"
+
+const char *const sv_privsep_base[] = {
+    "read", "write", "readv", "writev", "close", "fcntl", "fstat", "mmap",
+    "munmap", "mremap", "brk", "madvise", "mprotect", "futex", "exit",
+    "exit_group", "rt_sigreturn", "rt_sigprocmask", "getpid", "gettid",
+    "clock_gettime", "gettimeofday", "restart_syscall",
+    /* AddressSanitizer's runtime, in a running process */
+    "sigaltstack", "sched_yield", "prlimit64", "getrlimit", NULL};
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+void sv_privsep_ids_for(const char *uuid, bool hvm, uid_t range_uid,
+			gid_t range_gid, enum sv_privsep_role role, uid_t *uid,
+			gid_t *gid)
+{
+	if (hvm && range_uid && range_gid) {
+		*uid = range_uid + (uid_t)role;
+		*gid = range_gid + (gid_t)role;
+		return;
+	}
+	uint32_t slot = fnv1a(uuid) % SV_PRIVSEP_ID_SLOTS;
+	*uid = *gid = SV_PRIVSEP_ID_BASE + 2 * slot + (uint32_t)role - 1;
+}
+
+int sv_privsep_ids(const char *uuid, enum sv_privsep_role role, uid_t *uid,
+		   gid_t *gid, struct hull_err *err)
+{
+	_cleanup_free_ char *p = hull_root_path("%s/config/vm.json", uuid);
+	json_t *rec = hull_json_load_file(p, err);
+	if (!rec)
+		return -err->code;
+	bool hvm =
+	    vm_brand_from_name(hull_json_str(rec, "brand", "")) & VM_BRANDS_HVM;
+	json_t *r = json_object_get(rec, "hull_userns");
+	json_int_t u = json_integer_value(json_object_get(r, "uid"));
+	json_int_t g = json_integer_value(json_object_get(r, "gid"));
+	/* The range's own bound (vm/idmap.c hands out whole slots below
+	 * 2^32 - 65536), checked again: the +role must stay inside it. */
+	if (u <= 0 || g <= 0 || u > (json_int_t)UINT32_MAX - 65536 ||
+	    g > (json_int_t)UINT32_MAX - 65536)
+		u = g = 0;
+	sv_privsep_ids_for(uuid, hvm, (uid_t)u, (gid_t)g, role, uid, gid);
+	json_decref(rec);
+	return 0;
+}
+
+static int filter_load(const char *const *allow, int (*extra)(void *),
+		       struct hull_err *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return hull_err_set(err, ENOMEM, "seccomp: init");
+	int r = 0;
+	const char *const *lists[] = {sv_privsep_base, allow};
+	for (size_t l = 0; l < 2 && !r; l++)
+		for (const char *const *n = lists[l]; n && *n && !r; n++) {
+			int nr = seccomp_syscall_resolve_name(*n);
+			if (nr != __NR_SCMP_ERROR)
+				r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr,
+						     0);
+		}
+	if (!r && extra)
+		r = extra(ctx);
+	if (!r)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r < 0 ? hull_err_sys(err, -r, "seccomp") : 0;
+}
+
+int sv_privsep_enter(uid_t uid, gid_t gid, const char *const *allow,
+		     int (*extra)(void *scmp_ctx), struct hull_err *err)
+{
+	/* The bounding set needs CAP_SETPCAP to shrink: first, as root. */
+	for (int c = 0; c < 64; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return hull_err_sys(err, errno, "drop capability %d",
+					    c);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		return hull_err_sys(err, errno, "clear ambient capabilities");
+	if (uid != 0 &&
+	    (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	     setresuid(uid, uid, uid) < 0))
+		return hull_err_sys(err, errno, "become %u:%u", (unsigned)uid,
+				    (unsigned)gid);
+	/* setresuid away from 0 emptied the other sets; root's are emptied
+	 * here (the bounding set is already). */
+	cap_t none = cap_init();
+	int r = none && cap_set_proc(none) == 0 ? 0 : -errno;
+	cap_free(none);
+	if (r < 0)
+		return hull_err_sys(err, -r, "drop capabilities");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return hull_err_sys(err, errno, "no_new_privs");
+	/* A change of credentials clears the parent-death signal. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return filter_load(allow, extra, err);
+}
