@@ -93,31 +93,6 @@ static bool md_peer_ok(void *ctx, int fd)
 	return metadata_peer_allowed(fd, ctx, NULL, NULL);
 }
 
-static void sort_fds(int *k, int n)
-{
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && k[j] < k[j - 1]; j--) {
-			int t = k[j];
-			k[j] = k[j - 1];
-			k[j - 1] = t;
-		}
-}
-
-/* Everything above 2 closed but keep[0..n) (ascending). */
-static void close_all_but(const int *keep, size_t n)
-{
-	unsigned from = 3;
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < 0 || (unsigned)keep[i] < from)
-			continue;
-		if ((unsigned)keep[i] > from)
-			syscall(SYS_close_range, from, (unsigned)keep[i] - 1,
-				0);
-		from = (unsigned)keep[i] + 1;
-	}
-	syscall(SYS_close_range, from, ~0U, 0);
-}
-
 /* Waits until the supervisor moved the process into the instance's
  * cgroup (go). */
 static void md_wait_go(int go)
@@ -175,8 +150,7 @@ __attribute__((noreturn)) static void md_server(const char *rel, int listen_fd,
 	struct hull_err err = {0};
 	prctl(PR_SET_NAME, "hull-metadata");
 	int keep[4] = {listen_fd, com2_fd, keeper_fd, go};
-	sort_fds(keep, 4);
-	close_all_but(keep, 4);
+	sv_privsep_close_all_but(keep, 4);
 	md_wait_go(go);
 	if (sv_privsep_enter(uid, gid, md_server_calls, md_server_rules, &err) <
 	    0) {
@@ -216,9 +190,8 @@ __attribute__((noreturn)) static void md_keeper(const char *uuid, int sock,
 {
 	struct hull_err err = {0};
 	prctl(PR_SET_NAME, "hull-md-keeper");
-	int keep[3] = {-1, sock, go};
-	sort_fds(keep, 3);
-	close_all_but(keep, 3);
+	int keep[2] = {sock, go};
+	sv_privsep_close_all_but(keep, 2);
 	md_wait_go(go);
 	/* Root without capabilities: the record is root's (0600) and only
 	 * its owner writes it; nothing else of root's is needed. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/json.h"
@@ -25,6 +26,26 @@ const char *const sv_privsep_base[] = {
     "clock_gettime", "gettimeofday", "restart_syscall",
     /* AddressSanitizer's runtime, in a running process */
     "sigaltstack", "sched_yield", "prlimit64", "getrlimit", NULL};
+
+void sv_privsep_close_all_but(int *keep, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned from = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1,
+				0);
+		from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
 
 static uint32_t fnv1a(const char *s)
 {

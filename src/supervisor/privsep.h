@@ -23,6 +23,7 @@
 #ifndef HULL_SUPERVISOR_PRIVSEP_H
 #define HULL_SUPERVISOR_PRIVSEP_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "lib/err.h"
@@ -56,6 +57,10 @@ void sv_privsep_ids_for(const char *uuid, bool hvm, uid_t range_uid,
  */
 int sv_privsep_enter(uid_t uid, gid_t gid, const char *const *allow,
 		     int (*extra)(void *scmp_ctx), struct hull_err *err);
+
+/* Closes every descriptor above 2 but keep[0..n) (-1 entries ignored;
+ * keep is sorted in place). For a child right after its fork. */
+void sv_privsep_close_all_but(int *keep, size_t n);
 
 /* The calls every child needs: memory, its descriptors, time, leaving,
  * and what the sanitizers' runtimes call in a running process. */

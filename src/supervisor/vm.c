@@ -193,11 +193,10 @@ static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
 static void vnc_setup(struct sv_vm *vm, const char *uuid, json_t *rec,
 		      const char *run, struct sv_loop *loop)
 {
-	_cleanup_free_ char *top = hull_root_path("%s/run", uuid);
 	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_VNC_SOCK);
 	_cleanup_free_ char *qmp = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
 	struct hull_err err = {0};
-	vm->vnc = sv_vnc_start(loop, top, sock, qmp,
+	vm->vnc = sv_vnc_start(loop, uuid, sock, qmp,
 			       (int)hull_json_int(rec, "vnc_port", 0),
 			       hull_json_str(rec, "vnc_password", NULL), &err);
 	if (!vm->vnc)
