@@ -165,7 +165,7 @@ static json_t *remote_read(void *ctx, struct hull_err *err)
 		return NULL;
 	}
 	json_t *j = NULL;
-	const char *why;
+	const char *why = "";
 	if (h.op == METADATA_REMOTE_SAME && rs->cached) {
 		j = json_incref(rs->cached);
 	} else if (h.op == METADATA_REMOTE_DATA && h.len > sizeof(uint64_t)) {

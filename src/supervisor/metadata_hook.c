@@ -138,7 +138,7 @@ static const char *const md_keeper_calls[] = {
     "renameat",	 "renameat2",  "unlink",    "unlinkat",	       "mkdir",
     "mkdirat",	 "fsync",      "fdatasync", "getdents64",      "fchmod",
     "ftruncate", "sendto",     "recvfrom",  "umask",	       "getppid",
-    NULL};
+    "rmdir",	 NULL};
 
 /* The server: unprivileged (privsep.h), serves the guest's channels from
  * the keeper's store (keeper_fd). Never returns. */
