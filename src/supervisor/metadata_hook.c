@@ -40,7 +40,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <seccomp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -107,39 +106,6 @@ static void md_wait_go(int go)
 	close(go);
 }
 
-/* The server's budget: its socket's and streams' I/O, epoll, and the
- * peer check (metadata/peer.h: SO_PEERCRED, SO_PEERPIDFD, a read of
- * /proc/PID/cgroup, a signal 0 through the pidfd). */
-static const char *const md_server_calls[] = {
-    "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "accept4",
-    "getsockopt",    "sendto",	  "recvfrom",	"getppid",     NULL};
-
-static int md_server_rules(void *ctx)
-{
-	/* openat read-only (world-readable /proc/PID/cgroup; the uid owns
-	 * no file), and pidfd_send_signal with signal 0 only. */
-	int r = seccomp_rule_add(
-	    ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-	    SCMP_A2(SCMP_CMP_MASKED_EQ,
-		    O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE,
-		    O_RDONLY));
-	if (!r)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
-				     SCMP_SYS(pidfd_send_signal), 1,
-				     SCMP_A1(SCMP_CMP_EQ, 0));
-	return r;
-}
-
-/* The keeper's budget: the instance's record and side files (metadata
- * store.h: read, lock, atomic rewrite) and its socket to the server. */
-static const char *const md_keeper_calls[] = {
-    "openat",	 "newfstatat", "statx",	    "lseek",	       "pread64",
-    "pwrite64",	 "flock",      "nanosleep", "clock_nanosleep", "rename",
-    "renameat",	 "renameat2",  "unlink",    "unlinkat",	       "mkdir",
-    "mkdirat",	 "fsync",      "fdatasync", "getdents64",      "fchmod",
-    "ftruncate", "sendto",     "recvfrom",  "umask",	       "getppid",
-    "rmdir",	 NULL};
-
 /* The server: unprivileged (privsep.h), serves the guest's channels from
  * the keeper's store (keeper_fd). Never returns. */
 __attribute__((noreturn)) static void md_server(const char *rel, int listen_fd,
@@ -152,8 +118,7 @@ __attribute__((noreturn)) static void md_server(const char *rel, int listen_fd,
 	int keep[4] = {listen_fd, com2_fd, keeper_fd, go};
 	sv_privsep_close_all_but(keep, 4);
 	md_wait_go(go);
-	if (sv_privsep_enter(uid, gid, md_server_calls, md_server_rules, &err) <
-	    0) {
+	if (sv_privsep_enter(uid, gid, SV_PRIVSEP_MD_SERVER, &err) < 0) {
 		sv_log("error", "metadata server: %s", err.msg);
 		_exit(1);
 	}
@@ -195,7 +160,7 @@ __attribute__((noreturn)) static void md_keeper(const char *uuid, int sock,
 	md_wait_go(go);
 	/* Root without capabilities: the record is root's (0600) and only
 	 * its owner writes it; nothing else of root's is needed. */
-	if (sv_privsep_enter(0, 0, md_keeper_calls, NULL, &err) < 0) {
+	if (sv_privsep_enter(0, 0, SV_PRIVSEP_MD_KEEPER, &err) < 0) {
 		sv_log("error", "metadata keeper: %s", err.msg);
 		_exit(1);
 	}

@@ -4,6 +4,7 @@
 #include "supervisor/privsep.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
 #include <seccomp.h>
@@ -26,6 +27,48 @@ const char *const sv_privsep_base[] = {
     "clock_gettime", "gettimeofday", "restart_syscall",
     /* AddressSanitizer's runtime, in a running process */
     "sigaltstack", "sched_yield", "prlimit64", "getrlimit", NULL};
+
+static const char *const md_server_calls[] = {
+    "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "accept4",
+    "getsockopt",    "sendto",	  "recvfrom",	"getppid",     NULL};
+
+static int md_server_rules(scmp_filter_ctx ctx)
+{
+	/* openat read-only (world-readable /proc/PID/cgroup; the uid owns
+	 * no file), and pidfd_send_signal with signal 0 only. */
+	int r = seccomp_rule_add(
+	    ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ,
+		    O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE,
+		    O_RDONLY));
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				     SCMP_SYS(pidfd_send_signal), 1,
+				     SCMP_A1(SCMP_CMP_EQ, 0));
+	return r;
+}
+
+static const char *const md_keeper_calls[] = {
+    "openat",	 "newfstatat", "statx",	    "lseek",	       "pread64",
+    "pwrite64",	 "flock",      "nanosleep", "clock_nanosleep", "rename",
+    "renameat",	 "renameat2",  "unlink",    "unlinkat",	       "mkdir",
+    "mkdirat",	 "fsync",      "fdatasync", "getdents64",      "fchmod",
+    "ftruncate", "sendto",     "recvfrom",  "umask",	       "getppid",
+    "rmdir",	 NULL};
+
+static const char *const vnc_relay_calls[] = {
+    "epoll_create1", "epoll_ctl",	"epoll_wait", "epoll_pwait",
+    "accept4",	     "sendto",		"recvfrom",   "recvmsg",
+    "sendmsg",	     "timerfd_settime", "getppid",    NULL};
+
+static const struct {
+	const char *const *calls;
+	int (*rules)(scmp_filter_ctx ctx); /* with arguments; or NULL */
+} policies[] = {
+    [SV_PRIVSEP_MD_SERVER] = {md_server_calls, md_server_rules},
+    [SV_PRIVSEP_MD_KEEPER] = {md_keeper_calls, NULL},
+    [SV_PRIVSEP_VNC_RELAY] = {vnc_relay_calls, NULL},
+};
 
 void sv_privsep_close_all_but(int *keep, size_t n)
 {
@@ -92,31 +135,33 @@ int sv_privsep_ids(const char *uuid, enum sv_privsep_role role, uid_t *uid,
 	return 0;
 }
 
-static int filter_load(const char *const *allow, int (*extra)(void *),
-		       struct hull_err *err)
+static int filter_load(enum sv_privsep_policy policy, struct hull_err *err)
 {
+	if ((size_t)policy >= sizeof(policies) / sizeof(policies[0]))
+		return hull_err_set(err, EINVAL, "seccomp: no policy %d",
+				    (int)policy);
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (!ctx)
 		return hull_err_set(err, ENOMEM, "seccomp: init");
 	int r = 0;
-	const char *const *lists[] = {sv_privsep_base, allow};
+	const char *const *lists[] = {sv_privsep_base, policies[policy].calls};
 	for (size_t l = 0; l < 2 && !r; l++)
-		for (const char *const *n = lists[l]; n && *n && !r; n++) {
+		for (const char *const *n = lists[l]; *n && !r; n++) {
 			int nr = seccomp_syscall_resolve_name(*n);
 			if (nr != __NR_SCMP_ERROR)
 				r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr,
 						     0);
 		}
-	if (!r && extra)
-		r = extra(ctx);
+	if (!r && policies[policy].rules)
+		r = policies[policy].rules(ctx);
 	if (!r)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
 	return r < 0 ? hull_err_sys(err, -r, "seccomp") : 0;
 }
 
-int sv_privsep_enter(uid_t uid, gid_t gid, const char *const *allow,
-		     int (*extra)(void *scmp_ctx), struct hull_err *err)
+int sv_privsep_enter(uid_t uid, gid_t gid, enum sv_privsep_policy policy,
+		     struct hull_err *err)
 {
 	/* The bounding set needs CAP_SETPCAP to shrink: first, as root. */
 	for (int c = 0; c < 64; c++)
@@ -142,5 +187,5 @@ int sv_privsep_enter(uid_t uid, gid_t gid, const char *const *allow,
 		return hull_err_sys(err, errno, "no_new_privs");
 	/* A change of credentials clears the parent-death signal. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	return filter_load(allow, extra, err);
+	return filter_load(policy, err);
 }

@@ -45,18 +45,31 @@ void sv_privsep_ids_for(const char *uuid, bool hvm, uid_t range_uid,
 			gid_t range_gid, enum sv_privsep_role role, uid_t *uid,
 			gid_t *gid);
 
+/* The children's seccomp budgets, each on top of sv_privsep_base (kill on
+ * any other call):
+ *   MD_SERVER: its socket's and streams' I/O, epoll, and the peer check
+ *     (metadata/peer.h: SO_PEERCRED, SO_PEERPIDFD, an openat read-only of
+ *     /proc/PID/cgroup, pidfd_send_signal with signal 0 only);
+ *   MD_KEEPER: the instance's record and its side files (metadata/store.h:
+ *     read, lock, atomic rewrite, a deleted value's folder) and its socket
+ *     to the server;
+ *   VNC_RELAY: its listener, its clients, its timer and the socket to the
+ *     supervisor (connections to QEMU come back over it). */
+enum sv_privsep_policy {
+	SV_PRIVSEP_MD_SERVER,
+	SV_PRIVSEP_MD_KEEPER,
+	SV_PRIVSEP_VNC_RELAY,
+};
+
 /*
  * In the child, after its descriptors are closed: empties the bounding
  * and ambient sets, becomes uid:gid with no supplementary groups (uid 0:
  * stays root, without capabilities), empties the other sets, sets
- * no_new_privs and the parent-death signal (SIGKILL) again, and loads a
- * seccomp filter that allows the calls named in allow (NULL-terminated)
- * and kills the process on any other. extra, when not NULL, adds rules
- * with arguments to the filter context (a scmp_filter_ctx) before it is
- * loaded; it returns 0 or a negative code.
+ * no_new_privs and the parent-death signal (SIGKILL) again, and loads
+ * policy's seccomp filter.
  */
-int sv_privsep_enter(uid_t uid, gid_t gid, const char *const *allow,
-		     int (*extra)(void *scmp_ctx), struct hull_err *err);
+int sv_privsep_enter(uid_t uid, gid_t gid, enum sv_privsep_policy policy,
+		     struct hull_err *err);
 
 /* Closes every descriptor above 2 but keep[0..n) (-1 entries ignored;
  * keep is sorted in place). For a child right after its fork. */

@@ -434,13 +434,6 @@ static int info_write(struct sv_vnc *v, const struct sockaddr_storage *ss,
 
 /* ---- the relay process ------------------------------------------------ */
 
-/* The relay's budget: its listener, its clients, its timer, and the
- * socket to the supervisor (connections to QEMU come back over it). */
-static const char *const vnc_calls[] = {
-    "epoll_create1", "epoll_ctl",	"epoll_wait", "epoll_pwait",
-    "accept4",	     "sendto",		"recvfrom",   "recvmsg",
-    "sendmsg",	     "timerfd_settime", "getppid",    NULL};
-
 __attribute__((noreturn)) static void vnc_relay(struct sv_vnc *v, int sock,
 						pid_t parent)
 {
@@ -452,7 +445,7 @@ __attribute__((noreturn)) static void vnc_relay(struct sv_vnc *v, int sock,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	int keep[3] = {v->listen_fd, v->timer_fd, sock};
 	sv_privsep_close_all_but(keep, 3);
-	if (sv_privsep_enter(v->uid, v->gid, vnc_calls, NULL, &err) < 0) {
+	if (sv_privsep_enter(v->uid, v->gid, SV_PRIVSEP_VNC_RELAY, &err) < 0) {
 		sv_log("error", "vnc: relay: %s", err.msg);
 		_exit(1);
 	}
