@@ -4,6 +4,7 @@ instance's own unprivileged uid, no capabilities, no_new_privs, a seccomp
 allow-list and only its own descriptors; a root keeper without
 capabilities beside it holds the record. The supervisor restarts them
 when they die, and the guest's next mdata-get works."""
+import json
 import os
 
 from zonekit import zones, wait_for  # noqa: F401
@@ -105,3 +106,42 @@ def test_killed_metadata_server_is_restarted(zones):
                     5)
     assert z.zlogin("mdata-put", "after", "ok").rc == 0
     assert z.zlogin("mdata-get", "after").out == "ok\n"
+
+
+def test_metadata_pair_serves_a_whole_workload_unkilled(zones):
+    """Every kind of request a guest makes stays inside the pair's
+    seccomp budgets in the build under test (ASan or release): GETs of
+    sdc: and customer keys, a listing, PUT and DELETE of a small value and
+    of one large enough for a side file (the keeper hashes, writes,
+    reads and removes it), a GET of a deleted key. A call outside a
+    budget kills the process with SIGSYS and the supervisor would start
+    another: the same two processes must have served it all, and the
+    supervisor logged no death."""
+    z = zones.new({"customer_metadata": {"user-script": "echo hi",
+                                         "note": "n" * 5000},
+                   "tags": {"role": "web"}})
+    sv = z.supervisor_pid()
+    md = wait_for(lambda: children(sv, "hull-metadata"), 5)
+    keeper = children(sv, "hull-md-keeper")
+    assert len(md) == 1 and len(keeper) == 1, (md, keeper)
+    assert z.zlogin("mdata-get", "sdc:uuid").out == z.uuid + "\n"
+    assert json.loads(z.zlogin("mdata-get", "sdc:tags").out) == {
+        "role": "web"}
+    assert z.zlogin("mdata-get", "note").out == "n" * 5000 + "\n"
+    assert sorted(z.zlogin("mdata-list").out.split()) == ["note",
+                                                          "user-script"]
+    big = "".join(chr(ord("a") + i % 26) for i in range(20000))
+    for key, value in (("small", "v"), ("big", big)):
+        assert z.zlogin("mdata-put", key, value).rc == 0
+        assert z.zlogin("mdata-get", key).out == value + "\n"
+    side = os.path.join(z.dir, "config", "metadata")
+    assert os.path.isdir(side) and os.listdir(side), "no side file"
+    for key in ("big", "small", "note"):
+        assert z.zlogin("mdata-delete", key).rc == 0
+        r = z.zlogin("mdata-get", key, check=False)
+        assert r.rc != 0 and r.out == "", (key, r.rc, r.out)
+    assert z.zlogin("mdata-list").out.split() == ["user-script"]
+    assert children(sv, "hull-metadata") == md
+    assert children(sv, "hull-md-keeper") == keeper
+    assert not [e for e in z.supervisor_log() if "died" in e["msg"]
+                or "keeps dying" in e["msg"]], z.supervisor_log()
