@@ -313,7 +313,8 @@ def test_vnc_relay_and_metadata_run_unprivileged(vmhost):
     of their own with the ids after the emulator's (hull_userns uid + 2
     and + 1), no capabilities, under seccomp; the supervisor restarts
     the relay when it is killed and clients are served again."""
-    from test_privsep import assert_confined, children, fd_targets, status
+    from test_privsep import (assert_confined, children, confined_children,
+                              entered, fd_targets, status)
     from zonekit import wait_for
     h = vmhost
     img = install(h)
@@ -325,7 +326,7 @@ def test_vnc_relay_and_metadata_run_unprivileged(vmhost):
     with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
         sv = int(f.read())
     for comm, off in (("hull-vnc", 2), ("hull-metadata", 1)):
-        pid = children(sv, comm)
+        pid = confined_children(sv, comm)
         assert len(pid) == 1, (comm, pid)
         st = status(pid[0])
         assert st["Uid"].split() == [str(ids["uid"] + off)] * 4, st["Uid"]
@@ -337,7 +338,7 @@ def test_vnc_relay_and_metadata_run_unprivileged(vmhost):
     relay = children(sv, "hull-vnc")
     os.kill(relay[0], 9)
     new = wait_for(lambda: [p for p in children(sv, "hull-vnc")
-                            if p not in relay], 5)
+                            if p not in relay and entered(p)], 5)
     assert new, "the relay was not restarted"
     assert rfb_hello(port)[1] == [2]
     assert state(h, u) == "running"

@@ -33,6 +33,24 @@ def status(pid):
     return fields
 
 
+def entered(pid):
+    """Whether a child has dropped to its budget (seccomp loaded last):
+    it takes its name before, as it starts, so a fast reader can see it
+    still root for a moment, before it serves anything."""
+    try:
+        return status(pid)["Seccomp"] == "2"
+    except FileNotFoundError:
+        return False
+
+
+def confined_children(pid, comm, timeout=5):
+    """children(pid, comm) once there is one and all have dropped."""
+    def ready():
+        kids = children(pid, comm)
+        return kids if kids and all(entered(k) for k in kids) else None
+    return wait_for(ready, timeout) or []
+
+
 def assert_confined(st):
     for f in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(st[f], 16) == 0, (f, st[f])
@@ -48,7 +66,7 @@ def fd_targets(pid):
 def test_metadata_server_runs_unprivileged(zones):
     z = zones.new({"customer_metadata": {"user-script": "echo hi"}})
     sv = z.supervisor_pid()
-    md = wait_for(lambda: children(sv, "hull-metadata"), 5)[0]
+    md = confined_children(sv, "hull-metadata")[0]
     st = status(md)
     uids = [int(x) for x in st["Uid"].split()]
     gids = [int(x) for x in st["Gid"].split()]
@@ -64,7 +82,7 @@ def test_metadata_server_runs_unprivileged(zones):
     assert len(extra) == 3, fds  # listener, keeper, its epoll
     assert all(t.startswith(("socket:", "anon_inode:")) for t in extra), fds
     # the keeper: root without capabilities, also under seccomp
-    keeper = children(sv, "hull-md-keeper")
+    keeper = confined_children(sv, "hull-md-keeper")
     assert len(keeper) == 1
     kst = status(keeper[0])
     assert kst["Uid"].split()[0] == "0"
@@ -87,7 +105,7 @@ def test_killed_metadata_server_is_restarted(zones):
     keeper = children(sv, "hull-md-keeper")
     os.kill(md[0], 9)
     new = wait_for(lambda: [p for p in children(sv, "hull-metadata")
-                            if p not in md], 5)
+                            if p not in md and entered(p)], 5)
     assert new, "no new metadata server"
     # the pair is started again, the keeper too
     assert wait_for(lambda: children(sv, "hull-md-keeper") not in
@@ -121,8 +139,8 @@ def test_metadata_pair_serves_a_whole_workload_unkilled(zones):
                                          "note": "n" * 5000},
                    "tags": {"role": "web"}})
     sv = z.supervisor_pid()
-    md = wait_for(lambda: children(sv, "hull-metadata"), 5)
-    keeper = children(sv, "hull-md-keeper")
+    md = confined_children(sv, "hull-metadata")
+    keeper = confined_children(sv, "hull-md-keeper")
     assert len(md) == 1 and len(keeper) == 1, (md, keeper)
     assert z.zlogin("mdata-get", "sdc:uuid").out == z.uuid + "\n"
     assert json.loads(z.zlogin("mdata-get", "sdc:tags").out) == {
