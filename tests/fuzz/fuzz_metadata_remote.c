@@ -6,8 +6,9 @@
  *
  *   - its first 4 bytes as a frame's op and the rest as that frame's
  *     payload, given to metadata_remote_req_parse() in a buffer of exactly
- *     len + 1 bytes (the spare byte the keeper reads into), and what it
- *     decodes is checked to lie inside the payload;
+ *     len + 1 bytes (the spare byte the keeper reads into, a NUL as the
+ *     keeper leaves it, then another byte), and what it decodes is
+ *     checked to lie inside the payload;
  *   - the whole input as the byte stream a server writes, fed over a
  *     socket pair to metadata_remote_serve() backed by an in-memory
  *     instance record, so framing, READ generations and CHANGE's PUT and
@@ -55,7 +56,10 @@ static int mem_modify(void *ctx, int (*edit)(json_t *, void *), void *arg,
 	return r;
 }
 
-static void check_parse(const uint8_t *data, size_t size)
+/* Decodes data as one frame (op, payload) in a buffer whose spare byte
+ * is spare: the keeper's holds a NUL there, which the key must not be
+ * taken to end at. */
+static void check_parse(const uint8_t *data, size_t size, char spare)
 {
 	uint32_t op;
 	if (size < sizeof(op))
@@ -66,7 +70,7 @@ static void check_parse(const uint8_t *data, size_t size)
 	if (!payload)
 		abort();
 	memcpy(payload, data + sizeof(op), len);
-	payload[len] = '\x55'; /* the spare byte need not be a NUL */
+	payload[len] = spare;
 
 	struct metadata_remote_req req;
 	if (metadata_remote_req_parse(op, payload, len, &req) == 0) {
@@ -83,7 +87,7 @@ static void check_parse(const uint8_t *data, size_t size)
 				abort();
 			const char *kend = req.key + strlen(req.key);
 			if (req.value &&
-			    (req.value != kend + 1 ||
+			    (req.value != kend + 1 || req.value > end ||
 			     req.value_len != (size_t)(end - req.value)))
 				abort();
 			if (!req.value && (kend + 1 != end || req.value_len))
@@ -123,7 +127,8 @@ static void *feeder(void *arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	check_parse(data, size);
+	check_parse(data, size, '\0');
+	check_parse(data, size, '\x55');
 
 	vm = json_loads(seed_record, 0, NULL);
 	if (!vm)
