@@ -20,6 +20,7 @@
 #include "hvm/vmm.h"
 #include "lib/err.h"
 #include "lib/json.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 
 static void usage(FILE *f)
@@ -277,7 +278,7 @@ static int cmd_qemu(int argc, char **argv, const char *cmd)
 		printf("%s\n", *p);
 	rc = 0;
 out:
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	hvm_boot_fini(&b);
 	json_decref(vm);
 	return rc;

@@ -20,7 +20,7 @@
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "net/instance.h"
-#include "net/mac.h"
+#include "lib/mac.h"
 #include "net/nic.h"
 
 static void usage(FILE *f)
@@ -252,8 +252,8 @@ static int cmd_check(int argc, char **argv)
 	r = net_config_parse(rec, cfg, &err);
 	if (!r)
 		for (size_t i = 0; i < cfg->nnics; i++) {
-			char mac[NET_MAC_STRLEN];
-			net_mac_format(cfg->nics[i].mac, mac);
+			char mac[HULL_MAC_STRLEN];
+			hull_mac_format(cfg->nics[i].mac, mac);
 			printf("%s %s %s vlan %u%s\n", cfg->nics[i].interface,
 			       mac, cfg->nics[i].tag, cfg->nics[i].vlan_id,
 			       (int)i == cfg->primary ? " primary" : "");
@@ -290,10 +290,10 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc, argv);
 	if (!strcmp(cmd, "mac")) {
-		uint8_t m[NET_MAC_LEN];
-		char s[NET_MAC_STRLEN];
-		net_mac_generate(m);
-		net_mac_format(m, s);
+		uint8_t m[HULL_MAC_LEN];
+		char s[HULL_MAC_STRLEN];
+		hull_mac_generate(m);
+		hull_mac_format(m, s);
 		printf("%s\n", s);
 		return 0;
 	}

@@ -17,7 +17,7 @@
 #include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
-#include "net/mac.h"
+#include "lib/mac.h"
 #include "net/netlink.h"
 
 void fw_nic_default_ifname(const char *uuid, size_t idx, char out[16])
@@ -128,10 +128,10 @@ int fw_inst_from_json(json_t *vm, struct fw_inst *inst, struct hull_err *err)
 		}
 		/* The IPv6 link-local address every nic has (antispoof lets
 		 * it out), so the filter finds traffic to it too. */
-		uint8_t mb[NET_MAC_LEN], ll[16];
+		uint8_t mb[HULL_MAC_LEN], ll[16];
 		char lls[INET6_ADDRSTRLEN];
-		if (net_mac_parse(hull_json_str(nj, "mac", ""), mb) == 0) {
-			net_mac_to_ipv6_ll(mb, ll);
+		if (hull_mac_parse(hull_json_str(nj, "mac", ""), mb) == 0) {
+			hull_mac_to_ipv6_ll(mb, ll);
 			if (inet_ntop(AF_INET6, ll, lls, sizeof(lls)))
 				nic_add_ip(nic, lls);
 		}

@@ -9,36 +9,13 @@
 #include <string.h>
 
 #include "lib/uuid.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static void add(struct strv *sv, char *owned)
+static void add2(struct hull_strv *sv, const char *opt, char *owned)
 {
-	if (sv->n + 2 > sv->cap) {
-		sv->cap = sv->cap ? sv->cap * 2 : 64;
-		sv->v = xrealloc(sv->v, sv->cap * sizeof(*sv->v));
-	}
-	sv->v[sv->n++] = owned;
-	sv->v[sv->n] = NULL;
-}
-
-static void add2(struct strv *sv, const char *opt, char *owned)
-{
-	add(sv, xstrdup(opt));
-	add(sv, owned);
-}
-
-void hvm_strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
+	hull_strv_push(sv, xstrdup(opt));
+	hull_strv_push(sv, owned);
 }
 
 /* QEMU's option syntax: a comma inside a value is written twice. */
@@ -101,7 +78,7 @@ static int get_str(json_t *o, const char *key, const char *name,
 	return 0;
 }
 
-static int add_disks(struct strv *sv, json_t *vm, bool firmware,
+static int add_disks(struct hull_strv *sv, json_t *vm, bool firmware,
 		     struct hull_err *err)
 {
 	json_t *disks = json_object_get(vm, "disks");
@@ -227,8 +204,8 @@ static int add_disks(struct strv *sv, json_t *vm, bool firmware,
 	return 0;
 }
 
-static int add_nics(struct strv *sv, json_t *vm, const struct hvm_qemu_host *h,
-		    struct hull_err *err)
+static int add_nics(struct hull_strv *sv, json_t *vm,
+		    const struct hvm_qemu_host *h, struct hull_err *err)
 {
 	json_t *nics = json_object_get(vm, "nics");
 	if (!nics)
@@ -300,7 +277,7 @@ static char *sock_chardev(const char *id, const char *run, const char *name,
 char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		     struct hull_err *err)
 {
-	struct strv sv = {0};
+	struct hull_strv sv = {0};
 	json_int_t vcpus = 1, ram = 256, vnc_port = 0;
 	const char *uuid, *cpu_type, *bootrom, *boot_order, *extra, *vnc_pw;
 	int r;
@@ -348,11 +325,11 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 	}
 	bool uefi = bootrom && !strcmp(bootrom, "uefi") && !h->kernel;
 
-	add(&sv, xstrdup(h->qemu ? h->qemu : HVM_QEMU_BIN));
+	hull_strv_push(&sv, xstrdup(h->qemu ? h->qemu : HVM_QEMU_BIN));
 	add2(&sv, "-name", xasprintf("guest=%s,debug-threads=on", uuid));
 	add2(&sv, "-uuid", xstrdup(uuid));
-	add(&sv, xstrdup("-no-user-config"));
-	add(&sv, xstrdup("-nodefaults"));
+	hull_strv_push(&sv, xstrdup("-no-user-config"));
+	hull_strv_push(&sv, xstrdup("-nodefaults"));
 	add2(&sv, "-machine",
 	     xasprintf("%s,accel=%s", uefi ? "q35" : "pc",
 		       h->kvm ? "kvm" : "tcg"));
@@ -372,7 +349,7 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 	add2(&sv, "-rtc", xstrdup("base=utc"));
 	/* A guest reboot ends QEMU; the supervisor starts it again, which
 	 * runs the boot loader again (a new kernel after an upgrade). */
-	add(&sv, xstrdup("-no-reboot"));
+	hull_strv_push(&sv, xstrdup("-no-reboot"));
 	/* QEMU's own seccomp filter, under the double hull's. */
 	add2(&sv, "-sandbox",
 	     xstrdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
@@ -392,7 +369,7 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		     xasprintf("unix:%s%s", ep,
 			       vnc_pw && *vnc_pw ? ",password=on" : ""));
 	} else {
-		add(&sv, xstrdup("-nographic"));
+		hull_strv_push(&sv, xstrdup("-nographic"));
 	}
 
 	if (h->kernel) {
@@ -456,10 +433,10 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		char *save = NULL;
 		for (char *t = strtok_r(copy, " \t\n", &save); t;
 		     t = strtok_r(NULL, " \t\n", &save))
-			add(&sv, xstrdup(t));
+			hull_strv_push(&sv, xstrdup(t));
 	}
 	return sv.v;
 fail:
-	hvm_strv_free(sv.v);
+	hull_strv_free(sv.v);
 	return NULL;
 }

@@ -64,11 +64,9 @@ struct hvm_qemu_host {
 	size_t ntap_fds;
 };
 
-/* Builds the argv (NULL-terminated, owned: free with hvm_strv_free).
+/* Builds the argv (NULL-terminated, owned: free with hull_strv_free).
  * Errors name the property at fault ("disks.1.model: ..."). */
 char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 		     struct hull_err *err);
-
-void hvm_strv_free(char **v);
 
 #endif

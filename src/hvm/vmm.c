@@ -10,45 +10,28 @@
 
 #include "hvm/qemu.h"
 #include "lib/uuid.h"
+#include "lib/mac.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 
-struct strv {
-	char **v;
-	size_t n, cap;
-};
-
-static void add(struct strv *sv, char *owned)
+static void add2(struct hull_strv *sv, const char *opt, char *owned)
 {
-	if (sv->n + 2 > sv->cap) {
-		sv->cap = sv->cap ? sv->cap * 2 : 32;
-		sv->v = xrealloc(sv->v, sv->cap * sizeof(*sv->v));
-	}
-	sv->v[sv->n++] = owned;
-	sv->v[sv->n] = NULL;
+	hull_strv_push(sv, xstrdup(opt));
+	hull_strv_push(sv, owned);
 }
 
-static void add2(struct strv *sv, const char *opt, char *owned)
-{
-	add(sv, xstrdup(opt));
-	add(sv, owned);
-}
-
-static int fail(struct strv *sv, struct hull_err *err, const char *what,
+static int fail(struct hull_strv *sv, struct hull_err *err, const char *what,
 		const char *why)
 {
-	hvm_strv_free(sv->v);
+	hull_strv_free(sv->v);
 	sv->v = NULL;
 	return hull_err_set(err, EINVAL, "%s: %s", what, why);
 }
 
 static bool is_mac(const char *s)
 {
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
-	return true;
+	uint8_t m[HULL_MAC_LEN];
+	return hull_mac_parse_canonical(s, m) == 0;
 }
 
 /* hull-vmm's option syntax separates fields with commas. */
@@ -75,7 +58,7 @@ static int int_or(json_t *vm, const char *key, json_int_t dflt, json_int_t lo,
 char **hvm_vmm_argv(json_t *vm, const struct hvm_vmm_host *h,
 		    struct hull_err *err)
 {
-	struct strv sv = {0};
+	struct hull_strv sv = {0};
 	char key[48];
 	json_int_t vcpus = 1, ram = 256;
 
@@ -121,7 +104,7 @@ char **hvm_vmm_argv(json_t *vm, const struct hvm_vmm_host *h,
 		return NULL;
 	}
 
-	add(&sv, xstrdup(h->vmm ? h->vmm : HVM_VMM_BIN));
+	hull_strv_push(&sv, xstrdup(h->vmm ? h->vmm : HVM_VMM_BIN));
 	add2(&sv, "--memory", xasprintf("%lldM", (long long)ram));
 	add2(&sv, "--cpus", xasprintf("%lld", (long long)vcpus));
 	add2(&sv, "--kernel", xstrdup(h->kernel));
@@ -214,7 +197,7 @@ char **hvm_vmm_argv(json_t *vm, const struct hvm_vmm_host *h,
 		     xasprintf("fd=%d,mac=%s", h->tap_fds[i], mac));
 	}
 
-	add(&sv, xstrdup("--rng"));
+	hull_strv_push(&sv, xstrdup("--rng"));
 	add2(&sv, "--console",
 	     xasprintf("unix:%s/%s", h->run_dir, HVM_QEMU_CONSOLE_SOCK));
 	add2(&sv, "--metadata",

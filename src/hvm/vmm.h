@@ -39,7 +39,7 @@ struct hvm_vmm_host {
 	size_t ntap_fds;
 };
 
-/* Builds the argv (NULL-terminated; free with hvm_strv_free). Errors
+/* Builds the argv (NULL-terminated; free with hull_strv_free). Errors
  * name the property at fault. */
 char **hvm_vmm_argv(json_t *vm, const struct hvm_vmm_host *h,
 		    struct hull_err *err);

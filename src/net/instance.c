@@ -38,11 +38,11 @@ struct made {
 	int tap_fds[NET_MAX_NICS];
 };
 
-static char *port_alias(const char *uuid, const uint8_t mac[NET_MAC_LEN])
+static char *port_alias(const char *uuid, const uint8_t mac[HULL_MAC_LEN])
 {
-	char m[NET_MAC_STRLEN];
+	char m[HULL_MAC_STRLEN];
 
-	net_mac_format(mac, m);
+	hull_mac_format(mac, m);
 	return xasprintf("hull:%s:%s", uuid, m);
 }
 
@@ -168,7 +168,7 @@ static int port_name(struct nl_sock *sk, const char *uuid, char out[IFNAMSIZ],
 
 struct mac_owner {
 	const char *uuid;
-	char mac[NET_MAC_STRLEN];
+	char mac[HULL_MAC_STRLEN];
 	char owner[HULL_UUID_LEN + 1];
 };
 
@@ -181,7 +181,7 @@ static int mac_owner_cb(const char *name, const char *alias, int master,
 	struct mac_owner *o = arg;
 	const char *u = alias + 5, *m = u + HULL_UUID_LEN + 1;
 
-	if (strlen(alias) != 5 + HULL_UUID_LEN + 1 + NET_MAC_STRLEN - 1 ||
+	if (strlen(alias) != 5 + HULL_UUID_LEN + 1 + HULL_MAC_STRLEN - 1 ||
 	    !strncmp(u, o->uuid, HULL_UUID_LEN) || strcmp(m, o->mac))
 		return 0;
 	snprintf(o->owner, sizeof(o->owner), "%.*s", HULL_UUID_LEN, u);
@@ -199,7 +199,7 @@ static int nic_check(struct nl_sock *sk, const char *uuid,
 	struct net_tag t;
 	int br, r;
 
-	net_mac_format(n->mac, o.mac);
+	hull_mac_format(n->mac, o.mac);
 	r = net_link_foreach(sk, "hull:", mac_owner_cb, &o, err);
 	if (r < 0)
 		return r;
@@ -557,7 +557,7 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 	const struct net_nic *nic = NULL;
 	_cleanup_free_ char *alias = NULL;
 	struct nl_sock *sk = NULL;
-	uint8_t m[NET_MAC_LEN];
+	uint8_t m[HULL_MAC_LEN];
 	const char *uuid;
 	int fds[1] = {-1};
 	bool hvm;
@@ -566,12 +566,12 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 	if ((r = record_uuid(record, &uuid, err)) ||
 	    (r = net_config_parse(record, cfg, err)))
 		goto out;
-	if (net_mac_parse(mac, m) < 0) {
+	if (hull_mac_parse(mac, m) < 0) {
 		r = hull_err_set(err, EINVAL, "invalid MAC address '%s'", mac);
 		goto out;
 	}
 	for (size_t i = 0; i < cfg->nnics; i++)
-		if (!memcmp(cfg->nics[i].mac, m, NET_MAC_LEN))
+		if (!memcmp(cfg->nics[i].mac, m, HULL_MAC_LEN))
 			nic = &cfg->nics[i];
 	if (!nic) {
 		r = hull_err_set(err, ENOENT, "instance %s has no nic %s", uuid,
@@ -613,12 +613,12 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 	_cleanup_free_ char *alias = NULL;
 	struct nl_sock *sk;
 	struct made m = {0};
-	uint8_t b[NET_MAC_LEN];
+	uint8_t b[HULL_MAC_LEN];
 	int lock, r;
 
 	if (!hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
-	if (net_mac_parse(mac, b) < 0)
+	if (hull_mac_parse(mac, b) < 0)
 		return hull_err_set(err, EINVAL, "invalid MAC address '%s'",
 				    mac);
 	alias = port_alias(uuid, b);

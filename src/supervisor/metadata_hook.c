@@ -28,7 +28,8 @@
  * with a back-off for a pair that dies as it starts, and not before the
  * next boot after a few of those).
  *
- * The listening socket is the supervisor's, kept across boots; every
+ * The listening socket is the supervisor's, kept across boots and, by
+ * the holder, across a supervisor's death (holder.h); every
  * connection's peer must be the instance or host root (metadata/peer.h).
  */
 #include "supervisor/metadata_hook.h"
@@ -55,6 +56,7 @@
 #include "metadata/server.h"
 #include "metadata/store.h"
 #include "metadata/remote.h"
+#include "supervisor/holder.h"
 #include "supervisor/log.h"
 #include "supervisor/privsep.h"
 #include "supervisor/vm.h"
@@ -390,12 +392,15 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 		      pid_t init, struct hull_err *err)
 {
 	int fd = md_listen_fd;
+	if (fd < 0)
+		fd = sv_holder_take("metadata");
 	if (fd < 0) {
 		_cleanup_free_ char *sock = hull_root_path(
 		    "%s/run/zonecontrol/metadata.sock", cfg->uuid);
 		fd = metadata_channel_listen(sock, err);
 		if (fd < 0)
 			return fd;
+		sv_holder_put("metadata", fd);
 	}
 	return sv_metadata_start(loop, cfg->uuid, fd, err);
 }

@@ -13,6 +13,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/json.h"
@@ -187,5 +188,10 @@ int sv_privsep_enter(uid_t uid, gid_t gid, enum sv_privsep_policy policy,
 		return hull_err_sys(err, errno, "no_new_privs");
 	/* A change of credentials clears the parent-death signal. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* The first time conversion of a process (sv_log's gmtime_r) reads
+	 * /etc/localtime with stdio (openat, newfstatat): a child forked
+	 * before its supervisor logged anything (an adopter) would die of
+	 * that under the filter. Done here, once, before it. */
+	tzset();
 	return filter_load(policy, err);
 }

@@ -31,6 +31,7 @@
 #include "lib/json.h"
 #include "lib/prog.h"
 #include "lib/root.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 #include "net/instance.h"
 #include "net/nic.h"
@@ -507,11 +508,40 @@ out:
 	taps_close(taps, NET_MAX_NICS);
 	if (r < 0 && ntaps > 0)
 		net_instance_teardown(uuid, NULL);
-	hvm_strv_free(argv);
+	hull_strv_free(argv);
 	free(bin);
 	json_decref(rec);
 	/* On failure the caller kills proc->pid (our child) if set. */
 	return r;
+}
+
+int sv_vm_adopt(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
+		struct sv_loop *loop, struct zone_proc *proc, int qmp,
+		struct hull_err *err)
+{
+	snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
+	vm->cg = cg;
+	vm->loop = loop;
+	vm->proc = proc;
+	vm->reset = false;
+	vm->qlen = 0;
+	proc->notify_fd = -1;
+	vm->qmp_fd = qmp;
+	if (qmp >= 0) {
+		fcntl(qmp, F_SETFL, O_NONBLOCK);
+		if (sv_loop_add(loop, qmp, EPOLLIN, on_qmp, vm, err) < 0)
+			return -err->code;
+	}
+	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
+	json_t *rec = hull_json_load_file(recp, err);
+	if (!rec)
+		return -err->code;
+	_cleanup_free_ char *run =
+	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
+	if (vm->kvm_brand && hull_json_int(rec, "vnc_port", 0) >= 0)
+		vnc_setup(vm, uuid, rec, run, loop);
+	json_decref(rec);
+	return 0;
 }
 
 int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err)

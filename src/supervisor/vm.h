@@ -69,6 +69,14 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	       struct sv_loop *loop, struct zone_proc *proc,
 	       void (*booted)(void *data, int r, struct hull_err *err),
 	       void *data, struct hull_err *err);
+/* After a supervisor's death (supervisor.c, adopt): the emulator runs,
+ * proc has its pid and the console its predecessor held; qmp is the QMP
+ * connection the holder kept (or -1). Watches QMP and starts the VNC
+ * relay again. */
+int sv_vm_adopt(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
+		struct sv_loop *loop, struct zone_proc *proc, int qmp,
+		struct hull_err *err);
+
 /* Whether step 1 is running; ending it (a stop while it runs) kills the
  * loader and calls nothing. */
 bool sv_vm_loading(const struct sv_vm *vm);

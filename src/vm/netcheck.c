@@ -23,9 +23,9 @@ static int other_check(const struct net_config *cfg, const char *other,
 	json_t *nic;
 	json_array_foreach(nics, i, nic)
 	{
-		uint8_t mac[NET_MAC_LEN];
+		uint8_t mac[HULL_MAC_LEN];
 		const char *ms = hull_json_str(nic, "mac", "");
-		bool have_mac = net_mac_parse(ms, mac) == 0;
+		bool have_mac = hull_mac_parse(ms, mac) == 0;
 		/* Addresses: "ip" and the static entries of "ips". */
 		struct net_addr addrs[NET_MAX_IPS + 1];
 		size_t na = 0;
@@ -43,7 +43,7 @@ static int other_check(const struct net_config *cfg, const char *other,
 		}
 		for (size_t n = 0; n < cfg->nnics; n++) {
 			const struct net_nic *mine = &cfg->nics[n];
-			if (have_mac && !memcmp(mac, mine->mac, NET_MAC_LEN))
+			if (have_mac && !memcmp(mac, mine->mac, HULL_MAC_LEN))
 				return hull_err_set(
 				    err, EEXIST,
 				    "nics.%u: mac %s is already used "

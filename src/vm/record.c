@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,18 +200,22 @@ static void derive_running(json_t *vm, const char *uuid)
 	json_decref(j);
 }
 
+static char host_uuid[37];
+
+static void host_uuid_once(void)
+{
+	if (host_uuid_get(host_uuid, NULL) < 0)
+		host_uuid[0] = '\0';
+}
+
 /* What SmartOS takes from sysinfo for every instance: server_uuid (its
  * UUID) and platform_buildstamp (its Live Image); looked up once per
- * process. snapshots is always there, [] when there are none. */
+ * process (pthread_once: the instance library is called from threads).
+ * snapshots is always there, [] when there are none. */
 static void derive_host(json_t *vm)
 {
-	static char host_uuid[37];
-	static bool looked;
-	if (!looked) {
-		looked = true;
-		if (host_uuid_get(host_uuid, NULL) < 0)
-			host_uuid[0] = '\0';
-	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, host_uuid_once);
 	if (host_uuid[0])
 		json_object_set_new(vm, "server_uuid", json_string(host_uuid));
 	json_object_set_new(vm, "platform_buildstamp",

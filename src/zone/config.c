@@ -13,6 +13,7 @@
 
 #include "lib/json.h"
 #include "lib/root.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 #include "vm/mdfiles.h"
 #include "zone/idrange.h"
@@ -21,31 +22,6 @@
 #define ZONE_DEFAULT_PATH                                                      \
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/"       \
 	"bin:" ZONE_TOOLS_DIR
-
-void zone_strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
-static size_t strv_len(char **v)
-{
-	size_t n = 0;
-	while (v && v[n])
-		n++;
-	return n;
-}
-
-static void strv_push(char ***v, const char *s)
-{
-	size_t n = strv_len(*v);
-	*v = xrealloc(*v, (n + 2) * sizeof(char *));
-	(*v)[n] = xstrdup(s);
-	(*v)[n + 1] = NULL;
-}
 
 /* A JSON array of strings, or a string holding one (docker:* keys). */
 static int strv_from_json(json_t *j, const char *what, char ***out,
@@ -77,7 +53,7 @@ static int strv_from_json(json_t *j, const char *what, char ***out,
 					    "%s: element %zu is not a string",
 					    what, i);
 		}
-		strv_push(out, json_string_value(e));
+		hull_strv_append(out, json_string_value(e));
 	}
 	json_decref(owned);
 	return 0;
@@ -130,7 +106,7 @@ static int parse_docker(json_t *im, struct zone_config *cfg,
 	if (cmd && !json_is_null(cmd) &&
 	    (r = strv_from_json(cmd, "docker:cmd", &cfg->argv, err)) < 0)
 		return r;
-	if (strv_len(cfg->argv) == 0)
+	if (hull_strv_len(cfg->argv) == 0)
 		return hull_err_set(
 		    err, EINVAL,
 		    "docker zone has neither docker:entrypoint nor docker:cmd");
@@ -266,7 +242,7 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 			return hull_err_set(
 			    err, EINVAL, "init_name: not an absolute path: %s",
 			    init);
-		strv_push(&cfg->argv, init);
+		hull_strv_append(&cfg->argv, init);
 	}
 
 	cfg->sys_admin =
@@ -283,15 +259,15 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 
 	/* systemd's container interface: container= names the manager. */
 	if (!strv_has_prefix(cfg->envp, "PATH="))
-		strv_push(&cfg->envp, ZONE_DEFAULT_PATH);
+		hull_strv_append(&cfg->envp, ZONE_DEFAULT_PATH);
 	if (!strv_has_prefix(cfg->envp, "HOME="))
-		strv_push(&cfg->envp, "HOME=/root");
+		hull_strv_append(&cfg->envp, "HOME=/root");
 	if (!strv_has_prefix(cfg->envp, "TERM="))
-		strv_push(&cfg->envp, "TERM=vt100");
-	strv_push(&cfg->envp, "container=hull");
+		hull_strv_append(&cfg->envp, "TERM=vt100");
+	hull_strv_append(&cfg->envp, "container=hull");
 	char *hn = xasprintf("HOSTNAME=%s", cfg->hostname);
 	if (!strv_has_prefix(cfg->envp, "HOSTNAME="))
-		strv_push(&cfg->envp, hn);
+		hull_strv_append(&cfg->envp, hn);
 	free(hn);
 	zone_limits_from_json(vm, &cfg->limits);
 	if ((r = zone_fs_parse(json_object_get(vm, "filesystems"), &cfg->fs,
@@ -327,10 +303,10 @@ void zone_config_fini(struct zone_config *cfg)
 		return;
 	free(cfg->hostname);
 	free(cfg->dns_domain);
-	zone_strv_free(cfg->resolvers);
+	hull_strv_free(cfg->resolvers);
 	free(cfg->kernel_version);
-	zone_strv_free(cfg->argv);
-	zone_strv_free(cfg->envp);
+	hull_strv_free(cfg->argv);
+	hull_strv_free(cfg->envp);
 	free(cfg->workdir);
 	free(cfg->user);
 	zone_fs_free(cfg->fs, cfg->nfs);

@@ -88,5 +88,4 @@ int zone_config_load(const char *uuid, struct zone_config *cfg,
 /* Limits only (for vmadm update). */
 void zone_limits_from_json(json_t *vm, struct zone_limits *l);
 void zone_config_fini(struct zone_config *cfg);
-void zone_strv_free(char **v);
 #endif

@@ -19,6 +19,7 @@
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
 #include "lib/err.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 
 #define UUID "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -138,7 +139,7 @@ static void test_direct_boot_tcg(void **state)
 	assert_string_equal(find(av, "-netdev", "tap"), "tap,id=net0,fd=7");
 	assert_string_equal(find(av, "-device", "netdev=net0"),
 			    "virtio-net-pci,netdev=net0,mac=02:08:20:aa:bb:cc");
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 }
 
@@ -165,7 +166,7 @@ static void test_kvm_host_cpu(void **state)
 	assert_string_equal(av[n - 3], "-device");
 	assert_string_equal(av[n - 2], "virtio-balloon");
 	assert_string_equal(av[n - 1], "-S");
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 
 	/* "host" without KVM: QEMU's nearest, "max". */
@@ -173,7 +174,7 @@ static void test_kvm_host_cpu(void **state)
 	host_init(&h, false);
 	av = hvm_qemu_argv(vm, &h, &err);
 	assert_string_equal(find(av, "-cpu", ""), "max");
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 }
 
@@ -195,7 +196,7 @@ static void test_bootrom(void **state)
 	assert_false(has(av, "-nographic"));
 	assert_string_equal(find(av, "-vnc", ""),
 			    "unix:/zones/" UUID "/run/vnc.sock");
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 
 	/* vnc_port -1: no display at all; a password turns VNC auth on */
@@ -205,7 +206,7 @@ static void test_bootrom(void **state)
 	assert_true(has(av, "-nographic"));
 	assert_null(find(av, "-vnc", ""));
 	assert_null(find(av, "-vga", ""));
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 	vm = vm_new(", \"vnc_port\": 5901, \"vnc_password\": \"s3cr,t\"");
 	av = hvm_qemu_argv(vm, &h, &err);
@@ -213,7 +214,7 @@ static void test_bootrom(void **state)
 	assert_string_equal(find(av, "-vnc", ""),
 			    "unix:/zones/" UUID "/run/vnc.sock,password=on");
 	assert_null(find(av, "-vnc", "s3cr")); /* never on the command line */
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 
 	vm = vm_new(", \"bootrom\": \"uefi\", \"boot\": \"order=c\"");
@@ -223,7 +224,7 @@ static void test_bootrom(void **state)
 	assert_non_null(find(av, "-drive", "if=pflash"));
 	assert_non_null(find(av, "-drive", HVM_QEMU_OVMF));
 	assert_string_equal(find(av, "-boot", ""), "order=c");
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 }
 
@@ -295,7 +296,7 @@ static void test_extra_disks(void **state)
 	assert_non_null(find(av, "-device", "scsi-hd,drive=disk1,bus=scsi0.0"));
 	assert_non_null(find(av, "-device", "ide-cd,drive=disk2"));
 	assert_non_null(find(av, "-drive", "media=cdrom,readonly=on"));
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 }
 

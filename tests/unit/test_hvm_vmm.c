@@ -15,6 +15,7 @@
 #include "hvm/qemu.h"
 #include "hvm/vmm.h"
 #include "lib/err.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 
 #define UUID "3f1b2c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -88,7 +89,7 @@ static void test_argv(void **state)
 		assert_non_null(av[i]);
 		assert_string_equal(av[i], want[i]);
 	}
-	hvm_strv_free(av);
+	hull_strv_free(av);
 	json_decref(vm);
 }
 
