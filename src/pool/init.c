@@ -129,6 +129,8 @@ struct undo {
 	char *file_made;   /* pool file we created */
 	int loop_fd;	   /* our loop device, until mounted */
 	bool mounted;
+	const char *const *formatted; /* --device disks we formatted */
+	size_t nformatted;
 };
 
 static void undo_run(struct undo *u, const char *root)
@@ -139,6 +141,12 @@ static void undo_run(struct undo *u, const char *root)
 		close(u->loop_fd);
 	if (u->file_made)
 		unlink(u->file_made);
+	/* Disks we formatted go back to holding nothing. */
+	for (size_t i = 0; i < u->nformatted; i++) {
+		char *argv[] = {"wipefs", "-q", "-a", (char *)u->formatted[i],
+				NULL};
+		hull_run(argv, -1, -1, NULL, NULL);
+	}
 	if (u->parent_made)
 		rmdir(u->parent_made);
 	if (u->root_made)
@@ -256,8 +264,8 @@ static int record_layout(const char *root, const struct pool_init_opts *o,
  * mount), or none holds anything and there are enough of them for the
  * layout (then they are formatted together). *mopts gets the mount
  * options that name every disk. */
-static int devices_prepare(const struct pool_init_opts *o, bool *fresh,
-			   char **mopts, struct hull_err *err)
+static int devices_prepare(const struct pool_init_opts *o, struct undo *u,
+			   bool *fresh, char **mopts, struct hull_err *err)
 {
 	size_t n = o->ndevices, nbtrfs = 0;
 	struct stat *sts = xcalloc(n, sizeof(*sts));
@@ -323,6 +331,9 @@ static int devices_prepare(const struct pool_init_opts *o, bool *fresh,
 	argv[argc] = NULL;
 	r = hull_run(argv, -1, -1, NULL, err);
 	free(argv);
+	/* mkfs.btrfs may have written some disks before failing. */
+	u->formatted = o->devices;
+	u->nformatted = n;
 	if (r == 0)
 		*fresh = true;
 	return r;
@@ -360,7 +371,7 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 	int r;
 
 	if (dev) {
-		r = devices_prepare(o, &fresh, &mopts, err);
+		r = devices_prepare(o, u, &fresh, &mopts, err);
 		if (r < 0)
 			return r;
 	} else {
