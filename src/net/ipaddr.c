@@ -456,6 +456,23 @@ static int addrconf_on(struct nl_sock *sk, const char *ifname, int ifindex,
 	return r == -EEXIST ? 0 : r;
 }
 
+/* A static entry whose address the kernel no longer holds on ifindex. */
+static bool stale(struct nl_sock *sk, int ifindex, json_t *e)
+{
+	struct hull_err ignore;
+	struct kaddr *k = NULL;
+	size_t nk = 0;
+	bool found = false;
+
+	if (strcmp(hull_json_str(e, "type", ""), "static") ||
+	    kaddr_list(sk, &k, &nk, &ignore))
+		return false;
+	for (size_t i = 0; i < nk && !found; i++)
+		found = k[i].ifindex == ifindex && entry_owns(e, &k[i]);
+	free(k);
+	return !found;
+}
+
 int net_ipaddr_create(struct nl_sock *sk, const char *aobj,
 		      enum net_addr_type type, const struct net_addr *addr,
 		      struct hull_err *err)
@@ -481,6 +498,11 @@ int net_ipaddr_create(struct nl_sock *sk, const char *aobj,
 	if (!(map = map_load(err))) {
 		r = -err->code;
 		goto out;
+	}
+	if ((o = json_object_get(map, aobj)) && stale(sk, idx, o)) {
+		/* Its address is gone (an `ip addr flush`, a link that came
+		 * back): the name is free again. */
+		json_object_del(map, aobj);
 	}
 	if (json_object_get(map, aobj)) {
 		r = hull_err_set(err, EEXIST,
