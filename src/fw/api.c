@@ -14,6 +14,7 @@
 #include "fw/nft.h"
 #include "fw/state.h"
 #include "hull/firewall.h"
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -318,7 +319,7 @@ int hull_fw_reload(const struct hull_fw_opts *o, struct hull_err *err)
 static int set_marker(struct fw_state *st, const char *uuid, bool enabled,
 		      const struct hull_fw_opts *o, struct hull_err *err)
 {
-	char *vmjson = hull_root_path("%s/config/vm.json", uuid);
+	char *vmjson = inst_record_path(uuid);
 	json_t *vm = hull_json_load_file(vmjson, err);
 	free(vmjson);
 	if (!vm)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "inst/record.h"
 #include "inst/txn.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -299,7 +300,7 @@ int hull_instance_create(json_t *payload, const struct hull_progress *pr,
 		goto out;
 	inst_progress(pr, HULL_STEP_CREATED, id, NULL);
 	if (hull_json_bool(vm, "autoboot", true)) {
-		int lock = inst_lock(id, err);
+		int lock = inst_lock(id, true, err);
 		r = lock < 0 ? lock : inst_start_locked(id, pr, err);
 		hull_lock_release(lock);
 		if (r < 0)
@@ -379,7 +380,7 @@ int hull_instance_delete(const char *uuid, const struct hull_progress *pr,
 			goto fail;
 		goto out;
 	}
-	lock = inst_lock(uuid, err);
+	lock = inst_lock(uuid, true, err);
 	if ((r = lock) < 0)
 		goto fail;
 	/* Re-read under the lock: an update may have changed it. */

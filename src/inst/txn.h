@@ -21,10 +21,6 @@ void inst_progress(const struct hull_progress *pr, enum hull_step step,
 /* Reports each line of a JSON array of strings as HULL_STEP_WARNING. */
 void inst_warnings(const struct hull_progress *pr, const char *uuid,
 		   json_t *warnings);
-/* Takes the instance lock (hull_instance_lock, waiting). */
-int inst_lock(const char *uuid, struct hull_err *err);
-/* The same without waiting: -EWOULDBLOCK when another holds it. */
-int inst_lock_try(const char *uuid, struct hull_err *err);
 unsigned inst_rand32(void);
 
 /* HVM brands (hvm.c): checks limits and disks[], fills in what the

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -616,26 +617,5 @@ out:
 int net_records_foreach(int (*fn)(const char *uuid, json_t *record, void *arg),
 			void *arg)
 {
-	DIR *d = opendir(hull_root());
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return 0;
-	while (!r && (de = readdir(d))) {
-		struct hull_err ignore;
-		_cleanup_free_ char *p = NULL;
-		json_t *rec;
-
-		if (!hull_uuid_valid(de->d_name))
-			continue;
-		p = hull_root_path("%s/config/vm.json", de->d_name);
-		if (!hull_path_exists(p) ||
-		    !(rec = hull_json_load_file(p, &ignore)))
-			continue;
-		r = fn(de->d_name, rec, arg);
-		json_decref(rec);
-	}
-	closedir(d);
-	return r;
+	return inst_record_foreach(0, fn, arg, NULL);
 }

@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include "inst/record.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "metadata/channel.h"
@@ -64,6 +65,7 @@ static int md_quick_deaths;   /* in a row, each within a second of its start */
 #define MD_QUICK_DEATHS_MAX 3
 static struct sv_loop *md_loop;
 static char md_uuid[64];
+static bool md_hvm; /* this boot's instance is a VM (from its record) */
 
 /* ---- the server process ----------------------------------------------- */
 
@@ -124,7 +126,7 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 		       strerror(-r));
 		_exit(1);
 	}
-	_cleanup_free_ char *rec = hull_root_path("%s/config/vm.json", uuid);
+	_cleanup_free_ char *rec = inst_record_path(uuid);
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
 	struct metadata_file_store *fs = metadata_file_store_new(rec);
@@ -161,7 +163,7 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 static int hvm_com2_open(const char *uuid, const char *rel,
 			 struct hull_err *err)
 {
-	if (!sv_vm_record_is_hvm(uuid))
+	if (!md_hvm)
 		return -1;
 	_cleanup_free_ char *p = hull_root_path(
 	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_QEMU_COM2_SOCK, uuid);
@@ -289,6 +291,7 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 {
 	md_loop = loop;
 	snprintf(md_uuid, sizeof(md_uuid), "%s", cfg->uuid);
+	md_hvm = inst_is_hvm(&cfg->inst);
 	if (md_listen_fd < 0)
 		md_listen_fd = sv_holder_take("metadata");
 	if (md_listen_fd < 0) {

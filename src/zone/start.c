@@ -180,7 +180,7 @@ static int zone_mounts(const struct zone_config *cfg, const char *root,
 	if (tree >= 0)
 		close(tree);
 	if (zc >= 0 && (r = host_tree_attach(zc,
-					     cfg->brand == ZONE_BRAND_LX
+					     cfg->brand == INST_BRAND_LX
 						 ? "/native/.zonecontrol"
 						 : "/.zonecontrol",
 					     err)) < 0)
@@ -252,8 +252,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	if (zone_caps_drop(cfg->sys_admin || cfg->userns, &cfg->privs, err) < 0)
 		child_fail(sock, err);
 	int nfd =
-	    zone_seccomp_load(cfg->brand == ZONE_BRAND_LX,
-			      cfg->brand == ZONE_BRAND_LX && !cfg->userns, err);
+	    zone_seccomp_load(cfg->brand == INST_BRAND_LX,
+			      cfg->brand == INST_BRAND_LX && !cfg->userns, err);
 	if (nfd < 0)
 		child_fail(sock, err);
 	if (nfd > 0) {
