@@ -397,8 +397,8 @@ static int dhcp_start(const char *ifname, json_t *e, struct hull_err *err)
 	lf = hull_root_path("var/ipadm/dhclient-%s.leases", ifname);
 	/* -nw: go to the background at once; the lease comes when a
 	 * server answers, as illumos's dhcpagent does with ipadm -w. */
-	char *argv[] = {prog,  "-4", "-nw", "-pf",	    pf,
-			"-lf", lf,   "--",  (char *)ifname, NULL};
+	char *argv[] = {prog,  "-4", "-nw",	     "-pf", pf,
+			"-lf", lf,   (char *)ifname, NULL};
 	int r = hull_run(argv, -1, -1, NULL, err);
 	if (r)
 		return hull_err_prefix(err, "start dhclient on %s", ifname);
@@ -406,14 +406,39 @@ static int dhcp_start(const char *ifname, json_t *e, struct hull_err *err)
 	return 0;
 }
 
-static void dhcp_stop(json_t *e)
+/*
+ * Stops aobj's client. With release, `dhclient -r` sends the server a
+ * DHCPRELEASE for the lease in its lease file and stops the client named
+ * by the pid file, as illumos's ipadm delete-addr releases a DHCP lease.
+ * Its script is /bin/true: Debian's dhclient-script would flush every
+ * IPv4 address of the interface on RELEASE, static ones too; the caller
+ * removes the leased address itself. Without release (or when dhclient
+ * is gone or fails) the client is only sent SIGTERM.
+ */
+static void dhcp_stop(json_t *e, bool release)
 {
 	const char *pf = hull_json_str(e, "pidfile", NULL);
+	const char *ifname = hull_json_str(e, "ifname", "");
+	_cleanup_free_ char *prog = dhclient_find();
+	_cleanup_free_ char *lf = NULL;
 	struct hull_err ignore;
 	char *s = NULL;
 	size_t n;
 
-	if (!pf || hull_file_read(pf, 64, &s, &n, &ignore))
+	if (!pf)
+		return;
+	if (release && prog && *ifname) {
+		lf = hull_root_path("var/ipadm/dhclient-%s.leases", ifname);
+		char *argv[] = {prog,	     "-4",	     "-r",	 "-sf",
+				"/bin/true", "-pf",	     (char *)pf, "-lf",
+				lf,	     (char *)ifname, NULL};
+		if (hull_run(argv, -1, -1, NULL, &ignore) == 0) {
+			unlink(pf);
+			unlink(lf);
+			return;
+		}
+	}
+	if (hull_file_read(pf, 64, &s, &n, &ignore))
 		return;
 	long pid = strtol(s, NULL, 10);
 	free(s);
@@ -553,7 +578,7 @@ int net_ipaddr_create(struct nl_sock *sk, const char *aobj,
 		if (type == NET_ADDR_STATIC)
 			addr_del(sk, idx, addr, &ignore);
 		else if (type == NET_ADDR_DHCP)
-			dhcp_stop(e);
+			dhcp_stop(e, true);
 	}
 out_e:
 	json_decref(e);
@@ -589,7 +614,7 @@ int net_ipaddr_delete(struct nl_sock *sk, const char *aobj,
 	ifname = hull_json_str(e, "ifname", "");
 	idx = net_link_index(sk, ifname);
 	if (!strcmp(hull_json_str(e, "type", ""), "dhcp"))
-		dhcp_stop(e);
+		dhcp_stop(e, true);
 	if (!strcmp(hull_json_str(e, "type", ""), "addrconf")) {
 		_cleanup_free_ char *p =
 		    xasprintf("net/ipv6/conf/%s/autoconf", ifname);

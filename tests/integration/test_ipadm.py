@@ -2,6 +2,8 @@
 `ip -j addr`."""
 import json
 import os
+import subprocess
+import time
 
 from nethelp import net  # noqa: F401  (fixture)
 
@@ -99,3 +101,91 @@ def test_platform_init_applies_admin_keys_and_objects(net):
     net.run("ipadm", "delete-addr", "up1/v4")
     with open(os.path.join(usbkey, "net.json")) as f:
         assert json.load(f)["addrs"] == []
+
+
+def running(pid):
+    """True while pid runs (a zombie waiting for its reaper does not)."""
+    for _ in range(25):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return False
+        except FileNotFoundError:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_dhcp_lease_arrives_shows_and_is_released(net):
+    """-T dhcp for real: dnsmasq serves a documentation range on the far
+    end of a veth pair; the lease arrives, shows as dhcp, and delete-addr
+    releases it (dnsmasq forgets the lease) and stops the client."""
+    outside = net.uplink("up0", mac="02:00:5e:10:00:21")
+    net.ip("ip", "addr", "add", "192.0.2.1/24", "dev", "ext0", ns=outside)
+    net.ip("ip", "link", "set", "ext0", "up", ns=outside)
+    leases = os.path.join(net.h.workdir, "dnsmasq.leases")
+    open(leases, "w").close()
+    with open("/etc/resolv.conf", "rb") as f:
+        host_resolv = f.read()
+    # DNS off (port 0) and no dns-server option: dhclient-script would
+    # otherwise write the resolvers into /etc/resolv.conf, the host's.
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", outside, "dnsmasq", "--keep-in-foreground",
+         "--conf-file=/dev/null", "--port=0", "--interface=ext0",
+         "--bind-interfaces", "--dhcp-range=192.0.2.50,192.0.2.59,24h",
+         "--dhcp-option=option:router,192.0.2.1",
+         "--dhcp-option=option:dns-server", "--dhcp-leasefile=" + leases,
+         "--pid-file=", "--log-facility=-"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        net.run("ipadm", "create-addr", "-T", "dhcp", "up0/v4")
+        got = []
+        for _ in range(100):
+            got = [a for a in kaddrs(net, "up0") if a.startswith("192.0.2.")]
+            if got:
+                break
+            time.sleep(0.2)
+        assert len(got) == 1, f"no lease arrived: {kaddrs(net, 'up0')}"
+        addr = got[0]
+        assert addr.endswith("/24")
+        assert 50 <= int(addr.split("/")[0].split(".")[3]) <= 59
+        with open(leases) as f:
+            assert "02:00:5e:10:00:21" in f.read()
+        routes = json.loads(net.ip("ip", "-j", "-4", "route").stdout)
+        assert any(r["dst"] == "default" and r["gateway"] == "192.0.2.1"
+                   for r in routes)
+        assert net.run("ipadm", "show-addr", "-p", "-o",
+                       "addrobj,type,state,addr", "up0/v4").out == \
+            f"up0/v4:dhcp:ok:{addr}\n"
+        pidfile = os.path.join(net.h.root, "var/ipadm/dhclient-up0.pid")
+        with open(pidfile) as f:
+            client = int(f.read())
+        with open(f"/proc/{client}/comm") as f:
+            assert f.read().strip() == "dhclient"
+        # One DHCP object per interface, as on illumos.
+        net.fails("ipadm", "create-addr", "-T", "dhcp", "up0/v4b", rc=1)
+
+        # A static address beside the lease survives its release.
+        net.run("ipadm", "create-addr", "-T", "static", "-a",
+                "198.51.100.4/24", "up0/st")
+        net.run("ipadm", "delete-addr", "up0/v4")
+        assert [a for a in kaddrs(net, "up0") if "." in a] == \
+            ["198.51.100.4/24"]
+        assert not running(client), "dhclient still runs"
+        assert not os.path.exists(pidfile)
+        for _ in range(25):
+            with open(leases) as f:
+                if "02:00:5e:10:00:21" not in f.read():
+                    break
+            time.sleep(0.2)
+        with open(leases) as f:
+            assert "02:00:5e:10:00:21" not in f.read(), \
+                "the lease was not released"
+        assert [l.split()[0] for l in net.run(
+            "ipadm", "show-addr", "up0").out.splitlines()[1:]
+            if "." in l.split()[-1]] == ["up0/st"]
+    finally:
+        server.kill()
+        server.wait()
+    with open("/etc/resolv.conf", "rb") as f:
+        assert f.read() == host_resolv
