@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/ofmt.h"
+#include "lib/root.h"
 #include "lib/subcmd.h"
 #include "lib/xalloc.h"
 #include "net/dlink.h"
@@ -420,6 +423,36 @@ out:
 	return r;
 }
 
+/* SmartOS's hostname (identity-node) and dns_resolvers/dns_domain keys:
+ * the host name of this UTS namespace, and the resolv.conf the platform
+ * binds over /etc/resolv.conf (removed when the keys are gone, so a
+ * stale list does not outlive them). */
+static int init_identity(json_t *kv, struct hull_err *err)
+{
+	_cleanup_free_ char *path = net_cfg_resolv_path();
+	_cleanup_free_ char *dir = hull_root_path("var/ipadm");
+	char host[NET_CFG_HOSTNAME_MAX];
+	char *text = NULL;
+	int r;
+
+	if ((r = net_cfg_hostname(kv, host, err)))
+		return r;
+	if (*host && sethostname(host, strlen(host)) < 0)
+		return hull_err_sys(err, errno, "set the host name to %s",
+				    host);
+	if ((r = net_cfg_resolv_render(kv, &text, err)))
+		return r;
+	if (!text) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return hull_err_sys(err, errno, "remove %s", path);
+		return 0;
+	}
+	if (!(r = hull_mkdir_p(dir, 0755, err)))
+		r = hull_file_write_atomic(path, text, strlen(text), 0644, err);
+	free(text);
+	return r;
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	struct hull_err err = {0};
@@ -436,6 +469,10 @@ static int cmd_init(int argc, char **argv)
 	if (!(cfg = net_cfg_load(&err))) {
 		json_decref(kv);
 		return fail(&err);
+	}
+	if (init_identity(kv, &err)) {
+		fail(&err);
+		failed = 1;
 	}
 	if (init_admin(kv, &err)) {
 		fail(&err);

@@ -2,14 +2,17 @@
  * netcfg.c - the platform's stored network configuration (see netcfg.h).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
+#include "lib/mac.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
+#include "net/addr.h"
 #include "net/netcfg.h"
 
 bool net_cfg_platform(void)
@@ -120,4 +123,122 @@ json_t *net_cfg_usbkey(struct hull_err *err)
 	o = net_cfg_parse_kv(buf);
 	free(buf);
 	return o;
+}
+
+char *net_cfg_resolv_path(void)
+{
+	return hull_root_path("var/ipadm/resolv.conf");
+}
+
+/* resolv(5) reads at most 3 nameservers; a longer list is kept, as
+ * SmartOS keeps what it is given, up to a bound. */
+#define RESOLVERS_MAX 16
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int net_cfg_resolv_render(json_t *kv, char **out, struct hull_err *err)
+{
+	const char *res = hull_json_str(kv, "dns_resolvers", "");
+	const char *dom = hull_json_str(kv, "dns_domain", "");
+	char *buf = NULL;
+	size_t len = 0;
+	int nres = 0;
+	FILE *f;
+
+	*out = NULL;
+	for (const char *p = dom; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return hull_err_set(err, EINVAL,
+					    "usbkey/config: dns_domain: not "
+					    "a domain name");
+	if (strlen(dom) > 253)
+		return hull_err_set(err, EINVAL,
+				    "usbkey/config: dns_domain: not a domain "
+				    "name");
+	if (!(f = open_memstream(&buf, &len)))
+		abort();
+	fprintf(f, "# Written by ipadm init from the host configuration's "
+		   "dns_resolvers and dns_domain.\n");
+	if (*dom)
+		fprintf(f, "search %s\n", dom);
+	for (const char *p = res; *p;) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		_cleanup_free_ char *one = xstrndup(p, n);
+		char *a = one, *e = one + strlen(one);
+		struct net_addr ad;
+
+		p += n + (end ? 1 : 0);
+		while (is_space(*a))
+			a++;
+		while (e > a && is_space(e[-1]))
+			*--e = 0;
+		if (!*a)
+			continue;
+		if (net_addr_parse(a, &ad) < 0 || ++nres > RESOLVERS_MAX) {
+			fclose(f);
+			free(buf);
+			if (nres > RESOLVERS_MAX)
+				return hull_err_set(err, E2BIG,
+						    "usbkey/config: "
+						    "dns_resolvers: more "
+						    "than %d",
+						    RESOLVERS_MAX);
+			return hull_err_set(err, EINVAL,
+					    "usbkey/config: dns_resolvers: "
+					    "'%.64s' is not an IP address",
+					    a);
+		}
+		fprintf(f, "nameserver %s\n", a);
+	}
+	fclose(f);
+	if (!nres && !*dom) {
+		free(buf);
+		return 0;
+	}
+	*out = buf;
+	return 0;
+}
+
+static bool hostname_valid(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n == 0 || n >= NET_CFG_HOSTNAME_MAX || h[0] == '-' || h[0] == '.' ||
+	    h[n - 1] == '-' || h[n - 1] == '.')
+		return false;
+	for (const char *p = h; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+int net_cfg_hostname(json_t *kv, char out[NET_CFG_HOSTNAME_MAX],
+		     struct hull_err *err)
+{
+	const char *h = hull_json_str(kv, "hostname", "");
+	const char *nic = hull_json_str(kv, "admin_nic", "");
+	uint8_t mac[HULL_MAC_LEN];
+
+	out[0] = 0;
+	if (*h && strcmp(h, "unknown")) {
+		if (!hostname_valid(h))
+			return hull_err_set(err, EINVAL,
+					    "usbkey/config: hostname: '%.64s' "
+					    "is not a host name",
+					    h);
+		snprintf(out, NET_CFG_HOSTNAME_MAX, "%s", h);
+		return 0;
+	}
+	if (*nic && hull_mac_parse(nic, mac) == 0) {
+		hull_mac_format(mac, out);
+		for (char *p = out; *p; p++)
+			if (*p == ':')
+				*p = '-';
+	}
+	return 0;
 }

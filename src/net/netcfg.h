@@ -21,6 +21,7 @@
 #define HULL_NET_NETCFG_H
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "lib/err.h"
 
@@ -39,4 +40,27 @@ int net_cfg_put(const char *section, const char *key, const char *value,
 json_t *net_cfg_parse_kv(const char *text);
 /* R/usbkey/config parsed (an empty object when absent). */
 json_t *net_cfg_usbkey(struct hull_err *err);
+
+/* The platform's generated resolv.conf, R/var/ipadm/resolv.conf (new
+ * string): the platform binds it over /etc/resolv.conf at boot. */
+char *net_cfg_resolv_path(void);
+
+/*
+ * The host's resolv.conf from kv's `dns_resolvers` (SmartOS's form: IP
+ * addresses separated by commas) and `dns_domain` (its search line).
+ * *out gets the text (caller frees), or NULL when kv has neither key.
+ * Pure.
+ */
+int net_cfg_resolv_render(json_t *kv, char **out, struct hull_err *err);
+
+/*
+ * The host name from kv, as SmartOS's identity-node picks it: `hostname`,
+ * or when that is empty or "unknown", the admin MAC (admin_nic) with '-'
+ * between its octets. out is left empty when neither gives one. A
+ * hostname that is not a DNS name (letters, digits, '-', '.', up to 63
+ * characters) is an error. Pure.
+ */
+#define NET_CFG_HOSTNAME_MAX 64
+int net_cfg_hostname(json_t *kv, char out[NET_CFG_HOSTNAME_MAX],
+		     struct hull_err *err);
 #endif

@@ -5,6 +5,7 @@ import os
 import subprocess
 import time
 
+from conftest import prog
 from nethelp import net  # noqa: F401  (fixture)
 
 
@@ -189,3 +190,57 @@ def test_dhcp_lease_arrives_shows_and_is_released(net):
         server.wait()
     with open("/etc/resolv.conf", "rb") as f:
         assert f.read() == host_resolv
+
+
+def init_in_uts(net, *after):
+    """`ipadm init` in the host namespace and a UTS namespace of its own
+    (the real host name is never touched), then the commands in after."""
+    script = f"{prog('ipadm')} init; rc=$?; " + \
+        "".join(a + "; " for a in after) + "exit $rc"
+    return net.ip("unshare", "-u", "env", f"HULL_ROOT={net.h.root}",
+                  "sh", "-c", script, check=False)
+
+
+def test_platform_init_hostname_and_resolvers(net):
+    net.uplink("up0", mac="02:00:5e:10:00:31")
+    usbkey = os.path.join(net.h.root, "usbkey")
+    os.makedirs(usbkey)
+    cfg = os.path.join(usbkey, "config")
+    resolv = os.path.join(net.h.root, "var/ipadm/resolv.conf")
+    with open(cfg, "w") as f:
+        f.write("# written by the platform's setup\n"
+                "hostname=cn7.example\n"
+                "dns_resolvers=192.0.2.53, 2001:db8::53\n"
+                "dns_domain=example.com\n")
+    cp = init_in_uts(net, "hostname")
+    assert cp.returncode == 0 and cp.stderr == "", cp
+    assert cp.stdout == "cn7.example\n"
+    with open(resolv) as f:
+        lines = [l for l in f.read().splitlines() if not l.startswith("#")]
+    assert lines == ["search example.com", "nameserver 192.0.2.53",
+                     "nameserver 2001:db8::53"]
+
+    # No hostname: SmartOS names the host after its admin MAC.
+    with open(cfg, "w") as f:
+        f.write("hostname=unknown\nadmin_nic=2:0:5e:10:0:31\n")
+    cp = init_in_uts(net, "hostname")
+    assert cp.returncode == 0, cp
+    assert cp.stdout == "02-00-5e-10-00-31\n"
+    assert not os.path.exists(resolv)     # the keys are gone: so is it
+
+    # Bad values: one line each, the host name is left alone.
+    with open(cfg, "w") as f:
+        f.write("hostname=bad_name!\ndns_resolvers=192.0.2.53,nohost\n")
+    cp = init_in_uts(net, "hostname")
+    assert cp.returncode == 1
+    assert cp.stderr.splitlines() == [
+        "ipadm: usbkey/config: hostname: 'bad_name!' is not a host name"]
+    assert cp.stdout == os.uname().nodename + "\n"
+    with open(cfg, "w") as f:
+        f.write("dns_resolvers=192.0.2.53,nohost\n")
+    cp = init_in_uts(net)
+    assert cp.returncode == 1
+    assert cp.stderr.splitlines() == [
+        "ipadm: usbkey/config: dns_resolvers: 'nohost' is not an IP "
+        "address"]
+    assert not os.path.exists(resolv)
