@@ -221,6 +221,10 @@ static void link_row(const struct net_dl_link *v, size_t n,
 				len += (size_t)snprintf(
 				    vals[5] + len, 128 - len, "%s%s",
 				    len ? " " : "", v[i].name);
+	} else if (l->cls == NET_DL_VNIC) {
+		unsigned vid;
+		const struct net_dl_link *o = net_dl_vnic_over(v, n, l, &vid);
+		snprintf(vals[5], 128, "%s", o ? o->name : "");
 	} else {
 		snprintf(vals[5], 128, "%s", name_of(v, n, l->lower));
 	}
@@ -272,8 +276,8 @@ static const struct ofmt_field vnic_fields[] = {
 static void vnic_row(const struct net_dl_link *v, size_t n,
 		     const struct net_dl_link *l, char vals[][128])
 {
-	const struct net_dl_link *low =
-	    l->lower > 0 ? net_dl_find_index(v, n, l->lower) : NULL;
+	unsigned vid;
+	const struct net_dl_link *low = net_dl_vnic_over(v, n, l, &vid);
 	unsigned speed = 0;
 	char duplex[8], driver[32], mac[HULL_MAC_STRLEN] = "";
 
@@ -288,8 +292,7 @@ static void vnic_row(const struct net_dl_link *v, size_t n,
 	snprintf(vals[3], 128, "%s", mac);
 	snprintf(vals[4], 128, "%s",
 		 !strcmp(l->alias, NET_VNIC_ALIAS_RANDOM) ? "random" : "fixed");
-	snprintf(vals[5], 128, "%u",
-		 low && low->cls == NET_DL_VLAN ? low->vid : 0);
+	snprintf(vals[5], 128, "%u", vid);
 }
 
 static int cmd_show_vnic(int argc, char **argv)
@@ -434,7 +437,7 @@ static int cmd_create_vnic(int argc, char **argv)
 	const char *over = NULL, *macs = NULL;
 	uint8_t mac[HULL_MAC_LEN];
 	bool temp = false, have_mac = false;
-	unsigned mtu = 0;
+	unsigned mtu = 0, vid = 0;
 	struct nl_sock *sk;
 	int c, r;
 
@@ -449,13 +452,17 @@ static int cmd_create_vnic(int argc, char **argv)
 		case 'm':
 			macs = optarg;
 			break;
-		case 'v':
-			if (strcmp(optarg, "0"))
-				return usage_error(
-				    "%s: -v is not supported: make a vlan link "
-				    "(create-vlan) and the vnic over it",
-				    argv[0]);
+		case 'v': {
+			char *end;
+			long x = strtol(optarg, &end, 10);
+			/* 0: no VLAN, as on illumos. */
+			if (!*optarg || *end || x < 0 || x > 4094)
+				return usage_error("%s: invalid VLAN ID '%s' "
+						   "(1-4094)",
+						   argv[0], optarg);
+			vid = (unsigned)x;
 			break;
+		}
 		case 'p':
 			if ((r = parse_props(argv[0], optarg, &mtu)))
 				return r;
@@ -477,7 +484,7 @@ static int cmd_create_vnic(int argc, char **argv)
 	if (!(sk = open_sk(&err)))
 		return fail(&err);
 	r = net_dl_vnic_create(sk, argv[optind], over, have_mac ? mac : NULL,
-			       mtu, &err);
+			       mtu, vid, &err);
 	if (!r && !have_mac)
 		r = net_link_mac(sk, argv[optind], mac, &err);
 	net_nl_close(sk);
@@ -490,6 +497,8 @@ static int cmd_create_vnic(int argc, char **argv)
 			      "vnic", "over", over, "mac", ms);
 	if (mtu)
 		json_object_set_new(o, "mtu", json_integer(mtu));
+	if (vid)
+		json_object_set_new(o, "vid", json_integer(vid));
 	r = persist("name", argv[optind], o, temp);
 	json_decref(o);
 	return r;
@@ -730,7 +739,8 @@ static int init_link(struct nl_sock *sk, json_t *o, struct hull_err *err)
 		bool m = !hull_mac_parse(hull_json_str(o, "mac", ""), mac);
 		return net_dl_vnic_create(
 		    sk, name, hull_json_str(o, "over", ""), m ? mac : NULL,
-		    (unsigned)hull_json_int(o, "mtu", 0), err);
+		    (unsigned)hull_json_int(o, "mtu", 0),
+		    (unsigned)hull_json_int(o, "vid", 0), err);
 	}
 	if (!strcmp(cls, "vlan"))
 		return net_dl_vlan_create(
@@ -817,7 +827,7 @@ static const struct subcmd subcommands[] = {
     {"show-link", NULL, cmd_show_link, "show-link [-p] [-o field,...] [link]",
      0},
     {"create-vnic", NULL, cmd_create_vnic,
-     "create-vnic [-t] -l link [-m mac|random] [-p mtu=N] vnic", 0},
+     "create-vnic [-t] -l link [-m mac|random] [-v vid] [-p mtu=N] vnic", 0},
     {"delete-vnic", NULL, cmd_delete_vnic, "delete-vnic [-t] vnic", 0},
     {"show-vnic", NULL, cmd_show_vnic, "show-vnic [-p] [-o field,...] [vnic]",
      0},

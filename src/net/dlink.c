@@ -116,7 +116,8 @@ static enum net_dl_class classify(const struct net_dl_link *l)
 	if (!strcmp(k, "bond"))
 		return NET_DL_AGGR;
 	if (!strcmp(k, "vlan"))
-		return NET_DL_VLAN;
+		return strcmp(l->alias, NET_VNIC_VLAN_ALIAS) ? NET_DL_VLAN
+							     : NET_DL_OTHER;
 	if (!strcmp(k, "macvlan") || !strcmp(k, "ipvlan") || !strcmp(k, "tun"))
 		return NET_DL_VNIC;
 	if (!strcmp(k, "bridge"))
@@ -343,20 +344,85 @@ static int check_lower(struct nl_sock *sk, const char *over, bool vnic,
 	return r;
 }
 
+static int vlan_make(struct nl_sock *sk, const char *name, int lower,
+		     unsigned vid, const char *alias, struct hull_err *err);
+
+static bool is_vnic_vlan(const struct net_dl_link *l)
+{
+	return l && !strcmp(l->kind, "vlan") &&
+	       !strcmp(l->alias, NET_VNIC_VLAN_ALIAS);
+}
+
+/*
+ * The 802.1Q link with vid over `over` for a vnic -v: the one there is
+ * (Linux allows one per VID and link: a vlan dladm made, or one made for
+ * another vnic), else a new one named OVER.VID (vq<ifindex>.VID when that
+ * is too long or taken). *made says a new one was made.
+ */
+static int vnic_vlan_get(struct nl_sock *sk, const char *over, unsigned vid,
+			 int *ifindex, bool *made, struct hull_err *err)
+{
+	struct net_dl_link *v = NULL;
+	char name[64];
+	size_t n;
+	int lower, r;
+
+	*made = false;
+	if (vid < 1 || vid > 4094)
+		return hull_err_set(err, ERANGE,
+				    "VLAN ID %u is out of range (1-4094)", vid);
+	if ((r = check_lower(sk, over, false, &lower, err)))
+		return r;
+	if ((r = net_dl_list(sk, &v, &n, err)))
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].kind, "vlan") && v[i].lower == lower &&
+		    v[i].vid == vid) {
+			*ifindex = v[i].ifindex;
+			free(v);
+			return 0;
+		}
+	snprintf(name, sizeof(name), "%s.%u", over, vid);
+	if (strlen(name) >= IFNAMSIZ || net_dl_find(v, n, name))
+		snprintf(name, sizeof(name), "vq%d.%u", lower, vid);
+	free(v);
+	if ((r = vlan_make(sk, name, lower, vid, NET_VNIC_VLAN_ALIAS, err))) {
+		if (r == -EOPNOTSUPP)
+			return hull_err_set(err, EOPNOTSUPP,
+					    "the kernel has no 802.1Q VLAN "
+					    "support (8021q), which -v needs");
+		return r;
+	}
+	*made = true;
+	if ((*ifindex = net_link_index(sk, name)) <= 0)
+		return hull_err_set(err, ENODEV, "no link %s", name);
+	return 0;
+}
+
 int net_dl_vnic_create(struct nl_sock *sk, const char *name, const char *over,
-		       const uint8_t *mac, unsigned mtu, struct hull_err *err)
+		       const uint8_t *mac, unsigned mtu, unsigned vid,
+		       struct hull_err *err)
 {
 	uint8_t rnd[HULL_MAC_LEN];
 	struct nl_msg *msg;
 	struct nlattr *info, *data;
+	char vname[IFNAMSIZ] = "";
+	bool made = false;
 	int lower, r;
 
-	if ((r = check_new_name(sk, name, err)) ||
-	    (r = check_lower(sk, over, true, &lower, err)))
+	if ((r = check_new_name(sk, name, err)))
 		return r;
 	if (mac && !hull_mac_is_unicast(mac))
 		return hull_err_set(err, EINVAL,
 				    "vnic %s: not a unicast MAC address", name);
+	if (vid) {
+		if ((r = vnic_vlan_get(sk, over, vid, &lower, &made, err)))
+			return hull_err_prefix(err, "create vnic %s", name);
+		if (made)
+			if_indextoname((unsigned)lower, vname);
+	} else if ((r = check_lower(sk, over, true, &lower, err))) {
+		return r;
+	}
 	if (!mac) {
 		hull_mac_generate(rnd);
 		mac = rnd;
@@ -375,30 +441,45 @@ int net_dl_vnic_create(struct nl_sock *sk, const char *name, const char *over,
 	NLA_PUT_U32(msg, IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE);
 	nla_nest_end(msg, data);
 	nla_nest_end(msg, info);
-	if ((r = send_sync(sk, msg, "create vnic", name, err)))
-		return r;
-	return bring_up(
-	    sk, name, NULL,
-	    mac == rnd ? NET_VNIC_ALIAS_RANDOM : NET_VNIC_ALIAS_FIXED, err);
+	if (!(r = send_sync(sk, msg, "create vnic", name, err)))
+		r = bring_up(sk, name, NULL,
+			     mac == rnd ? NET_VNIC_ALIAS_RANDOM
+					: NET_VNIC_ALIAS_FIXED,
+			     err);
+	goto out;
 nla_put_failure:
 	nlmsg_free(msg);
-	return hull_err_set(err, ENOBUFS, "create vnic %s: message too big",
-			    name);
+	r = hull_err_set(err, ENOBUFS, "create vnic %s: message too big", name);
+out:
+	if (r && made && *vname) {
+		struct hull_err ignore;
+		net_link_delete(sk, vname, &ignore);
+	}
+	return r;
 }
 
-int net_dl_vlan_create(struct nl_sock *sk, const char *name, const char *over,
-		       unsigned vid, struct hull_err *err)
+const struct net_dl_link *net_dl_vnic_over(const struct net_dl_link *v,
+					   size_t n,
+					   const struct net_dl_link *vnic,
+					   unsigned *vid)
+{
+	const struct net_dl_link *low =
+	    vnic->lower > 0 ? net_dl_find_index(v, n, vnic->lower) : NULL;
+
+	*vid = low && !strcmp(low->kind, "vlan") ? low->vid : 0;
+	if (is_vnic_vlan(low) && low->lower > 0)
+		return net_dl_find_index(v, n, low->lower);
+	return low;
+}
+
+/* An 802.1Q link name with vid over lower, up, with alias (or none). */
+static int vlan_make(struct nl_sock *sk, const char *name, int lower,
+		     unsigned vid, const char *alias, struct hull_err *err)
 {
 	struct nl_msg *msg;
 	struct nlattr *info, *data;
-	int lower, r;
+	int r;
 
-	if (vid < 1 || vid > 4094)
-		return hull_err_set(err, ERANGE,
-				    "VLAN ID %u is out of range (1-4094)", vid);
-	if ((r = check_new_name(sk, name, err)) ||
-	    (r = check_lower(sk, over, false, &lower, err)))
-		return r;
 	msg = new_link_msg(name, lower);
 	if (!(info = nla_nest_start(msg, IFLA_LINKINFO)))
 		goto nla_put_failure;
@@ -410,11 +491,25 @@ int net_dl_vlan_create(struct nl_sock *sk, const char *name, const char *over,
 	nla_nest_end(msg, info);
 	if ((r = send_sync(sk, msg, "create vlan", name, err)))
 		return r;
-	return bring_up(sk, name, NULL, NULL, err);
+	return bring_up(sk, name, NULL, alias, err);
 nla_put_failure:
 	nlmsg_free(msg);
 	return hull_err_set(err, ENOBUFS, "create vlan %s: message too big",
 			    name);
+}
+
+int net_dl_vlan_create(struct nl_sock *sk, const char *name, const char *over,
+		       unsigned vid, struct hull_err *err)
+{
+	int lower, r;
+
+	if (vid < 1 || vid > 4094)
+		return hull_err_set(err, ERANGE,
+				    "VLAN ID %u is out of range (1-4094)", vid);
+	if ((r = check_new_name(sk, name, err)) ||
+	    (r = check_lower(sk, over, false, &lower, err)))
+		return r;
+	return vlan_make(sk, name, lower, vid, NULL, err);
 }
 
 /* Every port exists, is a phys link, appears once and has no master. */
@@ -558,7 +653,21 @@ int net_dl_delete(struct nl_sock *sk, const char *name, enum net_dl_class want,
 			goto out;
 		}
 	}
-	r = net_link_delete(sk, name, err);
+	if ((r = net_link_delete(sk, name, err)))
+		goto out;
+	/* A vnic -v's 802.1Q link goes with its last vnic. */
+	const struct net_dl_link *low =
+	    l->lower > 0 ? net_dl_find_index(v, n, l->lower) : NULL;
+	if (want == NET_DL_VNIC && is_vnic_vlan(low)) {
+		size_t users = 0;
+		for (size_t i = 0; i < n; i++)
+			if ((v[i].lower == low->ifindex ||
+			     v[i].master == low->ifindex) &&
+			    v[i].ifindex != l->ifindex)
+				users++;
+		if (!users)
+			r = net_link_delete(sk, low->name, err);
+	}
 out:
 	free(v);
 	return r;

@@ -14,6 +14,11 @@
  *              NET_ETHERSTUB_ALIAS
  *   bridge     any other bridge (a nic tag's hbNAME)
  *
+ * A vnic with a VLAN ID (create-vnic -v, as on illumos) is a macvlan over
+ * an 802.1Q link made for it on the fly, marked with the alias
+ * NET_VNIC_VLAN_ALIAS: dladm shows it as the vnic's OVER and VID and
+ * lists no such link ("other"); it goes when its last vnic goes.
+ *
  * Everything works in the network namespace of the socket given; nothing
  * here prints. Functions return 0 or a negative errno-style code with err
  * set.
@@ -34,6 +39,7 @@ struct nl_sock;
 #define NET_VNIC_ALIAS_RANDOM "hull-vnic:random"
 #define NET_VNIC_ALIAS_FIXED "hull-vnic:fixed"
 #define NET_AGGR_ALIAS_FIXED "hull-aggr:fixed"
+#define NET_VNIC_VLAN_ALIAS "hull-vnic-vlan"
 #define NET_AGGR_MAX_PORTS 16
 
 enum net_dl_class {
@@ -92,9 +98,19 @@ bool net_dl_name_valid(const char *name);
 int net_dl_etherstub_create(struct nl_sock *sk, const char *name,
 			    struct hull_err *err);
 /* A vnic over link: a macvlan in bridge mode with mac (NULL: a random
- * locally administered one) and mtu (0: the link's), up. */
+ * locally administered one) and mtu (0: the link's), up. vid (1..4094,
+ * 0 for none) puts it on that VLAN: over the 802.1Q link with vid over
+ * link, made when there is none (a phys link or an aggr only); a kernel
+ * without 802.1Q support gives -EOPNOTSUPP. */
 int net_dl_vnic_create(struct nl_sock *sk, const char *name, const char *over,
-		       const uint8_t *mac, unsigned mtu, struct hull_err *err);
+		       const uint8_t *mac, unsigned mtu, unsigned vid,
+		       struct hull_err *err);
+/* The link a vnic is shown over, and its VID: for a vnic -v, the link
+ * under its 802.1Q link. */
+const struct net_dl_link *net_dl_vnic_over(const struct net_dl_link *v,
+					   size_t n,
+					   const struct net_dl_link *vnic,
+					   unsigned *vid);
 /* An 802.1Q link over over with vid (1..4094), up. */
 int net_dl_vlan_create(struct nl_sock *sk, const char *name, const char *over,
 		       unsigned vid, struct hull_err *err);

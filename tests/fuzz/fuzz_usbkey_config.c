@@ -44,9 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Every line is a comment, search or nameserver line. */
 		for (char *l = resolv; *l;) {
 			char *nl = strchr(l, '\n');
-			if (!nl || (strncmp(l, "# ", 2) &&
-				    strncmp(l, "search ", 7) &&
-				    strncmp(l, "nameserver ", 11)))
+			if (!nl ||
+			    (strncmp(l, "# ", 2) && strncmp(l, "search ", 7) &&
+			     strncmp(l, "nameserver ", 11)))
 				abort();
 			l = nl + 1;
 		}

@@ -151,6 +151,55 @@ def test_vlan(net):
     assert "vlan5" not in net.links()
 
 
+def test_vnic_with_vid(net):
+    """create-vnic -v: a macvlan over an 802.1Q link made on the fly,
+    shown as the vnic's OVER and VID, gone with its last vnic."""
+    net.uplink("up0")
+    net.fails("dladm", "create-vnic", "-l", "up0", "-v", "4095", "vnic7",
+              rc=2)
+    net.fails("dladm", "create-vnic", "-l", "up0", "-v", "x", "vnic7", rc=2)
+    vlan_ok = _vlan_ok(net)
+    before = set(net.links())
+    if not vlan_ok:
+        r = net.fails("dladm", "create-vnic", "-l", "up0", "-v", "7",
+                      "vnic7", rc=1)
+        assert "no 802.1Q VLAN support" in r.err
+        assert set(net.links()) == before
+        skips.skip("kernel-lacks", "no 802.1Q VLAN support (8021q) in "
+                   "this kernel: the refusal was checked")
+    usbkey = os.path.join(net.h.root, "usbkey")
+    os.makedirs(usbkey)
+    open(os.path.join(usbkey, "config"), "w").close()
+    net.run("dladm", "create-vnic", "-l", "up0", "-v", "7", "-m",
+            "2:0:5e:10:0:41", "vnic7")
+    net.run("dladm", "create-vnic", "-l", "up0", "-v", "7", "vnic7b")
+    links = net.links()
+    q = links[links["vnic7"]["link"]]
+    assert links["vnic7"]["linkinfo"]["info_kind"] == "macvlan"
+    assert q["linkinfo"]["info_kind"] == "vlan" and q["link"] == "up0"
+    assert q["linkinfo"]["info_data"]["id"] == 7
+    assert links["vnic7b"]["link"] == q["ifname"]      # shared
+    assert set(links) - before == {"vnic7", "vnic7b", q["ifname"]}
+    assert net.run("dladm", "show-vnic", "-p", "-o",
+                   "link,over,vid,macaddress", "vnic7").out == \
+        "vnic7:up0:7:2\\:0\\:5e\\:10\\:0\\:41\n"
+    shown = rows(net.run("dladm", "show-link").out)
+    assert q["ifname"] not in [r[0] for r in shown]
+    assert [r[5] for r in shown if r[0] == "vnic7"] == ["up0"]
+    # A reboot: the platform makes both again, on the same VLAN.
+    net.ip("ip", "link", "del", "vnic7")
+    net.ip("ip", "link", "del", "vnic7b")
+    net.ip("ip", "link", "del", q["ifname"])
+    net.run("dladm", "init")
+    assert net.run("dladm", "show-vnic", "-p", "-o", "link,over,vid").out \
+        == "vnic7:up0:7\nvnic7b:up0:7\n"
+    net.run("dladm", "delete-vnic", "vnic7")
+    q = net.links()[net.links()["vnic7b"]["link"]]
+    net.run("dladm", "delete-vnic", "vnic7b")
+    assert set(net.links()) == before                 # its vlan went too
+    assert q["ifname"] not in net.links()
+
+
 def _vlan_ok(net):
     net.uplink("probe0")
     r = net.ip("ip", "link", "add", "link", "probe0", "probe1", "type",
