@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -39,8 +40,17 @@ class Disks:
         return dev
 
     def detach(self, dev):
+        """Detach and wait until the disk is gone: losetup -d only marks a
+        loop device that someone (udev's blkid) still holds open, and the
+        kernel lets go of it when the last holder closes it."""
         subprocess.run(["losetup", "-d", dev], check=True)
         self.loops.remove(dev)
+        backing = f"/sys/block/{os.path.basename(dev)}/loop/backing_file"
+        for _ in range(200):
+            if not os.path.exists(backing):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{dev} is still attached 10 s after losetup -d")
 
 
 @pytest.fixture
