@@ -133,6 +133,7 @@ struct change {
 	size_t nput;
 	char (*del)[37];
 	size_t ndel;
+	bool full; /* replace the whole tables (fwadm reload) */
 };
 
 static void change_free(struct change *c)
@@ -185,9 +186,13 @@ static int change_commit(struct state *st, const struct change *c, bool dry_run,
 	for (; rc == 0 && done_del < c->ndel; done_del++)
 		rc = fw_store_delete(c->del[done_del], err);
 	if (rc == 0)
-		rc = fw_nft_apply(fw_nft_table(), ruleset,
-				  fw_nft_legacy_ours(st->insts, st->ninsts),
-				  false, err);
+		rc = fw_nft_apply_flags(
+		    fw_nft_table(), ruleset,
+		    (fw_nft_legacy_ours(st->insts, st->ninsts)
+			 ? FW_APPLY_DROP_LEGACY
+			 : 0) |
+			(c->full ? FW_APPLY_FULL : 0),
+		    err);
 	free(ruleset);
 	if (rc == 0)
 		return 0;
@@ -848,7 +853,9 @@ static int cmd_vm_state(int argc, char **argv, int what)
 	if (state_load(&st, &err) < 0)
 		goto out;
 	if (what == 3) {
-		if (change_commit(&st, &none, o.dryrun, o.to_stdout, &err) == 0)
+		/* reload: the whole tables, whatever the last load left */
+		struct change full = {.full = true};
+		if (change_commit(&st, &full, o.dryrun, o.to_stdout, &err) == 0)
 			rc = 0;
 		goto out;
 	}

@@ -293,7 +293,7 @@ int vmadm_create(int argc, char **argv)
 		goto out;
 	}
 	/* Rules naming tags or all vms follow the new instance. */
-	if (vmadm_fw_reload(&err) < 0) {
+	if (vmadm_fw_reload_for(vm, &err) < 0) {
 		vmadm_fail_err(&err);
 		goto out;
 	}
@@ -433,7 +433,7 @@ int vmadm_delete(int argc, char **argv)
 	zone_cleanup(uuid, NULL);
 	if (pool_dataset_destroy(pool, uuid, &err) < 0)
 		goto fail;
-	if (vmadm_fw_reload(&err) < 0)
+	if (vmadm_fw_reload_for(vm, &err) < 0)
 		goto fail;
 	/* A create killed between writing vm.json and removing its pending
 	 * record leaves that record behind; it goes with the instance. */

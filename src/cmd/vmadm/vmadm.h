@@ -89,6 +89,9 @@ int vmadm_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 		    struct hull_err *err);
 /* Recompiles and loads the firewall for all instances (fw_reload). */
 int vmadm_fw_reload(struct hull_err *err);
+/* The same after a create or delete of vm: nothing when the filter cannot
+ * depend on it (fw_reload_for). */
+int vmadm_fw_reload_for(json_t *vm, struct hull_err *err);
 
 /* snapshot.c */
 int vmadm_snapshot_create(int argc, char **argv);
