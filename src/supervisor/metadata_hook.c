@@ -235,33 +235,22 @@ static int md_spawn(const char *uuid, struct hull_err *err)
 		r = hull_err_sys(err, errno, "metadata server: pipe");
 		goto out;
 	}
-	/* The server joins its cgroups by itself, first thing: a move by
-	 * pid from here would hold the start up for an RCU grace period
-	 * (zone_cgroup_join_open). */
-	struct zone_cgroup_join join;
-	bool joined = zone_cgroup_join_open(&cg, MD_CGROUP_LEAF, &join) == 0;
 	pid_t pid = fork();
 	if (pid < 0) {
-		zone_cgroup_join_close(&join);
 		r = hull_err_sys(err, errno, "metadata server: fork");
 		goto out;
 	}
 	if (pid == 0) {
 		close(go[1]);
-		if (joined && zone_cgroup_join_self(&join, false) < 0)
-			_exit(127);
-		zone_cgroup_join_close(&join);
 		md_serve(uuid, md_listen_fd, com2, go[0]);
 	}
-	zone_cgroup_join_close(&join);
 	md_pid = pid;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	md_spawned = now.tv_sec;
 	/* Into the instance's cgroup before it allocates anything: memory
 	 * is charged where it is first touched. */
-	if (!joined &&
-	    (r = zone_cgroup_attach_leaf(&cg, MD_CGROUP_LEAF, pid, err)) < 0) {
+	if ((r = zone_cgroup_attach_leaf(&cg, MD_CGROUP_LEAF, pid, err)) < 0) {
 		md_reap();
 		goto out;
 	}
