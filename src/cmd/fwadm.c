@@ -8,6 +8,9 @@
  * records, then replaces the live filter in one transaction; if loading
  * fails, the records are put back, so the store and the filter never
  * disagree. Exit status: 0 ok, 1 error, 2 usage.
+ *
+ * The transactions are the library's (include/hull/firewall.h,
+ * src/fw/api.c); this file parses arguments, calls one of them and prints.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,18 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "fw/inst.h"
 #include "fw/nft.h"
 #include "fw/rule.h"
-#include "fw/store.h"
+#include "fw/state.h"
+#include "hull/firewall.h"
 #include "lib/err.h"
-#include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/lock.h"
-#include "lib/root.h"
-#include "lib/uuid.h"
+#include "lib/subcmd.h"
 #include "lib/xalloc.h"
 
 #define EXIT_USAGE 2
@@ -59,170 +58,8 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
 	return EXIT_USAGE;
 }
 
-/* --- state: the rules and instances, under the store lock ---------------- */
-
-struct state {
-	int lock;
-	struct fw_rec *recs;
-	size_t n;
-	struct fw_inst *insts;
-	size_t ninsts;
-};
-
-static int state_load(struct state *st, struct hull_err *err)
-{
-	memset(st, 0, sizeof(*st));
-	st->lock = -1;
-	if (!hull_is_dir(hull_root()))
-		return hull_err_set(err, ENOENT, "no hull pool at %s",
-				    hull_root());
-	st->lock = fw_store_lock(err);
-	if (st->lock < 0)
-		return st->lock;
-	if (fw_store_load_all(&st->recs, &st->n, err) < 0)
-		return -EINVAL;
-	return fw_inst_load_all(&st->insts, &st->ninsts, err);
-}
-
-static void state_free(struct state *st)
-{
-	fw_rec_free_all(st->recs, st->n);
-	fw_inst_free_all(st->insts, st->ninsts);
-	hull_lock_release(st->lock);
-}
-
-static struct fw_rec *state_find(struct state *st, const char *uuid)
-{
-	for (size_t i = 0; i < st->n; i++)
-		if (!strcmp(st->recs[i].uuid, uuid))
-			return &st->recs[i];
-	return NULL;
-}
-
-static const struct fw_inst *state_inst(struct state *st, const char *uuid)
-{
-	for (size_t i = 0; i < st->ninsts; i++)
-		if (!strcmp(st->insts[i].uuid, uuid))
-			return &st->insts[i];
-	return NULL;
-}
-
-/* The ruleset for the given rules (enabled ones only) and st's instances. */
-static char *compile(const struct fw_rec *recs, size_t n, struct state *st)
-{
-	struct fw_crule *cr = xcalloc(n ? n : 1, sizeof(*cr));
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!recs[i].enabled)
-			continue;
-		cr[k].uuid = recs[i].uuid;
-		cr[k].owner_uuid = recs[i].owner_uuid;
-		cr[k].rule = &recs[i].rule;
-		k++;
-	}
-	char *text =
-	    fw_nft_compile_flags(fw_nft_table(), cr, k, st->insts, st->ninsts,
-				 fw_nft_bridge_supported() ? FW_NFT_BRIDGE : 0);
-	free(cr);
-	return text;
-}
-
-/* A change to the store: records to write and uuids to remove. */
-struct change {
-	struct fw_rec *put; /* owned */
-	size_t nput;
-	char (*del)[37];
-	size_t ndel;
-	bool full; /* replace the whole tables (fwadm reload) */
-};
-
-static void change_free(struct change *c)
-{
-	fw_rec_free_all(c->put, c->nput);
-	free(c->del);
-}
-
-/* The rule list after c: st's records with c applied (borrowed copies). */
-static struct fw_rec *change_result(struct state *st, const struct change *c,
-				    size_t *n)
-{
-	struct fw_rec *out = xcalloc(st->n + c->nput + 1, sizeof(*out));
-	size_t k = 0;
-	for (size_t i = 0; i < st->n; i++) {
-		bool gone = false;
-		for (size_t d = 0; d < c->ndel; d++)
-			gone |= !strcmp(c->del[d], st->recs[i].uuid);
-		for (size_t p = 0; p < c->nput; p++)
-			gone |= !strcmp(c->put[p].uuid, st->recs[i].uuid);
-		if (!gone)
-			out[k++] = st->recs[i];
-	}
-	for (size_t p = 0; p < c->nput; p++)
-		out[k++] = c->put[p];
-	*n = k;
-	return out;
-}
-
-/* Writes c and loads the filter; on a failure puts the old records back. */
-static int change_commit(struct state *st, const struct change *c, bool dry_run,
-			 bool print_ruleset, struct hull_err *err)
-{
-	size_t n;
-	struct fw_rec *all = change_result(st, c, &n);
-	char *ruleset = compile(all, n, st);
-	free(all);
-	if (print_ruleset)
-		fputs(ruleset, stdout);
-	int rc;
-	if (dry_run) {
-		rc = fw_nft_apply(fw_nft_table(), ruleset, false, true, err);
-		free(ruleset);
-		return rc;
-	}
-	size_t done_put = 0, done_del = 0;
-	rc = 0;
-	for (; rc == 0 && done_put < c->nput; done_put++)
-		rc = fw_store_save(&c->put[done_put], err);
-	for (; rc == 0 && done_del < c->ndel; done_del++)
-		rc = fw_store_delete(c->del[done_del], err);
-	if (rc == 0)
-		rc = fw_nft_apply_flags(
-		    fw_nft_table(), ruleset,
-		    (fw_nft_legacy_ours(st->insts, st->ninsts)
-			 ? FW_APPLY_DROP_LEGACY
-			 : 0) |
-			(c->full ? FW_APPLY_FULL : 0),
-		    err);
-	free(ruleset);
-	if (rc == 0)
-		return 0;
-	/* Put the store back as it was. */
-	struct hull_err ignore;
-	for (size_t p = 0; p < c->nput && p <= done_put; p++) {
-		const struct fw_rec *old = state_find(st, c->put[p].uuid);
-		if (old)
-			fw_store_save(old, &ignore);
-		else
-			fw_store_delete(c->put[p].uuid, &ignore);
-	}
-	for (size_t d = 0; d < c->ndel && d <= done_del; d++) {
-		const struct fw_rec *old = state_find(st, c->del[d]);
-		if (old)
-			fw_store_save(old, &ignore);
-	}
-	return rc;
-}
-
 /* --- output ----------------------------------------------------------------
  */
-
-static void print_rule_lines(const struct fw_rec *r, size_t n, const char *head)
-{
-	if (head)
-		printf("%s\n", head);
-	for (size_t i = 0; i < n; i++)
-		printf("%s %s\n", r[i].uuid, r[i].text);
-}
 
 static const char *const list_fields[] = {
     "uuid",	   "enabled",	 "global", "owner_uuid", "rule",
@@ -481,25 +318,29 @@ static json_t *cli_rule(const struct rule_opts *o, const char *text)
 	return j;
 }
 
-static void print_changed(const struct change *c, const struct rule_opts *o,
+static void print_changed(json_t *rules, const struct rule_opts *o,
 			  const char *head)
 {
 	if (o->json) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < c->nput; i++)
-			json_array_append_new(a, fw_rec_to_json(&c->put[i]));
-		json_t *j = json_pack("{s:o}", "rules", a);
+		json_t *j = json_pack("{s:O}", "rules", rules);
 		hull_json_print(j);
 		json_decref(j);
 	} else if (!o->to_stdout) {
-		print_rule_lines(c->put, c->nput, head);
+		printf("%s\n", head);
+		size_t i;
+		json_t *r;
+		json_array_foreach(rules, i, r)
+		    printf("%s %s\n", hull_json_str(r, "uuid", ""),
+			   hull_json_str(r, "rule", ""));
 	}
 }
 
-static void change_put(struct change *c, struct fw_rec *rec)
+/* Prints the ruleset of --stdout (also when loading it failed). */
+static void print_ruleset(char *ruleset)
 {
-	c->put = xrealloc(c->put, (c->nput + 1) * sizeof(*c->put));
-	c->put[c->nput++] = *rec;
+	if (ruleset)
+		fputs(ruleset, stdout);
+	free(ruleset);
 }
 
 static int cmd_add_update(int argc, char **argv, bool update)
@@ -509,10 +350,7 @@ static int cmd_add_update(int argc, char **argv, bool update)
 	if (first < 0)
 		return EXIT_USAGE;
 	struct hull_err err = {0};
-	struct state st;
-	struct change c = {0};
 	json_t *rules = NULL;
-	int rc = 1;
 	if (o.file) {
 		if (first < argc)
 			return usage_error("-f takes no rule text: '%s'",
@@ -544,64 +382,18 @@ static int cmd_add_update(int argc, char **argv, bool update)
 		rules = json_array();
 		json_array_append_new(rules, one);
 	}
-	if (json_array_size(rules) == 0) {
-		hull_err_set(&err, EINVAL, "payload has no rules");
-		json_decref(rules);
-		return fail(&err);
-	}
-	if (state_load(&st, &err) < 0)
-		goto out;
-	size_t i;
-	json_t *rj;
-	json_array_foreach(rules, i, rj)
-	{
-		const struct fw_rec *base = NULL;
-		const char *uuid =
-		    json_is_object(rj) ? hull_json_str(rj, "uuid", NULL) : NULL;
-		if (update) {
-			if (!uuid) {
-				hull_err_set(&err, EINVAL,
-					     "rule %zu: update needs a uuid",
-					     i);
-				goto out;
-			}
-			base = state_find(&st, uuid);
-			if (!base) {
-				hull_err_set(&err, ENOENT, "unknown rule: %s",
-					     uuid);
-				goto out;
-			}
-		} else if (uuid && state_find(&st, uuid)) {
-			hull_err_set(&err, EEXIST, "rule already exists: %s",
-				     uuid);
-			goto out;
-		}
-		for (size_t p = 0; uuid && p < c.nput; p++)
-			if (!strcmp(c.put[p].uuid, uuid)) {
-				hull_err_set(&err, EINVAL,
-					     "rule %s given twice", uuid);
-				goto out;
-			}
-		struct fw_rec rec;
-		if (fw_rec_from_json(rj, base, &rec, &err) < 0) {
-			fw_rec_free(&rec);
-			if (json_array_size(rules) > 1)
-				hull_err_prefix(&err, "rule %zu", i);
-			goto out;
-		}
-		change_put(&c, &rec);
-	}
-	if (change_commit(&st, &c, o.dryrun, o.to_stdout, &err) < 0)
-		goto out;
-	print_changed(&c, &o, update ? "Updated rules:" : "Added rules:");
-	rc = 0;
-out:
-	if (rc)
-		fail(&err);
-	change_free(&c);
+	char *ruleset = NULL;
+	struct hull_fw_opts fo = {o.dryrun, o.to_stdout ? &ruleset : NULL};
+	json_t *done = NULL;
+	int rc = update ? hull_fw_rules_update(rules, &fo, &done, &err)
+			: hull_fw_rules_add(rules, &fo, &done, &err);
 	json_decref(rules);
-	state_free(&st);
-	return rc;
+	print_ruleset(ruleset);
+	if (rc < 0)
+		return fail(&err);
+	print_changed(done, &o, update ? "Updated rules:" : "Added rules:");
+	json_decref(done);
+	return 0;
 }
 
 static int cmd_add(int argc, char **argv)
@@ -624,51 +416,29 @@ static int cmd_modify(int argc, char **argv, int what)
 	if (first >= argc)
 		return usage_error("%s: needs at least one rule UUID", argv[0]);
 	struct hull_err err = {0};
-	struct state st;
-	struct change c = {0};
-	int rc = 1;
-	if (state_load(&st, &err) < 0)
-		goto out;
-	for (int i = first; i < argc; i++) {
-		const struct fw_rec *r = state_find(&st, argv[i]);
-		if (!r) {
-			hull_err_set(&err, ENOENT, "unknown rule: %s", argv[i]);
-			goto out;
-		}
-		if (what == 0) {
-			c.del = xrealloc(c.del, (c.ndel + 1) * sizeof(*c.del));
-			snprintf(c.del[c.ndel++], 37, "%s", r->uuid);
-			continue;
-		}
-		json_t *j = json_pack("{s:b}", "enabled", what == 1);
-		struct fw_rec rec;
-		int prc = fw_rec_from_json(j, r, &rec, &err);
-		json_decref(j);
-		if (prc < 0) {
-			fw_rec_free(&rec);
-			goto out;
-		}
-		change_put(&c, &rec);
-	}
-	if (change_commit(&st, &c, o.dryrun, o.to_stdout, &err) < 0)
-		goto out;
+	char *ruleset = NULL;
+	struct hull_fw_opts fo = {o.dryrun, o.to_stdout ? &ruleset : NULL};
+	const char *const *uuids = (const char *const *)argv + first;
+	size_t n = (size_t)(argc - first);
+	json_t *done = NULL;
+	int rc = what == 0 ? hull_fw_rules_delete(uuids, n, &fo, &err)
+			   : hull_fw_rules_enable(uuids, n, what == 1, &fo,
+						  &done, &err);
+	print_ruleset(ruleset);
+	if (rc < 0)
+		return fail(&err);
 	if (what == 0) {
 		if (!o.to_stdout) {
 			printf("Deleted rules:\n");
-			for (size_t i = 0; i < c.ndel; i++)
-				printf("%s\n", c.del[i]);
+			for (size_t i = 0; i < n; i++)
+				printf("%s\n", uuids[i]);
 		}
 	} else {
-		print_changed(&c, &o,
+		print_changed(done, &o,
 			      what == 1 ? "Enabled rules:" : "Disabled rules:");
 	}
-	rc = 0;
-out:
-	if (rc)
-		fail(&err);
-	change_free(&c);
-	state_free(&st);
-	return rc;
+	json_decref(done);
+	return 0;
 }
 
 static int cmd_delete(int argc, char **argv)
@@ -691,23 +461,12 @@ static int cmd_get(int argc, char **argv)
 	if (argc != 2)
 		return usage_error("%s", "get needs one rule UUID");
 	struct hull_err err = {0};
-	struct state st;
-	int rc = 1;
-	if (state_load(&st, &err) == 0) {
-		const struct fw_rec *r = state_find(&st, argv[1]);
-		if (r) {
-			json_t *j = fw_rec_to_json(r);
-			hull_json_print(j);
-			json_decref(j);
-			rc = 0;
-		} else {
-			hull_err_set(&err, ENOENT, "unknown rule: %s", argv[1]);
-		}
-	}
-	if (rc)
-		fail(&err);
-	state_free(&st);
-	return rc;
+	json_t *j;
+	if (hull_fw_rule_get(argv[1], &j, &err) < 0)
+		return fail(&err);
+	hull_json_print(j);
+	json_decref(j);
+	return 0;
 }
 
 static int parse_list_opts(int argc, char **argv, struct list_opts *o)
@@ -754,22 +513,15 @@ static int cmd_list(int argc, char **argv)
 		return usage_error("list: unexpected argument '%s'",
 				   argv[first]);
 	struct hull_err err = {0};
-	struct state st;
+	struct fw_state st;
 	int rc = 1;
-	if (state_load(&st, &err) == 0 &&
+	if (fw_state_load(&st, &err) == 0 &&
 	    print_list(st.recs, st.n, &o, &err) == 0)
 		rc = 0;
 	if (rc)
 		fail(&err);
-	state_free(&st);
+	fw_state_free(&st);
 	return rc;
-}
-
-static bool rule_touches(const struct fw_rec *r, const struct fw_inst *in)
-{
-	struct fw_crule cr = {r->uuid, r->owner_uuid, &r->rule};
-	return fw_side_names_inst(&cr, &r->rule.from, in) ||
-	       fw_side_names_inst(&cr, &r->rule.to, in);
 }
 
 static int cmd_vms(int argc, char **argv)
@@ -777,22 +529,22 @@ static int cmd_vms(int argc, char **argv)
 	if (argc != 2)
 		return usage_error("%s", "vms needs one rule UUID");
 	struct hull_err err = {0};
-	struct state st;
+	struct fw_state st;
 	int rc = 1;
-	if (state_load(&st, &err) == 0) {
-		const struct fw_rec *r = state_find(&st, argv[1]);
+	if (fw_state_load(&st, &err) == 0) {
+		const struct fw_rec *r = fw_state_rule(&st, argv[1]);
 		if (!r) {
 			hull_err_set(&err, ENOENT, "unknown rule: %s", argv[1]);
 		} else {
 			for (size_t i = 0; i < st.ninsts; i++)
-				if (rule_touches(r, &st.insts[i]))
+				if (fw_rule_touches(r, &st.insts[i]))
 					printf("%s\n", st.insts[i].uuid);
 			rc = 0;
 		}
 	}
 	if (rc)
 		fail(&err);
-	state_free(&st);
+	fw_state_free(&st);
 	return rc;
 }
 
@@ -805,10 +557,10 @@ static int cmd_rules(int argc, char **argv)
 	if (argc - first != 1)
 		return usage_error("%s", "rules needs one VM UUID");
 	struct hull_err err = {0};
-	struct state st;
+	struct fw_state st;
 	int rc = 1;
-	if (state_load(&st, &err) == 0) {
-		const struct fw_inst *in = state_inst(&st, argv[first]);
+	if (fw_state_load(&st, &err) == 0) {
+		const struct fw_inst *in = fw_state_inst(&st, argv[first]);
 		if (!in) {
 			hull_err_set(&err, ENOENT, "unknown VM: %s",
 				     argv[first]);
@@ -816,7 +568,7 @@ static int cmd_rules(int argc, char **argv)
 			struct fw_rec *sel = xcalloc(st.n + 1, sizeof(*sel));
 			size_t k = 0;
 			for (size_t i = 0; i < st.n; i++)
-				if (rule_touches(&st.recs[i], in))
+				if (fw_rule_touches(&st.recs[i], in))
 					sel[k++] = st.recs[i];
 			rc = print_list(sel, k, &o, &err) == 0 ? 0 : 1;
 			free(sel);
@@ -824,8 +576,43 @@ static int cmd_rules(int argc, char **argv)
 	}
 	if (rc)
 		fail(&err);
-	state_free(&st);
+	fw_state_free(&st);
 	return rc;
+}
+
+/* status [-v] VM */
+static int print_status(const char *uuid, bool verbose, struct hull_err *err)
+{
+	struct fw_state st;
+	int rc = fw_state_load(&st, err);
+	const struct fw_inst *in = rc == 0 ? fw_state_inst(&st, uuid) : NULL;
+	if (rc == 0 && !in)
+		rc = hull_err_set(err, ENOENT, "unknown VM: %s", uuid);
+	if (rc < 0) {
+		fw_state_free(&st);
+		return rc;
+	}
+	printf("%s\n", in->firewall_enabled ? "running" : "stopped");
+	if (verbose) {
+		size_t k = 0;
+		for (size_t i = 0; i < st.n; i++)
+			k += st.recs[i].enabled &&
+			     fw_rule_touches(&st.recs[i], in);
+		printf("rules: %zu\n", k);
+		bool br_ok = fw_nft_bridge_supported();
+		for (size_t n = 0; n < in->nnics; n++) {
+			const struct fw_nic *nic = &in->nics[n];
+			printf("port %s: %s\n", nic->ifname,
+			       !nic->bridged ? "routed"
+			       : br_ok	     ? "bridged"
+					     : "bridged, filtered by "
+					       "address (no bridge "
+					       "connection tracking in "
+					       "this kernel)");
+		}
+	}
+	fw_state_free(&st);
+	return 0;
 }
 
 /* start / stop / status VM, and reload (all instances). */
@@ -847,105 +634,17 @@ static int cmd_vm_state(int argc, char **argv, int what)
 		return usage_error("reload: unexpected argument '%s'",
 				   argv[first]);
 	struct hull_err err = {0};
-	struct state st;
-	struct change none = {0};
-	int rc = 1;
-	if (state_load(&st, &err) < 0)
-		goto out;
-	if (what == 3) {
-		/* reload: the whole tables, whatever the last load left */
-		struct change full = {.full = true};
-		if (change_commit(&st, &full, o.dryrun, o.to_stdout, &err) == 0)
-			rc = 0;
-		goto out;
-	}
-	const char *uuid = argv[first];
-	const struct fw_inst *in = state_inst(&st, uuid);
-	if (!in) {
-		hull_err_set(&err, ENOENT, "unknown VM: %s", uuid);
-		goto out;
-	}
-	char *mark = hull_root_path("var/fw/stopped/%s", uuid);
-	if (what == 2) {
-		printf("%s\n", in->firewall_enabled ? "running" : "stopped");
-		if (verbose) {
-			size_t k = 0;
-			for (size_t i = 0; i < st.n; i++)
-				k += st.recs[i].enabled &&
-				     rule_touches(&st.recs[i], in);
-			printf("rules: %zu\n", k);
-			bool br_ok = fw_nft_bridge_supported();
-			for (size_t n = 0; n < in->nnics; n++) {
-				const struct fw_nic *nic = &in->nics[n];
-				printf("port %s: %s\n", nic->ifname,
-				       !nic->bridged ? "routed"
-				       : br_ok	     ? "bridged"
-						     : "bridged, filtered by "
-						       "address (no bridge "
-						       "connection tracking in "
-						       "this kernel)");
-			}
-		}
-		free(mark);
-		rc = 0;
-		goto out;
-	}
-	/* start/stop: flip the marker, reload, and flip back on failure. */
-	char *vmjson = hull_root_path("%s/config/vm.json", uuid);
-	json_t *vm = hull_json_load_file(vmjson, &err);
-	free(vmjson);
-	if (!vm) {
-		free(mark);
-		goto out;
-	}
-	bool enabled = hull_json_bool(vm, "firewall_enabled", false);
-	json_decref(vm);
-	if (what == 0 && !enabled) {
-		hull_err_set(&err, EINVAL,
-			     "VM %s does not have firewall_enabled set", uuid);
-		free(mark);
-		goto out;
-	}
-	bool was_stopped = hull_path_exists(mark);
-	if (!o.dryrun) {
-		if (what == 1) {
-			char *dir = hull_root_path("var/fw/stopped");
-			int mrc = hull_mkdir_p(dir, 0755, &err);
-			free(dir);
-			if (mrc < 0 || hull_file_write_atomic(mark, "", 0, 0644,
-							      &err) < 0) {
-				free(mark);
-				goto out;
-			}
-		} else if (unlink(mark) < 0 && errno != ENOENT) {
-			hull_err_sys(&err, errno, "start %s", uuid);
-			free(mark);
-			goto out;
-		}
-		/* The instance list carries the marker: rebuild this entry. */
-		for (size_t i = 0; i < st.ninsts; i++)
-			if (!strcmp(st.insts[i].uuid, uuid))
-				st.insts[i].firewall_enabled = what == 0;
-	}
-	if (change_commit(&st, &none, o.dryrun, o.to_stdout, &err) < 0) {
-		struct hull_err ignore;
-		if (!o.dryrun) {
-			if (was_stopped)
-				hull_file_write_atomic(mark, "", 0, 0644,
-						       &ignore);
-			else
-				unlink(mark);
-		}
-		free(mark);
-		goto out;
-	}
-	free(mark);
-	rc = 0;
-out:
-	if (rc)
-		fail(&err);
-	state_free(&st);
-	return rc;
+	char *ruleset = NULL;
+	struct hull_fw_opts fo = {o.dryrun, o.to_stdout ? &ruleset : NULL};
+	int rc;
+	if (what == 3)
+		rc = hull_fw_reload(&fo, &err);
+	else if (what == 2)
+		rc = print_status(argv[first], verbose, &err);
+	else
+		rc = hull_fw_instance_set(argv[first], what == 0, &fo, &err);
+	print_ruleset(ruleset);
+	return rc < 0 ? fail(&err) : 0;
 }
 
 static int cmd_start(int argc, char **argv)
@@ -1019,73 +718,56 @@ static int cmd_parse(int argc, char **argv)
 	return rc;
 }
 
-struct subcommand {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *help;
+static const struct subcmd subcommands[] = {
+    {"add", NULL, cmd_add, "add [-e] [-g] [-O OWNER] [--desc D] RULE | -f FILE",
+     0},
+    {"update", NULL, cmd_update, "update UUID [-e] [--desc D] [RULE] | -f FILE",
+     0},
+    {"delete", NULL, cmd_delete, "delete UUID...", 0},
+    {"enable", NULL, cmd_enable, "enable UUID...", 0},
+    {"disable", NULL, cmd_disable, "disable UUID...", 0},
+    {"get", NULL, cmd_get, "get UUID", 0},
+    {"list", NULL, cmd_list, "list [-j] [-p] [-d DELIM] [-o FIELDS]", 0},
+    {"vms", NULL, cmd_vms, "vms RULE-UUID", 0},
+    {"rules", NULL, cmd_rules, "rules [-j] [-p] VM-UUID", 0},
+    {"start", NULL, cmd_start, "start VM-UUID", 0},
+    {"stop", NULL, cmd_stop, "stop VM-UUID", 0},
+    {"status", NULL, cmd_status, "status [-v] VM-UUID", 0},
+    {"reload", NULL, cmd_reload,
+     "reload (recompile and load for all instances)", 0},
+    {"parse", NULL, cmd_parse, "parse (rule texts on stdin, JSON results out)",
+     0},
 };
 
-static const struct subcommand subcommands[] = {
-    {"add", cmd_add, "add [-e] [-g] [-O OWNER] [--desc D] RULE | -f FILE"},
-    {"update", cmd_update, "update UUID [-e] [--desc D] [RULE] | -f FILE"},
-    {"delete", cmd_delete, "delete UUID..."},
-    {"enable", cmd_enable, "enable UUID..."},
-    {"disable", cmd_disable, "disable UUID..."},
-    {"get", cmd_get, "get UUID"},
-    {"list", cmd_list, "list [-j] [-p] [-d DELIM] [-o FIELDS]"},
-    {"vms", cmd_vms, "vms RULE-UUID"},
-    {"rules", cmd_rules, "rules [-j] [-p] VM-UUID"},
-    {"start", cmd_start, "start VM-UUID"},
-    {"stop", cmd_stop, "stop VM-UUID"},
-    {"status", cmd_status, "status [-v] VM-UUID"},
-    {"reload", cmd_reload, "reload (recompile and load for all instances)"},
-    {"parse", cmd_parse, "parse (rule texts on stdin, JSON results out)"},
-};
-
-static void usage(FILE *f)
+/* -j: JSON errors; -v is accepted for SmartOS compatibility. */
+static enum subcmd_opt option(const char *arg, int left)
 {
-	fprintf(f, "usage: fwadm [-j] [--help] [--version] COMMAND [ARGS...]\n"
-		   "commands:\n");
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
-	     i++)
-		fprintf(f, "  %s\n", subcommands[i].help);
-	fprintf(f,
-		"add, update, delete, enable, disable, start, stop and reload "
-		"also take --dryrun and --stdout.\nSee the fwadm manual "
-		"(docs/fwadm.md).\n");
+	if (!strcmp(arg, "-j")) {
+		opt_json = true;
+		return SUBCMD_OPT_TAKEN;
+	}
+	if (!strcmp(arg, "-v"))
+		return SUBCMD_OPT_TAKEN;
+	return SUBCMD_OPT_STOP;
 }
+
+static const struct subcmd_prog fwadm = {
+    .name = "fwadm",
+    .cmds = subcommands,
+    .ncmds = sizeof(subcommands) / sizeof(subcommands[0]),
+    .flags = SUBCMD_STRICT_OPTS,
+    .usage_exit = EXIT_USAGE,
+    .usage_head = "usage: fwadm [-j] [--help] [--version] COMMAND "
+		  "[ARGS...]\ncommands:\n",
+    .usage_tail = "add, update, delete, enable, disable, start, stop and "
+		  "reload also take --dryrun and --stdout.\nSee the fwadm "
+		  "manual (docs/fwadm.md).\n",
+    .unknown_prefix = "fwadm: unknown command '",
+    .unknown_suffix = "' (see fwadm --help)",
+    .option = option,
+};
 
 int main(int argc, char **argv)
 {
-	int a = 1;
-	while (a < argc && argv[a][0] == '-') {
-		if (!strcmp(argv[a], "-j")) {
-			opt_json = true;
-		} else if (!strcmp(argv[a], "-v")) {
-			/* accepted for SmartOS compatibility */
-		} else if (!strcmp(argv[a], "--help") ||
-			   !strcmp(argv[a], "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(argv[a], "--version")) {
-			printf("fwadm (hull) %s\n", HULL_VERSION);
-			return 0;
-		} else {
-			return usage_error("unknown option '%s'", argv[a]);
-		}
-		a++;
-	}
-	if (a >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[a], "help")) {
-		usage(stdout);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
-	     i++)
-		if (!strcmp(argv[a], subcommands[i].name))
-			return subcommands[i].run(argc - a, argv + a);
-	return usage_error("unknown command '%s'", argv[a]);
+	return subcmd_main(&fwadm, argc, argv);
 }

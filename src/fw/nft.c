@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -803,12 +804,18 @@ static void drop_tables(FILE *f, const char *name)
 		name, name, name, name);
 }
 
+static char table_name[32];
+
+static void table_name_once(void)
+{
+	snprintf(table_name, sizeof(table_name), "hull_%s", hull_root_tag());
+}
+
 const char *fw_nft_table(void)
 {
-	static char name[32];
-	if (!name[0])
-		snprintf(name, sizeof(name), "hull_%s", hull_root_tag());
-	return name;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, table_name_once);
+	return table_name;
 }
 
 bool fw_nft_legacy_ours(const struct fw_inst *insts, size_t ninsts)

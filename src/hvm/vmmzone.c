@@ -275,19 +275,18 @@ static int child_setup(const struct hvm_hull *h, const struct plan *p,
 }
 
 /*
- * The emulator must not outlive the supervisor that holds its console,
- * its state and its disks' lock: a change of credentials clears the
- * parent-death signal (the kernel's commit_creds), so it is set again
- * once the uid is the emulator's, the last change before the exec. The
- * parent may have died before that, and getppid() tells nothing in a new
- * pid namespace (the parent lies outside: 0), so its pidfd, opened before
- * the clone, says whether it is still there. Without a pidfd (before
- * Linux 5.3) only the window between the clone and this call is open.
+ * The emulator outlives its supervisor once it runs (the instance's holder
+ * keeps it until a new supervisor adopts it, docs/internals.md), but a
+ * half-made one must not: the parent-death signal set at the clone is
+ * cleared by the change of credentials (the kernel's commit_creds), so
+ * the last step before the exec makes sure the supervisor is still there.
+ * getppid() tells nothing in a new pid namespace (the parent lies
+ * outside: 0), so its pidfd, opened before the clone, says. Without a
+ * pidfd (before Linux 5.3) the check is skipped; a supervisor that died
+ * then is succeeded by one that clears the instance's cgroup.
  */
-static int pdeathsig_rearm(int parent_pidfd, struct hull_err *err)
+static int parent_check(int parent_pidfd, struct hull_err *err)
 {
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		return hull_err_sys(err, errno, "parent-death signal");
 	if (parent_pidfd < 0)
 		return 0;
 	struct pollfd pfd = {parent_pidfd, POLLIN, 0};
@@ -541,7 +540,7 @@ static pid_t clone_into(int cgfd)
 int hvm_hull_cgroup_setup(const struct hvm_hull *h, struct zone_cgroup *cg,
 			  struct hull_err *err)
 {
-	struct zone_limits lim = {
+	struct inst_limits lim = {
 	    .cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
 	    .cpu_shares = -1,
 	    .max_physical_memory =
@@ -665,8 +664,9 @@ int hvm_hull_start(const struct hvm_hull *h, struct zone_cgroup *cg,
 			hull_err_sys(&cerr, errno, "seccomp filter");
 			child_fail(ep[1], &cerr);
 		}
-		if (pdeathsig_rearm(ppfd, &cerr) < 0)
+		if (parent_check(ppfd, &cerr) < 0)
 			child_fail(ep[1], &cerr);
+		prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 		execve(h->argv[0], h->argv, h->envp);
 		hull_err_sys(&cerr, errno, "exec %s", h->argv[0]);
 		child_fail(ep[1], &cerr);

@@ -6,6 +6,7 @@
 #include "lib/cgroupfs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <stdio.h>
@@ -182,19 +183,27 @@ static int ensure_once(struct hull_err *err)
 	return mount_all(&l, err);
 }
 
+static int ensure_state; /* 0 not yet, 1 done, -1 failed */
+static struct hull_err ensure_saved;
+
+static void ensure_run(void)
+{
+	hull_err_clear(&ensure_saved);
+	ensure_state = ensure_once(&ensure_saved) < 0 ? -1 : 1;
+	if (ensure_state < 0)
+		hull_err_prefix(&ensure_saved,
+				"no cgroup hierarchy at %s, and mounting them "
+				"failed",
+				HULL_CGROUP_ROOT);
+}
+
 int hull_cgroupfs_ensure(struct hull_err *err)
 {
-	static int state; /* 0 not yet, 1 done, -1 failed */
-	static struct hull_err saved;
-	if (state == 0) {
-		hull_err_clear(&saved);
-		state = ensure_once(&saved) < 0 ? -1 : 1;
-		if (state < 0)
-			hull_err_prefix(&saved,
-					"no cgroup hierarchy at %s, and "
-					"mounting them failed",
-					HULL_CGROUP_ROOT);
-	}
+	/* Once per process, also when threads ask at once. */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, ensure_run);
+	const int state = ensure_state;
+	const struct hull_err saved = ensure_saved;
 	if (state > 0)
 		return 0;
 	if (err)

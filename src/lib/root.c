@@ -1,11 +1,13 @@
 /*
  * root.c - locating the pool root (see root.h).
  */
+#include "inst/record.h"
 #include "lib/root.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,16 +20,24 @@
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
 
+/* Both read once per process; pthread_once because a long-running
+ * caller of the instance library reaches them from several threads. */
+static char *root;
+static char tag[13];
+
+static void root_once(void)
+{
+	const char *env = getenv("HULL_ROOT");
+	root = xstrdup(env && *env ? env : HULL_DEFAULT_ROOT);
+	size_t n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		root[--n] = '\0';
+}
+
 const char *hull_root(void)
 {
-	static char *root;
-	if (!root) {
-		const char *env = getenv("HULL_ROOT");
-		root = xstrdup(env && *env ? env : HULL_DEFAULT_ROOT);
-		size_t n = strlen(root);
-		while (n > 1 && root[n - 1] == '/')
-			root[--n] = '\0';
-	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, root_once);
 	return root;
 }
 
@@ -44,22 +54,24 @@ char *hull_root_path(const char *fmt, ...)
 	return p;
 }
 
+static void tag_once(void)
+{
+	char canon[PATH_MAX];
+	const char *p = realpath(hull_root(), canon) ? canon : hull_root();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	/* 48 bits: a collision among the few pools of one host is out of
+	 * reach, and the name stays short in `nft list ruleset`. */
+	if (EVP_Digest(p, strlen(p), md, &n, EVP_sha256(), NULL) != 1)
+		abort();
+	for (int i = 0; i < 6; i++)
+		snprintf(tag + 2 * i, 3, "%02x", md[i]);
+}
+
 const char *hull_root_tag(void)
 {
-	static char tag[13];
-	if (!tag[0]) {
-		char canon[PATH_MAX];
-		const char *p =
-		    realpath(hull_root(), canon) ? canon : hull_root();
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned int n = 0;
-		/* 48 bits: a collision among the few pools of one host is out
-		 * of reach, and the name stays short in `nft list ruleset`. */
-		if (EVP_Digest(p, strlen(p), md, &n, EVP_sha256(), NULL) != 1)
-			abort();
-		for (int i = 0; i < 6; i++)
-			snprintf(tag + 2 * i, 3, "%02x", md[i]);
-	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, tag_once);
 	return tag;
 }
 
@@ -128,7 +140,7 @@ int hull_instance_secure(const char *uuid, struct hull_err *err)
 		_cleanup_free_ char *d = xasprintf("%s/%s", inst, dirs[i]);
 		r = hull_mkdir_mode(d, 0700, err);
 	}
-	static const char *const files[] = {"config/vm.json", "lastexited",
+	static const char *const files[] = {INST_RECORD_REL, "lastexited",
 					    "run/supervisor.pid"};
 	for (size_t i = 0; r == 0 && i < sizeof(files) / sizeof(*files); i++) {
 		_cleanup_free_ char *f = xasprintf("%s/%s", inst, files[i]);

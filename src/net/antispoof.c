@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,7 @@ static void target_list(FILE *f, const struct net_nic *n)
 {
 	uint8_t ll[16];
 
-	net_mac_to_ipv6_ll(n->mac, ll);
+	hull_mac_to_ipv6_ll(n->mac, ll);
 	hex128(f, ll);
 	for (size_t i = 0; i < n->nips; i++) {
 		if (n->ips[i].family != AF_INET6)
@@ -134,7 +135,7 @@ static char *addr_set(const struct net_nic *n, int family)
 char *net_antispoof_port_rules(const char *tb, const struct net_nic *n,
 			       const char *port)
 {
-	char mac[NET_MAC_STRLEN], ll[NET_ADDR_STRLEN];
+	char mac[HULL_MAC_STRLEN], ll[NET_ADDR_STRLEN];
 	struct net_addr lla = {.family = AF_INET6, .prefix = 128};
 	char *buf = NULL;
 	size_t len = 0;
@@ -142,8 +143,8 @@ char *net_antispoof_port_rules(const char *tb, const struct net_nic *n,
 
 	if (!f)
 		abort();
-	net_mac_format(n->mac, mac);
-	net_mac_to_ipv6_ll(n->mac, lla.a);
+	hull_mac_format(n->mac, mac);
+	hull_mac_to_ipv6_ll(n->mac, lla.a);
 	net_addr_format(&lla, false, ll, sizeof(ll));
 	base(f, tb);
 	fprintf(f, "add chain bridge %s p_%s\n", tb, port);
@@ -278,13 +279,19 @@ int net_antispoof_apply(const char *cmds, struct hull_err *err)
 	return r;
 }
 
+static char table_name[40];
+
+static void table_name_once(void)
+{
+	snprintf(table_name, sizeof(table_name), "%s_%s",
+		 NET_ANTISPOOF_LEGACY_TABLE, hull_root_tag());
+}
+
 const char *net_antispoof_table(void)
 {
-	static char name[40];
-	if (!name[0])
-		snprintf(name, sizeof(name), "%s_%s",
-			 NET_ANTISPOOF_LEGACY_TABLE, hull_root_tag());
-	return name;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, table_name_once);
+	return table_name;
 }
 
 int net_antispoof_table_delete(const char *tb, struct hull_err *err)

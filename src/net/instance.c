@@ -28,7 +28,7 @@
 
 bool net_brand_is_hvm(const char *brand)
 {
-	return brand && (!strcmp(brand, "kvm") || !strcmp(brand, "bhyve"));
+	return inst_brand_is_hvm(inst_brand_from_name(brand));
 }
 
 /* What one call made, so a failure can undo exactly that. */
@@ -38,11 +38,11 @@ struct made {
 	int tap_fds[NET_MAX_NICS];
 };
 
-static char *port_alias(const char *uuid, const uint8_t mac[NET_MAC_LEN])
+static char *port_alias(const char *uuid, const uint8_t mac[HULL_MAC_LEN])
 {
-	char m[NET_MAC_STRLEN];
+	char m[HULL_MAC_STRLEN];
 
-	net_mac_format(mac, m);
+	hull_mac_format(mac, m);
 	return xasprintf("hull:%s:%s", uuid, m);
 }
 
@@ -168,7 +168,7 @@ static int port_name(struct nl_sock *sk, const char *uuid, char out[IFNAMSIZ],
 
 struct mac_owner {
 	const char *uuid;
-	char mac[NET_MAC_STRLEN];
+	char mac[HULL_MAC_STRLEN];
 	char owner[HULL_UUID_LEN + 1];
 };
 
@@ -181,7 +181,7 @@ static int mac_owner_cb(const char *name, const char *alias, int master,
 	struct mac_owner *o = arg;
 	const char *u = alias + 5, *m = u + HULL_UUID_LEN + 1;
 
-	if (strlen(alias) != 5 + HULL_UUID_LEN + 1 + NET_MAC_STRLEN - 1 ||
+	if (strlen(alias) != 5 + HULL_UUID_LEN + 1 + HULL_MAC_STRLEN - 1 ||
 	    !strncmp(u, o->uuid, HULL_UUID_LEN) || strcmp(m, o->mac))
 		return 0;
 	snprintf(o->owner, sizeof(o->owner), "%.*s", HULL_UUID_LEN, u);
@@ -199,7 +199,7 @@ static int nic_check(struct nl_sock *sk, const char *uuid,
 	struct net_tag t;
 	int br, r;
 
-	net_mac_format(n->mac, o.mac);
+	hull_mac_format(n->mac, o.mac);
 	r = net_link_foreach(sk, "hull:", mac_owner_cb, &o, err);
 	if (r < 0)
 		return r;
@@ -449,14 +449,6 @@ static void made_undo(struct nl_sock *sk, struct made *m)
 	m->n = 0;
 }
 
-static int record_uuid(json_t *record, const char **uuid, struct hull_err *err)
-{
-	*uuid = hull_json_str(record, "uuid", NULL);
-	if (!*uuid || !hull_uuid_valid(*uuid))
-		return hull_err_set(err, EINVAL, "record: no valid uuid");
-	return 0;
-}
-
 /* Makes the ports of nics[0..n) and configures them; undoes all on error. */
 static int nics_bring_up(const char *uuid, const struct net_config *cfg,
 			 const struct net_nic **nics, size_t n, int netns_fd,
@@ -515,63 +507,50 @@ out:
 	return r;
 }
 
-int net_instance_setup(json_t *record, int netns_fd, const char *brand,
-		       int *tap_fds, struct hull_err *err)
+int net_instance_setup(const struct inst *inst, int netns_fd, int *tap_fds,
+		       struct hull_err *err)
 {
-	struct net_config *cfg = xcalloc(1, sizeof(*cfg));
+	const struct net_config *cfg = inst->net;
 	const struct net_nic *nics[NET_MAX_NICS];
-	const char *uuid;
-	bool hvm;
+	const char *uuid = inst->uuid;
+	bool hvm = inst_is_hvm(inst);
 	int lock, r;
 
-	if ((r = record_uuid(record, &uuid, err)) ||
-	    (r = net_config_parse(record, cfg, err)))
-		goto out;
-	if (!brand)
-		brand = hull_json_str(record, "brand", "joyent");
-	hvm = net_brand_is_hvm(brand);
-	if (hvm && !tap_fds && cfg->nnics) {
-		r = hull_err_set(err, EINVAL, "a VM's taps need a caller");
-		goto out;
-	}
+	if (!cfg)
+		return hull_err_set(err, EINVAL, "instance %s: not parsed",
+				    uuid);
+	if (hvm && !tap_fds && cfg->nnics)
+		return hull_err_set(err, EINVAL, "a VM's taps need a caller");
 	for (size_t i = 0; i < cfg->nnics; i++)
 		nics[i] = &cfg->nics[i];
-	if ((lock = net_lock(err)) < 0) {
-		r = lock;
-		goto out;
-	}
+	if ((lock = net_lock(err)) < 0)
+		return lock;
 	/* A crashed supervisor may have left ports behind. */
 	if (!(r = teardown_locked(uuid, err)))
 		r = nics_bring_up(uuid, cfg, nics, cfg->nnics, netns_fd, hvm,
 				  tap_fds, err);
 	hull_lock_release(lock);
-out:
-	free(cfg);
 	return r;
 }
 
-int net_nic_add(json_t *record, const char *mac, int netns_fd,
-		const char *brand, int *tap_fd, struct hull_err *err)
+int net_nic_add(const struct inst *inst, const char *mac, int netns_fd,
+		int *tap_fd, struct hull_err *err)
 {
-	struct net_config *cfg = xcalloc(1, sizeof(*cfg));
+	const struct net_config *cfg = inst->net;
 	const struct net_nic *nic = NULL;
 	_cleanup_free_ char *alias = NULL;
 	struct nl_sock *sk = NULL;
-	uint8_t m[NET_MAC_LEN];
-	const char *uuid;
+	uint8_t m[HULL_MAC_LEN];
+	const char *uuid = inst->uuid;
 	int fds[1] = {-1};
-	bool hvm;
 	int lock = -1, r;
 
-	if ((r = record_uuid(record, &uuid, err)) ||
-	    (r = net_config_parse(record, cfg, err)))
-		goto out;
-	if (net_mac_parse(mac, m) < 0) {
+	if (hull_mac_parse(mac, m) < 0) {
 		r = hull_err_set(err, EINVAL, "invalid MAC address '%s'", mac);
 		goto out;
 	}
 	for (size_t i = 0; i < cfg->nnics; i++)
-		if (!memcmp(cfg->nics[i].mac, m, NET_MAC_LEN))
+		if (!memcmp(cfg->nics[i].mac, m, HULL_MAC_LEN))
 			nic = &cfg->nics[i];
 	if (!nic) {
 		r = hull_err_set(err, ENOENT, "instance %s has no nic %s", uuid,
@@ -591,10 +570,8 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 		r = hull_err_set(err, EEXIST, "nic %s is already set up", mac);
 		goto out;
 	}
-	if (!brand)
-		brand = hull_json_str(record, "brand", "joyent");
-	hvm = net_brand_is_hvm(brand);
-	r = nics_bring_up(uuid, cfg, &nic, 1, netns_fd, hvm, fds, err);
+	r = nics_bring_up(uuid, cfg, &nic, 1, netns_fd, inst_is_hvm(inst), fds,
+			  err);
 	if (!r) {
 		if (tap_fd)
 			*tap_fd = fds[0];
@@ -604,7 +581,6 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 out:
 	hull_lock_release(lock);
 	net_nl_close(sk);
-	free(cfg);
 	return r;
 }
 
@@ -613,12 +589,12 @@ int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err)
 	_cleanup_free_ char *alias = NULL;
 	struct nl_sock *sk;
 	struct made m = {0};
-	uint8_t b[NET_MAC_LEN];
+	uint8_t b[HULL_MAC_LEN];
 	int lock, r;
 
 	if (!hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
-	if (net_mac_parse(mac, b) < 0)
+	if (hull_mac_parse(mac, b) < 0)
 		return hull_err_set(err, EINVAL, "invalid MAC address '%s'",
 				    mac);
 	alias = port_alias(uuid, b);

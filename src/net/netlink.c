@@ -133,8 +133,8 @@ int net_link_master(struct nl_sock *sk, const char *name)
 	return m;
 }
 
-int net_link_mac(struct nl_sock *sk, const char *name, uint8_t mac[NET_MAC_LEN],
-		 struct hull_err *err)
+int net_link_mac(struct nl_sock *sk, const char *name,
+		 uint8_t mac[HULL_MAC_LEN], struct hull_err *err)
 {
 	struct rtnl_link *l = NULL;
 	struct nl_addr *a;
@@ -143,11 +143,11 @@ int net_link_mac(struct nl_sock *sk, const char *name, uint8_t mac[NET_MAC_LEN],
 	if (rtnl_link_get_kernel(sk, 0, name, &l) < 0 || !l)
 		return hull_err_set(err, ENODEV, "no link %s", name);
 	a = rtnl_link_get_addr(l);
-	if (!a || nl_addr_get_len(a) != NET_MAC_LEN)
+	if (!a || nl_addr_get_len(a) != HULL_MAC_LEN)
 		r = hull_err_set(err, EINVAL, "link %s has no MAC address",
 				 name);
 	else
-		memcpy(mac, nl_addr_get_binary_addr(a), NET_MAC_LEN);
+		memcpy(mac, nl_addr_get_binary_addr(a), HULL_MAC_LEN);
 	rtnl_link_put(l);
 	return r;
 }
@@ -157,7 +157,7 @@ static bool alias_is_hull(const char *alias)
 	return alias && strncmp(alias, "hull:", 5) == 0;
 }
 
-int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[NET_MAC_LEN],
+int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[HULL_MAC_LEN],
 			 char name[IFNAMSIZ])
 {
 	struct nl_cache *cache = NULL;
@@ -171,8 +171,8 @@ int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[NET_MAC_LEN],
 		struct nl_addr *a = rtnl_link_get_addr(l);
 		const char *type = rtnl_link_get_type(l);
 
-		if (!a || nl_addr_get_len(a) != NET_MAC_LEN ||
-		    memcmp(nl_addr_get_binary_addr(a), mac, NET_MAC_LEN))
+		if (!a || nl_addr_get_len(a) != HULL_MAC_LEN ||
+		    memcmp(nl_addr_get_binary_addr(a), mac, HULL_MAC_LEN))
 			continue;
 		/* A bridge wears the MAC of a port; hull's own ports are
 		 * never a tag's uplink. */
@@ -276,7 +276,7 @@ int net_link_change(struct nl_sock *sk, const char *name,
 	if (c->mtu)
 		NLA_PUT_U32(msg, IFLA_MTU, c->mtu);
 	if (c->mac)
-		NLA_PUT(msg, IFLA_ADDRESS, NET_MAC_LEN, c->mac);
+		NLA_PUT(msg, IFLA_ADDRESS, HULL_MAC_LEN, c->mac);
 	if (c->alias)
 		NLA_PUT_STRING(msg, IFLA_IFALIAS, c->alias);
 	if (c->master >= 0)
@@ -330,7 +330,7 @@ nla_put_failure:
 
 int net_veth_create(struct nl_sock *sk, const char *host_name, int master,
 		    unsigned mtu, int peer_netns_fd, const char *peer_name,
-		    const uint8_t peer_mac[NET_MAC_LEN], struct hull_err *err)
+		    const uint8_t peer_mac[HULL_MAC_LEN], struct hull_err *err)
 {
 	struct nl_msg *msg =
 	    link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, AF_UNSPEC, 0);
@@ -355,7 +355,7 @@ int net_veth_create(struct nl_sock *sk, const char *host_name, int master,
 	if (nlmsg_append(msg, &peer_ifi, sizeof(peer_ifi), NLMSG_ALIGNTO) < 0)
 		goto nla_put_failure;
 	NLA_PUT_STRING(msg, IFLA_IFNAME, peer_name);
-	NLA_PUT(msg, IFLA_ADDRESS, NET_MAC_LEN, peer_mac);
+	NLA_PUT(msg, IFLA_ADDRESS, HULL_MAC_LEN, peer_mac);
 	if (mtu)
 		NLA_PUT_U32(msg, IFLA_MTU, mtu);
 	if (peer_netns_fd >= 0)

@@ -18,7 +18,7 @@
 
 #include "lib/err.h"
 #include "net/addr.h"
-#include "net/mac.h"
+#include "lib/mac.h"
 
 struct nl_sock;
 
@@ -36,13 +36,13 @@ void net_nl_close(struct nl_sock *sk);
 int net_link_index(struct nl_sock *sk, const char *name);
 /* Finds a link whose address is mac (bridges and veth/tap ports of hull
  * excluded); writes its name. 0 or -ENODEV. */
-int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[NET_MAC_LEN],
+int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[HULL_MAC_LEN],
 			 char name[IFNAMSIZ]);
 /* The ifindex of a link's master (0: none), or -ENODEV. */
 int net_link_master(struct nl_sock *sk, const char *name);
 /* The MAC of a link. */
-int net_link_mac(struct nl_sock *sk, const char *name, uint8_t mac[NET_MAC_LEN],
-		 struct hull_err *err);
+int net_link_mac(struct nl_sock *sk, const char *name,
+		 uint8_t mac[HULL_MAC_LEN], struct hull_err *err);
 /* Calls fn for every link whose alias starts with prefix (all links when
  * prefix is NULL); stops at the first non-zero return, which it returns. */
 int net_link_foreach(struct nl_sock *sk, const char *prefix,
@@ -76,7 +76,7 @@ int net_bridge_create(struct nl_sock *sk, const char *name, unsigned mtu,
  * with peer_mac; both with mtu (0: default). */
 int net_veth_create(struct nl_sock *sk, const char *host_name, int master,
 		    unsigned mtu, int peer_netns_fd, const char *peer_name,
-		    const uint8_t peer_mac[NET_MAC_LEN], struct hull_err *err);
+		    const uint8_t peer_mac[HULL_MAC_LEN], struct hull_err *err);
 
 /* Adds (or with del, removes) VLANs from..to on bridge port ifindex, with
  * flags BRIDGE_VLAN_INFO_PVID / _UNTAGGED. */

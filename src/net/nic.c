@@ -354,11 +354,11 @@ int net_nic_parse(json_t *nic, unsigned index, const char *brand,
 	mac = hull_json_str(nic, "mac", NULL);
 	if (!mac)
 		return hull_err_set(err, EINVAL, "nics.%u: no mac", index);
-	if (net_mac_parse(mac, out->mac) < 0)
+	if (hull_mac_parse(mac, out->mac) < 0)
 		return hull_err_set(err, EINVAL,
 				    "nics.%u.mac: invalid MAC address '%s'",
 				    index, mac);
-	if (!net_mac_is_unicast(out->mac))
+	if (!hull_mac_is_unicast(out->mac))
 		return hull_err_set(err, EINVAL,
 				    "nics.%u.mac: not a unicast MAC address "
 				    "'%s'",
@@ -431,13 +431,13 @@ static int route_nic(const struct net_config *c, const char *gw)
 		return (int)i;
 	}
 	if (strncmp(gw, "macs[", 5) == 0) {
-		uint8_t m[NET_MAC_LEN];
+		uint8_t m[HULL_MAC_LEN];
 		memcpy(inner, gw + 5, n - 6);
 		inner[n - 6] = 0;
-		if (net_mac_parse(inner, m) < 0)
+		if (hull_mac_parse(inner, m) < 0)
 			return -1;
 		for (size_t i = 0; i < c->nnics; i++)
-			if (memcmp(c->nics[i].mac, m, NET_MAC_LEN) == 0)
+			if (memcmp(c->nics[i].mac, m, HULL_MAC_LEN) == 0)
 				return (int)i;
 		return -1;
 	}
@@ -514,15 +514,15 @@ int net_config_parse(json_t *record, struct net_config *c, struct hull_err *err)
 		json_array_foreach(nics, i, v)
 		{
 			struct net_nic *n = &c->nics[i];
-			char txt[NET_MAC_STRLEN];
+			char txt[HULL_MAC_STRLEN];
 
 			if ((r = net_nic_parse(v, (unsigned)i, brand, n, err)))
 				return r;
 			c->nnics = i + 1;
 			for (size_t j = 0; j < i; j++) {
 				if (!memcmp(c->nics[j].mac, n->mac,
-					    NET_MAC_LEN)) {
-					net_mac_format(n->mac, txt);
+					    HULL_MAC_LEN)) {
+					hull_mac_format(n->mac, txt);
 					return hull_err_set(
 					    err, EEXIST,
 					    "nics.%zu.mac: duplicate MAC "

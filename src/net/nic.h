@@ -16,7 +16,7 @@
 
 #include "lib/err.h"
 #include "net/addr.h"
-#include "net/mac.h"
+#include "lib/mac.h"
 
 #define NET_MAX_NICS 32 /* bounded so names stay in IFNAMSIZ */
 #define NET_MAX_IPS 20	/* SmartOS: ips has at most 20 entries */
@@ -30,7 +30,7 @@
 struct net_nic {
 	unsigned index; /* position in nics[] */
 	char tag[NET_TAG_MAX + 1];
-	uint8_t mac[NET_MAC_LEN];
+	uint8_t mac[HULL_MAC_LEN];
 	char interface[IFNAMSIZ]; /* the name inside the instance */
 	unsigned vlan_id;	  /* 0: untagged */
 	unsigned mtu;		  /* 0: the link's default */

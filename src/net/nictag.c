@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -160,12 +161,12 @@ int net_tag_list(struct net_tag **out, size_t *n, struct hull_err *err)
 static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 			  struct net_tag *t, struct hull_err *err)
 {
-	uint8_t mac[NET_MAC_LEN];
+	uint8_t mac[HULL_MAC_LEN];
 	int master, r;
 
-	if (net_mac_parse(link_or_mac, mac) == 0) {
+	if (hull_mac_parse(link_or_mac, mac) == 0) {
 		if (net_link_find_by_mac(sk, mac, t->link) < 0) {
-			net_mac_format(mac, t->mac);
+			hull_mac_format(mac, t->mac);
 			return hull_err_set(
 			    err, ENODEV, "no link with MAC address %s", t->mac);
 		}
@@ -179,7 +180,7 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 		if ((r = net_link_mac(sk, t->link, mac, err)))
 			return r;
 	}
-	net_mac_format(mac, t->mac);
+	hull_mac_format(mac, t->mac);
 	/* Never take a link from a bridge or bond hull did not make. */
 	master = net_link_master(sk, t->link);
 	if (master > 0 && master != net_link_index(sk, t->bridge))
@@ -194,11 +195,11 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 static bool uplink_is(struct nl_sock *sk, const struct net_tag *t)
 {
 	struct hull_err ignore;
-	uint8_t have[NET_MAC_LEN], want[NET_MAC_LEN];
+	uint8_t have[HULL_MAC_LEN], want[HULL_MAC_LEN];
 
-	return t->link[0] && net_mac_parse(t->mac, want) == 0 &&
+	return t->link[0] && hull_mac_parse(t->mac, want) == 0 &&
 	       net_link_mac(sk, t->link, have, &ignore) == 0 &&
-	       memcmp(have, want, NET_MAC_LEN) == 0;
+	       memcmp(have, want, HULL_MAC_LEN) == 0;
 }
 
 /* Creates the bridge when missing, binds the uplink, applies the MTU and
@@ -245,9 +246,9 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 	 * and changes it when that port goes: the host's neighbours would
 	 * hold a stale MAC for its address. Give it a fixed one: the
 	 * uplink's, or a new one for an etherstub. */
-	uint8_t fixed[NET_MAC_LEN];
-	if (*created && (t->etherstub || net_mac_parse(t->mac, fixed) < 0))
-		net_mac_generate(fixed);
+	uint8_t fixed[HULL_MAC_LEN];
+	if (*created && (t->etherstub || hull_mac_parse(t->mac, fixed) < 0))
+		hull_mac_generate(fixed);
 	if (*created)
 		c.mac = fixed;
 	if ((r = net_link_change(sk, t->bridge, &c, err)))
@@ -257,8 +258,8 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 	if (!uplink_is(sk, t)) {
 		/* Link names can change across reboots (and go to another
 		 * link); the MAC stays. */
-		uint8_t mac[NET_MAC_LEN];
-		if (net_mac_parse(t->mac, mac) < 0 ||
+		uint8_t mac[HULL_MAC_LEN];
+		if (hull_mac_parse(t->mac, mac) < 0 ||
 		    net_link_find_by_mac(sk, mac, t->link) < 0)
 			return hull_err_set(err, ENODEV,
 					    "nic tag '%s': no link with MAC "
@@ -590,26 +591,5 @@ out:
 int net_records_foreach(int (*fn)(const char *uuid, json_t *record, void *arg),
 			void *arg)
 {
-	DIR *d = opendir(hull_root());
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return 0;
-	while (!r && (de = readdir(d))) {
-		struct hull_err ignore;
-		_cleanup_free_ char *p = NULL;
-		json_t *rec;
-
-		if (!hull_uuid_valid(de->d_name))
-			continue;
-		p = hull_root_path("%s/config/vm.json", de->d_name);
-		if (!hull_path_exists(p) ||
-		    !(rec = hull_json_load_file(p, &ignore)))
-			continue;
-		r = fn(de->d_name, rec, arg);
-		json_decref(rec);
-	}
-	closedir(d);
-	return r;
+	return inst_record_foreach(0, fn, arg, NULL);
 }

@@ -19,15 +19,15 @@
 #include <stddef.h>
 
 #include "lib/err.h"
-#include "net/mac.h"
+#include "lib/mac.h"
 #include "net/nic.h"
 
 struct net_tag {
 	char name[NET_TAG_MAX + 1];
 	bool etherstub;
-	char mac[NET_MAC_STRLEN]; /* the uplink's MAC; "" for an etherstub */
-	char link[IFNAMSIZ];	  /* the uplink's name when bound */
-	unsigned mtu;		  /* 0: the default */
+	char mac[HULL_MAC_STRLEN]; /* the uplink's MAC; "" for an etherstub */
+	char link[IFNAMSIZ];	   /* the uplink's name when bound */
+	unsigned mtu;		   /* 0: the default */
 	char bridge[IFNAMSIZ];
 };
 

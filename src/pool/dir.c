@@ -55,9 +55,10 @@ static int flag_set(const char *path, bool dir, bool on)
 	return r;
 }
 
-/* nftw has no user pointer: the walk's settings, one walk at a time. */
-static bool walk_on;
-static const char *walk_skip;
+/* nftw has no user pointer: the walk's settings, one walk at a time per
+ * thread (the instance library is called from threads). */
+static _Thread_local bool walk_on;
+static _Thread_local const char *walk_skip;
 
 static int walk_entry(const char *path, const struct stat *st, int type,
 		      struct FTW *ftw)
@@ -157,7 +158,7 @@ static int d_remove(struct pool *p, const char *path, struct hull_err *err)
 	return r;
 }
 
-static uint64_t walk_bytes;
+static _Thread_local uint64_t walk_bytes;
 
 static int walk_count(const char *path, const struct stat *st, int type,
 		      struct FTW *ftw)

@@ -24,6 +24,7 @@
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/root.h"
+#include "lib/strv.h"
 #include "lib/xalloc.h"
 #include "pool/backend.h"
 #include "pool/name.h"
@@ -151,7 +152,8 @@ bool pool_dataset_exists(const struct pool *p, const char *name)
 /* A unique name for a temporary entry in R/.snapshots. */
 char *pool_temp_path(const struct pool *p, const char *what)
 {
-	static unsigned seq;
+	/* atomic: threads of one process share the pid */
+	static _Atomic unsigned seq;
 	return xasprintf("%s/.snapshots/.%s-%d-%u", p->root, what, getpid(),
 			 seq++);
 }
@@ -204,33 +206,13 @@ int pool_check_new_dataset(const struct pool *p, const char *name,
 
 /* ---- records: datasets, snapshots, origins ---- */
 
-struct strv {
-	char **v;
-	size_t n;
-};
-
-static void strv_add(struct strv *s, char *str)
-{
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-	s->v[s->n++] = str;
-}
-
-static void strv_free(struct strv *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-	s->v = NULL;
-	s->n = 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Names of all datasets, sorted. */
-static int datasets_all(const struct pool *p, struct strv *out,
+static int datasets_all(const struct pool *p, struct hull_strv *out,
 			struct hull_err *err)
 {
 	_cleanup_free_ char *dir = xasprintf("%s/.snapshots", p->root);
@@ -243,7 +225,7 @@ static int datasets_all(const struct pool *p, struct strv *out,
 			continue;
 		char *name = pool_name_decode(e->d_name);
 		if (name)
-			strv_add(out, name);
+			hull_strv_push(out, name);
 	}
 	closedir(d);
 	if (out->n > 1)
@@ -252,8 +234,8 @@ static int datasets_all(const struct pool *p, struct strv *out,
 }
 
 /* Short names of a dataset's snapshots, sorted. */
-static int snapshots_of(const struct pool *p, const char *ds, struct strv *out,
-			struct hull_err *err)
+static int snapshots_of(const struct pool *p, const char *ds,
+			struct hull_strv *out, struct hull_err *err)
 {
 	_cleanup_free_ char *dir = pool_meta_dir(p, ds);
 	DIR *d = opendir(dir);
@@ -263,7 +245,7 @@ static int snapshots_of(const struct pool *p, const char *ds, struct strv *out,
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || e->d_name[0] == '@')
 			continue;
-		strv_add(out, xstrdup(e->d_name));
+		hull_strv_push(out, xstrdup(e->d_name));
 	}
 	closedir(d);
 	if (out->n > 1)
@@ -290,10 +272,10 @@ static char *origin_of(const struct pool *p, const char *ds)
 
 /* Datasets cloned from snapshot, skipping those for which skip() is true. */
 static int clones_of(const struct pool *p, const char *snapshot,
-		     const struct strv *skip, struct strv *out,
+		     const struct hull_strv *skip, struct hull_strv *out,
 		     struct hull_err *err)
 {
-	struct strv all = {0};
+	struct hull_strv all = {0};
 	int r = datasets_all(p, &all, err);
 	if (r < 0)
 		return r;
@@ -306,22 +288,22 @@ static int clones_of(const struct pool *p, const char *snapshot,
 			continue;
 		_cleanup_free_ char *o = origin_of(p, all.v[i]);
 		if (o && strcmp(o, snapshot) == 0)
-			strv_add(out, xstrdup(all.v[i]));
+			hull_strv_push(out, xstrdup(all.v[i]));
 	}
-	strv_free(&all);
+	hull_strv_fini(&all);
 	return 0;
 }
 
 static int refuse_if_cloned(const struct pool *p, const char *snapshot,
-			    const struct strv *skip, struct hull_err *err)
+			    const struct hull_strv *skip, struct hull_err *err)
 {
-	struct strv clones = {0};
+	struct hull_strv clones = {0};
 	int r = clones_of(p, snapshot, skip, &clones, err);
 	if (r == 0 && clones.n > 0)
 		r = hull_err_set(
 		    err, EBUSY, "snapshot %s has dependent clones (%s%s)",
 		    snapshot, clones.v[0], clones.n > 1 ? ", ..." : "");
-	strv_free(&clones);
+	hull_strv_fini(&clones);
 	return r;
 }
 
@@ -503,9 +485,9 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 	int r = pool_lock(p, err);
 	if (r < 0)
 		return r;
-	struct strv all = {0}, doomed = {0}, snaps = {0};
+	struct hull_strv all = {0}, doomed = {0}, snaps = {0};
 	struct moves moves = {0};
-	struct strv trash = {0}; /* pairs: data, record */
+	struct hull_strv trash = {0}; /* pairs: data, record */
 	r = check_dataset(p, name, err);
 	if (r == 0)
 		r = datasets_all(p, &all, err);
@@ -513,9 +495,9 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 	for (size_t i = all.n; r == 0 && i-- > 0;)
 		if (strcmp(all.v[i], name) == 0 ||
 		    pool_name_is_below(all.v[i], name))
-			strv_add(&doomed, xstrdup(all.v[i]));
+			hull_strv_push(&doomed, xstrdup(all.v[i]));
 	for (size_t i = 0; r == 0 && i < doomed.n; i++) {
-		strv_free(&snaps);
+		hull_strv_fini(&snaps);
 		r = snapshots_of(p, doomed.v[i], &snaps, err);
 		for (size_t k = 0; r == 0 && k < snaps.n; k++) {
 			_cleanup_free_ char *s =
@@ -530,8 +512,8 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 		_cleanup_free_ char *m = pool_meta_dir(p, doomed.v[i]);
 		char *tdata = pool_temp_path(p, "trash");
 		char *tmeta = pool_temp_path(p, "trash");
-		strv_add(&trash, tdata);
-		strv_add(&trash, tmeta);
+		hull_strv_push(&trash, tdata);
+		hull_strv_push(&trash, tmeta);
 		if (hull_path_exists(path))
 			r = moves_do(&moves, path, tdata, err);
 		if (r == 0)
@@ -546,10 +528,10 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 		}
 	}
 	moves_free(&moves);
-	strv_free(&trash);
-	strv_free(&snaps);
-	strv_free(&doomed);
-	strv_free(&all);
+	hull_strv_fini(&trash);
+	hull_strv_fini(&snaps);
+	hull_strv_fini(&doomed);
+	hull_strv_fini(&all);
 	pool_unlock(p);
 	return r < 0 ? hull_err_prefix(err, "destroy %s", name) : 0;
 }
@@ -559,9 +541,9 @@ int pool_dataset_destroy(struct pool *p, const char *name, struct hull_err *err)
 /* Rewrites the origin of every clone of a snapshot of `from` (or of a
  * dataset below it) to the new name. */
 static int origins_rename(struct pool *p, const char *from, const char *to,
-			  struct strv *undo, struct hull_err *err)
+			  struct hull_strv *undo, struct hull_err *err)
 {
-	struct strv all = {0};
+	struct hull_strv all = {0};
 	int r = datasets_all(p, &all, err);
 	size_t fl = strlen(from);
 	for (size_t i = 0; r == 0 && i < all.n; i++) {
@@ -574,11 +556,11 @@ static int origins_rename(struct pool *p, const char *from, const char *to,
 		_cleanup_free_ char *text = xasprintf("%s%s\n", to, o + fl);
 		r = hull_file_write_atomic(f, text, strlen(text), 0600, err);
 		if (r == 0) {
-			strv_add(undo, xstrdup(f));
-			strv_add(undo, xasprintf("%s\n", o));
+			hull_strv_push(undo, xstrdup(f));
+			hull_strv_push(undo, xasprintf("%s\n", o));
 		}
 	}
-	strv_free(&all);
+	hull_strv_fini(&all);
 	return r;
 }
 
@@ -588,7 +570,7 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 	int r = pool_lock(p, err);
 	if (r < 0)
 		return r;
-	struct strv all = {0}, undo = {0};
+	struct hull_strv all = {0}, undo = {0};
 	struct moves moves = {0};
 	r = check_dataset(p, from, err);
 	if (r == 0)
@@ -623,8 +605,8 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 		moves_undo(&moves);
 	}
 	moves_free(&moves);
-	strv_free(&undo);
-	strv_free(&all);
+	hull_strv_fini(&undo);
+	hull_strv_fini(&all);
 	pool_unlock(p);
 	return r < 0 ? hull_err_prefix(err, "rename %s to %s", from, to) : 0;
 }
@@ -633,10 +615,10 @@ int pool_dataset_rename(struct pool *p, const char *from, const char *to,
 
 /* The datasets nested directly in ds (no dataset between them), as paths
  * relative to ds's folder. */
-static int children_of(const struct pool *p, const char *ds, struct strv *out,
-		       struct hull_err *err)
+static int children_of(const struct pool *p, const char *ds,
+		       struct hull_strv *out, struct hull_err *err)
 {
-	struct strv all = {0};
+	struct hull_strv all = {0};
 	int r = datasets_all(p, &all, err);
 	size_t dl = strlen(ds);
 	for (size_t i = 0; r == 0 && i < all.n; i++) {
@@ -648,9 +630,9 @@ static int children_of(const struct pool *p, const char *ds, struct strv *out,
 			    pool_name_is_below(all.v[i], all.v[k]))
 				direct = false;
 		if (direct)
-			strv_add(out, xstrdup(all.v[i] + dl + 1));
+			hull_strv_push(out, xstrdup(all.v[i] + dl + 1));
 	}
-	strv_free(&all);
+	hull_strv_fini(&all);
 	return r;
 }
 
@@ -662,7 +644,7 @@ static int children_of(const struct pool *p, const char *ds, struct strv *out,
 int pool_head_replace(struct pool *p, const char *ds, const char *snap_path,
 		      struct hull_err *err)
 {
-	struct strv kids = {0};
+	struct hull_strv kids = {0};
 	struct moves moved = {0};
 	int r = children_of(p, ds, &kids, err);
 	if (r < 0)
@@ -672,7 +654,7 @@ int pool_head_replace(struct pool *p, const char *ds, const char *snap_path,
 	_cleanup_free_ char *old = pool_temp_path(p, "trash");
 	r = p->ops->snapshot(p, snap_path, fresh, false, err);
 	if (r < 0) {
-		strv_free(&kids);
+		hull_strv_fini(&kids);
 		return r;
 	}
 	for (size_t i = 0; r == 0 && i < kids.n; i++) {
@@ -698,7 +680,7 @@ int pool_head_replace(struct pool *p, const char *ds, const char *snap_path,
 		p->ops->remove(p, old, NULL);
 	}
 	moves_free(&moved);
-	strv_free(&kids);
+	hull_strv_fini(&kids);
 	return r;
 }
 
@@ -772,7 +754,7 @@ int pool_list_select(struct pool *p, const char *under, unsigned flags,
 		if (r < 0)
 			return hull_err_prefix(err, "list");
 	}
-	struct strv all = {0};
+	struct hull_strv all = {0};
 	int r = datasets_all(p, &all, err);
 	if (r < 0)
 		return hull_err_prefix(err, "list");
@@ -787,7 +769,7 @@ int pool_list_select(struct pool *p, const char *under, unsigned flags,
 		entry_fill(p, &v[n++], all.v[i], false, space);
 		if (flags & POOL_LIST_NO_SNAPSHOTS)
 			continue;
-		struct strv snaps = {0};
+		struct hull_strv snaps = {0};
 		if (snapshots_of(p, all.v[i], &snaps, NULL) < 0)
 			continue;
 		for (size_t k = 0; k < snaps.n; k++) {
@@ -797,9 +779,9 @@ int pool_list_select(struct pool *p, const char *under, unsigned flags,
 			memset(&v[n], 0, sizeof(v[n]));
 			entry_fill(p, &v[n++], s, true, space);
 		}
-		strv_free(&snaps);
+		hull_strv_fini(&snaps);
 	}
-	strv_free(&all);
+	hull_strv_fini(&all);
 	if (n > 0)
 		qsort(v, n, sizeof(*v), cmp_entry);
 	*out = v;
@@ -890,7 +872,7 @@ int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err)
 			closedir(d);
 	}
 	/* Inside each record: half-made snapshots (dir backend). */
-	struct strv all = {0};
+	struct hull_strv all = {0};
 	if (datasets_all(p, &all, NULL) == 0) {
 		for (size_t i = 0; i < all.n; i++) {
 			_cleanup_free_ char *m = pool_meta_dir(p, all.v[i]);
@@ -910,7 +892,7 @@ int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err)
 				closedir(d);
 		}
 	}
-	strv_free(&all);
+	hull_strv_fini(&all);
 	pool_unlock(p);
 	return 0;
 }

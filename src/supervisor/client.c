@@ -5,6 +5,7 @@
 #include "supervisor/client.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -109,20 +110,25 @@ bool supervisor_alive(const char *uuid)
 /* The census folder of the instances' cgroup parent
  * ("/sys/fs/cgroup/pids/hull"), found once: looking the hierarchies up
  * costs dozens of system calls, and vmadm list asks for every instance. */
+static char *census_base;
+
+static void census_once(void)
+{
+	struct zone_cgroup cg;
+	zone_cgroup_init(&cg, "census");
+	const char *d = zone_cgroup_census_dir(&cg);
+	census_base = xstrdup(d ? d : "");
+	char *slash = strrchr(census_base, '/');
+	if (slash)
+		*slash = '\0';
+	zone_cgroup_fini(&cg);
+}
+
 static const char *census_parent(void)
 {
-	static char *base;
-	if (!base) {
-		struct zone_cgroup cg;
-		zone_cgroup_init(&cg, "census");
-		const char *d = zone_cgroup_census_dir(&cg);
-		base = xstrdup(d ? d : "");
-		char *slash = strrchr(base, '/');
-		if (slash)
-			*slash = '\0';
-		zone_cgroup_fini(&cg);
-	}
-	return base;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, census_once);
+	return census_base;
 }
 
 /* A stopped instance has no cgroup: one stat says so. */
@@ -238,12 +244,11 @@ static int simple(const char *uuid, json_t *req, int timeout_ms,
 	return r;
 }
 
-/* SIGKILLs the supervisor of uuid, if one is alive: its children (init,
- * the emulator, the boot loader, the metadata server) die with it
- * (PR_SET_PDEATHSIG), and zone_cleanup takes what it leaves. */
-static void supervisor_kill_hard(const char *uuid)
+/* SIGKILLs the process named in R/<uuid>/run/<file>, while the lock of
+ * supervisor.pid is held (by it). */
+static void kill_named(const char *uuid, const char *file)
 {
-	_cleanup_free_ char *p = hull_root_path("%s/run/supervisor.pid", uuid);
+	_cleanup_free_ char *p = hull_root_path("%s/run/%s", uuid, file);
 	_cleanup_free_ char *s = NULL;
 	size_t len;
 	if (hull_file_read(p, 64, &s, &len, NULL) < 0)
@@ -259,6 +264,16 @@ static void supervisor_kill_hard(const char *uuid)
 	if (supervisor_alive(uuid))
 		syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
 	close(pfd);
+}
+
+/* SIGKILLs the holder of uuid first (else it would start another
+ * supervisor), then its supervisor: their children (the boot loader, the
+ * metadata server) die with them (PR_SET_PDEATHSIG), and zone_cleanup
+ * takes what they leave (init or the emulator, in the cgroup). */
+static void supervisor_kill_hard(const char *uuid)
+{
+	kill_named(uuid, "holder.pid");
+	kill_named(uuid, "supervisor.pid");
 }
 
 int supervisor_stop(const char *uuid, int timeout_s, bool force,
@@ -369,6 +384,12 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 	return 0;
 }
 
+static void zone_holder_pid_remove(const char *uuid)
+{
+	_cleanup_free_ char *p = hull_root_path("%s/run/holder.pid", uuid);
+	unlink(p);
+}
+
 int zone_cleanup(const char *uuid, struct hull_err *err)
 {
 	if (supervisor_alive(uuid))
@@ -379,6 +400,7 @@ int zone_cleanup(const char *uuid, struct hull_err *err)
 		_cleanup_free_ char *p =
 		    hull_root_path("%s/run/supervisor.pid", uuid);
 		unlink(p);
+		zone_holder_pid_remove(uuid);
 	}
 	return r;
 }

@@ -18,7 +18,8 @@
  * while the instance runs, the supervisor starts another (unless it keeps
  * dying as it starts).
  *
- * The listening socket is the supervisor's, kept across boots; every
+ * The listening socket is the supervisor's, kept across boots and, by
+ * the holder, across a supervisor's death (holder.h); every
  * connection's peer must be the instance or host root (metadata/peer.h).
  */
 #include "supervisor/metadata_hook.h"
@@ -36,12 +37,14 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include "inst/record.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "metadata/channel.h"
 #include "metadata/peer.h"
 #include "metadata/server.h"
 #include "metadata/store.h"
+#include "supervisor/holder.h"
 #include "supervisor/log.h"
 #include "supervisor/vm.h"
 #include "zone/caps.h"
@@ -62,6 +65,7 @@ static int md_quick_deaths;   /* in a row, each within a second of its start */
 #define MD_QUICK_DEATHS_MAX 3
 static struct sv_loop *md_loop;
 static char md_uuid[64];
+static bool md_hvm; /* this boot's instance is a VM (from its record) */
 
 /* ---- the server process ----------------------------------------------- */
 
@@ -122,7 +126,7 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 		       strerror(-r));
 		_exit(1);
 	}
-	_cleanup_free_ char *rec = hull_root_path("%s/config/vm.json", uuid);
+	_cleanup_free_ char *rec = inst_record_path(uuid);
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
 	struct metadata_file_store *fs = metadata_file_store_new(rec);
@@ -159,7 +163,7 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 static int hvm_com2_open(const char *uuid, const char *rel,
 			 struct hull_err *err)
 {
-	if (!sv_vm_record_is_hvm(uuid))
+	if (!md_hvm)
 		return -1;
 	_cleanup_free_ char *p = hull_root_path(
 	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_QEMU_COM2_SOCK, uuid);
@@ -287,12 +291,16 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 {
 	md_loop = loop;
 	snprintf(md_uuid, sizeof(md_uuid), "%s", cfg->uuid);
+	md_hvm = inst_is_hvm(&cfg->inst);
+	if (md_listen_fd < 0)
+		md_listen_fd = sv_holder_take("metadata");
 	if (md_listen_fd < 0) {
 		_cleanup_free_ char *sock = hull_root_path(
 		    "%s/run/zonecontrol/metadata.sock", cfg->uuid);
 		md_listen_fd = metadata_channel_listen(sock, err);
 		if (md_listen_fd < 0)
 			return md_listen_fd;
+		sv_holder_put("metadata", md_listen_fd);
 	}
 	md_reap();
 	md_quick_deaths = 0;

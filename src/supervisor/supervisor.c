@@ -28,11 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/fdpass.h"
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "supervisor/client.h"
 #include "supervisor/control.h"
+#include "supervisor/holder.h"
+#include "supervisor/holder_proto.h"
 #include "supervisor/log.h"
 #include "supervisor/sock.h"
 #include "supervisor/vm.h"
@@ -58,6 +61,7 @@ struct sv_client {
 	bool console;
 	bool waiting;  /* a stop/reboot answer is owed */
 	int passed_fd; /* a descriptor that came with the request, or -1 */
+	char held[HOLDER_NAME_MAX]; /* a console client's name at the holder */
 	size_t len;
 	char buf[CONTROL_LINE_MAX + 1];
 	struct sv_client *next;
@@ -81,6 +85,8 @@ struct supervisor {
 	int rc;		 /* the exit status */
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
+	unsigned client_seq;	     /* for the holder's names of clients */
+	char pushed[HOLDER_MSG_MAX]; /* the state the holder has */
 };
 
 /* The one supervisor of this process, for callbacks whose data is a
@@ -145,6 +151,8 @@ static void client_close(struct supervisor *sv, struct sv_client *c)
 	}
 	sv_loop_del(sv->loop, c->fd);
 	close(c->fd);
+	if (*c->held)
+		sv_holder_drop(c->held);
 	if (c->passed_fd >= 0)
 		close(c->passed_fd);
 	free(c);
@@ -227,6 +235,26 @@ static void on_console_client(struct sv_loop *loop, int fd, uint32_t events,
 
 /* ---- boot and exit ---------------------------------------------------- */
 
+/* zlogin's uname listeners (lx), kept by the holder as "ls.<fd>". */
+static void listener_name(int fd, char name[HOLDER_NAME_MAX])
+{
+	snprintf(name, HOLDER_NAME_MAX, "ls.%d", fd);
+}
+
+static void listener_forget(int fd)
+{
+	char name[HOLDER_NAME_MAX];
+	listener_name(fd, name);
+	sv_holder_drop(name);
+}
+
+static void listener_keep(int fd)
+{
+	char name[HOLDER_NAME_MAX];
+	listener_name(fd, name);
+	sv_holder_put(name, fd);
+}
+
 static void on_uname(struct sv_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct supervisor *sv = data;
@@ -234,8 +262,10 @@ static void on_uname(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	if (events & (EPOLLHUP | EPOLLERR)) {
 		/* Every task under this filter is gone. */
 		sv_loop_del(loop, fd);
-		if (fd != sv->proc.notify_fd)
+		if (fd != sv->proc.notify_fd) {
+			listener_forget(fd);
 			close(fd);
+		}
 		return;
 	}
 	if (zone_uname_handle(fd, sv->cfg.kernel_version, &err) < 0)
@@ -247,28 +277,40 @@ static void write_init_record(struct supervisor *sv);
 static void boot_ended(void *data, int r, struct hull_err *err);
 
 /* 0: booted; 1: an HVM instance's boot loader runs, boot_ended comes
- * later; < 0: failed. */
-static int sv_boot(struct supervisor *sv, struct hull_err *err)
+ * later; < 0: failed. inst: the instance as read at the supervisor's
+ * start (taken over), or NULL to read it again (a reboot picks up what
+ * vmadm update changed in the record). The record is read once per boot. */
+static int sv_boot(struct supervisor *sv, struct inst *inst,
+		   struct hull_err *err)
 {
 	int r;
-	/* A reboot picks up what vmadm update changed in the record. */
+	struct inst fresh;
+	if (!inst) {
+		if ((r = inst_load(sv->uuid, &fresh, err)) < 0)
+			return r;
+		inst = &fresh;
+	}
 	struct zone_config cfg;
-	if (sv->vm.hvm) {
+	if (inst_is_hvm(inst)) {
 		/* An HVM instance: the emulator instead of init (vm.h). Its
-		 * zone_config carries only the uuid; the hull sets the
+		 * zone_config carries only the instance; the hull sets the
 		 * cgroup's limits from ram and cpu_cap. */
 		zone_config_fini(&sv->cfg);
+		sv->cfg.inst = *inst;
+		memset(inst, 0, sizeof(*inst));
 		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
 		sv->cfg.restart = ZONE_RESTART_NEVER;
 		sv->state = SV_BOOTING;
-		r = sv_vm_boot(&sv->vm, sv->uuid, &sv->cg, sv->loop, &sv->proc,
-			       boot_ended, sv, err);
+		r = sv_vm_boot(&sv->vm, &sv->cfg.inst, &sv->cg, sv->loop,
+			       &sv->proc, boot_ended, sv, err);
 		if (r != 0)
 			return r;
 		return sv_booted(sv, err);
 	}
-	if ((r = zone_config_load(sv->uuid, &cfg, err)) < 0)
+	if ((r = zone_config_from_inst(inst, &cfg, err)) < 0) {
+		zone_config_fini(&cfg);
 		return r;
+	}
 	zone_config_fini(&sv->cfg);
 	sv->cfg = cfg;
 	if ((r = zone_cgroup_create(&sv->cg, err)) < 0 ||
@@ -284,8 +326,9 @@ static int sv_boot(struct supervisor *sv, struct hull_err *err)
 	return sv_booted(sv, err);
 }
 
-/* The instance's init (or emulator) runs: watch it. */
-static int sv_booted(struct supervisor *sv, struct hull_err *err)
+/* Watches the running init (or emulator): its console and uname
+ * listener, which the holder keeps too (they outlive us). */
+static int sv_watch(struct supervisor *sv, struct hull_err *err)
 {
 	int r;
 	fcntl(sv->proc.console_fd, F_SETFL, O_NONBLOCK);
@@ -296,14 +339,16 @@ static int sv_booted(struct supervisor *sv, struct hull_err *err)
 	    (r = sv_loop_add(sv->loop, sv->proc.notify_fd, EPOLLIN, on_uname,
 			     sv, err)) < 0)
 		return r;
-	sv_log_timestamp(sv->boot_ts);
-	sv->boot_mono = mono_now();
+	sv_holder_put("console", sv->proc.console_fd);
+	sv_holder_put("console_hold", sv->proc.console_hold_fd);
+	sv_holder_put("notify", sv->proc.notify_fd);
+	sv_holder_put("qmp", sv->vm.qmp_fd);
 	sv->oom_seen = zone_cgroup_oom_kills(&sv->cg);
-	sv->state = SV_RUNNING;
-	write_init_record(sv);
-	sv_log("info", "zone booted: init %s is pid %d",
-	       sv->cfg.argv ? sv->cfg.argv[0] : "(the emulator)",
-	       (int)sv->proc.pid);
+	return 0;
+}
+
+static int hooks_started(struct supervisor *sv, struct hull_err *err)
+{
 	for (size_t i = 0; i < nhooks; i++) {
 		if (hooks[i]->zone_started &&
 		    hooks[i]->zone_started(sv->loop, &sv->cfg, sv->proc.pid,
@@ -311,6 +356,22 @@ static int sv_booted(struct supervisor *sv, struct hull_err *err)
 			return hull_err_prefix(err, "%s", hooks[i]->name);
 	}
 	return 0;
+}
+
+/* The instance's init (or emulator) runs: watch it. */
+static int sv_booted(struct supervisor *sv, struct hull_err *err)
+{
+	int r;
+	if ((r = sv_watch(sv, err)) < 0)
+		return r;
+	sv_log_timestamp(sv->boot_ts);
+	sv->boot_mono = mono_now();
+	sv->state = SV_RUNNING;
+	write_init_record(sv);
+	sv_log("info", "zone booted: init %s is pid %d",
+	       sv->cfg.argv ? sv->cfg.argv[0] : "(the emulator)",
+	       (int)sv->proc.pid);
+	return hooks_started(sv, err);
 }
 
 /* R/<uuid>/run/init.json: what vmadm get and list show of a running
@@ -374,6 +435,10 @@ static void sv_zone_down(struct supervisor *sv)
 	}
 	if (sv->proc.notify_fd >= 0)
 		sv_loop_del(sv->loop, sv->proc.notify_fd);
+	static const char *const held[] = {"console", "console_hold", "notify",
+					   "qmp"};
+	for (size_t i = 0; i < sizeof(held) / sizeof(*held); i++)
+		sv_holder_drop(held[i]);
 	remove_init_record(sv);
 	zone_proc_close(&sv->proc);
 	if (sv->vm.hvm) /* QMP and the taps (a second call is harmless) */
@@ -456,7 +521,7 @@ static void boot_ended(void *data, int r, struct hull_err *err)
 static void sv_try_boot(struct supervisor *sv)
 {
 	struct hull_err err = {0};
-	int r = sv_boot(sv, &err);
+	int r = sv_boot(sv, NULL, &err);
 	if (r != 1)
 		boot_done(sv, r, &err);
 }
@@ -598,6 +663,53 @@ static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	}
 }
 
+/* ---- the holder -------------------------------------------------------- */
+
+/* What a successor needs of us that the kernel does not keep: pushed
+ * after each turn of the loop when it changed. */
+static void state_push(struct supervisor *sv)
+{
+	char t[HOLDER_MSG_MAX];
+	snprintf(t, sizeof(t),
+		 "st=%d pid=%d restarts=%d failures=%d "
+		 "backoff=%d boot=%s",
+		 (int)sv->state, (int)sv->proc.pid, sv->restarts, sv->failures,
+		 sv->backoff_s, *sv->boot_ts ? sv->boot_ts : "-");
+	if (!strcmp(t, sv->pushed))
+		return;
+	memcpy(sv->pushed, t, sizeof(t));
+	sv_holder_state(t);
+}
+
+/* The holder reaped a process: after an adoption, the instance's init or
+ * emulator is its child, no longer ours. */
+static void on_holder(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct supervisor *sv = data;
+	pid_t pid;
+	int status, r;
+	while ((r = sv_holder_read(&pid, &status)) > 0)
+		if (pid == sv->proc.pid)
+			on_init_exit(sv, status);
+	if (r == 0)
+		return;
+	/* Nothing can adopt the instance any more: stop it rather than
+	 * leave it without a supervisor one day. */
+	sv_loop_del(loop, fd);
+	close(fd);
+	sv_holder_attach(-1, false, NULL);
+	if (sv->state == SV_DONE)
+		return;
+	sv_log("error", "the holder is gone: stopping the instance");
+	timer_disarm(sv);
+	sv_vm_boot_cancel(&sv->vm);
+	if (sv->proc.pid > 0) {
+		kill(sv->proc.pid, SIGKILL);
+		sv_zone_down(sv);
+	}
+	sv_finish(sv, "the holder is gone");
+}
+
 /* ---- control ---------------------------------------------------------- */
 
 static void do_status(struct supervisor *sv, struct sv_client *c)
@@ -617,11 +729,8 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 	    (json_int_t)zone_cgroup_oom_kills(&sv->cg), "cgroup", sv->cg.rel);
 	if (sv->proc.pid > 0)
 		json_object_set_new(j, "pid", json_integer(sv->proc.pid));
-	static const char *const brands[] = {"joyent", "joyent-minimal", "lx"};
-	json_object_set_new(
-	    j, "brand",
-	    json_string(sv->vm.hvm ? (sv->vm.kvm_brand ? "kvm" : "bhyve")
-				   : brands[sv->cfg.brand]));
+	json_object_set_new(j, "brand",
+			    json_string(inst_brand_str(&sv->cfg.inst)));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
 	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
 	/* limit_priv's capabilities, for zlogin's processes (exec.c) */
@@ -671,31 +780,32 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 			client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	case CONTROL_LISTENER:
-		if (c->passed_fd < 0 || sv->cfg.brand != ZONE_BRAND_LX ||
+		if (c->passed_fd < 0 || sv->cfg.brand != INST_BRAND_LX ||
 		    sv_loop_add(sv->loop, c->passed_fd, EPOLLIN, on_uname, sv,
 				&err) < 0) {
 			client_error(
 			    c, "listener: no descriptor or not an lx zone");
 			break;
 		}
+		listener_keep(c->passed_fd);
 		c->passed_fd = -1;
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	case CONTROL_UPDATE: {
-		struct zone_config cfg;
+		struct inst inst;
 		if (sv->vm.hvm) {
 			/* The hull's limits follow ram at the next boot. */
 			client_send(c, json_pack("{s:b}", "ok", 1));
 			break;
 		}
-		if (zone_config_load(sv->uuid, &cfg, &err) < 0 ||
-		    zone_cgroup_limits_apply(&sv->cg, &cfg.limits, &err) < 0) {
-			zone_config_fini(&cfg);
+		if (inst_load(sv->uuid, &inst, &err) < 0 ||
+		    zone_cgroup_limits_apply(&sv->cg, &inst.limits, &err) < 0) {
+			inst_fini(&inst);
 			client_error(c, err.msg);
 			break;
 		}
-		sv->cfg.limits = cfg.limits;
-		zone_config_fini(&cfg);
+		sv->cfg.limits = inst.limits;
+		inst_fini(&inst);
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	}
@@ -707,24 +817,17 @@ static void on_control_client(struct sv_loop *loop, int fd, uint32_t events,
 {
 	struct sv_client *c = data;
 	struct supervisor *sv = sv_self;
-	struct iovec iov = {c->buf + c->len, CONTROL_LINE_MAX - c->len};
-	union {
-		char b[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.b,
-			    .msg_controllen = sizeof(u.b)};
-	ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+	int pfd;
+	size_t npfd;
+	ssize_t n = hull_fd_recv(fd, c->buf + c->len, CONTROL_LINE_MAX - c->len,
+				 &pfd, 1, &npfd);
+	if (npfd) {
 		if (c->passed_fd >= 0)
 			close(c->passed_fd);
-		memcpy(&c->passed_fd, CMSG_DATA(cm), sizeof(int));
+		c->passed_fd = pfd;
 	}
 	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (n == -EAGAIN)
 			return;
 		client_close(sv, c);
 		return;
@@ -763,11 +866,27 @@ static void on_accept(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	}
 	c->next = sv->clients;
 	sv->clients = c;
+	if (console) {
+		/* A console session outlives us: its connection is kept. */
+		snprintf(c->held, sizeof(c->held), "cc.%u", sv->client_seq++);
+		sv_holder_put(c->held, cfd);
+	}
 }
 
 /* ---- set-up and tear-down --------------------------------------------- */
 
-static int sv_setup(struct supervisor *sv, struct hull_err *err)
+/* A listening socket: the holder's (adopt), else a new one it keeps. */
+static int sv_listen(const char *name, const char *path, struct hull_err *err)
+{
+	int fd = sv_holder_take(name);
+	if (fd >= 0)
+		return fd;
+	if ((fd = sv_sock_listen(path, err)) >= 0)
+		sv_holder_put(name, fd);
+	return fd;
+}
+
+static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 {
 	int r;
 	_cleanup_free_ char *inst = hull_root_path("%s", sv->uuid);
@@ -785,20 +904,43 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 		return r;
 	sv->log_path = xasprintf("%s/console.log", logs);
 	_cleanup_free_ char *pidf = xasprintf("%s/supervisor.pid", sv->run_dir);
-	sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (sv->lock_fd < 0)
-		return hull_err_sys(err, errno, "open %s", pidf);
-	if (flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return hull_err_set(err, EBUSY, "zone %s is already running",
-				    sv->uuid);
-	sv->owns_run = true;
-	/* What a killed predecessor left: an empty cgroup, stale sockets. */
-	if ((r = zone_cleanup_locked(sv->uuid, err)) < 0)
-		return r;
+	if (adopt) {
+		/* The holder kept the lock's open file: it is ours. */
+		sv->lock_fd = sv_holder_take("lock");
+		if (sv->lock_fd < 0)
+			return hull_err_set(err, ENOENT,
+					    "adopt: the holder has no lock");
+		sv->owns_run = true;
+	} else {
+		sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (sv->lock_fd < 0)
+			return hull_err_sys(err, errno, "open %s", pidf);
+		if (flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0)
+			return hull_err_set(
+			    err, EBUSY, "zone %s is already running", sv->uuid);
+		sv->owns_run = true;
+		/* The holder keeps the same open file, so the lock stays
+		 * held while no supervisor runs between two. */
+		sv_holder_put("lock", sv->lock_fd);
+		/* What a killed predecessor left: an empty cgroup, stale
+		 * sockets. */
+		if ((r = zone_cleanup_locked(sv->uuid, err)) < 0)
+			return r;
+		_cleanup_free_ char *hp =
+		    xasprintf("%s/holder.pid", sv->run_dir);
+		char hb[32];
+		int hn = snprintf(hb, sizeof(hb), "%d\n", (int)getppid());
+		if (sv_holder_active() &&
+		    hull_file_write_atomic(hp, hb, (size_t)hn, 0600, err) < 0)
+			return -err->code;
+	}
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(sv->lock_fd, 0) < 0 ||
-	    pwrite(sv->lock_fd, buf, (size_t)n, 0) != n)
+	/* Written over the old pid, then cut to length: a reader never
+	 * sees an empty file (an adopter replaces its predecessor's pid
+	 * while vmadm may read it). */
+	if (pwrite(sv->lock_fd, buf, (size_t)n, 0) != n ||
+	    ftruncate(sv->lock_fd, n) < 0)
 		return hull_err_sys(err, errno, "write %s", pidf);
 	console_log_open(sv);
 
@@ -819,9 +961,13 @@ static int sv_setup(struct supervisor *sv, struct hull_err *err)
 		return -err->code;
 	_cleanup_free_ char *ctl = xasprintf("%s/control.sock", sv->run_dir);
 	_cleanup_free_ char *con = xasprintf("%s/console.sock", sv->run_dir);
-	if ((sv->ctl_fd = sv_sock_listen(ctl, err)) < 0 ||
-	    (sv->con_fd = sv_sock_listen(con, err)) < 0)
+	if ((sv->ctl_fd = sv_listen("ctl", ctl, err)) < 0 ||
+	    (sv->con_fd = sv_listen("con", con, err)) < 0)
 		return -err->code;
+	if (sv_holder_active() &&
+	    (r = sv_loop_add(sv->loop, sv_holder_fd(), EPOLLIN, on_holder, sv,
+			     err)) < 0)
+		return r;
 	if ((r = sv_loop_add(sv->loop, sv->sig_fd, EPOLLIN, on_signal, sv,
 			     err)) < 0 ||
 	    (r = sv_loop_add(sv->loop, sv->timer_fd, EPOLLIN, on_timer, sv,
@@ -861,9 +1007,13 @@ static void sv_teardown(struct supervisor *sv)
 		_cleanup_free_ char *md =
 		    xasprintf("%s/zonecontrol/metadata.sock", sv->run_dir);
 		unlink(md);
+		_cleanup_free_ char *holder =
+		    xasprintf("%s/holder.pid", sv->run_dir);
 		if (sv->lock_fd >= 0 &&
-		    flock(sv->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		    flock(sv->lock_fd, LOCK_EX | LOCK_NB) == 0) {
 			unlink(pidf);
+			unlink(holder);
+		}
 	}
 	/* Answer stop requests only now: the cgroup is gone. */
 	clients_answer_waiting(sv, NULL);
@@ -879,7 +1029,103 @@ static void sv_teardown(struct supervisor *sv)
 	free(sv->log_path);
 }
 
-int supervisor_run(const char *uuid, int ready_fd)
+/* The instance as the holder kept it: init (or the emulator) runs, or
+ * ran when our predecessor died (its exit then comes in the replay). */
+static int sv_adopt(struct supervisor *sv, struct inst *inst,
+		    struct hull_err *err)
+{
+	int st = SV_DONE, pid = -1, r;
+	char boot[32] = "";
+	if (sscanf(sv_holder_replayed_state(),
+		   "st=%d pid=%d restarts=%d failures=%d backoff=%d boot=%31s",
+		   &st, &pid, &sv->restarts, &sv->failures, &sv->backoff_s,
+		   boot) != 6)
+		st = SV_BOOTING, pid = -1; /* died before it said anything */
+	if (strcmp(boot, "-"))
+		snprintf(sv->boot_ts, sizeof(sv->boot_ts), "%s", boot);
+	sv->boot_mono = mono_now();
+	if (sv->vm.hvm) {
+		zone_config_fini(&sv->cfg);
+		sv->cfg.inst = *inst;
+		memset(inst, 0, sizeof(*inst));
+		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
+		sv->cfg.restart = ZONE_RESTART_NEVER;
+	} else if ((r = zone_config_from_inst(inst, &sv->cfg, err)) < 0) {
+		return r;
+	}
+	/* Console sessions attached to our predecessor go on with us. */
+	char name[HOLDER_NAME_MAX];
+	int fd;
+	while ((fd = sv_holder_take_prefix("cc.", name, sizeof(name))) >= 0) {
+		struct sv_client *c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		c->passed_fd = -1;
+		c->console = true;
+		snprintf(c->held, sizeof(c->held), "%s", name);
+		if (sv_loop_add(sv->loop, fd, EPOLLIN, on_console_client, c,
+				NULL) < 0) {
+			sv_holder_drop(name);
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = sv->clients;
+		sv->clients = c;
+	}
+	while ((fd = sv_holder_take_prefix("ls.", name, sizeof(name))) >= 0) {
+		sv_holder_drop(name);
+		if (sv_loop_add(sv->loop, fd, EPOLLIN, on_uname, sv, NULL) <
+		    0) {
+			close(fd);
+			continue;
+		}
+		listener_keep(fd);
+	}
+	sv->proc.console_fd = sv_holder_take("console");
+	sv->proc.console_hold_fd = sv_holder_take("console_hold");
+	sv->proc.notify_fd = sv_holder_take("notify");
+	int qmp = sv_holder_take("qmp");
+	if (pid <= 0 || sv->proc.console_fd < 0) {
+		/* Between two boots, or in the middle of one: whatever a
+		 * half-done boot left in the cgroup goes, then the instance
+		 * goes on where it was headed. */
+		zone_proc_close(&sv->proc);
+		if (qmp >= 0)
+			close(qmp);
+		if (pid > 0)
+			kill(pid, SIGKILL);
+		if ((r = zone_cgroup_kill(&sv->cg, 5000, err)) < 0)
+			return r;
+		sv_log("info", "adopted an instance that was not running");
+		if (st == SV_STOPPING || st == SV_DONE)
+			sv_finish(sv, "stop requested");
+		else
+			sv_try_boot(sv);
+		return 0;
+	}
+	sv->proc.pid = pid;
+	if (sv->vm.hvm && (r = sv_vm_adopt(&sv->vm, &sv->cfg.inst, &sv->cg,
+					   sv->loop, &sv->proc, qmp, err)) < 0)
+		return r;
+	if ((r = sv_watch(sv, err)) < 0 || (r = hooks_started(sv, err)) < 0)
+		return r;
+	sv->state = SV_RUNNING;
+	sv_log("info", "adopted the running instance: init is pid %d",
+	       (int)pid);
+	if (st == SV_STOPPING || st == SV_REBOOTING) {
+		/* A stop or reboot was under way: it ends, forced. */
+		sv->state = (enum sv_state)st;
+		kill(pid, SIGKILL);
+	}
+	pid_t xp;
+	int status;
+	while (sv_holder_replayed_exit(&xp, &status))
+		if (xp == sv->proc.pid)
+			on_init_exit(sv, status);
+	return 0;
+}
+
+int supervisor_run(const char *uuid, int ready_fd, int holder_fd, bool adopt)
 {
 	struct supervisor sv;
 	memset(&sv, 0, sizeof(sv));
@@ -895,24 +1141,37 @@ int supervisor_run(const char *uuid, int ready_fd)
 	sv_log_init(uuid);
 	struct hull_err err = {0};
 	int rc = 0;
-	if (sv_setup(&sv, &err) < 0) {
+	if (holder_fd >= 0 && sv_holder_attach(holder_fd, adopt, &err) < 0) {
+		sv_log("error", "%s", err.msg);
+		return 1; /* the holder starts another */
+	}
+	if (sv_setup(&sv, adopt, &err) < 0) {
+		sv_log("error", "start: %s", err.msg);
 		ready_report(&ready_fd, err.msg);
 		sv_teardown(&sv);
+		sv_holder_quit();
 		return 1;
 	}
 	zone_cgroup_init(&sv.cg, uuid);
 	sv.ready_fd = ready_fd;
-	int r = sv_vm_init(&sv.vm, uuid, &err);
-	if (r == 0)
-		r = sv_boot(&sv, &err);
+	struct inst inst;
+	int r = inst_load(uuid, &inst, &err);
+	if (r == 0) {
+		sv_vm_init(&sv.vm, &inst);
+		r = adopt ? sv_adopt(&sv, &inst, &err)
+			  : sv_boot(&sv, &inst, &err);
+		inst_fini(&inst);
+	}
 	if (r < 0) {
-		sv_log("error", "start: %s", err.msg);
+		sv_log("error", "%s: %s", adopt ? "adopt" : "start", err.msg);
 		ready_report(&sv.ready_fd, err.msg);
 		sv_teardown(&sv);
+		sv_holder_quit();
 		return 1;
 	}
 	if (r == 0)
 		ready_report(&sv.ready_fd, "OK");
+	state_push(&sv);
 	while (sv.state != SV_DONE) {
 		int n = sv_loop_run_once(sv.loop, -1);
 		if (n < 0) {
@@ -922,8 +1181,10 @@ int supervisor_run(const char *uuid, int ready_fd)
 			rc = 1;
 			break;
 		}
+		state_push(&sv);
 	}
 	sv_teardown(&sv);
 	sv_log("info", "supervisor exits");
+	sv_holder_quit();
 	return rc ? rc : sv.rc;
 }

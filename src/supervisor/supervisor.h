@@ -13,6 +13,7 @@
  */
 #ifndef HULL_SUPERVISOR_SUPERVISOR_H
 #define HULL_SUPERVISOR_SUPERVISOR_H
+#include <stdbool.h>
 #include <sys/types.h>
 #include "lib/err.h"
 #include "supervisor/loop.h"
@@ -39,7 +40,10 @@ void supervisor_hook_register(const struct sv_hook *hook);
 /*
  * Runs the supervisor of uuid until the zone stops for good. ready_fd (or
  * -1) gets "OK\n" once init runs, or one error line; it is closed then.
+ * holder_fd (or -1: none) is the socket to hull-holder, our parent
+ * (holder.h); with adopt, the instance is the one the holder kept from a
+ * dead predecessor, and nothing is booted unless it was not running.
  * Returns the exit code for main.
  */
-int supervisor_run(const char *uuid, int ready_fd);
+int supervisor_run(const char *uuid, int ready_fd, int holder_fd, bool adopt);
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/mac.h"
 #include "vm/check.h"
 #include "vm/proptable.h"
 
@@ -56,17 +57,20 @@ void vm_nics_fill_macs(json_t *nics, unsigned (*rand32)(void))
 	{
 		if (!json_is_object(nic) || json_object_get(nic, "mac"))
 			continue;
-		char mac[18];
+		char mac[HULL_MAC_STRLEN];
 		json_t *vrid = json_object_get(nic, "vrrp_vrid");
 		if (json_is_integer(vrid)) {
 			snprintf(mac, sizeof(mac), "00:00:5e:00:01:%02x",
 				 (unsigned)json_integer_value(vrid) & 0xff);
 		} else {
 			unsigned a = rand32(), b = rand32();
-			snprintf(
-			    mac, sizeof(mac), "%x2:%02x:%02x:%02x:%02x:%02x",
-			    (a >> 28) & 0xf, (a >> 16) & 0xff, (a >> 8) & 0xff,
-			    a & 0xff, (b >> 8) & 0xff, b & 0xff);
+			const uint8_t r[HULL_MAC_LEN] = {
+			    (uint8_t)(a >> 24), (uint8_t)(a >> 16),
+			    (uint8_t)(a >> 8),	(uint8_t)a,
+			    (uint8_t)(b >> 8),	(uint8_t)b};
+			uint8_t m[HULL_MAC_LEN];
+			hull_mac_from_random(r, m);
+			hull_mac_format(m, mac);
 		}
 		json_object_set_new(nic, "mac", json_string(mac));
 	}

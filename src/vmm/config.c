@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "lib/fileio.h"
+#include "lib/mac.h"
 #include "lib/xalloc.h"
 #include "vmm/config.h"
 
@@ -142,24 +143,16 @@ static int parse_cpus(struct vmm_config *c, const char *s, struct hull_err *err)
 
 int vmm_parse_mac(const char *s, uint8_t mac[6], struct hull_err *err)
 {
-	unsigned v[6];
-	char tail;
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &tail) != 6)
+	uint8_t m[HULL_MAC_LEN];
+	if (hull_mac_parse_canonical(s, m) < 0)
 		return hull_err_set(err, EINVAL, "not a MAC address: '%s'", s);
-	for (int i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return hull_err_set(err, EINVAL,
-					    "not a MAC address: '%s'", s);
-	if (v[0] & 1)
+	if (m[0] & 1)
 		return hull_err_set(err, EINVAL,
 				    "MAC address is multicast: '%s'", s);
-	if (!(v[0] | v[1] | v[2] | v[3] | v[4] | v[5]))
+	if (!hull_mac_is_unicast(m))
 		return hull_err_set(err, EINVAL, "MAC address is zero: '%s'",
 				    s);
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)v[i];
+	memcpy(mac, m, HULL_MAC_LEN);
 	return 0;
 }
 

@@ -482,7 +482,7 @@ static int write_i64(const char *dir, const char *file, int64_t v,
 	return write_str(dir, file, buf, err);
 }
 
-static int memory_v1(const char *d, const struct zone_limits *l,
+static int memory_v1(const char *d, const struct inst_limits *l,
 		     struct hull_err *err)
 {
 	int64_t mem =
@@ -507,7 +507,7 @@ static int memory_v1(const char *d, const struct zone_limits *l,
 }
 
 static int limits_v1(struct zone_cgroup *cg, size_t i,
-		     const struct zone_limits *l, struct hull_err *err)
+		     const struct inst_limits *l, struct hull_err *err)
 {
 	const char *d = cg->dirs[i], *c = cg->ctl[i];
 	if (strcmp(c, "cpu") == 0) {
@@ -541,7 +541,7 @@ static int limits_v1(struct zone_cgroup *cg, size_t i,
 	return 0;
 }
 
-static int limits_v2(const char *d, const struct zone_limits *l,
+static int limits_v2(const char *d, const struct inst_limits *l,
 		     struct hull_err *err)
 {
 	char buf[64];
@@ -594,7 +594,7 @@ static int limits_v2(const char *d, const struct zone_limits *l,
 }
 
 int zone_cgroup_limits_apply(struct zone_cgroup *cg,
-			     const struct zone_limits *l, struct hull_err *err)
+			     const struct inst_limits *l, struct hull_err *err)
 {
 	int r;
 	for (size_t i = 0; i < cg->ndirs; i++) {

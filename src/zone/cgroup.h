@@ -116,7 +116,7 @@ int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
 char *zone_cgroup_of_pid(const struct zone_cgroup *cg, pid_t pid);
 /* Writes the limits that are set (>= 0). */
 int zone_cgroup_limits_apply(struct zone_cgroup *cg,
-			     const struct zone_limits *l, struct hull_err *err);
+			     const struct inst_limits *l, struct hull_err *err);
 /* Does the cgroup (or a descendant) hold a process? */
 bool zone_cgroup_populated(struct zone_cgroup *cg);
 /* Does its payload level (the zone's init and its tree, a VM's emulator)

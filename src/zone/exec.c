@@ -34,6 +34,7 @@
 #include <linux/openat2.h>
 #include <sched.h>
 
+#include "lib/fdpass.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "supervisor/client.h"
@@ -139,23 +140,9 @@ static int prepare(const char *uuid, struct joined *j, struct hull_err *err)
 static int send_listener(int sock, int fd)
 {
 	static const char req[] = "{\"cmd\":\"listener\"}\n";
-	struct iovec iov = {(void *)req, sizeof(req) - 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
-		return -errno;
+	int r = hull_fd_send(sock, req, sizeof(req) - 1, &fd, 1);
+	if (r < 0)
+		return r;
 	/* Wait for the answer, so the listener is served before we exec. */
 	char buf[128];
 	return read(sock, buf, sizeof(buf)) > 0 ? 0 : -EIO;

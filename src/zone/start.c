@@ -8,9 +8,11 @@
  * close-on-exec, so EOF without an error message means init runs. A failure
  * travels back as one message: errno + text.
  *
- * The child holds PR_SET_PDEATHSIG(SIGKILL): if the supervisor dies, init
- * dies, and with it the zone's pid namespace, so nothing outlives a killed
- * supervisor. A supervisor that died before "go" makes the read return EOF.
+ * The child holds PR_SET_PDEATHSIG(SIGKILL) while it sets itself up, so a
+ * supervisor that dies then leaves no half-made zone; init itself does
+ * not: it outlives a killed supervisor, in the care of the instance's
+ * holder, until a new supervisor adopts it (docs/internals.md). A
+ * supervisor that died before "go" makes the read return EOF.
  */
 #include "zone/start.h"
 
@@ -33,6 +35,7 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include "lib/fdpass.h"
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
@@ -79,22 +82,7 @@ static __attribute__((noreturn)) void child_fail(int sock, struct hull_err *err)
 static int send_fd(int sock, int fd)
 {
 	char c = 'F';
-	struct iovec iov = {&c, 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return hull_fd_send(sock, &c, 1, &fd, 1);
 }
 
 static char *read_small(const char *path)
@@ -192,7 +180,7 @@ static int zone_mounts(const struct zone_config *cfg, const char *root,
 	if (tree >= 0)
 		close(tree);
 	if (zc >= 0 && (r = host_tree_attach(zc,
-					     cfg->brand == ZONE_BRAND_LX
+					     cfg->brand == INST_BRAND_LX
 						 ? "/native/.zonecontrol"
 						 : "/.zonecontrol",
 					     err)) < 0)
@@ -270,8 +258,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	if (zone_caps_drop(cfg->sys_admin || cfg->userns, &cfg->privs, err) < 0)
 		child_fail(sock, err);
 	int nfd =
-	    zone_seccomp_load(cfg->brand == ZONE_BRAND_LX,
-			      cfg->brand == ZONE_BRAND_LX && !cfg->userns, err);
+	    zone_seccomp_load(cfg->brand == INST_BRAND_LX,
+			      cfg->brand == INST_BRAND_LX && !cfg->userns, err);
 	if (nfd < 0)
 		child_fail(sock, err);
 	if (nfd > 0) {
@@ -287,6 +275,8 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	/* No descriptor of the host survives exec (CVE-2024-21626). */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	environ = cfg->envp;
+	/* init outlives its supervisor (the holder adopts it). */
+	prctl(PR_SET_PDEATHSIG, 0);
 	execvp(cfg->argv[0], cfg->argv);
 	hull_err_sys(err, errno, "exec %s", cfg->argv[0]);
 	child_fail(sock, err);
@@ -320,25 +310,16 @@ static int recv_result(int sock, struct zone_proc *out, struct hull_err *err)
 {
 	for (;;) {
 		char buf[HULL_ERR_MSG_MAX + 8];
-		struct iovec iov = {buf, sizeof(buf) - 1};
-		union {
-			char c[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = u.c,
-				    .msg_controllen = sizeof(u.c)};
-		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
+		int fd;
+		size_t nfd;
+		ssize_t n =
+		    hull_fd_recv(sock, buf, sizeof(buf) - 1, &fd, 1, &nfd);
 		if (n < 0)
-			return hull_err_sys(err, errno, "zone start");
+			return hull_err_sys(err, (int)-n, "zone start");
 		if (n == 0)
 			return 0; /* exec'd */
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		if (cm && cm->cmsg_type == SCM_RIGHTS) {
-			memcpy(&out->notify_fd, CMSG_DATA(cm), sizeof(int));
+		if (nfd) {
+			out->notify_fd = fd;
 			continue;
 		}
 		if ((size_t)n < sizeof(int))
@@ -469,49 +450,23 @@ static int console_make(const struct zone_config *cfg, int pty[2],
 static int send_fds(int sock, const int *fds, size_t n)
 {
 	char c = 'F';
-	struct iovec iov = {&c, 1};
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.buf,
-			    .msg_controllen = CMSG_SPACE(n * sizeof(int))};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return hull_fd_send(sock, &c, 1, fds, n);
 }
 
 /* The mounter's answer: n descriptors, or an error message. */
 static int recv_fds(int sock, int *fds, size_t n, struct hull_err *err)
 {
-	for (size_t i = 0; i < n; i++)
-		fds[i] = -1;
 	char buf[HULL_ERR_MSG_MAX + 8];
-	struct iovec iov = {buf, sizeof(buf) - 1};
-	union {
-		char c[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = u.c,
-			    .msg_controllen = sizeof(u.c)};
-	ssize_t r;
-	while ((r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
+	size_t got;
+	ssize_t r = hull_fd_recv(sock, buf, sizeof(buf) - 1, fds, n, &got);
 	if (r < 0)
-		return hull_err_sys(err, errno, "the zone's mounts");
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	if (cm && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(n * sizeof(int))) {
-		memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
+		return hull_err_sys(err, (int)-r, "the zone's mounts");
+	if (got == n)
 		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i < got)
+			close(fds[i]);
+		fds[i] = -1;
 	}
 	if ((size_t)r <= sizeof(int))
 		return hull_err_set(err, EIO, "the zone's mounts failed");

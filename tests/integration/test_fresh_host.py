@@ -36,7 +36,8 @@ FORMAT = "1"
 MISSING = "libnftables-dev"  # left out of scripts/deps by the failing run
 PROGRAMS = ("hull", "sysinfo", "imgadm", "vmadm", "zlogin", "nictagadm",
             "fwadm", "hull-supervisor", "hull-vmm", "hull-metadata",
-            "hull-net", "hull-hvm", "hull-vmmzone", "mdata/mdata-get")
+            "hull-net", "hull-hvm", "hull-vmmzone", "mdata/mdata-get",
+            "hull-api", "hulladm")
 
 
 def cache_dir():

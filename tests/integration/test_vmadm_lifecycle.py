@@ -1,5 +1,5 @@
 """vmadm with running zones: start/stop/reboot/kill, state derived from the
-supervisor (a killed supervisor shows as stopped), delete of a running zone,
+supervisor (a killed holder shows as stopped), delete of a running zone,
 autoboot, events on state changes, live updates. Uses a busybox image from
 scripts/mkimage-busybox and a cgroup parent of the test's own."""
 import glob
@@ -60,6 +60,11 @@ def supervisor_pid(host, u):
         return int(f.read().split()[0])
 
 
+def holder_pid(host, u):
+    with open(os.path.join(host.root, u, "run", "holder.pid")) as f:
+        return int(f.read().split()[0])
+
+
 def wait_for(pred, timeout=10):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -87,9 +92,14 @@ def test_start_stop_and_derived_state(zhost):
     r = zhost.run("vmadm", "start", u)
     assert f"Successfully started VM {u}" in r.err
     assert get(zhost, u)["autoboot"] is True
-    # kill -9 of the supervisor: the instance shows as stopped at once,
-    # and starts again cleanly
-    os.kill(supervisor_pid(zhost, u), signal.SIGKILL)
+    # kill -9 of the supervisor: the instance runs on and a new supervisor
+    # adopts it (test_supervisor_adopt.py); kill -9 of its holder stops it,
+    # and it starts again cleanly
+    old = supervisor_pid(zhost, u)
+    os.kill(old, signal.SIGKILL)
+    assert wait_for(lambda: supervisor_pid(zhost, u) != old)
+    assert state(zhost, u) == "running"
+    os.kill(holder_pid(zhost, u), signal.SIGKILL)
     assert wait_for(lambda: state(zhost, u) == "stopped")
     zhost.run("vmadm", "start", u)
     assert state(zhost, u) == "running"
@@ -146,7 +156,7 @@ def test_events_show_state_changes(zhost):
         while not any(c.get("prettyPath") == "state" and c.get("newValue") == "running"
                       for c in seen):
             seen += json.loads(q.get(timeout=10)).get("changes", [])
-        os.kill(supervisor_pid(zhost, u), signal.SIGKILL)
+        os.kill(holder_pid(zhost, u), signal.SIGKILL)
         seen = []
         while not any(c.get("prettyPath") == "state" and c.get("newValue") == "stopped"
                       for c in seen):

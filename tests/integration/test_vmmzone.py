@@ -458,7 +458,7 @@ def test_bhyve_launch_is_complete_in_the_hull(hull):
     argv[0] = os.path.abspath(vmmlib.vmm())
     assert f"unix:{run}/console.sock" in argv
     # the hull's part of the record: uuid, disks, ram (hull-vmmzone
-    # --record, hvm_hull_from_record)
+    # --record, hvm_hull_from_inst)
     cmd = [prog("hull-vmmzone"), "--record", str(rec), "--root",
            str(hull.inst / "root"), "--run-dir", run, "--dlopen",
            "libarchive.so.13", "--", *argv, "--check"]

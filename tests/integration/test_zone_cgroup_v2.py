@@ -36,7 +36,8 @@ INIT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers",
                     "cgv2-init")
 QEMU = "qemu-system-x86_64"
 TAG = "HULL-CGV2 "
-PROGRAMS = ["hull", "vmadm", "imgadm", "hull-supervisor", "zlogin", "sysinfo",
+PROGRAMS = ["hull", "vmadm", "imgadm", "hull-supervisor", "hull-holder",
+            "zlogin", "sysinfo",
             "hull-vmmzone"]
 # The double hull's stand-in emulator (tests/guest/probe.c).
 PROBE = os.path.join(BUILD, "tests", "guest", "hull-probe")

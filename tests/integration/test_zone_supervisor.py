@@ -16,11 +16,17 @@ def test_start_reports_readiness_and_daemonises(zones):
     assert r.rc == 0 and r.err == ""
     pid = z.supervisor_pid()
     assert pid_alive(pid)
-    # Detached: its own session, not our child.
+    # Detached: its own session, not our child; its parent is its holder
+    # (docs/internals.md), which leads that session.
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    assert int(fields[1]) != os.getpid()          # ppid
-    assert int(fields[3]) == pid                  # session leader
+    holder = int(fields[1])
+    assert holder != os.getpid()                  # ppid
+    assert int(fields[3]) == holder               # session leader
+    with open(f"/proc/{holder}/comm") as f:
+        assert f.read().strip() == "hull-holder"
+    with open(os.path.join(z.dir, "run", "holder.pid")) as f:
+        assert int(f.read()) == holder
     assert wait_for(lambda: "init up" in z.console_log())
     logs = z.supervisor_log()
     assert all(l["uuid"] == z.uuid for l in logs)
@@ -120,13 +126,16 @@ def test_reboot_and_halt_from_inside(zones):
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT
 
 
-def test_kill_9_of_supervisor_leaves_nothing(zones):
+def test_kill_9_of_holder_leaves_nothing(zones):
+    """kill -9 of the holder: nothing can adopt the zone any more, so its
+    supervisor stops it (a killed supervisor alone is adopted:
+    test_supervisor_adopt.py)."""
     z = zones.new()
     z.zlogin("sh", "-c", "sleep 1000 >/dev/null 2>&1 & sleep 1000 >/dev/null 2>&1 &")
     init = z.status()["pid"]
     procs = cgroup_pids(z.cgroup)
     assert len(procs) >= 3
-    os.kill(z.supervisor_pid(), signal.SIGKILL)
+    os.kill(z.holder_pid(), signal.SIGKILL)
     assert wait_for(lambda: not cgroup_pids(z.cgroup), 5)
     assert not any(pid_alive(p) for p in procs | {init})
     assert mounts_under(z.dir) == []

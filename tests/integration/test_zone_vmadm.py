@@ -45,8 +45,9 @@ def test_create_zlogin_list_stop_delete(bbhost):
     assert "exit_timestamp" in vm
     h.run("vmadm", "start", u)
     assert state(h, u) == "running"
-    # A killed supervisor: the zone is shown stopped, nothing is left.
-    with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
+    # A killed holder (a killed supervisor alone is adopted): the zone is
+    # shown stopped, nothing is left.
+    with open(os.path.join(h.root, u, "run", "holder.pid")) as f:
         sup = int(f.read())
     os.kill(sup, signal.SIGKILL)
     assert wait_for(lambda: not pid_alive(sup))

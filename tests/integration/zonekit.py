@@ -204,7 +204,16 @@ class Zone:
             ms, status = f.read().split()
         return int(ms), int(status)
 
+    def holder_pid(self):
+        try:
+            with open(os.path.join(self.dir, "run", "holder.pid")) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
     def cleanup(self):
+        # The holder first: it would start another supervisor.
+        kill_holder(self.holder_pid())
         pid = self.supervisor_pid()
         if pid and pid_alive(pid) and is_supervisor(pid):
             os.kill(pid, signal.SIGKILL)
@@ -219,6 +228,17 @@ def pid_alive(pid):
             return f.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def kill_holder(pid):
+    """SIGKILLs pid if it is an instance's hull-holder."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            if f.read().strip() != "hull-holder":
+                return
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def is_supervisor(pid):

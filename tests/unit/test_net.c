@@ -24,27 +24,27 @@
 #include "lib/xalloc.h"
 #include "net/addr.h"
 #include "net/antispoof.h"
-#include "net/mac.h"
+#include "lib/mac.h"
 #include "net/nic.h"
 #include "net/nictag.h"
 #include "net/resolv.h"
 
 static void test_mac_parse_normalises(void **state)
 {
-	uint8_t m[NET_MAC_LEN];
-	char s[NET_MAC_STRLEN];
+	uint8_t m[HULL_MAC_LEN];
+	char s[HULL_MAC_STRLEN];
 
-	assert_int_equal(net_mac_parse("0:C:29:a:B:ff", m), 0);
-	net_mac_format(m, s);
+	assert_int_equal(hull_mac_parse("0:C:29:a:B:ff", m), 0);
+	hull_mac_format(m, s);
 	assert_string_equal(s, "00:0c:29:0a:0b:ff");
-	assert_int_equal(net_mac_parse("02-00-00-00-00-01", m), 0);
-	net_mac_format(m, s);
+	assert_int_equal(hull_mac_parse("02-00-00-00-00-01", m), 0);
+	hull_mac_format(m, s);
 	assert_string_equal(s, "02:00:00:00:00:01");
 }
 
 static void test_mac_parse_refuses_garbage(void **state)
 {
-	uint8_t m[NET_MAC_LEN];
+	uint8_t m[HULL_MAC_LEN];
 	const char *bad[] = {"",
 			     "02:00:00:00:00",
 			     "02:00:00:00:00:01:02",
@@ -55,54 +55,54 @@ static void test_mac_parse_refuses_garbage(void **state)
 			     "020000000001",
 			     NULL};
 	for (int i = 0; bad[i]; i++)
-		assert_int_equal(net_mac_parse(bad[i], m), -EINVAL);
-	assert_int_equal(net_mac_parse(NULL, m), -EINVAL);
+		assert_int_equal(hull_mac_parse(bad[i], m), -EINVAL);
+	assert_int_equal(hull_mac_parse(NULL, m), -EINVAL);
 }
 
 static void test_mac_unicast(void **state)
 {
-	uint8_t m[NET_MAC_LEN];
+	uint8_t m[HULL_MAC_LEN];
 
-	net_mac_parse("01:00:5e:00:00:01", m);
-	assert_false(net_mac_is_unicast(m));
-	net_mac_parse("00:00:00:00:00:00", m);
-	assert_false(net_mac_is_unicast(m));
-	net_mac_parse("ff:ff:ff:ff:ff:ff", m);
-	assert_false(net_mac_is_unicast(m));
-	net_mac_parse("90:b8:d0:12:34:56", m);
-	assert_true(net_mac_is_unicast(m));
+	hull_mac_parse("01:00:5e:00:00:01", m);
+	assert_false(hull_mac_is_unicast(m));
+	hull_mac_parse("00:00:00:00:00:00", m);
+	assert_false(hull_mac_is_unicast(m));
+	hull_mac_parse("ff:ff:ff:ff:ff:ff", m);
+	assert_false(hull_mac_is_unicast(m));
+	hull_mac_parse("90:b8:d0:12:34:56", m);
+	assert_true(hull_mac_is_unicast(m));
 }
 
 static void test_mac_generate_smartos_prefix(void **state)
 {
-	uint8_t r[NET_MAC_LEN] = {0xff, 1, 2, 3, 4, 5}, m[NET_MAC_LEN];
+	uint8_t r[HULL_MAC_LEN] = {0xff, 1, 2, 3, 4, 5}, m[HULL_MAC_LEN];
 
-	net_mac_from_random(r, m);
+	hull_mac_from_random(r, m);
 	assert_int_equal(m[0], 0xf2);
 	assert_memory_equal(m + 1, r + 1, 5);
 	r[0] = 0x01;
-	net_mac_from_random(r, m);
+	hull_mac_from_random(r, m);
 	assert_int_equal(m[0], 0x02);
 	for (int i = 0; i < 200; i++) {
-		net_mac_generate(m);
+		hull_mac_generate(m);
 		/* X2: locally administered, unicast. */
 		assert_int_equal(m[0] & 0x0f, 0x02);
-		assert_true(net_mac_is_unicast(m));
+		assert_true(hull_mac_is_unicast(m));
 	}
 }
 
 static void test_mac_ipv6_ll(void **state)
 {
-	uint8_t m[NET_MAC_LEN], ll[16];
+	uint8_t m[HULL_MAC_LEN], ll[16];
 	struct net_addr a = {.family = AF_INET6, .prefix = 128};
 	char s[NET_ADDR_STRLEN];
 
-	net_mac_parse("02:00:00:00:00:01", m);
-	net_mac_to_ipv6_ll(m, a.a);
+	hull_mac_parse("02:00:00:00:00:01", m);
+	hull_mac_to_ipv6_ll(m, a.a);
 	net_addr_format(&a, false, s, sizeof(s));
 	assert_string_equal(s, "fe80::ff:fe00:1");
-	net_mac_parse("90:b8:d0:12:34:56", m);
-	net_mac_to_ipv6_ll(m, ll);
+	hull_mac_parse("90:b8:d0:12:34:56", m);
+	hull_mac_to_ipv6_ll(m, ll);
 	memcpy(a.a, ll, 16);
 	net_addr_format(&a, false, s, sizeof(s));
 	assert_string_equal(s, "fe80::92b8:d0ff:fe12:3456");

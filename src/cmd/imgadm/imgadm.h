@@ -1,8 +1,11 @@
 /*
  * imgadm.h - the subcommands of imgadm, one function each. main.c parses the
- * global options and dispatches; local.c has the commands that work on the
- * pool alone, remote.c those that talk to image sources, docker.c the
- * import of OCI/Docker archives, util.c what they share.
+ * global options and dispatches (lib/subcmd.h); local.c has the commands
+ * that work on the pool alone, remote.c those that talk to image sources,
+ * events.c the lines for the library's events, util.c what they share.
+ * The transactions themselves (install, import, delete, vacuum, get, list,
+ * show) are the image library's (include/hull/image.h): each command
+ * parses, calls, prints.
  *
  * Each returns the process exit code: 0 ok, 1 error, 2 usage, 3 image not
  * installed (SmartOS's ImageNotInstalled), after printing one line to stderr.
@@ -15,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hull/image.h"
 #include "lib/err.h"
 #include "lib/table.h"
 #include "pool/pool.h"
@@ -43,9 +47,23 @@ int imgadm_import(int argc, char **argv);
 /* create.c: `imgadm create` of a stopped instance. */
 int imgadm_create(int argc, char **argv);
 
-/* docker.c: `imgadm import PATH` of a docker save archive or OCI layout. */
-int imgadm_import_oci(struct pool *p, const char *path, bool quiet,
-		      struct hull_err *err);
+/* events.c: what the library tells (hull/image.h), printed as imgadm
+ * prints it for the command cmd. */
+enum imgadm_ev_cmd {
+	IMGADM_EV_INSTALL,
+	IMGADM_EV_IMPORT,
+	IMGADM_EV_VACUUM,
+};
+struct imgadm_events {
+	enum imgadm_ev_cmd cmd;
+	bool quiet;   /* -q: no success lines */
+	bool tty;     /* stderr is a terminal: download progress */
+	int last_pct; /* of the download of uuid */
+	char uuid[40];
+	struct hull_image_events ev;
+};
+/* Fills and returns e->ev, for the library calls. */
+const struct hull_image_events *imgadm_events(struct imgadm_events *e);
 
 /* util.c */
 
@@ -68,8 +86,6 @@ int imgadm_help(const char *text);
 extern const struct option imgadm_help_only[];
 /* The usage line for what getopt_long returned as opt ('?' or ':'). */
 int imgadm_bad_option(const char *cmd, int opt, char **argv);
-/* Opens the pool or prints why not (returns NULL). */
-struct pool *imgadm_pool_open(int *rc);
 
 /* The lookup that gives `list`/`avail` their computed fields (pub,
  * published, clones, size, source, docker_*) over info objects

@@ -6,9 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "image/install.h"
-#include "image/manifest.h"
-#include "image/store.h"
 #include "imgadm.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -82,59 +79,11 @@ int imgadm_install(int argc, char **argv)
 		return imgadm_usage("install",
 				    "file path does not exist: \"%s\"", fpath);
 	}
-	int rc;
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p) {
-		free(buf);
-		return rc;
-	}
-	/* As on SmartOS, an image already installed is skipped before the
-	 * rest of the manifest is looked at: provisioning scripts run the
-	 * same install again. */
-	json_t *raw = hull_json_load_buf("manifest", buf, len, NULL);
-	const char *ruuid = hull_json_str(raw, "uuid", "");
-	json_t *have =
-	    hull_uuid_valid(ruuid) ? image_store_get(p, ruuid, NULL) : NULL;
-	json_decref(raw);
-	if (have) {
-		json_t *hm = json_object_get(have, "manifest");
-		if (!quiet && json_is_string(json_object_get(hm, "name")))
-			printf("Image %s (%s %s) is already installed, "
-			       "skipping\n",
-			       hull_json_str(hm, "uuid", ""),
-			       hull_json_str(hm, "name", ""),
-			       hull_json_str(hm, "version", ""));
-		else if (!quiet)
-			printf("Image %s is already installed, skipping\n",
-			       hull_json_str(hm, "uuid", ""));
-		json_decref(have);
-		free(buf);
-		pool_close(p);
-		return IMGADM_OK;
-	}
-	json_t *m = image_manifest_parse(buf, len, &err);
+	struct imgadm_events e = {.cmd = IMGADM_EV_INSTALL, .quiet = quiet};
+	int r =
+	    hull_image_install(buf, len, mpath, fpath, imgadm_events(&e), &err);
 	free(buf);
-	if (!m) {
-		pool_close(p);
-		hull_err_prefix(&err, "%s", mpath);
-		return imgadm_fail(&err);
-	}
-	image_manifest_defaults(m);
-	rc = IMGADM_OK;
-	uint64_t nodes = 0;
-	if (image_install_file(p, m, fpath, NULL, &nodes, &err) < 0) {
-		rc = imgadm_fail(&err);
-	} else {
-		imgadm_warn_nodes(nodes);
-		if (!quiet)
-			printf("Installed image %s (%s@%s)\n",
-			       hull_json_str(m, "uuid", ""),
-			       hull_json_str(m, "name", ""),
-			       hull_json_str(m, "version", ""));
-	}
-	json_decref(m);
-	pool_close(p);
-	return rc;
+	return r < 0 ? imgadm_fail(&err) : IMGADM_OK;
 }
 
 /* ---- list ---- */
@@ -194,18 +143,14 @@ int imgadm_list(int argc, char **argv)
 	int rc = imgadm_list_check("list", &o, filters, nf);
 	if (rc)
 		return rc;
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p)
-		return rc;
 	/* Clone counts cost a walk over the pool: only when shown or used. */
 	bool need_clones =
 	    o.json || strstr(o.columns, "clones") || strstr(o.sort, "clones");
 	for (int i = 0; i < nf; i++)
 		need_clones |= !strncmp(filters[i], "clones=", 7);
 	struct hull_err err = {0};
-	json_t *all = image_store_list(p, need_clones, &err);
-	pool_close(p);
-	if (!all)
+	json_t *all;
+	if (hull_image_list(need_clones, &all, &err) < 0)
 		return imgadm_fail(&err);
 	if (docker) {
 		json_t *d = json_array();
@@ -274,23 +219,9 @@ int imgadm_get(int argc, char **argv)
 	int rc = one_uuid(argv[0], argc, argv, &uuid);
 	if (rc)
 		return rc;
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p)
-		return rc;
 	struct hull_err err = {0};
-	json_t *info = image_store_get(p, uuid, &err);
-	if (info && children) {
-		json_t *cl = image_store_clones(p, uuid, &err);
-		if (!cl) {
-			json_decref(info);
-			info = NULL;
-		} else {
-			json_object_set_new(info, "children",
-					    json_pack("{s:o}", "clones", cl));
-		}
-	}
-	pool_close(p);
-	if (!info)
+	json_t *info;
+	if (hull_image_get(uuid, children, &info, &err) < 0)
 		return imgadm_fail(&err);
 	hull_json_print(info);
 	json_decref(info);
@@ -322,16 +253,11 @@ int imgadm_delete(int argc, char **argv)
 	int rc = one_uuid(argv[0], argc, argv, &uuid);
 	if (rc)
 		return rc;
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p)
-		return rc;
 	struct hull_err err = {0};
-	if (image_store_delete(p, uuid, &err) < 0)
-		rc = imgadm_fail(&err);
-	else
-		printf("Deleted image %s\n", uuid);
-	pool_close(p);
-	return rc;
+	if (hull_image_delete(uuid, &err) < 0)
+		return imgadm_fail(&err);
+	printf("Deleted image %s\n", uuid);
+	return IMGADM_OK;
 }
 
 /* ---- vacuum ---- */
@@ -344,39 +270,6 @@ static const char vacuum_help[] =
     "\n"
     "  -n   dry run: print what would be deleted\n"
     "  -f   do not ask for confirmation (needed when stdin is not a tty)\n";
-
-/* The installed images nothing uses: no clones, no child image. */
-static json_t *unused_images(struct pool *p, json_t *skip, struct hull_err *err)
-{
-	json_t *all = image_store_list(p, true, err);
-	if (!all)
-		return NULL;
-	json_t *origins = json_object();
-	size_t i;
-	json_t *info;
-	json_array_foreach(all, i, info)
-	{
-		const char *o = hull_json_str(json_object_get(info, "manifest"),
-					      "origin", NULL);
-		/* An image about to go does not hold its origin. */
-		const char *u = hull_json_str(json_object_get(info, "manifest"),
-					      "uuid", "");
-		if (o && !json_object_get(skip, u))
-			json_object_set_new(origins, o, json_true());
-	}
-	json_t *out = json_array();
-	json_array_foreach(all, i, info)
-	{
-		json_t *m = json_object_get(info, "manifest");
-		const char *u = hull_json_str(m, "uuid", "");
-		if (hull_json_int(info, "clones", 0) == 0 &&
-		    !json_object_get(origins, u))
-			json_array_append(out, info);
-	}
-	json_decref(origins);
-	json_decref(all);
-	return out;
-}
 
 int imgadm_vacuum(int argc, char **argv)
 {
@@ -402,53 +295,15 @@ int imgadm_vacuum(int argc, char **argv)
 	if (optind < argc)
 		return imgadm_usage("vacuum", "unexpected argument '%s'",
 				    argv[optind]);
-	int rc;
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p)
-		return rc;
 	struct hull_err err = {0};
-	json_t *gone = json_object(); /* uuid -> true, in order found */
-	if (!dry) {
-		/* Installs killed midway leave images/UUID-partial. */
-		json_t *removed;
-		if (image_install_partials_clean(p, &removed, &err) < 0) {
-			json_decref(removed);
-			json_decref(gone);
-			pool_close(p);
-			return imgadm_fail(&err);
-		}
-		size_t i;
-		json_t *name;
-		json_array_foreach(removed, i, name)
-		    printf("Removed %s (left by an interrupted install)\n",
-			   json_string_value(name));
-		json_decref(removed);
-	}
-	json_t *order = json_array();
-	/* Plan the whole vacuum first: each round frees the origins of the
-	 * images the previous round removes. */
-	for (;;) {
-		json_t *unused = unused_images(p, gone, &err);
-		if (!unused) {
-			rc = imgadm_fail(&err);
-			goto out;
-		}
-		size_t added = 0, i;
-		json_t *info;
-		json_array_foreach(unused, i, info)
-		{
-			const char *u = hull_json_str(
-			    json_object_get(info, "manifest"), "uuid", "");
-			if (!json_object_get(gone, u)) {
-				json_object_set_new(gone, u, json_true());
-				json_array_append(order, info);
-				added++;
-			}
-		}
-		json_decref(unused);
-		if (!added)
-			break;
-	}
+	struct imgadm_events e = {.cmd = IMGADM_EV_VACUUM};
+	/* Installs killed midway leave images/UUID-partial. */
+	if (!dry && hull_image_vacuum_partials(imgadm_events(&e), &err) < 0)
+		return imgadm_fail(&err);
+	json_t *order;
+	if (hull_image_vacuum_plan(&order, &err) < 0)
+		return imgadm_fail(&err);
+	int rc = IMGADM_OK;
 	if (json_array_size(order) == 0) {
 		printf("Nothing to vacuum: every image is in use\n");
 		goto out;
@@ -485,7 +340,7 @@ int imgadm_vacuum(int argc, char **argv)
 			       hull_json_str(m, "version", "-"));
 			continue;
 		}
-		if (image_store_delete(p, u, &err) < 0) {
+		if (hull_image_delete(u, &err) < 0) {
 			rc = imgadm_fail(&err);
 			goto out;
 		}
@@ -494,9 +349,7 @@ int imgadm_vacuum(int argc, char **argv)
 		       hull_json_str(m, "version", "-"));
 	}
 out:
-	json_decref(gone);
 	json_decref(order);
-	pool_close(p);
 	return rc;
 }
 
@@ -540,15 +393,12 @@ int imgadm_ancestry(int argc, char **argv)
 	if (rc)
 		return rc;
 	struct hull_err err = {0};
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p)
-		return rc;
 	json_t *chain = json_array();
 	char *cur = xstrdup(uuid);
 	/* Origins form a chain; a loop (a hand-edited record) must end. */
 	for (int depth = 0; cur && depth < 64; depth++) {
-		json_t *info = image_store_get(p, cur, &err);
-		if (!info) {
+		json_t *info;
+		if (hull_image_get(cur, false, &info, &err) < 0) {
 			if (depth == 0) {
 				rc = imgadm_fail(&err);
 				goto out;
@@ -565,6 +415,5 @@ int imgadm_ancestry(int argc, char **argv)
 out:
 	free(cur);
 	json_decref(chain);
-	pool_close(p);
 	return rc;
 }

@@ -8,10 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/install.h"
-#include "image/manifest.h"
 #include "image/source.h"
-#include "image/store.h"
 #include "imgadm.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -334,46 +331,6 @@ static const char show_help[] =
     "\n"
     "Prints the manifest of an image from the first source that has it.\n";
 
-/* The manifest of uuid from the first source that has it; *from gets that
- * source (new reference). A source that fails is skipped, but its error is
- * what is reported when no source has the image. */
-static json_t *find_remote(const char *uuid, json_t **from,
-			   struct hull_err *err)
-{
-	json_t *sources = image_sources_load(err);
-	if (!sources)
-		return NULL;
-	struct hull_err first = {0};
-	json_t *m = NULL;
-	size_t i;
-	json_t *src;
-	json_array_foreach(sources, i, src)
-	{
-		struct hull_err e = {0};
-		m = image_source_get(src, uuid, &e);
-		if (m) {
-			*from = json_incref(src);
-			break;
-		}
-		if (e.code != ENOENT && !first.code)
-			first = e;
-	}
-	size_t n = json_array_size(sources);
-	json_decref(sources);
-	if (m)
-		return m;
-	if (first.code)
-		*err = first;
-	else if (n == 0)
-		hull_err_set(err, ENOENT,
-			     "no image sources configured (see imgadm sources "
-			     "-a)");
-	else
-		hull_err_set(err, ENXIO, "image %s was not found in any source",
-			     uuid);
-	return NULL;
-}
-
 int imgadm_show(int argc, char **argv)
 {
 	int c;
@@ -396,15 +353,11 @@ int imgadm_show(int argc, char **argv)
 				    "lookups are not supported)",
 				    argv[optind]);
 	struct hull_err err = {0};
-	if (hull_root_check(&err) < 0)
-		return imgadm_fail(&err);
-	json_t *src = NULL;
-	json_t *m = find_remote(argv[optind], &src, &err);
-	if (!m)
+	json_t *m;
+	if (hull_image_show(argv[optind], &m, NULL, &err) < 0)
 		return imgadm_fail(&err);
 	hull_json_print(m);
 	json_decref(m);
-	json_decref(src);
 	return IMGADM_OK;
 }
 
@@ -423,98 +376,6 @@ static const char import_help[] =
     "  -S URL   use only this source (type guessed from the URL)\n"
     "  -P POOL  accepted for compatibility; the pool is HULL_ROOT\n"
     "  -q       print nothing on success\n";
-
-struct progress {
-	const char *uuid;
-	int last;
-};
-
-static void show_progress(void *ctx, uint64_t done, uint64_t total)
-{
-	struct progress *p = ctx;
-	int pct = total ? (int)(done * 100 / total) : 0;
-	if (pct == p->last)
-		return;
-	p->last = pct;
-	fprintf(stderr, "\rDownloading image %s: %3d%% (%.1f/%.1f MiB)",
-		p->uuid, pct, (double)done / (1 << 20),
-		(double)total / (1 << 20));
-	if (done >= total)
-		fputc('\n', stderr);
-}
-
-static int import_one(struct pool *pool, json_t *src, json_t *m, bool quiet,
-		      struct hull_err *err)
-{
-	const char *uuid = hull_json_str(m, "uuid", "");
-	_cleanup_free_ char *dir = hull_root_path("var/imgadm");
-	bool made_dir = !hull_is_dir(dir);
-	if (made_dir && hull_mkdir_p(dir, 0755, err) < 0)
-		return -err->code;
-	_cleanup_free_ char *tmp = xasprintf("%s/.download-%s", dir, uuid);
-	struct progress pr = {.uuid = uuid, .last = -1};
-	bool tty = !quiet && isatty(STDERR_FILENO);
-	char *path = NULL;
-	int downloaded = 0;
-	int r = image_source_fetch(src, m, tmp, tty ? show_progress : NULL, &pr,
-				   &path, &downloaded, err);
-	if (r == 0) {
-		image_manifest_defaults(m);
-		uint64_t nodes = 0;
-		r = image_install_file(pool, m, path,
-				       hull_json_str(src, "url", NULL), &nodes,
-				       err);
-		if (r == 0)
-			imgadm_warn_nodes(nodes);
-	}
-	if (downloaded)
-		unlink(path);
-	free(path);
-	if (made_dir)
-		rmdir(dir);
-	return r;
-}
-
-/* Imports uuid (its origin first) from src, or from the first source that
- * has it when src is NULL. */
-static int import_uuid(struct pool *pool, const char *uuid, json_t *only,
-		       bool quiet, int depth, struct hull_err *err)
-{
-	_cleanup_free_ char *ds = xasprintf("images/%s", uuid);
-	if (pool_dataset_exists(pool, ds)) {
-		if (!quiet && depth == 0)
-			printf("Image %s is already installed\n", uuid);
-		return 0;
-	}
-	if (depth > 16)
-		return hull_err_set(err, ELOOP,
-				    "image %s: origin chain too "
-				    "long",
-				    uuid);
-	json_t *src = NULL, *m;
-	if (only) {
-		m = image_source_get(only, uuid, err);
-		if (m)
-			src = json_incref(only);
-	} else {
-		m = find_remote(uuid, &src, err);
-	}
-	if (!m)
-		return -err->code;
-	int r = 0;
-	const char *origin = hull_json_str(m, "origin", NULL);
-	if (origin)
-		r = import_uuid(pool, origin, only, quiet, depth + 1, err);
-	if (r == 0)
-		r = import_one(pool, src, m, quiet, err);
-	if (r == 0 && !quiet)
-		printf("Imported image %s (%s@%s)\n", uuid,
-		       hull_json_str(m, "name", ""),
-		       hull_json_str(m, "version", ""));
-	json_decref(m);
-	json_decref(src);
-	return r;
-}
 
 int imgadm_import(int argc, char **argv)
 {
@@ -557,22 +418,12 @@ int imgadm_import(int argc, char **argv)
 				    "archive or OCI layout (registry imports "
 				    "are not supported)",
 				    what);
-	int rc;
-	struct pool *p = imgadm_pool_open(&rc);
-	if (!p)
-		return rc;
 	struct hull_err err = {0};
-	int r;
-	if (!is_uuid) {
-		r = imgadm_import_oci(p, what, quiet, &err);
-	} else if (source) {
-		json_t *s = json_pack("{s:s, s:s}", "url", source, "type",
-				      image_source_type_guess(source));
-		r = import_uuid(p, what, s, quiet, 0, &err);
-		json_decref(s);
-	} else {
-		r = import_uuid(p, what, NULL, quiet, 0, &err);
-	}
-	pool_close(p);
+	struct imgadm_events e = {.cmd = IMGADM_EV_IMPORT,
+				  .quiet = quiet,
+				  .tty = !quiet && isatty(STDERR_FILENO)};
+	int r = is_uuid
+		    ? hull_image_import(what, source, imgadm_events(&e), &err)
+		    : hull_image_import_archive(what, imgadm_events(&e), &err);
 	return r < 0 ? imgadm_fail(&err) : IMGADM_OK;
 }

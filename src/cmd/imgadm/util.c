@@ -66,18 +66,6 @@ int imgadm_help(const char *text)
 	return IMGADM_OK;
 }
 
-struct pool *imgadm_pool_open(int *rc)
-{
-	struct hull_err err = {0};
-	struct pool *p;
-	if (pool_open(&p, &err) < 0) {
-		*rc = imgadm_fail(&err);
-		return NULL;
-	}
-	*rc = IMGADM_OK;
-	return p;
-}
-
 static json_t *docker_tags(json_t *tags)
 {
 	json_t *out = json_array();

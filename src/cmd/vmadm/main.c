@@ -6,10 +6,14 @@
  * success, 1 on error, 2 on a usage error; success messages on stderr,
  * machine-readable output on stdout.
  *
+ * The work is the instance library's (include/hull/instance.h); vmadm
+ * parses arguments, calls it once and prints.
+ *
  * Test hook: HULL_TEST_CRASH_AT=<step> makes vmadm kill itself with
  * SIGKILL right after that step of `create` (pending, clone, quota, record,
- * done), so tests can check that a create killed at any moment leaves no
- * trace or a `failed` instance.
+ * done), reported by the library's progress callback, so tests can check
+ * that a create killed at any moment leaves no trace or a `failed`
+ * instance.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,75 +23,96 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "cmd/vmadm/vmadm.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
-#include "lib/lock.h"
 #include "lib/root.h"
+#include "lib/subcmd.h"
 #include "lib/xalloc.h"
 
-struct subcommand {
-	const char *name;
-	const char *alias;
-	int (*run)(int argc, char **argv);
-	const char *usage;
-};
-
-static const struct subcommand subcommands[] = {
-    {"create", NULL, vmadm_create, "create [-f <filename>]"},
+static const struct subcmd subcommands[] = {
+    {"create", NULL, vmadm_create, "create [-f <filename>]", SUBCMD_ROOT},
     {"validate", NULL, vmadm_validate,
      "validate create [-f <filename>]\n"
-     "       vmadm validate update <brand> [-f <filename>]"},
-    {"delete", "destroy", vmadm_delete, "delete <uuid>"},
-    {"get", "json", vmadm_get, "get <uuid>"},
+     "       vmadm validate update <brand> [-f <filename>]",
+     0},
+    {"delete", "destroy", vmadm_delete, "delete <uuid>", SUBCMD_ROOT},
+    {"get", "json", vmadm_get, "get <uuid>", SUBCMD_ROOT},
+    /* list -h forces the header */
     {"list", NULL, vmadm_list,
-     "list [-p] [-H] [-o field,...] [-s field,...] [field=value ...]"},
+     "list [-p] [-H] [-o field,...] [-s field,...] [field=value ...]",
+     SUBCMD_ROOT | SUBCMD_OWN_HELP},
     {"lookup", NULL, vmadm_lookup,
-     "lookup [-j|-1] [-o field,...] [field=value ...]"},
-    {"info", NULL, vmadm_info, "info <uuid> [type,...]"},
+     "lookup [-j|-1] [-o field,...] [field=value ...]", SUBCMD_ROOT},
+    {"info", NULL, vmadm_info, "info <uuid> [type,...]", SUBCMD_ROOT},
     {"update", NULL, vmadm_update,
      "update <uuid> [-f <filename>]\n"
-     "       vmadm update <uuid> property=value [property=value ...]"},
-    {"start", "boot", vmadm_start, "start <uuid>"},
-    {"stop", "halt", vmadm_stop, "stop <uuid> [-F] [-t timeout]"},
-    {"reboot", NULL, vmadm_reboot, "reboot <uuid> [-F]"},
-    {"kill", NULL, vmadm_kill, "kill [-s SIGNAL|-SIGNAL] <uuid>"},
-    {"console", NULL, vmadm_console, "console <uuid>"},
-    {"sysrq", NULL, vmadm_sysrq, "sysrq <uuid> <nmi|screenshot>"},
-    {"events", NULL, vmadm_events, "events [-f] [-j] [-r] [uuid]"},
+     "       vmadm update <uuid> property=value [property=value ...]",
+     SUBCMD_ROOT},
+    {"start", "boot", vmadm_start, "start <uuid>", SUBCMD_ROOT},
+    {"stop", "halt", vmadm_stop, "stop <uuid> [-F] [-t timeout]", SUBCMD_ROOT},
+    {"reboot", NULL, vmadm_reboot, "reboot <uuid> [-F]", SUBCMD_ROOT},
+    {"kill", NULL, vmadm_kill, "kill [-s SIGNAL|-SIGNAL] <uuid>", SUBCMD_ROOT},
+    {"console", NULL, vmadm_console, "console <uuid>", SUBCMD_ROOT},
+    {"sysrq", NULL, vmadm_sysrq, "sysrq <uuid> <nmi|screenshot>", SUBCMD_ROOT},
+    {"events", NULL, vmadm_events, "events [-f] [-j] [-r] [uuid]", SUBCMD_ROOT},
     {"create-snapshot", NULL, vmadm_snapshot_create,
-     "create-snapshot <uuid> <snapname>"},
+     "create-snapshot <uuid> <snapname>", SUBCMD_ROOT},
     {"delete-snapshot", NULL, vmadm_snapshot_delete,
-     "delete-snapshot <uuid> <snapname>"},
+     "delete-snapshot <uuid> <snapname>", SUBCMD_ROOT},
     {"rollback-snapshot", NULL, vmadm_snapshot_rollback,
-     "rollback-snapshot <uuid> <snapname>"},
-    {"autoboot", NULL, vmadm_autoboot, "autoboot"},
+     "rollback-snapshot <uuid> <snapname>", SUBCMD_ROOT},
+    {"autoboot", NULL, vmadm_autoboot, "autoboot", SUBCMD_ROOT},
 };
 
-#define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
-
-static void usage_all(FILE *f)
+/* vmadm's own help word besides help, -h and --help. */
+static enum subcmd_opt option(const char *arg, int left)
 {
-	fprintf(f, "Usage: vmadm <command> [-d] [-v] [command-specific "
-		   "arguments]\n\n");
-	for (size_t i = 0; i < NSUB; i++)
-		fprintf(f, "  vmadm %s\n", subcommands[i].usage);
-	fprintf(f, "\nautoboot starts every instance with autoboot=true "
-		   "(run once after the host boots).\n");
+	return !strcmp(arg, "-?") ? SUBCMD_OPT_HELP : SUBCMD_OPT_STOP;
 }
+
+/* Every command needs root (or a pool root of the caller's own, as the
+ * tests have); all but validate need an initialised pool. */
+static int before(const struct subcmd *c)
+{
+	if (geteuid() != 0 && !getenv("HULL_ROOT")) {
+		fprintf(stderr, "FATAL: cannot run because: vmadm must be run "
+				"as root\n");
+		return VMADM_USAGE;
+	}
+	struct hull_err err;
+	if ((c->flags & SUBCMD_ROOT) && hull_root_check(&err) < 0)
+		return vmadm_fail_err(&err);
+	return -1;
+}
+
+static const struct subcmd_prog prog = {
+    .name = "vmadm",
+    .cmds = subcommands,
+    .ncmds = sizeof(subcommands) / sizeof(subcommands[0]),
+    .flags = SUBCMD_SCAN_HELP,
+    .usage_exit = VMADM_USAGE,
+    .usage_head = "Usage: vmadm <command> [-d] [-v] [command-specific "
+		  "arguments]\n\n",
+    .list_prefix = "vmadm ",
+    .usage_tail = "\nautoboot starts every instance with autoboot=true "
+		  "(run once after the host boots).\n",
+    .unknown_prefix = "Invalid command: \"",
+    .unknown_suffix = "\" (see vmadm --help)",
+    .cmd_help_prefix = "Usage: vmadm ",
+    .option = option,
+    .before = before,
+};
 
 int vmadm_usage(const char *cmd)
 {
-	for (size_t i = 0; i < NSUB; i++)
-		if (!strcmp(cmd, subcommands[i].name)) {
-			fprintf(stderr, "Usage: vmadm %s\n",
-				subcommands[i].usage);
-			return VMADM_USAGE;
-		}
-	usage_all(stderr);
+	const struct subcmd *c = subcmd_find(&prog, cmd);
+	if (c)
+		fprintf(stderr, "Usage: vmadm %s\n", c->usage);
+	else
+		subcmd_usage(&prog, stderr);
 	return VMADM_USAGE;
 }
 
@@ -99,14 +124,6 @@ int vmadm_fail(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return VMADM_ERROR;
-}
-
-void vmadm_print_warnings(json_t *warnings)
-{
-	size_t i;
-	json_t *e;
-	json_array_foreach(warnings, i, e)
-	    fprintf(stderr, "%s\n", json_string_value(e));
 }
 
 int vmadm_fail_err(const struct hull_err *err)
@@ -182,92 +199,27 @@ json_t *vmadm_read_payload(const char *file, const char *action,
 	return j;
 }
 
-static int lock_instance(const char *uuid, bool wait, struct hull_err *err);
-
-int vmadm_lock(const char *uuid, struct hull_err *err)
+static void progress(enum hull_step step, const char *uuid, const char *msg,
+		     void *arg)
 {
-	return lock_instance(uuid, true, err);
-}
-
-int vmadm_lock_try(const char *uuid, struct hull_err *err)
-{
-	return lock_instance(uuid, false, err);
-}
-
-static int lock_instance(const char *uuid, bool wait, struct hull_err *err)
-{
-	/* Never creates the instance's folders: a lock on an instance whose
-	 * provision did not complete (or that is gone) is an error. */
-	char *dir = hull_root_path("%s/config", uuid);
-	bool ok = hull_is_dir(dir);
-	free(dir);
-	if (!ok)
-		return hull_err_set(err, ENOENT,
-				    "VM %s has no complete record (its "
-				    "provisioning failed, or it was deleted)",
-				    uuid);
-	char *p = hull_root_path("%s/config/.lock", uuid);
-	int fd = wait ? hull_lock_take(p, true, err) : hull_lock_try(p, err);
-	free(p);
-	return fd;
-}
-
-void vmadm_test_crash(const char *step)
-{
+	static const char *const crash_steps[] = {
+	    [HULL_STEP_PENDING] = "pending", [HULL_STEP_CLONE] = "clone",
+	    [HULL_STEP_QUOTA] = "quota",     [HULL_STEP_RECORD] = "record",
+	    [HULL_STEP_DONE] = "done",
+	};
+	if (step == HULL_STEP_WARNING)
+		fprintf(stderr, "%s\n", msg);
+	else if (step == HULL_STEP_CREATED)
+		fprintf(stderr, "Successfully created VM %s\n", uuid);
 	const char *at = getenv("HULL_TEST_CRASH_AT");
-	if (at && !strcmp(at, step))
+	if (at && (size_t)step < sizeof(crash_steps) / sizeof(*crash_steps) &&
+	    crash_steps[step] && !strcmp(at, crash_steps[step]))
 		raise(SIGKILL);
 }
 
-unsigned vmadm_rand32(void)
-{
-	unsigned v;
-	while (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-		;
-	return v;
-}
+const struct hull_progress vmadm_progress = {.fn = progress};
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage_all(stderr);
-		return VMADM_USAGE;
-	}
-	const char *cmd = argv[1];
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") ||
-	    !strcmp(cmd, "--help") || !strcmp(cmd, "-?")) {
-		usage_all(stdout);
-		return VMADM_OK;
-	}
-	if (!strcmp(cmd, "--version")) {
-		printf("vmadm (hull) %s\n", HULL_VERSION);
-		return VMADM_OK;
-	}
-	const struct subcommand *c = NULL;
-	for (size_t i = 0; i < NSUB; i++)
-		if (!strcmp(cmd, subcommands[i].name) ||
-		    (subcommands[i].alias &&
-		     !strcmp(cmd, subcommands[i].alias)))
-			c = &subcommands[i];
-	if (!c) {
-		fprintf(stderr, "Invalid command: \"%s\" (see vmadm --help)\n",
-			cmd);
-		return VMADM_USAGE;
-	}
-	for (int i = 2; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			if (!strcmp(c->name, "list"))
-				break; /* list -h forces the header */
-			printf("Usage: vmadm %s\n", c->usage);
-			return VMADM_OK;
-		}
-	if (geteuid() != 0 && !getenv("HULL_ROOT")) {
-		fprintf(stderr, "FATAL: cannot run because: vmadm must be run "
-				"as root\n");
-		return VMADM_USAGE;
-	}
-	struct hull_err err;
-	if (strcmp(c->name, "validate") && hull_root_check(&err) < 0)
-		return vmadm_fail_err(&err);
-	return c->run(argc - 1, argv + 1);
+	return subcmd_main(&prog, argc, argv);
 }

@@ -1,0 +1,42 @@
+/*
+ * hull/snapshot.h - an instance's snapshots (vmadm create-snapshot,
+ * delete-snapshot, rollback-snapshot) as a library.
+ *
+ * As on SmartOS: a snapshot of the instance's dataset named
+ * <uuid>@vmsnap-<name>, listed newest first in the instance's `snapshots`
+ * property as {name, created_at}; OS brands only. Locking, errors and
+ * ownership are those of hull/instance.h: each call holds the instance
+ * lock for its whole duration, so concurrent snapshot calls on one
+ * instance run one after the other (two creates of one name: one
+ * succeeds, the other fails with -EEXIST).
+ */
+#ifndef HULL_SNAPSHOT_H
+#define HULL_SNAPSHOT_H
+
+#include <stdbool.h>
+
+#include "hull/instance.h"
+
+/* True when name is a valid snapshot name: 1 to 64 of A-Z a-z 0-9 and
+ * - _ . : % */
+bool hull_snapshot_name_valid(const char *name);
+
+/* Makes snapshot name of the instance. -EEXIST when it exists. */
+int hull_snapshot_create(const char *uuid, const char *name,
+			 const struct hull_progress *pr, struct hull_err *err);
+
+/* Destroys snapshot name. -ENOENT when there is none. */
+int hull_snapshot_delete(const char *uuid, const char *name,
+			 const struct hull_progress *pr, struct hull_err *err);
+
+/*
+ * Puts the instance's dataset back to snapshot name: stops the instance
+ * (reported as HULL_STEP_STOPPING/STOPPED), rolls back, destroys every
+ * newer snapshot, and starts it again when it was running. The record is
+ * kept as it is now, less the destroyed snapshots.
+ */
+int hull_snapshot_rollback(const char *uuid, const char *name,
+			   const struct hull_progress *pr,
+			   struct hull_err *err);
+
+#endif

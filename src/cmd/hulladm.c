@@ -1,0 +1,538 @@
+/*
+ * hulladm - the operator's CLI on a head node, in the SmartOS style: one
+ * error line on stderr, exit 1 on error and 2 on usage, -j for JSON.
+ *
+ *   hulladm [-j] [--config FILE] setup [--db sqlite|postgresql://...]
+ *           [--listen ADDR:PORT] [--tls|--no-tls] [--cert F --key F]
+ *   hulladm user add LOGIN [--email E] [--password-file F]
+ *   hulladm user key-add LOGIN PUBKEY_FILE [--name N]
+ *   hulladm package add NAME --memory MiB --disk MiB --vcpus N [--swap MiB]
+ *           [--cpu-cap N] [--brand B]
+ *   hulladm network add NAME --subnet CIDR --gateway IP --provision-start IP
+ *           --provision-end IP --nic-tag TAG [--vlan N] [--resolvers IP,...]
+ *           [--public] [--owner LOGIN]
+ *   hulladm image import -m MANIFEST -f FILE
+ *   hulladm join-token
+ *
+ * The head node is HULL_ROOT's (HULL_ROOT/head), or the one whose
+ * config.json --config names.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "head/admin.h"
+#include "lib/fileio.h"
+#include "lib/json.h"
+#include "lib/xalloc.h"
+
+static bool json_out;
+static const char *config_path;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hulladm [-j] [--config FILE] COMMAND ...\n"
+		"  setup [--db sqlite|postgresql://...] [--listen ADDR:PORT]\n"
+		"        [--tls|--no-tls] [--cert FILE --key FILE]\n"
+		"  user add LOGIN [--email E] [--password-file F]\n"
+		"  user key-add LOGIN PUBKEY_FILE [--name N]\n"
+		"  package add NAME --memory MiB --disk MiB --vcpus N "
+		"[--swap MiB]\n"
+		"        [--cpu-cap N] [--brand B]\n"
+		"  network add NAME --subnet CIDR --gateway IP "
+		"--provision-start IP\n"
+		"        --provision-end IP --nic-tag TAG [--vlan N]\n"
+		"        [--resolvers IP,...] [--public] [--owner LOGIN]\n"
+		"  image import -m MANIFEST -f FILE\n"
+		"  join-token\n");
+}
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "hulladm: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	return 2;
+}
+
+static int fail(const struct hull_err *err)
+{
+	fprintf(stderr, "hulladm: %s\n", err->msg);
+	return 1;
+}
+
+static char *config_file(void)
+{
+	return config_path ? xstrdup(config_path) : head_config_default_path();
+}
+
+/* Opens the head node's config and state. */
+static int open_head(struct head_config *c, struct store **s,
+		     struct hull_err *err)
+{
+	char *path = config_file();
+	int r = head_config_load(path, c, err);
+	free(path);
+	if (r < 0)
+		return r;
+	if ((r = store_open(c->db, s, err)) < 0)
+		head_config_fini(c);
+	return r;
+}
+
+static long num(const char *opt, const char *v, bool *bad)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (!*v || *end || errno || n < 0) {
+		usage_error("%s %s: not a whole number", opt, v);
+		*bad = true;
+	}
+	return n;
+}
+
+/* The record as JSON with -j, else the one-line message. */
+#define print_rec(rec, ...)                                                    \
+	(json_out ? (hull_json_print(rec), 0) : printf(__VA_ARGS__))
+
+static int cmd_setup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {"tls", no_argument, NULL, 't'},
+	    {"no-tls", no_argument, NULL, 'T'},
+	    {"cert", required_argument, NULL, 'c'},
+	    {"key", required_argument, NULL, 'k'},
+	    {NULL, 0, NULL, 0},
+	};
+	char *path = config_file();
+	struct head_setup o = {.config = path, .tls = -1};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o.db = optarg;
+			break;
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 't':
+			o.tls = 1;
+			break;
+		case 'T':
+			o.tls = 0;
+			break;
+		case 'c':
+			o.cert = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
+		default:
+			free(path);
+			return usage_error("setup: bad option");
+		}
+	}
+	if (optind != argc) {
+		free(path);
+		return usage_error("setup: unexpected argument %s",
+				   argv[optind]);
+	}
+	struct hull_err err = {0};
+	json_t *out = NULL;
+	int r = head_setup_run(&o, &out, &err);
+	free(path);
+	if (r < 0)
+		return fail(&err);
+	if (json_out)
+		hull_json_print(out);
+	else
+		printf("head node: %s (state: %s, datacenter %s)\n"
+		       "admin account: %s\n"
+		       "to join a compute node, run there (the token works "
+		       "once):\n  %s\n",
+		       hull_json_str(out, "url", ""),
+		       hull_json_str(out, "db", ""),
+		       hull_json_str(out, "datacenter", ""),
+		       hull_json_str(out, "admin", ""),
+		       hull_json_str(out, "command", ""));
+	json_decref(out);
+	return 0;
+}
+
+static char *read_small(const char *path, size_t max, struct hull_err *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	if (hull_file_read(path, max, &buf, &len, err) < 0)
+		return NULL;
+	buf = xrealloc(buf, len + 1);
+	buf[len] = '\0';
+	return buf;
+}
+
+static int cmd_user(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"email", required_argument, NULL, 'e'},
+	    {"password-file", required_argument, NULL, 'p'},
+	    {"name", required_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
+	};
+	if (argc < 2)
+		return usage_error("user: add or key-add");
+	const char *sub = argv[1];
+	const char *email = NULL, *pwfile = NULL, *name = NULL;
+	int c;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			email = optarg;
+			break;
+		case 'p':
+			pwfile = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		default:
+			return usage_error("user: bad option");
+		}
+	}
+	bool add = !strcmp(sub, "add"), keyadd = !strcmp(sub, "key-add");
+	if ((!add && !keyadd) || argc - optind != (add ? 1 : 2) ||
+	    (add && name) || (keyadd && (email || pwfile)))
+		return usage_error("user add LOGIN [--email E] "
+				   "[--password-file F] | user key-add LOGIN "
+				   "PUBKEY_FILE [--name N]");
+	const char *login = argv[optind];
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	char *pw = NULL;
+	json_t *rec = NULL, *acct = NULL;
+	int r = -1;
+	if (pwfile) {
+		if (!(pw = read_small(pwfile, 4096, &err)))
+			return fail(&err);
+		pw[strcspn(pw, "\n")] = '\0';
+		if (!*pw) {
+			free(pw);
+			return usage_error("--password-file %s is empty",
+					   pwfile);
+		}
+	}
+	if (open_head(&cfg, &s, &err) < 0)
+		goto out;
+	if (add) {
+		if ((r = head_user_add(s, login, email, pw, &rec, &err)) == 0) {
+			json_object_del(rec, "password");
+			print_rec(rec, "added account %s (%s)\n", login,
+				  hull_json_str(rec, "uuid", ""));
+		}
+		goto out;
+	}
+	char *line = NULL;
+	if ((r = head_account_by_login(s, login, &acct, &err)) < 0 ||
+	    !(line = read_small(argv[optind + 1], 16384, &err))) {
+		r = -1;
+		goto out;
+	}
+	r = head_key_add(s, hull_json_str(acct, "uuid", ""), line, strlen(line),
+			 name, &rec, &err);
+	free(line);
+	if (r < 0) {
+		hull_err_prefix(&err, "%s", argv[optind + 1]);
+		goto out;
+	}
+	print_rec(rec, "added key %s to %s\n",
+		  hull_json_str(rec, "fingerprint", ""), login);
+out:
+	free(pw);
+	json_decref(rec);
+	json_decref(acct);
+	if (s) {
+		store_close(s);
+		head_config_fini(&cfg);
+	}
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_package(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"memory", required_argument, NULL, 'm'},
+	    {"disk", required_argument, NULL, 'd'},
+	    {"vcpus", required_argument, NULL, 'v'},
+	    {"swap", required_argument, NULL, 's'},
+	    {"cpu-cap", required_argument, NULL, 'c'},
+	    {"brand", required_argument, NULL, 'b'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct head_package p = {
+	    .memory = -1, .disk = -1, .vcpus = -1, .swap = -1, .cpu_cap = -1};
+	if (argc < 2 || strcmp(argv[1], "add"))
+		return usage_error("package add NAME --memory MiB --disk MiB "
+				   "--vcpus N");
+	optind = 2;
+	bool bad = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			p.memory = num("--memory", optarg, &bad);
+			break;
+		case 'd':
+			p.disk = num("--disk", optarg, &bad);
+			break;
+		case 'v':
+			p.vcpus = num("--vcpus", optarg, &bad);
+			break;
+		case 's':
+			p.swap = num("--swap", optarg, &bad);
+			break;
+		case 'c':
+			p.cpu_cap = num("--cpu-cap", optarg, &bad);
+			break;
+		case 'b':
+			p.brand = optarg;
+			break;
+		default:
+			return usage_error("package: bad option");
+		}
+		if (bad)
+			return 2;
+	}
+	if (argc - optind != 1)
+		return usage_error("package add NAME: one name");
+	if (p.memory < 0 || p.disk < 0 || p.vcpus < 0)
+		return usage_error("package add: --memory, --disk and --vcpus "
+				   "are required");
+	p.name = argv[optind];
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	json_t *rec = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	int r = head_package_add(s, &p, &rec, &err);
+	if (r == 0)
+		print_rec(rec, "added package %s (%s)\n", p.name,
+			  hull_json_str(rec, "id", ""));
+	json_decref(rec);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_network(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"subnet", required_argument, NULL, 's'},
+	    {"gateway", required_argument, NULL, 'g'},
+	    {"provision-start", required_argument, NULL, 'a'},
+	    {"provision-end", required_argument, NULL, 'z'},
+	    {"nic-tag", required_argument, NULL, 't'},
+	    {"vlan", required_argument, NULL, 'v'},
+	    {"resolvers", required_argument, NULL, 'r'},
+	    {"public", no_argument, NULL, 'p'},
+	    {"owner", required_argument, NULL, 'o'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct head_network n = {0};
+	const char *owner = NULL;
+	if (argc < 2 || strcmp(argv[1], "add"))
+		return usage_error("network add NAME --subnet CIDR ...");
+	optind = 2;
+	bool bad = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			n.subnet = optarg;
+			break;
+		case 'g':
+			n.gateway = optarg;
+			break;
+		case 'a':
+			n.start = optarg;
+			break;
+		case 'z':
+			n.end = optarg;
+			break;
+		case 't':
+			n.nic_tag = optarg;
+			break;
+		case 'v':
+			n.vlan = (int)num("--vlan", optarg, &bad);
+			break;
+		case 'r':
+			n.resolvers = optarg;
+			break;
+		case 'p':
+			n.public = true;
+			break;
+		case 'o':
+			owner = optarg;
+			break;
+		default:
+			return usage_error("network: bad option");
+		}
+		if (bad)
+			return 2;
+	}
+	if (argc - optind != 1)
+		return usage_error("network add NAME: one name");
+	if (!n.subnet || !n.gateway || !n.start || !n.end || !n.nic_tag)
+		return usage_error("network add: --subnet, --gateway, "
+				   "--provision-start, --provision-end and "
+				   "--nic-tag are required");
+	n.name = argv[optind];
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	json_t *rec = NULL, *acct = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	int r = 0;
+	if (owner && (r = head_account_by_login(s, owner, &acct, &err)) == 0)
+		n.owner = hull_json_str(acct, "uuid", NULL);
+	if (r == 0 && (r = head_network_add(s, &n, &rec, &err)) == 0)
+		print_rec(rec, "added network %s (%s)\n", n.name,
+			  hull_json_str(rec, "id", ""));
+	json_decref(rec);
+	json_decref(acct);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_image(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "import"))
+		return usage_error("image import -m MANIFEST -f FILE");
+	const char *m = NULL, *f = NULL;
+	optind = 2;
+	int c;
+	while ((c = getopt(argc, argv, "m:f:")) != -1) {
+		switch (c) {
+		case 'm':
+			m = optarg;
+			break;
+		case 'f':
+			f = optarg;
+			break;
+		default:
+			return usage_error("image import: bad option");
+		}
+	}
+	if (!m || !f || optind != argc)
+		return usage_error("image import -m MANIFEST -f FILE");
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	json_t *rec = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	int r = head_image_import(s, &cfg, m, f, &rec, &err);
+	if (r == 0)
+		print_rec(rec, "imported image %s (%s)\n",
+			  hull_json_str(rec, "uuid", ""),
+			  hull_json_str(rec, "name", ""));
+	json_decref(rec);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_join_token(int argc, char **argv)
+{
+	if (argc != 1)
+		return usage_error("join-token takes no arguments");
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	char *token = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	int r = head_join_token_new(s, &token, &err);
+	if (r == 0) {
+		char *url = head_url(&cfg, -1);
+		if (json_out) {
+			json_t *j =
+			    json_pack("{s:s, s:s}", "url", url, "token", token);
+			hull_json_print(j);
+			json_decref(j);
+		} else {
+			printf("%s\n", token);
+		}
+		free(url);
+	}
+	free(token);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	opterr = 0; /* the subcommands print one line of their own */
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-j")) {
+			json_out = true;
+		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (!strcmp(argv[i], "-h") ||
+			   !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
+			return usage_error("unknown option '%s' (see --help)",
+					   argv[i]);
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return 2;
+	}
+	/* -j may also come after the command (SmartOS tools take both). */
+	int n = 0;
+	char **args = xcalloc((size_t)(argc - i + 1), sizeof(char *));
+	for (int k = i; k < argc; k++) {
+		if (!strcmp(argv[k], "-j"))
+			json_out = true;
+		else
+			args[n++] = argv[k];
+	}
+	const char *cmd = args[0];
+	int r;
+	if (!strcmp(cmd, "setup"))
+		r = cmd_setup(n, args);
+	else if (!strcmp(cmd, "user"))
+		r = cmd_user(n, args);
+	else if (!strcmp(cmd, "package"))
+		r = cmd_package(n, args);
+	else if (!strcmp(cmd, "network"))
+		r = cmd_network(n, args);
+	else if (!strcmp(cmd, "image"))
+		r = cmd_image(n, args);
+	else if (!strcmp(cmd, "join-token"))
+		r = cmd_join_token(n, args);
+	else
+		r = usage_error("unknown command %s", cmd);
+	free(args);
+	return r;
+}

@@ -1,0 +1,63 @@
+/*
+ * api.h - hull-api's HTTP(S) server (libmicrohttpd): request bodies
+ * (bounded), HTTP Signature authentication, and the dispatch to CloudAPI
+ * and IMGAPI handlers (cloudapi.c).
+ *
+ * The server runs libmicrohttpd's internal polling thread and handles one
+ * request at a time, so the store handle is used by that thread alone.
+ */
+#ifndef HULL_HEAD_API_H
+#define HULL_HEAD_API_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "head/headconf.h"
+#include "head/store.h"
+#include "lib/err.h"
+
+/* The largest request body: CloudAPI's bodies (a key, a machine payload
+ * with metadata) are small; restify's default limit is larger, but a
+ * small bound keeps a flood of big bodies from eating memory. */
+#define API_BODY_MAX (64 * 1024)
+
+struct api;
+
+/* A request as the handlers see it. */
+struct api_req {
+	struct api *api;
+	struct store *store;
+	const struct head_config *cfg;
+	const char *method;
+	const char *path; /* decoded path, no query */
+	char *seg[8];	  /* path segments */
+	int nseg;
+	json_t *body;	 /* parsed JSON body or NULL */
+	json_t *account; /* the caller's account (CloudAPI) */
+	void *conn;	 /* struct MHD_Connection */
+	/* The answer: */
+	unsigned status;
+	json_t *out;	     /* JSON body, or NULL for none */
+	long resource_count; /* x-resource-count when >= 0 */
+	int file_fd;	     /* a file to stream, or -1 */
+	uint64_t file_size;
+};
+
+/* A query parameter, or NULL. */
+const char *api_query(struct api_req *q, const char *name);
+/* Sets a CloudAPI error answer {"code","message"}; returns 0. */
+int api_error(struct api_req *q, unsigned status, const char *code,
+	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Sets a JSON answer (steals body). */
+int api_reply(struct api_req *q, unsigned status, json_t *body);
+
+/* Handlers (cloudapi.c). */
+int cloudapi_dispatch(struct api_req *q);
+int imgapi_dispatch(struct api_req *q);
+
+/* Starts serving c with state s (borrowed until api_stop). *port gets the
+ * bound port (the configured one, or the one the kernel chose for 0). */
+int api_start(const struct head_config *c, struct store *s, struct api **out,
+	      int *port, struct hull_err *err);
+void api_stop(struct api *a);
+#endif
