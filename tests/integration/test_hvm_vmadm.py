@@ -104,9 +104,12 @@ def emulator_pid(h, u):
     for t in os.listdir(f"/proc/{sv}/task"):
         with open(f"/proc/{sv}/task/{t}/children") as f:
             kids += f.read().split()
-    # the other child is the metadata server (in the instance's cgroup)
+    # the others are the unprivileged helpers (supervisor/privsep.h): the
+    # metadata server and its keeper (in the instance's cgroup) and a kvm
+    # VM's VNC relay
     kids = [k for k in kids
-            if open(f"/proc/{k}/comm").read().strip() != "hull-metadata"]
+            if open(f"/proc/{k}/comm").read().strip() not in
+            ("hull-metadata", "hull-md-keeper", "hull-vnc")]
     assert len(kids) == 1, kids
     return int(kids[0])
 
