@@ -408,7 +408,7 @@ int net_dl_vnic_create(struct nl_sock *sk, const char *name, const char *over,
 	struct nlattr *info, *data;
 	char vname[IFNAMSIZ] = "";
 	bool made = false;
-	int lower, r;
+	int lower = -1, r;
 
 	if ((r = check_new_name(sk, name, err)))
 		return r;
