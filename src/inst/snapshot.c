@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "hull/snapshot.h"
+#include "inst/record.h"
 #include "inst/txn.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -166,7 +167,7 @@ static int snapshot_op(const char *uuid, const char *name, enum snap_op op,
 	int r = pool_open(&pool, err);
 	if (r < 0)
 		return r;
-	int lock = inst_lock(uuid, err);
+	int lock = inst_lock(uuid, true, err);
 	bool pending;
 	r = lock;
 	vm = lock < 0 ? NULL : vm_record_load_raw(uuid, &pending, err);
