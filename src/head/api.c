@@ -34,11 +34,22 @@
 
 #define API_VERSION "9.0.0"
 
+/* One account's token bucket. */
+struct bucket {
+	char account[HULL_UUID_LEN + 1];
+	double tokens;
+	struct timespec last;
+};
+
 struct api {
 	struct MHD_Daemon *d;
 	const struct head_config *cfg;
 	struct store *store;
 	char *cert_pem, *key_pem;
+	/* Buckets of the accounts seen, made on their first authenticated
+	 * request (so as many as there are accounts at most). */
+	struct bucket *buckets;
+	size_t nbuckets;
 };
 
 /* Per connection-request state. */
@@ -165,6 +176,54 @@ out:
 	return r;
 }
 
+/*
+ * The per-account limit, restify's throttle as CloudAPI configures it
+ * (keyed by login): a bucket of burst tokens refilled at rate a second,
+ * one token a request. Only authenticated requests count, so no one can
+ * spend another account's tokens with requests that name it. Returns 1
+ * when the request may go on; otherwise sets 429 RequestThrottled with
+ * Retry-After (whole seconds until a token is back).
+ */
+static int throttle(struct api_req *q)
+{
+	struct api *a = q->api;
+	double rate = q->cfg->throttle_rate;
+	if (rate <= 0)
+		return 1;
+	const char *acct = hull_json_str(q->account, "uuid", "");
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct bucket *b = NULL;
+	for (size_t i = 0; i < a->nbuckets && !b; i++)
+		if (!strcmp(a->buckets[i].account, acct))
+			b = &a->buckets[i];
+	if (!b) {
+		a->buckets = xrealloc(a->buckets,
+				      (a->nbuckets + 1) * sizeof(*a->buckets));
+		b = &a->buckets[a->nbuckets++];
+		snprintf(b->account, sizeof(b->account), "%s", acct);
+		b->tokens = q->cfg->throttle_burst;
+		b->last = now;
+	}
+	double dt = (double)(now.tv_sec - b->last.tv_sec) +
+		    (double)(now.tv_nsec - b->last.tv_nsec) / 1e9;
+	b->last = now;
+	b->tokens += dt * rate;
+	if (b->tokens > q->cfg->throttle_burst)
+		b->tokens = q->cfg->throttle_burst;
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return 1;
+	}
+	double wait = (1 - b->tokens) / rate;
+	q->retry_after = (int)wait + ((double)(int)wait < wait);
+	if (q->retry_after < 1)
+		q->retry_after = 1;
+	api_error(q, 429, "RequestThrottled",
+		  "You have exceeded your request rate of %g r/s.", rate);
+	return 0;
+}
+
 static int split_path(struct api_req *q, char *copy)
 {
 	q->nseg = 0;
@@ -234,7 +293,7 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 		goto out;
 	}
 	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
-	if (!agent && authenticate(q, target) <= 0)
+	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
 		goto out;
 	if (parse_body(q, p) < 0)
 		goto out;
@@ -308,6 +367,11 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 	snprintf(rt, sizeof(rt), "%ld",
 		 (long)((t1.tv_sec - p->t0.tv_sec) * 1000 +
 			(t1.tv_nsec - p->t0.tv_nsec) / 1000000));
+	if (q->retry_after > 0) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%d", q->retry_after);
+		MHD_add_response_header(res, "Retry-After", ra);
+	}
 	MHD_add_response_header(res, "Request-Id", rid);
 	MHD_add_response_header(res, "Response-Time", rt);
 	MHD_add_response_header(res, "Api-Version", API_VERSION);
@@ -483,5 +547,6 @@ void api_stop(struct api *a)
 		MHD_stop_daemon(a->d);
 	free(a->cert_pem);
 	free(a->key_pem);
+	free(a->buckets);
 	free(a);
 }

@@ -3,8 +3,12 @@
  * (bounded), HTTP Signature authentication, and the dispatch to CloudAPI
  * and IMGAPI handlers (cloudapi.c).
  *
- * The server runs libmicrohttpd's internal polling thread and handles one
- * request at a time, so the store handle is used by that thread alone.
+ * The server runs libmicrohttpd's internal polling thread: it reads and
+ * writes every connection without blocking, so a client that sends half a
+ * request and stalls holds up no one, and runs each handler, one at a
+ * time, once its request is whole; the store handle is used by that
+ * thread alone. No handler waits on an agent (tasks are queued), so each
+ * is short.
  */
 #ifndef HULL_HEAD_API_H
 #define HULL_HEAD_API_H
@@ -41,6 +45,7 @@ struct api_req {
 	long resource_count; /* x-resource-count when >= 0 */
 	int file_fd;	     /* a file to stream, or -1 */
 	uint64_t file_size;
+	int retry_after; /* Retry-After seconds when > 0 (429) */
 };
 
 /* A query parameter, or NULL. */
