@@ -149,9 +149,14 @@ static int authenticate(struct api_req *q, const char *target)
 		api_error(q, 401, "InvalidCredentials", "%s", err.msg);
 		goto out;
 	}
-	if (head_account_by_login(q->store, sig.login, &acct, &err) < 0 ||
-	    head_key_find(q->store, hull_json_str(acct, "uuid", ""), sig.key,
-			  &key, &err) < 0) {
+	/* An unknown login does the key lookup too (under an account that
+	 * cannot exist), so that its answer takes as long as an unknown key
+	 * of a real account: the timing tells no one which logins exist. */
+	int ra = head_account_by_login(q->store, sig.login, &acct, &err);
+	int rk = head_key_find(q->store,
+			       ra < 0 ? "-" : hull_json_str(acct, "uuid", ""),
+			       sig.key, &key, &err);
+	if (ra < 0 || rk < 0) {
 		api_error(q, 401, "InvalidCredentials", "Invalid key %.100s",
 			  sig.key_id);
 		goto out;

@@ -124,6 +124,9 @@ class DC:
         self.nodes = []
         self.api = None
         self.net = None
+        # The CLI's account given as the README does (-U -a -k) rather
+        # than through TRITON_* variables.
+        self.cli_flags = False
 
     def adm(self, *args, check=True):
         r = subprocess.run([prog("hulladm"), *map(str, args)],
@@ -133,9 +136,12 @@ class DC:
             assert r.returncode == 0, (args, r.stdout, r.stderr)
         return r
 
-    def setup(self, head_env, ns, listen):
+    def setup(self, head_env, ns, listen=None):
+        """`hulladm setup --no-tls` (the README's line when listen is
+        None: the default address) and hull-api started."""
         self.head_env, self.head_ns = head_env, ns
-        out = self.adm("setup", "--listen", listen, "--no-tls").stdout
+        args = ["--listen", listen] if listen else []
+        out = self.adm("setup", *args, "--no-tls").stdout
         m = re.search(r"^\s*(hull-agent join --head (\S+) --token [0-9a-f]{64})\s*$",
                       out, re.M)
         assert m, out
@@ -196,6 +202,9 @@ class DC:
         env = {"PATH": os.environ["PATH"], "HOME": self.home,
                "TRITON_URL": self.url, "TRITON_ACCOUNT": "alice",
                "TRITON_KEY_ID": self.fp, "TRITON_TLS_INSECURE": "1"}
+        if self.cli_flags:
+            env = {"PATH": os.environ["PATH"], "HOME": self.home}
+            args = ("-U", self.url, "-a", "alice", "-k", self.fp, *args)
         r = subprocess.run(["ip", "netns", "exec", self.head_ns, tbin, *args],
                            env=env, capture_output=True, text=True,
                            timeout=timeout)
@@ -316,8 +325,11 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
     node.agent.ns = net.ns
     dc.nodes.append(node)
     try:
-        dc.setup(node.host.env, net.ns, f"127.0.0.1:{PORT}")
-        assert dc.url == f"http://127.0.0.1:{PORT}"
+        # The README's converged host: setup's defaults (every address,
+        # port 8443; the join line names loopback) and the CLI's flags.
+        dc.setup(node.host.env, net.ns)
+        assert dc.url == "http://127.0.0.1:8443"
+        dc.cli_flags = True
         dc.populate([node])
 
         # Tokens: a forged one is refused, nothing is written.
