@@ -52,8 +52,9 @@ const char *machine_state_of_vm(const char *s)
 static json_t *machine_view(json_t *m)
 {
 	json_t *v = json_deep_copy(m);
-	static const char *const internal[] = {"owner", "server", "payload",
-					       "audit", "task"};
+	static const char *const internal[] = {"owner",	   "server", "payload",
+					       "audit",	   "task",   "retried",
+					       "first_try"};
 	for (size_t i = 0; i < sizeof(internal) / sizeof(*internal); i++)
 		json_object_del(v, internal[i]);
 	return v;
@@ -942,12 +943,100 @@ static int apply_done(json_t *m, void *arg)
 	return 1;
 }
 
+struct retry_ctx {
+	const char *id, *failed_server, *error;
+	json_t *servers; /* candidates, best first */
+	struct hull_err *err;
+};
+
+static int retry_txn(struct store *s, void *arg)
+{
+	struct retry_ctx *c = arg;
+	json_t *m = NULL;
+	char *etag = NULL;
+	int r = store_get(s, "machines", c->id, &m, &etag, c->err);
+	if (r < 0)
+		return r;
+	/* Once only, and only for the create that failed: a report that
+	 * comes again after the retry is queued changes nothing. */
+	if (strcmp(hull_json_str(m, "state", ""), "provisioning") ||
+	    hull_json_bool(m, "retried", false) ||
+	    strcmp(hull_json_str(m, "server", ""), c->failed_server)) {
+		r = -EALREADY;
+		goto out;
+	}
+	long ram = (long)hull_json_int(m, "memory", 0);
+	long disk = (long)hull_json_int(m, "disk", 0);
+	const char *server = NULL;
+	size_t i;
+	json_t *sv;
+	r = -ENOSPC;
+	json_array_foreach(c->servers, i, sv)
+	{
+		server = json_string_value(sv);
+		if (!strcmp(server, c->failed_server))
+			continue;
+		r = placement_book(s, server, ram, disk, c->err);
+		if (r != -ENOSPC)
+			break;
+	}
+	if (r < 0)
+		goto out;
+	/* Moving the machine frees its booking on the failed server (a
+	 * server's booked room is that of the machines it holds). */
+	json_object_set_new(m, "server", json_string(server));
+	json_object_set_new(m, "compute_node", json_string(server));
+	json_object_set_new(m, "retried", json_true());
+	json_object_set_new(m, "first_try",
+			    json_pack("{s:s, s:s}", "server", c->failed_server,
+				      "error", c->error ? c->error : ""));
+	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0)
+		goto out;
+	r = task_queue(s, server, c->id, "create",
+		       json_object_get(m, "payload"), NULL, c->err);
+out:
+	free(etag);
+	json_decref(m);
+	return r;
+}
+
+/* A create that failed on its server is tried once more on another one
+ * (placement again, the failed server left out), with the same addresses.
+ * 0 when the retry is queued; < 0 when there is none (already retried,
+ * no other server with room). */
+static int machine_retry(struct store *s, json_t *task, const char *error)
+{
+	const char *id = hull_json_str(task, "machine", "");
+	struct hull_err err = {0};
+	json_t *m = NULL;
+	if (store_get(s, "machines", id, &m, NULL, &err) < 0)
+		return -ENOENT;
+	long ram = (long)hull_json_int(m, "memory", 0);
+	long disk = (long)hull_json_int(m, "disk", 0);
+	json_decref(m);
+	int r = -ECANCELED;
+	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
+		json_t *servers = NULL;
+		if ((r = placement_candidates(s, ram, disk, &servers, &err)) <
+		    0)
+			break;
+		struct retry_ctx c = {id, hull_json_str(task, "server", ""),
+				      error, servers, &err};
+		r = store_txn(s, retry_txn, &c, &err);
+		json_decref(servers);
+	}
+	return r;
+}
+
 int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 		      const char *vm_state, struct hull_err *err)
 {
 	const char *id = hull_json_str(task, "machine", "");
 	struct done d = {hull_json_str(task, "action", ""), vm_state, error,
 			 ok};
+	if (!ok && !strcmp(d.action, "create") &&
+	    machine_retry(s, task, error) == 0)
+		return 0;
 	int r = machine_update(s, id, apply_done, &d, err);
 	if (r == -ENOENT)
 		return 0;

@@ -596,7 +596,70 @@ def test_three_compute_nodes(workdir, triton_bin):  # noqa: F811
         assert r.returncode == 1
         assert r.stderr.startswith(f"hulladm: server {uuids[0]} still has ")
 
-        for i in insts + [extra, more]:
+        # A create that fails on its server is tried once more on
+        # another. A network whose nic tag only cn1 has: placement (which
+        # knows nothing of nic tags) picks cn0 first (it holds the fewest
+        # instances, cn2 is reserved); the create fails there and is
+        # retried on cn1, with the same address.
+        a, b, c = uuids
+        dc.adm("network", "add", "internal", "--subnet", "198.51.100.0/25",
+               "--gateway", "198.51.100.1", "--provision-start",
+               "198.51.100.10", "--provision-end", "198.51.100.20",
+               "--nic-tag", "pub1", "--public")
+        dc.adm("network", "add", "nowhere", "--subnet", "198.51.100.128/25",
+               "--gateway", "198.51.100.129", "--provision-start",
+               "198.51.100.130", "--provision-end", "198.51.100.140",
+               "--nic-tag", "pub2", "--public")
+        nodes[1].run("nictagadm", "add", "-l", "pub1")
+        dc.adm("server", "reserve", c)
+
+        def creates(machine):
+            with dc.db() as db:
+                ts = [json.loads(v) for (v,) in db.execute(
+                    "SELECT value FROM records WHERE bucket='tasks'")]
+            return sorted((t for t in ts if t["machine"] == machine and
+                           t["action"] == "create"),
+                          key=lambda t: t["created_ms"])
+
+        dc.triton(triton_bin, "instance", "create", "-w", "-n", "moved",
+                  "--network", "internal", dc.image_name, "bb-128M")
+        moved = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                     "moved").stdout)
+        assert moved["compute_node"] == b and moved["state"] == "running"
+        assert moved["primaryIp"] == "198.51.100.10"
+        vm = nodes[1].vm(moved["id"])
+        assert vm["state"] == "running" and vm["nics"][0]["nic_tag"] == "pub1"
+        assert vm["nics"][0]["ip"] == "198.51.100.10"
+        assert n0.vm(moved["id"]) is None
+        ts = creates(moved["id"])
+        assert [(t["server"], t["state"]) for t in ts] == \
+            [(a, "failed"), (b, "done")], ts
+        assert "pub1" in ts[0]["error"], ts[0]
+
+        # Failing on both: no third try; the machine is failed with the
+        # error of the last try and its address is free again. (cn0 has
+        # the fewest instances again; of the others cn2 has more room.)
+        dc.adm("server", "unreserve", c)
+        ips_before = dc.count("ips")
+        r = dc.triton(triton_bin, "instance", "create", "-w", "-n", "doomed",
+                      "--network", "nowhere", dc.image_name, "bb-128M",
+                      check=False)
+        assert r.returncode != 0, r.stdout
+        doomed = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                      "doomed").stdout)
+        assert doomed["state"] == "failed"
+        ts = creates(doomed["id"])
+        assert [(t["server"], t["state"]) for t in ts] == \
+            [(a, "failed"), (c, "failed")], ts
+        assert "pub2" in ts[1]["error"], ts[1]
+        rec = dc.record("machines", doomed["id"])
+        assert rec["server"] == c and rec["first_try"]["server"] == a
+        assert rec["error"] == ts[1]["error"]
+        assert dc.count("ips") == ips_before
+        assert n0.vm(doomed["id"]) is None and nodes[2].vm(doomed["id"]) \
+            is None
+
+        for i in insts + [extra, more, moved, doomed]:
             dc.triton(triton_bin, "instance", "delete", "-f", "-w", i["name"])
         for n in nodes:
             assert n.run("vmadm", "list", "-H").stdout == ""
