@@ -554,6 +554,21 @@ static const char *const create_fields[] = {"name",
 					    "deletion_protection",
 					    NULL};
 
+/* Whether one of the caller's machines (not deleted) is named name. */
+static bool name_taken(struct api_req *q, const char *name)
+{
+	json_t *same = NULL;
+	store_find(q->store, "machines", "name", name, &same, NULL);
+	size_t i;
+	json_t *o;
+	bool dup = false;
+	json_array_foreach(same, i, o) dup |=
+	    !strcmp(hull_json_str(o, "owner", ""), me(q)) &&
+	    strcmp(hull_json_str(o, "state", ""), "deleted");
+	json_decref(same);
+	return dup;
+}
+
 static int machines_create(struct api_req *q)
 {
 	json_t *body = q->body ? q->body : json_object();
@@ -620,16 +635,7 @@ static int machines_create(struct api_req *q)
 	shortid[8] = '\0';
 	if (!name)
 		name = shortid;
-	json_t *same = NULL;
-	store_find(q->store, "machines", "name", name, &same, NULL);
-	size_t i;
-	json_t *o;
-	bool dup = false;
-	json_array_foreach(same, i, o) dup |=
-	    !strcmp(hull_json_str(o, "owner", ""), me(q)) &&
-	    strcmp(hull_json_str(o, "state", ""), "deleted");
-	json_decref(same);
-	if (dup) {
+	if (name_taken(q, name)) {
 		api_error(q, 409, "InvalidArgument",
 			  "an instance named %s already exists", name);
 		goto out;
@@ -780,6 +786,38 @@ static int queue_action(struct api_req *q, const char *id, const char *action,
 			 "too many concurrent changes to %s", id);
 }
 
+/* Deletion protection is the head node's own (CloudAPI refuses the
+ * delete): set on the record at once. */
+static int protect(struct api_req *q, const char *id, const char *action,
+		   bool on)
+{
+	struct hull_err err = {0};
+	for (int tries = 0; tries < 5; tries++) {
+		json_t *m = NULL;
+		char *etag = NULL;
+		if (machine_load(q, id, &m, &etag) < 0)
+			return 0;
+		char now[32];
+		head_now_iso(now);
+		json_object_set_new(m, "deletion_protection", json_boolean(on));
+		json_object_set_new(m, "updated", json_string(now));
+		audit_add(m, action, true,
+			  hull_json_str(q->account, "login", ""));
+		int r =
+		    store_put(q->store, "machines", id, m, etag, NULL, &err);
+		free(etag);
+		json_decref(m);
+		if (r == -ECANCELED)
+			continue;
+		if (r < 0)
+			return api_error(q, 500, "InternalError", "%s",
+					 err.msg);
+		return api_reply(q, 202, NULL);
+	}
+	return api_error(q, 503, "ServiceUnavailable",
+			 "too many concurrent changes to %s", id);
+}
+
 static int machine_action(struct api_req *q, const char *id)
 {
 	const char *action = hull_json_str(q->body, "action", NULL);
@@ -791,6 +829,44 @@ static int machine_action(struct api_req *q, const char *id)
 	if (!strcmp(action, "start") || !strcmp(action, "stop") ||
 	    !strcmp(action, "reboot"))
 		return queue_action(q, id, action, NULL, 202);
+	/* The firewall and the name are the instance's (vmadm update on
+	 * its server); the record follows once the agent has done it. */
+	if (!strcmp(action, "enable_firewall") ||
+	    !strcmp(action, "disable_firewall")) {
+		json_t *p =
+		    json_pack("{s:b}", "firewall_enabled", action[0] == 'e');
+		queue_action(q, id, "update", p, 202);
+		json_decref(p);
+		return 0;
+	}
+	if (!strcmp(action, "rename")) {
+		const char *name = hull_json_str(q->body, "name", NULL);
+		if (!name)
+			name = api_query(q, "name");
+		if (!name)
+			return api_error(q, 409, "MissingParameter",
+					 "name is a required argument");
+		if (!name_ok(name))
+			return api_error(q, 409, "InvalidArgument",
+					 "name must be 1 to 189 of "
+					 "[a-zA-Z0-9_.-]");
+		json_t *m = NULL;
+		if (machine_load(q, id, &m, NULL) < 0)
+			return 0;
+		bool same = !strcmp(hull_json_str(m, "name", ""), name);
+		json_decref(m);
+		if (!same && name_taken(q, name))
+			return api_error(q, 409, "InvalidArgument",
+					 "an instance named %s already exists",
+					 name);
+		json_t *p = json_pack("{s:s}", "alias", name);
+		queue_action(q, id, "update", p, 202);
+		json_decref(p);
+		return 0;
+	}
+	if (!strcmp(action, "enable_deletion_protection") ||
+	    !strcmp(action, "disable_deletion_protection"))
+		return protect(q, id, action, action[0] == 'e');
 	return api_error(q, 409, "InvalidArgument",
 			 "action %.40s is not supported yet", action);
 }
@@ -907,6 +983,7 @@ int machine_agent_report(struct store *s, const char *server, const char *uuid,
 struct done {
 	const char *action, *state, *error;
 	bool ok;
+	json_t *params; /* the task's */
 };
 
 static int apply_done(json_t *m, void *arg)
@@ -937,6 +1014,14 @@ static int apply_done(json_t *m, void *arg)
 		return 1;
 	}
 	audit_add(m, d->action, d->ok, NULL);
+	if (d->ok && !strcmp(d->action, "update")) {
+		json_t *alias = json_object_get(d->params, "alias");
+		json_t *fw = json_object_get(d->params, "firewall_enabled");
+		if (json_is_string(alias))
+			json_object_set(m, "name", alias);
+		if (json_is_boolean(fw))
+			json_object_set(m, "firewall_enabled", fw);
+	}
 	if (d->state)
 		json_object_set_new(m, "state",
 				    json_string(machine_state_of_vm(d->state)));
@@ -1032,8 +1117,8 @@ int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 		      const char *vm_state, struct hull_err *err)
 {
 	const char *id = hull_json_str(task, "machine", "");
-	struct done d = {hull_json_str(task, "action", ""), vm_state, error,
-			 ok};
+	struct done d = {hull_json_str(task, "action", ""), vm_state, error, ok,
+			 json_object_get(task, "params")};
 	if (!ok && !strcmp(d.action, "create") &&
 	    machine_retry(s, task, error) == 0)
 		return 0;

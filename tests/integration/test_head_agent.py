@@ -448,6 +448,45 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
         assert names("tag.role=web") == ["tagged"]
         assert names("name=web0") == ["web0"]
         assert sorted(names("state=running")) == ["tagged", "web0"]
+
+        # Rename and the firewall: vmadm update on the node, the record
+        # once the agent has done it; deletion protection: the head
+        # node's, refusing the delete.
+        t = tagged["id"]
+        r = dc.triton(triton_bin, "instance", "rename", "-w", "tagged",
+                      "tagged2")
+        assert r.stdout.splitlines() == [
+            'Renaming instance tagged to "tagged2"',
+            'Renamed instance tagged to "tagged2"'], r.stdout
+        assert node.vm(t)["alias"] == "tagged2"
+        assert names("name=tagged2") == ["tagged2"]
+        r = dc.triton(triton_bin, "instance", "rename", "tagged2", "web0",
+                      check=False)
+        assert r.returncode != 0
+        assert "an instance named web0 already exists" in r.stderr
+        r = dc.triton(triton_bin, "instance", "enable-firewall", "-w",
+                      "tagged2")
+        assert r.stdout.splitlines() == [
+            'Enabling firewall for instance "tagged2"',
+            'Enabled firewall for instance "tagged2"'], r.stdout
+        assert node.vm(t)["firewall_enabled"] is True
+        assert json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                    t).stdout)["firewall_enabled"] is True
+        dc.triton(triton_bin, "instance", "disable-firewall", "-w",
+                  "tagged2")
+        assert node.vm(t)["firewall_enabled"] is False
+        dc.triton(triton_bin, "instance", "enable-deletion-protection", "-w",
+                  "tagged2")
+        r = dc.triton(triton_bin, "instance", "delete", "-f", "-w",
+                      "tagged2", check=False)
+        assert r.returncode != 0
+        assert "deletion_protection" in r.stderr, r.stderr
+        assert node.vm(t)["state"] == "running"
+        dc.triton(triton_bin, "instance", "disable-deletion-protection",
+                  "-w", "tagged2")
+        dc.triton(triton_bin, "instance", "rename", "-w", "tagged2",
+                  "tagged")
+        assert node.vm(t)["alias"] == "tagged"
         dc.triton(triton_bin, "instance", "stop", "-w", "tagged")
         assert names("state=stopped") == ["tagged"]
         dc.triton(triton_bin, "instance", "delete", "-f", "-w", "tagged")
@@ -462,14 +501,15 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
                             f"instance {u} was deleted\n")
         assert dc.triton(triton_bin, "instance", "list", "-H").stdout == ""
         # The done-log: each task once (web0: create stop start reboot
-        # start delete; tagged: create stop delete).
+        # start delete; tagged: create, four updates (two renames, the
+        # firewall on and off), stop, delete).
         done = os.listdir(os.path.join(node.host.root, "var", "agent",
                                        "tasks"))
         acts = sorted(json.load(open(os.path.join(
             node.host.root, "var", "agent", "tasks", t)))["action"]
             for t in done)
         assert acts == ["create", "create", "delete", "delete", "reboot",
-                        "start", "start", "stop", "stop"]
+                        "start", "start", "stop", "stop"] + ["update"] * 4
         # Its address is free again: the next instance gets it.
         inst2 = lifecycle(dc, triton_bin, {suuid: node}, "web1")
         assert inst2["primaryIp"] == inst["primaryIp"]
