@@ -344,7 +344,9 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		MHD_add_response_header(res, "Content-Type",
 					"application/octet-stream");
 	} else {
-		char *text = q->out ? json_dumps(q->out, JSON_COMPACT) : NULL;
+		char *text =
+		    q->out ? json_dumps(q->out, JSON_COMPACT | JSON_ENCODE_ANY)
+			   : NULL;
 		size_t n = text ? strlen(text) : 0;
 		res = MHD_create_response_from_buffer(
 		    n, text ? text : (void *)"",

@@ -379,7 +379,8 @@ static int create_txn(struct store *s, void *arg)
 	if ((r = store_put(s, "machines", id, c->machine, "", NULL, c->err)) <
 	    0)
 		return r;
-	return task_queue(s, server, id, "create", c->payload, NULL, c->err);
+	return task_queue(s, server, id, "create", NULL, c->payload, NULL,
+			  c->err);
 }
 
 /* The brand a machine of image m and package p gets (vmadm's brands). */
@@ -738,20 +739,26 @@ out:
 
 /* ---- actions, delete, audit ---- */
 
+/* Queues action for machine id's agent and answers status with body
+ * (stolen; NULL for none). audit as task_queue's. */
 static int queue_action(struct api_req *q, const char *id, const char *action,
-			json_t *params, unsigned status)
+			const char *audit, json_t *params, unsigned status,
+			json_t *body)
 {
 	struct hull_err err = {0};
 	for (int tries = 0; tries < 5; tries++) {
 		json_t *m = NULL;
 		char *etag = NULL;
-		if (machine_load(q, id, &m, &etag) < 0)
+		if (machine_load(q, id, &m, &etag) < 0) {
+			json_decref(body);
 			return 0;
+		}
 		const char *st = hull_json_str(m, "state", "");
 		if (!strcmp(action, "delete") &&
 		    hull_json_bool(m, "deletion_protection", false)) {
 			free(etag);
 			json_decref(m);
+			json_decref(body);
 			return api_error(q, 409, "CannotDestroyMachine",
 					 "Instance has \"deletion_protection\" "
 					 "enabled, preventing deletion");
@@ -760,6 +767,7 @@ static int queue_action(struct api_req *q, const char *id, const char *action,
 		    (!strcmp(st, "provisioning") || !strcmp(st, "failed"))) {
 			free(etag);
 			json_decref(m);
+			json_decref(body);
 			return api_error(q, 409, "InvalidState",
 					 "instance is %s", st);
 		}
@@ -772,16 +780,19 @@ static int queue_action(struct api_req *q, const char *id, const char *action,
 		    store_put(q->store, "machines", id, m, etag, NULL, &err);
 		if (r == 0)
 			r = task_queue(q->store, hull_json_str(m, "server", ""),
-				       id, action, params, NULL, &err);
+				       id, action, audit, params, NULL, &err);
 		free(etag);
 		json_decref(m);
 		if (r == -ECANCELED)
 			continue;
-		if (r < 0)
+		if (r < 0) {
+			json_decref(body);
 			return api_error(q, 500, "InternalError", "%s",
 					 err.msg);
-		return api_reply(q, status, NULL);
+		}
+		return api_reply(q, status, body);
 	}
+	json_decref(body);
 	return api_error(q, 503, "ServiceUnavailable",
 			 "too many concurrent changes to %s", id);
 }
@@ -828,14 +839,14 @@ static int machine_action(struct api_req *q, const char *id)
 				 "action is a required argument");
 	if (!strcmp(action, "start") || !strcmp(action, "stop") ||
 	    !strcmp(action, "reboot"))
-		return queue_action(q, id, action, NULL, 202);
+		return queue_action(q, id, action, NULL, NULL, 202, NULL);
 	/* The firewall and the name are the instance's (vmadm update on
 	 * its server); the record follows once the agent has done it. */
 	if (!strcmp(action, "enable_firewall") ||
 	    !strcmp(action, "disable_firewall")) {
 		json_t *p =
 		    json_pack("{s:b}", "firewall_enabled", action[0] == 'e');
-		queue_action(q, id, "update", p, 202);
+		queue_action(q, id, "update", action, p, 202, NULL);
 		json_decref(p);
 		return 0;
 	}
@@ -860,7 +871,7 @@ static int machine_action(struct api_req *q, const char *id)
 					 "an instance named %s already exists",
 					 name);
 		json_t *p = json_pack("{s:s}", "alias", name);
-		queue_action(q, id, "update", p, 202);
+		queue_action(q, id, "update", "rename", p, 202, NULL);
 		json_decref(p);
 		return 0;
 	}
@@ -882,6 +893,130 @@ static int machine_audit(struct api_req *q, const char *id)
 		json_array_append(out, json_array_get(a, i));
 	json_decref(m);
 	return api_reply(q, 200, out);
+}
+
+/* ---- tags and metadata ---- */
+
+/* One of a machine's key/value sets: where the record keeps it, the
+ * vmadm update keys that change it on the node, and the audit names
+ * (CloudAPI's, which `triton instance metadata set -w` waits for). */
+struct kv_kind {
+	const char *field, *set, *remove;
+	const char *audit_set, *audit_remove, *audit_replace;
+	bool strings_only;
+};
+
+static const struct kv_kind kv_tags = {
+    "tags",	   "set_tags",	   "remove_tags", "set_tags",
+    "remove_tags", "replace_tags", false};
+static const struct kv_kind kv_metadata = {"metadata",
+					   "set_customer_metadata",
+					   "remove_customer_metadata",
+					   "set_metadata",
+					   "remove_metadata",
+					   "replace_metadata",
+					   true};
+
+static int kv_check(struct api_req *q, const struct kv_kind *k, json_t *body)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		if (!*key || strlen(key) > 128)
+			return api_error(q, 409, "InvalidArgument",
+					 "%s: a key must be 1 to 128 "
+					 "characters",
+					 k->field);
+		if (k->strings_only
+			? !json_is_string(v)
+			: !json_is_string(v) && !json_is_number(v) &&
+			      !json_is_boolean(v))
+			return api_error(
+			    q, 409, "InvalidArgument",
+			    "%s.%.60s must be a string%s", k->field, key,
+			    k->strings_only ? "" : ", a number or a boolean");
+	}
+	return 1;
+}
+
+/*
+ * GET (all, or one key), POST (set keys), PUT (replace all), DELETE (one
+ * key, or all) of a machine's tags or metadata. A change is an update
+ * task for the machine's agent (vmadm's set_X / remove_X); the answer is
+ * the set as it will be, and the record follows once the agent has done
+ * it, as VMAPI's job does.
+ */
+static int machine_kv(struct api_req *q, const char *id,
+		      const struct kv_kind *k)
+{
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	json_t *cur = json_object_get(m, k->field);
+	json_t *have =
+	    json_is_object(cur) ? json_deep_copy(cur) : json_object();
+	json_decref(m);
+	const char *key = q->nseg == 5 ? q->seg[4] : NULL;
+	json_t *p = NULL;
+	if (is(q, "GET") || is(q, "HEAD")) {
+		json_t *v = key ? json_object_get(have, key) : have;
+		if (!v)
+			api_error(q, 404, "ResourceNotFound",
+				  "%s %.100s not found", k->field, key);
+		else
+			api_reply(q, 200, json_incref(v));
+	} else if ((is(q, "POST") || is(q, "PUT")) && !key) {
+		json_t *want = q->body; /* NULL: no body, nothing to set */
+		if (want && kv_check(q, k, want) <= 0)
+			goto out;
+		json_t *result = json_deep_copy(have);
+		p = json_object();
+		if (is(q, "PUT")) {
+			json_t *gone = json_array();
+			const char *hk;
+			json_t *hv;
+			json_object_foreach(have, hk,
+					    hv) if (!json_object_get(want, hk))
+			    json_array_append_new(gone, json_string(hk));
+			json_object_set_new(p, k->remove, gone);
+			json_object_clear(result);
+		}
+		if (want) {
+			json_object_set(p, k->set, want);
+			json_object_update(result, want);
+		}
+		queue_action(q, id, "update",
+			     is(q, "PUT") ? k->audit_replace : k->audit_set, p,
+			     200, result);
+	} else if (is(q, "DELETE")) {
+		json_t *gone = json_array();
+		if (key && !json_object_get(have, key)) {
+			json_decref(gone);
+			api_error(q, 404, "ResourceNotFound",
+				  "%s %.100s not found", k->field, key);
+			goto out;
+		}
+		if (key) {
+			json_array_append_new(gone, json_string(key));
+		} else {
+			const char *hk;
+			json_t *hv;
+			json_object_foreach(have, hk, hv)
+			    json_array_append_new(gone, json_string(hk));
+		}
+		p = json_pack("{s:o}", k->remove, gone);
+		queue_action(q, id, "update",
+			     key ? k->audit_remove : k->audit_replace, p, 204,
+			     NULL);
+	} else {
+		api_error(q, 405, "MethodNotAllowed",
+			  "%s is not allowed on %.200s", q->method, q->path);
+	}
+out:
+	json_decref(p);
+	json_decref(have);
+	return 0;
 }
 
 int machines_dispatch(struct api_req *q)
@@ -908,13 +1043,18 @@ int machines_dispatch(struct api_req *q)
 		if (is(q, "POST"))
 			return machine_action(q, id);
 		if (is(q, "DELETE"))
-			return queue_action(q, id, "delete", NULL, 204);
+			return queue_action(q, id, "delete", NULL, NULL, 204,
+					    NULL);
 		return api_error(q, 405, "MethodNotAllowed",
 				 "%s is not allowed on %.200s", q->method,
 				 q->path);
 	}
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
 		return machine_audit(q, id);
+	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "tags"))
+		return machine_kv(q, id, &kv_tags);
+	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "metadata"))
+		return machine_kv(q, id, &kv_metadata);
 	return not_found(q);
 }
 
@@ -983,8 +1123,27 @@ int machine_agent_report(struct store *s, const char *server, const char *uuid,
 struct done {
 	const char *action, *state, *error;
 	bool ok;
-	json_t *params; /* the task's */
+	json_t *params;	   /* the task's */
+	const char *audit; /* the task's audit name */
 };
+
+/* An update's set_X / remove_X applied to the record's field. */
+static void apply_set_remove(json_t *m, json_t *params, const char *set,
+			     const char *remove, const char *field)
+{
+	json_t *obj = json_object_get(m, field);
+	if (!json_is_object(obj)) {
+		obj = json_object();
+		json_object_set_new(m, field, obj);
+	}
+	size_t i;
+	json_t *k;
+	json_array_foreach(json_object_get(params, remove), i, k)
+	    json_object_del(obj, json_string_value(k) ?: "");
+	json_t *add = json_object_get(params, set);
+	if (json_is_object(add))
+		json_object_update(obj, add);
+}
 
 static int apply_done(json_t *m, void *arg)
 {
@@ -1013,8 +1172,12 @@ static int apply_done(json_t *m, void *arg)
 		json_decref(keep);
 		return 1;
 	}
-	audit_add(m, d->action, d->ok, NULL);
+	audit_add(m, d->audit ? d->audit : d->action, d->ok, NULL);
 	if (d->ok && !strcmp(d->action, "update")) {
+		apply_set_remove(m, d->params, "set_tags", "remove_tags",
+				 "tags");
+		apply_set_remove(m, d->params, "set_customer_metadata",
+				 "remove_customer_metadata", "metadata");
 		json_t *alias = json_object_get(d->params, "alias");
 		json_t *fw = json_object_get(d->params, "firewall_enabled");
 		if (json_is_string(alias))
@@ -1077,7 +1240,7 @@ static int retry_txn(struct store *s, void *arg)
 				      "error", c->error ? c->error : ""));
 	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0)
 		goto out;
-	r = task_queue(s, server, c->id, "create",
+	r = task_queue(s, server, c->id, "create", NULL,
 		       json_object_get(m, "payload"), NULL, c->err);
 out:
 	free(etag);
@@ -1117,8 +1280,12 @@ int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 		      const char *vm_state, struct hull_err *err)
 {
 	const char *id = hull_json_str(task, "machine", "");
-	struct done d = {hull_json_str(task, "action", ""), vm_state, error, ok,
-			 json_object_get(task, "params")};
+	struct done d = {hull_json_str(task, "action", ""),
+			 vm_state,
+			 error,
+			 ok,
+			 json_object_get(task, "params"),
+			 hull_json_str(task, "audit", NULL)};
 	if (!ok && !strcmp(d.action, "create") &&
 	    machine_retry(s, task, error) == 0)
 		return 0;

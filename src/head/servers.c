@@ -236,8 +236,8 @@ int server_forget(struct store *s, const char *uuid, struct hull_err *err)
 }
 
 int task_queue(struct store *s, const char *server, const char *machine,
-	       const char *action, json_t *params, char id_out[37],
-	       struct hull_err *err)
+	       const char *action, const char *audit, json_t *params,
+	       char id_out[37], struct hull_err *err)
 {
 	char id[HULL_UUID_LEN + 1], now[32];
 	hull_uuid_generate(id);
@@ -247,6 +247,8 @@ int task_queue(struct store *s, const char *server, const char *machine,
 	    server, "machine", machine, "action", action, "params",
 	    params ? params : json_null(), "state", "queued", "created", now,
 	    "created_ms", (json_int_t)head_now_ms());
+	if (audit)
+		json_object_set_new(t, "audit", json_string(audit));
 	int r = store_put(s, "tasks", id, t, "", NULL, err);
 	json_decref(t);
 	if (r == 0 && id_out)

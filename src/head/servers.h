@@ -73,8 +73,10 @@ int server_reserve(struct store *s, const char *uuid, bool reserved,
 int server_forget(struct store *s, const char *uuid, struct hull_err *err);
 
 /* Queues a task for a server's agent (inside the caller's transaction
- * when there is one). *id_out (may be NULL) gets the task's id. */
+ * when there is one). audit (may be NULL: the action) is the name the
+ * machine's audit gives it once done (CloudAPI's, e.g. set_metadata for
+ * an update). *id_out (may be NULL) gets the task's id. */
 int task_queue(struct store *s, const char *server, const char *machine,
-	       const char *action, json_t *params, char id_out[37],
-	       struct hull_err *err);
+	       const char *action, const char *audit, json_t *params,
+	       char id_out[37], struct hull_err *err);
 #endif

@@ -487,6 +487,41 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
         dc.triton(triton_bin, "instance", "rename", "-w", "tagged2",
                   "tagged")
         assert node.vm(t)["alias"] == "tagged"
+
+        # Tags and metadata after create: an update of the instance on
+        # its node; the answer and (once done) the record show them.
+        r = dc.triton(triton_bin, "instance", "tag", "set", "-w", "-j",
+                      "tagged", "env=prod", "tier=1")
+        assert json.loads(r.stdout) == {"role": "web", "env": "prod",
+                                        "tier": 1}
+        assert node.vm(t)["tags"] == {"role": "web", "env": "prod",
+                                      "tier": 1}
+        assert json.loads(dc.triton(triton_bin, "instance", "tag", "list",
+                                    "-j", "tagged").stdout) == \
+            {"role": "web", "env": "prod", "tier": 1}
+        r = dc.triton(triton_bin, "instance", "tag", "delete", "-w",
+                      "tagged", "tier")
+        assert r.stdout == "Deleted tag tier on instance tagged\n", r.stdout
+        assert node.vm(t)["tags"] == {"role": "web", "env": "prod"}
+        assert names("tag.env=prod") == ["tagged"]
+        r = dc.triton(triton_bin, "instance", "tag", "delete", "tagged",
+                      "nosuch", check=False)
+        assert r.returncode != 0 and "nosuch" in r.stderr, r.stderr
+
+        r = dc.triton(triton_bin, "instance", "metadata", "set", "-w", "-j",
+                      "tagged", "color=blue")
+        assert json.loads(r.stdout) == {"note": "hi", "color": "blue"}
+        assert node.vm(t)["customer_metadata"] == {"note": "hi",
+                                                   "color": "blue"}
+        r = dc.triton(triton_bin, "instance", "metadata", "get", "tagged",
+                      "color")
+        assert r.stdout == "blue\n"
+        assert json.loads(dc.triton(triton_bin, "instance", "metadata",
+                                    "list", "-j", "tagged").stdout) == \
+            {"note": "hi", "color": "blue"}
+        dc.triton(triton_bin, "instance", "metadata", "delete", "-f", "-w",
+                  "tagged", "color")
+        assert node.vm(t)["customer_metadata"] == {"note": "hi"}
         dc.triton(triton_bin, "instance", "stop", "-w", "tagged")
         assert names("state=stopped") == ["tagged"]
         dc.triton(triton_bin, "instance", "delete", "-f", "-w", "tagged")
@@ -501,15 +536,16 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
                             f"instance {u} was deleted\n")
         assert dc.triton(triton_bin, "instance", "list", "-H").stdout == ""
         # The done-log: each task once (web0: create stop start reboot
-        # start delete; tagged: create, four updates (two renames, the
-        # firewall on and off), stop, delete).
+        # start delete; tagged: create, eight updates (two renames, the
+        # firewall on and off, tags set and delete, metadata set and
+        # delete), stop, delete).
         done = os.listdir(os.path.join(node.host.root, "var", "agent",
                                        "tasks"))
         acts = sorted(json.load(open(os.path.join(
             node.host.root, "var", "agent", "tasks", t)))["action"]
             for t in done)
         assert acts == ["create", "create", "delete", "delete", "reboot",
-                        "start", "start", "stop", "stop"] + ["update"] * 4
+                        "start", "start", "stop", "stop"] + ["update"] * 8
         # Its address is free again: the next instance gets it.
         inst2 = lifecycle(dc, triton_bin, {suuid: node}, "web1")
         assert inst2["primaryIp"] == inst["primaryIp"]
