@@ -1019,6 +1019,180 @@ out:
 	return 0;
 }
 
+/* ---- snapshots ---- */
+
+/* A snapshot name as the instance library takes it (hull/snapshot.h):
+ * 1 to 64 of A-Z a-z 0-9 - _ . : % */
+static bool snap_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(n[i] >= 'a' && n[i] <= 'z') &&
+		    !(n[i] >= 'A' && n[i] <= 'Z') &&
+		    !(n[i] >= '0' && n[i] <= '9') && !strchr("-_.:%", n[i]))
+			return false;
+	return true;
+}
+
+/* The machine's snapshot record named name, or NULL (borrowed). */
+static json_t *snap_find(json_t *m, const char *name, size_t *at)
+{
+	size_t i;
+	json_t *sn;
+	json_array_foreach(json_object_get(m, "snapshots"), i, sn)
+	{
+		if (!strcmp(hull_json_str(sn, "name", ""), name)) {
+			if (at)
+				*at = i;
+			return sn;
+		}
+	}
+	return NULL;
+}
+
+static json_t *snap_view(json_t *sn)
+{
+	return json_pack("{s:O, s:O, s:O, s:O}", "name",
+			 json_object_get(sn, "name"), "state",
+			 json_object_get(sn, "state"), "created",
+			 json_object_get(sn, "created"), "updated",
+			 json_object_get(sn, "updated"));
+}
+
+/* CreateMachineSnapshot: the snapshot is recorded `queued` with the
+ * task that makes it on the machine's server, in one write. */
+static int snapshot_create(struct api_req *q, const char *id)
+{
+	char now[32], dflt[32];
+	head_now_iso(now);
+	/* CloudAPI's default name: the time, e.g. 20261207T112633Z. */
+	snprintf(dflt, sizeof(dflt), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", now, now + 5,
+		 now + 8, now + 11, now + 14, now + 17);
+	json_t *jn = json_object_get(q->body, "name");
+	const char *name = jn ? json_string_value(jn) : dflt;
+	if (!name || !snap_name_ok(name))
+		return api_error(q, 409, "InvalidArgument",
+				 "name must be 1 to 64 of [a-zA-Z0-9_.:%%-]");
+	struct hull_err err = {0};
+	for (int tries = 0; tries < 5; tries++) {
+		json_t *m = NULL;
+		char *etag = NULL;
+		if (machine_load(q, id, &m, &etag) < 0)
+			return 0;
+		const char *st = hull_json_str(m, "state", "");
+		int r = 0;
+		if (!strcmp(st, "provisioning") || !strcmp(st, "failed"))
+			r = api_error(q, 409, "InvalidState", "instance is %s",
+				      st);
+		else if (snap_find(m, name, NULL))
+			r = api_error(q, 409, "InvalidArgument",
+				      "snapshot %s already exists", name);
+		else {
+			json_t *list = json_object_get(m, "snapshots");
+			if (!json_is_array(list)) {
+				list = json_array();
+				json_object_set_new(m, "snapshots", list);
+			}
+			json_t *sn = json_pack("{s:s, s:s, s:s, s:s}", "name",
+					       name, "state", "queued",
+					       "created", now, "updated", now);
+			json_array_append(list, sn);
+			json_object_set_new(m, "updated", json_string(now));
+			r = store_put(q->store, "machines", id, m, etag, NULL,
+				      &err);
+			json_t *p = json_pack("{s:s}", "name", name);
+			if (r == 0)
+				r = task_queue(
+				    q->store, hull_json_str(m, "server", ""),
+				    id, "snapshot_create", "create_snapshot", p,
+				    NULL, &err);
+			json_decref(p);
+			if (r == 0)
+				api_reply(q, 201, snap_view(sn));
+			else if (r != -ECANCELED)
+				api_error(q, 500, "InternalError", "%s",
+					  err.msg);
+			json_decref(sn);
+		}
+		free(etag);
+		json_decref(m);
+		if (r != -ECANCELED)
+			return 0;
+	}
+	return api_error(q, 503, "ServiceUnavailable",
+			 "too many concurrent changes to %s", id);
+}
+
+/*
+ * /:login/machines/:id/snapshots[/:name]: list, create, get, start from
+ * (a stopped machine: rolled back, then started: two tasks in order),
+ * delete.
+ */
+static int machine_snapshots(struct api_req *q, const char *id)
+{
+	if (q->nseg == 4 && is(q, "POST"))
+		return snapshot_create(q, id);
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	if (q->nseg == 4) {
+		if (is(q, "GET") || is(q, "HEAD")) {
+			json_t *out = json_array();
+			size_t i;
+			json_t *sn;
+			json_array_foreach(json_object_get(m, "snapshots"), i,
+					   sn)
+			    json_array_append_new(out, snap_view(sn));
+			api_reply(q, 200, out);
+		} else {
+			api_error(q, 405, "MethodNotAllowed",
+				  "%s is not allowed on %.200s", q->method,
+				  q->path);
+		}
+		json_decref(m);
+		return 0;
+	}
+	const char *name = q->seg[4];
+	json_t *sn = snap_find(m, name, NULL);
+	if (!sn) {
+		api_error(q, 404, "ResourceNotFound",
+			  "snapshot %.100s not found", name);
+	} else if (is(q, "GET") || is(q, "HEAD")) {
+		api_reply(q, 200, snap_view(sn));
+	} else if (is(q, "POST")) {
+		const char *st = hull_json_str(m, "state", "");
+		if (strcmp(hull_json_str(sn, "state", ""), "created"))
+			api_error(q, 409, "InvalidState", "snapshot %s is %s",
+				  name, hull_json_str(sn, "state", ""));
+		else if (strcmp(st, "stopped"))
+			api_error(q, 409, "InvalidState",
+				  "instance is %s: only a stopped instance "
+				  "starts from a snapshot",
+				  st);
+		else {
+			json_t *p = json_pack("{s:s}", "name", name);
+			queue_action(q, id, "snapshot_rollback",
+				     "rollback_snapshot", p, 202, NULL);
+			json_decref(p);
+			if (q->status == 202)
+				queue_action(q, id, "start", NULL, NULL, 202,
+					     NULL);
+		}
+	} else if (is(q, "DELETE")) {
+		json_t *p = json_pack("{s:s}", "name", name);
+		queue_action(q, id, "snapshot_delete", "delete_snapshot", p,
+			     204, NULL);
+		json_decref(p);
+	} else {
+		api_error(q, 405, "MethodNotAllowed",
+			  "%s is not allowed on %.200s", q->method, q->path);
+	}
+	json_decref(m);
+	return 0;
+}
+
 int machines_dispatch(struct api_req *q)
 {
 	if (q->nseg == 2) {
@@ -1051,6 +1225,8 @@ int machines_dispatch(struct api_req *q)
 	}
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
 		return machine_audit(q, id);
+	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "snapshots"))
+		return machine_snapshots(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "tags"))
 		return machine_kv(q, id, &kv_tags);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "metadata"))
@@ -1173,6 +1349,28 @@ static int apply_done(json_t *m, void *arg)
 		return 1;
 	}
 	audit_add(m, d->audit ? d->audit : d->action, d->ok, NULL);
+	if (!strncmp(d->action, "snapshot_", 9)) {
+		const char *name = hull_json_str(d->params, "name", "");
+		json_t *list = json_object_get(m, "snapshots");
+		size_t at = 0;
+		json_t *sn = snap_find(m, name, &at);
+		char now[32];
+		head_now_iso(now);
+		if (sn && !strcmp(d->action, "snapshot_create")) {
+			json_object_set_new(
+			    sn, "state",
+			    json_string(d->ok ? "created" : "failed"));
+			json_object_set_new(sn, "updated", json_string(now));
+		} else if (sn && d->ok &&
+			   !strcmp(d->action, "snapshot_delete")) {
+			json_array_remove(list, at);
+		} else if (sn && d->ok &&
+			   !strcmp(d->action, "snapshot_rollback")) {
+			/* A rollback destroys the newer snapshots. */
+			while (json_array_size(list) > at + 1)
+				json_array_remove(list, at + 1);
+		}
+	}
 	if (d->ok && !strcmp(d->action, "update")) {
 		apply_set_remove(m, d->params, "set_tags", "remove_tags",
 				 "tags");

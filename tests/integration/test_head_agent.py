@@ -522,6 +522,38 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
         dc.triton(triton_bin, "instance", "metadata", "delete", "-f", "-w",
                   "tagged", "color")
         assert node.vm(t)["customer_metadata"] == {"note": "hi"}
+
+        # Snapshots: made on the node, listed, started from (a stopped
+        # instance: rolled back, then started), deleted.
+        r = dc.triton(triton_bin, "instance", "snapshot", "create", "-w",
+                      "-n", "snap1", "tagged")
+        lines = r.stdout.splitlines()
+        assert lines[0] == "Creating snapshot snap1 of instance tagged"
+        assert lines[1].startswith('Created snapshot "snap1" in '), lines
+        assert [sn["name"] for sn in node.vm(t)["snapshots"]] == ["snap1"]
+        assert dc.triton(triton_bin, "instance", "snapshot", "list", "-H",
+                         "-o", "name,state", "tagged").stdout.split() == \
+            ["snap1", "created"]
+        r = dc.triton(triton_bin, "instance", "snapshot", "create", "-n",
+                      "snap1", "tagged", check=False)
+        assert r.returncode != 0 and "already exists" in r.stderr, r.stderr
+        node.run("zlogin", t, "touch", "/after-snap1")
+        r = dc.triton(triton_bin, "instance", "start", "--snapshot", "snap1",
+                      "tagged", check=False)
+        assert r.returncode != 0 and "stopped" in r.stderr, r.stderr
+        dc.triton(triton_bin, "instance", "stop", "-w", "tagged")
+        r = dc.triton(triton_bin, "instance", "start", "-w", "--snapshot",
+                      "snap1", "tagged")
+        assert r.stdout.startswith("Start instance tagged"), r.stdout
+        assert node.vm(t)["state"] == "running"
+        assert node.run("zlogin", t, "test", "-e", "/after-snap1",
+                        check=False).returncode != 0
+        r = dc.triton(triton_bin, "instance", "snapshot", "delete", "-f",
+                      "-w", "tagged", "snap1")
+        assert 'Deleted snapshot "snap1" in ' in r.stdout, r.stdout
+        assert not node.vm(t).get("snapshots")
+        assert dc.triton(triton_bin, "instance", "snapshot", "list", "-H",
+                         "tagged").stdout == ""
         dc.triton(triton_bin, "instance", "stop", "-w", "tagged")
         assert names("state=stopped") == ["tagged"]
         dc.triton(triton_bin, "instance", "delete", "-f", "-w", "tagged")
@@ -538,14 +570,18 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
         # The done-log: each task once (web0: create stop start reboot
         # start delete; tagged: create, eight updates (two renames, the
         # firewall on and off, tags set and delete, metadata set and
-        # delete), stop, delete).
+        # delete), a snapshot made, a stop, a rollback and start, the
+        # snapshot deleted, stop, delete).
         done = os.listdir(os.path.join(node.host.root, "var", "agent",
                                        "tasks"))
         acts = sorted(json.load(open(os.path.join(
             node.host.root, "var", "agent", "tasks", t)))["action"]
             for t in done)
-        assert acts == ["create", "create", "delete", "delete", "reboot",
-                        "start", "start", "stop", "stop"] + ["update"] * 8
+        assert acts == sorted(
+            ["create", "create", "delete", "delete", "reboot", "start",
+             "start", "stop", "stop"] + ["update"] * 8 +
+            ["snapshot_create", "stop", "snapshot_rollback", "start",
+             "snapshot_delete"])
         # Its address is free again: the next instance gets it.
         inst2 = lifecycle(dc, triton_bin, {suuid: node}, "web1")
         assert inst2["primaryIp"] == inst["primaryIp"]
