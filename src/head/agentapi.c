@@ -117,6 +117,12 @@ static int heartbeat(struct api_req *q, const char *uuid)
 	return api_reply(q, 200, json_pack("{s:s}", "status", "running"));
 }
 
+static json_int_t task_order(json_t *t)
+{
+	return hull_json_int(t, "seq",
+			     hull_json_int(t, "created_ms", 0) * 1000000);
+}
+
 static int tasks_list(struct api_req *q, const char *uuid)
 {
 	json_t *all = NULL;
@@ -132,14 +138,14 @@ static int tasks_list(struct api_req *q, const char *uuid)
 			json_array_append(out, t);
 	}
 	json_decref(all);
-	/* Oldest first: the order the operations were asked for. */
+	/* Oldest first: the order the operations were asked for (seq;
+	 * created_ms for tasks queued before it was kept). */
 	size_t n = json_array_size(out);
 	for (size_t a = 1; a < n; a++)
 		for (size_t b = a; b > 0; b--) {
 			json_t *x = json_array_get(out, b - 1),
 			       *y = json_array_get(out, b);
-			if (hull_json_int(x, "created_ms", 0) <=
-			    hull_json_int(y, "created_ms", 0))
+			if (task_order(x) <= task_order(y))
 				break;
 			json_incref(x);
 			json_array_set(out, b - 1, y);

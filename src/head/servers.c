@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 #include <sys/time.h>
 
@@ -249,6 +250,20 @@ int task_queue(struct store *s, const char *server, const char *machine,
 	    "created_ms", (json_int_t)head_now_ms());
 	if (audit)
 		json_object_set_new(t, "audit", json_string(audit));
+	/* The order tasks are handed out in: nanoseconds, strictly rising
+	 * in this process, so that two tasks queued in one millisecond (a
+	 * rollback and the start after it) keep their order. */
+	static int64_t last_seq;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t seq = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	int64_t prev = __atomic_load_n(&last_seq, __ATOMIC_RELAXED);
+	do {
+		if (seq <= prev)
+			seq = prev + 1;
+	} while (!__atomic_compare_exchange_n(
+	    &last_seq, &prev, seq, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	json_object_set_new(t, "seq", json_integer(seq));
 	int r = store_put(s, "tasks", id, t, "", NULL, err);
 	json_decref(t);
 	if (r == 0 && id_out)

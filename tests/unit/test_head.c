@@ -492,6 +492,24 @@ static void test_join_and_agent_keys(void **state)
 	assert_null(strstr(dump, key));
 	free(dump);
 	json_decref(srv);
+	/* Tasks queued back to back keep their order (seq), even within
+	 * one millisecond. */
+	char t1[37], t2[37];
+	assert_int_equal(task_queue(s, S1, "m1", "snapshot_rollback",
+				    "rollback_snapshot", NULL, t1, &err),
+			 0);
+	assert_int_equal(task_queue(s, S1, "m1", "start", NULL, NULL, t2, &err),
+			 0);
+	json_t *a1 = NULL, *a2 = NULL;
+	assert_int_equal(store_get(s, "tasks", t1, &a1, NULL, NULL), 0);
+	assert_int_equal(store_get(s, "tasks", t2, &a2, NULL, NULL), 0);
+	assert_true(json_integer_value(json_object_get(a2, "seq")) >
+		    json_integer_value(json_object_get(a1, "seq")));
+	assert_string_equal(json_string_value(json_object_get(a1, "audit")),
+			    "rollback_snapshot");
+	assert_null(json_object_get(a2, "audit"));
+	json_decref(a1);
+	json_decref(a2);
 	assert_int_equal(server_reserve(s, S1, true, &err), 0);
 	assert_int_equal(server_reserve(s, S2, true, &err), -ENOENT);
 	put_machine(s, "m1", S1, 128, "running");
