@@ -554,6 +554,34 @@ def test_converged_host(workdir, triton_bin):  # noqa: F811
         assert not node.vm(t).get("snapshots")
         assert dc.triton(triton_bin, "instance", "snapshot", "list", "-H",
                          "tagged").stdout == ""
+
+        # Another account sees and touches none of it: 404, as for an
+        # instance that does not exist.
+        dc.adm("user", "add", "bob")
+        bpath, _bpub, bfp = ssh_key(dc.home, "ed25519", "bob")
+        dc.adm("user", "key-add", "bob", bpath + ".pub")
+
+        def as_bob(*args):
+            return subprocess.run(
+                ["ip", "netns", "exec", dc.head_ns, triton_bin, "-U", dc.url,
+                 "-a", "bob", "-k", bfp, *args],
+                env={"PATH": os.environ["PATH"], "HOME": dc.home},
+                capture_output=True, text=True, timeout=180)
+        assert as_bob("instance", "list", "-H").stdout == ""
+        for args in (("instance", "get", t), ("instance", "tag", "list", t),
+                     ("instance", "metadata", "list", t),
+                     ("instance", "snapshot", "list", t),
+                     ("instance", "tag", "set", t, "owned=yes"),
+                     ("instance", "snapshot", "create", "-n", "x", t),
+                     ("instance", "stop", t),
+                     ("instance", "delete", "-f", t)):
+            r = as_bob(*args)
+            assert r.returncode != 0, args
+            assert any(w in r.stderr for w in (
+                "ResourceNotFound", "not found", "does not exist")), \
+                (args, r.stderr)
+        assert node.vm(t)["state"] == "running"
+        assert "owned" not in node.vm(t)["tags"]
         dc.triton(triton_bin, "instance", "stop", "-w", "tagged")
         assert names("state=stopped") == ["tagged"]
         dc.triton(triton_bin, "instance", "delete", "-f", "-w", "tagged")
