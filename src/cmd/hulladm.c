@@ -13,6 +13,8 @@
  *           [--public] [--owner LOGIN]
  *   hulladm image import -m MANIFEST -f FILE
  *   hulladm join-token
+ *   hulladm server list | get UUID | reserve UUID | unreserve UUID |
+ *           forget UUID
  *
  * The head node is HULL_ROOT's (HULL_ROOT/head), or the one whose
  * config.json --config names.
@@ -25,6 +27,7 @@
 #include <string.h>
 
 #include "head/admin.h"
+#include "head/servers.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
@@ -48,7 +51,9 @@ static void usage(FILE *f)
 		"        --provision-end IP --nic-tag TAG [--vlan N]\n"
 		"        [--resolvers IP,...] [--public] [--owner LOGIN]\n"
 		"  image import -m MANIFEST -f FILE\n"
-		"  join-token\n");
+		"  join-token\n"
+		"  server list | get UUID | reserve UUID | unreserve UUID |"
+		" forget UUID\n");
 }
 
 static int usage_error(const char *fmt, ...)
@@ -486,6 +491,83 @@ static int cmd_join_token(int argc, char **argv)
 	return r < 0 ? fail(&err) : 0;
 }
 
+/* hulladm server: CNAPI's server list/get and the operator's reserve
+ * (placement skips a reserved server) and forget. */
+static int cmd_server(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	bool list = sub && !strcmp(sub, "list");
+	if (!sub || (list && argc != 2) || (!list && argc != 3))
+		return usage_error("usage: server list | get|reserve|unreserve"
+				   "|forget UUID");
+	if (!list && strcmp(sub, "get") && strcmp(sub, "reserve") &&
+	    strcmp(sub, "unreserve") && strcmp(sub, "forget"))
+		return usage_error("unknown server command %s", sub);
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	int r = 0;
+	int64_t now = head_now_ms();
+	if (list) {
+		json_t *all = NULL, *views = json_array();
+		if ((r = store_find(s, "servers", NULL, NULL, &all, &err)) ==
+		    0) {
+			size_t i;
+			json_t *v;
+			json_array_foreach(all, i, v) json_array_append_new(
+			    views, server_view(s, v, now));
+		}
+		if (r == 0 && json_out) {
+			hull_json_print(views);
+		} else if (r == 0) {
+			printf("%-36s  %-16s  %-7s  %-8s  %8s  %10s  %s\n",
+			       "UUID", "HOSTNAME", "STATUS", "RESERVED", "RAM",
+			       "UNRESERVED", "INSTANCES");
+			size_t i;
+			json_t *v;
+			json_array_foreach(views, i, v) printf(
+			    "%-36s  %-16s  %-7s  %-8s  %8lld  %10lld  %zu\n",
+			    hull_json_str(v, "uuid", "-"),
+			    hull_json_str(v, "hostname", "-"),
+			    hull_json_str(v, "status", "-"),
+			    hull_json_bool(v, "reserved", false) ? "true"
+								 : "false",
+			    (long long)hull_json_int(v, "ram", 0),
+			    (long long)hull_json_int(v, "unreserved_ram", 0),
+			    json_object_size(json_object_get(v, "vms")));
+		}
+		json_decref(all);
+		json_decref(views);
+	} else if (!strcmp(sub, "get")) {
+		json_t *srv = NULL;
+		r = store_get(s, "servers", argv[2], &srv, NULL, &err);
+		if (r == -ENOENT)
+			r = hull_err_set(&err, ENOENT, "server %.40s not found",
+					 argv[2]);
+		if (r == 0) {
+			json_t *v = server_view(s, srv, now);
+			hull_json_print(v);
+			json_decref(v);
+		}
+		json_decref(srv);
+	} else if (!strcmp(sub, "forget")) {
+		r = server_forget(s, argv[2], &err);
+		if (r == 0 && !json_out)
+			printf("Forgot server %s\n", argv[2]);
+	} else {
+		bool on = !strcmp(sub, "reserve");
+		r = server_reserve(s, argv[2], on, &err);
+		if (r == 0 && !json_out)
+			printf("Server %s %s\n", argv[2],
+			       on ? "reserved" : "unreserved");
+	}
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	opterr = 0; /* the subcommands print one line of their own */
@@ -531,6 +613,8 @@ int main(int argc, char **argv)
 		r = cmd_image(n, args);
 	else if (!strcmp(cmd, "join-token"))
 		r = cmd_join_token(n, args);
+	else if (!strcmp(cmd, "server"))
+		r = cmd_server(n, args);
 	else
 		r = usage_error("unknown command %s", cmd);
 	free(args);

@@ -42,7 +42,7 @@ int head_login_check(const char *login, struct hull_err *err)
 {
 	/* Words that are paths of hull-api itself, not accounts. */
 	static const char *const reserved[] = {"my", "imgapi", "--ping",
-					       "admin-api"};
+					       "admin-api", "agent"};
 	size_t n = strlen(login);
 	bool ok = n >= 3 && n <= 32 && isalpha((unsigned char)login[0]);
 	for (size_t i = 0; ok && i < n; i++)
@@ -54,7 +54,7 @@ int head_login_check(const char *login, struct hull_err *err)
 		return hull_err_set(err, EINVAL,
 				    "login %.40s: 3 to 32 letters, digits and "
 				    "_.@-, starting with a letter (not my, "
-				    "imgapi)",
+				    "imgapi, agent)",
 				    login);
 	return 0;
 }

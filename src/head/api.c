@@ -34,11 +34,22 @@
 
 #define API_VERSION "9.0.0"
 
+/* One account's token bucket. */
+struct bucket {
+	char account[HULL_UUID_LEN + 1];
+	double tokens;
+	struct timespec last;
+};
+
 struct api {
 	struct MHD_Daemon *d;
 	const struct head_config *cfg;
 	struct store *store;
 	char *cert_pem, *key_pem;
+	/* Buckets of the accounts seen, made on their first authenticated
+	 * request (so as many as there are accounts at most). */
+	struct bucket *buckets;
+	size_t nbuckets;
 };
 
 /* Per connection-request state. */
@@ -55,6 +66,29 @@ const char *api_query(struct api_req *q, const char *name)
 {
 	return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND,
 					   name);
+}
+
+struct query_iter {
+	void (*fn)(void *cls, const char *key, const char *value);
+	void *cls;
+};
+
+static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query_iter *it = cls;
+	it->fn(it->cls, key, value);
+	return MHD_YES;
+}
+
+void api_query_foreach(struct api_req *q,
+		       void (*fn)(void *cls, const char *key,
+				  const char *value),
+		       void *cls)
+{
+	struct query_iter it = {fn, cls};
+	MHD_get_connection_values(q->conn, MHD_GET_ARGUMENT_KIND, query_one,
+				  &it);
 }
 
 int api_reply(struct api_req *q, unsigned status, json_t *body)
@@ -115,9 +149,14 @@ static int authenticate(struct api_req *q, const char *target)
 		api_error(q, 401, "InvalidCredentials", "%s", err.msg);
 		goto out;
 	}
-	if (head_account_by_login(q->store, sig.login, &acct, &err) < 0 ||
-	    head_key_find(q->store, hull_json_str(acct, "uuid", ""), sig.key,
-			  &key, &err) < 0) {
+	/* An unknown login does the key lookup too (under an account that
+	 * cannot exist), so that its answer takes as long as an unknown key
+	 * of a real account: the timing tells no one which logins exist. */
+	int ra = head_account_by_login(q->store, sig.login, &acct, &err);
+	int rk = head_key_find(q->store,
+			       ra < 0 ? "-" : hull_json_str(acct, "uuid", ""),
+			       sig.key, &key, &err);
+	if (ra < 0 || rk < 0) {
 		api_error(q, 401, "InvalidCredentials", "Invalid key %.100s",
 			  sig.key_id);
 		goto out;
@@ -142,6 +181,54 @@ out:
 	return r;
 }
 
+/*
+ * The per-account limit, restify's throttle as CloudAPI configures it
+ * (keyed by login): a bucket of burst tokens refilled at rate a second,
+ * one token a request. Only authenticated requests count, so no one can
+ * spend another account's tokens with requests that name it. Returns 1
+ * when the request may go on; otherwise sets 429 RequestThrottled with
+ * Retry-After (whole seconds until a token is back).
+ */
+static int throttle(struct api_req *q)
+{
+	struct api *a = q->api;
+	double rate = q->cfg->throttle_rate;
+	if (rate <= 0)
+		return 1;
+	const char *acct = hull_json_str(q->account, "uuid", "");
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	struct bucket *b = NULL;
+	for (size_t i = 0; i < a->nbuckets && !b; i++)
+		if (!strcmp(a->buckets[i].account, acct))
+			b = &a->buckets[i];
+	if (!b) {
+		a->buckets = xrealloc(a->buckets,
+				      (a->nbuckets + 1) * sizeof(*a->buckets));
+		b = &a->buckets[a->nbuckets++];
+		snprintf(b->account, sizeof(b->account), "%s", acct);
+		b->tokens = q->cfg->throttle_burst;
+		b->last = now;
+	}
+	double dt = (double)(now.tv_sec - b->last.tv_sec) +
+		    (double)(now.tv_nsec - b->last.tv_nsec) / 1e9;
+	b->last = now;
+	b->tokens += dt * rate;
+	if (b->tokens > q->cfg->throttle_burst)
+		b->tokens = q->cfg->throttle_burst;
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return 1;
+	}
+	double wait = (1 - b->tokens) / rate;
+	q->retry_after = (int)wait + ((double)(int)wait < wait);
+	if (q->retry_after < 1)
+		q->retry_after = 1;
+	api_error(q, 429, "RequestThrottled",
+		  "You have exceeded your request rate of %g r/s.", rate);
+	return 0;
+}
+
 static int split_path(struct api_req *q, char *copy)
 {
 	q->nseg = 0;
@@ -150,6 +237,38 @@ static int split_path(struct api_req *q, char *copy)
 		if (q->nseg == 8)
 			return -1;
 		q->seg[q->nseg++] = t;
+	}
+	return 0;
+}
+
+/* Checks the body's Content-MD5 and parses it as a JSON object into
+ * q->body; an answer is set and -1 returned when it is bad. */
+static int parse_body(struct api_req *q, struct pending *p)
+{
+	if (p->len) {
+		const char *md5 = header_of("content-md5", q->conn);
+		if (md5) {
+			unsigned char d[16];
+			unsigned int n = 0;
+			EVP_Digest(p->body, p->len, d, &n, EVP_md5(), NULL);
+			char *want = hull_b64_encode(d, 16);
+			bool ok = !strcmp(want, md5);
+			free(want);
+			if (!ok) {
+				api_error(q, 400, "BadDigest",
+					  "Content-MD5 does not match the "
+					  "body");
+				return -1;
+			}
+		}
+		json_error_t je;
+		q->body =
+		    json_loadb(p->body, p->len, JSON_REJECT_DUPLICATES, &je);
+		if (!json_is_object(q->body)) {
+			api_error(q, 400, "InvalidArgument",
+				  "body is not a JSON object: %.200s", je.text);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -178,32 +297,14 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 			  "request body is larger than %d bytes", API_BODY_MAX);
 		goto out;
 	}
-	if (authenticate(q, target) <= 0)
+	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
+	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
 		goto out;
-	if (p->len) {
-		const char *md5 = header_of("content-md5", q->conn);
-		if (md5) {
-			unsigned char d[16];
-			unsigned int n = 0;
-			EVP_Digest(p->body, p->len, d, &n, EVP_md5(), NULL);
-			char *want = hull_b64_encode(d, 16);
-			bool ok = !strcmp(want, md5);
-			free(want);
-			if (!ok) {
-				api_error(q, 400, "BadDigest",
-					  "Content-MD5 does not match the "
-					  "body");
-				goto out;
-			}
-		}
-		json_error_t je;
-		q->body =
-		    json_loadb(p->body, p->len, JSON_REJECT_DUPLICATES, &je);
-		if (!json_is_object(q->body)) {
-			api_error(q, 400, "InvalidArgument",
-				  "body is not a JSON object: %.200s", je.text);
-			goto out;
-		}
+	if (parse_body(q, p) < 0)
+		goto out;
+	if (agent) {
+		agentapi_dispatch(q);
+		goto out;
 	}
 	cloudapi_dispatch(q);
 out:
@@ -243,7 +344,9 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		MHD_add_response_header(res, "Content-Type",
 					"application/octet-stream");
 	} else {
-		char *text = q->out ? json_dumps(q->out, JSON_COMPACT) : NULL;
+		char *text =
+		    q->out ? json_dumps(q->out, JSON_COMPACT | JSON_ENCODE_ANY)
+			   : NULL;
 		size_t n = text ? strlen(text) : 0;
 		res = MHD_create_response_from_buffer(
 		    n, text ? text : (void *)"",
@@ -271,6 +374,11 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 	snprintf(rt, sizeof(rt), "%ld",
 		 (long)((t1.tv_sec - p->t0.tv_sec) * 1000 +
 			(t1.tv_nsec - p->t0.tv_nsec) / 1000000));
+	if (q->retry_after > 0) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%d", q->retry_after);
+		MHD_add_response_header(res, "Retry-After", ra);
+	}
 	MHD_add_response_header(res, "Request-Id", rid);
 	MHD_add_response_header(res, "Response-Time", rt);
 	MHD_add_response_header(res, "Api-Version", API_VERSION);
@@ -446,5 +554,6 @@ void api_stop(struct api *a)
 		MHD_stop_daemon(a->d);
 	free(a->cert_pem);
 	free(a->key_pem);
+	free(a->buckets);
 	free(a);
 }

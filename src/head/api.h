@@ -3,8 +3,12 @@
  * (bounded), HTTP Signature authentication, and the dispatch to CloudAPI
  * and IMGAPI handlers (cloudapi.c).
  *
- * The server runs libmicrohttpd's internal polling thread and handles one
- * request at a time, so the store handle is used by that thread alone.
+ * The server runs libmicrohttpd's internal polling thread: it reads and
+ * writes every connection without blocking, so a client that sends half a
+ * request and stalls holds up no one, and runs each handler, one at a
+ * time, once its request is whole; the store handle is used by that
+ * thread alone. No handler waits on an agent (tasks are queued), so each
+ * is short.
  */
 #ifndef HULL_HEAD_API_H
 #define HULL_HEAD_API_H
@@ -41,18 +45,26 @@ struct api_req {
 	long resource_count; /* x-resource-count when >= 0 */
 	int file_fd;	     /* a file to stream, or -1 */
 	uint64_t file_size;
+	int retry_after; /* Retry-After seconds when > 0 (429) */
 };
 
 /* A query parameter, or NULL. */
 const char *api_query(struct api_req *q, const char *name);
+/* Calls fn for each query parameter (key, value; value may be NULL). */
+void api_query_foreach(struct api_req *q,
+		       void (*fn)(void *cls, const char *key,
+				  const char *value),
+		       void *cls);
 /* Sets a CloudAPI error answer {"code","message"}; returns 0. */
 int api_error(struct api_req *q, unsigned status, const char *code,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sets a JSON answer (steals body). */
 int api_reply(struct api_req *q, unsigned status, json_t *body);
 
-/* Handlers (cloudapi.c). */
+/* Handlers (cloudapi.c, machines.c, agentapi.c). */
 int cloudapi_dispatch(struct api_req *q);
+/* The agents' internal API, /agent/...: authenticated per server. */
+int agentapi_dispatch(struct api_req *q);
 int imgapi_dispatch(struct api_req *q);
 
 /* Starts serving c with state s (borrowed until api_stop). *port gets the

@@ -18,6 +18,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/machines.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -260,53 +261,6 @@ static bool image_listed(struct api_req *q, json_t *m)
 	return image_visible(q, m) && (q->nseg == 3 || image_matches(q, m));
 }
 
-static bool machine_visible(struct api_req *q, json_t *m)
-{
-	return !strcmp(hull_json_str(m, "owner", ""), me(q));
-}
-
-/* ListMachines: offset/limit paging with x-resource-count, which the CLI
- * needs to stop (triton-wave2.md 3.2). The records come from the agents,
- * which land with the instance library; until then the list is empty. */
-static int machines(struct api_req *q)
-{
-	if (q->nseg != 2)
-		return not_found(q);
-	if (!is(q, "GET") && !is(q, "HEAD"))
-		return bad_method(q);
-	long offset = 0, limit = 1000;
-	const char *o = api_query(q, "offset"), *l = api_query(q, "limit");
-	char *end;
-	if (o && ((offset = strtol(o, &end, 10)) < 0 || *end || !*o))
-		return api_error(q, 409, "InvalidArgument",
-				 "offset must be a number 0 or more");
-	if (l &&
-	    ((limit = strtol(l, &end, 10)) < 1 || limit > 1000 || *end || !*l))
-		return api_error(q, 409, "InvalidArgument",
-				 "limit must be a number from 1 to 1000");
-	struct hull_err err = {0};
-	json_t *all = NULL;
-	if (store_find(q->store, "machines", "owner", me(q), &all, &err) < 0)
-		return api_error(q, 500, "InternalError", "%s", err.msg);
-	json_t *out = json_array();
-	size_t i;
-	json_t *m;
-	json_array_foreach(all, i, m)
-	{
-		if ((long)i < offset || (long)json_array_size(out) >= limit)
-			continue;
-		if (machine_visible(q, m))
-			json_array_append(out, m);
-	}
-	json_decref(all);
-	q->resource_count = (long)json_array_size(out);
-	if (is(q, "HEAD")) {
-		json_decref(out);
-		return api_reply(q, 200, NULL);
-	}
-	return api_reply(q, 200, out);
-}
-
 int cloudapi_dispatch(struct api_req *q)
 {
 	const char *login = hull_json_str(q->account, "login", "");
@@ -341,7 +295,7 @@ int cloudapi_dispatch(struct api_req *q)
 		return list_or_get(q, "images", image_listed, image_view,
 				   "uuid");
 	if (!strcmp(what, "machines"))
-		return machines(q);
+		return machines_dispatch(q);
 	return not_found(q);
 }
 

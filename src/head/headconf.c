@@ -68,10 +68,26 @@ int head_config_load(const char *path, struct head_config *c,
 	c->key = resolve(c->dir, hull_json_str(j, "key", "tls/key.pem"));
 	c->datacenter = xstrdup(hull_json_str(j, "datacenter", "hull-1"));
 	c->admin = xstrdup(hull_json_str(j, "admin", "admin"));
+	json_t *th = json_object_get(j, "throttle");
+	json_t *rate = json_object_get(th, "rate");
+	json_t *burst = json_object_get(th, "burst");
+	c->throttle_rate = rate ? json_number_value(rate) : HEAD_THROTTLE_RATE;
+	c->throttle_burst =
+	    burst ? (int)json_integer_value(burst) : HEAD_THROTTLE_BURST;
+	bool bad_throttle =
+	    (th && !json_is_object(th)) || (rate && !json_is_number(rate)) ||
+	    (burst && !json_is_integer(burst)) || c->throttle_rate < 0 ||
+	    c->throttle_rate > 1e6 || c->throttle_burst < 1 ||
+	    c->throttle_burst > 1000000;
 	json_decref(j);
 	char addr[64];
 	int port;
-	int r = head_listen_parse(c->listen, addr, sizeof(addr), &port, err);
+	int r =
+	    bad_throttle
+		? hull_err_set(err, EINVAL,
+			       "throttle: wants {\"rate\": requests a "
+			       "second (0 for none), \"burst\": 1 or more}")
+		: head_listen_parse(c->listen, addr, sizeof(addr), &port, err);
 	if (r < 0) {
 		hull_err_prefix(err, "%s", path);
 		head_config_fini(c);

@@ -23,7 +23,16 @@ struct head_config {
 	char *cert, *key; /* absolute PEM paths (tls) */
 	char *datacenter; /* the datacenter's name */
 	char *admin;	  /* the operator's login */
+	/* Per-account request limit (restify's token bucket, as CloudAPI's
+	 * "throttles" keyed by login): rate requests a second with bursts
+	 * up to burst; rate 0 turns it off. Each hull-api process keeps its
+	 * own buckets. */
+	double throttle_rate;
+	int throttle_burst;
 };
+
+#define HEAD_THROTTLE_RATE 20
+#define HEAD_THROTTLE_BURST 60
 
 /* HULL_ROOT/head/config.json; caller frees. */
 char *head_config_default_path(void);

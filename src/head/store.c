@@ -42,6 +42,9 @@ static const struct bucket {
     {"machines", {"owner", "name", "server"}},
     {"config", {0}},
     {"join_tokens", {0}},
+    {"servers", {"hostname"}},
+    {"tasks", {"server", "machine"}},
+    {"ips", {"network", "machine"}},
 };
 
 /* Migration N takes the schema from version N-1 to N; never edit one that

@@ -25,6 +25,7 @@
 
 #include "lib/cgroupfs.h"
 #include "lib/fileio.h"
+#include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 
@@ -160,8 +161,57 @@ static char *read_line(const char *path)
 	return buf;
 }
 
+/*
+ * A pool's own server identity (HULL_ROOT set): R/var/server-uuid, 0600,
+ * made once. Written to a temp file and then linked into place, so two
+ * processes making it at once agree on the first one linked and no reader
+ * ever sees a half-written file.
+ */
+static int pool_uuid_get(const char *root, char out[37], struct hull_err *err)
+{
+	_cleanup_free_ char *var = xasprintf("%s/var", root);
+	_cleanup_free_ char *path = xasprintf("%s/server-uuid", var);
+	for (int tries = 0; tries < 2; tries++) {
+		_cleanup_free_ char *kept = read_line(path);
+		if (kept && hull_uuid_valid(kept)) {
+			snprintf(out, 37, "%s", kept);
+			return 0;
+		}
+		if (kept)
+			return hull_err_set(
+			    err, EINVAL, "server uuid: %s is not a uuid", path);
+		int r = hull_mkdir_p(var, 0700, err);
+		if (r < 0)
+			return hull_err_prefix(err, "server uuid");
+		char fresh[HULL_UUID_LEN + 1];
+		hull_uuid_generate(fresh);
+		_cleanup_free_ char *tmp =
+		    xasprintf("%s.%d.tmp", path, (int)getpid());
+		_cleanup_free_ char *text = xasprintf("%s\n", fresh);
+		r = hull_file_write_atomic(tmp, text, strlen(text), 0600, err);
+		if (r < 0)
+			return hull_err_prefix(err, "server uuid");
+		r = link(tmp, path);
+		int e = errno;
+		unlink(tmp);
+		if (r == 0) {
+			snprintf(out, 37, "%s", fresh);
+			return 0;
+		}
+		if (e != EEXIST)
+			return hull_err_sys(err, e, "server uuid: %s", path);
+	}
+	return hull_err_set(err, EIO, "server uuid: %s unreadable", path);
+}
+
 int host_uuid_get(char out[37], struct hull_err *err)
 {
+	/* A pool of its own (tests, several simulated compute nodes on one
+	 * machine) is a server of its own: it must not share the host's
+	 * identity with every other pool. */
+	const char *env = getenv("HULL_ROOT");
+	if (env && *env)
+		return pool_uuid_get(hull_root(), out, err);
 	_cleanup_free_ char *mid = read_line("/etc/machine-id");
 	if (mid && host_machine_id_to_uuid(mid, out) == 0)
 		return 0;

@@ -16,7 +16,9 @@
  * firmware UUID to derive one from. */
 #define HOST_UUID_FILE "/var/lib/hull/host-uuid"
 
-/* The host's UUID, the same on every run: /etc/machine-id written as a
+/* The server's UUID, the same on every run. With HULL_ROOT set, the
+ * pool's own (R/var/server-uuid, 0600, made on first use), so each pool is
+ * a server of its own; else the host's: /etc/machine-id written as a
  * UUID, else the firmware's (SMBIOS) UUID, else one made once and kept in
  * HOST_UUID_FILE. */
 int host_uuid_get(char out[37], struct hull_err *err);

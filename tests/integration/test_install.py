@@ -16,7 +16,7 @@ from zonekit import Zones, install_busybox, wait_for, pid_alive
 
 COMMANDS = ("hull", "sysinfo", "imgadm", "vmadm", "zlogin", "nictagadm",
             "fwadm", "hull-metadata", "hull-net", "hull-hvm", "hull-vmmzone",
-            "hull-api", "hulladm", "dladm", "ipadm")
+            "hull-api", "hulladm", "hull-agent", "dladm", "ipadm")
 HELPERS = ("hull-supervisor", "hull-holder", "hull-vmm", "mdata/mdata-get",
            "mdata/mdata-put", "mdata/mdata-list", "mdata/mdata-delete")
 

@@ -33,9 +33,6 @@ def test_host_facts(bare):
     b = sysinfo(bare)
     assert a["UUID"] == b["UUID"]
     uuid.UUID(a["UUID"])
-    if os.path.exists("/etc/machine-id"):
-        mid = open("/etc/machine-id").read().strip()
-        assert a["UUID"].replace("-", "") == mid.lower()
     assert a["Hostname"] == socket.gethostname()
     assert a["System Type"] == "Linux"
     assert a["Kernel Version"] == os.uname().release
@@ -144,3 +141,27 @@ def test_nic_names_are_the_nic_tags_on_a_link(pool, netns):
     nics = json.loads(cp.stdout)["Network Interfaces"]
     assert nics["hullt0"]["NIC Names"] == ["admin"]
     assert nics["hullt1"]["NIC Names"] == []
+
+
+def test_server_uuid_is_the_pools_own(bare, tmp_path):
+    """With HULL_ROOT set the pool is a server of its own (a simulated
+    compute node): its UUID is kept in the pool, 0600, stable, and differs
+    from the host's and from another pool's. Without HULL_ROOT it is the
+    host's (the machine-id as a UUID)."""
+    a = sysinfo(bare)["UUID"]
+    path = os.path.join(bare.root, "var", "server-uuid")
+    assert open(path).read().strip() == a
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert sysinfo(bare)["UUID"] == a
+    other = tmp_path / "other-pool"
+    other.mkdir()
+    b = sysinfo(bare, env=dict(bare.env, HULL_ROOT=str(other)))["UUID"]
+    uuid.UUID(b)
+    assert b != a
+    if os.path.exists("/etc/machine-id"):
+        mid = open("/etc/machine-id").read().strip().lower()
+        assert a.replace("-", "") != mid
+        env = {k: v for k, v in bare.env.items() if k != "HULL_ROOT"}
+        out = subprocess.run([prog("sysinfo")], env=env, capture_output=True,
+                             text=True, check=True).stdout
+        assert json.loads(out)["UUID"].replace("-", "") == mid

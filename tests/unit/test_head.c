@@ -17,7 +17,10 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
+#include "head/admin.h"
 #include "head/httpsig.h"
+#include "head/placement.h"
+#include "head/servers.h"
 #include "head/sshkey.h"
 #include "head/store.h"
 
@@ -377,6 +380,151 @@ static void test_store_txn_and_newer_schema(void **state)
 	free(url);
 }
 
+static void put_server(struct store *s, const char *uuid, long ram, int64_t hb,
+		       bool reserved)
+{
+	json_t *v = json_pack("{s:s, s:I, s:I, s:I, s:b}", "uuid", uuid, "ram",
+			      (json_int_t)ram, "disk_pool_size_bytes",
+			      (json_int_t)10240 << 20, "heartbeat_ms",
+			      (json_int_t)hb, "reserved", reserved);
+	assert_int_equal(store_put(s, "servers", uuid, v, NULL, NULL, NULL), 0);
+	json_decref(v);
+}
+
+static void put_machine(struct store *s, const char *id, const char *server,
+			long memory, const char *state)
+{
+	json_t *v =
+	    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "id", id, "server",
+		      server, "owner", "o", "memory", (json_int_t)memory,
+		      "disk", (json_int_t)1024, "state", state);
+	assert_int_equal(store_put(s, "machines", id, v, NULL, NULL, NULL), 0);
+	json_decref(v);
+}
+
+#define S1 "11111111-1111-4111-8111-111111111111"
+#define S2 "22222222-2222-4222-8222-222222222222"
+#define S3 "33333333-3333-4333-8333-333333333333"
+#define S4 "44444444-4444-4444-8444-444444444444"
+
+/* Placement's filters and spread; the unknown status after 11 s; what
+ * failed and deleted machines leave booked; a booking against a server
+ * that filled up, and one against a stale etag. */
+static void test_placement(void **state)
+{
+	(void)state;
+	char *url = db_path();
+	struct store *s = NULL;
+	struct hull_err err = {0};
+	assert_int_equal(store_open(url, &s, &err), 0);
+	int64_t now = head_now_ms();
+	put_server(s, S1, 4096, now, false);
+	put_server(s, S2, 4096, now - 1000, false);
+	put_server(s, S3, 8192, now - 12000, false); /* silent 12 s */
+	put_server(s, S4, 8192, now, true);	     /* reserved */
+	json_t *srv = NULL;
+	assert_int_equal(store_get(s, "servers", S3, &srv, NULL, NULL), 0);
+	assert_string_equal(server_status(srv, now), "unknown");
+	assert_string_equal(server_status(srv, now - 2000), "running");
+	json_decref(srv);
+
+	/* S1 has 1024 MiB booked (a failed and a deleted machine book
+	 * nothing): spread puts the next one on S2. */
+	put_machine(s, "m1", S1, 1024, "running");
+	put_machine(s, "m2", S1, 2048, "failed");
+	put_machine(s, "m3", S1, 2048, "deleted");
+	json_t *c = NULL;
+	assert_int_equal(placement_candidates(s, 512, 1024, &c, &err), 0);
+	assert_int_equal(json_array_size(c), 2);
+	assert_string_equal(json_string_value(json_array_get(c, 0)), S2);
+	assert_string_equal(json_string_value(json_array_get(c, 1)), S1);
+	json_decref(c);
+	/* 4096 * 0.85 = 3481 MiB: S1 has 2457 left, S2 3481. */
+	json_t *ms = NULL;
+	assert_int_equal(store_get(s, "servers", S1, &srv, NULL, NULL), 0);
+	assert_int_equal(store_find(s, "machines", "server", S1, &ms, NULL), 0);
+	long ram = 0, disk = 0;
+	server_unreserved(srv, ms, &ram, &disk);
+	assert_int_equal(ram, 3481 - 1024);
+	assert_int_equal(disk, (long)(10240 * 0.94) - 1024);
+	json_decref(ms);
+	json_decref(srv);
+	assert_int_equal(placement_candidates(s, 3000, 1024, &c, &err), 0);
+	assert_int_equal(json_array_size(c), 1);
+	assert_string_equal(json_string_value(json_array_get(c, 0)), S2);
+	json_decref(c);
+	assert_int_equal(placement_candidates(s, 4000, 1024, &c, &err), 0);
+	assert_int_equal(json_array_size(c), 0);
+	json_decref(c);
+	/* Room that went since placement looked: refused. */
+	assert_int_equal(placement_book(s, S1, 3000, 1024, &err), -ENOSPC);
+	assert_int_equal(placement_book(s, S3, 10, 10, &err), -ENOSPC);
+	assert_int_equal(placement_book(s, S2, 3000, 1024, &err), 0);
+	store_close(s);
+	rm_db(url);
+	free(url);
+}
+
+/* A join token works once; the key it gives is the server's only. */
+static void test_join_and_agent_keys(void **state)
+{
+	(void)state;
+	char *url = db_path();
+	struct store *s = NULL;
+	struct hull_err err = {0};
+	assert_int_equal(store_open(url, &s, &err), 0);
+	char *tok = NULL, *key = NULL, *key2 = NULL;
+	assert_int_equal(head_join_token_new(s, &tok, &err), 0);
+	json_t *info = json_pack("{s:s}", "hostname", "cn1");
+	assert_int_equal(server_join(s, "f0000", S1, info, &key, &err),
+			 -EACCES);
+	assert_string_equal(err.msg, "invalid join token");
+	assert_int_equal(server_join(s, tok, S1, info, &key, &err), 0);
+	assert_int_equal(server_join(s, tok, S2, info, &key2, &err), -EACCES);
+	assert_string_equal(err.msg, "join token already used");
+	assert_int_equal(server_auth(s, S1, key, &err), 0);
+	assert_int_equal(server_auth(s, S2, key, &err), -EACCES);
+	assert_int_equal(server_auth(s, S1, "0000", &err), -EACCES);
+	json_t *srv = NULL;
+	assert_int_equal(store_get(s, "servers", S1, &srv, NULL, NULL), 0);
+	/* Only the key's hash is kept. */
+	char *dump = json_dumps(srv, 0);
+	assert_null(strstr(dump, key));
+	free(dump);
+	json_decref(srv);
+	/* Tasks queued back to back keep their order (seq), even within
+	 * one millisecond. */
+	char t1[37], t2[37];
+	assert_int_equal(task_queue(s, S1, "m1", "snapshot_rollback",
+				    "rollback_snapshot", NULL, t1, &err),
+			 0);
+	assert_int_equal(task_queue(s, S1, "m1", "start", NULL, NULL, t2, &err),
+			 0);
+	json_t *a1 = NULL, *a2 = NULL;
+	assert_int_equal(store_get(s, "tasks", t1, &a1, NULL, NULL), 0);
+	assert_int_equal(store_get(s, "tasks", t2, &a2, NULL, NULL), 0);
+	assert_true(json_integer_value(json_object_get(a2, "seq")) >
+		    json_integer_value(json_object_get(a1, "seq")));
+	assert_string_equal(json_string_value(json_object_get(a1, "audit")),
+			    "rollback_snapshot");
+	assert_null(json_object_get(a2, "audit"));
+	json_decref(a1);
+	json_decref(a2);
+	assert_int_equal(server_reserve(s, S1, true, &err), 0);
+	assert_int_equal(server_reserve(s, S2, true, &err), -ENOENT);
+	put_machine(s, "m1", S1, 128, "running");
+	assert_int_equal(server_forget(s, S1, &err), -EBUSY);
+	put_machine(s, "m1", S1, 128, "deleted");
+	assert_int_equal(server_forget(s, S1, &err), 0);
+	assert_int_equal(server_auth(s, S1, key, &err), -EACCES);
+	json_decref(info);
+	free(tok);
+	free(key);
+	store_close(s);
+	rm_db(url);
+	free(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +535,8 @@ int main(void)
 	    cmocka_unit_test(test_httpsig_date),
 	    cmocka_unit_test(test_store_sqlite),
 	    cmocka_unit_test(test_store_txn_and_newer_schema),
+	    cmocka_unit_test(test_placement),
+	    cmocka_unit_test(test_join_and_agent_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,78 @@
+/*
+ * agent.h - hull-agent, the compute node's agent (Triton's cn-agent and
+ * vm-agent in one): it joins a head node once, then reports the node's
+ * sysinfo and capacity, heartbeats, runs the head node's tasks through the
+ * instance library (include/hull/instance.h; never by running vmadm) and
+ * pushes each instance's state changes.
+ *
+ * Files (pool root R, hull_root()):
+ *   R/var/agent/agent.json  {head, server_uuid, key, insecure_tls}, 0600:
+ *                           the credential `join` got for this server
+ *   R/var/agent/tasks/ID    the done-log: one record per task taken,
+ *                           {state: started|done|failed, error, vm_state},
+ *                           written before the task runs and after it ends,
+ *                           so that a task is never run twice, across
+ *                           restarts of the agent or of the head node
+ *
+ * Threads: the main one polls for tasks and runs them one after another;
+ * one heartbeats every AGENT_HEARTBEAT_S; one waits on the instance
+ * events stream and pushes each state change at once. Each has its own
+ * HTTP handle. Nothing here prints but agent_log (JSON lines on stderr).
+ */
+#ifndef HULL_AGENT_AGENT_H
+#define HULL_AGENT_AGENT_H
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "lib/err.h"
+
+/* cn-agent's heartbeat period (the head node gives up after 11 s). */
+#define AGENT_HEARTBEAT_S 5
+/* How often the task queue is asked: a task starts within this. */
+#define AGENT_POLL_MS 500
+
+struct agent_conf {
+	char *head; /* the head node's URL, no trailing slash */
+	char server_uuid[37];
+	char *key;
+	bool insecure_tls;
+};
+
+void agent_conf_fini(struct agent_conf *c);
+/* R/var/agent/agent.json; -ENOENT (with a line naming `hull-agent join`)
+ * when the node has not joined. */
+int agent_conf_load(struct agent_conf *c, struct hull_err *err);
+int agent_conf_save(const struct agent_conf *c, struct hull_err *err);
+
+/* One HTTP client (one thread's). */
+struct agent_http;
+struct agent_http *agent_http_new(const struct agent_conf *c);
+void agent_http_free(struct agent_http *h);
+/* method path (under the head URL) with an optional JSON body; *status
+ * the HTTP status, *out the JSON answer (new reference; may be NULL).
+ * Fails (-EIO, err) only when no answer came. */
+int agent_http_call(struct agent_http *h, const char *method, const char *path,
+		    json_t *body, long *status, json_t **out,
+		    struct hull_err *err);
+
+/* Trades a one-time token for this server's credential and saves it. */
+int agent_join(const char *head, const char *token, bool insecure,
+	       struct agent_conf *out, struct hull_err *err);
+
+/* The heartbeat body: hostname, sysinfo (when with_sysinfo), ram, cpus,
+ * the pool's size and use, and {uuid: state} of every instance. */
+json_t *agent_capacity(bool with_sysinfo, struct hull_err *err);
+
+/* Runs one task (a record from the head node) unless the done-log has it:
+ * *report gets what to tell the head node ({state, error, vm_state}). */
+int agent_task_run(const struct agent_conf *c, json_t *task, json_t **report,
+		   struct hull_err *err);
+
+/* Runs the agent until stop becomes true (a signal handler sets it). */
+int agent_run(const struct agent_conf *c, volatile int *stop,
+	      struct hull_err *err);
+
+/* One JSON log line on stderr: {time, level, msg, ...extra}. */
+void agent_log(const char *level, json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#endif

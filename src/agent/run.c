@@ -1,0 +1,216 @@
+/*
+ * run.c - the agent's loops: tasks (main thread), heartbeat (its own
+ * thread, every AGENT_HEARTBEAT_S) and the instance state push (its own
+ * thread, on the events stream of hull/events.h). A head node that is
+ * down is simply asked again on the next round: nothing is lost, as the
+ * next heartbeat carries every instance's state and the task queue is
+ * the head node's.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "hull/events.h"
+#include "lib/json.h"
+#include "lib/xalloc.h"
+
+struct loop {
+	const struct agent_conf *c;
+	volatile int *stop;
+	/* The head node's reachability as last seen, so that an outage is
+	 * logged once when it starts and once when it ends. */
+	int up;
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static void reachability(struct loop *l, bool ok, const char *why)
+{
+	int now = ok ? 1 : 0;
+	if (l->up == now)
+		return;
+	l->up = now;
+	if (ok)
+		agent_log("info", NULL, "head node %s reached", l->c->head);
+	else
+		agent_log("warn", NULL, "head node %s unreachable: %s",
+			  l->c->head, why);
+}
+
+static void *heartbeat_loop(void *arg)
+{
+	struct loop *l = arg;
+	struct agent_http *h = agent_http_new(l->c);
+	_cleanup_free_ char *path =
+	    xasprintf("/agent/servers/%s/heartbeat", l->c->server_uuid);
+	time_t last_sysinfo = 0;
+	while (!*l->stop) {
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		/* sysinfo is large and slow to gather: the first beat and
+		 * once a minute after (cn-agent's full reload period). */
+		bool full = t0.tv_sec - last_sysinfo >= 60;
+		json_t *body = agent_capacity(full, NULL);
+		long status = 0;
+		struct hull_err err = {0};
+		json_t *ans = NULL;
+		int r =
+		    agent_http_call(h, "POST", path, body, &status, &ans, &err);
+		json_decref(body);
+		if (r == 0 && status == 200 && full)
+			last_sysinfo = t0.tv_sec;
+		if (r == 0 && status == 401)
+			agent_log("error", NULL,
+				  "the head node refused this server's "
+				  "credential: %s",
+				  hull_json_str(ans, "message", ""));
+		json_decref(ans);
+		reachability(l, r == 0, err.msg);
+		for (int i = 0; i < AGENT_HEARTBEAT_S * 10 && !*l->stop; i++)
+			sleep_ms(100);
+	}
+	agent_http_free(h);
+	return NULL;
+}
+
+struct push {
+	struct agent_http *h;
+	const struct agent_conf *c;
+};
+
+static void on_event(const char *type, json_t *vm, json_t *changes, void *arg)
+{
+	struct push *p = arg;
+	if (!strcmp(type, "delete"))
+		return; /* the delete task reports it */
+	const char *uuid = hull_json_str(vm, "uuid", NULL);
+	const char *state = hull_json_str(vm, "state", NULL);
+	if (!uuid || !state)
+		return;
+	if (!strcmp(type, "modify")) {
+		bool changed = false;
+		size_t i;
+		json_t *ch;
+		json_array_foreach(changes, i, ch) changed |=
+		    !strcmp(hull_json_str(ch, "prettyPath", ""), "state");
+		if (!changed)
+			return;
+	}
+	_cleanup_free_ char *path =
+	    xasprintf("/agent/servers/%s/vms/%s", p->c->server_uuid, uuid);
+	json_t *body = json_pack("{s:s}", "state", state);
+	long status = 0;
+	struct hull_err err = {0};
+	if (agent_http_call(p->h, "POST", path, body, &status, NULL, &err) < 0)
+		agent_log("warn", NULL, "push %s %s: %s", uuid, state, err.msg);
+	json_decref(body);
+}
+
+static void *push_loop(void *arg)
+{
+	struct loop *l = arg;
+	struct hull_events *ev = NULL;
+	struct hull_err err = {0};
+	struct push p = {agent_http_new(l->c), l->c};
+	while (!*l->stop) {
+		if (!ev && hull_events_open(NULL, &ev, &err) < 0) {
+			agent_log("error", NULL, "events: %s", err.msg);
+			sleep_ms(1000);
+			continue;
+		}
+		/* Short waits, so that a stop is seen; a change wakes the
+		 * stream at once. */
+		if (hull_events_wait(ev, 500, on_event, &p, &err) < 0) {
+			agent_log("error", NULL, "events: %s", err.msg);
+			hull_events_close(ev);
+			ev = NULL;
+		}
+	}
+	hull_events_close(ev);
+	agent_http_free(p.h);
+	return NULL;
+}
+
+/* Reports a task's end, until the head node has it or we stop. */
+static void report(struct loop *l, struct agent_http *h, json_t *task,
+		   json_t *rep)
+{
+	_cleanup_free_ char *path =
+	    xasprintf("/agent/servers/%s/tasks/%s", l->c->server_uuid,
+		      hull_json_str(task, "id", ""));
+	while (!*l->stop) {
+		long status = 0;
+		struct hull_err err = {0};
+		int r =
+		    agent_http_call(h, "POST", path, rep, &status, NULL, &err);
+		reachability(l, r == 0, err.msg);
+		if (r == 0)
+			return;
+		sleep_ms(1000);
+	}
+}
+
+int agent_run(const struct agent_conf *c, volatile int *stop,
+	      struct hull_err *err)
+{
+	struct loop l = {c, stop, -1};
+	pthread_t hb, push;
+	if (pthread_create(&hb, NULL, heartbeat_loop, &l) != 0)
+		return hull_err_set(err, EAGAIN, "cannot start a thread");
+	if (pthread_create(&push, NULL, push_loop, &l) != 0) {
+		*stop = 1;
+		pthread_join(hb, NULL);
+		return hull_err_set(err, EAGAIN, "cannot start a thread");
+	}
+	agent_log("info",
+		  json_pack("{s:s, s:s}", "server_uuid", c->server_uuid, "head",
+			    c->head),
+		  "running");
+	struct agent_http *h = agent_http_new(c);
+	_cleanup_free_ char *path =
+	    xasprintf("/agent/servers/%s/tasks", c->server_uuid);
+	while (!*stop) {
+		long status = 0;
+		json_t *tasks = NULL;
+		struct hull_err e = {0};
+		int r =
+		    agent_http_call(h, "GET", path, NULL, &status, &tasks, &e);
+		reachability(&l, r == 0, e.msg);
+		if (r == 0 && status == 200 && json_is_array(tasks)) {
+			size_t i;
+			json_t *t;
+			json_array_foreach(tasks, i, t)
+			{
+				if (*stop)
+					break;
+				json_t *rep = NULL;
+				struct hull_err te = {0};
+				if (agent_task_run(c, t, &rep, &te) < 0) {
+					agent_log("error", NULL, "task: %s",
+						  te.msg);
+					continue;
+				}
+				report(&l, h, t, rep);
+				json_decref(rep);
+			}
+		}
+		json_decref(tasks);
+		for (int i = 0; i < AGENT_POLL_MS / 100 && !*stop; i++)
+			sleep_ms(100);
+	}
+	agent_http_free(h);
+	pthread_join(hb, NULL);
+	pthread_join(push, NULL);
+	agent_log("info", NULL, "stopped");
+	return 0;
+}

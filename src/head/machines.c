@@ -1,0 +1,1497 @@
+/*
+ * machines.c - CloudAPI's machines: see machines.h. Creates and actions
+ * become tasks for the agent of the machine's server (servers.h); the
+ * machine's state is what that agent reports.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "head/admin.h"
+#include "head/machines.h"
+#include "head/placement.h"
+#include "head/servers.h"
+#include "lib/json.h"
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+
+/* The audit entries kept per machine. */
+#define AUDIT_MAX 50
+
+static int not_found(struct api_req *q)
+{
+	return api_error(q, 404, "ResourceNotFound", "%.200s does not exist",
+			 q->path);
+}
+
+static const char *me(struct api_req *q)
+{
+	return hull_json_str(q->account, "uuid", "");
+}
+
+static bool is(struct api_req *q, const char *m)
+{
+	return !strcmp(q->method, m);
+}
+
+const char *machine_state_of_vm(const char *s)
+{
+	if (!strcmp(s, "installed") || !strcmp(s, "down") ||
+	    !strcmp(s, "configured"))
+		return "stopped";
+	if (!strcmp(s, "shutting_down"))
+		return "stopping";
+	if (!strcmp(s, "ready"))
+		return "provisioning";
+	return s;
+}
+
+/* The machine as CloudAPI shows it: the record less hull's own fields. */
+static json_t *machine_view(json_t *m)
+{
+	json_t *v = json_deep_copy(m);
+	static const char *const internal[] = {"owner",	   "server", "payload",
+					       "audit",	   "task",   "retried",
+					       "first_try"};
+	for (size_t i = 0; i < sizeof(internal) / sizeof(*internal); i++)
+		json_object_del(v, internal[i]);
+	return v;
+}
+
+static void audit_add(json_t *m, const char *action, bool ok, const char *login)
+{
+	json_t *a = json_object_get(m, "audit");
+	if (!json_is_array(a)) {
+		a = json_array();
+		json_object_set_new(m, "audit", a);
+	}
+	char now[32];
+	head_now_iso(now);
+	json_array_append_new(
+	    a, json_pack("{s:s, s:{}, s:s, s:s, s:{s:s, s:s}}", "action",
+			 action, "parameters", "success", ok ? "yes" : "no",
+			 "time", now, "caller", "type", "signature", "login",
+			 login ? login : ""));
+	while (json_array_size(a) > AUDIT_MAX)
+		json_array_remove(a, 0);
+}
+
+/* Reads a machine of the caller's: 404 unless it is theirs, 410 once it
+ * is deleted. *etag may be NULL. */
+static int machine_load(struct api_req *q, const char *id, json_t **m,
+			char **etag)
+{
+	struct hull_err err = {0};
+	json_t *rec = NULL;
+	if (!hull_uuid_valid(id) ||
+	    store_get(q->store, "machines", id, &rec, etag, &err) < 0 ||
+	    strcmp(hull_json_str(rec, "owner", ""), me(q))) {
+		json_decref(rec);
+		if (etag) {
+			free(*etag);
+			*etag = NULL;
+		}
+		not_found(q);
+		return -ENOENT;
+	}
+	if (!strcmp(hull_json_str(rec, "state", ""), "deleted")) {
+		if (etag) {
+			free(*etag);
+			*etag = NULL;
+		}
+		/* CloudAPI's 410 carries the deleted machine, which the
+		 * CLI shows with its state. */
+		api_reply(q, 410, machine_view(rec));
+		json_decref(rec);
+		return -ENOENT;
+	}
+	*m = rec;
+	return 0;
+}
+
+/* ---- list ---- */
+
+struct filter_ctx {
+	json_t *tags; /* {key: value} wanted */
+};
+
+static void collect_tag(void *cls, const char *key, const char *value)
+{
+	struct filter_ctx *f = cls;
+	if (!strncmp(key, "tag.", 4) && key[4] && value)
+		json_object_set_new(f->tags, key + 4, json_string(value));
+}
+
+static bool matches(struct api_req *q, json_t *m, json_t *want_tags)
+{
+	if (!strcmp(hull_json_str(m, "state", ""), "deleted"))
+		return false;
+	static const char *const exact[] = {"name", "state", "image", "brand",
+					    "memory"};
+	for (size_t i = 0; i < sizeof(exact) / sizeof(*exact); i++) {
+		const char *want = api_query(q, exact[i]);
+		if (!want)
+			continue;
+		json_t *v = json_object_get(m, exact[i]);
+		char buf[32];
+		const char *have = json_string_value(v);
+		if (json_is_integer(v)) {
+			snprintf(buf, sizeof(buf), "%lld",
+				 (long long)json_integer_value(v));
+			have = buf;
+		}
+		if (!have || strcmp(have, want))
+			return false;
+	}
+	const char *key;
+	json_t *val;
+	json_object_foreach(want_tags, key, val)
+	{
+		json_t *t = json_object_get(json_object_get(m, "tags"), key);
+		char buf[32];
+		const char *have = json_string_value(t);
+		if (json_is_boolean(t))
+			have = json_is_true(t) ? "true" : "false";
+		else if (json_is_integer(t)) {
+			snprintf(buf, sizeof(buf), "%lld",
+				 (long long)json_integer_value(t));
+			have = buf;
+		}
+		if (!have || strcmp(have, json_string_value(val)))
+			return false;
+	}
+	return true;
+}
+
+/* ListMachines: offset/limit paging with x-resource-count, which the CLI
+ * needs to stop (triton-wave2.md 3.2); filters name, state, image, brand,
+ * memory and tag.KEY. */
+static int machines_list(struct api_req *q)
+{
+	long offset = 0, limit = 1000;
+	const char *o = api_query(q, "offset"), *l = api_query(q, "limit");
+	char *end;
+	if (o && ((offset = strtol(o, &end, 10)) < 0 || *end || !*o))
+		return api_error(q, 409, "InvalidArgument",
+				 "offset must be a number 0 or more");
+	if (l &&
+	    ((limit = strtol(l, &end, 10)) < 1 || limit > 1000 || *end || !*l))
+		return api_error(q, 409, "InvalidArgument",
+				 "limit must be a number from 1 to 1000");
+	struct hull_err err = {0};
+	json_t *all = NULL;
+	if (store_find(q->store, "machines", "owner", me(q), &all, &err) < 0)
+		return api_error(q, 500, "InternalError", "%s", err.msg);
+	struct filter_ctx f = {json_object()};
+	api_query_foreach(q, collect_tag, &f);
+	json_t *out = json_array();
+	size_t i;
+	json_t *m;
+	long seen = 0;
+	json_array_foreach(all, i, m)
+	{
+		if (!matches(q, m, f.tags))
+			continue;
+		if (seen++ < offset || (long)json_array_size(out) >= limit)
+			continue;
+		json_array_append_new(out, machine_view(m));
+	}
+	json_decref(f.tags);
+	json_decref(all);
+	q->resource_count = (long)json_array_size(out);
+	if (is(q, "HEAD")) {
+		json_decref(out);
+		return api_reply(q, 200, NULL);
+	}
+	return api_reply(q, 200, out);
+}
+
+/* ---- create ---- */
+
+static int ip_next(const char *ip, char out[INET_ADDRSTRLEN], long step)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return -1;
+	a.s_addr = htonl(ntohl(a.s_addr) + (uint32_t)step);
+	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
+	return 0;
+}
+
+static uint32_t ip_num(const char *ip)
+{
+	struct in_addr a;
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return 0;
+	return ntohl(a.s_addr);
+}
+
+/* Hands out the lowest free address of net's provision range to machine
+ * (an ips record made only if new: the key is the lock). */
+static int ip_allocate(struct store *s, json_t *net, const char *machine,
+		       char out[INET_ADDRSTRLEN], struct hull_err *err)
+{
+	const char *nid = hull_json_str(net, "id", "");
+	const char *start = hull_json_str(net, "provision_start_ip", "");
+	uint32_t a = ip_num(start),
+		 b = ip_num(hull_json_str(net, "provision_end_ip", ""));
+	uint32_t gw = ip_num(hull_json_str(net, "gateway", ""));
+	json_t *used = NULL;
+	int r = store_find(s, "ips", "network", nid, &used, err);
+	if (r < 0)
+		return r;
+	json_t *taken = json_object();
+	size_t i;
+	json_t *u;
+	json_array_foreach(used, i, u)
+	    json_object_set(taken, hull_json_str(u, "ip", ""), json_true());
+	json_decref(used);
+	r = -ENOSPC;
+	for (uint32_t n = a; a && n <= b && n >= a; n++) {
+		char ip[INET_ADDRSTRLEN];
+		ip_next(start, ip, (long)(n - a));
+		if (n == gw || json_object_get(taken, ip))
+			continue;
+		char *key = xasprintf("%s/%s", nid, ip);
+		json_t *rec = json_pack("{s:s, s:s, s:s}", "network", nid, "ip",
+					ip, "machine", machine);
+		r = store_put(s, "ips", key, rec, "", NULL, err);
+		json_decref(rec);
+		free(key);
+		if (r == -ECANCELED)
+			continue; /* taken since we looked: the next one */
+		if (r == 0)
+			memcpy(out, ip, INET_ADDRSTRLEN);
+		break;
+	}
+	json_decref(taken);
+	if (r == -ENOSPC)
+		return hull_err_set(err, ENOSPC,
+				    "network %s has no free address",
+				    hull_json_str(net, "name", nid));
+	return r;
+}
+
+static void ips_release(struct store *s, const char *machine)
+{
+	json_t *used = NULL;
+	if (store_find(s, "ips", "machine", machine, &used, NULL) < 0)
+		return;
+	size_t i;
+	json_t *u;
+	json_array_foreach(used, i, u)
+	{
+		char *key = xasprintf("%s/%s", hull_json_str(u, "network", ""),
+				      hull_json_str(u, "ip", ""));
+		store_del(s, "ips", key, NULL, NULL);
+		free(key);
+	}
+	json_decref(used);
+}
+
+static const char *netmask_of(const char *subnet, char out[INET_ADDRSTRLEN])
+{
+	const char *slash = strchr(subnet, '/');
+	int bits = slash ? atoi(slash + 1) : 24;
+	struct in_addr a;
+	a.s_addr = htonl(bits ? 0xffffffffu << (32 - bits) : 0);
+	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
+	return out;
+}
+
+struct create_ctx {
+	json_t *machine;  /* the record to write (server, nics filled in) */
+	json_t *payload;  /* the vmadm payload (nics filled in) */
+	json_t *networks; /* network records */
+	json_t *servers;  /* candidates, best first */
+	long ram, disk;
+	const char *login;
+	struct hull_err *err;
+};
+
+static int create_txn(struct store *s, void *arg)
+{
+	struct create_ctx *c = arg;
+	const char *id = hull_json_str(c->machine, "id", "");
+	int r = -ENOSPC;
+	const char *server = NULL;
+	size_t i;
+	json_t *sv;
+	json_array_foreach(c->servers, i, sv)
+	{
+		server = json_string_value(sv);
+		r = placement_book(s, server, c->ram, c->disk, c->err);
+		if (r != -ENOSPC)
+			break;
+	}
+	if (r < 0)
+		return r;
+	json_t *nics = json_array(), *pnics = json_array(), *ips = json_array();
+	json_t *net;
+	json_array_foreach(c->networks, i, net)
+	{
+		char ip[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN];
+		if ((r = ip_allocate(s, net, id, ip, c->err)) < 0)
+			break;
+		netmask_of(hull_json_str(net, "subnet", ""), mask);
+		json_t *gw = json_object_get(net, "gateway");
+		json_array_append_new(
+		    nics,
+		    json_pack("{s:s, s:b, s:s, s:O*, s:O}", "ip", ip, "primary",
+			      i == 0, "netmask", mask, "gateway", gw, "network",
+			      json_object_get(net, "id")));
+		json_t *pn = json_pack(
+		    "{s:O, s:s, s:s, s:b, s:O}", "nic_tag",
+		    json_object_get(net, "nic_tag"), "ip", ip, "netmask", mask,
+		    "primary", i == 0, "vlan_id",
+		    json_object_get(net, "vlan_id") ?: json_integer(0));
+		if (json_is_string(gw))
+			json_object_set(pn, "gateway", gw);
+		json_t *res = json_object_get(net, "resolvers");
+		if (i == 0 && json_array_size(res))
+			json_object_set(c->payload, "resolvers", res);
+		json_array_append_new(pnics, pn);
+		json_array_append_new(ips, json_string(ip));
+	}
+	if (r < 0) {
+		json_decref(nics);
+		json_decref(pnics);
+		json_decref(ips);
+		return r;
+	}
+	json_object_set_new(c->payload, "nics", pnics);
+	json_object_set(c->machine, "nics", nics);
+	json_object_set_new(c->machine, "networks", json_array());
+	json_array_foreach(c->networks, i, net)
+	    json_array_append(json_object_get(c->machine, "networks"),
+			      json_object_get(net, "id"));
+	json_object_set_new(c->machine, "ips", ips);
+	if (json_array_size(nics))
+		json_object_set(c->machine, "primaryIp",
+				json_object_get(json_array_get(nics, 0), "ip"));
+	json_decref(nics);
+	json_object_set_new(c->machine, "compute_node", json_string(server));
+	json_object_set_new(c->machine, "server", json_string(server));
+	json_object_set(c->machine, "payload", c->payload);
+	audit_add(c->machine, "provision", true, c->login);
+	if ((r = store_put(s, "machines", id, c->machine, "", NULL, c->err)) <
+	    0)
+		return r;
+	return task_queue(s, server, id, "create", NULL, c->payload, NULL,
+			  c->err);
+}
+
+/* The brand a machine of image m and package p gets (vmadm's brands). */
+static const char *brand_for(json_t *img, json_t *pkg)
+{
+	const char *b = hull_json_str(pkg, "brand", NULL);
+	if (b)
+		return b;
+	b = hull_json_str(json_object_get(img, "requirements"), "brand", NULL);
+	if (b)
+		return b;
+	const char *t = hull_json_str(img, "type", "");
+	if (!strcmp(t, "lx-dataset") || !strcmp(t, "docker"))
+		return "lx";
+	if (!strcmp(t, "zone-dataset"))
+		return "joyent";
+	return NULL;
+}
+
+static bool name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len > 189)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(n[i] >= 'a' && n[i] <= 'z') &&
+		    !(n[i] >= 'A' && n[i] <= 'Z') &&
+		    !(n[i] >= '0' && n[i] <= '9') && !strchr("-_.", n[i]))
+			return false;
+	return true;
+}
+
+/* metadata.K / tag.K body fields, and metadata / tags objects. */
+static int gather(struct api_req *q, const char *prefix, const char *obj,
+		  json_t *into)
+{
+	const char *key;
+	json_t *v;
+	size_t pl = strlen(prefix);
+	json_t *o = json_object_get(q->body, obj);
+	if (o && !json_is_object(o))
+		return api_error(q, 409, "InvalidArgument",
+				 "%s must be an object", obj);
+	json_object_foreach(o, key, v) json_object_set(into, key, v);
+	json_object_foreach(q->body, key, v)
+	{
+		if (strncmp(key, prefix, pl) || !key[pl])
+			continue;
+		if (!json_is_string(v) && !json_is_boolean(v) &&
+		    !json_is_number(v))
+			return api_error(q, 409, "InvalidArgument",
+					 "%s must be a string, number or "
+					 "boolean",
+					 key);
+		json_object_set(into, key + pl, v);
+	}
+	return 1;
+}
+
+static json_t *find_by_id_or_name(struct api_req *q, const char *bucket,
+				  const char *id_field, const char *want)
+{
+	json_t *all = NULL, *hit = NULL;
+	if (store_find(q->store, bucket, NULL, NULL, &all, NULL) < 0)
+		return NULL;
+	size_t i;
+	json_t *v;
+	json_array_foreach(all, i, v)
+	{
+		if (!strcmp(hull_json_str(v, id_field, ""), want) ||
+		    !strcmp(hull_json_str(v, "name", ""), want)) {
+			hit = json_incref(v);
+			break;
+		}
+	}
+	json_decref(all);
+	return hit;
+}
+
+static bool image_usable(struct api_req *q, json_t *m)
+{
+	if (strcmp(hull_json_str(m, "state", ""), "active"))
+		return false;
+	if (hull_json_bool(m, "public", false) ||
+	    !strcmp(hull_json_str(m, "owner", ""), me(q)))
+		return true;
+	size_t i;
+	json_t *u;
+	json_array_foreach(json_object_get(m, "acl"), i, u)
+	{
+		if (!strcmp(json_string_value(u) ?: "", me(q)))
+			return true;
+	}
+	return false;
+}
+
+static bool network_usable(struct api_req *q, json_t *n)
+{
+	return hull_json_bool(n, "public", false) ||
+	       !strcmp(hull_json_str(n, "owner", ""), me(q));
+}
+
+/* The networks asked for (uuids, or {ipv4_uuid}), or the first public
+ * one; each must be the caller's to use. */
+static int networks_for(struct api_req *q, json_t **out)
+{
+	json_t *want = json_object_get(q->body, "networks");
+	json_t *nets = json_array();
+	if (want && (!json_is_array(want) || !json_array_size(want))) {
+		json_decref(nets);
+		return api_error(q, 409, "InvalidArgument",
+				 "networks must be a non-empty array");
+	}
+	if (!want) {
+		json_t *all = NULL;
+		store_find(q->store, "networks", NULL, NULL, &all, NULL);
+		size_t i;
+		json_t *n;
+		json_array_foreach(all, i, n)
+		{
+			if (hull_json_bool(n, "public", false)) {
+				json_array_append(nets, n);
+				break;
+			}
+		}
+		json_decref(all);
+		if (!json_array_size(nets)) {
+			json_decref(nets);
+			return api_error(q, 409, "InvalidArgument",
+					 "no network given and no public "
+					 "network exists");
+		}
+		*out = nets;
+		return 1;
+	}
+	size_t i;
+	json_t *w;
+	json_array_foreach(want, i, w)
+	{
+		const char *id = json_string_value(w);
+		if (json_is_object(w))
+			id = hull_json_str(w, "ipv4_uuid", NULL);
+		json_t *n =
+		    id ? find_by_id_or_name(q, "networks", "id", id) : NULL;
+		if (!n || !network_usable(q, n)) {
+			json_decref(n);
+			json_decref(nets);
+			return api_error(q, 409, "InvalidArgument",
+					 "network %.60s does not exist",
+					 id ? id : "(not a string)");
+		}
+		if (!hull_json_str(n, "nic_tag", NULL)) {
+			json_decref(n);
+			json_decref(nets);
+			return api_error(q, 409, "InvalidArgument",
+					 "network %.60s has no nic tag", id);
+		}
+		json_array_append_new(nets, n);
+	}
+	*out = nets;
+	return 1;
+}
+
+static const char *const create_fields[] = {"name",
+					    "image",
+					    "package",
+					    "networks",
+					    "metadata",
+					    "tags",
+					    "firewall_enabled",
+					    "locality",
+					    "deletion_protection",
+					    NULL};
+
+/* Whether one of the caller's machines (not deleted) is named name. */
+static bool name_taken(struct api_req *q, const char *name)
+{
+	json_t *same = NULL;
+	store_find(q->store, "machines", "name", name, &same, NULL);
+	size_t i;
+	json_t *o;
+	bool dup = false;
+	json_array_foreach(same, i, o) dup |=
+	    !strcmp(hull_json_str(o, "owner", ""), me(q)) &&
+	    strcmp(hull_json_str(o, "state", ""), "deleted");
+	json_decref(same);
+	return dup;
+}
+
+static int machines_create(struct api_req *q)
+{
+	json_t *body = q->body ? q->body : json_object();
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		bool known =
+		    !strncmp(key, "metadata.", 9) || !strncmp(key, "tag.", 4);
+		for (int i = 0; !known && create_fields[i]; i++)
+			known = !strcmp(key, create_fields[i]);
+		if (!known) {
+			if (!q->body)
+				json_decref(body);
+			return api_error(q, 409, "InvalidArgument",
+					 "unknown field %.60s", key);
+		}
+	}
+	if (!q->body)
+		json_decref(body);
+	const char *img_id = hull_json_str(q->body, "image", NULL);
+	const char *pkg_id = hull_json_str(q->body, "package", NULL);
+	if (!img_id)
+		return api_error(q, 409, "MissingParameter",
+				 "image is a required argument");
+	if (!pkg_id)
+		return api_error(q, 409, "MissingParameter",
+				 "package is a required argument");
+	json_t *img = NULL, *pkg = NULL, *nets = NULL, *meta = NULL,
+	       *tags = NULL, *m = NULL, *payload = NULL, *servers = NULL;
+	img = find_by_id_or_name(q, "images", "uuid", img_id);
+	if (!img || !image_usable(q, img)) {
+		api_error(q, 404, "ResourceNotFound", "image %.60s not found",
+			  img_id);
+		goto out;
+	}
+	pkg = find_by_id_or_name(q, "packages", "id", pkg_id);
+	if (!pkg) {
+		api_error(q, 404, "ResourceNotFound", "package %.60s not found",
+			  pkg_id);
+		goto out;
+	}
+	const char *brand = brand_for(img, pkg);
+	if (!brand ||
+	    (strcmp(brand, "joyent") && strcmp(brand, "joyent-minimal") &&
+	     strcmp(brand, "lx"))) {
+		api_error(q, 409, "InvalidArgument",
+			  "image %s (type %s) needs a brand this head node "
+			  "cannot provision yet",
+			  img_id, hull_json_str(img, "type", "?"));
+		goto out;
+	}
+	char id[HULL_UUID_LEN + 1];
+	hull_uuid_generate(id);
+	const char *name = hull_json_str(q->body, "name", NULL);
+	json_t *jn = json_object_get(q->body, "name");
+	if (jn && (!json_is_string(jn) || !name_ok(name))) {
+		api_error(q, 409, "InvalidArgument",
+			  "name must be 1 to 189 of [a-zA-Z0-9_.-]");
+		goto out;
+	}
+	char shortid[9];
+	memcpy(shortid, id, 8);
+	shortid[8] = '\0';
+	if (!name)
+		name = shortid;
+	if (name_taken(q, name)) {
+		api_error(q, 409, "InvalidArgument",
+			  "an instance named %s already exists", name);
+		goto out;
+	}
+	json_t *fw = json_object_get(q->body, "firewall_enabled");
+	if (fw && !json_is_boolean(fw)) {
+		api_error(q, 409, "InvalidArgument",
+			  "firewall_enabled must be a boolean");
+		goto out;
+	}
+	meta = json_object();
+	tags = json_object();
+	if (gather(q, "metadata.", "metadata", meta) <= 0 ||
+	    gather(q, "tag.", "tags", tags) <= 0)
+		goto out;
+	if (networks_for(q, &nets) <= 0)
+		goto out;
+	long memory = (long)hull_json_int(pkg, "memory", 0);
+	long disk = (long)hull_json_int(pkg, "disk", 0);
+	char now[32];
+	head_now_iso(now);
+	m = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:I, s:O, s:O, s:s, s:s, "
+	    "s:b, s:b, s:b, s:O, s:s}",
+	    "id", id, "name", name, "type", "smartmachine", "brand", brand,
+	    "state", "provisioning", "image", json_object_get(img, "uuid"),
+	    "memory", (json_int_t)memory, "disk", (json_int_t)disk, "metadata",
+	    meta, "tags", tags, "created", now, "updated", now, "docker", 0,
+	    "firewall_enabled", json_is_true(fw), "deletion_protection", 0,
+	    "package", json_object_get(pkg, "name"), "owner", me(q));
+	payload = json_pack(
+	    "{s:s, s:s, s:s, s:O, s:I, s:I, s:I, s:s, s:s, s:O, s:O, s:b, "
+	    "s:b}",
+	    "uuid", id, "alias", name, "brand", brand, "image_uuid",
+	    json_object_get(img, "uuid"), "max_physical_memory",
+	    (json_int_t)memory, "max_swap",
+	    (json_int_t)hull_json_int(pkg, "swap", memory * 2), "quota",
+	    (json_int_t)((disk + 1023) / 1024), "owner_uuid", me(q),
+	    "billing_id", hull_json_str(pkg, "id", ""), "customer_metadata",
+	    meta, "tags", tags, "firewall_enabled", json_is_true(fw),
+	    "autoboot", 1);
+	/* An lx instance's kernel_version comes from its image's tags, as
+	 * VMAPI takes it; an image without one gets the version lx images
+	 * have long used. */
+	if (!strcmp(brand, "lx"))
+		json_object_set_new(
+		    payload, "kernel_version",
+		    json_string(hull_json_str(json_object_get(img, "tags"),
+					      "kernel_version", "4.3.0")));
+	if (json_is_integer(json_object_get(pkg, "cpu_cap")))
+		json_object_set(payload, "cpu_cap",
+				json_object_get(pkg, "cpu_cap"));
+	struct hull_err err = {0};
+	int r = -ECANCELED;
+	/* A conflict (a booking or an address another create took between
+	 * our read and our write) reruns placement on fresh records. */
+	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
+		json_decref(servers);
+		servers = NULL;
+		if ((r = placement_candidates(q->store, memory, disk, &servers,
+					      &err)) < 0)
+			break;
+		struct create_ctx c = {m,
+				       payload,
+				       nets,
+				       servers,
+				       memory,
+				       disk,
+				       hull_json_str(q->account, "login", ""),
+				       &err};
+		r = store_txn(q->store, create_txn, &c, &err);
+	}
+	if (r == -ENOSPC && !strstr(err.msg, "address")) {
+		api_error(q, 409, "InsufficientCapacity",
+			  "no compute node has room for package %s "
+			  "(%ld MiB RAM, %ld MiB disk)",
+			  hull_json_str(pkg, "name", ""), memory, disk);
+		goto out;
+	}
+	if (r == -ENOSPC) {
+		api_error(q, 409, "InvalidArgument", "%s", err.msg);
+		goto out;
+	}
+	if (r < 0) {
+		api_error(q, 500, "InternalError", "%s", err.msg);
+		goto out;
+	}
+	api_reply(q, 201, machine_view(m));
+out:
+	json_decref(img);
+	json_decref(pkg);
+	json_decref(nets);
+	json_decref(meta);
+	json_decref(tags);
+	json_decref(m);
+	json_decref(payload);
+	json_decref(servers);
+	return 0;
+}
+
+/* ---- actions, delete, audit ---- */
+
+/* Queues action for machine id's agent and answers status with body
+ * (stolen; NULL for none). audit as task_queue's. */
+static int queue_action(struct api_req *q, const char *id, const char *action,
+			const char *audit, json_t *params, unsigned status,
+			json_t *body)
+{
+	struct hull_err err = {0};
+	for (int tries = 0; tries < 5; tries++) {
+		json_t *m = NULL;
+		char *etag = NULL;
+		if (machine_load(q, id, &m, &etag) < 0) {
+			json_decref(body);
+			return 0;
+		}
+		const char *st = hull_json_str(m, "state", "");
+		if (!strcmp(action, "delete") &&
+		    hull_json_bool(m, "deletion_protection", false)) {
+			free(etag);
+			json_decref(m);
+			json_decref(body);
+			return api_error(q, 409, "CannotDestroyMachine",
+					 "Instance has \"deletion_protection\" "
+					 "enabled, preventing deletion");
+		}
+		if (strcmp(action, "delete") &&
+		    (!strcmp(st, "provisioning") || !strcmp(st, "failed"))) {
+			free(etag);
+			json_decref(m);
+			json_decref(body);
+			return api_error(q, 409, "InvalidState",
+					 "instance is %s", st);
+		}
+		char now[32];
+		head_now_iso(now);
+		json_object_set_new(m, "updated", json_string(now));
+		/* The etag write makes two requests on one machine queue in
+		 * the order they were taken. */
+		int r =
+		    store_put(q->store, "machines", id, m, etag, NULL, &err);
+		if (r == 0)
+			r = task_queue(q->store, hull_json_str(m, "server", ""),
+				       id, action, audit, params, NULL, &err);
+		free(etag);
+		json_decref(m);
+		if (r == -ECANCELED)
+			continue;
+		if (r < 0) {
+			json_decref(body);
+			return api_error(q, 500, "InternalError", "%s",
+					 err.msg);
+		}
+		return api_reply(q, status, body);
+	}
+	json_decref(body);
+	return api_error(q, 503, "ServiceUnavailable",
+			 "too many concurrent changes to %s", id);
+}
+
+/* Deletion protection is the head node's own (CloudAPI refuses the
+ * delete): set on the record at once. */
+static int protect(struct api_req *q, const char *id, const char *action,
+		   bool on)
+{
+	struct hull_err err = {0};
+	for (int tries = 0; tries < 5; tries++) {
+		json_t *m = NULL;
+		char *etag = NULL;
+		if (machine_load(q, id, &m, &etag) < 0)
+			return 0;
+		char now[32];
+		head_now_iso(now);
+		json_object_set_new(m, "deletion_protection", json_boolean(on));
+		json_object_set_new(m, "updated", json_string(now));
+		audit_add(m, action, true,
+			  hull_json_str(q->account, "login", ""));
+		int r =
+		    store_put(q->store, "machines", id, m, etag, NULL, &err);
+		free(etag);
+		json_decref(m);
+		if (r == -ECANCELED)
+			continue;
+		if (r < 0)
+			return api_error(q, 500, "InternalError", "%s",
+					 err.msg);
+		return api_reply(q, 202, NULL);
+	}
+	return api_error(q, 503, "ServiceUnavailable",
+			 "too many concurrent changes to %s", id);
+}
+
+static int machine_action(struct api_req *q, const char *id)
+{
+	const char *action = hull_json_str(q->body, "action", NULL);
+	if (!action)
+		action = api_query(q, "action");
+	if (!action)
+		return api_error(q, 409, "MissingParameter",
+				 "action is a required argument");
+	if (!strcmp(action, "start") || !strcmp(action, "stop") ||
+	    !strcmp(action, "reboot"))
+		return queue_action(q, id, action, NULL, NULL, 202, NULL);
+	/* The firewall and the name are the instance's (vmadm update on
+	 * its server); the record follows once the agent has done it. */
+	if (!strcmp(action, "enable_firewall") ||
+	    !strcmp(action, "disable_firewall")) {
+		json_t *p =
+		    json_pack("{s:b}", "firewall_enabled", action[0] == 'e');
+		queue_action(q, id, "update", action, p, 202, NULL);
+		json_decref(p);
+		return 0;
+	}
+	if (!strcmp(action, "rename")) {
+		const char *name = hull_json_str(q->body, "name", NULL);
+		if (!name)
+			name = api_query(q, "name");
+		if (!name)
+			return api_error(q, 409, "MissingParameter",
+					 "name is a required argument");
+		if (!name_ok(name))
+			return api_error(q, 409, "InvalidArgument",
+					 "name must be 1 to 189 of "
+					 "[a-zA-Z0-9_.-]");
+		json_t *m = NULL;
+		if (machine_load(q, id, &m, NULL) < 0)
+			return 0;
+		bool same = !strcmp(hull_json_str(m, "name", ""), name);
+		json_decref(m);
+		if (!same && name_taken(q, name))
+			return api_error(q, 409, "InvalidArgument",
+					 "an instance named %s already exists",
+					 name);
+		json_t *p = json_pack("{s:s}", "alias", name);
+		queue_action(q, id, "update", "rename", p, 202, NULL);
+		json_decref(p);
+		return 0;
+	}
+	if (!strcmp(action, "enable_deletion_protection") ||
+	    !strcmp(action, "disable_deletion_protection"))
+		return protect(q, id, action, action[0] == 'e');
+	return api_error(q, 409, "InvalidArgument",
+			 "action %.40s is not supported yet", action);
+}
+
+static int machine_audit(struct api_req *q, const char *id)
+{
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	json_t *out = json_array();
+	json_t *a = json_object_get(m, "audit");
+	for (size_t i = json_array_size(a); i-- > 0;)
+		json_array_append(out, json_array_get(a, i));
+	json_decref(m);
+	return api_reply(q, 200, out);
+}
+
+/* ---- tags and metadata ---- */
+
+/* One of a machine's key/value sets: where the record keeps it, the
+ * vmadm update keys that change it on the node, and the audit names
+ * (CloudAPI's, which `triton instance metadata set -w` waits for). */
+struct kv_kind {
+	const char *field, *set, *remove;
+	const char *audit_set, *audit_remove, *audit_replace;
+	bool strings_only;
+};
+
+static const struct kv_kind kv_tags = {
+    "tags",	   "set_tags",	   "remove_tags", "set_tags",
+    "remove_tags", "replace_tags", false};
+static const struct kv_kind kv_metadata = {"metadata",
+					   "set_customer_metadata",
+					   "remove_customer_metadata",
+					   "set_metadata",
+					   "remove_metadata",
+					   "replace_metadata",
+					   true};
+
+static int kv_check(struct api_req *q, const struct kv_kind *k, json_t *body)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v)
+	{
+		if (!*key || strlen(key) > 128)
+			return api_error(q, 409, "InvalidArgument",
+					 "%s: a key must be 1 to 128 "
+					 "characters",
+					 k->field);
+		if (k->strings_only
+			? !json_is_string(v)
+			: !json_is_string(v) && !json_is_number(v) &&
+			      !json_is_boolean(v))
+			return api_error(
+			    q, 409, "InvalidArgument",
+			    "%s.%.60s must be a string%s", k->field, key,
+			    k->strings_only ? "" : ", a number or a boolean");
+	}
+	return 1;
+}
+
+/*
+ * GET (all, or one key), POST (set keys), PUT (replace all), DELETE (one
+ * key, or all) of a machine's tags or metadata. A change is an update
+ * task for the machine's agent (vmadm's set_X / remove_X); the answer is
+ * the set as it will be, and the record follows once the agent has done
+ * it, as VMAPI's job does.
+ */
+static int machine_kv(struct api_req *q, const char *id,
+		      const struct kv_kind *k)
+{
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	json_t *cur = json_object_get(m, k->field);
+	json_t *have =
+	    json_is_object(cur) ? json_deep_copy(cur) : json_object();
+	json_decref(m);
+	const char *key = q->nseg == 5 ? q->seg[4] : NULL;
+	json_t *p = NULL;
+	if (is(q, "GET") || is(q, "HEAD")) {
+		json_t *v = key ? json_object_get(have, key) : have;
+		if (!v)
+			api_error(q, 404, "ResourceNotFound",
+				  "%s %.100s not found", k->field, key);
+		else
+			api_reply(q, 200, json_incref(v));
+	} else if ((is(q, "POST") || is(q, "PUT")) && !key) {
+		json_t *want = q->body; /* NULL: no body, nothing to set */
+		if (want && kv_check(q, k, want) <= 0)
+			goto out;
+		json_t *result = json_deep_copy(have);
+		p = json_object();
+		if (is(q, "PUT")) {
+			json_t *gone = json_array();
+			const char *hk;
+			json_t *hv;
+			json_object_foreach(have, hk,
+					    hv) if (!json_object_get(want, hk))
+			    json_array_append_new(gone, json_string(hk));
+			json_object_set_new(p, k->remove, gone);
+			json_object_clear(result);
+		}
+		if (want) {
+			json_object_set(p, k->set, want);
+			json_object_update(result, want);
+		}
+		queue_action(q, id, "update",
+			     is(q, "PUT") ? k->audit_replace : k->audit_set, p,
+			     200, result);
+	} else if (is(q, "DELETE")) {
+		json_t *gone = json_array();
+		if (key && !json_object_get(have, key)) {
+			json_decref(gone);
+			api_error(q, 404, "ResourceNotFound",
+				  "%s %.100s not found", k->field, key);
+			goto out;
+		}
+		if (key) {
+			json_array_append_new(gone, json_string(key));
+		} else {
+			const char *hk;
+			json_t *hv;
+			json_object_foreach(have, hk, hv)
+			    json_array_append_new(gone, json_string(hk));
+		}
+		p = json_pack("{s:o}", k->remove, gone);
+		queue_action(q, id, "update",
+			     key ? k->audit_remove : k->audit_replace, p, 204,
+			     NULL);
+	} else {
+		api_error(q, 405, "MethodNotAllowed",
+			  "%s is not allowed on %.200s", q->method, q->path);
+	}
+out:
+	json_decref(p);
+	json_decref(have);
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+/* A snapshot name as the instance library takes it (hull/snapshot.h):
+ * 1 to 64 of A-Z a-z 0-9 - _ . : % */
+static bool snap_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (!len || len > 64)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(n[i] >= 'a' && n[i] <= 'z') &&
+		    !(n[i] >= 'A' && n[i] <= 'Z') &&
+		    !(n[i] >= '0' && n[i] <= '9') && !strchr("-_.:%", n[i]))
+			return false;
+	return true;
+}
+
+/* The machine's snapshot record named name, or NULL (borrowed). */
+static json_t *snap_find(json_t *m, const char *name, size_t *at)
+{
+	size_t i;
+	json_t *sn;
+	json_array_foreach(json_object_get(m, "snapshots"), i, sn)
+	{
+		if (!strcmp(hull_json_str(sn, "name", ""), name)) {
+			if (at)
+				*at = i;
+			return sn;
+		}
+	}
+	return NULL;
+}
+
+static json_t *snap_view(json_t *sn)
+{
+	return json_pack("{s:O, s:O, s:O, s:O}", "name",
+			 json_object_get(sn, "name"), "state",
+			 json_object_get(sn, "state"), "created",
+			 json_object_get(sn, "created"), "updated",
+			 json_object_get(sn, "updated"));
+}
+
+/* CreateMachineSnapshot: the snapshot is recorded `queued` with the
+ * task that makes it on the machine's server, in one write. */
+static int snapshot_create(struct api_req *q, const char *id)
+{
+	char now[32], dflt[32];
+	head_now_iso(now);
+	/* CloudAPI's default name: the time, e.g. 20261207T112633Z. */
+	snprintf(dflt, sizeof(dflt), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", now, now + 5,
+		 now + 8, now + 11, now + 14, now + 17);
+	json_t *jn = json_object_get(q->body, "name");
+	const char *name = jn ? json_string_value(jn) : dflt;
+	if (!name || !snap_name_ok(name))
+		return api_error(q, 409, "InvalidArgument",
+				 "name must be 1 to 64 of [a-zA-Z0-9_.:%%-]");
+	struct hull_err err = {0};
+	for (int tries = 0; tries < 5; tries++) {
+		json_t *m = NULL;
+		char *etag = NULL;
+		if (machine_load(q, id, &m, &etag) < 0)
+			return 0;
+		const char *st = hull_json_str(m, "state", "");
+		int r = 0;
+		if (!strcmp(st, "provisioning") || !strcmp(st, "failed"))
+			r = api_error(q, 409, "InvalidState", "instance is %s",
+				      st);
+		else if (snap_find(m, name, NULL))
+			r = api_error(q, 409, "InvalidArgument",
+				      "snapshot %s already exists", name);
+		else {
+			json_t *list = json_object_get(m, "snapshots");
+			if (!json_is_array(list)) {
+				list = json_array();
+				json_object_set_new(m, "snapshots", list);
+			}
+			json_t *sn = json_pack("{s:s, s:s, s:s, s:s}", "name",
+					       name, "state", "queued",
+					       "created", now, "updated", now);
+			json_array_append(list, sn);
+			json_object_set_new(m, "updated", json_string(now));
+			r = store_put(q->store, "machines", id, m, etag, NULL,
+				      &err);
+			json_t *p = json_pack("{s:s}", "name", name);
+			if (r == 0)
+				r = task_queue(
+				    q->store, hull_json_str(m, "server", ""),
+				    id, "snapshot_create", "create_snapshot", p,
+				    NULL, &err);
+			json_decref(p);
+			if (r == 0)
+				api_reply(q, 201, snap_view(sn));
+			else if (r != -ECANCELED)
+				api_error(q, 500, "InternalError", "%s",
+					  err.msg);
+			json_decref(sn);
+		}
+		free(etag);
+		json_decref(m);
+		if (r != -ECANCELED)
+			return 0;
+	}
+	return api_error(q, 503, "ServiceUnavailable",
+			 "too many concurrent changes to %s", id);
+}
+
+/*
+ * /:login/machines/:id/snapshots[/:name]: list, create, get, start from
+ * (a stopped machine: rolled back, then started: two tasks in order),
+ * delete.
+ */
+static int machine_snapshots(struct api_req *q, const char *id)
+{
+	if (q->nseg == 4 && is(q, "POST"))
+		return snapshot_create(q, id);
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	if (q->nseg == 4) {
+		if (is(q, "GET") || is(q, "HEAD")) {
+			json_t *out = json_array();
+			size_t i;
+			json_t *sn;
+			json_array_foreach(json_object_get(m, "snapshots"), i,
+					   sn)
+			    json_array_append_new(out, snap_view(sn));
+			api_reply(q, 200, out);
+		} else {
+			api_error(q, 405, "MethodNotAllowed",
+				  "%s is not allowed on %.200s", q->method,
+				  q->path);
+		}
+		json_decref(m);
+		return 0;
+	}
+	const char *name = q->seg[4];
+	json_t *sn = snap_find(m, name, NULL);
+	if (!sn) {
+		api_error(q, 404, "ResourceNotFound",
+			  "snapshot %.100s not found", name);
+	} else if (is(q, "GET") || is(q, "HEAD")) {
+		api_reply(q, 200, snap_view(sn));
+	} else if (is(q, "POST")) {
+		const char *st = hull_json_str(m, "state", "");
+		if (strcmp(hull_json_str(sn, "state", ""), "created"))
+			api_error(q, 409, "InvalidState", "snapshot %s is %s",
+				  name, hull_json_str(sn, "state", ""));
+		else if (strcmp(st, "stopped"))
+			api_error(q, 409, "InvalidState",
+				  "instance is %s: only a stopped instance "
+				  "starts from a snapshot",
+				  st);
+		else {
+			json_t *p = json_pack("{s:s}", "name", name);
+			queue_action(q, id, "snapshot_rollback",
+				     "rollback_snapshot", p, 202, NULL);
+			json_decref(p);
+			if (q->status == 202)
+				queue_action(q, id, "start", NULL, NULL, 202,
+					     NULL);
+		}
+	} else if (is(q, "DELETE")) {
+		json_t *p = json_pack("{s:s}", "name", name);
+		queue_action(q, id, "snapshot_delete", "delete_snapshot", p,
+			     204, NULL);
+		json_decref(p);
+	} else {
+		api_error(q, 405, "MethodNotAllowed",
+			  "%s is not allowed on %.200s", q->method, q->path);
+	}
+	json_decref(m);
+	return 0;
+}
+
+int machines_dispatch(struct api_req *q)
+{
+	if (q->nseg == 2) {
+		if (is(q, "GET") || is(q, "HEAD"))
+			return machines_list(q);
+		if (is(q, "POST"))
+			return machines_create(q);
+		return api_error(q, 405, "MethodNotAllowed",
+				 "%s is not allowed on %.200s", q->method,
+				 q->path);
+	}
+	const char *id = q->seg[2];
+	if (q->nseg == 3) {
+		if (is(q, "GET") || is(q, "HEAD")) {
+			json_t *m = NULL;
+			if (machine_load(q, id, &m, NULL) < 0)
+				return 0;
+			api_reply(q, 200, machine_view(m));
+			json_decref(m);
+			return 0;
+		}
+		if (is(q, "POST"))
+			return machine_action(q, id);
+		if (is(q, "DELETE"))
+			return queue_action(q, id, "delete", NULL, NULL, 204,
+					    NULL);
+		return api_error(q, 405, "MethodNotAllowed",
+				 "%s is not allowed on %.200s", q->method,
+				 q->path);
+	}
+	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
+		return machine_audit(q, id);
+	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "snapshots"))
+		return machine_snapshots(q, id);
+	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "tags"))
+		return machine_kv(q, id, &kv_tags);
+	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "metadata"))
+		return machine_kv(q, id, &kv_metadata);
+	return not_found(q);
+}
+
+/* ---- the agents' reports ---- */
+
+/* Applies fn to machine id under its etag, retrying on conflicts. */
+static int machine_update(struct store *s, const char *id,
+			  int (*fn)(json_t *m, void *arg), void *arg,
+			  struct hull_err *err)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		json_t *m = NULL;
+		char *etag = NULL;
+		int r = store_get(s, "machines", id, &m, &etag, err);
+		if (r < 0)
+			return r;
+		r = fn(m, arg);
+		if (r > 0) {
+			char now[32];
+			head_now_iso(now);
+			json_object_set_new(m, "updated", json_string(now));
+			r = store_put(s, "machines", id, m, etag, NULL, err);
+		}
+		free(etag);
+		json_decref(m);
+		if (r != -ECANCELED)
+			return r < 0 ? r : 0;
+	}
+	return hull_err_set(err, EAGAIN,
+			    "machine %s: too many concurrent "
+			    "writes",
+			    id);
+}
+
+struct report {
+	const char *server, *state;
+};
+
+static int apply_report(json_t *m, void *arg)
+{
+	struct report *rp = arg;
+	if (strcmp(hull_json_str(m, "server", ""), rp->server))
+		return -EPERM;
+	const char *cur = hull_json_str(m, "state", "");
+	if (!strcmp(cur, "deleted") || !strcmp(cur, rp->state))
+		return 0;
+	/* A create not yet done on the agent: the agent's "provisioning"
+	 * and "failed" come through its task report. */
+	json_object_set_new(m, "state", json_string(rp->state));
+	return 1;
+}
+
+int machine_agent_report(struct store *s, const char *server, const char *uuid,
+			 const char *vm_state, struct hull_err *err)
+{
+	struct report rp = {server, machine_state_of_vm(vm_state)};
+	int r = machine_update(s, uuid, apply_report, &rp, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r == -EPERM)
+		return hull_err_set(err, EPERM,
+				    "instance %s is not this server's", uuid);
+	return r;
+}
+
+struct done {
+	const char *action, *state, *error;
+	bool ok;
+	json_t *params;	   /* the task's */
+	const char *audit; /* the task's audit name */
+};
+
+/* An update's set_X / remove_X applied to the record's field. */
+static void apply_set_remove(json_t *m, json_t *params, const char *set,
+			     const char *remove, const char *field)
+{
+	json_t *obj = json_object_get(m, field);
+	if (!json_is_object(obj)) {
+		obj = json_object();
+		json_object_set_new(m, field, obj);
+	}
+	size_t i;
+	json_t *k;
+	json_array_foreach(json_object_get(params, remove), i, k)
+	    json_object_del(obj, json_string_value(k) ?: "");
+	json_t *add = json_object_get(params, set);
+	if (json_is_object(add))
+		json_object_update(obj, add);
+}
+
+static int apply_done(json_t *m, void *arg)
+{
+	struct done *d = arg;
+	if (!strcmp(hull_json_str(m, "state", ""), "deleted"))
+		return 0;
+	if (!strcmp(d->action, "create")) {
+		json_object_set_new(
+		    m, "state",
+		    json_string(d->ok
+				    ? machine_state_of_vm(d->state ?: "running")
+				    : "failed"));
+		if (!d->ok && d->error)
+			json_object_set_new(m, "error", json_string(d->error));
+		return 1;
+	}
+	if (!strcmp(d->action, "delete") && d->ok) {
+		/* The tombstone: 410 Gone from now on. */
+		json_t *keep = json_pack(
+		    "{s:O, s:O, s:O, s:O, s:s}", "id", json_object_get(m, "id"),
+		    "owner", json_object_get(m, "owner"), "server",
+		    json_object_get(m, "server"), "name",
+		    json_object_get(m, "name"), "state", "deleted");
+		json_object_clear(m);
+		json_object_update(m, keep);
+		json_decref(keep);
+		return 1;
+	}
+	audit_add(m, d->audit ? d->audit : d->action, d->ok, NULL);
+	if (!strncmp(d->action, "snapshot_", 9)) {
+		const char *name = hull_json_str(d->params, "name", "");
+		json_t *list = json_object_get(m, "snapshots");
+		size_t at = 0;
+		json_t *sn = snap_find(m, name, &at);
+		char now[32];
+		head_now_iso(now);
+		if (sn && !strcmp(d->action, "snapshot_create")) {
+			json_object_set_new(
+			    sn, "state",
+			    json_string(d->ok ? "created" : "failed"));
+			json_object_set_new(sn, "updated", json_string(now));
+		} else if (sn && d->ok &&
+			   !strcmp(d->action, "snapshot_delete")) {
+			json_array_remove(list, at);
+		} else if (sn && d->ok &&
+			   !strcmp(d->action, "snapshot_rollback")) {
+			/* A rollback destroys the newer snapshots. */
+			while (json_array_size(list) > at + 1)
+				json_array_remove(list, at + 1);
+		}
+	}
+	if (d->ok && !strcmp(d->action, "update")) {
+		apply_set_remove(m, d->params, "set_tags", "remove_tags",
+				 "tags");
+		apply_set_remove(m, d->params, "set_customer_metadata",
+				 "remove_customer_metadata", "metadata");
+		json_t *alias = json_object_get(d->params, "alias");
+		json_t *fw = json_object_get(d->params, "firewall_enabled");
+		if (json_is_string(alias))
+			json_object_set(m, "name", alias);
+		if (json_is_boolean(fw))
+			json_object_set(m, "firewall_enabled", fw);
+	}
+	if (d->state)
+		json_object_set_new(m, "state",
+				    json_string(machine_state_of_vm(d->state)));
+	return 1;
+}
+
+struct retry_ctx {
+	const char *id, *failed_server, *error;
+	json_t *servers; /* candidates, best first */
+	struct hull_err *err;
+};
+
+static int retry_txn(struct store *s, void *arg)
+{
+	struct retry_ctx *c = arg;
+	json_t *m = NULL;
+	char *etag = NULL;
+	int r = store_get(s, "machines", c->id, &m, &etag, c->err);
+	if (r < 0)
+		return r;
+	/* Once only, and only for the create that failed: a report that
+	 * comes again after the retry is queued changes nothing. */
+	if (strcmp(hull_json_str(m, "state", ""), "provisioning") ||
+	    hull_json_bool(m, "retried", false) ||
+	    strcmp(hull_json_str(m, "server", ""), c->failed_server)) {
+		r = -EALREADY;
+		goto out;
+	}
+	long ram = (long)hull_json_int(m, "memory", 0);
+	long disk = (long)hull_json_int(m, "disk", 0);
+	const char *server = NULL;
+	size_t i;
+	json_t *sv;
+	r = -ENOSPC;
+	json_array_foreach(c->servers, i, sv)
+	{
+		server = json_string_value(sv);
+		if (!strcmp(server, c->failed_server))
+			continue;
+		r = placement_book(s, server, ram, disk, c->err);
+		if (r != -ENOSPC)
+			break;
+	}
+	if (r < 0)
+		goto out;
+	/* Moving the machine frees its booking on the failed server (a
+	 * server's booked room is that of the machines it holds). */
+	json_object_set_new(m, "server", json_string(server));
+	json_object_set_new(m, "compute_node", json_string(server));
+	json_object_set_new(m, "retried", json_true());
+	json_object_set_new(m, "first_try",
+			    json_pack("{s:s, s:s}", "server", c->failed_server,
+				      "error", c->error ? c->error : ""));
+	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0)
+		goto out;
+	r = task_queue(s, server, c->id, "create", NULL,
+		       json_object_get(m, "payload"), NULL, c->err);
+out:
+	free(etag);
+	json_decref(m);
+	return r;
+}
+
+/* A create that failed on its server is tried once more on another one
+ * (placement again, the failed server left out), with the same addresses.
+ * 0 when the retry is queued; < 0 when there is none (already retried,
+ * no other server with room). */
+static int machine_retry(struct store *s, json_t *task, const char *error)
+{
+	const char *id = hull_json_str(task, "machine", "");
+	struct hull_err err = {0};
+	json_t *m = NULL;
+	if (store_get(s, "machines", id, &m, NULL, &err) < 0)
+		return -ENOENT;
+	long ram = (long)hull_json_int(m, "memory", 0);
+	long disk = (long)hull_json_int(m, "disk", 0);
+	json_decref(m);
+	int r = -ECANCELED;
+	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
+		json_t *servers = NULL;
+		if ((r = placement_candidates(s, ram, disk, &servers, &err)) <
+		    0)
+			break;
+		struct retry_ctx c = {id, hull_json_str(task, "server", ""),
+				      error, servers, &err};
+		r = store_txn(s, retry_txn, &c, &err);
+		json_decref(servers);
+	}
+	return r;
+}
+
+int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
+		      const char *vm_state, struct hull_err *err)
+{
+	const char *id = hull_json_str(task, "machine", "");
+	struct done d = {hull_json_str(task, "action", ""),
+			 vm_state,
+			 error,
+			 ok,
+			 json_object_get(task, "params"),
+			 hull_json_str(task, "audit", NULL)};
+	if (!ok && !strcmp(d.action, "create") &&
+	    machine_retry(s, task, error) == 0)
+		return 0;
+	int r = machine_update(s, id, apply_done, &d, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0 && ((!strcmp(d.action, "create") && !ok) ||
+		       (!strcmp(d.action, "delete") && ok)))
+		ips_release(s, id);
+	return r;
+}
