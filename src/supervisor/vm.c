@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hull/snapshot.h"
 #include "hvm/bootdisk.h"
 #include "hvm/com2.h"
 #include "hvm/hullrec.h"
@@ -399,6 +400,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	struct hvm_boot boot = bootp ? *bootp : none;
 	char **argv = NULL, *bin = NULL;
 	pid_t pid = -1;
+	int state_fd = -1;
+	int keep[NET_MAX_NICS + 1];
 	/* 2. the taps */
 	if (ntaps > 0 && (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
 		goto out;
@@ -439,6 +442,24 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 					 "hull-vmm is not installed");
 			goto out;
 		}
+		/* After a rollback to a memory snapshot (hull/snapshot.h) the
+		 * dataset holds its state: hull-vmm resumes it instead of
+		 * booting. Used once: the file goes as it is opened. */
+		_cleanup_free_ char *st =
+		    hull_root_path("%s/" HULL_VMSTATE_FILE, uuid);
+		if (argv && (state_fd = open(st, O_RDONLY | O_CLOEXEC |
+						     O_NOFOLLOW)) >= 0) {
+			unlink(st);
+			struct hull_strv v = {0};
+			for (char **a = argv; *a; a++)
+				hull_strv_add(&v, *a);
+			hull_strv_add(&v, "--restore");
+			hull_strv_push(&v, xasprintf("fd=%d", state_fd));
+			hull_strv_free(argv);
+			argv = hull_strv_steal(&v);
+			sv_log("info", "resuming the memory snapshot in %s",
+			       st);
+		}
 	}
 	if (!argv) {
 		r = -err->code;
@@ -456,8 +477,11 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	hh.envp = envp;
 	hh.root = root;
 	hh.run_dir = run;
-	hh.keep_fds = taps;
-	hh.nkeep_fds = ntaps;
+	memcpy(keep, taps, ntaps * sizeof(int));
+	if (state_fd >= 0)
+		keep[ntaps] = state_fd;
+	hh.keep_fds = keep;
+	hh.nkeep_fds = ntaps + (state_fd >= 0);
 	if (!vm->kvm_brand) {
 		hh.dlopen_libs = vmm_libs;
 		hh.ndlopen = 1;
@@ -507,6 +531,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 out:
 	/* The emulator holds its own copies of the taps. */
 	taps_close(taps, NET_MAX_NICS);
+	if (state_fd >= 0)
+		close(state_fd);
 	if (r < 0 && ntaps > 0)
 		net_instance_teardown(uuid, NULL);
 	hull_strv_free(argv);
