@@ -18,6 +18,7 @@
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
 #include "hvm/vmm.h"
+#include "inst/inst.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/strv.h"
@@ -119,20 +120,12 @@ static int cmd_boot_find(int argc, char **argv)
 }
 
 /* The disk the boot loader reads: the one marked boot, else the first. */
-static const char *boot_disk(json_t *vm)
+static const char *boot_disk(const struct inst *inst)
 {
-	json_t *disks = json_object_get(vm, "disks"), *d;
-	size_t i;
-	const char *first = NULL;
-	json_array_foreach(disks, i, d)
-	{
-		const char *p = json_string_value(json_object_get(d, "path"));
-		if (!first)
-			first = p;
-		if (json_is_true(json_object_get(d, "boot")))
-			return p;
-	}
-	return first;
+	for (size_t i = 0; i < inst->ndisks; i++)
+		if (inst->disks[i].boot)
+			return inst->disks[i].path;
+	return inst->ndisks ? inst->disks[0].path : NULL;
 }
 
 static int cmd_qemu(int argc, char **argv, const char *cmd)
@@ -224,10 +217,15 @@ static int cmd_qemu(int argc, char **argv, const char *cmd)
 		return 1;
 	}
 	struct hvm_boot b = {0};
+	struct inst inst = {0};
 	int rc = 1;
 	char **av = NULL;
-	if (!json_is_string(json_object_get(vm, "bootrom"))) {
-		const char *disk = boot_disk(vm);
+	if (inst_parse(vm, &inst, &err) < 0) {
+		fprintf(stderr, "hull-hvm: %s\n", err.msg);
+		goto out;
+	}
+	if (!inst.vm.bootrom) {
+		const char *disk = boot_disk(&inst);
 		if (!disk) {
 			fprintf(stderr, "hull-hvm: disks: no boot disk\n");
 			goto out;
@@ -258,9 +256,9 @@ static int cmd_qemu(int argc, char **argv, const char *cmd)
 					  .cmdline = h.cmdline,
 					  .tap_fds = taps,
 					  .ntap_fds = h.ntap_fds};
-		av = hvm_vmm_argv(vm, &vh, &err);
+		av = hvm_vmm_argv(&inst, &vh, &err);
 	} else {
-		av = hvm_qemu_argv(vm, &h, &err);
+		av = hvm_qemu_argv(&inst, &h, &err);
 	}
 	if (!av) {
 		fprintf(stderr, "hull-hvm: %s\n", err.msg);
@@ -280,6 +278,7 @@ static int cmd_qemu(int argc, char **argv, const char *cmd)
 out:
 	hull_strv_free(av);
 	hvm_boot_fini(&b);
+	inst_fini(&inst);
 	json_decref(vm);
 	return rc;
 }

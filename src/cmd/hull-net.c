@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inst/inst.h"
+#include "inst/record.h"
 #include "lib/err.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -72,17 +74,27 @@ static json_t *load_record(const char *uuid, struct hull_err *err)
 		hull_err_set(err, EINVAL, "not a UUID: '%s'", uuid);
 		return NULL;
 	}
-	p = hull_root_path("%s/config/vm.json", uuid);
+	p = inst_record_path(uuid);
 	return hull_json_load_file(p, err);
+}
+
+/* The typed instance of uuid's record. */
+static int load_inst(const char *uuid, struct inst *inst, struct hull_err *err)
+{
+	json_t *rec = load_record(uuid, err);
+	if (!rec)
+		return -EINVAL;
+	int r = inst_parse(rec, inst, err);
+	json_decref(rec);
+	return r;
 }
 
 static int cmd_setup(int argc, char **argv)
 {
 	struct hull_err err = {0};
 	int taps[NET_MAX_NICS];
-	const char *brand;
+	struct inst inst;
 	json_t *rec;
-	bool hvm;
 	int fd, r;
 
 	if (argc < 3 || argc > 4) {
@@ -91,20 +103,28 @@ static int cmd_setup(int argc, char **argv)
 	}
 	if (!(rec = load_record(argv[1], &err)))
 		return fail(&err);
-	brand = argc == 4 ? argv[3] : hull_json_str(rec, "brand", "joyent");
-	hvm = net_brand_is_hvm(brand);
-	if (hvm) {
+	r = inst_parse(rec, &inst, &err);
+	json_decref(rec);
+	if (r < 0)
+		return fail(&err);
+	if (argc == 4 && !(inst.brand = inst_brand_from_name(argv[3]))) {
+		hull_err_set(&err, EINVAL, "unknown brand '%s'", argv[3]);
+		inst_fini(&inst);
+		return fail(&err);
+	}
+	if (inst_is_hvm(&inst)) {
 		fd = -1;
 	} else if ((fd = open_netns(argv[2], &err)) < 0) {
-		json_decref(rec);
+		inst_fini(&inst);
 		return fail(&err);
 	}
 	for (size_t i = 0; i < NET_MAX_NICS; i++)
 		taps[i] = -1;
-	r = net_instance_setup(rec, fd, brand, taps, &err);
+	r = net_instance_setup(&inst, fd, taps, &err);
 	if (fd >= 0)
 		close(fd);
-	json_decref(rec);
+	bool hvm = inst_is_hvm(&inst);
+	inst_fini(&inst);
 	if (r)
 		return fail(&err);
 	/* A VM's taps are persistent; the VMM would get these descriptors. */
@@ -132,21 +152,21 @@ static int cmd_add_nic(int argc, char **argv)
 {
 	struct hull_err err = {0};
 	struct timespec t0, t1;
-	json_t *rec;
+	struct inst inst;
 	int fd, tap = -1, r;
 
 	if (argc != 4) {
 		usage(stderr);
 		return 2;
 	}
-	if (!(rec = load_record(argv[1], &err)))
+	if (load_inst(argv[1], &inst, &err) < 0)
 		return fail(&err);
 	if ((fd = open_netns(argv[3], &err)) < 0) {
-		json_decref(rec);
+		inst_fini(&inst);
 		return fail(&err);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = net_nic_add(rec, argv[2], fd, NULL, &tap, &err);
+	r = net_nic_add(&inst, argv[2], fd, &tap, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* For bench/net-add-nic: the library call alone, without the cost of
 	 * starting a process. */
@@ -157,7 +177,7 @@ static int cmd_add_nic(int argc, char **argv)
 	close(fd);
 	if (tap >= 0)
 		close(tap);
-	json_decref(rec);
+	inst_fini(&inst);
 	return r ? fail(&err) : 0;
 }
 
@@ -183,17 +203,17 @@ static int cmd_bench_add_nic(int argc, char **argv)
 {
 	struct hull_err err = {0};
 	double *ms, first;
-	json_t *rec;
+	struct inst inst;
 	int fd, n, r = 0;
 
 	if (argc != 5 || (n = atoi(argv[4])) < 1 || n > 10000) {
 		usage(stderr);
 		return 2;
 	}
-	if (!(rec = load_record(argv[1], &err)))
+	if (load_inst(argv[1], &inst, &err) < 0)
 		return fail(&err);
 	if ((fd = open_netns(argv[3], &err)) < 0) {
-		json_decref(rec);
+		inst_fini(&inst);
 		return fail(&err);
 	}
 	ms = xcalloc((size_t)n, sizeof(*ms));
@@ -201,7 +221,7 @@ static int cmd_bench_add_nic(int argc, char **argv)
 		struct timespec t0;
 		int tap = -1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		r = net_nic_add(rec, argv[2], fd, NULL, &tap, &err);
+		r = net_nic_add(&inst, argv[2], fd, &tap, &err);
 		ms[i] = ms_since(&t0);
 		if (tap >= 0)
 			close(tap);
@@ -209,7 +229,7 @@ static int cmd_bench_add_nic(int argc, char **argv)
 			r = net_nic_remove(argv[1], argv[2], &err);
 	}
 	close(fd);
-	json_decref(rec);
+	inst_fini(&inst);
 	if (r) {
 		free(ms);
 		return fail(&err);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <linux/close_range.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/prog.h"
 #include "lib/root.h"
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hull-supervisor: not a uuid: %s\n", uuid);
 		return 2;
 	}
-	_cleanup_free_ char *inst = hull_root_path("%s/config/vm.json", uuid);
+	_cleanup_free_ char *inst = inst_record_path(uuid);
 	if (!hull_path_exists(inst)) {
 		fprintf(stderr, "hull-supervisor: no such instance %s\n", uuid);
 		return 1;

@@ -22,6 +22,7 @@
 
 #include "hvm/hullrec.h"
 #include "hvm/vmmzone.h"
+#include "inst/inst.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 
@@ -208,29 +209,32 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	json_t *vm = NULL;
+	struct inst inst = {0};
 	if (record) {
 		/* the record's uuid, disks, ram and cpu_cap, under the
 		 * options given */
 		json_error_t je;
 		struct hvm_hull r = {0};
 		struct hull_err rerr = {0};
-		vm = json_load_file(record, JSON_REJECT_DUPLICATES, &je);
+		json_t *vm =
+		    json_load_file(record, JSON_REJECT_DUPLICATES, &je);
 		if (!vm) {
 			fprintf(stderr, "hull-vmmzone: %s: %s\n", record,
 				je.text);
 			return 1;
 		}
-		if (hvm_hull_from_record(vm, &r, &rerr) < 0) {
+		int pr = inst_parse(vm, &inst, &rerr);
+		json_decref(vm);
+		if (pr < 0 || hvm_hull_from_inst(&inst, &r, &rerr) < 0) {
 			fprintf(stderr, "hull-vmmzone: %s: %s\n", record,
 				rerr.msg);
-			json_decref(vm);
+			inst_fini(&inst);
 			return 1;
 		}
 		if (h.nfiles + r.nfiles > HVM_HULL_PATHS_MAX) {
 			fprintf(stderr, "hull-vmmzone: more than %d files\n",
 				HVM_HULL_PATHS_MAX);
-			json_decref(vm);
+			inst_fini(&inst);
 			return 1;
 		}
 		for (size_t i = 0; i < r.nfiles; i++)
@@ -248,13 +252,13 @@ int main(int argc, char **argv)
 	}
 	if (!h.uid != !h.gid) {
 		fprintf(stderr, "hull-vmmzone: --uid and --gid go together\n");
-		json_decref(vm);
+		inst_fini(&inst);
 		return 1;
 	}
 	if (!h.uuid || !h.root || optind >= argc) {
 		fprintf(stderr, "hull-vmmzone: --uuid, --root and a program "
 				"are required (see hull-vmmzone --help)\n");
-		json_decref(vm);
+		inst_fini(&inst);
 		return 1;
 	}
 	h.argv = argv + optind;
@@ -286,7 +290,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hull-vmmzone: %s\n", err.msg);
 		zone_cgroup_destroy(&cg, &err);
 		zone_cgroup_fini(&cg);
-		json_decref(vm);
+		inst_fini(&inst);
 		return 1;
 	}
 	child = pid;
@@ -303,6 +307,6 @@ int main(int argc, char **argv)
 			rc = 1;
 	}
 	zone_cgroup_fini(&cg);
-	json_decref(vm);
+	inst_fini(&inst);
 	return rc;
 }

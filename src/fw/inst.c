@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -191,48 +192,36 @@ static int uuid_cmp(const void *a, const void *b)
 		      ((const struct fw_inst *)b)->uuid);
 }
 
+struct load_all {
+	struct fw_inst **out;
+	size_t *n;
+	struct hull_err *err;
+};
+
+static int load_one(const char *uuid, json_t *vm, void *arg)
+{
+	struct load_all *la = arg;
+	struct fw_inst inst;
+	int rc = fw_inst_from_json(vm, &inst, la->err);
+	if (rc < 0) {
+		fw_inst_free(&inst);
+		return hull_err_prefix(la->err, "instance %s", uuid);
+	}
+	char *mark = hull_root_path("var/fw/stopped/%s", inst.uuid);
+	if (hull_path_exists(mark))
+		inst.firewall_enabled = false;
+	free(mark);
+	*la->out = xrealloc(*la->out, (*la->n + 1) * sizeof(**la->out));
+	(*la->out)[(*la->n)++] = inst;
+	return 0;
+}
+
 int fw_inst_load_all(struct fw_inst **out, size_t *n, struct hull_err *err)
 {
 	*out = NULL;
 	*n = 0;
-	DIR *d = opendir(hull_root());
-	if (!d) {
-		if (errno == ENOENT)
-			return 0;
-		return hull_err_sys(err, errno, "open %s", hull_root());
-	}
-	struct dirent *de;
-	int rc = 0;
-	while ((de = readdir(d))) {
-		if (!hull_uuid_valid(de->d_name))
-			continue;
-		char *path = hull_root_path("%s/config/vm.json", de->d_name);
-		if (!hull_path_exists(path)) {
-			free(path);
-			continue;
-		}
-		json_t *vm = hull_json_load_file(path, err);
-		free(path);
-		if (!vm) {
-			rc = -EINVAL;
-			break;
-		}
-		struct fw_inst inst;
-		rc = fw_inst_from_json(vm, &inst, err);
-		json_decref(vm);
-		if (rc < 0) {
-			fw_inst_free(&inst);
-			hull_err_prefix(err, "instance %s", de->d_name);
-			break;
-		}
-		char *mark = hull_root_path("var/fw/stopped/%s", inst.uuid);
-		if (hull_path_exists(mark))
-			inst.firewall_enabled = false;
-		free(mark);
-		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[(*n)++] = inst;
-	}
-	closedir(d);
+	struct load_all la = {out, n, err};
+	int rc = inst_record_foreach(INST_WALK_STRICT, load_one, &la, err);
 	if (rc < 0) {
 		fw_inst_free_all(*out, *n);
 		*out = NULL;

@@ -11,6 +11,8 @@
 #include "lib/uuid.h"
 #include "lib/strv.h"
 #include "lib/xalloc.h"
+#include "lib/mac.h"
+#include "net/nic.h"
 
 static void add2(struct hull_strv *sv, const char *opt, char *owned)
 {
@@ -34,107 +36,30 @@ static char *qesc(const char *s)
 	return o;
 }
 
-static bool is_mac(const char *s)
+static int add_disks(struct hull_strv *sv, const struct inst *inst,
+		     bool firmware, struct hull_err *err)
 {
-	if (strlen(s) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
-/* A JSON integer in [lo, hi], or dflt when absent. */
-static int get_int(json_t *o, const char *key, const char *name,
-		   json_int_t dflt, json_int_t lo, json_int_t hi,
-		   json_int_t *out, struct hull_err *err)
-{
-	json_t *v = json_object_get(o, key);
-	if (!v) {
-		*out = dflt;
-		return 0;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < lo ||
-	    json_integer_value(v) > hi)
-		return hull_err_set(err, EINVAL,
-				    "%s: must be an integer from %lld to %lld",
-				    name, (long long)lo, (long long)hi);
-	*out = json_integer_value(v);
-	return 0;
-}
-
-/* A JSON string or NULL when absent; -EINVAL when of another type. */
-static int get_str(json_t *o, const char *key, const char *name,
-		   const char **out, struct hull_err *err)
-{
-	json_t *v = json_object_get(o, key);
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return hull_err_set(err, EINVAL, "%s: must be a string", name);
-	*out = json_string_value(v);
-	return 0;
-}
-
-static int add_disks(struct hull_strv *sv, json_t *vm, bool firmware,
-		     struct hull_err *err)
-{
-	json_t *disks = json_object_get(vm, "disks");
-	if (!disks)
-		return 0;
-	if (!json_is_array(disks))
-		return hull_err_set(err, EINVAL, "disks: must be an array");
-	if (json_array_size(disks) > HVM_QEMU_DISKS_MAX)
+	if (inst->ndisks > HVM_QEMU_DISKS_MAX)
 		return hull_err_set(err, EINVAL, "disks: more than %d",
 				    HVM_QEMU_DISKS_MAX);
-	const char *deflt;
-	int r = get_str(vm, "disk_driver", "disk_driver", &deflt, err);
-	if (r < 0)
-		return r;
+	const char *deflt = inst->vm.disk_driver;
 	bool scsi_bus = false;
 	int ide_unit = 0;
-	size_t i;
-	json_t *d;
-	json_array_foreach(disks, i, d)
-	{
+	for (size_t i = 0; i < inst->ndisks; i++) {
+		const struct inst_disk *d = &inst->disks[i];
 		char name[32];
 		snprintf(name, sizeof(name), "disks.%zu", i);
-		if (!json_is_object(d))
-			return hull_err_set(err, EINVAL,
-					    "%s: must be an object", name);
-		const char *path, *model, *media, *uuid;
-		char key[48];
-		snprintf(key, sizeof(key), "%s.path", name);
-		if ((r = get_str(d, "path", key, &path, err)) < 0)
-			return r;
+		const char *path = d->path, *model = d->model,
+			   *media = d->media, *uuid = d->uuid;
 		if (!path || path[0] != '/')
-			return hull_err_set(
-			    err, EINVAL, "%s: must be an absolute path", key);
-		snprintf(key, sizeof(key), "%s.model", name);
-		if ((r = get_str(d, "model", key, &model, err)) < 0)
-			return r;
+			return hull_err_set(err, EINVAL,
+					    "%s.path: must be an absolute path",
+					    name);
 		if (!model)
 			model = deflt ? deflt : "virtio";
-		snprintf(key, sizeof(key), "%s.media", name);
-		if ((r = get_str(d, "media", key, &media, err)) < 0)
-			return r;
 		if (!media)
 			media = "disk";
-		if (strcmp(media, "disk") && strcmp(media, "cdrom"))
-			return hull_err_set(err, EINVAL,
-					    "%s: must be disk or cdrom", key);
-		bool cdrom = !strcmp(media, "cdrom");
-		snprintf(key, sizeof(key), "%s.uuid", name);
-		if ((r = get_str(d, "uuid", key, &uuid, err)) < 0)
-			return r;
-		json_t *bootv = json_object_get(d, "boot");
-		if (bootv && !json_is_boolean(bootv))
-			return hull_err_set(err, EINVAL,
-					    "%s.boot: must be true or false",
-					    name);
-		bool boot = json_is_true(bootv);
+		bool cdrom = d->cdrom, boot = d->boot;
 		/* The guest sees a stable serial: the disk's UUID when it
 		 * has one (hex digits only, as many as virtio-blk takes),
 		 * else its index. */
@@ -204,39 +129,16 @@ static int add_disks(struct hull_strv *sv, json_t *vm, bool firmware,
 	return 0;
 }
 
-static int add_nics(struct hull_strv *sv, json_t *vm,
+static int add_nics(struct hull_strv *sv, const struct inst *inst,
 		    const struct hvm_qemu_host *h, struct hull_err *err)
 {
-	json_t *nics = json_object_get(vm, "nics");
-	if (!nics)
-		return 0;
-	if (!json_is_array(nics))
-		return hull_err_set(err, EINVAL, "nics: must be an array");
-	if (json_array_size(nics) > HVM_QEMU_NICS_MAX)
+	const struct net_config *net = inst->net;
+	if (net->nnics > HVM_QEMU_NICS_MAX)
 		return hull_err_set(err, EINVAL, "nics: more than %d",
 				    HVM_QEMU_NICS_MAX);
-	const char *deflt;
-	int r = get_str(vm, "nic_driver", "nic_driver", &deflt, err);
-	if (r < 0)
-		return r;
-	size_t i;
-	json_t *n;
-	json_array_foreach(nics, i, n)
-	{
-		char key[48];
-		if (!json_is_object(n))
-			return hull_err_set(err, EINVAL,
-					    "nics.%zu: must be an object", i);
-		const char *mac, *model;
-		snprintf(key, sizeof(key), "nics.%zu.mac", i);
-		if ((r = get_str(n, "mac", key, &mac, err)) < 0)
-			return r;
-		if (!mac || !is_mac(mac))
-			return hull_err_set(err, EINVAL,
-					    "%s: must be a MAC address", key);
-		snprintf(key, sizeof(key), "nics.%zu.model", i);
-		if ((r = get_str(n, "model", key, &model, err)) < 0)
-			return r;
+	const char *deflt = inst->vm.nic_driver;
+	for (size_t i = 0; i < net->nnics; i++) {
+		const char *model = inst->vm.nic_model[i];
 		if (!model)
 			model = deflt ? deflt : "virtio";
 		const char *dev;
@@ -248,12 +150,14 @@ static int add_nics(struct hull_strv *sv, json_t *vm,
 			dev = "rtl8139";
 		else
 			return hull_err_set(err, EINVAL,
-					    "%s: must be virtio, e1000 or "
-					    "rtl8139",
-					    key);
+					    "nics.%zu.model: must be virtio, "
+					    "e1000 or rtl8139",
+					    i);
 		if (i >= h->ntap_fds || h->tap_fds[i] < 0)
 			return hull_err_set(err, EINVAL,
 					    "nics.%zu: no tap device", i);
+		char mac[HULL_MAC_STRLEN];
+		hull_mac_format(net->nics[i].mac, mac);
 		add2(sv, "-netdev",
 		     xasprintf("tap,id=net%zu,fd=%d", i, h->tap_fds[i]));
 		add2(sv, "-device",
@@ -274,40 +178,34 @@ static char *sock_chardev(const char *id, const char *run, const char *name,
 			 el ? ",logappend=on" : "");
 }
 
-char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
+char **hvm_qemu_argv(const struct inst *inst, const struct hvm_qemu_host *h,
 		     struct hull_err *err)
 {
 	struct hull_strv sv = {0};
-	json_int_t vcpus = 1, ram = 256, vnc_port = 0;
-	const char *uuid, *cpu_type, *bootrom, *boot_order, *extra, *vnc_pw;
-	int r;
+	const char *uuid = inst->uuid, *cpu_type = inst->vm.cpu_type,
+		   *bootrom = inst->vm.bootrom, *boot_order = inst->vm.boot,
+		   *extra = inst->vm.qemu_extra_opts,
+		   *vnc_pw = inst->vm.vnc_password;
+	int64_t vcpus = inst->vcpus < 0 ? 1 : inst->vcpus,
+		ram = inst->ram < 0 ? 256 : inst->ram,
+		vnc_port = inst->vm.vnc_port;
 
-	if (!json_is_object(vm)) {
-		hull_err_set(err, EINVAL, "instance record: not an object");
-		return NULL;
-	}
 	if (!h->run_dir || h->run_dir[0] != '/') {
 		hull_err_set(err, EINVAL, "run directory: not absolute");
 		return NULL;
 	}
-	if ((r = get_str(vm, "uuid", "uuid", &uuid, err)) < 0)
-		return NULL;
-	if (!uuid || !hull_uuid_valid(uuid)) {
-		hull_err_set(err, EINVAL, "uuid: not a UUID");
+	if (vcpus < 1 || vcpus > HVM_QEMU_VCPUS_MAX) {
+		hull_err_set(err, EINVAL,
+			     "vcpus: must be an integer from 1 to %d",
+			     HVM_QEMU_VCPUS_MAX);
 		return NULL;
 	}
-	if (get_int(vm, "vcpus", "vcpus", 1, 1, HVM_QEMU_VCPUS_MAX, &vcpus,
-		    err) < 0 ||
-	    get_int(vm, "ram", "ram", 256, HVM_QEMU_RAM_MIN, HVM_QEMU_RAM_MAX,
-		    &ram, err) < 0 ||
-	    get_int(vm, "vnc_port", "vnc_port", 0, -1, 65535, &vnc_port, err) <
-		0 ||
-	    get_str(vm, "vnc_password", "vnc_password", &vnc_pw, err) < 0 ||
-	    get_str(vm, "cpu_type", "cpu_type", &cpu_type, err) < 0 ||
-	    get_str(vm, "bootrom", "bootrom", &bootrom, err) < 0 ||
-	    get_str(vm, "boot", "boot", &boot_order, err) < 0 ||
-	    get_str(vm, "qemu_extra_opts", "qemu_extra_opts", &extra, err) < 0)
+	if (ram < HVM_QEMU_RAM_MIN || ram > HVM_QEMU_RAM_MAX) {
+		hull_err_set(err, EINVAL,
+			     "ram: must be an integer from %d to %d",
+			     HVM_QEMU_RAM_MIN, HVM_QEMU_RAM_MAX);
 		return NULL;
+	}
 	if (vnc_pw && strlen(vnc_pw) > HVM_QEMU_VNC_PASSWORD_MAX) {
 		hull_err_set(err, EINVAL, "vnc_password: at most %d characters",
 			     HVM_QEMU_VNC_PASSWORD_MAX);
@@ -423,8 +321,8 @@ char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
 	     sock_chardev("qmpc", h->run_dir, HVM_QEMU_QMPC_SOCK, NULL));
 	add2(&sv, "-mon", xstrdup("chardev=qmpc,mode=control"));
 
-	if (add_disks(&sv, vm, !h->kernel, err) < 0 ||
-	    add_nics(&sv, vm, h, err) < 0)
+	if (add_disks(&sv, inst, !h->kernel, err) < 0 ||
+	    add_nics(&sv, inst, h, err) < 0)
 		goto fail;
 	add2(&sv, "-device", xstrdup("virtio-rng-pci"));
 

@@ -1,7 +1,8 @@
 /*
  * qemu.h - the kvm brand's launcher: a pure function from an instance
- * record (the SmartOS VM object) and facts about the host to the argv of
- * qemu-system-x86_64, the way SmartOS's vmadm built QEMU's command line.
+ * (inst/inst.h, the parsed SmartOS VM object) and facts about the host to
+ * the argv of qemu-system-x86_64, the way SmartOS's vmadm built QEMU's
+ * command line.
  * See docs/hvm.md for the full mapping; in short:
  *
  *   -machine pc (q35 with bootrom uefi), accel=kvm where /dev/kvm offers
@@ -27,10 +28,10 @@
 #ifndef HULL_HVM_QEMU_H
 #define HULL_HVM_QEMU_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "inst/inst.h"
 #include "lib/err.h"
 
 #define HVM_QEMU_BIN "qemu-system-x86_64"
@@ -66,7 +67,7 @@ struct hvm_qemu_host {
 
 /* Builds the argv (NULL-terminated, owned: free with hull_strv_free).
  * Errors name the property at fault ("disks.1.model: ..."). */
-char **hvm_qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
+char **hvm_qemu_argv(const struct inst *inst, const struct hvm_qemu_host *h,
 		     struct hull_err *err);
 
 #endif

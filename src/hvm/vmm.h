@@ -1,8 +1,8 @@
 /*
  * vmm.h - the bhyve brand's launcher: a pure function from an instance
- * record (the SmartOS VM object) and host facts to the argv of hull-vmm,
- * hull's own VMM (docs/hull-vmm.md), the counterpart of qemu.h for the
- * kvm brand. hull-vmm boots kernels directly (the boot loader of
+ * (inst/inst.h, the parsed SmartOS VM object) and host facts to the argv
+ * of hull-vmm, hull's own VMM (docs/hull-vmm.md), the counterpart of
+ * qemu.h for the kvm brand. hull-vmm boots kernels directly (the boot loader of
  * bootdisk.h finds them) and emulates virtio devices only, so:
  *
  *   --memory ramM --cpus vcpus --kernel/--initrd/--cmdline from the boot
@@ -18,10 +18,10 @@
 #ifndef HULL_HVM_VMM_H
 #define HULL_HVM_VMM_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "inst/inst.h"
 #include "lib/err.h"
 
 #define HVM_VMM_BIN "hull-vmm"
@@ -41,7 +41,7 @@ struct hvm_vmm_host {
 
 /* Builds the argv (NULL-terminated; free with hull_strv_free). Errors
  * name the property at fault. */
-char **hvm_vmm_argv(json_t *vm, const struct hvm_vmm_host *h,
+char **hvm_vmm_argv(const struct inst *inst, const struct hvm_vmm_host *h,
 		    struct hull_err *err);
 
 #endif

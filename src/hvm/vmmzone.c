@@ -540,7 +540,7 @@ static pid_t clone_into(int cgfd)
 int hvm_hull_cgroup_setup(const struct hvm_hull *h, struct zone_cgroup *cg,
 			  struct hull_err *err)
 {
-	struct zone_limits lim = {
+	struct inst_limits lim = {
 	    .cpu_cap = h->cpu_cap > 0 ? h->cpu_cap : -1,
 	    .cpu_shares = -1,
 	    .max_physical_memory =

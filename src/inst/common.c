@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+#include "inst/record.h"
 #include "inst/txn.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -32,31 +33,12 @@ void inst_warnings(const struct hull_progress *pr, const char *uuid,
 
 int hull_instance_lock(const char *uuid, bool wait, struct hull_err *err)
 {
-	/* Never creates the instance's folders: a lock on an instance whose
-	 * provision did not complete (or that is gone) is an error. */
-	_cleanup_free_ char *dir = hull_root_path("%s/config", uuid);
-	if (!hull_is_dir(dir))
-		return hull_err_set(err, ENOENT,
-				    "VM %s has no complete record (its "
-				    "provisioning failed, or it was deleted)",
-				    uuid);
-	_cleanup_free_ char *p = hull_root_path("%s/config/.lock", uuid);
-	return wait ? hull_lock_take(p, true, err) : hull_lock_try(p, err);
+	return inst_lock(uuid, wait, err); /* inst/record.h */
 }
 
 void hull_instance_unlock(int lock)
 {
 	hull_lock_release(lock);
-}
-
-int inst_lock(const char *uuid, struct hull_err *err)
-{
-	return hull_instance_lock(uuid, true, err);
-}
-
-int inst_lock_try(const char *uuid, struct hull_err *err)
-{
-	return hull_instance_lock(uuid, false, err);
 }
 
 unsigned inst_rand32(void)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hull/events.h"
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -145,7 +146,7 @@ static int rescan(struct hull_events *ev, hull_event_fn fn, void *arg)
 		fn("delete", vm, NULL, arg);
 		n++;
 		char *p = hull_root_path("%s", uuid);
-		char *c = hull_root_path("%s/config", uuid);
+		char *c = inst_config_dir(uuid);
 		char *r = hull_root_path("%s/run", uuid);
 		json_object_del(ev->watched, p);
 		json_object_del(ev->watched, c);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "inst/record.h"
 #include "inst/txn.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -90,7 +91,7 @@ int hull_instance_start(const char *uuid, const struct hull_progress *pr,
 		return r;
 	}
 	json_decref(vm);
-	int lock = inst_lock(uuid, err);
+	int lock = inst_lock(uuid, true, err);
 	int r = lock < 0 ? lock : inst_start_locked(uuid, pr, err);
 	hull_lock_release(lock);
 	if (r < 0)
@@ -115,7 +116,7 @@ static int lock_for_force_stop(const char *uuid, bool *stopped,
 {
 	*stopped = false;
 	for (;;) {
-		int lock = inst_lock_try(uuid, err);
+		int lock = inst_lock(uuid, false, err);
 		if (lock != -EWOULDBLOCK)
 			return lock;
 		if (supervisor_alive(uuid)) {
@@ -123,7 +124,7 @@ static int lock_for_force_stop(const char *uuid, bool *stopped,
 			if (r < 0)
 				return r;
 			*stopped = true;
-			return inst_lock(uuid, err);
+			return inst_lock(uuid, true, err);
 		}
 		/* a start about to run its supervisor, or a command on a
 		 * stopped instance: ask again shortly */
@@ -145,7 +146,7 @@ static int stop_or_reboot(const char *uuid, bool reboot, bool force,
 	json_decref(vm);
 	bool stopped = false;
 	int lock = force && !reboot ? lock_for_force_stop(uuid, &stopped, err)
-				    : inst_lock(uuid, err);
+				    : inst_lock(uuid, true, err);
 	if (lock < 0)
 		return lock;
 	int r = 0;

@@ -12,6 +12,7 @@
 
 #include "inst/txn.h"
 #include "fw/reload.h"
+#include "inst/inst.h"
 #include "lib/json.h"
 #include "net/instance.h"
 #include "supervisor/client.h"
@@ -42,9 +43,12 @@ int inst_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "open %s", path);
-	int r = 0;
+	struct inst inst = {0};
+	int r = inst_parse(vm, &inst, err);
 	size_t i;
 	json_t *n;
+	if (r < 0)
+		goto out;
 	/* Gone or changed: remove the port. */
 	json_array_foreach(old_nics, i, n)
 	{
@@ -64,11 +68,11 @@ int inst_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 			if ((was && json_equal(was, n)) ||
 			    hull_json_bool(n, "primary", false) != (pass == 1))
 				continue;
-			if ((r = net_nic_add(vm, mac, fd, brand, NULL, err)) <
-			    0)
+			if ((r = net_nic_add(&inst, mac, fd, NULL, err)) < 0)
 				goto out;
 		}
 out:
+	inst_fini(&inst);
 	close(fd);
 	return r < 0 ? hull_err_prefix(err, "update the nics of running VM %s",
 				       uuid)
@@ -78,4 +82,9 @@ out:
 int inst_fw_reload(struct hull_err *err)
 {
 	return fw_reload_if_used(err);
+}
+
+int inst_fw_reload_for(json_t *vm, struct hull_err *err)
+{
+	return fw_reload_for(vm, err);
 }

@@ -35,6 +35,7 @@
 #include "hull/snapshot.h"
 #include "hvm/com2.h"
 #include "hvm/vmm.h"
+#include "inst/record.h"
 #include "inst/txn.h"
 #include "lib/root.h"
 #include "lib/json.h"
@@ -383,7 +384,7 @@ static int snapshot_op(const char *uuid, const char *name, enum snap_op op,
 	int r = pool_open(&pool, err);
 	if (r < 0)
 		return r;
-	int lock = inst_lock(uuid, err);
+	int lock = inst_lock(uuid, true, err);
 	bool pending;
 	r = lock;
 	vm = lock < 0 ? NULL : vm_record_load_raw(uuid, &pending, err);

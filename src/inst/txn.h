@@ -21,10 +21,6 @@ void inst_progress(const struct hull_progress *pr, enum hull_step step,
 /* Reports each line of a JSON array of strings as HULL_STEP_WARNING. */
 void inst_warnings(const struct hull_progress *pr, const char *uuid,
 		   json_t *warnings);
-/* Takes the instance lock (hull_instance_lock, waiting). */
-int inst_lock(const char *uuid, struct hull_err *err);
-/* The same without waiting: -EWOULDBLOCK when another holds it. */
-int inst_lock_try(const char *uuid, struct hull_err *err);
 unsigned inst_rand32(void);
 
 /* HVM brands (hvm.c): checks limits and disks[], fills in what the
@@ -56,5 +52,8 @@ int inst_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 		   struct hull_err *err);
 /* Recompiles and loads the firewall for all instances (fw_reload). */
 int inst_fw_reload(struct hull_err *err);
+/* The same after a create or delete of vm: nothing when the filter cannot
+ * depend on it (fw_reload_for). */
+int inst_fw_reload_for(json_t *vm, struct hull_err *err);
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "hvm/disks.h"
+#include "inst/record.h"
 #include "inst/txn.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -191,7 +192,7 @@ int hull_instance_update(const char *uuid, json_t *payload,
 	/* The payload is the caller's: the update works on a copy (it
 	 * fills in generated MACs, for one). */
 	json_t *work = json_deep_copy(payload);
-	int lock = inst_lock(uuid, err);
+	int lock = inst_lock(uuid, true, err);
 	int r = lock < 0 ? lock : update_locked(uuid, work, pr, err);
 	hull_lock_release(lock);
 	json_decref(work);

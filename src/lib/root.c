@@ -1,6 +1,7 @@
 /*
  * root.c - locating the pool root (see root.h).
  */
+#include "inst/record.h"
 #include "lib/root.h"
 
 #include <dirent.h>
@@ -139,7 +140,7 @@ int hull_instance_secure(const char *uuid, struct hull_err *err)
 		_cleanup_free_ char *d = xasprintf("%s/%s", inst, dirs[i]);
 		r = hull_mkdir_mode(d, 0700, err);
 	}
-	static const char *const files[] = {"config/vm.json", "lastexited",
+	static const char *const files[] = {INST_RECORD_REL, "lastexited",
 					    "run/supervisor.pid"};
 	for (size_t i = 0; r == 0 && i < sizeof(files) / sizeof(*files); i++) {
 		_cleanup_free_ char *f = xasprintf("%s/%s", inst, files[i]);

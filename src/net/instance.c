@@ -28,7 +28,7 @@
 
 bool net_brand_is_hvm(const char *brand)
 {
-	return brand && (!strcmp(brand, "kvm") || !strcmp(brand, "bhyve"));
+	return inst_brand_is_hvm(inst_brand_from_name(brand));
 }
 
 /* What one call made, so a failure can undo exactly that. */
@@ -449,14 +449,6 @@ static void made_undo(struct nl_sock *sk, struct made *m)
 	m->n = 0;
 }
 
-static int record_uuid(json_t *record, const char **uuid, struct hull_err *err)
-{
-	*uuid = hull_json_str(record, "uuid", NULL);
-	if (!*uuid || !hull_uuid_valid(*uuid))
-		return hull_err_set(err, EINVAL, "record: no valid uuid");
-	return 0;
-}
-
 /* Makes the ports of nics[0..n) and configures them; undoes all on error. */
 static int nics_bring_up(const char *uuid, const struct net_config *cfg,
 			 const struct net_nic **nics, size_t n, int netns_fd,
@@ -515,57 +507,44 @@ out:
 	return r;
 }
 
-int net_instance_setup(json_t *record, int netns_fd, const char *brand,
-		       int *tap_fds, struct hull_err *err)
+int net_instance_setup(const struct inst *inst, int netns_fd, int *tap_fds,
+		       struct hull_err *err)
 {
-	struct net_config *cfg = xcalloc(1, sizeof(*cfg));
+	const struct net_config *cfg = inst->net;
 	const struct net_nic *nics[NET_MAX_NICS];
-	const char *uuid;
-	bool hvm;
+	const char *uuid = inst->uuid;
+	bool hvm = inst_is_hvm(inst);
 	int lock, r;
 
-	if ((r = record_uuid(record, &uuid, err)) ||
-	    (r = net_config_parse(record, cfg, err)))
-		goto out;
-	if (!brand)
-		brand = hull_json_str(record, "brand", "joyent");
-	hvm = net_brand_is_hvm(brand);
-	if (hvm && !tap_fds && cfg->nnics) {
-		r = hull_err_set(err, EINVAL, "a VM's taps need a caller");
-		goto out;
-	}
+	if (!cfg)
+		return hull_err_set(err, EINVAL, "instance %s: not parsed",
+				    uuid);
+	if (hvm && !tap_fds && cfg->nnics)
+		return hull_err_set(err, EINVAL, "a VM's taps need a caller");
 	for (size_t i = 0; i < cfg->nnics; i++)
 		nics[i] = &cfg->nics[i];
-	if ((lock = net_lock(err)) < 0) {
-		r = lock;
-		goto out;
-	}
+	if ((lock = net_lock(err)) < 0)
+		return lock;
 	/* A crashed supervisor may have left ports behind. */
 	if (!(r = teardown_locked(uuid, err)))
 		r = nics_bring_up(uuid, cfg, nics, cfg->nnics, netns_fd, hvm,
 				  tap_fds, err);
 	hull_lock_release(lock);
-out:
-	free(cfg);
 	return r;
 }
 
-int net_nic_add(json_t *record, const char *mac, int netns_fd,
-		const char *brand, int *tap_fd, struct hull_err *err)
+int net_nic_add(const struct inst *inst, const char *mac, int netns_fd,
+		int *tap_fd, struct hull_err *err)
 {
-	struct net_config *cfg = xcalloc(1, sizeof(*cfg));
+	const struct net_config *cfg = inst->net;
 	const struct net_nic *nic = NULL;
 	_cleanup_free_ char *alias = NULL;
 	struct nl_sock *sk = NULL;
 	uint8_t m[HULL_MAC_LEN];
-	const char *uuid;
+	const char *uuid = inst->uuid;
 	int fds[1] = {-1};
-	bool hvm;
 	int lock = -1, r;
 
-	if ((r = record_uuid(record, &uuid, err)) ||
-	    (r = net_config_parse(record, cfg, err)))
-		goto out;
 	if (hull_mac_parse(mac, m) < 0) {
 		r = hull_err_set(err, EINVAL, "invalid MAC address '%s'", mac);
 		goto out;
@@ -591,10 +570,8 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 		r = hull_err_set(err, EEXIST, "nic %s is already set up", mac);
 		goto out;
 	}
-	if (!brand)
-		brand = hull_json_str(record, "brand", "joyent");
-	hvm = net_brand_is_hvm(brand);
-	r = nics_bring_up(uuid, cfg, &nic, 1, netns_fd, hvm, fds, err);
+	r = nics_bring_up(uuid, cfg, &nic, 1, netns_fd, inst_is_hvm(inst), fds,
+			  err);
 	if (!r) {
 		if (tap_fd)
 			*tap_fd = fds[0];
@@ -604,7 +581,6 @@ int net_nic_add(json_t *record, const char *mac, int netns_fd,
 out:
 	hull_lock_release(lock);
 	net_nl_close(sk);
-	free(cfg);
 	return r;
 }
 

@@ -24,6 +24,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "inst/inst.h"
 #include "lib/err.h"
 #include "net/nic.h"
 
@@ -34,21 +35,22 @@
 /* True for the brands whose nics are taps (kvm, bhyve). */
 bool net_brand_is_hvm(const char *brand);
 
-/* Sets up every nic of record (brand NULL: the record's). netns_fd is the
- * instance's network namespace (zones; ignored for VMs). For a VM, tap_fds
- * (NET_MAX_NICS entries) receives one tap descriptor per nic, owned by the
- * caller. Stale ports of the same instance are removed first. */
-int net_instance_setup(json_t *record, int netns_fd, const char *brand,
-		       int *tap_fds, struct hull_err *err);
+/* Sets up every nic of the instance (inst/inst.h: its parsed nics and
+ * brand). netns_fd is the instance's network namespace (zones; ignored for
+ * VMs). For a VM, tap_fds (NET_MAX_NICS entries) receives one tap
+ * descriptor per nic, owned by the caller. Stale ports of the same
+ * instance are removed first. */
+int net_instance_setup(const struct inst *inst, int netns_fd, int *tap_fds,
+		       struct hull_err *err);
 /* Removes every port and antispoof rule of the instance; the antispoof
  * table goes with the last port. Fine when there is nothing to remove. */
 int net_instance_teardown(const char *uuid, struct hull_err *err);
 
-/* Adds the nic of record whose MAC is mac (already in record's nics[]) to a
+/* Adds the nic of inst whose MAC is mac (already in its nics[]) to a
  * running instance: port, rules, and inside the namespace its addresses
  * (and default routes when it is the primary). tap_fd gets the tap of a VM. */
-int net_nic_add(json_t *record, const char *mac, int netns_fd,
-		const char *brand, int *tap_fd, struct hull_err *err);
+int net_nic_add(const struct inst *inst, const char *mac, int netns_fd,
+		int *tap_fd, struct hull_err *err);
 /* Removes the port of the nic with that MAC (its peer goes with it). */
 int net_nic_remove(const char *uuid, const char *mac, struct hull_err *err);
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -180,6 +181,12 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 			return r;
 	}
 	hull_mac_format(mac, t->mac);
+	/* A tag over a dladm etherstub uses that bridge itself: a bridge
+	 * cannot be a port of another. */
+	if (net_link_is_etherstub(sk, t->link)) {
+		snprintf(t->bridge, sizeof(t->bridge), "%s", t->link);
+		return 0;
+	}
 	/* Never take a link from a bridge or bond hull did not make. */
 	master = net_link_master(sk, t->link);
 	if (master > 0 && master != net_link_index(sk, t->bridge))
@@ -199,6 +206,12 @@ static bool uplink_is(struct nl_sock *sk, const struct net_tag *t)
 	return t->link[0] && hull_mac_parse(t->mac, want) == 0 &&
 	       net_link_mac(sk, t->link, have, &ignore) == 0 &&
 	       memcmp(have, want, HULL_MAC_LEN) == 0;
+}
+
+/* A normal tag whose uplink is a dladm etherstub: its bridge is that link. */
+static bool over_etherstub(const struct net_tag *t)
+{
+	return !t->etherstub && t->link[0] && !strcmp(t->link, t->bridge);
 }
 
 /* Creates the bridge when missing, binds the uplink, applies the MTU and
@@ -232,6 +245,18 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 	int br, up, r;
 
 	*created = false;
+	if (over_etherstub(t)) {
+		/* dladm made the bridge and owns it: only bring it up. */
+		if ((br = net_link_index(sk, t->bridge)) < 0)
+			return hull_err_set(err, ENODEV,
+					    "nic tag '%s': no etherstub %s "
+					    "(dladm create-etherstub)",
+					    t->name, t->bridge);
+		c.up = 1;
+		if ((r = net_link_change(sk, t->bridge, &c, err)))
+			return r;
+		return br;
+	}
 	if ((br = net_link_index(sk, t->bridge)) < 0) {
 		if ((r = net_bridge_create(sk, t->bridge, t->mtu, &vf, err)))
 			return r;
@@ -285,6 +310,8 @@ static int bridge_destroy(struct nl_sock *sk, const struct net_tag *t)
 	struct hull_err ignore;
 	struct net_link_change c = NET_LINK_CHANGE_INIT;
 
+	if (over_etherstub(t))
+		return 0; /* dladm's, not the tag's */
 	/* Release the uplink first so it keeps working on its own. */
 	if (!t->etherstub && t->link[0] && net_link_index(sk, t->link) > 0) {
 		c.master = 0;
@@ -590,26 +617,5 @@ out:
 int net_records_foreach(int (*fn)(const char *uuid, json_t *record, void *arg),
 			void *arg)
 {
-	DIR *d = opendir(hull_root());
-	struct dirent *de;
-	int r = 0;
-
-	if (!d)
-		return 0;
-	while (!r && (de = readdir(d))) {
-		struct hull_err ignore;
-		_cleanup_free_ char *p = NULL;
-		json_t *rec;
-
-		if (!hull_uuid_valid(de->d_name))
-			continue;
-		p = hull_root_path("%s/config/vm.json", de->d_name);
-		if (!hull_path_exists(p) ||
-		    !(rec = hull_json_load_file(p, &ignore)))
-			continue;
-		r = fn(de->d_name, rec, arg);
-		json_decref(rec);
-	}
-	closedir(d);
-	return r;
+	return inst_record_foreach(0, fn, arg, NULL);
 }

@@ -11,51 +11,28 @@
 #include <unistd.h>
 
 #include "fw/reload.h"
-#include "lib/json.h"
-#include "lib/root.h"
-#include "lib/xalloc.h"
 #include "net/instance.h"
 #include "net/stale.h"
 #include "supervisor/log.h"
 
-static json_t *record_load(const char *uuid, struct hull_err *err)
-{
-	_cleanup_free_ char *p = hull_root_path("%s/config/vm.json", uuid);
-	json_error_t je;
-	json_t *rec = json_load_file(p, 0, &je);
-	if (!rec)
-		hull_err_set(err, EINVAL, "%s: %s", p, je.text);
-	return rec;
-}
-
 int net_hook_prepare(const struct zone_config *cfg, pid_t init,
 		     struct hull_err *err)
 {
-	json_t *rec = record_load(cfg->uuid, err);
-	if (!rec)
-		return -err->code;
-	const char *brand = hull_json_str(rec, "brand", "joyent");
-	int r = 0;
-	if (net_brand_is_hvm(brand))
-		goto out; /* the VMM's nics are taps, made by its own start */
+	const struct inst *inst = &cfg->inst;
+	if (inst_is_hvm(inst))
+		return 0; /* the VMM's nics are taps, made by its own start */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)init);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = hull_err_sys(err, errno, "open %s", path);
-		goto out;
-	}
-	r = net_instance_setup(rec, fd, brand, NULL, err);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "network: open %s", path);
+	int r = net_instance_setup(inst, fd, NULL, err);
 	close(fd);
-	if (r < 0)
-		goto out;
-	if (hull_json_bool(rec, "firewall_enabled", false) &&
+	if (r == 0 && inst->firewall_enabled &&
 	    (r = fw_reload(false, err)) < 0) {
 		struct hull_err ignore;
 		net_instance_teardown(cfg->uuid, &ignore);
 	}
-out:
-	json_decref(rec);
 	return r < 0 ? hull_err_prefix(err, "network") : 0;
 }
 

@@ -277,28 +277,40 @@ static void write_init_record(struct supervisor *sv);
 static void boot_ended(void *data, int r, struct hull_err *err);
 
 /* 0: booted; 1: an HVM instance's boot loader runs, boot_ended comes
- * later; < 0: failed. */
-static int sv_boot(struct supervisor *sv, struct hull_err *err)
+ * later; < 0: failed. inst: the instance as read at the supervisor's
+ * start (taken over), or NULL to read it again (a reboot picks up what
+ * vmadm update changed in the record). The record is read once per boot. */
+static int sv_boot(struct supervisor *sv, struct inst *inst,
+		   struct hull_err *err)
 {
 	int r;
-	/* A reboot picks up what vmadm update changed in the record. */
+	struct inst fresh;
+	if (!inst) {
+		if ((r = inst_load(sv->uuid, &fresh, err)) < 0)
+			return r;
+		inst = &fresh;
+	}
 	struct zone_config cfg;
-	if (sv->vm.hvm) {
+	if (inst_is_hvm(inst)) {
 		/* An HVM instance: the emulator instead of init (vm.h). Its
-		 * zone_config carries only the uuid; the hull sets the
+		 * zone_config carries only the instance; the hull sets the
 		 * cgroup's limits from ram and cpu_cap. */
 		zone_config_fini(&sv->cfg);
+		sv->cfg.inst = *inst;
+		memset(inst, 0, sizeof(*inst));
 		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
 		sv->cfg.restart = ZONE_RESTART_NEVER;
 		sv->state = SV_BOOTING;
-		r = sv_vm_boot(&sv->vm, sv->uuid, &sv->cg, sv->loop, &sv->proc,
-			       boot_ended, sv, err);
+		r = sv_vm_boot(&sv->vm, &sv->cfg.inst, &sv->cg, sv->loop,
+			       &sv->proc, boot_ended, sv, err);
 		if (r != 0)
 			return r;
 		return sv_booted(sv, err);
 	}
-	if ((r = zone_config_load(sv->uuid, &cfg, err)) < 0)
+	if ((r = zone_config_from_inst(inst, &cfg, err)) < 0) {
+		zone_config_fini(&cfg);
 		return r;
+	}
 	zone_config_fini(&sv->cfg);
 	sv->cfg = cfg;
 	if ((r = zone_cgroup_create(&sv->cg, err)) < 0 ||
@@ -380,7 +392,9 @@ static void write_init_record(struct supervisor *sv)
 	json_decref(j);
 	_cleanup_free_ char *p = xasprintf("%s/init.json", sv->run_dir);
 	struct hull_err err = {0};
-	if (hull_file_write_atomic(p, text, strlen(text), 0600, &err) < 0)
+	/* Not synced: it describes this boot only (a host that lost power
+	 * runs nothing), and two fsyncs were most of a start's time. */
+	if (hull_file_replace(p, text, strlen(text), 0600, &err) < 0)
 		sv_log("error", "record boot: %s", err.msg);
 	free(text);
 }
@@ -507,7 +521,7 @@ static void boot_ended(void *data, int r, struct hull_err *err)
 static void sv_try_boot(struct supervisor *sv)
 {
 	struct hull_err err = {0};
-	int r = sv_boot(sv, &err);
+	int r = sv_boot(sv, NULL, &err);
 	if (r != 1)
 		boot_done(sv, r, &err);
 }
@@ -715,11 +729,8 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 	    (json_int_t)zone_cgroup_oom_kills(&sv->cg), "cgroup", sv->cg.rel);
 	if (sv->proc.pid > 0)
 		json_object_set_new(j, "pid", json_integer(sv->proc.pid));
-	static const char *const brands[] = {"joyent", "joyent-minimal", "lx"};
-	json_object_set_new(
-	    j, "brand",
-	    json_string(sv->vm.hvm ? (sv->vm.kvm_brand ? "kvm" : "bhyve")
-				   : brands[sv->cfg.brand]));
+	json_object_set_new(j, "brand",
+			    json_string(inst_brand_str(&sv->cfg.inst)));
 	json_object_set_new(j, "docker", json_boolean(sv->cfg.docker));
 	json_object_set_new(j, "sys_admin", json_boolean(sv->cfg.sys_admin));
 	/* limit_priv's capabilities, for zlogin's processes (exec.c) */
@@ -769,7 +780,7 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 			client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	case CONTROL_LISTENER:
-		if (c->passed_fd < 0 || sv->cfg.brand != ZONE_BRAND_LX ||
+		if (c->passed_fd < 0 || sv->cfg.brand != INST_BRAND_LX ||
 		    sv_loop_add(sv->loop, c->passed_fd, EPOLLIN, on_uname, sv,
 				&err) < 0) {
 			client_error(
@@ -781,20 +792,20 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	case CONTROL_UPDATE: {
-		struct zone_config cfg;
+		struct inst inst;
 		if (sv->vm.hvm) {
 			/* The hull's limits follow ram at the next boot. */
 			client_send(c, json_pack("{s:b}", "ok", 1));
 			break;
 		}
-		if (zone_config_load(sv->uuid, &cfg, &err) < 0 ||
-		    zone_cgroup_limits_apply(&sv->cg, &cfg.limits, &err) < 0) {
-			zone_config_fini(&cfg);
+		if (inst_load(sv->uuid, &inst, &err) < 0 ||
+		    zone_cgroup_limits_apply(&sv->cg, &inst.limits, &err) < 0) {
+			inst_fini(&inst);
 			client_error(c, err.msg);
 			break;
 		}
-		sv->cfg.limits = cfg.limits;
-		zone_config_fini(&cfg);
+		sv->cfg.limits = inst.limits;
+		inst_fini(&inst);
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	}
@@ -1020,7 +1031,8 @@ static void sv_teardown(struct supervisor *sv)
 
 /* The instance as the holder kept it: init (or the emulator) runs, or
  * ran when our predecessor died (its exit then comes in the replay). */
-static int sv_adopt(struct supervisor *sv, struct hull_err *err)
+static int sv_adopt(struct supervisor *sv, struct inst *inst,
+		    struct hull_err *err)
 {
 	int st = SV_DONE, pid = -1, r;
 	char boot[32] = "";
@@ -1033,9 +1045,12 @@ static int sv_adopt(struct supervisor *sv, struct hull_err *err)
 		snprintf(sv->boot_ts, sizeof(sv->boot_ts), "%s", boot);
 	sv->boot_mono = mono_now();
 	if (sv->vm.hvm) {
+		zone_config_fini(&sv->cfg);
+		sv->cfg.inst = *inst;
+		memset(inst, 0, sizeof(*inst));
 		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
 		sv->cfg.restart = ZONE_RESTART_NEVER;
-	} else if ((r = zone_config_load(sv->uuid, &sv->cfg, err)) < 0) {
+	} else if ((r = zone_config_from_inst(inst, &sv->cfg, err)) < 0) {
 		return r;
 	}
 	/* Console sessions attached to our predecessor go on with us. */
@@ -1089,8 +1104,8 @@ static int sv_adopt(struct supervisor *sv, struct hull_err *err)
 		return 0;
 	}
 	sv->proc.pid = pid;
-	if (sv->vm.hvm && (r = sv_vm_adopt(&sv->vm, sv->uuid, &sv->cg, sv->loop,
-					   &sv->proc, qmp, err)) < 0)
+	if (sv->vm.hvm && (r = sv_vm_adopt(&sv->vm, &sv->cfg.inst, &sv->cg,
+					   sv->loop, &sv->proc, qmp, err)) < 0)
 		return r;
 	if ((r = sv_watch(sv, err)) < 0 || (r = hooks_started(sv, err)) < 0)
 		return r;
@@ -1139,9 +1154,14 @@ int supervisor_run(const char *uuid, int ready_fd, int holder_fd, bool adopt)
 	}
 	zone_cgroup_init(&sv.cg, uuid);
 	sv.ready_fd = ready_fd;
-	int r = sv_vm_init(&sv.vm, uuid, &err);
-	if (r == 0)
-		r = adopt ? sv_adopt(&sv, &err) : sv_boot(&sv, &err);
+	struct inst inst;
+	int r = inst_load(uuid, &inst, &err);
+	if (r == 0) {
+		sv_vm_init(&sv.vm, &inst);
+		r = adopt ? sv_adopt(&sv, &inst, &err)
+			  : sv_boot(&sv, &inst, &err);
+		inst_fini(&inst);
+	}
 	if (r < 0) {
 		sv_log("error", "%s: %s", adopt ? "adopt" : "start", err.msg);
 		ready_report(&sv.ready_fd, err.msg);

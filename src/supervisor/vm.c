@@ -49,43 +49,22 @@ static const char *const qemu_data[] = {"/usr/share/qemu", "/usr/share/seabios",
  * dlopen()ed library: executable, with its closure). */
 #define QEMU_TCG_MODULE "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
 
-int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err)
+void sv_vm_init(struct sv_vm *vm, const struct inst *inst)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->qmp_fd = -1;
 	vm->loader_timer = -1;
-	_cleanup_free_ char *p = hull_root_path("%s/config/vm.json", uuid);
-	json_t *rec = hull_json_load_file(p, err);
-	if (!rec)
-		return -err->code;
-	const char *brand = hull_json_str(rec, "brand", "joyent");
-	vm->hvm = net_brand_is_hvm(brand);
-	vm->kvm_brand = !strcmp(brand, "kvm");
-	json_decref(rec);
-	return 0;
-}
-
-bool sv_vm_record_is_hvm(const char *uuid)
-{
-	struct sv_vm vm;
-	return sv_vm_init(&vm, uuid, NULL) == 0 && vm.hvm;
+	vm->hvm = inst_is_hvm(inst);
+	vm->kvm_brand = inst->brand == INST_BRAND_KVM;
 }
 
 /* The disk the boot loader reads: the one marked boot, else the first. */
-static const char *boot_disk(json_t *vm)
+static const char *boot_disk(const struct inst *inst)
 {
-	json_t *d;
-	size_t i;
-	const char *first = NULL;
-	json_array_foreach(json_object_get(vm, "disks"), i, d)
-	{
-		const char *p = json_string_value(json_object_get(d, "path"));
-		if (!first)
-			first = p;
-		if (json_is_true(json_object_get(d, "boot")))
-			return p;
-	}
-	return first;
+	for (size_t i = 0; i < inst->ndisks; i++)
+		if (inst->disks[i].boot)
+			return inst->disks[i].path;
+	return inst->ndisks ? inst->disks[0].path : NULL;
 }
 
 static bool is_prog(const char *p)
@@ -192,16 +171,15 @@ static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
  * without waiting for QEMU, which meanwhile lets no client in; a client
  * that comes before QEMU listens waits for it. The boot does not wait
  * for QEMU's VNC (some 200 ms under TCG). */
-static void vnc_setup(struct sv_vm *vm, const char *uuid, json_t *rec,
-		      const char *run, struct sv_loop *loop)
+static void vnc_setup(struct sv_vm *vm, const char *uuid, const char *run,
+		      struct sv_loop *loop)
 {
-	_cleanup_free_ char *top = hull_root_path("%s/run", uuid);
 	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_VNC_SOCK);
 	_cleanup_free_ char *qmp = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
 	struct hull_err err = {0};
-	vm->vnc = sv_vnc_start(loop, top, sock, qmp,
-			       (int)hull_json_int(rec, "vnc_port", 0),
-			       hull_json_str(rec, "vnc_password", NULL), &err);
+	vm->vnc =
+	    sv_vnc_start(loop, uuid, sock, qmp, (int)vm->inst->vm.vnc_port,
+			 vm->inst->vm.vnc_password, &err);
 	if (!vm->vnc)
 		sv_log("warn", "vnc: no relay: %s", err.msg);
 }
@@ -288,23 +266,22 @@ static int loader_wall_s(int *out, struct hull_err *err)
 	return 0;
 }
 
-int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
-	       struct sv_loop *loop, struct zone_proc *proc,
+int sv_vm_boot(struct sv_vm *vm, const struct inst *inst,
+	       struct zone_cgroup *cg, struct sv_loop *loop,
+	       struct zone_proc *proc,
 	       void (*booted)(void *data, int r, struct hull_err *err),
 	       void *data, struct hull_err *err)
 {
 	int r;
+	const char *uuid = inst->uuid;
 	snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
+	vm->inst = inst;
 	vm->cg = cg;
 	vm->loop = loop;
 	vm->proc = proc;
 	vm->booted = booted;
 	vm->booted_data = data;
 	vm->loader_timer = -1;
-	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
-	json_t *rec = hull_json_load_file(recp, err);
-	if (!rec)
-		return -err->code;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
@@ -327,18 +304,18 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	}
 	/* 1. the boot loader, in its sandbox (hvm/loader.h), while the
 	 * loop keeps serving: a stop ends it at once */
-	if (json_is_string(json_object_get(rec, "bootrom"))) {
+	if (inst->vm.bootrom) {
 		r = boot_rest(vm, NULL, false, err);
 		goto out;
 	}
-	const char *disk = boot_disk(rec);
+	const char *disk = boot_disk(inst);
 	if (!disk) {
 		r = hull_err_set(err, EINVAL, "disks: no disk to boot from");
 		goto out;
 	}
 	struct hvm_hull ids = {0};
 	int wall_s = 0;
-	if ((r = hvm_hull_from_record(rec, &ids, err)) < 0 ||
+	if ((r = hvm_hull_from_inst(vm->inst, &ids, err)) < 0 ||
 	    (r = loader_wall_s(&wall_s, err)) < 0)
 		goto out;
 	/* The loader runs in a leaf of the instance's cgroup, under the
@@ -371,7 +348,6 @@ int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 	}
 	r = 1;
 out:
-	json_decref(rec);
 	return r;
 }
 
@@ -385,17 +361,13 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	struct zone_cgroup *cg = vm->cg;
 	struct sv_loop *loop = vm->loop;
 	struct zone_proc *proc = vm->proc;
-	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
-	json_t *rec = hull_json_load_file(recp, err);
-	if (!rec)
-		return -err->code;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
 	int taps[NET_MAX_NICS];
 	for (size_t i = 0; i < NET_MAX_NICS; i++)
 		taps[i] = -1;
-	size_t ntaps = json_array_size(json_object_get(rec, "nics"));
+	size_t ntaps = vm->inst->net->nnics;
 	struct hvm_boot none = {0};
 	struct hvm_boot boot = bootp ? *bootp : none;
 	char **argv = NULL, *bin = NULL;
@@ -403,7 +375,7 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	int state_fd = -1;
 	int keep[NET_MAX_NICS + 1];
 	/* 2. the taps */
-	if (ntaps > 0 && (r = net_instance_setup(rec, -1, NULL, taps, err)) < 0)
+	if (ntaps > 0 && (r = net_instance_setup(vm->inst, -1, taps, err)) < 0)
 		goto out;
 	/* 3. the argv */
 	/* HULL_TEST_KVM_SMALL (tests only): let the bhyve brand use a KVM
@@ -425,7 +397,7 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 					 HVM_QEMU_BIN);
 			goto out;
 		}
-		argv = hvm_qemu_argv(rec, &h, err);
+		argv = hvm_qemu_argv(vm->inst, &h, err);
 	} else {
 		bin = find_prog("hull-vmm");
 		struct hvm_vmm_host h = {.kvm = kvm,
@@ -436,7 +408,7 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 					 .cmdline = boot.ent.cmdline,
 					 .tap_fds = taps,
 					 .ntap_fds = ntaps};
-		argv = hvm_vmm_argv(rec, &h, err);
+		argv = hvm_vmm_argv(vm->inst, &h, err);
 		if (argv && !bin) {
 			r = hull_err_set(err, ENOENT,
 					 "hull-vmm is not installed");
@@ -470,8 +442,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	static const char *const vmm_libs[] = {HVM_HULL_VMM_DLOPEN};
 	struct hvm_hull hh = {0};
 	/* uuid, the disks (read-write but cdroms and read_only), ram and
-	 * cpu_cap from the record */
-	if ((r = hvm_hull_from_record(rec, &hh, err)) < 0)
+	 * cpu_cap from the instance */
+	if ((r = hvm_hull_from_inst(vm->inst, &hh, err)) < 0)
 		goto out;
 	hh.argv = argv;
 	hh.envp = envp;
@@ -521,8 +493,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 			goto out;
 	}
 	/* 6. VNC */
-	if (vm->kvm_brand && hull_json_int(rec, "vnc_port", 0) >= 0)
-		vnc_setup(vm, uuid, rec, run, loop);
+	if (vm->kvm_brand && vm->inst->vm.vnc_port >= 0)
+		vnc_setup(vm, uuid, run, loop);
 	sv_log("info", "%s started: %s, pid %d, %s",
 	       vm->kvm_brand ? "QEMU" : "hull-vmm",
 	       direct ? boot.ent.kernel : "bootrom", (int)pid,
@@ -537,15 +509,15 @@ out:
 		net_instance_teardown(uuid, NULL);
 	hull_strv_free(argv);
 	free(bin);
-	json_decref(rec);
 	/* On failure the caller kills proc->pid (our child) if set. */
 	return r;
 }
 
-int sv_vm_adopt(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
-		struct sv_loop *loop, struct zone_proc *proc, int qmp,
-		struct hull_err *err)
+int sv_vm_adopt(struct sv_vm *vm, const struct inst *inst,
+		struct zone_cgroup *cg, struct sv_loop *loop,
+		struct zone_proc *proc, int qmp, struct hull_err *err)
 {
+	const char *uuid = inst->uuid;
 	snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
 	vm->cg = cg;
 	vm->loop = loop;
@@ -559,15 +531,11 @@ int sv_vm_adopt(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
 		if (sv_loop_add(loop, qmp, EPOLLIN, on_qmp, vm, err) < 0)
 			return -err->code;
 	}
-	_cleanup_free_ char *recp = hull_root_path("%s/config/vm.json", uuid);
-	json_t *rec = hull_json_load_file(recp, err);
-	if (!rec)
-		return -err->code;
+	vm->inst = inst;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
-	if (vm->kvm_brand && hull_json_int(rec, "vnc_port", 0) >= 0)
-		vnc_setup(vm, uuid, rec, run, loop);
-	json_decref(rec);
+	if (vm->kvm_brand && inst->vm.vnc_port >= 0)
+		vnc_setup(vm, uuid, run, loop);
 	return 0;
 }
 

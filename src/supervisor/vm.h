@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "inst/inst.h"
 #include "lib/err.h"
 #include "supervisor/loop.h"
 #include "zone/cgroup.h"
@@ -54,10 +55,11 @@ struct sv_vm {
 	struct zone_proc *proc;
 	void (*booted)(void *data, int r, struct hull_err *err);
 	void *booted_data;
+	const struct inst *inst; /* this boot's instance, borrowed */
 };
 
-/* Reads the record's brand into vm (hvm false for a zone brand). */
-int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err);
+/* Takes the instance's brand into vm (hvm false for a zone brand). */
+void sv_vm_init(struct sv_vm *vm, const struct inst *inst);
 
 /* Steps 1-5: on success proc has the emulator's pid and the console
  * descriptor (a connected socket), and loop watches QMP. Step 1, the boot
@@ -65,17 +67,18 @@ int sv_vm_init(struct sv_vm *vm, const char *uuid, struct hull_err *err);
  * returns 1 and the loop later calls booted(data, r, err) with how the
  * boot ended (0: proc is set). 0: booted already (a bootrom); < 0: it
  * failed. */
-int sv_vm_boot(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
-	       struct sv_loop *loop, struct zone_proc *proc,
+int sv_vm_boot(struct sv_vm *vm, const struct inst *inst,
+	       struct zone_cgroup *cg, struct sv_loop *loop,
+	       struct zone_proc *proc,
 	       void (*booted)(void *data, int r, struct hull_err *err),
 	       void *data, struct hull_err *err);
 /* After a supervisor's death (supervisor.c, adopt): the emulator runs,
  * proc has its pid and the console its predecessor held; qmp is the QMP
  * connection the holder kept (or -1). Watches QMP and starts the VNC
  * relay again. */
-int sv_vm_adopt(struct sv_vm *vm, const char *uuid, struct zone_cgroup *cg,
-		struct sv_loop *loop, struct zone_proc *proc, int qmp,
-		struct hull_err *err);
+int sv_vm_adopt(struct sv_vm *vm, const struct inst *inst,
+		struct zone_cgroup *cg, struct sv_loop *loop,
+		struct zone_proc *proc, int qmp, struct hull_err *err);
 
 /* Whether step 1 is running; ending it (a stop while it runs) kills the
  * loader and calls nothing. */
@@ -95,8 +98,5 @@ bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
  * code). Pure; fuzzed by tests/fuzz/fuzz_sv_qmp_event.c. */
 enum { SV_VM_EV_OTHER, SV_VM_EV_SHUTDOWN, SV_VM_EV_RESET };
 int sv_vm_qmp_event(const char *line, size_t len);
-
-/* Is the record at R/<uuid>/config/vm.json an HVM instance? */
-bool sv_vm_record_is_hvm(const char *uuid);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -97,23 +98,20 @@ static void used_add_file(struct used *s, const char *path)
 	json_decref(vm);
 }
 
+static int used_add_rec(const char *uuid, json_t *rec, void *arg)
+{
+	used_add(arg, rec);
+	return 0;
+}
+
 /* Every record and pending create: a range is taken from its create until
  * its instance's dataset and record are gone. */
 static void used_collect(struct used *s)
 {
-	DIR *d = opendir(hull_root());
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		if (!hull_uuid_valid(de->d_name))
-			continue;
-		_cleanup_free_ char *p =
-		    hull_root_path("%s/config/vm.json", de->d_name);
-		used_add_file(s, p);
-	}
-	if (d)
-		closedir(d);
+	inst_record_foreach(0, used_add_rec, s, NULL);
 	_cleanup_free_ char *pd = vm_pending_dir();
-	d = opendir(pd);
+	DIR *d = opendir(pd);
+	struct dirent *de;
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0)

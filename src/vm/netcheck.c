@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "inst/record.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
@@ -70,6 +71,20 @@ static int other_check(const struct net_config *cfg, const char *other,
 	return 0;
 }
 
+struct others {
+	const struct net_config *cfg;
+	const char *self;
+	struct hull_err *err;
+};
+
+static int other_one(const char *uuid, json_t *rec, void *arg)
+{
+	struct others *o = arg;
+	if (!strcmp(uuid, o->self))
+		return 0;
+	return other_check(o->cfg, uuid, json_object_get(rec, "nics"), o->err);
+}
+
 int vm_nics_host_check(json_t *vm, struct hull_err *err)
 {
 	json_t *nics = json_object_get(vm, "nics");
@@ -82,23 +97,9 @@ int vm_nics_host_check(json_t *vm, struct hull_err *err)
 		if ((r = net_tag_get(cfg->nics[n].tag, &tag, err)) < 0)
 			hull_err_prefix(err, "nics.%u", cfg->nics[n].index);
 	}
-	const char *self = hull_json_str(vm, "uuid", "");
-	DIR *d = r == 0 ? opendir(hull_root()) : NULL;
-	struct dirent *de;
-	while (d && r == 0 && (de = readdir(d))) {
-		if (!hull_uuid_valid(de->d_name) || !strcmp(de->d_name, self))
-			continue;
-		_cleanup_free_ char *p =
-		    hull_root_path("%s/config/vm.json", de->d_name);
-		json_t *other = json_load_file(p, 0, NULL);
-		if (!other)
-			continue;
-		r = other_check(cfg, de->d_name, json_object_get(other, "nics"),
-				err);
-		json_decref(other);
-	}
-	if (d)
-		closedir(d);
+	struct others o = {cfg, hull_json_str(vm, "uuid", ""), err};
+	if (r == 0)
+		r = inst_record_foreach(0, other_one, &o, NULL);
 	free(cfg);
 	return r;
 }

@@ -175,35 +175,14 @@ const struct vm_prop *vm_prop_all(unsigned *count)
 	return props;
 }
 
-static const struct {
-	const char *name;
-	unsigned bit;
-} brands[] = {
-    {"joyent", VM_BRAND_JOYENT},   {"joyent-minimal", VM_BRAND_JOYENT_MINIMAL},
-    {"builder", VM_BRAND_BUILDER}, {"lx", VM_BRAND_LX},
-    {"kvm", VM_BRAND_KVM},	   {"bhyve", VM_BRAND_BHYVE},
-};
-
 unsigned vm_brand_from_name(const char *name)
 {
-	for (size_t i = 0; name && i < sizeof(brands) / sizeof(brands[0]); i++)
-		if (!strcmp(name, brands[i].name))
-			return brands[i].bit;
-	return 0;
+	return inst_brand_from_name(name);
 }
 
 const char *vm_brand_type(unsigned brand)
 {
-	switch (brand) {
-	case VM_BRAND_LX:
-		return "LX";
-	case VM_BRAND_KVM:
-		return "KVM";
-	case VM_BRAND_BHYVE:
-		return "BHYV";
-	default:
-		return "OS";
-	}
+	return inst_brand_type(brand);
 }
 
 bool vm_brand_supported(unsigned brand)

@@ -13,20 +13,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum vm_brand {
-	VM_BRAND_JOYENT = 1u << 0,
-	VM_BRAND_JOYENT_MINIMAL = 1u << 1,
-	VM_BRAND_BUILDER = 1u << 2,
-	VM_BRAND_LX = 1u << 3,
-	VM_BRAND_KVM = 1u << 4,
-	VM_BRAND_BHYVE = 1u << 5,
-};
+#include "inst/brand.h"
 
-#define VM_BRANDS_OS                                                           \
-	(VM_BRAND_JOYENT | VM_BRAND_JOYENT_MINIMAL | VM_BRAND_BUILDER |        \
-	 VM_BRAND_LX)
-#define VM_BRANDS_HVM (VM_BRAND_KVM | VM_BRAND_BHYVE)
-#define VM_BRANDS_ANY (VM_BRANDS_OS | VM_BRANDS_HVM)
+/* The brands are inst/brand.h's one table; these names are the property
+ * table's spelling of the same bits. */
+#define VM_BRAND_JOYENT INST_BRAND_JOYENT
+#define VM_BRAND_JOYENT_MINIMAL INST_BRAND_JOYENT_MINIMAL
+#define VM_BRAND_BUILDER INST_BRAND_BUILDER
+#define VM_BRAND_LX INST_BRAND_LX
+#define VM_BRAND_KVM INST_BRAND_KVM
+#define VM_BRAND_BHYVE INST_BRAND_BHYVE
+#define VM_BRANDS_OS INST_BRANDS_OS
+#define VM_BRANDS_HVM INST_BRANDS_HVM
+#define VM_BRANDS_ANY INST_BRANDS_ANY
 
 enum vm_ptype {
 	VM_T_UUID, /* string, 8-4-4-4-12 hex */
@@ -63,7 +62,7 @@ enum vm_pflag {
 struct vm_prop {
 	const char *name;
 	enum vm_ptype type;
-	unsigned brands; /* enum vm_brand bits */
+	unsigned brands; /* enum inst_brand bits */
 	unsigned flags;	 /* enum vm_pflag bits */
 	int64_t min;	 /* VM_T_INT range, inclusive */
 	int64_t max;

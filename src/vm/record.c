@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/host.h"
 #include "lib/json.h"
@@ -53,12 +54,12 @@ bool vm_field_derived(const char *key)
 
 char *vm_record_path(const char *uuid)
 {
-	return hull_root_path("%s/config/vm.json", uuid);
+	return inst_record_path(uuid);
 }
 
 char *vm_record_lock_path(const char *uuid)
 {
-	return hull_root_path("%s/config/.lock", uuid);
+	return inst_lock_path(uuid);
 }
 
 char *vm_pending_dir(void)
@@ -123,10 +124,8 @@ json_t *vm_record_load_raw(const char *uuid, bool *pending,
 	*pending = false;
 	/* No stat first: listing thousands of instances, every syscall
 	 * counts; a missing vm.json shows as ENOENT from the read. */
-	char *p = vm_record_path(uuid);
 	struct hull_err e2;
-	json_t *vm = vm_mdfiles_load(p, NULL, &e2);
-	free(p);
+	json_t *vm = inst_record_load(uuid, &e2);
 	if (!vm && e2.code != ENOENT) {
 		if (err)
 			*err = e2;
@@ -328,9 +327,7 @@ int vm_record_save(json_t *vm, struct hull_err *err)
 	vm_time_iso(now);
 	json_object_set_new(copy, "last_modified", json_string(now));
 	json_object_set_new(vm, "last_modified", json_string(now));
-	char *p = vm_record_path(uuid);
-	int r = vm_mdfiles_save(p, copy, NULL, err);
-	free(p);
+	int r = inst_record_save(copy, err);
 	json_decref(copy);
 	return r;
 }
@@ -377,7 +374,7 @@ static void add_names(const char *dir, const char *suffix, char ***names,
 static json_t *load_fast(int rootfd, const char *uuid)
 {
 	char rel[HULL_UUID_LEN + 32];
-	snprintf(rel, sizeof(rel), "%s/config/vm.json", uuid);
+	snprintf(rel, sizeof(rel), "%s/" INST_RECORD_REL, uuid);
 	int fd = openat(rootfd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return vm_record_load(uuid, NULL);
@@ -409,7 +406,9 @@ json_t *vm_record_list(struct hull_err *err)
 {
 	char **names = NULL;
 	size_t n = 0, cap = 0;
-	add_names(hull_root(), NULL, &names, &n, &cap);
+	/* an unreadable pool root lists as an empty pool */
+	inst_uuids(&names, &n, NULL);
+	cap = n;
 	char *pd = vm_pending_dir();
 	add_names(pd, ".json", &names, &n, &cap);
 	free(pd);

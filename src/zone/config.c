@@ -12,10 +12,8 @@
 #include <string.h>
 
 #include "lib/json.h"
-#include "lib/root.h"
 #include "lib/strv.h"
 #include "lib/xalloc.h"
-#include "vm/mdfiles.h"
 #include "zone/idrange.h"
 
 #define ZONE_ARGV_MAX 4096
@@ -59,30 +57,9 @@ static int strv_from_json(json_t *j, const char *what, char ***out,
 	return 0;
 }
 
-static int64_t lim(json_t *vm, const char *key)
+void zone_limits_from_json(json_t *vm, struct inst_limits *l)
 {
-	json_t *v = json_object_get(vm, key);
-	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		return json_integer_value(v);
-	if (json_is_real(v) && json_real_value(v) >= 0)
-		return (int64_t)json_real_value(v);
-	return -1;
-}
-
-void zone_limits_from_json(json_t *vm, struct zone_limits *l)
-{
-	/* No cpu_cap is no cap (vmadm update cpu_cap=0 removes the
-	 * property): write it so, or a running zone keeps its old cap. */
-	l->cpu_cap = lim(vm, "cpu_cap");
-	if (l->cpu_cap < 0)
-		l->cpu_cap = 0;
-	l->cpu_shares = lim(vm, "cpu_shares");
-	l->max_physical_memory = lim(vm, "max_physical_memory");
-	if (l->max_physical_memory < 0)
-		l->max_physical_memory = lim(vm, "ram");
-	l->max_swap = lim(vm, "max_swap");
-	l->max_lwps = lim(vm, "max_lwps");
-	l->zfs_io_priority = lim(vm, "zfs_io_priority");
+	inst_limits_parse(vm, l, NULL);
 }
 
 static bool strv_has_prefix(char **v, const char *prefix)
@@ -153,82 +130,48 @@ int zone_config_userns_flag(json_t *im, struct hull_err *err)
 }
 
 /* The id range vmadm create recorded for a userns zone (idrange.h). */
-static int parse_userns_range(json_t *vm, struct zone_config *cfg,
-			      struct hull_err *err)
+static int userns_range(const struct inst *inst, struct zone_config *cfg,
+			struct hull_err *err)
 {
-	json_t *r = json_object_get(vm, "hull_userns");
-	json_t *u = json_object_get(r, "uid"), *g = json_object_get(r, "gid"),
-	       *c = json_object_get(r, "count");
-	if (!json_is_integer(u) || !json_is_integer(g) || !json_is_integer(c))
+	if (!inst->ids.set)
 		return hull_err_set(err, EINVAL,
 				    "hull:userns is set but the record holds "
 				    "no id range (hull_userns)");
-	json_int_t ui = json_integer_value(u), gi = json_integer_value(g),
-		   ci = json_integer_value(c);
-	if (ci != ZONE_IDRANGE_SIZE || ui <= 0 || gi <= 0 ||
-	    ui + ci > (json_int_t)UINT32_MAX ||
-	    gi + ci > (json_int_t)UINT32_MAX)
+	if (inst->ids.count != ZONE_IDRANGE_SIZE)
 		return hull_err_set(err, EINVAL,
 				    "hull_userns: not a range of %u host ids",
 				    ZONE_IDRANGE_SIZE);
-	cfg->userns_uid = (uint32_t)ui;
-	cfg->userns_gid = (uint32_t)gi;
-	cfg->userns_count = (uint32_t)ci;
+	cfg->userns_uid = inst->ids.uid;
+	cfg->userns_gid = inst->ids.gid;
+	cfg->userns_count = inst->ids.count;
 	return 0;
 }
 
-int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
+static int from_inst(struct zone_config *cfg, struct hull_err *err)
 {
 	int r;
-	memset(cfg, 0, sizeof(*cfg));
-	if (!json_is_object(vm))
-		return hull_err_set(err, EINVAL,
-				    "instance record is not an object");
-	const char *uuid = hull_json_str(vm, "uuid", "");
-	if (!hull_uuid_valid(uuid))
-		return hull_err_set(err, EINVAL, "instance record: bad uuid");
-	memcpy(cfg->uuid, uuid, HULL_UUID_LEN + 1);
-
-	const char *brand = hull_json_str(vm, "brand", "joyent");
-	if (strcmp(brand, "joyent") == 0)
-		cfg->brand = ZONE_BRAND_JOYENT;
-	else if (strcmp(brand, "builder") == 0)
-		cfg->brand = ZONE_BRAND_JOYENT; /* joyent, meant for builds */
-	else if (strcmp(brand, "joyent-minimal") == 0)
-		cfg->brand = ZONE_BRAND_JOYENT_MINIMAL;
-	else if (strcmp(brand, "lx") == 0)
-		cfg->brand = ZONE_BRAND_LX;
-	else
+	const struct inst *inst = &cfg->inst;
+	json_t *vm = inst->json;
+	memcpy(cfg->uuid, inst->uuid, HULL_UUID_LEN + 1);
+	if (inst_brand_is_hvm(inst->brand))
 		return hull_err_set(err, EINVAL, "brand %s is not a zone brand",
-				    brand);
-
-	cfg->docker = hull_json_bool(vm, "docker", false);
-	cfg->hostname = xstrdup(hull_json_str(vm, "hostname", cfg->uuid));
-	if (strlen(cfg->hostname) > 64)
-		return hull_err_set(err, EINVAL,
-				    "hostname: longer than 64 bytes");
-	const char *dom = hull_json_str(vm, "dns_domain", NULL);
-	cfg->dns_domain = dom ? xstrdup(dom) : NULL;
+				    inst_brand_str(inst));
+	cfg->brand = inst->brand;
+	cfg->docker = inst->docker;
+	cfg->hostname = xstrdup(inst->hostname);
+	cfg->dns_domain = inst->dns_domain ? xstrdup(inst->dns_domain) : NULL;
 	json_t *res = json_object_get(vm, "resolvers");
 	if (res &&
 	    (r = strv_from_json(res, "resolvers", &cfg->resolvers, err)) < 0)
 		return r;
-	if (cfg->brand == ZONE_BRAND_LX) {
-		const char *kv = hull_json_str(vm, "kernel_version", NULL);
-		if (kv) {
-			if (strlen(kv) > 64)
-				return hull_err_set(
-				    err, EINVAL,
-				    "kernel_version: longer than 64 bytes");
-			cfg->kernel_version = xstrdup(kv);
-		}
-	}
+	if (inst->kernel_version)
+		cfg->kernel_version = xstrdup(inst->kernel_version);
 	cfg->workdir = xstrdup("/");
 	cfg->restart = hull_json_bool(vm, "restart_init", true)
 			   ? ZONE_RESTART_ALWAYS
 			   : ZONE_RESTART_NEVER;
 
-	json_t *im = json_object_get(vm, "internal_metadata");
+	json_t *im = inst->internal_metadata;
 	if (cfg->docker) {
 		cfg->restart = ZONE_RESTART_NEVER;
 		if ((r = parse_docker(im, cfg, err)) < 0)
@@ -246,7 +189,7 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	}
 
 	cfg->sys_admin =
-	    !cfg->docker && cfg->brand != ZONE_BRAND_JOYENT_MINIMAL &&
+	    !cfg->docker && cfg->brand != INST_BRAND_JOYENT_MINIMAL &&
 	    strcmp(hull_json_str(im, "hull:sys_admin", "false"), "true") == 0;
 	if ((r = zone_privs_parse(json_object_get(vm, "limit_priv"),
 				  &cfg->privs, NULL, err)) < 0)
@@ -254,7 +197,7 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	if ((r = zone_config_userns_flag(im, err)) < 0)
 		return r;
 	cfg->userns = r == 1;
-	if (cfg->userns && (r = parse_userns_range(vm, cfg, err)) < 0)
+	if (cfg->userns && (r = userns_range(inst, cfg, err)) < 0)
 		return r;
 
 	/* systemd's container interface: container= names the manager. */
@@ -269,32 +212,47 @@ int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
 	if (!strv_has_prefix(cfg->envp, "HOSTNAME="))
 		hull_strv_append(&cfg->envp, hn);
 	free(hn);
-	zone_limits_from_json(vm, &cfg->limits);
-	if ((r = zone_fs_parse(json_object_get(vm, "filesystems"), &cfg->fs,
-			       &cfg->nfs, err)) < 0)
-		return r;
-	if (hull_json_bool(vm, "delegate_dataset", false))
-		return zone_fs_add_delegated(
-		    &cfg->fs, &cfg->nfs, cfg->uuid,
-		    hull_json_str(vm, "zpool", "zones"), err);
+	cfg->limits = inst->limits;
+	/* the mounts move here: the delegated dataset joins them */
+	cfg->fs = cfg->inst.fs;
+	cfg->nfs = cfg->inst.nfs;
+	cfg->inst.fs = NULL;
+	cfg->inst.nfs = 0;
+	if (inst->delegate_dataset)
+		return zone_fs_add_delegated(&cfg->fs, &cfg->nfs, cfg->uuid,
+					     inst->zpool, err);
 	return 0;
+}
+
+int zone_config_from_inst(struct inst *inst, struct zone_config *cfg,
+			  struct hull_err *err)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->inst = *inst;
+	memset(inst, 0, sizeof(*inst));
+	return from_inst(cfg, err);
+}
+
+int zone_config_parse(json_t *vm, struct zone_config *cfg, struct hull_err *err)
+{
+	struct inst inst;
+	memset(cfg, 0, sizeof(*cfg));
+	int r = inst_parse(vm, &inst, err);
+	if (r < 0)
+		return r;
+	return zone_config_from_inst(&inst, cfg, err);
 }
 
 int zone_config_load(const char *uuid, struct zone_config *cfg,
 		     struct hull_err *err)
 {
-	_cleanup_free_ char *path = hull_root_path("%s/config/vm.json", uuid);
+	struct inst inst;
 	memset(cfg, 0, sizeof(*cfg));
 	/* With its side files: docker:* values may be large. */
-	json_t *vm = vm_mdfiles_load(path, NULL, err);
-	if (!vm)
-		return -err->code;
-	int r = zone_config_parse(vm, cfg, err);
-	json_decref(vm);
-	if (r == 0 && strcmp(cfg->uuid, uuid) != 0)
-		r = hull_err_set(err, EINVAL, "%s: uuid is %s", path,
-				 cfg->uuid);
-	return r;
+	int r = inst_load(uuid, &inst, err);
+	if (r < 0)
+		return r;
+	return zone_config_from_inst(&inst, cfg, err);
 }
 
 void zone_config_fini(struct zone_config *cfg)
@@ -310,5 +268,6 @@ void zone_config_fini(struct zone_config *cfg)
 	free(cfg->workdir);
 	free(cfg->user);
 	zone_fs_free(cfg->fs, cfg->nfs);
+	inst_fini(&cfg->inst);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -1,11 +1,11 @@
 /*
- * config.h - what the zone runtime needs from an instance record.
- *
- * zone_config_parse() turns a SmartOS VM object (vm.json, written by vmadm)
- * into a struct zone_config: brand, hostname, resolvers, init argv and env
- * (for docker zones from internal_metadata docker:* keys, which come from
- * an untrusted image config), and resource limits. It is a pure function so
- * it can be fuzzed (tests/fuzz/fuzz_zone_config.c).
+ * config.h - what the zone runtime needs from an instance: the typed
+ * instance (inst/inst.h, parsed once) and what the zone derives from it:
+ * resolvers, init argv and env (for docker zones from internal_metadata
+ * docker:* keys, which come from an untrusted image config), limit_priv,
+ * the user namespace, the mounts. zone_config_from_inst() and
+ * zone_config_parse() are pure so they can be fuzzed
+ * (tests/fuzz/fuzz_zone_config.c).
  */
 #ifndef HULL_ZONE_CONFIG_H
 #define HULL_ZONE_CONFIG_H
@@ -16,26 +16,11 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "inst/inst.h"
 #include "lib/err.h"
 #include "lib/uuid.h"
 #include "zone/fs.h"
 #include "zone/privs.h"
-
-/* -1 means "not set, leave the kernel's default". */
-struct zone_limits {
-	int64_t cpu_cap; /* percent of one CPU; 0 = uncapped */
-	int64_t cpu_shares;
-	int64_t max_physical_memory; /* MiB */
-	int64_t max_swap;	     /* MiB, RAM + swap */
-	int64_t max_lwps;
-	int64_t zfs_io_priority;
-};
-
-enum zone_brand {
-	ZONE_BRAND_JOYENT,
-	ZONE_BRAND_JOYENT_MINIMAL,
-	ZONE_BRAND_LX,
-};
 
 enum zone_restart {
 	ZONE_RESTART_NEVER,
@@ -44,8 +29,11 @@ enum zone_restart {
 };
 
 struct zone_config {
+	/* The instance this was derived from; owned. Its fs array has moved
+	 * to fs below. */
+	struct inst inst;
 	char uuid[HULL_UUID_LEN + 1];
-	enum zone_brand brand;
+	enum inst_brand brand;
 	bool docker;
 	/* Keep CAP_SYS_ADMIN (internal_metadata "hull:sys_admin": "true",
 	 * joyent/lx/builder only). Without user namespaces a zone root with
@@ -71,21 +59,25 @@ struct zone_config {
 	char *user; /* docker:user ("name", "uid", "uid:gid") or NULL */
 	enum zone_restart restart;
 	int restart_max; /* on-failure:N, 0 = unlimited */
-	struct zone_limits limits;
+	struct inst_limits limits;
 	struct zone_fs *fs; /* `filesystems`, mounted at every boot (fs.h) */
 	size_t nfs;
 };
 
-/* Fills cfg from a VM object; cfg owns copies of all strings. */
+/* Fills cfg from an instance (an OS brand), taking inst over: cfg owns
+ * it and inst is left empty, on failure too. */
+int zone_config_from_inst(struct inst *inst, struct zone_config *cfg,
+			  struct hull_err *err);
+/* inst_parse() and zone_config_from_inst() of a VM object. */
 int zone_config_parse(json_t *vm, struct zone_config *cfg,
 		      struct hull_err *err);
 /* internal_metadata "hull:userns": 1 for "true", 0 for "false" or
  * absent, -EINVAL (with the property named in err) for anything else. */
 int zone_config_userns_flag(json_t *internal_metadata, struct hull_err *err);
-/* Reads R/<uuid>/config/vm.json and parses it. */
+/* inst_load() and zone_config_from_inst(). */
 int zone_config_load(const char *uuid, struct zone_config *cfg,
 		     struct hull_err *err);
-/* Limits only (for vmadm update). */
-void zone_limits_from_json(json_t *vm, struct zone_limits *l);
+/* Limits only; invalid ones are left unset (inst_limits_parse). */
+void zone_limits_from_json(json_t *vm, struct inst_limits *l);
 void zone_config_fini(struct zone_config *cfg);
 #endif

@@ -357,7 +357,7 @@ static int write_sysconfig_network(const char *host, struct hull_err *err)
 static int write_hostname(const struct zone_config *cfg, struct hull_err *err)
 {
 	_cleanup_free_ char *line = xasprintf("%s\n", cfg->hostname);
-	if (cfg->brand != ZONE_BRAND_LX)
+	if (cfg->brand != INST_BRAND_LX)
 		return write_etc_file("/etc", "nodename", line, err);
 	int r;
 	if ((r = write_etc_file("/etc", "hostname", line, err)) < 0 ||
@@ -536,7 +536,7 @@ int zone_rootfs_mount(const struct zone_config *cfg, int console_fd,
 		return r;
 	if ((r = zone_dev_populate(console_fd, err)) < 0)
 		return r;
-	bool minimal = cfg->brand == ZONE_BRAND_JOYENT_MINIMAL;
+	bool minimal = cfg->brand == INST_BRAND_JOYENT_MINIMAL;
 	if (!minimal) {
 		if ((r = mnt("sysfs", "/sys", "sysfs",
 			     MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,

@@ -1,6 +1,6 @@
 /*
- * fuzz_hvm_hullrec.c - an instance record through hvm_hull_from_record
- * (the double hull's uuid, disks, ram and cpu_cap).
+ * fuzz_hvm_hullrec.c - an instance record through inst_parse and
+ * hvm_hull_from_inst (the double hull's uuid, disks, ram and cpu_cap).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,8 +18,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	struct hvm_hull h;
 	struct hull_err err = {0};
+	struct inst inst;
 	memset(&h, 0, sizeof(h));
-	if (hvm_hull_from_record(j, &h, &err) == 0) {
+	if (inst_parse(j, &inst, &err) == 0 &&
+	    hvm_hull_from_inst(&inst, &h, &err) == 0) {
 		/* every path it hands on is absolute and inside the record */
 		for (size_t i = 0; i < h.nfiles; i++)
 			if (!h.files[i].path || h.files[i].path[0] != '/')
@@ -27,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (h.nfiles > HVM_HULL_PATHS_MAX)
 			__builtin_trap();
 	}
+	inst_fini(&inst);
 	json_decref(j);
 	return 0;
 }

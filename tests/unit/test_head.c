@@ -232,12 +232,17 @@ static char *db_path(void)
 
 static void rm_db(const char *url)
 {
-	const char *path = url + 7;
+	/* the folder of the database file: "sqlite:" + DIR + "/state.db" */
+	char *dir = strdup(url + strlen("sqlite:"));
+	assert_non_null(dir);
+	char *slash = strrchr(dir, '/');
+	assert_non_null(slash);
+	*slash = '\0';
 	char *s;
-	assert_true(asprintf(&s, "rm -rf '%.*s'",
-			     (int)(strrchr(path, '/') - path), path) > 0);
+	assert_true(asprintf(&s, "rm -rf '%s'", dir) > 0);
 	assert_int_equal(system(s), 0);
 	free(s);
+	free(dir);
 }
 
 static void test_store_sqlite(void **state)

@@ -18,6 +18,7 @@
 #include "hvm/com2.h"
 #include "hvm/qemu.h"
 #include "hvm/qmp.h"
+#include "inst/inst.h"
 #include "lib/err.h"
 #include "lib/strv.h"
 #include "lib/xalloc.h"
@@ -32,14 +33,27 @@ static json_t *vm_new(const char *extra)
 	    "/disks/disk0.img\", \"boot\": true, \"model\": \"virtio\", "
 	    "\"uuid\": \"aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee\"}, {\"path\": "
 	    "\"/zones/" UUID "/disks/d,1.img\", \"model\": \"ide\"}], "
-	    "\"nics\": [{\"mac\": \"02:08:20:aa:bb:cc\", \"model\": "
-	    "\"virtio\"}]%s}",
+	    "\"nics\": [{\"nic_tag\": \"admin\", \"mac\": "
+	    "\"02:08:20:aa:bb:cc\", \"model\": \"virtio\"}]%s}",
 	    extra ? extra : "");
 	json_error_t je;
 	json_t *vm = json_loads(text, 0, &je);
 	free(text);
 	assert_non_null(vm);
 	return vm;
+}
+
+/* The argv of vm, through its typed form (inst/inst.h) as the supervisor
+ * builds it; the refusals of either step. */
+static char **qemu_argv(json_t *vm, const struct hvm_qemu_host *h,
+			struct hull_err *err)
+{
+	struct inst inst;
+	if (inst_parse(vm, &inst, err) < 0)
+		return NULL;
+	char **av = hvm_qemu_argv(&inst, h, err);
+	inst_fini(&inst);
+	return av;
 }
 
 /* The value after opt whose text contains want (NULL: none). */
@@ -78,7 +92,7 @@ static void test_direct_boot_tcg(void **state)
 	struct hvm_qemu_host h;
 	host_init(&h, false);
 	struct hull_err err = {0};
-	char **av = hvm_qemu_argv(vm, &h, &err);
+	char **av = qemu_argv(vm, &h, &err);
 	assert_non_null(av);
 	assert_string_equal(av[0], "qemu-system-x86_64");
 	assert_non_null(find(av, "-machine", "pc,accel=tcg"));
@@ -152,7 +166,7 @@ static void test_kvm_host_cpu(void **state)
 	h.console_pty = true;
 	h.console_log = "/zones/x/logs/console.log";
 	struct hull_err err = {0};
-	char **av = hvm_qemu_argv(vm, &h, &err);
+	char **av = qemu_argv(vm, &h, &err);
 	assert_non_null(av);
 	assert_non_null(find(av, "-machine", "pc,accel=kvm"));
 	assert_string_equal(find(av, "-cpu", ""), "host");
@@ -172,7 +186,7 @@ static void test_kvm_host_cpu(void **state)
 	/* "host" without KVM: QEMU's nearest, "max". */
 	vm = vm_new(", \"cpu_type\": \"host\"");
 	host_init(&h, false);
-	av = hvm_qemu_argv(vm, &h, &err);
+	av = qemu_argv(vm, &h, &err);
 	assert_string_equal(find(av, "-cpu", ""), "max");
 	hull_strv_free(av);
 	json_decref(vm);
@@ -185,7 +199,7 @@ static void test_bootrom(void **state)
 	json_t *vm = vm_new(", \"bootrom\": \"bios\", \"vnc_port\": 0");
 	host_init(&h, false);
 	h.kernel = h.initrd = h.cmdline = NULL;
-	char **av = hvm_qemu_argv(vm, &h, &err);
+	char **av = qemu_argv(vm, &h, &err);
 	assert_non_null(av);
 	assert_string_equal(find(av, "-bios", ""), HVM_QEMU_SEABIOS);
 	assert_string_equal(find(av, "-boot", ""), "order=cd");
@@ -201,7 +215,7 @@ static void test_bootrom(void **state)
 
 	/* vnc_port -1: no display at all; a password turns VNC auth on */
 	vm = vm_new(", \"vnc_port\": -1");
-	av = hvm_qemu_argv(vm, &h, &err);
+	av = qemu_argv(vm, &h, &err);
 	assert_non_null(av);
 	assert_true(has(av, "-nographic"));
 	assert_null(find(av, "-vnc", ""));
@@ -209,7 +223,7 @@ static void test_bootrom(void **state)
 	hull_strv_free(av);
 	json_decref(vm);
 	vm = vm_new(", \"vnc_port\": 5901, \"vnc_password\": \"s3cr,t\"");
-	av = hvm_qemu_argv(vm, &h, &err);
+	av = qemu_argv(vm, &h, &err);
 	assert_non_null(av);
 	assert_string_equal(find(av, "-vnc", ""),
 			    "unix:/zones/" UUID "/run/vnc.sock,password=on");
@@ -218,7 +232,7 @@ static void test_bootrom(void **state)
 	json_decref(vm);
 
 	vm = vm_new(", \"bootrom\": \"uefi\", \"boot\": \"order=c\"");
-	av = hvm_qemu_argv(vm, &h, &err);
+	av = qemu_argv(vm, &h, &err);
 	assert_non_null(av);
 	assert_non_null(find(av, "-machine", "q35,accel=tcg"));
 	assert_non_null(find(av, "-drive", "if=pflash"));
@@ -236,7 +250,7 @@ static void refused(const char *extra, const char *want, bool no_taps)
 	if (no_taps)
 		h.ntap_fds = 0;
 	struct hull_err err = {0};
-	char **av = hvm_qemu_argv(vm, &h, &err);
+	char **av = qemu_argv(vm, &h, &err);
 	if (av)
 		fail_msg("accepted %s", extra);
 	if (!strstr(err.msg, want))
@@ -265,9 +279,10 @@ static void test_refused(void **state)
 		"disks.0.boot", false);
 	refused(", \"disks\": {}", "disks", false);
 	refused(", \"disks\": [1]", "disks.0", false);
-	refused(", \"nics\": [{\"mac\": \"zz\"}]", "nics.0.mac", false);
-	refused(", \"nics\": [{\"mac\": \"02:00:00:00:00:01\", \"model\": "
-		"\"ne2k\"}]",
+	refused(", \"nics\": [{\"nic_tag\": \"admin\", \"mac\": \"zz\"}]",
+		"nics.0.mac", false);
+	refused(", \"nics\": [{\"nic_tag\": \"admin\", \"mac\": "
+		"\"02:00:00:00:00:01\", \"model\": \"ne2k\"}]",
 		"nics.0.model", false);
 	refused("", "nics.0: no tap device", true);
 	refused(", \"vnc_port\": 70000", "vnc_port", false);
@@ -286,7 +301,7 @@ static void test_extra_disks(void **state)
 	struct hvm_qemu_host h;
 	host_init(&h, false);
 	struct hull_err err = {0};
-	char **av = hvm_qemu_argv(vm, &h, &err);
+	char **av = qemu_argv(vm, &h, &err);
 	assert_non_null(av);
 	int buses = 0;
 	for (char **p = av; *p; p++)

@@ -29,13 +29,27 @@ static json_t *vm_new(const char *extra)
 	    "{\"uuid\": \"" UUID "\", \"brand\": \"bhyve\", \"vcpus\": 2, "
 	    "\"ram\": 1024, \"disks\": [{\"path\": \"/zones/" UUID
 	    "/disks/disk0.img\", \"boot\": true, \"model\": \"virtio\"}], "
-	    "\"nics\": [{\"mac\": \"02:08:20:aa:bb:cc\"}]%s}",
+	    "\"nics\": [{\"nic_tag\": \"admin\", \"mac\": "
+	    "\"02:08:20:aa:bb:cc\"}]%s}",
 	    extra ? extra : "");
 	json_error_t je;
 	json_t *vm = json_loads(t, 0, &je);
 	free(t);
 	assert_non_null(vm);
 	return vm;
+}
+
+/* The argv of vm, through its typed form (inst/inst.h) as the supervisor
+ * builds it; the refusals of either step. */
+static char **vmm_argv(json_t *vm, const struct hvm_vmm_host *h,
+		       struct hull_err *err)
+{
+	struct inst inst;
+	if (inst_parse(vm, &inst, err) < 0)
+		return NULL;
+	char **av = hvm_vmm_argv(&inst, h, err);
+	inst_fini(&inst);
+	return av;
 }
 
 static void host_init(struct hvm_vmm_host *h)
@@ -55,7 +69,7 @@ static void test_argv(void **state)
 	struct hvm_vmm_host h;
 	host_init(&h);
 	struct hull_err err = {0};
-	char **av = hvm_vmm_argv(vm, &h, &err);
+	char **av = vmm_argv(vm, &h, &err);
 	assert_non_null(av);
 	const char *want[] = {"hull-vmm",
 			      "--memory",
@@ -100,7 +114,7 @@ static void refused(const char *extra, bool kvm, const char *want)
 	host_init(&h);
 	h.kvm = kvm;
 	struct hull_err err = {0};
-	char **av = hvm_vmm_argv(vm, &h, &err);
+	char **av = vmm_argv(vm, &h, &err);
 	if (av)
 		fail_msg("accepted %s", extra ? extra : "");
 	if (!strstr(err.msg, want))
@@ -119,10 +133,11 @@ static void test_refused(void **state)
 	refused(", \"disks\": [{\"path\": \"/a\", \"media\": \"cdrom\"}]", true,
 		"disks.0.media");
 	refused(", \"disks\": [{\"path\": \"/a,ro\"}]", true, "disks.0.path");
-	refused(", \"nics\": [{\"mac\": \"02:00:00:00:00:01\", \"model\": "
-		"\"e1000\"}]",
+	refused(", \"nics\": [{\"nic_tag\": \"admin\", \"mac\": "
+		"\"02:00:00:00:00:01\", \"model\": \"e1000\"}]",
 		true, "nics.0.model");
-	refused(", \"nics\": [{}, {}]", true, "nics.0.mac");
+	refused(", \"nics\": [{\"nic_tag\": \"admin\"}, {}]", true,
+		"nics.0: no mac");
 }
 
 int main(void)

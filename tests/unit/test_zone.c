@@ -64,7 +64,7 @@ static void test_config_defaults(void **state)
 static void test_limits_without_cpu_cap_lift_the_cap(void **state)
 {
 	json_t *j = rec("{\"uuid\":\"" UUID "\",\"max_lwps\":40}");
-	struct zone_limits l;
+	struct inst_limits l;
 	zone_limits_from_json(j, &l);
 	assert_int_equal(l.cpu_cap, 0);
 	assert_int_equal(l.max_lwps, 40);
@@ -201,7 +201,7 @@ static void test_config_lx_and_resolvers(void **state)
 		"\"restart_init\":false}");
 	struct zone_config c;
 	assert_int_equal(zone_config_parse(j, &c, NULL), 0);
-	assert_int_equal(c.brand, ZONE_BRAND_LX);
+	assert_int_equal(c.brand, INST_BRAND_LX);
 	assert_string_equal(c.kernel_version, "3.13.0");
 	assert_string_equal(c.resolvers[0], "192.0.2.1");
 	assert_int_equal(c.restart, ZONE_RESTART_NEVER);

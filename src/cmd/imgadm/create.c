@@ -19,6 +19,7 @@
 #include "image/install.h"
 #include "image/vmimage.h"
 #include "imgadm.h"
+#include "inst/record.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -62,11 +63,11 @@ static json_t *read_base(const char *m, struct hull_err *err)
 static int make_image(const char *vmuuid, json_t *base, const char *prefix,
 		      const char *comp, struct hull_err *err)
 {
-	char *lockp = hull_root_path("%s/config/.lock", vmuuid);
+	char *lockp = inst_lock_path(vmuuid);
 	int lock = -1, r;
 	json_t *vm = NULL, *m = NULL;
 	char *mpath = NULL, *fpath = NULL, *root = NULL, *pfx = NULL;
-	char *cfg = hull_root_path("%s/config", vmuuid);
+	char *cfg = inst_config_dir(vmuuid);
 	bool exists = hull_is_dir(cfg);
 	free(cfg);
 	if (!exists) {
