@@ -21,6 +21,13 @@
  * snapshot first (a bad one changes nothing), then rolls back as usual
  * and starts the VM, whose supervisor finds vmstate in the dataset and
  * hands it to hull-vmm --restore: the guest resumes where it was.
+ *
+ * A kvm VM's state is QEMU's own migration stream (hvm/qemustate.h):
+ * over its command QMP socket QEMU is stopped and migrates into vmstate
+ * through a passed descriptor; vmstate.sum beside it holds the stream's
+ * size and SHA-256, since QEMU's stream has no checksum and QEMU exits
+ * on a bad one. The rollback checks both before anything changes, and
+ * the supervisor starts QEMU with -incoming defer and feeds it vmstate.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -34,9 +41,12 @@
 
 #include "hull/snapshot.h"
 #include "hvm/com2.h"
+#include "hvm/qemu.h"
+#include "hvm/qemustate.h"
 #include "hvm/vmm.h"
 #include "inst/record.h"
 #include "inst/txn.h"
+#include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/json.h"
 #include "lib/lock.h"
@@ -141,8 +151,44 @@ static char *vmstate_path(struct pool *pool, const char *ds)
 	return xasprintf("%s/" HULL_VMSTATE_FILE, dir);
 }
 
+/* The kvm brand: QEMU paused and its state written to path, with the
+ * sum file beside it; *q stays open (paused QEMU) for the resume, also
+ * on failure. */
+static int qemu_state_save(const char *uuid, const char *path,
+			   struct hvm_qmp **q, struct hull_err *err)
+{
+	_cleanup_free_ char *sock = hull_root_path(
+	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_QEMU_QMPC_SOCK, uuid);
+	*q = hvm_qmp_open(sock, 10000, err);
+	if (!*q)
+		return -err->code;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		      0600);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "%s", path);
+	struct hvm_qemu_state_sum sum = {0};
+	int r = hvm_qemu_state_save(*q, fd, VMSTATE_TIMEOUT_MS, err);
+	if (r == 0)
+		r = hvm_qemu_state_digest(fd, &sum, err);
+	close(fd);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *sp =
+	    xasprintf("%s" HVM_QEMU_STATE_SUM_SUFFIX, path);
+	_cleanup_free_ char *text = hvm_qemu_state_sum_format(&sum);
+	return hull_file_replace(sp, text, strlen(text), 0600, err);
+}
+
+static void qemu_state_unlink(const char *path)
+{
+	unlink(path);
+	_cleanup_free_ char *sp =
+	    xasprintf("%s" HVM_QEMU_STATE_SUM_SUFFIX, path);
+	unlink(sp);
+}
+
 static int snap_create(struct pool *pool, json_t *vm, const char *uuid,
-		       long idx, const char *name, unsigned flags,
+		       long idx, const char *name, unsigned flags, bool kvm,
 		       const struct hull_progress *pr, struct hull_err *err)
 {
 	if (idx >= 0)
@@ -152,8 +198,18 @@ static int snap_create(struct pool *pool, json_t *vm, const char *uuid,
 	char *snap = xasprintf("%s@vmsnap-%s", uuid, name);
 	bool memory = flags & HULL_SNAPSHOT_MEMORY;
 	char *state = memory ? vmstate_path(pool, uuid) : NULL;
+	struct hvm_qmp *q = NULL;
 	int r = 0;
-	if (memory) {
+	if (memory && kvm && supervisor_alive(uuid)) {
+		r = qemu_state_save(uuid, state, &q, err);
+		if (r < 0) {
+			qemu_state_unlink(state);
+			if (q)
+				hvm_qmp_execute(q, "cont", NULL, 10000, NULL);
+			hull_err_prefix(err, "memory snapshot of VM %s", uuid);
+			goto out;
+		}
+	} else if (memory) {
 		if (!supervisor_alive(uuid)) {
 			r = hull_err_set(err, EINVAL,
 					 "Cannot snapshot the memory of VM %s: "
@@ -183,7 +239,16 @@ static int snap_create(struct pool *pool, json_t *vm, const char *uuid,
 		}
 	}
 	r = pool_snapshot_create(pool, snap, err);
-	if (memory) {
+	if (memory && kvm) {
+		qemu_state_unlink(state);
+		struct hull_err rerr;
+		int rr = hvm_qmp_execute(q, "cont", NULL, 10000, &rerr);
+		if (r == 0 && rr < 0) {
+			pool_snapshot_destroy(pool, snap, NULL);
+			r = hull_err_set(err, -rr, "resume VM %s: %s", uuid,
+					 rerr.msg);
+		}
+	} else if (memory) {
 		unlink(state);
 		struct hull_err rerr;
 		int rr =
@@ -213,8 +278,47 @@ static int snap_create(struct pool *pool, json_t *vm, const char *uuid,
 			pool_snapshot_destroy(pool, snap, NULL);
 	}
 out:
+	hvm_qmp_close(q);
 	free(state);
 	free(snap);
+	return r;
+}
+
+/* A kvm VM's state file: its sum file, then its size, QEMU's magic and
+ * its SHA-256 against the sum. */
+static int qemu_state_check(const char *path, struct hull_err *err)
+{
+	_cleanup_free_ char *sp =
+	    xasprintf("%s" HVM_QEMU_STATE_SUM_SUFFIX, path);
+	char buf[512];
+	int sfd = open(sp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (sfd < 0)
+		return hull_err_sys(err, errno, "state file: its sum file");
+	ssize_t n = read(sfd, buf, sizeof(buf));
+	close(sfd);
+	struct hvm_qemu_state_sum want, got;
+	if (n < 0)
+		return hull_err_sys(err, errno, "state file: its sum file");
+	int r = hvm_qemu_state_sum_parse(buf, (size_t)n, &want, err);
+	if (r < 0)
+		return r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "state file");
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		r = hull_err_sys(err, errno, "state file");
+	} else if ((uint64_t)st.st_size != want.size) {
+		r = hull_err_set(err, EINVAL,
+				 "state file: truncated (%llu of %llu bytes)",
+				 (unsigned long long)st.st_size,
+				 (unsigned long long)want.size);
+	} else if ((r = hvm_qemu_state_digest(fd, &got, err)) == 0 &&
+		   strcmp(got.sha256, want.sha256)) {
+		r = hull_err_set(err, EINVAL,
+				 "state file: SHA-256 checksum mismatch");
+	}
+	close(fd);
 	return r;
 }
 
@@ -280,7 +384,7 @@ static int snap_delete(struct pool *pool, json_t *vm, const char *uuid,
 }
 
 static int snap_rollback(struct pool *pool, json_t *vm, const char *uuid,
-			 long idx, const char *name,
+			 long idx, const char *name, bool kvm,
 			 const struct hull_progress *pr, struct hull_err *err)
 {
 	bool was_running = supervisor_alive(uuid);
@@ -293,7 +397,8 @@ static int snap_rollback(struct pool *pool, json_t *vm, const char *uuid,
 		/* checked before anything changes: a bad state file leaves
 		 * the VM as it is */
 		_cleanup_free_ char *state = vmstate_path(pool, snap);
-		if (vmstate_check(state, vm, err) < 0) {
+		if ((kvm ? qemu_state_check(state, err)
+			 : vmstate_check(state, vm, err)) < 0) {
 			free(snap);
 			return hull_err_prefix(err,
 					       "Cannot rollback-snapshot VM "
@@ -362,20 +467,23 @@ static int snapshot_op(const char *uuid, const char *name, enum snap_op op,
 	bool failed = !strcmp(hull_json_str(vm, "state", ""), "failed");
 	json_decref(vm);
 	/* SmartOS snapshots OS brands and bhyve (its disks are in the
-	 * instance's dataset here), and refuses kvm. */
-	if (brand == VM_BRAND_KVM)
+	 * instance's dataset here), and refuses kvm; hull takes a kvm VM's
+	 * snapshot with its memory (QEMU's migration), not its disks alone. */
+	if (brand == VM_BRAND_KVM && op == SNAP_CREATE &&
+	    !(flags & HULL_SNAPSHOT_MEMORY))
 		return hull_err_set(err, ENOTSUP,
 				    "snapshots for kvm VMs currently "
 				    "unsupported");
-	if (!(brand & (VM_BRANDS_OS | VM_BRAND_BHYVE)))
+	if (!(brand & (VM_BRANDS_OS | VM_BRAND_BHYVE | VM_BRAND_KVM)))
 		return hull_err_set(err, EINVAL,
 				    "Cannot %s VM %s: snapshots are supported "
 				    "for OS brands and bhyve only",
 				    cmd, uuid);
-	if ((flags & HULL_SNAPSHOT_MEMORY) && brand != VM_BRAND_BHYVE)
+	if ((flags & HULL_SNAPSHOT_MEMORY) &&
+	    !(brand & (VM_BRAND_BHYVE | VM_BRAND_KVM)))
 		return hull_err_set(err, EINVAL,
 				    "Cannot %s VM %s: memory snapshots are "
-				    "for bhyve VMs only",
+				    "for bhyve and kvm VMs only",
 				    cmd, uuid);
 	if (failed)
 		return hull_err_set(
@@ -400,11 +508,12 @@ static int snapshot_op(const char *uuid, const char *name, enum snap_op op,
 				 name, uuid);
 		goto out;
 	}
-	r = op == SNAP_CREATE
-		? snap_create(pool, vm, uuid, idx, name, flags, pr, err)
+	r = op == SNAP_CREATE ? snap_create(pool, vm, uuid, idx, name, flags,
+					    brand == VM_BRAND_KVM, pr, err)
 	    : op == SNAP_DELETE
 		? snap_delete(pool, vm, uuid, idx, name, pr, err)
-		: snap_rollback(pool, vm, uuid, idx, name, pr, err);
+		: snap_rollback(pool, vm, uuid, idx, name,
+				brand == VM_BRAND_KVM, pr, err);
 out:
 	hull_lock_release(lock);
 	json_decref(vm);

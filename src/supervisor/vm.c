@@ -25,6 +25,7 @@
 #include "hvm/loader.h"
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
+#include "hvm/qemustate.h"
 #include "hvm/qmp.h"
 #include "hvm/vmm.h"
 #include "hvm/vmmzone.h"
@@ -48,6 +49,9 @@ static const char *const qemu_data[] = {"/usr/share/qemu", "/usr/share/seabios",
 /* Debian builds TCG as a module QEMU loads by path (brought in like a
  * dlopen()ed library: executable, with its closure). */
 #define QEMU_TCG_MODULE "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
+/* Loading a memory snapshot into QEMU: a few seconds for a small guest
+ * under TCG; the bound is for a large one on a slow disk. */
+#define SV_VM_RESUME_TIMEOUT_MS 120000
 
 void sv_vm_init(struct sv_vm *vm, const struct inst *inst)
 {
@@ -351,6 +355,22 @@ out:
 	return r;
 }
 
+/* Feeds QEMU (started with -incoming defer) the state in its descriptor
+ * fd and resumes the guest. */
+static int qemu_resume(const char *run, int fd, struct hull_err *err)
+{
+	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
+	struct hvm_qmp *q = hvm_qmp_open(sock, 10000, err);
+	if (!q)
+		return hull_err_prefix(err, "memory snapshot");
+	int r = hvm_qemu_state_load(q, fd, SV_VM_RESUME_TIMEOUT_MS, err);
+	hvm_qmp_close(q);
+	if (r < 0)
+		return hull_err_prefix(err, "memory snapshot");
+	sv_log("info", "QEMU resumed the memory snapshot");
+	return 0;
+}
+
 /* Steps 2 to 6, once the kernel and initrd are in place (boot, or NULL
  * with a bootrom). */
 static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
@@ -414,24 +434,31 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 					 "hull-vmm is not installed");
 			goto out;
 		}
-		/* After a rollback to a memory snapshot (hull/snapshot.h) the
-		 * dataset holds its state: hull-vmm resumes it instead of
-		 * booting. Used once: the file goes as it is opened. */
-		_cleanup_free_ char *st =
-		    hull_root_path("%s/" HULL_VMSTATE_FILE, uuid);
-		if (argv && (state_fd = open(st, O_RDONLY | O_CLOEXEC |
-						     O_NOFOLLOW)) >= 0) {
-			unlink(st);
-			struct hull_strv v = {0};
-			for (char **a = argv; *a; a++)
-				hull_strv_add(&v, *a);
+	}
+	/* After a rollback to a memory snapshot (hull/snapshot.h) the
+	 * dataset holds its state: hull-vmm resumes it instead of booting,
+	 * QEMU waits for it (-incoming defer) and is fed it below. Used
+	 * once: the file goes as it is opened. */
+	_cleanup_free_ char *st = hull_root_path("%s/" HULL_VMSTATE_FILE, uuid);
+	if (argv &&
+	    (state_fd = open(st, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		unlink(st);
+		_cleanup_free_ char *sum =
+		    xasprintf("%s" HVM_QEMU_STATE_SUM_SUFFIX, st);
+		unlink(sum);
+		struct hull_strv v = {0};
+		for (char **a = argv; *a; a++)
+			hull_strv_add(&v, *a);
+		if (vm->kvm_brand) {
+			hull_strv_add(&v, "-incoming");
+			hull_strv_add(&v, "defer");
+		} else {
 			hull_strv_add(&v, "--restore");
 			hull_strv_push(&v, xasprintf("fd=%d", state_fd));
-			hull_strv_free(argv);
-			argv = hull_strv_steal(&v);
-			sv_log("info", "resuming the memory snapshot in %s",
-			       st);
 		}
+		hull_strv_free(argv);
+		argv = hull_strv_steal(&v);
+		sv_log("info", "resuming the memory snapshot in %s", st);
 	}
 	if (!argv) {
 		r = -err->code;
@@ -490,6 +517,11 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 		qmp_send(vm, "qmp_capabilities");
 		if ((r = sv_loop_add(loop, vm->qmp_fd, EPOLLIN, on_qmp, vm,
 				     err)) < 0)
+			goto out;
+		/* the memory snapshot, through the command socket; QEMU
+		 * holds the descriptor under the same number. The loop
+		 * waits meanwhile, as it does for the sockets above. */
+		if (state_fd >= 0 && (r = qemu_resume(run, state_fd, err)) < 0)
 			goto out;
 	}
 	/* 6. VNC */
