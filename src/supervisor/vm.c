@@ -439,26 +439,31 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	 * dataset holds its state: hull-vmm resumes it instead of booting,
 	 * QEMU waits for it (-incoming defer) and is fed it below. Used
 	 * once: the file goes as it is opened. */
-	_cleanup_free_ char *st = hull_root_path("%s/" HULL_VMSTATE_FILE, uuid);
-	if (argv &&
-	    (state_fd = open(st, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
-		unlink(st);
-		_cleanup_free_ char *sum =
-		    xasprintf("%s" HVM_QEMU_STATE_SUM_SUFFIX, st);
-		unlink(sum);
-		struct hull_strv v = {0};
-		for (char **a = argv; *a; a++)
-			hull_strv_add(&v, *a);
-		if (vm->kvm_brand) {
-			hull_strv_add(&v, "-incoming");
-			hull_strv_add(&v, "defer");
-		} else {
-			hull_strv_add(&v, "--restore");
-			hull_strv_push(&v, xasprintf("fd=%d", state_fd));
+	{
+		_cleanup_free_ char *st =
+		    hull_root_path("%s/" HULL_VMSTATE_FILE, uuid);
+		if (argv && (state_fd = open(st, O_RDONLY | O_CLOEXEC |
+						     O_NOFOLLOW)) >= 0) {
+			unlink(st);
+			_cleanup_free_ char *sum =
+			    xasprintf("%s" HVM_QEMU_STATE_SUM_SUFFIX, st);
+			unlink(sum);
+			struct hull_strv v = {0};
+			for (char **a = argv; *a; a++)
+				hull_strv_add(&v, *a);
+			if (vm->kvm_brand) {
+				hull_strv_add(&v, "-incoming");
+				hull_strv_add(&v, "defer");
+			} else {
+				hull_strv_add(&v, "--restore");
+				hull_strv_push(&v,
+					       xasprintf("fd=%d", state_fd));
+			}
+			hull_strv_free(argv);
+			argv = hull_strv_steal(&v);
+			sv_log("info", "resuming the memory snapshot in %s",
+			       st);
 		}
-		hull_strv_free(argv);
-		argv = hull_strv_steal(&v);
-		sv_log("info", "resuming the memory snapshot in %s", st);
 	}
 	if (!argv) {
 		r = -err->code;

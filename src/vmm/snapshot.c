@@ -24,6 +24,19 @@
 #include "vmm/virtio_pci.h"
 #include "vmm/vm.h"
 
+_Static_assert(sizeof(((struct snap_vcpu *)0)->xsave) ==
+		   sizeof(struct kvm_xsave),
+	       "KVM_GET_XSAVE fills struct kvm_xsave's fixed region");
+/* no implicit padding: the sum of the fields */
+_Static_assert(sizeof(struct snap_vcpu) ==
+		   sizeof(struct kvm_regs) + sizeof(struct kvm_sregs) +
+		       sizeof(struct kvm_fpu) + 4096 + sizeof(struct kvm_xcrs) +
+		       sizeof(struct kvm_lapic_state) +
+		       sizeof(struct kvm_vcpu_events) +
+		       sizeof(struct kvm_mp_state) + 4 +
+		       sizeof(struct kvm_debugregs) + 16,
+	       "struct snap_vcpu has no implicit padding");
+
 struct out {
 	uint8_t *buf;
 	size_t len, cap;

@@ -22,20 +22,26 @@
 #define SNAP_MSRS_MAX 256
 
 /* A SNAP_VCPU section: this, then nmsrs struct kvm_msr_entry. The KVM
- * structures are Linux's <linux/kvm.h> ABI, which does not change. */
+ * structures are Linux's <linux/kvm.h> ABI, which does not change; every
+ * field sits at its natural alignment with no implicit padding (checked
+ * in snapshot.c), so the ioctls can fill the fields in place. */
 struct snap_vcpu {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu; /* used when xsave_valid is 0 */
-	struct kvm_xsave xsave;
+	/* struct kvm_xsave's region: newer <linux/kvm.h> gives the
+	 * struct a flexible tail (KVM_GET_XSAVE2), which cannot sit inside
+	 * another struct; KVM_GET_XSAVE fills exactly these 4096 bytes. */
+	uint32_t xsave[1024];
 	struct kvm_xcrs xcrs;
 	struct kvm_lapic_state lapic;
 	struct kvm_vcpu_events events;
 	struct kvm_mp_state mp_state;
+	uint32_t mp_pad; /* 0: debugregs at its natural alignment */
 	struct kvm_debugregs debugregs;
 	uint32_t xsave_valid, xcrs_valid;
 	uint32_t nmsrs, reserved;
-} __attribute__((packed));
+};
 
 struct vm;
 struct snap_file;
