@@ -406,7 +406,9 @@ static int snap_rollback(struct pool *pool, json_t *vm, const char *uuid,
 					       uuid, name);
 		}
 	}
-	r = inst_stop_locked(uuid, false, 60, pr, err);
+	/* force, as SmartOS's VM.rollback_snapshot stops it: what runs now
+	 * is thrown away */
+	r = inst_stop_locked(uuid, true, 0, pr, err);
 	if (r < 0) {
 		free(snap);
 		return r;

@@ -170,7 +170,9 @@ def test_kvm_rollback_keeps_a_shell_variable_and_a_running_sleep(vmhost):
     assert json.load(open(os.path.join(snap, "vmstate.sum")))["size"] == \
         os.path.getsize(os.path.join(snap, "vmstate"))
     # the guest ran on: change the variable, end the sleep
+    # (wait reaps it: a zombie child still answers kill -0)
     changed = guest_sh(h, u, f"X=changed; kill {sleep_pid}; "
+                       f"wait {sleep_pid}; "
                        f"echo hull-guest: changed X=$X "
                        f"alive=$(kill -0 {sleep_pid} 2>/dev/null && "
                        f"echo yes || echo no)",
