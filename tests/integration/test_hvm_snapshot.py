@@ -201,6 +201,14 @@ def test_kvm_rollback_keeps_a_shell_variable_and_a_running_sleep(vmhost):
     sv = open(os.path.join(h.root, u, "logs", "supervisor.log")).read()
     assert "QEMU resumed the memory snapshot" in sv
     assert not os.path.exists(os.path.join(h.root, u, "vmstate"))
+    # a stopped VM rolled back to a memory snapshot resumes it
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+    h.run("vmadm", "rollback-snapshot", u, "live", timeout=300)
+    assert state(h, u) == "running"
+    again = guest_sh(h, u, f"echo hull-guest: again X=$X "
+                     f"alive=$(kill -0 {sleep_pid} 2>/dev/null && "
+                     f"echo yes || echo no)", "hull-guest: again ")
+    assert again == "hull-guest: again X=kept-42 alive=yes", again
     h.run("vmadm", "delete-snapshot", u, "live")
     assert record(h, u).get("snapshots", []) == []
     h.run("vmadm", "stop", "-F", u, timeout=60)
