@@ -4,7 +4,8 @@
  *
  * As on SmartOS: a snapshot of the instance's dataset named
  * <uuid>@vmsnap-<name>, listed newest first in the instance's `snapshots`
- * property as {name, created_at}; OS brands only. Locking, errors and
+ * property as {name, created_at}; OS brands and bhyve (kvm only with
+ * HULL_SNAPSHOT_MEMORY; SmartOS refuses kvm). Locking, errors and
  * ownership are those of hull/instance.h: each call holds the instance
  * lock for its whole duration, so concurrent snapshot calls on one
  * instance run one after the other (two creates of one name: one
@@ -24,6 +25,22 @@ bool hull_snapshot_name_valid(const char *name);
 /* Makes snapshot name of the instance. -EEXIST when it exists. */
 int hull_snapshot_create(const char *uuid, const char *name,
 			 const struct hull_progress *pr, struct hull_err *err);
+
+/* The name of the memory and device state file in a bhyve or kvm
+ * instance's dataset (and so in its snapshots); a kvm VM's has its sum
+ * file beside it (hvm/qemustate.h). */
+#define HULL_VMSTATE_FILE "vmstate"
+
+/*
+ * HULL_SNAPSHOT_MEMORY (a running bhyve or kvm VM): the snapshot also holds
+ * the guest's memory and device state, taken with its disks while it is
+ * paused; it is listed with "memory": true, and rolling back to it
+ * resumes the guest where it was (and starts a stopped VM).
+ */
+#define HULL_SNAPSHOT_MEMORY 1u
+int hull_snapshot_create_flags(const char *uuid, const char *name,
+			       unsigned flags, const struct hull_progress *pr,
+			       struct hull_err *err);
 
 /* Destroys snapshot name. -ENOENT when there is none. */
 int hull_snapshot_delete(const char *uuid, const char *name,

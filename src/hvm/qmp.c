@@ -201,6 +201,58 @@ int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
 	return 0;
 }
 
+int hvm_qmp_getfd(struct hvm_qmp *q, const char *name, int fd, int timeout_ms,
+		  struct hull_err *err)
+{
+	json_t *o = json_pack("{s:s,s:{s:s}}", "execute", "getfd", "arguments",
+			      "fdname", name);
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	size_t l = strlen(s);
+	s = xrealloc(s, l + 2);
+	s[l++] = '\n';
+	/* The descriptor rides on the command's first byte (QEMU reads it
+	 * with the bytes it arrives with, then the command claims it). */
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	memset(&cbuf, 0, sizeof(cbuf));
+	struct iovec iov = {s, l};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf.b,
+			    .msg_controllen = sizeof(cbuf.b)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	int r = 0;
+	if (n < 0)
+		r = hull_err_sys(err, errno, "QMP: send getfd");
+	else if ((size_t)n != l)
+		r = hull_err_set(err, EIO, "QMP: getfd sent short");
+	free(s);
+	if (r < 0)
+		return r;
+	json_t *v = NULL;
+	int kind = read_reply(q, now_ms() + timeout_ms, &v, err);
+	json_decref(v);
+	if (kind < 0)
+		return kind;
+	if (kind == HVM_QMP_ERROR)
+		return hull_err_prefix(err, "getfd");
+	if (kind != HVM_QMP_RETURN)
+		return hull_err_set(err, EPROTO,
+				    "QMP: getfd: unexpected reply");
+	return 0;
+}
+
 struct hvm_qmp *hvm_qmp_open(const char *path, int timeout_ms,
 			     struct hull_err *err)
 {

@@ -51,6 +51,11 @@ int hvm_qmp_execute(struct hvm_qmp *q, const char *cmd, json_t **ret,
 int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
 			 json_t **ret, int timeout_ms, struct hull_err *err);
 
+/* Hands QEMU a copy of descriptor fd under name (QMP getfd, the
+ * descriptor passed with SCM_RIGHTS), for a later "fd:NAME" URI. */
+int hvm_qmp_getfd(struct hvm_qmp *q, const char *name, int fd, int timeout_ms,
+		  struct hull_err *err);
+
 /* query-status's "status" ("running", "paused", "shutdown", ...) into
  * out (size n). */
 int hvm_qmp_status(struct hvm_qmp *q, char *out, size_t n, int timeout_ms,

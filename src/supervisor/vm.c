@@ -18,12 +18,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hull/snapshot.h"
 #include "hvm/bootdisk.h"
 #include "hvm/com2.h"
 #include "hvm/hullrec.h"
 #include "hvm/loader.h"
 #include "hvm/probe.h"
 #include "hvm/qemu.h"
+#include "hvm/qemustate.h"
 #include "hvm/qmp.h"
 #include "hvm/vmm.h"
 #include "hvm/vmmzone.h"
@@ -47,6 +49,9 @@ static const char *const qemu_data[] = {"/usr/share/qemu", "/usr/share/seabios",
 /* Debian builds TCG as a module QEMU loads by path (brought in like a
  * dlopen()ed library: executable, with its closure). */
 #define QEMU_TCG_MODULE "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so"
+/* Loading a memory snapshot into QEMU: a few seconds for a small guest
+ * under TCG; the bound is for a large one on a slow disk. */
+#define SV_VM_RESUME_TIMEOUT_MS 120000
 
 void sv_vm_init(struct sv_vm *vm, const struct inst *inst)
 {
@@ -350,6 +355,22 @@ out:
 	return r;
 }
 
+/* Feeds QEMU (started with -incoming defer) the state in its descriptor
+ * fd and resumes the guest. */
+static int qemu_resume(const char *run, int fd, struct hull_err *err)
+{
+	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
+	struct hvm_qmp *q = hvm_qmp_open(sock, 10000, err);
+	if (!q)
+		return hull_err_prefix(err, "memory snapshot");
+	int r = hvm_qemu_state_load(q, fd, SV_VM_RESUME_TIMEOUT_MS, err);
+	hvm_qmp_close(q);
+	if (r < 0)
+		return hull_err_prefix(err, "memory snapshot");
+	sv_log("info", "QEMU resumed the memory snapshot");
+	return 0;
+}
+
 /* Steps 2 to 6, once the kernel and initrd are in place (boot, or NULL
  * with a bootrom). */
 static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
@@ -371,6 +392,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	struct hvm_boot boot = bootp ? *bootp : none;
 	char **argv = NULL, *bin = NULL;
 	pid_t pid = -1;
+	int state_fd = -1;
+	int keep[NET_MAX_NICS + 1];
 	/* 2. the taps */
 	if (ntaps > 0 && (r = net_instance_setup(vm->inst, -1, taps, err)) < 0)
 		goto out;
@@ -412,6 +435,36 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 			goto out;
 		}
 	}
+	/* After a rollback to a memory snapshot (hull/snapshot.h) the
+	 * dataset holds its state: hull-vmm resumes it instead of booting,
+	 * QEMU waits for it (-incoming defer) and is fed it below. Used
+	 * once: the file goes as it is opened. */
+	{
+		_cleanup_free_ char *st =
+		    hull_root_path("%s/" HULL_VMSTATE_FILE, uuid);
+		if (argv && (state_fd = open(st, O_RDONLY | O_CLOEXEC |
+						     O_NOFOLLOW)) >= 0) {
+			unlink(st);
+			_cleanup_free_ char *sum =
+			    xasprintf("%s" HVM_QEMU_STATE_SUM_SUFFIX, st);
+			unlink(sum);
+			struct hull_strv v = {0};
+			for (char **a = argv; *a; a++)
+				hull_strv_add(&v, *a);
+			if (vm->kvm_brand) {
+				hull_strv_add(&v, "-incoming");
+				hull_strv_add(&v, "defer");
+			} else {
+				hull_strv_add(&v, "--restore");
+				hull_strv_push(&v,
+					       xasprintf("fd=%d", state_fd));
+			}
+			hull_strv_free(argv);
+			argv = hull_strv_steal(&v);
+			sv_log("info", "resuming the memory snapshot in %s",
+			       st);
+		}
+	}
 	if (!argv) {
 		r = -err->code;
 		goto out;
@@ -428,8 +481,11 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	hh.envp = envp;
 	hh.root = root;
 	hh.run_dir = run;
-	hh.keep_fds = taps;
-	hh.nkeep_fds = ntaps;
+	memcpy(keep, taps, ntaps * sizeof(int));
+	if (state_fd >= 0)
+		keep[ntaps] = state_fd;
+	hh.keep_fds = keep;
+	hh.nkeep_fds = ntaps + (state_fd >= 0);
 	if (!vm->kvm_brand) {
 		hh.dlopen_libs = vmm_libs;
 		hh.ndlopen = 1;
@@ -467,6 +523,11 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 		if ((r = sv_loop_add(loop, vm->qmp_fd, EPOLLIN, on_qmp, vm,
 				     err)) < 0)
 			goto out;
+		/* the memory snapshot, through the command socket; QEMU
+		 * holds the descriptor under the same number. The loop
+		 * waits meanwhile, as it does for the sockets above. */
+		if (state_fd >= 0 && (r = qemu_resume(run, state_fd, err)) < 0)
+			goto out;
 	}
 	/* 6. VNC */
 	if (vm->kvm_brand && vm->inst->vm.vnc_port >= 0)
@@ -479,6 +540,8 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 out:
 	/* The emulator holds its own copies of the taps. */
 	taps_close(taps, NET_MAX_NICS);
+	if (state_fd >= 0)
+		close(state_fd);
 	if (r < 0 && ntaps > 0)
 		net_instance_teardown(uuid, NULL);
 	hull_strv_free(argv);

@@ -27,6 +27,7 @@ void vmm_config_init(struct vmm_config *c)
 	c->memory = 256ull << 20;
 	c->cpus = 1;
 	c->console = VMM_CONSOLE_STDIO;
+	c->restore_fd = -1;
 	for (unsigned i = 0; i < VMM_MAX_NETS; i++)
 		c->nets[i].fd = -1;
 }
@@ -34,6 +35,7 @@ void vmm_config_init(struct vmm_config *c)
 void vmm_config_fini(struct vmm_config *c)
 {
 	free(c->kernel);
+	free(c->restore);
 	free(c->initrd);
 	free(c->cmdline);
 	for (unsigned i = 0; i < c->n_disks; i++)
@@ -163,6 +165,32 @@ static int check_path(const char *what, const char *p, struct hull_err *err)
 	if (strlen(p) >= PATH_MAX)
 		return hull_err_set(err, ENAMETOOLONG, "%s: path too long",
 				    what);
+	return 0;
+}
+
+/* --restore PATH | fd=N: a snapshot file to resume instead of booting. */
+static int parse_restore(struct vmm_config *c, const char *s,
+			 struct hull_err *err)
+{
+	if (!strncmp(s, "fd=", 3)) {
+		char *end;
+		errno = 0;
+		long fd = strtol(s + 3, &end, 10);
+		if (errno || *end || end == s + 3 || fd < 3 || fd > 65535)
+			return hull_err_set(err, EINVAL,
+					    "restore: '%s' is not fd=N with "
+					    "N >= 3",
+					    s);
+		free(c->restore);
+		c->restore = NULL;
+		c->restore_fd = (int)fd;
+		return 0;
+	}
+	if (check_path("restore", s, err) < 0)
+		return -err->code;
+	free(c->restore);
+	c->restore = xstrdup(s);
+	c->restore_fd = -1;
 	return 0;
 }
 
@@ -594,6 +622,12 @@ static int json_field(struct vmm_config *c, const char *key, json_t *v,
 		snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(v));
 		r = parse_cpus_value(c, json_integer_value(v), text, err);
+	} else if (!strcmp(key, "restore")) {
+		if (json_want_string(key, v, &s, err) < 0)
+			return -err->code;
+		if (parse_restore(c, s, err) < 0)
+			return hull_err_prefix(err, "config");
+		return 0;
 	} else if (!strcmp(key, "kernel") || !strcmp(key, "initrd")) {
 		if (json_want_string(key, v, &s, err) < 0)
 			return -err->code;
@@ -697,7 +731,8 @@ enum {
 	OPT_CONTROL,
 	OPT_VERSION,
 	OPT_BOOT_TIMER,
-	OPT_BOOT
+	OPT_BOOT,
+	OPT_RESTORE
 };
 
 static const struct option options[] = {
@@ -719,6 +754,7 @@ static const struct option options[] = {
     {"check", no_argument, NULL, OPT_CHECK},
     {"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
     {"boot", required_argument, NULL, OPT_BOOT},
+    {"restore", required_argument, NULL, OPT_RESTORE},
     {"test-forbidden-syscall", required_argument, NULL, OPT_FORBIDDEN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -747,6 +783,7 @@ static const char usage_text[] =
     "  --config FILE.json       the same fields as a JSON object\n"
     "  --check                  validate and open everything, then exit\n"
     "  --boot-timer             print when the guest first writes port 0x440\n"
+    "  --restore PATH|fd=N      resume a memory snapshot instead of booting\n"
     "  --help, --version\n";
 
 int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
@@ -810,6 +847,9 @@ int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 		case OPT_BOOT_TIMER:
 			c->boot_timer = true;
 			break;
+		case OPT_RESTORE:
+			r = parse_restore(c, optarg, err);
+			break;
 		case OPT_BOOT:
 			r = parse_boot(c, optarg, err);
 			break;
@@ -857,7 +897,7 @@ int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 
 int vmm_config_validate(const struct vmm_config *c, struct hull_err *err)
 {
-	if (!c->kernel)
+	if (!c->kernel && !c->restore && c->restore_fd < 0)
 		return hull_err_set(err, EINVAL,
 				    "no kernel: give --kernel PATH");
 	for (unsigned i = 0; i < c->n_disks; i++)

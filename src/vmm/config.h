@@ -74,6 +74,8 @@ struct vmm_config {
 	enum vmm_boot_mode boot;
 	bool boot_timer; /* report the guest's port 0x440 write time */
 	bool check_only; /* validate, open everything, do not run */
+	char *restore;	 /* --restore PATH: resume this snapshot, or NULL */
+	int restore_fd;	 /* --restore fd=N (inherited), or -1 */
 	enum vmm_forbidden forbidden;
 };
 

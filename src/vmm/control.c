@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -18,6 +19,7 @@
 #include "vmm/control.h"
 #include "vmm/devices.h"
 #include "vmm/iothread.h"
+#include "vmm/snapshot.h"
 
 #define LINE_MAX_BYTES 4096
 #define MAX_CLIENTS 8
@@ -26,6 +28,7 @@ struct client {
 	int fd;
 	char buf[LINE_MAX_BYTES];
 	size_t len;
+	int passed_fd; /* a descriptor that came with the bytes, or -1 */
 	struct control *ctl;
 };
 
@@ -47,7 +50,54 @@ static char *fail(const char *msg)
 	return answer(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* "snapshot": pause, write the state to the passed file, resume unless
+ * the request says "resume": false (or the VM was paused already). */
+static char *do_snapshot(struct vm *vm, json_t *req, int fd)
+{
+	if (fd < 0)
+		return fail("snapshot: pass the state file's descriptor with "
+			    "the request (SCM_RIGHTS)");
+	json_t *res = json_object_get(req, "resume");
+	if (res && !json_is_boolean(res))
+		return fail("snapshot: \"resume\" must be true or false");
+	pthread_mutex_lock(&vm->lock);
+	bool was_paused = vm->paused;
+	pthread_mutex_unlock(&vm->lock);
+	long long t0 = now_ns();
+	vm_pause(vm);
+	long long t1 = now_ns();
+	/* what the guest printed before the pause reaches the console */
+	serial_flush(vm->com1);
+	serial_flush(vm->com2);
+	struct hull_err err = {0};
+	uint64_t bytes = 0;
+	int r = vmm_snapshot_save(vm, fd, &bytes, &err);
+	long long t2 = now_ns();
+	bool resume = !was_paused && (!res || json_is_true(res));
+	if (resume)
+		vm_resume(vm);
+	if (r < 0)
+		return fail(err.msg);
+	return answer(json_pack("{s:b, s:s, s:I, s:I, s:I}", "ok", 1, "state",
+				resume ? "running" : "paused", "memory_bytes",
+				(json_int_t)bytes, "pause_ns",
+				(json_int_t)(t1 - t0), "save_ns",
+				(json_int_t)(t2 - t1)));
+}
+
 char *control_handle(struct vm *vm, const char *line, size_t len)
+{
+	return control_handle_fd(vm, line, len, -1);
+}
+
+char *control_handle_fd(struct vm *vm, const char *line, size_t len, int fd)
 {
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, 0, &jerr);
@@ -94,6 +144,8 @@ char *control_handle(struct vm *vm, const char *line, size_t len)
 	} else if (!strcmp(cmd, "nmi")) {
 		vm_nmi(vm);
 		out = answer(json_pack("{s:b}", "ok", 1));
+	} else if (!strcmp(cmd, "snapshot")) {
+		out = do_snapshot(vm, req, fd);
 	} else if (!strcmp(cmd, "stop")) {
 		vm_request_exit(vm, VM_EXIT_STOPPED);
 		out = answer(
@@ -111,12 +163,38 @@ static void client_drop(struct client *cl)
 	close(cl->fd);
 	cl->fd = -1;
 	cl->len = 0;
+	if (cl->passed_fd >= 0)
+		close(cl->passed_fd);
+	cl->passed_fd = -1;
 }
 
 static void on_client(void *arg, uint32_t events)
 {
 	struct client *cl = arg;
-	ssize_t n = read(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len);
+	struct iovec iov = {cl->buf + cl->len, sizeof(cl->buf) - cl->len};
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf.b,
+			    .msg_controllen = sizeof(cbuf.b)};
+	ssize_t n = recvmsg(cl->fd, &mh, MSG_CMSG_CLOEXEC);
+	/* one descriptor per request at most: a newer one replaces it */
+	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < nfd; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (cl->passed_fd >= 0)
+				close(cl->passed_fd);
+			cl->passed_fd = fd;
+		}
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -127,7 +205,11 @@ static void on_client(void *arg, uint32_t events)
 	char *nl;
 	while ((nl = memchr(cl->buf, '\n', cl->len))) {
 		size_t l = (size_t)(nl - cl->buf);
-		char *reply = control_handle(cl->ctl->vm, cl->buf, l);
+		char *reply =
+		    control_handle_fd(cl->ctl->vm, cl->buf, l, cl->passed_fd);
+		if (cl->passed_fd >= 0)
+			close(cl->passed_fd);
+		cl->passed_fd = -1;
 		size_t rl = strlen(reply);
 		reply = xrealloc(reply, rl + 2);
 		reply[rl] = '\n';
@@ -180,6 +262,7 @@ struct control *control_open(struct vm *vm, const char *path,
 	json_object_seed(0);
 	for (int i = 0; i < MAX_CLIENTS; i++) {
 		c->clients[i].fd = -1;
+		c->clients[i].passed_fd = -1;
 		c->clients[i].ctl = c;
 	}
 	c->listen_fd =
@@ -213,9 +296,12 @@ void control_close(struct control *c)
 {
 	if (!c)
 		return;
-	for (int i = 0; i < MAX_CLIENTS; i++)
+	for (int i = 0; i < MAX_CLIENTS; i++) {
 		if (c->clients[i].fd >= 0)
 			close(c->clients[i].fd);
+		if (c->clients[i].passed_fd >= 0)
+			close(c->clients[i].passed_fd);
+	}
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	free(c);

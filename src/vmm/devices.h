@@ -13,6 +13,24 @@
 
 struct serial;
 struct i8042;
+struct rtc;
+
+/*
+ * Device state for memory snapshots (snapshot.c), each in a fixed
+ * little-endian layout (docs/hull-vmm.md): X_save writes it into buf (at
+ * most max bytes) and returns its length (0: buf too small); X_load puts
+ * it back, returning 0 or -EINVAL when the length or a value is wrong.
+ * Both take the device's lock; interrupt lines follow the loaded state.
+ */
+#define DEVICE_STATE_MAX 8192
+size_t serial_save(struct serial *s, uint8_t *buf, size_t max);
+int serial_load(struct serial *s, const uint8_t *buf, size_t len);
+size_t i8042_save(struct i8042 *k, uint8_t *buf, size_t max);
+int i8042_load(struct i8042 *k, const uint8_t *buf, size_t len);
+size_t rtc_save(struct rtc *r, uint8_t *buf, size_t max);
+int rtc_load(struct rtc *r, const uint8_t *buf, size_t len);
+size_t pm_save(struct pm *pm, uint8_t *buf, size_t max);
+int pm_load(struct pm *pm, const uint8_t *buf, size_t len);
 
 /* A UART at base (0x3f8 COM1, 0x2f8 COM2) on ISA irq. Output goes to out_fd
  * (-1: discarded); input is fed with serial_input from the I/O thread. */

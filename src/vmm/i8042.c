@@ -5,9 +5,11 @@
  * Ctrl-Alt-Del key sequence on IRQ 1, which Linux turns into a reboot or
  * (under systemd) into ctrl-alt-del.target.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/xalloc.h"
 #include "vmm/devices.h"
@@ -139,4 +141,49 @@ struct i8042 *i8042_new(struct vm *vm, struct hull_err *err)
 		return NULL;
 	}
 	return k;
+}
+
+/* Snapshot state (docs/hull-vmm.md): the configuration byte, the
+ * command waiting for its data byte, the status and the pending output. */
+struct i8042_state {
+	uint8_t ctr, pending_cmd, status, out_count;
+	uint8_t out[16];
+} __attribute__((packed));
+
+size_t i8042_save(struct i8042 *k, uint8_t *buf, size_t max)
+{
+	struct i8042_state st = {0};
+	if (max < sizeof(st))
+		return 0;
+	pthread_mutex_lock(&k->lock);
+	st.ctr = k->ctr;
+	st.pending_cmd = k->pending_cmd;
+	st.status = k->status;
+	st.out_count = (uint8_t)k->out_count;
+	for (unsigned i = 0; i < k->out_count; i++)
+		st.out[i] = k->out[(k->out_head + i) % sizeof(k->out)];
+	pthread_mutex_unlock(&k->lock);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+int i8042_load(struct i8042 *k, const uint8_t *buf, size_t len)
+{
+	struct i8042_state st;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.out_count > sizeof(st.out))
+		return -EINVAL;
+	pthread_mutex_lock(&k->lock);
+	k->ctr = st.ctr;
+	k->pending_cmd = st.pending_cmd;
+	k->status = st.status;
+	k->out_head = 0;
+	k->out_count = st.out_count;
+	memcpy(k->out, st.out, sizeof(st.out));
+	k->irq_level = false;
+	update_irq(k);
+	pthread_mutex_unlock(&k->lock);
+	return 0;
 }

@@ -35,15 +35,26 @@ static int mem_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
 	return 0;
 }
 
-int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err)
+void vm_create_none(struct vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->wake_fd = -1;
 	vm->exit_reason = VM_RUNNING;
-	vm->ncpus = cfg->cpus;
-	vm->cfg = cfg;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
+}
+
+int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err)
+{
+	return vm_create_from(vm, cfg, -1, 0, err);
+}
+
+int vm_create_from(struct vm *vm, const struct vmm_config *cfg, int mem_fd,
+		   uint64_t mem_off, struct hull_err *err)
+{
+	vm_create_none(vm);
+	vm->ncpus = cfg->cpus;
+	vm->cfg = cfg;
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0)
@@ -73,7 +84,13 @@ int vm_create(struct vm *vm, const struct vmm_config *cfg, struct hull_err *err)
 	vm->low_size =
 	    cfg->memory < VMM_MMIO_HOLE ? cfg->memory : VMM_MMIO_HOLE;
 	/* MAP_NORESERVE: untouched guest pages cost nothing on the host. */
-	vm->mem = mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+	/* From a snapshot: a private file mapping, so restore costs no reads
+	 * up front (Firecracker does the same) and holes read as zeros. */
+	vm->mem =
+	    mem_fd >= 0
+		? mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_NORESERVE, mem_fd, (off_t)mem_off)
+		: mmap(NULL, vm->mem_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;

@@ -218,3 +218,25 @@ int pci_add(struct pci *bus, struct pci_dev *d, uint16_t vendor,
 	bus->slots[slot] = d;
 	return (int)slot;
 }
+
+/* Snapshot state (docs/hull-vmm.md): the configuration address register;
+ * each device's configuration space is its own state. */
+size_t pci_save(struct pci *bus, uint8_t *buf, size_t max)
+{
+	if (max < 4)
+		return 0;
+	pthread_mutex_lock(&bus->lock);
+	memcpy(buf, &bus->addr, 4);
+	pthread_mutex_unlock(&bus->lock);
+	return 4;
+}
+
+int pci_load(struct pci *bus, const uint8_t *buf, size_t len)
+{
+	if (len != 4)
+		return -EINVAL;
+	pthread_mutex_lock(&bus->lock);
+	memcpy(&bus->addr, buf, 4);
+	pthread_mutex_unlock(&bus->lock);
+	return 0;
+}

@@ -46,6 +46,9 @@ struct pci *pci_new(struct vm *vm, struct hull_err *err);
 int pci_add(struct pci *bus, struct pci_dev *d, uint16_t vendor,
 	    uint16_t device, uint32_t class_code, uint16_t subsys,
 	    struct hull_err *err);
+/* The bus's own snapshot state (devices.h's convention). */
+size_t pci_save(struct pci *bus, uint8_t *buf, size_t max);
+int pci_load(struct pci *bus, const uint8_t *buf, size_t len);
 /* BAR 0's current guest address. */
 uint64_t pci_bar0(const struct pci_dev *d);
 /* Whether memory decoding is on (command register bit 1). */

@@ -61,6 +61,10 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 		vm->virtio[vm->n_virtio++] = vm->vcon;
 	}
 
+	/* A restored guest's RAM already holds the tables (and whatever the
+	 * guest did with them). */
+	if (vm->restoring)
+		return 0;
 	unsigned slots = vm->pci ? pci_slots_used(vm->pci) : 0;
 	size_t mplen = mptable_size(vm->ncpus, slots);
 	uint8_t *mp = vm_gpa(vm, VMM_MPTABLE_ADDR, mplen);

@@ -15,9 +15,11 @@
  * And the reset control register at 0xcf9 (bit 2 resets, as on PIIX/ICH;
  * the FADT's RESET_REG).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "vmm/acpi.h"
@@ -135,5 +137,36 @@ int pm_init(struct vm *vm, struct hull_err *err)
 	vm->pm = pm;
 	if (vm_pio_register(vm, ACPI_RESET_PORT, 1, &rst_ops, vm, err) < 0)
 		return -err->code;
+	return 0;
+}
+
+/* Snapshot state (docs/hull-vmm.md): PM1a status, enable and control;
+ * the PM timer runs on the host's clock. */
+size_t pm_save(struct pm *pm, uint8_t *buf, size_t max)
+{
+	uint16_t st[3];
+	if (max < sizeof(st))
+		return 0;
+	pthread_mutex_lock(&pm->lock);
+	st[0] = pm->sts;
+	st[1] = pm->en;
+	st[2] = pm->cnt;
+	pthread_mutex_unlock(&pm->lock);
+	memcpy(buf, st, sizeof(st));
+	return sizeof(st);
+}
+
+int pm_load(struct pm *pm, const uint8_t *buf, size_t len)
+{
+	uint16_t st[3];
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(st, buf, sizeof(st));
+	pthread_mutex_lock(&pm->lock);
+	pm->sts = st[0] & PM1_STS_MASK;
+	pm->en = st[1];
+	pm->cnt = st[2] & 0x1c06;
+	sci_update(pm);
+	pthread_mutex_unlock(&pm->lock);
 	return 0;
 }

@@ -3,8 +3,10 @@
  * UTC time in BCD, 24-hour mode, no alarms or periodic interrupts. Guests
  * read it once at boot to set their clock.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "lib/xalloc.h"
@@ -88,5 +90,30 @@ int rtc_init(struct vm *vm, struct hull_err *err)
 		free(r);
 		return -err->code;
 	}
+	vm->rtc = r;
+	return 0;
+}
+
+/* Snapshot state (docs/hull-vmm.md): the index register and the CMOS
+ * bytes; the clock itself is the host's, read at each access. */
+size_t rtc_save(struct rtc *r, uint8_t *buf, size_t max)
+{
+	if (max < 1 + sizeof(r->cmos))
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	buf[0] = r->index;
+	memcpy(buf + 1, r->cmos, sizeof(r->cmos));
+	pthread_mutex_unlock(&r->lock);
+	return 1 + sizeof(r->cmos);
+}
+
+int rtc_load(struct rtc *r, const uint8_t *buf, size_t len)
+{
+	if (len != 1 + sizeof(r->cmos) || buf[0] > 0x7f)
+		return -EINVAL;
+	pthread_mutex_lock(&r->lock);
+	r->index = buf[0];
+	memcpy(r->cmos, buf + 1, sizeof(r->cmos));
+	pthread_mutex_unlock(&r->lock);
 	return 0;
 }

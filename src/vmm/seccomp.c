@@ -84,6 +84,9 @@ static const int plain[] = {
     SCMP_SYS(fsync),
     SCMP_SYS(fdatasync),
     SCMP_SYS(fallocate),
+    SCMP_SYS(ftruncate), /* sizing a snapshot's state file */
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
     SCMP_SYS(close),
     SCMP_SYS(epoll_wait),
     SCMP_SYS(epoll_pwait),
@@ -119,9 +122,28 @@ static const int plain[] = {
 /* The only ioctls after set-up: running vCPUs, interrupts, and wiring
  * virtio queues when the guest's driver enables them. */
 static const unsigned long ioctls[] = {
-    KVM_RUN,	   KVM_IRQ_LINE,	KVM_GET_REGS,
-    KVM_GET_SREGS, KVM_SIGNAL_MSI,	KVM_IRQFD,
-    KVM_IOEVENTFD, KVM_SET_GSI_ROUTING, TUNSETOFFLOAD,
+    KVM_RUN,
+    KVM_IRQ_LINE,
+    KVM_GET_REGS,
+    KVM_GET_SREGS,
+    KVM_SIGNAL_MSI,
+    KVM_IRQFD,
+    KVM_IOEVENTFD,
+    KVM_SET_GSI_ROUTING,
+    TUNSETOFFLOAD,
+    /* reading the state for a memory snapshot (snapshot.c) */
+    KVM_GET_FPU,
+    KVM_GET_XSAVE,
+    KVM_GET_XCRS,
+    KVM_GET_LAPIC,
+    KVM_GET_VCPU_EVENTS,
+    KVM_GET_MP_STATE,
+    KVM_GET_DEBUGREGS,
+    KVM_GET_MSRS,
+    KVM_GET_MSR_INDEX_LIST,
+    KVM_GET_IRQCHIP,
+    KVM_GET_PIT2,
+    KVM_GET_CLOCK,
 };
 
 /* HULL_VMM_SECCOMP_DEBUG=1: report the refused call instead of dying

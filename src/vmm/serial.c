@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -386,4 +387,61 @@ void serial_free(struct serial *s)
 	if (s->room_fd >= 0)
 		close(s->room_fd);
 	free(s);
+}
+
+/* Snapshot state: the registers a driver programmed and the unread
+ * input, in a fixed little-endian layout (docs/hull-vmm.md). Output
+ * already written is on its way to the console and not part of it. */
+struct serial_state {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, thr_pending;
+	uint16_t rx_count, pad[3];
+	uint8_t rx[RX_RING];
+} __attribute__((packed));
+
+size_t serial_save(struct serial *s, uint8_t *buf, size_t max)
+{
+	struct serial_state st = {0};
+	if (max < sizeof(st))
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	st.ier = s->ier;
+	st.lcr = s->lcr;
+	st.mcr = s->mcr;
+	st.scr = s->scr;
+	st.dll = s->dll;
+	st.dlm = s->dlm;
+	st.fcr = s->fcr;
+	st.thr_pending = s->thr_pending;
+	st.rx_count = (uint16_t)s->rx_count;
+	for (unsigned i = 0; i < s->rx_count; i++)
+		st.rx[i] = s->rx[(s->rx_head + i) % RX_RING];
+	pthread_mutex_unlock(&s->lock);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+int serial_load(struct serial *s, const uint8_t *buf, size_t len)
+{
+	struct serial_state st;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.rx_count > RX_RING || st.thr_pending > 1)
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	s->ier = st.ier;
+	s->lcr = st.lcr;
+	s->mcr = st.mcr;
+	s->scr = st.scr;
+	s->dll = st.dll;
+	s->dlm = st.dlm;
+	s->fcr = st.fcr;
+	s->thr_pending = st.thr_pending;
+	s->rx_head = 0;
+	s->rx_count = st.rx_count;
+	memcpy(s->rx, st.rx, st.rx_count);
+	s->irq_level = false;
+	update_irq(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }

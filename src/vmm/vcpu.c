@@ -230,7 +230,7 @@ int vcpus_create(struct vm *vm, struct hull_err *err)
 		}
 		if ((r = lapic_setup(v, err)) < 0)
 			break;
-		if (i == 0 && (r = boot_state(v, err)) < 0)
+		if (i == 0 && !vm->restoring && (r = boot_state(v, err)) < 0)
 			break;
 	}
 	free(cpuid);
@@ -271,8 +271,16 @@ static void *vcpu_thread(void *arg)
 	struct kvm_run *run = v->run;
 
 	while (vcpu_may_run(v)) {
-		if (v->id == 0 && !boot_timer_run_ns)
+		if (v->id == 0 && !boot_timer_run_ns) {
 			boot_timer_run_ns = boot_timer_now();
+			/* a restored guest's next instruction runs now */
+			if (vm->restoring && vm->cfg->boot_timer)
+				fprintf(stderr,
+					"hull-vmm: restore timer: main %lld "
+					"run %lld\n",
+					(long long)boot_timer_main_ns,
+					(long long)boot_timer_run_ns);
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

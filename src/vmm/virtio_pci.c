@@ -523,3 +523,136 @@ unsigned virtio_pci_fds(struct virtio_dev *v, int *out, unsigned max)
 			out[n++] = v->irqfd[i];
 	return n;
 }
+
+/*
+ * Snapshot state (docs/hull-vmm.md). Requests are served on the I/O
+ * thread, which is also where a snapshot is taken, so no request is half
+ * done: what the driver queued and the device has not taken is in guest
+ * RAM, and last_avail says where the device stopped.
+ */
+struct virtio_queue_state {
+	uint64_t desc, avail, used;
+	uint16_t last_avail, used_idx, msix_vector, size;
+	uint8_t enabled, pad[7];
+} __attribute__((packed));
+
+struct virtio_state {
+	uint16_t device_id, num_queues;
+	uint32_t dfsel, gfsel;
+	uint8_t status, isr, config_gen, pad;
+	uint16_t msix_config, qsel;
+	uint32_t pad2;
+	uint64_t host_features, guest_features;
+	uint8_t cfg[256];
+	uint32_t msix[VIRTIO_MSIX_VECTORS][4];
+	struct virtio_queue_state q[VIRTIO_MAX_QUEUES];
+} __attribute__((packed));
+
+size_t virtio_pci_save(struct virtio_dev *v, uint8_t *buf, size_t max)
+{
+	struct virtio_state st = {0};
+	if (max < sizeof(st))
+		return 0;
+	pthread_mutex_lock(&v->lock);
+	st.device_id = v->ops->device_id;
+	st.num_queues = (uint16_t)v->ops->num_queues;
+	st.dfsel = v->dfsel;
+	st.gfsel = v->gfsel;
+	st.status = v->status;
+	st.isr = v->isr;
+	st.config_gen = v->config_gen;
+	st.msix_config = v->msix_config;
+	st.qsel = v->qsel;
+	st.host_features = v->host_features;
+	st.guest_features = v->guest_features;
+	memcpy(st.cfg, v->pci.cfg, sizeof(st.cfg));
+	memcpy(st.msix, v->msix, sizeof(st.msix));
+	for (unsigned i = 0; i < v->ops->num_queues; i++) {
+		const struct virtio_queue *q = &v->q[i];
+		st.q[i] = (struct virtio_queue_state){
+		    .desc = q->vq.desc,
+		    .avail = q->vq.avail,
+		    .used = q->vq.used,
+		    .last_avail = q->vq.last_avail,
+		    .used_idx = q->vq.used_idx,
+		    .msix_vector = q->msix_vector,
+		    .size = q->size,
+		    .enabled = q->enabled,
+		};
+	}
+	pthread_mutex_unlock(&v->lock);
+	memcpy(buf, &st, sizeof(st));
+	return sizeof(st);
+}
+
+int virtio_pci_load(struct virtio_dev *v, const uint8_t *buf, size_t len)
+{
+	struct virtio_state st;
+	if (len != sizeof(st))
+		return -EINVAL;
+	memcpy(&st, buf, sizeof(st));
+	if (st.device_id != v->ops->device_id ||
+	    st.num_queues != v->ops->num_queues ||
+	    st.host_features != v->host_features ||
+	    (st.guest_features & ~v->host_features))
+		return -EINVAL;
+	for (unsigned i = 0; i < v->ops->num_queues; i++) {
+		uint16_t size = st.q[i].size;
+		if (!size || size > v->ops->queue_size || (size & (size - 1)))
+			return -EINVAL;
+	}
+	pthread_mutex_lock(&v->lock);
+	v->dfsel = st.dfsel;
+	v->gfsel = st.gfsel;
+	v->status = st.status;
+	v->isr = st.isr;
+	v->config_gen = st.config_gen;
+	v->msix_config = st.msix_config;
+	v->qsel = st.qsel;
+	v->guest_features = st.guest_features;
+	/* only what the guest may write; the rest is this build's */
+	for (unsigned i = 0; i < sizeof(st.cfg); i++)
+		v->pci.cfg[i] = (uint8_t)((v->pci.cfg[i] & ~v->pci.wmask[i]) |
+					  (st.cfg[i] & v->pci.wmask[i]));
+	memcpy(v->msix, st.msix, sizeof(st.msix));
+	int r = 0;
+	for (unsigned i = 0; i < v->ops->num_queues; i++) {
+		struct virtio_queue *q = &v->q[i];
+		const struct virtio_queue_state *s = &st.q[i];
+		ioeventfd_set(v, i, false);
+		memset(&q->vq, 0, sizeof(q->vq));
+		q->vq.mem = &v->mem;
+		q->vq.desc = s->desc;
+		q->vq.avail = s->avail;
+		q->vq.used = s->used;
+		q->msix_vector = s->msix_vector;
+		q->size = s->size;
+		q->enabled = false;
+		if (!s->enabled)
+			continue;
+		q->vq.size = q->size;
+		/* the rings must lie in guest RAM, as when the driver
+		 * enabled the queue */
+		if (virtq_enable(&q->vq) < 0) {
+			r = -EINVAL;
+			break;
+		}
+		q->vq.last_avail = s->last_avail;
+		q->vq.used_idx = s->used_idx;
+		q->enabled = true;
+		ioeventfd_set(v, i, true);
+	}
+	v->msix_was_enabled = msix_enabled(v);
+	for (unsigned i = 0; i < VIRTIO_MSIX_VECTORS; i++)
+		msix_route(v, i);
+	v->intx_level = false;
+	intx_update(v);
+	if (r == 0 && (v->status & STATUS_DRIVER_OK) && v->ops->ready)
+		v->ops->ready(v);
+	pthread_mutex_unlock(&v->lock);
+	/* requests queued before the snapshot and not yet taken */
+	for (unsigned i = 0; r == 0 && i < v->ops->num_queues; i++)
+		if (v->q[i].enabled)
+			kick(v, i);
+	return r;
+}

@@ -84,6 +84,15 @@ void virtio_pci_notify_queue(struct virtio_dev *v, unsigned q);
  * budget). */
 void virtio_pci_rekick(struct virtio_dev *v, unsigned q);
 
+/* Snapshot state of the transport and its queues (docs/hull-vmm.md):
+ * save returns its length (0: max too small); load checks it matches
+ * this device and that every enabled queue's rings lie in guest RAM,
+ * then rewires ioeventfds and MSI routes and kicks each enabled queue
+ * once. 0 or -EINVAL. */
+#define VIRTIO_STATE_MAX 1024
+size_t virtio_pci_save(struct virtio_dev *v, uint8_t *buf, size_t max);
+int virtio_pci_load(struct virtio_dev *v, const uint8_t *buf, size_t len);
+
 /* Descriptors the device holds, for the confinement step. */
 unsigned virtio_pci_fds(struct virtio_dev *v, int *out, unsigned max);
 /* Whether the driver accepted feature bit f. */

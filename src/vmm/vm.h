@@ -91,6 +91,7 @@ struct vm {
 	pthread_cond_t cond;
 	int exit_reason;
 	bool paused;
+	bool restoring; /* state comes from a snapshot: no boot set-up */
 	unsigned running_vcpus; /* vCPUs currently outside their pause wait */
 	int wake_fd;		/* eventfd: the main loop wakes on any exit */
 
@@ -101,7 +102,8 @@ struct vm {
 	const struct vmm_config *cfg;
 	struct serial *com1, *com2;
 	struct i8042 *kbd;
-	struct pm *pm; /* ACPI PM registers (pm.c) */
+	struct pm *pm;	 /* ACPI PM registers (pm.c) */
+	struct rtc *rtc; /* CMOS (rtc.c) */
 	struct pci *pci;
 	struct disk disks[VMM_MAX_DISKS];
 	unsigned n_disks;
@@ -127,6 +129,14 @@ int vm_msi_route(struct vm *vm, unsigned gsi, bool enabled, uint32_t addr_lo,
 
 int vm_create(struct vm *vm, const struct vmm_config *cfg,
 	      struct hull_err *err);
+/* The same with guest RAM mapped privately from mem_fd at mem_off (a
+ * page-aligned offset; a snapshot's memory image): pages are read when
+ * the guest first touches them, and its writes stay in this process.
+ * mem_fd may be closed afterwards. */
+int vm_create_from(struct vm *vm, const struct vmm_config *cfg, int mem_fd,
+		   uint64_t mem_off, struct hull_err *err);
+/* An empty VM that vm_destroy accepts (a start that failed early). */
+void vm_create_none(struct vm *vm);
 void vm_destroy(struct vm *vm);
 
 /* Guest memory access, bounds-checked: NULL when [gpa, gpa+len) is not all

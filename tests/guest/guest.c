@@ -727,6 +727,36 @@ static int test_smp(void)
 	return ap_checked_in + 1 == cpus ? 0 : -1;
 }
 
+/*
+ * test=count [delay=N]: counts for ever, in memory and on COM1 ("count:
+ * N" per line, a busy wait of N loops between lines). The snapshot tests
+ * save the guest mid-count and check a restore goes on from the saved
+ * value.
+ */
+static volatile u32 count_value;
+
+static u32 arg_u32(const char *key, u32 dflt)
+{
+	const char *v = arg(key);
+	if (!v)
+		return dflt;
+	u32 n = 0;
+	while (*v >= '0' && *v <= '9')
+		n = n * 10 + (u32)(*v++ - '0');
+	return n;
+}
+
+static int test_count(void)
+{
+	u32 d = arg_u32("delay", 2000000);
+	for (;;) {
+		count_value++;
+		print("count: %u\n", count_value);
+		delay(d);
+	}
+	return 0;
+}
+
 void guest_main(u32 kind, u32 info)
 {
 	int r = 0;
@@ -777,6 +807,8 @@ void guest_main(u32 kind, u32 info)
 		outb(0x64, 0xfe);
 		for (;;)
 			__asm__ volatile("cli; hlt");
+	} else if (arg_is("test", "count")) {
+		r = test_count();
 	} else if (arg_is("test", "loop")) {
 		delay(1000000);
 	} else if (arg_is("test", "spin")) {

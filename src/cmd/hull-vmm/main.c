@@ -28,6 +28,8 @@
 #include "vmm/devices.h"
 #include "vmm/iothread.h"
 #include "vmm/platform.h"
+#include "vmm/snapfmt.h"
+#include "vmm/snapshot.h"
 #include "vmm/virtio_devices.h"
 #include "vmm/vm.h"
 
@@ -132,6 +134,23 @@ out:
 	return r;
 }
 
+/* --restore: opens the snapshot and checks its header and state, before
+ * anything else is set up (a bad file costs nothing). */
+static int restore_open(const struct vmm_config *cfg, int *fd,
+			struct snap_file **f, uint8_t **buf,
+			struct hull_err *err)
+{
+	*fd = cfg->restore ? open(cfg->restore, O_RDONLY | O_CLOEXEC)
+			   : cfg->restore_fd;
+	if (*fd < 0)
+		return hull_err_sys(err, errno, "restore %s", cfg->restore);
+	if (cfg->restore_fd >= 0 && fcntl(*fd, F_SETFD, FD_CLOEXEC) < 0)
+		return hull_err_sys(err, errno, "restore fd=%d", *fd);
+	if (vmm_snapshot_open(*fd, f, buf, err) < 0)
+		return -err->code;
+	return 0;
+}
+
 static volatile sig_atomic_t stop_signal;
 static int signal_wake_fd = -1;
 
@@ -204,10 +223,47 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (vm_create(&vm, &cfg, &err) < 0 || io_init(&err) < 0 ||
-	    platform_init(&vm, &cfg, &err) < 0 ||
-	    load_kernel(&vm, &cfg, &err) < 0 || vcpus_create(&vm, &err) < 0)
+	bool restoring = cfg.restore || cfg.restore_fd >= 0;
+	if (restoring) {
+		/* Resume a snapshot: RAM mapped privately from the file, the
+		 * devices and vCPUs set up as for a boot, then every state
+		 * loaded over them; no kernel is read. */
+		int sfd = -1;
+		struct snap_file *sf = NULL;
+		uint8_t *sbuf = NULL;
+		r = restore_open(&cfg, &sfd, &sf, &sbuf, &err);
+		if (r == 0 && sf->hdr.mem_size != cfg.memory)
+			r = hull_err_set(
+			    &err, EINVAL,
+			    "state file: made for %llu MiB of "
+			    "memory, this VM has %llu MiB",
+			    (unsigned long long)(sf->hdr.mem_size >> 20),
+			    (unsigned long long)(cfg.memory >> 20));
+		if (r == 0 &&
+		    vm_create_from(&vm, &cfg, sfd, sf->hdr.mem_off, &err) < 0)
+			r = -err.code;
+		else if (r < 0)
+			vm_create_none(&vm);
+		if (r == 0) {
+			vm.restoring = true;
+			if (io_init(&err) < 0 ||
+			    platform_init(&vm, &cfg, &err) < 0 ||
+			    vcpus_create(&vm, &err) < 0 ||
+			    vmm_snapshot_load(&vm, sf, &err) < 0)
+				r = -err.code;
+		}
+		if (sfd >= 0)
+			close(sfd);
+		vmm_snapshot_file_free(sf);
+		free(sbuf);
+		if (r < 0)
+			goto fail;
+	} else if (vm_create(&vm, &cfg, &err) < 0 || io_init(&err) < 0 ||
+		   platform_init(&vm, &cfg, &err) < 0 ||
+		   load_kernel(&vm, &cfg, &err) < 0 ||
+		   vcpus_create(&vm, &err) < 0) {
 		goto fail;
+	}
 	if (cfg.check_only) {
 		status = 0;
 		goto out;

@@ -358,17 +358,27 @@ static int snapshot_cmd(int argc, char **argv, enum snap_op op)
 	static const char *const cmds[] = {"create-snapshot", "delete-snapshot",
 					   "rollback-snapshot"};
 	const char *cmd = cmds[op];
+	/* create-snapshot -m|--memory (hull): the VM's memory too */
+	static const struct option memopt[] = {
+	    {"memory", no_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
+	unsigned flags = 0;
 	int c;
 	vmadm_getopt_reset();
-	while ((c = getopt(argc, argv, "+dv")) != -1)
-		if (c != 'd' && c != 'v')
+	while ((c = getopt_long(argc, argv, op == SNAP_CREATE ? "+dvm" : "+dv",
+				op == SNAP_CREATE ? memopt : memopt + 1,
+				NULL)) != -1) {
+		if (c == 'm')
+			flags |= HULL_SNAPSHOT_MEMORY;
+		else if (c != 'd' && c != 'v')
 			return vmadm_usage(cmd);
+	}
 	if (optind != argc - 2)
 		return vmadm_usage(cmd);
 	const char *uuid = argv[optind], *name = argv[optind + 1];
 	struct hull_err err;
 	int r = op == SNAP_CREATE
-		    ? hull_snapshot_create(uuid, name, &vmadm_progress, &err)
+		    ? hull_snapshot_create_flags(uuid, name, flags,
+						 &vmadm_progress, &err)
 		: op == SNAP_DELETE
 		    ? hull_snapshot_delete(uuid, name, &vmadm_progress, &err)
 		    : hull_snapshot_rollback(uuid, name, &vmadm_progress, &err);

@@ -59,7 +59,7 @@ static const struct subcmd subcommands[] = {
     {"sysrq", NULL, vmadm_sysrq, "sysrq <uuid> <nmi|screenshot>", SUBCMD_ROOT},
     {"events", NULL, vmadm_events, "events [-f] [-j] [-r] [uuid]", SUBCMD_ROOT},
     {"create-snapshot", NULL, vmadm_snapshot_create,
-     "create-snapshot <uuid> <snapname>", SUBCMD_ROOT},
+     "create-snapshot [-m|--memory] <uuid> <snapname>", SUBCMD_ROOT},
     {"delete-snapshot", NULL, vmadm_snapshot_delete,
      "delete-snapshot <uuid> <snapname>", SUBCMD_ROOT},
     {"rollback-snapshot", NULL, vmadm_snapshot_rollback,
