@@ -266,7 +266,7 @@ int hull_instance_send(const char *uuid, const struct hull_send_opts *o,
 	if (r < 0)
 		return r;
 	struct sendfmt_header h = {.version = SENDFMT_VERSION};
-	char *snap = NULL;
+	char *snap = NULL, *full = NULL;
 	struct pool_entry *e = NULL;
 	size_t n = 0;
 	snprintf(h.uuid, sizeof(h.uuid), "%s", uuid);
@@ -310,7 +310,7 @@ int hull_instance_send(const char *uuid, const struct hull_send_opts *o,
 		r = write_all(fd, text, strlen(text), err);
 	free(text);
 	uint64_t bytes = 0;
-	_cleanup_free_ char *full = xasprintf("%s@%s", uuid, snap);
+	full = xasprintf("%s@%s", uuid, snap);
 	if (r == 0)
 		r = send_dataset(pool, full, basefull, h.ds[0].parent, fd,
 				 &bytes, err);
@@ -322,6 +322,7 @@ int hull_instance_send(const char *uuid, const struct hull_send_opts *o,
 	}
 out:
 	free(snap);
+	free(full);
 	sendfmt_header_fini(&h);
 	pool_close(pool);
 	return r < 0 ? hull_err_prefix(err, "send %s", uuid) : 0;

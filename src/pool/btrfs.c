@@ -322,6 +322,12 @@ static int b_receive(struct pool *p, const char *dir, const char *snapdir,
 			(char *)dir,
 			NULL};
 	int r = hull_run(argv, fd, -1, NULL, err);
+	if (r < 0 && err && !strncmp(err->msg, "unshare: ", 9)) {
+		/* Name the program that failed, not its wrapper. */
+		char m[sizeof(err->msg)];
+		snprintf(m, sizeof(m), "btrfs receive: %s", err->msg + 9);
+		hull_err_set(err, err->code, "%s", m);
+	}
 	char **after = entries(dir, &na);
 	char *name = NULL;
 	int added = 0;
