@@ -294,3 +294,39 @@ def test_cut_stream_leaves_failed_instance_that_delete_removes(pair):
     b.run("vmadm", "delete", u)
     assert b.vms() == {}
     assert b.leftovers() == ([], [])
+
+
+def sha256(path):
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def test_bhyve_vm_moves_with_its_disk(pair, workdir):
+    from hvmlib import make_guest_disk
+    from test_hvm_vmadm import new_bhyve_test_vm, wait_console, state
+    a, b, _bb = pair
+    u, disk = new_bhyve_test_vm(a.h)
+    b.h.env["HULL_TEST_KVM_SMALL"] = "1"
+    make_guest_disk(workdir, disk, "test=acpibutton")
+    a.h.run("vmadm", "start", u)
+    wait_console(a.h, u, "waiting for the power button", 30)
+    # send stops the running VM (the guest powers off on the ACPI
+    # button) and sends its disk.
+    cp = subprocess.run([prog("vmadm"), "send", u], capture_output=True,
+                        env=a.env, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert state(a.h, u) == "stopped"
+    want = sha256(disk)
+    cp = subprocess.run([prog("vmadm"), "receive"], input=cp.stdout,
+                        capture_output=True, env=b.h.env, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    vm = json.loads(b.h.run("vmadm", "get", u).out)
+    bdisk = vm["disks"][0]["path"]
+    assert bdisk == os.path.join(b.root, u, "disks", os.path.basename(disk))
+    assert sha256(bdisk) == want
+    # Its own id range on B, and it runs there (autoboot, set by start).
+    assert state(b.h, u) == "running"
+    wait_console(b.h, u, "waiting for the power button", 30)
+    b.h.run("vmadm", "stop", u, "-t", "30", timeout=60)
+    assert state(b.h, u) == "stopped"
