@@ -330,3 +330,84 @@ def test_bhyve_vm_moves_with_its_disk(pair, workdir):
     wait_console(b.h, u, "waiting for the power button", 30)
     b.h.run("vmadm", "stop", u, "-t", "30", timeout=60)
     assert state(b.h, u) == "stopped"
+
+
+def crc32c(data, crc=0):
+    """CRC-32C (Castagnoli), as btrfs send streams carry it per command."""
+    table = crc32c.table
+    if table is None:
+        table = crc32c.table = []
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+            table.append(c)
+    # btrfs seeds it with 0 and inverts neither end.
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xff] ^ (crc >> 8)
+    return crc
+
+
+crc32c.table = None
+BTRFS_SEND_C_MKFILE, BTRFS_SEND_A_PATH = 3, 15
+
+
+def escape_mkfile(bstream, target):
+    """A btrfs send stream whose first new file is made at target: what a
+    hostile sender writes to put a file outside the subvolume (btrfs
+    receive takes paths as they come)."""
+    out = bytearray(bstream[:17])  # "btrfs-stream\0" + version
+    off = 17
+    n = 0
+    while off < len(bstream):
+        ln, cmd, _crc = struct.unpack_from("<IHI", bstream, off)
+        body = bstream[off + 10:off + 10 + ln]
+        off += 10 + ln
+        if cmd == BTRFS_SEND_C_MKFILE and n == 0:
+            attrs, i = b"", 0
+            while i < len(body):
+                t, l = struct.unpack_from("<HH", body, i)
+                v = body[i + 4:i + 4 + l]
+                if t == BTRFS_SEND_A_PATH:
+                    v = target
+                    n += 1
+                attrs += struct.pack("<HH", t, len(v)) + v
+                i += 4 + l
+            body = attrs
+        hdr = struct.pack("<IHI", len(body), cmd, 0)
+        crc = crc32c(hdr + body)
+        out += struct.pack("<IHI", len(body), cmd, crc) + body
+    assert n > 0, "the stream makes no file"
+    return bytes(out)
+
+
+def test_btrfs_stream_cannot_write_outside(pair):
+    a, b, bb = pair
+    install_on_b(b, bb)
+    u = make_zone(a, nics=[], autoboot=False)
+    stream = send(a, u)
+    hdr, off = header_of(stream)
+    # The one dataset's chunks, joined.
+    data, i = b"", off
+    while True:
+        (n,) = struct.unpack_from(">I", stream, i)
+        i += 4
+        if n == 0:
+            break
+        data += stream[i:i + n]
+        i += n
+    assert data[:13] == b"btrfs-stream\0"
+    name = "hull-escape-" + os.urandom(4).hex()
+    evil = escape_mkfile(data, b"../../../../../../../../../../../" +
+                          name.encode())
+    framed = (stream[:off] + struct.pack(">I", len(evil)) + evil +
+              struct.pack(">IQ", 0, len(evil)) + b"HULLDONE")
+    line = b.fails("vmadm", "receive", input=framed)
+    assert u in line
+    assert b.leftovers() == ([], [])
+    assert b.vms() == {}
+    # Nowhere above the receiving folder: not at the host's root, not in
+    # the pool, not beside it.
+    for d in ("/", b.root, os.path.dirname(b.root),
+              os.path.join(b.root, ".snapshots")):
+        assert not os.path.exists(os.path.join(d, name)), d
