@@ -81,6 +81,9 @@ def pair(bare, workdir):
     hb = Host(os.path.join(wd_b, "zones"), wd_b)
     _init_pool(bare, "btrfs")
     _init_pool(hb, "btrfs")
+    # Tests never reach the internet: B knows no image source but those
+    # a test adds.
+    hb.run("imgadm", "sources", "-d", "https://images.smartos.org")
     za, zb = Zones(bare), Zones(hb)
     net, net_b = NetHost(bare), NetHost(hb)
     a, b = Side(bare, net.ns), Side(hb, net_b.ns)
@@ -218,6 +221,18 @@ def test_refused_on_a_terminal_and_without_image(pair):
     assert a.image in line, line
     assert b.leftovers() == ([], [])
     assert b.vms() == {}
+
+
+def test_receive_imports_the_missing_image(pair):
+    a, b, bb = pair
+    u = make_zone(a, nics=[], autoboot=False)
+    stream = send(a, u)
+    b.h.run("imgadm", "sources", "-a", bb)
+    b.run("vmadm", "receive", input=stream)
+    assert a.image in b.h.run("imgadm", "list", "-H", "-o", "uuid").out
+    assert b.vms() == {u: "stopped"}
+    b.run("vmadm", "start", u)
+    assert b.zlogin(u, "echo ok").strip() == "ok"
 
 
 def header_of(stream):
