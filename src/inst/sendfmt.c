@@ -346,10 +346,17 @@ int sendfmt_dataset_read(const struct sendfmt_reader *rd, uint8_t *buf,
 					    "corrupt stream: a chunk of %" PRIu32
 					    " bytes",
 					    n);
-		if ((r = rd_exact(rd, buf, n, err)) < 0)
+		if (rd->move) {
+			r = rd->move(rd->arg, n, sink_arg, err);
+			if (r == -ENODATA)
+				r = hull_err_set(err, EPIPE,
+						 "the stream ends too early");
+			if (r < 0)
+				return r;
+		} else if ((r = rd_exact(rd, buf, n, err)) < 0 ||
+			   (r = sink(sink_arg, buf, n, err)) < 0) {
 			return r;
-		if ((r = sink(sink_arg, buf, n, err)) < 0)
-			return r;
+		}
 		sum += n;
 	}
 	uint8_t tb[8];

@@ -87,6 +87,10 @@ bool sendfmt_snapname_valid(const char *s);
 struct sendfmt_reader {
 	int (*read)(void *arg, void *buf, size_t n, struct hull_err *err);
 	void *arg;
+	/* Optional: moves the next n bytes of input to the sink itself
+	 * (sink_arg as sendfmt_dataset_read has it), without passing them
+	 * through buf (receive.c splices); same returns as read. */
+	int (*move)(void *arg, size_t n, void *sink_arg, struct hull_err *err);
 };
 
 /* Reads one dataset's chunks, handing each to sink (which may fail),

@@ -48,6 +48,9 @@ int vmadm_send(int argc, char **argv)
 				  uuid);
 	/* A receiver that goes away is an error to report, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	/* When stdout is a pipe, one of 1 MiB carries a chunk in one go
+	 * (fails harmlessly on anything else). */
+	fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 	struct hull_err err;
 	struct hull_send_result res;
 	if (hull_instance_send(uuid, &o, STDOUT_FILENO, &quiet, &res, &err) <
@@ -77,6 +80,7 @@ int vmadm_receive(int argc, char **argv)
 	if (!file && isatty(fd))
 		return vmadm_fail("Cannot receive: refusing to read a stream "
 				  "from a terminal");
+	fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 	struct hull_err err;
 	char uuid[HULL_INSTANCE_UUID_LEN + 1];
 	int r = hull_instance_receive(fd, &quiet, uuid, &err);
