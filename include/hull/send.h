@@ -41,8 +41,8 @@ struct hull_send_result {
  * image's snapshot, so the image's blocks are not sent again. res may be
  * NULL.
  */
-int hull_instance_send(const char *uuid, const struct hull_send_opts *o,
-		       int fd, const struct hull_progress *pr,
+int hull_instance_send(const char *uuid, const struct hull_send_opts *o, int fd,
+		       const struct hull_progress *pr,
 		       struct hull_send_result *res, struct hull_err *err);
 
 /*

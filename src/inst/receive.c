@@ -139,10 +139,8 @@ static int recv_dataset(struct pool *pool, const struct sendfmt_dataset *d,
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return hull_err_sys(err, errno, "pipe");
-	struct recv_job j = {.pool = pool,
-			     .d = d,
-			     .parent_local = parent_local,
-			     .fd = pfd[0]};
+	struct recv_job j = {
+	    .pool = pool, .d = d, .parent_local = parent_local, .fd = pfd[0]};
 	pthread_t t;
 	if (pthread_create(&t, NULL, recv_run, &j) != 0) {
 		close(pfd[0]);
@@ -154,8 +152,7 @@ static int recv_dataset(struct pool *pool, const struct sendfmt_dataset *d,
 	fcntl(pfd[0], F_SETPIPE_SZ, 1 << 20);
 	struct sendfmt_reader rd = {fd_read, &in, fd_move};
 	uint64_t total;
-	int r = sendfmt_dataset_read(&rd, buf, sink_pipe, &pfd[1], &total,
-				     err);
+	int r = sendfmt_dataset_read(&rd, buf, sink_pipe, &pfd[1], &total, err);
 	/* A short stream ends the backend's input early: its receive fails
 	 * and undoes itself. */
 	close(pfd[1]);
@@ -206,8 +203,7 @@ static json_t *record_local(const struct sendfmt_header *h)
 
 /* A userns zone's files belong to its host id range; a new range here
  * moves them along. */
-static uint32_t shift_from_u, shift_from_g, shift_to_u, shift_to_g,
-    shift_count;
+static uint32_t shift_from_u, shift_from_g, shift_to_u, shift_to_g, shift_count;
 
 static int shift_one(const char *path, const struct stat *st, int flag,
 		     struct FTW *ftw)
@@ -251,8 +247,7 @@ static int ids_move(const char *uuid, json_t *old, json_t *new,
  * when it is not. */
 static int image_ensure(struct pool *pool, json_t *rec, struct hull_err *err)
 {
-	if (vm_brand_from_name(hull_json_str(rec, "brand", "")) &
-	    VM_BRANDS_HVM)
+	if (vm_brand_from_name(hull_json_str(rec, "brand", "")) & VM_BRANDS_HVM)
 		return 0;
 	const char *img = hull_json_str(rec, "image_uuid", NULL);
 	if (!img)
@@ -371,8 +366,8 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 	if (r == 0)
 		inst_progress(pr, HULL_STEP_CLONE, uuid, NULL);
 	if (r == 0 && old_ids)
-		r = ids_move(uuid, old_ids,
-			     json_object_get(rec, "hull_userns"), err);
+		r = ids_move(uuid, old_ids, json_object_get(rec, "hull_userns"),
+			     err);
 	json_decref(old_ids);
 	if (r == 0)
 		r = tidy(uuid, err);
@@ -476,9 +471,10 @@ int hull_instance_receive(int fd, const struct hull_progress *pr,
 	struct sendfmt_reader rd = {fd_read, &fd};
 	int r = rd.read(rd.arg, intro, sizeof(intro), err);
 	if (r == -ENODATA)
-		r = hull_err_set(err, EINVAL, "the stream is empty or too "
-					      "short for a vmadm send "
-					      "stream");
+		r = hull_err_set(err, EINVAL,
+				 "the stream is empty or too "
+				 "short for a vmadm send "
+				 "stream");
 	if (r == 0)
 		r = sendfmt_intro_parse(intro, &version, &hlen, err);
 	if (r < 0)

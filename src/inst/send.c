@@ -88,9 +88,9 @@ static void *pump_run(void *arg)
 {
 	struct pump *p = arg;
 	hull_err_clear(&p->err);
-	p->r = p->parent ? pool_send_from(p->pool, p->snap, p->parent, p->fd,
-					  &p->err)
-			 : pool_send(p->pool, p->snap, p->base, p->fd, &p->err);
+	p->r = p->parent
+		   ? pool_send_from(p->pool, p->snap, p->parent, p->fd, &p->err)
+		   : pool_send(p->pool, p->snap, p->base, p->fd, &p->err);
 	close(p->fd);
 	return NULL;
 }
@@ -142,8 +142,9 @@ static int move_bytes(int pipe_fd, int fd, size_t n, struct hull_err *err)
 		if (m < 0)
 			return hull_err_sys(err, errno, "write the stream");
 		if (m == 0)
-			return hull_err_set(err, EIO, "the send stream ended "
-						      "within a chunk");
+			return hull_err_set(err, EIO,
+					    "the send stream ended "
+					    "within a chunk");
 		n -= (size_t)m;
 	}
 	return 0;
@@ -278,8 +279,8 @@ static int clone_source(struct pool *pool, const char *uuid,
 	return 0;
 }
 
-int hull_instance_send(const char *uuid, const struct hull_send_opts *o,
-		       int fd, const struct hull_progress *pr,
+int hull_instance_send(const char *uuid, const struct hull_send_opts *o, int fd,
+		       const struct hull_progress *pr,
 		       struct hull_send_result *res, struct hull_err *err)
 {
 	struct hull_err local;

@@ -58,10 +58,9 @@ int sendfmt_intro_parse(const uint8_t b[SENDFMT_INTRO_LEN], uint32_t *version,
 				    " is newer than this hull reads (up to %d)",
 				    *version, SENDFMT_VERSION);
 	if (*hlen == 0 || *hlen > SENDFMT_HEADER_MAX)
-		return hull_err_set(err, EINVAL,
-				    "stream header length %" PRIu32
-				    " is out of range",
-				    *hlen);
+		return hull_err_set(
+		    err, EINVAL,
+		    "stream header length %" PRIu32 " is out of range", *hlen);
 	return 0;
 }
 
@@ -173,8 +172,8 @@ static int ds_parse(json_t *d, size_t i, const char *uuid,
 				    name);
 	out->name = xstrdup(name);
 	out->snapshot = xstrdup(snap);
-	out->base = json_is_string(base) ? xstrdup(json_string_value(base))
-					 : NULL;
+	out->base =
+	    json_is_string(base) ? xstrdup(json_string_value(base)) : NULL;
 	if (json_is_string(parent)) {
 		out->parent = xstrdup(json_string_value(parent));
 		out->parent_id = xstrdup(pid);
@@ -288,10 +287,10 @@ char *sendfmt_header_dump(const struct sendfmt_header *h)
 		}
 		json_array_append_new(ds, o);
 	}
-	json_t *root = json_pack("{s:s, s:s, s:s, s:b, s:O, s:o}", "uuid",
-				 h->uuid, "backend", h->backend, "zonepath",
-				 h->zonepath, "live", h->live, "record",
-				 h->record, "datasets", ds);
+	json_t *root =
+	    json_pack("{s:s, s:s, s:s, s:b, s:O, s:o}", "uuid", h->uuid,
+		      "backend", h->backend, "zonepath", h->zonepath, "live",
+		      h->live, "record", h->record, "datasets", ds);
 	char *s = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(root);
 	if (!s)
@@ -342,10 +341,9 @@ int sendfmt_dataset_read(const struct sendfmt_reader *rd, uint8_t *buf,
 		if (n == 0)
 			break;
 		if (n > SENDFMT_CHUNK_MAX)
-			return hull_err_set(err, EINVAL,
-					    "corrupt stream: a chunk of %" PRIu32
-					    " bytes",
-					    n);
+			return hull_err_set(
+			    err, EINVAL,
+			    "corrupt stream: a chunk of %" PRIu32 " bytes", n);
 		if (rd->move) {
 			r = rd->move(rd->arg, n, sink_arg, err);
 			if (r == -ENODATA)

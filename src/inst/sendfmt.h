@@ -99,8 +99,7 @@ struct sendfmt_reader {
 int sendfmt_dataset_read(const struct sendfmt_reader *rd, uint8_t *buf,
 			 int (*sink)(void *arg, const uint8_t *p, size_t n,
 				     struct hull_err *err),
-			 void *sink_arg, uint64_t *total,
-			 struct hull_err *err);
+			 void *sink_arg, uint64_t *total, struct hull_err *err);
 /* Reads the end mark. */
 int sendfmt_end_read(const struct sendfmt_reader *rd, struct hull_err *err);
 

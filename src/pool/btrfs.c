@@ -414,7 +414,9 @@ int pool_btrfs_ident(const char *path, char id[33], uint64_t *ctransid,
 
 static int hex_nibble(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
 }
 
 /*

@@ -57,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hlen > m.left)
 		return 0;
 	struct sendfmt_header h;
-	int r = sendfmt_header_parse((const char *)m.p, hlen, version, &h,
-				     &err);
+	int r =
+	    sendfmt_header_parse((const char *)m.p, hlen, version, &h, &err);
 	m.p += hlen;
 	m.left -= hlen;
 	if (r < 0)

@@ -66,8 +66,7 @@ static const struct subcmd subcommands[] = {
      "rollback-snapshot <uuid> <snapname>", SUBCMD_ROOT},
     {"send", NULL, vmadm_send, "send <uuid> [-i <snapshot>] [--live]",
      SUBCMD_ROOT},
-    {"receive", "recv", vmadm_receive, "receive [-f <filename>]",
-     SUBCMD_ROOT},
+    {"receive", "recv", vmadm_receive, "receive [-f <filename>]", SUBCMD_ROOT},
     {"autoboot", NULL, vmadm_autoboot, "autoboot", SUBCMD_ROOT},
 };
 

@@ -53,8 +53,7 @@ int vmadm_send(int argc, char **argv)
 	fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 	struct hull_err err;
 	struct hull_send_result res;
-	if (hull_instance_send(uuid, &o, STDOUT_FILENO, &quiet, &res, &err) <
-	    0)
+	if (hull_instance_send(uuid, &o, STDOUT_FILENO, &quiet, &res, &err) < 0)
 		return vmadm_fail_err(&err);
 	fprintf(stderr, "Successfully sent VM %s (snapshot %s, %llu bytes)\n",
 		uuid, res.snapshot, res.bytes);
