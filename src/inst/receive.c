@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,48 +200,6 @@ static json_t *record_local(const struct sendfmt_header *h)
 	return rec;
 }
 
-/* A userns zone's files belong to its host id range; a new range here
- * moves them along. */
-static uint32_t shift_from_u, shift_from_g, shift_to_u, shift_to_g, shift_count;
-
-static int shift_one(const char *path, const struct stat *st, int flag,
-		     struct FTW *ftw)
-{
-	uid_t u = st->st_uid;
-	gid_t g = st->st_gid;
-	bool cu = u >= shift_from_u && u - shift_from_u < shift_count;
-	bool cg = g >= shift_from_g && g - shift_from_g < shift_count;
-	if (!cu && !cg)
-		return 0;
-	if (lchown(path, cu ? u - shift_from_u + shift_to_u : (uid_t)-1,
-		   cg ? g - shift_from_g + shift_to_g : (gid_t)-1) < 0)
-		return -1;
-	/* chown clears set-id bits of files. */
-	if (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) &&
-	    chmod(path, st->st_mode & 07777) < 0)
-		return -1;
-	return 0;
-}
-
-static int ids_move(const char *uuid, json_t *old, json_t *new,
-		    struct hull_err *err)
-{
-	shift_from_u = (uint32_t)hull_json_int(old, "uid", 0);
-	shift_from_g = (uint32_t)hull_json_int(old, "gid", 0);
-	shift_count = (uint32_t)hull_json_int(old, "count", 0);
-	shift_to_u = (uint32_t)hull_json_int(new, "uid", 0);
-	shift_to_g = (uint32_t)hull_json_int(new, "gid", 0);
-	if (shift_from_u == shift_to_u && shift_from_g == shift_to_g)
-		return 0;
-	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
-	if (!hull_path_exists(root))
-		return 0;
-	if (nftw(root, shift_one, 32, FTW_PHYS | FTW_MOUNT) != 0)
-		return hull_err_sys(err, errno, "move %s to its new id range",
-				    root);
-	return 0;
-}
-
 /* A zone's image must be here; it is imported from this host's sources
  * when it is not. */
 static int image_ensure(struct pool *pool, json_t *rec, struct hull_err *err)
@@ -321,14 +278,13 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 		goto out;
 	}
 	/* A range of host ids of this pool's, as create picks it. */
-	json_t *old_ids = json_incref(json_object_get(rec, "hull_userns"));
+	bool ids = json_object_get(rec, "hull_userns") != NULL;
 	int idlock = -1;
-	if (old_ids) {
+	if (ids) {
 		if ((idlock = vm_idmap_lock(err)) < 0 ||
 		    (r = vm_idmap_assign(rec, err)) < 0) {
 			r = idlock < 0 ? idlock : r;
 			hull_lock_release(idlock);
-			json_decref(old_ids);
 			goto out;
 		}
 	}
@@ -338,7 +294,6 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 	json_decref(pend);
 	hull_lock_release(idlock);
 	if (r < 0) {
-		json_decref(old_ids);
 		goto out;
 	}
 	uuid_out[0] = '\0';
@@ -365,10 +320,6 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 	}
 	if (r == 0)
 		inst_progress(pr, HULL_STEP_CLONE, uuid, NULL);
-	if (r == 0 && old_ids)
-		r = ids_move(uuid, old_ids, json_object_get(rec, "hull_userns"),
-			     err);
-	json_decref(old_ids);
 	if (r == 0)
 		r = tidy(uuid, err);
 	if (r == 0)

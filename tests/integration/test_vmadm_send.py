@@ -108,6 +108,7 @@ def pair(bare, workdir):
 
 def install_on_b(b, bb):
     import glob
+    b.image = json.load(open(glob.glob(os.path.join(bb, "*.json"))[0]))["uuid"]
     b.h.run("imgadm", "install", "-m", glob.glob(os.path.join(bb, "*.json"))[0],
             "-f", glob.glob(os.path.join(bb, "*.tar"))[0])
 
@@ -426,3 +427,31 @@ def test_btrfs_stream_cannot_write_outside(pair):
     for d in ("/", b.root, os.path.dirname(b.root),
               os.path.join(b.root, ".snapshots")):
         assert not os.path.exists(os.path.join(d, name)), d
+
+
+def test_userns_zone_gets_a_free_range_of_the_receiver(pair):
+    a, b, bb = pair
+    install_on_b(b, bb)
+    um = {"internal_metadata": {"hull:userns": "true"}}
+    u = make_zone(a, nics=[], autoboot=False, **um)
+    a.run("vmadm", "start", u)
+    a.zlogin(u, "echo mine > /owned.txt; chown 1000:1000 /owned.txt; sync")
+    rng_a = a.get(u)["hull_userns"]
+    # Files keep the zone's own ids on disk (an idmapped mount maps them).
+    path_a = os.path.join(a.root, u, "root", "owned.txt")
+    assert os.stat(path_a).st_uid == 1000
+    stream = send(a, u)
+    # B's first range is taken by a zone of its own.
+    other = make_zone(b, nics=[], autoboot=False, alias="other", **um)
+    rng_other = b.get(other)["hull_userns"]
+    assert rng_other == rng_a  # both pools start at the same range
+    b.run("vmadm", "receive", input=stream)
+    rng_b = b.get(u)["hull_userns"]
+    assert rng_b["uid"] != rng_a["uid"] and rng_b["gid"] != rng_a["gid"]
+    st = os.stat(os.path.join(b.root, u, "root", "owned.txt"))
+    assert (st.st_uid, st.st_gid) == (1000, 1000)
+    # Both zones run on B, each in its own range.
+    b.run("vmadm", "start", other)
+    assert b.vms()[u] == "running"
+    assert b.zlogin(u, "ls -ln /owned.txt").split()[2:4] == ["1000", "1000"]
+    assert b.zlogin(u, "cat /owned.txt").strip() == "mine"
