@@ -74,13 +74,14 @@ class Side:
 
 
 @pytest.fixture
-def pair(bare, workdir):
+def pair(bare, workdir, request):
+    backend = getattr(request, "param", "btrfs")
     if not os.path.isdir("/sys/fs/cgroup/memory") and not cgroup_v2():
         skips.skip("host-denies", "no cgroup hierarchies on this host")
     wd_b = tempfile.mkdtemp(prefix="hull-test-")
     hb = Host(os.path.join(wd_b, "zones"), wd_b)
-    _init_pool(bare, "btrfs")
-    _init_pool(hb, "btrfs")
+    _init_pool(bare, backend)
+    _init_pool(hb, backend)
     # Tests never reach the internet: B knows no image source but those
     # a test adds.
     hb.run("imgadm", "sources", "-d", "https://images.smartos.org")
@@ -154,6 +155,27 @@ def test_zone_moves_with_data_and_addresses(pair):
     # the image (the busybox root).
     img = json.loads(b.h.run("imgadm", "get", a.image).out)
     assert len(stream) < int(img["manifest"]["files"][0]["size"]) // 2
+
+
+@pytest.mark.parametrize("pair", ["dir"], indirect=True)
+def test_dir_pools_move_zones_too(pair):
+    """The dir backend's own stream (a tar) travels in the same frame; a
+    full stream there carries the image's files too."""
+    a, b, bb = pair
+    install_on_b(b, bb)
+    u = make_zone(a, nics=[])
+    a.zlogin(u, "echo dir > /d.txt")
+    stream = send(a, u)
+    assert header_of(stream)[0]["backend"] == "dir"
+    b.run("vmadm", "receive", input=stream)
+    assert b.vms() == {u: "running"}
+    assert b.zlogin(u, "cat /d.txt").strip() == "dir"
+    a.run("vmadm", "start", u)
+    a.zlogin(u, "echo two > /d.txt")
+    inc = send(a, u, "-i", "send-1")
+    b.run("vmadm", "stop", u)
+    b.run("vmadm", "receive", input=inc)
+    assert b.zlogin(u, "cat /d.txt").strip() == "two"
 
 
 def test_incremental_carries_only_the_change(pair):
