@@ -7,12 +7,9 @@ test's network namespaces (one each, as two hosts have), each with its
 own cgroup parent."""
 import json
 import os
-import shutil
-import signal
 import struct
 import subprocess
 import tempfile
-import time
 
 import pytest
 
