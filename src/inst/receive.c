@@ -260,6 +260,8 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 	if (r < 0)
 		return r;
 	json_t *rec = record_local(h);
+	/* The sender's vmadm snapshots stay there: only send-N travels. */
+	json_object_del(rec, "snapshots");
 	_cleanup_free_ char *pdir = vm_pending_dir();
 	_cleanup_free_ char *lpath = vm_pending_lock_path(uuid);
 	_cleanup_free_ char *ppath = vm_pending_path(uuid);
@@ -381,11 +383,16 @@ static int receive_incremental(struct pool *pool,
 		goto out;
 	/* This pool's host id range stays the instance's. */
 	rec = record_local(h);
-	json_t *ids = json_object_get(here, "hull_userns");
-	if (ids)
-		json_object_set(rec, "hull_userns", ids);
-	else
-		json_object_del(rec, "hull_userns");
+	/* What is this pool's stays: the host id range, and the vmadm
+	 * snapshots taken here (the sender's are not here). */
+	static const char *const own[] = {"hull_userns", "snapshots"};
+	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++) {
+		json_t *v = json_object_get(here, own[i]);
+		if (v)
+			json_object_set(rec, own[i], v);
+		else
+			json_object_del(rec, own[i]);
+	}
 	json_decref(here);
 	for (size_t i = 0; r == 0 && i < h->nds; i++)
 		r = recv_dataset(pool, &h->ds[i], NULL, in, buf, err);

@@ -188,6 +188,9 @@ def test_incremental_carries_only_the_change(pair):
     b.run("vmadm", "stop", u)
     a.run("vmadm", "start", u)
     a.zlogin(u, "echo second > /small.txt; sync")
+    # vmadm snapshots are each pool's own: A's does not appear on B.
+    a.run("vmadm", "create-snapshot", u, "on-a")
+    b.run("vmadm", "create-snapshot", u, "on-b")
     inc = send(a, u, "-i", "send-1")
     assert len(full) > 8 << 20
     assert len(inc) < 1 << 20, len(inc)
@@ -195,6 +198,7 @@ def test_incremental_carries_only_the_change(pair):
     b.run("vmadm", "start", u)
     assert b.zlogin(u, "cat /small.txt; wc -c < /big").split() == \
         ["second", str(8 << 20)]
+    assert [s["name"] for s in b.get(u)["snapshots"]] == ["on-b"]
     # A base the receiver lacks is refused there, and the instance stays.
     b.run("vmadm", "stop", u)
     a.fails("vmadm", "send", u, "-i", "nosuch")
