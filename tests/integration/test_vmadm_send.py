@@ -338,6 +338,9 @@ def test_cut_stream_leaves_failed_instance_that_delete_removes(pair):
     b.run("vmadm", "delete", u)
     assert b.vms() == {}
     assert b.leftovers() == ([], [])
+    # Nor the partial subvolume the receive had begun.
+    assert [n for n in os.listdir(os.path.join(b.root, ".snapshots"))
+            if n.startswith(".")] == []
 
 
 def sha256(path):
