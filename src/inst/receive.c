@@ -256,6 +256,18 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 	if (vm_record_exists(uuid))
 		return hull_err_set(err, EEXIST,
 				    "VM %s already exists on this pool", uuid);
+	/* A clone source is the instance's own image, nothing else of this
+	 * pool's. */
+	const char *img = hull_json_str(h->record, "image_uuid", "");
+	for (size_t i = 0; i < h->nds; i++) {
+		const char *par = h->ds[i].parent;
+		if (par && (strlen(img) != HULL_UUID_LEN ||
+			    strncmp(par + 7, img, HULL_UUID_LEN) != 0))
+			return hull_err_set(err, EINVAL,
+					    "the stream's clone source %s is "
+					    "not the instance's image",
+					    par);
+	}
 	int r = image_ensure(pool, h->record, err);
 	if (r < 0)
 		return r;
@@ -328,6 +340,7 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 		r = vm_record_save(rec, err);
 	if (r < 0) {
 		undo_full(pool, h, ppath);
+		unlink(lpath);
 		goto out;
 	}
 	inst_progress(pr, HULL_STEP_RECORD, uuid, NULL);

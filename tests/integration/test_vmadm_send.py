@@ -67,7 +67,7 @@ class Side:
                     if not e["name"].startswith("images"))
         pend = os.path.join(self.root, "var", "vmadm", "pending")
         files = sorted(os.listdir(pend)) if os.path.isdir(pend) else []
-        return ds, [f for f in files if not f.endswith(".lock")]
+        return ds, files
 
 
 @pytest.fixture
@@ -294,6 +294,9 @@ def test_hostile_streams_are_refused_leaving_nothing(pair):
     h["datasets"][0]["name"] = "images"
     cases.append((with_header(stream, h), "not one of"))
     cases.append((with_header(stream, hdr, version=9), "version 9"))
+    h = json.loads(json.dumps(hdr))
+    h["datasets"][0]["parent"] = f"images/{other}@final"
+    cases.append((with_header(stream, h), "not the instance's image"))
     cases.append((b"NOTHULL!" + stream[8:], "magic"))
     mid = off + (len(stream) - off) // 2
     cases.append((stream[:mid], "ends"))
