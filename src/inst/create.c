@@ -352,6 +352,11 @@ static int delete_pending(struct pool *pool, const char *uuid,
 		unlink(pp);
 		free(pp);
 		unlink(lpath);
+		/* What the killed create or receive had half-made in the
+		 * pool (a receive's partial subvolume): the sweep runs under
+		 * the pool's lock, so nothing of a live command is touched. */
+		unsigned swept;
+		pool_sweep(pool, &swept, NULL);
 	}
 	hull_lock_release(lock);
 	free(lpath);

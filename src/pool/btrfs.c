@@ -291,9 +291,43 @@ static int b_receive(struct pool *p, const char *dir, const char *snapdir,
 	 * cannot move to another folder, so dir is its final place. */
 	size_t nb, na;
 	char **before = entries(dir, &nb);
-	/* -e: stop at the stream's end marker. */
-	char *argv[] = {"btrfs", "-q", "receive", "-e", (char *)dir, NULL};
+	/* Confined: its own mount, network, IPC and UTS namespaces (what it
+	 * mounts or changes there goes with it), chrooted into dir (-C), so
+	 * a path in the stream cannot reach anything outside it; no new
+	 * privileges, and only the capabilities that replaying a stream of
+	 * files needs (owners, modes, device nodes, xattrs, the chroot;
+	 * CAP_SYS_ADMIN for the tree search that finds an incremental
+	 * stream's parent and for security.* xattrs). -e: stop at the
+	 * stream's end marker. */
+	char *argv[] = {"unshare",
+			"--mount",
+			"--net",
+			"--ipc",
+			"--uts",
+			"--propagation",
+			"private",
+			"--",
+			"setpriv",
+			"--no-new-privs",
+			"--inh-caps=-all",
+			"--bounding-set=-all,+chown,+dac_override,+dac_read_"
+			"search,+fowner,+fsetid,+mknod,+sys_chroot,+sys_admin,"
+			"+setfcap,+linux_immutable",
+			"--",
+			"btrfs",
+			"-q",
+			"receive",
+			"-e",
+			"-C",
+			(char *)dir,
+			NULL};
 	int r = hull_run(argv, fd, -1, NULL, err);
+	if (r < 0 && err && !strncmp(err->msg, "unshare: ", 9)) {
+		/* Name the program that failed, not its wrapper. */
+		char m[sizeof(err->msg)];
+		snprintf(m, sizeof(m), "btrfs receive: %s", err->msg + 9);
+		hull_err_set(err, err->code, "%s", m);
+	}
 	char **after = entries(dir, &na);
 	char *name = NULL;
 	int added = 0;
@@ -363,3 +397,68 @@ const struct pool_ops pool_btrfs_ops = {
     .receive = b_receive,
     .seal = b_seal,
 };
+
+int pool_btrfs_ident(const char *path, char id[33], uint64_t *ctransid,
+		     struct hull_err *err)
+{
+	struct btrfs_util_subvolume_info si;
+	errno = 0;
+	enum btrfs_util_error e = btrfs_util_subvolume_info(path, 0, &si);
+	if (e != BTRFS_UTIL_OK)
+		return util_err(err, e, "inspect", path);
+	for (int i = 0; i < 16; i++)
+		snprintf(id + 2 * i, 3, "%02x", si.uuid[i]);
+	*ctransid = si.ctransid;
+	return 0;
+}
+
+static int hex_nibble(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
+}
+
+/*
+ * btrfs receive finds the parent of an incremental stream by its
+ * received uuid (then by its own uuid): a subvolume that was received
+ * from the sender's parent. A copy made here from the same bytes (an
+ * image both pools installed from one file) is marked as such with
+ * BTRFS_IOC_SET_RECEIVED_SUBVOL, the call btrfs receive itself ends with,
+ * which the kernel accepts only on a writable subvolume; it is made
+ * read-only afterwards, as a parent must be.
+ */
+int pool_btrfs_shim(const char *src, const char *dst, const char *id,
+		    uint64_t ctransid, struct hull_err *err)
+{
+	struct btrfs_ioctl_received_subvol_args rs;
+	memset(&rs, 0, sizeof(rs));
+	if (strlen(id) != 32)
+		return hull_err_set(err, EINVAL, "bad subvolume id %s", id);
+	for (int i = 0; i < 16; i++) {
+		int hi = hex_nibble(id[2 * i]), lo = hex_nibble(id[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return hull_err_set(err, EINVAL, "bad subvolume id %s",
+					    id);
+		rs.uuid[i] = (char)(hi << 4 | lo);
+	}
+	rs.stransid = ctransid;
+	errno = 0;
+	enum btrfs_util_error e =
+	    btrfs_util_create_snapshot(src, dst, 0, NULL, NULL);
+	if (e != BTRFS_UTIL_OK)
+		return util_err(err, e, "snapshot", src);
+	int r = 0;
+	int fd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BTRFS_IOC_SET_RECEIVED_SUBVOL, &rs) < 0)
+		r = hull_err_sys(err, errno, "mark %s as received", dst);
+	if (fd >= 0)
+		close(fd);
+	errno = 0;
+	if (r == 0 && (e = btrfs_util_set_subvolume_read_only(dst, true)) !=
+			  BTRFS_UTIL_OK)
+		r = util_err(err, e, "make read-only", dst);
+	if (r < 0)
+		btrfs_util_delete_subvolume(dst, 0);
+	return r;
+}

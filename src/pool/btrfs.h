@@ -24,4 +24,14 @@ int pool_btrfs_quota_enable(const char *root, bool simple,
 int pool_btrfs_referenced(const char *path, uint64_t *out,
 			  struct hull_err *err);
 
+/* A subvolume's uuid (32 hex digits) and ctransid. */
+int pool_btrfs_ident(const char *path, char id[33], uint64_t *ctransid,
+		     struct hull_err *err);
+
+/* A read-only snapshot of src at dst that btrfs receive takes for the
+ * subvolume id (pool_btrfs_ident of the sender's copy) as the parent of a
+ * stream: its received uuid and stransid are set to id and ctransid. */
+int pool_btrfs_shim(const char *src, const char *dst, const char *id,
+		    uint64_t ctransid, struct hull_err *err);
+
 #endif

@@ -105,6 +105,22 @@ int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
 int pool_receive(struct pool *p, const char *name, int fd,
 		 struct hull_err *err);
 
+/* The backend's identity of a snapshot: btrfs's subvolume uuid (32 hex
+ * digits) and ctransid. ENOTSUP on the dir backend. */
+int pool_snapshot_ident(struct pool *p, const char *snapshot, char id[33],
+			uint64_t *ctransid, struct hull_err *err);
+/* A full stream of snapshot expressed relative to parent, a snapshot of
+ * another dataset (the image a clone came from) that the receiver holds
+ * with the same content: only the difference travels. btrfs only. */
+int pool_send_from(struct pool *p, const char *snapshot, const char *parent,
+		   int fd, struct hull_err *err);
+/* Receives such a stream into the new dataset name: parent is this pool's
+ * copy of the sender's parent, parent_id and ctransid the sender's
+ * pool_snapshot_ident of it. btrfs only. */
+int pool_receive_from(struct pool *p, const char *name, const char *parent,
+		      const char *parent_id, uint64_t ctransid, int fd,
+		      struct hull_err *err);
+
 /* Removes what commands that were killed (or a crash) left half-made:
  * temporary entries no listing shows. hull init runs it on a pool that is
  * already there. *removed counts them. */

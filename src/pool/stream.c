@@ -12,6 +12,7 @@
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
 #include "pool/backend.h"
+#include "pool/btrfs.h"
 #include "pool/name.h"
 #include "pool/pool.h"
 
@@ -122,6 +123,84 @@ int pool_receive(struct pool *p, const char *name, int fd, struct hull_err *err)
 		if (r < 0 && !exists)
 			pool_meta_remove(p, dir);
 	}
+	free(snap);
+	pool_unlock(p);
+	return r < 0 ? hull_err_prefix(err, "receive %s", name) : 0;
+}
+
+int pool_snapshot_ident(struct pool *p, const char *snapshot, char id[33],
+			uint64_t *ctransid, struct hull_err *err)
+{
+	if (p->backend != POOL_BACKEND_BTRFS)
+		return hull_err_set(err, ENOTSUP,
+				    "snapshot identities are btrfs's");
+	int r = pool_check_snapshot(p, snapshot, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = pool_dataset_path(p, snapshot);
+	return pool_btrfs_ident(path, id, ctransid, err);
+}
+
+int pool_send_from(struct pool *p, const char *snapshot, const char *parent,
+		   int fd, struct hull_err *err)
+{
+	if (p->backend != POOL_BACKEND_BTRFS)
+		return hull_err_set(err, ENOTSUP,
+				    "send relative to a clone source needs "
+				    "btrfs");
+	int r = pool_check_snapshot(p, snapshot, err);
+	if (r == 0)
+		r = pool_check_snapshot(p, parent, err);
+	_cleanup_free_ char *ds = NULL, *snap = NULL;
+	_cleanup_free_ char *path = pool_dataset_path(p, snapshot);
+	_cleanup_free_ char *ppath = pool_dataset_path(p, parent);
+	if (r == 0) {
+		pool_name_split(snapshot, &ds, &snap);
+		r = p->ops->send(p, path, ppath, snap, NULL, fd, err);
+	}
+	return r < 0 ? hull_err_prefix(err, "send %s", snapshot) : 0;
+}
+
+int pool_receive_from(struct pool *p, const char *name, const char *parent,
+		      const char *parent_id, uint64_t ctransid, int fd,
+		      struct hull_err *err)
+{
+	if (p->backend != POOL_BACKEND_BTRFS)
+		return hull_err_set(err, ENOTSUP,
+				    "receive relative to a clone source needs "
+				    "btrfs");
+	if (!pool_dataset_name_valid(name))
+		return hull_err_set(
+		    err, EINVAL, "receive: not a valid dataset name: %s", name);
+	int r = pool_lock(p, err);
+	if (r < 0)
+		return r;
+	if (pool_dataset_exists(p, name))
+		r = hull_err_set(err, EEXIST, "%s already exists", name);
+	if (r == 0)
+		r = pool_check_new_dataset(p, name, err);
+	if (r == 0)
+		r = pool_check_snapshot(p, parent, err);
+	_cleanup_free_ char *dir = pool_temp_path(p, "new");
+	_cleanup_free_ char *shim = xasprintf("%s/+parent", dir);
+	_cleanup_free_ char *ppath = pool_dataset_path(p, parent);
+	char *snap = NULL;
+	bool incremental = false, made = false;
+	if (r == 0 && mkdir(dir, 0700) < 0)
+		r = hull_err_sys(err, errno, "create %s", dir);
+	else if (r == 0)
+		made = true;
+	/* The shim stands in for the sender's parent inside the folder
+	 * btrfs receive is confined to. */
+	if (r == 0)
+		r = pool_btrfs_shim(ppath, shim, parent_id, ctransid, err);
+	if (r == 0)
+		r = p->ops->receive(p, dir, dir, fd, &snap, &incremental, err);
+	p->ops->remove(p, shim, NULL);
+	if (r == 0)
+		r = receive_commit(p, name, dir, snap, false, err);
+	if (r < 0 && made)
+		pool_meta_remove(p, dir);
 	free(snap);
 	pool_unlock(p);
 	return r < 0 ? hull_err_prefix(err, "receive %s", name) : 0;

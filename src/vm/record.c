@@ -260,8 +260,13 @@ void vm_record_derive(json_t *vm, bool pending)
 	char *lp = vm_pending_lock_path(uuid);
 	bool busy = lock_held(lp);
 	free(lp);
+	/* vmadm receive marks its pending record (receive.c). */
+	bool receiving = json_is_true(json_object_get(vm, "hull_receiving"));
+	json_object_del(vm, "hull_receiving");
 	json_object_set_new(vm, "state",
-			    json_string(busy ? "provisioning" : "failed"));
+			    json_string(!busy	    ? "failed"
+					: receiving ? "receiving"
+						    : "provisioning"));
 	json_object_set_new(vm, "zone_state",
 			    json_string(busy ? "configured" : "incomplete"));
 	derive_exit(vm, uuid);

@@ -14,7 +14,9 @@
  *                              is held by the creating vmadm, so a pending
  *                              record whose lock is free is a create that
  *                              died: the instance is `failed`, and delete
- *                              removes it.
+ *                              removes it. vmadm receive writes one too,
+ *                              marked "hull_receiving" (state `receiving`
+ *                              while its lock is held).
  *
  * An instance dataset R/<uuid> with neither is what a host crash can leave
  * of a create whose pending record never reached the disk: it shows as a

@@ -64,6 +64,9 @@ static const struct subcmd subcommands[] = {
      "delete-snapshot <uuid> <snapname>", SUBCMD_ROOT},
     {"rollback-snapshot", NULL, vmadm_snapshot_rollback,
      "rollback-snapshot <uuid> <snapname>", SUBCMD_ROOT},
+    {"send", NULL, vmadm_send, "send <uuid> [-i <snapshot>] [--live]",
+     SUBCMD_ROOT},
+    {"receive", "recv", vmadm_receive, "receive [-f <filename>]", SUBCMD_ROOT},
     {"autoboot", NULL, vmadm_autoboot, "autoboot", SUBCMD_ROOT},
 };
 

@@ -54,6 +54,10 @@ int vmadm_snapshot_create(int argc, char **argv);
 int vmadm_snapshot_delete(int argc, char **argv);
 int vmadm_snapshot_rollback(int argc, char **argv);
 
+/* move.c */
+int vmadm_send(int argc, char **argv);
+int vmadm_receive(int argc, char **argv);
+
 /* view.c */
 int vmadm_get(int argc, char **argv);
 int vmadm_list(int argc, char **argv);

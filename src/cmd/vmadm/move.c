@@ -1,0 +1,92 @@
+/*
+ * move.c - vmadm send and receive: an instance as a stream on stdout, and
+ * back from stdin on another pool (include/hull/send.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/vmadm/vmadm.h"
+#include "hull/send.h"
+
+static void print_warning(enum hull_step step, const char *uuid,
+			  const char *msg, void *arg)
+{
+	if (step == HULL_STEP_WARNING)
+		fprintf(stderr, "%s\n", msg);
+}
+
+static const struct hull_progress quiet = {.fn = print_warning};
+
+int vmadm_send(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"live", no_argument, NULL, 'L'},
+	    {"incremental", required_argument, NULL, 'i'},
+	    {0, 0, 0, 0}};
+	struct hull_send_opts o = {0};
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt_long(argc, argv, "i:dv", longopts, NULL)) != -1) {
+		if (c == 'i')
+			o.base = optarg;
+		else if (c == 'L')
+			o.live = true;
+		else if (c != 'd' && c != 'v')
+			return vmadm_usage("send");
+	}
+	if (optind != argc - 1)
+		return vmadm_usage("send");
+	const char *uuid = argv[optind];
+	if (isatty(STDOUT_FILENO))
+		return vmadm_fail("Cannot send VM %s: refusing to write a "
+				  "stream to a terminal",
+				  uuid);
+	/* A receiver that goes away is an error to report, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	/* When stdout is a pipe, one of 1 MiB carries a chunk in one go
+	 * (fails harmlessly on anything else). */
+	fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
+	struct hull_err err;
+	struct hull_send_result res;
+	if (hull_instance_send(uuid, &o, STDOUT_FILENO, &quiet, &res, &err) < 0)
+		return vmadm_fail_err(&err);
+	fprintf(stderr, "Successfully sent VM %s (snapshot %s, %llu bytes)\n",
+		uuid, res.snapshot, res.bytes);
+	return VMADM_OK;
+}
+
+int vmadm_receive(int argc, char **argv)
+{
+	const char *file = NULL;
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt(argc, argv, "+f:dv")) != -1) {
+		if (c == 'f')
+			file = optarg;
+		else if (c != 'd' && c != 'v')
+			return vmadm_usage("receive");
+	}
+	if (optind != argc)
+		return vmadm_usage("receive");
+	int fd = STDIN_FILENO;
+	if (file && (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return vmadm_fail("Cannot open %s: %s", file, strerror(errno));
+	if (!file && isatty(fd))
+		return vmadm_fail("Cannot receive: refusing to read a stream "
+				  "from a terminal");
+	fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+	struct hull_err err;
+	char uuid[HULL_INSTANCE_UUID_LEN + 1];
+	int r = hull_instance_receive(fd, &quiet, uuid, &err);
+	if (file)
+		close(fd);
+	if (r < 0)
+		return vmadm_fail_err(&err);
+	fprintf(stderr, "Successfully received VM %s\n", uuid);
+	return VMADM_OK;
+}
