@@ -1,0 +1,138 @@
+"""The hull platform image under QEMU (TCG: no KVM needed), driven on its
+serial console like an operator would: first boot on blank disks with an
+answer file makes the pool; an autoboot zone survives reboots; piadm
+installs and activates a second build, the host boots it with the same
+pool, and going back works. The images come from scripts/mkplatform
+(cached under /var/cache/hull-test, so only a first run pays for
+debootstrap); the boot times are printed for bench/README.md."""
+import glob
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import ROOT
+from platformvm import OVMF_CODE, Machine
+
+V1 = "20990101T000000Z"
+V2 = "20990202T000000Z"
+PASSWORD = "hull-test-pw"
+ZONE = "8e5c6c0e-18a1-4c2b-9d3e-5f0b6a1e2d18"
+
+
+def mkplatform(out, version):
+    cp = subprocess.run([os.path.join(ROOT, "scripts", "mkplatform"), "-o", out,
+                         "-V", version], capture_output=True, text=True)
+    assert cp.returncode == 0, cp.stderr[-3000:]
+    return cp.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    assert os.path.exists(OVMF_CODE), "ovmf is missing (scripts/deps)"
+    d = str(tmp_path_factory.mktemp("platform"))
+    iso1 = mkplatform(os.path.join(d, "v1"), V1)
+    iso2 = mkplatform(os.path.join(d, "v2"), V2)
+    # The second medium: SmartOS's private/answers.json, a zone image and
+    # the second platform build with its checksum file.
+    data = os.path.join(d, "data")
+    os.makedirs(os.path.join(data, "private"))
+    os.makedirs(os.path.join(data, "platform"))
+    with open(os.path.join(data, "private", "answers.json"), "w") as f:
+        json.dump({"config_console": True, "skip_instructions": True,
+                   "simple_headers": True, "hostname": "plat0",
+                   "admin_ip": "192.0.2.10", "admin_netmask": "255.255.255.0",
+                   "headnode_default_gateway": "192.0.2.1",
+                   "dns_resolver1": "192.0.2.53", "dns_search": "example.com",
+                   "zpool_layout": "raidz", "root_password": PASSWORD,
+                   "skip_final_confirm": True}, f)
+    subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
+                    os.path.join(data, "images"), "-n", "busybox", "-V", "1"],
+                   check=True, capture_output=True)
+    for f in (iso2, iso2 + ".sha256"):
+        os.link(f, os.path.join(data, "platform", os.path.basename(f)))
+    dataiso = os.path.join(d, "data.iso")
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-r", "-V", "HULLTEST",
+                    "-o", dataiso, data], check=True, capture_output=True)
+    return {"iso1": iso1, "data": dataiso}
+
+
+def ready(m, version):
+    """Waits for the host to say the pool is imported and autoboot done."""
+    mt = m.expect(r"hull-platform: ready (\S+) uptime ([\d.]+) initramfs ([\d.]+)", 420)
+    assert mt.group(1).decode() == version
+    t = {"wall": round(time.monotonic() - m.t0, 1), "uptime": float(mt.group(2)),
+         "initramfs": float(mt.group(3))}
+    print(f"\nplatform {version} boot: {t}")
+    return t
+
+
+def test_platform_lifecycle(media, workdir):
+    m = Machine(workdir)
+    try:
+        # First boot: the ISO and the answers; setup makes the pool and reboots.
+        m.boot(cds=[media["iso1"], media["data"]])
+        m.expect(r"hull-setup: answers from", 420)
+        m.expect(r"hull-setup: done: pool made", 300)
+        m.expect(r"hull-setup: rebooting", 60)
+        m.wait_exit(120)
+
+        # From the disks now, with the data medium only.
+        m.boot(cds=[media["data"]])
+        ready(m, V1)
+        m.login(PASSWORD)
+        _, out = m.sh("hostname; sysinfo | grep 'Live Image'; cat /usbkey/config")
+        assert "plat0" in out and V1 in out
+        assert "admin_ip=192.0.2.10" in out and "root_shadow=" in out
+        assert "dns_resolvers=192.0.2.53" in out
+        _, out = m.sh("piadm list; piadm bootable")
+        assert "UEFI" in out and V1 in out
+        m.sh("mkdir -p /mnt/d && mount -o ro $(blkid -L HULLTEST) /mnt/d")
+        m.sh("imgadm install -m /mnt/d/images/busybox-1.json -f /mnt/d/images/busybox-1.tar.gz")
+        m.sh("U=$(jq -r .uuid /mnt/d/images/busybox-1.json); "
+             f"echo '{{\"uuid\":\"{ZONE}\",\"brand\":\"lx\",\"kernel_version\":\"4.3.0\","
+             "\"alias\":\"plat\",\"autoboot\":true,\"image_uuid\":\"'$U'\"}' | vmadm create",
+             timeout=300)
+        m.sh(f"zlogin {ZONE} sh -c 'echo kept-data > /root/f'")
+        m.sh("reboot")
+        m.wait_exit(180)
+
+        # The zone is back by itself, with its data.
+        m.boot(cds=[media["data"]])
+        t_zone = ready(m, V1)
+        m.login(PASSWORD)
+        _, out = m.sh(f"vmadm list -H -o uuid,state; zlogin {ZONE} cat /root/f")
+        assert any(l.split() == [ZONE, "running"] for l in out.splitlines()), out
+        assert "kept-data" in out
+        m.sh("mkdir -p /mnt/d && mount -o ro $(blkid -L HULLTEST) /mnt/d")
+        m.sh(f"piadm install /mnt/d/platform/hull-{V2}.iso", timeout=300)
+        m.sh(f"piadm activate {V2}")
+        _, out = m.sh("piadm list")
+        assert any(l.split()[:1] == [V2] and l.split()[-1] == "yes" for l in out.splitlines())
+        m.sh("reboot")
+        m.wait_exit(180)
+
+        # The new platform, the same pool and zone.
+        m.boot(cds=[])
+        ready(m, V2)
+        m.login(PASSWORD)
+        _, out = m.sh(f"sysinfo | grep 'Live Image'; vmadm list -H -o uuid,state; "
+                      f"zlogin {ZONE} cat /root/f")
+        assert V2 in out and "running" in out and "kept-data" in out
+        rc, err = m.sh(f"piadm remove {V2}", check=False)
+        assert rc != 0
+        m.sh(f"piadm activate {V1}")
+        m.sh("reboot")
+        m.wait_exit(180)
+
+        # And back.
+        m.boot(cds=[])
+        ready(m, V1)
+        m.login(PASSWORD)
+        _, out = m.sh(f"sysinfo | grep 'Live Image'; vmadm list -H -o uuid,state")
+        assert V1 in out and "running" in out
+        print(f"\nzone autoboot boot: {t_zone}")
+    finally:
+        m.kill()
