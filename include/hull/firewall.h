@@ -75,7 +75,8 @@ int hull_fw_rule_get(const char *uuid, json_t **rule, struct hull_err *err);
 int hull_fw_instance_set(const char *uuid, bool enabled,
 			 const struct hull_fw_opts *o, struct hull_err *err);
 
-/* Recompiles every rule for every instance and loads the result. */
+/* Recompiles every rule for every instance and replaces the whole table
+ * with the result (the other calls load only what changed: fwadm(8)). */
 int hull_fw_reload(const struct hull_fw_opts *o, struct hull_err *err);
 
 #endif

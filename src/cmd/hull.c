@@ -19,6 +19,7 @@
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "net/antispoof.h"
+#include "pool/disks.h"
 #include "pool/init.h"
 #include "pool/pool.h"
 #include "pool/size.h"
@@ -28,10 +29,17 @@
 static const char usage_text[] =
     "usage: hull [--help] [--version] COMMAND [ARGS...]\n"
     "\n"
-    "  init [--backend btrfs|dir] [--size SIZE] [--file PATH | --device DEV]\n"
+    "  init [--backend btrfs|dir] [--size SIZE] [--file PATH |\n"
+    "       --device DEV [--device DEV...] [--layout LAYOUT]]\n"
     "       [--quota simple|full|none]\n"
-    "                          make (or mount again) the pool at the root\n"
+    "                          make (or mount again) the pool at the root;\n"
+    "                          LAYOUT: single, mirror, raid10, raid5, raid6\n"
     "  fini                    unmount the pool; its data stays in the file\n"
+    "  status [-j]             the pool's layout, disks, errors and scrub\n"
+    "  scrub [start [-w]|status|cancel]\n"
+    "                          verify (and repair) every block of the pool\n"
+    "  replace OLD NEW         copy a disk (or a missing one's data) to NEW\n"
+    "  add DEVICE              add a disk to the pool\n"
     "  pool list [-j] [-p] [-H] [-t filesystem|snapshot] [DATASET]\n"
     "  pool create DATASET\n"
     "  pool snapshot DATASET@SNAP\n"
@@ -74,6 +82,269 @@ static int need_args(int argc, int first, int n, const char *cmd)
 	return 0;
 }
 
+/* The btrfs pool at the root, for the commands on its disks. */
+static int disks_pool_open(const char *cmd, struct pool **p)
+{
+	struct hull_err err = {0};
+	if (pool_open(p, &err) < 0)
+		return fail(&err);
+	enum pool_backend b = pool_backend_get(*p);
+	if (b != POOL_BACKEND_BTRFS) {
+		pool_close(*p);
+		hull_err_set(&err, EINVAL,
+			     "%s: a %s pool has no disks of its own", cmd,
+			     pool_backend_name(b));
+		return fail(&err);
+	}
+	return 0;
+}
+
+/* One line on stderr when the pool runs without one of its disks. */
+static void warn_degraded(void)
+{
+	struct pool *p;
+	if (pool_open(&p, NULL) < 0)
+		return;
+	struct pool_status s;
+	if (pool_backend_get(p) == POOL_BACKEND_BTRFS &&
+	    pool_status_get(pool_root_path(p), &s, NULL) == 0) {
+		size_t missing = 0;
+		for (size_t i = 0; i < s.ndisks; i++)
+			missing += s.disks[i].missing;
+		if (s.degraded)
+			fprintf(stderr,
+				"hull: warning: pool at %s is DEGRADED: %zu of "
+				"%zu disks missing (see hull status; hull "
+				"replace)\n",
+				pool_root_path(p), missing, s.ndisks);
+		pool_status_fini(&s);
+	}
+	pool_close(p);
+}
+
+static const char *const stat_names[POOL_DISK_NSTATS] = {
+    "write_errs", "read_errs", "flush_errs", "corruption_errs",
+    "generation_errs"};
+
+static json_t *status_json(const char *root, const struct pool_status *s)
+{
+	json_t *disks = json_array();
+	for (size_t i = 0; i < s->ndisks; i++) {
+		const struct pool_disk *d = &s->disks[i];
+		json_t *st = json_object();
+		for (int k = 0; k < POOL_DISK_NSTATS; k++)
+			json_object_set_new(
+			    st, stat_names[k],
+			    json_integer((json_int_t)d->stats[k]));
+		json_array_append_new(
+		    disks,
+		    json_pack("{s:I, s:o, s:o, s:s, s:I, s:I, s:o}", "devid",
+			      (json_int_t)d->devid, "path",
+			      d->path ? json_string(d->path) : json_null(),
+			      "last_path",
+			      d->last ? json_string(d->last) : json_null(),
+			      "state", d->missing ? "MISSING" : "ONLINE",
+			      "size", (json_int_t)d->size, "allocated",
+			      (json_int_t)d->allocated, "errors", st));
+	}
+	const struct pool_scrub_info *c = &s->scrub;
+	json_t *scrub = json_pack(
+	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status",
+	    c->status, "started", c->started, "duration", c->duration,
+	    "bytes_scrubbed", (json_int_t)(c->data_bytes + c->tree_bytes),
+	    "read_errors", (json_int_t)c->read_errors, "csum_errors",
+	    (json_int_t)c->csum_errors, "verify_errors",
+	    (json_int_t)c->verify_errors, "super_errors",
+	    (json_int_t)c->super_errors, "corrected_errors",
+	    (json_int_t)c->corrected_errors, "uncorrectable_errors",
+	    (json_int_t)c->uncorrectable_errors);
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:b, s:o, s:I, s:I, s:I, "
+	    "s:I, s:o}",
+	    "pool", root, "state", s->degraded ? "DEGRADED" : "ONLINE",
+	    "layout", s->layout, "data_profile", s->data_profile,
+	    "metadata_profile", s->meta_profile, "mixed_profiles", s->mixed,
+	    "disks", disks, "size", (json_int_t)s->size, "allocated",
+	    (json_int_t)s->allocated, "used", (json_int_t)s->used, "available",
+	    (json_int_t)s->available, "scrub", scrub);
+}
+
+static void scrub_line(const struct pool_scrub_info *c)
+{
+	char b[32];
+	pool_size_format(c->data_bytes + c->tree_bytes, b, sizeof(b));
+	if (strcmp(c->status, "none") == 0) {
+		printf("  scan: none requested\n");
+		return;
+	}
+	uint64_t errs = c->read_errors + c->csum_errors + c->verify_errors +
+			c->super_errors;
+	printf("  scan: scrub %s, started %s, %s, %s scrubbed, %llu errors "
+	       "(%llu corrected, %llu uncorrectable)\n",
+	       c->status, c->started, c->duration, b, (unsigned long long)errs,
+	       (unsigned long long)c->corrected_errors,
+	       (unsigned long long)c->uncorrectable_errors);
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	bool json = argc == 2 && strcmp(argv[1], "-j") == 0;
+	if (argc != 1 && !json)
+		return usage_error("status: %s", "takes only -j");
+	struct pool *p;
+	int r = disks_pool_open("status", &p);
+	if (r)
+		return r;
+	struct hull_err err = {0};
+	struct pool_status s;
+	const char *root = pool_root_path(p);
+	if (pool_status_get(root, &s, &err) < 0) {
+		pool_close(p);
+		hull_err_prefix(&err, "status");
+		return fail(&err);
+	}
+	if (json) {
+		json_t *o = status_json(root, &s);
+		hull_json_print(o);
+		json_decref(o);
+	} else {
+		char sz[32], al[32], av[32];
+		printf("  pool: %s\n", root);
+		printf(" state: %s\n", s.degraded ? "DEGRADED" : "ONLINE");
+		if (s.degraded)
+			printf("status: a disk is missing; the pool runs "
+			       "without its redundancy. Replace it with "
+			       "'hull replace OLD NEW'.\n");
+		if (s.mixed)
+			printf("status: some data is not in the layout's "
+			       "profiles (written while degraded)\n");
+		printf("layout: %s (data %s, metadata %s)\n", s.layout,
+		       s.data_profile, s.meta_profile);
+		scrub_line(&s.scrub);
+		pool_size_format(s.size, sz, sizeof(sz));
+		pool_size_format(s.allocated, al, sizeof(al));
+		pool_size_format(s.available, av, sizeof(av));
+		printf(" space: %s on disks, %s allocated, %s available\n", sz,
+		       al, av);
+		printf("config:\n\n");
+		printf("\t%-5s  %-24s  %-7s  %6s  %5s  %5s  %5s  %5s  %5s\n",
+		       "DEVID", "DEVICE", "STATE", "SIZE", "READ", "WRITE",
+		       "FLUSH", "CKSUM", "GEN");
+		uint64_t total = 0;
+		for (size_t i = 0; i < s.ndisks; i++) {
+			const struct pool_disk *d = &s.disks[i];
+			const uint64_t *e = d->stats;
+			for (int k = 0; k < POOL_DISK_NSTATS; k++)
+				total += e[k];
+			pool_size_format(d->size, sz, sizeof(sz));
+			printf(
+			    "\t%-5llu  %-24s  %-7s  %6s  %5llu  %5llu  "
+			    "%5llu  %5llu  %5llu\n",
+			    (unsigned long long)d->devid,
+			    d->path ? d->path : (d->last ? d->last : "-"),
+			    d->missing ? "MISSING" : "ONLINE", sz,
+			    (unsigned long long)e[POOL_DISK_READ_ERRS],
+			    (unsigned long long)e[POOL_DISK_WRITE_ERRS],
+			    (unsigned long long)e[POOL_DISK_FLUSH_ERRS],
+			    (unsigned long long)e[POOL_DISK_CORRUPTION_ERRS],
+			    (unsigned long long)e[POOL_DISK_GENERATION_ERRS]);
+		}
+		printf("\n");
+		if (total || s.scrub.uncorrectable_errors)
+			printf(
+			    "errors: %llu counted on the disks, %llu "
+			    "uncorrectable in the last scrub\n",
+			    (unsigned long long)total,
+			    (unsigned long long)s.scrub.uncorrectable_errors);
+		else
+			printf("errors: No known data errors\n");
+	}
+	pool_status_fini(&s);
+	pool_close(p);
+	return 0;
+}
+
+static int cmd_scrub(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "start";
+	bool wait = false;
+	if (strcmp(sub, "start") == 0) {
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "-w") != 0)
+				return usage_error(
+				    "scrub start: unknown argument '%s'",
+				    argv[i]);
+			wait = true;
+		}
+	} else if (strcmp(sub, "status") == 0 || strcmp(sub, "cancel") == 0) {
+		if (argc > 2)
+			return usage_error("scrub %s: %s", sub,
+					   "takes no arguments");
+	} else {
+		return usage_error("scrub: takes start, status or cancel, not "
+				   "'%s'",
+				   sub);
+	}
+	struct pool *p;
+	int r = disks_pool_open("scrub", &p);
+	if (r)
+		return r;
+	struct hull_err err = {0};
+	const char *root = pool_root_path(p);
+	if (strcmp(sub, "start") == 0) {
+		r = pool_scrub_start(root, wait, &err);
+		if (r == 0)
+			printf("hull: scrub of %s %s\n", root,
+			       wait ? "finished" : "started");
+	} else if (strcmp(sub, "cancel") == 0) {
+		r = pool_scrub_cancel(root, &err);
+		if (r == 0)
+			printf("hull: scrub of %s cancelled\n", root);
+	} else {
+		struct pool_status s;
+		r = pool_status_get(root, &s, &err);
+		if (r == 0) {
+			scrub_line(&s.scrub);
+			pool_status_fini(&s);
+		}
+	}
+	pool_close(p);
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_replace(int argc, char **argv)
+{
+	if (argc != 3)
+		return usage_error("replace: %s", "takes OLD and NEW");
+	struct pool *p;
+	int r = disks_pool_open("replace", &p);
+	if (r)
+		return r;
+	struct hull_err err = {0};
+	r = pool_disk_replace(pool_root_path(p), argv[1], argv[2], &err);
+	if (r == 0)
+		printf("hull: %s replaced by %s\n", argv[1], argv[2]);
+	pool_close(p);
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+	if (argc != 2)
+		return usage_error("add: %s", "takes one DEVICE");
+	struct pool *p;
+	int r = disks_pool_open("add", &p);
+	if (r)
+		return r;
+	struct hull_err err = {0};
+	r = pool_disk_add(pool_root_path(p), argv[1], &err);
+	if (r == 0)
+		printf("hull: %s added to the pool at %s\n", argv[1],
+		       pool_root_path(p));
+	pool_close(p);
+	return r < 0 ? fail(&err) : 0;
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,12 +353,16 @@ static int cmd_init(int argc, char **argv)
 	    {"file", required_argument, NULL, 'f'},
 	    {"device", required_argument, NULL, 'd'},
 	    {"quota", required_argument, NULL, 'q'},
+	    {"layout", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	struct pool_init_opts o = {.backend = POOL_BACKEND_BTRFS};
+	/* At most one device per argument: argc bounds the list. */
+	_cleanup_free_ const char **devs = xcalloc((size_t)argc, sizeof(*devs));
+	o.devices = devs;
 	int c;
-	while ((c = getopt_long(argc, argv, "+b:s:f:d:q:h", opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+b:s:f:d:q:l:h", opts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'b':
@@ -105,7 +380,15 @@ static int cmd_init(int argc, char **argv)
 			o.file = optarg;
 			break;
 		case 'd':
-			o.device = optarg;
+			devs[o.ndevices++] = optarg;
+			break;
+		case 'l':
+			if (pool_layout_parse(optarg, &o.layout) < 0)
+				return usage_error(
+				    "init: --layout takes single, mirror, "
+				    "raid10, raid5 or raid6, not '%s'",
+				    optarg);
+			o.layout_set = true;
 			break;
 		case 'q':
 			if (pool_quota_mode_parse(optarg, &o.quota) < 0 ||
@@ -127,6 +410,8 @@ static int cmd_init(int argc, char **argv)
 				   argv[optind]);
 	struct hull_err err = {0};
 	enum pool_init_result res;
+	if (o.layout_set && !o.ndevices && o.backend != POOL_BACKEND_DIR)
+		return usage_error("init: %s", "--layout needs --device");
 	if (pool_init(&o, &res, &err) < 0)
 		return fail(&err);
 	static const char *const said[] = {
@@ -135,6 +420,14 @@ static int cmd_init(int argc, char **argv)
 	    [POOL_INIT_ALREADY] = "already initialised",
 	};
 	printf("hull: pool at %s %s\n", hull_root(), said[res]);
+	if (res == POOL_INIT_CREATED && o.layout_set &&
+	    !pool_layout_stable(o.layout))
+		fprintf(stderr,
+			"hull: warning: btrfs does not call %s data stable "
+			"(a crash can lose parity: the write hole); see "
+			"hull(8)\n",
+			pool_layout_name(o.layout));
+	warn_degraded();
 	return 0;
 }
 
@@ -384,5 +677,13 @@ int main(int argc, char **argv)
 		return cmd_fini(argc - 1, argv + 1);
 	if (!strcmp(cmd, "pool"))
 		return cmd_pool(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(cmd, "scrub"))
+		return cmd_scrub(argc - 1, argv + 1);
+	if (!strcmp(cmd, "replace"))
+		return cmd_replace(argc - 1, argv + 1);
+	if (!strcmp(cmd, "add"))
+		return cmd_add(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", cmd);
 }

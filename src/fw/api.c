@@ -48,6 +48,7 @@ struct change {
 	size_t nput;
 	char (*del)[37];
 	size_t ndel;
+	bool full; /* replace the whole tables (reload) */
 };
 
 static void change_free(struct change *c)
@@ -106,9 +107,13 @@ static int change_commit(struct fw_state *st, const struct change *c,
 	for (; rc == 0 && done_del < c->ndel; done_del++)
 		rc = fw_store_delete(c->del[done_del], err);
 	if (rc == 0)
-		rc = fw_nft_apply(fw_nft_table(), ruleset,
-				  fw_nft_legacy_ours(st->insts, st->ninsts),
-				  false, err);
+		rc = fw_nft_apply_flags(
+		    fw_nft_table(), ruleset,
+		    (fw_nft_legacy_ours(st->insts, st->ninsts)
+			 ? FW_APPLY_DROP_LEGACY
+			 : 0) |
+			(c->full ? FW_APPLY_FULL : 0),
+		    err);
 	free(ruleset);
 	if (rc == 0)
 		return 0;
@@ -307,10 +312,11 @@ int hull_fw_rule_get(const char *uuid, json_t **rule, struct hull_err *err)
 int hull_fw_reload(const struct hull_fw_opts *o, struct hull_err *err)
 {
 	struct fw_state st;
-	struct change none = {0};
+	/* the whole tables, whatever the last load left */
+	struct change full = {.full = true};
 	int rc = fw_state_load(&st, err);
 	if (rc == 0)
-		rc = change_commit(&st, &none, o ? o : &no_opts, err);
+		rc = change_commit(&st, &full, o ? o : &no_opts, err);
 	fw_state_free(&st);
 	return rc;
 }

@@ -8,12 +8,17 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fw/delta.h"
 #include "fw/text.h"
+#include "lib/fileio.h"
 #include "lib/nft.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
@@ -225,19 +230,28 @@ static char *set_text(FILE *defs, struct setpool *pool, struct strv *v,
 		fprintf(k, "%s%s", i ? ", " : "", v->v[i]);
 	fclose(k);
 	uint64_t h = fnv1a(key);
-	for (size_t i = 0; i < pool->n; i++)
-		if (pool->v[i].hash == h && !strcmp(pool->v[i].key, key)) {
+	bool clash = false;
+	for (size_t i = 0; i < pool->n; i++) {
+		if (pool->v[i].hash != h)
+			continue;
+		if (!strcmp(pool->v[i].key, key)) {
 			free(key);
 			return xstrdup(pool->v[i].ref);
 		}
+		clash = true;
+	}
+	/* Named after the contents, so that the same list has the same name
+	 * in the next compile and an incremental load (delta.h) keeps it. */
 	pool->v = xrealloc(pool->v, (pool->n + 1) * sizeof(*pool->v));
 	pool->v[pool->n].hash = h;
 	pool->v[pool->n].key = key;
-	pool->v[pool->n].ref = xasprintf("@s%zu", pool->n);
+	pool->v[pool->n].ref =
+	    clash ? xasprintf("@s%016llx_%zu", (unsigned long long)h, pool->n)
+		  : xasprintf("@s%016llx", (unsigned long long)h);
 	fprintf(defs,
-		"\tset s%zu {\n\t\ttype %s\n\t\tflags interval\n"
+		"\tset %s {\n\t\ttype %s\n\t\tflags interval\n"
 		"\t\tauto-merge\n\t\telements = { %s }\n\t}\n",
-		pool->n, type, key + strlen(type) + 1);
+		pool->v[pool->n].ref + 1, type, key + strlen(type) + 1);
 	pool->n++;
 	return xstrdup(pool->v[pool->n - 1].ref);
 }
@@ -370,12 +384,21 @@ static int entry_cmp(const void *x, const void *y)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static void chain_add(struct chainv *c, size_t rule, const struct fw_rule *r,
-		      bool inbound)
+static void chain_add(struct chainv *c, size_t rule, size_t order,
+		      const struct fw_rule *r, bool inbound)
 {
 	c->e = xrealloc(c->e, (c->n + 1) * sizeof(*c->e));
-	c->e[c->n++] = (struct entry){r->priority, r->action == FW_BLOCK, rule,
+	c->e[c->n++] = (struct entry){r->priority, r->action == FW_BLOCK, order,
 				      rule, inbound};
+}
+
+static int by_rule_uuid_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct fw_crule *rules = ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(rules[x].uuid ? rules[x].uuid : "",
+		       rules[y].uuid ? rules[y].uuid : "");
+	return c ? c : (x < y ? -1 : x > y);
 }
 
 /* Entries after the last one that goes against the chain's default only
@@ -573,6 +596,17 @@ char *fw_nft_compile_flags(const char *table, const struct fw_crule *rules,
 	for (size_t i = 0; i < ninsts; i++)
 		by_uuid[i] = i;
 	qsort_r(by_uuid, ninsts, sizeof(size_t), by_uuid_cmp, (void *)insts);
+	/* Ties are broken by rule uuid, not by the caller's order, so the
+	 * same rules always compile to the same text (delta.h compares it). */
+	size_t *rank = xcalloc(nrules ? nrules : 1, sizeof(size_t));
+	size_t *by_rule = xcalloc(nrules ? nrules : 1, sizeof(size_t));
+	for (size_t r = 0; r < nrules; r++)
+		by_rule[r] = r;
+	qsort_r(by_rule, nrules, sizeof(size_t), by_rule_uuid_cmp,
+		(void *)rules);
+	for (size_t r = 0; r < nrules; r++)
+		rank[by_rule[r]] = r;
+	free(by_rule);
 	for (size_t r = 0; r < nrules; r++) {
 		const struct fw_rule *rule = rules[r].rule;
 		bool used_in = false, used_out = false;
@@ -583,13 +617,13 @@ char *fw_nft_compile_flags(const char *table, const struct fw_crule *rules,
 		for (size_t k = 0; k < nto; k++) {
 			if (!inst_active(&insts[mem_to[k]]))
 				continue;
-			chain_add(&in[mem_to[k]], r, rule, true);
+			chain_add(&in[mem_to[k]], r, rank[r], rule, true);
 			used_in = true;
 		}
 		for (size_t k = 0; k < nfrom; k++) {
 			if (!inst_active(&insts[mem_from[k]]))
 				continue;
-			chain_add(&outc[mem_from[k]], r, rule, false);
+			chain_add(&outc[mem_from[k]], r, rank[r], rule, false);
 			used_out = true;
 		}
 		if (!used_in && !used_out)
@@ -720,6 +754,7 @@ char *fw_nft_compile_flags(const char *table, const struct fw_crule *rules,
 	strv_free(&addrs_seen);
 	setpool_free(&pool);
 	free(by_uuid);
+	free(rank);
 	free(mem_from);
 	free(mem_to);
 	for (size_t r = 0; r < nrules; r++) {
@@ -849,29 +884,169 @@ static int bridge_nf_on(struct hull_err *err)
 	return 0;
 }
 
-int fw_nft_apply(const char *table, const char *ruleset, bool drop_legacy,
-		 bool dry_run, struct hull_err *err)
+/* The copy of what this pool last loaded into table (delta.h): the token
+ * of that load on the first line, then the ruleset. */
+static char *loaded_path(const char *table)
 {
+	return hull_root_path("var/fw/%s.loaded", table);
+}
+
+static char *loaded_read(const char *table, unsigned long *token)
+{
+	char *path = loaded_path(table);
+	char *text = NULL;
+	size_t len = 0;
+	struct hull_err ignore;
+	if (hull_file_read(path, 64u << 20, &text, &len, &ignore) < 0)
+		text = NULL;
+	free(path);
+	char *nl = text ? strchr(text, '\n') : NULL;
+	char *end = NULL;
+	if (!nl || (*token = strtoul(text, &end, 10), end != nl) ||
+	    *token == 0) {
+		free(text);
+		return NULL;
+	}
+	memmove(text, nl + 1, len - (size_t)(nl + 1 - text) + 1);
+	return text;
+}
+
+bool fw_nft_loaded(const char *table)
+{
+	char *path = loaded_path(table);
+	bool yes = access(path, F_OK) == 0;
+	free(path);
+	return yes;
+}
+
+static void loaded_forget(const char *table)
+{
+	char *path = loaded_path(table);
+	unlink(path);
+	free(path);
+}
+
+/* Written after the load: a crash in between leaves the old copy with the
+ * old token, which the next incremental load finds missing in the kernel
+ * (its transaction fails as a whole) and so reloads in full. */
+static void loaded_write(const char *table, unsigned long token,
+			 const char *ruleset)
+{
+	char *path = loaded_path(table);
+	char *tmp = xasprintf("%s.tmp", path);
+	/* Not synced: a copy lost or torn in a power cut meets a kernel that
+	 * lost its tables too, and the token check sends that to a full load.
+	 */
+	FILE *f = fopen(tmp, "we");
+	bool ok = f && fprintf(f, "%lu\n%s", token, ruleset) > 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		unlink(path);
+	}
+	free(tmp);
+	free(path);
+}
+
+static unsigned long token_new(unsigned long old)
+{
+	unsigned int t = 0;
+	while (t == 0 || t == old)
+		if (getrandom(&t, sizeof(t), 0) != sizeof(t))
+			t = (unsigned int)getpid() ^ (unsigned int)time(NULL);
+	return t;
+}
+
+/* HULL_TEST_CRASH_AT=fw-loaded (tests only): die right after the kernel
+ * took a load and before the copy of it is written. */
+static void crash_point(void)
+{
+	const char *at = getenv("HULL_TEST_CRASH_AT");
+	if (at && !strcmp(at, "fw-loaded"))
+		raise(SIGKILL);
+}
+
+int fw_nft_apply_flags(const char *table, const char *ruleset, unsigned flags,
+		       struct hull_err *err)
+{
+	bool dry_run = flags & FW_APPLY_DRY_RUN;
 	/* Address dispatch is only worth anything when bridged packets are
 	 * handed to the inet hooks. */
 	if (!dry_run && strstr(ruleset, "vmap @to-addr") &&
 	    bridge_nf_on(err) < 0)
 		return -err->code;
-	/* add + delete + define in one buffer: one transaction, so the old
-	 * table is replaced by the new one with nothing in between. */
+	unsigned long old_token = 0;
+	char *old = dry_run ? NULL : loaded_read(table, &old_token);
+	unsigned long token = token_new(old_token);
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
+	if (old && !(flags & (FW_APPLY_FULL | FW_APPLY_DROP_LEGACY))) {
+		char *delta = fw_delta(old, ruleset);
+		if (delta && !*delta) {
+			/* nothing changed: nothing to load */
+			free(delta);
+			free(old);
+			return 0;
+		}
+		if (delta) {
+			/* The token swap makes the transaction fail as a
+			 * whole unless the kernel holds what the copy says. */
+			f = open_memstream(&buf, &len);
+			if (!f)
+				abort();
+			fprintf(f, "delete element inet %s gen { %lu }\n%s",
+				table, old_token, delta);
+			fprintf(f, "add element inet %s gen { %lu }\n", table,
+				token);
+			fclose(f);
+			free(delta);
+			struct hull_err ignore;
+			int rc = run_nft(buf, false, &ignore);
+			free(buf);
+			buf = NULL;
+			if (rc == 0) {
+				free(old);
+				crash_point();
+				loaded_write(table, token, ruleset);
+				return 0;
+			}
+		}
+	}
+	free(old);
+	/* add + delete + define in one buffer: one transaction, so the old
+	 * table is replaced by the new one with nothing in between. */
+	f = open_memstream(&buf, &len);
 	if (!f)
 		abort();
 	drop_tables(f, table);
-	if (drop_legacy)
+	if (flags & FW_APPLY_DROP_LEGACY)
 		drop_tables(f, FW_NFT_LEGACY_TABLE);
 	fputs(ruleset, f);
+	fprintf(f,
+		"add set inet %s gen { type mark; }\n"
+		"add element inet %s gen { %lu }\n",
+		table, table, token);
 	fclose(f);
+	if (!dry_run)
+		loaded_forget(table);
 	int rc = run_nft(buf, dry_run, err);
 	free(buf);
+	if (rc == 0 && !dry_run) {
+		crash_point();
+		loaded_write(table, token, ruleset);
+	}
 	return rc;
+}
+
+int fw_nft_apply(const char *table, const char *ruleset, bool drop_legacy,
+		 bool dry_run, struct hull_err *err)
+{
+	return fw_nft_apply_flags(table, ruleset,
+				  (drop_legacy ? FW_APPLY_DROP_LEGACY : 0) |
+				      (dry_run ? FW_APPLY_DRY_RUN : 0),
+				  err);
 }
 
 int fw_nft_remove(const char *table, struct hull_err *err)
@@ -883,6 +1058,7 @@ int fw_nft_remove(const char *table, struct hull_err *err)
 		abort();
 	drop_tables(f, table);
 	fclose(f);
+	loaded_forget(table);
 	int rc = run_nft(buf, false, err);
 	free(buf);
 	return rc;

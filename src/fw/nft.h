@@ -48,8 +48,9 @@
  * subnet; vm/tag/all vms: those instances' addresses). Ports are always
  * destination ports.
  *
- * fw_nft_apply() replaces a pool's tables in one transaction (one
- * nft_run_cmd_from_buffer), so the filter changes atomically.
+ * fw_nft_apply() changes a pool's tables in one transaction (one
+ * nft_run_cmd_from_buffer), so the filter changes atomically; it replaces
+ * only what differs from its last load (see below and delta.h).
  */
 #ifndef HULL_FW_NFT_H
 #define HULL_FW_NFT_H
@@ -101,9 +102,27 @@ bool fw_side_names_inst(const struct fw_crule *r, const struct fw_side *side,
  * may drop it. */
 bool fw_nft_legacy_ours(const struct fw_inst *insts, size_t ninsts);
 
-/* Atomically replaces tables inet and bridge named table with ruleset
- * (from fw_nft_compile for the same name), and with drop_legacy also
- * removes the legacy tables; dry_run only checks it. */
+/* Loads ruleset (from fw_nft_compile for the same name) into tables inet
+ * and bridge named table, atomically. By default the change is
+ * incremental: against the copy of the last load kept in
+ * <root>/var/fw/<table>.loaded, only the chains, map elements and sets
+ * that differ are replaced (delta.h), in one transaction that also swaps
+ * a token in set `gen`; nothing at all is loaded when nothing differs.
+ * When there is no copy, the token in the kernel is not the copy's (a
+ * crash between a load and the copy's update, another network namespace,
+ * someone else's nft command), or the delta cannot be loaded, the whole
+ * tables are replaced instead. */
+#define FW_APPLY_FULL 1u	/* always replace the whole tables */
+#define FW_APPLY_DROP_LEGACY 2u /* and remove the legacy tables (full) */
+#define FW_APPLY_DRY_RUN 4u	/* only check the full load */
+int fw_nft_apply_flags(const char *table, const char *ruleset, unsigned flags,
+		       struct hull_err *err);
+
+/* Whether this pool keeps a copy of a load into table (a hint that the
+ * table is in use; no nftables call). */
+bool fw_nft_loaded(const char *table);
+
+/* fw_nft_apply_flags with FW_APPLY_DROP_LEGACY and FW_APPLY_DRY_RUN. */
 int fw_nft_apply(const char *table, const char *ruleset, bool drop_legacy,
 		 bool dry_run, struct hull_err *err);
 

@@ -8,6 +8,7 @@
 #include "fw/inst.h"
 #include "fw/nft.h"
 #include "fw/store.h"
+#include "lib/err.h"
 #include "lib/lock.h"
 #include "lib/nft.h"
 #include "lib/xalloc.h"
@@ -86,7 +87,49 @@ static bool any_active(void)
 
 int fw_reload_if_used(struct hull_err *err)
 {
-	if (!any_active() && !table_exists())
+	if (!any_active() && !fw_nft_loaded(fw_nft_table()) && !table_exists())
 		return 0;
 	return fw_reload(false, err);
+}
+
+/* Whether the filter depends on inst: its firewall is on, or an enabled
+ * rule names it on either side (then its addresses are some other
+ * instance's peers). Under the rule store lock, so that a rule added at
+ * the same time either is seen here or sees the instance's record. */
+static int inst_concerned(const struct fw_inst *inst, struct hull_err *err)
+{
+	if (inst->firewall_enabled && inst->nnics > 0)
+		return 1;
+	int lock = fw_store_lock(err);
+	if (lock < 0)
+		return lock;
+	struct fw_rec *recs = NULL;
+	size_t n = 0;
+	int rc = fw_store_load_all(&recs, &n, err);
+	hull_lock_release(lock);
+	if (rc < 0)
+		return rc;
+	int yes = 0;
+	for (size_t i = 0; i < n && !yes; i++) {
+		if (!recs[i].enabled)
+			continue;
+		struct fw_crule cr = {recs[i].uuid, recs[i].owner_uuid,
+				      &recs[i].rule};
+		yes = fw_side_names_inst(&cr, &recs[i].rule.from, inst) ||
+		      fw_side_names_inst(&cr, &recs[i].rule.to, inst);
+	}
+	fw_rec_free_all(recs, n);
+	return yes;
+}
+
+int fw_reload_for(json_t *vm, struct hull_err *err)
+{
+	struct fw_inst inst = {0};
+	if (fw_inst_from_json(vm, &inst, err) < 0)
+		return hull_err_prefix(err, "firewall reload");
+	int c = inst_concerned(&inst, err);
+	fw_inst_free(&inst);
+	if (c < 0)
+		return hull_err_prefix(err, "firewall reload");
+	return c ? fw_reload_if_used(err) : 0;
 }

@@ -296,7 +296,7 @@ int hull_instance_create(json_t *payload, const struct hull_progress *pr,
 	/* From here the instance exists, whatever follows. */
 	snprintf(uuid_out, HULL_INSTANCE_UUID_LEN + 1, "%s", id);
 	/* Rules naming tags or all vms follow the new instance. */
-	if ((r = inst_fw_reload(err)) < 0)
+	if ((r = inst_fw_reload_for(vm, err)) < 0)
 		goto out;
 	inst_progress(pr, HULL_STEP_CREATED, id, NULL);
 	if (hull_json_bool(vm, "autoboot", true)) {
@@ -403,7 +403,7 @@ int hull_instance_delete(const char *uuid, const struct hull_progress *pr,
 	zone_cleanup(uuid, NULL);
 	if ((r = pool_dataset_destroy(pool, uuid, err)) < 0)
 		goto fail;
-	if ((r = inst_fw_reload(err)) < 0)
+	if ((r = inst_fw_reload_for(vm, err)) < 0)
 		goto fail;
 	/* A create killed between writing vm.json and removing its pending
 	 * record leaves that record behind; it goes with the instance. */

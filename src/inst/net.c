@@ -83,3 +83,8 @@ int inst_fw_reload(struct hull_err *err)
 {
 	return fw_reload_if_used(err);
 }
+
+int inst_fw_reload_for(json_t *vm, struct hull_err *err)
+{
+	return fw_reload_for(vm, err);
+}

@@ -52,5 +52,8 @@ int inst_nics_live(const char *uuid, json_t *old_nics, json_t *vm,
 		   struct hull_err *err);
 /* Recompiles and loads the firewall for all instances (fw_reload). */
 int inst_fw_reload(struct hull_err *err);
+/* The same after a create or delete of vm: nothing when the filter cannot
+ * depend on it (fw_reload_for). */
+int inst_fw_reload_for(json_t *vm, struct hull_err *err);
 
 #endif

@@ -56,8 +56,8 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int hull_file_write_atomic(const char *path, const void *data, size_t len,
-			   mode_t mode, struct hull_err *err)
+static int replace(const char *path, const void *data, size_t len, mode_t mode,
+		   bool durable, struct hull_err *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, getpid());
 	_cleanup_free_ char *dcopy = xstrdup(path);
@@ -67,7 +67,7 @@ int hull_file_write_atomic(const char *path, const void *data, size_t len,
 	if (fd < 0)
 		return hull_err_sys(err, errno, "create %s", tmp);
 	int r = write_all(fd, data, len);
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -77,7 +77,19 @@ int hull_file_write_atomic(const char *path, const void *data, size_t len,
 		unlink(tmp);
 		return hull_err_sys(err, -r, "write %s", path);
 	}
-	return hull_fsync_dir(dir, err);
+	return durable ? hull_fsync_dir(dir, err) : 0;
+}
+
+int hull_file_write_atomic(const char *path, const void *data, size_t len,
+			   mode_t mode, struct hull_err *err)
+{
+	return replace(path, data, len, mode, true, err);
+}
+
+int hull_file_replace(const char *path, const void *data, size_t len,
+		      mode_t mode, struct hull_err *err)
+{
+	return replace(path, data, len, mode, false, err);
 }
 
 int hull_file_read(const char *path, size_t max, char **out, size_t *len,

@@ -17,6 +17,13 @@
 int hull_file_write_atomic(const char *path, const void *data, size_t len,
 			   mode_t mode, struct hull_err *err);
 
+/* The same without fsync: readers see the old or the new file, never a
+ * torn one, but a power cut may lose it. For runtime state that does not
+ * outlive a boot of the host (run/init.json), where two fsyncs cost more
+ * than the rest of a zone's start. */
+int hull_file_replace(const char *path, const void *data, size_t len,
+		      mode_t mode, struct hull_err *err);
+
 /* Reads at most max bytes (a larger file is an error) into a new
  * NUL-terminated buffer owned by the caller. */
 int hull_file_read(const char *path, size_t max, char **out, size_t *len,

@@ -26,6 +26,18 @@ static int change_edit(json_t *record, void *arg)
 	return 0;
 }
 
+int metadata_store_change(const struct metadata_store *st, const char *key,
+			  const char *value, size_t len, char **msg,
+			  struct hull_err *err)
+{
+	if (st->change)
+		return st->change(st->ctx, key, value, len, msg, err);
+	struct change c = {.key = key, .value = value, .len = len};
+	int r = st->modify(st->ctx, change_edit, &c, err);
+	*msg = c.msg;
+	return r;
+}
+
 static void reply(struct metadata_buf *out, const struct metadata_request *req,
 		  enum metadata_status st, const char *v, size_t n)
 {
@@ -48,11 +60,11 @@ static int answer(const struct metadata_store *store,
 		return 0;
 	}
 	if (req->op == METADATA_OP_PUT || req->op == METADATA_OP_DELETE) {
-		struct change c = {
-		    .key = req->key,
-		    .value = req->op == METADATA_OP_PUT ? req->value : NULL,
-		    .len = req->value_len};
-		int r = store->modify(store->ctx, change_edit, &c, err);
+		struct change c = {0};
+		int r = metadata_store_change(
+		    store, req->key,
+		    req->op == METADATA_OP_PUT ? req->value : NULL,
+		    req->value_len, &c.msg, err);
 		if (r < 0) {
 			const char *why = err->code == EBUSY
 					      ? "Instance busy, try again"

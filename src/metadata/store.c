@@ -264,5 +264,6 @@ void metadata_file_store_bind(struct metadata_file_store *fs,
 {
 	out->read = file_read;
 	out->modify = file_modify;
+	out->change = NULL;
 	out->ctx = fs;
 }

@@ -35,7 +35,19 @@ struct metadata_store {
 	int (*modify)(void *ctx, int (*edit)(json_t *record, void *arg),
 		      void *arg, struct hull_err *err);
 	void *ctx;
+	/* Optional: sets (value not NULL) or deletes metadata key as a
+	 * guest's PUT or DELETE does. Returns 0, 1 for a refusal (*msg its
+	 * reason, owned by the caller, or NULL) or a negative code (err
+	 * set). When NULL, metadata_store_change() does it through modify. */
+	int (*change)(void *ctx, const char *key, const char *value, size_t len,
+		      char **msg, struct hull_err *err);
 };
+
+/* A guest's PUT (value not NULL) or DELETE of key through st: its change
+ * op, else modify with metadata_apply (resolve.h). Returns as change. */
+int metadata_store_change(const struct metadata_store *st, const char *key,
+			  const char *value, size_t len, char **msg,
+			  struct hull_err *err);
 
 struct metadata_file_store;
 

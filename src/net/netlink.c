@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "lib/xalloc.h"
+#include "net/dlink.h"
 #include "net/netlink.h"
 
 struct netns_call {
@@ -179,6 +180,17 @@ int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[HULL_MAC_LEN],
 		if ((type && strcmp(type, "bridge") == 0) ||
 		    alias_is_hull(rtnl_link_get_ifalias(l)))
 			continue;
+		/* A bond's ports wear the bond's MAC: the bond is the link. */
+		struct rtnl_link *m =
+		    rtnl_link_get_master(l)
+			? rtnl_link_get(cache, (int)rtnl_link_get_master(l))
+			: NULL;
+		const char *mtype = m ? rtnl_link_get_type(m) : NULL;
+		bool port_of_bond = mtype && strcmp(mtype, "bond") == 0;
+		if (m)
+			rtnl_link_put(m);
+		if (port_of_bond)
+			continue;
 		snprintf(name, IFNAMSIZ, "%s", rtnl_link_get_name(l));
 		r = 0;
 		break;
@@ -210,6 +222,20 @@ int net_link_foreach(struct nl_sock *sk, const char *prefix,
 		       (int)rtnl_link_get_master(l), arg);
 	}
 	nl_cache_free(cache);
+	return r;
+}
+
+bool net_link_is_etherstub(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link *l = NULL;
+	bool r;
+
+	if (rtnl_link_get_kernel(sk, 0, name, &l) < 0 || !l)
+		return false;
+	r = rtnl_link_get_type(l) && !strcmp(rtnl_link_get_type(l), "bridge") &&
+	    rtnl_link_get_ifalias(l) &&
+	    !strcmp(rtnl_link_get_ifalias(l), NET_ETHERSTUB_ALIAS);
+	rtnl_link_put(l);
 	return r;
 }
 

@@ -40,6 +40,8 @@ int net_link_find_by_mac(struct nl_sock *sk, const uint8_t mac[HULL_MAC_LEN],
 			 char name[IFNAMSIZ]);
 /* The ifindex of a link's master (0: none), or -ENODEV. */
 int net_link_master(struct nl_sock *sk, const char *name);
+/* True when name is an etherstub dladm made (see dlink.h). */
+bool net_link_is_etherstub(struct nl_sock *sk, const char *name);
 /* The MAC of a link. */
 int net_link_mac(struct nl_sock *sk, const char *name,
 		 uint8_t mac[HULL_MAC_LEN], struct hull_err *err);

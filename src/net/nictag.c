@@ -181,6 +181,12 @@ static int resolve_uplink(struct nl_sock *sk, const char *link_or_mac,
 			return r;
 	}
 	hull_mac_format(mac, t->mac);
+	/* A tag over a dladm etherstub uses that bridge itself: a bridge
+	 * cannot be a port of another. */
+	if (net_link_is_etherstub(sk, t->link)) {
+		snprintf(t->bridge, sizeof(t->bridge), "%s", t->link);
+		return 0;
+	}
 	/* Never take a link from a bridge or bond hull did not make. */
 	master = net_link_master(sk, t->link);
 	if (master > 0 && master != net_link_index(sk, t->bridge))
@@ -200,6 +206,12 @@ static bool uplink_is(struct nl_sock *sk, const struct net_tag *t)
 	return t->link[0] && hull_mac_parse(t->mac, want) == 0 &&
 	       net_link_mac(sk, t->link, have, &ignore) == 0 &&
 	       memcmp(have, want, HULL_MAC_LEN) == 0;
+}
+
+/* A normal tag whose uplink is a dladm etherstub: its bridge is that link. */
+static bool over_etherstub(const struct net_tag *t)
+{
+	return !t->etherstub && t->link[0] && !strcmp(t->link, t->bridge);
 }
 
 /* Creates the bridge when missing, binds the uplink, applies the MTU and
@@ -233,6 +245,18 @@ static int bridge_make(struct nl_sock *sk, struct net_tag *t, bool *created,
 	int br, up, r;
 
 	*created = false;
+	if (over_etherstub(t)) {
+		/* dladm made the bridge and owns it: only bring it up. */
+		if ((br = net_link_index(sk, t->bridge)) < 0)
+			return hull_err_set(err, ENODEV,
+					    "nic tag '%s': no etherstub %s "
+					    "(dladm create-etherstub)",
+					    t->name, t->bridge);
+		c.up = 1;
+		if ((r = net_link_change(sk, t->bridge, &c, err)))
+			return r;
+		return br;
+	}
 	if ((br = net_link_index(sk, t->bridge)) < 0) {
 		if ((r = net_bridge_create(sk, t->bridge, t->mtu, &vf, err)))
 			return r;
@@ -286,6 +310,8 @@ static int bridge_destroy(struct nl_sock *sk, const struct net_tag *t)
 	struct hull_err ignore;
 	struct net_link_change c = NET_LINK_CHANGE_INIT;
 
+	if (over_etherstub(t))
+		return 0; /* dladm's, not the tag's */
 	/* Release the uplink first so it keeps working on its own. */
 	if (!t->etherstub && t->link[0] && net_link_index(sk, t->link) > 0) {
 		c.master = 0;

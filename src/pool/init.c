@@ -33,6 +33,7 @@
 #include "lib/spawn.h"
 #include "lib/xalloc.h"
 #include "pool/btrfs.h"
+#include "pool/disks.h"
 #include "pool/loop.h"
 #include "pool/size.h"
 
@@ -128,6 +129,8 @@ struct undo {
 	char *file_made;   /* pool file we created */
 	int loop_fd;	   /* our loop device, until mounted */
 	bool mounted;
+	const char *const *formatted; /* --device disks we formatted */
+	size_t nformatted;
 };
 
 static void undo_run(struct undo *u, const char *root)
@@ -138,6 +141,12 @@ static void undo_run(struct undo *u, const char *root)
 		close(u->loop_fd);
 	if (u->file_made)
 		unlink(u->file_made);
+	/* Disks we formatted go back to holding nothing. */
+	for (size_t i = 0; i < u->nformatted; i++) {
+		char *argv[] = {"wipefs", "-q", "-a", (char *)u->formatted[i],
+				NULL};
+		hull_run(argv, -1, -1, NULL, NULL);
+	}
 	if (u->parent_made)
 		rmdir(u->parent_made);
 	if (u->root_made)
@@ -235,6 +244,101 @@ static int device_probe(const char *dev, char **type, struct hull_err *err)
 	return 0;
 }
 
+/* Adds "layout" to a new device pool's record. */
+static int record_layout(const char *root, const struct pool_init_opts *o,
+			 struct hull_err *err)
+{
+	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
+	json_t *j = hull_json_load_file(cfg, err);
+	if (!j)
+		return -EIO;
+	json_object_set_new(j, "layout",
+			    json_string(pool_layout_name(o->layout)));
+	int r = hull_json_save_file(cfg, j, err);
+	json_decref(j);
+	return r;
+}
+
+/* Looks at every --device before anything is written: either all hold
+ * btrfs (a pool to mount again; those missing are left to a degraded
+ * mount), or none holds anything and there are enough of them for the
+ * layout (then they are formatted together). *mopts gets the mount
+ * options that name every disk. */
+static int devices_prepare(const struct pool_init_opts *o, struct undo *u,
+			   bool *fresh, char **mopts, struct hull_err *err)
+{
+	size_t n = o->ndevices, nbtrfs = 0;
+	struct stat *sts = xcalloc(n, sizeof(*sts));
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		_cleanup_free_ char *type = NULL;
+		r = device_probe(o->devices[i], &type, err);
+		if (r < 0)
+			break;
+		/* In use (mounted, held) or holding something else. */
+		if (strcmp(type, "btrfs") != 0)
+			r = pool_disk_check_free(o->devices[i], err);
+		else
+			nbtrfs++;
+		stat(o->devices[i], &sts[i]);
+		for (size_t k = 0; r == 0 && k < i; k++)
+			if (sts[k].st_rdev == sts[i].st_rdev)
+				r = hull_err_set(err, EINVAL,
+						 "%s is given twice",
+						 o->devices[i]);
+	}
+	free(sts);
+	if (r < 0)
+		return r;
+	char *opts = NULL;
+	for (size_t i = 0; i < n; i++) {
+		char *next = xasprintf("%s%sdevice=%s", opts ? opts : "",
+				       opts ? "," : "", o->devices[i]);
+		free(opts);
+		opts = next;
+	}
+	*mopts = opts;
+	if (nbtrfs == n)
+		return 0;
+	if (nbtrfs > 0) {
+		for (size_t i = 0; i < n; i++)
+			if (!holds_btrfs(o->devices[i]))
+				return hull_err_set(
+				    err, EINVAL,
+				    "%s is empty but %s holds a pool: give "
+				    "only the pool's disks (add one with "
+				    "hull add)",
+				    o->devices[i], o->devices[0]);
+	}
+	size_t least = pool_layout_min_devices(o->layout);
+	if (n < least)
+		return hull_err_set(err, EINVAL,
+				    "the %s layout takes at least %zu disks, "
+				    "not %zu",
+				    pool_layout_name(o->layout), least, n);
+	size_t argc = 0;
+	char **argv = xcalloc(n + 10, sizeof(*argv));
+	argv[argc++] = "mkfs.btrfs";
+	argv[argc++] = "-q";
+	argv[argc++] = "-L";
+	argv[argc++] = "hull";
+	argv[argc++] = "-d";
+	argv[argc++] = (char *)pool_layout_data_profile(o->layout, n);
+	argv[argc++] = "-m";
+	argv[argc++] = (char *)pool_layout_meta_profile(o->layout, n);
+	for (size_t i = 0; i < n; i++)
+		argv[argc++] = (char *)o->devices[i];
+	argv[argc] = NULL;
+	r = hull_run(argv, -1, -1, NULL, err);
+	free(argv);
+	/* mkfs.btrfs may have written some disks before failing. */
+	u->formatted = o->devices;
+	u->nformatted = n;
+	if (r == 0)
+		*fresh = true;
+	return r;
+}
+
 static int init_dir(const char *root, struct undo *u, struct hull_err *err)
 {
 	return layout_make(root, POOL_BACKEND_DIR, NULL, NULL, POOL_QUOTA_NONE,
@@ -260,29 +364,16 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		return hull_err_set(err, EINVAL,
 				    "pool size too small: the least is 256M");
 	_cleanup_free_ char *file = NULL;
-	const char *dev = o->device;
+	const char *dev = o->ndevices ? o->devices[0] : NULL;
 	bool fresh = false;
 	_cleanup_free_ char *loopdev = NULL;
+	_cleanup_free_ char *mopts = NULL;
 	int r;
 
 	if (dev) {
-		_cleanup_free_ char *type = NULL;
-		r = device_probe(dev, &type, err);
+		r = devices_prepare(o, u, &fresh, &mopts, err);
 		if (r < 0)
 			return r;
-		if (*type && strcmp(type, "btrfs") != 0)
-			return hull_err_set(
-			    err, EEXIST,
-			    "%s holds a %s filesystem: refusing to format it",
-			    dev, type);
-		if (!*type) {
-			char *argv[] = {"mkfs.btrfs", "-q",	   "-L",
-					"hull",	      (char *)dev, NULL};
-			r = hull_run(argv, -1, -1, NULL, err);
-			if (r < 0)
-				return r;
-			fresh = true;
-		}
 	} else {
 		file = o->file ? xstrdup(o->file) : pool_default_file(root);
 		struct stat st;
@@ -311,8 +402,18 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		dev = loopdev;
 	}
 
-	if (mount(dev, root, "btrfs", 0, NULL) < 0)
-		return hull_err_sys(err, errno, "mount %s on %s", dev, root);
+	if (mount(dev, root, "btrfs", 0, mopts) < 0) {
+		/* A pool with a disk gone mounts only when asked to run
+		 * degraded; the caller says so (hull status). */
+		int e = errno;
+		_cleanup_free_ char *deg = mopts
+					       ? xasprintf("%s,degraded", mopts)
+					       : xstrdup("degraded");
+		if (fresh || o->ndevices == 0 ||
+		    mount(dev, root, "btrfs", 0, deg) < 0)
+			return hull_err_sys(err, e, "mount %s on %s", dev,
+					    root);
+	}
 	u->mounted = true;
 	/* Mounted, the loop device is held by the mount; closing our
 	 * descriptor lets LO_FLAGS_AUTOCLEAR free it at unmount. */
@@ -326,7 +427,19 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 			return hull_err_set(
 			    err, EEXIST,
 			    "%s holds a btrfs that is not a hull pool",
-			    o->device ? o->device : file);
+			    o->ndevices ? o->devices[0] : file);
+		if (o->layout_set) {
+			json_t *j = hull_json_load_file(cfg, err);
+			if (!j)
+				return -EIO;
+			_cleanup_free_ char *was =
+			    xstrdup(hull_json_str(j, "layout", "single"));
+			json_decref(j);
+			if (strcmp(was, pool_layout_name(o->layout)) != 0)
+				return hull_err_set(
+				    err, EEXIST, "%s holds a %s pool, not %s",
+				    dev, was, pool_layout_name(o->layout));
+		}
 		*res = POOL_INIT_MOUNTED;
 		return 0;
 	}
@@ -344,8 +457,13 @@ static int init_btrfs(const struct pool_init_opts *o, const char *root,
 		r = pool_btrfs_quota_enable(root, q == POOL_QUOTA_SIMPLE, err);
 	}
 	if (r == 0)
-		r = layout_make(root, POOL_BACKEND_BTRFS, file, o->device, q,
-				err);
+		r = layout_make(root, POOL_BACKEND_BTRFS, file,
+				o->ndevices ? o->devices[0] : NULL, q, err);
+	if (r == 0 && o->ndevices) {
+		r = record_layout(root, o, err);
+		if (r == 0)
+			r = pool_disks_record(root, err);
+	}
 	*res = POOL_INIT_CREATED;
 	return r;
 }
@@ -373,9 +491,13 @@ static int sweep(struct hull_err *err)
 static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
 		    struct hull_err *err);
 
-int pool_init(const struct pool_init_opts *o, enum pool_init_result *res,
+int pool_init(const struct pool_init_opts *opts, enum pool_init_result *res,
 	      struct hull_err *err)
 {
+	struct pool_init_opts oo = *opts;
+	if (!oo.layout_set)
+		oo.layout = pool_layout_default(oo.ndevices);
+	const struct pool_init_opts *o = &oo;
 	int r = init_any(o, res, err);
 	if (r == 0 && *res != POOL_INIT_CREATED && sweep(err) < 0)
 		return hull_err_prefix(err, "init");
@@ -387,15 +509,18 @@ static int init_any(const struct pool_init_opts *o, enum pool_init_result *res,
 {
 	const char *root = hull_root();
 	_cleanup_free_ char *cfg = xasprintf("%s/var/pool.json", root);
-	if (o->file && o->device)
+	if (o->file && o->ndevices)
 		return hull_err_set(
 		    err, EINVAL,
 		    "init: --file and --device exclude each other");
 	if (o->backend_set && o->backend == POOL_BACKEND_DIR &&
-	    (o->file || o->device || o->size || o->quota != POOL_QUOTA_AUTO))
-		return hull_err_set(err, EINVAL,
-				    "init: --file, --device and --size are for "
-				    "the btrfs backend");
+	    (o->file || o->ndevices || o->size || o->layout_set ||
+	     o->quota != POOL_QUOTA_AUTO))
+		return hull_err_set(
+		    err, EINVAL,
+		    "init: --file, --device, --layout and --size "
+		    "are for "
+		    "the btrfs backend");
 
 	if (hull_path_exists(cfg)) {
 		json_t *j = hull_json_load_file(cfg, err);
@@ -473,6 +598,16 @@ static char *mount_source(const char *path)
 static void loop_wait_detached(const char *dev)
 {
 	if (!dev || strncmp(dev, "/dev/loop", 9) != 0)
+		return;
+	/* A loop device the operator set up (--device) stays attached. */
+	_cleanup_free_ char *ac =
+	    xasprintf("/sys/block/%s/loop/autoclear", dev + 5);
+	char *flag = NULL;
+	size_t len;
+	bool autoclear = hull_file_read(ac, 16, &flag, &len, NULL) == 0 &&
+			 len > 0 && flag[0] == '1';
+	free(flag);
+	if (!autoclear)
 		return;
 	_cleanup_free_ char *bf =
 	    xasprintf("/sys/block/%s/loop/backing_file", dev + 5);

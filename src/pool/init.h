@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "lib/err.h"
+#include "pool/layout.h"
 #include "pool/pool.h"
 
 #define POOL_DEFAULT_FILE "/var/lib/hull/pool.img"
@@ -28,10 +29,13 @@ const char *pool_quota_mode_name(enum pool_quota_mode m);
 
 struct pool_init_opts {
 	enum pool_backend backend;
-	bool backend_set; /* --backend given */
-	uint64_t size;	  /* 0: POOL_DEFAULT_SIZE */
-	const char *file; /* NULL: the default for the root */
-	const char *device;
+	bool backend_set;	    /* --backend given */
+	uint64_t size;		    /* 0: POOL_DEFAULT_SIZE */
+	const char *file;	    /* NULL: the default for the root */
+	const char *const *devices; /* --device, in order */
+	size_t ndevices;
+	enum pool_layout layout;
+	bool layout_set; /* --layout given */
 	enum pool_quota_mode quota;
 };
 

@@ -5,18 +5,28 @@
  * (/native/.zonecontrol/ for lx), and, for an HVM instance, the stream to
  * its emulator's COM2.
  *
- * The server is a process of its own, a child of the supervisor, one per
- * boot of the instance, and it sits in the instance's cgroup (the leaf
+ * The server runs in processes of its own, children of the supervisor,
+ * started at each boot, and they sit in the instance's cgroup (the leaf
  * <parent>/<uuid>/metadata, beside the zone's tree): what a guest makes
- * it buffer, read and write is charged to the guest's own memory, CPU and
- * I/O limits, and a guest that floods it slows only itself, never the
- * supervisor (zlogin, vmadm stop). Its privilege budget: uid 0 (it
- * rewrites the root-owned record under the root-owned lock), no
- * capabilities, no_new_privs; it holds the listening socket, the COM2
- * stream and the supervisor's log, nothing else. It dies with the
- * supervisor (PR_SET_PDEATHSIG) and with the instance's cgroup; if it dies
- * while the instance runs, the supervisor starts another (unless it keeps
- * dying as it starts).
+ * them buffer, read and write is charged to the guest's own memory, CPU
+ * and I/O limits, and a guest that floods them slows only itself, never
+ * the supervisor (zlogin, vmadm stop). Two of them, with their privilege
+ * budgets (vmd's split):
+ *   - hull-md-keeper, the supervisor's child: uid 0 without capabilities
+ *     (all sets empty), no_new_privs, a seccomp allow-list of file calls;
+ *     it holds the record (root's, 0600: it reads it and rewrites it
+ *     under the root-owned lock) and one socket to the server, and
+ *     answers typed requests (metadata/remote.h), never a guest's bytes;
+ *   - hull-metadata, the keeper's child: the instance's own unprivileged
+ *     uid and gid (supervisor/privsep.h), no capabilities, no_new_privs, a
+ *     seccomp allow-list of socket I/O; it holds the listening socket,
+ *     the COM2 stream, the socket to the keeper and the log, and parses
+ *     every byte a guest writes.
+ * Both die with their parent (PR_SET_PDEATHSIG) and with the instance's
+ * cgroup; the keeper ends when the server does. If they die while the
+ * instance runs, the supervisor starts the pair again (at once, then
+ * with a back-off for a pair that dies as it starts, and not before the
+ * next boot after a few of those).
  *
  * The listening socket is the supervisor's, kept across boots and, by
  * the holder, across a supervisor's death (holder.h); every
@@ -31,7 +41,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,10 +56,11 @@
 #include "metadata/peer.h"
 #include "metadata/server.h"
 #include "metadata/store.h"
+#include "metadata/remote.h"
 #include "supervisor/holder.h"
 #include "supervisor/log.h"
+#include "supervisor/privsep.h"
 #include "supervisor/vm.h"
-#include "zone/caps.h"
 #include "zone/cgroup.h"
 #include "hvm/com2.h"
 #include "hvm/qemu.h"
@@ -56,10 +69,14 @@
 #define MD_CGROUP_LEAF "metadata"
 
 static int md_listen_fd = -1; /* the zone socket, the supervisor's */
-static pid_t md_pid = -1;     /* this boot's server process */
-static int md_pidfd = -1;     /* watched: the server died */
-static time_t md_spawned;     /* CLOCK_MONOTONIC seconds */
-static int md_quick_deaths;   /* in a row, each within a second of its start */
+/* This boot's processes, [MD_SERVER] and [MD_KEEPER], and their pidfds
+ * (watched: either died). */
+enum { MD_SERVER, MD_KEEPER, MD_NPROC };
+static pid_t md_pid[MD_NPROC] = {-1, -1};
+static int md_pidfd[MD_NPROC] = {-1, -1};
+static int md_timer = -1;   /* a restart waiting out its back-off */
+static time_t md_spawned;   /* CLOCK_MONOTONIC seconds */
+static int md_quick_deaths; /* in a row, each within a second of its start */
 /* A server that dies this many times in a row right after it started is
  * not started again before the next boot (a crash loop, not a kill). */
 #define MD_QUICK_DEATHS_MAX 3
@@ -79,66 +96,48 @@ static bool md_peer_ok(void *ctx, int fd)
 	return metadata_peer_allowed(fd, ctx, NULL, NULL);
 }
 
-/* Everything above 2 closed but keep[0..n) (ascending). */
-static void close_all_but(const int *keep, size_t n)
+/* Waits until the supervisor moved the process into the instance's
+ * cgroup (go). */
+static void md_wait_go(int go)
 {
-	unsigned from = 3;
-	for (size_t i = 0; i < n; i++) {
-		if (keep[i] < 0 || (unsigned)keep[i] < from)
-			continue;
-		if ((unsigned)keep[i] > from)
-			syscall(SYS_close_range, from, (unsigned)keep[i] - 1,
-				0);
-		from = (unsigned)keep[i] + 1;
-	}
-	syscall(SYS_close_range, from, ~0U, 0);
-}
-
-/* The child: waits until the supervisor moved it into the instance's
- * cgroup (go), then serves until it is killed. Never returns. */
-__attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
-					       int com2_fd, int go)
-{
-	struct hull_err err = {0};
-	sigset_t none;
 	char c;
-
+	sigset_t none;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_NAME, "hull-metadata");
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	int keep[3] = {listen_fd, com2_fd, go};
-	for (int i = 1; i < 3; i++) /* ascending, for close_all_but */
-		for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
-			int t = keep[j];
-			keep[j] = keep[j - 1];
-			keep[j - 1] = t;
-		}
-	close_all_but(keep, 3);
 	if (read(go, &c, 1) != 1)
 		_exit(1); /* the supervisor gave up on us */
 	close(go);
-	int r = zone_caps_drop_all();
-	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		r = -errno;
-	if (r < 0) {
-		sv_log("error", "metadata server: drop capabilities: %s",
-		       strerror(-r));
+}
+
+/* The server: unprivileged (privsep.h), serves the guest's channels from
+ * the keeper's store (keeper_fd). Never returns. */
+__attribute__((noreturn)) static void md_server(const char *rel, int listen_fd,
+						int com2_fd, int keeper_fd,
+						int go, pid_t parent, uid_t uid,
+						gid_t gid)
+{
+	struct hull_err err = {0};
+	prctl(PR_SET_NAME, "hull-metadata");
+	int keep[4] = {listen_fd, com2_fd, keeper_fd, go};
+	sv_privsep_close_all_but(keep, 4);
+	md_wait_go(go);
+	if (sv_privsep_enter(uid, gid, SV_PRIVSEP_MD_SERVER, &err) < 0) {
+		sv_log("error", "metadata server: %s", err.msg);
 		_exit(1);
 	}
-	_cleanup_free_ char *rec = inst_record_path(uuid);
-	struct zone_cgroup cg;
-	zone_cgroup_init(&cg, uuid);
-	struct metadata_file_store *fs = metadata_file_store_new(rec);
-	struct metadata_store store;
-	metadata_file_store_bind(fs, &store);
+	if (getppid() != parent)
+		_exit(1); /* the supervisor died before the signal held */
+	struct metadata_remote *rs = metadata_remote_new(keeper_fd);
+	struct metadata_store store = {0};
+	metadata_remote_bind(rs, &store);
 	struct metadata_server *srv = metadata_server_new(&store, NULL, &err);
 	if (!srv) {
 		sv_log("error", "metadata server: %s", err.msg);
 		_exit(1);
 	}
 	metadata_server_set_log(srv, md_log, NULL);
-	metadata_server_set_peer_check(srv, md_peer_ok, cg.rel);
+	metadata_server_set_peer_check(srv, md_peer_ok, (void *)rel);
 	if (metadata_server_add_listener(srv, listen_fd, &err) < 0 ||
 	    (com2_fd >= 0 &&
 	     metadata_server_add_stream(srv, com2_fd, &err) < 0)) {
@@ -151,6 +150,33 @@ __attribute__((noreturn)) static void md_serve(const char *uuid, int listen_fd,
 			_exit(1);
 		}
 	}
+}
+
+/* The keeper: keeps the record for the server until the server goes.
+ * Never returns. */
+__attribute__((noreturn)) static void md_keeper(const char *uuid, int sock,
+						int go, pid_t parent)
+{
+	struct hull_err err = {0};
+	prctl(PR_SET_NAME, "hull-md-keeper");
+	int keep[2] = {sock, go};
+	sv_privsep_close_all_but(keep, 2);
+	md_wait_go(go);
+	/* Root without capabilities: the record is root's (0600) and only
+	 * its owner writes it; nothing else of root's is needed. */
+	if (sv_privsep_enter(0, 0, SV_PRIVSEP_MD_KEEPER, &err) < 0) {
+		sv_log("error", "metadata keeper: %s", err.msg);
+		_exit(1);
+	}
+	if (getppid() != parent)
+		_exit(1); /* the supervisor died before the signal held */
+	_cleanup_free_ char *rec = inst_record_path(uuid);
+	struct metadata_file_store *fs = metadata_file_store_new(rec);
+	struct metadata_store store = {0};
+	metadata_file_store_bind(fs, &store);
+	if (metadata_remote_serve(sock, &store, &err) < 0)
+		sv_log("error", "metadata keeper: %s", err.msg);
+	_exit(1);
 }
 
 /* ---- in the supervisor ------------------------------------------------ */
@@ -185,22 +211,45 @@ static int hvm_com2_open(const char *uuid, const char *rel,
 
 static void md_reap(void)
 {
-	if (md_pidfd >= 0) {
-		if (md_loop)
-			sv_loop_del(md_loop, md_pidfd);
-		close(md_pidfd);
-		md_pidfd = -1;
-	}
-	if (md_pid > 0) {
-		kill(md_pid, SIGKILL);
-		/* The supervisor's SIGCHLD handler may have reaped it. */
-		while (waitpid(md_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		md_pid = -1;
+	for (int i = 0; i < MD_NPROC; i++) {
+		if (md_pidfd[i] >= 0) {
+			if (md_loop)
+				sv_loop_del(md_loop, md_pidfd[i]);
+			close(md_pidfd[i]);
+			md_pidfd[i] = -1;
+		}
+		if (md_pid[i] > 0) {
+			kill(md_pid[i], SIGKILL);
+			/* The supervisor's SIGCHLD handler may have reaped
+			 * it. */
+			while (waitpid(md_pid[i], NULL, 0) < 0 &&
+			       errno == EINTR)
+				;
+			md_pid[i] = -1;
+		}
 	}
 }
 
+static void md_timer_stop(void)
+{
+	if (md_timer < 0)
+		return;
+	if (md_loop)
+		sv_loop_del(md_loop, md_timer);
+	close(md_timer);
+	md_timer = -1;
+}
+
 static int md_spawn(const char *uuid, struct hull_err *err);
+
+static void on_md_timer(struct sv_loop *loop, int fd, uint32_t events,
+			void *data)
+{
+	struct hull_err err = {0};
+	md_timer_stop();
+	if (md_spawn(md_uuid, &err) < 0)
+		sv_log("error", "metadata: %s", err.msg);
+}
 
 static void on_md_exit(struct sv_loop *loop, int fd, uint32_t events,
 		       void *data)
@@ -217,98 +266,151 @@ static void on_md_exit(struct sv_loop *loop, int fd, uint32_t events,
 				"not restarted before the next boot");
 		return;
 	}
+	/* Back-off: at once after a server that ran a while, then 100,
+	 * 200, 400 ms after each that died as it started. */
+	long delay_ms = md_quick_deaths ? 100L << (md_quick_deaths - 1) : 0;
+	sv_log("warn", "metadata server died; starting another in %ld ms",
+	       delay_ms);
 	struct hull_err err = {0};
-	sv_log("warn", "metadata server died; starting another");
-	if (md_spawn(md_uuid, &err) < 0)
-		sv_log("error", "metadata: %s", err.msg);
+	if (delay_ms == 0) {
+		if (md_spawn(md_uuid, &err) < 0)
+			sv_log("error", "metadata: %s", err.msg);
+		return;
+	}
+	struct itimerspec it = {
+	    .it_value = {delay_ms / 1000, (delay_ms % 1000) * 1000000L}};
+	md_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (md_timer < 0 || timerfd_settime(md_timer, 0, &it, NULL) < 0 ||
+	    sv_loop_add(md_loop, md_timer, EPOLLIN, on_md_timer, NULL, &err) <
+		0) {
+		sv_log("error", "metadata: restart timer: %s",
+		       err.msg[0] ? err.msg : strerror(errno));
+		if (md_timer >= 0)
+			close(md_timer);
+		md_timer = -1;
+	}
+}
+
+/* Puts child i into the instance's metadata leaf and watches it. */
+static int md_fork(int i, struct zone_cgroup *cg, struct hull_err *err)
+{
+	if (zone_cgroup_attach_leaf(cg, MD_CGROUP_LEAF, md_pid[i], err) < 0)
+		return -err->code;
+	md_pidfd[i] = (int)syscall(SYS_pidfd_open, md_pid[i], 0);
+	if (md_pidfd[i] < 0)
+		return hull_err_sys(err, errno, "metadata server: pidfd");
+	fcntl(md_pidfd[i], F_SETFD, FD_CLOEXEC);
+	return sv_loop_add(md_loop, md_pidfd[i], EPOLLIN, on_md_exit, NULL,
+			   err);
 }
 
 static int md_spawn(const char *uuid, struct hull_err *err)
 {
 	struct zone_cgroup cg;
-	int go[2] = {-1, -1};
+	int go[2] = {-1, -1}, sp[2] = {-1, -1};
+	uid_t uid;
+	gid_t gid;
 	int r;
 
+	if ((r = sv_privsep_ids(uuid, SV_PRIVSEP_METADATA, &uid, &gid, err)) <
+	    0)
+		return hull_err_prefix(err, "metadata server");
 	zone_cgroup_init(&cg, uuid);
 	int com2 = hvm_com2_open(uuid, cg.rel, err);
 	if (com2 < -1) {
 		zone_cgroup_fini(&cg);
 		return com2 + 1;
 	}
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	if (pipe2(go, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = hull_err_sys(err, errno, "metadata server: pipe");
 		goto out;
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		r = hull_err_sys(err, errno, "metadata server: fork");
-		goto out;
+	pid_t self = getpid();
+	for (int i = 0; i < MD_NPROC; i++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			r = hull_err_sys(err, errno, "metadata server: fork");
+			md_reap();
+			goto out;
+		}
+		if (pid == 0 && i == MD_SERVER)
+			md_server(cg.rel, md_listen_fd, com2, sp[1], go[0],
+				  self, uid, gid);
+		if (pid == 0)
+			md_keeper(uuid, sp[0], go[0], self);
+		md_pid[i] = pid;
 	}
-	if (pid == 0) {
-		close(go[1]);
-		md_serve(uuid, md_listen_fd, com2, go[0]);
-	}
-	md_pid = pid;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	md_spawned = now.tv_sec;
-	/* Into the instance's cgroup before it allocates anything: memory
+	/* Into the instance's cgroup before they allocate anything: memory
 	 * is charged where it is first touched. */
-	if ((r = zone_cgroup_attach_leaf(&cg, MD_CGROUP_LEAF, pid, err)) < 0) {
-		md_reap();
-		goto out;
-	}
-	md_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (md_pidfd < 0) {
-		r = hull_err_sys(err, errno, "metadata server: pidfd");
-		md_reap();
-		goto out;
-	}
-	fcntl(md_pidfd, F_SETFD, FD_CLOEXEC);
-	if ((r = sv_loop_add(md_loop, md_pidfd, EPOLLIN, on_md_exit, NULL,
-			     err)) < 0) {
-		md_reap();
-		goto out;
-	}
-	r = write(go[1], "g", 1) == 1
+	for (int i = 0; i < MD_NPROC; i++)
+		if ((r = md_fork(i, &cg, err)) < 0) {
+			md_reap();
+			goto out;
+		}
+	r = write(go[1], "gg", 2) == 2
 		? 0
 		: hull_err_sys(err, errno, "metadata server: start");
 	if (r < 0)
 		md_reap();
 out:
-	if (go[0] >= 0)
-		close(go[0]);
-	if (go[1] >= 0)
-		close(go[1]);
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0)
+			close(go[i]);
+		if (sp[i] >= 0)
+			close(sp[i]);
+	}
 	if (com2 >= 0)
 		close(com2);
 	zone_cgroup_fini(&cg);
 	return r;
 }
 
+int sv_metadata_start(struct sv_loop *loop, const char *uuid, int listen_fd,
+		      struct hull_err *err)
+{
+	md_loop = loop;
+	snprintf(md_uuid, sizeof(md_uuid), "%s", uuid);
+	if (listen_fd != md_listen_fd) {
+		if (md_listen_fd >= 0)
+			close(md_listen_fd);
+		md_listen_fd = listen_fd;
+	}
+	md_timer_stop();
+	md_reap();
+	md_quick_deaths = 0;
+	return md_spawn(uuid, err);
+}
+
+pid_t sv_metadata_pid(void)
+{
+	return md_pid[MD_SERVER];
+}
+
 static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 		      pid_t init, struct hull_err *err)
 {
-	md_loop = loop;
-	snprintf(md_uuid, sizeof(md_uuid), "%s", cfg->uuid);
 	md_hvm = inst_is_hvm(&cfg->inst);
-	if (md_listen_fd < 0)
-		md_listen_fd = sv_holder_take("metadata");
-	if (md_listen_fd < 0) {
+	int fd = md_listen_fd;
+	if (fd < 0)
+		fd = sv_holder_take("metadata");
+	if (fd < 0) {
 		_cleanup_free_ char *sock = hull_root_path(
 		    "%s/run/zonecontrol/metadata.sock", cfg->uuid);
-		md_listen_fd = metadata_channel_listen(sock, err);
-		if (md_listen_fd < 0)
-			return md_listen_fd;
-		sv_holder_put("metadata", md_listen_fd);
+		fd = metadata_channel_listen(sock, err);
+		if (fd < 0)
+			return fd;
+		sv_holder_put("metadata", fd);
 	}
-	md_reap();
-	md_quick_deaths = 0;
-	return md_spawn(cfg->uuid, err);
+	return sv_metadata_start(loop, cfg->uuid, fd, err);
 }
 
 static void md_stopped(struct sv_loop *loop, const struct zone_config *cfg)
 {
+	md_timer_stop();
 	md_reap();
 }
 

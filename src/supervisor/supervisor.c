@@ -392,7 +392,9 @@ static void write_init_record(struct supervisor *sv)
 	json_decref(j);
 	_cleanup_free_ char *p = xasprintf("%s/init.json", sv->run_dir);
 	struct hull_err err = {0};
-	if (hull_file_write_atomic(p, text, strlen(text), 0600, &err) < 0)
+	/* Not synced: it describes this boot only (a host that lost power
+	 * runs nothing), and two fsyncs were most of a start's time. */
+	if (hull_file_replace(p, text, strlen(text), 0600, &err) < 0)
 		sv_log("error", "record boot: %s", err.msg);
 	free(text);
 }

@@ -173,12 +173,12 @@ static void on_qmp(struct sv_loop *loop, int fd, uint32_t events, void *data)
 static void vnc_setup(struct sv_vm *vm, const char *uuid, const char *run,
 		      struct sv_loop *loop)
 {
-	_cleanup_free_ char *top = hull_root_path("%s/run", uuid);
 	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_VNC_SOCK);
 	_cleanup_free_ char *qmp = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
 	struct hull_err err = {0};
-	vm->vnc = sv_vnc_start(loop, top, sock, qmp, (int)vm->inst->vm.vnc_port,
-			       vm->inst->vm.vnc_password, &err);
+	vm->vnc =
+	    sv_vnc_start(loop, uuid, sock, qmp, (int)vm->inst->vm.vnc_port,
+			 vm->inst->vm.vnc_password, &err);
 	if (!vm->vnc)
 		sv_log("warn", "vnc: no relay: %s", err.msg);
 }

@@ -1,7 +1,14 @@
 /*
  * vnc.c - the VNC relay: a TCP listener on the host, one pair of
- * descriptors per client (see vnc.h). Everything is non-blocking and runs
- * in the supervisor's loop; a connection's state is two bounded buffers.
+ * descriptors per client (see vnc.h). The supervisor listens, sets the
+ * password and writes vnc.json; a process of its own, hull-vnc, accepts
+ * the clients and relays them (privsep.h: the instance's VNC uid, no
+ * capabilities, a seccomp allow-list; it holds the listener, its timer,
+ * its clients and a socket to the supervisor, which connects it to
+ * QEMU's socket on request and passes the connection back). Everything
+ * in the relay is non-blocking and runs in its own loop; a connection's
+ * state is two bounded buffers. The supervisor restarts a relay that
+ * dies.
  */
 #include "supervisor/vnc.h"
 
@@ -15,7 +22,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,6 +38,7 @@
 #include "lib/root.h"
 #include "lib/xalloc.h"
 #include "supervisor/log.h"
+#include "supervisor/privsep.h"
 
 /* Per direction: a framebuffer update is relayed in pieces this big. */
 #define VNC_BUF (16 << 10)
@@ -33,6 +47,9 @@
  * RETRY_MS, up to RETRY_MAX times (10 s). */
 #define RETRY_MS 10
 #define RETRY_MAX 1000
+/* A relay that dies this many times in a row right after it started is
+ * not started again before the next boot. */
+#define VNC_QUICK_DEATHS_MAX 3
 
 struct vnc_conn {
 	struct sv_vnc *v;
@@ -43,8 +60,16 @@ struct vnc_conn {
 };
 
 struct sv_vnc {
-	struct sv_loop *loop;
+	struct sv_loop *loop; /* the supervisor's; in the relay, its own */
 	int listen_fd, timer_fd;
+	/* The relay process (hull-vnc) and the socket it asks the
+	 * supervisor for connections to QEMU on (each end keeps its own). */
+	pid_t pid;
+	int pidfd, broker, restart_timer;
+	int quick_deaths;
+	time_t spawned;
+	uid_t uid;
+	gid_t gid;
 	int qmp_fd; /* setting the password, or -1 */
 	int qreturns;
 	size_t qlen;
@@ -176,11 +201,48 @@ static int connect_qemu(const char *path)
 	return fd;
 }
 
+/* In the relay: asks the supervisor for a connection to QEMU's socket
+ * (which the relay's uid cannot reach: the emulator's folder is 0700).
+ * Returns it, or the supervisor's negative code. */
+static int broker_connect(struct sv_vnc *v)
+{
+	char req = 'c';
+	if (send(v->broker, &req, 1, MSG_NOSIGNAL) != 1)
+		return -EPIPE;
+	int32_t code;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct iovec iov = {&code, sizeof(code)};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = u.b,
+			   .msg_controllen = sizeof(u.b)};
+	ssize_t n;
+	while ((n = recvmsg(v->broker, &m, MSG_CMSG_CLOEXEC)) < 0 &&
+	       errno == EINTR)
+		;
+	if (n != sizeof(code))
+		return -EPIPE;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	int fd = -1;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (code < 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return code < 0 ? code : -EPROTO;
+	}
+	return fd;
+}
+
 /* Connects c to QEMU: 1 done, 0 not yet (QEMU does not listen yet), or
  * a negative code. */
 static int conn_attach(struct vnc_conn *c)
 {
-	int qfd = connect_qemu(c->v->sock);
+	int qfd = broker_connect(c->v);
 	if (qfd == -ENOENT || qfd == -ECONNREFUSED || qfd == -EAGAIN)
 		return 0;
 	if (qfd < 0)
@@ -370,13 +432,198 @@ static int info_write(struct sv_vnc *v, const struct sockaddr_storage *ss,
 	return r;
 }
 
-struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
+/* ---- the relay process ------------------------------------------------ */
+
+__attribute__((noreturn)) static void vnc_relay(struct sv_vnc *v, int sock,
+						pid_t parent)
+{
+	struct hull_err err = {0};
+	sigset_t none;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NAME, "hull-vnc");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int keep[3] = {v->listen_fd, v->timer_fd, sock};
+	sv_privsep_close_all_but(keep, 3);
+	if (sv_privsep_enter(v->uid, v->gid, SV_PRIVSEP_VNC_RELAY, &err) < 0) {
+		sv_log("error", "vnc: relay: %s", err.msg);
+		_exit(1);
+	}
+	if (getppid() != parent)
+		_exit(1); /* the supervisor died before the signal held */
+	v->loop = sv_loop_new(&err);
+	v->broker = sock;
+	v->qmp_fd = -1;
+	if (!v->loop ||
+	    sv_loop_add(v->loop, v->timer_fd, EPOLLIN, on_retry, v, &err) < 0 ||
+	    sv_loop_add(v->loop, v->listen_fd, EPOLLIN, on_accept, v, &err) <
+		0) {
+		sv_log("error", "vnc: relay: %s", err.msg);
+		_exit(1);
+	}
+	for (;;)
+		if (sv_loop_run_once(v->loop, -1) < 0)
+			_exit(1);
+}
+
+/* ---- in the supervisor ------------------------------------------------ */
+
+/* The relay asks for a connection to QEMU: one byte in, {i32 code} and
+ * the descriptor out. A connect never blocks (connect_qemu). */
+static void on_broker(struct sv_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct sv_vnc *v = data;
+	char req;
+	ssize_t n = read(fd, &req, 1);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) { /* the relay is gone: its pidfd says so too */
+		sv_loop_del(loop, fd);
+		close(fd);
+		v->broker = -1;
+		return;
+	}
+	int qfd = connect_qemu(v->sock);
+	int32_t code = qfd < 0 ? qfd : 0;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct iovec iov = {&code, sizeof(code)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (qfd >= 0) {
+		m.msg_control = u.b;
+		m.msg_controllen = sizeof(u.b);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &qfd, sizeof(int));
+	}
+	(void)!sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (qfd >= 0)
+		close(qfd);
+}
+
+static void relay_reap(struct sv_vnc *v)
+{
+	int fds[] = {v->pidfd, v->broker, v->restart_timer};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
+		if (fds[i] >= 0) {
+			sv_loop_del(v->loop, fds[i]);
+			close(fds[i]);
+		}
+	v->pidfd = v->broker = v->restart_timer = -1;
+	if (v->pid > 0) {
+		kill(v->pid, SIGKILL);
+		while (waitpid(v->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		v->pid = -1;
+	}
+}
+
+static int relay_spawn(struct sv_vnc *v, struct hull_err *err);
+
+static void on_restart(struct sv_loop *loop, int fd, uint32_t events,
+		       void *data)
+{
+	struct sv_vnc *v = data;
+	struct hull_err err = {0};
+	sv_loop_del(loop, fd);
+	close(fd);
+	v->restart_timer = -1;
+	if (relay_spawn(v, &err) < 0)
+		sv_log("error", "vnc: %s", err.msg);
+}
+
+/* The relay died: another one, at once after one that ran a while, then
+ * after 100, 200, 400 ms for each that died as it started, and none
+ * after that before the next boot. */
+static void on_relay_exit(struct sv_loop *loop, int fd, uint32_t events,
+			  void *data)
+{
+	struct sv_vnc *v = data;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	v->quick_deaths = now.tv_sec - v->spawned < 1 ? v->quick_deaths + 1 : 0;
+	relay_reap(v);
+	if (v->quick_deaths > VNC_QUICK_DEATHS_MAX) {
+		sv_log("error", "vnc: relay keeps dying as it starts; not "
+				"restarted before the next boot");
+		return;
+	}
+	long ms = v->quick_deaths ? 100L << (v->quick_deaths - 1) : 0;
+	sv_log("warn", "vnc: relay died; starting another in %ld ms", ms);
+	struct itimerspec it = {
+	    .it_value = {ms / 1000, ms ? (ms % 1000) * 1000000L : 1}};
+	struct hull_err err = {0};
+	v->restart_timer =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (v->restart_timer < 0 ||
+	    timerfd_settime(v->restart_timer, 0, &it, NULL) < 0 ||
+	    sv_loop_add(loop, v->restart_timer, EPOLLIN, on_restart, v, &err) <
+		0) {
+		sv_log("error", "vnc: restart timer: %s",
+		       err.msg[0] ? err.msg : strerror(errno));
+		if (v->restart_timer >= 0)
+			close(v->restart_timer);
+		v->restart_timer = -1;
+	}
+}
+
+static int relay_spawn(struct sv_vnc *v, struct hull_err *err)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		return hull_err_sys(err, errno, "vnc: socketpair");
+	pid_t self = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return hull_err_sys(err, errno, "vnc: fork");
+	}
+	if (pid == 0)
+		vnc_relay(v, sp[1], self);
+	close(sp[1]);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	v->spawned = now.tv_sec;
+	v->pid = pid;
+	v->broker = sp[0];
+	v->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (v->pidfd < 0) {
+		int r = hull_err_sys(err, errno, "vnc: pidfd");
+		relay_reap(v);
+		return r;
+	}
+	fcntl(v->pidfd, F_SETFD, FD_CLOEXEC);
+	if (sv_loop_add(v->loop, v->pidfd, EPOLLIN, on_relay_exit, v, err) <
+		0 ||
+	    sv_loop_add(v->loop, v->broker, EPOLLIN, on_broker, v, err) < 0) {
+		relay_reap(v);
+		return -err->code;
+	}
+	return 0;
+}
+
+pid_t sv_vnc_relay_pid(const struct sv_vnc *v)
+{
+	return v ? v->pid : -1;
+}
+
+struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *uuid,
 			    const char *vnc_sock, const char *qmp_sock,
 			    int port, const char *password,
 			    struct hull_err *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
+	uid_t uid;
+	gid_t gid;
+	if (sv_privsep_ids(uuid, SV_PRIVSEP_VNC, &uid, &gid, err) < 0)
+		return NULL;
 	if (port < 0 || port > 65535) {
 		hull_err_set(err, EINVAL, "vnc_port: %d is not a port", port);
 		return NULL;
@@ -390,10 +637,14 @@ struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
 	struct sv_vnc *v = xcalloc(1, sizeof(*v));
 	v->loop = loop;
 	v->qmp_fd = -1;
+	v->pid = -1;
+	v->pidfd = v->broker = v->restart_timer = -1;
+	v->uid = uid;
+	v->gid = gid;
 	v->timer_fd =
 	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	v->sock = xstrdup(vnc_sock);
-	v->info = xasprintf("%s/%s", run_dir, SV_VNC_INFO);
+	v->info = hull_root_path("%s/run/%s", uuid, SV_VNC_INFO);
 	v->listen_fd =
 	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
@@ -412,9 +663,7 @@ struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
 	}
 	if ((password && *password &&
 	     password_set(v, qmp_sock, password, err) < 0) ||
-	    info_write(v, &ss, password, err) < 0 ||
-	    sv_loop_add(loop, v->timer_fd, EPOLLIN, on_retry, v, err) < 0 ||
-	    sv_loop_add(loop, v->listen_fd, EPOLLIN, on_accept, v, err) < 0)
+	    info_write(v, &ss, password, err) < 0 || relay_spawn(v, err) < 0)
 		goto fail;
 	return v;
 fail:
@@ -426,18 +675,16 @@ void sv_vnc_stop(struct sv_vnc *v)
 {
 	if (!v)
 		return;
+	relay_reap(v);
 	for (int i = 0; i < SV_VNC_CLIENTS_MAX; i++)
 		if (v->conns[i])
 			conn_close(v->conns[i]);
 	if (v->qmp_fd >= 0)
 		qmp_done(v, NULL);
 	int fds[] = {v->listen_fd, v->timer_fd};
-	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++) {
-		if (fds[i] < 0)
-			continue;
-		sv_loop_del(v->loop, fds[i]);
-		close(fds[i]);
-	}
+	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]); /* never watched here: the relay's */
 	if (v->info)
 		unlink(v->info);
 	free(v->sock);

@@ -27,6 +27,7 @@
 #define HULL_SUPERVISOR_VNC_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "lib/err.h"
 #include "supervisor/loop.h"
@@ -37,18 +38,22 @@
 
 struct sv_vnc;
 
-/* Listens on port (0: any) and relays to vnc_sock; writes vnc.json into
- * run_dir. password (NULL or "": none) is set with QMP
- * change-vnc-password on qmp_sock, without waiting for the answer: QEMU
- * (started with password=on) lets no client in until it is set, and a
- * failure is logged. A client that comes before QEMU listens on
+/* Listens on port (0: any) and relays to vnc_sock (in a child process,
+ * hull-vnc, see vnc.c); writes vnc.json into R/<uuid>/run. password (NULL or
+ * "": none) is set with QMP change-vnc-password on qmp_sock, without waiting
+ * for the answer: QEMU (started with password=on) lets no client in until it is
+ * set, and a failure is logged. A client that comes before QEMU listens on
  * vnc_sock waits for it (up to 10 s). */
-struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *run_dir,
+struct sv_vnc *sv_vnc_start(struct sv_loop *loop, const char *uuid,
 			    const char *vnc_sock, const char *qmp_sock,
 			    int port, const char *password,
 			    struct hull_err *err);
 
-/* Closes everything and removes vnc.json. NULL is fine. */
+/* The relay process, or -1 (none now, or v NULL). */
+pid_t sv_vnc_relay_pid(const struct sv_vnc *v);
+
+/* Closes everything, ends the relay and removes vnc.json. NULL is
+ * fine. */
 void sv_vnc_stop(struct sv_vnc *v);
 
 /* The listen address from R/var/vnc_listen's text (surrounding blanks

@@ -356,6 +356,61 @@ int zone_cgroup_attach_leaf(struct zone_cgroup *cg, const char *name, pid_t pid,
 	return 0;
 }
 
+void zone_cgroup_join_close(struct zone_cgroup_join *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		close(j->fd[i]);
+	j->n = 0;
+	if (j->v2_dir >= 0)
+		close(j->v2_dir);
+	j->v2_dir = j->v2_fd = -1;
+}
+
+int zone_cgroup_join_open(struct zone_cgroup *cg, const char *leaf,
+			  struct zone_cgroup_join *j)
+{
+	j->n = 0;
+	j->v2_fd = j->v2_dir = -1;
+	j->placed = false;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		_cleanup_free_ char *d =
+		    leaf ? xasprintf("%s/%s", cg->dirs[i], leaf)
+			 : xstrdup(cg->payload[i]);
+		if (leaf) {
+			struct hull_err ignore;
+			if ((mkdir(d, 0755) < 0 && errno != EEXIST) ||
+			    (strcmp(cg->ctl[i], "cpuset") == 0 &&
+			     cpuset_fill(d, &ignore) < 0))
+				goto fail;
+		}
+		const char *file = zone_cgroup_join_file(cg, i);
+		_cleanup_free_ char *f = xasprintf("%s/%s", d, file);
+		int fd = open(f, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			goto fail;
+		j->fd[j->n++] = fd;
+		if (strcmp(file, "tasks") != 0 && j->v2_fd < 0) {
+			j->v2_fd = fd;
+			j->v2_dir = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (j->v2_dir < 0)
+				goto fail;
+		}
+	}
+	return 0;
+fail:
+	zone_cgroup_join_close(j);
+	return -1;
+}
+
+int zone_cgroup_join_self(const struct zone_cgroup_join *j, bool skip_v2)
+{
+	for (size_t i = 0; i < j->n; i++)
+		if (!(skip_v2 && j->fd[i] == j->v2_fd) &&
+		    write(j->fd[i], "0", 1) != 1)
+			return -1;
+	return 0;
+}
+
 int zone_cgroup_delegate(struct zone_cgroup *cg, uid_t uid, gid_t gid,
 			 struct hull_err *err)
 {

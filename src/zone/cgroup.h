@@ -68,6 +68,33 @@ int zone_cgroup_attach(struct zone_cgroup *cg, pid_t pid, struct hull_err *err);
  * of the instance (its metadata server) charged to the instance's limits,
  * beside the zone's tree and out of the zone's reach. zone_cgroup_kill
  * and zone_cgroup_destroy take it with the rest. */
+/*
+ * A process that joins its cgroups by itself. A task that moves itself
+ * ("0") through a v1 `tasks` file skips the kernel's
+ * cgroup_threadgroup_rwsem, whose write side waits for an RCU grace period
+ * (about 10 ms) whenever a parent moves a child by pid or any process
+ * moves through cgroup.procs; a v2 directory can instead be joined at
+ * birth (zone_ns_clone_into, CLONE_INTO_CGROUP), with no migration at all.
+ * zone_cgroup_join_open opens, before the fork, the join file of every
+ * hierarchy (and the v2 directory) of the zone's payload cgroup, or of
+ * leaf name (made as zone_cgroup_attach_leaf makes it); the child calls
+ * zone_cgroup_join_self, which allocates nothing. On a failure (-1, the
+ * descriptors closed) the parent attaches the child by pid as before.
+ */
+struct zone_cgroup_join {
+	int fd[ZONE_CGROUP_MAX_DIRS]; /* join files, write-only */
+	size_t n;
+	int v2_fd;   /* which of fd is the v2 cgroup.procs, or -1 */
+	int v2_dir;  /* the v2 directory, for CLONE_INTO_CGROUP, or -1 */
+	bool placed; /* the child was born in v2_dir */
+};
+int zone_cgroup_join_open(struct zone_cgroup *cg, const char *leaf,
+			  struct zone_cgroup_join *j);
+/* In the child: writes "0" to every join file (but v2's when skip_v2);
+ * -1 with errno on a failure. */
+int zone_cgroup_join_self(const struct zone_cgroup_join *j, bool skip_v2);
+void zone_cgroup_join_close(struct zone_cgroup_join *j);
+
 int zone_cgroup_attach_leaf(struct zone_cgroup *cg, const char *name, pid_t pid,
 			    struct hull_err *err);
 /* The file that moves a single-threaded process into hierarchy i:

@@ -17,11 +17,32 @@
 
 pid_t zone_ns_clone(unsigned long flags)
 {
+	return zone_ns_clone_into(flags, -1, NULL);
+}
+
+pid_t zone_ns_clone_into(unsigned long flags, int cgroup_fd, bool *placed)
+{
+	if (placed)
+		*placed = false;
 	struct clone_args args;
 	memset(&args, 0, sizeof(args));
 	args.flags = flags;
 	args.exit_signal = SIGCHLD;
-	long r = syscall(SYS_clone3, &args, sizeof(args));
+	long r;
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+		r = syscall(SYS_clone3, &args, sizeof(args));
+		if (r >= 0 && placed)
+			*placed = true;
+		if (r >= 0 || (errno != EINVAL && errno != ENOSYS &&
+			       errno != E2BIG && errno != EOPNOTSUPP))
+			return r < 0 ? -errno : (pid_t)r;
+		/* a kernel before 5.7: the caller attaches the child */
+		args.flags = flags;
+		args.cgroup = 0;
+	}
+	r = syscall(SYS_clone3, &args, sizeof(args));
 	if (r < 0 && errno == ENOSYS) {
 		/* Kernels before 5.3: clone(2) with a fork-like stack. */
 		r = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);

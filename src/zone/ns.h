@@ -17,6 +17,13 @@
  * child, -errno on failure. */
 pid_t zone_ns_clone(unsigned long flags);
 
+/* The same, born in the cgroup v2 directory cgroup_fd (CLONE_INTO_CGROUP:
+ * no migration, so none of the cgroup_threadgroup_rwsem write lock whose
+ * RCU grace period a migration waits for); *placed says whether it was.
+ * Where the kernel cannot (before 5.7), the child is born in the caller's
+ * cgroup and *placed is false. */
+pid_t zone_ns_clone_into(unsigned long flags, int cgroup_fd, bool *placed);
+
 /* The namespaces of pid, opened (O_CLOEXEC) in the order they must be
  * joined: user (when it differs from ours), cgroup, ipc, uts, net, pid,
  * mnt last (it changes root and cwd). */

@@ -194,7 +194,7 @@ static int zone_mounts(const struct zone_config *cfg, const char *root,
 static __attribute__((noreturn)) void
 child_run(const struct zone_config *cfg, const char *root, int slave,
 	  const char *pts, const char *zonecontrol, const char *tools, int sock,
-	  bool cgroup_v2)
+	  bool cgroup_v2, const struct zone_cgroup_join *join)
 {
 	struct hull_err e = {0}, *err = &e;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -208,6 +208,12 @@ child_run(const struct zone_config *cfg, const char *root, int slave,
 	char go;
 	if (read(sock, &go, 1) != 1)
 		_exit(127); /* the supervisor is gone */
+	/* init joins its cgroups by itself (zone_cgroup_join_open), v2 at
+	 * birth when the clone could put it there */
+	if (join && zone_cgroup_join_self(join, join->placed) < 0) {
+		hull_err_sys(err, errno, "cgroup attach");
+		child_fail(sock, err);
+	}
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		hull_err_sys(err, errno, "unshare cgroup namespace");
 		child_fail(sock, err);
@@ -378,7 +384,7 @@ static pid_t spawn_userns(const struct zone_config *cfg, const char *root,
 			close(sp[0]);
 			close(master);
 			child_run(cfg, root, slave, pts, zc, tools, sp[1],
-				  cgroup_v2);
+				  cgroup_v2, NULL);
 		}
 		send_int(hs[1], init);
 		_exit(0);
@@ -595,19 +601,24 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 		return r;
 	}
 	pid_t pid;
+	struct zone_cgroup_join join;
+	bool joined = false;
 	if (cfg->userns) {
 		pid = spawn_userns(cfg, root, master, slave, pts, zc, tools, sp,
 				   cg->v2, err);
 	} else {
-		pid = zone_ns_clone(ZONE_NS_FLAGS);
+		joined = zone_cgroup_join_open(cg, NULL, &join) == 0;
+		pid = zone_ns_clone_into(ZONE_NS_FLAGS, join.v2_dir,
+					 &join.placed);
 		if (pid == 0) {
 			close(sp[0]);
 			close(master);
 			child_run(cfg, root, slave, pts, zc, tools, sp[1],
-				  cg->v2);
+				  cg->v2, joined ? &join : NULL);
 		}
 		if (pid < 0)
 			hull_err_sys(err, -pid, "clone3");
+		zone_cgroup_join_close(&join);
 	}
 	close(sp[1]);
 	out->console_hold_fd = slave;
@@ -618,7 +629,8 @@ int zone_start(const struct zone_config *cfg, struct zone_cgroup *cg,
 	out->pid = pid;
 	out->console_fd = master;
 	master = -1;
-	if ((r = zone_cgroup_attach(cg, pid, err)) < 0)
+	/* (init joins by itself when it can: zone_cgroup_join_open) */
+	if (!joined && (r = zone_cgroup_attach(cg, pid, err)) < 0)
 		goto fail;
 	if (prepare_fn && (r = prepare_fn(cfg, pid, err)) < 0)
 		goto fail;

@@ -10,6 +10,7 @@
 #include "hvm/qemu.h"
 #include "hvm/vmm.h"
 #include "inst/inst.h"
+#include "lib/strv.h"
 #include "net/nic.h"
 #include "zone/config.h"
 
@@ -22,15 +23,15 @@ static void vm_consumers(const struct inst *in)
 					 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
 	struct hvm_qemu_host qh = {
 	    .run_dir = "/r", .tap_fds = taps, .ntap_fds = NET_MAX_NICS};
-	hvm_strv_free(hvm_qemu_argv(in, &qh, NULL));
+	hull_strv_free(hvm_qemu_argv(in, &qh, NULL));
 	qh.kernel = "/r/k";
-	hvm_strv_free(hvm_qemu_argv(in, &qh, NULL));
+	hull_strv_free(hvm_qemu_argv(in, &qh, NULL));
 	struct hvm_vmm_host vh = {.kvm = true,
 				  .run_dir = "/r",
 				  .kernel = "/r/k",
 				  .tap_fds = taps,
 				  .ntap_fds = NET_MAX_NICS};
-	hvm_strv_free(hvm_vmm_argv(in, &vh, NULL));
+	hull_strv_free(hvm_vmm_argv(in, &vh, NULL));
 	struct hvm_hull h = {0};
 	if (hvm_hull_from_inst(in, &h, NULL) == 0)
 		for (size_t i = 0; i < h.nfiles; i++)

@@ -252,9 +252,11 @@ def test_user_namespace_when_asked(deb):
         # From the host, the zone's processes run as the range's uids.
         with open(os.path.join(deb.root, deb.uuid, "run", "supervisor.pid")) as f:
             sup = int(f.read())
-        # (the metadata server, hull-metadata, is the host's, not the zone's)
+        # (the metadata server, hull-metadata with its keeper, and the VNC
+        # relay are the host's, not the zone's)
         kids = [k for k in open(f"/proc/{sup}/task/{sup}/children").read().split()
-                if open(f"/proc/{k}/comm").read().strip() != "hull-metadata"]
+                if open(f"/proc/{k}/comm").read().strip() not in
+                ("hull-metadata", "hull-md-keeper", "hull-vnc")]
         uids = {int(open(f"/proc/{k}/status").read().split("Uid:")[1].split()[0])
                 for k in kids}
         assert uids == {rng["uid"]}, uids

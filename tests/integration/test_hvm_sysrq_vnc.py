@@ -306,3 +306,41 @@ def test_vnc_update_refused(vmhost):
         r = h.fails("vmadm", "update", u, input=json.dumps(bad))
         assert prop in r.err, r.err
     assert h.run("vmadm", "get", u).out == before
+
+
+def test_vnc_relay_and_metadata_run_unprivileged(vmhost):
+    """The relay (hull-vnc) and the metadata server of a VM are processes
+    of their own with the ids after the emulator's (hull_userns uid + 2
+    and + 1), no capabilities, under seccomp; the supervisor restarts
+    the relay when it is killed and clients are served again."""
+    from test_privsep import (assert_confined, children, confined_children,
+                              entered, fd_targets, status)
+    from zonekit import wait_for
+    h = vmhost
+    img = install(h)
+    u = create(h, {"brand": "kvm", "ram": 256, "vnc_password": "s3cret",
+                   "disks": [{"image_uuid": img, "boot": True}]})
+    port = info_vnc(h, u)["port"]
+    assert rfb_hello(port)[1] == [2]
+    ids = json.loads(h.run("vmadm", "get", u).out)["hull_userns"]
+    with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
+        sv = int(f.read())
+    for comm, off in (("hull-vnc", 2), ("hull-metadata", 1)):
+        pid = confined_children(sv, comm)
+        assert len(pid) == 1, (comm, pid)
+        st = status(pid[0])
+        assert st["Uid"].split() == [str(ids["uid"] + off)] * 4, st["Uid"]
+        assert st["Gid"].split() == [str(ids["gid"] + off)] * 4, st["Gid"]
+        assert_confined(st)
+        assert all(t.startswith(("socket:", "anon_inode:", "/dev/null",
+                                 "/dev/pts", "pipe:")) or f <= 2
+                   for f, t in fd_targets(pid[0]).items()), comm
+    relay = children(sv, "hull-vnc")
+    os.kill(relay[0], 9)
+    new = wait_for(lambda: [p for p in children(sv, "hull-vnc")
+                            if p not in relay and entered(p)], 5)
+    assert new, "the relay was not restarted"
+    assert rfb_hello(port)[1] == [2]
+    assert state(h, u) == "running"
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+    assert wait_for(lambda: not os.path.exists(f"/proc/{new[0]}"), 10)

@@ -15,8 +15,9 @@ from vmtools import unfreeze
 from zonekit import Zones, install_busybox, wait_for, pid_alive
 
 COMMANDS = ("hull", "sysinfo", "imgadm", "vmadm", "zlogin", "nictagadm",
-            "fwadm", "hull-metadata", "hull-net", "hull-hvm", "hull-vmmzone")
-HELPERS = ("hull-supervisor", "hull-vmm", "mdata/mdata-get",
+            "fwadm", "hull-metadata", "hull-net", "hull-hvm", "hull-vmmzone",
+            "hull-api", "hulladm", "dladm", "ipadm")
+HELPERS = ("hull-supervisor", "hull-holder", "hull-vmm", "mdata/mdata-get",
            "mdata/mdata-put", "mdata/mdata-list", "mdata/mdata-delete")
 
 
@@ -49,7 +50,8 @@ def test_install_layout(installed):
     dest = os.path.dirname(os.path.dirname(sbin))
     found = [os.path.basename(p) for p in
              glob.glob(os.path.join(dest, "**", "*"), recursive=True)]
-    assert "hull-probe" not in found and "test_lib" not in found
+    for t in ("hull-probe", "test_lib", "hull-api-test"):
+        assert t not in found, t
     r = subprocess.run([os.path.join(sbin, "vmadm"), "--version"],
                        capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip(), r

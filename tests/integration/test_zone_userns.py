@@ -239,7 +239,7 @@ REUSED = [
     ("test_zone_supervisor", "test_console_is_logged_and_attachable"),
     ("test_zone_supervisor", "test_stop_is_graceful_and_records_exit"),
     ("test_zone_supervisor", "test_reboot_and_halt_from_inside"),
-    ("test_zone_supervisor", "test_kill_9_of_supervisor_leaves_nothing"),
+    ("test_zone_supervisor", "test_kill_9_of_holder_leaves_nothing"),
 ]
 
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <nftables/libnftables.h>
 
+#include "fw/delta.h"
 #include "fw/inst.h"
 #include "fw/nft.h"
 #include "fw/reload.h"
@@ -333,6 +334,11 @@ static void test_load_in_netns(void **state)
 		skip(); /* needs root for a network namespace and nftables */
 	if (unshare(CLONE_NEWNET) < 0)
 		fail_msg("unshare(CLONE_NEWNET): %s", strerror(errno));
+	/* A pool root of its own first: a load keeps its copy there. */
+	char tmpl[] = "/tmp/hull-test-fw-XXXXXX";
+	assert_non_null(mkdtemp(tmpl));
+	setenv("HULL_ROOT", tmpl, 1);
+	assert_string_equal(hull_root(), tmpl);
 	struct fw_inst in[2] = {make_inst(UA, "vha", "192.0.2.10", "web"),
 				make_inst(UB, "vhb", "2001:db8::10", "db")};
 	const char *rules[] = {
@@ -372,10 +378,6 @@ static void test_load_in_netns(void **state)
 	free(legacy);
 
 	/* fw_reload: from records on disk to the live filter. */
-	char tmpl[] = "/tmp/hull-test-fw-XXXXXX";
-	assert_non_null(mkdtemp(tmpl));
-	setenv("HULL_ROOT", tmpl, 1);
-	assert_string_equal(hull_root(), tmpl);
 	char *cfg = hull_root_path("%s/config", UB);
 	assert_int_equal(hull_mkdir_p(cfg, 0755, &err), 0);
 	char *vm = xasprintf("%s/vm.json", cfg);
@@ -434,6 +436,73 @@ static void test_load_in_netns(void **state)
 	fw_inst_free(&in[1]);
 }
 
+/* fw_delta: only what differs, in an order nftables accepts. */
+static void test_delta(void **state)
+{
+	(void)state;
+	const char *old =
+	    "table inet t {\n"
+	    "\tset s1 {\n\t\ttype ipv4_addr\n\t\telements = { 192.0.2.1, "
+	    "192.0.2.2 }\n\t}\n"
+	    "\tchain i-a {\n\t\tct state invalid drop\n\t\tdrop\n\t}\n"
+	    "\tchain i-b {\n\t\tip saddr @s1 accept\n\t\tdrop\n\t}\n"
+	    "\tmap to-inst {\n\t\ttype ifname : verdict\n"
+	    "\t\telements = { \"va\" : jump i-a, \"vb\" : jump i-b }\n\t}\n"
+	    "\tchain forward {\n\t\ttype filter hook forward priority filter; "
+	    "policy accept;\n\t\toifname vmap @to-inst\n\t}\n"
+	    "}\n";
+	char *d = fw_delta(old, old);
+	assert_non_null(d);
+	assert_string_equal(d, "");
+	free(d);
+	/* b's chain changes and a goes: b is refilled, a's element and
+	 * chain go (element first), the unused set last; the base chain is
+	 * not touched. */
+	const char *new =
+	    "table inet t {\n"
+	    "\tchain i-b {\n\t\ttcp dport 22 accept\n\t\tdrop\n\t}\n"
+	    "\tmap to-inst {\n\t\ttype ifname : verdict\n"
+	    "\t\telements = { \"vb\" : jump i-b }\n\t}\n"
+	    "\tchain forward {\n\t\ttype filter hook forward priority filter; "
+	    "policy accept;\n\t\toifname vmap @to-inst\n\t}\n"
+	    "}\n";
+	d = fw_delta(old, new);
+	assert_non_null(d);
+	assert_string_equal(
+	    d, "flush chain inet t i-b\n"
+	       "table inet t {\n\tchain i-b {\n\t\ttcp dport 22 accept\n"
+	       "\t\tdrop\n\t}\n}\n"
+	       "delete element inet t to-inst { \"va\" }\n"
+	       "flush chain inet t i-a\ndelete chain inet t i-a\n"
+	       "delete set inet t s1\n");
+	free(d);
+	/* and back: the set and chain come before the map element that
+	 * jumps to the chain */
+	d = fw_delta(new, old);
+	assert_non_null(d);
+	const char *set = strstr(d, "\tset s1 {");
+	const char *chain = strstr(d, "\tchain i-a {");
+	const char *elem =
+	    strstr(d, "add element inet t to-inst { \"va\" : jump i-a }");
+	assert_true(set && chain && elem && set < chain && chain < elem);
+	assert_null(strstr(d, "forward"));
+	free(d);
+	/* a new table comes whole, a table that went is deleted */
+	d = fw_delta(old, "");
+	assert_string_equal(d, "delete table inet t\n");
+	free(d);
+	d = fw_delta("", old);
+	assert_string_equal(d, old);
+	free(d);
+	/* text it does not know, or a map whose type changed: NULL */
+	assert_null(fw_delta("table inet t {\n\tjunk\n}\n", old));
+	assert_null(fw_delta(old, "table inet t {\n"));
+	char *retyped = xstrdup(old);
+	memcpy(strstr(retyped, "type ifname"), "type ipv4_a", 11);
+	assert_null(fw_delta(old, retyped));
+	free(retyped);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +512,7 @@ int main(void)
 	    cmocka_unit_test(test_subnet_parse),
 	    cmocka_unit_test(test_record_json),
 	    cmocka_unit_test(test_compile_semantics),
+	    cmocka_unit_test(test_delta),
 	    cmocka_unit_test(test_load_in_netns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

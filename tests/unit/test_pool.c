@@ -21,6 +21,7 @@
 #include "lib/xalloc.h"
 #include "pool/dirstream.h"
 #include "pool/init.h"
+#include "pool/layout.h"
 #include "pool/name.h"
 #include "pool/pool.h"
 #include "pool/size.h"
@@ -113,6 +114,68 @@ static void test_sizes(void **state)
 	assert_string_equal(buf, "1.5K");
 	pool_size_format(20ull << 30, buf, sizeof(buf));
 	assert_string_equal(buf, "20G");
+}
+
+static void test_layouts(void **state)
+{
+	enum pool_layout l;
+	assert_int_equal(pool_layout_parse("raid6", &l), 0);
+	assert_int_equal(l, POOL_LAYOUT_RAID6);
+	assert_int_equal(pool_layout_parse("raidz", &l), -1);
+	assert_int_equal(pool_layout_parse(NULL, &l), -1);
+	assert_string_equal(pool_layout_name(POOL_LAYOUT_MIRROR), "mirror");
+	assert_int_equal(pool_layout_default(1), POOL_LAYOUT_SINGLE);
+	assert_int_equal(pool_layout_default(3), POOL_LAYOUT_MIRROR);
+	assert_int_equal(pool_layout_min_devices(POOL_LAYOUT_RAID10), 4);
+	assert_true(pool_layout_stable(POOL_LAYOUT_RAID10));
+	assert_false(pool_layout_stable(POOL_LAYOUT_RAID5));
+	assert_string_equal(pool_layout_meta_profile(POOL_LAYOUT_SINGLE, 1),
+			    "dup");
+	assert_string_equal(pool_layout_meta_profile(POOL_LAYOUT_SINGLE, 2),
+			    "raid1");
+	assert_string_equal(pool_layout_meta_profile(POOL_LAYOUT_RAID6, 4),
+			    "raid1c3");
+	assert_string_equal(pool_layout_data_profile(POOL_LAYOUT_RAID5, 3),
+			    "raid5");
+	assert_string_equal(pool_profile_of_flags(0), "single");
+	assert_string_equal(pool_profile_of_flags((1ull << 4) | 1), "raid1");
+	assert_int_equal(pool_layout_of_profiles("raid1", "raid1"),
+			 POOL_LAYOUT_MIRROR);
+	assert_int_equal(pool_layout_of_profiles("single", "dup"),
+			 POOL_LAYOUT_SINGLE);
+	assert_int_equal(pool_layout_of_profiles("raid0", "raid1"), -1);
+}
+
+static void test_scrub_status_parse(void **state)
+{
+	static const char text[] =
+	    "UUID:             7c7823d3-50e9-4c9d-b58b-60f6fcc0d464\n"
+	    "Scrub started:    Mon Dec  7 06:46:06 2026\n"
+	    "Status:           finished\n"
+	    "Duration:         0:00:03\n"
+	    "\tdata_bytes_scrubbed: 41943040\n"
+	    "\ttree_bytes_scrubbed: 360448\n"
+	    "\tcsum_errors: 12\n"
+	    "\tcorrected_errors: 11\n"
+	    "\tuncorrectable_errors: 1\n"
+	    "\tread_errors: junk\n";
+	struct pool_scrub_info s;
+	pool_scrub_info_parse(text, sizeof(text) - 1, &s);
+	assert_string_equal(s.status, "finished");
+	assert_string_equal(s.started, "Mon Dec  7 06:46:06 2026");
+	assert_string_equal(s.duration, "0:00:03");
+	assert_int_equal(s.data_bytes, 41943040);
+	assert_int_equal(s.tree_bytes, 360448);
+	assert_int_equal(s.csum_errors, 12);
+	assert_int_equal(s.corrected_errors, 11);
+	assert_int_equal(s.uncorrectable_errors, 1);
+	assert_int_equal(s.read_errors, 0);
+	static const char never[] = "UUID: x\n\tno stats available\n"
+				    "\tdata_bytes_scrubbed: 0\n";
+	pool_scrub_info_parse(never, sizeof(never) - 1, &s);
+	assert_string_equal(s.status, "none");
+	pool_scrub_info_parse("Status: running", 15, &s);
+	assert_string_equal(s.status, "running");
 }
 
 static void test_dirstream_opening(void **state)
@@ -481,6 +544,8 @@ int main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_name_encoding),
 	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_layouts),
+	    cmocka_unit_test(test_scrub_status_parse),
 	    cmocka_unit_test(test_dirstream_opening),
 	};
 #define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_dir, pool_teardown)
