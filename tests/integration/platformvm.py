@@ -12,6 +12,7 @@ import time
 
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+ADMIN_MAC = "52:54:00:c0:00:0a"
 
 
 class Machine:
@@ -38,7 +39,10 @@ class Machine:
                 "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
                 "-drive", f"if=pflash,format=raw,file={self.vars}",
                 "-device", "virtio-scsi-pci,id=scsi",
-                "-nic", "none"]
+                # One virtio nic on a hub with no other port: a link for
+                # the admin address that reaches nothing.
+                "-netdev", "hubport,id=n0,hubid=0",
+                "-device", f"virtio-net-pci,netdev=n0,mac={ADMIN_MAC}"]
         for i, d in enumerate(self.disks):
             argv += ["-drive", f"file={d},format=raw,if=virtio,cache=unsafe"]
         for i, c in enumerate(cds):

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import ROOT
-from platformvm import OVMF_CODE, Machine
+from platformvm import ADMIN_MAC, OVMF_CODE, Machine
 
 V1 = "20990101T000000Z"
 V2 = "20990202T000000Z"
@@ -89,6 +89,17 @@ def test_platform_lifecycle(media, workdir):
         assert "dns_resolvers=192.0.2.53" in out
         _, out = m.sh("piadm list; piadm bootable")
         assert "UEFI" in out and V1 in out
+        # The pool spans the three disks, as the answer's layout asked.
+        _, out = m.sh("hull status -j")
+        st = json.loads(out[out.index("{"):])
+        assert st["layout"] == "raid5" and len(st["disks"]) == 3, st
+        # ipadm init put the admin address on the link whose MAC setup
+        # recorded, and the resolvers into the linked resolv.conf.
+        _, out = m.sh("grep admin_nic /usbkey/config; ipadm show-addr -p -o addrobj,addr; "
+                      "cat /etc/resolv.conf")
+        assert f"admin_nic={ADMIN_MAC}" in out, out
+        assert "/admin:192.0.2.10/24" in out, out
+        assert "nameserver 192.0.2.53" in out and "search example.com" in out, out
         m.sh("mkdir -p /mnt/d && mount -o ro $(blkid -L HULLTEST) /mnt/d")
         m.sh("imgadm install -m /mnt/d/images/busybox-1.json -f /mnt/d/images/busybox-1.tar.gz")
         m.sh("U=$(jq -r .uuid /mnt/d/images/busybox-1.json); "
