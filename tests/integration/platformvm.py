@@ -95,7 +95,8 @@ class Machine:
         self.expect(r"Password: ", 30)
         self.send(password + "\n")
         self.expect(r"# ", 60)
-        self.sh("dmesg -n 1; export PS1='# '; stty -echo")
+        self.sh("dmesg -n 1; export PS1='# '; stty -echo; "
+                "bind 'set enable-bracketed-paste off' 2>/dev/null")
 
     def sh(self, cmd, timeout=120, check=True):
         """Runs cmd in the console's shell; returns (rc, output)."""

@@ -8,6 +8,7 @@ debootstrap); the boot times are printed for bench/README.md."""
 import fcntl
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -20,6 +21,7 @@ from platformvm import ADMIN_MAC, OVMF_CODE, Machine
 V1 = "20990101T000000Z"
 V2 = "20990202T000000Z"
 PASSWORD = "hull-test-pw"
+UUID_RE = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 CACHE = os.environ.get("HULL_TEST_CACHE", "/var/cache/hull-test")
 ZONE = "8e5c6c0e-18a1-4c2b-9d3e-5f0b6a1e2d18"
 
@@ -97,6 +99,9 @@ def test_platform_lifecycle(media, workdir):
         assert "plat0" in out and V1 in out
         assert "admin_ip=192.0.2.10" in out and "root_shadow=" in out
         assert "dns_resolvers=192.0.2.53" in out
+        _, out = m.sh("sysinfo | jq -r .UUID")
+        host_uuid = UUID_RE.findall(out)
+        assert len(host_uuid) == 1, out
         _, out = m.sh("piadm list; piadm bootable")
         assert "UEFI" in out and V1 in out
         # The pool spans the three disks, as the answer's layout asked.
@@ -163,6 +168,26 @@ def test_platform_lifecycle(media, workdir):
         rows = {l.split()[0]: l.split()[-2:] for l in out.splitlines()
                 if l.split()[:1] in ([V1], [V2])}
         assert rows == {V1: ["yes", "yes"], V2: ["no", "no"]}, out
+        # The host kept its identity (sysinfo's UUID) through four boots and
+        # two platforms.
+        _, out = m.sh("sysinfo | jq -r .UUID")
+        assert UUID_RE.findall(out) == host_uuid, (out, host_uuid)
+        m.sh("systemctl poweroff --no-block")
+        m.wait_exit(180)
+
+        # One disk detached (not the first, whose EFI partition the
+        # firmware boots): the raid5 pool mounts degraded, the console and
+        # hull status say so, and the zone runs with its data.
+        m.disks.pop()
+        m.boot(cds=[])
+        m.expect(r"the pool is DEGRADED", 240)
+        ready(m, V1)
+        m.login(PASSWORD)
+        _, out = m.sh(f"hull status -j; vmadm list -H -o uuid,state; zlogin {ZONE} cat /root/f")
+        st = json.loads(out[out.index("{"):out.rindex("}") + 1])
+        assert st["state"] == "DEGRADED", st
+        assert any(l.split() == [ZONE, "running"] for l in out.splitlines()), out
+        assert "kept-data" in out
         print(f"\nzone autoboot boot: {t_zone}")
     finally:
         m.kill()
