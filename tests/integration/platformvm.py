@@ -105,6 +105,8 @@ class Machine:
         self.send(f"{cmd}; echo ==={tag}=$?===\n")
         m = self.expect(rf"==={tag}=(\d+)===", timeout)
         out = m.string[:m.start()].decode(errors="replace").replace("\r", "")
+        # The previous command's prompt may arrive after its marker.
+        out = re.sub(r"^(# )+", "", out, flags=re.M)
         rc = int(m.group(1))
         if check:
             assert rc == 0, f"{cmd!r} exited {rc}:\n{out}"

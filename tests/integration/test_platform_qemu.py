@@ -129,6 +129,9 @@ def test_platform_lifecycle(media, workdir):
         m.boot(cds=[media["data"]])
         t_zone = ready(m, V1)
         m.login(PASSWORD)
+        # How long hull's own units took in that boot (bench/README.md).
+        _, blame = m.sh("systemd-analyze blame --no-pager | grep -E 'hull-(autoboot|config)'")
+        print(f"\nhull units: {' '.join(blame.split())}")
         _, out = m.sh(f"vmadm list -H -o uuid,state; zlogin {ZONE} cat /root/f")
         assert any(l.split() == [ZONE, "running"] for l in out.splitlines()), out
         assert "kept-data" in out
