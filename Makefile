@@ -19,7 +19,7 @@ PREFIX ?= /usr/local
 setup = @if [ ! -f $(1)/meson-private/coredata.dat ] || [ ! -f $(1)/build.ninja ]; then \
 	rm -rf $(1) && $(3) meson setup $(1) $(2); fi
 
-.PHONY: all deps test-deps build build-check build-fuzz check format-check unit fuzz integration demo install bench clean
+.PHONY: all deps test-deps build build-check build-fuzz check format-check unit fuzz integration demo install bench clean platform
 
 all: build
 
@@ -47,6 +47,12 @@ install: build
 	meson configure build -Dprefix=$(PREFIX)
 	DESTDIR="$(DESTDIR)" meson install -C build
 
+# The platform image (docs/hull-platform.md): build-platform/hull-VERSION.iso,
+# its .sha256 and pxe/. PLATFORM_VERSION picks the version (default: now).
+platform: build
+	scripts/deps --platform
+	scripts/mkplatform -o $(CURDIR)/build-platform $(if $(PLATFORM_VERSION),-V $(PLATFORM_VERSION))
+
 format-check: test-deps
 	scripts/format-check
 
@@ -71,4 +77,4 @@ bench: build test-deps
 	bench/run
 
 clean:
-	rm -rf build build-check build-fuzz
+	rm -rf build build-check build-fuzz build-platform

@@ -422,7 +422,11 @@ json_t *host_sysinfo_collect(struct hull_err *err)
 	json_object_set_new(o, "Hostname", json_string(host));
 	json_object_set_new(o, "System Type", json_string("Linux"));
 	json_object_set_new(o, "Kernel Version", json_string(u.release));
-	json_object_set_new(o, "Live Image", json_string(HULL_VERSION));
+	/* On the platform image the live image is the platform's version
+	 * (its initramfs writes it at boot); elsewhere hull's own. */
+	_cleanup_free_ char *pi = read_line("/etc/hull/platform");
+	json_object_set_new(o, "Live Image",
+			    json_string(pi && *pi ? pi : HULL_VERSION));
 	json_object_set_new(o, "Hull Version", json_string(HULL_VERSION));
 	_cleanup_free_ char *bt = xasprintf("%lld", boot_time());
 	json_object_set_new(o, "Boot Time", json_string(bt));
