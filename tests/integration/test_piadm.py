@@ -5,8 +5,10 @@ root given by HULL_ROOT and platform ISOs shaped like `make platform`'s
 with xorriso. Booting them is test_platform_qemu.py's job."""
 import hashlib
 import os
+import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -185,3 +187,138 @@ def test_bootable_without_esp(area):
     one_line_error(area("bootable", "-e", check=False), "EFI system partition")
     one_line_error(area("bootable", "-x", check=False), "unknown option")
     one_line_error(area("bootable", "tank", check=False), "unknown pool")
+
+
+@pytest.fixture
+def web(workdir):
+    """`python3 -m http.server` bound to 127.0.0.1 on a port the kernel
+    picks, serving a folder of the test's; killed after."""
+    d = os.path.join(workdir, "www")
+    os.makedirs(d)
+    p = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1",
+                          "--directory", d, "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = p.stdout.readline()  # Serving HTTP on 127.0.0.1 port N (...)
+        m = re.search(r"port (\d+)", line)
+        assert m, line
+        web.dir = d
+        web.url = f"http://127.0.0.1:{m.group(1)}"
+        yield web
+    finally:
+        p.kill()
+        p.wait()
+
+
+def flip_middle(path):
+    with open(path, "r+b") as fh:
+        fh.seek(os.path.getsize(path) // 2)
+        c = fh.read(1)
+        fh.seek(-1, 1)
+        fh.write(bytes([c[0] ^ 0xFF]))
+
+
+def configure_source(area, url):
+    u = os.path.join(area.root, "usbkey")
+    os.makedirs(u, exist_ok=True)
+    with open(os.path.join(u, "config"), "w") as fh:
+        fh.write(f"# hull host configuration\nhostname=cn1\npiadm_source='{url}'\n")
+
+
+def test_install_from_url(area, web):
+    iso = make_iso(web.dir, "20250606T000000Z")
+    area("install", make_iso(area.workdir, "20250101T000000Z"))
+    area("activate", "20250101T000000Z")
+    before = snapshot(area.boot)
+
+    # A download that differs from its checksum: refused, nothing changes.
+    good = open(iso, "rb").read()
+    flip_middle(iso)
+    one_line_error(area("install", web.url + "/hull-20250606T000000Z.iso", check=False),
+                   "checksum mismatch")
+    assert snapshot(area.boot) == before
+    assert sorted(os.listdir(area.boot)) == ["next", "platform-20250101T000000Z"]
+    # A URL that is not there, and an image without its checksum file.
+    one_line_error(area("install", web.url + "/hull-19990101T000000Z.iso", check=False),
+                   "cannot download")
+    with open(iso, "wb") as fh:
+        fh.write(good)
+    os.rename(iso + ".sha256", iso + ".sha256.away")
+    one_line_error(area("install", web.url + "/hull-20250606T000000Z.iso", check=False),
+                   "checksum file is required")
+    assert snapshot(area.boot) == before
+    os.rename(iso + ".sha256.away", iso + ".sha256")
+
+    assert "installed platform 20250606T000000Z" in \
+        area("install", web.url + "/hull-20250606T000000Z.iso").stdout
+    plat = os.path.join(area.boot, "platform-20250606T000000Z")
+    with open(os.path.join(plat, "VERSION")) as fh:
+        assert fh.read().strip() == "20250606T000000Z"
+    # Installing does not activate.
+    with open(os.path.join(area.boot, "next")) as fh:
+        assert fh.read().strip() == "20250101T000000Z"
+
+
+def test_install_latest_from_configured_source(area, web):
+    # Nothing configured: one line, nothing fetched or changed.
+    before = snapshot(area.boot)
+    one_line_error(area("install", "latest", check=False), "no source configured", "piadm_source")
+    configure_source(area, "ftp://example.invalid/hull")
+    one_line_error(area("install", "latest", check=False), "not an http(s) URL")
+    assert snapshot(area.boot) == before
+
+    configure_source(area, web.url + "/hull/")
+    src = os.path.join(web.dir, "hull")
+    os.makedirs(src)
+    one_line_error(area("install", "latest", check=False), "cannot download", "/hull/latest")
+
+    make_iso(src, "20250707T000000Z")
+    make_iso(src, "20250808T000000Z")
+    with open(os.path.join(src, "latest"), "w") as fh:
+        fh.write("20250808T000000Z\n")
+    # The latest image corrupted on the server: refused, the boot area as it was.
+    newest = os.path.join(src, "hull-20250808T000000Z.iso")
+    good = open(newest, "rb").read()
+    flip_middle(newest)
+    one_line_error(area("install", "latest", check=False), "checksum mismatch")
+    assert snapshot(area.boot) == before
+    assert os.listdir(area.boot) == []
+    with open(newest, "wb") as fh:
+        fh.write(good)
+
+    assert "installed platform 20250808T000000Z" in area("install", "latest").stdout
+    assert sorted(os.listdir(area.boot)) == ["platform-20250808T000000Z"]
+    one_line_error(area("install", "latest", check=False), "already installed")
+
+    # `latest` naming an image that holds another version is refused.
+    os.rename(os.path.join(src, "hull-20250707T000000Z.iso"),
+              os.path.join(src, "hull-20250909T000000Z.iso"))
+    os.rename(os.path.join(src, "hull-20250707T000000Z.iso.sha256"),
+              os.path.join(src, "hull-20250909T000000Z.iso.sha256"))
+    with open(os.path.join(src, "latest"), "w") as fh:
+        fh.write("20250909T000000Z\n")
+    one_line_error(area("install", "latest", check=False), "holds platform 20250707T000000Z")
+    with open(os.path.join(src, "latest"), "w") as fh:
+        fh.write("../../etc\n")
+    one_line_error(area("install", "latest", check=False), "does not name a platform version")
+    assert sorted(os.listdir(area.boot)) == ["platform-20250808T000000Z"]
+
+
+def test_install_latest_signed(area, web):
+    need("openssl")
+    key = os.path.join(area.workdir, "priv.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA",
+                    "-pkeyopt", "rsa_keygen_bits:2048", "-out", key],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", area.key],
+                   check=True, capture_output=True)
+    configure_source(area, web.url)
+    iso = make_iso(web.dir, "20251010T000000Z")
+    with open(os.path.join(web.dir, "latest"), "w") as fh:
+        fh.write("20251010T000000Z\n")
+    one_line_error(area("install", "latest", check=False), "cannot download", ".sig")
+    assert os.listdir(area.boot) == []
+    subprocess.run(["openssl", "dgst", "-sha256", "-sign", key, "-out", iso + ".sig", iso],
+                   check=True)
+    area("install", "latest")
+    assert os.path.isdir(os.path.join(area.boot, "platform-20251010T000000Z"))
