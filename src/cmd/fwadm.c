@@ -46,17 +46,8 @@ static int fail(struct hull_err *err)
 	return 1;
 }
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt,
-							     ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "fwadm: ");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see fwadm --help)\n");
-	return EXIT_USAGE;
-}
+#define usage_error(...)                                                       \
+	subcmd_usage_error("fwadm", "fwadm --help", __VA_ARGS__)
 
 /* --- output ----------------------------------------------------------------
  */

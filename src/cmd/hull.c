@@ -17,6 +17,7 @@
 #include "lib/json.h"
 #include "lib/nft.h"
 #include "lib/root.h"
+#include "lib/subcmd.h"
 #include "lib/xalloc.h"
 #include "net/antispoof.h"
 #include "pool/disks.h"
@@ -60,19 +61,7 @@ static int fail(struct hull_err *err)
 	return 1;
 }
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "hull: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, " (see hull --help)\n");
-	va_end(ap);
-	return EXIT_USAGE;
-}
+#define usage_error(...) subcmd_usage_error("hull", "hull --help", __VA_ARGS__)
 
 /* Options end at the first operand; leftover operands are counted here. */
 static int need_args(int argc, int first, int n, const char *cmd)

@@ -30,6 +30,7 @@
 #include "head/servers.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/subcmd.h"
 #include "lib/xalloc.h"
 
 static bool json_out;
@@ -56,18 +57,7 @@ static void usage(FILE *f)
 		" forget UUID\n");
 }
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "hulladm: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	return 2;
-}
+#define usage_error(...) subcmd_usage_error("hulladm", NULL, __VA_ARGS__)
 
 static int fail(const struct hull_err *err)
 {

@@ -28,19 +28,8 @@
 
 #define EXIT_USAGE 2
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "ipadm: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, " (see ipadm --help)\n");
-	va_end(ap);
-	return EXIT_USAGE;
-}
+#define usage_error(...)                                                       \
+	subcmd_usage_error("ipadm", "ipadm --help", __VA_ARGS__)
 
 static int fail(struct hull_err *err)
 {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/subcmd.h"
 #include "lib/xalloc.h"
 #include "net/nictag.h"
 
@@ -55,19 +56,8 @@ static int fail(struct hull_err *err)
 	return 1;
 }
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fprintf(stderr, "nictagadm: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, " (see nictagadm -h)\n");
-	va_end(ap);
-	return 2;
-}
+#define usage_error(...)                                                       \
+	subcmd_usage_error("nictagadm", "nictagadm -h", __VA_ARGS__)
 
 static int bad_option(void)
 {

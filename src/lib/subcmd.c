@@ -6,6 +6,7 @@
  * command, then its own --help, then the before() hook. Their tests assert
  * the exact lines, so a change here is a change of three programs.
  */
+#include <stdarg.h>
 #include <string.h>
 
 #include "lib/subcmd.h"
@@ -109,4 +110,18 @@ int subcmd_main(const struct subcmd_prog *p, int argc, char **argv)
 			return rc;
 	}
 	return c->run(argc - i, argv + i);
+}
+
+int subcmd_usage_error(const char *prog, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (hint)
+		fprintf(stderr, " (see %s)", hint);
+	fputc('\n', stderr);
+	return 2;
 }

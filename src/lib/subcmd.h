@@ -101,4 +101,10 @@ const struct subcmd *subcmd_find(const struct subcmd_prog *p, const char *name);
 /* Prints the program's whole usage to f. */
 void subcmd_usage(const struct subcmd_prog *p, FILE *f);
 
+/* A usage error as every CLI prints it: "PROG: MESSAGE (see HINT)" on
+ * stderr (without the parenthesis when hint is NULL); returns 2, the
+ * usage exit status. */
+int subcmd_usage_error(const char *prog, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif
