@@ -6,6 +6,7 @@ devices, namespaces and cgroups it made are removed even when it fails.
 """
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -22,6 +23,14 @@ BUILD = os.environ.get("HULL_BUILD", os.path.join(ROOT, "build-check"))
 # program that has it, and so the test.
 os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
 os.environ.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+
+
+def pytest_configure(config):
+    """A run stopped by SIGTERM or SIGHUP (a CI timeout, a closed session)
+    stops as on Ctrl-C, so every fixture's teardown still removes its
+    mounts, loop devices, namespaces and cgroups."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
 
 
 def prog(name):
