@@ -400,17 +400,23 @@ static const char *brand_for(json_t *img, json_t *pkg)
 	return NULL;
 }
 
-static bool name_ok(const char *n)
+/* 1 to max characters of A-Z a-z 0-9 and those in extra. */
+static bool chars_ok(const char *n, size_t max, const char *extra)
 {
 	size_t len = strlen(n);
-	if (!len || len > 189)
+	if (!len || len > max)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!(n[i] >= 'a' && n[i] <= 'z') &&
 		    !(n[i] >= 'A' && n[i] <= 'Z') &&
-		    !(n[i] >= '0' && n[i] <= '9') && !strchr("-_.", n[i]))
+		    !(n[i] >= '0' && n[i] <= '9') && !strchr(extra, n[i]))
 			return false;
 	return true;
+}
+
+static bool name_ok(const char *n)
+{
+	return chars_ok(n, 189, "-_.");
 }
 
 /* metadata.K / tag.K body fields, and metadata / tags objects. */
@@ -1025,15 +1031,7 @@ out:
  * 1 to 64 of A-Z a-z 0-9 - _ . : % */
 static bool snap_name_ok(const char *n)
 {
-	size_t len = strlen(n);
-	if (!len || len > 64)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!(n[i] >= 'a' && n[i] <= 'z') &&
-		    !(n[i] >= 'A' && n[i] <= 'Z') &&
-		    !(n[i] >= '0' && n[i] <= '9') && !strchr("-_.:%", n[i]))
-			return false;
-	return true;
+	return chars_ok(n, 64, "-_.:%");
 }
 
 /* The machine's snapshot record named name, or NULL (borrowed). */

@@ -58,18 +58,10 @@ static int fd_read(void *arg, void *buf, size_t n, struct hull_err *err)
 
 static int write_all(int fd, const uint8_t *p, size_t n, struct hull_err *err)
 {
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return hull_err_sys(err, errno,
-					    "the dataset's receive stopped "
-					    "reading");
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	int r = hull_write_all(fd, p, n);
+	return r < 0 ? hull_err_sys(err, -r,
+				    "the dataset's receive stopped reading")
+		     : 0;
 }
 
 static int sink_pipe(void *arg, const uint8_t *p, size_t n,

@@ -24,6 +24,7 @@
 #include "inst/record.h"
 #include "inst/sendfmt.h"
 #include "inst/txn.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/root.h"
@@ -39,17 +40,8 @@
 
 static int write_all(int fd, const void *buf, size_t n, struct hull_err *err)
 {
-	const uint8_t *p = buf;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return hull_err_sys(err, errno, "write the stream");
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	int r = hull_write_all(fd, buf, n);
+	return r < 0 ? hull_err_sys(err, -r, "write the stream") : 0;
 }
 
 /* The next free send-N of the dataset. */

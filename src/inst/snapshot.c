@@ -46,6 +46,7 @@
 #include "hvm/vmm.h"
 #include "inst/record.h"
 #include "inst/txn.h"
+#include "lib/fdpass.h"
 #include "lib/fileio.h"
 #include "lib/root.h"
 #include "lib/json.h"
@@ -94,27 +95,12 @@ static int vmm_request(const char *uuid, const char *req, int fd,
 	int s = hvm_com2_connect(path, 2000, err);
 	if (s < 0)
 		return s;
-	struct iovec iov = {(void *)req, strlen(req)};
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.b;
-		mh.msg_controllen = sizeof(cbuf.b);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
 	int r = 0;
 	char line[4096];
 	size_t len = 0;
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) != (ssize_t)iov.iov_len) {
-		r = hull_err_sys(err, errno, "%s", path);
+	int sent = hull_fd_send(s, req, strlen(req), &fd, fd >= 0 ? 1 : 0);
+	if (sent < 0) {
+		r = hull_err_sys(err, -sent, "%s", path);
 		goto out;
 	}
 	while (!memchr(line, '\n', len)) {

@@ -40,7 +40,7 @@ int hull_fsync_dir(const char *dir, struct hull_err *err)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int hull_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -66,7 +66,7 @@ static int replace(const char *path, const void *data, size_t len, mode_t mode,
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "create %s", tmp);
-	int r = write_all(fd, data, len);
+	int r = hull_write_all(fd, data, len);
 	if (r == 0 && durable && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

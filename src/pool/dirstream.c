@@ -159,21 +159,6 @@ int pool_dirstream_header_parse(const char *buf, size_t len,
 
 /* ---- send ---- */
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* nftw has no user pointer: one send at a time, its state here. */
 static struct {
 	const char *snap, *base;
@@ -304,9 +289,9 @@ int pool_dirstream_send(struct pool *p, const char *snap, const char *base,
 		_cleanup_free_ char *intro =
 		    xasprintf("%s %d %zu\n", POOL_DIRSTREAM_MAGIC,
 			      POOL_DIRSTREAM_VERSION, strlen(text));
-		int w = write_all(fd, intro, strlen(intro));
+		int w = hull_write_all(fd, intro, strlen(intro));
 		if (w == 0)
-			w = write_all(fd, text, strlen(text));
+			w = hull_write_all(fd, text, strlen(text));
 		free(text);
 		if (w < 0)
 			r = hull_err_sys(err, -w, "write stream");
