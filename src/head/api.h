@@ -46,6 +46,7 @@ struct api_req {
 	int file_fd;	     /* a file to stream, or -1 */
 	uint64_t file_size;
 	int retry_after; /* Retry-After seconds when > 0 (429) */
+	void *upgrade;	 /* a struct MHD_Response for 101 (console.c) */
 };
 
 /* A query parameter, or NULL. */
@@ -60,6 +61,9 @@ int api_error(struct api_req *q, unsigned status, const char *code,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sets a JSON answer (steals body). */
 int api_reply(struct api_req *q, unsigned status, json_t *body);
+
+/* The console tickets and bridges (console.h) of this server. */
+struct console_hub *api_console_hub(struct api *a);
 
 /* Handlers (cloudapi.c, machines.c, agentapi.c). */
 int cloudapi_dispatch(struct api_req *q);

@@ -1,0 +1,334 @@
+"""Consoles in the browser, as a page (or a script) uses them: a console
+ticket from CloudAPI (`triton cloudapi -X POST /my/machines/ID/console`,
+signed as every CloudAPI call), then a WebSocket to the ticket's url, here
+with Debian's python3-websocket, against a converged head node (the head
+node and its agent on one pool, test_head_agent.py's layout).
+
+The console is a busybox zone's: its shell answers `uname -v` with
+`BrandZ virtual linux`; a resize message sets the pty's size (`stty
+size`); a new console shows what the last one left (scrollback). Refused:
+no ticket, a used one, an expired one, another account's instance, a
+foreign Origin; a hostile client's frames (unmasked, oversized,
+fragments without end, invalid UTF-8) close its own socket with the
+RFC 6455 code while another console goes on."""
+import ctypes
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import websocket
+
+from nethelp import NetHost
+from test_head_agent import DC, Node, lifecycle
+from test_head_api import ssh_key, triton_bin  # noqa: F401  (fixture)
+from vmtools import unfreeze
+
+ORIGIN = "http://127.0.0.1:8443"
+CLONE_NEWNET = 0x40000000
+
+
+def ns_socket(ns, host, port):
+    """A TCP connection made inside network namespace ns (setns in a
+    thread of its own: the socket stays in that namespace)."""
+    out = {}
+
+    def run():
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(f"/var/run/netns/{ns}", os.O_RDONLY)
+        try:
+            if libc.setns(fd, CLONE_NEWNET) != 0:
+                out["err"] = OSError(ctypes.get_errno(), "setns")
+                return
+            out["sock"] = socket.create_connection((host, port), timeout=10)
+        except OSError as e:
+            out["err"] = e
+        finally:
+            os.close(fd)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "err" in out:
+        raise out["err"]
+    return out["sock"]
+
+
+class Console:
+    """A console WebSocket (websocket-client over a namespaced socket)."""
+
+    def __init__(self, ns, url, origin=ORIGIN):
+        u = urllib.parse.urlsplit(url)
+        sock = ns_socket(ns, u.hostname, u.port)
+        self.ws = websocket.create_connection(url, socket=sock, origin=origin,
+                                              timeout=10)
+        self.seen = b""
+
+    def type(self, text):
+        self.ws.send_binary(text.encode())
+
+    def control(self, obj):
+        self.ws.send(json.dumps(obj))
+
+    def wait_for(self, pattern, within=20):
+        """Reads until the console's bytes match pattern (a regex)."""
+        t0 = time.time()
+        while not re.search(pattern, self.seen.decode(errors="replace")):
+            assert time.time() - t0 < within, self.seen[-2000:]
+            self.ws.settimeout(max(0.1, within - (time.time() - t0)))
+            op, data = self.ws.recv_data()
+            assert op == websocket.ABNF.OPCODE_BINARY, (op, data)
+            self.seen += data
+        return self.seen.decode(errors="replace")
+
+    def close(self):
+        self.ws.close()
+
+
+def raw_upgrade(ns, url, origin=ORIGIN, key="dGhlIHNhbXBsZSBub25jZQ=="):
+    """A hand-made handshake: (status, headers text, socket)."""
+    u = urllib.parse.urlsplit(url)
+    s = ns_socket(ns, u.hostname, u.port)
+    target = u.path + (f"?{u.query}" if u.query else "")
+    hdrs = [f"GET {target} HTTP/1.1", f"Host: {u.hostname}:{u.port}",
+            "Upgrade: websocket", "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    if origin:
+        hdrs.append(f"Origin: {origin}")
+    s.sendall(("\r\n".join(hdrs) + "\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    return status, head.decode(), s, rest
+
+
+def frame(op, payload, fin=True, mask=True, length=None):
+    """A client frame; length overrides the declared length."""
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | op
+    m = 0x80 if mask else 0
+    if n < 126:
+        h = struct.pack("!BB", b0, m | n)
+    elif n < 65536:
+        h = struct.pack("!BBH", b0, m | 126, n)
+    else:
+        h = struct.pack("!BBQ", b0, m | 127, n)
+    if not mask:
+        return h + payload
+    key = b"\x11\x22\x33\x44"
+    return h + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+
+def close_code(s, rest=b"", within=10):
+    """Reads server frames until a close frame; returns its code (None
+    when the connection ends without one)."""
+    s.settimeout(within)
+    buf = rest
+    while True:
+        while len(buf) >= 2:
+            op, n = buf[0] & 0x0f, buf[1] & 0x7f
+            off = 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, off = struct.unpack("!H", buf[2:4])[0], 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, off = struct.unpack("!Q", buf[2:10])[0], 10
+            if len(buf) < off + n:
+                break
+            if op == 0x8:
+                return struct.unpack("!H", buf[off:off + 2])[0]
+            buf = buf[off + n:]
+        try:
+            d = s.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            return None
+        if not d:
+            return None
+        buf += d
+
+
+class Site:
+    """A converged head node with alice (and bob), a busybox zone of
+    alice's, and the CLI to ask for tickets."""
+
+    def __init__(self, workdir, tbin):
+        self.tbin = tbin
+        self.dc = DC(workdir, os.path.join(workdir, "home"))
+        self.node = Node(workdir, "cn0", None)
+        self.net = NetHost(self.node.host)
+        self.node.ns = self.node.agent.ns = self.net.ns
+        self.dc.nodes.append(self.node)
+
+    def start(self):
+        dc, node = self.dc, self.node
+        dc.setup(node.host.env, self.net.ns)
+        dc.cli_flags = True
+        dc.populate([node])
+        assert dc.join(node).returncode == 0
+        node.agent.start()
+        self.suuid = node.uuid()
+        dc.wait_status(self.suuid, "running")
+        dc.adm("user", "add", "bob")
+        bpath, _pub, self.bob_fp = ssh_key(dc.home, "ed25519", "bob")
+        dc.adm("user", "key-add", "bob", bpath + ".pub")
+
+    def zone(self, name):
+        return lifecycle(self.dc, self.tbin, {self.suuid: self.node}, name)
+
+    def post(self, path, body=None, account="alice"):
+        """triton cloudapi -X POST as alice or bob: (rc, parsed body)."""
+        fp = self.dc.fp if account == "alice" else self.bob_fp
+        args = ["-U", self.dc.url, "-a", account, "-k", fp, "cloudapi",
+                "-X", "POST", path]
+        if body is not None:
+            args += ["-d", json.dumps(body)]
+        r = subprocess.run(["ip", "netns", "exec", self.dc.head_ns,
+                            self.tbin, *args],
+                           env={"PATH": os.environ["PATH"],
+                                "HOME": self.dc.home},
+                           capture_output=True, text=True, timeout=120)
+        try:
+            return r.returncode, json.loads(r.stdout)
+        except ValueError:
+            return r.returncode, r.stdout + r.stderr
+
+    def ticket(self, u, **body):
+        rc, t = self.post(f"/my/machines/{u}/console", body)
+        assert rc == 0 and "ticket" in t, t
+        return t
+
+    def open(self, u):
+        return Console(self.net.ns, self.ticket(u)["url"])
+
+    def close(self):
+        self.dc.close()
+        self.net.close()
+
+
+def test_console_zone(workdir, triton_bin):  # noqa: F811
+    site = Site(workdir, triton_bin)
+    try:
+        site.start()
+        u = site.zone("con0")["id"]
+        ns = site.net.ns
+
+        # A ticket: CloudAPI's answer, with a url of the head node's own.
+        t = site.ticket(u)
+        assert set(t) == {"ticket", "url", "expires", "type"}
+        assert t["type"] == "serial"
+        assert re.fullmatch(r"[0-9a-f]{64}", t["ticket"])
+        assert t["url"] == \
+            f"ws://127.0.0.1:8443/alice/machines/{u}/console?ticket={t['ticket']}"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t["expires"])
+        # Kept for later: it expires while the rest runs.
+        stale = site.ticket(u)
+        stale_at = time.time()
+
+        # The shell on the zone's console: typed keys, its answer.
+        con = Console(ns, t["url"])
+        con.type("\n")
+        con.type("uname -v\n")
+        con.wait_for(r"BrandZ virtual linux")
+        # Resize: the pty takes the size the page sends.
+        con.control({"type": "resize", "rows": 37, "cols": 111})
+        con.type("stty size\n")
+        con.wait_for(r"\n37 111\r?\n")
+        con.type("echo mark-$((6*7))-done\n")
+        con.wait_for(r"mark-42-done")
+
+        # A second console (the first stays open) starts with the
+        # scrollback: what the first one showed is in it.
+        con2 = site.open(u)
+        con2.wait_for(r"mark-42-done", within=5)
+
+        # Refusals, each with the reason in CloudAPI's error body.
+        base = t["url"].split("?")[0]
+        status, _, s, _ = raw_upgrade(ns, base)
+        s.close()
+        assert status == 401
+        # The ticket already used.
+        status, _, s, _ = raw_upgrade(ns, t["url"])
+        s.close()
+        assert status == 401
+        # A foreign origin, with a good ticket.
+        t2 = site.ticket(u)
+        status, _, s, _ = raw_upgrade(ns, t2["url"], origin="http://evil.example")
+        s.close()
+        assert status == 403
+        status, _, s, _ = raw_upgrade(ns, t2["url"], origin=None)
+        s.close()
+        assert status == 403
+        # The ticket of one instance for another's path.
+        other = site.zone("con1")["id"]
+        status, _, s, _ = raw_upgrade(ns, t2["url"].replace(u, other))
+        s.close()
+        assert status == 401
+        # Another account: no ticket for alice's instance, and alice's
+        # ticket is not good under bob's login.
+        rc, err = site.post(f"/my/machines/{u}/console", {}, account="bob")
+        assert rc != 0 and "ResourceNotFound" in json.dumps(err), err
+        t3 = site.ticket(u)
+        status, _, s, _ = raw_upgrade(ns, t3["url"].replace("/alice/", "/bob/"))
+        s.close()
+        assert status == 401
+        # A type the instance has not.
+        rc, err = site.post(f"/my/machines/{u}/console", {"type": "vnc"})
+        assert rc != 0 and "InvalidArgument" in json.dumps(err), err
+        # A malformed Sec-WebSocket-Key.
+        status, _, s, _ = raw_upgrade(ns, site.ticket(u)["url"].replace(
+            "ticket=", "ticket=x"), key="short")
+        s.close()
+        assert status == 400
+
+        # Hostile clients: each is cut off with RFC 6455's code.
+        def hostile(data, code):
+            status, _, s, rest = raw_upgrade(ns, site.ticket(u)["url"])
+            assert status == 101
+            try:
+                for d in data:
+                    s.sendall(d)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            got = close_code(s, rest)
+            s.close()
+            assert got == code, (got, code)
+        hostile([frame(0x2, b"ls\n", mask=False)], 1002)
+        hostile([frame(0x2, b"", length=1 << 30)], 1009)
+        hostile([frame(0x1, b"\xc3\x28")], 1007)
+        hostile([frame(0x0 if i else 0x2, b"x" * 1024, fin=False)
+                 for i in range(200)], 1009)
+        hostile([frame(0x1, b'{"type":"reboot"}')], 1003)
+
+        # ...and the first console never noticed.
+        con.type("uname -v\n")
+        con.seen = b""
+        con.wait_for(r"BrandZ virtual linux")
+        con.close()
+        con2.close()
+
+        # The ticket kept from the start has expired by now.
+        time.sleep(max(0, 31 - (time.time() - stale_at)))
+        status, _, s, _ = raw_upgrade(ns, stale["url"])
+        s.close()
+        assert status == 401
+
+        # A console of a stopped instance: no ticket.
+        site.dc.triton(triton_bin, "instance", "stop", "-w", u)
+        rc, err = site.post(f"/my/machines/{u}/console", {})
+        assert rc != 0 and "InvalidState" in json.dumps(err), err
+    finally:
+        site.close()
+        unfreeze(workdir)
+
