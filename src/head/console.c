@@ -25,6 +25,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -333,12 +335,19 @@ static int write_full(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+/* One frame in one write: a header written apart from its payload
+ * would wait for the peer's delayed ACK (Nagle), 40 ms an echo. */
 static int ws_send(int fd, uint8_t op, const void *data, size_t n)
 {
-	uint8_t hdr[10];
-	size_t hl = ws_frame_header(hdr, op, n);
-	int r = write_full(fd, hdr, hl);
-	return r < 0 || !n ? r : write_full(fd, data, n);
+	uint8_t stack[10 + 4096];
+	uint8_t *buf = n <= 4096 ? stack : xmalloc(10 + n);
+	size_t hl = ws_frame_header(buf, op, n);
+	if (n)
+		memcpy(buf + hl, data, n);
+	int r = write_full(fd, buf, hl + n);
+	if (buf != stack)
+		free(buf);
+	return r;
 }
 
 static void ws_close(int fd, uint16_t code)
@@ -483,6 +492,10 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 {
 	struct bridge *b = cls;
 	struct console_hub *h = b->hub;
+	/* Keystrokes and echoes are small writes that must go at once.
+	 * (Under TLS sock is a socketpair of libmicrohttpd's: no effect.) */
+	int one = 1;
+	(void)setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	b->ws = sock;
 	b->urh = urh;
 	if (extra_in_size) {
