@@ -24,6 +24,7 @@
 #include "head/console.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,6 +43,7 @@
 #include <openssl/rand.h>
 
 #include "head/admin.h"
+#include "head/servers.h"
 #include "head/websock.h"
 #include "lib/host.h"
 #include "lib/json.h"
@@ -52,6 +54,9 @@
 
 /* At most this many consoles at once: each is a thread and two sockets. */
 #define CONSOLE_BRIDGES_MAX 64
+/* How long a compute node's agent has to connect back (it asks for
+ * tasks every 0.5 s; a task before it may take a while). */
+#define CONSOLE_AGENT_WAIT_MS 15000
 /* At most this many tickets outstanding (unused and unexpired). */
 #define CONSOLE_TICKETS_MAX 1024
 
@@ -66,8 +71,18 @@ struct ticket {
 struct bridge {
 	struct console_hub *hub;
 	struct bridge *next;
+	struct bridge *next_waiting;
 	char machine[HULL_UUID_LEN + 1];
 	bool vnc;
+	/* An instance on a compute node: its agent connects back to
+	 * /agent/servers/:server/consoles/:pair, and that upgraded socket
+	 * becomes con (con_urh its handle); wake says it came. */
+	bool remote;
+	char server[HULL_UUID_LEN + 1];
+	char pair[HULL_UUID_LEN + 1];
+	int wake[2];
+	bool claimed; /* the agent's request came */
+	struct MHD_UpgradeResponseHandle *con_urh;
 	int ws;	 /* the browser's socket (libmicrohttpd's) */
 	int con; /* the console's socket or the VNC relay's */
 	struct MHD_UpgradeResponseHandle *urh;
@@ -83,6 +98,7 @@ struct console_hub {
 	struct bridge *bridges;
 	size_t nbridges;
 	bool stopping;
+	struct bridge *waiting; /* remote bridges whose agent is awaited */
 	struct ticket *t;
 	size_t nt;
 };
@@ -296,10 +312,21 @@ static int ticket_take(struct console_hub *h, const char *text,
 	return -ENOENT;
 }
 
+/* Under the hub's lock. */
+static void waiting_remove(struct console_hub *h, struct bridge *b)
+{
+	for (struct bridge **pp = &h->waiting; *pp; pp = &(*pp)->next_waiting)
+		if (*pp == b) {
+			*pp = b->next_waiting;
+			break;
+		}
+}
+
 static void bridge_unlink(struct bridge *b)
 {
 	struct console_hub *h = b->hub;
 	pthread_mutex_lock(&h->lock);
+	waiting_remove(h, b);
 	for (struct bridge **pp = &h->bridges; *pp; pp = &(*pp)->next)
 		if (*pp == b) {
 			*pp = b->next;
@@ -373,13 +400,36 @@ static uint16_t control(struct bridge *b, const uint8_t *p, size_t n)
 		/* A screen (VNC) has no window size of its own. A failure
 		 * (the instance just stopped) ends nothing: the console
 		 * closing does. */
-		if (!b->vnc)
+		if (!b->vnc && !b->remote)
 			(void)zone_console_winsize(
 			    b->machine, (unsigned)json_integer_value(rw),
 			    (unsigned)json_integer_value(cl), NULL);
 	}
 	json_decref(j);
 	return code;
+}
+
+/* Waits for the agent's connection (CONSOLE_AGENT_WAIT_MS), or for the
+ * browser to leave; 0 once b->con is set. */
+static int wait_agent(struct bridge *b)
+{
+	struct console_hub *h = b->hub;
+	/* Keystrokes typed meanwhile wait in the socket: only a hang-up
+	 * ends the wait early. */
+	struct pollfd p[2] = {{b->wake[0], POLLIN, 0}, {b->ws, POLLRDHUP, 0}};
+	(void)poll(p, 2, CONSOLE_AGENT_WAIT_MS);
+	pthread_mutex_lock(&h->lock);
+	waiting_remove(h, b);
+	bool claimed = b->claimed;
+	pthread_mutex_unlock(&h->lock);
+	/* An agent's request taken but not yet upgraded: its upgrade comes
+	 * at once, and must not find b gone. */
+	if (claimed)
+		(void)poll(p, 1, 5000);
+	pthread_mutex_lock(&h->lock);
+	int r = b->con >= 0 ? 0 : -ETIMEDOUT;
+	pthread_mutex_unlock(&h->lock);
+	return r;
 }
 
 static void *bridge_run(void *arg)
@@ -396,6 +446,10 @@ static void *bridge_run(void *arg)
 		size_t n = b->extra_len < cap ? b->extra_len : cap;
 		memcpy(in, b->extra, n);
 		have = n;
+	}
+	if (b->remote && wait_agent(b) < 0) {
+		code = 1011; /* the server could not do it */
+		goto close;
 	}
 	if (b->scroll_len &&
 	    ws_send(b->ws, WS_OP_BINARY, b->scroll, b->scroll_len) < 0)
@@ -475,7 +529,17 @@ close:
 end:
 	free(in);
 	ws_reader_fini(&rd);
-	close(b->con);
+	pthread_mutex_lock(&b->hub->lock);
+	waiting_remove(b->hub, b);
+	pthread_mutex_unlock(&b->hub->lock);
+	if (b->con_urh)
+		MHD_upgrade_action(b->con_urh, MHD_UPGRADE_ACTION_CLOSE);
+	else if (b->con >= 0)
+		close(b->con);
+	if (b->wake[0] >= 0) {
+		close(b->wake[0]);
+		close(b->wake[1]);
+	}
 	free(b->scroll);
 	free(b->extra);
 	/* Handed back before the hub hears of the end: hull-api stops its
@@ -513,7 +577,11 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &a, bridge_run, b) != 0) {
-		close(b->con);
+		pthread_mutex_lock(&h->lock);
+		waiting_remove(h, b);
+		pthread_mutex_unlock(&h->lock);
+		if (b->con >= 0)
+			close(b->con);
 		free(b->scroll);
 		free(b->extra);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
@@ -561,6 +629,81 @@ static bool machine_here(json_t *m)
 	if (host_uuid_get(self, NULL) < 0)
 		return false;
 	return !strcmp(hull_json_str(m, "server", ""), self);
+}
+
+/* The console of an instance on a compute node: a `console` task for
+ * its agent, naming a pairing id ({pair, type}); the bridge waits in
+ * the hub's list for the agent's connection. */
+static int remote_request(struct api_req *q, struct bridge *b,
+			  const char *server, struct hull_err *err)
+{
+	struct console_hub *h = b->hub;
+	b->remote = true;
+	snprintf(b->server, sizeof(b->server), "%s", server);
+	hull_uuid_generate(b->pair);
+	if (pipe2(b->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		return hull_err_sys(err, errno, "pipe");
+	json_t *params = json_pack("{s:s, s:s}", "pair", b->pair, "type",
+				   b->vnc ? "vnc" : "serial");
+	char id[HULL_UUID_LEN + 1];
+	int r = task_queue(q->store, server, b->machine, "console", NULL,
+			   params, id, err);
+	json_decref(params);
+	if (r < 0) {
+		close(b->wake[0]);
+		close(b->wake[1]);
+		return r;
+	}
+	pthread_mutex_lock(&h->lock);
+	b->next_waiting = h->waiting;
+	h->waiting = b;
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static void on_agent_upgrade(void *cls, struct MHD_Connection *conn,
+			     void *req_cls, const char *extra_in,
+			     size_t extra_in_size, MHD_socket sock,
+			     struct MHD_UpgradeResponseHandle *urh)
+{
+	struct bridge *b = cls;
+	int one = 1;
+	(void)setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The agent sends nothing before it has read the 101. */
+	pthread_mutex_lock(&b->hub->lock);
+	b->con = sock;
+	b->con_urh = urh;
+	pthread_mutex_unlock(&b->hub->lock);
+	(void)!write(b->wake[1], "", 1);
+}
+
+int console_agent_open(struct api_req *q, const char *server, const char *pair)
+{
+	struct console_hub *h = api_console_hub(q->api);
+	const char *up =
+	    MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Upgrade");
+	if (!ws_header_has_token(up, "hull-console"))
+		return api_error(q, 400, "BadRequest",
+				 "Upgrade: hull-console required");
+	pthread_mutex_lock(&h->lock);
+	struct bridge *b = NULL;
+	for (struct bridge *w = h->waiting; w && !b; w = w->next_waiting)
+		if (!strcmp(w->pair, pair) && !strcmp(w->server, server))
+			b = w;
+	if (b) {
+		waiting_remove(h, b);
+		b->claimed = true;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (!b)
+		return api_error(q, 404, "ResourceNotFound",
+				 "no console %.64s is waiting", pair);
+	struct MHD_Response *res =
+	    MHD_create_response_for_upgrade(on_agent_upgrade, b);
+	MHD_add_response_header(res, MHD_HTTP_HEADER_UPGRADE, "hull-console");
+	q->upgrade = res;
+	q->status = 101;
+	return 0;
 }
 
 int console_ws_open(struct api_req *q)
@@ -621,12 +764,9 @@ int console_ws_open(struct api_req *q)
 	if (store_get(q->store, "machines", t.machine, &m, NULL, &err) < 0)
 		return api_error(q, 404, "ResourceNotFound",
 				 "%.200s does not exist", q->path);
-	if (!machine_here(m)) {
-		json_decref(m);
-		return api_error(q, 501, "NotImplemented",
-				 "the instance runs on compute node; consoles "
-				 "reach only this host's instances yet");
-	}
+	bool here = machine_here(m);
+	char server[HULL_UUID_LEN + 1];
+	snprintf(server, sizeof(server), "%s", hull_json_str(m, "server", ""));
 	json_decref(m);
 	pthread_mutex_lock(&h->lock);
 	bool full = h->nbridges >= CONSOLE_BRIDGES_MAX || h->stopping;
@@ -637,15 +777,23 @@ int console_ws_open(struct api_req *q)
 	struct bridge *b = xcalloc(1, sizeof(*b));
 	b->hub = h;
 	b->vnc = t.vnc;
-	b->ws = -1;
+	b->ws = b->con = b->wake[0] = b->wake[1] = -1;
 	snprintf(b->machine, sizeof(b->machine), "%s", t.machine);
-	b->con = t.vnc ? vnc_connect(t.machine, &err)
-		       : zone_console_connect(t.machine, &err);
-	if (b->con < 0) {
-		free(b);
-		return api_error(q, 409, "InvalidState", "%s", err.msg);
+	if (!here) {
+		if (remote_request(q, b, server, &err) < 0) {
+			free(b);
+			return api_error(q, 500, "InternalError", "%s",
+					 err.msg);
+		}
+	} else {
+		b->con = t.vnc ? vnc_connect(t.machine, &err)
+			       : zone_console_connect(t.machine, &err);
+		if (b->con < 0) {
+			free(b);
+			return api_error(q, 409, "InvalidState", "%s", err.msg);
+		}
 	}
-	if (!t.vnc)
+	if (!t.vnc && here)
 		(void)zone_console_tail(t.machine, CONSOLE_SCROLLBACK,
 					&b->scroll, &b->scroll_len, NULL);
 	struct MHD_Response *res =

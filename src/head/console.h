@@ -41,4 +41,8 @@ bool console_ws_request(struct api_req *q);
 int console_ticket_post(struct api_req *q, const char *id);
 /* GET .../console?ticket=T: checks and sets q->upgrade, or an error. */
 int console_ws_open(struct api_req *q);
+/* GET /agent/servers/:server/consoles/:pair (the agent authenticated,
+ * Upgrade: hull-console): the compute node's end of a console its
+ * agent was asked for; the raw console bytes follow the 101. */
+int console_agent_open(struct api_req *q, const char *server, const char *pair);
 #endif

@@ -24,9 +24,9 @@ import urllib.parse
 
 import websocket
 
-from conftest import prog
+from conftest import Host, prog
 from nethelp import NetHost
-from test_head_agent import DC, Node, lifecycle
+from test_head_agent import DC, Node, admin_network, lifecycle
 from test_head_api import ssh_key, triton_bin  # noqa: F401  (fixture)
 from vmtools import unfreeze
 
@@ -417,5 +417,76 @@ def test_console_kvm_vnc_and_serial(workdir, triton_bin):  # noqa: F811
         for v in site.node.run("vmadm", "list", "-H", "-o", "uuid",
                                check=False).stdout.split():
             site.node.run("vmadm", "delete", v, check=False)
+        site.close()
+        unfreeze(workdir)
+
+
+class RemoteSite(Site):
+    """A head node alone in its namespace (192.0.2.1:8080) and one
+    compute node in another, on an admin bridge (test_head_agent.py's
+    datacenter layout): the head node cannot reach the node's sockets."""
+
+    def __init__(self, workdir, tbin):
+        self.tbin = tbin
+        self.dc = DC(workdir, os.path.join(workdir, "home"))
+        headroot = os.path.join(workdir, "head", "zones")
+        os.makedirs(headroot)
+        self.head = Host(headroot, os.path.join(workdir, "head"))
+        self.net = NetHost(self.head)
+
+    def start(self):
+        dc = self.dc
+        (ns,) = admin_network(self.net, 1)
+        dc.setup(self.head.env, self.net.ns, "192.0.2.1:8080")
+        self.node = Node(self.dc.workdir, "cn0", ns)
+        dc.nodes.append(self.node)
+        dc.cli_flags = True
+        dc.populate([self.node])
+        assert dc.join(self.node, dc.new_token_line()).returncode == 0
+        self.node.agent.start()
+        self.suuid = self.node.uuid()
+        dc.wait_status(self.suuid, "running")
+        dc.adm("user", "add", "bob")
+        bpath, _pub, self.bob_fp = ssh_key(dc.home, "ed25519", "bob")
+        dc.adm("user", "key-add", "bob", bpath + ".pub")
+
+
+def test_console_compute_node(workdir, triton_bin):  # noqa: F811
+    """A zone on a compute node: the head node asks the node's agent,
+    which connects back and carries the console."""
+    site = RemoteSite(workdir, triton_bin)
+    try:
+        site.start()
+        u = site.zone("far0")["id"]
+        t = site.ticket(u)
+        assert t["url"].startswith("ws://192.0.2.1:8080/alice/machines/")
+        con = Console(site.net.ns, t["url"], origin="http://192.0.2.1:8080")
+        con.type("echo far-$((6*7))\n")
+        con.wait_for(r"far-42")
+        con.type("uname -v\n")
+        con.wait_for(r"BrandZ virtual linux")
+        con.close()
+        # The scrollback comes from the node too.
+        con = Console(site.net.ns, site.ticket(u)["url"],
+                      origin="http://192.0.2.1:8080")
+        con.wait_for(r"far-42", within=10)
+        con.close()
+        # An agent cannot take another's console: a made-up pairing id
+        # is refused, and one server's key is good for itself only.
+        key = json.load(open(os.path.join(
+            site.node.host.root, "var", "agent", "agent.json")))["key"]
+        st, _, s, _ = raw_upgrade(
+            site.net.ns, f"ws://192.0.2.1:8080/agent/servers/{site.suuid}/"
+            f"consoles/{u}", origin=None)
+        s.close()
+        assert st == 401
+        from test_head_agent import http
+        st, body = http(site.net.ns, "GET",
+                        f"{site.dc.url}/agent/servers/{site.suuid}/consoles/{u}",
+                        headers=[f"Authorization: HullAgent {key}",
+                                 "Connection: Upgrade",
+                                 "Upgrade: hull-console"])
+        assert st == 404, body
+    finally:
         site.close()
         unfreeze(workdir)
