@@ -16,6 +16,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -26,7 +27,7 @@ import websocket
 
 from conftest import Host, prog
 from nethelp import NetHost
-from test_head_agent import DC, Node, admin_network, lifecycle
+from test_head_agent import DC, Node, Proc, admin_network, lifecycle
 from test_head_api import ssh_key, triton_bin  # noqa: F401  (fixture)
 from vmtools import unfreeze
 
@@ -65,6 +66,13 @@ class Console:
     def __init__(self, ns, url, origin=ORIGIN):
         u = urllib.parse.urlsplit(url)
         sock = ns_socket(ns, u.hostname, u.port)
+        if u.scheme == "wss":
+            # The head node's self-signed certificate, as a browser that
+            # was told to accept it.
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname=u.hostname)
         self.ws = websocket.create_connection(url, socket=sock, origin=origin,
                                               timeout=10)
         self.seen = b""
@@ -193,6 +201,8 @@ class Site:
         fp = self.dc.fp if account == "alice" else self.bob_fp
         args = ["-U", self.dc.url, "-a", account, "-k", fp, "cloudapi",
                 "-X", "POST", path]
+        if self.dc.url.startswith("https:"):
+            args.insert(0, "-i")
         if body is not None:
             args += ["-d", json.dumps(body)]
         r = subprocess.run(["ip", "netns", "exec", self.dc.head_ns,
@@ -487,6 +497,53 @@ def test_console_compute_node(workdir, triton_bin):  # noqa: F811
                                  "Connection: Upgrade",
                                  "Upgrade: hull-console"])
         assert st == 404, body
+    finally:
+        site.close()
+        unfreeze(workdir)
+
+
+class TlsSite(Site):
+    """The converged host as `hulladm setup` makes it by default: HTTPS
+    with a self-signed certificate (the agent joins with --insecure-tls,
+    the line setup prints)."""
+
+    def start(self):
+        dc, node = self.dc, self.node
+        dc.head_env, dc.head_ns = node.host.env, self.net.ns
+        out = dc.adm("setup").stdout
+        m = re.search(r"^\s*(hull-agent join --head (https://\S+) --token "
+                      r"[0-9a-f]{64} --insecure-tls)\s*$", out, re.M)
+        assert m, out
+        dc.url, dc.join_line = m.group(2), m.group(1)
+        dc.api = Proc(self.net.ns, [prog("hull-api")], dc.head_env,
+                      os.path.join(dc.workdir, "hull-api.log"))
+        dc.start_api()
+        dc.populate([node])
+        assert dc.join(node).returncode == 0
+        node.agent.start()
+        self.suuid = node.uuid()
+        dc.wait_status(self.suuid, "running")
+
+
+def test_console_tls(workdir, triton_bin):  # noqa: F811
+    """Under TLS: a wss:// url, the WebSocket through libmicrohttpd's TLS
+    upgrade, an https Origin required."""
+    site = TlsSite(workdir, triton_bin)
+    try:
+        site.start()
+        u = site.zone("tls0")["id"]
+        t = site.ticket(u)
+        assert t["url"].startswith(f"wss://127.0.0.1:8443/alice/machines/{u}/")
+        # The plain-http origin of the same host is another origin.
+        try:
+            Console(site.net.ns, t["url"], origin="http://127.0.0.1:8443")
+            raise AssertionError("a foreign origin was let in")
+        except websocket.WebSocketBadStatusException as e:
+            assert e.status_code == 403
+        con = Console(site.net.ns, t["url"], origin="https://127.0.0.1:8443")
+        con.type("uname -v\n")
+        con.wait_for(r"BrandZ virtual linux")
+        con.close()
     finally:
         site.close()
         unfreeze(workdir)
