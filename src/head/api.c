@@ -67,7 +67,16 @@ struct pending {
 	bool too_big;
 	bool started;
 	struct timespec t0;
+	void (*abandon)(void *cls); /* an upgrade not yet taken */
+	void *abandon_cls;
 };
+
+void api_upgrade_taken(void *req_cls)
+{
+	struct pending *p = req_cls;
+	if (p)
+		p->abandon = NULL;
+}
 
 const char *api_query(struct api_req *q, const char *name)
 {
@@ -453,7 +462,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		route(&q, target, p);
 	if (q.status == 500 && !q.out)
 		api_error(&q, 500, "InternalError", "no answer");
+	if (q.upgrade && q.upgrade_abandon) {
+		p->abandon = q.upgrade_abandon;
+		p->abandon_cls = q.upgrade_cls;
+	}
 	enum MHD_Result r = send_answer(conn, &q, rid, p);
+	if (r != MHD_YES && p->abandon) {
+		p->abandon(p->abandon_cls);
+		p->abandon = NULL;
+	}
 	log_request(&q, target, p, rid);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
@@ -477,6 +494,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct pending *p = *con_cls;
 	if (!p)
 		return;
+	if (p->abandon)
+		p->abandon(p->abandon_cls);
 	free(p->target);
 	free(p->body);
 	free(p);

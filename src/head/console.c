@@ -556,6 +556,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 {
 	struct bridge *b = cls;
 	struct console_hub *h = b->hub;
+	api_upgrade_taken(req_cls);
 	/* Keystrokes and echoes are small writes that must go at once.
 	 * (Under TLS sock is a socketpair of libmicrohttpd's: no effect.) */
 	int one = 1;
@@ -589,6 +590,29 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 		free(b);
 	}
 	pthread_attr_destroy(&a);
+}
+
+/* The browser left before its 101 went out: nothing took the bridge. A
+ * bridge whose agent already came is left alone (the agent's upgrade
+ * still points at it; rare, and small). */
+static void bridge_abandon(void *cls)
+{
+	struct bridge *b = cls;
+	struct console_hub *h = b->hub;
+	pthread_mutex_lock(&h->lock);
+	waiting_remove(h, b);
+	bool claimed = b->claimed;
+	pthread_mutex_unlock(&h->lock);
+	if (claimed)
+		return;
+	if (b->con >= 0)
+		close(b->con);
+	if (b->wake[0] >= 0) {
+		close(b->wake[0]);
+		close(b->wake[1]);
+	}
+	free(b->scroll);
+	free(b);
 }
 
 /* A connection to the kvm VM's VNC relay, through what the supervisor
@@ -810,6 +834,8 @@ int console_ws_open(struct api_req *q)
 	else if (ws_header_has_token(proto, "rfb"))
 		MHD_add_response_header(res, "Sec-WebSocket-Protocol", "rfb");
 	q->upgrade = res;
+	q->upgrade_abandon = bridge_abandon;
+	q->upgrade_cls = b;
 	q->status = 101;
 	return 0;
 }

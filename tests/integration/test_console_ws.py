@@ -15,6 +15,7 @@ import ctypes
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -335,10 +336,35 @@ def test_console_zone(workdir, triton_bin):  # noqa: F811
         s.close()
         assert status == 401
 
-        # A console of a stopped instance: no ticket.
+        # A console of a stopped instance: no ticket; one open while it
+        # stops is closed with 1001 (going away).
+        con = site.open(u)
         site.dc.triton(triton_bin, "instance", "stop", "-w", u)
         rc, err = site.post(f"/my/machines/{u}/console", {})
         assert rc != 0 and "InvalidState" in json.dumps(err), err
+        con.ws.settimeout(10)
+        while True:
+            op, data = con.ws.recv_data(control_frame=True)
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                assert struct.unpack("!H", data[:2])[0] == 1001
+                break
+
+        # hull-api stops at once with a console open (it closes them
+        # first, as libmicrohttpd requires).
+        site.dc.triton(triton_bin, "instance", "start", "-w", u)
+        con = site.open(u)
+        t0 = time.time()
+        site.dc.api.p.send_signal(signal.SIGTERM)
+        assert site.dc.api.p.wait(10) == 0
+        assert time.time() - t0 < 5
+        con.ws.settimeout(5)
+        try:
+            while con.ws.recv_data(control_frame=True)[0] != \
+                    websocket.ABNF.OPCODE_CLOSE:
+                pass
+        except (websocket.WebSocketConnectionClosedException,
+                ConnectionResetError):
+            pass
     finally:
         site.close()
         unfreeze(workdir)
