@@ -193,13 +193,16 @@ class Site:
         dc.adm("user", "add", "bob")
         bpath, _pub, self.bob_fp = ssh_key(dc.home, "ed25519", "bob")
         dc.adm("user", "key-add", "bob", bpath + ".pub")
+        apath, _pub, self.admin_fp = ssh_key(dc.home, "ed25519", "admin")
+        dc.adm("user", "key-add", "admin", apath + ".pub")
 
     def zone(self, name):
         return lifecycle(self.dc, self.tbin, {self.suuid: self.node}, name)
 
     def post(self, path, body=None, account="alice"):
         """triton cloudapi -X POST as alice or bob: (rc, parsed body)."""
-        fp = self.dc.fp if account == "alice" else self.bob_fp
+        fp = {"alice": self.dc.fp, "bob": getattr(self, "bob_fp", None),
+              "admin": getattr(self, "admin_fp", None)}[account]
         args = ["-U", self.dc.url, "-a", account, "-k", fp, "cloudapi",
                 "-X", "POST", path]
         if self.dc.url.startswith("https:"):
@@ -295,6 +298,14 @@ def test_console_zone(workdir, triton_bin):  # noqa: F811
         status, _, s, _ = raw_upgrade(ns, t3["url"].replace("/alice/", "/bob/"))
         s.close()
         assert status == 401
+        # The operator (the admin account) may open anyone's console.
+        rc, ta = site.post(f"/my/machines/{u}/console", {}, account="admin")
+        assert rc == 0 and ta["url"].startswith(
+            f"ws://127.0.0.1:8443/admin/machines/{u}/console?ticket="), ta
+        op = Console(ns, ta["url"])
+        op.type("echo op-$((6*7))\n")
+        op.wait_for(r"op-42")
+        op.close()
         # A type the instance has not.
         rc, err = site.post(f"/my/machines/{u}/console", {"type": "vnc"})
         assert rc != 0 and "InvalidArgument" in json.dumps(err), err
