@@ -12,6 +12,7 @@
 #include "head/admin.h"
 #include "head/machines.h"
 #include "head/placement.h"
+#include "head/fwrules.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -49,7 +50,7 @@ const char *machine_state_of_vm(const char *s)
 }
 
 /* The machine as CloudAPI shows it: the record less hull's own fields. */
-static json_t *machine_view(json_t *m)
+json_t *machine_view(json_t *m)
 {
 	json_t *v = json_deep_copy(m);
 	static const char *const internal[] = {"owner",	   "server", "payload",
@@ -378,6 +379,11 @@ static int create_txn(struct store *s, void *arg)
 	audit_add(c->machine, "provision", true, c->login);
 	if ((r = store_put(s, "machines", id, c->machine, "", NULL, c->err)) <
 	    0)
+		return r;
+	/* The owner's firewall rules reach the server before the instance
+	 * that may need them. */
+	if ((r = fwrules_queue_to(s, hull_json_str(c->machine, "owner", ""),
+				  server, c->err)) < 0)
 		return r;
 	return task_queue(s, server, id, "create", NULL, c->payload, NULL,
 			  c->err);
@@ -1229,6 +1235,14 @@ int machines_dispatch(struct api_req *q)
 		return machine_kv(q, id, &kv_tags);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "metadata"))
 		return machine_kv(q, id, &kv_metadata);
+	if (q->nseg == 4 && !strcmp(q->seg[3], "fwrules")) {
+		json_t *m = NULL;
+		if (machine_load(q, id, &m, NULL) < 0)
+			return 0;
+		fwrules_of_machine(q, m);
+		json_decref(m);
+		return 0;
+	}
 	return not_found(q);
 }
 
@@ -1434,7 +1448,9 @@ static int retry_txn(struct store *s, void *arg)
 	json_object_set_new(m, "first_try",
 			    json_pack("{s:s, s:s}", "server", c->failed_server,
 				      "error", c->error ? c->error : ""));
-	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0)
+	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0 ||
+	    (r = fwrules_queue_to(s, hull_json_str(m, "owner", ""), server,
+				  c->err)) < 0)
 		goto out;
 	r = task_queue(s, server, c->id, "create", NULL,
 		       json_object_get(m, "payload"), NULL, c->err);
