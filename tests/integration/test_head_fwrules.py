@@ -13,11 +13,8 @@ import re
 import subprocess
 import time
 
-from conftest import prog  # noqa: F401
-from nethelp import NetHost
-from test_head_agent import DC, Node
+from test_head_agent import converged
 from test_head_api import ssh_key, triton_bin  # noqa: F401  (fixture)
-from vmtools import unfreeze
 
 
 def node_rules(node, owner=None):
@@ -37,20 +34,7 @@ def wait_rules(node, owner, pred, within=20):
 
 
 def test_fwrules_through_cloudapi(workdir, triton_bin):  # noqa: F811
-    home = os.path.join(workdir, "home")
-    dc = DC(workdir, home)
-    node = Node(workdir, "cn0", None)
-    net = NetHost(node.host)
-    node.ns = net.ns
-    node.agent.ns = net.ns
-    dc.nodes.append(node)
-    try:
-        dc.setup(node.host.env, net.ns)
-        dc.populate([node])
-        assert dc.join(node).returncode == 0
-        node.agent.start()
-        suuid = node.uuid()
-        dc.wait_status(suuid, "running")
+    with converged(workdir) as (dc, node):
         alice = json.loads(dc.triton(triton_bin, "account", "get",
                                      "-j").stdout)["id"]
 
@@ -164,7 +148,3 @@ def test_fwrules_through_cloudapi(workdir, triton_bin):  # noqa: F811
         # The node's rules not owned by alice were never touched.
         assert all(x.get("owner_uuid") in (alice,)
                    for x in node_rules(node))
-    finally:
-        dc.close()
-        net.close()
-        unfreeze(workdir)
