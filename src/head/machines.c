@@ -12,6 +12,7 @@
 #include "head/admin.h"
 #include "head/machines.h"
 #include "head/placement.h"
+#include "head/affinity.h"
 #include "head/fwrules.h"
 #include "head/servers.h"
 #include "lib/json.h"
@@ -324,7 +325,7 @@ struct create_ctx {
 	json_t *payload;  /* the vmadm payload (nics filled in) */
 	json_t *networks; /* network records */
 	json_t *servers;  /* candidates, best first */
-	long ram, disk;
+	const struct placement_req *rq;
 	const char *login;
 	struct hull_err *err;
 };
@@ -340,7 +341,7 @@ static int create_txn(struct store *s, void *arg)
 	json_array_foreach(c->servers, i, sv)
 	{
 		server = json_string_value(sv);
-		r = placement_book(s, server, c->ram, c->disk, c->err);
+		r = placement_take(s, server, c->rq, c->err);
 		if (r != -ENOSPC)
 			break;
 	}
@@ -580,6 +581,8 @@ static const char *const create_fields[] = {"name",
 					    "metadata",
 					    "tags",
 					    "firewall_enabled",
+					    "affinity",
+					    "locality",
 					    "locality",
 					    "deletion_protection",
 					    NULL};
@@ -719,30 +722,41 @@ static int machines_create(struct api_req *q)
 		json_object_set(payload, "cpu_cap",
 				json_object_get(pkg, "cpu_cap"));
 	struct hull_err err = {0};
+	json_t *hints = NULL;
+	if (affinity_hints(q->store, me(q), q->body, &hints, &err) < 0) {
+		api_error(q, 409, "InvalidArgument", "%s", err.msg);
+		goto out;
+	}
+	struct placement_req rq = {
+	    .ram_mib = memory,
+	    .disk_mib = disk,
+	    .cpu_cap = (long)hull_json_int(pkg, "cpu_cap", 0),
+	    .brand = brand,
+	    .owner = me(q),
+	    .hints = hints,
+	};
 	int r = -ECANCELED;
 	/* A conflict (a booking or an address another create took between
 	 * our read and our write) reruns placement on fresh records. */
 	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
 		json_decref(servers);
 		servers = NULL;
-		if ((r = placement_candidates(q->store, memory, disk, &servers,
-					      &err)) < 0)
+		if ((r = placement_choose(q->store, &rq, &servers, &err)) < 0)
 			break;
-		struct create_ctx c = {m,
-				       payload,
-				       nets,
-				       servers,
-				       memory,
-				       disk,
-				       hull_json_str(q->account, "login", ""),
-				       &err};
+		struct create_ctx c = {
+		    m,	     payload, nets,
+		    servers, &rq,     hull_json_str(q->account, "login", ""),
+		    &err};
 		r = store_txn(q->store, create_txn, &c, &err);
 	}
+	bool hinted = hints != NULL;
+	json_decref(hints);
 	if (r == -ENOSPC && !strstr(err.msg, "address")) {
 		api_error(q, 409, "InsufficientCapacity",
 			  "no compute node has room for package %s "
-			  "(%ld MiB RAM, %ld MiB disk)",
-			  hull_json_str(pkg, "name", ""), memory, disk);
+			  "(%ld MiB RAM, %ld MiB disk)%s",
+			  hull_json_str(pkg, "name", ""), memory, disk,
+			  hinted ? " that meets its affinity" : "");
 		goto out;
 	}
 	if (r == -ENOSPC) {
@@ -1546,6 +1560,20 @@ struct retry_ctx {
 	struct hull_err *err;
 };
 
+/* What a retry of machine m needs: its own request, the failed server
+ * left out. */
+static struct placement_req retry_req(json_t *m, const char *failed)
+{
+	return (struct placement_req){
+	    .ram_mib = (long)hull_json_int(m, "memory", 0),
+	    .disk_mib = (long)hull_json_int(m, "disk", 0),
+	    .cpu_cap = (long)hull_json_int(json_object_get(m, "payload"),
+					   "cpu_cap", 0),
+	    .brand = hull_json_str(m, "brand", NULL),
+	    .owner = hull_json_str(m, "owner", NULL),
+	    .exclude = failed};
+}
+
 static int retry_txn(struct store *s, void *arg)
 {
 	struct retry_ctx *c = arg;
@@ -1562,8 +1590,7 @@ static int retry_txn(struct store *s, void *arg)
 		r = -EALREADY;
 		goto out;
 	}
-	long ram = (long)hull_json_int(m, "memory", 0);
-	long disk = (long)hull_json_int(m, "disk", 0);
+	struct placement_req rq = retry_req(m, c->failed_server);
 	const char *server = NULL;
 	size_t i;
 	json_t *sv;
@@ -1571,9 +1598,7 @@ static int retry_txn(struct store *s, void *arg)
 	json_array_foreach(c->servers, i, sv)
 	{
 		server = json_string_value(sv);
-		if (!strcmp(server, c->failed_server))
-			continue;
-		r = placement_book(s, server, ram, disk, c->err);
+		r = placement_take(s, server, &rq, c->err);
 		if (r != -ENOSPC)
 			break;
 	}
@@ -1610,20 +1635,19 @@ static int machine_retry(struct store *s, json_t *task, const char *error)
 	json_t *m = NULL;
 	if (store_get(s, "machines", id, &m, NULL, &err) < 0)
 		return -ENOENT;
-	long ram = (long)hull_json_int(m, "memory", 0);
-	long disk = (long)hull_json_int(m, "disk", 0);
-	json_decref(m);
+	struct placement_req rq =
+	    retry_req(m, hull_json_str(task, "server", ""));
 	int r = -ECANCELED;
 	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
 		json_t *servers = NULL;
-		if ((r = placement_candidates(s, ram, disk, &servers, &err)) <
-		    0)
+		if ((r = placement_choose(s, &rq, &servers, &err)) < 0)
 			break;
 		struct retry_ctx c = {id, hull_json_str(task, "server", ""),
 				      error, servers, &err};
 		r = store_txn(s, retry_txn, &c, &err);
 		json_decref(servers);
 	}
+	json_decref(m); /* rq's strings were m's */
 	return r;
 }
 
