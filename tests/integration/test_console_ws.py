@@ -11,6 +11,7 @@ no ticket, a used one, an expired one, another account's instance, a
 foreign Origin; a hostile client's frames (unmasked, oversized,
 fragments without end, invalid UTF-8) close its own socket with the
 RFC 6455 code while another console goes on."""
+import contextlib
 import ctypes
 import json
 import os
@@ -28,7 +29,8 @@ import websocket
 
 from conftest import Host, prog
 from nethelp import NetHost
-from test_head_agent import DC, Node, Proc, admin_network, lifecycle
+from test_head_agent import (DC, Node, Proc, admin_network, converged,
+                             lifecycle)
 from test_head_api import ssh_key, triton_bin  # noqa: F401  (fixture)
 from vmtools import unfreeze
 
@@ -170,41 +172,29 @@ def close_code(s, rest=b"", within=10):
 
 
 class Site:
-    """A converged head node with alice (and bob), a busybox zone of
-    alice's, and the CLI to ask for tickets."""
+    """A head node and its node (as a layout below yields them), with
+    alice (the layout's), bob and the operator holding keys, and the CLI
+    to ask for tickets."""
 
-    def __init__(self, workdir, tbin):
-        self.tbin = tbin
-        self.dc = DC(workdir, os.path.join(workdir, "home"))
-        self.node = Node(workdir, "cn0", None)
-        self.net = NetHost(self.node.host)
-        self.node.ns = self.node.agent.ns = self.net.ns
-        self.dc.nodes.append(self.node)
-
-    def start(self):
-        dc, node = self.dc, self.node
-        dc.setup(node.host.env, self.net.ns)
-        dc.cli_flags = True
-        dc.populate([node])
-        assert dc.join(node).returncode == 0
-        node.agent.start()
+    def __init__(self, dc, node, tbin):
+        self.dc, self.node, self.tbin = dc, node, tbin
+        self.ns = dc.head_ns  # where a browser would be
         self.suuid = node.uuid()
-        dc.wait_status(self.suuid, "running")
-        dc.adm("user", "add", "bob")
-        bpath, _pub, self.bob_fp = ssh_key(dc.home, "ed25519", "bob")
-        dc.adm("user", "key-add", "bob", bpath + ".pub")
-        apath, _pub, self.admin_fp = ssh_key(dc.home, "ed25519", "admin")
-        dc.adm("user", "key-add", "admin", apath + ".pub")
+        self.keys = {"alice": dc.fp}
+        for login in ("bob", "admin"):
+            if login != "admin":
+                dc.adm("user", "add", login)
+            path, _pub, self.keys[login] = ssh_key(dc.home, "ed25519", login)
+            dc.adm("user", "key-add", login, path + ".pub")
 
     def zone(self, name):
         return lifecycle(self.dc, self.tbin, {self.suuid: self.node}, name)
 
     def post(self, path, body=None, account="alice"):
-        """triton cloudapi -X POST as alice or bob: (rc, parsed body)."""
-        fp = {"alice": self.dc.fp, "bob": getattr(self, "bob_fp", None),
-              "admin": getattr(self, "admin_fp", None)}[account]
-        args = ["-U", self.dc.url, "-a", account, "-k", fp, "cloudapi",
-                "-X", "POST", path]
+        """triton cloudapi -X POST as alice, bob or admin: (rc, parsed
+        body)."""
+        args = ["-U", self.dc.url, "-a", account, "-k", self.keys[account],
+                "cloudapi", "-X", "POST", path]
         if self.dc.url.startswith("https:"):
             args.insert(0, "-i")
         if body is not None:
@@ -225,19 +215,71 @@ class Site:
         return t
 
     def open(self, u):
-        return Console(self.net.ns, self.ticket(u)["url"])
+        return Console(self.ns, self.ticket(u)["url"])
 
-    def close(self):
-        self.dc.close()
-        self.net.close()
+
+@contextlib.contextmanager
+def remote(workdir):
+    """A head node alone in its namespace (192.0.2.1:8080) and one
+    compute node in another, on an admin bridge (test_head_agent.py's
+    datacenter layout): the head node cannot reach the node's sockets."""
+    dc = DC(workdir, os.path.join(workdir, "home"))
+    headroot = os.path.join(workdir, "head", "zones")
+    os.makedirs(headroot)
+    head = Host(headroot, os.path.join(workdir, "head"))
+    net = NetHost(head)
+    try:
+        (ns,) = admin_network(net, 1)
+        dc.setup(head.env, net.ns, "192.0.2.1:8080")
+        node = Node(workdir, "cn0", ns)
+        dc.nodes.append(node)
+        dc.populate([node])
+        assert dc.join(node, dc.new_token_line()).returncode == 0
+        node.agent.start()
+        dc.wait_status(node.uuid(), "running")
+        yield dc, node
+    finally:
+        dc.close()
+        net.close()
+        unfreeze(workdir)
+
+
+@contextlib.contextmanager
+def converged_tls(workdir):
+    """The converged host as `hulladm setup` makes it by default: HTTPS
+    with a self-signed certificate (the agent joins with --insecure-tls,
+    the line setup prints)."""
+    dc = DC(workdir, os.path.join(workdir, "home"))
+    node = Node(workdir, "cn0", None)
+    net = NetHost(node.host)
+    node.ns = node.agent.ns = net.ns
+    dc.nodes.append(node)
+    try:
+        dc.head_env, dc.head_ns = node.host.env, net.ns
+        out = dc.adm("setup").stdout
+        m = re.search(r"^\s*(hull-agent join --head (https://\S+) --token "
+                      r"[0-9a-f]{64} --insecure-tls)\s*$", out, re.M)
+        assert m, out
+        dc.url, dc.join_line = m.group(2), m.group(1)
+        dc.api = Proc(net.ns, [prog("hull-api")], dc.head_env,
+                      os.path.join(workdir, "hull-api.log"))
+        dc.start_api()
+        dc.populate([node])
+        assert dc.join(node).returncode == 0
+        node.agent.start()
+        dc.wait_status(node.uuid(), "running")
+        yield dc, node
+    finally:
+        dc.close()
+        net.close()
+        unfreeze(workdir)
 
 
 def test_console_zone(workdir, triton_bin):  # noqa: F811
-    site = Site(workdir, triton_bin)
-    try:
-        site.start()
+    with converged(workdir) as (dc, node):
+        site = Site(dc, node, triton_bin)
         u = site.zone("con0")["id"]
-        ns = site.net.ns
+        ns = site.ns
 
         # A ticket: CloudAPI's answer, with a url of the head node's own.
         t = site.ticket(u)
@@ -376,9 +418,6 @@ def test_console_zone(workdir, triton_bin):  # noqa: F811
         except (websocket.WebSocketConnectionClosedException,
                 ConnectionResetError):
             pass
-    finally:
-        site.close()
-        unfreeze(workdir)
 
 
 
@@ -393,16 +432,15 @@ def test_console_kvm_vnc_and_serial(workdir, triton_bin):  # noqa: F811
     if not qemu_present():
         raise AssertionError("qemu-system-x86_64 is not installed: "
                              "run scripts/deps")
-    site = Site(workdir, triton_bin)
-    try:
-        site.start()
+    with converged(workdir) as (dc, node):
+        site = Site(dc, node, triton_bin)
         h = site.node.host
         h.images = {}
         img = install(h)
         # Created in the head node's namespace: the relay listens on its
         # loopback, as on a converged host.
         r = subprocess.run(
-            ["ip", "netns", "exec", site.net.ns, prog("vmadm"), "create"],
+            ["ip", "netns", "exec", site.ns, prog("vmadm"), "create"],
             input=json.dumps({"brand": "kvm", "ram": 256,
                               "vnc_password": "s3cret",
                               "disks": [{"image_uuid": img, "boot": True}]}),
@@ -423,14 +461,14 @@ def test_console_kvm_vnc_and_serial(workdir, triton_bin):  # noqa: F811
 
         t = site.ticket(u)
         assert t["type"] == "vnc"
-        status, _, s, rest = raw_upgrade(site.net.ns, t["url"])
+        status, _, s, rest = raw_upgrade(site.ns, t["url"])
         assert status == 101
         s.close()
         # The same through a client that asks for noVNC's subprotocol.
         t = site.ticket(u)
         uu = urllib.parse.urlsplit(t["url"])
         ws = websocket.create_connection(
-            t["url"], socket=ns_socket(site.net.ns, uu.hostname, uu.port),
+            t["url"], socket=ns_socket(site.ns, uu.hostname, uu.port),
             origin=ORIGIN, subprotocols=["binary"], timeout=30)
         assert ws.getsubprotocol() == "binary"
         got = b""
@@ -449,7 +487,7 @@ def test_console_kvm_vnc_and_serial(workdir, triton_bin):  # noqa: F811
         wait_console(h, u, READY)
         t = site.ticket(u, type="serial")
         assert t["type"] == "serial"
-        con = Console(site.net.ns, t["url"])
+        con = Console(site.ns, t["url"])
         con.wait_for(re.escape(READY), within=10)  # the scrollback
         con.control({"type": "resize", "rows": 40, "cols": 120})
         con.ws.ping(b"still-there")
@@ -460,61 +498,25 @@ def test_console_kvm_vnc_and_serial(workdir, triton_bin):  # noqa: F811
                 assert data == b"still-there"
                 break
         con.close()
-    finally:
-        for v in site.node.run("vmadm", "list", "-H", "-o", "uuid",
-                               check=False).stdout.split():
-            site.node.run("vmadm", "delete", v, check=False)
-        site.close()
-        unfreeze(workdir)
 
-
-class RemoteSite(Site):
-    """A head node alone in its namespace (192.0.2.1:8080) and one
-    compute node in another, on an admin bridge (test_head_agent.py's
-    datacenter layout): the head node cannot reach the node's sockets."""
-
-    def __init__(self, workdir, tbin):
-        self.tbin = tbin
-        self.dc = DC(workdir, os.path.join(workdir, "home"))
-        headroot = os.path.join(workdir, "head", "zones")
-        os.makedirs(headroot)
-        self.head = Host(headroot, os.path.join(workdir, "head"))
-        self.net = NetHost(self.head)
-
-    def start(self):
-        dc = self.dc
-        (ns,) = admin_network(self.net, 1)
-        dc.setup(self.head.env, self.net.ns, "192.0.2.1:8080")
-        self.node = Node(self.dc.workdir, "cn0", ns)
-        dc.nodes.append(self.node)
-        dc.cli_flags = True
-        dc.populate([self.node])
-        assert dc.join(self.node, dc.new_token_line()).returncode == 0
-        self.node.agent.start()
-        self.suuid = self.node.uuid()
-        dc.wait_status(self.suuid, "running")
-        dc.adm("user", "add", "bob")
-        bpath, _pub, self.bob_fp = ssh_key(dc.home, "ed25519", "bob")
-        dc.adm("user", "key-add", "bob", bpath + ".pub")
 
 
 def test_console_compute_node(workdir, triton_bin):  # noqa: F811
     """A zone on a compute node: the head node asks the node's agent,
     which connects back and carries the console."""
-    site = RemoteSite(workdir, triton_bin)
-    try:
-        site.start()
+    with remote(workdir) as (dc, node):
+        site = Site(dc, node, triton_bin)
         u = site.zone("far0")["id"]
         t = site.ticket(u)
         assert t["url"].startswith("ws://192.0.2.1:8080/alice/machines/")
-        con = Console(site.net.ns, t["url"], origin="http://192.0.2.1:8080")
+        con = Console(site.ns, t["url"], origin="http://192.0.2.1:8080")
         con.type("echo far-$((6*7))\n")
         con.wait_for(r"far-42")
         con.type("uname -v\n")
         con.wait_for(r"BrandZ virtual linux")
         con.close()
         # The scrollback comes from the node too.
-        con = Console(site.net.ns, site.ticket(u)["url"],
+        con = Console(site.ns, site.ticket(u)["url"],
                       origin="http://192.0.2.1:8080")
         con.wait_for(r"far-42", within=10)
         con.close()
@@ -523,64 +525,35 @@ def test_console_compute_node(workdir, triton_bin):  # noqa: F811
         key = json.load(open(os.path.join(
             site.node.host.root, "var", "agent", "agent.json")))["key"]
         st, _, s, _ = raw_upgrade(
-            site.net.ns, f"ws://192.0.2.1:8080/agent/servers/{site.suuid}/"
+            site.ns, f"ws://192.0.2.1:8080/agent/servers/{site.suuid}/"
             f"consoles/{u}", origin=None)
         s.close()
         assert st == 401
         from test_head_agent import http
-        st, body = http(site.net.ns, "GET",
+        st, body = http(site.ns, "GET",
                         f"{site.dc.url}/agent/servers/{site.suuid}/consoles/{u}",
                         headers=[f"Authorization: HullAgent {key}",
                                  "Connection: Upgrade",
                                  "Upgrade: hull-console"])
         assert st == 404, body
-    finally:
-        site.close()
-        unfreeze(workdir)
 
-
-class TlsSite(Site):
-    """The converged host as `hulladm setup` makes it by default: HTTPS
-    with a self-signed certificate (the agent joins with --insecure-tls,
-    the line setup prints)."""
-
-    def start(self):
-        dc, node = self.dc, self.node
-        dc.head_env, dc.head_ns = node.host.env, self.net.ns
-        out = dc.adm("setup").stdout
-        m = re.search(r"^\s*(hull-agent join --head (https://\S+) --token "
-                      r"[0-9a-f]{64} --insecure-tls)\s*$", out, re.M)
-        assert m, out
-        dc.url, dc.join_line = m.group(2), m.group(1)
-        dc.api = Proc(self.net.ns, [prog("hull-api")], dc.head_env,
-                      os.path.join(dc.workdir, "hull-api.log"))
-        dc.start_api()
-        dc.populate([node])
-        assert dc.join(node).returncode == 0
-        node.agent.start()
-        self.suuid = node.uuid()
-        dc.wait_status(self.suuid, "running")
 
 
 def test_console_tls(workdir, triton_bin):  # noqa: F811
     """Under TLS: a wss:// url, the WebSocket through libmicrohttpd's TLS
     upgrade, an https Origin required."""
-    site = TlsSite(workdir, triton_bin)
-    try:
-        site.start()
+    with converged_tls(workdir) as (dc, node):
+        site = Site(dc, node, triton_bin)
         u = site.zone("tls0")["id"]
         t = site.ticket(u)
         assert t["url"].startswith(f"wss://127.0.0.1:8443/alice/machines/{u}/")
         # The plain-http origin of the same host is another origin.
         try:
-            Console(site.net.ns, t["url"], origin="http://127.0.0.1:8443")
+            Console(site.ns, t["url"], origin="http://127.0.0.1:8443")
             raise AssertionError("a foreign origin was let in")
         except websocket.WebSocketBadStatusException as e:
             assert e.status_code == 403
-        con = Console(site.net.ns, t["url"], origin="https://127.0.0.1:8443")
+        con = Console(site.ns, t["url"], origin="https://127.0.0.1:8443")
         con.type("uname -v\n")
         con.wait_for(r"BrandZ virtual linux")
         con.close()
-    finally:
-        site.close()
-        unfreeze(workdir)
