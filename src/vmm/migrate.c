@@ -199,10 +199,13 @@ static int flush_all(struct migration *m, long long deadline)
 }
 
 /* Fetches and clears the dirty pages, KVM's and the devices', into the
- * next pass's map; returns how many. */
-static int harvest(struct migration *m, uint64_t *count, struct hull_err *err)
+ * next pass's map; returns how many. keep: the map still holds pages not
+ * sent yet (fetched by the pass that decided to stop), add to them. */
+static int harvest(struct migration *m, bool keep, uint64_t *count,
+		   struct hull_err *err)
 {
-	memset(m->send_map, 0, m->words * 8);
+	if (!keep)
+		memset(m->send_map, 0, m->words * 8);
 	if (vm_dirty_log_get(m->vm, m->send_map, err) < 0)
 		return -err->code;
 	uint64_t n = 0;
@@ -316,7 +319,7 @@ static void complete(struct migration *m)
 	serial_flush(vm->com2);
 	uint64_t left = 0;
 	int r = flush_all(m, deadline);
-	if (r == 0 && harvest(m, &left, &err) < 0) {
+	if (r == 0 && harvest(m, true, &left, &err) < 0) {
 		snprintf(msg, sizeof(msg), "migration: %s", err.msg);
 		goto failed;
 	}
@@ -381,7 +384,7 @@ static void pass_end(struct migration *m)
 	long long t = now_ns();
 	long long dt = t - m->iter_start;
 	uint64_t dirty = 0;
-	if (harvest(m, &dirty, &err) < 0) {
+	if (harvest(m, false, &dirty, &err) < 0) {
 		char msg[1200];
 		snprintf(msg, sizeof(msg), "migration: %s", err.msg);
 		fail(m, msg);
