@@ -209,9 +209,8 @@ static int parse_incoming(struct vmm_config *c, const char *s,
 			fd = -1;
 	}
 	if (fd < 3 || fd > 65535)
-		return hull_err_set(err, EINVAL,
-				    "incoming: '%s' is not fd=N with N >= 3",
-				    s);
+		return hull_err_set(
+		    err, EINVAL, "incoming: '%s' is not fd=N with N >= 3", s);
 	c->incoming_fd = (int)fd;
 	return 0;
 }

@@ -129,8 +129,7 @@ static char *do_migrate(struct vm *vm, json_t *req, int *fd, int *client)
 	if (opt_int(req, "downtime_ms", 1, 60000, &dt, msg, sizeof(msg)) < 0 ||
 	    opt_int(req, "bandwidth", 0, 1ll << 40, &bw, msg, sizeof(msg)) <
 		0 ||
-	    opt_int(req, "max_iterations", 1, 1000, &it, msg, sizeof(msg)) <
-		0)
+	    opt_int(req, "max_iterations", 1, 1000, &it, msg, sizeof(msg)) < 0)
 		return fail(msg);
 	if (ac && !json_is_boolean(ac))
 		return fail("migrate: \"auto_converge\" must be true or false");
@@ -275,8 +274,8 @@ static void on_client(void *arg, uint32_t events)
 	while ((nl = memchr(cl->buf, '\n', cl->len))) {
 		size_t l = (size_t)(nl - cl->buf);
 		int client = cl->fd;
-		char *reply = handle(cl->ctl->vm, cl->buf, l, &cl->passed_fd,
-				     &client);
+		char *reply =
+		    handle(cl->ctl->vm, cl->buf, l, &cl->passed_fd, &client);
 		if (cl->passed_fd >= 0)
 			close(cl->passed_fd);
 		cl->passed_fd = -1;

@@ -61,7 +61,8 @@ int vm_dirty_log_get(struct vm *vm, uint64_t *map, struct hull_err *err)
 	 * bits start on a word of map */
 	uint64_t low_pages = vm->low_size / 4096;
 	uint64_t high_pages = (vm->mem_size - vm->low_size) / 4096;
-	uint64_t words = (low_pages > high_pages ? low_pages : high_pages) / 64 + 1;
+	uint64_t words =
+	    (low_pages > high_pages ? low_pages : high_pages) / 64 + 1;
 	uint64_t *tmp = calloc(words, 8);
 	if (!tmp)
 		return hull_err_set(err, ENOMEM, "dirty log");

@@ -96,8 +96,7 @@ int mig_record_parse(const uint8_t *buf, size_t len, uint64_t mem_size,
 					    r->type);
 		return 0;
 	default:
-		return hull_err_set(err, EINVAL,
-				    "migration: unknown record type %u",
-				    r->type);
+		return hull_err_set(
+		    err, EINVAL, "migration: unknown record type %u", r->type);
 	}
 }

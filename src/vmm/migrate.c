@@ -167,9 +167,9 @@ static void produce(struct migration *m)
 static int flush_some(struct migration *m)
 {
 	while (m->out_off < m->out_len) {
-		ssize_t n = send(m->sock, m->out + m->out_off,
-				 m->out_len - m->out_off,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t n =
+		    send(m->sock, m->out + m->out_off, m->out_len - m->out_off,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -210,8 +210,8 @@ static int harvest(struct migration *m, bool keep, uint64_t *count,
 		return -err->code;
 	uint64_t n = 0;
 	for (uint64_t w = 0; w < m->words; w++) {
-		m->send_map[w] |=
-		    __atomic_exchange_n(&m->vm->dev_dirty[w], 0, __ATOMIC_ACQ_REL);
+		m->send_map[w] |= __atomic_exchange_n(&m->vm->dev_dirty[w], 0,
+						      __ATOMIC_ACQ_REL);
 		n += (uint64_t)__builtin_popcountll(m->send_map[w]);
 	}
 	*count = n;
@@ -347,8 +347,7 @@ static void complete(struct migration *m)
 	char c = 0;
 	if (r == 0 && (r = recv_byte(m->sock, deadline, &c)) == 0 && c != 'R')
 		r = -EPROTO;
-	if (r == 0 &&
-	    send(m->sock, "G", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+	if (r == 0 && send(m->sock, "G", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
 		r = -errno;
 	if (r < 0) {
 		snprintf(msg, sizeof(msg),
@@ -412,8 +411,7 @@ static void pass_end(struct migration *m)
 			 "limit of %llu ms after %u passes (%llu pages dirty, "
 			 "%.0f MiB/s); the VM runs on here",
 			 (unsigned long long)(m->o.downtime_ns / 1000000),
-			 m->iter, (unsigned long long)dirty,
-			 rate / (1 << 20));
+			 m->iter, (unsigned long long)dirty, rate / (1 << 20));
 		fail(m, msg);
 		return;
 	}
@@ -503,8 +501,10 @@ int migrate_init(struct vm *vm, struct hull_err *err)
 	m->vm = vm;
 	m->sock = m->reply_fd = -1;
 	vm->mig = m;
-	m->rate_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	m->thr_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	m->rate_tfd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	m->thr_tfd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (m->rate_tfd < 0 || m->thr_tfd < 0)
 		return hull_err_sys(err, errno, "migration: timerfd_create");
 	if (io_add(m->rate_tfd, EPOLLIN, on_rate, m, err) < 0 ||
@@ -638,9 +638,9 @@ int migrate_receive(struct vm *vm, int sock, struct hull_err *err)
 		    err, EINVAL,
 		    "migration: the source VM has %llu MiB, %u vCPUs and %u "
 		    "virtio devices; this one %llu MiB, %u and %u",
-		    (unsigned long long)(h.mem_size >> 20), h.ncpus,
-		    h.n_virtio, (unsigned long long)(vm->mem_size >> 20),
-		    vm->ncpus, vm->n_virtio);
+		    (unsigned long long)(h.mem_size >> 20), h.ncpus, h.n_virtio,
+		    (unsigned long long)(vm->mem_size >> 20), vm->ncpus,
+		    vm->n_virtio);
 	uint8_t *state = NULL;
 	struct snap_file *f = NULL;
 	int r = 0;

@@ -26,10 +26,10 @@
 #include "vmm/vm.h"
 
 struct migrate_opts {
-	uint64_t downtime_ns; /* default 300 ms, as QEMU's downtime-limit */
-	uint64_t bandwidth;   /* bytes per second, 0: as fast as it goes */
+	uint64_t downtime_ns;	 /* default 300 ms, as QEMU's downtime-limit */
+	uint64_t bandwidth;	 /* bytes per second, 0: as fast as it goes */
 	unsigned max_iterations; /* passes before giving up (default 30) */
-	bool auto_converge; /* throttle the vCPUs instead of giving up */
+	bool auto_converge;	 /* throttle the vCPUs instead of giving up */
 };
 
 /* Before confinement, on a VM that may be migrated away later: the
