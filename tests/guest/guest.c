@@ -735,6 +735,9 @@ static int test_smp(void)
  * of that many MiB from 32 MiB up on each line (the live migration tests'
  * steady dirtying), and checks the pages it wrote last time still hold
  * the count it wrote: a page lost in a migration prints "count: LOST".
+ * dirtykb=KiB does the same for that many KiB (added to dirty=), and
+ * touch=MiB writes that many MiB from 64 MiB up once, before counting (a
+ * large guest with a small working set).
  */
 static volatile u32 count_value;
 
@@ -752,7 +755,10 @@ static u32 arg_u32(const char *key, u32 dflt)
 static int test_count(void)
 {
 	u32 d = arg_u32("delay", 2000000);
-	u32 pages = arg_u32("dirty", 0) * 256;
+	u32 pages = arg_u32("dirty", 0) * 256 + arg_u32("dirtykb", 0) / 4;
+	u32 touch = arg_u32("touch", 0) * 256;
+	for (u32 i = 0; i < touch; i++)
+		*(volatile u32 *)PTR(0x4000000ull + (u64)i * 4096) = i + 1;
 	for (;;) {
 		count_value++;
 		for (u32 i = 0; i < pages; i++) {
