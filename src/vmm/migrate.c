@@ -303,6 +303,15 @@ static int recv_byte(int sock, long long deadline, char *c)
 	}
 }
 
+/* Takes the disks back after a hand-over that did not happen (nobody
+ * else can have them: the target locks only after "go"). */
+static void relock(struct vm *vm)
+{
+	struct hull_err e = {0};
+	for (unsigned i = 0; i < vm->n_disks; i++)
+		disk_lock(&vm->disks[i], vm->cfg->disks[i].path, &e);
+}
+
 /* The guest paused: the last dirty pages, every state, then the
  * hand-over. */
 static void complete(struct migration *m)
@@ -347,8 +356,14 @@ static void complete(struct migration *m)
 	char c = 0;
 	if (r == 0 && (r = recv_byte(m->sock, deadline, &c)) == 0 && c != 'R')
 		r = -EPROTO;
-	if (r == 0 && send(m->sock, "G", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+	/* the disks are the target's from here: nothing writes them while
+	 * the vCPUs are paused and this thread is here */
+	for (unsigned i = 0; r == 0 && i < vm->n_disks; i++)
+		disk_unlock(&vm->disks[i]);
+	if (r == 0 && send(m->sock, "G", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
 		r = -errno;
+		relock(vm);
+	}
 	if (r < 0) {
 		snprintf(msg, sizeof(msg),
 			 "migration: the target did not take the VM over (%s); "
@@ -697,7 +712,7 @@ int migrate_receive(struct vm *vm, int sock, struct hull_err *err)
 	return r;
 }
 
-int migrate_receive_commit(int sock, struct hull_err *err)
+int migrate_receive_commit(struct vm *vm, int sock, struct hull_err *err)
 {
 	char c = 0;
 	if (write(sock, "R", 1) != 1)
@@ -710,5 +725,8 @@ int migrate_receive_commit(int sock, struct hull_err *err)
 		return hull_err_set(err, EPIPE,
 				    "migration: the source did not hand the "
 				    "VM over");
+	for (unsigned i = 0; i < vm->n_disks; i++)
+		if (disk_lock(&vm->disks[i], vm->cfg->disks[i].path, err) < 0)
+			return hull_err_prefix(err, "migration");
 	return 0;
 }

@@ -47,8 +47,8 @@ int migrate_start(struct vm *vm, int sock, int reply_fd,
 /* Target: reads the whole stream from sock into vm (created, platform
  * set up, vCPUs created, not started) and loads its state. */
 int migrate_receive(struct vm *vm, int sock, struct hull_err *err);
-/* Target, right before the guest would run: says "ready" and waits for
- * the source's "go". */
-int migrate_receive_commit(int sock, struct hull_err *err);
+/* Target, right before the guest would run: says "ready", waits for
+ * the source's "go", and locks the disks the source has let go. */
+int migrate_receive_commit(struct vm *vm, int sock, struct hull_err *err);
 
 #endif

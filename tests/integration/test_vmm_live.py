@@ -38,11 +38,12 @@ class VMM:
     target of a migration on socket end `incoming`."""
 
     def __init__(self, tmp_path, name, memory="256M", cmdline="",
-                 incoming=None):
+                 incoming=None, extra=()):
         self.ctl = str(tmp_path / f"{name}.sock")
         self.out = tmp_path / f"{name}.out"
         self.err = tmp_path / f"{name}.err"
-        args = ["--memory", memory, "--control", f"unix:{self.ctl}"]
+        args = ["--memory", memory, "--control", f"unix:{self.ctl}",
+                *extra]
         fds = ()
         if incoming is not None:
             args += ["--incoming", f"fd={incoming.fileno()}"]
@@ -121,7 +122,7 @@ def ask(ctl, req):
     return ans
 
 
-def pair(tmp_path, vms, memory="256M", cmdline="delay=200000 dirty=16"):
+def pair(tmp_path, vms, memory="256M", cmdline="delay=20000 dirty=16"):
     """A counting source and a target waiting on a socket pair; returns
     (source, target, the source's end)."""
     src = VMM(tmp_path, "src", memory=memory, cmdline=cmdline)
@@ -142,7 +143,7 @@ def test_guest_keeps_counting_on_the_target(tmp_path, vms):
     assert src.p.wait(timeout=10) == 4, src.err.read_text()
     last = src.counts()[-1]
     dst.wait_socket()
-    dst.wait_count(last + 10)
+    dst.wait_count(last + 5)
     got = dst.counts()
     # the target goes on from the count the source reached, no reset, no
     # page lost (the guest checks its 16 MiB on every count)
@@ -155,7 +156,7 @@ def test_guest_keeps_counting_on_the_target(tmp_path, vms):
 def test_zero_pages_are_not_sent(tmp_path, vms):
     # 1 GiB of guest memory, of which the guest touches little
     src, dst, a = pair(tmp_path, vms, memory="1G",
-                       cmdline="delay=200000 dirty=8")
+                       cmdline="delay=20000 dirty=8")
     ans = migrate(src.ctl, a)
     assert ans["ok"] is True, ans
     assert ans["bytes"] < 64 << 20, ans
@@ -255,7 +256,7 @@ def test_target_dying_at_the_handover_leaves_the_source_running(tmp_path,
                                                                 vms):
     # the target's end is a fake that reads the whole stream and closes
     # instead of saying it is ready: the source must resume
-    src = VMM(tmp_path, "src", cmdline="delay=200000 dirty=4")
+    src = VMM(tmp_path, "src", cmdline="delay=20000 dirty=4")
     vms.append(src)
     src.wait_socket()
     src.wait_count(5)
@@ -282,6 +283,65 @@ def test_target_dying_at_the_handover_leaves_the_source_running(tmp_path,
     assert "did not take the VM over" in ans["error"], ans
     now = src.counts()[-1]
     src.wait_count(now + 5)
+
+
+def test_devices_come_along_and_it_migrates_again(tmp_path, vms):
+    # virtio devices (rng, a disk) move with their state, and the target
+    # can be migrated on in turn
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * (1 << 20))
+    dev = ("--rng", "--disk", str(disk))
+    src = VMM(tmp_path, "a", cmdline="delay=20000 dirty=4", extra=dev)
+    vms.append(src)
+    src.wait_socket()
+    src.wait_count(5)
+    last = None
+    for name in ("b", "c"):
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        dst = VMM(tmp_path, name, incoming=b, extra=dev)
+        vms.append(dst)
+        b.close()
+        ans = migrate(src.ctl, a)
+        assert ans["ok"] is True, ans
+        assert src.p.wait(timeout=10) == 4
+        last = src.counts()[-1]
+        dst.wait_socket()
+        dst.wait_count(last + 3)
+        assert dst.counts()[0] in (last, last + 1)
+        src = dst
+
+
+def test_a_target_with_other_devices_is_refused(tmp_path, vms):
+    src = VMM(tmp_path, "src", cmdline="delay=20000", extra=("--rng",))
+    vms.append(src)
+    src.wait_socket()
+    src.wait_count(2)
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    dst = VMM(tmp_path, "dst", incoming=b)
+    vms.append(dst)
+    b.close()
+    ans = migrate(src.ctl, a)
+    assert ans["ok"] is False and ans["state"] == "running", ans
+    assert dst.p.wait(timeout=10) == 1
+    assert dst.err.read_text() == (
+        "hull-vmm: migration: the source VM has 256 MiB, 1 vCPUs and 1 "
+        "virtio devices; this one 256 MiB, 1 and 0\n")
+    now = src.counts()[-1]
+    src.wait_count(now + 2)
+
+
+def test_migrate_needs_a_socket_and_sane_options(tmp_path, vms):
+    src = VMM(tmp_path, "src", cmdline="delay=20000")
+    vms.append(src)
+    src.wait_socket()
+    ans = ask(src.ctl, {"command": "migrate"})
+    assert ans == {"ok": False, "error": "migrate: pass the connected "
+                   "socket to the target with the request (SCM_RIGHTS)"}
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ans = migrate(src.ctl, a, downtime_ms=0)
+    assert ans["ok"] is False and "downtime_ms" in ans["error"], ans
+    b.close()
+    assert ask(src.ctl, {"command": "status"})["state"] == "running"
 
 
 def header(version=1, mem=64 << 20, ncpus=1, nvirtio=0):

@@ -357,7 +357,7 @@ int main(int argc, char **argv)
 		goto fail;
 	if (cfg.incoming_fd >= 0) {
 		/* the guest runs here only once the source has let it go */
-		if (migrate_receive_commit(cfg.incoming_fd, &err) < 0)
+		if (migrate_receive_commit(&vm, cfg.incoming_fd, &err) < 0)
 			goto fail;
 		close(cfg.incoming_fd);
 		cfg.incoming_fd = -1;
