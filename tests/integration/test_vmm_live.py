@@ -387,3 +387,23 @@ def test_hostile_streams_are_refused_with_one_line(tmp_path, stream, want):
     cp = receive(tmp_path, stream)
     line = vmmlib.one_line_error(cp)
     assert want in line, line
+
+
+@pytest.mark.parametrize("args,want", [
+    (["--incoming", "tcp:1"], "incoming: 'tcp:1' is not fd=N with N >= 3"),
+    (["--incoming", "fd=1"], "incoming: 'fd=1' is not fd=N with N >= 3"),
+    (["--incoming", "fd=5", "--restore", "/nonexistent"],
+     "--incoming and --restore exclude each other"),
+])
+def test_bad_incoming_options_are_refused(args, want):
+    cp = vmmlib.run("--memory", "64M", *args)
+    assert vmmlib.one_line_error(cp) == f"hull-vmm: {want}"
+
+
+def test_a_source_that_goes_away_leaves_the_target_unrun(tmp_path):
+    # the source dies before the stream is complete: the target never
+    # runs a half-copied guest
+    cp = receive(tmp_path, header() + struct.pack("<IIQ", 1, 1, 0) +
+                 bytes(4096))
+    assert vmmlib.one_line_error(cp) == (
+        "hull-vmm: migration: the stream ended before the VM was complete")
