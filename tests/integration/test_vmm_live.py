@@ -12,7 +12,9 @@ import re
 import socket
 import struct
 import subprocess
+import sys
 import time
+import uuid
 import zlib
 
 import pytest
@@ -38,7 +40,7 @@ class VMM:
     target of a migration on socket end `incoming`."""
 
     def __init__(self, tmp_path, name, memory="256M", cmdline="",
-                 incoming=None, extra=()):
+                 incoming=None, extra=(), prefix=()):
         self.ctl = str(tmp_path / f"{name}.sock")
         self.out = tmp_path / f"{name}.out"
         self.err = tmp_path / f"{name}.err"
@@ -52,7 +54,7 @@ class VMM:
             args += ["--kernel", GUEST_ELF, "--cmdline",
                      f"test=count {cmdline}"]
         with open(self.out, "w") as o, open(self.err, "w") as e:
-            self.p = subprocess.Popen([vmmlib.vmm(), *args],
+            self.p = subprocess.Popen([*prefix, vmmlib.vmm(), *args],
                                       stdin=subprocess.DEVNULL, stdout=o,
                                       stderr=e, pass_fds=fds)
 
@@ -342,6 +344,68 @@ def test_migrate_needs_a_socket_and_sane_options(tmp_path, vms):
     assert ans["ok"] is False and "downtime_ms" in ans["error"], ans
     b.close()
     assert ask(src.ctl, {"command": "status"})["state"] == "running"
+
+
+SNIFFER = """
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+s.settimeout(60)
+print("listening", flush=True)
+while True:
+    d = s.recv(2048)
+    if d[12:14] == b"\\x80\\x35":
+        print(d[0:6].hex(":"), d[6:12].hex(":"), int.from_bytes(d[20:22],
+              "big"), d[22:28].hex(":"), flush=True)
+        break
+"""
+
+
+@pytest.fixture
+def netns():
+    name = "hull-t-live" + uuid.uuid4().hex[:6]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_target_announces_the_mac_on_its_own_port(tmp_path, vms, netns):
+    # two ports as on two hosts: the source's tap and the target's; the
+    # nic keeps its MAC, and the target's port carries a RARP broadcast
+    # from it as the guest resumes (QEMU's self-announce), so switches
+    # learn where the MAC went
+    ex = ["ip", "netns", "exec", netns]
+    for tap in ("ltap0", "ltap1"):
+        subprocess.run(ex + ["ip", "tuntap", "add", "dev", tap, "mode", "tap",
+                             "vnet_hdr"], check=True)
+        subprocess.run(ex + ["ip", "link", "set", tap, "up"], check=True)
+    mac = "02:00:5e:10:00:77"
+    sniff = subprocess.Popen(ex + [sys.executable, "-c", SNIFFER, "ltap1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert sniff.stdout.readline().strip() == "listening"
+        src = VMM(tmp_path, "src", cmdline="delay=20000", prefix=ex,
+                  extra=("--net", f"tap=ltap0,mac={mac}"))
+        vms.append(src)
+        src.wait_socket()
+        src.wait_count(3)
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        dst = VMM(tmp_path, "dst", incoming=b, prefix=ex,
+                  extra=("--net", f"tap=ltap1,mac={mac}"))
+        vms.append(dst)
+        b.close()
+        ans = migrate(src.ctl, a)
+        assert ans["ok"] is True, ans
+        out, err = sniff.communicate(timeout=30)
+    finally:
+        if sniff.poll() is None:
+            sniff.kill()
+            sniff.wait()
+    assert out.split() == ["ff:ff:ff:ff:ff:ff", mac, "3", mac], (out, err)
+    dst.wait_count(src.counts()[-1] + 2)
 
 
 def header(version=1, mem=64 << 20, ncpus=1, nvirtio=0):

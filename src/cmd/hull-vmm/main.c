@@ -361,8 +361,13 @@ int main(int argc, char **argv)
 			goto fail;
 		close(cfg.incoming_fd);
 		cfg.incoming_fd = -1;
+		vm_resume(&vm);
+		/* the switches learn where the nics' MACs went */
+		for (unsigned i = 0; i < vm.n_virtio; i++)
+			virtio_net_announce(vm.virtio[i]);
+	} else {
+		vm_resume(&vm);
 	}
-	vm_resume(&vm);
 	try_forbidden(cfg.forbidden);
 
 	status = io_run(&vm);
