@@ -543,6 +543,10 @@ void migrate_fini(struct vm *vm)
 	struct migration *m = vm->mig;
 	if (!m)
 		return;
+	if (m->active)
+		reply(m, json_pack("{s:b, s:s, s:s}", "ok", 0, "state",
+				   "stopped", "error",
+				   "migration: the VM ended before it moved"));
 	if (m->rate_tfd >= 0)
 		close(m->rate_tfd);
 	if (m->thr_tfd >= 0)

@@ -471,3 +471,22 @@ def test_a_source_that_goes_away_leaves_the_target_unrun(tmp_path):
                  bytes(4096))
     assert vmmlib.one_line_error(cp) == (
         "hull-vmm: migration: the stream ended before the VM was complete")
+
+
+def test_a_vm_that_ends_mid_migration_says_so(tmp_path, vms):
+    src, dst, a = pair(tmp_path, vms, cmdline="delay=0 dirty=64")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(src.ctl)
+    line = json.dumps({"command": "migrate", "bandwidth": 8 << 20}) + "\n"
+    s.sendmsg([line.encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                 array.array("i", [a.fileno()]))])
+    a.close()
+    time.sleep(0.3)
+    assert ask(src.ctl, {"command": "stop"})["ok"] is True
+    ans = json.loads(s.makefile().readline())
+    assert ans == {"ok": False, "state": "stopped",
+                   "error": "migration: the VM ended before it moved"}
+    assert src.p.wait(timeout=10) == 3
+    # the target got half a stream and never runs it
+    assert dst.p.wait(timeout=10) == 1
