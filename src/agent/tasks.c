@@ -147,6 +147,8 @@ static int run(const struct agent_conf *c, const char *action, const char *uuid,
 		return hull_snapshot_delete(uuid, snap, NULL, err);
 	if (!strcmp(action, "snapshot_rollback"))
 		return hull_snapshot_rollback(uuid, snap, NULL, err);
+	if (!strcmp(action, "console"))
+		return agent_console_start(c, uuid, params, err);
 	if (!strcmp(action, "image_ensure_present"))
 		return ensure_image(c, hull_json_str(params, "image_uuid", ""),
 				    err);

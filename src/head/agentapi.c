@@ -26,6 +26,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/console.h"
 #include "head/machines.h"
 #include "head/servers.h"
 #include "lib/json.h"
@@ -240,6 +241,8 @@ int agentapi_dispatch(struct api_req *q)
 		return tasks_list(q, uuid);
 	if (q->nseg == 5 && !strcmp(what, "tasks") && is(q, "POST"))
 		return task_report(q, uuid, q->seg[4]);
+	if (q->nseg == 5 && !strcmp(what, "consoles") && is(q, "GET"))
+		return console_agent_open(q, uuid, q->seg[4]);
 	if (q->nseg == 5 && !strcmp(what, "vms") && is(q, "POST"))
 		return vm_report(q, uuid, q->seg[4]);
 	return api_error(q, 404, "ResourceNotFound", "%.200s does not exist",

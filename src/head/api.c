@@ -25,6 +25,7 @@
 #include "head/admin.h"
 #include "head/api.h"
 #include "head/b64.h"
+#include "head/console.h"
 #include "head/httpsig.h"
 #include "head/sshkey.h"
 #include "lib/fileio.h"
@@ -50,7 +51,13 @@ struct api {
 	 * request (so as many as there are accounts at most). */
 	struct bucket *buckets;
 	size_t nbuckets;
+	struct console_hub *consoles;
 };
+
+struct console_hub *api_console_hub(struct api *a)
+{
+	return a->consoles;
+}
 
 /* Per connection-request state. */
 struct pending {
@@ -60,7 +67,16 @@ struct pending {
 	bool too_big;
 	bool started;
 	struct timespec t0;
+	void (*abandon)(void *cls); /* an upgrade not yet taken */
+	void *abandon_cls;
 };
+
+void api_upgrade_taken(void *req_cls)
+{
+	struct pending *p = req_cls;
+	if (p)
+		p->abandon = NULL;
+}
 
 const char *api_query(struct api_req *q, const char *name)
 {
@@ -297,6 +313,10 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 			  "request body is larger than %d bytes", API_BODY_MAX);
 		goto out;
 	}
+	if (console_ws_request(q)) { /* its ticket is its credential */
+		console_ws_open(q);
+		goto out;
+	}
 	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
 	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
 		goto out;
@@ -338,6 +358,12 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 				   struct pending *p)
 {
 	struct MHD_Response *res;
+	if (q->upgrade) {
+		enum MHD_Result r = MHD_queue_response(
+		    conn, MHD_HTTP_SWITCHING_PROTOCOLS, q->upgrade);
+		MHD_destroy_response(q->upgrade);
+		return r;
+	}
 	if (q->file_fd >= 0) {
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
@@ -436,7 +462,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		route(&q, target, p);
 	if (q.status == 500 && !q.out)
 		api_error(&q, 500, "InternalError", "no answer");
+	if (q.upgrade && q.upgrade_abandon) {
+		p->abandon = q.upgrade_abandon;
+		p->abandon_cls = q.upgrade_cls;
+	}
 	enum MHD_Result r = send_answer(conn, &q, rid, p);
+	if (r != MHD_YES && p->abandon) {
+		p->abandon(p->abandon_cls);
+		p->abandon = NULL;
+	}
 	log_request(&q, target, p, rid);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
@@ -460,6 +494,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct pending *p = *con_cls;
 	if (!p)
 		return;
+	if (p->abandon)
+		p->abandon(p->abandon_cls);
 	free(p->target);
 	free(p->body);
 	free(p);
@@ -489,7 +525,8 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	if (r < 0)
 		return r;
 	struct sockaddr_storage ss = {0};
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_UPGRADE;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -505,6 +542,7 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->cfg = c;
 	a->store = s;
+	a->consoles = console_hub_new();
 	if (c->tls) {
 		size_t n;
 		if ((r = hull_file_read(c->cert, 1 << 20, &a->cert_pem, &n,
@@ -550,6 +588,7 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	console_hub_free(a->consoles); /* before the daemon: see console.h */
 	if (a->d)
 		MHD_stop_daemon(a->d);
 	free(a->cert_pem);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "head/admin.h"
+#include "head/console.h"
 #include "head/machines.h"
 #include "head/placement.h"
 #include "head/affinity.h"
@@ -1368,6 +1369,8 @@ int machines_dispatch(struct api_req *q)
 				 "%s is not allowed on %.200s", q->method,
 				 q->path);
 	}
+	if (q->nseg == 4 && !strcmp(q->seg[3], "console"))
+		return console_ticket_post(q, id);
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
 		return machine_audit(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "snapshots"))
