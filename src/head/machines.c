@@ -51,15 +51,26 @@ const char *machine_state_of_vm(const char *s)
 	return s;
 }
 
-/* The machine as CloudAPI shows it: the record less hull's own fields. */
+/* The machine as CloudAPI shows it: the record less hull's own fields.
+ * The view shares the record's values (a list of 1,000 machines copies
+ * no more than their top-level keys): neither may change them after. */
 json_t *machine_view(json_t *m)
 {
-	json_t *v = json_deep_copy(m);
-	static const char *const internal[] = {"owner",	    "server", "payload",
-					       "audit",	    "task",   "retried",
-					       "first_try", "resize"};
-	for (size_t i = 0; i < sizeof(internal) / sizeof(*internal); i++)
-		json_object_del(v, internal[i]);
+	static const char *const internal[] = {
+	    "owner",   "server",    "payload", "audit",	 "task",
+	    "retried", "first_try", "resize",  "cpu_cap"};
+	json_t *v = json_object();
+	const char *k;
+	json_t *x;
+	json_object_foreach(m, k, x)
+	{
+		bool hidden = false;
+		for (size_t i = 0; i < sizeof(internal) / sizeof(*internal);
+		     i++)
+			hidden |= !strcmp(k, internal[i]);
+		if (!hidden)
+			json_object_set(v, k, x);
+	}
 	return v;
 }
 
@@ -75,8 +86,12 @@ static bool show_credentials(struct api_req *q)
 static json_t *machine_shown(struct api_req *q, json_t *m)
 {
 	json_t *v = machine_view(m);
-	if (!show_credentials(q))
-		json_object_del(json_object_get(v, "metadata"), "credentials");
+	json_t *md = json_object_get(v, "metadata");
+	if (!show_credentials(q) && json_object_get(md, "credentials")) {
+		md = json_copy(md); /* the record's own stays whole */
+		json_object_del(md, "credentials");
+		json_object_set_new(v, "metadata", md);
+	}
 	return v;
 }
 
@@ -394,7 +409,12 @@ static int create_txn(struct store *s, void *arg)
 	json_decref(nics);
 	json_object_set_new(c->machine, "compute_node", json_string(server));
 	json_object_set_new(c->machine, "server", json_string(server));
+	/* The payload is kept until the create is done (a retry on another
+	 * server sends it again), the cpu_cap for placement always. */
 	json_object_set(c->machine, "payload", c->payload);
+	if (json_is_integer(json_object_get(c->payload, "cpu_cap")))
+		json_object_set(c->machine, "cpu_cap",
+				json_object_get(c->payload, "cpu_cap"));
 	audit_add(c->machine, "provision", true, c->login);
 	if ((r = store_put(s, "machines", id, c->machine, "", NULL, c->err)) <
 	    0)
@@ -904,12 +924,16 @@ static int resize_txn(struct store *s, void *arg)
 				c->err)) < 0)
 		goto out;
 	json_object_set_new(m, "resize",
-			    json_pack("{s:O, s:I, s:I}", "package",
+			    json_pack("{s:O, s:I, s:I, s:O*}", "package",
 				      json_object_get(c->pkg, "name"), "memory",
 				      (json_int_t)old_ram, "disk",
-				      (json_int_t)old_disk));
+				      (json_int_t)old_disk, "cpu_cap",
+				      json_object_get(m, "cpu_cap")));
 	json_object_set_new(m, "memory", json_integer(ram));
 	json_object_set_new(m, "disk", json_integer(disk));
+	if (json_is_integer(json_object_get(c->pkg, "cpu_cap")))
+		json_object_set(m, "cpu_cap",
+				json_object_get(c->pkg, "cpu_cap"));
 	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0)
 		goto out;
 	json_t *p = json_pack(
@@ -1488,6 +1512,8 @@ static int apply_done(json_t *m, void *arg)
 		    json_string(d->ok
 				    ? machine_state_of_vm(d->state ?: "running")
 				    : "failed"));
+		/* Done with: every read of the machine parses less. */
+		json_object_del(m, "payload");
 		if (!d->ok && d->error)
 			json_object_set_new(m, "error", json_string(d->error));
 		return 1;
@@ -1548,6 +1574,11 @@ static int apply_done(json_t *m, void *arg)
 			json_object_set(m, "memory",
 					json_object_get(rs, "memory"));
 			json_object_set(m, "disk", json_object_get(rs, "disk"));
+			if (json_object_get(rs, "cpu_cap"))
+				json_object_set(m, "cpu_cap",
+						json_object_get(rs, "cpu_cap"));
+			else
+				json_object_del(m, "cpu_cap");
 		}
 		json_object_del(m, "resize");
 	}
@@ -1570,8 +1601,7 @@ static struct placement_req retry_req(json_t *m, const char *failed)
 	return (struct placement_req){
 	    .ram_mib = (long)hull_json_int(m, "memory", 0),
 	    .disk_mib = (long)hull_json_int(m, "disk", 0),
-	    .cpu_cap = (long)hull_json_int(json_object_get(m, "payload"),
-					   "cpu_cap", 0),
+	    .cpu_cap = (long)hull_json_int(m, "cpu_cap", 0),
 	    .brand = hull_json_str(m, "brand", NULL),
 	    .owner = hull_json_str(m, "owner", NULL),
 	    .exclude = failed};

@@ -69,8 +69,7 @@ static void room_of(json_t *srv, json_t *machines,
 		ram -=
 		    is_hvm(hull_json_str(m, "brand", NULL)) ? mem : mem / rram;
 		disk -= (double)hull_json_int(m, "disk", 0) / rdisk;
-		json_int_t cap =
-		    hull_json_int(json_object_get(m, "payload"), "cpu_cap", 0);
+		json_int_t cap = hull_json_int(m, "cpu_cap", 0);
 		if (cap > 0)
 			cpu -= (double)cap / rcpu;
 		else

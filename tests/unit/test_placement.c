@@ -69,13 +69,12 @@ static void server(struct store *s, const char *uuid, long ram, int cpus,
 static void machine(struct store *s, const char *id, const char *srv,
 		    const char *owner, long mem, long cap, const char *name)
 {
-	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:{}}", "id",
-			      id, "server", srv, "owner", owner, "name", name,
+	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "id", id,
+			      "server", srv, "owner", owner, "name", name,
 			      "memory", (json_int_t)mem, "disk",
-			      (json_int_t)1024, "state", "running", "payload");
+			      (json_int_t)1024, "state", "running");
 	if (cap)
-		json_object_set_new(json_object_get(v, "payload"), "cpu_cap",
-				    json_integer(cap));
+		json_object_set_new(v, "cpu_cap", json_integer(cap));
 	assert_int_equal(store_put(s, "machines", id, v, NULL, NULL, NULL), 0);
 	json_decref(v);
 }
