@@ -25,6 +25,7 @@
 #include "head/admin.h"
 #include "head/api.h"
 #include "head/b64.h"
+#include "head/console.h"
 #include "head/httpsig.h"
 #include "head/sshkey.h"
 #include "lib/fileio.h"
@@ -50,6 +51,7 @@ struct api {
 	 * request (so as many as there are accounts at most). */
 	struct bucket *buckets;
 	size_t nbuckets;
+	struct console *console;
 };
 
 /* Per connection-request state. */
@@ -125,6 +127,12 @@ static const char *header_of(const char *name, void *ctx)
 static int authenticate(struct api_req *q, const char *target)
 {
 	const char *auth = header_of("authorization", q->conn);
+	/* The web console's session: an alternative to a signature. */
+	if (!auth) {
+		int rs = console_session_auth(q);
+		if (rs != -ENOENT)
+			return rs;
+	}
 	if (!auth)
 		return api_error(q, 401, "InvalidCredentials",
 				 "You must make authenticated requests to use "
@@ -298,12 +306,22 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 		goto out;
 	}
 	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
+	bool console = q->nseg >= 1 && !strcmp(q->seg[0], "console");
+	if (console && console_is_public(q)) {
+		if (parse_body(q, p) == 0)
+			console_dispatch(q);
+		goto out;
+	}
 	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
 		goto out;
 	if (parse_body(q, p) < 0)
 		goto out;
 	if (agent) {
 		agentapi_dispatch(q);
+		goto out;
+	}
+	if (console) {
+		console_dispatch(q);
 		goto out;
 	}
 	cloudapi_dispatch(q);
@@ -338,11 +356,16 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 				   struct pending *p)
 {
 	struct MHD_Response *res;
-	if (q->file_fd >= 0) {
+	if (q->response) {
+		res = q->response;
+		q->response = NULL;
+	} else if (q->file_fd >= 0) {
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
 		MHD_add_response_header(res, "Content-Type",
-					"application/octet-stream");
+					q->content_type
+					    ? q->content_type
+					    : "application/octet-stream");
 	} else {
 		char *text =
 		    q->out ? json_dumps(q->out, JSON_COMPACT | JSON_ENCODE_ANY)
@@ -379,6 +402,10 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		snprintf(ra, sizeof(ra), "%d", q->retry_after);
 		MHD_add_response_header(res, "Retry-After", ra);
 	}
+	if (q->set_cookie)
+		MHD_add_response_header(res, "Set-Cookie", q->set_cookie);
+	if (!strncmp(q->path, "/console", 8))
+		console_add_security_headers(res);
 	MHD_add_response_header(res, "Request-Id", rid);
 	MHD_add_response_header(res, "Response-Time", rt);
 	MHD_add_response_header(res, "Api-Version", API_VERSION);
@@ -425,7 +452,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			    .conn = conn,
 			    .status = 500,
 			    .resource_count = -1,
-			    .file_fd = -1};
+			    .file_fd = -1,
+			    .console = a->console};
 	const char *target = p->target ? p->target : url;
 	char rid[HULL_UUID_LEN + 1];
 	hull_uuid_generate(rid);
@@ -438,8 +466,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		api_error(&q, 500, "InternalError", "no answer");
 	enum MHD_Result r = send_answer(conn, &q, rid, p);
 	log_request(&q, target, p, rid);
+	/* A write may have changed what an event stream shows. */
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		console_notify(a->console);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
+	free(q.set_cookie);
 	json_decref(q.out);
 	json_decref(q.body);
 	json_decref(q.account);
@@ -489,7 +521,10 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	if (r < 0)
 		return r;
 	struct sockaddr_storage ss = {0};
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* Suspend and resume: the console's event streams wait suspended,
+	 * not polled (console.c). */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -505,6 +540,10 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->cfg = c;
 	a->store = s;
+	if ((r = console_new(c, &a->console, err)) < 0) {
+		api_stop(a);
+		return r;
+	}
 	if (c->tls) {
 		size_t n;
 		if ((r = hull_file_read(c->cert, 1 << 20, &a->cert_pem, &n,
@@ -550,8 +589,10 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
+	console_stop(a->console);
 	if (a->d)
 		MHD_stop_daemon(a->d);
+	console_free(a->console);
 	free(a->cert_pem);
 	free(a->key_pem);
 	free(a->buckets);

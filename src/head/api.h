@@ -46,6 +46,12 @@ struct api_req {
 	int file_fd;	     /* a file to stream, or -1 */
 	uint64_t file_size;
 	int retry_after; /* Retry-After seconds when > 0 (429) */
+	/* The web console (console.h): */
+	struct console *console;
+	const char *content_type; /* of file_fd (default octet-stream) */
+	void *response;		  /* a struct MHD_Response to send as is */
+	char *set_cookie;	  /* a Set-Cookie value (owned) */
+	bool by_session;	  /* authenticated by a console session */
 };
 
 /* A query parameter, or NULL. */
