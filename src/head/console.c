@@ -699,35 +699,25 @@ static int servers(struct api_req *q)
 				 q->cfg->admin);
 	struct hull_err err = {0};
 	if (q->nseg == 2 && is(q, "GET")) {
-		json_t *all = NULL, *machines = NULL;
-		if (store_find(q->store, "servers", NULL, NULL, &all, &err) <
-			0 ||
-		    store_find(q->store, "machines", NULL, NULL, &machines,
-			       &err) < 0) {
-			json_decref(all);
+		json_t *all = NULL;
+		if (store_find(q->store, "servers", NULL, NULL, &all, &err) < 0)
 			return api_error(q, 500, "InternalError", "%s",
 					 err.msg);
-		}
 		json_t *out = json_array();
 		int64_t now = head_now_ms();
-		size_t i, j;
-		json_t *sv, *m;
+		size_t i;
+		json_t *sv;
 		json_array_foreach(all, i, sv)
 		{
 			json_t *v = server_view(q->store, sv, now);
-			long count = 0;
-			json_array_foreach(
-			    machines, j,
-			    m) if (!strcmp(hull_json_str(m, "server", ""),
-					   hull_json_str(sv, "uuid", "")) &&
-				   strcmp(hull_json_str(m, "state", ""),
-					  "deleted")) count++;
-			json_object_set_new(v, "instances",
-					    json_integer(count));
+			json_object_set_new(
+			    v, "instances",
+			    json_integer((json_int_t)json_object_size(
+				json_object_get(v, "vms"))));
+			json_object_del(v, "sysinfo");
 			json_array_append_new(out, v);
 		}
 		json_decref(all);
-		json_decref(machines);
 		return api_reply(q, 200, out);
 	}
 	if (q->nseg == 3 && is(q, "POST")) {
@@ -842,11 +832,12 @@ static int serve_file(struct api_req *q)
 
 bool console_is_public(struct api_req *q)
 {
-	if (q->nseg == 2 && !strcmp(q->seg[1], "login"))
+	if (q->nseg == 2 &&
+	    (!strcmp(q->seg[1], "login") || !strcmp(q->seg[1], "session")))
 		return true;
 	if (q->nseg >= 2 &&
-	    (!strcmp(q->seg[1], "session") || !strcmp(q->seg[1], "logout") ||
-	     !strcmp(q->seg[1], "events") || !strcmp(q->seg[1], "servers")))
+	    (!strcmp(q->seg[1], "logout") || !strcmp(q->seg[1], "events") ||
+	     !strcmp(q->seg[1], "servers")))
 		return false;
 	return true;
 }
@@ -860,10 +851,13 @@ int console_dispatch(struct api_req *q)
 			return api_error(q, 405, "MethodNotAllowed",
 					 "%s is not allowed on %.200s",
 					 q->method, q->path);
+		/* Public, so that a page without a session learns so
+		 * without an error: {"login": null}. */
 		char hash[65];
 		json_t *sess = NULL;
-		if (this_session(q, hash, &sess) < 0)
-			return 0;
+		if (console_session_auth(q) != 1 ||
+		    this_session(q, hash, &sess) < 0)
+			return api_reply(q, 200, json_pack("{s:n}", "login"));
 		api_reply(q, 200, session_view(q, sess));
 		json_decref(sess);
 		return 0;
