@@ -220,7 +220,7 @@ def test_web_console(workdir):
     try:
         dc.setup(node.host.env, net.ns)
         dc.populate([node])
-        set_passwords(dc, workdir, "alice", "bob")
+        set_passwords(dc, workdir, "alice", "bob", "admin")
         assert dc.join(node).returncode == 0
         suuid = node.uuid()
         node.agent.start()
@@ -418,9 +418,9 @@ def test_web_console(workdir):
             assert dc.record("machines", u)["state"] == "running"
             # A wrong token from the page itself is refused too.
             st = driver.execute_async_script(
-                "const done = arguments[0];"
-                "fetch('/my/machines/' + arguments[1], {method: 'POST',"
-                " headers: {'X-CSRF-Token': arguments[2]}})"
+                "const done = arguments[arguments.length - 1];"
+                "fetch('/my/machines/' + arguments[0] + '?action=stop',"
+                " {method: 'POST', headers: {'X-CSRF-Token': arguments[1]}})"
                 ".then(r => done(r.status));", u, "x" * 64)
             assert st == 403
             page.expected.append((f"/my/machines/{u}", 403))
@@ -484,6 +484,7 @@ def test_web_console(workdir):
                       what="logged out")
             assert curl(net.ns, "GET", base + "/my/machines",
                         cookie=sid)[0] == 401
+            page.go("#/instances")
             page.login("admin", PASSWORD)
             page.wait(lambda: page.finds("#instances[data-ready]"),
                       what="admin in")
