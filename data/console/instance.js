@@ -131,7 +131,7 @@ const PANES = {
   async Console(panel, base, m) {
     const box = el("div", {class: "terminal-box", id: "terminal"});
     panel.append(el("p", {}, `Console of ${m.name} (${m.brand})`), box);
-    const t = await api("POST", `${base}/console`, {});
+    const t = await api("POST", `${base}/console`, {type: "serial"});
     await openTerminal(box, t);
   },
 };
@@ -176,23 +176,34 @@ function loadXterm() {
   });
 }
 
-// A terminal on the WebSocket the console ticket names ({url} or
-// {url, ticket}): keys go out as text, output comes back as bytes.
+// A terminal on the WebSocket the console ticket names ({ticket, url,
+// expires, type}): the console's bytes come as binary frames, keystrokes go
+// out as binary frames, a resize as a JSON text frame (docs/hull-api.md,
+// CONSOLES).
 async function openTerminal(box, t) {
   await loadXterm();
-  let url = t.url || t.websocket || t.ws;
+  let url = t.url;
   if (!url) throw new Error("the console endpoint gave no WebSocket URL");
   if (url.startsWith("/")) url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${url}`;
-  if (t.ticket && !url.includes("ticket=")) url += `${url.includes("?") ? "&" : "?"}ticket=${enc(t.ticket)}`;
   const term = new window.Terminal({cols: 80, rows: 24, scrollback: 5000});
   term.open(box);
-  const ws = new WebSocket(url, t.protocol ? [t.protocol] : undefined);
+  const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
   const dec = new TextDecoder();
-  ws.onmessage = (e) => term.write(typeof e.data === "string" ? e.data : dec.decode(new Uint8Array(e.data), {stream: true}));
+  const enc8 = new TextEncoder();
+  const resize = () => ws.readyState === 1 &&
+    ws.send(JSON.stringify({type: "resize", rows: term.rows, cols: term.cols}));
+  ws.onopen = resize;
+  ws.onmessage = (e) => term.write(typeof e.data === "string" ? e.data :
+    dec.decode(new Uint8Array(e.data), {stream: true}));
   ws.onclose = () => term.write("\r\n[console closed]\r\n");
-  term.on ? term.on("data", (d) => ws.readyState === 1 && ws.send(d)) :
-    term.onData((d) => ws.readyState === 1 && ws.send(d));
+  const send = (d) => ws.readyState === 1 && ws.send(enc8.encode(d));
+  // xterm.js 3 (Debian's) has on("data"); later ones onData.
+  if (term.onData) term.onData(send);
+  else term.on("data", send);
+  if (term.onResize) term.onResize(resize);
+  else term.on("resize", resize);
+  box.dataset.open = "1";
   term.focus();
   window.addEventListener("hashchange", () => ws.close(), {once: true});
 }

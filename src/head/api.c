@@ -25,9 +25,9 @@
 #include "head/admin.h"
 #include "head/api.h"
 #include "head/b64.h"
-#include "head/console.h"
 #include "head/httpsig.h"
 #include "head/sshkey.h"
+#include "head/webui.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -51,7 +51,7 @@ struct api {
 	 * request (so as many as there are accounts at most). */
 	struct bucket *buckets;
 	size_t nbuckets;
-	struct console *console;
+	struct webui *webui;
 };
 
 /* Per connection-request state. */
@@ -129,7 +129,7 @@ static int authenticate(struct api_req *q, const char *target)
 	const char *auth = header_of("authorization", q->conn);
 	/* The web console's session: an alternative to a signature. */
 	if (!auth) {
-		int rs = console_session_auth(q);
+		int rs = webui_session_auth(q);
 		if (rs != -ENOENT)
 			return rs;
 	}
@@ -306,10 +306,10 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 		goto out;
 	}
 	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
-	bool console = q->nseg >= 1 && !strcmp(q->seg[0], "console");
-	if (console && console_is_public(q)) {
+	bool web = q->nseg >= 1 && !strcmp(q->seg[0], "console");
+	if (web && webui_is_public(q)) {
 		if (parse_body(q, p) == 0)
-			console_dispatch(q);
+			webui_dispatch(q);
 		goto out;
 	}
 	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
@@ -320,8 +320,8 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 		agentapi_dispatch(q);
 		goto out;
 	}
-	if (console) {
-		console_dispatch(q);
+	if (web) {
+		webui_dispatch(q);
 		goto out;
 	}
 	cloudapi_dispatch(q);
@@ -405,7 +405,7 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 	if (q->set_cookie)
 		MHD_add_response_header(res, "Set-Cookie", q->set_cookie);
 	if (!strncmp(q->path, "/console", 8))
-		console_add_security_headers(res);
+		webui_add_security_headers(res);
 	MHD_add_response_header(res, "Request-Id", rid);
 	MHD_add_response_header(res, "Response-Time", rt);
 	MHD_add_response_header(res, "Api-Version", API_VERSION);
@@ -453,7 +453,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			    .status = 500,
 			    .resource_count = -1,
 			    .file_fd = -1,
-			    .console = a->console};
+			    .webui = a->webui};
 	const char *target = p->target ? p->target : url;
 	char rid[HULL_UUID_LEN + 1];
 	hull_uuid_generate(rid);
@@ -468,7 +468,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	log_request(&q, target, p, rid);
 	/* A write may have changed what an event stream shows. */
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		console_notify(a->console);
+		webui_notify(a->webui);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
 	free(q.set_cookie);
@@ -521,10 +521,10 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	if (r < 0)
 		return r;
 	struct sockaddr_storage ss = {0};
-	/* Suspend and resume: the console's event streams wait suspended,
-	 * not polled (console.c). */
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* The web console's event streams wait suspended, not polled
+	 * (webui.c). */
+	flags |= MHD_ALLOW_SUSPEND_RESUME;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -540,7 +540,7 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->cfg = c;
 	a->store = s;
-	if ((r = console_new(c, &a->console, err)) < 0) {
+	if ((r = webui_new(c, &a->webui, err)) < 0) {
 		api_stop(a);
 		return r;
 	}
@@ -589,10 +589,10 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
-	console_stop(a->console);
+	webui_stop(a->webui);
 	if (a->d)
 		MHD_stop_daemon(a->d);
-	console_free(a->console);
+	webui_free(a->webui);
 	free(a->cert_pem);
 	free(a->key_pem);
 	free(a->buckets);

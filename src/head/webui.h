@@ -1,5 +1,5 @@
 /*
- * console.h - the web console's side of hull-api: password login,
+ * webui.h - the web console's side of hull-api: password login,
  * server-side sessions, the static pages, and the live event stream.
  *
  * Sessions are an alternative to HTTP Signature for every endpoint: a
@@ -15,45 +15,45 @@
  *                                     expires (epoch ms)}
  * The session id itself is only ever in the browser's cookie.
  */
-#ifndef HULL_HEAD_CONSOLE_H
-#define HULL_HEAD_CONSOLE_H
+#ifndef HULL_HEAD_WEBUI_H
+#define HULL_HEAD_WEBUI_H
 #include <stdbool.h>
 
 #include "head/api.h"
 #include "lib/err.h"
 
-#define CONSOLE_COOKIE "hull_session"
-#define CONSOLE_CSRF_HEADER "X-CSRF-Token"
+#define WEBUI_COOKIE "hull_session"
+#define WEBUI_CSRF_HEADER "X-CSRF-Token"
 /* The longest delay a failing login or address is made to wait. */
-#define CONSOLE_DELAY_MAX 300
+#define WEBUI_DELAY_MAX 300
 
-struct console;
+struct webui;
 
 /* The console's state in hull-api: the failed-login table, the open
  * event streams. dir: the static pages' folder (borrowed). */
-int console_new(const struct head_config *c, struct console **out,
-		struct hull_err *err);
+int webui_new(const struct head_config *c, struct webui **out,
+	      struct hull_err *err);
 /* Resumes every stream (MHD_stop_daemon wants no suspended connection)
  * and marks them to end. */
-void console_stop(struct console *c);
-void console_free(struct console *c);
+void webui_stop(struct webui *c);
+void webui_free(struct webui *c);
 
 /* The session of the request's cookie: 1 authenticated (q->account set),
  * 0 refused (the answer is set), -ENOENT when the request has no session
  * cookie (the caller tries its other schemes). */
-int console_session_auth(struct api_req *q);
+int webui_session_auth(struct api_req *q);
 
 /* Whether /console/... path q needs no authentication (the static files,
  * login). */
-bool console_is_public(struct api_req *q);
-/* /console/...; q->account is set unless console_is_public. */
-int console_dispatch(struct api_req *q);
+bool webui_is_public(struct api_req *q);
+/* /console/...; q->account is set unless webui_is_public. */
+int webui_dispatch(struct api_req *q);
 
 /* Something may have changed (a request that wrote): every event stream
  * looks again. Thread-safe. */
-void console_notify(struct console *c);
+void webui_notify(struct webui *c);
 
 /* The headers every console answer carries (CSP, framing, sniffing);
  * response is a struct MHD_Response. */
-void console_add_security_headers(void *response);
+void webui_add_security_headers(void *response);
 #endif

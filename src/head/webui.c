@@ -1,5 +1,5 @@
 /*
- * console.c - the web console's side of hull-api: see console.h.
+ * webui.c - the web console's side of hull-api: see webui.h.
  *
  * Login. A password is checked with yescrypt (libcrypt's crypt_rn) against
  * the account's hash; an unknown login, or an account without a password,
@@ -7,7 +7,7 @@
  * login costs the same and the answer's timing tells no one which logins
  * exist. After a failure the login and the client's address each wait a
  * delay that doubles with every further failure (1 s, 2 s, ... up to
- * CONSOLE_DELAY_MAX); an attempt inside the delay is refused with 429 and
+ * WEBUI_DELAY_MAX); an attempt inside the delay is refused with 429 and
  * Retry-After before any hashing, so a flood of guesses costs the single
  * server thread nothing. The table of failures is bounded (the oldest
  * entry makes room).
@@ -22,11 +22,11 @@
  * Events. GET /console/events is a server-sent event stream of the
  * caller's instances' states. Its body is a libmicrohttpd callback on the
  * server's one thread: when it has nothing to send it suspends its
- * connection (no polling, no busy loop); console_notify, called after
+ * connection (no polling, no busy loop); webui_notify, called after
  * every request that wrote (an agent's report, a CloudAPI action),
  * resumes every stream, which compares the store's states with what it
  * last sent and sends the difference. A ticker thread resumes them every
- * CONSOLE_KEEPALIVE seconds for a comment line, which keeps proxies from
+ * WEBUI_KEEPALIVE seconds for a comment line, which keeps proxies from
  * closing the stream and finds browsers that went away.
  */
 #include <arpa/inet.h>
@@ -49,7 +49,7 @@
 #include <openssl/rand.h>
 
 #include "head/admin.h"
-#include "head/console.h"
+#include "head/webui.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/prog.h"
@@ -60,7 +60,7 @@
  * novnc), served as they are installed. */
 #define XTERM_DIR "/usr/share/javascript/xterm"
 #define NOVNC_DIR "/usr/share/novnc"
-#define CONSOLE_KEEPALIVE 10
+#define WEBUI_KEEPALIVE 10
 #define FAILS_MAX 4096
 /* A failure older than this is forgotten. */
 #define FAIL_FORGET_S 3600
@@ -72,7 +72,7 @@ struct fail {
 };
 
 struct stream {
-	struct console *c;
+	struct webui *c;
 	struct store *store;
 	struct MHD_Connection *conn;
 	char account[HULL_UUID_LEN + 1];
@@ -84,7 +84,7 @@ struct stream {
 	struct stream *next;
 };
 
-struct console {
+struct webui {
 	const struct head_config *cfg;
 	char *dir;	  /* the pages */
 	char *dummy_hash; /* for unknown logins */
@@ -136,10 +136,10 @@ static char *hash_with(const char *password, const char *setting)
 
 static void *ticker_main(void *arg);
 
-int console_new(const struct head_config *cfg, struct console **out,
-		struct hull_err *err)
+int webui_new(const struct head_config *cfg, struct webui **out,
+	      struct hull_err *err)
 {
-	struct console *c = xcalloc(1, sizeof(*c));
+	struct webui *c = xcalloc(1, sizeof(*c));
 	c->cfg = cfg;
 	c->dir = cfg->console_dir ? xstrdup(cfg->console_dir)
 				  : hull_data_find("console");
@@ -164,7 +164,7 @@ int console_new(const struct head_config *cfg, struct console **out,
 	return 0;
 }
 
-void console_stop(struct console *c)
+void webui_stop(struct webui *c)
 {
 	if (!c)
 		return;
@@ -183,11 +183,11 @@ void console_stop(struct console *c)
 	}
 }
 
-void console_free(struct console *c)
+void webui_free(struct webui *c)
 {
 	if (!c)
 		return;
-	console_stop(c);
+	webui_stop(c);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c->dir);
@@ -197,7 +197,7 @@ void console_free(struct console *c)
 }
 
 /* Wakes every stream; keepalive: each sends a comment line. */
-static void wake_all(struct console *c, bool keepalive)
+static void wake_all(struct webui *c, bool keepalive)
 {
 	pthread_mutex_lock(&c->mu);
 	for (struct stream *s = c->streams; s; s = s->next) {
@@ -211,7 +211,7 @@ static void wake_all(struct console *c, bool keepalive)
 	pthread_mutex_unlock(&c->mu);
 }
 
-void console_notify(struct console *c)
+void webui_notify(struct webui *c)
 {
 	if (c)
 		wake_all(c, false);
@@ -219,12 +219,12 @@ void console_notify(struct console *c)
 
 static void *ticker_main(void *arg)
 {
-	struct console *c = arg;
+	struct webui *c = arg;
 	pthread_mutex_lock(&c->mu);
 	while (!c->stopping) {
 		struct timespec t;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		t.tv_sec += CONSOLE_KEEPALIVE;
+		t.tv_sec += WEBUI_KEEPALIVE;
 		int r = pthread_cond_timedwait(&c->cv, &c->mu, &t);
 		if (r == ETIMEDOUT && !c->stopping) {
 			pthread_mutex_unlock(&c->mu);
@@ -236,7 +236,7 @@ static void *ticker_main(void *arg)
 	return NULL;
 }
 
-void console_add_security_headers(void *response)
+void webui_add_security_headers(void *response)
 {
 	struct MHD_Response *r = response;
 	/* No inline script or style, nothing from elsewhere, never framed. */
@@ -301,10 +301,10 @@ static int session_get(struct api_req *q, const char *sid, char hash[65],
 	return 0;
 }
 
-int console_session_auth(struct api_req *q)
+int webui_session_auth(struct api_req *q)
 {
-	const char *sid = MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND,
-						      CONSOLE_COOKIE);
+	const char *sid =
+	    MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND, WEBUI_COOKIE);
 	if (!sid)
 		return -ENOENT;
 	char hash[65];
@@ -317,12 +317,12 @@ int console_session_auth(struct api_req *q)
 		goto out;
 	}
 	if (!is(q, "GET") && !is(q, "HEAD")) {
-		const char *tok = header(q, CONSOLE_CSRF_HEADER);
+		const char *tok = header(q, WEBUI_CSRF_HEADER);
 		const char *want = hull_json_str(sess, "csrf", "");
 		if (!tok || strlen(tok) != strlen(want) ||
 		    CRYPTO_memcmp(tok, want, strlen(want))) {
 			api_error(q, 403, "Forbidden",
-				  "missing or wrong " CONSOLE_CSRF_HEADER);
+				  "missing or wrong " WEBUI_CSRF_HEADER);
 			goto out;
 		}
 		if (!same_origin(q)) {
@@ -349,7 +349,7 @@ out:
 
 /* ---- failed logins ---- */
 
-static struct fail *fail_find(struct console *c, const char *key, bool make)
+static struct fail *fail_find(struct webui *c, const char *key, bool make)
 {
 	struct timespec now;
 	now_mono(&now);
@@ -381,14 +381,14 @@ static struct fail *fail_find(struct console *c, const char *key, bool make)
 }
 
 /* Seconds key must still wait (0: none). */
-static int fail_wait(struct console *c, const char *key)
+static int fail_wait(struct webui *c, const char *key)
 {
 	struct fail *f = fail_find(c, key, false);
 	if (!f || f->n == 0)
 		return 0;
-	int delay = f->n >= 10 ? CONSOLE_DELAY_MAX : 1 << (f->n - 1);
-	if (delay > CONSOLE_DELAY_MAX)
-		delay = CONSOLE_DELAY_MAX;
+	int delay = f->n >= 10 ? WEBUI_DELAY_MAX : 1 << (f->n - 1);
+	if (delay > WEBUI_DELAY_MAX)
+		delay = WEBUI_DELAY_MAX;
 	struct timespec now;
 	now_mono(&now);
 	double left = (double)(f->last.tv_sec - now.tv_sec) +
@@ -396,14 +396,14 @@ static int fail_wait(struct console *c, const char *key)
 	return left > 0 ? (int)left + ((double)(int)left < left) : 0;
 }
 
-static void fail_add(struct console *c, const char *key)
+static void fail_add(struct webui *c, const char *key)
 {
 	struct fail *f = fail_find(c, key, true);
 	f->n++;
 	now_mono(&f->last);
 }
 
-static void fail_clear(struct console *c, const char *key)
+static void fail_clear(struct webui *c, const char *key)
 {
 	struct fail *f = fail_find(c, key, false);
 	if (f)
@@ -445,7 +445,7 @@ static char *cookie_for(struct api_req *q, const char *sid, int max_age)
 {
 	return xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; "
 			 "Max-Age=%d%s",
-			 CONSOLE_COOKIE, sid, max_age,
+			 WEBUI_COOKIE, sid, max_age,
 			 q->cfg->tls ? "; Secure" : "");
 }
 
@@ -477,7 +477,7 @@ static int login(struct api_req *q)
 	if (strlen(name) > 64 || strlen(pw) > 1024)
 		return api_error(q, 401, "InvalidCredentials",
 				 "wrong login or password");
-	struct console *c = q->console;
+	struct webui *c = q->webui;
 	char addr[INET6_ADDRSTRLEN + 1], lkey[128], akey[128];
 	client_address(q, addr, sizeof(addr));
 	snprintf(lkey, sizeof(lkey), "l:%s", name);
@@ -510,8 +510,8 @@ static int login(struct api_req *q)
 	fail_clear(c, lkey);
 	fail_clear(c, akey);
 	/* A session id the browser brought is never reused: a new one. */
-	const char *old = MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND,
-						      CONSOLE_COOKIE);
+	const char *old =
+	    MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND, WEBUI_COOKIE);
 	if (old && strlen(old) == 64) {
 		char oh[65];
 		sha256_hex(old, oh);
@@ -545,8 +545,8 @@ static int login(struct api_req *q)
 
 static int this_session(struct api_req *q, char hash[65], json_t **sess)
 {
-	const char *sid = MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND,
-						      CONSOLE_COOKIE);
+	const char *sid =
+	    MHD_lookup_connection_value(q->conn, MHD_COOKIE_KIND, WEBUI_COOKIE);
 	if (!q->by_session || !sid || session_get(q, sid, hash, sess) < 0)
 		return api_error(q, 400, "InvalidArgument",
 				 "not a console session"),
@@ -610,7 +610,7 @@ static void stream_look(struct stream *s)
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
-	struct console *c = s->c;
+	struct webui *c = s->c;
 	if (s->off == s->len) {
 		s->off = s->len = 0;
 		if (s->ending)
@@ -627,7 +627,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 			stream_append(s, ": keepalive\n\n");
 	}
 	if (s->off == s->len) {
-		/* Nothing to say: wait, suspended, for console_notify. */
+		/* Nothing to say: wait, suspended, for webui_notify. */
 		pthread_mutex_lock(&c->mu);
 		if (!s->dirty && !c->stopping) {
 			s->suspended = true;
@@ -645,7 +645,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
 	struct stream *s = cls;
-	struct console *c = s->c;
+	struct webui *c = s->c;
 	pthread_mutex_lock(&c->mu);
 	for (struct stream **p = &c->streams; *p; p = &(*p)->next)
 		if (*p == s) {
@@ -670,7 +670,7 @@ static int events(struct api_req *q)
 		return 0;
 	json_decref(sess);
 	struct stream *s = xcalloc(1, sizeof(*s));
-	s->c = q->console;
+	s->c = q->webui;
 	s->store = q->store;
 	s->conn = q->conn;
 	s->seen = json_object();
@@ -680,10 +680,10 @@ static int events(struct api_req *q)
 	struct MHD_Response *r = MHD_create_response_from_callback(
 	    MHD_SIZE_UNKNOWN, 16384, stream_read, s, stream_free);
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
-	pthread_mutex_lock(&q->console->mu);
-	s->next = q->console->streams;
-	q->console->streams = s;
-	pthread_mutex_unlock(&q->console->mu);
+	pthread_mutex_lock(&q->webui->mu);
+	s->next = q->webui->streams;
+	q->webui->streams = s;
+	pthread_mutex_unlock(&q->webui->mu);
 	q->response = r;
 	q->status = 200;
 	return 0;
@@ -781,7 +781,7 @@ static int serve_file(struct api_req *q)
 		return api_error(q, 405, "MethodNotAllowed",
 				 "%s is not allowed on %.200s", q->method,
 				 q->path);
-	const char *base = q->console->dir;
+	const char *base = q->webui->dir;
 	int first = 1;
 	if (q->nseg >= 3 && !strcmp(q->seg[1], "vendor")) {
 		if (!strcmp(q->seg[2], "xterm"))
@@ -830,7 +830,7 @@ static int serve_file(struct api_req *q)
 	return 0;
 }
 
-bool console_is_public(struct api_req *q)
+bool webui_is_public(struct api_req *q)
 {
 	if (q->nseg == 2 &&
 	    (!strcmp(q->seg[1], "login") || !strcmp(q->seg[1], "session")))
@@ -842,7 +842,7 @@ bool console_is_public(struct api_req *q)
 	return true;
 }
 
-int console_dispatch(struct api_req *q)
+int webui_dispatch(struct api_req *q)
 {
 	if (q->nseg == 2 && !strcmp(q->seg[1], "login"))
 		return login(q);
@@ -855,7 +855,7 @@ int console_dispatch(struct api_req *q)
 		 * without an error: {"login": null}. */
 		char hash[65];
 		json_t *sess = NULL;
-		if (console_session_auth(q) != 1 ||
+		if (webui_session_auth(q) != 1 ||
 		    this_session(q, hash, &sess) < 0)
 			return api_reply(q, 200, json_pack("{s:n}", "login"));
 		api_reply(q, 200, session_view(q, sess));
