@@ -46,12 +46,12 @@ struct api {
 	struct MHD_Daemon *d;
 	const struct head_config *cfg;
 	struct store *store;
+	struct webui *webui; /* the web console's state */
 	char *cert_pem, *key_pem;
 	/* Buckets of the accounts seen, made on their first authenticated
 	 * request (so as many as there are accounts at most). */
 	struct bucket *buckets;
 	size_t nbuckets;
-	struct webui *webui;
 };
 
 /* Per connection-request state. */
@@ -356,16 +356,16 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 				   struct pending *p)
 {
 	struct MHD_Response *res;
-	if (q->response) {
-		res = q->response;
-		q->response = NULL;
-	} else if (q->file_fd >= 0) {
+	if (q->file_fd >= 0) {
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
 		MHD_add_response_header(res, "Content-Type",
 					q->content_type
 					    ? q->content_type
 					    : "application/octet-stream");
+	} else if (q->response) {
+		res = q->response;
+		q->response = NULL;
 	} else {
 		char *text =
 		    q->out ? json_dumps(q->out, JSON_COMPACT | JSON_ENCODE_ANY)
@@ -522,9 +522,6 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 		return r;
 	struct sockaddr_storage ss = {0};
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-	/* The web console's event streams wait suspended, not polled
-	 * (webui.c). */
-	flags |= MHD_ALLOW_SUSPEND_RESUME;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -540,10 +537,6 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->cfg = c;
 	a->store = s;
-	if ((r = webui_new(c, &a->webui, err)) < 0) {
-		api_stop(a);
-		return r;
-	}
 	if (c->tls) {
 		size_t n;
 		if ((r = hull_file_read(c->cert, 1 << 20, &a->cert_pem, &n,
@@ -555,6 +548,13 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 		}
 		flags |= MHD_USE_TLS;
 	}
+	/* The web console; its event streams wait suspended, not polled
+	 * (webui.c). */
+	if ((r = webui_new(c, &a->webui, err)) < 0) {
+		api_stop(a);
+		return r;
+	}
+	flags |= MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls_opts[] = {
 	    {MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem},
@@ -587,9 +587,9 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 
 void api_stop(struct api *a)
 {
+	webui_stop(a ? a->webui : NULL); /* before the daemon: webui.h */
 	if (!a)
 		return;
-	webui_stop(a->webui);
 	if (a->d)
 		MHD_stop_daemon(a->d);
 	webui_free(a->webui);
