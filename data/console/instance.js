@@ -116,16 +116,14 @@ const PANES = {
   },
 
   async Firewall(panel, base, m) {
-    // CloudAPI's ListMachineFirewallRules is not on hull's head node yet.
-    const rules = null;
+    const rules = await api("GET", `${base}/fwrules`);
     panel.append(el("p", {}, `Firewall: ${m.firewall_enabled ? "enabled" : "disabled"} `,
       el("button", {type: "button", id: "fw-toggle", onclick: () =>
         api("POST", `${base}?action=${m.firewall_enabled ? "disable" : "enable"}_firewall`)
           .then(() => say("firewall: asked.")).catch(failed)},
       m.firewall_enabled ? "Disable" : "Enable")));
-    if (rules) panel.append(table("Firewall rules", [{key: "rule", label: "Rule"},
+    panel.append(el("h2", {}, "Rules that affect it"), table("Firewall rules", [{key: "rule", label: "Rule"},
       {key: "enabled", label: "Enabled"}, {key: "description", label: "Description"}], rules));
-    else panel.append(el("p", {}, "This head node has no firewall rule endpoint yet."));
   },
 
   async Console(panel, base, m) {

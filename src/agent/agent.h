@@ -68,6 +68,10 @@ json_t *agent_capacity(bool with_sysinfo, struct hull_err *err);
 int agent_task_run(const struct agent_conf *c, json_t *task, json_t **report,
 		   struct hull_err *err);
 
+/* The "fw_rules" task: this host's rules of params' owner become exactly
+ * params' rules (fwsync.c). */
+int agent_fw_rules(json_t *params, struct hull_err *err);
+
 /* Runs the agent until stop becomes true (a signal handler sets it). */
 int agent_run(const struct agent_conf *c, volatile int *stop,
 	      struct hull_err *err);

@@ -18,6 +18,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/fwrules.h"
 #include "head/machines.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -296,6 +297,8 @@ int cloudapi_dispatch(struct api_req *q)
 				   "uuid");
 	if (!strcmp(what, "machines"))
 		return machines_dispatch(q);
+	if (!strcmp(what, "fwrules"))
+		return fwrules_dispatch(q);
 	return not_found(q);
 }
 

@@ -400,6 +400,18 @@ def test_web_console(workdir):
             # The attacker's checks through the session path.
             sid = driver.get_cookie("hull_session")["value"]
             csrf = page.csrf()
+
+            # A firewall rule made through the session (a script can do
+            # what the page does) shows on the instance's Firewall tab.
+            st, _, b = curl(net.ns, "POST", base + "/my/fwrules",
+                            {"rule": f"FROM any TO vm {u} ALLOW tcp PORT 80",
+                             "enabled": True}, cookie=sid,
+                            headers=[f"X-CSRF-Token: {csrf}"])
+            assert st == 201, b
+            page.find("#tab-firewall").click()
+            page.wait(lambda: "PORT 80" in page.find("#tab-panel").text,
+                      what="the rule on the Firewall tab")
+            assert u in page.find("#tab-panel").text
             # A change with the cookie but without the token, or from
             # another origin, is refused; with both it passes.
             st, _, b = curl(net.ns, "POST", f"{base}/my/machines/{u}"
