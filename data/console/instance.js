@@ -3,6 +3,7 @@
 import {api, enc} from "./api.js";
 import {el, clear, say, table, fmt} from "./dom.js";
 import {failed} from "./app.js";
+import {PlainTerm} from "./term.js";
 
 const TABS = ["Properties", "Network", "Snapshots", "Tags", "Metadata", "Firewall", "Console"];
 
@@ -162,16 +163,23 @@ async function kvPane(panel, path, what, stringsOnly) {
     }}, key, value, el("button", {type: "submit", id: `${what}-set`}, "Set")));
 }
 
-// Loads Debian's xterm.js (a classic script defining window.Terminal).
+// Debian's xterm.js (a classic script defining window.Terminal) when it
+// can run; the page's own plain terminal (term.js) when it cannot (Debian
+// 12's package is broken: see term.js).
+let xterm = null;
 function loadXterm() {
-  if (window.Terminal) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    document.head.append(el("link", {rel: "stylesheet", href: "/console/vendor/xterm/xterm.css"}));
+  if (!xterm) xterm = new Promise((resolve) => {
+    const done = () => resolve(typeof window.Terminal === "function" ? window.Terminal : PlainTerm);
     const s = el("script", {src: "/console/vendor/xterm/xterm.js"});
-    s.addEventListener("load", resolve);
-    s.addEventListener("error", () => reject(new Error("xterm.js did not load")));
-    document.head.append(s);
+    s.addEventListener("load", done);
+    s.addEventListener("error", done);
+    // Its failure to run is reported through the window, not the script.
+    window.addEventListener("error", (e) => {
+      if (e.filename && e.filename.endsWith("/vendor/xterm/xterm.js")) e.preventDefault();
+    });
+    document.head.append(el("link", {rel: "stylesheet", href: "/console/vendor/xterm/xterm.css"}), s);
   });
+  return xterm;
 }
 
 // A terminal on the WebSocket the console ticket names ({ticket, url,
@@ -179,11 +187,11 @@ function loadXterm() {
 // out as binary frames, a resize as a JSON text frame (docs/hull-api.md,
 // CONSOLES).
 async function openTerminal(box, t) {
-  await loadXterm();
+  const Term = await loadXterm();
   let url = t.url;
   if (!url) throw new Error("the console endpoint gave no WebSocket URL");
   if (url.startsWith("/")) url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${url}`;
-  const term = new window.Terminal({cols: 80, rows: 24, scrollback: 5000});
+  const term = new Term({cols: 80, rows: 24, scrollback: 5000});
   term.open(box);
   const ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
@@ -202,6 +210,10 @@ async function openTerminal(box, t) {
   if (term.onResize) term.onResize(resize);
   else term.on("resize", resize);
   box.dataset.open = "1";
+  // The terminal, for scripts that read what it shows.
+  box.hullTerm = term;
+  const input = box.querySelector("textarea");
+  if (input) input.dataset.termInput = "";
   term.focus();
   window.addEventListener("hashchange", () => ws.close(), {once: true});
 }
