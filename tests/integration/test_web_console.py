@@ -21,9 +21,10 @@ import time
 
 import pytest
 
-from conftest import ROOT, prog
+from conftest import ROOT, Host
 from nethelp import NetHost
-from test_head_agent import DC, Node, http
+from test_head_agent import DC, Node
+from test_head_api import Head, head, pgcluster  # noqa: F401  (fixtures)
 from vmtools import unfreeze
 
 from selenium import webdriver
@@ -152,10 +153,14 @@ class Page:
             ".then(s => done(s.csrf));")
 
 
-def curl(ns, method, url, body=None, headers=(), cookie=None, source=None):
-    """(status, headers text, body) of one request from inside ns."""
+def curl(ns, method, url, body=None, headers=(), cookie=None, source=None,
+         tls=False):
+    """(status, headers text, body) of one request from inside ns (tls:
+    the head node's self-signed certificate accepted)."""
     cmd = ["ip", "netns", "exec", ns, "curl", "-s", "-i", "--path-as-is",
            "-X", method, url]
+    if tls:
+        cmd.append("-k")
     if source:
         cmd += ["--interface", source]
     if cookie:
@@ -598,3 +603,103 @@ def test_web_console(workdir):
         unfreeze(workdir)
         if not os.environ.get("HULL_WEB_SHOTS"):
             shutil.rmtree(shots, ignore_errors=True)
+
+
+def session_checks(ns, url, h, workdir):
+    """Login, the session's calls, logout and a new password, through
+    one store."""
+    st, head_, b = curl(ns, "POST", url + "/console/login",
+                        {"login": "alice", "password": PASSWORD})
+    assert st == 200, b
+    sid, attrs = cookie_of(head_)
+    csrf = json.loads(b)["csrf"]
+    assert json.loads(b)["login"] == "alice" and not json.loads(b)["admin"]
+    st, _, b = curl(ns, "GET", url + "/console/session", cookie=sid)
+    assert st == 200 and json.loads(b)["csrf"] == csrf
+    # A change through the session reaches CloudAPI (which then finds the
+    # body lacking): the session authenticated it.
+    st, _, b = curl(ns, "POST", url + "/my/keys", {}, cookie=sid,
+                    headers=[f"X-CSRF-Token: {csrf}"])
+    assert st == 409 and json.loads(b)["code"] == "MissingParameter"
+    st, head_, _ = curl(ns, "POST", url + "/console/logout", cookie=sid,
+                        headers=[f"X-CSRF-Token: {csrf}"])
+    assert st == 204 and cookie_of(head_)[0] == ""
+    assert curl(ns, "GET", url + "/my", cookie=sid)[0] == 401
+    assert json.loads(curl(ns, "GET", url + "/console/session",
+                           cookie=sid)[2]) == {"login": None}
+    # A new password ends the account's sessions.
+    st, head_, _ = curl(ns, "POST", url + "/console/login",
+                        {"login": "alice", "password": PASSWORD})
+    sid = cookie_of(head_)[0]
+    assert curl(ns, "GET", url + "/my", cookie=sid)[0] == 200
+    with open(os.path.join(workdir, "pw2"), "w") as f:
+        f.write("another one\n")
+    h.adm("user", "passwd", "alice", "--password-file",
+          os.path.join(workdir, "pw2"))
+    assert curl(ns, "GET", url + "/my", cookie=sid)[0] == 401
+    st, _, _ = curl(ns, "POST", url + "/console/login",
+                    {"login": "alice", "password": "another one"})
+    assert st == 200
+    return attrs
+
+
+def test_console_sessions_on_each_store(head, workdir):  # noqa: F811
+    """Sessions live in the head node's store: SQLite and PostgreSQL."""
+    with open(os.path.join(workdir, "pw"), "w") as f:
+        f.write(PASSWORD + "\n")
+    head.adm("user", "add", "alice", "--password-file",
+             os.path.join(workdir, "pw"))
+    net = NetHost(head.host)
+    try:
+        with in_netns(net.ns):
+            head.start()
+        attrs = session_checks(net.ns, head.url, head, workdir)
+        assert "Secure" not in attrs
+    finally:
+        head.stop()
+        net.close()
+
+
+def test_console_over_tls(workdir):
+    """Under TLS the cookie is Secure; a bad session_ttl keeps hull-api
+    from starting, with one line."""
+    root = os.path.join(workdir, "pool")
+    os.makedirs(root)
+    h = Head(Host(root, workdir), "sqlite")
+    h.adm("setup", "--listen", "127.0.0.1:0", "--tls")
+    with open(os.path.join(workdir, "pw"), "w") as f:
+        f.write(PASSWORD + "\n")
+    h.adm("user", "add", "alice", "--password-file",
+          os.path.join(workdir, "pw"))
+    cfg = os.path.join(root, "head", "config.json")
+    with open(cfg) as f:
+        good = json.load(f)
+    with open(cfg, "w") as f:
+        json.dump(dict(good, session_ttl=0), f)
+    r = h.host.run("hull-api", check=False)
+    assert r.rc == 1
+    assert r.err.strip() == (f"hull-api: {cfg}: session_ttl: wants whole "
+                             "seconds, 1 to 2592000")
+    with open(cfg, "w") as f:
+        json.dump(good, f)
+    net = NetHost(h.host)
+    try:
+        with in_netns(net.ns):
+            h.start()
+        assert h.url.startswith("https://")
+        st, hdr, _ = curl(net.ns, "GET", h.url + "/console/", tls=True)
+        assert st == 200 and "frame-ancestors 'none'" in hdr
+        st, hdr, _ = curl(net.ns, "POST", h.url + "/console/login",
+                          {"login": "alice", "password": PASSWORD}, tls=True)
+        sid, attrs = cookie_of(hdr)
+        assert st == 200 and sid
+        assert "; Secure" in attrs and "HttpOnly" in attrs and \
+            "SameSite=Strict" in attrs
+        # The origin check knows its scheme: http:// is another origin.
+        st, hdr, b = curl(net.ns, "POST", h.url + "/console/login",
+                          {"login": "alice", "password": PASSWORD}, tls=True,
+                          headers=[f"Origin: {h.url.replace('https', 'http')}"])
+        assert st == 403 and "cross-origin" in b
+    finally:
+        h.stop()
+        net.close()
