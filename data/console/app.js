@@ -83,7 +83,7 @@ export function route() {
   if (page === "instances" && parts[1]) p = showInstance(view, decodeURIComponent(parts[1]));
   else if (page === "create") p = showCreate(view);
   else if (page === "servers") p = showServers(view);
-  else if (page === "images" || page === "packages" || page === "networks") p = showList(view, page);
+  else if (["images", "packages", "networks", "fwrules"].includes(page)) p = showList(view, page);
   else p = showInstances(view);
   Promise.resolve(p).catch(failed);
 }

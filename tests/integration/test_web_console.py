@@ -137,14 +137,18 @@ class Page:
     def go(self, hash_):
         self.d.execute_script("location.hash = arguments[0]", hash_)
 
+    # Read in one script: the table may be re-rendered between two
+    # WebDriver calls.
     def rows(self):
-        return {tr.get_attribute("data-id"): tr for tr in
-                self.finds("#instances tbody tr")}
+        return self.d.execute_script(
+            "return [...document.querySelectorAll('#instances tbody tr')]"
+            ".map(tr => tr.dataset.id)")
 
     def cell(self, uuid, col):
-        els = self.finds(f'#instances tr[data-id="{uuid}"] '
-                         f'td[data-col="{col}"]')
-        return els[0].text if els else None
+        return self.d.execute_script(
+            "const td = document.querySelector(`#instances tr[data-id=\"${"
+            "arguments[0]}\"] td[data-col=\"${arguments[1]}\"]`);"
+            "return td ? td.textContent : null;", uuid, col)
 
     def csrf(self):
         return self.d.execute_async_script(
@@ -375,15 +379,16 @@ def test_web_console(workdir):
 
             # Sorting, the text and state filters, the columns.
             page.find('#instances th button[data-sort="name"]').click()
-            names = [td.text for td in
-                     page.finds('#instances td[data-col="name"]')]
+            names = driver.execute_script(
+                "return [...document.querySelectorAll('#instances td"
+                "[data-col=\"name\"]')].map(td => td.textContent)")
             assert names == sorted(names, reverse=True)
             page.find("#filter").send_keys("web")
-            page.wait(lambda: list(page.rows()) == [u], what="filtered")
+            page.wait(lambda: page.rows() == [u], what="filtered")
             page.find("#filter").send_keys(Keys.CONTROL, "a")
             page.find("#filter").send_keys(Keys.BACKSPACE)
             Select(page.find("#state-filter")).select_by_value("running")
-            page.wait(lambda: list(page.rows()) == [], what="no running")
+            page.wait(lambda: page.rows() == [], what="no running")
             Select(page.find("#state-filter")).select_by_value("")
             page.find('input[data-column="server"]').click()
             assert "Server" not in [th.text for th in
@@ -521,6 +526,27 @@ def test_web_console(workdir):
                 page.wait(lambda: text in page.find("#view").text,
                           what=what)
             page.shot("images")
+
+            # Firewall rules: add one through the page, disable, delete.
+            page.go("#/fwrules")
+            page.wait(lambda: page.finds("#rule-text"), what="rules page")
+            page.find("#rule-text").send_keys(
+                "FROM any TO all vms ALLOW tcp PORT 443")
+            page.find("#rule-add").click()
+            page.wait(lambda: "PORT 443" in page.find("#fwrules").text,
+                      what="rule added")
+            with dc.db() as c:
+                rules = [json.loads(v) for v, in c.execute(
+                    "SELECT value FROM records WHERE bucket='fwrules'")]
+            new = [r for r in rules if "PORT 443" in r["rule"]]
+            assert len(new) == 1 and new[0]["enabled"] is True
+            row = f'#fwrules tr[data-rule="{new[0]["uuid"]}"]' \
+                if "uuid" in new[0] else f'#fwrules tr[data-rule="{new[0]["id"]}"]'
+            page.find(row + " .rule-toggle").click()
+            page.wait(lambda: page.finds(row) and "no" in
+                      page.find(row).text.split(), what="rule disabled")
+            page.find(row + " .rule-delete").click()
+            page.wait(lambda: not page.finds(row), what="rule deleted")
 
             # The operator's servers page: reserve and unreserve.
             page.find("#logout").click()
