@@ -219,6 +219,12 @@ def set_config(dc, **kv):
         json.dump(c, f)
     dc.api.kill()
     dc.start_api()
+    # start_api finds the first start's line in the log: wait for this
+    # one to answer.
+    t0 = time.time()
+    while curl(dc.head_ns, "GET", dc.url + "/--ping")[0] != 200:
+        assert time.time() - t0 < 30, dc.api.text()[-2000:]
+        time.sleep(0.05)
 
 
 def test_web_console(workdir):
