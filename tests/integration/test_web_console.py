@@ -338,6 +338,22 @@ def test_web_console(workdir):
                 "#!/bin/sh\necho hi"
             assert vm["tags"] == {"role": "web"}
 
+            # The form shows the API's refusal as it is: a name in use.
+            page.expected.append(("/my/machines", 409))
+            page.go("#/instances")
+            page.go("#/create")
+            page.wait(lambda: page.finds("#create-image option"),
+                      what="create form again")
+            page.find("#create-name").send_keys("web0")
+            page.find("#create-submit").click()
+            page.wait(lambda: "an instance named web0 already exists" in
+                      page.status(), what="the API's error")
+            assert page.find("#status").get_attribute("role") == "alert"
+            with dc.db() as c:
+                assert c.execute("SELECT count(*) FROM record_index WHERE "
+                                 "bucket='machines' AND field='name' AND "
+                                 "value='web0'").fetchone()[0] == 1
+
             # Its console in the browser: uname -v typed, BrandZ's answer.
             if HAS_CONSOLE_WS:
                 page.go(f"#/instances/{u}")
