@@ -245,8 +245,10 @@ static int cmd_user(int argc, char **argv)
 	if (open_head(&cfg, &s, &err) < 0)
 		goto out;
 	if (passwd) {
-		if ((r = head_user_passwd(s, login, pw, &err)) == 0)
-			printf("changed the password of %s\n", login);
+		if ((r = head_user_passwd(s, login, pw, &err)) == 0) {
+			rec = json_pack("{s:s}", "login", login);
+			print_rec(rec, "changed the password of %s\n", login);
+		}
 		goto out;
 	}
 	if (add) {

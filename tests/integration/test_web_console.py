@@ -719,6 +719,12 @@ def test_console_over_tls(workdir):
         f.write(PASSWORD + "\n")
     h.adm("user", "add", "alice", "--password-file",
           os.path.join(workdir, "pw"))
+    # hulladm user passwd: an unknown login, no password file.
+    r = h.adm("user", "passwd", "nobody9", "--password-file",
+              os.path.join(workdir, "pw"), check=False)
+    assert r.rc == 1 and r.err.strip() == "hulladm: no account nobody9"
+    r = h.adm("user", "passwd", "alice", check=False)
+    assert r.rc == 2 and "user passwd LOGIN --password-file F" in r.err
     cfg = os.path.join(root, "head", "config.json")
     with open(cfg) as f:
         good = json.load(f)
