@@ -29,6 +29,8 @@ from vmtools import unfreeze
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import (NoSuchElementException,
+                                        StaleElementReferenceException)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -97,7 +99,11 @@ class Page:
 
     def wait(self, fn, within=30, what="condition"):
         try:
-            return WebDriverWait(self.d, within, 0.05).until(lambda d: fn())
+            # A page re-rendered between two WebDriver calls leaves stale
+            # elements: look again.
+            return WebDriverWait(self.d, within, 0.05, ignored_exceptions=(
+                StaleElementReferenceException, NoSuchElementException)
+            ).until(lambda d: fn())
         except Exception:
             self.shot("timeout")
             raise AssertionError(f"timed out waiting for {what}; status: "
