@@ -5,6 +5,7 @@
  *   hulladm [-j] [--config FILE] setup [--db sqlite|postgresql://...]
  *           [--listen ADDR:PORT] [--tls|--no-tls] [--cert F --key F]
  *   hulladm user add LOGIN [--email E] [--password-file F]
+ *   hulladm user passwd LOGIN --password-file F
  *   hulladm user key-add LOGIN PUBKEY_FILE [--name N]
  *   hulladm package add NAME --memory MiB --disk MiB --vcpus N [--swap MiB]
  *           [--cpu-cap N] [--brand B]
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 		"  setup [--db sqlite|postgresql://...] [--listen ADDR:PORT]\n"
 		"        [--tls|--no-tls] [--cert FILE --key FILE]\n"
 		"  user add LOGIN [--email E] [--password-file F]\n"
+		"  user passwd LOGIN --password-file F\n"
 		"  user key-add LOGIN PUBKEY_FILE [--name N]\n"
 		"  package add NAME --memory MiB --disk MiB --vcpus N "
 		"[--swap MiB]\n"
@@ -215,10 +217,13 @@ static int cmd_user(int argc, char **argv)
 		}
 	}
 	bool add = !strcmp(sub, "add"), keyadd = !strcmp(sub, "key-add");
-	if ((!add && !keyadd) || argc - optind != (add ? 1 : 2) ||
-	    (add && name) || (keyadd && (email || pwfile)))
+	bool passwd = !strcmp(sub, "passwd");
+	if ((!add && !keyadd && !passwd) || argc - optind != (keyadd ? 2 : 1) ||
+	    ((add || passwd) && name) || (keyadd && (email || pwfile)) ||
+	    (passwd && (email || !pwfile)))
 		return usage_error("user add LOGIN [--email E] "
-				   "[--password-file F] | user key-add LOGIN "
+				   "[--password-file F] | user passwd LOGIN "
+				   "--password-file F | user key-add LOGIN "
 				   "PUBKEY_FILE [--name N]");
 	const char *login = argv[optind];
 	struct hull_err err = {0};
@@ -239,6 +244,13 @@ static int cmd_user(int argc, char **argv)
 	}
 	if (open_head(&cfg, &s, &err) < 0)
 		goto out;
+	if (passwd) {
+		if ((r = head_user_passwd(s, login, pw, &err)) == 0) {
+			rec = json_pack("{s:s}", "login", login);
+			print_rec(rec, "changed the password of %s\n", login);
+		}
+		goto out;
+	}
 	if (add) {
 		if ((r = head_user_add(s, login, email, pw, &rec, &err)) == 0) {
 			json_object_del(rec, "password");

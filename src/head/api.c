@@ -28,6 +28,7 @@
 #include "head/console.h"
 #include "head/httpsig.h"
 #include "head/sshkey.h"
+#include "head/webui.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -46,6 +47,7 @@ struct api {
 	struct MHD_Daemon *d;
 	const struct head_config *cfg;
 	struct store *store;
+	struct webui *webui; /* the web console's state */
 	char *cert_pem, *key_pem;
 	/* Buckets of the accounts seen, made on their first authenticated
 	 * request (so as many as there are accounts at most). */
@@ -141,6 +143,12 @@ static const char *header_of(const char *name, void *ctx)
 static int authenticate(struct api_req *q, const char *target)
 {
 	const char *auth = header_of("authorization", q->conn);
+	/* The web console's session: an alternative to a signature. */
+	if (!auth) {
+		int rs = webui_session_auth(q);
+		if (rs != -ENOENT)
+			return rs;
+	}
 	if (!auth)
 		return api_error(q, 401, "InvalidCredentials",
 				 "You must make authenticated requests to use "
@@ -318,12 +326,22 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 		goto out;
 	}
 	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
+	bool web = q->nseg >= 1 && !strcmp(q->seg[0], "console");
+	if (web && webui_is_public(q)) {
+		if (parse_body(q, p) == 0)
+			webui_dispatch(q);
+		goto out;
+	}
 	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
 		goto out;
 	if (parse_body(q, p) < 0)
 		goto out;
 	if (agent) {
 		agentapi_dispatch(q);
+		goto out;
+	}
+	if (web) {
+		webui_dispatch(q);
 		goto out;
 	}
 	cloudapi_dispatch(q);
@@ -368,7 +386,12 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
 		MHD_add_response_header(res, "Content-Type",
-					"application/octet-stream");
+					q->content_type
+					    ? q->content_type
+					    : "application/octet-stream");
+	} else if (q->response) {
+		res = q->response;
+		q->response = NULL;
 	} else {
 		char *text =
 		    q->out ? json_dumps(q->out, JSON_COMPACT | JSON_ENCODE_ANY)
@@ -405,6 +428,10 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		snprintf(ra, sizeof(ra), "%d", q->retry_after);
 		MHD_add_response_header(res, "Retry-After", ra);
 	}
+	if (q->set_cookie)
+		MHD_add_response_header(res, "Set-Cookie", q->set_cookie);
+	if (!strncmp(q->path, "/console", 8))
+		webui_add_security_headers(res);
 	MHD_add_response_header(res, "Request-Id", rid);
 	MHD_add_response_header(res, "Response-Time", rt);
 	MHD_add_response_header(res, "Api-Version", API_VERSION);
@@ -451,7 +478,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			    .conn = conn,
 			    .status = 500,
 			    .resource_count = -1,
-			    .file_fd = -1};
+			    .file_fd = -1,
+			    .webui = a->webui};
 	const char *target = p->target ? p->target : url;
 	char rid[HULL_UUID_LEN + 1];
 	hull_uuid_generate(rid);
@@ -472,8 +500,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		p->abandon = NULL;
 	}
 	log_request(&q, target, p, rid);
+	/* A write may have changed what an event stream shows. */
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		webui_notify(a->webui);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
+	free(q.set_cookie);
 	json_decref(q.out);
 	json_decref(q.body);
 	json_decref(q.account);
@@ -554,6 +586,13 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 		}
 		flags |= MHD_USE_TLS;
 	}
+	/* The web console; its event streams wait suspended, not polled
+	 * (webui.c). */
+	if ((r = webui_new(c, &a->webui, err)) < 0) {
+		api_stop(a);
+		return r;
+	}
+	flags |= MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls_opts[] = {
 	    {MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem},
@@ -586,11 +625,13 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 
 void api_stop(struct api *a)
 {
+	webui_stop(a ? a->webui : NULL); /* before the daemon: webui.h */
 	if (!a)
 		return;
 	console_hub_free(a->consoles); /* before the daemon: see console.h */
 	if (a->d)
 		MHD_stop_daemon(a->d);
+	webui_free(a->webui);
 	free(a->cert_pem);
 	free(a->key_pem);
 	free(a->buckets);

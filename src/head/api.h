@@ -39,6 +39,13 @@ struct api_req {
 	json_t *body;	 /* parsed JSON body or NULL */
 	json_t *account; /* the caller's account (CloudAPI) */
 	void *conn;	 /* struct MHD_Connection */
+	/* The web console (webui.h): its state, how the request was
+	 * authenticated, and what its answers add. */
+	struct webui *webui;
+	bool by_session;	  /* authenticated by a console session */
+	const char *content_type; /* of file_fd (default octet-stream) */
+	void *response;		  /* a struct MHD_Response to send as is */
+	char *set_cookie;	  /* a Set-Cookie value (owned) */
 	/* The answer: */
 	unsigned status;
 	json_t *out;	     /* JSON body, or NULL for none */

@@ -45,6 +45,7 @@ static const struct bucket {
     {"servers", {"hostname"}},
     {"tasks", {"server", "machine"}},
     {"ips", {"network", "machine"}},
+    {"sessions", {"account"}},
     {"fwrules", {"owner"}},
 };
 

@@ -3,6 +3,7 @@ busybox image, it makes a converged host (hulladm setup, hull-api, this
 host joined by hull-agent) and has the real `triton` CLI create and list
 an instance through CloudAPI; run again it changes nothing; --stop stops
 the daemons it started. Run in a test namespace, on a pool of its own."""
+import json
 import os
 import subprocess
 
@@ -42,6 +43,23 @@ def test_demo_head(workdir, triton_bin):  # noqa: F811
         assert vms.split() == ["demo-api", "running"]
         assert oct(os.stat(os.path.join(root, "head", "demo")).st_mode
                    & 0o777) == "0o700"
+        # It ends with the web console's URL and login; the password,
+        # never printed, is in a file only root reads, and logs in.
+        pwfile = os.path.join(root, "head", "demo", "console-password")
+        tail = out.rsplit("==> the head node", 1)[1]
+        assert "The web console (docs/web-console.md): " \
+            "http://127.0.0.1:8443/console/" in tail
+        assert "login: demo" in tail and f"password: in {pwfile}" in tail
+        assert oct(os.stat(pwfile).st_mode & 0o777) == "0o600"
+        pw = open(pwfile).read().strip()
+        assert pw not in out and pw not in r.stderr
+        login = subprocess.run(
+            ["ip", "netns", "exec", net.ns, "curl", "-s", "-o", "/dev/null",
+             "-w", "%{http_code}", "-H", "Content-Type: application/json",
+             "-d", json.dumps({"login": "demo", "password": pw}),
+             "http://127.0.0.1:8443/console/login"],
+            capture_output=True, text=True, timeout=30).stdout
+        assert login == "200"
 
         # Again: everything is there already.
         r = demo()
@@ -50,6 +68,7 @@ def test_demo_head(workdir, triton_bin):  # noqa: F811
         assert "already joined" in r.stdout
         assert "==> triton instance create" in r.stdout
         assert "already there" in r.stdout
+        assert open(pwfile).read().strip() == pw  # kept
         assert host.run("vmadm", "list", "-H", "-o",
                         "alias").out.split() == ["demo-api"]
 
