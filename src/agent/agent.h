@@ -28,7 +28,11 @@
 
 /* cn-agent's heartbeat period (the head node gives up after 11 s). */
 #define AGENT_HEARTBEAT_S 5
-/* How often the task queue is asked: a task starts within this. */
+/* The task queue is long-polled: the head node holds the request up to
+ * AGENT_TASK_WAIT_S while nothing is queued and answers as soon as a task
+ * is (within PARK_TICK_MS when another hull-api queued it). A head node
+ * that answers an empty queue at once is asked again AGENT_POLL_MS later. */
+#define AGENT_TASK_WAIT_S 4
 #define AGENT_POLL_MS 500
 
 struct agent_conf {

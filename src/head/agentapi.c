@@ -124,6 +124,9 @@ static json_int_t task_order(json_t *t)
 			     hull_json_int(t, "created_ms", 0) * 1000000);
 }
 
+/* The longest an agent's request for tasks may wait. */
+#define TASKS_WAIT_MAX 25
+
 static int tasks_list(struct api_req *q, const char *uuid)
 {
 	json_t *all = NULL;
@@ -152,6 +155,14 @@ static int tasks_list(struct api_req *q, const char *uuid)
 			json_array_set(out, b - 1, y);
 			json_array_set_new(out, b, x);
 		}
+	/* ?wait=S: nothing queued yet, the answer may wait up to S seconds
+	 * (at most TASKS_WAIT_MAX) for a task (long-polling). */
+	const char *w = api_query(q, "wait");
+	long wait = w ? strtol(w, NULL, 10) : 0;
+	if (!n && wait > 0)
+		api_park(q, uuid,
+			 (int)(wait < TASKS_WAIT_MAX ? wait : TASKS_WAIT_MAX) *
+			     1000);
 	return api_reply(q, 200, out);
 }
 

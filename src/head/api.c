@@ -27,6 +27,8 @@
 #include "head/b64.h"
 #include "head/console.h"
 #include "head/httpsig.h"
+#include "head/park.h"
+#include "head/servers.h"
 #include "head/sshkey.h"
 #include "head/webui.h"
 #include "lib/fileio.h"
@@ -54,6 +56,7 @@ struct api {
 	struct bucket *buckets;
 	size_t nbuckets;
 	struct console_hub *consoles;
+	struct park *parked;
 };
 
 struct console_hub *api_console_hub(struct api *a)
@@ -71,6 +74,7 @@ struct pending {
 	struct timespec t0;
 	void (*abandon)(void *cls); /* an upgrade not yet taken */
 	void *abandon_cls;
+	int64_t park_until_ms; /* a parked request's deadline, or 0 */
 };
 
 void api_upgrade_taken(void *req_cls)
@@ -443,6 +447,36 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 	return r;
 }
 
+void api_park(struct api_req *q, const char *key, int ms)
+{
+	snprintf(q->park_key, sizeof(q->park_key), "%s", key);
+	q->park_ms = ms;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether a request that asks to wait ms should (still) wait. */
+static bool park_more(struct pending *p, int ms)
+{
+	if (!p->park_until_ms)
+		p->park_until_ms = now_ms() + ms;
+	return now_ms() < p->park_until_ms;
+}
+
+/* servers.c's listener: a task queued for a server wakes its agent's
+ * parked request (resumed once this handler has returned, its
+ * transaction done). */
+static void wake_server(void *cls, const char *server)
+{
+	struct api *a = cls;
+	park_wake(a->parked, server);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -490,6 +524,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		route(&q, target, p);
 	if (q.status == 500 && !q.out)
 		api_error(&q, 500, "InternalError", "no answer");
+	if (q.park_ms > 0 && park_more(p, q.park_ms)) {
+		park_add(a->parked, conn, q.park_key);
+		json_decref(q.out);
+		json_decref(q.body);
+		json_decref(q.account);
+		return MHD_YES;
+	}
 	if (q.upgrade && q.upgrade_abandon) {
 		p->abandon = q.upgrade_abandon;
 		p->abandon_cls = q.upgrade_cls;
@@ -558,7 +599,7 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 		return r;
 	struct sockaddr_storage ss = {0};
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_ALLOW_UPGRADE;
+			 MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -575,6 +616,8 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	a->cfg = c;
 	a->store = s;
 	a->consoles = console_hub_new();
+	a->parked = park_new();
+	task_listen(wake_server, a);
 	if (c->tls) {
 		size_t n;
 		if ((r = hull_file_read(c->cert, 1 << 20, &a->cert_pem, &n,
@@ -629,6 +672,8 @@ void api_stop(struct api *a)
 	if (!a)
 		return;
 	console_hub_free(a->consoles); /* before the daemon: see console.h */
+	task_listen(NULL, NULL);
+	park_free(a->parked); /* likewise: see park.h */
 	if (a->d)
 		MHD_stop_daemon(a->d);
 	webui_free(a->webui);

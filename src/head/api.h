@@ -58,7 +58,16 @@ struct api_req {
 	 * (its upgrade handler did not run): frees what it held. */
 	void (*upgrade_abandon)(void *cls);
 	void *upgrade_cls;
+	/* Set by api_park: the answer set may wait (park.h). */
+	char park_key[64];
+	int park_ms;
 };
+
+/* The answer the handler set may wait up to ms: hull-api parks the
+ * request and runs the handler again when something is queued under key
+ * (or at the latest PARK_TICK_MS later), and sends the answer of the last
+ * run once the handler stops asking or ms have passed. */
+void api_park(struct api_req *q, const char *key, int ms);
 
 /* A query parameter, or NULL. */
 const char *api_query(struct api_req *q, const char *name);

@@ -236,6 +236,15 @@ int server_forget(struct store *s, const char *uuid, struct hull_err *err)
 	return store_del(s, "servers", uuid, NULL, err);
 }
 
+static void (*listener)(void *cls, const char *server);
+static void *listener_cls;
+
+void task_listen(void (*fn)(void *cls, const char *server), void *cls)
+{
+	listener = fn;
+	listener_cls = cls;
+}
+
 int task_queue(struct store *s, const char *server, const char *machine,
 	       const char *action, const char *audit, json_t *params,
 	       char id_out[37], struct hull_err *err)
@@ -268,5 +277,7 @@ int task_queue(struct store *s, const char *server, const char *machine,
 	json_decref(t);
 	if (r == 0 && id_out)
 		memcpy(id_out, id, sizeof(id));
+	if (r == 0 && listener)
+		listener(listener_cls, server);
 	return r;
 }

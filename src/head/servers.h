@@ -79,6 +79,10 @@ int server_forget(struct store *s, const char *uuid, struct hull_err *err);
  * when there is one). audit (may be NULL: the action) is the name the
  * machine's audit gives it once done (CloudAPI's, e.g. set_metadata for
  * an update). *id_out (may be NULL) gets the task's id. */
+/* fn(cls, server) is called each time a task is queued for a server (in
+ * its transaction: fn must only note it); NULL stops it. */
+void task_listen(void (*fn)(void *cls, const char *server), void *cls);
+
 int task_queue(struct store *s, const char *server, const char *machine,
 	       const char *action, const char *audit, json_t *params,
 	       char id_out[37], struct hull_err *err);
