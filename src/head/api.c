@@ -635,7 +635,6 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 		api_stop(a);
 		return r;
 	}
-	flags |= MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls_opts[] = {
 	    {MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem},
