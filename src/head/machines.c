@@ -256,13 +256,26 @@ static int create_txn(struct store *s, void *arg)
 		json_array_append_new(nics, nic);
 		/* The payload's nic: vmadm's fields, the network's values;
 		 * antispoof follows the address given here. */
+		/* A fabric nic is on its VLAN's VXLAN segment (the VNI
+		 * keeps it apart, so no 802.1Q tag inside), through the
+		 * segment's nic tag the agent makes. */
+		bool fabric = hull_json_bool(net, "fabric", false);
+		char mac[18];
+		head_mac_new(mac);
+		json_object_set_new(nic, "mac", json_string(mac));
+		char *tag =
+		    fabric ? xasprintf("%s_%" JSON_INTEGER_FORMAT,
+				       HEAD_FABRIC_NIC_TAG,
+				       hull_json_int(net, "vnet_id", 0))
+			   : xstrdup(hull_json_str(net, "nic_tag", ""));
 		json_t *pn = json_pack(
-		    "{s:O, s:b, s:I, s:I, s:O}", "nic_tag",
-		    json_object_get(net, "nic_tag"), "primary", i == 0,
-		    "vlan_id", (json_int_t)hull_json_int(net, "vlan_id", 0),
+		    "{s:s, s:s, s:b, s:I, s:I, s:O}", "nic_tag", tag, "mac",
+		    mac, "primary", i == 0, "vlan_id",
+		    (json_int_t)(fabric ? 0 : hull_json_int(net, "vlan_id", 0)),
 		    "mtu",
 		    (json_int_t)hull_json_int(net, "mtu", HEAD_UNDERLAY_MTU),
 		    "network_uuid", json_object_get(net, "id"));
+		free(tag);
 		if (v6) {
 			const char *sub = hull_json_str(net, "subnet", "");
 			const char *sl = strchr(sub, '/');

@@ -105,6 +105,21 @@ int head_ip_unreserve(struct store *s, json_t *net, const char *ip,
 int head_ip_list(struct store *s, json_t *net, json_t **out,
 		 struct hull_err *err);
 
+/* A new locally administered unicast MAC for an instance's nic (NAPI
+ * hands out nics' MACs): "xx:xx:xx:xx:xx:xx". */
+void head_mac_new(char out[18]);
+
+/*
+ * The fabric map for compute node server (Triton's portolan, as one
+ * document the agent polls): {"vteps": [underlay address of every
+ * compute node], "segments": [{"vni", "nic_tag", "mtu", "remotes":
+ * [underlay addresses of the other nodes with an instance on it],
+ * "macs": {mac: underlay address}}]}, one segment per VNI on which
+ * server has an instance (not deleted, not failed).
+ */
+int head_fabric_map(struct store *s, const char *server, json_t **out,
+		    struct hull_err *err);
+
 /* Fabric VLANs of an account: {vlan_id, name, description}, a VNI
  * allocated with each. */
 int head_vlan_create(struct store *s, const char *owner, json_t *in,
