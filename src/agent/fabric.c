@@ -74,8 +74,8 @@ int agent_fabric_local_ip(const struct agent_conf *c, char out[64],
 				 .ai_socktype = SOCK_DGRAM};
 	struct addrinfo *ai = NULL;
 	if (getaddrinfo(host, "4789", &hints, &ai) != 0 || !ai)
-		return hull_err_set(err, ENOENT,
-				    "head %s has no IPv4 address", host);
+		return hull_err_set(err, ENOENT, "head %s has no IPv4 address",
+				    host);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in me;
 	socklen_t len = sizeof(me);
@@ -129,8 +129,7 @@ static int vxlan_make(struct nl_sock *sk, long vni, unsigned mtu,
 
 /* The segment's vxlan link and nic tag. */
 static int segment_ensure(struct nl_sock *sk, const char *tag, long vni,
-			  unsigned mtu, const char *local,
-			  struct hull_err *err)
+			  unsigned mtu, const char *local, struct hull_err *err)
 {
 	int r = vxlan_make(sk, vni, mtu, local, err);
 	if (r < 0)
@@ -183,8 +182,7 @@ int agent_fabric_prepare(const struct agent_conf *c, json_t *payload,
 		json_t *vni = json_object_get(nic, "vnet_id");
 		if (!json_is_integer(vni))
 			continue;
-		if (!local[0] &&
-		    (r = agent_fabric_local_ip(c, local, err)) < 0)
+		if (!local[0] && (r = agent_fabric_local_ip(c, local, err)) < 0)
 			break;
 		struct nl_sock *sk = net_nl_open(-1, err);
 		if (!sk) {
@@ -192,10 +190,10 @@ int agent_fabric_prepare(const struct agent_conf *c, json_t *payload,
 			break;
 		}
 		pin((long)json_integer_value(vni));
-		r = segment_ensure(
-		    sk, hull_json_str(nic, "nic_tag", ""),
-		    (long)json_integer_value(vni),
-		    (unsigned)hull_json_int(nic, "mtu", 1450), local, err);
+		r = segment_ensure(sk, hull_json_str(nic, "nic_tag", ""),
+				   (long)json_integer_value(vni),
+				   (unsigned)hull_json_int(nic, "mtu", 1450),
+				   local, err);
 		net_nl_close(sk);
 		if (r < 0)
 			break;
@@ -248,9 +246,9 @@ static int fdb_change(struct nl_sock *sk, int ifindex, const char *entry,
 		return 0;
 	/* libnl 3.7's neighbour object leaves NDA_DST out of an AF_BRIDGE
 	 * request: the message is built by hand (rtnetlink(7), ndmsg). */
-	struct nl_msg *msg = nlmsg_alloc_simple(
-	    add ? RTM_NEWNEIGH : RTM_DELNEIGH,
-	    add ? NLM_F_CREATE | NLM_F_APPEND : 0);
+	struct nl_msg *msg =
+	    nlmsg_alloc_simple(add ? RTM_NEWNEIGH : RTM_DELNEIGH,
+			       add ? NLM_F_CREATE | NLM_F_APPEND : 0);
 	struct ndmsg nd = {.ndm_family = AF_BRIDGE,
 			   .ndm_ifindex = ifindex,
 			   .ndm_state = NUD_PERMANENT | NUD_NOARP,
@@ -301,11 +299,12 @@ static int fdb_sync(struct nl_sock *sk, struct nl_cache *cache, json_t *seg,
 	nl_cache_foreach(cache, fdb_each, &f);
 	int r = 0;
 	const char *k;
-	json_object_foreach(want, k, v) if (!json_object_get(f.have, k) &&
-					    (r = fdb_change(sk, ifindex, k,
-							    true, err)) < 0) break;
-	json_object_foreach(f.have, k, v) if (r == 0 &&
-					      !json_object_get(want, k)) r =
+	json_object_foreach(want, k,
+			    v) if (!json_object_get(f.have, k) &&
+				   (r = fdb_change(sk, ifindex, k, true, err)) <
+				       0) break;
+	json_object_foreach(f.have, k,
+			    v) if (r == 0 && !json_object_get(want, k)) r =
 	    fdb_change(sk, ifindex, k, false, err);
 	json_decref(f.have);
 	json_decref(want);
@@ -319,8 +318,7 @@ struct stale {
 	json_t *drop; /* vni numbers */
 };
 
-static int stale_cb(const char *name, const char *alias, int master,
-		    void *arg)
+static int stale_cb(const char *name, const char *alias, int master, void *arg)
 {
 	(void)name;
 	(void)master;
@@ -409,7 +407,8 @@ static int vteps_apply(json_t *vteps, char **applied, struct hull_err *err)
 		r = -err->code;
 	} else {
 		if (nft_run_cmd_from_buffer(nft, cmds) != 0)
-			r = hull_err_set(err, EIO, "nftables: hull_fabric: %.200s",
+			r = hull_err_set(err, EIO,
+					 "nftables: hull_fabric: %.200s",
 					 nft_ctx_get_error_buffer(nft) ?: "");
 		nft_ctx_free(nft);
 	}
@@ -450,8 +449,8 @@ int agent_fabric_sync(const struct agent_conf *c, json_t *map, char **applied,
 	}
 	struct nl_cache *cache = NULL;
 	if (r == 0) {
-		int e = rtnl_neigh_alloc_cache_flags(sk, &cache,
-						     NL_CACHE_AF_ITER);
+		int e =
+		    rtnl_neigh_alloc_cache_flags(sk, &cache, NL_CACHE_AF_ITER);
 		if (e < 0)
 			r = hull_err_set(err, EIO, "fdb: %s", nl_geterror(e));
 	}

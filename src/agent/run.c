@@ -100,8 +100,8 @@ static void *fabric_loop(void *arg)
 		long status = 0;
 		json_t *map = NULL;
 		struct hull_err err = {0};
-		int r = agent_http_call(h, "GET", path, NULL, &status, &map,
-					&err);
+		int r =
+		    agent_http_call(h, "GET", path, NULL, &status, &map, &err);
 		if (r == 0 && status == 200 && json_is_object(map))
 			r = agent_fabric_sync(l->c, map, &applied, &err);
 		json_decref(map);

@@ -263,11 +263,10 @@ static int create_txn(struct store *s, void *arg)
 		char mac[18];
 		head_mac_new(mac);
 		json_object_set_new(nic, "mac", json_string(mac));
-		char *tag =
-		    fabric ? xasprintf("%s_%" JSON_INTEGER_FORMAT,
-				       HEAD_FABRIC_NIC_TAG,
-				       hull_json_int(net, "vnet_id", 0))
-			   : xstrdup(hull_json_str(net, "nic_tag", ""));
+		char *tag = fabric ? xasprintf("%s_%" JSON_INTEGER_FORMAT,
+					       HEAD_FABRIC_NIC_TAG,
+					       hull_json_int(net, "vnet_id", 0))
+				   : xstrdup(hull_json_str(net, "nic_tag", ""));
 		json_t *pn = json_pack(
 		    "{s:s, s:s, s:b, s:I, s:I, s:O}", "nic_tag", tag, "mac",
 		    mac, "primary", i == 0, "vlan_id",

@@ -118,11 +118,12 @@ int head_fabric_map(struct store *s, const char *server, json_t **out,
 		json_object_foreach(json_object_get(v, "servers"), ip, x)
 		    json_array_append_new(remotes, json_string(ip));
 		json_array_append_new(
-		    res, json_pack("{s:O, s:O, s:O, s:o, s:O}", "vni",
-				   json_object_get(v, "vni"), "nic_tag",
-				   json_object_get(v, "nic_tag"), "mtu",
-				   json_object_get(v, "mtu"), "remotes",
-				   remotes, "macs", json_object_get(v, "macs")));
+		    res,
+		    json_pack("{s:O, s:O, s:O, s:o, s:O}", "vni",
+			      json_object_get(v, "vni"), "nic_tag",
+			      json_object_get(v, "nic_tag"), "mtu",
+			      json_object_get(v, "mtu"), "remotes", remotes,
+			      "macs", json_object_get(v, "macs")));
 	}
 	*out = json_pack("{s:o, s:o}", "vteps", vteps, "segments", res);
 	json_decref(segs);

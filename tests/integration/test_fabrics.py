@@ -51,13 +51,16 @@ def fdb(ns, dev):
 
 def capture(ns, dev, filt, seconds):
     """tcpdump on dev in ns for a while: a Popen whose stdout is the
-    packet lines."""
+    packet lines. The caller waits for it to listen (listening())."""
     p = subprocess.Popen(["ip", "netns", "exec", ns, "timeout",
                           str(seconds), "tcpdump", "-l", "-n", "-i", dev,
                           filt], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # tcpdump is listening
     return p
+
+
+def listening():
+    time.sleep(1.5)  # tcpdump has opened its socket
 
 
 def vxlan_frame(vni, src_mac, ip_src, ip_dst):
@@ -164,15 +167,6 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
                         continue
                     r = zrun(x, "ping", "-c", "1", "-W", "3",
                              y["primaryIp"], check=False)
-                    if r.returncode and os.environ.get("FABDEBUG"):
-                        for n in nodes:
-                            for c in (["ip", "-d", "link"],
-                                      ["bridge", "fdb", "show"],
-                                      ["bridge", "vlan", "show"],
-                                      ["nft", "list", "ruleset"],
-                                      ["ip", "addr"]):
-                                print(n.ns, c, ns_run(n.ns, *c,
-                                      check=False).stdout)
                     assert r.returncode == 0, (x["name"], y["name"],
                                                r.stdout, r.stderr)
             srv, cli = grp[0], grp[1]
@@ -197,14 +191,24 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
         x, y = a[0], next(i for i in a if i["compute_node"] !=
                           a[0]["compute_node"])
         watch = by_uuid[y["compute_node"]].ns
-        mine = capture(watch, f"hvx{vni_a}", "icmp", 6)
-        other = capture(watch, f"hvx{vni_b}", "icmp", 6)
-        caps = [capture(n.ns, "admin0", f"udp port 4789 and udp[8+4:3] = "
-                        f"{vni_b}", 6) for n in nodes]
+        mine = capture(watch, f"hvx{vni_a}", "icmp", 7)
+        other = capture(watch, f"hvx{vni_b}", "icmp", 7)
+        # on the underlay: VXLAN of bob's VNI carrying ICMP (UDP header 8,
+        # VXLAN 8, Ethernet 14: the inner ethertype and IP protocol)
+        caps = [capture(n.ns, "admin0", f"udp port 4789 and udp[12:4] = "
+                        f"{vni_b << 8} and udp[28:2] = 0x0800 and "
+                        f"udp[39] = 1", 7) for n in nodes]
+        # and the same filter for alice's VNI sees her pings (the filter
+        # can match)
+        caps_a = capture(by_uuid[x["compute_node"]].ns, "admin0",
+                         f"udp port 4789 and udp[12:4] = {vni_a << 8} and "
+                         f"udp[28:2] = 0x0800 and udp[39] = 1", 7)
+        listening()
         zrun(x, "ping", "-c", "5", "-i", "0.2", y["primaryIp"])
         seen_mine = mine.communicate()[0]
         seen_other = other.communicate()[0]
         seen_caps = [c.communicate()[0] for c in caps]
+        assert caps_a.communicate()[0].strip(), "no VXLAN seen for alice"
         assert "ICMP echo request" in seen_mine, seen_mine
         assert seen_other.strip() == "", seen_other
         assert all(s.strip() == "" for s in seen_caps), seen_caps
@@ -220,10 +224,12 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
         frame = vxlan_frame(vni_a, "02:66:66:66:66:66", "198.51.100.200",
                             a[0]["primaryIp"])
         c1 = capture(target.ns, f"hvx{vni_a}", "arp", 5)
+        listening()
         inject(rogue, dst, frame)
         assert "198.51.100.200" not in c1.communicate()[0]
         peer = next(n for n in nodes if n is not target)
         c2 = capture(target.ns, f"hvx{vni_a}", "arp", 5)
+        listening()
         inject(peer.ns, dst, frame)
         assert "198.51.100.200" in c2.communicate()[0]
 
@@ -236,7 +242,7 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
         assert others
         for n in others:
             assert any(m == gmac for m, _ in fdb(n.ns, f"hvx{vni_a}"))
-        tri(dc, triton_bin, "alice", dc.fp, "instance", "delete", "-w",
+        tri(dc, triton_bin, "alice", dc.fp, "instance", "delete", "-f", "-w",
             gone["id"])
         t0 = time.time()
         while any(any(m == gmac for m, _ in fdb(n.ns, f"hvx{vni_a}"))
