@@ -49,8 +49,10 @@ int head_fabric_map(struct store *s, const char *server, json_t **out,
 	json_t *v;
 	json_array_foreach(servers, i, v)
 	{
+		/* What the agent reported: an IPv4 address, or nothing. */
 		const char *ip = hull_json_str(v, "underlay_ip", NULL);
-		if (!ip)
+		struct head_ip a;
+		if (!ip || head_ip_parse(ip, &a) < 0 || a.af != AF_INET)
 			continue;
 		json_object_set_new(vtep, hull_json_str(v, "uuid", ""),
 				    json_string(ip));

@@ -233,6 +233,14 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
         inject(peer.ns, dst, frame)
         assert "198.51.100.200" in c2.communicate()[0]
 
+        # antispoof holds on a fabric nic: an address the instance was not
+        # given goes nowhere, its own still does
+        x, y = a[0], a[1]
+        zrun(x, "ip", "addr", "add", "198.51.100.77/24", "dev", "eth0")
+        assert zrun(x, "ping", "-c", "2", "-W", "1", "-I", "198.51.100.77",
+                    y["primaryIp"], check=False).returncode != 0
+        zrun(x, "ping", "-c", "1", "-W", "2", y["primaryIp"])
+
         # delete: within a second its MAC leaves the other nodes' FDB,
         # and its address is free again
         gone = a[2]
