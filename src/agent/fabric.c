@@ -10,7 +10,8 @@
  * broadcast and unknown unicast (head-end replication, no multicast in
  * the underlay). An nftables table of hull's own (inet hull_fabric)
  * drops VXLAN (UDP 4789) from any address but the compute nodes' the map
- * lists.
+ * lists. A fabric network with internet_nat has its NAT gateway on one
+ * node (the map says which): see nat_make.
  *
  * Everything goes through netlink (libnl-route) and libnftables, never
  * `ip` or `bridge`. The kernel is the state: each round reads the FDB and
@@ -19,6 +20,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/random.h>
 #include <linux/neighbour.h>
 #include <netdb.h>
 #include <netlink/netlink.h>
@@ -40,6 +44,7 @@
 #include "lib/json.h"
 #include "lib/nft.h"
 #include "lib/xalloc.h"
+#include "net/addr.h"
 #include "net/netlink.h"
 #include "net/nictag.h"
 
@@ -426,6 +431,198 @@ static int vteps_apply(json_t *vteps, char **applied, struct hull_err *err)
 	return r;
 }
 
+/* ---- NAT gateways ---- */
+
+/*
+ * A fabric network's NAT gateway on the node the map names: a network
+ * namespace of the agent's own (kept alive by its descriptor), with a
+ * veth on the fabric's bridge at the network's gateway address and one
+ * on the external network's nic tag at the NAT address, forwarding on
+ * and nftables masquerade out of the external side. The namespace lives
+ * as long as the agent holds it; a restarted agent makes it again.
+ */
+struct nat {
+	char id[40];
+	char *sig; /* the map entry it was made from */
+	int fd;
+};
+static struct nat nats[32];
+
+static int netns_new(void *arg)
+{
+	int *fd = arg;
+	if (unshare(CLONE_NEWNET) < 0)
+		return -errno;
+	*fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	return *fd < 0 ? -errno : 0;
+}
+
+static int nat_inside(void *arg)
+{
+	struct hull_err *err = arg;
+	int r = net_sysctl_write("net/ipv4/ip_forward", "1", err);
+	if (r < 0)
+		return r;
+	struct nft_ctx *nft = hull_nft_open(err);
+	if (!nft)
+		return -err->code;
+	if (nft_run_cmd_from_buffer(
+		nft, "table ip hull_nat {\n"
+		     "  chain post {\n"
+		     "    type nat hook postrouting priority srcnat;\n"
+		     "    oifname \"ext0\" masquerade\n"
+		     "  }\n"
+		     "}\n") != 0)
+		r = hull_err_set(err, EIO, "nftables: hull_nat: %.200s",
+				 nft_ctx_get_error_buffer(nft) ?: "");
+	nft_ctx_free(nft);
+	return r;
+}
+
+static void nat_names(const char *id, char fab[IFNAMSIZ], char ext[IFNAMSIZ])
+{
+	snprintf(fab, IFNAMSIZ, "hnf%.8s", id);
+	snprintf(ext, IFNAMSIZ, "hne%.8s", id);
+}
+
+static void nat_drop(struct nl_sock *sk, struct nat *n)
+{
+	char fab[IFNAMSIZ], ext[IFNAMSIZ];
+	struct hull_err e = {0};
+	nat_names(n->id, fab, ext);
+	net_link_delete(sk, fab, &e);
+	net_link_delete(sk, ext, &e);
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n->sig);
+	memset(n, 0, sizeof(*n));
+	n->fd = -1;
+}
+
+static int addr_of(const char *ip, long prefix, struct net_addr *a)
+{
+	if (net_addr_parse(ip, a) < 0)
+		return -EINVAL;
+	a->prefix = (unsigned)prefix;
+	return 0;
+}
+
+static int nat_make(struct nl_sock *sk, json_t *seg, json_t *nat, struct nat *n,
+		    struct hull_err *err)
+{
+	const char *id = hull_json_str(nat, "id", "");
+	char fab[IFNAMSIZ], ext[IFNAMSIZ];
+	nat_names(id, fab, ext);
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	n->fd = -1;
+	struct net_tag ft, et;
+	int fbr =
+	    net_tag_bridge_ensure(hull_json_str(seg, "nic_tag", ""), &ft, err);
+	if (fbr < 0)
+		return fbr;
+	int ebr = net_tag_bridge_ensure(hull_json_str(nat, "ext_nic_tag", ""),
+					&et, err);
+	if (ebr < 0)
+		return hull_err_prefix(err, "NAT %s", id);
+	int r = net_in_netns(-1, netns_new, &n->fd, err);
+	if (r < 0)
+		return hull_err_set(err, -r, "NAT %s: a network namespace", id);
+	uint8_t m1[HULL_MAC_LEN], m2[HULL_MAC_LEN];
+	getrandom(m1, sizeof(m1), 0);
+	getrandom(m2, sizeof(m2), 0);
+	m1[0] = (uint8_t)((m1[0] & 0xfe) | 0x02);
+	m2[0] = (uint8_t)((m2[0] & 0xfe) | 0x02);
+	if ((r = net_veth_create(sk, fab, fbr,
+				 (unsigned)hull_json_int(seg, "mtu", 1450),
+				 n->fd, "fab0", m1, err)) < 0 ||
+	    (r = net_veth_create(sk, ext, ebr, 0, n->fd, "ext0", m2, err)) < 0)
+		return r;
+	struct net_link_change up = NET_LINK_CHANGE_INIT;
+	up.up = 1;
+	if ((r = net_link_change(sk, fab, &up, err)) < 0 ||
+	    (r = net_link_change(sk, ext, &up, err)) < 0)
+		return r;
+	struct nl_sock *in = net_nl_open(n->fd, err);
+	if (!in)
+		return -err->code;
+	struct net_addr ga, ea, gw;
+	if (addr_of(hull_json_str(nat, "gateway", ""),
+		    hull_json_int(nat, "prefix", 24), &ga) < 0 ||
+	    addr_of(hull_json_str(nat, "ext_ip", ""),
+		    hull_json_int(nat, "ext_prefix", 24), &ea) < 0 ||
+	    net_addr_parse(hull_json_str(nat, "ext_gateway", ""), &gw) < 0) {
+		net_nl_close(in);
+		return hull_err_set(err, EINVAL, "NAT %s: bad addresses", id);
+	}
+	if ((r = net_link_change(in, "lo", &up, err)) < 0 ||
+	    (r = net_link_change(in, "fab0", &up, err)) < 0 ||
+	    (r = net_link_change(in, "ext0", &up, err)) < 0 ||
+	    (r = net_addr_add(in, net_link_index(in, "fab0"), &ga, err)) < 0 ||
+	    (r = net_addr_add(in, net_link_index(in, "ext0"), &ea, err)) < 0 ||
+	    (r = net_route_add(in, AF_INET, NULL, &gw, 0, err)) < 0) {
+		net_nl_close(in);
+		return hull_err_prefix(err, "NAT %s", id);
+	}
+	net_nl_close(in);
+	struct hull_err ie = {0};
+	if ((r = net_in_netns(n->fd, nat_inside, &ie, err)) < 0)
+		return hull_err_set(err, ie.code ? ie.code : EIO, "NAT %s: %s",
+				    id, ie.msg);
+	agent_log("info", json_pack("{s:s}", "network", id),
+		  "NAT gateway of %s made", id);
+	return 0;
+}
+
+static int nats_sync(struct nl_sock *sk, json_t *segs, struct hull_err *err)
+{
+	json_t *want = json_object(); /* id -> {seg, nat} */
+	size_t i, k;
+	json_t *seg, *nat;
+	json_array_foreach(segs, i, seg)
+	{
+		json_array_foreach(json_object_get(seg, "nats"), k, nat)
+		    json_object_set_new(
+			want, hull_json_str(nat, "id", ""),
+			json_pack("{s:O, s:O}", "seg", seg, "nat", nat));
+	}
+	int r = 0;
+	for (size_t j = 0; j < sizeof(nats) / sizeof(*nats); j++) {
+		if (!nats[j].id[0])
+			continue;
+		json_t *w = json_object_get(want, nats[j].id);
+		char *sig = w ? json_dumps(json_object_get(w, "nat"),
+					   JSON_SORT_KEYS | JSON_COMPACT)
+			      : NULL;
+		if (!sig || strcmp(sig, nats[j].sig))
+			nat_drop(sk, &nats[j]);
+		else
+			json_object_del(want, nats[j].id);
+		free(sig);
+	}
+	const char *id;
+	json_t *w, *tmp;
+	json_object_foreach_safe(want, tmp, id, w)
+	{
+		struct nat *slot = NULL;
+		for (size_t j = 0; !slot && j < sizeof(nats) / sizeof(*nats);
+		     j++)
+			if (!nats[j].id[0])
+				slot = &nats[j];
+		if (!slot)
+			break;
+		r = nat_make(sk, json_object_get(w, "seg"),
+			     json_object_get(w, "nat"), slot, err);
+		if (r < 0) {
+			nat_drop(sk, slot);
+			break;
+		}
+		slot->sig = json_dumps(json_object_get(w, "nat"),
+				       JSON_SORT_KEYS | JSON_COMPACT);
+	}
+	json_decref(want);
+	return r;
+}
+
 int agent_fabric_sync(const struct agent_conf *c, json_t *map, char **applied,
 		      struct hull_err *err)
 {
@@ -466,6 +663,8 @@ int agent_fabric_sync(const struct agent_conf *c, json_t *map, char **applied,
 	}
 	if (cache)
 		nl_cache_free(cache);
+	if (r == 0)
+		r = nats_sync(sk, segs, err);
 	if (r == 0)
 		segments_prune(sk, segs);
 	pthread_mutex_unlock(&lock);

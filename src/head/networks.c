@@ -330,7 +330,7 @@ json_t *head_network_view(json_t *n)
 {
 	json_t *v = json_deep_copy(n);
 	static const char *const own[] = {"owner", "nic_tag", "vnet_id",
-					  "family"};
+					  "family", "nat"};
 	for (size_t i = 0; i < sizeof(own) / sizeof(*own); i++)
 		json_object_del(v, own[i]);
 	return v;
@@ -373,6 +373,55 @@ int head_network_lookup(struct store *s, const char *owner,
 				    id_or_name);
 	*out = hit;
 	return 0;
+}
+
+/*
+ * A fabric network with internet_nat gets the outside half of its NAT
+ * gateway now: an address on the first public IPv4 network with a
+ * gateway (Triton's NAT pool), held as "nat:NETWORK" in the ips bucket.
+ * rec gets {network, ip, prefix, gateway, nic_tag, vlan_id} as "nat".
+ */
+static int nat_address(struct store *s, json_t *rec, struct hull_err *err)
+{
+	json_t *all = NULL;
+	int r = store_find(s, "networks", NULL, NULL, &all, err);
+	if (r < 0)
+		return r;
+	json_t *ext = NULL;
+	size_t i;
+	json_t *n;
+	json_array_foreach(all, i, n)
+	{
+		if (!ext && hull_json_bool(n, "public", false) &&
+		    !hull_json_bool(n, "fabric", false) &&
+		    !strcmp(hull_json_str(n, "family", "ipv4"), "ipv4") &&
+		    hull_json_str(n, "gateway", NULL))
+			ext = json_incref(n);
+	}
+	json_decref(all);
+	if (!ext)
+		return hull_err_set(err, EINVAL,
+				    "internet_nat: no public IPv4 network with "
+				    "a gateway to reach the internet through "
+				    "(use --no-nat)");
+	char *who = xasprintf("nat:%s", hull_json_str(rec, "id", ""));
+	char ip[INET6_ADDRSTRLEN];
+	r = head_ip_allocate(s, ext, who, false, ip, err);
+	free(who);
+	if (r == 0) {
+		const char *sub = hull_json_str(ext, "subnet", "");
+		const char *sl = strchr(sub, '/');
+		json_object_set_new(
+		    rec, "nat",
+		    json_pack("{s:O, s:s, s:i, s:O, s:O, s:O}", "network",
+			      json_object_get(ext, "id"), "ip", ip, "prefix",
+			      sl ? atoi(sl + 1) : 24, "gateway",
+			      json_object_get(ext, "gateway"), "nic_tag",
+			      json_object_get(ext, "nic_tag"), "vlan_id",
+			      json_object_get(ext, "vlan_id")));
+	}
+	json_decref(ext);
+	return r;
 }
 
 struct create_ctx {
@@ -432,6 +481,9 @@ static int create_txn(struct store *s, void *arg)
 				json_object_get(vlan, "vnet_id"));
 		json_decref(vlan);
 	}
+	if (c->fabric && hull_json_bool(c->rec, "internet_nat", false) &&
+	    (r = nat_address(s, c->rec, c->err)) < 0)
+		return r;
 	return store_put(s, "networks", hull_json_str(c->rec, "id", ""), c->rec,
 			 "", NULL, c->err);
 }
@@ -474,7 +526,8 @@ static int delete_txn(struct store *s, void *arg)
 	json_t *u;
 	json_array_foreach(used, i, u)
 	{
-		if (hull_json_str(u, "machine", NULL)) {
+		if (hull_json_str(u, "machine", NULL) &&
+		    strncmp(hull_json_str(u, "machine", ""), "nat:", 4)) {
 			r = hull_err_set(c->err, EBUSY,
 					 "network %s is in use by instance %s",
 					 c->id,
@@ -492,6 +545,12 @@ static int delete_txn(struct store *s, void *arg)
 		free(key);
 	}
 	json_decref(used);
+	if (r < 0)
+		return r;
+	/* the NAT gateway's outside address goes with it */
+	char *who = xasprintf("nat:%s", c->id);
+	r = head_ips_release(s, who, c->err);
+	free(who);
 	if (r < 0)
 		return r;
 	return store_del(s, "networks", c->id, NULL, c->err);

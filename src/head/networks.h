@@ -10,7 +10,10 @@
  *                      provision_start_ip, provision_end_ip, resolvers,
  *                      routes, vlan_id, mtu, nic_tag, public, fabric,
  *                      internet_nat, description, owner (fabric or owned
- *                      networks), vnet_id (fabric: the VXLAN VNI)}
+ *                      networks), vnet_id (fabric: the VXLAN VNI), nat
+ *                      (internet_nat: the NAT gateway's outside address,
+ *                      {network, ip, prefix, gateway, nic_tag, vlan_id},
+ *                      held in ips as machine "nat:ID")}
  *   vlans     OWNER/VLAN_ID -> {owner, vlan_id, name, description, vnet_id}
  *   vnis      VNI -> {owner, vlan_id}: the key makes a VNI unique
  *   ips       NETWORK/IP -> {network, ip, machine | reserved: true}: the
@@ -75,7 +78,7 @@ int head_network_lookup(struct store *s, const char *owner,
 			const char *id_or_name, json_t **out,
 			struct hull_err *err);
 /* CloudAPI's network object of record n (new reference): the record
- * less hull's own fields (owner, nic_tag, vnet_id, family). */
+ * less hull's own fields (owner, nic_tag, vnet_id, family, nat). */
 json_t *head_network_view(json_t *n);
 /* Whether owner (an account uuid) may see and use network n. */
 bool head_network_visible(json_t *n, const char *owner);

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -30,6 +31,45 @@ static bool present(json_t *m)
 {
 	const char *st = hull_json_str(m, "state", "");
 	return strcmp(st, "deleted") && strcmp(st, "failed");
+}
+
+/* The NAT gateways of a segment that server runs: each network's gateway
+ * runs on one node, the lowest server uuid with an instance on the
+ * segment (one gateway address, one MAC, on one segment). */
+static json_t *nats_here(json_t *seg, const char *server)
+{
+	json_t *out = json_array();
+	const char *first = NULL, *u;
+	json_t *x;
+	json_object_foreach(json_object_get(seg, "uuids"), u, x)
+	{
+		if (!first || strcmp(u, first) < 0)
+			first = u;
+	}
+	if (!first || strcmp(first, server))
+		return out;
+	size_t i;
+	json_t *n;
+	json_array_foreach(json_object_get(seg, "nets"), i, n)
+	{
+		const char *sub = hull_json_str(n, "subnet", "");
+		const char *sl = strchr(sub, '/');
+		json_t *nat = json_object_get(n, "nat");
+		if (!hull_json_str(n, "gateway", NULL))
+			continue;
+		json_array_append_new(
+		    out,
+		    json_pack("{s:O, s:O, s:i, s:O, s:O, s:O, s:O, s:O}", "id",
+			      json_object_get(n, "id"), "gateway",
+			      json_object_get(n, "gateway"), "prefix",
+			      sl ? atoi(sl + 1) : 24, "ext_ip",
+			      json_object_get(nat, "ip"), "ext_prefix",
+			      json_object_get(nat, "prefix"), "ext_gateway",
+			      json_object_get(nat, "gateway"), "ext_nic_tag",
+			      json_object_get(nat, "nic_tag"), "ext_vlan_id",
+			      json_object_get(nat, "vlan_id")));
+	}
+	return out;
 }
 
 int head_fabric_map(struct store *s, const char *server, json_t **out,
@@ -84,13 +124,26 @@ int head_fabric_map(struct store *s, const char *server, json_t **out,
 				char *tag = xasprintf("%s_%s",
 						      HEAD_FABRIC_NIC_TAG, vni);
 				seg = json_pack(
-				    "{s:I, s:s, s:I, s:b, s:{}, s:{}}", "vni",
-				    hull_json_int(net, "vnet_id", 0), "nic_tag",
-				    tag, "mtu",
+				    "{s:I, s:s, s:I, s:b, s:{}, s:{}, s:{}, "
+				    "s:[]}",
+				    "vni", hull_json_int(net, "vnet_id", 0),
+				    "nic_tag", tag, "mtu",
 				    hull_json_int(net, "mtu", HEAD_FABRIC_MTU),
-				    "here", 0, "servers", "macs");
+				    "here", 0, "servers", "macs", "uuids",
+				    "nets");
 				free(tag);
 				json_object_set_new(segs, vni, seg);
+			}
+			json_object_set(json_object_get(seg, "uuids"), at,
+					json_true());
+			if (json_object_get(net, "nat")) {
+				json_t *on = json_object_get(seg, "nets");
+				bool have = false;
+				size_t q;
+				json_t *x;
+				json_array_foreach(on, q, x) have |= x == net;
+				if (!have)
+					json_array_append(on, net);
 			}
 			if (!strcmp(at, server)) {
 				json_object_set_new(seg, "here", json_true());
@@ -120,12 +173,12 @@ int head_fabric_map(struct store *s, const char *server, json_t **out,
 		json_object_foreach(json_object_get(v, "servers"), ip, x)
 		    json_array_append_new(remotes, json_string(ip));
 		json_array_append_new(
-		    res,
-		    json_pack("{s:O, s:O, s:O, s:o, s:O}", "vni",
-			      json_object_get(v, "vni"), "nic_tag",
-			      json_object_get(v, "nic_tag"), "mtu",
-			      json_object_get(v, "mtu"), "remotes", remotes,
-			      "macs", json_object_get(v, "macs")));
+		    res, json_pack("{s:O, s:O, s:O, s:o, s:O, s:o}", "vni",
+				   json_object_get(v, "vni"), "nic_tag",
+				   json_object_get(v, "nic_tag"), "mtu",
+				   json_object_get(v, "mtu"), "remotes",
+				   remotes, "macs", json_object_get(v, "macs"),
+				   "nats", nats_here(v, server)));
 	}
 	*out = json_pack("{s:o, s:o}", "vteps", vteps, "segments", res);
 	json_decref(segs);

@@ -109,6 +109,19 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
         dc.adm("user", "add", "bob")
         bkey, _pub, bfp = ssh_key(home, "ecdsa", "bob")
         dc.adm("user", "key-add", "bob", bkey + ".pub")
+        # an "external" network: a namespace (203.0.113.1, the external
+        # network's gateway) on a bridge linked to every node's pub0
+        ext = net.add_ns(f"{net.ns}-ext")
+        net.ip("ip", "link", "add", "brx", "type", "bridge", ns=ext)
+        net.ip("ip", "addr", "add", "203.0.113.1/24", "dev", "brx", ns=ext)
+        net.ip("ip", "link", "set", "brx", "up", ns=ext)
+        for i, n in enumerate(nodes):
+            net.ip("ip", "link", "add", "xe0", "type", "veth", "peer",
+                   "name", f"xe{i}", "netns", ext, ns=n.ns)
+            net.ip("ip", "link", "set", "xe0", "master", "hbpub0", "up",
+                   ns=n.ns)
+            net.ip("ip", "link", "set", f"xe{i}", "master", "brx", "up",
+                   ns=ext)
         for n in nodes:
             assert dc.join(n, dc.new_token_line()).returncode == 0
             n.agent.start()
@@ -122,9 +135,13 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
         for login, fp in accts.items():
             tri(dc, triton_bin, login, fp, "vlan", "create", "10",
                 "--name", "back")
+            # alice's fabric has a gateway, so a NAT gateway (the CLI's
+            # default); bob's has neither
+            nat = (["--gateway", "198.51.100.1"] if login == "alice"
+                   else ["--no-nat"])
             tri(dc, triton_bin, login, fp, "network", "create", "10",
                 "--name", "fab", "--subnet", SUBNET, "--start-ip",
-                "198.51.100.10", "--end-ip", "198.51.100.60", "--no-nat")
+                "198.51.100.10", "--end-ip", "198.51.100.60", *nat)
 
         def create(login, name):
             tri(dc, triton_bin, login, accts[login], "instance", "create",
@@ -216,6 +233,22 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
         for ip in ("192.0.2.1", ip_of[x["compute_node"]]):
             assert zrun(x, "ping", "-c", "1", "-W", "1", ip,
                         check=False).returncode != 0
+
+        # NAT: alice's instances reach the external namespace through
+        # their fabric's gateway, masqueraded to the NAT address; bob's
+        # (no NAT) do not
+        natip = json.loads(dc.adm("-j", "network", "get",
+                                  alice_net(dc)).stdout)["nat"]["ip"]
+        assert natip.startswith("203.0.113.")
+        seen = capture(ext, "brx", "icmp[icmptype] = icmp-echo", 6)
+        listening()
+        for inst in a:
+            zrun(inst, "ping", "-c", "1", "-W", "3", "203.0.113.1")
+        lines = seen.communicate()[0]
+        assert lines.count(f"{natip} > 203.0.113.1") >= 3, lines
+        assert "198.51.100." not in lines
+        assert zrun(b[0], "ping", "-c", "1", "-W", "2", "203.0.113.1",
+                    check=False).returncode != 0
 
         # injection: a VXLAN frame for alice's VNI from a non-node host is
         # dropped; the same frame from a compute node arrives

@@ -133,8 +133,16 @@ def test_fabric_vlans_and_networks_with_the_triton_cli(head, workdir,
     names = a("network", "list", "-H", "-o", "name").stdout.split()
     assert sorted(names) == ["external", "external6", "fab"]
 
+    # the NAT gateway's outside address is held on the public network
+    # until the fabric network goes
+    def ext_ips():
+        return {i["ip"]: i for i in json.loads(
+            head.adm("-j", "address", "list", "external").out)}
+    held = ext_ips()
+    assert [i["machine"] for i in held.values()] == [f"nat:{fab['id']}"]
     # delete: the network, then the VLAN
     a("network", "delete", "fab")
+    assert ext_ips() == {}
     assert a("vlan", "networks", "42", "-H").stdout.strip() == ""
     a("vlan", "delete", "42")
     vl = a("vlan", "list", "-H", "-o", "vlan_id").stdout.split()
