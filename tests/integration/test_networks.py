@@ -13,7 +13,7 @@ from test_head_api import (head, pgcluster, populate, request,  # noqa: F401
                            ssh_key, triton, triton_bin)
 
 
-def two_accounts(head, workdir):
+def two_accounts(head, workdir):  # noqa: F811
     """alice (from populate) and bob, each with a key; (home, alice fp,
     alice key, bob fp, bob key)."""
     populate(head, workdir)
@@ -26,8 +26,8 @@ def two_accounts(head, workdir):
     return home, afp, akey, bfp, bkey
 
 
-def test_fabric_vlans_and_networks_with_the_triton_cli(head, workdir,
-                                                       triton_bin):
+def test_fabric_vlans_and_networks_with_the_triton_cli(  # noqa: F811
+        head, workdir, triton_bin):
     home, afp, akey, bfp, bkey = two_accounts(head, workdir)
     head.adm("network", "create", "external6", "--subnet", "2001:db8::/64",
              "--gateway", "2001:db8::1", "--provision-start",
@@ -89,7 +89,7 @@ def test_fabric_vlans_and_networks_with_the_triton_cli(head, workdir,
             ("DELETE",
              f"/bob/fabrics/default/vlans/42/networks/{fab['id']}"),
             ("GET", f"/bob/networks/{fab['id']}"),
-            ("GET", f"/alice/fabrics/default/vlans")):
+            ("GET", "/alice/fabrics/default/vlans")):
         st, body, _ = request(head, method, path, bkey, bid)
         assert st == 404, (method, path, st, body)
     # and cannot put an instance on it
@@ -152,7 +152,7 @@ def test_fabric_vlans_and_networks_with_the_triton_cli(head, workdir,
         == ["fab"]
 
 
-def test_hulladm_networks_and_reservations(head, workdir):
+def test_hulladm_networks_and_reservations(head, workdir):  # noqa: F811
     head.adm("user", "add", "alice")
     head.adm("network", "create", "admin", "--subnet", "192.0.2.0/24",
              "--gateway", "192.0.2.1", "--provision-start", "192.0.2.10",
@@ -232,7 +232,8 @@ def test_hulladm_networks_and_reservations(head, workdir):
     head.host.fails("hulladm", "network", "get", "admin")
 
 
-def test_200_concurrent_allocations_never_share_an_address(head, workdir):
+def test_200_concurrent_allocations_never_share_an_address(  # noqa: F811
+        head, workdir):
     """200 writers at once (separate processes, one database) on a network
     of 50 addresses: 50 win, each a different address, 150 are told the
     network is full."""
