@@ -286,6 +286,8 @@ int cloudapi_dispatch(struct api_req *q)
 	if (!strcmp(what, "packages"))
 		return list_or_get(q, "packages", all_visible, package_view,
 				   "id");
+	if (!strcmp(what, "networks") && q->nseg > 3)
+		return network_ips_dispatch(q);
 	if (!strcmp(what, "networks"))
 		return list_or_get(q, "networks", network_visible, network_view,
 				   "id");

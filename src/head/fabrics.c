@@ -7,8 +7,14 @@
  *   GET|POST   /:login/fabrics/default/vlans/:vlan_id/networks
  *   GET|DELETE /:login/fabrics/default/vlans/:vlan_id/networks/:id
  *
+ * and the addresses of a network (CloudAPI's ListNetworkIPs/GetNetworkIP,
+ * `triton network ip list|get`):
+ *
+ *   GET /:login/networks/:id/ips[/:ip]
+ *
  * Everything is the caller's own: another account's VLAN or network
- * answers 404 as a missing one does. The records and their rules live in
+ * answers 404 as a missing one does; on a public network the caller sees
+ * only its own instances' addresses. The records and their rules live in
  * networks.c; this file maps them to HTTP.
  */
 #include <errno.h>
@@ -225,4 +231,86 @@ int fabrics_dispatch(struct api_req *q)
 	if (q->nseg == 6)
 		return networks(q, id);
 	return network_one(q, id, q->seg[6]);
+}
+
+/* CloudAPI's view of one ips record: the owner's instance, a
+ * reservation, or one hull manages (a NAT gateway's). */
+static json_t *ip_view(struct api_req *q, json_t *net, json_t *rec)
+{
+	const char *m = hull_json_str(rec, "machine", NULL);
+	bool managed = m && !strncmp(m, "nat:", 4);
+	json_t *v =
+	    json_pack("{s:O, s:b, s:b, s:b}", "ip", json_object_get(rec, "ip"),
+		      "reserved", hull_json_bool(rec, "reserved", false),
+		      "managed", managed, "free", 0);
+	if (m && !managed) {
+		json_t *mach = NULL;
+		if (store_get(q->store, "machines", m, &mach, NULL, NULL) ==
+			0 &&
+		    !strcmp(hull_json_str(mach, "owner", ""), me(q))) {
+			json_object_set_new(v, "belongs_to_uuid",
+					    json_string(m));
+			json_object_set_new(v, "belongs_to_type",
+					    json_string("zone"));
+			json_object_set_new(v, "owner_uuid",
+					    json_string(me(q)));
+		}
+		json_decref(mach);
+	}
+	(void)net;
+	return v;
+}
+
+int network_ips_dispatch(struct api_req *q)
+{
+	/* seg: login networks id ips [ip] */
+	if (q->nseg < 4 || q->nseg > 5 || strcmp(q->seg[3], "ips"))
+		return api_error(q, 404, "ResourceNotFound",
+				 "%.200s does not exist", q->path);
+	if (!is(q, "GET") && !is(q, "HEAD"))
+		return api_error(q, 405, "MethodNotAllowed",
+				 "%s is not allowed here", q->method);
+	struct hull_err err = {0};
+	json_t *net = NULL;
+	int r = head_network_lookup(q->store, me(q), q->seg[2], &net, &err);
+	if (r < 0)
+		return fail(q, r, &err);
+	bool mine = !strcmp(hull_json_str(net, "owner", ""), me(q));
+	json_t *all = NULL;
+	if ((r = head_ip_list(q->store, net, &all, &err)) < 0) {
+		json_decref(net);
+		return fail(q, r, &err);
+	}
+	json_t *out = json_array();
+	size_t i;
+	json_t *rec;
+	json_array_foreach(all, i, rec)
+	{
+		json_t *v = ip_view(q, net, rec);
+		/* a public network: the caller's instances' addresses only */
+		if (mine || json_object_get(v, "belongs_to_uuid"))
+			json_array_append(out, v);
+		json_decref(v);
+	}
+	json_decref(all);
+	json_decref(net);
+	if (q->nseg == 4)
+		return api_reply(q, 200, out);
+	struct head_ip want;
+	char norm[INET6_ADDRSTRLEN];
+	if (head_ip_parse(q->seg[4], &want) < 0) {
+		json_decref(out);
+		return api_error(q, 404, "ResourceNotFound",
+				 "ip %.60s not found", q->seg[4]);
+	}
+	head_ip_format(&want, norm);
+	json_t *hit = NULL;
+	json_array_foreach(out, i,
+			   rec) if (!strcmp(hull_json_str(rec, "ip", ""), norm))
+	    hit = json_incref(rec);
+	json_decref(out);
+	if (!hit)
+		return api_error(q, 404, "ResourceNotFound",
+				 "ip %.60s not found", q->seg[4]);
+	return api_reply(q, 200, hit);
 }

@@ -172,6 +172,15 @@ def test_fabrics_across_three_nodes(workdir, triton_bin):  # noqa: F811
             b[0]["id"])["nics"][0]["nic_tag"].rsplit("_", 1)[1])
         assert vni_a != vni_b
 
+        # `triton network ip list`: alice's addresses, each with its
+        # instance
+        out = tri(dc, triton_bin, "alice", dc.fp, "network", "ip", "list",
+                  "-j", "fab").stdout
+        owned = {j["ip"]: j.get("belongs_to_uuid") for j in
+                 (json.loads(line) for line in out.splitlines()
+                  if line.strip())}
+        assert owned == {i["primaryIp"]: i["id"] for i in a}
+
         def zrun(inst, *argv, check=True):
             return by_uuid[inst["compute_node"]].run(
                 "zlogin", inst["id"], *argv, check=check)

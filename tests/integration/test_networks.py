@@ -133,6 +133,23 @@ def test_fabric_vlans_and_networks_with_the_triton_cli(  # noqa: F811
     names = a("network", "list", "-H", "-o", "name").stdout.split()
     assert sorted(names) == ["external", "external6", "fab"]
 
+    # its addresses: one the operator reserved shows to alice; on the
+    # public network she sees none (no instance of hers), nor the NAT's;
+    # bob cannot read hers
+    head.adm("address", "reserve", fab["id"], "198.51.100.15")
+    out = a("network", "ip", "list", "-j", "fab").stdout
+    ips = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert [(i["ip"], i["reserved"]) for i in ips] == [("198.51.100.15",
+                                                        True)]
+    one = json.loads(a("network", "ip", "get", "fab", "198.51.100.15",
+                       "-j").stdout)
+    assert one["ip"] == "198.51.100.15" and one["reserved"] is True
+    assert a("network", "ip", "list", "-H", "external").stdout.strip() == ""
+    st, body, _ = request(head, "GET", f"/bob/networks/{fab['id']}/ips",
+                          bkey, bid)
+    assert st == 404, body
+    head.adm("address", "unreserve", fab["id"], "198.51.100.15")
+
     # the NAT gateway's outside address is held on the public network
     # until the fabric network goes
     def ext_ips():
