@@ -83,8 +83,16 @@ int agent_fabric_prepare(const struct agent_conf *c, json_t *payload,
  * *applied remembers the filter last written (caller frees). */
 int agent_fabric_sync(const struct agent_conf *c, json_t *map, char **applied,
 		      struct hull_err *err);
+/* The "fw_rules" task: this host's rules of params' owner become exactly
+ * params' rules (fwsync.c). */
+int agent_fw_rules(json_t *params, struct hull_err *err);
 
 /* Runs the agent until stop becomes true (a signal handler sets it). */
+/* A `console` task {pair, type}: connects to the instance's console (or
+ * VNC relay) and bridges it, in a thread of its own, to the head node
+ * (console.c). Returns once the thread runs. */
+int agent_console_start(const struct agent_conf *c, const char *uuid,
+			json_t *params, struct hull_err *err);
 int agent_run(const struct agent_conf *c, volatile int *stop,
 	      struct hull_err *err);
 

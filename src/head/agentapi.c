@@ -27,6 +27,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/console.h"
 #include "head/machines.h"
 #include "head/networks.h"
 #include "head/servers.h"
@@ -256,6 +257,8 @@ int agentapi_dispatch(struct api_req *q)
 		return fabric_map(q, uuid);
 	if (q->nseg == 5 && !strcmp(what, "tasks") && is(q, "POST"))
 		return task_report(q, uuid, q->seg[4]);
+	if (q->nseg == 5 && !strcmp(what, "consoles") && is(q, "GET"))
+		return console_agent_open(q, uuid, q->seg[4]);
 	if (q->nseg == 5 && !strcmp(what, "vms") && is(q, "POST"))
 		return vm_report(q, uuid, q->seg[4]);
 	return api_error(q, 404, "ResourceNotFound", "%.200s does not exist",

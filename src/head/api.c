@@ -25,8 +25,10 @@
 #include "head/admin.h"
 #include "head/api.h"
 #include "head/b64.h"
+#include "head/console.h"
 #include "head/httpsig.h"
 #include "head/sshkey.h"
+#include "head/webui.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -45,12 +47,19 @@ struct api {
 	struct MHD_Daemon *d;
 	const struct head_config *cfg;
 	struct store *store;
+	struct webui *webui; /* the web console's state */
 	char *cert_pem, *key_pem;
 	/* Buckets of the accounts seen, made on their first authenticated
 	 * request (so as many as there are accounts at most). */
 	struct bucket *buckets;
 	size_t nbuckets;
+	struct console_hub *consoles;
 };
+
+struct console_hub *api_console_hub(struct api *a)
+{
+	return a->consoles;
+}
 
 /* Per connection-request state. */
 struct pending {
@@ -60,7 +69,16 @@ struct pending {
 	bool too_big;
 	bool started;
 	struct timespec t0;
+	void (*abandon)(void *cls); /* an upgrade not yet taken */
+	void *abandon_cls;
 };
+
+void api_upgrade_taken(void *req_cls)
+{
+	struct pending *p = req_cls;
+	if (p)
+		p->abandon = NULL;
+}
 
 const char *api_query(struct api_req *q, const char *name)
 {
@@ -125,6 +143,12 @@ static const char *header_of(const char *name, void *ctx)
 static int authenticate(struct api_req *q, const char *target)
 {
 	const char *auth = header_of("authorization", q->conn);
+	/* The web console's session: an alternative to a signature. */
+	if (!auth) {
+		int rs = webui_session_auth(q);
+		if (rs != -ENOENT)
+			return rs;
+	}
 	if (!auth)
 		return api_error(q, 401, "InvalidCredentials",
 				 "You must make authenticated requests to use "
@@ -297,13 +321,27 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 			  "request body is larger than %d bytes", API_BODY_MAX);
 		goto out;
 	}
+	if (console_ws_request(q)) { /* its ticket is its credential */
+		console_ws_open(q);
+		goto out;
+	}
 	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
+	bool web = q->nseg >= 1 && !strcmp(q->seg[0], "console");
+	if (web && webui_is_public(q)) {
+		if (parse_body(q, p) == 0)
+			webui_dispatch(q);
+		goto out;
+	}
 	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
 		goto out;
 	if (parse_body(q, p) < 0)
 		goto out;
 	if (agent) {
 		agentapi_dispatch(q);
+		goto out;
+	}
+	if (web) {
+		webui_dispatch(q);
 		goto out;
 	}
 	cloudapi_dispatch(q);
@@ -338,11 +376,22 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 				   struct pending *p)
 {
 	struct MHD_Response *res;
+	if (q->upgrade) {
+		enum MHD_Result r = MHD_queue_response(
+		    conn, MHD_HTTP_SWITCHING_PROTOCOLS, q->upgrade);
+		MHD_destroy_response(q->upgrade);
+		return r;
+	}
 	if (q->file_fd >= 0) {
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
 		MHD_add_response_header(res, "Content-Type",
-					"application/octet-stream");
+					q->content_type
+					    ? q->content_type
+					    : "application/octet-stream");
+	} else if (q->response) {
+		res = q->response;
+		q->response = NULL;
 	} else {
 		char *text =
 		    q->out ? json_dumps(q->out, JSON_COMPACT | JSON_ENCODE_ANY)
@@ -379,6 +428,10 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		snprintf(ra, sizeof(ra), "%d", q->retry_after);
 		MHD_add_response_header(res, "Retry-After", ra);
 	}
+	if (q->set_cookie)
+		MHD_add_response_header(res, "Set-Cookie", q->set_cookie);
+	if (!strncmp(q->path, "/console", 8))
+		webui_add_security_headers(res);
 	MHD_add_response_header(res, "Request-Id", rid);
 	MHD_add_response_header(res, "Response-Time", rt);
 	MHD_add_response_header(res, "Api-Version", API_VERSION);
@@ -425,7 +478,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			    .conn = conn,
 			    .status = 500,
 			    .resource_count = -1,
-			    .file_fd = -1};
+			    .file_fd = -1,
+			    .webui = a->webui};
 	const char *target = p->target ? p->target : url;
 	char rid[HULL_UUID_LEN + 1];
 	hull_uuid_generate(rid);
@@ -436,10 +490,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		route(&q, target, p);
 	if (q.status == 500 && !q.out)
 		api_error(&q, 500, "InternalError", "no answer");
+	if (q.upgrade && q.upgrade_abandon) {
+		p->abandon = q.upgrade_abandon;
+		p->abandon_cls = q.upgrade_cls;
+	}
 	enum MHD_Result r = send_answer(conn, &q, rid, p);
+	if (r != MHD_YES && p->abandon) {
+		p->abandon(p->abandon_cls);
+		p->abandon = NULL;
+	}
 	log_request(&q, target, p, rid);
+	/* A write may have changed what an event stream shows. */
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		webui_notify(a->webui);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
+	free(q.set_cookie);
 	json_decref(q.out);
 	json_decref(q.body);
 	json_decref(q.account);
@@ -460,6 +526,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct pending *p = *con_cls;
 	if (!p)
 		return;
+	if (p->abandon)
+		p->abandon(p->abandon_cls);
 	free(p->target);
 	free(p->body);
 	free(p);
@@ -489,7 +557,8 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	if (r < 0)
 		return r;
 	struct sockaddr_storage ss = {0};
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_UPGRADE;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -505,6 +574,7 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->cfg = c;
 	a->store = s;
+	a->consoles = console_hub_new();
 	if (c->tls) {
 		size_t n;
 		if ((r = hull_file_read(c->cert, 1 << 20, &a->cert_pem, &n,
@@ -516,6 +586,13 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 		}
 		flags |= MHD_USE_TLS;
 	}
+	/* The web console; its event streams wait suspended, not polled
+	 * (webui.c). */
+	if ((r = webui_new(c, &a->webui, err)) < 0) {
+		api_stop(a);
+		return r;
+	}
+	flags |= MHD_ALLOW_SUSPEND_RESUME;
 	struct MHD_OptionItem tls_opts[] = {
 	    {MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, a->key_pem},
@@ -548,10 +625,13 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 
 void api_stop(struct api *a)
 {
+	webui_stop(a ? a->webui : NULL); /* before the daemon: webui.h */
 	if (!a)
 		return;
+	console_hub_free(a->consoles); /* before the daemon: see console.h */
 	if (a->d)
 		MHD_stop_daemon(a->d);
+	webui_free(a->webui);
 	free(a->cert_pem);
 	free(a->key_pem);
 	free(a->buckets);

@@ -18,6 +18,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/fwrules.h"
 #include "head/machines.h"
 #include "head/networks.h"
 #include "lib/json.h"
@@ -298,6 +299,8 @@ int cloudapi_dispatch(struct api_req *q)
 				   "uuid");
 	if (!strcmp(what, "machines"))
 		return machines_dispatch(q);
+	if (!strcmp(what, "fwrules"))
+		return fwrules_dispatch(q);
 	return not_found(q);
 }
 

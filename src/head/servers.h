@@ -40,6 +40,9 @@ int64_t head_now_ms(void);
 /* "running" or "unknown" for a server record at now_ms. */
 const char *server_status(json_t *srv, int64_t now_ms);
 
+/* A machine books capacity unless it failed or is gone. */
+bool machine_books(json_t *m);
+
 /* What is left to book on a server (MiB): its RAM less the reservation
  * ratio and the memory of its machines that are neither failed nor
  * deleted, its usable pool less their disk. machines: the machines bucket
