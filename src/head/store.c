@@ -45,6 +45,8 @@ static const struct bucket {
     {"servers", {"hostname"}},
     {"tasks", {"server", "machine"}},
     {"ips", {"network", "machine"}},
+    {"vlans", {"owner"}},
+    {"vnis", {0}},
     {"sessions", {"account"}},
     {"fwrules", {"owner"}},
 };
