@@ -301,6 +301,9 @@ static int sv_boot(struct supervisor *sv, struct inst *inst,
 		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
 		sv->cfg.restart = ZONE_RESTART_NEVER;
 		sv->state = SV_BOOTING;
+		/* An emulator starts in a new tree, as it always has. */
+		if ((r = zone_cgroup_destroy(&sv->cg, err)) < 0)
+			return r;
 		r = sv_vm_boot(&sv->vm, &sv->cfg.inst, &sv->cg, sv->loop,
 			       &sv->proc, boot_ended, sv, err);
 		if (r != 0)
@@ -922,9 +925,9 @@ static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 		/* The holder keeps the same open file, so the lock stays
 		 * held while no supervisor runs between two. */
 		sv_holder_put("lock", sv->lock_fd);
-		/* What a killed predecessor left: an empty cgroup, stale
-		 * sockets. */
-		if ((r = zone_cleanup_locked(sv->uuid, err)) < 0)
+		/* What a killed predecessor left: processes in the cgroup,
+		 * stale sockets (the emptied tree is kept for this boot). */
+		if ((r = zone_cleanup_keep_cgroup(sv->uuid, err)) < 0)
 			return r;
 		_cleanup_free_ char *hp =
 		    xasprintf("%s/holder.pid", sv->run_dir);
@@ -993,7 +996,12 @@ static void sv_teardown(struct supervisor *sv)
 		waitpid(sv->proc.pid, NULL, 0);
 		sv_zone_down(sv);
 	}
-	if (sv->cg.rel && zone_cgroup_destroy(&sv->cg, &err) < 0)
+	/* A zone's cgroup tree stays, empty, for its next start (its limits
+	 * are written again then; vmadm delete removes it); an HVM
+	 * instance's goes. */
+	if (sv->cg.rel &&
+	    (sv->vm.hvm ? zone_cgroup_destroy(&sv->cg, &err)
+			: zone_cgroup_kill(&sv->cg, 5000, &err)) < 0)
 		sv_log("error", "%s", err.msg);
 	if (sv->owns_run) {
 		_cleanup_free_ char *ctl =
