@@ -81,6 +81,7 @@ struct supervisor {
 	int restarts, backoff_s, failures;
 	int64_t oom_seen;
 	bool owns_run;	 /* we hold the pid lock: the run files are ours */
+	bool booted;	 /* the instance ran under us (booted or adopted) */
 	int ready_fd;	 /* the first boot's report to vmadm, or -1 */
 	int rc;		 /* the exit status */
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
@@ -347,6 +348,7 @@ static int sv_watch(struct supervisor *sv, struct hull_err *err)
 	sv_holder_put("notify", sv->proc.notify_fd);
 	sv_holder_put("qmp", sv->vm.qmp_fd);
 	sv->oom_seen = zone_cgroup_oom_kills(&sv->cg);
+	sv->booted = true;
 	return 0;
 }
 
@@ -996,12 +998,12 @@ static void sv_teardown(struct supervisor *sv)
 		waitpid(sv->proc.pid, NULL, 0);
 		sv_zone_down(sv);
 	}
-	/* A zone's cgroup tree stays, empty, for its next start (its limits
-	 * are written again then; vmadm delete removes it); an HVM
-	 * instance's goes. */
-	if (sv->cg.rel &&
-	    (sv->vm.hvm ? zone_cgroup_destroy(&sv->cg, &err)
-			: zone_cgroup_kill(&sv->cg, 5000, &err)) < 0)
+	/* A zone that ran keeps its cgroup tree, empty, for its next start
+	 * (its limits are written again then; vmadm delete removes it). A
+	 * start that failed leaves nothing; an HVM instance's tree goes. */
+	bool keep = sv->booted && !sv->vm.hvm;
+	if (sv->cg.rel && (keep ? zone_cgroup_empty(&sv->cg, &err)
+				: zone_cgroup_destroy(&sv->cg, &err)) < 0)
 		sv_log("error", "%s", err.msg);
 	if (sv->owns_run) {
 		_cleanup_free_ char *ctl =

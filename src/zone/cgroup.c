@@ -688,11 +688,12 @@ bool zone_cgroup_dir_populated(const char *d, bool v2)
 			return strstr(ev, "populated 1") != NULL;
 		return false;
 	}
-	/* pids.current counts the whole subtree: one read instead of a
-	 * walk (a stopped zone keeps its empty tree, vmadm list asks). */
+	/* pids.current counts the whole subtree: 0 says "empty" in one read
+	 * (a stopped zone keeps its empty tree, vmadm list asks). It also
+	 * counts zombies, which cgroup.procs does not list: walk otherwise. */
 	_cleanup_free_ char *pc = read_str(d, "pids.current");
-	if (pc)
-		return strtoll(pc, NULL, 10) > 0;
+	if (pc && strtoll(pc, NULL, 10) == 0)
+		return false;
 	return procs_walk(d, NULL) > 0;
 }
 
@@ -784,6 +785,32 @@ static int rmdir_tree(const char *dir)
 		    10); /* exiting tasks leave the cgroup asynchronously */
 	}
 	return -EBUSY;
+}
+
+int zone_cgroup_empty(struct zone_cgroup *cg, struct hull_err *err)
+{
+	int r = zone_cgroup_kill(cg, 5000, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		DIR *dh = opendir(cg->payload[i]);
+		if (!dh)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(dh))) {
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *sub =
+			    xasprintf("%s/%s", cg->payload[i], de->d_name);
+			if ((r = rmdir_tree(sub)) < 0) {
+				closedir(dh);
+				return hull_err_sys(err, -r, "cgroup: rmdir %s",
+						    sub);
+			}
+		}
+		closedir(dh);
+	}
+	return 0;
 }
 
 int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err)

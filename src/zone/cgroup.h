@@ -133,6 +133,10 @@ bool zone_cgroup_dir_populated(const char *d, bool v2);
  * up to timeout_ms for it to be empty. */
 int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,
 		     struct hull_err *err);
+/* Kills what is left and removes what the zone made below its payload
+ * level (systemd's slices), keeping the tree hull made for the next boot
+ * (a stopped zone's). */
+int zone_cgroup_empty(struct zone_cgroup *cg, struct hull_err *err);
 /* Kills what is left and removes the cgroup (descendants first) in every
  * hierarchy; a missing cgroup is fine. */
 int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err);
