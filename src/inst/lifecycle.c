@@ -23,6 +23,7 @@
 #include "supervisor/client.h"
 #include "vm/record.h"
 
+/* 1: changed, 0: it was so already, < 0: failed. */
 static int set_autoboot(const char *uuid, bool on, struct hull_err *err)
 {
 	bool pending;
@@ -33,6 +34,8 @@ static int set_autoboot(const char *uuid, bool on, struct hull_err *err)
 	if (!pending && hull_json_bool(vm, "autoboot", !on) != on) {
 		json_object_set_new(vm, "autoboot", json_boolean(on));
 		r = vm_record_save(vm, err);
+		if (r == 0)
+			r = 1;
 	}
 	json_decref(vm);
 	return r;
@@ -44,11 +47,28 @@ int inst_start_locked(const char *uuid, const struct hull_progress *pr,
 	if (supervisor_alive(uuid))
 		return 1;
 	inst_progress(pr, HULL_STEP_BOOT, uuid, NULL);
-	int r = supervisor_start(uuid, err);
+	struct supervisor_spawn sp;
+	int r = supervisor_spawn(uuid, &sp, err);
 	if (r < 0)
 		return r;
+	/* autoboot is recorded (two fsyncs) while the supervisor boots the
+	 * zone on another CPU, and put back if the boot fails. The
+	 * supervisor reads the record once, old or new: either is whole,
+	 * and they differ in autoboot only. */
+	struct hull_err aerr = {0};
+	int ar = set_autoboot(uuid, true, &aerr);
+	if ((r = supervisor_spawn_wait(&sp, err)) < 0) {
+		if (ar > 0)
+			set_autoboot(uuid, false, NULL);
+		return r;
+	}
 	inst_progress(pr, HULL_STEP_RUNNING, uuid, NULL);
-	return set_autoboot(uuid, true, err);
+	if (ar < 0) {
+		if (err)
+			*err = aerr;
+		return ar;
+	}
+	return 0;
 }
 
 int inst_stop_locked(const char *uuid, bool force, int timeout,
@@ -172,6 +192,8 @@ static int stop_or_reboot(const char *uuid, bool reboot, bool force,
 		if (r == 0) {
 			inst_progress(pr, HULL_STEP_STOPPED, uuid, NULL);
 			r = set_autoboot(uuid, false, err);
+			if (r > 0)
+				r = 0;
 		}
 	}
 	hull_lock_release(lock);

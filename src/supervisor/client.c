@@ -47,6 +47,16 @@ static char *supervisor_path(void)
 
 int supervisor_start(const char *uuid, struct hull_err *err)
 {
+	struct supervisor_spawn sp;
+	int r = supervisor_spawn(uuid, &sp, err);
+	return r < 0 ? r : supervisor_spawn_wait(&sp, err);
+}
+
+int supervisor_spawn(const char *uuid, struct supervisor_spawn *sp,
+		     struct hull_err *err)
+{
+	sp->pid = -1;
+	sp->fd = -1;
 	if (!hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "not a uuid: %s", uuid);
 	_cleanup_free_ char *prog = supervisor_path();
@@ -69,10 +79,21 @@ int supervisor_start(const char *uuid, struct hull_err *err)
 		_exit(127);
 	}
 	close(p[1]);
+	sp->pid = pid;
+	sp->fd = p[0];
+	return 0;
+}
+
+int supervisor_spawn_wait(struct supervisor_spawn *sp, struct hull_err *err)
+{
+	int fd = sp->fd;
+	pid_t pid = sp->pid;
+	sp->fd = -1;
+	sp->pid = -1;
 	char buf[HULL_ERR_MSG_MAX];
 	size_t len = 0;
 	for (;;) {
-		ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -81,7 +102,7 @@ int supervisor_start(const char *uuid, struct hull_err *err)
 		if (len == sizeof(buf) - 1)
 			break;
 	}
-	close(p[0]);
+	close(fd);
 	buf[len] = '\0';
 	int status;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -112,6 +133,7 @@ bool supervisor_alive(const char *uuid)
  * ("/sys/fs/cgroup/pids/hull"), found once: looking the hierarchies up
  * costs dozens of system calls, and vmadm list asks for every instance. */
 static char *census_base;
+static bool census_v2;
 
 static void census_once(void)
 {
@@ -119,6 +141,7 @@ static void census_once(void)
 	zone_cgroup_init(&cg, "census");
 	const char *d = zone_cgroup_census_dir(&cg);
 	census_base = xstrdup(d ? d : "");
+	census_v2 = cg.v2;
 	char *slash = strrchr(census_base, '/');
 	if (slash)
 		*slash = '\0';
@@ -132,7 +155,8 @@ static const char *census_parent(void)
 	return census_base;
 }
 
-/* A stopped instance has no cgroup: one stat says so. */
+/* An instance never started (or deleted) has no cgroup: one stat says
+ * so. A stopped one keeps its empty tree. */
 static bool has_cgroup(const char *uuid)
 {
 	const char *base = census_parent();
@@ -144,11 +168,8 @@ bool zone_cgroup_busy(const char *uuid)
 {
 	if (!has_cgroup(uuid))
 		return false;
-	struct zone_cgroup cg;
-	zone_cgroup_init(&cg, uuid);
-	bool r = zone_cgroup_populated(&cg);
-	zone_cgroup_fini(&cg);
-	return r;
+	_cleanup_free_ char *d = xasprintf("%s/%s", census_parent(), uuid);
+	return zone_cgroup_dir_populated(d, census_v2);
 }
 
 bool zone_is_running(const char *uuid)
@@ -363,11 +384,12 @@ int zone_limits_update(const char *uuid, struct hull_err *err)
 	return simple(uuid, json_pack("{s:s}", "cmd", "update"), 10000, err);
 }
 
-int zone_cleanup_locked(const char *uuid, struct hull_err *err)
+static int cleanup(const char *uuid, bool keep_cgroup, struct hull_err *err)
 {
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
-	int r = zone_cgroup_destroy(&cg, err);
+	int r = keep_cgroup ? zone_cgroup_kill(&cg, 5000, err)
+			    : zone_cgroup_destroy(&cg, err);
 	zone_cgroup_fini(&cg);
 	if (r < 0)
 		return r;
@@ -383,6 +405,16 @@ int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 		unlink(p);
 	}
 	return 0;
+}
+
+int zone_cleanup_locked(const char *uuid, struct hull_err *err)
+{
+	return cleanup(uuid, false, err);
+}
+
+int zone_cleanup_keep_cgroup(const char *uuid, struct hull_err *err)
+{
+	return cleanup(uuid, true, err);
 }
 
 static void zone_holder_pid_remove(const char *uuid)

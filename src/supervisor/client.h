@@ -13,6 +13,16 @@
 /* Runs hull-supervisor UUID and waits until the zone's init runs; on
  * failure err holds the supervisor's one error line and nothing is left. */
 int supervisor_start(const char *uuid, struct hull_err *err);
+/* supervisor_start in two halves, for work done while the supervisor
+ * boots: supervisor_spawn runs it, supervisor_spawn_wait reads its report
+ * and reaps it (call it exactly once after a successful spawn). */
+struct supervisor_spawn {
+	pid_t pid;
+	int fd; /* the report's pipe */
+};
+int supervisor_spawn(const char *uuid, struct supervisor_spawn *sp,
+		     struct hull_err *err);
+int supervisor_spawn_wait(struct supervisor_spawn *sp, struct hull_err *err);
 /* Is the supervisor alive (it holds the lock on run/supervisor.pid)? */
 bool supervisor_alive(const char *uuid);
 /* The derived state: supervisor alive and the zone's payload cgroup (its
@@ -48,10 +58,14 @@ pid_t zone_init_pid(const char *uuid, struct hull_err *err);
 /* Applies the record's limits to the running zone's cgroup (vmadm update). */
 int zone_limits_update(const char *uuid, struct hull_err *err);
 /* Removes what a dead supervisor left (processes in the cgroup, the
- * cgroup, run files). EBUSY when a supervisor is alive. */
+ * cgroup, run files), and a stopped zone's kept cgroup tree. EBUSY when a
+ * supervisor is alive. */
 int zone_cleanup(const char *uuid, struct hull_err *err);
 /* The same, for the supervisor itself, which holds the pid lock. */
 int zone_cleanup_locked(const char *uuid, struct hull_err *err);
+/* zone_cleanup_locked, but the emptied cgroup tree stays (a boot follows
+ * and writes its limits again). */
+int zone_cleanup_keep_cgroup(const char *uuid, struct hull_err *err);
 /* The last exit of init: SmartOS's exit_status (status>>8, or -signal) and
  * exit_timestamp (ISO-8601). ENOENT when the zone never exited. */
 int zone_lastexited_read(const char *uuid, int *exit_status, char ts[32],

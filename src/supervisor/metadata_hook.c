@@ -241,6 +241,7 @@ static void md_timer_stop(void)
 }
 
 static int md_spawn(const char *uuid, struct hull_err *err);
+static bool md_spawn_in(long delay_ns);
 
 static void on_md_timer(struct sv_loop *loop, int fd, uint32_t events,
 			void *data)
@@ -277,18 +278,28 @@ static void on_md_exit(struct sv_loop *loop, int fd, uint32_t events,
 			sv_log("error", "metadata: %s", err.msg);
 		return;
 	}
+	md_spawn_in(delay_ms * 1000000L);
+}
+
+/* Spawns the server from the event loop in delay_ns (> 0); false (and
+ * logged) when the timer could not be set. */
+static bool md_spawn_in(long delay_ns)
+{
+	struct hull_err err = {0};
 	struct itimerspec it = {
-	    .it_value = {delay_ms / 1000, (delay_ms % 1000) * 1000000L}};
+	    .it_value = {delay_ns / 1000000000L, delay_ns % 1000000000L}};
 	md_timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (md_timer < 0 || timerfd_settime(md_timer, 0, &it, NULL) < 0 ||
 	    sv_loop_add(md_loop, md_timer, EPOLLIN, on_md_timer, NULL, &err) <
 		0) {
-		sv_log("error", "metadata: restart timer: %s",
+		sv_log("error", "metadata: timer: %s",
 		       err.msg[0] ? err.msg : strerror(errno));
 		if (md_timer >= 0)
 			close(md_timer);
 		md_timer = -1;
+		return false;
 	}
+	return true;
 }
 
 /* Puts child i into the instance's metadata leaf and watches it. */
@@ -405,7 +416,23 @@ static int md_started(struct sv_loop *loop, const struct zone_config *cfg,
 			return fd;
 		sv_holder_put("metadata", fd);
 	}
-	return sv_metadata_start(loop, cfg->uuid, fd, err);
+	/* The socket listens now (a client's connect waits in its backlog);
+	 * the server's two processes are forked and placed in their cgroup
+	 * from the event loop, after the supervisor has reported the boot:
+	 * they are off vmadm start's path. A failure there is logged and
+	 * the server is not restarted before the next boot, as when it
+	 * keeps dying. */
+	md_loop = loop;
+	snprintf(md_uuid, sizeof(md_uuid), "%s", cfg->uuid);
+	if (fd != md_listen_fd) {
+		if (md_listen_fd >= 0)
+			close(md_listen_fd);
+		md_listen_fd = fd;
+	}
+	md_timer_stop();
+	md_reap();
+	md_quick_deaths = 0;
+	return md_spawn_in(1) ? 0 : md_spawn(cfg->uuid, err);
 }
 
 static void md_stopped(struct sv_loop *loop, const struct zone_config *cfg)

@@ -82,6 +82,7 @@ struct supervisor {
 	int restarts, backoff_s, failures;
 	int64_t oom_seen;
 	bool owns_run;	 /* we hold the pid lock: the run files are ours */
+	bool booted;	 /* the instance ran under us (booted or adopted) */
 	int ready_fd;	 /* the first boot's report to vmadm, or -1 */
 	int rc;		 /* the exit status */
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
@@ -302,6 +303,9 @@ static int sv_boot(struct supervisor *sv, struct inst *inst,
 		snprintf(sv->cfg.uuid, sizeof(sv->cfg.uuid), "%s", sv->uuid);
 		sv->cfg.restart = ZONE_RESTART_NEVER;
 		sv->state = SV_BOOTING;
+		/* An emulator starts in a new tree, as it always has. */
+		if ((r = zone_cgroup_destroy(&sv->cg, err)) < 0)
+			return r;
 		r = sv_vm_boot(&sv->vm, &sv->cfg.inst, &sv->cg, sv->loop,
 			       &sv->proc, boot_ended, sv, err);
 		if (r != 0)
@@ -345,6 +349,7 @@ static int sv_watch(struct supervisor *sv, struct hull_err *err)
 	sv_holder_put("notify", sv->proc.notify_fd);
 	sv_holder_put("qmp", sv->vm.qmp_fd);
 	sv->oom_seen = zone_cgroup_oom_kills(&sv->cg);
+	sv->booted = true;
 	return 0;
 }
 
@@ -938,9 +943,9 @@ static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 		/* The holder keeps the same open file, so the lock stays
 		 * held while no supervisor runs between two. */
 		sv_holder_put("lock", sv->lock_fd);
-		/* What a killed predecessor left: an empty cgroup, stale
-		 * sockets. */
-		if ((r = zone_cleanup_locked(sv->uuid, err)) < 0)
+		/* What a killed predecessor left: processes in the cgroup,
+		 * stale sockets (the emptied tree is kept for this boot). */
+		if ((r = zone_cleanup_keep_cgroup(sv->uuid, err)) < 0)
 			return r;
 		_cleanup_free_ char *hp =
 		    xasprintf("%s/holder.pid", sv->run_dir);
@@ -1009,7 +1014,12 @@ static void sv_teardown(struct supervisor *sv)
 		waitpid(sv->proc.pid, NULL, 0);
 		sv_zone_down(sv);
 	}
-	if (sv->cg.rel && zone_cgroup_destroy(&sv->cg, &err) < 0)
+	/* A zone that ran keeps its cgroup tree, empty, for its next start
+	 * (its limits are written again then; vmadm delete removes it). A
+	 * start that failed leaves nothing; an HVM instance's tree goes. */
+	bool keep = sv->booted && !sv->vm.hvm;
+	if (sv->cg.rel && (keep ? zone_cgroup_empty(&sv->cg, &err)
+				: zone_cgroup_destroy(&sv->cg, &err)) < 0)
 		sv_log("error", "%s", err.msg);
 	if (sv->owns_run) {
 		_cleanup_free_ char *ctl =

@@ -597,7 +597,41 @@ int zone_cgroup_limits_apply(struct zone_cgroup *cg,
 			     const struct inst_limits *l, struct hull_err *err)
 {
 	int r;
+	/* A tree kept from an earlier boot still holds that boot's limits:
+	 * what the record no longer sets goes back to the kernel's default
+	 * (unlimited, 1024 shares), as a new cgroup would have it. */
+	struct inst_limits dflt = *l;
+	if (!cg->fresh) {
+		if (dflt.cpu_cap < 0)
+			dflt.cpu_cap = 0;
+		if (dflt.cpu_shares < 0)
+			dflt.cpu_shares = 1024;
+		if (dflt.max_lwps < 0)
+			dflt.max_lwps = 0;
+		l = &dflt;
+	}
 	for (size_t i = 0; i < cg->ndirs; i++) {
+		if (!cg->fresh && !cg->v2 &&
+		    strcmp(cg->ctl[i], "memory") == 0) {
+			/* memsw first: it must stay >= the limit (memory_v1
+			 * sets it again when the record has max_swap). */
+			if (l->max_swap < 0 || l->max_physical_memory < 0)
+				write_str(cg->dirs[i],
+					  "memory.memsw.limit_in_bytes", "-1",
+					  NULL);
+			if (l->max_physical_memory < 0)
+				write_str(cg->dirs[i], "memory.limit_in_bytes",
+					  "-1", NULL);
+		}
+		if (!cg->fresh && cg->v2) {
+			if (l->max_physical_memory < 0)
+				write_str(cg->dirs[i], "memory.max", "max",
+					  NULL);
+			if (l->max_swap < 0 &&
+			    has_file(cg->dirs[i], "memory.swap.max"))
+				write_str(cg->dirs[i], "memory.swap.max", "max",
+					  NULL);
+		}
 		r = cg->v2 ? limits_v2(cg->dirs[i], l, err)
 			   : limits_v1(cg, i, l, err);
 		if (r < 0)
@@ -646,15 +680,26 @@ const char *zone_cgroup_census_dir(struct zone_cgroup *cg)
 	return census_dir(cg);
 }
 
-static bool dir_populated(const struct zone_cgroup *cg, const char *d)
+bool zone_cgroup_dir_populated(const char *d, bool v2)
 {
-	if (cg->v2) {
+	if (v2) {
 		_cleanup_free_ char *ev = read_str(d, "cgroup.events");
 		if (ev)
 			return strstr(ev, "populated 1") != NULL;
 		return false;
 	}
+	/* pids.current counts the whole subtree: 0 says "empty" in one read
+	 * (a stopped zone keeps its empty tree, vmadm list asks). It also
+	 * counts zombies, which cgroup.procs does not list: walk otherwise. */
+	_cleanup_free_ char *pc = read_str(d, "pids.current");
+	if (pc && strtoll(pc, NULL, 10) == 0)
+		return false;
 	return procs_walk(d, NULL) > 0;
+}
+
+static bool dir_populated(const struct zone_cgroup *cg, const char *d)
+{
+	return zone_cgroup_dir_populated(d, cg->v2);
 }
 
 bool zone_cgroup_populated(struct zone_cgroup *cg)
@@ -689,6 +734,9 @@ int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,
 {
 	const char *d = census_dir(cg);
 	if (!d || !hull_is_dir(d))
+		return 0;
+	/* A stopped zone's kept tree is empty: nothing to freeze. */
+	if (!zone_cgroup_populated(cg))
 		return 0;
 	const char *fz = zone_cgroup_dir(cg, "freezer");
 	bool v2kill = cg->v2 && has_file(d, "cgroup.kill");
@@ -737,6 +785,32 @@ static int rmdir_tree(const char *dir)
 		    10); /* exiting tasks leave the cgroup asynchronously */
 	}
 	return -EBUSY;
+}
+
+int zone_cgroup_empty(struct zone_cgroup *cg, struct hull_err *err)
+{
+	int r = zone_cgroup_kill(cg, 5000, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		DIR *dh = opendir(cg->payload[i]);
+		if (!dh)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(dh))) {
+			if (de->d_type != DT_DIR || de->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *sub =
+			    xasprintf("%s/%s", cg->payload[i], de->d_name);
+			if ((r = rmdir_tree(sub)) < 0) {
+				closedir(dh);
+				return hull_err_sys(err, -r, "cgroup: rmdir %s",
+						    sub);
+			}
+		}
+		closedir(dh);
+	}
+	return 0;
 }
 
 int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err)

@@ -126,10 +126,17 @@ bool zone_cgroup_payload_populated(struct zone_cgroup *cg);
 /* The folder zone_cgroup_populated() reads (the pids hierarchy's, or the
  * first), or NULL. */
 const char *zone_cgroup_census_dir(struct zone_cgroup *cg);
+/* Whether the census folder d (zone_cgroup_census_dir, of a v2 tree or
+ * not) or anything below it holds a process. */
+bool zone_cgroup_dir_populated(const char *d, bool v2);
 /* SIGKILLs everything in it (cgroup.kill, or freeze + kill on v1) and waits
  * up to timeout_ms for it to be empty. */
 int zone_cgroup_kill(struct zone_cgroup *cg, int timeout_ms,
 		     struct hull_err *err);
+/* Kills what is left and removes what the zone made below its payload
+ * level (systemd's slices), keeping the tree hull made for the next boot
+ * (a stopped zone's). */
+int zone_cgroup_empty(struct zone_cgroup *cg, struct hull_err *err);
 /* Kills what is left and removes the cgroup (descendants first) in every
  * hierarchy; a missing cgroup is fine. */
 int zone_cgroup_destroy(struct zone_cgroup *cg, struct hull_err *err);

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, _init_pool, prog
 from vmtools import create, get, unfreeze
-from zonekit import cgroup_dirs, cgroup_remove, read_until
+from zonekit import cgroup_dirs, cgroup_pids, cgroup_remove, read_until
 
 
 @pytest.fixture
@@ -212,3 +212,76 @@ def test_rollback_of_running_zone_restarts_it(zhost):
     zhost.run("vmadm", "rollback-snapshot", u, "base")
     assert state(zhost, u) == "running"
     assert not os.path.exists(os.path.join(zhost.root, u, "root", "etc", "marker"))
+
+
+def _limit(parent, u, names):
+    """The first of the files `names` found in u's cgroup, as an int."""
+    for d in cgroup_dirs(parent):
+        for f in names:
+            path = os.path.join(d, u, f)
+            if os.path.exists(path):
+                with open(path) as fh:
+                    v = fh.read().split()[0]
+                return -1 if v == "max" else int(v)
+    raise AssertionError(f"none of {names} in {u}'s cgroup")
+
+
+MEM = ("memory.max", "memory.limit_in_bytes")
+CAP = ("cpu.max", "cpu.cfs_quota_us")
+LWPS = ("pids.max",)
+
+
+def test_stopped_zone_keeps_its_cgroup_and_gets_current_limits(zhost):
+    # A stopped zone keeps its cgroup tree, empty, for its next start
+    # (docs/internals.md); what vmadm update changed while it was stopped
+    # lands in it at that start, and vmadm delete removes it.
+    parent = zhost.env["HULL_CGROUP_PARENT"]
+    u = create(zhost, bb(zhost, autoboot=False, cpu_cap=50, max_lwps=100))
+    zhost.run("vmadm", "start", u)
+    assert _limit(parent, u, MEM) == 128 << 20
+    assert _limit(parent, u, CAP) == 50000
+    zhost.run("vmadm", "stop", u, "-F")
+    dirs = [os.path.join(d, u) for d in cgroup_dirs(parent)]
+    assert dirs and all(os.path.isdir(d) for d in dirs)
+    assert cgroup_pids(f"{parent}/{u}") == set()
+    assert state(zhost, u) == "stopped"
+    zhost.run("vmadm", "update", u, "max_physical_memory=256", "cpu_cap=0",
+              "max_lwps=300")
+    assert _limit(parent, u, MEM) == 128 << 20  # not applied while stopped
+    zhost.run("vmadm", "start", u)
+    assert state(zhost, u) == "running"
+    assert _limit(parent, u, MEM) == 256 << 20
+    assert _limit(parent, u, CAP) == -1  # the cap is gone
+    assert _limit(parent, u, LWPS) == 300
+    assert zhost.run("zlogin", u, "echo", "hi").out.strip() == "hi"
+    zhost.run("vmadm", "stop", u, "-F")
+    zhost.run("vmadm", "delete", u)
+    assert not any(os.path.isdir(d) for d in dirs)
+
+
+def test_failed_and_killed_starts_leak_nothing(zhost):
+    parent = zhost.env["HULL_CGROUP_PARENT"]
+    u = create(zhost, bb(zhost, autoboot=False, init_name="/no/such/init"))
+    # A start that fails: one line, autoboot left as it was, nothing runs.
+    r = zhost.fails("vmadm", "start", u)
+    assert "/no/such/init" in r.err, r
+    vm = get(zhost, u)
+    assert vm["state"] == "stopped" and vm["autoboot"] is False
+    assert cgroup_pids(f"{parent}/{u}") == set()
+    # The supervisor and its holder killed while the zone runs: the next
+    # start kills what they left and boots in the kept tree.
+    zhost.run("vmadm", "update", u, "init_name=/sbin/init")
+    zhost.run("vmadm", "start", u)
+    init = zhost.run("vmadm", "get", u)
+    pid = json.loads(init.out)["pid"]
+    os.kill(holder_pid(zhost, u), signal.SIGKILL)
+    os.kill(supervisor_pid(zhost, u), signal.SIGKILL)
+    assert wait_for(lambda: state(zhost, u) != "running")
+    zhost.run("vmadm", "start", u)
+    assert state(zhost, u) == "running"
+    assert not os.path.exists(f"/proc/{pid}") or \
+        pid not in cgroup_pids(f"{parent}/{u}")
+    dirs = [os.path.join(d, u) for d in cgroup_dirs(parent)]
+    zhost.run("vmadm", "delete", u)
+    assert not any(os.path.isdir(d) for d in dirs)
+    assert cgroup_pids(f"{parent}/{u}") == set()

@@ -3,7 +3,7 @@ from internal_metadata docker:* keys; exit status recorded, no restart."""
 import json
 import os
 
-from zonekit import zones, wait_for, pid_alive, cgroup_dirs  # noqa: F401
+from zonekit import zones, wait_for, pid_alive, cgroup_dirs, cgroup_pids  # noqa: F401
 
 
 def docker_record(**keys):
@@ -24,7 +24,8 @@ def test_docker_runs_the_image_command(zones):
     assert log[:4] == ["foo=bar", "/tmp", "65534", "65534"], log
     _ms, status = z.lastexited()
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 5
-    assert not cgroup_dirs(z.cgroup)
+    # It ran: its cgroup tree stays, empty, for its next start.
+    assert cgroup_dirs(z.cgroup) and not cgroup_pids(z.cgroup)
 
 
 def test_docker_restart_policy_and_capabilities(zones):
