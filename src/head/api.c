@@ -338,7 +338,13 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 				   struct pending *p)
 {
 	struct MHD_Response *res;
-	if (q->file_fd >= 0) {
+	if (q->stream_read) {
+		res = MHD_create_response_from_callback(
+		    MHD_SIZE_UNKNOWN, 4096, q->stream_read, q->stream_cls,
+		    q->stream_free);
+		q->stream_read = NULL; /* the response owns it now */
+		MHD_add_response_header(res, "Content-Type", q->stream_type);
+	} else if (q->file_fd >= 0) {
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
 		MHD_add_response_header(res, "Content-Type",
@@ -440,6 +446,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	log_request(&q, target, p, rid);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
+	if (q.stream_read && q.stream_free)
+		q.stream_free(q.stream_cls);
 	json_decref(q.out);
 	json_decref(q.body);
 	json_decref(q.account);
@@ -490,6 +498,8 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 		return r;
 	struct sockaddr_storage ss = {0};
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	/* Streams (migration watch) suspend while they have nothing. */
+	flags |= MHD_ALLOW_SUSPEND_RESUME;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;

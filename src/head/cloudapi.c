@@ -19,6 +19,7 @@
 #include "head/admin.h"
 #include "head/api.h"
 #include "head/machines.h"
+#include "head/migrate.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -296,6 +297,8 @@ int cloudapi_dispatch(struct api_req *q)
 				   "uuid");
 	if (!strcmp(what, "machines"))
 		return machines_dispatch(q);
+	if (!strcmp(what, "migrations"))
+		return migrate_list_dispatch(q);
 	return not_found(q);
 }
 

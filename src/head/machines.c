@@ -11,6 +11,7 @@
 
 #include "head/admin.h"
 #include "head/machines.h"
+#include "head/migrate.h"
 #include "head/placement.h"
 #include "head/servers.h"
 #include "lib/json.h"
@@ -1221,6 +1222,8 @@ int machines_dispatch(struct api_req *q)
 				 "%s is not allowed on %.200s", q->method,
 				 q->path);
 	}
+	if (q->nseg == 4 && !strcmp(q->seg[3], "migrate"))
+		return migrate_machine_dispatch(q, id);
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
 		return machine_audit(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "snapshots"))

@@ -45,6 +45,7 @@ static const struct bucket {
     {"servers", {"hostname"}},
     {"tasks", {"server", "machine"}},
     {"ips", {"network", "machine"}},
+    {"migrations", {"owner"}},
 };
 
 /* Migration N takes the schema from version N-1 to N; never edit one that
