@@ -86,6 +86,12 @@ static int unhex(const char *hex, uint8_t out[32])
 	return 0;
 }
 
+static unsigned int psk_server(SSL *ssl, const char *identity,
+			       unsigned char *psk, unsigned int max_psk_len);
+static unsigned int psk_client(SSL *ssl, const char *hint, char *identity,
+			       unsigned int max_identity_len,
+			       unsigned char *psk, unsigned int max_psk_len);
+
 static SSL_CTX *ctx_new(bool server)
 {
 	SSL_CTX *ctx =
@@ -97,6 +103,11 @@ static SSL_CTX *ctx_new(bool server)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_cipher_list(ctx, CIPHERS);
+	/* Before SSL_new: a session copies its context's callbacks. */
+	if (server)
+		SSL_CTX_set_psk_server_callback(ctx, psk_server);
+	else
+		SSL_CTX_set_psk_client_callback(ctx, psk_client);
 	return ctx;
 }
 
@@ -164,8 +175,8 @@ struct sender {
 static void *send_thread(void *arg)
 {
 	struct sender *s = arg;
-	s->r = hull_instance_send(s->uuid, &s->o, s->fd, NULL, &s->res,
-				  &s->err);
+	s->r =
+	    hull_instance_send(s->uuid, &s->o, s->fd, NULL, &s->res, &s->err);
 	close(s->fd);
 	s->fd = -1;
 	return NULL;
@@ -177,8 +188,8 @@ struct client_psk {
 };
 
 static unsigned int psk_client(SSL *ssl, const char *hint, char *identity,
-			       unsigned int max_identity_len, unsigned char *psk,
-			       unsigned int max_psk_len)
+			       unsigned int max_identity_len,
+			       unsigned char *psk, unsigned int max_psk_len)
 {
 	(void)hint;
 	struct client_psk *c = SSL_get_app_data(ssl);
@@ -198,8 +209,8 @@ static int dial(const char *host, long port, struct hull_err *err)
 			*ai = NULL;
 	int g = getaddrinfo(host, ps, &hints, &ai);
 	if (g)
-		return hull_err_set(err, EINVAL, "target address %s: %s",
-				    host, gai_strerror(g));
+		return hull_err_set(err, EINVAL, "target address %s: %s", host,
+				    gai_strerror(g));
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		freeaddrinfo(ai);
@@ -248,11 +259,10 @@ static void progress(struct agent_http *h, const struct agent_conf *c,
 	json_int_t eta = rate > 0 ? (json_int_t)(left / rate * 1000) : 0;
 	if (left > 0 && eta < 5000)
 		eta = 5000;
-	json_t *b = json_pack("{s:I, s:I, s:I, s:I}", "current_progress",
-			      (json_int_t)bytes, "total_progress",
-			      (json_int_t)(total ? total : 1),
-			      "transfer_bytes_second", (json_int_t)rate,
-			      "eta_ms", eta);
+	json_t *b = json_pack(
+	    "{s:I, s:I, s:I, s:I}", "current_progress", (json_int_t)bytes,
+	    "total_progress", (json_int_t)(total ? total : 1),
+	    "transfer_bytes_second", (json_int_t)rate, "eta_ms", eta);
 	_cleanup_free_ char *path = xasprintf(
 	    "/agent/servers/%s/migrations/%s/progress", c->server_uuid, uuid);
 	long st = 0;
@@ -282,7 +292,6 @@ static int send_to_target(const struct agent_conf *c, const char *uuid,
 		r = ssl_fail(err, "TLS");
 		goto out;
 	}
-	SSL_CTX_set_psk_client_callback(ctx, psk_client);
 	SSL_set_app_data(ssl, &psk);
 	SSL_set_fd(ssl, fd);
 	if (SSL_connect(ssl) != 1) {
@@ -326,9 +335,9 @@ static int send_to_target(const struct agent_conf *c, const char *uuid,
 			 * second since the start. */
 			int64_t due = t0 + (int64_t)(bytes * 1000 / limit);
 			if (due > now) {
-				struct timespec ts = {
-				    (due - now) / 1000,
-				    ((due - now) % 1000) * 1000000L};
+				struct timespec ts = {(due - now) / 1000,
+						      ((due - now) % 1000) *
+							  1000000L};
 				nanosleep(&ts, NULL);
 				now = now_ms();
 			}
@@ -552,7 +561,6 @@ static void *conn_thread(void *arg)
 	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
 	struct hull_err err = {0};
 	if (ssl) {
-		SSL_CTX_set_psk_server_callback(ctx, psk_server);
 		SSL_set_app_data(ssl, cn);
 		SSL_set_fd(ssl, cn->fd);
 	}
@@ -565,9 +573,9 @@ static void *conn_thread(void *arg)
 	agent_log("info", json_pack("{s:s}", "vm", cn->vm),
 		  "migration stream for %s", cn->vm);
 	int r = take_stream(cn, ssl, &err);
-	json_t *ans = r == 0 ? json_pack("{s:b}", "ok", 1)
-			     : json_pack("{s:b, s:s}", "ok", 0, "error",
-					 err.msg);
+	json_t *ans = r == 0
+			  ? json_pack("{s:b}", "ok", 1)
+			  : json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
 	char *line = json_dumps(ans, JSON_COMPACT);
 	ssl_write_all(ssl, line, strlen(line), NULL);
 	ssl_write_all(ssl, "\n", 1, NULL);
@@ -682,10 +690,9 @@ int agent_migrate_listen(const struct agent_conf *c, volatile int *stop,
 	}
 	len = sizeof(ss);
 	getsockname(fd, (struct sockaddr *)&ss, &len);
-	agent_migration_port =
-	    ntohs(ss.ss_family == AF_INET6
-		      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-		      : ((struct sockaddr_in *)&ss)->sin_port);
+	agent_migration_port = ntohs(
+	    ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+				     : ((struct sockaddr_in *)&ss)->sin_port);
 	struct listener *l = xcalloc(1, sizeof(*l));
 	*l = (struct listener){c, stop, fd};
 	if (pthread_create(thr, NULL, listen_loop, l) != 0) {
@@ -765,8 +772,8 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 			r = hull_instance_start(uuid, NULL, err);
 		if (r < 0)
 			return r;
-		*result = json_pack("{s:I}", "start_ms",
-				    (json_int_t)(now_ms() - t0));
+		*result =
+		    json_pack("{s:I}", "start_ms", (json_int_t)(now_ms() - t0));
 		return 0;
 	}
 	if (!strcmp(action, "migrate_abort") ||

@@ -116,8 +116,7 @@ static int run(const struct agent_conf *c, const char *action, const char *uuid,
 	       json_t *params, json_t **result, struct hull_err *err)
 {
 	if (!strncmp(action, "migrate_", 8))
-		return agent_migrate_task(c, action, uuid, params, result,
-					  err);
+		return agent_migrate_task(c, action, uuid, params, result, err);
 	if (!strcmp(action, "create")) {
 		const char *img = hull_json_str(params, "image_uuid", NULL);
 		int r = img ? agent_image_ensure(c, img, err) : 0;
@@ -151,8 +150,8 @@ static int run(const struct agent_conf *c, const char *action, const char *uuid,
 	if (!strcmp(action, "snapshot_rollback"))
 		return hull_snapshot_rollback(uuid, snap, NULL, err);
 	if (!strcmp(action, "image_ensure_present"))
-		return agent_image_ensure(c, hull_json_str(params, "image_uuid", ""),
-				    err);
+		return agent_image_ensure(
+		    c, hull_json_str(params, "image_uuid", ""), err);
 	return hull_err_set(err, ENOTSUP, "unknown task %s", action);
 }
 
