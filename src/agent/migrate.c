@@ -452,7 +452,8 @@ static void *receive_thread(void *arg)
 /* Reads the stream's intro and header from the channel and checks them
  * against what the head node announced. */
 static int header_check(struct conn *cn, SSL *ssl, uint8_t **out, size_t *len,
-			char image[HULL_UUID_LEN + 1], struct hull_err *err)
+			char image[HULL_UUID_LEN + 1], bool *full,
+			struct hull_err *err)
 {
 	uint8_t intro[SENDFMT_INTRO_LEN];
 	uint32_t version, hlen;
@@ -477,9 +478,14 @@ static int header_check(struct conn *cn, SSL *ssl, uint8_t **out, size_t *len,
 				 "the stream is of instance %s, not of the "
 				 "migrating %s",
 				 h.uuid, cn->vm);
-	if (r == 0)
+	if (r == 0) {
 		snprintf(image, HULL_UUID_LEN + 1, "%s",
 			 hull_json_str(h.record, "image_uuid", ""));
+		*full = true;
+		for (size_t i = 0; i < h.nds; i++)
+			if (h.ds[i].base)
+				*full = false;
+	}
 	sendfmt_header_fini(&h);
 	if (r < 0) {
 		free(b);
@@ -495,9 +501,26 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 	uint8_t *head = NULL;
 	size_t hlen = 0;
 	char image[HULL_UUID_LEN + 1] = "";
-	int r = header_check(cn, ssl, &head, &hlen, image, err);
+	bool full = false;
+	int r = header_check(cn, ssl, &head, &hlen, image, &full, err);
 	if (r < 0)
 		return r;
+	/* A first sync again (the last one was cut off, or aborted): what
+	 * an earlier try left of the hidden copy goes first. Never a copy
+	 * that runs: this server is the target, not the instance's home. */
+	json_t *old = full ? hull_instance_get(cn->vm, NULL) : NULL;
+	if (old && !strcmp(hull_json_str(old, "state", ""), "running")) {
+		json_decref(old);
+		free(head);
+		return hull_err_set(err, EBUSY, "instance %s runs here",
+				    cn->vm);
+	}
+	if (old && (r = hull_instance_delete(cn->vm, NULL, err)) < 0) {
+		json_decref(old);
+		free(head);
+		return hull_err_prefix(err, "remove the earlier copy");
+	}
+	json_decref(old);
 	if (*image && (r = agent_image_ensure(cn->c, image, err)) < 0) {
 		free(head);
 		return r;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "head/admin.h"
+#include "head/migrate.h"
 #include "head/servers.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -54,7 +55,8 @@ static void usage(FILE *f)
 		"  image import -m MANIFEST -f FILE\n"
 		"  join-token\n"
 		"  server list | get UUID | reserve UUID | unreserve UUID |"
-		" forget UUID\n");
+		" forget UUID\n"
+		"  migration pin VM SERVER | unpin VM | limit VM MBPS\n");
 }
 
 #define usage_error(...) subcmd_usage_error("hulladm", NULL, __VA_ARGS__)
@@ -558,6 +560,47 @@ static int cmd_server(int argc, char **argv)
 	return r < 0 ? fail(&err) : 0;
 }
 
+/* hulladm migration: the operator's side of a warm migration: the
+ * target of the next begin (VMAPI's override_server_uuid) and a
+ * bandwidth cap (cn-agent's zfs_send_mbps_limit, megabits a second). */
+static int cmd_migration(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	bool pin = !strcmp(sub, "pin"), unpin = !strcmp(sub, "unpin"),
+	     limit = !strcmp(sub, "limit");
+	if ((!pin && !unpin && !limit) || argc != (unpin ? 3 : 4))
+		return usage_error("usage: migration pin VM SERVER | unpin VM "
+				   "| limit VM MBPS");
+	long mbps = 0;
+	if (limit) {
+		char *end;
+		mbps = strtol(argv[3], &end, 10);
+		if (*end || end == argv[3] || mbps < 0)
+			return usage_error("limit %s: not a whole number",
+					   argv[3]);
+	}
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	int r = limit ? migrate_limit(s, argv[2], mbps, &err)
+		      : migrate_pin(s, argv[2], pin ? argv[3] : NULL, &err);
+	if (r == 0 && !json_out) {
+		if (limit)
+			printf("Migration of %s limited to %ld Mbit/s\n",
+			       argv[2], mbps);
+		else if (pin)
+			printf("Next migration of %s goes to server %s\n",
+			       argv[2], argv[3]);
+		else
+			printf("Migration of %s unpinned\n", argv[2]);
+	}
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	opterr = 0; /* the subcommands print one line of their own */
@@ -605,6 +648,8 @@ int main(int argc, char **argv)
 		r = cmd_join_token(n, args);
 	else if (!strcmp(cmd, "server"))
 		r = cmd_server(n, args);
+	else if (!strcmp(cmd, "migration"))
+		r = cmd_migration(n, args);
 	else
 		r = usage_error("unknown command %s", cmd);
 	free(args);

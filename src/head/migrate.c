@@ -162,6 +162,18 @@ static int target_addr(struct store *s, const char *server, json_t *params,
 	return 0;
 }
 
+static bool source_up(struct store *s, json_t *rec)
+{
+	json_t *srv = NULL;
+	if (store_get(s, "servers",
+		      hull_json_str(rec, "source_server_uuid", ""), &srv, NULL,
+		      NULL) < 0)
+		return false;
+	bool up = !strcmp(server_status(srv, head_now_ms()), "running");
+	json_decref(srv);
+	return up;
+}
+
 static json_t *task_params(json_t *rec)
 {
 	json_t *p = json_pack("{s:s, s:O}", "migration",
@@ -263,19 +275,34 @@ static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 	const char *target = NULL;
 	size_t i;
 	json_t *c;
+	/* The operator's pin (hulladm migration pin), when it passes the
+	 * filters; placement's best other server otherwise. */
+	char *pinkey = xasprintf("migration-pin:%s", id);
+	json_t *pin = NULL;
+	store_get(q->store, "config", pinkey, &pin, NULL, NULL);
+	const char *want = hull_json_str(pin, "server", NULL);
 	json_array_foreach(cands, i, c)
 	{
-		if (strcmp(json_string_value(c), src)) {
+		if (strcmp(json_string_value(c), src) &&
+		    (!want || !strcmp(json_string_value(c), want))) {
 			target = json_string_value(c);
 			break;
 		}
 	}
 	if (!target) {
 		json_decref(cands);
-		return api_error(q, 409, "InsufficientCapacity",
-				 "no other compute node has room for "
-				 "instance %s",
-				 id);
+		int r = want ? api_error(q, 409, "InsufficientCapacity",
+					 "the pinned server %s cannot take "
+					 "instance %s (it is its source, not "
+					 "running, or full)",
+					 want, id)
+			     : api_error(q, 409, "InsufficientCapacity",
+					 "no other compute node has room for "
+					 "instance %s",
+					 id);
+		json_decref(pin);
+		free(pinkey);
+		return r;
 	}
 	uint8_t key[32];
 	if (getrandom(key, sizeof(key), 0) != sizeof(key)) {
@@ -295,10 +322,14 @@ static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 	    "source_server_uuid", src, "target_server_uuid", target, "secret",
 	    hex, "target_vm_uuid", id, "progress_history");
 	json_decref(cands);
-	json_int_t mbps = hull_json_int(q->body, "zfs_send_mbps_limit", 0);
+	json_int_t mbps = hull_json_int(pin, "limit_mbps", 0);
 	if (mbps > 0)
 		json_object_set_new(rec, "limit_bytes_s",
 				    json_integer(mbps * 1000000 / 8));
+	if (pin)
+		store_del(q->store, "config", pinkey, NULL, NULL);
+	json_decref(pin);
+	free(pinkey);
 	phase_start(rec, "begin", "reserving the instance on the target");
 	phase_end(rec, true, NULL);
 	int r;
@@ -389,6 +420,10 @@ static int act(struct api_req *q, const char *id)
 			goto out;
 		}
 	} else if (!strcmp(action, "abort")) {
+		/* A phase whose source server is gone (no heartbeat) will
+		 * not report: it may be aborted without waiting. */
+		if (busy && !source_up(q->store, rec))
+			busy = false;
 		if (busy || switched || aborted) {
 			ret = api_error(q, 409, "InvalidState",
 					"cannot abort a migration in phase %s "
@@ -485,6 +520,81 @@ int migrate_list_dispatch(struct api_req *q)
 	json_array_foreach(all, i, r) json_array_append_new(out, view(r));
 	json_decref(all);
 	return api_reply(q, 200, out);
+}
+
+/* ---- the operator's ---- */
+
+int migrate_pin(struct store *s, const char *vm, const char *server,
+		struct hull_err *err)
+{
+	if (!hull_uuid_valid(vm) || (server && !hull_uuid_valid(server)))
+		return hull_err_set(err, EINVAL, "not a uuid");
+	json_t *m = NULL;
+	int r = store_get(s, "machines", vm, &m, NULL, err);
+	json_decref(m);
+	if (r == -ENOENT)
+		return hull_err_set(err, ENOENT, "instance %s not found", vm);
+	if (r < 0)
+		return r;
+	if (server) {
+		json_t *srv = NULL;
+		r = store_get(s, "servers", server, &srv, NULL, err);
+		json_decref(srv);
+		if (r == -ENOENT)
+			return hull_err_set(err, ENOENT, "server %s not found",
+					    server);
+		if (r < 0)
+			return r;
+	}
+	_cleanup_free_ char *key = xasprintf("migration-pin:%s", vm);
+	json_t *pin = NULL;
+	store_get(s, "config", key, &pin, NULL, NULL);
+	if (!pin)
+		pin = json_object();
+	if (server)
+		json_object_set_new(pin, "server", json_string(server));
+	else
+		json_object_del(pin, "server");
+	r = store_put(s, "config", key, pin, NULL, NULL, err);
+	json_decref(pin);
+	return r;
+}
+
+int migrate_limit(struct store *s, const char *vm, long mbps,
+		  struct hull_err *err)
+{
+	if (!hull_uuid_valid(vm) || mbps < 0)
+		return hull_err_set(err, EINVAL, "bad instance or limit");
+	for (int tries = 0; tries < 8; tries++) {
+		json_t *rec = NULL;
+		char *etag = NULL;
+		int r = store_get(s, "migrations", vm, &rec, &etag, err);
+		if (r == -ENOENT) {
+			/* Before begin: kept with the pin for the next one. */
+			_cleanup_free_ char *key =
+			    xasprintf("migration-pin:%s", vm);
+			json_t *pin = NULL;
+			store_get(s, "config", key, &pin, NULL, NULL);
+			if (!pin)
+				pin = json_object();
+			json_object_set_new(pin, "limit_mbps",
+					    json_integer(mbps));
+			r = store_put(s, "config", key, pin, NULL, NULL, err);
+			json_decref(pin);
+			return r;
+		}
+		if (r < 0)
+			return r;
+		json_object_set_new(
+		    rec, "limit_bytes_s",
+		    json_integer((json_int_t)mbps * 1000000 / 8));
+		r = store_put(s, "migrations", vm, rec, etag, NULL, err);
+		free(etag);
+		json_decref(rec);
+		if (r != -ECANCELED)
+			return r;
+	}
+	return hull_err_set(err, EAGAIN, "migration %s: too many writers", vm);
 }
 
 /* ---- the agents' side ---- */

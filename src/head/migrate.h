@@ -34,6 +34,14 @@ int migrate_machine_dispatch(struct api_req *q, const char *id);
 /* /:login/migrations[/:id] */
 int migrate_list_dispatch(struct api_req *q);
 
+/* The operator's (hulladm migration): pins the target server of the next
+ * begin of vm (server NULL: unpins); sets the bandwidth cap of vm's
+ * migration, from its next send on (0: none). */
+int migrate_pin(struct store *s, const char *vm, const char *server,
+		struct hull_err *err);
+int migrate_limit(struct store *s, const char *vm, long mbps,
+		  struct hull_err *err);
+
 /* True for the task actions this module queues. */
 bool migrate_task_is(const char *action);
 /* A migration task's end as its agent reports it (report: the agent's
