@@ -43,7 +43,9 @@
 #include "hull/instance.h"
 #include "hull/send.h"
 #include "inst/sendfmt.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
+#include "lib/root.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "pool/pool.h"
@@ -211,15 +213,27 @@ static int dial(const char *host, long port, struct hull_err *err)
 	if (g)
 		return hull_err_set(err, EINVAL, "target address %s: %s", host,
 				    gai_strerror(g));
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		freeaddrinfo(ai);
-		return hull_err_sys(err, errno, "socket");
-	}
-	set_timeouts(fd);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		int e = errno;
+	/* A target agent that is restarting: asked again for a while, on
+	 * a fresh socket each time. */
+	int fd = -1, e = 0;
+	for (int tries = 0; tries < 30; tries++) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			e = errno;
+			break;
+		}
+		set_timeouts(fd);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		e = errno;
 		close(fd);
+		fd = -1;
+		if (e != ECONNREFUSED)
+			break;
+		struct timespec ts = {0, 500 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	if (fd < 0) {
 		freeaddrinfo(ai);
 		return hull_err_sys(err, e, "connect to %s:%ld", host, port);
 	}
@@ -695,8 +709,17 @@ int agent_migrate_listen(const struct agent_conf *c, volatile int *stop,
 		s4->sin_addr.s_addr = htonl(INADDR_ANY);
 		len = sizeof(*s4);
 	}
+	/* The port of the last run when it is free, so that a restarted
+	 * agent is where the head node's record says (until its next
+	 * heartbeat would tell). */
 	const char *ps = getenv("HULL_AGENT_MIGRATION_PORT");
+	_cleanup_free_ char *saved = hull_root_path("var/agent/migration_port");
+	char *text = NULL;
+	size_t tl = 0;
 	uint16_t port = ps ? (uint16_t)atoi(ps) : 0;
+	if (!ps && hull_file_read(saved, 16, &text, &tl, NULL) == 0)
+		port = (uint16_t)atoi(text);
+	free(text);
 	if (ss.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
 	else
@@ -706,7 +729,15 @@ int agent_migrate_listen(const struct agent_conf *c, volatile int *stop,
 		return hull_err_sys(err, errno, "migration listener");
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 8) < 0) {
+	int b = bind(fd, (struct sockaddr *)&ss, len);
+	if (b < 0 && !ps && port) {
+		if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+		else
+			((struct sockaddr_in *)&ss)->sin_port = 0;
+		b = bind(fd, (struct sockaddr *)&ss, len);
+	}
+	if (b < 0 || listen(fd, 8) < 0) {
 		int e = errno;
 		close(fd);
 		return hull_err_sys(err, e, "migration listener");
@@ -716,6 +747,9 @@ int agent_migrate_listen(const struct agent_conf *c, volatile int *stop,
 	agent_migration_port = ntohs(
 	    ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 				     : ((struct sockaddr_in *)&ss)->sin_port);
+	char pt[16];
+	int pl = snprintf(pt, sizeof(pt), "%d\n", agent_migration_port);
+	hull_file_write_atomic(saved, pt, (size_t)pl, 0600, NULL);
 	struct listener *l = xcalloc(1, sizeof(*l));
 	*l = (struct listener){c, stop, fd};
 	if (pthread_create(thr, NULL, listen_loop, l) != 0) {

@@ -613,6 +613,13 @@ static int task_apply(struct store *s, json_t *rec, json_t *task,
 	bool ok = !strcmp(hull_json_str(report, "state", ""), "done");
 	const char *error = hull_json_str(report, "error", "failed");
 	json_t *res = json_object_get(report, "result");
+	/* A report of a phase the record left (an abort while the source
+	 * was away) changes nothing. */
+	const char *want = !strcmp(action, "migrate_sync")	? "sync"
+			   : !strcmp(action, "migrate_abort") ? "abort"
+							      : "switch";
+	if (!is_phase(rec, want) || !is_state(rec, "running"))
+		return 0;
 	if (!strcmp(action, "migrate_sync")) {
 		if (!ok) {
 			phase_end(rec, false, error);

@@ -229,3 +229,225 @@ def test_migrate_zone(workdir, triton_bin):  # noqa: F811
         if net:
             net.close()
         unfreeze(workdir)
+
+
+MARKER = b"hull-migration-plaintext-marker\n"
+
+
+def write_blob(node, uuid, name, mib):
+    """mib MiB that compress badly, with a marker a sniffer could find."""
+    with open(os.path.join(zone_file(node, uuid), name), "wb") as f:
+        for _ in range(mib * 16):
+            f.write(MARKER + os.urandom(65536 - len(MARKER)))
+    os.sync()
+
+
+def running_on(nodes, uuid):
+    return [n for n in nodes if (n.vm(uuid) or {}).get("state") == "running"]
+
+
+def wait_events(dc, u, within=30):
+    """Waits until the running phase reported progress."""
+    t0 = time.time()
+    while not (dc.record("migrations", u) or {}).get("events"):
+        assert time.time() - t0 < within, dc.record("migrations", u)
+        time.sleep(0.1)
+
+
+def psk_client(ns, host, port, identity, key):
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, "openssl", "s_client", "-connect",
+         f"{host}:{port}", "-tls1_2", "-psk_identity", identity, "-psk",
+         key, "-cipher", "PSK-AES256-GCM-SHA384"],
+        input="HULLSEND", capture_output=True, text=True, timeout=30)
+
+
+def nft_reset(ns, port, on):
+    """Every packet to the listener answered with a reset: a connection
+    broken under the agents."""
+    if on:
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"],
+                       input="table inet brk {\n chain c {\n"
+                       "  type filter hook input priority 0;\n"
+                       "  tcp dport %d reject with tcp reset\n }\n}\n"
+                       % port, check=True, text=True)
+    else:
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table",
+                        "inet", "brk"], check=True)
+
+
+def test_migrate_faults(workdir, triton_bin):  # noqa: F811
+    dc = net = sniff = None
+    try:
+        dc, net, by_uuid = start_dc(workdir, 2)
+        nodes = list(by_uuid.values())
+        inst = lifecycle(dc, triton_bin, by_uuid, "f0")
+        u, src_uuid = inst["id"], inst["compute_node"]
+        src = by_uuid[src_uuid]
+        tgt_uuid = next(x for x in by_uuid if x != src_uuid)
+        tgt = by_uuid[tgt_uuid]
+        tsrv = dc.record("servers", tgt_uuid)
+        thost, tport = tsrv["admin_ip"], tsrv["migration_port"]
+        assert thost == "192.0.2.%d" % (11 + nodes.index(tgt))
+
+        # The operator pins the target and caps the bandwidth; pinning
+        # the source itself is refused at begin.
+        dc.adm("migration", "pin", u, src_uuid)
+        r = dc.triton(triton_bin, "instance", "migration", "begin", "f0",
+                      check=False)
+        assert r.returncode != 0 and "pinned server" in r.stderr, r.stderr
+        dc.adm("migration", "pin", u, tgt_uuid)
+        dc.adm("migration", "limit", u, "16")  # 2 MB/s
+        r = dc.adm("migration", "limit", u, "x", check=False)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1
+        dc.triton(triton_bin, "instance", "migration", "begin", "f0")
+        m = dc.record("migrations", u)
+        assert m["target_server_uuid"] == tgt_uuid
+        assert m["limit_bytes_s"] == 2000000
+
+        # A third party on the admin network: without the secret the
+        # handshake fails, for the migrating uuid and any other.
+        for n, (ident, key) in enumerate(((u, "00" * 32),
+                                          (u, m["secret"][::-1]),
+                                          ("0" * 8 + u[8:], m["secret"]))):
+            r = psk_client(net.ns, thost, tport, ident, key)
+            assert "alert" in r.stderr, (r.stdout, r.stderr)
+            t0 = time.time()
+            while tgt.agent.text().count("migration channel refused") \
+                    < n + 1:
+                assert time.time() - t0 < 10, tgt.agent.text()[-2000:]
+                time.sleep(0.1)
+        assert "migration stream for" not in tgt.agent.text()
+        assert tgt.vm(u) is None
+
+        # Progress at least once a second under the cap, and nothing of
+        # the data in the clear on the wire.
+        write_blob(src, u, "blob1", 6)
+        pcap = os.path.join(workdir, "admin.pcap")
+        sniff = subprocess.Popen(["ip", "netns", "exec", net.ns, "tcpdump",
+                                  "-i", "br0", "-w", pcap, "-U", "tcp",
+                                  "port", str(tport)],
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        t0 = time.time()
+        out = dc.triton(triton_bin, "instance", "migration", "sync", "-w",
+                        "-j", "f0", timeout=300)
+        took = time.time() - t0
+        sniff.send_signal(signal.SIGINT)
+        sniff.wait(10)
+        sniff = None
+        evs = [json.loads(l) for l in out.stdout.splitlines() if l.strip()]
+        assert evs[-1] == {"type": "end", "phase": "sync",
+                           "state": "successful"}, evs
+        prog = [e for e in evs if e["type"] == "progress"]
+        assert took >= 2.5, took  # 6 MiB at 2 MB/s
+        assert len(prog) >= int(took) - 2, (took, evs)
+        for e in prog:
+            assert e["transfer_bytes_second"] <= 2600000, e
+            assert {"current_progress", "total_progress", "eta_ms"} <= \
+                set(e), e
+        with open(pcap, "rb") as f:
+            wire = f.read()
+        assert len(wire) > 4 * 1024 * 1024, len(wire)  # most of it seen
+        assert MARKER not in wire
+        assert os.path.getsize(os.path.join(zone_file(tgt, u), "blob1")) \
+            == 6 * 1024 * 1024
+
+        def sync_again(expect_files):
+            dc.triton(triton_bin, "instance", "migration", "sync", "-w",
+                      "f0", timeout=300)
+            m = wait_migration(dc, triton_bin, "f0", "sync", "successful")
+            for name in expect_files:
+                assert os.path.getsize(os.path.join(
+                    zone_file(tgt, u), name)) == 6 * 1024 * 1024
+            return m
+
+        def one_running(where):
+            assert running_on(nodes, u) == [where]
+
+        # kill -9 of the source's agent during a sync: the instance runs
+        # on; the restarted agent reports the sync failed; sync again.
+        write_blob(src, u, "blob2", 6)
+        dc.triton(triton_bin, "instance", "migration", "sync", "f0")
+        wait_events(dc, u)
+        src.agent.kill()
+        one_running(src)
+        src.agent.start()
+        m = wait_migration(dc, triton_bin, "f0", "sync", "failed")
+        assert "agent stopped" in m["error"], m
+        one_running(src)
+        sync_again(["blob1", "blob2"])
+
+        # kill -9 of the target's agent during a sync.
+        write_blob(src, u, "blob3", 6)
+        dc.triton(triton_bin, "instance", "migration", "sync", "f0")
+        wait_events(dc, u)
+        tgt.agent.kill()
+        m = wait_migration(dc, triton_bin, "f0", "sync", "failed")
+        one_running(src)
+        tgt.agent.start()
+        sync_again(["blob1", "blob2", "blob3"])
+
+        # kill -9 of the head node during a sync: the agents carry on,
+        # the report lands once it is back.
+        write_blob(src, u, "blob4", 6)
+        dc.triton(triton_bin, "instance", "migration", "sync", "f0")
+        wait_events(dc, u)
+        dc.api.kill()
+        time.sleep(2)
+        one_running(src)
+        dc.start_api()
+        wait_migration(dc, triton_bin, "f0", "sync", "successful")
+        assert os.path.getsize(os.path.join(zone_file(tgt, u), "blob4")) \
+            == 6 * 1024 * 1024
+
+        # A connection broken during a sync.
+        write_blob(src, u, "blob5", 6)
+        dc.triton(triton_bin, "instance", "migration", "sync", "f0")
+        wait_events(dc, u)
+        nft_reset(tgt.ns, tport, True)
+        m = wait_migration(dc, triton_bin, "f0", "sync", "failed")
+        nft_reset(tgt.ns, tport, False)
+        one_running(src)
+        sync_again(["blob5"])
+
+        # A connection broken during the switch, after the stop: the
+        # source runs again as before, the switch can be retried.
+        write_blob(src, u, "blob6", 6)
+        dc.triton(triton_bin, "instance", "migration", "switch", "f0")
+        t0 = time.time()
+        while (src.vm(u) or {}).get("state") == "running":
+            assert time.time() - t0 < 60
+            time.sleep(0.05)
+        wait_events(dc, u)
+        nft_reset(tgt.ns, tport, True)
+        m = wait_migration(dc, triton_bin, "f0", "switch", "failed")
+        nft_reset(tgt.ns, tport, False)
+        t0 = time.time()
+        while running_on(nodes, u) != [src]:
+            assert time.time() - t0 < 60, [n.vm(u) for n in nodes]
+            time.sleep(0.2)
+        assert src.vm(u)["autoboot"] is True
+        got = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                   "f0").stdout)
+        assert got["compute_node"] == src_uuid
+
+        # Retried, it goes through, with every file.
+        dc.adm("migration", "limit", u, "0")
+        dc.triton(triton_bin, "instance", "migration", "switch", "-w", "f0",
+                  timeout=300)
+        wait_migration(dc, triton_bin, "f0", "switch", "successful")
+        one_running(tgt)
+        for i in range(1, 7):
+            assert os.path.getsize(os.path.join(
+                zone_file(tgt, u), f"blob{i}")) == 6 * 1024 * 1024
+        dc.triton(triton_bin, "instance", "migration", "finalize", "f0")
+    finally:
+        if sniff:
+            sniff.kill()
+            sniff.wait()
+        if dc:
+            dc.close()
+        if net:
+            net.close()
+        unfreeze(workdir)
