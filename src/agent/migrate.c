@@ -53,7 +53,7 @@
 #define CIPHERS "PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305"
 #define RELAY_BUF (256 * 1024)
 /* A peer silent this long is gone (cn-agent's socket timeout). */
-#define IO_TIMEOUT_S 300
+#define IO_TIMEOUT_S 120
 #define STOP_TIMEOUT_S 60
 
 int agent_migration_port;
@@ -591,6 +591,51 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 	return 0;
 }
 
+/* The stream being received for each instance: a new one for the same
+ * instance (the source tried again after a broken connection that this
+ * end never saw break) ends the old one first, so that the old receive
+ * does not hold the instance until its timeout. */
+struct active {
+	char vm[HULL_UUID_LEN + 1];
+	int fd;
+	struct active *next;
+};
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t active_gone = PTHREAD_COND_INITIALIZER;
+static struct active *actives;
+
+static void active_enter(struct active *me)
+{
+	pthread_mutex_lock(&active_lock);
+	for (;;) {
+		struct active *a = actives;
+		while (a && strcmp(a->vm, me->vm))
+			a = a->next;
+		if (!a)
+			break;
+		shutdown(a->fd, SHUT_RDWR);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 5;
+		pthread_cond_timedwait(&active_gone, &active_lock, &ts);
+	}
+	me->next = actives;
+	actives = me;
+	pthread_mutex_unlock(&active_lock);
+}
+
+static void active_leave(struct active *me)
+{
+	pthread_mutex_lock(&active_lock);
+	for (struct active **p = &actives; *p; p = &(*p)->next)
+		if (*p == me) {
+			*p = me->next;
+			break;
+		}
+	pthread_cond_broadcast(&active_gone);
+	pthread_mutex_unlock(&active_lock);
+}
+
 static void *conn_thread(void *arg)
 {
 	struct conn *cn = arg;
@@ -609,7 +654,11 @@ static void *conn_thread(void *arg)
 	}
 	agent_log("info", json_pack("{s:s}", "vm", cn->vm),
 		  "migration stream for %s", cn->vm);
+	struct active me = {.fd = cn->fd};
+	snprintf(me.vm, sizeof(me.vm), "%s", cn->vm);
+	active_enter(&me);
 	int r = take_stream(cn, ssl, &err);
+	active_leave(&me);
 	json_t *ans = r == 0
 			  ? json_pack("{s:b}", "ok", 1)
 			  : json_pack("{s:b, s:s}", "ok", 0, "error", err.msg);
