@@ -615,7 +615,7 @@ static int task_apply(struct store *s, json_t *rec, json_t *task,
 	json_t *res = json_object_get(report, "result");
 	/* A report of a phase the record left (an abort while the source
 	 * was away) changes nothing. */
-	const char *want = !strcmp(action, "migrate_sync")	? "sync"
+	const char *want = !strcmp(action, "migrate_sync")    ? "sync"
 			   : !strcmp(action, "migrate_abort") ? "abort"
 							      : "switch";
 	if (!is_phase(rec, want) || !is_state(rec, "running"))
