@@ -770,6 +770,14 @@ static int queue_action(struct api_req *q, const char *id, const char *action,
 					 "Instance has \"deletion_protection\" "
 					 "enabled, preventing deletion");
 		}
+		if (!strcmp(action, "delete") && migrate_active(q->store, id)) {
+			free(etag);
+			json_decref(m);
+			json_decref(body);
+			return api_error(q, 409, "InvalidState",
+					 "instance is being migrated: abort "
+					 "or finalize the migration first");
+		}
 		if (strcmp(action, "delete") &&
 		    (!strcmp(st, "provisioning") || !strcmp(st, "failed"))) {
 			free(etag);

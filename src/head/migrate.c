@@ -599,6 +599,16 @@ int migrate_limit(struct store *s, const char *vm, long mbps,
 
 /* ---- the agents' side ---- */
 
+bool migrate_active(struct store *s, const char *vm)
+{
+	json_t *rec = NULL;
+	if (store_get(s, "migrations", vm, &rec, NULL, NULL) < 0)
+		return false;
+	bool on = !(is_phase(rec, "abort") && is_state(rec, "successful"));
+	json_decref(rec);
+	return on;
+}
+
 bool migrate_task_is(const char *action)
 {
 	return !strncmp(action, "migrate_", 8);

@@ -42,6 +42,10 @@ int migrate_pin(struct store *s, const char *vm, const char *server,
 int migrate_limit(struct store *s, const char *vm, long mbps,
 		  struct hull_err *err);
 
+/* True while vm has a migration that is not aborted: its delete is
+ * refused (the target's copy would be left). */
+bool migrate_active(struct store *s, const char *vm);
+
 /* True for the task actions this module queues. */
 bool migrate_task_is(const char *action);
 /* A migration task's end as its agent reports it (report: the agent's

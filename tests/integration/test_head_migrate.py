@@ -20,7 +20,9 @@ import time
 from conftest import Host
 from nethelp import NetHost
 from test_head_agent import DC, Node, admin_network, lifecycle, PORT
+from test_head_api import pgcluster, pg_database  # noqa: F401  (fixture)
 from test_head_api import triton_bin  # noqa: F401  (fixture)
+import pytest
 from vmtools import unfreeze
 
 
@@ -59,7 +61,7 @@ def wait_migration(dc, tbin, name, phase, state, within=120):
         time.sleep(0.3)
 
 
-def start_dc(workdir, n):
+def start_dc(workdir, n, db=None):
     home = os.path.join(workdir, "home")
     dc = DC(workdir, home)
     headroot = os.path.join(workdir, "head", "zones")
@@ -67,7 +69,7 @@ def start_dc(workdir, n):
     head = Host(headroot, os.path.join(workdir, "head"))
     net = NetHost(head)
     spaces = admin_network(net, n)
-    dc.setup(head.env, net.ns, f"192.0.2.1:{PORT}")
+    dc.setup(head.env, net.ns, f"192.0.2.1:{PORT}", db)
     for i, ns in enumerate(spaces):
         dc.nodes.append(Node(workdir, f"cn{i}", ns))
     dc.populate(dc.nodes)
@@ -80,18 +82,21 @@ def start_dc(workdir, n):
         dc.wait_status(u, "running")
     # The listener's port comes with the next heartbeat.
     t0 = time.time()
-    while not all(s.get("migration_port") for s in
-                  (dc.record("servers", u) for u in uuids)):
-        assert time.time() - t0 < 20, [dc.record("servers", u)
-                                       for u in uuids]
+    while not all(dc.servers()[u].get("migration_port") for u in uuids):
+        assert time.time() - t0 < 20, dc.servers()
         time.sleep(0.2)
     return dc, net, dict(zip(uuids, dc.nodes))
 
 
-def test_migrate_zone(workdir, triton_bin):  # noqa: F811
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_migrate_zone(workdir, triton_bin, db, request):  # noqa: F811
+    """The whole migration on either store."""
     dc = net = None
+    uri = None
+    if db == "postgresql":
+        uri = pg_database(request.getfixturevalue("pgcluster"))
     try:
-        dc, net, by_uuid = start_dc(workdir, 2)
+        dc, net, by_uuid = start_dc(workdir, 2, uri)
         inst = lifecycle(dc, triton_bin, by_uuid, "mig0")
         u = inst["id"]
         src_uuid = inst["compute_node"]
@@ -112,6 +117,9 @@ def test_migrate_zone(workdir, triton_bin):  # noqa: F811
         r = dc.triton(triton_bin, "instance", "migration", "begin", "mig0",
                       check=False)
         assert r.returncode != 0 and "abort it first" in r.stderr, r.stderr
+        # A delete would leave the target's copy: refused meanwhile.
+        r = dc.triton(triton_bin, "instance", "delete", "mig0", check=False)
+        assert r.returncode != 0 and "being migrated" in r.stderr, r.stderr
 
         # sync -w: the watch stream ends with the phase; the target holds
         # a hidden, stopped copy with the data.
@@ -286,7 +294,7 @@ def test_migrate_faults(workdir, triton_bin):  # noqa: F811
         src = by_uuid[src_uuid]
         tgt_uuid = next(x for x in by_uuid if x != src_uuid)
         tgt = by_uuid[tgt_uuid]
-        tsrv = dc.record("servers", tgt_uuid)
+        tsrv = dc.servers()[tgt_uuid]
         thost, tport = tsrv["admin_ip"], tsrv["migration_port"]
         assert thost == "192.0.2.%d" % (11 + nodes.index(tgt))
 
