@@ -832,7 +832,8 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 		       struct hull_err *err)
 {
 	char snap[72] = "";
-	if (!strcmp(action, "migrate_sync")) {
+	if (!strcmp(action, "migrate_sync") ||
+	    !strcmp(action, "migrate_replicate")) {
 		int r = send_to_target(c, uuid, params, snap, err);
 		if (r == 0)
 			*result = json_pack("{s:s}", "snapshot", snap);
@@ -869,7 +870,15 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 				    (json_int_t)(t2 - t1));
 		return 0;
 	}
+	if (!strcmp(action, "migrate_fence")) {
+		/* A recovered instance this server still runs. */
+		int r = set_autoboot(uuid, false, err);
+		if (r == 0 && running(uuid))
+			r = hull_instance_stop(uuid, true, 0, NULL, err);
+		return r < 0 ? r : 0;
+	}
 	if (!strcmp(action, "migrate_activate") ||
+	    !strcmp(action, "migrate_recover") ||
 	    !strcmp(action, "migrate_rollback")) {
 		bool start = hull_json_bool(params, "start", false);
 		int64_t t0 = now_ms();

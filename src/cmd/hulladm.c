@@ -28,6 +28,7 @@
 
 #include "head/admin.h"
 #include "head/migrate.h"
+#include "head/replicate.h"
 #include "head/servers.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -56,7 +57,9 @@ static void usage(FILE *f)
 		"  join-token\n"
 		"  server list | get UUID | reserve UUID | unreserve UUID |"
 		" forget UUID\n"
-		"  migration pin VM SERVER | unpin VM | limit VM MBPS\n");
+		"  migration pin VM SERVER | unpin VM | limit VM MBPS\n"
+		"  replication set VM --interval SECONDS [--keep N] | list\n"
+		"  server evacuate UUID\n");
 }
 
 #define usage_error(...) subcmd_usage_error("hulladm", NULL, __VA_ARGS__)
@@ -491,9 +494,10 @@ static int cmd_server(int argc, char **argv)
 	bool list = sub && !strcmp(sub, "list");
 	if (!sub || (list && argc != 2) || (!list && argc != 3))
 		return usage_error("usage: server list | get|reserve|unreserve"
-				   "|forget UUID");
+				   "|forget|evacuate UUID");
 	if (!list && strcmp(sub, "get") && strcmp(sub, "reserve") &&
-	    strcmp(sub, "unreserve") && strcmp(sub, "forget"))
+	    strcmp(sub, "unreserve") && strcmp(sub, "forget") &&
+	    strcmp(sub, "evacuate"))
 		return usage_error("unknown server command %s", sub);
 	struct hull_err err = {0};
 	struct head_config cfg;
@@ -544,6 +548,13 @@ static int cmd_server(int argc, char **argv)
 			json_decref(v);
 		}
 		json_decref(srv);
+	} else if (!strcmp(sub, "evacuate")) {
+		int n = 0;
+		r = replica_evacuate(s, argv[2], &n, &err);
+		if (r == 0 && !json_out)
+			printf("Server %s: %d instances starting on their "
+			       "standbys\n",
+			       argv[2], n);
 	} else if (!strcmp(sub, "forget")) {
 		r = server_forget(s, argv[2], &err);
 		if (r == 0 && !json_out)
@@ -555,6 +566,69 @@ static int cmd_server(int argc, char **argv)
 			printf("Server %s %s\n", argv[2],
 			       on ? "reserved" : "unreserved");
 	}
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+/* hulladm replication: disaster recovery's policies (replicate.h). */
+static int cmd_replication(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	bool list = !strcmp(sub, "list");
+	long interval = 0, keep = 3;
+	if (!list) {
+		if (strcmp(sub, "set") || argc < 3)
+			return usage_error(
+			    "usage: replication set VM --interval "
+			    "SECONDS [--keep N] | list");
+		for (int i = 3; i < argc; i++) {
+			long *dst = !strcmp(argv[i], "--interval") ? &interval
+				    : !strcmp(argv[i], "--keep")   ? &keep
+								   : NULL;
+			char *end = NULL;
+			if (!dst || i + 1 == argc)
+				return usage_error("replication set: bad "
+						   "option %s",
+						   argv[i]);
+			*dst = strtol(argv[++i], &end, 10);
+			if (*end || *dst <= 0)
+				return usage_error("%s %s: not a positive "
+						   "whole number",
+						   argv[i - 1], argv[i]);
+		}
+		if (!interval)
+			return usage_error("replication set needs --interval");
+	} else if (argc != 2) {
+		return usage_error("usage: replication list");
+	}
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	json_t *out = NULL;
+	int r = list ? replica_list(s, &out, &err)
+		     : replica_set(s, argv[2], interval, keep, &out, &err);
+	if (r == 0 && json_out) {
+		hull_json_print(out);
+	} else if (r == 0 && list) {
+		printf("%-36s  %-36s  %-9s  %8s  %s\n", "VM", "STANDBY",
+		       "STATE", "INTERVAL", "LAST REPLICA");
+		size_t i;
+		json_t *v;
+		json_array_foreach(out, i, v)
+		    printf("%-36s  %-36s  %-9s  %8lld  %s\n",
+			   hull_json_str(v, "vm", "-"),
+			   hull_json_str(v, "standby", "-"),
+			   hull_json_str(v, "state", "-"),
+			   (long long)hull_json_int(v, "interval_s", 0),
+			   hull_json_str(v, "last_replica_at", "-"));
+	} else if (r == 0) {
+		printf("Instance %s replicates to server %s every %ld s\n",
+		       argv[2], hull_json_str(out, "standby", ""), interval);
+	}
+	json_decref(out);
 	store_close(s);
 	head_config_fini(&cfg);
 	return r < 0 ? fail(&err) : 0;
@@ -650,6 +724,8 @@ int main(int argc, char **argv)
 		r = cmd_server(n, args);
 	else if (!strcmp(cmd, "migration"))
 		r = cmd_migration(n, args);
+	else if (!strcmp(cmd, "replication"))
+		r = cmd_replication(n, args);
 	else
 		r = usage_error("unknown command %s", cmd);
 	free(args);

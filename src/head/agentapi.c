@@ -30,6 +30,7 @@
 #include "head/api.h"
 #include "head/machines.h"
 #include "head/migrate.h"
+#include "head/replicate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -141,6 +142,7 @@ static int heartbeat(struct api_req *q, const char *uuid)
 			machine_agent_report(q->store, uuid, vm,
 					     json_string_value(st), NULL);
 	}
+	replica_tick(q->store, uuid, json_object_get(q->body, "vms"));
 	return api_reply(q, 200, json_pack("{s:s}", "status", "running"));
 }
 

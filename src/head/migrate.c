@@ -34,6 +34,7 @@
 #include "head/api.h"
 #include "head/migrate.h"
 #include "head/placement.h"
+#include "head/replicate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -140,8 +141,8 @@ static bool is_state(json_t *rec, const char *s)
 
 /* Where the target's agent takes streams: its admin address as the head
  * node saw it and the port it announced. */
-static int target_addr(struct store *s, const char *server, json_t *params,
-		       struct hull_err *err)
+int migrate_target_addr(struct store *s, const char *server, json_t *params,
+			struct hull_err *err)
 {
 	json_t *srv = NULL;
 	int r = store_get(s, "servers", server, &srv, NULL, err);
@@ -194,8 +195,8 @@ static int queue_send(struct store *s, json_t *rec, const char *action,
 		      struct hull_err *err)
 {
 	json_t *p = task_params(rec);
-	int r = target_addr(s, hull_json_str(rec, "target_server_uuid", ""), p,
-			    err);
+	int r = migrate_target_addr(
+	    s, hull_json_str(rec, "target_server_uuid", ""), p, err);
 	if (r == 0)
 		r = task_queue(s, hull_json_str(rec, "source_server_uuid", ""),
 			       hull_json_str(rec, "vm_uuid", ""), action, NULL,
@@ -205,8 +206,8 @@ static int queue_send(struct store *s, json_t *rec, const char *action,
 }
 
 /* Sets the machine's server (a switch, or its rollback). */
-static int machine_move(struct store *s, const char *vm, const char *server,
-			struct hull_err *err)
+int migrate_machine_move(struct store *s, const char *vm, const char *server,
+			 struct hull_err *err)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		json_t *m = NULL;
@@ -661,7 +662,7 @@ static int task_apply(struct store *s, json_t *rec, json_t *task,
 				json_object_get(res, "snapshot"));
 		json_object_set(rec, "was_running",
 				json_object_get(res, "was_running"));
-		int r = machine_move(
+		int r = migrate_machine_move(
 		    s, vm, hull_json_str(rec, "target_server_uuid", ""), err);
 		json_t *p = json_pack("{s:b}", "start",
 				      hull_json_bool(res, "was_running", 0));
@@ -686,7 +687,7 @@ static int task_apply(struct store *s, json_t *rec, json_t *task,
 			return 1;
 		}
 		/* Back to the source, running as before. */
-		int r = machine_move(
+		int r = migrate_machine_move(
 		    s, vm, hull_json_str(rec, "source_server_uuid", ""), err);
 		json_t *p = json_pack("{s:b}", "start",
 				      hull_json_bool(rec, "was_running", 0));
@@ -714,6 +715,8 @@ static int task_apply(struct store *s, json_t *rec, json_t *task,
 int migrate_task_done(struct store *s, json_t *task, json_t *report,
 		      struct hull_err *err)
 {
+	if (replica_task_is(hull_json_str(task, "action", "")))
+		return replica_task_done(s, task, report, err);
 	const char *vm = hull_json_str(task, "machine", "");
 	for (int tries = 0; tries < 8; tries++) {
 		json_t *rec = NULL;
@@ -741,14 +744,24 @@ int migrate_agent_dispatch(struct api_req *q, const char *server,
 	struct hull_err err = {0};
 	json_t *rec = NULL;
 	char *etag = NULL;
+	bool rec_migration = true;
 	if (!hull_uuid_valid(vm) ||
 	    store_get(q->store, "migrations", vm, &rec, &etag, &err) < 0) {
 		free(etag);
-		return api_error(q, 404, "ResourceNotFound",
-				 "no migration of %.40s", vm);
+		etag = NULL;
+		/* Or the replication of vm: its standby is the target. */
+		if (q->nseg == 5 && hull_uuid_valid(vm) &&
+		    replica_secret(q->store, server, vm, &rec) == 0) {
+			rec_migration = false;
+		} else {
+			return api_error(q, 404, "ResourceNotFound",
+					 "no migration of %.40s", vm);
+		}
 	}
 	int ret;
 	bool active = !(is_phase(rec, "abort") && is_state(rec, "successful"));
+	if (!rec_migration)
+		active = true; /* a replication: its standby takes streams */
 	if (q->nseg == 5 && !strcmp(q->method, "GET")) {
 		/* Only the target takes a stream, and only while the
 		 * migration may still send. */

@@ -57,4 +57,10 @@ int migrate_task_done(struct store *s, json_t *task, json_t *report,
  * event. */
 int migrate_agent_dispatch(struct api_req *q, const char *server,
 			   const char *vm);
+/* For replicate.c: the target's address into params (target_host,
+ * target_port); a machine's server changed. */
+int migrate_target_addr(struct store *s, const char *server, json_t *params,
+			struct hull_err *err);
+int migrate_machine_move(struct store *s, const char *vm, const char *server,
+			 struct hull_err *err);
 #endif

@@ -46,6 +46,7 @@ static const struct bucket {
     {"tasks", {"server", "machine"}},
     {"ips", {"network", "machine"}},
     {"migrations", {"owner"}},
+    {"replications", {"source"}},
 };
 
 /* Migration N takes the schema from version N-1 to N; never edit one that
