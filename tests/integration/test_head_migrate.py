@@ -61,12 +61,13 @@ def wait_migration(dc, tbin, name, phase, state, within=120):
         time.sleep(0.3)
 
 
-def start_dc(workdir, n, db=None):
+def start_dc(workdir, n, db=None, head_env=None):
     home = os.path.join(workdir, "home")
     dc = DC(workdir, home)
     headroot = os.path.join(workdir, "head", "zones")
     os.makedirs(headroot)
     head = Host(headroot, os.path.join(workdir, "head"))
+    head.env.update(head_env or {})
     net = NetHost(head)
     spaces = admin_network(net, n)
     dc.setup(head.env, net.ns, f"192.0.2.1:{PORT}", db)
@@ -454,6 +455,97 @@ def test_migrate_faults(workdir, triton_bin):  # noqa: F811
         if sniff:
             sniff.kill()
             sniff.wait()
+        if dc:
+            dc.close()
+        if net:
+            net.close()
+        unfreeze(workdir)
+
+
+def test_disaster_recovery(workdir, triton_bin):  # noqa: F811
+    """Three compute nodes, five instances replicated every 3 s; one node
+    dies (its agent and its instances killed): within 30 s of its being
+    declared lost (HULL_DR_LOST_S=12 here) each of its instances runs on
+    its standby with the data of the last replica; back, it leaves them
+    stopped."""
+    dc = net = None
+    try:
+        dc, net, by_uuid = start_dc(workdir, 3,
+                                    head_env={"HULL_DR_LOST_S": "12"})
+        nodes = list(by_uuid.values())
+        insts = [lifecycle(dc, triton_bin, by_uuid, f"dr{i}")
+                 for i in range(5)]
+        for i in insts:
+            out = json.loads(dc.adm("-j", "replication", "set", i["id"],
+                                    "--interval", "3").stdout)
+            assert out["standby"] != i["compute_node"], out
+            assert out["standby"] in by_uuid
+        r = dc.adm("replication", "set", insts[0]["id"], check=False)
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        for i in insts:
+            write(by_uuid[i["compute_node"]], i["id"], "dr.txt",
+                  f"data of {i['id']}\n")
+        mark = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        t0 = time.time()
+        while True:
+            reps = {r["vm"]: r for r in
+                    json.loads(dc.adm("-j", "replication", "list").stdout)}
+            if all(reps[i["id"]].get("last_replica_at", "") > mark
+                   for i in insts):
+                break
+            assert time.time() - t0 < 60, reps
+            time.sleep(0.5)
+        text = dc.adm("replication", "list").stdout
+        assert "LAST REPLICA" in text and insts[0]["id"] in text
+
+        # The server with the most instances dies.
+        lost_uuid = max(by_uuid, key=lambda u: sum(
+            i["compute_node"] == u for i in insts))
+        lost = by_uuid[lost_uuid]
+        gone = [i for i in insts if i["compute_node"] == lost_uuid]
+        assert gone
+        lost.agent.kill()
+        t_kill = time.time()
+        for i in gone:
+            lost.run("vmadm", "stop", "-F", i["id"])
+        # Declared lost 12 s after its last heartbeat (at most 5 s
+        # before the kill); all of them run elsewhere within 30 s of it.
+        deadline = t_kill + 12 + 30
+        for i in gone:
+            sb = by_uuid[reps[i["id"]]["standby"]]
+            while running_on(nodes, i["id"]) != [sb]:
+                assert time.time() < deadline, \
+                    [n.vm(i["id"]) for n in nodes]
+                time.sleep(0.3)
+            assert read(sb, i["id"], "dr.txt") == f"data of {i['id']}\n"
+            assert sb.vm(i["id"])["nics"][0]["ip"] == i["primaryIp"]
+            got = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                       i["id"]).stdout)
+            assert got["compute_node"] == reps[i["id"]]["standby"]
+        reps = {r["vm"]: r for r in
+                json.loads(dc.adm("-j", "replication", "list").stdout)}
+        for i in gone:
+            assert reps[i["id"]]["state"] == "recovered"
+            assert reps[i["id"]]["recovered_at"]
+        # The others never moved.
+        for i in insts:
+            if i not in gone:
+                assert running_on(nodes, i["id"]) == \
+                    [by_uuid[i["compute_node"]]]
+
+        # It comes back with its old copies running (as an autoboot
+        # would): its agent learns they moved and stops them.
+        for i in gone:
+            lost.run("vmadm", "start", i["id"])
+        lost.agent.start()
+        for i in gone:
+            t0 = time.time()
+            while (lost.vm(i["id"]) or {}).get("state") != "stopped":
+                assert time.time() - t0 < 30, lost.vm(i["id"])
+                time.sleep(0.3)
+            assert lost.vm(i["id"])["autoboot"] is False
+            assert len(running_on(nodes, i["id"])) == 1
+    finally:
         if dc:
             dc.close()
         if net:
