@@ -119,7 +119,8 @@ def test_migrate_zone(workdir, triton_bin, db, request):  # noqa: F811
                       check=False)
         assert r.returncode != 0 and "abort it first" in r.stderr, r.stderr
         # A delete would leave the target's copy: refused meanwhile.
-        r = dc.triton(triton_bin, "instance", "delete", "mig0", check=False)
+        r = dc.triton(triton_bin, "instance", "delete", "-f", "mig0",
+                      check=False)
         assert r.returncode != 0 and "being migrated" in r.stderr, r.stderr
 
         # sync -w: the watch stream ends with the phase; the target holds
