@@ -24,6 +24,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/migrate.h"
 #include "head/b64.h"
 #include "head/httpsig.h"
 #include "head/sshkey.h"
@@ -560,8 +561,10 @@ void api_stop(struct api *a)
 {
 	if (!a)
 		return;
-	if (a->d)
+	if (a->d) {
+		migrate_watch_stop();
 		MHD_stop_daemon(a->d);
+	}
 	free(a->cert_pem);
 	free(a->key_pem);
 	free(a->buckets);

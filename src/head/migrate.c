@@ -830,6 +830,21 @@ struct watch {
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct watch *watches;
 static pthread_once_t ticker_once = PTHREAD_ONCE_INIT;
+static bool watch_stopping;
+
+void migrate_watch_stop(void)
+{
+	/* libmicrohttpd refuses to stop with a connection still suspended:
+	 * every watch is resumed and ends at its next read. */
+	pthread_mutex_lock(&watch_lock);
+	watch_stopping = true;
+	for (struct watch *w = watches; w; w = w->next)
+		if (w->suspended) {
+			w->suspended = false;
+			MHD_resume_connection(w->conn);
+		}
+	pthread_mutex_unlock(&watch_lock);
+}
 
 static void *ticker(void *arg)
 {
@@ -923,6 +938,10 @@ static ssize_t watch_read(void *cls, uint64_t pos, char *buf, size_t max)
 		/* Nothing new: off the polling thread's list until the
 		 * ticker resumes it. */
 		pthread_mutex_lock(&watch_lock);
+		if (watch_stopping) {
+			pthread_mutex_unlock(&watch_lock);
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		}
 		w->suspended = true;
 		MHD_suspend_connection(w->conn);
 		pthread_mutex_unlock(&watch_lock);

@@ -31,6 +31,8 @@
 /* /:login/machines/:id/migrate (GET, POST with action; POST
  * ?action=watch streams). */
 int migrate_machine_dispatch(struct api_req *q, const char *id);
+/* Before the server stops: ends every watch stream. */
+void migrate_watch_stop(void);
 /* /:login/migrations[/:id] */
 int migrate_list_dispatch(struct api_req *q);
 

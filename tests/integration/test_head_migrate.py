@@ -259,7 +259,8 @@ def running_on(nodes, uuid):
 def wait_events(dc, u, within=30):
     """Waits until the running phase reported progress."""
     t0 = time.time()
-    while not (dc.record("migrations", u) or {}).get("events"):
+    while not ((dc.record("migrations", u) or {}).get("state") == "running"
+               and dc.record("migrations", u).get("events")):
         assert time.time() - t0 < within, dc.record("migrations", u)
         time.sleep(0.1)
 
@@ -411,6 +412,25 @@ def test_migrate_faults(workdir, triton_bin):  # noqa: F811
         assert os.path.getsize(os.path.join(zone_file(tgt, u), "blob4")) \
             == 6 * 1024 * 1024
 
+        # A graceful stop of the head node while a CLI watches a sync:
+        # the stream ends, hull-api exits 0 (libmicrohttpd refuses to stop
+        # with a suspended connection), the sync completes.
+        write_blob(src, u, "blob7", 6)
+        env = {"PATH": os.environ["PATH"], "HOME": dc.home,
+               "TRITON_URL": dc.url, "TRITON_ACCOUNT": "alice",
+               "TRITON_KEY_ID": dc.fp, "TRITON_TLS_INSECURE": "1"}
+        cli = subprocess.Popen(["ip", "netns", "exec", dc.head_ns, triton_bin,
+                                "instance", "migration", "sync", "-w", "f0"],
+                               env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        wait_events(dc, u)
+        time.sleep(0.5)
+        dc.api.p.send_signal(signal.SIGTERM)
+        assert dc.api.p.wait(15) == 0, dc.api.text()[-2000:]
+        cli.communicate(timeout=30)
+        dc.start_api()
+        wait_migration(dc, triton_bin, "f0", "sync", "successful")
+
         # A connection broken during a sync.
         write_blob(src, u, "blob5", 6)
         dc.triton(triton_bin, "instance", "migration", "sync", "f0")
@@ -448,7 +468,7 @@ def test_migrate_faults(workdir, triton_bin):  # noqa: F811
                   timeout=300)
         wait_migration(dc, triton_bin, "f0", "switch", "successful")
         one_running(tgt)
-        for i in range(1, 7):
+        for i in range(1, 8):
             assert os.path.getsize(os.path.join(
                 zone_file(tgt, u), f"blob{i}")) == 6 * 1024 * 1024
         dc.triton(triton_bin, "instance", "migration", "finalize", "f0")
