@@ -29,7 +29,11 @@
 
 /* cn-agent's heartbeat period (the head node gives up after 11 s). */
 #define AGENT_HEARTBEAT_S 5
-/* How often the task queue is asked: a task starts within this. */
+/* The task queue is long-polled: the head node holds the request up to
+ * AGENT_TASK_WAIT_S while nothing is queued and answers as soon as a task
+ * is (within PARK_TICK_MS when another hull-api queued it). A head node
+ * that answers an empty queue at once is asked again AGENT_POLL_MS later. */
+#define AGENT_TASK_WAIT_S 4
 #define AGENT_POLL_MS 500
 
 struct agent_conf {
@@ -83,8 +87,16 @@ int agent_migrate_listen(const struct agent_conf *c, volatile int *stop,
 int agent_migrate_task(const struct agent_conf *c, const char *action,
 		       const char *uuid, json_t *params, json_t **result,
 		       struct hull_err *err);
+/* The "fw_rules" task: this host's rules of params' owner become exactly
+ * params' rules (fwsync.c). */
+int agent_fw_rules(json_t *params, struct hull_err *err);
 
 /* Runs the agent until stop becomes true (a signal handler sets it). */
+/* A `console` task {pair, type}: connects to the instance's console (or
+ * VNC relay) and bridges it, in a thread of its own, to the head node
+ * (console.c). Returns once the thread runs. */
+int agent_console_start(const struct agent_conf *c, const char *uuid,
+			json_t *params, struct hull_err *err);
 int agent_run(const struct agent_conf *c, volatile int *stop,
 	      struct hull_err *err);
 

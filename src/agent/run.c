@@ -187,13 +187,17 @@ int agent_run(const struct agent_conf *c, volatile int *stop,
 		  "running");
 	struct agent_http *h = agent_http_new(c);
 	_cleanup_free_ char *path =
-	    xasprintf("/agent/servers/%s/tasks", c->server_uuid);
+	    xasprintf("/agent/servers/%s/tasks?wait=%d", c->server_uuid,
+		      AGENT_TASK_WAIT_S);
 	while (!*stop) {
 		long status = 0;
 		json_t *tasks = NULL;
 		struct hull_err e = {0};
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int r =
 		    agent_http_call(h, "GET", path, NULL, &status, &tasks, &e);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		reachability(&l, r == 0, e.msg);
 		if (r == 0 && status == 200 && json_is_array(tasks)) {
 			size_t i;
@@ -213,8 +217,16 @@ int agent_run(const struct agent_conf *c, volatile int *stop,
 				json_decref(rep);
 			}
 		}
+		/* Asked again at once after tasks, or after a request the
+		 * head node held; a quick empty answer (an unreachable head
+		 * node, or one that does not hold requests) waits first. */
+		long ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+			  (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		bool held = ms >= 900;
+		bool had = json_array_size(tasks) > 0;
 		json_decref(tasks);
-		for (int i = 0; i < AGENT_POLL_MS / 100 && !*stop; i++)
+		for (int i = 0;
+		     !had && !held && i < AGENT_POLL_MS / 100 && !*stop; i++)
 			sleep_ms(100);
 	}
 	agent_http_free(h);

@@ -149,6 +149,8 @@ static int run(const struct agent_conf *c, const char *action, const char *uuid,
 		return hull_snapshot_delete(uuid, snap, NULL, err);
 	if (!strcmp(action, "snapshot_rollback"))
 		return hull_snapshot_rollback(uuid, snap, NULL, err);
+	if (!strcmp(action, "console"))
+		return agent_console_start(c, uuid, params, err);
 	if (!strcmp(action, "image_ensure_present"))
 		return agent_image_ensure(
 		    c, hull_json_str(params, "image_uuid", ""), err);
@@ -185,7 +187,20 @@ int agent_task_run(const struct agent_conf *c, json_t *task, json_t **report,
 	const char *id = hull_json_str(task, "id", "");
 	const char *action = hull_json_str(task, "action", "");
 	const char *uuid = hull_json_str(task, "machine", "");
-	if (!hull_uuid_valid(id) || !hull_uuid_valid(uuid))
+	if (!hull_uuid_valid(id))
+		return hull_err_set(err, EINVAL, "task without a valid id");
+	/* The server's own task: carries a whole state, needs no done-log. */
+	if (!strcmp(action, "fw_rules")) {
+		struct hull_err terr = {0};
+		int r = agent_fw_rules(json_object_get(task, "params"), &terr);
+		agent_log(r == 0 ? "info" : "error",
+			  json_pack("{s:s, s:s}", "task", id, "action", action),
+			  "task %s: %s", action, r == 0 ? "done" : terr.msg);
+		*report = report_new(r == 0, r < 0 ? terr.msg : NULL, NULL);
+		json_object_set_new(*report, "action", json_string(action));
+		return 0;
+	}
+	if (!hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "task without a valid id");
 	_cleanup_free_ char *p = log_path(id);
 	json_t *done =

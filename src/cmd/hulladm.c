@@ -5,6 +5,7 @@
  *   hulladm [-j] [--config FILE] setup [--db sqlite|postgresql://...]
  *           [--listen ADDR:PORT] [--tls|--no-tls] [--cert F --key F]
  *   hulladm user add LOGIN [--email E] [--password-file F]
+ *   hulladm user passwd LOGIN --password-file F
  *   hulladm user key-add LOGIN PUBKEY_FILE [--name N]
  *   hulladm package add NAME --memory MiB --disk MiB --vcpus N [--swap MiB]
  *           [--cpu-cap N] [--brand B]
@@ -29,6 +30,8 @@
 #include "head/admin.h"
 #include "head/migrate.h"
 #include "head/replicate.h"
+#include "head/placecfg.h"
+#include "head/placement.h"
 #include "head/servers.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -45,6 +48,7 @@ static void usage(FILE *f)
 		"  setup [--db sqlite|postgresql://...] [--listen ADDR:PORT]\n"
 		"        [--tls|--no-tls] [--cert FILE --key FILE]\n"
 		"  user add LOGIN [--email E] [--password-file F]\n"
+		"  user passwd LOGIN --password-file F\n"
 		"  user key-add LOGIN PUBKEY_FILE [--name N]\n"
 		"  package add NAME --memory MiB --disk MiB --vcpus N "
 		"[--swap MiB]\n"
@@ -57,6 +61,12 @@ static void usage(FILE *f)
 		"  join-token\n"
 		"  server list | get UUID | reserve UUID | unreserve UUID |"
 		" forget UUID\n"
+		"  placement [show] | set [--spread|--pack] "
+		"[--weight-ram|disk|owner|random W]\n"
+		"        [--cpu-ratio|--ram-ratio|--disk-ratio R] "
+		"[--vm-limit N]\n"
+		"  reserve [show] | set --share PERCENT | --largest N | "
+		"--none\n"
 		"  migration pin VM SERVER | unpin VM | limit VM MBPS\n"
 		"  replication set VM --interval SECONDS [--keep N] | list\n"
 		"  server evacuate UUID\n");
@@ -212,10 +222,13 @@ static int cmd_user(int argc, char **argv)
 		}
 	}
 	bool add = !strcmp(sub, "add"), keyadd = !strcmp(sub, "key-add");
-	if ((!add && !keyadd) || argc - optind != (add ? 1 : 2) ||
-	    (add && name) || (keyadd && (email || pwfile)))
+	bool passwd = !strcmp(sub, "passwd");
+	if ((!add && !keyadd && !passwd) || argc - optind != (keyadd ? 2 : 1) ||
+	    ((add || passwd) && name) || (keyadd && (email || pwfile)) ||
+	    (passwd && (email || !pwfile)))
 		return usage_error("user add LOGIN [--email E] "
-				   "[--password-file F] | user key-add LOGIN "
+				   "[--password-file F] | user passwd LOGIN "
+				   "--password-file F | user key-add LOGIN "
 				   "PUBKEY_FILE [--name N]");
 	const char *login = argv[optind];
 	struct hull_err err = {0};
@@ -236,6 +249,13 @@ static int cmd_user(int argc, char **argv)
 	}
 	if (open_head(&cfg, &s, &err) < 0)
 		goto out;
+	if (passwd) {
+		if ((r = head_user_passwd(s, login, pw, &err)) == 0) {
+			rec = json_pack("{s:s}", "login", login);
+			print_rec(rec, "changed the password of %s\n", login);
+		}
+		goto out;
+	}
 	if (add) {
 		if ((r = head_user_add(s, login, email, pw, &rec, &err)) == 0) {
 			json_object_del(rec, "password");
@@ -571,6 +591,169 @@ static int cmd_server(int argc, char **argv)
 	return r < 0 ? fail(&err) : 0;
 }
 
+/* A number for the option --opt. */
+static bool real(const char *opt, const char *v, double *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(v, &end);
+	if (!*v || *end || errno) {
+		usage_error("--%s %s: not a number", opt, v);
+		return false;
+	}
+	return true;
+}
+
+static int cmd_placement(int argc, char **argv)
+{
+	/* Each numeric option: its section of the settings and key. */
+	static const struct {
+		const char *opt, *section, *key;
+	} nums[] = {{"weight-ram", "weights", "ram"},
+		    {"weight-disk", "weights", "disk"},
+		    {"weight-owner", "weights", "owner"},
+		    {"weight-random", "weights", "random"},
+		    {"cpu-ratio", "overprovision_ratios", "cpu"},
+		    {"ram-ratio", "overprovision_ratios", "ram"},
+		    {"disk-ratio", "overprovision_ratios", "disk"}};
+	enum { N_NUMS = sizeof(nums) / sizeof(*nums) };
+	struct option opts[N_NUMS + 4] = {
+	    {"spread", no_argument, NULL, 's'},
+	    {"pack", no_argument, NULL, 'p'},
+	    {"vm-limit", required_argument, NULL, 'l'}};
+	for (int i = 0; i < N_NUMS; i++)
+		opts[3 + i] =
+		    (struct option){nums[i].opt, required_argument, NULL, 'n'};
+	bool show = argc == 1 || !strcmp(argv[1], "show");
+	if (!show && strcmp(argv[1], "set"))
+		return usage_error("usage: placement [show] | set [--spread|"
+				   "--pack] [--weight-ram|disk|owner|random W] "
+				   "[--cpu-|ram-|disk-ratio R] [--vm-limit N]");
+	json_t *patch = json_object();
+	int c, at = 0;
+	optind = 2;
+	while (!show && (c = getopt_long(argc, argv, "", opts, &at)) != -1) {
+		double d;
+		bool bad = false;
+		if (c == 's' || c == 'p') {
+			json_object_set_new(
+			    patch, "mode",
+			    json_string(c == 's' ? "spread" : "pack"));
+		} else if (c == 'l') {
+			long n = num("--vm-limit", optarg, &bad);
+			json_object_set_new(patch, "vm_limit", json_integer(n));
+		} else if (c == 'n' && real(opts[at].name, optarg, &d)) {
+			const char *sec = nums[at - 3].section;
+			if (!json_object_get(patch, sec))
+				json_object_set_new(patch, sec, json_object());
+			json_object_set_new(json_object_get(patch, sec),
+					    nums[at - 3].key, json_real(d));
+		} else {
+			if (c != 'n')
+				usage_error("unknown option '%s'",
+					    argv[optind - 1]);
+			bad = true;
+		}
+		if (bad) {
+			json_decref(patch);
+			return 2;
+		}
+	}
+	if (!show && optind != argc) {
+		json_decref(patch);
+		return usage_error("placement set: unexpected %s",
+				   argv[optind]);
+	}
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0) {
+		json_decref(patch);
+		return fail(&err);
+	}
+	int r = show ? 0 : placement_cfg_update(s, patch, &err);
+	struct placement_cfg pc;
+	if (r == 0)
+		r = placement_cfg_load(s, &pc, &err);
+	if (r == 0) {
+		json_t *j = placement_cfg_json(&pc);
+		if (json_out)
+			hull_json_print(j);
+		else
+			printf(
+			    "mode %s; weights ram %g disk %g owner %g random "
+			    "%g; overprovision cpu %g ram %g disk %g; "
+			    "vm limit %ld\n",
+			    json_string_value(json_object_get(j, "mode")),
+			    pc.w_ram, pc.w_disk, pc.w_owner, pc.w_random,
+			    pc.ratio_cpu, pc.ratio_ram, pc.ratio_disk,
+			    pc.vm_limit);
+		json_decref(j);
+	}
+	json_decref(patch);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_reserve(int argc, char **argv)
+{
+	bool show = argc == 1 || (argc == 2 && !strcmp(argv[1], "show"));
+	json_t *patch = NULL;
+	double d;
+	bool bad = false;
+	if (!show && argc == 4 && !strcmp(argv[1], "set") &&
+	    !strcmp(argv[2], "--share") && real("share", argv[3], &d))
+		patch = json_pack("{s:{s:f}}", "reserve", "share", d / 100);
+	else if (!show && argc == 4 && !strcmp(argv[1], "set") &&
+		 !strcmp(argv[2], "--largest")) {
+		long n = num("--largest", argv[3], &bad);
+		if (bad)
+			return 2;
+		patch =
+		    json_pack("{s:{s:I}}", "reserve", "largest", (json_int_t)n);
+	} else if (!show && argc == 3 && !strcmp(argv[1], "set") &&
+		   !strcmp(argv[2], "--none"))
+		patch = json_pack("{s:n}", "reserve");
+	else if (!show)
+		return usage_error("usage: reserve [show] | set --share PERCENT"
+				   " | --largest N | --none");
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0) {
+		json_decref(patch);
+		return fail(&err);
+	}
+	int r = patch ? placement_cfg_update(s, patch, &err) : 0;
+	json_t *cap = NULL;
+	if (r == 0)
+		r = placement_capacity(s, &cap, &err);
+	if (r == 0 && json_out) {
+		hull_json_print(cap);
+	} else if (r == 0) {
+		printf("%-8s  %12s  %12s  %12s  %12s\n", "RESOURCE", "TOTAL",
+		       "RESERVE", "USED", "FREE");
+		static const char *const names[] = {"ram", "cpu", "disk"};
+		static const char *const units[] = {"RAM (MiB)", "CPU (cap)",
+						    "DISK (MiB)"};
+		for (int i = 0; i < 3; i++) {
+			json_t *v = json_object_get(cap, names[i]);
+			printf("%-8s  %12lld  %12lld  %12lld  %12lld\n",
+			       units[i],
+			       (long long)hull_json_int(v, "total", 0),
+			       (long long)hull_json_int(v, "reserve", 0),
+			       (long long)hull_json_int(v, "used", 0),
+			       (long long)hull_json_int(v, "free", 0));
+		}
+	}
+	json_decref(cap);
+	json_decref(patch);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
 /* hulladm replication: disaster recovery's policies (replicate.h). */
 static int cmd_replication(int argc, char **argv)
 {
@@ -726,6 +909,10 @@ int main(int argc, char **argv)
 		r = cmd_migration(n, args);
 	else if (!strcmp(cmd, "replication"))
 		r = cmd_replication(n, args);
+	else if (!strcmp(cmd, "placement"))
+		r = cmd_placement(n, args);
+	else if (!strcmp(cmd, "reserve"))
+		r = cmd_reserve(n, args);
 	else
 		r = usage_error("unknown command %s", cmd);
 	free(args);

@@ -155,6 +155,27 @@ int head_key_add(struct store *s, const char *account, const char *line,
 	return r;
 }
 
+/* Sets acct's "password" to the yescrypt hash of password. */
+static int set_password(json_t *acct, const char *password,
+			struct hull_err *err)
+{
+	char *salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
+	void *data = NULL;
+	int size = 0;
+	char *h = salt ? crypt_ra(password, salt, &data, &size) : NULL;
+	int r = 0;
+	if (!h || h[0] == '*')
+		r = hull_err_set(err, EIO,
+				 "password: yescrypt is not available");
+	else
+		json_object_set_new(acct, "password", json_string(h));
+	free(salt);
+	if (data)
+		explicit_bzero(data, (size_t)size);
+	free(data);
+	return r;
+}
+
 int head_user_add(struct store *s, const char *login, const char *email,
 		  const char *password, json_t **acct, struct hull_err *err)
 {
@@ -176,22 +197,9 @@ int head_user_add(struct store *s, const char *login, const char *email,
 			      login, "created", now, "updated", now);
 	if (email)
 		json_object_set_new(a, "email", json_string(email));
-	if (password) {
-		char *salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
-		void *data = NULL;
-		int size = 0;
-		char *h = salt ? crypt_ra(password, salt, &data, &size) : NULL;
-		if (!h || h[0] == '*') {
-			free(salt);
-			free(data);
-			json_decref(a);
-			return hull_err_set(err, EIO,
-					    "password: yescrypt is not "
-					    "available");
-		}
-		json_object_set_new(a, "password", json_string(h));
-		free(salt);
-		free(data);
+	if (password && (r = set_password(a, password, err)) < 0) {
+		json_decref(a);
+		return r;
 	}
 	r = store_put(s, "accounts", uuid, a, "", NULL, err);
 	if (r == 0 && acct)
@@ -534,4 +542,32 @@ int head_join_token_new(struct store *s, char **token, struct hull_err *err)
 	}
 	*token = t;
 	return 0;
+}
+
+int head_user_passwd(struct store *s, const char *login, const char *password,
+		     struct hull_err *err)
+{
+	json_t *a = NULL, *sessions = NULL;
+	int r = head_account_by_login(s, login, &a, err);
+	if (r < 0)
+		return r;
+	char now[32];
+	head_now_iso(now);
+	json_object_set_new(a, "updated", json_string(now));
+	if ((r = set_password(a, password, err)) < 0 ||
+	    (r = store_put(s, "accounts", hull_json_str(a, "uuid", ""), a, NULL,
+			   NULL, err)) < 0)
+		goto out;
+	/* A new password ends the account's console sessions. */
+	if (store_find(s, "sessions", "account", hull_json_str(a, "uuid", ""),
+		       &sessions, NULL) == 0) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(sessions, i, v) store_del(
+		    s, "sessions", hull_json_str(v, "key", ""), NULL, NULL);
+	}
+out:
+	json_decref(sessions);
+	json_decref(a);
+	return r;
 }

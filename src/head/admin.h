@@ -62,6 +62,10 @@ int head_key_add(struct store *s, const char *account, const char *line,
 int head_user_add(struct store *s, const char *login, const char *email,
 		  const char *password, json_t **acct, struct hull_err *err);
 
+/* Sets an account's password (yescrypt) and ends its console sessions. */
+int head_user_passwd(struct store *s, const char *login, const char *password,
+		     struct hull_err *err);
+
 struct head_package {
 	const char *name, *brand;
 	long memory, disk, swap, vcpus, cpu_cap; /* swap, cpu_cap -1: none */

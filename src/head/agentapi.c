@@ -28,6 +28,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/console.h"
 #include "head/machines.h"
 #include "head/migrate.h"
 #include "head/replicate.h"
@@ -152,6 +153,9 @@ static json_int_t task_order(json_t *t)
 			     hull_json_int(t, "created_ms", 0) * 1000000);
 }
 
+/* The longest an agent's request for tasks may wait. */
+#define TASKS_WAIT_MAX 25
+
 static int tasks_list(struct api_req *q, const char *uuid)
 {
 	json_t *all = NULL;
@@ -180,6 +184,14 @@ static int tasks_list(struct api_req *q, const char *uuid)
 			json_array_set(out, b - 1, y);
 			json_array_set_new(out, b, x);
 		}
+	/* ?wait=S: nothing queued yet, the answer may wait up to S seconds
+	 * (at most TASKS_WAIT_MAX) for a task (long-polling). */
+	const char *w = api_query(q, "wait");
+	long wait = w ? strtol(w, NULL, 10) : 0;
+	if (!n && wait > 0)
+		api_park(q, uuid,
+			 (int)(wait < TASKS_WAIT_MAX ? wait : TASKS_WAIT_MAX) *
+			     1000);
 	return api_reply(q, 200, out);
 }
 
@@ -271,6 +283,8 @@ int agentapi_dispatch(struct api_req *q)
 		return tasks_list(q, uuid);
 	if (q->nseg == 5 && !strcmp(what, "tasks") && is(q, "POST"))
 		return task_report(q, uuid, q->seg[4]);
+	if (q->nseg == 5 && !strcmp(what, "consoles") && is(q, "GET"))
+		return console_agent_open(q, uuid, q->seg[4]);
 	if (q->nseg == 5 && !strcmp(what, "vms") && is(q, "POST"))
 		return vm_report(q, uuid, q->seg[4]);
 	if ((q->nseg == 5 || q->nseg == 6) && !strcmp(what, "migrations"))

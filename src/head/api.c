@@ -26,8 +26,12 @@
 #include "head/api.h"
 #include "head/migrate.h"
 #include "head/b64.h"
+#include "head/console.h"
 #include "head/httpsig.h"
+#include "head/park.h"
+#include "head/servers.h"
 #include "head/sshkey.h"
+#include "head/webui.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -46,12 +50,20 @@ struct api {
 	struct MHD_Daemon *d;
 	const struct head_config *cfg;
 	struct store *store;
+	struct webui *webui; /* the web console's state */
 	char *cert_pem, *key_pem;
 	/* Buckets of the accounts seen, made on their first authenticated
 	 * request (so as many as there are accounts at most). */
 	struct bucket *buckets;
 	size_t nbuckets;
+	struct console_hub *consoles;
+	struct park *parked;
 };
+
+struct console_hub *api_console_hub(struct api *a)
+{
+	return a->consoles;
+}
 
 /* Per connection-request state. */
 struct pending {
@@ -61,7 +73,17 @@ struct pending {
 	bool too_big;
 	bool started;
 	struct timespec t0;
+	void (*abandon)(void *cls); /* an upgrade not yet taken */
+	void *abandon_cls;
+	int64_t park_until_ms; /* a parked request's deadline, or 0 */
 };
+
+void api_upgrade_taken(void *req_cls)
+{
+	struct pending *p = req_cls;
+	if (p)
+		p->abandon = NULL;
+}
 
 const char *api_query(struct api_req *q, const char *name)
 {
@@ -126,6 +148,12 @@ static const char *header_of(const char *name, void *ctx)
 static int authenticate(struct api_req *q, const char *target)
 {
 	const char *auth = header_of("authorization", q->conn);
+	/* The web console's session: an alternative to a signature. */
+	if (!auth) {
+		int rs = webui_session_auth(q);
+		if (rs != -ENOENT)
+			return rs;
+	}
 	if (!auth)
 		return api_error(q, 401, "InvalidCredentials",
 				 "You must make authenticated requests to use "
@@ -298,13 +326,27 @@ static void route(struct api_req *q, const char *target, struct pending *p)
 			  "request body is larger than %d bytes", API_BODY_MAX);
 		goto out;
 	}
+	if (console_ws_request(q)) { /* its ticket is its credential */
+		console_ws_open(q);
+		goto out;
+	}
 	bool agent = q->nseg >= 1 && !strcmp(q->seg[0], "agent");
+	bool web = q->nseg >= 1 && !strcmp(q->seg[0], "console");
+	if (web && webui_is_public(q)) {
+		if (parse_body(q, p) == 0)
+			webui_dispatch(q);
+		goto out;
+	}
 	if (!agent && (authenticate(q, target) <= 0 || !throttle(q)))
 		goto out;
 	if (parse_body(q, p) < 0)
 		goto out;
 	if (agent) {
 		agentapi_dispatch(q);
+		goto out;
+	}
+	if (web) {
+		webui_dispatch(q);
 		goto out;
 	}
 	cloudapi_dispatch(q);
@@ -339,6 +381,12 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 				   struct pending *p)
 {
 	struct MHD_Response *res;
+	if (q->upgrade) {
+		enum MHD_Result r = MHD_queue_response(
+		    conn, MHD_HTTP_SWITCHING_PROTOCOLS, q->upgrade);
+		MHD_destroy_response(q->upgrade);
+		return r;
+	}
 	if (q->stream_read) {
 		res = MHD_create_response_from_callback(
 		    MHD_SIZE_UNKNOWN, 4096, q->stream_read, q->stream_cls,
@@ -349,7 +397,12 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
 		MHD_add_response_header(res, "Content-Type",
-					"application/octet-stream");
+					q->content_type
+					    ? q->content_type
+					    : "application/octet-stream");
+	} else if (q->response) {
+		res = q->response;
+		q->response = NULL;
 	} else {
 		char *text =
 		    q->out ? json_dumps(q->out, JSON_COMPACT | JSON_ENCODE_ANY)
@@ -386,6 +439,10 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		snprintf(ra, sizeof(ra), "%d", q->retry_after);
 		MHD_add_response_header(res, "Retry-After", ra);
 	}
+	if (q->set_cookie)
+		MHD_add_response_header(res, "Set-Cookie", q->set_cookie);
+	if (!strncmp(q->path, "/console", 8))
+		webui_add_security_headers(res);
 	MHD_add_response_header(res, "Request-Id", rid);
 	MHD_add_response_header(res, "Response-Time", rt);
 	MHD_add_response_header(res, "Api-Version", API_VERSION);
@@ -395,6 +452,36 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 	enum MHD_Result r = MHD_queue_response(conn, q->status, res);
 	MHD_destroy_response(res);
 	return r;
+}
+
+void api_park(struct api_req *q, const char *key, int ms)
+{
+	snprintf(q->park_key, sizeof(q->park_key), "%s", key);
+	q->park_ms = ms;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether a request that asks to wait ms should (still) wait. */
+static bool park_more(struct pending *p, int ms)
+{
+	if (!p->park_until_ms)
+		p->park_until_ms = now_ms() + ms;
+	return now_ms() < p->park_until_ms;
+}
+
+/* servers.c's listener: a task queued for a server wakes its agent's
+ * parked request (resumed once this handler has returned, its
+ * transaction done). */
+static void wake_server(void *cls, const char *server)
+{
+	struct api *a = cls;
+	park_wake(a->parked, server);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -432,7 +519,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			    .conn = conn,
 			    .status = 500,
 			    .resource_count = -1,
-			    .file_fd = -1};
+			    .file_fd = -1,
+			    .webui = a->webui};
 	const char *target = p->target ? p->target : url;
 	char rid[HULL_UUID_LEN + 1];
 	hull_uuid_generate(rid);
@@ -443,12 +531,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		route(&q, target, p);
 	if (q.status == 500 && !q.out)
 		api_error(&q, 500, "InternalError", "no answer");
+	if (q.park_ms > 0 && park_more(p, q.park_ms)) {
+		park_add(a->parked, conn, q.park_key);
+		json_decref(q.out);
+		json_decref(q.body);
+		json_decref(q.account);
+		return MHD_YES;
+	}
+	if (q.upgrade && q.upgrade_abandon) {
+		p->abandon = q.upgrade_abandon;
+		p->abandon_cls = q.upgrade_cls;
+	}
 	enum MHD_Result r = send_answer(conn, &q, rid, p);
+	if (r != MHD_YES && p->abandon) {
+		p->abandon(p->abandon_cls);
+		p->abandon = NULL;
+	}
 	log_request(&q, target, p, rid);
+	/* A write may have changed what an event stream shows. */
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		webui_notify(a->webui);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
 	if (q.stream_read && q.stream_free)
 		q.stream_free(q.stream_cls);
+	free(q.set_cookie);
 	json_decref(q.out);
 	json_decref(q.body);
 	json_decref(q.account);
@@ -469,6 +576,8 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct pending *p = *con_cls;
 	if (!p)
 		return;
+	if (p->abandon)
+		p->abandon(p->abandon_cls);
 	free(p->target);
 	free(p->body);
 	free(p);
@@ -498,9 +607,9 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	if (r < 0)
 		return r;
 	struct sockaddr_storage ss = {0};
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-	/* Streams (migration watch) suspend while they have nothing. */
-	flags |= MHD_ALLOW_SUSPEND_RESUME;
+	/* Suspend/resume: parked task polls and migration watch streams. */
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME;
 	if (strchr(addr, ':')) {
 		struct sockaddr_in6 *s6 = (void *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -516,6 +625,9 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	struct api *a = xcalloc(1, sizeof(*a));
 	a->cfg = c;
 	a->store = s;
+	a->consoles = console_hub_new();
+	a->parked = park_new();
+	task_listen(wake_server, a);
 	if (c->tls) {
 		size_t n;
 		if ((r = hull_file_read(c->cert, 1 << 20, &a->cert_pem, &n,
@@ -526,6 +638,12 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 			return r;
 		}
 		flags |= MHD_USE_TLS;
+	}
+	/* The web console; its event streams wait suspended, not polled
+	 * (webui.c). */
+	if ((r = webui_new(c, &a->webui, err)) < 0) {
+		api_stop(a);
+		return r;
 	}
 	struct MHD_OptionItem tls_opts[] = {
 	    {MHD_OPTION_HTTPS_MEM_CERT, 0, a->cert_pem},
@@ -559,12 +677,16 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 
 void api_stop(struct api *a)
 {
+	webui_stop(a ? a->webui : NULL); /* before the daemon: webui.h */
 	if (!a)
 		return;
-	if (a->d) {
-		migrate_watch_stop();
+	console_hub_free(a->consoles); /* before the daemon: see console.h */
+	task_listen(NULL, NULL);
+	park_free(a->parked); /* likewise: see park.h */
+	migrate_watch_stop(); /* likewise */
+	if (a->d)
 		MHD_stop_daemon(a->d);
-	}
+	webui_free(a->webui);
 	free(a->cert_pem);
 	free(a->key_pem);
 	free(a->buckets);

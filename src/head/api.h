@@ -40,6 +40,13 @@ struct api_req {
 	json_t *body;	 /* parsed JSON body or NULL */
 	json_t *account; /* the caller's account (CloudAPI) */
 	void *conn;	 /* struct MHD_Connection */
+	/* The web console (webui.h): its state, how the request was
+	 * authenticated, and what its answers add. */
+	struct webui *webui;
+	bool by_session;	  /* authenticated by a console session */
+	const char *content_type; /* of file_fd (default octet-stream) */
+	void *response;		  /* a struct MHD_Response to send as is */
+	char *set_cookie;	  /* a Set-Cookie value (owned) */
 	/* The answer: */
 	unsigned status;
 	json_t *out;	     /* JSON body, or NULL for none */
@@ -54,7 +61,21 @@ struct api_req {
 	void (*stream_free)(void *cls);
 	void *stream_cls;
 	const char *stream_type;
+	void *upgrade; /* a struct MHD_Response for 101 (console.c) */
+	/* Called with upgrade_cls when the 101 never reached the client
+	 * (its upgrade handler did not run): frees what it held. */
+	void (*upgrade_abandon)(void *cls);
+	void *upgrade_cls;
+	/* Set by api_park: the answer set may wait (park.h). */
+	char park_key[64];
+	int park_ms;
 };
+
+/* The answer the handler set may wait up to ms: hull-api parks the
+ * request and runs the handler again when something is queued under key
+ * (or at the latest PARK_TICK_MS later), and sends the answer of the last
+ * run once the handler stops asking or ms have passed. */
+void api_park(struct api_req *q, const char *key, int ms);
 
 /* A query parameter, or NULL. */
 const char *api_query(struct api_req *q, const char *name);
@@ -68,6 +89,13 @@ int api_error(struct api_req *q, unsigned status, const char *code,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Sets a JSON answer (steals body). */
 int api_reply(struct api_req *q, unsigned status, json_t *body);
+
+/* An upgrade handler took its connection: req_cls (libmicrohttpd's
+ * request pointer, the handler's argument) no longer abandons it. */
+void api_upgrade_taken(void *req_cls);
+
+/* The console tickets and bridges (console.h) of this server. */
+struct console_hub *api_console_hub(struct api *a);
 
 /* Handlers (cloudapi.c, machines.c, agentapi.c). */
 int cloudapi_dispatch(struct api_req *q);

@@ -18,6 +18,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/fwrules.h"
 #include "head/machines.h"
 #include "head/migrate.h"
 #include "lib/json.h"
@@ -299,6 +300,8 @@ int cloudapi_dispatch(struct api_req *q)
 		return machines_dispatch(q);
 	if (!strcmp(what, "migrations"))
 		return migrate_list_dispatch(q);
+	if (!strcmp(what, "fwrules"))
+		return fwrules_dispatch(q);
 	return not_found(q);
 }
 

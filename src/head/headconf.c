@@ -79,6 +79,13 @@ int head_config_load(const char *path, struct head_config *c,
 	    (burst && !json_is_integer(burst)) || c->throttle_rate < 0 ||
 	    c->throttle_rate > 1e6 || c->throttle_burst < 1 ||
 	    c->throttle_burst > 1000000;
+	json_t *ttl = json_object_get(j, "session_ttl");
+	c->session_ttl = ttl ? (int)json_integer_value(ttl) : HEAD_SESSION_TTL;
+	bool bad_ttl = (ttl && !json_is_integer(ttl)) || c->session_ttl < 1 ||
+		       c->session_ttl > 30 * 86400;
+	const char *cdir = hull_json_str(j, "console_dir", NULL);
+	if (cdir)
+		c->console_dir = resolve(c->dir, cdir);
 	json_decref(j);
 	char addr[64];
 	int port;
@@ -87,6 +94,10 @@ int head_config_load(const char *path, struct head_config *c,
 		? hull_err_set(err, EINVAL,
 			       "throttle: wants {\"rate\": requests a "
 			       "second (0 for none), \"burst\": 1 or more}")
+	    : bad_ttl
+		? hull_err_set(err, EINVAL,
+			       "session_ttl: wants whole seconds, 1 to "
+			       "2592000")
 		: head_listen_parse(c->listen, addr, sizeof(addr), &port, err);
 	if (r < 0) {
 		hull_err_prefix(err, "%s", path);
@@ -106,6 +117,7 @@ void head_config_fini(struct head_config *c)
 	free(c->key);
 	free(c->datacenter);
 	free(c->admin);
+	free(c->console_dir);
 	memset(c, 0, sizeof(*c));
 }
 

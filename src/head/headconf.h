@@ -29,7 +29,13 @@ struct head_config {
 	 * own buckets. */
 	double throttle_rate;
 	int throttle_burst;
+	/* The web console: how long a session lasts (seconds), and the
+	 * folder of its pages (NULL: the installed or built copy). */
+	int session_ttl;
+	char *console_dir;
 };
+
+#define HEAD_SESSION_TTL 7200
 
 #define HEAD_THROTTLE_RATE 20
 #define HEAD_THROTTLE_BURST 60

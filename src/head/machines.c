@@ -10,9 +10,12 @@
 #include <string.h>
 
 #include "head/admin.h"
+#include "head/console.h"
 #include "head/machines.h"
 #include "head/migrate.h"
 #include "head/placement.h"
+#include "head/affinity.h"
+#include "head/fwrules.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -49,15 +52,47 @@ const char *machine_state_of_vm(const char *s)
 	return s;
 }
 
-/* The machine as CloudAPI shows it: the record less hull's own fields. */
-static json_t *machine_view(json_t *m)
+/* The machine as CloudAPI shows it: the record less hull's own fields.
+ * The view shares the record's values (a list of 1,000 machines copies
+ * no more than their top-level keys): neither may change them after. */
+json_t *machine_view(json_t *m)
 {
-	json_t *v = json_deep_copy(m);
-	static const char *const internal[] = {"owner",	   "server", "payload",
-					       "audit",	   "task",   "retried",
-					       "first_try"};
-	for (size_t i = 0; i < sizeof(internal) / sizeof(*internal); i++)
-		json_object_del(v, internal[i]);
+	static const char *const internal[] = {
+	    "owner",   "server",    "payload", "audit",	 "task",
+	    "retried", "first_try", "resize",  "cpu_cap"};
+	json_t *v = json_object();
+	const char *k;
+	json_t *x;
+	json_object_foreach(m, k, x)
+	{
+		bool hidden = false;
+		for (size_t i = 0; i < sizeof(internal) / sizeof(*internal);
+		     i++)
+			hidden |= !strcmp(k, internal[i]);
+		if (!hidden)
+			json_object_set(v, k, x);
+	}
+	return v;
+}
+
+/* CloudAPI keeps metadata's "credentials" key out of machines and
+ * metadata lists unless the caller asks with ?credentials=true. */
+static bool show_credentials(struct api_req *q)
+{
+	const char *c = api_query(q, "credentials");
+	return c && !strcmp(c, "true");
+}
+
+/* The machine as this caller's request shows it (new reference). */
+static json_t *machine_shown(struct api_req *q, json_t *m)
+{
+	json_t *v = machine_view(m);
+	json_t *md = json_object_get(v, "metadata");
+	if (!show_credentials(q) && json_object_get(md, "credentials")) {
+		md = json_copy(md); /* the record's own stays whole */
+		json_object_del(md, "credentials");
+		json_object_set_new(v, "metadata", md);
+	}
 	return v;
 }
 
@@ -197,7 +232,7 @@ static int machines_list(struct api_req *q)
 			continue;
 		if (seen++ < offset || (long)json_array_size(out) >= limit)
 			continue;
-		json_array_append_new(out, machine_view(m));
+		json_array_append_new(out, machine_shown(q, m));
 	}
 	json_decref(f.tags);
 	json_decref(all);
@@ -307,7 +342,7 @@ struct create_ctx {
 	json_t *payload;  /* the vmadm payload (nics filled in) */
 	json_t *networks; /* network records */
 	json_t *servers;  /* candidates, best first */
-	long ram, disk;
+	const struct placement_req *rq;
 	const char *login;
 	struct hull_err *err;
 };
@@ -323,7 +358,7 @@ static int create_txn(struct store *s, void *arg)
 	json_array_foreach(c->servers, i, sv)
 	{
 		server = json_string_value(sv);
-		r = placement_book(s, server, c->ram, c->disk, c->err);
+		r = placement_take(s, server, c->rq, c->err);
 		if (r != -ENOSPC)
 			break;
 	}
@@ -375,10 +410,20 @@ static int create_txn(struct store *s, void *arg)
 	json_decref(nics);
 	json_object_set_new(c->machine, "compute_node", json_string(server));
 	json_object_set_new(c->machine, "server", json_string(server));
+	/* The payload is kept until the create is done (a retry on another
+	 * server sends it again), the cpu_cap for placement always. */
 	json_object_set(c->machine, "payload", c->payload);
+	if (json_is_integer(json_object_get(c->payload, "cpu_cap")))
+		json_object_set(c->machine, "cpu_cap",
+				json_object_get(c->payload, "cpu_cap"));
 	audit_add(c->machine, "provision", true, c->login);
 	if ((r = store_put(s, "machines", id, c->machine, "", NULL, c->err)) <
 	    0)
+		return r;
+	/* The owner's firewall rules reach the server before the instance
+	 * that may need them. */
+	if ((r = fwrules_queue_to(s, hull_json_str(c->machine, "owner", ""),
+				  server, c->err)) < 0)
 		return r;
 	return task_queue(s, server, id, "create", NULL, c->payload, NULL,
 			  c->err);
@@ -558,6 +603,8 @@ static const char *const create_fields[] = {"name",
 					    "metadata",
 					    "tags",
 					    "firewall_enabled",
+					    "affinity",
+					    "locality",
 					    "locality",
 					    "deletion_protection",
 					    NULL};
@@ -697,30 +744,41 @@ static int machines_create(struct api_req *q)
 		json_object_set(payload, "cpu_cap",
 				json_object_get(pkg, "cpu_cap"));
 	struct hull_err err = {0};
+	json_t *hints = NULL;
+	if (affinity_hints(q->store, me(q), q->body, &hints, &err) < 0) {
+		api_error(q, 409, "InvalidArgument", "%s", err.msg);
+		goto out;
+	}
+	struct placement_req rq = {
+	    .ram_mib = memory,
+	    .disk_mib = disk,
+	    .cpu_cap = (long)hull_json_int(pkg, "cpu_cap", 0),
+	    .brand = brand,
+	    .owner = me(q),
+	    .hints = hints,
+	};
 	int r = -ECANCELED;
 	/* A conflict (a booking or an address another create took between
 	 * our read and our write) reruns placement on fresh records. */
 	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
 		json_decref(servers);
 		servers = NULL;
-		if ((r = placement_candidates(q->store, memory, disk, &servers,
-					      &err)) < 0)
+		if ((r = placement_choose(q->store, &rq, &servers, &err)) < 0)
 			break;
-		struct create_ctx c = {m,
-				       payload,
-				       nets,
-				       servers,
-				       memory,
-				       disk,
-				       hull_json_str(q->account, "login", ""),
-				       &err};
+		struct create_ctx c = {
+		    m,	     payload, nets,
+		    servers, &rq,     hull_json_str(q->account, "login", ""),
+		    &err};
 		r = store_txn(q->store, create_txn, &c, &err);
 	}
+	bool hinted = hints != NULL;
+	json_decref(hints);
 	if (r == -ENOSPC && !strstr(err.msg, "address")) {
 		api_error(q, 409, "InsufficientCapacity",
 			  "no compute node has room for package %s "
-			  "(%ld MiB RAM, %ld MiB disk)",
-			  hull_json_str(pkg, "name", ""), memory, disk);
+			  "(%ld MiB RAM, %ld MiB disk)%s",
+			  hull_json_str(pkg, "name", ""), memory, disk,
+			  hinted ? " that meets its affinity" : "");
 		goto out;
 	}
 	if (r == -ENOSPC) {
@@ -731,7 +789,7 @@ static int machines_create(struct api_req *q)
 		api_error(q, 500, "InternalError", "%s", err.msg);
 		goto out;
 	}
-	api_reply(q, 201, machine_view(m));
+	api_reply(q, 201, machine_shown(q, m));
 out:
 	json_decref(img);
 	json_decref(pkg);
@@ -844,6 +902,116 @@ static int protect(struct api_req *q, const char *id, const char *action,
 			 "too many concurrent changes to %s", id);
 }
 
+/* ---- resize ---- */
+
+struct resize_ctx {
+	const char *id, *login;
+	json_t *pkg;
+	struct hull_err *err;
+};
+
+/* The new size is booked on the machine's own server at once (a
+ * concurrent create cannot take the room), the package name changes once
+ * the agent has applied it (`triton instance resize -w` waits for that),
+ * and a failed update gives the old size back (apply_done). */
+static int resize_txn(struct store *s, void *arg)
+{
+	struct resize_ctx *c = arg;
+	json_t *m = NULL;
+	char *etag = NULL;
+	int r = store_get(s, "machines", c->id, &m, &etag, c->err);
+	if (r < 0)
+		return r;
+	long ram = (long)hull_json_int(c->pkg, "memory", 0);
+	long disk = (long)hull_json_int(c->pkg, "disk", 0);
+	long old_ram = (long)hull_json_int(m, "memory", 0);
+	long old_disk = (long)hull_json_int(m, "disk", 0);
+	const char *server = hull_json_str(m, "server", "");
+	if ((ram > old_ram || disk > old_disk) &&
+	    (r = placement_book(s, server, ram > old_ram ? ram - old_ram : 0,
+				disk > old_disk ? disk - old_disk : 0,
+				c->err)) < 0)
+		goto out;
+	json_object_set_new(m, "resize",
+			    json_pack("{s:O, s:I, s:I, s:O*}", "package",
+				      json_object_get(c->pkg, "name"), "memory",
+				      (json_int_t)old_ram, "disk",
+				      (json_int_t)old_disk, "cpu_cap",
+				      json_object_get(m, "cpu_cap")));
+	json_object_set_new(m, "memory", json_integer(ram));
+	json_object_set_new(m, "disk", json_integer(disk));
+	if (json_is_integer(json_object_get(c->pkg, "cpu_cap")))
+		json_object_set(m, "cpu_cap",
+				json_object_get(c->pkg, "cpu_cap"));
+	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0)
+		goto out;
+	json_t *p = json_pack(
+	    "{s:I, s:I, s:I, s:s}", "max_physical_memory", (json_int_t)ram,
+	    "max_swap", (json_int_t)hull_json_int(c->pkg, "swap", ram * 2),
+	    "quota", (json_int_t)((disk + 1023) / 1024), "billing_id",
+	    hull_json_str(c->pkg, "id", ""));
+	if (json_is_integer(json_object_get(c->pkg, "cpu_cap")))
+		json_object_set(p, "cpu_cap",
+				json_object_get(c->pkg, "cpu_cap"));
+	r = task_queue(s, server, c->id, "update", "resize", p, NULL, c->err);
+	json_decref(p);
+out:
+	free(etag);
+	json_decref(m);
+	return r;
+}
+
+static int machine_resize(struct api_req *q, const char *id)
+{
+	const char *want = hull_json_str(q->body, "package", NULL);
+	if (!want)
+		want = api_query(q, "package");
+	if (!want)
+		return api_error(q, 409, "MissingParameter",
+				 "package is a required argument");
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	json_t *pkg = find_by_id_or_name(q, "packages", "id", want);
+	const char *st = hull_json_str(m, "state", "");
+	const char *brand = hull_json_str(pkg, "brand", NULL);
+	if (!pkg)
+		api_error(q, 409, "InvalidArgument", "package %.60s not found",
+			  want);
+	else if (json_object_get(m, "resize"))
+		api_error(q, 409, "InvalidState",
+			  "instance %s is being resized", id);
+	else if (!strcmp(st, "provisioning") || !strcmp(st, "failed"))
+		api_error(q, 409, "InvalidState", "instance is %s", st);
+	else if (brand && strcmp(brand, hull_json_str(m, "brand", "")))
+		api_error(q, 409, "InvalidArgument",
+			  "package %s is for %s instances, not %s",
+			  hull_json_str(pkg, "name", ""), brand,
+			  hull_json_str(m, "brand", ""));
+	else {
+		struct hull_err err = {0};
+		struct resize_ctx c = {
+		    id, hull_json_str(q->account, "login", ""), pkg, &err};
+		int r = -ECANCELED;
+		for (int tries = 0; tries < 8 && r == -ECANCELED; tries++)
+			r = store_txn(q->store, resize_txn, &c, &err);
+		if (r == -ENOSPC)
+			api_error(q, 409, "InsufficientCapacity",
+				  "the instance's server has no room for "
+				  "package %s (%lld MiB RAM, %lld MiB disk)",
+				  hull_json_str(pkg, "name", ""),
+				  (long long)hull_json_int(pkg, "memory", 0),
+				  (long long)hull_json_int(pkg, "disk", 0));
+		else if (r < 0)
+			api_error(q, 500, "InternalError", "%s", err.msg);
+		else
+			api_reply(q, 202, NULL);
+	}
+	json_decref(pkg);
+	json_decref(m);
+	return 0;
+}
+
 static int machine_action(struct api_req *q, const char *id)
 {
 	const char *action = hull_json_str(q->body, "action", NULL);
@@ -893,6 +1061,8 @@ static int machine_action(struct api_req *q, const char *id)
 	if (!strcmp(action, "enable_deletion_protection") ||
 	    !strcmp(action, "disable_deletion_protection"))
 		return protect(q, id, action, action[0] == 'e');
+	if (!strcmp(action, "resize"))
+		return machine_resize(q, id);
 	return api_error(q, 409, "InvalidArgument",
 			 "action %.40s is not supported yet", action);
 }
@@ -975,6 +1145,8 @@ static int machine_kv(struct api_req *q, const char *id,
 	const char *key = q->nseg == 5 ? q->seg[4] : NULL;
 	json_t *p = NULL;
 	if (is(q, "GET") || is(q, "HEAD")) {
+		if (!key && k == &kv_metadata && !show_credentials(q))
+			json_object_del(have, "credentials");
 		json_t *v = key ? json_object_get(have, key) : have;
 		if (!v)
 			api_error(q, 404, "ResourceNotFound",
@@ -1217,7 +1389,7 @@ int machines_dispatch(struct api_req *q)
 			json_t *m = NULL;
 			if (machine_load(q, id, &m, NULL) < 0)
 				return 0;
-			api_reply(q, 200, machine_view(m));
+			api_reply(q, 200, machine_shown(q, m));
 			json_decref(m);
 			return 0;
 		}
@@ -1232,6 +1404,8 @@ int machines_dispatch(struct api_req *q)
 	}
 	if (q->nseg == 4 && !strcmp(q->seg[3], "migrate"))
 		return migrate_machine_dispatch(q, id);
+	if (q->nseg == 4 && !strcmp(q->seg[3], "console"))
+		return console_ticket_post(q, id);
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
 		return machine_audit(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "snapshots"))
@@ -1240,6 +1414,14 @@ int machines_dispatch(struct api_req *q)
 		return machine_kv(q, id, &kv_tags);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "metadata"))
 		return machine_kv(q, id, &kv_metadata);
+	if (q->nseg == 4 && !strcmp(q->seg[3], "fwrules")) {
+		json_t *m = NULL;
+		if (machine_load(q, id, &m, NULL) < 0)
+			return 0;
+		fwrules_of_machine(q, m);
+		json_decref(m);
+		return 0;
+	}
 	return not_found(q);
 }
 
@@ -1341,6 +1523,8 @@ static int apply_done(json_t *m, void *arg)
 		    json_string(d->ok
 				    ? machine_state_of_vm(d->state ?: "running")
 				    : "failed"));
+		/* Done with: every read of the machine parses less. */
+		json_object_del(m, "payload");
 		if (!d->ok && d->error)
 			json_object_set_new(m, "error", json_string(d->error));
 		return 1;
@@ -1392,6 +1576,23 @@ static int apply_done(json_t *m, void *arg)
 		if (json_is_boolean(fw))
 			json_object_set(m, "firewall_enabled", fw);
 	}
+	json_t *rs = json_object_get(m, "resize");
+	if (rs && d->audit && !strcmp(d->audit, "resize")) {
+		if (d->ok)
+			json_object_set(m, "package",
+					json_object_get(rs, "package"));
+		else {
+			json_object_set(m, "memory",
+					json_object_get(rs, "memory"));
+			json_object_set(m, "disk", json_object_get(rs, "disk"));
+			if (json_object_get(rs, "cpu_cap"))
+				json_object_set(m, "cpu_cap",
+						json_object_get(rs, "cpu_cap"));
+			else
+				json_object_del(m, "cpu_cap");
+		}
+		json_object_del(m, "resize");
+	}
 	if (d->state)
 		json_object_set_new(m, "state",
 				    json_string(machine_state_of_vm(d->state)));
@@ -1403,6 +1604,19 @@ struct retry_ctx {
 	json_t *servers; /* candidates, best first */
 	struct hull_err *err;
 };
+
+/* What a retry of machine m needs: its own request, the failed server
+ * left out. */
+static struct placement_req retry_req(json_t *m, const char *failed)
+{
+	return (struct placement_req){
+	    .ram_mib = (long)hull_json_int(m, "memory", 0),
+	    .disk_mib = (long)hull_json_int(m, "disk", 0),
+	    .cpu_cap = (long)hull_json_int(m, "cpu_cap", 0),
+	    .brand = hull_json_str(m, "brand", NULL),
+	    .owner = hull_json_str(m, "owner", NULL),
+	    .exclude = failed};
+}
 
 static int retry_txn(struct store *s, void *arg)
 {
@@ -1420,8 +1634,7 @@ static int retry_txn(struct store *s, void *arg)
 		r = -EALREADY;
 		goto out;
 	}
-	long ram = (long)hull_json_int(m, "memory", 0);
-	long disk = (long)hull_json_int(m, "disk", 0);
+	struct placement_req rq = retry_req(m, c->failed_server);
 	const char *server = NULL;
 	size_t i;
 	json_t *sv;
@@ -1429,9 +1642,7 @@ static int retry_txn(struct store *s, void *arg)
 	json_array_foreach(c->servers, i, sv)
 	{
 		server = json_string_value(sv);
-		if (!strcmp(server, c->failed_server))
-			continue;
-		r = placement_book(s, server, ram, disk, c->err);
+		r = placement_take(s, server, &rq, c->err);
 		if (r != -ENOSPC)
 			break;
 	}
@@ -1445,7 +1656,9 @@ static int retry_txn(struct store *s, void *arg)
 	json_object_set_new(m, "first_try",
 			    json_pack("{s:s, s:s}", "server", c->failed_server,
 				      "error", c->error ? c->error : ""));
-	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0)
+	if ((r = store_put(s, "machines", c->id, m, etag, NULL, c->err)) < 0 ||
+	    (r = fwrules_queue_to(s, hull_json_str(m, "owner", ""), server,
+				  c->err)) < 0)
 		goto out;
 	r = task_queue(s, server, c->id, "create", NULL,
 		       json_object_get(m, "payload"), NULL, c->err);
@@ -1466,20 +1679,19 @@ static int machine_retry(struct store *s, json_t *task, const char *error)
 	json_t *m = NULL;
 	if (store_get(s, "machines", id, &m, NULL, &err) < 0)
 		return -ENOENT;
-	long ram = (long)hull_json_int(m, "memory", 0);
-	long disk = (long)hull_json_int(m, "disk", 0);
-	json_decref(m);
+	struct placement_req rq =
+	    retry_req(m, hull_json_str(task, "server", ""));
 	int r = -ECANCELED;
 	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
 		json_t *servers = NULL;
-		if ((r = placement_candidates(s, ram, disk, &servers, &err)) <
-		    0)
+		if ((r = placement_choose(s, &rq, &servers, &err)) < 0)
 			break;
 		struct retry_ctx c = {id, hull_json_str(task, "server", ""),
 				      error, servers, &err};
 		r = store_txn(s, retry_txn, &c, &err);
 		json_decref(servers);
 	}
+	json_decref(m); /* rq's strings were m's */
 	return r;
 }
 

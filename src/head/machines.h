@@ -20,6 +20,9 @@
 /* /:login/machines[/:id[/audit]] */
 int machines_dispatch(struct api_req *q);
 
+/* The machine record as CloudAPI shows it (new reference). */
+json_t *machine_view(json_t *m);
+
 /* CloudAPI's state for a vmadm state. */
 const char *machine_state_of_vm(const char *vm_state);
 

@@ -43,8 +43,7 @@ const char *server_status(json_t *srv, int64_t now_ms)
 	return "unknown";
 }
 
-/* A machine books capacity unless it failed or is gone. */
-static bool books(json_t *m)
+bool machine_books(json_t *m)
 {
 	const char *st = hull_json_str(m, "state", "");
 	return strcmp(st, "failed") && strcmp(st, "deleted");
@@ -65,7 +64,7 @@ void server_unreserved(json_t *srv, json_t *machines, long *ram_mib,
 	json_t *m;
 	json_array_foreach(machines, i, m)
 	{
-		if (!books(m))
+		if (!machine_books(m))
 			continue;
 		ram -= (long)hull_json_int(m, "memory", 0);
 		disk -= (long)hull_json_int(m, "disk", 0);
@@ -91,12 +90,13 @@ json_t *server_view(struct store *s, json_t *srv, int64_t now_ms)
 		json_t *vms = json_object();
 		size_t i;
 		json_t *m;
-		json_array_foreach(ms, i, m) if (books(m)) json_object_set_new(
-		    vms, hull_json_str(m, "id", ""),
-		    json_pack("{s:O, s:O, s:O}", "state",
-			      json_object_get(m, "state"), "owner_uuid",
-			      json_object_get(m, "owner"), "memory",
-			      json_object_get(m, "memory")));
+		json_array_foreach(ms, i, m) if (machine_books(m))
+		    json_object_set_new(
+			vms, hull_json_str(m, "id", ""),
+			json_pack("{s:O, s:O, s:O}", "state",
+				  json_object_get(m, "state"), "owner_uuid",
+				  json_object_get(m, "owner"), "memory",
+				  json_object_get(m, "memory")));
 		json_object_set_new(v, "vms", vms);
 		json_decref(ms);
 	}
@@ -228,12 +228,21 @@ int server_forget(struct store *s, const char *uuid, struct hull_err *err)
 		return r;
 	size_t i, n = 0;
 	json_t *m;
-	json_array_foreach(ms, i, m) n += books(m);
+	json_array_foreach(ms, i, m) n += machine_books(m);
 	json_decref(ms);
 	if (n)
 		return hull_err_set(
 		    err, EBUSY, "server %s still has %zu instances", uuid, n);
 	return store_del(s, "servers", uuid, NULL, err);
+}
+
+static void (*listener)(void *cls, const char *server);
+static void *listener_cls;
+
+void task_listen(void (*fn)(void *cls, const char *server), void *cls)
+{
+	listener = fn;
+	listener_cls = cls;
 }
 
 int task_queue(struct store *s, const char *server, const char *machine,
@@ -268,5 +277,7 @@ int task_queue(struct store *s, const char *server, const char *machine,
 	json_decref(t);
 	if (r == 0 && id_out)
 		memcpy(id_out, id, sizeof(id));
+	if (r == 0 && listener)
+		listener(listener_cls, server);
 	return r;
 }

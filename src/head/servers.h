@@ -40,6 +40,9 @@ int64_t head_now_ms(void);
 /* "running" or "unknown" for a server record at now_ms. */
 const char *server_status(json_t *srv, int64_t now_ms);
 
+/* A machine books capacity unless it failed or is gone. */
+bool machine_books(json_t *m);
+
 /* What is left to book on a server (MiB): its RAM less the reservation
  * ratio and the memory of its machines that are neither failed nor
  * deleted, its usable pool less their disk. machines: the machines bucket
@@ -76,6 +79,10 @@ int server_forget(struct store *s, const char *uuid, struct hull_err *err);
  * when there is one). audit (may be NULL: the action) is the name the
  * machine's audit gives it once done (CloudAPI's, e.g. set_metadata for
  * an update). *id_out (may be NULL) gets the task's id. */
+/* fn(cls, server) is called each time a task is queued for a server (in
+ * its transaction: fn must only note it); NULL stops it. */
+void task_listen(void (*fn)(void *cls, const char *server), void *cls);
+
 int task_queue(struct store *s, const char *server, const char *machine,
 	       const char *action, const char *audit, json_t *params,
 	       char id_out[37], struct hull_err *err);

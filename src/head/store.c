@@ -47,6 +47,8 @@ static const struct bucket {
     {"ips", {"network", "machine"}},
     {"migrations", {"owner"}},
     {"replications", {"source"}},
+    {"sessions", {"account"}},
+    {"fwrules", {"owner"}},
 };
 
 /* Migration N takes the schema from version N-1 to N; never edit one that

@@ -84,3 +84,53 @@ char *hull_helper_find(const char *name)
 	}
 	return hull_helper_find_in(dir, name, HULL_SBINDIR, HULL_LIBEXECDIR);
 }
+
+static char *try_dir(char *c)
+{
+	struct stat st;
+	if (stat(c, &st) == 0 && S_ISDIR(st.st_mode))
+		return c;
+	free(c);
+	return NULL;
+}
+
+char *hull_data_find_in(const char *selfdir, const char *name,
+			const char *sbindir, const char *datadir)
+{
+	char *c;
+	if (selfdir) {
+		char *top = strip_suffix(selfdir, "src/cmd");
+		if (top) {
+			c = try_dir(xasprintf("%s/data/%s", top, name));
+			free(top);
+			if (c)
+				return c;
+		}
+		char *dest = strip_suffix(selfdir, sbindir);
+		if (dest && *dest) {
+			c = try_dir(xasprintf("%s%s/%s", dest, datadir, name));
+			free(dest);
+			if (c)
+				return c;
+		} else {
+			free(dest);
+		}
+	}
+	return try_dir(xasprintf("%s/%s", datadir, name));
+}
+
+char *hull_data_find(const char *name)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *dir = NULL;
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			dir = self;
+		}
+	}
+	return hull_data_find_in(dir, name, HULL_SBINDIR, HULL_DATADIR);
+}

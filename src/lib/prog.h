@@ -24,4 +24,16 @@ char *hull_helper_find(const char *name);
 char *hull_helper_find_in(const char *selfdir, const char *name,
 			  const char *sbindir, const char *libexecdir);
 
+/*
+ * The folder of hull's data NAME ("console": the web console's pages), or
+ * NULL (caller frees). Looked for, in order: in the build tree (the
+ * program in src/cmd, the data copied to data/NAME at the build root);
+ * under an install's own prefix (<D>HULL_DATADIR/NAME when the program
+ * lies in <D>HULL_SBINDIR); in the configured HULL_DATADIR/NAME.
+ */
+char *hull_data_find(const char *name);
+/* Pure part, for tests. */
+char *hull_data_find_in(const char *selfdir, const char *name,
+			const char *sbindir, const char *datadir);
+
 #endif

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/fileio.h"
+#include "lib/json.h"
 #include "lib/prog.h"
 #include "lib/root.h"
 #include "lib/uuid.h"
@@ -430,13 +431,71 @@ int zone_lastexited_read(const char *uuid, int *exit_status, char ts[32],
 	return 0;
 }
 
-int zone_console_attach(const char *uuid, int in_fd, int out_fd,
-			struct hull_err *err)
+int zone_console_connect(const char *uuid, struct hull_err *err)
 {
 	_cleanup_free_ char *path = hull_root_path("%s/run/console.sock", uuid);
 	int fd = sv_sock_connect(path, err);
 	if (fd < 0)
 		return hull_err_prefix(err, "zone %s is not running", uuid);
+	return fd;
+}
+
+int zone_console_winsize(const char *uuid, unsigned rows, unsigned cols,
+			 struct hull_err *err)
+{
+	return simple(uuid,
+		      json_pack("{s:s, s:I, s:I}", "cmd", "winsize", "rows",
+				(json_int_t)rows, "cols", (json_int_t)cols),
+		      5000, err);
+}
+
+int zone_console_tail(const char *uuid, size_t max, char **out, size_t *n,
+		      struct hull_err *err)
+{
+	_cleanup_free_ char *path = hull_root_path("%s/logs/console.log", uuid);
+	*out = NULL;
+	*n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0
+				       : hull_err_sys(err, errno, "%s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return hull_err_set(err, EINVAL, "%s: not a file", path);
+	}
+	off_t from = st.st_size > (off_t)max ? st.st_size - (off_t)max : 0;
+	char *buf = xmalloc(max ? max : 1);
+	ssize_t got = pread(fd, buf, max, from);
+	close(fd);
+	if (got < 0) {
+		free(buf);
+		return hull_err_sys(err, errno, "%s", path);
+	}
+	*out = buf;
+	*n = (size_t)got;
+	return 0;
+}
+
+json_t *zone_vnc_info(const char *uuid, struct hull_err *err)
+{
+	_cleanup_free_ char *path = hull_root_path("%s/run/vnc.json", uuid);
+	json_t *v = hull_json_load_file(path, err);
+	if (v && !json_is_object(v)) {
+		json_decref(v);
+		v = NULL;
+	}
+	if (!v)
+		hull_err_set(err, ENOENT, "instance %s has no VNC relay", uuid);
+	return v;
+}
+
+int zone_console_attach(const char *uuid, int in_fd, int out_fd,
+			struct hull_err *err)
+{
+	int fd = zone_console_connect(uuid, err);
+	if (fd < 0)
+		return fd;
 	int r = 0;
 	bool in_open = true;
 	for (;;) {

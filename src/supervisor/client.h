@@ -60,4 +60,18 @@ int zone_lastexited_read(const char *uuid, int *exit_status, char ts[32],
  * a 0x1d byte (^]) arrives on in_fd. The caller sets the terminal mode. */
 int zone_console_attach(const char *uuid, int in_fd, int out_fd,
 			struct hull_err *err);
+/* A new connection to the console (a zone's pty, a VM's COM1): bytes
+ * both ways. The caller closes it. */
+int zone_console_connect(const char *uuid, struct hull_err *err);
+/* Sets the console's window size (TIOCSWINSZ on a zone's pty; a VM's
+ * serial line has none, and the request does nothing there). */
+int zone_console_winsize(const char *uuid, unsigned rows, unsigned cols,
+			 struct hull_err *err);
+/* What the VM's VNC relay wrote (run/vnc.json: host, port, display,
+ * password), a new reference; NULL when it runs none. */
+json_t *zone_vnc_info(const char *uuid, struct hull_err *err);
+/* The last max bytes (or fewer) of logs/console.log in a new buffer
+ * (*out, caller frees; NULL and 0 when there is no log yet). */
+int zone_console_tail(const char *uuid, size_t max, char **out, size_t *n,
+		      struct hull_err *err);
 #endif

@@ -103,6 +103,20 @@ int control_request_parse(const char *line, size_t len, struct control_req *req,
 		req->cmd = CONTROL_UPDATE;
 	} else if (strcmp(cmd, "listener") == 0) {
 		req->cmd = CONTROL_LISTENER;
+	} else if (strcmp(cmd, "winsize") == 0) {
+		req->cmd = CONTROL_WINSIZE;
+		json_t *rw = json_object_get(j, "rows");
+		json_t *cl = json_object_get(j, "cols");
+		if (!json_is_integer(rw) || !json_is_integer(cl) ||
+		    json_integer_value(rw) < 1 ||
+		    json_integer_value(rw) > 1000 ||
+		    json_integer_value(cl) < 1 || json_integer_value(cl) > 1000)
+			r = hull_err_set(err, EINVAL,
+					 "rows, cols: not integers 1..1000");
+		else {
+			req->rows = (unsigned short)json_integer_value(rw);
+			req->cols = (unsigned short)json_integer_value(cl);
+		}
 	} else {
 		r = hull_err_set(err, EINVAL, "unknown cmd %.64s", cmd);
 	}

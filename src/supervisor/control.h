@@ -19,13 +19,15 @@ enum control_cmd {
 	CONTROL_KILL,
 	CONTROL_UPDATE,
 	CONTROL_LISTENER, /* a uname listener (lx zlogin) rides along */
+	CONTROL_WINSIZE,  /* the console's window size (a zone's pty) */
 };
 
 struct control_req {
 	enum control_cmd cmd;
-	int timeout_s; /* stop, reboot */
-	bool force;    /* stop, reboot */
-	int signo;     /* kill */
+	int timeout_s;		   /* stop, reboot */
+	bool force;		   /* stop, reboot */
+	int signo;		   /* kill */
+	unsigned short rows, cols; /* winsize: 1..1000 each */
 };
 
 int control_request_parse(const char *line, size_t len, struct control_req *req,

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -791,6 +792,21 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		c->passed_fd = -1;
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
+	case CONTROL_WINSIZE: {
+		/* A zone's console is a pty: its size is the terminal's. A
+		 * VM's COM1 is a socket, which has none (ENOTTY): the guest
+		 * learns a size from its own `stty` or `resize`, so the
+		 * request is harmless there and answers ok. */
+		struct winsize ws = {.ws_row = req.rows, .ws_col = req.cols};
+		if (sv->proc.console_fd >= 0 &&
+		    ioctl(sv->proc.console_fd, TIOCSWINSZ, &ws) < 0 &&
+		    errno != ENOTTY && errno != EINVAL) {
+			client_error(c, strerror(errno));
+			break;
+		}
+		client_send(c, json_pack("{s:b}", "ok", 1));
+		break;
+	}
 	case CONTROL_UPDATE: {
 		struct inst inst;
 		if (sv->vm.hvm) {

@@ -28,6 +28,7 @@ void vmm_config_init(struct vmm_config *c)
 	c->cpus = 1;
 	c->console = VMM_CONSOLE_STDIO;
 	c->restore_fd = -1;
+	c->incoming_fd = -1;
 	for (unsigned i = 0; i < VMM_MAX_NETS; i++)
 		c->nets[i].fd = -1;
 }
@@ -191,6 +192,26 @@ static int parse_restore(struct vmm_config *c, const char *s,
 	free(c->restore);
 	c->restore = xstrdup(s);
 	c->restore_fd = -1;
+	return 0;
+}
+
+/* --incoming fd=N: a connected stream socket carrying a live migration
+ * (docs/hull-vmm.md "Live migration"). */
+static int parse_incoming(struct vmm_config *c, const char *s,
+			  struct hull_err *err)
+{
+	char *end;
+	long fd = -1;
+	if (!strncmp(s, "fd=", 3)) {
+		errno = 0;
+		fd = strtol(s + 3, &end, 10);
+		if (errno || *end || end == s + 3)
+			fd = -1;
+	}
+	if (fd < 3 || fd > 65535)
+		return hull_err_set(
+		    err, EINVAL, "incoming: '%s' is not fd=N with N >= 3", s);
+	c->incoming_fd = (int)fd;
 	return 0;
 }
 
@@ -732,7 +753,8 @@ enum {
 	OPT_VERSION,
 	OPT_BOOT_TIMER,
 	OPT_BOOT,
-	OPT_RESTORE
+	OPT_RESTORE,
+	OPT_INCOMING
 };
 
 static const struct option options[] = {
@@ -755,6 +777,7 @@ static const struct option options[] = {
     {"boot-timer", no_argument, NULL, OPT_BOOT_TIMER},
     {"boot", required_argument, NULL, OPT_BOOT},
     {"restore", required_argument, NULL, OPT_RESTORE},
+    {"incoming", required_argument, NULL, OPT_INCOMING},
     {"test-forbidden-syscall", required_argument, NULL, OPT_FORBIDDEN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -784,6 +807,7 @@ static const char usage_text[] =
     "  --check                  validate and open everything, then exit\n"
     "  --boot-timer             print when the guest first writes port 0x440\n"
     "  --restore PATH|fd=N      resume a memory snapshot instead of booting\n"
+    "  --incoming fd=N          receive a live migration on this socket\n"
     "  --help, --version\n";
 
 int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
@@ -850,6 +874,9 @@ int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 		case OPT_RESTORE:
 			r = parse_restore(c, optarg, err);
 			break;
+		case OPT_INCOMING:
+			r = parse_incoming(c, optarg, err);
+			break;
 		case OPT_BOOT:
 			r = parse_boot(c, optarg, err);
 			break;
@@ -897,9 +924,14 @@ int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,
 
 int vmm_config_validate(const struct vmm_config *c, struct hull_err *err)
 {
-	if (!c->kernel && !c->restore && c->restore_fd < 0)
+	if (!c->kernel && !c->restore && c->restore_fd < 0 &&
+	    c->incoming_fd < 0)
 		return hull_err_set(err, EINVAL,
 				    "no kernel: give --kernel PATH");
+	if (c->incoming_fd >= 0 && (c->restore || c->restore_fd >= 0))
+		return hull_err_set(err, EINVAL,
+				    "--incoming and --restore exclude each "
+				    "other");
 	for (unsigned i = 0; i < c->n_disks; i++)
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(c->disks[i].path, c->disks[j].path) &&

@@ -76,6 +76,7 @@ struct vmm_config {
 	bool check_only; /* validate, open everything, do not run */
 	char *restore;	 /* --restore PATH: resume this snapshot, or NULL */
 	int restore_fd;	 /* --restore fd=N (inherited), or -1 */
+	int incoming_fd; /* --incoming fd=N: a live migration stream, or -1 */
 	enum vmm_forbidden forbidden;
 };
 

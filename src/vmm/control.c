@@ -19,6 +19,7 @@
 #include "vmm/control.h"
 #include "vmm/devices.h"
 #include "vmm/iothread.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 
 #define LINE_MAX_BYTES 4096
@@ -92,13 +93,78 @@ static char *do_snapshot(struct vm *vm, json_t *req, int fd)
 				(json_int_t)(t2 - t1)));
 }
 
+static int opt_int(json_t *req, const char *key, long long lo, long long hi,
+		   long long *out, char *msg, size_t msglen)
+{
+	json_t *v = json_object_get(req, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi) {
+		snprintf(msg, msglen,
+			 "migrate: \"%s\" must be an integer from %lld to "
+			 "%lld",
+			 key, lo, hi);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* "migrate": hands the passed socket to a live migration (migrate.h).
+ * On a start, the answer comes when the migration ends, on this client:
+ * *client and *fd are taken (set to -1) and NULL is returned. */
+static char *do_migrate(struct vm *vm, json_t *req, int *fd, int *client)
+{
+	if (*fd < 0)
+		return fail("migrate: pass the connected socket to the target "
+			    "with the request (SCM_RIGHTS)");
+	if (!client)
+		return fail("migrate: only on the control socket");
+	struct migrate_opts o = {.downtime_ns = 300000000ull,
+				 .max_iterations = 30};
+	long long dt = 300, bw = 0, it = 30;
+	char msg[128];
+	json_t *ac = json_object_get(req, "auto_converge");
+	if (opt_int(req, "downtime_ms", 1, 60000, &dt, msg, sizeof(msg)) < 0 ||
+	    opt_int(req, "bandwidth", 0, 1ll << 40, &bw, msg, sizeof(msg)) <
+		0 ||
+	    opt_int(req, "max_iterations", 1, 1000, &it, msg, sizeof(msg)) < 0)
+		return fail(msg);
+	if (ac && !json_is_boolean(ac))
+		return fail("migrate: \"auto_converge\" must be true or false");
+	o.downtime_ns = (uint64_t)dt * 1000000ull;
+	o.bandwidth = (uint64_t)bw;
+	o.max_iterations = (unsigned)it;
+	o.auto_converge = ac && json_is_true(ac);
+	struct hull_err err = {0};
+	int sock = *fd, reply = *client;
+	*fd = -1;
+	if (migrate_start(vm, sock, reply, &o, &err) < 0)
+		return fail(err.msg);
+	/* the client's socket is the migration's now */
+	*client = -1;
+	return NULL;
+}
+
+static char *handle(struct vm *vm, const char *line, size_t len, int *fd,
+		    int *client);
+
 char *control_handle(struct vm *vm, const char *line, size_t len)
 {
-	return control_handle_fd(vm, line, len, -1);
+	int fd = -1;
+	return handle(vm, line, len, &fd, NULL);
 }
 
 char *control_handle_fd(struct vm *vm, const char *line, size_t len, int fd)
 {
+	return handle(vm, line, len, &fd, NULL);
+}
+
+static char *handle(struct vm *vm, const char *line, size_t len, int *fdp,
+		    int *client)
+{
+	int fd = *fdp;
 	json_error_t jerr;
 	json_t *req = json_loadb(line, len, 0, &jerr);
 	const char *cmd;
@@ -146,6 +212,8 @@ char *control_handle_fd(struct vm *vm, const char *line, size_t len, int fd)
 		out = answer(json_pack("{s:b}", "ok", 1));
 	} else if (!strcmp(cmd, "snapshot")) {
 		out = do_snapshot(vm, req, fd);
+	} else if (!strcmp(cmd, "migrate")) {
+		out = do_migrate(vm, req, fdp, client);
 	} else if (!strcmp(cmd, "stop")) {
 		vm_request_exit(vm, VM_EXIT_STOPPED);
 		out = answer(
@@ -205,11 +273,19 @@ static void on_client(void *arg, uint32_t events)
 	char *nl;
 	while ((nl = memchr(cl->buf, '\n', cl->len))) {
 		size_t l = (size_t)(nl - cl->buf);
+		int client = cl->fd;
 		char *reply =
-		    control_handle_fd(cl->ctl->vm, cl->buf, l, cl->passed_fd);
+		    handle(cl->ctl->vm, cl->buf, l, &cl->passed_fd, &client);
 		if (cl->passed_fd >= 0)
 			close(cl->passed_fd);
 		cl->passed_fd = -1;
+		if (client < 0) {
+			/* the migration answers this client when it ends */
+			io_del(cl->fd);
+			cl->fd = -1;
+			cl->len = 0;
+			return;
+		}
 		size_t rl = strlen(reply);
 		reply = xrealloc(reply, rl + 2);
 		reply[rl] = '\n';

@@ -14,7 +14,7 @@
 
 #include "vmm/disk.h"
 
-int disk_open(struct disk *d, const struct vmm_disk_config *c,
+int disk_open(struct disk *d, const struct vmm_disk_config *c, bool lock,
 	      struct hull_err *err)
 {
 	struct stat st;
@@ -47,20 +47,31 @@ int disk_open(struct disk *d, const struct vmm_disk_config *c,
 		    c->path, (unsigned long long)d->size);
 		goto fail;
 	}
-	if (flock(d->fd, (c->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			hull_err_set(err, EBUSY,
-				     "disk %s is in use by another VM%s",
-				     c->path, c->readonly ? " read-write" : "");
-		else
-			hull_err_sys(err, errno, "disk %s: lock", c->path);
+	if (lock && disk_lock(d, c->path, err) < 0)
 		goto fail;
-	}
 	return 0;
 fail:
 	close(d->fd);
 	d->fd = -1;
 	return -err->code;
+}
+
+int disk_lock(struct disk *d, const char *path, struct hull_err *err)
+{
+	if (flock(d->fd, (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			return hull_err_set(
+			    err, EBUSY, "disk %s is in use by another VM%s",
+			    path, d->readonly ? " read-write" : "");
+		return hull_err_sys(err, errno, "disk %s: lock", path);
+	}
+	return 0;
+}
+
+void disk_unlock(struct disk *d)
+{
+	if (d->fd >= 0)
+		flock(d->fd, LOCK_UN);
 }
 
 void disk_close(struct disk *d)

@@ -19,10 +19,14 @@ struct disk {
 	char serial[VMM_SERIAL_ID_MAX + 1];
 };
 
-/* Opens and locks: a shared lock for read-only, an exclusive one for
- * read-write, both non-blocking (another holder is an error). */
-int disk_open(struct disk *d, const struct vmm_disk_config *c,
+/* Opens and, when lock is set, locks: a shared lock for read-only, an
+ * exclusive one for read-write, both non-blocking (another holder is an
+ * error). A live migration's target opens unlocked and locks at the
+ * hand-over, once the source has let go (disk_unlock). */
+int disk_open(struct disk *d, const struct vmm_disk_config *c, bool lock,
 	      struct hull_err *err);
+int disk_lock(struct disk *d, const char *path, struct hull_err *err);
+void disk_unlock(struct disk *d);
 void disk_close(struct disk *d);
 
 #endif

@@ -21,17 +21,67 @@
 
 #include "vmm/vm.h"
 
-static int mem_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-		    void *host, struct hull_err *err)
+static int mem_slot_flags(struct vm *vm, uint32_t slot, uint64_t gpa,
+			  uint64_t size, void *host, uint32_t flags,
+			  struct hull_err *err)
 {
 	struct kvm_userspace_memory_region r = {
 	    .slot = slot,
+	    .flags = flags,
 	    .guest_phys_addr = gpa,
 	    .memory_size = size,
 	    .userspace_addr = (uint64_t)(uintptr_t)host,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return hull_err_sys(err, errno, "KVM memory slot %u", slot);
+	return 0;
+}
+
+static int mem_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+		    void *host, struct hull_err *err)
+{
+	return mem_slot_flags(vm, slot, gpa, size, host, 0, err);
+}
+
+int vm_dirty_log_set(struct vm *vm, bool on, struct hull_err *err)
+{
+	uint32_t f = on ? KVM_MEM_LOG_DIRTY_PAGES : 0;
+	if (mem_slot_flags(vm, 0, 0, vm->low_size, vm->mem, f, err) < 0)
+		return -err->code;
+	if (vm->mem_size > vm->low_size &&
+	    mem_slot_flags(vm, 1, 1ull << 32, vm->mem_size - vm->low_size,
+			   vm->mem + vm->low_size, f, err) < 0)
+		return -err->code;
+	return 0;
+}
+
+int vm_dirty_log_get(struct vm *vm, uint64_t *map, struct hull_err *err)
+{
+	/* low_size is a multiple of 2 MiB (512 pages), so the high slot's
+	 * bits start on a word of map */
+	uint64_t low_pages = vm->low_size / 4096;
+	uint64_t high_pages = (vm->mem_size - vm->low_size) / 4096;
+	uint64_t words =
+	    (low_pages > high_pages ? low_pages : high_pages) / 64 + 1;
+	uint64_t *tmp = calloc(words, 8);
+	if (!tmp)
+		return hull_err_set(err, ENOMEM, "dirty log");
+	for (uint32_t slot = 0; slot < 2; slot++) {
+		uint64_t pages = slot ? high_pages : low_pages;
+		if (!pages)
+			continue;
+		memset(tmp, 0, words * 8);
+		struct kvm_dirty_log d = {.slot = slot, .dirty_bitmap = tmp};
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
+			int e = errno;
+			free(tmp);
+			return hull_err_sys(err, e, "KVM_GET_DIRTY_LOG");
+		}
+		uint64_t *dst = map + (slot ? low_pages / 64 : 0);
+		for (uint64_t w = 0; w < (pages + 63) / 64; w++)
+			dst[w] |= tmp[w];
+	}
+	free(tmp);
 	return 0;
 }
 

@@ -27,7 +27,8 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 		return -err->code;
 
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		if (disk_open(&vm->disks[i], &cfg->disks[i], err) < 0)
+		if (disk_open(&vm->disks[i], &cfg->disks[i],
+			      cfg->incoming_fd < 0, err) < 0)
 			return -err->code;
 		vm->n_disks++;
 	}

@@ -107,6 +107,7 @@ static const int plain[] = {
     SCMP_SYS(gettid),
     SCMP_SYS(sched_yield),
     SCMP_SYS(madvise),
+    SCMP_SYS(flock), /* disks change hands in a live migration */
     SCMP_SYS(munmap),
     SCMP_SYS(brk),
     SCMP_SYS(mremap),
@@ -144,6 +145,9 @@ static const unsigned long ioctls[] = {
     KVM_GET_IRQCHIP,
     KVM_GET_PIT2,
     KVM_GET_CLOCK,
+    /* live migration (migrate.c): dirty page logging */
+    KVM_GET_DIRTY_LOG,
+    KVM_SET_USER_MEMORY_REGION,
 };
 
 /* HULL_VMM_SECCOMP_DEBUG=1: report the refused call instead of dying

@@ -252,6 +252,48 @@ static int mem_write(struct vm *vm, int fd, uint64_t base, uint64_t *bytes,
 	return 0;
 }
 
+/* The header for state o of this VM (its mem_off just past the state,
+ * page-aligned). */
+static void header_fill(struct vm *vm, const struct out *o,
+			struct snap_header *h)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, SNAP_MAGIC, 8);
+	h->format = SNAP_FORMAT;
+	h->header_size = SNAP_HEADER_SIZE;
+	h->state_len = o->len;
+	h->state_crc = snap_crc(o->buf, o->len);
+	h->ncpus = vm->ncpus;
+	h->mem_size = vm->mem_size;
+	h->mem_off = (SNAP_HEADER_SIZE + o->len + SNAP_PAGE - 1) &
+		     ~(uint64_t)(SNAP_PAGE - 1);
+	h->n_sections = o->n;
+	h->n_virtio = vm->n_virtio;
+	snprintf(h->vmm_version, sizeof(h->vmm_version), "%s", HULL_VERSION);
+	h->header_crc = snap_crc(h, offsetof(struct snap_header, header_crc));
+}
+
+int vmm_snapshot_state(struct vm *vm, uint8_t **buf, size_t *len,
+		       struct hull_err *err)
+{
+	struct out o = {0};
+	*buf = NULL;
+	*len = 0;
+	if (state_collect(vm, &o, err) < 0) {
+		free(o.buf);
+		return -err->code;
+	}
+	struct snap_header h;
+	header_fill(vm, &o, &h);
+	uint8_t *b = xmalloc(SNAP_HEADER_SIZE + o.len);
+	memcpy(b, &h, SNAP_HEADER_SIZE);
+	memcpy(b + SNAP_HEADER_SIZE, o.buf, o.len);
+	free(o.buf);
+	*buf = b;
+	*len = SNAP_HEADER_SIZE + o.len;
+	return 0;
+}
+
 int vmm_snapshot_save(struct vm *vm, int fd, uint64_t *bytes,
 		      struct hull_err *err)
 {
@@ -264,20 +306,7 @@ int vmm_snapshot_save(struct vm *vm, int fd, uint64_t *bytes,
 	if (r < 0)
 		goto out;
 	struct snap_header h;
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, SNAP_MAGIC, 8);
-	h.format = SNAP_FORMAT;
-	h.header_size = SNAP_HEADER_SIZE;
-	h.state_len = o.len;
-	h.state_crc = snap_crc(o.buf, o.len);
-	h.ncpus = vm->ncpus;
-	h.mem_size = vm->mem_size;
-	h.mem_off = (SNAP_HEADER_SIZE + o.len + SNAP_PAGE - 1) &
-		    ~(uint64_t)(SNAP_PAGE - 1);
-	h.n_sections = o.n;
-	h.n_virtio = vm->n_virtio;
-	snprintf(h.vmm_version, sizeof(h.vmm_version), "%s", HULL_VERSION);
-	h.header_crc = snap_crc(&h, offsetof(struct snap_header, header_crc));
+	header_fill(vm, &o, &h);
 	if (ftruncate(fd, 0) < 0 ||
 	    ftruncate(fd, (off_t)(h.mem_off + h.mem_size)) < 0) {
 		r = hull_err_sys(err, errno, "snapshot: size the state file");

@@ -52,6 +52,12 @@ struct snap_file;
 int vmm_snapshot_save(struct vm *vm, int fd, uint64_t *bytes,
 		      struct hull_err *err);
 
+/* The snapshot's header and state sections (everything but RAM) in one
+ * buffer (*buf, caller frees), as the file's first header + state_len
+ * bytes; the live migration stream carries it. The VM must be paused. */
+int vmm_snapshot_state(struct vm *vm, uint8_t **buf, size_t *len,
+		       struct hull_err *err);
+
 /* Reads and checks a snapshot's header and state from fd, and that the
  * file is long enough for its RAM; *out is allocated (free it with
  * vmm_snapshot_file_free, *buf with free()). */

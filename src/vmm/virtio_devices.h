@@ -27,6 +27,11 @@ void virtio_console_attach(struct virtio_dev *v, struct console *con);
 /* Offers typed bytes; false when the driver is not ready (COM1 gets them). */
 bool virtio_console_input(struct virtio_dev *v, const uint8_t *buf, size_t len);
 
+/* After a live migration: tells the switches the nic's MAC is behind
+ * this tap now (a RARP broadcast, as QEMU announces; no-op for other
+ * devices). */
+void virtio_net_announce(struct virtio_dev *v);
+
 /* The tap descriptor of a virtio-net device (0 for other devices). */
 unsigned virtio_net_fds(struct virtio_dev *v, int *out, unsigned max);
 

@@ -282,3 +282,27 @@ unsigned virtio_net_fds(struct virtio_dev *v, int *out, unsigned max)
 	out[0] = n->tap;
 	return 1;
 }
+
+void virtio_net_announce(struct virtio_dev *v)
+{
+	struct net *n = v->priv;
+	if (v->ops != &net_ops)
+		return;
+	/* QEMU's self-announce (net/announce.c): a broadcast RARP request,
+	 * "reverse request" (opcode 3) with the nic's MAC as sender and
+	 * target and no addresses, padded to the 60-byte minimum. */
+	uint8_t f[VNET_HDR_LEN + 60];
+	memset(f, 0, sizeof(f));
+	uint8_t *e = f + VNET_HDR_LEN;
+	memset(e, 0xff, 6);
+	memcpy(e + 6, n->cfg.mac, 6);
+	static const uint8_t rarp[] = {0x80, 0x35, 0x00, 0x01, 0x08,
+				       0x00, 0x06, 0x04, 0x00, 0x03};
+	memcpy(e + 12, rarp, sizeof(rarp));
+	memcpy(e + 22, n->cfg.mac, 6);
+	memcpy(e + 32, n->cfg.mac, 6);
+	if (write(n->tap, f, sizeof(f)) < 0) {
+		/* best effort: a switch learns the port from the guest's next
+		 * frame anyway */
+	}
+}

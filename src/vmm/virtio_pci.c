@@ -458,6 +458,8 @@ struct virtio_dev *virtio_pci_new(struct vm *vm, struct pci *bus,
 		v->mem.region[1].host = vm->mem + vm->low_size;
 		v->mem.n = 2;
 	}
+	v->mem.dirty = &vm->dev_dirty;
+	v->mem.dirty_base = vm->mem;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		v->q[i].kick_fd = -1;
 	for (unsigned i = 0; i < VIRTIO_MSIX_VECTORS; i++)

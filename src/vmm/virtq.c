@@ -64,6 +64,10 @@ static int add_seg(struct virtq *q, struct virtq_chain *c,
 	if (!p)
 		return -EINVAL;
 	c->seg[c->n++] = (struct virtq_seg){p, d->len, write};
+	/* the device writes it before its callback returns, on the thread
+	 * that also walks a migration's dirty pages */
+	if (write)
+		guest_mem_dirty(q->mem, p, d->len);
 	if (write)
 		c->write_len += d->len;
 	else
@@ -168,6 +172,7 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 	q->used_idx++;
 	/* the entry must be visible before the index that publishes it */
 	__atomic_store_n((uint16_t *)(used + 2), q->used_idx, __ATOMIC_RELEASE);
+	guest_mem_dirty(q->mem, used, 6 + 8u * q->size);
 }
 
 bool virtq_should_notify(const struct virtq *q)

@@ -45,6 +45,7 @@ enum vm_exit_reason {
 	VM_EXIT_ERROR = 1,
 	VM_EXIT_REBOOT = 2,
 	VM_EXIT_STOPPED = 3,
+	VM_EXIT_MIGRATED = 4, /* handed over to a live migration's target */
 };
 
 struct vm;
@@ -116,6 +117,10 @@ struct vm {
 	pthread_mutex_t routing_lock;
 	struct kvm_irq_routing *routing;
 	unsigned next_msi_gsi;
+
+	/* live migration (migrate.c): pages devices wrote, while one runs */
+	uint64_t *dev_dirty;
+	struct migration *mig;
 };
 
 /* Prepares the GSI routing table (KVM's default, uncommitted). */
@@ -161,6 +166,13 @@ void vm_request_exit(struct vm *vm, enum vm_exit_reason why);
  * its local APIC (APIC ID 0): thread-safe, and KVM wakes a halted vCPU
  * for it. A paused VM takes it when resumed. */
 void vm_nmi(struct vm *vm);
+
+/* KVM's dirty page log on every memory slot (live migration): start
+ * and stop logging; fetch-and-clear ORs the pages written since the last
+ * call into map, one bit per page of RAM (counted as one run, low slot
+ * then high). Thread-safe against running vCPUs. */
+int vm_dirty_log_set(struct vm *vm, bool on, struct hull_err *err);
+int vm_dirty_log_get(struct vm *vm, uint64_t *map, struct hull_err *err);
 
 /* Pause/resume every vCPU (control socket). */
 void vm_pause(struct vm *vm);

@@ -728,10 +728,16 @@ static int test_smp(void)
 }
 
 /*
- * test=count [delay=N]: counts for ever, in memory and on COM1 ("count:
- * N" per line, a busy wait of N loops between lines). The snapshot tests
- * save the guest mid-count and check a restore goes on from the saved
- * value.
+ * test=count [delay=N] [dirty=MiB]: counts for ever, in memory and on
+ * COM1 ("count: N" per line, a busy wait of N loops between lines). The
+ * snapshot tests save the guest mid-count and check a restore goes on
+ * from the saved value. dirty=MiB also writes the count into every page
+ * of that many MiB from 32 MiB up on each line (the live migration tests'
+ * steady dirtying), and checks the pages it wrote last time still hold
+ * the count it wrote: a page lost in a migration prints "count: LOST".
+ * dirtykb=KiB does the same for that many KiB (added to dirty=), and
+ * touch=MiB writes that many MiB from 64 MiB up once, before counting (a
+ * large guest with a small working set).
  */
 static volatile u32 count_value;
 
@@ -749,8 +755,21 @@ static u32 arg_u32(const char *key, u32 dflt)
 static int test_count(void)
 {
 	u32 d = arg_u32("delay", 2000000);
+	u32 pages = arg_u32("dirty", 0) * 256 + arg_u32("dirtykb", 0) / 4;
+	u32 touch = arg_u32("touch", 0) * 256;
+	for (u32 i = 0; i < touch; i++)
+		*(volatile u32 *)PTR(0x4000000ull + (u64)i * 4096) = i + 1;
 	for (;;) {
 		count_value++;
+		for (u32 i = 0; i < pages; i++) {
+			volatile u32 *w = PTR(0x2000000ull + (u64)i * 4096);
+			if (*w != count_value - 1 && count_value > 1) {
+				print("count: LOST page %u holds %u\n", i, *w);
+				for (;;)
+					__asm__ volatile("cli; hlt");
+			}
+			*w = count_value;
+		}
 		print("count: %u\n", count_value);
 		delay(d);
 	}

@@ -13,6 +13,7 @@ etherstub of its own namespace.
 
 The agents' credentials are tested as an attacker would use them: a
 forged token, a used token, a heartbeat for another server."""
+import contextlib
 import json
 import os
 import re
@@ -294,6 +295,29 @@ def wait_for_text(proc, text, within):
     while text not in proc.text():
         assert time.time() - t0 < within, proc.text()[-3000:]
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def converged(workdir):
+    """A converged host ready for the CLI: the head node and one joined,
+    running agent on one pool, populated as DC.populate does."""
+    dc = DC(workdir, os.path.join(workdir, "home"))
+    node = Node(workdir, "cn0", None)
+    net = NetHost(node.host)
+    node.ns = net.ns
+    node.agent.ns = net.ns
+    dc.nodes.append(node)
+    try:
+        dc.setup(node.host.env, net.ns)
+        dc.populate([node])
+        assert dc.join(node).returncode == 0
+        node.agent.start()
+        dc.wait_status(node.uuid(), "running")
+        yield dc, node
+    finally:
+        dc.close()
+        net.close()
+        unfreeze(workdir)
 
 
 def lifecycle(dc, tbin, nodes_by_uuid, name):

@@ -17,24 +17,22 @@ import hashlib
 import http.client
 import json
 import os
-import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-import uuid as uuidlib
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 
 import imgtools as it
+import pglib
 import skips
 from conftest import Host, prog
 
 TRITON_VERSION = "7.17.0"
-PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_BIN = pglib.PG_BIN
 
 
 # ---- PostgreSQL: one throwaway cluster for the module ----
@@ -44,43 +42,14 @@ def pgcluster():
     # scripts/deps --test installs postgresql-15: its absence fails.
     assert os.path.exists(os.path.join(PG_BIN, "initdb")), \
         "postgresql-15 is missing: run scripts/deps --test"
-    d = tempfile.mkdtemp(prefix="hull-pg-")
-    os.chmod(d, 0o755)
-    data = os.path.join(d, "data")
-    os.mkdir(data)
-    nobody = pwd.getpwnam("nobody")
-    os.chown(data, nobody.pw_uid, nobody.pw_gid)
-    os.chown(d, nobody.pw_uid, nobody.pw_gid)
-
-    def as_nobody(*args):
-        return subprocess.run(["runuser", "-u", "nobody", "--", *args],
-                              capture_output=True, text=True, timeout=120,
-                              cwd=d)
-    r = as_nobody(os.path.join(PG_BIN, "initdb"), "-D", data, "-A", "trust",
-                  "-U", "hull", "--no-sync")
-    assert r.returncode == 0, r.stderr
-    r = as_nobody(os.path.join(PG_BIN, "pg_ctl"), "-D", data, "-w", "-l",
-                  os.path.join(d, "log"), "-o",
-                  f"-k {d} -c listen_addresses='' -c fsync=off", "start")
-    assert r.returncode == 0, r.stderr + r.stdout
+    d, stop = pglib.start_cluster()
     try:
         yield d
     finally:
-        as_nobody(os.path.join(PG_BIN, "pg_ctl"), "-D", data, "-m",
-                  "immediate", "stop")
-        shutil.rmtree(d, ignore_errors=True)
+        stop()
 
 
-def pg_database(sock):
-    """A fresh database in the cluster; its libpq URI."""
-    name = "t" + uuidlib.uuid4().hex[:12]
-    r = subprocess.run([os.path.join(PG_BIN, "..", "bin", "psql")
-                        if os.path.exists(os.path.join(PG_BIN, "psql"))
-                        else "psql", "-h", sock, "-U", "hull", "-d",
-                        "postgres", "-c", f"CREATE DATABASE {name}"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return f"postgresql:///{name}?host={sock}&user=hull"
+pg_database = pglib.pg_database
 
 
 # ---- the head node ----

@@ -345,6 +345,56 @@ static void test_helper_find(void **state)
 	free(lx);
 }
 
+static void assert_data(const char *selfdir, const char *datadir,
+			const char *want)
+{
+	char *got =
+	    hull_data_find_in(selfdir, "console", "/usr/local/sbin", datadir);
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	char *rgot = realpath(got, NULL), *rwant = realpath(want, NULL);
+	assert_non_null(rwant);
+	assert_string_equal(rgot, rwant);
+	free(rgot);
+	free(rwant);
+	free(got);
+}
+
+/* The console's pages: the build tree's copy (data/NAME at the build
+ * root beside src/cmd), an install under DESTDIR, the configured datadir,
+ * and nothing found. */
+static void test_data_find(void **state)
+{
+	char tmpl[] = "/tmp/hull-data-XXXXXX";
+	char *t = mkdtemp(tmpl);
+	assert_non_null(t);
+	put_prog(t, "b/src/cmd/hull-api");
+	put_prog(t, "b/data/console/index.html");
+	put_prog(t, "d/usr/local/sbin/hull-api");
+	put_prog(t, "d/usr/local/share/hull/console/index.html");
+	char *cmd = xasprintf("%s/b/src/cmd", t);
+	char *sbin = xasprintf("%s/d/usr/local/sbin", t);
+	char *want = xasprintf("%s/b/data/console", t);
+	assert_data(cmd, "/nonexistent", want);
+	free(want);
+	want = xasprintf("%s/d/usr/local/share/hull/console", t);
+	assert_data(sbin, "/usr/local/share/hull", want);
+	char *share = xasprintf("%s/d/usr/local/share/hull", t);
+	assert_data("/nonexistent", share, want);
+	free(want);
+	assert_data(sbin, "/nonexistent", NULL);
+	assert_data(t, "/nonexistent", NULL);
+	char *rm = xasprintf("rm -rf '%s'", t);
+	assert_int_equal(system(rm), 0);
+	free(rm);
+	free(cmd);
+	free(sbin);
+	free(share);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +411,7 @@ int main(void)
 	    cmocka_unit_test(test_regcomp_refuses_with_one_message),
 	    cmocka_unit_test(test_cgroupfs_parse),
 	    cmocka_unit_test(test_helper_find),
+	    cmocka_unit_test(test_data_find),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -435,6 +435,11 @@ static void test_control_parse(void **state)
 	s = "{\"cmd\":\"kill\",\"signal\":\"HUP\"}";
 	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
 	assert_int_equal(r.signo, SIGHUP);
+	s = "{\"cmd\":\"winsize\",\"rows\":37,\"cols\":111}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.cmd, CONTROL_WINSIZE);
+	assert_int_equal(r.rows, 37);
+	assert_int_equal(r.cols, 111);
 	static const char *const bad[] = {
 	    "",
 	    "[]",
@@ -445,6 +450,10 @@ static void test_control_parse(void **state)
 	    "{\"cmd\":\"stop\",\"force\":1}",
 	    "{\"cmd\":\"kill\",\"signal\":\"SIGNOPE\"}",
 	    "{\"cmd\":\"kill\",\"signal\":999}",
+	    "{\"cmd\":\"winsize\"}",
+	    "{\"cmd\":\"winsize\",\"rows\":0,\"cols\":80}",
+	    "{\"cmd\":\"winsize\",\"rows\":24,\"cols\":1001}",
+	    "{\"cmd\":\"winsize\",\"rows\":\"24\",\"cols\":80}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		assert_int_equal(

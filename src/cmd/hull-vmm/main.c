@@ -5,7 +5,8 @@
  * everything (kernel, initrd, disks, taps, sockets) before a single guest
  * instruction runs, confines the process, then runs the I/O loop until the
  * guest powers off or reboots, and reports that as the exit status:
- *   0 power-off, 1 error, 2 reboot, 3 stopped from the control socket.
+ *   0 power-off, 1 error, 2 reboot, 3 stopped from the control socket,
+ *   4 handed over to a live migration's target.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include "vmm/control.h"
 #include "vmm/devices.h"
 #include "vmm/iothread.h"
+#include "vmm/migrate.h"
 #include "vmm/platform.h"
 #include "vmm/snapfmt.h"
 #include "vmm/snapshot.h"
@@ -258,6 +260,22 @@ int main(int argc, char **argv)
 		free(sbuf);
 		if (r < 0)
 			goto fail;
+	} else if (cfg.incoming_fd >= 0) {
+		/* A live migration's target: set up as for a boot, then RAM
+		 * and every state from the stream; no kernel is read. */
+		if (fcntl(cfg.incoming_fd, F_SETFD, FD_CLOEXEC) < 0) {
+			vm_create_none(&vm);
+			hull_err_sys(&err, errno, "incoming fd=%d",
+				     cfg.incoming_fd);
+			goto fail;
+		}
+		if (vm_create(&vm, &cfg, &err) < 0)
+			goto fail;
+		vm.restoring = true;
+		if (io_init(&err) < 0 || platform_init(&vm, &cfg, &err) < 0 ||
+		    vcpus_create(&vm, &err) < 0 ||
+		    migrate_receive(&vm, cfg.incoming_fd, &err) < 0)
+			goto fail;
 	} else if (vm_create(&vm, &cfg, &err) < 0 || io_init(&err) < 0 ||
 		   platform_init(&vm, &cfg, &err) < 0 ||
 		   load_kernel(&vm, &cfg, &err) < 0 ||
@@ -293,7 +311,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (cfg.control_path &&
-	    !(ctl = control_open(&vm, cfg.control_path, &err)))
+	    (!(ctl = control_open(&vm, cfg.control_path, &err)) ||
+	     migrate_init(&vm, &err) < 0))
 		goto fail;
 	if (console_start(con, &err) < 0 ||
 	    (meta && console_start(meta, &err) < 0) ||
@@ -322,6 +341,9 @@ int main(int argc, char **argv)
 		nkeep += console_fds(meta, keep + nkeep, maxkeep - nkeep);
 	if (ctl)
 		nkeep += control_fds(ctl, keep + nkeep, maxkeep - nkeep);
+	nkeep += migrate_fds(&vm, keep + nkeep, maxkeep - nkeep);
+	if (cfg.incoming_fd >= 0)
+		keep[nkeep++] = cfg.incoming_fd;
 	nkeep += platform_fds(&vm, keep + nkeep, maxkeep - nkeep);
 	nkeep += io_fds(keep + nkeep, maxkeep - nkeep);
 	if (confine_close_fds(keep, nkeep, &err) < 0 ||
@@ -333,7 +355,19 @@ int main(int argc, char **argv)
 	vcpus_wait_parked(&vm);
 	if (confine_seccomp(&err) < 0)
 		goto fail;
-	vm_resume(&vm);
+	if (cfg.incoming_fd >= 0) {
+		/* the guest runs here only once the source has let it go */
+		if (migrate_receive_commit(&vm, cfg.incoming_fd, &err) < 0)
+			goto fail;
+		close(cfg.incoming_fd);
+		cfg.incoming_fd = -1;
+		vm_resume(&vm);
+		/* the switches learn where the nics' MACs went */
+		for (unsigned i = 0; i < vm.n_virtio; i++)
+			virtio_net_announce(vm.virtio[i]);
+	} else {
+		vm_resume(&vm);
+	}
 	try_forbidden(cfg.forbidden);
 
 	status = io_run(&vm);
@@ -352,6 +386,7 @@ out:
 	if (vm.com2)
 		serial_flush(vm.com2);
 	free(keep);
+	migrate_fini(&vm);
 	control_close(ctl);
 	console_close(meta);
 	console_close(con);

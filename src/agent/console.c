@@ -1,0 +1,252 @@
+/*
+ * console.c - the compute node's end of a browser console (hull-api's
+ * console.h): for a `console` task {pair, type}, the agent connects to
+ * the instance's console socket (or its VNC relay), then opens a
+ * connection of its own to the head node, GET
+ * /agent/servers/:uuid/consoles/:pair with its HullAgent key and
+ * `Upgrade: hull-console`, and after the 101 copies raw bytes both ways
+ * (a serial console's scrollback first). The head node cannot reach the
+ * node (agents need no listening port), so the node dials out.
+ *
+ * Each console is a detached thread of its own with its own curl handle
+ * (CURLOPT_CONNECT_ONLY: curl makes the TCP or TLS connection, the
+ * bytes are ours), so the task loop goes on at once.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "agent/agent.h"
+#include "lib/json.h"
+#include "lib/uuid.h"
+#include "lib/xalloc.h"
+#include "supervisor/client.h"
+
+/* What a serial console shows first (hull-api's CONSOLE_SCROLLBACK). */
+#define SCROLLBACK (16 * 1024)
+
+struct agent_console {
+	char *head, *key;
+	bool insecure;
+	char server[37], pair[37];
+	int con;
+	char *scroll;
+	size_t scroll_len;
+};
+
+static void console_free(struct agent_console *a)
+{
+	free(a->head);
+	free(a->key);
+	free(a->scroll);
+	if (a->con >= 0)
+		close(a->con);
+	free(a);
+}
+
+/* Waits until sock is ready for ev (POLLIN or POLLOUT); -1 on timeout. */
+static int wait_sock(curl_socket_t sock, short ev, int ms)
+{
+	struct pollfd p = {sock, ev, 0};
+	return poll(&p, 1, ms) > 0 ? 0 : -1;
+}
+
+static int curl_send_all(CURL *c, curl_socket_t sock, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n) {
+		size_t sent = 0;
+		CURLcode r = curl_easy_send(c, p, n, &sent);
+		if (r == CURLE_AGAIN) {
+			if (wait_sock(sock, POLLOUT, 10000) < 0)
+				return -1;
+			continue;
+		}
+		if (r != CURLE_OK)
+			return -1;
+		p += sent;
+		n -= sent;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *console_run(void *arg)
+{
+	struct agent_console *a = arg;
+	CURL *c = curl_easy_init();
+	curl_socket_t sock = CURL_SOCKET_BAD;
+	if (!c)
+		goto out;
+	curl_easy_setopt(c, CURLOPT_URL, a->head);
+	curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	if (a->insecure) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (curl_easy_perform(c) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+	    sock == CURL_SOCKET_BAD)
+		goto out;
+	char *req = xasprintf("GET /agent/servers/%s/consoles/%s HTTP/1.1\r\n"
+			      "Host: hull-head\r\n"
+			      "Authorization: HullAgent %s\r\n"
+			      "Connection: Upgrade\r\n"
+			      "Upgrade: hull-console\r\n\r\n",
+			      a->server, a->pair, a->key);
+	int r = curl_send_all(c, sock, req, strlen(req));
+	free(req);
+	if (r < 0)
+		goto out;
+	/* The answer's head; bytes past it are the console's. */
+	char head[4096];
+	size_t have = 0;
+	char *end = NULL;
+	while (!end) {
+		size_t got = 0;
+		CURLcode cr = curl_easy_recv(c, head + have,
+					     sizeof(head) - 1 - have, &got);
+		if (cr == CURLE_AGAIN) {
+			if (wait_sock(sock, POLLIN, 10000) < 0)
+				goto out;
+			continue;
+		}
+		if (cr != CURLE_OK || !got)
+			goto out;
+		have += got;
+		head[have] = '\0';
+		end = strstr(head, "\r\n\r\n");
+		if (!end && have == sizeof(head) - 1)
+			goto out;
+	}
+	if (strncmp(head, "HTTP/1.1 101", 12))
+		goto out;
+	size_t extra = have - (size_t)(end + 4 - head);
+	if (extra && write_all(a->con, end + 4, extra) < 0)
+		goto out;
+	if (a->scroll_len &&
+	    curl_send_all(c, sock, a->scroll, a->scroll_len) < 0)
+		goto out;
+	for (;;) {
+		struct pollfd p[2] = {{sock, POLLIN, 0}, {a->con, POLLIN, 0}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		char buf[16384];
+		if (p[0].revents) {
+			/* Everything curl has (TLS may hold more than the
+			 * socket shows). */
+			for (;;) {
+				size_t got = 0;
+				CURLcode cr =
+				    curl_easy_recv(c, buf, sizeof(buf), &got);
+				if (cr == CURLE_AGAIN)
+					break;
+				if (cr != CURLE_OK || !got ||
+				    write_all(a->con, buf, got) < 0)
+					goto out;
+			}
+		}
+		if (p[1].revents) {
+			ssize_t n = read(a->con, buf, sizeof(buf));
+			if (n <= 0 ||
+			    curl_send_all(c, sock, buf, (size_t)n) < 0)
+				break;
+		}
+	}
+out:
+	if (c)
+		curl_easy_cleanup(c);
+	console_free(a);
+	return NULL;
+}
+
+static int vnc_connect(const char *uuid, struct hull_err *err)
+{
+	json_t *v = zone_vnc_info(uuid, err);
+	if (!v)
+		return -ENOENT;
+	char port[16];
+	snprintf(port, sizeof(port), "%lld",
+		 (long long)json_integer_value(json_object_get(v, "port")));
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int fd = -1;
+	if (getaddrinfo(hull_json_str(v, "host", "127.0.0.1"), port, &hints,
+			&ai) == 0) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		freeaddrinfo(ai);
+	}
+	json_decref(v);
+	if (fd < 0)
+		return hull_err_set(err, ECONNREFUSED,
+				    "the VNC relay of %s does not answer",
+				    uuid);
+	return fd;
+}
+
+int agent_console_start(const struct agent_conf *c, const char *uuid,
+			json_t *params, struct hull_err *err)
+{
+	const char *pair = hull_json_str(params, "pair", "");
+	bool vnc = !strcmp(hull_json_str(params, "type", ""), "vnc");
+	if (!hull_uuid_valid(pair) || !hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "console: bad pair or uuid");
+	int con =
+	    vnc ? vnc_connect(uuid, err) : zone_console_connect(uuid, err);
+	if (con < 0)
+		return con;
+	struct agent_console *a = xcalloc(1, sizeof(*a));
+	a->head = xstrdup(c->head);
+	a->key = xstrdup(c->key ? c->key : "");
+	a->insecure = c->insecure_tls;
+	snprintf(a->server, sizeof(a->server), "%s", c->server_uuid);
+	snprintf(a->pair, sizeof(a->pair), "%s", pair);
+	a->con = con;
+	if (!vnc)
+		(void)zone_console_tail(uuid, SCROLLBACK, &a->scroll,
+					&a->scroll_len, NULL);
+	pthread_t t;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	int r = pthread_create(&t, &at, console_run, a);
+	pthread_attr_destroy(&at);
+	if (r != 0) {
+		console_free(a);
+		return hull_err_set(err, r, "console: no thread");
+	}
+	return 0;
+}
