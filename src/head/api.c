@@ -682,10 +682,11 @@ void api_stop(struct api *a)
 		return;
 	console_hub_free(a->consoles); /* before the daemon: see console.h */
 	task_listen(NULL, NULL);
-	park_free(a->parked); /* likewise: see park.h */
+	park_stop(a->parked); /* likewise: see park.h */
 	migrate_watch_stop(); /* likewise */
 	if (a->d)
 		MHD_stop_daemon(a->d);
+	park_free(a->parked);
 	webui_free(a->webui);
 	free(a->cert_pem);
 	free(a->key_pem);
