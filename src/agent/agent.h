@@ -87,6 +87,21 @@ int agent_migrate_listen(const struct agent_conf *c, volatile int *stop,
 int agent_migrate_task(const struct agent_conf *c, const char *action,
 		       const char *uuid, json_t *params, json_t **result,
 		       struct hull_err *err);
+/* Fabrics (fabric.c): how often the head node's fabric map is read, so
+ * that forwarding follows an instance within a second. */
+#define AGENT_FABRIC_POLL_MS 200
+/* The address this node reaches the head node from (its underlay
+ * address, the local end of its VXLAN tunnels). */
+int agent_fabric_local_ip(const struct agent_conf *c, char out[64],
+			  struct hull_err *err);
+/* Makes the VXLAN segments a create payload's fabric nics (those with a
+ * vnet_id) need, before the instance is made. */
+int agent_fabric_prepare(const struct agent_conf *c, json_t *payload,
+			 struct hull_err *err);
+/* Makes the node's segments, FDB and VXLAN filter what map says;
+ * *applied remembers the filter last written (caller frees). */
+int agent_fabric_sync(const struct agent_conf *c, json_t *map, char **applied,
+		      struct hull_err *err);
 /* The "fw_rules" task: this host's rules of params' owner become exactly
  * params' rules (fwsync.c). */
 int agent_fw_rules(json_t *params, struct hull_err *err);

@@ -64,6 +64,10 @@ static void *heartbeat_loop(void *arg)
 		if (agent_migration_port > 0)
 			json_object_set_new(body, "migration_port",
 					    json_integer(agent_migration_port));
+		char under[64];
+		if (agent_fabric_local_ip(l->c, under, NULL) == 0)
+			json_object_set_new(body, "underlay_ip",
+					    json_string(under));
 		long status = 0;
 		struct hull_err err = {0};
 		json_t *ans = NULL;
@@ -82,6 +86,40 @@ static void *heartbeat_loop(void *arg)
 		for (int i = 0; i < AGENT_HEARTBEAT_S * 10 && !*l->stop; i++)
 			sleep_ms(100);
 	}
+	agent_http_free(h);
+	return NULL;
+}
+
+/* Reads the fabric map and applies it (fabric.c); a failure is logged
+ * once until it changes. */
+static void *fabric_loop(void *arg)
+{
+	struct loop *l = arg;
+	struct agent_http *h = agent_http_new(l->c);
+	_cleanup_free_ char *path =
+	    xasprintf("/agent/servers/%s/fabric", l->c->server_uuid);
+	char *applied = NULL, *last_err = NULL;
+	while (!*l->stop) {
+		long status = 0;
+		json_t *map = NULL;
+		struct hull_err err = {0};
+		int r =
+		    agent_http_call(h, "GET", path, NULL, &status, &map, &err);
+		if (r == 0 && status == 200 && json_is_object(map))
+			r = agent_fabric_sync(l->c, map, &applied, &err);
+		json_decref(map);
+		if (r < 0 && (!last_err || strcmp(last_err, err.msg))) {
+			agent_log("error", NULL, "fabric: %s", err.msg);
+			free(last_err);
+			last_err = xstrdup(err.msg);
+		} else if (r == 0) {
+			free(last_err);
+			last_err = NULL;
+		}
+		sleep_ms(AGENT_FABRIC_POLL_MS);
+	}
+	free(applied);
+	free(last_err);
 	agent_http_free(h);
 	return NULL;
 }
@@ -180,6 +218,15 @@ int agent_run(const struct agent_conf *c, volatile int *stop,
 	if (!mig_on)
 		agent_log("warn", NULL, "no migration listener: %s", err->msg);
 	hull_err_clear(err);
+	pthread_t fab;
+	if (pthread_create(&fab, NULL, fabric_loop, &l) != 0) {
+		*stop = 1;
+		pthread_join(hb, NULL);
+		pthread_join(push, NULL);
+		if (mig_on)
+			pthread_join(mig, NULL);
+		return hull_err_set(err, EAGAIN, "cannot start a thread");
+	}
 	agent_log("info",
 		  json_pack("{s:s, s:s, s:i}", "server_uuid", c->server_uuid,
 			    "head", c->head, "migration_port",
@@ -234,6 +281,7 @@ int agent_run(const struct agent_conf *c, volatile int *stop,
 	pthread_join(push, NULL);
 	if (mig_on)
 		pthread_join(mig, NULL);
+	pthread_join(fab, NULL);
 	agent_log("info", NULL, "stopped");
 	return 0;
 }

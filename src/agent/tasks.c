@@ -122,6 +122,8 @@ static int run(const struct agent_conf *c, const char *action, const char *uuid,
 		int r = img ? agent_image_ensure(c, img, err) : 0;
 		if (r < 0)
 			return r;
+		if ((r = agent_fabric_prepare(c, params, err)) < 0)
+			return hull_err_prefix(err, "fabric");
 		char got[HULL_INSTANCE_UUID_LEN + 1] = "";
 		return hull_instance_create(params, NULL, got, err);
 	}

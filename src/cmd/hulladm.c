@@ -9,9 +9,12 @@
  *   hulladm user key-add LOGIN PUBKEY_FILE [--name N]
  *   hulladm package add NAME --memory MiB --disk MiB --vcpus N [--swap MiB]
  *           [--cpu-cap N] [--brand B]
- *   hulladm network add NAME --subnet CIDR --gateway IP --provision-start IP
- *           --provision-end IP --nic-tag TAG [--vlan N] [--resolvers IP,...]
- *           [--public] [--owner LOGIN]
+ *   hulladm network create|add NAME --subnet CIDR --provision-start IP
+ *           --provision-end IP --nic-tag TAG [--gateway IP] [--vlan N]
+ *           [--mtu N] [--resolvers IP,...] [--route DEST=GW]...
+ *           [--description D] [--public] [--owner LOGIN]
+ *   hulladm network list | get NET | delete NET
+ *   hulladm address reserve NET [IP] | unreserve NET IP | list NET
  *   hulladm image import -m MANIFEST -f FILE
  *   hulladm join-token
  *   hulladm server list | get UUID | reserve UUID | unreserve UUID |
@@ -30,6 +33,7 @@
 #include "head/admin.h"
 #include "head/migrate.h"
 #include "head/replicate.h"
+#include "head/networks.h"
 #include "head/placecfg.h"
 #include "head/placement.h"
 #include "head/servers.h"
@@ -53,10 +57,13 @@ static void usage(FILE *f)
 		"  package add NAME --memory MiB --disk MiB --vcpus N "
 		"[--swap MiB]\n"
 		"        [--cpu-cap N] [--brand B]\n"
-		"  network add NAME --subnet CIDR --gateway IP "
-		"--provision-start IP\n"
-		"        --provision-end IP --nic-tag TAG [--vlan N]\n"
-		"        [--resolvers IP,...] [--public] [--owner LOGIN]\n"
+		"  network create NAME --subnet CIDR --provision-start IP\n"
+		"        --provision-end IP --nic-tag TAG [--gateway IP]\n"
+		"        [--vlan N] [--mtu N] [--resolvers IP,...]\n"
+		"        [--route DEST=GW]... [--description D] [--public]\n"
+		"        [--owner LOGIN]\n"
+		"  network list | get NET | delete NET\n"
+		"  address reserve NET [IP] | unreserve NET IP | list NET\n"
 		"  image import -m MANIFEST -f FILE\n"
 		"  join-token\n"
 		"  server list | get UUID | reserve UUID | unreserve UUID |"
@@ -357,7 +364,19 @@ static int cmd_package(int argc, char **argv)
 	return r < 0 ? fail(&err) : 0;
 }
 
-static int cmd_network(int argc, char **argv)
+/* "DEST=GW" into routes; false when it is not of that form. */
+static bool route_add(json_t *routes, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg || !eq[1] || strchr(eq + 1, '='))
+		return false;
+	char *dest = xstrndup(arg, (size_t)(eq - arg));
+	json_object_set_new(routes, dest, json_string(eq + 1));
+	free(dest);
+	return true;
+}
+
+static int network_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"subnet", required_argument, NULL, 's'},
@@ -366,77 +385,200 @@ static int cmd_network(int argc, char **argv)
 	    {"provision-end", required_argument, NULL, 'z'},
 	    {"nic-tag", required_argument, NULL, 't'},
 	    {"vlan", required_argument, NULL, 'v'},
+	    {"mtu", required_argument, NULL, 'm'},
 	    {"resolvers", required_argument, NULL, 'r'},
+	    {"route", required_argument, NULL, 'R'},
+	    {"description", required_argument, NULL, 'd'},
 	    {"public", no_argument, NULL, 'p'},
 	    {"owner", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct head_network n = {0};
+	json_t *in = json_object(), *res = json_array(),
+	       *routes = json_object();
 	const char *owner = NULL;
-	if (argc < 2 || strcmp(argv[1], "add"))
-		return usage_error("network add NAME --subnet CIDR ...");
+	bool public = false, bad = false;
+	int c, rc = 0;
 	optind = 2;
-	bool bad = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while (!rc && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		static const char *const field[128] = {
+		    ['s'] = "subnet",
+		    ['g'] = "gateway",
+		    ['a'] = "provision_start_ip",
+		    ['z'] = "provision_end_ip",
+		    ['t'] = "nic_tag",
+		    ['d'] = "description"};
+		if (c > 0 && c < 128 && field[c]) {
+			json_object_set_new(in, field[c], json_string(optarg));
+			continue;
+		}
 		switch (c) {
-		case 's':
-			n.subnet = optarg;
-			break;
-		case 'g':
-			n.gateway = optarg;
-			break;
-		case 'a':
-			n.start = optarg;
-			break;
-		case 'z':
-			n.end = optarg;
-			break;
-		case 't':
-			n.nic_tag = optarg;
-			break;
 		case 'v':
-			n.vlan = (int)num("--vlan", optarg, &bad);
+		case 'm':
+			json_object_set_new(
+			    in, c == 'v' ? "vlan_id" : "mtu",
+			    json_integer(num(c == 'v' ? "--vlan" : "--mtu",
+					     optarg, &bad)));
+			if (bad)
+				rc = 2;
 			break;
-		case 'r':
-			n.resolvers = optarg;
+		case 'r': {
+			char *copy = xstrdup(optarg), *save = NULL;
+			for (char *t = strtok_r(copy, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save))
+				json_array_append_new(res, json_string(t));
+			free(copy);
+			break;
+		}
+		case 'R':
+			if (!route_add(routes, optarg))
+				rc = usage_error("--route %s: not DEST=GATEWAY",
+						 optarg);
 			break;
 		case 'p':
-			n.public = true;
+			public
+			= true;
 			break;
 		case 'o':
 			owner = optarg;
 			break;
 		default:
-			return usage_error("network: bad option");
+			rc = usage_error("network create: bad option");
 		}
-		if (bad)
-			return 2;
 	}
-	if (argc - optind != 1)
-		return usage_error("network add NAME: one name");
-	if (!n.subnet || !n.gateway || !n.start || !n.end || !n.nic_tag)
-		return usage_error("network add: --subnet, --gateway, "
-				   "--provision-start, --provision-end and "
-				   "--nic-tag are required");
-	n.name = argv[optind];
+	if (!rc && argc - optind != 1)
+		rc = usage_error("network create NAME: one name");
+	if (!rc && (!json_object_get(in, "subnet") ||
+		    !json_object_get(in, "provision_start_ip") ||
+		    !json_object_get(in, "provision_end_ip") ||
+		    !json_object_get(in, "nic_tag")))
+		rc = usage_error("network create: --subnet, --provision-start, "
+				 "--provision-end and --nic-tag are required");
+	if (rc) {
+		json_decref(in);
+		json_decref(res);
+		json_decref(routes);
+		return rc;
+	}
+	json_object_set_new(in, "name", json_string(argv[optind]));
+	json_object_set_new(in, "resolvers", res);
+	json_object_set_new(in, "routes", routes);
 	struct hull_err err = {0};
 	struct head_config cfg;
 	struct store *s = NULL;
 	json_t *rec = NULL, *acct = NULL;
-	if (open_head(&cfg, &s, &err) < 0)
+	if (open_head(&cfg, &s, &err) < 0) {
+		json_decref(in);
 		return fail(&err);
+	}
 	int r = 0;
 	if (owner && (r = head_account_by_login(s, owner, &acct, &err)) == 0)
-		n.owner = hull_json_str(acct, "uuid", NULL);
-	if (r == 0 && (r = head_network_add(s, &n, &rec, &err)) == 0)
-		print_rec(rec, "added network %s (%s)\n", n.name,
+		owner = hull_json_str(acct, "uuid", NULL);
+	if (r == 0 && (r = head_network_create(s, in, owner, false, public,
+					       &rec, &err)) == 0)
+		print_rec(rec, "added network %s (%s)\n",
+			  hull_json_str(rec, "name", ""),
 			  hull_json_str(rec, "id", ""));
+	json_decref(in);
 	json_decref(rec);
 	json_decref(acct);
 	store_close(s);
 	head_config_fini(&cfg);
 	return r < 0 ? fail(&err) : 0;
+}
+
+/* network list | get NET | delete NET, and address reserve NET [IP] |
+ * unreserve NET IP | list NET. */
+static int network_other(int argc, char **argv, bool address)
+{
+	const char *verb = argv[1];
+	bool list = !strcmp(verb, "list");
+	int want = address ? (!strcmp(verb, "unreserve") ? 4
+			      : !strcmp(verb, "reserve") ? -1
+							 : 3)
+			   : (list ? 2 : 3);
+	if ((want > 0 && argc != want) || (want < 0 && (argc < 3 || argc > 4)))
+		return usage_error("%s %s: wrong arguments", argv[0], verb);
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	json_t *net = NULL, *out = NULL;
+	int r = 0;
+	if (!address && list) {
+		r = store_find(s, "networks", NULL, NULL, &out, &err);
+		if (r == 0 && !json_out) {
+			size_t i;
+			json_t *n;
+			printf("%-36s  %-16s  %-20s  %-5s  %s\n", "ID", "NAME",
+			       "SUBNET", "VLAN", "OWNER");
+			json_array_foreach(out, i, n) printf(
+			    "%-36s  %-16s  %-20s  %-5" JSON_INTEGER_FORMAT
+			    "  %s\n",
+			    hull_json_str(n, "id", ""),
+			    hull_json_str(n, "name", ""),
+			    hull_json_str(n, "subnet", ""),
+			    hull_json_int(n, "vlan_id", 0),
+			    hull_json_bool(n, "public", false)
+				? "(public)"
+				: hull_json_str(n, "owner", "-"));
+		} else if (r == 0) {
+			hull_json_print(out);
+		}
+		goto out;
+	}
+	if ((r = head_network_lookup(s, NULL, argv[2], &net, &err)) < 0)
+		goto out;
+	const char *nid = hull_json_str(net, "id", "");
+	char ip[INET6_ADDRSTRLEN];
+	if (!address && !strcmp(verb, "get")) {
+		hull_json_print(net);
+	} else if (!address && !strcmp(verb, "delete")) {
+		if ((r = head_network_delete(s, nid, &err)) == 0 && !json_out)
+			printf("deleted network %s (%s)\n",
+			       hull_json_str(net, "name", ""), nid);
+	} else if (address && list) {
+		if ((r = head_ip_list(s, net, &out, &err)) == 0)
+			hull_json_print(out);
+	} else if (address && !strcmp(verb, "reserve")) {
+		if ((r = head_ip_reserve(s, net, argc == 4 ? argv[3] : NULL, ip,
+					 &err)) == 0)
+			printf(json_out ? "{\"ip\": \"%s\"}\n"
+					: "reserved %s\n",
+			       ip);
+	} else if (address && !strcmp(verb, "unreserve")) {
+		if ((r = head_ip_unreserve(s, net, argv[3], &err)) == 0 &&
+		    !json_out)
+			printf("unreserved %s\n", argv[3]);
+	} else {
+		r = usage_error("%s: unknown subcommand %s", argv[0], verb);
+		json_decref(net);
+		store_close(s);
+		head_config_fini(&cfg);
+		return r;
+	}
+out:
+	json_decref(net);
+	json_decref(out);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+static int cmd_network(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("network create|list|get|delete ...");
+	if (!strcmp(argv[1], "add") || !strcmp(argv[1], "create"))
+		return network_create(argc, argv);
+	return network_other(argc, argv, false);
+}
+
+static int cmd_address(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("address reserve|unreserve|list NET ...");
+	return network_other(argc, argv, true);
 }
 
 static int cmd_image(int argc, char **argv)
@@ -899,6 +1041,8 @@ int main(int argc, char **argv)
 		r = cmd_package(n, args);
 	else if (!strcmp(cmd, "network"))
 		r = cmd_network(n, args);
+	else if (!strcmp(cmd, "address"))
+		r = cmd_address(n, args);
 	else if (!strcmp(cmd, "image"))
 		r = cmd_image(n, args);
 	else if (!strcmp(cmd, "join-token"))

@@ -73,15 +73,7 @@ struct head_package {
 int head_package_add(struct store *s, const struct head_package *p,
 		     json_t **rec, struct hull_err *err);
 
-struct head_network {
-	const char *name, *subnet, *gateway, *start, *end, *nic_tag;
-	const char *resolvers; /* comma-separated, or NULL */
-	const char *owner;     /* account uuid, or NULL */
-	int vlan;	       /* 0 to 4094 */
-	bool public;
-};
-int head_network_add(struct store *s, const struct head_network *n,
-		     json_t **rec, struct hull_err *err);
+/* Networks: head/networks.h. */
 
 /* Imports an image (manifest and its one file, checked against the
  * manifest's size and sha1) into the head node's image store. */

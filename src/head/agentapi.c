@@ -12,6 +12,7 @@
  *   POST /agent/servers/:uuid/tasks/:id      {state: done|failed, error,
  *        vm_state}
  *   POST /agent/servers/:uuid/vms/:vm        {state}: one instance changed
+ *   GET  /agent/servers/:uuid/fabric         -> the fabric map (networks.h)
  *
  * Everything but join carries `Authorization: HullAgent KEY`, checked
  * against the key of the server the path names: an agent can speak for
@@ -31,6 +32,7 @@
 #include "head/console.h"
 #include "head/machines.h"
 #include "head/migrate.h"
+#include "head/networks.h"
 #include "head/replicate.h"
 #include "head/servers.h"
 #include "lib/json.h"
@@ -79,7 +81,8 @@ static const char *const reported[] = {"hostname",
 				       "disk_pool_size_bytes",
 				       "disk_pool_alloc_bytes",
 				       "vms",
-				       "migration_port"};
+				       "migration_port",
+				       "underlay_ip"};
 
 static bool client_ip(struct api_req *q, char out[INET6_ADDRSTRLEN])
 {
@@ -258,6 +261,17 @@ static int vm_report(struct api_req *q, const char *uuid, const char *vm)
 	return api_reply(q, 200, json_object());
 }
 
+/* GET /agent/servers/:uuid/fabric: the node's fabric map
+ * (head_fabric_map). */
+static int fabric_map(struct api_req *q, const char *uuid)
+{
+	struct hull_err err = {0};
+	json_t *out = NULL;
+	if (head_fabric_map(q->store, uuid, &out, &err) < 0)
+		return api_error(q, 500, "InternalError", "%s", err.msg);
+	return api_reply(q, 200, out);
+}
+
 int agentapi_dispatch(struct api_req *q)
 {
 	if (q->nseg == 2 && !strcmp(q->seg[1], "join")) {
@@ -281,6 +295,8 @@ int agentapi_dispatch(struct api_req *q)
 		return heartbeat(q, uuid);
 	if (q->nseg == 4 && !strcmp(what, "tasks") && is(q, "GET"))
 		return tasks_list(q, uuid);
+	if (q->nseg == 4 && !strcmp(what, "fabric") && is(q, "GET"))
+		return fabric_map(q, uuid);
 	if (q->nseg == 5 && !strcmp(what, "tasks") && is(q, "POST"))
 		return task_report(q, uuid, q->seg[4]);
 	if (q->nseg == 5 && !strcmp(what, "consoles") && is(q, "GET"))

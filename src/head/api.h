@@ -99,6 +99,10 @@ struct console_hub *api_console_hub(struct api *a);
 
 /* Handlers (cloudapi.c, machines.c, agentapi.c). */
 int cloudapi_dispatch(struct api_req *q);
+/* /:login/fabrics/default/vlans[/:id[/networks[/:id]]] (fabrics.c). */
+int fabrics_dispatch(struct api_req *q);
+/* /:login/networks/:id/ips[/:ip] (fabrics.c). */
+int network_ips_dispatch(struct api_req *q);
 /* The agents' internal API, /agent/...: authenticated per server. */
 int agentapi_dispatch(struct api_req *q);
 int imgapi_dispatch(struct api_req *q);

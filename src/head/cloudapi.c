@@ -21,6 +21,7 @@
 #include "head/fwrules.h"
 #include "head/machines.h"
 #include "head/migrate.h"
+#include "head/networks.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -185,10 +186,7 @@ static bool network_visible(struct api_req *q, json_t *n)
 
 static json_t *network_view(json_t *n)
 {
-	json_t *v = json_deep_copy(n);
-	json_object_del(v, "owner");
-	json_object_del(v, "nic_tag");
-	return v;
+	return head_network_view(n);
 }
 
 static bool image_visible(struct api_req *q, json_t *m)
@@ -290,9 +288,13 @@ int cloudapi_dispatch(struct api_req *q)
 	if (!strcmp(what, "packages"))
 		return list_or_get(q, "packages", all_visible, package_view,
 				   "id");
+	if (!strcmp(what, "networks") && q->nseg > 3)
+		return network_ips_dispatch(q);
 	if (!strcmp(what, "networks"))
 		return list_or_get(q, "networks", network_visible, network_view,
 				   "id");
+	if (!strcmp(what, "fabrics"))
+		return fabrics_dispatch(q);
 	if (!strcmp(what, "images"))
 		return list_or_get(q, "images", image_listed, image_view,
 				   "uuid");

@@ -13,6 +13,7 @@
 #include "head/console.h"
 #include "head/machines.h"
 #include "head/migrate.h"
+#include "head/networks.h"
 #include "head/placement.h"
 #include "head/affinity.h"
 #include "head/fwrules.h"
@@ -246,97 +247,6 @@ static int machines_list(struct api_req *q)
 
 /* ---- create ---- */
 
-static int ip_next(const char *ip, char out[INET_ADDRSTRLEN], long step)
-{
-	struct in_addr a;
-	if (inet_pton(AF_INET, ip, &a) != 1)
-		return -1;
-	a.s_addr = htonl(ntohl(a.s_addr) + (uint32_t)step);
-	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
-	return 0;
-}
-
-static uint32_t ip_num(const char *ip)
-{
-	struct in_addr a;
-	if (inet_pton(AF_INET, ip, &a) != 1)
-		return 0;
-	return ntohl(a.s_addr);
-}
-
-/* Hands out the lowest free address of net's provision range to machine
- * (an ips record made only if new: the key is the lock). */
-static int ip_allocate(struct store *s, json_t *net, const char *machine,
-		       char out[INET_ADDRSTRLEN], struct hull_err *err)
-{
-	const char *nid = hull_json_str(net, "id", "");
-	const char *start = hull_json_str(net, "provision_start_ip", "");
-	uint32_t a = ip_num(start),
-		 b = ip_num(hull_json_str(net, "provision_end_ip", ""));
-	uint32_t gw = ip_num(hull_json_str(net, "gateway", ""));
-	json_t *used = NULL;
-	int r = store_find(s, "ips", "network", nid, &used, err);
-	if (r < 0)
-		return r;
-	json_t *taken = json_object();
-	size_t i;
-	json_t *u;
-	json_array_foreach(used, i, u)
-	    json_object_set(taken, hull_json_str(u, "ip", ""), json_true());
-	json_decref(used);
-	r = -ENOSPC;
-	for (uint32_t n = a; a && n <= b && n >= a; n++) {
-		char ip[INET_ADDRSTRLEN];
-		ip_next(start, ip, (long)(n - a));
-		if (n == gw || json_object_get(taken, ip))
-			continue;
-		char *key = xasprintf("%s/%s", nid, ip);
-		json_t *rec = json_pack("{s:s, s:s, s:s}", "network", nid, "ip",
-					ip, "machine", machine);
-		r = store_put(s, "ips", key, rec, "", NULL, err);
-		json_decref(rec);
-		free(key);
-		if (r == -ECANCELED)
-			continue; /* taken since we looked: the next one */
-		if (r == 0)
-			memcpy(out, ip, INET_ADDRSTRLEN);
-		break;
-	}
-	json_decref(taken);
-	if (r == -ENOSPC)
-		return hull_err_set(err, ENOSPC,
-				    "network %s has no free address",
-				    hull_json_str(net, "name", nid));
-	return r;
-}
-
-static void ips_release(struct store *s, const char *machine)
-{
-	json_t *used = NULL;
-	if (store_find(s, "ips", "machine", machine, &used, NULL) < 0)
-		return;
-	size_t i;
-	json_t *u;
-	json_array_foreach(used, i, u)
-	{
-		char *key = xasprintf("%s/%s", hull_json_str(u, "network", ""),
-				      hull_json_str(u, "ip", ""));
-		store_del(s, "ips", key, NULL, NULL);
-		free(key);
-	}
-	json_decref(used);
-}
-
-static const char *netmask_of(const char *subnet, char out[INET_ADDRSTRLEN])
-{
-	const char *slash = strchr(subnet, '/');
-	int bits = slash ? atoi(slash + 1) : 24;
-	struct in_addr a;
-	a.s_addr = htonl(bits ? 0xffffffffu << (32 - bits) : 0);
-	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
-	return out;
-}
-
 struct create_ctx {
 	json_t *machine;  /* the record to write (server, nics filled in) */
 	json_t *payload;  /* the vmadm payload (nics filled in) */
@@ -344,6 +254,7 @@ struct create_ctx {
 	json_t *servers;  /* candidates, best first */
 	const struct placement_req *rq;
 	const char *login;
+	bool spread; /* a retry: addresses picked at random */
 	struct hull_err *err;
 };
 
@@ -368,23 +279,57 @@ static int create_txn(struct store *s, void *arg)
 	json_t *net;
 	json_array_foreach(c->networks, i, net)
 	{
-		char ip[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN];
-		if ((r = ip_allocate(s, net, id, ip, c->err)) < 0)
+		char ip[INET6_ADDRSTRLEN];
+		if ((r = head_ip_allocate(s, net, id, c->spread, ip, c->err)) <
+		    0)
 			break;
-		netmask_of(hull_json_str(net, "subnet", ""), mask);
 		json_t *gw = json_object_get(net, "gateway");
-		json_array_append_new(
-		    nics,
-		    json_pack("{s:s, s:b, s:s, s:O*, s:O}", "ip", ip, "primary",
-			      i == 0, "netmask", mask, "gateway", gw, "network",
-			      json_object_get(net, "id")));
+		bool v6 = !strcmp(hull_json_str(net, "family", "ipv4"), "ipv6");
+		json_t *nic = json_pack(
+		    "{s:s, s:b, s:O*, s:O*, s:O}", "ip", ip, "primary", i == 0,
+		    "netmask", json_object_get(net, "netmask"), "gateway", gw,
+		    "network", json_object_get(net, "id"));
+		json_array_append_new(nics, nic);
+		/* The payload's nic: vmadm's fields, the network's values;
+		 * antispoof follows the address given here. */
+		/* A fabric nic is on its VLAN's VXLAN segment (the VNI
+		 * keeps it apart, so no 802.1Q tag inside), through the
+		 * segment's nic tag the agent makes. */
+		bool fabric = hull_json_bool(net, "fabric", false);
+		char mac[18];
+		head_mac_new(mac);
+		json_object_set_new(nic, "mac", json_string(mac));
+		char *tag = fabric ? xasprintf("%s_%" JSON_INTEGER_FORMAT,
+					       HEAD_FABRIC_NIC_TAG,
+					       hull_json_int(net, "vnet_id", 0))
+				   : xstrdup(hull_json_str(net, "nic_tag", ""));
 		json_t *pn = json_pack(
-		    "{s:O, s:s, s:s, s:b, s:O}", "nic_tag",
-		    json_object_get(net, "nic_tag"), "ip", ip, "netmask", mask,
-		    "primary", i == 0, "vlan_id",
-		    json_object_get(net, "vlan_id") ?: json_integer(0));
-		if (json_is_string(gw))
-			json_object_set(pn, "gateway", gw);
+		    "{s:s, s:s, s:b, s:I, s:I, s:O}", "nic_tag", tag, "mac",
+		    mac, "primary", i == 0, "vlan_id",
+		    (json_int_t)(fabric ? 0 : hull_json_int(net, "vlan_id", 0)),
+		    "mtu",
+		    (json_int_t)hull_json_int(net, "mtu", HEAD_UNDERLAY_MTU),
+		    "network_uuid", json_object_get(net, "id"));
+		free(tag);
+		if (v6) {
+			const char *sub = hull_json_str(net, "subnet", "");
+			const char *sl = strchr(sub, '/');
+			char *cidr = xasprintf("%s%s", ip, sl ? sl : "/64");
+			json_object_set_new(pn, "ips", json_pack("[s]", cidr));
+			free(cidr);
+			if (json_is_string(gw))
+				json_object_set_new(pn, "gateways",
+						    json_pack("[O]", gw));
+		} else {
+			json_object_set_new(pn, "ip", json_string(ip));
+			json_object_set(pn, "netmask",
+					json_object_get(net, "netmask"));
+			if (json_is_string(gw))
+				json_object_set(pn, "gateway", gw);
+		}
+		if (hull_json_bool(net, "fabric", false))
+			json_object_set(pn, "vnet_id",
+					json_object_get(net, "vnet_id"));
 		json_t *res = json_object_get(net, "resolvers");
 		if (i == 0 && json_array_size(res))
 			json_object_set(c->payload, "resolvers", res);
@@ -529,12 +474,6 @@ static bool image_usable(struct api_req *q, json_t *m)
 	return false;
 }
 
-static bool network_usable(struct api_req *q, json_t *n)
-{
-	return hull_json_bool(n, "public", false) ||
-	       !strcmp(hull_json_str(n, "owner", ""), me(q));
-}
-
 /* The networks asked for (uuids, or {ipv4_uuid}), or the first public
  * one; each must be the caller's to use. */
 static int networks_for(struct api_req *q, json_t **out)
@@ -575,9 +514,10 @@ static int networks_for(struct api_req *q, json_t **out)
 		const char *id = json_string_value(w);
 		if (json_is_object(w))
 			id = hull_json_str(w, "ipv4_uuid", NULL);
-		json_t *n =
-		    id ? find_by_id_or_name(q, "networks", "id", id) : NULL;
-		if (!n || !network_usable(q, n)) {
+		json_t *n = NULL;
+		if (id)
+			head_network_lookup(q->store, me(q), id, &n, NULL);
+		if (!n) {
 			json_decref(n);
 			json_decref(nets);
 			return api_error(q, 409, "InvalidArgument",
@@ -760,15 +700,15 @@ static int machines_create(struct api_req *q)
 	int r = -ECANCELED;
 	/* A conflict (a booking or an address another create took between
 	 * our read and our write) reruns placement on fresh records. */
-	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
+	for (int tries = 0; tries < 16 && r == -ECANCELED; tries++) {
 		json_decref(servers);
 		servers = NULL;
 		if ((r = placement_choose(q->store, &rq, &servers, &err)) < 0)
 			break;
 		struct create_ctx c = {
-		    m,	     payload, nets,
-		    servers, &rq,     hull_json_str(q->account, "login", ""),
-		    &err};
+		    m,	       payload, nets,
+		    servers,   &rq,	hull_json_str(q->account, "login", ""),
+		    tries > 0, &err};
 		r = store_txn(q->store, create_txn, &c, &err);
 	}
 	bool hinted = hints != NULL;
@@ -1713,6 +1653,6 @@ int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 		return 0;
 	if (r == 0 && ((!strcmp(d.action, "create") && !ok) ||
 		       (!strcmp(d.action, "delete") && ok)))
-		ips_release(s, id);
+		head_ips_release(s, id, NULL);
 	return r;
 }

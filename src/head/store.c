@@ -47,6 +47,8 @@ static const struct bucket {
     {"ips", {"network", "machine"}},
     {"migrations", {"owner"}},
     {"replications", {"source"}},
+    {"vlans", {"owner"}},
+    {"vnis", {0}},
     {"sessions", {"account"}},
     {"fwrules", {"owner"}},
 };

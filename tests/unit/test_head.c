@@ -19,6 +19,8 @@
 
 #include "head/admin.h"
 #include "head/httpsig.h"
+#include "head/networks.h"
+#include "lib/json.h"
 #include "head/placement.h"
 #include "head/servers.h"
 #include "head/sshkey.h"
@@ -525,6 +527,78 @@ static void test_join_and_agent_keys(void **state)
 	free(url);
 }
 
+static int net_parse(const char *text, bool fabric, json_t **out)
+{
+	json_t *in = json_loads(text, 0, NULL);
+	assert_non_null(in);
+	struct hull_err err = {0};
+	*out = NULL;
+	int r = head_network_parse(in, fabric, out, &err);
+	json_decref(in);
+	return r;
+}
+
+static void test_network_parse(void **state)
+{
+	(void)state;
+	json_t *n = NULL;
+	assert_int_equal(
+	    net_parse("{\"name\":\"f\",\"subnet\":\"198.51.100.0/24\","
+		      "\"provision_start_ip\":\"198.51.100.10\","
+		      "\"provision_end_ip\":\"198.51.100.20\","
+		      "\"gateway\":\"198.51.100.1\",\"vlan_id\":42}",
+		      true, &n),
+	    0);
+	assert_string_equal(hull_json_str(n, "netmask", ""), "255.255.255.0");
+	assert_int_equal(hull_json_int(n, "mtu", 0), HEAD_FABRIC_MTU);
+	assert_true(hull_json_bool(n, "internet_nat", false));
+	json_decref(n);
+	/* IPv6, normalised */
+	assert_int_equal(
+	    net_parse("{\"name\":\"s\",\"subnet\":\"2001:DB8:0::/64\","
+		      "\"provision_start_ip\":\"2001:db8::a\","
+		      "\"provision_end_ip\":\"2001:db8::1:0\","
+		      "\"nic_tag\":\"external\"}",
+		      false, &n),
+	    0);
+	assert_string_equal(hull_json_str(n, "subnet", ""), "2001:db8::/64");
+	assert_string_equal(hull_json_str(n, "family", ""), "ipv6");
+	json_decref(n);
+	static const char *const bad[] = {
+	    /* range outside, reversed, the network address, host bits */
+	    "{\"name\":\"f\",\"subnet\":\"198.51.100.0/24\","
+	    "\"provision_start_ip\":\"198.51.100.10\","
+	    "\"provision_end_ip\":\"198.51.101.20\"}",
+	    "{\"name\":\"f\",\"subnet\":\"198.51.100.0/24\","
+	    "\"provision_start_ip\":\"198.51.100.30\","
+	    "\"provision_end_ip\":\"198.51.100.20\"}",
+	    "{\"name\":\"f\",\"subnet\":\"198.51.100.0/24\","
+	    "\"provision_start_ip\":\"198.51.100.0\","
+	    "\"provision_end_ip\":\"198.51.100.20\"}",
+	    "{\"name\":\"f\",\"subnet\":\"198.51.100.1/24\","
+	    "\"provision_start_ip\":\"198.51.100.10\","
+	    "\"provision_end_ip\":\"198.51.100.20\"}",
+	    /* NAT without a gateway, IPv6 on a fabric, MTU over the
+	     * fabric's, an unknown field */
+	    "{\"name\":\"f\",\"subnet\":\"198.51.100.0/24\","
+	    "\"provision_start_ip\":\"198.51.100.10\","
+	    "\"provision_end_ip\":\"198.51.100.20\",\"internet_nat\":true}",
+	    "{\"name\":\"f\",\"subnet\":\"2001:db8::/64\","
+	    "\"provision_start_ip\":\"2001:db8::a\","
+	    "\"provision_end_ip\":\"2001:db8::b\"}",
+	    "{\"name\":\"f\",\"subnet\":\"198.51.100.0/24\","
+	    "\"provision_start_ip\":\"198.51.100.10\","
+	    "\"provision_end_ip\":\"198.51.100.20\",\"mtu\":1500}",
+	    "{\"name\":\"f\",\"subnet\":\"198.51.100.0/24\","
+	    "\"provision_start_ip\":\"198.51.100.10\","
+	    "\"provision_end_ip\":\"198.51.100.20\",\"owner\":\"x\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(net_parse(bad[i], true, &n), -EINVAL);
+		assert_null(n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +611,7 @@ int main(void)
 	    cmocka_unit_test(test_store_txn_and_newer_schema),
 	    cmocka_unit_test(test_placement),
 	    cmocka_unit_test(test_join_and_agent_keys),
+	    cmocka_unit_test(test_network_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
