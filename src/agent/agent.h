@@ -22,6 +22,7 @@
 #ifndef HULL_AGENT_AGENT_H
 #define HULL_AGENT_AGENT_H
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "lib/err.h"
@@ -72,6 +73,20 @@ json_t *agent_capacity(bool with_sysinfo, struct hull_err *err);
 int agent_task_run(const struct agent_conf *c, json_t *task, json_t **report,
 		   struct hull_err *err);
 
+/* The image from the head node's IMGAPI unless it is installed. */
+int agent_image_ensure(const struct agent_conf *c, const char *img,
+		       struct hull_err *err);
+
+/* Warm migration (migrate.c): the listener for streams from other
+ * agents (a thread until stop; the port it took in agent_migration_port,
+ * which the heartbeat announces), and the migrate_* tasks (*result: what
+ * the head node learns, e.g. the snapshot both sides now share). */
+extern int agent_migration_port;
+int agent_migrate_listen(const struct agent_conf *c, volatile int *stop,
+			 pthread_t *thr, struct hull_err *err);
+int agent_migrate_task(const struct agent_conf *c, const char *action,
+		       const char *uuid, json_t *params, json_t **result,
+		       struct hull_err *err);
 /* Fabrics (fabric.c): how often the head node's fabric map is read, so
  * that forwarding follows an instance within a second. */
 #define AGENT_FABRIC_POLL_MS 200

@@ -61,6 +61,9 @@ static void *heartbeat_loop(void *arg)
 		 * once a minute after (cn-agent's full reload period). */
 		bool full = t0.tv_sec - last_sysinfo >= 60;
 		json_t *body = agent_capacity(full, NULL);
+		if (agent_migration_port > 0)
+			json_object_set_new(body, "migration_port",
+					    json_integer(agent_migration_port));
 		char under[64];
 		if (agent_fabric_local_ip(l->c, under, NULL) == 0)
 			json_object_set_new(body, "underlay_ip",
@@ -210,16 +213,24 @@ int agent_run(const struct agent_conf *c, volatile int *stop,
 		pthread_join(hb, NULL);
 		return hull_err_set(err, EAGAIN, "cannot start a thread");
 	}
+	pthread_t mig;
+	bool mig_on = agent_migrate_listen(c, stop, &mig, err) == 0;
+	if (!mig_on)
+		agent_log("warn", NULL, "no migration listener: %s", err->msg);
+	hull_err_clear(err);
 	pthread_t fab;
 	if (pthread_create(&fab, NULL, fabric_loop, &l) != 0) {
 		*stop = 1;
 		pthread_join(hb, NULL);
 		pthread_join(push, NULL);
+		if (mig_on)
+			pthread_join(mig, NULL);
 		return hull_err_set(err, EAGAIN, "cannot start a thread");
 	}
 	agent_log("info",
-		  json_pack("{s:s, s:s}", "server_uuid", c->server_uuid, "head",
-			    c->head),
+		  json_pack("{s:s, s:s, s:i}", "server_uuid", c->server_uuid,
+			    "head", c->head, "migration_port",
+			    agent_migration_port),
 		  "running");
 	struct agent_http *h = agent_http_new(c);
 	_cleanup_free_ char *path =
@@ -268,6 +279,8 @@ int agent_run(const struct agent_conf *c, volatile int *stop,
 	agent_http_free(h);
 	pthread_join(hb, NULL);
 	pthread_join(push, NULL);
+	if (mig_on)
+		pthread_join(mig, NULL);
 	pthread_join(fab, NULL);
 	agent_log("info", NULL, "stopped");
 	return 0;

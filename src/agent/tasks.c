@@ -96,8 +96,8 @@ static json_t *report_new(bool ok, const char *error, const char *uuid)
 
 /* image_ensure_present: the image from the head node's IMGAPI unless it
  * is installed. */
-static int ensure_image(const struct agent_conf *c, const char *img,
-			struct hull_err *err)
+int agent_image_ensure(const struct agent_conf *c, const char *img,
+		       struct hull_err *err)
 {
 	json_t *info = NULL;
 	struct hull_err scratch = {0}; /* hull_image_get needs one */
@@ -113,11 +113,13 @@ static int ensure_image(const struct agent_conf *c, const char *img,
 }
 
 static int run(const struct agent_conf *c, const char *action, const char *uuid,
-	       json_t *params, struct hull_err *err)
+	       json_t *params, json_t **result, struct hull_err *err)
 {
+	if (!strncmp(action, "migrate_", 8))
+		return agent_migrate_task(c, action, uuid, params, result, err);
 	if (!strcmp(action, "create")) {
 		const char *img = hull_json_str(params, "image_uuid", NULL);
-		int r = img ? ensure_image(c, img, err) : 0;
+		int r = img ? agent_image_ensure(c, img, err) : 0;
 		if (r < 0)
 			return r;
 		if ((r = agent_fabric_prepare(c, params, err)) < 0)
@@ -152,8 +154,8 @@ static int run(const struct agent_conf *c, const char *action, const char *uuid,
 	if (!strcmp(action, "console"))
 		return agent_console_start(c, uuid, params, err);
 	if (!strcmp(action, "image_ensure_present"))
-		return ensure_image(c, hull_json_str(params, "image_uuid", ""),
-				    err);
+		return agent_image_ensure(
+		    c, hull_json_str(params, "image_uuid", ""), err);
 	return hull_err_set(err, ENOTSUP, "unknown task %s", action);
 }
 
@@ -167,6 +169,16 @@ static json_t *after_crash(const char *action, const char *uuid)
 		return report_new(true, NULL, uuid);
 	if (!strcmp(action, "delete") && !exists)
 		return report_new(true, NULL, NULL);
+	/* A switch cut off after it stopped the instance: the instance is
+	 * still this server's (its autoboot is cleared only once the
+	 * target has everything), so it runs here again. */
+	if (!strcmp(action, "migrate_switch") && exists) {
+		json_t *v = hull_instance_get(uuid, NULL);
+		if (v && hull_json_bool(v, "autoboot", false) &&
+		    strcmp(hull_json_str(v, "state", ""), "running"))
+			hull_instance_start(uuid, NULL, NULL);
+		json_decref(v);
+	}
 	return report_new(false, "the agent stopped while it ran this task",
 			  uuid);
 }
@@ -228,8 +240,12 @@ int agent_task_run(const struct agent_conf *c, json_t *task, json_t **report,
 			    "vm", uuid),
 		  "task %s %s", action, uuid);
 	struct hull_err terr = {0};
-	r = run(c, action, uuid, json_object_get(task, "params"), &terr);
+	json_t *result = NULL;
+	r = run(c, action, uuid, json_object_get(task, "params"), &result,
+		&terr);
 	json_t *rep = report_new(r == 0, r < 0 ? terr.msg : NULL, uuid);
+	if (result)
+		json_object_set_new(rep, "result", result);
 	json_object_set_new(rep, "action", json_string(action));
 	log_write(id, rep, NULL);
 	agent_log(r == 0 ? "info" : "error",

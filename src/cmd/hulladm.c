@@ -31,6 +31,8 @@
 #include <string.h>
 
 #include "head/admin.h"
+#include "head/migrate.h"
+#include "head/replicate.h"
 #include "head/networks.h"
 #include "head/placecfg.h"
 #include "head/placement.h"
@@ -71,7 +73,10 @@ static void usage(FILE *f)
 		"        [--cpu-ratio|--ram-ratio|--disk-ratio R] "
 		"[--vm-limit N]\n"
 		"  reserve [show] | set --share PERCENT | --largest N | "
-		"--none\n");
+		"--none\n"
+		"  migration pin VM SERVER | unpin VM | limit VM MBPS\n"
+		"  replication set VM --interval SECONDS [--keep N] | list\n"
+		"  server evacuate UUID\n");
 }
 
 #define usage_error(...) subcmd_usage_error("hulladm", NULL, __VA_ARGS__)
@@ -651,9 +656,10 @@ static int cmd_server(int argc, char **argv)
 	bool list = sub && !strcmp(sub, "list");
 	if (!sub || (list && argc != 2) || (!list && argc != 3))
 		return usage_error("usage: server list | get|reserve|unreserve"
-				   "|forget UUID");
+				   "|forget|evacuate UUID");
 	if (!list && strcmp(sub, "get") && strcmp(sub, "reserve") &&
-	    strcmp(sub, "unreserve") && strcmp(sub, "forget"))
+	    strcmp(sub, "unreserve") && strcmp(sub, "forget") &&
+	    strcmp(sub, "evacuate"))
 		return usage_error("unknown server command %s", sub);
 	struct hull_err err = {0};
 	struct head_config cfg;
@@ -704,6 +710,13 @@ static int cmd_server(int argc, char **argv)
 			json_decref(v);
 		}
 		json_decref(srv);
+	} else if (!strcmp(sub, "evacuate")) {
+		int n = 0;
+		r = replica_evacuate(s, argv[2], &n, &err);
+		if (r == 0 && !json_out)
+			printf("Server %s: %d instances starting on their "
+			       "standbys\n",
+			       argv[2], n);
 	} else if (!strcmp(sub, "forget")) {
 		r = server_forget(s, argv[2], &err);
 		if (r == 0 && !json_out)
@@ -883,6 +896,110 @@ static int cmd_reserve(int argc, char **argv)
 	return r < 0 ? fail(&err) : 0;
 }
 
+/* hulladm replication: disaster recovery's policies (replicate.h). */
+static int cmd_replication(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	bool list = !strcmp(sub, "list");
+	long interval = 0, keep = 3;
+	if (!list) {
+		if (strcmp(sub, "set") || argc < 3)
+			return usage_error(
+			    "usage: replication set VM --interval "
+			    "SECONDS [--keep N] | list");
+		for (int i = 3; i < argc; i++) {
+			long *dst = !strcmp(argv[i], "--interval") ? &interval
+				    : !strcmp(argv[i], "--keep")   ? &keep
+								   : NULL;
+			char *end = NULL;
+			if (!dst || i + 1 == argc)
+				return usage_error("replication set: bad "
+						   "option %s",
+						   argv[i]);
+			*dst = strtol(argv[++i], &end, 10);
+			if (*end || *dst <= 0)
+				return usage_error("%s %s: not a positive "
+						   "whole number",
+						   argv[i - 1], argv[i]);
+		}
+		if (!interval)
+			return usage_error("replication set needs --interval");
+	} else if (argc != 2) {
+		return usage_error("usage: replication list");
+	}
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	json_t *out = NULL;
+	int r = list ? replica_list(s, &out, &err)
+		     : replica_set(s, argv[2], interval, keep, &out, &err);
+	if (r == 0 && json_out) {
+		hull_json_print(out);
+	} else if (r == 0 && list) {
+		printf("%-36s  %-36s  %-9s  %8s  %s\n", "VM", "STANDBY",
+		       "STATE", "INTERVAL", "LAST REPLICA");
+		size_t i;
+		json_t *v;
+		json_array_foreach(out, i, v)
+		    printf("%-36s  %-36s  %-9s  %8lld  %s\n",
+			   hull_json_str(v, "vm", "-"),
+			   hull_json_str(v, "standby", "-"),
+			   hull_json_str(v, "state", "-"),
+			   (long long)hull_json_int(v, "interval_s", 0),
+			   hull_json_str(v, "last_replica_at", "-"));
+	} else if (r == 0) {
+		printf("Instance %s replicates to server %s every %ld s\n",
+		       argv[2], hull_json_str(out, "standby", ""), interval);
+	}
+	json_decref(out);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
+/* hulladm migration: the operator's side of a warm migration: the
+ * target of the next begin (VMAPI's override_server_uuid) and a
+ * bandwidth cap (cn-agent's zfs_send_mbps_limit, megabits a second). */
+static int cmd_migration(int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : "";
+	bool pin = !strcmp(sub, "pin"), unpin = !strcmp(sub, "unpin"),
+	     limit = !strcmp(sub, "limit");
+	if ((!pin && !unpin && !limit) || argc != (unpin ? 3 : 4))
+		return usage_error("usage: migration pin VM SERVER | unpin VM "
+				   "| limit VM MBPS");
+	long mbps = 0;
+	if (limit) {
+		char *end;
+		mbps = strtol(argv[3], &end, 10);
+		if (*end || end == argv[3] || mbps < 0)
+			return usage_error("limit %s: not a whole number",
+					   argv[3]);
+	}
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0)
+		return fail(&err);
+	int r = limit ? migrate_limit(s, argv[2], mbps, &err)
+		      : migrate_pin(s, argv[2], pin ? argv[3] : NULL, &err);
+	if (r == 0 && !json_out) {
+		if (limit)
+			printf("Migration of %s limited to %ld Mbit/s\n",
+			       argv[2], mbps);
+		else if (pin)
+			printf("Next migration of %s goes to server %s\n",
+			       argv[2], argv[3]);
+		else
+			printf("Migration of %s unpinned\n", argv[2]);
+	}
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
 int main(int argc, char **argv)
 {
 	opterr = 0; /* the subcommands print one line of their own */
@@ -932,6 +1049,10 @@ int main(int argc, char **argv)
 		r = cmd_join_token(n, args);
 	else if (!strcmp(cmd, "server"))
 		r = cmd_server(n, args);
+	else if (!strcmp(cmd, "migration"))
+		r = cmd_migration(n, args);
+	else if (!strcmp(cmd, "replication"))
+		r = cmd_replication(n, args);
 	else if (!strcmp(cmd, "placement"))
 		r = cmd_placement(n, args);
 	else if (!strcmp(cmd, "reserve"))

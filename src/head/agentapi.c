@@ -23,13 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 
 #include "head/admin.h"
 #include "head/api.h"
 #include "head/console.h"
 #include "head/machines.h"
+#include "head/migrate.h"
 #include "head/networks.h"
+#include "head/replicate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -77,7 +81,26 @@ static const char *const reported[] = {"hostname",
 				       "disk_pool_size_bytes",
 				       "disk_pool_alloc_bytes",
 				       "vms",
+				       "migration_port",
 				       "underlay_ip"};
+
+static bool client_ip(struct api_req *q, char out[INET6_ADDRSTRLEN])
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!ci || !ci->client_addr)
+		return false;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		return inet_ntop(AF_INET,
+				 &((const struct sockaddr_in *)sa)->sin_addr,
+				 out, INET6_ADDRSTRLEN) != NULL;
+	if (sa->sa_family == AF_INET6)
+		return inet_ntop(AF_INET6,
+				 &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				 out, INET6_ADDRSTRLEN) != NULL;
+	return false;
+}
 
 static int heartbeat(struct api_req *q, const char *uuid)
 {
@@ -100,6 +123,11 @@ static int heartbeat(struct api_req *q, const char *uuid)
 		json_object_set_new(srv, "last_heartbeat", json_string(now));
 		json_object_set_new(srv, "heartbeat_ms",
 				    json_integer(head_now_ms()));
+		/* Where the agent's migration listener is reached: the
+		 * address it speaks to us from, on the admin network. */
+		char ip[INET6_ADDRSTRLEN];
+		if (client_ip(q, ip))
+			json_object_set_new(srv, "admin_ip", json_string(ip));
 		json_object_set_new(srv, "datacenter",
 				    json_string(q->cfg->datacenter));
 		r = store_put(q->store, "servers", uuid, srv, etag, NULL, &err);
@@ -118,6 +146,7 @@ static int heartbeat(struct api_req *q, const char *uuid)
 			machine_agent_report(q->store, uuid, vm,
 					     json_string_value(st), NULL);
 	}
+	replica_tick(q->store, uuid, json_object_get(q->body, "vms"));
 	return api_reply(q, 200, json_pack("{s:s}", "status", "running"));
 }
 
@@ -201,7 +230,9 @@ static int task_report(struct api_req *q, const char *uuid, const char *id)
 		if (error)
 			json_object_set_new(t, "error", json_string(error));
 		r = store_put(q->store, "tasks", id, t, etag, NULL, &err);
-		if (r == 0)
+		if (r == 0 && migrate_task_is(hull_json_str(t, "action", "")))
+			r = migrate_task_done(q->store, t, q->body, &err);
+		else if (r == 0)
 			r = machine_task_done(
 			    q->store, t, !strcmp(state, "done"), error,
 			    hull_json_str(q->body, "vm_state", NULL), &err);
@@ -272,6 +303,8 @@ int agentapi_dispatch(struct api_req *q)
 		return console_agent_open(q, uuid, q->seg[4]);
 	if (q->nseg == 5 && !strcmp(what, "vms") && is(q, "POST"))
 		return vm_report(q, uuid, q->seg[4]);
+	if ((q->nseg == 5 || q->nseg == 6) && !strcmp(what, "migrations"))
+		return migrate_agent_dispatch(q, uuid, q->seg[4]);
 	return api_error(q, 404, "ResourceNotFound", "%.200s does not exist",
 			 q->path);
 }

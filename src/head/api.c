@@ -24,6 +24,7 @@
 
 #include "head/admin.h"
 #include "head/api.h"
+#include "head/migrate.h"
 #include "head/b64.h"
 #include "head/console.h"
 #include "head/httpsig.h"
@@ -386,7 +387,13 @@ static enum MHD_Result send_answer(struct MHD_Connection *conn,
 		MHD_destroy_response(q->upgrade);
 		return r;
 	}
-	if (q->file_fd >= 0) {
+	if (q->stream_read) {
+		res = MHD_create_response_from_callback(
+		    MHD_SIZE_UNKNOWN, 4096, q->stream_read, q->stream_cls,
+		    q->stream_free);
+		q->stream_read = NULL; /* the response owns it now */
+		MHD_add_response_header(res, "Content-Type", q->stream_type);
+	} else if (q->file_fd >= 0) {
 		res = MHD_create_response_from_fd64(q->file_size, q->file_fd);
 		q->file_fd = -1; /* the response owns it now */
 		MHD_add_response_header(res, "Content-Type",
@@ -546,6 +553,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		webui_notify(a->webui);
 	if (q.file_fd >= 0)
 		close(q.file_fd);
+	if (q.stream_read && q.stream_free)
+		q.stream_free(q.stream_cls);
 	free(q.set_cookie);
 	json_decref(q.out);
 	json_decref(q.body);
@@ -598,6 +607,7 @@ int api_start(const struct head_config *c, struct store *s, struct api **out,
 	if (r < 0)
 		return r;
 	struct sockaddr_storage ss = {0};
+	/* Suspend/resume: parked task polls and migration watch streams. */
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 			 MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME;
 	if (strchr(addr, ':')) {
@@ -672,9 +682,11 @@ void api_stop(struct api *a)
 		return;
 	console_hub_free(a->consoles); /* before the daemon: see console.h */
 	task_listen(NULL, NULL);
-	park_free(a->parked); /* likewise: see park.h */
+	park_stop(a->parked); /* likewise: see park.h */
+	migrate_watch_stop(); /* likewise */
 	if (a->d)
 		MHD_stop_daemon(a->d);
+	park_free(a->parked);
 	webui_free(a->webui);
 	free(a->cert_pem);
 	free(a->key_pem);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "head/headconf.h"
 #include "head/store.h"
@@ -53,7 +54,14 @@ struct api_req {
 	int file_fd;	     /* a file to stream, or -1 */
 	uint64_t file_size;
 	int retry_after; /* Retry-After seconds when > 0 (429) */
-	void *upgrade;	 /* a struct MHD_Response for 101 (console.c) */
+	/* A streamed answer of unknown length (migrate.c's watch): read as
+	 * libmicrohttpd's content reader (which may suspend the connection
+	 * and return 0), stream_free called once it ends. */
+	ssize_t (*stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
+	void (*stream_free)(void *cls);
+	void *stream_cls;
+	const char *stream_type;
+	void *upgrade; /* a struct MHD_Response for 101 (console.c) */
 	/* Called with upgrade_cls when the 101 never reached the client
 	 * (its upgrade handler did not run): frees what it held. */
 	void (*upgrade_abandon)(void *cls);

@@ -20,6 +20,7 @@
 #include "head/api.h"
 #include "head/fwrules.h"
 #include "head/machines.h"
+#include "head/migrate.h"
 #include "head/networks.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -299,6 +300,8 @@ int cloudapi_dispatch(struct api_req *q)
 				   "uuid");
 	if (!strcmp(what, "machines"))
 		return machines_dispatch(q);
+	if (!strcmp(what, "migrations"))
+		return migrate_list_dispatch(q);
 	if (!strcmp(what, "fwrules"))
 		return fwrules_dispatch(q);
 	return not_found(q);

@@ -12,6 +12,7 @@
 #include "head/admin.h"
 #include "head/console.h"
 #include "head/machines.h"
+#include "head/migrate.h"
 #include "head/networks.h"
 #include "head/placement.h"
 #include "head/affinity.h"
@@ -767,6 +768,14 @@ static int queue_action(struct api_req *q, const char *id, const char *action,
 					 "Instance has \"deletion_protection\" "
 					 "enabled, preventing deletion");
 		}
+		if (!strcmp(action, "delete") && migrate_active(q->store, id)) {
+			free(etag);
+			json_decref(m);
+			json_decref(body);
+			return api_error(q, 409, "InvalidState",
+					 "instance is being migrated: abort "
+					 "or finalize the migration first");
+		}
 		if (strcmp(action, "delete") &&
 		    (!strcmp(st, "provisioning") || !strcmp(st, "failed"))) {
 			free(etag);
@@ -1333,6 +1342,8 @@ int machines_dispatch(struct api_req *q)
 				 "%s is not allowed on %.200s", q->method,
 				 q->path);
 	}
+	if (q->nseg == 4 && !strcmp(q->seg[3], "migrate"))
+		return migrate_machine_dispatch(q, id);
 	if (q->nseg == 4 && !strcmp(q->seg[3], "console"))
 		return console_ticket_post(q, id);
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))

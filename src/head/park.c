@@ -72,16 +72,25 @@ struct park *park_new(void)
 	return pk;
 }
 
-void park_free(struct park *pk)
+void park_stop(struct park *pk)
 {
 	if (!pk)
 		return;
 	pthread_mutex_lock(&pk->lock);
+	bool was = pk->stop;
 	pk->stop = true;
 	pthread_cond_signal(&pk->cond);
-	pthread_mutex_unlock(&pk->lock);
-	pthread_join(pk->ticker, NULL);
 	resume_where(pk, NULL);
+	pthread_mutex_unlock(&pk->lock);
+	if (!was)
+		pthread_join(pk->ticker, NULL);
+}
+
+void park_free(struct park *pk)
+{
+	if (!pk)
+		return;
+	park_stop(pk);
 	free(pk->list);
 	pthread_cond_destroy(&pk->cond);
 	pthread_mutex_destroy(&pk->lock);
@@ -91,6 +100,15 @@ void park_free(struct park *pk)
 void park_add(struct park *pk, void *conn, const char *key)
 {
 	pthread_mutex_lock(&pk->lock);
+	if (pk->stop) {
+		/* The daemon is stopping (a request that came in after
+		 * park_stop): suspended and at once marked for resuming, which
+		 * libmicrohttpd's stop accepts. */
+		MHD_suspend_connection(conn);
+		MHD_resume_connection(conn);
+		pthread_mutex_unlock(&pk->lock);
+		return;
+	}
 	if (pk->n == pk->cap) {
 		pk->cap = pk->cap ? pk->cap * 2 : 16;
 		pk->list = xrealloc(pk->list, pk->cap * sizeof(*pk->list));

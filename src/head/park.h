@@ -22,7 +22,11 @@ struct park;
 /* A set of parked connections with its ticker thread. */
 struct park *park_new(void);
 /* Resumes every parked connection and stops the ticker: before the
- * daemon stops (libmicrohttpd cannot stop with suspended connections). */
+ * daemon stops (libmicrohttpd cannot stop with suspended connections).
+ * A park_add after it does not keep its connection suspended. */
+void park_stop(struct park *pk);
+/* park_stop, then frees: after the daemon stopped (its handler thread
+ * may still park until then). */
 void park_free(struct park *pk);
 
 /* Suspends conn (struct MHD_Connection) under key. */

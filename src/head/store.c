@@ -45,6 +45,8 @@ static const struct bucket {
     {"servers", {"hostname"}},
     {"tasks", {"server", "machine"}},
     {"ips", {"network", "machine"}},
+    {"migrations", {"owner"}},
+    {"replications", {"source"}},
     {"vlans", {"owner"}},
     {"vnis", {0}},
     {"sessions", {"account"}},

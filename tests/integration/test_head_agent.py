@@ -137,11 +137,13 @@ class DC:
             assert r.returncode == 0, (args, r.stdout, r.stderr)
         return r
 
-    def setup(self, head_env, ns, listen=None):
+    def setup(self, head_env, ns, listen=None, db=None):
         """`hulladm setup --no-tls` (the README's line when listen is
-        None: the default address) and hull-api started."""
+        None: the default address; db: a --db URI) and hull-api
+        started."""
         self.head_env, self.head_ns = head_env, ns
         args = ["--listen", listen] if listen else []
+        args += ["--db", db] if db else []
         out = self.adm("setup", *args, "--no-tls").stdout
         m = re.search(r"^\s*(hull-agent join --head (\S+) --token [0-9a-f]{64})\s*$",
                       out, re.M)
