@@ -16,8 +16,10 @@ ADMIN_MAC = "52:54:00:c0:00:0a"
 
 
 class Machine:
-    def __init__(self, workdir, ndisks=3, disk_size=2 << 30, memory=2048):
+    def __init__(self, workdir, ndisks=3, disk_size=2 << 30, memory=2048,
+                 head_port=None):
         self.workdir = workdir
+        self.head_port = head_port
         self.disks = []
         for i in range(ndisks):
             p = os.path.join(workdir, f"disk{i}.img")
@@ -39,10 +41,18 @@ class Machine:
                 "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
                 "-drive", f"if=pflash,format=raw,file={self.vars}",
                 "-device", "virtio-scsi-pci,id=scsi",
-                # One virtio nic on a hub with no other port: a link for
-                # the admin address that reaches nothing.
-                "-netdev", "hubport,id=n0,hubid=0",
                 "-device", f"virtio-net-pci,netdev=n0,mac={ADMIN_MAC}"]
+        if self.head_port:
+            # The admin nic on QEMU's user network, restricted: it reaches
+            # nothing but 192.0.2.5:8443, which QEMU forwards (a nc per
+            # connection) to a head node on this host's loopback.
+            argv += ["-netdev", "user,id=n0,net=192.0.2.0/24,host=192.0.2.1,"
+                     "restrict=on,guestfwd=tcp:192.0.2.5:8443-cmd:nc "
+                     f"127.0.0.1 {self.head_port}"]
+        else:
+            # One virtio nic on a hub with no other port: a link for the
+            # admin address that reaches nothing.
+            argv += ["-netdev", "hubport,id=n0,hubid=0"]
         for i, d in enumerate(self.disks):
             argv += ["-drive", f"file={d},format=raw,if=virtio,cache=unsafe"]
         for i, c in enumerate(cds):

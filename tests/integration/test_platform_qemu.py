@@ -17,7 +17,7 @@ import time
 import pytest
 
 import skips
-from conftest import ROOT
+from conftest import ROOT, prog
 from platformvm import ADMIN_MAC, OVMF_CODE, Machine
 
 V1 = "20990101T000000Z"
@@ -44,7 +44,43 @@ def mkplatform(out, version):
 
 
 @pytest.fixture(scope="module")
-def media(tmp_path_factory):
+def head(tmp_path_factory):
+    """A head node on this host's loopback (a pool of its own, dir
+    backend), for the platform's setup to join: (its port, a join token,
+    a function running hulladm)."""
+    d = str(tmp_path_factory.mktemp("head"))
+    root = os.path.join(d, "zones")
+    os.makedirs(root)
+    env = dict(os.environ, HULL_ROOT=root)
+
+    def run(*args):
+        cp = subprocess.run([prog(args[0]), *args[1:]], env=env,
+                            capture_output=True, text=True, timeout=120)
+        assert cp.returncode == 0, (args, cp.stderr)
+        return cp.stdout
+    run("hull", "init", "--backend", "dir")
+    run("hulladm", "setup", "--no-tls", "--listen", "127.0.0.1:0")
+    log = os.path.join(d, "hull-api.log")
+    api = subprocess.Popen([prog("hull-api")], env=env,
+                           stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    try:
+        t0 = time.monotonic()
+        while '"listening"' not in open(log).read():
+            assert api.poll() is None and time.monotonic() - t0 < 30, \
+                open(log).read()
+            time.sleep(0.05)
+        port = next(json.loads(l)["port"] for l in open(log)
+                    if '"listening"' in l)
+        yield port, run("hulladm", "join-token").strip(), run
+    finally:
+        api.terminate()
+        api.wait(30)
+        subprocess.run([prog("hull"), "fini"], env=env, capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory, head):
     assert os.path.exists(OVMF_CODE), "ovmf is missing (scripts/deps)"
     d = str(tmp_path_factory.mktemp("platform"))
     iso1 = mkplatform(os.path.join(d, "v1"), V1)
@@ -61,6 +97,8 @@ def media(tmp_path_factory):
                    "headnode_default_gateway": "192.0.2.1",
                    "dns_resolver1": "192.0.2.53", "dns_search": "example.com",
                    "zpool_layout": "raidz", "root_password": PASSWORD,
+                   "hull_head_url": "http://192.0.2.5:8443",
+                   "hull_head_token": head[1],
                    "skip_final_confirm": True}, f)
     subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
                     os.path.join(data, "images"), "-n", "busybox", "-V", "1"],
@@ -85,13 +123,16 @@ def ready(m, version):
     return t
 
 
-def test_platform_lifecycle(media, workdir):
-    m = Machine(workdir)
+def test_platform_lifecycle(media, head, workdir):
+    port, _token, hulladm = head
+    m = Machine(workdir, head_port=port)
     try:
-        # First boot: the ISO and the answers; setup makes the pool and reboots.
+        # First boot: the ISO and the answers; setup makes the pool, joins
+        # the head node the answers name, and reboots.
         m.boot(cds=[media["iso1"], media["data"]])
         m.expect(r"hull-setup: answers from", 420)
-        m.expect(r"hull-setup: done: pool made", 300)
+        m.expect(r"hull-setup: done: pool made.*, joined "
+                 r"http://192\.0\.2\.5:8443", 300)
         m.expect(r"hull-setup: rebooting", 60)
         m.wait_exit(120)
 
@@ -106,6 +147,23 @@ def test_platform_lifecycle(media, workdir):
         _, out = m.sh("sysinfo | jq -r .UUID")
         host_uuid = UUID_RE.findall(out)
         assert len(host_uuid) == 1, out
+        # Joined at setup: the platform's agent heartbeats the head node
+        # as the server it is.
+        t0 = time.monotonic()
+        while True:
+            srv = json.loads(hulladm("hulladm", "-j", "server", "list"))
+            if [s["uuid"] for s in srv if s["status"] == "running"] == \
+                    host_uuid:
+                break
+            if time.monotonic() - t0 > 60:
+                _, why = m.sh("systemctl status hull-agent --no-pager; "
+                              "journalctl -u hull-agent --no-pager | tail -20",
+                              check=False)
+                raise AssertionError(([(s["uuid"], s["status"],
+                                        s.get("last_heartbeat"))
+                                       for s in srv], host_uuid, why))
+            time.sleep(1)
+        assert srv[0]["hostname"] == "plat0"
         _, out = m.sh("piadm list; piadm bootable")
         assert "UEFI" in out and V1 in out
         # The pool spans the three disks, as the answer's layout asked.
