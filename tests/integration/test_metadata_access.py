@@ -118,6 +118,12 @@ def test_server_runs_in_the_instance_cgroup_without_capabilities(zones):
     kids = wait_for(lambda: metadata_children(sv), 5)
     assert len(kids) == 1, kids
     md = kids[0]
+    # The server is forked after vmadm's start returns, named at once, and
+    # waits, serving nothing, until the supervisor has put it into the
+    # instance's leaf; then it drops every privilege: wait for that.
+    wait_for(lambda: f"/{z.cgroup}/metadata\n" in
+             open(f"/proc/{md}/cgroup").read() and
+             "NoNewPrivs:\t1" in open(f"/proc/{md}/status").read(), 5)
     cg = open(f"/proc/{md}/cgroup").read()
     assert f"/{z.cgroup}/metadata\n" in cg, cg
     status = open(f"/proc/{md}/status").read()
