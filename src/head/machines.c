@@ -725,6 +725,13 @@ static int machines_create(struct api_req *q)
 		api_error(q, 409, "InvalidArgument", "%s", err.msg);
 		goto out;
 	}
+	if (r == -ECANCELED) {
+		/* Lost every race for the room or the addresses it wanted:
+		 * nothing was written; the client may try again. */
+		api_error(q, 503, "ServiceUnavailable",
+			  "too many concurrent creates; retry");
+		goto out;
+	}
 	if (r < 0) {
 		api_error(q, 500, "InternalError", "%s", err.msg);
 		goto out;
