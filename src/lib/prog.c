@@ -69,19 +69,24 @@ char *hull_helper_find_in(const char *selfdir, const char *name,
 	return try(xasprintf("%s/%s", libexecdir, name));
 }
 
+/* The folder of this program's executable in self (PATH_MAX), or NULL. */
+static char *self_dir(char *self)
+{
+	ssize_t n = readlink("/proc/self/exe", self, PATH_MAX - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	return self;
+}
+
 char *hull_helper_find(const char *name)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *dir = NULL;
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			dir = self;
-		}
-	}
+	char *dir = self_dir(self);
 	return hull_helper_find_in(dir, name, HULL_SBINDIR, HULL_LIBEXECDIR);
 }
 
@@ -122,15 +127,6 @@ char *hull_data_find_in(const char *selfdir, const char *name,
 char *hull_data_find(const char *name)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *dir = NULL;
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			dir = self;
-		}
-	}
+	char *dir = self_dir(self);
 	return hull_data_find_in(dir, name, HULL_SBINDIR, HULL_DATADIR);
 }
