@@ -13,7 +13,6 @@
  * bytes are ours), so the task loop goes on at once.
  */
 #include <errno.h>
-#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -188,35 +187,6 @@ out:
 	return NULL;
 }
 
-static int vnc_connect(const char *uuid, struct hull_err *err)
-{
-	json_t *v = zone_vnc_info(uuid, err);
-	if (!v)
-		return -ENOENT;
-	char port[16];
-	snprintf(port, sizeof(port), "%lld",
-		 (long long)json_integer_value(json_object_get(v, "port")));
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	int fd = -1;
-	if (getaddrinfo(hull_json_str(v, "host", "127.0.0.1"), port, &hints,
-			&ai) == 0) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			close(fd);
-			fd = -1;
-		}
-		freeaddrinfo(ai);
-	}
-	json_decref(v);
-	if (fd < 0)
-		return hull_err_set(err, ECONNREFUSED,
-				    "the VNC relay of %s does not answer",
-				    uuid);
-	return fd;
-}
-
 int agent_console_start(const struct agent_conf *c, const char *uuid,
 			json_t *params, struct hull_err *err)
 {
@@ -225,7 +195,7 @@ int agent_console_start(const struct agent_conf *c, const char *uuid,
 	if (!hull_uuid_valid(pair) || !hull_uuid_valid(uuid))
 		return hull_err_set(err, EINVAL, "console: bad pair or uuid");
 	int con =
-	    vnc ? vnc_connect(uuid, err) : zone_console_connect(uuid, err);
+	    vnc ? zone_vnc_connect(uuid, err) : zone_console_connect(uuid, err);
 	if (con < 0)
 		return con;
 	struct agent_console *a = xcalloc(1, sizeof(*a));

@@ -25,7 +25,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -615,37 +614,6 @@ static void bridge_abandon(void *cls)
 	free(b);
 }
 
-/* A connection to the kvm VM's VNC relay, through what the supervisor
- * wrote in run/vnc.json ({host, port}). */
-static int vnc_connect(const char *uuid, struct hull_err *err)
-{
-	json_t *v = zone_vnc_info(uuid, err);
-	if (!v)
-		return -ENOENT;
-	char port[16];
-	snprintf(port, sizeof(port), "%lld",
-		 (long long)json_integer_value(json_object_get(v, "port")));
-	const char *host = hull_json_str(v, "host", "127.0.0.1");
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	int fd = -1;
-	if (getaddrinfo(host, port, &hints, &ai) == 0) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			close(fd);
-			fd = -1;
-		}
-		freeaddrinfo(ai);
-	}
-	json_decref(v);
-	if (fd < 0)
-		return hull_err_set(err, ECONNREFUSED,
-				    "the VNC relay of %s does not answer",
-				    uuid);
-	return fd;
-}
-
 /* Is the machine on this host (a converged head node)? */
 static bool machine_here(json_t *m)
 {
@@ -810,7 +778,7 @@ int console_ws_open(struct api_req *q)
 					 err.msg);
 		}
 	} else {
-		b->con = t.vnc ? vnc_connect(t.machine, &err)
+		b->con = t.vnc ? zone_vnc_connect(t.machine, &err)
 			       : zone_console_connect(t.machine, &err);
 		if (b->con < 0) {
 			free(b);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <netdb.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -509,17 +510,37 @@ int zone_console_tail(const char *uuid, size_t max, char **out, size_t *n,
 	return 0;
 }
 
-json_t *zone_vnc_info(const char *uuid, struct hull_err *err)
+int zone_vnc_connect(const char *uuid, struct hull_err *err)
 {
 	_cleanup_free_ char *path = hull_root_path("%s/run/vnc.json", uuid);
 	json_t *v = hull_json_load_file(path, err);
-	if (v && !json_is_object(v)) {
+	if (!json_is_object(v)) {
 		json_decref(v);
-		v = NULL;
+		return hull_err_set(err, ENOENT, "instance %s has no VNC relay",
+				    uuid);
 	}
-	if (!v)
-		hull_err_set(err, ENOENT, "instance %s has no VNC relay", uuid);
-	return v;
+	char port[16];
+	snprintf(port, sizeof(port), "%lld",
+		 (long long)json_integer_value(json_object_get(v, "port")));
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int fd = -1;
+	if (getaddrinfo(hull_json_str(v, "host", "127.0.0.1"), port, &hints,
+			&ai) == 0) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			close(fd);
+			fd = -1;
+		}
+		freeaddrinfo(ai);
+	}
+	json_decref(v);
+	if (fd < 0)
+		return hull_err_set(err, ECONNREFUSED,
+				    "the VNC relay of %s does not answer",
+				    uuid);
+	return fd;
 }
 
 int zone_console_attach(const char *uuid, int in_fd, int out_fd,

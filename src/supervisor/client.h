@@ -81,9 +81,9 @@ int zone_console_connect(const char *uuid, struct hull_err *err);
  * serial line has none, and the request does nothing there). */
 int zone_console_winsize(const char *uuid, unsigned rows, unsigned cols,
 			 struct hull_err *err);
-/* What the VM's VNC relay wrote (run/vnc.json: host, port, display,
- * password), a new reference; NULL when it runs none. */
-json_t *zone_vnc_info(const char *uuid, struct hull_err *err);
+/* A connection to the VM's VNC relay, at what the supervisor wrote in
+ * run/vnc.json ({host, port}); -ENOENT when it has none. */
+int zone_vnc_connect(const char *uuid, struct hull_err *err);
 /* The last max bytes (or fewer) of logs/console.log in a new buffer
  * (*out, caller frees; NULL and 0 when there is no log yet). */
 int zone_console_tail(const char *uuid, size_t max, char **out, size_t *n,
