@@ -4,6 +4,7 @@ import {api, enc} from "./api.js";
 import {el, clear, say, table, fmt} from "./dom.js";
 import {failed} from "./app.js";
 import {PlainTerm} from "./term.js";
+import {cjsRequire} from "./cjs.js";
 
 const TABS = ["Properties", "Network", "Snapshots", "Tags", "Metadata", "Firewall", "Console"];
 
@@ -163,22 +164,23 @@ async function kvPane(panel, path, what, stringsOnly) {
     }}, key, value, el("button", {type: "submit", id: `${what}-set`}, "Set")));
 }
 
-// Debian's xterm.js (a classic script defining window.Terminal) when it
-// can run; the page's own plain terminal (term.js) when it cannot (Debian
-// 12's package is broken: see term.js).
+// Debian's xterm.js (node-xterm: its CommonJS modules, run by cjs.js) with
+// its fit addon, when the package is there; the page's own plain terminal
+// (term.js) when it is not.
+const XTERM = "/console/vendor/xterm-cjs";
 let xterm = null;
 function loadXterm() {
-  if (!xterm) xterm = new Promise((resolve) => {
-    const done = () => resolve(typeof window.Terminal === "function" ? window.Terminal : PlainTerm);
-    const s = el("script", {src: "/console/vendor/xterm/xterm.js"});
-    s.addEventListener("load", done);
-    s.addEventListener("error", done);
-    // Its failure to run is reported through the window, not the script.
-    window.addEventListener("error", (e) => {
-      if (e.filename && e.filename.endsWith("/vendor/xterm/xterm.js")) e.preventDefault();
-    });
-    document.head.append(el("link", {rel: "stylesheet", href: "/console/vendor/xterm/xterm.css"}), s);
-  });
+  if (!xterm) xterm = (async () => {
+    try {
+      const {Terminal} = await cjsRequire(XTERM, "lib/public/Terminal.js");
+      const fit = await cjsRequire(XTERM, "lib/addons/fit/fit.js");
+      Terminal.applyAddon(fit);
+      document.head.append(el("link", {rel: "stylesheet", href: `${XTERM}/lib/xterm.css`}));
+      return Terminal;
+    } catch (err) {
+      return PlainTerm;
+    }
+  })();
   return xterm;
 }
 
@@ -215,5 +217,12 @@ async function openTerminal(box, t) {
   const input = box.querySelector("textarea");
   if (input) input.dataset.termInput = "";
   term.focus();
-  window.addEventListener("hashchange", () => ws.close(), {once: true});
+  // The terminal fills its box: a new window size is a new pty size.
+  const refit = () => term.fit && term.fit();
+  refit();
+  window.addEventListener("resize", refit);
+  window.addEventListener("hashchange", () => {
+    window.removeEventListener("resize", refit);
+    ws.close();
+  }, {once: true});
 }

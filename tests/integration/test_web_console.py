@@ -272,9 +272,15 @@ def test_web_console(workdir):
         assert "onclick" not in body and "<script>" not in body
         st, head, _ = curl(net.ns, "GET", base + "/console/app.js")
         assert st == 200 and "text/javascript" in head
-        st, head, body = curl(net.ns, "GET",
-                              base + "/console/vendor/xterm/xterm.js")
-        assert st == 200 and "text/javascript" in head and "Terminal" in body
+        # node-xterm's CommonJS modules, each wrapped for the page's loader.
+        st, head, body = curl(net.ns, "GET", base +
+                              "/console/vendor/xterm-cjs/lib/public/Terminal.js")
+        assert st == 200 and "text/javascript" in head
+        assert body.startswith('hullCjs.define("lib/public/Terminal.js", '
+                               'function (require, module, exports) {\n')
+        assert 'require("../Terminal")' in body
+        assert curl(net.ns, "GET", base +
+                    "/console/vendor/xterm-cjs/package.json")[0] == 404
         st, _, _ = curl(net.ns, "GET", base + "/console/vendor/novnc/core/rfb.js")
         assert st == 200
         for bad in ("/console/../head/config.json", "/console/.hidden",
@@ -378,6 +384,51 @@ def test_web_console(workdir):
                 page.wait(lambda: "BrandZ virtual linux" in
                           driver.execute_script(term_text), within=20,
                           what="uname -v in the terminal")
+                # A real xterm: Debian's xterm.js, not the plain fallback.
+                assert driver.execute_script(
+                    "return !!document.querySelector('#terminal .xterm')")
+                # Full-screen drawing: clear, then text at cursor positions;
+                # the rows on screen are as the program placed them.
+                rows_js = ("const t = document.getElementById('terminal')"
+                           ".hullTerm._core; const b = t.buffer; const o = [];"
+                           " for (let y = 0; y < t.rows; y++) o.push(b."
+                           "translateBufferLineToString(b.ydisp + y, true));"
+                           " return o;")
+                page.find("#terminal [data-term-input]").send_keys(
+                    "clear; printf '\\033[6;20HSIX\\033[3;5HTHREE"
+                    "\\033[9;1H'\n")
+                page.wait(lambda: driver.execute_script(rows_js)[5] ==
+                          " " * 19 + "SIX", what="SIX at row 6 col 20")
+                scr = driver.execute_script(rows_js)
+                assert scr[2] == "    THREE", scr
+                assert scr[0].strip() == "", scr
+                # top draws its screen (busybox's: its header at the top).
+                page.find("#terminal [data-term-input]").send_keys(
+                    "top -n 1\n")
+                page.wait(lambda: any(r.startswith("Mem:") for r in
+                                      driver.execute_script(rows_js)[:3]),
+                          what="top's screen")
+                page.wait(lambda: any("PID" in r for r in
+                                      driver.execute_script(rows_js)[:6]),
+                          what="top's columns")
+                page.shot("console-top")
+                # Resize: a taller, wider window is a bigger terminal, and
+                # the zone's pty takes its size.
+                size0 = driver.execute_script(
+                    "const t = document.getElementById('terminal').hullTerm;"
+                    " return [t.rows, t.cols];")
+                driver.set_window_size(1000, 700)
+                page.wait(lambda: driver.execute_script(
+                    "const t = document.getElementById('terminal').hullTerm;"
+                    " return [t.rows, t.cols];") != size0, what="refit")
+                rows, cols = driver.execute_script(
+                    "const t = document.getElementById('terminal').hullTerm;"
+                    " return [t.rows, t.cols];")
+                page.find("#terminal [data-term-input]").send_keys(
+                    "clear; stty size\n")
+                page.wait(lambda: f"{rows} {cols}" in
+                          driver.execute_script(term_text), within=10,
+                          what=f"stty size {rows} {cols}")
                 page.shot("console")
 
             # The list shows it; stop it from the table and see the state
