@@ -431,6 +431,51 @@ def test_web_console(workdir):
                           what=f"stty size {rows} {cols}")
                 page.shot("console")
 
+                # Resource use, through the session: real figures from
+                # the zone's cgroup, pool dataset and ports, as its agent
+                # reports them; memory the zone's shell takes shows.
+                usage_js = ("const done = arguments[arguments.length - 1];"
+                            f" fetch('/my/machines/{u}/usage', {{cache: "
+                            "'no-store'}).then((r) => r.json()).then(done,"
+                            " (e) => done(String(e)));")
+                page.wait(lambda: "mem_used_bytes" in
+                          driver.execute_async_script(usage_js),
+                          what="a usage report")
+                u0 = driver.execute_async_script(usage_js)
+                assert u0["mem_limit_bytes"] == 128 << 20, u0
+                assert 0 < u0["mem_used_bytes"] < 128 << 20, u0
+                assert u0["processes"] >= 2 and u0["cpu_usec"] > 0, u0
+                assert u0["disk_used_bytes"] > 0, u0
+                assert "net_rx_bytes" in u0 and "net_tx_bytes" in u0, u0
+                assert u0["state"] == "running" and u0["memory"] == 128
+                page.find("#terminal [data-term-input]").send_keys(
+                    "hog=$(head -c 48000000 /dev/zero | tr '\\0' a);"
+                    " echo hog-${#hog}\n")
+                page.wait(lambda: "hog-48000000" in
+                          driver.execute_script(term_text), within=30,
+                          what="48 MB held by the zone's shell")
+                # Packets out of the zone (ARP for its gateway at least).
+                page.find("#terminal [data-term-input]").send_keys(
+                    "ping -c 3 -W 1 203.0.113.1; echo pinged-$((2*3))\n")
+                page.wait(lambda: "pinged-6" in
+                          driver.execute_script(term_text), within=30,
+                          what="ping done")
+                page.wait(lambda: driver.execute_async_script(usage_js)[
+                    "net_tx_bytes"] >= u0["net_tx_bytes"] + 3 * 42,
+                    within=20, what="the zone's packets counted")
+                page.find("#tab-usage").click()
+                mem = ('return (document.querySelector("[data-usage='
+                       '\'memory\']") || {}).dataset')
+                page.wait(lambda: (driver.execute_script(mem) or {}).get(
+                    "value") and int(driver.execute_script(mem)["value"]) >=
+                    u0["mem_used_bytes"] + (40 << 20), within=20,
+                    what="the page's memory use up by the 48 MB")
+                assert " MiB of 128.0 MiB (" in page.find(
+                    "[data-usage='memory']").text
+                assert re.match(r"\d+\.\d\d s", page.find(
+                    "[data-usage='cpu']").text)
+                page.shot("usage")
+
             # The list shows it; stop it from the table and see the state
             # change without a reload, within 1 s of the head node's.
             page.go("#/instances")
