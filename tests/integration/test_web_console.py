@@ -11,12 +11,15 @@ Screenshots go to $HULL_WEB_SHOTS when set, else to the test's own work
 folder (never into the repository)."""
 import contextlib
 import ctypes
+import glob
+import http.server
 import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
+import threading
 import time
 
 import pytest
@@ -231,6 +234,164 @@ def set_config(dc, **kv):
     while curl(dc.head_ns, "GET", dc.url + "/--ping")[0] != 200:
         assert time.time() - t0 < 30, dc.api.text()[-2000:]
         time.sleep(0.05)
+
+
+class ImgapiServer:
+    """A one-image IMGAPI (GET /images/UUID, /images/UUID/file) on
+    127.0.0.1 of the namespace this is made in."""
+
+    def __init__(self, manifest, path):
+        body = json.dumps(manifest).encode()
+        uuid = manifest["uuid"]
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == f"/images/{uuid}":
+                    data, ctype = body, "application/json"
+                elif self.path == f"/images/{uuid}/file":
+                    with open(path, "rb") as f:
+                        data, ctype = f.read(), "application/octet-stream"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def admin_lists(dc, page, driver, ns, base, workdir):
+    """The operator creates and deletes packages, networks and images
+    from the pages (in page: the admin's session); anyone else is refused
+    through the same session path with the API's error."""
+    st, head, b = curl(ns, "POST", base + "/console/login",
+                       {"login": "bob", "password": PASSWORD})
+    bob, _ = cookie_of(head)
+    bob_csrf = json.loads(b)["csrf"]
+    for method, path, body in (
+            ("POST", "/my/packages", {"name": "x", "memory": 1, "disk": 1,
+                                      "vcpus": 1}),
+            ("DELETE", "/my/networks/external", None),
+            ("POST", "/my/images?action=import-from-url",
+             {"url": "http://127.0.0.1:1", "uuid": dc.image}),
+            ("DELETE", f"/my/images/{dc.image}", None)):
+        st, _, b = curl(ns, method, base + path, body, cookie=bob,
+                        headers=[f"X-CSRF-Token: {bob_csrf}"])
+        assert st == 403, (path, st, b)
+        assert json.loads(b)["code"] == "NotAuthorized", b
+        assert "only the operator (admin)" in json.loads(b)["message"]
+
+    def records(bucket):
+        with dc.db() as c:
+            return [json.loads(v) for v, in c.execute(
+                "SELECT value FROM records WHERE bucket=?", (bucket,))]
+
+    def fill(form, values):
+        for k, v in values.items():
+            e = page.find(f"#{form} [name='{k}']")
+            if e.get_attribute("type") == "checkbox":
+                if v:
+                    e.click()
+            else:
+                e.clear()
+                e.send_keys(str(v))
+        page.find(f"#{form}-submit").click()
+
+    def delete_row(text):
+        rows = [r for r in page.finds("#view tbody tr") if text in r.text]
+        assert len(rows) == 1, text
+        rows[0].find_element(By.CSS_SELECTOR, "button.row-delete").click()
+        driver.switch_to.alert.accept()
+        page.wait(lambda: text not in page.find("#view table").text,
+                  what=f"{text} gone from the list")
+
+    # Packages: add one, see it, an invalid one shows the API's error,
+    # delete it; one in use is refused with the reason.
+    page.go("#/packages")
+    page.wait(lambda: page.finds("#create-package"), what="package form")
+    fill("create-package", {"name": "web-256M", "memory": 256,
+                            "disk": 2048, "vcpus": 2})
+    page.wait(lambda: "web-256M" in page.find("#view table").text,
+              what="the new package listed")
+    p = [r for r in records("packages") if r["name"] == "web-256M"]
+    assert len(p) == 1 and p[0]["memory"] == 256 and p[0]["vcpus"] == 2
+    page.expected.append(("/my/packages", 409))
+    fill("create-package", {"name": "web-256M", "memory": 256,
+                            "disk": 2048, "vcpus": 2})
+    page.wait(lambda: page.find("#status").get_attribute("role") ==
+              "alert" and "web-256M" in page.status(),
+              what="the duplicate refused")
+    delete_row("web-256M")
+    assert not [r for r in records("packages") if r["name"] == "web-256M"]
+
+    # Networks.
+    page.go("#/networks")
+    page.wait(lambda: page.finds("#create-network"), what="network form")
+    fill("create-network", {"name": "lab", "subnet": "198.51.100.0/24",
+                            "gateway": "198.51.100.1",
+                            "provision_start_ip": "198.51.100.10",
+                            "provision_end_ip": "198.51.100.99",
+                            "nic_tag": "pub0", "resolvers": "192.0.2.53",
+                            "public": True})
+    page.wait(lambda: "198.51.100.0/24" in page.find("#view table").text,
+              what="the new network listed")
+    n = [r for r in records("networks") if r["name"] == "lab"]
+    assert len(n) == 1 and n[0]["resolvers"] == ["192.0.2.53"], n
+    page.expected.append(("/my/networks", 409))
+    fill("create-network", {"name": "bad", "subnet": "198.51.100.0/24",
+                            "provision_start_ip": "203.0.113.5",
+                            "provision_end_ip": "198.51.100.99",
+                            "nic_tag": "pub0"})
+    page.wait(lambda: page.find("#status").get_attribute("role") ==
+              "alert", what="the bad range refused")
+    assert not [r for r in records("networks") if r["name"] == "bad"]
+    delete_row("198.51.100.0/24")
+    assert not [r for r in records("networks") if r["name"] == "lab"]
+
+    # Images: import from an IMGAPI URL (the busybox image under a new
+    # uuid and name), then delete it.
+    d = os.path.join(workdir, "bbimg")
+    with open(glob.glob(os.path.join(d, "*.json"))[0]) as f:
+        m = json.load(f)
+    m["uuid"] = "0b0e0000-0000-4000-8000-0000000000a1"
+    m["name"] = "bb-imported"
+    srv = ImgapiServer(m, glob.glob(os.path.join(d, "*.tar"))[0])
+    try:
+        page.go("#/images")
+        page.wait(lambda: page.finds("#create-image"), what="image form")
+        page.expected.append(("/my/images", 409))
+        fill("create-image", {"url": srv.url,
+                              "uuid": "0b0e0000-0000-4000-8000-0000000000a2"})
+        page.wait(lambda: page.find("#status").get_attribute("role") ==
+                  "alert" and "404" in page.status(),
+                  what="an unknown image refused")
+        fill("create-image", {"url": srv.url + "/", "uuid": m["uuid"]})
+        page.wait(lambda: "bb-imported" in page.find("#view table").text,
+                  within=60, what="the imported image listed")
+        img = [r for r in records("images") if r["uuid"] == m["uuid"]]
+        assert len(img) == 1 and img[0]["state"] == "active"
+        files = glob.glob(os.path.join(workdir, "**", m["uuid"], "file0"),
+                          recursive=True)
+        assert files
+        delete_row("bb-imported")
+        assert not [r for r in records("images") if r["uuid"] == m["uuid"]]
+        assert all(not os.path.exists(f) for f in files)
+    finally:
+        srv.close()
+    page.shot("admin-images")
 
 
 def test_web_console(workdir):
@@ -697,6 +858,8 @@ def test_web_console(workdir):
             page.find(f'tr[data-server="{suuid}"] button.reserve').click()
             page.wait(lambda: dc.servers()[suuid]["reserved"] is False,
                       what="unreserved")
+
+            admin_lists(dc, page, driver, net.ns, base, workdir)
 
             # An expired session: the page goes back to the login form.
             page.find("#logout").click()
