@@ -292,6 +292,12 @@ int ops_dispatch(struct api_req *q, const char *what)
 	if (q->nseg > 3)
 		return api_error(q, 404, "ResourceNotFound",
 				 "%.200s does not exist", q->path);
+	/* Nothing else is a change here, for anyone. */
+	if (!(q->nseg == 2 && is(q, "POST")) &&
+	    !(q->nseg == 3 && is(q, "DELETE")))
+		return api_error(q, 405, "MethodNotAllowed",
+				 "%s is not allowed on %.200s", q->method,
+				 q->path);
 	if (strcmp(hull_json_str(q->account, "login", ""), q->cfg->admin))
 		return api_error(q, 403, "NotAuthorized",
 				 "only the operator (%s) may change %s",

@@ -57,9 +57,8 @@
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 
-/* Debian's packages of the terminal and VNC clients (libjs-xterm,
+/* Debian's packages of the terminal and VNC clients (node-xterm,
  * novnc), served as they are installed. */
-#define XTERM_DIR "/usr/share/javascript/xterm"
 #define NOVNC_DIR "/usr/share/novnc"
 /* node-xterm: xterm.js as CommonJS modules. Each lib/ module is served
  * wrapped in a call that registers it with the page's loader
@@ -820,9 +819,7 @@ static int serve_file(struct api_req *q)
 	int first = 1;
 	bool cjs = false;
 	if (q->nseg >= 3 && !strcmp(q->seg[1], "vendor")) {
-		if (!strcmp(q->seg[2], "xterm"))
-			base = XTERM_DIR;
-		else if (!strcmp(q->seg[2], "novnc"))
+		if (!strcmp(q->seg[2], "novnc"))
 			base = NOVNC_DIR;
 		else if (!strcmp(q->seg[2], "xterm-cjs") && q->nseg >= 5 &&
 			 !strcmp(q->seg[3], "lib")) {
