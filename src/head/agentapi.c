@@ -82,7 +82,8 @@ static const char *const reported[] = {"hostname",
 				       "disk_pool_alloc_bytes",
 				       "vms",
 				       "migration_port",
-				       "underlay_ip"};
+				       "underlay_ip",
+				       "usage"};
 
 static bool client_ip(struct api_req *q, char out[INET6_ADDRSTRLEN])
 {

@@ -1014,6 +1014,35 @@ static int machine_action(struct api_req *q, const char *id)
 			 "action %.40s is not supported yet", action);
 }
 
+/* GET /:login/machines/:id/usage: what the instance uses now, as its
+ * server's agent last reported it (each heartbeat: hull/usage.h), with
+ * its limits from the record and when it was reported. An instance not
+ * running has no figures: only its limits and state. */
+static int machine_usage(struct api_req *q, const char *id)
+{
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	json_t *srv = NULL;
+	const char *server = hull_json_str(m, "server", "");
+	json_t *out = NULL;
+	if (*server && !strcmp(hull_json_str(m, "state", ""), "running") &&
+	    store_get(q->store, "servers", server, &srv, NULL, NULL) == 0)
+		out = json_deep_copy(
+		    json_object_get(json_object_get(srv, "usage"), id));
+	if (!out)
+		out = json_object();
+	else if (json_object_get(srv, "last_heartbeat"))
+		json_object_set(out, "sampled",
+				json_object_get(srv, "last_heartbeat"));
+	json_object_set(out, "state", json_object_get(m, "state"));
+	json_object_set(out, "memory", json_object_get(m, "memory"));
+	json_object_set(out, "disk", json_object_get(m, "disk"));
+	json_decref(srv);
+	json_decref(m);
+	return api_reply(q, 200, out);
+}
+
 static int machine_audit(struct api_req *q, const char *id)
 {
 	json_t *m = NULL;
@@ -1355,6 +1384,8 @@ int machines_dispatch(struct api_req *q)
 		return console_ticket_post(q, id);
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
 		return machine_audit(q, id);
+	if (q->nseg == 4 && !strcmp(q->seg[3], "usage") && is(q, "GET"))
+		return machine_usage(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "snapshots"))
 		return machine_snapshots(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "tags"))

@@ -78,6 +78,7 @@ json_t *server_view(struct store *s, json_t *srv, int64_t now_ms)
 	json_t *v = json_deep_copy(srv);
 	json_object_del(v, "agent_key_sha256");
 	json_object_del(v, "heartbeat_ms");
+	json_object_del(v, "usage"); /* per instance: GET .../usage */
 	json_object_set_new(v, "status",
 			    json_string(server_status(srv, now_ms)));
 	json_t *ms = NULL;
