@@ -114,7 +114,7 @@ struct console_hub *console_hub_new(void)
 	return h;
 }
 
-void console_hub_free(struct console_hub *h)
+void console_hub_stop(struct console_hub *h)
 {
 	if (!h)
 		return;
@@ -128,6 +128,12 @@ void console_hub_free(struct console_hub *h)
 	while (h->nbridges)
 		pthread_cond_wait(&h->gone, &h->lock);
 	pthread_mutex_unlock(&h->lock);
+}
+
+void console_hub_free(struct console_hub *h)
+{
+	if (!h)
+		return;
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->gone);
 	free(h->t);
@@ -600,15 +606,20 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 		b->extra_len = extra_in_size;
 	}
 	pthread_mutex_lock(&h->lock);
-	b->next = h->bridges;
-	h->bridges = b;
-	h->nbridges++;
+	/* An upgrade that completes while hull-api stops gets no thread:
+	 * the hub no longer waits for new bridges. */
+	bool stopping = h->stopping;
+	if (!stopping) {
+		b->next = h->bridges;
+		h->bridges = b;
+		h->nbridges++;
+	}
 	pthread_mutex_unlock(&h->lock);
 	pthread_t t;
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, bridge_run, b) != 0) {
+	if (stopping || pthread_create(&t, &a, bridge_run, b) != 0) {
 		pthread_mutex_lock(&h->lock);
 		waiting_remove(h, b);
 		pthread_mutex_unlock(&h->lock);
@@ -617,7 +628,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 		free(b->scroll);
 		free(b->extra);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		bridge_unlink(b);
+		if (!stopping)
+			bridge_unlink(b);
 		free(b);
 	}
 	pthread_attr_destroy(&a);
