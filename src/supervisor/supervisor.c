@@ -537,8 +537,22 @@ static void sv_try_boot(struct supervisor *sv)
 		boot_done(sv, r, &err);
 }
 
+static void move_done(void *data, struct sv_vmmove_result *res);
+
 static void on_init_exit(struct supervisor *sv, int status)
 {
+	/* hull-vmm's status 4: it handed the guest over in a live move that
+	 * our predecessor started and did not see end (vmmove.h) */
+	struct sv_vmmove_result moved;
+	if (sv->state == SV_RUNNING && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 4 &&
+	    sv_vmmove_recover(&sv->vm, sv->proc.pid, &moved) == 0) {
+		sv_log("info", "live move: the old hull-vmm handed over while "
+			       "no supervisor watched; taking the new one");
+		sv->mover = NULL;
+		move_done(sv, &moved);
+		return;
+	}
 	write_lastexited(sv, status);
 	/* A guest's reboot ends its emulator: start it again, running the
 	 * boot loader again. A power-off leaves it stopped. */

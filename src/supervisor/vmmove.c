@@ -376,6 +376,67 @@ bool sv_vmmove_reaped(struct sv_vm *vm, pid_t pid, int status)
 	return false;
 }
 
+/* A hull-vmm in the instance's cgroup other than old, started for a
+ * move (--incoming), or -1. */
+static pid_t find_target(const struct sv_vm *vm, pid_t old)
+{
+	for (size_t i = 0; i < vm->cg->ndirs; i++) {
+		_cleanup_free_ char *p =
+		    xasprintf("%s/cgroup.procs", vm->cg->payload[i]);
+		FILE *f = fopen(p, "re");
+		if (!f)
+			continue;
+		int pid;
+		while (fscanf(f, "%d", &pid) == 1) {
+			if (pid == old)
+				continue;
+			char cmd[4096];
+			_cleanup_free_ char *c =
+			    xasprintf("/proc/%d/cmdline", pid);
+			int fd = open(c, O_RDONLY | O_CLOEXEC);
+			ssize_t n =
+			    fd >= 0 ? read(fd, cmd, sizeof(cmd) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			if (n <= 0)
+				continue;
+			cmd[n] = '\0';
+			const char *base = strrchr(cmd, '/');
+			bool vmm = !strcmp(base ? base + 1 : cmd, HVM_VMM_BIN);
+			bool incoming = memmem(cmd, (size_t)n, "\0--incoming\0",
+					       12) != NULL;
+			if (vmm && incoming) {
+				fclose(f);
+				return pid;
+			}
+		}
+		fclose(f);
+	}
+	return -1;
+}
+
+int sv_vmmove_recover(struct sv_vm *vm, pid_t old, struct sv_vmmove_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->console_fd = -1;
+	if (!vm->hvm || vm->kvm_brand || vm->move || !vm->cg)
+		return -ENOENT;
+	_cleanup_free_ char *dir = run_path(vm, SV_VMMOVE_SUBDIR);
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return -ENOENT;
+	pid_t pid = find_target(vm, old);
+	if (pid < 0)
+		return -ENOENT;
+	struct hull_err err = {0};
+	if (take_over(vm, &res->console_fd, &err) < 0)
+		sv_log("error", "live move: the VM moved, but %s", err.msg);
+	limit_restore(vm);
+	res->moved = true;
+	res->pid = pid;
+	return 0;
+}
+
 void sv_vmmove_cancel(struct sv_vm *vm)
 {
 	if (vm->move)

@@ -60,6 +60,14 @@ int sv_vmmove_start(struct sv_vm *vm, const struct sv_vmmove_opts *o,
 /* A reaped child: true when it was the move's (see above). */
 bool sv_vmmove_reaped(struct sv_vm *vm, pid_t pid, int status);
 
+/* The old emulator (pid old) ended with status 4, a hand-over, with no
+ * move known: its supervisor died during a move, and we are its
+ * successor. The new hull-vmm is found in the instance's cgroup and
+ * taken over as done() would have (res, as for done(); 0), or -ENOENT
+ * when there is none. */
+int sv_vmmove_recover(struct sv_vm *vm, pid_t old,
+		      struct sv_vmmove_result *res);
+
 /* The instance goes down: forgets any move (its processes die with the
  * cgroup), calling nothing. */
 void sv_vmmove_cancel(struct sv_vm *vm);

@@ -231,6 +231,48 @@ def test_killing_the_new_emulator_leaves_the_vm_on_the_old(vmhost, workdir):
     h.run("vmadm", "stop", "-F", u, timeout=60)
 
 
+def test_a_supervisor_killed_mid_move_is_succeeded_by_one_that_finishes_it(
+        vmhost, workdir):
+    """kill -9 of the supervisor while the memory is copied: the two
+    hull-vmm processes finish the move on their own, and the successor
+    the holder starts takes the new emulator when the old one hands over
+    (its status 4), instead of taking that for the VM's end."""
+    h = vmhost
+    u, _ = boot_bhyve_test_guest(h, workdir, "test=count delay=2000 dirty=8",
+                                 wait="count: 5")
+    old = emulator_pid(h, u)
+    with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
+        sv = int(f.read())
+    res = {}
+    t = threading.Thread(target=lambda: res.setdefault(
+        "r", migrate(h, u, "--bandwidth", "4", check=False)))
+    t.start()
+    new = new_emulator(h, u, old)
+    time.sleep(0.5)
+    os.kill(sv, signal.SIGKILL)
+    t.join(120)
+    # vmadm lost its supervisor: one line, exit 1
+    r = res["r"]
+    assert r.rc != 0 and len(r.err.strip().splitlines()) == 1, r.err
+    end = time.monotonic() + 60
+    while True:
+        try:
+            if not pid_alive(old) and init_pid(h, u) == new:
+                break
+        except (FileNotFoundError, ValueError):
+            pass
+        assert time.monotonic() < end, "the successor did not take it"
+        time.sleep(0.1)
+    assert state(h, u) == "running" and pid_alive(new)
+    wait_count(h, u, counts(h, u)[-1] + 10)
+    unbroken(h, u)
+    sv2 = open(os.path.join(h.root, u, "logs", "supervisor.log")).read()
+    assert "handed over while no supervisor watched" in sv2
+    assert not os.path.exists(os.path.join(h.root, u, "run", "vm", "move"))
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+    assert state(h, u) == "stopped" and not pid_alive(new)
+
+
 def test_bad_requests_are_refused_with_one_line(vmhost, workdir):
     from test_hvm_vmadm import create
     h = vmhost
