@@ -20,6 +20,7 @@ enum control_cmd {
 	CONTROL_UPDATE,
 	CONTROL_LISTENER, /* a uname listener (lx zlogin) rides along */
 	CONTROL_WINSIZE,  /* the console's window size (a zone's pty) */
+	CONTROL_MOVE,	  /* bhyve: live move to a fresh hull-vmm (vmmove.h) */
 };
 
 struct control_req {
@@ -28,6 +29,9 @@ struct control_req {
 	bool force;		   /* stop, reboot */
 	int signo;		   /* kill */
 	unsigned short rows, cols; /* winsize: 1..1000 each */
+	int downtime_ms;	   /* move: 1..60000, 0 for hull-vmm's */
+	bool auto_converge;	   /* move */
+	int bandwidth_mib;	   /* move: MiB/s, 1..1048576; 0: no cap */
 };
 
 int control_request_parse(const char *line, size_t len, struct control_req *req,
