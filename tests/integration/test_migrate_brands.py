@@ -1,12 +1,17 @@
-"""Warm migration of the zone brands besides lx (issue 16), through the
-real `triton instance migration begin|sync|switch|finalize`, on one head
-node and two compute nodes shared by the module (test_head_migrate.py's
+"""Warm migration of every brand besides lx (issue 16), through the real
+`triton instance migration begin|sync|switch|finalize`, on one head node
+and two compute nodes shared by the module (test_head_migrate.py's
 start_dc).
 
-A joyent zone (its image a zone-dataset) moves with its dataset as an lx
-zone does: a file written before the first sync, one between the syncs and
-one after the last are all on the target, which runs it with the same uuid,
-address and MAC; the source's copy is gone after finalize."""
+A joyent zone (its image a zone-dataset) and a docker instance move with
+their dataset as an lx zone does; a bhyve VM (hull-vmm) and a kvm VM
+(QEMU) with their disks (the instance's dataset holds them). Data written
+before the first sync, between the syncs and after the last one is on the
+target, which runs the instance with the same uuid, address and MAC; the
+source's copy is gone after finalize. The VMs and the docker instance are
+made with vmadm on the compute node and registered in the head node's
+store, since hull's CloudAPI cannot create them (yet, or ever: docker
+instances are sdc-docker's)."""
 import glob
 import json
 import os
@@ -47,6 +52,15 @@ def dc2():
             json.dump(m, f)
         dc.adm("image", "import", "-m", mpath, "-f",
                glob.glob(os.path.join(workdir, "bbimg", "*.tar"))[0])
+        # And as a docker image, for a docker instance.
+        dm = dict(m, uuid=str(uuidlib.uuid4()), name="busybox-docker",
+                  type="docker", os="linux")
+        dpath = os.path.join(d, "docker.json")
+        with open(dpath, "w") as f:
+            json.dump(dm, f)
+        dc.adm("image", "import", "-m", dpath, "-f",
+               glob.glob(os.path.join(workdir, "bbimg", "*.tar"))[0])
+        dc.docker_image = (dm["uuid"], dpath)
         yield dc, by_uuid, m
     finally:
         if dc:
@@ -252,3 +266,51 @@ def test_migrate_kvm_vm(dc2, triton_bin):  # noqa: F811
                 "disks": [{"image_uuid": img, "boot": True}, {"size": 4}]},
                lambda disks: None, READY, "02:00:00:00:16:02",
                "203.0.113.241")
+
+
+def test_migrate_docker_zone(dc2, triton_bin):  # noqa: F811
+    """A docker instance (an lx zone with `docker: true`, its command its
+    init) moves with its dataset as an lx zone does. Triton creates those
+    through sdc-docker, which hull lacks: made with vmadm on the compute
+    node, registered as test_migrate_bhyve_vm's VM is."""
+    dc, by_uuid, _img = dc2
+    src_uuid, src = next(iter(by_uuid.items()))
+    ip = "203.0.113.242"
+    workdir = os.path.dirname(os.path.dirname(src.host.root))
+    img, dpath = dc.docker_image
+    src.run("imgadm", "install", "-m", dpath, "-f",
+            glob.glob(os.path.join(workdir, "bbimg", "*.tar"))[0])
+    payload = {
+        "brand": "lx", "docker": True, "kernel_version": "4.3.0",
+        "alias": "dock0", "image_uuid": img, "max_physical_memory": 128,
+        "autoboot": True,
+        "internal_metadata": {
+            "docker:entrypoint": json.dumps(["/bin/sh", "-c"]),
+            "docker:cmd": json.dumps(
+                ["trap 'exit 0' TERM; while :; do sleep 1; done"])},
+        "nics": [{"nic_tag": "pub0", "mac": "02:00:00:00:16:03",
+                  "ips": [ip + "/24"], "primary": True}]}
+    r = subprocess.run(["ip", "netns", "exec", src.ns, prog("vmadm"),
+                        "create"], input=json.dumps(payload),
+                       env=src.host.env, capture_output=True, text=True,
+                       timeout=180)
+    assert r.returncode == 0, r.stderr
+    u = r.stderr.split("Successfully created VM ")[1].split()[0]
+    assert src.vm(u)["state"] == "running"
+    with dc.db() as c:
+        alice = next(json.loads(v) for (v,) in c.execute(
+            "SELECT value FROM records WHERE bucket='accounts'")
+            if json.loads(v)["login"] == "alice")
+    insert_machine(dc, {
+        "id": u, "name": "dock0", "brand": "lx", "docker": True,
+        "state": "running", "owner": alice["uuid"], "server": src_uuid,
+        "compute_node": src_uuid, "type": "smartmachine", "memory": 128,
+        "disk": 1024, "image": img, "ips": [ip], "primaryIp": ip,
+        "tags": {}, "metadata": {}, "created": "2026-01-01T00:00:00.000Z",
+        "updated": "2026-01-01T00:00:00.000Z"})
+    u2, tgt = migrate_all_phases(dc, triton_bin, by_uuid, "dock0")
+    assert u2 == u
+    moved = tgt.vm(u)
+    assert moved["docker"] is True
+    assert moved["internal_metadata"]["docker:cmd"] == \
+        payload["internal_metadata"]["docker:cmd"]
