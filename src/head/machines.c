@@ -15,6 +15,7 @@
 #include "head/migrate.h"
 #include "head/networks.h"
 #include "head/placement.h"
+#include "head/replicate.h"
 #include "head/affinity.h"
 #include "head/fwrules.h"
 #include "head/servers.h"
@@ -736,6 +737,11 @@ static int machines_create(struct api_req *q)
 		api_error(q, 500, "InternalError", "%s", err.msg);
 		goto out;
 	}
+	/* The package's replication policy (hull's, beyond Triton): when
+	 * no other server has room for a standby the instance has none
+	 * (absent from `hulladm replication list`; `replication set`
+	 * tries again). */
+	replica_from_package(q->store, id, pkg, NULL);
 	api_reply(q, 201, machine_shown(q, m));
 out:
 	json_decref(img);
