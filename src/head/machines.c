@@ -17,6 +17,7 @@
 #include "head/placement.h"
 #include "head/affinity.h"
 #include "head/fwrules.h"
+#include "head/lostcreate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -59,8 +60,9 @@ const char *machine_state_of_vm(const char *s)
 json_t *machine_view(json_t *m)
 {
 	static const char *const internal[] = {
-	    "owner",   "server",    "payload", "audit",	 "task",
-	    "retried", "first_try", "resize",  "cpu_cap"};
+	    "owner",   "server",       "payload",	 "audit",
+	    "task",    "retried",      "first_try",	 "resize",
+	    "cpu_cap", "stray_server", "stray_discarded"};
 	json_t *v = json_object();
 	const char *k;
 	json_t *x;
@@ -1410,7 +1412,8 @@ struct report {
 static int apply_report(json_t *m, void *arg)
 {
 	struct report *rp = arg;
-	if (strcmp(hull_json_str(m, "server", ""), rp->server))
+	if (strcmp(hull_json_str(m, "server", ""), rp->server) ||
+	    lost_create_is_stray(m, rp->server))
 		return -EPERM;
 	const char *cur = hull_json_str(m, "state", "");
 	if (!strcmp(cur, "deleted") || !strcmp(cur, rp->state))
@@ -1652,6 +1655,10 @@ int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 			 ok,
 			 json_object_get(task, "params"),
 			 hull_json_str(task, "audit", NULL)};
+	/* The leftover of a create taken from this server: not the
+	 * machine's (lostcreate.h). */
+	if (!strcmp(d.action, "discard"))
+		return 0;
 	if (!ok && !strcmp(d.action, "create") &&
 	    machine_retry(s, task, error) == 0)
 		return 0;
