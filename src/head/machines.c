@@ -1346,6 +1346,9 @@ static int machine_snapshots(struct api_req *q, const char *id)
 
 int machines_dispatch(struct api_req *q)
 {
+	/* A user waiting on a create whose only server went silent keeps
+	 * asking here: the give-up must not wait for another agent. */
+	lost_creates_tick(q->store);
 	if (q->nseg == 2) {
 		if (is(q, "GET") || is(q, "HEAD"))
 			return machines_list(q);
