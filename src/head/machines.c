@@ -18,6 +18,7 @@
 #include "head/replicate.h"
 #include "head/affinity.h"
 #include "head/fwrules.h"
+#include "head/lostcreate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -54,14 +55,17 @@ const char *machine_state_of_vm(const char *s)
 	return s;
 }
 
+/* hull's own fields of a machine record, never shown. */
+static const char *const internal[] = {
+    "owner",   "server",       "payload",	 "audit",
+    "task",    "retried",      "first_try",	 "resize",
+    "cpu_cap", "stray_server", "stray_discarded"};
+
 /* The machine as CloudAPI shows it: the record less hull's own fields.
  * The view shares the record's values (a list of 1,000 machines copies
  * no more than their top-level keys): neither may change them after. */
 json_t *machine_view(json_t *m)
 {
-	static const char *const internal[] = {
-	    "owner",   "server",    "payload", "audit",	 "task",
-	    "retried", "first_try", "resize",  "cpu_cap"};
 	json_t *v = json_object();
 	const char *k;
 	json_t *x;
@@ -151,6 +155,18 @@ static int machine_load(struct api_req *q, const char *id, json_t **m,
 
 /* ---- list ---- */
 
+/* The machine as machine_shown shows it, made of m itself (a record this
+ * list owns and shares with nobody): hull's fields deleted in place, no
+ * second object built (a list of 1,000 builds 1,000 fewer). */
+static json_t *machine_shown_owned(struct api_req *q, json_t *m)
+{
+	for (size_t i = 0; i < sizeof(internal) / sizeof(*internal); i++)
+		json_object_del(m, internal[i]);
+	if (!show_credentials(q))
+		json_object_del(json_object_get(m, "metadata"), "credentials");
+	return json_incref(m);
+}
+
 struct filter_ctx {
 	json_t *tags; /* {key: value} wanted */
 };
@@ -220,7 +236,16 @@ static int machines_list(struct api_req *q)
 				 "limit must be a number from 1 to 1000");
 	struct hull_err err = {0};
 	json_t *all = NULL;
-	if (store_find(q->store, "machines", "owner", me(q), &all, &err) < 0)
+	/* The page after the last (the CLI asks for it whenever a page was
+	 * full): empty when the account has no more records than offset,
+	 * known from the index without reading 1,000 of them. */
+	long n = 0;
+	if (offset > 0 &&
+	    store_count(q->store, "machines", "owner", me(q), &n, &err) == 0 &&
+	    n <= offset)
+		all = json_array();
+	else if (store_find(q->store, "machines", "owner", me(q), &all, &err) <
+		 0)
 		return api_error(q, 500, "InternalError", "%s", err.msg);
 	struct filter_ctx f = {json_object()};
 	api_query_foreach(q, collect_tag, &f);
@@ -234,7 +259,7 @@ static int machines_list(struct api_req *q)
 			continue;
 		if (seen++ < offset || (long)json_array_size(out) >= limit)
 			continue;
-		json_array_append_new(out, machine_shown(q, m));
+		json_array_append_new(out, machine_shown_owned(q, m));
 	}
 	json_decref(f.tags);
 	json_decref(all);
@@ -1356,6 +1381,9 @@ static int machine_snapshots(struct api_req *q, const char *id)
 
 int machines_dispatch(struct api_req *q)
 {
+	/* A user waiting on a create whose only server went silent keeps
+	 * asking here: the give-up must not wait for another agent. */
+	lost_creates_tick(q->store);
 	if (q->nseg == 2) {
 		if (is(q, "GET") || is(q, "HEAD"))
 			return machines_list(q);
@@ -1447,7 +1475,8 @@ struct report {
 static int apply_report(json_t *m, void *arg)
 {
 	struct report *rp = arg;
-	if (strcmp(hull_json_str(m, "server", ""), rp->server))
+	if (strcmp(hull_json_str(m, "server", ""), rp->server) ||
+	    lost_create_is_stray(m, rp->server))
 		return -EPERM;
 	const char *cur = hull_json_str(m, "state", "");
 	if (!strcmp(cur, "deleted") || !strcmp(cur, rp->state))
@@ -1689,6 +1718,10 @@ int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 			 ok,
 			 json_object_get(task, "params"),
 			 hull_json_str(task, "audit", NULL)};
+	/* The leftover of a create taken from this server: not the
+	 * machine's (lostcreate.h). */
+	if (!strcmp(d.action, "discard"))
+		return 0;
 	if (!ok && !strcmp(d.action, "create") &&
 	    machine_retry(s, task, error) == 0)
 		return 0;
