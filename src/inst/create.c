@@ -338,13 +338,19 @@ int hull_instance_validate(json_t *payload, bool update, const char *brand,
 static int delete_pending(struct pool *pool, const char *uuid,
 			  struct hull_err *err)
 {
+	/* An orphan dataset on a pool that never had a pending create has
+	 * no pending folder yet for its lock. */
+	char *pdir = vm_pending_dir();
+	int r = hull_mkdir_p(pdir, 0700, err);
+	free(pdir);
+	if (r < 0)
+		return r;
 	char *lpath = vm_pending_lock_path(uuid);
 	int lock = hull_lock_take(lpath, true, err);
 	if (lock < 0) {
 		free(lpath);
 		return lock;
 	}
-	int r = 0;
 	if (pool_dataset_exists(pool, uuid))
 		r = pool_dataset_destroy(pool, uuid, err);
 	if (r == 0) {

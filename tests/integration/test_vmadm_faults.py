@@ -170,6 +170,16 @@ def test_dataset_without_record_shows_failed(dirhost):
     assert uuids(dirhost) == [] and u not in dirhost.run("hull", "pool", "list").out
 
 
+def test_orphan_deleted_on_a_pool_that_never_created(dirhost):
+    """The same orphan on a pool where no create ever ran (so no pending
+    folder exists yet): delete still removes it."""
+    u = "f0f0f0f0-0000-4000-8000-00000000c005"
+    dirhost.run("hull", "pool", "create", u)
+    assert not os.path.exists(os.path.join(dirhost.root, "var/vmadm/pending"))
+    dirhost.run("vmadm", "delete", u)
+    assert uuids(dirhost) == [] and u not in dirhost.run("hull", "pool", "list").out
+
+
 def test_clone_without_metadata_is_deleted(dirhost):
     """What a create killed inside the pool's clone leaves (the clone made,
     its metadata not yet): an instance's folder that the pool does not
