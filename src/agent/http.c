@@ -3,6 +3,7 @@
  */
 #include "agent/http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -148,15 +149,24 @@ int agent_http_parse(const char *raw, size_t n, long *status, char **out,
 	if (te && vl == 7 && strncasecmp(te, "chunked", 7) == 0) {
 		o = xmalloc((size_t)(end - b) + 1);
 		for (;;) {
-			char *e;
+			/* The size in hex, then ";extension" or the line's
+			 * end; never read past the line (no NUL here). */
 			const char *le =
 			    memmem(b, (size_t)(end - b), "\r\n", 2);
 			if (!le)
 				goto bad;
-			errno = 0;
-			unsigned long k = strtoul(b, &e, 16);
-			if (e == b || errno || (*e != '\r' && *e != ';') ||
-			    k > (unsigned long)(end - le - 2))
+			size_t k = 0;
+			const char *d = b;
+			for (; d < le && isxdigit((unsigned char)*d); d++) {
+				if (k > ((size_t)1 << 40))
+					goto bad;
+				k = k * 16 +
+				    (size_t)(isdigit((unsigned char)*d)
+						 ? *d - '0'
+						 : (*d | 0x20) - 'a' + 10);
+			}
+			if (d == b || (d < le && *d != ';') ||
+			    k > (size_t)(end - le - 2))
 				goto bad;
 			b = le + 2;
 			if (k == 0)
