@@ -3,6 +3,8 @@
  */
 #include "lib/nft.h"
 
+#include "lib/dl.h"
+
 #include <errno.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
@@ -25,6 +27,9 @@ struct nft_ctx *hull_nft_open(struct hull_err *err)
 			     "(is nf_tables loaded?)");
 		return NULL;
 	}
+	/* libnftables is loaded here, on first use (dl.h). */
+	if (hull_dl_open(&hull_dl_nft, err) < 0)
+		return NULL;
 	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!nft) {
 		hull_err_set(err, ENOMEM, "nftables: cannot make a context");

@@ -285,10 +285,14 @@ static int ports_antispoof(const struct net_nic **nics, struct made *m,
 {
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 	int r;
 
-	if (!f)
+	/* No ports (an instance without NICs): no chain to write, none to
+	 * move from the legacy table, and libnftables stays unloaded. */
+	if (m->n == from)
+		return 0;
+	if (!(f = open_memstream(&buf, &len)))
 		abort();
 	for (size_t i = from; i < m->n; i++) {
 		char *c = net_antispoof_port_rules(net_antispoof_table(),

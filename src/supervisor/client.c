@@ -385,7 +385,8 @@ int zone_limits_update(const char *uuid, struct hull_err *err)
 	return simple(uuid, json_pack("{s:s}", "cmd", "update"), 10000, err);
 }
 
-static int cleanup(const char *uuid, bool keep_cgroup, struct hull_err *err)
+static int cleanup(const char *uuid, bool keep_cgroup, bool net,
+		   struct hull_err *err)
 {
 	struct zone_cgroup cg;
 	zone_cgroup_init(&cg, uuid);
@@ -395,7 +396,7 @@ static int cleanup(const char *uuid, bool keep_cgroup, struct hull_err *err)
 	if (r < 0)
 		return r;
 	/* Ports and antispoof chains a killed supervisor left. */
-	if ((r = net_instance_cleanup(uuid, err)) < 0)
+	if (net && (r = net_instance_cleanup(uuid, err)) < 0)
 		return hull_err_prefix(err, "network");
 	static const char *const files[] = {"control.sock", "console.sock",
 					    "zonecontrol/metadata.sock",
@@ -410,12 +411,12 @@ static int cleanup(const char *uuid, bool keep_cgroup, struct hull_err *err)
 
 int zone_cleanup_locked(const char *uuid, struct hull_err *err)
 {
-	return cleanup(uuid, false, err);
+	return cleanup(uuid, false, true, err);
 }
 
-int zone_cleanup_keep_cgroup(const char *uuid, struct hull_err *err)
+int zone_cleanup_keep_cgroup(const char *uuid, bool net, struct hull_err *err)
 {
-	return cleanup(uuid, true, err);
+	return cleanup(uuid, true, net, err);
 }
 
 static void zone_holder_pid_remove(const char *uuid)

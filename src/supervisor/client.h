@@ -64,8 +64,9 @@ int zone_cleanup(const char *uuid, struct hull_err *err);
 /* The same, for the supervisor itself, which holds the pid lock. */
 int zone_cleanup_locked(const char *uuid, struct hull_err *err);
 /* zone_cleanup_locked, but the emptied cgroup tree stays (a boot follows
- * and writes its limits again). */
-int zone_cleanup_keep_cgroup(const char *uuid, struct hull_err *err);
+ * and writes its limits again); ports and antispoof chains are looked for
+ * only when net is set (a killed predecessor may have left them). */
+int zone_cleanup_keep_cgroup(const char *uuid, bool net, struct hull_err *err);
 /* The last exit of init: SmartOS's exit_status (status>>8, or -signal) and
  * exit_timestamp (ISO-8601). ENOENT when the zone never exited. */
 int zone_lastexited_read(const char *uuid, int *exit_status, char ts[32],

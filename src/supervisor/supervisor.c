@@ -1044,6 +1044,11 @@ static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 					    "adopt: the holder has no lock");
 		sv->owns_run = true;
 	} else {
+		/* A predecessor that exited tore its network down and
+		 * removed this file (so does vmadm's cleanup after a killed
+		 * one); only a killed supervisor or a host that lost power
+		 * leaves it, and with it perhaps antispoof chains. */
+		bool stale = access(pidf, F_OK) == 0;
 		sv->lock_fd = open(pidf, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (sv->lock_fd < 0)
 			return hull_err_sys(err, errno, "open %s", pidf);
@@ -1056,14 +1061,15 @@ static int sv_setup(struct supervisor *sv, bool adopt, struct hull_err *err)
 		sv_holder_put("lock", sv->lock_fd);
 		/* What a killed predecessor left: processes in the cgroup,
 		 * stale sockets (the emptied tree is kept for this boot). */
-		if ((r = zone_cleanup_keep_cgroup(sv->uuid, err)) < 0)
+		if ((r = zone_cleanup_keep_cgroup(sv->uuid, stale, err)) < 0)
 			return r;
 		_cleanup_free_ char *hp =
 		    xasprintf("%s/holder.pid", sv->run_dir);
 		char hb[32];
 		int hn = snprintf(hb, sizeof(hb), "%d\n", (int)getppid());
+		/* Not synced: it names this boot's holder only. */
 		if (sv_holder_active() &&
-		    hull_file_write_atomic(hp, hb, (size_t)hn, 0600, err) < 0)
+		    hull_file_replace(hp, hb, (size_t)hn, 0600, err) < 0)
 			return -err->code;
 	}
 	char buf[32];

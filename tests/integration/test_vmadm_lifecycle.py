@@ -285,3 +285,38 @@ def test_failed_and_killed_starts_leak_nothing(zhost):
     zhost.run("vmadm", "delete", u)
     assert not any(os.path.isdir(d) for d in dirs)
     assert cgroup_pids(f"{parent}/{u}") == set()
+
+
+
+# The libraries only image, download and firewall work needs (src/lib/dl.h)
+# and the objects that come with them.
+HEAVY = ("libcurl", "libarchive", "libnftables", "libxml2", "libicu",
+         "libgnutls", "libldap", "libgssapi")
+
+
+def test_start_maps_no_image_or_firewall_library(zhost, workdir):
+    """`vmadm start` of a zone without NICs, and the supervisor it starts,
+    never load libcurl, libarchive or libnftables (nor what they drag in:
+    libxml2, ICU, GnuTLS, LDAP, Kerberos): they are loaded on first use,
+    and a start uses none of them. The dynamic loader names every object
+    vmadm maps, linked or dlopen()ed (LD_DEBUG=files, on stderr); the
+    supervisor, which runs on, is read in /proc/PID/maps."""
+    u = create(zhost, bb(zhost, autoboot=False))
+    r = zhost.run("vmadm", "start", u, env={"LD_DEBUG": "files"})
+    assert state(zhost, u) == "running"
+    assert "file=libjansson.so.4" in r.err  # the log is there
+    for lib in HEAVY:
+        assert f"file={lib}" not in r.err, lib
+    sv = supervisor_pid(zhost, u)
+    with open(f"/proc/{sv}/maps") as f:
+        maps = f.read()
+    assert "libjansson" in maps and "hull-supervisor" in maps
+    for lib in HEAVY:
+        assert f"/{lib}" not in maps, lib
+    zhost.run("vmadm", "stop", u, "-F")
+    # The control: making an image does load libarchive, and the log
+    # shows a dlopen()ed object as it does a linked one.
+    r = zhost.run("imgadm", "create", "-c", "none", "-o",
+                  os.path.join(workdir, "img"), u, "name=bb2", "version=1",
+                  env={"LD_DEBUG": "files"})
+    assert "file=libarchive.so.13" in r.err
