@@ -1,7 +1,7 @@
 /*
  * conf.c - the agent's credential (R/var/agent/agent.json), its HTTP
- * client (http.c for an http:// head node; libcurl, one easy handle per
- * thread, for https://), the join, and its log lines.
+ * client (libcurl, one easy handle per thread), the join, and its log
+ * lines.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,7 +15,6 @@
 #include <curl/curl.h>
 
 #include "agent/agent.h"
-#include "agent/http.h"
 #include "lib/fileio.h"
 #include "lib/host.h"
 #include "lib/json.h"
@@ -123,12 +122,10 @@ static size_t on_data(char *p, size_t sz, size_t n, void *arg)
 struct agent_http *agent_http_new(const struct agent_conf *c)
 {
 	struct agent_http *h = xcalloc(1, sizeof(*h));
-	h->c = c;
-	if (agent_http_is_plain(c->head))
-		return h; /* libcurl is not even loaded (http.h) */
 	h->curl = curl_easy_init();
 	if (!h->curl)
 		abort();
+	h->c = c;
 	return h;
 }
 
@@ -136,47 +133,15 @@ void agent_http_free(struct agent_http *h)
 {
 	if (!h)
 		return;
-	if (h->curl)
-		curl_easy_cleanup(h->curl);
+	curl_easy_cleanup(h->curl);
 	free(h->buf);
 	free(h);
-}
-
-/* agent_http_call over http.c, with the same headers, limits and time-outs
- * as the libcurl path below. */
-static int call_plain(struct agent_http *h, const char *method,
-		      const char *path, const char *text, long *status,
-		      struct hull_err *err)
-{
-	_cleanup_free_ char *url = xasprintf("%s%s", h->c->head, path);
-	_cleanup_free_ char *hdr =
-	    xasprintf("Accept: application/json\r\n%s%s%s%s"
-		      "User-Agent: hull-agent/" HULL_VERSION "\r\n",
-		      text ? "Content-Type: application/json\r\n" : "",
-		      h->c->key ? "Authorization: HullAgent " : "",
-		      h->c->key ? h->c->key : "", h->c->key ? "\r\n" : "");
-	return agent_http_plain(method, url, hdr, text, 3000, 15000, 8u << 20,
-				status, &h->buf, &h->len, err);
 }
 
 int agent_http_call(struct agent_http *h, const char *method, const char *path,
 		    json_t *body, long *status, json_t **out,
 		    struct hull_err *err)
 {
-	if (!h->curl) {
-		_cleanup_free_ char *text =
-		    body ? json_dumps(body, JSON_COMPACT) : NULL;
-		free(h->buf);
-		h->buf = NULL;
-		h->len = 0;
-		int r = call_plain(h, method, path, text, status, err);
-		if (r < 0)
-			return r;
-		if (out)
-			*out =
-			    h->len ? json_loadb(h->buf, h->len, 0, NULL) : NULL;
-		return 0;
-	}
 	CURL *c = h->curl;
 	curl_easy_reset(c);
 	_cleanup_free_ char *url = xasprintf("%s%s", h->c->head, path);

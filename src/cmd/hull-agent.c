@@ -18,7 +18,6 @@
 #include <curl/curl.h>
 
 #include "agent/agent.h"
-#include "agent/http.h"
 #include "lib/cgroupfs.h"
 #include "lib/root.h"
 
@@ -94,6 +93,8 @@ static int cmd_join(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* libcurl's global state, before any thread makes a handle. */
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (argc > 1 &&
 	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
@@ -112,11 +113,6 @@ int main(int argc, char **argv)
 	struct agent_conf c;
 	if (agent_conf_load(&c, &err) < 0)
 		return fail(err.msg);
-	/* libcurl's global state, before any thread makes a handle; an
-	 * http:// head node is spoken to without it (agent/http.h), and the
-	 * image library's downloads initialise it when they first run. */
-	if (!agent_http_is_plain(c.head))
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* The image library's downloads from a self-signed head node. */
 	if (c.insecure_tls)
 		setenv("IMGADM_INSECURE", "1", 1);
