@@ -159,3 +159,48 @@ def test_bhyve_lifecycle(dc2, triton_bin):  # noqa: F811
     assert node.vm(u) is None
     r = dc.triton(triton_bin, "instance", "list", "-H", "-o", "name")
     assert "vm0" not in r.stdout
+
+
+def test_kvm_lifecycle(dc2, triton_bin):  # noqa: F811
+    """The same for a kvm VM under QEMU (TCG where KVM cannot run it),
+    from the Linux guest image (hvmlib) imported with hulladm as its
+    gzip-compressed zvol file: it boots to its ready line on a compute
+    node, stops, starts and deletes."""
+    import hvmlib
+    from test_hvm_vmadm import READY, qemu_present, wait_console
+    if not qemu_present():
+        raise AssertionError("qemu-system-x86_64 is not installed: "
+                             "run scripts/deps")
+    dc, by_uuid, _workdir = dc2
+    _, manifest, zvol = hvmlib.guest_image("grub", "mbr")
+    with open(manifest) as f:
+        img = json.load(f)
+    r = dc.adm("image", "import", "-m", manifest, "-f", zvol)
+    assert img["uuid"] in r.stdout, r.stdout
+    dc.adm("package", "add", "kvm-256M", "--memory", "256", "--disk", "8",
+           "--vcpus", "1", "--brand", "kvm")
+    dc.triton(triton_bin, "instance", "create", "-w", "-n", "kvm0",
+              img["uuid"], "kvm-256M", timeout=300)
+    inst = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                "kvm0").stdout)
+    assert inst["state"] == "running", inst
+    assert inst["brand"] == "kvm" and inst["type"] == "virtualmachine"
+    u, node = inst["id"], by_uuid[inst["compute_node"]]
+    vm = node.vm(u)
+    assert vm["brand"] == "kvm" and vm["ram"] == 256 and vm["vcpus"] == 1
+    assert vm["disks"][0]["image_uuid"] == img["uuid"]
+    assert vm["disks"][0]["image_size"] == img["image_size"]
+    assert vm["disks"][1]["size"] == 8
+    assert vm["nics"][0]["model"] == "virtio"
+    wait_console(node.host, u, READY, 240)
+    ip = vm["nics"][0]["ip"]
+    r = dc.triton(triton_bin, "instance", "list", "-H", "-o", "name,ips")
+    assert any(line.split()[0] == "kvm0" and ip in line
+               for line in r.stdout.splitlines()), r.stdout
+    dc.triton(triton_bin, "instance", "stop", "-w", "kvm0", timeout=300)
+    assert node.vm(u)["state"] == "stopped"
+    dc.triton(triton_bin, "instance", "start", "-w", "kvm0", timeout=300)
+    assert node.vm(u)["state"] == "running"
+    dc.triton(triton_bin, "instance", "delete", "-w", "-f", "kvm0",
+              timeout=300)
+    assert node.vm(u) is None
