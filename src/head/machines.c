@@ -1032,6 +1032,12 @@ static int machine_resize(struct api_req *q, const char *id)
 			  "instance %s is being resized", id);
 	else if (!strcmp(st, "provisioning") || !strcmp(st, "failed"))
 		api_error(q, 409, "InvalidState", "instance is %s", st);
+	else if (head_brand_is_hvm(hull_json_str(m, "brand", NULL)))
+		/* CloudAPI refuses kvm; a bhyve resize (disks, flexible
+		 * space) hull does not do yet. */
+		api_error(q, 409, "InvalidArgument",
+			  "resize is not supported for %s instances",
+			  hull_json_str(m, "brand", ""));
 	else if (brand && strcmp(brand, hull_json_str(m, "brand", "")))
 		api_error(q, 409, "InvalidArgument",
 			  "package %s is for %s instances, not %s",

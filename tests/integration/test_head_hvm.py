@@ -129,8 +129,9 @@ def test_bhyve_lifecycle(dc2, triton_bin):  # noqa: F811
     disk = os.path.join(workdir, "guest.img")
     make_guest_disk(workdir, disk, "test=acpibutton")
     img = zvol_image(dc, workdir, "guest-bhyve", "bhyve", disk)
-    dc.adm("package", "add", "vm-64M", "--memory", "64", "--disk", "4",
-           "--vcpus", "1", "--brand", "bhyve")
+    for mem in ("64", "128"):
+        dc.adm("package", "add", f"vm-{mem}M", "--memory", mem, "--disk",
+               "4", "--vcpus", "1", "--brand", "bhyve")
     dc.triton(triton_bin, "instance", "create", "-w", "-n", "vm0",
               "guest-bhyve", "vm-64M", timeout=300)
     inst = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
@@ -151,6 +152,12 @@ def test_bhyve_lifecycle(dc2, triton_bin):  # noqa: F811
     r = dc.triton(triton_bin, "instance", "list", "-H", "-o", "name,ips")
     assert any(line.split()[0] == "vm0" and ip in line
                for line in r.stdout.splitlines()), r.stdout
+    # A resize is refused, the VM untouched.
+    r = dc.triton(triton_bin, "instance", "resize", "vm0", "vm-128M",
+                  check=False)
+    assert r.returncode != 0
+    assert "resize is not supported for bhyve" in r.stderr, r.stderr
+    assert node.vm(u)["ram"] == 64
     dc.triton(triton_bin, "instance", "stop", "-w", "vm0", timeout=300)
     assert node.vm(u)["state"] == "stopped"
     dc.triton(triton_bin, "instance", "start", "-w", "vm0", timeout=300)
