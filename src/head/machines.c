@@ -1032,12 +1032,16 @@ static int machine_resize(struct api_req *q, const char *id)
 			  "instance %s is being resized", id);
 	else if (!strcmp(st, "provisioning") || !strcmp(st, "failed"))
 		api_error(q, 409, "InvalidState", "instance is %s", st);
-	else if (head_brand_is_hvm(hull_json_str(m, "brand", NULL)))
-		/* CloudAPI refuses kvm; a bhyve resize (disks, flexible
-		 * space) hull does not do yet. */
+	else if (!strcmp(hull_json_str(m, "brand", ""), "kvm"))
+		/* CloudAPI's own words for both. */
 		api_error(q, 409, "InvalidArgument",
-			  "resize is not supported for %s instances",
-			  hull_json_str(m, "brand", ""));
+			  "resize is not supported for KVM virtualmachines");
+	else if (!strcmp(hull_json_str(m, "brand", ""), "bhyve"))
+		/* hull has no flexible disk space (RFD 154), the only
+		 * bhyve resize CloudAPI does. */
+		api_error(q, 409, "InvalidArgument",
+			  "Resizing to a package without flexible disk space "
+			  "is not supported");
 	else if (brand && strcmp(brand, hull_json_str(m, "brand", "")))
 		api_error(q, 409, "InvalidArgument",
 			  "package %s is for %s instances, not %s",

@@ -156,7 +156,8 @@ def test_bhyve_lifecycle(dc2, triton_bin):  # noqa: F811
     r = dc.triton(triton_bin, "instance", "resize", "vm0", "vm-128M",
                   check=False)
     assert r.returncode != 0
-    assert "resize is not supported for bhyve" in r.stderr, r.stderr
+    assert "without flexible disk space is not supported" in r.stderr, \
+        r.stderr
     assert node.vm(u)["ram"] == 64
     dc.triton(triton_bin, "instance", "stop", "-w", "vm0", timeout=300)
     assert node.vm(u)["state"] == "stopped"
@@ -204,6 +205,11 @@ def test_kvm_lifecycle(dc2, triton_bin):  # noqa: F811
     r = dc.triton(triton_bin, "instance", "list", "-H", "-o", "name,ips")
     assert any(line.split()[0] == "kvm0" and ip in line
                for line in r.stdout.splitlines()), r.stdout
+    r = dc.triton(triton_bin, "instance", "resize", "kvm0", "kvm-256M",
+                  check=False)
+    assert r.returncode != 0
+    assert "resize is not supported for KVM virtualmachines" in r.stderr, \
+        r.stderr
     dc.triton(triton_bin, "instance", "stop", "-w", "kvm0", timeout=300)
     assert node.vm(u)["state"] == "stopped"
     dc.triton(triton_bin, "instance", "start", "-w", "kvm0", timeout=300)
