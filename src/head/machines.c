@@ -744,6 +744,11 @@ static int machines_create(struct api_req *q)
 		goto out;
 	long memory = (long)hull_json_int(pkg, "memory", 0);
 	long disk = (long)hull_json_int(pkg, "disk", 0);
+	/* A VM's disk is the sum of its disks', as CloudAPI shows it: the
+	 * boot disk (the image's size) and the package's; that is what
+	 * placement books, as DAPI adds image_size for HVM. */
+	if (hvm)
+		disk += (long)hull_json_int(img, "image_size", 0);
 	char now[32];
 	head_now_iso(now);
 	m = json_pack(

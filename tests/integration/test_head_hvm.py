@@ -139,6 +139,8 @@ def test_bhyve_lifecycle(dc2, triton_bin):  # noqa: F811
     assert inst["state"] == "running", inst
     assert inst["brand"] == "bhyve" and inst["type"] == "virtualmachine"
     assert inst["image"] == img and inst["memory"] == 64
+    # Its disk is its disks' sum: the 8 MiB image and the package's 4.
+    assert inst["disk"] == 8 + 4, inst
     u, node = inst["id"], by_uuid[inst["compute_node"]]
     vm = node.vm(u)
     assert vm["brand"] == "bhyve" and vm["state"] == "running", vm
@@ -193,6 +195,7 @@ def test_kvm_lifecycle(dc2, triton_bin):  # noqa: F811
                                 "kvm0").stdout)
     assert inst["state"] == "running", inst
     assert inst["brand"] == "kvm" and inst["type"] == "virtualmachine"
+    assert inst["disk"] == img["image_size"] + 8, inst
     u, node = inst["id"], by_uuid[inst["compute_node"]]
     vm = node.vm(u)
     assert vm["brand"] == "kvm" and vm["ram"] == 256 and vm["vcpus"] == 1
