@@ -63,6 +63,31 @@ def zvol_image(dc, workdir, name, brand, disk):
     return u
 
 
+def test_zvol_import_needs_size(dc2):
+    """A zvol manifest without image_size: one error line, no image."""
+    dc, _by_uuid, workdir = dc2
+    disk = os.path.join(workdir, "nosize.img")
+    with open(disk, "wb") as f:
+        f.truncate(1 << 20)
+    with open(disk, "rb") as f:
+        data = f.read()
+    m = {"v": 2, "uuid": str(uuidlib.uuid4()),
+         "owner": "00000000-0000-0000-0000-000000000000",
+         "name": "nosize", "version": "1.0.0", "type": "zvol",
+         "os": "linux",
+         "files": [{"sha1": hashlib.sha1(data).hexdigest(),
+                    "size": len(data), "compression": "none"}]}
+    mpath = os.path.join(workdir, "nosize.json")
+    with open(mpath, "w") as f:
+        json.dump(m, f)
+    r = dc.adm("image", "import", "-m", mpath, "-f", disk, check=False)
+    assert r.returncode != 0
+    assert "image_size is required for a zvol image" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not dc.sql("SELECT key FROM records WHERE bucket='images' "
+                      "AND key = ?", m["uuid"])
+
+
 def machine_count(dc):
     return int(dc.sql("SELECT count(*) FROM records "
                       "WHERE bucket='machines'")[0][0])
