@@ -377,6 +377,16 @@ int head_image_import(struct store *s, const struct head_config *c,
 				    "%s: files must name exactly one file",
 				    manifest);
 	}
+	/* IMGAPI requires a zvol image's disk size: a VM's boot disk is
+	 * made that big. */
+	if (!strcmp(hull_json_str(m, "type", ""), "zvol") &&
+	    !json_is_integer(json_object_get(m, "image_size"))) {
+		json_decref(m);
+		return hull_err_set(err, EINVAL,
+				    "%s: image_size is required for a zvol "
+				    "image",
+				    manifest);
+	}
 	const char *uuid = hull_json_str(m, "uuid", "");
 	json_t *old = NULL;
 	if (store_get(s, "images", uuid, &old, NULL, NULL) == 0) {

@@ -356,6 +356,9 @@ static int create_txn(struct store *s, void *arg)
 		if (hull_json_bool(net, "fabric", false))
 			json_object_set(pn, "vnet_id",
 					json_object_get(net, "vnet_id"));
+		/* An HVM guest's nics are virtio, as VMAPI gives them. */
+		if (head_brand_is_hvm(hull_json_str(c->payload, "brand", NULL)))
+			json_object_set_new(pn, "model", json_string("virtio"));
 		json_t *res = json_object_get(net, "resolvers");
 		if (i == 0 && json_array_size(res))
 			json_object_set(c->payload, "resolvers", res);
@@ -400,6 +403,58 @@ static int create_txn(struct store *s, void *arg)
 			  c->err);
 }
 
+bool head_brand_is_hvm(const char *brand)
+{
+	return brand && (!strcmp(brand, "bhyve") || !strcmp(brand, "kvm"));
+}
+
+/* Whether image img can boot an instance of brand: a zvol image only an
+ * HVM guest, any other type only a zone, and an image that names its
+ * brand (requirements.brand) only that one. NULL when it can, else why
+ * not. */
+static const char *brand_mismatch(json_t *img, const char *brand)
+{
+	const char *need =
+	    hull_json_str(json_object_get(img, "requirements"), "brand", NULL);
+	bool zvol = !strcmp(hull_json_str(img, "type", ""), "zvol");
+	if (need && strcmp(need, brand))
+		return "requires another brand";
+	if (zvol && !head_brand_is_hvm(brand))
+		return "is a zvol image, for bhyve or kvm only";
+	if (!zvol && head_brand_is_hvm(brand))
+		return "is not a zvol image";
+	return NULL;
+}
+
+/* A bhyve or kvm payload as VMAPI builds it from a package and a zvol
+ * image: ram and vcpus from the package, the image's disk to boot from
+ * and a data disk of the package's disk size, and a 10 GiB zone root
+ * quota; the zone-only memory caps go (vmadm derives them from ram). */
+static void hvm_payload(json_t *payload, json_t *img, json_t *pkg)
+{
+	long memory = (long)hull_json_int(pkg, "memory", 0);
+	json_object_del(payload, "max_physical_memory");
+	json_object_del(payload, "max_swap");
+	json_object_set_new(payload, "ram", json_integer(memory));
+	json_object_set_new(payload, "vcpus",
+			    json_integer(hull_json_int(pkg, "vcpus", 1) > 0
+					     ? hull_json_int(pkg, "vcpus", 1)
+					     : 1));
+	json_object_set_new(payload, "quota", json_integer(10));
+	json_t *disks = json_array();
+	json_t *boot = json_pack("{s:O, s:b}", "image_uuid",
+				 json_object_get(img, "uuid"), "boot", 1);
+	if (json_is_integer(json_object_get(img, "image_size")))
+		json_object_set(boot, "image_size",
+				json_object_get(img, "image_size"));
+	json_array_append_new(disks, boot);
+	long disk = (long)hull_json_int(pkg, "disk", 0);
+	if (disk > 0)
+		json_array_append_new(
+		    disks, json_pack("{s:I}", "size", (json_int_t)disk));
+	json_object_set_new(payload, "disks", disks);
+}
+
 /* The brand a machine of image m and package p gets (vmadm's brands). */
 static const char *brand_for(json_t *img, json_t *pkg)
 {
@@ -414,6 +469,10 @@ static const char *brand_for(json_t *img, json_t *pkg)
 		return "lx";
 	if (!strcmp(t, "zone-dataset"))
 		return "joyent";
+	/* A zvol image that names no brand is a kvm image, as CloudAPI
+	 * takes it. */
+	if (!strcmp(t, "zvol"))
+		return "kvm";
 	return NULL;
 }
 
@@ -633,13 +692,22 @@ static int machines_create(struct api_req *q)
 		goto out;
 	}
 	const char *brand = brand_for(img, pkg);
+	bool hvm = head_brand_is_hvm(brand);
 	if (!brand ||
-	    (strcmp(brand, "joyent") && strcmp(brand, "joyent-minimal") &&
-	     strcmp(brand, "lx"))) {
+	    (!hvm && strcmp(brand, "joyent") &&
+	     strcmp(brand, "joyent-minimal") && strcmp(brand, "lx"))) {
 		api_error(q, 409, "InvalidArgument",
 			  "image %s (type %s) needs a brand this head node "
-			  "cannot provision yet",
+			  "cannot provision",
 			  img_id, hull_json_str(img, "type", "?"));
+		goto out;
+	}
+	const char *why = brand_mismatch(img, brand);
+	if (why) {
+		api_error(q, 409, "InvalidArgument",
+			  "package %s has brand %s, but image %s (type %s) %s",
+			  hull_json_str(pkg, "name", ""), brand, img_id,
+			  hull_json_str(img, "type", "?"), why);
 		goto out;
 	}
 	char id[HULL_UUID_LEN + 1];
@@ -676,15 +744,21 @@ static int machines_create(struct api_req *q)
 		goto out;
 	long memory = (long)hull_json_int(pkg, "memory", 0);
 	long disk = (long)hull_json_int(pkg, "disk", 0);
+	/* A VM's disk is the sum of its disks', as CloudAPI shows it: the
+	 * boot disk (the image's size) and the package's; that is what
+	 * placement books, as DAPI adds image_size for HVM. */
+	if (hvm)
+		disk += (long)hull_json_int(img, "image_size", 0);
 	char now[32];
 	head_now_iso(now);
 	m = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s, s:O, s:I, s:I, s:O, s:O, s:s, s:s, "
 	    "s:b, s:b, s:b, s:O, s:s}",
-	    "id", id, "name", name, "type", "smartmachine", "brand", brand,
-	    "state", "provisioning", "image", json_object_get(img, "uuid"),
-	    "memory", (json_int_t)memory, "disk", (json_int_t)disk, "metadata",
-	    meta, "tags", tags, "created", now, "updated", now, "docker", 0,
+	    "id", id, "name", name, "type",
+	    hvm ? "virtualmachine" : "smartmachine", "brand", brand, "state",
+	    "provisioning", "image", json_object_get(img, "uuid"), "memory",
+	    (json_int_t)memory, "disk", (json_int_t)disk, "metadata", meta,
+	    "tags", tags, "created", now, "updated", now, "docker", 0,
 	    "firewall_enabled", json_is_true(fw), "deletion_protection", 0,
 	    "package", json_object_get(pkg, "name"), "owner", me(q));
 	payload = json_pack(
@@ -706,6 +780,8 @@ static int machines_create(struct api_req *q)
 		    payload, "kernel_version",
 		    json_string(hull_json_str(json_object_get(img, "tags"),
 					      "kernel_version", "4.3.0")));
+	if (hvm)
+		hvm_payload(payload, img, pkg);
 	if (json_is_integer(json_object_get(pkg, "cpu_cap")))
 		json_object_set(payload, "cpu_cap",
 				json_object_get(pkg, "cpu_cap"));
@@ -961,6 +1037,16 @@ static int machine_resize(struct api_req *q, const char *id)
 			  "instance %s is being resized", id);
 	else if (!strcmp(st, "provisioning") || !strcmp(st, "failed"))
 		api_error(q, 409, "InvalidState", "instance is %s", st);
+	else if (!strcmp(hull_json_str(m, "brand", ""), "kvm"))
+		/* CloudAPI's own words for both. */
+		api_error(q, 409, "InvalidArgument",
+			  "resize is not supported for KVM virtualmachines");
+	else if (!strcmp(hull_json_str(m, "brand", ""), "bhyve"))
+		/* hull has no flexible disk space (RFD 154), the only
+		 * bhyve resize CloudAPI does. */
+		api_error(q, 409, "InvalidArgument",
+			  "Resizing to a package without flexible disk space "
+			  "is not supported");
 	else if (brand && strcmp(brand, hull_json_str(m, "brand", "")))
 		api_error(q, 409, "InvalidArgument",
 			  "package %s is for %s instances, not %s",

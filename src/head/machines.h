@@ -36,4 +36,6 @@ int machine_agent_report(struct store *s, const char *server, const char *uuid,
  * the machine's state, audit and addresses follow. */
 int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 		      const char *vm_state, struct hull_err *err);
+/* Whether brand is a hardware VM's (bhyve or kvm). */
+bool head_brand_is_hvm(const char *brand);
 #endif
