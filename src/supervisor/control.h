@@ -20,6 +20,7 @@ enum control_cmd {
 	CONTROL_UPDATE,
 	CONTROL_LISTENER, /* a uname listener (lx zlogin) rides along */
 	CONTROL_WINSIZE,  /* the console's window size (a zone's pty) */
+	CONTROL_MIGRATE,  /* a VM's live migration on this host */
 };
 
 struct control_req {
@@ -28,6 +29,11 @@ struct control_req {
 	bool force;		   /* stop, reboot */
 	int signo;		   /* kill */
 	unsigned short rows, cols; /* winsize: 1..1000 each */
+	/* migrate (supervisor/vm_migrate.h): 0 for a default */
+	int downtime_ms;       /* 1..60000 */
+	bool auto_converge;
+	long long max_bandwidth; /* bytes/s, 0..2^40 */
+	int max_passes;		 /* 0..1000 */
 };
 
 int control_request_parse(const char *line, size_t len, struct control_req *req,

@@ -40,6 +40,7 @@
 #include "supervisor/log.h"
 #include "supervisor/sock.h"
 #include "supervisor/vm.h"
+#include "supervisor/vm_migrate.h"
 #include "zone/cgroup.h"
 #include "zone/start.h"
 #include "zone/uname.h"
@@ -87,6 +88,7 @@ struct supervisor {
 	int rc;		 /* the exit status */
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
+	struct sv_client *mig_client; /* owed a live migration's answer */
 	unsigned client_seq;	     /* for the holder's names of clients */
 	char pushed[HOLDER_MSG_MAX]; /* the state the holder has */
 };
@@ -151,6 +153,8 @@ static void client_close(struct supervisor *sv, struct sv_client *c)
 			break;
 		}
 	}
+	if (sv->mig_client == c)
+		sv->mig_client = NULL;
 	sv_loop_del(sv->loop, c->fd);
 	close(c->fd);
 	if (*c->held)
@@ -534,6 +538,8 @@ static void sv_try_boot(struct supervisor *sv)
 
 static void on_init_exit(struct supervisor *sv, int status)
 {
+	/* The source QEMU ended under a live migration: the target goes. */
+	sv_vm_migrate_abort(&sv->vm, "the VM stopped during the migration");
 	write_lastexited(sv, status);
 	/* A guest's reboot ends its emulator: start it again, running the
 	 * boot loader again. A power-off leaves it stopped. */
@@ -754,6 +760,69 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 	client_send(c, j);
 }
 
+/* ---- live migration (vm_migrate.h) ----------------------------------- */
+
+/* The new QEMU runs the guest: it is the instance's emulator now. */
+static void mig_switched(void *data, const struct sv_vm_mig_switch *s)
+{
+	struct supervisor *sv = data;
+	struct hull_err err = {0};
+	int old = sv->proc.console_fd;
+	if (old >= 0) {
+		/* what the source still wrote, then its end */
+		on_console(sv->loop, old, EPOLLIN, sv);
+		sv_loop_del(sv->loop, old);
+		close(old);
+	}
+	sv->proc.pid = s->pid;
+	sv->proc.console_fd = s->console_fd;
+	fcntl(s->console_fd, F_SETFL, O_NONBLOCK);
+	if (sv_loop_add(sv->loop, s->console_fd, EPOLLIN, on_console, sv,
+			&err) < 0)
+		sv_log("error", "live migration: console: %s", err.msg);
+	sv_holder_drop("console");
+	sv_holder_put("console", s->console_fd);
+	sv_holder_drop("qmp");
+	sv_holder_put("qmp", sv->vm.qmp_fd);
+	write_init_record(sv);
+}
+
+static void mig_done(void *data, int r, json_t *result, struct hull_err *err)
+{
+	struct supervisor *sv = data;
+	struct sv_client *c = sv->mig_client;
+	sv->mig_client = NULL;
+	if (!c)
+		return;
+	if (r < 0) {
+		client_error(c, err->msg);
+		return;
+	}
+	json_t *j = json_deep_copy(result);
+	json_object_set_new(j, "ok", json_true());
+	client_send(c, j);
+}
+
+static void do_migrate(struct supervisor *sv, struct sv_client *c,
+		       const struct control_req *req)
+{
+	struct hull_err err = {0};
+	if (sv->state != SV_RUNNING) {
+		client_error(c, "VM is not running");
+		return;
+	}
+	struct sv_vm_mig_opts o = {.downtime_ms = req->downtime_ms,
+				   .auto_converge = req->auto_converge,
+				   .max_bandwidth = req->max_bandwidth,
+				   .max_passes = req->max_passes};
+	struct sv_vm_mig_cb cb = {mig_switched, mig_done, sv};
+	if (sv_vm_migrate_start(&sv->vm, &o, &cb, &err) < 0) {
+		client_error(c, err.msg);
+		return;
+	}
+	sv->mig_client = c;
+}
+
 static void do_request(struct supervisor *sv, struct sv_client *c,
 		       const char *line, size_t len)
 {
@@ -812,6 +881,9 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	}
+	case CONTROL_MIGRATE:
+		do_migrate(sv, c, &req);
+		break;
 	case CONTROL_UPDATE: {
 		struct inst inst;
 		if (sv->vm.hvm) {

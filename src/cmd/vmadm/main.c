@@ -67,6 +67,10 @@ static const struct subcmd subcommands[] = {
     {"send", NULL, vmadm_send, "send <uuid> [-i <snapshot>] [--live]",
      SUBCMD_ROOT},
     {"receive", "recv", vmadm_receive, "receive [-f <filename>]", SUBCMD_ROOT},
+    {"migrate", NULL, vmadm_migrate,
+     "migrate <uuid> --live [--downtime-limit <ms>] [--auto-converge] "
+     "[--max-bandwidth <bytes/s>]",
+     SUBCMD_ROOT},
     {"autoboot", NULL, vmadm_autoboot, "autoboot", SUBCMD_ROOT},
 };
 

@@ -57,6 +57,7 @@ int vmadm_snapshot_rollback(int argc, char **argv);
 /* move.c */
 int vmadm_send(int argc, char **argv);
 int vmadm_receive(int argc, char **argv);
+int vmadm_migrate(int argc, char **argv);
 
 /* view.c */
 int vmadm_get(int argc, char **argv);

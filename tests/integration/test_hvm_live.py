@@ -1,0 +1,309 @@
+"""Live migration of a kvm-brand VM on one host (issue 17): `vmadm
+migrate UUID --live` moves the running guest from its QEMU to a new one
+through QEMU's own pre-copy migration, and the supervisor adopts the new
+one. The guest is the Linux guest image (Debian's cloud kernel and a
+busybox initramfs, TCG here); its shell keeps a variable and a running
+`sleep`, its nic keeps its MAC and address, its console, metadata and VNC
+go on; a 1 ms ticker in the guest writes to the console, and the longest
+gap between its ticks as they reach a console client is the downtime seen
+from outside (recorded in $HULL_BENCH_OUT when set, see bench/README.md).
+Faults: the target QEMU killed mid-migration, a migration that does not
+converge: the guest runs on in the source."""
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import prog
+from test_hvm_snapshot import guest_sh
+from test_hvm_sysrq_vnc import info_vnc, rfb_hello
+from test_hvm_vmadm import (READY, console_log, create, install, state,
+                            vmhost, wait_console)  # noqa: F401 (a fixture)
+
+TICK = re.compile(rb"^tk (\d+)\r?$")
+
+
+def qemu_pid(h, u):
+    with open(os.path.join(h.root, u, "run", "init.json")) as f:
+        return json.load(f)["pid"]
+
+
+def sv_log(h, u):
+    with open(os.path.join(h.root, u, "logs", "supervisor.log")) as f:
+        return f.read()
+
+
+def mig_socks(h, u):
+    d = os.path.join(h.root, u, "run", "vm")
+    return sorted(n for n in os.listdir(d) if n.startswith("mig-"))
+
+
+class Ticks:
+    """A console client that timestamps each "tk N" line of the guest's
+    ticker as it arrives."""
+
+    def __init__(self, h, u):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(os.path.join(h.root, u, "run", "console.sock"))
+        self.ticks = []
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        buf = b""
+        self.s.settimeout(0.2)
+        while not self.stop:
+            try:
+                d = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            if not d:
+                break
+            now = time.monotonic()
+            buf += d
+            *lines, buf = buf.split(b"\n")
+            for ln in lines:
+                m = TICK.match(ln)
+                if m:
+                    self.ticks.append((now, int(m.group(1))))
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        self.s.close()
+
+    def max_gap(self, t0, t1):
+        """The longest time between two ticks arriving in [t0, t1]."""
+        ts = [t for t, _ in self.ticks if t0 <= t <= t1]
+        return max(b - a for a, b in zip(ts, ts[1:]))
+
+
+def start_ticker(h, u):
+    # busybox's usleep: a tick every millisecond at best (the fork costs
+    # more under TCG)
+    guest_sh(h, u, "(i=0; while :; do i=$((i+1)); echo tk $i; "
+             "usleep 1000; done) & T=$!; echo hull-guest: ticker $T",
+             "hull-guest: ticker ")
+
+
+def network_guest(h, net):
+    img = install(h)
+    net.run("nictagadm", "add", "-l", "stub0")
+    net.ip("ip", "addr", "add", "192.0.2.254/24", "dev", "hbstub0")
+    p = {"brand": "kvm", "ram": 256,
+         "disks": [{"image_uuid": img, "boot": True}],
+         "nics": [{"nic_tag": "stub0", "ips": ["192.0.2.10/24"],
+                   "gateways": ["192.0.2.254"], "primary": True}]}
+    cp = subprocess.run(["ip", "netns", "exec", net.ns, prog("vmadm"),
+                         "create"], input=json.dumps(p), capture_output=True,
+                        text=True, env=h.env, timeout=180)
+    assert cp.returncode == 0, cp.stderr
+    u = cp.stderr.split("Successfully created VM ")[1].split()[0]
+    wait_console(h, u, READY, timeout=180)
+    return u
+
+
+def test_kvm_live_migration_keeps_the_guest_running(vmhost):
+    from nethelp import NetHost
+    h = vmhost
+    net = NetHost(h)
+    try:
+        u = network_guest(h, net)
+        mac = json.loads(h.run("vmadm", "get", u).out)["nics"][0]["mac"]
+        before = guest_sh(h, u, "X=kept-$((6 * 7)); "
+                          "(sleep 15; echo hull-guest: slept) & S=$!; "
+                          "echo hull-guest: before X=$X S=$S "
+                          "mac=$(cat /sys/class/net/eth0/address) "
+                          "ip=$(ip -4 -o addr show eth0 | "
+                          "awk '{print $4}')",
+                          "hull-guest: before ")
+        assert f"X=kept-42" in before and f"mac={mac}" in before and \
+            "ip=192.0.2.10/24" in before, before
+        sleeper = re.search(r"S=(\d+)", before).group(1)
+        assert net.ping(None, "192.0.2.10", count=2)
+        old = qemu_pid(h, u)
+        ticks = Ticks(h, u)
+        try:
+            start_ticker(h, u)
+            time.sleep(1)
+            t0 = time.monotonic()
+            r = h.run("vmadm", "migrate", u, "--live", timeout=600)
+            t1 = time.monotonic()
+            time.sleep(1)
+            guest_sh(h, u, "kill $T; echo hull-guest: ticker stopped",
+                     "hull-guest: ticker stopped")
+        finally:
+            ticks.close()
+        m = re.search(r"Successfully migrated VM \S+ live \(downtime "
+                      r"(\d+) ms, (\d+) passes, (\d+) bytes", r.err)
+        assert m, r.err
+        qemu_downtime = int(m.group(1))
+        # a new QEMU runs the guest; the old one is gone
+        new = qemu_pid(h, u)
+        assert new != old
+        assert os.readlink(f"/proc/{new}/exe").endswith(
+            "qemu-system-x86_64")
+        end = time.monotonic() + 10
+        while os.path.exists(f"/proc/{old}") and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{old}")
+        assert state(h, u) == "running"
+        assert mig_socks(h, u) == []
+        # the same shell: its variable, its background sleep still there,
+        # and it finishes; the nic kept its MAC and address
+        after = guest_sh(h, u, "echo hull-guest: after X=$X "
+                         f"alive=$(kill -0 {sleeper} 2>/dev/null && "
+                         "echo yes || echo no) "
+                         "mac=$(cat /sys/class/net/eth0/address) "
+                         "ip=$(ip -4 -o addr show eth0 | awk '{print $4}')",
+                         "hull-guest: after ")
+        assert after == (f"hull-guest: after X=kept-42 alive=yes mac={mac} "
+                         "ip=192.0.2.10/24"), after
+        wait_console(h, u, "hull-guest: slept", 60)
+        assert console_log(h, u).count(READY) == 1
+        # the tap goes on: the host reaches the guest at the same MAC
+        assert net.ping(None, "192.0.2.10", count=3)
+        neigh = net.ip("ip", "neigh", "show", "192.0.2.10").stdout
+        assert mac in neigh, neigh
+        # metadata (COM2) reaches the new QEMU (VNC: the next test; this
+        # VM's relay listens in the test's network namespace)
+        guest_sh(h, u, "echo hull-guest: md $(mdata-get sdc:uuid)",
+                 f"hull-guest: md {u}")
+        # the ticker's numbers run on without a restart, and its longest
+        # silence around the migration is the downtime seen from outside
+        nums = [n for _, n in ticks.ticks]
+        assert nums == list(range(nums[0], nums[0] + len(nums))), \
+            "ticks lost or repeated"
+        assert any(t < t0 for t, _ in ticks.ticks) and \
+            any(t > t1 for t, _ in ticks.ticks)
+        gap_ms = ticks.max_gap(t0, t1 + 1) * 1000
+        period_ms = (ticks.ticks[-1][0] - ticks.ticks[0][0]) * 1000 / \
+            len(ticks.ticks)
+        out = os.environ.get("HULL_BENCH_OUT")
+        rec = {"gap_ms": round(gap_ms, 1), "tick_ms": round(period_ms, 2),
+               "qemu_downtime_ms": qemu_downtime,
+               "passes": int(m.group(2)), "bytes": int(m.group(3)),
+               "migrate_s": round(t1 - t0, 2)}
+        print("kvm live migration:", rec)
+        if out:
+            with open(out, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        # QEMU kept its 300 ms limit; what a console client saw also
+        # holds the supervisor's switch and TCG's slow ticker
+        assert qemu_downtime <= 300, rec
+        assert gap_ms < 2000, rec
+        sv = sv_log(h, u)
+        assert "live migration done" in sv
+        r = subprocess.run(["ip", "netns", "exec", net.ns, prog("vmadm"),
+                            "stop", u], capture_output=True, text=True,
+                           env=h.env, timeout=90)
+        assert r.returncode == 0, r.stderr
+    finally:
+        net.close()
+
+
+def kvm_guest(h, **extra):
+    img = install(h)
+    u = create(h, {"brand": "kvm", "ram": 256, **extra,
+                   "disks": [{"image_uuid": img, "boot": True}]})
+    wait_console(h, u, READY, timeout=180)
+    return u
+
+
+def test_kvm_live_migration_target_killed_leaves_the_source(vmhost):
+    h = vmhost
+    u = kvm_guest(h, vnc_password="s3cret")
+    guest_sh(h, u, "X=still; echo hull-guest: set X=$X", "hull-guest: set ")
+    old = qemu_pid(h, u)
+    # slow enough (1 MB/s) to be killed half-way
+    p = subprocess.Popen([prog("vmadm"), "migrate", u, "--live",
+                          "--max-bandwidth", "1000000"], env=h.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            m = re.search(r"target QEMU is pid (\d+)", sv_log(h, u))
+            if m:
+                break
+            assert time.monotonic() < end and p.poll() is None, \
+                sv_log(h, u)[-2000:]
+            time.sleep(0.1)
+        time.sleep(2)  # copying
+        assert p.poll() is None
+        os.kill(int(m.group(1)), 9)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode != 0
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"Cannot migrate VM {u}" in err and "migration" in err, err
+    # the guest runs on in the same QEMU, its shell as it was
+    assert qemu_pid(h, u) == old and os.path.exists(f"/proc/{old}")
+    assert state(h, u) == "running"
+    assert mig_socks(h, u) == []
+    again = guest_sh(h, u, "echo hull-guest: again X=$X",
+                     "hull-guest: again ")
+    assert again == "hull-guest: again X=still", again
+    assert "live migration failed, the guest runs on" in sv_log(h, u)
+    # and a migration after it succeeds; VNC (its password set again
+    # in the new QEMU) and metadata go on
+    port = info_vnc(h, u)["port"]
+    h.run("vmadm", "migrate", u, "--live", timeout=600)
+    assert qemu_pid(h, u) != old
+    assert guest_sh(h, u, "echo hull-guest: moved X=$X",
+                    "hull-guest: moved ") == "hull-guest: moved X=still"
+    assert info_vnc(h, u)["port"] == port
+    banner, types = rfb_hello(port)
+    assert banner.startswith(b"RFB 003.") and types == [2], types
+    guest_sh(h, u, "echo hull-guest: md $(mdata-get sdc:uuid)",
+             f"hull-guest: md {u}")
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+
+
+def test_kvm_live_migration_that_does_not_converge_is_cancelled(vmhost):
+    h = vmhost
+    u = kvm_guest(h)
+    old = qemu_pid(h, u)
+    ticks = Ticks(h, u)
+    try:
+        start_ticker(h, u)
+        # 1 ms of downtime at 10 MB/s: 10 KB, fewer than the ticker
+        # dirties in a pass
+        r = h.run("vmadm", "migrate", u, "--live", "--downtime-limit", "1",
+                  "--max-bandwidth", "10000000", check=False, timeout=600)
+        t1 = time.monotonic()
+        time.sleep(1)
+    finally:
+        ticks.close()
+    assert r.rc != 0
+    assert r.err.strip() == (
+        f"Cannot migrate VM {u}: did not converge within the downtime "
+        f"limit of 1 ms after 30 passes"
+        + r.err.strip().split("after 30 passes", 1)[1]), r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert qemu_pid(h, u) == old and state(h, u) == "running"
+    assert mig_socks(h, u) == []
+    # the guest was never stopped: the ticker ran on after the cancel
+    assert any(t > t1 for t, _ in ticks.ticks)
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+
+
+def test_migrate_usage_and_refusals(vmhost):
+    h = vmhost
+    img = install(h)
+    u = create(h, {"brand": "kvm", "ram": 256, "autoboot": False,
+                   "disks": [{"image_uuid": img, "boot": True}]})
+    r = h.run("vmadm", "migrate", u, "--live", check=False)
+    assert r.rc != 0 and r.err.strip() == \
+        f"Cannot migrate VM {u}: it is stopped, not running", r.err
+    r = h.run("vmadm", "migrate", u, check=False)
+    assert r.rc != 0 and "only --live" in r.err, r.err
+    r = h.run("vmadm", "migrate", u, "--live", "--downtime-limit", "0",
+              check=False)
+    assert r.rc != 0 and "Invalid --downtime-limit: 0" in r.err, r.err
