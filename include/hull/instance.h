@@ -194,16 +194,15 @@ int hull_instance_sysrq(const char *uuid, const char *type, char **screenshot,
  * record does not change.
  */
 struct hull_live_opts {
-	int downtime_ms;       /* 0: 300 ms, QEMU's default */
-	bool auto_converge;    /* throttle the guest rather than give up */
+	int downtime_ms;	 /* 0: 300 ms, QEMU's default */
+	bool auto_converge;	 /* throttle the guest rather than give up */
 	long long max_bandwidth; /* bytes/s; 0: no cap */
 };
 struct hull_live_result {
 	long long downtime_ms, total_ms, passes, transferred;
 	int pid, source_pid; /* the new and the old QEMU */
 };
-int hull_instance_migrate_live(const char *uuid,
-			       const struct hull_live_opts *o,
+int hull_instance_migrate_live(const char *uuid, const struct hull_live_opts *o,
 			       struct hull_live_result *res,
 			       struct hull_err *err);
 

@@ -14,19 +14,18 @@
 #include "lib/xalloc.h"
 
 /* The sockets QEMU listens on in the run directory (qemu.h). */
-static const char *const run_socks[] = {"console.sock", "ttyb.sock",
-					"qmp.sock", "qmp-cmd.sock", "vnc.sock",
-					NULL};
+static const char *const run_socks[] = {"console.sock", "ttyb.sock", "qmp.sock",
+					"qmp-cmd.sock", "vnc.sock",  NULL};
 
 /* Bounds on what a command line may hold: QEMU's own is a few KiB. */
 #define CMDLINE_ARGS_MAX 512
 
-char **hvm_qemu_cmdline_parse(const char *buf, size_t len,
-			      struct hull_err *err)
+char **hvm_qemu_cmdline_parse(const char *buf, size_t len, struct hull_err *err)
 {
 	if (len == 0 || buf[len - 1] != '\0') {
-		hull_err_set(err, EINVAL, "QEMU's command line: not "
-					  "NUL-terminated");
+		hull_err_set(err, EINVAL,
+			     "QEMU's command line: not "
+			     "NUL-terminated");
 		return NULL;
 	}
 	struct hull_strv v = {0};
@@ -69,8 +68,7 @@ int hvm_qemu_argv_taps(char *const *argv, int *fds, size_t max,
 			continue;
 		char *end;
 		long fd = strtol(v, &end, 10);
-		if (end == v || (*end && *end != ',') || fd < 3 ||
-		    fd > 65535)
+		if (end == v || (*end && *end != ',') || fd < 3 || fd > 65535)
 			return hull_err_set(err, EINVAL,
 					    "QEMU's command line: a tap's fd "
 					    "is not a descriptor number");
@@ -95,9 +93,9 @@ static char *socks_prefixed(const char *s, const char *run)
 		/* the path ends the option or is followed by a comma */
 		if (!at || (at[strlen(from)] && at[strlen(from)] != ','))
 			continue;
-		char *next = xasprintf("%.*s" HVM_QEMU_MIG_PREFIX "%s",
-				       (int)(at - out + rl + 1), out,
-				       at + rl + 1);
+		char *next =
+		    xasprintf("%.*s" HVM_QEMU_MIG_PREFIX "%s",
+			      (int)(at - out + rl + 1), out, at + rl + 1);
 		free(out);
 		out = next;
 	}

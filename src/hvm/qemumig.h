@@ -55,8 +55,8 @@ struct hvm_qemu_mig_stat {
 	int64_t passes;	     /* ram.dirty-sync-count */
 	int64_t downtime_ms; /* once completed */
 	int64_t total_ms;
-	int64_t transferred; /* ram.transferred, bytes */
-	int64_t remaining;   /* ram.remaining, bytes */
+	int64_t transferred;  /* ram.transferred, bytes */
+	int64_t remaining;    /* ram.remaining, bytes */
 	int64_t throttle_pct; /* cpu-throttle-percentage (auto-converge) */
 	char error[256];
 };

@@ -17,8 +17,7 @@
  * (supervisor/vm_migrate.h SV_VM_MIG_TIMEOUT_S) and the cancel. */
 #define MIGRATE_WAIT_MS (660 * 1000)
 
-int hull_instance_migrate_live(const char *uuid,
-			       const struct hull_live_opts *o,
+int hull_instance_migrate_live(const char *uuid, const struct hull_live_opts *o,
 			       struct hull_live_result *res,
 			       struct hull_err *err)
 {

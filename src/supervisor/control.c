@@ -64,8 +64,8 @@ static int int_field(json_t *j, const char *k, long long lo, long long hi,
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo ||
 	    json_integer_value(v) > hi)
-		return hull_err_set(err, EINVAL, "%s: not an integer %lld..%lld",
-				    k, lo, hi);
+		return hull_err_set(err, EINVAL,
+				    "%s: not an integer %lld..%lld", k, lo, hi);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -76,7 +76,8 @@ static int parse_migrate(json_t *j, struct control_req *req,
 	long long dt = 0, bw = 0, passes = 0;
 	json_t *ac = json_object_get(j, "auto_converge");
 	if (ac && !json_is_boolean(ac))
-		return hull_err_set(err, EINVAL, "auto_converge: not a boolean");
+		return hull_err_set(err, EINVAL,
+				    "auto_converge: not a boolean");
 	if (!json_is_true(json_object_get(j, "live")))
 		return hull_err_set(err, EINVAL,
 				    "migrate: only a live migration (live: "

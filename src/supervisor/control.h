@@ -30,7 +30,7 @@ struct control_req {
 	int signo;		   /* kill */
 	unsigned short rows, cols; /* winsize: 1..1000 each */
 	/* migrate (supervisor/vm_migrate.h): 0 for a default */
-	int downtime_ms;       /* 1..60000 */
+	int downtime_ms; /* 1..60000 */
 	bool auto_converge;
 	long long max_bandwidth; /* bytes/s, 0..2^40 */
 	int max_passes;		 /* 0..1000 */

@@ -89,8 +89,8 @@ struct supervisor {
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
 	struct sv_client *mig_client; /* owed a live migration's answer */
-	unsigned client_seq;	     /* for the holder's names of clients */
-	char pushed[HOLDER_MSG_MAX]; /* the state the holder has */
+	unsigned client_seq;	      /* for the holder's names of clients */
+	char pushed[HOLDER_MSG_MAX];  /* the state the holder has */
 };
 
 /* The one supervisor of this process, for callbacks whose data is a
@@ -201,12 +201,26 @@ static void console_log_write(struct supervisor *sv, const char *buf, size_t n)
 		(void)!write(sv->log_fd, buf, n);
 }
 
+/* One read of the console, logged and relayed: what read returned. */
+static ssize_t console_relay(struct supervisor *sv, int fd)
+{
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n <= 0)
+		return n;
+	console_log_write(sv, buf, (size_t)n);
+	for (struct sv_client *c = sv->clients; c; c = c->next)
+		if (c->console)
+			(void)!send(c->fd, buf, (size_t)n,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n;
+}
+
 static void on_console(struct sv_loop *loop, int fd, uint32_t events,
 		       void *data)
 {
 	struct supervisor *sv = data;
-	char buf[4096];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t n = console_relay(sv, fd);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -215,11 +229,6 @@ static void on_console(struct sv_loop *loop, int fd, uint32_t events,
 		sv_loop_del(loop, fd);
 		return;
 	}
-	console_log_write(sv, buf, (size_t)n);
-	for (struct sv_client *c = sv->clients; c; c = c->next)
-		if (c->console)
-			(void)!send(c->fd, buf, (size_t)n,
-				    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void on_console_client(struct sv_loop *loop, int fd, uint32_t events,
@@ -769,8 +778,9 @@ static void mig_switched(void *data, const struct sv_vm_mig_switch *s)
 	struct hull_err err = {0};
 	int old = sv->proc.console_fd;
 	if (old >= 0) {
-		/* what the source still wrote, then its end */
-		on_console(sv->loop, old, EPOLLIN, sv);
+		/* all the source wrote (it has quit), then its end */
+		while (console_relay(sv, old) > 0)
+			;
 		sv_loop_del(sv->loop, old);
 		close(old);
 	}

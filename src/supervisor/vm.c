@@ -390,8 +390,8 @@ int sv_vm_emulator_start(struct sv_vm *vm, char **argv, const int *keep,
 	/* A live migration runs two emulators in the cgroup for a while:
 	 * room for both guests' memory until the first is gone. */
 	if (hh.ram_mib > 0 && ram_copies > 1)
-		hh.ram_mib = hh.ram_mib * ram_copies +
-			     hvm_hull_overhead_mib(hh.ram_mib);
+		hh.ram_mib =
+		    hh.ram_mib * ram_copies + hvm_hull_overhead_mib(hh.ram_mib);
 	hh.argv = argv;
 	hh.envp = envp;
 	hh.root = root;
@@ -611,8 +611,8 @@ int sv_vm_qmp_replace(struct sv_vm *vm, int qmp, struct hull_err *err)
 	_cleanup_free_ char *qmpc = hull_root_path(
 	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_QEMU_QMPC_SOCK, vm->uuid);
 	if (r == 0)
-		r = sv_vnc_qemu_changed(vm->vnc, qmpc, vm->inst->vm.vnc_password,
-					err);
+		r = sv_vnc_qemu_changed(vm->vnc, qmpc,
+					vm->inst->vm.vnc_password, err);
 	return r;
 }
 

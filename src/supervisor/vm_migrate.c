@@ -36,8 +36,8 @@
 #define SWITCH_MS 30000
 
 static const char *const socks[] = {HVM_QEMU_CONSOLE_SOCK, HVM_QEMU_COM2_SOCK,
-				    HVM_QEMU_QMP_SOCK, HVM_QEMU_QMPC_SOCK,
-				    HVM_QEMU_VNC_SOCK, NULL};
+				    HVM_QEMU_QMP_SOCK,	   HVM_QEMU_QMPC_SOCK,
+				    HVM_QEMU_VNC_SOCK,	   NULL};
 
 enum mig_phase { MIG_COPY, MIG_CANCEL, MIG_TARGET };
 
@@ -123,8 +123,16 @@ static void mig_switch(struct sv_vm_mig *m)
 {
 	struct sv_vm *vm = m->vm;
 	struct hull_err err = {0};
-	/* The source quits first: QEMU removes its listening sockets'
-	 * paths as it exits, which must not take the target's. */
+	struct sv_vm_mig_cb cb = m->cb;
+	/* The console first: the source, paused for good, writes nothing
+	 * more, and what the guest writes in the target is relayed at once
+	 * (the supervisor reads what the source wrote before). */
+	struct sv_vm_mig_switch sw = {.pid = m->dst_pid,
+				      .console_fd = m->dst_console};
+	m->dst_console = -1;
+	cb.sw(cb.data, &sw);
+	/* The source quits before its sockets' names go to the target:
+	 * QEMU removes its listening sockets' paths as it exits. */
 	if (hvm_qmp_execute(m->qs, "quit", NULL, QMP_MS, &err) < 0)
 		kill(m->src_pid, SIGKILL);
 	struct pollfd pfd = {m->src_pidfd, POLLIN, 0};
@@ -142,29 +150,22 @@ static void mig_switch(struct sv_vm_mig *m)
 			sv_log("warn", "live migration: rename %s: %s", from,
 			       strerror(errno));
 	}
-	struct sv_vm_mig_switch sw = {.pid = m->dst_pid,
-				      .console_fd = m->dst_console};
-	m->dst_console = -1;
 	int qmp = m->dst_qmp;
 	m->dst_qmp = -1;
 	if (sv_vm_qmp_replace(vm, qmp, &err) < 0)
 		sv_log("warn", "live migration: QMP: %s", err.msg);
 	if (sv_vm_limits_reset(vm, &err) < 0)
 		sv_log("warn", "live migration: cgroup limits: %s", err.msg);
-	struct sv_vm_mig_cb cb = m->cb;
-	cb.sw(cb.data, &sw);
 	if (sv_metadata_restart(&err) < 0)
 		sv_log("warn", "live migration: metadata: %s", err.msg);
 	json_t *res = json_pack(
 	    "{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:b}", "downtime_ms",
 	    (json_int_t)m->last.downtime_ms, "total_ms",
-	    (json_int_t)m->last.total_ms, "passes",
-	    (json_int_t)m->last.passes, "transferred",
-	    (json_int_t)m->last.transferred, "throttle_pct",
+	    (json_int_t)m->last.total_ms, "passes", (json_int_t)m->last.passes,
+	    "transferred", (json_int_t)m->last.transferred, "throttle_pct",
 	    (json_int_t)m->last.throttle_pct, "pid", (int)m->dst_pid,
 	    "source_pid", (int)m->src_pid, "downtime_limit_ms",
-	    (json_int_t)m->o.downtime_ms, "auto_converge",
-	    m->o.auto_converge);
+	    (json_int_t)m->o.downtime_ms, "auto_converge", m->o.auto_converge);
 	sv_log("info",
 	       "live migration done: QEMU pid %d runs the guest (downtime "
 	       "%lld ms, %lld passes, %lld bytes)",
@@ -175,13 +176,13 @@ static void mig_switch(struct sv_vm_mig *m)
 	json_decref(res);
 }
 
-static void on_tick(struct sv_loop *loop, int fd, uint32_t events,
-		    void *data)
+static void on_tick(struct sv_loop *loop, int fd, uint32_t events, void *data)
 {
 	struct sv_vm_mig *m = data;
 	struct hull_err err = {0};
 	uint64_t ticks;
-	(void)!read(fd, &ticks, sizeof(ticks));
+	if (fd >= 0)
+		(void)!read(fd, &ticks, sizeof(ticks));
 	if (m->phase == MIG_TARGET) {
 		char st[32] = "";
 		if (hvm_qmp_status(m->qd, st, sizeof(st), QMP_MS, &err) < 0) {
@@ -214,9 +215,11 @@ static void on_tick(struct sv_loop *loop, int fd, uint32_t events,
 	m->last = st;
 	switch (st.state) {
 	case HVM_QEMU_MIG_COMPLETED:
-		/* Even after a cancel: QEMU finished first. */
+		/* Even after a cancel: QEMU finished first. The target is
+		 * asked at once. */
 		m->phase = MIG_TARGET;
 		m->deadline_ms = now_ms() + SWITCH_MS;
+		on_tick(loop, -1, 0, m);
 		return;
 	case HVM_QEMU_MIG_FAILED:
 	case HVM_QEMU_MIG_CANCELLED:
@@ -225,8 +228,9 @@ static void on_tick(struct sv_loop *loop, int fd, uint32_t events,
 			hull_err_set(&err, ETIMEDOUT, "%s", m->why);
 		else
 			hull_err_set(&err, EIO, "QEMU: migration %s: %s",
-				     st.state == HVM_QEMU_MIG_FAILED ? "failed"
-								    : "cancelled",
+				     st.state == HVM_QEMU_MIG_FAILED
+					 ? "failed"
+					 : "cancelled",
 				     st.error);
 		mig_fail(m, &err);
 		return;
@@ -290,8 +294,9 @@ static int path_wait(const char *path, int timeout_ms, struct hull_err *err)
 	long long end = now_ms() + timeout_ms;
 	while (access(path, F_OK) < 0) {
 		if (now_ms() > end)
-			return hull_err_set(err, ETIMEDOUT, "%s: not there in "
-							    "time",
+			return hull_err_set(err, ETIMEDOUT,
+					    "%s: not there in "
+					    "time",
 					    path);
 		nanosleep(&(struct timespec){0, 2000000L}, NULL);
 	}
@@ -320,6 +325,13 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	_cleanup_free_ char *qmpc = run_path(uuid, "", HVM_QEMU_QMPC_SOCK);
+	/* the target's sockets */
+	_cleanup_free_ char *con =
+	    run_path(uuid, HVM_QEMU_MIG_PREFIX, HVM_QEMU_CONSOLE_SOCK);
+	_cleanup_free_ char *qe =
+	    run_path(uuid, HVM_QEMU_MIG_PREFIX, HVM_QEMU_QMP_SOCK);
+	_cleanup_free_ char *qc =
+	    run_path(uuid, HVM_QEMU_MIG_PREFIX, HVM_QEMU_QMPC_SOCK);
 
 	m->src_pidfd = (int)syscall(SYS_pidfd_open, m->src_pid, 0);
 	if (m->src_pidfd < 0) {
@@ -339,12 +351,11 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 	/* The taps are single-queue: the target shares the source's open
 	 * files, which only the running guest reads. */
 	for (int i = 0; i < ntaps; i++) {
-		mine[i] = (int)syscall(SYS_pidfd_getfd, m->src_pidfd, taps[i],
-				       0);
+		mine[i] =
+		    (int)syscall(SYS_pidfd_getfd, m->src_pidfd, taps[i], 0);
 		if (mine[i] < 0) {
-			r = hull_err_sys(err, errno,
-					 "tap %d of QEMU (fd %d)", i,
-					 taps[i]);
+			r = hull_err_sys(err, errno, "tap %d of QEMU (fd %d)",
+					 i, taps[i]);
 			goto out;
 		}
 	}
@@ -352,8 +363,8 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 		r = hull_err_sys(err, errno, "socketpair");
 		goto out;
 	}
-	if (!(nargv = hvm_qemu_migrate_argv(argv, run, mine, (size_t)ntaps,
-					    err))) {
+	if (!(nargv =
+		  hvm_qemu_migrate_argv(argv, run, mine, (size_t)ntaps, err))) {
 		r = -err->code;
 		goto out;
 	}
@@ -363,7 +374,8 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 		goto out;
 	}
 	for (const char *const *s = socks; *s; s++) {
-		_cleanup_free_ char *p = run_path(uuid, HVM_QEMU_MIG_PREFIX, *s);
+		_cleanup_free_ char *p =
+		    run_path(uuid, HVM_QEMU_MIG_PREFIX, *s);
 		unlink(p);
 	}
 	int keep[HVM_QEMU_MIG_TAPS_MAX + 1];
@@ -377,12 +389,6 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 	}
 	sv_log("info", "live migration: target QEMU is pid %d",
 	       (int)m->dst_pid);
-	_cleanup_free_ char *con = run_path(uuid, HVM_QEMU_MIG_PREFIX,
-					    HVM_QEMU_CONSOLE_SOCK);
-	_cleanup_free_ char *qe =
-	    run_path(uuid, HVM_QEMU_MIG_PREFIX, HVM_QEMU_QMP_SOCK);
-	_cleanup_free_ char *qc =
-	    run_path(uuid, HVM_QEMU_MIG_PREFIX, HVM_QEMU_QMPC_SOCK);
 	if ((m->dst_console = hvm_com2_connect(con, QMP_MS, err)) < 0 ||
 	    (m->dst_qmp = hvm_com2_connect(qe, QMP_MS, err)) < 0 ||
 	    (r = path_wait(qc, QMP_MS, err)) < 0 ||
@@ -397,11 +403,11 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 	if ((r = qmp_args(m->qd, "migrate-incoming",
 			  json_pack("{s:s}", "uri", uri), err)) < 0)
 		goto out;
-	json_t *cap = json_pack("{s:[{s:s, s:b}]}", "capabilities",
-				"capability", "auto-converge", "state",
-				m->o.auto_converge);
-	json_int_t bw = m->o.max_bandwidth > 0 ? m->o.max_bandwidth
-					       : (json_int_t)1 << 40;
+	json_t *cap =
+	    json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
+		      "auto-converge", "state", m->o.auto_converge);
+	json_int_t bw =
+	    m->o.max_bandwidth > 0 ? m->o.max_bandwidth : (json_int_t)1 << 40;
 	if ((r = qmp_args(m->qs, "migrate-set-capabilities", cap, err)) < 0 ||
 	    (r = qmp_args(m->qs, "migrate-set-parameters",
 			  json_pack("{s:I, s:I}", "downtime-limit",
@@ -467,8 +473,8 @@ int sv_vm_migrate_start(struct sv_vm *vm, const struct sv_vm_mig_opts *o,
 	struct itimerspec it = {.it_value = {0, TICK_NS},
 				.it_interval = {0, TICK_NS}};
 	if (r == 0) {
-		m->timer = timerfd_create(CLOCK_MONOTONIC,
-					  TFD_CLOEXEC | TFD_NONBLOCK);
+		m->timer =
+		    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (m->timer < 0 || timerfd_settime(m->timer, 0, &it, NULL) < 0)
 			r = hull_err_sys(err, errno, "timer");
 		else

@@ -42,7 +42,8 @@ static char *const src[] = {
 static void test_cmdline_parse(void **state)
 {
 	(void)state;
-	static const char buf[] = "qemu\0-m\0" "256\0";
+	static const char buf[] = "qemu\0-m\0"
+				  "256\0";
 	struct hull_err err = {0};
 	char **v = hvm_qemu_cmdline_parse(buf, sizeof(buf) - 1, &err);
 	assert_non_null(v);
@@ -93,17 +94,17 @@ static void test_migrate_argv(void **state)
 	assert_int_equal(n, sizeof(src) / sizeof(*src) - 1 - 2 + 2);
 	assert_string_equal(v[n - 2], "-incoming");
 	assert_string_equal(v[n - 1], "defer");
-	assert_string_equal(
-	    v[2], "socket,id=com1,path=" RUN "/mig-console.sock,server=on,"
-		  "wait=off");
+	assert_string_equal(v[2], "socket,id=com1,path=" RUN
+				  "/mig-console.sock,server=on,"
+				  "wait=off");
 	assert_string_equal(v[4], "socket,id=qmpc,path=" RUN
 				  "/mig-qmp-cmd.sock,server=on,wait=off");
 	assert_string_equal(v[6], "unix:" RUN "/mig-vnc.sock,password=on");
 	assert_string_equal(v[8], "tap,id=net0,fd=30");
 	assert_string_equal(v[12], "tap,id=net1,fd=31");
 	/* only whole socket paths are renamed */
-	assert_string_equal(v[14], "console=ttyS0 path=" RUN
-				   "/console.sockets");
+	assert_string_equal(v[14],
+			    "console=ttyS0 path=" RUN "/console.sockets");
 	hull_strv_free(v);
 	/* as many descriptors as taps */
 	assert_null(hvm_qemu_migrate_argv(src, RUN, mine, 1, &err));

@@ -46,8 +46,8 @@ int vmadm_migrate(int argc, char **argv)
 						  optarg);
 			break;
 		case 'B':
-			if ((o.max_bandwidth =
-				 number(optarg, 1, 1LL << 40)) < 0)
+			if ((o.max_bandwidth = number(optarg, 1, 1LL << 40)) <
+			    0)
 				return vmadm_fail("Invalid --max-bandwidth: %s "
 						  "(bytes per second)",
 						  optarg);
