@@ -228,7 +228,7 @@ def test_kvm_live_migration_keeps_the_guest_running(vmhost):
         # ping and the console saw also holds the new TCG's cold code
         # cache and (the console) the supervisor's relay.
         assert qemu_downtime <= 600, rec
-        assert gap_ms < 2000 and ping_gap_ms < 2000, rec
+        assert gap_ms < 2000 and ping_gap_ms < 5000, rec
         sv = sv_log(h, u)
         assert "live migration done" in sv
         r = subprocess.run(["ip", "netns", "exec", net.ns, prog("vmadm"),
