@@ -357,3 +357,29 @@ def test_migrate_usage_and_refusals(vmhost):
     r = h.run("vmadm", "migrate", u, "--live", "--downtime-limit", "0",
               check=False)
     assert r.rc != 0 and "Invalid --downtime-limit: 0" in r.err, r.err
+
+
+def test_kvm_migrated_vm_is_adopted_after_its_supervisor_is_killed(vmhost):
+    # The supervisor's holder keeps the new QEMU's console and QMP and
+    # its pid: a supervisor killed after the migration is replaced by one
+    # that adopts the new QEMU. The cgroup's memory limit is back to one
+    # guest's.
+    from test_supervisor_adopt import (alive, kill_and_adopt, memory_limit,
+                                       vm_asks_metadata)
+    h = vmhost
+    u = kvm_guest(h)
+    limit = memory_limit(h, u)
+    guest_sh(h, u, "X=adopted; echo hull-guest: set X=$X",
+             "hull-guest: set ")
+    old = qemu_pid(h, u)
+    h.run("vmadm", "migrate", u, "--live", timeout=600)
+    new = qemu_pid(h, u)
+    assert new != old and not alive(old)
+    assert memory_limit(h, u) == limit
+    kill_and_adopt(h, u)
+    assert qemu_pid(h, u) == new and alive(new)
+    assert guest_sh(h, u, "echo hull-guest: again X=$X",
+                    "hull-guest: again ") == "hull-guest: again X=adopted"
+    assert vm_asks_metadata(h, u)
+    h.run("vmadm", "stop", u, "-t", "60", timeout=90)
+    assert state(h, u) == "stopped" and not alive(new)
