@@ -38,6 +38,7 @@
 #include "net/instance.h"
 #include "net/nic.h"
 #include "supervisor/log.h"
+#include "supervisor/vm_migrate.h"
 #include "supervisor/vnc.h"
 
 /* What QEMU reads besides its argv: firmware and option ROMs (SeaBIOS
@@ -593,6 +594,9 @@ int sv_vm_adopt(struct sv_vm *vm, const struct inst *inst,
 	vm->inst = inst;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
+	struct hull_err merr = {0};
+	if (vm->kvm_brand && sv_vm_migrate_recover(vm, &merr) < 0)
+		sv_log("error", "%s", merr.msg);
 	if (vm->kvm_brand && inst->vm.vnc_port >= 0)
 		vnc_setup(vm, uuid, run, loop);
 	return 0;

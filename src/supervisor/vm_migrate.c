@@ -508,3 +508,54 @@ void sv_vm_migrate_abort(struct sv_vm *vm, const char *why)
 	hull_err_set(&err, ECANCELED, "%s", why);
 	mig_fail(vm->mig, &err);
 }
+
+int sv_vm_migrate_recover(struct sv_vm *vm, struct hull_err *err)
+{
+	_cleanup_free_ char *tq =
+	    run_path(vm->uuid, HVM_QEMU_MIG_PREFIX, HVM_QEMU_QMPC_SOCK);
+	if (access(tq, F_OK) < 0)
+		return 0;
+	sv_log("warn", "live migration: a predecessor's migration was under "
+		       "way: the target QEMU goes, the guest stays");
+	_cleanup_free_ char *sq = run_path(vm->uuid, "", HVM_QEMU_QMPC_SOCK);
+	struct hull_err e2 = {0};
+	struct hvm_qmp *qs = hvm_qmp_open(sq, QMP_MS, err);
+	if (qs)
+		(void)hvm_qmp_execute(qs, "migrate_cancel", NULL, QMP_MS, &e2);
+	struct hvm_qmp *qd = hvm_qmp_open(tq, 1000, &e2);
+	if (qd) {
+		(void)hvm_qmp_execute(qd, "quit", NULL, QMP_MS, &e2);
+		hvm_qmp_close(qd);
+	}
+	for (const char *const *s = socks; *s; s++) {
+		_cleanup_free_ char *p =
+		    run_path(vm->uuid, HVM_QEMU_MIG_PREFIX, *s);
+		unlink(p);
+	}
+	if (!qs)
+		return hull_err_prefix(err, "live migration: the source QEMU");
+	/* The source ends its migration (cancelled, or failed with the
+	 * target gone; or completed, the guest paused): it runs the guest. */
+	int r = 0;
+	long long end = now_ms() + SWITCH_MS;
+	for (;;) {
+		json_t *v = NULL;
+		struct hvm_qemu_mig_stat st;
+		if ((r = hvm_qmp_execute(qs, "query-migrate", &v, QMP_MS,
+					 err)) < 0)
+			break;
+		hvm_qemu_mig_stat_parse(v, &st);
+		json_decref(v);
+		if (st.state != HVM_QEMU_MIG_ACTIVE || now_ms() > end)
+			break;
+		nanosleep(&(struct timespec){0, TICK_NS}, NULL);
+	}
+	char state[32] = "";
+	if (r == 0 &&
+	    (r = hvm_qmp_status(qs, state, sizeof(state), QMP_MS, err)) == 0 &&
+	    strcmp(state, "running"))
+		r = hvm_qmp_execute(qs, "cont", NULL, QMP_MS, err);
+	hvm_qmp_close(qs);
+	return r < 0 ? hull_err_prefix(err, "live migration: the source QEMU")
+		     : 0;
+}

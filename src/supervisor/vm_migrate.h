@@ -73,4 +73,10 @@ bool sv_vm_migrating(const struct sv_vm *vm);
  * the target is killed, done is called with why. */
 void sv_vm_migrate_abort(struct sv_vm *vm, const char *why);
 
+/* An adopter's first step for a kvm VM: a migration its predecessor left
+ * under way (the target's mig-* sockets are there) ends with the guest
+ * in the source (migrate_cancel, the target told to quit, `cont` if QEMU
+ * had paused it). */
+int sv_vm_migrate_recover(struct sv_vm *vm, struct hull_err *err);
+
 #endif
