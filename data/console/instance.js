@@ -1,11 +1,12 @@
-// instance.js - one instance: properties, nics, snapshots (create, roll
+// instance.js - one instance: properties, resource use, nics, snapshots (create, roll
 // back, delete), tags and metadata (edit), firewall, and its console.
 import {api, enc} from "./api.js";
 import {el, clear, say, table, fmt} from "./dom.js";
 import {failed} from "./app.js";
 import {PlainTerm} from "./term.js";
+import {cjsRequire} from "./cjs.js";
 
-const TABS = ["Properties", "Network", "Snapshots", "Tags", "Metadata", "Firewall", "Console"];
+const TABS = ["Properties", "Usage", "Network", "Snapshots", "Tags", "Metadata", "Firewall", "Console"];
 
 export async function showInstance(view, id) {
   const base = `/my/machines/${enc(id)}`;
@@ -27,7 +28,8 @@ export async function showInstance(view, id) {
     }
   }}, "Delete");
   const panel = el("section", {id: "tab-panel", role: "tabpanel"});
-  const tabs = el("div", {class: "tabs", role: "tablist"}, TABS.map((t) =>
+  const tabNames = VM_BRANDS.includes(m.brand) ? [...TABS, "Screen"] : TABS;
+  const tabs = el("div", {class: "tabs", role: "tablist"}, tabNames.map((t) =>
     el("button", {type: "button", role: "tab", id: `tab-${t.toLowerCase()}`,
       "aria-selected": "false", onclick: () => select(t)}, t)));
   view.append(title, el("p", {}, "State: ", stateEl), el("div", {class: "toolbar"}, actions, del), tabs, panel);
@@ -50,7 +52,7 @@ export async function showInstance(view, id) {
     panel.setAttribute("aria-labelledby", `tab-${t.toLowerCase()}`);
     try {
       m = await api("GET", base);
-      await PANES[t](panel, base, m);
+      await (PANES[t] || PANE_SCREEN[t])(panel, base, m);
     } catch (e) {
       failed(e);
     }
@@ -64,6 +66,48 @@ const PANES = {
       "primaryIp", "compute_node", "created", "updated", "firewall_enabled", "type"];
     panel.append(el("dl", {class: "props"}, keys.filter((k) => k in m).map((k) =>
       [el("dt", {}, k), el("dd", {"data-prop": k}, fmt(m[k]))])));
+  },
+
+  // What it uses now (GET .../usage: its agent's last report, every few
+  // seconds), refreshed while the tab is shown.
+  async Usage(panel, base) {
+    const dl = el("dl", {class: "props", id: "usage"});
+    panel.append(dl);
+    // The two latest distinct reports: CPU use now is between them.
+    let prev = null, cur = null;
+    const tick = async () => {
+      if (!dl.isConnected) return;
+      let u;
+      try {
+        u = await api("GET", `${base}/usage`);
+      } catch (e) {
+        failed(e);
+        return;
+      }
+      if (!dl.isConnected) return;
+      if (!cur || u.sampled !== cur.sampled) [prev, cur] = [cur, u];
+      clear(dl);
+      const row = (key, label, text, raw) => dl.append(el("dt", {}, label),
+        el("dd", {"data-usage": key, "data-value": raw === undefined ? null : raw}, text));
+      const of = (used, limit, unit) => used === undefined ? "not reported" :
+        limit === undefined ? unit(used) : `${unit(used)} of ${unit(limit)} (${Math.round(100 * used / limit)}%)`;
+      const mib = (b) => b < 1048576 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1048576).toFixed(1)} MiB`;
+      row("state", "State", u.state);
+      row("memory", "Memory", of(u.mem_used_bytes, u.mem_limit_bytes, mib), u.mem_used_bytes);
+      let cpu = u.cpu_usec === undefined ? "not reported" : `${(u.cpu_usec / 1e6).toFixed(2)} s`;
+      if (prev && prev.cpu_usec !== undefined && cur.cpu_usec !== undefined) {
+        const dt = (Date.parse(cur.sampled) - Date.parse(prev.sampled)) * 1000;
+        if (dt > 0) cpu += `, ${(100 * (cur.cpu_usec - prev.cpu_usec) / dt).toFixed(1)}% now`;
+      }
+      row("cpu", "CPU time", cpu, u.cpu_usec);
+      row("processes", "Processes", of(u.processes, u.processes_limit, String), u.processes);
+      row("disk", "Disk", of(u.disk_used_bytes, u.disk_quota_bytes, mib), u.disk_used_bytes);
+      row("net", "Network", u.net_rx_bytes === undefined ? "not reported" :
+        `${mib(u.net_rx_bytes)} in, ${mib(u.net_tx_bytes)} out`, u.net_rx_bytes);
+      row("sampled", "Reported", u.sampled || "");
+      setTimeout(tick, 2000);
+    };
+    await tick();
   },
 
   Network(panel, base, m) {
@@ -135,6 +179,19 @@ const PANES = {
   },
 };
 
+// A kvm VM's screen (VNC) besides its serial console.
+const VM_BRANDS = ["kvm", "bhyve"];
+const PANE_SCREEN = {
+  async Screen(panel, base, m) {
+    const box = el("div", {class: "screen-box", id: "screen", role: "application",
+      "aria-label": `Screen of ${m.name}`});
+    panel.append(el("p", {}, `Screen of ${m.name} (${m.brand})`), box);
+    const t = await api("POST", `${base}/console`, {type: "vnc"});
+    const {openScreen} = await import("./screen.js");
+    openScreen(box, t, wsUrl);
+  },
+};
+
 async function kvPane(panel, path, what, stringsOnly) {
   const kv = await api("GET", path);
   const key = el("input", {id: `${what}-key`, "aria-label": `${what} key`, placeholder: "key"});
@@ -163,23 +220,31 @@ async function kvPane(panel, path, what, stringsOnly) {
     }}, key, value, el("button", {type: "submit", id: `${what}-set`}, "Set")));
 }
 
-// Debian's xterm.js (a classic script defining window.Terminal) when it
-// can run; the page's own plain terminal (term.js) when it cannot (Debian
-// 12's package is broken: see term.js).
+// Debian's xterm.js (node-xterm: its CommonJS modules, run by cjs.js) with
+// its fit addon, when the package is there; the page's own plain terminal
+// (term.js) when it is not.
+const XTERM = "/console/vendor/xterm-cjs";
 let xterm = null;
 function loadXterm() {
-  if (!xterm) xterm = new Promise((resolve) => {
-    const done = () => resolve(typeof window.Terminal === "function" ? window.Terminal : PlainTerm);
-    const s = el("script", {src: "/console/vendor/xterm/xterm.js"});
-    s.addEventListener("load", done);
-    s.addEventListener("error", done);
-    // Its failure to run is reported through the window, not the script.
-    window.addEventListener("error", (e) => {
-      if (e.filename && e.filename.endsWith("/vendor/xterm/xterm.js")) e.preventDefault();
-    });
-    document.head.append(el("link", {rel: "stylesheet", href: "/console/vendor/xterm/xterm.css"}), s);
-  });
+  if (!xterm) xterm = (async () => {
+    try {
+      const {Terminal} = await cjsRequire(XTERM, "lib/public/Terminal.js");
+      const fit = await cjsRequire(XTERM, "lib/addons/fit/fit.js");
+      Terminal.applyAddon(fit);
+      document.head.append(el("link", {rel: "stylesheet", href: `${XTERM}/lib/xterm.css`}));
+      return Terminal;
+    } catch (err) {
+      return PlainTerm;
+    }
+  })();
   return xterm;
+}
+
+// The WebSocket URL a console ticket names (a path: on this host).
+function wsUrl(url) {
+  if (!url) throw new Error("the console endpoint gave no WebSocket URL");
+  if (url.startsWith("/")) return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${url}`;
+  return url;
 }
 
 // A terminal on the WebSocket the console ticket names ({ticket, url,
@@ -188,9 +253,7 @@ function loadXterm() {
 // CONSOLES).
 async function openTerminal(box, t) {
   const Term = await loadXterm();
-  let url = t.url;
-  if (!url) throw new Error("the console endpoint gave no WebSocket URL");
-  if (url.startsWith("/")) url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${url}`;
+  const url = wsUrl(t.url);
   const term = new Term({cols: 80, rows: 24, scrollback: 5000});
   term.open(box);
   const ws = new WebSocket(url);
@@ -215,5 +278,12 @@ async function openTerminal(box, t) {
   const input = box.querySelector("textarea");
   if (input) input.dataset.termInput = "";
   term.focus();
-  window.addEventListener("hashchange", () => ws.close(), {once: true});
+  // The terminal fills its box: a new window size is a new pty size.
+  const refit = () => term.fit && term.fit();
+  refit();
+  window.addEventListener("resize", refit);
+  window.addEventListener("hashchange", () => {
+    window.removeEventListener("resize", refit);
+    ws.close();
+  }, {once: true});
 }

@@ -1,7 +1,6 @@
 // term.js - a plain terminal for the Console tab when Debian's xterm.js
-// cannot run: bookworm's libjs-xterm 3.8.1 installs an xterm.js that only
-// requires modules the package does not ship, so window.Terminal is never
-// defined. This one keeps a scrollback of text lines, handles what a
+// (node-xterm, run through cjs.js) is not installed. This one keeps a
+// scrollback of text lines, handles what a
 // shell on a serial line or a zone console sends (CR, LF, backspace, tab,
 // and ANSI/VT100 escape sequences: erase-in-line and clear-screen acted
 // on, colours and cursor moves dropped), and turns keys into the bytes a

@@ -186,7 +186,25 @@ int hull_instance_sysrq(const char *uuid, const char *type, char **screenshot,
 			struct hull_err *err);
 
 /*
- * A running kvm VM's live migration on this host (vmadm migrate --live):
+ * Moves a running bhyve VM to a fresh hull-vmm on this host while it
+ * runs (vmadm migrate --live: live migration between two emulator
+ * processes, the upgrade path for hull-vmm's binary; docs/vmadm.md).
+ * downtime_ms: the pause the guest may see (0: hull-vmm's 300 ms);
+ * auto_converge: throttle the guest's vCPUs when it dirties memory
+ * faster than it can be sent; bandwidth_mib: a cap on what is copied
+ * per second (MiB/s; 0: none). On success *result (caller frees) is
+ * hull-vmm's answer (iterations, bytes, memory_bytes, zero_pages,
+ * downtime_ns, total_ns, throttle) and the new emulator's pid; on any
+ * failure the VM runs on in the emulator it had. No lock: the record is
+ * not changed.
+ */
+int hull_instance_move_live(const char *uuid, int downtime_ms,
+			    bool auto_converge, int bandwidth_mib,
+			    json_t **result, struct hull_err *err);
+
+/*
+ * A running kvm VM's live migration on this host (vmadm migrate --live,
+ * through hull_instance_move_live):
  * from its QEMU to a new one, through QEMU's pre-copy migration; on any
  * failure (no convergence within the downtime limit without
  * auto_converge, the target gone) the guest runs on in the old one. The

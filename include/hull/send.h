@@ -46,6 +46,14 @@ int hull_instance_send(const char *uuid, const struct hull_send_opts *o, int fd,
 		       struct hull_send_result *res, struct hull_err *err);
 
 /*
+ * Destroys the send-N snapshots of instance uuid but the newest keep
+ * (keep >= 1): the replicas a replication keeps on either side. The
+ * newest, the base of the next increment, always stays.
+ */
+int hull_instance_send_prune(const char *uuid, unsigned keep,
+			     struct hull_err *err);
+
+/*
  * Reads a stream from fd and creates the instance on this pool (a full
  * stream), or brings an instance it has up to the stream's snapshot (an
  * incremental one; the instance must be stopped here). While it runs the

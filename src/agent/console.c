@@ -24,6 +24,7 @@
 #include <curl/curl.h>
 
 #include "agent/agent.h"
+#include "lib/conframe.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
@@ -35,7 +36,12 @@
 struct agent_console {
 	char *head, *key;
 	bool insecure;
-	char server[37], pair[37];
+	char server[37], pair[37], uuid[37];
+	/* A text console: the head node's bytes are lib/conframe.h's
+	 * records (keystrokes and window sizes), read into in. */
+	bool framed;
+	uint8_t *in;
+	size_t in_len;
 	int con;
 	char *scroll;
 	size_t scroll_len;
@@ -46,6 +52,7 @@ static void console_free(struct agent_console *a)
 	free(a->head);
 	free(a->key);
 	free(a->scroll);
+	free(a->in);
 	if (a->con >= 0)
 		close(a->con);
 	free(a);
@@ -91,6 +98,43 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* The head node's bytes: to the console as they are, or, in records,
+ * keystrokes to the console and window sizes to the zone's pty (as the
+ * head node does for a zone of its own). -1 ends the console. */
+static int from_head(struct agent_console *a, const char *p, size_t n)
+{
+	if (!a->framed)
+		return write_all(a->con, p, n);
+	/* Room for one whole record past what is kept. */
+	if (a->in_len + n > CONFRAME_HEADER + CONFRAME_DATA_MAX + 16384)
+		return -1;
+	a->in = xrealloc(a->in, a->in_len + n);
+	memcpy(a->in + a->in_len, p, n);
+	a->in_len += n;
+	size_t off = 0;
+	for (;;) {
+		struct conframe f;
+		size_t used;
+		int r = conframe_next(a->in + off, a->in_len - off, &f, &used);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		off += used;
+		if (f.type == CONFRAME_DATA) {
+			if (write_all(a->con, (const char *)f.data, f.len) < 0)
+				return -1;
+		} else {
+			/* A VM's serial line has no size: nothing to do. */
+			(void)zone_console_winsize(a->uuid, f.rows, f.cols,
+						   NULL);
+		}
+	}
+	memmove(a->in, a->in + off, a->in_len - off);
+	a->in_len -= off;
+	return 0;
+}
+
 static void *console_run(void *arg)
 {
 	struct agent_console *a = arg;
@@ -116,8 +160,9 @@ static void *console_run(void *arg)
 			      "Host: hull-head\r\n"
 			      "Authorization: HullAgent %s\r\n"
 			      "Connection: Upgrade\r\n"
-			      "Upgrade: hull-console\r\n\r\n",
-			      a->server, a->pair, a->key);
+			      "Upgrade: hull-console\r\n%s\r\n",
+			      a->server, a->pair, a->key,
+			      a->framed ? "Hull-Console-Frames: 1\r\n" : "");
 	int r = curl_send_all(c, sock, req, strlen(req));
 	free(req);
 	if (r < 0)
@@ -146,7 +191,7 @@ static void *console_run(void *arg)
 	if (strncmp(head, "HTTP/1.1 101", 12))
 		goto out;
 	size_t extra = have - (size_t)(end + 4 - head);
-	if (extra && write_all(a->con, end + 4, extra) < 0)
+	if (extra && from_head(a, end + 4, extra) < 0)
 		goto out;
 	if (a->scroll_len &&
 	    curl_send_all(c, sock, a->scroll, a->scroll_len) < 0)
@@ -169,7 +214,7 @@ static void *console_run(void *arg)
 				if (cr == CURLE_AGAIN)
 					break;
 				if (cr != CURLE_OK || !got ||
-				    write_all(a->con, buf, got) < 0)
+				    from_head(a, buf, got) < 0)
 					goto out;
 			}
 		}
@@ -204,6 +249,8 @@ int agent_console_start(const struct agent_conf *c, const char *uuid,
 	a->insecure = c->insecure_tls;
 	snprintf(a->server, sizeof(a->server), "%s", c->server_uuid);
 	snprintf(a->pair, sizeof(a->pair), "%s", pair);
+	snprintf(a->uuid, sizeof(a->uuid), "%s", uuid);
+	a->framed = !vnc;
 	a->con = con;
 	if (!vnc)
 		(void)zone_console_tail(uuid, SCROLLBACK, &a->scroll,

@@ -420,6 +420,7 @@ struct conn {
 	const struct agent_conf *c;
 	int fd;
 	char vm[HULL_UUID_LEN + 1];
+	long keep; /* a replica: the send snapshots kept here; 0: all */
 };
 
 static unsigned int psk_server(SSL *ssl, const char *identity,
@@ -440,6 +441,7 @@ static unsigned int psk_server(SSL *ssl, const char *identity,
 	    st == 200 &&
 	    unhex(hull_json_str(ans, "secret", NULL), (uint8_t *)psk) == 0) {
 		snprintf(cn->vm, sizeof(cn->vm), "%s", identity);
+		cn->keep = (long)hull_json_int(ans, "keep", 0);
 		n = 32;
 	}
 	json_decref(ans);
@@ -588,6 +590,13 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 	json_t *p = json_pack("{s:b}", "autoboot", 0);
 	hull_instance_update(cn->vm, p, NULL, NULL);
 	json_decref(p);
+	/* A standby keeps the newest keep replicas (a failed prune is
+	 * tried again after the next one). */
+	struct hull_err e2 = {0};
+	if (cn->keep > 0 &&
+	    hull_instance_send_prune(cn->vm, (unsigned)cn->keep, &e2) < 0)
+		agent_log("warn", json_pack("{s:s}", "vm", cn->vm), "%s",
+			  e2.msg);
 	return 0;
 }
 
@@ -835,6 +844,12 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 	if (!strcmp(action, "migrate_sync") ||
 	    !strcmp(action, "migrate_replicate")) {
 		int r = send_to_target(c, uuid, params, snap, err);
+		long keep = (long)hull_json_int(params, "keep", 0);
+		struct hull_err e2 = {0};
+		if (r == 0 && keep > 0 &&
+		    hull_instance_send_prune(uuid, (unsigned)keep, &e2) < 0)
+			agent_log("warn", json_pack("{s:s}", "vm", uuid), "%s",
+				  e2.msg);
 		if (r == 0)
 			*result = json_pack("{s:s}", "snapshot", snap);
 		return r;

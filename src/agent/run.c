@@ -17,6 +17,7 @@
 
 #include "agent/agent.h"
 #include "hull/events.h"
+#include "hull/usage.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
 
@@ -47,6 +48,44 @@ static void reachability(struct loop *l, bool ok, const char *why)
 			  l->c->head, why);
 }
 
+/* What each running instance uses (hull/usage.h), for the web console's
+ * instance page. The disk figures are the slow part: they are read with
+ * the full beat and repeated from disk (uuid -> figures) in between. */
+static json_t *usage_report(json_t *vms, bool full, json_t *disk)
+{
+	json_t *out = json_object();
+	const char *uuid;
+	json_t *st;
+	json_object_foreach(vms, uuid, st)
+	{
+		if (strcmp(json_string_value(st) ? json_string_value(st) : "",
+			   "running"))
+			continue;
+		bool known = json_object_get(disk, uuid) != NULL;
+		json_t *u = hull_instance_usage(uuid, full || !known);
+		if (full || !known) {
+			json_t *d = json_object();
+			json_object_set(d, "disk_used_bytes",
+					json_object_get(u, "disk_used_bytes"));
+			json_object_set(d, "disk_quota_bytes",
+					json_object_get(u, "disk_quota_bytes"));
+			json_object_set_new(disk, uuid, d);
+		} else {
+			json_object_update_missing(u,
+						   json_object_get(disk, uuid));
+		}
+		json_object_set_new(out, uuid, u);
+	}
+	/* Forget the instances gone. */
+	void *tmp;
+	json_object_foreach_safe(disk, tmp, uuid, st)
+	{
+		if (!json_object_get(out, uuid))
+			json_object_del(disk, uuid);
+	}
+	return out;
+}
+
 static void *heartbeat_loop(void *arg)
 {
 	struct loop *l = arg;
@@ -54,6 +93,7 @@ static void *heartbeat_loop(void *arg)
 	_cleanup_free_ char *path =
 	    xasprintf("/agent/servers/%s/heartbeat", l->c->server_uuid);
 	time_t last_sysinfo = 0;
+	json_t *disk = json_object();
 	while (!*l->stop) {
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -61,6 +101,9 @@ static void *heartbeat_loop(void *arg)
 		 * once a minute after (cn-agent's full reload period). */
 		bool full = t0.tv_sec - last_sysinfo >= 60;
 		json_t *body = agent_capacity(full, NULL);
+		json_object_set_new(
+		    body, "usage",
+		    usage_report(json_object_get(body, "vms"), full, disk));
 		if (agent_migration_port > 0)
 			json_object_set_new(body, "migration_port",
 					    json_integer(agent_migration_port));
@@ -86,6 +129,7 @@ static void *heartbeat_loop(void *arg)
 		for (int i = 0; i < AGENT_HEARTBEAT_S * 10 && !*l->stop; i++)
 			sleep_ms(100);
 	}
+	json_decref(disk);
 	agent_http_free(h);
 	return NULL;
 }

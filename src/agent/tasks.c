@@ -138,7 +138,9 @@ static int run(const struct agent_conf *c, const char *action, const char *uuid,
 	}
 	if (!strcmp(action, "reboot"))
 		return hull_instance_reboot(uuid, false, NULL, err);
-	if (!strcmp(action, "delete")) {
+	/* discard: what a create taken from this server left (the head
+	 * node's lostcreate.h), deleted as a delete would. */
+	if (!strcmp(action, "delete") || !strcmp(action, "discard")) {
 		int r = hull_instance_delete(uuid, NULL, err);
 		return r == -ENOENT ? 0 : r;
 	}
@@ -167,7 +169,8 @@ static json_t *after_crash(const char *action, const char *uuid)
 	json_decref(vm);
 	if (!strcmp(action, "create") && exists)
 		return report_new(true, NULL, uuid);
-	if (!strcmp(action, "delete") && !exists)
+	if ((!strcmp(action, "delete") || !strcmp(action, "discard")) &&
+	    !exists)
 		return report_new(true, NULL, NULL);
 	/* A switch cut off after it stopped the instance: the instance is
 	 * still this server's (its autoboot is cleared only once the

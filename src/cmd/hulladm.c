@@ -8,7 +8,8 @@
  *   hulladm user passwd LOGIN --password-file F
  *   hulladm user key-add LOGIN PUBKEY_FILE [--name N]
  *   hulladm package add NAME --memory MiB --disk MiB --vcpus N [--swap MiB]
- *           [--cpu-cap N] [--brand B]
+ *           [--cpu-cap N] [--brand B] [--replication SECONDS
+ *           [--replication-keep N]]
  *   hulladm network create|add NAME --subnet CIDR --provision-start IP
  *           --provision-end IP --nic-tag TAG [--gateway IP] [--vlan N]
  *           [--mtu N] [--resolvers IP,...] [--route DEST=GW]...
@@ -56,7 +57,8 @@ static void usage(FILE *f)
 		"  user key-add LOGIN PUBKEY_FILE [--name N]\n"
 		"  package add NAME --memory MiB --disk MiB --vcpus N "
 		"[--swap MiB]\n"
-		"        [--cpu-cap N] [--brand B]\n"
+		"        [--cpu-cap N] [--brand B] [--replication SECONDS\n"
+		"        [--replication-keep N]]\n"
 		"  network create NAME --subnet CIDR --provision-start IP\n"
 		"        --provision-end IP --nic-tag TAG [--gateway IP]\n"
 		"        [--vlan N] [--mtu N] [--resolvers IP,...]\n"
@@ -306,6 +308,8 @@ static int cmd_package(int argc, char **argv)
 	    {"swap", required_argument, NULL, 's'},
 	    {"cpu-cap", required_argument, NULL, 'c'},
 	    {"brand", required_argument, NULL, 'b'},
+	    {"replication", required_argument, NULL, 'r'},
+	    {"replication-keep", required_argument, NULL, 'k'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct head_package p = {
@@ -335,6 +339,13 @@ static int cmd_package(int argc, char **argv)
 			break;
 		case 'b':
 			p.brand = optarg;
+			break;
+		case 'r':
+			p.replication = num("--replication", optarg, &bad);
+			break;
+		case 'k':
+			p.replication_keep =
+			    num("--replication-keep", optarg, &bad);
 			break;
 		default:
 			return usage_error("package: bad option");
@@ -901,7 +912,7 @@ static int cmd_replication(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : "";
 	bool list = !strcmp(sub, "list");
-	long interval = 0, keep = 3;
+	long interval = 0, keep = REPLICA_KEEP;
 	if (!list) {
 		if (strcmp(sub, "set") || argc < 3)
 			return usage_error(
@@ -938,17 +949,20 @@ static int cmd_replication(int argc, char **argv)
 	if (r == 0 && json_out) {
 		hull_json_print(out);
 	} else if (r == 0 && list) {
-		printf("%-36s  %-36s  %-9s  %8s  %s\n", "VM", "STANDBY",
-		       "STATE", "INTERVAL", "LAST REPLICA");
+		printf("%-36s  %-36s  %-9s  %8s  %4s  %-24s  %s\n", "VM",
+		       "STANDBY", "STATE", "INTERVAL", "KEEP", "LAST REPLICA",
+		       "ERROR");
 		size_t i;
 		json_t *v;
 		json_array_foreach(out, i, v)
-		    printf("%-36s  %-36s  %-9s  %8lld  %s\n",
+		    printf("%-36s  %-36s  %-9s  %8lld  %4lld  %-24s  %s\n",
 			   hull_json_str(v, "vm", "-"),
 			   hull_json_str(v, "standby", "-"),
 			   hull_json_str(v, "state", "-"),
 			   (long long)hull_json_int(v, "interval_s", 0),
-			   hull_json_str(v, "last_replica_at", "-"));
+			   (long long)hull_json_int(v, "keep", REPLICA_KEEP),
+			   hull_json_str(v, "last_replica_at", "-"),
+			   hull_json_str(v, "error", "-"));
 	} else if (r == 0) {
 		printf("Instance %s replicates to server %s every %ld s\n",
 		       argv[2], hull_json_str(out, "standby", ""), interval);

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "head/admin.h"
+#include "head/replicate.h"
 #include "head/sshkey.h"
 #include "image/manifest.h"
 #include "lib/fileio.h"
@@ -259,6 +260,13 @@ int head_package_add(struct store *s, const struct head_package *p,
 				    "package %s: --brand %.20s: joyent, "
 				    "joyent-minimal, lx, kvm or bhyve",
 				    p->name, p->brand);
+	if (p->replication < 0 || p->replication_keep < 0 ||
+	    (p->replication_keep && !p->replication))
+		return hull_err_set(err, EINVAL,
+				    "package %s: --replication SECONDS "
+				    "(and --replication-keep N) must be "
+				    "positive",
+				    p->name);
 	if ((r = unique_name(s, "packages", "package", p->name, err)) < 0)
 		return r;
 	char uuid[HULL_UUID_LEN + 1];
@@ -277,6 +285,14 @@ int head_package_add(struct store *s, const struct head_package *p,
 		json_object_set_new(v, "cpu_cap", json_integer(p->cpu_cap));
 	if (p->brand)
 		json_object_set_new(v, "brand", json_string(p->brand));
+	if (p->replication > 0) {
+		json_object_set_new(v, "replication_interval",
+				    json_integer(p->replication));
+		json_object_set_new(v, "replication_keep",
+				    json_integer(p->replication_keep
+						     ? p->replication_keep
+						     : REPLICA_KEEP));
+	}
 	r = store_put(s, "packages", uuid, v, "", NULL, err);
 	if (r == 0 && rec)
 		*rec = json_incref(v);

@@ -69,6 +69,7 @@ int head_user_passwd(struct store *s, const char *login, const char *password,
 struct head_package {
 	const char *name, *brand;
 	long memory, disk, swap, vcpus, cpu_cap; /* swap, cpu_cap -1: none */
+	long replication, replication_keep;	 /* seconds, count; 0: none */
 };
 int head_package_add(struct store *s, const struct head_package *p,
 		     json_t **rec, struct hull_err *err);

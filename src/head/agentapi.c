@@ -30,6 +30,7 @@
 #include "head/admin.h"
 #include "head/api.h"
 #include "head/console.h"
+#include "head/lostcreate.h"
 #include "head/machines.h"
 #include "head/migrate.h"
 #include "head/networks.h"
@@ -82,7 +83,8 @@ static const char *const reported[] = {"hostname",
 				       "disk_pool_alloc_bytes",
 				       "vms",
 				       "migration_port",
-				       "underlay_ip"};
+				       "underlay_ip",
+				       "usage"};
 
 static bool client_ip(struct api_req *q, char out[INET6_ADDRSTRLEN])
 {
@@ -142,11 +144,13 @@ static int heartbeat(struct api_req *q, const char *uuid)
 	json_t *st;
 	json_object_foreach(json_object_get(q->body, "vms"), vm, st)
 	{
-		if (hull_uuid_valid(vm) && json_is_string(st))
-			machine_agent_report(q->store, uuid, vm,
-					     json_string_value(st), NULL);
+		if (hull_uuid_valid(vm) && json_is_string(st) &&
+		    machine_agent_report(q->store, uuid, vm,
+					 json_string_value(st), NULL) == -EPERM)
+			lost_create_stray(q->store, uuid, vm);
 	}
 	replica_tick(q->store, uuid, json_object_get(q->body, "vms"));
+	lost_creates_tick(q->store);
 	return api_reply(q, 200, json_pack("{s:s}", "status", "running"));
 }
 
@@ -163,6 +167,7 @@ static int tasks_list(struct api_req *q, const char *uuid)
 {
 	json_t *all = NULL;
 	struct hull_err err = {0};
+	lost_creates_tick(q->store);
 	if (store_find(q->store, "tasks", "server", uuid, &all, &err) < 0)
 		return api_error(q, 500, "InternalError", "%s", err.msg);
 	json_t *out = json_array();
@@ -254,6 +259,8 @@ static int vm_report(struct api_req *q, const char *uuid, const char *vm)
 				 "a vm uuid and its state are required");
 	struct hull_err err = {0};
 	int r = machine_agent_report(q->store, uuid, vm, state, &err);
+	if (r == -EPERM)
+		lost_create_stray(q->store, uuid, vm);
 	if (r == -EPERM)
 		return api_error(q, 403, "NotAuthorized", "%s", err.msg);
 	if (r < 0)

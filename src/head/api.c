@@ -680,13 +680,14 @@ void api_stop(struct api *a)
 	webui_stop(a ? a->webui : NULL); /* before the daemon: webui.h */
 	if (!a)
 		return;
-	console_hub_free(a->consoles); /* before the daemon: see console.h */
+	console_hub_stop(a->consoles); /* before the daemon: see console.h */
 	task_listen(NULL, NULL);
 	park_stop(a->parked); /* likewise: see park.h */
 	migrate_watch_stop(); /* likewise */
 	if (a->d)
 		MHD_stop_daemon(a->d);
 	park_free(a->parked);
+	console_hub_free(a->consoles);
 	webui_free(a->webui);
 	free(a->cert_pem);
 	free(a->key_pem);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "head/admin.h"
+#include "head/opsapi.h"
 #include "head/api.h"
 #include "head/fwrules.h"
 #include "head/machines.h"
@@ -285,6 +286,10 @@ int cloudapi_dispatch(struct api_req *q)
 		free(url);
 		return 0;
 	}
+	if ((!strcmp(what, "packages") || !strcmp(what, "images") ||
+	     (!strcmp(what, "networks") && q->nseg <= 3)) &&
+	    !is(q, "GET") && !is(q, "HEAD"))
+		return ops_dispatch(q, what);
 	if (!strcmp(what, "packages"))
 		return list_or_get(q, "packages", all_visible, package_view,
 				   "id");

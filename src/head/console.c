@@ -44,6 +44,7 @@
 #include "head/admin.h"
 #include "head/servers.h"
 #include "head/websock.h"
+#include "lib/conframe.h"
 #include "lib/host.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -81,6 +82,9 @@ struct bridge {
 	char pair[HULL_UUID_LEN + 1];
 	int wake[2];
 	bool claimed; /* the agent's request came */
+	/* The agent takes lib/conframe.h's records (keystrokes and window
+	 * sizes), not raw keystrokes. */
+	bool framed;
 	struct MHD_UpgradeResponseHandle *con_urh;
 	int ws;	 /* the browser's socket (libmicrohttpd's) */
 	int con; /* the console's socket or the VNC relay's */
@@ -110,7 +114,7 @@ struct console_hub *console_hub_new(void)
 	return h;
 }
 
-void console_hub_free(struct console_hub *h)
+void console_hub_stop(struct console_hub *h)
 {
 	if (!h)
 		return;
@@ -124,6 +128,12 @@ void console_hub_free(struct console_hub *h)
 	while (h->nbridges)
 		pthread_cond_wait(&h->gone, &h->lock);
 	pthread_mutex_unlock(&h->lock);
+}
+
+void console_hub_free(struct console_hub *h)
+{
+	if (!h)
+		return;
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->gone);
 	free(h->t);
@@ -399,13 +409,41 @@ static uint16_t control(struct bridge *b, const uint8_t *p, size_t n)
 		/* A screen (VNC) has no window size of its own. A failure
 		 * (the instance just stopped) ends nothing: the console
 		 * closing does. */
+		unsigned rows = (unsigned)json_integer_value(rw),
+			 cols = (unsigned)json_integer_value(cl);
 		if (!b->vnc && !b->remote)
-			(void)zone_console_winsize(
-			    b->machine, (unsigned)json_integer_value(rw),
-			    (unsigned)json_integer_value(cl), NULL);
+			(void)zone_console_winsize(b->machine, rows, cols,
+						   NULL);
+		else if (!b->vnc && b->framed) {
+			/* The node's agent sets it, as above. */
+			uint8_t rec[CONFRAME_HEADER + 4];
+			conframe_resize(rec, rows, cols);
+			if (write_full(b->con, rec, sizeof(rec)) < 0)
+				code = WS_CLOSE_GOING_AWAY;
+		}
 	}
 	json_decref(j);
 	return code;
+}
+
+/* Keystrokes to the console: as they are, or in records for an agent
+ * that asked for them (one write: see ws_send). */
+static int to_console(struct bridge *b, const uint8_t *p, size_t n)
+{
+	if (!b->framed || !n)
+		return write_full(b->con, p, n);
+	while (n) {
+		uint8_t rec[CONFRAME_HEADER + 4096];
+		size_t k = n < 4096 ? n : 4096;
+		conframe_header(rec, CONFRAME_DATA, k);
+		memcpy(rec + CONFRAME_HEADER, p, k);
+		int r = write_full(b->con, rec, CONFRAME_HEADER + k);
+		if (r < 0)
+			return r;
+		p += k;
+		n -= k;
+	}
+	return 0;
 }
 
 /* Waits for the agent's connection (CONSOLE_AGENT_WAIT_MS), or for the
@@ -501,7 +539,7 @@ static void *bridge_run(void *arg)
 				continue;
 			}
 			if (m.opcode == WS_OP_BINARY) {
-				if (write_full(b->con, m.payload, m.len) < 0) {
+				if (to_console(b, m.payload, m.len) < 0) {
 					code = WS_CLOSE_GOING_AWAY;
 					goto close;
 				}
@@ -568,15 +606,20 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 		b->extra_len = extra_in_size;
 	}
 	pthread_mutex_lock(&h->lock);
-	b->next = h->bridges;
-	h->bridges = b;
-	h->nbridges++;
+	/* An upgrade that completes while hull-api stops gets no thread:
+	 * the hub no longer waits for new bridges. */
+	bool stopping = h->stopping;
+	if (!stopping) {
+		b->next = h->bridges;
+		h->bridges = b;
+		h->nbridges++;
+	}
 	pthread_mutex_unlock(&h->lock);
 	pthread_t t;
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, bridge_run, b) != 0) {
+	if (stopping || pthread_create(&t, &a, bridge_run, b) != 0) {
 		pthread_mutex_lock(&h->lock);
 		waiting_remove(h, b);
 		pthread_mutex_unlock(&h->lock);
@@ -585,7 +628,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *req_cls,
 		free(b->scroll);
 		free(b->extra);
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		bridge_unlink(b);
+		if (!stopping)
+			bridge_unlink(b);
 		free(b);
 	}
 	pthread_attr_destroy(&a);
@@ -682,9 +726,12 @@ int console_agent_open(struct api_req *q, const char *server, const char *pair)
 	for (struct bridge *w = h->waiting; w && !b; w = w->next_waiting)
 		if (!strcmp(w->pair, pair) && !strcmp(w->server, server))
 			b = w;
+	const char *fr = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
+						     "Hull-Console-Frames");
 	if (b) {
 		waiting_remove(h, b);
 		b->claimed = true;
+		b->framed = !b->vnc && fr && !strcmp(fr, "1");
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (!b)

@@ -30,8 +30,11 @@ struct console_hub;
 
 struct console_hub *console_hub_new(void);
 /* Ends every bridge (their WebSockets close) and waits for their
- * threads; then frees. Must run before the HTTP daemon stops. NULL is
- * fine. */
+ * threads; an upgrade that completes later is closed at once. Must run
+ * before the HTTP daemon stops. NULL is fine. */
+void console_hub_stop(struct console_hub *h);
+/* Frees a stopped hub, after the HTTP daemon stopped (its callbacks
+ * read the hub until then). NULL is fine. */
 void console_hub_free(struct console_hub *h);
 
 /* Is this request the console's WebSocket (authenticated by its ticket,

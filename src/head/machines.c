@@ -15,8 +15,10 @@
 #include "head/migrate.h"
 #include "head/networks.h"
 #include "head/placement.h"
+#include "head/replicate.h"
 #include "head/affinity.h"
 #include "head/fwrules.h"
+#include "head/lostcreate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -53,14 +55,17 @@ const char *machine_state_of_vm(const char *s)
 	return s;
 }
 
+/* hull's own fields of a machine record, never shown. */
+static const char *const internal[] = {
+    "owner",   "server",       "payload",	 "audit",
+    "task",    "retried",      "first_try",	 "resize",
+    "cpu_cap", "stray_server", "stray_discarded"};
+
 /* The machine as CloudAPI shows it: the record less hull's own fields.
  * The view shares the record's values (a list of 1,000 machines copies
  * no more than their top-level keys): neither may change them after. */
 json_t *machine_view(json_t *m)
 {
-	static const char *const internal[] = {
-	    "owner",   "server",    "payload", "audit",	 "task",
-	    "retried", "first_try", "resize",  "cpu_cap"};
 	json_t *v = json_object();
 	const char *k;
 	json_t *x;
@@ -150,6 +155,18 @@ static int machine_load(struct api_req *q, const char *id, json_t **m,
 
 /* ---- list ---- */
 
+/* The machine as machine_shown shows it, made of m itself (a record this
+ * list owns and shares with nobody): hull's fields deleted in place, no
+ * second object built (a list of 1,000 builds 1,000 fewer). */
+static json_t *machine_shown_owned(struct api_req *q, json_t *m)
+{
+	for (size_t i = 0; i < sizeof(internal) / sizeof(*internal); i++)
+		json_object_del(m, internal[i]);
+	if (!show_credentials(q))
+		json_object_del(json_object_get(m, "metadata"), "credentials");
+	return json_incref(m);
+}
+
 struct filter_ctx {
 	json_t *tags; /* {key: value} wanted */
 };
@@ -219,7 +236,16 @@ static int machines_list(struct api_req *q)
 				 "limit must be a number from 1 to 1000");
 	struct hull_err err = {0};
 	json_t *all = NULL;
-	if (store_find(q->store, "machines", "owner", me(q), &all, &err) < 0)
+	/* The page after the last (the CLI asks for it whenever a page was
+	 * full): empty when the account has no more records than offset,
+	 * known from the index without reading 1,000 of them. */
+	long n = 0;
+	if (offset > 0 &&
+	    store_count(q->store, "machines", "owner", me(q), &n, &err) == 0 &&
+	    n <= offset)
+		all = json_array();
+	else if (store_find(q->store, "machines", "owner", me(q), &all, &err) <
+		 0)
 		return api_error(q, 500, "InternalError", "%s", err.msg);
 	struct filter_ctx f = {json_object()};
 	api_query_foreach(q, collect_tag, &f);
@@ -233,7 +259,7 @@ static int machines_list(struct api_req *q)
 			continue;
 		if (seen++ < offset || (long)json_array_size(out) >= limit)
 			continue;
-		json_array_append_new(out, machine_shown(q, m));
+		json_array_append_new(out, machine_shown_owned(q, m));
 	}
 	json_decref(f.tags);
 	json_decref(all);
@@ -736,6 +762,11 @@ static int machines_create(struct api_req *q)
 		api_error(q, 500, "InternalError", "%s", err.msg);
 		goto out;
 	}
+	/* The package's replication policy (hull's, beyond Triton): when
+	 * no other server has room for a standby the instance has none
+	 * (absent from `hulladm replication list`; `replication set`
+	 * tries again). */
+	replica_from_package(q->store, id, pkg, NULL);
 	api_reply(q, 201, machine_shown(q, m));
 out:
 	json_decref(img);
@@ -1012,6 +1043,35 @@ static int machine_action(struct api_req *q, const char *id)
 		return machine_resize(q, id);
 	return api_error(q, 409, "InvalidArgument",
 			 "action %.40s is not supported yet", action);
+}
+
+/* GET /:login/machines/:id/usage: what the instance uses now, as its
+ * server's agent last reported it (each heartbeat: hull/usage.h), with
+ * its limits from the record and when it was reported. An instance not
+ * running has no figures: only its limits and state. */
+static int machine_usage(struct api_req *q, const char *id)
+{
+	json_t *m = NULL;
+	if (machine_load(q, id, &m, NULL) < 0)
+		return 0;
+	json_t *srv = NULL;
+	const char *server = hull_json_str(m, "server", "");
+	json_t *out = NULL;
+	if (*server && !strcmp(hull_json_str(m, "state", ""), "running") &&
+	    store_get(q->store, "servers", server, &srv, NULL, NULL) == 0)
+		out = json_deep_copy(
+		    json_object_get(json_object_get(srv, "usage"), id));
+	if (!out)
+		out = json_object();
+	else if (json_object_get(srv, "last_heartbeat"))
+		json_object_set(out, "sampled",
+				json_object_get(srv, "last_heartbeat"));
+	json_object_set(out, "state", json_object_get(m, "state"));
+	json_object_set(out, "memory", json_object_get(m, "memory"));
+	json_object_set(out, "disk", json_object_get(m, "disk"));
+	json_decref(srv);
+	json_decref(m);
+	return api_reply(q, 200, out);
 }
 
 static int machine_audit(struct api_req *q, const char *id)
@@ -1321,6 +1381,9 @@ static int machine_snapshots(struct api_req *q, const char *id)
 
 int machines_dispatch(struct api_req *q)
 {
+	/* A user waiting on a create whose only server went silent keeps
+	 * asking here: the give-up must not wait for another agent. */
+	lost_creates_tick(q->store);
 	if (q->nseg == 2) {
 		if (is(q, "GET") || is(q, "HEAD"))
 			return machines_list(q);
@@ -1355,6 +1418,8 @@ int machines_dispatch(struct api_req *q)
 		return console_ticket_post(q, id);
 	if (q->nseg == 4 && !strcmp(q->seg[3], "audit") && is(q, "GET"))
 		return machine_audit(q, id);
+	if (q->nseg == 4 && !strcmp(q->seg[3], "usage") && is(q, "GET"))
+		return machine_usage(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "snapshots"))
 		return machine_snapshots(q, id);
 	if ((q->nseg == 4 || q->nseg == 5) && !strcmp(q->seg[3], "tags"))
@@ -1410,7 +1475,8 @@ struct report {
 static int apply_report(json_t *m, void *arg)
 {
 	struct report *rp = arg;
-	if (strcmp(hull_json_str(m, "server", ""), rp->server))
+	if (strcmp(hull_json_str(m, "server", ""), rp->server) ||
+	    lost_create_is_stray(m, rp->server))
 		return -EPERM;
 	const char *cur = hull_json_str(m, "state", "");
 	if (!strcmp(cur, "deleted") || !strcmp(cur, rp->state))
@@ -1652,6 +1718,10 @@ int machine_task_done(struct store *s, json_t *task, bool ok, const char *error,
 			 ok,
 			 json_object_get(task, "params"),
 			 hull_json_str(task, "audit", NULL)};
+	/* The leftover of a create taken from this server: not the
+	 * machine's (lostcreate.h). */
+	if (!strcmp(d.action, "discard"))
+		return 0;
 	if (!ok && !strcmp(d.action, "create") &&
 	    machine_retry(s, task, error) == 0)
 		return 0;

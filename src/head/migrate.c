@@ -282,14 +282,19 @@ static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 	json_t *pin = NULL;
 	store_get(q->store, "config", pinkey, &pin, NULL, NULL);
 	const char *want = hull_json_str(pin, "server", NULL);
+	/* Never the instance's standby: its replica there has the
+	 * instance's uuid, which the target's copy would replace. */
+	char *standby = replica_standby_of(q->store, id);
 	json_array_foreach(cands, i, c)
 	{
 		if (strcmp(json_string_value(c), src) &&
+		    (!standby || strcmp(json_string_value(c), standby)) &&
 		    (!want || !strcmp(json_string_value(c), want))) {
 			target = json_string_value(c);
 			break;
 		}
 	}
+	free(standby);
 	if (!target) {
 		json_decref(cands);
 		int r = want ? api_error(q, 409, "InsufficientCapacity",
@@ -745,8 +750,20 @@ int migrate_agent_dispatch(struct api_req *q, const char *server,
 	json_t *rec = NULL;
 	char *etag = NULL;
 	bool rec_migration = true;
-	if (!hull_uuid_valid(vm) ||
-	    store_get(q->store, "migrations", vm, &rec, &etag, &err) < 0) {
+	if (hull_uuid_valid(vm) &&
+	    store_get(q->store, "migrations", vm, &rec, &etag, &err) == 0 &&
+	    is_phase(rec, "abort") && is_state(rec, "successful") &&
+	    q->nseg == 5) {
+		/* An aborted migration's record: the instance's replication,
+		 * if any, answers the standby's handshake. */
+		json_t *rep = NULL;
+		if (replica_secret(q->store, server, vm, &rep) == 0) {
+			json_decref(rec);
+			rec = NULL;
+		}
+		json_decref(rep);
+	}
+	if (!hull_uuid_valid(vm) || !rec) {
 		free(etag);
 		etag = NULL;
 		/* Or the replication of vm: its standby is the target. */
@@ -772,11 +789,16 @@ int migrate_agent_dispatch(struct api_req *q, const char *server,
 					"this server is not the target of a "
 					"migration of %s",
 					vm);
-		else
-			ret = api_reply(
-			    q, 200,
+		else {
+			json_t *a =
 			    json_pack("{s:s, s:O}", "vm_uuid", vm, "secret",
-				      json_object_get(rec, "secret")));
+				      json_object_get(rec, "secret"));
+			/* A replication's: the replicas its standby keeps. */
+			if (json_object_get(rec, "keep"))
+				json_object_set(a, "keep",
+						json_object_get(rec, "keep"));
+			ret = api_reply(q, 200, a);
+		}
 	} else if (q->nseg == 6 && !strcmp(q->seg[5], "progress") &&
 		   !strcmp(q->method, "POST")) {
 		if (strcmp(hull_json_str(rec, "source_server_uuid", ""),

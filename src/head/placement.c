@@ -9,6 +9,7 @@
 
 #include "head/placecfg.h"
 #include "head/placement.h"
+#include "head/replicate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
@@ -120,6 +121,12 @@ static bool passes(struct store *s, json_t *srv, const struct placement_req *rq,
 		return false;
 	room_of(srv, ms, c, rq->owner, out);
 	json_decref(ms);
+	/* Copies that are no machine's own record here: standbys and
+	 * migrations' hidden copies, never overprovisioned. */
+	long copy_ram, copy_disk;
+	replica_copies_on(s, uuid, &copy_ram, &copy_disk);
+	out->ram -= copy_ram;
+	out->disk -= copy_disk;
 	double rram = ratio_of(srv, "ram", c->ratio_ram);
 	double rcpu = ratio_of(srv, "cpu", c->ratio_cpu);
 	double rdisk = ratio_of(srv, "disk", c->ratio_disk);

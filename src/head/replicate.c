@@ -139,9 +139,10 @@ int replica_secret(struct store *s, const char *server, const char *vm,
 		json_decref(rec);
 		return -EPERM;
 	}
-	*out = json_pack("{s:s, s:O, s:s, s:s}", "target_server_uuid", server,
-			 "secret", json_object_get(rec, "secret"), "vm_uuid",
-			 vm, "phase", "sync");
+	*out = json_pack("{s:s, s:O, s:s, s:s, s:I}", "target_server_uuid",
+			 server, "secret", json_object_get(rec, "secret"),
+			 "vm_uuid", vm, "phase", "sync", "keep",
+			 (json_int_t)hull_json_int(rec, "keep", REPLICA_KEEP));
 	json_decref(rec);
 	return 0;
 }
@@ -172,9 +173,11 @@ static void sync_due(struct store *s, const char *server)
 		json_t *cur = NULL;
 		char *etag = NULL;
 		if (store_get(s, "replications", vm, &cur, &etag, NULL) == 0) {
-			json_t *p =
-			    json_pack("{s:s, s:O}", "migration", vm, "secret",
-				      json_object_get(cur, "secret"));
+			json_t *p = json_pack(
+			    "{s:s, s:O, s:I}", "migration", vm, "secret",
+			    json_object_get(cur, "secret"), "keep",
+			    (json_int_t)hull_json_int(cur, "keep",
+						      REPLICA_KEEP));
 			if (json_object_get(cur, "last_snapshot"))
 				json_object_set(
 				    p, "base",
@@ -339,4 +342,89 @@ int replica_task_done(struct store *s, json_t *task, json_t *report,
 	}
 	return hull_err_set(err, EAGAIN, "replication %s: too many writers",
 			    vm);
+}
+
+int replica_from_package(struct store *s, const char *vm, json_t *pkg,
+			 struct hull_err *err)
+{
+	json_int_t interval = hull_json_int(pkg, "replication_interval", 0);
+	if (interval <= 0)
+		return 0;
+	return replica_set(
+	    s, vm, (long)interval,
+	    (long)hull_json_int(pkg, "replication_keep", REPLICA_KEEP), NULL,
+	    err);
+}
+
+static void machine_size(struct store *s, const char *vm, long *ram, long *disk)
+{
+	json_t *m = NULL;
+	*ram = *disk = 0;
+	if (store_get(s, "machines", vm, &m, NULL, NULL) == 0 &&
+	    strcmp(hull_json_str(m, "state", ""), "deleted")) {
+		*ram = (long)hull_json_int(m, "memory", 0);
+		*disk = (long)hull_json_int(m, "disk", 0);
+	}
+	json_decref(m);
+}
+
+void replica_copies_on(struct store *s, const char *server, long *ram_mib,
+		       long *disk_mib)
+{
+	*ram_mib = *disk_mib = 0;
+	/* Both buckets are small (one record per protected or moving
+	 * instance) and indexed by neither field: read whole. */
+	json_t *all = NULL;
+	size_t i;
+	json_t *rec;
+	long ram, disk;
+	if (store_find(s, "replications", NULL, NULL, &all, NULL) == 0)
+		json_array_foreach(all, i, rec)
+		{
+			if (strcmp(hull_json_str(rec, "standby", ""), server) ||
+			    strcmp(hull_json_str(rec, "state", ""), "active"))
+				continue;
+			machine_size(s, hull_json_str(rec, "vm", ""), &ram,
+				     &disk);
+			*ram_mib += ram;
+			*disk_mib += disk;
+		}
+	json_decref(all);
+	all = NULL;
+	if (store_find(s, "migrations", NULL, NULL, &all, NULL) == 0)
+		json_array_foreach(all, i, rec)
+		{
+			const char *ph = hull_json_str(rec, "phase", "");
+			bool ok = !strcmp(hull_json_str(rec, "state", ""),
+					  "successful");
+			if (ok &&
+			    (!strcmp(ph, "finalize") || !strcmp(ph, "abort")))
+				continue;
+			/* Before a successful switch the hidden copy is the
+			 * target's; after it, the source's. */
+			bool switched = (ok && !strcmp(ph, "switch")) ||
+					!strcmp(ph, "finalize");
+			const char *on =
+			    hull_json_str(rec,
+					  switched ? "source_server_uuid"
+						   : "target_server_uuid",
+					  "");
+			if (strcmp(on, server))
+				continue;
+			machine_size(s, hull_json_str(rec, "vm_uuid", ""), &ram,
+				     &disk);
+			*disk_mib += disk;
+		}
+	json_decref(all);
+}
+
+char *replica_standby_of(struct store *s, const char *vm)
+{
+	json_t *rec = NULL;
+	char *out = NULL;
+	if (store_get(s, "replications", vm, &rec, NULL, NULL) == 0 &&
+	    !strcmp(hull_json_str(rec, "state", ""), "active"))
+		out = xstrdup(hull_json_str(rec, "standby", ""));
+	json_decref(rec);
+	return out;
 }

@@ -22,6 +22,10 @@
 #include "head/store.h"
 #include "lib/err.h"
 
+/* The replicas (send snapshots) kept on the source and the standby when
+ * a policy names no count. */
+#define REPLICA_KEEP 2
+
 /* hulladm replication set: a policy for vm (interval_s > 0; keep >= 1),
  * its standby chosen by placement (never the instance's server). */
 int replica_set(struct store *s, const char *vm, long interval_s, long keep,
@@ -34,6 +38,22 @@ int replica_evacuate(struct store *s, const char *server, int *n,
 		     struct hull_err *err);
 /* On each heartbeat of server (vms: its {uuid: state}). */
 void replica_tick(struct store *s, const char *server, json_t *vms);
+
+/* At create: the policy of vm's package pkg (its replication_interval
+ * and replication_keep), if it has one. */
+int replica_from_package(struct store *s, const char *vm, json_t *pkg,
+			 struct hull_err *err);
+
+/* What copies that are not a machine's own record hold on server, for
+ * placement: standby copies of active replications (their disk and RAM:
+ * a recovery starts them there), the target copy of a migration before
+ * its switch and the source copy after it until finalize (disk). */
+void replica_copies_on(struct store *s, const char *server, long *ram_mib,
+		       long *disk_mib);
+
+/* The standby server of vm's active replication (caller frees), or
+ * NULL. */
+char *replica_standby_of(struct store *s, const char *vm);
 
 bool replica_task_is(const char *action);
 int replica_task_done(struct store *s, json_t *task, json_t *report,

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "head/admin.h"
+#include "head/replicate.h"
 #include "head/servers.h"
 #include "lib/json.h"
 #include "lib/uuid.h"
@@ -78,13 +79,22 @@ json_t *server_view(struct store *s, json_t *srv, int64_t now_ms)
 	json_t *v = json_deep_copy(srv);
 	json_object_del(v, "agent_key_sha256");
 	json_object_del(v, "heartbeat_ms");
+	json_object_del(v, "usage"); /* per instance: GET .../usage */
 	json_object_set_new(v, "status",
 			    json_string(server_status(srv, now_ms)));
 	json_t *ms = NULL;
 	if (store_find(s, "machines", "server", hull_json_str(srv, "uuid", ""),
 		       &ms, NULL) == 0) {
-		long ram, disk;
+		long ram, disk, cram, cdisk;
 		server_unreserved(srv, ms, &ram, &disk);
+		/* Standby and migration copies book room too (placement's
+		 * view, replicate.h). */
+		replica_copies_on(s, hull_json_str(srv, "uuid", ""), &cram,
+				  &cdisk);
+		ram -= cram;
+		disk -= cdisk;
+		json_object_set_new(v, "copies_ram", json_integer(cram));
+		json_object_set_new(v, "copies_disk", json_integer(cdisk));
 		json_object_set_new(v, "unreserved_ram", json_integer(ram));
 		json_object_set_new(v, "unreserved_disk", json_integer(disk));
 		json_t *vms = json_object();

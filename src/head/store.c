@@ -460,8 +460,11 @@ int store_find(struct store *s, const char *bucket, const char *field,
 	json_t *row;
 	json_array_foreach(rows, i, row)
 	{
-		const char *text = json_string_value(json_array_get(row, 0));
-		json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+		json_t *cell = json_array_get(row, 0);
+		const char *text = json_string_value(cell);
+		json_t *v =
+		    text ? json_loadb(text, json_string_length(cell), 0, NULL)
+			 : NULL;
 		if (json_is_object(v))
 			json_array_append_new(res, v);
 		else
@@ -469,6 +472,34 @@ int store_find(struct store *s, const char *bucket, const char *field,
 	}
 	json_decref(rows);
 	*out = res;
+	return 0;
+}
+
+int store_count(struct store *s, const char *bucket, const char *field,
+		const char *value, long *n, struct hull_err *err)
+{
+	const struct bucket *b;
+	int r = check_bucket(bucket, &b, err);
+	if (r < 0)
+		return r;
+	bool known = false;
+	for (int i = 0; i < 4 && b->fields[i]; i++)
+		known |= !strcmp(b->fields[i], field);
+	if (!known)
+		return hull_err_set(err, EINVAL, "store: %s has no index on %s",
+				    bucket, field);
+	const char *p[] = {bucket, field, value};
+	json_t *rows = NULL;
+	r = exec(s,
+		 "SELECT count(*) FROM record_index WHERE bucket = ? AND "
+		 "field = ? AND value = ?",
+		 3, p, &rows, NULL, err);
+	if (r < 0)
+		return r;
+	const char *t =
+	    json_string_value(json_array_get(json_array_get(rows, 0), 0));
+	*n = t ? strtol(t, NULL, 10) : 0;
+	json_decref(rows);
 	return 0;
 }
 

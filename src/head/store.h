@@ -64,6 +64,11 @@ int store_del(struct store *s, const char *bucket, const char *key,
 int store_find(struct store *s, const char *bucket, const char *field,
 	       const char *value, json_t **out, struct hull_err *err);
 
+/* How many records of bucket have indexed field equal to value (what
+ * store_find would return), without reading them. */
+int store_count(struct store *s, const char *bucket, const char *field,
+		const char *value, long *n, struct hull_err *err);
+
 /* Runs fn inside one transaction: everything it writes lands together or
  * not at all (fn's negative return rolls back and is returned). */
 int store_txn(struct store *s, int (*fn)(struct store *s, void *ctx), void *ctx,

@@ -51,15 +51,21 @@
 #include "head/admin.h"
 #include "head/webui.h"
 #include "head/servers.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/prog.h"
 #include "lib/uuid.h"
 #include "lib/xalloc.h"
 
-/* Debian's packages of the terminal and VNC clients (libjs-xterm,
+/* Debian's packages of the terminal and VNC clients (node-xterm,
  * novnc), served as they are installed. */
-#define XTERM_DIR "/usr/share/javascript/xterm"
 #define NOVNC_DIR "/usr/share/novnc"
+/* node-xterm: xterm.js as CommonJS modules. Each lib/ module is served
+ * wrapped in a call that registers it with the page's loader
+ * (data/console/cjs.js): the browser cannot run CommonJS as it is, and
+ * the page's CSP allows no eval. */
+#define XTERM_CJS_DIR "/usr/share/nodejs/xterm"
+#define XTERM_CJS_MAX (512 * 1024)
 #define WEBUI_KEEPALIVE 10
 #define FAILS_MAX 4096
 /* A failure older than this is forgotten. */
@@ -775,6 +781,34 @@ static bool segment_ok(const char *s)
 	return true;
 }
 
+/* A CommonJS module of node-xterm (path, owned: freed here), wrapped as
+ * hullCjs.define(ID, function (require, module, exports) {...}) with ID
+ * its path inside the package ("lib/public/Terminal.js"). */
+static int serve_cjs(struct api_req *q, char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r = hull_file_read(path, XTERM_CJS_MAX, &text, &len, NULL);
+	const char *id = path + strlen(XTERM_CJS_DIR) + 1;
+	if (r < 0) {
+		free(path);
+		return api_error(q, 404, "ResourceNotFound",
+				 "%.200s does not exist", q->path);
+	}
+	char *body = xasprintf("hullCjs.define(\"%s\", function (require, "
+			       "module, exports) {\n%s\n});\n",
+			       id, text);
+	free(text);
+	free(path);
+	struct MHD_Response *res = MHD_create_response_from_buffer(
+	    strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(res, "Content-Type",
+				"text/javascript; charset=utf-8");
+	q->response = res;
+	q->status = 200;
+	return 0;
+}
+
 static int serve_file(struct api_req *q)
 {
 	if (!is(q, "GET") && !is(q, "HEAD"))
@@ -783,12 +817,15 @@ static int serve_file(struct api_req *q)
 				 q->path);
 	const char *base = q->webui->dir;
 	int first = 1;
+	bool cjs = false;
 	if (q->nseg >= 3 && !strcmp(q->seg[1], "vendor")) {
-		if (!strcmp(q->seg[2], "xterm"))
-			base = XTERM_DIR;
-		else if (!strcmp(q->seg[2], "novnc"))
+		if (!strcmp(q->seg[2], "novnc"))
 			base = NOVNC_DIR;
-		else
+		else if (!strcmp(q->seg[2], "xterm-cjs") && q->nseg >= 5 &&
+			 !strcmp(q->seg[3], "lib")) {
+			base = XTERM_CJS_DIR;
+			cjs = true;
+		} else
 			base = NULL;
 		first = 3;
 	}
@@ -814,6 +851,8 @@ static int serve_file(struct api_req *q)
 		path = p;
 	}
 	const char *type = content_type_of(last);
+	if (cjs && type && strstr(type, "javascript"))
+		return serve_cjs(q, path);
 	int fd = type ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	free(path);
 	struct stat st;

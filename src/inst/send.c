@@ -362,3 +362,60 @@ out:
 	pool_close(pool);
 	return r < 0 ? hull_err_prefix(err, "send %s", uuid) : 0;
 }
+
+int hull_instance_send_prune(const char *uuid, unsigned keep,
+			     struct hull_err *err)
+{
+	struct hull_err local;
+	if (!err)
+		err = &local;
+	if (!hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "Invalid UUID: %s", uuid);
+	if (keep < 1)
+		return hull_err_set(err, EINVAL,
+				    "at least the newest send snapshot is "
+				    "kept");
+	struct pool *pool;
+	int r = pool_open(&pool, err);
+	if (r < 0)
+		return r;
+	int lock = inst_lock(uuid, true, err);
+	if (lock < 0) {
+		pool_close(pool);
+		return lock;
+	}
+	struct pool_entry *e = NULL;
+	size_t n = 0;
+	r = pool_list_select(pool, uuid, POOL_LIST_NO_SPACE, &e, &n, err);
+	size_t dl = strlen(uuid);
+	unsigned long max = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const char *s = e[i].name;
+		if (!e[i].snapshot || strncmp(s, uuid, dl) || s[dl] != '@' ||
+		    strncmp(s + dl + 1, "send-", 5))
+			continue;
+		char *end;
+		unsigned long v = strtoul(s + dl + 6, &end, 10);
+		if (!*end && v > max)
+			max = v;
+	}
+	/* send-N is numbered upward: everything more than keep below the
+	 * newest goes, the newest (the next increment's base) never. */
+	for (size_t i = 0; r == 0 && i < n && max > keep; i++) {
+		const char *s = e[i].name;
+		if (!e[i].snapshot || strncmp(s, uuid, dl) || s[dl] != '@' ||
+		    strncmp(s + dl + 1, "send-", 5))
+			continue;
+		char *end;
+		unsigned long v = strtoul(s + dl + 6, &end, 10);
+		if (*end || v > max - keep)
+			continue;
+		r = pool_snapshot_destroy(pool, s, err);
+	}
+	pool_entries_free(e, n);
+	hull_lock_release(lock);
+	pool_close(pool);
+	return r < 0 ? hull_err_prefix(err, "prune the send snapshots of %s",
+				       uuid)
+		     : 0;
+}

@@ -332,6 +332,14 @@ static int sysctl_job_run(void *arg)
 	int r;
 
 	for (size_t i = 0; i < j->n; i++) {
+		/* A gratuitous ARP when the nic comes up with its addresses,
+		 * as illumos announces an address it brings up: switches
+		 * and bridges learn the MAC's new port at once (an
+		 * instance that moved to another server). */
+		_cleanup_free_ char *an = xasprintf(
+		    "net/ipv4/conf/%s/arp_notify", j->nics[i]->interface);
+		if ((r = net_sysctl_write(an, "1", j->err)))
+			return r;
 		const char *v = j->nics[i]->addrconf ? "1" : "0";
 		_cleanup_free_ char *ra = xasprintf(
 		    "net/ipv6/conf/%s/accept_ra", j->nics[i]->interface);

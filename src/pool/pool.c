@@ -25,6 +25,7 @@
 #include "lib/lock.h"
 #include "lib/root.h"
 #include "lib/strv.h"
+#include "lib/uuid.h"
 #include "lib/xalloc.h"
 #include "pool/backend.h"
 #include "pool/name.h"
@@ -858,10 +859,17 @@ int pool_sweep(struct pool *p, unsigned *removed, struct hull_err *err)
 		DIR *d = opendir(dirs[i]);
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
-			if (e->d_name[0] != '.' || !strcmp(e->d_name, ".") ||
-			    !strcmp(e->d_name, ".."))
+			/* An instance's dataset without its record: a clone
+			 * or create killed between making the one and the
+			 * other (both happen under the lock). */
+			bool half = dirs[i] == p->root &&
+				    hull_uuid_valid(e->d_name) &&
+				    !pool_dataset_exists(p, e->d_name);
+			if (!half &&
+			    (e->d_name[0] != '.' || !strcmp(e->d_name, ".") ||
+			     !strcmp(e->d_name, "..")))
 				continue;
-			if (i > 0 && !temp_name(e->d_name))
+			if (!half && i > 0 && !temp_name(e->d_name))
 				continue;
 			_cleanup_free_ char *path =
 			    xasprintf("%s/%s", dirs[i], e->d_name);

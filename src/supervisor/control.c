@@ -159,6 +159,27 @@ int control_request_parse(const char *line, size_t len, struct control_req *req,
 	} else if (strcmp(cmd, "migrate") == 0) {
 		req->cmd = CONTROL_MIGRATE;
 		r = parse_migrate(j, req, err);
+	} else if (strcmp(cmd, "move") == 0) {
+		req->cmd = CONTROL_MOVE;
+		json_t *dt = json_object_get(j, "downtime_ms");
+		json_t *ac = json_object_get(j, "auto_converge");
+		if (dt && (!json_is_integer(dt) || json_integer_value(dt) < 1 ||
+			   json_integer_value(dt) > 60000))
+			r = hull_err_set(err, EINVAL,
+					 "downtime_ms: not 1..60000 ms");
+		else if (dt)
+			req->downtime_ms = (int)json_integer_value(dt);
+		if (ac && !json_is_boolean(ac))
+			r = hull_err_set(err, EINVAL,
+					 "auto_converge: not a boolean");
+		req->auto_converge = json_is_true(ac);
+		json_t *bw = json_object_get(j, "bandwidth_mib");
+		if (bw && (!json_is_integer(bw) || json_integer_value(bw) < 1 ||
+			   json_integer_value(bw) > 1048576))
+			r = hull_err_set(err, EINVAL,
+					 "bandwidth_mib: not 1..1048576 MiB/s");
+		else if (bw)
+			req->bandwidth_mib = (int)json_integer_value(bw);
 	} else {
 		r = hull_err_set(err, EINVAL, "unknown cmd %.64s", cmd);
 	}

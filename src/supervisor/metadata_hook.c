@@ -451,8 +451,21 @@ static void md_stopped(struct sv_loop *loop, const struct zone_config *cfg)
 	md_reap();
 }
 
+/* A live move: the server's COM2 stream was the old emulator's; a new
+ * pair connects to the new one's (the zone socket stays as it is). */
+static void md_moved(struct sv_loop *loop, const struct zone_config *cfg,
+		     pid_t pid)
+{
+	struct hull_err err = {0};
+	if (md_listen_fd < 0)
+		return;
+	if (sv_metadata_start(loop, cfg->uuid, md_listen_fd, &err) < 0)
+		sv_log("error", "metadata: %s", err.msg);
+}
+
 const struct sv_hook metadata_hook = {
     .name = "metadata",
     .zone_started = md_started,
     .zone_stopped = md_stopped,
+    .emulator_moved = md_moved,
 };

@@ -41,6 +41,7 @@
 #include "supervisor/sock.h"
 #include "supervisor/vm.h"
 #include "supervisor/vm_migrate.h"
+#include "supervisor/vmmove.h"
 #include "zone/cgroup.h"
 #include "zone/start.h"
 #include "zone/uname.h"
@@ -89,8 +90,9 @@ struct supervisor {
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
 	struct sv_client *mig_client; /* owed a live migration's answer */
-	unsigned client_seq;	      /* for the holder's names of clients */
-	char pushed[HOLDER_MSG_MAX];  /* the state the holder has */
+	struct sv_client *mover;     /* who asked for the live move under way */
+	unsigned client_seq;	     /* for the holder's names of clients */
+	char pushed[HOLDER_MSG_MAX]; /* the state the holder has */
 };
 
 /* The one supervisor of this process, for callbacks whose data is a
@@ -155,6 +157,8 @@ static void client_close(struct supervisor *sv, struct sv_client *c)
 	}
 	if (sv->mig_client == c)
 		sv->mig_client = NULL;
+	if (sv->mover == c)
+		sv->mover = NULL;
 	sv_loop_del(sv->loop, c->fd);
 	close(c->fd);
 	if (*c->held)
@@ -460,6 +464,7 @@ static void sv_zone_down(struct supervisor *sv)
 		sv_holder_drop(held[i]);
 	remove_init_record(sv);
 	zone_proc_close(&sv->proc);
+	sv_vmmove_cancel(&sv->vm);
 	if (sv->vm.hvm) /* QMP and the taps (a second call is harmless) */
 		sv_vm_down(&sv->vm, sv->uuid, sv->loop, 0);
 	sv->proc.pid = -1;
@@ -545,10 +550,24 @@ static void sv_try_boot(struct supervisor *sv)
 		boot_done(sv, r, &err);
 }
 
+static void move_done(void *data, struct sv_vmmove_result *res);
+
 static void on_init_exit(struct supervisor *sv, int status)
 {
 	/* The source QEMU ended under a live migration: the target goes. */
 	sv_vm_migrate_abort(&sv->vm, "the VM stopped during the migration");
+	/* hull-vmm's status 4: it handed the guest over in a live move that
+	 * our predecessor started and did not see end (vmmove.h) */
+	struct sv_vmmove_result moved;
+	if (sv->state == SV_RUNNING && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 4 &&
+	    sv_vmmove_recover(&sv->vm, sv->proc.pid, &moved) == 0) {
+		sv_log("info", "live move: the old hull-vmm handed over while "
+			       "no supervisor watched; taking the new one");
+		sv->mover = NULL;
+		move_done(sv, &moved);
+		return;
+	}
 	write_lastexited(sv, status);
 	/* A guest's reboot ends its emulator: start it again, running the
 	 * boot loader again. A power-off leaves it stopped. */
@@ -679,6 +698,8 @@ static void on_signal(struct sv_loop *loop, int fd, uint32_t events, void *data)
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0)
 			break;
+		if (sv_vmmove_reaped(&sv->vm, pid, status))
+			continue;
 		if (pid == sv->proc.pid)
 			on_init_exit(sv, status);
 	}
@@ -710,7 +731,8 @@ static void on_holder(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	pid_t pid;
 	int status, r;
 	while ((r = sv_holder_read(&pid, &status)) > 0)
-		if (pid == sv->proc.pid)
+		if (!sv_vmmove_reaped(&sv->vm, pid, status) &&
+		    pid == sv->proc.pid)
 			on_init_exit(sv, status);
 	if (r == 0)
 		return;
@@ -833,6 +855,92 @@ static void do_migrate(struct supervisor *sv, struct sv_client *c,
 	sv->mig_client = c;
 }
 
+/* ---- live move (bhyve) ------------------------------------------------ */
+
+/* The move is over (vmmove.h): the new emulator is the instance's. */
+static void move_done(void *data, struct sv_vmmove_result *res)
+{
+	struct supervisor *sv = data;
+	struct sv_client *c = sv->mover;
+	sv->mover = NULL;
+	if (!res->moved) {
+		sv_log("warn", "live move failed, the VM runs on: %s",
+		       res->error);
+		if (c) {
+			_cleanup_free_ char *m =
+			    xasprintf("live migration: %s", res->error);
+			client_error(c, m);
+		}
+		if (res->old_ended)
+			on_init_exit(sv, res->old_status);
+		return;
+	}
+	/* what the old COM1 still holds goes to the log first */
+	if (sv->proc.console_fd >= 0) {
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(sv->proc.console_fd, buf, sizeof(buf))) > 0) {
+			console_log_write(sv, buf, (size_t)n);
+			for (struct sv_client *k = sv->clients; k; k = k->next)
+				if (k->console)
+					(void)!send(k->fd, buf, (size_t)n,
+						    MSG_NOSIGNAL |
+							MSG_DONTWAIT);
+		}
+		sv_loop_del(sv->loop, sv->proc.console_fd);
+		close(sv->proc.console_fd);
+	}
+	sv->proc.pid = res->pid;
+	sv->proc.console_fd = res->console_fd;
+	struct hull_err err = {0};
+	if (sv->proc.console_fd >= 0) {
+		fcntl(sv->proc.console_fd, F_SETFL, O_NONBLOCK);
+		if (sv_loop_add(sv->loop, sv->proc.console_fd, EPOLLIN,
+				on_console, sv, &err) < 0)
+			sv_log("error", "console: %s", err.msg);
+		sv_holder_put("console", sv->proc.console_fd);
+	}
+	write_init_record(sv);
+	for (size_t i = 0; i < nhooks; i++)
+		if (hooks[i]->emulator_moved)
+			hooks[i]->emulator_moved(sv->loop, &sv->cfg,
+						 sv->proc.pid);
+	json_t *a = res->answer;
+	sv_log(
+	    "info",
+	    "live move: hull-vmm pid %d took over (%lld passes, "
+	    "downtime %lld us)",
+	    (int)res->pid,
+	    (long long)json_integer_value(json_object_get(a, "iterations")),
+	    (long long)json_integer_value(json_object_get(a, "downtime_ns")) /
+		1000);
+	if (c) {
+		json_t *j = json_deep_copy(a);
+		json_object_set_new(j, "pid", json_integer(res->pid));
+		client_send(c, j);
+	}
+}
+
+static void do_move(struct supervisor *sv, struct sv_client *c,
+		    const struct control_req *req)
+{
+	struct hull_err err = {0};
+	if (sv->state != SV_RUNNING) {
+		client_error(c, "live migration: the VM is not running");
+		return;
+	}
+	struct sv_vmmove_opts o = {.downtime_ms = req->downtime_ms,
+				   .auto_converge = req->auto_converge,
+				   .bandwidth_mib = req->bandwidth_mib};
+	if (sv_vmmove_start(&sv->vm, &o, move_done, sv, &err) < 0) {
+		_cleanup_free_ char *m =
+		    xasprintf("live migration: %s", err.msg);
+		client_error(c, m);
+		return;
+	}
+	sv->mover = c;
+}
+
 static void do_request(struct supervisor *sv, struct sv_client *c,
 		       const char *line, size_t len)
 {
@@ -912,6 +1020,9 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	}
+	case CONTROL_MOVE:
+		do_move(sv, c, &req);
+		break;
 	}
 }
 

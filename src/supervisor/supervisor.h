@@ -34,6 +34,10 @@ struct sv_hook {
 			    pid_t init, struct hull_err *err);
 	void (*zone_stopped)(struct sv_loop *loop,
 			     const struct zone_config *cfg);
+	/* optional: a live move (vmmove.h) replaced the VM's emulator with
+	 * pid, which listens on the same sockets */
+	void (*emulator_moved)(struct sv_loop *loop,
+			       const struct zone_config *cfg, pid_t pid);
 };
 void supervisor_hook_register(const struct sv_hook *hook);
 

@@ -37,6 +37,7 @@
 #include "lib/xalloc.h"
 #include "net/instance.h"
 #include "net/nic.h"
+#include "supervisor/holder.h"
 #include "supervisor/log.h"
 #include "supervisor/vm_migrate.h"
 #include "supervisor/vnc.h"
@@ -61,6 +62,37 @@ void sv_vm_init(struct sv_vm *vm, const struct inst *inst)
 	vm->loader_timer = -1;
 	vm->hvm = inst_is_hvm(inst);
 	vm->kvm_brand = inst->brand == INST_BRAND_KVM;
+	for (size_t i = 0; i < NET_MAX_NICS; i++)
+		vm->taps[i] = -1;
+}
+
+/* bhyve: the taps kept for a live move (vm.h), closed and dropped from
+ * the holder. */
+static void taps_forget(struct sv_vm *vm)
+{
+	for (size_t i = 0; i < NET_MAX_NICS; i++) {
+		if (vm->taps[i] < 0)
+			continue;
+		char name[32];
+		snprintf(name, sizeof(name), "tap.%zu", i);
+		sv_holder_drop(name);
+		close(vm->taps[i]);
+		vm->taps[i] = -1;
+	}
+	vm->ntaps = 0;
+}
+
+static void taps_keep(struct sv_vm *vm, int *taps, size_t n)
+{
+	taps_forget(vm);
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "tap.%zu", i);
+		vm->taps[i] = taps[i];
+		taps[i] = -1;
+		sv_holder_put(name, vm->taps[i]);
+	}
+	vm->ntaps = n;
 }
 
 /* The disk the boot loader reads: the one marked boot, else the first. */
@@ -559,6 +591,9 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 	       vm->kvm_brand ? "QEMU" : "hull-vmm",
 	       direct ? boot.ent.kernel : "bootrom", (int)pid,
 	       kvm ? "KVM" : "TCG");
+	/* hull-vmm: the taps stay with us too, for a live move */
+	if (!vm->kvm_brand)
+		taps_keep(vm, taps, ntaps);
 	r = 0;
 out:
 	/* The emulator holds its own copies of the taps. */
@@ -592,6 +627,15 @@ int sv_vm_adopt(struct sv_vm *vm, const struct inst *inst,
 			return -err->code;
 	}
 	vm->inst = inst;
+	/* the taps our predecessor kept for a live move */
+	vm->ntaps = 0;
+	for (size_t i = 0; !vm->kvm_brand && i < inst->net->nnics; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "tap.%zu", i);
+		if ((vm->taps[i] = sv_holder_take(name)) < 0)
+			break;
+		vm->ntaps = i + 1;
+	}
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
 	struct hull_err merr = {0};
@@ -653,6 +697,7 @@ bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
 		close(vm->qmp_fd);
 		vm->qmp_fd = -1;
 	}
+	taps_forget(vm);
 	struct hull_err err = {0};
 	if (net_instance_teardown(uuid, &err) < 0)
 		sv_log("warn", "taps: %s", err.msg);

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "inst/inst.h"
+#include "net/nic.h"
 #include "lib/err.h"
 #include "supervisor/loop.h"
 #include "zone/cgroup.h"
@@ -57,6 +58,12 @@ struct sv_vm {
 	void (*booted)(void *data, int r, struct hull_err *err);
 	void *booted_data;
 	const struct inst *inst; /* this boot's instance, borrowed */
+	/* bhyve: the nics' taps, kept (owned; the holder has them too, as
+	 * "tap.N") for a second hull-vmm a live move starts (vmmove.h):
+	 * a tap is single-queue and cannot be opened twice */
+	int taps[NET_MAX_NICS];
+	size_t ntaps;
+	struct sv_vmmove *move; /* a live move under way (vmmove.h), or NULL */
 };
 
 /* Takes the instance's brand into vm (hvm false for a zone brand). */

@@ -461,12 +461,22 @@ static void on_writable(void *arg, uint32_t events)
 	if (r == 0)
 		return;
 	if (m->o.bandwidth) {
+		/* A chunk is up to 1 MiB and goes whole, beyond a window's
+		 * budget under a cap below 100 MiB/s: what went over is
+		 * carried into the windows that follow, so the cap holds on
+		 * average whatever the chunk size. */
 		long long t = now_ns();
+		uint64_t budget =
+		    m->o.bandwidth / 100 ? m->o.bandwidth / 100 : 1;
 		if (t - m->win_start >= RATE_WINDOW_NS) {
-			m->win_start = t;
-			m->win_bytes = 0;
+			uint64_t w =
+			    (uint64_t)((t - m->win_start) / RATE_WINDOW_NS);
+			m->win_start += (long long)w * RATE_WINDOW_NS;
+			m->win_bytes = m->win_bytes > w * budget
+					   ? m->win_bytes - w * budget
+					   : 0;
 		}
-		if (m->win_bytes >= m->o.bandwidth / 100) {
+		if (m->win_bytes >= budget) {
 			io_mod(m->sock, 0, on_writable, m);
 			m->rate_blocked = true;
 			timer_arm(m->rate_tfd,

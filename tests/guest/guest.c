@@ -737,7 +737,8 @@ static int test_smp(void)
  * the count it wrote: a page lost in a migration prints "count: LOST".
  * dirtykb=KiB does the same for that many KiB (added to dirty=), and
  * touch=MiB writes that many MiB from 64 MiB up once, before counting (a
- * large guest with a small working set).
+ * large guest with a small working set). echo=1 also answers the host's
+ * pings on the nic between counts (virtio.c, net_echo_poll).
  */
 static volatile u32 count_value;
 
@@ -757,6 +758,8 @@ static int test_count(void)
 	u32 d = arg_u32("delay", 2000000);
 	u32 pages = arg_u32("dirty", 0) * 256 + arg_u32("dirtykb", 0) / 4;
 	u32 touch = arg_u32("touch", 0) * 256;
+	if (arg_u32("echo", 0) && net_echo_init() < 0)
+		return -1;
 	for (u32 i = 0; i < touch; i++)
 		*(volatile u32 *)PTR(0x4000000ull + (u64)i * 4096) = i + 1;
 	for (;;) {
@@ -771,6 +774,7 @@ static int test_count(void)
 			*w = count_value;
 		}
 		print("count: %u\n", count_value);
+		net_echo_poll();
 		delay(d);
 	}
 	return 0;

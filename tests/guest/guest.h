@@ -95,6 +95,8 @@ u8 pci_read8(u32 bdf, u32 off);
 int test_virtio_blk(const char *args);
 int test_virtio_rng(void);
 int test_virtio_net(void);
+int net_echo_init(void);
+void net_echo_poll(void);
 int test_virtio_console(void);
 int test_virtio_blk_bench(void);
 

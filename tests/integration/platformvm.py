@@ -100,7 +100,18 @@ class Machine:
         self.proc.stdin.flush()
 
     def login(self, password, timeout=240):
-        self.expect(r"login: ", timeout)
+        # The getty's prompt may come before the line the caller waited
+        # for (which expect then skipped): an empty line makes agetty ask
+        # again.
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                self.expect(r"login: ", min(30, max(1, end - time.monotonic())))
+                break
+            except AssertionError:
+                if time.monotonic() >= end or self.proc.poll() is not None:
+                    raise
+                self.send("\n")
         self.send("root\n")
         self.expect(r"Password: ", 30)
         self.send(password + "\n")

@@ -514,6 +514,14 @@ def test_console_compute_node(workdir, triton_bin):  # noqa: F811
         con.wait_for(r"far-42")
         con.type("uname -v\n")
         con.wait_for(r"BrandZ virtual linux")
+        # Resize reaches the zone's pty through the node's agent, and
+        # keystrokes after it still arrive whole.
+        con.control({"type": "resize", "rows": 41, "cols": 97})
+        con.type("stty size\n")
+        con.wait_for(r"\n41 97\r?\n")
+        con.control({"type": "resize", "rows": 25, "cols": 132})
+        con.type("stty size; echo far-$((7*8))\n")
+        con.wait_for(r"\n25 132\r?\nfar-56")
         con.close()
         # The scrollback comes from the node too.
         con = Console(site.ns, site.ticket(u)["url"],

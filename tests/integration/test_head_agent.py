@@ -26,7 +26,8 @@ import pytest
 
 from conftest import Host, _init_pool, prog
 from nethelp import NetHost, sh
-from test_head_api import ssh_key, triton_bin  # noqa: F401  (fixture)
+from test_head_api import (pg_database, pgcluster,  # noqa: F401 (fixture)
+                           ssh_key, triton_bin)
 from vmtools import unfreeze
 from zonekit import Zones, cgroup_remove
 import imgtools  # noqa: F401
@@ -142,6 +143,7 @@ class DC:
         None: the default address; db: a --db URI) and hull-api
         started."""
         self.head_env, self.head_ns = head_env, ns
+        self.dburi = db
         args = ["--listen", listen] if listen else []
         args += ["--db", db] if db else []
         out = self.adm("setup", *args, "--no-tls").stdout
@@ -220,28 +222,47 @@ class DC:
         return sqlite3.connect(os.path.join(self.head_env["HULL_ROOT"],
                                             "head", "state.db"))
 
+    def sql(self, query, *args):
+        """Runs query ("?" placeholders) on the head node's database,
+        SQLite or PostgreSQL (through psql): its rows, as tuples of
+        text."""
+        if not getattr(self, "dburi", None):
+            with self.db() as c:
+                return [tuple(r) for r in c.execute(query, args)]
+        parts = query.split("?")
+        assert len(parts) == len(args) + 1, query
+        text = parts[0] + "".join(f":'a{i}'" + p
+                                  for i, p in enumerate(parts[1:]))
+        cmd = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-F",
+               "\x1f", "-R", "\x1e", "-d", self.dburi]
+        for i, a in enumerate(args):
+            cmd += ["-v", f"a{i}={a}"]
+        r = subprocess.run(cmd, input=text + ";\n", capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, (query, r.stderr)
+        out = r.stdout.rstrip("\n")
+        return [tuple(row.split("\x1f")) for row in out.split("\x1e")
+                if row] if out else []
+
     def record(self, bucket, key):
-        """A record of the head node's state (SQLite), read directly."""
-        with self.db() as c:
-            row = c.execute("SELECT value FROM records WHERE bucket=? AND "
-                            "key=?", (bucket, key)).fetchone()
-        return json.loads(row[0]) if row else None
+        """A record of the head node's state, read directly."""
+        rows = self.sql("SELECT value FROM records WHERE bucket=? AND "
+                        "key=?", bucket, key)
+        return json.loads(rows[0][0]) if rows else None
+
+    def records(self, bucket):
+        return [json.loads(v) for (v,) in self.sql(
+            "SELECT value FROM records WHERE bucket=?", bucket)]
 
     def count(self, bucket):
-        with self.db() as c:
-            n = 0
-            for (v,) in c.execute("SELECT value FROM records WHERE bucket=?",
-                                  (bucket,)):
-                n += json.loads(v).get("state") != "deleted"
-            return n
+        return sum(r.get("state") != "deleted" for r in self.records(bucket))
 
     def requeue(self, task):
         """What a lost report leaves: the task still queued."""
         rec = self.record("tasks", task)
         rec["state"] = "queued"
-        with self.db() as c:
-            c.execute("UPDATE records SET value=? WHERE bucket='tasks' AND "
-                      "key=?", (json.dumps(rec), task))
+        self.sql("UPDATE records SET value=? WHERE bucket='tasks' AND "
+                 "key=?", json.dumps(rec), task)
 
     def servers(self):
         return {s["uuid"]: s for s in
@@ -272,12 +293,14 @@ class DC:
                 l for l in self.api.text().splitlines(True)
                 if not quiet.search(l))[-8000:])
         db = os.path.join(self.head_env["HULL_ROOT"], "head", "state.db")
-        if os.path.exists(db):
-            import sqlite3
-            c = sqlite3.connect(db)
-            for row in c.execute("SELECT bucket, key, etag, value FROM records "
-                                 "WHERE bucket IN ('machines', 'tasks', 'servers')"):
-                print("db:", row)
+        if getattr(self, "dburi", None) or os.path.exists(db):
+            try:
+                for row in self.sql(
+                        "SELECT bucket, key, etag, value FROM records WHERE "
+                        "bucket IN ('machines', 'tasks', 'servers')"):
+                    print("db:", row)
+            except Exception as e:  # shown for a failure, never one itself
+                print("db:", e)
         for n in self.nodes:
             print("agent", n.agent.log, n.agent.text()[-6000:])
             print(n.run("vmadm", "list", check=False).stdout)
@@ -664,16 +687,21 @@ def admin_network(net, n):
     return spaces
 
 
-def test_three_compute_nodes(workdir, triton_bin):  # noqa: F811
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_three_compute_nodes(workdir, triton_bin, store,  # noqa: F811
+                             request):
     home = os.path.join(workdir, "home")
     dc = DC(workdir, home)
     headroot = os.path.join(workdir, "head", "zones")
     os.makedirs(headroot)
     head = Host(headroot, os.path.join(workdir, "head"))
     net = NetHost(head)
+    # PostgreSQL: a database of its own in the module's one cluster.
+    db = pg_database(request.getfixturevalue("pgcluster")) \
+        if store == "postgresql" else None
     try:
         spaces = admin_network(net, 3)
-        dc.setup(head.env, net.ns, f"192.0.2.1:{PORT}")
+        dc.setup(head.env, net.ns, f"192.0.2.1:{PORT}", db)
         assert dc.url == f"http://192.0.2.1:{PORT}"
         for i, ns in enumerate(spaces):
             dc.nodes.append(Node(workdir, f"cn{i}", ns))
@@ -780,9 +808,7 @@ def test_three_compute_nodes(workdir, triton_bin):  # noqa: F811
         dc.adm("server", "reserve", c)
 
         def creates(machine):
-            with dc.db() as db:
-                ts = [json.loads(v) for (v,) in db.execute(
-                    "SELECT value FROM records WHERE bucket='tasks'")]
+            ts = dc.records("tasks")
             return sorted((t for t in ts if t["machine"] == machine and
                            t["action"] == "create"),
                           key=lambda t: t["created_ms"])

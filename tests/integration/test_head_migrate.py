@@ -494,8 +494,18 @@ def test_disaster_recovery(workdir, triton_bin):  # noqa: F811
         dc, net, by_uuid = start_dc(workdir, 3,
                                     head_env={"HULL_DR_LOST_S": "12"})
         nodes = list(by_uuid.values())
-        insts = [lifecycle(dc, triton_bin, by_uuid, f"dr{i}")
-                 for i in range(5)]
+        # Half a GiB of disk each: a standby copy books its instance's
+        # disk too, and five instances of 1 GiB with their standbys
+        # would not fit three 4 GiB test pools.
+        dc.adm("package", "add", "bb-512", "--memory", "128", "--disk",
+               "512", "--vcpus", "1")
+        insts = []
+        for i in range(5):
+            dc.triton(triton_bin, "instance", "create", "-w", "-n",
+                      f"dr{i}", dc.image_name, "bb-512")
+            insts.append(json.loads(dc.triton(
+                triton_bin, "instance", "get", "-j", f"dr{i}").stdout))
+            assert insts[-1]["state"] == "running", insts[-1]
         for i in insts:
             out = json.loads(dc.adm("-j", "replication", "set", i["id"],
                                     "--interval", "3").stdout)

@@ -103,6 +103,24 @@ def media(tmp_path_factory, head):
     subprocess.run([os.path.join(ROOT, "scripts", "mkimage-busybox"), "-o",
                     os.path.join(data, "images"), "-n", "busybox", "-V", "1"],
                    check=True, capture_output=True)
+    # Two system extensions (squashfs, as `mksquashfs` makes them): one
+    # for this platform's base (its os-release: ID=debian, VERSION_ID=12)
+    # and one built for Debian 11, which systemd-sysext must refuse.
+    for name, version_id in (("hello", "12"), ("old", "11")):
+        tree = os.path.join(d, "ext-" + name)
+        os.makedirs(os.path.join(tree, "usr", "bin"))
+        os.makedirs(os.path.join(tree, "usr", "lib", "extension-release.d"))
+        with open(os.path.join(tree, "usr", "bin", "hull-" + name), "w") as f:
+            f.write(f"#!/bin/sh\necho extension {name} says hi\n")
+        os.chmod(os.path.join(tree, "usr", "bin", "hull-" + name), 0o755)
+        with open(os.path.join(tree, "usr", "lib", "extension-release.d",
+                               "extension-release." + name), "w") as f:
+            f.write(f"ID=debian\nVERSION_ID={version_id}\n")
+        os.makedirs(os.path.join(data, "extensions"), exist_ok=True)
+        subprocess.run(["mksquashfs", tree,
+                        os.path.join(data, "extensions", name + ".raw"),
+                        "-all-root", "-noappend", "-quiet", "-no-progress"],
+                       check=True, capture_output=True)
     for f in (iso2, iso2 + ".sha256"):
         os.link(f, os.path.join(data, "platform", os.path.basename(f)))
     dataiso = os.path.join(d, "data.iso")
@@ -184,6 +202,12 @@ def test_platform_lifecycle(media, head, workdir):
              "\"alias\":\"plat\",\"autoboot\":true,\"image_uuid\":\"'$U'\"}' | vmadm create",
              timeout=300)
         m.sh(f"zlogin {ZONE} sh -c 'echo kept-data > /root/f'")
+        # Optional software: system extensions kept in the pool's /opt,
+        # merged into the read-only /usr at the next boot.
+        m.sh("mkdir -p /opt/extensions && cp /mnt/d/extensions/hello.raw "
+             "/mnt/d/extensions/old.raw /opt/extensions/")
+        rc, _ = m.sh("command -v hull-hello", check=False)
+        assert rc != 0
         m.sh("reboot")
         m.wait_exit(180)
 
@@ -203,6 +227,25 @@ def test_platform_lifecycle(media, head, workdir):
         _, out = m.sh(f"vmadm list -H -o uuid,state; zlogin {ZONE} cat /root/f")
         assert any(l.split() == [ZONE, "running"] for l in out.splitlines()), out
         assert "kept-data" in out
+        # The extension made for this platform is on /usr after the
+        # reboot, and systemd-sysext says it merged it; the one made for
+        # Debian 11 is refused by systemd-sysext's own check.
+        _, out = m.sh("command -v hull-hello; hull-hello; systemctl is-active "
+                      "systemd-sysext; systemd-sysext status")
+        assert "/usr/bin/hull-hello" in out and "extension hello says hi" in out, out
+        assert re.search(r"^active\s*$", out, re.M), out
+        assert re.search(r"^/usr\s+hello\s", out, re.M), out
+        assert "old" not in out.split("HIERARCHY", 1)[1], out
+        rc, out = m.sh("command -v hull-old; touch /usr/bin/x", check=False)
+        assert rc != 0 and "/usr/bin/hull-old" not in out, out
+        assert "Read-only file system" in out, out
+        _, out = m.sh("SYSTEMD_SYSEXT_HIERARCHIES=/usr SYSTEMD_LOG_LEVEL=debug "
+                      "systemd-sysext refresh 2>&1 | grep -E \"^(Extension|Version "
+                      "info|Using)\"; systemd-sysext status")
+        assert re.search(r"Extension 'old' is for OS '11', but deployed on top "
+                         r"of '12'", out), out
+        assert "Using extensions 'hello'." in out, out
+        assert re.search(r"^/usr\s+hello\s", out, re.M), out
         m.sh("mkdir -p /mnt/d && mount -o ro $(blkid -L HULLTEST) /mnt/d")
         m.sh(f"piadm install /mnt/d/platform/hull-{V2}.iso", timeout=300)
         m.sh(f"piadm activate {V2}")
@@ -216,8 +259,10 @@ def test_platform_lifecycle(media, head, workdir):
         ready(m, V2)
         m.login(PASSWORD)
         _, out = m.sh(f"sysinfo | grep 'Live Image'; vmadm list -H -o uuid,state; "
-                      f"zlogin {ZONE} cat /root/f")
+                      f"zlogin {ZONE} cat /root/f; hull-hello")
         assert f'"Live Image": "{V2}"' in out, out
+        # The extension in /opt outlives the platform upgrade too.
+        assert "extension hello says hi" in out, out
         assert any(l.split() == [ZONE, "running"] for l in out.splitlines()), out
         assert "kept-data" in out
         rc, err = m.sh(f"piadm remove {V2}", check=False)
@@ -243,7 +288,9 @@ def test_platform_lifecycle(media, head, workdir):
         # two platforms.
         _, out = m.sh("sysinfo | jq -r .UUID")
         assert UUID_RE.findall(out) == host_uuid, (out, host_uuid)
-        m.sh("systemctl poweroff --no-block")
+        # From a timer, not from the shell: a poweroff the shell starts can
+        # end the shell before it prints its exit status.
+        m.sh("systemd-run --on-active=1 systemctl poweroff")
         m.wait_exit(180)
 
         # One disk detached (not the first, whose EFI partition the

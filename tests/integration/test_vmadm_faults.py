@@ -168,3 +168,20 @@ def test_dataset_without_record_shows_failed(dirhost):
     dirhost.fails("vmadm", "create", input=json.dumps(zone(uuid=u)))
     dirhost.run("vmadm", "delete", u)
     assert uuids(dirhost) == [] and u not in dirhost.run("hull", "pool", "list").out
+
+
+def test_clone_without_metadata_is_deleted(dirhost):
+    """What a create killed inside the pool's clone leaves (the clone made,
+    its metadata not yet): an instance's folder that the pool does not
+    know as a dataset. It is listed as failed, and delete removes it
+    (the pool's sweep), so that it is not listed again."""
+    u = "f0f0f0f0-0000-4000-8000-00000000c004"
+    os.makedirs(os.path.join(dirhost.root, u, "root", "etc"))
+    assert u not in dirhost.run("hull", "pool", "list").out
+    out = dirhost.run("vmadm", "list", "-H", "-o", "uuid,state").out.split()
+    assert out == [u, "failed"]
+    # Its uuid is taken until then.
+    dirhost.fails("vmadm", "create", input=json.dumps(zone(uuid=u)))
+    dirhost.run("vmadm", "delete", u)
+    assert uuids(dirhost) == []
+    assert not os.path.exists(os.path.join(dirhost.root, u))

@@ -489,3 +489,64 @@ def test_userns_zone_gets_a_free_range_of_the_receiver(pair):
     assert b.vms()[u] == "running"
     assert b.zlogin(u, "ls -ln /owned.txt").split()[2:4] == ["1000", "1000"]
     assert b.zlogin(u, "cat /owned.txt").strip() == "mine"
+
+
+def test_bhyve_vm_warm_move(pair, workdir):
+    """A warm migration's sequence for a bhyve VM, as the agents run it
+    (src/agent/migrate.c; hull-api(8) MIGRATION): live sends while the
+    guest runs, a full one then an increment, then the switch's send,
+    which stops the VM (the guest powers off on the ACPI button) and
+    carries the last increment; B starts it with the same nic. Bytes
+    written into its data disk before each send are all on B."""
+    import vmmlib
+    from hvmlib import make_guest_disk
+    from test_hvm_vmadm import wait_console, state
+    why = vmmlib.kvm_unusable()
+    if why is not None:
+        skips.skip("no-kvm", why)
+    a, b, _bb = pair
+    for s in (a, b):
+        s.env["HULL_TEST_KVM_SMALL"] = "1"
+        s.run("nictagadm", "add", "-l", "stub0")
+    payload = {"brand": "bhyve", "ram": 64, "autoboot": False,
+               "disks": [{"size": 8, "boot": True}, {"size": 4}],
+               "nics": [{"nic_tag": "stub0", "mac": MAC, "ips": [IP],
+                         "primary": True, "model": "virtio"}]}
+    cp = a.run("vmadm", "create", input=json.dumps(payload).encode())
+    u = cp.stderr.decode().split("Successfully created VM ")[1].split()[0]
+    disks = [d["path"] for d in a.get(u)["disks"]]
+    make_guest_disk(workdir, disks[0], "test=acpibutton")
+    a.run("vmadm", "start", u)
+    wait_console(a.h, u, "waiting for the power button", 30)
+
+    def mark(off, text):
+        with open(disks[1], "r+b") as f:
+            f.seek(off)
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    mark(0, b"before the first sync")
+    b.run("vmadm", "receive", input=send(a, u, "--live"))
+    assert a.vms()[u] == "running" and b.vms() == {u: "stopped"}
+    mark(1 << 20, b"between the syncs")
+    b.run("vmadm", "receive", input=send(a, u, "--live", "-i", "send-1"))
+    assert a.vms()[u] == "running"
+    mark(2 << 20, b"after the last sync")
+    last = send(a, u, "-i", "send-2")
+    assert state(a.h, u) == "stopped"
+    b.run("vmadm", "receive", input=last)
+    vm = b.get(u)
+    bdisks = [d["path"] for d in vm["disks"]]
+    assert [sha256(p) for p in bdisks] == [sha256(p) for p in disks]
+    with open(bdisks[1], "rb") as f:
+        data = f.read()
+    for off, text in ((0, b"before the first sync"),
+                      (1 << 20, b"between the syncs"),
+                      (2 << 20, b"after the last sync")):
+        assert data[off:off + len(text)] == text
+    assert vm["nics"][0]["mac"] == MAC and vm["nics"][0]["ips"] == [IP]
+    # It runs on B (autoboot came with the record), booted from its disk.
+    assert state(b.h, u) == "running"
+    wait_console(b.h, u, "waiting for the power button", 30)
+    b.run("vmadm", "stop", u, "-t", "30", timeout=60)

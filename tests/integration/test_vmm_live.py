@@ -185,6 +185,21 @@ def test_no_convergence_gives_up_and_keeps_running(tmp_path, vms):
     assert ask(src.ctl, {"command": "status"})["state"] == "running"
 
 
+def test_a_bandwidth_cap_below_a_chunk_per_window_holds(tmp_path, vms):
+    # 16 MiB written once and little since, copied at 8 MiB/s: about two
+    # seconds, not the one-chunk-per-10-ms (100 MiB/s) a cap that forgave
+    # what a 1 MiB chunk sent over a window's budget used to give
+    src, dst, a = pair(tmp_path, vms, memory="128M",
+                       cmdline="delay=20000 touch=16")
+    ans = migrate(src.ctl, a, bandwidth=8 << 20, timeout=120)
+    assert ans["ok"] is True, ans
+    assert ans["memory_bytes"] >= 16 << 20, ans
+    rate = ans["bytes"] / (ans["total_ns"] / 1e9)
+    assert rate <= 8 * (1 << 20) * 1.25, (rate, ans)
+    assert src.p.wait(timeout=10) == 4
+    dst.wait_count(src.counts()[-1] + 3)
+
+
 def test_auto_converge_throttles_until_it_fits(tmp_path, vms):
     src, dst, a = pair(tmp_path, vms, cmdline="delay=0 dirty=96")
     ans = migrate(src.ctl, a, downtime_ms=50, bandwidth=200 << 20,

@@ -11,12 +11,15 @@ Screenshots go to $HULL_WEB_SHOTS when set, else to the test's own work
 folder (never into the repository)."""
 import contextlib
 import ctypes
+import glob
+import http.server
 import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
+import threading
 import time
 
 import pytest
@@ -233,6 +236,164 @@ def set_config(dc, **kv):
         time.sleep(0.05)
 
 
+class ImgapiServer:
+    """A one-image IMGAPI (GET /images/UUID, /images/UUID/file) on
+    127.0.0.1 of the namespace this is made in."""
+
+    def __init__(self, manifest, path):
+        body = json.dumps(manifest).encode()
+        uuid = manifest["uuid"]
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path == f"/images/{uuid}":
+                    data, ctype = body, "application/json"
+                elif self.path == f"/images/{uuid}/file":
+                    with open(path, "rb") as f:
+                        data, ctype = f.read(), "application/octet-stream"
+                else:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def admin_lists(dc, page, driver, ns, base, workdir):
+    """The operator creates and deletes packages, networks and images
+    from the pages (in page: the admin's session); anyone else is refused
+    through the same session path with the API's error."""
+    st, head, b = curl(ns, "POST", base + "/console/login",
+                       {"login": "bob", "password": PASSWORD})
+    bob, _ = cookie_of(head)
+    bob_csrf = json.loads(b)["csrf"]
+    for method, path, body in (
+            ("POST", "/my/packages", {"name": "x", "memory": 1, "disk": 1,
+                                      "vcpus": 1}),
+            ("DELETE", "/my/networks/external", None),
+            ("POST", "/my/images?action=import-from-url",
+             {"url": "http://127.0.0.1:1", "uuid": dc.image}),
+            ("DELETE", f"/my/images/{dc.image}", None)):
+        st, _, b = curl(ns, method, base + path, body, cookie=bob,
+                        headers=[f"X-CSRF-Token: {bob_csrf}"])
+        assert st == 403, (path, st, b)
+        assert json.loads(b)["code"] == "NotAuthorized", b
+        assert "only the operator (admin)" in json.loads(b)["message"]
+
+    def records(bucket):
+        with dc.db() as c:
+            return [json.loads(v) for v, in c.execute(
+                "SELECT value FROM records WHERE bucket=?", (bucket,))]
+
+    def fill(form, values):
+        for k, v in values.items():
+            e = page.find(f"#{form} [name='{k}']")
+            if e.get_attribute("type") == "checkbox":
+                if v:
+                    e.click()
+            else:
+                e.clear()
+                e.send_keys(str(v))
+        page.find(f"#{form}-submit").click()
+
+    def delete_row(text):
+        rows = [r for r in page.finds("#view tbody tr") if text in r.text]
+        assert len(rows) == 1, text
+        rows[0].find_element(By.CSS_SELECTOR, "button.row-delete").click()
+        driver.switch_to.alert.accept()
+        page.wait(lambda: text not in page.find("#view table").text,
+                  what=f"{text} gone from the list")
+
+    # Packages: add one, see it, an invalid one shows the API's error,
+    # delete it; one in use is refused with the reason.
+    page.go("#/packages")
+    page.wait(lambda: page.finds("#create-package"), what="package form")
+    fill("create-package", {"name": "web-256M", "memory": 256,
+                            "disk": 2048, "vcpus": 2})
+    page.wait(lambda: "web-256M" in page.find("#view table").text,
+              what="the new package listed")
+    p = [r for r in records("packages") if r["name"] == "web-256M"]
+    assert len(p) == 1 and p[0]["memory"] == 256 and p[0]["vcpus"] == 2
+    page.expected.append(("/my/packages", 409))
+    fill("create-package", {"name": "web-256M", "memory": 256,
+                            "disk": 2048, "vcpus": 2})
+    page.wait(lambda: page.find("#status").get_attribute("role") ==
+              "alert" and "web-256M" in page.status(),
+              what="the duplicate refused")
+    delete_row("web-256M")
+    assert not [r for r in records("packages") if r["name"] == "web-256M"]
+
+    # Networks.
+    page.go("#/networks")
+    page.wait(lambda: page.finds("#create-network"), what="network form")
+    fill("create-network", {"name": "lab", "subnet": "198.51.100.0/24",
+                            "gateway": "198.51.100.1",
+                            "provision_start_ip": "198.51.100.10",
+                            "provision_end_ip": "198.51.100.99",
+                            "nic_tag": "pub0", "resolvers": "192.0.2.53",
+                            "public": True})
+    page.wait(lambda: "198.51.100.0/24" in page.find("#view table").text,
+              what="the new network listed")
+    n = [r for r in records("networks") if r["name"] == "lab"]
+    assert len(n) == 1 and n[0]["resolvers"] == ["192.0.2.53"], n
+    page.expected.append(("/my/networks", 409))
+    fill("create-network", {"name": "bad", "subnet": "198.51.100.0/24",
+                            "provision_start_ip": "203.0.113.5",
+                            "provision_end_ip": "198.51.100.99",
+                            "nic_tag": "pub0"})
+    page.wait(lambda: page.find("#status").get_attribute("role") ==
+              "alert", what="the bad range refused")
+    assert not [r for r in records("networks") if r["name"] == "bad"]
+    delete_row("198.51.100.0/24")
+    assert not [r for r in records("networks") if r["name"] == "lab"]
+
+    # Images: import from an IMGAPI URL (the busybox image under a new
+    # uuid and name), then delete it.
+    d = os.path.join(workdir, "bbimg")
+    with open(glob.glob(os.path.join(d, "*.json"))[0]) as f:
+        m = json.load(f)
+    m["uuid"] = "0b0e0000-0000-4000-8000-0000000000a1"
+    m["name"] = "bb-imported"
+    srv = ImgapiServer(m, glob.glob(os.path.join(d, "*.tar"))[0])
+    try:
+        page.go("#/images")
+        page.wait(lambda: page.finds("#create-image"), what="image form")
+        page.expected.append(("/my/images", 409))
+        fill("create-image", {"url": srv.url,
+                              "uuid": "0b0e0000-0000-4000-8000-0000000000a2"})
+        page.wait(lambda: page.find("#status").get_attribute("role") ==
+                  "alert" and "404" in page.status(),
+                  what="an unknown image refused")
+        fill("create-image", {"url": srv.url + "/", "uuid": m["uuid"]})
+        page.wait(lambda: "bb-imported" in page.find("#view table").text,
+                  within=60, what="the imported image listed")
+        img = [r for r in records("images") if r["uuid"] == m["uuid"]]
+        assert len(img) == 1 and img[0]["state"] == "active"
+        files = glob.glob(os.path.join(workdir, "**", m["uuid"], "file0"),
+                          recursive=True)
+        assert files
+        delete_row("bb-imported")
+        assert not [r for r in records("images") if r["uuid"] == m["uuid"]]
+        assert all(not os.path.exists(f) for f in files)
+    finally:
+        srv.close()
+    page.shot("admin-images")
+
+
 def test_web_console(workdir):
     home = os.path.join(workdir, "home")
     shots = os.environ.get("HULL_WEB_SHOTS") or os.path.join(workdir,
@@ -272,9 +433,15 @@ def test_web_console(workdir):
         assert "onclick" not in body and "<script>" not in body
         st, head, _ = curl(net.ns, "GET", base + "/console/app.js")
         assert st == 200 and "text/javascript" in head
-        st, head, body = curl(net.ns, "GET",
-                              base + "/console/vendor/xterm/xterm.js")
-        assert st == 200 and "text/javascript" in head and "Terminal" in body
+        # node-xterm's CommonJS modules, each wrapped for the page's loader.
+        st, head, body = curl(net.ns, "GET", base +
+                              "/console/vendor/xterm-cjs/lib/public/Terminal.js")
+        assert st == 200 and "text/javascript" in head
+        assert body.startswith('hullCjs.define("lib/public/Terminal.js", '
+                               'function (require, module, exports) {\n')
+        assert 'require("../Terminal")' in body
+        assert curl(net.ns, "GET", base +
+                    "/console/vendor/xterm-cjs/package.json")[0] == 404
         st, _, _ = curl(net.ns, "GET", base + "/console/vendor/novnc/core/rfb.js")
         assert st == 200
         for bad in ("/console/../head/config.json", "/console/.hidden",
@@ -378,7 +545,97 @@ def test_web_console(workdir):
                 page.wait(lambda: "BrandZ virtual linux" in
                           driver.execute_script(term_text), within=20,
                           what="uname -v in the terminal")
+                # A real xterm: Debian's xterm.js, not the plain fallback.
+                assert driver.execute_script(
+                    "return !!document.querySelector('#terminal .xterm')")
+                # Full-screen drawing: clear, then text at cursor positions;
+                # the rows on screen are as the program placed them.
+                rows_js = ("const t = document.getElementById('terminal')"
+                           ".hullTerm._core; const b = t.buffer; const o = [];"
+                           " for (let y = 0; y < t.rows; y++) o.push(b."
+                           "translateBufferLineToString(b.ydisp + y, true));"
+                           " return o;")
+                page.find("#terminal [data-term-input]").send_keys(
+                    "clear; printf '\\033[6;20HSIX\\033[3;5HTHREE"
+                    "\\033[9;1H'\n")
+                page.wait(lambda: driver.execute_script(rows_js)[5] ==
+                          " " * 19 + "SIX", what="SIX at row 6 col 20")
+                scr = driver.execute_script(rows_js)
+                assert scr[2] == "    THREE", scr
+                assert scr[0].strip() == "", scr
+                # top draws its screen (busybox's: its header at the top).
+                page.find("#terminal [data-term-input]").send_keys(
+                    "top -n 1\n")
+                page.wait(lambda: any(r.startswith("Mem:") for r in
+                                      driver.execute_script(rows_js)[:3]),
+                          what="top's screen")
+                page.wait(lambda: any("PID" in r for r in
+                                      driver.execute_script(rows_js)[:6]),
+                          what="top's columns")
+                page.shot("console-top")
+                # Resize: a taller, wider window is a bigger terminal, and
+                # the zone's pty takes its size.
+                size0 = driver.execute_script(
+                    "const t = document.getElementById('terminal').hullTerm;"
+                    " return [t.rows, t.cols];")
+                driver.set_window_size(1000, 700)
+                page.wait(lambda: driver.execute_script(
+                    "const t = document.getElementById('terminal').hullTerm;"
+                    " return [t.rows, t.cols];") != size0, what="refit")
+                rows, cols = driver.execute_script(
+                    "const t = document.getElementById('terminal').hullTerm;"
+                    " return [t.rows, t.cols];")
+                page.find("#terminal [data-term-input]").send_keys(
+                    "clear; stty size\n")
+                page.wait(lambda: f"{rows} {cols}" in
+                          driver.execute_script(term_text), within=10,
+                          what=f"stty size {rows} {cols}")
                 page.shot("console")
+
+                # Resource use, through the session: real figures from
+                # the zone's cgroup, pool dataset and ports, as its agent
+                # reports them; memory the zone's shell takes shows.
+                usage_js = ("const done = arguments[arguments.length - 1];"
+                            f" fetch('/my/machines/{u}/usage', {{cache: "
+                            "'no-store'}).then((r) => r.json()).then(done,"
+                            " (e) => done(String(e)));")
+                page.wait(lambda: "mem_used_bytes" in
+                          driver.execute_async_script(usage_js),
+                          what="a usage report")
+                u0 = driver.execute_async_script(usage_js)
+                assert u0["mem_limit_bytes"] == 128 << 20, u0
+                assert 0 < u0["mem_used_bytes"] < 128 << 20, u0
+                assert u0["processes"] >= 2 and u0["cpu_usec"] > 0, u0
+                assert u0["disk_used_bytes"] > 0, u0
+                assert "net_rx_bytes" in u0 and "net_tx_bytes" in u0, u0
+                assert u0["state"] == "running" and u0["memory"] == 128
+                page.find("#terminal [data-term-input]").send_keys(
+                    "hog=$(head -c 48000000 /dev/zero | tr '\\0' a);"
+                    " echo hog-${#hog}\n")
+                page.wait(lambda: "hog-48000000" in
+                          driver.execute_script(term_text), within=30,
+                          what="48 MB held by the zone's shell")
+                # Packets out of the zone (ARP for its gateway at least).
+                page.find("#terminal [data-term-input]").send_keys(
+                    "ping -c 3 -W 1 203.0.113.1; echo pinged-$((2*3))\n")
+                page.wait(lambda: "pinged-6" in
+                          driver.execute_script(term_text), within=30,
+                          what="ping done")
+                page.wait(lambda: driver.execute_async_script(usage_js)[
+                    "net_tx_bytes"] >= u0["net_tx_bytes"] + 3 * 42,
+                    within=20, what="the zone's packets counted")
+                page.find("#tab-usage").click()
+                mem = ('return (document.querySelector("[data-usage='
+                       '\'memory\']") || {}).dataset')
+                page.wait(lambda: (driver.execute_script(mem) or {}).get(
+                    "value") and int(driver.execute_script(mem)["value"]) >=
+                    u0["mem_used_bytes"] + (40 << 20), within=20,
+                    what="the page's memory use up by the 48 MB")
+                assert " MiB of 128.0 MiB (" in page.find(
+                    "[data-usage='memory']").text
+                assert re.match(r"\d+\.\d\d s", page.find(
+                    "[data-usage='cpu']").text)
+                page.shot("usage")
 
             # The list shows it; stop it from the table and see the state
             # change without a reload, within 1 s of the head node's.
@@ -601,6 +858,8 @@ def test_web_console(workdir):
             page.find(f'tr[data-server="{suuid}"] button.reserve').click()
             page.wait(lambda: dc.servers()[suuid]["reserved"] is False,
                       what="unreserved")
+
+            admin_lists(dc, page, driver, net.ns, base, workdir)
 
             # An expired session: the page goes back to the login form.
             page.find("#logout").click()

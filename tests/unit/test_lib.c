@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "lib/cgroupfs.h"
+#include "lib/conframe.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -395,6 +396,41 @@ static void test_data_find(void **state)
 	free(share);
 }
 
+/* The head node's console records, as the agent reads them: whole
+ * records, a record cut short, and the refusals. */
+static void test_conframe(void **state)
+{
+	(void)state;
+	uint8_t buf[64];
+	conframe_header(buf, CONFRAME_DATA, 3);
+	memcpy(buf + 5, "abc", 3);
+	conframe_resize(buf + 8, 37, 300);
+	struct conframe f;
+	size_t used;
+	assert_int_equal(conframe_next(buf, 4, &f, &used), 0);
+	assert_int_equal(conframe_next(buf, 7, &f, &used), 0);
+	assert_int_equal(conframe_next(buf, 17, &f, &used), 1);
+	assert_int_equal(used, 8);
+	assert_int_equal(f.type, CONFRAME_DATA);
+	assert_memory_equal(f.data, "abc", 3);
+	assert_int_equal(conframe_next(buf + 8, 8, &f, &used), 0);
+	assert_int_equal(conframe_next(buf + 8, 9, &f, &used), 1);
+	assert_int_equal(f.type, CONFRAME_RESIZE);
+	assert_int_equal(f.rows, 37);
+	assert_int_equal(f.cols, 300);
+	/* An unknown type, an empty or oversized record, a zero size. */
+	buf[0] = 'X';
+	assert_int_equal(conframe_next(buf, 8, &f, &used), -EPROTO);
+	conframe_header(buf, CONFRAME_DATA, 0);
+	assert_int_equal(conframe_next(buf, 5, &f, &used), -EPROTO);
+	conframe_header(buf, CONFRAME_DATA, CONFRAME_DATA_MAX + 1);
+	assert_int_equal(conframe_next(buf, 5, &f, &used), -EPROTO);
+	conframe_header(buf, CONFRAME_RESIZE, 5);
+	assert_int_equal(conframe_next(buf, 10, &f, &used), -EPROTO);
+	conframe_resize(buf, 0, 80);
+	assert_int_equal(conframe_next(buf, 9, &f, &used), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +446,7 @@ int main(void)
 	    cmocka_unit_test(test_regex_cost_bounds_expansion),
 	    cmocka_unit_test(test_regcomp_refuses_with_one_message),
 	    cmocka_unit_test(test_cgroupfs_parse),
+	    cmocka_unit_test(test_conframe),
 	    cmocka_unit_test(test_helper_find),
 	    cmocka_unit_test(test_data_find),
 	};

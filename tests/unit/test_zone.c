@@ -451,7 +451,24 @@ static void test_control_parse(void **state)
 	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
 	assert_int_equal(r.downtime_ms, 0);
 	assert_false(r.auto_converge);
+	s = "{\"cmd\":\"move\",\"downtime_ms\":50,\"auto_converge\":true,"
+	    "\"bandwidth_mib\":64}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.cmd, CONTROL_MOVE);
+	assert_int_equal(r.downtime_ms, 50);
+	assert_true(r.auto_converge);
+	assert_int_equal(r.bandwidth_mib, 64);
+	s = "{\"cmd\":\"move\"}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.downtime_ms, 0);
+	assert_false(r.auto_converge);
+	assert_int_equal(r.bandwidth_mib, 0);
 	static const char *const bad[] = {
+	    "{\"cmd\":\"move\",\"downtime_ms\":0}",
+	    "{\"cmd\":\"move\",\"downtime_ms\":60001}",
+	    "{\"cmd\":\"move\",\"downtime_ms\":\"5\"}",
+	    "{\"cmd\":\"move\",\"auto_converge\":1}",
+	    "{\"cmd\":\"move\",\"bandwidth_mib\":0}",
 	    "",
 	    "[]",
 	    "{}",

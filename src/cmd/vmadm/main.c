@@ -68,8 +68,8 @@ static const struct subcmd subcommands[] = {
      SUBCMD_ROOT},
     {"receive", "recv", vmadm_receive, "receive [-f <filename>]", SUBCMD_ROOT},
     {"migrate", NULL, vmadm_migrate,
-     "migrate <uuid> --live [--downtime-limit <ms>] [--auto-converge] "
-     "[--max-bandwidth <bytes/s>]",
+     "migrate <uuid> --live [--downtime <ms>] [--auto-converge] "
+     "[--bandwidth <MiB/s>]",
      SUBCMD_ROOT},
     {"autoboot", NULL, vmadm_autoboot, "autoboot", SUBCMD_ROOT},
 };

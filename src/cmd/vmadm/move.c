@@ -1,16 +1,19 @@
 /*
  * move.c - vmadm send and receive: an instance as a stream on stdout, and
- * back from stdin on another pool (include/hull/send.h).
+ * back from stdin on another pool (include/hull/send.h); vmadm migrate
+ * --live: a running bhyve VM to a fresh hull-vmm (include/hull/instance.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmd/vmadm/vmadm.h"
+#include "hull/instance.h"
 #include "hull/send.h"
 
 static void print_warning(enum hull_step step, const char *uuid,
@@ -88,5 +91,67 @@ int vmadm_receive(int argc, char **argv)
 	if (r < 0)
 		return vmadm_fail_err(&err);
 	fprintf(stderr, "Successfully received VM %s\n", uuid);
+	return VMADM_OK;
+}
+
+/* migrate <uuid> --live [--downtime MS] [--auto-converge] [--bandwidth
+ * MIB_PER_S]: hull's own
+ * (SmartOS's vmadm has no migrate): a running bhyve VM moves to a fresh
+ * hull-vmm on this host. Only --live exists; a move between servers goes
+ * through the head node (hull-api). */
+int vmadm_migrate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"live", no_argument, NULL, 'L'},
+	    {"downtime", required_argument, NULL, 'D'},
+	    {"auto-converge", no_argument, NULL, 'A'},
+	    {"bandwidth", required_argument, NULL, 'B'},
+	    {0, 0, 0, 0}};
+	bool live = false, ac = false;
+	long downtime = 0, bw = 0;
+	int c;
+	vmadm_getopt_reset();
+	while ((c = getopt_long(argc, argv, "dv", longopts, NULL)) != -1) {
+		char *end;
+		if (c == 'L') {
+			live = true;
+		} else if (c == 'A') {
+			ac = true;
+		} else if (c == 'D') {
+			errno = 0;
+			downtime = strtol(optarg, &end, 10);
+			if (errno || *end || downtime < 1 || downtime > 60000)
+				return vmadm_fail("Invalid value for downtime: "
+						  "must be an integer from 1 "
+						  "to 60000 (ms)");
+		} else if (c == 'B') {
+			errno = 0;
+			bw = strtol(optarg, &end, 10);
+			if (errno || *end || bw < 1 || bw > 1048576)
+				return vmadm_fail(
+				    "Invalid value for bandwidth: "
+				    "must be an integer from 1 "
+				    "to 1048576 (MiB/s)");
+		} else if (c != 'd' && c != 'v') {
+			return vmadm_usage("migrate");
+		}
+	}
+	if (optind != argc - 1 || !live)
+		return vmadm_usage("migrate");
+	const char *uuid = argv[optind];
+	struct hull_err err;
+	json_t *res = NULL;
+	if (hull_instance_move_live(uuid, (int)downtime, ac, (int)bw, &res,
+				    &err) < 0)
+		return vmadm_fail_err(&err);
+	json_int_t dt = json_integer_value(json_object_get(res, "downtime_ns"));
+	const char *emu = json_string_value(json_object_get(res, "emulator"));
+	fprintf(stderr,
+		"Successfully migrated VM %s to a new %s (pid %lld, "
+		"downtime %lld.%03lld ms)\n",
+		uuid, emu ? emu : "hull-vmm",
+		(long long)json_integer_value(json_object_get(res, "pid")),
+		(long long)(dt / 1000000), (long long)(dt / 1000 % 1000));
+	json_decref(res);
 	return VMADM_OK;
 }
