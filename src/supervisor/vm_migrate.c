@@ -288,19 +288,19 @@ static char **src_argv(pid_t pid, struct hull_err *err)
 	return argv;
 }
 
-/* QEMU makes its sockets one after the other: waits for path. */
-static int path_wait(const char *path, int timeout_ms, struct hull_err *err)
+/* QEMU makes its sockets one after the other (each bound, then
+ * listening): connects to path's QMP once it listens. */
+static struct hvm_qmp *qmp_open_wait(const char *path, int timeout_ms,
+				     struct hull_err *err)
 {
 	long long end = now_ms() + timeout_ms;
-	while (access(path, F_OK) < 0) {
-		if (now_ms() > end)
-			return hull_err_set(err, ETIMEDOUT,
-					    "%s: not there in "
-					    "time",
-					    path);
+	for (;;) {
+		struct hvm_qmp *q = hvm_qmp_open(path, timeout_ms, err);
+		if (q || (err->code != ENOENT && err->code != ECONNREFUSED) ||
+		    now_ms() > end)
+			return q;
 		nanosleep(&(struct timespec){0, 2000000L}, NULL);
 	}
-	return 0;
 }
 
 static int qmp_args(struct hvm_qmp *q, const char *cmd, json_t *a,
@@ -391,8 +391,7 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 	       (int)m->dst_pid);
 	if ((m->dst_console = hvm_com2_connect(con, QMP_MS, err)) < 0 ||
 	    (m->dst_qmp = hvm_com2_connect(qe, QMP_MS, err)) < 0 ||
-	    (r = path_wait(qc, QMP_MS, err)) < 0 ||
-	    !(m->qd = hvm_qmp_open(qc, QMP_MS, err))) {
+	    !(m->qd = qmp_open_wait(qc, QMP_MS, err))) {
 		r = hull_err_prefix(err, "the target QEMU");
 		goto out;
 	}

@@ -361,3 +361,71 @@ def test_migrate_usage_and_refusals(vmhost):
     r = h.run("vmadm", "migrate", u, "--live", "--downtime", "0",
               check=False)
     assert r.rc != 0 and "Invalid value for downtime" in r.err, r.err
+
+
+def test_kvm_migrated_vm_is_adopted_after_its_supervisor_is_killed(vmhost):
+    # The supervisor's holder keeps the new QEMU's console and QMP and
+    # its pid: a supervisor killed after the migration is replaced by one
+    # that adopts the new QEMU. The cgroup's memory limit is back to one
+    # guest's.
+    from test_supervisor_adopt import (alive, kill_and_adopt, memory_limit,
+                                       vm_asks_metadata)
+    h = vmhost
+    u = kvm_guest(h)
+    limit = memory_limit(h, u)
+    guest_sh(h, u, "X=adopted; echo hull-guest: set X=$X",
+             "hull-guest: set ")
+    old = qemu_pid(h, u)
+    h.run("vmadm", "migrate", u, "--live", timeout=600)
+    new = qemu_pid(h, u)
+    assert new != old and not alive(old)
+    assert memory_limit(h, u) == limit
+    kill_and_adopt(h, u)
+    assert qemu_pid(h, u) == new and alive(new)
+    assert guest_sh(h, u, "echo hull-guest: again X=$X",
+                    "hull-guest: again ") == "hull-guest: again X=adopted"
+    assert vm_asks_metadata(h, u)
+    h.run("vmadm", "stop", u, "-t", "60", timeout=90)
+    assert state(h, u) == "stopped" and not alive(new)
+
+
+def test_kvm_supervisor_killed_mid_migration_leaves_the_source(vmhost):
+    # The supervisor dies while QEMU copies: the one that adopts the VM
+    # finds the target's sockets, ends the migration (the target quits)
+    # and the guest runs on in the source.
+    from test_supervisor_adopt import alive, kill_and_adopt
+    h = vmhost
+    u = kvm_guest(h)
+    guest_sh(h, u, "X=stays; echo hull-guest: set X=$X", "hull-guest: set ")
+    old = qemu_pid(h, u)
+    p = subprocess.Popen([prog("vmadm"), "migrate", u, "--live",
+                          "--bandwidth", "1"], env=h.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        end = time.monotonic() + 60
+        while not (m := re.search(r"target QEMU is pid (\d+)",
+                                  sv_log(h, u))):
+            assert time.monotonic() < end and p.poll() is None
+            time.sleep(0.1)
+        target = int(m.group(1))
+        time.sleep(1)
+        kill_and_adopt(h, u)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode != 0 and "Cannot migrate VM" in err, err
+    end = time.monotonic() + 20
+    while alive(target) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not alive(target)
+    assert qemu_pid(h, u) == old and alive(old)
+    assert mig_socks(h, u) == []
+    assert state(h, u) == "running"
+    assert guest_sh(h, u, "echo hull-guest: again X=$X",
+                    "hull-guest: again ") == "hull-guest: again X=stays"
+    assert "a predecessor's migration was under way" in sv_log(h, u)
+    h.run("vmadm", "migrate", u, "--live", timeout=600)
+    assert qemu_pid(h, u) != old
+    h.run("vmadm", "stop", "-F", u, timeout=60)
