@@ -203,6 +203,28 @@ int hull_instance_move_live(const char *uuid, int downtime_ms,
 			    json_t **result, struct hull_err *err);
 
 /*
+ * A running kvm VM's live migration on this host (vmadm migrate --live,
+ * through hull_instance_move_live):
+ * from its QEMU to a new one, through QEMU's pre-copy migration; on any
+ * failure (no convergence within the downtime limit without
+ * auto_converge, the target gone) the guest runs on in the old one. The
+ * supervisor does the work (src/supervisor/vm_migrate.h). No lock: the
+ * record does not change.
+ */
+struct hull_live_opts {
+	int downtime_ms;	 /* 0: 300 ms, QEMU's default */
+	bool auto_converge;	 /* throttle the guest rather than give up */
+	long long max_bandwidth; /* bytes/s; 0: no cap */
+};
+struct hull_live_result {
+	long long downtime_ms, total_ms, passes, transferred;
+	int pid, source_pid; /* the new and the old QEMU */
+};
+int hull_instance_migrate_live(const char *uuid, const struct hull_live_opts *o,
+			       struct hull_live_result *res,
+			       struct hull_err *err);
+
+/*
  * The instance object as vmadm get shows it (stored properties, derived
  * state and runtime fields). NULL with -ENOENT in err when there is none.
  */

@@ -37,10 +37,11 @@ int hull_instance_move_live(const char *uuid, int downtime_ms,
 	const char *state = hull_json_str(vm, "state", "");
 	const char *brand = hull_json_str(vm, "brand", "");
 	int r = 0;
-	if (strcmp(brand, "bhyve"))
+	bool kvm = !strcmp(brand, "kvm");
+	if (strcmp(brand, "bhyve") && !kvm)
 		r = hull_err_set(err, EINVAL,
 				 "Live migration is only supported for VMs "
-				 "with brand \"bhyve\" (hull-vmm), not "
+				 "with brand \"bhyve\" or \"kvm\", not "
 				 "\"%s\".",
 				 brand);
 	else if (strcmp(state, "running"))
@@ -51,6 +52,24 @@ int hull_instance_move_live(const char *uuid, int downtime_ms,
 	json_decref(vm);
 	if (r < 0)
 		return r;
+	if (kvm) {
+		/* QEMU to QEMU through QEMU's own migration (migrate_live.c) */
+		struct hull_live_opts o = {.downtime_ms = downtime_ms,
+					   .auto_converge = auto_converge,
+					   .max_bandwidth =
+					       (long long)bandwidth_mib << 20};
+		struct hull_live_result lr;
+		if ((r = hull_instance_migrate_live(uuid, &o, &lr, err)) < 0)
+			return r;
+		*result = json_pack(
+		    "{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "emulator",
+		    "QEMU", "pid", lr.pid, "source_pid", lr.source_pid,
+		    "downtime_ns", (json_int_t)lr.downtime_ms * 1000000,
+		    "total_ns", (json_int_t)lr.total_ms * 1000000, "iterations",
+		    (json_int_t)lr.passes, "bytes", (json_int_t)lr.transferred,
+		    "downtime_ms", (json_int_t)lr.downtime_ms);
+		return 0;
+	}
 	json_t *req = json_pack("{s:s}", "cmd", "move");
 	if (downtime_ms > 0)
 		json_object_set_new(req, "downtime_ms",

@@ -55,6 +55,45 @@ int control_signal_parse(const char *s)
 	return -EINVAL;
 }
 
+/* An optional integer field lo..hi into *out. */
+static int int_field(json_t *j, const char *k, long long lo, long long hi,
+		     long long *out, struct hull_err *err)
+{
+	json_t *v = json_object_get(j, k);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > hi)
+		return hull_err_set(err, EINVAL,
+				    "%s: not an integer %lld..%lld", k, lo, hi);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int parse_migrate(json_t *j, struct control_req *req,
+			 struct hull_err *err)
+{
+	long long dt = 0, bw = 0, passes = 0;
+	json_t *ac = json_object_get(j, "auto_converge");
+	if (ac && !json_is_boolean(ac))
+		return hull_err_set(err, EINVAL,
+				    "auto_converge: not a boolean");
+	if (!json_is_true(json_object_get(j, "live")))
+		return hull_err_set(err, EINVAL,
+				    "migrate: only a live migration (live: "
+				    "true) is done here");
+	int r;
+	if ((r = int_field(j, "downtime_limit", 1, 60000, &dt, err)) < 0 ||
+	    (r = int_field(j, "max_bandwidth", 0, 1LL << 40, &bw, err)) < 0 ||
+	    (r = int_field(j, "max_passes", 0, 1000, &passes, err)) < 0)
+		return r;
+	req->downtime_ms = (int)dt;
+	req->max_bandwidth = bw;
+	req->max_passes = (int)passes;
+	req->auto_converge = json_is_true(ac);
+	return 0;
+}
+
 int control_request_parse(const char *line, size_t len, struct control_req *req,
 			  struct hull_err *err)
 {
@@ -117,6 +156,9 @@ int control_request_parse(const char *line, size_t len, struct control_req *req,
 			req->rows = (unsigned short)json_integer_value(rw);
 			req->cols = (unsigned short)json_integer_value(cl);
 		}
+	} else if (strcmp(cmd, "migrate") == 0) {
+		req->cmd = CONTROL_MIGRATE;
+		r = parse_migrate(j, req, err);
 	} else if (strcmp(cmd, "move") == 0) {
 		req->cmd = CONTROL_MOVE;
 		json_t *dt = json_object_get(j, "downtime_ms");

@@ -21,6 +21,7 @@ enum control_cmd {
 	CONTROL_LISTENER, /* a uname listener (lx zlogin) rides along */
 	CONTROL_WINSIZE,  /* the console's window size (a zone's pty) */
 	CONTROL_MOVE,	  /* bhyve: live move to a fresh hull-vmm (vmmove.h) */
+	CONTROL_MIGRATE,  /* kvm: live migration to a new QEMU (vm_migrate.h) */
 };
 
 struct control_req {
@@ -29,9 +30,11 @@ struct control_req {
 	bool force;		   /* stop, reboot */
 	int signo;		   /* kill */
 	unsigned short rows, cols; /* winsize: 1..1000 each */
-	int downtime_ms;	   /* move: 1..60000, 0 for hull-vmm's */
-	bool auto_converge;	   /* move */
+	int downtime_ms;	   /* move, migrate: 1..60000, 0: default */
+	bool auto_converge;	   /* move, migrate */
 	int bandwidth_mib;	   /* move: MiB/s, 1..1048576; 0: no cap */
+	long long max_bandwidth;   /* migrate: bytes/s, 0..2^40; 0: no cap */
+	int max_passes;		   /* migrate: 0..1000; 0: default */
 };
 
 int control_request_parse(const char *line, size_t len, struct control_req *req,

@@ -396,6 +396,16 @@ int sv_metadata_start(struct sv_loop *loop, const char *uuid, int listen_fd,
 	return md_spawn(uuid, err);
 }
 
+int sv_metadata_restart(struct hull_err *err)
+{
+	if (!md_loop)
+		return 0;
+	md_timer_stop();
+	md_reap();
+	md_quick_deaths = 0;
+	return md_spawn(md_uuid, err);
+}
+
 pid_t sv_metadata_pid(void)
 {
 	return md_pid[MD_SERVER];

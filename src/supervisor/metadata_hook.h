@@ -17,4 +17,9 @@ int sv_metadata_start(struct sv_loop *loop, const char *uuid, int listen_fd,
 		      struct hull_err *err);
 /* The running server's process (hull-metadata), or -1. */
 pid_t sv_metadata_pid(void);
+/* The emulator changed under a running VM (a live migration): the
+ * server starts again, on the same listening socket, and connects to the
+ * new emulator's COM2. */
+int sv_metadata_restart(struct hull_err *err);
+
 #endif

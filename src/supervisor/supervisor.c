@@ -40,6 +40,7 @@
 #include "supervisor/log.h"
 #include "supervisor/sock.h"
 #include "supervisor/vm.h"
+#include "supervisor/vm_migrate.h"
 #include "supervisor/vmmove.h"
 #include "zone/cgroup.h"
 #include "zone/start.h"
@@ -88,6 +89,7 @@ struct supervisor {
 	int rc;		 /* the exit status */
 	struct sv_vm vm; /* brands kvm and bhyve: the emulator (vm.h) */
 	struct sv_client *clients;
+	struct sv_client *mig_client; /* owed a live migration's answer */
 	struct sv_client *mover;     /* who asked for the live move under way */
 	unsigned client_seq;	     /* for the holder's names of clients */
 	char pushed[HOLDER_MSG_MAX]; /* the state the holder has */
@@ -153,6 +155,8 @@ static void client_close(struct supervisor *sv, struct sv_client *c)
 			break;
 		}
 	}
+	if (sv->mig_client == c)
+		sv->mig_client = NULL;
 	if (sv->mover == c)
 		sv->mover = NULL;
 	sv_loop_del(sv->loop, c->fd);
@@ -201,12 +205,26 @@ static void console_log_write(struct supervisor *sv, const char *buf, size_t n)
 		(void)!write(sv->log_fd, buf, n);
 }
 
+/* One read of the console, logged and relayed: what read returned. */
+static ssize_t console_relay(struct supervisor *sv, int fd)
+{
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n <= 0)
+		return n;
+	console_log_write(sv, buf, (size_t)n);
+	for (struct sv_client *c = sv->clients; c; c = c->next)
+		if (c->console)
+			(void)!send(c->fd, buf, (size_t)n,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n;
+}
+
 static void on_console(struct sv_loop *loop, int fd, uint32_t events,
 		       void *data)
 {
 	struct supervisor *sv = data;
-	char buf[4096];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	ssize_t n = console_relay(sv, fd);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -215,11 +233,6 @@ static void on_console(struct sv_loop *loop, int fd, uint32_t events,
 		sv_loop_del(loop, fd);
 		return;
 	}
-	console_log_write(sv, buf, (size_t)n);
-	for (struct sv_client *c = sv->clients; c; c = c->next)
-		if (c->console)
-			(void)!send(c->fd, buf, (size_t)n,
-				    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void on_console_client(struct sv_loop *loop, int fd, uint32_t events,
@@ -541,6 +554,8 @@ static void move_done(void *data, struct sv_vmmove_result *res);
 
 static void on_init_exit(struct supervisor *sv, int status)
 {
+	/* The source QEMU ended under a live migration: the target goes. */
+	sv_vm_migrate_abort(&sv->vm, "the VM stopped during the migration");
 	/* hull-vmm's status 4: it handed the guest over in a live move that
 	 * our predecessor started and did not see end (vmmove.h) */
 	struct sv_vmmove_result moved;
@@ -776,6 +791,70 @@ static void do_status(struct supervisor *sv, struct sv_client *c)
 	client_send(c, j);
 }
 
+/* ---- live migration (vm_migrate.h) ----------------------------------- */
+
+/* The new QEMU runs the guest: it is the instance's emulator now. */
+static void mig_switched(void *data, const struct sv_vm_mig_switch *s)
+{
+	struct supervisor *sv = data;
+	struct hull_err err = {0};
+	int old = sv->proc.console_fd;
+	if (old >= 0) {
+		/* all the source wrote (it has quit), then its end */
+		while (console_relay(sv, old) > 0)
+			;
+		sv_loop_del(sv->loop, old);
+		close(old);
+	}
+	sv->proc.pid = s->pid;
+	sv->proc.console_fd = s->console_fd;
+	fcntl(s->console_fd, F_SETFL, O_NONBLOCK);
+	if (sv_loop_add(sv->loop, s->console_fd, EPOLLIN, on_console, sv,
+			&err) < 0)
+		sv_log("error", "live migration: console: %s", err.msg);
+	sv_holder_drop("console");
+	sv_holder_put("console", s->console_fd);
+	sv_holder_drop("qmp");
+	sv_holder_put("qmp", sv->vm.qmp_fd);
+	write_init_record(sv);
+}
+
+static void mig_done(void *data, int r, json_t *result, struct hull_err *err)
+{
+	struct supervisor *sv = data;
+	struct sv_client *c = sv->mig_client;
+	sv->mig_client = NULL;
+	if (!c)
+		return;
+	if (r < 0) {
+		client_error(c, err->msg);
+		return;
+	}
+	json_t *j = json_deep_copy(result);
+	json_object_set_new(j, "ok", json_true());
+	client_send(c, j);
+}
+
+static void do_migrate(struct supervisor *sv, struct sv_client *c,
+		       const struct control_req *req)
+{
+	struct hull_err err = {0};
+	if (sv->state != SV_RUNNING) {
+		client_error(c, "VM is not running");
+		return;
+	}
+	struct sv_vm_mig_opts o = {.downtime_ms = req->downtime_ms,
+				   .auto_converge = req->auto_converge,
+				   .max_bandwidth = req->max_bandwidth,
+				   .max_passes = req->max_passes};
+	struct sv_vm_mig_cb cb = {mig_switched, mig_done, sv};
+	if (sv_vm_migrate_start(&sv->vm, &o, &cb, &err) < 0) {
+		client_error(c, err.msg);
+		return;
+	}
+	sv->mig_client = c;
+}
+
 /* ---- live move (bhyve) ------------------------------------------------ */
 
 /* The move is over (vmmove.h): the new emulator is the instance's. */
@@ -920,6 +999,9 @@ static void do_request(struct supervisor *sv, struct sv_client *c,
 		client_send(c, json_pack("{s:b}", "ok", 1));
 		break;
 	}
+	case CONTROL_MIGRATE:
+		do_migrate(sv, c, &req);
+		break;
 	case CONTROL_UPDATE: {
 		struct inst inst;
 		if (sv->vm.hvm) {

@@ -39,6 +39,7 @@
 #include "net/nic.h"
 #include "supervisor/holder.h"
 #include "supervisor/log.h"
+#include "supervisor/vm_migrate.h"
 #include "supervisor/vnc.h"
 
 /* What QEMU reads besides its argv: firmware and option ROMs (SeaBIOS
@@ -403,6 +404,55 @@ static int qemu_resume(const char *run, int fd, struct hull_err *err)
 	return 0;
 }
 
+int sv_vm_emulator_start(struct sv_vm *vm, char **argv, const int *keep,
+			 size_t nkeep, bool kvm, int ram_copies, pid_t *pid,
+			 struct hull_err *err)
+{
+	static char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
+	static const char *const vmm_libs[] = {HVM_HULL_VMM_DLOPEN};
+	static const char *const qemu_libs[] = {QEMU_TCG_MODULE};
+	_cleanup_free_ char *run =
+	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, vm->uuid);
+	_cleanup_free_ char *root = hull_root_path("%s/root", vm->uuid);
+	struct hvm_hull hh = {0};
+	int r;
+	/* uuid, the disks (read-write but cdroms and read_only), ram and
+	 * cpu_cap from the instance */
+	if ((r = hvm_hull_from_inst(vm->inst, &hh, err)) < 0)
+		return r;
+	/* A live migration runs two emulators in the cgroup for a while:
+	 * room for both guests' memory until the first is gone. */
+	if (hh.ram_mib > 0 && ram_copies > 1)
+		hh.ram_mib =
+		    hh.ram_mib * ram_copies + hvm_hull_overhead_mib(hh.ram_mib);
+	hh.argv = argv;
+	hh.envp = envp;
+	hh.root = root;
+	hh.run_dir = run;
+	hh.keep_fds = keep;
+	hh.nkeep_fds = nkeep;
+	if (!vm->kvm_brand) {
+		hh.dlopen_libs = vmm_libs;
+		hh.ndlopen = 1;
+	}
+	for (const char *const *f = qemu_data; vm->kvm_brand && *f; f++)
+		if (hull_path_exists(*f) && hh.nfiles < HVM_HULL_PATHS_MAX)
+			hh.files[hh.nfiles++] =
+			    (struct hvm_hull_path){*f, false};
+	if (vm->kvm_brand && !kvm && hull_path_exists(QEMU_TCG_MODULE)) {
+		hh.dlopen_libs = qemu_libs;
+		hh.ndlopen = 1;
+	}
+	return hvm_hull_start(&hh, vm->cg, pid, err);
+}
+
+int sv_vm_limits_reset(struct sv_vm *vm, struct hull_err *err)
+{
+	struct hvm_hull hh = {0};
+	int r = hvm_hull_from_inst(vm->inst, &hh, err);
+	return r < 0 ? r : hvm_hull_cgroup_setup(&hh, vm->cg, err);
+}
+
 /* Steps 2 to 6, once the kernel and initrd are in place (boot, or NULL
  * with a bootrom). */
 static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
@@ -410,12 +460,10 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 {
 	int r;
 	const char *uuid = vm->uuid;
-	struct zone_cgroup *cg = vm->cg;
 	struct sv_loop *loop = vm->loop;
 	struct zone_proc *proc = vm->proc;
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
-	_cleanup_free_ char *root = hull_root_path("%s/root", uuid);
 	int taps[NET_MAX_NICS];
 	for (size_t i = 0; i < NET_MAX_NICS; i++)
 		taps[i] = -1;
@@ -502,36 +550,11 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 		goto out;
 	}
 	/* 4. the emulator in its hull */
-	static char *const envp[] = {"PATH=/usr/bin:/bin", NULL};
-	static const char *const vmm_libs[] = {HVM_HULL_VMM_DLOPEN};
-	struct hvm_hull hh = {0};
-	/* uuid, the disks (read-write but cdroms and read_only), ram and
-	 * cpu_cap from the instance */
-	if ((r = hvm_hull_from_inst(vm->inst, &hh, err)) < 0)
-		goto out;
-	hh.argv = argv;
-	hh.envp = envp;
-	hh.root = root;
-	hh.run_dir = run;
 	memcpy(keep, taps, ntaps * sizeof(int));
 	if (state_fd >= 0)
 		keep[ntaps] = state_fd;
-	hh.keep_fds = keep;
-	hh.nkeep_fds = ntaps + (state_fd >= 0);
-	if (!vm->kvm_brand) {
-		hh.dlopen_libs = vmm_libs;
-		hh.ndlopen = 1;
-	}
-	for (const char *const *f = qemu_data; vm->kvm_brand && *f; f++)
-		if (hull_path_exists(*f) && hh.nfiles < HVM_HULL_PATHS_MAX)
-			hh.files[hh.nfiles++] =
-			    (struct hvm_hull_path){*f, false};
-	static const char *const qemu_libs[] = {QEMU_TCG_MODULE};
-	if (vm->kvm_brand && !kvm && hull_path_exists(QEMU_TCG_MODULE)) {
-		hh.dlopen_libs = qemu_libs;
-		hh.ndlopen = 1;
-	}
-	if ((r = hvm_hull_start(&hh, cg, &pid, err)) < 0)
+	if ((r = sv_vm_emulator_start(vm, argv, keep, ntaps + (state_fd >= 0),
+				      kvm, 1, &pid, err)) < 0)
 		goto out;
 	proc->pid = pid;
 	proc->notify_fd = -1;
@@ -615,9 +638,30 @@ int sv_vm_adopt(struct sv_vm *vm, const struct inst *inst,
 	}
 	_cleanup_free_ char *run =
 	    hull_root_path("%s/run/" SV_VM_RUN_SUBDIR, uuid);
+	struct hull_err merr = {0};
+	if (vm->kvm_brand && sv_vm_migrate_recover(vm, &merr) < 0)
+		sv_log("error", "%s", merr.msg);
 	if (vm->kvm_brand && inst->vm.vnc_port >= 0)
 		vnc_setup(vm, uuid, run, loop);
 	return 0;
+}
+
+int sv_vm_qmp_replace(struct sv_vm *vm, int qmp, struct hull_err *err)
+{
+	if (vm->qmp_fd >= 0) {
+		sv_loop_del(vm->loop, vm->qmp_fd);
+		close(vm->qmp_fd);
+	}
+	vm->qmp_fd = qmp;
+	vm->qlen = 0;
+	fcntl(qmp, F_SETFL, O_NONBLOCK);
+	int r = sv_loop_add(vm->loop, qmp, EPOLLIN, on_qmp, vm, err);
+	_cleanup_free_ char *qmpc = hull_root_path(
+	    "%s/run/" SV_VM_RUN_SUBDIR "/" HVM_QEMU_QMPC_SOCK, vm->uuid);
+	if (r == 0)
+		r = sv_vnc_qemu_changed(vm->vnc, qmpc,
+					vm->inst->vm.vnc_password, err);
+	return r;
 }
 
 int sv_vm_powerdown(struct sv_vm *vm, const char *uuid, struct hull_err *err)

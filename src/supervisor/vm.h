@@ -50,6 +50,7 @@ struct sv_vm {
 	 * wall-clock timer, and where the boot goes on afterwards */
 	struct hvm_loader *loader;
 	int loader_timer;
+	struct sv_vm_mig *mig; /* a live migration under way (vm_migrate.h) */
 	char uuid[40];
 	struct zone_cgroup *cg;
 	struct sv_loop *loop;
@@ -105,5 +106,19 @@ bool sv_vm_down(struct sv_vm *vm, const char *uuid, struct sv_loop *loop,
  * code). Pure; fuzzed by tests/fuzz/fuzz_sv_qmp_event.c. */
 enum { SV_VM_EV_OTHER, SV_VM_EV_SHUTDOWN, SV_VM_EV_RESET };
 int sv_vm_qmp_event(const char *line, size_t len);
+
+/* Step 4 alone: starts argv (the emulator) in its hull in the instance's
+ * cgroup, keeping keep[] open at the same numbers; ram_copies > 1 makes
+ * room in the cgroup for that many guests (a live migration's two
+ * emulators), which sv_vm_limits_reset takes back. kvm: QEMU uses KVM
+ * (else TCG's module is brought in). */
+int sv_vm_emulator_start(struct sv_vm *vm, char **argv, const int *keep,
+			 size_t nkeep, bool kvm, int ram_copies, pid_t *pid,
+			 struct hull_err *err);
+int sv_vm_limits_reset(struct sv_vm *vm, struct hull_err *err);
+
+/* A live migration's switch (vm_migrate.h): qmp (owned) replaces the
+ * held QMP connection, and the VNC relay starts again for the new QEMU. */
+int sv_vm_qmp_replace(struct sv_vm *vm, int qmp, struct hull_err *err);
 
 #endif

@@ -671,6 +671,18 @@ fail:
 	return NULL;
 }
 
+int sv_vnc_qemu_changed(struct sv_vnc *v, const char *qmp_sock,
+			const char *password, struct hull_err *err)
+{
+	if (!v || !password || !*password)
+		return 0;
+	if (v->qmp_fd >= 0)
+		qmp_done(v, NULL);
+	v->qlen = 0;
+	v->qreturns = 0;
+	return password_set(v, qmp_sock, password, err);
+}
+
 void sv_vnc_stop(struct sv_vnc *v)
 {
 	if (!v)

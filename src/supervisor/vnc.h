@@ -61,4 +61,10 @@ void sv_vnc_stop(struct sv_vnc *v);
 int sv_vnc_listen_parse(const char *text, struct sockaddr_storage *ss,
 			socklen_t *len, struct hull_err *err);
 
+/* A new QEMU serves the same sockets (a live migration): the password
+ * is set again over its command socket; the listener and vnc.json stay
+ * (clients of the old QEMU lost their connection with it). */
+int sv_vnc_qemu_changed(struct sv_vnc *v, const char *qmp_sock,
+			const char *password, struct hull_err *err);
+
 #endif

@@ -440,6 +440,17 @@ static void test_control_parse(void **state)
 	assert_int_equal(r.cmd, CONTROL_WINSIZE);
 	assert_int_equal(r.rows, 37);
 	assert_int_equal(r.cols, 111);
+	s = "{\"cmd\":\"migrate\",\"live\":true,\"downtime_limit\":50,"
+	    "\"auto_converge\":true,\"max_bandwidth\":1000000}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.cmd, CONTROL_MIGRATE);
+	assert_int_equal(r.downtime_ms, 50);
+	assert_true(r.auto_converge);
+	assert_int_equal(r.max_bandwidth, 1000000);
+	s = "{\"cmd\":\"migrate\",\"live\":true}";
+	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
+	assert_int_equal(r.downtime_ms, 0);
+	assert_false(r.auto_converge);
 	s = "{\"cmd\":\"move\",\"downtime_ms\":50,\"auto_converge\":true,"
 	    "\"bandwidth_mib\":64}";
 	assert_int_equal(control_request_parse(s, strlen(s), &r, &err), 0);
@@ -471,6 +482,11 @@ static void test_control_parse(void **state)
 	    "{\"cmd\":\"winsize\",\"rows\":0,\"cols\":80}",
 	    "{\"cmd\":\"winsize\",\"rows\":24,\"cols\":1001}",
 	    "{\"cmd\":\"winsize\",\"rows\":\"24\",\"cols\":80}",
+	    "{\"cmd\":\"migrate\"}",
+	    "{\"cmd\":\"migrate\",\"live\":true,\"downtime_limit\":0}",
+	    "{\"cmd\":\"migrate\",\"live\":true,\"downtime_limit\":60001}",
+	    "{\"cmd\":\"migrate\",\"live\":true,\"auto_converge\":1}",
+	    "{\"cmd\":\"migrate\",\"live\":true,\"max_bandwidth\":-1}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		assert_int_equal(

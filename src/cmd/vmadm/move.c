@@ -145,10 +145,11 @@ int vmadm_migrate(int argc, char **argv)
 				    &err) < 0)
 		return vmadm_fail_err(&err);
 	json_int_t dt = json_integer_value(json_object_get(res, "downtime_ns"));
+	const char *emu = json_string_value(json_object_get(res, "emulator"));
 	fprintf(stderr,
-		"Successfully migrated VM %s to a new hull-vmm (pid %lld, "
+		"Successfully migrated VM %s to a new %s (pid %lld, "
 		"downtime %lld.%03lld ms)\n",
-		uuid,
+		uuid, emu ? emu : "hull-vmm",
 		(long long)json_integer_value(json_object_get(res, "pid")),
 		(long long)(dt / 1000000), (long long)(dt / 1000 % 1000));
 	json_decref(res);

@@ -1,0 +1,431 @@
+"""Live migration of a kvm-brand VM on one host (issue 17): `vmadm
+migrate UUID --live` moves the running guest from its QEMU to a new one
+through QEMU's own pre-copy migration, and the supervisor adopts the new
+one. The guest is the Linux guest image (Debian's cloud kernel and a
+busybox initramfs, TCG here); its shell keeps a variable and a running
+`sleep`, its nic keeps its MAC and address, its console, metadata and VNC
+go on; a 1 ms ticker in the guest writes to the console, and the longest
+gap between its ticks as they reach a console client is the downtime seen
+from outside (recorded in $HULL_BENCH_OUT when set, see bench/README.md).
+Faults: the target QEMU killed mid-migration, a migration that does not
+converge: the guest runs on in the source."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import prog
+from test_hvm_snapshot import guest_sh
+from test_hvm_sysrq_vnc import info_vnc, rfb_hello
+from test_hvm_vmadm import (READY, console_log, create, install, state,
+                            vmhost, wait_console)  # noqa: F401 (a fixture)
+
+# a tick ends its line; the shell's echo of a command typed on the
+# console may come before it on the same line
+TICK = re.compile(rb"tk (\d+)\r?$")
+
+
+def qemu_pid(h, u):
+    with open(os.path.join(h.root, u, "run", "init.json")) as f:
+        return json.load(f)["pid"]
+
+
+def sv_log(h, u):
+    with open(os.path.join(h.root, u, "logs", "supervisor.log")) as f:
+        return f.read()
+
+
+def mig_socks(h, u):
+    d = os.path.join(h.root, u, "run", "vm")
+    return sorted(n for n in os.listdir(d) if n.startswith("mig-"))
+
+
+class Ticks:
+    """A console client that timestamps each "tk N" line of the guest's
+    ticker as it arrives."""
+
+    def __init__(self, h, u):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(os.path.join(h.root, u, "run", "console.sock"))
+        self.ticks = []
+        self.raw = []
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        buf = b""
+        self.s.settimeout(0.2)
+        while not self.stop:
+            try:
+                d = self.s.recv(65536)
+            except socket.timeout:
+                continue
+            if not d:
+                break
+            now = time.monotonic()
+            self.raw.append((now, d))
+            buf += d
+            *lines, buf = buf.split(b"\n")
+            for ln in lines:
+                m = TICK.search(ln)
+                if m:
+                    self.ticks.append((now, int(m.group(1))))
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+        self.s.close()
+
+    def max_gap(self, t0, t1):
+        """The longest time between two ticks arriving in [t0, t1]."""
+        ts = [t for t, _ in self.ticks if t0 <= t <= t1]
+        return max(b - a for a, b in zip(ts, ts[1:]))
+
+
+def start_ticker(h, u):
+    # busybox's usleep: a tick every millisecond at best (the fork costs
+    # more under TCG)
+    guest_sh(h, u, "(i=0; while :; do i=$((i+1)); echo tk $i; "
+             "usleep 1000; done) & T=$!; echo hull-guest: ticker $T",
+             "hull-guest: ticker ")
+
+
+def network_guest(h, net):
+    img = install(h)
+    net.run("nictagadm", "add", "-l", "stub0")
+    net.ip("ip", "addr", "add", "192.0.2.254/24", "dev", "hbstub0")
+    p = {"brand": "kvm", "ram": 256,
+         "disks": [{"image_uuid": img, "boot": True}],
+         "nics": [{"nic_tag": "stub0", "ips": ["192.0.2.10/24"],
+                   "gateways": ["192.0.2.254"], "primary": True}]}
+    cp = subprocess.run(["ip", "netns", "exec", net.ns, prog("vmadm"),
+                         "create"], input=json.dumps(p), capture_output=True,
+                        text=True, env=h.env, timeout=180)
+    assert cp.returncode == 0, cp.stderr
+    u = cp.stderr.split("Successfully created VM ")[1].split()[0]
+    wait_console(h, u, READY, timeout=180)
+    return u
+
+
+def test_kvm_live_migration_keeps_the_guest_running(vmhost):
+    from nethelp import NetHost
+    h = vmhost
+    net = NetHost(h)
+    try:
+        u = network_guest(h, net)
+        mac = json.loads(h.run("vmadm", "get", u).out)["nics"][0]["mac"]
+        before = guest_sh(h, u, "X=kept-$((6 * 7)); "
+                          "(sleep 15; echo hull-guest: slept) & S=$!; "
+                          "echo hull-guest: before X=$X S=$S "
+                          "mac=$(cat /sys/class/net/eth0/address) "
+                          "ip=$(ip -4 -o addr show eth0 | "
+                          "awk '{print $4}')",
+                          "hull-guest: before ")
+        assert f"X=kept-42" in before and f"mac={mac}" in before and \
+            "ip=192.0.2.10/24" in before, before
+        sleeper = re.search(r"S=(\d+)", before).group(1)
+        assert net.ping(None, "192.0.2.10", count=2)
+        old = qemu_pid(h, u)
+        ticks = Ticks(h, u)
+        # the host pings the guest every 2 ms meanwhile: the longest
+        # silence between replies is the guest's downtime on the network
+        # (the console's ticks also wait for the supervisor's relay)
+        pinger = subprocess.Popen(
+            ["ip", "netns", "exec", net.ns, "ping", "-D", "-n", "-i",
+             "0.002", "-W", "1", "192.0.2.10"], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True)
+        try:
+            start_ticker(h, u)
+            time.sleep(1)
+            t0, w0 = time.monotonic(), time.time()
+            r = h.run("vmadm", "migrate", u, "--live", timeout=600)
+            t1, w1 = time.monotonic(), time.time()
+            time.sleep(1)
+            pinger.send_signal(signal.SIGINT)
+            replies = [float(m.group(1)) for m in re.finditer(
+                r"^\[(\d+\.\d+)\] \d+ bytes from",
+                pinger.communicate(timeout=30)[0], re.M)]
+            # the shell echoes this command on the console, between ticks
+            t_stop = time.monotonic()
+            guest_sh(h, u, "kill $T; echo hull-guest: ticker stopped",
+                     "hull-guest: ticker stopped")
+        finally:
+            ticks.close()
+            if pinger.poll() is None:
+                pinger.kill()
+                pinger.wait()
+        assert re.search(r"Successfully migrated VM \S+ to a new QEMU "
+                         r"\(pid \d+, downtime \d+\.\d{3} ms\)", r.err), r.err
+        m = re.search(r"live migration done: QEMU pid \d+ runs the guest "
+                      r"\(downtime (\d+) ms, (\d+) passes, (\d+) bytes",
+                      sv_log(h, u))
+        assert m, sv_log(h, u)[-2000:]
+        qemu_downtime = int(m.group(1))
+        # a new QEMU runs the guest; the old one is gone
+        new = qemu_pid(h, u)
+        assert new != old
+        assert os.readlink(f"/proc/{new}/exe").endswith(
+            "qemu-system-x86_64")
+        end = time.monotonic() + 10
+        while os.path.exists(f"/proc/{old}") and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{old}")
+        assert state(h, u) == "running"
+        assert mig_socks(h, u) == []
+        # the same shell: its variable, its background sleep still there,
+        # and it finishes; the nic kept its MAC and address
+        after = guest_sh(h, u, "echo hull-guest: after X=$X "
+                         f"alive=$(kill -0 {sleeper} 2>/dev/null && "
+                         "echo yes || echo no) "
+                         "mac=$(cat /sys/class/net/eth0/address) "
+                         "ip=$(ip -4 -o addr show eth0 | awk '{print $4}')",
+                         "hull-guest: after ")
+        assert after == (f"hull-guest: after X=kept-42 alive=yes mac={mac} "
+                         "ip=192.0.2.10/24"), after
+        wait_console(h, u, "hull-guest: slept", 60)
+        assert console_log(h, u).count(READY) == 1
+        # the tap goes on: the host reaches the guest at the same MAC
+        assert net.ping(None, "192.0.2.10", count=3)
+        neigh = net.ip("ip", "neigh", "show", "192.0.2.10").stdout
+        assert mac in neigh, neigh
+        # metadata (COM2) reaches the new QEMU (VNC: the next test; this
+        # VM's relay listens in the test's network namespace)
+        guest_sh(h, u, "echo hull-guest: md $(mdata-get sdc:uuid)",
+                 f"hull-guest: md {u}")
+        # the ticker's numbers run on without a restart, and its longest
+        # silence around the migration is the downtime seen from outside
+        nums = [n for t, n in ticks.ticks if t < t_stop]
+        assert nums == list(range(nums[0], nums[0] + len(nums))), \
+            f"ticks lost or repeated: {ticks.raw}"
+        assert any(t < t0 for t, _ in ticks.ticks) and \
+            any(t > t1 for t, _ in ticks.ticks)
+        gap_ms = ticks.max_gap(t0, t1 + 1) * 1000
+        period_ms = (ticks.ticks[-1][0] - ticks.ticks[0][0]) * 1000 / \
+            len(ticks.ticks)
+        out = os.environ.get("HULL_BENCH_OUT")
+        win = [t for t in replies if w0 <= t <= w1 + 1]
+        assert any(t < w0 for t in replies) and any(t > w1 for t in replies)
+        ping_gap_ms, ping_gap_end = max(
+            ((b - a) * 1000, b) for a, b in zip(win, win[1:]))
+        rec = {"gap_ms": round(gap_ms, 1), "tick_ms": round(period_ms, 2),
+               "ping_gap_ms": round(ping_gap_ms, 1),
+               # where the gap ends: ms before vmadm migrate returned
+               # (negative: after)
+               "ping_gap_end_ms": round((w1 - ping_gap_end) * 1000),
+               "migrate_start_to_gap_end_ms":
+                   round((ping_gap_end - w0) * 1000),
+               "qemu_downtime_ms": qemu_downtime,
+               "passes": int(m.group(2)), "bytes": int(m.group(3)),
+               "migrate_s": round(t1 - t0, 2)}
+        print("kvm live migration:", rec)
+        if out:
+            with open(out, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        # QEMU aims at its 300 ms limit from its bandwidth estimate; on a
+        # loaded host the pause can run over it, not by twice. What the
+        # ping and the console saw also holds the new TCG's cold code
+        # cache and (the console) the supervisor's relay.
+        assert qemu_downtime <= 600, rec
+        assert gap_ms < 2000 and ping_gap_ms < 5000, rec
+        sv = sv_log(h, u)
+        assert "live migration done" in sv
+        r = subprocess.run(["ip", "netns", "exec", net.ns, prog("vmadm"),
+                            "stop", u], capture_output=True, text=True,
+                           env=h.env, timeout=90)
+        assert r.returncode == 0, r.stderr
+    finally:
+        net.close()
+
+
+def kvm_guest(h, **extra):
+    img = install(h)
+    u = create(h, {"brand": "kvm", "ram": 256, **extra,
+                   "disks": [{"image_uuid": img, "boot": True}]})
+    wait_console(h, u, READY, timeout=180)
+    return u
+
+
+def test_kvm_live_migration_target_killed_leaves_the_source(vmhost):
+    h = vmhost
+    u = kvm_guest(h, vnc_password="s3cret")
+    guest_sh(h, u, "X=still; echo hull-guest: set X=$X", "hull-guest: set ")
+    old = qemu_pid(h, u)
+    # slow enough (1 MB/s) to be killed half-way
+    p = subprocess.Popen([prog("vmadm"), "migrate", u, "--live",
+                          "--bandwidth", "1"], env=h.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            m = re.search(r"target QEMU is pid (\d+)", sv_log(h, u))
+            if m:
+                break
+            assert time.monotonic() < end and p.poll() is None, \
+                sv_log(h, u)[-2000:]
+            time.sleep(0.1)
+        time.sleep(2)  # copying
+        assert p.poll() is None
+        os.kill(int(m.group(1)), 9)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode != 0
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"Cannot migrate VM {u}" in err and "migration" in err, err
+    # the guest runs on in the same QEMU, its shell as it was
+    assert qemu_pid(h, u) == old and os.path.exists(f"/proc/{old}")
+    assert state(h, u) == "running"
+    assert mig_socks(h, u) == []
+    again = guest_sh(h, u, "echo hull-guest: again X=$X",
+                     "hull-guest: again ")
+    assert again == "hull-guest: again X=still", again
+    assert "live migration failed, the guest runs on" in sv_log(h, u)
+    # and a migration after it succeeds; VNC (its password set again
+    # in the new QEMU) and metadata go on
+    port = info_vnc(h, u)["port"]
+    h.run("vmadm", "migrate", u, "--live", timeout=600)
+    assert qemu_pid(h, u) != old
+    assert guest_sh(h, u, "echo hull-guest: moved X=$X",
+                    "hull-guest: moved ") == "hull-guest: moved X=still"
+    assert info_vnc(h, u)["port"] == port
+    banner, types = rfb_hello(port)
+    assert banner.startswith(b"RFB 003.") and types == [2], types
+    guest_sh(h, u, "echo hull-guest: md $(mdata-get sdc:uuid)",
+             f"hull-guest: md {u}")
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+
+
+def start_writer(h, u):
+    """Rewrites 8 MiB of the guest's memory over and over."""
+    guest_sh(h, u, "dd if=/dev/urandom of=/tmp/r bs=1M count=8 "
+             "2>/dev/null; (while :; do cp /tmp/r /tmp/w; done) & W=$!; "
+             "echo hull-guest: writer $W", "hull-guest: writer ")
+
+
+def test_kvm_live_migration_that_does_not_converge_is_cancelled(vmhost):
+    h = vmhost
+    u = kvm_guest(h)
+    old = qemu_pid(h, u)
+    start_writer(h, u)
+    ticks = Ticks(h, u)
+    try:
+        start_ticker(h, u)
+        # 1 ms at 20 MB/s: 20 KB, less than the writer dirties in any
+        # pass
+        r = h.run("vmadm", "migrate", u, "--live", "--downtime", "1",
+                  "--bandwidth", "20", check=False, timeout=600)
+        t1 = time.monotonic()
+        time.sleep(2)
+    finally:
+        ticks.close()
+    assert r.rc != 0, r
+    msg = r.err.strip()
+    assert msg.startswith(
+        f"Cannot migrate VM {u}: did not converge within the downtime "
+        "limit of 1 ms after 30 passes ("), msg
+    assert msg.endswith("bytes left; allow auto-converge to throttle the "
+                        "guest)"), msg
+    assert len(msg.splitlines()) == 1
+    assert qemu_pid(h, u) == old and state(h, u) == "running"
+    assert mig_socks(h, u) == []
+    # the guest was never stopped: the ticker ran on after the cancel
+    assert any(t > t1 for t, _ in ticks.ticks)
+    # allowed to throttle the guest's vCPUs, QEMU gets there
+    r = h.run("vmadm", "migrate", u, "--live", "--downtime", "50",
+              "--bandwidth", "20", "--auto-converge", timeout=600)
+    assert "Successfully migrated" in r.err, r.err
+    assert qemu_pid(h, u) != old
+    assert "auto-converge on" in sv_log(h, u)
+    guest_sh(h, u, "kill $W $T; echo hull-guest: quiet", "hull-guest: quiet")
+    h.run("vmadm", "stop", "-F", u, timeout=60)
+
+
+def test_migrate_usage_and_refusals(vmhost):
+    h = vmhost
+    img = install(h)
+    u = create(h, {"brand": "kvm", "ram": 256, "autoboot": False,
+                   "disks": [{"image_uuid": img, "boot": True}]})
+    r = h.run("vmadm", "migrate", u, "--live", check=False)
+    assert r.rc != 0 and r.err.strip() == \
+        'Unable to migrate vm from state "stopped", must be "running".', \
+        r.err
+    r = h.run("vmadm", "migrate", u, check=False)
+    assert r.rc != 0 and "Usage: vmadm migrate" in r.err, r.err
+    r = h.run("vmadm", "migrate", u, "--live", "--downtime", "0",
+              check=False)
+    assert r.rc != 0 and "Invalid value for downtime" in r.err, r.err
+
+
+def test_kvm_migrated_vm_is_adopted_after_its_supervisor_is_killed(vmhost):
+    # The supervisor's holder keeps the new QEMU's console and QMP and
+    # its pid: a supervisor killed after the migration is replaced by one
+    # that adopts the new QEMU. The cgroup's memory limit is back to one
+    # guest's.
+    from test_supervisor_adopt import (alive, kill_and_adopt, memory_limit,
+                                       vm_asks_metadata)
+    h = vmhost
+    u = kvm_guest(h)
+    limit = memory_limit(h, u)
+    guest_sh(h, u, "X=adopted; echo hull-guest: set X=$X",
+             "hull-guest: set ")
+    old = qemu_pid(h, u)
+    h.run("vmadm", "migrate", u, "--live", timeout=600)
+    new = qemu_pid(h, u)
+    assert new != old and not alive(old)
+    assert memory_limit(h, u) == limit
+    kill_and_adopt(h, u)
+    assert qemu_pid(h, u) == new and alive(new)
+    assert guest_sh(h, u, "echo hull-guest: again X=$X",
+                    "hull-guest: again ") == "hull-guest: again X=adopted"
+    assert vm_asks_metadata(h, u)
+    h.run("vmadm", "stop", u, "-t", "60", timeout=90)
+    assert state(h, u) == "stopped" and not alive(new)
+
+
+def test_kvm_supervisor_killed_mid_migration_leaves_the_source(vmhost):
+    # The supervisor dies while QEMU copies: the one that adopts the VM
+    # finds the target's sockets, ends the migration (the target quits)
+    # and the guest runs on in the source.
+    from test_supervisor_adopt import alive, kill_and_adopt
+    h = vmhost
+    u = kvm_guest(h)
+    guest_sh(h, u, "X=stays; echo hull-guest: set X=$X", "hull-guest: set ")
+    old = qemu_pid(h, u)
+    p = subprocess.Popen([prog("vmadm"), "migrate", u, "--live",
+                          "--bandwidth", "1"], env=h.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        end = time.monotonic() + 60
+        while not (m := re.search(r"target QEMU is pid (\d+)",
+                                  sv_log(h, u))):
+            assert time.monotonic() < end and p.poll() is None
+            time.sleep(0.1)
+        target = int(m.group(1))
+        time.sleep(1)
+        kill_and_adopt(h, u)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode != 0 and "Cannot migrate VM" in err, err
+    end = time.monotonic() + 20
+    while alive(target) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not alive(target)
+    assert qemu_pid(h, u) == old and alive(old)
+    assert mig_socks(h, u) == []
+    assert state(h, u) == "running"
+    assert guest_sh(h, u, "echo hull-guest: again X=$X",
+                    "hull-guest: again ") == "hull-guest: again X=stays"
+    assert "a predecessor's migration was under way" in sv_log(h, u)
+    h.run("vmadm", "migrate", u, "--live", timeout=600)
+    assert qemu_pid(h, u) != old
+    h.run("vmadm", "stop", "-F", u, timeout=60)
