@@ -44,6 +44,19 @@ static int write_all(int fd, const void *buf, size_t n, struct hull_err *err)
 	return r < 0 ? hull_err_sys(err, -r, "write the stream") : 0;
 }
 
+/* N when e is the snapshot ds@send-N, else 0. */
+static unsigned long send_number(const struct pool_entry *e, const char *ds)
+{
+	size_t dl = strlen(ds);
+	const char *s = e->name;
+	if (!e->snapshot || strncmp(s, ds, dl) || s[dl] != '@' ||
+	    strncmp(s + dl + 1, "send-", 5))
+		return 0;
+	char *end;
+	unsigned long v = strtoul(s + dl + 6, &end, 10);
+	return *end ? 0 : v;
+}
+
 /* The next free send-N of the dataset. */
 static char *next_snapshot(struct pool *pool, const char *ds,
 			   struct hull_err *err)
@@ -53,15 +66,9 @@ static char *next_snapshot(struct pool *pool, const char *ds,
 	if (pool_list_select(pool, ds, POOL_LIST_NO_SPACE, &e, &n, err) < 0)
 		return NULL;
 	unsigned long max = 0;
-	size_t dl = strlen(ds);
 	for (size_t i = 0; i < n; i++) {
-		const char *s = e[i].name;
-		if (!e[i].snapshot || strncmp(s, ds, dl) || s[dl] != '@' ||
-		    strncmp(s + dl + 1, "send-", 5))
-			continue;
-		char *end;
-		unsigned long v = strtoul(s + dl + 6, &end, 10);
-		if (!*end && v > max)
+		unsigned long v = send_number(&e[i], ds);
+		if (v > max)
 			max = v;
 	}
 	pool_entries_free(e, n);
@@ -387,30 +394,19 @@ int hull_instance_send_prune(const char *uuid, unsigned keep,
 	struct pool_entry *e = NULL;
 	size_t n = 0;
 	r = pool_list_select(pool, uuid, POOL_LIST_NO_SPACE, &e, &n, err);
-	size_t dl = strlen(uuid);
 	unsigned long max = 0;
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		const char *s = e[i].name;
-		if (!e[i].snapshot || strncmp(s, uuid, dl) || s[dl] != '@' ||
-		    strncmp(s + dl + 1, "send-", 5))
-			continue;
-		char *end;
-		unsigned long v = strtoul(s + dl + 6, &end, 10);
-		if (!*end && v > max)
+		unsigned long v = send_number(&e[i], uuid);
+		if (v > max)
 			max = v;
 	}
 	/* send-N is numbered upward: everything more than keep below the
 	 * newest goes, the newest (the next increment's base) never. */
 	for (size_t i = 0; r == 0 && i < n && max > keep; i++) {
-		const char *s = e[i].name;
-		if (!e[i].snapshot || strncmp(s, uuid, dl) || s[dl] != '@' ||
-		    strncmp(s + dl + 1, "send-", 5))
+		unsigned long v = send_number(&e[i], uuid);
+		if (v == 0 || v > max - keep)
 			continue;
-		char *end;
-		unsigned long v = strtoul(s + dl + 6, &end, 10);
-		if (*end || v > max - keep)
-			continue;
-		r = pool_snapshot_destroy(pool, s, err);
+		r = pool_snapshot_destroy(pool, e[i].name, err);
 	}
 	pool_entries_free(e, n);
 	hull_lock_release(lock);
