@@ -54,15 +54,14 @@ static void give_up(struct store *s, const char *server, json_t *t)
 {
 	const char *id = hull_json_str(t, "id", "");
 	const char *vm = hull_json_str(t, "machine", "");
-	char *etag = NULL;
+	char *etag = NULL, *error = NULL;
 	json_t *cur = NULL;
 	if (store_get(s, "tasks", id, &cur, &etag, NULL) < 0 ||
 	    strcmp(hull_json_str(cur, "state", ""), "queued"))
 		goto out;
-	_cleanup_free_ char *error =
-	    xasprintf("server %s stopped answering before it reported this "
-		      "create",
-		      server);
+	error = xasprintf("server %s stopped answering before it reported this "
+			  "create",
+			  server);
 	char now[32];
 	head_now_iso(now);
 	json_object_set_new(cur, "state", json_string("failed"));
@@ -76,6 +75,7 @@ static void give_up(struct store *s, const char *server, json_t *t)
 		goto out;
 	machine_task_done(s, cur, false, error, NULL, NULL);
 out:
+	free(error);
 	free(etag);
 	json_decref(cur);
 }
