@@ -22,8 +22,7 @@ import pytest
 import skips
 from conftest import cleanup_root
 from test_head_api import triton_bin  # noqa: F401  (fixture)
-from test_head_migrate import start_dc
-from vmtools import unfreeze
+from test_head_migrate import start_dc, stop_dc
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +33,7 @@ def dc2():
         dc, net, by_uuid = start_dc(workdir, 2)
         yield dc, by_uuid, workdir
     finally:
-        if dc:
-            dc.close()
-        if net:
-            net.close()
-        unfreeze(workdir)
+        stop_dc(dc, net, workdir)
         cleanup_root(workdir)
 
 

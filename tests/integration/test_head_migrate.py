@@ -89,6 +89,16 @@ def start_dc(workdir, n, db=None, head_env=None):
     return dc, net, dict(zip(uuids, dc.nodes))
 
 
+def stop_dc(dc, net, workdir):
+    """Ends what start_dc started; dc and net are None where it failed
+    before making them."""
+    if dc:
+        dc.close()
+    if net:
+        net.close()
+    unfreeze(workdir)
+
+
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_migrate_zone(workdir, triton_bin, db, request):  # noqa: F811
     """The whole migration on either store."""
@@ -234,11 +244,7 @@ def test_migrate_zone(workdir, triton_bin, db, request):  # noqa: F811
         dc.triton(triton_bin, "instance", "migration", "abort", "mig1")
         wait_migration(dc, triton_bin, "mig1", "abort", "successful")
     finally:
-        if dc:
-            dc.close()
-        if net:
-            net.close()
-        unfreeze(workdir)
+        stop_dc(dc, net, workdir)
 
 
 MARKER = b"hull-migration-plaintext-marker\n"
@@ -476,11 +482,7 @@ def test_migrate_faults(workdir, triton_bin):  # noqa: F811
         if sniff:
             sniff.kill()
             sniff.wait()
-        if dc:
-            dc.close()
-        if net:
-            net.close()
-        unfreeze(workdir)
+        stop_dc(dc, net, workdir)
 
 
 def test_disaster_recovery(workdir, triton_bin):  # noqa: F811
@@ -580,8 +582,4 @@ def test_disaster_recovery(workdir, triton_bin):  # noqa: F811
             assert lost.vm(i["id"])["autoboot"] is False
             assert len(running_on(nodes, i["id"])) == 1
     finally:
-        if dc:
-            dc.close()
-        if net:
-            net.close()
-        unfreeze(workdir)
+        stop_dc(dc, net, workdir)

@@ -26,8 +26,7 @@ import pytest
 import skips
 from conftest import cleanup_root, prog
 from test_head_api import triton_bin  # noqa: F401  (fixture)
-from test_head_migrate import start_dc, write, read, migration
-from vmtools import unfreeze
+from test_head_migrate import start_dc, stop_dc, write, read, migration
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +62,7 @@ def dc2():
         dc.docker_image = (dm["uuid"], dpath)
         yield dc, by_uuid, m
     finally:
-        if dc:
-            dc.close()
-        if net:
-            net.close()
-        unfreeze(workdir)
+        stop_dc(dc, net, workdir)
         cleanup_root(workdir)
 
 

@@ -12,8 +12,7 @@ import re
 import time
 
 from test_head_api import triton_bin  # noqa: F401  (fixture)
-from test_head_migrate import start_dc, write, read
-from vmtools import unfreeze
+from test_head_migrate import start_dc, stop_dc, write, read
 
 
 def send_snaps(node, uuid):
@@ -141,8 +140,4 @@ def test_package_policy_prune_and_placement(workdir, triton_bin):  # noqa: F811
             assert time.time() - t0 < 30, dc.record("migrations", mi["id"])
             time.sleep(0.3)
     finally:
-        if dc:
-            dc.close()
-        if net:
-            net.close()
-        unfreeze(workdir)
+        stop_dc(dc, net, workdir)
