@@ -181,6 +181,9 @@ def aggr_and_vlan(m):
     _, out = m.sh("ip -o link; cat /proc/net/vlan/config; "
                   "jq -c . /usbkey/net.json")
     assert "aggr0" not in out and "vlan42" not in out, out
+    # Loading the bonding driver made no bond of its own (mkplatform sets
+    # its max_bonds to 0).
+    assert "bond0" not in out, out
     assert not re.search(rf"{p0}.* master ", out) and \
         not re.search(rf"{p1}.* master ", out), out
     print(f"\naggr and vlan steps: {time.monotonic() - t0:.1f} s")
