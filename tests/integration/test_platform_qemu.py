@@ -148,7 +148,7 @@ def aggr_and_vlan(m):
     two spare nics, a VLAN over it, what dladm and the kernel say of
     them, the pool's record of them, and nothing left once deleted."""
     t0 = time.monotonic()
-    _, out = m.sh("ip -j link | jq -r '.[] | .address + \" \" + .ifname'")
+    _, out = m.sh("ip -j link | jq -M -r '.[] | .address + \" \" + .ifname'")
     by_mac = dict(l.split() for l in out.splitlines() if len(l.split()) == 2)
     p0, p1 = by_mac[PORT_MACS[0]], by_mac[PORT_MACS[1]]
     m.sh(f"dladm create-aggr -L active -T short -l {p0} -l {p1} aggr0")
@@ -163,13 +163,13 @@ def aggr_and_vlan(m):
     m.sh("dladm create-vlan -l aggr0 -v 42 vlan42")
     _, out = m.sh("dladm show-link -p -o link,class,over vlan42; "
                   "dladm show-vlan -p -o link,vid,over vlan42; "
-                  "ip -j -d link show vlan42 | jq -r '.[0].linkinfo.info_data.id'")
+                  "ip -j -d link show vlan42 | jq -M -r '.[0].linkinfo.info_data.id'")
     assert out.strip().splitlines() == ["vlan42:vlan:aggr0", "vlan42:42:aggr0",
                                         "42"], out
     _, out = m.sh("cat /proc/net/vlan/config")
     assert re.search(r"^vlan42\s*\|\s*42\s*\|\s*aggr0\s*$", out, re.M), out
     # The platform keeps both in the pool for `dladm init` at boot.
-    _, out = m.sh("jq -c . /usbkey/net.json")
+    _, out = m.sh("jq -M -c . /usbkey/net.json")
     assert '"aggr0"' in out and '"vlan42"' in out, out
     # The VLAN holds the aggregation: refused in one line, both kept.
     rc, out = m.sh("dladm delete-aggr aggr0", check=False)
@@ -179,7 +179,7 @@ def aggr_and_vlan(m):
     m.sh("dladm delete-aggr aggr0")
     m.sh("test ! -e /proc/net/bonding/aggr0")
     _, out = m.sh("ip -o link; cat /proc/net/vlan/config; "
-                  "jq -c . /usbkey/net.json")
+                  "jq -M -c . /usbkey/net.json")
     assert "aggr0" not in out and "vlan42" not in out, out
     # Loading the bonding driver made no bond of its own (mkplatform sets
     # its max_bonds to 0).
