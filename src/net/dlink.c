@@ -592,10 +592,13 @@ int net_dl_aggr_create(struct nl_sock *sk, const char *name,
 	bond = net_link_index(sk, name);
 	for (size_t i = 0; i < s->nports && !r; i++) {
 		struct net_link_change c = NET_LINK_CHANGE_INIT;
-		/* The bond takes only ports that are down. */
+		/* The bond takes only ports that are down (EPERM otherwise),
+		 * and brings each up itself. One message with both IFF_UP
+		 * and IFLA_MASTER would not do: the kernel applies the flags
+		 * first. */
 		c.up = 0;
 		if (!(r = net_link_change(sk, s->ports[i], &c, err))) {
-			c.up = 1;
+			c = (struct net_link_change)NET_LINK_CHANGE_INIT;
 			c.master = bond;
 			r = net_link_change(sk, s->ports[i], &c, err);
 		}

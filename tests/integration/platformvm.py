@@ -13,6 +13,11 @@ import time
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 ADMIN_MAC = "52:54:00:c0:00:0a"
+# Two more virtio nics, each alone on a hub of its own (they reach
+# nothing, and need nothing from this host): the ports of the test's
+# aggregation. Their PCI slots come after the admin nic's, so setup's
+# default admin link (the first Ethernet link) stays the admin nic.
+PORT_MACS = ("52:54:00:c0:00:1a", "52:54:00:c0:00:1b")
 
 
 class Machine:
@@ -55,6 +60,9 @@ class Machine:
             argv += ["-netdev", "hubport,id=n0,hubid=0"]
         for i, d in enumerate(self.disks):
             argv += ["-drive", f"file={d},format=raw,if=virtio,cache=unsafe"]
+        for i, mac in enumerate(PORT_MACS):
+            argv += ["-netdev", f"hubport,id=p{i},hubid={i + 1}",
+                     "-device", f"virtio-net-pci,netdev=p{i},mac={mac}"]
         for i, c in enumerate(cds):
             argv += ["-drive", f"file={c},format=raw,if=none,id=cd{i},media=cdrom,readonly=on",
                      "-device", f"scsi-cd,drive=cd{i},bus=scsi.0"]

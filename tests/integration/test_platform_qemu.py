@@ -18,7 +18,7 @@ import pytest
 
 import skips
 from conftest import ROOT, prog
-from platformvm import ADMIN_MAC, OVMF_CODE, Machine
+from platformvm import ADMIN_MAC, OVMF_CODE, PORT_MACS, Machine
 
 V1 = "20990101T000000Z"
 V2 = "20990202T000000Z"
@@ -141,6 +141,54 @@ def ready(m, version):
     return t
 
 
+def aggr_and_vlan(m):
+    """dladm's aggregation and VLAN success paths, which this host's
+    kernel (no bonding, no 8021q) cannot run: the platform's Debian cloud
+    kernel loads both modules on demand. An LACP aggregation of the VM's
+    two spare nics, a VLAN over it, what dladm and the kernel say of
+    them, the pool's record of them, and nothing left once deleted."""
+    t0 = time.monotonic()
+    _, out = m.sh("ip -j link | jq -M -r '.[] | .address + \" \" + .ifname'")
+    by_mac = dict(l.split() for l in out.splitlines() if len(l.split()) == 2)
+    p0, p1 = by_mac[PORT_MACS[0]], by_mac[PORT_MACS[1]]
+    m.sh(f"dladm create-aggr -L active -T short -l {p0} -l {p1} aggr0")
+    _, out = m.sh("dladm show-aggr -p -o link,lacpactivity,lacptimer aggr0; "
+                  "dladm show-link -p -o link,class,over aggr0")
+    assert out.strip().splitlines() == ["aggr0:active:short",
+                                        f"aggr0:aggr:{p0} {p1}"], out
+    _, out = m.sh("cat /proc/net/bonding/aggr0")
+    assert "Bonding Mode: IEEE 802.3ad Dynamic link aggregation" in out, out
+    assert re.findall(r"^Slave Interface: (\S+)", out, re.M) == [p0, p1], out
+    assert re.search(r"^LACP rate: fast", out, re.M), out
+    m.sh("dladm create-vlan -l aggr0 -v 42 vlan42")
+    _, out = m.sh("dladm show-link -p -o link,class,over vlan42; "
+                  "dladm show-vlan -p -o link,vid,over vlan42; "
+                  "ip -j -d link show vlan42 | jq -M -r '.[0].linkinfo.info_data.id'")
+    assert out.strip().splitlines() == ["vlan42:vlan:aggr0", "vlan42:42:aggr0",
+                                        "42"], out
+    _, out = m.sh("cat /proc/net/vlan/config")
+    assert re.search(r"^vlan42\s*\|\s*42\s*\|\s*aggr0\s*$", out, re.M), out
+    # The platform keeps both in the pool for `dladm init` at boot.
+    _, out = m.sh("jq -M -c . /usbkey/net.json")
+    assert '"aggr0"' in out and '"vlan42"' in out, out
+    # The VLAN holds the aggregation: refused in one line, both kept.
+    rc, out = m.sh("dladm delete-aggr aggr0", check=False)
+    assert rc == 1 and "link aggr0 is busy: vlan vlan42 is over it" in out, out
+    m.sh("test -e /proc/net/bonding/aggr0")
+    m.sh("dladm delete-vlan vlan42")
+    m.sh("dladm delete-aggr aggr0")
+    m.sh("test ! -e /proc/net/bonding/aggr0")
+    _, out = m.sh("ip -o link; cat /proc/net/vlan/config; "
+                  "jq -M -c . /usbkey/net.json")
+    assert "aggr0" not in out and "vlan42" not in out, out
+    # Loading the bonding driver made no bond of its own (mkplatform sets
+    # its max_bonds to 0).
+    assert "bond0" not in out, out
+    assert not re.search(rf"{p0}.* master ", out) and \
+        not re.search(rf"{p1}.* master ", out), out
+    print(f"\naggr and vlan steps: {time.monotonic() - t0:.1f} s")
+
+
 def test_platform_lifecycle(media, head, workdir):
     port, _token, hulladm = head
     m = Machine(workdir, head_port=port)
@@ -195,6 +243,7 @@ def test_platform_lifecycle(media, head, workdir):
         assert f"admin_nic={ADMIN_MAC}" in out, out
         assert "/admin:192.0.2.10/24" in out, out
         assert "nameserver 192.0.2.53" in out and "search example.com" in out, out
+        aggr_and_vlan(m)
         m.sh("mkdir -p /mnt/d && mount -o ro $(blkid -L HULLTEST) /mnt/d")
         m.sh("imgadm install -m /mnt/d/images/busybox-1.json -f /mnt/d/images/busybox-1.tar.gz")
         m.sh("U=$(jq -r .uuid /mnt/d/images/busybox-1.json); "
