@@ -41,6 +41,7 @@
 
 #include "agent/agent.h"
 #include "hull/instance.h"
+#include "hull/snapshot.h"
 #include "hull/send.h"
 #include "inst/sendfmt.h"
 #include "lib/fileio.h"
@@ -836,6 +837,29 @@ static bool running(const char *uuid)
 	return on;
 }
 
+/* A live switch (a bhyve VM): the guest paused with its memory and
+ * device state written into its dataset, then its emulator ended, so the
+ * last increment carries the state and the target's start resumes the
+ * guest where it paused (as is a rollback to a memory snapshot). A
+ * failure after this starts it here again, which resumes it the same
+ * way from the state still in this dataset. */
+static int live_pause(const char *uuid, struct hull_err *err)
+{
+	int r = hull_instance_vmstate_save(uuid, err);
+	if (r < 0)
+		return r;
+	r = hull_instance_stop(uuid, true, 0, NULL, err);
+	if (r < 0) {
+		/* still paused under its supervisor: resumed by a stop and a
+		 * start from the state just written */
+		struct hull_err e2 = {0};
+		hull_instance_stop(uuid, true, 0, NULL, &e2);
+		if (hull_instance_start(uuid, NULL, &e2) < 0)
+			agent_log("error", NULL, "resume %s: %s", uuid, e2.msg);
+	}
+	return r;
+}
+
 int agent_migrate_task(const struct agent_conf *c, const char *action,
 		       const char *uuid, json_t *params, json_t **result,
 		       struct hull_err *err)
@@ -858,10 +882,12 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 		/* Stop, last increment, hide; a failure before the target
 		 * has it all starts the instance here again. */
 		bool was = running(uuid);
+		bool live = was && hull_json_bool(params, "live", false);
 		int64_t t0 = now_ms();
-		int r = was ? hull_instance_stop(uuid, false, STOP_TIMEOUT_S,
-						 NULL, err)
-			    : 0;
+		int r = live  ? live_pause(uuid, err)
+			: was ? hull_instance_stop(uuid, false, STOP_TIMEOUT_S,
+						   NULL, err)
+			      : 0;
 		if (r < 0)
 			return hull_err_prefix(err, "stop");
 		int64_t t1 = now_ms();
@@ -879,9 +905,9 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 			}
 			return r;
 		}
-		*result = json_pack("{s:s, s:b, s:I, s:I}", "snapshot", snap,
-				    "was_running", was, "stop_ms",
-				    (json_int_t)(t1 - t0), "send_ms",
+		*result = json_pack("{s:s, s:b, s:b, s:I, s:I}", "snapshot",
+				    snap, "was_running", was, "live", live,
+				    "stop_ms", (json_int_t)(t1 - t0), "send_ms",
 				    (json_int_t)(t2 - t1));
 		return 0;
 	}

@@ -186,6 +186,8 @@ static json_t *task_params(json_t *rec)
 	if (hull_json_int(rec, "limit_bytes_s", 0) > 0)
 		json_object_set(p, "limit_bytes_s",
 				json_object_get(rec, "limit_bytes_s"));
+	if (hull_json_bool(rec, "live", false))
+		json_object_set_new(p, "live", json_true());
 	return p;
 }
 
@@ -248,6 +250,22 @@ static int load(struct api_req *q, const char *id, json_t **rec, char **etag)
 	return 0;
 }
 
+/* The begin body's live (hull's: Triton migrates warm only): a running
+ * bhyve VM's switch moves its paused guest with its memory instead of
+ * stopping it. Why it is refused (to free), or NULL. */
+static char *live_check(json_t *body, json_t *m, bool *live)
+{
+	json_t *l = json_object_get(body, "live");
+	*live = json_is_true(l);
+	if (l && !json_is_boolean(l))
+		return xstrdup("live must be a boolean");
+	if (*live && strcmp(hull_json_str(m, "brand", ""), "bhyve"))
+		return xasprintf("a live migration is for bhyve instances "
+				 "only (this one is %s)",
+				 hull_json_str(m, "brand", "?"));
+	return NULL;
+}
+
 static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 		 bool automatic)
 {
@@ -267,6 +285,13 @@ static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 				 "%s, %s): abort it first",
 				 hull_json_str(old, "phase", ""),
 				 hull_json_str(old, "state", ""));
+	bool live = false;
+	char *why = live_check(q->body, m, &live);
+	if (why) {
+		int r = api_error(q, 409, "InvalidArgument", "%s", why);
+		free(why);
+		return r;
+	}
 	struct hull_err err = {0};
 	json_t *cands = NULL;
 	if (placement_candidates(q->store, (long)hull_json_int(m, "memory", 0),
@@ -328,6 +353,8 @@ static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 	    "source_server_uuid", src, "target_server_uuid", target, "secret",
 	    hex, "target_vm_uuid", id, "progress_history");
 	json_decref(cands);
+	if (live)
+		json_object_set_new(rec, "live", json_true());
 	json_int_t mbps = hull_json_int(pin, "limit_mbps", 0);
 	if (mbps > 0)
 		json_object_set_new(rec, "limit_bytes_s",

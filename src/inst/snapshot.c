@@ -533,3 +533,40 @@ int hull_snapshot_rollback(const char *uuid, const char *name,
 {
 	return snapshot_op(uuid, name, SNAP_ROLLBACK, 0, pr, err);
 }
+
+int hull_instance_vmstate_save(const char *uuid, struct hull_err *err)
+{
+	struct hull_err local;
+	if (!err)
+		err = &local;
+	json_t *vm = vm_record_load(uuid, err);
+	if (!vm)
+		return -err->code;
+	unsigned brand = vm_brand_from_name(hull_json_str(vm, "brand", ""));
+	json_decref(vm);
+	if (brand != VM_BRAND_BHYVE)
+		return hull_err_set(err, ENOTSUP,
+				    "VM %s: a live move is for bhyve VMs only",
+				    uuid);
+	if (!supervisor_alive(uuid))
+		return hull_err_set(err, EINVAL, "VM %s is not running", uuid);
+	struct pool *pool;
+	int r = pool_open(&pool, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *state = vmstate_path(pool, uuid);
+	pool_close(pool);
+	int fd = open(
+	    state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "%s", state);
+	r = vmm_request(
+	    uuid, "{\"command\": \"snapshot\", \"resume\": false}\n", fd, err);
+	close(fd);
+	if (r < 0) {
+		unlink(state);
+		vmm_request(uuid, "{\"command\": \"resume\"}\n", -1, NULL);
+		return hull_err_prefix(err, "memory state of VM %s", uuid);
+	}
+	return 0;
+}
