@@ -9,6 +9,7 @@ the test's own HULL_ROOT and cgroup parent (hull-test-<random>), and
 import glob
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -278,16 +279,42 @@ def read_until(stream, want, timeout=10.0):
     return got
 
 
-def copy_libraries(binary, root):
-    """Copies the shared libraries binary needs into root, as a Debian zone
-    would have them."""
+def _ldd(binary):
     out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    paths = []
     for line in out.splitlines():
         path = line.split("=>")[-1].split("(")[0].strip()
         if path.startswith("/") and os.path.exists(path):
-            dst = os.path.join(root, path.lstrip("/"))
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copy2(os.path.realpath(path), dst)
+            paths.append(path)
+    return paths
+
+
+def _loaded_on_first_use(binary):
+    """The libraries binary loads with dlopen (src/lib/dl.h), which ldd
+    does not list: their sonames are in its text, found on this host as
+    scripts/mkplatform finds them."""
+    with open(binary, "rb") as f:
+        names = set(re.findall(rb"lib[a-z0-9_+-]*\.so\.[0-9]+", f.read()))
+    known = {}
+    out = subprocess.run(["ldconfig", "-p"], capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+) \(.*x86-64.*\) => (\S+)$", line)
+        if m:
+            known.setdefault(m.group(1), m.group(2))
+    return [known[n.decode()] for n in sorted(names) if n.decode() in known]
+
+
+def copy_libraries(binary, root):
+    """Copies the shared libraries binary needs into root, as a Debian zone
+    would have them: those it links and those it loads on first use."""
+    paths = _ldd(binary)
+    for lib in _loaded_on_first_use(binary):
+        paths += [lib] + _ldd(lib)
+    for path in sorted(set(paths)):
+        dst = os.path.join(root, path.lstrip("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(os.path.realpath(path), dst)
 
 
 def mounts_under(path):
