@@ -100,16 +100,23 @@ def wait_console(h, u, want, timeout=90):
 def emulator_pid(h, u):
     with open(os.path.join(h.root, u, "run", "supervisor.pid")) as f:
         sv = f.read().strip()
-    kids = []
-    for t in os.listdir(f"/proc/{sv}/task"):
-        with open(f"/proc/{sv}/task/{t}/children") as f:
-            kids += f.read().split()
     # the others are the unprivileged helpers (supervisor/privsep.h): the
     # metadata server and its keeper (in the instance's cgroup) and a kvm
-    # VM's VNC relay
-    kids = [k for k in kids
-            if open(f"/proc/{k}/comm").read().strip() not in
-            ("hull-metadata", "hull-md-keeper", "hull-vnc")]
+    # VM's VNC relay. The metadata server is forked after vmadm start
+    # returns: until it has exec'd it is a second "hull-supervisor" child,
+    # so look again for a moment.
+    t0 = time.time()
+    while True:
+        kids = []
+        for t in os.listdir(f"/proc/{sv}/task"):
+            with open(f"/proc/{sv}/task/{t}/children") as f:
+                kids += f.read().split()
+        kids = [k for k in kids
+                if open(f"/proc/{k}/comm").read().strip() not in
+                ("hull-metadata", "hull-md-keeper", "hull-vnc")]
+        if len(kids) == 1 or time.time() - t0 > 5:
+            break
+        time.sleep(0.05)
     assert len(kids) == 1, kids
     return int(kids[0])
 
