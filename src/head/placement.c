@@ -102,7 +102,8 @@ static bool brand_runs(json_t *srv, const char *brand)
 }
 
 /* The hard filters for one server; *out gets its room. */
-static bool passes(struct store *s, json_t *srv, const struct placement_req *rq,
+static bool passes(struct store *s, json_t *srv, json_t *copies,
+		   const struct placement_req *rq,
 		   const struct placement_cfg *c, int64_t now, struct room *out)
 {
 	const char *uuid = hull_json_str(srv, "uuid", "");
@@ -124,7 +125,7 @@ static bool passes(struct store *s, json_t *srv, const struct placement_req *rq,
 	/* Copies that are no machine's own record here: standbys and
 	 * migrations' hidden copies, never overprovisioned. */
 	long copy_ram, copy_disk;
-	replica_copies_on(s, uuid, &copy_ram, &copy_disk);
+	replica_copies_of(copies, uuid, &copy_ram, &copy_disk);
 	out->ram -= copy_ram;
 	out->disk -= copy_disk;
 	double rram = ratio_of(srv, "ram", c->ratio_ram);
@@ -368,8 +369,13 @@ int placement_choose(struct store *s, const struct placement_req *rq,
 	int64_t now = head_now_ms();
 	size_t i;
 	json_t *srv;
-	json_array_foreach(all, i,
-			   srv) if (passes(s, srv, rq, &c, now, &cand[k])) k++;
+	json_t *copies = replica_copies(s);
+	json_array_foreach(all, i, srv)
+	{
+		if (passes(s, srv, copies, rq, &c, now, &cand[k]))
+			k++;
+	}
+	json_decref(copies);
 	k = soft_hints(cand, k, rq->hints);
 	score_by(cand, k, m_ram, c.w_ram);
 	score_by(cand, k, m_disk, c.w_disk);
@@ -424,7 +430,10 @@ int placement_take(struct store *s, const char *server,
 	if (r < 0)
 		return r == -ENOENT ? -ENOSPC : r;
 	struct room rm;
-	if (!passes(s, srv, rq, &c, head_now_ms(), &rm)) {
+	json_t *copies = replica_copies(s);
+	bool room = passes(s, srv, copies, rq, &c, head_now_ms(), &rm);
+	json_decref(copies);
+	if (!room) {
 		r = -ENOSPC;
 	} else {
 		/* The write that makes a concurrent booking of this server

@@ -368,12 +368,22 @@ static void machine_size(struct store *s, const char *vm, long *ram, long *disk)
 	json_decref(m);
 }
 
-void replica_copies_on(struct store *s, const char *server, long *ram_mib,
-		       long *disk_mib)
+/* Adds ram and disk to server's entry of copies ({server: [ram, disk]}). */
+static void copies_add(json_t *copies, const char *server, long ram, long disk)
 {
-	*ram_mib = *disk_mib = 0;
+	json_t *e = json_object_get(copies, server);
+	long r0 = e ? json_integer_value(json_array_get(e, 0)) : 0;
+	long d0 = e ? json_integer_value(json_array_get(e, 1)) : 0;
+	json_object_set_new(copies, server,
+			    json_pack("[I, I]", (json_int_t)(r0 + ram),
+				      (json_int_t)(d0 + disk)));
+}
+
+json_t *replica_copies(struct store *s)
+{
+	json_t *copies = json_object();
 	/* Both buckets are small (one record per protected or moving
-	 * instance) and indexed by neither field: read whole. */
+	 * instance) and indexed by neither field: read whole, once. */
 	json_t *all = NULL;
 	size_t i;
 	json_t *rec;
@@ -381,13 +391,12 @@ void replica_copies_on(struct store *s, const char *server, long *ram_mib,
 	if (store_find(s, "replications", NULL, NULL, &all, NULL) == 0)
 		json_array_foreach(all, i, rec)
 		{
-			if (strcmp(hull_json_str(rec, "standby", ""), server) ||
-			    strcmp(hull_json_str(rec, "state", ""), "active"))
+			if (strcmp(hull_json_str(rec, "state", ""), "active"))
 				continue;
 			machine_size(s, hull_json_str(rec, "vm", ""), &ram,
 				     &disk);
-			*ram_mib += ram;
-			*disk_mib += disk;
+			copies_add(copies, hull_json_str(rec, "standby", ""),
+				   ram, disk);
 		}
 	json_decref(all);
 	all = NULL;
@@ -409,13 +418,28 @@ void replica_copies_on(struct store *s, const char *server, long *ram_mib,
 					  switched ? "source_server_uuid"
 						   : "target_server_uuid",
 					  "");
-			if (strcmp(on, server))
-				continue;
 			machine_size(s, hull_json_str(rec, "vm_uuid", ""), &ram,
 				     &disk);
-			*disk_mib += disk;
+			copies_add(copies, on, 0, disk);
 		}
 	json_decref(all);
+	return copies;
+}
+
+void replica_copies_of(json_t *copies, const char *server, long *ram_mib,
+		       long *disk_mib)
+{
+	json_t *e = json_object_get(copies, server);
+	*ram_mib = e ? (long)json_integer_value(json_array_get(e, 0)) : 0;
+	*disk_mib = e ? (long)json_integer_value(json_array_get(e, 1)) : 0;
+}
+
+void replica_copies_on(struct store *s, const char *server, long *ram_mib,
+		       long *disk_mib)
+{
+	json_t *copies = replica_copies(s);
+	replica_copies_of(copies, server, ram_mib, disk_mib);
+	json_decref(copies);
 }
 
 char *replica_standby_of(struct store *s, const char *vm)

@@ -50,6 +50,12 @@ int replica_from_package(struct store *s, const char *vm, json_t *pkg,
  * its switch and the source copy after it until finalize (disk). */
 void replica_copies_on(struct store *s, const char *server, long *ram_mib,
 		       long *disk_mib);
+/* The same for every server at once, read once (for placement's pass
+ * over all servers): {server: [ram_mib, disk_mib]}, caller decrefs; and
+ * one server's entry of it (0 and 0 when it has none). */
+json_t *replica_copies(struct store *s);
+void replica_copies_of(json_t *copies, const char *server, long *ram_mib,
+		       long *disk_mib);
 
 /* The standby server of vm's active replication (caller frees), or
  * NULL. */
