@@ -421,6 +421,23 @@ def test_console_zone(workdir, triton_bin):  # noqa: F811
 
 
 
+def kvm_vm_with_vnc(ns, h):
+    """A kvm VM with a VNC password, created in namespace ns (its VNC
+    relay then listens on that namespace's loopback, as on a converged
+    host): its uuid."""
+    from test_hvm_vmadm import install
+    h.images = {}
+    img = install(h)
+    r = subprocess.run(
+        ["ip", "netns", "exec", ns, prog("vmadm"), "create"],
+        input=json.dumps({"brand": "kvm", "ram": 256,
+                          "vnc_password": "s3cret",
+                          "disks": [{"image_uuid": img, "boot": True}]}),
+        env=h.env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    return r.stderr.split("Successfully created VM ")[1].split()[0]
+
+
 def test_console_kvm_vnc_and_serial(workdir, triton_bin):  # noqa: F811
     """A kvm VM's screen through the WebSocket: the VNC relay's RFB
     banner and its security types (a password is set: VNC auth); and its
@@ -428,25 +445,14 @@ def test_console_kvm_vnc_and_serial(workdir, triton_bin):  # noqa: F811
     create kvm machines yet (docs/hull-api.md), so the VM is made by
     vmadm on the converged host and its machine record written into the
     head node's state as a create would have left it."""
-    from test_hvm_vmadm import READY, install, qemu_present, wait_console
+    from test_hvm_vmadm import READY, qemu_present, wait_console
     if not qemu_present():
         raise AssertionError("qemu-system-x86_64 is not installed: "
                              "run scripts/deps")
     with converged(workdir) as (dc, node):
         site = Site(dc, node, triton_bin)
         h = site.node.host
-        h.images = {}
-        img = install(h)
-        # Created in the head node's namespace: the relay listens on its
-        # loopback, as on a converged host.
-        r = subprocess.run(
-            ["ip", "netns", "exec", site.ns, prog("vmadm"), "create"],
-            input=json.dumps({"brand": "kvm", "ram": 256,
-                              "vnc_password": "s3cret",
-                              "disks": [{"image_uuid": img, "boot": True}]}),
-            env=h.env, capture_output=True, text=True, timeout=180)
-        assert r.returncode == 0, r.stderr
-        u = r.stderr.split("Successfully created VM ")[1].split()[0]
+        u = kvm_vm_with_vnc(site.ns, h)
         with site.dc.db() as c:
             alice = next(json.loads(v) for (v,) in c.execute(
                 "SELECT value FROM records WHERE bucket='accounts'")

@@ -13,13 +13,11 @@ with InvalidArgument and nothing written."""
 import hashlib
 import json
 import os
-import signal
 import tempfile
 import uuid as uuidlib
 
 import pytest
 
-import skips
 from conftest import cleanup_root
 from test_head_api import triton_bin  # noqa: F401  (fixture)
 from test_head_migrate import start_dc, stop_dc
@@ -133,17 +131,11 @@ def test_bhyve_lifecycle(dc2, triton_bin):  # noqa: F811
     """triton instance create -w of a bhyve VM (hull-vmm, the freestanding
     test guest) reaches running on a compute node with the payload Triton
     builds, shows its address, stops, starts and deletes."""
-    import vmmlib
     from hvmlib import make_guest_disk
     from test_hvm_vmadm import wait_console
-    why = vmmlib.kvm_unusable()
-    if why is not None:
-        skips.skip("no-kvm", why)
+    from test_migrate_brands import kvm_small
     dc, by_uuid, workdir = dc2
-    for node in by_uuid.values():
-        node.host.env["HULL_TEST_KVM_SMALL"] = "1"
-        node.agent.kill(signal.SIGTERM)
-        node.agent.start()
+    kvm_small(by_uuid)
     for u in by_uuid:
         dc.wait_status(u, "running")
     disk = os.path.join(workdir, "guest.img")

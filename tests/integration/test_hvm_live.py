@@ -250,28 +250,34 @@ def kvm_guest(h, **extra):
     return u
 
 
+def slow_migration(h, u):
+    """vmadm migrate --live at 1 MB/s (slow enough to be interrupted
+    half-way), once its target QEMU runs: (the vmadm process, the target's
+    pid)."""
+    p = subprocess.Popen([prog("vmadm"), "migrate", u, "--live",
+                          "--bandwidth", "1"], env=h.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    end = time.monotonic() + 60
+    while not (m := re.search(r"target QEMU is pid (\d+)",
+                              sv_log(h, u))):
+        if time.monotonic() >= end or p.poll() is not None:
+            p.kill()
+            raise AssertionError(sv_log(h, u)[-2000:])
+        time.sleep(0.1)
+    return p, int(m.group(1))
+
+
 def test_kvm_live_migration_target_killed_leaves_the_source(vmhost):
     h = vmhost
     u = kvm_guest(h, vnc_password="s3cret")
     guest_sh(h, u, "X=still; echo hull-guest: set X=$X", "hull-guest: set ")
     old = qemu_pid(h, u)
-    # slow enough (1 MB/s) to be killed half-way
-    p = subprocess.Popen([prog("vmadm"), "migrate", u, "--live",
-                          "--bandwidth", "1"], env=h.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p, target = slow_migration(h, u)
     try:
-        end = time.monotonic() + 60
-        while True:
-            m = re.search(r"target QEMU is pid (\d+)", sv_log(h, u))
-            if m:
-                break
-            assert time.monotonic() < end and p.poll() is None, \
-                sv_log(h, u)[-2000:]
-            time.sleep(0.1)
         time.sleep(2)  # copying
         assert p.poll() is None
-        os.kill(int(m.group(1)), 9)
+        os.kill(target, 9)
         out, err = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
@@ -395,17 +401,8 @@ def test_kvm_supervisor_killed_mid_migration_leaves_the_source(vmhost):
     u = kvm_guest(h)
     guest_sh(h, u, "X=stays; echo hull-guest: set X=$X", "hull-guest: set ")
     old = qemu_pid(h, u)
-    p = subprocess.Popen([prog("vmadm"), "migrate", u, "--live",
-                          "--bandwidth", "1"], env=h.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p, target = slow_migration(h, u)
     try:
-        end = time.monotonic() + 60
-        while not (m := re.search(r"target QEMU is pid (\d+)",
-                                  sv_log(h, u))):
-            assert time.monotonic() < end and p.poll() is None
-            time.sleep(0.1)
-        target = int(m.group(1))
         time.sleep(1)
         kill_and_adopt(h, u)
         _, err = p.communicate(timeout=60)

@@ -111,6 +111,22 @@ def migrate_all_phases(dc, tbin, by_uuid, name):
     return u, tgt
 
 
+def kvm_small(by_uuid):
+    """Skips without a usable /dev/kvm; else lets every node's agent run
+    the freestanding test guest (restarted once with the switch)."""
+    import vmmlib
+    why = vmmlib.kvm_unusable()
+    if why is not None:
+        skips.skip("no-kvm", why)
+    # The test guest runs where stock Linux does not: both agents (which
+    # start the VM on the target) get the switch that lets bhyve use it.
+    for node in by_uuid.values():
+        if node.host.env.get("HULL_TEST_KVM_SMALL") != "1":
+            node.host.env["HULL_TEST_KVM_SMALL"] = "1"
+            node.agent.kill(signal.SIGTERM)
+            node.agent.start()
+
+
 def test_migrate_joyent_zone(dc2, triton_bin):  # noqa: F811
     dc, by_uuid, img = dc2
     dc.triton(triton_bin, "instance", "create", "-w", "-n", "joy0",
@@ -219,18 +235,9 @@ def migrate_vm(dc, tbin, by_uuid, name, payload, boot, ready, mac, ip):
 def test_migrate_bhyve_vm(dc2, triton_bin):  # noqa: F811
     """A bhyve VM under hull-vmm (the freestanding test guest, which
     powers off on the ACPI button) with a boot and a data disk."""
-    import vmmlib
     from hvmlib import make_guest_disk
-    why = vmmlib.kvm_unusable()
-    if why is not None:
-        skips.skip("no-kvm", why)
     dc, by_uuid, _img = dc2
-    # The test guest runs where stock Linux does not: both agents (which
-    # start the VM on the target) get the switch that lets bhyve use it.
-    for node in by_uuid.values():
-        node.host.env["HULL_TEST_KVM_SMALL"] = "1"
-        node.agent.kill(signal.SIGTERM)
-        node.agent.start()
+    kvm_small(by_uuid)
     workdir = os.path.dirname(os.path.dirname(
         next(iter(by_uuid.values())).host.root))
     migrate_vm(dc, triton_bin, by_uuid, "vm0",

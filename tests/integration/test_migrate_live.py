@@ -15,15 +15,13 @@ import email.utils
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 
-import skips
 from conftest import prog
 from test_head_api import sign, triton_bin  # noqa: F401  (fixture)
 from test_head_migrate import migration, wait_migration
-from test_migrate_brands import dc2, insert_machine  # noqa: F401 (fixture)
+from test_migrate_brands import dc2, insert_machine, kvm_small  # noqa: F401 (fixture)
 
 COUNT = re.compile(r"^count: (\d+)\s*$", re.M)
 
@@ -129,20 +127,6 @@ def make_vm(dc, by_uuid, name, mac, ip):
         "created": "2026-01-01T00:00:00.000Z",
         "updated": "2026-01-01T00:00:00.000Z"})
     return u, src, tgt
-
-
-def kvm_small(by_uuid):
-    import vmmlib
-    why = vmmlib.kvm_unusable()
-    if why is not None:
-        skips.skip("no-kvm", why)
-    # The test guest runs where stock Linux does not: both agents (which
-    # start the VM on the target) get the switch that lets bhyve use it.
-    for node in by_uuid.values():
-        if node.host.env.get("HULL_TEST_KVM_SMALL") != "1":
-            node.host.env["HULL_TEST_KVM_SMALL"] = "1"
-            node.agent.kill(signal.SIGTERM)
-            node.agent.start()
 
 
 def test_live_migrate_bhyve_keeps_counting(dc2, triton_bin):  # noqa: F811

@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from conftest import prog
+from test_console_ws import kvm_vm_with_vnc
 from test_head_agent import converged
 from test_web_console import (PASSWORD, Page, in_netns, set_passwords,
                               start_browser)
@@ -47,23 +48,14 @@ r.sendKey(0xffe9, 'AltLeft', false);
 
 
 def test_vm_screen(workdir):
-    from test_hvm_vmadm import READY, console_log, install, qemu_present
+    from test_hvm_vmadm import READY, console_log, qemu_present
     if not qemu_present():
         raise AssertionError("qemu-system-x86_64 is not installed: "
                              "run scripts/deps")
     driver = None
     with converged(workdir) as (dc, node):
         h = node.host
-        h.images = {}
-        img = install(h)
-        r = subprocess.run(
-            ["ip", "netns", "exec", dc.head_ns, prog("vmadm"), "create"],
-            input=json.dumps({"brand": "kvm", "ram": 256,
-                              "vnc_password": "s3cret",
-                              "disks": [{"image_uuid": img, "boot": True}]}),
-            env=h.env, capture_output=True, text=True, timeout=180)
-        assert r.returncode == 0, r.stderr
-        u = r.stderr.split("Successfully created VM ")[1].split()[0]
+        u = kvm_vm_with_vnc(dc.head_ns, h)
         set_passwords(dc, workdir, "alice")
         with dc.db() as c:
             alice = next(json.loads(v) for (v,) in c.execute(
