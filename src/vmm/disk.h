@@ -31,8 +31,7 @@ void disk_init(struct disk *d, const struct vmm_disk_config *c);
 /* Takes fd (always: closed on error) as d's image, named `name` in
  * errors: a regular file or block device of whole sectors, open for
  * writing unless d is read-only. Does not lock. */
-int disk_adopt(struct disk *d, int fd, const char *name,
-	       struct hull_err *err);
+int disk_adopt(struct disk *d, int fd, const char *name, struct hull_err *err);
 int disk_lock(struct disk *d, const char *path, struct hull_err *err);
 void disk_unlock(struct disk *d);
 void disk_close(struct disk *d);

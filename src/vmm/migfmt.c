@@ -29,12 +29,12 @@ int mig_header_parse(const uint8_t *buf, size_t len, struct mig_header *h,
 		if (*p < 0x20 || *p > 0x7e)
 			*p = '?';
 	if (h->version < MIG_VERSION_MIN || h->version > MIG_VERSION)
-		return hull_err_set(err, EPROTO,
-				    "migration: stream version %u (from "
-				    "hull-vmm %s); this hull-vmm reads versions "
-				    "%u to %u",
-				    h->version, ver, MIG_VERSION_MIN,
-				    MIG_VERSION);
+		return hull_err_set(
+		    err, EPROTO,
+		    "migration: stream version %u (from "
+		    "hull-vmm %s); this hull-vmm reads versions "
+		    "%u to %u",
+		    h->version, ver, MIG_VERSION_MIN, MIG_VERSION);
 	if (snap_crc(buf, offsetof(struct mig_header, header_crc)) !=
 	    h->header_crc)
 		return hull_err_set(err, EINVAL,
@@ -114,9 +114,8 @@ int mig_record_parse(const uint8_t *buf, size_t len, uint32_t version,
 			    r->type);
 }
 
-int mig_disks_parse(const uint8_t *buf, size_t len,
-		    const struct mig_record *r, uint64_t *sizes,
-		    struct hull_err *err)
+int mig_disks_parse(const uint8_t *buf, size_t len, const struct mig_record *r,
+		    uint64_t *sizes, struct hull_err *err)
 {
 	if (r->type != MIG_DISKS || r->count > MIG_DISKS_MAX ||
 	    len < (size_t)r->count * 8)

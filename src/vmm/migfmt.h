@@ -84,8 +84,7 @@ int mig_record_parse(const uint8_t *buf, size_t len, uint32_t version,
 
 /* A MIG_DISKS record's payload (r->payload bytes): each disk's size,
  * a whole number of 512-byte sectors, into sizes[r->count]. */
-int mig_disks_parse(const uint8_t *buf, size_t len,
-		    const struct mig_record *r, uint64_t *sizes,
-		    struct hull_err *err);
+int mig_disks_parse(const uint8_t *buf, size_t len, const struct mig_record *r,
+		    uint64_t *sizes, struct hull_err *err);
 
 #endif

@@ -785,8 +785,7 @@ static int gate_wait(int gate, int sock, unsigned n, int *fds,
 		     struct hull_err *err)
 {
 	if (send(gate, "W", 1, MSG_NOSIGNAL) != 1)
-		return hull_err_sys(err, errno,
-				    "migration: the disks socket");
+		return hull_err_sys(err, errno, "migration: the disks socket");
 	for (;;) {
 		struct pollfd p[2] = {{gate, POLLIN, 0}, {sock, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0) {
@@ -821,10 +820,12 @@ static int gate_wait(int gate, int sock, unsigned n, int *fds,
 	     h = CMSG_NXTHDR(&msg, h)) {
 		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
 			continue;
-		unsigned k = (unsigned)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		unsigned k =
+		    (unsigned)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 		for (unsigned i = 0; i < k; i++) {
 			int fd;
-			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int),
+			       sizeof(int));
 			if (nfd < VMM_MAX_DISKS)
 				fds[nfd++] = fd;
 			else
@@ -859,7 +860,8 @@ int migrate_receive_disks(struct vm *vm, int sock, int gate,
 	const struct vmm_config *cfg = vm->cfg;
 	int fds[VMM_MAX_DISKS];
 	int nfd = 0;
-	if (gate >= 0 && (nfd = gate_wait(gate, sock, vm->n_disks, fds, err)) < 0)
+	if (gate >= 0 &&
+	    (nfd = gate_wait(gate, sock, vm->n_disks, fds, err)) < 0)
 		return -err->code;
 	int r = 0;
 	for (unsigned i = 0; i < vm->n_disks; i++) {

@@ -557,3 +557,42 @@ int test_virtio_console(void)
 	print("vconsole: got '%s'\n", line);
 	return 0;
 }
+
+/* test=count's disk=1 (blk_count_*): sector 0 of the first disk holds
+ * the count written last; each count reads it back, checks it is the
+ * one before, and writes the new one, so a move whose target reads an
+ * older copy of the disk prints "count: DISK LOST". */
+static struct vdev count_dev;
+static u8 *count_buf;
+
+int blk_count_init(void)
+{
+	if (find(0x1042, &count_dev) < 0 ||
+	    setup(&count_dev, 1u << 9, 1, 1) < 0) {
+		print("blk: no device\n");
+		return -1;
+	}
+	count_buf = alloc_pages(4096);
+	print("blk: counting on sector 0\n");
+	return 0;
+}
+
+int blk_count_step(u32 value)
+{
+	if (blk_rw(&count_dev, 0, 0, count_buf, 512) != 0) {
+		print("count: DISK ERROR reading\n");
+		return -1;
+	}
+	u32 was = *(u32 *)count_buf;
+	if (value > 1 && was != value - 1) {
+		print("count: DISK LOST sector 0 holds %u, not %u\n", was,
+		      value - 1);
+		return -1;
+	}
+	*(u32 *)count_buf = value;
+	if (blk_rw(&count_dev, 1, 0, count_buf, 512) != 0) {
+		print("count: DISK ERROR writing\n");
+		return -1;
+	}
+	return 0;
+}

@@ -31,8 +31,8 @@ static void header(uint8_t *b, uint32_t version, uint64_t mem)
 	memcpy(b, &h, sizeof(h));
 }
 
-static int rec_v(uint32_t version, uint32_t type, uint32_t count,
-		 uint64_t arg, struct mig_record *r, struct hull_err *err)
+static int rec_v(uint32_t version, uint32_t type, uint32_t count, uint64_t arg,
+		 struct mig_record *r, struct hull_err *err)
 {
 	uint8_t b[MIG_RECORD_SIZE];
 	memcpy(b, &type, 4);
@@ -117,8 +117,8 @@ static void test_disks(void **state)
 	assert_int_equal(sizes[0], 1 << 20);
 	assert_int_equal(sizes[1], 512);
 	/* too short a payload, a size of part of a sector */
-	assert_true(
-	    mig_disks_parse((const uint8_t *)in, 8, &r, sizes, &err) < 0);
+	assert_true(mig_disks_parse((const uint8_t *)in, 8, &r, sizes, &err) <
+		    0);
 	in[1] = 513;
 	assert_true(mig_disks_parse((const uint8_t *)in, sizeof(in), &r, sizes,
 				    &err) < 0);
