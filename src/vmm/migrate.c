@@ -38,6 +38,7 @@
 #include "vmm/snapshot.h"
 
 #define CHUNK (1u << 20)
+#define SCAN_MAX 4096u /* pages one produce() looks at (16 MiB) */
 #define OUT_CAP (CHUNK + MIG_PAGES_MAX * MIG_PAGE + 4 * MIG_RECORD_SIZE)
 #define THROTTLE_PERIOD_NS 10000000LL
 #define RATE_WINDOW_NS 10000000LL
@@ -127,7 +128,12 @@ static void rec_add(struct migration *m, uint32_t type, uint32_t count,
 static void produce(struct migration *m)
 {
 	uint8_t *mem = m->vm->mem;
-	while (m->cursor < m->npages && m->out_len < CHUNK) {
+	uint64_t scanned = 0;
+	/* bounded in pages looked at too, not only in bytes to send: a
+	 * first pass over a large guest's untouched RAM sends nothing for
+	 * hundreds of megabytes, and the devices wait while it looks */
+	while (m->cursor < m->npages && m->out_len < CHUNK &&
+	       scanned < SCAN_MAX) {
 		uint64_t i = m->cursor;
 		if (!(i % 64) && !m->send_map[i / 64]) {
 			m->cursor = i + 64;
@@ -140,9 +146,11 @@ static void produce(struct migration *m)
 		if (page_zero(mem + i * MIG_PAGE)) {
 			/* a fresh target's RAM is zero already */
 			uint64_t j = i + 1;
-			while (j < m->npages && bit(m->send_map, j) &&
+			while (j < m->npages && j - i < SCAN_MAX &&
+			       bit(m->send_map, j) &&
 			       page_zero(mem + j * MIG_PAGE))
 				j++;
+			scanned += j - i;
 			if (!m->first_pass)
 				rec_add(m, MIG_ZERO, (uint32_t)(j - i),
 					i * MIG_PAGE);
@@ -154,6 +162,7 @@ static void produce(struct migration *m)
 		while (j < m->npages && j - i < MIG_PAGES_MAX &&
 		       bit(m->send_map, j) && !page_zero(mem + j * MIG_PAGE))
 			j++;
+		scanned += j - i;
 		rec_add(m, MIG_PAGES, (uint32_t)(j - i), i * MIG_PAGE);
 		memcpy(m->out + m->out_len, mem + i * MIG_PAGE,
 		       (j - i) * MIG_PAGE);
