@@ -660,7 +660,7 @@ static int cmd_network_pool(int argc, char **argv)
 	int want = list ? 0 : 1;
 	if (!rc && argc - optind != want)
 		rc = usage_error("network-pool %s: %s", verb,
-				 list ? "no arguments"
+				 list  ? "no arguments"
 				 : add ? "one name"
 				       : "one pool (id or name)");
 	if (!rc && add && !json_object_get(in, "networks"))
@@ -686,11 +686,11 @@ static int cmd_network_pool(int argc, char **argv)
 		json_array_foreach(names, i, v)
 		{
 			json_t *acct = NULL;
-			if (r == 0 && (r = head_account_by_login(
-					   s, json_string_value(v), &acct,
-					   &err)) == 0)
-				json_array_append(uuids,
-						  json_object_get(acct, "uuid"));
+			if (r == 0 &&
+			    (r = head_account_by_login(s, json_string_value(v),
+						       &acct, &err)) == 0)
+				json_array_append(
+				    uuids, json_object_get(acct, "uuid"));
 			json_decref(acct);
 		}
 		json_decref(names);
@@ -719,14 +719,14 @@ static int cmd_network_pool(int argc, char **argv)
 				       hull_json_str(p, "nic_tag", ""));
 				size_t k;
 				json_t *id;
-				json_array_foreach(json_object_get(p,
-								   "networks"),
-						   k, id)
+				json_array_foreach(
+				    json_object_get(p, "networks"), k, id)
 				{
 					json_t *n = NULL;
 					head_network_lookup(
-					    s, NULL, json_string_value(id) ?: "",
-					    &n, NULL);
+					    s, NULL,
+					    json_string_value(id) ?: "", &n,
+					    NULL);
 					printf("%s%s", k ? "," : "",
 					       n ? hull_json_str(n, "name", "")
 						 : json_string_value(id));
@@ -737,8 +737,8 @@ static int cmd_network_pool(int argc, char **argv)
 		} else if (r == 0) {
 			hull_json_print(out);
 		}
-	} else if ((r = head_pool_lookup(s, NULL, argv[optind], &pool,
-					 &err)) < 0) {
+	} else if ((r = head_pool_lookup(s, NULL, argv[optind], &pool, &err)) <
+		   0) {
 	} else if (!strcmp(verb, "get")) {
 		hull_json_print(pool);
 	} else if (update) {

@@ -200,8 +200,7 @@ static int networks_list_or_get(struct api_req *q)
 	struct hull_err err = {0};
 	json_t *pools = NULL;
 	if ((is(q, "GET") || is(q, "HEAD")) && q->nseg <= 3 &&
-	    store_find(q->store, "network_pools", NULL, NULL, &pools, &err) <
-		0)
+	    store_find(q->store, "network_pools", NULL, NULL, &pools, &err) < 0)
 		return api_error(q, 500, "InternalError", "%s", err.msg);
 	json_t *mine = json_array();
 	size_t i;
@@ -215,10 +214,14 @@ static int networks_list_or_get(struct api_req *q)
 		if (head_network_lookup(q->store, me(q), q->seg[2], &n, NULL) <
 		    0) {
 			for (int pass = 0; pass < 2; pass++)
-				json_array_foreach(mine, i, p) if (
-				    !strcmp(hull_json_str(p, pass ? "name" : "id",
-							  ""),
-					    q->seg[2])) {
+				json_array_foreach(
+				    mine, i,
+				    p) if (!strcmp(hull_json_str(p,
+								 pass ? "name"
+								      : "id",
+								 ""),
+						   q->seg[2]))
+				{
 					json_t *v = head_pool_view(p);
 					json_decref(mine);
 					return api_reply(q, 200, v);

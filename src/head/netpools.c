@@ -71,8 +71,8 @@ int head_pool_lookup(struct store *s, const char *owner, const char *id_or_name,
 		}
 	json_decref(all);
 	if (!hit)
-		return hull_err_set(err, ENOENT,
-				    "network pool %.60s not found", id_or_name);
+		return hull_err_set(err, ENOENT, "network pool %.60s not found",
+				    id_or_name);
 	*out = hit;
 	return 0;
 }
@@ -116,10 +116,10 @@ int head_netpool_lookup(struct store *s, const char *owner,
 }
 
 struct pool_ctx {
-	json_t *in;	  /* the caller's fields */
-	json_t *old;	  /* update: the pool as it is */
-	const char *id;	  /* update, delete */
-	json_t *rec;	  /* out: the record written */
+	json_t *in;	/* the caller's fields */
+	json_t *old;	/* update: the pool as it is */
+	const char *id; /* update, delete */
+	json_t *rec;	/* out: the record written */
 	struct hull_err *err;
 };
 
@@ -127,8 +127,8 @@ static bool has_str(json_t *arr, const char *s)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(arr, i, v) if (!strcmp(json_string_value(v) ?: "",
-						  s)) return true;
+	json_array_foreach(
+	    arr, i, v) if (!strcmp(json_string_value(v) ?: "", s)) return true;
 	return false;
 }
 
@@ -214,18 +214,16 @@ static int name_free(struct store *s, const char *name, const char *self,
 		     struct hull_err *err)
 {
 	if (!name || !*name || strlen(name) > 64)
-		return hull_err_set(err, EINVAL,
-				    "name: 1 to 64 characters");
+		return hull_err_set(err, EINVAL, "name: 1 to 64 characters");
 	json_t *same = NULL;
 	int r = store_find(s, "network_pools", "name", name, &same, err);
 	if (r < 0)
 		return r;
 	size_t i;
 	json_t *p;
-	json_array_foreach(same, i, p) if (!self ||
-					   strcmp(hull_json_str(p, "id", ""),
-						  self)) r =
-	    hull_err_set(err, EEXIST, "network pool %s exists", name);
+	json_array_foreach(
+	    same, i, p) if (!self || strcmp(hull_json_str(p, "id", ""), self))
+	    r = hull_err_set(err, EEXIST, "network pool %s exists", name);
 	json_decref(same);
 	if (r < 0)
 		return r;
@@ -246,8 +244,7 @@ static const char *const pool_fields[] = {"name", "networks", "description",
 static int check_fields(json_t *in, struct hull_err *err)
 {
 	if (!json_is_object(in))
-		return hull_err_set(err, EINVAL,
-				    "a network pool is an object");
+		return hull_err_set(err, EINVAL, "a network pool is an object");
 	const char *k;
 	json_t *v;
 	json_object_foreach(in, k, v)
@@ -318,11 +315,11 @@ static int pool_write_txn(struct store *s, void *arg)
 	if (!json_object_get(rec, "description"))
 		json_object_set_new(rec, "description", json_string(""));
 	/* Public: every account may provision on it (no owner_uuids). */
-	json_object_set_new(
-	    rec, "public",
-	    json_boolean(!json_array_size(json_object_get(rec, "owner_uuids"))));
-	const char *old_family = c->old ? hull_json_str(rec, "family", NULL)
-					: NULL;
+	json_object_set_new(rec, "public",
+			    json_boolean(!json_array_size(
+				json_object_get(rec, "owner_uuids"))));
+	const char *old_family =
+	    c->old ? hull_json_str(rec, "family", NULL) : NULL;
 	char *keep_family = old_family ? xstrdup(old_family) : NULL;
 	json_t *want = json_object_get(in, "networks");
 	if (!want)
@@ -405,7 +402,8 @@ int head_pool_naming(struct store *s, const char *network_id, json_t **pool,
 	*pool = NULL;
 	json_array_foreach(all, i, p)
 	{
-		if (!*pool && has_str(json_object_get(p, "networks"), network_id))
+		if (!*pool &&
+		    has_str(json_object_get(p, "networks"), network_id))
 			*pool = json_incref(p);
 	}
 	json_decref(all);
