@@ -367,3 +367,53 @@ def test_200_concurrent_creates_on_a_pool(head, nodes,  # noqa: F811
     assert sorted(i["ip"] for i in held) == sorted(ips)
     assert len(json.loads(head.adm("-j", "address", "list",
                                    "full").out)) == 2
+
+
+def test_operator_endpoints_make_and_delete_pools(head, workdir):  # noqa: F811
+    """The operator's POST /:login/networks with a "networks" list makes a
+    pool and DELETE of its id removes it, with hulladm's checks; anyone
+    else is refused."""
+    home = os.path.join(workdir, "home")
+    head.adm("user", "add", "alice")
+    okey, _p, ofp = ssh_key(home, "ed25519", "admin")
+    akey, _p, afp = ssh_key(home, "ed25519", "alice")
+    head.adm("user", "key-add", "admin", okey + ".pub")
+    head.adm("user", "key-add", "alice", akey + ".pub")
+    n1 = small_net(head, "a1", "198.51.100.0/29")
+    head.adm("network", "add", "adm", "--subnet", "203.0.113.0/29",
+             "--provision-start", "203.0.113.2", "--provision-end",
+             "203.0.113.3", "--nic-tag", "admin")
+    head.start()
+    oid, aid = f"/admin/keys/{ofp}", f"/alice/keys/{afp}"
+
+    st, body, _ = request(head, "POST", "/alice/networks", akey, aid,
+                          body={"name": "p", "networks": [n1["id"]]})
+    assert st == 403 and body["code"] == "NotAuthorized", body
+    st, body, _ = request(head, "POST", "/admin/networks", okey, oid,
+                          body={"name": "p", "networks": ["a1", "adm"]})
+    assert st == 409 and "nic tags" in body["message"], body
+    st, body, _ = request(head, "POST", "/admin/networks", okey, oid,
+                          body={"name": "p", "networks": ["a1"],
+                                "description": "d", "frob": 1})
+    assert st == 409 and "unknown field frob" in body["message"], body
+    assert json.loads(head.adm("-j", "network-pool", "list").out) == []
+    st, pool, _ = request(head, "POST", "/admin/networks", okey, oid,
+                          body={"name": "p", "networks": ["a1"],
+                                "description": "d"})
+    assert st == 201 and pool["networks"] == [n1["id"]], pool
+    st, got, _ = request(head, "GET", f"/alice/networks/{pool['id']}",
+                         akey, aid)
+    assert st == 200 and got == {"id": pool["id"], "name": "p",
+                                 "public": True, "description": "d"}, got
+    st, body, _ = request(head, "DELETE", "/admin/networks/a1", okey, oid)
+    assert st == 409 and "in use by network pool p" in body["message"]
+    st, body, _ = request(head, "DELETE", f"/alice/networks/{pool['id']}",
+                          akey, aid)
+    assert st == 403, body
+    st, body, _ = request(head, "DELETE", f"/admin/networks/{pool['id']}",
+                          okey, oid)
+    assert st == 204, body
+    assert json.loads(head.adm("-j", "network-pool", "list").out) == []
+    st, body, _ = request(head, "GET", f"/alice/networks/{pool['id']}",
+                          akey, aid)
+    assert st == 404, body
