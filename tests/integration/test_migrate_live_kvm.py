@@ -5,17 +5,19 @@ option for it), then the real `triton instance migration
 sync|switch|finalize`.
 
 The guest is the Linux guest image (hvmlib; TCG where KVM cannot run it).
-At the switch the source's agent has QEMU write the guest's memory and
-device state into its dataset (QEMU's own migration stream, as a memory
-snapshot does), the last increment carries it, and the target's QEMU
-starts with `-incoming defer` and is fed it: the guest's shell keeps a
-variable it set on the source, its boot id, its uptime and a ticker that
-goes on counting, with the same MAC and address. The pause seen from
-outside is the gap between the ticker's last line read from the source's
-console and its first from the target's (recorded in $HULL_BENCH_OUT when
-set, bench/README.md "two-host live"). A switch whose target agent is
-dead leaves the guest running on the source, and a retried switch then
-goes through."""
+At the switch the source's agent runs QEMU's pre-copy while the guest
+runs, its stream relayed over the agents' channel into a file staged on
+the target; once QEMU completes (the guest paused) the last increment
+follows and the target's start resumes the guest from the staged stream
+(src/agent/live_kvm.h). The guest's shell keeps a variable it set on the
+source, its boot id, its uptime and a ticker that goes on counting, with
+the same MAC and address. The pause seen from outside is the gap between
+the ticker's last line read from the source's console and its first from
+the target's (recorded in $HULL_BENCH_OUT when set, bench/README.md
+"two-host live"). Faults: the target's agent dead before the switch, or
+killed mid-copy; the target's QEMU killed while it loads the stream. Each
+leaves the guest running on the source, and a retried switch then goes
+through."""
 import json
 import os
 import socket
@@ -208,12 +210,12 @@ def test_live_migrate_kvm_keeps_running(dc2, triton_bin):  # noqa: F811
     t_got = agent_time(tgt, f"migration stream for {u}: received")
     t_act = agent_time(tgt, f"task migrate_activate {u}")
     t_done = agent_time(tgt, f"task migrate_activate {u}: done")
-    parts = (f"state and stop {t_rx - t_sw:.0f} ms, last increment "
+    parts = (f"pre-copy {t_rx - t_sw:.0f} ms, last increment "
              f"{t_got - t_rx:.0f} ms, hand-over {t_act - t_got:.0f} ms, "
              f"target's start {t_done - t_act:.0f} ms")
     import vmmlib
     accel = "TCG" if vmmlib.kvm_unusable() else "KVM"
-    line = (f"kvm two-host live (suspend/resume), 256 MiB guest, {accel}, "
+    line = (f"kvm two-host live (pre-copy), 256 MiB guest, {accel}, "
             f"load {os.getloadavg()[0]:.1f}: ticker gap {gap_ms:.0f} ms, "
             f"agents' bound {bound:.0f} ms ({parts})")
     print(line)
@@ -234,9 +236,9 @@ def test_live_migrate_kvm_keeps_running(dc2, triton_bin):  # noqa: F811
 
 def test_live_kvm_switch_without_target_stays(dc2, triton_bin):  # noqa: F811
     """The target's agent killed (kill -9) before the switch: the source
-    has QEMU write the guest's state, cannot reach the target, and resumes
-    the guest from that state: the same boot, the same variable, on the
-    source. The switch retried with the target back goes through."""
+    cannot reach the target and the guest runs on there: the same boot,
+    the same variable. The switch retried with the target back goes
+    through."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:12", "203.0.113.244"
     u, src, tgt = make_kvm(dc, by_uuid, "klive1", mac, ip)
@@ -299,11 +301,11 @@ def kill_incoming_qemu(node, u, stop, killed):
 
 
 def test_live_kvm_target_qemu_killed_stays(dc2, triton_bin):  # noqa: F811
-    """The target's QEMU killed while it takes the guest's state (before
+    """The target's QEMU killed while it loads the staged stream (before
     it runs the guest): the target's start fails, the head node moves the
     instance back and the source's agent resumes the guest there from the
-    state it wrote: the same boot, the same variable. A retried switch
-    then goes through."""
+    stream it kept in its dataset: the same boot, the same variable. A
+    retried switch then goes through."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:13", "203.0.113.245"
     u, src, tgt = make_kvm(dc, by_uuid, "klive2", mac, ip)
@@ -343,5 +345,58 @@ def test_live_kvm_target_qemu_killed_stays(dc2, triton_bin):  # noqa: F811
     assert tgt.vm(u)["state"] == "running"
     assert guest_facts(tgt, u) == facts
     dc.triton(triton_bin, "instance", "migration", "finalize", "klive2")
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
+
+
+def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin):  # noqa: F811
+    """The target's agent killed (kill -9) while QEMU's pre-copy streams
+    to it (capped at 20 MB/s so that it lasts): the source's QEMU sees
+    its stream break, its migration fails and the guest runs on there,
+    never rebooted; nothing staged is left on the source. With the
+    target's agent back and no cap, the switch goes through."""
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:14", "203.0.113.246"
+    u, src, tgt = make_kvm(dc, by_uuid, "klive3", mac, ip)
+    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
+             "hull-guest: set ")
+    facts = guest_facts(src, u)
+    st, body = begin_live(dc, u)
+    assert st == 201, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive3",
+              timeout=300)
+    dc.adm("migration", "limit", u, "160")
+    part = os.path.join(tgt.host.root, "var", "agent",
+                        f"live-{u}.vmstate.part")
+    dc.triton(triton_bin, "instance", "migration", "switch", "klive3")
+    end = time.monotonic() + 120
+    while not (os.path.exists(part) and os.path.getsize(part) > 4 << 20):
+        assert time.monotonic() < end, "no pre-copy reached the target"
+        time.sleep(0.05)
+    tgt.agent.kill()
+    try:
+        m = wait_migration(dc, triton_bin, "klive3", "switch", "failed",
+                           within=240)
+        assert src.vm(u)["state"] == "running", (src.vm(u), m)
+        assert tgt.vm(u)["state"] == "stopped"
+        assert guest_facts(src, u) == facts
+        assert console_log(src.host, u).count(READY) == 1
+        staged = [n for n in os.listdir(os.path.join(src.host.root, "var",
+                                                     "agent"))
+                  if n.startswith(f"live-{u}")]
+        assert not staged, staged
+        # the dataset's state file is only written once the target has
+        # the whole stream
+        assert not os.path.exists(os.path.join(src.host.root, u,
+                                               "vmstate"))
+    finally:
+        tgt.agent.start()
+    dc.adm("migration", "limit", u, "0")
+    dc.triton(triton_bin, "instance", "migration", "switch", "-w", "klive3",
+              timeout=300)
+    wait_migration(dc, triton_bin, "klive3", "switch", "successful")
+    assert tgt.vm(u)["state"] == "running"
+    assert guest_facts(tgt, u) == facts
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive3")
     tgt.run("vmadm", "stop", u, "-F")
     tgt.run("vmadm", "delete", u)
