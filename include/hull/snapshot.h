@@ -43,12 +43,10 @@ int hull_snapshot_create_flags(const char *uuid, const char *name,
 			       struct hull_err *err);
 
 /*
- * A running bhyve or kvm VM paused with its memory and device state
- * written to HULL_VMSTATE_FILE in its dataset (for a move to another
- * host: its next start, here or where the dataset went, resumes the guest
- * from it; for kvm it is QEMU's own stream with its sum file, as a memory
- * snapshot writes it). The guest stays paused; on failure nothing is
- * written and it runs on.
+ * A running bhyve VM paused with its memory and device state written to
+ * HULL_VMSTATE_FILE in its dataset (for a move to another host: its next
+ * start, here or where the dataset went, resumes the guest from it). The
+ * guest stays paused; on failure nothing is written and it runs on.
  */
 int hull_instance_vmstate_save(const char *uuid, struct hull_err *err);
 

@@ -878,13 +878,12 @@ static bool running(const char *uuid)
 	return on;
 }
 
-/* A live switch (a bhyve or kvm VM): the guest paused with its memory
- * and device state written into its dataset (hull-vmm's state, or
- * QEMU's migration stream), then its emulator ended, so the last
- * increment carries the state and the target's start resumes the guest
- * where it paused (as is a rollback to a memory snapshot). A failure
- * after this starts it here again, which resumes it the same way from
- * the state still in this dataset. */
+/* A live switch (a bhyve VM): the guest paused with its memory and
+ * device state written into its dataset, then its emulator ended, so the
+ * last increment carries the state and the target's start resumes the
+ * guest where it paused (as is a rollback to a memory snapshot). A
+ * failure after this starts it here again, which resumes it the same
+ * way from the state still in this dataset. (A kvm VM: kvm_live_switch.) */
 static int live_pause(const char *uuid, struct hull_err *err)
 {
 	int r = hull_instance_vmstate_save(uuid, err);

@@ -534,25 +534,6 @@ int hull_snapshot_rollback(const char *uuid, const char *name,
 	return snapshot_op(uuid, name, SNAP_ROLLBACK, 0, pr, err);
 }
 
-/* The kvm brand's half of hull_instance_vmstate_save: QEMU stopped and
- * its state (with the sum file) written to path, as a memory snapshot
- * writes it; QEMU stays paused for the caller's stop. On failure the
- * guest runs on and nothing is left. */
-static int kvm_vmstate_save(const char *uuid, const char *path,
-			    struct hull_err *err)
-{
-	struct hvm_qmp *q = NULL;
-	int r = qemu_state_save(uuid, path, &q, err);
-	if (r < 0) {
-		qemu_state_unlink(path);
-		if (q)
-			hvm_qmp_execute(q, "cont", NULL, 10000, NULL);
-		hull_err_prefix(err, "memory state of VM %s", uuid);
-	}
-	hvm_qmp_close(q);
-	return r;
-}
-
 int hull_instance_vmstate_save(const char *uuid, struct hull_err *err)
 {
 	struct hull_err local;
@@ -563,10 +544,9 @@ int hull_instance_vmstate_save(const char *uuid, struct hull_err *err)
 		return -err->code;
 	unsigned brand = vm_brand_from_name(hull_json_str(vm, "brand", ""));
 	json_decref(vm);
-	if (brand != VM_BRAND_BHYVE && brand != VM_BRAND_KVM)
+	if (brand != VM_BRAND_BHYVE)
 		return hull_err_set(err, ENOTSUP,
-				    "VM %s: a live move is for bhyve and kvm "
-				    "VMs only",
+				    "VM %s: a live move is for bhyve VMs only",
 				    uuid);
 	if (!supervisor_alive(uuid))
 		return hull_err_set(err, EINVAL, "VM %s is not running", uuid);
@@ -576,8 +556,6 @@ int hull_instance_vmstate_save(const char *uuid, struct hull_err *err)
 		return r;
 	_cleanup_free_ char *state = vmstate_path(pool, uuid);
 	pool_close(pool);
-	if (brand == VM_BRAND_KVM)
-		return kvm_vmstate_save(uuid, state, err);
 	int fd = open(
 	    state, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
