@@ -68,8 +68,9 @@ int agent_http_call(struct agent_http *h, const char *method, const char *path,
 
 /* TLS to the head node (http.c), as libcurl verified it: the system's
  * CAs (SSL_CERT_DIR, SSL_CERT_FILE) and the URL's host name or address,
- * nothing checked when insecure (--insecure-tls). */
-SSL_CTX *agent_tls_ctx_new(bool insecure);
+ * nothing checked when insecure (--insecure-tls). The context is the
+ * process's, shared by every thread: borrowed, never changed or freed. */
+SSL_CTX *agent_tls_ctx(bool insecure);
 void agent_tls_expect(SSL *ssl, const char *host);
 
 /* A raw byte stream to the head node (stream.c), for a console after its

@@ -16,7 +16,10 @@
  * libcurl retries on a dead reused connection).
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +47,8 @@ struct agent_http {
 	const struct agent_conf *c;
 	struct event_base *base;
 	struct evhttp_connection *cn;
-	bool closed; /* cn's close callback ran: make a new one */
-	SSL_CTX *ctx; /* NULL for an http:// head node */
+	bool closed;  /* cn's close callback ran: make a new one */
+	SSL_CTX *ctx; /* agent_tls_ctx's; NULL for an http:// head node */
 	/* the head URL's parts */
 	char *host, *prefix, *host_hdr;
 	int port;
@@ -90,13 +93,16 @@ static void head_parse(struct agent_http *h)
 
 /* The verification libcurl did by default: the peer's chain against the
  * system's CAs, looked up by hash in the CA directory (no bundle parsed
- * into every context), and the name or address in the URL. */
-SSL_CTX *agent_tls_ctx_new(bool insecure)
+ * into memory), and the name or address in the URL. */
+static SSL_CTX *tls_ctx_new(bool insecure)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		abort();
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* An idle kept-alive connection holds no record buffers (34 KiB
+	 * each). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (insecure) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;
@@ -109,6 +115,22 @@ SSL_CTX *agent_tls_ctx_new(bool insecure)
 	if (file)
 		(void)SSL_CTX_load_verify_file(ctx, file);
 	return ctx;
+}
+
+/* One context for the process, made before its first use and never
+ * changed after, so the threads share it (SSL_new is thread-safe on a
+ * context no one changes): each context holds its own copy of the
+ * cipher and group lists. */
+SSL_CTX *agent_tls_ctx(bool insecure)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static SSL_CTX *ctx[2];
+	pthread_mutex_lock(&lock);
+	if (!ctx[insecure])
+		ctx[insecure] = tls_ctx_new(insecure);
+	SSL_CTX *c = ctx[insecure];
+	pthread_mutex_unlock(&lock);
+	return c;
 }
 
 void agent_tls_expect(SSL *ssl, const char *host)
@@ -133,7 +155,7 @@ struct agent_http *agent_http_new(const struct agent_conf *c)
 		abort();
 	head_parse(h);
 	if (!h->bad_url && h->tls)
-		h->ctx = agent_tls_ctx_new(c->insecure_tls);
+		h->ctx = agent_tls_ctx(c->insecure_tls);
 	return h;
 }
 
@@ -150,8 +172,6 @@ void agent_http_free(struct agent_http *h)
 	if (!h)
 		return;
 	conn_drop(h);
-	if (h->ctx)
-		SSL_CTX_free(h->ctx);
 	event_base_free(h->base);
 	free(h->host);
 	free(h->prefix);
@@ -187,15 +207,14 @@ static int conn_open(struct agent_http *h, struct hull_err *err)
 		 * said all it meant to (Content-Length bounds the answer). */
 		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	} else {
-		bev = bufferevent_socket_new(h->base, -1,
-					     BEV_OPT_CLOSE_ON_FREE);
+		bev =
+		    bufferevent_socket_new(h->base, -1, BEV_OPT_CLOSE_ON_FREE);
 		if (!bev)
 			return hull_err_set(err, ENOMEM, "%s: no buffer",
 					    h->c->head);
 	}
-	h->cn = evhttp_connection_base_bufferevent_new(h->base, NULL, bev,
-						       h->host,
-						       (unsigned short)h->port);
+	h->cn = evhttp_connection_base_bufferevent_new(
+	    h->base, NULL, bev, h->host, (unsigned short)h->port);
 	if (!h->cn) {
 		bufferevent_free(bev);
 		return hull_err_set(err, ENOMEM, "%s: no connection",
@@ -278,8 +297,8 @@ static void why_failed(struct agent_http *h, char *out, size_t n)
 	    h->cn ? evhttp_connection_get_bufferevent(h->cn) : NULL;
 	SSL *ssl = bev && h->tls ? bufferevent_openssl_get_ssl(bev) : NULL;
 	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
-	unsigned long e = bev && h->tls ? bufferevent_get_openssl_error(bev)
-				       : 0;
+	unsigned long e =
+	    bev && h->tls ? bufferevent_get_openssl_error(bev) : 0;
 	if (h->connect_timed_out) {
 		snprintf(out, n, "no connection within %d s", CONNECT_S);
 	} else if (h->timed_out) {
@@ -309,8 +328,8 @@ static void why_failed(struct agent_http *h, char *out, size_t n)
 /* One try: 0 with h->status set, -1 when no answer came (*reused: the
  * try went on a kept-alive connection). */
 static int call_once(struct agent_http *h, enum evhttp_cmd_type type,
-		     const char *uri, const char *text, bool *reused,
-		     char *why, size_t why_n, struct hull_err *err)
+		     const char *uri, const char *text, bool *reused, char *why,
+		     size_t why_n, struct hull_err *err)
 {
 	/* Events the idle connection has waiting (the head node closing
 	 * it) are seen before it is used again. */
@@ -358,6 +377,17 @@ static int call_once(struct agent_http *h, enum evhttp_cmd_type type,
 	}
 	struct event *ct = NULL;
 	if (!*reused) {
+		/* The socket is made by now (a blocking resolve, then a
+		 * nonblocking connect). Without TCP_NODELAY, as libcurl
+		 * sets it, a request that goes out as two TLS records waits
+		 * for the head node's delayed ACK of the first (40 ms). */
+		struct bufferevent *bev =
+		    evhttp_connection_get_bufferevent(h->cn);
+		evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+		int one = 1;
+		if (fd >= 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
 		ct = evtimer_new(h->base, on_connect_timer, h);
 		struct timeval tv = {CONNECT_S, 0};
 		evtimer_add(ct, &tv);
@@ -403,8 +433,8 @@ int agent_http_call(struct agent_http *h, const char *method, const char *path,
 		r = call_once(h, type, uri, text, &reused, why, sizeof(why),
 			      err);
 	if (r == -1)
-		return hull_err_set(err, EIO, "%s %s%s: %s", method,
-				    h->c->head, path, why);
+		return hull_err_set(err, EIO, "%s %s%s: %s", method, h->c->head,
+				    path, why);
 	if (r < 0)
 		return r;
 	*status = h->status;

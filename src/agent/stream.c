@@ -29,7 +29,6 @@
 
 struct agent_stream {
 	int fd;
-	SSL_CTX *ctx;
 	SSL *ssl;
 };
 
@@ -103,8 +102,6 @@ void agent_stream_close(struct agent_stream *s)
 		return;
 	if (s->ssl)
 		SSL_free(s->ssl);
-	if (s->ctx)
-		SSL_CTX_free(s->ctx);
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s);
@@ -138,8 +135,7 @@ struct agent_stream *agent_stream_open(const char *head, bool insecure,
 		evhttp_uri_free(u);
 		return s;
 	}
-	s->ctx = agent_tls_ctx_new(insecure);
-	s->ssl = SSL_new(s->ctx);
+	s->ssl = SSL_new(agent_tls_ctx(insecure));
 	if (!s->ssl)
 		abort();
 	agent_tls_expect(s->ssl, host);
@@ -157,7 +153,8 @@ struct agent_stream *agent_stream_open(const char *head, bool insecure,
 		long vr = SSL_get_verify_result(s->ssl);
 		char why[256] = "no handshake in time";
 		if (vr != X509_V_OK)
-			snprintf(why, sizeof(why), "the head node's "
+			snprintf(why, sizeof(why),
+				 "the head node's "
 				 "certificate: %s",
 				 X509_verify_cert_error_string(vr));
 		else if (!ev)
