@@ -58,6 +58,7 @@ struct agent_http {
 	int status;
 	enum evhttp_request_error why;
 	bool have_why;
+	int sys_err; /* errno when evhttp saw the failure */
 	char *buf;
 	size_t len;
 };
@@ -227,11 +228,20 @@ static int conn_open(struct agent_http *h, struct hull_err *err)
 	return 0;
 }
 
+/* errno when it names a socket's failure, not a retry's leftover. */
+static int sys_errno(void)
+{
+	int e = errno;
+	return e == EAGAIN || e == EINPROGRESS || e == EINTR ? 0 : e;
+}
+
 static void on_error(enum evhttp_request_error e, void *arg)
 {
 	struct agent_http *h = arg;
 	h->why = e;
 	h->have_why = true;
+	if (!h->sys_err)
+		h->sys_err = sys_errno();
 }
 
 static void on_done(struct evhttp_request *req, void *arg)
@@ -239,6 +249,8 @@ static void on_done(struct evhttp_request *req, void *arg)
 	struct agent_http *h = arg;
 	h->done = true;
 	h->status = req ? evhttp_request_get_response_code(req) : 0;
+	if (h->status <= 0 && !h->sys_err)
+		h->sys_err = sys_errno();
 	if (h->status > 0) {
 		struct evbuffer *in = evhttp_request_get_input_buffer(req);
 		size_t n = evbuffer_get_length(in);
@@ -306,7 +318,16 @@ static void why_failed(struct agent_http *h, char *out, size_t n)
 	} else if (vr != X509_V_OK) {
 		snprintf(out, n, "TLS: the head node's certificate: %s",
 			 X509_verify_cert_error_string(vr));
-	} else if (e) {
+	} else if ((!e || !ERR_GET_LIB(e)) && h->sys_err == ENOTCONN) {
+		/* What evhttp leaves of a failed connect (refused,
+		 * unreachable): the socket's reason went to its first
+		 * read or write. */
+		snprintf(out, n, "couldn't connect to the head node");
+	} else if ((!e || !ERR_GET_LIB(e)) && h->sys_err) {
+		/* A socket's failure (refused, reset): libevent's OpenSSL
+		 * layer records it only as SSL_ERROR_SYSCALL. */
+		snprintf(out, n, "%s", strerror(h->sys_err));
+	} else if (e && ERR_GET_LIB(e)) {
 		char s[256];
 		ERR_error_string_n(e, s, sizeof(s));
 		snprintf(out, n, "TLS: %s", s);
@@ -316,8 +337,6 @@ static void why_failed(struct agent_http *h, char *out, size_t n)
 		snprintf(out, n, "answer over %u bytes", ANSWER_MAX);
 	} else if (h->have_why && h->why == EVREQ_HTTP_INVALID_HEADER) {
 		snprintf(out, n, "not an HTTP answer");
-	} else if (errno) {
-		snprintf(out, n, "%s", strerror(errno));
 	} else {
 		snprintf(out, n, "the connection closed without an answer");
 	}
@@ -344,6 +363,7 @@ static int call_once(struct agent_http *h, enum evhttp_cmd_type type,
 			return r;
 	}
 	h->done = h->timed_out = h->connect_timed_out = h->have_why = false;
+	h->sys_err = 0;
 	h->status = 0;
 	free(h->buf);
 	h->buf = NULL;
@@ -368,7 +388,6 @@ static int call_once(struct agent_http *h, enum evhttp_cmd_type type,
 		evbuffer_add(evhttp_request_get_output_buffer(req), text,
 			     strlen(text));
 	}
-	errno = 0;
 	if (evhttp_make_request(h->cn, req, type, uri) < 0) {
 		/* evhttp freed the request */
 		conn_drop(h);

@@ -901,6 +901,15 @@ def test_agent_tls_head_without_libcurl(workdir):
                                      ": TLS: the head node's certificate: "
                                      "self-signed certificate"), bad.stderr
         assert not os.path.exists(cred)
+        # Nothing listening: one line that says so, for https and http.
+        why = "couldn't connect to the head node"
+        for scheme in ("https", "http"):
+            gone = dc.join(node, f"hull-agent join --head {scheme}://"
+                           f"127.0.0.1:9 --token {'0' * 64} --insecure-tls")
+            assert gone.returncode == 1, gone
+            assert gone.stderr == (f"hull-agent: POST {scheme}://127.0.0.1:9"
+                                   f"/agent/join: {why}\n"), gone.stderr
+        assert not os.path.exists(cred)
         # The token was never sent: the printed line still joins.
         r = dc.join(node, m.group(0).strip())
         assert r.returncode == 0, r
