@@ -178,6 +178,23 @@ static bool is_pinned(long vni)
 	return false;
 }
 
+/* Before a create task makes the node's first vxlan link, ahead of the
+ * fabric map: a filter that lets no VXLAN in until the map's next pass
+ * puts the compute nodes in it. Called with lock held. */
+static bool filter_loaded;
+static int vteps_apply(json_t *vteps, char **applied, struct hull_err *err);
+static int filter_first(struct hull_err *err)
+{
+	if (filter_loaded)
+		return 0;
+	char *none = NULL;
+	int r = vteps_apply(NULL, &none, err);
+	free(none);
+	if (r == 0)
+		filter_loaded = true;
+	return r;
+}
+
 int agent_fabric_prepare(const struct agent_conf *c, json_t *payload,
 			 struct hull_err *err)
 {
@@ -191,7 +208,9 @@ int agent_fabric_prepare(const struct agent_conf *c, json_t *payload,
 		json_t *vni = json_object_get(nic, "vnet_id");
 		if (!json_is_integer(vni))
 			continue;
-		if (!local[0] && (r = agent_fabric_local_ip(c, local, err)) < 0)
+		if (!local[0] &&
+		    ((r = agent_fabric_local_ip(c, local, err)) < 0 ||
+		     (r = filter_first(err)) < 0))
 			break;
 		struct nl_sock *sk = net_nl_open(-1, err);
 		if (!sk) {
@@ -630,13 +649,24 @@ int agent_fabric_sync(const struct agent_conf *c, json_t *map, char **applied,
 	int r = agent_fabric_local_ip(c, local, err);
 	if (r < 0)
 		return r;
-	if ((r = vteps_apply(json_object_get(map, "vteps"), applied, err)) < 0)
-		return r;
+	json_t *segs = json_object_get(map, "segments");
 	struct nl_sock *sk = net_nl_open(-1, err);
 	if (!sk)
 		return -err->code;
 	pthread_mutex_lock(&lock);
-	json_t *segs = json_object_get(map, "segments");
+	/* The filter is kept up to date once the node has a segment (or a
+	 * create task made one: filter_first); a node that never had one
+	 * has no vxlan link, receives no VXLAN and need not load
+	 * libnftables (issue 14's agent memory). */
+	if ((*applied || json_array_size(segs)) &&
+	    (r = vteps_apply(json_object_get(map, "vteps"), applied, err)) <
+		0) {
+		pthread_mutex_unlock(&lock);
+		net_nl_close(sk);
+		return r;
+	}
+	if (*applied)
+		filter_loaded = true;
 	size_t i;
 	json_t *seg;
 	json_array_foreach(segs, i, seg)
