@@ -14,6 +14,9 @@
  *                           so that a task is never run twice, across
  *                           restarts of the agent or of the head node
  *
+ * HTTP to the head node is libevent's evhttp (http.c), over OpenSSL for
+ * an https:// head node.
+ *
  * Threads: the main one polls for tasks and runs them one after another;
  * one heartbeats every AGENT_HEARTBEAT_S; one waits on the instance
  * events stream and pushes each state change at once. Each has its own
@@ -24,6 +27,9 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
 
 #include "lib/err.h"
 
@@ -59,6 +65,27 @@ void agent_http_free(struct agent_http *h);
 int agent_http_call(struct agent_http *h, const char *method, const char *path,
 		    json_t *body, long *status, json_t **out,
 		    struct hull_err *err);
+
+/* TLS to the head node (http.c), as libcurl verified it: the system's
+ * CAs (SSL_CERT_DIR, SSL_CERT_FILE) and the URL's host name or address,
+ * nothing checked when insecure (--insecure-tls). The context is the
+ * process's, shared by every thread: borrowed, never changed or freed. */
+SSL_CTX *agent_tls_ctx(bool insecure);
+void agent_tls_expect(SSL *ssl, const char *host);
+
+/* A raw byte stream to the head node (stream.c), for a console after its
+ * HTTP upgrade: TCP, and TLS for an https:// head; its descriptor is
+ * nonblocking (poll it, then read until -EAGAIN). */
+struct agent_stream;
+struct agent_stream *agent_stream_open(const char *head, bool insecure,
+				       int timeout_s, struct hull_err *err);
+int agent_stream_fd(const struct agent_stream *s);
+/* > 0 bytes read, 0 at the end, -EAGAIN when nothing is there yet, -EIO */
+ssize_t agent_stream_read(struct agent_stream *s, void *buf, size_t n);
+/* Everything, waiting up to timeout_ms each time the peer is slow. */
+int agent_stream_write_all(struct agent_stream *s, const void *buf, size_t n,
+			   int timeout_ms);
+void agent_stream_close(struct agent_stream *s);
 
 /* Trades a one-time token for this server's credential and saves it. */
 int agent_join(const char *head, const char *token, bool insecure,

@@ -1,7 +1,6 @@
 /*
- * conf.c - the agent's credential (R/var/agent/agent.json), its HTTP
- * client (libcurl, one easy handle per thread), the join, and its log
- * lines.
+ * conf.c - the agent's credential (R/var/agent/agent.json), the join
+ * (over http.c's client), and its log lines.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,8 +10,6 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "agent/agent.h"
 #include "lib/fileio.h"
@@ -96,99 +93,6 @@ int agent_conf_save(const struct agent_conf *c, struct hull_err *err)
 	r = hull_json_save_file(path, j, err); /* 0600 */
 	json_decref(j);
 	return r;
-}
-
-struct agent_http {
-	CURL *curl;
-	const struct agent_conf *c;
-	char *buf;
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-	struct agent_http *h = arg;
-	size_t k = sz * n;
-	/* Answers are small JSON; a head node that sends more is broken. */
-	if (h->len + k > (8u << 20))
-		return 0;
-	h->buf = xrealloc(h->buf, h->len + k + 1);
-	memcpy(h->buf + h->len, p, k);
-	h->len += k;
-	h->buf[h->len] = '\0';
-	return k;
-}
-
-struct agent_http *agent_http_new(const struct agent_conf *c)
-{
-	struct agent_http *h = xcalloc(1, sizeof(*h));
-	h->curl = curl_easy_init();
-	if (!h->curl)
-		abort();
-	h->c = c;
-	return h;
-}
-
-void agent_http_free(struct agent_http *h)
-{
-	if (!h)
-		return;
-	curl_easy_cleanup(h->curl);
-	free(h->buf);
-	free(h);
-}
-
-int agent_http_call(struct agent_http *h, const char *method, const char *path,
-		    json_t *body, long *status, json_t **out,
-		    struct hull_err *err)
-{
-	CURL *c = h->curl;
-	curl_easy_reset(c);
-	_cleanup_free_ char *url = xasprintf("%s%s", h->c->head, path);
-	_cleanup_free_ char *auth =
-	    h->c->key ? xasprintf("Authorization: HullAgent %s", h->c->key)
-		      : NULL;
-	_cleanup_free_ char *text =
-	    body ? json_dumps(body, JSON_COMPACT) : NULL;
-	struct curl_slist *hdr = NULL;
-	hdr = curl_slist_append(hdr, "Accept: application/json");
-	if (text)
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	if (auth)
-		hdr = curl_slist_append(hdr, auth);
-	free(h->buf);
-	h->buf = NULL;
-	h->len = 0;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 3L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "hull-agent/" HULL_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
-	if (text) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
-	}
-	if (h->c->insecure_tls) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	CURLcode cr = curl_easy_perform(c);
-	curl_slist_free_all(hdr);
-	if (cr != CURLE_OK)
-		return hull_err_set(err, EIO, "%s %s: %s", method, url,
-				    curl_easy_strerror(cr));
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	if (out) {
-		*out = NULL;
-		if (h->len)
-			*out = json_loadb(h->buf, h->len, 0, NULL);
-	}
-	return 0;
 }
 
 int agent_join(const char *head, const char *token, bool insecure,

@@ -8,9 +8,9 @@
  * (a serial console's scrollback first). The head node cannot reach the
  * node (agents need no listening port), so the node dials out.
  *
- * Each console is a detached thread of its own with its own curl handle
- * (CURLOPT_CONNECT_ONLY: curl makes the TCP or TLS connection, the
- * bytes are ours), so the task loop goes on at once.
+ * Each console is a detached thread of its own with its own connection
+ * (stream.c: TCP, or TLS verified as the agent's HTTP calls are), so the
+ * task loop goes on at once.
  */
 #include <errno.h>
 #include <poll.h>
@@ -20,8 +20,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "agent/agent.h"
 #include "lib/conframe.h"
@@ -56,32 +54,6 @@ static void console_free(struct agent_console *a)
 	if (a->con >= 0)
 		close(a->con);
 	free(a);
-}
-
-/* Waits until sock is ready for ev (POLLIN or POLLOUT); -1 on timeout. */
-static int wait_sock(curl_socket_t sock, short ev, int ms)
-{
-	struct pollfd p = {sock, ev, 0};
-	return poll(&p, 1, ms) > 0 ? 0 : -1;
-}
-
-static int curl_send_all(CURL *c, curl_socket_t sock, const void *buf, size_t n)
-{
-	const char *p = buf;
-	while (n) {
-		size_t sent = 0;
-		CURLcode r = curl_easy_send(c, p, n, &sent);
-		if (r == CURLE_AGAIN) {
-			if (wait_sock(sock, POLLOUT, 10000) < 0)
-				return -1;
-			continue;
-		}
-		if (r != CURLE_OK)
-			return -1;
-		p += sent;
-		n -= sent;
-	}
-	return 0;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -138,24 +110,11 @@ static int from_head(struct agent_console *a, const char *p, size_t n)
 static void *console_run(void *arg)
 {
 	struct agent_console *a = arg;
-	CURL *c = curl_easy_init();
-	curl_socket_t sock = CURL_SOCKET_BAD;
+	struct agent_stream *c =
+	    agent_stream_open(a->head, a->insecure, 5, NULL);
 	if (!c)
 		goto out;
-	curl_easy_setopt(c, CURLOPT_URL, a->head);
-	curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-	if (a->insecure) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (curl_easy_perform(c) != CURLE_OK ||
-	    curl_easy_getinfo(c, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
-	    sock == CURL_SOCKET_BAD)
-		goto out;
+	int sock = agent_stream_fd(c);
 	char *req = xasprintf("GET /agent/servers/%s/consoles/%s HTTP/1.1\r\n"
 			      "Host: hull-head\r\n"
 			      "Authorization: HullAgent %s\r\n"
@@ -163,7 +122,7 @@ static void *console_run(void *arg)
 			      "Upgrade: hull-console\r\n%s\r\n",
 			      a->server, a->pair, a->key,
 			      a->framed ? "Hull-Console-Frames: 1\r\n" : "");
-	int r = curl_send_all(c, sock, req, strlen(req));
+	int r = agent_stream_write_all(c, req, strlen(req), 10000);
 	free(req);
 	if (r < 0)
 		goto out;
@@ -172,17 +131,17 @@ static void *console_run(void *arg)
 	size_t have = 0;
 	char *end = NULL;
 	while (!end) {
-		size_t got = 0;
-		CURLcode cr = curl_easy_recv(c, head + have,
-					     sizeof(head) - 1 - have, &got);
-		if (cr == CURLE_AGAIN) {
-			if (wait_sock(sock, POLLIN, 10000) < 0)
+		ssize_t got =
+		    agent_stream_read(c, head + have, sizeof(head) - 1 - have);
+		if (got == -EAGAIN) {
+			struct pollfd p = {sock, POLLIN, 0};
+			if (poll(&p, 1, 10000) <= 0)
 				goto out;
 			continue;
 		}
-		if (cr != CURLE_OK || !got)
+		if (got <= 0)
 			goto out;
-		have += got;
+		have += (size_t)got;
 		head[have] = '\0';
 		end = strstr(head, "\r\n\r\n");
 		if (!end && have == sizeof(head) - 1)
@@ -194,7 +153,7 @@ static void *console_run(void *arg)
 	if (extra && from_head(a, end + 4, extra) < 0)
 		goto out;
 	if (a->scroll_len &&
-	    curl_send_all(c, sock, a->scroll, a->scroll_len) < 0)
+	    agent_stream_write_all(c, a->scroll, a->scroll_len, 10000) < 0)
 		goto out;
 	for (;;) {
 		struct pollfd p[2] = {{sock, POLLIN, 0}, {a->con, POLLIN, 0}};
@@ -205,29 +164,27 @@ static void *console_run(void *arg)
 		}
 		char buf[16384];
 		if (p[0].revents) {
-			/* Everything curl has (TLS may hold more than the
+			/* Everything there is (TLS may hold more than the
 			 * socket shows). */
 			for (;;) {
-				size_t got = 0;
-				CURLcode cr =
-				    curl_easy_recv(c, buf, sizeof(buf), &got);
-				if (cr == CURLE_AGAIN)
+				ssize_t got =
+				    agent_stream_read(c, buf, sizeof(buf));
+				if (got == -EAGAIN)
 					break;
-				if (cr != CURLE_OK || !got ||
-				    from_head(a, buf, got) < 0)
+				if (got <= 0 ||
+				    from_head(a, buf, (size_t)got) < 0)
 					goto out;
 			}
 		}
 		if (p[1].revents) {
 			ssize_t n = read(a->con, buf, sizeof(buf));
-			if (n <= 0 ||
-			    curl_send_all(c, sock, buf, (size_t)n) < 0)
+			if (n <= 0 || agent_stream_write_all(c, buf, (size_t)n,
+							     10000) < 0)
 				break;
 		}
 	}
 out:
-	if (c)
-		curl_easy_cleanup(c);
+	agent_stream_close(c);
 	console_free(a);
 	return NULL;
 }

@@ -40,6 +40,7 @@
 #include <openssl/ssl.h>
 
 #include "agent/agent.h"
+#include "agent/live_kvm.h"
 #include "hull/instance.h"
 #include "hull/snapshot.h"
 #include "hull/send.h"
@@ -415,6 +416,41 @@ out:
 	return r;
 }
 
+/* A kvm VM's pre-copy to the target named in params, on a channel of
+ * its own (live_kvm.h): returns with QEMU paused and the stream staged
+ * on both hosts, or failed with the guest running here. */
+static int precopy_to_target(const char *uuid, json_t *params,
+			     struct live_kvm_stat *st, struct hull_err *err)
+{
+	struct client_psk psk = {.uuid = uuid};
+	if (unhex(hull_json_str(params, "secret", NULL), psk.key) < 0)
+		return hull_err_set(err, EINVAL, "task without a secret");
+	int fd = dial(hull_json_str(params, "target_host", ""),
+		      (long)hull_json_int(params, "target_port", 0), err);
+	if (fd < 0)
+		return fd;
+	SSL_CTX *ctx = ctx_new(false);
+	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+	int r;
+	if (!ssl) {
+		r = ssl_fail(err, "TLS");
+	} else {
+		SSL_set_app_data(ssl, &psk);
+		SSL_set_fd(ssl, fd);
+		r = SSL_connect(ssl) == 1
+			? live_kvm_precopy(
+			      uuid, ssl,
+			      hull_json_int(params, "limit_bytes_s", 0), st,
+			      err)
+			: ssl_fail(err, "TLS handshake with the target");
+		SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	SSL_CTX_free(ctx);
+	close(fd);
+	return r;
+}
+
 /* ---- the target ---- */
 
 struct conn {
@@ -477,6 +513,9 @@ static int header_check(struct conn *cn, SSL *ssl, uint8_t **out, size_t *len,
 	int r = ssl_read_all(ssl, intro, sizeof(intro), err);
 	if (r < 0)
 		return r;
+	/* A kvm VM's pre-copy stream (live_kvm.h), not a send stream. */
+	if (!memcmp(intro, LIVE_KVM_MAGIC, 8))
+		return 1;
 	if ((r = sendfmt_intro_parse(intro, &version, &hlen, err)) < 0)
 		return r;
 	if (hlen > SENDFMT_HEADER_MAX)
@@ -520,6 +559,8 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 	char image[HULL_UUID_LEN + 1] = "";
 	bool full = false;
 	int r = header_check(cn, ssl, &head, &hlen, image, &full, err);
+	if (r == 1)
+		return live_kvm_stage_receive(cn->vm, ssl, err);
 	if (r < 0)
 		return r;
 	/* A first sync again (the last one was cut off, or aborted): what
@@ -842,7 +883,7 @@ static bool running(const char *uuid)
  * last increment carries the state and the target's start resumes the
  * guest where it paused (as is a rollback to a memory snapshot). A
  * failure after this starts it here again, which resumes it the same
- * way from the state still in this dataset. */
+ * way from the state still in this dataset. (A kvm VM: kvm_live_switch.) */
 static int live_pause(const char *uuid, struct hull_err *err)
 {
 	int r = hull_instance_vmstate_save(uuid, err);
@@ -858,6 +899,65 @@ static int live_pause(const char *uuid, struct hull_err *err)
 			agent_log("error", NULL, "resume %s: %s", uuid, e2.msg);
 	}
 	return r;
+}
+
+static bool is_kvm(const char *uuid)
+{
+	json_t *vm = hull_instance_get(uuid, NULL);
+	bool kvm = vm && !strcmp(hull_json_str(vm, "brand", ""), "kvm");
+	json_decref(vm);
+	return kvm;
+}
+
+/* A running kvm VM's live switch: QEMU's pre-copy while the guest runs,
+ * then (QEMU paused) the last increment; the state goes into this
+ * dataset too, so that a start here (the target failed to start it)
+ * resumes the guest, and QEMU ends. A failure before that resumes the
+ * paused QEMU. */
+static int kvm_live_switch(const struct agent_conf *c, const char *uuid,
+			   json_t *params, char snap[72], json_t **result,
+			   struct hull_err *err)
+{
+	struct live_kvm_stat st;
+	int64_t t0 = now_ms();
+	int r = precopy_to_target(uuid, params, &st, err);
+	if (r < 0)
+		return r;
+	int64_t t1 = now_ms();
+	bool placed = false;
+	r = send_to_target(c, uuid, params, snap, err);
+	if (r == 0)
+		r = live_kvm_stage_place(uuid, &placed, err);
+	if (r == 0 && (r = hull_instance_stop(uuid, true, 0, NULL, err)) < 0)
+		hull_err_prefix(err, "stop");
+	if (r == 0)
+		r = set_autoboot(uuid, false, err);
+	if (r < 0) {
+		/* Still paused in its QEMU: resumed there, and the state
+		 * copied into the dataset goes (a later start must boot).
+		 * Ended: its start resumes it from that state. */
+		struct hull_err e2 = {0};
+		bool on = running(uuid);
+		if (on ? live_kvm_resume(uuid, &e2)
+		       : hull_instance_start(uuid, NULL, &e2))
+			agent_log("error", NULL, "resume %s: %s", uuid, e2.msg);
+		if (on && placed)
+			live_kvm_state_remove(uuid);
+		live_kvm_stage_drop(uuid);
+		return r;
+	}
+	int64_t t2 = now_ms();
+	agent_log("info", json_pack("{s:s}", "vm", uuid),
+		  "pre-copy of %s: %lld passes, %lld bytes, QEMU's downtime "
+		  "%lld ms; last increment and stop %lld ms",
+		  uuid, (long long)st.passes, (long long)st.transferred,
+		  (long long)st.downtime_ms, (long long)(t2 - t1));
+	*result = json_pack(
+	    "{s:s, s:b, s:b, s:I, s:I, s:I, s:I}", "snapshot", snap,
+	    "was_running", 1, "live", 1, "precopy_ms", (json_int_t)(t1 - t0),
+	    "send_ms", (json_int_t)(t2 - t1), "passes", (json_int_t)st.passes,
+	    "qemu_downtime_ms", (json_int_t)st.downtime_ms);
+	return 0;
 }
 
 int agent_migrate_task(const struct agent_conf *c, const char *action,
@@ -883,6 +983,9 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 		 * has it all starts the instance here again. */
 		bool was = running(uuid);
 		bool live = was && hull_json_bool(params, "live", false);
+		if (live && is_kvm(uuid))
+			return kvm_live_switch(c, uuid, params, snap, result,
+					       err);
 		int64_t t0 = now_ms();
 		int r = live  ? live_pause(uuid, err)
 			: was ? hull_instance_stop(uuid, false, STOP_TIMEOUT_S,
@@ -923,7 +1026,16 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 	    !strcmp(action, "migrate_rollback")) {
 		bool start = hull_json_bool(params, "start", false);
 		int64_t t0 = now_ms();
-		int r = set_autoboot(uuid, start, err);
+		/* A kvm VM's staged pre-copy state (live_kvm.h) resumes the
+		 * guest at this start. */
+		bool placed = false;
+		int r = 0;
+		if (start && !running(uuid))
+			r = live_kvm_stage_place(uuid, &placed, err);
+		else
+			live_kvm_stage_drop(uuid);
+		if (r == 0)
+			r = set_autoboot(uuid, start, err);
 		if (r == 0 && start && !running(uuid))
 			r = hull_instance_start(uuid, NULL, err);
 		if (r < 0)
@@ -934,6 +1046,7 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 	}
 	if (!strcmp(action, "migrate_abort") ||
 	    !strcmp(action, "migrate_finalize")) {
+		live_kvm_stage_drop(uuid);
 		int r = hull_instance_delete(uuid, NULL, err);
 		return r == -ENOENT ? 0 : r;
 	}

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "agent/agent.h"
 #include "lib/cgroupfs.h"
 #include "lib/root.h"
@@ -93,8 +91,6 @@ static int cmd_join(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	/* libcurl's global state, before any thread makes a handle. */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (argc > 1 &&
 	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);

@@ -16,6 +16,10 @@
  *           [--description D] [--public] [--owner LOGIN]
  *   hulladm network list | get NET | delete NET
  *   hulladm address reserve NET [IP] | unreserve NET IP | list NET
+ *   hulladm network-pool add NAME --networks NET,... [--description D]
+ *           [--owner LOGIN,...] | update POOL [--name N]
+ *           [--networks NET,...] [--description D] [--owner LOGIN,...]
+ *           | list | get POOL | delete POOL
  *   hulladm image import -m MANIFEST -f FILE
  *   hulladm join-token
  *   hulladm server list | get UUID | reserve UUID | unreserve UUID |
@@ -66,6 +70,11 @@ static void usage(FILE *f)
 		"        [--owner LOGIN]\n"
 		"  network list | get NET | delete NET\n"
 		"  address reserve NET [IP] | unreserve NET IP | list NET\n"
+		"  network-pool add NAME --networks NET,... [--description D]\n"
+		"        [--owner LOGIN,...] | update POOL [--name N]\n"
+		"        [--networks NET,...] [--description D] "
+		"[--owner LOGIN,...]\n"
+		"        | list | get POOL | delete POOL\n"
 		"  image import -m MANIFEST -f FILE\n"
 		"  join-token\n"
 		"  server list | get UUID | reserve UUID | unreserve UUID |"
@@ -585,6 +594,173 @@ static int cmd_network(int argc, char **argv)
 	return network_other(argc, argv, false);
 }
 
+/* A comma list as a JSON array of strings. */
+static json_t *comma_list(const char *arg)
+{
+	json_t *a = json_array();
+	char *copy = xstrdup(arg), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save))
+		json_array_append_new(a, json_string(t));
+	free(copy);
+	return a;
+}
+
+/* network-pool add NAME --networks N1,N2 [--description D]
+ * [--owner LOGIN,...] | update POOL [--name N] [--networks ...]
+ * [--description D] [--owner LOGIN,...|""] | list | get POOL |
+ * delete POOL (NAPI's network pools). */
+static int cmd_network_pool(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"networks", required_argument, NULL, 'n'},
+	    {"description", required_argument, NULL, 'd'},
+	    {"owner", required_argument, NULL, 'o'},
+	    {"name", required_argument, NULL, 'N'},
+	    {NULL, 0, NULL, 0},
+	};
+	if (argc < 2)
+		return usage_error(
+		    "network-pool add|list|get|update|delete ...");
+	const char *verb = argv[1];
+	bool add = !strcmp(verb, "add") || !strcmp(verb, "create");
+	bool update = !strcmp(verb, "update");
+	bool list = !strcmp(verb, "list");
+	if (!add && !update && !list && strcmp(verb, "get") &&
+	    strcmp(verb, "delete"))
+		return usage_error("network-pool: unknown subcommand %s", verb);
+	json_t *in = json_object();
+	const char *owners = NULL;
+	int c, rc = 0;
+	optind = 2;
+	while ((add || update) && !rc &&
+	       (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			json_object_set_new(in, "networks", comma_list(optarg));
+			break;
+		case 'd':
+			json_object_set_new(in, "description",
+					    json_string(optarg));
+			break;
+		case 'o':
+			owners = optarg;
+			break;
+		case 'N':
+			if (update) {
+				json_object_set_new(in, "name",
+						    json_string(optarg));
+				break;
+			}
+			/* fall through */
+		default:
+			rc = usage_error("network-pool %s: bad option", verb);
+		}
+	}
+	int want = list ? 0 : 1;
+	if (!rc && argc - optind != want)
+		rc = usage_error("network-pool %s: %s", verb,
+				 list  ? "no arguments"
+				 : add ? "one name"
+				       : "one pool (id or name)");
+	if (!rc && add && !json_object_get(in, "networks"))
+		rc = usage_error("network-pool add: --networks is required");
+	if (rc) {
+		json_decref(in);
+		return rc;
+	}
+	struct hull_err err = {0};
+	struct head_config cfg;
+	struct store *s = NULL;
+	if (open_head(&cfg, &s, &err) < 0) {
+		json_decref(in);
+		return fail(&err);
+	}
+	json_t *pool = NULL, *rec = NULL, *out = NULL;
+	int r = 0;
+	if (owners) {
+		/* account logins (or uuids) to the pool's owner_uuids */
+		json_t *names = comma_list(owners), *uuids = json_array();
+		size_t i;
+		json_t *v;
+		json_array_foreach(names, i, v)
+		{
+			json_t *acct = NULL;
+			if (r == 0 &&
+			    (r = head_account_by_login(s, json_string_value(v),
+						       &acct, &err)) == 0)
+				json_array_append(
+				    uuids, json_object_get(acct, "uuid"));
+			json_decref(acct);
+		}
+		json_decref(names);
+		json_object_set_new(in, "owner_uuids", uuids);
+	}
+	if (r < 0) {
+	} else if (add) {
+		json_object_set_new(in, "name", json_string(argv[optind]));
+		if ((r = head_pool_create(s, in, &rec, &err)) == 0)
+			print_rec(rec, "added network pool %s (%s)\n",
+				  hull_json_str(rec, "name", ""),
+				  hull_json_str(rec, "id", ""));
+	} else if (list) {
+		r = store_find(s, "network_pools", NULL, NULL, &out, &err);
+		if (r == 0 && !json_out) {
+			size_t i;
+			json_t *p;
+			printf("%-36s  %-16s  %-6s  %-10s  %s\n", "ID", "NAME",
+			       "FAMILY", "NIC_TAG", "NETWORKS");
+			json_array_foreach(out, i, p)
+			{
+				printf("%-36s  %-16s  %-6s  %-10s  ",
+				       hull_json_str(p, "id", ""),
+				       hull_json_str(p, "name", ""),
+				       hull_json_str(p, "family", ""),
+				       hull_json_str(p, "nic_tag", ""));
+				size_t k;
+				json_t *id;
+				json_array_foreach(
+				    json_object_get(p, "networks"), k, id)
+				{
+					json_t *n = NULL;
+					head_network_lookup(
+					    s, NULL,
+					    json_string_value(id) ?: "", &n,
+					    NULL);
+					printf("%s%s", k ? "," : "",
+					       n ? hull_json_str(n, "name", "")
+						 : json_string_value(id));
+					json_decref(n);
+				}
+				printf("\n");
+			}
+		} else if (r == 0) {
+			hull_json_print(out);
+		}
+	} else if ((r = head_pool_lookup(s, NULL, argv[optind], &pool, &err)) <
+		   0) {
+	} else if (!strcmp(verb, "get")) {
+		hull_json_print(pool);
+	} else if (update) {
+		if ((r = head_pool_update(s, pool, in, &rec, &err)) == 0)
+			print_rec(rec, "updated network pool %s (%s)\n",
+				  hull_json_str(rec, "name", ""),
+				  hull_json_str(rec, "id", ""));
+	} else {
+		const char *pid = hull_json_str(pool, "id", "");
+		if ((r = head_pool_delete(s, pid, &err)) == 0 && !json_out)
+			printf("deleted network pool %s (%s)\n",
+			       hull_json_str(pool, "name", ""), pid);
+	}
+	json_decref(in);
+	json_decref(pool);
+	json_decref(rec);
+	json_decref(out);
+	store_close(s);
+	head_config_fini(&cfg);
+	return r < 0 ? fail(&err) : 0;
+}
+
 static int cmd_address(int argc, char **argv)
 {
 	if (argc < 2)
@@ -1057,6 +1233,8 @@ int main(int argc, char **argv)
 		r = cmd_network(n, args);
 	else if (!strcmp(cmd, "address"))
 		r = cmd_address(n, args);
+	else if (!strcmp(cmd, "network-pool"))
+		r = cmd_network_pool(n, args);
 	else if (!strcmp(cmd, "image"))
 		r = cmd_image(n, args);
 	else if (!strcmp(cmd, "join-token"))

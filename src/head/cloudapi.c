@@ -190,6 +190,83 @@ static json_t *network_view(json_t *n)
 	return head_network_view(n);
 }
 
+/*
+ * ListNetworks and GetNetwork with the network pools the caller may use
+ * among the networks, as sdc-cloudapi lists them: a network that one of
+ * those pools names is left out of the list (GetNetwork still shows it).
+ */
+static int networks_list_or_get(struct api_req *q)
+{
+	struct hull_err err = {0};
+	json_t *pools = NULL;
+	if ((is(q, "GET") || is(q, "HEAD")) && q->nseg <= 3 &&
+	    store_find(q->store, "network_pools", NULL, NULL, &pools, &err) < 0)
+		return api_error(q, 500, "InternalError", "%s", err.msg);
+	json_t *mine = json_array();
+	size_t i;
+	json_t *p;
+	json_array_foreach(pools, i, p) if (head_pool_visible(p, me(q)))
+	    json_array_append(mine, p);
+	json_decref(pools);
+	if (q->nseg == 3 && json_array_size(mine)) {
+		/* a network's id or name first, then a pool's */
+		json_t *n = NULL;
+		if (head_network_lookup(q->store, me(q), q->seg[2], &n, NULL) <
+		    0) {
+			for (int pass = 0; pass < 2; pass++)
+				json_array_foreach(
+				    mine, i,
+				    p) if (!strcmp(hull_json_str(p,
+								 pass ? "name"
+								      : "id",
+								 ""),
+						   q->seg[2]))
+				{
+					json_t *v = head_pool_view(p);
+					json_decref(mine);
+					return api_reply(q, 200, v);
+				}
+		}
+		json_decref(n);
+	}
+	if (q->nseg != 2 || !json_array_size(mine) ||
+	    (!is(q, "GET") && !is(q, "HEAD"))) {
+		json_decref(mine);
+		return list_or_get(q, "networks", network_visible, network_view,
+				   "id");
+	}
+	json_t *all = NULL;
+	if (store_find(q->store, "networks", NULL, NULL, &all, &err) < 0) {
+		json_decref(mine);
+		return api_error(q, 500, "InternalError", "%s", err.msg);
+	}
+	json_t *out = json_array();
+	json_t *n;
+	json_array_foreach(all, i, n)
+	{
+		if (!network_visible(q, n))
+			continue;
+		bool pooled = false;
+		size_t j;
+		json_array_foreach(mine, j, p)
+		{
+			size_t k;
+			json_t *id;
+			json_array_foreach(json_object_get(p, "networks"), k,
+					   id) pooled |=
+			    !strcmp(json_string_value(id) ?: "",
+				    hull_json_str(n, "id", ""));
+		}
+		if (!pooled)
+			json_array_append_new(out, network_view(n));
+	}
+	json_array_foreach(mine, i, p)
+	    json_array_append_new(out, head_pool_view(p));
+	json_decref(all);
+	json_decref(mine);
+	return api_reply(q, 200, out);
+}
+
 static bool image_visible(struct api_req *q, json_t *m)
 {
 	if (hull_json_bool(m, "public", false) ||
@@ -296,8 +373,7 @@ int cloudapi_dispatch(struct api_req *q)
 	if (!strcmp(what, "networks") && q->nseg > 3)
 		return network_ips_dispatch(q);
 	if (!strcmp(what, "networks"))
-		return list_or_get(q, "networks", network_visible, network_view,
-				   "id");
+		return networks_list_or_get(q);
 	if (!strcmp(what, "fabrics"))
 		return fabrics_dispatch(q);
 	if (!strcmp(what, "images"))

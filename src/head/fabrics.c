@@ -273,6 +273,16 @@ int network_ips_dispatch(struct api_req *q)
 	struct hull_err err = {0};
 	json_t *net = NULL;
 	int r = head_network_lookup(q->store, me(q), q->seg[2], &net, &err);
+	json_t *pool = NULL;
+	if (r == -ENOENT &&
+	    head_pool_lookup(q->store, me(q), q->seg[2], &pool, NULL) == 0) {
+		/* sdc-cloudapi's words: a pool has no addresses of its own */
+		api_error(q, 409, "InvalidArgument",
+			  "cannot get IPs in a network pool: %s",
+			  hull_json_str(pool, "id", ""));
+		json_decref(pool);
+		return 0;
+	}
 	if (r < 0)
 		return fail(q, r, &err);
 	bool mine = !strcmp(hull_json_str(net, "owner", ""), me(q));

@@ -302,13 +302,22 @@ static int create_txn(struct store *s, void *arg)
 	if (r < 0)
 		return r;
 	json_t *nics = json_array(), *pnics = json_array(), *ips = json_array();
-	json_t *net;
-	json_array_foreach(c->networks, i, net)
+	json_t *want, *used = json_array();
+	json_array_foreach(c->networks, i, want)
 	{
 		char ip[INET6_ADDRSTRLEN];
-		if ((r = head_ip_allocate(s, net, id, c->spread, ip, c->err)) <
-		    0)
+		json_t *net = NULL;
+		/* A pool gives the first member network with room; the nic
+		 * is that network's (NAPI's). */
+		if (head_is_pool(want))
+			r = head_pool_allocate(s, want, id, c->spread, ip, &net,
+					       c->err);
+		else if ((r = head_ip_allocate(s, want, id, c->spread, ip,
+					       c->err)) == 0)
+			net = json_incref(want);
+		if (r < 0)
 			break;
+		json_array_append_new(used, net);
 		json_t *gw = json_object_get(net, "gateway");
 		bool v6 = !strcmp(hull_json_str(net, "family", "ipv4"), "ipv6");
 		json_t *nic = json_pack(
@@ -369,14 +378,17 @@ static int create_txn(struct store *s, void *arg)
 		json_decref(nics);
 		json_decref(pnics);
 		json_decref(ips);
+		json_decref(used);
 		return r;
 	}
 	json_object_set_new(c->payload, "nics", pnics);
 	json_object_set(c->machine, "nics", nics);
 	json_object_set_new(c->machine, "networks", json_array());
-	json_array_foreach(c->networks, i, net)
+	json_t *net;
+	json_array_foreach(used, i, net)
 	    json_array_append(json_object_get(c->machine, "networks"),
 			      json_object_get(net, "id"));
+	json_decref(used);
 	json_object_set_new(c->machine, "ips", ips);
 	if (json_array_size(nics))
 		json_object_set(c->machine, "primaryIp",
@@ -601,7 +613,7 @@ static int networks_for(struct api_req *q, json_t **out)
 			id = hull_json_str(w, "ipv4_uuid", NULL);
 		json_t *n = NULL;
 		if (id)
-			head_network_lookup(q->store, me(q), id, &n, NULL);
+			head_netpool_lookup(q->store, me(q), id, &n, NULL);
 		if (!n) {
 			json_decref(n);
 			json_decref(nets);
@@ -815,7 +827,10 @@ static int machines_create(struct api_req *q)
 	}
 	bool hinted = hints != NULL;
 	json_decref(hints);
-	if (r == -ENOSPC && !strstr(err.msg, "address")) {
+	/* No free address (a network's, or every one of a pool's) is the
+	 * network's error, not the servers'. */
+	if (r == -ENOSPC && !strstr(err.msg, "address") &&
+	    !strstr(err.msg, "are full")) {
 		api_error(q, 409, "InsufficientCapacity",
 			  "no compute node has room for package %s "
 			  "(%ld MiB RAM, %ld MiB disk)%s",

@@ -251,18 +251,19 @@ static int load(struct api_req *q, const char *id, json_t **rec, char **etag)
 }
 
 /* The begin body's live (hull's: Triton migrates warm only): a running
- * bhyve VM's switch moves its paused guest with its memory instead of
- * stopping it. Why it is refused (to free), or NULL. */
+ * bhyve or kvm VM's switch moves its paused guest with its memory
+ * instead of stopping it. Why it is refused (to free), or NULL. */
 static char *live_check(json_t *body, json_t *m, bool *live)
 {
 	json_t *l = json_object_get(body, "live");
 	*live = json_is_true(l);
 	if (l && !json_is_boolean(l))
 		return xstrdup("live must be a boolean");
-	if (*live && strcmp(hull_json_str(m, "brand", ""), "bhyve"))
-		return xasprintf("a live migration is for bhyve instances "
-				 "only (this one is %s)",
-				 hull_json_str(m, "brand", "?"));
+	const char *brand = hull_json_str(m, "brand", "");
+	if (*live && strcmp(brand, "bhyve") && strcmp(brand, "kvm"))
+		return xasprintf("a live migration is for bhyve and kvm "
+				 "instances only (this one is %s)",
+				 *brand ? brand : "?");
 	return NULL;
 }
 

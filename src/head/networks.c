@@ -518,8 +518,17 @@ struct del_ctx {
 static int delete_txn(struct store *s, void *arg)
 {
 	struct del_ctx *c = arg;
-	json_t *used = NULL;
-	int r = store_find(s, "ips", "network", c->id, &used, c->err);
+	json_t *used = NULL, *pool = NULL;
+	/* NAPI refuses to delete a network a pool names (InUse). */
+	int r = head_pool_naming(s, c->id, &pool, c->err);
+	if (r == 0 && pool)
+		r = hull_err_set(c->err, EBUSY,
+				 "network %s is in use by network pool %s",
+				 c->id, hull_json_str(pool, "name", ""));
+	json_decref(pool);
+	if (r < 0)
+		return r;
+	r = store_find(s, "ips", "network", c->id, &used, c->err);
 	if (r < 0)
 		return r;
 	size_t i;

@@ -14,6 +14,10 @@
  *                      (internet_nat: the NAT gateway's outside address,
  *                      {network, ip, prefix, gateway, nic_tag, vlan_id},
  *                      held in ips as machine "nat:ID")}
+ *   network_pools  uuid -> {id, name, description, networks (member
+ *             network ids, in the order they are provisioned on), family,
+ *             nic_tag (the members'), owner_uuids (absent: every account),
+ *             public (no owner_uuids)}: NAPI's network pools
  *   vlans     OWNER/VLAN_ID -> {owner, vlan_id, name, description, vnet_id}
  *   vnis      VNI -> {owner, vlan_id}: the key makes a VNI unique
  *   ips       NETWORK/IP -> {network, ip, machine | reserved: true}: the
@@ -134,4 +138,50 @@ int head_vlan_list(struct store *s, const char *owner, json_t **out,
 /* -EBUSY while a network is on it. */
 int head_vlan_delete(struct store *s, const char *owner, long vlan_id,
 		     struct hull_err *err);
+/* ---- network pools (netpools.c) ---- */
+
+/* Whether rec is a network pool's record (it lists member networks), as
+ * CloudAPI tells a pool from a network. */
+bool head_is_pool(json_t *rec);
+/* Whether owner may see and provision on pool p: a pool without
+ * owner_uuids is every account's (owner NULL: the operator). */
+bool head_pool_visible(json_t *p, const char *owner);
+/* CloudAPI's object of a pool (sdc-cloudapi translateNetwork): id, name,
+ * public, description (when not empty). New reference. */
+json_t *head_pool_view(json_t *p);
+/* The pool id_or_name that owner may use, or -ENOENT. */
+int head_pool_lookup(struct store *s, const char *owner, const char *id_or_name,
+		     json_t **out, struct hull_err *err);
+/* A network or a pool by id, then by name (networks before pools), that
+ * owner may use; -ENOENT "network X not found". */
+int head_netpool_lookup(struct store *s, const char *owner,
+			const char *id_or_name, json_t **out,
+			struct hull_err *err);
+/*
+ * Makes a pool from in: {name, networks: [network ids or names, in
+ * order], description, owner_uuids: [account uuids]}. Refused (-EINVAL,
+ * NAPI's words): no networks, more than 64, an unknown or fabric one,
+ * mixed families or nic tags, a network owned by an account not in
+ * owner_uuids. -EEXIST: the name is a pool's or a network's.
+ */
+int head_pool_create(struct store *s, json_t *in, json_t **rec,
+		     struct hull_err *err);
+/* Changes the fields in gives (as create's) of pool; its family stays. */
+int head_pool_update(struct store *s, json_t *pool, json_t *in, json_t **rec,
+		     struct hull_err *err);
+/* Deletes a pool; instances that got addresses through it keep them (on
+ * its member networks), as in NAPI. */
+int head_pool_delete(struct store *s, const char *id, struct hull_err *err);
+/* *pool: the first pool that names network_id (new reference), or NULL. */
+int head_pool_naming(struct store *s, const char *network_id, json_t **pool,
+		     struct hull_err *err);
+/*
+ * Hands machine an address from the first member network of pool with
+ * one free (head_ip_allocate's rules and return values); *net gets that
+ * network's record (new reference). -ENOSPC "All networks in pool ID are
+ * full" when none has.
+ */
+int head_pool_allocate(struct store *s, json_t *pool, const char *machine,
+		       bool spread, char out[INET6_ADDRSTRLEN], json_t **net,
+		       struct hull_err *err);
 #endif

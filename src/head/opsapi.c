@@ -130,9 +130,47 @@ static int packages(struct api_req *q)
 			 "%s is not allowed on %.200s", q->method, q->path);
 }
 
+/*
+ * A network pool through the networks' endpoints, told apart as
+ * CloudAPI tells a pool from a network (it lists networks): a POST whose
+ * body has "networks" makes one (hulladm network-pool add), a DELETE of a
+ * pool's id or name removes it. 1 when it was a pool's request.
+ */
+static int network_pools(struct api_req *q)
+{
+	struct hull_err err = {0};
+	json_t *rec = NULL;
+	int r;
+	if (q->nseg == 2) {
+		if (!json_is_object(q->body) ||
+		    !json_object_get(q->body, "networks"))
+			return 0;
+		if ((r = head_pool_create(q->store, q->body, &rec, &err)) < 0)
+			fail(q, r, &err);
+		else
+			api_reply(q, 201, rec);
+		return 1;
+	}
+	json_t *n = NULL;
+	if (head_network_lookup(q->store, NULL, q->seg[2], &n, NULL) == 0 ||
+	    head_pool_lookup(q->store, NULL, q->seg[2], &rec, NULL) < 0) {
+		json_decref(n);
+		return 0;
+	}
+	if ((r = head_pool_delete(q->store, hull_json_str(rec, "id", ""),
+				  &err)) < 0)
+		fail(q, r, &err);
+	else
+		api_reply(q, 204, NULL);
+	json_decref(rec);
+	return 1;
+}
+
 static int networks(struct api_req *q)
 {
 	struct hull_err err = {0};
+	if (network_pools(q))
+		return 0;
 	if (q->nseg == 2 && is(q, "POST")) {
 		if (!json_is_object(q->body))
 			return api_error(q, 409, "InvalidArgument",

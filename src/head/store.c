@@ -51,6 +51,7 @@ static const struct bucket {
     {"vnis", {0}},
     {"sessions", {"account"}},
     {"fwrules", {"owner"}},
+    {"network_pools", {"name"}},
 };
 
 /* Migration N takes the schema from version N-1 to N; never edit one that

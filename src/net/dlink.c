@@ -512,9 +512,11 @@ int net_dl_vlan_create(struct nl_sock *sk, const char *name, const char *over,
 	return vlan_make(sk, name, lower, vid, NULL, err);
 }
 
-/* Every port exists, is a phys link, appears once and has no master. */
+/* Every port exists, is a phys link, appears once and has no master;
+ * was_up[i] says whether port i is up now, to put it back so after a
+ * failed create. */
 static int check_ports(struct nl_sock *sk, const struct net_aggr_spec *s,
-		       struct hull_err *err)
+		       bool *was_up, struct hull_err *err)
 {
 	struct net_dl_link *v = NULL;
 	size_t n;
@@ -534,6 +536,7 @@ static int check_ports(struct nl_sock *sk, const struct net_aggr_spec *s,
 						 s->ports[i]);
 		if (r)
 			break;
+		was_up[i] = l && l->up;
 		if (!l)
 			r = hull_err_set(err, ENODEV, "no link %s",
 					 s->ports[i]);
@@ -560,8 +563,9 @@ int net_dl_aggr_create(struct nl_sock *sk, const char *name,
 	struct nlattr *info, *data;
 	int bond, r;
 
+	bool was_up[NET_AGGR_MAX_PORTS] = {false};
 	if ((r = check_new_name(sk, name, err)) ||
-	    (r = check_ports(sk, s, err)))
+	    (r = check_ports(sk, s, was_up, err)))
 		return r;
 	msg = new_link_msg(name, 0);
 	if (s->mac)
@@ -604,9 +608,16 @@ int net_dl_aggr_create(struct nl_sock *sk, const char *name,
 		}
 	}
 	if (r) {
-		/* Deleting the bond releases the ports taken so far. */
+		/* Deleting the bond releases the ports taken so far; the
+		 * ports that were up before are brought up again. */
 		struct hull_err ignore;
 		net_link_delete(sk, name, &ignore);
+		for (size_t i = 0; i < s->nports; i++) {
+			struct net_link_change c = NET_LINK_CHANGE_INIT;
+			c.up = 1;
+			if (was_up[i])
+				net_link_change(sk, s->ports[i], &c, &ignore);
+		}
 		return hull_err_prefix(err, "create aggr %s", name);
 	}
 	return bring_up(sk, name, NULL, s->mac ? NET_AGGR_ALIAS_FIXED : NULL,

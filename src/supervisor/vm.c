@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hull/snapshot.h"
@@ -393,7 +394,16 @@ out:
 static int qemu_resume(const char *run, int fd, struct hull_err *err)
 {
 	_cleanup_free_ char *sock = xasprintf("%s/%s", run, HVM_QEMU_QMPC_SOCK);
-	struct hvm_qmp *q = hvm_qmp_open(sock, 10000, err);
+	/* QEMU makes the command socket after the QMP one just connected:
+	 * it may not listen yet. */
+	struct hvm_qmp *q = NULL;
+	for (int i = 0; i < 5000 && !q; i++) {
+		q = hvm_qmp_open(sock, 10000, err);
+		if (!q && err->code != ENOENT && err->code != ECONNREFUSED)
+			break;
+		if (!q)
+			nanosleep(&(struct timespec){0, 2000000L}, NULL);
+	}
 	if (!q)
 		return hull_err_prefix(err, "memory snapshot");
 	int r = hvm_qemu_state_load(q, fd, SV_VM_RESUME_TIMEOUT_MS, err);

@@ -29,6 +29,7 @@ void vmm_config_init(struct vmm_config *c)
 	c->console = VMM_CONSOLE_STDIO;
 	c->restore_fd = -1;
 	c->incoming_fd = -1;
+	c->incoming_disks_fd = -1;
 	for (unsigned i = 0; i < VMM_MAX_NETS; i++)
 		c->nets[i].fd = -1;
 }
@@ -195,23 +196,46 @@ static int parse_restore(struct vmm_config *c, const char *s,
 	return 0;
 }
 
-/* --incoming fd=N: a connected stream socket carrying a live migration
+static long parse_fd_num(const char *s, const char *key, size_t *used)
+{
+	size_t kl = strlen(key);
+	char *end;
+	if (strncmp(s, key, kl))
+		return -1;
+	errno = 0;
+	long fd = strtol(s + kl, &end, 10);
+	if (errno || end == s + kl || (*end && *end != ','))
+		return -1;
+	*used = (size_t)(end - s);
+	return fd;
+}
+
+/* --incoming fd=N[,disks=M]: a connected stream socket carrying a live
+ * migration, and the socket on which the disks come at its end
  * (docs/hull-vmm.md "Live migration"). */
 static int parse_incoming(struct vmm_config *c, const char *s,
 			  struct hull_err *err)
 {
-	char *end;
-	long fd = -1;
-	if (!strncmp(s, "fd=", 3)) {
-		errno = 0;
-		fd = strtol(s + 3, &end, 10);
-		if (errno || *end || end == s + 3)
-			fd = -1;
+	size_t used = 0;
+	long fd = parse_fd_num(s, "fd=", &used);
+	long dfd = -1;
+	if (fd >= 0 && s[used] == ',') {
+		const char *t = s + used + 1;
+		dfd = parse_fd_num(t, "disks=", &used);
+		if (dfd < 3 || dfd > 65535 || t[used] || dfd == fd)
+			return hull_err_set(err, EINVAL,
+					    "incoming: '%s' is not fd=N or "
+					    "fd=N,disks=M with N and M >= 3 "
+					    "and different",
+					    s);
+	} else if (fd >= 0 && s[used]) {
+		fd = -1;
 	}
 	if (fd < 3 || fd > 65535)
 		return hull_err_set(
 		    err, EINVAL, "incoming: '%s' is not fd=N with N >= 3", s);
 	c->incoming_fd = (int)fd;
+	c->incoming_disks_fd = (int)dfd;
 	return 0;
 }
 
@@ -807,7 +831,8 @@ static const char usage_text[] =
     "  --check                  validate and open everything, then exit\n"
     "  --boot-timer             print when the guest first writes port 0x440\n"
     "  --restore PATH|fd=N      resume a memory snapshot instead of booting\n"
-    "  --incoming fd=N          receive a live migration on this socket\n"
+    "  --incoming fd=N[,disks=M] receive a live migration on this socket\n"
+    "                           (and the disks on socket M at its end)\n"
     "  --help, --version\n";
 
 int vmm_config_parse_args(struct vmm_config *c, int argc, char **argv,

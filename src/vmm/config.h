@@ -77,6 +77,8 @@ struct vmm_config {
 	char *restore;	 /* --restore PATH: resume this snapshot, or NULL */
 	int restore_fd;	 /* --restore fd=N (inherited), or -1 */
 	int incoming_fd; /* --incoming fd=N: a live migration stream, or -1 */
+	int incoming_disks_fd; /* --incoming ...,disks=M: where the disks
+				* come at the stream's end, or -1 */
 	enum vmm_forbidden forbidden;
 };
 

@@ -14,45 +14,67 @@
 
 #include "vmm/disk.h"
 
+void disk_init(struct disk *d, const struct vmm_disk_config *c)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	d->readonly = c->readonly;
+	strcpy(d->serial, c->serial);
+}
+
 int disk_open(struct disk *d, const struct vmm_disk_config *c, bool lock,
 	      struct hull_err *err)
 {
-	struct stat st;
-	memset(d, 0, sizeof(*d));
-	d->readonly = c->readonly;
-	strcpy(d->serial, c->serial);
-	d->fd = open(c->path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (d->fd < 0)
+	disk_init(d, c);
+	int fd = open(c->path, (c->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
 		return hull_err_sys(err, errno, "disk %s", c->path);
-	if (fstat(d->fd, &st) < 0) {
-		hull_err_sys(err, errno, "disk %s", c->path);
+	if (disk_adopt(d, fd, c->path, err) < 0)
+		return -err->code;
+	if (lock && disk_lock(d, c->path, err) < 0) {
+		disk_close(d);
+		return -err->code;
+	}
+	return 0;
+}
+
+int disk_adopt(struct disk *d, int fd, const char *name, struct hull_err *err)
+{
+	struct stat st;
+	uint64_t size = 0;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fstat(fd, &st) < 0) {
+		hull_err_sys(err, errno, "disk %s", name);
+		goto fail;
+	}
+	if (!d->readonly && (fl & O_ACCMODE) != O_RDWR) {
+		hull_err_set(err, EBADF, "disk %s: not open for writing", name);
 		goto fail;
 	}
 	if (S_ISREG(st.st_mode)) {
-		d->size = (uint64_t)st.st_size;
+		size = (uint64_t)st.st_size;
 	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(d->fd, BLKGETSIZE64, &d->size) < 0) {
-			hull_err_sys(err, errno, "disk %s: size", c->path);
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+			hull_err_sys(err, errno, "disk %s: size", name);
 			goto fail;
 		}
 	} else {
 		hull_err_set(err, EINVAL, "disk %s: not a file or block device",
-			     c->path);
+			     name);
 		goto fail;
 	}
-	if (d->size % 512) {
+	if (size % 512) {
 		hull_err_set(
 		    err, EINVAL,
-		    "disk %s: size %llu is not a multiple of 512 bytes",
-		    c->path, (unsigned long long)d->size);
+		    "disk %s: size %llu is not a multiple of 512 bytes", name,
+		    (unsigned long long)size);
 		goto fail;
 	}
-	if (lock && disk_lock(d, c->path, err) < 0)
-		goto fail;
+	d->fd = fd;
+	d->size = size;
 	return 0;
 fail:
-	close(d->fd);
-	d->fd = -1;
+	close(fd);
 	return -err->code;
 }
 

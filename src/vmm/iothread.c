@@ -116,6 +116,15 @@ int io_run(struct vm *vm)
 			struct io_watch *w = evs[i].data.ptr;
 			if (w->fd >= 0)
 				w->fn(w->arg, evs[i].events);
+			/* nothing more once the VM is ending: after a live
+			 * migration's hand-over the guest's queued disk
+			 * requests are the target's, and one run here too
+			 * would write the disk under it */
+			pthread_mutex_lock(&vm->lock);
+			why = vm->exit_reason;
+			pthread_mutex_unlock(&vm->lock);
+			if (why != VM_RUNNING)
+				break;
 		}
 	}
 }

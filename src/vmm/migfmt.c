@@ -28,12 +28,13 @@ int mig_header_parse(const uint8_t *buf, size_t len, struct mig_header *h,
 	for (char *p = ver; *p; p++)
 		if (*p < 0x20 || *p > 0x7e)
 			*p = '?';
-	if (h->version != MIG_VERSION)
-		return hull_err_set(err, EPROTO,
-				    "migration: stream version %u (from "
-				    "hull-vmm %s); this hull-vmm reads version "
-				    "%u only",
-				    h->version, ver, MIG_VERSION);
+	if (h->version < MIG_VERSION_MIN || h->version > MIG_VERSION)
+		return hull_err_set(
+		    err, EPROTO,
+		    "migration: stream version %u (from "
+		    "hull-vmm %s); this hull-vmm reads versions "
+		    "%u to %u",
+		    h->version, ver, MIG_VERSION_MIN, MIG_VERSION);
 	if (snap_crc(buf, offsetof(struct mig_header, header_crc)) !=
 	    h->header_crc)
 		return hull_err_set(err, EINVAL,
@@ -62,8 +63,9 @@ static int pages_check(const struct mig_record *r, uint64_t mem_size,
 	return 0;
 }
 
-int mig_record_parse(const uint8_t *buf, size_t len, uint64_t mem_size,
-		     struct mig_record *r, struct hull_err *err)
+int mig_record_parse(const uint8_t *buf, size_t len, uint32_t version,
+		     uint64_t mem_size, struct mig_record *r,
+		     struct hull_err *err)
 {
 	if (len < MIG_RECORD_SIZE)
 		return hull_err_set(err, EINVAL, "migration: truncated record");
@@ -95,8 +97,37 @@ int mig_record_parse(const uint8_t *buf, size_t len, uint64_t mem_size,
 					    "migration: malformed record %u",
 					    r->type);
 		return 0;
+	case MIG_DISKS:
+		if (version < 2)
+			break;
+		if (r->count > MIG_DISKS_MAX || r->arg)
+			return hull_err_set(err, EINVAL,
+					    "migration: a disk record of %u "
+					    "disks",
+					    r->count);
+		r->payload = (uint64_t)r->count * 8;
+		return 0;
 	default:
-		return hull_err_set(
-		    err, EINVAL, "migration: unknown record type %u", r->type);
+		break;
 	}
+	return hull_err_set(err, EINVAL, "migration: unknown record type %u",
+			    r->type);
+}
+
+int mig_disks_parse(const uint8_t *buf, size_t len, const struct mig_record *r,
+		    uint64_t *sizes, struct hull_err *err)
+{
+	if (r->type != MIG_DISKS || r->count > MIG_DISKS_MAX ||
+	    len < (size_t)r->count * 8)
+		return hull_err_set(err, EINVAL,
+				    "migration: truncated disk record");
+	for (uint32_t i = 0; i < r->count; i++) {
+		memcpy(&sizes[i], buf + 8 * i, 8);
+		if (sizes[i] % 512)
+			return hull_err_set(err, EINVAL,
+					    "migration: the source's disk %u "
+					    "is %llu bytes, not whole sectors",
+					    i, (unsigned long long)sizes[i]);
+	}
+	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * migfmt.h - the layout of hull-vmm's live migration stream (version 1,
+ * migfmt.h - the layout of hull-vmm's live migration stream (version 2,
  * docs/hull-vmm.md "Live migration") and its reader: pure functions from
  * the stream's bytes to a checked header and checked record headers,
  * fuzzed by tests/fuzz/fuzz_vmm_migstream.c.
@@ -12,6 +12,9 @@
  *                sections (snapfmt.h), every vCPU and device
  *     MIG_END    the stream is complete (after MIG_STATE)
  *     MIG_ABORT  the source gave up; the target must not run
+ *     MIG_DISKS  count: disks, then count u64s: each disk's size in
+ *                bytes (version 2 on; once, before MIG_STATE), which the
+ *                target's disks must match when it takes them
  *
  * A RAM offset counts guest RAM as one run (below the PCI hole, then
  * from 4 GiB), as the snapshot file does. All numbers little-endian.
@@ -25,9 +28,12 @@
 #include "lib/err.h"
 
 #define MIG_MAGIC "HULLVMML"
-/* Bumped on any change to the layout or to what a record means; the
- * receiver accepts its own version only. */
-#define MIG_VERSION 1
+/* Bumped on any change to the layout or to what a record means. A
+ * receiver reads MIG_VERSION_MIN to MIG_VERSION: version 1 is version 2
+ * without MIG_DISKS (no size check). Senders write MIG_VERSION. */
+#define MIG_VERSION 2
+#define MIG_VERSION_MIN 1
+#define MIG_DISKS_MAX 16 /* disks in a MIG_DISKS record */
 #define MIG_HEADER_SIZE 72
 #define MIG_RECORD_SIZE 16
 #define MIG_PAGE 4096
@@ -39,6 +45,7 @@ enum mig_type {
 	MIG_STATE = 3,
 	MIG_END = 4,
 	MIG_ABORT = 5,
+	MIG_DISKS = 6,
 };
 
 struct mig_header {
@@ -68,9 +75,16 @@ struct mig_record {
 int mig_header_parse(const uint8_t *buf, size_t len, struct mig_header *h,
 		     struct hull_err *err);
 
-/* Checks one record header against a guest of mem_size bytes: known
- * type, pages inside guest RAM, payload bounded. */
-int mig_record_parse(const uint8_t *buf, size_t len, uint64_t mem_size,
-		     struct mig_record *r, struct hull_err *err);
+/* Checks one record header against a guest of mem_size bytes, in a
+ * stream of the given version: known type, pages inside guest RAM,
+ * payload bounded. */
+int mig_record_parse(const uint8_t *buf, size_t len, uint32_t version,
+		     uint64_t mem_size, struct mig_record *r,
+		     struct hull_err *err);
+
+/* A MIG_DISKS record's payload (r->payload bytes): each disk's size,
+ * a whole number of 512-byte sectors, into sizes[r->count]. */
+int mig_disks_parse(const uint8_t *buf, size_t len, const struct mig_record *r,
+		    uint64_t *sizes, struct hull_err *err);
 
 #endif

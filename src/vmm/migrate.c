@@ -16,6 +16,7 @@
  * 10% more each pass that does not converge, up to 99%.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #include "vmm/snapshot.h"
 
 #define CHUNK (1u << 20)
+#define SCAN_MAX 4096u /* pages one produce() looks at (16 MiB) */
 #define OUT_CAP (CHUNK + MIG_PAGES_MAX * MIG_PAGE + 4 * MIG_RECORD_SIZE)
 #define THROTTLE_PERIOD_NS 10000000LL
 #define RATE_WINDOW_NS 10000000LL
@@ -126,7 +128,12 @@ static void rec_add(struct migration *m, uint32_t type, uint32_t count,
 static void produce(struct migration *m)
 {
 	uint8_t *mem = m->vm->mem;
-	while (m->cursor < m->npages && m->out_len < CHUNK) {
+	uint64_t scanned = 0;
+	/* bounded in pages looked at too, not only in bytes to send: a
+	 * first pass over a large guest's untouched RAM sends nothing for
+	 * hundreds of megabytes, and the devices wait while it looks */
+	while (m->cursor < m->npages && m->out_len < CHUNK &&
+	       scanned < SCAN_MAX) {
 		uint64_t i = m->cursor;
 		if (!(i % 64) && !m->send_map[i / 64]) {
 			m->cursor = i + 64;
@@ -139,9 +146,11 @@ static void produce(struct migration *m)
 		if (page_zero(mem + i * MIG_PAGE)) {
 			/* a fresh target's RAM is zero already */
 			uint64_t j = i + 1;
-			while (j < m->npages && bit(m->send_map, j) &&
+			while (j < m->npages && j - i < SCAN_MAX &&
+			       bit(m->send_map, j) &&
 			       page_zero(mem + j * MIG_PAGE))
 				j++;
+			scanned += j - i;
 			if (!m->first_pass)
 				rec_add(m, MIG_ZERO, (uint32_t)(j - i),
 					i * MIG_PAGE);
@@ -153,6 +162,7 @@ static void produce(struct migration *m)
 		while (j < m->npages && j - i < MIG_PAGES_MAX &&
 		       bit(m->send_map, j) && !page_zero(mem + j * MIG_PAGE))
 			j++;
+		scanned += j - i;
 		rec_add(m, MIG_PAGES, (uint32_t)(j - i), i * MIG_PAGE);
 		memcpy(m->out + m->out_len, mem + i * MIG_PAGE,
 		       (j - i) * MIG_PAGE);
@@ -617,6 +627,13 @@ int migrate_start(struct vm *vm, int sock, int reply_fd,
 	h.header_crc = snap_crc(&h, offsetof(struct mig_header, header_crc));
 	memcpy(m->out, &h, sizeof(h));
 	m->out_len = sizeof(h);
+	/* the disks' sizes, which the target's must match when it takes
+	 * them at the hand-over */
+	rec_add(m, MIG_DISKS, vm->n_disks, 0);
+	for (unsigned i = 0; i < vm->n_disks; i++) {
+		memcpy(m->out + m->out_len, &vm->disks[i].size, 8);
+		m->out_len += 8;
+	}
 
 	/* logging first: every write from here on is in the next pass */
 	__atomic_store_n(&vm->dev_dirty, xcalloc(m->words, 8),
@@ -673,14 +690,35 @@ int migrate_receive(struct vm *vm, int sock, struct hull_err *err)
 	uint8_t *state = NULL;
 	struct snap_file *f = NULL;
 	int r = 0;
+	vm->mig_n_disks = -1;
 	for (;;) {
 		uint8_t rb[MIG_RECORD_SIZE];
 		struct mig_record rec;
 		if ((r = read_full(sock, rb, sizeof(rb), err)) < 0 ||
-		    (r = mig_record_parse(rb, sizeof(rb), vm->mem_size, &rec,
-					  err)) < 0)
+		    (r = mig_record_parse(rb, sizeof(rb), h.version,
+					  vm->mem_size, &rec, err)) < 0)
 			break;
-		if (rec.type == MIG_PAGES) {
+		if (rec.type == MIG_DISKS) {
+			uint8_t db[MIG_DISKS_MAX * 8];
+			if (vm->mig_n_disks >= 0 || state) {
+				r = hull_err_set(err, EINVAL,
+						 "migration: a disk record "
+						 "out of place");
+				break;
+			}
+			if ((r = read_full(sock, db, rec.payload, err)) < 0 ||
+			    (r = mig_disks_parse(db, rec.payload, &rec,
+						 vm->mig_disk_size, err)) < 0)
+				break;
+			if (rec.count != vm->n_disks) {
+				r = hull_err_set(err, EINVAL,
+						 "migration: the source VM "
+						 "has %u disks, this one %u",
+						 rec.count, vm->n_disks);
+				break;
+			}
+			vm->mig_n_disks = (int)rec.count;
+		} else if (rec.type == MIG_PAGES) {
 			r = read_full(sock, vm->mem + rec.arg, rec.payload,
 				      err);
 		} else if (rec.type == MIG_ZERO) {
@@ -714,6 +752,10 @@ int migrate_receive(struct vm *vm, int sock, struct hull_err *err)
 				r = hull_err_set(err, EINVAL,
 						 "migration: the stream ended "
 						 "without the VM's state");
+			else if (h.version >= 2 && vm->mig_n_disks < 0)
+				r = hull_err_set(err, EINVAL,
+						 "migration: the stream ended "
+						 "without the disks' sizes");
 			break;
 		}
 		if (r < 0)
@@ -742,5 +784,120 @@ int migrate_receive_commit(struct vm *vm, int sock, struct hull_err *err)
 	for (unsigned i = 0; i < vm->n_disks; i++)
 		if (disk_lock(&vm->disks[i], vm->cfg->disks[i].path, err) < 0)
 			return hull_err_prefix(err, "migration");
+	return 0;
+}
+
+/* Waits on the disks socket for one message (a byte and 0 or n_disks
+ * descriptors), while watching the stream: the source giving up ends
+ * the wait. Returns the number of descriptors taken into fds. */
+static int gate_wait(int gate, int sock, unsigned n, int *fds,
+		     struct hull_err *err)
+{
+	if (send(gate, "W", 1, MSG_NOSIGNAL) != 1)
+		return hull_err_sys(err, errno, "migration: the disks socket");
+	for (;;) {
+		struct pollfd p[2] = {{gate, POLLIN, 0}, {sock, POLLIN, 0}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return hull_err_sys(err, errno, "migration: poll");
+		}
+		if (p[1].revents)
+			return hull_err_set(err, EPIPE,
+					    "migration: the source went away "
+					    "while this VM waited for its "
+					    "disks");
+		if (p[0].revents)
+			break;
+	}
+	char c = 0;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * (VMM_MAX_DISKS + 1))];
+	} u;
+	struct iovec iov = {&c, 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	ssize_t got;
+	while ((got = recvmsg(gate, &msg, MSG_CMSG_CLOEXEC)) < 0 &&
+	       errno == EINTR)
+		;
+	int nfd = 0;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h;
+	     h = CMSG_NXTHDR(&msg, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		unsigned k =
+		    (unsigned)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (unsigned i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int),
+			       sizeof(int));
+			if (nfd < VMM_MAX_DISKS)
+				fds[nfd++] = fd;
+			else
+				close(fd);
+		}
+	}
+	int r = 0;
+	if (got < 0)
+		r = hull_err_sys(err, errno, "migration: the disks socket");
+	else if (got == 0)
+		r = hull_err_set(err, EPIPE,
+				 "migration: the disks socket closed before "
+				 "the disks came");
+	else if (msg.msg_flags & MSG_CTRUNC)
+		r = hull_err_set(err, EINVAL,
+				 "migration: more descriptors than disks came");
+	else if (nfd && (unsigned)nfd != n)
+		r = hull_err_set(err, EINVAL,
+				 "migration: %d descriptors came for %u disks",
+				 nfd, n);
+	if (r < 0) {
+		for (int i = 0; i < nfd; i++)
+			close(fds[i]);
+		return r;
+	}
+	return nfd;
+}
+
+int migrate_receive_disks(struct vm *vm, int sock, int gate,
+			  struct hull_err *err)
+{
+	const struct vmm_config *cfg = vm->cfg;
+	int fds[VMM_MAX_DISKS];
+	int nfd = 0;
+	if (gate >= 0 &&
+	    (nfd = gate_wait(gate, sock, vm->n_disks, fds, err)) < 0)
+		return -err->code;
+	int r = 0;
+	for (unsigned i = 0; i < vm->n_disks; i++) {
+		struct disk *d = &vm->disks[i];
+		if (r < 0) {
+			if (nfd)
+				close(fds[i]);
+			continue;
+		}
+		if (nfd)
+			r = disk_adopt(d, fds[i], cfg->disks[i].path, err);
+		else
+			r = disk_open(d, &cfg->disks[i], false, err);
+		if (r == 0 && vm->mig_n_disks >= 0 &&
+		    d->size != vm->mig_disk_size[i])
+			r = hull_err_set(
+			    err, EINVAL,
+			    "disk %s is %llu bytes, the source's %llu",
+			    cfg->disks[i].path, (unsigned long long)d->size,
+			    (unsigned long long)vm->mig_disk_size[i]);
+		if (r < 0)
+			hull_err_prefix(err, "migration");
+	}
+	if (r < 0) {
+		for (unsigned i = 0; i < vm->n_disks; i++)
+			disk_close(&vm->disks[i]);
+		return r;
+	}
 	return 0;
 }

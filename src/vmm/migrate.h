@@ -47,6 +47,15 @@ int migrate_start(struct vm *vm, int sock, int reply_fd,
 /* Target: reads the whole stream from sock into vm (created, platform
  * set up, vCPUs created, not started) and loads its state. */
 int migrate_receive(struct vm *vm, int sock, struct hull_err *err);
+/* Target, once the stream has ended (the source paused, its disks
+ * still): takes the disks, checking each against the size the source
+ * sent. gate < 0: opens the configured paths now. Otherwise gate is the
+ * --incoming disks= socket: says "W" on it and waits (while watching
+ * sock for the source giving up) for one byte and either no descriptor
+ * (open the configured paths) or one per disk in order, which it takes.
+ * Never locks: migrate_receive_commit does, after "go". */
+int migrate_receive_disks(struct vm *vm, int sock, int gate,
+			  struct hull_err *err);
 /* Target, right before the guest would run: says "ready", waits for
  * the source's "go", and locks the disks the source has let go. */
 int migrate_receive_commit(struct vm *vm, int sock, struct hull_err *err);

@@ -27,8 +27,12 @@ int platform_init(struct vm *vm, const struct vmm_config *cfg,
 		return -err->code;
 
 	for (unsigned i = 0; i < cfg->n_disks; i++) {
-		if (disk_open(&vm->disks[i], &cfg->disks[i],
-			      cfg->incoming_fd < 0, err) < 0)
+		/* a live migration's target takes its disks once the stream
+		 * has ended (migrate_receive_disks), not now */
+		if (cfg->incoming_fd >= 0)
+			disk_init(&vm->disks[i], &cfg->disks[i]);
+		else if (disk_open(&vm->disks[i], &cfg->disks[i], true, err) <
+			 0)
 			return -err->code;
 		vm->n_disks++;
 	}
@@ -122,7 +126,8 @@ unsigned platform_fds(struct vm *vm, int *out, unsigned max)
 	if (vm->com2)
 		n += serial_fds(vm->com2, out + n, max - n);
 	for (unsigned i = 0; i < vm->n_disks && n < max; i++)
-		out[n++] = vm->disks[i].fd;
+		if (vm->disks[i].fd >= 0)
+			out[n++] = vm->disks[i].fd;
 	for (unsigned i = 0; i < vm->n_virtio; i++) {
 		n += virtio_pci_fds(vm->virtio[i], out + n, max - n);
 		n += virtio_net_fds(vm->virtio[i], out + n, max - n);

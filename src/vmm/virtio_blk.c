@@ -58,6 +58,9 @@ static void cfg_read(struct virtio_dev *v, uint64_t off, uint8_t *data,
 		     unsigned len)
 {
 	struct blk *b = v->priv;
+	/* from the disk as it is now: a live migration's target takes its
+	 * disks only at the hand-over, before the guest runs */
+	b->cfg.capacity = b->disk->size / 512;
 	virtio_cfg_copy(&b->cfg, sizeof(b->cfg), off, data, len);
 }
 
@@ -130,6 +133,13 @@ static uint32_t handle(struct blk *b, const struct virtq_chain *c)
 		return 0; /* no status byte to report into: drop it */
 	uint64_t status_off = c->write_len - 1;
 	int fd = b->disk->fd;
+	if (fd < 0) {
+		/* no disk taken yet: unreachable, as the guest runs only
+		 * after a live migration's target has its disks */
+		status = S_IOERR;
+		virtq_chain_write(c, status_off, &status, 1);
+		return 1;
+	}
 
 	switch (hdr.type) {
 	case T_IN: {
@@ -229,7 +239,6 @@ struct virtio_dev *virtio_blk_new(struct vm *vm, struct pci *bus,
 {
 	struct blk *b = xcalloc(1, sizeof(*b));
 	b->disk = disk;
-	b->cfg.capacity = disk->size / 512;
 	b->cfg.seg_max = SEG_MAX;
 	b->cfg.blk_size = 512;
 	b->cfg.num_queues = 1;

@@ -121,6 +121,10 @@ struct vm {
 	/* live migration (migrate.c): pages devices wrote, while one runs */
 	uint64_t *dev_dirty;
 	struct migration *mig;
+	/* a live migration's target: the source's disk sizes (MIG_DISKS),
+	 * mig_n_disks -1 where the stream (version 1) gave none */
+	uint64_t mig_disk_size[VMM_MAX_DISKS];
+	int mig_n_disks;
 };
 
 /* Prepares the GSI routing table (KVM's default, uncommitted). */

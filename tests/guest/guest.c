@@ -738,7 +738,10 @@ static int test_smp(void)
  * dirtykb=KiB does the same for that many KiB (added to dirty=), and
  * touch=MiB writes that many MiB from 64 MiB up once, before counting (a
  * large guest with a small working set). echo=1 also answers the host's
- * pings on the nic between counts (virtio.c, net_echo_poll).
+ * pings on the nic between counts (virtio.c, net_echo_poll). disk=1
+ * also keeps the count in sector 0 of the first disk, reading back the
+ * one before first (virtio.c, blk_count_step): a move that lost the
+ * source's last disk writes prints "count: DISK LOST".
  */
 static volatile u32 count_value;
 
@@ -758,7 +761,10 @@ static int test_count(void)
 	u32 d = arg_u32("delay", 2000000);
 	u32 pages = arg_u32("dirty", 0) * 256 + arg_u32("dirtykb", 0) / 4;
 	u32 touch = arg_u32("touch", 0) * 256;
+	u32 disk = arg_u32("disk", 0);
 	if (arg_u32("echo", 0) && net_echo_init() < 0)
+		return -1;
+	if (disk && blk_count_init() < 0)
 		return -1;
 	for (u32 i = 0; i < touch; i++)
 		*(volatile u32 *)PTR(0x4000000ull + (u64)i * 4096) = i + 1;
@@ -773,6 +779,9 @@ static int test_count(void)
 			}
 			*w = count_value;
 		}
+		if (disk && blk_count_step(count_value) < 0)
+			for (;;)
+				__asm__ volatile("cli; hlt");
 		print("count: %u\n", count_value);
 		net_echo_poll();
 		delay(d);

@@ -97,6 +97,8 @@ int test_virtio_rng(void);
 int test_virtio_net(void);
 int net_echo_init(void);
 void net_echo_poll(void);
+int blk_count_init(void);
+int blk_count_step(u32 value);
 int test_virtio_console(void);
 int test_virtio_blk_bench(void);
 

@@ -201,6 +201,10 @@ static long wait_used_irq(struct vdev *d, unsigned qi)
 }
 
 static int blk_irq_wait;
+/* polls of 50M spins before a request counts as lost: test=count's
+ * disk=1 waits long, as its requests may wait for a host I/O thread that
+ * is busy with a migration or not scheduled on a loaded machine */
+static u32 blk_rounds = 1;
 
 static u8 blk_status;
 static struct {
@@ -225,9 +229,17 @@ static int blk_rw(struct vdev *d, u32 type, u64 sector, void *buf, u32 len)
 		set_desc(q, 1, &blk_status, 1, 2, 0);
 	}
 	publish(d, 0, 0);
-	if (blk_irq_wait ? wait_used_irq(d, 0) < 0
-			 : wait_used(d, 0, 50000000) < 0)
-		return -2;
+	if (blk_irq_wait) {
+		if (wait_used_irq(d, 0) < 0)
+			return -2;
+		return blk_status;
+	}
+	for (u32 r = 0;; r++) {
+		if (wait_used(d, 0, 50000000) >= 0)
+			break;
+		if (r + 1 >= blk_rounds)
+			return -2;
+	}
 	return blk_status;
 }
 
@@ -555,5 +567,45 @@ int test_virtio_console(void)
 	}
 	line[n - 1] = 0;
 	print("vconsole: got '%s'\n", line);
+	return 0;
+}
+
+/* test=count's disk=1 (blk_count_*): sector 0 of the first disk holds
+ * the count written last; each count reads it back, checks it is the
+ * one before, and writes the new one, so a move whose target reads an
+ * older copy of the disk prints "count: DISK LOST". */
+static struct vdev count_dev;
+static u8 *count_buf;
+
+int blk_count_init(void)
+{
+	if (find(0x1042, &count_dev) < 0 ||
+	    setup(&count_dev, 1u << 9, 1, 1) < 0) {
+		print("blk: no device\n");
+		return -1;
+	}
+	count_buf = alloc_pages(4096);
+	blk_rounds = 2000;
+	print("blk: counting on sector 0\n");
+	return 0;
+}
+
+int blk_count_step(u32 value)
+{
+	if (blk_rw(&count_dev, 0, 0, count_buf, 512) != 0) {
+		print("count: DISK ERROR reading\n");
+		return -1;
+	}
+	u32 was = *(u32 *)count_buf;
+	if (value > 1 && was != value - 1) {
+		print("count: DISK LOST sector 0 holds %u, not %u\n", was,
+		      value - 1);
+		return -1;
+	}
+	*(u32 *)count_buf = value;
+	if (blk_rw(&count_dev, 1, 0, count_buf, 512) != 0) {
+		print("count: DISK ERROR writing\n");
+		return -1;
+	}
 	return 0;
 }

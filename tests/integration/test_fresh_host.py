@@ -37,7 +37,7 @@ MISSING = "libnftables-dev"  # left out of scripts/deps by the failing run
 PROGRAMS = ("hull", "sysinfo", "imgadm", "vmadm", "zlogin", "nictagadm",
             "fwadm", "hull-supervisor", "hull-vmm", "hull-metadata",
             "hull-net", "hull-hvm", "hull-vmmzone", "mdata/mdata-get",
-            "hull-api", "hulladm")
+            "hull-api", "hulladm", "hull-agent")
 
 
 def cache_dir():

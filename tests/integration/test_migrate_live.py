@@ -227,15 +227,16 @@ def test_live_switch_without_target_resumes_on_source(dc2,  # noqa: F811
 
 
 def test_live_refused_for_other_brands(dc2, triton_bin):  # noqa: F811
-    """live is for bhyve VMs: a zone's begin with it is refused, and a
-    live that is not a boolean too; nothing is begun."""
+    """live is for bhyve and kvm VMs (test_migrate_live_kvm.py): a zone's
+    begin with it is refused, and a live that is not a boolean too;
+    nothing is begun."""
     dc, by_uuid, img = dc2
     dc.triton(triton_bin, "instance", "create", "-w", "-n", "zlive",
               img["uuid"], "bb-128M")
     u = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
                              "zlive").stdout)["id"]
     st, body = begin_live(dc, u)
-    assert st == 409 and "bhyve" in body["message"], body
+    assert st == 409 and "bhyve and kvm" in body["message"], body
     st, body = begin_live(dc, u, live="yes")
     assert st == 409 and "boolean" in body["message"], body
     r = dc.triton(triton_bin, "instance", "migration", "get", "zlive",

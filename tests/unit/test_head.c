@@ -599,6 +599,91 @@ static void test_network_parse(void **state)
 	}
 }
 
+static json_t *pool_net(struct store *s, const char *name, const char *subnet,
+			const char *lo, const char *hi, const char *tag)
+{
+	struct hull_err err = {0};
+	json_t *in = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name,
+			       "subnet", subnet, "provision_start_ip", lo,
+			       "provision_end_ip", hi, "nic_tag", tag);
+	json_t *rec = NULL;
+	if (head_network_create(s, in, NULL, false, true, &rec, &err) < 0)
+		fail_msg("%s", err.msg);
+	json_decref(in);
+	return rec;
+}
+
+/* A pool: its members in order, the next when one is full, NAPI's
+ * refusals, its network kept while it names it. */
+static void test_network_pools(void **state)
+{
+	(void)state;
+	char *url = db_path();
+	struct store *s = NULL;
+	struct hull_err err = {0};
+	assert_int_equal(store_open(url, &s, &err), 0);
+	json_t *a = pool_net(s, "a", "198.51.100.0/29", "198.51.100.2",
+			     "198.51.100.2", "external");
+	json_t *b = pool_net(s, "b", "198.51.100.8/29", "198.51.100.10",
+			     "198.51.100.11", "external");
+	json_t *c =
+	    pool_net(s, "c", "192.0.2.0/29", "192.0.2.2", "192.0.2.3", "admin");
+	json_t *in =
+	    json_pack("{s:s, s:[s,s]}", "name", "p", "networks", "a", "b");
+	json_t *p = NULL;
+	assert_int_equal(head_pool_create(s, in, &p, &err), 0);
+	json_decref(in);
+	assert_true(head_is_pool(p) && !head_is_pool(a));
+	assert_true(head_pool_visible(p, "someone"));
+	assert_string_equal(hull_json_str(p, "nic_tag", ""), "external");
+
+	const char *want[] = {"198.51.100.2", "198.51.100.10", "198.51.100.11"};
+	const char *nets[] = {"a", "b", "b"};
+	for (int i = 0; i < 3; i++) {
+		char ip[INET6_ADDRSTRLEN];
+		json_t *n = NULL;
+		char m[8];
+		snprintf(m, sizeof(m), "m%d", i);
+		assert_int_equal(
+		    head_pool_allocate(s, p, m, false, ip, &n, &err), 0);
+		assert_string_equal(ip, want[i]);
+		assert_string_equal(hull_json_str(n, "name", ""), nets[i]);
+		json_decref(n);
+	}
+	char ip[INET6_ADDRSTRLEN];
+	json_t *n = NULL;
+	assert_int_equal(head_pool_allocate(s, p, "m3", false, ip, &n, &err),
+			 -ENOSPC);
+	assert_non_null(strstr(err.msg, "are full"));
+	assert_null(n);
+
+	/* mixed nic tags; an unknown network; the same name again */
+	json_t *bad[] = {
+	    json_pack("{s:s, s:[s,s]}", "name", "x", "networks", "a", "c"),
+	    json_pack("{s:s, s:[s]}", "name", "x", "networks", "nope"),
+	    json_pack("{s:s, s:[s]}", "name", "p", "networks", "a"),
+	    json_pack("{s:s, s:[]}", "name", "x", "networks"),
+	};
+	int codes[] = {-EINVAL, -EINVAL, -EEXIST, -EINVAL};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(head_pool_create(s, bad[i], NULL, &err),
+				 codes[i]);
+		json_decref(bad[i]);
+	}
+	assert_int_equal(
+	    head_network_delete(s, hull_json_str(a, "id", ""), &err), -EBUSY);
+	assert_int_equal(head_pool_delete(s, hull_json_str(p, "id", ""), &err),
+			 0);
+	assert_int_equal(head_pool_lookup(s, NULL, "p", &n, &err), -ENOENT);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(p);
+	store_close(s);
+	rm_db(url);
+	free(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +697,7 @@ int main(void)
 	    cmocka_unit_test(test_placement),
 	    cmocka_unit_test(test_join_and_agent_keys),
 	    cmocka_unit_test(test_network_parse),
+	    cmocka_unit_test(test_network_pools),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -269,13 +269,27 @@ int main(int argc, char **argv)
 				     cfg.incoming_fd);
 			goto fail;
 		}
+		if (cfg.incoming_disks_fd >= 0 &&
+		    fcntl(cfg.incoming_disks_fd, F_SETFD, FD_CLOEXEC) < 0) {
+			vm_create_none(&vm);
+			hull_err_sys(&err, errno, "incoming disks=%d",
+				     cfg.incoming_disks_fd);
+			goto fail;
+		}
 		if (vm_create(&vm, &cfg, &err) < 0)
 			goto fail;
 		vm.restoring = true;
+		/* the disks are taken only once the stream has ended: the
+		 * source is paused then and its disks are final */
 		if (io_init(&err) < 0 || platform_init(&vm, &cfg, &err) < 0 ||
 		    vcpus_create(&vm, &err) < 0 ||
-		    migrate_receive(&vm, cfg.incoming_fd, &err) < 0)
+		    migrate_receive(&vm, cfg.incoming_fd, &err) < 0 ||
+		    migrate_receive_disks(&vm, cfg.incoming_fd,
+					  cfg.incoming_disks_fd, &err) < 0)
 			goto fail;
+		if (cfg.incoming_disks_fd >= 0)
+			close(cfg.incoming_disks_fd);
+		cfg.incoming_disks_fd = -1;
 	} else if (vm_create(&vm, &cfg, &err) < 0 || io_init(&err) < 0 ||
 		   platform_init(&vm, &cfg, &err) < 0 ||
 		   load_kernel(&vm, &cfg, &err) < 0 ||

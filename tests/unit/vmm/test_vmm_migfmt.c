@@ -2,7 +2,7 @@
  * test_vmm_migfmt.c - the live migration stream's reader: a good header
  * and each record type, and the refusals the receiver relies on (another
  * version, a bad checksum, pages outside guest memory, oversized
- * records, unknown types).
+ * records, unknown types), and version 2's disk record.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,14 +31,20 @@ static void header(uint8_t *b, uint32_t version, uint64_t mem)
 	memcpy(b, &h, sizeof(h));
 }
 
-static int rec(uint32_t type, uint32_t count, uint64_t arg,
-	       struct mig_record *r, struct hull_err *err)
+static int rec_v(uint32_t version, uint32_t type, uint32_t count, uint64_t arg,
+		 struct mig_record *r, struct hull_err *err)
 {
 	uint8_t b[MIG_RECORD_SIZE];
 	memcpy(b, &type, 4);
 	memcpy(b + 4, &count, 4);
 	memcpy(b + 8, &arg, 8);
-	return mig_record_parse(b, sizeof(b), MEM, r, err);
+	return mig_record_parse(b, sizeof(b), version, MEM, r, err);
+}
+
+static int rec(uint32_t type, uint32_t count, uint64_t arg,
+	       struct mig_record *r, struct hull_err *err)
+{
+	return rec_v(MIG_VERSION, type, count, arg, r, err);
 }
 
 static void test_header(void **state)
@@ -54,7 +60,12 @@ static void test_header(void **state)
 	assert_true(mig_header_parse(b, sizeof(b), &h, &err) < 0);
 	assert_string_equal(err.msg,
 			    "migration: stream version 7 (from hull-vmm "
-			    "9.9.9); this hull-vmm reads version 1 only");
+			    "9.9.9); this hull-vmm reads versions 1 to 2");
+	/* version 1 (no disk record) is still read */
+	header(b, 1, MEM);
+	assert_int_equal(mig_header_parse(b, sizeof(b), &h, &err), 0);
+	header(b, 0, MEM);
+	assert_true(mig_header_parse(b, sizeof(b), &h, &err) < 0);
 	header(b, MIG_VERSION, MEM);
 	b[20] ^= 1; /* inside mem_size: the checksum no longer matches */
 	assert_true(mig_header_parse(b, sizeof(b), &h, &err) < 0);
@@ -91,11 +102,43 @@ static void test_records(void **state)
 	assert_string_equal(err.msg, "migration: unknown record type 99");
 }
 
+static void test_disks(void **state)
+{
+	(void)state;
+	struct mig_record r;
+	struct hull_err err = {0};
+	uint64_t sizes[MIG_DISKS_MAX];
+	uint64_t in[2] = {1 << 20, 512};
+	assert_int_equal(rec(MIG_DISKS, 2, 0, &r, &err), 0);
+	assert_int_equal(r.payload, 16);
+	assert_int_equal(
+	    mig_disks_parse((const uint8_t *)in, sizeof(in), &r, sizes, &err),
+	    0);
+	assert_int_equal(sizes[0], 1 << 20);
+	assert_int_equal(sizes[1], 512);
+	/* too short a payload, a size of part of a sector */
+	assert_true(mig_disks_parse((const uint8_t *)in, 8, &r, sizes, &err) <
+		    0);
+	in[1] = 513;
+	assert_true(mig_disks_parse((const uint8_t *)in, sizeof(in), &r, sizes,
+				    &err) < 0);
+	assert_string_equal(err.msg, "migration: the source's disk 1 is 513 "
+				     "bytes, not whole sectors");
+	assert_int_equal(rec(MIG_DISKS, 0, 0, &r, &err), 0);
+	assert_int_equal(r.payload, 0);
+	assert_true(rec(MIG_DISKS, MIG_DISKS_MAX + 1, 0, &r, &err) < 0);
+	assert_true(rec(MIG_DISKS, 1, 8, &r, &err) < 0);
+	/* version 1 has no such record */
+	assert_true(rec_v(1, MIG_DISKS, 1, 0, &r, &err) < 0);
+	assert_string_equal(err.msg, "migration: unknown record type 6");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_header),
 	    cmocka_unit_test(test_records),
+	    cmocka_unit_test(test_disks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,61 @@
+/*
+ * live_kvm.h - the kvm brand's half of a live switch between two hosts
+ * (CloudAPI migrate `live: true`): QEMU's own pre-copy migration, run
+ * while the guest runs, its stream relayed over the agents' TLS-PSK
+ * channel (migrate.c) into a state file staged on the target; the target's
+ * start then resumes the guest from it as from a memory snapshot.
+ *
+ * Source (live_kvm_precopy): a socket pair, one end given to the running
+ * QEMU with getfd, `migrate fd:...` with the one-host move's downtime
+ * limit (300 ms) and its cancel after 30 dirty-page passes (no
+ * auto-converge: CloudAPI has no option for it). A thread relays what
+ * QEMU writes, in frames, to the target and into a local copy; the
+ * calling thread polls query-migrate every 10 ms (never the relay: at the
+ * last pass QEMU writes while it holds its big lock, and a QMP call
+ * waiting for that lock would stall the relay). `completed` leaves QEMU
+ * paused (postmigrate) with the whole stream on both hosts; any failure
+ * cancels and resumes it (`cont`), the guest running on.
+ *
+ * Target (live_kvm_stage_receive): the frames into a staged file beside
+ * the agent's state, made the staged state only once the end frame says
+ * QEMU completed. The switch's last increment follows on the usual
+ * stream; activate then puts the staged state into the dataset as
+ * HULL_VMSTATE_FILE (live_kvm_stage_place) and starts the VM.
+ */
+#ifndef HULL_AGENT_LIVE_KVM_H
+#define HULL_AGENT_LIVE_KVM_H
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+
+/* The channel's first 8 bytes for a QEMU stream (a send stream's are
+ * SENDFMT_MAGIC); 8 more bytes of zeros fill the intro. */
+#define LIVE_KVM_MAGIC "HULLQEMU"
+
+struct live_kvm_stat {
+	int64_t passes, downtime_ms, total_ms, transferred;
+};
+
+/* Source: pre-copy to the target on ssl (the channel, after its intro).
+ * Returns 0 with QEMU paused and the stream staged here and on the
+ * target; < 0 with the guest running here. */
+int live_kvm_precopy(const char *uuid, SSL *ssl, int64_t limit_bytes_s,
+		     struct live_kvm_stat *st, struct hull_err *err);
+/* Source: `cont` of the paused QEMU (a failure after the pre-copy). */
+int live_kvm_resume(const char *uuid, struct hull_err *err);
+
+/* Target: the frames after the intro into the staged state. */
+int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err);
+/* Either end: the staged state into the dataset as its vmstate (0 and
+ * nothing done when there is none); the staged file goes. */
+int live_kvm_stage_place(const char *uuid, bool *placed, struct hull_err *err);
+void live_kvm_stage_drop(const char *uuid);
+/* Removes the dataset's vmstate again (the guest resumed in the QEMU it
+ * was copied from: the state is stale). */
+void live_kvm_state_remove(const char *uuid);
+
+#endif

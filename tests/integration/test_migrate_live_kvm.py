@@ -1,0 +1,402 @@
+"""A running kvm VM (QEMU) moved to another compute node with its guest
+running on (issue 17): CloudAPI migrate `begin` with `live: true` (one
+signed request, as test_migrate_live.py sends it: the `triton` CLI has no
+option for it), then the real `triton instance migration
+sync|switch|finalize`.
+
+The guest is the Linux guest image (hvmlib; TCG where KVM cannot run it).
+At the switch the source's agent runs QEMU's pre-copy while the guest
+runs, its stream relayed over the agents' channel into a file staged on
+the target; once QEMU completes (the guest paused) the last increment
+follows and the target's start resumes the guest from the staged stream
+(src/agent/live_kvm.h). The guest's shell keeps a variable it set on the
+source, its boot id, its uptime and a ticker that goes on counting, with
+the same MAC and address. The pause seen from outside is the gap between
+the ticker's last line read from the source's console and its first from
+the target's (recorded in $HULL_BENCH_OUT when set, bench/README.md
+"two-host live"). Faults: the target's agent dead before the switch, or
+killed mid-copy; the target's QEMU killed while it loads the stream. Each
+leaves the guest running on the source, and a retried switch then goes
+through."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import prog
+from test_head_api import triton_bin  # noqa: F401  (fixture)
+from test_head_migrate import migration, wait_migration
+from test_hvm_live import TICK, start_ticker
+from test_hvm_snapshot import guest_sh
+from test_hvm_vmadm import READY, console_log, qemu_present, wait_console
+from test_migrate_brands import dc2, insert_machine  # noqa: F401 (fixture)
+from test_migrate_live import agent_time, begin_live, switch_downtime
+
+
+class ConsoleTicks:
+    """Reads the ticker's "tk N" lines from a node's console socket of the
+    instance, connecting (again) whenever the socket is there, and stamps
+    each line as it arrives."""
+
+    def __init__(self, node, u):
+        self.path = os.path.join(node.host.root, u, "run", "console.sock")
+        self.ticks = []
+        self.stop = False
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while not self.stop:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.path)
+            except OSError:
+                s.close()
+                time.sleep(0.005)
+                continue
+            s.settimeout(0.2)
+            buf = b""
+            while not self.stop:
+                try:
+                    d = s.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not d:
+                    break
+                now = time.monotonic()
+                buf += d
+                *lines, buf = buf.split(b"\n")
+                for ln in lines:
+                    m = TICK.search(ln)
+                    if m:
+                        self.ticks.append((now, int(m.group(1))))
+            s.close()
+
+    def close(self):
+        self.stop = True
+        self.t.join(5)
+
+
+def guest_value(node, u, expr, tag):
+    """The value the guest's shell prints for expr (its own shell, through
+    the console)."""
+    line = guest_sh(node.host, u, f"echo hull-guest: {tag} {expr}",
+                    f"hull-guest: {tag} ")
+    return line.split(f"hull-guest: {tag} ", 1)[1].strip()
+
+
+def make_kvm(dc, by_uuid, name, mac, ip):
+    """The Linux guest created with vmadm on the first node, running,
+    registered with the head node; (uuid, source, target)."""
+    import hvmlib
+    if not qemu_present():
+        raise AssertionError("qemu-system-x86_64 is not installed: "
+                             "run scripts/deps")
+    src_uuid, src = next(iter(by_uuid.items()))
+    tgt = next(n for x, n in by_uuid.items() if x != src_uuid)
+    _, manifest, zvol = hvmlib.guest_image("grub", "mbr")
+    with open(manifest) as f:
+        img = json.load(f)["uuid"]
+    src.run("imgadm", "install", "-m", manifest, "-f", zvol)
+    payload = {"brand": "kvm", "ram": 256, "alias": name, "autoboot": False,
+               "disks": [{"image_uuid": img, "boot": True}],
+               "nics": [{"nic_tag": "pub0", "mac": mac,
+                         "ips": [ip + "/24"], "primary": True,
+                         "model": "virtio"}]}
+    r = subprocess.run(["ip", "netns", "exec", src.ns, prog("vmadm"),
+                        "create"], input=json.dumps(payload),
+                       env=src.host.env, capture_output=True, text=True,
+                       timeout=180)
+    assert r.returncode == 0, r.stderr
+    u = r.stderr.split("Successfully created VM ")[1].split()[0]
+    src.run("vmadm", "start", u)
+    wait_console(src.host, u, READY, 180)
+    with dc.db() as c:
+        alice = next(json.loads(v) for (v,) in c.execute(
+            "SELECT value FROM records WHERE bucket='accounts'")
+            if json.loads(v)["login"] == "alice")
+    insert_machine(dc, {
+        "id": u, "name": name, "brand": "kvm", "state": "running",
+        "owner": alice["uuid"], "server": src_uuid,
+        "compute_node": src_uuid, "type": "virtualmachine", "memory": 256,
+        "disk": 16, "ips": [ip], "primaryIp": ip, "tags": {}, "metadata": {},
+        "created": "2026-01-01T00:00:00.000Z",
+        "updated": "2026-01-01T00:00:00.000Z"})
+    return u, src, tgt
+
+
+def guest_facts(node, u):
+    """(boot id, MAC the guest sees on eth0, the variable X)."""
+    return (guest_value(node, u, "$(cat /proc/sys/kernel/random/boot_id)",
+                        "boot"),
+            guest_value(node, u, "$(cat /sys/class/net/eth0/address)",
+                        "mac"),
+            guest_value(node, u, "$X", "x"))
+
+
+def uptime(node, u):
+    return float(guest_value(node, u, "$(cut -d' ' -f1 /proc/uptime)",
+                             "up"))
+
+
+def wait_ticks(ct, above, timeout=120):
+    end = time.monotonic() + timeout
+    while not ct.ticks or ct.ticks[-1][1] <= above:
+        assert time.monotonic() < end, (above, ct.ticks[-3:])
+        time.sleep(0.1)
+    return ct.ticks[-1][1]
+
+
+def test_live_migrate_kvm_keeps_running(dc2, triton_bin):  # noqa: F811
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:11", "203.0.113.243"
+    u, src, tgt = make_kvm(dc, by_uuid, "klive0", mac, ip)
+    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
+             "hull-guest: set ")
+    boot, gmac, x = guest_facts(src, u)
+    assert gmac == mac and x.startswith("kept-"), (gmac, x)
+    up0 = uptime(src, u)
+    st, body = begin_live(dc, u)
+    assert st == 201, body
+    assert body["live"] is True and body["phase"] == "begin", body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive0",
+              timeout=300)
+    assert src.vm(u)["state"] == "running"
+    assert tgt.vm(u)["state"] == "stopped"
+    start_ticker(src.host, u)
+    on_src = ConsoleTicks(src, u)
+    on_tgt = ConsoleTicks(tgt, u)
+    try:
+        last_before = wait_ticks(on_src, 0)
+        t_switch = time.monotonic()
+        r = dc.triton(triton_bin, "instance", "migration", "switch", "-w",
+                      "klive0", timeout=300)
+        assert "Done - switch finished" in r.stdout, r.stdout
+        m = migration(dc, triton_bin, "klive0")
+        assert (m["phase"], m["state"]) == ("switch", "successful"), m
+        moved = tgt.vm(u)
+        assert moved["state"] == "running", moved
+        assert moved["nics"][0]["mac"] == mac
+        assert moved["nics"][0]["ips"] == [ip + "/24"]
+        assert src.vm(u)["state"] == "stopped"
+        src_last = on_src.ticks[-1]
+        assert src_last[1] >= last_before
+        # The ticker goes on on the target from where the source left it:
+        # its first line there follows the source's last, never a restart.
+        wait_ticks(on_tgt, src_last[1] + 20)
+        tgt_first = next(t for t in on_tgt.ticks if t[0] > src_last[0])
+        assert src_last[1] < tgt_first[1] <= src_last[1] + 50, \
+            (src_last, on_tgt.ticks[:3])
+        gap_ms = (tgt_first[0] - src_last[0]) * 1000
+        assert src_last[0] > t_switch
+    finally:
+        on_src.close()
+        on_tgt.close()
+    # The same guest: its boot id, the MAC it sees, the variable its shell
+    # set on the source; its uptime went on (never a boot).
+    assert guest_facts(tgt, u) == (boot, mac, x)
+    assert uptime(tgt, u) > up0
+    assert console_log(tgt.host, u).count(READY) <= 1
+    bound = switch_downtime(src, tgt, u)
+    # the steps, from the agents' logs: the state written and QEMU ended
+    # (until the target sees the stream), the last increment, the head
+    # node's hand-over, the target's start
+    t_sw = agent_time(src, f"task migrate_switch {u}")
+    t_rx = agent_time(tgt, f"migration stream for {u}")
+    t_got = agent_time(tgt, f"migration stream for {u}: received")
+    t_act = agent_time(tgt, f"task migrate_activate {u}")
+    t_done = agent_time(tgt, f"task migrate_activate {u}: done")
+    parts = (f"pre-copy {t_rx - t_sw:.0f} ms, last increment "
+             f"{t_got - t_rx:.0f} ms, hand-over {t_act - t_got:.0f} ms, "
+             f"target's start {t_done - t_act:.0f} ms")
+    import vmmlib
+    accel = "TCG" if vmmlib.kvm_unusable() else "KVM"
+    line = (f"kvm two-host live (pre-copy), 256 MiB guest, {accel}, "
+            f"load {os.getloadavg()[0]:.1f}: ticker gap {gap_ms:.0f} ms, "
+            f"agents' bound {bound:.0f} ms ({parts})")
+    print(line)
+    if os.environ.get("HULL_BENCH_OUT"):
+        with open(os.environ["HULL_BENCH_OUT"], "a") as f:
+            f.write(line + "\n")
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive0")
+    t0 = time.time()
+    while src.vm(u) is not None:
+        assert time.time() - t0 < 30
+        time.sleep(0.3)
+    got = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                               "klive0").stdout)
+    assert got["compute_node"] != next(iter(by_uuid))
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
+
+
+def test_live_kvm_switch_without_target_stays(dc2, triton_bin):  # noqa: F811
+    """The target's agent killed (kill -9) before the switch: the source
+    cannot reach the target and the guest runs on there: the same boot,
+    the same variable. The switch retried with the target back goes
+    through."""
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:12", "203.0.113.244"
+    u, src, tgt = make_kvm(dc, by_uuid, "klive1", mac, ip)
+    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
+             "hull-guest: set ")
+    facts = guest_facts(src, u)
+    st, body = begin_live(dc, u)
+    assert st == 201, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive1",
+              timeout=300)
+    tgt.agent.kill()
+    try:
+        dc.triton(triton_bin, "instance", "migration", "switch", "klive1")
+        wait_migration(dc, triton_bin, "klive1", "switch", "failed",
+                       within=240)
+        assert src.vm(u)["state"] == "running", src.vm(u)
+        assert tgt.vm(u)["state"] == "stopped"
+        assert guest_facts(src, u) == facts
+        assert console_log(src.host, u).count(READY) == 1
+        got = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                                   "klive1").stdout)
+        assert got["compute_node"] == next(iter(by_uuid))
+    finally:
+        tgt.agent.start()
+    dc.triton(triton_bin, "instance", "migration", "switch", "-w", "klive1",
+              timeout=300)
+    wait_migration(dc, triton_bin, "klive1", "switch", "successful")
+    assert tgt.vm(u)["state"] == "running"
+    assert guest_facts(tgt, u) == facts
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive1")
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
+
+
+def kill_incoming_qemu(node, u, stop, killed):
+    """Kills (SIGKILL) node's QEMU for u as soon as it runs with
+    -incoming, that is while it loads the guest's state, before it runs
+    the guest; appends its pid to killed."""
+    qmpc = os.path.join(node.host.root, u, "run", "vm", "qmp-cmd.sock")
+    while not stop.is_set() and not killed:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            # once its command socket is up: migrate-incoming follows
+            if (argv and b"qemu-system" in argv[0] and b"-incoming" in argv
+                    and any(node.host.root.encode() in a and u.encode() in a
+                            for a in argv)
+                    and os.path.exists(qmpc)):
+                try:
+                    os.kill(int(pid), 9)
+                    killed.append(int(pid))
+                except OSError:
+                    pass
+        time.sleep(0.002)
+
+
+def test_live_kvm_target_qemu_killed_stays(dc2, triton_bin):  # noqa: F811
+    """The target's QEMU killed while it loads the staged stream (before
+    it runs the guest): the target's start fails, the head node moves the
+    instance back and the source's agent resumes the guest there from the
+    stream it kept in its dataset: the same boot, the same variable. A
+    retried switch then goes through."""
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:13", "203.0.113.245"
+    u, src, tgt = make_kvm(dc, by_uuid, "klive2", mac, ip)
+    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
+             "hull-guest: set ")
+    facts = guest_facts(src, u)
+    st, body = begin_live(dc, u)
+    assert st == 201, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive2",
+              timeout=300)
+    stop, killed = threading.Event(), []
+    t = threading.Thread(target=kill_incoming_qemu,
+                         args=(tgt, u, stop, killed), daemon=True)
+    t.start()
+    try:
+        dc.triton(triton_bin, "instance", "migration", "switch", "klive2")
+        m = wait_migration(dc, triton_bin, "klive2", "switch", "failed",
+                           within=240)
+    finally:
+        stop.set()
+        t.join(5)
+    assert killed, "the target's QEMU never ran with -incoming"
+    assert "back on its source" in json.dumps(m), m
+    end = time.monotonic() + 120
+    while src.vm(u)["state"] != "running":
+        assert time.monotonic() < end, src.vm(u)
+        time.sleep(0.3)
+    assert tgt.vm(u)["state"] != "running"
+    assert guest_facts(src, u) == facts
+    assert console_log(src.host, u).count(READY) == 1
+    got = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                               "klive2").stdout)
+    assert got["compute_node"] == next(iter(by_uuid))
+    dc.triton(triton_bin, "instance", "migration", "switch", "-w", "klive2",
+              timeout=300)
+    wait_migration(dc, triton_bin, "klive2", "switch", "successful")
+    assert tgt.vm(u)["state"] == "running"
+    assert guest_facts(tgt, u) == facts
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive2")
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
+
+
+def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin):  # noqa: F811
+    """The target's agent killed (kill -9) while QEMU's pre-copy streams
+    to it (capped at 20 MB/s so that it lasts): the source's QEMU sees
+    its stream break, its migration fails and the guest runs on there,
+    never rebooted; nothing staged is left on the source. With the
+    target's agent back and no cap, the switch goes through."""
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:14", "203.0.113.246"
+    u, src, tgt = make_kvm(dc, by_uuid, "klive3", mac, ip)
+    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
+             "hull-guest: set ")
+    facts = guest_facts(src, u)
+    st, body = begin_live(dc, u)
+    assert st == 201, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive3",
+              timeout=300)
+    dc.adm("migration", "limit", u, "160")
+    part = os.path.join(tgt.host.root, "var", "agent",
+                        f"live-{u}.vmstate.part")
+    dc.triton(triton_bin, "instance", "migration", "switch", "klive3")
+    end = time.monotonic() + 120
+    while not (os.path.exists(part) and os.path.getsize(part) > 4 << 20):
+        assert time.monotonic() < end, "no pre-copy reached the target"
+        time.sleep(0.05)
+    tgt.agent.kill()
+    try:
+        m = wait_migration(dc, triton_bin, "klive3", "switch", "failed",
+                           within=240)
+        assert src.vm(u)["state"] == "running", (src.vm(u), m)
+        assert tgt.vm(u)["state"] == "stopped"
+        assert guest_facts(src, u) == facts
+        assert console_log(src.host, u).count(READY) == 1
+        staged = [n for n in os.listdir(os.path.join(src.host.root, "var",
+                                                     "agent"))
+                  if n.startswith(f"live-{u}")]
+        assert not staged, staged
+        # the dataset's state file is only written once the target has
+        # the whole stream
+        assert not os.path.exists(os.path.join(src.host.root, u,
+                                               "vmstate"))
+    finally:
+        tgt.agent.start()
+    dc.adm("migration", "limit", u, "0")
+    dc.triton(triton_bin, "instance", "migration", "switch", "-w", "klive3",
+              timeout=300)
+    wait_migration(dc, triton_bin, "klive3", "switch", "successful")
+    assert tgt.vm(u)["state"] == "running"
+    assert guest_facts(tgt, u) == facts
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive3")
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
