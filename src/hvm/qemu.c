@@ -178,6 +178,27 @@ static char *sock_chardev(const char *id, const char *run, const char *name,
 			 el ? ",logappend=on" : "");
 }
 
+/*
+ * -m: the guest's RAM in MiB. Under TCG, 8 KiB more (QEMU rounds -m up to
+ * 8 KiB): QEMU 7.2 loses guest writes during a live migration from a TCG
+ * guest (fixed in QEMU 9.0, commit 03bfc2188f "physmem: Fix migration
+ * dirty bitmap coherency with TCG memory access"). Its dirty-bitmap sync
+ * takes a fast path for a RAM block whose length is a multiple of 64
+ * pages, and that path clears the migration dirty bits without marking
+ * TCG's TLB entries "not dirty" again, so stores through those entries
+ * set no dirty bit and the pages are never sent again: the migrated
+ * guest's memory is stale (its kernel panics on corrupt lists). A block
+ * of another length takes the page-by-page path, which resets the TLB
+ * entries as it clears each bit. KVM tracks dirty pages itself and gets
+ * exactly what was asked for.
+ */
+static char *ram_arg(int64_t ram, bool kvm)
+{
+	if (kvm)
+		return xasprintf("%lld", (long long)ram);
+	return xasprintf("%lldk", (long long)ram * 1024 + 8);
+}
+
 char **hvm_qemu_argv(const struct inst *inst, const struct hvm_qemu_host *h,
 		     struct hull_err *err)
 {
@@ -236,7 +257,7 @@ char **hvm_qemu_argv(const struct inst *inst, const struct hvm_qemu_host *h,
 	add2(&sv, "-cpu",
 	     xstrdup(!strcmp(cpu_type, "host") && !h->kvm ? "max" : cpu_type));
 	add2(&sv, "-smp", xasprintf("%lld", (long long)vcpus));
-	add2(&sv, "-m", xasprintf("%lld", (long long)ram));
+	add2(&sv, "-m", ram_arg(ram, h->kvm));
 	/* SmartOS's identity, spec §0.1: cloud-init's SmartOS datasource
 	 * looks for a product starting with "SmartDC". */
 	add2(&sv, "-smbios",

@@ -6,12 +6,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -34,12 +36,14 @@
 /* One QMP command's bound; the target's switch to running. */
 #define QMP_MS 10000
 #define SWITCH_MS 30000
+/* The source's exit after its quit, before it is killed. */
+#define QUIT_MS 5000
 
 static const char *const socks[] = {HVM_QEMU_CONSOLE_SOCK, HVM_QEMU_COM2_SOCK,
 				    HVM_QEMU_QMP_SOCK,	   HVM_QEMU_QMPC_SOCK,
 				    HVM_QEMU_VNC_SOCK,	   NULL};
 
-enum mig_phase { MIG_COPY, MIG_CANCEL, MIG_TARGET };
+enum mig_phase { MIG_COPY, MIG_CANCEL, MIG_TARGET, MIG_QUIT };
 
 struct sv_vm_mig {
 	struct sv_vm *vm;
@@ -52,6 +56,10 @@ struct sv_vm_mig {
 	int dst_console, dst_qmp;
 	int timer;
 	long long start_ms, deadline_ms;
+	/* when the source said completed, the target ran, the source went
+	 * (ms after start_ms), for the log */
+	long long done_ms, run_ms, gone_ms;
+	bool killed;   /* the source was sent SIGKILL in MIG_QUIT */
 	char why[256]; /* a cancel's reason */
 	struct hvm_qemu_mig_stat last;
 };
@@ -118,28 +126,41 @@ static void mig_fail(struct sv_vm_mig *m, struct hull_err *err)
 	cb.done(cb.data, err->code ? -err->code : -EIO, NULL, err);
 }
 
-/* The target runs the guest: the source goes, the target is adopted. */
+/* The target runs the guest: its console is the instance's at once, and
+ * the source is told to quit. Its exit (QEMU unmapping the guest's memory
+ * takes tens of ms, hundreds under load) is awaited by the loop's tick
+ * (mig_quit_tick), not here: meanwhile the loop relays what the guest
+ * writes in the target, which the outside would otherwise see as part of
+ * the downtime. */
 static void mig_switch(struct sv_vm_mig *m)
 {
-	struct sv_vm *vm = m->vm;
 	struct hull_err err = {0};
-	struct sv_vm_mig_cb cb = m->cb;
 	/* The console first: the source, paused for good, writes nothing
 	 * more, and what the guest writes in the target is relayed at once
 	 * (the supervisor reads what the source wrote before). */
 	struct sv_vm_mig_switch sw = {.pid = m->dst_pid,
 				      .console_fd = m->dst_console};
 	m->dst_console = -1;
-	cb.sw(cb.data, &sw);
+	m->run_ms = now_ms() - m->start_ms;
+	m->cb.sw(m->cb.data, &sw);
 	/* The source quits before its sockets' names go to the target:
 	 * QEMU removes its listening sockets' paths as it exits. */
-	if (hvm_qmp_execute(m->qs, "quit", NULL, QMP_MS, &err) < 0)
+	if (hvm_qmp_execute(m->qs, "quit", NULL, QMP_MS, &err) < 0) {
 		kill(m->src_pid, SIGKILL);
-	struct pollfd pfd = {m->src_pidfd, POLLIN, 0};
-	if (poll(&pfd, 1, 5000) <= 0) {
-		kill(m->src_pid, SIGKILL);
-		(void)!poll(&pfd, 1, 5000);
+		m->killed = true;
 	}
+	m->phase = MIG_QUIT;
+	m->deadline_ms = now_ms() + QUIT_MS;
+}
+
+/* The source is gone: the target's sockets take their names, and the
+ * target is adopted. */
+static void mig_finish(struct sv_vm_mig *m)
+{
+	struct sv_vm *vm = m->vm;
+	struct hull_err err = {0};
+	struct sv_vm_mig_cb cb = m->cb;
+	m->gone_ms = now_ms() - m->start_ms;
 	hvm_qmp_close(m->qs);
 	m->qs = NULL;
 	for (const char *const *s = socks; *s; s++) {
@@ -171,9 +192,28 @@ static void mig_switch(struct sv_vm_mig *m)
 	       "%lld ms, %lld passes, %lld bytes)",
 	       (int)m->dst_pid, (long long)m->last.downtime_ms,
 	       (long long)m->last.passes, (long long)m->last.transferred);
+	sv_log("info",
+	       "live migration steps: source completed at %lld ms, target "
+	       "ran at %lld ms, source gone at %lld ms, adopted at %lld ms",
+	       m->done_ms, m->run_ms, m->gone_ms, now_ms() - m->start_ms);
 	mig_free(m);
 	cb.done(cb.data, 0, res, NULL);
 	json_decref(res);
+}
+
+/* MIG_QUIT: the source's exit, seen on its pidfd; killed if it takes
+ * longer than QUIT_MS, and given up on QUIT_MS after that. */
+static void mig_quit_tick(struct sv_vm_mig *m)
+{
+	struct pollfd pfd = {m->src_pidfd, POLLIN, 0};
+	if (poll(&pfd, 1, 0) > 0 || now_ms() > m->deadline_ms + QUIT_MS) {
+		mig_finish(m);
+		return;
+	}
+	if (now_ms() > m->deadline_ms && !m->killed) {
+		kill(m->src_pid, SIGKILL);
+		m->killed = true;
+	}
 }
 
 static void on_tick(struct sv_loop *loop, int fd, uint32_t events, void *data)
@@ -183,6 +223,10 @@ static void on_tick(struct sv_loop *loop, int fd, uint32_t events, void *data)
 	uint64_t ticks;
 	if (fd >= 0)
 		(void)!read(fd, &ticks, sizeof(ticks));
+	if (m->phase == MIG_QUIT) {
+		mig_quit_tick(m);
+		return;
+	}
 	if (m->phase == MIG_TARGET) {
 		char st[32] = "";
 		if (hvm_qmp_status(m->qd, st, sizeof(st), QMP_MS, &err) < 0) {
@@ -218,6 +262,7 @@ static void on_tick(struct sv_loop *loop, int fd, uint32_t events, void *data)
 		/* Even after a cancel: QEMU finished first. The target is
 		 * asked at once. */
 		m->phase = MIG_TARGET;
+		m->done_ms = now_ms() - m->start_ms;
 		m->deadline_ms = now_ms() + SWITCH_MS;
 		on_tick(loop, -1, 0, m);
 		return;
@@ -311,12 +356,44 @@ static int qmp_args(struct hvm_qmp *q, const char *cmd, json_t *a,
 	return r < 0 ? hull_err_prefix(err, "%s", cmd) : 0;
 }
 
+/*
+ * The taps' virtio-net header sizes (TUNGETVNETHDRSZ), 0 where unknown.
+ * The target QEMU's tap set-up (QEMU's net/tap.c and virtio-net's
+ * realize) sets the header back to its 10-byte default on the open file
+ * it shares with the source, whose guest negotiated 12 bytes: the source
+ * would read every packet 2 bytes off, and its guest would drop them all,
+ * from the target's start to the switch (or for good, should the
+ * migration fail). taps_hdr_put gives the source its size back once the
+ * target is set up; the target sets the guest's own size again as it
+ * loads the guest's state. (It also turns the tap's offloads off, which
+ * costs the source speed, not packets: the kernel then hands over whole,
+ * checksummed frames.)
+ */
+static void taps_hdr_get(const int *fds, int n, int *lens)
+{
+	for (int i = 0; i < n; i++)
+		if (ioctl(fds[i], TUNGETVNETHDRSZ, &lens[i]) < 0)
+			lens[i] = 0;
+}
+
+static void taps_hdr_put(const int *fds, int n, const int *lens)
+{
+	for (int i = 0; i < n; i++) {
+		int l = lens[i];
+		if (l > 0 && ioctl(fds[i], TUNSETVNETHDRSZ, &l) < 0)
+			sv_log("warn",
+			       "live migration: tap %d's header size: %s", i,
+			       strerror(errno));
+	}
+}
+
 /* Steps 1 and 2 (vm_migrate.h); on failure the caller cleans up. */
 static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 {
 	struct sv_vm *vm = m->vm;
 	const char *uuid = vm->uuid;
 	int taps[HVM_QEMU_MIG_TAPS_MAX], mine[HVM_QEMU_MIG_TAPS_MAX];
+	int hdr[HVM_QEMU_MIG_TAPS_MAX] = {0};
 	int sp[2] = {-1, -1};
 	char **argv = NULL, **nargv = NULL;
 	int ntaps = 0, r;
@@ -359,6 +436,7 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 			goto out;
 		}
 	}
+	taps_hdr_get(mine, ntaps, hdr);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		r = hull_err_sys(err, errno, "socketpair");
 		goto out;
@@ -402,6 +480,8 @@ static int mig_begin(struct sv_vm_mig *m, struct hull_err *err)
 	if ((r = qmp_args(m->qd, "migrate-incoming",
 			  json_pack("{s:s}", "uri", uri), err)) < 0)
 		goto out;
+	/* the target answered: its devices (and taps) are set up */
+	taps_hdr_put(mine, ntaps, hdr);
 	json_t *cap =
 	    json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability",
 		      "auto-converge", "state", m->o.auto_converge);
@@ -499,6 +579,11 @@ void sv_vm_migrate_abort(struct sv_vm *vm, const char *why)
 {
 	if (!vm->mig)
 		return;
+	if (vm->mig->phase == MIG_QUIT) {
+		/* the target ran the guest already: the switch is over */
+		mig_finish(vm->mig);
+		return;
+	}
 	struct hull_err err = {0};
 	hull_err_set(&err, ECANCELED, "%s", why);
 	if (vm->mig->qs && vm->mig->phase != MIG_TARGET)
