@@ -75,10 +75,16 @@ static int add_disks(struct hull_strv *sv, const struct inst *inst,
 				 (unsigned)(i % 100));
 		}
 		_cleanup_free_ char *epath = qesc(path);
+		/* Named nodes: QEMU 7.2 reopens (blockdev-reopen) only
+		 * nodes with names given, never its automatic #blockN
+		 * ones; a live migration's target points its disks at
+		 * the files of the last increment that way. */
 		add2(sv, "-drive",
 		     xasprintf("file=%s,if=none,id=disk%zu,format=raw,"
-			       "media=%s%s",
-			       epath, i, media, cdrom ? ",readonly=on" : ""));
+			       "media=%s%s,node-name=" HVM_QEMU_NODE_FMT
+			       ",file.node-name=" HVM_QEMU_NODE_FILE,
+			       epath, i, media, cdrom ? ",readonly=on" : "", i,
+			       i));
 		char boot_opt[24] = "";
 		/* Only firmware reads bootindex; a direct boot's loader
 		 * ROM holds index 0 itself. */

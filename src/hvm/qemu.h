@@ -49,6 +49,10 @@
 #define HVM_QEMU_QMP_SOCK "qmp.sock"
 #define HVM_QEMU_QMPC_SOCK "qmp-cmd.sock"
 #define HVM_QEMU_VNC_SOCK "vnc.sock"
+/* The block nodes of hull's -drive N: its raw format node and that
+ * node's file child (printf formats of N, a size_t). */
+#define HVM_QEMU_NODE_FMT "hull-fmt%zu"
+#define HVM_QEMU_NODE_FILE "hull-file%zu"
 /* SmartOS's bound: VNC authentication uses the first 8 characters. */
 #define HVM_QEMU_VNC_PASSWORD_MAX 8
 

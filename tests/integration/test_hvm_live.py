@@ -521,3 +521,85 @@ def test_kvm_supervisor_killed_mid_migration_leaves_the_source(vmhost):
     h.run("vmadm", "migrate", u, "--live", timeout=600)
     assert qemu_pid(h, u) != old
     h.run("vmadm", "stop", "-F", u, timeout=60)
+
+
+def qmp_cmd(h, u, *cmds):
+    """Runs (command, arguments[, fd]) tuples on the kvm VM's QMP command
+    socket (the one hull's agents and vmadm use), fd passed with its
+    command; returns their answers."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(os.path.join(h.root, u, "run", "vm", "qmp-cmd.sock"))
+    f = s.makefile("rw")
+    try:
+        json.loads(f.readline())  # the greeting
+        out = []
+        for c, a, *fds in (("qmp_capabilities", {}),) + cmds:
+            msg = (json.dumps({"execute": c, "arguments": a}) + "\n").encode()
+            if fds:
+                socket.send_fds(s, [msg], fds)
+            else:
+                s.sendall(msg)
+            while "event" in (ans := json.loads(f.readline())):
+                pass
+            out.append(ans)
+        return out[1:]
+    finally:
+        f.close()
+        s.close()
+
+
+def test_kvm_disk_repointed_to_a_new_file(vmhost):
+    """hull names its QEMU's block nodes (hull-fmtN, hull-fileN): a live
+    migration's target points a disk at the files of the last disk
+    increment with blockdev-add and blockdev-reopen, which QEMU 7.2
+    refuses for its automatic node names. The guest's writes then land
+    in the new file, not the old."""
+    h = vmhost
+    u = kvm_guest(h)
+    nodes = {n["node-name"]: n for n in
+             qmp_cmd(h, u, ("query-named-block-nodes", {}))[0]["return"]}
+    assert {"hull-fmt0", "hull-file0"} <= set(nodes), sorted(nodes)
+    old = nodes["hull-file0"]["file"]
+    new = old + ".new"
+    # the guest's disk as it stands (no write in flight: the guest's
+    # shell waits at its prompt)
+    subprocess.run(["cp", "--reflink=auto", "--sparse=always", old, new],
+                   check=True)
+    fd = os.open(new, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        # QEMU runs in its hull, which holds only the files it was
+        # started with: a new one goes to it as a descriptor (add-fd)
+        (fdset,) = qmp_cmd(h, u, ("add-fd", {}, fd))
+        assert "return" in fdset, fdset
+        add, reopen = qmp_cmd(
+            h, u,
+            ("blockdev-add", {"driver": "file", "filename":
+                              f"/dev/fdset/{fdset['return']['fdset-id']}",
+                              "node-name": "hull-file0-new"}),
+            ("blockdev-reopen", {"options": [{
+                "driver": "raw", "node-name": "hull-fmt0",
+                "file": "hull-file0-new"}]}))
+        assert add == {"return": {}} and reopen == {"return": {}}, \
+            (add, reopen)
+        nodes = {n["node-name"]: n for n in
+                 qmp_cmd(h, u, ("query-named-block-nodes", {}))[0]["return"]}
+        # the old file node went with its last user
+        assert nodes["hull-fmt0"]["file"].startswith("/dev/fdset/") and \
+            "hull-file0" not in nodes, nodes
+        mark = f"hull-mark-{os.getpid()}-{time.monotonic_ns()}"
+        # into the disk's last sector, past the guest's partition
+        got = guest_sh(h, u, f"echo {mark} | dd of=/dev/vda bs=512 "
+                       "seek=$(($(cat /sys/block/vda/size) - 1)) "
+                       "conv=fsync 2>/dev/null; echo hull-guest: marked",
+                       "hull-guest: marked")
+        assert got == "hull-guest: marked"
+        with open(new, "rb") as f:
+            assert mark.encode() in f.read()
+        with open(old, "rb") as f:
+            assert mark.encode() not in f.read()
+        assert state(h, u) == "running"
+    finally:
+        os.close(fd)
+        h.run("vmadm", "stop", "-F", u, timeout=60)
+        os.unlink(new)

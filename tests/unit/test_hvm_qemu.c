@@ -146,7 +146,8 @@ static void test_direct_boot_tcg(void **state)
 			    "serial=aaaaaaaabbbbccccdddd");
 	assert_non_null(find(av, "-drive",
 			     "/disks/disk0.img,if=none,"
-			     "id=disk0,format=raw,media=disk"));
+			     "id=disk0,format=raw,media=disk,"
+			     "node-name=hull-fmt0,file.node-name=hull-file0"));
 	assert_non_null(find(av, "-drive", "/disks/d,,1.img,if=none"));
 	assert_string_equal(find(av, "-device", "drive=disk1"),
 			    "ide-hd,drive=disk1,bus=ide.0,unit=0,"
