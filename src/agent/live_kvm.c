@@ -26,6 +26,7 @@
 #include "hvm/qemu.h"
 #include "hvm/qemumig.h"
 #include "hvm/qmp.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
@@ -77,20 +78,6 @@ static int ssl_read_all(SSL *ssl, void *p, size_t n)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* ---- the source ---- */
 
 struct relay {
@@ -117,7 +104,7 @@ static void *relay_thread(void *arg)
 			rl->r = -EPIPE;
 			break;
 		}
-		if (write_all(rl->local, buf + 4, (size_t)n) < 0) {
+		if (hull_write_all(rl->local, buf + 4, (size_t)n) < 0) {
 			rl->r = -EIO;
 			break;
 		}
@@ -348,7 +335,7 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 			r = hull_err_set(err, EPIPE, "the source went away");
 			break;
 		}
-		if (write_all(fd, buf, n) < 0) {
+		if (hull_write_all(fd, buf, n) < 0) {
 			r = hull_err_sys(err, errno, "%s", tmp);
 			break;
 		}

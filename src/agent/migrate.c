@@ -151,20 +151,6 @@ static int ssl_read_all(SSL *ssl, void *p, size_t n, struct hull_err *err)
 	return 0;
 }
 
-static int write_fd_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* ---- the source ---- */
 
 struct sender {
@@ -596,7 +582,7 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 		free(head);
 		return hull_err_set(err, EAGAIN, "cannot start a thread");
 	}
-	bool broken = write_fd_all(sp[0], head, hlen) < 0;
+	bool broken = hull_write_all(sp[0], head, hlen) < 0;
 	free(head);
 	uint8_t *buf = xmalloc(RELAY_BUF);
 	while (!broken) {
@@ -614,7 +600,7 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 			broken = true;
 			break;
 		}
-		if (write_fd_all(sp[0], buf, got) < 0)
+		if (hull_write_all(sp[0], buf, got) < 0)
 			break;
 	}
 	free(buf);

@@ -29,11 +29,11 @@ int hull_file_replace(const char *path, const void *data, size_t len,
 int hull_file_read(const char *path, size_t max, char **out, size_t *len,
 		   struct hull_err *err);
 
-/* mkdir -p; existing directories are fine and keep their modes. */
 /* Writes all len bytes of data to fd, through short writes and EINTR.
  * Returns 0 or -errno. */
 int hull_write_all(int fd, const void *data, size_t len);
 
+/* mkdir -p; existing directories are fine and keep their modes. */
 int hull_mkdir_p(const char *path, mode_t mode, struct hull_err *err);
 
 /* mkdir -p, then path itself gets exactly mode even when it existed (an

@@ -90,6 +90,32 @@ def switch_downtime(src, tgt, u):
             agent_time(src, f"task migrate_switch {u}"))
 
 
+def vmadm_create(node, payload):
+    """vmadm create of payload on node (in its namespace); the uuid."""
+    r = subprocess.run(["ip", "netns", "exec", node.ns, prog("vmadm"),
+                        "create"], input=json.dumps(payload),
+                       env=node.host.env, capture_output=True, text=True,
+                       timeout=180)
+    assert r.returncode == 0, r.stderr
+    return r.stderr.split("Successfully created VM ")[1].split()[0]
+
+
+def register_machine(dc, u, name, brand, server, memory, disk, ip):
+    """The head node's record of alice's running VM u on server, as if
+    CloudAPI had made it."""
+    with dc.db() as c:
+        alice = next(json.loads(v) for (v,) in c.execute(
+            "SELECT value FROM records WHERE bucket='accounts'")
+            if json.loads(v)["login"] == "alice")
+    insert_machine(dc, {
+        "id": u, "name": name, "brand": brand, "state": "running",
+        "owner": alice["uuid"], "server": server, "compute_node": server,
+        "type": "virtualmachine", "memory": memory, "disk": disk,
+        "ips": [ip], "primaryIp": ip, "tags": {}, "metadata": {},
+        "created": "2026-01-01T00:00:00.000Z",
+        "updated": "2026-01-01T00:00:00.000Z"})
+
+
 def make_vm(dc, by_uuid, name, mac, ip):
     """The counting guest created with vmadm on the first node, running,
     registered with the head node; (uuid, source, target)."""
@@ -102,12 +128,7 @@ def make_vm(dc, by_uuid, name, mac, ip):
                "nics": [{"nic_tag": "pub0", "mac": mac,
                          "ips": [ip + "/24"], "primary": True,
                          "model": "virtio"}]}
-    r = subprocess.run(["ip", "netns", "exec", src.ns, prog("vmadm"),
-                        "create"], input=json.dumps(payload),
-                       env=src.host.env, capture_output=True, text=True,
-                       timeout=180)
-    assert r.returncode == 0, r.stderr
-    u = r.stderr.split("Successfully created VM ")[1].split()[0]
+    u = vmadm_create(src, payload)
     workdir = os.path.dirname(os.path.dirname(src.host.root))
     # a count every few ms while 2 MiB are rewritten and checked (a page
     # lost prints "count: LOST")
@@ -115,17 +136,7 @@ def make_vm(dc, by_uuid, name, mac, ip):
                     "test=count delay=2000 dirty=2")
     src.run("vmadm", "start", u)
     wait_console(src.host, u, "count: 20", 180)
-    with dc.db() as c:
-        alice = next(json.loads(v) for (v,) in c.execute(
-            "SELECT value FROM records WHERE bucket='accounts'")
-            if json.loads(v)["login"] == "alice")
-    insert_machine(dc, {
-        "id": u, "name": name, "brand": "bhyve", "state": "running",
-        "owner": alice["uuid"], "server": src_uuid,
-        "compute_node": src_uuid, "type": "virtualmachine", "memory": 64,
-        "disk": 8, "ips": [ip], "primaryIp": ip, "tags": {}, "metadata": {},
-        "created": "2026-01-01T00:00:00.000Z",
-        "updated": "2026-01-01T00:00:00.000Z"})
+    register_machine(dc, u, name, "bhyve", src_uuid, 64, 8, ip)
     return u, src, tgt
 
 

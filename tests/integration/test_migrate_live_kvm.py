@@ -21,18 +21,17 @@ through."""
 import json
 import os
 import socket
-import subprocess
 import threading
 import time
 
-from conftest import prog
 from test_head_api import triton_bin  # noqa: F401  (fixture)
 from test_head_migrate import migration, wait_migration
 from test_hvm_live import TICK, start_ticker
 from test_hvm_snapshot import guest_sh
 from test_hvm_vmadm import READY, console_log, qemu_present, wait_console
-from test_migrate_brands import dc2, insert_machine  # noqa: F401 (fixture)
-from test_migrate_live import agent_time, begin_live, switch_downtime
+from test_migrate_brands import dc2  # noqa: F401 (fixture)
+from test_migrate_live import (agent_time, begin_live, register_machine,
+                               switch_downtime, vmadm_create)
 
 
 class ConsoleTicks:
@@ -107,25 +106,10 @@ def make_kvm(dc, by_uuid, name, mac, ip):
                "nics": [{"nic_tag": "pub0", "mac": mac,
                          "ips": [ip + "/24"], "primary": True,
                          "model": "virtio"}]}
-    r = subprocess.run(["ip", "netns", "exec", src.ns, prog("vmadm"),
-                        "create"], input=json.dumps(payload),
-                       env=src.host.env, capture_output=True, text=True,
-                       timeout=180)
-    assert r.returncode == 0, r.stderr
-    u = r.stderr.split("Successfully created VM ")[1].split()[0]
+    u = vmadm_create(src, payload)
     src.run("vmadm", "start", u)
     wait_console(src.host, u, READY, 180)
-    with dc.db() as c:
-        alice = next(json.loads(v) for (v,) in c.execute(
-            "SELECT value FROM records WHERE bucket='accounts'")
-            if json.loads(v)["login"] == "alice")
-    insert_machine(dc, {
-        "id": u, "name": name, "brand": "kvm", "state": "running",
-        "owner": alice["uuid"], "server": src_uuid,
-        "compute_node": src_uuid, "type": "virtualmachine", "memory": 256,
-        "disk": 16, "ips": [ip], "primaryIp": ip, "tags": {}, "metadata": {},
-        "created": "2026-01-01T00:00:00.000Z",
-        "updated": "2026-01-01T00:00:00.000Z"})
+    register_machine(dc, u, name, "kvm", src_uuid, 256, 16, ip)
     return u, src, tgt
 
 
