@@ -647,12 +647,13 @@ static int cmd_network_pool(int argc, char **argv)
 			owners = optarg;
 			break;
 		case 'N':
-			if (update) {
+			if (!update)
+				rc = usage_error("network-pool %s: bad option",
+						 verb);
+			else
 				json_object_set_new(in, "name",
 						    json_string(optarg));
-				break;
-			}
-			/* fall through */
+			break;
 		default:
 			rc = usage_error("network-pool %s: bad option", verb);
 		}
