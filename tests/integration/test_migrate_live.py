@@ -116,6 +116,21 @@ def register_machine(dc, u, name, brand, server, memory, disk, ip):
         "updated": "2026-01-01T00:00:00.000Z"})
 
 
+def switch_done(dc, triton_bin, name, u, src, tgt, mac, ip):
+    """`triton instance migration switch -w` of name goes through: the VM
+    runs on the target with its MAC and address, stopped on the source."""
+    r = dc.triton(triton_bin, "instance", "migration", "switch", "-w",
+                  name, timeout=300)
+    assert "Done - switch finished" in r.stdout, r.stdout
+    m = migration(dc, triton_bin, name)
+    assert (m["phase"], m["state"]) == ("switch", "successful"), m
+    moved = tgt.vm(u)
+    assert moved["state"] == "running", moved
+    assert moved["nics"][0]["mac"] == mac
+    assert moved["nics"][0]["ips"] == [ip + "/24"]
+    assert src.vm(u)["state"] == "stopped"
+
+
 def make_vm(dc, by_uuid, name, mac, ip):
     """The counting guest created with vmadm on the first node, running,
     registered with the head node; (uuid, source, target)."""
@@ -152,16 +167,7 @@ def test_live_migrate_bhyve_keeps_counting(dc2, triton_bin):  # noqa: F811
               timeout=300)
     assert src.vm(u)["state"] == "running"
     before = wait_count(src, u, counts(src, u)[-1] + 20)
-    r = dc.triton(triton_bin, "instance", "migration", "switch", "-w",
-                  "live0", timeout=300)
-    assert "Done - switch finished" in r.stdout, r.stdout
-    m = migration(dc, triton_bin, "live0")
-    assert (m["phase"], m["state"]) == ("switch", "successful"), m
-    moved = tgt.vm(u)
-    assert moved["state"] == "running", moved
-    assert moved["nics"][0]["mac"] == mac
-    assert moved["nics"][0]["ips"] == [ip + "/24"]
-    assert src.vm(u)["state"] == "stopped"
+    switch_done(dc, triton_bin, "live0", u, src, tgt, mac, ip)
     last_src = counts(src, u)[-1]
     assert last_src >= before
     # The guest goes on on the target from where it paused: counts beyond

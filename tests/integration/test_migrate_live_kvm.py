@@ -25,13 +25,13 @@ import threading
 import time
 
 from test_head_api import triton_bin  # noqa: F401  (fixture)
-from test_head_migrate import migration, wait_migration
+from test_head_migrate import wait_migration
 from test_hvm_live import TICK, start_ticker
 from test_hvm_snapshot import guest_sh
 from test_hvm_vmadm import READY, console_log, qemu_present, wait_console
 from test_migrate_brands import dc2  # noqa: F401 (fixture)
 from test_migrate_live import (agent_time, begin_live, register_machine,
-                               switch_downtime, vmadm_create)
+                               switch_done, switch_downtime, vmadm_create)
 
 
 class ConsoleTicks:
@@ -135,6 +135,21 @@ def wait_ticks(ct, above, timeout=120):
     return ct.ticks[-1][1]
 
 
+def synced_kvm(dc, by_uuid, triton_bin, name, mac, ip):
+    """make_kvm with a shell variable set in the guest, its live
+    migration begun and synced once; (uuid, source, target, the guest's
+    facts before)."""
+    u, src, tgt = make_kvm(dc, by_uuid, name, mac, ip)
+    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
+             "hull-guest: set ")
+    facts = guest_facts(src, u)
+    st, body = begin_live(dc, u)
+    assert st == 201, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", name,
+              timeout=300)
+    return u, src, tgt, facts
+
+
 def test_live_migrate_kvm_keeps_running(dc2, triton_bin):  # noqa: F811
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:11", "203.0.113.243"
@@ -157,16 +172,7 @@ def test_live_migrate_kvm_keeps_running(dc2, triton_bin):  # noqa: F811
     try:
         last_before = wait_ticks(on_src, 0)
         t_switch = time.monotonic()
-        r = dc.triton(triton_bin, "instance", "migration", "switch", "-w",
-                      "klive0", timeout=300)
-        assert "Done - switch finished" in r.stdout, r.stdout
-        m = migration(dc, triton_bin, "klive0")
-        assert (m["phase"], m["state"]) == ("switch", "successful"), m
-        moved = tgt.vm(u)
-        assert moved["state"] == "running", moved
-        assert moved["nics"][0]["mac"] == mac
-        assert moved["nics"][0]["ips"] == [ip + "/24"]
-        assert src.vm(u)["state"] == "stopped"
+        switch_done(dc, triton_bin, "klive0", u, src, tgt, mac, ip)
         src_last = on_src.ticks[-1]
         assert src_last[1] >= last_before
         # The ticker goes on on the target from where the source left it:
@@ -225,14 +231,7 @@ def test_live_kvm_switch_without_target_stays(dc2, triton_bin):  # noqa: F811
     through."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:12", "203.0.113.244"
-    u, src, tgt = make_kvm(dc, by_uuid, "klive1", mac, ip)
-    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
-             "hull-guest: set ")
-    facts = guest_facts(src, u)
-    st, body = begin_live(dc, u)
-    assert st == 201, body
-    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive1",
-              timeout=300)
+    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive1", mac, ip)
     tgt.agent.kill()
     try:
         dc.triton(triton_bin, "instance", "migration", "switch", "klive1")
@@ -292,14 +291,7 @@ def test_live_kvm_target_qemu_killed_stays(dc2, triton_bin):  # noqa: F811
     retried switch then goes through."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:13", "203.0.113.245"
-    u, src, tgt = make_kvm(dc, by_uuid, "klive2", mac, ip)
-    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
-             "hull-guest: set ")
-    facts = guest_facts(src, u)
-    st, body = begin_live(dc, u)
-    assert st == 201, body
-    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive2",
-              timeout=300)
+    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive2", mac, ip)
     stop, killed = threading.Event(), []
     t = threading.Thread(target=kill_incoming_qemu,
                          args=(tgt, u, stop, killed), daemon=True)
@@ -341,14 +333,7 @@ def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin):  # noqa: F811
     target's agent back and no cap, the switch goes through."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:14", "203.0.113.246"
-    u, src, tgt = make_kvm(dc, by_uuid, "klive3", mac, ip)
-    guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
-             "hull-guest: set ")
-    facts = guest_facts(src, u)
-    st, body = begin_live(dc, u)
-    assert st == 201, body
-    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "klive3",
-              timeout=300)
+    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive3", mac, ip)
     dc.adm("migration", "limit", u, "160")
     part = os.path.join(tgt.host.root, "var", "agent",
                         f"live-{u}.vmstate.part")
