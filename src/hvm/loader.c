@@ -213,7 +213,6 @@ struct child_args {
 
 static _Noreturn void child_main(const struct child_args *a, pid_t parent)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(1);
 	sigset_t none;
@@ -437,7 +436,11 @@ int hvm_loader_start(const struct hvm_loader_cfg *cfg, struct hvm_loader **out,
 	pid_t parent = getpid();
 	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0) {
-		/* Only system calls before child_main: descriptors first. */
+		/* Only system calls before child_main. The parent-death
+		 * signal first: until the descriptors below are closed this
+		 * child holds the supervisor's lock, which must not outlive
+		 * the supervisor. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 		int keep[] = {sp[1], l->disk_fd, l->kfd, l->ifd};
 		int tmp[4];
 		for (int i = 0; i < 4; i++)

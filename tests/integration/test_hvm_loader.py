@@ -173,9 +173,19 @@ def children(pid):
     return out
 
 
+def sandboxed(pid):
+    """Whether the loader has put its seccomp filter on: by then it has
+    closed every inherited descriptor (the supervisor's lock among them)
+    and holds its parent-death signal. A loader stopped in the instant
+    after its clone would keep the lock after its supervisor died."""
+    with open(f"/proc/{pid}/status") as f:
+        return "\nSeccomp:\t2\n" in f.read()
+
+
 def find_loader(h, u, timeout=30):
-    """The boot loader: the supervisor's child in a user namespace of its
-    own (the emulator and the metadata server come after it)."""
+    """The boot loader, once sandboxed: the supervisor's child in a user
+    namespace of its own (the emulator and the metadata server come after
+    it)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         sv = supervisor_pid(h, u)
@@ -186,7 +196,8 @@ def find_loader(h, u, timeout=30):
                 own = None
             for c in children(sv):
                 try:
-                    if own and os.readlink(f"/proc/{c}/ns/user") != own:
+                    if (own and os.readlink(f"/proc/{c}/ns/user") != own
+                            and sandboxed(c)):
                         return c
                 except OSError:
                     pass
