@@ -36,7 +36,7 @@ static void report(const char *step)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	char l[512];
-	long text = 0, text_size = 0, other = 0, all = 0;
+	long text = 0, text_size = 0, other = 0, all = 0, anon = 0;
 	bool crypto = false, exec = false;
 	while (f && fgets(l, sizeof(l), f)) {
 		char *sp = strchr(l, ' '), *dash = strchr(l, '-');
@@ -45,6 +45,8 @@ static void report(const char *step)
 			exec = sp[3] == 'x';
 		} else if (!strncmp(l, "Size:", 5) && crypto && exec) {
 			text_size += atol(l + 5);
+		} else if (!strncmp(l, "Anonymous:", 10)) {
+			anon += atol(l + 10);
 		} else if (!strncmp(l, "Rss:", 4)) {
 			long kb = atol(l + 4);
 			all += kb;
@@ -56,9 +58,9 @@ static void report(const char *step)
 	}
 	if (f)
 		fclose(f);
-	printf("%-14s Rss %5ld KiB; libcrypto: text %4ld of %4ld KiB, "
-	       "the rest %4ld KiB\n",
-	       step, all, text, text_size, other);
+	printf("%-14s Rss %5ld KiB (anonymous %4ld); libcrypto: text %4ld of "
+	       "%4ld KiB, the rest %4ld KiB\n",
+	       step, all, anon, text, text_size, other);
 }
 
 /* The filter: the default provider's algorithms that these names start. */
@@ -79,6 +81,7 @@ static const struct {
 };
 static OSSL_PROVIDER *inner;
 static OSSL_ALGORITHM *kept[OSSL_OP__HIGHEST + 1];
+static size_t offered[OSSL_OP__HIGHEST + 1], n_kept[OSSL_OP__HIGHEST + 1];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* names: "NAME:ALIAS:OID..."; any of them may be the one kept. */
@@ -106,7 +109,8 @@ static const OSSL_ALGORITHM *query(void *provctx, int op, int *no_cache)
 	pthread_mutex_lock(&lock);
 	if (!kept[op]) {
 		int nc;
-		const OSSL_ALGORITHM *a = OSSL_PROVIDER_query_operation(inner, op, &nc);
+		const OSSL_ALGORITHM *a =
+		    OSSL_PROVIDER_query_operation(inner, op, &nc);
 		size_t n = 0, k = 0;
 		while (a && a[n].algorithm_names)
 			n++;
@@ -114,6 +118,8 @@ static const OSSL_ALGORITHM *query(void *provctx, int op, int *no_cache)
 		for (size_t i = 0; i < n; i++)
 			if (wanted(op, a[i].algorithm_names))
 				kept[op][k++] = a[i];
+		offered[op] = n;
+		n_kept[op] = k;
 	}
 	pthread_mutex_unlock(&lock);
 	return kept[op];
@@ -170,8 +176,8 @@ static int fail(const char *what)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4 || (strcmp(argv[1], "default") &&
-			  strcmp(argv[1], "filtered")))
+	if (argc != 4 ||
+	    (strcmp(argv[1], "default") && strcmp(argv[1], "filtered")))
 		return fail("usage: tls-rss default|filtered CERT KEY");
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
@@ -210,6 +216,12 @@ int main(int argc, char **argv)
 		return fail("ping");
 	report("one request");
 	printf("%s %s\n", SSL_get_version(s), SSL_get_cipher(s));
+	for (int op = 0; op <= OSSL_OP__HIGHEST; op++)
+		if (kept[op])
+			printf(
+			    "operation %d: %zu of the default provider's %zu "
+			    "algorithms offered\n",
+			    op, n_kept[op], offered[op]);
 	int st;
 	waitpid(child, &st, 0);
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : fail("the server");
