@@ -3,7 +3,7 @@
  * costs a process in resident memory, and whether giving OpenSSL fewer
  * algorithms lowers it (issue 14: hull-agent over https).
  *
- * usage: tls-rss default|filtered CERT KEY
+ * usage: tls-rss default|filtered|gnutls CERT KEY
  *
  * A child forked before any OpenSSL use serves TLS on one end of a
  * socketpair with CERT and KEY; this process is the client on the other
@@ -14,7 +14,9 @@
  * TLS 1.2/1.3 client with ECDHE and AES-GCM or ChaCha20-Poly1305 needs,
  * so only those are constructed. After each step the client prints its
  * VmRSS and the resident part of libcrypto's text and of its other
- * mappings, from /proc/self/smaps.
+ * mappings, from /proc/self/smaps. "gnutls" (built with -DWITH_GNUTLS,
+ * which links GnuTLS as well) is the same client with GnuTLS, the other
+ * TLS library Debian's libmicrohttpd brings to hull.
  */
 #define _GNU_SOURCE
 #include <openssl/core.h>
@@ -23,6 +25,9 @@
 #include <openssl/provider.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#ifdef WITH_GNUTLS
+#include <gnutls/gnutls.h>
+#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +68,7 @@ static void report(const char *step)
 	       step, all, anon, text, text_size, other);
 }
 
-/* The filter: the default provider's algorithms that these names start. */
+/* The filter: the default provider's algorithms with one of these names. */
 static const struct {
 	int op;
 	const char *names[8];
@@ -174,11 +179,52 @@ static int fail(const char *what)
 	return 1;
 }
 
+#ifdef WITH_GNUTLS
+static int gnutls_client(int fd, const char *ca)
+{
+	gnutls_certificate_credentials_t cred;
+	gnutls_session_t s;
+	if (gnutls_global_init() < 0 ||
+	    gnutls_certificate_allocate_credentials(&cred) < 0 ||
+	    gnutls_certificate_set_x509_trust_file(cred, ca,
+						   GNUTLS_X509_FMT_PEM) != 1 ||
+	    gnutls_init(&s, GNUTLS_CLIENT) < 0 ||
+	    gnutls_set_default_priority(s) < 0 ||
+	    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) < 0)
+		return fail("GnuTLS");
+	report("GnuTLS ready");
+	gnutls_session_set_verify_cert(s, "localhost", 0);
+	gnutls_transport_set_int(s, fd);
+	int r;
+	do
+		r = gnutls_handshake(s);
+	while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0)
+		return fail(gnutls_strerror(r));
+	report("handshake");
+	char buf[16];
+	ssize_t got;
+	if (gnutls_record_send(s, "ping", 4) != 4)
+		return fail("ping");
+	do
+		got = gnutls_record_recv(s, buf, sizeof(buf));
+	while (got == GNUTLS_E_AGAIN || got == GNUTLS_E_INTERRUPTED);
+	if (got != 4)
+		return fail(got < 0 ? gnutls_strerror((int)got) : "pong");
+	report("one request");
+	char *d = gnutls_session_get_desc(s);
+	printf("%s\n", d);
+	gnutls_free(d);
+	return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	if (argc != 4 ||
-	    (strcmp(argv[1], "default") && strcmp(argv[1], "filtered")))
-		return fail("usage: tls-rss default|filtered CERT KEY");
+	    (strcmp(argv[1], "default") && strcmp(argv[1], "filtered") &&
+	     strcmp(argv[1], "gnutls")))
+		return fail("usage: tls-rss default|filtered|gnutls CERT KEY");
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return fail("socketpair");
@@ -189,6 +235,16 @@ int main(int argc, char **argv)
 	}
 	close(sv[1]);
 	report("start");
+	if (!strcmp(argv[1], "gnutls")) {
+#ifdef WITH_GNUTLS
+		int r = gnutls_client(sv[0], argv[2]);
+		int st;
+		waitpid(child, &st, 0);
+		return r;
+#else
+		return fail("gnutls: built without -DWITH_GNUTLS");
+#endif
+	}
 	OSSL_LIB_CTX *lc = NULL;
 	if (!strcmp(argv[1], "filtered")) {
 		lc = OSSL_LIB_CTX_new();
