@@ -209,6 +209,36 @@ static int check_members(struct store *s, json_t *want, json_t *owners,
 	return r;
 }
 
+/*
+ * Rewrites each member network as it is, on its etag. A network delete
+ * that checked for pools before this pool was committed then fails on
+ * its own etag (network delete_txn), or this write fails on a network
+ * deleted meanwhile: on PostgreSQL, where two transactions run at once,
+ * no pool can name a network that is gone. Either side retries.
+ */
+static int members_touch(struct store *s, json_t *ids, struct hull_err *err)
+{
+	size_t i;
+	json_t *id;
+	json_array_foreach(ids, i, id)
+	{
+		json_t *n = NULL;
+		char *etag = NULL;
+		const char *nid = json_string_value(id);
+		int r = store_get(s, "networks", nid, &n, &etag, err);
+		if (r == 0)
+			r = store_put(s, "networks", nid, n, etag, NULL, err);
+		else if (r == -ENOENT)
+			r = hull_err_set(err, ECANCELED, "network %s: deleted",
+					 nid);
+		json_decref(n);
+		free(etag);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* A name no other pool and no network has. */
 static int name_free(struct store *s, const char *name, const char *self,
 		     struct hull_err *err)
@@ -339,11 +369,27 @@ static int pool_write_txn(struct store *s, void *arg)
 				 "a network pool must match");
 	free(keep_family);
 	if (r == 0)
+		r = members_touch(s, json_object_get(rec, "networks"), c->err);
+	if (r == 0)
 		r = store_put(s, "network_pools", hull_json_str(rec, "id", ""),
 			      rec, c->old ? NULL : "", NULL, c->err);
 	if (r == 0)
 		c->rec = json_incref(rec);
 	json_decref(rec);
+	return r;
+}
+
+/* Runs a pool's write, again while it meets a concurrent network
+ * delete (members_touch). */
+static int pool_write(struct store *s, struct pool_ctx *c,
+		      struct hull_err *err)
+{
+	int r = -ECANCELED;
+	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
+		json_decref(c->rec);
+		c->rec = NULL;
+		r = store_txn(s, pool_write_txn, c, err);
+	}
 	return r;
 }
 
@@ -357,7 +403,7 @@ int head_pool_create(struct store *s, json_t *in, json_t **rec,
 		return hull_err_set(err, EINVAL,
 				    "a network pool needs a name and networks");
 	struct pool_ctx c = {in, NULL, NULL, NULL, err};
-	r = store_txn(s, pool_write_txn, &c, err);
+	r = pool_write(s, &c, err);
 	if (r == 0 && rec)
 		*rec = json_incref(c.rec);
 	json_decref(c.rec);
@@ -372,7 +418,7 @@ int head_pool_update(struct store *s, json_t *pool, json_t *in, json_t **rec,
 		return r;
 	struct pool_ctx c = {in, pool, hull_json_str(pool, "id", ""), NULL,
 			     err};
-	r = store_txn(s, pool_write_txn, &c, err);
+	r = pool_write(s, &c, err);
 	if (r == 0 && rec)
 		*rec = json_incref(c.rec);
 	json_decref(c.rec);

@@ -512,15 +512,25 @@ int head_network_create(struct store *s, json_t *in, const char *owner,
 
 struct del_ctx {
 	const char *id;
+	char *etag; /* the network's, as read in the transaction */
 	struct hull_err *err;
 };
 
 static int delete_txn(struct store *s, void *arg)
 {
 	struct del_ctx *c = arg;
-	json_t *used = NULL, *pool = NULL;
+	json_t *used = NULL, *pool = NULL, *net = NULL;
+	/* Deleted on the etag read before the pools are: a pool that names
+	 * it, committed meanwhile, has rewritten it (netpools.c
+	 * members_touch), and the delete is tried again. */
+	free(c->etag);
+	c->etag = NULL;
+	int r = store_get(s, "networks", c->id, &net, &c->etag, c->err);
+	json_decref(net);
+	if (r < 0)
+		return r;
 	/* NAPI refuses to delete a network a pool names (InUse). */
-	int r = head_pool_naming(s, c->id, &pool, c->err);
+	r = head_pool_naming(s, c->id, &pool, c->err);
 	if (r == 0 && pool)
 		r = hull_err_set(c->err, EBUSY,
 				 "network %s is in use by network pool %s",
@@ -562,13 +572,17 @@ static int delete_txn(struct store *s, void *arg)
 	free(who);
 	if (r < 0)
 		return r;
-	return store_del(s, "networks", c->id, NULL, c->err);
+	return store_del(s, "networks", c->id, c->etag, c->err);
 }
 
 int head_network_delete(struct store *s, const char *id, struct hull_err *err)
 {
-	struct del_ctx c = {id, err};
-	return store_txn(s, delete_txn, &c, err);
+	struct del_ctx c = {id, NULL, err};
+	int r = -ECANCELED;
+	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++)
+		r = store_txn(s, delete_txn, &c, err);
+	free(c.etag);
+	return r;
 }
 
 /* The ips records of net as an object ip -> record. */

@@ -18,8 +18,8 @@ import threading
 
 import pytest
 
-from test_head_api import (head, pgcluster, populate, request,  # noqa: F401
-                           ssh_key, triton, triton_bin)
+from test_head_api import (Head, head, pgcluster, populate,  # noqa: F401
+                           request, ssh_key, triton, triton_bin)
 from test_networks import two_accounts
 
 
@@ -417,3 +417,53 @@ def test_operator_endpoints_make_and_delete_pools(head, workdir):  # noqa: F811
     st, body, _ = request(head, "GET", f"/alice/networks/{pool['id']}",
                           akey, aid)
     assert st == 404, body
+
+
+def test_pool_create_racing_a_network_delete(head, workdir):  # noqa: F811
+    """A pool made while its network is deleted, at the same moment
+    through two hull-api processes on one database: exactly one of the
+    two wins, and no pool ever names a network that is gone (on
+    PostgreSQL the two transactions run at once; each rewrites or
+    deletes the network on its etag)."""
+    home = os.path.join(workdir, "home")
+    okey, _p, ofp = ssh_key(home, "ed25519", "admin")
+    head.adm("user", "key-add", "admin", okey + ".pub")
+    nets = [small_net(head, f"r{i}", f"198.51.100.{8 * i}/29")
+            for i in range(24)]
+    head.start()
+    other = Head(head.host, head.db)
+    other.log = os.path.join(workdir, "hull-api-2.log")
+    other.start()
+    oid = f"/admin/keys/{ofp}"
+
+    def one(i, n):
+        go = threading.Barrier(2)
+
+        def pool():
+            go.wait()
+            return request(head, "POST", "/admin/networks", okey, oid,
+                           body={"name": f"p{i}",
+                                 "networks": [n["id"]]})[0]
+
+        def delete():
+            go.wait()
+            return request(other, "DELETE",
+                           f"/admin/networks/{n['id']}", okey, oid)[0]
+
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            fp, fd = ex.submit(pool), ex.submit(delete)
+            return fp.result(), fd.result()
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            got = list(ex.map(lambda a: one(*a), enumerate(nets)))
+    finally:
+        other.stop()
+    for sp, sd in got:
+        assert (sp, sd) in ((201, 409), (409, 204)), got
+    left = {n["id"] for n in json.loads(
+        head.adm("-j", "network", "list").out)}
+    pools = json.loads(head.adm("-j", "network-pool", "list").out)
+    assert len(pools) == sum(sp == 201 for sp, _ in got)
+    for p in pools:
+        assert set(p["networks"]) <= left, (p, left)
