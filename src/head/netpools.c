@@ -381,8 +381,7 @@ static int pool_write_txn(struct store *s, void *arg)
 
 /* Runs a pool's write, again while it meets a concurrent network
  * delete (members_touch). */
-static int pool_write(struct store *s, struct pool_ctx *c,
-		      struct hull_err *err)
+static int pool_write(struct store *s, struct pool_ctx *c, struct hull_err *err)
 {
 	int r = -ECANCELED;
 	for (int tries = 0; tries < 8 && r == -ECANCELED; tries++) {
