@@ -41,6 +41,41 @@ static int set_autoboot(const char *uuid, bool on, struct hull_err *err)
 	return r;
 }
 
+/*
+ * set_autoboot(uuid, true) for a start, in one fsync instead of two
+ * (inst_record_save_stored_ordered): a crash leaves the old record or the
+ * new one, whole, and only a crash within the pool's commit interval of
+ * the start (btrfs: 30 s) loses the flag, as a crash within ZFS's 5 s
+ * does for SmartOS's zonecfg. The record is edited as stored, its side
+ * files untouched. 1: changed, 0: it was so already, < 0: failed.
+ */
+static int set_autoboot_on(const char *uuid, struct hull_err *err)
+{
+	struct hull_err e2;
+	json_t *rec = inst_record_load_stored(uuid, &e2);
+	if (!rec) {
+		/* no record yet: the pending one of a create (set_autoboot
+		 * leaves it alone) */
+		if (e2.code == ENOENT)
+			return set_autoboot(uuid, true, err);
+		if (err)
+			*err = e2;
+		return -e2.code;
+	}
+	int r = 0;
+	if (!hull_json_bool(rec, "autoboot", false)) {
+		char now[32];
+		vm_time_iso(now);
+		json_object_set_new(rec, "autoboot", json_true());
+		json_object_set_new(rec, "last_modified", json_string(now));
+		r = inst_record_save_stored_ordered(rec, err);
+		if (r == 0)
+			r = 1;
+	}
+	json_decref(rec);
+	return r;
+}
+
 int inst_start_locked(const char *uuid, const struct hull_progress *pr,
 		      struct hull_err *err)
 {
@@ -51,12 +86,12 @@ int inst_start_locked(const char *uuid, const struct hull_progress *pr,
 	int r = supervisor_spawn(uuid, &sp, err);
 	if (r < 0)
 		return r;
-	/* autoboot is recorded (two fsyncs) while the supervisor boots the
+	/* autoboot is recorded (one fsync) while the supervisor boots the
 	 * zone on another CPU, and put back if the boot fails. The
 	 * supervisor reads the record once, old or new: either is whole,
-	 * and they differ in autoboot only. */
+	 * and they differ in autoboot and last_modified only. */
 	struct hull_err aerr = {0};
-	int ar = set_autoboot(uuid, true, &aerr);
+	int ar = set_autoboot_on(uuid, &aerr);
 	if ((r = supervisor_spawn_wait(&sp, err)) < 0) {
 		if (ar > 0)
 			set_autoboot(uuid, false, NULL);
