@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 
+#include "lib/digest.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
@@ -88,12 +88,7 @@ static void cache_swap(struct vm_mdfiles_cache *c,
 
 static void sha256_hex(const void *data, size_t len, char out[SHA_HEX + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		abort(); /* only when libcrypto itself is broken */
-	for (unsigned i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hull_sha256_hex(data, len, out);
 }
 
 static bool sha_valid(const char *s)

@@ -291,14 +291,14 @@ def test_failed_and_killed_starts_leak_nothing(zhost):
 # The libraries only image, download and firewall work needs (src/lib/dl.h)
 # and the objects that come with them.
 HEAVY = ("libcurl", "libarchive", "libnftables", "libxml2", "libicu",
-         "libgnutls", "libldap", "libgssapi")
+         "libgnutls", "libldap", "libgssapi", "libcrypto")
 
 
 def test_start_maps_no_image_or_firewall_library(zhost, workdir):
     """`vmadm start` of a zone without NICs, and the supervisor it starts,
-    never load libcurl, libarchive or libnftables (nor what they drag in:
-    libxml2, ICU, GnuTLS, LDAP, Kerberos): they are loaded on first use,
-    and a start uses none of them. The dynamic loader names every object
+    never load libcurl, libarchive, libnftables or libcrypto (nor what
+    they drag in: libxml2, ICU, GnuTLS, LDAP, Kerberos): they are loaded on
+    first use, and a start uses none of them. The dynamic loader names every object
     vmadm maps, linked or dlopen()ed (LD_DEBUG=files, on stderr); the
     supervisor, which runs on, is read in /proc/PID/maps."""
     u = create(zhost, bb(zhost, autoboot=False))
@@ -320,3 +320,4 @@ def test_start_maps_no_image_or_firewall_library(zhost, workdir):
                   os.path.join(workdir, "img"), u, "name=bb2", "version=1",
                   env={"LD_DEBUG": "files"})
     assert "file=libarchive.so.13" in r.err
+    assert "file=libcrypto.so.3" in r.err  # the image file's SHA-1
