@@ -110,6 +110,58 @@ def test_start_stop_and_derived_state(zhost):
     assert info["status"]["state"] == "running"
 
 
+def crash_image_record(host, u, name):
+    """The record files of u in what the pool's disk holds now, as a power
+    cut would leave it: a copy of the pool's backing file (the loop
+    device's writes, not the page cache of btrfs), mounted on a loop
+    device of its own (a clone of a mounted btrfs: its temporary fsid).
+    Returns {file name in config/: its text}."""
+    img = os.path.join(host.workdir, name + ".img")
+    mnt = os.path.join(host.workdir, name)
+    subprocess.run(["cp", "--sparse=always",
+                    os.path.join(host.workdir, "pool.img"), img], check=True)
+    os.makedirs(mnt)
+    dev = subprocess.run(["losetup", "-f", "--show", img], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    try:
+        # read-write: mounting replays the log tree, where fsync put data
+        subprocess.run(["mount", "-t", "btrfs", dev, mnt], check=True)
+        try:
+            cfg = os.path.join(mnt, u, "config")
+            out = {}
+            for f in os.listdir(cfg):
+                if f.startswith("vm.json"):
+                    with open(os.path.join(cfg, f)) as fh:
+                        out[f] = fh.read()
+            return out
+        finally:
+            subprocess.run(["umount", mnt], check=True)
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=True)
+        os.unlink(img)
+
+
+def test_start_autoboot_survives_a_crash_once_committed(zhost):
+    """vmadm start writes autoboot in one fsync (docs/internals.md): right
+    after it, a crash leaves vm.json whole, old or new, and the new record
+    whole on disk (renamed already, or still under its temp name); once
+    the pool has committed (a sync), a crash leaves autoboot true."""
+    u = create(zhost, bb(zhost, autoboot=False, alias="crash"))
+    os.sync()
+    zhost.run("vmadm", "start", u)
+    assert get(zhost, u)["autoboot"] is True
+    files = crash_image_record(zhost, u, "crash1")
+    recs = {f: json.loads(t) for f, t in files.items()}  # every one whole
+    assert recs["vm.json"]["uuid"] == u
+    assert recs["vm.json"]["autoboot"] in (False, True)
+    assert any(r["autoboot"] is True and r["alias"] == "crash"
+               for r in recs.values())
+    os.sync()
+    files = crash_image_record(zhost, u, "crash2")
+    assert json.loads(files["vm.json"])["autoboot"] is True
+    zhost.run("vmadm", "stop", u, "-F")
+
+
 def test_delete_running_zone_leaves_nothing(zhost):
     u = create(zhost, bb(zhost))
     assert state(zhost, u) == "running"
