@@ -17,6 +17,7 @@
 
 #include "inst/record.h"
 #include "inst/txn.h"
+#include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/lock.h"
 #include "lib/xalloc.h"
@@ -76,16 +77,31 @@ static int set_autoboot_on(const char *uuid, struct hull_err *err)
 	return r;
 }
 
-int inst_start_locked(const char *uuid, const struct hull_progress *pr,
-		      struct hull_err *err)
+/* fsync of the record's folder after a create's first record, 0 or < 0. */
+static int sync_config(const char *uuid, struct hull_err *err)
+{
+	_cleanup_free_ char *dir = inst_config_dir(uuid);
+	return hull_fsync_dir(dir, err);
+}
+
+/* first: the record was just written by vm_record_save_first. */
+static int start_locked(const char *uuid, bool first,
+			const struct hull_progress *pr, struct hull_err *err)
 {
 	if (supervisor_alive(uuid))
-		return 1;
+		return first ? sync_config(uuid, err) : 1;
 	inst_progress(pr, HULL_STEP_BOOT, uuid, NULL);
 	struct supervisor_spawn sp;
 	int r = supervisor_spawn(uuid, &sp, err);
-	if (r < 0)
+	if (r < 0) {
+		if (first)
+			sync_config(uuid, NULL);
 		return r;
+	}
+	/* A create's record: its rename made durable on this CPU while the
+	 * supervisor boots on another. */
+	struct hull_err serr = {0};
+	int sr = first ? sync_config(uuid, &serr) : 0;
 	/* autoboot is recorded (one fsync) while the supervisor boots the
 	 * zone on another CPU, and put back if the boot fails. The
 	 * supervisor reads the record once, old or new: either is whole,
@@ -98,12 +114,24 @@ int inst_start_locked(const char *uuid, const struct hull_progress *pr,
 		return r;
 	}
 	inst_progress(pr, HULL_STEP_RUNNING, uuid, NULL);
-	if (ar < 0) {
+	if (sr < 0 || ar < 0) {
 		if (err)
-			*err = aerr;
-		return ar;
+			*err = sr < 0 ? serr : aerr;
+		return sr < 0 ? sr : ar;
 	}
 	return 0;
+}
+
+int inst_start_locked(const char *uuid, const struct hull_progress *pr,
+		      struct hull_err *err)
+{
+	return start_locked(uuid, false, pr, err);
+}
+
+int inst_start_locked_first(const char *uuid, const struct hull_progress *pr,
+			    struct hull_err *err)
+{
+	return start_locked(uuid, true, pr, err);
 }
 
 int inst_stop_locked(const char *uuid, bool force, int timeout,

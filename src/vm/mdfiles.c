@@ -339,8 +339,8 @@ static void sweep(const char *mdir, json_t *named)
 		rmdir(mdir);
 }
 
-int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
-		    struct hull_err *err)
+static int save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
+		bool first, struct hull_err *err)
 {
 	_cleanup_free_ char *copy = xstrdup(path);
 	const char *dir = dirname(copy);
@@ -432,12 +432,15 @@ int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
 	if (r == 0) {
 		if (json_object_size(refs))
 			json_object_set(out, VM_MDFILES_PROP, refs);
-		r = hull_json_save_file(path, out, err);
+		r = first ? hull_json_save_file_ordered(path, out, err)
+			  : hull_json_save_file(path, out, err);
 	}
-	if (r == 0) {
+	/* A first record replaced none: no file of an older one to remove
+	 * (and its rename is not durable yet, so none may go). */
+	if (r == 0 && !first)
 		sweep(mdir, named);
+	if (r == 0)
 		cache_swap(c, &fresh);
-	}
 	free(cands);
 	json_decref(fresh.by_sha);
 	json_decref(fresh.by_ptr);
@@ -445,4 +448,15 @@ int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
 	json_decref(refs);
 	json_decref(out);
 	return r;
+}
+
+int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
+		    struct hull_err *err)
+{
+	return save(path, rec, c, false, err);
+}
+
+int vm_mdfiles_save_first(const char *path, json_t *rec, struct hull_err *err)
+{
+	return save(path, rec, NULL, true, err);
 }

@@ -162,6 +162,19 @@ def test_start_autoboot_survives_a_crash_once_committed(zhost):
     zhost.run("vmadm", "stop", u, "-F")
 
 
+def test_create_record_survives_a_crash_at_once(zhost):
+    """vmadm create returns with the record durable, as before its folder's
+    fsync ran beside the supervisor's boot: a crash image taken right
+    after it (no sync) holds the record, for a create that starts the
+    instance and for one that does not."""
+    for boot in (True, False):
+        u = create(zhost, bb(zhost, autoboot=boot, alias=f"c{boot}"))
+        files = crash_image_record(zhost, u, f"create{boot}")
+        rec = json.loads(files["vm.json"])
+        assert rec["uuid"] == u and rec["alias"] == f"c{boot}"
+        assert rec["autoboot"] is boot
+
+
 def test_delete_running_zone_leaves_nothing(zhost):
     u = create(zhost, bb(zhost))
     assert state(zhost, u) == "running"
