@@ -26,8 +26,8 @@ struct hull_digest *hull_digest_new(enum hull_digest_alg alg,
 {
 	if (hull_dl_open(&crypto, err) < 0)
 		return NULL;
-	const EVP_MD *md = alg == HULL_DIGEST_SHA1 ? CRYPTO(EVP_sha1)()
-						   : CRYPTO(EVP_sha256)();
+	const EVP_MD *md =
+	    alg == HULL_DIGEST_SHA1 ? CRYPTO(EVP_sha1)() : CRYPTO(EVP_sha256)();
 	EVP_MD_CTX *ctx = CRYPTO(EVP_MD_CTX_new)();
 	if (!ctx || CRYPTO(EVP_DigestInit_ex)(ctx, md, NULL) != 1) {
 		CRYPTO(EVP_MD_CTX_free)(ctx);

@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "lib/digest.h"
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
