@@ -5,13 +5,13 @@
 #include "hvm/qemustate.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/digest.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
 
@@ -109,11 +109,11 @@ int hvm_qemu_state_digest(int fd, struct hvm_qemu_state_sum *out,
 {
 	enum { CHUNK = 1 << 20 };
 	uint8_t *buf = xmalloc(CHUNK);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct hull_digest *d = hull_digest_new(HULL_DIGEST_SHA256, err);
 	int r = 0;
 	uint64_t off = 0;
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		r = hull_err_set(err, ENOMEM, "state file: SHA-256");
+	if (!d) {
+		r = hull_err_prefix(err, "state file");
 		goto out;
 	}
 	for (;;) {
@@ -133,21 +133,17 @@ int hvm_qemu_state_digest(int fd, struct hvm_qemu_state_sum *out,
 					 "of version 3");
 			goto out;
 		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		hull_digest_update(d, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
 	if (off == 0) {
 		r = hull_err_set(err, EINVAL, "state file: empty");
 		goto out;
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	for (unsigned i = 0; i < mdlen && i < 32; i++)
-		snprintf(out->sha256 + 2 * i, 3, "%02x", md[i]);
+	hull_digest_hex(d, out->sha256);
 	out->size = off;
 out:
-	EVP_MD_CTX_free(ctx);
+	hull_digest_free(d);
 	free(buf);
 	return r;
 }

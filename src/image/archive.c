@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,36 +18,32 @@
 #include "image/install.h"
 #include "image/oci.h"
 #include "image/unpack.h"
+#include "lib/digest.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
 #include "lib/xalloc.h"
 
 struct sha256_tap {
-	EVP_MD_CTX *ctx;
+	struct hull_digest *d;
 };
 
 static void sha256_feed(void *ctx, const void *buf, size_t len)
 {
-	EVP_DigestUpdate(((struct sha256_tap *)ctx)->ctx, buf, len);
+	hull_digest_update(((struct sha256_tap *)ctx)->d, buf, len);
 }
 
 static void sha256_end(struct sha256_tap *t, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	EVP_DigestFinal_ex(t->ctx, md, &n);
-	EVP_MD_CTX_free(t->ctx);
-	for (unsigned i = 0; i < n && i < 32; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[64] = '\0';
+	hull_digest_hex(t->d, out);
+	hull_digest_free(t->d);
 }
 
 static void sha256_begin(struct sha256_tap *t)
 {
-	t->ctx = EVP_MD_CTX_new();
-	if (!t->ctx || EVP_DigestInit_ex(t->ctx, EVP_sha256(), NULL) != 1)
-		abort();
+	t->d = hull_digest_new(HULL_DIGEST_SHA256, NULL);
+	if (!t->d)
+		abort(); /* libcrypto missing: a broken install */
 }
 
 /* Reads the config blob, checking its digest when it is named by one. */

@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "image/manifest.h"
 #include "image/store.h"
 #include "image/unpack.h"
+#include "lib/digest.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/root.h"
@@ -154,32 +154,29 @@ fail:
 /* ---- install -m -f ---- */
 
 struct sha1_tap {
-	EVP_MD_CTX *ctx;
+	struct hull_digest *d;
 	uint64_t bytes;
 };
 
 static void sha1_feed(void *ctx, const void *buf, size_t len)
 {
 	struct sha1_tap *s = ctx;
-	EVP_DigestUpdate(s->ctx, buf, len);
+	hull_digest_update(s->d, buf, len);
 	s->bytes += len;
 }
 
 static void sha1_hex(struct sha1_tap *s, char out[41])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	EVP_DigestFinal_ex(s->ctx, md, &n);
-	for (unsigned i = 0; i < n && i < 20; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	out[40] = '\0';
+	char hex[HULL_DIGEST_HEX_MAX];
+	hull_digest_hex(s->d, hex); /* 40 digits */
+	memcpy(out, hex, 41);
 }
 
 static void sha1_init(struct sha1_tap *s)
 {
-	s->ctx = EVP_MD_CTX_new();
-	if (!s->ctx || EVP_DigestInit_ex(s->ctx, EVP_sha1(), NULL) != 1)
-		abort();
+	s->d = hull_digest_new(HULL_DIGEST_SHA1, NULL);
+	if (!s->d)
+		abort(); /* libcrypto missing: a broken install */
 	s->bytes = 0;
 }
 
@@ -207,7 +204,7 @@ int image_file_sha1(const char *path, char out[41], struct hull_err *err)
 	free(buf);
 	close(fd);
 	sha1_hex(&s, out);
-	EVP_MD_CTX_free(s.ctx);
+	hull_digest_free(s.d);
 	return r;
 }
 
@@ -286,7 +283,7 @@ int image_install_file(struct pool *pool, json_t *manifest, const char *file,
 		sha1_finish_fd(&s, fd);
 	char got[41];
 	sha1_hex(&s, got);
-	EVP_MD_CTX_free(s.ctx);
+	hull_digest_free(s.d);
 	if (strcasecmp(got, want_sha1) != 0) {
 		/* The bytes are not what the manifest describes: that is the
 		 * problem to report, whatever unpacking made of them. */

@@ -198,7 +198,9 @@ static int create_instance(struct pool *pool, json_t *vm,
 		goto undo;
 	if (hvm && (r = inst_hvm_disks_make(vm, err)) < 0)
 		goto undo;
-	r = vm_record_save(vm, err);
+	/* Its folder is fsync'd by hull_instance_create, while the
+	 * supervisor boots when it starts the instance. */
+	r = vm_record_save_first(vm, err);
 	if (r < 0)
 		goto undo;
 	inst_progress(pr, HULL_STEP_RECORD, uuid, NULL);
@@ -273,6 +275,7 @@ int hull_instance_create(json_t *payload, const struct hull_progress *pr,
 	if (!err)
 		err = &local;
 	uuid_out[0] = '\0';
+	bool synced = false; /* the new record's folder fsync'd */
 	json_t *vm = create_prepare(payload, pr, err);
 	if (!vm)
 		return -err->code;
@@ -293,7 +296,8 @@ int hull_instance_create(json_t *payload, const struct hull_progress *pr,
 		     : image_check(pool, vm, err)) < 0 ||
 	    (r = create_instance(pool, vm, pr, err)) < 0)
 		goto out;
-	/* From here the instance exists, whatever follows. */
+	/* From here the instance exists, whatever follows; its record is
+	 * durable once its folder is fsync'd (synced), before this returns. */
 	snprintf(uuid_out, HULL_INSTANCE_UUID_LEN + 1, "%s", id);
 	/* Rules naming tags or all vms follow the new instance. */
 	if ((r = inst_fw_reload_for(vm, err)) < 0)
@@ -301,7 +305,8 @@ int hull_instance_create(json_t *payload, const struct hull_progress *pr,
 	inst_progress(pr, HULL_STEP_CREATED, id, NULL);
 	if (hull_json_bool(vm, "autoboot", true)) {
 		int lock = inst_lock(id, true, err);
-		r = lock < 0 ? lock : inst_start_locked(id, pr, err);
+		r = lock < 0 ? lock : inst_start_locked_first(id, pr, err);
+		synced = lock >= 0;
 		hull_lock_release(lock);
 		if (r < 0)
 			hull_err_prefix(err, "start %s", id);
@@ -309,6 +314,15 @@ int hull_instance_create(json_t *payload, const struct hull_progress *pr,
 			r = 0;
 	}
 out:
+	if (uuid_out[0] && !synced) {
+		_cleanup_free_ char *cfg = inst_config_dir(id);
+		struct hull_err serr;
+		int sr = hull_fsync_dir(cfg, &serr);
+		if (sr < 0 && r == 0) {
+			*err = serr;
+			r = sr;
+		}
+	}
 	pool_close(pool);
 	json_decref(vm);
 	return r;

@@ -67,6 +67,34 @@ int inst_record_save(json_t *rec, struct hull_err *err)
 	return vm_mdfiles_save(p, rec, NULL, err);
 }
 
+int inst_record_save_first(json_t *rec, struct hull_err *err)
+{
+	const char *uuid = hull_json_str(rec, "uuid", NULL);
+	if (!uuid || !hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "record without a valid uuid");
+	_cleanup_free_ char *p = inst_record_path(uuid);
+	return vm_mdfiles_save_first(p, rec, err);
+}
+
+json_t *inst_record_load_stored(const char *uuid, struct hull_err *err)
+{
+	if (!hull_uuid_valid(uuid)) {
+		hull_err_set(err, EINVAL, "not a UUID: '%.64s'", uuid);
+		return NULL;
+	}
+	_cleanup_free_ char *p = inst_record_path(uuid);
+	return load_path(p, false, err);
+}
+
+int inst_record_save_stored_ordered(json_t *rec, struct hull_err *err)
+{
+	const char *uuid = hull_json_str(rec, "uuid", NULL);
+	if (!uuid || !hull_uuid_valid(uuid))
+		return hull_err_set(err, EINVAL, "record without a valid uuid");
+	_cleanup_free_ char *p = inst_record_path(uuid);
+	return hull_json_save_file_ordered(p, rec, err);
+}
+
 int inst_lock(const char *uuid, bool wait, struct hull_err *err)
 {
 	_cleanup_free_ char *dir = inst_config_dir(uuid);

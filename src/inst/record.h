@@ -42,6 +42,20 @@ json_t *inst_record_load(const char *uuid, struct hull_err *err);
  * caller holds the instance lock. rec is not changed. */
 int inst_record_save(json_t *rec, struct hull_err *err);
 
+/* The first record of a new instance (a create), its folder left to the
+ * caller to fsync (vm_mdfiles_save_first, vm/mdfiles.h). */
+int inst_record_save_first(json_t *rec, struct hull_err *err);
+
+/* The stored record as it is on disk: no side files read, their
+ * references left in place (for an edit of other properties). */
+json_t *inst_record_load_stored(const char *uuid, struct hull_err *err);
+
+/* Writes a record inst_record_load_stored() read, references and all,
+ * with hull_file_write_ordered (lib/fileio.h): a crash leaves the old or
+ * the new record, whole, and the new one survives a crash from the
+ * pool's next commit on. The caller holds the instance lock. */
+int inst_record_save_stored_ordered(json_t *rec, struct hull_err *err);
+
 /* Takes the instance lock, exclusive, waiting for another holder when
  * wait is set (else -EWOULDBLOCK with err untouched). Never creates the
  * instance's folders: ENOENT for an instance without a config folder (a

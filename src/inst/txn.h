@@ -39,6 +39,12 @@ void inst_hvm_disks_unmake(json_t *vm, size_t first, size_t end);
 /* Starts uuid; the caller holds its lock. 1 when already running. */
 int inst_start_locked(const char *uuid, const struct hull_progress *pr,
 		      struct hull_err *err);
+/* The same for an instance whose record a create has just written
+ * (vm_record_save_first): its folder is fsync'd while the supervisor
+ * boots, and before this returns, whether the start worked or not (a
+ * failed fsync is the error when the start worked). */
+int inst_start_locked_first(const char *uuid, const struct hull_progress *pr,
+			    struct hull_err *err);
 /* Stops uuid if running (force: kill at once); the caller holds its lock. */
 int inst_stop_locked(const char *uuid, bool force, int timeout,
 		     const struct hull_progress *pr, struct hull_err *err);

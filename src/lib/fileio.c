@@ -56,8 +56,15 @@ int hull_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* How far replace() waits for the disk. */
+enum replace_sync {
+	REPLACE_CACHED,	 /* no fsync */
+	REPLACE_ORDERED, /* the file's data, before the rename */
+	REPLACE_DURABLE, /* the data, then the rename (the folder) */
+};
+
 static int replace(const char *path, const void *data, size_t len, mode_t mode,
-		   bool durable, struct hull_err *err)
+		   enum replace_sync sync, struct hull_err *err)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, getpid());
 	_cleanup_free_ char *dcopy = xstrdup(path);
@@ -67,7 +74,7 @@ static int replace(const char *path, const void *data, size_t len, mode_t mode,
 	if (fd < 0)
 		return hull_err_sys(err, errno, "create %s", tmp);
 	int r = hull_write_all(fd, data, len);
-	if (r == 0 && durable && fsync(fd) < 0)
+	if (r == 0 && sync != REPLACE_CACHED && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
@@ -77,19 +84,25 @@ static int replace(const char *path, const void *data, size_t len, mode_t mode,
 		unlink(tmp);
 		return hull_err_sys(err, -r, "write %s", path);
 	}
-	return durable ? hull_fsync_dir(dir, err) : 0;
+	return sync == REPLACE_DURABLE ? hull_fsync_dir(dir, err) : 0;
 }
 
 int hull_file_write_atomic(const char *path, const void *data, size_t len,
 			   mode_t mode, struct hull_err *err)
 {
-	return replace(path, data, len, mode, true, err);
+	return replace(path, data, len, mode, REPLACE_DURABLE, err);
+}
+
+int hull_file_write_ordered(const char *path, const void *data, size_t len,
+			    mode_t mode, struct hull_err *err)
+{
+	return replace(path, data, len, mode, REPLACE_ORDERED, err);
 }
 
 int hull_file_replace(const char *path, const void *data, size_t len,
 		      mode_t mode, struct hull_err *err)
 {
-	return replace(path, data, len, mode, false, err);
+	return replace(path, data, len, mode, REPLACE_CACHED, err);
 }
 
 int hull_file_read(const char *path, size_t max, char **out, size_t *len,

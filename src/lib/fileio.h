@@ -24,6 +24,16 @@ int hull_file_write_atomic(const char *path, const void *data, size_t len,
 int hull_file_replace(const char *path, const void *data, size_t len,
 		      mode_t mode, struct hull_err *err);
 
+/* Between the two: the temp file is fsync'd before the rename, the folder
+ * is not. A crash leaves the old or the new content, whole (never an
+ * empty or torn file, on any filesystem), and the new one is there after
+ * a crash once the filesystem has committed the rename (btrfs: its next
+ * transaction, at most 30 s by default; ext4: 5 s). For a change whose
+ * loss in a crash right after it is acceptable, as ZFS gives zonecfg's
+ * rename on SmartOS: one fsync instead of two. */
+int hull_file_write_ordered(const char *path, const void *data, size_t len,
+			    mode_t mode, struct hull_err *err);
+
 /* Reads at most max bytes (a larger file is an error) into a new
  * NUL-terminated buffer owned by the caller. */
 int hull_file_read(const char *path, size_t max, char **out, size_t *len,

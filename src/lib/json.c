@@ -62,16 +62,29 @@ char *hull_json_pretty(json_t *j)
 	return s;
 }
 
-int hull_json_save_file(const char *path, json_t *j, struct hull_err *err)
+static int save_file(const char *path, json_t *j, bool durable,
+		     struct hull_err *err)
 {
 	char *s = hull_json_pretty(j);
 	size_t n = strlen(s);
 	s = xrealloc(s, n + 2);
 	s[n] = '\n';
 	s[n + 1] = '\0';
-	int r = hull_file_write_atomic(path, s, n + 1, 0600, err);
+	int r = durable ? hull_file_write_atomic(path, s, n + 1, 0600, err)
+			: hull_file_write_ordered(path, s, n + 1, 0600, err);
 	free(s);
 	return r;
+}
+
+int hull_json_save_file(const char *path, json_t *j, struct hull_err *err)
+{
+	return save_file(path, j, true, err);
+}
+
+int hull_json_save_file_ordered(const char *path, json_t *j,
+				struct hull_err *err)
+{
+	return save_file(path, j, false, err);
 }
 
 void hull_json_print(json_t *j)

@@ -21,6 +21,9 @@ json_t *hull_json_load_buf(const char *what, const char *buf, size_t len,
 
 /* Written atomically, mode 0600: records are root's alone (lib/root.h). */
 int hull_json_save_file(const char *path, json_t *j, struct hull_err *err);
+/* The same in one fsync (hull_file_write_ordered, lib/fileio.h). */
+int hull_json_save_file_ordered(const char *path, json_t *j,
+				struct hull_err *err);
 
 /* Bytes the string s (n bytes of UTF-8) takes in a file jansson writes,
  * quotes included: what json_dumpb() counts for it without

@@ -15,8 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "lib/digest.h"
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
 
@@ -58,14 +57,11 @@ static void tag_once(void)
 {
 	char canon[PATH_MAX];
 	const char *p = realpath(hull_root(), canon) ? canon : hull_root();
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
+	char hex[HULL_DIGEST_HEX_MAX];
 	/* 48 bits: a collision among the few pools of one host is out of
 	 * reach, and the name stays short in `nft list ruleset`. */
-	if (EVP_Digest(p, strlen(p), md, &n, EVP_sha256(), NULL) != 1)
-		abort();
-	for (int i = 0; i < 6; i++)
-		snprintf(tag + 2 * i, 3, "%02x", md[i]);
+	hull_sha256_hex(p, strlen(p), hex);
+	snprintf(tag, 13, "%.12s", hex);
 }
 
 const char *hull_root_tag(void)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 
+#include "lib/digest.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
 #include "lib/xalloc.h"
@@ -88,12 +88,7 @@ static void cache_swap(struct vm_mdfiles_cache *c,
 
 static void sha256_hex(const void *data, size_t len, char out[SHA_HEX + 1])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
-		abort(); /* only when libcrypto itself is broken */
-	for (unsigned i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hull_sha256_hex(data, len, out);
 }
 
 static bool sha_valid(const char *s)
@@ -344,8 +339,8 @@ static void sweep(const char *mdir, json_t *named)
 		rmdir(mdir);
 }
 
-int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
-		    struct hull_err *err)
+static int save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
+		bool first, struct hull_err *err)
 {
 	_cleanup_free_ char *copy = xstrdup(path);
 	const char *dir = dirname(copy);
@@ -437,12 +432,15 @@ int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
 	if (r == 0) {
 		if (json_object_size(refs))
 			json_object_set(out, VM_MDFILES_PROP, refs);
-		r = hull_json_save_file(path, out, err);
+		r = first ? hull_json_save_file_ordered(path, out, err)
+			  : hull_json_save_file(path, out, err);
 	}
-	if (r == 0) {
+	/* A first record replaced none: no file of an older one to remove
+	 * (and its rename is not durable yet, so none may go). */
+	if (r == 0 && !first)
 		sweep(mdir, named);
+	if (r == 0)
 		cache_swap(c, &fresh);
-	}
 	free(cands);
 	json_decref(fresh.by_sha);
 	json_decref(fresh.by_ptr);
@@ -450,4 +448,15 @@ int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
 	json_decref(refs);
 	json_decref(out);
 	return r;
+}
+
+int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
+		    struct hull_err *err)
+{
+	return save(path, rec, c, false, err);
+}
+
+int vm_mdfiles_save_first(const char *path, json_t *rec, struct hull_err *err)
+{
+	return save(path, rec, NULL, true, err);
 }

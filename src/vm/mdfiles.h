@@ -82,4 +82,11 @@ json_t *vm_mdfiles_load(const char *path, struct vm_mdfiles_cache *c,
 int vm_mdfiles_save(const char *path, json_t *rec, struct vm_mdfiles_cache *c,
 		    struct hull_err *err);
 
+/* The same for the first record of a new instance (a create): side files
+ * fsync'd, the record's data fsync'd before its rename, but not its
+ * folder (hull_file_write_ordered, lib/fileio.h). The caller fsyncs the
+ * folder (hull_fsync_dir) before it reports the instance created; until
+ * then a crash may leave the folder without a record. */
+int vm_mdfiles_save_first(const char *path, json_t *rec, struct hull_err *err);
+
 #endif

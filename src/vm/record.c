@@ -320,7 +320,7 @@ int vm_pending_write(json_t *vm, struct hull_err *err)
 	return r;
 }
 
-int vm_record_save(json_t *vm, struct hull_err *err)
+static int record_save(json_t *vm, bool first, struct hull_err *err)
 {
 	const char *uuid = hull_json_str(vm, "uuid", NULL);
 	if (!uuid || !hull_uuid_valid(uuid))
@@ -332,9 +332,20 @@ int vm_record_save(json_t *vm, struct hull_err *err)
 	vm_time_iso(now);
 	json_object_set_new(copy, "last_modified", json_string(now));
 	json_object_set_new(vm, "last_modified", json_string(now));
-	int r = inst_record_save(copy, err);
+	int r = first ? inst_record_save_first(copy, err)
+		      : inst_record_save(copy, err);
 	json_decref(copy);
 	return r;
+}
+
+int vm_record_save(json_t *vm, struct hull_err *err)
+{
+	return record_save(vm, false, err);
+}
+
+int vm_record_save_first(json_t *vm, struct hull_err *err)
+{
+	return record_save(vm, true, err);
 }
 
 static int cmp_uuid(const void *a, const void *b)

@@ -61,6 +61,10 @@ int vm_pending_write(json_t *vm, struct hull_err *err);
 /* Strips derived fields, stamps last_modified and writes atomically. The
  * caller holds the instance lock. */
 int vm_record_save(json_t *vm, struct hull_err *err);
+/* The same for a create's first record: the caller fsyncs its folder
+ * (inst_config_dir) before it reports the instance created
+ * (inst_record_save_first, inst/record.h). */
+int vm_record_save_first(json_t *vm, struct hull_err *err);
 
 /* Adds state and zone_state; pid, boot_timestamp and zoneid when running,
  * else exit_status and exit_timestamp after an exit; server_uuid,

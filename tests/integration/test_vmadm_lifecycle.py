@@ -110,6 +110,71 @@ def test_start_stop_and_derived_state(zhost):
     assert info["status"]["state"] == "running"
 
 
+def crash_image_record(host, u, name):
+    """The record files of u in what the pool's disk holds now, as a power
+    cut would leave it: a copy of the pool's backing file (the loop
+    device's writes, not the page cache of btrfs), mounted on a loop
+    device of its own (a clone of a mounted btrfs: its temporary fsid).
+    Returns {file name in config/: its text}."""
+    img = os.path.join(host.workdir, name + ".img")
+    mnt = os.path.join(host.workdir, name)
+    subprocess.run(["cp", "--sparse=always",
+                    os.path.join(host.workdir, "pool.img"), img], check=True)
+    os.makedirs(mnt)
+    dev = subprocess.run(["losetup", "-f", "--show", img], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    try:
+        # read-write: mounting replays the log tree, where fsync put data
+        subprocess.run(["mount", "-t", "btrfs", dev, mnt], check=True)
+        try:
+            cfg = os.path.join(mnt, u, "config")
+            out = {}
+            for f in os.listdir(cfg):
+                if f.startswith("vm.json"):
+                    with open(os.path.join(cfg, f)) as fh:
+                        out[f] = fh.read()
+            return out
+        finally:
+            subprocess.run(["umount", mnt], check=True)
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=True)
+        os.unlink(img)
+
+
+def test_start_autoboot_survives_a_crash_once_committed(zhost):
+    """vmadm start writes autoboot in one fsync (docs/internals.md): right
+    after it, a crash leaves vm.json whole, old or new, and the new record
+    whole on disk (renamed already, or still under its temp name); once
+    the pool has committed (a sync), a crash leaves autoboot true."""
+    u = create(zhost, bb(zhost, autoboot=False, alias="crash"))
+    os.sync()
+    zhost.run("vmadm", "start", u)
+    assert get(zhost, u)["autoboot"] is True
+    files = crash_image_record(zhost, u, "crash1")
+    recs = {f: json.loads(t) for f, t in files.items()}  # every one whole
+    assert recs["vm.json"]["uuid"] == u
+    assert recs["vm.json"]["autoboot"] in (False, True)
+    assert any(r["autoboot"] is True and r["alias"] == "crash"
+               for r in recs.values())
+    os.sync()
+    files = crash_image_record(zhost, u, "crash2")
+    assert json.loads(files["vm.json"])["autoboot"] is True
+    zhost.run("vmadm", "stop", u, "-F")
+
+
+def test_create_record_survives_a_crash_at_once(zhost):
+    """vmadm create returns with the record durable, as before its folder's
+    fsync ran beside the supervisor's boot: a crash image taken right
+    after it (no sync) holds the record, for a create that starts the
+    instance and for one that does not."""
+    for boot in (True, False):
+        u = create(zhost, bb(zhost, autoboot=boot, alias=f"c{boot}"))
+        files = crash_image_record(zhost, u, f"create{boot}")
+        rec = json.loads(files["vm.json"])
+        assert rec["uuid"] == u and rec["alias"] == f"c{boot}"
+        assert rec["autoboot"] is boot
+
+
 def test_delete_running_zone_leaves_nothing(zhost):
     u = create(zhost, bb(zhost))
     assert state(zhost, u) == "running"
@@ -291,14 +356,14 @@ def test_failed_and_killed_starts_leak_nothing(zhost):
 # The libraries only image, download and firewall work needs (src/lib/dl.h)
 # and the objects that come with them.
 HEAVY = ("libcurl", "libarchive", "libnftables", "libxml2", "libicu",
-         "libgnutls", "libldap", "libgssapi")
+         "libgnutls", "libldap", "libgssapi", "libcrypto")
 
 
 def test_start_maps_no_image_or_firewall_library(zhost, workdir):
     """`vmadm start` of a zone without NICs, and the supervisor it starts,
-    never load libcurl, libarchive or libnftables (nor what they drag in:
-    libxml2, ICU, GnuTLS, LDAP, Kerberos): they are loaded on first use,
-    and a start uses none of them. The dynamic loader names every object
+    never load libcurl, libarchive, libnftables or libcrypto (nor what
+    they drag in: libxml2, ICU, GnuTLS, LDAP, Kerberos): they are loaded on
+    first use, and a start uses none of them. The dynamic loader names every object
     vmadm maps, linked or dlopen()ed (LD_DEBUG=files, on stderr); the
     supervisor, which runs on, is read in /proc/PID/maps."""
     u = create(zhost, bb(zhost, autoboot=False))
@@ -320,3 +385,4 @@ def test_start_maps_no_image_or_firewall_library(zhost, workdir):
                   os.path.join(workdir, "img"), u, "name=bb2", "version=1",
                   env={"LD_DEBUG": "files"})
     assert "file=libarchive.so.13" in r.err
+    assert "file=libcrypto.so.3" in r.err  # the image file's SHA-1

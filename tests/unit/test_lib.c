@@ -15,6 +15,7 @@
 
 #include "lib/cgroupfs.h"
 #include "lib/conframe.h"
+#include "lib/digest.h"
 #include "lib/err.h"
 #include "lib/fileio.h"
 #include "lib/json.h"
@@ -431,6 +432,30 @@ static void test_conframe(void **state)
 	assert_int_equal(conframe_next(buf, 9, &f, &used), -EPROTO);
 }
 
+/* Known answers (FIPS 180-2's "abc" and the empty message), in one piece
+ * and fed in parts; libcrypto is loaded by the first digest, not at exec. */
+static void test_digest(void **state)
+{
+	(void)state;
+	assert_false(hull_digest_loaded());
+	char hex[HULL_DIGEST_HEX_MAX];
+	hull_sha256_hex("abc", 3, hex);
+	assert_true(hull_digest_loaded());
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+				 "b00361a396177a9cb410ff61f20015ad");
+	hull_sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+				 "27ae41e4649b934ca495991b7852b855");
+	struct hull_err err;
+	struct hull_digest *d = hull_digest_new(HULL_DIGEST_SHA1, &err);
+	assert_non_null(d);
+	hull_digest_update(d, "a", 1);
+	hull_digest_update(d, "bc", 2);
+	hull_digest_hex(d, hex);
+	hull_digest_free(d);
+	assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +472,7 @@ int main(void)
 	    cmocka_unit_test(test_regcomp_refuses_with_one_message),
 	    cmocka_unit_test(test_cgroupfs_parse),
 	    cmocka_unit_test(test_conframe),
+	    cmocka_unit_test(test_digest),
 	    cmocka_unit_test(test_helper_find),
 	    cmocka_unit_test(test_data_find),
 	};
