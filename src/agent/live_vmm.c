@@ -172,6 +172,7 @@ static int record_done(struct stage *s, struct hull_err *err)
 static int payload_done(struct stage *s, struct hull_err *err)
 {
 	s->step = ST_RECORD;
+	s->have = 0;
 	if (s->rec.type == MIG_DISKS) {
 		uint64_t sizes[MIG_DISKS_MAX];
 		return mig_disks_parse(s->buf, s->rec.payload, &s->rec, sizes,

@@ -123,7 +123,8 @@ def switch_done(dc, triton_bin, name, u, src, tgt, mac, ip):
                   name, timeout=300)
     assert "Done - switch finished" in r.stdout, r.stdout
     m = migration(dc, triton_bin, name)
-    assert (m["phase"], m["state"]) == ("switch", "successful"), m
+    assert (m["phase"], m["state"]) == ("switch", "successful"), \
+        json.dumps(m)
     moved = tgt.vm(u)
     assert moved["state"] == "running", moved
     assert moved["nics"][0]["mac"] == mac
