@@ -66,9 +66,9 @@ struct stage {
 	uint8_t hb[MIG_HEADER_SIZE]; /* a header or record header */
 	size_t have;
 	struct mig_record rec;
-	uint64_t off;	 /* ST_PAGES: the file offset of the next byte */
-	uint64_t left;	 /* payload bytes to come */
-	uint8_t *buf;	 /* ST_PAYLOAD: a state or disks record's payload */
+	uint64_t off;  /* ST_PAGES: the file offset of the next byte */
+	uint64_t left; /* payload bytes to come */
+	uint8_t *buf;  /* ST_PAYLOAD: a state or disks record's payload */
 	bool has_state;
 	int64_t state_at; /* when the state record began (now_ms) */
 };
@@ -282,8 +282,8 @@ static int target_word(SSL *ssl, struct hull_err *err)
 {
 	char line[1024];
 	size_t got = 0, n = 0;
-	while (got < sizeof(line) - 1 && SSL_read_ex(ssl, line + got, 1, &n) > 0 &&
-	       line[got] != '\n')
+	while (got < sizeof(line) - 1 &&
+	       SSL_read_ex(ssl, line + got, 1, &n) > 0 && line[got] != '\n')
 		got += n;
 	line[got] = '\0';
 	json_t *ans = json_loads(line, 0, NULL);
@@ -421,8 +421,10 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 	/* The guest is paused in hull-vmm, waiting for an R: ended there, it
 	 * never runs on here, and the stream stays open meanwhile (closing it
 	 * first would resume the guest). */
+	int64_t t2 = now_ms();
 	if (r == 0 && (r = hull_instance_stop(uuid, true, 0, NULL, err)) < 0)
 		hull_err_prefix(err, "stop of the paused source");
+	st->stop_ms = now_ms() - t2;
 	close(sp[0]);
 	if (r < 0 || vmm_failed) {
 		/* The stream closed: hull-vmm resumes its guest and says

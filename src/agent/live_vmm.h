@@ -42,9 +42,10 @@
 #define LIVE_VMM_MAGIC "HULLVMMP"
 
 struct live_vmm_stat {
-	int64_t bytes;	   /* the stream's bytes */
-	int64_t state_ms;  /* pre-copy start to the state record's arrival */
+	int64_t bytes;	    /* the stream's bytes */
+	int64_t state_ms;   /* pre-copy start to the state record's arrival */
 	int64_t confirm_ms; /* that arrival to the target's word */
+	int64_t stop_ms;    /* the paused hull-vmm's forced stop */
 };
 
 /* Source: pre-copy to the target on ssl (the channel, nothing sent yet).

@@ -959,9 +959,10 @@ static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
 	int64_t t2 = now_ms();
 	agent_log("info", json_pack("{s:s}", "vm", uuid),
 		  "pre-copy of %s: %lld bytes, state after %lld ms, target's "
-		  "word %lld ms; last increment %lld ms",
+		  "word %lld ms, stop %lld ms; last increment %lld ms",
 		  uuid, (long long)st.bytes, (long long)st.state_ms,
-		  (long long)st.confirm_ms, (long long)(t2 - t1));
+		  (long long)st.confirm_ms, (long long)st.stop_ms,
+		  (long long)(t2 - t1));
 	*result =
 	    json_pack("{s:s, s:b, s:b, s:I, s:I}", "snapshot", snap,
 		      "was_running", 1, "live", 1, "precopy_ms",
