@@ -350,6 +350,7 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 		     struct live_vmm_stat *st, struct hull_err *err)
 {
 	memset(st, 0, sizeof(*st));
+	st->stream = st->ctl = -1;
 	_cleanup_free_ char *tmp = staged_path(uuid, ".part");
 	_cleanup_free_ char *staged = staged_path(uuid, "");
 	unlink(staged);
@@ -418,32 +419,47 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 		r = target_word(ssl, err);
 		st->confirm_ms = now_ms() - t1;
 	}
-	/* The guest is paused in hull-vmm, waiting for an R: ended there, it
-	 * never runs on here, and the stream stays open meanwhile (closing it
-	 * first would resume the guest). */
-	int64_t t2 = now_ms();
-	if (r == 0 && (r = hull_instance_stop(uuid, true, 0, NULL, err)) < 0)
-		hull_err_prefix(err, "stop of the paused source");
-	st->stop_ms = now_ms() - t2;
-	close(sp[0]);
-	if (r < 0 || vmm_failed) {
-		/* The stream closed: hull-vmm resumes its guest and says
-		 * so. */
-		json_t *ans = vmm_answer(ctl, ANSWER_MS);
-		if (vmm_failed)
-			r = hull_err_set(err, EIO, "%s",
-					 ans ? hull_json_str(ans, "error",
-							     "migration failed")
-					     : "hull-vmm ended the migration");
-		json_decref(ans);
-	}
-	close(ctl);
 	stage_close(&s);
-	if (r == 0 && rename(tmp, staged) < 0)
+	if (r == 0 && !vmm_failed && rename(tmp, staged) < 0)
 		r = hull_err_sys(err, errno, "%s", staged);
-	if (r < 0)
-		unlink(tmp);
-	return r < 0 ? hull_err_prefix(err, "pre-copy") : 0;
+	if (r == 0 && !vmm_failed) {
+		/* The guest is paused in hull-vmm, waiting for an R: the
+		 * stream stays open until it is ended (closing it would
+		 * resume the guest). */
+		st->stream = sp[0];
+		st->ctl = ctl;
+		return 0;
+	}
+	unlink(tmp);
+	close(sp[0]);
+	/* The stream closed: hull-vmm resumes its guest and says so. */
+	json_t *ans = vmm_answer(ctl, ANSWER_MS);
+	if (vmm_failed)
+		r = hull_err_set(
+		    err, EIO, "%s",
+		    ans ? hull_json_str(ans, "error", "migration failed")
+			: "hull-vmm ended the migration");
+	json_decref(ans);
+	close(ctl);
+	return hull_err_prefix(err, "pre-copy");
+}
+
+int live_vmm_source_end(const char *uuid, struct live_vmm_stat *st,
+			struct hull_err *err)
+{
+	int64_t t0 = now_ms();
+	int r = hull_instance_stop(uuid, true, 0, NULL, err);
+	st->stop_ms = now_ms() - t0;
+	close(st->stream);
+	if (r < 0) {
+		/* Not ended: the stream closed resumes the guest here. */
+		json_decref(vmm_answer(st->ctl, ANSWER_MS));
+		live_vmm_stage_drop(uuid);
+		hull_err_prefix(err, "stop of the paused source");
+	}
+	close(st->ctl);
+	st->stream = st->ctl = -1;
+	return r;
 }
 
 /* ---- the target ---- */

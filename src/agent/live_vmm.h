@@ -46,13 +46,19 @@ struct live_vmm_stat {
 	int64_t state_ms;   /* pre-copy start to the state record's arrival */
 	int64_t confirm_ms; /* that arrival to the target's word */
 	int64_t stop_ms;    /* the paused hull-vmm's forced stop */
+	int stream, ctl;    /* the paused hull-vmm's stream and control */
 };
 
 /* Source: pre-copy to the target on ssl (the channel, nothing sent yet).
- * Returns 0 with the source's hull-vmm ended (the guest stopped here)
- * and the state staged on both hosts; < 0 with the guest running here. */
+ * Returns 0 with the state staged on both hosts and the source's
+ * hull-vmm paused for good (its disks final), its stream held in st
+ * for live_vmm_source_end; < 0 with the guest running here. */
 int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit_bytes_s,
 		     struct live_vmm_stat *st, struct hull_err *err);
+/* Source: the paused hull-vmm ended (a forced stop of the VM); 0, or
+ * < 0 with the guest resumed in it and the staged state dropped. */
+int live_vmm_source_end(const char *uuid, struct live_vmm_stat *st,
+			struct hull_err *err);
 
 /* Target: the stream after the intro into the staged state. */
 int live_vmm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err);

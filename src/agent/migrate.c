@@ -930,11 +930,26 @@ static int kvm_live_switch(const struct agent_conf *c, const char *uuid,
 	return 0;
 }
 
+struct vmm_ender {
+	const char *uuid;
+	struct live_vmm_stat *st;
+	int r;
+	struct hull_err err;
+};
+
+static void *vmm_end_thread(void *arg)
+{
+	struct vmm_ender *e = arg;
+	e->r = live_vmm_source_end(e->uuid, e->st, &e->err);
+	return NULL;
+}
+
 /* A running bhyve VM's live switch: hull-vmm's pre-copy while the guest
  * runs, ending with the guest's state staged on both hosts and its
- * hull-vmm ended (live_vmm.h), then the last increment. A failure after
- * the pre-copy starts the VM here from the staged state, which resumes
- * it. */
+ * hull-vmm paused for good (live_vmm.h); then, side by side, that
+ * hull-vmm's end and the last increment (the disks are final once it
+ * paused). An end that fails resumes the guest in it; a failure after
+ * the end starts the VM here from the staged state, which resumes it. */
 static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
 			   json_t *params, char snap[72], json_t **result,
 			   struct hull_err *err)
@@ -945,7 +960,16 @@ static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
 	if (r < 0)
 		return r;
 	int64_t t1 = now_ms();
+	struct vmm_ender e = {.uuid = uuid, .st = &st};
+	pthread_t t;
+	bool beside = pthread_create(&t, NULL, vmm_end_thread, &e) == 0;
+	if (!beside)
+		vmm_end_thread(&e);
 	r = send_to_target(c, uuid, params, snap, err);
+	if (beside)
+		pthread_join(t, NULL);
+	if (e.r < 0)
+		return r < 0 ? r : hull_err_set(err, -e.r, "%s", e.err.msg);
 	if (r == 0)
 		r = set_autoboot(uuid, false, err);
 	if (r < 0) {
