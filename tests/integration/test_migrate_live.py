@@ -469,3 +469,56 @@ def test_live_target_agent_killed_at_hand_over(dc2, triton_bin):  # noqa: F811
         t.join(5)
         tgt.agent.start()
     switch_through(dc, triton_bin, "live4", u, tgt)
+
+
+def test_live_target_vmm_refuses_state(dc2, triton_bin):  # noqa: F811
+    """The target's hull-vmm fails to take the guest (the staged file's
+    magic overwritten once the target has it all, so its --restore
+    refuses it and exits before running the guest): the target's start
+    fails, the head node moves the instance back and the source's agent
+    resumes the guest there from its own staged copy; the count goes on
+    from where it paused, one boot. A retried switch goes through."""
+    dc, by_uuid, _img = dc2
+    kvm_small(by_uuid)
+    mac, ip = "02:00:00:00:17:05", "203.0.113.245"
+    u, src, tgt = make_vm(dc, by_uuid, "live5", mac, ip)
+    st, body = begin_live(dc, u)
+    assert st == 201, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "live5",
+              timeout=300)
+    staged = os.path.join(tgt.host.root, "var", "agent", f"live-{u}.vmm")
+    stop, spoiled = threading.Event(), []
+
+    def spoil_when_staged():
+        while not stop.is_set():
+            try:
+                fd = os.open(staged, os.O_WRONLY)
+            except OSError:
+                time.sleep(0.001)
+                continue
+            os.pwrite(fd, b"NOTASNAP", 0)
+            os.close(fd)
+            spoiled.append(True)
+            return
+    t = threading.Thread(target=spoil_when_staged, daemon=True)
+    t.start()
+    before = counts(src, u)[-1]
+    try:
+        dc.triton(triton_bin, "instance", "migration", "switch", "live5")
+        m = wait_migration(dc, triton_bin, "live5", "switch", "failed",
+                           within=240)
+    finally:
+        stop.set()
+        t.join(5)
+    assert spoiled, "the target never staged the stream"
+    assert "back on its source" in json.dumps(m), m
+    end = time.monotonic() + 120
+    while src.vm(u)["state"] != "running":
+        assert time.monotonic() < end, (src.vm(u), m)
+        time.sleep(0.3)
+    assert tgt.vm(u)["state"] != "running"
+    counting_on(src, u, before)
+    got = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
+                               "live5").stdout)
+    assert got["compute_node"] == next(iter(by_uuid))
+    switch_through(dc, triton_bin, "live5", u, tgt)
