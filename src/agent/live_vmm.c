@@ -41,7 +41,8 @@
 #define CONNECT_MS 2000
 /* hull-vmm's own answer after a failure: it waits 30 s for R at most. */
 #define ANSWER_MS 40000
-#define DOWNTIME_MS 300 /* hull-vmm's default, as the kvm brand's */
+#define DOWNTIME_MS 300	 /* hull-vmm's default, as the kvm brand's */
+#define IO_TIMEOUT_S 120 /* as the channel's (migrate.c) */
 
 static int64_t now_ms(void)
 {
@@ -174,10 +175,16 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 	bool vmm_failed = false;
 	while (r == 0 && !live_stage_done(&s)) {
 		struct pollfd p[2] = {{sp[0], POLLIN, 0}, {ctl, POLLIN, 0}};
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = hull_err_sys(err, errno, "poll");
+		int ready = poll(p, 2, IO_TIMEOUT_S * 1000);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			r = ready < 0
+				? hull_err_sys(err, errno, "poll")
+				: hull_err_set(err, ETIMEDOUT,
+					       "hull-vmm sent nothing for "
+					       "%d s",
+					       IO_TIMEOUT_S);
 			break;
 		}
 		/* An answer before the end: hull-vmm gave up (or the VM

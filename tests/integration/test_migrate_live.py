@@ -13,7 +13,8 @@ follows and the target's start resumes the guest from the staged file
 (live_vmm.h). Its count goes on on the target from where the source left
 it, never from 1 again, with the same MAC and address; a switch whose
 channel breaks (the target's agent killed before, during the pre-copy or
-at the hand-over) leaves it counting on the source."""
+at the hand-over) leaves it counting on the source, and a target whose
+hull-vmm fails to take the state puts it back there, resumed."""
 import datetime
 import email.utils
 import json
