@@ -146,6 +146,13 @@ def agent_time(node, msg):
     return t
 
 
+def staged_files(node, u):
+    """What node's agent holds of a live switch of u (live_vmm.h)."""
+    return sorted(n for n in os.listdir(os.path.join(node.host.root, "var",
+                                                     "agent"))
+                  if n.startswith(f"live-{u}"))
+
+
 def switch_downtime(src, tgt, u):
     """The guest's pause, bounded from above by the agents' logs: from the
     source's start of the switch task (which pauses it first) to the
@@ -266,14 +273,21 @@ def test_live_migrate_bhyve_keeps_counting(dc2, triton_bin):  # noqa: F811
     for line in src.agent.text().splitlines():
         if "pre-copy of" in line:
             print("source agent:", json.loads(line)["msg"])
-    print(f"target: activate task {agent_time(tgt, f'task migrate_activate {u}') - agent_time(src, f'task migrate_switch {u}'):.0f} ms "
-          f"after the switch task's start, done "
-          f"{agent_time(tgt, f'task migrate_activate {u}: done') - agent_time(tgt, f'task migrate_activate {u}'):.0f} ms later")
+    t_sw = agent_time(src, f"task migrate_switch {u}")
+    t_act = agent_time(tgt, f"task migrate_activate {u}")
+    t_done = agent_time(tgt, f"task migrate_activate {u}: done")
+    print(f"target: activate task {t_act - t_sw:.0f} ms after the switch "
+          f"task's start, done {t_done - t_act:.0f} ms later")
+    # the target's start took its staged state; the source keeps its copy
+    # (for a rollback's start) until the finalize
+    assert not staged_files(tgt, u)
+    assert staged_files(src, u) == [f"live-{u}.vmm"]
     dc.triton(triton_bin, "instance", "migration", "finalize", "live0")
     t0 = time.time()
     while src.vm(u) is not None:
         assert time.time() - t0 < 30
         time.sleep(0.3)
+    assert not staged_files(src, u)
     got = json.loads(dc.triton(triton_bin, "instance", "get", "-j",
                                "live0").stdout)
     assert got["compute_node"] != next(iter(by_uuid))
@@ -349,10 +363,7 @@ def test_live_refused_for_other_brands(dc2, triton_bin):  # noqa: F811
 def source_clean(src, u):
     """Nothing of a failed pre-copy is left on the source: no staged
     file, no state in the dataset (a later start boots no stale state)."""
-    staged = [n for n in os.listdir(os.path.join(src.host.root, "var",
-                                                 "agent"))
-              if n.startswith(f"live-{u}")]
-    assert not staged, staged
+    assert not staged_files(src, u)
     assert not os.path.exists(os.path.join(src.host.root, u, "vmstate"))
 
 
