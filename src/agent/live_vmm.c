@@ -41,8 +41,9 @@
 #define CONNECT_MS 2000
 /* hull-vmm's own answer after a failure: it waits 30 s for R at most. */
 #define ANSWER_MS 40000
-#define DOWNTIME_MS 300	 /* hull-vmm's default, as the kvm brand's */
-#define IO_TIMEOUT_S 120 /* as the channel's (migrate.c) */
+#define DOWNTIME_MS 300	  /* hull-vmm's default, as the kvm brand's */
+#define IO_TIMEOUT_S 120  /* as the channel's (migrate.c) */
+#define HANDOVER_MS 15000 /* of hull-vmm's 30 s wait for R */
 
 static int64_t now_ms(void)
 {
@@ -102,7 +103,7 @@ static json_t *vmm_answer(int ctl, int ms)
 	while (!memchr(line, '\n', len) && len < sizeof(line)) {
 		int64_t left = end - now_ms();
 		struct pollfd p = {ctl, POLLIN, 0};
-		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+		if (left < 0 || poll(&p, 1, (int)left) != 1)
 			return NULL;
 		ssize_t n = read(ctl, line + len, sizeof(line) - len);
 		if (n < 0 && errno == EINTR)
@@ -218,6 +219,13 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 		int64_t t1 = now_ms();
 		r = target_word(ssl, err);
 		st->confirm_ms = now_ms() - t1;
+		/* hull-vmm resumes its guest by itself 30 s after its pause
+		 * without an R: its end must come well before that. */
+		if (r == 0 && now_ms() - s.state_at > HANDOVER_MS)
+			r = hull_err_set(err, ETIMEDOUT,
+					 "the target took %lld ms to confirm "
+					 "the state",
+					 (long long)(now_ms() - s.state_at));
 	}
 	live_stage_close(&s);
 	if (r == 0 && !vmm_failed && rename(tmp, staged) < 0)
@@ -256,6 +264,19 @@ int live_vmm_source_end(const char *uuid, struct live_vmm_stat *st,
 		json_decref(vmm_answer(st->ctl, ANSWER_MS));
 		live_vmm_stage_drop(uuid);
 		hull_err_prefix(err, "stop of the paused source");
+	} else {
+		/* An answer before the end: hull-vmm resumed its guest (no R
+		 * in time), so the staged state is older than the disks, and
+		 * must never be resumed; the next start boots. */
+		json_t *ans = vmm_answer(st->ctl, 0);
+		if (ans) {
+			live_vmm_stage_drop(uuid);
+			r = hull_err_set(err, ETIMEDOUT,
+					 "the source's hull-vmm resumed its "
+					 "guest before its stop: %s",
+					 hull_json_str(ans, "error", "?"));
+		}
+		json_decref(ans);
 	}
 	close(st->ctl);
 	st->stream = st->ctl = -1;

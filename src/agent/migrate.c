@@ -968,8 +968,14 @@ static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
 	r = send_to_target(c, uuid, params, snap, err);
 	if (beside)
 		pthread_join(t, NULL);
-	if (e.r < 0)
+	if (e.r < 0) {
+		/* Resumed in its hull-vmm; or ended after it had resumed by
+		 * itself, its state dropped: booted again (a crash, to it). */
+		struct hull_err e2 = {0};
+		if (!running(uuid) && hull_instance_start(uuid, NULL, &e2) < 0)
+			agent_log("error", NULL, "start %s: %s", uuid, e2.msg);
 		return r < 0 ? r : hull_err_set(err, -e.r, "%s", e.err.msg);
+	}
 	if (r == 0)
 		r = set_autoboot(uuid, false, err);
 	if (r < 0) {
