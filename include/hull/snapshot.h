@@ -42,14 +42,6 @@ int hull_snapshot_create_flags(const char *uuid, const char *name,
 			       unsigned flags, const struct hull_progress *pr,
 			       struct hull_err *err);
 
-/*
- * A running bhyve VM paused with its memory and device state written to
- * HULL_VMSTATE_FILE in its dataset (for a move to another host: its next
- * start, here or where the dataset went, resumes the guest from it). The
- * guest stays paused; on failure nothing is written and it runs on.
- */
-int hull_instance_vmstate_save(const char *uuid, struct hull_err *err);
-
 /* Destroys snapshot name. -ENOENT when there is none. */
 int hull_snapshot_delete(const char *uuid, const char *name,
 			 const struct hull_progress *pr, struct hull_err *err);

@@ -41,6 +41,7 @@
 
 #include "agent/agent.h"
 #include "agent/live_kvm.h"
+#include "agent/live_vmm.h"
 #include "hull/instance.h"
 #include "hull/snapshot.h"
 #include "hull/send.h"
@@ -402,11 +403,13 @@ out:
 	return r;
 }
 
-/* A kvm VM's pre-copy to the target named in params, on a channel of
- * its own (live_kvm.h): returns with QEMU paused and the stream staged
+/* A VM's pre-copy to the target named in params, on a channel of its
+ * own: a kvm VM's (live_kvm.h: returns with QEMU paused) or, with vst, a
+ * bhyve VM's (live_vmm.h: returns with hull-vmm ended); the state staged
  * on both hosts, or failed with the guest running here. */
 static int precopy_to_target(const char *uuid, json_t *params,
-			     struct live_kvm_stat *st, struct hull_err *err)
+			     struct live_kvm_stat *st,
+			     struct live_vmm_stat *vst, struct hull_err *err)
 {
 	struct client_psk psk = {.uuid = uuid};
 	if (unhex(hull_json_str(params, "secret", NULL), psk.key) < 0)
@@ -423,12 +426,11 @@ static int precopy_to_target(const char *uuid, json_t *params,
 	} else {
 		SSL_set_app_data(ssl, &psk);
 		SSL_set_fd(ssl, fd);
-		r = SSL_connect(ssl) == 1
-			? live_kvm_precopy(
-			      uuid, ssl,
-			      hull_json_int(params, "limit_bytes_s", 0), st,
-			      err)
-			: ssl_fail(err, "TLS handshake with the target");
+		int64_t limit = hull_json_int(params, "limit_bytes_s", 0);
+		r = SSL_connect(ssl) != 1
+			? ssl_fail(err, "TLS handshake with the target")
+		    : vst ? live_vmm_precopy(uuid, ssl, limit, vst, err)
+			  : live_kvm_precopy(uuid, ssl, limit, st, err);
 		SSL_shutdown(ssl);
 		SSL_free(ssl);
 	}
@@ -502,6 +504,9 @@ static int header_check(struct conn *cn, SSL *ssl, uint8_t **out, size_t *len,
 	/* A kvm VM's pre-copy stream (live_kvm.h), not a send stream. */
 	if (!memcmp(intro, LIVE_KVM_MAGIC, 8))
 		return 1;
+	/* A bhyve VM's (live_vmm.h). */
+	if (!memcmp(intro, LIVE_VMM_MAGIC, 8))
+		return 2;
 	if ((r = sendfmt_intro_parse(intro, &version, &hlen, err)) < 0)
 		return r;
 	if (hlen > SENDFMT_HEADER_MAX)
@@ -547,6 +552,8 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 	int r = header_check(cn, ssl, &head, &hlen, image, &full, err);
 	if (r == 1)
 		return live_kvm_stage_receive(cn->vm, ssl, err);
+	if (r == 2)
+		return live_vmm_stage_receive(cn->vm, ssl, err);
 	if (r < 0)
 		return r;
 	/* A first sync again (the last one was cut off, or aborted): what
@@ -864,29 +871,6 @@ static bool running(const char *uuid)
 	return on;
 }
 
-/* A live switch (a bhyve VM): the guest paused with its memory and
- * device state written into its dataset, then its emulator ended, so the
- * last increment carries the state and the target's start resumes the
- * guest where it paused (as is a rollback to a memory snapshot). A
- * failure after this starts it here again, which resumes it the same
- * way from the state still in this dataset. (A kvm VM: kvm_live_switch.) */
-static int live_pause(const char *uuid, struct hull_err *err)
-{
-	int r = hull_instance_vmstate_save(uuid, err);
-	if (r < 0)
-		return r;
-	r = hull_instance_stop(uuid, true, 0, NULL, err);
-	if (r < 0) {
-		/* still paused under its supervisor: resumed by a stop and a
-		 * start from the state just written */
-		struct hull_err e2 = {0};
-		hull_instance_stop(uuid, true, 0, NULL, &e2);
-		if (hull_instance_start(uuid, NULL, &e2) < 0)
-			agent_log("error", NULL, "resume %s: %s", uuid, e2.msg);
-	}
-	return r;
-}
-
 static bool is_kvm(const char *uuid)
 {
 	json_t *vm = hull_instance_get(uuid, NULL);
@@ -906,7 +890,7 @@ static int kvm_live_switch(const struct agent_conf *c, const char *uuid,
 {
 	struct live_kvm_stat st;
 	int64_t t0 = now_ms();
-	int r = precopy_to_target(uuid, params, &st, err);
+	int r = precopy_to_target(uuid, params, &st, NULL, err);
 	if (r < 0)
 		return r;
 	int64_t t1 = now_ms();
@@ -946,6 +930,76 @@ static int kvm_live_switch(const struct agent_conf *c, const char *uuid,
 	return 0;
 }
 
+struct vmm_ender {
+	const char *uuid;
+	struct live_vmm_stat *st;
+	int r;
+	struct hull_err err;
+};
+
+static void *vmm_end_thread(void *arg)
+{
+	struct vmm_ender *e = arg;
+	e->r = live_vmm_source_end(e->uuid, e->st, &e->err);
+	return NULL;
+}
+
+/* A running bhyve VM's live switch: hull-vmm's pre-copy while the guest
+ * runs, ending with the guest's state staged on both hosts and its
+ * hull-vmm paused for good (live_vmm.h); then, side by side, that
+ * hull-vmm's end and the last increment (the disks are final once it
+ * paused). An end that fails resumes the guest in it; a failure after
+ * the end starts the VM here from the staged state, which resumes it. */
+static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
+			   json_t *params, char snap[72], json_t **result,
+			   struct hull_err *err)
+{
+	struct live_vmm_stat st;
+	int64_t t0 = now_ms();
+	int r = precopy_to_target(uuid, params, NULL, &st, err);
+	if (r < 0)
+		return r;
+	int64_t t1 = now_ms();
+	struct vmm_ender e = {.uuid = uuid, .st = &st};
+	pthread_t t;
+	bool beside = pthread_create(&t, NULL, vmm_end_thread, &e) == 0;
+	if (!beside)
+		vmm_end_thread(&e);
+	r = send_to_target(c, uuid, params, snap, err);
+	if (beside)
+		pthread_join(t, NULL);
+	if (e.r < 0) {
+		/* Resumed in its hull-vmm; or ended after it had resumed by
+		 * itself, its state dropped: booted again (a crash, to it). */
+		struct hull_err e2 = {0};
+		if (!running(uuid) && hull_instance_start(uuid, NULL, &e2) < 0)
+			agent_log("error", NULL, "start %s: %s", uuid, e2.msg);
+		return r < 0 ? r : hull_err_set(err, -e.r, "%s", e.err.msg);
+	}
+	if (r == 0)
+		r = set_autoboot(uuid, false, err);
+	if (r < 0) {
+		struct hull_err e2 = {0};
+		bool placed = false;
+		if (live_vmm_stage_place(uuid, &placed, &e2) < 0 ||
+		    hull_instance_start(uuid, NULL, &e2) < 0)
+			agent_log("error", NULL, "resume %s: %s", uuid, e2.msg);
+		return r;
+	}
+	int64_t t2 = now_ms();
+	agent_log("info", json_pack("{s:s}", "vm", uuid),
+		  "pre-copy of %s: %lld bytes, state after %lld ms, target's "
+		  "word %lld ms, stop %lld ms; last increment %lld ms",
+		  uuid, (long long)st.bytes, (long long)st.state_ms,
+		  (long long)st.confirm_ms, (long long)st.stop_ms,
+		  (long long)(t2 - t1));
+	*result =
+	    json_pack("{s:s, s:b, s:b, s:I, s:I}", "snapshot", snap,
+		      "was_running", 1, "live", 1, "precopy_ms",
+		      (json_int_t)(t1 - t0), "send_ms", (json_int_t)(t2 - t1));
+	return 0;
+}
+
 int agent_migrate_task(const struct agent_conf *c, const char *action,
 		       const char *uuid, json_t *params, json_t **result,
 		       struct hull_err *err)
@@ -972,11 +1026,13 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 		if (live && is_kvm(uuid))
 			return kvm_live_switch(c, uuid, params, snap, result,
 					       err);
+		if (live)
+			return vmm_live_switch(c, uuid, params, snap, result,
+					       err);
 		int64_t t0 = now_ms();
-		int r = live  ? live_pause(uuid, err)
-			: was ? hull_instance_stop(uuid, false, STOP_TIMEOUT_S,
-						   NULL, err)
-			      : 0;
+		int r = was ? hull_instance_stop(uuid, false, STOP_TIMEOUT_S,
+						 NULL, err)
+			    : 0;
 		if (r < 0)
 			return hull_err_prefix(err, "stop");
 		int64_t t1 = now_ms();
@@ -995,7 +1051,7 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 			return r;
 		}
 		*result = json_pack("{s:s, s:b, s:b, s:I, s:I}", "snapshot",
-				    snap, "was_running", was, "live", live,
+				    snap, "was_running", was, "live", 0,
 				    "stop_ms", (json_int_t)(t1 - t0), "send_ms",
 				    (json_int_t)(t2 - t1));
 		return 0;
@@ -1020,6 +1076,11 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 			r = live_kvm_stage_place(uuid, &placed, err);
 		else
 			live_kvm_stage_drop(uuid);
+		/* A bhyve VM's (live_vmm.h) the same way. */
+		if (r == 0 && start && !placed && !running(uuid))
+			r = live_vmm_stage_place(uuid, &placed, err);
+		else if (!start || running(uuid))
+			live_vmm_stage_drop(uuid);
 		if (r == 0)
 			r = set_autoboot(uuid, start, err);
 		if (r == 0 && start && !running(uuid))
@@ -1033,6 +1094,7 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 	if (!strcmp(action, "migrate_abort") ||
 	    !strcmp(action, "migrate_finalize")) {
 		live_kvm_stage_drop(uuid);
+		live_vmm_stage_drop(uuid);
 		int r = hull_instance_delete(uuid, NULL, err);
 		return r == -ENOENT ? 0 : r;
 	}

@@ -60,7 +60,7 @@ int snap_header_parse(const uint8_t *buf, size_t len, struct snap_header *h,
 	    h->mem_size < (8u << 20) || h->mem_size % (2u << 20) ||
 	    h->mem_size > (1ull << 40) || h->mem_off % SNAP_PAGE ||
 	    h->mem_off < SNAP_HEADER_SIZE + h->state_len ||
-	    h->mem_off > SNAP_HEADER_SIZE + h->state_len + SNAP_PAGE)
+	    h->mem_off > SNAP_MEM_OFF_MAX)
 		return hull_err_set(err, EINVAL,
 				    "state file: header values out of range");
 	return 0;

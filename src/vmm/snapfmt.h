@@ -28,6 +28,11 @@
 #define SNAP_STATE_MAX (16u << 20)
 #define SNAP_SECTIONS_MAX 160
 #define SNAP_PAGE 4096
+/* The furthest RAM may start: past the largest state (a live switch's
+ * staged file puts it here, before it knows the state's length). */
+#define SNAP_MEM_OFF_MAX                                                       \
+	((SNAP_HEADER_SIZE + SNAP_STATE_MAX + SNAP_PAGE - 1) &                 \
+	 ~(uint64_t)(SNAP_PAGE - 1))
 
 enum snap_tag {
 	SNAP_VCPU = 1,	  /* instance: vCPU index; struct snap_vcpu + MSRs */

@@ -37,11 +37,13 @@ def counts(text):
 
 
 class VMM:
-    """A hull-vmm with its COM1 in a file: booting test=count, or the
-    target of a migration on socket end `incoming`."""
+    """A hull-vmm with its COM1 in a file: booting test=count, the
+    target of a migration on socket end `incoming`, or resuming the
+    snapshot file `restore`."""
 
     def __init__(self, tmp_path, name, memory="256M", cmdline="",
-                 incoming=None, extra=(), prefix=(), disks=None):
+                 incoming=None, extra=(), prefix=(), disks=None,
+                 restore=None):
         self.ctl = str(tmp_path / f"{name}.sock")
         self.out = tmp_path / f"{name}.out"
         self.err = tmp_path / f"{name}.err"
@@ -56,6 +58,8 @@ class VMM:
                 inc += f",disks={disks.fileno()}"
                 fds += (disks.fileno(),)
             args += ["--incoming", inc]
+        elif restore is not None:
+            args += ["--restore", str(restore)]
         else:
             args += ["--kernel", GUEST_ELF, "--cmdline",
                      f"test=count {cmdline}"]
@@ -420,6 +424,45 @@ def test_target_announces_the_mac_on_its_own_port(tmp_path, vms, netns):
         b.close()
         ans = migrate(src.ctl, a)
         assert ans["ok"] is True, ans
+        out, err = sniff.communicate(timeout=30)
+    finally:
+        if sniff.poll() is None:
+            sniff.kill()
+            sniff.wait()
+    assert out.split() == ["ff:ff:ff:ff:ff:ff", mac, "3", mac], (out, err)
+    dst.wait_count(src.counts()[-1] + 2)
+
+
+def test_restored_guest_announces_the_mac(tmp_path, vms, netns):
+    # a snapshot resumed by another hull-vmm on another port (a live
+    # switch between hosts restores the state it staged): the new port
+    # carries the RARP broadcast as the guest resumes, as after a live
+    # migration's hand-over
+    from test_vmm_snapshot import snapshot
+    ex = ["ip", "netns", "exec", netns]
+    for tap in ("rtap0", "rtap1"):
+        subprocess.run(ex + ["ip", "tuntap", "add", "dev", tap, "mode", "tap",
+                             "vnet_hdr"], check=True)
+        subprocess.run(ex + ["ip", "link", "set", tap, "up"], check=True)
+    mac = "02:00:5e:10:00:78"
+    src = VMM(tmp_path, "src", cmdline="delay=20000", prefix=ex,
+              extra=("--net", f"tap=rtap0,mac={mac}"))
+    vms.append(src)
+    src.wait_socket()
+    src.wait_count(3)
+    state = tmp_path / "state"
+    ans = snapshot(src.ctl, state, resume=False)
+    assert ans["ok"] is True, ans
+    src.p.kill()
+    src.p.wait()
+    sniff = subprocess.Popen(ex + [sys.executable, "-c", SNIFFER, "rtap1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert sniff.stdout.readline().strip() == "listening"
+        dst = VMM(tmp_path, "dst", prefix=ex, restore=state,
+                  extra=("--net", f"tap=rtap1,mac={mac}"))
+        vms.append(dst)
         out, err = sniff.communicate(timeout=30)
     finally:
         if sniff.poll() is None:

@@ -381,6 +381,10 @@ int main(int argc, char **argv)
 			virtio_net_announce(vm.virtio[i]);
 	} else {
 		vm_resume(&vm);
+		/* a restored guest may be on another host (a live switch
+		 * between hosts restores the state it staged) or port */
+		for (unsigned i = 0; restoring && i < vm.n_virtio; i++)
+			virtio_net_announce(vm.virtio[i]);
 	}
 	try_forbidden(cfg.forbidden);
 

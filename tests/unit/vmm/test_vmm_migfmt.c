@@ -2,7 +2,9 @@
  * test_vmm_migfmt.c - the live migration stream's reader: a good header
  * and each record type, and the refusals the receiver relies on (another
  * version, a bad checksum, pages outside guest memory, oversized
- * records, unknown types), and version 2's disk record.
+ * records, unknown types), and version 2's disk record; and the
+ * snapshot header's RAM offset, which a live switch's staged file puts
+ * at SNAP_MEM_OFF_MAX.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,12 +135,46 @@ static void test_disks(void **state)
 	assert_string_equal(err.msg, "migration: unknown record type 6");
 }
 
+/* A snapshot header with 96 bytes of state and RAM at off. */
+static int snap_with_mem_off(uint64_t off, struct snap_header *out)
+{
+	struct snap_header h;
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, SNAP_MAGIC, 8);
+	h.format = SNAP_FORMAT;
+	h.header_size = SNAP_HEADER_SIZE;
+	h.state_len = 96;
+	h.ncpus = 1;
+	h.mem_size = MEM;
+	h.mem_off = off;
+	h.header_crc = snap_crc(&h, offsetof(struct snap_header, header_crc));
+	struct hull_err err = {0};
+	return snap_header_parse((const uint8_t *)&h, sizeof(h), out, &err);
+}
+
+static void test_snap_mem_off(void **state)
+{
+	(void)state;
+	struct snap_header h;
+	/* right past the state, as `snapshot` writes it */
+	assert_int_equal(snap_with_mem_off(4096, &h), 0);
+	assert_int_equal(h.mem_off, 4096);
+	/* further out, up to where a staged file has it */
+	assert_int_equal(snap_with_mem_off(8192, &h), 0);
+	assert_int_equal(snap_with_mem_off(SNAP_MEM_OFF_MAX, &h), 0);
+	/* overlapping the state, unaligned, or beyond the bound */
+	assert_true(snap_with_mem_off(0, &h) < 0);
+	assert_true(snap_with_mem_off(4096 + 512, &h) < 0);
+	assert_true(snap_with_mem_off(SNAP_MEM_OFF_MAX + 4096, &h) < 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_header),
 	    cmocka_unit_test(test_records),
 	    cmocka_unit_test(test_disks),
+	    cmocka_unit_test(test_snap_mem_off),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
