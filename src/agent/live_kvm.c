@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
+#include "hull/instance.h"
 #include "hull/snapshot.h"
 #include "hvm/qemu.h"
 #include "hvm/qemumig.h"
@@ -302,6 +304,170 @@ int live_kvm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 
 /* ---- the target ---- */
 
+/*
+ * With HULL_AGENT_KVM_INCOMING set in the agent's environment, the
+ * target's QEMU also takes the stream live: the instance starts paused
+ * and waiting (HULL_VMSTATE_INCOMING), and each frame goes to it through
+ * a socket given with getfd and `migrate-incoming fd:` as well as into
+ * the staged file. What would let that QEMU run the guest is not built
+ * (the last increment received while it holds the disks, the disks
+ * re-pointed, `cont`; docs/vmadm.md), so once the stream is in it is
+ * stopped and the staged file resumes the guest as without it. A QEMU
+ * that fails on the way costs nothing: the staged file goes on.
+ */
+#define INCOMING_ENV "HULL_AGENT_KVM_INCOMING"
+#define INCOMING_FD "hull-incoming"
+#define INCOMING_WAIT_MS 60000
+
+struct incoming {
+	const char *uuid;
+	struct hvm_qmp *q;
+	int fd; /* our end of QEMU's socket; -1: QEMU took nothing more */
+	uint64_t bytes;
+};
+
+/* The running instance's QEMU command socket, which QEMU makes after
+ * the supervisor's QMP connection: tried again for a while. */
+static struct hvm_qmp *qmp_open_wait(const char *uuid, struct hull_err *err)
+{
+	struct hvm_qmp *q = NULL;
+	for (int i = 0; i < 5000 && !q; i++) {
+		q = qmp_open(uuid, err);
+		if (!q && err->code != ENOENT && err->code != ECONNREFUSED)
+			break;
+		if (!q)
+			nanosleep(&(struct timespec){0, 2000000L}, NULL);
+	}
+	return q;
+}
+
+static void incoming_end(struct incoming *in)
+{
+	if (in->fd >= 0)
+		close(in->fd);
+	in->fd = -1;
+	if (in->q)
+		hvm_qmp_close(in->q);
+	in->q = NULL;
+	struct hull_err e2 = {0};
+	if (hull_instance_stop(in->uuid, true, 0, NULL, &e2) < 0)
+		agent_log("warn", json_pack("{s:s}", "vm", in->uuid),
+			  "stop the incoming QEMU: %s", e2.msg);
+}
+
+/* The instance started paused with QEMU waiting for the stream on a
+ * socket of ours. */
+static int incoming_start(struct incoming *in, struct hull_err *err)
+{
+	_cleanup_free_ char *mark =
+	    hull_root_path("%s/" HULL_VMSTATE_INCOMING, in->uuid);
+	int fd = open(
+	    mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return hull_err_sys(err, errno, "%s", mark);
+	close(fd);
+	int r = hull_instance_start(in->uuid, NULL, err);
+	unlink(mark);
+	if (r != 0)
+		return r < 0 ? hull_err_prefix(err, "start")
+			     : hull_err_set(err, EBUSY, "it ran already");
+	/* The hidden copy must not boot by itself meanwhile (start set
+	 * its autoboot). */
+	json_t *p = json_pack("{s:b}", "autoboot", 0);
+	r = hull_instance_update(in->uuid, p, NULL, err);
+	json_decref(p);
+	int sp[2] = {-1, -1};
+	if (r == 0 && !(in->q = qmp_open_wait(in->uuid, err)))
+		r = hull_err_prefix(err, "QEMU");
+	/* The disks stay inactive until `cont`, not when the stream is in:
+	 * the last increment comes after it. */
+	if (r == 0)
+		r = qmp_args(in->q, "migrate-set-capabilities",
+			     json_pack("{s:[{s:s, s:b}]}", "capabilities",
+				       "capability", "late-block-activate",
+				       "state", 1),
+			     err);
+	if (r == 0 &&
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+		r = hull_err_sys(err, errno, "socketpair");
+	if (r == 0 && hvm_qmp_getfd(in->q, INCOMING_FD, sp[1], QMP_MS, err) < 0)
+		r = hull_err_prefix(err, "getfd");
+	if (r == 0)
+		r = qmp_args(in->q, "migrate-incoming",
+			     json_pack("{s:s}", "uri", "fd:" INCOMING_FD), err);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	in->fd = sp[0];
+	if (r < 0) {
+		incoming_end(in);
+		return r;
+	}
+	/* A QEMU that stops reading is given up, not waited for. */
+	struct timeval tv = {QMP_MS / 1000, 0};
+	setsockopt(in->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+static void incoming_feed(struct incoming *in, const void *b, size_t n)
+{
+	if (in->fd < 0)
+		return;
+	if (hull_write_all(in->fd, b, n) == 0) {
+		in->bytes += n;
+		return;
+	}
+	agent_log("warn", json_pack("{s:s}", "vm", in->uuid),
+		  "the incoming QEMU stopped taking the stream after %llu "
+		  "bytes: staged only",
+		  (unsigned long long)in->bytes);
+	close(in->fd);
+	in->fd = -1;
+}
+
+/* The stream ended (complete: QEMU's end came): how QEMU took it,
+ * logged, then the instance stopped again. */
+static void incoming_finish(struct incoming *in, bool complete)
+{
+	int64_t t0 = now_ms();
+	bool fed = in->fd >= 0;
+	if (fed)
+		shutdown(in->fd, SHUT_WR);
+	struct hull_err e = {0};
+	int r = fed && complete ? 0 : hull_err_set(&e, ECANCELED, "not fed");
+	while (r == 0) {
+		json_t *v = NULL;
+		if ((r = hvm_qmp_execute(in->q, "query-migrate", &v, QMP_MS,
+					 &e)) < 0)
+			break;
+		struct hvm_qemu_mig_stat s;
+		hvm_qemu_mig_stat_parse(v, &s);
+		json_decref(v);
+		if (s.state == HVM_QEMU_MIG_COMPLETED)
+			break;
+		if (s.state == HVM_QEMU_MIG_FAILED ||
+		    s.state == HVM_QEMU_MIG_CANCELLED)
+			r = hull_err_set(&e, EIO, "%s", s.error);
+		else if (now_ms() - t0 > INCOMING_WAIT_MS)
+			r = hull_err_set(&e, ETIMEDOUT, "not done in time");
+		else
+			nanosleep(&(struct timespec){0, 1000000L}, NULL);
+	}
+	char st[32] = "";
+	if (r == 0)
+		r = hvm_qmp_status(in->q, st, sizeof(st), QMP_MS, &e);
+	if (r == 0)
+		agent_log("info", json_pack("{s:s}", "vm", in->uuid),
+			  "the incoming QEMU took the stream live: %llu bytes, "
+			  "completed %lld ms after its end, %s",
+			  (unsigned long long)in->bytes,
+			  (long long)(now_ms() - t0), st);
+	else
+		agent_log("warn", json_pack("{s:s}", "vm", in->uuid),
+			  "the incoming QEMU did not take the stream: %s",
+			  e.msg);
+	incoming_end(in);
+}
+
 int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 {
 	_cleanup_free_ char *tmp = staged_path(uuid, ".part");
@@ -310,8 +476,17 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return hull_err_sys(err, errno, "%s", tmp);
+	struct incoming in = {.uuid = uuid, .fd = -1};
+	bool live = getenv(INCOMING_ENV) != NULL;
+	struct hull_err e2 = {0};
+	if (live && incoming_start(&in, &e2) < 0) {
+		agent_log("warn", json_pack("{s:s}", "vm", uuid),
+			  "the incoming QEMU: %s: staged only", e2.msg);
+		live = false;
+	}
 	uint8_t *buf = xmalloc(FRAME_MAX);
 	int r = 0;
+	bool complete = false;
 	for (;;) {
 		uint32_t be;
 		if (ssl_read_all(ssl, &be, 4) < 0) {
@@ -325,6 +500,7 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 				r = hull_err_set(err, ECANCELED,
 						 "the source's QEMU did not "
 						 "complete");
+			complete = r == 0;
 			break;
 		}
 		if (n > FRAME_MAX) {
@@ -339,8 +515,12 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 			r = hull_err_sys(err, errno, "%s", tmp);
 			break;
 		}
+		if (live)
+			incoming_feed(&in, buf, n);
 	}
 	free(buf);
+	if (live)
+		incoming_finish(&in, complete);
 	if (r == 0 && fsync(fd) < 0)
 		r = hull_err_sys(err, errno, "%s", tmp);
 	close(fd);
