@@ -359,6 +359,7 @@ static void incoming_end(struct incoming *in)
  * socket of ours. */
 static int incoming_start(struct incoming *in, struct hull_err *err)
 {
+	live_kvm_held_drop(in->uuid);
 	_cleanup_free_ char *mark =
 	    hull_root_path("%s/" HULL_VMSTATE_INCOMING, in->uuid);
 	int fd = open(
@@ -465,7 +466,122 @@ static void incoming_finish(struct incoming *in, bool complete)
 		agent_log("warn", json_pack("{s:s}", "vm", in->uuid),
 			  "the incoming QEMU did not take the stream: %s",
 			  e.msg);
+	/* Paused with the whole state: held for the switch (the last
+	 * increment, then live_kvm_held_resume). */
+	_cleanup_free_ char *held = staged_path(in->uuid, ".held");
+	int fd =
+	    r == 0 && !strcmp(st, "paused")
+		? open(held,
+		       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		       0600)
+		: -1;
+	if (fd >= 0) {
+		close(fd);
+		close(in->fd);
+		hvm_qmp_close(in->q);
+		return;
+	}
 	incoming_end(in);
+}
+
+bool live_kvm_held(const char *uuid)
+{
+	_cleanup_free_ char *held = staged_path(uuid, ".held");
+	return hull_path_exists(held);
+}
+
+void live_kvm_held_drop(const char *uuid)
+{
+	_cleanup_free_ char *held = staged_path(uuid, ".held");
+	if (unlink(held) < 0)
+		return;
+	struct incoming in = {.uuid = uuid, .fd = -1};
+	incoming_end(&in);
+}
+
+/* Each read-write disk of QEMU's (its file nodes hull-fileI) pointed at
+ * the file now under its path, the received one, given by add-fd. */
+static int repoint_disks(struct hvm_qmp *q, struct hull_err *err)
+{
+	json_t *nodes = NULL;
+	int r =
+	    hvm_qmp_execute(q, "query-named-block-nodes", &nodes, QMP_MS, err);
+	if (r < 0)
+		return hull_err_prefix(err, "query-named-block-nodes");
+	size_t i;
+	json_t *n;
+	json_array_foreach(nodes, i, n)
+	{
+		const char *name = hull_json_str(n, "node-name", "");
+		const char *file = hull_json_str(n, "file", "");
+		unsigned idx;
+		char tail;
+		if (sscanf(name, "hull-file%u%c", &idx, &tail) != 1 ||
+		    hull_json_bool(n, "ro", false) || file[0] != '/')
+			continue;
+		int fd = open(file, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			r = hull_err_sys(err, errno, "%s", file);
+			break;
+		}
+		json_t *got = NULL;
+		r = hvm_qmp_execute_fd(q, "add-fd", NULL, fd, &got, QMP_MS,
+				       err);
+		close(fd);
+		if (r < 0)
+			break;
+		char path[64], live[32], fmt[32];
+		snprintf(path, sizeof(path), "/dev/fdset/%lld",
+			 (long long)hull_json_int(got, "fdset-id", -1));
+		json_decref(got);
+		snprintf(live, sizeof(live), "hull-live%u", idx);
+		snprintf(fmt, sizeof(fmt), "hull-fmt%u", idx);
+		if ((r = qmp_args(q, "blockdev-add",
+				  json_pack("{s:s, s:s, s:s}", "driver", "file",
+					    "filename", path, "node-name",
+					    live),
+				  err)) < 0 ||
+		    (r = qmp_args(q, "blockdev-reopen",
+				  json_pack("{s:[{s:s, s:s, s:s}]}", "options",
+					    "driver", "raw", "node-name", fmt,
+					    "file", live),
+				  err)) < 0)
+			break;
+	}
+	json_decref(nodes);
+	return r;
+}
+
+int live_kvm_held_resume(const char *uuid, struct hull_err *err)
+{
+	int64_t t0 = now_ms();
+	struct hvm_qmp *q = qmp_open(uuid, err);
+	int r = q ? repoint_disks(q, err) : hull_err_prefix(err, "QEMU");
+	if (r == 0 && (r = hvm_qmp_execute(q, "cont", NULL, QMP_MS, err)) < 0)
+		hull_err_prefix(err, "cont");
+	int64_t t1 = now_ms();
+	/* QEMU's own announcement went when the stream completed, while the
+	 * guest was paused: again now that it runs (QEMU's defaults). */
+	struct hull_err e2 = {0};
+	if (r == 0 && qmp_args(q, "announce-self",
+			       json_pack("{s:i, s:i, s:i, s:i}", "initial", 50,
+					 "max", 550, "rounds", 5, "step", 100),
+			       &e2) < 0)
+		agent_log("warn", json_pack("{s:s}", "vm", uuid), "%s", e2.msg);
+	if (q)
+		hvm_qmp_close(q);
+	if (r < 0) {
+		live_kvm_held_drop(uuid);
+		return hull_err_prefix(err,
+				       "the QEMU that took the stream live");
+	}
+	_cleanup_free_ char *held = staged_path(uuid, ".held");
+	unlink(held);
+	agent_log("info", json_pack("{s:s}", "vm", uuid),
+		  "resumed in the QEMU that took the stream live: disks "
+		  "re-pointed and cont in %lld ms",
+		  (long long)(t1 - t0));
+	return 0;
 }
 
 int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)

@@ -50,6 +50,18 @@ int live_kvm_resume(const char *uuid, struct hull_err *err);
 
 /* Target: the frames after the intro into the staged state. */
 int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err);
+/* Target, with HULL_AGENT_KVM_INCOMING (live_kvm.c): whether the
+ * instance's QEMU took the whole stream live and waits paused, held for
+ * the switch; the last increment is then received under it
+ * (hull_instance_receive_held). */
+bool live_kvm_held(const char *uuid);
+/* The held QEMU pointed at the received disks, `cont`, `announce-self`:
+ * the guest runs here. On failure the instance is stopped (the staged
+ * state remains for a start). */
+int live_kvm_held_resume(const char *uuid, struct hull_err *err);
+/* The held QEMU stopped (nothing when none is held). */
+void live_kvm_held_drop(const char *uuid);
+
 /* Either end: the staged state into the dataset as its vmstate (0 and
  * nothing done when there is none); the staged file goes. */
 int live_kvm_stage_place(const char *uuid, bool *placed, struct hull_err *err);

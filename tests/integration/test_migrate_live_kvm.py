@@ -384,38 +384,79 @@ def agent_line(node, prefix):
     return got
 
 
+def last_sector(node, u, tag):
+    """The guest's shell reads its disk's last sector (past its partition;
+    O_DIRECT, not its page cache): the text in it, NULs dropped."""
+    return guest_value(
+        node, u, "$(dd if=/dev/vda bs=512 iflag=direct count=1 "
+        "skip=$(($(cat /sys/block/vda/size) - 1)) 2>/dev/null "
+        "| tr -d '\\000')", tag)
+
+
 def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
     """With HULL_AGENT_KVM_INCOMING in the target agent's environment its
     instance starts paused with QEMU waiting (-S -incoming defer) when
     the pre-copy begins, and QEMU takes the stream live from the channel
-    (getfd, migrate-incoming fd:) beside the staged file. The rest is not
-    built (src/agent/live_kvm.c): that QEMU is stopped once the stream is
-    in and the switch resumes the guest from the staged file as without
-    it; the guest is the same on the target."""
+    (getfd, migrate-incoming fd:) beside the staged file. The last
+    increment is received under it (the disks' new files beside the old),
+    its disks are re-pointed to them (add-fd, blockdev-reopen) and it runs
+    the guest on (cont). The ticker goes on; what the guest wrote to its
+    disk on the source after the sync is there on the target, and what it
+    writes on the target lands in the dataset's disk file."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:15", "203.0.113.247"
     u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive4", mac, ip)
     tgt.agent.kill()
     tgt.agent.env = dict(tgt.agent.env, HULL_AGENT_KVM_INCOMING="1")
     tgt.agent.start()
+    mark = f"hull-src-{os.getpid()}-{time.monotonic_ns()}"
+    # after the sync: only the switch's last increment carries it
+    guest_sh(src.host, u, f"echo {mark} | dd of=/dev/vda bs=512 "
+             "seek=$(($(cat /sys/block/vda/size) - 1)) oflag=direct "
+             "conv=fsync 2>/dev/null; echo hull-guest: marked",
+             "hull-guest: marked")
+    start_ticker(src.host, u)
+    on_src = ConsoleTicks(src, u)
+    on_tgt = ConsoleTicks(tgt, u)
     try:
-        dc.triton(triton_bin, "instance", "migration", "switch", "-w",
-                  "klive4", timeout=300)
-        wait_migration(dc, triton_bin, "klive4", "switch", "successful")
+        wait_ticks(on_src, 0)
+        switch_done(dc, triton_bin, "klive4", u, src, tgt, mac, ip)
+        src_last = on_src.ticks[-1]
+        wait_ticks(on_tgt, src_last[1] + 20)
+        tgt_first = next(t for t in on_tgt.ticks if t[0] > src_last[0])
+        assert src_last[1] < tgt_first[1] <= src_last[1] + 50, \
+            (src_last, on_tgt.ticks[:3])
+        gap_ms = (tgt_first[0] - src_last[0]) * 1000
         took = agent_line(tgt, "the incoming QEMU took the stream live: ")
         assert took and took.endswith(", paused"), \
             (took, agent_line(tgt, "the incoming QEMU"))
-        assert tgt.vm(u)["state"] == "running"
+        resumed = agent_line(tgt, "resumed in the QEMU that took the "
+                             "stream live")
+        assert resumed, agent_line(tgt, "the QEMU that took")
         assert guest_facts(tgt, u) == facts
         assert console_log(tgt.host, u).count(READY) <= 1
+        assert last_sector(tgt, u, "sec") == mark
+        mark2 = mark.replace("src", "tgt")
+        guest_sh(tgt.host, u, f"echo {mark2} | dd of=/dev/vda bs=512 "
+                 "seek=$(($(cat /sys/block/vda/size) - 1)) oflag=direct "
+                 "conv=fsync 2>/dev/null; echo hull-guest: marked",
+                 "hull-guest: marked")
+        disk = os.path.join(tgt.host.root, u, "disks", "disk0.img")
+        with open(disk, "rb") as f:
+            f.seek(-512, os.SEEK_END)
+            assert f.read(512).startswith(mark2.encode())
+        bound = switch_downtime(src, tgt, u)
         line = (f"kvm two-host live, the target's QEMU fed live "
                 f"(HULL_AGENT_KVM_INCOMING), load "
-                f"{os.getloadavg()[0]:.1f}: {took}")
+                f"{os.getloadavg()[0]:.1f}: ticker gap {gap_ms:.0f} ms, "
+                f"agents' bound {bound:.0f} ms ({took}; {resumed})")
         print(line)
         if os.environ.get("HULL_BENCH_OUT"):
             with open(os.environ["HULL_BENCH_OUT"], "a") as f:
                 f.write(line + "\n")
     finally:
+        on_src.close()
+        on_tgt.close()
         tgt.agent.kill()
         tgt.agent.env = {k: v for k, v in tgt.agent.env.items()
                          if k != "HULL_AGENT_KVM_INCOMING"}
