@@ -24,6 +24,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from test_head_api import triton_bin  # noqa: F401  (fixture)
 from test_head_migrate import wait_migration
 from test_hvm_live import TICK, start_ticker
@@ -325,29 +327,42 @@ def test_live_kvm_target_qemu_killed_stays(dc2, triton_bin):  # noqa: F811
     tgt.run("vmadm", "delete", u)
 
 
-def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin):  # noqa: F811
+@pytest.mark.parametrize("incoming", [False, True],
+                         ids=["staged", "incoming"])
+def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin,  # noqa: F811
+                                           incoming):
     """The target's agent killed (kill -9) while QEMU's pre-copy streams
     to it (capped at 20 MB/s so that it lasts): the source's QEMU sees
     its stream break, its migration fails and the guest runs on there,
     never rebooted; nothing staged is left on the source. With the
-    target's agent back and no cap, the switch goes through."""
+    target's agent back and no cap, the switch goes through. incoming:
+    with HULL_AGENT_KVM_INCOMING, whose QEMU fed live from the channel
+    ends with it (its stream broken) and the instance is stopped there."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:14", "203.0.113.246"
-    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive3", mac, ip)
+    name = "klive3" + ("i" if incoming else "")
+    if incoming:
+        mac, ip = "02:00:00:00:17:17", "203.0.113.249"
+    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, name, mac, ip)
+    live_target(tgt, incoming)
     dc.adm("migration", "limit", u, "160")
     part = os.path.join(tgt.host.root, "var", "agent",
                         f"live-{u}.vmstate.part")
-    dc.triton(triton_bin, "instance", "migration", "switch", "klive3")
+    dc.triton(triton_bin, "instance", "migration", "switch", name)
     end = time.monotonic() + 120
     while not (os.path.exists(part) and os.path.getsize(part) > 4 << 20):
         assert time.monotonic() < end, "no pre-copy reached the target"
         time.sleep(0.05)
     tgt.agent.kill()
     try:
-        m = wait_migration(dc, triton_bin, "klive3", "switch", "failed",
+        m = wait_migration(dc, triton_bin, name, "switch", "failed",
                            within=240)
         assert src.vm(u)["state"] == "running", (src.vm(u), m)
-        assert tgt.vm(u)["state"] == "stopped"
+        # (the QEMU fed live exits when its stream breaks)
+        end = time.monotonic() + 60
+        while tgt.vm(u)["state"] != "stopped":
+            assert time.monotonic() < end, tgt.vm(u)
+            time.sleep(0.2)
         assert guest_facts(src, u) == facts
         assert console_log(src.host, u).count(READY) == 1
         staged = [n for n in os.listdir(os.path.join(src.host.root, "var",
@@ -361,14 +376,29 @@ def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin):  # noqa: F811
     finally:
         tgt.agent.start()
     dc.adm("migration", "limit", u, "0")
-    dc.triton(triton_bin, "instance", "migration", "switch", "-w", "klive3",
+    dc.triton(triton_bin, "instance", "migration", "switch", "-w", name,
               timeout=300)
-    wait_migration(dc, triton_bin, "klive3", "switch", "successful")
+    wait_migration(dc, triton_bin, name, "switch", "successful")
     assert tgt.vm(u)["state"] == "running"
     assert guest_facts(tgt, u) == facts
-    dc.triton(triton_bin, "instance", "migration", "finalize", "klive3")
+    if incoming:
+        assert agent_line(tgt, "resumed in the QEMU that took the stream "
+                          "live"), agent_line(tgt, "the QEMU that took")
+        live_target(tgt, False)
+    dc.triton(triton_bin, "instance", "migration", "finalize", name)
     tgt.run("vmadm", "stop", u, "-F")
     tgt.run("vmadm", "delete", u)
+
+
+def live_target(node, on):
+    """Restarts node's agent with HULL_AGENT_KVM_INCOMING set (on) or not:
+    its QEMU takes a live switch's stream live (src/agent/live_kvm.c)."""
+    node.agent.kill()
+    node.agent.env = {k: v for k, v in node.agent.env.items()
+                      if k != "HULL_AGENT_KVM_INCOMING"}
+    if on:
+        node.agent.env["HULL_AGENT_KVM_INCOMING"] = "1"
+    node.agent.start()
 
 
 def agent_line(node, prefix):
@@ -406,9 +436,7 @@ def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:15", "203.0.113.247"
     u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive4", mac, ip)
-    tgt.agent.kill()
-    tgt.agent.env = dict(tgt.agent.env, HULL_AGENT_KVM_INCOMING="1")
-    tgt.agent.start()
+    live_target(tgt, True)
     mark = f"hull-src-{os.getpid()}-{time.monotonic_ns()}"
     # after the sync: only the switch's last increment carries it
     guest_sh(src.host, u, f"echo {mark} | dd of=/dev/vda bs=512 "
@@ -446,10 +474,18 @@ def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
             f.seek(-512, os.SEEK_END)
             assert f.read(512).startswith(mark2.encode())
         bound = switch_downtime(src, tgt, u)
+        t_sw = agent_time(src, f"task migrate_switch {u}")
+        t_rx = agent_time(tgt, f"migration stream for {u}")
+        t_got = agent_time(tgt, f"migration stream for {u}: received")
+        t_act = agent_time(tgt, f"task migrate_activate {u}")
+        t_done = agent_time(tgt, f"task migrate_activate {u}: done")
         line = (f"kvm two-host live, the target's QEMU fed live "
                 f"(HULL_AGENT_KVM_INCOMING), load "
                 f"{os.getloadavg()[0]:.1f}: ticker gap {gap_ms:.0f} ms, "
-                f"agents' bound {bound:.0f} ms ({took}; {resumed})")
+                f"agents' bound {bound:.0f} ms (pre-copy "
+                f"{t_rx - t_sw:.0f} ms, last increment {t_got - t_rx:.0f} "
+                f"ms, hand-over {t_act - t_got:.0f} ms, target's resume "
+                f"{t_done - t_act:.0f} ms; {took}; {resumed})")
         print(line)
         if os.environ.get("HULL_BENCH_OUT"):
             with open(os.environ["HULL_BENCH_OUT"], "a") as f:
@@ -457,10 +493,67 @@ def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
     finally:
         on_src.close()
         on_tgt.close()
-        tgt.agent.kill()
-        tgt.agent.env = {k: v for k, v in tgt.agent.env.items()
-                         if k != "HULL_AGENT_KVM_INCOMING"}
-        tgt.agent.start()
+        live_target(tgt, False)
     dc.triton(triton_bin, "instance", "migration", "finalize", "klive4")
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
+
+
+def kill_held_qemu(node, u, stop, killed):
+    """Kills (SIGKILL) node's QEMU for u once its agent holds it with the
+    whole stream in (the marker live-UUID.vmstate.held), that is during
+    the last increment or the hand-over; appends its pid to killed."""
+    held = os.path.join(node.host.root, "var", "agent",
+                        f"live-{u}.vmstate.held")
+    while not stop.is_set() and not killed:
+        if os.path.exists(held):
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        argv = f.read().split(b"\0")
+                except OSError:
+                    continue
+                if (argv and b"qemu-system" in argv[0]
+                        and b"-incoming" in argv
+                        and any(node.host.root.encode() in a
+                                and u.encode() in a for a in argv)):
+                    try:
+                        os.kill(int(pid), 9)
+                        killed.append(int(pid))
+                    except OSError:
+                        pass
+        time.sleep(0.002)
+
+
+def test_live_kvm_held_qemu_killed_falls_back(dc2, triton_bin):  # noqa: F811
+    """HULL_AGENT_KVM_INCOMING: the target's QEMU killed once it holds the
+    whole stream (before the last increment is in or the guest runs
+    there): the target resumes the guest from the staged stream instead,
+    as without it; the same boot, the same variable, and the guest runs
+    on the target only."""
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:16", "203.0.113.248"
+    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive5", mac, ip)
+    live_target(tgt, True)
+    stop, killed = threading.Event(), []
+    t = threading.Thread(target=kill_held_qemu,
+                         args=(tgt, u, stop, killed), daemon=True)
+    t.start()
+    try:
+        switch_done(dc, triton_bin, "klive5", u, src, tgt, mac, ip)
+    finally:
+        stop.set()
+        t.join(5)
+        live_target(tgt, False)
+    assert killed, "the target's QEMU never held the stream"
+    assert "resumed from the staged state instead" in \
+        (agent_line(tgt, "the QEMU that took the stream live") or ""), \
+        agent_line(tgt, "the QEMU that took")
+    assert guest_facts(tgt, u) == facts
+    assert console_log(tgt.host, u).count(READY) <= 1
+    assert src.vm(u)["state"] == "stopped"
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive5")
     tgt.run("vmadm", "stop", u, "-F")
     tgt.run("vmadm", "delete", u)
