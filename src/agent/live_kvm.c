@@ -637,7 +637,12 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 	free(buf);
 	if (live)
 		incoming_finish(&in, complete);
-	if (r == 0 && fsync(fd) < 0)
+	/* With the state held in QEMU the file is only its fallback, read
+	 * back in this boot if at all (a crash of this host loses both, and
+	 * the source resumes from its own copy): not flushed inside the
+	 * guest's pause. */
+	bool flush = !(live && live_kvm_held(uuid));
+	if (r == 0 && flush && fsync(fd) < 0)
 		r = hull_err_sys(err, errno, "%s", tmp);
 	close(fd);
 	if (r == 0 && rename(tmp, staged) < 0)
