@@ -305,17 +305,16 @@ int live_kvm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 /* ---- the target ---- */
 
 /*
- * With HULL_AGENT_KVM_INCOMING set in the agent's environment, the
- * target's QEMU also takes the stream live: the instance starts paused
+ * The target's QEMU takes the stream live: the instance starts paused
  * and waiting (HULL_VMSTATE_INCOMING), and each frame goes to it through
  * a socket given with getfd and `migrate-incoming fd:` as well as into
- * the staged file. What would let that QEMU run the guest is not built
- * (the last increment received while it holds the disks, the disks
- * re-pointed, `cont`; docs/vmadm.md), so once the stream is in it is
- * stopped and the staged file resumes the guest as without it. A QEMU
- * that fails on the way costs nothing: the staged file goes on.
+ * the staged file. Once the stream is in and QEMU paused with it, QEMU is
+ * held for the switch (live_kvm_held). A QEMU that fails on the way
+ * costs a log line: the staged file goes on and resumes the guest as
+ * without it. HULL_AGENT_KVM_STAGED in the agent's environment: the
+ * staged file only (the path before this one).
  */
-#define INCOMING_ENV "HULL_AGENT_KVM_INCOMING"
+#define STAGED_ENV "HULL_AGENT_KVM_STAGED"
 #define INCOMING_FD "hull-incoming"
 #define INCOMING_WAIT_MS 60000
 
@@ -593,7 +592,7 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 	if (fd < 0)
 		return hull_err_sys(err, errno, "%s", tmp);
 	struct incoming in = {.uuid = uuid, .fd = -1};
-	bool live = getenv(INCOMING_ENV) != NULL;
+	bool live = getenv(STAGED_ENV) == NULL;
 	struct hull_err e2 = {0};
 	if (live && incoming_start(&in, &e2) < 0) {
 		agent_log("warn", json_pack("{s:s}", "vm", uuid),

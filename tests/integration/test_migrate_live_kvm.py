@@ -17,7 +17,11 @@ the target's (recorded in $HULL_BENCH_OUT when set, bench/README.md
 "two-host live"). Faults: the target's agent dead before the switch, or
 killed mid-copy; the target's QEMU killed while it loads the stream. Each
 leaves the guest running on the source, and a retried switch then goes
-through."""
+through. Those are the staged path's (HULL_AGENT_KVM_STAGED in the target
+agent's environment). By default the target's QEMU takes the stream live
+during the copy, the staged file beside it as its fallback, and runs the
+guest on after the last increment (keeps_running, takes_stream,
+held_qemu_killed, the [incoming] variants)."""
 import json
 import os
 import socket
@@ -84,8 +88,9 @@ class ConsoleTicks:
 
 def guest_value(node, u, expr, tag):
     """The value the guest's shell prints for expr (its own shell, through
-    the console)."""
-    line = guest_sh(node.host, u, f"echo hull-guest: {tag} {expr}",
+    the console). The tag comes from the shell too: the console's echo of
+    the command, which the ticker's lines may split, never matches."""
+    line = guest_sh(node.host, u, f"echo hull-guest: $(echo {tag}) {expr}",
                     f"hull-guest: {tag} ")
     return line.split(f"hull-guest: {tag} ", 1)[1].strip()
 
@@ -286,14 +291,16 @@ def kill_incoming_qemu(node, u, stop, killed):
 
 
 def test_live_kvm_target_qemu_killed_stays(dc2, triton_bin):  # noqa: F811
-    """The target's QEMU killed while it loads the staged stream (before
-    it runs the guest): the target's start fails, the head node moves the
-    instance back and the source's agent resumes the guest there from the
-    stream it kept in its dataset: the same boot, the same variable. A
-    retried switch then goes through."""
+    """The staged path (HULL_AGENT_KVM_STAGED): the target's QEMU killed
+    while it loads the staged stream (before it runs the guest): the
+    target's start fails, the head node moves the instance back and the
+    source's agent resumes the guest there from the stream it kept in its
+    dataset: the same boot, the same variable. A retried switch then goes
+    through."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:13", "203.0.113.245"
     u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive2", mac, ip)
+    live_target(tgt, False)
     stop, killed = threading.Event(), []
     t = threading.Thread(target=kill_incoming_qemu,
                          args=(tgt, u, stop, killed), daemon=True)
@@ -322,7 +329,38 @@ def test_live_kvm_target_qemu_killed_stays(dc2, triton_bin):  # noqa: F811
     wait_migration(dc, triton_bin, "klive2", "switch", "successful")
     assert tgt.vm(u)["state"] == "running"
     assert guest_facts(tgt, u) == facts
+    live_target(tgt, True)
     dc.triton(triton_bin, "instance", "migration", "finalize", "klive2")
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
+
+
+def test_live_kvm_fed_qemu_killed_falls_back(dc2, triton_bin):  # noqa: F811
+    """The target's QEMU killed while it takes the stream live (during the
+    copy): its agent goes on with the staged file only, and the target's
+    start resumes the guest from it: the switch goes through with the
+    same boot and the same variable, the guest never running twice."""
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:18", "203.0.113.250"
+    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive6", mac, ip)
+    since = len(tgt.agent.text())
+    stop, killed = threading.Event(), []
+    t = threading.Thread(target=kill_incoming_qemu,
+                         args=(tgt, u, stop, killed), daemon=True)
+    t.start()
+    try:
+        switch_done(dc, triton_bin, "klive6", u, src, tgt, mac, ip)
+    finally:
+        stop.set()
+        t.join(5)
+    assert killed, "the target's QEMU never ran with -incoming"
+    line = agent_line(tgt, "the incoming QEMU", since)
+    assert line and not line.startswith("the incoming QEMU took"), line
+    assert not agent_line(tgt, "resumed in the QEMU that took the stream",
+                          since)
+    assert guest_facts(tgt, u) == facts
+    assert console_log(tgt.host, u).count(READY) <= 1
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive6")
     tgt.run("vmadm", "stop", u, "-F")
     tgt.run("vmadm", "delete", u)
 
@@ -335,9 +373,10 @@ def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin,  # noqa: F811
     to it (capped at 20 MB/s so that it lasts): the source's QEMU sees
     its stream break, its migration fails and the guest runs on there,
     never rebooted; nothing staged is left on the source. With the
-    target's agent back and no cap, the switch goes through. incoming:
-    with HULL_AGENT_KVM_INCOMING, whose QEMU fed live from the channel
-    ends with it (its stream broken) and the instance is stopped there."""
+    target's agent back and no cap, the switch goes through. incoming (the
+    default; staged: HULL_AGENT_KVM_STAGED): the target's QEMU fed live
+    from the channel ends with the agent (its stream broken) and the
+    instance is stopped there."""
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:14", "203.0.113.246"
     name = "klive3" + ("i" if incoming else "")
@@ -345,6 +384,7 @@ def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin,  # noqa: F811
         mac, ip = "02:00:00:00:17:17", "203.0.113.249"
     u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, name, mac, ip)
     live_target(tgt, incoming)
+    since = len(tgt.agent.text())
     dc.adm("migration", "limit", u, "160")
     part = os.path.join(tgt.host.root, "var", "agent",
                         f"live-{u}.vmstate.part")
@@ -383,28 +423,32 @@ def test_live_kvm_agent_killed_mid_precopy(dc2, triton_bin,  # noqa: F811
     assert guest_facts(tgt, u) == facts
     if incoming:
         assert agent_line(tgt, "resumed in the QEMU that took the stream "
-                          "live"), agent_line(tgt, "the QEMU that took")
-        live_target(tgt, False)
+                          "live", since), \
+            agent_line(tgt, "the QEMU that took", since)
+    else:
+        live_target(tgt, True)
     dc.triton(triton_bin, "instance", "migration", "finalize", name)
     tgt.run("vmadm", "stop", u, "-F")
     tgt.run("vmadm", "delete", u)
 
 
 def live_target(node, on):
-    """Restarts node's agent with HULL_AGENT_KVM_INCOMING set (on) or not:
-    its QEMU takes a live switch's stream live (src/agent/live_kvm.c)."""
+    """Restarts node's agent so that its QEMU takes a live switch's stream
+    live (on: the default) or the staged path only (HULL_AGENT_KVM_STAGED;
+    src/agent/live_kvm.c)."""
     node.agent.kill()
     node.agent.env = {k: v for k, v in node.agent.env.items()
-                      if k != "HULL_AGENT_KVM_INCOMING"}
-    if on:
-        node.agent.env["HULL_AGENT_KVM_INCOMING"] = "1"
+                      if k != "HULL_AGENT_KVM_STAGED"}
+    if not on:
+        node.agent.env["HULL_AGENT_KVM_STAGED"] = "1"
     node.agent.start()
 
 
-def agent_line(node, prefix):
-    """The text of node's agent's last log line starting with prefix."""
+def agent_line(node, prefix, since=0):
+    """The text of node's agent's last log line starting with prefix, in
+    its log from offset since on (the agents serve every test here)."""
     got = None
-    for line in node.agent.text().splitlines():
+    for line in node.agent.text()[since:].splitlines():
         try:
             msg = json.loads(line).get("msg", "")
         except ValueError:
@@ -424,10 +468,10 @@ def last_sector(node, u, tag):
 
 
 def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
-    """With HULL_AGENT_KVM_INCOMING in the target agent's environment its
-    instance starts paused with QEMU waiting (-S -incoming defer) when
-    the pre-copy begins, and QEMU takes the stream live from the channel
-    (getfd, migrate-incoming fd:) beside the staged file. The last
+    """The target agent's instance starts paused with QEMU waiting (-S
+    -incoming defer) when the pre-copy begins, and QEMU takes the stream
+    live from the channel (getfd, migrate-incoming fd:) beside the staged
+    file. The last
     increment is received under it (the disks' new files beside the old),
     its disks are re-pointed to them (add-fd, blockdev-reopen) and it runs
     the guest on (cont). The ticker goes on; what the guest wrote to its
@@ -436,12 +480,12 @@ def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:15", "203.0.113.247"
     u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive4", mac, ip)
-    live_target(tgt, True)
+    since = len(tgt.agent.text())
     mark = f"hull-src-{os.getpid()}-{time.monotonic_ns()}"
     # after the sync: only the switch's last increment carries it
     guest_sh(src.host, u, f"echo {mark} | dd of=/dev/vda bs=512 "
              "seek=$(($(cat /sys/block/vda/size) - 1)) oflag=direct "
-             "conv=fsync 2>/dev/null; echo hull-guest: marked",
+             "conv=fsync 2>/dev/null; echo hull-guest: $(echo marked)",
              "hull-guest: marked")
     start_ticker(src.host, u)
     on_src = ConsoleTicks(src, u)
@@ -455,19 +499,20 @@ def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
         assert src_last[1] < tgt_first[1] <= src_last[1] + 50, \
             (src_last, on_tgt.ticks[:3])
         gap_ms = (tgt_first[0] - src_last[0]) * 1000
-        took = agent_line(tgt, "the incoming QEMU took the stream live: ")
+        took = agent_line(tgt, "the incoming QEMU took the stream live: ",
+                          since)
         assert took and took.endswith(", paused"), \
-            (took, agent_line(tgt, "the incoming QEMU"))
+            (took, agent_line(tgt, "the incoming QEMU", since))
         resumed = agent_line(tgt, "resumed in the QEMU that took the "
-                             "stream live")
-        assert resumed, agent_line(tgt, "the QEMU that took")
+                             "stream live", since)
+        assert resumed, agent_line(tgt, "the QEMU that took", since)
         assert guest_facts(tgt, u) == facts
         assert console_log(tgt.host, u).count(READY) <= 1
         assert last_sector(tgt, u, "sec") == mark
         mark2 = mark.replace("src", "tgt")
         guest_sh(tgt.host, u, f"echo {mark2} | dd of=/dev/vda bs=512 "
                  "seek=$(($(cat /sys/block/vda/size) - 1)) oflag=direct "
-                 "conv=fsync 2>/dev/null; echo hull-guest: marked",
+                 "conv=fsync 2>/dev/null; echo hull-guest: $(echo marked)",
                  "hull-guest: marked")
         disk = os.path.join(tgt.host.root, u, "disks", "disk0.img")
         with open(disk, "rb") as f:
@@ -479,8 +524,7 @@ def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
         t_got = agent_time(tgt, f"migration stream for {u}: received")
         t_act = agent_time(tgt, f"task migrate_activate {u}")
         t_done = agent_time(tgt, f"task migrate_activate {u}: done")
-        line = (f"kvm two-host live, the target's QEMU fed live "
-                f"(HULL_AGENT_KVM_INCOMING), load "
+        line = (f"kvm two-host live, the target's QEMU fed live, load "
                 f"{os.getloadavg()[0]:.1f}: ticker gap {gap_ms:.0f} ms, "
                 f"agents' bound {bound:.0f} ms (pre-copy "
                 f"{t_rx - t_sw:.0f} ms, last increment {t_got - t_rx:.0f} "
@@ -493,7 +537,6 @@ def test_live_kvm_target_qemu_takes_stream(dc2, triton_bin):  # noqa: F811
     finally:
         on_src.close()
         on_tgt.close()
-        live_target(tgt, False)
     dc.triton(triton_bin, "instance", "migration", "finalize", "klive4")
     tgt.run("vmadm", "stop", u, "-F")
     tgt.run("vmadm", "delete", u)
@@ -528,7 +571,7 @@ def kill_held_qemu(node, u, stop, killed):
 
 
 def test_live_kvm_held_qemu_killed_falls_back(dc2, triton_bin):  # noqa: F811
-    """HULL_AGENT_KVM_INCOMING: the target's QEMU killed once it holds the
+    """The target's QEMU killed once it holds the
     whole stream (before the last increment is in or the guest runs
     there): the target resumes the guest from the staged stream instead,
     as without it; the same boot, the same variable, and the guest runs
@@ -536,7 +579,7 @@ def test_live_kvm_held_qemu_killed_falls_back(dc2, triton_bin):  # noqa: F811
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:16", "203.0.113.248"
     u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive5", mac, ip)
-    live_target(tgt, True)
+    since = len(tgt.agent.text())
     stop, killed = threading.Event(), []
     t = threading.Thread(target=kill_held_qemu,
                          args=(tgt, u, stop, killed), daemon=True)
@@ -546,11 +589,11 @@ def test_live_kvm_held_qemu_killed_falls_back(dc2, triton_bin):  # noqa: F811
     finally:
         stop.set()
         t.join(5)
-        live_target(tgt, False)
     assert killed, "the target's QEMU never held the stream"
     assert "resumed from the staged state instead" in \
-        (agent_line(tgt, "the QEMU that took the stream live") or ""), \
-        agent_line(tgt, "the QEMU that took")
+        (agent_line(tgt, "the QEMU that took the stream live", since)
+         or ""), \
+        agent_line(tgt, "the QEMU that took", since)
     assert guest_facts(tgt, u) == facts
     assert console_log(tgt.host, u).count(READY) <= 1
     assert src.vm(u)["state"] == "stopped"
