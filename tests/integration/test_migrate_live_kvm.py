@@ -6,9 +6,11 @@ sync|switch|finalize`.
 
 The guest is the Linux guest image (hvmlib; TCG where KVM cannot run it).
 At the switch the source's agent runs QEMU's pre-copy while the guest
-runs, its stream relayed over the agents' channel into a file staged on
-the target; once QEMU completes (the guest paused) the last increment
-follows and the target's start resumes the guest from the staged stream
+runs, its stream relayed over the agents' channel into the target's QEMU,
+started paused for it, and into a file staged on the target; once QEMU
+completes (the guest paused) the last increment follows and the target's
+QEMU runs the guest on, or (HULL_AGENT_KVM_STAGED, or that QEMU failed)
+the target's start resumes the guest from the staged stream
 (src/agent/live_kvm.h). The guest's shell keeps a variable it set on the
 source, its boot id, its uptime and a ticker that goes on counting, with
 the same MAC and address. The pause seen from outside is the gap between
@@ -161,6 +163,7 @@ def test_live_migrate_kvm_keeps_running(dc2, triton_bin):  # noqa: F811
     dc, by_uuid, _img = dc2
     mac, ip = "02:00:00:00:17:11", "203.0.113.243"
     u, src, tgt = make_kvm(dc, by_uuid, "klive0", mac, ip)
+    since = len(tgt.agent.text())
     guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
              "hull-guest: set ")
     boot, gmac, x = guest_facts(src, u)
@@ -207,12 +210,15 @@ def test_live_migrate_kvm_keeps_running(dc2, triton_bin):  # noqa: F811
     t_got = agent_time(tgt, f"migration stream for {u}: received")
     t_act = agent_time(tgt, f"task migrate_activate {u}")
     t_done = agent_time(tgt, f"task migrate_activate {u}: done")
+    path = ("QEMU fed live" if agent_line(
+        tgt, "resumed in the QEMU that took the stream live", since)
+        else "staged")
     parts = (f"pre-copy {t_rx - t_sw:.0f} ms, last increment "
              f"{t_got - t_rx:.0f} ms, hand-over {t_act - t_got:.0f} ms, "
              f"target's start {t_done - t_act:.0f} ms")
     import vmmlib
     accel = "TCG" if vmmlib.kvm_unusable() else "KVM"
-    line = (f"kvm two-host live (pre-copy), 256 MiB guest, {accel}, "
+    line = (f"kvm two-host live (pre-copy, {path}), 256 MiB guest, {accel}, "
             f"load {os.getloadavg()[0]:.1f}: ticker gap {gap_ms:.0f} ms, "
             f"agents' bound {bound:.0f} ms ({parts})")
     print(line)
