@@ -498,26 +498,32 @@ void live_kvm_held_drop(const char *uuid)
 	incoming_end(&in);
 }
 
-/* Each read-write disk of QEMU's (its file nodes hull-fileI) pointed at
- * the file now under its path, the received one, given by add-fd. */
-static int repoint_disks(struct hvm_qmp *q, struct hull_err *err)
+/* Each read-write disk of the instance's record (QEMU's nodes hull-fmtI
+ * over hull-fileI) pointed at the file now under its path, the received
+ * one, given by add-fd. The paths come from the record, never from QEMU:
+ * this agent opens them as root. */
+static int repoint_disks(struct hvm_qmp *q, const char *uuid,
+			 struct hull_err *err)
 {
-	json_t *nodes = NULL;
-	int r =
-	    hvm_qmp_execute(q, "query-named-block-nodes", &nodes, QMP_MS, err);
-	if (r < 0)
-		return hull_err_prefix(err, "query-named-block-nodes");
+	json_t *vm = hull_instance_get(uuid, err);
+	if (!vm)
+		return -err->code;
+	_cleanup_free_ char *mine = hull_root_path("%s/disks/", uuid);
+	int r = 0;
 	size_t i;
-	json_t *n;
-	json_array_foreach(nodes, i, n)
+	json_t *d;
+	json_array_foreach(json_object_get(vm, "disks"), i, d)
 	{
-		const char *name = hull_json_str(n, "node-name", "");
-		const char *file = hull_json_str(n, "file", "");
-		unsigned idx;
-		char tail;
-		if (sscanf(name, "hull-file%u%c", &idx, &tail) != 1 ||
-		    hull_json_bool(n, "ro", false) || file[0] != '/')
+		const char *file = hull_json_str(d, "path", "");
+		if (!strcmp(hull_json_str(d, "media", "disk"), "cdrom"))
 			continue;
+		if (strncmp(file, mine, strlen(mine)) || strstr(file, "/../")) {
+			r = hull_err_set(err, EPERM,
+					 "disk %s is not in the instance's "
+					 "dataset",
+					 file);
+			break;
+		}
 		int fd = open(file, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0) {
 			r = hull_err_sys(err, errno, "%s", file);
@@ -533,8 +539,8 @@ static int repoint_disks(struct hvm_qmp *q, struct hull_err *err)
 		snprintf(path, sizeof(path), "/dev/fdset/%lld",
 			 (long long)hull_json_int(got, "fdset-id", -1));
 		json_decref(got);
-		snprintf(live, sizeof(live), "hull-live%u", idx);
-		snprintf(fmt, sizeof(fmt), "hull-fmt%u", idx);
+		snprintf(live, sizeof(live), "hull-live%zu", i);
+		snprintf(fmt, sizeof(fmt), HVM_QEMU_NODE_FMT, i);
 		if ((r = qmp_args(q, "blockdev-add",
 				  json_pack("{s:s, s:s, s:s}", "driver", "file",
 					    "filename", path, "node-name",
@@ -547,7 +553,7 @@ static int repoint_disks(struct hvm_qmp *q, struct hull_err *err)
 				  err)) < 0)
 			break;
 	}
-	json_decref(nodes);
+	json_decref(vm);
 	return r;
 }
 
@@ -555,7 +561,7 @@ int live_kvm_held_resume(const char *uuid, struct hull_err *err)
 {
 	int64_t t0 = now_ms();
 	struct hvm_qmp *q = qmp_open(uuid, err);
-	int r = q ? repoint_disks(q, err) : hull_err_prefix(err, "QEMU");
+	int r = q ? repoint_disks(q, uuid, err) : hull_err_prefix(err, "QEMU");
 	if (r == 0 && (r = hvm_qmp_execute(q, "cont", NULL, QMP_MS, err)) < 0)
 		hull_err_prefix(err, "cont");
 	int64_t t1 = now_ms();
