@@ -390,8 +390,8 @@ static int incoming_start(struct incoming *in, struct hull_err *err)
 	if (r == 0 &&
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		r = hull_err_sys(err, errno, "socketpair");
-	if (r == 0 && hvm_qmp_getfd(in->q, INCOMING_FD, sp[1], QMP_MS, err) < 0)
-		r = hull_err_prefix(err, "getfd");
+	if (r == 0)
+		r = hvm_qmp_getfd(in->q, INCOMING_FD, sp[1], QMP_MS, err);
 	if (r == 0)
 		r = qmp_args(in->q, "migrate-incoming",
 			     json_pack("{s:s}", "uri", "fd:" INCOMING_FD), err);
