@@ -68,4 +68,15 @@ int hull_instance_receive(int fd, const struct hull_progress *pr,
 			  char uuid_out[HULL_INSTANCE_UUID_LEN + 1],
 			  struct hull_err *err);
 
+/*
+ * An incremental stream received while the instance runs: a kvm VM whose
+ * QEMU took a live migration's stream and waits paused, its disks not yet
+ * activated (agent/live_kvm.h). The dataset's files stay (the running
+ * supervisor's and QEMU's); the received disk files replace the old ones
+ * under their names (QEMU keeps the old until it is pointed at the new).
+ */
+int hull_instance_receive_held(int fd, const struct hull_progress *pr,
+			       char uuid_out[HULL_INSTANCE_UUID_LEN + 1],
+			       struct hull_err *err);
+
 #endif

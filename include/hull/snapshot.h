@@ -31,6 +31,12 @@ int hull_snapshot_create(const char *uuid, const char *name,
  * file beside it (hvm/qemustate.h). */
 #define HULL_VMSTATE_FILE "vmstate"
 
+/* A marker beside it: the next start of a kvm VM runs QEMU paused and
+ * waiting for a live migration's stream (`-S -incoming defer`), which
+ * the agent gives it over QMP (agent/live_kvm.h). Used once: the start
+ * removes it. */
+#define HULL_VMSTATE_INCOMING "vmstate.incoming"
+
 /*
  * HULL_SNAPSHOT_MEMORY (a running bhyve or kvm VM): the snapshot also holds
  * the guest's memory and device state, taken with its disks while it is

@@ -21,6 +21,12 @@
  * QEMU completed. The switch's last increment follows on the usual
  * stream; activate then puts the staged state into the dataset as
  * HULL_VMSTATE_FILE (live_kvm_stage_place) and starts the VM.
+ *
+ * Target, unless HULL_AGENT_KVM_STAGED (live_kvm.c): the instance starts
+ * paused with QEMU waiting (HULL_VMSTATE_INCOMING) and takes the frames
+ * live as well; complete and paused, it is held for the switch: the last
+ * increment is received under it, and activate re-points its disks and
+ * runs it (live_kvm_held_resume). The staged state is the fallback.
  */
 #ifndef HULL_AGENT_LIVE_KVM_H
 #define HULL_AGENT_LIVE_KVM_H
@@ -50,6 +56,18 @@ int live_kvm_resume(const char *uuid, struct hull_err *err);
 
 /* Target: the frames after the intro into the staged state. */
 int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err);
+/* Target (live_kvm.c): whether the
+ * instance's QEMU took the whole stream live and waits paused, held for
+ * the switch; the last increment is then received under it
+ * (hull_instance_receive_held). */
+bool live_kvm_held(const char *uuid);
+/* The held QEMU pointed at the received disks, `cont`, `announce-self`:
+ * the guest runs here. On failure the instance is stopped (the staged
+ * state remains for a start). */
+int live_kvm_held_resume(const char *uuid, struct hull_err *err);
+/* The held QEMU stopped (nothing when none is held). */
+void live_kvm_held_drop(const char *uuid);
+
 /* Either end: the staged state into the dataset as its vmstate (0 and
  * nothing done when there is none); the staged file goes. */
 int live_kvm_stage_place(const char *uuid, bool *placed, struct hull_err *err);

@@ -476,6 +476,7 @@ static unsigned int psk_server(SSL *ssl, const char *identity,
 
 struct receiver {
 	int fd;
+	bool held; /* under a kvm VM's QEMU that took the stream live */
 	int r;
 	char uuid[HULL_INSTANCE_UUID_LEN + 1];
 	struct hull_err err;
@@ -484,7 +485,10 @@ struct receiver {
 static void *receive_thread(void *arg)
 {
 	struct receiver *rc = arg;
-	rc->r = hull_instance_receive(rc->fd, NULL, rc->uuid, &rc->err);
+	rc->r =
+	    rc->held
+		? hull_instance_receive_held(rc->fd, NULL, rc->uuid, &rc->err)
+		: hull_instance_receive(rc->fd, NULL, rc->uuid, &rc->err);
 	close(rc->fd);
 	rc->fd = -1;
 	return NULL;
@@ -581,7 +585,8 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 		free(head);
 		return hull_err_sys(err, errno, "socketpair");
 	}
-	struct receiver rc = {.fd = sp[1]};
+	struct receiver rc = {.fd = sp[1],
+			      .held = !full && live_kvm_held(cn->vm)};
 	pthread_t t;
 	if (pthread_create(&t, NULL, receive_thread, &rc) != 0) {
 		close(sp[0]);
@@ -616,6 +621,9 @@ static int take_stream(struct conn *cn, SSL *ssl, struct hull_err *err)
 	shutdown(sp[0], SHUT_WR);
 	pthread_join(t, NULL);
 	close(sp[0]);
+	/* The source resumes the guest: the QEMU held here goes. */
+	if (rc.held && (rc.r < 0 || broken))
+		live_kvm_held_drop(cn->vm);
 	if (rc.r < 0)
 		return hull_err_set(err, -rc.r, "%s", rc.err.msg);
 	if (broken)
@@ -1072,6 +1080,16 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 		 * guest at this start. */
 		bool placed = false;
 		int r = 0;
+		struct hull_err e2 = {0};
+		/* ... or the QEMU that took it live runs the guest on; the
+		 * staged state is the fallback. */
+		if (start && live_kvm_held(uuid) &&
+		    live_kvm_held_resume(uuid, &e2) < 0)
+			agent_log("warn", json_pack("{s:s}", "vm", uuid),
+				  "%s: resumed from the staged state instead",
+				  e2.msg);
+		if (!start)
+			live_kvm_held_drop(uuid);
 		if (start && !running(uuid))
 			r = live_kvm_stage_place(uuid, &placed, err);
 		else
@@ -1093,6 +1111,7 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 	}
 	if (!strcmp(action, "migrate_abort") ||
 	    !strcmp(action, "migrate_finalize")) {
+		live_kvm_held_drop(uuid);
 		live_kvm_stage_drop(uuid);
 		live_vmm_stage_drop(uuid);
 		int r = hull_instance_delete(uuid, NULL, err);

@@ -201,11 +201,12 @@ int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
 	return 0;
 }
 
-int hvm_qmp_getfd(struct hvm_qmp *q, const char *name, int fd, int timeout_ms,
-		  struct hull_err *err)
+int hvm_qmp_execute_fd(struct hvm_qmp *q, const char *cmd, json_t *args, int fd,
+		       json_t **ret, int timeout_ms, struct hull_err *err)
 {
-	json_t *o = json_pack("{s:s,s:{s:s}}", "execute", "getfd", "arguments",
-			      "fdname", name);
+	json_t *o = json_pack("{s:s}", "execute", cmd);
+	if (args)
+		json_object_set(o, "arguments", args);
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	size_t l = strlen(s);
@@ -234,23 +235,41 @@ int hvm_qmp_getfd(struct hvm_qmp *q, const char *name, int fd, int timeout_ms,
 	while (n < 0 && errno == EINTR);
 	int r = 0;
 	if (n < 0)
-		r = hull_err_sys(err, errno, "QMP: send getfd");
+		r = hull_err_sys(err, errno, "QMP: send %s", cmd);
 	else if ((size_t)n != l)
-		r = hull_err_set(err, EIO, "QMP: getfd sent short");
+		r = hull_err_set(err, EIO, "QMP: %s sent short", cmd);
 	free(s);
 	if (r < 0)
 		return r;
 	json_t *v = NULL;
 	int kind = read_reply(q, now_ms() + timeout_ms, &v, err);
-	json_decref(v);
-	if (kind < 0)
+	if (kind < 0) {
+		json_decref(v);
 		return kind;
-	if (kind == HVM_QMP_ERROR)
-		return hull_err_prefix(err, "getfd");
-	if (kind != HVM_QMP_RETURN)
-		return hull_err_set(err, EPROTO,
-				    "QMP: getfd: unexpected reply");
+	}
+	if (kind == HVM_QMP_ERROR) {
+		json_decref(v);
+		return hull_err_prefix(err, "%s", cmd);
+	}
+	if (kind != HVM_QMP_RETURN) {
+		json_decref(v);
+		return hull_err_set(err, EPROTO, "QMP: %s: unexpected reply",
+				    cmd);
+	}
+	if (ret)
+		*ret = v;
+	else
+		json_decref(v);
 	return 0;
+}
+
+int hvm_qmp_getfd(struct hvm_qmp *q, const char *name, int fd, int timeout_ms,
+		  struct hull_err *err)
+{
+	json_t *a = json_pack("{s:s}", "fdname", name);
+	int r = hvm_qmp_execute_fd(q, "getfd", a, fd, NULL, timeout_ms, err);
+	json_decref(a);
+	return r;
 }
 
 struct hvm_qmp *hvm_qmp_open(const char *path, int timeout_ms,

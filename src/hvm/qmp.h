@@ -51,6 +51,11 @@ int hvm_qmp_execute(struct hvm_qmp *q, const char *cmd, json_t **ret,
 int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
 			 json_t **ret, int timeout_ms, struct hull_err *err);
 
+/* hvm_qmp_execute_args with descriptor fd passed along (SCM_RIGHTS), for
+ * the commands that take one: getfd, add-fd. */
+int hvm_qmp_execute_fd(struct hvm_qmp *q, const char *cmd, json_t *args, int fd,
+		       json_t **ret, int timeout_ms, struct hull_err *err);
+
 /* Hands QEMU a copy of descriptor fd under name (QMP getfd, the
  * descriptor passed with SCM_RIGHTS), for a later "fd:NAME" URI. */
 int hvm_qmp_getfd(struct hvm_qmp *q, const char *name, int fd, int timeout_ms,

@@ -13,6 +13,7 @@
  * before the end undoes all of it. The backend's receive runs confined
  * (pool/btrfs.c); a thread feeds it the de-chunked stream through a pipe.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -104,6 +105,7 @@ struct recv_job {
 	struct pool *pool;
 	const struct sendfmt_dataset *d;
 	const char *parent_local; /* this pool's copy of d->parent */
+	bool aside;		  /* pool_receive_aside */
 	int fd;
 	int r;
 	struct hull_err err;
@@ -117,6 +119,8 @@ static void *recv_run(void *arg)
 		   ? pool_receive_from(j->pool, j->d->name, j->parent_local,
 				       j->d->parent_id, j->d->parent_ctransid,
 				       j->fd, &j->err)
+	       : j->aside
+		   ? pool_receive_aside(j->pool, j->d->name, j->fd, &j->err)
 		   : pool_receive(j->pool, j->d->name, j->fd, &j->err);
 	close(j->fd);
 	return NULL;
@@ -124,14 +128,17 @@ static void *recv_run(void *arg)
 
 /* One dataset: its chunks into the pool's receive. */
 static int recv_dataset(struct pool *pool, const struct sendfmt_dataset *d,
-			const char *parent_local, int in, uint8_t *buf,
-			struct hull_err *err)
+			const char *parent_local, bool aside, int in,
+			uint8_t *buf, struct hull_err *err)
 {
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return hull_err_sys(err, errno, "pipe");
-	struct recv_job j = {
-	    .pool = pool, .d = d, .parent_local = parent_local, .fd = pfd[0]};
+	struct recv_job j = {.pool = pool,
+			     .d = d,
+			     .parent_local = parent_local,
+			     .aside = aside,
+			     .fd = pfd[0]};
 	pthread_t t;
 	if (pthread_create(&t, NULL, recv_run, &j) != 0) {
 		close(pfd[0]);
@@ -318,7 +325,7 @@ static int receive_full(struct pool *pool, const struct sendfmt_header *h,
 						 plocal);
 		}
 		if (r == 0)
-			r = recv_dataset(pool, d, plocal, in, buf, err);
+			r = recv_dataset(pool, d, plocal, false, in, buf, err);
 	}
 	if (r == 0) {
 		struct sendfmt_reader rd = {fd_read, &in};
@@ -346,9 +353,86 @@ out:
 	return r;
 }
 
+/* One disk file of the received snapshot into the head, beside the old
+ * one that the running QEMU holds, then renamed over it: the old file
+ * stays QEMU's until it is pointed at the new one. A clone of the
+ * extents where the filesystem shares them (btrfs). */
+static int disk_take(const char *from, const char *dir, const char *name,
+		     struct hull_err *err)
+{
+	_cleanup_free_ char *to = xasprintf("%s/%s", dir, name);
+	_cleanup_free_ char *tmp = xasprintf("%s/.%s.live", dir, name);
+	struct stat st;
+	if (stat(to, &st) < 0)
+		return hull_err_sys(err, errno, "%s", to);
+	int in = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0)
+		return hull_err_sys(err, errno, "%s", from);
+	unlink(tmp);
+	int out =
+	    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		 st.st_mode & 07777);
+	int r = out < 0 ? hull_err_sys(err, errno, "%s", tmp) : 0;
+	if (r == 0 && (fchown(out, st.st_uid, st.st_gid) < 0 ||
+		       fchmod(out, st.st_mode & 07777) < 0))
+		r = hull_err_sys(err, errno, "%s", tmp);
+	while (r == 0) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = hull_err_sys(err, errno, "copy to %s", tmp);
+		if (n <= 0)
+			break;
+	}
+	close(in);
+	if (out >= 0)
+		close(out);
+	if (r == 0 && rename(tmp, to) < 0)
+		r = hull_err_sys(err, errno, "%s", to);
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* A held receive (hull_instance_receive_held): the disks of each
+ * received snapshot into the dataset's head, which the increment did not
+ * replace. */
+static int disks_take(struct pool *pool, const struct sendfmt_header *h,
+		      struct hull_err *err)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < h->nds; i++) {
+		_cleanup_free_ char *snap =
+		    xasprintf("%s@%s", h->ds[i].name, h->ds[i].snapshot);
+		_cleanup_free_ char *sp = pool_dataset_path(pool, snap);
+		_cleanup_free_ char *hp =
+		    pool_dataset_path(pool, h->ds[i].name);
+		_cleanup_free_ char *from = xasprintf("%s/disks", sp);
+		_cleanup_free_ char *to = xasprintf("%s/disks", hp);
+		DIR *d = opendir(from);
+		if (!d) {
+			if (errno != ENOENT)
+				r = hull_err_sys(err, errno, "%s", from);
+			continue;
+		}
+		struct dirent *e;
+		while (r == 0 && (e = readdir(d))) {
+			if (e->d_type != DT_REG || e->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *f =
+			    xasprintf("%s/%s", from, e->d_name);
+			r = disk_take(f, to, e->d_name, err);
+		}
+		closedir(d);
+	}
+	return r;
+}
+
 static int receive_incremental(struct pool *pool,
 			       const struct sendfmt_header *h, int in,
 			       uint8_t *buf, const struct hull_progress *pr,
+			       bool held,
 			       char uuid_out[HULL_INSTANCE_UUID_LEN + 1],
 			       struct hull_err *err)
 {
@@ -368,7 +452,7 @@ static int receive_incremental(struct pool *pool,
 		return lock;
 	int r = 0;
 	json_t *rec = NULL;
-	if (supervisor_alive(uuid))
+	if (!held && supervisor_alive(uuid))
 		r = hull_err_set(err, EBUSY,
 				 "VM %s is running here: stop it before "
 				 "receiving an increment",
@@ -400,7 +484,7 @@ static int receive_incremental(struct pool *pool,
 	}
 	json_decref(here);
 	for (size_t i = 0; r == 0 && i < h->nds; i++)
-		r = recv_dataset(pool, &h->ds[i], NULL, in, buf, err);
+		r = recv_dataset(pool, &h->ds[i], NULL, held, in, buf, err);
 	if (r == 0) {
 		struct sendfmt_reader rd = {fd_read, &in};
 		r = sendfmt_end_read(&rd, err);
@@ -408,7 +492,7 @@ static int receive_incremental(struct pool *pool,
 		 * later send can build on it. */
 	}
 	if (r == 0)
-		r = tidy(uuid, err);
+		r = held ? disks_take(pool, h, err) : tidy(uuid, err);
 	if (r == 0)
 		r = vm_record_save(rec, err);
 	if (r == 0) {
@@ -421,7 +505,7 @@ out:
 	return r;
 }
 
-int hull_instance_receive(int fd, const struct hull_progress *pr,
+static int receive_stream(int fd, const struct hull_progress *pr, bool held,
 			  char uuid_out[HULL_INSTANCE_UUID_LEN + 1],
 			  struct hull_err *err)
 {
@@ -465,6 +549,10 @@ int hull_instance_receive(int fd, const struct hull_progress *pr,
 			r = hull_err_set(err, EINVAL,
 					 "the stream mixes full and "
 					 "incremental datasets");
+	if (r == 0 && held && !incr)
+		r = hull_err_set(err, EINVAL,
+				 "a full stream cannot be received under a "
+				 "running instance");
 	if (r == 0 && strcmp(mine, h.backend) != 0)
 		r = hull_err_set(err, ENOTSUP,
 				 "the stream comes from a %s pool; this pool "
@@ -472,8 +560,8 @@ int hull_instance_receive(int fd, const struct hull_progress *pr,
 				 h.backend, mine);
 	uint8_t *buf = xmalloc(SENDFMT_CHUNK_MAX);
 	if (r == 0)
-		r = incr ? receive_incremental(pool, &h, fd, buf, pr, uuid_out,
-					       err)
+		r = incr ? receive_incremental(pool, &h, fd, buf, pr, held,
+					       uuid_out, err)
 			 : receive_full(pool, &h, fd, buf, pr, uuid_out, err);
 	free(buf);
 	if (r < 0) {
@@ -500,4 +588,18 @@ out:
 	sendfmt_header_fini(&h);
 	pool_close(pool);
 	return r;
+}
+
+int hull_instance_receive(int fd, const struct hull_progress *pr,
+			  char uuid_out[HULL_INSTANCE_UUID_LEN + 1],
+			  struct hull_err *err)
+{
+	return receive_stream(fd, pr, false, uuid_out, err);
+}
+
+int hull_instance_receive_held(int fd, const struct hull_progress *pr,
+			       char uuid_out[HULL_INSTANCE_UUID_LEN + 1],
+			       struct hull_err *err)
+{
+	return receive_stream(fd, pr, true, uuid_out, err);
 }

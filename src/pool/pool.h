@@ -104,6 +104,11 @@ int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
  * in the stream. An incremental stream needs its base snapshot present. */
 int pool_receive(struct pool *p, const char *name, int fd,
 		 struct hull_err *err);
+/* An incremental stream's snapshot only: the dataset's files stay as
+ * they are (a live migration's target QEMU holds them), and the caller
+ * takes from the snapshot what it needs. */
+int pool_receive_aside(struct pool *p, const char *name, int fd,
+		       struct hull_err *err);
 
 /* The backend's identity of a snapshot: btrfs's subvolume uuid (32 hex
  * digits) and ctransid. ENOTSUP on the dir backend. */

@@ -51,7 +51,7 @@ int pool_send(struct pool *p, const char *snapshot, const char *from_snapshot,
  * Incremental: dir is the dataset's record and its files are replaced by
  * the new snapshot's. On failure the snapshot is removed. */
 static int receive_commit(struct pool *p, const char *name, const char *dir,
-			  const char *snap, bool incremental,
+			  const char *snap, bool incremental, bool keep_head,
 			  struct hull_err *err)
 {
 	_cleanup_free_ char *got = xasprintf("%s/%s", dir, snap);
@@ -61,7 +61,8 @@ static int receive_commit(struct pool *p, const char *name, const char *dir,
 		r = hull_err_set(err, EINVAL,
 				 "stream names an invalid snapshot: %s", snap);
 	if (r == 0 && incremental) {
-		r = pool_head_replace(p, name, got, err);
+		if (!keep_head)
+			r = pool_head_replace(p, name, got, err);
 	} else if (r == 0) {
 		_cleanup_free_ char *path = pool_dataset_path(p, name);
 		_cleanup_free_ char *m = pool_meta_dir(p, name);
@@ -82,7 +83,8 @@ static int receive_commit(struct pool *p, const char *name, const char *dir,
 	return r;
 }
 
-int pool_receive(struct pool *p, const char *name, int fd, struct hull_err *err)
+static int receive(struct pool *p, const char *name, int fd, bool keep_head,
+		   struct hull_err *err)
 {
 	if (!pool_dataset_name_valid(name))
 		return hull_err_set(
@@ -91,7 +93,12 @@ int pool_receive(struct pool *p, const char *name, int fd, struct hull_err *err)
 	if (r < 0)
 		return r;
 	bool exists = pool_dataset_exists(p, name);
-	if (!exists)
+	if (!exists && keep_head)
+		r = hull_err_set(err, ENOENT,
+				 "an incremental stream needs %s with its "
+				 "base snapshot",
+				 name);
+	else if (!exists)
 		r = pool_check_new_dataset(p, name, err);
 	/* A full stream lands in a new record made aside; an incremental
 	 * one in the dataset's own record, beside its base. */
@@ -119,13 +126,24 @@ int pool_receive(struct pool *p, const char *name, int fd, struct hull_err *err)
 		}
 		if (r == 0)
 			r = receive_commit(p, name, dir, snap, incremental,
-					   err);
+					   keep_head, err);
 		if (r < 0 && !exists)
 			pool_meta_remove(p, dir);
 	}
 	free(snap);
 	pool_unlock(p);
 	return r < 0 ? hull_err_prefix(err, "receive %s", name) : 0;
+}
+
+int pool_receive(struct pool *p, const char *name, int fd, struct hull_err *err)
+{
+	return receive(p, name, fd, false, err);
+}
+
+int pool_receive_aside(struct pool *p, const char *name, int fd,
+		       struct hull_err *err)
+{
+	return receive(p, name, fd, true, err);
 }
 
 int pool_snapshot_ident(struct pool *p, const char *snapshot, char id[33],
@@ -198,7 +216,7 @@ int pool_receive_from(struct pool *p, const char *name, const char *parent,
 		r = p->ops->receive(p, dir, dir, fd, &snap, &incremental, err);
 	p->ops->remove(p, shim, NULL);
 	if (r == 0)
-		r = receive_commit(p, name, dir, snap, false, err);
+		r = receive_commit(p, name, dir, snap, false, false, err);
 	if (r < 0 && made)
 		pool_meta_remove(p, dir);
 	free(snap);

@@ -555,6 +555,24 @@ static int boot_rest(struct sv_vm *vm, struct hvm_boot *bootp, bool direct,
 			       st);
 		}
 	}
+	/* A live migration's target (agent/live_kvm.h): QEMU waits paused
+	 * for the stream, which the agent gives it over QMP. */
+	if (argv && state_fd < 0 && vm->kvm_brand) {
+		_cleanup_free_ char *inc =
+		    hull_root_path("%s/" HULL_VMSTATE_INCOMING, uuid);
+		if (unlink(inc) == 0) {
+			struct hull_strv v = {0};
+			for (char **a = argv; *a; a++)
+				hull_strv_add(&v, *a);
+			hull_strv_add(&v, "-S");
+			hull_strv_add(&v, "-incoming");
+			hull_strv_add(&v, "defer");
+			hull_strv_free(argv);
+			argv = hull_strv_steal(&v);
+			sv_log("info", "waiting paused for a live migration's "
+				       "stream");
+		}
+	}
 	if (!argv) {
 		r = -err->code;
 		goto out;

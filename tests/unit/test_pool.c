@@ -4,6 +4,7 @@
  * their own (the btrfs one needs root and loop devices, else it skips).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -507,6 +508,52 @@ static void test_rollback(void **state)
 	free(path);
 }
 
+/* An incremental stream received aside (a live migration's target QEMU
+ * holds the dataset's files): the snapshot arrives with the stream's
+ * content, the head keeps its own. */
+static void test_receive_aside(void **state)
+{
+	struct pool *p = *state;
+	NEED_POOL(p);
+	struct hull_err err = {0};
+	assert_int_equal(pool_dataset_create(p, "v", &err), 0);
+	char *path = pool_dataset_path(p, "v");
+	char *f = xasprintf("%s/f", path);
+	write_file(f, "one");
+	assert_int_equal(pool_snapshot_create(p, "v@a", &err), 0);
+	write_file(f, "two");
+	assert_int_equal(pool_snapshot_create(p, "v@b", &err), 0);
+	char *sf = xasprintf("%s/stream", workdir);
+	int fd = open(sf, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pool_send(p, "v@b", "v@a", fd, &err), 0);
+	/* This pool as the receiver's: b not here yet, the head in use. */
+	assert_int_equal(pool_snapshot_destroy(p, "v@b", &err), 0);
+	write_file(f, "held");
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(pool_receive_aside(p, "v", fd, &err), 0);
+	close(fd);
+	char *t = read_text(f);
+	assert_string_equal(t, "held");
+	free(t);
+	char *spath = pool_dataset_path(p, "v@b");
+	char *bf = xasprintf("%s/f", spath);
+	t = read_text(bf);
+	assert_string_equal(t, "two");
+	free(t);
+	/* Never a new dataset. */
+	fd = open(sf, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(pool_receive_aside(p, "w", fd, &err), -ENOENT);
+	assert_false(pool_dataset_exists(p, "w"));
+	close(fd);
+	unlink(sf);
+	free(bf);
+	free(spath);
+	free(sf);
+	free(f);
+	free(path);
+}
+
 static void test_quota_and_space(void **state)
 {
 	struct pool *p = *state;
@@ -555,6 +602,7 @@ int main(void)
 	    BOTH(test_refusals_change_nothing),
 	    BOTH(test_rename_carries_snapshots_and_origins),
 	    BOTH(test_rollback),
+	    BOTH(test_receive_aside),
 	    BOTH(test_quota_and_space),
 	};
 	const struct CMUnitTest btrfs[] = {
@@ -562,6 +610,7 @@ int main(void)
 	    BTRFS(test_refusals_change_nothing),
 	    BTRFS(test_rename_carries_snapshots_and_origins),
 	    BTRFS(test_rollback),
+	    BTRFS(test_receive_aside),
 	    BTRFS(test_quota_and_space),
 	};
 	int failed =
