@@ -426,11 +426,19 @@ static int precopy_to_target(const char *uuid, json_t *params,
 	} else {
 		SSL_set_app_data(ssl, &psk);
 		SSL_set_fd(ssl, fd);
-		int64_t limit = hull_json_int(params, "limit_bytes_s", 0);
+		struct live_opts o = {
+		    .limit_bytes_s = hull_json_int(params, "limit_bytes_s", 0),
+		    .downtime_ms = (int)hull_json_int(params, "downtime_ms",
+						      LIVE_DOWNTIME_MS_DEFAULT),
+		    .auto_converge =
+			hull_json_bool(params, "auto_converge", false)};
+		/* the head node checked it; a task from elsewhere too */
+		if (o.downtime_ms < 1 || o.downtime_ms > 60000)
+			o.downtime_ms = LIVE_DOWNTIME_MS_DEFAULT;
 		r = SSL_connect(ssl) != 1
 			? ssl_fail(err, "TLS handshake with the target")
-		    : vst ? live_vmm_precopy(uuid, ssl, limit, vst, err)
-			  : live_kvm_precopy(uuid, ssl, limit, st, err);
+		    : vst ? live_vmm_precopy(uuid, ssl, &o, vst, err)
+			  : live_kvm_precopy(uuid, ssl, &o, st, err);
 		SSL_shutdown(ssl);
 		SSL_free(ssl);
 	}
