@@ -613,6 +613,7 @@ def test_live_no_convergence_gives_up_then_auto_converge(dc2,  # noqa: F811
               timeout=300)
     dc.adm("migration", "limit", u, "160")
     switch_through(dc, triton_bin, "live6", u, tgt)
-    for line in src.agent.text().splitlines():
-        if "pre-copy of" in line:
-            print("source agent:", json.loads(line)["msg"])
+    line = next(json.loads(x)["msg"] for x in src.agent.text().splitlines()
+                if f"pre-copy of {u}" in x)
+    assert "(downtime limit 5 ms, auto-converge on)" in line, line
+    print("source agent:", line)
