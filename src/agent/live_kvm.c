@@ -38,8 +38,6 @@
 #define FRAME_MAX (256 * 1024)
 #define QMP_MS 10000
 #define TICK_NS 10000000L
-#define DOWNTIME_MS 300 /* as the one-host move's default */
-#define MAX_PASSES 30
 #define TIMEOUT_S 600
 
 static int64_t now_ms(void)
@@ -137,18 +135,23 @@ static int qmp_args(struct hvm_qmp *q, const char *cmd, json_t *a,
 
 /* QEMU's migration started on sp1, then polled until it ends; 0 once
  * completed (QEMU paused). */
-static int precopy_run(struct hvm_qmp *q, int sp1, int64_t limit,
+static int precopy_run(struct hvm_qmp *q, int sp1, const struct live_opts *o,
 		       struct live_kvm_stat *st, struct hull_err *err)
 {
-	json_int_t bw = limit > 0 ? (json_int_t)limit : (json_int_t)1 << 40;
+	json_int_t bw = o->limit_bytes_s > 0 ? (json_int_t)o->limit_bytes_s
+					     : (json_int_t)1 << 40;
+	/* auto-converge gets the passes that take QEMU's throttle from
+	 * 20% to 99% (its default steps of 10), as hull-vmm's does */
+	int max_passes = LIVE_MAX_PASSES + (o->auto_converge ? 12 : 0);
 	int r;
 	if ((r = qmp_args(q, "migrate-set-capabilities",
 			  json_pack("{s:[{s:s, s:b}]}", "capabilities",
-				    "capability", "auto-converge", "state", 0),
+				    "capability", "auto-converge", "state",
+				    o->auto_converge),
 			  err)) < 0 ||
 	    (r = qmp_args(q, "migrate-set-parameters",
 			  json_pack("{s:I, s:I}", "downtime-limit",
-				    (json_int_t)DOWNTIME_MS, "max-bandwidth",
+				    (json_int_t)o->downtime_ms, "max-bandwidth",
 				    bw),
 			  err)) < 0)
 		return r;
@@ -182,12 +185,16 @@ static int precopy_run(struct hvm_qmp *q, int sp1, int64_t limit,
 						  s.error);
 		if (cancelled)
 			continue;
-		if (s.passes > MAX_PASSES)
+		if (s.passes > max_passes)
 			snprintf(why, sizeof(why),
 				 "did not converge within the downtime limit "
-				 "of %d ms after %d passes (%lld bytes left)",
-				 DOWNTIME_MS, MAX_PASSES,
-				 (long long)s.remaining);
+				 "of %d ms after %d passes (%lld bytes left); "
+				 "%s",
+				 o->downtime_ms, max_passes,
+				 (long long)s.remaining,
+				 o->auto_converge
+				     ? "raise downtime"
+				     : "allow auto_converge or raise downtime");
 		else if (now_ms() > deadline)
 			snprintf(why, sizeof(why),
 				 "not done in %d s (%lld bytes left)",
@@ -213,7 +220,7 @@ int live_kvm_resume(const char *uuid, struct hull_err *err)
 	return r;
 }
 
-int live_kvm_precopy(const char *uuid, SSL *ssl, int64_t limit,
+int live_kvm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 		     struct live_kvm_stat *st, struct hull_err *err)
 {
 	memset(st, 0, sizeof(*st));
@@ -247,7 +254,7 @@ int live_kvm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 		hvm_qmp_close(q);
 		return hull_err_set(err, EAGAIN, "cannot start a thread");
 	}
-	int r = precopy_run(q, sp[1], limit, st, err);
+	int r = precopy_run(q, sp[1], o, st, err);
 	/* QEMU holds its own copy: ours goes, so that the relay sees the
 	 * stream end when QEMU closes its copy. */
 	close(sp[1]);

@@ -6,9 +6,10 @@
  * start then resumes the guest from it as from a memory snapshot.
  *
  * Source (live_kvm_precopy): a socket pair, one end given to the running
- * QEMU with getfd, `migrate fd:...` with the one-host move's downtime
- * limit (300 ms) and its cancel after 30 dirty-page passes (no
- * auto-converge: CloudAPI has no option for it). A thread relays what
+ * QEMU with getfd, `migrate fd:...` with the migration's downtime-limit
+ * (300 ms unless begin said otherwise) and the auto-converge capability
+ * when begin allowed it (live_opts.h); cancelled after 30 dirty-page
+ * passes (42 with auto-converge, as hull-vmm's). A thread relays what
  * QEMU writes, in frames, to the target and into a local copy; the
  * calling thread polls query-migrate every 10 ms (never the relay: at the
  * last pass QEMU writes while it holds its big lock, and a QMP call
@@ -36,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/live_opts.h"
 #include "lib/err.h"
 
 /* The channel's first 8 bytes for a QEMU stream (a send stream's are
@@ -49,7 +51,7 @@ struct live_kvm_stat {
 /* Source: pre-copy to the target on ssl (the channel, after its intro).
  * Returns 0 with QEMU paused and the stream staged here and on the
  * target; < 0 with the guest running here. */
-int live_kvm_precopy(const char *uuid, SSL *ssl, int64_t limit_bytes_s,
+int live_kvm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 		     struct live_kvm_stat *st, struct hull_err *err);
 /* Source: `cont` of the paused QEMU (a failure after the pre-copy). */
 int live_kvm_resume(const char *uuid, struct hull_err *err);

@@ -41,7 +41,6 @@
 #define CONNECT_MS 2000
 /* hull-vmm's own answer after a failure: it waits 30 s for R at most. */
 #define ANSWER_MS 40000
-#define DOWNTIME_MS 300	  /* hull-vmm's default, as the kvm brand's */
 #define IO_TIMEOUT_S 120  /* as the channel's (migrate.c) */
 #define HANDOVER_MS 15000 /* of hull-vmm's 30 s wait for R */
 
@@ -117,7 +116,7 @@ static json_t *vmm_answer(int ctl, int ms)
 }
 
 /* Starts hull-vmm's migration on sp1: the control connection, or < 0. */
-static int vmm_migrate(const char *uuid, int sp1, int64_t limit,
+static int vmm_migrate(const char *uuid, int sp1, const struct live_opts *o,
 		       struct hull_err *err)
 {
 	_cleanup_free_ char *path = hull_root_path(
@@ -125,10 +124,13 @@ static int vmm_migrate(const char *uuid, int sp1, int64_t limit,
 	int ctl = hvm_com2_connect(path, CONNECT_MS, err);
 	if (ctl < 0)
 		return hull_err_prefix(err, "hull-vmm's control socket");
-	json_t *req = json_pack("{s:s, s:I}", "command", "migrate",
-				"downtime_ms", (json_int_t)DOWNTIME_MS);
-	if (limit > 0)
-		json_object_set_new(req, "bandwidth", json_integer(limit));
+	json_t *req = json_pack("{s:s, s:I, s:I, s:b}", "command", "migrate",
+				"downtime_ms", (json_int_t)o->downtime_ms,
+				"max_iterations", (json_int_t)LIVE_MAX_PASSES,
+				"auto_converge", o->auto_converge);
+	if (o->limit_bytes_s > 0)
+		json_object_set_new(req, "bandwidth",
+				    json_integer(o->limit_bytes_s));
 	char *text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	_cleanup_free_ char *line = xasprintf("%s\n", text);
@@ -141,7 +143,7 @@ static int vmm_migrate(const char *uuid, int sp1, int64_t limit,
 	return ctl;
 }
 
-int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
+int live_vmm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 		     struct live_vmm_stat *st, struct hull_err *err)
 {
 	memset(st, 0, sizeof(*st));
@@ -164,7 +166,7 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 		return hull_err_sys(err, errno, "socketpair");
 	}
 	int64_t t0 = now_ms();
-	int ctl = vmm_migrate(uuid, sp[1], limit, err);
+	int ctl = vmm_migrate(uuid, sp[1], o, err);
 	close(sp[1]);
 	if (ctl < 0) {
 		close(sp[0]);
@@ -242,11 +244,18 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit,
 	close(sp[0]);
 	/* The stream closed: hull-vmm resumes its guest and says so. */
 	json_t *ans = vmm_answer(ctl, ANSWER_MS);
-	if (vmm_failed)
-		r = hull_err_set(
-		    err, EIO, "%s",
+	if (vmm_failed) {
+		const char *why =
 		    ans ? hull_json_str(ans, "error", "migration failed")
-			: "hull-vmm ended the migration");
+			: "hull-vmm ended the migration";
+		/* what the operator can change (begin's options) */
+		bool stuck = strstr(why, "did not converge") != NULL;
+		r = hull_err_set(err, EIO, "%s%s", why,
+				 stuck && !o->auto_converge
+				     ? "; allow auto_converge or raise downtime"
+				 : stuck ? "; raise downtime"
+					 : "");
+	}
 	json_decref(ans);
 	close(ctl);
 	return hull_err_prefix(err, "pre-copy");

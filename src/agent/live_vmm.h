@@ -9,7 +9,9 @@
  * (live_kvm.h).
  *
  * Source (live_vmm_precopy): a socket pair, one end passed to the running
- * hull-vmm with `migrate` (downtime limit 300 ms, 30 passes). The agent
+ * hull-vmm with `migrate` (the migration's downtime limit, 300 ms unless
+ * begin said otherwise, 30 passes, auto-converge when begin allowed it;
+ * live_opts.h). The agent
  * reads the stream, applies it to its local file and relays the bytes
  * to the target unchanged. hull-vmm's last pass ends with its vCPUs
  * paused, the last pages, the device state and the end record; it then
@@ -35,6 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent/live_opts.h"
 #include "lib/err.h"
 
 /* The channel's first 8 bytes for a hull-vmm stream; 8 more bytes of
@@ -53,7 +56,7 @@ struct live_vmm_stat {
  * Returns 0 with the state staged on both hosts and the source's
  * hull-vmm paused for good (its disks final), its stream held in st
  * for live_vmm_source_end; < 0 with the guest running here. */
-int live_vmm_precopy(const char *uuid, SSL *ssl, int64_t limit_bytes_s,
+int live_vmm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 		     struct live_vmm_stat *st, struct hull_err *err);
 /* Source: the paused hull-vmm ended (a forced stop of the VM); 0, or
  * < 0 with the guest resumed in it and the staged state dropped. */

@@ -403,6 +403,20 @@ out:
 	return r;
 }
 
+/* The switch task's pre-copy options (the migration's begin). */
+static struct live_opts live_opts_of(json_t *params)
+{
+	struct live_opts o = {
+	    .limit_bytes_s = hull_json_int(params, "limit_bytes_s", 0),
+	    .downtime_ms = (int)hull_json_int(params, "downtime_ms",
+					      LIVE_DOWNTIME_MS_DEFAULT),
+	    .auto_converge = hull_json_bool(params, "auto_converge", false)};
+	/* the head node checked it; a task from elsewhere too */
+	if (o.downtime_ms < 1 || o.downtime_ms > 60000)
+		o.downtime_ms = LIVE_DOWNTIME_MS_DEFAULT;
+	return o;
+}
+
 /* A VM's pre-copy to the target named in params, on a channel of its
  * own: a kvm VM's (live_kvm.h: returns with QEMU paused) or, with vst, a
  * bhyve VM's (live_vmm.h: returns with hull-vmm ended); the state staged
@@ -426,11 +440,11 @@ static int precopy_to_target(const char *uuid, json_t *params,
 	} else {
 		SSL_set_app_data(ssl, &psk);
 		SSL_set_fd(ssl, fd);
-		int64_t limit = hull_json_int(params, "limit_bytes_s", 0);
+		struct live_opts o = live_opts_of(params);
 		r = SSL_connect(ssl) != 1
 			? ssl_fail(err, "TLS handshake with the target")
-		    : vst ? live_vmm_precopy(uuid, ssl, limit, vst, err)
-			  : live_kvm_precopy(uuid, ssl, limit, st, err);
+		    : vst ? live_vmm_precopy(uuid, ssl, &o, vst, err)
+			  : live_kvm_precopy(uuid, ssl, &o, st, err);
 		SSL_shutdown(ssl);
 		SSL_free(ssl);
 	}
@@ -927,9 +941,12 @@ static int kvm_live_switch(const struct agent_conf *c, const char *uuid,
 	int64_t t2 = now_ms();
 	agent_log("info", json_pack("{s:s}", "vm", uuid),
 		  "pre-copy of %s: %lld passes, %lld bytes, QEMU's downtime "
-		  "%lld ms; last increment and stop %lld ms",
+		  "%lld ms (limit %d ms, auto-converge %s); last increment "
+		  "and stop %lld ms",
 		  uuid, (long long)st.passes, (long long)st.transferred,
-		  (long long)st.downtime_ms, (long long)(t2 - t1));
+		  (long long)st.downtime_ms, live_opts_of(params).downtime_ms,
+		  live_opts_of(params).auto_converge ? "on" : "off",
+		  (long long)(t2 - t1));
 	*result = json_pack(
 	    "{s:s, s:b, s:b, s:I, s:I, s:I, s:I}", "snapshot", snap,
 	    "was_running", 1, "live", 1, "precopy_ms", (json_int_t)(t1 - t0),
@@ -996,9 +1013,12 @@ static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
 	}
 	int64_t t2 = now_ms();
 	agent_log("info", json_pack("{s:s}", "vm", uuid),
-		  "pre-copy of %s: %lld bytes, state after %lld ms, target's "
-		  "word %lld ms, stop %lld ms; last increment %lld ms",
-		  uuid, (long long)st.bytes, (long long)st.state_ms,
+		  "pre-copy of %s (downtime limit %d ms, auto-converge %s): "
+		  "%lld bytes, state after %lld ms, target's word %lld ms, "
+		  "stop %lld ms; last increment %lld ms",
+		  uuid, live_opts_of(params).downtime_ms,
+		  live_opts_of(params).auto_converge ? "on" : "off",
+		  (long long)st.bytes, (long long)st.state_ms,
 		  (long long)st.confirm_ms, (long long)st.stop_ms,
 		  (long long)(t2 - t1));
 	*result =

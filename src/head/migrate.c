@@ -188,6 +188,11 @@ static json_t *task_params(json_t *rec)
 				json_object_get(rec, "limit_bytes_s"));
 	if (hull_json_bool(rec, "live", false))
 		json_object_set_new(p, "live", json_true());
+	if (json_object_get(rec, "downtime"))
+		json_object_set(p, "downtime_ms",
+				json_object_get(rec, "downtime"));
+	if (hull_json_bool(rec, "auto_converge", false))
+		json_object_set_new(p, "auto_converge", json_true());
 	return p;
 }
 
@@ -267,6 +272,26 @@ static char *live_check(json_t *body, json_t *m, bool *live)
 	return NULL;
 }
 
+/* The begin body's downtime (ms) and auto_converge, a live switch's
+ * (docs/hull-api.md "MIGRATION"): the longest pause the pre-copy may end
+ * in, and whether it may throttle the guest's vCPUs to get there. Why
+ * they are refused (to free), or NULL. */
+static char *converge_check(json_t *body, bool live)
+{
+	json_t *d = json_object_get(body, "downtime");
+	json_t *ac = json_object_get(body, "auto_converge");
+	if (d && (!json_is_integer(d) || json_integer_value(d) < 1 ||
+		  json_integer_value(d) > 60000))
+		return xstrdup("downtime must be an integer number of "
+			       "milliseconds from 1 to 60000");
+	if (ac && !json_is_boolean(ac))
+		return xstrdup("auto_converge must be a boolean");
+	if ((d || ac) && !live)
+		return xstrdup("downtime and auto_converge are for a live "
+			       "migration (live: true)");
+	return NULL;
+}
+
 static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 		 bool automatic)
 {
@@ -288,6 +313,8 @@ static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 				 hull_json_str(old, "state", ""));
 	bool live = false;
 	char *why = live_check(q->body, m, &live);
+	if (!why)
+		why = converge_check(q->body, live);
 	if (why) {
 		int r = api_error(q, 409, "InvalidArgument", "%s", why);
 		free(why);
@@ -356,6 +383,12 @@ static int begin(struct api_req *q, json_t *m, json_t *old, const char *oldtag,
 	json_decref(cands);
 	if (live)
 		json_object_set_new(rec, "live", json_true());
+	/* checked by converge_check */
+	if (json_object_get(q->body, "downtime"))
+		json_object_set(rec, "downtime",
+				json_object_get(q->body, "downtime"));
+	if (json_is_true(json_object_get(q->body, "auto_converge")))
+		json_object_set_new(rec, "auto_converge", json_true());
 	json_int_t mbps = hull_json_int(pin, "limit_mbps", 0);
 	if (mbps > 0)
 		json_object_set_new(rec, "limit_bytes_s",

@@ -111,9 +111,9 @@ def consecutive(c):
     assert not bad, bad[:5]
 
 
-def begin_live(dc, u, live=True):
-    """POST .../migrate {action: begin, live} signed as node-triton signs:
-    (status, body)."""
+def begin_live(dc, u, live=True, **extra):
+    """POST .../migrate {action: begin, live, **extra} signed as
+    node-triton signs: (status, body)."""
     path = f"/alice/machines/{u}/migrate"
     date = email.utils.formatdate(usegmt=True)
     alg, sig = sign(os.path.join(dc.home, ".ssh", "id_ed25519"),
@@ -125,7 +125,7 @@ def begin_live(dc, u, live=True):
          "\n%{http_code}", "-X", "POST", dc.url + path, "-H", f"Date: {date}",
          "-H", f"Authorization: {auth}", "-H", "Accept: application/json",
          "-H", "Content-Type: application/json", "-d",
-         json.dumps({"action": "begin", "live": live})],
+         json.dumps({"action": "begin", "live": live, **extra})],
         capture_output=True, text=True, timeout=60).stdout
     text, _, code = out.rpartition("\n")
     return int(code), json.loads(text) if text else None
@@ -203,7 +203,8 @@ def switch_done(dc, triton_bin, name, u, src, tgt, mac, ip):
     assert src.vm(u)["state"] == "stopped"
 
 
-def make_vm(dc, by_uuid, name, mac, ip):
+def make_vm(dc, by_uuid, name, mac, ip,
+            cmdline="test=count delay=2000 dirty=2"):
     """The counting guest created with vmadm on the first node, running,
     registered with the head node; (uuid, source, target)."""
     from hvmlib import make_guest_disk
@@ -219,8 +220,7 @@ def make_vm(dc, by_uuid, name, mac, ip):
     workdir = os.path.dirname(os.path.dirname(src.host.root))
     # a count every few ms while 2 MiB are rewritten and checked (a page
     # lost prints "count: LOST")
-    make_guest_disk(workdir, src.vm(u)["disks"][0]["path"],
-                    "test=count delay=2000 dirty=2")
+    make_guest_disk(workdir, src.vm(u)["disks"][0]["path"], cmdline)
     src.run("vmadm", "start", u)
     wait_console(src.host, u, "count: 20", 180)
     register_machine(dc, u, name, "bhyve", src_uuid, 64, 8, ip)
@@ -354,6 +354,17 @@ def test_live_refused_for_other_brands(dc2, triton_bin):  # noqa: F811
     assert st == 409 and "bhyve and kvm" in body["message"], body
     st, body = begin_live(dc, u, live="yes")
     assert st == 409 and "boolean" in body["message"], body
+    # downtime and auto_converge: checked before anything is stored
+    for extra, want in (({"downtime": 0}, "1 to 60000"),
+                        ({"downtime": 60001}, "1 to 60000"),
+                        ({"downtime": "300"}, "1 to 60000"),
+                        ({"downtime": 1.5}, "1 to 60000"),
+                        ({"auto_converge": "yes"}, "boolean"),
+                        ({"downtime": 300}, "live: true"),
+                        ({"auto_converge": True}, "live: true")):
+        st, body = begin_live(dc, u, live=False, **extra)
+        assert st == 409 and body["code"] == "InvalidArgument", (extra, body)
+        assert want in body["message"], (extra, body)
     r = dc.triton(triton_bin, "instance", "migration", "get", "zlive",
                   check=False)
     assert r.returncode != 0
@@ -534,3 +545,74 @@ def test_live_target_vmm_refuses_state(dc2, triton_bin):  # noqa: F811
                                "live5").stdout)
     assert got["compute_node"] == next(iter(by_uuid))
     switch_through(dc, triton_bin, "live5", u, tgt)
+
+
+def max_gap_ms(cc):
+    """The longest wait between two count lines read, in ms."""
+    t = [a for a, _ in cc.counts]
+    return max((b - a for a, b in zip(t, t[1:])), default=0) * 1000
+
+
+def test_live_gives_up_then_auto_converges(dc2, triton_bin):  # noqa: F811
+    """A guest rewriting 2 MiB on every count (a count every few ms),
+    its channel capped at 160 Mbit/s (20 MB/s): its last pass would take
+    about 100 ms, so with downtime 5 the switch's pre-copy gives up after
+    its 30 passes, the migration shows why and the guest counts on on the
+    source, never paused or rebooted. Aborted and begun again with
+    auto_converge (same cap, same downtime), hull-vmm throttles the
+    guest's vCPUs (up to 99%) until a pass fits in 5 ms and the switch
+    goes through."""
+    dc, by_uuid, _img = dc2
+    kvm_small(by_uuid)
+    mac, ip = "02:00:00:00:17:06", "203.0.113.246"
+    u, src, tgt = make_vm(dc, by_uuid, "live6", mac, ip)
+    st, body = begin_live(dc, u, downtime=5)
+    assert st == 201, body
+    assert body["downtime"] == 5 and "auto_converge" not in body, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "live6",
+              timeout=300)
+    dc.adm("migration", "limit", u, "160")
+    before = wait_count(src, u, counts(src, u)[-1] + 10)
+    on_src = ConsoleCounts(src, u)
+    try:
+        dc.triton(triton_bin, "instance", "migration", "switch", "live6")
+        try:
+            m = wait_migration(dc, triton_bin, "live6", "switch", "failed",
+                               within=150)
+        except AssertionError:
+            print(json.dumps(migration(dc, triton_bin, "live6"), indent=1))
+            print(src.agent.text()[-6000:])
+            print(tgt.agent.text()[-3000:])
+            raise
+        wait_count(src, u, counts(src, u)[-1] + 20)
+    finally:
+        on_src.close()
+    err = json.dumps(m)
+    assert "did not converge within the downtime limit of 5 ms" in err, m
+    assert "allow auto_converge or raise downtime" in err, m
+    assert src.vm(u)["state"] == "running", (src.vm(u), m)
+    assert tgt.vm(u)["state"] == "stopped"
+    counting_on(src, u, before)
+    source_clean(src, u)
+    # hull-vmm gave up without its last pass: no pause into a file, only
+    # the console's usual waits (a pause shipping the 2 MiB over the
+    # relay, or a boot, takes far longer)
+    gap = max_gap_ms(on_src)
+    assert on_src.counts, "no count read during the switch"
+    print(f"gave up: longest wait between counts on the source during the "
+          f"switch {gap:.0f} ms ({len(on_src.counts)} counts); "
+          f"load {os.getloadavg()[0]:.1f}")
+    assert gap < 1000, gap
+    dc.triton(triton_bin, "instance", "migration", "abort", "-w", "live6",
+              timeout=300)
+    st, body = begin_live(dc, u, downtime=5, auto_converge=True)
+    assert st == 201, body
+    assert body["auto_converge"] is True and body["downtime"] == 5, body
+    dc.triton(triton_bin, "instance", "migration", "sync", "-w", "live6",
+              timeout=300)
+    dc.adm("migration", "limit", u, "160")
+    switch_through(dc, triton_bin, "live6", u, tgt)
+    line = next(json.loads(x)["msg"] for x in src.agent.text().splitlines()
+                if f"pre-copy of {u}" in x)
+    assert "(downtime limit 5 ms, auto-converge on)" in line, line
+    print("source agent:", line)

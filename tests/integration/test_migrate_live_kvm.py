@@ -144,15 +144,15 @@ def wait_ticks(ct, above, timeout=120):
     return ct.ticks[-1][1]
 
 
-def synced_kvm(dc, by_uuid, triton_bin, name, mac, ip):
+def synced_kvm(dc, by_uuid, triton_bin, name, mac, ip, **begin):
     """make_kvm with a shell variable set in the guest, its live
-    migration begun and synced once; (uuid, source, target, the guest's
-    facts before)."""
+    migration begun (with begin's extra fields) and synced once; (uuid,
+    source, target, the guest's facts before)."""
     u, src, tgt = make_kvm(dc, by_uuid, name, mac, ip)
     guest_sh(src.host, u, "X=kept-$$-$RANDOM; echo hull-guest: set $X",
              "hull-guest: set ")
     facts = guest_facts(src, u)
-    st, body = begin_live(dc, u)
+    st, body = begin_live(dc, u, **begin)
     assert st == 201, body
     dc.triton(triton_bin, "instance", "migration", "sync", "-w", name,
               timeout=300)
@@ -604,5 +604,27 @@ def test_live_kvm_held_qemu_killed_falls_back(dc2, triton_bin):  # noqa: F811
     assert console_log(tgt.host, u).count(READY) <= 1
     assert src.vm(u)["state"] == "stopped"
     dc.triton(triton_bin, "instance", "migration", "finalize", "klive5")
+    tgt.run("vmadm", "stop", u, "-F")
+    tgt.run("vmadm", "delete", u)
+
+
+def test_live_kvm_begin_options_reach_qemu(dc2, triton_bin):  # noqa: F811
+    """begin's downtime and auto_converge go with the switch task to the
+    source's QEMU (its downtime-limit and auto-converge capability, which
+    it would refuse with the migration failed): the switch goes through
+    and the source agent's pre-copy says what it asked for."""
+    dc, by_uuid, _img = dc2
+    mac, ip = "02:00:00:00:17:18", "203.0.113.238"
+    u, src, tgt, facts = synced_kvm(dc, by_uuid, triton_bin, "klive8", mac,
+                                    ip, downtime=2000, auto_converge=True)
+    m = json.loads(dc.triton(triton_bin, "instance", "migration", "get",
+                             "-j", "klive8").stdout)
+    assert m["downtime"] == 2000 and m["auto_converge"] is True, m
+    switch_done(dc, triton_bin, "klive8", u, src, tgt, mac, ip)
+    assert guest_facts(tgt, u) == facts
+    line = next(json.loads(x)["msg"] for x in src.agent.text().splitlines()
+                if f"pre-copy of {u}" in x)
+    assert "(limit 2000 ms, auto-converge on)" in line, line
+    dc.triton(triton_bin, "instance", "migration", "finalize", "klive8")
     tgt.run("vmadm", "stop", u, "-F")
     tgt.run("vmadm", "delete", u)
