@@ -7,6 +7,7 @@
  * byte, 1 when QEMU completed (anything else: the source gave up). The
  * target answers with migrate.c's JSON line.
  */
+#include "agent/chan.h"
 #include "agent/live_kvm.h"
 
 #include <arpa/inet.h>
@@ -40,42 +41,9 @@
 #define TICK_NS 10000000L
 #define TIMEOUT_S 600
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *staged_path(const char *uuid, const char *suffix)
 {
 	return hull_root_path("var/agent/live-%s.vmstate%s", uuid, suffix);
-}
-
-static int ssl_write_all(SSL *ssl, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n) {
-		size_t w = 0;
-		if (SSL_write_ex(ssl, b, n, &w) <= 0)
-			return -EPIPE;
-		b += w;
-		n -= w;
-	}
-	return 0;
-}
-
-static int ssl_read_all(SSL *ssl, void *p, size_t n)
-{
-	uint8_t *b = p;
-	while (n) {
-		size_t got = 0;
-		if (SSL_read_ex(ssl, b, n, &got) <= 0)
-			return -EPIPE;
-		b += got;
-		n -= got;
-	}
-	return 0;
 }
 
 /* ---- the source ---- */
@@ -100,7 +68,7 @@ static void *relay_thread(void *arg)
 			break;
 		uint32_t be = htonl((uint32_t)n);
 		memcpy(buf, &be, 4);
-		if (ssl_write_all(rl->ssl, buf, (size_t)n + 4) < 0) {
+		if (chan_write_all(rl->ssl, buf, (size_t)n + 4) < 0) {
 			rl->r = -EPIPE;
 			break;
 		}
@@ -160,7 +128,7 @@ static int precopy_run(struct hvm_qmp *q, int sp1, const struct live_opts *o,
 	if ((r = qmp_args(q, "migrate",
 			  json_pack("{s:s}", "uri", "fd:hull-live"), err)) < 0)
 		return r;
-	int64_t deadline = now_ms() + (int64_t)TIMEOUT_S * 1000;
+	int64_t deadline = chan_now_ms() + (int64_t)TIMEOUT_S * 1000;
 	bool cancelled = false;
 	char why[200] = "";
 	for (;;) {
@@ -195,7 +163,7 @@ static int precopy_run(struct hvm_qmp *q, int sp1, const struct live_opts *o,
 				 o->auto_converge
 				     ? "raise downtime"
 				     : "allow auto_converge or raise downtime");
-		else if (now_ms() > deadline)
+		else if (chan_now_ms() > deadline)
 			snprintf(why, sizeof(why),
 				 "not done in %d s (%lld bytes left)",
 				 TIMEOUT_S, (long long)s.remaining);
@@ -229,7 +197,7 @@ int live_kvm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 	unlink(staged);
 	uint8_t intro[16] = {0};
 	memcpy(intro, LIVE_KVM_MAGIC, 8);
-	if (ssl_write_all(ssl, intro, sizeof(intro)) < 0)
+	if (chan_write_all(ssl, intro, sizeof(intro)) < 0)
 		return hull_err_set(err, EPIPE, "send to the target: closed");
 	struct hvm_qmp *q = qmp_open(uuid, err);
 	if (!q)
@@ -277,7 +245,7 @@ int live_kvm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 				 strerror(-rl.r));
 	/* The end frame, and the target's word that it has it all. */
 	uint8_t end[5] = {0, 0, 0, 0, r == 0 ? 1 : 0};
-	if (rl.r == 0 && ssl_write_all(ssl, end, sizeof(end)) < 0 && r == 0)
+	if (rl.r == 0 && chan_write_all(ssl, end, sizeof(end)) < 0 && r == 0)
 		r = hull_err_set(err, EPIPE, "send to the target: closed");
 	if (r == 0) {
 		char line[1024];
@@ -435,7 +403,7 @@ static void incoming_feed(struct incoming *in, const void *b, size_t n)
  * logged, then the instance stopped again. */
 static void incoming_finish(struct incoming *in, bool complete)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = chan_now_ms();
 	bool fed = in->fd >= 0;
 	if (fed)
 		shutdown(in->fd, SHUT_WR);
@@ -454,7 +422,7 @@ static void incoming_finish(struct incoming *in, bool complete)
 		if (s.state == HVM_QEMU_MIG_FAILED ||
 		    s.state == HVM_QEMU_MIG_CANCELLED)
 			r = hull_err_set(&e, EIO, "%s", s.error);
-		else if (now_ms() - t0 > INCOMING_WAIT_MS)
+		else if (chan_now_ms() - t0 > INCOMING_WAIT_MS)
 			r = hull_err_set(&e, ETIMEDOUT, "not done in time");
 		else
 			nanosleep(&(struct timespec){0, 1000000L}, NULL);
@@ -467,7 +435,7 @@ static void incoming_finish(struct incoming *in, bool complete)
 			  "the incoming QEMU took the stream live: %llu bytes, "
 			  "completed %lld ms after its end, %s",
 			  (unsigned long long)in->bytes,
-			  (long long)(now_ms() - t0), st);
+			  (long long)(chan_now_ms() - t0), st);
 	else
 		agent_log("warn", json_pack("{s:s}", "vm", in->uuid),
 			  "the incoming QEMU did not take the stream: %s",
@@ -566,12 +534,12 @@ static int repoint_disks(struct hvm_qmp *q, const char *uuid,
 
 int live_kvm_held_resume(const char *uuid, struct hull_err *err)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = chan_now_ms();
 	struct hvm_qmp *q = qmp_open(uuid, err);
 	int r = q ? repoint_disks(q, uuid, err) : hull_err_prefix(err, "QEMU");
 	if (r == 0 && (r = hvm_qmp_execute(q, "cont", NULL, QMP_MS, err)) < 0)
 		hull_err_prefix(err, "cont");
-	int64_t t1 = now_ms();
+	int64_t t1 = chan_now_ms();
 	/* QEMU's own announcement went when the stream completed, while the
 	 * guest was paused: again now that it runs (QEMU's defaults). */
 	struct hull_err e2 = {0};
@@ -617,14 +585,14 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 	bool complete = false;
 	for (;;) {
 		uint32_t be;
-		if (ssl_read_all(ssl, &be, 4) < 0) {
+		if (chan_read_all(ssl, &be, 4) < 0) {
 			r = hull_err_set(err, EPIPE, "the source went away");
 			break;
 		}
 		uint32_t n = ntohl(be);
 		if (n == 0) {
 			uint8_t ok = 0;
-			if (ssl_read_all(ssl, &ok, 1) < 0 || ok != 1)
+			if (chan_read_all(ssl, &ok, 1) < 0 || ok != 1)
 				r = hull_err_set(err, ECANCELED,
 						 "the source's QEMU did not "
 						 "complete");
@@ -635,7 +603,7 @@ int live_kvm_stage_receive(const char *uuid, SSL *ssl, struct hull_err *err)
 			r = hull_err_set(err, EPROTO, "frame of %u bytes", n);
 			break;
 		}
-		if (ssl_read_all(ssl, buf, n) < 0) {
+		if (chan_read_all(ssl, buf, n) < 0) {
 			r = hull_err_set(err, EPIPE, "the source went away");
 			break;
 		}

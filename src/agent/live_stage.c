@@ -2,6 +2,7 @@
  * live_stage.c - a migration stream applied to a snapshot file (see
  * live_stage.h).
  */
+#include "agent/chan.h"
 #include "agent/live_stage.h"
 
 #include <errno.h>
@@ -14,13 +15,6 @@
 
 #include "lib/xalloc.h"
 #include "vmm/snapfmt.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
@@ -99,7 +93,7 @@ static int record_done(struct live_stage *s, struct hull_err *err)
 			return hull_err_set(err, EINVAL,
 					    "migration stream: the VM's state "
 					    "came twice");
-		s->state_at = now_ms();
+		s->state_at = chan_now_ms();
 		return payload_begin(s);
 	case MIG_DISKS:
 		return payload_begin(s);

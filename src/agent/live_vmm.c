@@ -8,6 +8,7 @@
  * that gives up sends hull-vmm's abort record or closes the channel. The
  * target answers with migrate.c's JSON line.
  */
+#include "agent/chan.h"
 #include "agent/live_vmm.h"
 #include "agent/live_stage.h"
 
@@ -44,32 +45,12 @@
 #define IO_TIMEOUT_S 120  /* as the channel's (migrate.c) */
 #define HANDOVER_MS 15000 /* of hull-vmm's 30 s wait for R */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *staged_path(const char *uuid, const char *suffix)
 {
 	return hull_root_path("var/agent/live-%s.vmm%s", uuid, suffix);
 }
 
 /* ---- the channel ---- */
-
-static int ssl_write_all(SSL *ssl, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n) {
-		size_t w = 0;
-		if (SSL_write_ex(ssl, b, n, &w) <= 0)
-			return -EPIPE;
-		b += w;
-		n -= w;
-	}
-	return 0;
-}
 
 /* The target's JSON line: 0 when it says ok. */
 static int target_word(SSL *ssl, struct hull_err *err)
@@ -98,9 +79,9 @@ static json_t *vmm_answer(int ctl, int ms)
 {
 	char line[4096];
 	size_t len = 0;
-	int64_t end = now_ms() + ms;
+	int64_t end = chan_now_ms() + ms;
 	while (!memchr(line, '\n', len) && len < sizeof(line)) {
-		int64_t left = end - now_ms();
+		int64_t left = end - chan_now_ms();
 		struct pollfd p = {ctl, POLLIN, 0};
 		if (left < 0 || poll(&p, 1, (int)left) != 1)
 			return NULL;
@@ -153,7 +134,7 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 	unlink(staged);
 	uint8_t intro[16] = {0};
 	memcpy(intro, LIVE_VMM_MAGIC, 8);
-	if (ssl_write_all(ssl, intro, sizeof(intro)) < 0)
+	if (chan_write_all(ssl, intro, sizeof(intro)) < 0)
 		return hull_err_set(err, EPIPE, "send to the target: closed");
 	struct live_stage s;
 	int r = live_stage_open(&s, tmp, err);
@@ -165,7 +146,7 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 		unlink(tmp);
 		return hull_err_sys(err, errno, "socketpair");
 	}
-	int64_t t0 = now_ms();
+	int64_t t0 = chan_now_ms();
 	int ctl = vmm_migrate(uuid, sp[1], o, err);
 	close(sp[1]);
 	if (ctl < 0) {
@@ -210,7 +191,7 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 			vmm_failed = true;
 			break;
 		}
-		if (r == 0 && ssl_write_all(ssl, buf, (size_t)n) < 0)
+		if (r == 0 && chan_write_all(ssl, buf, (size_t)n) < 0)
 			r = hull_err_set(err, EPIPE,
 					 "send to the target: closed");
 		st->bytes += n;
@@ -218,16 +199,17 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 	free(buf);
 	if (live_stage_done(&s)) {
 		st->state_ms = s.state_at - t0;
-		int64_t t1 = now_ms();
+		int64_t t1 = chan_now_ms();
 		r = target_word(ssl, err);
-		st->confirm_ms = now_ms() - t1;
+		st->confirm_ms = chan_now_ms() - t1;
 		/* hull-vmm resumes its guest by itself 30 s after its pause
 		 * without an R: its end must come well before that. */
-		if (r == 0 && now_ms() - s.state_at > HANDOVER_MS)
-			r = hull_err_set(err, ETIMEDOUT,
-					 "the target took %lld ms to confirm "
-					 "the state",
-					 (long long)(now_ms() - s.state_at));
+		if (r == 0 && chan_now_ms() - s.state_at > HANDOVER_MS)
+			r = hull_err_set(
+			    err, ETIMEDOUT,
+			    "the target took %lld ms to confirm "
+			    "the state",
+			    (long long)(chan_now_ms() - s.state_at));
 	}
 	live_stage_close(&s);
 	if (r == 0 && !vmm_failed && rename(tmp, staged) < 0)
@@ -264,9 +246,9 @@ int live_vmm_precopy(const char *uuid, SSL *ssl, const struct live_opts *o,
 int live_vmm_source_end(const char *uuid, struct live_vmm_stat *st,
 			struct hull_err *err)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = chan_now_ms();
 	int r = hull_instance_stop(uuid, true, 0, NULL, err);
-	st->stop_ms = now_ms() - t0;
+	st->stop_ms = chan_now_ms() - t0;
 	close(st->stream);
 	if (r < 0) {
 		/* Not ended: the stream closed resumes the guest here. */

@@ -39,6 +39,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "agent/chan.h"
 #include "agent/agent.h"
 #include "agent/live_kvm.h"
 #include "agent/live_vmm.h"
@@ -60,13 +61,6 @@
 #define STOP_TIMEOUT_S 60
 
 int agent_migration_port;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int ssl_fail(struct hull_err *err, const char *what)
 {
@@ -128,28 +122,16 @@ static void set_timeouts(int fd)
 static int ssl_write_all(SSL *ssl, const void *p, size_t n,
 			 struct hull_err *err)
 {
-	const uint8_t *b = p;
-	while (n) {
-		size_t w = 0;
-		if (SSL_write_ex(ssl, b, n, &w) <= 0)
-			return ssl_fail(err, "send to the target");
-		b += w;
-		n -= w;
-	}
-	return 0;
+	return chan_write_all(ssl, p, n) < 0
+		   ? ssl_fail(err, "send to the target")
+		   : 0;
 }
 
 static int ssl_read_all(SSL *ssl, void *p, size_t n, struct hull_err *err)
 {
-	uint8_t *b = p;
-	while (n) {
-		size_t got = 0;
-		if (SSL_read_ex(ssl, b, n, &got) <= 0)
-			return ssl_fail(err, "read from the source");
-		b += got;
-		n -= got;
-	}
-	return 0;
+	return chan_read_all(ssl, p, n) < 0
+		   ? ssl_fail(err, "read from the source")
+		   : 0;
 }
 
 /* ---- the source ---- */
@@ -318,7 +300,7 @@ static int send_to_target(const struct agent_conf *c, const char *uuid,
 	}
 	struct agent_http *h = agent_http_new(c);
 	uint64_t total = estimate(uuid), bytes = 0, last_bytes = 0;
-	int64_t t0 = now_ms(), last = t0;
+	int64_t t0 = chan_now_ms(), last = t0;
 	double rate = 0;
 	uint8_t *buf = xmalloc(RELAY_BUF);
 	for (;;) {
@@ -332,7 +314,7 @@ static int send_to_target(const struct agent_conf *c, const char *uuid,
 			break;
 		}
 		bytes += (uint64_t)n;
-		int64_t now = now_ms();
+		int64_t now = chan_now_ms();
 		if (limit) {
 			/* Paced to the cap: never ahead of limit bytes a
 			 * second since the start. */
@@ -342,7 +324,7 @@ static int send_to_target(const struct agent_conf *c, const char *uuid,
 						      ((due - now) % 1000) *
 							  1000000L};
 				nanosleep(&ts, NULL);
-				now = now_ms();
+				now = chan_now_ms();
 			}
 		}
 		if (now - last >= 1000) {
@@ -387,7 +369,7 @@ static int send_to_target(const struct agent_conf *c, const char *uuid,
 		json_decref(ans);
 	}
 	if (r == 0) {
-		double secs = (double)(now_ms() - t0) / 1000.0;
+		double secs = (double)(chan_now_ms() - t0) / 1000.0;
 		progress(h, c, uuid, bytes, bytes,
 			 secs > 0 ? (double)bytes / secs : (double)bytes);
 		snprintf(snapshot, 72, "%s", s.res.snapshot);
@@ -911,11 +893,11 @@ static int kvm_live_switch(const struct agent_conf *c, const char *uuid,
 			   struct hull_err *err)
 {
 	struct live_kvm_stat st;
-	int64_t t0 = now_ms();
+	int64_t t0 = chan_now_ms();
 	int r = precopy_to_target(uuid, params, &st, NULL, err);
 	if (r < 0)
 		return r;
-	int64_t t1 = now_ms();
+	int64_t t1 = chan_now_ms();
 	bool placed = false;
 	r = send_to_target(c, uuid, params, snap, err);
 	if (r == 0)
@@ -938,7 +920,7 @@ static int kvm_live_switch(const struct agent_conf *c, const char *uuid,
 		live_kvm_stage_drop(uuid);
 		return r;
 	}
-	int64_t t2 = now_ms();
+	int64_t t2 = chan_now_ms();
 	agent_log("info", json_pack("{s:s}", "vm", uuid),
 		  "pre-copy of %s: %lld passes, %lld bytes, QEMU's downtime "
 		  "%lld ms (limit %d ms, auto-converge %s); last increment "
@@ -980,11 +962,11 @@ static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
 			   struct hull_err *err)
 {
 	struct live_vmm_stat st;
-	int64_t t0 = now_ms();
+	int64_t t0 = chan_now_ms();
 	int r = precopy_to_target(uuid, params, NULL, &st, err);
 	if (r < 0)
 		return r;
-	int64_t t1 = now_ms();
+	int64_t t1 = chan_now_ms();
 	struct vmm_ender e = {.uuid = uuid, .st = &st};
 	pthread_t t;
 	bool beside = pthread_create(&t, NULL, vmm_end_thread, &e) == 0;
@@ -1011,7 +993,7 @@ static int vmm_live_switch(const struct agent_conf *c, const char *uuid,
 			agent_log("error", NULL, "resume %s: %s", uuid, e2.msg);
 		return r;
 	}
-	int64_t t2 = now_ms();
+	int64_t t2 = chan_now_ms();
 	agent_log("info", json_pack("{s:s}", "vm", uuid),
 		  "pre-copy of %s (downtime limit %d ms, auto-converge %s): "
 		  "%lld bytes, state after %lld ms, target's word %lld ms, "
@@ -1057,15 +1039,15 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 		if (live)
 			return vmm_live_switch(c, uuid, params, snap, result,
 					       err);
-		int64_t t0 = now_ms();
+		int64_t t0 = chan_now_ms();
 		int r = was ? hull_instance_stop(uuid, false, STOP_TIMEOUT_S,
 						 NULL, err)
 			    : 0;
 		if (r < 0)
 			return hull_err_prefix(err, "stop");
-		int64_t t1 = now_ms();
+		int64_t t1 = chan_now_ms();
 		r = send_to_target(c, uuid, params, snap, err);
-		int64_t t2 = now_ms();
+		int64_t t2 = chan_now_ms();
 		if (r == 0)
 			r = set_autoboot(uuid, false, err);
 		if (r < 0) {
@@ -1095,7 +1077,7 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 	    !strcmp(action, "migrate_recover") ||
 	    !strcmp(action, "migrate_rollback")) {
 		bool start = hull_json_bool(params, "start", false);
-		int64_t t0 = now_ms();
+		int64_t t0 = chan_now_ms();
 		/* A kvm VM's staged pre-copy state (live_kvm.h) resumes the
 		 * guest at this start. */
 		bool placed = false;
@@ -1125,8 +1107,8 @@ int agent_migrate_task(const struct agent_conf *c, const char *action,
 			r = hull_instance_start(uuid, NULL, err);
 		if (r < 0)
 			return r;
-		*result =
-		    json_pack("{s:I}", "start_ms", (json_int_t)(now_ms() - t0));
+		*result = json_pack("{s:I}", "start_ms",
+				    (json_int_t)(chan_now_ms() - t0));
 		return 0;
 	}
 	if (!strcmp(action, "migrate_abort") ||
