@@ -25,6 +25,7 @@
 
 struct hull_dl {
 	const char *soname; /* "libcurl.so.4" */
+	bool lazy; /* bind its calls on first use, as at exec (RTLD_LAZY) */
 	pthread_mutex_t lock;
 	void *handle; /* set once, never closed */
 };
@@ -32,6 +33,11 @@ struct hull_dl {
 #define HULL_DL_INIT(so)                                                       \
 	{                                                                      \
 		.soname = (so), .lock = PTHREAD_MUTEX_INITIALIZER              \
+	}
+#define HULL_DL_INIT_LAZY(so)                                                  \
+	{                                                                      \
+		.soname = (so), .lazy = true,                                  \
+		.lock = PTHREAD_MUTEX_INITIALIZER                              \
 	}
 
 /* Loads the library (once); 0, or -ENOENT with err set. */

@@ -1,11 +1,12 @@
 /*
  * dl_nl.c - libnl-3 and libnl-route-3, loaded on first use (dl.h).
  *
- * Only a zone with NICs, a VM's taps and the network commands talk
- * netlink; linked, the two libraries cost every exec of vmadm and the
- * supervisor their relocations and libnl-route's constructors (its link,
- * qdisc and classifier types, /etc/libnl/classid), about 0.35 ms of CPU
- * each (bench/README.md, issue 12's fifth pass). nl_socket_alloc loads
+ * A zone's supervisor (its loopback, its NICs), a VM's taps and the
+ * network commands talk netlink, but vmadm start, list and most other
+ * commands do not; linked, the two libraries cost every exec their
+ * relocations and libnl-route's constructors (its link, qdisc and
+ * classifier types, /etc/libnl/classid), 0.15-0.3 ms of CPU (bench/README.md,
+ * issue 12's fifth pass). nl_socket_alloc loads
  * both and returns NULL when they cannot be loaded, nl_geterror answers
  * without them; the others load their library as well and abort when it
  * is missing: each builds or uses an object for a socket's call, so that
@@ -23,8 +24,12 @@
 
 #include "lib/dl.h"
 
-struct hull_dl hull_dl_nl = HULL_DL_INIT("libnl-3.so.200");
-struct hull_dl hull_dl_nl_route = HULL_DL_INIT("libnl-route-3.so.200");
+/* Lazily bound, as they were when linked: the supervisor loads them at
+ * each zone start (the loopback), and binding all of libnl-route's calls
+ * at once cost about 0.1 ms more (a test program's dlopen, RTLD_NOW
+ * against RTLD_LAZY). */
+struct hull_dl hull_dl_nl = HULL_DL_INIT_LAZY("libnl-3.so.200");
+struct hull_dl hull_dl_nl_route = HULL_DL_INIT_LAZY("libnl-route-3.so.200");
 #define L3 hull_dl_nl
 #define LR hull_dl_nl_route
 
