@@ -20,6 +20,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "hvm/parttab.h"
+#include "lib/dl.h"
 #include "lib/fileio.h"
 #include "lib/xalloc.h"
 
@@ -651,10 +652,24 @@ static int try_fs(ext2_filsys fs, struct hvm_bootent *ent, struct hull_err *err)
 	return 0;
 }
 
+int hvm_boot_ext2fs_load(struct hull_err *err)
+{
+	if (!hull_ext2fs_unixfd_io_manager())
+		return hull_err_set(err, ENOENT, "cannot load libext2fs.so.2");
+	pthread_once(&et_once, et_init);
+	error_message(0); /* libcom_err's, resolved now */
+	return 0;
+}
+
 int hvm_boot_scan(int fd, const char *disk, struct hvm_boot_copy *cp,
 		  struct hvm_boot *out, struct hull_err *err)
 {
 	memset(out, 0, sizeof(*out));
+	/* libext2fs is loaded here, on first use (src/lib/dl.h) */
+	io_manager unixfd = hull_ext2fs_unixfd_io_manager();
+	if (!unixfd)
+		return hull_err_set(err, ENOENT,
+				    "%s: cannot load libext2fs.so.2", disk);
 	pthread_once(&et_once, et_init);
 	struct stat st;
 	uint64_t disk_size = 0;
@@ -688,15 +703,15 @@ int hvm_boot_scan(int fd, const char *disk, struct hvm_boot_copy *cp,
 		char opts[48], name[16];
 		snprintf(opts, sizeof(opts), "offset=%" PRIu64,
 			 parts[i].offset);
-		/* unixfd_io_manager closes what it opened: a copy each time,
-		 * so nothing here opens a path */
+		/* unixfd (libext2fs's unixfd_io_manager) closes what it opened:
+		 * a copy each time, so nothing here opens a path */
 		int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 		if (dfd < 0)
 			return hull_err_sys(err, errno, "%s", disk);
 		snprintf(name, sizeof(name), "%d", dfd);
 		ext2_filsys fs;
 		errcode_t e = ext2fs_open2(name, opts, EXT2_FLAG_64BITS, 0, 0,
-					   unixfd_io_manager, &fs);
+					   unixfd, &fs);
 		if (e) {
 			close(dfd);
 			continue; /* not ext2/3/4: swap, EFI, BIOS boot... */

@@ -57,6 +57,10 @@ struct hvm_boot_copy {
 	bool reused; /* the copies in place match: nothing was written */
 };
 
+/* Loads libext2fs (src/lib/dl_ext2fs.c), which hvm_boot_scan also does on
+ * its first call: a sandbox that cannot open files calls this first. */
+int hvm_boot_ext2fs_load(struct hull_err *err);
+
 /* Finds what the disk open at fd (named disk in messages) boots. With cp,
  * also writes the kernel and the initrd files (concatenated) to
  * cp->kernel_fd and cp->initrd_fd, unless the copies in place are of the

@@ -233,6 +233,10 @@ static _Noreturn void child_main(const struct child_args *a, pid_t parent)
 		r = -errno;
 	/* a credential change clears the parent-death signal */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	struct hull_err lerr = {0};
+	/* libext2fs is loaded on first use: here, while files can be read */
+	if (!r && (r = hvm_boot_ext2fs_load(&lerr)) < 0)
+		step = "libext2fs";
 	if (!r && (r = hvm_loader_limits_set(HVM_LOADER_CPU_S,
 					     HVM_LOADER_MEM_MIB)) < 0)
 		step = "limits";

@@ -16,7 +16,9 @@ int hull_dl_open(struct hull_dl *lib, struct hull_err *err)
 	if (!lib->handle) {
 		/* RTLD_LOCAL: the library's symbols stay out of the global
 		 * scope, so the forwarders are never found in its place. */
-		void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
+		void *h =
+		    dlopen(lib->soname,
+			   (lib->lazy ? RTLD_LAZY : RTLD_NOW) | RTLD_LOCAL);
 		if (h)
 			__atomic_store_n(&lib->handle, h, __ATOMIC_RELEASE);
 	}

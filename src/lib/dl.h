@@ -25,6 +25,7 @@
 
 struct hull_dl {
 	const char *soname; /* "libcurl.so.4" */
+	bool lazy; /* bind its calls on first use, as at exec (RTLD_LAZY) */
 	pthread_mutex_t lock;
 	void *handle; /* set once, never closed */
 };
@@ -32,6 +33,11 @@ struct hull_dl {
 #define HULL_DL_INIT(so)                                                       \
 	{                                                                      \
 		.soname = (so), .lock = PTHREAD_MUTEX_INITIALIZER              \
+	}
+#define HULL_DL_INIT_LAZY(so)                                                  \
+	{                                                                      \
+		.soname = (so), .lazy = true,                                  \
+		.lock = PTHREAD_MUTEX_INITIALIZER                              \
 	}
 
 /* Loads the library (once); 0, or -ENOENT with err set. */
@@ -108,9 +114,18 @@ void *hull_dl_need(struct hull_dl *lib, const char *name, void **slot);
 		HULL_DL_NEED(L, f)(a, b, c);                                   \
 	}
 
-/* The three libraries (dl_curl.c, dl_archive.c, dl_nft.c). */
+/* The libraries (dl_curl.c, dl_archive.c, dl_nft.c, dl_nl.c,
+ * dl_ext2fs.c). */
 extern struct hull_dl hull_dl_curl;
 extern struct hull_dl hull_dl_archive;
 extern struct hull_dl hull_dl_nft;
+extern struct hull_dl hull_dl_nl;
+extern struct hull_dl hull_dl_nl_route;
+extern struct hull_dl hull_dl_ext2fs;
+
+/* libext2fs's unixfd_io_manager (ext2fs_open2's reader of a descriptor),
+ * or NULL when the library cannot be loaded. */
+struct struct_io_manager;
+struct struct_io_manager *hull_ext2fs_unixfd_io_manager(void);
 
 #endif

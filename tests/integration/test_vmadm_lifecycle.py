@@ -356,21 +356,26 @@ def test_failed_and_killed_starts_leak_nothing(zhost):
 # The libraries only image, download and firewall work needs (src/lib/dl.h)
 # and the objects that come with them.
 HEAVY = ("libcurl", "libarchive", "libnftables", "libxml2", "libicu",
-         "libgnutls", "libldap", "libgssapi", "libcrypto")
+         "libgnutls", "libldap", "libgssapi", "libcrypto", "libext2fs",
+         "libcom_err")
+# netlink: vmadm start does not load it; the supervisor does, to bring up
+# the zone's loopback
+NETLINK = ("libnl-3", "libnl-route-3")
 
 
 def test_start_maps_no_image_or_firewall_library(zhost, workdir):
     """`vmadm start` of a zone without NICs, and the supervisor it starts,
     never load libcurl, libarchive, libnftables or libcrypto (nor what
-    they drag in: libxml2, ICU, GnuTLS, LDAP, Kerberos): they are loaded on
-    first use, and a start uses none of them. The dynamic loader names every object
+    they drag in: libxml2, ICU, GnuTLS, LDAP, Kerberos) or libext2fs (a
+    VM's boot loader), and vmadm does not load libnl (netlink): they are
+    loaded on first use, and a start uses none of them. The dynamic loader names every object
     vmadm maps, linked or dlopen()ed (LD_DEBUG=files, on stderr); the
     supervisor, which runs on, is read in /proc/PID/maps."""
     u = create(zhost, bb(zhost, autoboot=False))
     r = zhost.run("vmadm", "start", u, env={"LD_DEBUG": "files"})
     assert state(zhost, u) == "running"
     assert "file=libjansson.so.4" in r.err  # the log is there
-    for lib in HEAVY:
+    for lib in HEAVY + NETLINK:
         assert f"file={lib}" not in r.err, lib
     sv = supervisor_pid(zhost, u)
     with open(f"/proc/{sv}/maps") as f:
@@ -386,3 +391,6 @@ def test_start_maps_no_image_or_firewall_library(zhost, workdir):
                   env={"LD_DEBUG": "files"})
     assert "file=libarchive.so.13" in r.err
     assert "file=libcrypto.so.3" in r.err  # the image file's SHA-1
+    # and listing the host's links loads libnl (read only)
+    r = zhost.run("dladm", "show-phys", env={"LD_DEBUG": "files"})
+    assert "file=libnl-route-3.so.200" in r.err
