@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hvm/com2.h"
+#include "lib/fdpass.h"
 #include "lib/xalloc.h"
 
 struct hvm_qmp {
@@ -143,7 +144,9 @@ static int read_reply(struct hvm_qmp *q, long long deadline, json_t **ret,
 	}
 }
 
-static int send_cmd(struct hvm_qmp *q, const char *cmd, json_t *args,
+/* Sends one command; fd >= 0 rides on its bytes (SCM_RIGHTS: QEMU takes
+ * it with the bytes it arrives with, then the command claims it). */
+static int send_cmd(struct hvm_qmp *q, const char *cmd, json_t *args, int fd,
 		    struct hull_err *err)
 {
 	json_t *o = json_pack("{s:s}", "execute", cmd);
@@ -155,6 +158,13 @@ static int send_cmd(struct hvm_qmp *q, const char *cmd, json_t *args,
 	int r = 0;
 	s = xrealloc(s, l + 2);
 	s[l++] = '\n';
+	if (fd >= 0) {
+		/* one message, so that the descriptor goes with this command */
+		r = hull_fd_send(q->fd, s, l, &fd, 1);
+		if (r < 0)
+			r = hull_err_sys(err, -r, "QMP: send %s", cmd);
+		off = l;
+	}
 	while (off < l) {
 		ssize_t n = send(q->fd, s + off, l - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -172,90 +182,34 @@ static int send_cmd(struct hvm_qmp *q, const char *cmd, json_t *args,
 int hvm_qmp_execute(struct hvm_qmp *q, const char *cmd, json_t **ret,
 		    int timeout_ms, struct hull_err *err)
 {
-	return hvm_qmp_execute_args(q, cmd, NULL, ret, timeout_ms, err);
+	return hvm_qmp_execute_fd(q, cmd, NULL, -1, ret, timeout_ms, err);
 }
 
 int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
 			 json_t **ret, int timeout_ms, struct hull_err *err)
 {
-	if (ret)
-		*ret = NULL;
-	int r = send_cmd(q, cmd, args, err);
-	if (r < 0)
-		return r;
-	json_t *v = NULL;
-	int kind = read_reply(q, now_ms() + timeout_ms, &v, err);
-	if (kind < 0)
-		return kind;
-	if (kind == HVM_QMP_ERROR)
-		return hull_err_prefix(err, "%s", cmd);
-	if (kind != HVM_QMP_RETURN) {
-		json_decref(v);
-		return hull_err_set(err, EPROTO, "QMP: %s: unexpected reply",
-				    cmd);
-	}
-	if (ret)
-		*ret = v;
-	else
-		json_decref(v);
-	return 0;
+	return hvm_qmp_execute_fd(q, cmd, args, -1, ret, timeout_ms, err);
 }
 
 int hvm_qmp_execute_fd(struct hvm_qmp *q, const char *cmd, json_t *args, int fd,
 		       json_t **ret, int timeout_ms, struct hull_err *err)
 {
-	json_t *o = json_pack("{s:s}", "execute", cmd);
-	if (args)
-		json_object_set(o, "arguments", args);
-	char *s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	size_t l = strlen(s);
-	s = xrealloc(s, l + 2);
-	s[l++] = '\n';
-	/* The descriptor rides on the command's first byte (QEMU reads it
-	 * with the bytes it arrives with, then the command claims it). */
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	memset(&cbuf, 0, sizeof(cbuf));
-	struct iovec iov = {s, l};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cbuf.b,
-			    .msg_controllen = sizeof(cbuf.b)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	ssize_t n;
-	do
-		n = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	int r = 0;
-	if (n < 0)
-		r = hull_err_sys(err, errno, "QMP: send %s", cmd);
-	else if ((size_t)n != l)
-		r = hull_err_set(err, EIO, "QMP: %s sent short", cmd);
-	free(s);
+	if (ret)
+		*ret = NULL;
+	int r = send_cmd(q, cmd, args, fd, err);
 	if (r < 0)
 		return r;
 	json_t *v = NULL;
 	int kind = read_reply(q, now_ms() + timeout_ms, &v, err);
-	if (kind < 0) {
+	if (kind != HVM_QMP_RETURN)
 		json_decref(v);
+	if (kind < 0)
 		return kind;
-	}
-	if (kind == HVM_QMP_ERROR) {
-		json_decref(v);
+	if (kind == HVM_QMP_ERROR)
 		return hull_err_prefix(err, "%s", cmd);
-	}
-	if (kind != HVM_QMP_RETURN) {
-		json_decref(v);
+	if (kind != HVM_QMP_RETURN)
 		return hull_err_set(err, EPROTO, "QMP: %s: unexpected reply",
 				    cmd);
-	}
 	if (ret)
 		*ret = v;
 	else
@@ -359,7 +313,7 @@ int hvm_qmp_stop(struct hvm_qmp *q, int timeout_ms, bool *forced,
 	if (r != -ETIMEDOUT)
 		return r;
 	*forced = true;
-	r = send_cmd(q, "quit", NULL, err);
+	r = send_cmd(q, "quit", NULL, -1, err);
 	if (r < 0)
 		return r == -EPIPE ? 0 : r;
 	/* quit answers, then QEMU closes the socket as it exits. */

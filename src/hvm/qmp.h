@@ -52,7 +52,8 @@ int hvm_qmp_execute_args(struct hvm_qmp *q, const char *cmd, json_t *args,
 			 json_t **ret, int timeout_ms, struct hull_err *err);
 
 /* hvm_qmp_execute_args with descriptor fd passed along (SCM_RIGHTS), for
- * the commands that take one: getfd, add-fd. */
+ * the commands that take one: getfd, add-fd (fd < 0: none; the others
+ * above are this). */
 int hvm_qmp_execute_fd(struct hvm_qmp *q, const char *cmd, json_t *args, int fd,
 		       json_t **ret, int timeout_ms, struct hull_err *err);
 
