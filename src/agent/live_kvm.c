@@ -670,19 +670,8 @@ int live_kvm_stage_place(const char *uuid, bool *placed, struct hull_err *err)
 		close(in);
 		return r;
 	}
-	/* A clone of the extents where the filesystem shares them (btrfs),
-	 * a copy elsewhere. */
-	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = hull_err_sys(err, errno, "copy to %s", to);
-			break;
-		}
-		if (n == 0)
-			break;
-	}
+	if ((r = hull_fd_copy(in, out)) < 0)
+		r = hull_err_sys(err, -r, "copy to %s", to);
 	close(in);
 	close(out);
 	if (r < 0) {

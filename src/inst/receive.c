@@ -376,15 +376,8 @@ static int disk_take(const char *from, const char *dir, const char *name,
 	if (r == 0 && (fchown(out, st.st_uid, st.st_gid) < 0 ||
 		       fchmod(out, st.st_mode & 07777) < 0))
 		r = hull_err_sys(err, errno, "%s", tmp);
-	while (r == 0) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = hull_err_sys(err, errno, "copy to %s", tmp);
-		if (n <= 0)
-			break;
-	}
+	if (r == 0 && (r = hull_fd_copy(in, out)) < 0)
+		r = hull_err_sys(err, -r, "copy to %s", tmp);
 	close(in);
 	if (out >= 0)
 		close(out);

@@ -56,6 +56,17 @@ int hull_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int hull_fd_copy(int in, int out)
+{
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+	}
+}
+
 /* How far replace() waits for the disk. */
 enum replace_sync {
 	REPLACE_CACHED,	 /* no fsync */

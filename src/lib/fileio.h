@@ -43,6 +43,11 @@ int hull_file_read(const char *path, size_t max, char **out, size_t *len,
  * Returns 0 or -errno. */
 int hull_write_all(int fd, const void *data, size_t len);
 
+/* Copies in (from its offset) to out until in's end with copy_file_range:
+ * a clone of the extents where the filesystem shares them (btrfs), a copy
+ * elsewhere. 0 or -errno. */
+int hull_fd_copy(int in, int out);
+
 /* mkdir -p; existing directories are fine and keep their modes. */
 int hull_mkdir_p(const char *path, mode_t mode, struct hull_err *err);
 
